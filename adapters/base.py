@@ -1,0 +1,103 @@
+"""The one contract every provider adapter implements, and the canonical records it returns.
+
+The pipeline never sees vendor JSON: adapters turn it into these frozen records, and classify every
+failure into ``adapters.errors``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from adapters.errors import ProviderError
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a provider needs to render one shot, already adapted to the chosen model.
+
+    ``provider_model`` is the vendor's model name (``veo-3.1-fast-generate-preview``); ``model`` is
+    the registry id (``google/veo-3.1-fast``).
+    """
+
+    shot_id: str
+    prompt: str
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    model: str
+    provider_model: str = ""
+    audio: bool = False
+    dialogue: str | None = None
+    seed: int | None = None
+    reference_image: Path | None = None
+    negative_prompt: str | None = None
+    shot_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def aspect_ratio(self) -> str:
+        from math import gcd
+
+        divisor = gcd(self.width, self.height)
+        return f"{self.width // divisor}:{self.height // divisor}"
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """A provider job's state. ``error`` is set when ``state`` is ``failed``."""
+
+    state: JobState
+    progress: float | None = None
+    error: ProviderError | None = None
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A downloaded, checked clip in the asset store, with what was measured from the file itself."""
+
+    path: Path
+    sha256: str
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+    provider_job_id: str
+    provider_cost_usd: float | None = None
+    raw: Any = None
+
+
+@runtime_checkable
+class ProviderAdapter(Protocol):
+    """Submit, poll, cancel, fetch: every provider looks like this.
+
+    Contract:
+    - ``submit`` returns the provider job id as soon as the provider accepted the job; the caller
+      persists it before it polls, so a restarted process can resume a paid job.
+    - ``poll``, ``cancel`` and ``fetch`` work from that id alone.
+    - Every failure raises (or, in ``poll``, returns in ``PollResult.error``) an
+      ``adapters.errors.ProviderError`` subclass; adapters never retry.
+    """
+
+    provider: str
+
+    def submit(self, request: GenerationRequest) -> str: ...
+
+    def poll(self, job_id: str) -> PollResult: ...
+
+    def cancel(self, job_id: str) -> bool: ...
+
+    def fetch(self, job_id: str, dest_dir: Path) -> Asset: ...

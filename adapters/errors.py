@@ -1,0 +1,85 @@
+"""The provider error taxonomy. Adapters classify every failure at their edge into one of these;
+only the pipeline decides whether to retry."""
+
+from __future__ import annotations
+
+from shotline.errors import ShotlineError
+
+
+class ProviderError(ShotlineError):
+    """Base of every provider failure. ``kind`` is a stable, serialisable name."""
+
+    kind = "provider_failure"
+    status_code = 502
+
+    def __init__(self, message: str, provider: str = "", raw: object | None = None) -> None:
+        super().__init__(f"{provider}: {message}" if provider else message)
+        self.provider = provider
+        self.raw = raw
+
+
+class TransientError(ProviderError):
+    """5xx, connection reset, DNS: the same request may succeed later."""
+
+    kind = "transient"
+    retriable = True
+
+
+class RateLimitedError(TransientError):
+    """429 or quota; ``retry_after`` is the provider's hint in seconds when it gave one."""
+
+    kind = "rate_limited"
+
+    def __init__(
+        self, message: str, provider: str = "", retry_after: float | None = None, raw: object | None = None
+    ) -> None:
+        super().__init__(message, provider, raw)
+        self.retry_after = retry_after
+
+
+class RejectedInputError(ProviderError):
+    """The provider refused the request as invalid (4xx): retrying the same input cannot help."""
+
+    kind = "rejected_input"
+    status_code = 422
+
+
+class SafetyRefusalError(ProviderError):
+    """The provider's safety system refused the prompt or the output. Never retried on the same model."""
+
+    kind = "safety_refusal"
+    status_code = 422
+
+
+class ProviderFailureError(ProviderError):
+    """The job ran and failed on the provider's side (bad output, internal failure)."""
+
+    kind = "provider_failure"
+    retriable = True
+
+
+class ProviderTimeoutError(TransientError):
+    """The provider did not answer, or the job did not finish, in time."""
+
+    kind = "timeout"
+
+
+class AssetError(ProviderFailureError):
+    """The result could not be downloaded or is not a usable video (size, type, container)."""
+
+    kind = "asset_error"
+
+
+ERROR_KINDS: dict[str, type[ProviderError]] = {
+    cls.kind: cls
+    for cls in (
+        ProviderError,
+        TransientError,
+        RateLimitedError,
+        RejectedInputError,
+        SafetyRefusalError,
+        ProviderFailureError,
+        ProviderTimeoutError,
+        AssetError,
+    )
+}

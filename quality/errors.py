@@ -1,0 +1,5 @@
+from shotline.errors import ShotlineError
+
+
+class QualityError(ShotlineError):
+    """Base of quality-gate errors (bad arguments, unreadable policy)."""

@@ -1,0 +1,90 @@
+"""Probing with PyAV: what a media file really contains, measured, never trusted from the request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Measured facts about a file. ``error`` is set (and the rest best-effort) when it is unreadable."""
+
+    path: Path
+    container: str
+    duration_s: float
+    video_codec: str | None
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None
+    pix_fmt: str | None
+    sar: Fraction | None
+    rotation: int
+    video_duration_s: float | None
+    audio_codec: str | None
+    audio_channels: int
+    audio_rate: int
+    audio_duration_s: float | None
+    error: str | None = None
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+def _stream_seconds(stream: av.stream.Stream) -> float | None:
+    if stream.duration is None or stream.time_base is None:
+        return None
+    return float(stream.duration * stream.time_base)
+
+
+def _unreadable(path: Path, error: str) -> MediaInfo:
+    return MediaInfo(path, "", 0.0, None, 0, 0, 0.0, None, None, None, 0, None, None, 0, 0, None, error)
+
+
+def probe(path: Path) -> MediaInfo:
+    """Read container and stream headers. An unreadable file yields ``error``, never an exception."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        return _unreadable(path, f"cannot open: {exc}")
+    with container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        duration = float(container.duration / av.time_base) if container.duration else 0.0
+        rate = video.average_rate if video is not None else None
+        sar = video.sample_aspect_ratio if video is not None else None
+        return MediaInfo(
+            path=path,
+            container=container.format.name,
+            duration_s=duration,
+            video_codec=video.codec_context.name if video is not None else None,
+            width=video.codec_context.width if video is not None else 0,
+            height=video.codec_context.height if video is not None else 0,
+            fps=float(rate) if rate else 0.0,
+            frame_count=(video.frames or None) if video is not None else None,
+            pix_fmt=video.codec_context.pix_fmt if video is not None else None,
+            sar=Fraction(sar) if sar else None,
+            rotation=0,
+            video_duration_s=_stream_seconds(video) if video is not None else None,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            audio_channels=audio.codec_context.channels if audio is not None else 0,
+            audio_rate=audio.codec_context.sample_rate if audio is not None else 0,
+            audio_duration_s=_stream_seconds(audio) if audio is not None else None,
+        )
+
+
+def count_frames(path: Path) -> int:
+    """Decode-free frame count: packets of the first video stream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)

@@ -1,0 +1,53 @@
+"""Typed settings from ``SHOTLINE_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SHOTLINE_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path(".shotline")
+    database_url: str | None = None
+    asset_dir: Path | None = None
+    registry: Path | None = None
+    engine: Literal["embedded", "celery"] = "embedded"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    io_workers: int = 8
+    cpu_workers: int = 2
+    require_services: bool = False
+
+    runway_api_key: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None
+    kling_api_key: SecretStr | None = None
+    luma_api_key: SecretStr | None = None
+    fal_key: SecretStr | None = None
+    replicate_api_token: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'shotline.db').resolve()}"
+
+    @property
+    def assets(self) -> Path:
+        return (self.asset_dir or self.data_dir / "assets").resolve()
+
+    @property
+    def work_dir(self) -> Path:
+        return (self.data_dir / "work").resolve()
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

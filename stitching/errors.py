@@ -1,0 +1,19 @@
+from shotline.errors import ShotlineError
+
+
+class StitchError(ShotlineError):
+    """Base of stitching errors."""
+
+
+class FFmpegError(StitchError):
+    """FFmpeg exited non-zero; carries its return code and the tail of its stderr."""
+
+    def __init__(self, returncode: int, stderr_tail: str, argv: list[str]) -> None:
+        super().__init__(f"ffmpeg exited {returncode}: {stderr_tail.strip()[-800:]}")
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        self.argv = argv
+
+
+class VerificationError(StitchError):
+    """The rendered output does not match the plan; the message carries the measured numbers."""
