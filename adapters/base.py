@@ -66,7 +66,7 @@ class PollResult:
 
 @dataclass(frozen=True)
 class Asset:
-    """A downloaded, checked clip in the asset store, with what was measured from the file itself."""
+    """A downloaded, checked clip in the asset store, as measured from the file itself."""
 
     path: Path
     sha256: str

@@ -31,7 +31,11 @@ class RateLimitedError(TransientError):
     kind = "rate_limited"
 
     def __init__(
-        self, message: str, provider: str = "", retry_after: float | None = None, raw: object | None = None
+        self,
+        message: str,
+        provider: str = "",
+        retry_after: float | None = None,
+        raw: object | None = None,
     ) -> None:
         super().__init__(message, provider, raw)
         self.retry_after = retry_after
@@ -45,7 +49,7 @@ class RejectedInputError(ProviderError):
 
 
 class SafetyRefusalError(ProviderError):
-    """The provider's safety system refused the prompt or the output. Never retried on the same model."""
+    """The provider's safety system refused the prompt or output; never retried on that model."""
 
     kind = "safety_refusal"
     status_code = 422

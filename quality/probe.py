@@ -1,4 +1,4 @@
-"""Probing with PyAV: what a media file really contains, measured, never trusted from the request."""
+"""Probing with PyAV: what a media file really contains, measured, not taken from the request."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import av.error
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """Measured facts about a file. ``error`` is set (and the rest best-effort) when it is unreadable."""
+    """Measured facts about a file; ``error`` is set (rest best-effort) when it is unreadable."""
 
     path: Path
     container: str
@@ -48,11 +48,13 @@ def _stream_seconds(stream: av.stream.Stream) -> float | None:
 
 
 def _unreadable(path: Path, error: str) -> MediaInfo:
-    return MediaInfo(path, "", 0.0, None, 0, 0, 0.0, None, None, None, 0, None, None, 0, 0, None, error)
+    return MediaInfo(
+        path, "", 0.0, None, 0, 0, 0.0, None, None, None, 0, None, None, 0, 0, None, error
+    )
 
 
 def probe(path: Path) -> MediaInfo:
-    """Read container and stream headers. An unreadable file yields ``error``, never an exception."""
+    """Read container and stream headers; an unreadable file yields ``error``, not an exception."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:

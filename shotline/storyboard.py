@@ -1,6 +1,7 @@
 """The storyboard: what a user submits. Loaded from YAML or JSON and validated before any spend.
 
-Every problem is reported at once, each with its path (``scenes[1].shots[0].duration: must be > 0``).
+Every problem is reported at once, each with its path
+(``scenes[1].shots[0].duration: must be > 0``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def parse_size(value: str) -> tuple[int, int]:
 
 
 class Transition(_Strict):
-    """Transition into a shot. ``crossfade`` and ``fade`` (through black) overlap the previous shot."""
+    """Transition into a shot; ``crossfade`` and ``fade`` (via black) overlap the previous one."""
 
     kind: str = "cut"
     seconds: float = 0.0
@@ -179,14 +180,22 @@ def _timeline_problems(board: Storyboard) -> list[Problem]:
         for k_index, shot in enumerate(scene.shots):
             path = f"scenes[{s_index}].shots[{k_index}]"
             if shot.id in seen:
-                problems.append(Problem(f"{path}.id", f"duplicate shot id {shot.id!r} (also at {seen[shot.id]})"))
+                problems.append(
+                    Problem(
+                        f"{path}.id", f"duplicate shot id {shot.id!r} (also at {seen[shot.id]})"
+                    )
+                )
             seen.setdefault(shot.id, path)
             overlap = shot.transition_in.seconds
             if previous is None and shot.transition_in.kind not in ("cut", "fade"):
-                problems.append(Problem(f"{path}.transition", "the first shot can only cut or fade in"))
+                problems.append(
+                    Problem(f"{path}.transition", "the first shot can only cut or fade in")
+                )
             elif previous is not None and overlap >= min(previous.duration, shot.duration):
                 problems.append(
-                    Problem(f"{path}.transition", f"{overlap:g}s overlap is not shorter than both shots")
+                    Problem(
+                        f"{path}.transition", f"{overlap:g}s overlap is not shorter than both shots"
+                    )
                 )
             previous = shot
     return problems
@@ -230,7 +239,9 @@ def _problems_from(error: ValidationError) -> list[Problem]:
 def parse_storyboard(data: Any, source: str = "storyboard") -> Storyboard:
     """Validate already-parsed data; raise ``StoryboardError`` listing every problem."""
     if not isinstance(data, dict):
-        raise StoryboardError(f"{source}: must be a mapping", [Problem("", "top level must be a mapping")])
+        raise StoryboardError(
+            f"{source}: must be a mapping", [Problem("", "top level must be a mapping")]
+        )
     try:
         board = Storyboard.model_validate(data)
     except ValidationError as exc:
@@ -246,7 +257,9 @@ def parse_storyboard_text(text: str, source: str = "storyboard") -> Storyboard:
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise StoryboardError(f"{source} is not valid YAML or JSON", [Problem("", str(exc))]) from None
+        raise StoryboardError(
+            f"{source} is not valid YAML or JSON", [Problem("", str(exc))]
+        ) from None
     return parse_storyboard(data, source)
 
 
@@ -255,7 +268,9 @@ def load_storyboard(path: Path) -> Storyboard:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StoryboardError(f"{path}: no such file", [Problem("", f"{path} does not exist")]) from None
+        raise StoryboardError(
+            f"{path}: no such file", [Problem("", f"{path} does not exist")]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StoryboardError(f"{path}: cannot be read", [Problem("", str(exc))]) from None
     return parse_storyboard_text(text, str(path))

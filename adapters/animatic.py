@@ -1,0 +1,282 @@
+"""The storyboard animatic: a real H.264/AAC MP4 per shot, drawn locally and deterministically.
+
+Exactly ``round(duration * fps)`` frames at the requested size; the shot id and prompt are readable
+over a moving background whose palette and motion follow the prompt and shot type. Audio, when asked
+for, is an ambient bed, plus speech from ``espeak-ng`` when it is installed or a clearly marked
+placeholder (syllable-rate tones) when it is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import textwrap
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from adapters.base import GenerationRequest
+
+SAMPLE_RATE = 48_000
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
+    # keyword: (top colour, bottom colour) in BGR
+    "night": ((60, 20, 10), (20, 5, 0)),
+    "neon": ((160, 20, 200), (60, 10, 40)),
+    "sunset": ((60, 120, 250), (40, 40, 120)),
+    "sunrise": ((120, 180, 255), (90, 80, 160)),
+    "forest": ((60, 140, 40), (20, 60, 10)),
+    "ocean": ((200, 140, 30), (90, 50, 10)),
+    "sea": ((200, 140, 30), (90, 50, 10)),
+    "desert": ((120, 190, 230), (60, 120, 170)),
+    "snow": ((250, 245, 240), (200, 190, 180)),
+    "fire": ((20, 90, 240), (10, 20, 120)),
+    "city": ((110, 100, 90), (40, 35, 30)),
+    "studio": ((235, 235, 235), (170, 170, 170)),
+    "space": ((40, 10, 10), (0, 0, 0)),
+}
+
+
+def frame_count(duration_s: float, fps: float) -> int:
+    return max(1, round(duration_s * fps))
+
+
+def _fps_fraction(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+def request_seed(request: GenerationRequest) -> int:
+    """A stable seed: the request's own, else a hash of what determines the picture."""
+    if request.seed is not None:
+        return request.seed
+    key = f"{request.shot_id}|{request.prompt}|{request.model}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+
+
+def _palette(prompt: str, seed: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    lowered = prompt.lower()
+    for keyword, colours in _PALETTES.items():
+        if keyword in lowered:
+            return colours
+    hue = seed % 180
+    top = cv2.cvtColor(np.array([[[hue, 140, 200]]], np.uint8), cv2.COLOR_HSV2BGR)[0, 0]
+    bottom = cv2.cvtColor(np.array([[[hue, 200, 70]]], np.uint8), cv2.COLOR_HSV2BGR)[0, 0]
+    return (int(top[0]), int(top[1]), int(top[2])), (int(bottom[0]), int(bottom[1]), int(bottom[2]))
+
+
+def _gradient(
+    width: int, height: int, top: tuple[int, ...], bottom: tuple[int, ...]
+) -> npt.NDArray[np.uint8]:
+    ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    colours = (1 - ramp) * np.array(top, np.float32) + ramp * np.array(bottom, np.float32)
+    return np.ascontiguousarray(np.broadcast_to(colours, (height, width, 3)).astype(np.uint8))
+
+
+def _text_layer(
+    request: GenerationRequest, width: int, height: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+    """Shot id, prompt and (for dialogue) the line, drawn once; returns the layer and its mask."""
+    layer = np.zeros((height, width, 3), np.uint8)
+    scale = max(0.3, height / 720)
+    thickness = max(1, round(2 * scale))
+    chars = max(12, int(width / (18 * scale)))
+    lines = [f"SHOT {request.shot_id}", *textwrap.wrap(request.prompt, chars)[:4]]
+    if request.dialogue:
+        lines += textwrap.wrap(f'"{request.dialogue}"', chars)[:2]
+    step = round(44 * scale)
+    y = round(70 * scale)
+    for index, line in enumerate(lines):
+        size = 1.3 * scale if index == 0 else 0.9 * scale
+        cv2.putText(
+            layer, line, (round(30 * scale), y), _FONT, size, (0, 0, 0), thickness + 3, cv2.LINE_AA
+        )
+        cv2.putText(
+            layer,
+            line,
+            (round(30 * scale), y),
+            _FONT,
+            size,
+            (255, 255, 255),
+            thickness,
+            cv2.LINE_AA,
+        )
+        y += step
+    mask: npt.NDArray[np.bool_] = np.asarray(layer.any(axis=2))
+    return layer, mask
+
+
+def _draw_frame(
+    base: npt.NDArray[np.uint8],
+    index: int,
+    total: int,
+    request: GenerationRequest,
+    rng_phase: float,
+) -> npt.NDArray[np.uint8]:
+    height, width = base.shape[:2]
+    frame = base.copy()
+    t = index / max(1, total - 1)
+    motion = {"action": 2.5, "establishing": 0.6, "product": 1.0}.get(request.shot_type or "", 1.2)
+    cx = int((0.5 + 0.4 * np.sin(2 * np.pi * (motion * t + rng_phase))) * width)
+    cy = int((0.55 + 0.25 * np.cos(2 * np.pi * (motion * 0.7 * t + rng_phase))) * height)
+    radius = max(4, min(width, height) // 6)
+    cv2.circle(frame, (cx, cy), radius, (255, 255, 255), -1, cv2.LINE_AA)
+    cv2.circle(
+        frame,
+        (cx, cy),
+        max(2, radius * 2 // 3),
+        tuple(int(c) for c in base[height // 2, width // 2]),
+        -1,
+    )
+    bar_x = round(t * (width - 1))
+    cv2.rectangle(
+        frame, (0, height - max(3, height // 60)), (bar_x, height - 1), (255, 255, 255), -1
+    )
+    stamp = f"{index / (total / max(1, total)):04.0f}  frame {index + 1}/{total}"
+    scale = max(0.3, height / 1080)
+    cv2.putText(
+        frame,
+        stamp,
+        (round(30 * scale * 2), height - round(30 * scale * 2)),
+        _FONT,
+        scale,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
+    return frame
+
+
+def _espeak_wave(text: str) -> npt.NDArray[np.float32] | None:
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        wav_path = Path(tmp) / "speech.wav"
+        done = subprocess.run(
+            [exe, "-w", str(wav_path), text], capture_output=True, check=False, timeout=60
+        )
+        if done.returncode != 0 or not wav_path.exists():
+            return None
+        with wave.open(str(wav_path)) as handle:
+            rate, raw = handle.getframerate(), handle.readframes(handle.getnframes())
+    speech = np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0
+    positions = np.linspace(0, len(speech) - 1, round(len(speech) * SAMPLE_RATE / rate))
+    resampled: npt.NDArray[np.float32] = np.interp(positions, np.arange(len(speech)), speech)
+    return resampled.astype(np.float32)
+
+
+def _placeholder_speech(text: str, rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    """Syllable-rate tones standing in for speech when no TTS engine is installed."""
+    syllables = max(1, sum(max(1, len(word) // 3) for word in text.split()))
+    piece = int(0.16 * SAMPLE_RATE)
+    t = np.arange(piece) / SAMPLE_RATE
+    envelope = np.sin(np.pi * t / t[-1]) ** 2
+    tones = [
+        0.25 * envelope * np.sin(2 * np.pi * rng.uniform(180, 320) * t) for _ in range(syllables)
+    ]
+    gap = np.zeros(int(0.04 * SAMPLE_RATE))
+    return np.concatenate([np.concatenate([tone, gap]) for tone in tones]).astype(np.float32)
+
+
+def audio_track(
+    request: GenerationRequest, samples: int, seed: int
+) -> tuple[npt.NDArray[np.float32], str]:
+    """Stereo float32 ``(2, samples)`` audio and a note on how speech was made."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples, dtype=np.float32) / SAMPLE_RATE
+    noise = rng.standard_normal(samples).astype(np.float32)
+    kernel = np.ones(64, np.float32) / 64
+    bed = 0.05 * np.convolve(noise, kernel, mode="same") * 4
+    base_hz = 110 + (seed % 5) * 27.5
+    bed += 0.06 * np.sin(2 * np.pi * base_hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.25 * t))
+    note = "ambient"
+    if request.dialogue:
+        speech = _espeak_wave(request.dialogue)
+        note = "espeak-ng"
+        if speech is None:
+            speech, note = _placeholder_speech(request.dialogue, rng), "placeholder-tones"
+        start = min(int(0.2 * SAMPLE_RATE), samples)
+        speech = speech[: samples - start]
+        bed[start : start + len(speech)] += 0.8 * speech
+    left = bed
+    right = np.roll(bed, 37)
+    return np.clip(np.stack([left, right]), -1.0, 1.0).astype(np.float32), note
+
+
+def render_animatic(request: GenerationRequest, out: Path) -> Path:
+    """Render ``request`` to ``out`` (written atomically) and return ``out``."""
+    width, height, total = (
+        request.width,
+        request.height,
+        frame_count(request.duration_s, request.fps),
+    )
+    seed = request_seed(request)
+    top, bottom = _palette(request.prompt, seed)
+    base = _gradient(width, height, top, bottom)
+    text, mask = _text_layer(request, width, height)
+    if request.dialogue and request.audio and _espeak_wave_available() is False:
+        cv2.putText(
+            text,
+            "[dialogue: placeholder tones, espeak-ng not installed]",
+            (20, height - max(20, height // 8)),
+            _FONT,
+            max(0.3, height / 1440),
+            (0, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+        mask = np.asarray(text.any(axis=2))
+    phase = (seed % 1000) / 1000
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial.mp4")
+    rate = _fps_fraction(request.fps)
+    with av.open(str(partial), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.time_base = 1 / rate
+        video.codec_context.options = {
+            "preset": "veryfast",
+            "crf": "26",
+            "g": str(max(1, round(request.fps))),
+        }
+        video.codec_context.thread_count = 1
+        audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
+        for index in range(total):
+            frame = _draw_frame(base, index, total, request, phase)
+            frame[mask] = text[mask]
+            picture = av.VideoFrame.from_ndarray(frame, format="bgr24")
+            picture.pts = index
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        if audio is not None:
+            samples = round(total / rate * SAMPLE_RATE)
+            track, _ = audio_track(request, samples, seed)
+            _encode_audio(container, audio, track)
+    partial.replace(out)
+    return out
+
+
+def _espeak_wave_available() -> bool:
+    return bool(shutil.which("espeak-ng") or shutil.which("espeak"))
+
+
+def _encode_audio(
+    container: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    track: npt.NDArray[np.float32],
+) -> None:
+    chunk = 1024
+    for start in range(0, track.shape[1], chunk):
+        piece = np.ascontiguousarray(track[:, start : start + chunk])
+        frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout="stereo")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
