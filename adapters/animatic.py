@@ -251,7 +251,8 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         for index in range(total):
             frame = _draw_frame(base, index, total, request, phase)
             frame[mask] = text[mask]
-            picture = av.VideoFrame.from_ndarray(frame, format="bgr24")
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             picture.pts = index
             container.mux(video.encode(picture))
         container.mux(video.encode(None))

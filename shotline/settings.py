@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     io_workers: int = 8
     cpu_workers: int = 2
     require_services: bool = False
+    poll_interval_s: float = 2.0
+    attempt_timeout_s: float = 900.0
+    max_attempts_per_shot: int = 4
+    fallback_on_safety: bool = True
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
 
     runway_api_key: SecretStr | None = None
     gemini_api_key: SecretStr | None = None

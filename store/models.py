@@ -48,6 +48,7 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     error_shot: Mapped[str | None] = mapped_column(String(64), default=None)
     storyboard: Mapped[dict[str, object]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(64), default="", index=True)
     output_path: Mapped[str | None] = mapped_column(Text, default=None)
     budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("error_shot", sa.String(length=64), nullable=True),
         sa.Column("storyboard", sa.JSON(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("output_path", sa.Text(), nullable=True),
         sa.Column("budget_usd", sa.Float(), nullable=True),
         sa.Column("reserved_usd", sa.Float(), nullable=False),
@@ -37,6 +38,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),
     )
     with op.batch_alter_table("job", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_job_fingerprint"), ["fingerprint"], unique=False)
         batch_op.create_index(batch_op.f("ix_job_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_job_tenant"), ["tenant"], unique=False)
 
@@ -160,6 +162,7 @@ def downgrade() -> None:
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_job_tenant"))
         batch_op.drop_index(batch_op.f("ix_job_status"))
+        batch_op.drop_index(batch_op.f("ix_job_fingerprint"))
 
     op.drop_table("job")
     # ### end Alembic commands ###

@@ -1,0 +1,5 @@
+from shotline.errors import BudgetExceededError
+
+
+class LedgerError(BudgetExceededError):
+    """A reservation was refused because it would pass a budget."""

@@ -1,0 +1,73 @@
+"""Budget reservations and settlements.
+
+Before every submit the attempt's worst-case quote is reserved with one conditional UPDATE, which is
+atomic on SQLite and PostgreSQL alike: concurrent shots can never push a job past its budget. On
+completion the reservation is released and the real cost settled.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from store.models import Attempt, Job, LedgerEntry
+
+
+def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
+    """Reserve ``attempt.quoted_usd`` against the job's budget; False when it does not fit."""
+    amount = attempt.quoted_usd
+    fits = (Job.budget_usd.is_(None)) | (Job.spent_usd + Job.reserved_usd + amount <= Job.budget_usd + 1e-9)
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, fits)
+        .values(reserved_usd=Job.reserved_usd + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    _entry(session, job_id, attempt, "reserve", amount)
+    return True
+
+
+def settle(session: Session, job_id: str, attempt: Attempt, cost_usd: float) -> None:
+    """Release the attempt's reservation and book its real cost (0 when the provider did not bill)."""
+    if attempt.settled_usd is not None:
+        return
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            reserved_usd=func.max(Job.reserved_usd - attempt.quoted_usd, 0.0)
+            if session.get_bind().dialect.name == "sqlite"
+            else func.greatest(Job.reserved_usd - attempt.quoted_usd, 0.0),
+            spent_usd=Job.spent_usd + cost_usd,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    attempt.settled_usd = cost_usd
+    _entry(session, job_id, attempt, "release", -attempt.quoted_usd)
+    _entry(session, job_id, attempt, "settle", cost_usd)
+
+
+def _entry(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:
+    tenant = session.scalar(select(Job.tenant).where(Job.id == job_id)) or "local"
+    session.add(
+        LedgerEntry(
+            job_id=job_id,
+            tenant=tenant,
+            attempt_id=attempt.id,
+            model_id=attempt.model_id,
+            provider=attempt.provider,
+            kind=kind,
+            amount_usd=amount,
+        )
+    )
+
+
+def settled_total(session: Session, job_id: str) -> float:
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_usd), 0.0)).where(
+            LedgerEntry.job_id == job_id, LedgerEntry.kind == "settle"
+        )
+    )
+    return float(total or 0.0)

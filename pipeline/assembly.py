@@ -1,0 +1,87 @@
+"""Normalise each accepted shot as soon as it arrives, then stitch and verify the deliverable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+import stitching
+from pipeline import events
+from pipeline.context import RunContext
+from shotline.errors import ShotlineError
+from shotline.storyboard import Storyboard, Transition
+from store.db import session_scope
+from store.models import Job, Shot
+
+
+def profile_of(board: Storyboard) -> stitching.OutputProfile:
+    out = board.output
+    return stitching.OutputProfile(
+        width=out.width, height=out.height, fps=out.fps, loudness_lufs=out.loudness_lufs
+    )
+
+
+def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
+    """Convert an accepted clip to the output profile, trimmed to its planned frames (once)."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        if shot.status != "accepted" or not shot.asset_path:
+            return
+        job = session.get_one(Job, shot.job_id)
+        board = Storyboard.model_validate(job.storyboard)
+        duration = next(s.duration for _, s in board.shots() if s.id == shot.key)
+        source, key, job_id = Path(shot.asset_path), shot.key, job.id
+    profile = profile_of(board)
+    out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
+    frames = max(1, round(duration * float(profile.fps)))
+    try:
+        segment = stitching.normalise(source, profile, frames, out)
+    except ShotlineError as exc:
+        with session_scope(ctx.db_url) as session:
+            shot = session.get_one(Shot, shot_pk)
+            shot.status, shot.error = "failed", f"normalise: {exc.message}"
+            events.emit(session, job_id, "shot.failed", key, reason=shot.error, stage="normalise")
+        return
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        shot.status, shot.segment_path = "normalised", str(segment.path)
+        events.emit(session, job_id, "shot.normalised", key, frames=frames)
+
+
+def stitch_job(ctx: RunContext, job_id: str) -> str:
+    """Assemble the normalised segments in storyboard order, verify, deliver. Returns the status."""
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        board = Storyboard.model_validate(job.storyboard)
+        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position)))
+        job.stage = "stitching"
+        events.emit(session, job_id, "job.stitching")
+        output = Path(job.output_path or ctx.work_dir(job_id) / "output.mp4")
+        segments = {s.key: Path(s.segment_path or "") for s in shots}
+    profile = profile_of(board)
+    transitions = {shot.id: Transition.parse(shot.transition) for _, shot in board.shots()}
+    try:
+        parts = [
+            (key, stitching.Segment.from_file(path, profile), transitions[key])
+            for key, path in segments.items()
+        ]
+        plan = stitching.plan_edit(parts, profile)
+        result = stitching.assemble(plan, output)
+    except ShotlineError as exc:
+        return _fail(ctx, job_id, "stitching", exc.message)
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        job.status, job.stage = "delivered", "delivered"
+        job.output_path = str(result.path)
+        job.verification = dict(result.verification)
+        events.emit(session, job_id, "job.delivered", output=str(result.path))
+    return "delivered"
+
+
+def _fail(ctx: RunContext, job_id: str, stage: str, message: str) -> str:
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        job.status, job.stage, job.error = "failed", stage, message
+        events.emit(session, job_id, "job.failed", error=message, stage=stage)
+    return "failed"

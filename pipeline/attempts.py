@@ -1,0 +1,184 @@
+"""One attempt of one shot, as short idempotent steps of ids: begin, submit, wait, fetch, gate.
+
+Every step reads its rows, does one thing and writes the result. The provider job id is committed
+before the first poll, so a restarted process polls the same paid job instead of paying again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.base import GenerationRequest, JobState
+from adapters.errors import ProviderError, ProviderTimeoutError
+from ledger import service as ledger
+from pipeline import events
+from pipeline.context import RunContext
+from pipeline.policy import NextStep, next_step
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+TERMINAL = {"accepted", "repaired", "rejected", "failed", "cancelled"}
+
+
+def build_request(shot_spec: dict[str, Any], candidate: dict[str, Any]) -> GenerationRequest:
+    return GenerationRequest(
+        shot_id=shot_spec["id"],
+        prompt=shot_spec["prompt"],
+        duration_s=candidate["duration_s"],
+        width=candidate["width"],
+        height=candidate["height"],
+        fps=candidate["fps"],
+        model=candidate["model_id"],
+        provider_model=candidate["provider_model"],
+        audio=candidate["audio"],
+        dialogue=shot_spec.get("dialogue"),
+        seed=shot_spec.get("seed"),
+        reference_image=Path(shot_spec["reference_image"]) if shot_spec.get("reference_image") else None,
+        negative_prompt=shot_spec.get("negative_prompt"),
+        shot_type=shot_spec.get("type"),
+    )
+
+
+def shot_spec(job: Job, key: str) -> dict[str, Any]:
+    for scene in job.storyboard["scenes"]:  # type: ignore[attr-defined]
+        for spec in scene["shots"]:
+            if spec["id"] == key:
+                return dict(spec)
+    raise KeyError(key)
+
+
+def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
+    """Open the shot's current attempt, or start the next one; ``(None, 0)`` when the shot is done.
+
+    Returns the attempt id and how long to wait before submitting it (backoff).
+    """
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        if shot.status in ("accepted", "normalised", "failed", "cancelled"):
+            return None, 0.0
+        attempts = list(session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number)))
+        if attempts and attempts[-1].status not in TERMINAL:
+            return attempts[-1].id, 0.0
+        job = session.get_one(Job, shot.job_id)
+        step: NextStep = next_step(shot.route or {}, attempts, ctx.settings)
+        if step.candidate is None:
+            _fail_shot(session, job, shot, step.reason)
+            return None, 0.0
+        attempt = Attempt(
+            shot_id=shot_pk,
+            number=len(attempts) + 1,
+            model_id=step.candidate["model_id"],
+            provider=step.candidate["provider"],
+            quoted_usd=step.candidate["quote_usd"],
+            request=asdict(build_request(shot_spec(job, shot.key), step.candidate)) | {"reference_image": None},
+        )
+        session.add(attempt)
+        session.flush()
+        if not ledger.reserve(session, job.id, attempt):
+            attempt.status = "failed"
+            attempt.error_kind = "over_budget"
+            attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
+            _fail_shot(session, job, shot, attempt.error, stage="reserve")
+            return None, 0.0
+        shot.status = "rendering"
+        events.emit(session, job.id, "attempt.reserved", shot.key, attempt=attempt.number,
+                    model=attempt.model_id, quoted_usd=attempt.quoted_usd, reason=step.reason)
+        return attempt.id, step.delay_s
+
+
+def _fail_shot(session: Any, job: Job, shot: Shot, reason: str, stage: str = "attempts") -> None:
+    shot.status = "failed"
+    shot.error = reason
+    events.emit(session, job.id, "shot.failed", shot.key, reason=reason, stage=stage)
+
+
+def _request_of(ctx: RunContext, attempt: Attempt, job: Job, key: str) -> GenerationRequest:
+    data = dict(attempt.request or {})
+    spec = shot_spec(job, key)
+    data["reference_image"] = Path(spec["reference_image"]) if spec.get("reference_image") else None
+    return GenerationRequest(**data)
+
+
+def submit(ctx: RunContext, attempt_id: int) -> None:
+    """Submit once: a stored provider job id means the job exists and is never submitted again."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        if attempt.provider_job_id or attempt.status != "reserved":
+            return
+        shot = session.get_one(Shot, attempt.shot_id)
+        job = session.get_one(Job, shot.job_id)
+        request = _request_of(ctx, attempt, job, shot.key)
+    adapter = ctx.adapter(attempt.provider)
+    try:
+        job_id = adapter.submit(request)
+    except ProviderError as exc:
+        _record_failure(ctx, attempt_id, exc)
+        return
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.provider_job_id = job_id
+        attempt.status = "submitted"
+        events.emit(session, job.id, "attempt.submitted", shot.key, attempt=attempt.number,
+                    model=attempt.model_id, provider_job_id=job_id)
+
+
+def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> None:
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        shot = session.get_one(Shot, attempt.shot_id)
+        attempt.status = "failed"
+        attempt.error_kind = exc.kind
+        attempt.error = exc.message[:2000]
+        if exc.kind == "rate_limited":
+            attempt.verdict = {"retry_after": getattr(exc, "retry_after", None)}
+        ledger.settle(session, shot.job_id, attempt, 0.0)
+        events.emit(session, shot.job_id, "attempt.failed", shot.key, attempt=attempt.number,
+                    model=attempt.model_id, kind=exc.kind, error=attempt.error)
+
+
+def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
+    """Poll until the provider job ends. True when it succeeded; failures are recorded."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        if attempt.status not in ("submitted", "rendering"):
+            return attempt.status == "fetched"
+        provider, job_id, started = attempt.provider, attempt.provider_job_id or "", time.monotonic()
+    adapter = ctx.adapter(provider)
+    interval = ctx.settings.poll_interval_s
+    while True:
+        if should_stop is not None and should_stop():
+            return False
+        try:
+            result = adapter.poll(job_id)
+        except ProviderError as exc:
+            if not exc.retriable:
+                _record_failure(ctx, attempt_id, exc)
+                return False
+            result = None
+        if result is not None and result.state is JobState.SUCCEEDED:
+            return True
+        if result is not None and result.state in (JobState.FAILED, JobState.CANCELED):
+            error = result.error or ProviderError(f"job ended {result.state}", provider)
+            _record_failure(ctx, attempt_id, error)
+            return False
+        if time.monotonic() - started > ctx.settings.attempt_timeout_s:
+            adapter.cancel(job_id)
+            _record_failure(ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider))
+            return False
+        _mark_rendering(ctx, attempt_id, result.progress if result else None)
+        time.sleep(interval)
+
+
+def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        if attempt.status == "submitted":
+            attempt.status = "rendering"
+            shot = session.get_one(Shot, attempt.shot_id)
+            events.emit(session, shot.job_id, "attempt.rendering", shot.key, attempt=attempt.number,
+                        progress=progress)

@@ -1,0 +1,63 @@
+"""What a running pipeline needs, built once per process: settings, the database, the registry and
+one adapter per provider (pointed at the emulators when the providers are emulated)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters.base import ProviderAdapter
+from adapters.local import LocalAnimaticAdapter
+from registry import Registry, load_registry
+from shotline.settings import Settings, get_settings
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    registry: Registry
+    providers: str = "local"
+    base_urls: dict[str, str] = field(default_factory=dict)
+    judge_base_urls: dict[str, str] = field(default_factory=dict)
+    _adapters: dict[str, ProviderAdapter] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(cls, providers: str = "local", settings: Settings | None = None) -> RunContext:
+        settings = settings or get_settings()
+        return cls(settings=settings, registry=load_registry(settings.registry), providers=providers)
+
+    @property
+    def db_url(self) -> str:
+        return self.settings.db_url
+
+    @property
+    def emulated(self) -> bool:
+        return self.providers == "emulated"
+
+    def asset_dir(self, job_id: str) -> Path:
+        return self.settings.assets / job_id
+
+    def work_dir(self, job_id: str) -> Path:
+        path = self.settings.work_dir / job_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def adapter(self, provider: str) -> ProviderAdapter:
+        with self._lock:
+            if provider not in self._adapters:
+                self._adapters[provider] = self._build(provider)
+            return self._adapters[provider]
+
+    def _build(self, provider: str) -> ProviderAdapter:
+        if provider == "local":
+            return LocalAnimaticAdapter(self.settings.work_dir)
+        from adapters.factory import build_adapter
+
+        return build_adapter(
+            provider,
+            settings=self.settings,
+            base_url=self.base_urls.get(provider),
+            asset_dir=self.settings.assets,
+        )

@@ -1,0 +1,91 @@
+"""The embedded engine: drives the state machine in-process with a pool of threads for provider I/O
+and a smaller bounded pool for CPU work (gate, normalise, stitch), so a long render never blocks
+polling. It only reads rows and calls steps, so a killed process resumes where it stopped."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from pipeline import assembly, attempts, events, verdicts
+from pipeline.context import RunContext
+from pipeline.limits import Limits
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+DONE = {"delivered", "failed", "cancelled"}
+
+
+class EmbeddedEngine:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.limits = Limits()
+        self.cpu = threading.BoundedSemaphore(max(1, ctx.settings.cpu_workers))
+        self._cancelled: set[str] = set()
+
+    def cancel(self, job_id: str) -> None:
+        self._cancelled.add(job_id)
+
+    def run(self, job_id: str) -> str:
+        """Run (or resume) a job to its end; returns the final status."""
+        with session_scope(self.ctx.db_url) as session:
+            job = session.get_one(Job, job_id)
+            if job.status in DONE:
+                return job.status
+            job.status, job.stage = "running", "shots"
+            events.emit(session, job_id, "job.running")
+            pks = list(session.scalars(select(Shot.id).where(Shot.job_id == job_id).order_by(Shot.position)))
+        workers = max(1, min(len(pks), self.ctx.settings.io_workers))
+        with ThreadPoolExecutor(workers, thread_name_prefix="shot") as pool:
+            for future in [pool.submit(self._drive_shot, job_id, pk) for pk in pks]:
+                future.result()
+        return self._finish(job_id)
+
+    def _drive_shot(self, job_id: str, shot_pk: int) -> None:
+        while job_id not in self._cancelled:
+            attempt_id, delay = attempts.begin(self.ctx, shot_pk)
+            if attempt_id is None:
+                break
+            time.sleep(delay)
+            if self._render(job_id, attempt_id) and self._gate(attempt_id):
+                break
+        with self.cpu:
+            assembly.normalise_shot(self.ctx, shot_pk)
+
+    def _render(self, job_id: str, attempt_id: int) -> bool:
+        with session_scope(self.ctx.db_url) as session:
+            attempt = session.get_one(Attempt, attempt_id)
+            model = self.ctx.registry.get(attempt.model_id)
+        limiter = self.limits.get(model.provider, model.limits.concurrency, model.limits.rpm)
+        with limiter.slot():
+            if attempt.provider_job_id is None:
+                limiter.pace()
+                attempts.submit(self.ctx, attempt_id)
+            return attempts.wait(self.ctx, attempt_id, lambda: job_id in self._cancelled)
+
+    def _gate(self, attempt_id: int) -> bool:
+        with self.cpu:
+            if not verdicts.fetch(self.ctx, attempt_id):
+                return False
+            return verdicts.judge(self.ctx, attempt_id) in ("accept", "repair")
+
+    def _finish(self, job_id: str) -> str:
+        with session_scope(self.ctx.db_url) as session:
+            job = session.get_one(Job, job_id)
+            shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
+            if job_id in self._cancelled:
+                job.status, job.stage = "cancelled", "shots"
+                events.emit(session, job_id, "job.cancelled")
+                return job.status
+            failed = [s for s in shots if s.status != "normalised"]
+            if failed:
+                job.status, job.stage = "failed", "shots"
+                job.error_shot = failed[0].key
+                job.error = f"shot {failed[0].key}: {failed[0].error or failed[0].status}"
+                events.emit(session, job_id, "job.failed", failed[0].key, error=job.error, stage="shots")
+                return job.status
+        with self.cpu:
+            return assembly.stitch_job(self.ctx, job_id)

@@ -1,0 +1,97 @@
+"""From a validated storyboard to rows: route every shot, check the budget, persist the job."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import router
+from pipeline import events
+from pipeline.context import RunContext
+from shotline.errors import BudgetExceededError
+from shotline.storyboard import Mode, Storyboard
+from store.db import session_scope
+from store.models import Job, Shot
+
+
+def candidate_record(candidate: Any) -> dict[str, Any]:
+    """The part of a router candidate the pipeline needs to run and resume an attempt."""
+    return {
+        "model_id": candidate.model_id,
+        "provider": candidate.provider,
+        "provider_model": candidate.provider_model,
+        "quote_usd": float(candidate.quote_usd),
+        "duration_s": float(candidate.duration_s),
+        "width": int(candidate.width),
+        "height": int(candidate.height),
+        "fps": float(candidate.fps),
+        "audio": bool(candidate.audio),
+        "adaptations": list(candidate.adaptations),
+    }
+
+
+def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
+    """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
+    enabled = router.enabled_providers(ctx.providers, ctx.settings)
+    plan = router.plan(board, ctx.registry, mode=mode, providers=enabled)
+    router.raise_if_unroutable(plan)
+    return plan
+
+
+def check_budget(board: Storyboard, plan: Any) -> None:
+    if board.budget_usd is None:
+        return
+    cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values())
+    if cheapest > board.budget_usd + 1e-9:
+        raise BudgetExceededError(
+            f"the cheapest routing costs ${cheapest:.2f}, over the budget of ${board.budget_usd:.2f}"
+        )
+
+
+def create_job(
+    ctx: RunContext,
+    board: Storyboard,
+    *,
+    mode: Mode | None = None,
+    output: Path | None = None,
+    tenant: str = "local",
+) -> str:
+    """Plan and persist a job; nothing is spent yet. Returns the job id."""
+    mode = mode or board.mode
+    plan = route_storyboard(ctx, board, mode)
+    check_budget(board, plan)
+    job_id = uuid.uuid4().hex
+    with session_scope(ctx.db_url) as session:
+        session.add(
+            Job(
+                id=job_id,
+                tenant=tenant,
+                title=board.title,
+                mode=str(mode),
+                providers=ctx.providers,
+                storyboard=board.model_dump(mode="json"),
+                output_path=str(output.resolve()) if output else None,
+                budget_usd=board.budget_usd,
+            )
+        )
+        session.flush()
+        for position, (scene, shot) in enumerate(board.shots()):
+            decision = plan.decisions[shot.id]
+            route = {
+                "candidates": [candidate_record(c) for c in decision.candidates],
+                "explanation": decision.to_dict(),
+            }
+            session.add(
+                Shot(
+                    job_id=job_id,
+                    key=shot.id,
+                    scene_id=scene.id,
+                    position=position,
+                    route=route,
+                    model_id=decision.candidates[0].model_id,
+                )
+            )
+            events.emit(session, job_id, "shot.planned", shot.id, model=decision.candidates[0].model_id)
+        events.emit(session, job_id, "job.created", mode=str(mode), shots=len(plan.decisions))
+    return job_id

@@ -1,0 +1,84 @@
+"""Retry and fallback policy: given a shot's chain and its attempts so far, what comes next.
+
+One attempt budget per shot covers retries and fallbacks alike. Random failures (transient errors,
+a defect the gate calls random) retry the same model with exponential backoff and jitter, honouring
+the provider's retry hint; systematic ones (rejected input, low score) move down the chain; a safety
+refusal is never retried on the same model, and falls back only when the policy allows it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+RETRY_SAME = {"transient", "rate_limited", "timeout", "provider_failure", "asset_error"}
+MAX_SAME_MODEL = 3
+
+
+class AttemptLike(Protocol):
+    model_id: str
+    status: str
+    error_kind: str | None
+    verdict: dict[str, Any] | None
+
+
+class PolicySettings(Protocol):
+    max_attempts_per_shot: int
+    fallback_on_safety: bool
+    backoff_base_s: float
+    backoff_max_s: float
+
+
+@dataclass(frozen=True)
+class NextStep:
+    candidate: dict[str, Any] | None
+    reason: str
+    delay_s: float = 0.0
+
+
+def _index_of(candidates: list[dict[str, Any]], model_id: str) -> int:
+    for index, candidate in enumerate(candidates):
+        if candidate["model_id"] == model_id:
+            return index
+    return -1
+
+
+def _backoff(settings: PolicySettings, same_model_tries: int, hint: float | None) -> float:
+    delay = min(settings.backoff_max_s, settings.backoff_base_s * 2 ** max(0, same_model_tries - 1))
+    delay = random.uniform(delay / 2, delay)
+    return max(delay, hint or 0.0)
+
+
+def _outcome(last: AttemptLike) -> str:
+    if last.status == "failed":
+        return last.error_kind or "provider_failure"
+    return str((last.verdict or {}).get("action", "retry"))
+
+
+def next_step(route: dict[str, Any], attempts: list[Any], settings: PolicySettings) -> NextStep:
+    candidates: list[dict[str, Any]] = list(route.get("candidates", []))
+    if not candidates:
+        return NextStep(None, "no model can take this shot")
+    if not attempts:
+        return NextStep(candidates[0], "primary")
+    if len(attempts) >= settings.max_attempts_per_shot:
+        return NextStep(None, f"attempt budget of {settings.max_attempts_per_shot} used up")
+    last = attempts[-1]
+    outcome = _outcome(last)
+    index = _index_of(candidates, last.model_id)
+    same_tries = sum(1 for a in attempts if a.model_id == last.model_id)
+    if outcome == "over_budget":
+        return NextStep(None, "over budget")
+    if outcome == "give_up":
+        return NextStep(None, "the quality gate gave up on this shot")
+    if outcome == "safety_refusal" and not settings.fallback_on_safety:
+        return NextStep(None, "safety refusal, and the policy does not fall back after one")
+    if (outcome in RETRY_SAME or outcome == "retry") and same_tries < MAX_SAME_MODEL:
+        hint = (last.verdict or {}).get("retry_after") if last.status == "failed" else None
+        delay = _backoff(settings, same_tries, hint)
+        return NextStep(candidates[index], f"retry {last.model_id} after {outcome}", delay)
+    if index + 1 < len(candidates):
+        nxt = candidates[index + 1]
+        return NextStep(nxt, f"fall back from {last.model_id} to {nxt['model_id']} after {outcome}")
+    return NextStep(None, f"fallback chain exhausted after {outcome} on {last.model_id}")

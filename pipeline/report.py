@@ -1,0 +1,78 @@
+"""The job report: one JSON-serialisable summary that the CLI prints and the API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger import service as ledger
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+
+def _attempt_row(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "model": attempt.model_id,
+        "provider": attempt.provider,
+        "status": attempt.status,
+        "provider_job_id": attempt.provider_job_id,
+        "quoted_usd": attempt.quoted_usd,
+        "settled_usd": attempt.settled_usd,
+        "error_kind": attempt.error_kind,
+        "error": attempt.error,
+        "verdict": attempt.verdict,
+        "render_seconds": attempt.render_seconds,
+    }
+
+
+def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, Any]:
+    verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
+    return {
+        "id": shot.key,
+        "scene": shot.scene_id,
+        "status": shot.status,
+        "model": shot.model_id,
+        "attempts": len(attempts),
+        "fallbacks": len({a.model_id for a in attempts}) - 1 if attempts else 0,
+        "verdict": verdict.get("action", shot.status),
+        "seconds": planned,
+        "cost_usd": round(sum(a.settled_usd or 0.0 for a in attempts), 4),
+        "error": shot.error,
+        "route": shot.route,
+        "attempt_log": [_attempt_row(a) for a in attempts],
+    }
+
+
+def job_report(db_url: str, job_id: str) -> dict[str, Any]:
+    with session_scope(db_url) as session:
+        job = session.get_one(Job, job_id)
+        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position)))
+        durations = {
+            spec["id"]: float(spec["duration"])
+            for scene in job.storyboard["scenes"]  # type: ignore[attr-defined]
+            for spec in scene["shots"]
+        }
+        rows = []
+        for shot in shots:
+            tried = list(session.scalars(select(Attempt).where(Attempt.shot_id == shot.id).order_by(Attempt.number)))
+            rows.append(_shot_row(shot, tried, durations[shot.key]))
+        return {
+            "job": job.id,
+            "title": job.title,
+            "status": job.status,
+            "stage": job.stage,
+            "mode": job.mode,
+            "providers": job.providers,
+            "emulated": job.providers == "emulated",
+            "money_spent": job.providers in ("live", "auto") and job.spent_usd > 0,
+            "error": job.error,
+            "error_shot": job.error_shot,
+            "output": job.output_path if job.status == "delivered" else None,
+            "verification": job.verification,
+            "budget_usd": job.budget_usd,
+            "spent_usd": round(job.spent_usd, 4),
+            "settled_usd": round(ledger.settled_total(session, job_id), 4),
+            "shots": rows,
+        }

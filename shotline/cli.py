@@ -1,0 +1,18 @@
+"""The ``shotline`` command line."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from shotline.commands import render
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out.")
+render.register(app)
+# Commands registered by other packages' CLI modules go here, one line each.
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,114 @@
+"""``shotline render``: a storyboard to a stitched MP4, with live progress and a closing table."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import select
+
+from pipeline import events
+from pipeline.context import RunContext
+from pipeline.engine import EmbeddedEngine
+from pipeline.planning import create_job
+from pipeline.report import job_report
+from shotline.console import fail_with, progress_table, report_table
+from shotline.errors import ShotlineError
+from shotline.storyboard import Mode, Storyboard, load_storyboard
+from store.db import session_scope
+from store.models import Job
+
+PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
+
+
+def fingerprint(board: Storyboard, mode: Mode, providers: str, output: Path) -> str:
+    blob = json.dumps([board.model_dump(mode="json"), str(mode), providers, str(output.resolve())])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
+    with session_scope(ctx.db_url) as session:
+        return session.scalar(
+            select(Job.id)
+            .where(Job.fingerprint == print_, Job.status.in_(("planned", "running")))
+            .order_by(Job.created_at.desc())
+        )
+
+
+def _start_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
+    from emulators import start_emulator
+
+    handle = stack.enter_context(start_emulator(scenario))
+    ctx.base_urls = dict(handle.base_urls)
+    ctx.judge_base_urls = dict(getattr(handle, "judge_base_urls", {}))
+    ctx.settings.poll_interval_s = min(ctx.settings.poll_interval_s, 0.2)
+
+
+def run_render(
+    ctx: RunContext, board: Storyboard, mode: Mode, output: Path, *, quiet: bool, console: Console
+) -> dict[str, Any]:
+    """Create (or resume) the job, run it with live progress, return its report."""
+    print_ = fingerprint(board, mode, ctx.providers, output)
+    job_id = _unfinished_job(ctx, print_)
+    if job_id is None:
+        job_id = create_job(ctx, board, mode=mode, output=output)
+        with session_scope(ctx.db_url) as session:
+            session.get_one(Job, job_id).fingerprint = print_
+    elif not quiet:
+        console.print(f"[yellow]resuming unfinished job {job_id}[/]")
+    engine = EmbeddedEngine(ctx)
+    state: dict[str, dict[str, Any]] = {s.id: {"status": "planned"} for _, s in board.shots()}
+    with ExitStack() as stack:
+        if not quiet:
+            live = stack.enter_context(Live(progress_table(state), console=console, refresh_per_second=8))
+
+            def on_event(event: events.PipelineEvent) -> None:
+                if event.job_id == job_id and event.shot in state:
+                    state[event.shot].update(event.data, status=event.kind.split(".", 1)[1])
+                    live.update(progress_table(state))
+
+            stack.callback(events.subscribe(on_event))
+        engine.run(job_id)
+    return job_report(ctx.db_url, job_id)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def render(
+        storyboard: Annotated[Path, typer.Argument(help="storyboard YAML or JSON")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="where to write the MP4")],
+        mode: Annotated[Mode | None, typer.Option(help="preview or final (default: storyboard)")] = None,
+        providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+        scenario: Annotated[Path | None, typer.Option(help="emulator scenario YAML")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print a JSON report")] = False,
+    ) -> None:
+        """Render a storyboard end to end into one stitched MP4."""
+        console = Console(stderr=as_json)
+        try:
+            if providers not in PROVIDER_CHOICES:
+                raise typer.BadParameter(f"--providers must be one of {', '.join(PROVIDER_CHOICES)}")
+            board = load_storyboard(storyboard)
+            ctx = RunContext.create(providers)
+            with ExitStack() as stack:
+                if providers == "emulated":
+                    _start_emulator(ctx, stack, scenario)
+                report = run_render(ctx, board, mode or board.mode, output, quiet=as_json, console=console)
+        except ShotlineError as exc:
+            fail_with(exc, console, as_json)
+        if as_json:
+            typer.echo(json.dumps(report, indent=2, default=str))
+        else:
+            console.print(report_table(report))
+        if report["status"] != "delivered":
+            budget = any(a.get("error_kind") == "over_budget" for s in report["shots"] for a in s["attempt_log"])
+            raise typer.Exit(3 if budget else 4)
+
+
+__all__ = ["Table", "register", "run_render"]

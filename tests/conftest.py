@@ -1,0 +1,49 @@
+"""Shared fixtures: every test gets its own data directory, and services are required or skipped."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shotline.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point SHOTLINE_DATA_DIR at a fresh directory so tests never share state."""
+    data = tmp_path / "shotline-data"
+    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(data))
+    for name in list(os.environ):
+        if name.startswith("SHOTLINE_") and name.endswith(("_API_KEY", "_KEY", "_TOKEN")):
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield data
+    get_settings.cache_clear()
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a service is absent, unless SHOTLINE_REQUIRE_SERVICES=1 (CI), where it fails."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return
+    except OSError as exc:
+        message = f"{name} is not reachable at {host}:{port} ({exc})"
+        if os.environ.get("SHOTLINE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{message}, and SHOTLINE_REQUIRE_SERVICES=1 requires it")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return os.environ.get("SHOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return os.environ.get("SHOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
