@@ -234,6 +234,9 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         )
         mask = np.asarray(text.any(axis=2))
     phase = (seed % 1000) / 1000
+    used = np.flatnonzero(mask.any(axis=1))
+    rows = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
+    mask3 = mask[rows][:, :, None]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial.mp4")
     rate = _fps_fraction(request.fps)
@@ -242,7 +245,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.time_base = 1 / rate
         video.codec_context.options = {
-            "preset": "veryfast",
+            "preset": "ultrafast",
             "crf": "26",
             "g": str(max(1, round(request.fps))),
         }
@@ -250,7 +253,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
         for index in range(total):
             frame = _draw_frame(base, index, total, request, phase)
-            frame[mask] = text[mask]
+            np.copyto(frame[rows], text[rows], where=mask3)
             yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
             picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             picture.pts = index

@@ -45,7 +45,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         return
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        shot.status, shot.segment_path = "normalised", str(segment.path)
+        shot.status, shot.segment = "normalised", segment.to_dict()
         events.emit(session, job_id, "shot.normalised", key, frames=frames)
 
 
@@ -54,17 +54,19 @@ def stitch_job(ctx: RunContext, job_id: str) -> str:
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         board = Storyboard.model_validate(job.storyboard)
-        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position)))
+        shots = list(
+            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        )
         job.stage = "stitching"
         events.emit(session, job_id, "job.stitching")
         output = Path(job.output_path or ctx.work_dir(job_id) / "output.mp4")
-        segments = {s.key: Path(s.segment_path or "") for s in shots}
+        segments = {s.key: dict(s.segment or {}) for s in shots}
     profile = profile_of(board)
     transitions = {shot.id: Transition.parse(shot.transition) for _, shot in board.shots()}
     try:
         parts = [
-            (key, stitching.Segment.from_file(path, profile), transitions[key])
-            for key, path in segments.items()
+            (key, stitching.Segment.from_dict(data), transitions[key])
+            for key, data in segments.items()
         ]
         plan = stitching.plan_edit(parts, profile)
         result = stitching.assemble(plan, output)

@@ -17,6 +17,7 @@ from adapters.base import GenerationRequest, JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
 from ledger import service as ledger
 from pipeline import events
+from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.policy import NextStep, next_step
 from store.db import session_scope
@@ -38,7 +39,9 @@ def build_request(shot_spec: dict[str, Any], candidate: dict[str, Any]) -> Gener
         audio=candidate["audio"],
         dialogue=shot_spec.get("dialogue"),
         seed=shot_spec.get("seed"),
-        reference_image=Path(shot_spec["reference_image"]) if shot_spec.get("reference_image") else None,
+        reference_image=Path(shot_spec["reference_image"])
+        if shot_spec.get("reference_image")
+        else None,
         negative_prompt=shot_spec.get("negative_prompt"),
         shot_type=shot_spec.get("type"),
     )
@@ -61,10 +64,16 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
         shot = session.get_one(Shot, shot_pk)
         if shot.status in ("accepted", "normalised", "failed", "cancelled"):
             return None, 0.0
-        attempts = list(session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number)))
+        attempts = list(
+            session.scalars(
+                select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number)
+            )
+        )
         if attempts and attempts[-1].status not in TERMINAL:
             return attempts[-1].id, 0.0
         job = session.get_one(Job, shot.job_id)
+        if not attempts and _reuse_cached(session, job, shot):
+            return None, 0.0
         step: NextStep = next_step(shot.route or {}, attempts, ctx.settings)
         if step.candidate is None:
             _fail_shot(session, job, shot, step.reason)
@@ -75,7 +84,8 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
             model_id=step.candidate["model_id"],
             provider=step.candidate["provider"],
             quoted_usd=step.candidate["quote_usd"],
-            request=asdict(build_request(shot_spec(job, shot.key), step.candidate)) | {"reference_image": None},
+            request=asdict(build_request(shot_spec(job, shot.key), step.candidate))
+            | {"reference_image": None},
         )
         session.add(attempt)
         session.flush()
@@ -86,9 +96,37 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
             _fail_shot(session, job, shot, attempt.error, stage="reserve")
             return None, 0.0
         shot.status = "rendering"
-        events.emit(session, job.id, "attempt.reserved", shot.key, attempt=attempt.number,
-                    model=attempt.model_id, quoted_usd=attempt.quoted_usd, reason=step.reason)
+        events.emit(
+            session,
+            job.id,
+            "attempt.reserved",
+            shot.key,
+            attempt=attempt.number,
+            model=attempt.model_id,
+            quoted_usd=attempt.quoted_usd,
+            reason=step.reason,
+        )
         return attempt.id, step.delay_s
+
+
+def _reuse_cached(session: Any, job: Job, shot: Shot) -> bool:
+    spec = shot_spec(job, shot.key)
+    for candidate in (shot.route or {}).get("candidates", []):
+        key = cache_key(spec, candidate)
+        found = find_cached(session, key, shot.id)
+        if found is not None:
+            cached, saved = found
+            shot.status, shot.asset_path, shot.model_id = (
+                "accepted",
+                cached.asset_path,
+                cached.model_id,
+            )
+            shot.verdict, shot.cache_key = cached.verdict, key
+            events.emit(
+                session, job.id, "shot.cached", shot.key, model=cached.model_id, saved_usd=saved
+            )
+            return True
+    return False
 
 
 def _fail_shot(session: Any, job: Job, shot: Shot, reason: str, stage: str = "attempts") -> None:
@@ -123,8 +161,15 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.provider_job_id = job_id
         attempt.status = "submitted"
-        events.emit(session, job.id, "attempt.submitted", shot.key, attempt=attempt.number,
-                    model=attempt.model_id, provider_job_id=job_id)
+        events.emit(
+            session,
+            job.id,
+            "attempt.submitted",
+            shot.key,
+            attempt=attempt.number,
+            model=attempt.model_id,
+            provider_job_id=job_id,
+        )
 
 
 def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> None:
@@ -137,8 +182,16 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
         if exc.kind == "rate_limited":
             attempt.verdict = {"retry_after": getattr(exc, "retry_after", None)}
         ledger.settle(session, shot.job_id, attempt, 0.0)
-        events.emit(session, shot.job_id, "attempt.failed", shot.key, attempt=attempt.number,
-                    model=attempt.model_id, kind=exc.kind, error=attempt.error)
+        events.emit(
+            session,
+            shot.job_id,
+            "attempt.failed",
+            shot.key,
+            attempt=attempt.number,
+            model=attempt.model_id,
+            kind=exc.kind,
+            error=attempt.error,
+        )
 
 
 def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
@@ -147,7 +200,11 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.status not in ("submitted", "rendering"):
             return attempt.status == "fetched"
-        provider, job_id, started = attempt.provider, attempt.provider_job_id or "", time.monotonic()
+        provider, job_id, started = (
+            attempt.provider,
+            attempt.provider_job_id or "",
+            time.monotonic(),
+        )
     adapter = ctx.adapter(provider)
     interval = ctx.settings.poll_interval_s
     while True:
@@ -168,7 +225,9 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
             return False
         if time.monotonic() - started > ctx.settings.attempt_timeout_s:
             adapter.cancel(job_id)
-            _record_failure(ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider))
+            _record_failure(
+                ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
+            )
             return False
         _mark_rendering(ctx, attempt_id, result.progress if result else None)
         time.sleep(interval)
@@ -180,5 +239,11 @@ def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) ->
         if attempt.status == "submitted":
             attempt.status = "rendering"
             shot = session.get_one(Shot, attempt.shot_id)
-            events.emit(session, shot.job_id, "attempt.rendering", shot.key, attempt=attempt.number,
-                        progress=progress)
+            events.emit(
+                session,
+                shot.job_id,
+                "attempt.rendering",
+                shot.key,
+                attempt=attempt.number,
+                progress=progress,
+            )

@@ -26,7 +26,9 @@ class RunContext:
     @classmethod
     def create(cls, providers: str = "local", settings: Settings | None = None) -> RunContext:
         settings = settings or get_settings()
-        return cls(settings=settings, registry=load_registry(settings.registry), providers=providers)
+        return cls(
+            settings=settings, registry=load_registry(settings.registry), providers=providers
+        )
 
     @property
     def db_url(self) -> str:

@@ -37,7 +37,11 @@ class EmbeddedEngine:
                 return job.status
             job.status, job.stage = "running", "shots"
             events.emit(session, job_id, "job.running")
-            pks = list(session.scalars(select(Shot.id).where(Shot.job_id == job_id).order_by(Shot.position)))
+            pks = list(
+                session.scalars(
+                    select(Shot.id).where(Shot.job_id == job_id).order_by(Shot.position)
+                )
+            )
         workers = max(1, min(len(pks), self.ctx.settings.io_workers))
         with ThreadPoolExecutor(workers, thread_name_prefix="shot") as pool:
             for future in [pool.submit(self._drive_shot, job_id, pk) for pk in pks]:
@@ -85,7 +89,9 @@ class EmbeddedEngine:
                 job.status, job.stage = "failed", "shots"
                 job.error_shot = failed[0].key
                 job.error = f"shot {failed[0].key}: {failed[0].error or failed[0].status}"
-                events.emit(session, job_id, "job.failed", failed[0].key, error=job.error, stage="shots")
+                events.emit(
+                    session, job_id, "job.failed", failed[0].key, error=job.error, stage="shots"
+                )
                 return job.status
         with self.cpu:
             return assembly.stitch_job(self.ctx, job_id)

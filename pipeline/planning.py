@@ -92,6 +92,8 @@ def create_job(
                     model_id=decision.candidates[0].model_id,
                 )
             )
-            events.emit(session, job_id, "shot.planned", shot.id, model=decision.candidates[0].model_id)
+            events.emit(
+                session, job_id, "shot.planned", shot.id, model=decision.candidates[0].model_id
+            )
         events.emit(session, job_id, "job.created", mode=str(mode), shots=len(plan.decisions))
     return job_id

@@ -48,7 +48,9 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, 
 def job_report(db_url: str, job_id: str) -> dict[str, Any]:
     with session_scope(db_url) as session:
         job = session.get_one(Job, job_id)
-        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position)))
+        shots = list(
+            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        )
         durations = {
             spec["id"]: float(spec["duration"])
             for scene in job.storyboard["scenes"]  # type: ignore[attr-defined]
@@ -56,7 +58,11 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
         }
         rows = []
         for shot in shots:
-            tried = list(session.scalars(select(Attempt).where(Attempt.shot_id == shot.id).order_by(Attempt.number)))
+            tried = list(
+                session.scalars(
+                    select(Attempt).where(Attempt.shot_id == shot.id).order_by(Attempt.number)
+                )
+            )
             rows.append(_shot_row(shot, tried, durations[shot.key]))
         return {
             "job": job.id,

@@ -8,7 +8,9 @@ import typer
 
 from shotline.commands import render
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."
+)
 render.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 

@@ -41,7 +41,9 @@ def report_table(report: dict[str, Any]) -> Table:
         caption += f"  error: {report['error']}"
     table = Table(title=report["title"], caption=caption)
     for column in ("shot", "model", "attempts", "verdict", "seconds", "cost"):
-        table.add_column(column, justify="right" if column in ("attempts", "seconds", "cost") else "left")
+        table.add_column(
+            column, justify="right" if column in ("attempts", "seconds", "cost") else "left"
+        )
     for shot in report["shots"]:
         table.add_row(
             shot["id"],
@@ -59,7 +61,10 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
     """Print ``exc`` (one line per problem) and exit with its exit code."""
     problems = [str(p) for p in getattr(exc, "problems", [])]
     if as_json:
-        payload: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message.splitlines()[0]}
+        payload: dict[str, Any] = {
+            "error": type(exc).__name__,
+            "detail": exc.message.splitlines()[0],
+        }
         if problems:
             payload["problems"] = problems
         if isinstance(exc, JobFailedError):

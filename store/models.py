@@ -74,7 +74,7 @@ class Shot(Base):
     model_id: Mapped[str | None] = mapped_column(String(100), default=None)
     verdict: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
     asset_path: Mapped[str | None] = mapped_column(Text, default=None)
-    segment_path: Mapped[str | None] = mapped_column(Text, default=None)
+    segment: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
     cache_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime] = mapped_column(

@@ -67,7 +67,9 @@ def run_render(
     state: dict[str, dict[str, Any]] = {s.id: {"status": "planned"} for _, s in board.shots()}
     with ExitStack() as stack:
         if not quiet:
-            live = stack.enter_context(Live(progress_table(state), console=console, refresh_per_second=8))
+            live = stack.enter_context(
+                Live(progress_table(state), console=console, refresh_per_second=8)
+            )
 
             def on_event(event: events.PipelineEvent) -> None:
                 if event.job_id == job_id and event.shot in state:
@@ -84,7 +86,9 @@ def register(app: typer.Typer) -> None:
     def render(
         storyboard: Annotated[Path, typer.Argument(help="storyboard YAML or JSON")],
         output: Annotated[Path, typer.Option("-o", "--output", help="where to write the MP4")],
-        mode: Annotated[Mode | None, typer.Option(help="preview or final (default: storyboard)")] = None,
+        mode: Annotated[
+            Mode | None, typer.Option(help="preview or final (default: storyboard)")
+        ] = None,
         providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
         scenario: Annotated[Path | None, typer.Option(help="emulator scenario YAML")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON report")] = False,
@@ -93,13 +97,17 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=as_json)
         try:
             if providers not in PROVIDER_CHOICES:
-                raise typer.BadParameter(f"--providers must be one of {', '.join(PROVIDER_CHOICES)}")
+                raise typer.BadParameter(
+                    f"--providers must be one of {', '.join(PROVIDER_CHOICES)}"
+                )
             board = load_storyboard(storyboard)
             ctx = RunContext.create(providers)
             with ExitStack() as stack:
                 if providers == "emulated":
                     _start_emulator(ctx, stack, scenario)
-                report = run_render(ctx, board, mode or board.mode, output, quiet=as_json, console=console)
+                report = run_render(
+                    ctx, board, mode or board.mode, output, quiet=as_json, console=console
+                )
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
@@ -107,7 +115,11 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(report_table(report))
         if report["status"] != "delivered":
-            budget = any(a.get("error_kind") == "over_budget" for s in report["shots"] for a in s["attempt_log"])
+            budget = any(
+                a.get("error_kind") == "over_budget"
+                for s in report["shots"]
+                for a in s["attempt_log"]
+            )
             raise typer.Exit(3 if budget else 4)
 
 

@@ -30,10 +30,18 @@ def _sha(path) -> str:
 class TestRenderAnimatic:
     @pytest.mark.parametrize(
         ("duration", "fps", "size"),
-        [(1.5, 24.0, (320, 180)), (1.0, 30.0, (256, 144)), (2.0, 23.976, (160, 90)), (0.7, 25.0, (180, 320))],
+        [
+            (1.5, 24.0, (320, 180)),
+            (1.0, 30.0, (256, 144)),
+            (2.0, 23.976, (160, 90)),
+            (0.7, 25.0, (180, 320)),
+        ],
     )
     def test_exact_frames_size_and_rate(self, tmp_path, duration, fps, size):
-        out = render_animatic(_request(duration_s=duration, fps=fps, width=size[0], height=size[1]), tmp_path / "a.mp4")
+        out = render_animatic(
+            _request(duration_s=duration, fps=fps, width=size[0], height=size[1]),
+            tmp_path / "a.mp4",
+        )
         info = probe(out)
         assert count_frames(out) == round(duration * fps)
         assert (info.width, info.height) == size
@@ -42,7 +50,9 @@ class TestRenderAnimatic:
         assert not info.has_audio
 
     def test_audio_when_asked_matches_video_length(self, tmp_path):
-        out = render_animatic(_request(audio=True, dialogue="Hello there, detective."), tmp_path / "a.mp4")
+        out = render_animatic(
+            _request(audio=True, dialogue="Hello there, detective."), tmp_path / "a.mp4"
+        )
         info = probe(out)
         assert info.audio_codec == "aac"
         assert info.audio_rate == 48000
@@ -53,16 +63,23 @@ class TestRenderAnimatic:
 
     def test_deterministic(self, tmp_path):
         request = _request(audio=True)
-        assert _sha(render_animatic(request, tmp_path / "a.mp4")) == _sha(render_animatic(request, tmp_path / "b.mp4"))
+        assert _sha(render_animatic(request, tmp_path / "a.mp4")) == _sha(
+            render_animatic(request, tmp_path / "b.mp4")
+        )
 
     def test_look_follows_prompt(self, tmp_path):
         def mean_colour(prompt):
-            out = render_animatic(_request(prompt=prompt, duration_s=0.5), tmp_path / f"{len(prompt)}.mp4")
+            out = render_animatic(
+                _request(prompt=prompt, duration_s=0.5), tmp_path / f"{len(prompt)}.mp4"
+            )
             with av.open(str(out)) as container:
                 frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
             return frame.reshape(-1, 3).mean(axis=0)
 
-        forest, ocean = mean_colour("a dense green forest"), mean_colour("the open ocean at noon today")
+        forest, ocean = (
+            mean_colour("a dense green forest"),
+            mean_colour("the open ocean at noon today"),
+        )
         assert forest[1] > forest[2]  # green dominates blue in the forest
         assert ocean[2] > ocean[1]  # blue dominates green in the ocean
 

@@ -41,7 +41,9 @@ class TestNextStep:
         assert 0.5 <= step.delay_s <= 1.0
 
     def test_backoff_grows_and_honours_retry_hint(self):
-        step = _next([FakeAttempt("a", error_kind="transient"), FakeAttempt("a", error_kind="transient")])
+        step = _next(
+            [FakeAttempt("a", error_kind="transient"), FakeAttempt("a", error_kind="transient")]
+        )
         assert 1.0 <= step.delay_s <= 2.0
         hinted = _next([FakeAttempt("a", error_kind="rate_limited", verdict={"retry_after": 7.5})])
         assert hinted.delay_s == pytest.approx(7.5)
@@ -69,10 +71,16 @@ class TestNextStep:
         assert step.candidate["model_id"] == "a"
 
     def test_give_up(self):
-        assert _next([FakeAttempt("a", status="rejected", verdict={"action": "give_up"})]).candidate is None
+        assert (
+            _next([FakeAttempt("a", status="rejected", verdict={"action": "give_up"})]).candidate
+            is None
+        )
 
     def test_attempt_budget_covers_retries_and_fallbacks(self):
-        tries = [FakeAttempt("a", error_kind="transient"), FakeAttempt("b", error_kind="rejected_input")]
+        tries = [
+            FakeAttempt("a", error_kind="transient"),
+            FakeAttempt("b", error_kind="rejected_input"),
+        ]
         assert _next(tries, max_attempts_per_shot=2).candidate is None
 
     def test_chain_exhausted(self):

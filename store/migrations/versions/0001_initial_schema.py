@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("model_id", sa.String(length=100), nullable=True),
         sa.Column("verdict", sa.JSON(), nullable=True),
         sa.Column("asset_path", sa.Text(), nullable=True),
-        sa.Column("segment_path", sa.Text(), nullable=True),
+        sa.Column("segment", sa.JSON(), nullable=True),
         sa.Column("cache_key", sa.String(length=64), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,61 @@
+"""Accepted-shot cache: a shot whose determining inputs are unchanged reuses the accepted clip.
+
+The key hashes what determines the clip (prompt, model, duration, size, fps, seed, audio, dialogue,
+negative prompt and the reference image's content), so an edited storyboard re-renders only the
+shots whose key changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.models import Attempt, Shot
+
+
+def _file_digest(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return f"unreadable:{path}"
+
+
+def cache_key(spec: dict[str, Any], candidate: dict[str, Any]) -> str:
+    payload = {
+        "prompt": spec["prompt"],
+        "negative_prompt": spec.get("negative_prompt"),
+        "dialogue": spec.get("dialogue"),
+        "seed": spec.get("seed"),
+        "reference": _file_digest(spec.get("reference_image")),
+        "model": candidate["model_id"],
+        "duration": candidate["duration_s"],
+        "size": [candidate["width"], candidate["height"]],
+        "fps": candidate["fps"],
+        "audio": candidate["audio"],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def find_cached(session: Session, key: str, exclude_shot: int) -> tuple[Shot, float] | None:
+    """An accepted shot with this key whose clip still exists, and what it cost to make."""
+    rows = session.scalars(
+        select(Shot).where(
+            Shot.cache_key == key, Shot.id != exclude_shot, Shot.asset_path.is_not(None)
+        )
+    )
+    for shot in rows:
+        if shot.status in ("accepted", "normalised") and Path(shot.asset_path or "").exists():
+            cost = session.scalar(
+                select(func.coalesce(func.sum(Attempt.settled_usd), 0.0)).where(
+                    Attempt.shot_id == shot.id
+                )
+            )
+            return shot, float(cost or 0.0)
+    return None

@@ -1,0 +1,3 @@
+from shotline.cli import main
+
+main()

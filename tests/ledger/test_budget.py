@@ -1,0 +1,81 @@
+"""Budget reservations are atomic: concurrent submissions can never push spend past a budget."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ledger import service as ledger
+from store.db import session_scope
+from store.models import Attempt, Job, LedgerEntry, Shot
+
+QUOTE = 0.75
+FITS = 10
+
+
+def _seed(url: str, attempts: int) -> list[int]:
+    with session_scope(url) as session:
+        session.add(Job(id="job1", title="t", mode="final", storyboard={}, budget_usd=QUOTE * FITS))
+        session.flush()
+        shot = Shot(job_id="job1", key="a", scene_id="s", position=0)
+        session.add(shot)
+        session.flush()
+        rows = [
+            Attempt(shot_id=shot.id, number=n, model_id="m", provider="p", quoted_usd=QUOTE)
+            for n in range(1, attempts + 1)
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def _reserve(url: str, attempt_id: int) -> bool:
+    with session_scope(url) as session:
+        return ledger.reserve(session, "job1", session.get_one(Attempt, attempt_id))
+
+
+def _race(url: str) -> None:
+    ids = _seed(url, 200)
+    with ThreadPoolExecutor(32) as pool:
+        admitted = sum(pool.map(lambda i: _reserve(url, i), ids))
+    with session_scope(url) as session:
+        job = session.get_one(Job, "job1")
+        reserves = session.query(LedgerEntry).filter_by(kind="reserve").count()
+        assert admitted == FITS
+        assert reserves == FITS
+        assert job.reserved_usd == pytest.approx(QUOTE * FITS)
+        assert job.reserved_usd <= job.budget_usd + 1e-9
+
+
+class TestBudgetRace:
+    def test_sqlite(self, tmp_path):
+        _race(f"sqlite:///{tmp_path / 'race.db'}")
+
+    @pytest.mark.services
+    def test_postgres(self, fresh_postgres_url):
+        _race(fresh_postgres_url)
+
+
+class TestSettle:
+    def test_settle_releases_reservation_and_books_cost(self, tmp_path):
+        url = f"sqlite:///{tmp_path / 'settle.db'}"
+        first, second = _seed(url, 2)
+        assert _reserve(url, first)
+        with session_scope(url) as session:
+            ledger.settle(session, "job1", session.get_one(Attempt, first), 0.5)
+            ledger.settle(session, "job1", session.get_one(Attempt, first), 0.5)  # idempotent
+        with session_scope(url) as session:
+            job = session.get_one(Job, "job1")
+            assert job.reserved_usd == pytest.approx(0.0)
+            assert job.spent_usd == pytest.approx(0.5)
+            assert ledger.settled_total(session, "job1") == pytest.approx(0.5)
+        assert _reserve(url, second)
+
+    def test_unbilled_failure_releases_in_full(self, tmp_path):
+        url = f"sqlite:///{tmp_path / 'fail.db'}"
+        (only,) = _seed(url, 1)
+        assert _reserve(url, only)
+        with session_scope(url) as session:
+            ledger.settle(session, "job1", session.get_one(Attempt, only), 0.0)
+        with session_scope(url) as session:
+            job = session.get_one(Job, "job1")
+            assert (job.reserved_usd, job.spent_usd) == (0.0, 0.0)
