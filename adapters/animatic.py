@@ -254,7 +254,9 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         for index in range(total):
             frame = _draw_frame(base, index, total, request, phase)
             np.copyto(frame[rows], text[rows], where=mask3)
-            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            yuv: npt.NDArray[np.uint8] = np.asarray(
+                cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), np.uint8
+            )
             picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             picture.pts = index
             container.mux(video.encode(picture))

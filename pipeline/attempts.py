@@ -26,7 +26,10 @@ from store.models import Attempt, Job, Shot
 TERMINAL = {"accepted", "repaired", "rejected", "failed", "cancelled"}
 
 
-def build_request(shot_spec: dict[str, Any], candidate: dict[str, Any]) -> GenerationRequest:
+def build_request(
+    shot_spec: dict[str, Any], candidate: dict[str, Any], route: dict[str, Any]
+) -> GenerationRequest:
+    """The provider request for one candidate; every fallback gets the same prompt, seed and refs."""
     return GenerationRequest(
         shot_id=shot_spec["id"],
         prompt=shot_spec["prompt"],
@@ -38,17 +41,18 @@ def build_request(shot_spec: dict[str, Any], candidate: dict[str, Any]) -> Gener
         provider_model=candidate["provider_model"],
         audio=candidate["audio"],
         dialogue=shot_spec.get("dialogue"),
-        seed=shot_spec.get("seed"),
+        seed=route.get("seed", shot_spec.get("seed")),
         reference_image=Path(shot_spec["reference_image"])
         if shot_spec.get("reference_image")
         else None,
         negative_prompt=shot_spec.get("negative_prompt"),
-        shot_type=shot_spec.get("type"),
+        shot_type=route.get("shot_type", shot_spec.get("type")),
+        extra=dict(candidate.get("params", {})),
     )
 
 
 def shot_spec(job: Job, key: str) -> dict[str, Any]:
-    for scene in job.storyboard["scenes"]:  # type: ignore[attr-defined]
+    for scene in job.storyboard["scenes"]:
         for spec in scene["shots"]:
             if spec["id"] == key:
                 return dict(spec)
@@ -84,7 +88,9 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
             model_id=step.candidate["model_id"],
             provider=step.candidate["provider"],
             quoted_usd=step.candidate["quote_usd"],
-            request=asdict(build_request(shot_spec(job, shot.key), step.candidate))
+            request=asdict(
+                build_request(shot_spec(job, shot.key), step.candidate, shot.route or {})
+            )
             | {"reference_image": None},
         )
         session.add(attempt)
@@ -189,7 +195,7 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
             shot.key,
             attempt=attempt.number,
             model=attempt.model_id,
-            kind=exc.kind,
+            error_kind=exc.kind,
             error=attempt.error,
         )
 

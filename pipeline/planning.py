@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import router
-from pipeline import events
+from pipeline import events, history
 from pipeline.context import RunContext
 from shotline.errors import BudgetExceededError
 from shotline.storyboard import Mode, Storyboard
@@ -28,13 +28,21 @@ def candidate_record(candidate: Any) -> dict[str, Any]:
         "fps": float(candidate.fps),
         "audio": bool(candidate.audio),
         "adaptations": list(candidate.adaptations),
+        "params": dict(candidate.params),
     }
 
 
 def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
     """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
-    enabled = router.enabled_providers(ctx.providers, ctx.settings)
-    plan = router.plan(board, ctx.registry, mode=mode, providers=enabled)
+    availability = router.provider_availability(ctx.providers, ctx.settings)
+    plan = router.plan(
+        board,
+        ctx.registry,
+        mode=mode,
+        providers=availability.enabled,
+        unavailable=availability.unavailable,
+        stats=history.stats_book(ctx),
+    )
     router.raise_if_unroutable(plan)
     return plan
 
@@ -80,6 +88,8 @@ def create_job(
             decision = plan.decisions[shot.id]
             route = {
                 "candidates": [candidate_record(c) for c in decision.candidates],
+                "seed": decision.need.seed,
+                "shot_type": str(decision.need.shot_type),
                 "explanation": decision.to_dict(),
             }
             session.add(

@@ -53,7 +53,7 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
         )
         durations = {
             spec["id"]: float(spec["duration"])
-            for scene in job.storyboard["scenes"]  # type: ignore[attr-defined]
+            for scene in job.storyboard["scenes"]
             for spec in scene["shots"]
         }
         rows = []

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from quality.repair import trim
-
 from adapters.errors import ProviderError
 from ledger import service as ledger
 from pipeline import events
@@ -14,6 +12,7 @@ from pipeline.attempts import _record_failure, shot_spec
 from pipeline.cache import cache_key
 from pipeline.context import RunContext
 from quality import gate
+from quality.repair import trim
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -71,10 +70,10 @@ def expectation(
     request = attempt.request or {}
     needs_audio = spec.get("audio", "none") != "none"
     return gate.ClipExpectation(
-        duration_s=float(request["duration_s"]),  # type: ignore[arg-type]
-        width=int(request["width"]),  # type: ignore[call-overload]
-        height=int(request["height"]),  # type: ignore[call-overload]
-        fps=float(request["fps"]),  # type: ignore[arg-type]
+        duration_s=float(request["duration_s"]),
+        width=int(request["width"]),
+        height=int(request["height"]),
+        fps=float(request["fps"]),
         audio="required" if needs_audio else "any",
         tier="draft" if mode == "preview" else "standard",
         prompt=str(spec.get("prompt", "")),

@@ -1,0 +1,67 @@
+"""The model catalog: capabilities, prices with sources, lifecycles and provider limits.
+
+``load_registry()`` reads the built-in ``models.yaml`` plus an optional user file and validates it.
+"""
+
+from registry._catalog import BUILTIN, Registry, load_registry, price_gaps
+from registry._pricing import (
+    RESOLUTIONS,
+    PricePoint,
+    PriceQuote,
+    PriceUnit,
+    Pricing,
+    resolution_label,
+)
+from registry._spec import (
+    TIER_RANK,
+    AudioSupport,
+    DurationSpec,
+    Inputs,
+    Lifecycle,
+    LifecycleStatus,
+    Limits,
+    ModelSpec,
+    Priors,
+    SizeOption,
+    SizeSpec,
+    Speed,
+    Tier,
+    TypePrior,
+)
+from registry.errors import (
+    PriceUnavailableError,
+    RegistryError,
+    RegistryFileError,
+    UnknownModelError,
+)
+
+__all__ = [
+    "BUILTIN",
+    "RESOLUTIONS",
+    "TIER_RANK",
+    "AudioSupport",
+    "DurationSpec",
+    "Inputs",
+    "Lifecycle",
+    "LifecycleStatus",
+    "Limits",
+    "ModelSpec",
+    "PricePoint",
+    "PriceQuote",
+    "PriceUnavailableError",
+    "PriceUnit",
+    "Pricing",
+    "Priors",
+    "Registry",
+    "RegistryError",
+    "RegistryFileError",
+    "SizeOption",
+    "SizeSpec",
+    "Speed",
+    "Tier",
+    "TypePrior",
+    "UnknownModelError",
+    "load_registry",
+    "price_gaps",
+    "resolution_label",
+]

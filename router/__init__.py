@@ -1,0 +1,83 @@
+"""Per-shot routing: hard filter with recorded adaptations, scoring by intent, scene continuity,
+fallback chains, circuit breakers, learned statistics and an explanation for every decision.
+
+The router never touches HTTP or files; it reads the catalog through ``registry``.
+"""
+
+from router._explain import group_reasons, why_lower
+from router._filter import Fit, assess
+from router._health import HEALTH_KINDS, Breaker, BreakerConfig, BreakerState, HealthBook
+from router._plan import (
+    attempts_for_confidence,
+    forecast,
+    plan,
+    raise_if_unroutable,
+    unroutable_message,
+)
+from router._policy import FINAL_WEIGHTS, PREVIEW_WEIGHTS, RoutingPolicy
+from router._providers import (
+    CHOICES,
+    CREDENTIALS,
+    HOSTED,
+    Availability,
+    enabled_providers,
+    provider_availability,
+)
+from router._route import Evaluation, Router, shot_need
+from router._shot_type import infer_shot_type
+from router._stats import ModelStats, Outcome, PriorStats, StatsBook, StatsSource
+from router._types import (
+    Candidate,
+    Forecast,
+    Plan,
+    ShotDecision,
+    ShotForecast,
+    ShotNeed,
+    Unroutable,
+)
+from router.errors import RouterError, UnknownProvidersChoiceError, UnroutableShotsError
+
+__all__ = [
+    "CHOICES",
+    "CREDENTIALS",
+    "FINAL_WEIGHTS",
+    "HEALTH_KINDS",
+    "HOSTED",
+    "PREVIEW_WEIGHTS",
+    "Availability",
+    "Breaker",
+    "BreakerConfig",
+    "BreakerState",
+    "Candidate",
+    "Evaluation",
+    "Fit",
+    "Forecast",
+    "HealthBook",
+    "ModelStats",
+    "Outcome",
+    "Plan",
+    "PriorStats",
+    "Router",
+    "RouterError",
+    "RoutingPolicy",
+    "ShotDecision",
+    "ShotForecast",
+    "ShotNeed",
+    "StatsBook",
+    "StatsSource",
+    "UnknownProvidersChoiceError",
+    "Unroutable",
+    "UnroutableShotsError",
+    "assess",
+    "attempts_for_confidence",
+    "enabled_providers",
+    "forecast",
+    "group_reasons",
+    "infer_shot_type",
+    "plan",
+    "provider_availability",
+    "raise_if_unroutable",
+    "shot_need",
+    "unroutable_message",
+    "why_lower",
+]

@@ -6,12 +6,14 @@ import logging
 
 import typer
 
-from shotline.commands import render
+from shotline.commands import models, plan, render
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."
 )
 render.register(app)
+plan.register(app)
+models.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 

@@ -20,7 +20,7 @@ def progress_table(state: dict[str, dict[str, Any]]) -> Table:
         table.add_column(column)
     for key, row in state.items():
         status = str(row.get("status", ""))
-        detail = row.get("action") or row.get("kind") or row.get("reason") or ""
+        detail = row.get("action") or row.get("error_kind") or row.get("reason") or ""
         table.add_row(
             key,
             f"[{_STYLE.get(status, 'white')}]{status}[/]",

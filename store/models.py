@@ -4,6 +4,7 @@ of the pipeline is a row here."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -47,13 +48,13 @@ class Job(Base):
     stage: Mapped[str] = mapped_column(String(32), default="planned")
     error: Mapped[str | None] = mapped_column(Text, default=None)
     error_shot: Mapped[str | None] = mapped_column(String(64), default=None)
-    storyboard: Mapped[dict[str, object]] = mapped_column(JSON)
+    storyboard: Mapped[dict[str, Any]] = mapped_column(JSON)
     fingerprint: Mapped[str] = mapped_column(String(64), default="", index=True)
     output_path: Mapped[str | None] = mapped_column(Text, default=None)
     budget_usd: Mapped[float | None] = mapped_column(Float, default=None)
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
     spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
-    verification: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -70,11 +71,11 @@ class Shot(Base):
     scene_id: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="planned")
-    route: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    route: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     model_id: Mapped[str | None] = mapped_column(String(100), default=None)
-    verdict: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     asset_path: Mapped[str | None] = mapped_column(Text, default=None)
-    segment: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    segment: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     cache_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime] = mapped_column(
@@ -93,12 +94,12 @@ class Attempt(Base):
     provider: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="reserved")
     provider_job_id: Mapped[str | None] = mapped_column(String(200), default=None)
-    request: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     quoted_usd: Mapped[float] = mapped_column(Float, default=0.0)
     settled_usd: Mapped[float | None] = mapped_column(Float, default=None)
     error_kind: Mapped[str | None] = mapped_column(String(32), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
-    verdict: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     asset_path: Mapped[str | None] = mapped_column(Text, default=None)
     render_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -114,7 +115,7 @@ class Event(Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), index=True)
     shot_key: Mapped[str | None] = mapped_column(String(64), default=None)
     kind: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -1,0 +1,311 @@
+"""The registry file's schema (pydantic at the edge) and its conversion to frozen ``ModelSpec``s."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from registry._pricing import RESOLUTIONS, PricePoint, PriceUnit, Pricing
+from registry._spec import (
+    AudioSupport,
+    DurationSpec,
+    Inputs,
+    Lifecycle,
+    Limits,
+    ModelSpec,
+    Priors,
+    SizeOption,
+    SizeSpec,
+    Speed,
+    Tier,
+    TypePrior,
+)
+
+Certainty = Literal["documented", "third_party", "estimate", "uncertain"]
+_RATIO_RE = re.compile(r"^(\d{1,2}):(\d{1,2})$")
+_SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_DEFAULT_ACCEPTANCE = {Tier.DRAFT: 0.97, Tier.STANDARD: 0.8, Tier.HIGH: 0.85, Tier.PREMIUM: 0.88}
+_DEFAULT_P50 = {Speed.FAST: 40.0, Speed.MEDIUM: 80.0, Speed.SLOW: 150.0}
+SHOT_TYPES = ("establishing", "dialogue", "action", "product", "broll")
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DurationsIn(_Raw):
+    grid: list[float] | None = None
+    min: float | None = Field(default=None, gt=0)
+    max: float | None = Field(default=None, gt=0)
+    step: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if self.grid is not None:
+            if self.min is not None or self.max is not None:
+                raise ValueError("give either grid or min/max, not both")
+            if not self.grid or any(g <= 0 for g in self.grid):
+                raise ValueError("grid needs at least one positive length")
+        elif self.min is None or self.max is None:
+            raise ValueError("give grid, or both min and max")
+        elif self.max < self.min:
+            raise ValueError(f"max {self.max:g} is below min {self.min:g}")
+        return self
+
+    def build(self) -> DurationSpec:
+        if self.grid is not None:
+            return DurationSpec(grid=tuple(sorted(set(self.grid))))
+        return DurationSpec(min_s=self.min or 0.0, max_s=self.max or 0.0, step_s=self.step)
+
+
+class InputsIn(_Raw):
+    text: bool = True
+    image: bool = False
+    first_last: bool = False
+    reference_images: int = Field(default=0, ge=0, le=16)
+    image_required: bool = False
+    image_ignored: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.image_required and not self.image:
+            raise ValueError("image_required needs image: true")
+        if not (self.text or self.image):
+            raise ValueError("a model needs text or image input")
+        return self
+
+
+class LimitsIn(_Raw):
+    concurrency: int = Field(ge=1)
+    rpm: int = Field(default=60, ge=1)
+
+
+class LifecycleIn(_Raw):
+    available_from: date | None = None
+    deprecated_from: date | None = None
+    retired_on: date | None = None
+    replacement: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.deprecated_from and self.retired_on and self.deprecated_from > self.retired_on:
+            raise ValueError("deprecated_from is after retired_on")
+        if self.available_from and self.retired_on and self.available_from >= self.retired_on:
+            raise ValueError("available_from is not before retired_on")
+        return self
+
+
+class RateIn(_Raw):
+    rate: float = Field(ge=0)
+    resolution: str | list[str] | None = None
+    audio: bool | None = None
+    seconds: float | None = Field(default=None, gt=0)
+    source: str | None = Field(default=None, min_length=3)
+    effective: date | None = None
+    certainty: Certainty | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _known_resolution(self) -> Self:
+        for label in _labels(self.resolution) or ():
+            if label not in RESOLUTIONS:
+                raise ValueError(f"unknown resolution {label!r} (known: {', '.join(RESOLUTIONS)})")
+        return self
+
+
+class PriceIn(_Raw):
+    unit: PriceUnit
+    usd_per_credit: float | None = Field(default=None, gt=0)
+    source: str | None = Field(default=None, min_length=3)
+    effective: date | None = None
+    certainty: Certainty = "documented"
+    rates: list[RateIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Self:
+        for index, rate in enumerate(self.rates):
+            if not (rate.source or self.source):
+                raise ValueError(f"rates[{index}] has no source (set it on the rate or the price)")
+            if not (rate.effective or self.effective):
+                raise ValueError(f"rates[{index}] has no effective date")
+        if self.unit.startswith("credits") and self.usd_per_credit is None:
+            raise ValueError(f"unit {self.unit} needs usd_per_credit")
+        return self
+
+    def build(self) -> Pricing:
+        points = tuple(
+            PricePoint(
+                rate=r.rate,
+                source=r.source or self.source or "",
+                effective=r.effective or self.effective or date.min,
+                resolutions=frozenset(_labels(r.resolution)) if r.resolution else None,
+                audio=r.audio,
+                seconds=r.seconds,
+                certainty=r.certainty or self.certainty,
+                note=r.note,
+            )
+            for r in self.rates
+        )
+        return Pricing(unit=self.unit, points=points, usd_per_credit=self.usd_per_credit or 0.0)
+
+
+class PriorIn(_Raw):
+    acceptance: float | None = Field(default=None, gt=0, le=1)
+    render_p50_s: float | None = Field(default=None, gt=0)
+    render_p95_s: float | None = Field(default=None, gt=0)
+
+
+class PriorsIn(PriorIn):
+    by_type: dict[Literal["establishing", "dialogue", "action", "product", "broll"], PriorIn] = {}
+
+
+class SizeRangeIn(_Raw):
+    max_width: int = Field(ge=16)
+    max_height: int = Field(ge=16)
+
+
+class ModelIn(_Raw):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    provider: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    provider_model: str = Field(min_length=1)
+    tier: Tier
+    speed: Speed
+    durations: DurationsIn
+    resolutions: list[str] = []
+    aspect_ratios: list[str] = []
+    sizes: list[str] = []
+    size_range: SizeRangeIn | None = None
+    resolution_durations: dict[str, DurationsIn] = {}
+    fps: list[float] | Literal["any"] = Field(default="any")
+    audio: AudioSupport = AudioSupport.NONE
+    dialogue: bool = False
+    inputs: InputsIn = InputsIn()
+    seed: bool = False
+    max_prompt_chars: int = Field(ge=1)
+    limits: LimitsIn
+    price: PriceIn
+    lifecycle: LifecycleIn = LifecycleIn()
+    priors: PriorsIn = PriorsIn()
+    enabled: bool = True
+    params: dict[str, Any] = {}
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Self:
+        if self.size_range is None and not self.sizes and not self.resolutions:
+            raise ValueError("give resolutions (+ aspect_ratios), sizes, or size_range")
+        if self.resolutions and not self.aspect_ratios:
+            raise ValueError("resolutions need aspect_ratios")
+        for label in [*self.resolutions, *self.resolution_durations]:
+            if label not in RESOLUTIONS:
+                raise ValueError(f"unknown resolution {label!r} (known: {', '.join(RESOLUTIONS)})")
+        for ratio in self.aspect_ratios:
+            if not _RATIO_RE.match(ratio):
+                raise ValueError(f"aspect ratio {ratio!r} is not W:H")
+        for size in self.sizes:
+            if not _SIZE_RE.match(size):
+                raise ValueError(f"size {size!r} is not WIDTHxHEIGHT")
+        if self.dialogue and self.audio is AudioSupport.NONE:
+            raise ValueError("dialogue: true needs audio optional or always")
+        return self
+
+
+def _labels(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def size_for(ratio: str, resolution: str) -> SizeOption:
+    """``16:9`` at ``720p`` -> 1280x720; the short side is the resolution, both sides even."""
+    match = _RATIO_RE.match(ratio)
+    assert match is not None
+    a, b = int(match[1]), int(match[2])
+    short = RESOLUTIONS[resolution]
+    long_side = round(short * max(a, b) / min(a, b) / 2) * 2
+    width, height = (long_side, short) if a >= b else (short, long_side)
+    return SizeOption(width, height, resolution)
+
+
+def _size_spec(raw: ModelIn) -> SizeSpec:
+    by_res = {label: d.build() for label, d in raw.resolution_durations.items()}
+    if raw.size_range is not None:
+        return SizeSpec(
+            any_size=True,
+            max_width=raw.size_range.max_width,
+            max_height=raw.size_range.max_height,
+            durations_by_resolution=by_res,
+        )
+    from registry._pricing import resolution_label
+
+    options: list[SizeOption] = []
+    for text in raw.sizes:
+        width, height = (int(part) for part in text.split("x"))
+        options.append(SizeOption(width, height, resolution_label(width, height)))
+    options += [size_for(r, res) for res in raw.resolutions for r in raw.aspect_ratios]
+    unique = list(dict.fromkeys(options))
+    return SizeSpec(options=tuple(unique), durations_by_resolution=by_res)
+
+
+def _aspects(raw: ModelIn, sizes: SizeSpec) -> tuple[str, ...]:
+    from math import gcd
+
+    ratios = list(raw.aspect_ratios)
+    for option in sizes.options:
+        divisor = gcd(option.width, option.height)
+        ratio = f"{option.width // divisor}:{option.height // divisor}"
+        if ratio not in ratios and not raw.aspect_ratios:
+            ratios.append(ratio)
+    return tuple(ratios)
+
+
+def _priors(raw: ModelIn) -> Priors:
+    acc = raw.priors.acceptance or _DEFAULT_ACCEPTANCE[raw.tier]
+    p50 = raw.priors.render_p50_s or _DEFAULT_P50[raw.speed]
+    p95 = raw.priors.render_p95_s or p50 * 3
+    base = TypePrior(acc, p50, max(p95, p50))
+    by_type: dict[str, TypePrior] = {
+        kind: TypePrior(
+            p.acceptance or acc,
+            p.render_p50_s or p50,
+            max(p.render_p95_s or p95, p.render_p50_s or p50),
+        )
+        for kind, p in raw.priors.by_type.items()
+    }
+    return Priors(base, by_type)
+
+
+def build_spec(raw: ModelIn) -> ModelSpec:
+    sizes = _size_spec(raw)
+    return ModelSpec(
+        id=raw.id,
+        provider=raw.provider,
+        provider_model=raw.provider_model,
+        tier=raw.tier,
+        speed=raw.speed,
+        durations=raw.durations.build(),
+        sizes=sizes,
+        aspect_ratios=_aspects(raw, sizes),
+        fps=() if raw.fps == "any" else tuple(sorted(set(raw.fps))),
+        audio=raw.audio,
+        dialogue=raw.dialogue,
+        inputs=Inputs(**raw.inputs.model_dump()),
+        seed=raw.seed,
+        max_prompt_chars=raw.max_prompt_chars,
+        limits=Limits(raw.limits.concurrency, raw.limits.rpm),
+        price=raw.price.build(),
+        lifecycle=Lifecycle(**raw.lifecycle.model_dump()),
+        priors=_priors(raw),
+        enabled=raw.enabled,
+        params=dict(raw.params),
+        notes=raw.notes,
+    )
+
+
+class RegistryFileIn(_Raw):
+    version: Literal[1] = 1
+    fallback_chains: dict[Tier, list[str]] = {}
+    models: list[dict[str, Any]] = []

@@ -1,0 +1,319 @@
+"""The catalog's records: what one hosted or local model can do, what it costs, when it dies."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from registry._pricing import PriceQuote, Pricing, resolution_label
+
+EPS = 1e-6
+
+
+class Tier(StrEnum):
+    DRAFT = "draft"
+    STANDARD = "standard"
+    HIGH = "high"
+    PREMIUM = "premium"
+
+
+class Speed(StrEnum):
+    FAST = "fast"
+    MEDIUM = "medium"
+    SLOW = "slow"
+
+
+class AudioSupport(StrEnum):
+    NONE = "none"
+    OPTIONAL = "optional"
+    ALWAYS = "always"
+
+
+class LifecycleStatus(StrEnum):
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    RETIRED = "retired"
+    UPCOMING = "upcoming"
+
+
+TIER_RANK = {Tier.DRAFT: 0, Tier.STANDARD: 1, Tier.HIGH: 2, Tier.PREMIUM: 3}
+
+
+@dataclass(frozen=True)
+class DurationSpec:
+    """Either a grid of exact lengths (``grid``) or a range ``min_s..max_s`` in ``step_s`` steps."""
+
+    grid: tuple[float, ...] = ()
+    min_s: float = 0.0
+    max_s: float = 0.0
+    step_s: float = 0.0
+
+    @property
+    def low(self) -> float:
+        return self.grid[0] if self.grid else self.min_s
+
+    @property
+    def high(self) -> float:
+        return self.grid[-1] if self.grid else self.max_s
+
+    def allows(self, seconds: float) -> bool:
+        if self.grid:
+            return any(abs(seconds - g) < EPS for g in self.grid)
+        if not self.min_s - EPS <= seconds <= self.max_s + EPS:
+            return False
+        if self.step_s <= 0:
+            return True
+        steps = (seconds - self.min_s) / self.step_s
+        return abs(steps - round(steps)) < EPS
+
+    def above(self, seconds: float) -> float | None:
+        """The shortest allowed length >= ``seconds``, or None."""
+        if self.grid:
+            return next((g for g in self.grid if g >= seconds - EPS), None)
+        if seconds > self.max_s + EPS:
+            return None
+        if seconds <= self.min_s:
+            return self.min_s
+        if self.step_s <= 0:
+            return seconds
+        steps = math.ceil((seconds - self.min_s) / self.step_s - EPS)
+        return min(self.max_s, self.min_s + steps * self.step_s)
+
+    def below(self, seconds: float) -> float | None:
+        """The longest allowed length <= ``seconds``, or None."""
+        if self.grid:
+            return next((g for g in reversed(self.grid) if g <= seconds + EPS), None)
+        if seconds < self.min_s - EPS:
+            return None
+        if seconds >= self.max_s:
+            return self.max_s
+        if self.step_s <= 0:
+            return seconds
+        steps = math.floor((seconds - self.min_s) / self.step_s + EPS)
+        return self.min_s + steps * self.step_s
+
+    def describe(self) -> str:
+        return _describe_durations(self)
+
+
+@lru_cache(maxsize=1024)
+def _describe_durations(spec: DurationSpec) -> str:
+    if spec.grid:
+        return "/".join(f"{g:g}" for g in spec.grid) + "s"
+    step = f" step {spec.step_s:g}" if spec.step_s else ""
+    return f"{spec.min_s:g}-{spec.max_s:g}s{step}"
+
+
+@dataclass(frozen=True)
+class SizeOption:
+    width: int
+    height: int
+    resolution: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class SizeSpec:
+    """Explicit sizes (``options``) or, when ``any_size``, every even size up to the maximum."""
+
+    options: tuple[SizeOption, ...] = ()
+    any_size: bool = False
+    max_width: int = 0
+    max_height: int = 0
+    durations_by_resolution: Mapping[str, DurationSpec] = field(default_factory=dict)
+
+    def fits_any(self, width: int, height: int) -> bool:
+        return (
+            self.any_size
+            and width % 2 == 0
+            and height % 2 == 0
+            and max(width, height) <= max(self.max_width, self.max_height)
+            and min(width, height) <= min(self.max_width, self.max_height)
+        )
+
+    def describe(self) -> str:
+        if self.any_size:
+            return f"any even size up to {self.max_width}x{self.max_height}"
+        return ", ".join(o.label for o in self.options)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    text: bool = True
+    image: bool = False
+    first_last: bool = False
+    reference_images: int = 0
+    image_required: bool = False
+    image_ignored: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Provider limits. ``rpm`` is 60 where the provider publishes none (see models.yaml)."""
+
+    concurrency: int
+    rpm: int = 60
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    available_from: date | None = None
+    deprecated_from: date | None = None
+    retired_on: date | None = None
+    replacement: str | None = None
+
+    def status(self, today: date) -> LifecycleStatus:
+        if self.retired_on and today >= self.retired_on:
+            return LifecycleStatus.RETIRED
+        if self.available_from and today < self.available_from:
+            return LifecycleStatus.UPCOMING
+        if self.deprecated_from and today >= self.deprecated_from:
+            return LifecycleStatus.DEPRECATED
+        return LifecycleStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class TypePrior:
+    acceptance: float
+    render_p50_s: float
+    render_p95_s: float
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Beliefs before any history: gate acceptance and render time, optionally per shot type."""
+
+    base: TypePrior
+    by_type: Mapping[str, TypePrior] = field(default_factory=dict)
+
+    def for_type(self, shot_type: str) -> TypePrior:
+        return self.by_type.get(shot_type, self.base)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One routable model. ``id`` is ``provider/name``; ``provider_model`` is the vendor's name."""
+
+    id: str
+    provider: str
+    provider_model: str
+    tier: Tier
+    speed: Speed
+    durations: DurationSpec
+    sizes: SizeSpec
+    aspect_ratios: tuple[str, ...]
+    fps: tuple[float, ...]
+    audio: AudioSupport
+    dialogue: bool
+    inputs: Inputs
+    seed: bool
+    max_prompt_chars: int
+    limits: Limits
+    price: Pricing
+    lifecycle: Lifecycle
+    priors: Priors
+    enabled: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    def durations_for(self, resolution: str) -> DurationSpec:
+        return self.sizes.durations_by_resolution.get(resolution, self.durations)
+
+    def quote_detail(
+        self,
+        seconds: float,
+        resolution: str | None = None,
+        audio: bool = False,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        on: date | None = None,
+    ) -> PriceQuote:
+        """Price of one clip. Give ``resolution`` ("720p") or ``width``/``height``.
+
+        Audio is forced on for models that always render it and off for models that cannot.
+        Raises ``PriceUnavailableError`` when the catalog has no rate for the combination.
+        """
+        if resolution is None:
+            if width is None or height is None:
+                resolution = self.default_resolution
+            else:
+                resolution = resolution_label(width, height)
+        billed_audio = self.audio is AudioSupport.ALWAYS or (
+            audio and self.audio is AudioSupport.OPTIONAL
+        )
+        return self.price.quote(self.id, seconds, resolution, billed_audio, on)
+
+    def quote(
+        self,
+        seconds: float,
+        resolution: str | None = None,
+        audio: bool = False,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        on: date | None = None,
+    ) -> float:
+        """USD for one clip of ``seconds`` (see ``quote_detail``)."""
+        return self.quote_detail(seconds, resolution, audio, width=width, height=height, on=on).usd
+
+    @property
+    def default_resolution(self) -> str:
+        if self.sizes.options:
+            return self.sizes.options[0].resolution
+        return "720p"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "provider_model": self.provider_model,
+            "tier": str(self.tier),
+            "speed": str(self.speed),
+            "durations": self.durations.describe(),
+            "durations_by_resolution": {
+                k: v.describe() for k, v in self.sizes.durations_by_resolution.items()
+            },
+            "sizes": self.sizes.describe(),
+            "aspect_ratios": list(self.aspect_ratios),
+            "fps": list(self.fps) or "any",
+            "audio": str(self.audio),
+            "dialogue": self.dialogue,
+            "inputs": {
+                "text": self.inputs.text,
+                "image": self.inputs.image,
+                "first_last_frame": self.inputs.first_last,
+                "reference_images": self.inputs.reference_images,
+                "image_required": self.inputs.image_required,
+            },
+            "seed": self.seed,
+            "max_prompt_chars": self.max_prompt_chars,
+            "limits": {"concurrency": self.limits.concurrency, "rpm": self.limits.rpm},
+            "price": self.price.to_dict(),
+            "lifecycle": {
+                "available_from": _iso(self.lifecycle.available_from),
+                "deprecated_from": _iso(self.lifecycle.deprecated_from),
+                "retired_on": _iso(self.lifecycle.retired_on),
+                "replacement": self.lifecycle.replacement,
+            },
+            "priors": {
+                "acceptance": self.priors.base.acceptance,
+                "render_p50_s": self.priors.base.render_p50_s,
+                "render_p95_s": self.priors.base.render_p95_s,
+            },
+            "enabled": self.enabled,
+            "params": dict(self.params),
+            "notes": self.notes,
+        }
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,132 @@
+"""The explanation of a decision: chosen model and quote, why each other model ranked lower or was
+rejected. JSON-serialisable, with a one-line ``summary`` and sentences people can read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router._types import Candidate, ShotDecision
+
+_LABEL = {
+    "quality": "quality tier",
+    "acceptance": "gate acceptance",
+    "cost": "expected cost",
+    "speed": "render time",
+}
+
+
+def explain(decision: ShotDecision) -> dict[str, Any]:
+    need = decision.need
+    out: dict[str, Any] = {
+        "shot": decision.shot_id,
+        "scene": decision.scene_id,
+        "mode": str(decision.mode),
+        "shot_type": {"value": need.shot_type, "inferred": need.type_inferred},
+        "seed": need.seed,
+        "rejected": group_reasons(decision.rejected),
+        "ranked_out": dict(decision.ranked_out),
+    }
+    primary = decision.primary
+    if primary is None:
+        out["chosen"] = None
+        out["fallbacks"] = []
+        out["summary"] = f"no enabled model can take shot {decision.shot_id}"
+        return out
+    out["chosen"] = {
+        **_brief(primary),
+        "components": {k: round(v, 3) for k, v in primary.components.items()},
+        "adaptations": list(primary.adaptations),
+        "notes": list(primary.notes),
+        "why": decision.chain_origin.get(primary.model_id, "best score"),
+    }
+    out["fallbacks"] = [
+        {
+            **_brief(c),
+            "adaptations": list(c.adaptations),
+            "origin": decision.chain_origin.get(c.model_id, ""),
+            "why_lower": why_lower(primary, c, decision.weights),
+        }
+        for c in decision.candidates[1:]
+    ]
+    out["continuity"] = {
+        "scene_model": decision.scene_model,
+        "break": decision.continuity_break,
+        "reason": decision.continuity_reason,
+    }
+    out["summary"] = _summary(decision, primary)
+    return out
+
+
+def _brief(c: Candidate) -> dict[str, Any]:
+    return {
+        "model": c.model_id,
+        "quote_usd": round(c.quote_usd, 4),
+        "expected_cost_usd": round(c.expected_cost_usd, 4),
+        "score": round(c.score, 3),
+    }
+
+
+def why_lower(primary: Candidate, other: Candidate, weights: Mapping[str, float]) -> str:
+    """Why ``other`` is behind ``primary``: the components where it loses most, weighted."""
+    if other.score > primary.score:
+        return (
+            f"scores higher ({other.score:.2f} vs {primary.score:.2f}) but the scene stays on "
+            f"{primary.model_id}"
+        )
+    gaps = []
+    for name, weight in weights.items():
+        gap = weight * (primary.components.get(name, 0.0) - other.components.get(name, 0.0))
+        if gap > 0.005:
+            gaps.append((gap, _component_text(name, primary, other)))
+    for name, value in other.components.items():
+        if name.startswith("penalty_") and value < -0.005:
+            gaps.append((-value, _penalty_text(name, other)))
+    gaps.sort(reverse=True)
+    detail = "; ".join(text for _, text in gaps[:3]) or "near tie"
+    return f"score {other.score:.2f} vs {primary.score:.2f}: {detail}"
+
+
+def _component_text(name: str, primary: Candidate, other: Candidate) -> str:
+    if name == "cost":
+        return f"expected cost ${other.expected_cost_usd:.2f} vs ${primary.expected_cost_usd:.2f}"
+    if name == "speed":
+        return f"slower (p50 {other.render_p50_s:.0f}s vs {primary.render_p50_s:.0f}s)"
+    if name == "acceptance":
+        return f"lower gate acceptance ({other.acceptance:.0%} vs {primary.acceptance:.0%})"
+    if name == "quality":
+        return f"lower tier ({other.tier} vs {primary.tier})"
+    return _LABEL.get(name, name)
+
+
+def _penalty_text(name: str, other: Candidate) -> str:
+    kind = name.removeprefix("penalty_")
+    if kind == "adaptations":
+        return "needs " + ", ".join(other.adaptations)
+    if kind == "health":
+        return "provider or model circuit breaker not closed"
+    if kind == "lifecycle":
+        return "deprecated"
+    if kind == "budget":
+        return "over its share of the budget"
+    return kind
+
+
+def group_reasons(rejected: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """``{reason: [models]}`` so that twenty 'provider not enabled' lines read as one."""
+    grouped: dict[str, list[str]] = {}
+    for model_id, reasons in rejected.items():
+        for reason in reasons:
+            grouped.setdefault(reason, []).append(model_id)
+    return grouped
+
+
+def _summary(decision: ShotDecision, primary: Candidate) -> str:
+    adapt = f", adapted: {', '.join(primary.adaptations)}" if primary.adaptations else ""
+    cont = " (continuity break)" if decision.continuity_break else ""
+    return (
+        f"{primary.model_id} for ${primary.quote_usd:.2f} "
+        f"({primary.duration_s:g}s {primary.width}x{primary.height}){adapt}{cont}; "
+        f"{len(decision.candidates) - 1} fallbacks, {len(decision.rejected)} models rejected"
+    )

@@ -1,0 +1,165 @@
+"""The dry run over a whole storyboard: decisions per shot, unroutable shots, and the forecast of
+cost (with expected retakes), wall time and budget headroom. Nothing here calls a provider."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from registry import Registry
+from router._health import HealthBook
+from router._policy import RoutingPolicy
+from router._route import Router, shot_need
+from router._stats import StatsSource
+from router._types import Candidate, Forecast, Plan, ShotDecision, ShotForecast, Unroutable
+from router.errors import UnroutableShotsError
+from shotline.errors import Problem
+from shotline.storyboard import Mode, Storyboard
+
+CONFIDENCE = 0.95
+
+
+def plan(
+    board: Storyboard,
+    registry: Registry,
+    *,
+    mode: Mode,
+    providers: set[str] | frozenset[str],
+    stats: StatsSource | None = None,
+    health: HealthBook | None = None,
+    policy: RoutingPolicy | None = None,
+    unavailable: Mapping[str, str] | None = None,
+) -> Plan:
+    """Route every shot of ``board``. ``unavailable`` maps a provider left out of ``providers`` to
+    the reason (e.g. missing credentials), which then appears in the rejection reasons."""
+    router = Router(
+        registry,
+        mode=mode,
+        providers=providers,
+        stats=stats,
+        health=health,
+        policy=policy,
+        unavailable=unavailable,
+    )
+    decisions = _route_all(board, router)
+    unroutable = [
+        Unroutable(d.shot_id, d.path, d.rejected) for d in decisions.values() if not d.routable
+    ]
+    return Plan(
+        title=board.title,
+        mode=mode,
+        providers=frozenset(providers),
+        decisions=decisions,
+        unroutable=unroutable,
+        forecast=forecast(decisions, registry, router.policy, board.budget_usd),
+    )
+
+
+def _route_all(board: Storyboard, router: Router) -> dict[str, ShotDecision]:
+    """Scene by scene; each shot's budget share is the remaining budget pro rata of seconds."""
+    decisions: dict[str, ShotDecision] = {}
+    remaining_budget = board.budget_usd
+    remaining_seconds = sum(shot.duration for _, shot in board.shots())
+    for s_index, scene in enumerate(board.scenes):
+        needs = [
+            shot_need(board, scene, shot, f"scenes[{s_index}].shots[{k}]")
+            for k, shot in enumerate(scene.shots)
+        ]
+        shares: list[float | None] = [
+            None
+            if remaining_budget is None
+            else max(remaining_budget, 0.0) * need.duration_s / max(remaining_seconds, 1e-6)
+            for need in needs
+        ]
+        for decision in router.route_scene(needs, shares):
+            decisions[decision.shot_id] = decision
+            remaining_seconds -= decision.need.duration_s
+            if remaining_budget is not None and decision.primary is not None:
+                remaining_budget -= decision.primary.expected_cost_usd
+    return decisions
+
+
+def attempts_for_confidence(acceptance: float, cap: int, confidence: float = CONFIDENCE) -> int:
+    """How many attempts reach ``confidence`` that one is accepted (capped)."""
+    if acceptance >= 1.0:
+        return 1
+    if acceptance <= 0.0:
+        return cap
+    needed = math.ceil(math.log(1 - confidence) / math.log(1 - acceptance))
+    return max(1, min(needed, cap))
+
+
+def _shot_forecast(decision: ShotDecision, policy: RoutingPolicy) -> ShotForecast | None:
+    primary = decision.primary
+    if primary is None:
+        return None
+    cap = policy.max_attempts_per_model
+    n_high = attempts_for_confidence(primary.acceptance, cap)
+    high = primary.quote_usd * n_high
+    if 1 - (1 - primary.acceptance) ** cap < CONFIDENCE and len(decision.candidates) > 1:
+        high += decision.candidates[1].quote_usd
+    return ShotForecast(
+        shot_id=decision.shot_id,
+        model_id=primary.model_id,
+        quote_usd=primary.quote_usd,
+        expected_usd=primary.expected_cost_usd,
+        high_usd=high,
+        expected_attempts=primary.expected_attempts,
+        expected_render_s=primary.expected_attempts * primary.render_p50_s,
+        high_render_s=n_high * primary.render_p95_s,
+    )
+
+
+def forecast(
+    decisions: Mapping[str, ShotDecision],
+    registry: Registry,
+    policy: RoutingPolicy,
+    budget_usd: float | None,
+) -> Forecast:
+    shots = [f for d in decisions.values() if (f := _shot_forecast(d, policy)) is not None]
+    return Forecast(
+        cost_low_usd=sum(s.quote_usd for s in shots),
+        cost_expected_usd=sum(s.expected_usd for s in shots),
+        cost_high_usd=sum(s.high_usd for s in shots),
+        wall_time_s=_wall_time(shots, registry, high=False),
+        wall_time_high_s=_wall_time(shots, registry, high=True),
+        budget_usd=budget_usd,
+        shots=shots,
+    )
+
+
+def _wall_time(shots: list[ShotForecast], registry: Registry, *, high: bool) -> float:
+    """Shots render in parallel within each model's concurrency limit; models run side by side.
+    ``high`` uses the p95 render time and the 95%-confidence attempt count."""
+    work: dict[str, list[float]] = {}
+    for s in shots:
+        work.setdefault(s.model_id, []).append(s.high_render_s if high else s.expected_render_s)
+    longest = 0.0
+    for model_id, times in work.items():
+        lanes = registry.get(model_id).limits.concurrency if model_id in registry else 1
+        longest = max(longest, max(times), sum(times) / lanes)
+    return longest
+
+
+def raise_if_unroutable(plan: Plan) -> None:
+    """Raise ``UnroutableShotsError`` (exit code 2) with one problem per shot no model can take."""
+    if not plan.unroutable:
+        return
+    problems = [Problem(u.path, unroutable_message(u)) for u in plan.unroutable]
+    count = len(plan.unroutable)
+    raise UnroutableShotsError(
+        f"{count} shot{'s' if count > 1 else ''} cannot be rendered by any enabled model",
+        problems,
+    )
+
+
+def unroutable_message(item: Unroutable) -> str:
+    from router._explain import group_reasons
+
+    groups = group_reasons(item.reasons)
+    parts = [f"{reason} ({', '.join(models)})" for reason, models in groups.items()]
+    return f"shot {item.shot_id!r}: no model can take it: " + "; ".join(parts)
+
+
+def primary_candidates(plan: Plan) -> dict[str, Candidate]:
+    return {k: d.primary for k, d in plan.decisions.items() if d.primary is not None}

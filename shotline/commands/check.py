@@ -1,0 +1,115 @@
+"""``shotline check CLIP``: run the quality gate on one file.
+
+Exit code 0 when the verdict is accept or repair, 1 for retry/escalate/give_up, 2 for unusable
+arguments. Unspecified expectations (duration, size, fps) default to what the file measures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal, cast
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quality.gate import ClipExpectation, Verdict, evaluate
+from quality.policy import GatePolicy, default_policy, load_policy
+from quality.probe import probe
+from shotline.console import fail_with
+from shotline.errors import InvalidInputError, Problem, ShotlineError
+from shotline.storyboard import parse_size
+
+AUDIO_CHOICES = ("required", "none", "any")
+_COLOURS = {
+    "accept": "green",
+    "repair": "cyan",
+    "retry": "yellow",
+    "escalate": "magenta",
+    "give_up": "red",
+}
+
+
+def build_expectation(
+    clip: Path, duration: float | None, size: str | None, fps: float | None, audio: str, tier: str
+) -> ClipExpectation:
+    problems = []
+    if not clip.is_file():
+        problems.append(Problem("CLIP", f"{clip} is not a file"))
+    if audio not in AUDIO_CHOICES:
+        problems.append(Problem("--audio", f"{audio!r} is not one of {', '.join(AUDIO_CHOICES)}"))
+    if duration is not None and duration <= 0:
+        problems.append(Problem("--duration", "must be positive"))
+    if fps is not None and fps <= 0:
+        problems.append(Problem("--fps", "must be positive"))
+    width = height = 0
+    if size is not None:
+        try:
+            width, height = parse_size(size)
+        except ValueError as exc:
+            problems.append(Problem("--size", str(exc)))
+    if problems:
+        raise InvalidInputError("unusable arguments", problems)
+    info = probe(clip)
+    measured_w, measured_h = info.display_size
+    return ClipExpectation(
+        duration_s=duration if duration is not None else (info.video_duration_s or info.duration_s),
+        width=width or measured_w,
+        height=height or measured_h,
+        fps=fps if fps is not None else info.fps,
+        audio=cast(Literal["required", "none", "any"], audio),
+        tier=tier,
+    )
+
+
+def verdict_table(verdict: Verdict, clip: Path) -> Table:
+    colour = _COLOURS[verdict.action]
+    caption = f"verdict: [{colour}]{verdict.action}[/]  score {verdict.score:.2f}"
+    if verdict.repair:
+        caption += f"  keep {verdict.repair[0]:.3f}-{verdict.repair[1]:.3f}s"
+    table = Table(title=str(clip), caption=caption)
+    for column in ("code", "severity", "start", "end", "message"):
+        table.add_column(column, justify="right" if column in ("start", "end") else "left")
+    drivers = set(map(id, verdict.drivers))
+    for finding in verdict.findings:
+        mark = " *" if id(finding) in drivers else ""
+        table.add_row(
+            finding.code + mark,
+            finding.severity,
+            "" if finding.start is None else f"{finding.start:.3f}",
+            "" if finding.end is None else f"{finding.end:.3f}",
+            finding.message,
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def check(
+        clip: Annotated[Path, typer.Argument(help="video file to check")],
+        duration: Annotated[float | None, typer.Option(help="requested duration, seconds")] = None,
+        size: Annotated[str | None, typer.Option(help="requested size, WxH")] = None,
+        fps: Annotated[float | None, typer.Option(help="requested frame rate")] = None,
+        audio: Annotated[str, typer.Option(help="required | none | any")] = "any",
+        tier: Annotated[str, typer.Option(help="quality tier of the policy")] = "standard",
+        policy: Annotated[Path | None, typer.Option(help="gate policy YAML")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+    ) -> None:
+        """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else)."""
+        console = Console(stderr=as_json)
+        try:
+            expect = build_expectation(clip, duration, size, fps, audio, tier)
+            gate_policy: GatePolicy = load_policy(policy) if policy else default_policy()
+        except ShotlineError as exc:
+            fail_with(exc, console, as_json)
+        verdict = evaluate(clip, expect, policy=gate_policy)
+        if as_json:
+            typer.echo(json.dumps({"clip": str(clip), **verdict.to_dict()}, indent=2))
+        else:
+            console.print(verdict_table(verdict, clip))
+            scores = ", ".join(f"{k} {v:.2f}" for k, v in verdict.scores.items())
+            console.print(f"scores: {scores}", highlight=False, markup=False)
+            for note in verdict.notes:
+                console.print(f"note: {note}", highlight=False, markup=False)
+        raise typer.Exit(0 if verdict.ok else 1)

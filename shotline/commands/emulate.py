@@ -1,0 +1,64 @@
+"""``shotline emulate``: every hosted provider and both judge APIs on one local server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shotline.errors import InvalidInputError
+
+DEFAULT_PORT = 8787
+
+
+def emulate(
+    host: Annotated[str, typer.Option(help="address to listen on (keep it on loopback)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="port; 0 picks a free one")] = DEFAULT_PORT,
+    scenario: Annotated[
+        Path | None, typer.Option(help="scenario YAML: latency, faults, defects (seeded)")
+    ] = None,
+) -> None:
+    """Serve emulated provider APIs until interrupted. No request ever leaves this machine."""
+    from emulators import start_emulator
+
+    console = Console()
+    try:
+        handle = start_emulator(scenario, host=host, port=port)
+    except InvalidInputError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(exc.exit_code) from exc
+    except (OSError, RuntimeError) as exc:
+        console.print(f"[red]cannot serve on {host}:{port}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    with handle:
+        console.print(_table(handle.base_urls, handle.judge_base_urls))
+        console.print(
+            f"stats: {handle.base_url}/_emulator/stats    scenario: {scenario or 'clean default'}\n"
+            "[bold]Emulated providers: no money is spent.[/bold] Ctrl-C stops."
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("stopped")
+
+
+def _table(base_urls: dict[str, str], judge_urls: dict[str, str]) -> Table:
+    table = Table(title="shotline provider emulator")
+    table.add_column("api")
+    table.add_column("base URL")
+    for provider, url in base_urls.items():
+        table.add_row(provider, url)
+    for name, url in judge_urls.items():
+        table.add_row(f"judge: {name}", url)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="emulate")(emulate)

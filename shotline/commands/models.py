@@ -1,0 +1,119 @@
+"""``shotline models``: the model catalog as a table (or JSON)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from registry import LifecycleStatus, ModelSpec, Registry, load_registry
+from shotline.console import fail_with
+from shotline.errors import ShotlineError
+
+_STATUS_STYLE = {
+    LifecycleStatus.ACTIVE: "green",
+    LifecycleStatus.DEPRECATED: "yellow",
+    LifecycleStatus.RETIRED: "red",
+    LifecycleStatus.UPCOMING: "cyan",
+}
+
+
+def _sizes(spec: ModelSpec) -> str:
+    if spec.sizes.any_size:
+        return f"any ≤{spec.sizes.max_width}x{spec.sizes.max_height}"
+    labels = list(dict.fromkeys(o.resolution for o in spec.sizes.options))
+    return f"{'/'.join(labels)} {' '.join(spec.aspect_ratios)}"
+
+
+def _inputs(spec: ModelSpec) -> str:
+    parts = []
+    if spec.inputs.text:
+        parts.append("t2v")
+    if spec.inputs.image:
+        parts.append("i2v" + (" only" if spec.inputs.image_required else ""))
+    if spec.inputs.first_last:
+        parts.append("first/last")
+    if spec.inputs.reference_images:
+        parts.append(f"refs {spec.inputs.reference_images}")
+    return ", ".join(parts)
+
+
+def _lifecycle(spec: ModelSpec, today: date) -> str:
+    status = spec.lifecycle.status(today)
+    text = str(status)
+    if spec.lifecycle.retired_on and status is not LifecycleStatus.RETIRED:
+        text += f" (retires {spec.lifecycle.retired_on})"
+    elif status is LifecycleStatus.RETIRED:
+        text += f" {spec.lifecycle.retired_on}"
+    elif status is LifecycleStatus.UPCOMING:
+        text += f" {spec.lifecycle.available_from}"
+    return f"[{_STATUS_STYLE[status]}]{text}[/]"
+
+
+def catalog_table(registry: Registry, today: date | None = None) -> Table:
+    day = today or date.today()
+    table = Table(title=f"model registry ({len(registry)} models)", show_lines=False)
+    for column in (
+        "model",
+        "vendor model",
+        "tier",
+        "speed",
+        "durations",
+        "sizes",
+        "audio",
+        "inputs",
+        "seed",
+        "price",
+        "limits",
+        "lifecycle",
+    ):
+        table.add_column(column, overflow="fold")
+    for spec in registry.models:
+        audio = str(spec.audio) + (" +dialogue" if spec.dialogue else "")
+        rpm = f" {spec.limits.rpm}/min"
+        table.add_row(
+            spec.id if spec.enabled else f"[dim]{spec.id} (disabled)[/]",
+            spec.provider_model,
+            str(spec.tier),
+            str(spec.speed),
+            spec.durations.describe(),
+            _sizes(spec),
+            audio,
+            _inputs(spec),
+            "yes" if spec.seed else "no",
+            spec.price.summary(o.resolution for o in spec.sizes.options)
+            if spec.sizes.options
+            else spec.price.summary(),
+            f"{spec.limits.concurrency} at once,{rpm}",
+            _lifecycle(spec, day),
+        )
+    return table
+
+
+def catalog_json(registry: Registry, today: date | None = None) -> dict[str, Any]:
+    day = today or date.today()
+    data = registry.to_dict()
+    for entry, spec in zip(data["models"], registry.models, strict=True):
+        entry["status"] = str(spec.lifecycle.status(day))
+    return data
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def models(
+        as_json: Annotated[bool, typer.Option("--json", help="print the catalog as JSON")] = False,
+    ) -> None:
+        """List the model catalog: capabilities, prices with sources, lifecycle and limits."""
+        console = Console(stderr=as_json)
+        try:
+            registry = load_registry()
+        except ShotlineError as exc:
+            fail_with(exc, console, as_json)
+        if as_json:
+            typer.echo(json.dumps(catalog_json(registry), indent=2))
+        else:
+            console.print(catalog_table(registry))

@@ -1,0 +1,129 @@
+"""``shotline plan``: a dry run of routing over a storyboard. No provider is called.
+
+Prints the model and fallbacks per shot, the expected cost range (with expected retakes), the
+expected wall time and the budget headroom; shots no model can take are listed and exit with 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import router
+from registry import load_registry
+from shotline.console import fail_with
+from shotline.errors import ShotlineError
+from shotline.settings import get_settings
+from shotline.storyboard import Mode, load_storyboard
+
+
+def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
+    board = load_storyboard(storyboard)
+    settings = get_settings()
+    registry = load_registry(settings.registry)
+    availability = router.provider_availability(providers, settings)
+    return router.plan(
+        board,
+        registry,
+        mode=mode or board.mode,
+        providers=set(availability.enabled),
+        unavailable=availability.unavailable,
+    )
+
+
+def plan_table(result: router.Plan) -> Table:
+    table = Table(title=f"{result.title}: {result.mode} plan ({len(result.decisions)} shots)")
+    for column in ("shot", "type", "model", "quote", "expected", "adaptations", "fallbacks"):
+        table.add_column(
+            column, justify="right" if column in ("quote", "expected") else "left", overflow="fold"
+        )
+    for decision in result.decisions.values():
+        shot_type = decision.need.shot_type + ("?" if decision.need.type_inferred else "")
+        primary = decision.primary
+        if primary is None:
+            table.add_row(decision.shot_id, shot_type, "[red]no model[/]", "", "", "", "")
+            continue
+        model = primary.model_id
+        if decision.continuity_break:
+            model += " [yellow](continuity break)[/]"
+        table.add_row(
+            decision.shot_id,
+            shot_type,
+            model,
+            f"${primary.quote_usd:.2f}",
+            f"${primary.expected_cost_usd:.2f}",
+            "\n".join(primary.adaptations),
+            ", ".join(c.model_id for c in decision.candidates[1:]),
+        )
+    return table
+
+
+def print_forecast(result: router.Plan, console: Console) -> None:
+    f = result.forecast
+    console.print(
+        f"cost: ${f.cost_low_usd:.2f} if every shot passes first time, "
+        f"${f.cost_expected_usd:.2f} expected with retakes, "
+        f"${f.cost_high_usd:.2f} at 95% confidence"
+    )
+    console.print(
+        f"expected wall time: {f.wall_time_s / 60:.1f} min ({f.wall_time_s:.0f} s), "
+        f"up to {f.wall_time_high_s / 60:.1f} min at p95 render times"
+    )
+    if f.budget_usd is not None and f.headroom_usd is not None:
+        style = "green" if f.headroom_usd >= 0 else "red"
+        console.print(
+            f"budget ${f.budget_usd:.2f}: headroom [{style}]${f.headroom_usd:.2f}[/] expected, "
+            f"${f.worst_case_headroom_usd or 0.0:.2f} worst case"
+        )
+    console.print(f"providers: {', '.join(sorted(result.providers)) or 'none'}")
+
+
+def print_explanations(result: router.Plan, console: Console) -> None:
+    for decision in result.decisions.values():
+        info = decision.explanation
+        console.print(f"\n[bold]{decision.shot_id}[/]: {info['summary']}", highlight=False)
+        if decision.continuity_reason:
+            console.print(f"  continuity: {decision.continuity_reason}", highlight=False)
+        for item in info["fallbacks"]:
+            console.print(f"  {item['model']}: {item['why_lower']}", highlight=False)
+        for model, reason in info["ranked_out"].items():
+            console.print(f"  {model}: {reason}", highlight=False)
+        for reason, models in info["rejected"].items():
+            console.print(f"  [dim]rejected: {reason} ({', '.join(models)})[/]", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def plan(
+        storyboard: Annotated[Path, typer.Argument(help="storyboard YAML or JSON")],
+        mode: Annotated[
+            Mode | None, typer.Option(help="preview or final (default: storyboard)")
+        ] = None,
+        providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+        explain: Annotated[bool, typer.Option(help="explain every decision")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+    ) -> None:
+        """Dry-run routing: model and fallbacks per shot, cost range, wall time, budget."""
+        console = Console(stderr=as_json)
+        try:
+            result = build_plan(storyboard, mode, providers)
+        except ShotlineError as exc:
+            fail_with(exc, console, as_json)
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=2))
+            if result.unroutable:
+                raise typer.Exit(2)
+            return
+        console.print(plan_table(result))
+        print_forecast(result, console)
+        if explain:
+            print_explanations(result, console)
+        try:
+            router.raise_if_unroutable(result)
+        except ShotlineError as exc:
+            fail_with(exc, console, as_json)

@@ -1,0 +1,136 @@
+"""``shotline stitch``: clips (or a stored edit plan) to one verified MP4."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quality.probe import probe
+from shotline.console import fail_with
+from shotline.errors import InvalidInputError, Problem, ShotlineError
+from shotline.storyboard import Transition, parse_size
+from stitching import EditPlan, OutputProfile, StitchResult, assemble, stitch
+
+
+def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, Transition, float]]:
+    problems, clips = [], []
+    for index, path in enumerate(paths):
+        info = probe(path)
+        if info.error or not info.has_video:
+            problems.append(Problem(f"CLIP[{index}]", f"{path}: {info.error or 'no video stream'}"))
+            continue
+        into = transition if index else Transition.parse("cut")
+        seconds = info.video_duration_s or info.duration_s
+        clips.append((f"{index + 1:02d}-{path.stem}"[:64], path, into, seconds))
+    if problems:
+        raise InvalidInputError("some clips cannot be stitched", problems)
+    return clips
+
+
+def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
+    try:
+        width, height = parse_size(size)
+        return OutputProfile(width, height, fps, loudness_lufs=loudness)
+    except ValueError as exc:
+        raise InvalidInputError(
+            "bad output settings", [Problem("--size/--fps", str(exc))]
+        ) from None
+
+
+def _table(result: StitchResult) -> Table:
+    checks = result.verification["checks"]
+    table = Table(title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})")
+    for column in ("check", "result", "measured"):
+        table.add_column(column)
+    for name, check in checks.items():
+        numbers = ", ".join(f"{k}={v}" for k, v in check.items() if k not in ("passed", "joins"))
+        mark = "[green]pass[/]" if check["passed"] else "[red]FAIL[/]"
+        table.add_row(name, mark, numbers[:90])
+    return table
+
+
+def _payload(result: StitchResult) -> dict[str, Any]:
+    return {
+        "output": str(result.path),
+        "plan": result.plan.to_dict(),
+        "verification": result.verification,
+        "poster": str(result.poster),
+        "contact_sheet": str(result.contact_sheet),
+        "hls": str(result.hls) if result.hls else None,
+        "timings": result.timings,
+    }
+
+
+def _run(
+    clips: list[Path], plan: Path | None, output: Path, settings: dict[str, Any]
+) -> StitchResult:
+    if plan is not None:
+        if clips:
+            raise InvalidInputError(
+                "give either CLIP... or --plan", [Problem("--plan", "not both")]
+            )
+        try:
+            text = plan.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(
+                f"{plan}: cannot be read", [Problem("--plan", str(exc))]
+            ) from None
+        return assemble(EditPlan.from_json(text), output, hls=settings["hls"])
+    if not clips:
+        raise InvalidInputError("nothing to stitch", [Problem("CLIP", "give at least one clip")])
+    try:
+        transition = Transition.parse(settings["transition"])
+    except ValueError as exc:
+        raise InvalidInputError("bad transition", [Problem("--transition", str(exc))]) from None
+    profile = _profile(settings["size"], settings["fps"], settings["loudness"])
+    items = _clips(clips, transition)
+    if settings["keep"]:
+        work = output.with_name(f"{output.stem}.segments")
+        return stitch(items, profile, output, work, hls=settings["hls"])
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.stem}.") as scratch:
+        return stitch(items, profile, output, Path(scratch), hls=settings["hls"])
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("stitch")
+    def stitch_command(
+        output: Annotated[Path, typer.Option("-o", "--output", help="the MP4 to write")],
+        clips: Annotated[list[Path] | None, typer.Argument(help="clips in timeline order")] = None,
+        size: Annotated[str, typer.Option(help="output WIDTHxHEIGHT")] = "1280x720",
+        fps: Annotated[float, typer.Option(help="output frame rate")] = 24.0,
+        transition: Annotated[
+            str, typer.Option(help="cut | crossfade:S | fade:S | wipe:S between clips")
+        ] = "cut",
+        loudness: Annotated[float, typer.Option(help="integrated loudness target, LUFS")] = -16.0,
+        plan: Annotated[Path | None, typer.Option(help="assemble a stored PLAN.json")] = None,
+        hls: Annotated[bool, typer.Option("--hls", help="also write an HLS rendition")] = False,
+        keep: Annotated[
+            bool,
+            typer.Option(
+                "--keep-segments",
+                help="keep normalised segments in OUT.segments/ (needed to re-run --plan later)",
+            ),
+        ] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="print plan and verification")
+        ] = False,
+    ) -> None:
+        """Stitch clips into one verified MP4 (frame-exact, loudness-normalised, stream-copied)."""
+        console = Console()
+        settings = {"size": size, "fps": fps, "transition": transition, "loudness": loudness}
+        settings |= {"hls": hls, "keep": keep}
+        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result = _run(list(clips or []), plan, output, settings)
+        except ShotlineError as exc:
+            fail_with(exc, console, as_json)
+        if as_json:
+            typer.echo(json.dumps(_payload(result), indent=2))
+        else:
+            console.print(_table(result))

@@ -1,0 +1,50 @@
+"""``shotline models``: the catalog as a table and as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from typer.testing import CliRunner
+
+from shotline.commands import models, plan
+
+
+def run(*args: str):
+    app = typer.Typer()
+    models.register(app)
+    plan.register(app)
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+
+
+def test_table():
+    done = run("models")
+    assert done.exit_code == 0, done.output
+    assert "model registry (21 models)" in done.output
+    for text in ("google/veo-3.1-fast", "local/animatic", "retired 2026-09-24", "12 cr/s"):
+        assert text in done.output
+
+
+def test_json():
+    done = run("models", "--json")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    by_id = {m["id"]: m for m in data["models"]}
+    assert by_id["openai/sora-2"]["status"] == "retired"
+    assert by_id["google/veo-3.1-lite"]["status"] == "active"
+    point = by_id["google/veo-3.1"]["price"]["points"][0]
+    assert point["source"]
+    assert point["effective"] == "2026-09-20"
+    assert by_id["runway/gen4.5"]["limits"] == {"concurrency": 2, "rpm": 60}
+
+
+def test_malformed_registry_exits_2(tmp_path, monkeypatch):
+    user = tmp_path / "reg.yaml"
+    user.write_text("models:\n  - id: fal/veo3\n    limits: {concurrency: 0}\n")
+    monkeypatch.setenv("SHOTLINE_REGISTRY", str(user))
+    from shotline.settings import get_settings
+
+    get_settings.cache_clear()
+    done = run("models")
+    assert done.exit_code == 2
+    assert "(fal/veo3).limits.concurrency" in done.output

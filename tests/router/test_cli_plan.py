@@ -1,0 +1,136 @@
+"""``shotline plan``: table, JSON, exit code 2 for unroutable shots, and agreement with render."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from shotline.commands import models, plan
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def app_with(*modules) -> typer.Typer:
+    app = typer.Typer()
+    for module in (models, plan, *modules):
+        module.register(app)
+    return app
+
+
+def run(*args: str, app: typer.Typer | None = None):
+    return CliRunner().invoke(app or app_with(), list(args), env={"COLUMNS": "200"})
+
+
+def small_teaser(tmp_path: Path, **overrides) -> Path:
+    board = yaml.safe_load((EXAMPLES / "teaser.yaml").read_text())
+    board["output"]["size"] = "320x180"
+    board |= overrides
+    path = tmp_path / "teaser.yaml"
+    path.write_text(yaml.safe_dump(board))
+    return path
+
+
+def test_table_with_forecast_and_explanations():
+    done = run("plan", str(EXAMPLES / "teaser.yaml"), "--providers", "emulated", "--explain")
+    assert done.exit_code == 0, done.output
+    assert "Neon Harbour - teaser: preview plan (7 shots)" in done.output
+    assert "expected with retakes" in done.output
+    assert "at 95% confidence" in done.output
+    assert "expected wall time" in done.output
+    assert "budget $25.00: headroom" in done.output
+    assert "retired on 2026-09-24" in done.output
+
+
+def test_json_plan():
+    done = run(
+        "plan",
+        str(EXAMPLES / "teaser.yaml"),
+        "--mode",
+        "final",
+        "--providers",
+        "emulated",
+        "--json",
+    )
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert data["mode"] == "final"
+    assert len(data["shots"]) == 7
+    first = data["shots"][0]
+    assert first["candidates"][0]["quote_usd"] > 0
+    assert first["explanation"]["chosen"]["model"] == first["candidates"][0]["model"]
+    assert data["forecast"]["cost_low_usd"] <= data["forecast"]["cost_expected_usd"]
+    assert data["unroutable"] == []
+
+
+def test_unroutable_shot_exits_2_with_reasons(tmp_path):
+    board = tmp_path / "huge.yaml"
+    board.write_text(
+        "title: huge\noutput: {size: 7680x4320}\nscenes:\n"
+        "  - id: a\n    shots:\n      - {id: one, prompt: sky, duration: 3}\n"
+    )
+    done = run("plan", str(board), "--providers", "local")
+    assert done.exit_code == 2
+    assert "1 shot cannot be rendered by any enabled model" in done.output
+    assert "scenes[0].shots[0]: shot 'one': no model can take it" in done.output
+    assert "size 7680x4320 over 3840x2160 (local/animatic)" in done.output
+    as_json = run("plan", str(board), "--providers", "local", "--json")
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)["unroutable"][0]["shot_id"] == "one"
+
+
+def test_invalid_storyboard_and_registry_exit_2(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: x\nscenes: []\n")
+    done = run("plan", str(bad))
+    assert done.exit_code == 2
+    assert "scenes" in done.output
+    user = tmp_path / "reg.yaml"
+    user.write_text("models:\n  - id: luma/ray-2\n    tier: legendary\n")
+    monkeypatch.setenv("SHOTLINE_REGISTRY", str(user))
+    from shotline.settings import get_settings
+
+    get_settings.cache_clear()
+    done = run("plan", str(EXAMPLES / "one-shot.yaml"))
+    assert done.exit_code == 2
+    assert "(luma/ray-2).tier" in done.output
+
+
+def test_unknown_providers_choice_exits_2():
+    done = run("plan", str(EXAMPLES / "one-shot.yaml"), "--providers", "cloud")
+    assert done.exit_code == 2
+    assert "--providers must be one of" in done.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("providers", "mode"), [("local", "preview"), ("emulated", "final")])
+def test_plan_agrees_with_what_render_does(tmp_path, providers, mode):
+    """Dry run, then the real render: same chains, and each shot rendered by its primary."""
+    from shotline.commands import render
+
+    board = small_teaser(tmp_path)
+    app = app_with(render)
+    flags = ["--providers", providers, "--mode", mode, "--json"]
+    planned = run("plan", str(board), *flags, app=app)
+    assert planned.exit_code == 0, planned.output
+    plan_data = json.loads(planned.stdout)
+    done = run("render", str(board), "-o", str(tmp_path / "out.mp4"), *flags, app=app)
+    report = json.loads(done.stdout)
+    if providers == "local":
+        assert done.exit_code == 0, done.output
+        assert report["status"] == "delivered"
+    else:
+        # Routing is what is compared here; a later stitching verdict does not change it.
+        assert report.get("stage") in (None, "stitching", "verify"), done.output
+    for shot, row in zip(plan_data["shots"], report["shots"], strict=True):
+        assert row["id"] == shot["shot_id"]
+        assert row["model"] == shot["candidates"][0]["model"]
+        assert [c["model_id"] for c in row["route"]["candidates"]] == [
+            c["model"] for c in shot["candidates"]
+        ]
+        assert next(a["model"] for a in row["attempt_log"]) == shot["candidates"][0]["model"]
