@@ -253,3 +253,29 @@ def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) ->
                 attempt=attempt.number,
                 progress=progress,
             )
+
+
+def cancel_inflight(ctx: RunContext, job_id: str) -> int:
+    """Cancel a job's unfinished attempts at their providers and release their reservations."""
+    with session_scope(ctx.db_url) as session:
+        rows = list(
+            session.scalars(
+                select(Attempt)
+                .join(Shot, Shot.id == Attempt.shot_id)
+                .where(
+                    Shot.job_id == job_id, Attempt.status.not_in(TERMINAL | {"fetched", "gating"})
+                )
+            )
+        )
+        for attempt in rows:
+            if attempt.provider_job_id:
+                try:
+                    ctx.adapter(attempt.provider).cancel(attempt.provider_job_id)
+                except ProviderError as exc:
+                    attempt.error = f"cancel failed: {exc.message}"
+            attempt.status = "cancelled"
+            ledger.settle(session, job_id, attempt, 0.0)
+        for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
+            if shot.status in ("planned", "rendering"):
+                shot.status = "cancelled"
+        return len(rows)

@@ -81,6 +81,7 @@ class EmbeddedEngine:
             job = session.get_one(Job, job_id)
             shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
             if job_id in self._cancelled:
+                attempts.cancel_inflight(self.ctx, job_id)
                 job.status, job.stage = "cancelled", "shots"
                 events.emit(session, job_id, "job.cancelled")
                 return job.status
