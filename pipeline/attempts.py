@@ -16,7 +16,7 @@ from sqlalchemy import select
 from adapters.base import GenerationRequest, JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
 from ledger import service as ledger
-from pipeline import events
+from pipeline import continuity, events
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.policy import NextStep, next_step
@@ -135,16 +135,29 @@ def _reuse_cached(session: Any, job: Job, shot: Shot) -> bool:
     return False
 
 
+def fail_shot(ctx: RunContext, shot_pk: int, reason: str, stage: str = "attempts") -> None:
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        _fail_shot(session, session.get_one(Job, shot.job_id), shot, reason, stage)
+
+
 def _fail_shot(session: Any, job: Job, shot: Shot, reason: str, stage: str = "attempts") -> None:
     shot.status = "failed"
     shot.error = reason
     events.emit(session, job.id, "shot.failed", shot.key, reason=reason, stage=stage)
 
 
-def _request_of(ctx: RunContext, attempt: Attempt, job: Job, key: str) -> GenerationRequest:
+def _request_of(
+    ctx: RunContext, session: Any, attempt: Attempt, job: Job, shot: Shot
+) -> GenerationRequest:
     data = dict(attempt.request or {})
-    spec = shot_spec(job, key)
+    spec = shot_spec(job, shot.key)
     data["reference_image"] = Path(spec["reference_image"]) if spec.get("reference_image") else None
+    if spec.get("continues"):
+        clip = continuity.previous_clip(session, shot)
+        if clip is not None:
+            out = ctx.work_dir(job.id) / f"lastframe-{shot.key}.png"
+            data["reference_image"] = continuity.last_frame(clip, out)
     return GenerationRequest(**data)
 
 
@@ -156,7 +169,7 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
             return
         shot = session.get_one(Shot, attempt.shot_id)
         job = session.get_one(Job, shot.job_id)
-        request = _request_of(ctx, attempt, job, shot.key)
+        request = _request_of(ctx, session, attempt, job, shot)
     adapter = ctx.adapter(attempt.provider)
     try:
         job_id = adapter.submit(request)

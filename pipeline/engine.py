@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from pipeline import assembly, attempts, events, verdicts
+from pipeline import assembly, attempts, continuity, events, verdicts
 from pipeline.context import RunContext
 from pipeline.limits import Limits
 from store.db import session_scope
@@ -42,13 +42,37 @@ class EmbeddedEngine:
                     select(Shot.id).where(Shot.job_id == job_id).order_by(Shot.position)
                 )
             )
+            waits_for = continuity.dependencies(
+                job, list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
+            )
+        done = {pk: threading.Event() for pk in pks}
         workers = max(1, min(len(pks), self.ctx.settings.io_workers))
         with ThreadPoolExecutor(workers, thread_name_prefix="shot") as pool:
-            for future in [pool.submit(self._drive_shot, job_id, pk) for pk in pks]:
+            futures = [
+                pool.submit(self._drive_shot, job_id, pk, done, waits_for.get(pk)) for pk in pks
+            ]
+            for future in futures:
                 future.result()
         return self._finish(job_id)
 
-    def _drive_shot(self, job_id: str, shot_pk: int) -> None:
+    def _drive_shot(
+        self, job_id: str, shot_pk: int, done: dict[int, threading.Event], after: int | None
+    ) -> None:
+        try:
+            if after is not None:
+                done[after].wait()
+                if not self._accepted(after):
+                    attempts.fail_shot(self.ctx, shot_pk, "the shot it continues from has no clip")
+                    return
+            self._attempt_until_done(job_id, shot_pk)
+        finally:
+            done[shot_pk].set()
+
+    def _accepted(self, shot_pk: int) -> bool:
+        with session_scope(self.ctx.db_url) as session:
+            return session.get_one(Shot, shot_pk).status in ("accepted", "normalised")
+
+    def _attempt_until_done(self, job_id: str, shot_pk: int) -> None:
         while job_id not in self._cancelled:
             attempt_id, delay = attempts.begin(self.ctx, shot_pk)
             if attempt_id is None:

@@ -46,7 +46,7 @@ def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNee
         shot_type=str(shot_type),
         type_inferred=inferred,
         seed=seed,
-        has_image=bool(shot.reference_image),
+        has_image=bool(shot.reference_image) or shot.continues,
         reference_image=shot.reference_image,
         pinned_model=shot.model,
         dialogue=shot.dialogue,

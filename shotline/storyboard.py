@@ -114,6 +114,9 @@ class Shot(_Strict):
     reference_image: str | None = None
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
     negative_prompt: str | None = None
+    continues: bool = Field(
+        default=False, description="start from the previous shot's last frame (waits for it)"
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -187,6 +190,13 @@ def _timeline_problems(board: Storyboard) -> list[Problem]:
                 )
             seen.setdefault(shot.id, path)
             overlap = shot.transition_in.seconds
+            if shot.continues and (previous is None or shot.reference_image):
+                why = (
+                    "the first shot has no previous shot"
+                    if previous is None
+                    else "it has its own reference_image"
+                )
+                problems.append(Problem(f"{path}.continues", f"cannot continue: {why}"))
             if previous is None and shot.transition_in.kind not in ("cut", "fade"):
                 problems.append(
                     Problem(f"{path}.transition", "the first shot can only cut or fade in")

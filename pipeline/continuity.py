@@ -1,0 +1,54 @@
+"""Shots tied by continuity: a shot marked ``continues`` starts from the previous shot's last frame,
+so it waits for that shot's accepted clip and sends the frame as its reference image."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import av
+import cv2
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Job, Shot
+
+
+def last_frame(clip: Path, out: Path) -> Path:
+    """Write the clip's last decodable frame as a PNG (once) and return its path."""
+    if out.exists():
+        return out
+    with av.open(str(clip)) as container:
+        frame = deque(container.decode(video=0), maxlen=1)
+    if not frame:
+        raise ValueError(f"{clip} has no decodable video frame")
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    cv2.imwrite(str(tmp), frame[0].to_ndarray(format="bgr24"))
+    tmp.replace(out)
+    return out
+
+
+def dependencies(job: Job, shots: list[Shot]) -> dict[int, int]:
+    """shot pk -> pk of the shot it must wait for."""
+    continues = {
+        spec["id"]
+        for scene in job.storyboard["scenes"]
+        for spec in scene["shots"]
+        if spec.get("continues")
+    }
+    ordered = sorted(shots, key=lambda s: s.position)
+    return {
+        shot.id: ordered[index - 1].id
+        for index, shot in enumerate(ordered)
+        if index > 0 and shot.key in continues
+    }
+
+
+def previous_clip(session: Session, shot: Shot) -> Path | None:
+    """The accepted clip of the shot just before ``shot`` in its job, if any."""
+    previous = session.scalar(
+        select(Shot).where(Shot.job_id == shot.job_id, Shot.position == shot.position - 1)
+    )
+    if previous is None or not previous.asset_path:
+        return None
+    return Path(previous.asset_path)

@@ -1,0 +1,227 @@
+"""The embedded engine on the local renderer: delivery, retries, fallbacks, budget, continuity,
+cache, resume and cancellation, asserted on the rows it leaves behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+import registry
+from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
+from ledger import service as ledger
+from pipeline import attempts
+from pipeline.engine import EmbeddedEngine
+from pipeline.planning import create_job
+from pipeline.runner import JobRunner
+from quality.probe import count_frames
+from store.db import session_scope
+from store.models import Attempt, Event, Job, Shot
+from tests.pipeline.conftest import shot, tiny_board
+
+
+def _rows(ctx, job_id):
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        shots = list(
+            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        )
+        tries = {
+            s.key: list(
+                session.scalars(
+                    select(Attempt).where(Attempt.shot_id == s.id).order_by(Attempt.number)
+                )
+            )
+            for s in shots
+        }
+        kinds = [
+            e.kind
+            for e in session.scalars(select(Event).where(Event.job_id == job_id).order_by(Event.id))
+        ]
+        return job, shots, tries, kinds
+
+
+def _run(ctx, board, tmp_path, name="out.mp4"):
+    job_id = create_job(ctx, board, output=tmp_path / name)
+    status = EmbeddedEngine(ctx).run(job_id)
+    return job_id, status
+
+
+class TestDelivery:
+    def test_job_delivers_a_stitched_file_with_every_state_recorded(self, ctx, tmp_path):
+        board = tiny_board(shot("a", audio="ambient"), shot("b", duration=1.5))
+        job_id, status = _run(ctx, board, tmp_path)
+        _job, shots, tries, kinds = _rows(ctx, job_id)
+        assert status == "delivered"
+        assert count_frames(tmp_path / "out.mp4") == round(2.5 * 24)
+        assert [s.status for s in shots] == ["normalised", "normalised"]
+        assert [t.status for t in tries["a"]] == ["accepted"]
+        assert tries["a"][0].provider_job_id
+        for kind in (
+            "job.created",
+            "attempt.reserved",
+            "attempt.submitted",
+            "attempt.fetched",
+            "attempt.gated",
+            "shot.accepted",
+            "shot.normalised",
+            "job.stitching",
+            "job.delivered",
+        ):
+            assert kind in kinds
+
+
+class TestRetriesAndFallbacks:
+    def test_transient_error_retries_same_model(self, ctx, tmp_path, scripted):
+        adapter = scripted(failures={"a": [TransientError("502 bad gateway", "local")]})
+        job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path)
+        _, _, tries, _ = _rows(ctx, job_id)
+        assert status == "delivered"
+        assert [(t.status, t.error_kind) for t in tries["a"]] == [
+            ("failed", "transient"),
+            ("accepted", None),
+        ]
+        assert len(adapter.submitted) == 2
+        assert tries["a"][0].settled_usd == 0.0
+
+    def test_rate_limit_hint_is_honoured(self, ctx, tmp_path, scripted):
+        scripted(failures={"a": [RateLimitedError("429", "local", retry_after=0.3)]})
+        started = time.monotonic()
+        _, status = _run(ctx, tiny_board(shot("a")), tmp_path)
+        assert status == "delivered"
+        assert time.monotonic() - started >= 0.3
+
+    def test_safety_refusal_falls_back_to_next_model(self, ctx, tmp_path, scripted):
+        models = yaml.safe_load((Path(registry.__file__).parent / "models.yaml").read_text())[
+            "models"
+        ]
+        second = next(m for m in models if m["id"] == "local/animatic") | {"id": "local/animatic-b"}
+        (tmp_path / "extra.yaml").write_text(yaml.safe_dump({"models": [second]}))
+        ctx.registry = registry.load_registry(tmp_path / "extra.yaml")
+        adapter = scripted(failures={"a": [SafetyRefusalError("SAFETY.INPUT.TEXT", "local")]})
+        job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path)
+        _, shots, tries, _ = _rows(ctx, job_id)
+        assert status == "delivered"
+        assert [t.error_kind for t in tries["a"]] == ["safety_refusal", None]
+        assert tries["a"][0].model_id != tries["a"][1].model_id
+        assert shots[0].model_id == tries["a"][1].model_id
+        assert next(r.seed for r in adapter.submitted) == adapter.submitted[1].seed
+
+    def test_safety_refusal_without_fallback_fails_the_job(self, ctx, tmp_path, scripted):
+        ctx.settings.fallback_on_safety = False
+        scripted(failures={"a": [SafetyRefusalError("refused", "local")]})
+        job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path)
+        job, _, tries, _ = _rows(ctx, job_id)
+        assert status == "failed"
+        assert job.error_shot == "a"
+        assert len(tries["a"]) == 1
+
+    def test_attempt_budget_bounds_retries(self, ctx, tmp_path, scripted):
+        ctx.settings.max_attempts_per_shot = 2
+        scripted(failures={"a": [TransientError("x", "local") for _ in range(5)]})
+        job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path)
+        _, _, tries, _ = _rows(ctx, job_id)
+        assert status == "failed"
+        assert len(tries["a"]) == 2
+
+
+class TestContinuity:
+    def test_continuing_shot_waits_and_gets_the_last_frame(self, ctx, tmp_path, scripted):
+        adapter = scripted()
+        board = tiny_board(shot("a"), shot("b", continues=True), shot("c"))
+        job_id, status = _run(ctx, board, tmp_path)
+        assert status == "delivered"
+        by_shot = {r.shot_id: r for r in adapter.submitted}
+        assert by_shot["b"].reference_image is not None
+        assert by_shot["b"].reference_image.name == "lastframe-b.png"
+        assert by_shot["a"].reference_image is None
+        with session_scope(ctx.db_url) as session:
+            events = [
+                (e.kind, e.shot_key)
+                for e in session.scalars(
+                    select(Event).where(Event.job_id == job_id).order_by(Event.id)
+                )
+            ]
+        assert events.index(("shot.accepted", "a")) < events.index(("attempt.reserved", "b"))
+
+
+class TestCache:
+    def test_rerender_reuses_unchanged_shots(self, ctx, tmp_path, scripted):
+        adapter = scripted()
+        _run(ctx, tiny_board(shot("a"), shot("b")), tmp_path, "first.mp4")
+        assert len(adapter.submitted) == 2
+        edited = tiny_board(shot("a"), shot("b", prompt="a roaring fire instead"))
+        job_id, status = _run(ctx, edited, tmp_path, "second.mp4")
+        _, _shots, tries, kinds = _rows(ctx, job_id)
+        assert status == "delivered"
+        assert len(adapter.submitted) == 3  # only the edited shot rendered again
+        assert tries["a"] == []
+        assert kinds.count("shot.cached") == 1
+
+
+class TestResume:
+    def test_resumed_attempt_polls_stored_job_instead_of_resubmitting(
+        self, ctx, tmp_path, scripted
+    ):
+        adapter = scripted()
+        job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
+        with session_scope(ctx.db_url) as session:
+            shot_pk = session.scalar(select(Shot.id).where(Shot.job_id == job_id))
+        attempt_id, _ = attempts.begin(ctx, shot_pk)
+        attempts.submit(ctx, attempt_id)  # ...and the process dies here
+        assert len(adapter.submitted) == 1
+        status = EmbeddedEngine(ctx).run(job_id)  # a new process resumes
+        _, _, tries, _ = _rows(ctx, job_id)
+        assert status == "delivered"
+        assert len(adapter.submitted) == 1
+        assert len(tries["a"]) == 1
+
+
+class TestBudget:
+    def test_reservation_refused_fails_job_without_submitting(self, ctx, tmp_path, scripted):
+        adapter = scripted()
+        job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "o.mp4")
+        with session_scope(ctx.db_url) as session:
+            job = session.get_one(Job, job_id)
+            job.budget_usd, job.spent_usd = 1.0, 1.0
+            shot_row = session.scalar(select(Shot).where(Shot.job_id == job_id))
+            shot_row.route["candidates"][0]["quote_usd"] = 0.5
+            session.execute(
+                Shot.__table__.update().where(Shot.id == shot_row.id).values(route=shot_row.route)
+            )
+        status = EmbeddedEngine(ctx).run(job_id)
+        _, _, tries, _ = _rows(ctx, job_id)
+        assert status == "failed"
+        assert tries["a"][0].error_kind == "over_budget"
+        assert adapter.submitted == []
+
+    def test_settled_total_equals_sum_of_attempts(self, ctx, tmp_path):
+        job_id, _ = _run(ctx, tiny_board(shot("a"), shot("b")), tmp_path)
+        _, _, tries, _ = _rows(ctx, job_id)
+        with session_scope(ctx.db_url) as session:
+            total = ledger.settled_total(session, job_id)
+        assert total == pytest.approx(sum(t.settled_usd or 0 for ts in tries.values() for t in ts))
+
+
+class TestCancel:
+    def test_cancel_stops_provider_jobs_and_releases_reservations(self, ctx, tmp_path, scripted):
+        adapter = scripted(hold=True)
+        job_id = create_job(ctx, tiny_board(shot("a"), shot("b")), output=tmp_path / "o.mp4")
+        runner = JobRunner(ctx)
+        runner.submit(job_id)
+        deadline = time.monotonic() + 10
+        while len(adapter.submitted) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        runner.cancel(job_id)
+        assert runner.wait(job_id, timeout=10) == "cancelled"
+        job, _shots, tries, _ = _rows(ctx, job_id)
+        assert sorted(adapter.cancelled) == sorted(
+            t.provider_job_id for ts in tries.values() for t in ts
+        )
+        assert all(t.status == "cancelled" for ts in tries.values() for t in ts)
+        assert job.reserved_usd == pytest.approx(0.0)
+        assert threading.active_count() < 50
