@@ -40,7 +40,9 @@ def require_service(name: str, host: str, port: int) -> None:
 @pytest.fixture
 def postgres_url() -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    return os.environ.get("SHOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    return os.environ.get(
+        "SHOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 import hashlib
+from typing import Any
 
 import av
 import numpy as np
@@ -11,7 +12,7 @@ from quality.probe import count_frames, probe
 
 
 def _request(**overrides) -> GenerationRequest:
-    base = dict(
+    base: dict[str, Any] = dict(
         shot_id="s1",
         prompt="A neon harbour at night",
         duration_s=1.5,

@@ -37,6 +37,7 @@ def _video_seconds(path: Path) -> tuple[float, int]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         frames = sum(1 for packet in container.demux(stream) if packet.size)
+        assert stream.average_rate is not None
         return frames / float(stream.average_rate), frames
 
 

@@ -43,7 +43,7 @@ def _race(url: str) -> None:
         assert admitted == FITS
         assert reserves == FITS
         assert job.reserved_usd == pytest.approx(QUOTE * FITS)
-        assert job.reserved_usd <= job.budget_usd + 1e-9
+        assert job.reserved_usd <= QUOTE * FITS + 1e-9
 
 
 class TestBudgetRace:

@@ -170,7 +170,7 @@ class TestResume:
         adapter = scripted()
         job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
         with session_scope(ctx.db_url) as session:
-            shot_pk = session.scalar(select(Shot.id).where(Shot.job_id == job_id))
+            shot_pk = session.scalars(select(Shot.id).where(Shot.job_id == job_id)).one()
         attempt_id, _ = attempts.begin(ctx, shot_pk)
         attempts.submit(ctx, attempt_id)  # ...and the process dies here
         assert len(adapter.submitted) == 1
@@ -188,11 +188,10 @@ class TestBudget:
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, job_id)
             job.budget_usd, job.spent_usd = 1.0, 1.0
-            shot_row = session.scalar(select(Shot).where(Shot.job_id == job_id))
-            shot_row.route["candidates"][0]["quote_usd"] = 0.5
-            session.execute(
-                Shot.__table__.update().where(Shot.id == shot_row.id).values(route=shot_row.route)
-            )
+            shot_row = session.scalars(select(Shot).where(Shot.job_id == job_id)).one()
+            route = dict(shot_row.route or {})
+            route["candidates"] = [route["candidates"][0] | {"quote_usd": 0.5}]
+            shot_row.route = route
         status = EmbeddedEngine(ctx).run(job_id)
         _, _, tries, _ = _rows(ctx, job_id)
         assert status == "failed"

@@ -46,8 +46,10 @@ class TestValidStoryboards:
         assert parse_storyboard(data).planned_seconds() == pytest.approx(4.5)
 
     def test_json_text(self):
-        board = parse_storyboard_text('{"title": "t", "scenes": [{"id": "s", "shots": '
-                                      '[{"id": "a", "prompt": "p", "duration": 1}]}]}')
+        board = parse_storyboard_text(
+            '{"title": "t", "scenes": [{"id": "s", "shots": '
+            '[{"id": "a", "prompt": "p", "duration": 1}]}]}'
+        )
         assert board.shots()[0][1].id == "a"
 
 
