@@ -172,6 +172,7 @@ class TestResume:
         with session_scope(ctx.db_url) as session:
             shot_pk = session.scalars(select(Shot.id).where(Shot.job_id == job_id)).one()
         attempt_id, _ = attempts.begin(ctx, shot_pk)
+        assert attempt_id is not None
         attempts.submit(ctx, attempt_id)  # ...and the process dies here
         assert len(adapter.submitted) == 1
         status = EmbeddedEngine(ctx).run(job_id)  # a new process resumes
