@@ -19,6 +19,7 @@ from ledger import service as ledger
 from pipeline import continuity, events
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
+from pipeline.errors import CircuitOpenError
 from pipeline.policy import NextStep, next_step
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -170,6 +171,9 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
         shot = session.get_one(Shot, attempt.shot_id)
         job = session.get_one(Job, shot.job_id)
         request = _request_of(ctx, session, attempt, job, shot)
+    if not ctx.health.allow(attempt.model_id):
+        _record_failure(ctx, attempt_id, CircuitOpenError("circuit breaker open", attempt.provider))
+        return
     adapter = ctx.adapter(attempt.provider)
     try:
         job_id = adapter.submit(request)
@@ -196,6 +200,7 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
         attempt = session.get_one(Attempt, attempt_id)
         shot = session.get_one(Shot, attempt.shot_id)
         attempt.status = "failed"
+        ctx.health.record_failure(attempt.model_id, exc.kind)
         attempt.error_kind = exc.kind
         attempt.error = exc.message[:2000]
         if exc.kind == "rate_limited":

@@ -10,6 +10,7 @@ from pathlib import Path
 from adapters.base import ProviderAdapter
 from adapters.local import LocalAnimaticAdapter
 from registry import Registry, load_registry
+from router import HealthBook
 from shotline.settings import Settings, get_settings
 
 
@@ -18,6 +19,7 @@ class RunContext:
     settings: Settings
     registry: Registry
     providers: str = "local"
+    health: HealthBook = field(default_factory=HealthBook)
     base_urls: dict[str, str] = field(default_factory=dict)
     judge_base_urls: dict[str, str] = field(default_factory=dict)
     _adapters: dict[str, ProviderAdapter] = field(default_factory=dict)
@@ -26,9 +28,8 @@ class RunContext:
     @classmethod
     def create(cls, providers: str = "local", settings: Settings | None = None) -> RunContext:
         settings = settings or get_settings()
-        return cls(
-            settings=settings, registry=load_registry(settings.registry), providers=providers
-        )
+        registry = load_registry(settings.registry)
+        return cls(settings, registry, providers, health=HealthBook(registry))
 
     @property
     def db_url(self) -> str:

@@ -87,7 +87,7 @@ class EmbeddedEngine:
         with session_scope(self.ctx.db_url) as session:
             attempt = session.get_one(Attempt, attempt_id)
             model = self.ctx.registry.get(attempt.model_id)
-        limiter = self.limits.get(model.provider, model.limits.concurrency, model.limits.rpm)
+        limiter = self.limits.get(model.id, model.limits.concurrency, model.limits.rpm)
         with limiter.slot():
             if attempt.provider_job_id is None:
                 limiter.pace()

@@ -1,4 +1,4 @@
-"""Per-provider limits from the registry: concurrent jobs and requests per minute."""
+"""Provider limits from the registry, per model: concurrent jobs and requests per minute."""
 
 from __future__ import annotations
 
@@ -39,11 +39,12 @@ class ProviderLimiter:
 
 class Limits:
     def __init__(self) -> None:
-        self._by_provider: dict[str, ProviderLimiter] = {}
+        self._by_key: dict[str, ProviderLimiter] = {}
         self._lock = threading.Lock()
 
-    def get(self, provider: str, concurrency: int, rpm: int) -> ProviderLimiter:
+    def get(self, key: str, concurrency: int, rpm: int) -> ProviderLimiter:
+        """The limiter for ``key`` (a model id: the registry's limits are per model)."""
         with self._lock:
-            if provider not in self._by_provider:
-                self._by_provider[provider] = ProviderLimiter(concurrency, rpm)
-            return self._by_provider[provider]
+            if key not in self._by_key:
+                self._by_key[key] = ProviderLimiter(concurrency, rpm)
+            return self._by_key[key]

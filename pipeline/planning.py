@@ -42,6 +42,7 @@ def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
         providers=availability.enabled,
         unavailable=availability.unavailable,
         stats=history.stats_book(ctx),
+        health=ctx.health,
     )
     router.raise_if_unroutable(plan)
     return plan

@@ -38,6 +38,7 @@ def fetch(ctx: RunContext, attempt_id: int) -> bool:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         shot = session.get_one(Shot, attempt.shot_id)
+        ctx.health.record_success(attempt.model_id)
         attempt.asset_path = str(asset.path)
         attempt.status = "fetched"
         attempt.render_seconds = max(0.0, time.time() - created.timestamp())

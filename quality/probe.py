@@ -31,6 +31,17 @@ class MediaInfo:
     audio_rate: int
     audio_duration_s: float | None
     error: str | None = None
+    vfr: bool = False
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as shown: SAR applied to the width, then rotation applied."""
+        width = self.width
+        if self.sar and self.sar != 1:
+            width = round(self.width * self.sar)
+        if self.rotation % 180 == 90:
+            return self.height, width
+        return width, self.height
 
     @property
     def has_video(self) -> bool:
@@ -53,8 +64,27 @@ def _unreadable(path: Path, error: str) -> MediaInfo:
     )
 
 
-def probe(path: Path) -> MediaInfo:
-    """Read container and stream headers; an unreadable file yields ``error``, not an exception."""
+def _rotation(container: av.container.InputContainer, stream: av.VideoStream) -> int:
+    """Rotation in degrees (0, 90, 180, 270) from the display matrix of the first decoded frame."""
+    try:
+        for frame in container.decode(stream):
+            return round(float(frame.rotation)) % 360
+    except (av.error.FFmpegError, ValueError):
+        return 0
+    return 0
+
+
+def _is_vfr(stream: av.VideoStream) -> bool:
+    average, base = stream.average_rate, stream.base_rate
+    if not average or not base:
+        return False
+    return abs(float(average) - float(base)) > 0.01 * float(base)
+
+
+def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
+    """Read container and stream headers; an unreadable file yields ``error``, not an exception.
+    ``read_rotation`` decodes the first frame for its display matrix (the gate reads it in its own
+    decode pass instead)."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -76,12 +106,13 @@ def probe(path: Path) -> MediaInfo:
             frame_count=(video.frames or None) if video is not None else None,
             pix_fmt=video.codec_context.pix_fmt if video is not None else None,
             sar=Fraction(sar) if sar else None,
-            rotation=0,
+            rotation=_rotation(container, video) if video is not None and read_rotation else 0,
             video_duration_s=_stream_seconds(video) if video is not None else None,
             audio_codec=audio.codec_context.name if audio is not None else None,
             audio_channels=audio.codec_context.channels if audio is not None else 0,
             audio_rate=audio.codec_context.sample_rate if audio is not None else 0,
             audio_duration_s=_stream_seconds(audio) if audio is not None else None,
+            vfr=_is_vfr(video) if video is not None else False,
         )
 
 

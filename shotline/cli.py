@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from shotline.commands import models, plan, render
+from shotline.commands import check, models, plan, render
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."
@@ -14,6 +14,7 @@ app = typer.Typer(
 render.register(app)
 plan.register(app)
 models.register(app)
+check.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 

@@ -1,0 +1,164 @@
+"""Re-render one shot of a finished job, optionally with a new prompt or a pinned model.
+
+The job's stored storyboard is updated, only that shot is re-routed, its row is reset (its attempts
+are kept as history) and the job goes back to ``planned``; running the job again renders the shot
+and re-stitches, reusing every other shot's normalised segment.
+
+The new shot's first attempt is opened (and its quote reserved) here: the retry policy reads a
+shot's whole attempt history, and an accepted attempt at its end would otherwise read as "done".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import func, select
+
+import router
+from ledger import service as ledger
+from pipeline import events, history
+from pipeline.attempts import build_request
+from pipeline.context import RunContext
+from pipeline.planning import candidate_record
+from shotline.errors import (
+    BudgetExceededError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    Problem,
+)
+from shotline.storyboard import Mode, Storyboard, parse_storyboard
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+RERENDERABLE = ("delivered", "failed")
+
+
+def _edited_storyboard(
+    job: Job, shot_key: str, prompt: str | None, model: str | None
+) -> tuple[Storyboard, str]:
+    data: dict[str, Any] = {**job.storyboard, "scenes": []}
+    path = ""
+    for s_index, scene in enumerate(job.storyboard["scenes"]):
+        shots = []
+        for k_index, spec in enumerate(scene["shots"]):
+            spec = dict(spec)
+            if spec["id"] == shot_key:
+                path = f"scenes[{s_index}].shots[{k_index}]"
+                spec["prompt"] = prompt if prompt is not None else spec["prompt"]
+                spec["model"] = model if model is not None else spec.get("model")
+            shots.append(spec)
+        data["scenes"].append({**scene, "shots": shots})
+    if not path:
+        raise NotFoundError(f"job {job.id} has no shot {shot_key!r}")
+    return parse_storyboard(data, "storyboard"), path
+
+
+def _route_one(ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str) -> Any:
+    availability = router.provider_availability(ctx.providers, ctx.settings)
+    plan = router.plan(
+        board,
+        ctx.registry,
+        mode=mode,
+        providers=availability.enabled,
+        unavailable=availability.unavailable,
+        stats=history.stats_book(ctx),
+    )
+    decision = plan.decisions[shot_key]
+    if not decision.candidates:
+        problems = [
+            Problem(f"{path}.model", f"{model}: {'; '.join(reasons)}")
+            for model, reasons in sorted(decision.rejected.items())
+        ]
+        raise InvalidInputError(f"no model can re-render shot {shot_key!r}", problems[:20])
+    return decision
+
+
+def _open_attempt(session: Any, job: Job, shot: Shot, spec: dict[str, Any]) -> Attempt:
+    route = shot.route or {}
+    candidate = route["candidates"][0]
+    number = session.scalar(
+        select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.shot_id == shot.id)
+    )
+    attempt = Attempt(
+        shot_id=shot.id,
+        number=int(number or 0) + 1,
+        model_id=candidate["model_id"],
+        provider=candidate["provider"],
+        quoted_usd=candidate["quote_usd"],
+        request=asdict(build_request(spec, candidate, route)) | {"reference_image": None},
+    )
+    session.add(attempt)
+    session.flush()
+    if not ledger.reserve(session, job.id, attempt):
+        raise BudgetExceededError(
+            f"re-rendering shot {shot.key} (${attempt.quoted_usd:.2f}) would pass the job budget"
+        )
+    return attempt
+
+
+def rerender_shot(
+    ctx: RunContext,
+    job_id: str,
+    shot_key: str,
+    *,
+    prompt: str | None = None,
+    model: str | None = None,
+) -> int:
+    """Reset one shot of a delivered or failed job for a new render; returns the new attempt's id.
+
+    Raises ``NotFoundError`` (no such job or shot), ``ConflictError`` (the job is not finished, or
+    was cancelled), ``StoryboardError``/``InvalidInputError`` (the edit is invalid or unroutable)
+    and ``BudgetExceededError`` (the new attempt does not fit the job's budget); nothing changes then.
+    """
+    with session_scope(ctx.db_url) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id}")
+        if job.status not in RERENDERABLE:
+            raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
+        board, path = _edited_storyboard(job, shot_key, prompt, model)
+        mode = Mode(job.mode)
+    decision = _route_one(ctx, board, mode, shot_key, path)
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        if job.status not in RERENDERABLE:
+            raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
+        shot = session.scalars(
+            select(Shot).where(Shot.job_id == job_id, Shot.key == shot_key)
+        ).one()
+        job.storyboard = board.model_dump(mode="json")
+        job.status, job.stage, job.error, job.error_shot = "planned", "planned", None, None
+        job.verification = None
+        shot.status, shot.asset_path, shot.segment = "planned", None, None
+        shot.verdict, shot.error, shot.cache_key = None, None, None
+        shot.model_id = decision.candidates[0].model_id
+        shot.route = {
+            "candidates": [candidate_record(c) for c in decision.candidates],
+            "seed": decision.need.seed,
+            "shot_type": str(decision.need.shot_type),
+            "explanation": decision.to_dict(),
+        }
+        spec = next(s for _, s in board.shots() if s.id == shot_key).model_dump(mode="json")
+        attempt = _open_attempt(session, job, shot, spec)
+        events.emit(
+            session,
+            job_id,
+            "shot.rerender",
+            shot_key,
+            model=attempt.model_id,
+            prompt_changed=prompt is not None,
+            attempt=attempt.number,
+        )
+        events.emit(
+            session,
+            job_id,
+            "attempt.reserved",
+            shot_key,
+            attempt=attempt.number,
+            model=attempt.model_id,
+            quoted_usd=attempt.quoted_usd,
+            reason="re-render",
+        )
+        return attempt.id

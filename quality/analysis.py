@@ -1,0 +1,129 @@
+"""The one decode: every video frame once (luma plane, no colour conversion, a strided proxy at a
+fixed short side), audio in the same demux loop, and per-frame statistics that all detectors read."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import av.error
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from quality.accumulate import AudioAccumulator, ColourSample, VideoAccumulator, VideoSeries
+from quality.audio import AudioSeries, summarise_audio
+from quality.policy import DetectorConfig
+from quality.probe import MediaInfo
+
+MAX_CONSECUTIVE_ERRORS = 8
+
+
+@dataclass(frozen=True)
+class Thumb:
+    time_s: float
+    rgb: npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class ClipAnalysis:
+    """Everything measured in the single pass. ``error`` is set when nothing could be decoded."""
+
+    info: MediaInfo
+    video: VideoSeries | None
+    audio: AudioSeries | None
+    colour: list[ColourSample] = field(default_factory=list)
+    thumbs: list[Thumb] = field(default_factory=list)
+    decode_errors: int = 0
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class _Pass:
+    video: VideoAccumulator | None
+    audio: AudioAccumulator | None
+    errors: int = 0
+    consecutive: int = 0
+
+
+def analyse(
+    path: Path | str, info: MediaInfo, cfg: DetectorConfig, *, keep_thumbs: bool = False
+) -> ClipAnalysis:
+    """Decode ``path`` once and measure it. Never raises for a broken file."""
+    started = time.perf_counter()
+    if info.error:
+        return ClipAnalysis(info, None, None, error=info.error)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        return ClipAnalysis(info, None, None, error=f"cannot open: {exc}")
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # the decoder's threads already use every core
+    try:
+        with container:
+            state = _open_streams(container, cfg, keep_thumbs)
+            _decode_all(container, state)
+    finally:
+        cv2.setNumThreads(threads)
+    video = state.video.finish() if state.video is not None else None
+    audio_samples = state.audio.finish() if state.audio is not None else None
+    audio = summarise_audio(audio_samples, cfg) if audio_samples is not None else None
+    error = None
+    if state.video is not None and (video is None or video.times.size == 0):
+        error = "no video frame could be decoded"
+    colour = state.video.colour if state.video is not None else []
+    thumbs = [Thumb(t, rgb) for t, rgb in state.video.thumbs] if state.video is not None else []
+    return ClipAnalysis(
+        info=info,
+        video=video if video is not None and video.times.size else None,
+        audio=audio,
+        colour=colour,
+        thumbs=thumbs,
+        decode_errors=state.errors,
+        error=error,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _open_streams(
+    container: av.container.InputContainer, cfg: DetectorConfig, keep_thumbs: bool
+) -> _Pass:
+    vstream = container.streams.video[0] if container.streams.video else None
+    astream = container.streams.audio[0] if container.streams.audio else None
+    video = None
+    if vstream is not None:
+        vstream.thread_type = "AUTO"
+        rate = vstream.average_rate or vstream.guessed_rate
+        video = VideoAccumulator(cfg, float(rate) if rate else 24.0, keep_thumbs)
+    audio = AudioAccumulator() if astream is not None else None
+    return _Pass(video, audio)
+
+
+def _decode_all(container: av.container.InputContainer, state: _Pass) -> None:
+    streams = [s for s in (*container.streams.video[:1], *container.streams.audio[:1])]
+    if not streams:
+        return
+    packets = container.demux(*streams)
+    while state.consecutive < MAX_CONSECUTIVE_ERRORS:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.error.FFmpegError, ValueError):
+            state.errors += 1
+            return
+        try:
+            frames = packet.decode()
+        except (av.error.FFmpegError, ValueError):
+            state.errors += 1
+            state.consecutive += 1
+            continue
+        state.consecutive = 0
+        for frame in frames:
+            if isinstance(frame, av.VideoFrame) and state.video is not None:
+                state.video.add(frame)
+            elif isinstance(frame, av.AudioFrame) and state.audio is not None:
+                state.audio.add(frame)

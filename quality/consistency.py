@@ -1,0 +1,209 @@
+"""Cross-shot consistency: colour and exposure continuity at every join and between the shots of a
+scene, from luma statistics and Y/U/V histograms read straight from the decoded planes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+import av
+import av.error
+import numpy as np
+
+from quality.accumulate import ColourSample, colour_sample
+from quality.errors import QualityError
+
+EDGE_S = 0.5
+BLACK_LUMA = 24.0
+
+
+@dataclass(frozen=True)
+class Look:
+    """Aggregated colour statistics of a stretch of frames."""
+
+    luma_mean: float
+    luma_std: float
+    chroma: tuple[float, float]
+    hist: np.ndarray
+
+    @staticmethod
+    def of(samples: Sequence[ColourSample]) -> Look:
+        lit = [s for s in samples if s.luma_mean > BLACK_LUMA] or list(samples)
+        return Look(
+            luma_mean=float(np.mean([s.luma_mean for s in lit])),
+            luma_std=float(np.mean([s.luma_std for s in lit])),
+            chroma=(
+                float(np.mean([s.mean_yuv[1] for s in lit])),
+                float(np.mean([s.mean_yuv[2] for s in lit])),
+            ),
+            hist=np.mean([s.hist for s in lit], axis=0),
+        )
+
+
+@dataclass(frozen=True)
+class ColourProfile:
+    path: Path
+    head: Look
+    tail: Look
+    whole: Look
+
+
+@dataclass(frozen=True)
+class JoinThresholds:
+    luma: float = 20.0  # mean luma jump, 0-255
+    chroma: float = 8.0  # distance of mean U/V, 0-255
+    hist: float = 0.25  # Hellinger distance of Y/U/V histograms, 0-1
+    contrast: float = 1.6  # ratio of luma standard deviations
+
+
+@dataclass(frozen=True)
+class JoinReport:
+    """One compared pair. ``kind`` is "join" (tail of ``a`` against head of ``b``, adjacent) or
+    "scene" (whole shots of one scene). Only same-scene pairs are ``flagged``; ``offending`` is the
+    index of the shot to re-render."""
+
+    a: int
+    b: int
+    kind: str
+    same_scene: bool
+    luma_delta: float
+    chroma_delta: float
+    hist_distance: float
+    contrast_ratio: float
+    score: float
+    flagged: bool
+    offending: int | None
+    message: str
+
+
+def profile(path: Path, colour_fps: float = 4.0) -> ColourProfile:
+    """Decode ``path`` once, sampling colour statistics at ``colour_fps`` plus the last frame."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise QualityError(f"cannot open {path}: {exc}") from exc
+    samples: list[ColourSample] = []
+    with container:
+        if not container.streams.video:
+            raise QualityError(f"{path} has no video")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        every = max(1, round(float(stream.average_rate or 24) / colour_fps))
+        last: tuple[av.VideoFrame, float] | None = None
+        for index, frame in enumerate(container.decode(stream)):
+            t = float(frame.time or 0.0)
+            last = (frame, t)
+            if index % every == 0:
+                samples.append(_sample(frame, t))
+        if last is not None and (not samples or samples[-1].time_s < last[1]):
+            samples.append(_sample(*last))
+    if not samples:
+        raise QualityError(f"{path}: no frame decoded")
+    end = samples[-1].time_s
+    head = [s for s in samples if s.time_s <= samples[0].time_s + EDGE_S]
+    tail = [s for s in samples if s.time_s >= end - EDGE_S]
+    return ColourProfile(Path(path), Look.of(head), Look.of(tail), Look.of(samples))
+
+
+def _sample(frame: av.VideoFrame, t: float) -> ColourSample:
+    gray = frame.reformat(
+        format="gray", width=max(2, frame.width // 8), height=max(2, frame.height // 8)
+    )
+    return colour_sample(frame, t, np.asarray(gray.to_ndarray(), np.uint8))
+
+
+def compare(a: Look, b: Look, limits: JoinThresholds) -> tuple[dict[str, float], float]:
+    hist = float(np.mean(np.sqrt(np.maximum(0.0, 1.0 - np.sqrt(a.hist * b.hist).sum(axis=1)))))
+    stds = sorted((max(a.luma_std, 1.0), max(b.luma_std, 1.0)))
+    values = {
+        "luma": abs(a.luma_mean - b.luma_mean),
+        "chroma": float(np.hypot(a.chroma[0] - b.chroma[0], a.chroma[1] - b.chroma[1])),
+        "hist": hist,
+        "contrast": stds[1] / stds[0],
+    }
+    ratios = [
+        values["luma"] / limits.luma,
+        values["chroma"] / limits.chroma,
+        values["hist"] / limits.hist,
+        (values["contrast"] - 1.0) / (limits.contrast - 1.0),
+    ]
+    return values, max(0.0, min(1.0, 1.0 - max(ratios) / 2.0))
+
+
+def _distance_to_scene(index: int, members: list[int], profiles: list[ColourProfile]) -> float:
+    others = [profiles[m].whole.luma_mean for m in members]
+    chroma_u = median(profiles[m].whole.chroma[0] for m in members)
+    chroma_v = median(profiles[m].whole.chroma[1] for m in members)
+    look = profiles[index].whole
+    return (
+        abs(look.luma_mean - median(others)) / 20.0
+        + float(np.hypot(look.chroma[0] - chroma_u, look.chroma[1] - chroma_v)) / 8.0
+    )
+
+
+def _report(
+    a: int,
+    b: int,
+    kind: str,
+    same: bool,
+    profiles: list[ColourProfile],
+    scenes: dict[str, list[int]],
+    scene: str,
+    limits: JoinThresholds,
+) -> JoinReport:
+    left = profiles[a].tail if kind == "join" else profiles[a].whole
+    right = profiles[b].head if kind == "join" else profiles[b].whole
+    values, score = compare(left, right, limits)
+    flagged = same and score < 0.5
+    offending = None
+    if flagged:
+        members = scenes[scene]
+        offending = b
+        if len(members) >= 3:
+            offending = max((a, b), key=lambda i: _distance_to_scene(i, members, profiles))
+    message = (
+        f"luma {values['luma']:.1f}, chroma {values['chroma']:.1f}, "
+        f"histogram {values['hist']:.2f}, contrast x{values['contrast']:.2f}"
+    )
+    return JoinReport(
+        a,
+        b,
+        kind,
+        same,
+        values["luma"],
+        values["chroma"],
+        values["hist"],
+        values["contrast"],
+        score,
+        flagged,
+        offending,
+        message,
+    )
+
+
+def check_joins(
+    paths: list[Path],
+    scene_ids: list[str],
+    *,
+    limits: JoinThresholds | None = None,
+    profiles: list[ColourProfile] | None = None,
+) -> list[JoinReport]:
+    """Reports for every adjacent pair ("join") and every pair of shots within a scene ("scene")."""
+    if len(paths) != len(scene_ids):
+        raise QualityError(f"{len(paths)} clips but {len(scene_ids)} scene ids")
+    limits = limits or JoinThresholds()
+    looks = profiles or [profile(Path(p)) for p in paths]
+    scenes: dict[str, list[int]] = {}
+    for index, scene in enumerate(scene_ids):
+        scenes.setdefault(scene, []).append(index)
+    reports = []
+    for a in range(len(paths) - 1):
+        same = scene_ids[a] == scene_ids[a + 1]
+        reports.append(_report(a, a + 1, "join", same, looks, scenes, scene_ids[a], limits))
+    for scene, members in scenes.items():
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                reports.append(_report(a, b, "scene", True, looks, scenes, scene, limits))
+    return reports

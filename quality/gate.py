@@ -1,0 +1,213 @@
+"""The quality gate: probe, one decode, detectors, checks against the request, a score, a verdict.
+
+``evaluate`` is what the pipeline calls for every attempt. It never raises for a bad file: an
+undecodable or truncated file is a finding like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from quality.analysis import ClipAnalysis, analyse
+from quality.checks import check_audio, check_integrity, check_request, expected_duration
+from quality.detectors import detect_video
+from quality.events import Finding
+from quality.policy import GatePolicy, default_policy
+from quality.probe import probe
+from quality.scoring import Scorer, ScoreResult, TechnicalScorer
+from quality.verdict import apply_tier, decide
+
+VerdictAction = Literal["accept", "repair", "retry", "escalate", "give_up"]
+
+
+@dataclass(frozen=True)
+class ClipExpectation:
+    """What the shot asked for. ``duration_grid`` lists the durations the provider can render."""
+
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    audio: Literal["required", "none", "any"]
+    duration_grid: tuple[float, ...] | None = None
+    tier: str = "standard"
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer. ``drivers`` are the findings behind ``action``; ``repair`` is the
+    keep-range (seconds) to trim to when ``action == "repair"``."""
+
+    action: VerdictAction
+    findings: list[Finding]
+    drivers: list[Finding]
+    score: float
+    repair: tuple[float, float] | None = None
+    notes: list[str] = field(default_factory=list)
+    judge_cost_usd: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.action in ("accept", "repair")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "score": round(self.score, 4),
+            "repair": list(self.repair) if self.repair else None,
+            "drivers": [f.to_dict() for f in self.drivers],
+            "findings": [f.to_dict() for f in self.findings],
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "metrics": {k: round(v, 4) for k, v in self.metrics.items()},
+            "notes": list(self.notes),
+            "judge_cost_usd": round(self.judge_cost_usd, 6),
+        }
+
+
+def measure(clip: ClipAnalysis, expect: ClipExpectation, policy: GatePolicy) -> list[Finding]:
+    """Every finding for an analysed clip, before the tier is applied."""
+    cfg = policy.detectors
+    findings = check_integrity(clip, cfg)
+    if clip.video is None:
+        return findings
+    findings += detect_video(clip.video, cfg, clip.info.rotation)
+    request = check_request(clip, expect, cfg)
+    if any(f.code == "truncated" for f in findings):
+        request = [f for f in request if f.code != "short_duration"]
+    findings += request
+    findings += check_audio(clip, expect, cfg)
+    return sorted(findings, key=lambda f: (f.start if f.start is not None else -1.0, f.code))
+
+
+def _metrics(clip: ClipAnalysis) -> dict[str, float]:
+    out: dict[str, float] = {"analysis_s": clip.elapsed_s}
+    if clip.video is not None:
+        out |= {"video_s": clip.video.end_s, "frames": float(clip.video.times.size)}
+    if clip.audio is not None:
+        out |= {"audio_s": clip.audio.duration_s, "audio_peak": clip.audio.peak}
+        if clip.audio.loudness_lufs > float("-inf"):
+            out["loudness_lufs"] = clip.audio.loudness_lufs
+    return out
+
+
+def evaluate(
+    path: Path,
+    expect: ClipExpectation,
+    *,
+    policy: GatePolicy | None = None,
+    scorer: Scorer | None = None,
+    attempt: int = 1,
+    can_escalate: bool = True,
+) -> Verdict:
+    """Run the gate on one file. ``attempt`` (1-based, on the current model) and ``can_escalate``
+    (a next model exists) let the policy turn repeated random defects into escalation or give-up."""
+    policy = policy or default_policy()
+    tier = policy.tier(expect.tier)
+    info = probe(Path(path), read_rotation=False)
+    keep_thumbs = scorer is not None and scorer.needs_frames and tier.judge
+    clip = analyse(path, info, policy.detectors, keep_thumbs=keep_thumbs)
+    if clip.video is not None:
+        clip = replace(clip, info=replace(info, rotation=clip.video.rotation))
+    scored = _score(clip, expect, policy, scorer)
+    decision = decide(
+        scored.findings,
+        policy,
+        expect.tier,
+        end_s=clip.video.end_s if clip.video is not None else 0.0,
+        needed_s=expect.duration_s,
+        frame_s=clip.video.frame_s if clip.video is not None else 1.0 / max(expect.fps, 1.0),
+        attempt=attempt,
+        can_escalate=can_escalate,
+    )
+    return Verdict(
+        cast(VerdictAction, decision.action),
+        scored.findings,
+        decision.drivers,
+        scored.score,
+        decision.repair,
+        scored.notes + decision.notes,
+        scored.cost,
+        scored.scores,
+        _metrics(clip),
+    )
+
+
+@dataclass
+class _Scored:
+    findings: list[Finding]
+    score: float
+    scores: dict[str, float]
+    notes: list[str]
+    cost: float = 0.0
+
+
+def _score(
+    clip: ClipAnalysis, expect: ClipExpectation, policy: GatePolicy, scorer: Scorer | None
+) -> _Scored:
+    """Findings (tier applied), the technical score, and the judge's when it ran."""
+    tier = policy.tier(expect.tier)
+    findings = apply_tier(measure(clip, expect, policy), policy, expect.tier)
+    technical = TechnicalScorer().score(clip, expect, findings)
+    out = _Scored(
+        findings, technical.score, {"technical": technical.score, **technical.components}, []
+    )
+    if expect.tier not in policy.tiers:
+        out.notes.append(f"unknown tier {expect.tier!r}: used {policy.default_tier!r}")
+    result = _judge(clip, expect, findings, scorer, tier.judge)
+    if result is not None:
+        out.notes += result.notes
+        out.cost = result.cost_usd
+        if result.available:
+            out.scores |= {"judge": result.score, **result.components}
+            out.score = tier.judge_weight * result.score + (1 - tier.judge_weight) * technical.score
+            out.findings += apply_tier(result.findings, policy, expect.tier)
+    if not any(f.severity == "error" for f in out.findings):
+        low = _low_score(out.score, result, tier.min_score, tier.judge_min_score)
+        out.findings += apply_tier(low, policy, expect.tier)
+    return out
+
+
+def _judge(
+    clip: ClipAnalysis,
+    expect: ClipExpectation,
+    findings: list[Finding],
+    scorer: Scorer | None,
+    enabled: bool,
+) -> ScoreResult | None:
+    """Run the judge only when the tier wants one and every cheap check passed."""
+    if scorer is None or isinstance(scorer, TechnicalScorer) or not enabled:
+        return None
+    if any(f.severity == "error" for f in findings):
+        return ScoreResult(
+            0.0, scorer.name, notes=("judge skipped: cheap checks failed",), available=False
+        )
+    return scorer.score(clip, expect, findings)
+
+
+def _low_score(
+    score: float, judge: ScoreResult | None, minimum: float, judge_min: float
+) -> list[Finding]:
+    out = []
+    if score < minimum:
+        out.append(
+            Finding(
+                "low_score", f"score {score:.2f} under the tier minimum {minimum:.2f}", value=score
+            )
+        )
+    if judge is not None and judge.available and judge.score < judge_min:
+        out.append(
+            Finding(
+                "low_score",
+                f"judge score {judge.score:.2f} under {judge_min:.2f}",
+                value=judge.score,
+            )
+        )
+    return out
+
+
+__all__ = ["ClipExpectation", "Verdict", "evaluate", "expected_duration", "measure"]

@@ -1,0 +1,124 @@
+"""Gate configuration: detector thresholds and the per-tier policy that maps findings to a verdict.
+
+The shipped defaults live in ``quality/policy.yaml``; ``load_policy`` validates any other file with
+the same schema. Thresholds are on 8-bit luma and on a proxy whose short side is fixed, so they do
+not change with the clip's resolution.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from quality.errors import QualityError
+from shotline.errors import InvalidInputError, Problem
+
+Action = Literal["repair", "retry", "escalate", "give_up", "ignore"]
+SeverityName = Literal["info", "warning", "error"]
+DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorConfig(_Frozen):
+    proxy_short_side: int = Field(135, ge=32, le=1080)
+    blur_short_side: int = Field(270, ge=64, le=1080)
+    sample_fps: float = Field(8.0, gt=0)
+    colour_fps: float = Field(2.0, gt=0)
+    thumb_fps: float = Field(1.0, gt=0)
+    thumb_width: int = Field(512, ge=64)
+    black_pixel_level: int = 32
+    black_share: float = 0.98
+    black_min_s: float = 0.08
+    freeze_mad: float = 0.25
+    freeze_min_s: float = 0.5
+    flicker_delta: float = 4.0
+    flicker_min_alternations: int = 4
+    flicker_window_s: float = 1.0
+    blur_ratio: float = 0.4
+    blur_min_s: float = 0.25
+    blur_floor: float = 1.5
+    dark_level: int = 16
+    bright_level: int = 250
+    exposure_share: float = 0.35
+    exposure_min_clip_share: float = 0.5
+    bar_level: int = 28
+    bar_min_share: float = 0.03
+    cut_mad: float = 12.0
+    cut_ratio: float = 5.0
+    cut_hist: float = 0.05
+    motion_floor: float = 0.5
+    motion_min_pair_share: float = 0.9
+    silence_db: float = -60.0
+    dropout_min_s: float = 0.25
+    silent_share: float = 0.95
+    audio_clip_level: float = 0.999
+    audio_clip_share: float = 0.0005
+    av_tolerance_s: float = 0.2
+    av_error_s: float = 0.5
+    aspect_tolerance: float = 0.01
+    fps_tolerance: float = 0.01
+    truncation_tolerance_frames: int = 2
+
+
+class TierPolicy(_Frozen):
+    """What one quality tier tolerates. ``severity`` and ``actions`` override the global maps."""
+
+    min_score: float = Field(0.5, ge=0, le=1)
+    judge: bool = False
+    judge_min_score: float = Field(0.5, ge=0, le=1)
+    judge_weight: float = Field(0.6, ge=0, le=1)
+    max_retries: int = Field(1, ge=0)
+    severity: dict[str, SeverityName] = Field(default_factory=dict)
+    actions: dict[str, Action] = Field(default_factory=dict)
+
+
+class GatePolicy(_Frozen):
+    detectors: DetectorConfig = Field(default_factory=DetectorConfig)
+    actions: dict[str, Action]
+    tiers: dict[str, TierPolicy]
+    default_tier: str = "standard"
+
+    def tier(self, name: str) -> TierPolicy:
+        return self.tiers.get(name) or self.tiers[self.default_tier]
+
+    def action_for(self, code: str, tier: str) -> Action:
+        overrides = self.tier(tier).actions
+        if code in overrides:
+            return overrides[code]
+        if code in self.actions:
+            return self.actions[code]
+        return self.actions.get("default", "retry")
+
+
+def load_policy(path: Path | None = None) -> GatePolicy:
+    """Read and validate a policy file; raise ``InvalidInputError`` listing every problem."""
+    source = path or DEFAULT_POLICY
+    try:
+        data = yaml.safe_load(source.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise QualityError(f"cannot read gate policy {source}: {exc}") from exc
+    try:
+        policy = GatePolicy.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors()
+        ]
+        raise InvalidInputError(f"invalid gate policy {source}", problems) from exc
+    if policy.default_tier not in policy.tiers:
+        raise InvalidInputError(
+            f"invalid gate policy {source}",
+            [Problem("default_tier", f"{policy.default_tier!r} is not a tier")],
+        )
+    return policy
+
+
+@cache
+def default_policy() -> GatePolicy:
+    return load_policy(DEFAULT_POLICY)

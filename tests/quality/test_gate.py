@@ -1,0 +1,138 @@
+"""evaluate() end to end: verdict payload, and the judge cascade (runs only after cheap checks)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from adapters.errors import RateLimitedError
+from adapters.judges import (
+    GeminiJudge,
+    JudgeIssue,
+    JudgeRequest,
+    JudgeResult,
+    OpenAICompatibleJudge,
+)
+from quality.gate import evaluate
+from quality.scoring import JudgeScorer, TechnicalScorer, judge_from_settings
+from shotline.settings import Settings
+from tests.quality.conftest import CLIPS
+
+EXPECT = replace(CLIPS["clean"].expect, prompt="a test pattern")
+
+
+@dataclass
+class FakeJudge:
+    overall: float = 0.9
+    fail: bool = False
+    name: str = "fake"
+    calls: list[JudgeRequest] = field(default_factory=list)
+
+    def judge(self, request: JudgeRequest) -> JudgeResult:
+        self.calls.append(request)
+        if self.fail:
+            raise RateLimitedError("quota", self.name, retry_after=30)
+        scores = {
+            k: self.overall
+            for k in ("prompt_adherence", "visual_quality", "temporal_coherence", "anatomy")
+        }
+        issue = JudgeIssue(0.5, 0.9, "anatomy", "minor", "odd shape")
+        return JudgeResult(self.name, "fake-1", scores, (issue,), 100, 10, 0.0012)
+
+
+def test_clean_clip_accepts_with_full_score(corpus_clip: Callable[[str], Path]) -> None:
+    verdict = evaluate(corpus_clip("clean"), EXPECT)
+    assert verdict.action == "accept"
+    assert verdict.score == 1.0
+    payload = json.loads(json.dumps(verdict.to_dict()))
+    assert payload["metrics"]["frames"] == 48
+    assert payload["metrics"]["loudness_lufs"] < -10
+
+
+def test_repair_verdict_lists_drivers_and_keep_range(corpus_clip: Callable[[str], Path]) -> None:
+    verdict = evaluate(corpus_clip("black_head_0.5"), EXPECT)
+    assert verdict.action == "repair"
+    assert verdict.repair == pytest.approx((0.5, 2.0))
+    assert [f.code for f in verdict.drivers] == ["black_head"]
+    assert verdict.ok
+    assert 0 < verdict.score < 1
+
+
+def test_judge_runs_on_clean_clip_and_costs_are_reported(
+    corpus_clip: Callable[[str], Path],
+) -> None:
+    judge = FakeJudge(overall=0.8)
+    verdict = evaluate(corpus_clip("clean"), EXPECT, scorer=JudgeScorer(judge, max_frames=3))
+    assert verdict.action == "accept"
+    assert verdict.judge_cost_usd == pytest.approx(0.0012)
+    assert len(judge.calls[0].frames) == 3
+    assert judge.calls[0].frames[0].jpeg[:2] == b"\xff\xd8"
+    assert judge.calls[0].prompt == "a test pattern"
+    assert verdict.scores["judge"] == pytest.approx(0.8)
+    assert verdict.score == pytest.approx(0.6 * 0.8 + 0.4 * 1.0)
+    assert any(f.code == "judge_issue" and f.start == 0.5 for f in verdict.findings)
+
+
+def test_judge_skipped_when_cheap_checks_fail(corpus_clip: Callable[[str], Path]) -> None:
+    judge = FakeJudge()
+    verdict = evaluate(corpus_clip("black_middle_0.5"), EXPECT, scorer=JudgeScorer(judge))
+    assert judge.calls == []
+    assert verdict.action == "retry"
+    assert any("judge skipped" in n for n in verdict.notes)
+
+
+def test_low_judge_score_escalates(corpus_clip: Callable[[str], Path]) -> None:
+    verdict = evaluate(corpus_clip("clean"), EXPECT, scorer=JudgeScorer(FakeJudge(overall=0.2)))
+    assert verdict.action == "escalate"
+    assert [f.code for f in verdict.drivers] == ["low_score"]
+    assert "judge score 0.20" in verdict.drivers[0].message
+
+
+def test_unavailable_judge_degrades_to_local_score(corpus_clip: Callable[[str], Path]) -> None:
+    verdict = evaluate(corpus_clip("clean"), EXPECT, scorer=JudgeScorer(FakeJudge(fail=True)))
+    assert verdict.action == "accept"
+    assert verdict.score == 1.0
+    assert verdict.judge_cost_usd == 0.0
+    assert any("unavailable" in n and "rate_limited" in n for n in verdict.notes)
+
+
+def test_draft_tier_does_not_call_the_judge(corpus_clip: Callable[[str], Path]) -> None:
+    judge = FakeJudge()
+    evaluate(corpus_clip("clean"), replace(EXPECT, tier="draft"), scorer=JudgeScorer(judge))
+    assert judge.calls == []
+
+
+def test_technical_scorer_as_explicit_scorer(corpus_clip: Callable[[str], Path]) -> None:
+    verdict = evaluate(corpus_clip("flicker"), EXPECT, scorer=TechnicalScorer())
+    assert verdict.action == "retry"
+    assert verdict.score <= 0.5
+
+
+def test_unknown_tier_noted(corpus_clip: Callable[[str], Path]) -> None:
+    verdict = evaluate(corpus_clip("clean"), replace(EXPECT, tier="platinum"))
+    assert "unknown tier" in verdict.notes[0]
+
+
+def test_retry_budget_and_chain_end(corpus_clip: Callable[[str], Path]) -> None:
+    path = corpus_clip("freeze_middle_0.75")
+    assert evaluate(path, EXPECT, attempt=3).action == "escalate"
+    assert evaluate(path, EXPECT, attempt=3, can_escalate=False).action == "give_up"
+
+
+def test_judge_from_settings_prefers_gemini() -> None:
+    both = Settings(gemini_api_key=SecretStr("g"), openai_api_key=SecretStr("o"))
+    only_openai = Settings(gemini_api_key=None, openai_api_key=SecretStr("o"))
+    neither = Settings(gemini_api_key=None, openai_api_key=None)
+    first = judge_from_settings(both)
+    second = judge_from_settings(only_openai, base_url="http://127.0.0.1:9/v1")
+    assert first is not None
+    assert isinstance(first.client, GeminiJudge)
+    assert second is not None
+    assert isinstance(second.client, OpenAICompatibleJudge)
+    assert second.client.base_url == "http://127.0.0.1:9/v1"
+    assert judge_from_settings(neither) is None

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quality.policy import DEFAULT_POLICY, default_policy, load_policy
+from shotline.errors import InvalidInputError
+
+
+def test_shipped_policy_is_valid_and_covers_every_tier() -> None:
+    policy = load_policy(DEFAULT_POLICY)
+    assert set(policy.tiers) >= {"draft", "standard", "premium"}
+    assert policy.action_for("black_head", "standard") == "repair"
+    assert policy.action_for("something_new", "standard") == "retry"
+    assert policy.tier("no-such-tier") == policy.tiers["standard"]
+    assert default_policy() == policy
+
+
+def test_invalid_policy_lists_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("actions: {black_head: fix}\ntiers: {standard: {min_score: 2}}\nextra: 1\n")
+    with pytest.raises(InvalidInputError) as caught:
+        load_policy(bad)
+    paths = {p.path for p in caught.value.problems}
+    assert {"actions.black_head", "tiers.standard.min_score", "extra"} <= paths
+
+
+def test_default_tier_must_exist(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("actions: {}\ntiers: {draft: {}}\n")
+    with pytest.raises(InvalidInputError, match="invalid gate policy"):
+        load_policy(bad)
