@@ -16,7 +16,9 @@ from store.models import Attempt, Job, LedgerEntry
 def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
     """Reserve ``attempt.quoted_usd`` against the job's budget; False when it does not fit."""
     amount = attempt.quoted_usd
-    fits = (Job.budget_usd.is_(None)) | (Job.spent_usd + Job.reserved_usd + amount <= Job.budget_usd + 1e-9)
+    fits = (Job.budget_usd.is_(None)) | (
+        Job.spent_usd + Job.reserved_usd + amount <= Job.budget_usd + 1e-9
+    )
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, fits)
@@ -49,6 +51,17 @@ def settle(session: Session, job_id: str, attempt: Attempt, cost_usd: float) -> 
     _entry(session, job_id, attempt, "settle", cost_usd)
 
 
+def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:
+    """Book a cost that comes on top of an attempt's render (e.g. ``judge``) straight to spend."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(spent_usd=Job.spent_usd + amount)
+        .execution_options(synchronize_session=False)
+    )
+    _entry(session, job_id, attempt, kind, amount)
+
+
 def _entry(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:
     tenant = session.scalar(select(Job.tenant).where(Job.id == job_id)) or "local"
     session.add(
@@ -67,7 +80,7 @@ def _entry(session: Session, job_id: str, attempt: Attempt, kind: str, amount: f
 def settled_total(session: Session, job_id: str) -> float:
     total = session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.amount_usd), 0.0)).where(
-            LedgerEntry.job_id == job_id, LedgerEntry.kind == "settle"
+            LedgerEntry.job_id == job_id, LedgerEntry.kind.in_(("settle", "judge"))
         )
     )
     return float(total or 0.0)

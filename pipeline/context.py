@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.base import ProviderAdapter
+from adapters.judges import GeminiJudge
 from adapters.local import LocalAnimaticAdapter
+from quality.scoring import JudgeScorer, judge_from_settings
 from registry import Registry, load_registry
 from router import HealthBook
 from shotline.settings import Settings, get_settings
@@ -24,6 +26,7 @@ class RunContext:
     judge_base_urls: dict[str, str] = field(default_factory=dict)
     _adapters: dict[str, ProviderAdapter] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _judge: dict[str, JudgeScorer | None] = field(default_factory=dict)
 
     @classmethod
     def create(cls, providers: str = "local", settings: Settings | None = None) -> RunContext:
@@ -46,6 +49,16 @@ class RunContext:
         path = self.settings.work_dir / job_id
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def judge_scorer(self) -> JudgeScorer | None:
+        """The VLM judge for final renders: the emulated one, else one whose key is set, else None."""
+        if "judge" not in self._judge:
+            url = self.judge_base_urls.get("gemini")
+            if self.emulated and url:
+                self._judge["judge"] = JudgeScorer(GeminiJudge("emulated-key", base_url=url))
+            else:
+                self._judge["judge"] = judge_from_settings(self.settings)
+        return self._judge["judge"]
 
     def adapter(self, provider: str) -> ProviderAdapter:
         with self._lock:

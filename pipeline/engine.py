@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from pipeline import assembly, attempts, continuity, events, verdicts
+from pipeline import assembly, attempts, consistency, continuity, events, verdicts
 from pipeline.context import RunContext
 from pipeline.limits import Limits
 from store.db import session_scope
@@ -45,7 +45,16 @@ class EmbeddedEngine:
             waits_for = continuity.dependencies(
                 job, list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
             )
+        self._drive_all(job_id, pks, waits_for)
+        self._consistency(job_id)
+        return self._finish(job_id)
+
+    def _drive_all(self, job_id: str, pks: list[int], waits_for: dict[int, int]) -> None:
         done = {pk: threading.Event() for pk in pks}
+        for pk in waits_for.values():
+            if pk not in done:  # a dependency outside this batch has already finished
+                done[pk] = threading.Event()
+                done[pk].set()
         workers = max(1, min(len(pks), self.ctx.settings.io_workers))
         with ThreadPoolExecutor(workers, thread_name_prefix="shot") as pool:
             futures = [
@@ -53,7 +62,21 @@ class EmbeddedEngine:
             ]
             for future in futures:
                 future.result()
-        return self._finish(job_id)
+
+    def _consistency(self, job_id: str) -> None:
+        """Report colour continuity; re-render the offending shots once when the storyboard asks."""
+        with self.cpu:
+            offending = consistency.check(self.ctx, job_id)
+        if not offending or job_id in self._cancelled:
+            return
+        if not consistency.wants_rerender(self.ctx, job_id):
+            return
+        if consistency.already_rerendered(self.ctx, job_id):
+            return
+        consistency.reset_for_rerender(self.ctx, offending)
+        self._drive_all(job_id, offending, {})
+        with self.cpu:
+            consistency.check(self.ctx, job_id)
 
     def _drive_shot(
         self, job_id: str, shot_pk: int, done: dict[int, threading.Event], after: int | None

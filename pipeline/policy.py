@@ -62,6 +62,10 @@ def next_step(route: dict[str, Any], attempts: list[Any], settings: PolicySettin
         return NextStep(None, "no model can take this shot")
     if not attempts:
         return NextStep(candidates[0], "primary")
+    last = attempts[-1]
+    if last.status in ("accepted", "repaired"):
+        index = max(0, _index_of(candidates, last.model_id))
+        return NextStep(candidates[index], f"re-render of an accepted clip from {last.model_id}")
     if len(attempts) >= settings.max_attempts_per_shot:
         return NextStep(None, f"attempt budget of {settings.max_attempts_per_shot} used up")
     last = attempts[-1]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
 from ledger import service as ledger
@@ -70,14 +75,44 @@ def expectation(
 ) -> gate.ClipExpectation:
     request = attempt.request or {}
     needs_audio = spec.get("audio", "none") != "none"
+    tier = "draft" if mode == "preview" else "standard"
+    if mode == "final" and ctx.registry.get(attempt.model_id).tier == "premium":
+        tier = "premium"
     return gate.ClipExpectation(
         duration_s=float(request["duration_s"]),
         width=int(request["width"]),
         height=int(request["height"]),
         fps=float(request["fps"]),
         audio="required" if needs_audio else "any",
-        tier="draft" if mode == "preview" else "standard",
+        tier=tier,
         prompt=str(spec.get("prompt", "")),
+    )
+
+
+@dataclass(frozen=True)
+class _GateInput:
+    asset: Path
+    expect: gate.ClipExpectation
+    spec: dict[str, Any]
+    same_model_tries: int
+    can_escalate: bool
+    final: bool
+
+
+def _gate_input(ctx: RunContext, session: Session, attempt: Attempt) -> _GateInput:
+    shot = session.get_one(Shot, attempt.shot_id)
+    job = session.get_one(Job, shot.job_id)
+    spec = shot_spec(job, shot.key)
+    tried = session.scalars(select(Attempt.model_id).where(Attempt.shot_id == shot.id)).all()
+    chain = [c["model_id"] for c in (shot.route or {}).get("candidates", [])]
+    later = chain[chain.index(attempt.model_id) + 1 :] if attempt.model_id in chain else []
+    return _GateInput(
+        asset=Path(attempt.asset_path or ""),
+        expect=expectation(ctx, attempt, spec, job.mode),
+        spec=spec,
+        same_model_tries=sum(1 for model in tried if model == attempt.model_id),
+        can_escalate=bool(later),
+        final=job.mode == "final",
     )
 
 
@@ -87,16 +122,25 @@ def judge(ctx: RunContext, attempt_id: int) -> str:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.status in ("accepted", "repaired", "rejected"):
             return str((attempt.verdict or {}).get("action", attempt.status))
-        shot = session.get_one(Shot, attempt.shot_id)
-        job = session.get_one(Job, shot.job_id)
-        spec = shot_spec(job, shot.key)
-        expect = expectation(ctx, attempt, spec, job.mode)
-        asset = Path(attempt.asset_path or "")
+        given = _gate_input(ctx, session, attempt)
         attempt.status = "gating"
-    verdict = gate.evaluate(asset, expect)
-    kept = asset
+    verdict = gate.evaluate(
+        given.asset,
+        given.expect,
+        scorer=ctx.judge_scorer() if given.final else None,
+        attempt=given.same_model_tries,
+        can_escalate=given.can_escalate,
+    )
+    kept = given.asset
     if verdict.action == "repair" and verdict.repair is not None:
-        kept = trim(asset, verdict.repair, asset.with_name(f"{asset.stem}.repaired.mp4"))
+        kept = trim(kept, verdict.repair, kept.with_name(f"{kept.stem}.repaired.mp4"))
+    _record_verdict(ctx, attempt_id, verdict, kept, given.spec)
+    return verdict.action
+
+
+def _record_verdict(
+    ctx: RunContext, attempt_id: int, verdict: gate.Verdict, kept: Path, spec: dict[str, Any]
+) -> None:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         shot = session.get_one(Shot, attempt.shot_id)
@@ -105,6 +149,8 @@ def judge(ctx: RunContext, attempt_id: int) -> str:
         attempt.status = {"accept": "accepted", "repair": "repaired"}.get(
             verdict.action, "rejected"
         )
+        if verdict.judge_cost_usd:
+            ledger.book(session, shot.job_id, attempt, "judge", verdict.judge_cost_usd)
         if accepted:
             shot.status, shot.asset_path, shot.model_id = "accepted", str(kept), attempt.model_id
             shot.verdict = verdict.to_dict()
@@ -122,4 +168,3 @@ def judge(ctx: RunContext, attempt_id: int) -> str:
         )
         if accepted:
             events.emit(session, shot.job_id, "shot.accepted", shot.key, model=attempt.model_id)
-    return verdict.action

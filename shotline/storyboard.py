@@ -11,7 +11,7 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -160,6 +160,7 @@ class Storyboard(_Strict):
     output: OutputSpec = OutputSpec()
     mode: Mode = Mode.PREVIEW
     budget_usd: float | None = Field(default=None, ge=0)
+    consistency: Literal["report", "rerender"] = "report"
     scenes: list[Scene] = Field(min_length=1)
 
     def shots(self) -> list[tuple[Scene, Shot]]:

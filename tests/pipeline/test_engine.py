@@ -225,3 +225,36 @@ class TestCancel:
         assert all(t.status == "cancelled" for ts in tries.values() for t in ts)
         assert job.reserved_usd == pytest.approx(0.0)
         assert threading.active_count() < 50
+
+
+class TestConsistency:
+    def test_mismatched_shots_in_a_scene_are_reported(self, ctx, tmp_path):
+        board = tiny_board(
+            shot("a", prompt="a snowy field at noon"), shot("b", prompt="deep space, black void")
+        )
+        job_id, status = _run(ctx, board, tmp_path)
+        with session_scope(ctx.db_url) as session:
+            event = session.scalars(
+                select(Event).where(Event.job_id == job_id, Event.kind == "job.consistency")
+            ).one()
+        assert status == "delivered"
+        assert event.data["pairs"]
+        assert event.data["pairs"][0]["flagged"] is True
+
+    def test_rerender_policy_renders_the_offending_shot_again_with_a_new_seed(
+        self, ctx, tmp_path, scripted
+    ):
+        adapter = scripted()
+        board = tiny_board(
+            shot("a", prompt="a snowy field at noon"),
+            shot("b", prompt="deep space, black void"),
+            consistency="rerender",
+        )
+        job_id, status = _run(ctx, board, tmp_path)
+        _, _, _tries, kinds = _rows(ctx, job_id)
+        assert status == "delivered"
+        assert kinds.count("shot.consistency_rerender") == 1
+        assert len(adapter.submitted) == 3
+        again = adapter.submitted[-1]
+        first = next(r for r in adapter.submitted if r.shot_id == again.shot_id)
+        assert again.seed != first.seed

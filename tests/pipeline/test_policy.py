@@ -90,3 +90,7 @@ class TestNextStep:
 
     def test_no_candidates(self):
         assert next_step({"candidates": []}, [], FakeSettings()).candidate is None
+
+    def test_rerender_of_accepted_shot_keeps_model(self):
+        step = _next([FakeAttempt("b", status="accepted", verdict={"action": "accept"})] * 4)
+        assert step.candidate["model_id"] == "b"

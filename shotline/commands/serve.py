@@ -1,0 +1,61 @@
+"""``shotline serve``: the HTTP API with the embedded engine; unfinished jobs resume at start."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from api.app import create_app
+from pipeline.context import RunContext
+from pipeline.runner import JobRunner
+from shotline.console import fail_with
+from shotline.errors import InvalidInputError, Problem, ShotlineError
+
+PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
+
+
+def _start_emulator(ctx: RunContext, stack: ExitStack) -> None:
+    from emulators import start_emulator
+
+    handle = stack.enter_context(start_emulator(None))
+    ctx.base_urls = dict(handle.base_urls)
+    ctx.judge_base_urls = dict(getattr(handle, "judge_base_urls", {}))
+
+
+def serve_api(host: str, port: int, providers: str, console: Console) -> None:
+    if providers not in PROVIDER_CHOICES:
+        raise InvalidInputError(
+            "bad --providers", [Problem("--providers", f"one of {', '.join(PROVIDER_CHOICES)}")]
+        )
+    ctx = RunContext.create(providers)
+    with ExitStack() as stack:
+        if providers == "emulated":
+            _start_emulator(ctx, stack)
+        runner = JobRunner(ctx)
+        stack.callback(runner.shutdown)
+        app = create_app(ctx, runner)
+        resumed = runner.resume_unfinished()
+        console.print(
+            f"shotline API on http://{host}:{port}  (engine {ctx.settings.engine}, providers "
+            f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
+        )
+        uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+        providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+    ) -> None:
+        """Run the HTTP API (OpenAPI at /docs) with the engine chosen by settings."""
+        console = Console(stderr=True)
+        try:
+            serve_api(host, port, providers, console)
+        except ShotlineError as exc:
+            fail_with(exc, console, False)
