@@ -1,0 +1,160 @@
+"""The common shape of every hosted-provider adapter: submit, status, cancel, and a shared fetch.
+
+A concrete adapter implements ``submit``, ``_status`` (one provider poll turned into a
+``JobStatus``) and ``cancel``; ``poll`` and ``fetch`` are built on ``_status`` so both work from the
+job id alone, and ``fetch`` re-polls once for a fresh URL when the first one has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import httpx
+from pydantic import SecretStr
+
+from adapters._http import HttpClient, classify_status
+from adapters.base import Asset, GenerationRequest, JobState, PollResult
+from adapters.download import DownloadLimits, Fetched, UrlExpiredError, download_asset
+from adapters.errors import ProviderError, ProviderFailureError, RejectedInputError, TransientError
+
+Classifier = Callable[[str, httpx.Response], ProviderError]
+TERMINAL = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One poll, normalised: the state plus, once succeeded, where the output is."""
+
+    result: PollResult
+    output_url: str | None = None
+    download_headers: Mapping[str, str] | None = None
+    cost_usd: float | None = None
+
+
+def running(raw: object, progress: float | None = None, queued: bool = False) -> JobStatus:
+    state = JobState.QUEUED if queued else JobState.RUNNING
+    return JobStatus(PollResult(state, progress=progress, raw=raw))
+
+
+def failed(error: ProviderError) -> JobStatus:
+    return JobStatus(PollResult(JobState.FAILED, error=error, raw=error.raw))
+
+
+def canceled(raw: object) -> JobStatus:
+    return JobStatus(PollResult(JobState.CANCELED, raw=raw))
+
+
+def succeeded(raw: object, url: str, cost_usd: float | None = None) -> JobStatus:
+    return JobStatus(PollResult(JobState.SUCCEEDED, progress=1.0, raw=raw), url, cost_usd=cost_usd)
+
+
+def data_uri(path: Path) -> str:
+    """A reference image as a ``data:`` URI, the form every provider here accepts inline."""
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def idempotency_headers(request: GenerationRequest) -> dict[str, str]:
+    """``Idempotency-Key`` from ``extra["idempotency_key"]`` when set (few vendors honour it)."""
+    key = request.extra.get("idempotency_key")
+    return {"Idempotency-Key": str(key)} if key else {}
+
+
+class HostedAdapter:
+    """Base class of the HTTP adapters; holds the classified client and the shared ``fetch``."""
+
+    provider: str
+    default_base_url: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | str | None,
+        base_url: str | None = None,
+        asset_dir: Path | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        limits: DownloadLimits | None = None,
+    ) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        if not key:
+            raise RejectedInputError("no API key configured", self.provider)
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.asset_dir = asset_dir
+        self.limits = limits or DownloadLimits()
+        self._http = HttpClient(
+            self.provider,
+            self.base_url,
+            self.auth_headers(key),
+            timeout=timeout,
+            transport=transport,
+        )
+        self._http.classifier = self.classify
+        auth = self.auth(key)
+        if auth is not None:
+            self._http.client.auth = auth
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def auth(self, key: str) -> httpx.Auth | None:
+        """Per-request authentication, for providers whose tokens are minted from the key."""
+        return None
+
+    def classify(self, provider: str, response: httpx.Response) -> ProviderError:
+        return classify_status(provider, response)
+
+    def submit(self, request: GenerationRequest) -> str:
+        raise NotImplementedError
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job that is still queued or running; ``False`` when it already ended (a finished
+        job is never deleted, its paid output stays fetchable) or the provider cannot cancel."""
+        if self._status(job_id).result.state in TERMINAL:
+            return False
+        return self._cancel(job_id)
+
+    def _cancel(self, job_id: str) -> bool:
+        raise NotImplementedError
+
+    def _status(self, job_id: str) -> JobStatus:
+        raise NotImplementedError
+
+    def poll(self, job_id: str) -> PollResult:
+        return self._status(job_id).result
+
+    def fetch(self, job_id: str, dest_dir: Path) -> Asset:
+        """Download a succeeded job's output; an expired URL triggers one re-poll for a new one."""
+        for attempt in (1, 2):
+            status = self._status(job_id)
+            result = status.result
+            if result.state is JobState.FAILED:
+                raise result.error or ProviderFailureError("job failed", self.provider)
+            if result.state is JobState.CANCELED:
+                raise ProviderFailureError("job was canceled", self.provider, result.raw)
+            if result.state is not JobState.SUCCEEDED:
+                raise TransientError(f"job is still {result.state.value}", self.provider)
+            if not status.output_url:
+                raise ProviderFailureError(
+                    "job succeeded without an output", self.provider, result.raw
+                )
+            fetched = Fetched(
+                job_id, status.output_url, status.download_headers, status.cost_usd, result.raw
+            )
+            try:
+                return download_asset(self._http, fetched, dest_dir, self.limits)
+            except UrlExpiredError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._http.close()

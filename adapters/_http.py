@@ -1,0 +1,193 @@
+"""Shared HTTP plumbing for the hosted-provider adapters: one client, one error classifier.
+
+Every vendor failure is turned into an ``adapters.errors`` class here, at the edge; adapters never
+retry. Retry hints are read from ``retry-after-ms``, ``Retry-After`` (seconds or HTTP date),
+Gemini's ``google.rpc.RetryInfo`` and, last, a "resets in ~30s" phrase in the body (Replicate).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import httpx
+
+from adapters.errors import (
+    ProviderError,
+    ProviderFailureError,
+    ProviderTimeoutError,
+    RateLimitedError,
+    RejectedInputError,
+    SafetyRefusalError,
+    TransientError,
+)
+
+SAFETY_WORDS = (
+    "safety",
+    "moderat",
+    "content policy",
+    "content_policy",
+    "responsible ai",
+    "nsfw",
+    "could not generate",
+)
+_RESETS_IN = re.compile(r"resets in ~?\s*(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One verified TLS context per process (building one costs ~50 ms), on httpx's CA bundle."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def parse_retry_after(headers: Mapping[str, str], body: Any = None) -> float | None:
+    """The provider's retry hint in seconds, or ``None`` when it gave none."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(raw) if "," in raw else None
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    return _retry_from_body(body)
+
+
+def _retry_from_body(body: Any) -> float | None:
+    if isinstance(body, dict):
+        error = body.get("error")
+        details = error.get("details") if isinstance(error, dict) else None
+        for item in details if isinstance(details, list) else []:
+            if isinstance(item, dict) and str(item.get("@type", "")).endswith(
+                "google.rpc.RetryInfo"
+            ):
+                match = _DURATION.match(str(item.get("retryDelay", "")))
+                if match:
+                    return float(match.group(1))
+    match = _RESETS_IN.search(json.dumps(body) if body is not None else "")
+    return float(match.group(1)) if match else None
+
+
+def body_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:2000]
+
+
+def error_message(body: Any) -> str:
+    """The human part of any vendor error body (OpenAI, Google, fal, Replicate, Kling, Runway)."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        for key in ("detail", "message", "error", "failure", "title"):
+            if body.get(key):
+                value = body[key]
+                return value if isinstance(value, str) else json.dumps(value)[:500]
+    return str(body)[:500]
+
+
+def looks_like_safety(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in SAFETY_WORDS)
+
+
+def classify_status(provider: str, response: httpx.Response) -> ProviderError:
+    """Map a non-2xx response to the taxonomy."""
+    body = body_of(response)
+    status = response.status_code
+    message = f"HTTP {status}: {error_message(body)}"
+    if status == 429:
+        return RateLimitedError(message, provider, parse_retry_after(response.headers, body), body)
+    if status in (408, 504):
+        return ProviderTimeoutError(message, provider, body)
+    if status >= 500:
+        return TransientError(message, provider, body)
+    if looks_like_safety(message):
+        return SafetyRefusalError(message, provider, body)
+    if 400 <= status < 500:
+        return RejectedInputError(message, provider, body)
+    return ProviderFailureError(message, provider, body)
+
+
+@contextmanager
+def edge(provider: str) -> Iterator[None]:
+    """Turn transport failures inside the block into the taxonomy."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeoutError(f"timed out: {exc}", provider) from exc
+    except httpx.TransportError as exc:
+        raise TransientError(f"connection failed: {exc}", provider) from exc
+
+
+class HttpClient:
+    """A thin wrapper over ``httpx.Client`` that classifies every failure for one provider."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.Client(
+            headers=dict(headers),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+            verify=tls_context(),
+        )
+        self.classifier: Callable[[str, httpx.Response], ProviderError] = classify_status
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; raise the classified error for any non-2xx answer."""
+        with edge(self.provider):
+            response = self.client.request(method, self.url(path), **kwargs)
+        if response.status_code >= 400:
+            raise self.classifier(self.provider, response)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """``call`` and decode a JSON object; malformed or truncated JSON is transient."""
+        response = self.call(method, path, **kwargs)
+        return decode_object(self.provider, response)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def decode_object(provider: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TransientError(
+            f"malformed JSON from {response.request.url.path}", provider, response.text[:500]
+        ) from exc
+    if not isinstance(data, dict):
+        raise TransientError("expected a JSON object", provider, data)
+    return data

@@ -1,0 +1,151 @@
+"""Download a provider's output at once into the asset store, checked and measured.
+
+Output URLs expire (Runway 24-48 h, Replicate and Luma 1 h, Veo ~2 days), so the adapter fetches the
+bytes as soon as a job succeeds: size limit, content type, container probe, sha256, atomic rename.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters._http import HttpClient, edge
+from adapters.base import Asset
+from adapters.errors import AssetError
+from quality.probe import probe
+
+VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/binary")
+CONTAINERS = ("mov", "mp4", "m4a", "3gp", "matroska", "webm")
+EXPIRED_STATUS = (401, 403, 404, 410)
+
+
+class UrlExpiredError(AssetError):
+    """The output URL no longer serves the file (expired presigned URL); re-poll for a fresh one."""
+
+    kind = "asset_error"
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    max_bytes: int = 1 << 30
+    chunk: int = 1 << 16
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What the adapter knows about a finished job when it downloads its output."""
+
+    job_id: str
+    url: str
+    headers: Mapping[str, str] | None = None
+    cost_usd: float | None = None
+    raw: Any = None
+
+
+def download_asset(
+    http: HttpClient, fetched: Fetched, dest_dir: Path, limits: DownloadLimits | None = None
+) -> Asset:
+    """Stream ``fetched.url`` into ``dest_dir`` and return the measured ``Asset``.
+
+    Raises ``UrlExpiredError`` for 401/403/404/410 (the caller re-polls for a fresh URL) and
+    ``AssetError`` when the bytes are too large, of the wrong type or not a readable video.
+    """
+    limits = limits or DownloadLimits()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    part = dest_dir / f".{_safe(fetched.job_id)}.{os.getpid()}.part"
+    try:
+        if fetched.url.startswith("data:"):
+            digest = _inline_to(http.provider, fetched.url, part, limits)
+        else:
+            digest = _stream_to(http, fetched, part, limits)
+        return _finish(http.provider, fetched, part, digest, dest_dir)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _stream_to(http: HttpClient, fetched: Fetched, part: Path, limits: DownloadLimits) -> str:
+    provider = http.provider
+    sha = hashlib.sha256()
+    with (
+        edge(provider),
+        http.client.stream(
+            "GET", http.url(fetched.url), headers=dict(fetched.headers or {})
+        ) as resp,
+    ):
+        if resp.status_code in EXPIRED_STATUS:
+            resp.read()
+            raise UrlExpiredError(f"output URL refused with HTTP {resp.status_code}", provider)
+        if resp.status_code >= 400:
+            resp.read()
+            raise http.classifier(provider, resp)
+        _check_headers(provider, resp, limits)
+        size = 0
+        with part.open("wb") as out:
+            for chunk in resp.iter_bytes(limits.chunk):
+                size += len(chunk)
+                if size > limits.max_bytes:
+                    raise AssetError(f"output larger than {limits.max_bytes} bytes", provider)
+                sha.update(chunk)
+                out.write(chunk)
+    if size == 0:
+        raise AssetError("output is empty", provider)
+    return sha.hexdigest()
+
+
+def _inline_to(provider: str, url: str, part: Path, limits: DownloadLimits) -> str:
+    """A ``data:video/mp4;base64,...`` output (Veo may return ``encodedVideo`` inline)."""
+    header, _, payload = url.partition(",")
+    if not header.startswith("data:video/") or not header.endswith(";base64"):
+        raise AssetError(f"unsupported inline output {header[:40]!r}", provider)
+    if len(payload) * 3 // 4 > limits.max_bytes:
+        raise AssetError(f"output larger than {limits.max_bytes} bytes", provider)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except binascii.Error as exc:
+        raise AssetError("inline output is not valid base64", provider) from exc
+    part.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _check_headers(provider: str, resp: httpx.Response, limits: DownloadLimits) -> None:
+    ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and not ctype.startswith(VIDEO_TYPES):
+        raise AssetError(f"output has content-type {ctype!r}, not a video", provider)
+    length = resp.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limits.max_bytes:
+        raise AssetError(f"output is {length} bytes, over {limits.max_bytes}", provider)
+
+
+def _finish(provider: str, fetched: Fetched, part: Path, digest: str, dest_dir: Path) -> Asset:
+    info = probe(part)
+    if info.error or not info.has_video:
+        raise AssetError(f"output is not a readable video: {info.error or 'no video'}", provider)
+    if not any(name in info.container.split(",") for name in CONTAINERS):
+        raise AssetError(f"unexpected container {info.container!r}", provider)
+    final = dest_dir / f"{_safe(fetched.job_id)}-{digest[:12]}.mp4"
+    os.replace(part, final)
+    return Asset(
+        path=final,
+        sha256=digest,
+        duration_s=info.duration_s,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        has_audio=info.has_audio,
+        provider_job_id=fetched.job_id,
+        provider_cost_usd=fetched.cost_usd,
+        raw=fetched.raw,
+    )
+
+
+def _safe(job_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", job_id)[-80:]

@@ -1,0 +1,172 @@
+"""Luma: the legacy Dream Machine API (ray-2, ray-flash-2) and the Agents API (ray-3.2).
+
+The surface is picked by ``provider_model``; the job id carries it (``dm/<id>`` or ``agents/<id>``)
+so ``poll`` works from the id alone. With a ``base_url`` override both surfaces live under it
+(``{base}/dream-machine/v1/...`` and ``{base}/v1/...``), which is how the emulator serves them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from adapters._hosted import (
+    HostedAdapter,
+    JobStatus,
+    data_uri,
+    failed,
+    idempotency_headers,
+    running,
+    succeeded,
+)
+from adapters.base import GenerationRequest
+from adapters.download import DownloadLimits
+from adapters.errors import (
+    ProviderError,
+    ProviderFailureError,
+    RejectedInputError,
+    SafetyRefusalError,
+)
+
+AGENTS_MODELS = ("ray-3",)
+AGENTS_BASE = "https://agents.lumalabs.ai"
+_RATIOS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0, "4:3": 4 / 3, "3:4": 3 / 4, "21:9": 21 / 9}
+
+
+def nearest_ratio(width: int, height: int) -> str:
+    value = width / height
+    return min(_RATIOS, key=lambda name: abs(_RATIOS[name] - value))
+
+
+def luma_resolution(width: int, height: int) -> str:
+    short = min(width, height)
+    for name, size in (("360p", 360), ("540p", 540), ("720p", 720), ("1080p", 1080)):
+        if short <= size:
+            return name
+    return "4k"
+
+
+class LumaAdapter(HostedAdapter):
+    provider = "luma"
+    default_base_url: ClassVar[str] = "https://api.lumalabs.ai"
+
+    def __init__(
+        self,
+        *,
+        api_key: Any,
+        base_url: str | None = None,
+        asset_dir: Path | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        limits: DownloadLimits | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            asset_dir=asset_dir,
+            timeout=timeout,
+            transport=transport,
+            limits=limits,
+        )
+        self.agents_base = self.base_url if base_url else AGENTS_BASE
+
+    def _legacy_body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        resolution = luma_resolution(request.width, request.height)
+        body: dict[str, Any] = {
+            "model": model,
+            "prompt": request.prompt,
+            "aspect_ratio": nearest_ratio(request.width, request.height),
+            "duration": "9s" if request.duration_s > 7 else "5s",
+            "resolution": "540p" if resolution == "360p" else resolution,
+            "loop": False,
+        }
+        if request.reference_image is not None:
+            body["keyframes"] = {
+                "frame0": {"type": "image", "url": data_uri(request.reference_image)}
+            }
+        return body
+
+    def _agents_body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        video: dict[str, Any] = {
+            "resolution": luma_resolution(request.width, request.height),
+            "duration": "10s" if request.duration_s > 7 else "5s",
+        }
+        if request.reference_image is not None:
+            video["start_frame"] = {"url": data_uri(request.reference_image)}
+        return {
+            "model": model,
+            "type": "video",
+            "prompt": request.prompt[:6000],
+            "aspect_ratio": nearest_ratio(request.width, request.height),
+            "video": video,
+        }
+
+    def submit(self, request: GenerationRequest) -> str:
+        model = request.provider_model or "ray-2"
+        headers = idempotency_headers(request)
+        if model.startswith(AGENTS_MODELS):
+            url = f"{self.agents_base}/v1/generations"
+            data = self._http.json(
+                "POST", url, json=self._agents_body(request, model), headers=headers
+            )
+            prefix = "agents"
+        else:
+            url = "/dream-machine/v1/generations/video"
+            data = self._http.json(
+                "POST", url, json=self._legacy_body(request, model), headers=headers
+            )
+            prefix = "dm"
+        if not data.get("id"):
+            raise ProviderFailureError("generation without an id", self.provider, data)
+        return f"{prefix}/{data['id']}"
+
+    def _url(self, job_id: str) -> str:
+        prefix, _, gen_id = job_id.partition("/")
+        if prefix == "agents":
+            return f"{self.agents_base}/v1/generations/{gen_id}"
+        return f"/dream-machine/v1/generations/{gen_id}"
+
+    def _status(self, job_id: str) -> JobStatus:
+        gen = self._http.json("GET", self._url(job_id))
+        state = str(gen.get("state") or gen.get("status") or "")
+        if state == "queued":
+            return running(gen, queued=True)
+        if state in ("dreaming", "processing"):
+            return running(gen)
+        if state == "completed":
+            url = _output_url(gen)
+            if not url:
+                return failed(ProviderFailureError("completed without video", self.provider, gen))
+            return succeeded(gen, url)
+        return failed(_failure(self.provider, gen))
+
+    def _cancel(self, job_id: str) -> bool:
+        if job_id.startswith("agents/"):
+            return False
+        try:
+            self._http.call("DELETE", self._url(job_id))
+        except RejectedInputError:
+            return False
+        return True
+
+
+def _output_url(gen: dict[str, Any]) -> str | None:
+    assets = gen.get("assets")
+    if isinstance(assets, dict) and assets.get("video"):
+        return str(assets["video"])
+    for item in gen.get("output") or []:
+        if isinstance(item, dict) and item.get("url") and item.get("type", "video") == "video":
+            return str(item["url"])
+    return None
+
+
+def _failure(provider: str, gen: dict[str, Any]) -> ProviderError:
+    code = str(gen.get("failure_code") or "")
+    reason = str(gen.get("failure_reason") or "generation failed")
+    if code == "content_moderated" or "moderat" in reason.lower():
+        return SafetyRefusalError(reason, provider, gen)
+    if code == "budget_exhausted":
+        return RejectedInputError(reason, provider, gen)
+    return ProviderFailureError(reason, provider, gen)

@@ -1,0 +1,74 @@
+"""The OpenAI ``/v1/videos`` wire shape (Sora 2 shut down on 2026-09-24; gateways still serve it).
+
+Create is multipart (``seconds`` is a string), the result is downloaded from
+``/v1/videos/{id}/content`` with the same bearer key.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any, ClassVar
+
+from adapters._hosted import (
+    HostedAdapter,
+    JobStatus,
+    failed,
+    idempotency_headers,
+    running,
+    succeeded,
+)
+from adapters._http import looks_like_safety
+from adapters.base import GenerationRequest
+from adapters.errors import ProviderFailureError, RejectedInputError, SafetyRefusalError
+
+
+class OpenAIVideosAdapter(HostedAdapter):
+    provider = "openai"
+    default_base_url: ClassVar[str] = "https://api.openai.com"
+
+    def build_form(self, request: GenerationRequest) -> dict[str, Any]:
+        form: dict[str, Any] = {
+            "prompt": (None, request.prompt),
+            "model": (None, request.provider_model or "sora-2"),
+            "seconds": (None, str(round(request.duration_s))),
+            "size": (None, f"{request.width}x{request.height}"),
+        }
+        ref = request.reference_image
+        if ref is not None:
+            mime = mimetypes.guess_type(ref.name)[0] or "image/png"
+            form["input_reference"] = (ref.name, ref.read_bytes(), mime)
+        return form
+
+    def submit(self, request: GenerationRequest) -> str:
+        headers = idempotency_headers(request)
+        data = self._http.json(
+            "POST", "/v1/videos", files=self.build_form(request), headers=headers
+        )
+        if not data.get("id"):
+            raise ProviderFailureError("video without an id", self.provider, data)
+        return str(data["id"])
+
+    def _status(self, job_id: str) -> JobStatus:
+        video = self._http.json("GET", f"/v1/videos/{job_id}")
+        status = str(video.get("status", ""))
+        progress = video.get("progress")
+        fraction = float(progress) / 100.0 if isinstance(progress, int | float) else None
+        if status == "queued":
+            return running(video, fraction, queued=True)
+        if status == "in_progress":
+            return running(video, fraction)
+        if status == "completed":
+            return succeeded(video, f"/v1/videos/{job_id}/content")
+        error = video.get("error") or {}
+        code = str(error.get("code") or "") if isinstance(error, dict) else ""
+        message = str(error.get("message") or "video failed") if isinstance(error, dict) else ""
+        if looks_like_safety(f"{code} {message}"):
+            return failed(SafetyRefusalError(f"{message} ({code})", self.provider, video))
+        return failed(ProviderFailureError(f"{message} ({code})", self.provider, video))
+
+    def _cancel(self, job_id: str) -> bool:
+        try:
+            self._http.call("DELETE", f"/v1/videos/{job_id}")
+        except RejectedInputError:
+            return False
+        return True

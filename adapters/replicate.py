@@ -1,0 +1,101 @@
+"""Replicate predictions API.
+
+``provider_model`` is ``owner/name`` (official model endpoint) or ``owner/name:version`` or a bare
+version id (``/v1/predictions``). ``aborted`` (a ``Cancel-After`` deadline hit before start) counts
+as canceled; outputs are deleted after an hour, so fetch downloads right away.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from adapters._hosted import (
+    HostedAdapter,
+    JobStatus,
+    canceled,
+    data_uri,
+    failed,
+    idempotency_headers,
+    running,
+    succeeded,
+)
+from adapters._http import looks_like_safety
+from adapters.base import GenerationRequest
+from adapters.errors import ProviderFailureError, RejectedInputError, SafetyRefusalError
+
+
+class ReplicateAdapter(HostedAdapter):
+    provider = "replicate"
+    default_base_url: ClassVar[str] = "https://api.replicate.com"
+
+    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "prompt": request.prompt,
+            "duration": round(request.duration_s),
+            "aspect_ratio": request.aspect_ratio,
+            "resolution": f"{min(request.width, request.height)}p",
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.negative_prompt:
+            body["negative_prompt"] = request.negative_prompt
+        if request.audio:
+            body["generate_audio"] = True
+        if request.reference_image is not None:
+            body["image"] = data_uri(request.reference_image)
+        body.update(request.extra.get("replicate_input", {}))
+        return body
+
+    def submit(self, request: GenerationRequest) -> str:
+        model = request.provider_model
+        payload: dict[str, Any] = {"input": self.build_input(request)}
+        if "/" in model and ":" not in model:
+            path = f"/v1/models/{model}/predictions"
+        else:
+            path = "/v1/predictions"
+            payload["version"] = model.split(":", 1)[-1]
+        if request.extra.get("webhook_url"):
+            payload["webhook"] = request.extra["webhook_url"]
+        headers = idempotency_headers(request)
+        data = self._http.json("POST", path, json=payload, headers=headers)
+        if not data.get("id"):
+            raise ProviderFailureError("prediction without an id", self.provider, data)
+        return str(data["id"])
+
+    def _status(self, job_id: str) -> JobStatus:
+        pred = self._http.json("GET", f"/v1/predictions/{job_id}")
+        status = str(pred.get("status", ""))
+        if status == "starting":
+            return running(pred, queued=True)
+        if status == "processing":
+            return running(pred)
+        if status == "succeeded":
+            url = _output_url(pred.get("output"))
+            if not url:
+                return failed(ProviderFailureError("succeeded without output", self.provider, pred))
+            return succeeded(pred, url)
+        if status in ("canceled", "aborted"):
+            return canceled(pred)
+        message = str(pred.get("error") or "prediction failed")
+        if looks_like_safety(message):
+            return failed(SafetyRefusalError(message, self.provider, pred))
+        return failed(ProviderFailureError(message, self.provider, pred))
+
+    def _cancel(self, job_id: str) -> bool:
+        try:
+            self._http.call("POST", f"/v1/predictions/{job_id}/cancel")
+        except RejectedInputError:
+            return False
+        return True
+
+
+def _output_url(output: Any) -> str | None:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list) and output:
+        return _output_url(output[0])
+    if isinstance(output, dict):
+        for key in ("video", "url", "output"):
+            if key in output:
+                return _output_url(output[key])
+    return None

@@ -1,0 +1,143 @@
+"""One local server for every emulated provider and both judge APIs; background or foreground."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from adapters.webhooks import jwks_for
+from emulators.routes import fal, google, kling, luma, openai, replicate, runway
+from emulators.scenario import Scenario, load_scenario
+from emulators.state import Emulator
+from emulators.webhooks import fal_key
+
+PROVIDER_PATHS = {
+    "google": "/google",
+    "runway": "/runway",
+    "kling": "/kling",
+    "luma": "/luma",
+    "fal": "/fal",
+    "replicate": "/replicate",
+    "openai": "/openai",
+}
+JUDGE_PATHS = {"gemini": "/google/v1beta", "openai": "/openai/v1"}
+EXPIRED_XML = (
+    "<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+    "<Message>Request has expired</Message></Error>"
+)
+
+
+def create_app(scenario: Scenario, media_dir: Path) -> FastAPI:
+    app = FastAPI(title="shotline provider emulator", docs_url=None, redoc_url=None)
+    app.state.emulator = Emulator(scenario, media_dir)
+    for module in (google, runway, kling, luma, replicate, openai, fal):
+        app.include_router(module.router)
+
+    @app.get("/_emulator/stats")
+    async def stats(request: Request) -> JSONResponse:
+        return JSONResponse(request.app.state.emulator.stats.as_dict())
+
+    @app.get("/_emulator/fal-jwks.json")
+    async def fal_jwks(request: Request) -> JSONResponse:
+        return JSONResponse(jwks_for(fal_key(request.app.state.emulator.scenario.seed)))
+
+    @app.get("/_emulator/health")
+    async def health() -> JSONResponse:
+        return JSONResponse({"ok": True, "emulated": True})
+
+    @app.get("/_files/{job_id}/{name}")
+    async def files(job_id: str, name: str, exp: int, request: Request) -> Response:
+        emu: Emulator = request.app.state.emulator
+        job = emu.jobs.get(job_id)
+        if exp < time.time() or (job is not None and emu.expire_download(job)):
+            return Response(EXPIRED_XML, status_code=403, media_type="application/xml")
+        if job is None or job.render is None or not job.render.done():
+            return Response("not found", status_code=404, media_type="text/plain")
+        return FileResponse(emu.clip_path(job), media_type="video/mp4")
+
+    return app
+
+
+class EmulatorHandle:
+    """A running emulator: base URLs for ``build_adapter``, stats, and ``stop``."""
+
+    def __init__(
+        self, server: uvicorn.Server, thread: threading.Thread | None, root: str, emu: Emulator
+    ) -> None:
+        self._server = server
+        self._thread = thread
+        self.base_url = root
+        self.base_urls = {provider: root + path for provider, path in PROVIDER_PATHS.items()}
+        self.judge_base_urls = {name: root + path for name, path in JUDGE_PATHS.items()}
+        self.emulator = emu
+
+    def stats(self) -> dict[str, Any]:
+        """Submissions and accepted jobs per model, idempotency collisions, duplicate requests."""
+        return self.emulator.stats.as_dict()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.emulator.shutdown()
+        shutil.rmtree(self.emulator.media_dir, ignore_errors=True)
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _server(
+    scenario: Scenario | Path | None, host: str, port: int
+) -> tuple[uvicorn.Server, Emulator]:
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    media_dir = Path(tempfile.mkdtemp(prefix="shotline-emulator-"))
+    app = create_app(loaded, media_dir)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    return uvicorn.Server(config), app.state.emulator
+
+
+def start_emulator(
+    scenario: Scenario | Path | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> EmulatorHandle:
+    """Run the emulator in a background thread (``port=0``: a free port); return once it serves."""
+    server, emu = _server(scenario, host, port)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="shotline-emulator", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the emulator did not start")
+        time.sleep(0.01)
+    netloc = f"[{host}]" if ":" in host else host
+    return EmulatorHandle(server, thread, f"http://{netloc}:{bound}", emu)

@@ -1,0 +1,101 @@
+"""Real MP4s for emulated jobs: the local animatic renderer, then optional injected defects."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from adapters.base import GenerationRequest
+from adapters.local import render_animatic
+from emulators.scenario import Defect
+from stitching.ffmpeg import run_ffmpeg
+
+ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What an emulated provider was asked for, in canonical units."""
+
+    provider: str
+    model: str
+    prompt: str
+    duration_s: float
+    width: int
+    height: int
+    fps: float = 24.0
+    audio: bool = False
+    seed: int | None = None
+
+
+def capped(spec: ClipSpec, max_side: int | None) -> ClipSpec:
+    """Scale the frame down (keeping even sizes) so that no side exceeds ``max_side``."""
+    if not max_side or max(spec.width, spec.height) <= max_side:
+        return spec
+    factor = max_side / max(spec.width, spec.height)
+    return replace(
+        spec,
+        width=max(2, int(spec.width * factor) // 2 * 2),
+        height=max(2, int(spec.height * factor) // 2 * 2),
+    )
+
+
+def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> Path:
+    """Render ``spec`` to ``out`` and write each defect into it."""
+    request = GenerationRequest(
+        shot_id=f"emulated-{out.stem}",
+        prompt=spec.prompt,
+        duration_s=spec.duration_s,
+        width=spec.width,
+        height=spec.height,
+        fps=spec.fps,
+        model=f"{spec.provider}/{spec.model}",
+        provider_model=spec.model,
+        audio=spec.audio,
+        seed=spec.seed,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    render_animatic(request, out)
+    for defect in defects:
+        apply_defect(out, defect, spec)
+    return out
+
+
+def defect_args(defect: Defect, spec: ClipSpec) -> list[str] | None:
+    """FFmpeg output options that write ``defect``; ``None`` for defects done on bytes (corrupt)."""
+    length = min(defect.seconds, spec.duration_s)
+    if defect.kind in ("black_head", "black_tail", "black_middle"):
+        start = {
+            "black_head": 0.0,
+            "black_tail": spec.duration_s - length,
+            "black_middle": (spec.duration_s - length) / 2,
+        }[defect.kind]
+        box = f"drawbox=c=black:t=fill:enable='between(t,{start:.3f},{start + length:.3f})'"
+        return ["-vf", box, *ENCODE, "-c:a", "copy"]
+    if defect.kind == "frozen":
+        first = round((spec.duration_s - length) / 2 * spec.fps)
+        last = first + max(1, round(length * spec.fps))
+        freeze = f"[0:v]split[a][b];[a][b]freezeframes=first={first}:last={last}:replace={first}[v]"
+        return ["-filter_complex", freeze, "-map", "[v]", "-map", "0:a?", *ENCODE, "-c:a", "copy"]
+    if defect.kind == "wrong_size":
+        width = max(2, int(spec.width * defect.scale) // 2 * 2)
+        height = max(2, int(spec.height * defect.scale) // 2 * 2)
+        return ["-vf", f"scale={width}:{height}", *ENCODE, "-c:a", "copy"]
+    if defect.kind == "short_duration":
+        return ["-t", f"{spec.duration_s * defect.fraction:.3f}", "-c", "copy"]
+    if defect.kind == "missing_audio":
+        return ["-an", "-c:v", "copy"]
+    return None
+
+
+def apply_defect(path: Path, defect: Defect, spec: ClipSpec) -> None:
+    """Rewrite ``path`` in place with ``defect``."""
+    args = defect_args(defect, spec)
+    if args is None:
+        data = path.read_bytes()
+        path.write_bytes(data[: max(64, len(data) * 2 // 5)])
+        return
+    tmp = path.with_suffix(".defect.mp4")
+    run_ffmpeg(["-i", str(path), *args, "-f", "mp4", str(tmp)])
+    os.replace(tmp, path)

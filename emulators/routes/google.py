@@ -1,0 +1,156 @@
+"""Gemini API emulation: Veo ``predictLongRunning``, file download, ``generateContent``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from emulators import webhooks
+from emulators.media import ClipSpec
+from emulators.routes import _flow as flow
+from emulators.routes.judges import gemini_generate
+from emulators.state import Emulator, Job, View
+from emulators.wire import error_response, respond
+
+PROVIDER = "google"
+VERTEX_ONLY = (
+    "seed",
+    "fps",
+    "generateAudio",
+    "outputGcsUri",
+    "pubsubTopic",
+    "mask",
+    "compressionQuality",
+    "labels",
+    "resizeMode",
+)
+RAI_REASON = (
+    "Veo could not generate 1 videos because the input prompt or output violated our policies."
+    " You will not be charged for blocked videos. Support codes: 58061214"
+)
+TYPE_PREFIX = "type.googleapis.com/google.ai.generativelanguage.v1beta"
+router = APIRouter(prefix="/google/v1beta")
+
+
+def _authorized(request: Request) -> bool:
+    return bool(request.headers.get("x-goog-api-key") or request.query_params.get("key"))
+
+
+def veo_spec(model: str, body: dict[str, Any]) -> ClipSpec:
+    instances = body.get("instances")
+    if not isinstance(instances, list) or not instances or not isinstance(instances[0], dict):
+        raise flow.BadRequest("instances[0] is required")
+    instance = instances[0]
+    params = body.get("parameters") or {}
+    refused = [name for name in VERTEX_ONLY if name in params]
+    if refused:
+        raise flow.BadRequest(f"{refused[0]} parameter is not supported in Gemini API.")
+    if "gcsUri" in (instance.get("image") or {}):
+        raise flow.BadRequest("gcsUri is not supported in Gemini API.")
+    short = flow.resolution_short(params.get("resolution"), 720)
+    width, height = flow.dims(str(params.get("aspectRatio", "16:9")), short)
+    return ClipSpec(
+        provider=PROVIDER,
+        model=model,
+        prompt=str(instance.get("prompt", "")),
+        duration_s=flow.seconds(params.get("durationSeconds", 8), "durationSeconds"),
+        width=width,
+        height=height,
+        audio=not model.startswith("veo-2"),
+    )
+
+
+@router.post("/models/{model_action}")
+async def model_action(model_action: str, request: Request) -> Response:
+    if not _authorized(request):
+        return error_response(PROVIDER, 403, "Method doesn't allow unregistered callers.")
+    model, _, action = model_action.partition(":")
+    try:
+        raw, body = await flow.json_body(request)
+        if action == "generateContent":
+            return await gemini_generate(request, model, raw, body)
+        if action != "predictLongRunning":
+            return error_response(PROVIDER, 404, f"unknown method {action!r}")
+        spec = veo_spec(model, body)
+    except flow.BadRequest as exc:
+        return flow.bad_request(PROVIDER, exc)
+    created = await flow.create(request, PROVIDER, spec, raw)
+    if created.response is not None:
+        return created.response
+    job = created.job
+    assert job is not None
+    emu = flow.emulator(request)
+    for uri in (body.get("webhookConfig") or {}).get("uris") or []:
+        webhooks.schedule(emu, job, str(uri), "standard", lambda j: _event(request, j, emu))
+    return respond({"name": _op_name(job)}, created.fault)
+
+
+def _event(request: Request, job: Job, emu: Emulator) -> dict[str, Any]:
+    """Gemini's webhook payload shape is not published in detail (UNCERTAIN): type + operation."""
+    return {"type": "video.generated", "data": operation(request, job, emu.view(job))}
+
+
+def _op_name(job: Job) -> str:
+    return f"models/{job.model}/operations/{job.id}"
+
+
+def operation(request: Request, job: Job, view: View) -> dict[str, Any]:
+    op: dict[str, Any] = {"name": _op_name(job)}
+    if view.phase not in ("succeeded", "failed", "canceled"):
+        return op
+    op["done"] = True
+    if view.phase == "canceled":
+        op["error"] = {"code": 1, "message": "Operation cancelled.", "status": "CANCELLED"}
+    elif job.outcome == "safety_refusal":
+        reason = job.message or RAI_REASON
+        op["response"] = _video_response(
+            {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [reason]}
+        )
+    elif view.phase == "failed":
+        op["error"] = {"code": 13, "message": view.error or "Internal error.", "status": "INTERNAL"}
+    else:
+        uri = f"{flow.root(request)}/google/v1beta/files/{job.id}:download?alt=media"
+        op["response"] = _video_response({"generatedSamples": [{"video": {"uri": uri}}]})
+    return op
+
+
+def _video_response(inner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@type": f"{TYPE_PREFIX}.PredictLongRunningResponse",
+        "generateVideoResponse": inner,
+    }
+
+
+@router.get("/models/{model}/operations/{op_id}")
+async def get_operation(model: str, op_id: str, request: Request) -> Response:
+    if not _authorized(request):
+        return error_response(PROVIDER, 403, "Method doesn't allow unregistered callers.")
+    polled = await flow.poll(request, PROVIDER, op_id)
+    if polled.response is not None:
+        return polled.response
+    assert polled.job is not None
+    assert polled.view is not None
+    return respond(operation(request, polled.job, polled.view), polled.fault)
+
+
+@router.post("/models/{model}/operations/{op_ref}")
+async def cancel_operation(model: str, op_ref: str, request: Request) -> Response:
+    op_id, _, action = op_ref.partition(":")
+    job = flow.emulator(request).jobs.get(op_id)
+    if action != "cancel" or job is None:
+        return error_response(PROVIDER, 404, "operation not found")
+    flow.emulator(request).cancel(job)
+    return respond({})
+
+
+@router.get("/files/{file_ref}")
+async def download(file_ref: str, request: Request) -> Response:
+    """Veo outputs need the API key; the real service then redirects to storage."""
+    if not _authorized(request):
+        return error_response(PROVIDER, 403, "Method doesn't allow unregistered callers.")
+    job = flow.emulator(request).jobs.get(file_ref.partition(":")[0])
+    if job is None or job.render is None:
+        return error_response(PROVIDER, 404, "File not found.")
+    return RedirectResponse(flow.file_url(request, job), status_code=302)

@@ -1,0 +1,148 @@
+"""OpenAI-shaped emulation: ``/v1/videos`` (multipart create, content download) and the judge's
+``/v1/chat/completions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from emulators.media import ClipSpec
+from emulators.routes import _flow as flow
+from emulators.routes.judges import openai_chat
+from emulators.state import Job, View
+from emulators.wire import bearer, error_response, respond
+
+PROVIDER = "openai"
+_STATUS = {
+    "queued": "queued",
+    "throttled": "queued",
+    "running": "in_progress",
+    "succeeded": "completed",
+    "failed": "failed",
+    "canceled": "failed",
+}
+router = APIRouter(prefix="/openai/v1")
+
+
+def video_spec(form: dict[str, Any]) -> ClipSpec:
+    if not form.get("prompt"):
+        raise flow.BadRequest("prompt is required")
+    raw_seconds = form.get("seconds", "4")
+    if not isinstance(raw_seconds, str):
+        raise flow.BadRequest("Invalid type for 'seconds': expected a string")
+    size = str(form.get("size", "720x1280"))
+    width, _, height = size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise flow.BadRequest(f"Invalid size {size!r}")
+    return ClipSpec(
+        provider=PROVIDER,
+        model=str(form.get("model", "sora-2")),
+        prompt=str(form["prompt"]),
+        duration_s=flow.seconds(raw_seconds, "seconds"),
+        width=int(width),
+        height=int(height),
+        audio=True,
+    )
+
+
+async def _form(request: Request) -> tuple[bytes, dict[str, Any]]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return await flow.json_body(request)
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    raw = "&".join(f"{k}={v}" for k, v in sorted(fields.items())).encode()
+    return raw, fields
+
+
+@router.post("/videos")
+async def create_video(request: Request) -> Response:
+    if not bearer(request):
+        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    try:
+        raw, form = await _form(request)
+        spec = video_spec(form)
+    except flow.BadRequest as exc:
+        return flow.bad_request(PROVIDER, exc)
+    created = await flow.create(request, PROVIDER, spec, raw, prefix="video_")
+    if created.response is not None:
+        return created.response
+    assert created.job is not None
+    answer = respond(video(created.job, View("queued", 0.0)), created.fault)
+    answer.headers["openai-poll-after-ms"] = "200"
+    return answer
+
+
+def video(job: Job, view: View) -> dict[str, Any]:
+    finished = view.phase in ("succeeded", "failed", "canceled")
+    body: dict[str, Any] = {
+        "id": job.id,
+        "object": "video",
+        "model": job.model,
+        "status": _STATUS[view.phase],
+        "progress": 100 if finished else int(view.progress * 100),
+        "created_at": flow.unix(job.created_at),
+        "completed_at": flow.unix(job.created_at + job.latency_s) if finished else None,
+        "expires_at": flow.unix(job.created_at) + 3600 if view.phase == "succeeded" else None,
+        "prompt": job.spec.prompt,
+        "seconds": str(round(job.spec.duration_s)),
+        "size": f"{job.spec.width}x{job.spec.height}",
+        "remixed_from_video_id": None,
+        "error": None,
+    }
+    if view.phase in ("failed", "canceled"):
+        safety = job.outcome == "safety_refusal"
+        code = "moderation_blocked" if safety else "video_generation_failed"
+        body["error"] = {"code": code, "message": view.error or "canceled"}
+    return body
+
+
+@router.get("/videos/{video_id}")
+async def get_video(video_id: str, request: Request) -> Response:
+    if not bearer(request):
+        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    polled = await flow.poll(request, PROVIDER, video_id)
+    if polled.response is not None:
+        return polled.response
+    assert polled.job is not None
+    assert polled.view is not None
+    answer = respond(video(polled.job, polled.view), polled.fault)
+    answer.headers["openai-poll-after-ms"] = "200"
+    return answer
+
+
+@router.get("/videos/{video_id}/content")
+async def get_content(video_id: str, request: Request) -> Response:
+    if not bearer(request):
+        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    emu = flow.emulator(request)
+    job = emu.jobs.get(video_id)
+    if job is None or emu.view(job).phase != "succeeded":
+        return error_response(PROVIDER, 404, "Video content is not available")
+    if emu.expire_download(job):
+        return error_response(PROVIDER, 404, "Video content has expired")
+    return FileResponse(emu.clip_path(job), media_type="video/mp4")
+
+
+@router.delete("/videos/{video_id}")
+async def delete_video(video_id: str, request: Request) -> Response:
+    if not bearer(request):
+        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    emu = flow.emulator(request)
+    job = emu.jobs.pop(video_id, None)
+    if job is None:
+        return error_response(PROVIDER, 404, "Video not found")
+    emu.cancel(job)
+    return respond({"id": video_id, "deleted": True, "object": "video.deleted"})
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    if not bearer(request):
+        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    try:
+        raw, body = await flow.json_body(request)
+    except flow.BadRequest as exc:
+        return flow.bad_request(PROVIDER, exc)
+    return await openai_chat(request, raw, body)

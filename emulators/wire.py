@@ -1,0 +1,114 @@
+"""Vendor-shaped HTTP answers: error bodies and rate-limit hints as each provider sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from emulators.scenario import Fault
+
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_KLING_CODES = {400: 1200, 401: 1000, 404: 1202, 429: 1302, 500: 5000, 503: 5001}
+
+
+def _hint_headers(retry_after: float | None, provider: str) -> dict[str, str]:
+    if retry_after is None or provider in ("runway", "kling", "google"):
+        return {}
+    headers = {"Retry-After": str(max(1, round(retry_after)))}
+    if provider == "openai":
+        headers["retry-after-ms"] = str(round(retry_after * 1000))
+    return headers
+
+
+def error_body(provider: str, status: int, message: str, retry_after: float | None) -> Any:
+    """The JSON error body ``provider`` sends for ``status``."""
+    if provider in ("google", "gemini"):
+        error: dict[str, Any] = {
+            "code": status,
+            "message": message,
+            "status": _GOOGLE_STATUS.get(status, "UNKNOWN"),
+        }
+        if status == 429 and retry_after is not None:
+            error["details"] = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": f"{retry_after}s",
+                }
+            ]
+        return {"error": error}
+    if provider == "openai":
+        kind = "rate_limit_exceeded" if status == 429 else "invalid_request_error"
+        return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    if provider == "replicate":
+        detail = message
+        if status == 429:
+            detail = (
+                f"Request was throttled. Your rate limit resets in ~{round(retry_after or 30)}s."
+            )
+        return {"type": "about:blank", "title": message[:60], "status": status, "detail": detail}
+    if provider == "kling":
+        return {"code": _KLING_CODES.get(status, 5000), "message": message, "request_id": "emu"}
+    if provider == "runway":
+        return {"error": message}
+    return {"detail": message}
+
+
+def error_response(
+    provider: str, status: int, message: str, retry_after: float | None = None
+) -> JSONResponse:
+    headers = _hint_headers(retry_after, provider) if status == 429 else {}
+    if provider == "fal":
+        headers["x-fal-error-type"] = "rate_limited" if status == 429 else "server_error"
+    return JSONResponse(
+        error_body(provider, status, message, retry_after), status_code=status, headers=headers
+    )
+
+
+async def fault_response(provider: str, fault: Fault) -> Response | None:
+    """Answer for an HTTP fault; ``None`` means answer normally (after a hang, or for JSON faults
+    that are applied to the normal body by ``respond``)."""
+    if fault.kind == "rate_limit":
+        message = fault.message or "Rate limit exceeded"
+        return error_response(provider, 429, message, fault.retry_after_s)
+    if fault.kind == "server_error":
+        message = fault.message or "The service is temporarily overloaded"
+        return error_response(provider, fault.status, message)
+    if fault.kind == "bad_request":
+        return error_response(provider, 400, fault.message or "Invalid request parameters")
+    if fault.kind == "hang":
+        await asyncio.sleep(fault.seconds)
+    return None
+
+
+def respond(payload: Any, fault: Fault | None = None, status: int = 200) -> Response:
+    """The normal JSON answer, mangled when ``fault`` asks for malformed or truncated JSON."""
+    text = json.dumps(payload)
+    if fault is not None and fault.kind == "truncated_json":
+        return Response(text[: len(text) // 2], status_code=status, media_type="application/json")
+    if fault is not None and fault.kind == "malformed_json":
+        page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return Response(page, status_code=status, media_type="application/json")
+    return Response(text, status_code=status, media_type="application/json")
+
+
+def bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() in ("bearer", "key", "token") else None
+
+
+def idempotency_key(request: Request) -> str | None:
+    return request.headers.get("idempotency-key") or request.headers.get("x-idempotency-key")

@@ -1,0 +1,83 @@
+"""Downloads: size limit, content type, container check, checksum, atomic write."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters._http import HttpClient
+from adapters.download import DownloadLimits, Fetched, UrlExpiredError, download_asset
+from adapters.errors import AssetError
+from emulators.media import ClipSpec, render_clip
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    spec = ClipSpec("runway", "gen4.5", "a kite", 1.0, 160, 90, fps=12.0)
+    return render_clip(spec, tmp_path_factory.mktemp("clip") / "c.mp4").read_bytes()
+
+
+def client(status: int, body: bytes, content_type: str = "video/mp4") -> HttpClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["x-goog-api-key"] == "k"
+        return httpx.Response(status, content=body, headers={"content-type": content_type})
+
+    return HttpClient("p", "https://files.test", {}, transport=httpx.MockTransport(handler))
+
+
+FETCHED = Fetched("job/1", "https://files.test/v.mp4", {"x-goog-api-key": "k"}, 0.4, {"raw": 1})
+
+
+def test_good_download_is_measured_and_atomic(clip: bytes, tmp_path: Path):
+    asset = download_asset(client(200, clip), FETCHED, tmp_path)
+    assert asset.sha256 == hashlib.sha256(clip).hexdigest()
+    assert asset.path.read_bytes() == clip
+    assert (asset.width, asset.height) == (160, 90)
+    assert asset.provider_cost_usd == 0.4
+    assert [p.name for p in tmp_path.iterdir()] == [asset.path.name]
+
+
+def test_size_limit(clip: bytes, tmp_path: Path):
+    with pytest.raises(AssetError, match=r"over 1000|larger than"):
+        download_asset(client(200, clip), FETCHED, tmp_path, DownloadLimits(max_bytes=1000))
+    assert not list(tmp_path.iterdir())
+
+
+def test_content_type(clip: bytes, tmp_path: Path):
+    with pytest.raises(AssetError, match="content-type"):
+        download_asset(client(200, clip, "text/html"), FETCHED, tmp_path)
+
+
+def test_truncated_container_is_refused(clip: bytes, tmp_path: Path):
+    with pytest.raises(AssetError, match="not a readable video"):
+        download_asset(client(200, clip[: len(clip) // 3]), FETCHED, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_expired_url(tmp_path: Path):
+    with pytest.raises(UrlExpiredError):
+        download_asset(client(403, b"<Error>Request has expired</Error>"), FETCHED, tmp_path)
+
+
+def test_size_limit_without_content_length(clip: bytes, tmp_path: Path):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=httpx.ByteStream(clip), headers={"content-type": ""})
+
+    http = HttpClient("p", "https://files.test", {}, transport=httpx.MockTransport(handler))
+    with pytest.raises(AssetError, match="larger than"):
+        download_asset(http, FETCHED, tmp_path, DownloadLimits(max_bytes=1000, chunk=512))
+    assert not list(tmp_path.iterdir())
+
+
+def test_inline_base64_output(clip: bytes, tmp_path: Path):
+    import base64
+
+    url = "data:video/mp4;base64," + base64.b64encode(clip).decode()
+    fetched = Fetched("op/1", url)
+    asset = download_asset(client(500, b""), fetched, tmp_path)
+    assert asset.sha256 == hashlib.sha256(clip).hexdigest()
+    with pytest.raises(AssetError, match="unsupported inline"):
+        download_asset(client(500, b""), Fetched("op/1", "data:text/html,<b>"), tmp_path)

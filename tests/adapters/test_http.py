@@ -1,0 +1,123 @@
+"""Error classification at the edge and retry hints, on hand-made responses."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+import pytest
+
+from adapters._http import classify_status, parse_retry_after
+from adapters.errors import (
+    ProviderTimeoutError,
+    RateLimitedError,
+    RejectedInputError,
+    SafetyRefusalError,
+    TransientError,
+)
+from adapters.kling import KlingAdapter
+
+
+def response(status: int, body: object = None, **headers: str) -> httpx.Response:
+    request = httpx.Request("POST", "https://provider.test/v1/x")
+    return httpx.Response(status, json=body, headers=headers, request=request)
+
+
+class TestRetryAfter:
+    def test_milliseconds_win_over_seconds(self):
+        assert parse_retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+
+    def test_seconds_and_http_date(self):
+        assert parse_retry_after({"retry-after": "7"}) == 7.0
+        date = email.utils.formatdate(time.time() + 30, usegmt=True)
+        assert parse_retry_after({"retry-after": date}) == pytest.approx(30, abs=2)
+
+    def test_gemini_retry_info(self):
+        body = {
+            "error": {
+                "code": 429,
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {"@type": "type.googleapis.com/google.rpc.QuotaFailure"},
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"},
+                ],
+            }
+        }
+        assert parse_retry_after({}, body) == 37.0
+
+    def test_replicate_body_phrase_and_none(self):
+        body = {"detail": "Request was throttled. Your rate limit resets in ~30s."}
+        assert parse_retry_after({}, body) == 30.0
+        assert parse_retry_after({}, {"detail": "slow down"}) is None
+
+
+class TestClassify:
+    def test_status_families(self):
+        assert isinstance(classify_status("p", response(429, {})), RateLimitedError)
+        assert type(classify_status("p", response(503, {}))) is TransientError
+        assert isinstance(classify_status("p", response(504, {})), ProviderTimeoutError)
+        assert isinstance(classify_status("p", response(400, {"error": "bad"})), RejectedInputError)
+
+    def test_safety_words_in_a_4xx(self):
+        body = {"error": {"message": "Your request was rejected by the safety system"}}
+        assert isinstance(classify_status("openai", response(400, body)), SafetyRefusalError)
+
+    def test_the_secret_never_appears_in_errors(self):
+        error = classify_status("p", response(401, {"error": "bad key"}))
+        assert "sk-secret" not in str(error)
+
+    def test_kling_codes(self):
+        adapter = KlingAdapter(api_key="k", base_url="http://127.0.0.1:9")
+        assert isinstance(
+            adapter.classify("kling", response(429, {"code": 1303})), RateLimitedError
+        )
+        assert isinstance(
+            adapter.classify("kling", response(400, {"code": 1301})), SafetyRefusalError
+        )
+        balance = adapter.classify("kling", response(429, {"code": 1102, "message": "depleted"}))
+        assert isinstance(balance, RejectedInputError)
+
+
+def test_adapters_never_show_their_key():
+    adapter = KlingAdapter(api_key="sk-secret", base_url="http://127.0.0.1:9")
+    assert "sk-secret" not in repr(adapter)
+
+
+def test_connection_refused_is_transient(tmp_path):
+    from adapters.base import GenerationRequest
+
+    adapter = KlingAdapter(api_key="k", base_url="http://127.0.0.1:9", timeout=1)
+    request = GenerationRequest("s", "p", 5, 1280, 720, 24, "kling/kling-v3", "kling-v3")
+    with pytest.raises(TransientError, match="connection failed"):
+        adapter.submit(request)
+
+
+def test_kling_legacy_jwt_is_minted_per_request():
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from adapters.kling import KlingJWT
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        return httpx.Response(200, json={"code": 0, "data": {"task_id": "t1"}})
+
+    adapter = KlingAdapter(api_key="ak-1:sk-1", base_url="http://kling.test")
+    adapter._http.client._transport = httpx.MockTransport(handler)
+    from adapters.base import GenerationRequest
+
+    request = GenerationRequest("s", "p", 5, 1280, 720, 24, "kling/v3-std", "kling-v3")
+    assert adapter.submit(request) == "text2video/t1"
+    token = seen[0].removeprefix("Bearer ")
+    head, body, signature = token.split(".")
+    expected = hmac.new(b"sk-1", f"{head}.{body}".encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64decode(signature + "==") == expected
+    claims = json.loads(base64.urlsafe_b64decode(body + "=="))
+    assert claims["iss"] == "ak-1"
+    assert claims["exp"] - claims["nbf"] == 1805
+    assert "sk-1" not in repr(KlingJWT("ak-1", "sk-1"))
