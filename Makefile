@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	@mkdir -p out
-	$(BIN)/shotline render examples/teaser.yaml -o out/teaser.mp4
+	$(BIN)/shotline render examples/teaser.yaml -o out/teaser.mp4 --providers emulated --scenario examples/emulator-demo.yaml
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from registry import ModelSpec, Registry, Tier
 from router._filter import FilterContext, Fit, assess
@@ -78,6 +78,11 @@ class Router:
     def evaluate(self, need: ShotNeed, budget_share: float | None = None) -> Evaluation:
         feasible: list[Candidate] = []
         rejected: dict[str, list[str]] = {}
+        if self._local_only_ignores(need.pinned_model):
+            rejected[str(need.pinned_model)] = [
+                "pin ignored: --providers local renders every shot locally"
+            ]
+            need = replace(need, pinned_model=None)
         for spec in self.registry.models:
             fit = assess(spec, need, self.ctx)
             if isinstance(fit, list):
@@ -91,6 +96,12 @@ class Router:
             hint = f"; did you mean {close[0]}?" if close else ""
             rejected[pin] = [f"pinned by the shot but not in the registry{hint}"]
         return Evaluation(need, feasible, rejected)
+
+    def _local_only_ignores(self, pin: str | None) -> bool:
+        """A pin to a hosted model means nothing in a local-only run: the animatic stands in."""
+        if not pin or pin not in self.registry or self.ctx.providers != frozenset({"local"}):
+            return False
+        return self.registry.get(pin).provider != "local"
 
     def _candidate(
         self, spec: ModelSpec, fit: Fit, need: ShotNeed, budget_share: float | None

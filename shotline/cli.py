@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from shotline.commands import check, emulate, models, plan, render
+from shotline.commands import check, emulate, models, plan, render, stitch
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."
@@ -16,6 +16,7 @@ plan.register(app)
 models.register(app)
 check.register(app)
 emulate.register(app)
+stitch.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 

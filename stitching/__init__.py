@@ -1,0 +1,30 @@
+"""Stitcher: frame-exact edit plans, normalise-on-arrival, stream-copy assembly, verified output."""
+
+from stitching.assembly import StitchResult, assemble, copy_mismatches, keyframe_hints, stitch
+from stitching.errors import ClipError, FFmpegError, PlanError, StitchError, VerificationError
+from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
+from stitching.profile import OutputProfile, as_rate
+from stitching.segment import Segment, normalise
+from stitching.verify import verify
+
+__all__ = [
+    "ClipError",
+    "EditPlan",
+    "FFmpegError",
+    "MusicBed",
+    "OutputProfile",
+    "PlanError",
+    "Segment",
+    "ShotPlan",
+    "StitchError",
+    "StitchResult",
+    "VerificationError",
+    "as_rate",
+    "assemble",
+    "copy_mismatches",
+    "keyframe_hints",
+    "normalise",
+    "plan_edit",
+    "stitch",
+    "verify",
+]

@@ -22,13 +22,36 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def run_ffmpeg(args: list[str], timeout: float = 600.0) -> str:
-    """Run ffmpeg with ``BASE_ARGS`` + ``args``; return stderr; raise ``FFmpegError`` on failure."""
-    argv = [ffmpeg_exe(), *BASE_ARGS, *args]
+def run_ffmpeg(
+    args: list[str],
+    timeout: float = 600.0,
+    *,
+    stdin: bytes | None = None,
+    loglevel: str = "error",
+) -> str:
+    """Run ffmpeg with ``BASE_ARGS`` + ``args``; return stderr; raise ``FFmpegError`` on failure.
+
+    ``stdin`` feeds bytes to an ``-i pipe:0`` input; ``loglevel="info"`` keeps filter summaries
+    (``ebur128``) on stderr.
+    """
+    return _run(args, timeout, stdin, loglevel)[1]
+
+
+def run_ffmpeg_stdout(
+    args: list[str], timeout: float = 600.0, *, stdin: bytes | None = None
+) -> bytes:
+    """Like ``run_ffmpeg`` for a ``pipe:1`` output: return what ffmpeg wrote to stdout."""
+    return _run(args, timeout, stdin, "error")[0]
+
+
+def _run(args: list[str], timeout: float, stdin: bytes | None, loglevel: str) -> tuple[bytes, str]:
+    base = BASE_ARGS if stdin is None else [a for a in BASE_ARGS if a != "-nostdin"]
+    argv = [ffmpeg_exe(), *base[:-1], loglevel, *args]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise FFmpegError(-1, f"timed out after {timeout:g}s", argv) from exc
+    stderr = done.stderr.decode("utf-8", "replace")
     if done.returncode != 0:
-        raise FFmpegError(done.returncode, done.stderr[-4000:], argv)
-    return done.stderr
+        raise FFmpegError(done.returncode, stderr[-4000:], argv)
+    return done.stdout, stderr

@@ -1,0 +1,236 @@
+"""Assembly: the plan -> one verified deliverable (MP4, optional HLS, poster, contact sheet)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shotline.storyboard import Transition
+from stitching import audio as audio_mod
+from stitching.aac import AacChunk, encode_aac
+from stitching.errors import PlanError, VerificationError
+from stitching.ffmpeg import run_ffmpeg
+from stitching.plan import EditPlan, MusicBed, plan_edit
+from stitching.profile import OutputProfile
+from stitching.segment import Segment, normalise, probe_params
+from stitching.thumbs import write_thumbs
+from stitching.verify import check_joins, check_same_video, failures, summarise, verify_file
+from stitching.video import (
+    Source,
+    WindowPiece,
+    full_argv,
+    mux,
+    plan_pieces,
+    sources,
+    windows_argv,
+)
+
+__all__ = ["StitchResult", "assemble", "copy_mismatches", "keyframe_hints", "mux", "stitch"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StitchResult:
+    path: Path
+    plan: EditPlan
+    verification: dict[str, Any]
+    poster: Path
+    contact_sheet: Path
+    plan_path: Path
+    hls: Path | None = None
+    video_path: str = "copy"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def copy_mismatches(segments: list[Segment]) -> list[str]:
+    """Parameters on which a segment's file differs from the first one's or from its record.
+
+    Probes the files now (headers only), so a segment replaced since it was normalised is caught.
+    Empty: stream copy is safe.
+    """
+    probed = [probe_params(segment.path) for segment in segments]
+    problems = []
+    for segment, params in zip(segments, probed, strict=True):
+        recorded = segment.copy_params()
+        for key, value in params.items():
+            if value != probed[0][key]:
+                problems.append(f"{segment.path.name}: {key}={value} vs {probed[0][key]}")
+            if key in recorded and value != recorded[key]:
+                problems.append(f"{segment.path.name}: {key}={value}, recorded {recorded[key]}")
+    return problems
+
+
+def _timed(timings: dict[str, float], name: str, job: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    try:
+        return job()
+    finally:
+        timings[name] = round(time.perf_counter() - start, 3)
+
+
+def _render_audio(
+    plan: EditPlan, work: Path, timings: dict[str, float]
+) -> tuple[list[AacChunk], dict[str, Any]]:
+    pcm = _timed(timings, "audio_mix", lambda: audio_mod.mix(plan))
+    pcm, report = _timed(
+        timings, "audio_loudness", lambda: audio_mod.normalise_loudness(pcm, plan.profile)
+    )
+    chunks = _timed(timings, "audio_encode", lambda: encode_aac(pcm, plan.profile, work))
+    return chunks, report
+
+
+def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
+    """Stream-copy sources when safe (windows re-encoded in one pass), else one full re-encode."""
+    segments = [shot.segment for shot in plan.shots]
+    problems = copy_mismatches(segments)
+    try:
+        pieces = plan_pieces(plan)
+    except PlanError as exc:
+        problems.append(str(exc))
+    if not problems:
+        windows = [p for p in pieces if isinstance(p, WindowPiece)]
+        encoded = work / "windows.mp4" if windows else None
+        if encoded is not None:
+            run_ffmpeg(windows_argv(plan, windows, encoded))
+            if probe_params(encoded)["extradata_sha"] != segments[0].extradata_sha:
+                problems.append("re-encoded windows: encoder parameters differ from the segments")
+        if not problems:
+            return sources(plan, pieces, encoded), "copy"
+    log.warning("stitching: stream copy refused, re-encoding: %s", "; ".join(problems))
+    full = work / "full.mp4"
+    run_ffmpeg(full_argv(plan, full))
+    return [(full, 0, plan.total_frames)], "reencode"
+
+
+def _hls(video: Path, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    playlist = out_dir / "index.m3u8"
+    run_ffmpeg(
+        ["-i", str(video), "-c", "copy", "-f", "hls", "-hls_time", "2",
+         "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
+         "-hls_flags", "independent_segments",
+         "-hls_segment_filename", str(out_dir / "seg_%03d.m4s"), str(playlist)]
+    )  # fmt: skip
+    return playlist
+
+
+def _check_files(plan: EditPlan) -> None:
+    missing = [
+        f"{shot.shot_id}: {path}"
+        for shot in plan.shots
+        for path in (shot.segment.path, shot.segment.audio_path)
+        if not path.is_file()
+    ]
+    if missing:
+        raise PlanError("segments of the plan are missing: " + "; ".join(missing))
+
+
+def assemble(plan: EditPlan, out: Path, *, hls: bool = False) -> StitchResult:
+    """Render ``plan`` to ``out`` (H.264/AAC MP4, faststart) and verify the file.
+
+    Writes ``OUT.plan.json``, ``OUT.poster.jpg`` and ``OUT.contact.jpg`` beside it (and
+    ``OUT_hls/index.m3u8`` with ``hls``). Raises ``VerificationError`` carrying the measured numbers
+    when the output does not match the plan; the files are kept for inspection.
+
+    The picture checks (cuts and clean joins) decode the video track while the audio is still
+    being encoded; the final file is then proven to carry exactly those video packets.
+    """
+    _check_files(plan)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".{out.stem}.{uuid.uuid4().hex[:10]}.work"
+    work.mkdir()
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    try:
+        result = _render(plan, out, work, hls, timings)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    timings["total"] = round(time.perf_counter() - start, 3)
+    if not result.verification["passed"]:
+        lines = "\n  ".join(failures(result.verification))
+        raise VerificationError(
+            f"{out}: output does not match its plan:\n  {lines}", result.verification
+        )
+    return result
+
+
+def _render(
+    plan: EditPlan, out: Path, work: Path, hls: bool, timings: dict[str, float]
+) -> StitchResult:
+    names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
+    plan_path, video_only, tmp = (
+        out.with_name(f"{out.stem}.plan.json"),
+        work / "video.mp4",
+        work / "out.mp4",
+    )
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sound = pool.submit(_render_audio, plan, work, timings)
+        files, video_path = _timed(timings, "video", lambda: _video_sources(plan, work))
+        _timed(timings, "mux_video", lambda: mux(plan, files, None, video_only))
+        joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, video_only))
+        thumbs = pool.submit(
+            _timed, timings, "thumbs",
+            lambda: write_thumbs(plan, video_only, names["poster.jpg"], names["contact.jpg"]),
+        )  # fmt: skip
+        chunks, loudness = sound.result()
+        whole = [(video_only, 0, plan.total_frames)]
+        _timed(timings, "mux", lambda: mux(plan, whole, chunks, tmp))
+        os.replace(tmp, out)
+        plan_path.write_text(plan.to_json(), encoding="utf-8")
+        playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
+        same = pool.submit(check_same_video, out, video_only)
+        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out))
+        cuts, clean = joins.result()
+        thumbs.result()
+        checks |= {"cuts": cuts, "joins_clean": clean, "video_packets": same.result()}
+        hls_path = playlist.result() if playlist is not None else None
+    verification = summarise(checks)
+    verification["render"] = {"video_path": video_path, **loudness}
+    return StitchResult(
+        out, plan, verification, names["poster.jpg"], names["contact.jpg"], plan_path, hls_path,
+        video_path, timings,
+    )  # fmt: skip
+
+
+def keyframe_hints(
+    transitions: list[Transition], frames: list[int], profile: OutputProfile
+) -> list[tuple[int, int]]:
+    """(head_frames, tail_frames) per shot: the frames its transitions in and out will cover."""
+    overlaps = [profile.transition_frames(t) for t in transitions]
+    return [
+        (overlaps[i], overlaps[i + 1] if i + 1 < len(overlaps) else 0) for i in range(len(frames))
+    ]
+
+
+def stitch(
+    clips: list[tuple[str, Path, Transition, float]],
+    profile: OutputProfile,
+    out: Path,
+    work_dir: Path,
+    *,
+    hls: bool = False,
+    music: MusicBed | None = None,
+) -> StitchResult:
+    """Normalise every clip (shot id, source, transition into it, planned seconds), then assemble."""
+    frames = [profile.frames_for(seconds) for _, _, _, seconds in clips]
+    hints = keyframe_hints([t for _, _, t, _ in clips], frames, profile)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    targets = [work_dir / f"{i:03d}-{clip[0]}.mp4" for i, clip in enumerate(clips)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [
+            pool.submit(normalise, clip[1], profile, count, target, head_frames=h, tail_frames=t)
+            for clip, count, (h, t), target in zip(clips, frames, hints, targets, strict=True)
+        ]
+        segments = [job.result() for job in jobs]
+    items = [(c[0], seg, c[2]) for c, seg in zip(clips, segments, strict=True)]
+    return assemble(plan_edit(items, profile, music=music), out, hls=hls)

@@ -1,0 +1,185 @@
+"""The edit plan: every shot's place on the timeline in frames and audio samples, as JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shotline.storyboard import Transition
+from stitching.errors import PlanError
+from stitching.profile import OutputProfile
+from stitching.segment import Segment
+
+PLAN_VERSION = 1
+XFADE = {"crossfade": "fade", "fade": "fadeblack", "wipe": "wipeleft"}
+
+
+@dataclass(frozen=True)
+class MusicBed:
+    """Optional music under the whole timeline, ducked by ``duck_db`` wherever shots have sound."""
+
+    path: Path
+    gain_db: float = -18.0
+    duck_db: float = -12.0
+
+
+@dataclass(frozen=True)
+class ShotPlan:
+    """One shot: its segment, the transition into it and where it sits on the timeline.
+
+    The segment is used from ``source_in`` to ``source_out`` (its own frames); on the timeline it
+    covers ``[timeline_in, timeline_out)`` frames and ``[sample_in, sample_out)`` samples.
+    ``transition_frames`` overlap the previous shot (for the first shot: a fade-in, no overlap).
+    """
+
+    shot_id: str
+    segment: Segment
+    transition: Transition
+    transition_frames: int
+    timeline_in: int
+    sample_in: int
+
+    @property
+    def frames(self) -> int:
+        return self.segment.frames
+
+    @property
+    def timeline_out(self) -> int:
+        return self.timeline_in + self.frames
+
+    @property
+    def sample_out(self) -> int:
+        return self.sample_in + self.segment.samples
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shot_id": self.shot_id,
+            "transition": str(self.transition),
+            "transition_frames": self.transition_frames,
+            "source_in": 0,
+            "source_out": self.frames,
+            "timeline_in": self.timeline_in,
+            "timeline_out": self.timeline_out,
+            "sample_in": self.sample_in,
+            "sample_out": self.sample_out,
+            "segment": self.segment.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    profile: OutputProfile
+    shots: tuple[ShotPlan, ...]
+    music: MusicBed | None = None
+
+    @property
+    def total_frames(self) -> int:
+        return self.shots[-1].timeline_out
+
+    @property
+    def total_samples(self) -> int:
+        return self.profile.samples_for(self.total_frames)
+
+    @property
+    def total_seconds(self) -> float:
+        return self.profile.seconds(self.total_frames)
+
+    def to_dict(self) -> dict[str, Any]:
+        music = None
+        if self.music is not None:
+            music = {"path": str(self.music.path), "gain_db": self.music.gain_db}
+            music["duck_db"] = self.music.duck_db
+        return {
+            "version": PLAN_VERSION,
+            "profile": self.profile.to_dict(),
+            "total_frames": self.total_frames,
+            "total_samples": self.total_samples,
+            "total_seconds": round(self.total_seconds, 6),
+            "music": music,
+            "shots": [shot.to_dict() for shot in self.shots],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> EditPlan:
+        """Rebuild a plan; the timeline is recomputed and must match the stored numbers."""
+        try:
+            data = json.loads(text)
+            profile = OutputProfile.from_dict(data["profile"])
+            items = [
+                (s["shot_id"], Segment.from_dict(s["segment"]), Transition.parse(s["transition"]))
+                for s in data["shots"]
+            ]
+            music_data = data.get("music")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(f"edit plan is not valid: {exc}") from exc
+        music = None
+        if music_data:
+            music = MusicBed(Path(music_data["path"]), music_data["gain_db"], music_data["duck_db"])
+        plan = plan_edit(items, profile, music=music)
+        if plan.total_frames != data.get("total_frames", plan.total_frames):
+            raise PlanError(
+                f"edit plan says {data['total_frames']} frames, its shots add up to "
+                f"{plan.total_frames}"
+            )
+        return plan
+
+
+def _check_segment(shot_id: str, segment: Segment, profile: OutputProfile) -> None:
+    size = (segment.width, segment.height)
+    if size != (profile.width, profile.height) or segment.fps != str(profile.rate):
+        raise PlanError(
+            f"shot {shot_id}: segment is {segment.width}x{segment.height}@{segment.fps}, "
+            f"profile is {profile.size}@{profile.rate}; normalise it first"
+        )
+    if segment.samples != profile.samples_for(segment.frames):
+        raise PlanError(f"shot {shot_id}: {segment.samples} samples for {segment.frames} frames")
+
+
+def _transition_problem(index: int, shot_id: str, transition: Transition) -> str | None:
+    if index == 0:
+        if transition.kind not in ("cut", "fade"):
+            return f"shot {shot_id}: the first shot can only cut or fade in, not {transition}"
+        return None
+    if transition.kind not in XFADE and transition.kind != "cut":
+        return f"shot {shot_id}: unknown transition {transition}"
+    return None
+
+
+def plan_edit(
+    segments: list[tuple[str, Segment, Transition]],
+    profile: OutputProfile,
+    *,
+    music: MusicBed | None = None,
+) -> EditPlan:
+    """Lay normalised segments on a timeline (transition = the one INTO each shot).
+
+    Total frames = sum of segment frames minus every overlap, exactly. Raises ``PlanError`` when a
+    segment does not match the profile or transitions overlap each other.
+    """
+    if not segments:
+        raise PlanError("an edit needs at least one shot")
+    shots: list[ShotPlan] = []
+    head = 0
+    for index, (shot_id, segment, transition) in enumerate(segments):
+        _check_segment(shot_id, segment, profile)
+        problem = _transition_problem(index, shot_id, transition)
+        if problem:
+            raise PlanError(problem)
+        overlap = profile.transition_frames(transition)
+        start = 0 if index == 0 else shots[-1].timeline_out - overlap
+        if index > 0 and overlap + head > shots[-1].frames:
+            raise PlanError(
+                f"shot {shot_id}: {transition} ({overlap} frames) and the transition into "
+                f"{shots[-1].shot_id} ({head} frames) do not fit in its {shots[-1].frames} frames"
+            )
+        if overlap >= segment.frames:
+            raise PlanError(f"shot {shot_id}: {transition} is not shorter than the shot")
+        sample_in = profile.samples_for(start)
+        shots.append(ShotPlan(shot_id, segment, transition, overlap, start, sample_in))
+        head = overlap
+    return EditPlan(profile, tuple(shots), music)

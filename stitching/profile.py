@@ -1,0 +1,110 @@
+"""The output profile every segment is normalised to, and frame/sample arithmetic at its rate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from shotline.storyboard import OutputSpec, Transition
+
+_NTSC = (24, 30, 48, 60, 120)
+
+
+def as_rate(fps: float | Fraction | str) -> Fraction:
+    """Exact frame rate: ``29.97`` -> ``30000/1001``; ``"24/1"`` and ``Fraction`` pass through."""
+    if isinstance(fps, Fraction):
+        rate = fps
+    elif isinstance(fps, str):
+        rate = Fraction(fps)
+    else:
+        rate = Fraction(fps).limit_denominator(1001)
+        for base in _NTSC:
+            if abs(float(fps) - base * 1000 / 1001) < 0.005:
+                rate = Fraction(base * 1000, 1001)
+    if rate <= 0 or rate > 240:
+        raise ValueError(f"frame rate {fps} is out of range")
+    return rate
+
+
+@dataclass(frozen=True)
+class OutputProfile:
+    """What the deliverable looks like; every normalised segment shares it exactly.
+
+    ``fps`` accepts a float or a ``Fraction`` and is stored as an exact ``Fraction``.
+    """
+
+    width: int
+    height: int
+    fps: Fraction | float
+    loudness_lufs: float = -16.0
+    true_peak_db: float = -1.0
+    sample_rate: int = 48000
+    video_codec: str = "libx264"
+    preset: str = "veryfast"
+    crf: int = 20
+    pix_fmt: str = "yuv420p"
+    gop_seconds: float = 2.0
+    audio_bitrate: int = 192_000
+    aac_coder: str = "fast"
+    max_hold_frames: int = 3
+    channels: int = field(default=2, init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fps", as_rate(self.fps))
+        if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
+            raise ValueError(f"size {self.width}x{self.height} needs even sides of at least 16")
+
+    @property
+    def rate(self) -> Fraction:
+        return Fraction(self.fps)
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def gop_frames(self) -> int:
+        return max(1, round(self.gop_seconds * self.rate))
+
+    @property
+    def verify_margin(self) -> int:
+        """Frames either side of a join that the verifier decodes (an eighth of a second)."""
+        return max(3, round(self.rate / 8))
+
+    @property
+    def timescale(self) -> int:
+        """MP4 video track timescale in which one frame lasts a whole number of ticks."""
+        num = self.rate.numerator
+        return num if num >= 1000 else num * 1000 // self.rate.denominator * self.rate.denominator
+
+    @property
+    def frame_ticks(self) -> int:
+        return int(self.timescale / self.rate)
+
+    def frames_for(self, seconds: float) -> int:
+        return round(Fraction(seconds).limit_denominator(1_000_000) * self.rate)
+
+    def samples_for(self, frames: int) -> int:
+        """Audio samples spanning ``frames`` video frames (exact rational, then rounded)."""
+        return round(Fraction(frames * self.sample_rate) / self.rate)
+
+    def seconds(self, frames: int) -> float:
+        return float(frames / self.rate)
+
+    def transition_frames(self, transition: Transition) -> int:
+        return 0 if transition.kind == "cut" else max(1, self.frames_for(transition.seconds))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fps"] = str(self.rate)
+        data.pop("channels")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutputProfile:
+        return cls(**{**data, "fps": as_rate(str(data["fps"]))})
+
+    @classmethod
+    def from_output_spec(cls, spec: OutputSpec) -> OutputProfile:
+        return cls(spec.width, spec.height, spec.fps, loudness_lufs=spec.loudness_lufs)

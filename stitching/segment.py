@@ -1,0 +1,274 @@
+"""Normalise on arrival: one accepted clip -> one segment in the output profile, exact in frames.
+
+A segment is an MP4 (H.264 + AAC, keyframe at frame 0, closed GOPs) plus a raw float32 stereo PCM
+sidecar holding exactly ``samples`` samples; the assembler mixes and encodes audio once from the
+PCM, so per-segment AAC priming never accumulates into drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from quality.probe import MediaInfo, probe
+from stitching.errors import ClipError
+from stitching.ffmpeg import run_ffmpeg
+from stitching.frames import edge_stats
+from stitching.profile import OutputProfile
+from stitching.thumbs import thumb_path, write_thumb
+
+PCM_SUFFIX = ".f32"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A normalised clip: what was written, measured after writing."""
+
+    path: Path
+    audio_path: Path
+    frames: int
+    samples: int
+    width: int
+    height: int
+    fps: str
+    codec: str
+    codec_profile: str
+    pix_fmt: str
+    sar: str
+    time_base: str
+    extradata_sha: str
+    audio_codec: str
+    audio_rate: int
+    audio_layout: str
+    keyframes: tuple[int, ...]
+    source: str = ""
+    source_had_audio: bool = True
+    held_frames: int = 0
+    edge_frames: int = 0
+    head_black: int = 0
+    head_frozen: int = 0
+    tail_black: int = 0
+    tail_frozen: int = 0
+    thumb_frame: int = 0
+
+    def copy_params(self) -> dict[str, Any]:
+        """Every parameter that must be identical for the segments to be joined by stream copy."""
+        video = ("width", "height", "fps", "codec", "codec_profile", "pix_fmt", "sar", "time_base")
+        more = ("extradata_sha", "audio_codec", "audio_rate", "audio_layout")
+        return {key: getattr(self, key) for key in (*video, *more)}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["path"], data["audio_path"] = str(self.path), str(self.audio_path)
+        data["keyframes"] = list(self.keyframes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        fields = {**data, "path": Path(data["path"]), "audio_path": Path(data["audio_path"])}
+        return cls(**{**fields, "keyframes": tuple(data["keyframes"])})
+
+
+def x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[str]:
+    """Encoder settings shared by segments and transition windows (same SPS/PPS by construction)."""
+    forced = "+".join(f"eq(n,{k})" for k in sorted(set(keyframes)))
+    return [
+        "-c:v", profile.video_codec, "-preset", profile.preset, "-crf", str(profile.crf),
+        "-profile:v", "high", "-pix_fmt", profile.pix_fmt,
+        "-g", str(profile.gop_frames), "-force_key_frames", f"expr:{forced}",
+        "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709",
+        "-color_trc", "bt709", "-video_track_timescale", str(profile.timescale),
+        "-map_metadata", "-1", "-map_chapters", "-1",
+    ]  # fmt: skip
+
+
+def video_chain(profile: OutputProfile, frames: int, hold: int) -> str:
+    w, h = profile.width, profile.height
+    return (
+        f"fps={profile.rate}:start_time=0,scale=trunc(iw*sar/2)*2:ih,"
+        f"scale={w}:{h}:force_original_aspect_ratio=decrease:out_range=tv:out_color_matrix=bt709,"
+        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format={profile.pix_fmt},"
+        f"tpad=stop_mode=clone:stop={hold},trim=end_frame={frames},setpts=N/FRAME_RATE/TB"
+    )
+
+
+def normalise_argv(
+    src: Path,
+    profile: OutputProfile,
+    frames: int,
+    outputs: tuple[Path, Path],
+    *,
+    has_audio: bool,
+    keyframes: Sequence[int] = (0,),
+) -> list[str]:
+    """Argv for one clip -> (MP4 segment, PCM sidecar). Pure: unit-tested without FFmpeg."""
+    samples, sr = profile.samples_for(frames), profile.sample_rate
+    inputs = ["-i", str(src)]
+    audio_in = "[0:a:0]"
+    if not has_audio:
+        inputs += ["-f", "lavfi", "-i", f"anullsrc=r={sr}:cl=stereo"]
+        audio_in = "[1:a]"
+    graph = (
+        f"[0:v:0]{video_chain(profile, frames, profile.max_hold_frames + 2)}[v];"
+        f"{audio_in}aresample={sr}:async=1:first_pts=0,"
+        f"aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo,"
+        f"apad,atrim=end_sample={samples},asetpts=N/SR/TB,asplit=2[a1][a2]"
+    )
+    video_out, pcm_out = outputs
+    return [
+        *inputs, "-filter_complex", graph,
+        "-map", "[v]", "-map", "[a1]", *x264_args(profile, keyframes),
+        "-c:a", "aac", "-b:a", str(profile.audio_bitrate), "-f", "mp4", str(video_out),
+        "-map", "[a2]", "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
+    ]  # fmt: skip
+
+
+def _available_frames(info: MediaInfo, profile: OutputProfile) -> int:
+    seconds = info.video_duration_s or info.duration_s
+    return int(Fraction(seconds).limit_denominator(1_000_000) * profile.rate + Fraction(1, 2))
+
+
+def _check_source(src: Path, info: MediaInfo, profile: OutputProfile, frames: int) -> None:
+    if info.error or not info.has_video:
+        raise ClipError(f"{src}: not a usable video ({info.error or 'no video stream'})")
+    available = _available_frames(info, profile)
+    if available and frames - available > profile.max_hold_frames:
+        need, have = profile.seconds(frames), profile.seconds(available)
+        raise ClipError(
+            f"{src}: clip is {frames - available} frames ({need - have:.3f} s) short: "
+            f"has {available} frames ({have:.3f} s) at {profile.rate} fps, plan needs {frames} "
+            f"({need:.3f} s); at most {profile.max_hold_frames} frames can be held"
+        )
+
+
+def probe_params(path: Path) -> dict[str, Any]:
+    """Header-level stream parameters (no packet reading): what stream copy needs to be equal."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        ctx = video.codec_context
+        params: dict[str, Any] = {
+            "width": ctx.width,
+            "height": ctx.height,
+            "fps": str(video.average_rate),
+            "codec": ctx.name,
+            "codec_profile": str(ctx.profile),
+            "pix_fmt": str(ctx.pix_fmt),
+            "sar": str(Fraction(video.sample_aspect_ratio or 1)),
+            "time_base": str(video.time_base),
+            "extradata_sha": hashlib.sha256(ctx.extradata or b"").hexdigest()[:16],
+        }
+        if container.streams.audio:
+            audio = container.streams.audio[0].codec_context
+            params |= {"audio_codec": audio.name, "audio_rate": audio.sample_rate}
+            params["audio_layout"] = audio.layout.name
+        return params
+
+
+def scan_segment(path: Path, profile: OutputProfile) -> dict[str, Any]:
+    """Stream parameters, frame count and keyframe indices of an encoded segment."""
+    params = probe_params(path)
+    params.pop("fps")
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        tb = video.time_base or Fraction(1, profile.timescale)
+        keyframes, count = [], 0
+        for packet in container.demux(video):
+            if packet.size == 0 or packet.pts is None:
+                continue
+            count += 1
+            if packet.is_keyframe:
+                keyframes.append(round(packet.pts * tb * profile.rate))
+    return {**params, "frames": count, "keyframes": tuple(sorted(keyframes))}
+
+
+def normalise(
+    src: Path,
+    profile: OutputProfile,
+    frames: int,
+    out: Path,
+    *,
+    head_frames: int = 0,
+    tail_frames: int = 0,
+) -> Segment:
+    """Convert one accepted clip to the output profile, exactly ``frames`` frames long.
+
+    ``head_frames``/``tail_frames`` are the frames the transitions into and out of this shot will
+    cover; keyframes are forced there so the assembler re-encodes only those windows (and
+    ``profile.verify_margin`` frames before the tail, so the verifier decodes little). A clip
+    shorter than needed by at most ``profile.max_hold_frames`` is padded by holding its last frame;
+    shorter still raises ``ClipError`` naming the shortfall. Thread-safe: temporary files carry a
+    unique name and are renamed into place.
+    """
+    if frames <= 0:
+        raise ClipError(f"{src}: a segment needs at least one frame, got {frames}")
+    info = probe(src)
+    _check_source(src, info, profile, frames)
+    margin = profile.verify_margin
+    keyframes = [0, head_frames, frames - tail_frames, frames - tail_frames - margin]
+    keyframes = [k for k in keyframes if 0 <= k < frames]
+    token = uuid.uuid4().hex[:10]
+    tmp_video = out.with_name(f".{out.stem}.{token}.mp4")
+    tmp_pcm = out.with_name(f".{out.stem}.{token}{PCM_SUFFIX}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = normalise_argv(
+        src, profile, frames, (tmp_video, tmp_pcm), has_audio=info.has_audio, keyframes=keyframes
+    )
+    try:
+        run_ffmpeg(argv)
+        hints = (head_frames, tail_frames)
+        return _finish(src, info, profile, frames, (tmp_video, tmp_pcm), out, hints)
+    finally:
+        tmp_video.unlink(missing_ok=True)
+        tmp_pcm.unlink(missing_ok=True)
+
+
+def _finish(
+    src: Path,
+    info: MediaInfo,
+    profile: OutputProfile,
+    frames: int,
+    tmp: tuple[Path, Path],
+    out: Path,
+    hints: tuple[int, int],
+) -> Segment:
+    edge = max(hints) + round(profile.rate / 2)
+    scan = scan_segment(tmp[0], profile)
+    samples = tmp[1].stat().st_size // (4 * 2)
+    if scan["frames"] != frames:
+        raise ClipError(
+            f"{src}: normalised to {scan['frames']} frames, plan needs {frames} "
+            f"({frames - scan['frames']} short at {profile.rate} fps)"
+        )
+    if samples != profile.samples_for(frames):
+        raise ClipError(f"{src}: audio has {samples} samples, needs {profile.samples_for(frames)}")
+    head, tail = edge_stats(tmp[0], frames, profile.rate, edge)
+    lo, hi = hints[0], max(hints[0] + 1, frames - hints[1])
+    thumb = write_thumb(tmp[0], scan["keyframes"], lo, hi, profile, thumb_path(out))
+    pcm_path = out.with_suffix(PCM_SUFFIX)
+    os.replace(tmp[0], out)
+    os.replace(tmp[1], pcm_path)
+    held = max(0, frames - _available_frames(info, profile))
+    return Segment(
+        path=out,
+        audio_path=pcm_path,
+        samples=samples,
+        fps=str(profile.rate),
+        source=str(src),
+        source_had_audio=info.has_audio,
+        held_frames=held,
+        edge_frames=min(edge, frames),
+        head_black=head.black,
+        head_frozen=head.frozen,
+        tail_black=tail.black,
+        tail_frozen=tail.frozen,
+        thumb_frame=thumb,
+        **scan,
+    )

@@ -1,0 +1,83 @@
+"""Poster frame and contact sheet: one keyframe per shot, so each costs a single decode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from stitching.frames import proxy_frames
+
+if TYPE_CHECKING:
+    from stitching.plan import EditPlan
+    from stitching.profile import OutputProfile
+
+THUMB_WIDTH = 320
+COLUMNS = 4
+
+
+def middle_keyframe(keyframes: Sequence[int], lo: int, hi: int) -> int:
+    """The keyframe in ``[lo, hi)`` closest to its middle (one decode gives the frame)."""
+    middle = (lo + hi) // 2
+    return min([k for k in keyframes if lo <= k < hi] or [middle], key=lambda k: abs(k - middle))
+
+
+def thumb_path(segment_path: Path) -> Path:
+    return segment_path.with_suffix(".jpg")
+
+
+def write_thumb(
+    video: Path, keyframes: Sequence[int], lo: int, hi: int, profile: OutputProfile, out: Path
+) -> int:
+    """At normalise time: the frame shown for the segment, as a full-size JPEG; its index."""
+    index = middle_keyframe(keyframes, lo, hi)
+    found = proxy_frames(video, [index], profile.rate, profile.width, "bgr24")
+    frame = found.get(index, _blank(profile.width, profile.height))
+    cv2.imwrite(str(out), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return index
+
+
+def _blank(width: int, height: int) -> np.ndarray:
+    """Stand-in for a frame the file does not have (verification reports the shortfall)."""
+    return np.zeros((height, width, 3), dtype=np.uint8)
+
+
+def _label(image: np.ndarray, text: str) -> None:
+    cv2.rectangle(image, (0, 0), (8 + 9 * len(text), 22), (0, 0, 0), -1)
+    cv2.putText(image, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+
+
+def _thumbs(plan: EditPlan, video: Path) -> list[np.ndarray]:
+    """Each shot's thumbnail from its segment, or decoded from ``video`` if the JPEG is missing."""
+    images: list[np.ndarray] = []
+    for shot in plan.shots:
+        image = cv2.imread(str(thumb_path(shot.segment.path)))
+        if image is None:
+            index = shot.timeline_in + shot.segment.thumb_frame
+            found = proxy_frames(video, [index], plan.profile.rate, plan.profile.width, "bgr24")
+            image = found.get(index, _blank(plan.profile.width, plan.profile.height))
+        images.append(image)
+    return images
+
+
+def write_thumbs(plan: EditPlan, video: Path, poster: Path, sheet: Path) -> None:
+    """Poster (first shot's frame, full size) and a labelled contact sheet of every shot."""
+    images = _thumbs(plan, video)
+    cv2.imwrite(str(poster), images[0], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    width = min(THUMB_WIDTH, plan.profile.width)
+    height = round(width * plan.profile.height / plan.profile.width)
+    tiles = []
+    for shot, image in zip(plan.shots, images, strict=True):
+        tile = np.ascontiguousarray(
+            cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        )
+        at = shot.timeline_in + shot.segment.thumb_frame
+        _label(tile, f"{shot.shot_id} @ {plan.profile.seconds(at):.2f}s")
+        tiles.append(tile)
+    columns = min(COLUMNS, len(tiles))
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
+    rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
+    cv2.imwrite(str(sheet), np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 85])

@@ -1,0 +1,206 @@
+"""Verify the rendered file against its plan: measured numbers and a pass/fail per check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import av
+
+from stitching.audio import measure_file
+from stitching.frames import Gray, mad, run_stats
+from stitching.frames import gray_frames as _gray_frames
+from stitching.plan import EditPlan, ShotPlan
+
+CUT_MIN_SCORE = 6.0
+CUT_CONTRAST = 2.0
+LOUDNESS_TOLERANCE_LU = 1.0
+AAC_FRAME = 1024
+
+Check = dict[str, Any]
+
+
+def _streams(path: Path) -> Check:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        frames, video_end = 0, 0.0
+        for packet in container.demux(video):
+            if packet.pts is None or not packet.size or packet.time_base is None:
+                continue
+            frames += 1
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            video_end = max(video_end, end)
+        audio_s = 0.0
+        if audio is not None and audio.duration is not None and audio.time_base is not None:
+            audio_s = float(audio.duration * audio.time_base)
+        return {"frames": frames, "video_s": video_end, "audio_s": audio_s}
+
+
+def check_timing(plan: EditPlan, path: Path) -> tuple[Check, Check]:
+    measured = _streams(path)
+    frame_s = 1 / float(plan.profile.rate)
+    duration = {
+        "planned_frames": plan.total_frames,
+        "video_frames": measured["frames"],
+        "planned_s": round(plan.total_seconds, 6),
+        "video_s": round(measured["video_s"], 6),
+        "tolerance_s": round(frame_s, 6),
+    }
+    duration["passed"] = (
+        abs(measured["frames"] - plan.total_frames) <= 1
+        and abs(measured["video_s"] - plan.total_seconds) <= frame_s + 1e-6
+    )
+    aac_s = AAC_FRAME / plan.profile.sample_rate
+    diff = measured["audio_s"] - measured["video_s"]
+    sync = {
+        "video_s": round(measured["video_s"], 6),
+        "audio_s": round(measured["audio_s"], 6),
+        "difference_ms": round(diff * 1000, 2),
+        "tolerance_ms": round(aac_s * 1000, 2),
+        "passed": abs(diff) <= aac_s + 1e-6,
+    }
+    return duration, sync
+
+
+def check_loudness(plan: EditPlan, path: Path) -> Check:
+    measured = measure_file(path)
+    profile = plan.profile
+    check: Check = {
+        "integrated_lufs": measured.integrated,
+        "target_lufs": profile.loudness_lufs,
+        "true_peak_db": measured.true_peak,
+        "true_peak_limit_db": profile.true_peak_db,
+    }
+    if measured.silent:
+        return {**check, "passed": True, "note": "programme is silent; nothing to normalise"}
+    within = abs(measured.integrated - profile.loudness_lufs) <= LOUDNESS_TOLERANCE_LU
+    return {**check, "passed": within and measured.true_peak <= profile.true_peak_db}
+
+
+def _join_frames(plan: EditPlan) -> tuple[int, list[int]]:
+    margin = plan.profile.verify_margin
+    wanted: list[int] = []
+    for shot in plan.shots[1:]:
+        start = max(0, shot.timeline_in - margin)
+        wanted += range(
+            start, min(plan.total_frames, shot.timeline_in + shot.transition_frames + margin)
+        )
+    return margin, wanted
+
+
+def _cut(shot: ShotPlan, frames: dict[int, Gray]) -> Check:
+    j = shot.timeline_in
+
+    def score(k: int) -> float:
+        return mad(frames[k], frames[k - 1]) if k in frames and k - 1 in frames else 0.0
+
+    at = score(j)
+    around = max(score(k) for k in (j - 2, j - 1, j + 1, j + 2))
+    detected = at >= CUT_MIN_SCORE and at >= CUT_CONTRAST * around
+    return {"shot": shot.shot_id, "frame": j, "score": round(at, 2), "neighbours": round(around, 2),
+            "detected": detected}  # fmt: skip
+
+
+def _clean(previous: ShotPlan, shot: ShotPlan, margin: int, frames: dict[int, Gray]) -> Check:
+    j = shot.timeline_in
+    stretch = [
+        frames[k] for k in range(j - margin, j + shot.transition_frames + margin) if k in frames
+    ]
+    out = run_stats(stretch)
+    seg, prev = shot.segment, previous.segment
+    source_black = max(prev.tail_black, seg.head_black)
+    source_frozen = max(prev.tail_frozen, seg.head_frozen)
+    black_bad = shot.transition.kind != "fade" and out.black >= 2 and out.black > source_black + 1
+    frozen_bad = out.frozen >= 3 and out.frozen > source_frozen + 1
+    return {"shot": shot.shot_id, "frame": j, "black_run": out.black, "frozen_run": out.frozen,
+            "source_black_run": source_black, "source_frozen_run": source_frozen,
+            "clean": not (black_bad or frozen_bad)}  # fmt: skip
+
+
+def check_joins(plan: EditPlan, path: Path) -> tuple[Check, Check]:
+    margin, wanted = _join_frames(plan)
+    frames = _gray_frames(path, wanted, plan.profile.rate)
+    pairs = list(zip(plan.shots, plan.shots[1:], strict=False))
+    cuts = [_cut(shot, frames) for _, shot in pairs if shot.transition.kind == "cut"]
+    clean = [_clean(prev, shot, margin, frames) for prev, shot in pairs]
+    return (
+        {"joins": cuts, "passed": all(c["detected"] for c in cuts)},
+        {"joins": clean, "passed": all(c["clean"] for c in clean)},
+    )
+
+
+def moov_first(path: Path) -> bool:
+    """True when the ``moov`` box comes before ``mdat`` (progressive playback, ``faststart``)."""
+    with path.open("rb") as handle:
+        while header := handle.read(8):
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if kind in (b"moov", b"mdat"):
+                return kind == b"moov"
+            if size == 1:
+                size = int.from_bytes(handle.read(8), "big") - 8
+            handle.seek(size - 8, 1)
+    return False
+
+
+def _video_packets(path: Path) -> list[tuple[int | None, int | None, bytes]]:
+    with av.open(str(path)) as container:
+        return [(p.pts, p.dts, bytes(p)) for p in container.demux(video=0) if p.size]
+
+
+def check_same_video(path: Path, reference: Path) -> Check:
+    """The output's video packets are byte-identical (with timestamps) to ``reference``'s."""
+    ours, theirs = _video_packets(path), _video_packets(reference)
+    differing = sum(a != b for a, b in zip(ours, theirs, strict=False)) + abs(
+        len(ours) - len(theirs)
+    )
+    return {"packets": len(ours), "reference_packets": len(theirs), "differing": differing,
+            "passed": differing == 0}  # fmt: skip
+
+
+def _parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def verify_file(plan: EditPlan, path: Path) -> dict[str, Check]:
+    """Checks that need only the container and the audio: duration, sync, loudness, faststart."""
+    results = _parallel(
+        {"timing": lambda: check_timing(plan, path), "loudness": lambda: check_loudness(plan, path)}
+    )
+    duration, sync = results["timing"]
+    front = moov_first(path)
+    return {
+        "duration": duration,
+        "av_sync": sync,
+        "loudness": results["loudness"],
+        "faststart": {"moov_before_mdat": front, "passed": front},
+    }
+
+
+def summarise(checks: dict[str, Check]) -> dict[str, Any]:
+    return {"passed": all(c["passed"] for c in checks.values()), "checks": checks}
+
+
+def verify(plan: EditPlan, path: Path) -> dict[str, Any]:
+    """Measure ``path`` against ``plan``: duration, A/V sync, loudness, cuts, clean joins, faststart."""
+    results = _parallel(
+        {"file": lambda: verify_file(plan, path), "joins": lambda: check_joins(plan, path)}
+    )
+    cuts, clean = results["joins"]
+    return summarise({**results["file"], "cuts": cuts, "joins_clean": clean})
+
+
+def failures(verification: dict[str, Any]) -> list[str]:
+    """One line per failed check with its measured numbers."""
+    lines = []
+    for name, check in verification["checks"].items():
+        if not check["passed"]:
+            numbers = {k: v for k, v in check.items() if k != "passed"}
+            lines.append(f"{name}: {numbers}")
+    return lines

@@ -1,0 +1,228 @@
+"""Video assembly: stream-copied ranges of segments, re-encoded transition windows between them.
+
+Segments have closed GOPs, so any range that starts on a keyframe and ends on the next range's
+keyframe (or the segment's end) can be copied packet by packet. A transition window covers the
+previous shot from its last keyframe at or before the overlap to the end and the next shot from its
+start to its first keyframe at or after the overlap; with the keyframe hints given to ``normalise``
+a window is exactly the overlap.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from stitching.aac import AacChunk, chunk_packets
+from stitching.errors import PlanError
+from stitching.plan import XFADE, EditPlan
+from stitching.segment import x264_args
+
+
+@dataclass(frozen=True)
+class CopyPiece:
+    """Frames ``[start, end)`` of shot ``shot``'s segment, copied as packets."""
+
+    shot: int
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class WindowPiece:
+    """Re-encoded window into shot ``shot``: previous shot from ``prev_from``, this shot to ``head_to``."""
+
+    shot: int
+    prev_from: int
+    head_to: int
+    overlap: int
+    prev_frames: int
+
+    @property
+    def frames(self) -> int:
+        return self.prev_frames - self.prev_from + self.head_to - self.overlap
+
+
+Piece = CopyPiece | WindowPiece
+
+
+def _window_into(plan: EditPlan, index: int) -> WindowPiece | None:
+    shot = plan.shots[index]
+    if shot.transition.kind == "cut":
+        return None
+    overlap = shot.transition_frames
+    after = [k for k in shot.segment.keyframes if k >= overlap]
+    head_to = min(after) if after else shot.frames
+    if index == 0:
+        return WindowPiece(0, 0, head_to, 0, 0)
+    prev = plan.shots[index - 1]
+    before = [k for k in prev.segment.keyframes if k <= prev.frames - overlap]
+    return WindowPiece(index, max(before), head_to, overlap, prev.frames)
+
+
+def plan_pieces(plan: EditPlan) -> list[Piece]:
+    """Copy ranges and windows in timeline order; ``PlanError`` if two windows share a GOP."""
+    windows = [_window_into(plan, i) for i in range(len(plan.shots))]
+    pieces: list[Piece] = []
+    for index, shot in enumerate(plan.shots):
+        window = windows[index]
+        if window is not None:
+            pieces.append(window)
+        start = window.head_to if window is not None else 0
+        following = windows[index + 1] if index + 1 < len(windows) else None
+        end = following.prev_from if following is not None else shot.frames
+        if end < start:
+            raise PlanError(f"shot {shot.shot_id}: transition windows overlap ({start} > {end})")
+        if end > start:
+            pieces.append(CopyPiece(index, start, end))
+    total = sum(piece.frames for piece in pieces)
+    if total != plan.total_frames:
+        raise PlanError(f"pieces add up to {total} frames, plan has {plan.total_frames}")
+    return pieces
+
+
+def _window_graph(plan: EditPlan, window: WindowPiece, first_input: int) -> tuple[list[str], str]:
+    """Inputs and filter chain (ending unlabelled) for one window."""
+    profile, shot = plan.profile, plan.shots[window.shot]
+    rate, n = profile.rate, first_input
+    if window.shot == 0:
+        fade = f"fade=t=in:start_frame=0:nb_frames={shot.transition_frames}"
+        return ["-i", str(shot.segment.path)], f"[{n}:v]trim=end_frame={window.head_to},{fade}"
+    prev = plan.shots[window.shot - 1]
+    seek = ["-ss", f"{float((window.prev_from - Fraction(1, 2)) / rate):.6f}"]
+    inputs = [*(seek if window.prev_from else []), "-i", str(prev.segment.path)]
+    inputs += ["-t", f"{float((window.head_to + 1) / rate):.6f}", "-i", str(shot.segment.path)]
+    tail = window.prev_frames - window.prev_from
+    chain = (
+        f"[{n}:v]trim=end_frame={tail},setpts=PTS-STARTPTS[a{n}];"
+        f"[{n + 1}:v]trim=end_frame={window.head_to},setpts=PTS-STARTPTS[b{n}];"
+        f"[a{n}][b{n}]xfade=transition={XFADE[shot.transition.kind]}:"
+        f"duration={float(window.overlap / rate):.6f}:"
+        f"offset={float((tail - window.overlap) / rate):.6f}"
+    )
+    return inputs, chain
+
+
+def windows_argv(plan: EditPlan, windows: list[WindowPiece], out: Path) -> list[str]:
+    """Argv re-encoding every transition window, back to back, in ONE encode (video only).
+
+    Window ``k`` occupies frames ``[sum(frames[:k]), sum(frames[:k+1]))`` of ``out`` and starts
+    on a forced keyframe, with the segments' encoder settings.
+    """
+    inputs: list[str] = []
+    chains: list[str] = []
+    for index, window in enumerate(windows):
+        first_input = sum(1 for arg in inputs if arg == "-i")
+        more, chain = _window_graph(plan, window, first_input)
+        inputs += more
+        chains.append(f"{chain},format={plan.profile.pix_fmt}[w{index}]")
+    labels = "".join(f"[w{i}]" for i in range(len(windows)))
+    graph = ";".join([*chains, f"{labels}concat=n={len(windows)}:v=1:a=0[v]"])
+    starts = [sum(w.frames for w in windows[:i]) for i in range(len(windows))]
+    total = sum(w.frames for w in windows)
+    return [
+        *inputs, "-filter_complex", graph, "-map", "[v]", "-frames:v", str(total),
+        "-an", *x264_args(plan.profile, starts), "-f", "mp4", str(out),
+    ]  # fmt: skip
+
+
+def _frame_index(packet: av.Packet[Any], rate: Fraction) -> int:
+    assert packet.pts is not None
+    assert packet.time_base is not None
+    return round(packet.pts * packet.time_base * rate)
+
+
+Source = tuple[Path, int, int]
+
+
+def sources(plan: EditPlan, pieces: list[Piece], windows: Path | None) -> list[Source]:
+    """(file, first frame, end frame) to copy, in timeline order; windows from ``windows``."""
+    out: list[Source] = []
+    window_at = 0
+    for piece in pieces:
+        if isinstance(piece, CopyPiece):
+            out.append((plan.shots[piece.shot].segment.path, piece.start, piece.end))
+        else:
+            assert windows is not None
+            out.append((windows, window_at, window_at + piece.frames))
+            window_at += piece.frames
+    return out
+
+
+def _video_packets(
+    files: list[Source], rate: Fraction, ticks: int, stack: ExitStack
+) -> Iterator[av.Packet[Any]]:
+    position = 0
+    for path, first, last in files:
+        container = stack.enter_context(av.open(str(path)))
+        for packet in container.demux(container.streams.video[0]):
+            if packet.pts is None or packet.dts is None or not packet.size:
+                continue
+            if first <= _frame_index(packet, rate) < last:
+                shift = (position - first) * ticks
+                packet.pts += shift
+                packet.dts += shift
+                yield packet
+        position += last - first
+
+
+def _when(packet: av.Packet[Any]) -> Fraction:
+    assert packet.dts is not None
+    assert packet.time_base is not None
+    return packet.dts * packet.time_base
+
+
+def full_argv(plan: EditPlan, out: Path) -> list[str]:
+    """Fallback: the whole timeline through one filter graph (concat for cuts, xfade otherwise)."""
+    rate, inputs, parts = plan.profile.rate, [], []
+    label, length = "[0:v]", 0
+    for index, shot in enumerate(plan.shots):
+        inputs += ["-i", str(shot.segment.path)]
+        t = shot.transition_frames
+        if index == 0:
+            fade = f"fade=t=in:start_frame=0:nb_frames={t}" if t else "null"
+            parts.append(f"[0:v]{fade}[s0]")
+        elif shot.transition.kind == "cut":
+            parts.append(f"{label}[{index}:v]concat=n=2:v=1:a=0[s{index}]")
+        else:
+            parts.append(
+                f"{label}[{index}:v]xfade=transition={XFADE[shot.transition.kind]}:"
+                f"duration={float(t / rate):.6f}:offset={float((length - t) / rate):.6f}[s{index}]"
+            )
+        label, length = f"[s{index}]", length + shot.frames - (t if index else 0)
+    graph = ";".join(parts)
+    return [
+        *inputs, "-filter_complex", f"{graph};{label}format={plan.profile.pix_fmt}[v]",
+        "-map", "[v]", "-frames:v", str(plan.total_frames), "-an",
+        *x264_args(plan.profile), "-f", "mp4", str(out),
+    ]  # fmt: skip
+
+
+def mux(plan: EditPlan, files: list[Source], audio: list[AacChunk] | None, out: Path) -> None:
+    """Copy video packets in order (and AAC, interleaved) into ``out``; faststart when with audio."""
+    with ExitStack() as stack:
+        first = stack.enter_context(av.open(str(files[0][0])))
+        options = {"movflags": "+faststart"} if audio else {}
+        output = stack.enter_context(av.open(str(out), "w", format="mp4", options=options))
+        video_out = output.add_stream_from_template(first.streams.video[0])
+        video_out.time_base = first.streams.video[0].time_base
+        streams: dict[str, Any] = {"video": video_out}
+        rate, ticks = plan.profile.rate, plan.profile.frame_ticks
+        packets: Iterator[av.Packet[Any]] = _video_packets(files, rate, ticks, stack)
+        if audio:
+            sound = stack.enter_context(av.open(str(audio[0].path)))
+            streams["audio"] = output.add_stream_from_template(sound.streams.audio[0])
+            packets = heapq.merge(packets, chunk_packets(audio, stack), key=_when)
+        for packet in packets:
+            packet.stream = streams[packet.stream.type]
+            output.mux(packet)

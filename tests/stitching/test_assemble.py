@@ -1,0 +1,224 @@
+"""Assembly end to end on tiny clips; every output is re-measured by the verifier and by hand."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from stitching import EditPlan, MusicBed, VerificationError, assemble, plan_edit, verify
+from stitching import assembly as assemble_mod
+from stitching.ffmpeg import run_ffmpeg
+from stitching.frames import gray_frames, mad
+from stitching.verify import check_same_video
+from stitching.video import full_argv
+from tests.stitching.conftest import PROFILE, make_clip, normalise_all
+
+
+def _packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(video=0) if p.size]
+
+
+def _audio_samples(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        chunks = [f.to_ndarray() for f in container.decode(audio=0)]
+    return np.concatenate(chunks, axis=1)
+
+
+def test_hard_cuts_are_stream_copied(shots, tmp_path):
+    items = normalise_all(shots, ["cut", "cut", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    checks = result.verification["checks"]
+    assert result.verification["passed"]
+    assert result.video_path == "copy"
+    assert checks["duration"]["video_frames"] == 90
+    assert [c["frame"] for c in checks["cuts"]["joins"]] == [30, 60]
+    output = _packets(result.path)
+    assert output == [p for _, seg, _ in items for p in _packets(seg.path)]
+    samples = _audio_samples(result.path)
+    assert samples.shape[0] == 2
+    assert abs(samples.shape[1] - 90 * 2000) <= 1024
+
+
+@pytest.mark.parametrize("kind", ["crossfade:0.25", "fade:0.25", "wipe:0.25"])
+def test_transition_windows_match_a_full_reencode(kind, shots, tmp_path):
+    items = normalise_all(shots, ["cut", kind, kind], tmp_path / "seg")
+    plan = plan_edit(items, PROFILE)
+    result = assemble(plan, tmp_path / "out.mp4")
+    assert result.verification["passed"], result.verification
+    assert result.video_path == "copy"
+    assert result.verification["checks"]["duration"]["video_frames"] == 90 - 12
+    reference = tmp_path / "reference.mp4"
+    run_ffmpeg(full_argv(plan, reference))
+    indices = range(plan.total_frames)
+    ours = gray_frames(result.path, indices, PROFILE.rate)
+    theirs = gray_frames(reference, indices, PROFILE.rate)
+    assert len(ours) == len(theirs) == plan.total_frames
+    worst = max(mad(ours[i], theirs[i]) for i in indices)
+    assert worst < 4.0
+
+
+def test_windows_without_keyframe_hints_still_copy(shots, tmp_path):
+    short_gop = replace(PROFILE, gop_seconds=0.5)
+    items = normalise_all(
+        shots, ["cut", "crossfade:0.25", "cut"], tmp_path / "seg", 36, False, short_gop
+    )
+    assert items[1][1].keyframes == (0, 12, 24, 33)  # GOP + verify margin, no transition hints
+    result = assemble(plan_edit(items, short_gop), tmp_path / "out.mp4")
+    assert result.verification["passed"], result.verification
+    assert result.video_path == "copy"
+    assert result.verification["checks"]["duration"]["video_frames"] == 36 * 3 - 6
+
+
+def test_first_shot_fades_in_from_black(shots, tmp_path):
+    items = normalise_all(shots[:2], ["fade:0.5", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    assert result.verification["passed"], result.verification
+    first = gray_frames(result.path, [0, 11, 12], PROFILE.rate)
+    assert first[0].mean() < first[11].mean() <= first[12].mean() + 2
+
+
+def test_mismatched_segments_are_reencoded(shots, tmp_path):
+    items = normalise_all(shots[:2], ["cut", "cut"], tmp_path / "seg")
+    odd = replace(PROFILE, preset="ultrafast")
+    from stitching import normalise
+
+    other = normalise(shots[2], odd, 30, tmp_path / "seg" / "odd.mp4")
+    plan = plan_edit([*items, ("odd", other, items[1][2])], PROFILE)
+    assert assemble_mod.copy_mismatches([s.segment for s in plan.shots])
+    result = assemble(plan, tmp_path / "out.mp4")
+    assert result.video_path == "reencode"
+    assert result.verification["passed"], result.verification
+
+
+def test_outputs_beside_the_file(shots, tmp_path):
+    items = normalise_all(shots, ["cut", "crossfade:0.25", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4", hls=True)
+    assert result.plan_path == tmp_path / "out.plan.json"
+    assert EditPlan.from_json(result.plan_path.read_text()) == result.plan
+    poster, sheet = cv2.imread(str(result.poster)), cv2.imread(str(result.contact_sheet))
+    assert poster is not None
+    assert sheet is not None
+    assert poster.shape == (90, 160, 3)
+    assert sheet.shape == (90, 3 * 160, 3)
+    assert result.hls is not None
+    playlist = result.hls.read_text()
+    assert "#EXT-X-ENDLIST" in playlist
+    assert "seg_000.m4s" in playlist
+
+
+def test_loudness_reaches_target_with_limiting(media, tmp_path):
+    clicks = "aevalsrc='if(lt(mod(t,0.25),0.004),0.9,0.02*sin(2*PI*300*t))':s=48000"
+    spiky = make_clip(media / "clicks.mp4", "testsrc2=s=160x90:r=24", clicks)
+    quiet = make_clip(
+        media / "quiet.mp4", "smptebars=s=160x90:r=24", "aevalsrc='0.01*sin(2*PI*300*t)':s=48000"
+    )
+    items = normalise_all([spiky, quiet], ["cut", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, replace(PROFILE, loudness_lufs=-12.0)), tmp_path / "out.mp4")
+    loudness = result.verification["checks"]["loudness"]
+    assert result.verification["render"]["limited"] is True
+    assert abs(loudness["integrated_lufs"] + 12.0) <= 1.0
+    assert loudness["true_peak_db"] <= -1.0
+
+
+def test_silent_programme(media, tmp_path):
+    mute = [make_clip(media / f"mute{i}.mp4", src, None) for i, src in
+            enumerate(["testsrc2=s=160x90:r=24", "smptebars=s=160x90:r=24"])]  # fmt: skip
+    items = normalise_all(mute, ["cut", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    assert "silent" in result.verification["checks"]["loudness"]["note"]
+    assert np.abs(_audio_samples(result.path)).max() == 0
+
+
+def test_music_bed_is_ducked_under_sound(media, tmp_path):
+    talk = make_clip(media / "talk.mp4", "testsrc2=s=160x90:r=24", "sine=f=1000:r=48000")
+    mute = make_clip(media / "mute_b.mp4", "smptebars=s=160x90:r=24", None)
+    music = make_clip(media / "music.m4a", "color=black:s=16x16:r=1", None, seconds=0.7,
+                      encode=("-f", "lavfi", "-i", "sine=f=200:r=48000", "-map", "1:a"))  # fmt: skip
+    items = normalise_all([talk, mute], ["cut", "cut"], tmp_path / "seg")
+    plan = plan_edit(items, PROFILE, music=MusicBed(music, gain_db=-12.0, duck_db=-18.0))
+    result = assemble(plan, tmp_path / "out.mp4")
+    assert result.verification["passed"], result.verification
+    samples = _audio_samples(result.path)[0]
+    talk_part = np.abs(np.fft.rfft(samples[12000:48000]))
+    mute_part = np.abs(np.fft.rfft(samples[72000:108000]))
+    bin_200 = 200 * 36000 // 48000
+    assert mute_part[bin_200] > 4 * talk_part[bin_200]
+
+
+def test_shifted_join_fails_verification(shots, tmp_path):
+    items = normalise_all(shots, ["cut", "cut", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    longer = normalise_all(shots, ["cut", "cut", "cut"], tmp_path / "seg2", frames=33)
+    wrong = plan_edit([longer[0], items[1], items[2]], PROFILE)
+    verification = verify(wrong, result.path)
+    checks = verification["checks"]
+    assert not verification["passed"]
+    assert not checks["duration"]["passed"]
+    assert checks["duration"]["video_frames"] == 90
+    assert checks["duration"]["planned_frames"] == 93
+    assert [c["detected"] for c in checks["cuts"]["joins"]] == [False, False]
+
+
+def test_black_introduced_at_a_join_is_reported(media, tmp_path):
+    tail_black = make_clip(media / "tail_black.mp4", "testsrc2=s=160x90:r=24", None,
+                           vf="drawbox=enable='gte(t,1)':color=black:t=fill")  # fmt: skip
+    items = normalise_all([tail_black, media / "mute_b.mp4"], ["cut", "cut"], tmp_path / "seg")
+    plan = plan_edit(items, PROFILE)
+    result = assemble(plan, tmp_path / "out.mp4")
+    assert result.verification["checks"]["joins_clean"]["passed"]
+    lying = replace(plan.shots[0].segment, tail_black=0)
+    blind = plan_edit([("s0", lying, items[0][2]), items[1]], PROFILE)
+    clean = verify(blind, result.path)["checks"]["joins_clean"]
+    assert not clean["passed"]
+    assert clean["joins"][0]["black_run"] >= 2
+
+
+def test_assemble_raises_with_measured_numbers(shots, tmp_path, monkeypatch):
+    items = normalise_all(shots[:2], ["cut", "cut"], tmp_path / "seg")
+    real_mux = assemble_mod.mux
+    monkeypatch.setattr(
+        assemble_mod, "mux", lambda plan, files, audio, out: real_mux(plan, files[:1], audio, out)
+    )
+    with pytest.raises(VerificationError, match="duration") as caught:
+        assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    duration: Any = caught.value.verification["checks"]
+    assert duration["duration"]["video_frames"] == 30
+    assert "'planned_frames': 60" in str(caught.value)
+    assert json.loads((tmp_path / "out.plan.json").read_text())["total_frames"] == 60
+
+
+def test_replaced_segment_file_is_caught_by_the_probe(shots, tmp_path):
+    items = normalise_all(shots[:2], ["cut", "cut"], tmp_path / "seg")
+    segments = [seg for _, seg, _ in items]
+    assert assemble_mod.copy_mismatches(segments) == []
+    from stitching import normalise
+
+    normalise(shots[0], replace(PROFILE, preset="ultrafast"), 30, segments[1].path)
+    problems = assemble_mod.copy_mismatches(segments)
+    assert any("extradata_sha" in p and "recorded" in p for p in problems)
+
+
+def test_final_file_carries_exactly_the_verified_video(shots, tmp_path):
+    items = normalise_all(shots[:2], ["cut", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    same = result.verification["checks"]["video_packets"]
+    assert same == {"packets": 60, "reference_packets": 60, "differing": 0, "passed": True}
+    other = check_same_video(result.path, items[0][1].path)
+    assert not other["passed"]
+    assert other["differing"] >= 30
+
+
+def test_single_shot(shots, tmp_path):
+    items = normalise_all(shots[:1], ["cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "one.mp4")
+    assert result.verification["passed"]
+    assert result.verification["checks"]["cuts"]["joins"] == []
+    assert _packets(result.path) == _packets(items[0][1].path)

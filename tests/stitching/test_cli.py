@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+
+import typer
+from typer.testing import CliRunner
+
+from shotline.commands import stitch as stitch_cmd
+
+app = typer.Typer()
+stitch_cmd.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Keep ``stitch`` as a named sub-command."""
+
+
+def test_stitch_clips_prints_plan_and_verification(shots, tmp_path):
+    out = tmp_path / "out.mp4"
+    args = ["stitch", *map(str, shots[:2]), "-o", str(out), "--size", "160x90", "--fps", "24",
+            "--transition", "crossfade:0.25", "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["verification"]["passed"]
+    assert payload["plan"]["total_frames"] == 36 + 36 - 6
+    assert payload["plan"]["shots"][1]["transition"] == "crossfade:0.25"
+    assert out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_stitch_from_a_stored_plan(shots, tmp_path):
+    first = tmp_path / "first.mp4"
+    args = ["stitch", *map(str, shots), "-o", str(first), "--size", "160x90", "--keep-segments"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    again = tmp_path / "again.mp4"
+    plan = tmp_path / "first.plan.json"
+    result = CliRunner().invoke(app, ["stitch", "--plan", str(plan), "-o", str(again), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["plan"] == json.loads(plan.read_text())
+
+
+def test_bad_transition_is_invalid_input(shots, tmp_path):
+    args = ["stitch", str(shots[0]), "-o", str(tmp_path / "o.mp4"), "--transition", "spin:1"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 2
+    assert json.loads(result.output)["problems"][0].startswith("--transition")
+
+
+def test_unreadable_clip_is_invalid_input(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"nope")
+    result = CliRunner().invoke(app, ["stitch", str(bad), "-o", str(tmp_path / "o.mp4")])
+    assert result.exit_code == 2
+
+
+def test_plan_with_missing_segments_is_invalid_input(shots, tmp_path):
+    first = tmp_path / "first.mp4"
+    args = ["stitch", *map(str, shots[:2]), "-o", str(first), "--size", "160x90", "--json"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    plan = tmp_path / "first.plan.json"
+    result = CliRunner().invoke(
+        app, ["stitch", "--plan", str(plan), "-o", str(tmp_path / "b.mp4"), "--json"]
+    )
+    assert result.exit_code == 2
+    assert "missing" in json.loads(result.output)["detail"]

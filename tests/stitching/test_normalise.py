@@ -1,0 +1,139 @@
+"""Every awkward input the issue lists, normalised and measured with PyAV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from stitching import ClipError, normalise
+from stitching.segment import normalise_argv
+from tests.stitching.conftest import PROFILE, make_clip
+
+X265_10 = (
+    "-c:v",
+    "libx265",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p10le",
+    "-x265-params",
+    "log-level=none",
+)
+AWKWARD: dict[str, dict[str, Any]] = {
+    "h264_mono_44k": dict(audio="sine=f=440:r=44100", encode=("-c:v", "libx264", "-preset", "ultrafast", "-ac", "1")),
+    "hevc_10bit_51": dict(
+        audio="sine=f=440:r=48000", encode=(*X265_10, "-c:a", "aac", "-ac", "6"), suffix=".mp4"
+    ),
+    "vp9_webm_22k": dict(
+        audio="sine=f=440:r=22050",
+        encode=("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libvorbis"),
+        suffix=".webm",
+    ),
+    "prores_pcm": dict(encode=("-c:v", "prores_ks", "-profile:v", "0", "-c:a", "pcm_s16le"), suffix=".mov"),
+    "no_audio": dict(audio=None, encode=("-c:v", "libx264", "-preset", "ultrafast")),
+    "vfr": dict(
+        vf="setpts='PTS+0.02*sin(N)/TB'",
+        encode=("-c:v", "libx264", "-preset", "ultrafast", "-fps_mode", "vfr"),
+    ),
+    "long_60fps": dict(video="testsrc2=s=160x90:r=60", seconds=2.0),
+    "full_range": dict(encode=("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuvj420p")),
+}  # fmt: skip
+
+
+def _measure(path: Path) -> dict[str, object]:
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        frame = next(container.decode(video))
+        return {
+            "size": (video.codec_context.width, video.codec_context.height),
+            "pix_fmt": video.codec_context.pix_fmt,
+            "sar": video.sample_aspect_ratio,
+            "rate": video.average_rate,
+            "rotation": frame.rotation,
+            "audio": (audio.codec_context.name, audio.codec_context.sample_rate, audio.codec_context.channels),
+        }  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(AWKWARD))
+def test_awkward_input_is_normalised_exactly(case, media, tmp_path):
+    spec: dict[str, Any] = dict(AWKWARD[case])
+    suffix = str(spec.pop("suffix", ".mp4"))
+    src = make_clip(media / f"awk_{case}{suffix}", **spec)
+    segment = normalise(src, PROFILE, 24, tmp_path / "seg.mp4", head_frames=6, tail_frames=6)
+    assert segment.frames == 24
+    assert segment.samples == 48000
+    assert segment.keyframes[:1] == (0,)
+    assert {6, 18} <= set(segment.keyframes)
+    assert segment.audio_path.stat().st_size == 48000 * 2 * 4
+    measured = _measure(segment.path)
+    assert measured == {
+        "size": (160, 90), "pix_fmt": "yuv420p", "sar": 1, "rate": 24, "rotation": 0,
+        "audio": ("aac", 48000, 2),
+    }  # fmt: skip
+    pcm = np.fromfile(segment.audio_path, dtype=np.float32)
+    assert (np.abs(pcm).max() > 0.01) == (spec.get("audio", "sine") is not None)
+
+
+def test_rotation_is_applied(media, tmp_path):
+    plain = make_clip(media / "white.mp4", "color=white:s=160x90:r=24", None)
+    rotated = media / "rotated.mp4"
+    from stitching.ffmpeg import run_ffmpeg
+
+    run_ffmpeg(["-display_rotation", "90", "-i", str(plain), "-c", "copy", str(rotated)])
+    segment = normalise(rotated, PROFILE, 12, tmp_path / "rot.mp4")
+    with av.open(str(segment.path)) as container:
+        frame = next(container.decode(video=0))
+        assert frame.rotation == 0
+        luma = frame.to_ndarray(format="gray")
+    # upright 90x160 picture pillarboxed in 160x90: dark sides, white middle
+    assert luma[:, :40].mean() < 40
+    assert luma[:, 60:100].mean() > 200
+    assert luma[:, 120:].mean() < 40
+
+
+def test_non_square_pixels_fill_the_frame(media, tmp_path):
+    src = make_clip(media / "sar.mp4", "color=white:s=80x90:r=24", None, vf="setsar=2/1")
+    segment = normalise(src, PROFILE, 12, tmp_path / "sar.mp4")
+    with av.open(str(segment.path)) as container:
+        luma = next(container.decode(video=0)).to_ndarray(format="gray")
+    assert luma[:, :20].mean() > 200
+    assert luma[:, -20:].mean() > 200
+
+
+def test_slightly_short_clip_holds_last_frame(media, tmp_path):
+    src = make_clip(media / "one_sec.mp4", seconds=1.0)
+    segment = normalise(src, PROFILE, 26, tmp_path / "held.mp4")
+    assert segment.frames == 26
+    assert segment.held_frames == 2
+
+
+def test_much_shorter_clip_names_the_shortfall(media, tmp_path):
+    src = make_clip(media / "one_sec_b.mp4", seconds=1.0)
+    with pytest.raises(ClipError, match=r"12 frames \(0\.500 s\) short"):
+        normalise(src, PROFILE, 36, tmp_path / "short.mp4")
+    assert not list(tmp_path.iterdir())
+
+
+def test_unreadable_clip(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(ClipError, match="not a usable video"):
+        normalise(bad, PROFILE, 12, tmp_path / "out.mp4")
+
+
+def test_argv_is_pure_and_complete(tmp_path):
+    argv = normalise_argv(
+        Path("in.mp4"), PROFILE, 24, (tmp_path / "o.mp4", tmp_path / "o.f32"), has_audio=False,
+        keyframes=(0, 6),
+    )  # fmt: skip
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "anullsrc=r=48000:cl=stereo" in argv
+    for piece in ("fps=24", "force_original_aspect_ratio=decrease", "pad=160:90", "setsar=1",
+                  "trim=end_frame=24", "atrim=end_sample=48000", "channel_layouts=stereo"):  # fmt: skip
+        assert piece in graph
+    assert "expr:eq(n,0)+eq(n,6)" in argv
+    assert argv[argv.index("-video_track_timescale") + 1] == "24000"
