@@ -30,13 +30,18 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
             return
         job = session.get_one(Job, shot.job_id)
         board = Storyboard.model_validate(job.storyboard)
-        duration = next(s.duration for _, s in board.shots() if s.id == shot.key)
         source, key, job_id = Path(shot.asset_path), shot.key, job.id
     profile = profile_of(board)
+    shots = [s for _, s in board.shots()]
+    counts = [profile.frames_for(s.duration) for s in shots]
+    hints = stitching.keyframe_hints([s.transition_in for s in shots], counts, profile)
+    index = next(i for i, s in enumerate(shots) if s.id == key)
+    head, tail = hints[index]
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
-    frames = max(1, round(duration * float(profile.fps)))
     try:
-        segment = stitching.normalise(source, profile, frames, out)
+        segment = stitching.normalise(
+            source, profile, counts[index], out, head_frames=head, tail_frames=tail
+        )
     except ShotlineError as exc:
         with session_scope(ctx.db_url) as session:
             shot = session.get_one(Shot, shot_pk)
@@ -46,7 +51,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
         shot.status, shot.segment = "normalised", segment.to_dict()
-        events.emit(session, job_id, "shot.normalised", key, frames=frames)
+        events.emit(session, job_id, "shot.normalised", key, frames=counts[index])
 
 
 def stitch_job(ctx: RunContext, job_id: str) -> str:

@@ -27,6 +27,17 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
     }
 
 
+def _outcome(attempt: Attempt) -> str:
+    if attempt.error_kind:
+        return f"{attempt.model_id}: {attempt.error_kind}"
+    verdict = attempt.verdict or {}
+    drivers = ",".join(
+        str(d.get("code")) for d in verdict.get("drivers", []) if isinstance(d, dict)
+    )
+    action = verdict.get("action", attempt.status)
+    return f"{attempt.model_id}: {action}" + (f" ({drivers})" if drivers else "")
+
+
 def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, Any]:
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
     return {
@@ -40,6 +51,9 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, 
         "seconds": planned,
         "cost_usd": round(sum(a.settled_usd or 0.0 for a in attempts), 4),
         "error": shot.error,
+        "history": [_outcome(a) for a in attempts[:-1]]
+        if shot.status != "failed"
+        else [_outcome(a) for a in attempts],
         "route": shot.route,
         "attempt_log": [_attempt_row(a) for a in attempts],
     }

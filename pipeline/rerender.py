@@ -4,8 +4,9 @@ The job's stored storyboard is updated, only that shot is re-routed, its row is 
 are kept as history) and the job goes back to ``planned``; running the job again renders the shot
 and re-stitches, reusing every other shot's normalised segment.
 
-The new shot's first attempt is opened (and its quote reserved) here: the retry policy reads a
-shot's whole attempt history, and an accepted attempt at its end would otherwise read as "done".
+The new shot's first attempt is opened (and its quote reserved) here, so the re-routed primary
+model renders it (not the model of the last attempt) and a budget that cannot take it is refused at
+once (``BudgetExceededError``) instead of failing the job later.
 """
 
 from __future__ import annotations
@@ -98,6 +99,22 @@ def _open_attempt(session: Any, job: Job, shot: Shot, spec: dict[str, Any]) -> A
     return attempt
 
 
+def _reset(job: Job, shot: Shot, board: Storyboard, decision: Any) -> None:
+    """The job back to ``planned`` with the edited storyboard; the shot back to a fresh route."""
+    job.storyboard = board.model_dump(mode="json")
+    job.status, job.stage, job.error, job.error_shot = "planned", "planned", None, None
+    job.verification = None
+    shot.status, shot.asset_path, shot.segment = "planned", None, None
+    shot.verdict, shot.error, shot.cache_key = None, None, None
+    shot.model_id = decision.candidates[0].model_id
+    shot.route = {
+        "candidates": [candidate_record(c) for c in decision.candidates],
+        "seed": decision.need.seed,
+        "shot_type": str(decision.need.shot_type),
+        "explanation": decision.to_dict(),
+    }
+
+
 def rerender_shot(
     ctx: RunContext,
     job_id: str,
@@ -128,18 +145,7 @@ def rerender_shot(
         shot = session.scalars(
             select(Shot).where(Shot.job_id == job_id, Shot.key == shot_key)
         ).one()
-        job.storyboard = board.model_dump(mode="json")
-        job.status, job.stage, job.error, job.error_shot = "planned", "planned", None, None
-        job.verification = None
-        shot.status, shot.asset_path, shot.segment = "planned", None, None
-        shot.verdict, shot.error, shot.cache_key = None, None, None
-        shot.model_id = decision.candidates[0].model_id
-        shot.route = {
-            "candidates": [candidate_record(c) for c in decision.candidates],
-            "seed": decision.need.seed,
-            "shot_type": str(decision.need.shot_type),
-            "explanation": decision.to_dict(),
-        }
+        _reset(job, shot, board, decision)
         spec = next(s for _, s in board.shots() if s.id == shot_key).model_dump(mode="json")
         attempt = _open_attempt(session, job, shot, spec)
         events.emit(

@@ -74,7 +74,9 @@ def expectation(
     ctx: RunContext, attempt: Attempt, spec: dict[str, object], mode: str
 ) -> gate.ClipExpectation:
     request = attempt.request or {}
-    needs_audio = spec.get("audio", "none") != "none"
+    # The router may have adapted a shot to a model that renders silent; the stitcher then lays a
+    # silent track, so audio is required only when the adapted request asks for it.
+    needs_audio = spec.get("audio", "none") != "none" and bool(request.get("audio"))
     tier = "draft" if mode == "preview" else "standard"
     if mode == "final" and ctx.registry.get(attempt.model_id).tier == "premium":
         tier = "premium"

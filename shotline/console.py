@@ -40,7 +40,7 @@ def report_table(report: dict[str, Any]) -> Table:
     if report.get("error"):
         caption += f"  error: {report['error']}"
     table = Table(title=report["title"], caption=caption)
-    for column in ("shot", "model", "attempts", "verdict", "seconds", "cost"):
+    for column in ("shot", "model", "attempts", "verdict", "seconds", "cost", "before that"):
         table.add_column(
             column, justify="right" if column in ("attempts", "seconds", "cost") else "left"
         )
@@ -52,8 +52,9 @@ def report_table(report: dict[str, Any]) -> Table:
             str(shot["verdict"]),
             f"{shot['seconds']:g}",
             f"${shot['cost_usd']:.2f}",
+            "; ".join(shot.get("history", [])),
         )
-    table.add_row("total", "", "", "", "", f"${report['settled_usd']:.2f}", style="bold")
+    table.add_row("total", "", "", "", "", f"${report['settled_usd']:.2f}", "", style="bold")
     return table
 
 

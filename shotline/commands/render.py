@@ -78,6 +78,8 @@ def run_render(
 
             stack.callback(events.subscribe(on_event))
         engine.run(job_id)
+    if not quiet:
+        console.print()
     return job_report(ctx.db_url, job_id)
 
 

@@ -165,6 +165,7 @@ def test_shifted_join_fails_verification(shots, tmp_path):
     assert checks["duration"]["video_frames"] == 90
     assert checks["duration"]["planned_frames"] == 93
     assert [c["detected"] for c in checks["cuts"]["joins"]] == [False, False]
+    assert not checks["cuts"]["passed"]
 
 
 def test_black_introduced_at_a_join_is_reported(media, tmp_path):
