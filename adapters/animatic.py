@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
+import uuid
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -238,7 +239,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
     rows = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
     mask3 = mask[rows][:, :, None]
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial.mp4")
+    partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial.mp4")
     rate = _fps_fraction(request.fps)
     with av.open(str(partial), "w", format="mp4") as container:
         video = container.add_stream("libx264", rate=rate)

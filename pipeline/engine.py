@@ -4,6 +4,7 @@ polling. It only reads rows and calls steps, so a killed process resumes where i
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
 DONE = {"delivered", "failed", "cancelled"}
+log = logging.getLogger(__name__)
 
 
 class EmbeddedEngine:
@@ -88,6 +90,9 @@ class EmbeddedEngine:
                     attempts.fail_shot(self.ctx, shot_pk, "the shot it continues from has no clip")
                     return
             self._attempt_until_done(job_id, shot_pk)
+        except Exception as exc:  # a bug must fail the shot, not hang the job
+            log.exception("shot %s of job %s crashed", shot_pk, job_id)
+            attempts.fail_shot(self.ctx, shot_pk, f"internal error: {exc!r}", stage="internal")
         finally:
             done[shot_pk].set()
 

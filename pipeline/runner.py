@@ -40,6 +40,11 @@ class JobRunner:
             log.exception("job %s crashed; it stays resumable", job_id)
             raise
 
+    def is_running(self, job_id: str) -> bool:
+        with self._lock:
+            future = self._running.get(job_id)
+        return future is not None and not future.done()
+
     def cancel(self, job_id: str) -> None:
         self.engine.cancel(job_id)
 

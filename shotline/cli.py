@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from shotline.commands import check, emulate, models, plan, render, stitch
+from shotline.commands import check, emulate, keys, models, plan, render, serve, stitch
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."
@@ -17,6 +17,8 @@ models.register(app)
 check.register(app)
 emulate.register(app)
 stitch.register(app)
+serve.register(app)
+keys.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 

@@ -1,0 +1,108 @@
+"""The FastAPI application: ``create_app`` wires settings, the job runner, outbound requests,
+webhooks, middleware, error handlers and routes (all under ``/v1``, plus ``/healthz``, ``/readyz``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from api import catalog, errors, files, jobs, stream, system, videos
+from api.config import ApiSettings
+from api.deps import ApiState
+from api.errors import ErrorBody
+from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
+from api.ratelimit import RateLimiter
+from api.schemas import JobCreate, VideoCreate
+from api.urls import Outbound, UrlPolicy
+from api.webhooks import WebhookDispatcher
+from pipeline.context import RunContext
+from pipeline.runner import JobRunner
+from shotline.storyboard import Storyboard
+
+DESCRIPTION = """Storyboard jobs, live events (SSE), signed webhooks, tenants and keys, and an
+OpenAI-compatible video facade. Authenticate with `Authorization: Bearer KEY`; every POST accepts
+an `Idempotency-Key`. Errors share one shape: `ErrorBody`."""
+
+
+def build_state(ctx: RunContext, runner: JobRunner | None, settings: ApiSettings) -> ApiState:
+    client = httpx.Client(timeout=settings.fetch_timeout_s, follow_redirects=False)
+    policy = UrlPolicy(frozenset(settings.http_hosts), frozenset(settings.private_hosts))
+    outbound = Outbound(policy, client, settings.max_redirects)
+    return ApiState(
+        ctx=ctx,
+        runner=runner or JobRunner(ctx),
+        settings=settings,
+        outbound=outbound,
+        limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+        webhooks=WebhookDispatcher(ctx.db_url, outbound, settings),
+    )
+
+
+def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, value in _schemas(Storyboard, JobCreate, VideoCreate, ErrorBody).items():
+            components.setdefault(name, value)
+        components["JobCreate"]["properties"]["storyboard"] = {
+            "anyOf": [
+                {"$ref": "#/components/schemas/Storyboard"},
+                {"type": "string", "description": "the storyboard as YAML or JSON text"},
+            ]
+        }
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(
+    ctx: RunContext | None = None,
+    runner: JobRunner | None = None,
+    *,
+    settings: ApiSettings | None = None,
+) -> FastAPI:
+    """The API over ``ctx`` (default: settings' database, local providers). A runner passed in
+    belongs to the caller; one created here is shut down with the app."""
+    ctx = ctx or RunContext.create()
+    state = build_state(ctx, runner, settings or ApiSettings())
+    owns_runner = runner is None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.webhooks.start()
+        state.running = True
+        try:
+            yield
+        finally:
+            state.running = False
+            state.webhooks.stop()
+            state.outbound.client.close()
+            if owns_runner:
+                state.runner.shutdown()
+
+    app = FastAPI(title="shotline", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.api = state
+    errors.install(app)
+    app.add_middleware(IdempotencyMiddleware, db_url=lambda: state.db_url)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
+    for module in (system, jobs, stream, files, catalog, videos):
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,30 @@
+"""Settings of the HTTP API (``SHOTLINE_API_*``): limits, rate limits, and the outbound URL policy.
+
+Kept apart from ``shotline.settings`` so the API's knobs live with the API; the values are read once
+per app (``create_app``).
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SHOTLINE_API_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
+    rate_per_minute: float = 120.0
+    rate_burst: int = 60
+    http_hosts: list[str] = []
+    """Hosts that outgoing requests (webhooks, reference images) may reach over plain http."""
+    private_hosts: list[str] = []
+    """Hosts allowed to resolve to private, loopback or link-local addresses."""
+    fetch_timeout_s: float = 10.0
+    max_redirects: int = 3
+    webhook_attempts: int = 6
+    webhook_backoff_s: float = 2.0
+    webhook_backoff_max_s: float = 300.0
+    sse_poll_s: float = 1.0

@@ -1,0 +1,140 @@
+"""Downloads of a job: the MP4 (with HTTP Range), its edit plan, per-shot assets, the poster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from starlette.datastructures import Headers
+from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
+from starlette.types import Receive, Scope, Send
+
+from api import views
+from api.deps import StateDep, TenantDep
+from api.errors import AUTH, JobConflictError, error_body, error_response, responses
+from shotline.errors import NotFoundError
+from store.db import session_scope
+from store.models import Shot
+
+router = APIRouter(prefix="/v1", tags=["downloads"])
+
+
+class RangeFileResponse(FileResponse):
+    """A ``FileResponse`` whose Range errors (400, 416) use the API's error shape."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        http_range = Headers(scope=scope).get("range")
+        if http_range is not None:
+            size = Path(self.path).stat().st_size
+            try:
+                self._parse_range_header(http_range, size)
+            except MalformedRangeHeader as exc:
+                body = error_body("bad_request", exc.content)
+                await error_response(400, body)(scope, receive, send)
+                return
+            except RangeNotSatisfiable:
+                body = error_body("range_not_satisfiable", f"the file has {size} bytes")
+                headers = {"Content-Range": f"bytes */{size}"}
+                await error_response(416, body, headers)(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def binary(media_type: str, ranged: bool = False) -> dict[int | str, dict[str, Any]]:
+    content = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    out: dict[int | str, dict[str, Any]] = {200: {"content": content, "description": "the file"}}
+    if ranged:
+        out[206] = {"content": content, "description": "the requested byte range"}
+        out |= responses(400, 416)
+    return out | responses(*AUTH, 404, 409, 422)
+
+
+def _delivered_output(db_url: str, tenant: str, job_id: str) -> Path:
+    with session_scope(db_url) as session:
+        job = views.owned_job(session, tenant, job_id)
+        status, output = job.status, job.output_path
+    if status != "delivered" or not output:
+        raise JobConflictError(f"job {job_id} has no output yet ({status})", job=job_id)
+    path = Path(output)
+    if not path.is_file():
+        raise NotFoundError(f"the output of job {job_id} is no longer stored")
+    return path
+
+
+def _sibling(output: Path, suffix: str) -> Path:
+    path = output.with_name(f"{output.stem}.{suffix}")
+    if not path.is_file():
+        raise NotFoundError(f"{suffix} is not available")
+    return path
+
+
+@router.get(
+    "/jobs/{job_id}/output",
+    response_class=RangeFileResponse,
+    responses=binary("video/mp4", ranged=True),
+    summary="The stitched MP4 (supports Range requests)",
+)
+def output(job_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse:
+    path = _delivered_output(state.db_url, tenant, job_id)
+    return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}.mp4")
+
+
+def _basenames(value: Any) -> Any:
+    """The plan with server paths cut down to file names."""
+    if isinstance(value, dict):
+        return {
+            k: Path(v).name if isinstance(v, str) and "path" in k else _basenames(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_basenames(v) for v in value]
+    return value
+
+
+@router.get(
+    "/jobs/{job_id}/output/plan",
+    response_model=dict[str, Any],
+    responses=responses(*AUTH, 404, 409, 422),
+    summary="The edit plan the output was assembled from (frames and samples per shot)",
+)
+def output_plan(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
+    path = _sibling(_delivered_output(state.db_url, tenant, job_id), "plan.json")
+    plan: dict[str, Any] = _basenames(json.loads(path.read_text(encoding="utf-8")))
+    return plan
+
+
+@router.get(
+    "/jobs/{job_id}/poster",
+    response_class=FileResponse,
+    responses=binary("image/jpeg"),
+    summary="A poster frame of the output",
+)
+def poster(job_id: str, state: StateDep, tenant: TenantDep) -> FileResponse:
+    path = _sibling(_delivered_output(state.db_url, tenant, job_id), "poster.jpg")
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get(
+    "/jobs/{job_id}/shots/{shot_id}/asset",
+    response_class=RangeFileResponse,
+    responses=binary("video/mp4", ranged=True),
+    summary="The accepted clip of one shot, as the provider delivered it",
+)
+def shot_asset(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse:
+    with session_scope(state.db_url) as session:
+        views.owned_job(session, tenant, job_id)
+        shot = session.scalars(
+            select(Shot).where(Shot.job_id == job_id, Shot.key == shot_id)
+        ).first()
+        if shot is None:
+            raise NotFoundError(f"job {job_id} has no shot {shot_id}")
+        status, asset = shot.status, shot.asset_path
+    if status not in ("accepted", "normalised") or not asset:
+        raise JobConflictError(f"shot {shot_id} has no accepted clip ({status})", job=job_id)
+    path = Path(asset)
+    if not path.is_file():
+        raise NotFoundError(f"the clip of shot {shot_id} is no longer stored")
+    return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}-{shot_id}.mp4")

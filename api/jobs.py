@@ -1,0 +1,202 @@
+"""``/v1/jobs``: submit (JSON or YAML), dry-run plan, list, read, cancel, re-render one shot, and
+the webhook delivery log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from api import views
+from api.deps import ApiState, StateDep, TenantDep
+from api.errors import AUTH, JobConflictError, responses
+from api.schemas import (
+    DeliveryList,
+    JobList,
+    JobRead,
+    JobSummary,
+    PlanRead,
+    RerenderRequest,
+)
+from api.submit import parse_job_request, plan_job, start_job
+from pipeline import events
+from pipeline.attempts import cancel_inflight
+from pipeline.rerender import rerender_shot
+from pipeline.runner import JobRunner
+from shotline.errors import ConflictError
+from shotline.storyboard import Mode
+from store.db import session_scope
+from store.models import Job, WebhookDelivery
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+log = logging.getLogger(__name__)
+CANCEL_WAIT_S = 30.0
+
+JOB_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
+            "application/yaml": {
+                "schema": {"type": "string", "description": "a storyboard as YAML"}
+            },
+        },
+    }
+}
+ModeQuery = Annotated[Mode | None, Query(description="preview or final (YAML bodies)")]
+BudgetQuery = Annotated[float | None, Query(ge=0, description="budget in USD (YAML bodies)")]
+WebhookQuery = Annotated[str | None, Query(max_length=2000, description="(YAML bodies)")]
+
+
+async def _job_request(
+    request: Request, mode: Mode | None, budget_usd: float | None, webhook_url: str | None
+) -> Any:
+    body = await request.body()
+    return parse_job_request(
+        body,
+        request.headers.get("content-type", ""),
+        mode=mode,
+        budget_usd=budget_usd,
+        webhook_url=webhook_url,
+    )
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=JobRead,
+    responses=responses(*AUTH, 402, 404, 409, 413, 422),
+    openapi_extra=JOB_BODY,
+    summary="Submit a storyboard; the job starts at once",
+)
+async def create_job(
+    request: Request,
+    state: StateDep,
+    tenant: TenantDep,
+    mode: ModeQuery = None,
+    budget_usd: BudgetQuery = None,
+    webhook_url: WebhookQuery = None,
+) -> JSONResponse:
+    job_request = await _job_request(request, mode, budget_usd, webhook_url)
+    job_id = await run_in_threadpool(start_job, state, tenant, job_request)
+    view = await run_in_threadpool(views.job_view, state.db_url, job_id)
+    body = JobRead.model_validate(view).model_dump(mode="json")
+    return JSONResponse(body, status_code=202, headers={"Location": f"/v1/jobs/{job_id}"})
+
+
+@router.post(
+    "/jobs:plan",
+    response_model=PlanRead,
+    responses=responses(*AUTH, 404, 413, 422),
+    openapi_extra=JOB_BODY,
+    summary="Dry run: routes and cost forecast, nothing spent",
+)
+async def plan(
+    request: Request,
+    state: StateDep,
+    tenant: TenantDep,
+    mode: ModeQuery = None,
+    budget_usd: BudgetQuery = None,
+    webhook_url: WebhookQuery = None,
+) -> dict[str, Any]:
+    job_request = await _job_request(request, mode, budget_usd, webhook_url)
+    return await run_in_threadpool(plan_job, state, job_request)
+
+
+@router.get("/jobs", response_model=JobList, responses=responses(*AUTH, 404, 422))
+def list_jobs(
+    state: StateDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> JobList:
+    rows, nxt = views.list_jobs(state.db_url, tenant, limit=limit, cursor=cursor, status=status)
+    return JobList(data=[JobSummary.model_validate(r) for r in rows], next_cursor=nxt)
+
+
+@router.get("/jobs/{job_id}", response_model=JobRead, responses=responses(*AUTH, 404, 422))
+def get_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
+    views.check_owned(state.db_url, tenant, job_id)
+    return views.job_view(state.db_url, job_id)
+
+
+def cancel(state: ApiState, job_id: str) -> None:
+    """Stop a job: the runner stops it if it runs here; otherwise cancel its rows directly."""
+    state.runner.cancel(job_id)
+    if _active(state.runner, job_id):
+        try:
+            state.runner.wait(job_id, timeout=CANCEL_WAIT_S)
+        except Exception:  # a timeout or the job's own crash: the job view tells the state
+            log.warning("job %s did not stop within %ss", job_id, CANCEL_WAIT_S)
+        return
+    cancel_inflight(state.ctx, job_id)
+    with session_scope(state.db_url) as session:
+        job = session.get_one(Job, job_id)
+        if job.status in ("planned", "running"):
+            job.status = "cancelled"
+            events.emit(session, job_id, "job.cancelled")
+
+
+def _active(runner: JobRunner, job_id: str) -> bool:
+    return runner.is_running(job_id)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobRead,
+    responses=responses(*AUTH, 404, 409, 422),
+    summary="Cancel a job: provider jobs are cancelled, reservations released",
+)
+def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
+    job = views.check_owned(state.db_url, tenant, job_id)
+    if job.status in ("delivered", "failed"):
+        raise JobConflictError(f"job {job_id} already ended ({job.status})", job=job_id)
+    if job.status != "cancelled":
+        cancel(state, job_id)
+    return views.job_view(state.db_url, job_id)
+
+
+@router.post(
+    "/jobs/{job_id}/shots/{shot_id}/rerender",
+    status_code=202,
+    response_model=JobRead,
+    responses=responses(*AUTH, 400, 402, 404, 409, 413, 422),
+    summary="Re-render one shot (optionally a new prompt or a pinned model), then re-stitch",
+)
+def rerender(
+    job_id: str,
+    shot_id: str,
+    state: StateDep,
+    tenant: TenantDep,
+    body: RerenderRequest | None = None,
+) -> dict[str, Any]:
+    views.check_owned(state.db_url, tenant, job_id)
+    body = body or RerenderRequest()
+    try:
+        rerender_shot(state.ctx, job_id, shot_id, prompt=body.prompt, model=body.model)
+    except ConflictError as exc:
+        raise JobConflictError(exc.message, job=job_id, shot=shot_id) from None
+    state.runner.submit(job_id)
+    return views.job_view(state.db_url, job_id)
+
+
+@router.get(
+    "/jobs/{job_id}/webhooks",
+    response_model=DeliveryList,
+    responses=responses(*AUTH, 404, 422),
+    summary="The job's outgoing webhook deliveries",
+)
+def deliveries(job_id: str, state: StateDep, tenant: TenantDep) -> DeliveryList:
+    views.check_owned(state.db_url, tenant, job_id)
+    with session_scope(state.db_url) as session:
+        rows = session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.job_id == job_id)
+            .order_by(WebhookDelivery.id)
+        )
+        return DeliveryList.model_validate({"data": list(rows)})

@@ -1,0 +1,225 @@
+"""ASGI middleware: request body size limits and ``Idempotency-Key`` replay for POSTs.
+
+A POST with an ``Idempotency-Key`` is recorded (per tenant and key) before it runs; a retry with
+the same key and the same request gets the first response back (``Idempotent-Replayed: true``)
+and never runs again; the same key with a different request is a 422, and a retry while the first
+is still running a 409. Responses of 5xx, 401 and 429 are not kept, so those can be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import auth
+from api.errors import error_body, error_response
+from store.db import session_scope
+from store.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 200
+NOT_KEPT = {401, 429}
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over ``max_bytes`` (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        too_large = error_response(
+            413,
+            error_body("payload_too_large", f"the request body is over {self.max_bytes} bytes"),
+        )
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await too_large(scope, receive, send)
+            return
+        seen = 0
+        exceeded = started = False
+
+        async def limited() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                started = True
+                await too_large(scope, receive, send)
+            if exceeded:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await too_large(scope, receive, send)
+
+
+def _bearer(headers: Headers) -> str | None:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class _Claim:
+    """Outcome of claiming a key: run the request (``record_id``) or answer now (``response``)."""
+
+    def __init__(self, record_id: int | None = None, response: Response | None = None) -> None:
+        self.record_id = record_id
+        self.response = response
+
+
+def claim(db_url: str, tenant: str, key: str, digest: str) -> _Claim:
+    try:
+        with session_scope(db_url) as session:
+            record = IdempotencyRecord(tenant=tenant, key=key, request_hash=digest)
+            session.add(record)
+            session.flush()
+            return _Claim(record_id=record.id)
+    except IntegrityError:
+        pass
+    with session_scope(db_url) as session:
+        found = session.scalars(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.tenant == tenant, IdempotencyRecord.key == key
+            )
+        ).one()
+        if found.request_hash != digest:
+            body = error_body("idempotency_key_reused", "this key was used for another request")
+            return _Claim(response=error_response(422, body))
+        if found.status != "done" or found.status_code is None:
+            body = error_body(
+                "idempotency_key_in_use",
+                "the first request with this key still runs",
+                retriable=True,
+            )
+            return _Claim(response=error_response(409, body))
+        return _Claim(response=_replay(found))
+
+
+def _replay(found: IdempotencyRecord) -> Response:
+    return Response(
+        (found.body or "").encode(),
+        status_code=found.status_code or 200,
+        media_type=found.content_type,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+def finish(db_url: str, record_id: int, status: int, content_type: str | None, body: bytes) -> None:
+    with session_scope(db_url) as session:
+        if status >= 500 or status in NOT_KEPT:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+            return
+        record = session.get_one(IdempotencyRecord, record_id)
+        record.status, record.status_code = "done", status
+        record.content_type, record.body = content_type, body.decode("utf-8", "replace")
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, db_url: Callable[[], str]) -> None:
+        self.app = app
+        self.db_url = db_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get("idempotency-key")
+        token = _bearer(headers)
+        if key is None or not token:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY_LENGTH:
+            body = error_body("invalid_input", f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} chars")
+            await error_response(422, body)(scope, receive, send)
+            return
+        db_url = self.db_url()
+        tenant = await run_in_threadpool(auth.tenant_for_key, db_url, token)
+        if tenant is None:
+            await self.app(scope, receive, send)
+            return
+        payload, messages = await _drain(receive)
+        if messages[-1]["type"] == "http.disconnect":
+            await self.app(scope, _replayer(messages, receive), send)
+            return
+        digest = _digest(scope, payload)
+        claimed = await run_in_threadpool(claim, db_url, tenant, key, digest)
+        if claimed.response is not None:
+            await claimed.response(scope, receive, send)
+            return
+        assert claimed.record_id is not None
+        await self._run(scope, _replayer(messages, receive), send, db_url, claimed.record_id)
+
+    async def _run(
+        self, scope: Scope, replay: Receive, send: Send, db_url: str, record_id: int
+    ) -> None:
+        status, content_type, chunks = 500, None, []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                content_type = Headers(raw=message.get("headers", [])).get("content-type")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay, capture)
+        finally:
+            await run_in_threadpool(
+                finish, db_url, record_id, status, content_type, b"".join(chunks)
+            )
+
+
+def _replayer(messages: list[Message], receive: Receive) -> Receive:
+    """Hand the already-read body to the app again, then the real channel (for disconnects)."""
+    queue = list(messages)
+
+    async def replay() -> Message:
+        return queue.pop(0) if queue else await receive()
+
+    return replay
+
+
+async def _drain(receive: Receive) -> tuple[bytes, list[Message]]:
+    messages, parts = [], []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts), messages
+
+
+def _digest(scope: Scope, body: bytes) -> str:
+    head = json.dumps([scope["method"], scope["path"], scope.get("query_string", b"").decode()])
+    return hashlib.sha256(head.encode() + b"\n" + body).hexdigest()

@@ -1,0 +1,226 @@
+"""Request and response bodies of the API (pydantic at the edge)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from shotline.storyboard import Mode
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class JobCreate(Schema):
+    """``POST /v1/jobs`` as JSON. A YAML body (``application/yaml``) is the storyboard alone.
+    The OpenAPI document shows ``storyboard`` as ``Storyboard`` or a string."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    storyboard: dict[str, Any] | str = Field(
+        description="the storyboard: an object, or YAML / JSON text"
+    )
+    mode: Mode | None = None
+    budget_usd: float | None = Field(default=None, ge=0)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+
+class RerenderRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | None = Field(default=None, min_length=1, max_length=4000)
+    model: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class AttemptRead(Schema):
+    number: int
+    model: str
+    provider: str
+    status: str
+    provider_job_id: str | None
+    quoted_usd: float
+    settled_usd: float | None
+    error_kind: str | None
+    error: str | None
+    verdict: dict[str, Any] | None
+    render_seconds: float | None
+
+
+class ShotRead(Schema):
+    id: str
+    scene: str
+    status: str
+    model: str | None
+    attempts: int
+    fallbacks: int
+    verdict: str
+    findings: list[dict[str, Any]]
+    seconds: float
+    cost_usd: float
+    error: str | None
+    route: dict[str, Any] | None
+    attempt_log: list[AttemptRead]
+    asset_url: str | None
+
+
+class Costs(Schema):
+    budget_usd: float | None
+    quoted_usd: float
+    reserved_usd: float
+    settled_usd: float
+
+
+class JobRead(Schema):
+    id: str
+    title: str
+    status: str
+    stage: str
+    mode: str
+    providers: str
+    emulated: bool
+    error: str | None
+    error_shot: str | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    costs: Costs
+    timings: dict[str, float]
+    verification: dict[str, Any] | None
+    webhook_url: str | None
+    links: dict[str, str]
+    shots: list[ShotRead]
+
+
+class JobSummary(Schema):
+    id: str
+    title: str
+    status: str
+    stage: str
+    mode: str
+    spent_usd: float
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class JobList(Schema):
+    data: list[JobSummary]
+    next_cursor: str | None
+
+
+class PlanRead(Schema):
+    title: str
+    mode: str
+    ok: bool
+    providers: list[str]
+    shots: list[dict[str, Any]]
+    unroutable: list[dict[str, Any]]
+    forecast: dict[str, Any]
+
+
+class EventRead(Schema):
+    id: int
+    job: str
+    kind: str
+    shot: str | None
+    data: dict[str, Any]
+    created_at: UtcDatetime
+
+
+class DeliveryRead(Schema):
+    msg_id: str
+    event_type: str
+    url: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class DeliveryList(Schema):
+    data: list[DeliveryRead]
+
+
+class WebhookSecret(Schema):
+    secret: str
+
+
+class ModelsRead(Schema):
+    models: list[dict[str, Any]]
+    fallback_chains: dict[str, list[str]]
+
+
+class CostRow(Schema):
+    model: str
+    provider: str
+    attempts: int
+    settled_usd: float
+
+
+class CostsRead(Schema):
+    tenant: str
+    jobs: int
+    settled_usd: float
+    reserved_usd: float
+    by_model: list[CostRow]
+
+
+class Health(Schema):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]
+
+
+class VideoError(Schema):
+    code: str
+    message: str
+
+
+class Video(Schema):
+    """The OpenAI Videos ``video`` object."""
+
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int
+    created_at: int
+    completed_at: int | None
+    expires_at: int | None
+    prompt: str | None
+    seconds: str
+    size: str
+    remixed_from_video_id: str | None = None
+    error: VideoError | None
+
+
+class VideoCreate(Schema):
+    """``POST /v1/videos`` fields (multipart form or JSON); ``input_reference`` is an image file."""
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    model: str = Field(default="sora-2", max_length=100)
+    seconds: str = Field(default="4", max_length=8)
+    size: str = Field(default="720x1280", max_length=16)
+
+
+class VideoList(Schema):
+    object: Literal["list"] = "list"
+    data: list[Video]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class VideoDeleted(Schema):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool

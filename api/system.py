@@ -1,0 +1,60 @@
+"""Liveness and readiness (no auth), and the caller's webhook signing secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api import auth
+from api.deps import StateDep, TenantDep
+from api.errors import AUTH, responses
+from api.schemas import Health, WebhookSecret
+from store.db import session_scope
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> dict[str, Any]:
+    return {"status": "ok", "checks": {"process": "ok"}}
+
+
+def _database(db_url: str) -> str:
+    try:
+        with session_scope(db_url) as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "not ready"; the reason is for operators
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "a dependency is unavailable"}},
+)
+def readyz(state: StateDep) -> JSONResponse:
+    engine = state.ctx.settings.engine
+    checks = {
+        "database": _database(state.db_url),
+        "engine": "ok" if state.running else "unavailable: shutting down",
+    }
+    if engine != "embedded":
+        checks["engine"] = f"unavailable: this process runs the embedded engine, not {engine}"
+    ok = all(value == "ok" for value in checks.values())
+    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.get(
+    "/v1/webhooks/secret",
+    response_model=WebhookSecret,
+    responses=responses(*AUTH),
+    tags=["webhooks"],
+    summary="The secret that signs this tenant's webhooks (Standard Webhooks, whsec_…)",
+)
+def webhook_secret(state: StateDep, tenant: TenantDep) -> WebhookSecret:
+    return WebhookSecret(secret=auth.webhook_secret(state.db_url, tenant))

@@ -1,0 +1,147 @@
+"""Reading jobs for the API: tenant scoping (another tenant's job is a 404), the job view built on
+``pipeline.report.job_report``, stage timings from the event stream, links to downloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from pipeline.report import job_report
+from shotline.errors import NotFoundError
+from store.db import session_scope
+from store.models import Attempt, Event, Job, JobApi, Shot
+
+TERMINAL = ("delivered", "failed", "cancelled")
+_STAGES = (
+    ("queued_s", "job.created", "job.running"),
+    ("shots_s", "job.running", "job.stitching"),
+    ("stitching_s", "job.stitching", "job.delivered"),
+)
+
+
+def owned_job(session: Session, tenant: str, job_id: str) -> Job:
+    """The caller's job; a missing, deleted or other tenant's job is the same 404."""
+    job = session.get(Job, job_id) if len(job_id) <= 32 else None
+    if job is None or job.tenant != tenant:
+        raise NotFoundError(f"no job {job_id}")
+    info = session.get(JobApi, job_id)
+    if info is not None and info.deleted_at is not None:
+        raise NotFoundError(f"no job {job_id}")
+    return job
+
+
+def check_owned(db_url: str, tenant: str, job_id: str) -> Job:
+    with session_scope(db_url) as session:
+        return owned_job(session, tenant, job_id)
+
+
+def timings(session: Session, job_id: str) -> dict[str, float]:
+    rows = session.execute(
+        select(Event.kind, func.min(Event.created_at), func.max(Event.created_at))
+        .where(Event.job_id == job_id)
+        .group_by(Event.kind)
+    ).all()
+    first = {kind: low for kind, low, _ in rows}
+    last = {kind: high for kind, _, high in rows}
+    out: dict[str, float] = {}
+    for name, start, end in _STAGES:
+        if start in first and end in last:
+            out[name] = max(0.0, (aware(last[end]) - aware(last[start])).total_seconds())
+    ends = [last[k] for k in ("job.delivered", "job.failed", "job.cancelled") if k in last]
+    if "job.created" in first and ends:
+        out["total_s"] = max(0.0, (aware(max(ends)) - aware(first["job.created"])).total_seconds())
+    return out
+
+
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def links(job_id: str, delivered: bool) -> dict[str, str]:
+    base = f"/v1/jobs/{job_id}"
+    out = {"self": base, "events": f"{base}/events", "webhooks": f"{base}/webhooks"}
+    if delivered:
+        out |= {
+            "output": f"{base}/output",
+            "plan": f"{base}/output/plan",
+            "poster": f"{base}/poster",
+        }
+    return out
+
+
+def _shot(job_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    verdicts = [a.get("verdict") or {} for a in row["attempt_log"]]
+    findings: Any = next((v.get("findings", []) for v in reversed(verdicts) if v), [])
+    has_asset = row["status"] in ("accepted", "normalised")
+    return {
+        **row,
+        "findings": findings if isinstance(findings, list) else [],
+        "asset_url": f"/v1/jobs/{job_id}/shots/{row['id']}/asset" if has_asset else None,
+    }
+
+
+def job_view(db_url: str, job_id: str) -> dict[str, Any]:
+    """The full ``JobRead`` of one job (the caller has checked ownership)."""
+    report = job_report(db_url, job_id)
+    with session_scope(db_url) as session:
+        job = session.get_one(Job, job_id)
+        info = session.get(JobApi, job_id)
+        quoted = session.scalar(
+            select(func.coalesce(func.sum(Attempt.quoted_usd), 0.0))
+            .join(Shot, Shot.id == Attempt.shot_id)
+            .where(Shot.job_id == job_id)
+        )
+        stage_times = timings(session, job_id)
+        created, updated, reserved = job.created_at, job.updated_at, job.reserved_usd
+    return {
+        "id": job_id,
+        "title": report["title"],
+        "status": report["status"],
+        "stage": report["stage"],
+        "mode": report["mode"],
+        "providers": report["providers"],
+        "emulated": report["emulated"],
+        "error": report["error"],
+        "error_shot": report["error_shot"],
+        "created_at": created,
+        "updated_at": updated,
+        "costs": {
+            "budget_usd": report["budget_usd"],
+            "quoted_usd": round(float(quoted or 0.0), 4),
+            "reserved_usd": round(reserved, 4),
+            "settled_usd": report["settled_usd"],
+        },
+        "timings": stage_times,
+        "verification": report["verification"],
+        "webhook_url": info.webhook_url if info else None,
+        "links": links(job_id, report["status"] == "delivered"),
+        "shots": [_shot(job_id, row) for row in report["shots"]],
+    }
+
+
+def list_jobs(
+    db_url: str, tenant: str, *, limit: int, cursor: str | None, status: str | None
+) -> tuple[list[Job], str | None]:
+    """Newest first; ``cursor`` is the id of the last job of the previous page."""
+    with session_scope(db_url) as session:
+        query = (
+            select(Job)
+            .outerjoin(JobApi, JobApi.job_id == Job.id)
+            .where(Job.tenant == tenant, JobApi.deleted_at.is_(None))
+        )
+        if status:
+            query = query.where(Job.status == status)
+        if cursor:
+            anchor = session.get(Job, cursor) if len(cursor) <= 32 else None
+            if anchor is None or anchor.tenant != tenant:
+                raise NotFoundError(f"no job {cursor} to continue after")
+            query = query.where(tuple_(Job.created_at, Job.id) < (anchor.created_at, anchor.id))
+        rows = list(
+            session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, rows[-1].id if more and rows else None

@@ -1,0 +1,220 @@
+"""Keys, idempotency, rate and size limits, and the outbound URL policy (SSRF guards)."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from api import auth
+from api.ratelimit import RateLimiter
+from api.urls import Outbound, UnsafeUrlError, UrlPolicy, sniff_image
+from shotline.errors import InvalidInputError
+from tests.api.conftest import fake_resolve, tiny_board, wait_for_job
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+class TestKeys:
+    def test_missing_or_unknown_key_is_401_with_the_error_shape(self, client):
+        for headers in ({}, {"Authorization": "Bearer sl_nope"}, {"Authorization": "Basic x"}):
+            answer = client.get("/v1/jobs", headers=headers)
+            assert answer.status_code == 401
+            assert answer.headers["www-authenticate"] == "Bearer"
+            assert answer.json()["error"] == "unauthorized"
+
+    def test_keys_are_stored_hashed_and_revocable(self, ctx, client):
+        key = auth.create_key(ctx.db_url, "acme")
+        from store.db import session_scope
+        from store.models import ApiKey
+
+        with session_scope(ctx.db_url) as session:
+            stored = session.query(ApiKey.key_hash).scalar()
+        assert stored == auth.hash_key(key) != key
+        headers = {"Authorization": f"Bearer {key}"}
+        assert client.get("/v1/jobs", headers=headers).status_code == 200
+        assert auth.revoke_key(ctx.db_url, key)
+        assert client.get("/v1/jobs", headers=headers).status_code == 401
+
+    def test_bad_tenant_names_are_refused(self, ctx):
+        with pytest.raises(InvalidInputError):
+            auth.create_key(ctx.db_url, "../etc")
+
+    def test_keys_never_reach_the_logs(self, client, key, headers, caplog):
+        caplog.set_level(logging.DEBUG)
+        client.post("/v1/jobs", json={"storyboard": tiny_board(1)}, headers=headers)
+        client.get("/v1/jobs", headers={"Authorization": f"Bearer {key}x"})
+        client.get("/v1/jobs/missing", headers=headers)
+        assert caplog.records
+        assert key not in caplog.text
+        assert key[3:] not in caplog.text
+
+
+class TestIdempotency:
+    def test_a_replay_returns_the_first_response_and_creates_no_second_job(self, client, headers):
+        request = {
+            "json": {"storyboard": tiny_board(1)},
+            "headers": {**headers, "Idempotency-Key": "order-42"},
+        }
+        first = client.post("/v1/jobs", **request)
+        second = client.post("/v1/jobs", **request)
+        assert first.status_code == second.status_code == 202
+        assert second.json() == first.json()
+        assert second.headers["idempotent-replayed"] == "true"
+        assert len(client.get("/v1/jobs", headers=headers).json()["data"]) == 1
+        wait_for_job(client, first.json()["id"], headers)
+
+    def test_same_key_with_another_body_is_refused(self, client, headers):
+        keyed = {**headers, "Idempotency-Key": "k1"}
+        client.post("/v1/jobs:plan", json={"storyboard": tiny_board(1)}, headers=keyed)
+        other = client.post("/v1/jobs:plan", json={"storyboard": tiny_board(2)}, headers=keyed)
+        assert other.status_code == 422
+        assert other.json()["error"] == "idempotency_key_reused"
+
+    def test_keys_are_scoped_per_tenant_and_errors_are_replayed_too(
+        self, client, headers, other_headers
+    ):
+        bad = {"json": {"storyboard": {"title": ""}}}
+        one = client.post("/v1/jobs", headers={**headers, "Idempotency-Key": "same"}, **bad)
+        two = client.post("/v1/jobs", headers={**other_headers, "Idempotency-Key": "same"}, **bad)
+        again = client.post("/v1/jobs", headers={**headers, "Idempotency-Key": "same"}, **bad)
+        assert one.status_code == two.status_code == again.status_code == 422
+        assert "idempotent-replayed" not in two.headers
+        assert again.headers["idempotent-replayed"] == "true"
+
+
+class TestLimits:
+    def test_rate_limit_answers_429_with_retry_after(self, client, headers, app):
+        app.state.api.limiter = RateLimiter(rate_per_minute=1, burst=2)
+        codes = [client.get("/v1/jobs", headers=headers).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        limited = client.get("/v1/jobs", headers=headers)
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["retriable"] is True
+
+    def test_token_bucket_refills(self):
+        now = [0.0]
+        limiter = RateLimiter(rate_per_minute=60, burst=1, clock=lambda: now[0])
+        assert limiter.take("k") == 0
+        assert limiter.take("k") == pytest.approx(1.0)
+        now[0] = 1.0
+        assert limiter.take("k") == 0
+
+    def test_oversized_bodies_are_413_declared_or_streamed(self, client, headers, app):
+        limit = app.state.api.settings.max_body_bytes
+        big = b"x" * (limit + 1)
+        declared = client.post(
+            "/v1/jobs", content=big, headers={**headers, "content-type": "application/yaml"}
+        )
+        assert declared.status_code == 413
+        assert declared.json()["error"] == "payload_too_large"
+
+        def chunks():
+            for _ in range(limit // 65536 + 2):
+                yield b"y" * 65536
+
+        streamed = client.post(
+            "/v1/jobs", content=chunks(), headers={**headers, "content-type": "application/yaml"}
+        )
+        assert streamed.status_code == 413
+
+
+def _outbound(handler, **policy) -> Outbound:
+    client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
+    return Outbound(UrlPolicy(resolve=fake_resolve, **policy), client)
+
+
+class TestUrlPolicy:
+    @pytest.mark.parametrize(
+        ("url", "reason"),
+        [
+            ("http://example.com/x.png", "https"),
+            ("ftp://example.com/x.png", "https"),
+            ("https://10.1.2.3/x.png", "non-public"),
+            ("https://127.0.0.1/x.png", "non-public"),
+            ("https://[::1]/x.png", "non-public"),
+            ("https://169.254.169.254/latest/meta-data", "non-public"),
+            ("https://[::ffff:127.0.0.1]/x", "non-public"),
+            ("https://db.internal/x.png", "non-public"),
+            ("https://nowhere.unknown/x.png", "cannot be resolved"),
+            ("https://user:pw@example.com/x.png", "credentials"),
+            ("not a url", "no host"),
+        ],
+    )
+    def test_refused_urls(self, url, reason):
+        with pytest.raises(UnsafeUrlError) as caught:
+            UrlPolicy(resolve=fake_resolve).check(url, "webhook_url")
+        assert reason in caught.value.problems[0].message
+        assert caught.value.problems[0].path == "webhook_url"
+
+    def test_operator_allowances(self):
+        policy = UrlPolicy(
+            http_hosts=frozenset({"hooks.test"}),
+            private_hosts=frozenset({"db.internal"}),
+            resolve=fake_resolve,
+        )
+        assert policy.check("http://hooks.test/in", "u").host == "hooks.test"
+        assert policy.check("https://db.internal/x", "u").host == "db.internal"
+        assert policy.check("https://example.com/x", "u").host == "example.com"
+
+    def test_redirects_are_checked_again(self):
+        def handler(request):
+            if request.url.host == "example.com":
+                return httpx.Response(302, headers={"location": "https://169.254.169.254/"})
+            return httpx.Response(200, content=PNG)
+
+        with pytest.raises(UnsafeUrlError, match="non-public"):
+            _outbound(handler).request("GET", "https://example.com/a", path="p", max_bytes=100)
+
+    def test_size_and_type_limits(self, tmp_path):
+        outbound = _outbound(
+            lambda r: httpx.Response(
+                200, content=PNG if r.url.path == "/ok.png" else b"<html>x</html>" * 50
+            )
+        )
+        saved = outbound.fetch_image("https://example.com/ok.png", "p", tmp_path, 1000)
+        assert saved.read_bytes() == PNG
+        with pytest.raises(UnsafeUrlError, match="PNG, JPEG or WebP"):
+            outbound.fetch_image("https://example.com/page", "p", tmp_path, 1000)
+        with pytest.raises(UnsafeUrlError, match="larger than"):
+            outbound.fetch_image("https://example.com/page", "p", tmp_path, 100)
+
+    def test_sniffing(self):
+        assert sniff_image(PNG) == "image/png"
+        assert sniff_image(b"\xff\xd8\xff\xe0") == "image/jpeg"
+        assert sniff_image(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
+        assert sniff_image(b"GIF89a") is None
+
+
+class TestSubmissionChecks:
+    def test_private_webhook_url_is_refused_before_any_job(self, client, headers):
+        answer = client.post(
+            "/v1/jobs",
+            json={"storyboard": tiny_board(1), "webhook_url": "https://10.0.0.1/hook"},
+            headers=headers,
+        )
+        assert answer.status_code == 422
+        assert answer.json()["problems"][0]["path"] == "webhook_url"
+        assert client.get("/v1/jobs", headers=headers).json()["data"] == []
+
+    def test_reference_images_are_fetched_checked_and_local_paths_refused(
+        self, client, headers, network
+    ):
+        network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=PNG)
+        board = tiny_board(2)
+        shots = board["scenes"][0]["shots"]
+        shots[0]["reference_image"] = "/etc/passwd"
+        shots[1]["reference_image"] = "https://cdn.example.com/ref.png"
+        refused = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+        assert refused.status_code == 422
+        assert [p["path"] for p in refused.json()["problems"]] == [
+            "storyboard.scenes[0].shots[0].reference_image"
+        ]
+        del shots[0]["reference_image"]
+        plan = client.post("/v1/jobs:plan", json={"storyboard": board}, headers=headers)
+        assert plan.status_code == 200
+        accepted = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+        assert accepted.status_code == 202, accepted.text
+        assert str(network.requests[-1].url) == "https://cdn.example.com/ref.png"
+        wait_for_job(client, accepted.json()["id"], headers)

@@ -1,0 +1,102 @@
+"""Outgoing webhooks: Standard Webhooks signatures, retries with backoff, the delivery log."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from adapters.webhooks import verify_standard
+from tests.api.conftest import tiny_board, wait_for_job
+
+
+def _deliveries(client, job_id, headers, until, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = client.get(f"/v1/jobs/{job_id}/webhooks", headers=headers).json()["data"]
+        if until(rows):
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"deliveries did not settle: {rows}")
+
+
+def _settled(kinds):
+    return lambda rows: (
+        {r["event_type"] for r in rows} >= kinds and all(r["status"] != "pending" for r in rows)
+    )
+
+
+class TestWebhooks:
+    def test_signed_deliveries_for_a_completed_job(self, client, headers, network):
+        received: list[httpx.Request] = []
+
+        def receive(request: httpx.Request) -> httpx.Response:
+            received.append(request)
+            return httpx.Response(204)
+
+        network.routes["hooks.test"] = receive
+        created = client.post(
+            "/v1/jobs",
+            json={"storyboard": tiny_board(2), "webhook_url": "http://hooks.test/in"},
+            headers=headers,
+        ).json()
+        wait_for_job(client, created["id"], headers)
+        rows = _deliveries(
+            client,
+            created["id"],
+            headers,
+            _settled({"job.started", "shot.accepted", "job.completed"}),
+        )
+        assert all(r["status"] == "delivered" and r["attempts"] == 1 for r in rows)
+
+        secret = client.get("/v1/webhooks/secret", headers=headers).json()["secret"]
+        assert secret.startswith("whsec_")
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for request in received:
+            verify_standard(secret, request.headers, request.content)
+            payload = json.loads(request.content)
+            by_type.setdefault(payload["type"], []).append(payload)
+        assert len(by_type["shot.accepted"]) == 2
+        done = by_type["job.completed"][0]
+        assert done["data"]["job"] == created["id"]
+        assert "output" not in done["data"]
+
+    def test_failed_deliveries_are_retried_with_the_same_id_then_logged(
+        self, client, headers, network
+    ):
+        calls: list[httpx.Request] = []
+
+        def flaky(request: httpx.Request) -> httpx.Response:
+            calls.append(request)
+            kind = json.loads(request.content)["type"]
+            tries = sum(1 for c in calls if json.loads(c.content)["type"] == kind)
+            return httpx.Response(200 if tries >= 3 else 503)
+
+        network.routes["hooks.test"] = flaky
+        created = client.post(
+            "/v1/jobs",
+            json={"storyboard": tiny_board(1), "webhook_url": "http://hooks.test/in"},
+            headers=headers,
+        ).json()
+        wait_for_job(client, created["id"], headers)
+        rows = _deliveries(client, created["id"], headers, _settled({"job.completed"}))
+        completed = next(r for r in rows if r["event_type"] == "job.completed")
+        assert (completed["status"], completed["attempts"]) == ("delivered", 3)
+        ids = {c.headers["webhook-id"] for c in calls if b"job.completed" in c.content}
+        assert ids == {completed["msg_id"]}
+
+    def test_a_receiver_that_never_answers_2xx_ends_failed(self, client, headers, network):
+        network.routes["hooks.test"] = lambda r: httpx.Response(500)
+        created = client.post(
+            "/v1/jobs",
+            json={"storyboard": tiny_board(1), "webhook_url": "http://hooks.test/in"},
+            headers=headers,
+        ).json()
+        wait_for_job(client, created["id"], headers)
+        rows = _deliveries(client, created["id"], headers, _settled({"job.completed"}))
+        assert {(r["status"], r["attempts"], r["last_status_code"]) for r in rows} == {
+            ("failed", 4, 500)
+        }
+        assert all(r["last_error"] == "HTTP 500" for r in rows)
