@@ -4,7 +4,14 @@
 provider id to the base URL to give ``adapters.factory.build_adapter``.
 """
 
-from emulators._server import EmulatorHandle, create_app, start_emulator
+from emulators._server import EmulatorHandle, create_app, start_emulator, urls_for
 from emulators.scenario import Scenario, load_scenario
 
-__all__ = ["EmulatorHandle", "Scenario", "create_app", "load_scenario", "start_emulator"]
+__all__ = [
+    "EmulatorHandle",
+    "Scenario",
+    "create_app",
+    "load_scenario",
+    "start_emulator",
+    "urls_for",
+]

@@ -31,6 +31,15 @@ PROVIDER_PATHS = {
     "openai": "/openai",
 }
 JUDGE_PATHS = {"gemini": "/google/v1beta", "openai": "/openai/v1"}
+
+
+def urls_for(root: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Per-provider and per-judge base URLs of an emulator served at ``root``."""
+    root = root.rstrip("/")
+    providers = {provider: root + path for provider, path in PROVIDER_PATHS.items()}
+    return providers, {name: root + path for name, path in JUDGE_PATHS.items()}
+
+
 EXPIRED_XML = (
     "<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
     "<Message>Request has expired</Message></Error>"
@@ -77,8 +86,7 @@ class EmulatorHandle:
         self._server = server
         self._thread = thread
         self.base_url = root
-        self.base_urls = {provider: root + path for provider, path in PROVIDER_PATHS.items()}
-        self.judge_base_urls = {name: root + path for name, path in JUDGE_PATHS.items()}
+        self.base_urls, self.judge_base_urls = urls_for(root)
         self.emulator = emu
 
     def stats(self) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class Stats:
     accepted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     idempotency_collisions: int = 0
     duplicate_requests: int = 0
+    replays: int = 0
     faults: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     webhooks: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -73,6 +74,7 @@ class Stats:
             "accepted": dict(self.accepted),
             "idempotency_collisions": self.idempotency_collisions,
             "duplicate_requests": self.duplicate_requests,
+            "replays": self.replays,
             "faults": dict(self.faults),
             "webhooks": dict(self.webhooks),
         }
@@ -91,6 +93,7 @@ class Emulator:
         self._rngs: dict[str, random.Random] = {}
         self._window: dict[str, deque[float]] = defaultdict(deque)
         self._keys: dict[str, str] = {}
+        self._key_jobs: dict[str, str] = {}
         self._bodies: set[str] = set()
         self._fired: dict[str, int] = defaultdict(int)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emulator-render")
@@ -188,6 +191,23 @@ class Emulator:
             return Fault(kind="rate_limit", retry_after_s=round(wait, 3), message="rate limited")
         window.append(now)
         return None
+
+    def replay(self, provider: str, key: str | None) -> Job | None:
+        """The job an earlier create with this idempotency key made (a replay makes no new job)."""
+        if not key:
+            return None
+        with self._lock:
+            job_id = self._key_jobs.get(f"{provider}:{key}")
+            if job_id is None:
+                return None
+            self.stats.idempotency_collisions += 1
+            self.stats.replays += 1
+            return self.jobs.get(job_id)
+
+    def remember(self, provider: str, key: str | None, job: Job) -> None:
+        if key:
+            with self._lock:
+                self._key_jobs[f"{provider}:{key}"] = job.id
 
     def create_job(self, provider: str, spec: ClipSpec, attempt: int, prefix: str = "") -> Job:
         """Register an accepted job: draw its latency, outcome and defects from the scenario."""

@@ -89,10 +89,7 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
             model_id=step.candidate["model_id"],
             provider=step.candidate["provider"],
             quoted_usd=step.candidate["quote_usd"],
-            request=asdict(
-                build_request(shot_spec(job, shot.key), step.candidate, shot.route or {})
-            )
-            | {"reference_image": None},
+            request=_request_record(job, shot, step.candidate, len(attempts) + 1),
         )
         session.add(attempt)
         session.flush()
@@ -114,6 +111,14 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
             reason=step.reason,
         )
         return attempt.id, step.delay_s
+
+
+def _request_record(job: Job, shot: Shot, candidate: dict[str, Any], number: int) -> dict[str, Any]:
+    """The stored request of an attempt, with its idempotency key (the reference image is added
+    when submitting, from the storyboard or the previous shot's last frame)."""
+    request = asdict(build_request(shot_spec(job, shot.key), candidate, shot.route or {}))
+    request["extra"] = request["extra"] | {"idempotency_key": f"{job.id}-{shot.key}-{number}"}
+    return request | {"reference_image": None}
 
 
 def _reuse_cached(session: Any, job: Job, shot: Shot) -> bool:
@@ -166,11 +171,14 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
     """Submit once: a stored provider job id means the job exists and is never submitted again."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        if attempt.provider_job_id or attempt.status != "reserved":
+        if attempt.provider_job_id or attempt.status not in ("reserved", "submitting"):
             return
         shot = session.get_one(Shot, attempt.shot_id)
         job = session.get_one(Job, shot.job_id)
         request = _request_of(ctx, session, attempt, job, shot)
+        # Committed before the call: a process killed during it resumes by submitting again
+        # with the same idempotency key, which providers that honour one answer with the same job.
+        attempt.status = "submitting"
     if not ctx.health.allow(attempt.model_id):
         _record_failure(ctx, attempt_id, CircuitOpenError("circuit breaker open", attempt.provider))
         return

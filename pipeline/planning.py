@@ -65,6 +65,7 @@ def create_job(
     mode: Mode | None = None,
     output: Path | None = None,
     tenant: str = "local",
+    fingerprint: str = "",
 ) -> str:
     """Plan and persist a job; nothing is spent yet. Returns the job id."""
     mode = mode or board.mode
@@ -82,6 +83,7 @@ def create_job(
                 storyboard=board.model_dump(mode="json"),
                 output_path=str(output.resolve()) if output else None,
                 budget_usd=board.budget_usd,
+                fingerprint=fingerprint,
             )
         )
         session.flush()

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     io_workers: int = 8
     cpu_workers: int = 2
     require_services: bool = False
+    emulator_url: str | None = None
     poll_interval_s: float = 2.0
     attempt_timeout_s: float = 900.0
     max_attempts_per_shot: int = 4

@@ -83,12 +83,16 @@ async def create(
     """Count the call, apply submit faults, and register the job when the call is accepted."""
     emu = emulator(request)
     key = idempotency_key(request)
+    replayed = emu.replay(provider, key)
+    if replayed is not None:  # like Stripe-style idempotency: the same job, never a second one
+        return Created(replayed, None, None)
     attempt, fault = emu.admit(provider, spec.model, raw, key, spec.prompt)
     if fault is not None:
         answer = await fault_response(provider, fault)
         if answer is not None:
             return Created(None, answer, None)
     job = emu.create_job(provider, spec, attempt, prefix)
+    emu.remember(provider, key, job)
     return Created(job, None, fault)
 
 

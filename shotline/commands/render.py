@@ -43,11 +43,15 @@ def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
 
 
 def _start_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
-    from emulators import start_emulator
+    """Point the adapters at an emulator: the one at SHOTLINE_EMULATOR_URL (e.g. a running
+    ``shotline emulate``), else a new one in this process on a free loopback port."""
+    from emulators import start_emulator, urls_for
 
-    handle = stack.enter_context(start_emulator(scenario))
-    ctx.base_urls = dict(handle.base_urls)
-    ctx.judge_base_urls = dict(getattr(handle, "judge_base_urls", {}))
+    if ctx.settings.emulator_url:
+        ctx.base_urls, ctx.judge_base_urls = urls_for(ctx.settings.emulator_url)
+    else:
+        handle = stack.enter_context(start_emulator(scenario))
+        ctx.base_urls, ctx.judge_base_urls = dict(handle.base_urls), dict(handle.judge_base_urls)
     ctx.settings.poll_interval_s = min(ctx.settings.poll_interval_s, 0.2)
 
 
@@ -58,9 +62,7 @@ def run_render(
     print_ = fingerprint(board, mode, ctx.providers, output)
     job_id = _unfinished_job(ctx, print_)
     if job_id is None:
-        job_id = create_job(ctx, board, mode=mode, output=output)
-        with session_scope(ctx.db_url) as session:
-            session.get_one(Job, job_id).fingerprint = print_
+        job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
     elif not quiet:
         console.print(f"[yellow]resuming unfinished job {job_id}[/]")
     engine = EmbeddedEngine(ctx)

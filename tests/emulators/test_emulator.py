@@ -83,13 +83,19 @@ def test_stats_count_submissions_duplicates_and_idempotency_collisions():
         runway_task(base, "same")
         runway_task(base, "same")
         headers = {**RUNWAY, "Idempotency-Key": "shot-1"}
+        ids = []
         for prompt in ("a", "b"):
             body = {"model": "gen4.5", "promptText": prompt, "ratio": "160:90", "duration": 2}
-            httpx.post(f"{base}/v1/text_to_video", json=body, headers=headers)
+            ids.append(
+                httpx.post(f"{base}/v1/text_to_video", json=body, headers=headers).json()["id"]
+            )
         stats = httpx.get(f"{emu.base_url}/_emulator/stats").json()
-    assert stats["submissions"] == {"gen4.5": 4}
+    assert ids[0] == ids[1], "a replayed idempotency key returns the first job"
+    assert stats["submissions"] == {"gen4.5": 3}
+    assert stats["accepted"] == {"gen4.5": 3}
     assert stats["duplicate_requests"] == 1
     assert stats["idempotency_collisions"] == 1
+    assert stats["replays"] == 1
 
 
 def test_defects_reach_the_downloaded_clip(tmp_path: Path):
