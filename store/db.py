@@ -42,7 +42,7 @@ def migrate(url: str) -> None:
             return
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "heads")
         _migrated.add(url)
 
 
