@@ -46,12 +46,18 @@ SOURCES = [
 SECONDS, XFADE_S = 5.0, 0.5
 
 
+def ambience(tone: float) -> str:
+    """A tone over a noise bed, like generated ambience; a pure sine is a pathological (slow)
+    input for FFmpeg's fast AAC coder and unlike anything a provider returns."""
+    return f"aevalsrc=0.2*sin(2*PI*{tone}*t)+0.05*(2*random(0)-1):s=44100"
+
+
 def make_sources(work: Path) -> list[Path]:
     paths = []
     for index, (video, tone) in enumerate(SOURCES):
         path = work / f"src{index}.mp4"
         run_ffmpeg(
-            ["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", f"sine=f={tone}:r=44100",
+            ["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", ambience(tone),
              "-t", str(SECONDS), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
              "-c:a", "aac", str(path)]
         )  # fmt: skip

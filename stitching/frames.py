@@ -34,6 +34,7 @@ def proxy_frames(
         return found
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 90000)
         height = max(2, round(width * stream.codec_context.height / stream.codec_context.width))
         for group in _ranges(wanted):

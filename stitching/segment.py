@@ -212,7 +212,7 @@ def normalise(
     info = probe(src)
     _check_source(src, info, profile, frames)
     margin = profile.verify_margin
-    keyframes = [0, head_frames, frames - tail_frames, frames - tail_frames - margin]
+    keyframes = [0, head_frames, frames - tail_frames, frames - tail_frames - margin - 1]
     keyframes = [k for k in keyframes if 0 <= k < frames]
     token = uuid.uuid4().hex[:10]
     tmp_video = out.with_name(f".{out.stem}.{token}.mp4")
