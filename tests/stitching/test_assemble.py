@@ -70,7 +70,7 @@ def test_windows_without_keyframe_hints_still_copy(shots, tmp_path):
     items = normalise_all(
         shots, ["cut", "crossfade:0.25", "cut"], tmp_path / "seg", 36, False, short_gop
     )
-    assert items[1][1].keyframes == (0, 12, 24, 33)  # GOP + verify margin, no transition hints
+    assert items[1][1].keyframes == (0, 12, 24, 32)  # GOP + verify window start, no hints
     result = assemble(plan_edit(items, short_gop), tmp_path / "out.mp4")
     assert result.verification["passed"], result.verification
     assert result.video_path == "copy"
