@@ -237,6 +237,7 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
             attempt.provider_job_id or "",
             time.monotonic(),
         )
+        marked = attempt.status == "rendering"
     adapter = ctx.adapter(provider)
     interval = ctx.settings.poll_interval_s
     while True:
@@ -261,7 +262,9 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
                 ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
             )
             return False
-        _mark_rendering(ctx, attempt_id, result.progress if result else None)
+        if not marked:
+            _mark_rendering(ctx, attempt_id, result.progress if result else None)
+            marked = True
         time.sleep(interval)
 
 

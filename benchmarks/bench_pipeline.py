@@ -1,0 +1,223 @@
+"""Pipeline benchmark on the embedded engine against emulated providers.
+
+    .venv/bin/python benchmarks/bench_pipeline.py
+
+(a) A 12-shot storyboard with a fixed 2 s render latency at the provider: wall time divided by the
+    critical path (the slowest shot from job start to its gate verdict, plus the stitch), goal
+    <= 1.1x; and the same job run sequentially (one shot at a time) over the parallel run.
+(b) Engine overhead per shot with zero-latency providers: CPU milliseconds the process spends per
+    shot outside media work (download and probe, gate analysis, normalise, stitch), i.e. routing,
+    state rows, events, polling, ledger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import yaml
+from sqlalchemy import select
+
+import pipeline.consistency
+import quality.consistency
+import quality.gate
+import stitching
+from emulators import Scenario, start_emulator, urls_for
+from pipeline.context import RunContext
+from pipeline.engine import EmbeddedEngine
+from pipeline.planning import create_job
+from shotline.settings import Settings
+from shotline.storyboard import parse_storyboard
+from store.db import session_scope
+from store.models import Event
+
+MODEL = "google/veo-3.1-lite"
+LOOKS = ["forest", "ocean", "sunset", "snow", "fire", "desert", "city", "neon", "space", "studio"]
+
+
+def storyboard(shots: int) -> Any:
+    board = {
+        "title": "bench",
+        "mode": "preview",
+        "output": {"size": "320x180", "fps": 24},
+        "scenes": [
+            {"id": "s", "shots": [
+                {"id": f"shot{i:02d}", "prompt": f"a {LOOKS[i % len(LOOKS)]} scene number {i}",
+                 "duration": 2, "model": MODEL} for i in range(shots)
+            ]}
+        ],
+    }  # fmt: skip
+    return parse_storyboard(board)
+
+
+def context(work: Path, urls: tuple[dict[str, str], dict[str, str]], io_workers: int) -> RunContext:
+    registry = (
+        work / "registry.yaml"
+    )  # lift the model's limits: the engine, not the quota, is measured
+    registry.write_text(
+        yaml.safe_dump({"models": [{"id": MODEL, "limits": {"concurrency": 64, "rpm": 6000}}]})
+    )
+    settings = Settings(
+        data_dir=work / f"data-{io_workers}-{time.monotonic_ns()}", registry=registry
+    )
+    settings.io_workers, settings.poll_interval_s = io_workers, 0.05
+    ctx = RunContext.create("emulated", settings)
+    ctx.base_urls, ctx.judge_base_urls = urls
+    return ctx
+
+
+def event_times(ctx: RunContext, job_id: str) -> dict[tuple[str, str | None], float]:
+    with session_scope(ctx.db_url) as session:
+        rows = session.scalars(select(Event).where(Event.job_id == job_id).order_by(Event.id))
+        return {(e.kind, e.shot_key): e.created_at.timestamp() for e in rows}
+
+
+def critical_path(ctx: RunContext, job_id: str) -> tuple[float, float]:
+    """(wall, critical path) in seconds from the job's own event rows."""
+    times = event_times(ctx, job_id)
+    start, end = times[("job.running", None)], times[("job.delivered", None)]
+    slowest = max(t for (kind, _), t in times.items() if kind == "shot.accepted") - start
+    stitch = end - times[("job.stitching", None)]
+    return end - start, slowest + stitch
+
+
+def run_job(ctx: RunContext, shots: int, out: Path) -> str:
+    job_id = create_job(ctx, storyboard(shots), output=out)
+    status = EmbeddedEngine(ctx).run(job_id)
+    assert status == "delivered", status
+    return job_id
+
+
+def critical_path_bench(work: Path) -> None:
+    scenario = Scenario.model_validate(
+        {
+            "seed": 1,
+            "media": {"max_side": 320},
+            "defaults": {"latency": {"dist": "fixed", "seconds": 2.0}},
+        }
+    )
+    with start_emulator(scenario) as emulator:
+        urls = (emulator.base_urls, emulator.judge_base_urls)
+        parallel = context(work, urls, io_workers=16)
+        wall, critical = critical_path(parallel, run_job(parallel, 12, work / "par.mp4"))
+        sequential = context(work, urls, io_workers=1)
+        seq_wall, _ = critical_path(sequential, run_job(sequential, 12, work / "seq.mp4"))
+    print("| 12 shots, 2 s provider latency | seconds | ratio |")
+    print("|---|---:|---:|")
+    print(f"| critical path (slowest shot to its verdict + stitch) | {critical:.2f} | 1.00 |")
+    print(
+        f"| parallel wall time | {wall:.2f} | {wall / critical:.2f}x the critical path (goal <= 1.1x) |"
+    )
+    print(
+        f"| sequential wall time (one shot at a time) | {seq_wall:.2f} | {seq_wall / wall:.1f}x the parallel run |"
+    )
+
+
+class MediaClock:
+    """Thread CPU time spent inside the wrapped media functions."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.seconds += time.thread_time() - start
+
+        return timed
+
+
+def overhead_bench(work: Path, shots: int = 24) -> None:
+    clock = MediaClock()
+    for module, name in (
+        (quality.gate, "evaluate"),
+        (stitching, "normalise"),
+        (stitching, "assemble"),
+        (quality.consistency, "check_joins"),
+    ):
+        setattr(module, name, clock.wrap(getattr(module, name)))
+    setattr(pipeline.consistency, "check_joins", quality.consistency.check_joins)  # noqa: B010
+    with emulator_process(work, {"seed": 1, "media": {"max_side": 160}}) as root:
+        ctx = context(work, urls_for(root), io_workers=8)
+        adapter = ctx.adapter("google")
+        adapter.fetch = clock.wrap(adapter.fetch)  # type: ignore[method-assign]
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        run_job(ctx, shots, work / "overhead.mp4")
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    process = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    engine = max(0.0, process - clock.seconds)
+    print()
+    print(f"| {shots} shots, zero-latency providers (emulator in its own process) | CPU ms |")
+    print("|---|---:|")
+    print(f"| this process, in all | {process * 1000:.0f} |")
+    print(
+        f"| media work in it (download+probe, gate, normalise, stitch) | {clock.seconds * 1000:.0f} |"
+    )
+    print(
+        f"| engine overhead per shot (routing, rows, events, polling, ledger) | {engine * 1000 / shots:.1f} |"
+    )
+
+
+@contextlib.contextmanager
+def emulator_process(work: Path, scenario: dict[str, Any]) -> Iterator[str]:
+    """``shotline emulate`` in a child process, so its CPU is not counted as the engine's."""
+    path = work / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "shotline",
+        "emulate",
+        "--port",
+        str(port),
+        "--scenario",
+        str(path),
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{root}/_emulator/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield root
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if "--overhead-only" not in sys.argv:
+            critical_path_bench(Path(tmp))
+        overhead_bench(Path(tmp))
+    print(f"\n2 CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
