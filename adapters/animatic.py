@@ -17,6 +17,7 @@ import uuid
 import wave
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -211,61 +212,57 @@ def audio_track(
     return np.clip(np.stack([left, right]), -1.0, 1.0).astype(np.float32), note
 
 
+def _overlay(request: GenerationRequest) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+    """The text layer and its mask, with the dialogue placeholder notice when there is no TTS."""
+    text, mask = _text_layer(request, request.width, request.height)
+    if request.dialogue and request.audio and not _espeak_wave_available():
+        height = request.height
+        cv2.putText(text, "[dialogue: placeholder tones, espeak-ng not installed]",
+                    (20, height - max(20, height // 8)), _FONT, max(0.3, height / 1440),
+                    (0, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+        mask = np.asarray(text.any(axis=2))
+    return text, mask
+
+
+def _video_stream(container: av.container.OutputContainer, request: GenerationRequest) -> Any:
+    rate = _fps_fraction(request.fps)
+    video = container.add_stream("libx264", rate=rate)
+    video.width, video.height, video.pix_fmt = request.width, request.height, "yuv420p"
+    video.time_base = 1 / rate
+    # ultrafast with one thread: fast, and byte-for-byte deterministic for the same request
+    video.codec_context.options = {
+        "preset": "ultrafast",
+        "crf": "26",
+        "g": str(max(1, round(request.fps))),
+    }
+    video.codec_context.thread_count = 1
+    return video
+
+
 def render_animatic(request: GenerationRequest, out: Path) -> Path:
     """Render ``request`` to ``out`` (written atomically) and return ``out``."""
-    width, height, total = (
-        request.width,
-        request.height,
-        frame_count(request.duration_s, request.fps),
-    )
-    seed = request_seed(request)
-    top, bottom = _palette(request.prompt, seed)
-    base = _gradient(width, height, top, bottom)
-    text, mask = _text_layer(request, width, height)
-    if request.dialogue and request.audio and _espeak_wave_available() is False:
-        cv2.putText(
-            text,
-            "[dialogue: placeholder tones, espeak-ng not installed]",
-            (20, height - max(20, height // 8)),
-            _FONT,
-            max(0.3, height / 1440),
-            (0, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
-        mask = np.asarray(text.any(axis=2))
-    phase = (seed % 1000) / 1000
+    total, seed = frame_count(request.duration_s, request.fps), request_seed(request)
+    base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
+    text, mask = _overlay(request)
     used = np.flatnonzero(mask.any(axis=1))
     rows = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
     mask3 = mask[rows][:, :, None]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial.mp4")
-    rate = _fps_fraction(request.fps)
     with av.open(str(partial), "w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=rate)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.time_base = 1 / rate
-        video.codec_context.options = {
-            "preset": "ultrafast",
-            "crf": "26",
-            "g": str(max(1, round(request.fps))),
-        }
-        video.codec_context.thread_count = 1
+        video = _video_stream(container, request)
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
         for index in range(total):
-            frame = _draw_frame(base, index, total, request, phase)
+            frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000)
             np.copyto(frame[rows], text[rows], where=mask3)
-            yuv: npt.NDArray[np.uint8] = np.asarray(
-                cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), np.uint8
-            )
+            yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), np.uint8)
             picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             picture.pts = index
             container.mux(video.encode(picture))
         container.mux(video.encode(None))
         if audio is not None:
-            samples = round(total / rate * SAMPLE_RATE)
-            track, _ = audio_track(request, samples, seed)
-            _encode_audio(container, audio, track)
+            samples = round(total / _fps_fraction(request.fps) * SAMPLE_RATE)
+            _encode_audio(container, audio, audio_track(request, samples, seed)[0])
     partial.replace(out)
     return out
 
