@@ -120,6 +120,7 @@ def _draw_frame(
     total: int,
     request: GenerationRequest,
     rng_phase: float,
+    ink: tuple[int, int, int] = (255, 255, 255),
 ) -> npt.NDArray[np.uint8]:
     height, width = base.shape[:2]
     frame = base.copy()
@@ -128,7 +129,7 @@ def _draw_frame(
     cx = int((0.5 + 0.4 * np.sin(2 * np.pi * (motion * t + rng_phase))) * width)
     cy = int((0.55 + 0.25 * np.cos(2 * np.pi * (motion * 0.7 * t + rng_phase))) * height)
     radius = max(4, min(width, height) // 6)
-    cv2.circle(frame, (cx, cy), radius, (255, 255, 255), -1, cv2.LINE_AA)
+    cv2.circle(frame, (cx, cy), radius, ink, -1, cv2.LINE_AA)
     cv2.circle(
         frame,
         (cx, cy),
@@ -247,13 +248,15 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
     used = np.flatnonzero(mask.any(axis=1))
     rows = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
     mask3 = mask[rows][:, :, None]
+    # the moving disc must stand out on light palettes too, or the gate sees a frozen clip
+    ink = (40, 40, 40) if float(base[::8, ::8].mean()) > 150 else (255, 255, 255)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial.mp4")
     with av.open(str(partial), "w", format="mp4") as container:
         video = _video_stream(container, request)
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
         for index in range(total):
-            frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000)
+            frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000, ink)
             np.copyto(frame[rows], text[rows], where=mask3)
             yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), np.uint8)
             picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")

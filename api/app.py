@@ -13,7 +13,19 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from api import catalog, errors, files, jobs, stream, system, videos
+from api import (
+    catalog,
+    commit,
+    costs,
+    dashboard,
+    errors,
+    files,
+    jobs,
+    provider_hooks,
+    stream,
+    system,
+    videos,
+)
 from api.config import ApiSettings
 from api.deps import ApiState
 from api.errors import ErrorBody
@@ -102,7 +114,18 @@ def create_app(
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware, db_url=lambda: state.db_url)
     app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
-    for module in (system, jobs, stream, files, catalog, videos):
+    for module in (
+        system,
+        jobs,
+        commit,
+        stream,
+        files,
+        catalog,
+        costs,
+        dashboard,
+        videos,
+        provider_hooks,
+    ):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,7 +2,8 @@
 
 Before every submit the attempt's worst-case quote is reserved with one conditional UPDATE, which is
 atomic on SQLite and PostgreSQL alike: concurrent shots can never push a job past its budget. On
-completion the reservation is released and the real cost settled.
+completion the reservation is released and the real cost settled. Every attempt also has one
+per-attempt cost record (``ledger.records``) that these functions keep up to date.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ledger import records, tenants
 from store.models import Attempt, Job, LedgerEntry
 
 
@@ -27,8 +29,25 @@ def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
     )
     if getattr(result, "rowcount", 0) != 1:
         return False
+    if not tenants.reserve(session, _tenant(session, job_id), amount):
+        _unreserve_job(session, job_id, amount)  # same transaction: nothing was reserved
+        return False
     _entry(session, job_id, attempt, "reserve", amount)
+    records.open_record(session, attempt, reserved_usd=amount)
     return True
+
+
+def _tenant(session: Session, job_id: str) -> str:
+    return session.scalar(select(Job.tenant).where(Job.id == job_id)) or "local"
+
+
+def _unreserve_job(session: Session, job_id: str, amount: float) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(reserved_usd=Job.reserved_usd - amount)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def settle(session: Session, job_id: str, attempt: Attempt, cost_usd: float) -> None:
@@ -47,8 +66,10 @@ def settle(session: Session, job_id: str, attempt: Attempt, cost_usd: float) -> 
         .execution_options(synchronize_session=False)
     )
     attempt.settled_usd = cost_usd
+    tenants.settle(session, _tenant(session, job_id), attempt.quoted_usd, cost_usd)
     _entry(session, job_id, attempt, "release", -attempt.quoted_usd)
     _entry(session, job_id, attempt, "settle", cost_usd)
+    records.note_settle(session, attempt, cost_usd)
 
 
 def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:
@@ -59,7 +80,10 @@ def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: flo
         .values(spent_usd=Job.spent_usd + amount)
         .execution_options(synchronize_session=False)
     )
+    tenants.settle(session, _tenant(session, job_id), 0.0, amount)
     _entry(session, job_id, attempt, kind, amount)
+    if kind == "judge":
+        records.note_judge(session, attempt, amount)
 
 
 def _entry(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from adapters.base import GenerationRequest, JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
 from ledger import service as ledger
-from pipeline import continuity, events
+from pipeline import continuity, events, wakeups
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError
@@ -89,7 +89,7 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
             model_id=step.candidate["model_id"],
             provider=step.candidate["provider"],
             quoted_usd=step.candidate["quote_usd"],
-            request=_request_record(job, shot, step.candidate, len(attempts) + 1),
+            request=_request_record(ctx, job, shot, step.candidate, len(attempts) + 1),
         )
         session.add(attempt)
         session.flush()
@@ -113,11 +113,21 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
         return attempt.id, step.delay_s
 
 
-def _request_record(job: Job, shot: Shot, candidate: dict[str, Any], number: int) -> dict[str, Any]:
-    """The stored request of an attempt, with its idempotency key (the reference image is added
-    when submitting, from the storyboard or the previous shot's last frame)."""
+WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
+
+
+def _request_record(
+    ctx: RunContext, job: Job, shot: Shot, candidate: dict[str, Any], number: int
+) -> dict[str, Any]:
+    """The stored request of an attempt, with its idempotency key and, when the platform is
+    reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider should call (the reference image
+    is added when submitting, from the storyboard or the previous shot's last frame)."""
     request = asdict(build_request(shot_spec(job, shot.key), candidate, shot.route or {}))
-    request["extra"] = request["extra"] | {"idempotency_key": f"{job.id}-{shot.key}-{number}"}
+    extra = {"idempotency_key": f"{job.id}-{shot.key}-{number}"}
+    provider, public = candidate["provider"], ctx.settings.public_url
+    if public and provider in WEBHOOK_PROVIDERS:
+        extra["webhook_url"] = f"{public.rstrip('/')}/v1/providers/{provider}/webhook"
+    request["extra"] = request["extra"] | extra
     return request | {"reference_image": None}
 
 
@@ -231,7 +241,8 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.status not in ("submitted", "rendering"):
-            return attempt.status == "fetched"
+            # fetched or gating: the provider's part is done (a process died after it)
+            return attempt.status in ("fetched", "gating")
         provider, job_id, started = (
             attempt.provider,
             attempt.provider_job_id or "",
@@ -265,7 +276,7 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
         if not marked:
             _mark_rendering(ctx, attempt_id, result.progress if result else None)
             marked = True
-        time.sleep(interval)
+        wakeups.wait(job_id, interval)
 
 
 def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ def candidate_record(candidate: Any) -> dict[str, Any]:
         "adaptations": list(candidate.adaptations),
         "params": dict(candidate.params),
     }
+
+
+def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
+    """The providers a job renders on: ``local`` for a free preview, else ``providers``."""
+    return "local" if mode is Mode.PREVIEW and board.preview.free else providers
 
 
 def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
@@ -69,6 +75,7 @@ def create_job(
 ) -> str:
     """Plan and persist a job; nothing is spent yet. Returns the job id."""
     mode = mode or board.mode
+    ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
     check_budget(board, plan)
     job_id = uuid.uuid4().hex

@@ -6,7 +6,20 @@ import logging
 
 import typer
 
-from shotline.commands import check, emulate, keys, models, plan, render, serve, stitch
+from shotline.commands import (
+    budget,
+    check,
+    commit,
+    costs,
+    emulate,
+    keys,
+    models,
+    plan,
+    render,
+    serve,
+    stitch,
+    worker,
+)
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."
@@ -19,6 +32,10 @@ emulate.register(app)
 stitch.register(app)
 serve.register(app)
 keys.register(app)
+budget.register(app)
+worker.register(app)
+commit.register(app)
+costs.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 

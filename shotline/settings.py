@@ -40,6 +40,22 @@ class Settings(BaseSettings):
     replicate_api_token: SecretStr | None = None
     openai_api_key: SecretStr | None = None
 
+    public_url: str | None = None  # where providers can reach our webhooks (none: poll only)
+    replicate_webhook_secret: SecretStr | None = None
+    gemini_webhook_secret: SecretStr | None = None
+    openai_webhook_secret: SecretStr | None = None
+    fal_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+
+    # --- distributed engine (Celery): queues, time limits, reaper ---
+    queue_prefix: str = ""
+    io_time_limit_s: float = 120.0
+    cpu_time_limit_s: float = 1800.0
+    cpu_max_tasks_per_child: int = 50
+    reap_interval_s: float = 15.0
+    reap_after_s: float = 60.0
+    max_reaps: int = 8
+    broker_visibility_timeout_s: float = 3600.0
+
     @property
     def db_url(self) -> str:
         if self.database_url:

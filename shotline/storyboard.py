@@ -155,10 +155,17 @@ class Scene(_Strict):
     shots: list[Shot] = Field(min_length=1)
 
 
+class PreviewSpec(_Strict):
+    """How a preview renders: ``free`` puts every shot on the local animatic (nothing is spent)."""
+
+    free: bool = False
+
+
 class Storyboard(_Strict):
     title: str = Field(min_length=1)
     output: OutputSpec = OutputSpec()
     mode: Mode = Mode.PREVIEW
+    preview: PreviewSpec = PreviewSpec()
     budget_usd: float | None = Field(default=None, ge=0)
     consistency: Literal["report", "rerender"] = "report"
     scenes: list[Scene] = Field(min_length=1)

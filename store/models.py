@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -211,3 +212,97 @@ class WebhookDelivery(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+# --- distributed engine (pipeline/tasks.py): where each shot and job is, and who works on it ---
+
+
+class PipelineStep(Base):
+    """The next step of one shot (``shot:<pk>``) or one job (``job:<id>``) under the Celery engine.
+
+    ``version`` changes on every transition and travels with the queued message, so a stale or
+    duplicated message finds a newer version and does nothing. ``due_at`` is when the step should
+    have started (NULL: it waits for another step); a step past due and not leased is re-enqueued by
+    the reaper. ``lease_until`` is set while a worker runs the step. Times are epoch seconds.
+    """
+
+    __tablename__ = "pipeline_step"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    due_at: Mapped[float | None] = mapped_column(Float, default=None, index=True)
+    since: Mapped[float | None] = mapped_column(Float, default=None)
+    lease_until: Mapped[float | None] = mapped_column(Float, default=None)
+    holder: Mapped[str | None] = mapped_column(String(200), default=None)
+    reaped: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+# --- costs (ledger/): the per-attempt cost record and the preview-then-commit links ---
+
+
+class AttemptCost(Base):
+    """The ledger's record of one attempt, accepted or not: quoted, reserved and settled cost, the
+    seconds asked for and accepted, the verdict, render time, and the drift between what the
+    provider billed and what the registry computed. Kept in step with its attempt by
+    ``ledger.records``."""
+
+    __tablename__ = "attempt_cost"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempt.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    shot_key: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    model_id: Mapped[str] = mapped_column(String(100), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    quoted_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    settled_usd: Mapped[float | None] = mapped_column(Float, default=None)
+    judge_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    computed_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    reported_usd: Mapped[float | None] = mapped_column(Float, default=None)
+    drift: Mapped[float | None] = mapped_column(Float, default=None)
+    drift_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    seconds_planned: Mapped[float] = mapped_column(Float, default=0.0)
+    seconds_requested: Mapped[float] = mapped_column(Float, default=0.0)
+    seconds_accepted: Mapped[float] = mapped_column(Float, default=0.0)
+    verdict: Mapped[str] = mapped_column(String(16), default="pending")
+    defects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error_kind: Mapped[str | None] = mapped_column(String(32), default=None)
+    render_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class JobCommit(Base):
+    """A preview job's commit: the final job rendering the approved shots, the quote it was
+    admitted on, what every shot would have cost at final (for the cost avoided), and the
+    preview/final agreement once the final is delivered."""
+
+    __tablename__ = "job_commit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    preview_job_id: Mapped[str] = mapped_column(
+        ForeignKey("job.id", ondelete="CASCADE"), index=True
+    )
+    final_job_id: Mapped[str] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), unique=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    shots: Mapped[list[str]] = mapped_column(JSON)
+    kept: Mapped[list[str]] = mapped_column(JSON)
+    quote: Mapped[dict[str, Any]] = mapped_column(JSON)
+    final_usd_by_shot: Mapped[dict[str, float]] = mapped_column(JSON)
+    agreement: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

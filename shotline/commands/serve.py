@@ -1,4 +1,6 @@
-"""``shotline serve``: the HTTP API with the embedded engine; unfinished jobs resume at start."""
+"""``shotline serve``: the HTTP API. With the embedded engine jobs run in this process and unfinished
+ones resume at start; with ``SHOTLINE_ENGINE=celery`` it only enqueues (workers run the jobs) and
+enqueues at start the API jobs a previous run committed but never enqueued."""
 
 from __future__ import annotations
 
@@ -26,6 +28,19 @@ def _start_emulator(ctx: RunContext, stack: ExitStack) -> None:
     ctx.judge_base_urls = dict(getattr(handle, "judge_base_urls", {}))
 
 
+def _celery_runner(ctx: RunContext, providers: str) -> JobRunner:
+    """With the celery engine this process only plans and enqueues; the workers render, so with
+    emulated providers they and this process must share one emulator (``shotline emulate``)."""
+    if providers == "emulated" and not ctx.settings.emulator_url:
+        raise InvalidInputError(
+            "the celery engine needs a shared emulator",
+            [Problem("SHOTLINE_EMULATOR_URL", "set it (workers too) to a `shotline emulate` URL")],
+        )
+    from pipeline.celery_app import CeleryRunner
+
+    return CeleryRunner(ctx)
+
+
 def serve_api(host: str, port: int, providers: str, console: Console) -> None:
     if providers not in PROVIDER_CHOICES:
         raise InvalidInputError(
@@ -33,9 +48,13 @@ def serve_api(host: str, port: int, providers: str, console: Console) -> None:
         )
     ctx = RunContext.create(providers)
     with ExitStack() as stack:
-        if providers == "emulated":
-            _start_emulator(ctx, stack)
-        runner = JobRunner(ctx)
+        runner: JobRunner
+        if ctx.settings.engine == "celery":
+            runner = _celery_runner(ctx, providers)
+        else:
+            if providers == "emulated":
+                _start_emulator(ctx, stack)
+            runner = JobRunner(ctx)
         stack.callback(runner.shutdown)
         app = create_app(ctx, runner)
         resumed = runner.resume_unfinished()

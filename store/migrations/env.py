@@ -1,6 +1,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import store.tenants  # noqa: F401  (registers the table on Base.metadata)
 from store.models import Base
 
 config = context.config

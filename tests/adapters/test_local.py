@@ -114,3 +114,17 @@ class TestLocalAdapter:
         with pytest.raises(RejectedInputError):
             adapter.poll("../../etc/passwd")
         assert adapter.poll("anim-0000").state is JobState.FAILED
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a snow field at noon", "a quiet studio with soft window light"]
+)
+def test_light_palettes_still_move_for_the_gate(tmp_path, prompt):
+    from quality.gate import ClipExpectation, evaluate
+
+    out = render_animatic(
+        _request(prompt=prompt, duration_s=4.0, shot_type="establishing"), tmp_path / "a.mp4"
+    )
+    verdict = evaluate(out, ClipExpectation(4.0, 320, 180, 24.0, "any", tier="draft"))
+    assert [f.code for f in verdict.findings if f.code.startswith("freeze")] == []
+    assert verdict.action == "accept"

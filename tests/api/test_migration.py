@@ -24,12 +24,12 @@ def _tables(url: str) -> set[str]:
 
 def _round_trip(url: str) -> None:
     config = alembic_config(url)
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     assert _tables(url) >= API_TABLES
     command.downgrade(config, "0001")
     assert not API_TABLES & _tables(url)
     assert "job" in _tables(url)
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     assert _tables(url) >= API_TABLES
 
 

@@ -79,3 +79,78 @@ class TestSettle:
         with session_scope(url) as session:
             job = session.get_one(Job, "job1")
             assert (job.reserved_usd, job.spent_usd) == (0.0, 0.0)
+
+
+def _seed_tenant_jobs(url: str, jobs: int, per_job: int, tenant_fits: int) -> list[tuple[str, int]]:
+    from ledger import tenants
+
+    pairs = []
+    with session_scope(url) as session:
+        tenants.set_budget(session, "acme", QUOTE * tenant_fits)
+        for j in range(jobs):
+            job_id = f"job-t{j}"
+            session.add(
+                Job(
+                    id=job_id,
+                    tenant="acme",
+                    title="t",
+                    mode="final",
+                    storyboard={},
+                    budget_usd=None,
+                )
+            )
+            session.flush()
+            shot = Shot(job_id=job_id, key="a", scene_id="s", position=0)
+            session.add(shot)
+            session.flush()
+            for n in range(1, per_job + 1):
+                attempt = Attempt(
+                    shot_id=shot.id, number=n, model_id="m", provider="p", quoted_usd=QUOTE
+                )
+                session.add(attempt)
+                session.flush()
+                pairs.append((job_id, attempt.id))
+    return pairs
+
+
+def _tenant_race(url: str) -> None:
+    from store.tenants import TenantBudget
+
+    pairs = _seed_tenant_jobs(url, jobs=4, per_job=50, tenant_fits=FITS)
+
+    def attempt(pair):
+        job_id, attempt_id = pair
+        with session_scope(url) as session:
+            return ledger.reserve(session, job_id, session.get_one(Attempt, attempt_id))
+
+    with ThreadPoolExecutor(32) as pool:
+        admitted = sum(pool.map(attempt, pairs))
+    with session_scope(url) as session:
+        row = session.get_one(TenantBudget, "acme")
+        jobs_reserved = sum(j.reserved_usd for j in session.query(Job).filter(Job.tenant == "acme"))
+    assert admitted == FITS
+    assert row.reserved_usd == pytest.approx(QUOTE * FITS)
+    assert jobs_reserved == pytest.approx(QUOTE * FITS), "refused reservations left nothing behind"
+
+
+class TestTenantBudget:
+    def test_race_across_jobs_of_one_tenant_sqlite(self, tmp_path):
+        _tenant_race(f"sqlite:///{tmp_path / 'tenant.db'}")
+
+    @pytest.mark.services
+    def test_race_across_jobs_of_one_tenant_postgres(self, fresh_postgres_url):
+        _tenant_race(fresh_postgres_url)
+
+    def test_settle_moves_tenant_reservation_to_spend(self, tmp_path):
+        from store.tenants import TenantBudget
+
+        url = f"sqlite:///{tmp_path / 'tenant-settle.db'}"
+        (job_id, attempt_id), *_ = _seed_tenant_jobs(url, jobs=1, per_job=1, tenant_fits=1)
+        with session_scope(url) as session:
+            attempt = session.get_one(Attempt, attempt_id)
+            assert ledger.reserve(session, job_id, attempt)
+            ledger.settle(session, job_id, attempt, 0.5)
+        with session_scope(url) as session:
+            row = session.get_one(TenantBudget, "acme")
+            assert row.reserved_usd == pytest.approx(0.0)
+            assert row.spent_usd == pytest.approx(0.5)

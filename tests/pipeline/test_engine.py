@@ -14,7 +14,7 @@ from sqlalchemy import select
 import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
 from ledger import service as ledger
-from pipeline import attempts
+from pipeline import attempts, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.runner import JobRunner
@@ -258,3 +258,24 @@ class TestConsistency:
         again = adapter.submitted[-1]
         first = next(r for r in adapter.submitted if r.shot_id == again.shot_id)
         assert again.seed != first.seed
+
+
+class TestResumeMidGate:
+    def test_attempt_left_gating_by_a_killed_process_is_gated_on_resume(
+        self, ctx, tmp_path, scripted
+    ):
+        adapter = scripted()
+        job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
+        with session_scope(ctx.db_url) as session:
+            shot_pk = session.scalars(select(Shot.id).where(Shot.job_id == job_id)).one()
+        attempt_id, _ = attempts.begin(ctx, shot_pk)
+        assert attempt_id is not None
+        attempts.submit(ctx, attempt_id)
+        assert attempts.wait(ctx, attempt_id)
+        assert verdicts.fetch(ctx, attempt_id)
+        with session_scope(ctx.db_url) as session:
+            session.get_one(Attempt, attempt_id).status = "gating"  # ...and the process dies here
+        runner = JobRunner(ctx)
+        runner.submit(job_id)
+        assert runner.wait(job_id, timeout=60) == "delivered"
+        assert len(adapter.submitted) == 1

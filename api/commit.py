@@ -1,0 +1,132 @@
+"""Preview-then-commit over HTTP: the itemised final quote of a preview, the commit of approved
+shots (a final job that starts at once), and both versions of a committed job with their diff."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from api import views
+from api.deps import StateDep, TenantDep
+from api.errors import AUTH, JobConflictError, responses
+from api.schemas import Schema
+from pipeline import commit as commit_service
+from pipeline.commit_versions import versions as job_versions
+from shotline.errors import ConflictError
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+
+class CommitCreate(Schema):
+    shots: list[str] | None = Field(
+        default=None, max_length=500, description="ids of the approved shots (all when omitted)"
+    )
+
+
+class QuoteLineRead(Schema):
+    shot_id: str
+    model: str
+    provider: str
+    tier: str
+    seconds: float
+    quote_usd: float
+    expected_attempts: float
+    expected_usd: float
+    high_usd: float
+    first_frame: bool
+
+
+class QuoteRead(Schema):
+    job_id: str
+    shots: list[QuoteLineRead]
+    low_usd: float
+    expected_usd: float
+    high_usd: float
+    budget_usd: float | None
+    spent_usd: float
+    remaining_usd: float | None
+    fits: bool
+
+
+class CommitRead(Schema):
+    preview_job_id: str
+    final_job_id: str
+    shots: list[str]
+    kept: list[str]
+    quote: QuoteRead
+    links: dict[str, str]
+
+
+class VersionsRead(Schema):
+    preview_job_id: str
+    final_job_id: str
+    commits: list[dict[str, Any]]
+    preview: dict[str, Any]
+    final: dict[str, Any]
+    quote: dict[str, Any]
+    agreement: dict[str, float] | None
+    shots: list[dict[str, Any]]
+
+
+ShotsQuery = Annotated[
+    list[str] | None, Query(max_length=500, description="approved shot ids (all when omitted)")
+]
+
+
+@router.get(
+    "/jobs/{job_id}/quote",
+    response_model=QuoteRead,
+    responses=responses(*AUTH, 404, 409, 422),
+    summary="The itemised final-render quote of a preview (per shot: model, price, retakes)",
+)
+def quote(job_id: str, state: StateDep, tenant: TenantDep, shots: ShotsQuery = None) -> Any:
+    views.check_owned(state.db_url, tenant, job_id)
+    try:
+        return commit_service.quote(state.ctx, job_id, shots).to_dict()
+    except ConflictError as exc:
+        raise JobConflictError(exc.message, job=job_id) from None
+
+
+def _commit(state: Any, job_id: str, shots: list[str] | None) -> dict[str, Any]:
+    try:
+        result = commit_service.commit(state.ctx, job_id, shots)
+    except ConflictError as exc:
+        raise JobConflictError(exc.message, job=job_id) from None
+    state.runner.submit(result.final_job_id)
+    base = f"/v1/jobs/{result.final_job_id}"
+    return result.to_dict() | {
+        "links": {"final": base, "preview": f"/v1/jobs/{job_id}", "versions": f"{base}/versions"}
+    }
+
+
+@router.post(
+    "/jobs/{job_id}/commit",
+    status_code=202,
+    response_model=CommitRead,
+    responses=responses(*AUTH, 402, 404, 409, 413, 422),
+    summary="Render the approved shots of a delivered preview at final; the rest keep the preview",
+)
+async def commit(
+    job_id: str, state: StateDep, tenant: TenantDep, body: CommitCreate | None = None
+) -> JSONResponse:
+    await run_in_threadpool(views.check_owned, state.db_url, tenant, job_id)
+    shots = body.shots if body is not None else None
+    result = await run_in_threadpool(_commit, state, job_id, shots)
+    content = CommitRead.model_validate(result).model_dump(mode="json")
+    headers = {"Location": result["links"]["final"]}
+    return JSONResponse(content, status_code=202, headers=headers)
+
+
+@router.get(
+    "/jobs/{job_id}/versions",
+    response_model=VersionsRead,
+    responses=responses(*AUTH, 404, 422),
+    summary="Both versions of a committed job (preview and final), shot by shot, with the diff",
+)
+def versions(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
+    views.check_owned(state.db_url, tenant, job_id)
+    return job_versions(state.db_url, job_id)

@@ -1,0 +1,111 @@
+"""Incoming provider webhooks: ``POST /v1/providers/{provider}/webhook``.
+
+The signature is the authentication (Standard Webhooks HMAC for Replicate, Gemini and
+OpenAI-shaped gateways; ED25519 with the provider's JWKS for fal). A verified delivery is recorded as
+an event on the attempt it concerns and wakes that attempt's poller; the poll then reads the
+provider's state as usual, so a forged or lost webhook can never change a result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from typing import Any, Literal
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import or_, select
+
+from adapters.webhooks import (
+    WebhookVerificationError,
+    fal_keys_from_jwks,
+    verify_fal,
+    verify_standard,
+)
+from api.deps import StateDep
+from api.errors import responses
+from pipeline import events, wakeups
+from shotline.errors import NotFoundError
+from shotline.settings import Settings
+from store.db import session_scope
+from store.models import Attempt, Shot
+
+router = APIRouter(prefix="/v1/providers", tags=["provider webhooks"])
+WebhookProvider = Literal["replicate", "google", "openai", "fal"]
+STANDARD = {"replicate": "replicate_webhook_secret", "google": "gemini_webhook_secret",
+            "openai": "openai_webhook_secret"}  # fmt: skip
+
+
+def job_id_of(provider: str, payload: dict[str, Any]) -> str | None:
+    """The provider job id a delivery is about (the shapes each provider sends)."""
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    for candidate in (payload.get("request_id"), payload.get("name"), payload.get("id"),
+                      (payload.get("operation") or {}).get("name") if isinstance(payload.get("operation"), dict) else None,
+                      data.get("id") if isinstance(data, dict) else None):  # fmt: skip
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+@cache
+def _fal_keys(url: str) -> list[Any]:
+    try:
+        return fal_keys_from_jwks(httpx.get(url, timeout=10).json())
+    except (httpx.HTTPError, ValueError) as exc:
+        raise WebhookVerificationError(
+            f"cannot fetch fal's signing keys from {url}: {exc}"
+        ) from exc
+
+
+def _lazy_fal_keys(url: str) -> Iterator[Any]:
+    """Fetched only once the delivery's headers check out, so unsigned noise costs no request."""
+    yield from _fal_keys(url)
+
+
+def verify(provider: str, settings: Settings, headers: dict[str, str], body: bytes) -> None:
+    if provider == "fal":
+        verify_fal(headers, body, _lazy_fal_keys(settings.fal_jwks_url))
+        return
+    field = STANDARD.get(provider)
+    secret = getattr(settings, field) if field else None
+    if secret is None:
+        raise WebhookVerificationError(f"no webhook secret is configured for {provider}")
+    verify_standard(secret.get_secret_value(), headers, body)
+
+
+@router.post(
+    "/{provider}/webhook",
+    status_code=204,
+    responses=responses(401, 404, 422),
+    summary="Receive a provider's signed webhook; wakes the attempt's poller",
+)
+async def receive(provider: WebhookProvider, request: Request, state: StateDep) -> Response:
+    body = await request.body()
+    verify(provider, state.ctx.settings, dict(request.headers), body)
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError:
+        payload = {}
+    provider_job = job_id_of(provider, payload) if isinstance(payload, dict) else None
+    if provider_job is None:
+        raise NotFoundError("the webhook names no job")
+    attempt = _record(state.db_url, provider, provider_job)
+    wakeups.notify(attempt)
+    return Response(status_code=204)
+
+
+def _record(db_url: str, provider: str, provider_job: str) -> str:
+    with session_scope(db_url) as session:
+        attempt = session.scalars(
+            select(Attempt).where(
+                Attempt.provider == provider,
+                or_(Attempt.provider_job_id == provider_job,
+                    Attempt.provider_job_id.endswith(f"/requests/{provider_job}")),
+            )
+        ).first()  # fmt: skip
+        if attempt is None:
+            raise NotFoundError(f"no attempt waits for {provider} job {provider_job}")
+        shot = session.get_one(Shot, attempt.shot_id)
+        events.emit(session, shot.job_id, "attempt.webhook", shot.key, attempt=attempt.number)
+        return attempt.provider_job_id or provider_job

@@ -1,0 +1,279 @@
+"""Preview-then-commit against always-final on the premium tier, on emulated providers.
+
+Workload: a fixed mix of three storyboards (15 shots, 4-6 s, mixed audio, no pinned models, so
+final-mode routing puts them on premium models), one emulator scenario whose defects hit given
+shots (so a shot rendered at final needs the same retake in every arm), and a fixed reviewer who
+rejects a fixed share of the workload's shots: the same shots (chosen by a hash of title and shot
+id) in every arm, because the reviewer judges content, not resolution.
+
+- anchor, always-final: every shot rendered at final; the reviewer then rejects its share, which
+  was paid for at premium prices.
+- preview-then-commit (paid): every shot previewed on the cheapest fit models; the reviewer
+  rejects its share of previews; only the approved shots are committed to final.
+- preview-then-commit (free): the same with ``preview: {free: true}`` (local animatic previews).
+
+Measured per arm from the ledger: spend (everything settled, retakes, waste and judge fees
+included), seconds of final deliverables the reviewer accepts, cost per accepted second, and the
+final acceptance rate (reviewer-accepted final shots / shots rendered at final). Each arm runs on
+its own fresh database so no accepted-shot cache crosses arms.
+
+Run: ``.venv/bin/python benchmarks/bench_costs.py [--shares 0.2,0.3333,0.5]`` (default: 1/3)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select
+
+from emulators import Scenario, start_emulator
+from ledger import aggregates
+from pipeline import commit
+from pipeline.commit_versions import refresh_agreements
+from pipeline.context import RunContext
+from pipeline.engine import EmbeddedEngine
+from pipeline.planning import create_job
+from shotline.settings import get_settings
+from shotline.storyboard import Mode, Storyboard, parse_storyboard
+from store.db import session_scope
+from store.models import Job, Shot
+
+GOAL = 0.30
+SCENARIO = Scenario.model_validate(
+    {
+        "seed": 2026,
+        "models": {  # defects hit content, so every arm that renders these shots pays the retake
+            "veo-3.1-generate-preview": {
+                "defects": [
+                    {"kind": "frozen", "match": "ferry", "times": 1, "fraction": 0.6},
+                    {"kind": "black_middle", "match": "tram", "times": 1, "seconds": 1.0},
+                ]
+            },
+            "veo-3.1-lite-generate-preview": {
+                "defects": [{"kind": "frozen", "match": "compass", "times": 1, "fraction": 0.6}]
+            },
+        },
+    }
+)
+SHOTS = {
+    "Harbour teaser": [
+        ("establishing", "Wide aerial of a harbour city at dusk, slow push in", 4, "ambient"),
+        ("broll", "A ferry glides past glowing signs, reflections on the sea", 4, "ambient"),
+        ("dialogue", "Close-up of a captain in a rain coat under a lamp", 6, "dialogue"),
+        ("action", "Handheld run through a crowded night market", 4, "ambient"),
+        ("broll", "Sunrise over the rooftops, mist clearing", 6, "ambient"),
+    ],
+    "Product launch": [
+        ("product", "Macro shot of a brass compass turning on a pedestal", 4, "ambient"),
+        ("product", "A watch face catching light, shallow depth of field", 4, "ambient"),
+        ("establishing", "A bright studio, a display stand turning in window light", 4, "ambient"),
+        ("dialogue", "A designer explains the dial to the camera", 6, "dialogue"),
+        ("broll", "Hands wrapping a gift box in linen paper", 4, "ambient"),
+    ],
+    "Travel diary": [
+        ("establishing", "Terraced rice fields in morning fog", 6, "ambient"),
+        ("broll", "A red tram climbs a narrow street in rain", 4, "ambient"),
+        ("action", "A cyclist rides along a coastal road at speed", 4, "ambient"),
+        ("dialogue", "A traveller tells the camera about the last train", 6, "dialogue"),
+        ("broll", "Lanterns drift on a river at night", 4, "ambient"),
+    ],
+}
+DIALOGUE = "We made the last train with a minute to spare."
+
+
+def boards(free: bool = False) -> list[Storyboard]:
+    out = []
+    for title, shots in SHOTS.items():
+        specs = [
+            {"id": f"s{i + 1}", "type": kind, "prompt": prompt, "duration": seconds, "audio": audio}
+            | ({"dialogue": DIALOGUE} if audio == "dialogue" else {})
+            for i, (kind, prompt, seconds, audio) in enumerate(shots)
+        ]
+        data = {
+            "title": title,
+            "output": {"size": "640x360"},
+            "preview": {"free": free},
+            "scenes": [{"id": "main", "shots": specs}],
+        }
+        out.append(parse_storyboard(data))
+    return out
+
+
+def rejected_by_reviewer(share: float) -> set[tuple[str, str]]:
+    """The fixed reviewer: rejects round(share * all shots) of the workload's shots, always the
+    same ones (ordered by a hash of title and shot id), whatever they were rendered with."""
+    every = [(title, f"s{i + 1}") for title, shots in SHOTS.items() for i in range(len(shots))]
+    every.sort(key=lambda pair: hashlib.sha256("/".join(pair).encode()).hexdigest())
+    return set(every[: math.floor(share * len(every) + 0.5)])
+
+
+def approved_of(board: Storyboard, share: float) -> set[str]:
+    rejected = rejected_by_reviewer(share)
+    return {s.id for _, s in board.shots() if (board.title, s.id) not in rejected}
+
+
+@dataclass
+class Outcome:
+    spend_usd: float = 0.0
+    accepted_s: float = 0.0
+    final_shots: int = 0
+    reviewer_accepted: int = 0
+    premium_shots: int = 0
+    avoided_usd: float = 0.0
+    agreement: float | None = None
+
+    @property
+    def cpas(self) -> float:
+        return self.spend_usd / self.accepted_s if self.accepted_s else float("inf")
+
+    @property
+    def acceptance(self) -> float:
+        return self.reviewer_accepted / self.final_shots if self.final_shots else 0.0
+
+
+def fresh_context(base_urls: dict[str, str], judges: dict[str, str]) -> RunContext:
+    os.environ["SHOTLINE_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-costs-")
+    get_settings.cache_clear()
+    ctx = RunContext.create("emulated")
+    ctx.settings.poll_interval_s = 0.02
+    ctx.settings.backoff_base_s = 0.05
+    ctx.base_urls, ctx.judge_base_urls = dict(base_urls), dict(judges)
+    return ctx
+
+
+def _final_shots(ctx: RunContext, job_id: str) -> dict[str, tuple[str, str | None]]:
+    with session_scope(ctx.db_url) as session:
+        rows = session.scalars(select(Shot).where(Shot.job_id == job_id))
+        return {s.key: (s.status, s.model_id) for s in rows}
+
+
+def _tally(
+    ctx: RunContext,
+    board: Storyboard,
+    job_id: str,
+    rendered: set[str],
+    approved: set[str],
+    out: Outcome,
+) -> None:
+    """Count the final renders of ``rendered`` in ``job_id``; the reviewer accepts ``approved``."""
+    seconds = {s.id: s.duration for _, s in board.shots()}
+    for key, (status, model) in _final_shots(ctx, job_id).items():
+        if key not in rendered:
+            continue
+        out.final_shots += 1
+        tier = ctx.registry.get(model).tier if model and model in ctx.registry else None
+        out.premium_shots += tier == "premium"
+        if status == "normalised" and key in approved:
+            out.reviewer_accepted += 1
+            out.accepted_s += seconds[key]
+
+
+def spend(ctx: RunContext) -> float:
+    with session_scope(ctx.db_url) as session:
+        return aggregates.summarise(
+            "all", aggregates.load(session, aggregates.CostFilter())
+        ).spend_usd
+
+
+def always_final(
+    urls: tuple[dict[str, str], dict[str, str]], shares: list[float]
+) -> dict[float, Outcome]:
+    """One always-final run; the reviewer's verdicts (per share) come after the renders."""
+    ctx, outs = fresh_context(*urls), {share: Outcome() for share in shares}
+    for board in boards():
+        job_id = create_job(ctx, board, mode=Mode.FINAL)
+        EmbeddedEngine(ctx).run(job_id)
+        every = {s.id for _, s in board.shots()}
+        for share, out in outs.items():
+            _tally(ctx, board, job_id, every, approved_of(board, share), out)
+    total = spend(ctx)
+    for out in outs.values():
+        out.spend_usd = total
+    return outs
+
+
+def preview_then_commit(
+    urls: tuple[dict[str, str], dict[str, str]], share: float, *, free: bool
+) -> Outcome:
+    ctx, out = fresh_context(*urls), Outcome()
+    for board in boards(free=free):
+        approved = approved_of(board, share)
+        preview_id = commit.start_preview(ctx, board)
+        if EmbeddedEngine(ctx).run(preview_id) != "delivered":
+            raise SystemExit(f"preview of {board.title} was not delivered")
+        order = [s.id for _, s in board.shots() if s.id in approved]
+        if not order:
+            continue
+        result = commit.commit(ctx, preview_id, order)
+        EmbeddedEngine(ctx).run(result.final_job_id)
+        _tally(ctx, board, result.final_job_id, approved, approved, out)
+    out.spend_usd = spend(ctx)
+    refresh_agreements(ctx.db_url)
+    with session_scope(ctx.db_url) as session:
+        stats = aggregates.preview_stats(session, aggregates.CostFilter())
+        out.avoided_usd, out.agreement = stats.cost_avoided_usd, stats.agreement_mean
+        assert session.scalar(select(Job).where(Job.mode == "preview")) is not None
+    return out
+
+
+def row(name: str, share: float, result: Outcome, anchor: Outcome) -> str:
+    ratio = result.cpas / anchor.cpas
+    agreement = "-" if result.agreement is None else f"{result.agreement:.2f}"
+    return (
+        f"| {share:.0%} | {name} | {result.spend_usd:.2f} | {result.accepted_s:.0f} | "
+        f"{result.cpas:.4f} | {ratio:.3f} ({1 - ratio:+.1%} lower) | {result.acceptance:.1%} | "
+        f"{result.premium_shots}/{result.final_shots} | {result.avoided_usd:.2f} | {agreement} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shares", default="0.3333", help="reviewer rejection shares, e.g. 0.2,0.3333,0.5"
+    )
+    args = parser.parse_args()
+    shares = [float(s) for s in args.shares.split(",")]
+    logging.disable(logging.WARNING)
+    started = time.monotonic()
+    print(
+        "| reviewer rejects | arm | spend $ | accepted s | $ / accepted s | vs always-final "
+        "| final acceptance | premium finals | cost avoided $ | preview/final agreement |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    verdicts = []
+    with start_emulator(SCENARIO) as emu:
+        urls = (dict(emu.base_urls), dict(emu.judge_base_urls))
+        anchors = always_final(urls, shares)
+        for share in shares:
+            anchor = anchors[share]
+            paid = preview_then_commit(urls, share, free=False)
+            free = preview_then_commit(urls, share, free=True)
+            print(row("always-final (anchor)", share, anchor, anchor))
+            print(row("preview-then-commit, paid preview", share, paid, anchor))
+            print(row("preview-then-commit, free preview", share, free, anchor))
+            for name, result in (("paid", paid), ("free", free)):
+                lower = 1 - result.cpas / anchor.cpas
+                ok = lower >= GOAL and result.acceptance >= anchor.acceptance
+                verdicts.append(
+                    f"{share:.0%} {name}: {lower:.1%} lower, goal {'met' if ok else 'NOT met'}"
+                )
+    print()
+    print(f"goal: >= {GOAL:.0%} lower cost per accepted second at equal or better acceptance")
+    for line in verdicts:
+        print(f"- {line}")
+    print(f"({time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,414 @@
+"""Preview-then-commit: quote the final render of a delivered preview, then commit approved shots.
+
+A commit creates a **final job** next to the preview job. Approved shots are routed in ``final``
+mode and keep the preview's prompt, seed and reference image; where the final model takes an image
+and the shot has none of its own, the preview clip's first frame becomes its reference image.
+Unapproved shots keep their preview clip (the final job starts them as accepted). The preview job
+is left as it was, so both versions stay, linked by a ``JobCommit`` row that also records the final
+quote of every shot (for the cost avoided) and, once the final is delivered, the preview/final
+agreement per committed shot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+import router
+from pipeline import commit_versions, events, history
+from pipeline.context import RunContext
+from pipeline.planning import candidate_record, create_job
+from shotline.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
+from shotline.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
+from store.db import session_scope
+from store.models import Job, JobApi, JobCommit, Shot
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    """One approved shot at final: the model the router picks, its price and expected retakes."""
+
+    shot_id: str
+    model_id: str
+    provider: str
+    tier: str
+    seconds: float
+    quote_usd: float
+    expected_attempts: float
+    expected_usd: float
+    high_usd: float
+    first_frame: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model"] = data.pop("model_id")
+        money = ("quote_usd", "expected_usd", "high_usd", "expected_attempts")
+        return data | {key: round(data[key], 4) for key in money}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The itemised quote for committing some shots of a preview, against its job's budget."""
+
+    job_id: str
+    lines: tuple[QuoteLine, ...]
+    budget_usd: float | None
+    spent_usd: float
+    reserved_usd: float
+
+    @property
+    def low_usd(self) -> float:
+        return sum(line.quote_usd for line in self.lines)
+
+    @property
+    def expected_usd(self) -> float:
+        return sum(line.expected_usd for line in self.lines)
+
+    @property
+    def high_usd(self) -> float:
+        return sum(line.high_usd for line in self.lines)
+
+    @property
+    def remaining_usd(self) -> float | None:
+        if self.budget_usd is None:
+            return None
+        return max(0.0, self.budget_usd - self.spent_usd - self.reserved_usd)
+
+    @property
+    def fits(self) -> bool:
+        """The expected cost (retakes included) fits what the budget has left."""
+        remaining = self.remaining_usd
+        return remaining is None or self.expected_usd <= remaining + 1e-9
+
+    def to_dict(self) -> dict[str, Any]:
+        remaining = self.remaining_usd
+        return {
+            "job_id": self.job_id,
+            "shots": [line.to_dict() for line in self.lines],
+            "low_usd": round(self.low_usd, 4),
+            "expected_usd": round(self.expected_usd, 4),
+            "high_usd": round(self.high_usd, 4),
+            "budget_usd": self.budget_usd,
+            "spent_usd": round(self.spent_usd, 4),
+            "remaining_usd": None if remaining is None else round(remaining, 4),
+            "fits": self.fits,
+        }
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    preview_job_id: str
+    final_job_id: str
+    shots: tuple[str, ...]
+    kept: tuple[str, ...]
+    quote: Quote
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "preview_job_id": self.preview_job_id,
+            "final_job_id": self.final_job_id,
+            "shots": list(self.shots),
+            "kept": list(self.kept),
+            "quote": self.quote.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class _Preview:
+    job_id: str
+    tenant: str
+    mode: str
+    status: str
+    board: Storyboard
+    budget_usd: float | None
+    spent_usd: float
+    reserved_usd: float
+    output_path: str | None
+    shots: dict[str, Shot]
+
+
+def start_preview(
+    ctx: RunContext,
+    board: Storyboard,
+    *,
+    output: Path | None = None,
+    tenant: str = "local",
+    fingerprint: str = "",
+) -> str:
+    """Create a preview job: draft routing (cheapest fit models), all on the local animatic when
+    the storyboard asks for a free preview (``preview: {free: true}``)."""
+    return create_job(
+        ctx, board, mode=Mode.PREVIEW, output=output, tenant=tenant, fingerprint=fingerprint
+    )
+
+
+def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
+    with session_scope(ctx.db_url) as session:
+        job = session.get(Job, job_id) if len(job_id) <= 32 else None
+        if job is None:
+            raise NotFoundError(f"no job {job_id}")
+        shots = session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        return _Preview(
+            job_id=job.id,
+            tenant=job.tenant,
+            mode=job.mode,
+            status=job.status,
+            board=Storyboard.model_validate(job.storyboard),
+            budget_usd=job.budget_usd,
+            spent_usd=job.spent_usd,
+            reserved_usd=job.reserved_usd,
+            output_path=job.output_path,
+            shots={shot.key: shot for shot in shots},
+        )
+
+
+def _approved(preview: _Preview, shots: list[str] | None) -> list[str]:
+    """The approved shot ids in storyboard order (all when ``shots`` is None)."""
+    order = [shot.id for _, shot in preview.board.shots()]
+    if shots is None:
+        return order
+    problems = [
+        Problem(f"shots[{index}]", f"job {preview.job_id} has no shot {key!r}")
+        for index, key in enumerate(shots)
+        if key not in order
+    ]
+    if not shots:
+        problems.append(Problem("shots", "approve at least one shot (omit it for all)"))
+    if problems:
+        raise StoryboardError("the shots to commit are invalid", problems)
+    return [key for key in order if key in set(shots)]
+
+
+def _route(ctx: RunContext, board: Storyboard) -> router.Plan:
+    """Final-mode routing of ``board``; the budget is enforced by the quote, not by routing."""
+    availability = router.provider_availability(ctx.providers, ctx.settings)
+    return router.plan(
+        board.model_copy(update={"budget_usd": None, "mode": Mode.FINAL}),
+        ctx.registry,
+        mode=Mode.FINAL,
+        providers=availability.enabled,
+        unavailable=availability.unavailable,
+        stats=history.stats_book(ctx),
+        health=ctx.health,
+    )
+
+
+def _takes_image(ctx: RunContext, plan: router.Plan, key: str) -> bool:
+    primary = plan.decisions[key].primary
+    return primary is not None and ctx.registry.get(primary.model_id).inputs.image
+
+
+def _with_frames(
+    ctx: RunContext, preview: _Preview, approved: list[str], frame: set[str]
+) -> Storyboard:
+    """The preview's storyboard at final, every approved shot's seed pinned to the preview's, and
+    the preview clip's first frame as reference image of the shots in ``frame``."""
+    data = preview.board.model_dump(mode="json") | {"mode": "final"}
+    for scene in data["scenes"]:
+        for spec in scene["shots"]:
+            shot = preview.shots.get(spec["id"])
+            if spec["id"] not in approved or shot is None:
+                continue
+            spec["seed"] = (shot.route or {}).get("seed", spec.get("seed"))
+            if spec["id"] in frame and shot.asset_path:
+                out = ctx.asset_dir(preview.job_id) / "first-frames" / f"{spec['id']}.png"
+                spec["reference_image"] = str(
+                    commit_versions.first_frame(Path(shot.asset_path), out)
+                )
+    return parse_storyboard(data, "storyboard")
+
+
+def _final_board(
+    ctx: RunContext, preview: _Preview, approved: list[str]
+) -> tuple[Storyboard, router.Plan, router.Plan, set[str]]:
+    """What the final renders and how it is routed, the routing of the unchanged storyboard, and
+    the shots given their preview's first frame: those whose final model takes an image and whose
+    quote does not rise with it (e.g. Veo 3.1 needs 8 s clips for a reference image)."""
+    plain = _route(ctx, _with_frames(ctx, preview, approved, set()))
+    frame = set()
+    for key in approved:
+        spec = next(s for _, s in preview.board.shots() if s.id == key)
+        clip = preview.shots[key].asset_path if key in preview.shots else None
+        if spec.reference_image or spec.continues or not clip or not Path(clip).is_file():
+            continue
+        if _takes_image(ctx, plain, key):
+            frame.add(key)
+    if not frame:
+        return _with_frames(ctx, preview, approved, set()), plain, plain, frame
+    framed = _route(ctx, _with_frames(ctx, preview, approved, frame))
+    keep = {key for key in frame if _price(framed, key) <= _price(plain, key) + 1e-9}
+    board = _with_frames(ctx, preview, approved, keep)
+    return board, (framed if keep == frame else _route(ctx, board)), plain, keep
+
+
+def _price(plan: router.Plan, key: str) -> float:
+    primary = plan.decisions[key].primary
+    return float("inf") if primary is None else primary.quote_usd
+
+
+def _lines(
+    ctx: RunContext, plan: router.Plan, approved: list[str], framed: set[str]
+) -> tuple[QuoteLine, ...]:
+    unroutable = [u for u in plan.unroutable if u.shot_id in approved]
+    if unroutable:
+        problems = [Problem(u.path, router.unroutable_message(u)) for u in unroutable]
+        raise StoryboardError("some approved shots cannot be rendered at final", problems)
+    highs = {s.shot_id: s.high_usd for s in plan.forecast.shots}
+    lines = []
+    for key in approved:
+        primary = plan.decisions[key].primary
+        assert primary is not None
+        lines.append(
+            QuoteLine(
+                shot_id=key,
+                model_id=primary.model_id,
+                provider=primary.provider,
+                tier=primary.tier or str(ctx.registry.get(primary.model_id).tier),
+                seconds=primary.duration_s,
+                quote_usd=primary.quote_usd,
+                expected_attempts=primary.expected_attempts,
+                expected_usd=primary.expected_cost_usd,
+                high_usd=highs.get(key, primary.quote_usd),
+                first_frame=key in framed,
+            )
+        )
+    return tuple(lines)
+
+
+def _quote(ctx: RunContext, preview: _Preview, approved: list[str]) -> tuple[Quote, Any]:
+    board, plan, plain, framed = _final_board(ctx, preview, approved)
+    quote = Quote(
+        job_id=preview.job_id,
+        lines=_lines(ctx, plan, approved, framed),
+        budget_usd=preview.budget_usd,
+        spent_usd=preview.spent_usd,
+        reserved_usd=preview.reserved_usd,
+    )
+    return quote, (board, plan, plain)
+
+
+def quote(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> Quote:
+    """The itemised final quote for committing ``shots`` (all when None) of a preview job."""
+    preview = _load_preview(ctx, job_id)
+    if preview.mode != "preview":
+        raise ConflictError(f"job {job_id} is a {preview.mode} job; only a preview is quoted")
+    return _quote(ctx, preview, _approved(preview, shots))[0]
+
+
+def commit(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> CommitResult:
+    """Create the final job for the approved ``shots`` of a delivered preview (not started).
+
+    Raises ``NotFoundError``, ``ConflictError`` (not a delivered preview), ``StoryboardError``
+    (unknown or unroutable shots) and ``BudgetExceededError`` (the quote does not fit what the
+    budget has left); nothing is written then.
+    """
+    preview = _load_preview(ctx, job_id)
+    if preview.mode != "preview":
+        raise ConflictError(f"job {job_id} is a {preview.mode} job; only a preview is committed")
+    if preview.status != "delivered":
+        raise ConflictError(f"job {job_id} is {preview.status}; commit a delivered preview")
+    approved = _approved(preview, shots)
+    found, (board, plan, plain) = _quote(ctx, preview, approved)
+    if not found.fits:
+        raise BudgetExceededError(
+            f"committing {len(approved)} shot(s) is quoted at ${found.expected_usd:.2f} expected "
+            f"(${found.low_usd:.2f}-${found.high_usd:.2f}); the budget of "
+            f"${preview.budget_usd or 0:.2f} has ${found.remaining_usd or 0:.2f} left"
+        )
+    final_id = _create_final(ctx, preview, board, plan, approved, found.remaining_usd)
+    kept = tuple(key for key in preview.shots if key not in approved)
+    prices = {k: d.primary.expected_cost_usd for k, d in plain.decisions.items() if d.primary}
+    with session_scope(ctx.db_url) as session:
+        session.add(
+            JobCommit(
+                preview_job_id=preview.job_id,
+                final_job_id=final_id,
+                tenant=preview.tenant,
+                shots=list(approved),
+                kept=list(kept),
+                quote=found.to_dict(),
+                final_usd_by_shot=prices
+                | {line.shot_id: line.expected_usd for line in found.lines},
+            )
+        )
+        events.emit(session, preview.job_id, "job.committed", final_job=final_id, shots=approved)
+    return CommitResult(preview.job_id, final_id, tuple(approved), kept, found)
+
+
+def _final_output(preview: _Preview) -> str | None:
+    if not preview.output_path:
+        return None
+    path = Path(preview.output_path)
+    return str(path.with_name(f"{path.stem}.final{path.suffix}"))
+
+
+def _create_final(
+    ctx: RunContext,
+    preview: _Preview,
+    board: Storyboard,
+    plan: router.Plan,
+    approved: list[str],
+    budget: float | None,
+) -> str:
+    final_id = uuid.uuid4().hex
+    stored = board.model_copy(update={"budget_usd": budget})
+    with session_scope(ctx.db_url) as session:
+        session.add(
+            Job(
+                id=final_id,
+                tenant=preview.tenant,
+                title=board.title,
+                mode="final",
+                providers=ctx.providers,
+                storyboard=stored.model_dump(mode="json"),
+                output_path=_final_output(preview),
+                budget_usd=budget,
+            )
+        )
+        session.flush()
+        for position, (scene, shot) in enumerate(board.shots()):
+            row = _final_shot(final_id, (scene.id, shot.id, position), plan, approved, preview)
+            session.add(row)
+            kind = "shot.planned" if shot.id in approved else "shot.kept"
+            events.emit(session, final_id, kind, shot.id, model=row.model_id)
+        webhook = session.get(JobApi, preview.job_id)
+        if webhook is not None:
+            url = webhook.webhook_url
+            session.add(
+                JobApi(job_id=final_id, tenant=preview.tenant, source="commit", webhook_url=url)
+            )
+        shots = len(plan.decisions)
+        events.emit(
+            session, final_id, "job.created", mode="final", shots=shots, commit_of=preview.job_id
+        )
+    return final_id
+
+
+def _final_shot(
+    job_id: str,
+    where: tuple[str, str, int],
+    plan: router.Plan,
+    approved: list[str],
+    preview: _Preview,
+) -> Shot:
+    """An approved shot freshly routed at final, or an unapproved one keeping its preview clip."""
+    scene_id, key, position = where
+    row = Shot(job_id=job_id, key=key, scene_id=scene_id, position=position)
+    if key not in approved:
+        kept = preview.shots[key]
+        row.status, row.route, row.model_id = "accepted", kept.route, kept.model_id
+        row.verdict, row.asset_path = kept.verdict, kept.asset_path
+        return row
+    decision = plan.decisions[key]
+    row.model_id = decision.candidates[0].model_id
+    row.route = {
+        "candidates": [candidate_record(c) for c in decision.candidates],
+        "seed": decision.need.seed,
+        "shot_type": str(decision.need.shot_type),
+        "explanation": decision.to_dict(),
+    }
+    return row

@@ -1,0 +1,194 @@
+"""Both versions of a committed preview: the per-shot diff between preview and final, and the
+preview/final agreement (colour similarity of the two clips' middle frames), recorded on the commit
+once its final job is delivered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shotline.errors import NotFoundError
+from store.db import session_scope
+from store.models import Attempt, Job, JobCommit, Shot
+
+HAS_CLIP = ("accepted", "normalised")
+
+
+def first_frame(clip: Path, out: Path) -> Path:
+    """Write the clip's first decodable frame as a PNG (once) and return its path."""
+    if out.exists():
+        return out
+    with av.open(str(clip)) as container:
+        frame = next(container.decode(video=0), None)
+        if frame is None:
+            raise ValueError(f"{clip} has no decodable video frame")
+        image = frame.to_ndarray(format="bgr24")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    cv2.imwrite(str(tmp), image)
+    tmp.replace(out)
+    return out
+
+
+def middle_frame(clip: Path) -> np.ndarray[Any, Any]:
+    with av.open(str(clip)) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    if not frames:
+        raise ValueError(f"{clip} has no decodable video frame")
+    return frames[len(frames) // 2]
+
+
+def _histogram(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    small = cv2.resize(image, (96, 54), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [30, 16], [0, 180, 0, 256])
+    return cv2.normalize(hist, hist).flatten()
+
+
+def similarity(preview: Path, final: Path) -> float:
+    """Colour agreement of two clips in [0, 1]: correlation of the hue/saturation histograms of
+    their middle frames (1 for the same look, about 0 for unrelated ones)."""
+    a, b = _histogram(middle_frame(preview)), _histogram(middle_frame(final))
+    return max(0.0, min(1.0, float(cv2.compareHist(a, b, cv2.HISTCMP_CORREL))))
+
+
+def commits_of(session: Session, job_id: str) -> list[JobCommit]:
+    """The commits a job takes part in (as preview or as final), oldest first."""
+    preview = session.scalar(
+        select(JobCommit.preview_job_id).where(JobCommit.final_job_id == job_id)
+    )
+    return list(
+        session.scalars(
+            select(JobCommit)
+            .where(JobCommit.preview_job_id == (preview or job_id))
+            .order_by(JobCommit.id)
+        )
+    )
+
+
+def _shots(session: Session, job_id: str) -> dict[str, Shot]:
+    rows = session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+    return {row.key: row for row in rows}
+
+
+def _score(preview: Shot | None, final: Shot | None) -> float | None:
+    if preview is None or final is None or final.status not in HAS_CLIP:
+        return None
+    a, b = Path(preview.asset_path or ""), Path(final.asset_path or "")
+    if not (a.is_file() and b.is_file()):
+        return None
+    try:
+        return round(similarity(a, b), 4)
+    except (ValueError, av.FFmpegError):
+        return None
+
+
+def record_agreement(session: Session, row: JobCommit) -> bool:
+    """Score the committed shots of a delivered final job (once). True when it was recorded."""
+    if row.agreement is not None:
+        return False
+    final = session.get(Job, row.final_job_id)
+    if final is None or final.status != "delivered":
+        return False
+    previews, finals = _shots(session, row.preview_job_id), _shots(session, row.final_job_id)
+    scores = {key: _score(previews.get(key), finals.get(key)) for key in row.shots}
+    row.agreement = {key: score for key, score in scores.items() if score is not None}
+    return True
+
+
+def refresh_agreements(db_url: str, tenant: str | None = None) -> int:
+    """Record the agreement of every commit whose final job has been delivered since."""
+    with session_scope(db_url) as session:
+        query = select(JobCommit).where(JobCommit.agreement.is_(None))
+        if tenant is not None:
+            query = query.where(JobCommit.tenant == tenant)
+        return sum(record_agreement(session, row) for row in session.scalars(query))
+
+
+def _costs(session: Session, job_id: str) -> dict[str, float]:
+    rows = session.execute(
+        select(Shot.key, func.coalesce(func.sum(Attempt.settled_usd), 0.0))
+        .join(Attempt, Attempt.shot_id == Shot.id, isouter=True)
+        .where(Shot.job_id == job_id)
+        .group_by(Shot.key)
+    ).all()
+    return {key: float(cost or 0.0) for key, cost in rows}
+
+
+def _version(shot: Shot | None, cost: float) -> dict[str, Any] | None:
+    if shot is None:
+        return None
+    first = ((shot.route or {}).get("candidates") or [{}])[0]
+    return {
+        "status": shot.status,
+        "model": shot.model_id,
+        "size": f"{first.get('width')}x{first.get('height')}" if first else None,
+        "seconds": first.get("duration_s"),
+        "seed": (shot.route or {}).get("seed"),
+        "cost_usd": round(cost, 4),
+    }
+
+
+def _changes(preview: dict[str, Any] | None, final: dict[str, Any] | None) -> list[str]:
+    if preview is None or final is None:
+        return []
+    return [k for k in ("model", "size", "seconds", "seed") if preview.get(k) != final.get(k)]
+
+
+def versions(db_url: str, job_id: str) -> dict[str, Any]:
+    """The preview and the latest final of a committed job, shot by shot, with what changed."""
+    with session_scope(db_url) as session:
+        commits = commits_of(session, job_id)
+        if not commits:
+            raise NotFoundError(f"job {job_id} has no commit")
+        latest = commits[-1]
+        record_agreement(session, latest)
+        preview_id, final_id = latest.preview_job_id, latest.final_job_id
+        previews, finals = _shots(session, preview_id), _shots(session, final_id)
+        p_cost, f_cost = _costs(session, preview_id), _costs(session, final_id)
+        jobs = {
+            j.id: j for j in session.scalars(select(Job).where(Job.id.in_([preview_id, final_id])))
+        }
+        committed = {key for c in commits for key in c.shots}
+        rows = []
+        for key, shot in previews.items():
+            before = _version(shot, p_cost.get(key, 0.0))
+            approved = key in latest.shots
+            after = _version(finals.get(key), f_cost.get(key, 0.0)) if approved else None
+            rows.append(
+                {
+                    "id": key,
+                    "approved": approved,
+                    "ever_committed": key in committed,
+                    "preview": before,
+                    "final": after,
+                    "changes": _changes(before, after),
+                    "agreement": (latest.agreement or {}).get(key),
+                }
+            )
+        return {
+            "preview_job_id": preview_id,
+            "final_job_id": final_id,
+            "commits": [{"final_job_id": c.final_job_id, "shots": c.shots} for c in commits],
+            "preview": _job(jobs[preview_id]),
+            "final": _job(jobs[final_id]),
+            "quote": latest.quote,
+            "agreement": latest.agreement,
+            "shots": rows,
+        }
+
+
+def _job(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "mode": job.mode,
+        "status": job.status,
+        "output_path": job.output_path if job.status == "delivered" else None,
+        "spent_usd": round(job.spent_usd, 4),
+    }

@@ -1,0 +1,327 @@
+"""The state machine as one step per message, for engines that never block a worker (Celery).
+
+Each step reads its rows, calls the same step functions as the embedded engine (``attempts``,
+``polling``, ``verdicts``, ``assembly``, ``consistency``) and returns the moves of the step cursors
+(``pipeline.steps``): what runs next, on what, after how long. ``run_step`` leases the cursor for a
+message, runs the step and writes the moves; the caller sends the returned messages after that
+commit. Rows and outcomes are the embedded engine's: same attempts, events, ledger and deliverable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from pipeline import assembly, attempts, consistency, continuity, events, polling, verdicts
+from pipeline import steps as cursors
+from pipeline.context import RunContext
+from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+log = logging.getLogger(__name__)
+
+STEP_QUEUE = {
+    "start": "io",
+    "begin": "io",
+    "submit": "io",
+    "poll": "io",
+    "gate": "cpu",
+    "normalise": "cpu",
+    "finish": "cpu",
+}
+JOB_DONE = ("delivered", "failed", "cancelled")
+SHOT_DONE = ("normalised", "failed", "cancelled")
+IN_FLIGHT = ("submitting", "submitted", "rendering")
+FRESH = frozenset({ABSENT, "done", "wait"})
+Step = Callable[[RunContext, Cursor], list[Move]]
+RETRY_LATER = (OperationalError, InterfaceError)
+
+
+def _done(cur: Cursor) -> Move:
+    return Move(cur.key, cur.job_id, "done", cur.ref)
+
+
+def _shot_of(cur: Cursor) -> int:
+    """The shot a shot cursor (``shot:<pk>``) drives."""
+    return int(cur.key.removeprefix("shot:"))
+
+
+def _to_begin(cur: Cursor, shot_pk: int, delay_s: float = 0.0) -> Move:
+    return Move(cur.key, cur.job_id, "begin", str(shot_pk), delay_s)
+
+
+# --- job steps ---------------------------------------------------------------------------------
+
+
+def start(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """Mark the job running and open a cursor for every unfinished shot (``wait`` while the shot
+    it continues from is unfinished)."""
+    job_id = cur.job_id
+    with session_scope(ctx.db_url) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status in JOB_DONE:
+            return [_done(cur)]
+        job.status, job.stage = "running", "shots"
+        events.emit(session, job_id, "job.running")
+        shots = list(
+            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        )
+        waits_for = continuity.dependencies(job, shots)
+    status = {shot.id: shot.status for shot in shots}
+    pending = [shot for shot in shots if shot.status not in SHOT_DONE]
+    if not pending:
+        return [Move(cur.key, job_id, "finish", job_id)]
+    moves = [Move(cur.key, job_id, "shots", job_id)]
+    for shot in pending:
+        after = waits_for.get(shot.id)
+        name = "wait" if after is not None and status[after] not in SHOT_DONE else "begin"
+        moves.append(Move(shot_key(shot.id), job_id, name, str(shot.id), when=FRESH))
+    return moves
+
+
+def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """Consistency (with at most one re-render round), then fail the job or stitch it."""
+    job_id = cur.job_id
+    if cur.cancelled:
+        return [_done(cur)]
+    unfinished = _unfinished_shots(ctx, job_id)
+    if unfinished:  # shots reset for a re-render before a crash: drive them again
+        return _redrive(cur, unfinished)
+    offending = consistency.check(ctx, job_id)
+    if (
+        offending
+        and consistency.wants_rerender(ctx, job_id)
+        and not consistency.already_rerendered(ctx, job_id)
+    ):
+        consistency.reset_for_rerender(ctx, offending)
+        return _redrive(cur, offending)
+    conclude(ctx, job_id)
+    return [_done(cur)]
+
+
+def _unfinished_shots(ctx: RunContext, job_id: str) -> list[int]:
+    with session_scope(ctx.db_url) as session:
+        return list(
+            session.scalars(
+                select(Shot.id).where(Shot.job_id == job_id, Shot.status.not_in(SHOT_DONE))
+            )
+        )
+
+
+def _redrive(cur: Cursor, shot_pks: list[int]) -> list[Move]:
+    moves = [Move(cur.key, cur.job_id, "shots", cur.job_id)]
+    return moves + [Move(shot_key(pk), cur.job_id, "begin", str(pk), when=FRESH) for pk in shot_pks]
+
+
+def conclude(ctx: RunContext, job_id: str) -> str:
+    """The embedded engine's ending: failed when a shot has no segment, else stitched."""
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        shots = list(
+            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        )
+        failed = [shot for shot in shots if shot.status != "normalised"]
+        if failed:
+            job.status, job.stage = "failed", "shots"
+            job.error_shot = failed[0].key
+            job.error = f"shot {failed[0].key}: {failed[0].error or failed[0].status}"
+            events.emit(
+                session, job_id, "job.failed", failed[0].key, error=job.error, stage="shots"
+            )
+            return job.status
+    return assembly.stitch_job(ctx, job_id)
+
+
+# --- shot steps --------------------------------------------------------------------------------
+
+
+def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """Open the shot's current or next attempt and route it by its state."""
+    shot_pk = int(cur.ref or 0)
+    if cur.cancelled:
+        return [_done(cur)]
+    if _orphaned(ctx, shot_pk):
+        attempts.fail_shot(ctx, shot_pk, "the shot it continues from has no clip")
+        return shot_over(ctx, cur, shot_pk)
+    attempt_id, delay = attempts.begin(ctx, shot_pk)
+    if attempt_id is None:
+        return _after_attempts(ctx, cur, shot_pk)
+    with session_scope(ctx.db_url) as session:
+        state = session.get_one(Attempt, attempt_id).status
+    ref = str(attempt_id)
+    if state in ("submitted", "rendering"):
+        return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
+    if state in ("fetched", "gating"):
+        return [Move(cur.key, cur.job_id, "gate", ref)]
+    return [Move(cur.key, cur.job_id, "submit", ref, delay)]
+
+
+def _orphaned(ctx: RunContext, shot_pk: int) -> bool:
+    """A planned shot whose ``continues`` predecessor ended without a clip."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        if shot.status != "planned":
+            return False
+        job = session.get_one(Job, shot.job_id)
+        shots = list(session.scalars(select(Shot).where(Shot.job_id == job.id)))
+        after = continuity.dependencies(job, shots).get(shot_pk)
+        if after is None:
+            return False
+        return session.get_one(Shot, after).status in ("failed", "cancelled")
+
+
+def _after_attempts(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
+    with session_scope(ctx.db_url) as session:
+        accepted = session.get_one(Shot, shot_pk).status == "accepted"
+    if accepted:
+        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
+    return shot_over(ctx, cur, shot_pk)
+
+
+def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
+    attempt_id = int(cur.ref or 0)
+    if cur.cancelled:
+        return [_done(cur)]
+    if not _admitted(ctx, attempt_id):  # the model's concurrency is used up: try again shortly
+        return [Move(cur.key, cur.job_id, "submit", cur.ref, _retry_s(ctx))]
+    attempts.submit(ctx, attempt_id)
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        state, shot_pk = attempt.status, attempt.shot_id
+    if state == "submitted":
+        return [Move(cur.key, cur.job_id, "poll", cur.ref, since=time.time())]
+    return [_to_begin(cur, shot_pk)]
+
+
+def _retry_s(ctx: RunContext) -> float:
+    return max(0.5, ctx.settings.poll_interval_s)
+
+
+def _admitted(ctx: RunContext, attempt_id: int) -> bool:
+    """Whether the model has room for one more job, counting every process's in-flight attempts
+    (a soft limit: two workers may pass at once; the provider's 429 then retries with backoff)."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        if attempt.provider_job_id or attempt.status == "submitting":
+            return True
+        try:
+            limit = ctx.registry.get(attempt.model_id).limits.concurrency
+        except KeyError:
+            return True
+        busy = session.scalar(
+            select(func.count()).where(
+                Attempt.model_id == attempt.model_id,
+                Attempt.status.in_(IN_FLIGHT),
+                Attempt.id != attempt_id,
+            )
+        )
+    return int(busy or 0) < max(1, limit)
+
+
+def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """One poll; pending polls are rescheduled after the poll interval, never slept."""
+    attempt_id = int(cur.ref or 0)
+    if cur.cancelled:
+        return [_done(cur)]
+    outcome = polling.poll_once(ctx, attempt_id, cur.since)
+    if outcome == "pending":
+        delay = ctx.settings.poll_interval_s
+        return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
+    if outcome == "succeeded":
+        return [Move(cur.key, cur.job_id, "gate", cur.ref)]
+    return [_to_begin(cur, _shot_of(cur))]
+
+
+def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """Fetch the clip and gate it: accepted clips go to normalise, the rest to the next attempt."""
+    attempt_id = int(cur.ref or 0)
+    shot_pk = _shot_of(cur)
+    if cur.cancelled:
+        return [_done(cur)]
+    if verdicts.fetch(ctx, attempt_id) and verdicts.judge(ctx, attempt_id) in ("accept", "repair"):
+        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
+    return [_to_begin(cur, shot_pk)]
+
+
+def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
+    shot_pk = int(cur.ref or 0)
+    assembly.normalise_shot(ctx, shot_pk)
+    return shot_over(ctx, cur, shot_pk)
+
+
+def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
+    """The shot has ended: release the shots that continue from it; the job's last shot to end
+    (seen after its own commit, so one always sees all) moves the job on to ``finish``."""
+    job_id = cur.job_id
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
+        dependents = [
+            pk for pk, after in continuity.dependencies(job, shots).items() if after == shot_pk
+        ]
+        all_done = all(shot.status in SHOT_DONE for shot in shots)
+    moves = [Move(cur.key, job_id, "done", str(shot_pk))]
+    moves += [
+        Move(shot_key(pk), job_id, "begin", str(pk), when=frozenset({"wait"})) for pk in dependents
+    ]
+    if all_done:
+        moves.append(Move(job_key(job_id), job_id, "finish", job_id, when=frozenset({"shots"})))
+    return moves
+
+
+STEPS: dict[str, Step] = {
+    "start": start,
+    "begin": begin,
+    "submit": submit,
+    "poll": poll,
+    "gate": gate,
+    "normalise": normalise,
+    "finish": finish,
+}
+
+
+def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
+    """End a step that cannot run (it crashed, or its messages keep getting lost): the shot fails
+    (and the job carries on), or the job fails."""
+    if cur.key.startswith("job:"):
+        with session_scope(ctx.db_url) as session:
+            job = session.get_one(Job, cur.job_id)
+            if job.status not in JOB_DONE:
+                job.status, job.error = "failed", reason
+                events.emit(session, cur.job_id, "job.failed", error=reason, stage=job.stage)
+        return [_done(cur)]
+    shot_pk = _shot_of(cur)
+    attempts.fail_shot(ctx, shot_pk, reason, stage="internal")
+    return shot_over(ctx, cur, shot_pk)
+
+
+def run_step(
+    ctx: RunContext, step: str, ref: str, version: int, holder: str, lease_s: float
+) -> list[Dispatch]:
+    """Run one message: lease its cursor (stale and duplicate messages stop here), run the step,
+    write the moves. Returns the messages to send now that the moves are committed."""
+    cur = cursors.claim(ctx.db_url, step, ref, version, lease_s, holder)
+    if cur is None:
+        log.debug("%s(%s) v%s is stale or taken", step, ref, version)
+        return []
+    try:
+        moves = STEPS[step](ctx, cur)
+    except RETRY_LATER:  # the database is unreachable: the step is retried later
+        _release_quietly(ctx, cur)
+        raise
+    except Exception as exc:  # a bug must end the shot, not leave the job hanging
+        log.exception("step %s(%s) of job %s crashed", step, ref, cur.job_id)
+        moves = abandon(ctx, cur, f"internal error: {exc!r}")
+    return cursors.apply(ctx.db_url, cur, moves, ctx.settings.reap_after_s)
+
+
+def _release_quietly(ctx: RunContext, cur: Cursor) -> None:
+    try:
+        cursors.release(ctx.db_url, cur, ctx.settings.reap_after_s)
+    except RETRY_LATER:
+        log.warning("could not release %s; its lease expires instead", cur.key)

@@ -1,0 +1,55 @@
+"""One non-blocking poll of an attempt's provider job, for engines that reschedule instead of
+sleeping (the Celery engine). Records exactly what ``attempts.wait`` records for the same answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from adapters.base import JobState
+from adapters.errors import ProviderError, ProviderTimeoutError
+from pipeline.attempts import _mark_rendering, _record_failure
+from pipeline.context import RunContext
+from store.db import session_scope
+from store.models import Attempt
+
+PollOutcome = Literal["pending", "succeeded", "failed"]
+PAST_RENDER = ("fetched", "gating", "accepted", "repaired", "rejected")
+
+
+def poll_once(ctx: RunContext, attempt_id: int, started_at: float | None = None) -> PollOutcome:
+    """Ask the provider once where the attempt's job is.
+
+    ``pending``: poll again later. ``succeeded``: the job's result can be fetched (or already was).
+    ``failed``: the failure is recorded, or the attempt is not rendering (any more). ``started_at``
+    (epoch seconds, default: when the attempt was opened) starts the attempt's timeout.
+    """
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        if attempt.status not in ("submitted", "rendering"):
+            return "succeeded" if attempt.status in PAST_RENDER else "failed"
+        provider, job_id, state = attempt.provider, attempt.provider_job_id or "", attempt.status
+        started = started_at if started_at is not None else attempt.created_at.timestamp()
+    adapter = ctx.adapter(provider)
+    try:
+        result = adapter.poll(job_id)
+    except ProviderError as exc:
+        if not exc.retriable:
+            _record_failure(ctx, attempt_id, exc)
+            return "failed"
+        result = None
+    if result is not None and result.state is JobState.SUCCEEDED:
+        return "succeeded"
+    if result is not None and result.state in (JobState.FAILED, JobState.CANCELED):
+        error = result.error or ProviderError(f"job ended {result.state}", provider)
+        _record_failure(ctx, attempt_id, error)
+        return "failed"
+    if time.time() - started > ctx.settings.attempt_timeout_s:
+        adapter.cancel(job_id)
+        _record_failure(
+            ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
+        )
+        return "failed"
+    if state == "submitted":
+        _mark_rendering(ctx, attempt_id, result.progress if result else None)
+    return "pending"

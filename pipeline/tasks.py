@@ -1,0 +1,146 @@
+"""Celery tasks: one thin, named task per step of the state machine, taking ``(ref, version)``.
+
+``ref`` is the id the step works on (a job id for start/finish, a shot id for begin/normalise, an
+attempt id for submit/poll/gate); ``version`` is the step cursor's version when the message was
+sent, so a stale or duplicated message does nothing. Provider I/O runs on the ``io`` queue, the
+gate, normalisation and stitching on ``cpu``. Time limits come from settings; a step's lease lasts
+its hard time limit plus a margin, so no lease outlives the task that holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from celery import Task, shared_task
+from celery.signals import worker_init, worker_process_init, worker_ready
+
+from pipeline import flow, reaper
+from pipeline.celery_app import celery_for, send
+from pipeline.context import RunContext
+from shotline.settings import Settings, get_settings
+from store.db import get_engine, migrate
+
+log = logging.getLogger(__name__)
+LEASE_MARGIN_S = 10.0
+_ctx: list[RunContext] = []
+_ctx_lock = threading.Lock()
+
+
+def worker_context() -> RunContext:
+    """This process's context: settings from the environment; with ``SHOTLINE_EMULATOR_URL`` the
+    hosted providers are the emulator there (as for ``shotline render --providers emulated``)."""
+    with _ctx_lock:
+        if not _ctx:
+            settings = get_settings()
+            ctx = RunContext.create("emulated" if settings.emulator_url else "auto", settings)
+            if settings.emulator_url:
+                from emulators import urls_for
+
+                ctx.base_urls, ctx.judge_base_urls = urls_for(settings.emulator_url)
+            _ctx.append(ctx)
+        return _ctx[0]
+
+
+def time_limit(settings: Settings, queue: str) -> float:
+    return settings.cpu_time_limit_s if queue == "cpu" else settings.io_time_limit_s
+
+
+def _options(queue: str) -> dict[str, Any]:
+    settings = get_settings()
+    hard = time_limit(settings, queue)
+    return {
+        "bind": True,
+        "acks_late": True,
+        "time_limit": hard,
+        "soft_time_limit": hard * 0.9,
+        "autoretry_for": flow.RETRY_LATER,
+        "retry_backoff": True,
+        "retry_jitter": True,
+        "max_retries": 5,
+    }
+
+
+def _run(task: Task[Any, Any], step: str, ref: str, version: int) -> None:
+    ctx = worker_context()
+    lease = time_limit(ctx.settings, flow.STEP_QUEUE[step]) + LEASE_MARGIN_S
+    holder = f"{task.request.hostname}|{os.getpid()}"
+    app = celery_for(ctx.settings)
+    for message in flow.run_step(ctx, step, ref, version, holder, lease):
+        send(app, ctx.settings, message)
+
+
+@shared_task(name="pipeline.start", **_options("io"))
+def start(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "start", ref, version)
+
+
+@shared_task(name="pipeline.begin", **_options("io"))
+def begin(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "begin", ref, version)
+
+
+@shared_task(name="pipeline.submit", **_options("io"))
+def submit(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "submit", ref, version)
+
+
+@shared_task(name="pipeline.poll", **_options("io"))
+def poll(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "poll", ref, version)
+
+
+@shared_task(name="pipeline.gate", **_options("cpu"))
+def gate(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "gate", ref, version)
+
+
+@shared_task(name="pipeline.normalise", **_options("cpu"))
+def normalise(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "normalise", ref, version)
+
+
+@shared_task(name="pipeline.finish", **_options("cpu"))
+def finish(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "finish", ref, version)
+
+
+@shared_task(name="pipeline.reap", bind=True, acks_late=True, time_limit=120, soft_time_limit=100)
+def reap(self: Task[Any, Any]) -> int:
+    """Resend overdue steps and adopt orphaned jobs; returns how many messages were sent."""
+    ctx = worker_context()
+    app = celery_for(ctx.settings)
+    messages = reaper.reap(ctx)
+    for message in messages:
+        send(app, ctx.settings, message)
+    if messages:
+        log.info("reaper resent %d steps", len(messages))
+    return len(messages)
+
+
+@worker_ready.connect
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    """A restarted worker frees the leases its dead predecessor (same node name) still held."""
+    node = getattr(sender, "hostname", None)
+    if node:
+        freed = reaper.release_dead(worker_context(), str(node))
+        if freed:
+            log.warning("released %d steps held by a dead run of %s", freed, node)
+
+
+@worker_init.connect
+def _on_worker_init(**_: Any) -> None:
+    """Before the pool forks: upgrade the schema and load the context once, so the children
+    inherit both instead of each running Alembic and loading the registry on its first task."""
+    settings = get_settings()
+    migrate(settings.db_url)
+    worker_context()
+
+
+@worker_process_init.connect
+def _on_process_init(**_: Any) -> None:
+    """A pool child never reuses the database connections of the parent it was forked from:
+    sharing one socket between processes corrupts both sides' sessions."""
+    get_engine(get_settings().db_url).dispose(close=False)

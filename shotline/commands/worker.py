@@ -1,0 +1,128 @@
+"""``shotline worker``: a Celery worker of the distributed engine (``SHOTLINE_ENGINE=celery``).
+
+Run as many as needed, on as many machines as needed; every worker needs the same
+``SHOTLINE_DATABASE_URL`` (PostgreSQL), ``SHOTLINE_BROKER_URL`` (Redis) and ``SHOTLINE_ASSET_DIR``
+(a directory all workers share). Exactly one worker in the deployment runs with ``--beat``
+(the reaper's schedule).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shotline.console import fail_with
+from shotline.errors import InvalidInputError, Problem, ShotlineError
+from shotline.settings import Settings, get_settings
+
+QUEUES = ("io", "cpu")
+
+
+def parse_queues(text: str) -> list[str]:
+    queues = [q.strip() for q in text.split(",") if q.strip()]
+    unknown = [q for q in queues if q not in QUEUES]
+    if not queues or unknown:
+        raise InvalidInputError(
+            "bad --queues",
+            [Problem("--queues", f"a comma-separated subset of {', '.join(QUEUES)}")],
+        )
+    return queues
+
+
+def default_concurrency(settings: Settings, queues: list[str]) -> int:
+    """Provider I/O waits, so an io-only worker runs many; CPU work runs one per core."""
+    if "cpu" not in queues:
+        return settings.io_workers
+    return settings.cpu_workers if "io" not in queues else settings.cpu_workers + 2
+
+
+def worker_argv(
+    settings: Settings,
+    queues: list[str],
+    *,
+    concurrency: int | None = None,
+    name: str = "shotline@%h",
+    beat: bool = False,
+    loglevel: str = "info",
+) -> list[str]:
+    """The ``celery worker`` arguments; CPU workers are recycled after
+    ``SHOTLINE_CPU_MAX_TASKS_PER_CHILD`` tasks (FFmpeg and decoders leak memory over time)."""
+    from pipeline.celery_app import queue_name
+
+    count = concurrency or default_concurrency(settings, queues)
+    if count < 1:
+        raise InvalidInputError("bad --concurrency", [Problem("--concurrency", "at least 1")])
+    argv = [
+        "worker",
+        f"--queues={','.join(queue_name(settings, q) for q in queues)}",
+        f"--concurrency={count}",
+        "--pool=prefork",
+        f"--hostname={name}",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if "cpu" in queues:
+        argv.append(f"--max-tasks-per-child={settings.cpu_max_tasks_per_child}")
+    if beat:
+        schedule = (settings.data_dir / "celerybeat-schedule").resolve()
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={schedule}"]
+    return argv
+
+
+def run_worker(
+    queues: str, concurrency: int | None, name: str, beat: bool, loglevel: str, console: Console
+) -> None:
+    settings = get_settings()
+    argv = worker_argv(
+        settings,
+        parse_queues(queues),
+        concurrency=concurrency,
+        name=name,
+        beat=beat,
+        loglevel=loglevel,
+    )
+    from pipeline.celery_app import celery_for
+
+    database = settings.db_url.split("://", 1)[0]
+    console.print(f"shotline worker {name}: queues {queues}, database {database}, beat {beat}")
+    if database.startswith("sqlite"):
+        console.print("[yellow]SQLite: only workers on this machine can share the database[/]")
+    celery_for(settings).worker_main(argv)
+
+
+def worker(
+    queues: Annotated[str, typer.Option(help="comma-separated: io, cpu")] = "io,cpu",
+    concurrency: Annotated[
+        int | None, typer.Option(help="processes (default: by queue, from settings)")
+    ] = None,
+    name: Annotated[
+        str, typer.Option(help="node name, unique per machine (%h: the host name)")
+    ] = "shotline@%h",
+    beat: Annotated[
+        bool, typer.Option(help="also run the reaper's schedule (one worker per deployment)")
+    ] = False,
+    loglevel: Annotated[str, typer.Option(help="celery log level")] = "info",
+) -> None:
+    """Run a distributed-engine worker (Celery) on the io and/or cpu queues."""
+    console = Console(stderr=True)
+    try:
+        run_worker(queues, concurrency, name, beat, loglevel, console)
+    except ShotlineError as exc:
+        fail_with(exc, console, False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(worker)
+
+
+def main() -> None:
+    """``python -m shotline.commands.worker``: the command on its own."""
+    typer.run(worker)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""A commit whose final quote no longer fits the budget is refused with 402 (emulated providers,
+so the final is priced at premium rates)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from emulators import Scenario, start_emulator
+from pipeline.context import RunContext
+from shotline.settings import get_settings
+from tests.api.conftest import wait_for_job
+
+
+@pytest.fixture
+def ctx() -> Iterator[RunContext]:
+    context = RunContext.create("emulated", get_settings())
+    context.settings.poll_interval_s = 0.02
+    with start_emulator(Scenario(seed=5)) as emu:
+        context.base_urls, context.judge_base_urls = dict(emu.base_urls), dict(emu.judge_base_urls)
+        yield context
+
+
+def test_commit_over_budget_is_402(client, headers):
+    board = {
+        "title": "budget",
+        "output": {"size": "320x180"},
+        "scenes": [
+            {
+                "id": "s",
+                "shots": [{"id": "a", "prompt": "a quiet pier", "duration": 4, "audio": "ambient"}],
+            }
+        ],
+    }
+    created = client.post(
+        "/v1/jobs",
+        json={"storyboard": board, "mode": "preview", "budget_usd": 0.3},
+        headers=headers,
+    )
+    assert created.status_code == 202, created.text
+    preview = wait_for_job(client, created.json()["id"], headers)
+    assert preview["status"] == "delivered", preview["error"]
+    quote = client.get(f"/v1/jobs/{preview['id']}/quote", headers=headers).json()
+    assert quote["fits"] is False
+    assert quote["expected_usd"] > quote["remaining_usd"]
+    refused = client.post(f"/v1/jobs/{preview['id']}/commit", headers=headers)
+    assert refused.status_code == 402
+    assert refused.json()["error"] == "budget_exceeded"
+    assert "budget of $0.30" in refused.json()["detail"]

@@ -1,0 +1,234 @@
+"""The built-in ``/dashboard`` page in headless Chromium: its charts show the seeded ledger exactly
+(reconciled with ``/v1/costs``, ``/v1/dashboard`` and ``/metrics``), it makes no external request,
+and it fits a phone-sized screen. Screenshots go to ``test-artifacts/``.
+
+Chromium comes from the machine (``chromium-headless-shell`` or ``chromium``); when it is missing
+and the tests run as root with apt, the fixture installs Debian's ``chromium-headless-shell``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.ledger.conftest import seed_attempt
+
+ROOT = Path(__file__).parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
+PHONE = (390, 844)
+
+
+def _find_browser() -> str | None:
+    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    found = _find_browser()
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("no Chromium on PATH and no root apt to install chromium-headless-shell")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "chromium-headless-shell"],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+        if done.returncode != 0:
+            pytest.skip(f"could not install chromium-headless-shell: {done.stderr[-300:]}")
+    return _find_browser() or pytest.skip("chromium-headless-shell installed but not on PATH")
+
+
+def _browse(browser: str, url: str, *extra: str, size: tuple[int, int] = PHONE) -> str:
+    argv = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--window-size={size[0]},{size[1]}",
+        "--virtual-time-budget=15000",
+        *extra,
+        url,
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+class Dom(HTMLParser):
+    """Every element's attributes and its text, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: list[dict[str, str]] = []
+        self._open: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = {"tag": tag, "text": ""} | {k: v or "" for k, v in attrs}
+        self.nodes.append(node)
+        self._open.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._open and self._open.pop()["tag"] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        for node in self._open:
+            node["text"] += data
+
+    def find(self, **attrs: str) -> list[dict[str, str]]:
+        return [n for n in self.nodes if all(n.get(k) == v for k, v in attrs.items())]
+
+
+def _seed(db_url: str) -> None:
+    day1, day2 = datetime(2026, 11, 19, 10, tzinfo=UTC), datetime(2026, 11, 20, 10, tzinfo=UTC)
+    ok: dict[str, Any] = {"verdict": "accepted", "seconds_requested": 4.0, "seconds_accepted": 4.0}
+    seed_attempt(db_url, job="jobA", settled_usd=1.6, render_seconds=95.0, created_at=day1, **ok)
+    seed_attempt(
+        db_url,
+        job="jobA",
+        settled_usd=1.6,
+        render_seconds=240.0,
+        created_at=day1,
+        verdict="rejected",
+        defects=["frozen"],
+        seconds_requested=4.0,
+    )
+    seed_attempt(
+        db_url,
+        job="jobA",
+        shot="b",
+        settled_usd=1.6,
+        judge_usd=0.012,
+        render_seconds=130.0,
+        created_at=day2,
+        **ok,
+    )
+    seed_attempt(
+        db_url,
+        job="jobB",
+        model="kling/v3-pro",
+        provider="kling",
+        fallback=True,
+        settled_usd=0.56,
+        render_seconds=40.0,
+        created_at=day2,
+        verdict="accepted",
+        seconds_requested=5.0,
+        seconds_accepted=5.0,
+    )
+    seed_attempt(
+        db_url,
+        job="jobB",
+        shot="c",
+        model="runway/gen4.5",
+        provider="runway",
+        settled_usd=0.0,
+        verdict="failed",
+        error_kind="safety_refusal",
+        seconds_requested=5.0,
+        created_at=day2,
+    )
+    seed_attempt(
+        db_url,
+        job="jobZ",
+        tenant="globex",
+        model="luma/ray-2",
+        provider="luma",
+        settled_usd=50.0,
+        created_at=day2,
+        **ok,
+    )
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:.4f}"
+
+
+def test_page_is_self_contained(client):
+    response = client.get("/dashboard")
+    assert response.status_code == 200
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "connect-src 'self'" in policy
+    html = response.text.replace("http://www.w3.org/2000/svg", "")
+    assert not re.search(r"https?://|//cdn|<link|<script[^>]+src=|@import", html)
+    assert '<meta name="viewport"' in html
+
+
+def test_dashboard_shows_the_ledger_exactly(client, ctx, key, headers, live_url, chromium):
+    _seed(ctx.db_url)
+    data = client.get("/v1/dashboard", headers=headers).json()
+    costs = client.get("/v1/costs", headers=headers).json()
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    metric_spend = {
+        s.labels["model"]: s.value
+        for f in families
+        if f.name == "shotline_spend_usd"
+        for s in f.samples
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard-phone.png"
+    shot.unlink(missing_ok=True)
+    dom = Dom()
+    dom.feed(_browse(chromium, f"{live_url}/dashboard#key={key}", "--dump-dom"))
+    _browse(chromium, f"{live_url}/dashboard#key={key}", f"--screenshot={shot}", size=(390, 2200))
+    _browse(
+        chromium,
+        f"{live_url}/dashboard#key={key}",
+        f"--screenshot={ARTIFACTS / 'dashboard-desktop.png'}",
+        size=(1280, 1400),
+    )
+
+    body = dom.find(tag="body")[0]
+    assert body["data-state"] == "ready", body.get("data-state")
+    assert int(body["data-width"]) <= PHONE[0], "the page scrolls sideways on a phone"
+    models = {g["key"]: g for g in data["by_model"]}
+    assert set(models) == {"google/veo-3.1", "kling/v3-pro", "runway/gen4.5"}, "other tenants leak"
+    assert models == {g["key"]: g for g in costs["groups"]}
+    for model, group in models.items():
+        bar = dom.find(tag="rect", **{"data-key": model, "data-series": "spend_usd"})[0]
+        assert float(bar["data-value"]) == group["spend_usd"]
+        assert float(bar["data-value"]) == pytest.approx(metric_spend[model], abs=5e-7)
+        label = dom.find(tag="text", **{"data-key": model, "data-series": "spend_usd"})[0]
+        assert label["text"] == _money(group["spend_usd"])
+        for series in ("acceptance_rate", "fallback_rate"):
+            rate = dom.find(tag="rect", **{"data-key": model, "data-series": series})[0]
+            assert float(rate["data-value"] or "nan") == pytest.approx(group[series], nan_ok=True)
+    assert metric_spend["luma/ray-2"] == 50.0, "/metrics covers every tenant"
+    veo = models["google/veo-3.1"]
+    cpas = dom.find(
+        tag="text", **{"data-key": "google/veo-3.1", "data-series": "cost_per_accepted_second"}
+    )
+    assert cpas[0]["text"] == _money(veo["cost_per_accepted_second"]) == "$0.6015"
+    p95 = dom.find(tag="rect", **{"data-key": "google/veo-3.1", "data-series": "render_p95_s"})[0]
+    assert float(p95["data-value"]) == veo["render_p95_s"]
+    days = {n["data-key"]: float(n["data-value"]) for n in dom.find(tag="circle")}
+    assert days == {g["key"]: g["spend_usd"] for g in data["by_day"]}
+    total = dom.find(tag="div", **{"data-total": "spend"})[0]
+    assert float(total["data-value"]) == costs["totals"]["spend_usd"] == pytest.approx(5.372)
+    jobs = [n["data-job"] for n in dom.find(tag="tr") if n.get("data-job")]
+    assert set(jobs) == {"jobA", "jobB"}
+    assert shot.stat().st_size > 10_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dashboard_without_a_key_asks_for_one(live_url, chromium):
+    dom = Dom()
+    dom.feed(_browse(chromium, f"{live_url}/dashboard", "--dump-dom"))
+    assert dom.find(tag="body")[0]["data-state"] == "needs-key"
+    assert "hidden" not in dom.find(tag="form", id="keyform")[0]

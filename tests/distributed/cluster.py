@@ -1,0 +1,143 @@
+"""A small distributed deployment for tests: ``shotline worker`` processes (and optionally the API)
+sharing one PostgreSQL database, one Redis broker (queues of their own) and one data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from sqlalchemy import select
+
+from store.db import session_scope
+from store.models import Job
+
+ROOT = Path(__file__).parents[2]
+WORKER = "from shotline.commands.worker import main; main()"
+SERVE = (
+    "import typer; from shotline.commands.serve import register; "
+    "app = typer.Typer(); register(app); app()"
+)
+
+
+class Cluster:
+    def __init__(self, data: Path, db_url: str, broker_url: str, prefix: str, **env: str) -> None:
+        self.data = data
+        self.broker_url = broker_url
+        data.mkdir(parents=True, exist_ok=True)
+        self.db_url = db_url
+        self.prefix = prefix
+        self.env = os.environ | {
+            "SHOTLINE_DATA_DIR": str(data),
+            "SHOTLINE_ASSET_DIR": str(data / "assets"),
+            "SHOTLINE_DATABASE_URL": db_url,
+            "SHOTLINE_BROKER_URL": broker_url,
+            "SHOTLINE_QUEUE_PREFIX": prefix,
+            "SHOTLINE_ENGINE": "celery",
+            "SHOTLINE_POLL_INTERVAL_S": "0.2",
+            "SHOTLINE_REAP_INTERVAL_S": "1",
+            "SHOTLINE_REAP_AFTER_S": "4",
+            "SHOTLINE_IO_TIME_LIMIT_S": "30",
+            "SHOTLINE_CPU_TIME_LIMIT_S": "90",
+            "PYTHONPATH": str(ROOT),
+            **env,
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    def _spawn(self, name: str, code: str, *args: str) -> subprocess.Popen[bytes]:
+        log = self._logs.get(name) or (self.data / f"{name}.log").open("ab")
+        self._logs[name] = log
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def worker(
+        self, name: str, queues: str = "io,cpu", concurrency: int = 2, beat: bool = False
+    ) -> subprocess.Popen[bytes]:
+        args = ["--queues", queues, "--concurrency", str(concurrency), "--name", f"{name}@%h"]
+        return self._spawn(name, WORKER, *args, *(["--beat"] if beat else []), "--loglevel", "info")
+
+    def api(self, port: int, providers: str = "emulated") -> subprocess.Popen[bytes]:
+        args = ["--port", str(port), "--providers", providers]
+        return self._spawn("api", SERVE, *args)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the worker's whole process group: the main process and its pool children."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def log(self, name: str, tail: int | None = 4000) -> str:
+        text = (self.data / f"{name}.log").read_text(errors="replace")
+        return text if tail is None else text[-tail:]
+
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while "ready." not in self.log(name, tail=None):
+            if self.processes[name].poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker {name} did not start:\n{self.log(name)}")
+            time.sleep(0.2)
+
+    def statuses(self, job_ids: list[str]) -> dict[str, str]:
+        with session_scope(self.db_url) as session:
+            rows = session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).all()
+        return {job_id: status for job_id, status in rows}
+
+    def wait_jobs(self, job_ids: list[str], timeout: float) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            statuses = self.statuses(job_ids)
+            if all(s in ("delivered", "failed", "cancelled") for s in statuses.values()):
+                return statuses
+            time.sleep(0.5)
+        return self.statuses(job_ids)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in self._logs.values():
+            log.close()
+        self._forget_queues()
+
+    def _forget_queues(self) -> None:
+        """Drop this deployment's queues and kombu's bindings for them from the broker."""
+        import redis
+
+        client = redis.Redis.from_url(self.broker_url)
+        try:
+            keys = list(client.scan_iter(match=f"*{self.prefix}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,139 @@
+"""The Celery app and worker command, and real workers on Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pipeline import flow, tasks
+from pipeline.celery_app import CeleryRunner, celery_for, create_celery, send
+from pipeline.context import RunContext
+from pipeline.planning import create_job
+from pipeline.steps import Dispatch
+from shotline.commands.serve import _celery_runner
+from shotline.commands.worker import parse_queues, worker_argv
+from shotline.errors import InvalidInputError
+from shotline.settings import Settings, get_settings
+from store.db import session_scope
+from store.models import PipelineStep
+from tests.distributed.cluster import Cluster
+from tests.pipeline.conftest import shot, tiny_board
+
+STEP_TASKS = ("start", "begin", "submit", "poll", "gate", "normalise", "finish")
+
+
+class FakeApp:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send_task(self, name: str, **options: Any) -> None:
+        self.sent.append((name, options))
+
+
+class TestApp:
+    def test_tasks_are_named_late_acked_json_and_time_limited(self):
+        settings = Settings(queue_prefix="x.", io_time_limit_s=30, cpu_time_limit_s=300)
+        app = create_celery(settings)
+        app.loader.import_default_modules()
+        assert app.conf.task_serializer == "json"
+        assert app.conf.accept_content == ["json"]
+        assert app.conf.task_acks_late is True
+        assert app.conf.beat_schedule["pipeline.reap"]["options"]["queue"] == "x.io"
+        for step in STEP_TASKS:
+            task = app.tasks[f"pipeline.{step}"]
+            assert task.acks_late is True
+            assert task.time_limit == tasks.time_limit(get_settings(), flow.STEP_QUEUE[step])
+
+    def test_provider_io_and_cpu_work_go_to_their_queues(self):
+        settings = Settings(queue_prefix="p.")
+        app = FakeApp()
+        send(app, settings, Dispatch("poll", "7", 3, 2.0))  # type: ignore[arg-type]
+        send(app, settings, Dispatch("normalise", "4", 9))  # type: ignore[arg-type]
+        assert app.sent == [
+            ("pipeline.poll", {"args": ["7", 3], "queue": "p.io", "countdown": 2.0}),
+            ("pipeline.normalise", {"args": ["4", 9], "queue": "p.cpu", "countdown": None}),
+        ]
+
+    def test_one_app_per_broker_and_prefix(self):
+        one = Settings(queue_prefix="a.")
+        assert celery_for(one) is celery_for(Settings(queue_prefix="a."))
+        assert celery_for(one) is not celery_for(Settings(queue_prefix="b."))
+
+
+class TestWorkerCommand:
+    def test_cpu_workers_are_recycled_and_io_workers_are_not(self):
+        settings = Settings(queue_prefix="q.", cpu_max_tasks_per_child=7)
+        cpu = worker_argv(settings, ["cpu"], concurrency=2)
+        io = worker_argv(settings, ["io"])
+        assert "--queues=q.cpu" in cpu
+        assert "--max-tasks-per-child=7" in cpu
+        assert "--queues=q.io" in io
+        assert f"--concurrency={settings.io_workers}" in io
+        assert not any(arg.startswith("--max-tasks-per-child") for arg in io)
+
+    def test_beat_runs_the_reaper_schedule_from_the_data_dir(self, tmp_path):
+        argv = worker_argv(Settings(data_dir=tmp_path), ["io", "cpu"], beat=True)
+        assert "--beat" in argv
+        assert f"--schedule={(tmp_path / 'celerybeat-schedule').resolve()}" in argv
+
+    @pytest.mark.parametrize("text", ["", "io,gpu", "cpu;io"])
+    def test_unknown_queues_are_invalid_input(self, text):
+        with pytest.raises(InvalidInputError) as caught:
+            parse_queues(text)
+        assert caught.value.exit_code == 2
+
+
+class TestServe:
+    def test_emulated_providers_need_the_shared_emulator(self):
+        ctx = RunContext.create("emulated", get_settings())
+        with pytest.raises(InvalidInputError) as caught:
+            _celery_runner(ctx, "emulated")
+        assert caught.value.problems[0].path == "SHOTLINE_EMULATOR_URL"
+        ctx.settings.emulator_url = "http://127.0.0.1:8787"
+        assert isinstance(_celery_runner(ctx, "emulated"), CeleryRunner)
+
+
+class TestRunnerEnqueuesAfterCommit:
+    def test_submit_writes_the_start_cursor_then_sends_once(self, tmp_path):
+        ctx = RunContext.create("local", get_settings())
+        app = FakeApp()
+        runner = CeleryRunner(ctx, app)  # type: ignore[arg-type]
+        job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "o.mp4")
+        runner.submit(job_id)
+        runner.submit(job_id)  # already enqueued: nothing more is sent
+        with session_scope(ctx.db_url) as session:
+            cursor = session.get_one(PipelineStep, f"job:{job_id}")
+        assert (cursor.name, cursor.version) == ("start", 1)
+        assert app.sent == [
+            ("pipeline.start", {"args": [job_id, 1], "queue": "io", "countdown": None})
+        ]
+        assert runner.is_running(job_id) is False
+
+
+@pytest.mark.services
+class TestRealWorkers:
+    def test_a_worker_delivers_jobs_from_the_queue(
+        self, tmp_path, fresh_postgres_url, redis_url, isolated_queues, monkeypatch
+    ):
+        monkeypatch.setenv("SHOTLINE_DATABASE_URL", fresh_postgres_url)
+        monkeypatch.setenv("SHOTLINE_BROKER_URL", redis_url)
+        monkeypatch.setenv("SHOTLINE_DATA_DIR", str(tmp_path / "data"))
+        get_settings.cache_clear()
+        ctx = RunContext.create("local", get_settings())
+        jobs = [
+            create_job(ctx, tiny_board(shot(f"a{i}"), shot(f"b{i}")), output=tmp_path / f"{i}.mp4")
+            for i in range(2)
+        ]
+        with Cluster(tmp_path / "data", fresh_postgres_url, redis_url, isolated_queues) as cluster:
+            cluster.worker("w1", beat=True)
+            runner = CeleryRunner(ctx)
+            for job_id in jobs:
+                runner.submit(job_id)
+            statuses = cluster.wait_jobs(jobs, timeout=90)
+            assert set(statuses.values()) == {"delivered"}, cluster.log("w1")
+        with session_scope(fresh_postgres_url) as session:
+            names = set(session.scalars(select(PipelineStep.name)))
+        assert names == {"done"}
+        assert all((tmp_path / f"{i}.mp4").stat().st_size > 0 for i in range(2))

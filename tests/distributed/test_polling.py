@@ -1,0 +1,88 @@
+"""``poll_once``: one non-blocking poll records what the blocking ``wait`` records."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from adapters.base import JobState, PollResult
+from adapters.errors import RejectedInputError, TransientError
+from pipeline import attempts
+from pipeline.planning import create_job
+from pipeline.polling import poll_once
+from store.db import session_scope
+from store.models import Attempt, Shot
+from tests.pipeline.conftest import shot, tiny_board
+
+
+def _submitted(ctx, tmp_path) -> int:
+    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "o.mp4")
+    with session_scope(ctx.db_url) as session:
+        shot_pk = session.scalars(select(Shot.id).where(Shot.job_id == job_id)).one()
+    attempt_id, _ = attempts.begin(ctx, shot_pk)
+    assert attempt_id is not None
+    attempts.submit(ctx, attempt_id)
+    return attempt_id
+
+
+def _attempt(ctx, attempt_id) -> Attempt:
+    with session_scope(ctx.db_url) as session:
+        return session.get_one(Attempt, attempt_id)
+
+
+class TestPollOnce:
+    def test_finished_job_succeeds(self, ctx, tmp_path, scripted):
+        scripted()
+        attempt_id = _submitted(ctx, tmp_path)
+        assert poll_once(ctx, attempt_id) == "succeeded"
+        assert _attempt(ctx, attempt_id).status == "submitted"
+
+    def test_running_job_is_pending_and_marked_rendering(self, ctx, tmp_path, scripted):
+        scripted(hold=True)
+        attempt_id = _submitted(ctx, tmp_path)
+        assert poll_once(ctx, attempt_id) == "pending"
+        assert poll_once(ctx, attempt_id) == "pending"
+        assert _attempt(ctx, attempt_id).status == "rendering"
+
+    def test_timeout_cancels_the_provider_job_and_fails(self, ctx, tmp_path, scripted):
+        adapter = scripted(hold=True)
+        attempt_id = _submitted(ctx, tmp_path)
+        started = time.time() - ctx.settings.attempt_timeout_s - 1
+        assert poll_once(ctx, attempt_id, started) == "failed"
+        row = _attempt(ctx, attempt_id)
+        assert (row.status, row.error_kind) == ("failed", "timeout")
+        assert adapter.cancelled == [row.provider_job_id]
+        assert row.settled_usd == 0.0
+
+    def test_failed_provider_job_is_recorded(self, ctx, tmp_path, scripted, monkeypatch):
+        adapter = scripted()
+        attempt_id = _submitted(ctx, tmp_path)
+        ended = PollResult(JobState.FAILED, error=RejectedInputError("bad prompt", "local"))
+        monkeypatch.setattr(adapter, "poll", lambda _job: ended)
+        assert poll_once(ctx, attempt_id) == "failed"
+        assert _attempt(ctx, attempt_id).error_kind == "rejected_input"
+
+    def test_transient_poll_error_stays_pending(self, ctx, tmp_path, scripted, monkeypatch):
+        adapter = scripted()
+        attempt_id = _submitted(ctx, tmp_path)
+
+        def flaky(_job):
+            raise TransientError("502", "local")
+
+        monkeypatch.setattr(adapter, "poll", flaky)
+        assert poll_once(ctx, attempt_id) == "pending"
+        monkeypatch.setattr(adapter, "poll", lambda _job: PollResult(JobState.SUCCEEDED))
+        assert poll_once(ctx, attempt_id) == "succeeded"
+
+    def test_an_attempt_past_rendering_is_not_polled(self, ctx, tmp_path, scripted, monkeypatch):
+        adapter = scripted()
+        attempt_id = _submitted(ctx, tmp_path)
+        with session_scope(ctx.db_url) as session:
+            session.get_one(Attempt, attempt_id).status = "fetched"
+
+        def must_not_poll(_job):
+            raise AssertionError("polled an attempt that was already fetched")
+
+        monkeypatch.setattr(adapter, "poll", must_not_poll)
+        assert poll_once(ctx, attempt_id) == "succeeded"

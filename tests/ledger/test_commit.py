@@ -1,0 +1,144 @@
+"""Preview-then-commit on emulated providers: an itemised quote, a final render of the approved
+shots only (same seed, the preview's first frame as reference), both versions, and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ledger import aggregates
+from pipeline import commit
+from pipeline.commit_versions import versions
+from pipeline.engine import EmbeddedEngine
+from shotline.errors import BudgetExceededError, ConflictError, NotFoundError
+from shotline.storyboard import StoryboardError
+from store.db import session_scope
+from store.models import Attempt, Job, JobCommit, Shot
+from tests.ledger.conftest import small_board
+
+
+def _preview(ctx, board) -> str:
+    job_id = commit.start_preview(ctx, board)
+    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
+    return job_id
+
+
+def _attempts(db_url: str, job_id: str) -> dict[str, list[Attempt]]:
+    with session_scope(db_url) as session:
+        rows = session.execute(
+            select(Shot.key, Attempt)
+            .join(Attempt, Attempt.shot_id == Shot.id)
+            .where(Shot.job_id == job_id)
+            .order_by(Attempt.id)
+        ).all()
+    out: dict[str, list[Attempt]] = {}
+    for key, attempt in rows:
+        out.setdefault(key, []).append(attempt)
+    return out
+
+
+class TestPreviewThenCommit:
+    def test_quote_commit_render_and_versions(self, emulated, monkeypatch):
+        ctx = emulated
+        preview_id = _preview(ctx, small_board())
+        price = commit._price
+
+        def dearer_with_a_frame(plan, key):
+            framed = plan.decisions[key].need.has_image
+            return price(plan, key) + (1.0 if key == "k2" and framed else 0.0)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(commit, "_price", dearer_with_a_frame)
+            guarded = commit.quote(ctx, preview_id)
+        assert [line.first_frame for line in guarded.lines] == [True, True, False]
+        quote = commit.quote(ctx, preview_id)
+        assert [line.shot_id for line in quote.lines] == ["k0", "k1", "k2"]
+        assert all(line.tier == "premium" for line in quote.lines)
+        assert all(line.expected_attempts >= 1 for line in quote.lines)
+        assert quote.low_usd <= quote.expected_usd <= quote.high_usd
+        assert quote.fits
+        assert [line.first_frame for line in quote.lines] == [True, True, True]
+
+        result = commit.commit(ctx, preview_id, ["k0", "k2"])
+        assert (result.shots, result.kept) == (("k0", "k2"), ("k1",))
+        assert EmbeddedEngine(ctx).run(result.final_job_id) == "delivered"
+
+        before, after = (
+            _attempts(ctx.db_url, preview_id),
+            _attempts(ctx.db_url, result.final_job_id),
+        )
+        assert set(after) == {"k0", "k2"}, "the unapproved shot is not rendered again"
+        for key in ("k0", "k2"):
+            final, first = after[key][0], before[key][0]
+            assert final.model_id == quote.lines[0 if key == "k0" else 2].model_id
+            assert (final.request or {})["seed"] == (first.request or {})["seed"]
+            assert (final.request or {})["prompt"] == (first.request or {})["prompt"]
+        with session_scope(ctx.db_url) as session:
+            final_job = session.get_one(Job, result.final_job_id)
+            shots = {
+                s.key: s for s in session.scalars(select(Shot).where(Shot.job_id == final_job.id))
+            }
+            preview_shots = {
+                s.key: s for s in session.scalars(select(Shot).where(Shot.job_id == preview_id))
+            }
+            assert final_job.mode == "final"
+            assert Path(final_job.output_path or "").is_file()
+            spec = {s["id"]: s for s in final_job.storyboard["scenes"][0]["shots"]}
+            assert Path(spec["k0"]["reference_image"]).is_file(), "first frame carried over"
+            assert shots["k1"].model_id == preview_shots["k1"].model_id
+            assert shots["k1"].verdict == preview_shots["k1"].verdict
+
+        both = versions(ctx.db_url, preview_id)
+        assert both["final_job_id"] == result.final_job_id
+        rows = {s["id"]: s for s in both["shots"]}
+        assert rows["k1"]["final"] is None
+        assert not rows["k1"]["approved"]
+        assert "model" in rows["k0"]["changes"]
+        assert set(both["agreement"]) == {"k0", "k2"}
+
+        with session_scope(ctx.db_url) as session:
+            stats = aggregates.preview_stats(session, aggregates.CostFilter())
+            row = session.scalars(select(JobCommit)).one()
+        assert (stats.preview_shots, stats.committed_shots) == (3, 2)
+        assert stats.cost_avoided_usd == pytest.approx(row.final_usd_by_shot["k1"])
+        assert stats.cost_avoided_usd > 0
+        assert stats.agreement_scored == 2
+
+    def test_commit_over_budget_is_refused_and_writes_nothing(self, emulated):
+        ctx = emulated
+        preview_id = _preview(ctx, small_board(2, budget=2.0))
+        with pytest.raises(BudgetExceededError, match=r"budget of \$2\.00 has \$"):
+            commit.commit(ctx, preview_id)
+        with session_scope(ctx.db_url) as session:
+            assert session.scalars(select(JobCommit)).first() is None
+            assert session.scalar(select(Job).where(Job.mode == "final")) is None
+
+    def test_refusals(self, emulated):
+        ctx = emulated
+        preview_id = _preview(ctx, small_board(1))
+        with pytest.raises(StoryboardError) as err:
+            commit.commit(ctx, preview_id, ["k0", "nope"])
+        assert err.value.problems[0].path == "shots[1]"
+        with pytest.raises(StoryboardError):
+            commit.commit(ctx, preview_id, [])
+        with pytest.raises(NotFoundError):
+            commit.commit(ctx, "missing")
+        final_id = commit.commit(ctx, preview_id).final_job_id
+        with pytest.raises(ConflictError, match="only a preview"):
+            commit.commit(ctx, final_id)
+        with session_scope(ctx.db_url) as session:
+            session.get_one(Job, preview_id).status = "running"
+        with pytest.raises(ConflictError, match="delivered preview"):
+            commit.commit(ctx, preview_id)
+
+
+def test_free_preview_renders_on_the_local_animatic(emulated):
+    board = small_board(1, preview={"free": True})
+    job_id = _preview(emulated, board)
+    with session_scope(emulated.db_url) as session:
+        job = session.get_one(Job, job_id)
+        assert (job.providers, job.spent_usd) == ("local", 0.0)
+    quote = commit.quote(emulated, job_id)
+    assert quote.lines[0].tier == "premium", "the final is quoted on the caller's providers"
