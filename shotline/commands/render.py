@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +25,7 @@ from shotline.console import fail_with, progress_table, report_table
 from shotline.errors import ShotlineError
 from shotline.storyboard import Mode, Storyboard, load_storyboard
 from store.db import session_scope
-from store.models import Job
+from store.models import Event, Job
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
@@ -65,9 +67,9 @@ def run_render(
         job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
     elif not quiet:
         console.print(f"[yellow]resuming unfinished job {job_id}[/]")
-    engine = EmbeddedEngine(ctx)
     state: dict[str, dict[str, Any]] = {s.id: {"status": "planned"} for _, s in board.shots()}
     with ExitStack() as stack:
+        listener: Listener | None = None
         if not quiet:
             live = stack.enter_context(
                 Live(progress_table(state), console=console, refresh_per_second=8)
@@ -78,11 +80,49 @@ def run_render(
                     state[event.shot].update(event.data, status=event.kind.split(".", 1)[1])
                     live.update(progress_table(state))
 
-            stack.callback(events.subscribe(on_event))
-        engine.run(job_id)
+            listener = on_event
+        drive(ctx, job_id, listener)
     if not quiet:
         console.print()
     return job_report(ctx.db_url, job_id)
+
+
+Listener = Callable[[events.PipelineEvent], None]
+
+
+def drive(ctx: RunContext, job_id: str, listener: Listener | None) -> None:
+    """Run the job to its end: in this process on the embedded engine, or, with
+    ``SHOTLINE_ENGINE=celery``, on the workers while following its event rows."""
+    if ctx.settings.engine == "celery":
+        from pipeline.celery_app import CeleryRunner
+
+        CeleryRunner(ctx).submit(job_id)
+        follow(ctx, job_id, listener)
+        return
+    unsubscribe = events.subscribe(listener) if listener else None
+    try:
+        EmbeddedEngine(ctx).run(job_id)
+    finally:
+        if unsubscribe:
+            unsubscribe()
+
+
+def follow(ctx: RunContext, job_id: str, listener: Listener | None, every_s: float = 0.5) -> None:
+    """Replay the job's event rows to ``listener`` until the job ends."""
+    seen = 0
+    while True:
+        with session_scope(ctx.db_url) as session:
+            rows = session.scalars(
+                select(Event).where(Event.job_id == job_id, Event.id > seen).order_by(Event.id)
+            ).all()
+            status = session.get_one(Job, job_id).status
+        for row in rows:
+            seen = row.id
+            if listener:
+                listener(events.PipelineEvent(job_id, row.kind, row.shot_key, dict(row.data)))
+        if status in ("delivered", "failed", "cancelled"):
+            return
+        time.sleep(every_s)
 
 
 def register(app: typer.Typer) -> None:
