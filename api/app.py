@@ -98,7 +98,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.webhooks.start()
+        state.webhooks.start(tail_rows=state.ctx.settings.engine == "celery")
         state.running = True
         try:
             yield

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adapters.webhooks import standard_headers
 from api import auth
@@ -29,7 +29,7 @@ from api.config import ApiSettings
 from api.urls import Outbound, UnsafeUrlError
 from pipeline import events
 from store.db import session_scope
-from store.models import JobApi, WebhookDelivery
+from store.models import Event, JobApi, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,16 @@ class WebhookDispatcher:
         self._unsubscribe: Any = None
         self._stopping = False
 
-    def start(self) -> None:
-        self._unsubscribe = events.subscribe(self._hear)
-        for target in (self._record_loop, self._schedule_loop):
+    def start(self, *, tail_rows: bool = False) -> None:
+        """Deliver webhooks for pipeline events heard in this process; with ``tail_rows`` (the
+        Celery engine, where workers in other processes emit them) from the event rows instead,
+        which hold every event, this process's included, exactly once."""
+        loops = [self._record_loop, self._schedule_loop]
+        if tail_rows:
+            loops.append(self._tail_loop)
+        else:
+            self._unsubscribe = events.subscribe(self._hear)
+        for target in loops:
             thread = threading.Thread(target=target, daemon=True, name="webhooks")
             thread.start()
             self._threads.append(thread)
@@ -93,6 +100,30 @@ class WebhookDispatcher:
     def _hear(self, event: events.PipelineEvent) -> None:
         if event.kind in EVENT_TYPES:
             self._inbox.put(event)
+
+    def _tail_loop(self, every_s: float = 1.0) -> None:
+        """Feed event rows written after start-up (by workers) into the inbox."""
+        with session_scope(self.db_url) as session:
+            seen = session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
+        while not self._stopping:
+            try:
+                with session_scope(self.db_url) as session:
+                    rows = session.scalars(
+                        select(Event)
+                        .where(Event.id > seen, Event.kind.in_(list(EVENT_TYPES)))
+                        .order_by(Event.id)
+                    ).all()
+                    fresh = [
+                        events.PipelineEvent(r.job_id, r.kind, r.shot_key, dict(r.data))
+                        for r in rows
+                    ]
+                    seen = max([seen, *(r.id for r in rows)])
+            except Exception:
+                log.exception("could not read new pipeline events")
+                fresh = []
+            for event in fresh:
+                self._inbox.put(event)
+            time.sleep(every_s)
 
     def _record_loop(self) -> None:
         while (event := self._inbox.get()) is not None:

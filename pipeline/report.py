@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ledger import service as ledger
 from store.db import session_scope
-from store.models import Attempt, Job, Shot
+from store.models import Attempt, Event, Job, Shot
 
 
 def _attempt_row(attempt: Attempt) -> dict[str, Any]:
@@ -70,6 +70,11 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
             for scene in job.storyboard["scenes"]
             for spec in scene["shots"]
         }
+        cached = list(
+            session.scalars(
+                select(Event).where(Event.job_id == job_id, Event.kind == "shot.cached")
+            )
+        )
         rows = []
         for shot in shots:
             tried = list(
@@ -94,5 +99,7 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
             "budget_usd": job.budget_usd,
             "spent_usd": round(job.spent_usd, 4),
             "settled_usd": round(ledger.settled_total(session, job_id), 4),
+            "cached_shots": [e.shot_key for e in cached],
+            "saved_usd": round(sum(float(e.data.get("saved_usd", 0.0)) for e in cached), 4),
             "shots": rows,
         }

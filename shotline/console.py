@@ -35,6 +35,8 @@ def report_table(report: dict[str, Any]) -> Table:
     caption = f"status: {report['status']}"
     if report.get("output"):
         caption += f"  output: {report['output']}"
+    if report.get("cached_shots"):
+        caption += f"  ({len(report['cached_shots'])} shots reused from the cache, ${report['saved_usd']:.2f} saved)"
     if report.get("emulated"):
         caption += "  (providers were EMULATED: no money was spent)"
     if report.get("error"):

@@ -100,3 +100,32 @@ class TestWebhooks:
             ("failed", 4, 500)
         }
         assert all(r["last_error"] == "HTTP 500" for r in rows)
+
+
+def test_celery_engine_delivers_webhooks_for_events_written_by_workers(app, ctx, headers, network):
+    """Under the Celery engine the events are rows written by other processes; the API tails them."""
+    from fastapi.testclient import TestClient
+
+    from adapters.webhooks import verify_standard as verify
+    from store.db import session_scope
+    from store.models import Event, Job, JobApi
+
+    ctx.settings.engine = "celery"
+    received: list[httpx.Request] = []
+    network.routes["hooks.test"] = lambda request: (received.append(request), httpx.Response(204))[
+        1
+    ]
+    with TestClient(app) as client:
+        with session_scope(ctx.db_url) as session:
+            session.add(Job(id="w1", tenant="acme", title="t", mode="preview", storyboard={}))
+            session.flush()
+            session.add(JobApi(job_id="w1", tenant="acme", webhook_url="http://hooks.test/in"))
+        with session_scope(ctx.db_url) as session:  # what a worker in another process writes
+            session.add(Event(job_id="w1", kind="job.delivered", data={}))
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        secret = client.get("/v1/webhooks/secret", headers=headers).json()["secret"]
+    assert len(received) == 1
+    verify(secret, received[0].headers, received[0].content)
+    assert json.loads(received[0].content)["type"] == "job.completed"

@@ -17,6 +17,7 @@ from ledger import service as ledger
 from pipeline import attempts, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
+from pipeline.report import job_report
 from pipeline.runner import JobRunner
 from quality.probe import count_frames
 from store.db import session_scope
@@ -152,8 +153,11 @@ class TestContinuity:
 class TestCache:
     def test_rerender_reuses_unchanged_shots(self, ctx, tmp_path, scripted):
         adapter = scripted()
-        _run(ctx, tiny_board(shot("a"), shot("b")), tmp_path, "first.mp4")
+        first_id, _ = _run(ctx, tiny_board(shot("a"), shot("b")), tmp_path, "first.mp4")
         assert len(adapter.submitted) == 2
+        _, _, first_tries, _ = _rows(ctx, first_id)
+        with session_scope(ctx.db_url) as session:  # as if a hosted provider had billed $0.40
+            session.get_one(Attempt, first_tries["a"][0].id).settled_usd = 0.4
         edited = tiny_board(shot("a"), shot("b", prompt="a roaring fire instead"))
         job_id, status = _run(ctx, edited, tmp_path, "second.mp4")
         _, _shots, tries, kinds = _rows(ctx, job_id)
@@ -161,6 +165,9 @@ class TestCache:
         assert len(adapter.submitted) == 3  # only the edited shot rendered again
         assert tries["a"] == []
         assert kinds.count("shot.cached") == 1
+        report = job_report(ctx.db_url, job_id)
+        assert report["cached_shots"] == ["a"]
+        assert report["saved_usd"] == pytest.approx(0.4)
 
 
 class TestResume:
