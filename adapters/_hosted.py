@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def idempotency_headers(request: GenerationRequest) -> dict[str, str]:
     return {"Idempotency-Key": str(key)} if key else {}
 
 
-class HostedAdapter:
+class HostedAdapter(ABC):
     """Base class of the HTTP adapters; holds the classified client and the shared ``fetch``."""
 
     provider: str
@@ -112,8 +113,8 @@ class HostedAdapter:
     def classify(self, provider: str, response: httpx.Response) -> ProviderError:
         return classify_status(provider, response)
 
-    def submit(self, request: GenerationRequest) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def submit(self, request: GenerationRequest) -> str: ...
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job that is still queued or running; ``False`` when it already ended (a finished
@@ -122,11 +123,11 @@ class HostedAdapter:
             return False
         return self._cancel(job_id)
 
-    def _cancel(self, job_id: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _cancel(self, job_id: str) -> bool: ...
 
-    def _status(self, job_id: str) -> JobStatus:
-        raise NotImplementedError
+    @abstractmethod
+    def _status(self, job_id: str) -> JobStatus: ...
 
     def poll(self, job_id: str) -> PollResult:
         return self._status(job_id).result

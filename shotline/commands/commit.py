@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import commit as commit_service
+from pipeline.commit_types import Quote
 from pipeline.commit_versions import versions
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
@@ -22,7 +23,7 @@ from shotline.console import fail_with, report_table
 from shotline.errors import ShotlineError
 
 
-def quote_table(quote: commit_service.Quote) -> Table:
+def quote_table(quote: Quote) -> Table:
     remaining = quote.remaining_usd
     caption = (
         f"total ${quote.low_usd:.2f} - ${quote.high_usd:.2f}, expected ${quote.expected_usd:.2f}"

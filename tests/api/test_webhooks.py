@@ -112,9 +112,12 @@ def test_celery_engine_delivers_webhooks_for_events_written_by_workers(app, ctx,
 
     ctx.settings.engine = "celery"
     received: list[httpx.Request] = []
-    network.routes["hooks.test"] = lambda request: (received.append(request), httpx.Response(204))[
-        1
-    ]
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(204)
+
+    network.routes["hooks.test"] = receive
     with TestClient(app) as client:
         with session_scope(ctx.db_url) as session:
             session.add(Job(id="w1", tenant="acme", title="t", mode="preview", storyboard={}))
