@@ -23,7 +23,7 @@ from api.errors import AUTH, responses
 from api.webhooks import public_data
 from pipeline import events
 from store.db import session_scope
-from store.models import Event, Job
+from store.models import Job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 BATCH = 200
@@ -44,12 +44,7 @@ def read_events(db_url: str, job_id: str, after: int) -> tuple[list[dict[str, An
     """Events after ``after`` and whether the job had ended before they were read."""
     with session_scope(db_url) as session:
         ended = session.scalar(select(Job.status).where(Job.id == job_id)) in views.TERMINAL
-        rows = session.scalars(
-            select(Event)
-            .where(Event.job_id == job_id, Event.id > after)
-            .order_by(Event.id)
-            .limit(BATCH)
-        )
+        rows = events.rows_after(session, after, job_id=job_id, limit=BATCH)
         return [
             {
                 "id": row.id,

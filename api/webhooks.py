@@ -108,15 +108,8 @@ class WebhookDispatcher:
         while not self._stopping:
             try:
                 with session_scope(self.db_url) as session:
-                    rows = session.scalars(
-                        select(Event)
-                        .where(Event.id > seen, Event.kind.in_(list(EVENT_TYPES)))
-                        .order_by(Event.id)
-                    ).all()
-                    fresh = [
-                        events.PipelineEvent(r.job_id, r.kind, r.shot_key, dict(r.data))
-                        for r in rows
-                    ]
+                    rows = events.rows_after(session, seen, kinds=EVENT_TYPES)
+                    fresh = [events.as_event(row) for row in rows]
                     seen = max([seen, *(r.id for r in rows)])
             except Exception:
                 log.exception("could not read new pipeline events")

@@ -4,11 +4,12 @@ published in-process, after its transaction commits, to listeners such as the CL
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Event
@@ -23,6 +24,30 @@ class PipelineEvent:
 
 
 Listener = Callable[[PipelineEvent], None]
+
+
+def rows_after(
+    session: Session,
+    after: int,
+    *,
+    job_id: str | None = None,
+    kinds: Collection[str] | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Event rows with an id above ``after``, oldest first: how readers in other processes (SSE,
+    webhooks and ``render`` under the Celery engine) follow the stream."""
+    query = select(Event).where(Event.id > after).order_by(Event.id).limit(limit)
+    if job_id is not None:
+        query = query.where(Event.job_id == job_id)
+    if kinds is not None:
+        query = query.where(Event.kind.in_(list(kinds)))
+    return list(session.scalars(query))
+
+
+def as_event(row: Event) -> PipelineEvent:
+    return PipelineEvent(row.job_id, row.kind, row.shot_key, dict(row.data or {}))
+
+
 _listeners: list[Listener] = []
 _lock = threading.Lock()
 

@@ -25,7 +25,7 @@ from shotline.console import fail_with, progress_table, report_table
 from shotline.errors import ShotlineError
 from shotline.storyboard import Mode, Storyboard, load_storyboard
 from store.db import session_scope
-from store.models import Event, Job
+from store.models import Job
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
@@ -112,14 +112,13 @@ def follow(ctx: RunContext, job_id: str, listener: Listener | None, every_s: flo
     seen = 0
     while True:
         with session_scope(ctx.db_url) as session:
-            rows = session.scalars(
-                select(Event).where(Event.job_id == job_id, Event.id > seen).order_by(Event.id)
-            ).all()
+            rows = events.rows_after(session, seen, job_id=job_id)
+            seen = rows[-1].id if rows else seen
+            fresh = [events.as_event(row) for row in rows]
             status = session.get_one(Job, job_id).status
-        for row in rows:
-            seen = row.id
+        for event in fresh:
             if listener:
-                listener(events.PipelineEvent(job_id, row.kind, row.shot_key, dict(row.data)))
+                listener(event)
         if status in ("delivered", "failed", "cancelled"):
             return
         time.sleep(every_s)
