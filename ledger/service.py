@@ -29,10 +29,11 @@ def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
     )
     if getattr(result, "rowcount", 0) != 1:
         return False
-    if not tenants.reserve(session, _tenant(session, job_id), amount):
+    tenant = _tenant(session, job_id)
+    if not tenants.reserve(session, tenant, amount):
         _unreserve_job(session, job_id, amount)  # same transaction: nothing was reserved
         return False
-    _entry(session, job_id, attempt, "reserve", amount)
+    _entry(session, job_id, tenant, attempt, "reserve", amount)
     records.open_record(session, attempt, reserved_usd=amount)
     return True
 
@@ -66,9 +67,10 @@ def settle(session: Session, job_id: str, attempt: Attempt, cost_usd: float) -> 
         .execution_options(synchronize_session=False)
     )
     attempt.settled_usd = cost_usd
-    tenants.settle(session, _tenant(session, job_id), attempt.quoted_usd, cost_usd)
-    _entry(session, job_id, attempt, "release", -attempt.quoted_usd)
-    _entry(session, job_id, attempt, "settle", cost_usd)
+    tenant = _tenant(session, job_id)
+    tenants.settle(session, tenant, attempt.quoted_usd, cost_usd)
+    _entry(session, job_id, tenant, attempt, "release", -attempt.quoted_usd)
+    _entry(session, job_id, tenant, attempt, "settle", cost_usd)
     records.note_settle(session, attempt, cost_usd)
 
 
@@ -80,14 +82,16 @@ def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: flo
         .values(spent_usd=Job.spent_usd + amount)
         .execution_options(synchronize_session=False)
     )
-    tenants.settle(session, _tenant(session, job_id), 0.0, amount)
-    _entry(session, job_id, attempt, kind, amount)
+    tenant = _tenant(session, job_id)
+    tenants.settle(session, tenant, 0.0, amount)
+    _entry(session, job_id, tenant, attempt, kind, amount)
     if kind == "judge":
         records.note_judge(session, attempt, amount)
 
 
-def _entry(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:
-    tenant = session.scalar(select(Job.tenant).where(Job.id == job_id)) or "local"
+def _entry(
+    session: Session, job_id: str, tenant: str, attempt: Attempt, kind: str, amount: float
+) -> None:
     session.add(
         LedgerEntry(
             job_id=job_id,
