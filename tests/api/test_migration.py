@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, inspect
 from starlette.responses import Response
 
 from api import auth
 from api.middleware import claim, finish
-from store.db import alembic_config, migrate
+from store.db import migrate
+from tests.migrations import round_trip
 
 API_TABLES = {"api_key", "api_tenant", "job_api", "idempotency_record", "webhook_delivery"}
 
 
-def _tables(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def _round_trip(url: str) -> None:
-    config = alembic_config(url)
-    command.upgrade(config, "heads")
-    assert _tables(url) >= API_TABLES
-    command.downgrade(config, "0001")
-    assert not API_TABLES & _tables(url)
-    assert "job" in _tables(url)
-    command.upgrade(config, "heads")
-    assert _tables(url) >= API_TABLES
+    round_trip(url, API_TABLES, down_to="0001", kept="job")
 
 
 def _answer(url: str, key: str, digest: str) -> Response:

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, inspect
 
 from pipeline import steps
 from pipeline.steps import ABSENT, Move
-from store.db import alembic_config, migrate, session_scope
+from store.db import migrate, session_scope
 from store.models import Job
-
-
-def _tables(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+from tests.migrations import round_trip
 
 
 def _round_trip_and_use(url: str) -> None:
-    config = alembic_config(url)
-    command.upgrade(config, "heads")
-    assert "pipeline_step" in _tables(url)
-    command.downgrade(config, "0002")
-    assert "pipeline_step" not in _tables(url)
-    assert "job" in _tables(url)
-    command.upgrade(config, "heads")
+    round_trip(url, {"pipeline_step"}, down_to="0002", kept="job")
     migrate(url)
     with session_scope(url) as session:
         session.add(Job(id="j1", title="t", mode="preview", storyboard={}))

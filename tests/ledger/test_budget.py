@@ -7,6 +7,7 @@ import pytest
 from ledger import service as ledger
 from store.db import session_scope
 from store.models import Attempt, Job, LedgerEntry, Shot
+from tests.migrations import round_trip
 
 QUOTE = 0.75
 FITS = 10
@@ -154,3 +155,12 @@ class TestTenantBudget:
             row = session.get_one(TenantBudget, "acme")
             assert row.reserved_usd == pytest.approx(0.0)
             assert row.spent_usd == pytest.approx(0.5)
+
+
+class TestTenantBudgetMigration:
+    def test_sqlite_round_trip(self, tmp_path):
+        round_trip(f"sqlite:///{tmp_path / 'tb.db'}", {"tenant_budget"}, down_to="0002", kept="job")
+
+    @pytest.mark.services
+    def test_postgres_round_trip(self, fresh_postgres_url):
+        round_trip(fresh_postgres_url, {"tenant_budget"}, down_to="0002", kept="job")
