@@ -154,6 +154,7 @@ def overhead_bench(work: Path, shots: int = 24) -> None:
         (stitching, "normalise"),
         (stitching, "assemble"),
         (quality.consistency, "check_joins"),
+        (pipeline.consistency, "profile"),
     ):
         setattr(module, name, clock.wrap(getattr(module, name)))
     setattr(pipeline.consistency, "check_joins", quality.consistency.check_joins)  # noqa: B010

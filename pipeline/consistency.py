@@ -4,16 +4,40 @@ with a new seed."""
 
 from __future__ import annotations
 
+from contextlib import suppress
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pipeline import events
 from pipeline.context import RunContext
-from quality.consistency import check_joins
+from quality.consistency import ColourProfile, check_joins, profile
 from quality.errors import QualityError
 from store.db import session_scope
 from store.models import Event, Job, Shot
+
+
+@lru_cache(maxsize=512)
+def _profile(path: str, mtime_ns: int) -> ColourProfile:
+    return profile(Path(path))
+
+
+def profile_of(path: Path) -> ColourProfile:
+    """The clip's colour profile, decoded once per file version and remembered."""
+    return _profile(str(path), path.stat().st_mtime_ns)
+
+
+def warm(ctx: RunContext, shot_pk: int) -> None:
+    """Profile an accepted clip as soon as it arrives, so the check before stitching (on the
+    critical path) only compares remembered profiles instead of decoding every clip again."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        path, job_id = shot.asset_path, shot.job_id
+        alone = session.scalar(select(func.count()).where(Shot.job_id == job_id)) == 1
+    if path and not alone:  # a one-shot job has nothing to compare
+        with suppress(QualityError, OSError):
+            profile_of(Path(path))
 
 
 def check(ctx: RunContext, job_id: str) -> list[int]:
@@ -25,10 +49,10 @@ def check(ctx: RunContext, job_id: str) -> list[int]:
     if len(shots) < 2 or any(not s.asset_path for s in shots):
         return []
     try:
-        reports = check_joins(
-            [Path(s.asset_path or "") for s in shots], [s.scene_id for s in shots]
-        )
-    except QualityError:
+        paths = [Path(s.asset_path or "") for s in shots]
+        profiles = [profile_of(path) for path in paths]
+        reports = check_joins(paths, [s.scene_id for s in shots], profiles=profiles)
+    except (QualityError, OSError):
         return []
     offending = sorted(
         {shots[r.offending].id for r in reports if r.flagged and r.offending is not None}

@@ -110,6 +110,7 @@ class EmbeddedEngine:
                 break
         with self.cpu:
             assembly.normalise_shot(self.ctx, shot_pk)
+            consistency.warm(self.ctx, shot_pk)
 
     def _render(self, job_id: str, attempt_id: int) -> bool:
         with session_scope(self.ctx.db_url) as session:
