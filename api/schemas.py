@@ -167,14 +167,6 @@ class CostRow(Schema):
     settled_usd: float
 
 
-class CostsRead(Schema):
-    tenant: str
-    jobs: int
-    settled_usd: float
-    reserved_usd: float
-    by_model: list[CostRow]
-
-
 class Health(Schema):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str]

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 from sqlalchemy import select
 
 from pipeline import events
@@ -164,6 +163,3 @@ def register(app: typer.Typer) -> None:
                 for a in s["attempt_log"]
             )
             raise typer.Exit(3 if budget else 4)
-
-
-__all__ = ["Table", "register", "run_render"]
