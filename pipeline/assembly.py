@@ -34,14 +34,17 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     profile = profile_of(board)
     shots = [s for _, s in board.shots()]
     counts = [profile.frames_for(s.duration) for s in shots]
-    hints = stitching.keyframe_hints([s.transition_in for s in shots], counts, profile)
+    transitions = [s.transition_in for s in shots]
+    hints = stitching.keyframe_hints(transitions, counts, profile)
+    offsets = stitching.sample_offsets(transitions, counts, profile)
     index = next(i for i, s in enumerate(shots) if s.id == key)
     head, tail = hints[index]
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
     try:
         segment = stitching.normalise(
-            source, profile, counts[index], out, head_frames=head, tail_frames=tail
-        )
+            source, profile, counts[index], out,
+            head_frames=head, tail_frames=tail, sample_offset=offsets[index],
+        )  # fmt: skip
     except ShotlineError as exc:
         with session_scope(ctx.db_url) as session:
             shot = session.get_one(Shot, shot_pk)

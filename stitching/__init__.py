@@ -1,6 +1,13 @@
 """Stitcher: frame-exact edit plans, normalise-on-arrival, stream-copy assembly, verified output."""
 
-from stitching.assembly import StitchResult, assemble, copy_mismatches, keyframe_hints, stitch
+from stitching.assembly import (
+    StitchResult,
+    assemble,
+    copy_mismatches,
+    keyframe_hints,
+    sample_offsets,
+    stitch,
+)
 from stitching.errors import ClipError, FFmpegError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile, as_rate
@@ -25,6 +32,7 @@ __all__ = [
     "keyframe_hints",
     "normalise",
     "plan_edit",
+    "sample_offsets",
     "stitch",
     "verify",
 ]

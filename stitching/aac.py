@@ -1,27 +1,24 @@
-"""One AAC encode of the programme, split into chunks encoded in parallel and spliced by packet.
+"""AAC in-process (PyAV): encode stretches of PCM on the programme's 1024-sample frame grid.
 
-Each chunk after the first starts ``PREROLL`` samples early and each chunk before the last runs
-``POSTROLL`` samples late, so the encoder has settled when the kept packets begin; only packets whose
-timestamps fall inside the chunk's own range are kept. Spliced output differs from a single encode
-by less than the coding noise (a steady tone splices bit-exactly).
+Every encode starts on a grid point, so its packets land on the same grid as every other encode of
+the programme and packets from different encodes can be spliced. A stretch kept from an encode
+starts ``PREROLL`` samples after the encode starts and ends ``POSTROLL`` before it stops, so the
+encoder has settled on real programme audio on both sides of the kept packets; spliced output
+differs from one continuous encode by less than the coding noise (a steady tone splices
+bit-exactly).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import av
 import numpy as np
 import numpy.typing as npt
 
-from stitching.ffmpeg import run_ffmpeg
 from stitching.profile import OutputProfile
 
 FRAME = 1024
@@ -29,15 +26,71 @@ PREROLL = 4 * FRAME
 POSTROLL = 2 * FRAME
 MIN_CHUNK_SECONDS = 8.0
 
+if TYPE_CHECKING:
+    Packet: TypeAlias = av.Packet[Any]
+
 
 @dataclass(frozen=True)
-class AacChunk:
-    """Encoded file whose packets (timeline sample ``offset`` added) are kept in ``[keep_from, keep_to)``."""
+class Stretch:
+    """Programme samples ``[keep_from, keep_to)`` to encode; ``None`` ends mean the programme's."""
 
-    path: Path
-    offset: int
     keep_from: int | None
     keep_to: int | None
+
+    def encode_range(self, total: int) -> tuple[int, int]:
+        """Samples fed to the encoder: the kept stretch plus pre- and post-roll, within the programme."""
+        start = 0 if self.keep_from is None else max(0, self.keep_from - PREROLL)
+        end = total if self.keep_to is None else min(total, self.keep_to + POSTROLL)
+        return start, end
+
+
+def grid_floor(sample: int) -> int:
+    return sample // FRAME * FRAME
+
+
+def grid_ceil(sample: int) -> int:
+    return -(-sample // FRAME) * FRAME
+
+
+def encoder(profile: OutputProfile) -> av.AudioCodecContext:
+    context = av.CodecContext.create("aac", "w")
+    assert isinstance(context, av.AudioCodecContext)
+    context.sample_rate = profile.sample_rate
+    context.layout = "stereo"
+    context.format = "fltp"
+    context.bit_rate = profile.audio_bitrate
+    context.time_base = Fraction(1, profile.sample_rate)
+    context.options = {"aac_coder": profile.aac_coder}
+    context.open()
+    return context
+
+
+def encode(pcm: npt.NDArray[np.float32], start: int, profile: OutputProfile) -> list[Packet]:
+    """Encode ``pcm`` (samples x 2) whose first sample is programme sample ``start`` (on the grid).
+
+    Packet timestamps are programme samples; the first packet (pts ``start - 1024``) is the
+    encoder's priming frame.
+    """
+    if start % FRAME:
+        raise ValueError(f"an encode must start on the {FRAME}-sample grid, not at {start}")
+    context = encoder(profile)
+    packets: list[Packet] = []
+    planar = np.ascontiguousarray(pcm.T, dtype=np.float32)
+    for at in range(0, planar.shape[1], FRAME):
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(planar[:, at : at + FRAME]), format="fltp", layout="stereo"
+        )
+        frame.sample_rate, frame.pts = profile.sample_rate, start + at
+        packets += context.encode(frame)
+    packets += context.encode(None)
+    return packets
+
+
+def keep(packets: list[Packet], stretch: Stretch) -> list[Packet]:
+    """The packets whose (programme) pts falls in the stretch."""
+    lo = -(2**62) if stretch.keep_from is None else stretch.keep_from
+    hi = 2**62 if stretch.keep_to is None else stretch.keep_to
+    return [p for p in packets if p.pts is not None and lo <= p.pts < hi and p.size]
 
 
 def chunk_bounds(samples: int, sample_rate: int, workers: int) -> list[int]:
@@ -47,53 +100,33 @@ def chunk_bounds(samples: int, sample_rate: int, workers: int) -> list[int]:
     return [0, *cuts, samples]
 
 
-def _encode(pcm: npt.NDArray[np.float32], profile: OutputProfile, out: Path) -> None:
-    run_ffmpeg(
-        ["-f", "f32le", "-ar", str(profile.sample_rate), "-ac", "2", "-i", "pipe:0",
-         "-c:a", "aac", "-aac_coder", profile.aac_coder, "-b:a", str(profile.audio_bitrate),
-         "-f", "mp4", str(out)],
-        stdin=pcm.tobytes(),
-    )  # fmt: skip
-
-
-def encode_aac(
-    pcm: npt.NDArray[np.float32], profile: OutputProfile, work: Path, workers: int = 2
-) -> list[AacChunk]:
-    bounds = chunk_bounds(len(pcm), profile.sample_rate, workers)
-    chunks = []
-    for index, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-        first, last = index == 0, hi == len(pcm)
-        start = lo if first else lo - PREROLL
-        chunks.append(
-            AacChunk(work / f"audio{index}.m4a", start, None if first else lo, None if last else hi)
-        )
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = [
-            pool.submit(
-                _encode, pcm[c.offset : (c.keep_to or len(pcm)) + POSTROLL], profile, c.path
+def split(stretch: Stretch, total: int, sample_rate: int, workers: int) -> list[Stretch]:
+    """A long stretch as several (encoded in parallel, spliced by packet)."""
+    lo = 0 if stretch.keep_from is None else stretch.keep_from
+    hi = total if stretch.keep_to is None else stretch.keep_to
+    bounds = [lo + b for b in chunk_bounds(hi - lo, sample_rate, workers)]
+    parts = []
+    for index in range(len(bounds) - 1):
+        first, last = index == 0, index == len(bounds) - 2
+        parts.append(
+            Stretch(
+                stretch.keep_from if first else bounds[index],
+                stretch.keep_to if last else bounds[index + 1],
             )
-            for c in chunks
-        ]
-        for job in jobs:
-            job.result()
-    return chunks
+        )
+    return parts
 
 
-def chunk_packets(chunks: list[AacChunk], stack: ExitStack) -> Iterator[av.Packet[Any]]:
-    """Packets of all chunks in order, timestamps moved to the programme timeline."""
-    for chunk in chunks:
-        container = stack.enter_context(av.open(str(chunk.path)))
-        stream = container.streams.audio[0]
-        tb = stream.time_base or Fraction(1, stream.codec_context.sample_rate)
-        shift = int(chunk.offset / (tb * stream.codec_context.sample_rate))
-        for packet in container.demux(stream):
-            if packet.pts is None or packet.dts is None or not packet.size:
-                continue
-            at = (packet.pts + shift) * tb * stream.codec_context.sample_rate
-            if chunk.keep_from is not None and at < chunk.keep_from:
-                continue
-            if chunk.keep_to is not None and at >= chunk.keep_to:
-                continue
-            packet.pts += shift
-            packet.dts += shift
-            yield packet
+def encode_stretches(
+    pcm_of: Any, stretches: list[Stretch], total: int, profile: OutputProfile, workers: int = 2
+) -> list[Packet]:
+    """Encode every stretch (``pcm_of(lo, hi)`` gives programme PCM) in parallel; kept packets."""
+    parts = [p for s in stretches for p in split(s, total, profile.sample_rate, workers)]
+
+    def one(part: Stretch) -> list[Packet]:
+        lo, hi = part.encode_range(total)
+        return keep(encode(pcm_of(lo, hi), lo, profile), part)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, parts))
+    return [packet for packets in results for packet in packets]

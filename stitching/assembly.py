@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from shotline.storyboard import Transition
 from stitching import audio as audio_mod
-from stitching.aac import AacChunk, encode_aac
 from stitching.errors import PlanError, VerificationError
 from stitching.ffmpeg import run_ffmpeg
 from stitching.plan import EditPlan, MusicBed, plan_edit
@@ -24,6 +23,7 @@ from stitching.segment import Segment, normalise, probe_params
 from stitching.thumbs import write_thumbs
 from stitching.verify import check_joins, check_same_video, failures, summarise, verify_file
 from stitching.video import (
+    AudioParts,
     Source,
     WindowPiece,
     full_argv,
@@ -33,7 +33,9 @@ from stitching.video import (
     windows_argv,
 )
 
-__all__ = ["StitchResult", "assemble", "copy_mismatches", "keyframe_hints", "mux", "stitch"]
+__all__ = [
+    "StitchResult", "assemble", "copy_mismatches", "keyframe_hints", "mux", "sample_offsets", "stitch",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,17 +78,6 @@ def _timed(timings: dict[str, float], name: str, job: Callable[[], T]) -> T:
         return job()
     finally:
         timings[name] = round(time.perf_counter() - start, 3)
-
-
-def _render_audio(
-    plan: EditPlan, work: Path, timings: dict[str, float]
-) -> tuple[list[AacChunk], dict[str, Any]]:
-    pcm = _timed(timings, "audio_mix", lambda: audio_mod.mix(plan))
-    pcm, report = _timed(
-        timings, "audio_loudness", lambda: audio_mod.normalise_loudness(pcm, plan.profile)
-    )
-    chunks = _timed(timings, "audio_encode", lambda: encode_aac(pcm, plan.profile, work))
-    return chunks, report
 
 
 def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
@@ -168,34 +159,29 @@ def _render(
     plan: EditPlan, out: Path, work: Path, hls: bool, timings: dict[str, float]
 ) -> StitchResult:
     names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
-    plan_path, video_only, tmp = (
-        out.with_name(f"{out.stem}.plan.json"),
-        work / "video.mp4",
-        work / "out.mp4",
-    )
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        sound = pool.submit(_render_audio, plan, work, timings)
+    plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        sound = pool.submit(_timed, timings, "audio", lambda: audio_mod.render(plan))
         files, video_path = _timed(timings, "video", lambda: _video_sources(plan, work))
-        _timed(timings, "mux_video", lambda: mux(plan, files, None, video_only))
-        joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, video_only))
-        thumbs = pool.submit(
-            _timed, timings, "thumbs",
-            lambda: write_thumbs(plan, video_only, names["poster.jpg"], names["contact.jpg"]),
-        )  # fmt: skip
-        chunks, loudness = sound.result()
-        whole = [(video_only, 0, plan.total_frames)]
-        _timed(timings, "mux", lambda: mux(plan, whole, chunks, tmp))
+        joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, out, files))
+        interiors, packets, audio_report = sound.result()
+        parts = AudioParts(interiors, packets)
+        written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp))
         os.replace(tmp, out)
         plan_path.write_text(plan.to_json(), encoding="utf-8")
         playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
-        same = pool.submit(check_same_video, out, video_only)
+        thumbs = pool.submit(
+            _timed, timings, "thumbs",
+            lambda: write_thumbs(plan, out, names["poster.jpg"], names["contact.jpg"]),
+        )  # fmt: skip
+        same = pool.submit(check_same_video, out, written)
         checks = _timed(timings, "verify_file", lambda: verify_file(plan, out))
         cuts, clean = joins.result()
         thumbs.result()
         checks |= {"cuts": cuts, "joins_clean": clean, "video_packets": same.result()}
         hls_path = playlist.result() if playlist is not None else None
     verification = summarise(checks)
-    verification["render"] = {"video_path": video_path, **loudness}
+    verification["render"] = {"video_path": video_path, **audio_report}
     return StitchResult(
         out, plan, verification, names["poster.jpg"], names["contact.jpg"], plan_path, hls_path,
         video_path, timings,
@@ -212,6 +198,17 @@ def keyframe_hints(
     ]
 
 
+def sample_offsets(
+    transitions: list[Transition], frames: list[int], profile: OutputProfile
+) -> list[int]:
+    """Programme sample where each shot will start (what ``plan_edit`` will compute)."""
+    offsets, start = [profile.samples_for(0)], 0
+    for index in range(1, len(frames)):
+        start += frames[index - 1] - profile.transition_frames(transitions[index])
+        offsets.append(profile.samples_for(start))
+    return offsets[: len(frames)]
+
+
 def stitch(
     clips: list[tuple[str, Path, Transition, float]],
     profile: OutputProfile,
@@ -223,13 +220,25 @@ def stitch(
 ) -> StitchResult:
     """Normalise every clip (shot id, source, transition into it, planned seconds), then assemble."""
     frames = [profile.frames_for(seconds) for _, _, _, seconds in clips]
-    hints = keyframe_hints([t for _, _, t, _ in clips], frames, profile)
+    transitions = [t for _, _, t, _ in clips]
+    hints = keyframe_hints(transitions, frames, profile)
+    offsets = sample_offsets(transitions, frames, profile)
     work_dir.mkdir(parents=True, exist_ok=True)
     targets = [work_dir / f"{i:03d}-{clip[0]}.mp4" for i, clip in enumerate(clips)]
+    arrivals = zip(clips, frames, hints, targets, offsets, strict=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [
-            pool.submit(normalise, clip[1], profile, count, target, head_frames=h, tail_frames=t)
-            for clip, count, (h, t), target in zip(clips, frames, hints, targets, strict=True)
+            pool.submit(
+                normalise,
+                clip[1],
+                profile,
+                count,
+                target,
+                head_frames=h,
+                tail_frames=t,
+                sample_offset=offset,
+            )
+            for clip, count, (h, t), target, offset in arrivals
         ]
         segments = [job.result() for job in jobs]
     items = [(c[0], seg, c[2]) for c, seg in zip(clips, segments, strict=True)]

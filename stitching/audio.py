@@ -1,70 +1,39 @@
-"""Programme audio: sample-exact mix of the segments' PCM, loudness to target, one AAC encode.
+"""Programme audio: the segments' final PCM mixed sample-exactly, encoded to AAC once.
 
-Audio is lossy-encoded exactly once, here, from float PCM; the per-segment AAC is never re-encoded.
+Fast path: every segment's audio was made final on arrival and encoded on the programme's AAC grid
+(``shotaudio``), so the packets inside each segment are copied and only the stretches around the
+joins are encoded, from the lossless PCM sidecars. Slow path (a music bed, a segment not on the grid
+for this plan, or a programme the per-shot gains left off target): the whole mix is brought to the
+target loudness and encoded, in parallel chunks.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
+from stitching import aac
+from stitching.aac import FRAME, Stretch
 from stitching.errors import StitchError
-from stitching.ffmpeg import run_ffmpeg, run_ffmpeg_stdout
+from stitching.ffmpeg import run_ffmpeg_stdout
+from stitching.loudness import PEAK_HEADROOM_DB, Pcm, gain_for, limit, measure_pcm, true_peaks
 from stitching.plan import EditPlan, MusicBed, ShotPlan
 from stitching.profile import OutputProfile
 
-Pcm = npt.NDArray[np.float32]
-SILENT_LUFS = -69.0
-PEAK_HEADROOM_DB = 1.0
-_SUMMARY = {
-    "integrated": r"I:\s+(-?[\d.]+|-inf) LUFS",
-    "threshold": r"Threshold:\s+(-?[\d.]+|-inf) LUFS",
-    "lra": r"LRA:\s+(-?[\d.]+|-inf) LU",
-    "true_peak": r"Peak:\s+(-?[\d.]+|-inf) dBFS",
-}
+if TYPE_CHECKING:
+    from stitching.aac import Packet
+
+ON_TARGET_LU = 0.5
 
 
 @dataclass(frozen=True)
-class Loudness:
-    integrated: float
-    true_peak: float
-    lra: float
-    threshold: float
+class Interior:
+    """Programme samples of shot ``shot`` whose AAC packets are copied from its segment."""
 
-    @property
-    def silent(self) -> bool:
-        return self.integrated <= SILENT_LUFS
-
-
-def parse_ebur128(stderr: str) -> Loudness:
-    """Read the ``Summary:`` block that ``ebur128=peak=true`` prints at the end."""
-    _, _, summary = stderr.rpartition("Summary:")
-    values: dict[str, float] = {}
-    for key, pattern in _SUMMARY.items():
-        match = re.search(pattern, summary)
-        if match is None:
-            raise StitchError(f"ebur128 printed no {key}: {summary[-300:]!r}")
-        values[key] = float(match[1])
-    return Loudness(**values)
-
-
-def measure_pcm(pcm: Pcm, sample_rate: int) -> Loudness:
-    args = ["-f", "f32le", "-ar", str(sample_rate), "-ac", "2", "-i", "pipe:0"]
-    stderr = run_ffmpeg(
-        [*args, "-af", "ebur128=peak=true", "-f", "null", "-"],
-        stdin=pcm.tobytes(),
-        loglevel="info",
-    )
-    return parse_ebur128(stderr)
-
-
-def measure_file(path: Path) -> Loudness:
-    args = ["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
-    return parse_ebur128(run_ffmpeg(args, loglevel="info"))
+    shot: int
+    keep: Stretch
 
 
 def _ramp(n: int, rising: bool) -> Pcm:
@@ -96,24 +65,32 @@ def _envelope(plan: EditPlan, index: int) -> Pcm:
     return env
 
 
-def _load(shot: ShotPlan) -> Pcm:
-    pcm = np.fromfile(shot.segment.audio_path, dtype=np.float32).reshape(-1, 2)
-    if len(pcm) != shot.segment.samples:
+def _pcm(shot: ShotPlan) -> Pcm:
+    pcm = np.memmap(shot.segment.audio_path, dtype=np.float32, mode="r")
+    if len(pcm) != shot.segment.samples * 2:
         raise StitchError(
-            f"shot {shot.shot_id}: {shot.segment.audio_path} has {len(pcm)} samples, "
+            f"shot {shot.shot_id}: {shot.segment.audio_path} has {len(pcm) // 2} samples, "
             f"segment says {shot.segment.samples}"
         )
-    return pcm
+    return pcm.reshape(-1, 2)
+
+
+def mix_range(plan: EditPlan, lo: int, hi: int) -> Pcm:
+    """Programme samples ``[lo, hi)`` (no music): every shot's PCM at its offset, enveloped."""
+    buffer = np.zeros((hi - lo, 2), dtype=np.float32)
+    for index, shot in enumerate(plan.shots):
+        start, end = max(lo, shot.sample_in), min(hi, shot.sample_out)
+        if start >= end:
+            continue
+        local = slice(start - shot.sample_in, end - shot.sample_in)
+        envelope = _envelope(plan, index)[local, None]
+        buffer[start - lo : end - lo] += _pcm(shot)[local] * envelope
+    return buffer
 
 
 def mix(plan: EditPlan) -> Pcm:
-    """Overlap-add every shot's PCM at its sample offset with its transition envelope."""
-    total = plan.total_samples
-    buffer = np.zeros((total, 2), dtype=np.float32)
-    for index, shot in enumerate(plan.shots):
-        pcm = _load(shot) * _envelope(plan, index)[:, None]
-        end = min(total, shot.sample_in + len(pcm))
-        buffer[shot.sample_in : end] += pcm[: end - shot.sample_in]
+    """The whole programme: shots overlap-added with their transition envelopes, music under."""
+    buffer = mix_range(plan, 0, plan.total_samples)
     if plan.music is not None:
         buffer += music_bed(plan.music, buffer, plan.profile.sample_rate)
     return buffer
@@ -145,55 +122,6 @@ def music_bed(music: MusicBed, foreground: Pcm, sample_rate: int) -> Pcm:
     return (bed * (10 ** (gain_db / 20))[:, None]).astype(np.float32)
 
 
-def gain_for(measured: Loudness, profile: OutputProfile) -> tuple[float, bool]:
-    """(gain in dB, whether a true-peak limiter is needed) to reach the profile's loudness."""
-    if measured.silent:
-        return 0.0, False
-    gain = profile.loudness_lufs - measured.integrated
-    ceiling = profile.true_peak_db - PEAK_HEADROOM_DB
-    return gain, measured.true_peak + gain > ceiling
-
-
-def true_peaks(pcm: Pcm, taps: int = 8) -> Pcm:
-    """Per-sample peak of a 4x windowed-sinc oversampling of ``pcm`` (both channels)."""
-    peak = np.abs(pcm).max(axis=1)
-    offsets = np.arange(-taps + 1, taps + 1, dtype=np.float64)
-    for phase in (0.25, 0.5, 0.75):
-        x = offsets - phase
-        kernel = (np.sinc(x) * (0.5 + 0.5 * np.cos(np.pi * x / taps))).astype(np.float32)
-        for channel in range(pcm.shape[1]):
-            between = np.convolve(pcm[:, channel], kernel[::-1], mode="same")
-            peak = np.maximum(peak, np.abs(between))
-    result: Pcm = peak.astype(np.float32)
-    return result
-
-
-def _window_min(values: Pcm, width: int) -> Pcm:
-    """``out[n] = min(values[n : n + width])`` in O(n) (van Herk / Gil-Werman)."""
-    n = len(values)
-    size = -(-(n + width) // width) * width
-    padded = np.ones(size, dtype=np.float32)
-    padded[:n] = values
-    blocks = padded.reshape(-1, width)
-    prefix = np.minimum.accumulate(blocks, axis=1).ravel()
-    suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
-    idx = np.arange(n)
-    return np.minimum(suffix[idx], prefix[idx + width - 1]).astype(np.float32)
-
-
-def limit(pcm: Pcm, ceiling_db: float, sample_rate: int) -> Pcm:
-    """Look-ahead true-peak limiter: gain never above what keeps the oversampled peak <= ceiling."""
-    width = max(1, sample_rate // 100)
-    ceiling = np.float32(10 ** (ceiling_db / 20))
-    needed = np.minimum(1.0, ceiling / np.maximum(true_peaks(pcm), 1e-9)).astype(np.float32)
-    ahead = _window_min(needed, width)
-    kernel = np.ones(width, dtype=np.float32) / width
-    smooth = np.convolve(ahead, kernel)[: len(ahead)]
-    smooth[: width - 1] = ahead[: width - 1].min(initial=1.0)
-    limited: Pcm = (pcm * np.minimum(smooth, needed)[:, None]).astype(np.float32)
-    return limited
-
-
 def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str, float | bool]]:
     """Gain to the target; if that overshoots the true-peak ceiling, limit and re-measure."""
     measured = first = measure_pcm(pcm, profile.sample_rate)
@@ -217,3 +145,89 @@ def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str,
         "limited": needs_limiter,
     }
     return result, report
+
+
+def interiors(plan: EditPlan) -> list[Interior]:
+    """Per shot, the stretch its own grid-aligned AAC can supply in this plan (away from joins)."""
+    found = []
+    last = len(plan.shots) - 1
+    for index, shot in enumerate(plan.shots):
+        offset = shot.segment.audio_offset
+        if offset is None or (shot.sample_in - offset) % FRAME:
+            continue
+        into = plan.profile.samples_for(shot.transition_frames)
+        following = plan.shots[index + 1] if index < last else None
+        out = plan.profile.samples_for(following.transition_frames) if following else 0
+        start = (
+            None if index == 0 and not into else aac.grid_ceil(shot.sample_in + into) + aac.PREROLL
+        )
+        end = None if index == last else aac.grid_floor(shot.sample_out - out) - aac.POSTROLL
+        if (start or 0) < (plan.total_samples if end is None else end):
+            found.append(Interior(index, Stretch(start, end)))
+    return found
+
+
+def gaps(copied: list[Interior], total: int) -> list[Stretch]:
+    """The stretches of the programme no interior covers: these are encoded from PCM."""
+    stretches, position = [], None
+    for interior in copied:
+        if interior.keep.keep_from is not None and (position or 0) < interior.keep.keep_from:
+            stretches.append(Stretch(position, interior.keep.keep_from))
+        position = interior.keep.keep_to
+        if position is None:
+            return stretches
+    stretches.append(Stretch(position, None))
+    return stretches if copied or total else []
+
+
+def estimate_lufs(plan: EditPlan) -> float | None:
+    """Programme loudness from the shots' own final loudness (energy-weighted, relative gate)."""
+    parts = [(s.segment.final_lufs, s.segment.samples) for s in plan.shots]
+    heard = [(lufs, n) for lufs, n in parts if lufs is not None]
+    for _ in range(2):
+        if not heard:
+            return None
+        total = sum(n for _, n in heard)
+        mean = 10 * np.log10(sum(n * 10 ** (lufs / 10) for lufs, n in heard) / total)
+        heard = [(lufs, n) for lufs, n in heard if lufs >= mean - 10]
+    return float(mean)
+
+
+def fast_path_problem(plan: EditPlan) -> str | None:
+    """Why the copy path cannot be used for this plan (None: it can)."""
+    if plan.music is not None:
+        return "a music bed is mixed under the whole programme"
+    if any(shot.segment.final_lufs is None and shot.segment.source_lufs is not None
+           for shot in plan.shots):  # fmt: skip
+        return "a segment's loudness was not recorded"
+    estimate = estimate_lufs(plan)
+    if estimate is not None and abs(estimate - plan.profile.loudness_lufs) > ON_TARGET_LU:
+        return f"the shots add up to {estimate:.1f} LUFS, not {plan.profile.loudness_lufs:g}"
+    return None
+
+
+def _window_pcm(plan: EditPlan, lo: int, hi: int) -> Pcm:
+    pcm = mix_range(plan, lo, hi)
+    ceiling = plan.profile.true_peak_db - PEAK_HEADROOM_DB
+    if len(pcm) and 20 * np.log10(max(float(true_peaks(pcm).max()), 1e-9)) > ceiling:
+        pcm = limit(pcm, ceiling, plan.profile.sample_rate)
+    return pcm
+
+
+def render(plan: EditPlan) -> tuple[list[Interior], list[Packet], dict[str, Any]]:
+    """Interiors to copy, encoded packets for the rest (programme pts), and a report."""
+    total = plan.total_samples
+    problem = fast_path_problem(plan)
+    if problem is None:
+        copied = interiors(plan)
+        stretches = gaps(copied, total)
+        packets = aac.encode_stretches(lambda lo, hi: _window_pcm(plan, lo, hi), stretches, total,
+                                       plan.profile)  # fmt: skip
+        encoded = sum(p.duration or FRAME for p in packets)
+        report = {"audio_path": "copy", "copied_shots": len(copied), "encoded_samples": encoded,
+                  "programme_lufs_estimate": estimate_lufs(plan)}  # fmt: skip
+        return copied, packets, report
+    pcm, loudness = normalise_loudness(mix(plan), plan.profile)
+    packets = aac.encode_stretches(lambda lo, hi: pcm[lo:hi], [Stretch(None, None)], total,
+                                   plan.profile)  # fmt: skip
+    return [], packets, {"audio_path": "encode", "reason": problem, **loudness}

@@ -91,11 +91,36 @@ def run_stats(frames: list[Gray]) -> RunStats:
     return RunStats(black, frozen + 1 if frozen else 0)
 
 
-def edge_stats(path: Path, frames: int, rate: Fraction, edge: int) -> tuple[RunStats, RunStats]:
-    """Run statistics of a segment's first and last ``edge`` frames."""
+def edges_path(segment_path: Path) -> Path:
+    return segment_path.with_suffix(".edges.npz")
+
+
+def save_edges(
+    path: Path, frames: int, rate: Fraction, edge: int, out: Path, digest: str
+) -> tuple[RunStats, RunStats]:
+    """Run statistics of a segment's first and last ``edge`` frames; their proxies saved to ``out``.
+
+    The assembler measures joins of stream-copied segments from these proxies: the output carries
+    the very same packets (checked by digest), so it decodes to the very same frames.
+    """
     edge = min(edge, frames)
     head_idx, tail_idx = list(range(edge)), list(range(frames - edge, frames))
     got = gray_frames(path, head_idx + tail_idx, rate)
+    indices = np.array(sorted(got), dtype=np.int64)
+    stack = np.stack([got[i] for i in indices]) if len(indices) else np.zeros((0, 1, 1), np.uint8)
+    with out.open("wb") as handle:
+        np.savez(handle, indices=indices, frames=stack, digest=np.array(digest))
     head = run_stats([got[i] for i in head_idx if i in got])
     tail = run_stats([got[i] for i in tail_idx if i in got])
     return head, tail
+
+
+def load_edges(segment_path: Path, digest: str) -> dict[int, Gray]:
+    """The edge proxies saved beside a segment whose video digest is ``digest`` (else empty)."""
+    try:
+        with np.load(edges_path(segment_path)) as data:
+            if str(data["digest"]) != digest:
+                return {}
+            return {int(i): f for i, f in zip(data["indices"], data["frames"], strict=True)}
+    except (OSError, KeyError, ValueError):
+        return {}

@@ -48,6 +48,7 @@ class OutputProfile:
     audio_bitrate: int = 192_000
     aac_coder: str = "fast"
     max_hold_frames: int = 3
+    max_shot_gain_db: float = 12.0
     channels: int = field(default=2, init=False)
 
     def __post_init__(self) -> None:

@@ -1,8 +1,9 @@
 """Normalise on arrival: one accepted clip -> one segment in the output profile, exact in frames.
 
-A segment is an MP4 (H.264 + AAC, keyframe at frame 0, closed GOPs) plus a raw float32 stereo PCM
-sidecar holding exactly ``samples`` samples; the assembler mixes and encodes audio once from the
-PCM, so per-segment AAC priming never accumulates into drift.
+A segment is an MP4 (H.264 + AAC, keyframe at frame 0, closed GOPs) plus sidecars: the final audio
+as raw float32 stereo PCM holding exactly ``samples`` samples, grey proxies of the edge frames and
+a thumbnail. Its AAC sits on the programme's sample grid (see ``shotaudio``), so the assembler
+copies it and encodes from the PCM only around joins: no priming drift, no second lossy encode.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,10 +20,13 @@ from typing import Any
 import av
 
 from quality.probe import MediaInfo, probe
+from stitching.arrival import TMP_SUFFIXES, Arrival, Temporaries, add_audio
 from stitching.errors import ClipError
 from stitching.ffmpeg import run_ffmpeg
-from stitching.frames import edge_stats
+from stitching.frames import edges_path, save_edges
+from stitching.loudness import parse_ebur128
 from stitching.profile import OutputProfile
+from stitching.shotaudio import finalise
 from stitching.thumbs import thumb_path, write_thumb
 
 PCM_SUFFIX = ".f32"
@@ -58,6 +62,12 @@ class Segment:
     tail_black: int = 0
     tail_frozen: int = 0
     thumb_frame: int = 0
+    video_sha: str = ""
+    audio_offset: int | None = None
+    source_lufs: float | None = None
+    gain_db: float = 0.0
+    final_lufs: float | None = None
+    limited: bool = False
 
     def copy_params(self) -> dict[str, Any]:
         """Every parameter that must be identical for the segments to be joined by stream copy."""
@@ -109,7 +119,8 @@ def normalise_argv(
     has_audio: bool,
     keyframes: Sequence[int] = (0,),
 ) -> list[str]:
-    """Argv for one clip -> (MP4 segment, PCM sidecar). Pure: unit-tested without FFmpeg."""
+    """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
+    the way (``ebur128`` summary on stderr at log level info). Pure: unit-tested without FFmpeg."""
     samples, sr = profile.samples_for(frames), profile.sample_rate
     inputs = ["-i", str(src)]
     audio_in = "[0:a:0]"
@@ -120,14 +131,14 @@ def normalise_argv(
         f"[0:v:0]{video_chain(profile, frames, profile.max_hold_frames + 2)}[v];"
         f"{audio_in}aresample={sr}:async=1:first_pts=0,"
         f"aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo,"
-        f"apad,atrim=end_sample={samples},asetpts=N/SR/TB,asplit=2[a1][a2]"
+        f"apad,atrim=end_sample={samples},asetpts=N/SR/TB,asplit=2[a1][a2];"
+        f"[a2]ebur128=peak=true,anullsink"
     )
     video_out, pcm_out = outputs
     return [
         *inputs, "-filter_complex", graph,
-        "-map", "[v]", "-map", "[a1]", *x264_args(profile, keyframes),
-        "-c:a", "aac", "-b:a", str(profile.audio_bitrate), "-f", "mp4", str(video_out),
-        "-map", "[a2]", "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
+        "-map", "[v]", "-an", *x264_args(profile, keyframes), "-f", "mp4", str(video_out),
+        "-map", "[a1]", "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
     ]  # fmt: skip
 
 
@@ -172,21 +183,27 @@ def probe_params(path: Path) -> dict[str, Any]:
         return params
 
 
+def video_digest(packets: Iterable[av.Packet[Any]]) -> str:
+    """Digest of video packets (timestamps and bytes): what stream copy reproduces exactly."""
+    digest = hashlib.sha256()
+    for packet in packets:
+        digest.update(f"{packet.pts},{packet.dts},{packet.size};".encode())
+        digest.update(bytes(packet))
+    return digest.hexdigest()[:24]
+
+
 def scan_segment(path: Path, profile: OutputProfile) -> dict[str, Any]:
-    """Stream parameters, frame count and keyframe indices of an encoded segment."""
+    """Stream parameters, frame count, keyframe indices and packet digest of an encoded segment."""
     params = probe_params(path)
     params.pop("fps")
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         tb = video.time_base or Fraction(1, profile.timescale)
-        keyframes, count = [], 0
-        for packet in container.demux(video):
-            if packet.size == 0 or packet.pts is None:
-                continue
-            count += 1
-            if packet.is_keyframe:
-                keyframes.append(round(packet.pts * tb * profile.rate))
-    return {**params, "frames": count, "keyframes": tuple(sorted(keyframes))}
+        packets = [p for p in container.demux(video) if p.size and p.pts is not None]
+        keyframes = [round((p.pts or 0) * tb * profile.rate) for p in packets if p.is_keyframe]
+        digest = video_digest(packets)
+    return {**params, "frames": len(packets), "keyframes": tuple(sorted(keyframes)),
+            "video_sha": digest}  # fmt: skip
 
 
 def normalise(
@@ -197,15 +214,18 @@ def normalise(
     *,
     head_frames: int = 0,
     tail_frames: int = 0,
+    sample_offset: int = 0,
 ) -> Segment:
     """Convert one accepted clip to the output profile, exactly ``frames`` frames long.
 
     ``head_frames``/``tail_frames`` are the frames the transitions into and out of this shot will
     cover; keyframes are forced there so the assembler re-encodes only those windows (and
-    ``profile.verify_margin`` frames before the tail, so the verifier decodes little). A clip
-    shorter than needed by at most ``profile.max_hold_frames`` is padded by holding its last frame;
-    shorter still raises ``ClipError`` naming the shortfall. Thread-safe: temporary files carry a
-    unique name and are renamed into place.
+    ``profile.verify_margin`` frames before the tail). ``sample_offset`` is the programme sample
+    where the shot is planned to start: its audio is made final (loudness, limiter) and encoded on
+    the programme's AAC grid, so the assembler can copy it. A clip shorter than needed by at most
+    ``profile.max_hold_frames`` is padded by holding its last frame; shorter still raises
+    ``ClipError`` naming the shortfall. Thread-safe: temporary files carry a unique name and are
+    renamed into place.
     """
     if frames <= 0:
         raise ClipError(f"{src}: a segment needs at least one frame, got {frames}")
@@ -215,54 +235,53 @@ def normalise(
     keyframes = [0, head_frames, frames - tail_frames, frames - tail_frames - margin - 1]
     keyframes = [k for k in keyframes if 0 <= k < frames]
     token = uuid.uuid4().hex[:10]
-    tmp_video = out.with_name(f".{out.stem}.{token}.mp4")
-    tmp_pcm = out.with_name(f".{out.stem}.{token}{PCM_SUFFIX}")
+    tmp = Temporaries(*(out.with_name(f".{out.stem}.{token}{ext}") for ext in TMP_SUFFIXES))
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = normalise_argv(
-        src, profile, frames, (tmp_video, tmp_pcm), has_audio=info.has_audio, keyframes=keyframes
+        src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio, keyframes=keyframes
     )
     try:
-        run_ffmpeg(argv)
-        hints = (head_frames, tail_frames)
-        return _finish(src, info, profile, frames, (tmp_video, tmp_pcm), out, hints)
+        loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
+        arrival = Arrival(src, info, frames, (head_frames, tail_frames), sample_offset, loudness)
+        return _finish(arrival, profile, tmp, out)
     finally:
-        tmp_video.unlink(missing_ok=True)
-        tmp_pcm.unlink(missing_ok=True)
+        for path in tmp:
+            path.unlink(missing_ok=True)
 
 
-def _finish(
-    src: Path,
-    info: MediaInfo,
-    profile: OutputProfile,
-    frames: int,
-    tmp: tuple[Path, Path],
-    out: Path,
-    hints: tuple[int, int],
-) -> Segment:
+def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Path) -> Segment:
+    frames, hints = arrival.frames, arrival.hints
     edge = max(hints) + round(profile.rate / 2)
-    scan = scan_segment(tmp[0], profile)
-    samples = tmp[1].stat().st_size // (4 * 2)
+    scan = scan_segment(tmp.video, profile)
+    samples = tmp.pcm.stat().st_size // (4 * 2)
     if scan["frames"] != frames:
         raise ClipError(
-            f"{src}: normalised to {scan['frames']} frames, plan needs {frames} "
+            f"{arrival.src}: normalised to {scan['frames']} frames, plan needs {frames} "
             f"({frames - scan['frames']} short at {profile.rate} fps)"
         )
     if samples != profile.samples_for(frames):
-        raise ClipError(f"{src}: audio has {samples} samples, needs {profile.samples_for(frames)}")
-    head, tail = edge_stats(tmp[0], frames, profile.rate, edge)
+        raise ClipError(
+            f"{arrival.src}: audio has {samples} samples, needs {profile.samples_for(frames)}"
+        )
+    head, tail = save_edges(
+        tmp.video, frames, profile.rate, edge, edges_path(out), scan["video_sha"]
+    )
     lo, hi = hints[0], max(hints[0] + 1, frames - hints[1])
-    thumb = write_thumb(tmp[0], scan["keyframes"], lo, hi, profile, thumb_path(out))
+    thumb = write_thumb(tmp.video, scan["keyframes"], lo, hi, profile, thumb_path(out))
+    sound, packets = finalise(tmp.pcm, arrival.loudness, profile, arrival.sample_offset)
+    add_audio(tmp.video, packets, tmp.muxed)
+    audio = {k: v for k, v in probe_params(tmp.muxed).items() if k.startswith("audio_")}
     pcm_path = out.with_suffix(PCM_SUFFIX)
-    os.replace(tmp[0], out)
-    os.replace(tmp[1], pcm_path)
-    held = max(0, frames - _available_frames(info, profile))
+    os.replace(tmp.muxed, out)
+    os.replace(tmp.pcm, pcm_path)
+    held = max(0, frames - _available_frames(arrival.info, profile))
     return Segment(
         path=out,
         audio_path=pcm_path,
         samples=samples,
         fps=str(profile.rate),
-        source=str(src),
-        source_had_audio=info.has_audio,
+        source=str(arrival.src),
+        source_had_audio=arrival.info.has_audio,
         held_frames=held,
         edge_frames=min(edge, frames),
         head_black=head.black,
@@ -270,5 +289,7 @@ def _finish(
         tail_black=tail.black,
         tail_frozen=tail.frozen,
         thumb_frame=thumb,
-        **scan,
+        audio_offset=arrival.sample_offset,
+        **asdict(sound),
+        **{**scan, **audio},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,15 @@ def thumb_path(segment_path: Path) -> Path:
     return segment_path.with_suffix(".jpg")
 
 
+def tile_path(segment_path: Path) -> Path:
+    return segment_path.with_suffix(".tile.jpg")
+
+
+def _tile_size(profile: OutputProfile) -> tuple[int, int]:
+    width = min(THUMB_WIDTH, profile.width)
+    return width, round(width * profile.height / profile.width)
+
+
 def write_thumb(
     video: Path, keyframes: Sequence[int], lo: int, hi: int, profile: OutputProfile, out: Path
 ) -> int:
@@ -37,6 +47,8 @@ def write_thumb(
     found = proxy_frames(video, [index], profile.rate, profile.width, "bgr24")
     frame = found.get(index, _blank(profile.width, profile.height))
     cv2.imwrite(str(out), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    tile = cv2.resize(frame, _tile_size(profile), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(out.with_suffix(".tile.jpg")), tile, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return index
 
 
@@ -50,33 +62,37 @@ def _label(image: np.ndarray, text: str) -> None:
     cv2.putText(image, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
 
 
-def _thumbs(plan: EditPlan, video: Path) -> list[np.ndarray]:
-    """Each shot's thumbnail from its segment, or decoded from ``video`` if the JPEG is missing."""
-    images: list[np.ndarray] = []
+def _frame(plan: EditPlan, video: Path, index: int) -> np.ndarray:
+    found = proxy_frames(video, [index], plan.profile.rate, plan.profile.width, "bgr24")
+    return found.get(index, _blank(plan.profile.width, plan.profile.height))
+
+
+def _tiles(plan: EditPlan, video: Path) -> list[np.ndarray]:
+    """Each shot's tile saved at normalise time, or decoded from ``video`` if missing."""
+    size = _tile_size(plan.profile)
+    tiles: list[np.ndarray] = []
     for shot in plan.shots:
-        image = cv2.imread(str(thumb_path(shot.segment.path)))
-        if image is None:
-            index = shot.timeline_in + shot.segment.thumb_frame
-            found = proxy_frames(video, [index], plan.profile.rate, plan.profile.width, "bgr24")
-            image = found.get(index, _blank(plan.profile.width, plan.profile.height))
-        images.append(image)
-    return images
+        tile = cv2.imread(str(tile_path(shot.segment.path)))
+        if tile is None or (tile.shape[1], tile.shape[0]) != size:
+            frame = _frame(plan, video, shot.timeline_in + shot.segment.thumb_frame)
+            tile = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        tiles.append(np.ascontiguousarray(tile))
+    return tiles
 
 
 def write_thumbs(plan: EditPlan, video: Path, poster: Path, sheet: Path) -> None:
     """Poster (first shot's frame, full size) and a labelled contact sheet of every shot."""
-    images = _thumbs(plan, video)
-    cv2.imwrite(str(poster), images[0], [cv2.IMWRITE_JPEG_QUALITY, 90])
-    width = min(THUMB_WIDTH, plan.profile.width)
-    height = round(width * plan.profile.height / plan.profile.width)
-    tiles = []
-    for shot, image in zip(plan.shots, images, strict=True):
-        tile = np.ascontiguousarray(
-            cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        )
+    first = plan.shots[0]
+    saved = thumb_path(first.segment.path)
+    if saved.is_file():
+        shutil.copyfile(saved, poster)
+    else:
+        frame = _frame(plan, video, first.segment.thumb_frame)
+        cv2.imwrite(str(poster), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    tiles = _tiles(plan, video)
+    for shot, tile in zip(plan.shots, tiles, strict=True):
         at = shot.timeline_in + shot.segment.thumb_frame
         _label(tile, f"{shot.shot_id} @ {plan.profile.seconds(at):.2f}s")
-        tiles.append(tile)
     columns = min(COLUMNS, len(tiles))
     tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
     rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]

@@ -9,10 +9,11 @@ from typing import Any
 
 import av
 
-from stitching.audio import measure_file
-from stitching.frames import Gray, mad, run_stats
+from stitching.frames import Gray, load_edges, mad, run_stats
 from stitching.frames import gray_frames as _gray_frames
+from stitching.loudness import measure_file
 from stitching.plan import EditPlan, ShotPlan
+from stitching.video import PacketKey, Source, packet_key
 
 CUT_MIN_SCORE = 6.0
 CUT_CONTRAST = 2.0
@@ -126,9 +127,42 @@ def _clean(previous: ShotPlan, shot: ShotPlan, margin: int, frames: dict[int, Gr
             "clean": not (black_bad or frozen_bad)}  # fmt: skip
 
 
-def check_joins(plan: EditPlan, path: Path) -> tuple[Check, Check]:
+def timeline_frames(plan: EditPlan, files: list[Source], wanted: list[int]) -> dict[int, Gray]:
+    """Proxies of timeline frames from the sources they are copied from.
+
+    A segment's edge frames come from the proxies saved when it was normalised (valid while its
+    video digest matches, which assembly checks as it copies); anything else is decoded.
+    """
+    digests = {shot.segment.path: shot.segment.video_sha for shot in plan.shots}
+    found: dict[int, Gray] = {}
+    position = 0
+    for path, first, last in files:
+        here = [t for t in wanted if position <= t < position + last - first]
+        saved = load_edges(path, digests[path]) if here and digests.get(path) else {}
+        missing = [t for t in here if t - position + first not in saved]
+        decoded = _gray_frames(path, [t - position + first for t in missing], plan.profile.rate)
+        for t in here:
+            local = t - position + first
+            frame = saved.get(local, decoded.get(local))
+            if frame is not None:
+                found[t] = frame
+        position += last - first
+    return found
+
+
+def check_joins(
+    plan: EditPlan, path: Path, files: list[Source] | None = None
+) -> tuple[Check, Check]:
+    """Cuts at the planned joins and no black or frozen run introduced there.
+
+    Frames are decoded from ``path``, or (``files``: what ``path`` was assembled from, packet for
+    packet) taken from those sources.
+    """
     margin, wanted = _join_frames(plan)
-    frames = _gray_frames(path, wanted, plan.profile.rate)
+    if files is None:
+        frames = _gray_frames(path, wanted, plan.profile.rate)
+    else:
+        frames = timeline_frames(plan, files, wanted)
     pairs = list(zip(plan.shots, plan.shots[1:], strict=False))
     cuts = [_cut(shot, frames, margin) for _, shot in pairs if shot.transition.kind == "cut"]
     clean = [_clean(prev, shot, margin, frames) for prev, shot in pairs]
@@ -153,14 +187,15 @@ def moov_first(path: Path) -> bool:
     return False
 
 
-def _video_packets(path: Path) -> list[tuple[int | None, int | None, bytes]]:
+def video_keys(path: Path) -> list[PacketKey]:
     with av.open(str(path)) as container:
-        return [(p.pts, p.dts, bytes(p)) for p in container.demux(video=0) if p.size]
+        return [packet_key(p) for p in container.demux(video=0) if p.size]
 
 
-def check_same_video(path: Path, reference: Path) -> Check:
+def check_same_video(path: Path, reference: Path | list[PacketKey]) -> Check:
     """The output's video packets are byte-identical (with timestamps) to ``reference``'s."""
-    ours, theirs = _video_packets(path), _video_packets(reference)
+    ours = video_keys(path)
+    theirs = video_keys(reference) if isinstance(reference, Path) else reference
     differing = sum(a != b for a, b in zip(ours, theirs, strict=False)) + abs(
         len(ours) - len(theirs)
     )

@@ -9,6 +9,7 @@ a window is exactly the overlap.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -19,10 +20,10 @@ from typing import Any
 
 import av
 
-from stitching.aac import AacChunk, chunk_packets
+from stitching.audio import Interior
 from stitching.errors import PlanError
 from stitching.plan import XFADE, EditPlan
-from stitching.segment import x264_args
+from stitching.segment import video_digest, x264_args
 
 
 @dataclass(frozen=True)
@@ -159,21 +160,56 @@ def sources(plan: EditPlan, pieces: list[Piece], windows: Path | None) -> list[S
     return out
 
 
+class SegmentChanged(PlanError):
+    """A segment's video packets differ from the ones measured when it was normalised."""
+
+
 def _video_packets(
-    files: list[Source], rate: Fraction, ticks: int, stack: ExitStack
+    files: list[Source], plan: EditPlan, stack: ExitStack
 ) -> Iterator[av.Packet[Any]]:
+    """Packets of every source range in order, moved to the timeline; segments' digests checked."""
+    rate, ticks = plan.profile.rate, plan.profile.frame_ticks
+    recorded = {shot.segment.path: shot.segment.video_sha for shot in plan.shots}
     position = 0
     for path, first, last in files:
         container = stack.enter_context(av.open(str(path)))
-        for packet in container.demux(container.streams.video[0]):
-            if packet.pts is None or packet.dts is None or not packet.size:
-                continue
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+        packets = [p for p in packets if p.pts is not None and p.dts is not None]
+        if recorded.get(path) and video_digest(packets) != recorded[path]:
+            raise SegmentChanged(f"{path}: video differs from the segment that was normalised")
+        for packet in packets:
             if first <= _frame_index(packet, rate) < last:
                 shift = (position - first) * ticks
-                packet.pts += shift
-                packet.dts += shift
+                packet.pts += shift  # type: ignore[operator]
+                packet.dts += shift  # type: ignore[operator]
                 yield packet
         position += last - first
+
+
+def _interior_packets(
+    plan: EditPlan, interiors: list[Interior], stack: ExitStack
+) -> Iterator[av.Packet[Any]]:
+    """AAC packets copied from the segments, moved to programme samples, within each interior."""
+    sample_rate = plan.profile.sample_rate
+    for interior in interiors:
+        shot = plan.shots[interior.shot]
+        container = stack.enter_context(av.open(str(shot.segment.path)))
+        stream = container.streams.audio[0]
+        tb = stream.time_base or Fraction(1, sample_rate)
+        lo = interior.keep.keep_from if interior.keep.keep_from is not None else -(2**62)
+        hi = interior.keep.keep_to if interior.keep.keep_to is not None else 2**62
+        for packet in container.demux(stream):
+            if packet.pts is None or not packet.size:
+                continue
+            at = round(packet.pts * tb * sample_rate) + shot.sample_in
+            if lo <= at < hi:
+                yield _programme_time(packet, at, sample_rate)
+
+
+def _programme_time(packet: av.Packet[Any], at: int, sample_rate: int) -> av.Packet[Any]:
+    packet.time_base = Fraction(1, sample_rate)
+    packet.pts = packet.dts = at
+    return packet
 
 
 def _when(packet: av.Packet[Any]) -> Fraction:
@@ -208,21 +244,50 @@ def full_argv(plan: EditPlan, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def mux(plan: EditPlan, files: list[Source], audio: list[AacChunk] | None, out: Path) -> None:
-    """Copy video packets in order (and AAC, interleaved) into ``out``; faststart when with audio."""
+PacketKey = tuple[int | None, int | None, str]
+
+
+def packet_key(packet: av.Packet[Any]) -> PacketKey:
+    return packet.pts, packet.dts, hashlib.blake2b(bytes(packet), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class AudioParts:
+    """The programme's AAC: interiors copied from segments plus encoded packets (programme pts)."""
+
+    interiors: list[Interior]
+    packets: list[av.Packet[Any]]
+
+
+def mux(
+    plan: EditPlan, files: list[Source], audio: AudioParts | None, out: Path
+) -> list[PacketKey]:
+    """Copy video packets in order (and the AAC, interleaved) into ``out``, faststart.
+
+    Returns the key (timestamps and digest) of every video packet written, in order, so the file
+    can be checked to carry exactly them.
+    """
+    written: list[PacketKey] = []
     with ExitStack() as stack:
         first = stack.enter_context(av.open(str(files[0][0])))
-        options = {"movflags": "+faststart"} if audio else {}
+        options = {"movflags": "+faststart"}
         output = stack.enter_context(av.open(str(out), "w", format="mp4", options=options))
         video_out = output.add_stream_from_template(first.streams.video[0])
         video_out.time_base = first.streams.video[0].time_base
         streams: dict[str, Any] = {"video": video_out}
-        rate, ticks = plan.profile.rate, plan.profile.frame_ticks
-        packets: Iterator[av.Packet[Any]] = _video_packets(files, rate, ticks, stack)
-        if audio:
-            sound = stack.enter_context(av.open(str(audio[0].path)))
-            streams["audio"] = output.add_stream_from_template(sound.streams.audio[0])
-            packets = heapq.merge(packets, chunk_packets(audio, stack), key=_when)
+        packets: Iterator[av.Packet[Any]] = _video_packets(files, plan, stack)
+        if audio is not None:
+            template = stack.enter_context(av.open(str(plan.shots[0].segment.path)))
+            streams["audio"] = output.add_stream_from_template(template.streams.audio[0])
+            sound = sorted(
+                [*_interior_packets(plan, audio.interiors, stack), *audio.packets],
+                key=lambda p: p.pts or 0,
+            )
+            packets = heapq.merge(packets, sound, key=_when)
         for packet in packets:
-            packet.stream = streams[packet.stream.type]
+            kind = packet.stream.type if packet.stream is not None else "audio"
+            if kind == "video":
+                written.append(packet_key(packet))
+            packet.stream = streams[kind]
             output.mux(packet)
+    return written

@@ -1,0 +1,70 @@
+"""Small pieces of normalise-on-arrival: what arrived, its temporary files, the final remux."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import av
+
+from quality.probe import MediaInfo
+from stitching.loudness import Loudness
+
+if TYPE_CHECKING:
+    from stitching.aac import Packet
+
+TMP_SUFFIXES = (".video.mp4", ".f32", ".mp4")
+
+
+class Temporaries(NamedTuple):
+    video: Path
+    pcm: Path
+    muxed: Path
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An accepted clip as normalising sees it: source, its probe, the plan's demands, loudness."""
+
+    src: Path
+    info: MediaInfo
+    frames: int
+    hints: tuple[int, int]
+    sample_offset: int
+    loudness: Loudness
+
+
+def add_audio(video: Path, packets: list[Packet], out: Path) -> None:
+    """``video``'s packets plus the AAC ``packets`` (pts in samples from the segment start)."""
+    with av.open(str(video)) as source, av.open(str(out), "w", format="mp4") as output:
+        template = source.streams.video[0]
+        video_out = output.add_stream_from_template(template)
+        video_out.time_base = template.time_base
+        audio_out = output.add_stream("aac", rate=packets[0].time_base.denominator)
+        audio_out.codec_context.layout = "stereo"
+        pending = iter(packets)
+        upcoming = next(pending, None)
+        for packet in source.demux(template):
+            if packet.dts is None or packet.time_base is None:
+                continue
+            when = packet.dts * packet.time_base
+            while upcoming is not None and _seconds(upcoming) <= when:
+                _mux(output, upcoming, audio_out)
+                upcoming = next(pending, None)
+            packet.stream = video_out
+            output.mux(packet)
+        while upcoming is not None:
+            _mux(output, upcoming, audio_out)
+            upcoming = next(pending, None)
+
+
+def _seconds(packet: Packet) -> Fraction:
+    assert packet.pts is not None
+    return packet.pts * Fraction(packet.time_base)
+
+
+def _mux(output: av.container.OutputContainer, packet: Packet, stream: av.AudioStream) -> None:
+    packet.stream = stream
+    output.mux(packet)
