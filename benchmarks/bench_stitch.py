@@ -30,7 +30,7 @@ from stitching import (
     normalise,
     plan_edit,
 )
-from stitching.assembly import keyframe_hints
+from stitching.assembly import keyframe_hints, sample_offsets
 from stitching.ffmpeg import run_ffmpeg
 from stitching.segment import x264_args
 
@@ -120,19 +120,17 @@ def xfade_graph(segments: list[Segment], out: Path) -> None:
     )  # fmt: skip
 
 
+def normalise_last(src: Path, plan: EditPlan, hints: tuple[int, int], out: Path) -> Segment:
+    last = plan.shots[-1]
+    return normalise(src, PROFILE, last.frames, out, head_frames=hints[0], tail_frames=hints[1],
+                     sample_offset=last.sample_in)  # fmt: skip
+
+
 def last_shot_then_assemble(
     src: Path, hints: tuple[int, int], plan: EditPlan, work: Path
 ) -> StitchResult:
     """What the pipeline does once the last shot is accepted (its segment is the plan's last)."""
-    frames = plan.shots[-1].frames
-    normalise(
-        src,
-        PROFILE,
-        frames,
-        plan.shots[-1].segment.path,
-        head_frames=hints[0],
-        tail_frames=hints[1],
-    )
+    normalise_last(src, plan, hints, plan.shots[-1].segment.path)
     return assemble(plan, work / "latency.mp4")
 
 
@@ -142,17 +140,12 @@ def normalise_set(
     """Normalise every shot with the keyframe hints its transitions need; the edit plan."""
     frames = [PROFILE.frames_for(SECONDS)] * len(sources)
     hints = keyframe_hints(transitions, frames, PROFILE)
+    offsets = sample_offsets(transitions, frames, PROFILE)
     work.mkdir(parents=True, exist_ok=True)
     items = []
     for index, (src, (head, tail)) in enumerate(zip(sources, hints, strict=True)):
-        segment = normalise(
-            src,
-            PROFILE,
-            frames[index],
-            work / f"seg{index}.mp4",
-            head_frames=head,
-            tail_frames=tail,
-        )
+        segment = normalise(src, PROFILE, frames[index], work / f"seg{index}.mp4",
+                            head_frames=head, tail_frames=tail, sample_offset=offsets[index])  # fmt: skip
         items.append((f"s{index}", segment, transitions[index]))
     return plan_edit(items, PROFILE), hints
 
@@ -161,8 +154,9 @@ def latency(src: Path, plan: EditPlan, hints: tuple[int, int], work: Path) -> tu
     """Medians of (normalise the last shot alone, normalise it and assemble), interleaved."""
     alone, both = [], []
     for round_ in range(3):
-        job = partial(normalise, src, PROFILE, plan.shots[-1].frames, work / f"alone{round_}.mp4")
-        alone.append(timed(partial(job, head_frames=hints[0], tail_frames=hints[1]))[0])
+        alone.append(
+            timed(partial(normalise_last, src, plan, hints, work / f"alone{round_}.mp4"))[0]
+        )
         both.append(timed(partial(last_shot_then_assemble, src, hints, plan, work))[0])
     return median(alone), median(both)
 

@@ -60,7 +60,7 @@ def copy_mismatches(segments: list[Segment]) -> list[str]:
     Probes the files now (headers only), so a segment replaced since it was normalised is caught.
     Empty: stream copy is safe.
     """
-    probed = [probe_params(segment.path) for segment in segments]
+    probed = [probe_params(segment.path, quick=True) for segment in segments]
     problems = []
     for segment, params in zip(segments, probed, strict=True):
         recorded = segment.copy_params()

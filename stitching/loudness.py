@@ -16,6 +16,7 @@ from stitching.profile import OutputProfile
 Pcm = npt.NDArray[np.float32]
 SILENT_LUFS = -69.0
 PEAK_HEADROOM_DB = 1.0
+EBUR128 = "ebur128=peak=true:framelog=verbose"  # summary only at log level info
 _SUMMARY = {
     "integrated": r"I:\s+(-?[\d.]+|-inf) LUFS",
     "threshold": r"Threshold:\s+(-?[\d.]+|-inf) LUFS",
@@ -51,7 +52,7 @@ def parse_ebur128(stderr: str) -> Loudness:
 def measure_pcm(pcm: Pcm, sample_rate: int) -> Loudness:
     args = ["-f", "f32le", "-ar", str(sample_rate), "-ac", "2", "-i", "pipe:0"]
     stderr = run_ffmpeg(
-        [*args, "-af", "ebur128=peak=true", "-f", "null", "-"],
+        [*args, "-af", EBUR128, "-f", "null", "-"],
         stdin=pcm.tobytes(),
         loglevel="info",
     )
@@ -59,7 +60,7 @@ def measure_pcm(pcm: Pcm, sample_rate: int) -> Loudness:
 
 
 def measure_file(path: Path) -> Loudness:
-    args = ["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
+    args = ["-i", str(path), "-map", "0:a:0", "-af", EBUR128, "-f", "null", "-"]
     return parse_ebur128(run_ffmpeg(args, loglevel="info"))
 
 

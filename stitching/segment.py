@@ -24,12 +24,15 @@ from stitching.arrival import TMP_SUFFIXES, Arrival, Temporaries, add_audio
 from stitching.errors import ClipError
 from stitching.ffmpeg import run_ffmpeg
 from stitching.frames import edges_path, save_edges
-from stitching.loudness import parse_ebur128
+from stitching.loudness import EBUR128, parse_ebur128
 from stitching.profile import OutputProfile
 from stitching.shotaudio import finalise
 from stitching.thumbs import thumb_path, write_thumb
 
 PCM_SUFFIX = ".f32"
+# Per-stream decoder options while the file is probed: no picture is decoded (an intra frame of
+# busy 720p content costs ~30 ms). PyAV's stub types this list[str]; it takes dicts.
+QUICK_PROBE: Any = [{"skip_frame": "nonintra"}, {}]
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def normalise_argv(
         f"{audio_in}aresample={sr}:async=1:first_pts=0,"
         f"aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo,"
         f"apad,atrim=end_sample={samples},asetpts=N/SR/TB,asplit=2[a1][a2];"
-        f"[a2]ebur128=peak=true,anullsink"
+        f"[a2]{EBUR128},anullsink"
     )
     video_out, pcm_out = outputs
     return [
@@ -160,9 +163,13 @@ def _check_source(src: Path, info: MediaInfo, profile: OutputProfile, frames: in
         )
 
 
-def probe_params(path: Path) -> dict[str, Any]:
-    """Header-level stream parameters (no packet reading): what stream copy needs to be equal."""
-    with av.open(str(path)) as container:
+def probe_params(path: Path, *, quick: bool = False) -> dict[str, Any]:
+    """Header-level stream parameters (no packet reading): what stream copy needs to be equal.
+
+    ``quick`` decodes no picture, so ``pix_fmt`` is left out: it is coded in the SPS, which
+    ``extradata_sha`` covers.
+    """
+    with av.open(str(path), stream_options=QUICK_PROBE if quick else None) as container:
         video = container.streams.video[0]
         ctx = video.codec_context
         params: dict[str, Any] = {
@@ -176,6 +183,8 @@ def probe_params(path: Path) -> dict[str, Any]:
             "time_base": str(video.time_base),
             "extradata_sha": hashlib.sha256(ctx.extradata or b"").hexdigest()[:16],
         }
+        if quick:
+            params.pop("pix_fmt")
         if container.streams.audio:
             audio = container.streams.audio[0].codec_context
             params |= {"audio_codec": audio.name, "audio_rate": audio.sample_rate}

@@ -12,18 +12,19 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import av
 
 from stitching.audio import Interior
 from stitching.errors import PlanError
 from stitching.plan import XFADE, EditPlan
-from stitching.segment import video_digest, x264_args
+from stitching.segment import QUICK_PROBE, video_digest, x264_args
 
 
 @dataclass(frozen=True)
@@ -164,17 +165,38 @@ class SegmentChanged(PlanError):
     """A segment's video packets differ from the ones measured when it was normalised."""
 
 
+def open_quick(path: Path) -> av.container.InputContainer:
+    """Open for packet copying: stream probing decodes no pictures (pix_fmt stays unknown)."""
+    return av.open(str(path), stream_options=QUICK_PROBE)
+
+
+if TYPE_CHECKING:
+    Demuxed: TypeAlias = tuple[
+        av.container.InputContainer, list[av.Packet[Any]], list[av.Packet[Any]]
+    ]
+
+
+def _demux(path: Path) -> Demuxed:
+    """All video and audio packets of a file, in one pass (the file stays open: packets refer to
+    its streams; the caller closes it)."""
+    video: list[av.Packet[Any]] = []
+    audio: list[av.Packet[Any]] = []
+    container = open_quick(path)
+    for packet in container.demux():
+        if packet.size and packet.pts is not None and packet.dts is not None:
+            (video if packet.stream.type == "video" else audio).append(packet)
+    return container, video, audio
+
+
 def _video_packets(
-    files: list[Source], plan: EditPlan, stack: ExitStack
+    files: list[Source], plan: EditPlan, demuxed: dict[Path, Demuxed]
 ) -> Iterator[av.Packet[Any]]:
     """Packets of every source range in order, moved to the timeline; segments' digests checked."""
     rate, ticks = plan.profile.rate, plan.profile.frame_ticks
     recorded = {shot.segment.path: shot.segment.video_sha for shot in plan.shots}
     position = 0
     for path, first, last in files:
-        container = stack.enter_context(av.open(str(path)))
-        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
-        packets = [p for p in packets if p.pts is not None and p.dts is not None]
+        packets = demuxed[path][1]
         if recorded.get(path) and video_digest(packets) != recorded[path]:
             raise SegmentChanged(f"{path}: video differs from the segment that was normalised")
         for packet in packets:
@@ -187,29 +209,21 @@ def _video_packets(
 
 
 def _interior_packets(
-    plan: EditPlan, interiors: list[Interior], stack: ExitStack
+    plan: EditPlan, interiors: list[Interior], demuxed: dict[Path, Demuxed]
 ) -> Iterator[av.Packet[Any]]:
     """AAC packets copied from the segments, moved to programme samples, within each interior."""
     sample_rate = plan.profile.sample_rate
     for interior in interiors:
         shot = plan.shots[interior.shot]
-        container = stack.enter_context(av.open(str(shot.segment.path)))
-        stream = container.streams.audio[0]
-        tb = stream.time_base or Fraction(1, sample_rate)
         lo = interior.keep.keep_from if interior.keep.keep_from is not None else -(2**62)
         hi = interior.keep.keep_to if interior.keep.keep_to is not None else 2**62
-        for packet in container.demux(stream):
-            if packet.pts is None or not packet.size:
-                continue
-            at = round(packet.pts * tb * sample_rate) + shot.sample_in
+        for packet in demuxed[shot.segment.path][2]:
+            assert packet.pts is not None
+            at = round(packet.pts * packet.time_base * sample_rate) + shot.sample_in
             if lo <= at < hi:
-                yield _programme_time(packet, at, sample_rate)
-
-
-def _programme_time(packet: av.Packet[Any], at: int, sample_rate: int) -> av.Packet[Any]:
-    packet.time_base = Fraction(1, sample_rate)
-    packet.pts = packet.dts = at
-    return packet
+                packet.time_base = Fraction(1, sample_rate)
+                packet.pts = packet.dts = at
+                yield packet
 
 
 def _when(packet: av.Packet[Any]) -> Fraction:
@@ -268,19 +282,28 @@ def mux(
     can be checked to carry exactly them.
     """
     written: list[PacketKey] = []
+    paths = (
+        {path for path, _, _ in files} | {plan.shots[i.shot].segment.path for i in audio.interiors}
+        if audio
+        else {path for path, _, _ in files}
+    )
     with ExitStack() as stack:
-        first = stack.enter_context(av.open(str(files[0][0])))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            demuxed = dict(zip(paths, pool.map(_demux, paths), strict=True))
+        for container, _, _ in demuxed.values():
+            stack.enter_context(container)
+        first = stack.enter_context(open_quick(files[0][0]))
         options = {"movflags": "+faststart"}
         output = stack.enter_context(av.open(str(out), "w", format="mp4", options=options))
         video_out = output.add_stream_from_template(first.streams.video[0])
         video_out.time_base = first.streams.video[0].time_base
         streams: dict[str, Any] = {"video": video_out}
-        packets: Iterator[av.Packet[Any]] = _video_packets(files, plan, stack)
+        packets: Iterator[av.Packet[Any]] = _video_packets(files, plan, demuxed)
         if audio is not None:
-            template = stack.enter_context(av.open(str(plan.shots[0].segment.path)))
+            template = stack.enter_context(open_quick(plan.shots[0].segment.path))
             streams["audio"] = output.add_stream_from_template(template.streams.audio[0])
             sound = sorted(
-                [*_interior_packets(plan, audio.interiors, stack), *audio.packets],
+                [*_interior_packets(plan, audio.interiors, demuxed), *audio.packets],
                 key=lambda p: p.pts or 0,
             )
             packets = heapq.merge(packets, sound, key=_when)

@@ -1,23 +1,29 @@
-from __future__ import annotations
+"""AAC on the programme grid: stretches encoded separately splice like one continuous encode."""
 
-from contextlib import ExitStack
-from pathlib import Path
+from __future__ import annotations
 
 import av
 import numpy as np
+import pytest
 
-from stitching.aac import FRAME, chunk_bounds, chunk_packets, encode_aac
+from stitching import aac
+from stitching.aac import FRAME, Stretch, chunk_bounds
 from tests.stitching.conftest import PROFILE
 
 
-def _decode(chunks) -> np.ndarray:
-    with ExitStack() as stack, av.open(str(chunks[0].path)) as first:
-        decoder = av.CodecContext.create("aac", "r")
-        decoder.extradata = first.streams.audio[0].codec_context.extradata
-        out = []
-        for packet in chunk_packets(chunks, stack):
-            out += [frame.to_ndarray() for frame in decoder.decode(packet)]
-        return np.concatenate(out, axis=1)
+def _decode(packets) -> np.ndarray:
+    decoder = av.CodecContext.create("aac", "r")
+    decoder.extradata = aac.encoder(PROFILE).extradata
+    out = []
+    for packet in sorted(packets, key=lambda p: p.pts):
+        out += [frame.to_ndarray() for frame in decoder.decode(packet)]
+    return np.concatenate(out, axis=1)
+
+
+def _tone(seconds: float) -> np.ndarray:
+    t = np.arange(int(48000 * seconds)) / 48000
+    tone = (0.25 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    return np.ascontiguousarray(np.stack([tone, tone], axis=1))
 
 
 def test_bounds_fall_on_aac_frames():
@@ -27,16 +33,31 @@ def test_bounds_fall_on_aac_frames():
     assert bounds[1] % FRAME == 0
 
 
-def test_parallel_chunks_splice_like_one_encode(tmp_path: Path):
-    t = np.arange(48000 * 17) / 48000
-    tone = (0.25 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    pcm = np.ascontiguousarray(np.stack([tone, tone], axis=1))
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-    single = encode_aac(pcm, PROFILE, tmp_path / "one", workers=1)
-    split = encode_aac(pcm, PROFILE, tmp_path / "two", workers=2)
-    assert len(single) == 1
-    assert len(split) == 2
-    whole, spliced = _decode(single), _decode(split)
-    assert whole.shape == spliced.shape
-    assert np.abs(whole - spliced).max() < 1e-3
+def test_parallel_chunks_splice_like_one_encode():
+    pcm = _tone(17)
+    whole = [Stretch(None, None)]
+    single = aac.encode_stretches(lambda lo, hi: pcm[lo:hi], whole, len(pcm), PROFILE, workers=1)
+    split = aac.encode_stretches(lambda lo, hi: pcm[lo:hi], whole, len(pcm), PROFILE, workers=2)
+    assert [p.pts for p in single] == [p.pts for p in split]
+    one, spliced = _decode(single), _decode(split)
+    assert one.shape == spliced.shape
+    assert np.abs(one - spliced).max() < 1e-3
+
+
+def test_window_spliced_into_a_longer_encode():
+    """What assembly does at a join: packets of one encode, a window of another between them."""
+    pcm = _tone(3)
+    base = aac.encode(pcm, 0, PROFILE)
+    window = Stretch(40 * FRAME, 52 * FRAME)
+    lo, hi = window.encode_range(len(pcm))
+    patch = aac.keep(aac.encode(pcm[lo:hi], lo, PROFILE), window)
+    assert [p.pts for p in patch] == list(range(40 * FRAME, 52 * FRAME, FRAME))
+    outside = [p for p in base if not 40 * FRAME <= p.pts < 52 * FRAME]
+    one, spliced = _decode(base), _decode(outside + patch)
+    assert one.shape == spliced.shape
+    assert np.abs(one - spliced).max() < 1e-3
+
+
+def test_encodes_start_on_the_grid():
+    with pytest.raises(ValueError, match="grid"):
+        aac.encode(_tone(0.1), 100, PROFILE)
