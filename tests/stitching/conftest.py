@@ -8,7 +8,7 @@ import pytest
 
 from shotline.storyboard import Transition
 from stitching import OutputProfile, Segment, normalise
-from stitching.assembly import keyframe_hints
+from stitching.assembly import keyframe_hints, sample_offsets
 from stitching.ffmpeg import run_ffmpeg
 
 PROFILE = OutputProfile(160, 90, 24)
@@ -59,12 +59,12 @@ def normalise_all(
     parsed = [Transition.parse(t) for t in transitions]
     counts = [frames] * len(sources)
     edges = keyframe_hints(parsed, counts, profile) if hints else [(0, 0)] * len(sources)
+    offsets = sample_offsets(parsed, counts, profile) if hints else [0] * len(sources)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        (
-            f"s{i}",
-            normalise(src, profile, n, out_dir / f"s{i}.mp4", head_frames=h, tail_frames=t),
-            tr,
-        )
-        for i, (src, n, (h, t), tr) in enumerate(zip(sources, counts, edges, parsed, strict=True))
-    ]
+    items = []
+    for i, (src, n, (h, t), tr) in enumerate(zip(sources, counts, edges, parsed, strict=True)):
+        out = out_dir / f"s{i}.mp4"
+        segment = normalise(src, profile, n, out, head_frames=h, tail_frames=t,
+                            sample_offset=offsets[i])  # fmt: skip
+        items.append((f"s{i}", segment, tr))
+    return items
