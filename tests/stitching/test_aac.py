@@ -52,7 +52,7 @@ def test_window_spliced_into_a_longer_encode():
     lo, hi = window.encode_range(len(pcm))
     patch = aac.keep(aac.encode(pcm[lo:hi], lo, PROFILE), window)
     assert [p.pts for p in patch] == list(range(40 * FRAME, 52 * FRAME, FRAME))
-    outside = [p for p in base if not 40 * FRAME <= p.pts < 52 * FRAME]
+    outside = [p for p in base if not 40 * FRAME <= (p.pts or 0) < 52 * FRAME]
     one, spliced = _decode(base), _decode(outside + patch)
     assert one.shape == spliced.shape
     assert np.abs(one - spliced).max() < 1e-3
