@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from shotline.errors import ShotlineError
 from shotline.storyboard import Storyboard, Transition
 from store.db import session_scope
 from store.models import Job, Shot
+
+log = logging.getLogger(__name__)
 
 
 def profile_of(board: Storyboard) -> stitching.OutputProfile:
@@ -55,6 +58,28 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         shot = session.get_one(Shot, shot_pk)
         shot.status, shot.segment = "normalised", segment.to_dict()
         events.emit(session, job_id, "shot.normalised", key, frames=counts[index])
+    prerender_windows(ctx, job_id, board, index)
+
+
+def prerender_windows(ctx: RunContext, job_id: str, board: Storyboard, index: int) -> None:
+    """Render the transition windows between shot ``index`` and neighbours already normalised,
+    so stitching only copies them. Best effort: stitching renders whatever is missing."""
+    with session_scope(ctx.db_url) as session:
+        rows = session.scalars(select(Shot).where(Shot.job_id == job_id))
+        segments = {row.key: dict(row.segment) for row in rows if row.segment}
+    shots = [s for _, s in board.shots()]
+    runs = [(index - 1, index), (index, index + 1)] + ([(0, 0)] if index == 0 else [])
+    for lo, hi in runs:
+        run = shots[max(lo, 0) : hi + 1]
+        if lo < 0 or hi >= len(shots) or shots[hi].transition_in.kind == "cut":
+            continue
+        if any(s.id not in segments for s in run):
+            continue
+        items = [(s.id, stitching.Segment.from_dict(segments[s.id]), s.transition_in) for s in run]
+        try:
+            stitching.prerender(profile_of(board), items, ctx.work_dir(job_id), starts_edit=lo == 0)
+        except ShotlineError as exc:
+            log.warning("job %s: window into %s not prerendered: %s", job_id, shots[hi].id, exc)
 
 
 def stitch_job(ctx: RunContext, job_id: str) -> str:

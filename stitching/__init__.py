@@ -13,6 +13,7 @@ from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile, as_rate
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
+from stitching.windows import prerender
 
 __all__ = [
     "ClipError",
@@ -32,6 +33,7 @@ __all__ = [
     "keyframe_hints",
     "normalise",
     "plan_edit",
+    "prerender",
     "sample_offsets",
     "stitch",
     "verify",

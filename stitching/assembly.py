@@ -30,8 +30,8 @@ from stitching.video import (
     mux,
     plan_pieces,
     sources,
-    windows_argv,
 )
+from stitching.windows import render_windows
 
 __all__ = [
     "StitchResult", "assemble", "copy_mismatches", "keyframe_hints", "mux", "sample_offsets", "stitch",
@@ -81,7 +81,7 @@ def _timed(timings: dict[str, float], name: str, job: Callable[[], T]) -> T:
 
 
 def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
-    """Stream-copy sources when safe (windows re-encoded in one pass), else one full re-encode."""
+    """Stream-copy sources when safe (windows from the cache or rendered), else a full re-encode."""
     segments = [shot.segment for shot in plan.shots]
     problems = copy_mismatches(segments)
     try:
@@ -89,14 +89,12 @@ def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
     except PlanError as exc:
         problems.append(str(exc))
     if not problems:
-        windows = [p for p in pieces if isinstance(p, WindowPiece)]
-        encoded = work / "windows.mp4" if windows else None
-        if encoded is not None:
-            run_ffmpeg(windows_argv(plan, windows, encoded))
-            if probe_params(encoded)["extradata_sha"] != segments[0].extradata_sha:
-                problems.append("re-encoded windows: encoder parameters differ from the segments")
+        windows = render_windows(plan, [p for p in pieces if isinstance(p, WindowPiece)], work)
+        for shot, path in windows.items():
+            if probe_params(path, quick=True)["extradata_sha"] != segments[0].extradata_sha:
+                problems.append(f"window into shot {shot}: encoder parameters differ")
         if not problems:
-            return sources(plan, pieces, encoded), "copy"
+            return sources(plan, pieces, windows), "copy"
     log.warning("stitching: stream copy refused, re-encoding: %s", "; ".join(problems))
     full = work / "full.mp4"
     run_ffmpeg(full_argv(plan, full))

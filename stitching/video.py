@@ -147,17 +147,14 @@ def _frame_index(packet: av.Packet[Any], rate: Fraction) -> int:
 Source = tuple[Path, int, int]
 
 
-def sources(plan: EditPlan, pieces: list[Piece], windows: Path | None) -> list[Source]:
-    """(file, first frame, end frame) to copy, in timeline order; windows from ``windows``."""
+def sources(plan: EditPlan, pieces: list[Piece], windows: dict[int, Path]) -> list[Source]:
+    """(file, first frame, end frame) to copy, in timeline order; ``windows`` by shot index."""
     out: list[Source] = []
-    window_at = 0
     for piece in pieces:
         if isinstance(piece, CopyPiece):
             out.append((plan.shots[piece.shot].segment.path, piece.start, piece.end))
         else:
-            assert windows is not None
-            out.append((windows, window_at, window_at + piece.frames))
-            window_at += piece.frames
+            out.append((windows[piece.shot], 0, piece.frames))
     return out
 
 

@@ -309,3 +309,20 @@ def test_joins_measured_from_saved_proxies_match_a_decode_of_the_output(shots, t
     decoded = verify(plan, result.path)["checks"]
     for name in ("cuts", "joins_clean"):
         assert result.verification["checks"][name] == decoded[name]
+
+
+def test_windows_rendered_ahead_are_only_copied_at_assembly(shots, tmp_path, monkeypatch):
+    from stitching import prerender, windows
+
+    items = normalise_all(shots, ["fade:0.25", "crossfade:0.25", "wipe:0.25"], tmp_path / "seg")
+    rendered = prerender(PROFILE, items[:2], tmp_path, starts_edit=True)
+    rendered += prerender(PROFILE, items[1:], tmp_path, starts_edit=False)
+    assert len(rendered) == 3  # fade in, and the windows into s1 and s2
+
+    def no_render(*args: object) -> None:
+        raise AssertionError("a window was rendered again")
+
+    monkeypatch.setattr(windows, "_render", no_render)
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    assert result.verification["passed"], result.verification
+    assert result.video_path == "copy"
