@@ -167,7 +167,7 @@ def interiors(plan: EditPlan) -> list[Interior]:
     return found
 
 
-def gaps(copied: list[Interior], total: int) -> list[Stretch]:
+def gaps(copied: list[Interior]) -> list[Stretch]:
     """The stretches of the programme no interior covers: these are encoded from PCM."""
     stretches, position = [], None
     for interior in copied:
@@ -177,7 +177,7 @@ def gaps(copied: list[Interior], total: int) -> list[Stretch]:
         if position is None:
             return stretches
     stretches.append(Stretch(position, None))
-    return stretches if copied or total else []
+    return stretches
 
 
 def estimate_lufs(plan: EditPlan) -> float | None:
@@ -197,9 +197,8 @@ def fast_path_problem(plan: EditPlan) -> str | None:
     """Why the copy path cannot be used for this plan (None: it can)."""
     if plan.music is not None:
         return "a music bed is mixed under the whole programme"
-    if any(shot.segment.final_lufs is None and shot.segment.source_lufs is not None
-           for shot in plan.shots):  # fmt: skip
-        return "a segment's loudness was not recorded"
+    if any(shot.segment.audio_offset is None for shot in plan.shots):
+        return "a segment was normalised without its audio made final"
     estimate = estimate_lufs(plan)
     if estimate is not None and abs(estimate - plan.profile.loudness_lufs) > ON_TARGET_LU:
         return f"the shots add up to {estimate:.1f} LUFS, not {plan.profile.loudness_lufs:g}"
@@ -220,7 +219,7 @@ def render(plan: EditPlan) -> tuple[list[Interior], list[Packet], dict[str, Any]
     problem = fast_path_problem(plan)
     if problem is None:
         copied = interiors(plan)
-        stretches = gaps(copied, total)
+        stretches = gaps(copied)
         packets = aac.encode_stretches(lambda lo, hi: _window_pcm(plan, lo, hi), stretches, total,
                                        plan.profile)  # fmt: skip
         encoded = sum(p.duration or FRAME for p in packets)
