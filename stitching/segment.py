@@ -201,6 +201,13 @@ def video_digest(packets: Iterable[av.Packet[Any]]) -> str:
     return digest.hexdigest()[:24]
 
 
+def file_digest(path: Path) -> str:
+    """``video_digest`` of a file's video packets, as they are read now."""
+    with av.open(str(path), stream_options=QUICK_PROBE) as container:
+        packets = [p for p in container.demux(video=0) if p.size and p.pts is not None]
+        return video_digest(packets)
+
+
 def scan_segment(path: Path, profile: OutputProfile) -> dict[str, Any]:
     """Stream parameters, frame count, keyframe indices and packet digest of an encoded segment."""
     params = probe_params(path)

@@ -9,10 +9,11 @@ from typing import Any
 
 import av
 
-from stitching.frames import Gray, load_edges, mad, run_stats
+from stitching.frames import Gray, edges_path, load_edges, mad, run_stats
 from stitching.frames import gray_frames as _gray_frames
 from stitching.loudness import measure_file
 from stitching.plan import EditPlan, ShotPlan
+from stitching.segment import file_digest
 from stitching.video import PacketKey, Source, packet_key
 
 CUT_MIN_SCORE = 6.0
@@ -131,9 +132,13 @@ def timeline_frames(plan: EditPlan, files: list[Source], wanted: list[int]) -> d
     """Proxies of timeline frames from the sources they are copied from.
 
     A segment's edge frames come from the proxies saved when it was normalised (valid while its
-    video digest matches, which assembly checks as it copies); anything else is decoded.
+    video digest matches, which assembly checks as it copies), a transition window's from those
+    saved when it was rendered (valid while its digest, taken now, matches); the rest is decoded.
     """
     digests = {shot.segment.path: shot.segment.video_sha for shot in plan.shots}
+    for path, _, _ in files:
+        if path not in digests and edges_path(path).is_file():
+            digests[path] = file_digest(path)
     found: dict[int, Gray] = {}
     position = 0
     for path, first, last in files:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from shotline.storyboard import Transition
 from stitching.ffmpeg import run_ffmpeg
+from stitching.frames import edges_path, save_edges
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, probe_params
+from stitching.segment import Segment, file_digest, probe_params
 from stitching.video import WindowPiece, plan_pieces, windows_argv
 
 CACHE_DIR = "windows"
@@ -49,6 +50,8 @@ def _render(plan: EditPlan, window: WindowPiece, out: Path) -> Path:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+    rate = plan.profile.rate
+    save_edges(out, window.frames, rate, window.frames, edges_path(out), file_digest(out))
     return out
 
 
