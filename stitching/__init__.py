@@ -13,7 +13,7 @@ from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile, as_rate
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
-from stitching.windows import prerender
+from stitching.windows import normalise_between, prerender
 
 __all__ = [
     "ClipError",
@@ -32,6 +32,7 @@ __all__ = [
     "copy_mismatches",
     "keyframe_hints",
     "normalise",
+    "normalise_between",
     "plan_edit",
     "prerender",
     "sample_offsets",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +17,20 @@ if TYPE_CHECKING:
     from stitching.aac import Packet
 
 TMP_SUFFIXES = (".video.mp4", ".f32", ".mp4")
+
+
+@dataclass(frozen=True)
+class SideOutputs:
+    """More outputs made from the normalised picture in the same FFmpeg run (transition windows).
+
+    ``graph(first_input, label)`` returns filtergraph text that reads the extra ``inputs``
+    (numbered from ``first_input``) and ``label``, a copy of the normalised video, and ends in the
+    labels that ``outputs`` (argv) map.
+    """
+
+    inputs: list[str]
+    graph: Callable[[int, str], str]
+    outputs: list[str]
 
 
 class Temporaries(NamedTuple):

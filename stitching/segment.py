@@ -20,7 +20,7 @@ from typing import Any
 import av
 
 from quality.probe import MediaInfo, probe
-from stitching.arrival import TMP_SUFFIXES, Arrival, Temporaries, add_audio
+from stitching.arrival import TMP_SUFFIXES, Arrival, SideOutputs, Temporaries, add_audio
 from stitching.errors import ClipError
 from stitching.ffmpeg import run_ffmpeg
 from stitching.frames import edges_path, save_edges
@@ -121,6 +121,7 @@ def normalise_argv(
     *,
     has_audio: bool,
     keyframes: Sequence[int] = (0,),
+    side: SideOutputs | None = None,
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
     the way (``ebur128`` summary on stderr at log level info). Pure: unit-tested without FFmpeg."""
@@ -130,8 +131,13 @@ def normalise_argv(
     if not has_audio:
         inputs += ["-f", "lavfi", "-i", f"anullsrc=r={sr}:cl=stereo"]
         audio_in = "[1:a]"
+    first_side = inputs.count("-i")
+    if side:
+        inputs += side.inputs
+    chain = video_chain(profile, frames, profile.max_hold_frames + 2)
+    split = f",split=2[v][side];{side.graph(first_side, '[side]')}" if side else "[v]"
     graph = (
-        f"[0:v:0]{video_chain(profile, frames, profile.max_hold_frames + 2)}[v];"
+        f"[0:v:0]{chain}{split};"
         f"{audio_in}aresample={sr}:async=1:first_pts=0,"
         f"aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo,"
         f"apad,atrim=end_sample={samples},asetpts=N/SR/TB,asplit=2[a1][a2];"
@@ -142,6 +148,7 @@ def normalise_argv(
         *inputs, "-filter_complex", graph,
         "-map", "[v]", "-an", *x264_args(profile, keyframes), "-f", "mp4", str(video_out),
         "-map", "[a1]", "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
+        *(side.outputs if side else []),
     ]  # fmt: skip
 
 
@@ -231,6 +238,7 @@ def normalise(
     head_frames: int = 0,
     tail_frames: int = 0,
     sample_offset: int = 0,
+    side: SideOutputs | None = None,
 ) -> Segment:
     """Convert one accepted clip to the output profile, exactly ``frames`` frames long.
 
@@ -240,8 +248,8 @@ def normalise(
     where the shot is planned to start: its audio is made final (loudness, limiter) and encoded on
     the programme's AAC grid, so the assembler can copy it. A clip shorter than needed by at most
     ``profile.max_hold_frames`` is padded by holding its last frame; shorter still raises
-    ``ClipError`` naming the shortfall. Thread-safe: temporary files carry a unique name and are
-    renamed into place.
+    ``ClipError`` naming the shortfall. ``side`` adds outputs made from the normalised picture in
+    the same run. Thread-safe: temporary files carry a unique name and are renamed into place.
     """
     if frames <= 0:
         raise ClipError(f"{src}: a segment needs at least one frame, got {frames}")
@@ -254,8 +262,9 @@ def normalise(
     tmp = Temporaries(*(out.with_name(f".{out.stem}.{token}{ext}") for ext in TMP_SUFFIXES))
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = normalise_argv(
-        src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio, keyframes=keyframes
-    )
+        src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio,
+        keyframes=keyframes, side=side,
+    )  # fmt: skip
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
         arrival = Arrival(src, info, frames, (head_frames, tail_frames), sample_offset, loudness)

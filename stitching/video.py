@@ -24,6 +24,7 @@ import av
 from stitching.audio import Interior
 from stitching.errors import PlanError
 from stitching.plan import XFADE, EditPlan
+from stitching.profile import OutputProfile
 from stitching.segment import QUICK_PROBE, video_digest, x264_args
 
 
@@ -105,14 +106,26 @@ def _window_graph(plan: EditPlan, window: WindowPiece, first_input: int) -> tupl
     inputs = [*(seek if window.prev_from else []), "-i", str(prev.segment.path)]
     inputs += ["-t", f"{float((window.head_to + 1) / rate):.6f}", "-i", str(shot.segment.path)]
     tail = window.prev_frames - window.prev_from
-    chain = (
-        f"[{n}:v]trim=end_frame={tail},setpts=PTS-STARTPTS[a{n}];"
-        f"[{n + 1}:v]trim=end_frame={window.head_to},setpts=PTS-STARTPTS[b{n}];"
-        f"[a{n}][b{n}]xfade=transition={XFADE[shot.transition.kind]}:"
+    kind = shot.transition.kind
+    chain = xfade_chain(f"[{n}:v]", f"trim=end_frame={tail}", f"[{n + 1}:v]", window, kind, profile)
+    return inputs, chain
+
+
+def xfade_chain(
+    prev: str, prev_trim: str, head: str, window: WindowPiece, kind: str, profile: OutputProfile
+) -> str:
+    """``prev`` (``prev_trim`` keeps its frames from ``window.prev_from`` on) crossed into the
+    first ``window.head_to`` frames of ``head``, both on the segments' time base; ends unlabelled."""
+    tag = f"{prev}{head}".translate(str.maketrans("", "", "[]:"))
+    tail, rate = window.prev_frames - window.prev_from, profile.rate
+    tb = f"setpts=PTS-STARTPTS,settb=1/{profile.timescale}"
+    return (
+        f"{prev}{prev_trim},{tb}[a{tag}];"
+        f"{head}trim=end_frame={window.head_to},{tb}[b{tag}];"
+        f"[a{tag}][b{tag}]xfade=transition={XFADE[kind]}:"
         f"duration={float(window.overlap / rate):.6f}:"
         f"offset={float((tail - window.overlap) / rate):.6f}"
     )
-    return inputs, chain
 
 
 def windows_argv(plan: EditPlan, windows: list[WindowPiece], out: Path) -> list[str]:

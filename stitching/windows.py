@@ -13,15 +13,18 @@ import json
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from shotline.storyboard import Transition
+from stitching.arrival import SideOutputs
 from stitching.ffmpeg import run_ffmpeg
 from stitching.frames import edges_path, save_edges
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, file_digest, probe_params
-from stitching.video import WindowPiece, plan_pieces, windows_argv
+from stitching.segment import Segment, file_digest, normalise, probe_params, x264_args
+from stitching.video import WindowPiece, plan_pieces, windows_argv, xfade_chain
 
 CACHE_DIR = "windows"
 
@@ -98,3 +101,116 @@ def prerender(
     plan = plan_edit(run, profile)
     windows = [p for p in plan_pieces(plan) if isinstance(p, WindowPiece)]
     return list(render_windows(plan, windows, work).values())
+
+
+Neighbour = tuple[Segment, Transition]
+
+
+def _predict_in(profile: OutputProfile, prev: Segment, into: Transition) -> WindowPiece:
+    overlap = profile.transition_frames(into)
+    before = [k for k in prev.keyframes if k <= prev.frames - overlap]
+    return WindowPiece(1, max(before), overlap, overlap, prev.frames)
+
+
+def _predict_out(
+    profile: OutputProfile, frames: int, nxt: Segment, into: Transition
+) -> WindowPiece:
+    overlap = profile.transition_frames(into)
+    after = [k for k in nxt.keyframes if k >= overlap]
+    return WindowPiece(1, frames - overlap, min(after) if after else nxt.frames, overlap, frames)
+
+
+@dataclass(frozen=True)
+class _SideWindow:
+    label: str
+    piece: WindowPiece
+    transition: Transition
+    path: Path
+
+
+def _side(profile: OutputProfile, jobs: list[tuple[_SideWindow, Segment, bool]]) -> SideOutputs:
+    """Windows rendered in the normalise run: ``(window, neighbour, neighbour_is_before)``."""
+    rate = profile.rate
+    inputs: list[str] = []
+    outputs: list[str] = []
+    for window, neighbour, before in jobs:
+        piece = window.piece
+        if before:
+            seek = f"{float((piece.prev_from - Fraction(1, 2)) / rate):.6f}"
+            inputs += [*(["-ss", seek] if piece.prev_from else []), "-i", str(neighbour.path)]
+        else:
+            inputs += ["-t", f"{float((piece.head_to + 1) / rate):.6f}", "-i", str(neighbour.path)]
+        outputs += ["-map", f"[{window.label}]", "-an", *x264_args(profile), "-frames:v",
+                    str(piece.frames), "-f", "mp4", str(window.path)]  # fmt: skip
+
+    def graph(first: int, label: str) -> str:
+        copies = "".join(f"[in{i}]" for i in range(len(jobs)))
+        parts = [f"{label}split={len(jobs)}{copies}"]
+        for i, (window, _, before) in enumerate(jobs):
+            piece, other = window.piece, f"[{first + i}:v]"
+            tail = piece.prev_frames - piece.prev_from
+            prev, trim, head = (
+                (other, f"trim=end_frame={tail}", f"[in{i}]") if before
+                else (f"[in{i}]", f"trim=start_frame={piece.prev_from}", other)
+            )  # fmt: skip
+            chain = xfade_chain(prev, trim, head, piece, window.transition.kind, profile)
+            parts.append(f"{chain},format={profile.pix_fmt}[{window.label}]")
+        return ";".join(parts)
+
+    return SideOutputs(inputs, graph, outputs)
+
+
+def _keep(
+    profile: OutputProfile, pair: list[tuple[str, Segment, Transition]], made: _SideWindow
+) -> None:
+    """Cache a window made in the normalise run if the encoded pair has the predicted geometry."""
+    plan = plan_edit(pair, profile)
+    real = [p for p in plan_pieces(plan) if isinstance(p, WindowPiece)]
+    target = window_path(plan, real[0]) if real else None
+    if target is None or real[0] != made.piece or not made.path.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(made.path, target)
+    rate, frames = profile.rate, made.piece.frames
+    save_edges(target, frames, rate, frames, edges_path(target), file_digest(target))
+
+
+def normalise_between(
+    src: Path,
+    profile: OutputProfile,
+    frames: int,
+    out: Path,
+    *,
+    hints: tuple[int, int],
+    sample_offset: int,
+    before: Neighbour | None = None,
+    after: Neighbour | None = None,
+) -> Segment:
+    """``normalise`` a clip and, in the same FFmpeg run, the transition windows joining it to
+    neighbours already normalised: ``before`` is (previous segment, transition into this shot),
+    ``after`` (next segment, transition into it). Those windows are then only copied."""
+    token = uuid.uuid4().hex[:8]
+    jobs: list[tuple[_SideWindow, Segment, bool]] = []
+    if before is not None and before[1].kind != "cut":
+        piece = _predict_in(profile, before[0], before[1])
+        path = out.with_name(f".{out.stem}.{token}.in.mp4")
+        jobs.append((_SideWindow("win_in", piece, before[1], path), before[0], True))
+    if after is not None and after[1].kind != "cut":
+        piece = _predict_out(profile, frames, after[0], after[1])
+        path = out.with_name(f".{out.stem}.{token}.out.mp4")
+        jobs.append((_SideWindow("win_out", piece, after[1], path), after[0], False))
+    side = _side(profile, jobs) if jobs else None
+    try:
+        segment = normalise(src, profile, frames, out, head_frames=hints[0],
+                            tail_frames=hints[1], sample_offset=sample_offset, side=side)  # fmt: skip
+        cut = Transition.parse("cut")
+        for window, neighbour, is_before in jobs:
+            pair = (
+                [("prev", neighbour, cut), ("this", segment, window.transition)] if is_before
+                else [("this", segment, cut), ("next", neighbour, window.transition)]
+            )  # fmt: skip
+            _keep(profile, pair, window)
+        return segment
+    finally:
+        for window, _, _ in jobs:
+            window.path.unlink(missing_ok=True)

@@ -326,3 +326,42 @@ def test_windows_rendered_ahead_are_only_copied_at_assembly(shots, tmp_path, mon
     result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
     assert result.verification["passed"], result.verification
     assert result.video_path == "copy"
+
+
+def test_windows_made_while_normalising_the_last_shot(shots, tmp_path, monkeypatch):
+    from shotline.storyboard import Transition
+    from stitching import normalise, normalise_between, windows
+    from stitching.assembly import keyframe_hints, sample_offsets
+
+    kinds = ["cut", "crossfade:0.25", "fade:0.25"]
+    transitions = [Transition.parse(k) for k in kinds]
+    hints = keyframe_hints(transitions, [30] * 3, PROFILE)
+    offsets = sample_offsets(transitions, [30] * 3, PROFILE)
+    (tmp_path / "seg").mkdir()
+    items = [
+        (f"s{i}", normalise(shots[i], PROFILE, 30, tmp_path / "seg" / f"s{i}.mp4",
+                            head_frames=hints[i][0], tail_frames=hints[i][1],
+                            sample_offset=offsets[i]), transitions[i])
+        for i in range(2)
+    ]  # fmt: skip
+    windows.prerender(PROFILE, items, tmp_path, starts_edit=True)
+    last = normalise_between(shots[2], PROFILE, 30, tmp_path / "seg" / "s2.mp4", hints=hints[2],
+                             sample_offset=offsets[2], before=(items[1][1], transitions[2]))  # fmt: skip
+    plan = plan_edit([*items, ("s2", last, transitions[2])], PROFILE)
+    into_last = [p for p in windows.plan_pieces(plan) if isinstance(p, windows.WindowPiece)][-1]
+    made = windows.window_path(plan, into_last)
+    assert made is not None
+    assert made.is_file()
+
+    def no_render(*args: object) -> None:
+        raise AssertionError("a window was rendered again")
+
+    monkeypatch.setattr(windows, "_render", no_render)
+    result = assemble(plan, tmp_path / "out.mp4")
+    assert result.verification["passed"], result.verification
+    reference = tmp_path / "reference.mp4"
+    run_ffmpeg(full_argv(plan, reference))
+    indices = range(plan.total_frames)
+    ours = gray_frames(result.path, indices, PROFILE.rate)
+    theirs = gray_frames(reference, indices, PROFILE.rate)
+    assert max(mad(ours[i], theirs[i]) for i in indices) < 4.0
