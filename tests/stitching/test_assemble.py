@@ -17,7 +17,7 @@ from stitching import assembly as assemble_mod
 from stitching.ffmpeg import run_ffmpeg
 from stitching.frames import gray_frames, mad
 from stitching.verify import check_same_video
-from stitching.video import full_argv
+from stitching.video import WindowPiece, full_argv, plan_pieces
 from tests.stitching.conftest import PROFILE, make_clip, normalise_all
 
 
@@ -348,7 +348,7 @@ def test_windows_made_while_normalising_the_last_shot(shots, tmp_path, monkeypat
     last = normalise_between(shots[2], PROFILE, 30, tmp_path / "seg" / "s2.mp4", hints=hints[2],
                              sample_offset=offsets[2], before=(items[1][1], transitions[2]))  # fmt: skip
     plan = plan_edit([*items, ("s2", last, transitions[2])], PROFILE)
-    into_last = [p for p in windows.plan_pieces(plan) if isinstance(p, windows.WindowPiece)][-1]
+    into_last = [p for p in plan_pieces(plan) if isinstance(p, WindowPiece)][-1]
     made = windows.window_path(plan, into_last)
     assert made is not None
     assert made.is_file()
