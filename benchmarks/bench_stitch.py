@@ -34,7 +34,7 @@ from stitching.assembly import keyframe_hints, sample_offsets
 from stitching.ffmpeg import run_ffmpeg
 from stitching.segment import x264_args
 from stitching.video import WindowPiece, plan_pieces
-from stitching.windows import prerender, window_path
+from stitching.windows import normalise_between, window_path
 
 PROFILE = OutputProfile(1280, 720, 24)
 SOURCES = [
@@ -132,14 +132,12 @@ def last_shot_then_assemble(
     src: Path, hints: tuple[int, int], plan: EditPlan, work: Path
 ) -> StitchResult:
     """What the pipeline does once the last shot is accepted (its segment is the plan's last):
-    normalise it, render the window into it (the others were rendered as their shots arrived),
-    assemble."""
-    segment = normalise_last(src, plan, hints, plan.shots[-1].segment.path)
-    if plan.shots[-1].transition.kind != "cut":
-        before = plan.shots[-2]
-        run = [(before.shot_id, before.segment, before.transition), ("last", segment,
-               plan.shots[-1].transition)]  # fmt: skip
-        prerender(PROFILE, run, work, starts_edit=len(plan.shots) == 2)
+    normalise it, with the window into it rendered in the same FFmpeg run (the other windows were
+    rendered as their shots arrived), then assemble."""
+    last, before = plan.shots[-1], plan.shots[-2]
+    normalise_between(src, PROFILE, last.frames, last.segment.path, hints=hints,
+                      sample_offset=last.sample_in,
+                      before=(before.segment, last.transition))  # fmt: skip
     return assemble(plan, work / "latency.mp4")
 
 

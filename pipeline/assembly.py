@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -11,6 +12,7 @@ import stitching
 from pipeline import events
 from pipeline.context import RunContext
 from shotline.errors import ShotlineError
+from shotline.storyboard import Shot as ShotSpec
 from shotline.storyboard import Storyboard, Transition
 from store.db import session_scope
 from store.models import Job, Shot
@@ -41,12 +43,12 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     hints = stitching.keyframe_hints(transitions, counts, profile)
     offsets = stitching.sample_offsets(transitions, counts, profile)
     index = next(i for i, s in enumerate(shots) if s.id == key)
-    head, tail = hints[index]
+    before, after = _neighbours(shots, index, normalised_segments(ctx, job_id))
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
     try:
-        segment = stitching.normalise(
-            source, profile, counts[index], out,
-            head_frames=head, tail_frames=tail, sample_offset=offsets[index],
+        segment = stitching.normalise_between(
+            source, profile, counts[index], out, hints=hints[index],
+            sample_offset=offsets[index], before=before, after=after,
         )  # fmt: skip
     except ShotlineError as exc:
         with session_scope(ctx.db_url) as session:
@@ -61,12 +63,35 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     prerender_windows(ctx, job_id, board, index)
 
 
+def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
+    """The job's segments so far, by shot key."""
+    with session_scope(ctx.db_url) as session:
+        rows = session.scalars(select(Shot).where(Shot.job_id == job_id))
+        return {row.key: dict(row.segment) for row in rows if row.segment}
+
+
+Neighbour = tuple[stitching.Segment, Transition]
+
+
+def _neighbours(
+    shots: list[ShotSpec], index: int, segments: dict[str, dict[str, Any]]
+) -> tuple[Neighbour | None, Neighbour | None]:
+    """(previous segment, transition into this shot), (next segment, transition into it), when
+    already normalised: the windows joining them are rendered while this shot is normalised."""
+    found: list[Neighbour | None] = []
+    for other, into in ((index - 1, index), (index + 1, index + 1)):
+        if 0 <= other < len(shots) and into < len(shots) and shots[other].id in segments:
+            segment = stitching.Segment.from_dict(segments[shots[other].id])
+            found.append((segment, shots[into].transition_in))
+        else:
+            found.append(None)
+    return found[0], found[1]
+
+
 def prerender_windows(ctx: RunContext, job_id: str, board: Storyboard, index: int) -> None:
     """Render the transition windows between shot ``index`` and neighbours already normalised,
     so stitching only copies them. Best effort: stitching renders whatever is missing."""
-    with session_scope(ctx.db_url) as session:
-        rows = session.scalars(select(Shot).where(Shot.job_id == job_id))
-        segments = {row.key: dict(row.segment) for row in rows if row.segment}
+    segments = normalised_segments(ctx, job_id)
     shots = [s for _, s in board.shots()]
     runs = [(index - 1, index), (index, index + 1)] + ([(0, 0)] if index == 0 else [])
     for lo, hi in runs:
