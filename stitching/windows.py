@@ -1,9 +1,10 @@
 """Transition windows as files of their own, cached beside the shot they lead into.
 
 A window depends only on the two segments it joins (their video digests), the transition and the
-encoder settings, so it can be rendered as soon as both neighbours are normalised, while other
-shots still render; assembly then only copies it. Missing windows are rendered at assembly, one
-FFmpeg per window, two at a time.
+encoder settings, so it is made as soon as both neighbours exist: in the FFmpeg run that
+normalises the later of the two (``normalise_between``), or by ``prerender``. Assembly then only
+copies it; windows still missing are rendered there, one FFmpeg per window, two at a time. Each
+cached window keeps grey proxies of its frames for the join checks.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ def _render(plan: EditPlan, window: WindowPiece, out: Path) -> Path:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    rate = plan.profile.rate
-    save_edges(out, window.frames, rate, window.frames, edges_path(out), file_digest(out))
+    _save_proxies(out, window.frames, plan.profile)
     return out
+
+
+def _save_proxies(window: Path, frames: int, profile: OutputProfile) -> None:
+    save_edges(window, frames, profile.rate, frames, edges_path(window), file_digest(window))
 
 
 def _usable(path: Path, plan: EditPlan) -> bool:
@@ -171,8 +175,7 @@ def _keep(
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(made.path, target)
-    rate, frames = profile.rate, made.piece.frames
-    save_edges(target, frames, rate, frames, edges_path(target), file_digest(target))
+    _save_proxies(target, made.piece.frames, profile)
 
 
 def normalise_between(
