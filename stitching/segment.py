@@ -12,6 +12,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +27,7 @@ from stitching.ffmpeg import run_ffmpeg
 from stitching.frames import edges_path, save_edges
 from stitching.loudness import EBUR128, parse_ebur128
 from stitching.profile import OutputProfile
-from stitching.shotaudio import finalise
+from stitching.shotaudio import ShotAudio, finalise
 from stitching.thumbs import thumb_path, write_thumb
 
 PCM_SUFFIX = ".f32"
@@ -177,26 +178,31 @@ def probe_params(path: Path, *, quick: bool = False) -> dict[str, Any]:
     ``extradata_sha`` covers.
     """
     with av.open(str(path), stream_options=QUICK_PROBE if quick else None) as container:
-        video = container.streams.video[0]
-        ctx = video.codec_context
-        params: dict[str, Any] = {
-            "width": ctx.width,
-            "height": ctx.height,
-            "fps": str(video.average_rate),
-            "codec": ctx.name,
-            "codec_profile": str(ctx.profile),
-            "pix_fmt": str(ctx.pix_fmt),
-            "sar": str(Fraction(video.sample_aspect_ratio or 1)),
-            "time_base": str(video.time_base),
-            "extradata_sha": hashlib.sha256(ctx.extradata or b"").hexdigest()[:16],
-        }
+        params = _params(container)
         if quick:
             params.pop("pix_fmt")
-        if container.streams.audio:
-            audio = container.streams.audio[0].codec_context
-            params |= {"audio_codec": audio.name, "audio_rate": audio.sample_rate}
-            params["audio_layout"] = audio.layout.name
         return params
+
+
+def _params(container: av.container.InputContainer) -> dict[str, Any]:
+    video = container.streams.video[0]
+    ctx = video.codec_context
+    params: dict[str, Any] = {
+        "width": ctx.width,
+        "height": ctx.height,
+        "fps": str(video.average_rate),
+        "codec": ctx.name,
+        "codec_profile": str(ctx.profile),
+        "pix_fmt": str(ctx.pix_fmt),
+        "sar": str(Fraction(video.sample_aspect_ratio or 1)),
+        "time_base": str(video.time_base),
+        "extradata_sha": hashlib.sha256(ctx.extradata or b"").hexdigest()[:16],
+    }
+    if container.streams.audio:
+        audio = container.streams.audio[0].codec_context
+        params |= {"audio_codec": audio.name, "audio_rate": audio.sample_rate}
+        params["audio_layout"] = audio.layout.name
+    return params
 
 
 def video_digest(packets: Iterable[av.Packet[Any]]) -> str:
@@ -217,9 +223,9 @@ def file_digest(path: Path) -> str:
 
 def scan_segment(path: Path, profile: OutputProfile) -> dict[str, Any]:
     """Stream parameters, frame count, keyframe indices and packet digest of an encoded segment."""
-    params = probe_params(path)
-    params.pop("fps")
     with av.open(str(path)) as container:
+        params = _params(container)
+        params.pop("fps")
         video = container.streams.video[0]
         tb = video.time_base or Fraction(1, profile.timescale)
         packets = [p for p in container.demux(video) if p.size and p.pts is not None]
@@ -275,27 +281,24 @@ def normalise(
 
 
 def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Path) -> Segment:
+    """Measure what was written, make the audio final and put the segment in place.
+
+    The edge proxies, the thumbnail and the audio (gain, AAC, remux) are independent: they run
+    side by side.
+    """
     frames, hints = arrival.frames, arrival.hints
-    edge = max(hints) + round(profile.rate / 2)
-    scan = scan_segment(tmp.video, profile)
-    samples = tmp.pcm.stat().st_size // (4 * 2)
-    if scan["frames"] != frames:
-        raise ClipError(
-            f"{arrival.src}: normalised to {scan['frames']} frames, plan needs {frames} "
-            f"({frames - scan['frames']} short at {profile.rate} fps)"
-        )
-    if samples != profile.samples_for(frames):
-        raise ClipError(
-            f"{arrival.src}: audio has {samples} samples, needs {profile.samples_for(frames)}"
-        )
-    head, tail = save_edges(
-        tmp.video, frames, profile.rate, edge, edges_path(out), scan["video_sha"]
-    )
-    lo, hi = hints[0], max(hints[0] + 1, frames - hints[1])
-    thumb = write_thumb(tmp.video, scan["keyframes"], lo, hi, profile, thumb_path(out))
-    sound, packets = finalise(tmp.pcm, arrival.loudness, profile, arrival.sample_offset)
-    add_audio(tmp.video, packets, tmp.muxed)
-    audio = {k: v for k, v in probe_params(tmp.muxed).items() if k.startswith("audio_")}
+    edge = max(hints) + profile.verify_margin + 2
+    samples = tmp.pcm.stat().st_size // (4 * 2)  # before the audio is rewritten in place
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        sound = pool.submit(_final_audio, arrival, profile, tmp)
+        scan = scan_segment(tmp.video, profile)
+        _check_counts(arrival, profile, scan["frames"], samples)
+        edges = pool.submit(save_edges, tmp.video, frames, profile.rate, edge, edges_path(out),
+                            scan["video_sha"])  # fmt: skip
+        lo, hi = hints[0], max(hints[0] + 1, frames - hints[1])
+        thumb = write_thumb(tmp.video, scan["keyframes"], lo, hi, profile, thumb_path(out))
+        head, tail = edges.result()
+        shot_audio, audio = sound.result()
     pcm_path = out.with_suffix(PCM_SUFFIX)
     os.replace(tmp.muxed, out)
     os.replace(tmp.pcm, pcm_path)
@@ -303,7 +306,7 @@ def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Pat
     return Segment(
         path=out,
         audio_path=pcm_path,
-        samples=samples,
+        samples=profile.samples_for(frames),
         fps=str(profile.rate),
         source=str(arrival.src),
         source_had_audio=arrival.info.has_audio,
@@ -315,6 +318,29 @@ def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Pat
         tail_frozen=tail.frozen,
         thumb_frame=thumb,
         audio_offset=arrival.sample_offset,
-        **asdict(sound),
+        **asdict(shot_audio),
         **{**scan, **audio},
     )
+
+
+def _check_counts(arrival: Arrival, profile: OutputProfile, frames: int, samples: int) -> None:
+    if frames != arrival.frames:
+        raise ClipError(
+            f"{arrival.src}: normalised to {frames} frames, plan needs {arrival.frames} "
+            f"({arrival.frames - frames} short at {profile.rate} fps)"
+        )
+    if samples != profile.samples_for(arrival.frames):
+        raise ClipError(
+            f"{arrival.src}: audio has {samples} samples, needs "
+            f"{profile.samples_for(arrival.frames)}"
+        )
+
+
+def _final_audio(
+    arrival: Arrival, profile: OutputProfile, tmp: Temporaries
+) -> tuple[ShotAudio, dict[str, Any]]:
+    """Gain, limit and encode the shot's audio; the video with it as ``tmp.muxed``."""
+    shot_audio, packets = finalise(tmp.pcm, arrival.loudness, profile, arrival.sample_offset)
+    add_audio(tmp.video, packets, tmp.muxed)
+    params = probe_params(tmp.muxed, quick=True)
+    return shot_audio, {k: v for k, v in params.items() if k.startswith("audio_")}
