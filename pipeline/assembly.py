@@ -43,7 +43,8 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     hints = stitching.keyframe_hints(transitions, counts, profile)
     offsets = stitching.sample_offsets(transitions, counts, profile)
     index = next(i for i, s in enumerate(shots) if s.id == key)
-    before, after = _neighbours(shots, index, normalised_segments(ctx, job_id))
+    segments = normalised_segments(ctx, job_id)
+    before, after = _neighbours(shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
     try:
         segment = stitching.normalise_between(
@@ -60,7 +61,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         shot = session.get_one(Shot, shot_pk)
         shot.status, shot.segment = "normalised", segment.to_dict()
         events.emit(session, job_id, "shot.normalised", key, frames=counts[index])
-    prerender_windows(ctx, job_id, board, index)
+    prerender_windows(ctx, job_id, board, index, segments | {key: segment.to_dict()})
 
 
 def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
@@ -88,10 +89,16 @@ def _neighbours(
     return found[0], found[1]
 
 
-def prerender_windows(ctx: RunContext, job_id: str, board: Storyboard, index: int) -> None:
-    """Render the transition windows between shot ``index`` and neighbours already normalised,
-    so stitching only copies them. Best effort: stitching renders whatever is missing."""
-    segments = normalised_segments(ctx, job_id)
+def prerender_windows(
+    ctx: RunContext,
+    job_id: str,
+    board: Storyboard,
+    index: int,
+    segments: dict[str, dict[str, Any]],
+) -> None:
+    """Render the transition windows between shot ``index`` and neighbours already normalised
+    (``segments``, by shot key) that its normalise run did not make, such as the first shot's
+    fade in. Best effort: stitching renders whatever is missing."""
     shots = [s for _, s in board.shots()]
     runs = [(index - 1, index), (index, index + 1)] + ([(0, 0)] if index == 0 else [])
     for lo, hi in runs:

@@ -10,6 +10,7 @@ bit-exactly).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,6 +37,11 @@ class Stretch:
 
     keep_from: int | None
     keep_to: int | None
+
+    def contains(self, sample: int) -> bool:
+        return (self.keep_from is None or self.keep_from <= sample) and (
+            self.keep_to is None or sample < self.keep_to
+        )
 
     def encode_range(self, total: int) -> tuple[int, int]:
         """Samples fed to the encoder: the kept stretch plus pre- and post-roll, within the programme."""
@@ -88,9 +94,7 @@ def encode(pcm: npt.NDArray[np.float32], start: int, profile: OutputProfile) -> 
 
 def keep(packets: list[Packet], stretch: Stretch) -> list[Packet]:
     """The packets whose (programme) pts falls in the stretch."""
-    lo = -(2**62) if stretch.keep_from is None else stretch.keep_from
-    hi = 2**62 if stretch.keep_to is None else stretch.keep_to
-    return [p for p in packets if p.pts is not None and lo <= p.pts < hi and p.size]
+    return [p for p in packets if p.pts is not None and stretch.contains(p.pts) and p.size]
 
 
 def chunk_bounds(samples: int, sample_rate: int, workers: int) -> list[int]:
@@ -118,7 +122,11 @@ def split(stretch: Stretch, total: int, sample_rate: int, workers: int) -> list[
 
 
 def encode_stretches(
-    pcm_of: Any, stretches: list[Stretch], total: int, profile: OutputProfile, workers: int = 2
+    pcm_of: Callable[[int, int], npt.NDArray[np.float32]],
+    stretches: list[Stretch],
+    total: int,
+    profile: OutputProfile,
+    workers: int = 2,
 ) -> list[Packet]:
     """Encode every stretch (``pcm_of(lo, hi)`` gives programme PCM) in parallel; kept packets."""
     parts = [p for s in stretches for p in split(s, total, profile.sample_rate, workers)]

@@ -84,17 +84,13 @@ def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
     """Stream-copy sources when safe (windows from the cache or rendered), else a full re-encode."""
     segments = [shot.segment for shot in plan.shots]
     problems = copy_mismatches(segments)
-    try:
-        pieces = plan_pieces(plan)
-    except PlanError as exc:
-        problems.append(str(exc))
     if not problems:
-        windows = render_windows(plan, [p for p in pieces if isinstance(p, WindowPiece)], work)
-        for shot, path in windows.items():
-            if probe_params(path, quick=True)["extradata_sha"] != segments[0].extradata_sha:
-                problems.append(f"window into shot {shot}: encoder parameters differ")
-        if not problems:
+        try:
+            pieces = plan_pieces(plan)
+            windows = render_windows(plan, [p for p in pieces if isinstance(p, WindowPiece)], work)
             return sources(plan, pieces, windows), "copy"
+        except PlanError as exc:
+            problems.append(str(exc))
     log.warning("stitching: stream copy refused, re-encoding: %s", "; ".join(problems))
     full = work / "full.mp4"
     run_ffmpeg(full_argv(plan, full))

@@ -225,12 +225,10 @@ def _interior_packets(
     sample_rate = plan.profile.sample_rate
     for interior in interiors:
         shot = plan.shots[interior.shot]
-        lo = interior.keep.keep_from if interior.keep.keep_from is not None else -(2**62)
-        hi = interior.keep.keep_to if interior.keep.keep_to is not None else 2**62
         for packet in demuxed[shot.segment.path][2]:
             assert packet.pts is not None
             at = round(packet.pts * packet.time_base * sample_rate) + shot.sample_in
-            if lo <= at < hi:
+            if interior.keep.contains(at):
                 packet.time_base = Fraction(1, sample_rate)
                 packet.pts = packet.dts = at
                 yield packet

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from shotline.storyboard import Transition
 from stitching.arrival import SideOutputs
+from stitching.errors import PlanError
 from stitching.ffmpeg import run_ffmpeg
 from stitching.frames import edges_path, save_edges
 from stitching.plan import EditPlan, plan_edit
@@ -72,7 +73,11 @@ def _usable(path: Path, plan: EditPlan) -> bool:
 
 
 def render_windows(plan: EditPlan, windows: list[WindowPiece], work: Path) -> dict[int, Path]:
-    """Each window's file (by the shot it leads into): from the cache, else rendered now."""
+    """Each window's file (by the shot it leads into): from the cache, else rendered now.
+
+    Raises ``PlanError`` when a freshly rendered window's encoder parameters differ from the
+    segments' (it could not be stream-copied between them); a bad cache entry is rendered again.
+    """
     found: dict[int, Path] = {}
     missing: list[tuple[WindowPiece, Path]] = []
     for window in windows:
@@ -84,6 +89,9 @@ def render_windows(plan: EditPlan, windows: list[WindowPiece], work: Path) -> di
     with ThreadPoolExecutor(max_workers=2) as pool:
         rendered = pool.map(lambda job: _render(plan, *job), missing)
         found |= {window.shot: path for (window, _), path in zip(missing, rendered, strict=True)}
+    for window, _ in missing:
+        if not _usable(found[window.shot], plan):
+            raise PlanError(f"window into shot {window.shot}: encoder parameters differ")
     return found
 
 
