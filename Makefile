@@ -1,41 +1,55 @@
-# The two commands: `make demo` and `make test`. Both create .venv when it is absent.
+# The two commands: `make demo` and `make test`. Both install exactly the versions in uv.lock into
+# .venv (uv sync is a no-op when .venv already matches). uv comes from PATH, else the package index.
 PYTHON ?= python3
-VENV ?= .venv
+VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .tools
+UV_VERSION := 0.13.9
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+# never let uv download an interpreter: the one that runs `make` is the one the README asks for
+export UV_PYTHON_DOWNLOADS := never
+SYNC := $(UV) sync --frozen --python $(PYTHON) --quiet
+PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench lock setup setup-dev clean
 
-$(BIN)/python:
+$(TOOLS)/bin/uv:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "shotline needs Python 3.11+"'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
-	@touch $@
+# --inexact keeps the dev extras when `make test` installed them before
+setup: | $(UV)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "shotline needs Python 3.11+"'
+	$(SYNC) --inexact
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@ $(VENV)/.installed
+setup-dev: | $(UV)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "shotline needs Python 3.11+"'
+	$(SYNC) --extra dev
 
-demo: $(VENV)/.installed
+demo: setup
 	@mkdir -p out
 	$(BIN)/shotline render examples/teaser.yaml -o out/teaser.mp4 --providers emulated --scenario examples/emulator-demo.yaml
 
-lint: $(VENV)/.installed-dev
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.installed-dev
+typecheck: setup-dev
 	$(BIN)/mypy .
 
-unit: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+# independent tests run on every core; tests marked `serial` share one worker (see tests/conftest.py)
+unit: setup-dev
+	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 test: lint typecheck unit
 
-bench: $(VENV)/.installed-dev
+bench: setup-dev
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# refresh uv.lock to the newest versions pyproject.toml admits; commit the result
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+
 clean:
-	rm -rf $(VENV) out .shotline .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) out .shotline .mypy_cache .ruff_cache .pytest_cache

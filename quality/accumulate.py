@@ -159,7 +159,7 @@ class VideoAccumulator:
         motion = float("nan")
         # min-max stretch so fades and exposure drift do not read as motion
         stretched = np.asarray(
-            cv2.normalize(proxy, None, 0, 255, cv2.NORM_MINMAX),  # type: ignore[call-overload]
+            cv2.normalize(proxy, None, 0, 255, cv2.NORM_MINMAX),
             np.uint8,
         )
         if self.prev_sample is not None and self.prev_sample.shape == proxy.shape:

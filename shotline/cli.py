@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 
 import typer
+from rich.console import Console
 
+from media.errors import FFmpegUnsupportedError
+from media.ffmpeg import ffmpeg_binary
 from shotline.commands import (
     budget,
     check,
     commit,
     costs,
+    doctor,
     emulate,
     keys,
     models,
@@ -20,6 +24,8 @@ from shotline.commands import (
     stitch,
     worker,
 )
+from shotline.console import fail_with
+from shotline.settings import get_settings
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."
@@ -36,7 +42,20 @@ budget.register(app)
 worker.register(app)
 commit.register(app)
 costs.register(app)
+doctor.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
+
+USES_FFMPEG = {"render", "stitch", "check", "serve", "worker", "emulate", "commit"}
+
+
+@app.callback()
+def _startup(ctx: typer.Context) -> None:
+    """Check a configured FFmpeg (``SHOTLINE_FFMPEG``) before any command that would run it."""
+    if ctx.invoked_subcommand in USES_FFMPEG and get_settings().ffmpeg is not None:
+        try:
+            ffmpeg_binary()
+        except FFmpegUnsupportedError as exc:
+            fail_with(exc, Console(stderr=True), as_json=False)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     asset_dir: Path | None = None
     registry: Path | None = None
+    ffmpeg: Path | None = None  # default: the FFmpeg of the locked imageio-ffmpeg wheel
     engine: Literal["embedded", "celery"] = "embedded"
     broker_url: str = "redis://127.0.0.1:6379/0"
     io_workers: int = 8

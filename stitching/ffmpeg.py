@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from functools import cache
 
+from media.ffmpeg import ffmpeg_exe
 from stitching.errors import FFmpegError
 
 BASE_ARGS = ["-nostdin", "-y", "-hide_banner", "-v", "error"]
 
-
-@cache
-def ffmpeg_exe() -> str:
-    """FFmpeg from PATH when present, else the binary shipped in the ``imageio-ffmpeg`` wheel."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+__all__ = ["BASE_ARGS", "ffmpeg_exe", "run_ffmpeg", "run_ffmpeg_stdout"]
 
 
 def run_ffmpeg(

@@ -12,6 +12,7 @@ from quality.checks import expected_duration
 from quality.gate import evaluate
 from quality.probe import probe
 from stitching.ffmpeg import run_ffmpeg
+from tests.media.rotation import rotated_copy
 from tests.quality.conftest import CLIPS
 
 EXPECT = CLIPS["clean"].expect
@@ -51,10 +52,7 @@ def test_smaller_size_same_aspect(corpus_clip: Callable[[str], Path]) -> None:
 
 
 def test_rotation_from_display_matrix(corpus_clip: Callable[[str], Path], tmp_path: Path) -> None:
-    rotated = tmp_path / "rotated.mp4"
-    run_ffmpeg(
-        ["-display_rotation", "90", "-i", str(corpus_clip("clean")), "-c", "copy", str(rotated)]
-    )
+    rotated = rotated_copy(corpus_clip("clean"), tmp_path / "rotated.mp4")
     info = probe(rotated)
     assert info.rotation in (90, 270)
     assert info.display_size == (180, 320)

@@ -11,6 +11,7 @@ import pytest
 
 from stitching import ClipError, normalise
 from stitching.segment import normalise_argv
+from tests.media.rotation import rotated_copy
 from tests.stitching.conftest import PROFILE, make_clip
 
 X265_10 = (
@@ -80,10 +81,7 @@ def test_awkward_input_is_normalised_exactly(case, media, tmp_path):
 
 def test_rotation_is_applied(media, tmp_path):
     plain = make_clip(media / "white.mp4", "color=white:s=160x90:r=24", None)
-    rotated = media / "rotated.mp4"
-    from stitching.ffmpeg import run_ffmpeg
-
-    run_ffmpeg(["-display_rotation", "90", "-i", str(plain), "-c", "copy", str(rotated)])
+    rotated = rotated_copy(plain, media / "rotated.mp4")
     segment = normalise(rotated, PROFILE, 12, tmp_path / "rot.mp4")
     with av.open(str(segment.path)) as container:
         frame = next(container.decode(video=0))
