@@ -25,6 +25,14 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     get_settings.cache_clear()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``serial`` (many processes each, timing-sensitive) share one xdist worker, so
+    at most one of them runs at a time while the other workers take the independent tests."""
+    for item in items:
+        if item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+
+
 def require_service(name: str, host: str, port: int) -> None:
     """Skip when a service is absent, unless SHOTLINE_REQUIRE_SERVICES=1 (CI), where it fails."""
     try:

@@ -113,6 +113,7 @@ class TestRunnerEnqueuesAfterCommit:
 
 
 @pytest.mark.services
+@pytest.mark.serial
 class TestRealWorkers:
     def test_a_worker_delivers_jobs_from_the_queue(
         self, tmp_path, fresh_postgres_url, redis_url, isolated_queues, monkeypatch

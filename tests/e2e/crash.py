@@ -1,13 +1,16 @@
 """The SIGKILL crash harness shared by the SQLite and PostgreSQL crash tests: render the teaser
 against one emulator, kill the process at seeded random points, restart, then check that no paid
-work was lost or duplicated and that the ledger reconciles."""
+work was lost or duplicated and that the ledger reconciles.
+
+Each ``shotline render`` is a process forked from a server that imported the CLI once
+(``tests/e2e/forkserver.py``), so the random kill points fall in the render's work rather than in
+the interpreter's start-up."""
 
 from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from sqlalchemy import func, select
 from emulators import Scenario, start_emulator
 from store.db import session_scope
 from store.models import Attempt, Job, LedgerEntry
+from tests.e2e.forkserver import ForkServer
 
 ROOT = Path(__file__).parents[2]
 SCENARIO = {"seed": 11, "media": {"max_side": 160},
@@ -33,49 +37,51 @@ class CrashPlan:
     finish_timeout_s: float
 
 
-def small_teaser(tmp_path: Path) -> Path:
+def small_teaser(tmp_path: Path, take: int | None = None) -> Path:
+    """The teaser at 160x90; with ``take``, one shot (rotating) gets a new prompt, so that run has
+    provider work to be killed in while the other shots come from the cache."""
     board = yaml.safe_load((ROOT / "examples" / "teaser.yaml").read_text())
     board["output"]["size"] = "160x90"
-    path = tmp_path / "teaser.yaml"
+    if take is not None:
+        shots = [shot for scene in board["scenes"] for shot in scene["shots"]]
+        shots[take % len(shots)]["prompt"] += f" (take {take})"
+    path = tmp_path / ("teaser.yaml" if take is None else f"teaser-{take}.yaml")
     path.write_text(yaml.safe_dump(board))
     return path
 
 
-def render_command(board: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "shotline", "render", str(board), "-o", str(out),
-            "--providers", "emulated", "--json"]  # fmt: skip
+def render_argv(board: Path, out: Path) -> list[str]:
+    return ["render", str(board), "-o", str(out), "--providers", "emulated", "--json"]
 
 
 def _kill_at_random(
-    command: list[str], env: dict[str, str], rng: random.Random, plan: CrashPlan
+    server: ForkServer, argv: list[str], env: dict[str, str], rng: random.Random, plan: CrashPlan
 ) -> int:
+    """Start the render 1-2 times and SIGKILL each start at a random point of its work."""
     kills = 0
-    for _ in range(rng.randint(1, 2)):
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+    for attempt in range(rng.randint(1, 2)):
+        log = Path(argv[3]).with_suffix(f".killed-{attempt}.log")
+        pid = server.spawn(argv, env, log.parent, log)
         time.sleep(rng.uniform(*plan.kill_after_s))
-        if process.poll() is None:
-            process.kill()
-            kills += 1
-        process.wait()
+        if server.poll(pid) is None:
+            kills += server.kill(pid) == -signal.SIGKILL
     return kills
 
 
 def crash_and_check(
     tmp_path: Path, db_url: str, env_extra: dict[str, str], plan: CrashPlan
 ) -> None:
-    board, rng, kills = small_teaser(tmp_path), random.Random(plan.seed), 0
-    with start_emulator(Scenario.model_validate(SCENARIO)) as emulator:
-        env = os.environ | {"SHOTLINE_EMULATOR_URL": emulator.base_url} | env_extra
+    rng, kills = random.Random(plan.seed), 0
+    scenario = Scenario.model_validate(SCENARIO)
+    with start_emulator(scenario) as emulator, ForkServer() as server:
+        env = dict(os.environ) | {"SHOTLINE_EMULATOR_URL": emulator.base_url} | env_extra
         for run in range(plan.runs):
             out = tmp_path / f"out-{run}.mp4"
-            command = render_command(board, out)
-            kills += _kill_at_random(command, env, rng, plan)
-            done = subprocess.run(
-                command, env=env, capture_output=True, text=True, timeout=plan.finish_timeout_s
-            )
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            argv = render_argv(small_teaser(tmp_path, take=run), out)
+            kills += _kill_at_random(server, argv, env, rng, plan)
+            log = out.with_suffix(".log")
+            code = server.wait(server.spawn(argv, env, tmp_path, log), plan.finish_timeout_s)
+            assert code == 0, f"run {run} exited {code}: {log.read_text()[-3000:]}"
             assert out.exists()
         stats = emulator.stats()
     with session_scope(db_url) as session:

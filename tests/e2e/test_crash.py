@@ -9,11 +9,12 @@ from tests.e2e.crash import CrashPlan, crash_and_check
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_sigkill_at_random_points_loses_no_paid_work(tmp_path):
     data = tmp_path / "data"
     crash_and_check(
         tmp_path,
         f"sqlite:///{(data / 'shotline.db').resolve()}",
         {"SHOTLINE_DATA_DIR": str(data)},
-        CrashPlan(runs=20, seed=2026, kill_after_s=(0.3, 2.5), finish_timeout_s=300),
+        CrashPlan(runs=20, seed=2026, kill_after_s=(0.1, 2.0), finish_timeout_s=300),
     )

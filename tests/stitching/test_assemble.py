@@ -171,7 +171,8 @@ def test_shifted_join_fails_verification(shots, tmp_path):
 def test_black_introduced_at_a_join_is_reported(media, tmp_path):
     tail_black = make_clip(media / "tail_black.mp4", "testsrc2=s=160x90:r=24", None,
                            vf="drawbox=enable='gte(t,1)':color=black:t=fill")  # fmt: skip
-    items = normalise_all([tail_black, media / "mute_b.mp4"], ["cut", "cut"], tmp_path / "seg")
+    mute = make_clip(media / "mute_b.mp4", "smptebars=s=160x90:r=24", None)
+    items = normalise_all([tail_black, mute], ["cut", "cut"], tmp_path / "seg")
     plan = plan_edit(items, PROFILE)
     result = assemble(plan, tmp_path / "out.mp4")
     assert result.verification["checks"]["joins_clean"]["passed"]
