@@ -77,7 +77,7 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
         if attempts and attempts[-1].status not in TERMINAL:
             return attempts[-1].id, 0.0
         job = session.get_one(Job, shot.job_id)
-        if not attempts and _reuse_cached(session, job, shot):
+        if not attempts and _reuse_cached(session, job, shot, ctx.settings.share_shot_cache):
             return None, 0.0
         step: NextStep = next_step(shot.route or {}, attempts, ctx.settings)
         if step.candidate is None:
@@ -131,11 +131,14 @@ def _request_record(
     return request | {"reference_image": None}
 
 
-def _reuse_cached(session: Any, job: Job, shot: Shot) -> bool:
+def _reuse_cached(session: Any, job: Job, shot: Shot, shared: bool) -> bool:
+    """Reuse an accepted clip of the same inputs: the job's tenant's own, or any tenant's when the
+    platform shares its cache."""
     spec = shot_spec(job, shot.key)
+    tenant = None if shared else job.tenant
     for candidate in (shot.route or {}).get("candidates", []):
         key = cache_key(spec, candidate)
-        found = find_cached(session, key, shot.id)
+        found = find_cached(session, key, shot.id, tenant)
         if found is not None:
             cached, saved = found
             shot.status, shot.asset_path, shot.model_id = (

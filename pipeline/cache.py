@@ -2,7 +2,8 @@
 
 The key hashes what determines the clip (prompt, model, duration, size, fps, seed, audio, dialogue,
 negative prompt and the reference image's content), so an edited storyboard re-renders only the
-shots whose key changed.
+shots whose key changed. Reuse stays within one tenant unless the platform opts in to sharing
+accepted clips across tenants (``SHOTLINE_SHARE_SHOT_CACHE``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import Attempt, Shot
+from store.models import Attempt, Job, Shot
 
 
 def _file_digest(path: str | None) -> str | None:
@@ -43,14 +44,20 @@ def cache_key(spec: dict[str, Any], candidate: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def find_cached(session: Session, key: str, exclude_shot: int) -> tuple[Shot, float] | None:
-    """An accepted shot with this key whose clip still exists, and what it cost to make."""
-    rows = session.scalars(
-        select(Shot).where(
-            Shot.cache_key == key, Shot.id != exclude_shot, Shot.asset_path.is_not(None)
-        )
+def find_cached(
+    session: Session, key: str, exclude_shot: int, tenant: str | None
+) -> tuple[Shot, float] | None:
+    """An accepted shot with this key whose clip still exists, and what it cost to make.
+
+    Only shots of ``tenant``'s jobs are candidates; ``None`` searches every tenant (the opt-in
+    cross-tenant cache).
+    """
+    query = select(Shot).where(
+        Shot.cache_key == key, Shot.id != exclude_shot, Shot.asset_path.is_not(None)
     )
-    for shot in rows:
+    if tenant is not None:
+        query = query.join(Job, Job.id == Shot.job_id).where(Job.tenant == tenant)
+    for shot in session.scalars(query):
         if shot.status in ("accepted", "normalised") and Path(shot.asset_path or "").exists():
             cost = session.scalar(
                 select(func.coalesce(func.sum(Attempt.settled_usd), 0.0)).where(

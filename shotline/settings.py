@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     attempt_timeout_s: float = 900.0
     max_attempts_per_shot: int = 4
     fallback_on_safety: bool = True
+    share_shot_cache: bool = False  # reuse accepted clips across tenants (default: per tenant)
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
 

@@ -1,0 +1,100 @@
+"""Tenants never meet: the accepted-shot cache is per tenant unless the platform opts in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pipeline.context import RunContext
+from store.db import session_scope
+from store.models import Attempt, Shot
+from tests.api.conftest import tiny_board, wait_for_job
+
+
+def _render(client: Any, headers: dict[str, str], board: dict[str, Any]) -> dict[str, Any]:
+    created = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+    assert created.status_code == 202, created.text
+    job = wait_for_job(client, created.json()["id"], headers)
+    assert job["status"] == "delivered", job["error"]
+    return job
+
+
+def _bill(ctx: RunContext, job_id: str, usd: float) -> None:
+    """As if a hosted provider had billed each of the job's attempts ``usd``."""
+    with session_scope(ctx.db_url) as session:
+        rows = session.scalars(
+            select(Attempt).join(Shot, Shot.id == Attempt.shot_id).where(Shot.job_id == job_id)
+        )
+        for attempt in rows:
+            attempt.settled_usd = usd
+
+
+def _assets(ctx: RunContext, job_id: str) -> list[str]:
+    with session_scope(ctx.db_url) as session:
+        rows = session.scalars(select(Shot.asset_path).where(Shot.job_id == job_id))
+        return [str(path) for path in rows]
+
+
+def _events(client: Any, job_id: str, headers: dict[str, str]) -> str:
+    response = client.get(f"/v1/jobs/{job_id}/events", headers=headers)
+    assert response.status_code == 200
+    return str(response.text)
+
+
+class TestShotCache:
+    def test_another_tenant_renders_and_pays_for_its_own_shots(
+        self, client, ctx, headers, other_headers
+    ):
+        board = tiny_board(tag=" (tenancy)")
+        first = _render(client, headers, board)
+        _bill(ctx, first["id"], 0.24)
+        second = _render(client, other_headers, board)
+        job_id = second["id"]
+
+        events = _events(client, job_id, other_headers)
+        assert "shot.cached" not in events
+        assert [len(shot["attempt_log"]) for shot in second["shots"]] == [1, 1]
+        assert all(shot["attempt_log"][0]["status"] == "accepted" for shot in second["shots"])
+        own_dir = str(ctx.asset_dir(job_id))
+        assert all(path.startswith(own_dir) for path in _assets(ctx, job_id))
+        assert not set(_assets(ctx, job_id)) & set(_assets(ctx, first["id"]))
+
+        plan = client.get(f"/v1/jobs/{job_id}/output/plan", headers=other_headers).text
+        job_text = client.get(f"/v1/jobs/{job_id}", headers=other_headers).text
+        for text in (events, plan, job_text):
+            assert first["id"] not in text
+
+    def test_the_same_tenant_still_reuses_its_own_shots(self, client, ctx, headers):
+        board = tiny_board(tag=" (own cache)")
+        first = _render(client, headers, board)
+        _bill(ctx, first["id"], 0.24)
+        again = _render(client, headers, board)
+        assert _events(client, again["id"], headers).count("event: shot.cached") == 2
+        assert [shot["attempt_log"] for shot in again["shots"]] == [[], []]
+
+    def test_a_platform_can_opt_in_to_sharing_across_tenants(
+        self, client, ctx, headers, other_headers, monkeypatch
+    ):
+        monkeypatch.setattr(ctx.settings, "share_shot_cache", True)
+        board = tiny_board(tag=" (shared)")
+        first = _render(client, headers, board)
+        _bill(ctx, first["id"], 0.24)
+        second = _render(client, other_headers, board)
+        assert _events(client, second["id"], other_headers).count("event: shot.cached") == 2
+        assert [shot["attempt_log"] for shot in second["shots"]] == [[], []]
+        assert _assets(ctx, second["id"]) == _assets(ctx, first["id"])
+
+
+def test_sharing_is_off_unless_the_environment_turns_it_on(monkeypatch):
+    from shotline.settings import Settings
+
+    assert Settings().share_shot_cache is False
+    monkeypatch.setenv("SHOTLINE_SHARE_SHOT_CACHE", "1")
+    assert Settings().share_shot_cache is True
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_cache_from_env(monkeypatch):
+    monkeypatch.delenv("SHOTLINE_SHARE_SHOT_CACHE", raising=False)
