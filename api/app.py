@@ -30,7 +30,7 @@ from api.config import ApiSettings
 from api.deps import ApiState
 from api.errors import ErrorBody
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
-from api.ratelimit import RateLimiter
+from api.ratelimit import build_limiter
 from api.schemas import JobCreate, VideoCreate
 from api.urls import Outbound, UrlPolicy
 from api.webhooks import WebhookDispatcher
@@ -52,7 +52,9 @@ def build_state(ctx: RunContext, runner: JobRunner | None, settings: ApiSettings
         runner=runner or JobRunner(ctx),
         settings=settings,
         outbound=outbound,
-        limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+        limiter=build_limiter(
+            settings, ctx.settings, "keys", settings.rate_per_minute, settings.rate_burst
+        ),
         webhooks=WebhookDispatcher(ctx.db_url, outbound, settings),
     )
 

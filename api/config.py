@@ -18,6 +18,13 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: int = 10 * 1024 * 1024
     rate_per_minute: float = 120.0
     rate_burst: int = 60
+    auth_failures_per_minute: float = 30.0
+    """Failed authentications allowed per client address (refill rate); past the burst, 429."""
+    auth_failure_burst: int = 20
+    rate_limit_url: str | None = None
+    """Redis shared by every API process for rate limits (default: the broker when
+    ``SHOTLINE_ENGINE=celery``, else each process limits alone)."""
+    rate_limit_prefix: str = "shotline:rate:"
     http_hosts: list[str] = []
     """Hosts that outgoing requests (webhooks, reference images) may reach over plain http."""
     private_hosts: list[str] = []

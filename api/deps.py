@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api import auth
 from api.config import ApiSettings
 from api.errors import RateLimitedError, UnauthorizedError
-from api.ratelimit import RateLimiter
+from api.ratelimit import Limiter
 from api.urls import Outbound
 from api.webhooks import WebhookDispatcher
 from pipeline.context import RunContext
@@ -25,7 +25,7 @@ class ApiState:
     runner: JobRunner
     settings: ApiSettings
     outbound: Outbound
-    limiter: RateLimiter
+    limiter: Limiter
     webhooks: WebhookDispatcher
     running: bool = True
 

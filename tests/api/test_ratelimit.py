@@ -1,0 +1,98 @@
+"""Rate limits shared by every API process through Redis, and the in-process default."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.config import ApiSettings
+from api.ratelimit import RateLimiter, RedisRateLimiter, build_limiter
+from pipeline.context import RunContext
+from shotline.settings import Settings
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def test_in_process_by_default_and_redis_with_the_distributed_engine():
+    redis_url = "redis://127.0.0.1:6379/15"  # never connected to here
+    api = ApiSettings()
+    assert isinstance(build_limiter(api, Settings(), "keys", 60, 5), RateLimiter)
+    celery = Settings(engine="celery", broker_url=redis_url, queue_prefix="q1-")
+    shared = build_limiter(api, celery, "keys", 60, 5)
+    assert isinstance(shared, RedisRateLimiter)
+    assert shared.prefix == "q1-shotline:rate:keys:"
+    explicit = build_limiter(ApiSettings(rate_limit_url=redis_url), Settings(), "auth", 60, 5)
+    assert isinstance(explicit, RedisRateLimiter)
+
+
+@pytest.mark.services
+def test_redis_bucket_spends_waits_and_refills(redis_url, redis_prefix):
+    client = redis.Redis.from_url(redis_url)
+    limiter = RedisRateLimiter(client, rate_per_minute=60 * 50, burst=2, prefix=redis_prefix)
+    assert limiter.take("k") == limiter.take("k") == 0
+    wait = limiter.take("k")
+    assert 0 < wait <= 0.02 + 1e-9
+    assert limiter.take("other") == 0
+    assert limiter.take("k", cost=0) > 0  # looking spends nothing and still waits
+    threading.Event().wait(0.05)
+    assert limiter.take("k") == 0
+    assert client.pttl(redis_prefix + "k") > 0  # idle buckets expire
+    client.close()
+
+
+@pytest.mark.services
+def test_two_limiters_sharing_redis_admit_the_limit_once_under_threads(redis_url, redis_prefix):
+    clients = [redis.Redis.from_url(redis_url) for _ in range(2)]
+    limiters = [RedisRateLimiter(c, 1, burst=40, prefix=redis_prefix) for c in clients]
+    admitted: list[int] = []
+
+    def hammer(index: int) -> None:
+        admitted.extend(1 for _ in range(20) if limiters[index % 2].take("tenant") == 0)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(admitted) == 40
+    for client in clients:
+        client.close()
+
+
+@pytest.mark.services
+def test_two_api_servers_sharing_redis_admit_the_limit_in_total(
+    ctx: RunContext, headers, redis_url, redis_prefix
+):
+    """The finding: two servers on one database admitted 124 requests where the limit is 62."""
+    settings = ApiSettings(
+        rate_per_minute=1,
+        rate_burst=62,
+        rate_limit_url=redis_url,
+        rate_limit_prefix=redis_prefix,
+    )
+    apps = [create_app(ctx, settings=settings) for _ in range(2)]
+    with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
+        codes = [
+            client.get("/v1/jobs", headers=headers).status_code
+            for _ in range(62)
+            for client in (one, two)
+        ]
+    assert codes.count(200) == 62
+    assert codes.count(429) == 62
+    assert codes[-1] == 429
