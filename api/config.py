@@ -6,6 +6,7 @@ per app (``create_app``).
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,3 +36,5 @@ class ApiSettings(BaseSettings):
     webhook_backoff_s: float = 2.0
     webhook_backoff_max_s: float = 300.0
     sse_poll_s: float = 1.0
+    metrics_token: SecretStr | None = None
+    """The operator's bearer token for ``/metrics`` (every tenant's spend); unset, it is a 404."""

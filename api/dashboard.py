@@ -1,21 +1,28 @@
 """``/dashboard`` (the built-in cost page: one HTML file with inline CSS and JS, no external
 request, allowed only its own inline code by its Content-Security-Policy) and ``/metrics``
-(Prometheus text, computed from the ledger at scrape time)."""
+(Prometheus text, computed from the ledger at scrape time, for the operator only: it sums every
+tenant's spend, so it answers a bearer token equal to ``SHOTLINE_API_METRICS_TOKEN`` and is absent
+when none is set)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 from functools import cache
 from importlib import resources
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from api.deps import StateDep
+from api.errors import UnauthorizedError, responses
 from ledger.metrics import LedgerCollector
+from shotline.errors import NotFoundError
 
 router = APIRouter(tags=["dashboard"])
 
@@ -61,9 +68,28 @@ def _registry(request: Request, state: StateDep) -> CollectorRegistry:
     return registry
 
 
+_operator = HTTPBearer(auto_error=False, description="the operator's `SHOTLINE_API_METRICS_TOKEN`")
+
+
+def require_operator(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_operator)],
+) -> None:
+    """Admit only the operator token: 404 when none is configured, 401 for any other caller
+    (tenant API keys included)."""
+    token = state.settings.metrics_token
+    if token is None:
+        raise NotFoundError("/metrics is not enabled (set SHOTLINE_API_METRICS_TOKEN)")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise UnauthorizedError("an `Authorization: Bearer OPERATOR_TOKEN` header is required")
+
+
 @router.get(
     "/metrics",
     response_class=Response,
+    responses=responses(401, 404),
+    dependencies=[Depends(require_operator)],
     summary="Prometheus metrics: spend, accepted seconds, outcomes, verdicts, timings, breakers",
 )
 def metrics(request: Request, state: StateDep) -> Response:

@@ -23,6 +23,7 @@ from api.urls import Outbound, UrlPolicy
 from pipeline.context import RunContext
 
 PUBLIC_IP = "93.184.215.14"
+METRICS_TOKEN = "operator-metrics-token"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -88,7 +89,14 @@ def api_settings() -> ApiSettings:
         webhook_backoff_s=0.05,
         webhook_attempts=4,
         sse_poll_s=0.2,
+        metrics_token=METRICS_TOKEN,
     )
+
+
+@pytest.fixture
+def operator_headers() -> dict[str, str]:
+    """The operator's bearer token for ``/metrics``."""
+    return {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture

@@ -44,9 +44,9 @@ class TestCosts:
         assert client.get("/v1/costs").status_code == 401
         assert client.get("/v1/dashboard").status_code == 401
 
-    def test_metrics_are_prometheus_text_over_the_ledger(self, client, headers):
+    def test_metrics_are_prometheus_text_over_the_ledger(self, client, headers, operator_headers):
         _job(client, headers, shots=1, tag=" metrics")
-        response = client.get("/metrics")
+        response = client.get("/metrics", headers=operator_headers)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         families = {f.name: f for f in text_string_to_metric_families(response.text)}

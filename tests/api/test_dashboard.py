@@ -164,11 +164,14 @@ def test_page_is_self_contained(client):
     assert '<meta name="viewport"' in html
 
 
-def test_dashboard_shows_the_ledger_exactly(client, ctx, key, headers, live_url, chromium):
+def test_dashboard_shows_the_ledger_exactly(
+    client, ctx, key, headers, operator_headers, live_url, chromium
+):
     _seed(ctx.db_url)
     data = client.get("/v1/dashboard", headers=headers).json()
     costs = client.get("/v1/costs", headers=headers).json()
-    families = text_string_to_metric_families(client.get("/metrics").text)
+    metrics = client.get("/metrics", headers=operator_headers)
+    families = text_string_to_metric_families(metrics.text)
     metric_spend = {
         s.labels["model"]: s.value
         for f in families

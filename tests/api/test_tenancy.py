@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from api.app import create_app
+from api.config import ApiSettings
 from pipeline.context import RunContext
 from store.db import session_scope
 from store.models import Attempt, Shot
@@ -85,6 +89,29 @@ class TestShotCache:
         assert _events(client, second["id"], other_headers).count("event: shot.cached") == 2
         assert [shot["attempt_log"] for shot in second["shots"]] == [[], []]
         assert _assets(ctx, second["id"]) == _assets(ctx, first["id"])
+
+
+class TestMetrics:
+    """``/metrics`` sums every tenant's spend: only the operator reads it."""
+
+    def test_only_the_operator_token_reads_metrics(
+        self, client, headers, other_headers, operator_headers
+    ):
+        _render(client, headers, tiny_board(shots=1, tag=" (metrics)"))
+        for caller in ({}, {"Authorization": "Bearer wrong"}, headers, other_headers):
+            response = client.get("/metrics", headers=caller)
+            assert response.status_code == 401, caller
+            assert "shotline_spend_usd" not in response.text
+        allowed = client.get("/metrics", headers=operator_headers)
+        assert allowed.status_code == 200
+        names = {f.name for f in text_string_to_metric_families(allowed.text)}
+        assert "shotline_spend_usd" in names
+
+    def test_metrics_are_absent_without_an_operator_token(self, ctx, operator_headers):
+        app = create_app(ctx, settings=ApiSettings())
+        with TestClient(app, raise_server_exceptions=False) as plain:
+            assert plain.get("/metrics").status_code == 404
+            assert plain.get("/metrics", headers=operator_headers).status_code == 404
 
 
 def test_sharing_is_off_unless_the_environment_turns_it_on(monkeypatch):
