@@ -27,7 +27,7 @@ from api import (
     videos,
 )
 from api.config import ApiSettings
-from api.deps import ApiState
+from api.deps import ApiState, known_tenant
 from api.errors import ErrorBody
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from api.ratelimit import build_limiter
@@ -56,6 +56,13 @@ def build_state(ctx: RunContext, runner: JobRunner | None, settings: ApiSettings
             settings, ctx.settings, "keys", settings.rate_per_minute, settings.rate_burst
         ),
         webhooks=WebhookDispatcher(ctx.db_url, outbound, settings),
+        auth_failures=build_limiter(
+            settings,
+            ctx.settings,
+            "auth-failures",
+            settings.auth_failures_per_minute,
+            settings.auth_failure_burst,
+        ),
     )
 
 
@@ -114,7 +121,11 @@ def create_app(
     app = FastAPI(title="shotline", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.api = state
     errors.install(app)
-    app.add_middleware(IdempotencyMiddleware, db_url=lambda: state.db_url)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        db_url=lambda: state.db_url,
+        tenant_of=lambda scope, key: known_tenant(state, scope, key),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
     for module in (
         system,

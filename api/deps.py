@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import Scope
 
 from api import auth
 from api.config import ApiSettings
@@ -27,6 +28,9 @@ class ApiState:
     outbound: Outbound
     limiter: Limiter
     webhooks: WebhookDispatcher
+    auth_failures: Limiter
+    """Failed authentications per client address: spent when a key is unknown, looked at before
+    every key lookup."""
     running: bool = True
 
     @property
@@ -51,16 +55,53 @@ def get_tenant(
     """The tenant of the caller's key; every request spends one token of that key's rate limit."""
     if credentials is None:
         raise UnauthorizedError("an `Authorization: Bearer KEY` header is required")
-    tenant = auth.tenant_for_key(state.db_url, credentials.credentials)
-    if tenant is None:
-        raise UnauthorizedError("the API key is not valid")
+    tenant = authenticate(state, request.scope, credentials.credentials)
     wait = state.limiter.take(auth.hash_key(credentials.credentials))
     if wait > 0:
-        raise RateLimitedError(
-            "too many requests for this API key", retry_after_s=max(1, math.ceil(wait))
-        )
+        raise RateLimitedError("too many requests for this API key", _retry_after(wait))
     request.state.tenant = tenant
     return tenant
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+_LOOKED_UP = "shotline.key_lookup"
+
+
+def _retry_after(wait: float) -> int:
+    """Whole seconds for ``Retry-After`` (a bucket that never refills says a day)."""
+    return max(1, math.ceil(min(wait, 86_400.0)))
+
+
+def known_tenant(state: ApiState, scope: Scope, key: str) -> str | None:
+    """The tenant of ``key``, or None when it is unknown or the client may not try keys now."""
+    try:
+        return authenticate(state, scope, key)
+    except (UnauthorizedError, RateLimitedError):
+        return None
+
+
+def authenticate(state: ApiState, scope: Scope, key: str) -> str:
+    """The tenant of ``key``. A client address that has used up its failed-authentication budget
+    gets a 429 before any database lookup; an unknown key is a 401 that spends one unit of it.
+    A request looks its key up once (the idempotency middleware and the route share the answer).
+    """
+    memo = scope.setdefault("state", {})
+    looked_up = memo.get(_LOOKED_UP)
+    if looked_up is not None and looked_up[0] == key:
+        tenant: str | None = looked_up[1]
+    else:
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+        wait = state.auth_failures.take(address, cost=0)
+        if wait > 0:
+            raise RateLimitedError(
+                "too many failed authentications from this address", _retry_after(wait)
+            )
+        tenant = auth.tenant_for_key(state.db_url, key)
+        memo[_LOOKED_UP] = (key, tenant)
+        if tenant is None:
+            state.auth_failures.take(address)
+    if tenant is None:
+        raise UnauthorizedError("the API key is not valid")
+    return tenant

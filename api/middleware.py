@@ -19,7 +19,6 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import auth
 from api.errors import error_body, error_response
 from store.db import session_scope
 from store.models import IdempotencyRecord
@@ -140,9 +139,18 @@ def finish(db_url: str, record_id: int, status: int, content_type: str | None, b
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, db_url: Callable[[], str]) -> None:
+    """``tenant_of(scope, key)`` names the key's tenant (None: unknown, or not to be looked up);
+    it runs on a worker thread."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        db_url: Callable[[], str],
+        tenant_of: Callable[[Scope, str], str | None],
+    ) -> None:
         self.app = app
         self.db_url = db_url
+        self.tenant_of = tenant_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -159,7 +167,7 @@ class IdempotencyMiddleware:
             await error_response(422, body)(scope, receive, send)
             return
         db_url = self.db_url()
-        tenant = await run_in_threadpool(auth.tenant_for_key, db_url, token)
+        tenant = await run_in_threadpool(self.tenant_of, scope, token)
         if tenant is None:
             await self.app(scope, receive, send)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import uuid
 from collections.abc import Iterator
@@ -10,11 +11,13 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from api import auth
 from api.app import create_app
 from api.config import ApiSettings
 from api.ratelimit import RateLimiter, RedisRateLimiter, build_limiter
 from pipeline.context import RunContext
 from shotline.settings import Settings
+from tests.api.conftest import tiny_board
 
 
 @pytest.fixture
@@ -96,3 +99,56 @@ def test_two_api_servers_sharing_redis_admit_the_limit_in_total(
     assert codes.count(200) == 62
     assert codes.count(429) == 62
     assert codes[-1] == 429
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every key looked up in the database, in order."""
+    seen: list[str] = []
+    real = auth.tenant_for_key
+
+    def spy(db_url: str, key: str) -> str | None:
+        seen.append(key)
+        return real(db_url, key)
+
+    monkeypatch.setattr(auth, "tenant_for_key", spy)
+    return seen
+
+
+def test_bad_keys_are_limited_per_client_before_the_database(ctx: RunContext, headers, lookups):
+    """The finding: 300 bad keys made 300 database lookups and were never limited."""
+    settings = ApiSettings(auth_failures_per_minute=1, auth_failure_burst=5)
+    app = create_app(ctx, settings=settings)
+    attacker = TestClient(app, client=("203.0.113.9", 40000))
+    with attacker, TestClient(app, client=("198.51.100.7", 40000)) as neighbour:
+        answers = [
+            attacker.get(
+                "/v1/jobs", headers={"Authorization": f"Bearer sl_{secrets.token_hex(16)}"}
+            )
+            for _ in range(30)
+        ]
+        keyed = attacker.post(
+            "/v1/jobs:plan",
+            json={"storyboard": tiny_board(1)},
+            headers={"Authorization": "Bearer sl_guess", "Idempotency-Key": "k"},
+        )
+        assert [a.status_code for a in answers] == [401] * 5 + [429] * 25
+        assert keyed.status_code == 429
+        assert int(answers[-1].headers["retry-after"]) >= 1
+        assert answers[-1].json()["error"] == "rate_limited"
+        assert len(lookups) == 5  # nothing looked up once the budget was spent
+        assert attacker.get("/v1/jobs", headers=headers).status_code == 429
+        assert neighbour.get("/v1/jobs", headers=headers).status_code == 200
+
+
+def test_a_keyed_post_looks_its_key_up_once(client, headers, lookups):
+    answer = client.post(
+        "/v1/jobs:plan",
+        json={"storyboard": tiny_board(1)},
+        headers={**headers, "Idempotency-Key": "once"},
+    )
+    assert answer.status_code == 200
+    assert len(lookups) == 1
+    bad = {"Authorization": "Bearer sl_unknown", "Idempotency-Key": "twice"}
+    assert client.post("/v1/jobs:plan", json={}, headers=bad).status_code == 401
+    assert len(lookups) == 2
