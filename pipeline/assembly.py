@@ -1,4 +1,5 @@
-"""Normalise each accepted shot as soon as it arrives, then stitch and verify the deliverable."""
+"""Normalise each accepted shot as soon as it arrives, then stitch and verify the deliverable; and how
+a job ends under either engine (``conclude``, ``fail_job``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 import stitching
-from pipeline import events
+from pipeline import attempts, events
 from pipeline.context import RunContext
 from shotline.errors import ShotlineError
 from shotline.storyboard import Shot as ShotSpec
@@ -136,7 +137,7 @@ def stitch_job(ctx: RunContext, job_id: str) -> str:
         plan = stitching.plan_edit(parts, profile)
         result = stitching.assemble(plan, output)
     except ShotlineError as exc:
-        return _fail(ctx, job_id, "stitching", exc.message)
+        return fail_job(ctx, job_id, "stitching", exc.message)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         job.status, job.stage = "delivered", "delivered"
@@ -146,9 +147,37 @@ def stitch_job(ctx: RunContext, job_id: str) -> str:
     return "delivered"
 
 
-def _fail(ctx: RunContext, job_id: str, stage: str, message: str) -> str:
+def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> str:
+    """End a job whose shots have all stopped, under either engine: cancelled, failed when a
+    shot has no segment, else stitched. Returns the status."""
+    if cancelled:
+        attempts.cancel_inflight(ctx, job_id, past_provider=True)
+        with session_scope(ctx.db_url) as session:
+            job = session.get_one(Job, job_id)
+            job.status, job.stage = "cancelled", "shots"
+            events.emit(session, job_id, "job.cancelled")
+        return "cancelled"
+    with session_scope(ctx.db_url) as session:
+        shots = list(
+            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        )
+        failed = next((shot for shot in shots if shot.status != "normalised"), None)
+        if failed is not None:
+            error = f"shot {failed.key}: {failed.error or failed.status}"
+            return fail_job(ctx, job_id, "shots", error, failed.key)
+    return stitch_job(ctx, job_id)
+
+
+def fail_job(
+    ctx: RunContext, job_id: str, stage: str, message: str, shot_key: str | None = None
+) -> str:
+    """Mark the job failed at ``stage`` and close every attempt still open under it, releasing
+    its reservation: nothing stays ``submitted`` or ``gating`` under a job that has ended."""
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         job.status, job.stage, job.error = "failed", stage, message
-        events.emit(session, job_id, "job.failed", error=message, stage=stage)
+        if shot_key is not None:
+            job.error_shot = shot_key
+        attempts.close_open(ctx, session, job_id, f"job failed: {message}")
+        events.emit(session, job_id, "job.failed", shot_key, error=message, stage=stage)
     return "failed"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest, JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
@@ -298,27 +299,43 @@ def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) ->
             )
 
 
-def cancel_inflight(ctx: RunContext, job_id: str) -> int:
-    """Cancel a job's unfinished attempts at their providers and release their reservations."""
+def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False) -> int:
+    """Cancel a job's unfinished attempts at their providers and release their reservations;
+    see ``close_open`` for ``past_provider``."""
     with session_scope(ctx.db_url) as session:
-        rows = list(
-            session.scalars(
-                select(Attempt)
-                .join(Shot, Shot.id == Attempt.shot_id)
-                .where(
-                    Shot.job_id == job_id, Attempt.status.not_in(TERMINAL | {"fetched", "gating"})
-                )
-            )
-        )
-        for attempt in rows:
-            if attempt.provider_job_id:
-                try:
-                    ctx.adapter(attempt.provider).cancel(attempt.provider_job_id)
-                except ProviderError as exc:
-                    attempt.error = f"cancel failed: {exc.message}"
-            attempt.status = "cancelled"
-            ledger.settle(session, job_id, attempt, 0.0)
+        closed = close_open(ctx, session, job_id, "job cancelled", past_provider=past_provider)
         for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
             if shot.status in ("planned", "rendering"):
                 shot.status = "cancelled"
-        return len(rows)
+        return closed
+
+
+def close_open(
+    ctx: RunContext, session: Session, job_id: str, reason: str, *, past_provider: bool = True
+) -> int:
+    """Close every attempt of the job not in a terminal state: cancel its provider job (best
+    effort), mark it ``cancelled``, release its reservation (a fetched clip keeps the cost it
+    settled) and record an ``attempt.closed`` event with ``reason``. Returns how many it closed.
+
+    ``past_provider`` also closes attempts the provider has finished (``fetched``, ``gating``):
+    right once the job has ended, wrong while a worker may still be gating them.
+    """
+    skip = TERMINAL if past_provider else TERMINAL | {"fetched", "gating"}
+    rows = session.execute(
+        select(Attempt, Shot.key)
+        .join(Shot, Shot.id == Attempt.shot_id)
+        .where(Shot.job_id == job_id, Attempt.status.not_in(skip))
+    ).all()
+    for attempt, key in rows:
+        was = attempt.status
+        if attempt.provider_job_id and was in ("submitting", "submitted", "rendering"):
+            try:
+                ctx.adapter(attempt.provider).cancel(attempt.provider_job_id)
+            except ProviderError as exc:
+                attempt.error = f"cancel failed: {exc.message}"
+        attempt.status = "cancelled"
+        ledger.settle(session, job_id, attempt, 0.0)
+        events.emit(
+            session, job_id, "attempt.closed", key, attempt=attempt.number, was=was, reason=reason
+        )
+    return len(rows)

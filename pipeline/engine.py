@@ -130,22 +130,5 @@ class EmbeddedEngine:
             return verdicts.judge(self.ctx, attempt_id) in ("accept", "repair")
 
     def _finish(self, job_id: str) -> str:
-        with session_scope(self.ctx.db_url) as session:
-            job = session.get_one(Job, job_id)
-            shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
-            if job_id in self._cancelled:
-                attempts.cancel_inflight(self.ctx, job_id)
-                job.status, job.stage = "cancelled", "shots"
-                events.emit(session, job_id, "job.cancelled")
-                return job.status
-            failed = [s for s in shots if s.status != "normalised"]
-            if failed:
-                job.status, job.stage = "failed", "shots"
-                job.error_shot = failed[0].key
-                job.error = f"shot {failed[0].key}: {failed[0].error or failed[0].status}"
-                events.emit(
-                    session, job_id, "job.failed", failed[0].key, error=job.error, stage="shots"
-                )
-                return job.status
         with self.cpu:
-            return assembly.stitch_job(self.ctx, job_id)
+            return assembly.conclude(self.ctx, job_id, cancelled=job_id in self._cancelled)

@@ -100,7 +100,7 @@ def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
     ):
         consistency.reset_for_rerender(ctx, offending)
         return _redrive(cur, offending)
-    conclude(ctx, job_id)
+    assembly.conclude(ctx, job_id)
     return [_done(cur)]
 
 
@@ -116,25 +116,6 @@ def _unfinished_shots(ctx: RunContext, job_id: str) -> list[int]:
 def _redrive(cur: Cursor, shot_pks: list[int]) -> list[Move]:
     moves = [Move(cur.key, cur.job_id, "shots", cur.job_id)]
     return moves + [Move(shot_key(pk), cur.job_id, "begin", str(pk), when=FRESH) for pk in shot_pks]
-
-
-def conclude(ctx: RunContext, job_id: str) -> str:
-    """The embedded engine's ending: failed when a shot has no segment, else stitched."""
-    with session_scope(ctx.db_url) as session:
-        job = session.get_one(Job, job_id)
-        shots = list(
-            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
-        )
-        failed = [shot for shot in shots if shot.status != "normalised"]
-        if failed:
-            job.status, job.stage = "failed", "shots"
-            job.error_shot = failed[0].key
-            job.error = f"shot {failed[0].key}: {failed[0].error or failed[0].status}"
-            events.emit(
-                session, job_id, "job.failed", failed[0].key, error=job.error, stage="shots"
-            )
-            return job.status
-    return assembly.stitch_job(ctx, job_id)
 
 
 # --- shot steps --------------------------------------------------------------------------------
@@ -291,9 +272,9 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
     if cur.key.startswith("job:"):
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, cur.job_id)
-            if job.status not in JOB_DONE:
-                job.status, job.error = "failed", reason
-                events.emit(session, cur.job_id, "job.failed", error=reason, stage=job.stage)
+            ended, stage = job.status in JOB_DONE, job.stage
+        if not ended:
+            assembly.fail_job(ctx, cur.job_id, stage, reason)
         return [_done(cur)]
     shot_pk = _shot_of(cur)
     attempts.fail_shot(ctx, shot_pk, reason, stage="internal")

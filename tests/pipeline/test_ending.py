@@ -1,0 +1,100 @@
+"""How a job ends after an internal error, under both engines: no attempt stays open under it and
+no reservation stays held."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline import attempts, polling
+from pipeline.attempts import TERMINAL
+from pipeline.context import RunContext
+from pipeline.engine import EmbeddedEngine
+from pipeline.planning import create_job
+from quality import gate
+from store.db import session_scope
+from store.models import Attempt, Event, Job, LedgerEntry, Shot
+from tests.distributed.conftest import LocalDriver
+from tests.pipeline.conftest import shot, tiny_board
+
+
+def _crash(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("injected bug")
+
+
+def _priced_job(ctx: RunContext, tmp_path: Any, usd: float) -> str:
+    """A two-shot job whose every attempt reserves ``usd``."""
+    job_id = create_job(ctx, tiny_board(shot("a"), shot("b")), output=tmp_path / "out.mp4")
+    with session_scope(ctx.db_url) as session:
+        for row in session.scalars(select(Shot).where(Shot.job_id == job_id)):
+            route = dict(row.route or {})
+            route["candidates"] = [c | {"quote_usd": usd} for c in route["candidates"]]
+            row.route = route
+    return job_id
+
+
+def _run(ctx: RunContext, engine: str, job_id: str) -> str:
+    if engine == "embedded":
+        return EmbeddedEngine(ctx).run(job_id)
+    driver = LocalDriver(ctx)
+    driver.submit(job_id)
+    return driver.run(job_id)
+
+
+def _assert_closed(ctx: RunContext, job_id: str) -> tuple[list[Attempt], set[str]]:
+    """Asserts the job failed with every attempt closed and settled and no reservation held;
+    returns its attempts and the states the ``attempt.closed`` events closed them in."""
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        tries = list(
+            session.scalars(
+                select(Attempt).join(Shot, Shot.id == Attempt.shot_id).where(Shot.job_id == job_id)
+            )
+        )
+        held = session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount_usd), 0.0)).where(
+                LedgerEntry.job_id == job_id, LedgerEntry.kind.in_(("reserve", "release"))
+            )
+        )
+        closed = list(
+            session.scalars(
+                select(Event.data).where(Event.job_id == job_id, Event.kind == "attempt.closed")
+            )
+        )
+        assert job.status == "failed"
+        assert tries, "the job made no attempt"
+        assert {t.status for t in tries} <= TERMINAL, [t.status for t in tries]
+        assert all(t.settled_usd is not None for t in tries)
+        assert job.reserved_usd == pytest.approx(0.0)
+        assert held == pytest.approx(0.0)
+        assert closed
+        assert all(data["reason"].startswith("job failed") for data in closed)
+        return tries, {data["was"] for data in closed}
+
+
+@pytest.mark.parametrize("engine", ["embedded", "distributed"])
+def test_a_crash_while_polling_closes_the_submitted_attempt(
+    ctx, scripted, tmp_path, monkeypatch, engine
+):
+    adapter = scripted()
+    monkeypatch.setattr(attempts, "wait", _crash)  # the embedded engine's poll loop
+    monkeypatch.setattr(polling, "poll_once", _crash)  # the distributed flow's poll step
+    job_id = _priced_job(ctx, tmp_path, 0.5)
+    assert _run(ctx, engine, job_id) == "failed"
+    tries, was = _assert_closed(ctx, job_id)
+    assert was == {"submitted"}
+    assert {t.provider_job_id for t in tries} <= set(adapter.cancelled)
+
+
+@pytest.mark.parametrize("engine", ["embedded", "distributed"])
+def test_a_crash_in_the_gate_closes_the_gating_attempt(
+    ctx, scripted, tmp_path, monkeypatch, engine
+):
+    scripted()
+    monkeypatch.setattr(gate, "evaluate", _crash)
+    job_id = _priced_job(ctx, tmp_path, 0.5)
+    assert _run(ctx, engine, job_id) == "failed"
+    _, was = _assert_closed(ctx, job_id)
+    assert was == {"gating"}
