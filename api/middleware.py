@@ -3,13 +3,16 @@
 A POST with an ``Idempotency-Key`` is recorded (per tenant and key) before it runs; a retry with
 the same key and the same request gets the first response back (``Idempotent-Replayed: true``)
 and never runs again; the same key with a different request is a 422, and a retry while the first
-is still running a 409. Responses of 5xx, 401 and 429 are not kept, so those can be retried.
+is still running a 409. Responses of 5xx, 401 and 429 are not kept, so those can be retried. The
+record is complete before the last chunk of the first response is sent, so a client that replays
+as soon as it has its answer never meets a 409.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
@@ -22,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import error_body, error_response
 from store.db import session_scope
 from store.models import IdempotencyRecord
+
+log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 200
 NOT_KEPT = {401, 429}
@@ -186,7 +191,20 @@ class IdempotencyMiddleware:
     async def _run(
         self, scope: Scope, replay: Receive, send: Send, db_url: str, record_id: int
     ) -> None:
-        status, content_type, chunks = 500, None, []
+        status, content_type = 500, None
+        chunks: list[bytes] = []
+        recorded = False
+
+        async def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            body = b"".join(chunks)
+            try:
+                await run_in_threadpool(finish, db_url, record_id, status, content_type, body)
+            except Exception:
+                log.exception("idempotency record %s could not be completed", record_id)
 
         async def capture(message: Message) -> None:
             nonlocal status, content_type
@@ -195,14 +213,14 @@ class IdempotencyMiddleware:
                 content_type = Headers(raw=message.get("headers", [])).get("content-type")
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await record()  # complete before the last byte leaves: a replay finds it
             await send(message)
 
         try:
             await self.app(scope, replay, capture)
         finally:
-            await run_in_threadpool(
-                finish, db_url, record_id, status, content_type, b"".join(chunks)
-            )
+            await record()
 
 
 def _replayer(messages: list[Message], receive: Receive) -> Receive:

@@ -1,0 +1,91 @@
+"""Idempotency-Key replays: the first response is stored before its last byte is sent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.types import Message, Receive, Scope, Send
+
+from api.middleware import IdempotencyMiddleware
+from pipeline.context import RunContext
+from store.db import session_scope
+from store.models import IdempotencyRecord
+from tests.api.conftest import tiny_board
+
+PAIRS = 200
+
+
+def test_an_immediate_replay_is_always_the_stored_response(live_url, headers):
+    """The finding: about 2% of immediate sequential replays got 409 "still runs", because the
+    record was marked done only after the response had reached the client."""
+    body = {"storyboard": tiny_board(1)}
+    outcomes = []
+    with httpx.Client(base_url=live_url, headers=headers, timeout=10) as http:
+        for i in range(PAIRS):
+            keyed = {"Idempotency-Key": f"pair-{i}"}
+            first = http.post("/v1/jobs:plan", json=body, headers=keyed)
+            again = http.post("/v1/jobs:plan", json=body, headers=keyed)
+            replayed = again.headers.get("idempotent-replayed")
+            same = again.content == first.content
+            outcomes.append((first.status_code, again.status_code, replayed, same))
+    failed = [(i, o) for i, o in enumerate(outcomes) if o != (200, 200, "true", True)]
+    assert not failed, f"{len(failed)} of {PAIRS} replays differ: {failed[:5]}"
+
+
+def _app(parts: list[bytes]):
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        start = {"type": "http.response.start", "status": 201}
+        await send({**start, "headers": [(b"content-type", b"text/plain")]})
+        for index, part in enumerate(parts):
+            more = index < len(parts) - 1
+            await send({"type": "http.response.body", "body": part, "more_body": more})
+
+    return app
+
+
+def _record(db_url: str) -> tuple[str, str | None]:
+    with session_scope(db_url) as session:
+        row = session.scalars(select(IdempotencyRecord)).one()
+        return row.status, row.body
+
+
+async def _post(middleware: IdempotencyMiddleware, db_url: str) -> list[tuple[Message, object]]:
+    """The messages the client receives, each with the stored record at the moment it is sent."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/things",
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer sl_x"), (b"idempotency-key", b"k1")],
+    }
+    sent: list[tuple[Message, object]] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append((message, await asyncio.to_thread(_record, db_url)))
+
+    await middleware(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("parts", [[b'{"id": 1}'], [b"one,", b"two,", b"three"]])
+def test_the_record_is_complete_before_the_last_chunk_is_sent(ctx: RunContext, key, parts):
+    """JSON (one body message) and streamed bodies alike."""
+    middleware = IdempotencyMiddleware(
+        _app(parts), db_url=lambda: ctx.db_url, tenant_of=lambda scope, token: "acme"
+    )
+    first = asyncio.run(_post(middleware, ctx.db_url))
+    last_message, stored_then = first[-1]
+    assert last_message.get("more_body", False) is False
+    assert stored_then == ("done", b"".join(parts).decode())
+    assert [m["body"] for m, _ in first[1:]] == parts
+    again = asyncio.run(_post(middleware, ctx.db_url))
+    assert again[0][0]["status"] == 201
+    assert (b"idempotent-replayed", b"true") in again[0][0]["headers"]
+    assert b"".join(m.get("body", b"") for m, _ in again[1:]) == b"".join(parts)
