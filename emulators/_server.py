@@ -7,6 +7,8 @@ import socket
 import tempfile
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -78,13 +80,20 @@ def create_app(scenario: Scenario, media_dir: Path) -> FastAPI:
 
 
 class EmulatorHandle:
-    """A running emulator: base URLs for ``build_adapter``, stats, and ``stop``."""
+    """A running emulator: base URLs for ``build_adapter``, stats, and ``stop`` (which removes the
+    media it rendered)."""
 
     def __init__(
-        self, server: uvicorn.Server, thread: threading.Thread | None, root: str, emu: Emulator
+        self,
+        server: uvicorn.Server,
+        thread: threading.Thread | None,
+        root: str,
+        emu: Emulator,
+        remove_media: Callable[[], object],
     ) -> None:
         self._server = server
         self._thread = thread
+        self._remove_media = remove_media
         self.base_url = root
         self.base_urls, self.judge_base_urls = urls_for(root)
         self.emulator = emu
@@ -98,7 +107,7 @@ class EmulatorHandle:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.emulator.shutdown()
-        shutil.rmtree(self.emulator.media_dir, ignore_errors=True)
+        self._remove_media()
 
     def __enter__(self) -> EmulatorHandle:
         return self
@@ -132,12 +141,33 @@ def _server(
 def start_emulator(
     scenario: Scenario | Path | None = None, *, host: str = "127.0.0.1", port: int = 0
 ) -> EmulatorHandle:
-    """Run the emulator in a background thread (``port=0``: a free port); return once it serves."""
+    """Run the emulator in a background thread (``port=0``: a free port); return once it serves.
+
+    Its media directory goes on ``stop``, when it fails to start, or at the latest when the
+    interpreter exits.
+    """
     server, emu = _server(scenario, host, port)
+    remove_media = weakref.finalize(emu, shutil.rmtree, emu.media_dir, True)
+    try:
+        thread, bound = _serve_in_thread(server, host, port)
+    except BaseException:
+        server.should_exit = True
+        emu.shutdown()
+        remove_media()
+        raise
+    netloc = f"[{host}]" if ":" in host else host
+    return EmulatorHandle(server, thread, f"http://{netloc}:{bound}", emu, remove_media)
+
+
+def _serve_in_thread(server: uvicorn.Server, host: str, port: int) -> tuple[threading.Thread, int]:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    bound: int = sock.getsockname()[1]
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="shotline-emulator", daemon=True
     )
@@ -147,5 +177,4 @@ def start_emulator(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the emulator did not start")
         time.sleep(0.01)
-    netloc = f"[{host}]" if ":" in host else host
-    return EmulatorHandle(server, thread, f"http://{netloc}:{bound}", emu)
+    return thread, bound

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -42,11 +43,18 @@ def emulate(
             f"stats: {handle.base_url}/_emulator/stats    scenario: {scenario or 'clean default'}\n"
             "[bold]Emulated providers: no money is spent.[/bold] Ctrl-C stops."
         )
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it like Ctrl-C
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             console.print("stopped")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _table(base_urls: dict[str, str], judge_urls: dict[str, str]) -> Table:
