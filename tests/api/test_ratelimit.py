@@ -17,7 +17,7 @@ from api.config import ApiSettings
 from api.ratelimit import RateLimiter, RedisRateLimiter, build_limiter
 from pipeline.context import RunContext
 from shotline.settings import Settings
-from tests.api.conftest import tiny_board
+from tests.api.conftest import free_port, tiny_board
 
 
 @pytest.fixture
@@ -152,3 +152,11 @@ def test_a_keyed_post_looks_its_key_up_once(client, headers, lookups):
     bad = {"Authorization": "Bearer sl_unknown", "Idempotency-Key": "twice"}
     assert client.post("/v1/jobs:plan", json={}, headers=bad).status_code == 401
     assert len(lookups) == 2
+
+
+def test_an_unreachable_redis_allows_and_warns(caplog):
+    port = free_port()  # nothing listens there
+    client = redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    limiter = RedisRateLimiter(client, rate_per_minute=1, burst=1, prefix="test:")
+    assert limiter.take("k") == 0
+    assert "rate limit store unreachable" in caplog.text
