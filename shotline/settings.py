@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     share_shot_cache: bool = False  # reuse accepted clips across tenants (default: per tenant)
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
+
+    # --- what one submitted storyboard may hold (refused with a 422 / exit 2 past these) ---
+    max_shots: int = Field(default=200, ge=1)
+    max_total_duration_s: float = Field(default=1800.0, gt=0)
+    max_document_nodes: int = Field(default=100_000, ge=100)  # YAML/JSON nodes, aliases expanded
+    max_document_depth: int = Field(default=64, ge=8)
 
     runway_api_key: SecretStr | None = None
     gemini_api_key: SecretStr | None = None

@@ -7,19 +7,21 @@ Every problem is reported at once, each with its path
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shotline import limits as lim
+from shotline.documents import parse_document
 from shotline.errors import InvalidInputError, Problem
+from shotline.limits import Limits
+from shotline.timeline import exact_rate, frames_for, join_problem, transition_frames
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
-_TRANSITION_RE = re.compile(r"^(cut|crossfade|fade|wipe)(?::(\d+(?:\.\d+)?))?$")
+_TRANSITION_RE = re.compile(r"^(cut|crossfade|fade|wipe)(?::(\d{1,6}(?:\.\d{1,6})?))?$")
 
 
 class StoryboardError(InvalidInputError):
@@ -46,17 +48,24 @@ class Mode(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def parse_size(value: str) -> tuple[int, int]:
-    """``"1280x720"`` -> ``(1280, 720)``; both sides even and at least 16."""
+    """``"1280x720"`` -> ``(1280, 720)``: even sides of 32-7680 pixels, at most 7680x4320 pixels
+    in all, no more elongated than 8:1 (what the gate and the stitcher can process)."""
     match = _SIZE_RE.match(value.strip().lower())
     if not match:
-        raise ValueError(f"size {value!r} is not WIDTHxHEIGHT, e.g. 1280x720")
+        raise ValueError(f"size {value[:40]!r} is not WIDTHxHEIGHT, e.g. 1280x720")
     width, height = int(match[1]), int(match[2])
-    if width < 16 or height < 16 or width % 2 or height % 2:
-        raise ValueError(f"size {value!r} needs even sides of at least 16 pixels")
+    if width % 2 or height % 2:
+        raise ValueError(f"size {value!r} needs even sides")
+    if min(width, height) < lim.MIN_SIDE or max(width, height) > lim.MAX_SIDE:
+        raise ValueError(f"size {value!r}: each side must be {lim.MIN_SIDE}-{lim.MAX_SIDE} pixels")
+    if width * height > lim.MAX_PIXELS:
+        raise ValueError(f"size {value!r} is over {lim.MAX_PIXELS} pixels (7680x4320)")
+    if max(width, height) > lim.MAX_ASPECT * min(width, height):
+        raise ValueError(f"size {value!r} is more elongated than {lim.MAX_ASPECT:g}:1")
     return width, height
 
 
@@ -70,21 +79,28 @@ class Transition(_Strict):
     def parse(cls, text: str) -> Transition:
         match = _TRANSITION_RE.match(text.strip().lower())
         if not match:
-            raise ValueError(f"transition {text!r} must be cut, crossfade:SECONDS or fade:SECONDS")
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise ValueError(
+                f"transition {shown!r} must be cut, crossfade:SECONDS, fade:SECONDS or "
+                "wipe:SECONDS (at most 6 digits either side of the point)"
+            )
         kind, seconds = match[1], float(match[2] or 0)
         if kind == "cut" and match[2]:
             raise ValueError("a cut takes no duration")
         if kind != "cut" and seconds <= 0:
             raise ValueError(f"{kind} needs a duration > 0, e.g. {kind}:0.5")
+        if seconds > lim.MAX_SHOT_S:
+            raise ValueError(f"{kind} of {seconds:g}s is longer than any shot may be")
         return cls(kind=kind, seconds=seconds)
 
     def __str__(self) -> str:
-        return "cut" if self.kind == "cut" else f"{self.kind}:{self.seconds:g}"
+        seconds = f"{self.seconds:.6f}".rstrip("0").rstrip(".")  # no exponent: parses again
+        return "cut" if self.kind == "cut" else f"{self.kind}:{seconds}"
 
 
 class OutputSpec(_Strict):
     size: str = "1280x720"
-    fps: float = Field(default=24, gt=0, le=120)
+    fps: float = Field(default=24, ge=lim.MIN_FPS, le=lim.MAX_FPS)
     loudness_lufs: float = Field(default=-16.0, ge=-40, le=-5)
 
     @field_validator("size")
@@ -130,8 +146,13 @@ class Shot(_Strict):
     def _positive_duration(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be > 0")
-        if value > 120:
-            raise ValueError("must be at most 120 seconds")
+        if value < lim.MIN_SHOT_S:
+            raise ValueError(
+                f"must be at least {lim.MIN_SHOT_S:g} seconds (the shortest shot the quality gate "
+                "and the stitcher can use)"
+            )
+        if value > lim.MAX_SHOT_S:
+            raise ValueError(f"must be at most {lim.MAX_SHOT_S:g} seconds")
         return value
 
     @field_validator("transition")
@@ -183,40 +204,80 @@ class Storyboard(_Strict):
         return total
 
 
-def _timeline_problems(board: Storyboard) -> list[Problem]:
+def _shot_paths(board: Storyboard) -> list[tuple[str, Shot]]:
+    return [
+        (f"scenes[{s_index}].shots[{k_index}]", shot)
+        for s_index, scene in enumerate(board.scenes)
+        for k_index, shot in enumerate(scene.shots)
+    ]
+
+
+def _continue_problem(path: str, shot: Shot, first: bool) -> Problem | None:
+    if not shot.continues or not (first or shot.reference_image):
+        return None
+    why = "the first shot has no previous shot" if first else "it has its own reference_image"
+    return Problem(f"{path}.continues", f"cannot continue: {why}")
+
+
+def _frame_problems(board: Storyboard) -> list[Problem]:
+    """What the stitcher would refuse after the spend: too few frames, transitions that do not
+    fit their shots (``join_problem``, the stitcher's own rule)."""
+    problems: list[Problem] = []
+    rate = exact_rate(board.output.fps)
+    previous_frames = head = 0
+    for index, (path, shot) in enumerate(_shot_paths(board)):
+        frames = frames_for(shot.duration, rate)
+        if frames < lim.MIN_SHOT_FRAMES:
+            problems.append(
+                Problem(
+                    f"{path}.duration",
+                    f"{shot.duration:g}s is {frames} frames at {board.output.fps:g} fps; "
+                    f"a shot needs at least {lim.MIN_SHOT_FRAMES} frames",
+                )
+            )
+        into = shot.transition_in
+        overlap = transition_frames(into.kind, into.seconds, rate)
+        problem = join_problem(index, str(into), overlap, head, previous_frames, frames)
+        if problem is None and index > 0 and overlap >= previous_frames:
+            problem = f"{into} ({overlap} frames) is not shorter than the previous shot"
+        if problem:
+            problems.append(Problem(f"{path}.transition", problem))
+            overlap = 0  # reported once: not again as the next join's problem
+        previous_frames, head = frames, overlap
+    return problems
+
+
+def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    previous: Shot | None = None
-    for s_index, scene in enumerate(board.scenes):
-        for k_index, shot in enumerate(scene.shots):
-            path = f"scenes[{s_index}].shots[{k_index}]"
-            if shot.id in seen:
-                problems.append(
-                    Problem(
-                        f"{path}.id", f"duplicate shot id {shot.id!r} (also at {seen[shot.id]})"
-                    )
-                )
-            seen.setdefault(shot.id, path)
-            overlap = shot.transition_in.seconds
-            if shot.continues and (previous is None or shot.reference_image):
-                why = (
-                    "the first shot has no previous shot"
-                    if previous is None
-                    else "it has its own reference_image"
-                )
-                problems.append(Problem(f"{path}.continues", f"cannot continue: {why}"))
-            if previous is None and shot.transition_in.kind not in ("cut", "fade"):
-                problems.append(
-                    Problem(f"{path}.transition", "the first shot can only cut or fade in")
-                )
-            elif previous is not None and overlap >= min(previous.duration, shot.duration):
-                problems.append(
-                    Problem(
-                        f"{path}.transition", f"{overlap:g}s overlap is not shorter than both shots"
-                    )
-                )
-            previous = shot
+    for index, (path, shot) in enumerate(_shot_paths(board)):
+        if shot.id in seen:
+            message = f"duplicate shot id {shot.id!r} (also at {seen[shot.id]})"
+            problems.append(Problem(f"{path}.id", message))
+        seen.setdefault(shot.id, path)
+        problem = _continue_problem(path, shot, index == 0)
+        if problem:
+            problems.append(problem)
+    problems += _frame_problems(board)
+    total = sum(shot.duration for _, shot in board.shots())
+    if total > limits.max_total_duration_s:
+        message = (
+            f"the shots last {total:g}s in all, more than the limit of "
+            f"{limits.max_total_duration_s:g}s (SHOTLINE_MAX_TOTAL_DURATION_S)"
+        )
+        problems.append(Problem("scenes", message))
     return problems
+
+
+def _count_shots(data: dict[str, Any]) -> int:
+    scenes = data.get("scenes")
+    if not isinstance(scenes, list):
+        return 0
+    return sum(
+        len(scene["shots"])
+        for scene in scenes
+        if isinstance(scene, dict) and isinstance(scene.get("shots"), list)
+    )
 
 
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:
@@ -254,31 +315,42 @@ def _problems_from(error: ValidationError) -> list[Problem]:
     return problems
 
 
-def parse_storyboard(data: Any, source: str = "storyboard") -> Storyboard:
-    """Validate already-parsed data; raise ``StoryboardError`` listing every problem."""
+def parse_storyboard(
+    data: Any, source: str = "storyboard", limits: Limits | None = None
+) -> Storyboard:
+    """Validate already-parsed data; raise ``StoryboardError`` listing every problem.
+
+    ``limits`` defaults to the settings (``SHOTLINE_MAX_SHOTS``, ``SHOTLINE_MAX_TOTAL_DURATION_S``).
+    """
     if not isinstance(data, dict):
         raise StoryboardError(
             f"{source}: must be a mapping", [Problem("", "top level must be a mapping")]
         )
+    limits = limits or Limits.from_settings()
+    count = _count_shots(data)
+    if count > limits.max_shots:  # refused before validating thousands of shots
+        message = f"{count} shots, more than the limit of {limits.max_shots} (SHOTLINE_MAX_SHOTS)"
+        raise StoryboardError(f"{source} is too large", [Problem("scenes", message)])
     try:
         board = Storyboard.model_validate(data)
     except ValidationError as exc:
         raise StoryboardError(f"{source} is invalid", _problems_from(exc)) from None
-    problems = _timeline_problems(board)
+    problems = _timeline_problems(board, limits)
     if problems:
         raise StoryboardError(f"{source} is invalid", problems)
     return board
 
 
-def parse_storyboard_text(text: str, source: str = "storyboard") -> Storyboard:
-    """Parse YAML (a superset of JSON) text and validate it."""
+def parse_storyboard_text(
+    text: str, source: str = "storyboard", limits: Limits | None = None
+) -> Storyboard:
+    """Parse YAML (a superset of JSON) text within the document budget, and validate it."""
+    limits = limits or Limits.from_settings()
     try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise StoryboardError(
-            f"{source} is not valid YAML or JSON", [Problem("", str(exc))]
-        ) from None
-    return parse_storyboard(data, source)
+        data = parse_document(text, limits, source)
+    except InvalidInputError as exc:
+        raise StoryboardError(f"{source} is not valid YAML or JSON", exc.problems) from None
+    return parse_storyboard(data, source, limits)
 
 
 def load_storyboard(path: Path) -> Storyboard:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from shotline.storyboard import Transition
+from shotline.timeline import join_problem
 from stitching.errors import PlanError
 from stitching.profile import OutputProfile
 from stitching.segment import Segment
@@ -140,13 +141,10 @@ def _check_segment(shot_id: str, segment: Segment, profile: OutputProfile) -> No
         raise PlanError(f"shot {shot_id}: {segment.samples} samples for {segment.frames} frames")
 
 
-def _transition_problem(index: int, shot_id: str, transition: Transition) -> str | None:
-    if index == 0:
-        if transition.kind not in ("cut", "fade"):
-            return f"shot {shot_id}: the first shot can only cut or fade in, not {transition}"
-        return None
-    if transition.kind not in XFADE and transition.kind != "cut":
-        return f"shot {shot_id}: unknown transition {transition}"
+def _transition_problem(index: int, transition: Transition) -> str | None:
+    """Kinds the stitcher can draw; whether a transition fits is ``join_problem`` (shared)."""
+    if index > 0 and transition.kind not in XFADE and transition.kind != "cut":
+        return f"unknown transition {transition}"
     return None
 
 
@@ -167,18 +165,14 @@ def plan_edit(
     head = 0
     for index, (shot_id, segment, transition) in enumerate(segments):
         _check_segment(shot_id, segment, profile)
-        problem = _transition_problem(index, shot_id, transition)
-        if problem:
-            raise PlanError(problem)
         overlap = profile.transition_frames(transition)
+        previous = shots[-1].frames if shots else 0
+        problem = _transition_problem(index, transition) or join_problem(
+            index, str(transition), overlap, head, previous, segment.frames
+        )
+        if problem:
+            raise PlanError(f"shot {shot_id}: {problem}")
         start = 0 if index == 0 else shots[-1].timeline_out - overlap
-        if index > 0 and overlap + head > shots[-1].frames:
-            raise PlanError(
-                f"shot {shot_id}: {transition} ({overlap} frames) and the transition into "
-                f"{shots[-1].shot_id} ({head} frames) do not fit in its {shots[-1].frames} frames"
-            )
-        if overlap >= segment.frames:
-            raise PlanError(f"shot {shot_id}: {transition} is not shorter than the shot")
         sample_in = profile.samples_for(start)
         shots.append(ShotPlan(shot_id, segment, transition, overlap, start, sample_in))
         head = overlap

@@ -7,24 +7,9 @@ from fractions import Fraction
 from typing import Any
 
 from shotline.storyboard import OutputSpec, Transition
+from shotline.timeline import exact_rate, frames_for, transition_frames
 
-_NTSC = (24, 30, 48, 60, 120)
-
-
-def as_rate(fps: float | Fraction | str) -> Fraction:
-    """Exact frame rate: ``29.97`` -> ``30000/1001``; ``"24/1"`` and ``Fraction`` pass through."""
-    if isinstance(fps, Fraction):
-        rate = fps
-    elif isinstance(fps, str):
-        rate = Fraction(fps)
-    else:
-        rate = Fraction(fps).limit_denominator(1001)
-        for base in _NTSC:
-            if abs(float(fps) - base * 1000 / 1001) < 0.005:
-                rate = Fraction(base * 1000, 1001)
-    if rate <= 0 or rate > 240:
-        raise ValueError(f"frame rate {fps} is out of range")
-    return rate
+as_rate = exact_rate
 
 
 @dataclass(frozen=True)
@@ -84,7 +69,7 @@ class OutputProfile:
         return int(self.timescale / self.rate)
 
     def frames_for(self, seconds: float) -> int:
-        return round(Fraction(seconds).limit_denominator(1_000_000) * self.rate)
+        return frames_for(seconds, self.rate)
 
     def samples_for(self, frames: int) -> int:
         """Audio samples spanning ``frames`` video frames (exact rational, then rounded)."""
@@ -94,7 +79,7 @@ class OutputProfile:
         return float(frames / self.rate)
 
     def transition_frames(self, transition: Transition) -> int:
-        return 0 if transition.kind == "cut" else max(1, self.frames_for(transition.seconds))
+        return transition_frames(transition.kind, transition.seconds, self.rate)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,9 +1,18 @@
+import json
+import time
 from pathlib import Path
 
 import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
 
+from shotline.commands import models, plan
+from shotline.limits import Limits
+from shotline.settings import get_settings
 from shotline.storyboard import (
     StoryboardError,
+    Transition,
     load_storyboard,
     parse_storyboard,
     parse_storyboard_text,
@@ -104,3 +113,239 @@ class TestBadStoryboards:
         assert "scenes[0].shots[0].prompt: is required" in _problems(
             {"title": "t", "scenes": [{"id": "s", "shots": [{"id": "a", "duration": 1}]}]}
         )
+
+
+# --- issue 15 (part C): hostile documents and values that can never render -------------------
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """A few hundred bytes of YAML whose aliases expand to width**levels shots."""
+    lines = ["title: bomb", "x0: &x0 [{id: a, prompt: p, duration: 1}]"]
+    for level in range(1, levels):
+        lines.append(f"x{level}: &x{level} [" + ", ".join([f"*x{level - 1}"] * width) + "]")
+    lines.append(f"scenes: [{{id: s, shots: *x{levels - 1}}}]")
+    return "\n".join(lines)
+
+
+def _text_problems(text: str) -> list[str]:
+    with pytest.raises(StoryboardError) as info:
+        parse_storyboard_text(text)
+    return [str(p) for p in info.value.problems]
+
+
+class TestHostileDocuments:
+    def test_alias_bomb_is_refused_while_composing(self):
+        started = time.perf_counter()
+        problems = _text_problems(alias_bomb())
+        assert time.perf_counter() - started < 2.0
+        assert len(problems) == 1
+        assert "more than 100000 nodes (aliases count as the nodes they repeat)" in problems[0]
+
+    def test_small_aliases_still_work(self):
+        text = (
+            "title: t\nshot: &shot {prompt: p, duration: 1}\n"
+            "scenes: [{id: s, shots: [{<<: *shot, id: a}, {<<: *shot, id: b}]}]"
+        )
+        with pytest.raises(StoryboardError, match="invalid") as info:
+            parse_storyboard_text(text)  # `shot` is not a storyboard key: the aliases did expand
+        assert [str(p) for p in info.value.problems] == ["shot: unknown key"]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "title: t\nscenes: [{id: s, shots: [{id: a, prompt: p, duration: .nan}]}]",
+            "title: t\nscenes: [{id: s, shots: [{id: a, prompt: p, duration: .inf}]}]",
+        ],
+    )
+    def test_yaml_nan_and_inf_durations(self, text):
+        assert _text_problems(text) == [
+            "scenes[0].shots[0].duration: Input should be a finite number"
+        ]
+
+    @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+    def test_json_nan_constants(self, constant):
+        text = json.dumps(_board()).replace('"duration": 2', f'"duration": {constant}')
+        assert _text_problems(text) == [
+            f"{constant} is not a number JSON allows (use a finite number)"
+        ]
+
+    @pytest.mark.parametrize(
+        "text",
+        ["a: " + "[" * 50_000 + "]" * 50_000, '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}"],
+        ids=["yaml", "json"],
+    )
+    def test_deep_nesting(self, text):
+        problems = _text_problems(text)
+        assert len(problems) == 1
+        assert problems[0].startswith("nested deeper than 64 levels")
+
+    @pytest.mark.parametrize("json_text", [False, True])
+    def test_five_thousand_digit_numbers(self, json_text):
+        data = _board(duration=1)
+        text = json.dumps(data) if json_text else yaml.safe_dump(data)
+        problems = _text_problems(text.replace("duration: 1", "duration: " + "9" * 5000)
+                                  .replace('"duration": 1', '"duration": ' + "9" * 5000))  # fmt: skip
+        assert len(problems) == 1
+        assert problems[0].startswith("a number of 5000 digits is too long (at most 40)")
+
+    def test_crossfade_with_five_thousand_digits(self):
+        data = _board()
+        data["scenes"][0]["shots"].append(
+            {"id": "b", "prompt": "p", "duration": 2, "transition": "crossfade:" + "9" * 5000}
+        )
+        (problem,) = _problems(data)
+        assert problem.startswith("scenes[0].shots[1].transition: transition 'crossfade:9999")
+        assert "must be cut, crossfade:SECONDS" in problem
+        assert len(problem) < 300
+
+    def test_transition_text_round_trips_without_exponent(self):
+        assert str(Transition.parse("fade:0.000001")) == "fade:0.000001"
+        assert Transition.parse(str(Transition.parse("crossfade:100.5"))).seconds == 100.5
+
+
+def _output(**output) -> dict:
+    return _board() | {"output": output}
+
+
+class TestNeverRenders:
+    @pytest.mark.parametrize("duration", [0.01, 0.2])
+    def test_too_short_shot(self, duration):
+        assert _problems(_board(duration=duration)) == [
+            "scenes[0].shots[0].duration: must be at least 0.25 seconds (the shortest shot the "
+            "quality gate and the stitcher can use)"
+        ]
+
+    def test_too_few_frames_at_a_low_rate(self):
+        data = _output(fps=10) | {"scenes": [{"id": "s", "shots": [
+            {"id": "a", "prompt": "p", "duration": 0.3}]}]}  # fmt: skip
+        assert _problems(data) == [
+            "scenes[0].shots[0].duration: 0.3s is 3 frames at 10 fps; a shot needs at least 6 frames"
+        ]
+
+    @pytest.mark.parametrize("fps", [0.5, 0.0001, 9.99, 121])
+    def test_fps_out_of_range(self, fps):
+        (problem,) = _problems(_output(fps=fps))
+        assert problem.startswith("output.fps: Input should be")
+
+    @pytest.mark.parametrize(
+        ("size", "why"),
+        [
+            ("99998x99998", "each side must be 32-7680 pixels"),
+            ("3840x16", "each side must be 32-7680 pixels"),
+            ("128x16", "each side must be 32-7680 pixels"),
+            ("7680x7680", "is over 33177600 pixels (7680x4320)"),
+            ("3840x320", "is more elongated than 8:1"),
+            ("1281x720", "needs even sides"),
+        ],
+    )
+    def test_sizes_no_pipeline_can_render(self, size, why):
+        assert _problems(_output(size=size)) == [f"output.size: size {size!r} {why}".replace(
+            f"{size!r} each", f"{size!r}: each")]  # fmt: skip
+
+    @pytest.mark.parametrize("size", ["7680x4320", "32x32", "256x32", "160x90", "1080x1920"])
+    def test_sizes_at_the_limits_pass(self, size):
+        assert parse_storyboard(_output(size=size)).output.size == size
+
+    def test_first_shot_fade_longer_than_the_shot(self):
+        data = _board(duration=3, transition="fade:4")
+        data["scenes"][0]["shots"].append({"id": "b", "prompt": "p", "duration": 3})
+        assert _problems(data) == [
+            "scenes[0].shots[0].transition: fade:4 fade-in (96 frames) is not shorter than the "
+            "shot (72 frames)"
+        ]
+
+    def test_crossfade_longer_than_a_neighbour(self):
+        data = _board(duration=1)
+        data["scenes"][0]["shots"].append(
+            {"id": "b", "prompt": "p", "duration": 5, "transition": "crossfade:2"}
+        )
+        assert _problems(data) == [
+            "scenes[0].shots[1].transition: crossfade:2 (48 frames) is longer than the previous "
+            "shot (24 frames)"
+        ]
+
+    def test_transitions_in_and_out_must_fit_together(self):
+        data = _board(duration=2, transition="fade:1.2")
+        data["scenes"][0]["shots"].append(
+            {"id": "b", "prompt": "p", "duration": 3, "transition": "crossfade:1"}
+        )
+        assert _problems(data) == [
+            "scenes[0].shots[1].transition: crossfade:1 (24 frames) and the transition into the "
+            "previous shot (29 frames) do not fit in its 48 frames"
+        ]
+
+    @pytest.mark.parametrize(
+        "plan",
+        [
+            [(3, "fade:4"), (3, "cut")],
+            [(2, "fade:1.2"), (3, "crossfade:1")],
+            [(1, "cut"), (1, "crossfade:1")],
+            [(2, "fade:0.5"), (1, "crossfade:0.5"), (2, "wipe:0.4")],
+            [(1, "cut"), (2, "crossfade:0.9")],
+        ],
+    )
+    def test_validation_refuses_what_the_stitcher_refuses(self, plan):
+        """The storyboard refuses every timeline ``plan_edit`` refuses (the same rule)."""
+        from stitching import OutputProfile, PlanError, plan_edit
+        from tests.stitching.test_profile_plan import fake_segment
+
+        profile = OutputProfile(320, 180, 24)
+        shots = [{"id": f"s{i}", "prompt": "p", "duration": d, "transition": t}
+                 for i, (d, t) in enumerate(plan)]  # fmt: skip
+        items = [(s["id"], fake_segment(profile.frames_for(s["duration"]), profile=profile),
+                  Transition.parse(s["transition"])) for s in shots]  # fmt: skip
+        try:
+            plan_edit(items, profile)
+            stitcher_refuses = False
+        except PlanError:
+            stitcher_refuses = True
+        data = {"title": "t", "scenes": [{"id": "s", "shots": shots}]}
+        try:
+            parse_storyboard(data)
+            validation_refuses = False
+        except StoryboardError:
+            validation_refuses = True
+        assert validation_refuses or not stitcher_refuses
+
+
+class TestCaps:
+    def _many(self, shots: int, duration: float = 1) -> dict:
+        return {"title": "t", "scenes": [{"id": "s", "shots": [
+            {"id": f"s{i}", "prompt": "p", "duration": duration} for i in range(shots)]}]}  # fmt: skip
+
+    def test_shot_cap_is_checked_before_validating_every_shot(self):
+        started = time.perf_counter()
+        assert _problems(self._many(10_000)) == [
+            "scenes: 10000 shots, more than the limit of 200 (SHOTLINE_MAX_SHOTS)"
+        ]
+        assert time.perf_counter() - started < 0.5
+        assert len(parse_storyboard(self._many(200)).shots()) == 200
+
+    def test_total_duration_cap(self):
+        assert _problems(self._many(16, duration=120)) == [
+            "scenes: the shots last 1920s in all, more than the limit of 1800s "
+            "(SHOTLINE_MAX_TOTAL_DURATION_S)"
+        ]
+
+    def test_caps_come_from_the_settings(self, monkeypatch):
+        monkeypatch.setenv("SHOTLINE_MAX_SHOTS", "3")
+        monkeypatch.setenv("SHOTLINE_MAX_TOTAL_DURATION_S", "2.5")
+        get_settings.cache_clear()
+        try:
+            assert Limits.from_settings() == Limits(max_shots=3, max_total_duration_s=2.5)
+            assert "more than the limit of 3" in _problems(self._many(4))[0]
+            assert "more than the limit of 2.5s" in _problems(self._many(3))[0]
+        finally:
+            get_settings.cache_clear()
+
+    def test_cli_exits_2_on_a_bomb_and_on_a_cap(self, tmp_path):
+        app = typer.Typer()
+        for command in (models, plan):
+            command.register(app)
+        bomb, big = tmp_path / "bomb.yaml", tmp_path / "big.yaml"
+        bomb.write_text(alias_bomb())
+        big.write_text(yaml.safe_dump(self._many(201)))
+        for path, reason in ((bomb, "aliases count"), (big, "SHOTLINE_MAX_SHOTS")):
+            done = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+            assert done.exit_code == 2, done.output
+            assert reason in done.output

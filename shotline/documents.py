@@ -1,0 +1,177 @@
+"""YAML and JSON text to plain data, within a budget (one parser for the API and the CLI).
+
+``yaml.safe_load`` expands aliases without limit (a few KB become millions of nodes) and both
+parsers recurse on nesting; numbers of thousands of digits and ``NaN`` pass or raise errors that are
+not input errors. Here every node is counted as it is composed, an alias counting as the whole node
+it repeats, so a document past ``Limits.max_document_nodes`` or ``max_document_depth`` is refused
+while it is read, before anything is built from it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from shotline.errors import InvalidInputError, Problem
+from shotline.limits import Limits
+
+
+class DocumentTooLargeError(yaml.YAMLError):
+    """The document passes a budget (raised while composing, before it is built)."""
+
+
+def _where(node_or_mark: Any) -> str:
+    mark = getattr(node_or_mark, "start_mark", node_or_mark)
+    line = getattr(mark, "line", None)
+    return f" (line {line + 1}, column {mark.column + 1})" if line is not None else ""
+
+
+class BudgetLoader(yaml.SafeLoader):
+    """A ``SafeLoader`` that counts expanded nodes and nesting depth while composing."""
+
+    def __init__(self, stream: str, limits: Limits) -> None:
+        super().__init__(stream)
+        self.limits = limits
+        self._sizes: dict[int, int] = {}
+        self._depth = 0
+        self._composed = 0
+
+    def _here(self) -> str:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        return _where(event.start_mark)
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._composed += 1
+        if self._composed > self.limits.max_document_nodes:
+            raise DocumentTooLargeError(
+                f"has more than {self.limits.max_document_nodes} nodes" + self._here()
+            )
+        self._depth += 1
+        if self._depth > self.limits.max_document_depth:
+            raise DocumentTooLargeError(
+                f"nested deeper than {self.limits.max_document_depth} levels" + self._here()
+            )
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is None:
+            return None
+        if id(node) not in self._sizes:  # an alias returns a node already counted
+            self._sizes[id(node)] = 1 + sum(self._sizes.get(id(c), 1) for c in _children(node))
+        if self._sizes[id(node)] > self.limits.max_document_nodes:
+            raise DocumentTooLargeError(
+                f"expands to more than {self.limits.max_document_nodes} nodes"
+                " (aliases count as the nodes they repeat)" + _where(node)
+            )
+        return node
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        _check_digits(str(node.value), self.limits, _where(node))
+        return int(super().construct_yaml_int(node))
+
+    def construct_yaml_float(self, node: ScalarNode) -> float:
+        _check_digits(str(node.value), self.limits, _where(node))
+        return float(super().construct_yaml_float(node))
+
+
+BudgetLoader.add_constructor("tag:yaml.org,2002:int", BudgetLoader.construct_yaml_int)
+BudgetLoader.add_constructor("tag:yaml.org,2002:float", BudgetLoader.construct_yaml_float)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_digits(text: str, limits: Limits, where: str = "") -> None:
+    digits = sum(ch.isdigit() for ch in text)
+    if digits > limits.max_number_digits:
+        raise ValueError(
+            f"a number of {digits} digits is too long (at most {limits.max_number_digits}){where}"
+        )
+
+
+def _json_int(limits: Limits) -> Any:
+    def parse(text: str) -> int:
+        _check_digits(text, limits)
+        return int(text)
+
+    return parse
+
+
+def _json_float(limits: Limits) -> Any:
+    def parse(text: str) -> float:
+        _check_digits(text, limits)
+        return float(text)
+
+    return parse
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows (use a finite number)")
+
+
+def _check_tree(data: Any, limits: Limits) -> None:
+    """Count nodes and depth of parsed JSON without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    count = 0
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if depth > limits.max_document_depth:
+            raise ValueError(f"nested deeper than {limits.max_document_depth} levels")
+        if count > limits.max_document_nodes:
+            raise ValueError(f"has more than {limits.max_document_nodes} nodes")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def parse_json(text: str | bytes, limits: Limits | None = None, what: str = "the body") -> Any:
+    """JSON within the budget; ``InvalidInputError`` naming what is wrong otherwise."""
+    limits = limits or Limits.from_settings()
+    try:
+        data = json.loads(
+            text,
+            parse_int=_json_int(limits),
+            parse_float=_json_float(limits),
+            parse_constant=_no_constant,
+        )
+        _check_tree(data, limits)
+    except RecursionError:
+        reason = f"nested deeper than {limits.max_document_depth} levels"
+        raise InvalidInputError(f"{what} is not usable JSON", [Problem("", reason)]) from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise InvalidInputError(f"{what} is not usable JSON", [Problem("", str(exc))]) from None
+    return data
+
+
+def parse_yaml(text: str, limits: Limits | None = None, what: str = "the body") -> Any:
+    """YAML (safe tags only) within the budget; ``InvalidInputError`` otherwise."""
+    loader = BudgetLoader(text, limits or Limits.from_settings())
+    try:
+        return loader.get_single_data()
+    except (ComposerError, ConstructorError, DocumentTooLargeError, yaml.YAMLError) as exc:
+        raise InvalidInputError(f"{what} is not usable YAML", [Problem("", str(exc))]) from None
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise InvalidInputError(f"{what} is not usable YAML", [Problem("", reason)]) from None
+    finally:
+        loader.dispose()
+
+
+def parse_document(text: str, limits: Limits | None = None, what: str = "the body") -> Any:
+    """JSON when the text starts with ``{``, YAML otherwise (YAML is a superset of JSON)."""
+    if text.lstrip().startswith("{"):
+        return parse_json(text, limits, what)
+    return parse_yaml(text, limits, what)

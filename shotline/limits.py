@@ -1,0 +1,44 @@
+"""What a storyboard may ask for: the ranges every model and the stitcher can honour, and the
+configurable caps on a document's and a storyboard's size (``SHOTLINE_MAX_*``).
+
+The fixed ranges were measured against the local pipeline (render, quality gate, stitch, verify):
+below 10 fps the stitch verification fails, a short side under 32 pixels crashes the gate's
+optical flow, and a shot needs a few frames for the gate and the transitions around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_FPS = 10.0
+MAX_FPS = 120.0
+MIN_SIDE = 32
+MAX_SIDE = 7680
+MAX_PIXELS = 7680 * 4320
+MAX_ASPECT = 8.0
+MIN_SHOT_S = 0.25
+MIN_SHOT_FRAMES = 6
+MAX_SHOT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on one submitted document (parsing) and on the storyboard it holds (validation)."""
+
+    max_shots: int = 200
+    max_total_duration_s: float = 1800.0
+    max_document_nodes: int = 100_000
+    max_document_depth: int = 64
+    max_number_digits: int = 40
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from shotline.settings import get_settings
+
+        settings = get_settings()
+        return cls(
+            max_shots=settings.max_shots,
+            max_total_duration_s=settings.max_total_duration_s,
+            max_document_nodes=settings.max_document_nodes,
+            max_document_depth=settings.max_document_depth,
+        )
