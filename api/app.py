@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
@@ -44,9 +43,14 @@ an `Idempotency-Key`. Errors share one shape: `ErrorBody`."""
 
 
 def build_state(ctx: RunContext, runner: JobRunner | None, settings: ApiSettings) -> ApiState:
-    client = httpx.Client(timeout=settings.fetch_timeout_s, follow_redirects=False)
     policy = UrlPolicy(frozenset(settings.http_hosts), frozenset(settings.private_hosts))
-    outbound = Outbound(policy, client, settings.max_redirects)
+    outbound = Outbound(
+        policy,
+        max_redirects=settings.max_redirects,
+        timeout_s=settings.fetch_timeout_s,
+        deadline_s=settings.fetch_deadline_s,
+        max_fetches=settings.max_fetches,
+    )
     return ApiState(
         ctx=ctx,
         runner=runner or JobRunner(ctx),
@@ -114,7 +118,6 @@ def create_app(
         finally:
             state.running = False
             state.webhooks.stop()
-            state.outbound.client.close()
             if owns_runner:
                 state.runner.shutdown()
 

@@ -31,6 +31,11 @@ class ApiSettings(BaseSettings):
     private_hosts: list[str] = []
     """Hosts allowed to resolve to private, loopback or link-local addresses."""
     fetch_timeout_s: float = 10.0
+    """Each network step of an outgoing request (connect, one read, one write)."""
+    fetch_deadline_s: float = 15.0
+    """A whole outgoing request (webhook, reference image) with its redirects, however it trickles."""
+    max_fetches: int = 64
+    """Requests downloading reference images at once (per process); past it, 503 with Retry-After."""
     max_redirects: int = 3
     webhook_attempts: int = 6
     webhook_backoff_s: float = 2.0

@@ -22,7 +22,7 @@ from api.schemas import (
     PlanRead,
     RerenderRequest,
 )
-from api.submit import parse_job_request, plan_job, start_job
+from api.submit import parse_job_request, plan_job, prepare_job, start_job
 from pipeline import events
 from pipeline.attempts import cancel_inflight
 from pipeline.rerender import rerender_shot
@@ -82,6 +82,7 @@ async def create_job(
     webhook_url: WebhookQuery = None,
 ) -> JSONResponse:
     job_request = await _job_request(request, mode, budget_usd, webhook_url)
+    job_request = await prepare_job(state, job_request)  # network, off the request threads
     job_id = await run_in_threadpool(start_job, state, tenant, job_request)
     view = await run_in_threadpool(views.job_view, state.db_url, job_id)
     body = JobRead.model_validate(view).model_dump(mode="json")

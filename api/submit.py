@@ -4,9 +4,12 @@ fetch reference images safely, create the job, start it."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from pydantic import ValidationError
 
 import router
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from api.deps import ApiState
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+FETCHES_PER_REQUEST = 4
 
 
 @dataclass(frozen=True)
@@ -101,37 +105,76 @@ def parse_job_request(
     return JobRequest(board, mode, webhook_url)
 
 
-def fetch_references(state: ApiState, board: Storyboard, prefix: str = "storyboard") -> Storyboard:
-    """Replace every shot's ``reference_image`` URL with the fetched, checked local file."""
-    refs = [
-        (s_index, k_index, shot.reference_image)
-        for s_index, scene in enumerate(board.scenes)
-        for k_index, shot in enumerate(scene.shots)
-        if shot.reference_image
-    ]
-    if not refs:
+async def fetch_references(
+    state: ApiState, board: Storyboard, prefix: str = "storyboard"
+) -> Storyboard:
+    """Replace every shot's ``reference_image`` URL with the fetched, checked local file. The
+    downloads run on the event loop (a few at once, each URL once), never in the sync routes'
+    threads; the request holds one of the outbound slots meanwhile."""
+    paths: dict[str, list[tuple[int, int]]] = {}
+    for s_index, scene in enumerate(board.scenes):
+        for k_index, shot in enumerate(scene.shots):
+            if shot.reference_image:
+                paths.setdefault(str(shot.reference_image), []).append((s_index, k_index))
+    if not paths:
         return board
+    dest = state.ctx.settings.assets / "references"
+    got: dict[str, Path | UnsafeUrlError] = {}
+    gate = anyio.Semaphore(FETCHES_PER_REQUEST)
+
+    async def fetch(url: str, where: str) -> None:
+        async with gate:
+            try:
+                got[url] = await state.outbound.afetch_image(
+                    url, where, dest, state.settings.max_upload_bytes
+                )
+            except UnsafeUrlError as exc:
+                got[url] = exc
+
+    with state.outbound.slot():
+        async with anyio.create_task_group() as group:
+            for url, where in paths.items():
+                group.start_soon(fetch, url, _ref_path(prefix, *where[0]))
+    return _with_references(board, paths, got, prefix)
+
+
+def _ref_path(prefix: str, s_index: int, k_index: int) -> str:
+    return f"{prefix}.scenes[{s_index}].shots[{k_index}].reference_image"
+
+
+def _with_references(
+    board: Storyboard,
+    paths: dict[str, list[tuple[int, int]]],
+    got: dict[str, Path | UnsafeUrlError],
+    prefix: str,
+) -> Storyboard:
     data = board.model_dump(mode="json")
     problems: list[Problem] = []
-    dest = state.ctx.settings.assets / "references"
-    for s_index, k_index, url in refs:
-        path = f"{prefix}.scenes[{s_index}].shots[{k_index}].reference_image"
-        try:
-            local = state.outbound.fetch_image(
-                str(url), path, dest, state.settings.max_upload_bytes
-            )
-        except UnsafeUrlError as exc:
-            problems += exc.problems
-            continue
-        data["scenes"][s_index]["shots"][k_index]["reference_image"] = str(local)
+    for url, where in paths.items():
+        for s_index, k_index in where:
+            result = got[url]
+            if isinstance(result, UnsafeUrlError):
+                path = _ref_path(prefix, s_index, k_index)
+                problems += [Problem(path, p.message) for p in result.problems]
+            else:
+                data["scenes"][s_index]["shots"][k_index]["reference_image"] = str(result)
     if problems:
+        problems.sort(key=lambda p: _natural(p.path))
         raise InvalidInputError("reference images cannot be used", problems)
     return parse_storyboard(data, "storyboard")
 
 
-def check_webhook(state: ApiState, url: str | None) -> None:
-    if url is not None:
-        state.outbound.policy.check(url, "webhook_url")
+def _natural(path: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
+
+
+async def prepare_job(state: ApiState, request: JobRequest) -> JobRequest:
+    """Check the webhook URL, then fetch the reference images: everything a job needs from the
+    network before ``start_job``, done without blocking the event loop or the sync routes."""
+    if request.webhook_url is not None:
+        await state.outbound.acheck(request.webhook_url, "webhook_url")
+    board = await fetch_references(state, request.board)
+    return JobRequest(board, request.mode, request.webhook_url)
 
 
 def start_job(
@@ -141,13 +184,10 @@ def start_job(
     *,
     source: str = "jobs",
     video: dict[str, Any] | None = None,
-    fetch: bool = True,
 ) -> str:
-    """Create, record and start a job; returns its id. ``fetch=False`` when the storyboard's
-    reference images are already local files the API stored itself."""
-    check_webhook(state, request.webhook_url)
-    board = fetch_references(state, request.board) if fetch else request.board
-    job_id = create_job(state.ctx, board, mode=request.mode, tenant=tenant)
+    """Create, record and start a job; returns its id. The storyboard's reference images are
+    local files already (``prepare_job``, or files the API stored itself)."""
+    job_id = create_job(state.ctx, request.board, mode=request.mode, tenant=tenant)
     with session_scope(state.db_url) as session:
         session.add(
             JobApi(

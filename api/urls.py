@@ -1,8 +1,9 @@
 """Outbound requests to caller-supplied URLs (webhooks, reference images), guarded against SSRF.
 
 Only ``https`` (plain ``http`` only to hosts the operator lists); every address a host resolves to
-must be public unless the operator allows that host; the check is repeated on every redirect. Bodies
-are read with a size cap, and fetched images must be PNG, JPEG or WebP by content, not just header.
+must be public unless the operator allows that host, and the connection goes to the address that was
+checked (no second DNS answer); the check is repeated on every redirect. Bodies are read with a size
+cap within a total deadline, and fetched images must be PNG, JPEG or WebP by content, not header.
 """
 
 from __future__ import annotations
@@ -10,21 +11,36 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import socket
-from collections.abc import Callable
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache, partial
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import httpx
 
+from api.errors import RateLimitedError
 from shotline.errors import InvalidInputError, Problem
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}
 IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+RESOLVER_THREADS = 8
+"""Threads resolving names (and storing fetched images) at once, apart from the sync routes' pool."""
 
 
 class UnsafeUrlError(InvalidInputError):
-    """A URL the API will not call: wrong scheme, private address, unreachable, too large."""
+    """A URL the API will not call: wrong scheme, private address, unreachable, too large, too slow."""
+
+
+class OutboundBusyError(RateLimitedError):
+    """Every place for downloads is taken; the caller may retry after ``retry_after_s``."""
+
+    status_code = 503
 
 
 def system_resolve(host: str, port: int) -> list[str]:
@@ -51,6 +67,15 @@ def _public(address: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Target:
+    """A checked URL and the address it was checked at (None: an operator-allowed private host,
+    resolved when connecting)."""
+
+    url: httpx.URL
+    address: str | None
+
+
+@dataclass(frozen=True)
 class UrlPolicy:
     http_hosts: frozenset[str] = frozenset()
     private_hosts: frozenset[str] = frozenset()
@@ -58,6 +83,10 @@ class UrlPolicy:
 
     def check(self, url: str, path: str) -> httpx.URL:
         """The parsed URL when the API may call it; raises ``UnsafeUrlError`` otherwise."""
+        return self.vet(url, path).url
+
+    def vet(self, url: str, path: str) -> Target:
+        """``check``, plus the vetted address a connection to this URL must go to."""
         try:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError):
@@ -70,7 +99,7 @@ class UrlPolicy:
         if parsed.scheme != "https" and not (parsed.scheme == "http" and host in self.http_hosts):
             raise _unsafe(path, "must be an https URL (plain http only to allowed hosts)")
         if host in self.private_hosts:
-            return parsed
+            return Target(parsed, None)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
             addresses = [host.strip("[]")] if _literal(host) else self.resolve(host, port)
@@ -81,7 +110,44 @@ class UrlPolicy:
         for address in addresses:
             if not _public(address):
                 raise _unsafe(path, f"host {host!r} resolves to a non-public address")
-        return parsed
+        return Target(parsed, addresses[0].split("%", 1)[0])
+
+
+PIN = "shotline.vetted_address"
+"""The request extension carrying the address a request's URL was vetted at."""
+
+
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """Connects each request to the address its URL was vetted at (extension ``PIN``), keeping the
+    URL's host for the Host header and for TLS (SNI and the certificate check), so a second DNS
+    answer (rebinding) is never used. Requests without a pin pass through unchanged."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        extensions = dict(request.extensions)
+        address = extensions.pop(PIN, None)
+        if not isinstance(address, str):
+            return await self.inner.handle_async_request(request)
+        if request.url.scheme == "https":
+            extensions["sni_hostname"] = request.url.host
+        pinned = httpx.Request(
+            request.method,
+            request.url.copy_with(host=address),
+            headers=request.headers,  # already holds ``Host`` of the URL's own host
+            stream=request.stream,
+            extensions=extensions,
+        )
+        return await self.inner.handle_async_request(pinned)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 @dataclass(frozen=True)
@@ -94,11 +160,133 @@ class Fetched:
 
 @dataclass
 class Outbound:
-    """The one way the API calls out. ``client`` never follows redirects by itself."""
+    """The one way the API calls out. Every request is vetted by ``policy`` and connects to the
+    vetted address; redirects (at most ``max_redirects``) are vetted and pinned again; bodies stop at
+    ``max_bytes``; ``timeout_s`` bounds each network step and ``deadline_s`` the whole request.
+
+    The ``a*`` methods run on the event loop and resolve names in threads of their own (never the
+    shared pool of sync routes); ``request`` and ``fetch_image`` are for threads without a loop.
+    ``transport`` replaces the network in tests (it is closed after each request)."""
 
     policy: UrlPolicy
-    client: httpx.Client
+    transport: httpx.AsyncBaseTransport | None = None
     max_redirects: int = 3
+    timeout_s: float = 10.0
+    deadline_s: float = 15.0
+    max_fetches: int = 64
+    _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+    _resolvers: anyio.CapacityLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.max_fetches)
+        self._resolvers = anyio.CapacityLimiter(RESOLVER_THREADS)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """One of ``max_fetches`` places for a request's downloads; when all are taken,
+        ``OutboundBusyError`` (503 with Retry-After) at once instead of a queue."""
+        if not self._slots.acquire(blocking=False):
+            raise OutboundBusyError(
+                f"{self.max_fetches} downloads are in progress; retry shortly", retry_after_s=1
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    async def arequest(
+        self,
+        method: str,
+        url: str,
+        *,
+        path: str,
+        max_bytes: int,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        offload: bool = True,
+    ) -> Fetched:
+        """Send one request, following redirects. Network errors propagate as ``httpx.HTTPError``;
+        policy, size and deadline violations raise ``UnsafeUrlError``."""
+        try:
+            with anyio.fail_after(self.deadline_s):
+                return await self._follow(method, url, path, max_bytes, content, headers, offload)
+        except TimeoutError:
+            raise _unsafe(
+                path, f"did not complete within the {self.deadline_s:g} s deadline"
+            ) from None
+
+    async def _follow(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        max_bytes: int,
+        content: bytes | None,
+        headers: dict[str, str] | None,
+        offload: bool,
+    ) -> Fetched:
+        target = await self._vet(url, path, offload)
+        async with self._client() as client:
+            for _ in range(self.max_redirects + 1):
+                request = client.build_request(
+                    method, target.url, content=content, headers=headers,
+                    extensions={PIN: target.address},
+                )  # fmt: skip
+                response = await client.send(request, stream=True)
+                try:
+                    location = response.headers.get("location")
+                    follow = method == "GET" or response.status_code in (307, 308)
+                    if response.status_code in REDIRECTS and location and follow:
+                        target = await self._vet(str(target.url.join(location)), path, offload)
+                        continue
+                    body = await _read_capped(response, max_bytes, path)
+                finally:
+                    await response.aclose()
+                content_type = response.headers.get("content-type", "").split(";")[0]
+                return Fetched(response.status_code, content_type.strip().lower(), body,
+                               str(target.url))  # fmt: skip
+        raise _unsafe(path, f"more than {self.max_redirects} redirects")
+
+    async def acheck(self, url: str, path: str) -> httpx.URL:
+        """``policy.check`` without blocking the event loop, within the deadline."""
+        try:
+            with anyio.fail_after(self.deadline_s):
+                return (await self._vet(url, path, True)).url
+        except TimeoutError:
+            message = f"could not be resolved within the {self.deadline_s:g} s deadline"
+            raise _unsafe(path, message) from None
+
+    async def _vet(self, url: str, path: str, offload: bool) -> Target:
+        if not offload:
+            return self.policy.vet(url, path)
+        return await anyio.to_thread.run_sync(
+            self.policy.vet, url, path, abandon_on_cancel=True, limiter=self._resolvers
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        transport = self.transport or PinnedTransport(
+            httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False)
+        )
+        return httpx.AsyncClient(
+            transport=transport, timeout=self.timeout_s, follow_redirects=False, trust_env=False
+        )
+
+    async def afetch(self, url: str, path: str, max_bytes: int, *, offload: bool = True) -> bytes:
+        """The body of a GET that answered 200; every failure is an ``UnsafeUrlError``."""
+        try:
+            got = await self.arequest("GET", url, path=path, max_bytes=max_bytes, offload=offload)
+        except httpx.HTTPError as exc:
+            raise _unsafe(path, f"could not be fetched ({type(exc).__name__})") from None
+        if got.status_code != 200:
+            raise _unsafe(path, f"answered HTTP {got.status_code}")
+        return got.body
+
+    async def afetch_image(self, url: str, path: str, dest: Path, max_bytes: int) -> Path:
+        """Download a reference image into ``dest`` (named by its content hash)."""
+        body = await self.afetch(url, path, max_bytes)
+        return await anyio.to_thread.run_sync(
+            store_image, body, path, dest, limiter=self._resolvers
+        )
 
     def request(
         self,
@@ -110,43 +298,24 @@ class Outbound:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Fetched:
-        """Send one request, following redirects (each re-checked). Network errors propagate as
-        ``httpx.HTTPError``; policy and size violations raise ``UnsafeUrlError``."""
-        target = self.policy.check(url, path)
-        for _ in range(self.max_redirects + 1):
-            request = self.client.build_request(method, target, content=content, headers=headers)
-            response = self.client.send(request, stream=True, follow_redirects=False)
-            try:
-                location = response.headers.get("location")
-                follow = method == "GET" or response.status_code in (307, 308)
-                if response.status_code in REDIRECTS and location and follow:
-                    target = self.policy.check(str(target.join(location)), path)
-                    continue
-                body = _read_capped(response, max_bytes, path)
-            finally:
-                response.close()
-            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            return Fetched(response.status_code, content_type, body, str(target))
-        raise _unsafe(path, f"more than {self.max_redirects} redirects")
+        """``arequest`` from a thread that runs no event loop (the webhook senders)."""
+        call = partial(self.arequest, method, url, path=path, max_bytes=max_bytes,
+                       content=content, headers=headers, offload=False)  # fmt: skip
+        return anyio.run(call)
 
     def fetch_image(self, url: str, path: str, dest: Path, max_bytes: int) -> Path:
-        """Download a reference image into ``dest`` (named by its content hash)."""
-        try:
-            got = self.request("GET", url, path=path, max_bytes=max_bytes)
-        except httpx.HTTPError as exc:
-            raise _unsafe(path, f"could not be fetched ({type(exc).__name__})") from None
-        if got.status_code != 200:
-            raise _unsafe(path, f"answered HTTP {got.status_code}")
-        return store_image(got.body, path, dest)
+        """``afetch_image`` from a thread that runs no event loop."""
+        body = anyio.run(partial(self.afetch, url, path, max_bytes, offload=False))
+        return store_image(body, path, dest)
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, path: str) -> bytes:
+async def _read_capped(response: httpx.Response, max_bytes: int, path: str) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _unsafe(path, f"is larger than {max_bytes} bytes")
     chunks: list[bytes] = []
     total = 0
-    for chunk in response.iter_bytes():
+    async for chunk in response.aiter_bytes():
         total += len(chunk)
         if total > max_bytes:
             raise _unsafe(path, f"is larger than {max_bytes} bytes")

@@ -189,24 +189,25 @@ def _board(params: VideoCreate, reference: Path | None, pinned: str | None) -> A
 
 
 def create(
-    state: ApiState, tenant: str, params: VideoCreate, image: bytes | None, url: str | None
+    state: ApiState,
+    tenant: str,
+    params: VideoCreate,
+    image: bytes | None,
+    url: str | None,
+    reference: Path | None = None,
 ) -> dict[str, Any]:
+    """``reference``: the image of ``url`` when it was fetched already (``create_video``)."""
     refs = state.ctx.settings.assets / "references"
     limit = state.settings.max_upload_bytes
-    reference = None
     if url and url.startswith("data:"):
         image = _decode_data_url(url, limit)
-    elif url:
-        reference = state.outbound.fetch_image(url, "input_reference", refs, limit)
     if image is not None:
         reference = store_image(image, "input_reference", refs)
     pinned = params.model if params.model in state.ctx.registry else None
     mode = Mode.FINAL if params.model.endswith("-pro") else Mode.PREVIEW
     board = _board(params, reference, pinned)
     video = {**params.model_dump(), "size": board.output.size}
-    job_id = start_job(
-        state, tenant, JobRequest(board, mode, None), source="videos", video=video, fetch=False
-    )
+    job_id = start_job(state, tenant, JobRequest(board, mode, None), source="videos", video=video)
     return read_video(state.db_url, tenant, PREFIX + job_id)
 
 
@@ -220,7 +221,14 @@ def create(
 async def create_video(request: Request, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     fields, image, url = await _read_body(request, state.settings.max_upload_bytes)
     params = _params(fields)
-    return await run_in_threadpool(create, state, tenant, params, image, url)
+    reference = None
+    if url and not url.startswith("data:"):  # fetched on the event loop, off the sync routes' pool
+        with state.outbound.slot():
+            reference = await state.outbound.afetch_image(
+                url, "input_reference", state.ctx.settings.assets / "references",
+                state.settings.max_upload_bytes,
+            )  # fmt: skip
+    return await run_in_threadpool(create, state, tenant, params, image, url, reference)
 
 
 @router.get("/videos/{video_id}", response_model=Video, responses=responses(*AUTH, 404, 422))

@@ -113,9 +113,9 @@ def network() -> Network:
 def app(ctx: RunContext, api_settings: ApiSettings, network: Network) -> FastAPI:
     application = create_app(ctx, settings=api_settings)
     state: ApiState = application.state.api
-    mock = httpx.Client(transport=httpx.MockTransport(network), follow_redirects=False)
     state.outbound = Outbound(
-        UrlPolicy(frozenset(api_settings.http_hosts), frozenset(), fake_resolve), mock
+        UrlPolicy(frozenset(api_settings.http_hosts), frozenset(), fake_resolve),
+        httpx.MockTransport(network),
     )
     state.webhooks.outbound = state.outbound
     return application

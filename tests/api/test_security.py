@@ -121,8 +121,7 @@ class TestLimits:
 
 
 def _outbound(handler, **policy) -> Outbound:
-    client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
-    return Outbound(UrlPolicy(resolve=fake_resolve, **policy), client)
+    return Outbound(UrlPolicy(resolve=fake_resolve, **policy), httpx.MockTransport(handler))
 
 
 class TestUrlPolicy:
