@@ -56,7 +56,9 @@ async def _job_request(
     request: Request, mode: Mode | None, budget_usd: float | None, webhook_url: str | None
 ) -> Any:
     body = await request.body()
-    return parse_job_request(
+    # parsing and validation are CPU work on untrusted text: never on the event loop
+    return await run_in_threadpool(
+        parse_job_request,
         body,
         request.headers.get("content-type", ""),
         mode=mode,

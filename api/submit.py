@@ -3,7 +3,6 @@ fetch reference images safely, create the job, start it."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from api.schemas import JobCreate
 from api.urls import UnsafeUrlError
 from pipeline import history
 from pipeline.planning import create_job
+from shotline.documents import parse_json
 from shotline.errors import InvalidInputError, Problem
 from shotline.storyboard import (
     Mode,
@@ -79,10 +79,7 @@ def parse_job_request(
     if media in YAML_TYPES:
         board = parse_storyboard_text(text, "storyboard")
     elif media in ("application/json", ""):
-        try:
-            envelope = _envelope(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError("the body is not JSON", [Problem("", str(exc))]) from None
+        envelope = _envelope(parse_json(text))
         try:
             raw = envelope.storyboard
             board = (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from api.jobs import cancel
 from api.schemas import Video, VideoCreate, VideoDeleted, VideoList
 from api.submit import JobRequest, start_job
 from api.urls import store_image
+from shotline.documents import parse_json
 from shotline.errors import InvalidInputError, NotFoundError, Problem
 from shotline.storyboard import Mode, StoryboardError, parse_storyboard
 from store.db import session_scope
@@ -131,10 +131,7 @@ async def _read_body(
     """Fields, an uploaded reference image, a reference image URL."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
-        try:
-            data = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InvalidInputError("the body is not JSON", [Problem("", "not JSON")]) from None
+        data = await run_in_threadpool(parse_json, await request.body())
         if not isinstance(data, dict):
             raise InvalidInputError("the body must be an object", [Problem("", "not an object")])
         ref = data.pop("input_reference", None)
