@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +13,7 @@ from starlette.types import Scope
 from api import auth
 from api.config import ApiSettings
 from api.errors import RateLimitedError, UnauthorizedError
+from api.jwks import FalKeys
 from api.ratelimit import Limiter
 from api.urls import Outbound
 from api.webhooks import WebhookDispatcher
@@ -32,6 +33,8 @@ class ApiState:
     """Failed authentications per client address: spent when a key is unknown, looked at before
     every key lookup."""
     running: bool = True
+    fal_keys: FalKeys = field(default_factory=FalKeys)
+    """fal's webhook signing keys, cached (failures briefly)."""
 
     @property
     def db_url(self) -> str:

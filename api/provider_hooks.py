@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import cache
 from typing import Any, Literal
 
-import httpx
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import or_, select
 
-from adapters.webhooks import (
-    WebhookVerificationError,
-    fal_keys_from_jwks,
-    verify_fal,
-    verify_standard,
-)
-from api.deps import StateDep
+from adapters.webhooks import WebhookVerificationError, verify_fal, verify_standard
+from api.deps import ApiState, StateDep
 from api.errors import responses
 from pipeline import events, wakeups
 from shotline.errors import NotFoundError
-from shotline.settings import Settings
 from store.db import session_scope
 from store.models import Attempt, Shot
 
@@ -48,24 +40,25 @@ def job_id_of(provider: str, payload: dict[str, Any]) -> str | None:
     return None
 
 
-@cache
-def _fal_keys(url: str) -> list[Any]:
-    try:
-        return fal_keys_from_jwks(httpx.get(url, timeout=10).json())
-    except (httpx.HTTPError, ValueError) as exc:
-        raise WebhookVerificationError(
-            f"cannot fetch fal's signing keys from {url}: {exc}"
-        ) from exc
+class _KeysNeeded(Exception):
+    """The delivery's headers check out; only a key can tell the rest."""
 
 
-def _lazy_fal_keys(url: str) -> Iterator[Any]:
-    """Fetched only once the delivery's headers check out, so unsigned noise costs no request."""
-    yield from _fal_keys(url)
+def _keys_needed() -> Iterator[Any]:
+    raise _KeysNeeded
+    yield  # a generator: raises only when ``verify_fal`` first asks for a key
 
 
-def verify(provider: str, settings: Settings, headers: dict[str, str], body: bytes) -> None:
+async def verify(provider: str, state: ApiState, headers: dict[str, str], body: bytes) -> None:
+    """Raise ``WebhookVerificationError`` unless the delivery is signed. fal's keys are fetched
+    only once the delivery's headers check out (unsigned noise costs no request), off the event
+    loop and through a cache that also remembers failures for a while."""
+    settings = state.ctx.settings
     if provider == "fal":
-        verify_fal(headers, body, _lazy_fal_keys(settings.fal_jwks_url))
+        try:
+            verify_fal(headers, body, _keys_needed())
+        except _KeysNeeded:
+            verify_fal(headers, body, await state.fal_keys.get(settings.fal_jwks_url))
         return
     field = STANDARD.get(provider)
     secret = getattr(settings, field) if field else None
@@ -82,7 +75,7 @@ def verify(provider: str, settings: Settings, headers: dict[str, str], body: byt
 )
 async def receive(provider: WebhookProvider, request: Request, state: StateDep) -> Response:
     body = await request.body()
-    verify(provider, state.ctx.settings, dict(request.headers), body)
+    await verify(provider, state, dict(request.headers), body)
     try:
         payload = json.loads(body)
     except json.JSONDecodeError:

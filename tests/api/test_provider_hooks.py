@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 from sqlalchemy import select
 
-import api.provider_hooks
 from adapters.webhooks import fal_headers, standard_headers
+from api.jwks import FalKeys
 from pipeline import wakeups
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
@@ -36,6 +36,13 @@ def waiting_attempt(ctx):
             return attempt.id
 
     return make
+
+
+def _keys(*keys):
+    async def load(url):
+        return list(keys)
+
+    return load
 
 
 def _webhook_events(ctx) -> list[Event]:
@@ -80,11 +87,9 @@ class TestStandardWebhooks:
 
 
 class TestFalWebhooks:
-    def test_ed25519_delivery_matches_the_queue_request(
-        self, client, ctx, waiting_attempt, monkeypatch
-    ):
+    def test_ed25519_delivery_matches_the_queue_request(self, app, client, ctx, waiting_attempt):
         key = Ed25519PrivateKey.generate()
-        monkeypatch.setattr(api.provider_hooks, "_fal_keys", lambda url: [key.public_key()])
+        app.state.api.fal_keys = FalKeys(load=_keys(key.public_key()))
         waiting_attempt("fal", "fal-ai/veo3/fast/requests/req-77")
         body = json.dumps({"request_id": "req-77", "status": "OK", "payload": {}}).encode()
         answer = client.post("/v1/providers/fal/webhook", content=body,
@@ -92,9 +97,9 @@ class TestFalWebhooks:
         assert answer.status_code == 204
         assert wakeups.wait("fal-ai/veo3/fast/requests/req-77", 0.0) is True
 
-    def test_signature_from_another_key_is_refused(self, client, ctx, waiting_attempt, monkeypatch):
+    def test_signature_from_another_key_is_refused(self, app, client, ctx, waiting_attempt):
         trusted, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-        monkeypatch.setattr(api.provider_hooks, "_fal_keys", lambda url: [trusted.public_key()])
+        app.state.api.fal_keys = FalKeys(load=_keys(trusted.public_key()))
         waiting_attempt("fal", "fal-ai/x/requests/req-1")
         body = b'{"request_id": "req-1"}'
         answer = client.post("/v1/providers/fal/webhook", content=body,
