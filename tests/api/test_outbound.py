@@ -5,6 +5,7 @@ address that was checked (no DNS rebinding)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -40,12 +41,20 @@ class Loopback(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, trickle_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        trickle_s: float = 0.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.trickle_s = trickle_s
         self.hits = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         super().__init__((host, port), _Handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}).start()
 
     @property
@@ -270,3 +279,69 @@ def test_servers_on_one_port_differ():
     finally:
         vetted.close()
         rebound.close()
+
+
+def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path, bytes]:
+    """A self-signed certificate for ``name``: (cert file, key file, PEM to trust)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (tmp_path / "cert.pem").write_bytes(pem)
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return tmp_path / "cert.pem", tmp_path / "key.pem", pem
+
+
+@pytest.mark.parametrize(("cert_name", "ok"), [("pinned.test", True), ("other.test", False)])
+def test_pinned_tls_keeps_the_host_name_for_sni_and_the_certificate(
+    monkeypatch, tmp_path, cert_name, ok
+):
+    """https to the vetted address: the TLS handshake names and verifies the URL's host."""
+    cert, key, pem = _certificate(tmp_path, cert_name)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = Loopback("127.0.0.2", tls=server_tls)
+    try:
+        monkeypatch.setattr(api.urls, "_public", lambda address: address == "127.0.0.2")
+        monkeypatch.setattr(
+            api.urls, "_ssl_context", lambda: ssl.create_default_context(cadata=pem.decode())
+        )
+        policy = UrlPolicy(resolve=lambda host, port: ["127.0.0.2"])
+        url = f"https://pinned.test:{server.port}/r.png"
+        if ok:
+            assert Outbound(policy).fetch_image(url, "p", tmp_path, 1000).read_bytes() == PNG
+            assert server.hits == 1
+        else:
+            with pytest.raises(UnsafeUrlError, match="could not be fetched"):
+                Outbound(policy).fetch_image(url, "p", tmp_path, 1000)
+            assert server.hits == 0
+        assert names[:1] == ["pinned.test"]
+    finally:
+        server.close()
