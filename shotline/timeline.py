@@ -8,6 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 _NTSC = (24, 30, 48, 60, 120)
+MIN_TRANSITION_FRAMES = 3  # shorter windows fail to assemble (measured: 2 frames at 24 fps)
 
 
 def exact_rate(fps: float | Fraction | str) -> Fraction:
@@ -47,6 +48,10 @@ def join_problem(
     kind = transition.split(":")[0]
     if index == 0 and kind not in ("cut", "fade"):
         return "the first shot can only cut or fade in"
+    if kind != "cut" and overlap < MIN_TRANSITION_FRAMES:
+        return (
+            f"{transition} is {overlap} frames; a transition needs at least {MIN_TRANSITION_FRAMES}"
+        )
     if index > 0 and head == 0 and overlap > previous_frames:
         return f"{transition} ({overlap} frames) is longer than the previous shot ({previous_frames} frames)"
     if index > 0 and overlap + head > previous_frames:
