@@ -7,6 +7,8 @@ Hypothesis directly (schemathesis' pytest plugin needs private pytest attributes
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -68,3 +70,41 @@ def test_openapi_contract(app, headers, mode):
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         run()
+
+
+# --- issue 15 (part C): the hostile inputs as explicit examples ---------------------------------
+
+STORYBOARD_POSTS = ("/v1/jobs", "/v1/jobs:plan")
+
+
+def _explicit_cases(schema):
+    """Every hostile storyboard to every POST that takes one; hostile values to /v1/videos."""
+    from tests.api.test_hostile_bodies import HOSTILE, VIDEO_HOSTILE
+
+    for path in STORYBOARD_POSTS:
+        operation = schema[path]["POST"]
+        for name, media, text, where, why in HOSTILE:
+            case = operation.Case(body=text.encode(), media_type=media)  # bytes: sent as they are
+            yield f"{path} {name}", case, (where, why)
+    videos = schema["/v1/videos"]["POST"]
+    for name, fields, where, why in VIDEO_HOSTILE:
+        case = videos.Case(body=fields, media_type="application/json")
+        yield f"/v1/videos {name}", case, (where, why)
+
+
+def test_hostile_examples(app, headers):
+    """No 5xx, conforming responses, a 4xx for each, each within a couple of seconds."""
+    app.state.api.runner = IdleRunner()
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    from tests.api.test_hostile_bodies import _problem
+
+    seen = 0
+    for name, case, (where, why) in _explicit_cases(schema):
+        started = time.perf_counter()
+        response = case.call_and_validate(headers=headers, checks=CHECKS)
+        elapsed = time.perf_counter() - started
+        assert 400 <= response.status_code < 500, f"{name}: {response.status_code}"
+        assert elapsed < 3.0, f"{name} took {elapsed:.2f}s"
+        _problem(response.json(), where, why)  # the hostile value itself was reached and named
+        seen += 1
+    assert seen >= 40
