@@ -129,4 +129,10 @@ async def commit(
 )
 def versions(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     views.check_owned(state.db_url, tenant, job_id)
-    return job_versions(state.db_url, job_id)
+    found = job_versions(state.db_url, job_id)
+    for side in ("preview", "final"):
+        job = found[side]
+        output = job.pop("output_path", None)
+        job["output_url"] = f"/v1/jobs/{job['id']}/output" if output else None
+    result: dict[str, Any] = views.without_paths(found)
+    return result

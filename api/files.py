@@ -82,18 +82,6 @@ def output(job_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse
     return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}.mp4")
 
 
-def _basenames(value: Any) -> Any:
-    """The plan with server paths cut down to file names."""
-    if isinstance(value, dict):
-        return {
-            k: Path(v).name if isinstance(v, str) and "path" in k else _basenames(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_basenames(v) for v in value]
-    return value
-
-
 @router.get(
     "/jobs/{job_id}/output/plan",
     response_model=dict[str, Any],
@@ -102,7 +90,7 @@ def _basenames(value: Any) -> Any:
 )
 def output_plan(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     path = _sibling(_delivered_output(state.db_url, tenant, job_id), "plan.json")
-    plan: dict[str, Any] = _basenames(json.loads(path.read_text(encoding="utf-8")))
+    plan: dict[str, Any] = views.without_paths(json.loads(path.read_text(encoding="utf-8")))
     return plan
 
 

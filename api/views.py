@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from pipeline.errors import redact_paths
 from pipeline.report import job_report
 from shotline.errors import NotFoundError
 from store.db import session_scope
@@ -72,7 +73,23 @@ def links(job_id: str, delivered: bool) -> dict[str, str]:
     return out
 
 
+def without_paths(value: Any) -> Any:
+    """``value`` (JSON) with every server path in its strings cut down to a file name."""
+    if isinstance(value, str):
+        return redact_paths(value)
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_paths(v) for v in value]
+    return value
+
+
+DIAGNOSTICS = ("error", "history", "attempt_log", "verdict")
+"""The parts of a shot's row that quote errors and findings, which may name server files."""
+
+
 def _shot(job_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    row = row | {key: without_paths(row[key]) for key in DIAGNOSTICS if key in row}
     verdicts = [a.get("verdict") or {} for a in row["attempt_log"]]
     findings: Any = next((v.get("findings", []) for v in reversed(verdicts) if v), [])
     has_asset = row["status"] in ("accepted", "normalised")
@@ -104,7 +121,7 @@ def job_view(db_url: str, job_id: str) -> dict[str, Any]:
         "mode": report["mode"],
         "providers": report["providers"],
         "emulated": report["emulated"],
-        "error": report["error"],
+        "error": without_paths(report["error"]),
         "error_shot": report["error_shot"],
         "created_at": created,
         "updated_at": updated,
@@ -115,7 +132,7 @@ def job_view(db_url: str, job_id: str) -> dict[str, Any]:
             "settled_usd": report["settled_usd"],
         },
         "timings": stage_times,
-        "verification": report["verification"],
+        "verification": without_paths(report["verification"]),
         "webhook_url": info.webhook_url if info else None,
         "links": links(job_id, report["status"] == "delivered"),
         "shots": [_shot(job_id, row) for row in report["shots"]],

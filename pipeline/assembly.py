@@ -12,6 +12,7 @@ from sqlalchemy import select
 import stitching
 from pipeline import attempts, events
 from pipeline.context import RunContext
+from pipeline.errors import public_message
 from shotline.errors import ShotlineError
 from shotline.storyboard import Shot as ShotSpec
 from shotline.storyboard import Storyboard, Transition
@@ -55,7 +56,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     except ShotlineError as exc:
         with session_scope(ctx.db_url) as session:
             shot = session.get_one(Shot, shot_pk)
-            shot.status, shot.error = "failed", f"normalise: {exc.message}"
+            shot.status, shot.error = "failed", f"normalise: {public_message(exc)}"
             events.emit(session, job_id, "shot.failed", key, reason=shot.error, stage="normalise")
         return
     with session_scope(ctx.db_url) as session:
@@ -137,7 +138,7 @@ def stitch_job(ctx: RunContext, job_id: str) -> str:
         plan = stitching.plan_edit(parts, profile)
         result = stitching.assemble(plan, output)
     except ShotlineError as exc:
-        return fail_job(ctx, job_id, "stitching", exc.message)
+        return fail_job(ctx, job_id, "stitching", public_message(exc))
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         job.status, job.stage = "delivered", "delivered"

@@ -20,7 +20,7 @@ from ledger import service as ledger
 from pipeline import continuity, events, wakeups
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
-from pipeline.errors import CircuitOpenError
+from pipeline.errors import CircuitOpenError, redact_paths
 from pipeline.policy import NextStep, next_step
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -224,7 +224,7 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
         attempt.status = "failed"
         ctx.health.record_failure(attempt.model_id, exc.kind)
         attempt.error_kind = exc.kind
-        attempt.error = exc.message[:2000]
+        attempt.error = redact_paths(exc.message)[:2000]
         if exc.kind == "rate_limited":
             attempt.verdict = {"retry_after": getattr(exc, "retry_after", None)}
         ledger.settle(session, shot.job_id, attempt, 0.0)

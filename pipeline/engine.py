@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from pipeline import assembly, attempts, consistency, continuity, events, verdicts
 from pipeline.context import RunContext
+from pipeline.errors import public_message
 from pipeline.limits import Limits
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -92,7 +93,8 @@ class EmbeddedEngine:
             self._attempt_until_done(job_id, shot_pk)
         except Exception as exc:  # a bug must fail the shot, not hang the job
             log.exception("shot %s of job %s crashed", shot_pk, job_id)
-            attempts.fail_shot(self.ctx, shot_pk, f"internal error: {exc!r}", stage="internal")
+            reason = f"internal error: {public_message(exc)}"
+            attempts.fail_shot(self.ctx, shot_pk, reason, stage="internal")
         finally:
             done[shot_pk].set()
 

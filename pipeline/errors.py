@@ -1,5 +1,19 @@
+"""Errors of the pipeline, and what a job, shot or attempt records about a failure."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import PurePosixPath
+
 from adapters.errors import ProviderError
 from shotline.errors import ShotlineError
+from stitching.errors import FFmpegError
+
+log = logging.getLogger(__name__)
+
+# An absolute file path: starts with "/" not inside a word, number, URL or "~/" path.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\",;:()\[\]{}<>]+")
 
 
 class PipelineError(ShotlineError):
@@ -10,3 +24,28 @@ class CircuitOpenError(ProviderError):
     """The model's or provider's circuit breaker is open: the attempt moves down the chain."""
 
     kind = "circuit_open"
+
+
+def redact_paths(text: str) -> str:
+    """``text`` with every absolute file path cut down to its file name (API paths, ``/v1/…``,
+    are kept)."""
+
+    def name(match: re.Match[str]) -> str:
+        found = match[0]
+        return found if found.startswith("/v1/") else PurePosixPath(found).name or "/"
+
+    return _ABSOLUTE_PATH.sub(name, text)
+
+
+def public_message(exc: BaseException) -> str:
+    """What a job, shot or attempt records about ``exc``: short and stable, with no server path
+    and no FFmpeg stderr (FFmpeg's detail goes to the log; callers log unexpected errors)."""
+    if isinstance(exc, FFmpegError):
+        log.warning("ffmpeg exited %s: %s", exc.returncode, exc.stderr_tail.strip())
+        if exc.returncode < 0:
+            return "ffmpeg did not finish in time"
+        return f"ffmpeg failed (exit status {exc.returncode})"
+    if isinstance(exc, ShotlineError):
+        return redact_paths(exc.message)
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return redact_paths(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from pipeline import assembly, attempts, consistency, continuity, events, polling, verdicts
 from pipeline import steps as cursors
 from pipeline.context import RunContext
+from pipeline.errors import public_message
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -297,7 +298,7 @@ def run_step(
         raise
     except Exception as exc:  # a bug must end the shot, not leave the job hanging
         log.exception("step %s(%s) of job %s crashed", step, ref, cur.job_id)
-        moves = abandon(ctx, cur, f"internal error: {exc!r}")
+        moves = abandon(ctx, cur, f"internal error: {public_message(exc)}")
     return cursors.apply(ctx.db_url, cur, moves, ctx.settings.reap_after_s)
 
 
