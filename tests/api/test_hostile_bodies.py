@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import api.jobs
+import api.submit
 from tests.api.conftest import tiny_board
 from tests.shotline.test_storyboard import alias_bomb
 
@@ -173,7 +174,7 @@ def _post_bombs(live_url: str, headers: dict[str, str], count: int) -> list[int]
 
 def test_parsing_runs_off_the_event_loop(live_url, headers, monkeypatch):
     """A parse that takes 1.5 s (simulated around the real one) must not stall /healthz."""
-    real = api.jobs.parse_job_request
+    real = api.submit.parse_job_request
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         time.sleep(1.5)

@@ -1,6 +1,7 @@
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -206,8 +207,9 @@ class TestHostileDocuments:
         assert Transition.parse(str(Transition.parse("crossfade:100.5"))).seconds == 100.5
 
 
-def _output(**output) -> dict:
-    return _board() | {"output": output}
+def _output(**output) -> dict[str, Any]:
+    board: dict[str, Any] = _board()
+    return board | {"output": output}
 
 
 class TestNeverRenders:
@@ -323,7 +325,7 @@ class TestNeverRenders:
 
 
 class TestCaps:
-    def _many(self, shots: int, duration: float = 1) -> dict:
+    def _many(self, shots: int, duration: float = 1) -> dict[str, Any]:
         return {"title": "t", "scenes": [{"id": "s", "shots": [
             {"id": f"s{i}", "prompt": "p", "duration": duration} for i in range(shots)]}]}  # fmt: skip
 
