@@ -18,7 +18,9 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> dict[str, Any]:
+async def healthz() -> dict[str, Any]:
+    """Liveness on the event loop itself: it never waits for the thread pool that sync routes and
+    database work share, so a saturated pool cannot make a live process look dead."""
     return {"status": "ok", "checks": {"process": "ok"}}
 
 
