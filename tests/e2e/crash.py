@@ -113,7 +113,9 @@ def crash_and_check(
     assert len(statuses) >= plan.runs
     assert sum(created.values()) == sum(stats["accepted"].values())
     doubles = {p: created[p] - submitted[p] for p in created | submitted}
-    logger.warning("provider jobs created %s, stored on attempts %s", dict(created), dict(submitted))
+    logger.warning(
+        "provider jobs created %s, stored on attempts %s", dict(created), dict(submitted)
+    )
     for provider, extra in doubles.items():
         if provider in NO_CREATE_IDEMPOTENCY:
             # a kill between "request sent" and "job id stored" pays twice (issue 17)
