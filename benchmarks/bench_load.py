@@ -164,7 +164,7 @@ async def _drive(base: str, key: str, args: argparse.Namespace, tally: Tally) ->
     trickle.close()
 
 
-def _start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_server(data: Path, port: int, providers: str) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "SHOTLINE_DATA_DIR": str(data),
         "SHOTLINE_API_RATE_PER_MINUTE": "1000000",
@@ -172,7 +172,16 @@ def _start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
         "SHOTLINE_API_HTTP_HOSTS": '["127.0.0.1"]',
         "SHOTLINE_API_PRIVATE_HOSTS": '["127.0.0.1"]',
     }
-    argv = [sys.executable, "-m", "shotline", "serve", "--port", str(port), "--providers", "local"]
+    argv = [
+        sys.executable,
+        "-m",
+        "shotline",
+        "serve",
+        "--port",
+        str(port),
+        "--providers",
+        providers,
+    ]
     log = (data / "serve.log").open("wb")
     return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
@@ -208,7 +217,8 @@ def report(tally: Tally, args: argparse.Namespace, rss: tuple[float, float]) -> 
         "GET /v1/jobs/{id}": tally.get_ms,
         "/healthz": tally.health_ms,
     }
-    print(f"{args.clients} clients + {args.attackers} trickle attackers for {args.seconds} s "
+    print(f"{args.clients} clients + {args.attackers} trickle attackers for {args.seconds} s, "
+          f"{args.providers} providers "
           f"(load average {os.getloadavg()[0]:.1f})")  # fmt: skip
     print(f"{'request':<20} {'count':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     for name, values in rows.items():
@@ -234,12 +244,13 @@ def main() -> None:
     parser.add_argument("--attackers", type=int, default=45)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--drain", type=float, default=120)
+    parser.add_argument("--providers", default="local", choices=("local", "emulated"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shotline-load-") as tmp:
         data, port = Path(tmp), _free_port()
         key = _key(data)
-        server = _start_server(data, port)
+        server = _start_server(data, port, args.providers)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base)
