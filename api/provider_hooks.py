@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import or_, select
 
 from adapters.webhooks import WebhookVerificationError, verify_fal, verify_standard
@@ -83,7 +84,7 @@ async def receive(provider: WebhookProvider, request: Request, state: StateDep) 
     provider_job = job_id_of(provider, payload) if isinstance(payload, dict) else None
     if provider_job is None:
         raise NotFoundError("the webhook names no job")
-    attempt = _record(state.db_url, provider, provider_job)
+    attempt = await run_in_threadpool(_record, state.db_url, provider, provider_job)
     wakeups.notify(attempt)
     return Response(status_code=204)
 
