@@ -245,6 +245,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--drain", type=float, default=120)
     parser.add_argument("--providers", default="local", choices=("local", "emulated"))
+    parser.add_argument(
+        "--client-nice", type=int, default=10, help="niceness of the load generator"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shotline-load-") as tmp:
@@ -259,6 +262,9 @@ def main() -> None:
             latencies: Queue[list[float]] = Queue()
             prober = Process(target=_prober, args=(base, args.seconds, latencies))
             prober.start()
+            # real clients are on other machines: here the load generator yields the 2 cores to
+            # the server and the prober (both started before, at normal priority)
+            os.nice(args.client_nice)
             asyncio.run(_drive(base, key, args, tally))
             tally.health_ms = latencies.get(timeout=60)
             prober.join(timeout=30)

@@ -3,7 +3,10 @@ submit, cancel, and resume every unfinished job at start."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -18,11 +21,28 @@ log = logging.getLogger(__name__)
 UNFINISHED = ("planned", "running")
 
 
+def background_priority(nice: int) -> None:
+    """Make the calling thread ``nice`` nicer. On Linux niceness is per thread and inherited by the
+    threads and processes it starts, so a job's shot threads and their FFmpeg runs yield the CPU to
+    the API's event loop and request threads in the same process; elsewhere this does nothing."""
+    if nice > 0 and sys.platform == "linux":
+        tid = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            os.setpriority(
+                os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+            )
+
+
 class JobRunner:
     def __init__(self, ctx: RunContext, max_jobs: int = 4) -> None:
         self.ctx = ctx
         self.engine = EmbeddedEngine(ctx)
-        self._pool = ThreadPoolExecutor(max_jobs, thread_name_prefix="job")
+        self._pool = ThreadPoolExecutor(
+            max_jobs,
+            thread_name_prefix="job",
+            initializer=background_priority,
+            initargs=(ctx.settings.pipeline_nice,),
+        )
         self._running: dict[str, Future[str]] = {}
         self._lock = threading.Lock()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 
 from media.ffmpeg import ffmpeg_exe
+from shotline.settings import get_settings
 from stitching.errors import FFmpegError
 
 BASE_ARGS = ["-nostdin", "-y", "-hide_banner", "-v", "error"]
@@ -37,11 +40,27 @@ def run_ffmpeg_stdout(
 def _run(args: list[str], timeout: float, stdin: bytes | None, loglevel: str) -> tuple[bytes, str]:
     base = BASE_ARGS if stdin is None else [a for a in BASE_ARGS if a != "-nostdin"]
     argv = [ffmpeg_exe(), *base[:-1], loglevel, *args]
-    try:
-        done = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise FFmpegError(-1, f"timed out after {timeout:g}s", argv) from exc
-    stderr = done.stderr.decode("utf-8", "replace")
-    if done.returncode != 0:
-        raise FFmpegError(done.returncode, stderr[-4000:], argv)
-    return done.stdout, stderr
+    pipe = subprocess.PIPE
+    with subprocess.Popen(
+        argv, stdin=None if stdin is None else pipe, stdout=pipe, stderr=pipe
+    ) as proc:
+        _yield_cpu(proc.pid)
+        try:
+            stdout, raw = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
+            raise FFmpegError(-1, f"timed out after {timeout:g}s", argv) from exc
+    stderr = raw.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise FFmpegError(proc.returncode, stderr[-4000:], argv)
+    return stdout, stderr
+
+
+def _yield_cpu(pid: int) -> None:
+    """Lower FFmpeg's CPU priority by ``SHOTLINE_FFMPEG_NICE`` (default 5) so that, on a busy
+    machine, media work yields to the API's request handling; it costs nothing on an idle one."""
+    nice = get_settings().ffmpeg_nice
+    if nice > 0:
+        with contextlib.suppress(OSError):  # the process may already have exited
+            os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))

@@ -1,0 +1,59 @@
+"""Background work yields the CPU to request handling: the runner's job threads and the FFmpeg runs
+they start are niced (Linux niceness is per thread and inherited)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from pipeline.runner import background_priority
+from shotline.settings import get_settings
+from stitching import ffmpeg
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
+
+
+@linux_only
+def test_a_job_thread_is_nicer_and_so_is_what_it_starts():
+    seen: dict[str, int] = {}
+
+    def job() -> None:
+        before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        background_priority(3)
+        seen["job"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - before
+        child = threading.Thread(
+            target=lambda: seen.update(
+                child=os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - before
+            )
+        )
+        child.start()
+        child.join()
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join()
+    assert seen == {"job": 3, "child": 3}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+
+
+def test_ffmpeg_runs_nicer_than_its_caller(monkeypatch):
+    calls: list[tuple[int, int, int]] = []
+    monkeypatch.setattr("stitching.ffmpeg.os.setpriority", lambda *args: calls.append(args))
+    ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert len(calls) == 1
+    assert calls[0][0] == os.PRIO_PROCESS
+    assert calls[0][2] == min(19, base + get_settings().ffmpeg_nice)
+
+
+def test_ffmpeg_nice_zero_leaves_priority_alone(monkeypatch):
+    monkeypatch.setenv("SHOTLINE_FFMPEG_NICE", "0")
+    get_settings.cache_clear()
+    calls: list[tuple[int, ...]] = []
+    monkeypatch.setattr("stitching.ffmpeg.os.setpriority", lambda *args: calls.append(args))
+    ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
+    assert calls == []
