@@ -29,18 +29,19 @@ _ctx: list[RunContext] = []
 _ctx_lock = threading.Lock()
 
 
+def install_context(ctx: RunContext) -> None:
+    """Use ``ctx`` for this worker process (the ``shotline worker`` command builds it, pointing the
+    adapters at ``SHOTLINE_EMULATOR_URL`` when set); call before the pool forks."""
+    with _ctx_lock:
+        _ctx[:] = [ctx]
+
+
 def worker_context() -> RunContext:
-    """This process's context: settings from the environment; with ``SHOTLINE_EMULATOR_URL`` the
-    hosted providers are the emulator there (as for ``shotline render --providers emulated``)."""
+    """This process's context: the installed one, else settings from the environment with the
+    hosted providers."""
     with _ctx_lock:
         if not _ctx:
-            settings = get_settings()
-            ctx = RunContext.create("emulated" if settings.emulator_url else "auto", settings)
-            if settings.emulator_url:
-                from emulators import urls_for
-
-                ctx.base_urls, ctx.judge_base_urls = urls_for(settings.emulator_url)
-            _ctx.append(ctx)
+            _ctx.append(RunContext.create("auto", get_settings()))
         return _ctx[0]
 
 

@@ -85,7 +85,16 @@ def run_worker(
         beat=beat,
         loglevel=loglevel,
     )
+    from pipeline import tasks
     from pipeline.celery_app import celery_for
+    from pipeline.context import RunContext
+
+    ctx = RunContext.create("emulated" if settings.emulator_url else "auto", settings)
+    if settings.emulator_url:
+        from emulators import urls_for
+
+        ctx.base_urls, ctx.judge_base_urls = urls_for(settings.emulator_url)
+    tasks.install_context(ctx)
 
     database = settings.db_url.split("://", 1)[0]
     console.print(f"shotline worker {name}: queues {queues}, database {database}, beat {beat}")
