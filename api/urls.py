@@ -165,7 +165,7 @@ class Outbound:
     ``max_bytes``; ``timeout_s`` bounds each network step and ``deadline_s`` the whole request.
 
     The ``a*`` methods run on the event loop and resolve names in threads of their own (never the
-    shared pool of sync routes); ``request`` and ``fetch_image`` are for threads without a loop.
+    shared pool of sync routes); ``request`` is for threads without a loop (the webhook senders).
     ``transport`` replaces the network in tests (it is closed after each request)."""
 
     policy: UrlPolicy
@@ -302,11 +302,6 @@ class Outbound:
         call = partial(self.arequest, method, url, path=path, max_bytes=max_bytes,
                        content=content, headers=headers, offload=False)  # fmt: skip
         return anyio.run(call)
-
-    def fetch_image(self, url: str, path: str, dest: Path, max_bytes: int) -> Path:
-        """``afetch_image`` from a thread that runs no event loop."""
-        body = anyio.run(partial(self.afetch, url, path, max_bytes, offload=False))
-        return store_image(body, path, dest)
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int, path: str) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -64,7 +65,7 @@ def _rss_mb(pid: int) -> float:
 
 async def _trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """An HTTP server that promises a 1 MB PNG and sends it one byte every 2 s."""
-    try:
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
         await reader.readuntil(b"\r\n\r\n")
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 1048576\r\n\r\n"
@@ -73,10 +74,7 @@ async def _trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
             writer.write(bytes([byte]))
             await writer.drain()
             await asyncio.sleep(2.0)
-    except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-        pass
-    finally:
-        writer.close()
+    writer.close()
 
 
 def _board(tag: str, reference: str | None = None) -> dict[str, object]:

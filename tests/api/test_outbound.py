@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -71,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: Loopback
 
     def log_message(self, format: str, *args: object) -> None:
-        pass
+        """Quiet: the tests read what the server saw, not its log."""
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -179,8 +180,10 @@ def test_byte_budget_holds_on_the_network(tmp_path: Path):
         policy = UrlPolicy(frozenset({"127.0.0.1"}), frozenset({"127.0.0.1"}))
         url = f"http://127.0.0.1:{server.port}/r.png"
         with pytest.raises(UnsafeUrlError, match="larger than 10 bytes"):
-            Outbound(policy).fetch_image(url, "p", tmp_path, 10)
-        assert Outbound(policy).fetch_image(url, "p", tmp_path, 1000).read_bytes() == PNG
+            anyio.run(Outbound(policy).afetch_image, url, "p", tmp_path, 10)
+        assert (
+            anyio.run(Outbound(policy).afetch_image, url, "p", tmp_path, 1000).read_bytes() == PNG
+        )
     finally:
         server.close()
 
@@ -188,10 +191,9 @@ def test_byte_budget_holds_on_the_network(tmp_path: Path):
 class TestDownloadSlots:
     def test_slots_refuse_at_once_when_all_are_taken(self):
         outbound = Outbound(UrlPolicy(), max_fetches=1)
-        with outbound.slot(), pytest.raises(OutboundBusyError), outbound.slot():
-            pass
-        with outbound.slot():  # released again
-            pass
+        for _ in range(2):  # the second round proves the first released its slot
+            with outbound.slot(), pytest.raises(OutboundBusyError), outbound.slot():
+                pytest.fail("a second download slot was granted")
 
     def test_a_full_server_answers_503_with_retry_after(self, app, client, headers, network):
         state = app.state.api
@@ -250,7 +252,7 @@ class TestPinning:
                 resolve=_rebinding_resolver("127.0.0.2", "127.0.0.1"),
             )
             url = f"http://localhost:{vetted.port}/r.png"
-            saved = Outbound(policy).fetch_image(url, "p", tmp_path, 1000)
+            saved = anyio.run(Outbound(policy).afetch_image, url, "p", tmp_path, 1000)
             assert saved.read_bytes() == PNG
             assert (vetted.hits, rebound.hits) == (1, 0)
         finally:
@@ -336,11 +338,14 @@ def test_pinned_tls_keeps_the_host_name_for_sni_and_the_certificate(
         policy = UrlPolicy(resolve=lambda host, port: ["127.0.0.2"])
         url = f"https://pinned.test:{server.port}/r.png"
         if ok:
-            assert Outbound(policy).fetch_image(url, "p", tmp_path, 1000).read_bytes() == PNG
+            assert (
+                anyio.run(Outbound(policy).afetch_image, url, "p", tmp_path, 1000).read_bytes()
+                == PNG
+            )
             assert server.hits == 1
         else:
             with pytest.raises(UnsafeUrlError, match="could not be fetched"):
-                Outbound(policy).fetch_image(url, "p", tmp_path, 1000)
+                anyio.run(Outbound(policy).afetch_image, url, "p", tmp_path, 1000)
             assert server.hits == 0
         assert names[:1] == ["pinned.test"]
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 import httpx
 import pytest
 
@@ -172,12 +173,12 @@ class TestUrlPolicy:
                 200, content=PNG if r.url.path == "/ok.png" else b"<html>x</html>" * 50
             )
         )
-        saved = outbound.fetch_image("https://example.com/ok.png", "p", tmp_path, 1000)
+        saved = anyio.run(outbound.afetch_image, "https://example.com/ok.png", "p", tmp_path, 1000)
         assert saved.read_bytes() == PNG
         with pytest.raises(UnsafeUrlError, match="PNG, JPEG or WebP"):
-            outbound.fetch_image("https://example.com/page", "p", tmp_path, 1000)
+            anyio.run(outbound.afetch_image, "https://example.com/page", "p", tmp_path, 1000)
         with pytest.raises(UnsafeUrlError, match="larger than"):
-            outbound.fetch_image("https://example.com/page", "p", tmp_path, 100)
+            anyio.run(outbound.afetch_image, "https://example.com/page", "p", tmp_path, 100)
 
     def test_sniffing(self):
         assert sniff_image(PNG) == "image/png"
