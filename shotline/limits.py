@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shotline.settings import Settings, get_settings
+
 MIN_FPS = 10.0
 MAX_FPS = 120.0
 MIN_SIDE = 32
@@ -19,22 +21,21 @@ MAX_ASPECT = 8.0
 MIN_SHOT_S = 0.25
 MIN_SHOT_FRAMES = 6
 MAX_SHOT_S = 120.0
+_DEFAULTS = Settings.model_fields  # the configurable caps have their defaults in one place
 
 
 @dataclass(frozen=True)
 class Limits:
     """Caps on one submitted document (parsing) and on the storyboard it holds (validation)."""
 
-    max_shots: int = 200
-    max_total_duration_s: float = 1800.0
-    max_document_nodes: int = 100_000
-    max_document_depth: int = 64
+    max_shots: int = _DEFAULTS["max_shots"].default
+    max_total_duration_s: float = _DEFAULTS["max_total_duration_s"].default
+    max_document_nodes: int = _DEFAULTS["max_document_nodes"].default
+    max_document_depth: int = _DEFAULTS["max_document_depth"].default
     max_number_digits: int = 40
 
     @classmethod
     def from_settings(cls) -> Limits:
-        from shotline.settings import get_settings
-
         settings = get_settings()
         return cls(
             max_shots=settings.max_shots,
