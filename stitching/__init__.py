@@ -10,7 +10,7 @@ from stitching.assembly import (
 )
 from stitching.errors import ClipError, FFmpegError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
-from stitching.profile import OutputProfile, as_rate
+from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
 from stitching.windows import normalise_between, prerender
@@ -27,7 +27,6 @@ __all__ = [
     "StitchError",
     "StitchResult",
     "VerificationError",
-    "as_rate",
     "assemble",
     "copy_mismatches",
     "keyframe_hints",

@@ -9,8 +9,6 @@ from typing import Any
 from shotline.storyboard import OutputSpec, Transition
 from shotline.timeline import exact_rate, frames_for, transition_frames
 
-as_rate = exact_rate
-
 
 @dataclass(frozen=True)
 class OutputProfile:
@@ -37,7 +35,7 @@ class OutputProfile:
     channels: int = field(default=2, init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fps", as_rate(self.fps))
+        object.__setattr__(self, "fps", exact_rate(self.fps))
         if self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2:
             raise ValueError(f"size {self.width}x{self.height} needs even sides of at least 16")
 
@@ -89,7 +87,7 @@ class OutputProfile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OutputProfile:
-        return cls(**{**data, "fps": as_rate(str(data["fps"]))})
+        return cls(**{**data, "fps": exact_rate(str(data["fps"]))})
 
     @classmethod
     def from_output_spec(cls, spec: OutputSpec) -> OutputProfile:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from shotline.storyboard import Transition, parse_storyboard
-from stitching import EditPlan, OutputProfile, PlanError, Segment, as_rate, plan_edit
+from shotline.timeline import exact_rate
+from stitching import EditPlan, OutputProfile, PlanError, Segment, plan_edit
 from stitching.video import CopyPiece, WindowPiece, full_argv, plan_pieces, windows_argv
 
 PROFILE = OutputProfile(160, 90, 24)
@@ -32,7 +33,7 @@ class TestRate:
          ("25/1", Fraction(25)), (12.5, Fraction(25, 2))],
     )  # fmt: skip
     def test_exact_rates(self, given, exact):
-        assert as_rate(given) == exact
+        assert exact_rate(given) == exact
 
     def test_frames_and_samples(self):
         profile = OutputProfile(1280, 720, 30000 / 1001)
