@@ -3,15 +3,14 @@ submit, cancel, and resume every unfinished job at start."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import select
 
+from media.priority import make_nicer
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from store.db import session_scope
@@ -25,12 +24,8 @@ def background_priority(nice: int) -> None:
     """Make the calling thread ``nice`` nicer. On Linux niceness is per thread and inherited by the
     threads and processes it starts, so a job's shot threads and their FFmpeg runs yield the CPU to
     the API's event loop and request threads in the same process; elsewhere this does nothing."""
-    if nice > 0 and sys.platform == "linux":
-        tid = threading.get_native_id()
-        with contextlib.suppress(OSError):
-            os.setpriority(
-                os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice)
-            )
+    if sys.platform == "linux":
+        make_nicer(threading.get_native_id(), nice)
 
 
 class JobRunner:

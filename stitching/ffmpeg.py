@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 
 from media.ffmpeg import ffmpeg_exe
+from media.priority import make_nicer
 from shotline.settings import get_settings
 from stitching.errors import FFmpegError
 
@@ -60,7 +59,4 @@ def _run(args: list[str], timeout: float, stdin: bytes | None, loglevel: str) ->
 def _yield_cpu(pid: int) -> None:
     """Lower FFmpeg's CPU priority by ``SHOTLINE_FFMPEG_NICE`` (default 5) so that, on a busy
     machine, media work yields to the API's request handling; it costs nothing on an idle one."""
-    nice = get_settings().ffmpeg_nice
-    if nice > 0:
-        with contextlib.suppress(OSError):  # the process may already have exited
-            os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
+    make_nicer(pid, get_settings().ffmpeg_nice)

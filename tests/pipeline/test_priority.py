@@ -42,7 +42,7 @@ def test_a_job_thread_is_nicer_and_so_is_what_it_starts():
 
 def test_ffmpeg_runs_nicer_than_its_caller(monkeypatch):
     calls: list[tuple[int, int, int]] = []
-    monkeypatch.setattr("stitching.ffmpeg.os.setpriority", lambda *args: calls.append(args))
+    monkeypatch.setattr("media.priority.os.setpriority", lambda *args: calls.append(args))
     ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
     base = os.getpriority(os.PRIO_PROCESS, 0)
     assert len(calls) == 1
@@ -54,6 +54,6 @@ def test_ffmpeg_nice_zero_leaves_priority_alone(monkeypatch):
     monkeypatch.setenv("SHOTLINE_FFMPEG_NICE", "0")
     get_settings.cache_clear()
     calls: list[tuple[int, ...]] = []
-    monkeypatch.setattr("stitching.ffmpeg.os.setpriority", lambda *args: calls.append(args))
+    monkeypatch.setattr("media.priority.os.setpriority", lambda *args: calls.append(args))
     ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
     assert calls == []
