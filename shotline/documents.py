@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 import yaml
-from yaml.composer import Composer, ComposerError
-from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
@@ -194,7 +194,7 @@ def parse_yaml(text: str, limits: Limits | None = None, what: str = "the body") 
     loader = BudgetLoader(text, limits or Limits.from_settings())
     try:
         return loader.get_single_data()
-    except (ComposerError, ConstructorError, DocumentTooLargeError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:  # DocumentTooLargeError and every PyYAML error
         raise InvalidInputError(f"{what} is not usable YAML", [Problem("", str(exc))]) from None
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
