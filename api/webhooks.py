@@ -18,6 +18,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -77,7 +78,11 @@ class WebhookDispatcher:
         which hold every event, this process's included, exactly once."""
         loops = [self._record_loop, self._schedule_loop]
         if tail_rows:
-            loops.append(self._tail_loop)
+            # the starting point is read now, not when the thread first runs: rows written in
+            # between would otherwise count as already seen and never be delivered
+            with session_scope(self.db_url) as session:
+                seen = session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
+            loops.append(partial(self._tail_loop, seen))
         else:
             self._unsubscribe = events.subscribe(self._hear)
         for target in loops:
@@ -101,10 +106,8 @@ class WebhookDispatcher:
         if event.kind in EVENT_TYPES:
             self._inbox.put(event)
 
-    def _tail_loop(self, every_s: float = 1.0) -> None:
-        """Feed event rows written after start-up (by workers) into the inbox."""
-        with session_scope(self.db_url) as session:
-            seen = session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
+    def _tail_loop(self, seen: int, every_s: float = 1.0) -> None:
+        """Feed event rows after id ``seen`` (written by workers) into the inbox."""
         while not self._stopping:
             try:
                 with session_scope(self.db_url) as session:
