@@ -3,7 +3,7 @@ only the pipeline decides whether to retry."""
 
 from __future__ import annotations
 
-from shotline.errors import ShotlineError
+from foundation.errors import ShotlineError
 
 
 class ProviderError(ShotlineError):

@@ -16,8 +16,8 @@ from adapters.luma import LumaAdapter
 from adapters.openai_videos import OpenAIVideosAdapter
 from adapters.replicate import ReplicateAdapter
 from adapters.runway import RunwayAdapter
-from shotline.errors import InvalidInputError
-from shotline.settings import Settings
+from foundation.errors import InvalidInputError
+from foundation.settings import Settings
 
 HOSTED: dict[str, type[HostedAdapter]] = {
     "google": VeoAdapter,

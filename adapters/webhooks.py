@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shotline.errors import ShotlineError
+from foundation.errors import ShotlineError
 
 TOLERANCE_S = 300
 

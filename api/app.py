@@ -33,9 +33,9 @@ from api.ratelimit import build_limiter
 from api.schemas import JobCreate, VideoCreate
 from api.urls import Outbound, UrlPolicy
 from api.webhooks import WebhookDispatcher
+from foundation.storyboard import Storyboard
 from pipeline.context import RunContext
 from pipeline.runner import JobRunner
-from shotline.storyboard import Storyboard
 
 DESCRIPTION = """Storyboard jobs, live events (SSE), signed webhooks, tenants and keys, and an
 OpenAI-compatible video facade. Authenticate with `Authorization: Bearer KEY`; every POST accepts

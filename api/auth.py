@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shotline.errors import InvalidInputError, Problem
+from foundation.errors import InvalidInputError, Problem
 from store.db import session_scope
 from store.models import ApiKey, ApiTenant
 

@@ -14,9 +14,9 @@ from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, responses
 from api.schemas import Schema
+from foundation.errors import ConflictError
 from pipeline import commit as commit_service
 from pipeline.commit_versions import versions as job_versions
-from shotline.errors import ConflictError
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 

@@ -1,6 +1,6 @@
 """Settings of the HTTP API (``SHOTLINE_API_*``): limits, rate limits, and the outbound URL policy.
 
-Kept apart from ``shotline.settings`` so the API's knobs live with the API; the values are read once
+Kept apart from ``foundation.settings`` so the API's knobs live with the API; the values are read once
 per app (``create_app``).
 """
 

@@ -21,8 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from api.deps import StateDep
 from api.errors import UnauthorizedError, responses
+from foundation.errors import NotFoundError
 from ledger.metrics import LedgerCollector
-from shotline.errors import NotFoundError
 
 router = APIRouter(tags=["dashboard"])
 

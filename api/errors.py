@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shotline.errors import InvalidInputError, JobFailedError, Problem, ShotlineError
+from foundation.errors import InvalidInputError, JobFailedError, Problem, ShotlineError
 
 log = logging.getLogger(__name__)
 

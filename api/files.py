@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, error_body, error_response, responses
-from shotline.errors import NotFoundError
+from foundation.errors import NotFoundError
 from store.db import session_scope
 from store.models import Shot
 

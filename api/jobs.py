@@ -23,12 +23,12 @@ from api.schemas import (
     RerenderRequest,
 )
 from api.submit import parse_job_request, plan_job, prepare_job, start_job
+from foundation.errors import ConflictError
+from foundation.storyboard import Mode
 from pipeline import events
 from pipeline.attempts import cancel_inflight
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
-from shotline.errors import ConflictError
-from shotline.storyboard import Mode
 from store.db import session_scope
 from store.models import Job, WebhookDelivery
 

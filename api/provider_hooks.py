@@ -19,8 +19,8 @@ from sqlalchemy import or_, select
 from adapters.webhooks import WebhookVerificationError, verify_fal, verify_standard
 from api.deps import ApiState, StateDep
 from api.errors import responses
+from foundation.errors import NotFoundError
 from pipeline import events, wakeups
-from shotline.errors import NotFoundError
 from store.db import session_scope
 from store.models import Attempt, Shot
 

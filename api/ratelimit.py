@@ -19,7 +19,7 @@ from typing import Protocol
 import redis
 
 from api.config import ApiSettings
-from shotline.settings import Settings
+from foundation.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shotline.storyboard import Mode
+from foundation.storyboard import Mode
 
 
 def _utc(value: datetime) -> datetime:

@@ -14,17 +14,17 @@ from pydantic import ValidationError
 import router
 from api.schemas import JobCreate
 from api.urls import UnsafeUrlError
-from pipeline import history
-from pipeline.planning import create_job
-from shotline.documents import parse_json
-from shotline.errors import InvalidInputError, Problem
-from shotline.storyboard import (
+from foundation.documents import parse_json
+from foundation.errors import InvalidInputError, Problem
+from foundation.storyboard import (
     Mode,
     Storyboard,
     StoryboardError,
     parse_storyboard,
     parse_storyboard_text,
 )
+from pipeline import history
+from pipeline.planning import create_job
 from store.db import session_scope
 from store.models import JobApi
 

@@ -24,7 +24,7 @@ import anyio.to_thread
 import httpx
 
 from api.errors import RateLimitedError
-from shotline.errors import InvalidInputError, Problem
+from foundation.errors import InvalidInputError, Problem
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}

@@ -30,9 +30,9 @@ from api.jobs import cancel
 from api.schemas import Video, VideoCreate, VideoDeleted, VideoList
 from api.submit import JobRequest, start_job
 from api.urls import store_image
-from shotline.documents import parse_json
-from shotline.errors import InvalidInputError, NotFoundError, Problem
-from shotline.storyboard import Mode, StoryboardError, parse_storyboard
+from foundation.documents import parse_json
+from foundation.errors import InvalidInputError, NotFoundError, Problem
+from foundation.storyboard import Mode, StoryboardError, parse_storyboard
 from store.db import session_scope
 from store.models import Job, JobApi, Shot
 

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from foundation.errors import NotFoundError
 from pipeline.errors import redact_paths
 from pipeline.report import job_report
-from shotline.errors import NotFoundError
 from store.db import session_scope
 from store.models import Attempt, Event, Job, JobApi, Shot
 

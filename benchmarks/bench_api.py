@@ -46,10 +46,10 @@ def free_port() -> int:
 
 
 def direct(runs: int) -> list[float]:
+    from foundation.storyboard import parse_storyboard
     from pipeline.context import RunContext
     from pipeline.planning import create_job
     from pipeline.runner import JobRunner
-    from shotline.storyboard import parse_storyboard
 
     ctx = RunContext.create("local")
     runner = JobRunner(ctx)

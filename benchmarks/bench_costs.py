@@ -38,14 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 
 from emulators import Scenario, start_emulator
+from foundation.settings import get_settings
+from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import aggregates
 from pipeline import commit
 from pipeline.commit_versions import refresh_agreements
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
-from shotline.settings import get_settings
-from shotline.storyboard import Mode, Storyboard, parse_storyboard
 from store.db import session_scope
 from store.models import Job, Shot
 

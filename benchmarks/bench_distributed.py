@@ -30,10 +30,10 @@ import yaml
 from bench_pipeline import MODEL, critical_path, emulator_process, storyboard
 from sqlalchemy import create_engine, text
 
+from foundation.settings import Settings
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
 from pipeline.planning import create_job
-from shotline.settings import Settings
 from store.db import get_engine
 from tests.distributed.cluster import Cluster
 

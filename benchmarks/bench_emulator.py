@@ -18,7 +18,7 @@ from adapters.base import GenerationRequest, JobState
 from adapters.factory import build_adapter
 from adapters.local import render_animatic
 from emulators import start_emulator
-from shotline.settings import Settings
+from foundation.settings import Settings
 
 REPEATS = 3
 MODELS = {

@@ -37,11 +37,11 @@ import quality.consistency
 import quality.gate
 import stitching
 from emulators import Scenario, start_emulator, urls_for
+from foundation.settings import Settings
+from foundation.storyboard import parse_storyboard
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
-from shotline.settings import Settings
-from shotline.storyboard import parse_storyboard
 from store.db import session_scope
 from store.models import Event
 

@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import router
+from foundation.storyboard import AudioNeed, Mode
 from registry import Registry, load_registry
 from router import HealthBook, Outcome, Router, RoutingPolicy, ShotNeed, StatsBook
-from shotline.storyboard import AudioNeed, Mode
 
 MODELS = 50
 SHOTS = 1000

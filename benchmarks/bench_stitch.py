@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from shotline.storyboard import Transition
+from foundation.storyboard import Transition
 from stitching import (
     EditPlan,
     OutputProfile,

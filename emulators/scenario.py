@@ -30,7 +30,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from shotline.errors import InvalidInputError, Problem
+from foundation.errors import InvalidInputError, Problem
 
 FaultKind = Literal[
     "rate_limit",

@@ -1,4 +1,4 @@
-from shotline.errors import BudgetExceededError
+from foundation.errors import BudgetExceededError
 
 
 class LedgerError(BudgetExceededError):

@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from foundation.settings import get_settings
 from media.errors import FFmpegUnsupportedError
-from shotline.settings import get_settings
 
 MIN_RELEASE = (5, 1)
 """The oldest FFmpeg release the project is run against (Debian 12's 5.1)."""

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import select
 
 import stitching
+from foundation.errors import ShotlineError
+from foundation.storyboard import Shot as ShotSpec
+from foundation.storyboard import Storyboard, Transition
 from pipeline import attempts, events
 from pipeline.context import RunContext
 from pipeline.errors import public_message
-from shotline.errors import ShotlineError
-from shotline.storyboard import Shot as ShotSpec
-from shotline.storyboard import Storyboard, Transition
 from store.db import session_scope
 from store.models import Job, Shot
 

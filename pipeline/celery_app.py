@@ -14,13 +14,13 @@ import time
 from celery import Celery
 from sqlalchemy import select
 
+from foundation.settings import Settings, get_settings
 from pipeline import reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.flow import JOB_DONE, STEP_QUEUE
 from pipeline.runner import JobRunner
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
-from shotline.settings import Settings, get_settings
 from store.db import session_scope
 from store.models import Job
 

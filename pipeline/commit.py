@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select
 
 import router
+from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
+from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_versions, events, history
 from pipeline.commit_types import CommitResult, Quote, QuoteLine
 from pipeline.context import RunContext
 from pipeline.planning import candidate_record, create_job
-from shotline.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
-from shotline.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from store.db import session_scope
 from store.models import Job, JobApi, JobCommit, Shot
 

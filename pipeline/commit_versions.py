@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shotline.errors import NotFoundError
+from foundation.errors import NotFoundError
 from store.db import session_scope
 from store.models import Attempt, Job, JobCommit, Shot
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from adapters.base import ProviderAdapter
 from adapters.judges import GeminiJudge
 from adapters.local import LocalAnimaticAdapter
+from foundation.settings import Settings, get_settings
 from quality.scoring import JudgeScorer, judge_from_settings
 from registry import Registry, load_registry
 from router import HealthBook
-from shotline.settings import Settings, get_settings
 
 
 @dataclass

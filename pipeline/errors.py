@@ -7,7 +7,7 @@ import re
 from pathlib import PurePosixPath
 
 from adapters.errors import ProviderError
-from shotline.errors import ShotlineError
+from foundation.errors import ShotlineError
 from stitching.errors import FFmpegError
 
 log = logging.getLogger(__name__)

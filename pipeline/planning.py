@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import router
+from foundation.errors import BudgetExceededError
+from foundation.storyboard import Mode, Storyboard
 from pipeline import events, history
 from pipeline.context import RunContext
-from shotline.errors import BudgetExceededError
-from shotline.storyboard import Mode, Storyboard
 from store.db import session_scope
 from store.models import Job, Shot
 

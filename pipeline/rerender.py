@@ -17,19 +17,19 @@ from typing import Any
 from sqlalchemy import func, select
 
 import router
-from ledger import service as ledger
-from pipeline import events, history
-from pipeline.attempts import build_request
-from pipeline.context import RunContext
-from pipeline.planning import candidate_record
-from shotline.errors import (
+from foundation.errors import (
     BudgetExceededError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     Problem,
 )
-from shotline.storyboard import Mode, Storyboard, parse_storyboard
+from foundation.storyboard import Mode, Storyboard, parse_storyboard
+from ledger import service as ledger
+from pipeline import events, history
+from pipeline.attempts import build_request
+from pipeline.context import RunContext
+from pipeline.planning import candidate_record
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 

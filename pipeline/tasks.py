@@ -17,10 +17,10 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import worker_init, worker_process_init, worker_ready
 
+from foundation.settings import Settings, get_settings
 from pipeline import flow, reaper
 from pipeline.celery_app import celery_for, send
 from pipeline.context import RunContext
-from shotline.settings import Settings, get_settings
 from store.db import get_engine, migrate
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from foundation.errors import InvalidInputError, Problem
 from quality.errors import QualityError
-from shotline.errors import InvalidInputError, Problem
 
 Action = Literal["repair", "retry", "escalate", "give_up", "ignore"]
 SeverityName = Literal["info", "warning", "error"]

@@ -19,8 +19,8 @@ from adapters.judges import (
     JudgeRequest,
     OpenAICompatibleJudge,
 )
+from foundation.settings import Settings
 from quality.events import Finding
-from shotline.settings import Settings
 
 if TYPE_CHECKING:
     from quality.analysis import ClipAnalysis

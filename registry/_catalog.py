@@ -12,11 +12,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from foundation.errors import Problem
 from registry._pricing import RESOLUTIONS
 from registry._schema import ModelIn, RegistryFileIn, build_spec
 from registry._spec import AudioSupport, LifecycleStatus, ModelSpec, Tier
 from registry.errors import PriceUnavailableError, RegistryFileError, UnknownModelError
-from shotline.errors import Problem
 
 BUILTIN = Path(__file__).with_name("models.yaml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -82,7 +82,7 @@ def load_registry(extra: Path | None = None) -> Registry:
     other values replace); a new id is added. Raises ``RegistryFileError`` naming model and field.
     """
     if extra is None:
-        from shotline.settings import get_settings
+        from foundation.settings import get_settings
 
         extra = get_settings().registry
     files = [BUILTIN] if extra is None else [BUILTIN, extra]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shotline.errors import InvalidInputError, NotFoundError, ShotlineError
+from foundation.errors import InvalidInputError, NotFoundError, ShotlineError
 
 
 class RegistryError(ShotlineError):

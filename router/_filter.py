@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from foundation.storyboard import AudioNeed
 from registry import (
     TIER_RANK,
     AudioSupport,
@@ -21,7 +22,6 @@ from registry import (
 )
 from router._policy import RoutingPolicy
 from router._types import ShotNeed
-from shotline.storyboard import AudioNeed
 
 EPS = 1e-6
 _PENALTY = {"pad": 0.01, "trim": 0.03, "up": 0.15, "down": 0.02, "fps": 0.01, "aspect": 0.03}

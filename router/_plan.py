@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from foundation.errors import Problem
+from foundation.storyboard import Mode, Storyboard
 from registry import Registry
 from router._health import HealthBook
 from router._policy import RoutingPolicy
@@ -13,8 +15,6 @@ from router._route import Router, shot_need
 from router._stats import StatsSource
 from router._types import Candidate, Forecast, Plan, ShotDecision, ShotForecast, Unroutable
 from router.errors import UnroutableShotsError
-from shotline.errors import Problem
-from shotline.storyboard import Mode, Storyboard
 
 CONFIDENCE = 0.95
 

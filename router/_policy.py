@@ -8,8 +8,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from foundation.storyboard import Mode
 from registry import Tier
-from shotline.storyboard import Mode
 
 PREVIEW_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {"cost": 0.45, "speed": 0.30, "quality": 0.10, "acceptance": 0.15}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from foundation.settings import Settings
 from router.errors import UnknownProvidersChoiceError
-from shotline.settings import Settings
 
 #: Hosted provider id -> the settings field holding its credential.
 CREDENTIALS: dict[str, str] = {

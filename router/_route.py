@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from foundation.storyboard import Mode, Scene, Shot, Storyboard
 from registry import ModelSpec, Registry, Tier
 from router._filter import FilterContext, Fit, assess
 from router._health import BreakerState, HealthBook
@@ -16,7 +17,6 @@ from router._score import score_fit
 from router._shot_type import infer_shot_type
 from router._stats import PriorStats, StatsSource
 from router._types import Candidate, ShotDecision, ShotNeed
-from shotline.storyboard import Mode, Scene, Shot, Storyboard
 
 _DRAFT_OUT = "draft tier (animatic) is used only when no generative model can take the shot"
 

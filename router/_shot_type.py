@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shotline.storyboard import AudioNeed, Shot, ShotType
+from foundation.storyboard import AudioNeed, Shot, ShotType
 
 _WORDS: dict[ShotType, tuple[str, ...]] = {
     ShotType.ESTABLISHING: (

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import GenerationRequest
-from shotline.storyboard import AudioNeed, Mode
+from foundation.storyboard import AudioNeed, Mode
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shotline.errors import InvalidInputError, ShotlineError
+from foundation.errors import InvalidInputError, ShotlineError
 
 
 class RouterError(ShotlineError):

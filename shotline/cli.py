@@ -7,6 +7,7 @@ import logging
 import typer
 from rich.console import Console
 
+from foundation.settings import get_settings
 from media.errors import FFmpegUnsupportedError
 from media.ffmpeg import ffmpeg_binary
 from shotline.commands import (
@@ -25,7 +26,6 @@ from shotline.commands import (
     worker,
 )
 from shotline.console import fail_with
-from shotline.settings import get_settings
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="AI video backend: storyboard in, video out."

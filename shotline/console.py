@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shotline.errors import InvalidInputError, JobFailedError, ShotlineError
+from foundation.errors import InvalidInputError, JobFailedError, ShotlineError
 
 _STYLE = {"accepted": "green", "normalised": "green", "failed": "red", "gated": "yellow"}
 

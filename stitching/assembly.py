@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shotline.storyboard import Transition
+from foundation.storyboard import Transition
 from stitching import audio as audio_mod
 from stitching.errors import PlanError, VerificationError
 from stitching.ffmpeg import run_ffmpeg

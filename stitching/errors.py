@@ -1,4 +1,4 @@
-from shotline.errors import ShotlineError
+from foundation.errors import ShotlineError
 
 
 class StitchError(ShotlineError):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
+from foundation.settings import get_settings
 from media.ffmpeg import ffmpeg_exe
 from media.priority import make_nicer
-from shotline.settings import get_settings
 from stitching.errors import FFmpegError
 
 BASE_ARGS = ["-nostdin", "-y", "-hide_banner", "-v", "error"]

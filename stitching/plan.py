@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shotline.storyboard import Transition
-from shotline.timeline import join_problem
+from foundation.storyboard import Transition
+from foundation.timeline import join_problem
 from stitching.errors import PlanError
 from stitching.profile import OutputProfile
 from stitching.segment import Segment

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from shotline.storyboard import OutputSpec, Transition
-from shotline.timeline import exact_rate, frames_for, transition_frames
+from foundation.storyboard import OutputSpec, Transition
+from foundation.timeline import exact_rate, frames_for, transition_frames
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from shotline.storyboard import Transition
+from foundation.storyboard import Transition
 from stitching.arrival import SideOutputs
 from stitching.errors import PlanError
 from stitching.ffmpeg import run_ffmpeg

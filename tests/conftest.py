@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shotline.settings import get_settings
+from foundation.settings import get_settings
 
 
 @pytest.fixture(autouse=True)

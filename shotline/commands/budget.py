@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from foundation.settings import get_settings
 from ledger import tenants
-from shotline.settings import get_settings
 from store.db import session_scope
 from store.tenants import TenantBudget
 

@@ -14,12 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from foundation.errors import InvalidInputError, Problem, ShotlineError
+from foundation.storyboard import parse_size
 from quality.gate import ClipExpectation, Verdict, evaluate
 from quality.policy import GatePolicy, default_policy, load_policy
 from quality.probe import probe
 from shotline.console import fail_with
-from shotline.errors import InvalidInputError, Problem, ShotlineError
-from shotline.storyboard import parse_size
 
 AUDIO_CHOICES = ("required", "none", "any")
 _COLOURS = {

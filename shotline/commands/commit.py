@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from foundation.errors import ShotlineError
 from pipeline import commit as commit_service
 from pipeline.commit_types import Quote
 from pipeline.commit_versions import versions
@@ -20,7 +21,6 @@ from pipeline.engine import EmbeddedEngine
 from pipeline.report import job_report
 from shotline.commands.render import PROVIDER_CHOICES, _start_emulator
 from shotline.console import fail_with, report_table
-from shotline.errors import ShotlineError
 
 
 def quote_table(quote: Quote) -> Table:

@@ -11,11 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from foundation.errors import InvalidInputError, Problem
+from foundation.settings import get_settings
 from ledger import aggregates
 from ledger.aggregates import GROUPS, CostFilter, GroupBy
 from pipeline.commit_versions import refresh_agreements
-from shotline.errors import InvalidInputError, Problem
-from shotline.settings import get_settings
 from store.db import session_scope
 
 COLUMNS = (

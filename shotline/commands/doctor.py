@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from foundation.settings import get_settings
 from media.errors import FFmpegUnsupportedError
 from media.ffmpeg import FFmpegBinary, ffmpeg_binary
-from shotline.settings import get_settings
 
 
 def _ffmpeg() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shotline.errors import InvalidInputError
+from foundation.errors import InvalidInputError
 
 DEFAULT_PORT = 8787
 

@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 
 from api import auth
+from foundation.errors import ShotlineError
+from foundation.settings import get_settings
 from shotline.console import fail_with
-from shotline.errors import ShotlineError
-from shotline.settings import get_settings
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP API's tenants.")
 

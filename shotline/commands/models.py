@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from foundation.errors import ShotlineError
 from registry import LifecycleStatus, ModelSpec, Registry, load_registry
 from shotline.console import fail_with
-from shotline.errors import ShotlineError
 
 _STATUS_STYLE = {
     LifecycleStatus.ACTIVE: "green",

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 import router
+from foundation.errors import ShotlineError
+from foundation.settings import get_settings
+from foundation.storyboard import Mode, load_storyboard
 from registry import load_registry
 from shotline.console import fail_with
-from shotline.errors import ShotlineError
-from shotline.settings import get_settings
-from shotline.storyboard import Mode, load_storyboard
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:

@@ -15,14 +15,14 @@ from rich.console import Console
 from rich.live import Live
 from sqlalchemy import select
 
+from foundation.errors import ShotlineError
+from foundation.storyboard import Mode, Storyboard, load_storyboard
 from pipeline import events
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.report import job_report
 from shotline.console import fail_with, progress_table, report_table
-from shotline.errors import ShotlineError
-from shotline.storyboard import Mode, Storyboard, load_storyboard
 from store.db import session_scope
 from store.models import Job
 

@@ -12,10 +12,10 @@ import uvicorn
 from rich.console import Console
 
 from api.app import create_app
+from foundation.errors import InvalidInputError, Problem, ShotlineError
 from pipeline.context import RunContext
 from pipeline.runner import JobRunner
 from shotline.console import fail_with
-from shotline.errors import InvalidInputError, Problem, ShotlineError
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 

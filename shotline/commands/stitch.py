@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from foundation.errors import InvalidInputError, Problem, ShotlineError
+from foundation.storyboard import Transition, parse_size
 from quality.probe import probe
 from shotline.console import fail_with
-from shotline.errors import InvalidInputError, Problem, ShotlineError
-from shotline.storyboard import Transition, parse_size
 from stitching import EditPlan, OutputProfile, StitchResult, assemble, stitch
 
 

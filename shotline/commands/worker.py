@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from foundation.errors import InvalidInputError, Problem, ShotlineError
+from foundation.settings import Settings, get_settings
 from shotline.console import fail_with
-from shotline.errors import InvalidInputError, Problem, ShotlineError
-from shotline.settings import Settings, get_settings
 
 QUEUES = ("io", "cpu")
 

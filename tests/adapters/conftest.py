@@ -18,7 +18,7 @@ from adapters._hosted import HostedAdapter
 from adapters.base import GenerationRequest, JobState, PollResult
 from adapters.factory import build_adapter
 from emulators import EmulatorHandle, Scenario, start_emulator
-from shotline.settings import Settings
+from foundation.settings import Settings
 
 TERMINAL = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED)
 

@@ -10,8 +10,8 @@ from pydantic import SecretStr
 from adapters.base import ProviderAdapter
 from adapters.errors import RejectedInputError
 from adapters.factory import HOSTED, build_adapter, has_credentials
-from shotline.errors import InvalidInputError
-from shotline.settings import Settings
+from foundation.errors import InvalidInputError
+from foundation.settings import Settings
 
 HOSTS = {
     "google": "https://generativelanguage.googleapis.com",

@@ -13,8 +13,8 @@ import typer
 from typer.testing import CliRunner
 
 from api import auth
+from foundation.settings import get_settings
 from shotline.commands import keys, serve
-from shotline.settings import get_settings
 from tests.api.conftest import free_port, tiny_board
 
 ROOT = Path(__file__).parents[2]

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from emulators import Scenario, start_emulator
+from foundation.settings import get_settings
 from pipeline.context import RunContext
-from shotline.settings import get_settings
 from tests.api.conftest import wait_for_job
 
 

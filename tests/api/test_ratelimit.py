@@ -15,8 +15,8 @@ from api import auth
 from api.app import create_app
 from api.config import ApiSettings
 from api.ratelimit import RateLimiter, RedisRateLimiter, build_limiter
+from foundation.settings import Settings
 from pipeline.context import RunContext
-from shotline.settings import Settings
 from tests.api.conftest import free_port, tiny_board
 
 

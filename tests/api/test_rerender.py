@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from foundation.errors import ConflictError, InvalidInputError, NotFoundError
+from foundation.storyboard import parse_storyboard
 from pipeline.planning import create_job
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
-from shotline.errors import ConflictError, InvalidInputError, NotFoundError
-from shotline.storyboard import parse_storyboard
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from tests.api.conftest import tiny_board, wait_for_job

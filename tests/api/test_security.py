@@ -11,7 +11,7 @@ import pytest
 from api import auth
 from api.ratelimit import RateLimiter
 from api.urls import Outbound, UnsafeUrlError, UrlPolicy, sniff_image
-from shotline.errors import InvalidInputError
+from foundation.errors import InvalidInputError
 from tests.api.conftest import fake_resolve, tiny_board, wait_for_job
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

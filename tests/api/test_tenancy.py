@@ -115,7 +115,7 @@ class TestMetrics:
 
 
 def test_sharing_is_off_unless_the_environment_turns_it_on(monkeypatch):
-    from shotline.settings import Settings
+    from foundation.settings import Settings
 
     assert Settings().share_shot_cache is False
     monkeypatch.setenv("SHOTLINE_SHARE_SHOT_CACHE", "1")

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from foundation.settings import get_settings
 from pipeline import flow, reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
-from shotline.settings import get_settings
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
 from tests.pipeline.conftest import ScriptedAdapter

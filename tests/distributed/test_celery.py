@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from foundation.errors import InvalidInputError
+from foundation.settings import Settings, get_settings
 from pipeline import flow, tasks
 from pipeline.celery_app import CeleryRunner, celery_for, create_celery, send
 from pipeline.context import RunContext
@@ -14,8 +16,6 @@ from pipeline.planning import create_job
 from pipeline.steps import Dispatch
 from shotline.commands.serve import _celery_runner
 from shotline.commands.worker import parse_queues, worker_argv
-from shotline.errors import InvalidInputError
-from shotline.settings import Settings, get_settings
 from store.db import session_scope
 from store.models import PipelineStep
 from tests.distributed.cluster import Cluster

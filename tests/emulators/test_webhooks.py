@@ -15,7 +15,7 @@ from adapters.base import GenerationRequest
 from adapters.factory import build_adapter
 from adapters.webhooks import fal_keys_from_jwks, verify_fal, verify_standard
 from emulators import EmulatorHandle, Scenario, start_emulator
-from shotline.settings import Settings
+from foundation.settings import Settings
 
 Delivery = tuple[dict[str, str], bytes]
 

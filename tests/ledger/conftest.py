@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from emulators import Scenario, start_emulator
+from foundation.settings import get_settings
+from foundation.storyboard import Storyboard, parse_storyboard
 from pipeline.context import RunContext
-from shotline.settings import get_settings
-from shotline.storyboard import Storyboard, parse_storyboard
 from store.db import session_scope
 from store.models import Attempt, AttemptCost, Job, Shot
 

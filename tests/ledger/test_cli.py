@@ -8,12 +8,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from foundation.settings import get_settings
 from pipeline import commit
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from shotline.commands import commit as commit_command
 from shotline.commands import costs as costs_command
-from shotline.settings import get_settings
 from tests.ledger.conftest import small_board
 
 

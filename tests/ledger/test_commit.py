@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from foundation.errors import BudgetExceededError, ConflictError, NotFoundError
+from foundation.storyboard import StoryboardError
 from ledger import aggregates
 from pipeline import commit
 from pipeline.commit_versions import versions
 from pipeline.engine import EmbeddedEngine
-from shotline.errors import BudgetExceededError, ConflictError, NotFoundError
-from shotline.storyboard import StoryboardError
 from store.db import session_scope
 from store.models import Attempt, Job, JobCommit, Shot
 from tests.ledger.conftest import small_board

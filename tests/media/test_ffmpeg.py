@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from foundation.settings import get_settings
 from media.errors import FFmpegUnsupportedError
 from media.ffmpeg import MIN_RELEASE, REQUIRED, ffmpeg_binary, ffmpeg_exe
 from shotline.cli import app
-from shotline.settings import get_settings
 from stitching.ffmpeg import run_ffmpeg
 
 ALL_FEATURES = {

@@ -8,9 +8,9 @@ import pytest
 from adapters.base import Asset, GenerationRequest, JobState, PollResult
 from adapters.errors import ProviderError
 from adapters.local import LocalAnimaticAdapter
+from foundation.settings import get_settings
+from foundation.storyboard import parse_storyboard
 from pipeline.context import RunContext
-from shotline.settings import get_settings
-from shotline.storyboard import parse_storyboard
 
 
 def tiny_board(*shots: dict[str, Any], **top: Any):

@@ -9,8 +9,8 @@ import yaml
 
 import registry
 import router
+from foundation.storyboard import Mode
 from pipeline import history
-from shotline.storyboard import Mode
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from tests.pipeline.conftest import shot, tiny_board

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
+from foundation.settings import get_settings
 from pipeline.runner import background_priority
-from shotline.settings import get_settings
 from stitching import ffmpeg
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")

@@ -18,9 +18,9 @@ from adapters.judges import (
     JudgeResult,
     OpenAICompatibleJudge,
 )
+from foundation.settings import Settings
 from quality.gate import evaluate
 from quality.scoring import JudgeScorer, TechnicalScorer, judge_from_settings
-from shotline.settings import Settings
 from tests.quality.conftest import CLIPS
 
 EXPECT = replace(CLIPS["clean"].expect, prompt="a test pattern")

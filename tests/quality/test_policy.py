@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation.errors import InvalidInputError
 from quality.policy import DEFAULT_POLICY, default_policy, load_policy
-from shotline.errors import InvalidInputError
 
 
 def test_shipped_policy_is_valid_and_covers_every_tier() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import registry
+from foundation.settings import get_settings
 from registry import (
     AudioSupport,
     LifecycleStatus,
@@ -15,7 +16,6 @@ from registry import (
     UnknownModelError,
     load_registry,
 )
-from shotline.settings import get_settings
 
 TODAY = date(2026, 11, 21)
 REQUIRED = {

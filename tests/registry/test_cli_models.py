@@ -42,7 +42,7 @@ def test_malformed_registry_exits_2(tmp_path, monkeypatch):
     user = tmp_path / "reg.yaml"
     user.write_text("models:\n  - id: fal/veo3\n    limits: {concurrency: 0}\n")
     monkeypatch.setenv("SHOTLINE_REGISTRY", str(user))
-    from shotline.settings import get_settings
+    from foundation.settings import get_settings
 
     get_settings.cache_clear()
     done = run("models")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import router
+from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from registry import Registry, load_registry
-from shotline.storyboard import Mode, Storyboard, parse_storyboard
 
 TODAY = date(2026, 11, 21)
 ALL = set(router.HOSTED) | {"local"}

@@ -93,7 +93,7 @@ def test_invalid_storyboard_and_registry_exit_2(tmp_path, monkeypatch):
     user = tmp_path / "reg.yaml"
     user.write_text("models:\n  - id: luma/ray-2\n    tier: legendary\n")
     monkeypatch.setenv("SHOTLINE_REGISTRY", str(user))
-    from shotline.settings import get_settings
+    from foundation.settings import get_settings
 
     get_settings.cache_clear()
     done = run("plan", str(EXAMPLES / "one-shot.yaml"))

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 import router
+from foundation.settings import Settings
+from foundation.storyboard import Mode
 from registry import Registry
-from shotline.settings import Settings
-from shotline.storyboard import Mode
 from tests.router.conftest import ALL, HOSTED, TODAY, board, plan_for, policy, shot, single
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import router
+from foundation.storyboard import Mode
 from router import BreakerConfig, BreakerState, HealthBook
-from shotline.storyboard import Mode
 from tests.router.conftest import board, plan_for, shot
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import router
+from foundation.errors import InvalidInputError
+from foundation.storyboard import Mode
 from registry import load_registry
 from router import UnroutableShotsError, attempts_for_confidence, raise_if_unroutable
-from shotline.errors import InvalidInputError
-from shotline.storyboard import Mode
 from tests.router.conftest import ALL, board, plan_for, policy, shot
 
 
@@ -85,10 +85,10 @@ class TestAgreementWithThePipeline:
     def test_same_routes_as_render_planning(self, example, providers, mode):
         from pathlib import Path
 
+        from foundation.storyboard import load_storyboard
         from pipeline.context import RunContext
         from pipeline.planning import route_storyboard
         from shotline.commands.plan import build_plan
-        from shotline.storyboard import load_storyboard
 
         path = Path(__file__).parents[2] / "examples" / example
         ours = build_plan(path, mode, providers)
@@ -101,7 +101,7 @@ class TestAgreementWithThePipeline:
 
 
 def test_enabled_providers():
-    from shotline.settings import Settings
+    from foundation.settings import Settings
 
     bare = Settings()
     keyed = Settings(runway_api_key="r", fal_key="f")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import router
+from foundation.storyboard import Mode, ShotType
 from registry import Tier
-from shotline.storyboard import Mode, ShotType
 from tests.router.conftest import ALL, HOSTED, board, plan_for, policy, shot
 
 

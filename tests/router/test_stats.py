@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from foundation.storyboard import Mode
 from router import ModelStats, Outcome, StatsBook
-from shotline.storyboard import Mode
 from tests.router.conftest import board, plan_for, shot
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
+from foundation.settings import get_settings
 from pipeline import events
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
 from shotline.commands.render import drive
-from shotline.settings import get_settings
 from store.db import session_scope
 from store.models import Job
 

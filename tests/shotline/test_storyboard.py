@@ -8,16 +8,16 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from shotline.commands import models, plan
-from shotline.limits import Limits
-from shotline.settings import get_settings
-from shotline.storyboard import (
+from foundation.limits import Limits
+from foundation.settings import get_settings
+from foundation.storyboard import (
     StoryboardError,
     Transition,
     load_storyboard,
     parse_storyboard,
     parse_storyboard_text,
 )
+from shotline.commands import models, plan
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shotline.storyboard import Transition
+from foundation.storyboard import Transition
 from stitching import OutputProfile, Segment, normalise
 from stitching.assembly import keyframe_hints, sample_offsets
 from stitching.ffmpeg import run_ffmpeg

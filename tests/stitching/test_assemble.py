@@ -330,7 +330,7 @@ def test_windows_rendered_ahead_are_only_copied_at_assembly(shots, tmp_path, mon
 
 
 def test_windows_made_while_normalising_the_last_shot(shots, tmp_path, monkeypatch):
-    from shotline.storyboard import Transition
+    from foundation.storyboard import Transition
     from stitching import normalise, normalise_between, windows
     from stitching.assembly import keyframe_hints, sample_offsets
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shotline.storyboard import Transition, parse_storyboard
-from shotline.timeline import exact_rate
+from foundation.storyboard import Transition, parse_storyboard
+from foundation.timeline import exact_rate
 from stitching import EditPlan, OutputProfile, PlanError, Segment, plan_edit
 from stitching.video import CopyPiece, WindowPiece, full_argv, plan_pieces, windows_argv
 

@@ -14,11 +14,11 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shotline import limits as lim
-from shotline.documents import parse_document
-from shotline.errors import InvalidInputError, Problem
-from shotline.limits import Limits
-from shotline.timeline import exact_rate, frames_for, join_problem, transition_frames
+from foundation import limits as lim
+from foundation.documents import parse_document
+from foundation.errors import InvalidInputError, Problem
+from foundation.limits import Limits
+from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _TRANSITION_RE = re.compile(r"^(cut|crossfade|fade|wipe)(?::(\d{1,6}(?:\.\d{1,6})?))?$")

@@ -18,8 +18,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from shotline.errors import InvalidInputError, Problem
-from shotline.limits import Limits
+from foundation.errors import InvalidInputError, Problem
+from foundation.limits import Limits
 
 
 class DocumentTooLargeError(yaml.YAMLError):

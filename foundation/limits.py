@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shotline.settings import Settings, get_settings
+from foundation.settings import Settings, get_settings
 
 MIN_FPS = 10.0
 MAX_FPS = 120.0
