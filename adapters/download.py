@@ -21,7 +21,7 @@ import httpx
 from adapters._http import HttpClient, edge
 from adapters.base import Asset
 from adapters.errors import AssetError
-from quality.probe import probe
+from media.probe import probe
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/binary")
 CONTAINERS = ("mov", "mp4", "m4a", "3gp", "matroska", "webm")

@@ -17,7 +17,7 @@ from typing import Any
 from adapters.animatic import render_animatic
 from adapters.base import Asset, GenerationRequest, JobState, PollResult
 from adapters.errors import AssetError, RejectedInputError
-from quality.probe import probe
+from media.probe import probe
 
 __all__ = ["LocalAnimaticAdapter", "render_animatic", "request_key"]
 

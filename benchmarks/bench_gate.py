@@ -26,8 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from media.ffmpeg import ffmpeg_exe
+from media.runner import run_ffmpeg
 from quality.gate import ClipExpectation, evaluate
-from stitching.ffmpeg import ffmpeg_exe, run_ffmpeg
 from tests.quality.corpus import build, corpus
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.storyboard import Transition
+from media.runner import run_ffmpeg
 from stitching import (
     EditPlan,
     OutputProfile,
@@ -31,7 +32,6 @@ from stitching import (
     plan_edit,
 )
 from stitching.assembly import keyframe_hints, sample_offsets
-from stitching.ffmpeg import run_ffmpeg
 from stitching.segment import x264_args
 from stitching.video import WindowPiece, plan_pieces
 from stitching.windows import normalise_between, window_path

@@ -9,7 +9,7 @@ from pathlib import Path
 from adapters.base import GenerationRequest
 from adapters.local import render_animatic
 from emulators.scenario import Defect
-from stitching.ffmpeg import run_ffmpeg
+from media.runner import run_ffmpeg
 
 ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 

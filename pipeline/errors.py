@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 
 from adapters.errors import ProviderError
 from foundation.errors import ShotlineError
-from stitching.errors import FFmpegError
+from media.errors import FFmpegError
 
 log = logging.getLogger(__name__)
 

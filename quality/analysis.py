@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from media.probe import MediaInfo
 from quality.accumulate import AudioAccumulator, ColourSample, VideoAccumulator, VideoSeries
 from quality.audio import AudioSeries, summarise_audio
 from quality.policy import DetectorConfig
-from quality.probe import MediaInfo
 
 MAX_CONSECUTIVE_ERRORS = 8
 

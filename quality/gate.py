@@ -10,12 +10,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from media.probe import probe
 from quality.analysis import ClipAnalysis, analyse
 from quality.checks import check_audio, check_integrity, check_request, expected_duration
 from quality.detectors import detect_video
 from quality.events import Finding
 from quality.policy import GatePolicy, default_policy
-from quality.probe import probe
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
 from quality.verdict import apply_tier, decide
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from media.runner import run_ffmpeg
 from quality.errors import QualityError
-from stitching.ffmpeg import run_ffmpeg
 
 
 def trim_args(path: Path, keep: tuple[float, float], out: Path, crf: int = 17) -> list[str]:

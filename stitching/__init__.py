@@ -8,7 +8,7 @@ from stitching.assembly import (
     sample_offsets,
     stitch,
 )
-from stitching.errors import ClipError, FFmpegError, PlanError, StitchError, VerificationError
+from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise
@@ -18,7 +18,6 @@ from stitching.windows import normalise_between, prerender
 __all__ = [
     "ClipError",
     "EditPlan",
-    "FFmpegError",
     "MusicBed",
     "OutputProfile",
     "PlanError",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import av
 
-from quality.probe import MediaInfo
+from media.probe import MediaInfo
 from stitching.loudness import Loudness
 
 if TYPE_CHECKING:

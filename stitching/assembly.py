@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from foundation.storyboard import Transition
+from media.runner import run_ffmpeg
 from stitching import audio as audio_mod
 from stitching.errors import PlanError, VerificationError
-from stitching.ffmpeg import run_ffmpeg
 from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, probe_params

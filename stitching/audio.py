@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from media.runner import run_ffmpeg_stdout
 from stitching import aac
 from stitching.aac import FRAME, Stretch
 from stitching.errors import StitchError
-from stitching.ffmpeg import run_ffmpeg_stdout
 from stitching.loudness import PEAK_HEADROOM_DB, Pcm, gain_for, limit, measure_pcm, true_peaks
 from stitching.plan import EditPlan, MusicBed, ShotPlan
 from stitching.profile import OutputProfile

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from media.runner import run_ffmpeg
 from stitching.errors import StitchError
-from stitching.ffmpeg import run_ffmpeg
 from stitching.profile import OutputProfile
 
 Pcm = npt.NDArray[np.float32]

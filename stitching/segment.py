@@ -20,11 +20,11 @@ from typing import Any
 
 import av
 
-from quality.probe import MediaInfo, probe
+from media.probe import MediaInfo, probe
+from media.runner import run_ffmpeg
 from stitching.arrival import TMP_SUFFIXES, Arrival, SideOutputs, Temporaries, add_audio
+from stitching.edges import edges_path, save_edges
 from stitching.errors import ClipError
-from stitching.ffmpeg import run_ffmpeg
-from stitching.frames import edges_path, save_edges
 from stitching.loudness import EBUR128, parse_ebur128
 from stitching.profile import OutputProfile
 from stitching.shotaudio import ShotAudio, finalise

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from stitching.frames import proxy_frames
+from media.frames import proxy_frames
 
 if TYPE_CHECKING:
     from stitching.plan import EditPlan

@@ -9,8 +9,9 @@ from typing import Any
 
 import av
 
-from stitching.frames import Gray, edges_path, load_edges, mad, run_stats
-from stitching.frames import gray_frames as _gray_frames
+from media.frames import Gray
+from media.frames import gray_frames as _gray_frames
+from stitching.edges import edges_path, load_edges, mad, run_stats
 from stitching.loudness import measure_file
 from stitching.plan import EditPlan, ShotPlan
 from stitching.segment import file_digest

@@ -19,10 +19,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from foundation.storyboard import Transition
+from media.runner import run_ffmpeg
 from stitching.arrival import SideOutputs
+from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
-from stitching.ffmpeg import run_ffmpeg
-from stitching.frames import edges_path, save_edges
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, file_digest, normalise, probe_params, x264_args

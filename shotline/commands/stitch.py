@@ -13,7 +13,7 @@ from rich.table import Table
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from foundation.storyboard import Transition, parse_size
-from quality.probe import probe
+from media.probe import probe
 from shotline.console import fail_with
 from stitching import EditPlan, OutputProfile, StitchResult, assemble, stitch
 

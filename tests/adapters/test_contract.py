@@ -17,7 +17,7 @@ from adapters.errors import (
     TransientError,
 )
 from emulators import EmulatorHandle
-from quality.probe import probe
+from media.probe import probe
 from tests.adapters.conftest import Case, adapter_for, request_for, wait
 
 

@@ -8,7 +8,7 @@ import pytest
 from adapters.base import GenerationRequest, JobState, ProviderAdapter
 from adapters.errors import RejectedInputError
 from adapters.local import LocalAnimaticAdapter, render_animatic
-from quality.probe import count_frames, probe
+from media.probe import count_frames, probe
 
 
 def _request(**overrides) -> GenerationRequest:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import stitching
+from media.runner import run_ffmpeg
 from pipeline.context import RunContext
 from pipeline.errors import redact_paths
-from stitching.ffmpeg import run_ffmpeg
 from tests.api.conftest import tiny_board, wait_for_job
 
 

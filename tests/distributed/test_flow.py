@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from adapters.errors import SafetyRefusalError, TransientError
 from ledger import service as ledger
+from media.probe import count_frames
 from pipeline import attempts, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
-from quality.probe import count_frames
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
 from tests.distributed.conftest import rows

@@ -9,7 +9,7 @@ import av
 import pytest
 import yaml
 
-from quality.probe import probe
+from media.probe import probe
 
 ROOT = Path(__file__).parents[2]
 

@@ -12,7 +12,7 @@ from emulators import Scenario, load_scenario, start_emulator
 from emulators.routes.judges import fill_schema, judge_answer
 from emulators.scenario import JudgeProfile
 from foundation.errors import InvalidInputError
-from quality.probe import probe
+from media.probe import probe
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "emulator-demo.yaml"
 RUNWAY = {"Authorization": "Bearer k", "X-Runway-Version": "2024-11-06"}

@@ -11,7 +11,7 @@ import pytest
 
 from emulators.media import ClipSpec, apply_defect, capped, render_clip
 from emulators.scenario import Defect
-from quality.probe import probe
+from media.probe import probe
 
 SPEC = ClipSpec("runway", "gen4.5", "a red kite", 2.0, 160, 90, fps=12.0, audio=True)
 

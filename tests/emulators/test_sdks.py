@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from emulators import EmulatorHandle, Scenario, start_emulator
-from quality.probe import probe
+from media.probe import probe
 
 T = TypeVar("T")
 JUDGE_SCHEMA = {

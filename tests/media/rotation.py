@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stitching.errors import FFmpegError
-from stitching.ffmpeg import run_ffmpeg
+from media.errors import FFmpegError
+from media.runner import run_ffmpeg
 
 
 def rotated_copy(source: Path, target: Path, degrees: int = 90) -> Path:

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from foundation.settings import get_settings
 from media.errors import FFmpegUnsupportedError
 from media.ffmpeg import MIN_RELEASE, REQUIRED, ffmpeg_binary, ffmpeg_exe
+from media.runner import run_ffmpeg
 from shotline.cli import app
-from stitching.ffmpeg import run_ffmpeg
 
 ALL_FEATURES = {
     "-filters": [f.name for f in REQUIRED if f.kind == "filter"],

@@ -14,12 +14,12 @@ from sqlalchemy import select
 import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
 from ledger import service as ledger
+from media.probe import count_frames
 from pipeline import attempts, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.report import job_report
 from pipeline.runner import JobRunner
-from quality.probe import count_frames
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
 from tests.pipeline.conftest import shot, tiny_board

@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from foundation.settings import get_settings
+from media import runner
 from pipeline.runner import background_priority
-from stitching import ffmpeg
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
 
@@ -43,7 +43,7 @@ def test_a_job_thread_is_nicer_and_so_is_what_it_starts():
 def test_ffmpeg_runs_nicer_than_its_caller(monkeypatch):
     calls: list[tuple[int, int, int]] = []
     monkeypatch.setattr("media.priority.os.setpriority", lambda *args: calls.append(args))
-    ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
+    runner.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
     base = os.getpriority(os.PRIO_PROCESS, 0)
     assert len(calls) == 1
     assert calls[0][0] == os.PRIO_PROCESS
@@ -55,5 +55,5 @@ def test_ffmpeg_nice_zero_leaves_priority_alone(monkeypatch):
     get_settings.cache_clear()
     calls: list[tuple[int, ...]] = []
     monkeypatch.setattr("media.priority.os.setpriority", lambda *args: calls.append(args))
-    ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
+    runner.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
     assert calls == []

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stitching.ffmpeg import run_ffmpeg
+from media.runner import run_ffmpeg
 from tests.quality.corpus import CorpusClip, build, corpus
 
 CLIPS: dict[str, CorpusClip] = {c.name: c for c in corpus()}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from media.runner import run_ffmpeg
 from quality.gate import ClipExpectation
-from stitching.ffmpeg import run_ffmpeg
 
 W, H, FPS, LENGTH = 320, 180, 24, 2.0
 SRC = f"testsrc2=s={W}x{H}:r={FPS}:d={LENGTH}"

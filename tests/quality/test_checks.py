@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from media.probe import probe
+from media.runner import run_ffmpeg
 from quality.checks import expected_duration
 from quality.gate import evaluate
-from quality.probe import probe
-from stitching.ffmpeg import run_ffmpeg
 from tests.media.rotation import rotated_copy
 from tests.quality.conftest import CLIPS
 

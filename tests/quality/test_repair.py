@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from media.probe import count_frames, probe
 from quality.errors import QualityError
 from quality.gate import evaluate
-from quality.probe import count_frames, probe
 from quality.repair import trim, trim_args
 from tests.quality.conftest import CLIPS
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from foundation.storyboard import Transition
+from media.runner import run_ffmpeg
 from stitching import OutputProfile, Segment, normalise
 from stitching.assembly import keyframe_hints, sample_offsets
-from stitching.ffmpeg import run_ffmpeg
 
 PROFILE = OutputProfile(160, 90, 24)
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]

@@ -12,10 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
+from media.frames import gray_frames
+from media.runner import run_ffmpeg
 from stitching import EditPlan, MusicBed, VerificationError, assemble, plan_edit, verify
 from stitching import assembly as assemble_mod
-from stitching.ffmpeg import run_ffmpeg
-from stitching.frames import gray_frames, mad
+from stitching.edges import mad
 from stitching.verify import check_same_video
 from stitching.video import WindowPiece, full_argv, plan_pieces
 from tests.stitching.conftest import PROFILE, make_clip, normalise_all

@@ -1,63 +1,20 @@
-"""Small grey proxies of chosen frames (PyAV, seek + decode) and the run statistics built on them."""
+"""Run statistics of grey frame proxies (black and frozen runs) and the edge proxies saved beside
+a normalised segment, from which the assembler measures joins without decoding the output again."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
-import numpy.typing as npt
 
-Gray = npt.NDArray[np.uint8]
-PROXY_WIDTH = 96
+from media.frames import Gray, gray_frames
+
 BLACK_LUMA = 32
 BLACK_SHARE = 0.98
 FREEZE_MAD = 0.5
-
-
-def gray_frames(path: Path, indices: Iterable[int], rate: Fraction) -> dict[int, Gray]:
-    """Small grey proxies of the wanted frame indices."""
-    return proxy_frames(path, indices, rate)
-
-
-def proxy_frames(
-    path: Path, indices: Iterable[int], rate: Fraction, width: int = PROXY_WIDTH, fmt: str = "gray"
-) -> dict[int, Gray]:
-    """Decode the wanted frame indices (grouped into ranges, one seek per range)."""
-    wanted = sorted(set(indices))
-    found: dict[int, Gray] = {}
-    if not wanted:
-        return found
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        tb = stream.time_base or Fraction(1, 90000)
-        height = max(2, round(width * stream.codec_context.height / stream.codec_context.width))
-        for group in _ranges(wanted):
-            container.seek(round(group[0] / rate / tb), stream=stream, backward=True)
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                index = round(frame.pts * tb * rate)
-                if index > group[-1]:
-                    break
-                if index in group and index not in found:
-                    small = frame.reformat(width=width, height=height, format=fmt)
-                    found[index] = np.asarray(small.to_ndarray(), dtype=np.uint8)
-    return found
-
-
-def _ranges(wanted: list[int], gap: int = 48) -> list[list[int]]:
-    groups: list[list[int]] = [[wanted[0]]]
-    for index in wanted[1:]:
-        if index - groups[-1][-1] > gap:
-            groups.append([])
-        groups[-1].append(index)
-    return groups
 
 
 def is_black(frame: Gray) -> bool:

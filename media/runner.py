@@ -5,13 +5,11 @@ from __future__ import annotations
 import subprocess
 
 from foundation.settings import get_settings
+from media.errors import FFmpegError
 from media.ffmpeg import ffmpeg_exe
 from media.priority import make_nicer
-from stitching.errors import FFmpegError
 
 BASE_ARGS = ["-nostdin", "-y", "-hide_banner", "-v", "error"]
-
-__all__ = ["BASE_ARGS", "ffmpeg_exe", "run_ffmpeg", "run_ffmpeg_stdout"]
 
 
 def run_ffmpeg(
