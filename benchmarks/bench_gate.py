@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from media.ffmpeg import ffmpeg_exe
 from media.runner import run_ffmpeg
-from quality.gate import ClipExpectation, evaluate
+from quality.expectation import ClipExpectation
+from quality.gate import evaluate
 from tests.quality.corpus import build, corpus
 
 

@@ -17,6 +17,7 @@ from pipeline.attempts import _record_failure, shot_spec
 from pipeline.cache import cache_key
 from pipeline.context import RunContext
 from quality import gate
+from quality.expectation import ClipExpectation
 from quality.repair import trim
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -72,7 +73,7 @@ def _candidate_of(attempt: Attempt) -> dict[str, object]:
 
 def expectation(
     ctx: RunContext, attempt: Attempt, spec: dict[str, object], mode: str
-) -> gate.ClipExpectation:
+) -> ClipExpectation:
     request = attempt.request or {}
     # The router may have adapted a shot to a model that renders silent; the stitcher then lays a
     # silent track, so audio is required only when the adapted request asks for it.
@@ -80,7 +81,7 @@ def expectation(
     tier = "draft" if mode == "preview" else "standard"
     if mode == "final" and ctx.registry.get(attempt.model_id).tier == "premium":
         tier = "premium"
-    return gate.ClipExpectation(
+    return ClipExpectation(
         duration_s=float(request["duration_s"]),
         width=int(request["width"]),
         height=int(request["height"]),
@@ -94,7 +95,7 @@ def expectation(
 @dataclass(frozen=True)
 class _GateInput:
     asset: Path
-    expect: gate.ClipExpectation
+    expect: ClipExpectation
     spec: dict[str, Any]
     same_model_tries: int
     can_escalate: bool

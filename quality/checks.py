@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from quality.analysis import ClipAnalysis
 from quality.audio import AudioSeries
 from quality.events import Finding, Severity, position, runs
+from quality.expectation import ClipExpectation
 from quality.policy import DetectorConfig
-
-if TYPE_CHECKING:
-    from quality.analysis import ClipAnalysis
-    from quality.gate import ClipExpectation
 
 
 def expected_duration(expect: ClipExpectation) -> float:

@@ -15,25 +15,12 @@ from quality.analysis import ClipAnalysis, analyse
 from quality.checks import check_audio, check_integrity, check_request, expected_duration
 from quality.detectors import detect_video
 from quality.events import Finding
+from quality.expectation import ClipExpectation
 from quality.policy import GatePolicy, default_policy
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
 from quality.verdict import apply_tier, decide
 
 VerdictAction = Literal["accept", "repair", "retry", "escalate", "give_up"]
-
-
-@dataclass(frozen=True)
-class ClipExpectation:
-    """What the shot asked for. ``duration_grid`` lists the durations the provider can render."""
-
-    duration_s: float
-    width: int
-    height: int
-    fps: float
-    audio: Literal["required", "none", "any"]
-    duration_grid: tuple[float, ...] | None = None
-    tier: str = "standard"
-    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,4 +197,4 @@ def _low_score(
     return out
 
 
-__all__ = ["ClipExpectation", "Verdict", "evaluate", "expected_duration", "measure"]
+__all__ = ["Verdict", "evaluate", "expected_duration", "measure"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -20,11 +20,9 @@ from adapters.judges import (
     OpenAICompatibleJudge,
 )
 from foundation.settings import Settings
+from quality.analysis import ClipAnalysis
 from quality.events import Finding
-
-if TYPE_CHECKING:
-    from quality.analysis import ClipAnalysis
-    from quality.gate import ClipExpectation
+from quality.expectation import ClipExpectation
 
 SEVERITY_WEIGHT = {"error": 0.5, "warning": 0.12, "info": 0.0}
 

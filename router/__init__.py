@@ -4,6 +4,7 @@ fallback chains, circuit breakers, learned statistics and an explanation for eve
 The router never touches HTTP or files; it reads the catalog through ``registry``.
 """
 
+from router._candidate import Candidate, ShotNeed
 from router._explain import group_reasons, why_lower
 from router._filter import Fit, assess
 from router._health import HEALTH_KINDS, Breaker, BreakerConfig, BreakerState, HealthBook
@@ -26,15 +27,7 @@ from router._providers import (
 from router._route import Evaluation, Router, shot_need
 from router._shot_type import infer_shot_type
 from router._stats import ModelStats, Outcome, PriorStats, StatsBook, StatsSource
-from router._types import (
-    Candidate,
-    Forecast,
-    Plan,
-    ShotDecision,
-    ShotForecast,
-    ShotNeed,
-    Unroutable,
-)
+from router._types import Forecast, Plan, ShotDecision, ShotForecast, Unroutable
 from router.errors import RouterError, UnknownProvidersChoiceError, UnroutableShotsError
 
 __all__ = [

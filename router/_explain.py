@@ -1,13 +1,12 @@
-"""The explanation of a decision: chosen model and quote, why each other model ranked lower or was
-rejected. JSON-serialisable, with a one-line ``summary`` and sentences people can read."""
+"""The sentences of a decision's explanation: why each other model ranked lower or was rejected.
+(The explanation itself is ``ShotDecision.explanation``, in ``router._types``.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from router._types import Candidate, ShotDecision
+from router._candidate import Candidate
 
 _LABEL = {
     "quality": "quality tier",
@@ -17,49 +16,7 @@ _LABEL = {
 }
 
 
-def explain(decision: ShotDecision) -> dict[str, Any]:
-    need = decision.need
-    out: dict[str, Any] = {
-        "shot": decision.shot_id,
-        "scene": decision.scene_id,
-        "mode": str(decision.mode),
-        "shot_type": {"value": need.shot_type, "inferred": need.type_inferred},
-        "seed": need.seed,
-        "rejected": group_reasons(decision.rejected),
-        "ranked_out": dict(decision.ranked_out),
-    }
-    primary = decision.primary
-    if primary is None:
-        out["chosen"] = None
-        out["fallbacks"] = []
-        out["summary"] = f"no enabled model can take shot {decision.shot_id}"
-        return out
-    out["chosen"] = {
-        **_brief(primary),
-        "components": {k: round(v, 3) for k, v in primary.components.items()},
-        "adaptations": list(primary.adaptations),
-        "notes": list(primary.notes),
-        "why": decision.chain_origin.get(primary.model_id, "best score"),
-    }
-    out["fallbacks"] = [
-        {
-            **_brief(c),
-            "adaptations": list(c.adaptations),
-            "origin": decision.chain_origin.get(c.model_id, ""),
-            "why_lower": why_lower(primary, c, decision.weights),
-        }
-        for c in decision.candidates[1:]
-    ]
-    out["continuity"] = {
-        "scene_model": decision.scene_model,
-        "break": decision.continuity_break,
-        "reason": decision.continuity_reason,
-    }
-    out["summary"] = _summary(decision, primary)
-    return out
-
-
-def _brief(c: Candidate) -> dict[str, Any]:
+def brief(c: Candidate) -> dict[str, Any]:
     return {
         "model": c.model_id,
         "quote_usd": round(c.quote_usd, 4),
@@ -120,13 +77,3 @@ def group_reasons(rejected: Mapping[str, list[str]]) -> dict[str, list[str]]:
         for reason in reasons:
             grouped.setdefault(reason, []).append(model_id)
     return grouped
-
-
-def _summary(decision: ShotDecision, primary: Candidate) -> str:
-    adapt = f", adapted: {', '.join(primary.adaptations)}" if primary.adaptations else ""
-    cont = " (continuity break)" if decision.continuity_break else ""
-    return (
-        f"{primary.model_id} for ${primary.quote_usd:.2f} "
-        f"({primary.duration_s:g}s {primary.width}x{primary.height}){adapt}{cont}; "
-        f"{len(decision.candidates) - 1} fallbacks, {len(decision.rejected)} models rejected"
-    )

@@ -20,8 +20,8 @@ from registry import (
     SizeOption,
     resolution_label,
 )
+from router._candidate import ShotNeed
 from router._policy import RoutingPolicy
-from router._types import ShotNeed
 
 EPS = 1e-6
 _PENALTY = {"pad": 0.01, "trim": 0.03, "up": 0.15, "down": 0.02, "fps": 0.01, "aspect": 0.03}

@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from foundation.errors import Problem
 from foundation.storyboard import Mode, Storyboard
 from registry import Registry
+from router._candidate import Candidate
+from router._explain import group_reasons
 from router._health import HealthBook
 from router._policy import RoutingPolicy
 from router._route import Router, shot_need
 from router._stats import StatsSource
-from router._types import Candidate, Forecast, Plan, ShotDecision, ShotForecast, Unroutable
+from router._types import Forecast, Plan, ShotDecision, ShotForecast, Unroutable
 from router.errors import UnroutableShotsError
 
 CONFIDENCE = 0.95
@@ -154,8 +156,6 @@ def raise_if_unroutable(plan: Plan) -> None:
 
 
 def unroutable_message(item: Unroutable) -> str:
-    from router._explain import group_reasons
-
     groups = group_reasons(item.reasons)
     parts = [f"{reason} ({', '.join(models)})" for reason, models in groups.items()]
     return f"shot {item.shot_id!r}: no model can take it: " + "; ".join(parts)

@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 
 from foundation.storyboard import Mode, Scene, Shot, Storyboard
 from registry import ModelSpec, Registry, Tier
+from router._candidate import Candidate, ShotNeed
 from router._filter import FilterContext, Fit, assess
 from router._health import BreakerState, HealthBook
 from router._policy import RoutingPolicy
 from router._score import score_fit
 from router._shot_type import infer_shot_type
 from router._stats import PriorStats, StatsSource
-from router._types import Candidate, ShotDecision, ShotNeed
+from router._types import ShotDecision
 
 _DRAFT_OUT = "draft tier (animatic) is used only when no generative model can take the shot"
 

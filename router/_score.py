@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from registry import LifecycleStatus, ModelSpec, Tier
+from router._candidate import ShotNeed
 from router._filter import Fit
 from router._health import BreakerState
 from router._policy import RoutingPolicy
 from router._stats import ModelStats
-from router._types import ShotNeed
 
 QUALITY = {Tier.DRAFT: 0.1, Tier.STANDARD: 0.5, Tier.HIGH: 0.75, Tier.PREMIUM: 1.0}
 COST_REF_USD_PER_S = 0.10  # expected cost per second scoring 0.5

@@ -1,4 +1,4 @@
-"""The router's records: what a shot needs, each candidate model, and the decision for a shot."""
+"""The router's decisions: the decision for a shot and its explanation, the plan of a storyboard."""
 
 from __future__ import annotations
 
@@ -9,86 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import GenerationRequest
-from foundation.storyboard import AudioNeed, Mode
-
-
-@dataclass(frozen=True)
-class ShotNeed:
-    """One storyboard shot reduced to what routing needs. ``seed`` is fixed here, so every
-    fallback renders with the same seed, prompt and reference image."""
-
-    shot_id: str
-    scene_id: str
-    path: str
-    prompt: str
-    duration_s: float
-    width: int
-    height: int
-    fps: float
-    audio: AudioNeed
-    shot_type: str
-    type_inferred: bool
-    seed: int
-    has_image: bool = False
-    reference_image: str | None = None
-    pinned_model: str | None = None
-    dialogue: str | None = None
-    negative_prompt: str | None = None
-
-    @property
-    def prompt_chars(self) -> int:
-        return len(self.prompt) + len(self.dialogue or "")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One model able to take the shot, with the request after adaptations and its score."""
-
-    model_id: str
-    provider: str
-    provider_model: str
-    quote_usd: float
-    duration_s: float
-    width: int
-    height: int
-    fps: float
-    audio: bool
-    adaptations: list[str]
-    score: float
-    resolution: str = ""
-    tier: str = ""
-    expected_cost_usd: float = 0.0
-    acceptance: float = 1.0
-    render_p50_s: float = 0.0
-    render_p95_s: float = 0.0
-    seed_supported: bool = False
-    expected_attempts: float = 1.0
-    health: str = "closed"
-    components: Mapping[str, float] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model_id,
-            "provider": self.provider,
-            "provider_model": self.provider_model,
-            "quote_usd": round(self.quote_usd, 4),
-            "expected_cost_usd": round(self.expected_cost_usd, 4),
-            "duration_s": self.duration_s,
-            "size": f"{self.width}x{self.height}",
-            "resolution": self.resolution,
-            "fps": self.fps,
-            "audio": self.audio,
-            "adaptations": list(self.adaptations),
-            "score": round(self.score, 4),
-            "acceptance": round(self.acceptance, 3),
-            "render_p50_s": round(self.render_p50_s, 1),
-            "render_p95_s": round(self.render_p95_s, 1),
-            "tier": self.tier,
-            "health": self.health,
-            "notes": list(self.notes),
-        }
+from foundation.storyboard import Mode
+from router._candidate import Candidate, ShotNeed
+from router._explain import brief, group_reasons, why_lower
 
 
 @dataclass(frozen=True)
@@ -127,8 +50,6 @@ class ShotDecision:
 
     @cached_property
     def explanation(self) -> dict[str, Any]:
-        from router._explain import explain
-
         return explain(self)
 
     def request_for(
@@ -265,6 +186,58 @@ class Plan:
             "unroutable": [u.to_dict() for u in self.unroutable],
             "forecast": self.forecast.to_dict(),
         }
+
+
+def explain(decision: ShotDecision) -> dict[str, Any]:
+    need = decision.need
+    out: dict[str, Any] = {
+        "shot": decision.shot_id,
+        "scene": decision.scene_id,
+        "mode": str(decision.mode),
+        "shot_type": {"value": need.shot_type, "inferred": need.type_inferred},
+        "seed": need.seed,
+        "rejected": group_reasons(decision.rejected),
+        "ranked_out": dict(decision.ranked_out),
+    }
+    primary = decision.primary
+    if primary is None:
+        out["chosen"] = None
+        out["fallbacks"] = []
+        out["summary"] = f"no enabled model can take shot {decision.shot_id}"
+        return out
+    out["chosen"] = {
+        **brief(primary),
+        "components": {k: round(v, 3) for k, v in primary.components.items()},
+        "adaptations": list(primary.adaptations),
+        "notes": list(primary.notes),
+        "why": decision.chain_origin.get(primary.model_id, "best score"),
+    }
+    out["fallbacks"] = [
+        {
+            **brief(c),
+            "adaptations": list(c.adaptations),
+            "origin": decision.chain_origin.get(c.model_id, ""),
+            "why_lower": why_lower(primary, c, decision.weights),
+        }
+        for c in decision.candidates[1:]
+    ]
+    out["continuity"] = {
+        "scene_model": decision.scene_model,
+        "break": decision.continuity_break,
+        "reason": decision.continuity_reason,
+    }
+    out["summary"] = _summary(decision, primary)
+    return out
+
+
+def _summary(decision: ShotDecision, primary: Candidate) -> str:
+    adapt = f", adapted: {', '.join(primary.adaptations)}" if primary.adaptations else ""
+    cont = " (continuity break)" if decision.continuity_break else ""
+    return (
+        f"{primary.model_id} for ${primary.quote_usd:.2f} "
+        f"({primary.duration_s:g}s {primary.width}x{primary.height}){adapt}{cont}; "
+        f"{len(decision.candidates) - 1} fallbacks, {len(decision.rejected)} models rejected"
+    )
 
 
 def _round(value: float | None) -> float | None:

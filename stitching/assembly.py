@@ -20,7 +20,7 @@ from stitching.errors import PlanError, VerificationError
 from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, probe_params
-from stitching.thumbs import write_thumbs
+from stitching.sheet import write_thumbs
 from stitching.verify import check_joins, check_same_video, failures, summarise, verify_file
 from stitching.video import (
     AudioParts,

@@ -1,8 +1,8 @@
-"""Poster frame and contact sheet: one keyframe per shot, so each costs a single decode."""
+"""Each segment's thumbnail, written at normalise time from one keyframe (a single decode); the
+poster and contact sheet of a stitched output are built from them (``stitching.sheet``)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,11 +13,9 @@ import numpy as np
 from media.frames import proxy_frames
 
 if TYPE_CHECKING:
-    from stitching.plan import EditPlan
     from stitching.profile import OutputProfile
 
 THUMB_WIDTH = 320
-COLUMNS = 4
 
 
 def middle_keyframe(keyframes: Sequence[int], lo: int, hi: int) -> int:
@@ -34,7 +32,7 @@ def tile_path(segment_path: Path) -> Path:
     return segment_path.with_suffix(".tile.jpg")
 
 
-def _tile_size(profile: OutputProfile) -> tuple[int, int]:
+def tile_size(profile: OutputProfile) -> tuple[int, int]:
     width = min(THUMB_WIDTH, profile.width)
     return width, round(width * profile.height / profile.width)
 
@@ -45,55 +43,13 @@ def write_thumb(
     """At normalise time: the frame shown for the segment, as a full-size JPEG; its index."""
     index = middle_keyframe(keyframes, lo, hi)
     found = proxy_frames(video, [index], profile.rate, profile.width, "bgr24")
-    frame = found.get(index, _blank(profile.width, profile.height))
+    frame = found.get(index, blank_frame(profile.width, profile.height))
     cv2.imwrite(str(out), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    tile = cv2.resize(frame, _tile_size(profile), interpolation=cv2.INTER_AREA)
+    tile = cv2.resize(frame, tile_size(profile), interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(out.with_suffix(".tile.jpg")), tile, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return index
 
 
-def _blank(width: int, height: int) -> np.ndarray:
+def blank_frame(width: int, height: int) -> np.ndarray:
     """Stand-in for a frame the file does not have (verification reports the shortfall)."""
     return np.zeros((height, width, 3), dtype=np.uint8)
-
-
-def _label(image: np.ndarray, text: str) -> None:
-    cv2.rectangle(image, (0, 0), (8 + 9 * len(text), 22), (0, 0, 0), -1)
-    cv2.putText(image, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
-
-
-def _frame(plan: EditPlan, video: Path, index: int) -> np.ndarray:
-    found = proxy_frames(video, [index], plan.profile.rate, plan.profile.width, "bgr24")
-    return found.get(index, _blank(plan.profile.width, plan.profile.height))
-
-
-def _tiles(plan: EditPlan, video: Path) -> list[np.ndarray]:
-    """Each shot's tile saved at normalise time, or decoded from ``video`` if missing."""
-    size = _tile_size(plan.profile)
-    tiles: list[np.ndarray] = []
-    for shot in plan.shots:
-        tile = cv2.imread(str(tile_path(shot.segment.path)))
-        if tile is None or (tile.shape[1], tile.shape[0]) != size:
-            frame = _frame(plan, video, shot.timeline_in + shot.segment.thumb_frame)
-            tile = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-        tiles.append(np.ascontiguousarray(tile))
-    return tiles
-
-
-def write_thumbs(plan: EditPlan, video: Path, poster: Path, sheet: Path) -> None:
-    """Poster (first shot's frame, full size) and a labelled contact sheet of every shot."""
-    first = plan.shots[0]
-    saved = thumb_path(first.segment.path)
-    if saved.is_file():
-        shutil.copyfile(saved, poster)
-    else:
-        frame = _frame(plan, video, first.segment.thumb_frame)
-        cv2.imwrite(str(poster), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    tiles = _tiles(plan, video)
-    for shot, tile in zip(plan.shots, tiles, strict=True):
-        at = shot.timeline_in + shot.segment.thumb_frame
-        _label(tile, f"{shot.shot_id} @ {plan.profile.seconds(at):.2f}s")
-    columns = min(COLUMNS, len(tiles))
-    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
-    rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
-    cv2.imwrite(str(sheet), np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 85])

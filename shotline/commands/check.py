@@ -17,7 +17,8 @@ from rich.table import Table
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from foundation.storyboard import parse_size
 from media.probe import probe
-from quality.gate import ClipExpectation, Verdict, evaluate
+from quality.expectation import ClipExpectation
+from quality.gate import Verdict, evaluate
 from quality.policy import GatePolicy, default_policy, load_policy
 from shotline.console import fail_with
 

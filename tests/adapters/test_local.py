@@ -120,7 +120,8 @@ class TestLocalAdapter:
     "prompt", ["a snow field at noon", "a quiet studio with soft window light"]
 )
 def test_light_palettes_still_move_for_the_gate(tmp_path, prompt):
-    from quality.gate import ClipExpectation, evaluate
+    from quality.expectation import ClipExpectation
+    from quality.gate import evaluate
 
     out = render_animatic(
         _request(prompt=prompt, duration_s=4.0, shot_type="establishing"), tmp_path / "a.mp4"

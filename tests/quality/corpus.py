@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from media.runner import run_ffmpeg
-from quality.gate import ClipExpectation
+from quality.expectation import ClipExpectation
 
 W, H, FPS, LENGTH = 320, 180, 24, 2.0
 SRC = f"testsrc2=s={W}x{H}:r={FPS}:d={LENGTH}"

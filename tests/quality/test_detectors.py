@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from quality.gate import ClipExpectation, evaluate
+from quality.expectation import ClipExpectation
+from quality.gate import evaluate
 from tests.quality.conftest import CLIPS
 
 FRAME = 1 / 24

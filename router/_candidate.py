@@ -1,0 +1,89 @@
+"""What a shot needs from routing, and one model able to take it: the records every other router
+module (filter, score, explanation, decision) builds on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from foundation.storyboard import AudioNeed
+
+
+@dataclass(frozen=True)
+class ShotNeed:
+    """One storyboard shot reduced to what routing needs. ``seed`` is fixed here, so every
+    fallback renders with the same seed, prompt and reference image."""
+
+    shot_id: str
+    scene_id: str
+    path: str
+    prompt: str
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    audio: AudioNeed
+    shot_type: str
+    type_inferred: bool
+    seed: int
+    has_image: bool = False
+    reference_image: str | None = None
+    pinned_model: str | None = None
+    dialogue: str | None = None
+    negative_prompt: str | None = None
+
+    @property
+    def prompt_chars(self) -> int:
+        return len(self.prompt) + len(self.dialogue or "")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model able to take the shot, with the request after adaptations and its score."""
+
+    model_id: str
+    provider: str
+    provider_model: str
+    quote_usd: float
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    audio: bool
+    adaptations: list[str]
+    score: float
+    resolution: str = ""
+    tier: str = ""
+    expected_cost_usd: float = 0.0
+    acceptance: float = 1.0
+    render_p50_s: float = 0.0
+    render_p95_s: float = 0.0
+    seed_supported: bool = False
+    expected_attempts: float = 1.0
+    health: str = "closed"
+    components: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_id,
+            "provider": self.provider,
+            "provider_model": self.provider_model,
+            "quote_usd": round(self.quote_usd, 4),
+            "expected_cost_usd": round(self.expected_cost_usd, 4),
+            "duration_s": self.duration_s,
+            "size": f"{self.width}x{self.height}",
+            "resolution": self.resolution,
+            "fps": self.fps,
+            "audio": self.audio,
+            "adaptations": list(self.adaptations),
+            "score": round(self.score, 4),
+            "acceptance": round(self.acceptance, 3),
+            "render_p50_s": round(self.render_p50_s, 1),
+            "render_p95_s": round(self.render_p95_s, 1),
+            "tier": self.tier,
+            "health": self.health,
+            "notes": list(self.notes),
+        }
