@@ -34,6 +34,7 @@ demo: setup
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup-dev
 	$(BIN)/mypy .
@@ -52,4 +53,4 @@ lock: | $(UV)
 	$(UV) lock --upgrade --python $(PYTHON)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) out .shotline .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) out .shotline .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
