@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import av
 
+from media.graph import Stream
 from media.probe import MediaInfo
 from stitching.loudness import Loudness
 
@@ -23,14 +24,12 @@ TMP_SUFFIXES = (".video.mp4", ".f32", ".mp4")
 class SideOutputs:
     """More outputs made from the normalised picture in the same FFmpeg run (transition windows).
 
-    ``graph(first_input, label)`` returns filtergraph text that reads the extra ``inputs``
-    (numbered from ``first_input``) and ``label``, a copy of the normalised video, and ends in the
-    labels that ``outputs`` (argv) map.
+    ``windows(video)`` takes a copy of the normalised video and returns one stream per entry of
+    ``outputs``: the argv (after its ``-map``) that encodes it.
     """
 
-    inputs: list[str]
-    graph: Callable[[int, str], str]
-    outputs: list[str]
+    windows: Callable[[Stream], list[Stream]]
+    outputs: list[list[str]]
 
 
 class Temporaries(NamedTuple):

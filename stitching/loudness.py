@@ -16,7 +16,8 @@ from stitching.profile import OutputProfile
 Pcm = npt.NDArray[np.float32]
 SILENT_LUFS = -69.0
 PEAK_HEADROOM_DB = 1.0
-EBUR128 = "ebur128=peak=true:framelog=verbose"  # summary only at log level info
+EBUR128_OPTIONS = {"peak": "true", "framelog": "verbose"}  # summary only at log level info
+EBUR128 = "ebur128=" + ":".join(f"{k}={v}" for k, v in EBUR128_OPTIONS.items())
 _SUMMARY = {
     "integrated": r"I:\s+(-?[\d.]+|-inf) LUFS",
     "threshold": r"Threshold:\s+(-?[\d.]+|-inf) LUFS",

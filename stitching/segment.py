@@ -20,12 +20,13 @@ from typing import Any
 
 import av
 
+from media.graph import Stream, compile_graph, open_input
 from media.probe import MediaInfo, probe
 from media.runner import run_ffmpeg
 from stitching.arrival import TMP_SUFFIXES, Arrival, SideOutputs, Temporaries, add_audio
 from stitching.edges import edges_path, save_edges
 from stitching.errors import ClipError
-from stitching.loudness import EBUR128, parse_ebur128
+from stitching.loudness import EBUR128_OPTIONS, parse_ebur128
 from stitching.profile import OutputProfile
 from stitching.shotaudio import ShotAudio, finalise
 from stitching.thumbs import thumb_path, write_thumb
@@ -104,13 +105,36 @@ def x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[s
     ]  # fmt: skip
 
 
-def video_chain(profile: OutputProfile, frames: int, hold: int) -> str:
+def video_chain(video: Stream, profile: OutputProfile, frames: int, hold: int) -> Stream:
+    """A source picture to the profile: rate, square pixels, letterboxed size, colour range and
+    matrix, pixel format; the last frame held for ``hold`` more frames, then cut at ``frames``."""
     w, h = profile.width, profile.height
     return (
-        f"fps={profile.rate}:start_time=0,scale=trunc(iw*sar/2)*2:ih,"
-        f"scale={w}:{h}:force_original_aspect_ratio=decrease:out_range=tv:out_color_matrix=bt709,"
-        f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format={profile.pix_fmt},"
-        f"tpad=stop_mode=clone:stop={hold},trim=end_frame={frames},setpts=N/FRAME_RATE/TB"
+        video.filter("fps", fps=str(profile.rate), start_time=0)
+        .filter("scale", "trunc(iw*sar/2)*2", "ih")
+        .filter("scale", w, h, force_original_aspect_ratio="decrease", out_range="tv",
+                out_color_matrix="bt709")
+        .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2", color="black")
+        .filter("setsar", 1)
+        .filter("format", profile.pix_fmt)
+        .filter("tpad", stop_mode="clone", stop=hold)
+        .filter("trim", end_frame=frames)
+        .filter("setpts", "N/FRAME_RATE/TB")
+    )  # fmt: skip
+
+
+def audio_chain(audio: Stream, profile: OutputProfile, frames: int) -> Stream:
+    """A source's audio to float stereo at the profile's rate, exactly as many samples as
+    ``frames`` last, its loudness measured on the way (``ebur128`` passes samples through and
+    prints its summary on stderr at log level info)."""
+    sr = profile.sample_rate
+    return (
+        audio.filter("aresample", sr, first_pts=0, **{"async": 1})
+        .filter("aformat", sample_fmts="fltp", sample_rates=sr, channel_layouts="stereo")
+        .filter("apad")
+        .filter("atrim", end_sample=profile.samples_for(frames))
+        .filter("asetpts", "N/SR/TB")
+        .filter("ebur128", **EBUR128_OPTIONS)
     )
 
 
@@ -126,30 +150,31 @@ def normalise_argv(
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
     the way (``ebur128`` summary on stderr at log level info). Pure: unit-tested without FFmpeg."""
-    samples, sr = profile.samples_for(frames), profile.sample_rate
-    inputs = ["-i", str(src)]
-    audio_in = "[0:a:0]"
-    if not has_audio:
-        inputs += ["-f", "lavfi", "-i", f"anullsrc=r={sr}:cl=stereo"]
-        audio_in = "[1:a]"
-    first_side = inputs.count("-i")
-    if side:
-        inputs += side.inputs
-    chain = video_chain(profile, frames, profile.max_hold_frames + 2)
-    split = f",split=2[v][side];{side.graph(first_side, '[side]')}" if side else "[v]"
-    graph = (
-        f"[0:v:0]{chain}{split};"
-        f"{audio_in}aresample={sr}:async=1:first_pts=0,"
-        f"aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=stereo,"
-        f"apad,atrim=end_sample={samples},asetpts=N/SR/TB,asplit=2[a1][a2];"
-        f"[a2]{EBUR128},anullsink"
+    source = open_input(str(src))
+    audio_in = (
+        source["a:0"]
+        if has_audio
+        else open_input(f"anullsrc=r={profile.sample_rate}:cl=stereo", f="lavfi")["a"]
     )
+    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2)
+    windows: list[Stream] = []
+    if side:
+        video, copy = video.split(2)
+        windows = side.windows(copy)
+    audio = audio_chain(audio_in, profile, frames)
+    graph = compile_graph([video, audio, *windows])
+    video_label, pcm_label, *window_labels = graph.labels
     video_out, pcm_out = outputs
+    side_outputs = [
+        arg
+        for label, argv in zip(window_labels, side.outputs if side else [], strict=True)
+        for arg in ("-map", label, *argv)
+    ]
     return [
-        *inputs, "-filter_complex", graph,
-        "-map", "[v]", "-an", *x264_args(profile, keyframes), "-f", "mp4", str(video_out),
-        "-map", "[a1]", "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
-        *(side.outputs if side else []),
+        *graph.inputs, "-filter_complex", graph.text,
+        "-map", video_label, "-an", *x264_args(profile, keyframes), "-f", "mp4", str(video_out),
+        "-map", pcm_label, "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
+        *side_outputs,
     ]  # fmt: skip
 
 

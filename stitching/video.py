@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import av
 
+from media.graph import Stream, compile_graph, join, open_input
 from stitching.audio import Interior
 from stitching.errors import PlanError
 from stitching.plan import XFADE, EditPlan
@@ -94,37 +95,38 @@ def plan_pieces(plan: EditPlan) -> list[Piece]:
     return pieces
 
 
-def _window_graph(plan: EditPlan, window: WindowPiece, first_input: int) -> tuple[list[str], str]:
-    """Inputs and filter chain (ending unlabelled) for one window."""
+def _window_stream(plan: EditPlan, window: WindowPiece) -> Stream:
+    """One window's picture (ends before the ``format`` every window gets)."""
     profile, shot = plan.profile, plan.shots[window.shot]
-    rate, n = profile.rate, first_input
     if window.shot == 0:
-        fade = f"fade=t=in:start_frame=0:nb_frames={shot.transition_frames}"
-        return ["-i", str(shot.segment.path)], f"[{n}:v]trim=end_frame={window.head_to},{fade}"
+        head = open_input(str(shot.segment.path))["v"].filter("trim", end_frame=window.head_to)
+        return head.filter("fade", t="in", start_frame=0, nb_frames=shot.transition_frames)
     prev = plan.shots[window.shot - 1]
-    seek = ["-ss", f"{float((window.prev_from - Fraction(1, 2)) / rate):.6f}"]
-    inputs = [*(seek if window.prev_from else []), "-i", str(prev.segment.path)]
-    inputs += ["-t", f"{float((window.head_to + 1) / rate):.6f}", "-i", str(shot.segment.path)]
+    seek = f"{float((window.prev_from - Fraction(1, 2)) / profile.rate):.6f}"
+    prev_in = open_input(str(prev.segment.path), **({"ss": seek} if window.prev_from else {}))
+    head_in = open_input(
+        str(shot.segment.path), t=f"{float((window.head_to + 1) / profile.rate):.6f}"
+    )
     tail = window.prev_frames - window.prev_from
-    kind = shot.transition.kind
-    chain = xfade_chain(f"[{n}:v]", f"trim=end_frame={tail}", f"[{n + 1}:v]", window, kind, profile)
-    return inputs, chain
+    trimmed = prev_in["v"].filter("trim", end_frame=tail)
+    return xfade_chain(trimmed, head_in["v"], window, shot.transition.kind, profile)
 
 
 def xfade_chain(
-    prev: str, prev_trim: str, head: str, window: WindowPiece, kind: str, profile: OutputProfile
-) -> str:
-    """``prev`` (``prev_trim`` keeps its frames from ``window.prev_from`` on) crossed into the
-    first ``window.head_to`` frames of ``head``, both on the segments' time base; ends unlabelled."""
-    tag = f"{prev}{head}".translate(str.maketrans("", "", "[]:"))
+    prev: Stream, head: Stream, window: WindowPiece, kind: str, profile: OutputProfile
+) -> Stream:
+    """``prev`` (already trimmed to its frames from ``window.prev_from`` on) crossed into the first
+    ``window.head_to`` frames of ``head``, both on the segments' time base."""
     tail, rate = window.prev_frames - window.prev_from, profile.rate
-    tb = f"setpts=PTS-STARTPTS,settb=1/{profile.timescale}"
-    return (
-        f"{prev}{prev_trim},{tb}[a{tag}];"
-        f"{head}trim=end_frame={window.head_to},{tb}[b{tag}];"
-        f"[a{tag}][b{tag}]xfade=transition={XFADE[kind]}:"
-        f"duration={float(window.overlap / rate):.6f}:"
-        f"offset={float((tail - window.overlap) / rate):.6f}"
+    prev = prev.filter("setpts", "PTS-STARTPTS").filter("settb", f"1/{profile.timescale}")
+    head = head.filter("trim", end_frame=window.head_to)
+    head = head.filter("setpts", "PTS-STARTPTS").filter("settb", f"1/{profile.timescale}")
+    return join(
+        "xfade",
+        [prev, head],
+        transition=XFADE[kind],
+        duration=f"{float(window.overlap / rate):.6f}",
+        offset=f"{float((tail - window.overlap) / rate):.6f}",
     )
 
 
@@ -134,20 +136,15 @@ def windows_argv(plan: EditPlan, windows: list[WindowPiece], out: Path) -> list[
     Window ``k`` occupies frames ``[sum(frames[:k]), sum(frames[:k+1]))`` of ``out`` and starts
     on a forced keyframe, with the segments' encoder settings.
     """
-    inputs: list[str] = []
-    chains: list[str] = []
-    for index, window in enumerate(windows):
-        first_input = sum(1 for arg in inputs if arg == "-i")
-        more, chain = _window_graph(plan, window, first_input)
-        inputs += more
-        chains.append(f"{chain},format={plan.profile.pix_fmt}[w{index}]")
-    labels = "".join(f"[w{i}]" for i in range(len(windows)))
-    graph = ";".join([*chains, f"{labels}concat=n={len(windows)}:v=1:a=0[v]"])
+    pictures = [
+        _window_stream(plan, window).filter("format", plan.profile.pix_fmt) for window in windows
+    ]
+    graph = compile_graph([join("concat", pictures, n=len(windows), v=1, a=0)])
     starts = [sum(w.frames for w in windows[:i]) for i in range(len(windows))]
     total = sum(w.frames for w in windows)
     return [
-        *inputs, "-filter_complex", graph, "-map", "[v]", "-frames:v", str(total),
-        "-an", *x264_args(plan.profile, starts), "-f", "mp4", str(out),
+        *graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0],
+        "-frames:v", str(total), "-an", *x264_args(plan.profile, starts), "-f", "mp4", str(out),
     ]  # fmt: skip
 
 
@@ -242,26 +239,34 @@ def _when(packet: av.Packet[Any]) -> Fraction:
 
 def full_argv(plan: EditPlan, out: Path) -> list[str]:
     """Fallback: the whole timeline through one filter graph (concat for cuts, xfade otherwise)."""
-    rate, inputs, parts = plan.profile.rate, [], []
-    label, length = "[0:v]", 0
+    rate = plan.profile.rate
+    timeline: Stream | None = None
+    length = 0
     for index, shot in enumerate(plan.shots):
-        inputs += ["-i", str(shot.segment.path)]
+        picture = open_input(str(shot.segment.path))["v"]
         t = shot.transition_frames
-        if index == 0:
-            fade = f"fade=t=in:start_frame=0:nb_frames={t}" if t else "null"
-            parts.append(f"[0:v]{fade}[s0]")
-        elif shot.transition.kind == "cut":
-            parts.append(f"{label}[{index}:v]concat=n=2:v=1:a=0[s{index}]")
-        else:
-            parts.append(
-                f"{label}[{index}:v]xfade=transition={XFADE[shot.transition.kind]}:"
-                f"duration={float(t / rate):.6f}:offset={float((length - t) / rate):.6f}[s{index}]"
+        if timeline is None:
+            timeline = (
+                picture.filter("fade", t="in", start_frame=0, nb_frames=t)
+                if t
+                else picture.filter("null")
             )
-        label, length = f"[s{index}]", length + shot.frames - (t if index else 0)
-    graph = ";".join(parts)
+        elif shot.transition.kind == "cut":
+            timeline = join("concat", [timeline, picture], n=2, v=1, a=0)
+        else:
+            timeline = join(
+                "xfade",
+                [timeline, picture],
+                transition=XFADE[shot.transition.kind],
+                duration=f"{float(t / rate):.6f}",
+                offset=f"{float((length - t) / rate):.6f}",
+            )
+        length += shot.frames - (t if index else 0)
+    assert timeline is not None, "an edit plan has at least one shot"
+    graph = compile_graph([timeline.filter("format", plan.profile.pix_fmt)])
     return [
-        *inputs, "-filter_complex", f"{graph};{label}format={plan.profile.pix_fmt}[v]",
-        "-map", "[v]", "-frames:v", str(plan.total_frames), "-an",
+        *graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0],
+        "-frames:v", str(plan.total_frames), "-an",
         *x264_args(plan.profile), "-f", "mp4", str(out),
     ]  # fmt: skip
 

@@ -19,6 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from foundation.storyboard import Transition
+from media.graph import Stream, open_input
 from media.runner import run_ffmpeg
 from stitching.arrival import SideOutputs
 from stitching.edges import edges_path, save_edges
@@ -143,33 +144,33 @@ class _SideWindow:
 def _side(profile: OutputProfile, jobs: list[tuple[_SideWindow, Segment, bool]]) -> SideOutputs:
     """Windows rendered in the normalise run: ``(window, neighbour, neighbour_is_before)``."""
     rate = profile.rate
-    inputs: list[str] = []
-    outputs: list[str] = []
-    for window, neighbour, before in jobs:
-        piece = window.piece
-        if before:
-            seek = f"{float((piece.prev_from - Fraction(1, 2)) / rate):.6f}"
-            inputs += [*(["-ss", seek] if piece.prev_from else []), "-i", str(neighbour.path)]
-        else:
-            inputs += ["-t", f"{float((piece.head_to + 1) / rate):.6f}", "-i", str(neighbour.path)]
-        outputs += ["-map", f"[{window.label}]", "-an", *x264_args(profile), "-frames:v",
-                    str(piece.frames), "-f", "mp4", str(window.path)]  # fmt: skip
+    outputs = [
+        ["-an", *x264_args(profile), "-frames:v", str(window.piece.frames), "-f", "mp4",
+         str(window.path)]
+        for window, _, _ in jobs
+    ]  # fmt: skip
 
-    def graph(first: int, label: str) -> str:
-        copies = "".join(f"[in{i}]" for i in range(len(jobs)))
-        parts = [f"{label}split={len(jobs)}{copies}"]
-        for i, (window, _, before) in enumerate(jobs):
-            piece, other = window.piece, f"[{first + i}:v]"
-            tail = piece.prev_frames - piece.prev_from
-            prev, trim, head = (
-                (other, f"trim=end_frame={tail}", f"[in{i}]") if before
-                else (f"[in{i}]", f"trim=start_frame={piece.prev_from}", other)
-            )  # fmt: skip
-            chain = xfade_chain(prev, trim, head, piece, window.transition.kind, profile)
-            parts.append(f"{chain},format={profile.pix_fmt}[{window.label}]")
-        return ";".join(parts)
+    def windows(video: Stream) -> list[Stream]:
+        made: list[Stream] = []
+        copies = video.split(len(jobs))
+        for (window, neighbour, before), this in zip(jobs, copies, strict=True):
+            piece = window.piece
+            if before:
+                seek = f"{float((piece.prev_from - Fraction(1, 2)) / rate):.6f}"
+                seeking = {"ss": seek} if piece.prev_from else {}
+                other = open_input(str(neighbour.path), **seeking)["v"]
+                prev = other.filter("trim", end_frame=piece.prev_frames - piece.prev_from)
+                head = this
+            else:
+                other = open_input(
+                    str(neighbour.path), t=f"{float((piece.head_to + 1) / rate):.6f}"
+                )["v"]
+                prev, head = this.filter("trim", start_frame=piece.prev_from), other
+            chain = xfade_chain(prev, head, piece, window.transition.kind, profile)
+            made.append(chain.filter("format", profile.pix_fmt))
+        return made
 
-    return SideOutputs(inputs, graph, outputs)
+    return SideOutputs(windows, outputs)
 
 
 def _keep(

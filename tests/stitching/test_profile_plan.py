@@ -150,10 +150,10 @@ class TestArgv:
         windows = [p for p in plan_pieces(plan) if isinstance(p, WindowPiece)]
         argv = windows_argv(plan, windows, tmp_path / "w.mp4")
         graph = argv[argv.index("-filter_complex") + 1]
-        assert "fade=t=in:start_frame=0:nb_frames=6" in graph
-        assert "xfade=transition=fade:duration=0.500000:offset=0.000000" in graph
-        assert "xfade=transition=wipeleft" in graph
-        assert "concat=n=3:v=1:a=0" in graph
+        assert "fade=nb_frames=6:start_frame=0:t=in" in graph
+        assert "xfade=duration=0.500000:offset=0.000000:transition=fade" in graph
+        assert "transition=wipeleft" in graph
+        assert "concat=a=0:n=3:v=1" in graph
         assert argv[argv.index("-frames:v") + 1] == str(sum(w.frames for w in windows))
         assert "expr:eq(n,0)+eq(n,24)+eq(n,36)" in argv
         assert argv.count("-ss") == 2
