@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from foundation.errors import NotFoundError
 from store.db import session_scope
 from store.models import Attempt, Job, JobCommit, Shot
+from store.records import ShotRoute
 
 HAS_CLIP = ("accepted", "normalised")
 
@@ -124,13 +125,14 @@ def _costs(session: Session, job_id: str) -> dict[str, float]:
 def _version(shot: Shot | None, cost: float) -> dict[str, Any] | None:
     if shot is None:
         return None
-    first = ((shot.route or {}).get("candidates") or [{}])[0]
+    route = ShotRoute.from_json(shot.route)
+    first = route.primary
     return {
         "status": shot.status,
         "model": shot.model_id,
-        "size": f"{first.get('width')}x{first.get('height')}" if first else None,
-        "seconds": first.get("duration_s"),
-        "seed": (shot.route or {}).get("seed"),
+        "size": f"{first.width}x{first.height}" if first else None,
+        "seconds": first.duration_s if first else None,
+        "seed": route.seed,
         "cost_usd": round(cost, 4),
     }
 

@@ -16,6 +16,7 @@ from quality.consistency import ColourProfile, check_joins, profile
 from quality.errors import QualityError
 from store.db import session_scope
 from store.models import Event, Job, Shot
+from store.records import ShotRoute
 
 
 @lru_cache(maxsize=512)
@@ -95,13 +96,11 @@ def reset_for_rerender(ctx: RunContext, shot_pks: list[int]) -> None:
     with session_scope(ctx.db_url) as session:
         for pk in shot_pks:
             shot = session.get_one(Shot, pk)
-            route = dict(shot.route or {})
-            route["seed"] = (int(route.get("seed") or 0) + 1) % 2**32
-            shot.route, shot.status = route, "planned"
+            route = ShotRoute.from_json(shot.route)
+            seed = ((route.seed or 0) + 1) % 2**32
+            shot.route, shot.status = route.with_seed(seed).to_json(), "planned"
             shot.asset_path = shot.segment = shot.cache_key = shot.verdict = None
-            events.emit(
-                session, shot.job_id, "shot.consistency_rerender", shot.key, seed=route["seed"]
-            )
+            events.emit(session, shot.job_id, "shot.consistency_rerender", shot.key, seed=seed)
 
 
 def wants_rerender(ctx: RunContext, job_id: str) -> bool:
