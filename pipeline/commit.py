@@ -12,14 +12,14 @@ agreement per committed shot.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_versions, events, history
-from pipeline.commit_types import CommitResult, Quote, QuoteLine
+from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
 from pipeline.planning import create_job, planned_shot
 from store import jobs
@@ -163,32 +163,14 @@ def _price(plan: router.Plan, key: str) -> float:
 
 
 def _lines(
-    ctx: RunContext, plan: router.Plan, approved: list[str], framed: set[str]
-) -> tuple[QuoteLine, ...]:
+    plan: router.Plan, approved: list[str], framed: set[str]
+) -> tuple[router.QuoteLine, ...]:
     unroutable = [u for u in plan.unroutable if u.shot_id in approved]
     if unroutable:
         problems = [Problem(u.path, router.unroutable_message(u)) for u in unroutable]
         raise StoryboardError("some approved shots cannot be rendered at final", problems)
-    highs = {s.shot_id: s.high_usd for s in plan.forecast.shots}
-    lines = []
-    for key in approved:
-        primary = plan.decisions[key].primary
-        assert primary is not None
-        lines.append(
-            QuoteLine(
-                shot_id=key,
-                model_id=primary.model_id,
-                provider=primary.provider,
-                tier=primary.tier or str(ctx.registry.get(primary.model_id).tier),
-                seconds=primary.duration_s,
-                quote_usd=primary.quote_usd,
-                expected_attempts=primary.expected_attempts,
-                expected_usd=primary.expected_cost_usd,
-                high_usd=highs.get(key, primary.quote_usd),
-                first_frame=key in framed,
-            )
-        )
-    return tuple(lines)
+    lines = {line.shot_id: line for line in plan.forecast.shots}
+    return tuple(replace(lines[key], first_frame=key in framed) for key in approved)
 
 
 _Routing = tuple[Storyboard, router.Plan, router.Plan]
@@ -199,7 +181,7 @@ def _quote(ctx: RunContext, preview: _Preview, approved: list[str]) -> tuple[Quo
     board, plan, plain, framed = _final_board(ctx, preview, approved)
     quote = Quote(
         job_id=preview.job_id,
-        lines=_lines(ctx, plan, approved, framed),
+        lines=_lines(plan, approved, framed),
         budget_usd=preview.budget_usd,
         spent_usd=preview.spent_usd,
         reserved_usd=preview.reserved_usd,
@@ -291,9 +273,11 @@ def _create_final(
         for row in shots:
             kind = "shot.planned" if row.key in approved else "shot.kept"
             events.emit(session, final_id, kind, row.key, model=row.model_id)
-        if jobs.has_api_record(session, preview.job_id):
-            url = jobs.webhook_url_of(session, preview.job_id)
-            jobs.add_api_record(session, final_id, preview.tenant, source="commit", webhook_url=url)
+        info = jobs.api_record(session, preview.job_id)
+        if info is not None:
+            jobs.add_api_record(
+                session, final_id, preview.tenant, source="commit", webhook_url=info.webhook_url
+            )
         shots_count = len(plan.decisions)
         events.emit(
             session,

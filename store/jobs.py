@@ -5,6 +5,7 @@ what a status means and when a row may change is decided above ``store``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
@@ -42,14 +43,19 @@ def tenant_job(session: Session, tenant: str, job_id: str) -> Job | None:
 
 
 def list_jobs(
-    session: Session, tenant: str, *, limit: int, after: Job | None = None, status: str | None
+    session: Session,
+    tenant: str | None,
+    *,
+    limit: int,
+    after: Job | None = None,
+    status: str | None = None,
 ) -> list[Job]:
-    """The tenant's jobs not deleted, newest first, starting after the job ``after``."""
-    query = (
-        select(Job)
-        .outerjoin(JobApi, JobApi.job_id == Job.id)
-        .where(Job.tenant == tenant, JobApi.deleted_at.is_(None))
-    )
+    """The jobs not deleted (of ``tenant``, or every tenant's), newest first, starting after the
+    job ``after``."""
+    query = select(Job).outerjoin(JobApi, JobApi.job_id == Job.id)
+    query = query.where(JobApi.deleted_at.is_(None))
+    if tenant is not None:
+        query = query.where(Job.tenant == tenant)
     if status:
         query = query.where(Job.status == status)
     if after is not None:
@@ -60,6 +66,14 @@ def list_jobs(
 def shots_of(session: Session, job_id: str) -> list[Shot]:
     """The job's shots in storyboard order."""
     return list(session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position)))
+
+
+def job_status(session: Session, job_id: str) -> str | None:
+    return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def shot_statuses(session: Session, job_id: str) -> list[str]:
+    return list(session.scalars(select(Shot.status).where(Shot.job_id == job_id)))
 
 
 def shot_by_key(session: Session, job_id: str, key: str) -> Shot | None:
@@ -108,13 +122,18 @@ def add_api_record(
     return record
 
 
+def api_record(session: Session, job_id: str) -> JobApi | None:
+    return session.get(JobApi, job_id)
+
+
 def webhook_url_of(session: Session, job_id: str) -> str | None:
     info = session.get(JobApi, job_id)
     return None if info is None else info.webhook_url
 
 
-def has_api_record(session: Session, job_id: str) -> bool:
-    return session.get(JobApi, job_id) is not None
+def mark_deleted(session: Session, job_id: str, when: datetime) -> None:
+    """Record that the job was deleted through the API (it then reads as missing)."""
+    session.get_one(JobApi, job_id).deleted_at = when
 
 
 def deliveries_of(session: Session, job_id: str) -> list[WebhookDelivery]:
