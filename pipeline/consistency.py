@@ -14,6 +14,7 @@ from pipeline import events
 from pipeline.context import RunContext
 from quality.consistency import ColourProfile, check_joins, profile
 from quality.errors import QualityError
+from store import jobs
 from store.db import session_scope
 from store.models import Event, Job, Shot
 from store.records import ShotRoute
@@ -44,9 +45,7 @@ def warm(ctx: RunContext, shot_pk: int) -> None:
 def check(ctx: RunContext, job_id: str) -> list[int]:
     """Compare the accepted clips; record a ``job.consistency`` event; return offending shot pks."""
     with session_scope(ctx.db_url) as session:
-        shots = list(
-            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
-        )
+        shots = jobs.shots_of(session, job_id)
     if len(shots) < 2 or any(not s.asset_path for s in shots):
         return []
     try:
