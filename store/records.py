@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 JsonObject = dict[str, Any]
 """A JSON object as stored in a column (the values are whatever JSON holds)."""
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -34,7 +31,7 @@ class RouteCandidate:
     fps: float
     audio: bool
     adaptations: tuple[str, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JsonObject:
         return {
@@ -64,7 +61,7 @@ class RouteCandidate:
             fps=float(data["fps"]),
             audio=bool(data.get("audio", False)),
             adaptations=tuple(data.get("adaptations", ())),
-            params=MappingProxyType(dict(data.get("params") or {})),
+            params=dict(data.get("params") or {}),
         )
 
 
@@ -135,7 +132,7 @@ class StoredRequest:
     seed: int | None = None
     negative_prompt: str | None = None
     shot_type: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JsonObject:
         return {
@@ -175,5 +172,5 @@ class StoredRequest:
             seed=None if seed is None else int(seed),
             negative_prompt=data.get("negative_prompt"),
             shot_type=data.get("shot_type"),
-            extra=MappingProxyType(dict(data.get("extra") or {})),
+            extra=dict(data.get("extra") or {}),
         )
