@@ -121,7 +121,7 @@ def cost_report(
             model=g.key,
             provider=g.key.split("/", 1)[0],
             attempts=g.attempts,
-            settled_usd=round(sum(r.settled_usd or 0.0 for r in rows if r.model_id == g.key), 6),
+            settled_usd=round(g.settled_usd, 6),
         )
         for g in aggregates.group(rows, "model")
     ]

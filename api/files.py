@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
 from starlette.types import Receive, Scope, Send
@@ -16,8 +15,8 @@ from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, error_body, error_response, responses
 from foundation.errors import NotFoundError
+from store import jobs
 from store.db import session_scope
-from store.models import Shot
 
 router = APIRouter(prefix="/v1", tags=["downloads"])
 
@@ -114,9 +113,7 @@ def poster(job_id: str, state: StateDep, tenant: TenantDep) -> FileResponse:
 def shot_asset(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse:
     with session_scope(state.db_url) as session:
         views.owned_job(session, tenant, job_id)
-        shot = session.scalars(
-            select(Shot).where(Shot.job_id == job_id, Shot.key == shot_id)
-        ).first()
+        shot = jobs.shot_by_key(session, job_id, shot_id)
         if shot is None:
             raise NotFoundError(f"job {job_id} has no shot {shot_id}")
         status, asset = shot.status, shot.asset_path

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from api import views
 from api.deps import ApiState, StateDep, TenantDep
@@ -25,12 +24,11 @@ from api.schemas import (
 from api.submit import parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError
 from foundation.storyboard import Mode
-from pipeline import events
-from pipeline.attempts import cancel_inflight
+from pipeline.cancel import cancel_idle
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
+from store import jobs
 from store.db import session_scope
-from store.models import Job, WebhookDelivery
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 log = logging.getLogger(__name__)
@@ -137,12 +135,7 @@ def cancel(state: ApiState, job_id: str) -> None:
         except Exception:  # a timeout or the job's own crash: the job view tells the state
             log.warning("job %s did not stop within %ss", job_id, CANCEL_WAIT_S)
         return
-    cancel_inflight(state.ctx, job_id)
-    with session_scope(state.db_url) as session:
-        job = session.get_one(Job, job_id)
-        if job.status in ("planned", "running"):
-            job.status = "cancelled"
-            events.emit(session, job_id, "job.cancelled")
+    cancel_idle(state.ctx, job_id)
 
 
 def _active(runner: JobRunner, job_id: str) -> bool:
@@ -197,9 +190,4 @@ def rerender(
 def deliveries(job_id: str, state: StateDep, tenant: TenantDep) -> DeliveryList:
     views.check_owned(state.db_url, tenant, job_id)
     with session_scope(state.db_url) as session:
-        rows = session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.job_id == job_id)
-            .order_by(WebhookDelivery.id)
-        )
-        return DeliveryList.model_validate({"data": list(rows)})
+        return DeliveryList.model_validate({"data": jobs.deliveries_of(session, job_id)})

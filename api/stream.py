@@ -15,15 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from sqlalchemy import select
 
 from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, responses
 from api.webhooks import public_data
 from pipeline import events
+from store import jobs
 from store.db import session_scope
-from store.models import Job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 BATCH = 200
@@ -43,7 +42,7 @@ def _after(last_event_id: str | None, after: int | None) -> int:
 def read_events(db_url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], bool]:
     """Events after ``after`` and whether the job had ended before they were read."""
     with session_scope(db_url) as session:
-        ended = session.scalar(select(Job.status).where(Job.id == job_id)) in views.TERMINAL
+        ended = jobs.job_status(session, job_id) in views.TERMINAL
         rows = events.rows_after(session, after, job_id=job_id, limit=BATCH)
         return [
             {

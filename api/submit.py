@@ -25,8 +25,8 @@ from foundation.storyboard import (
 )
 from pipeline import history
 from pipeline.planning import create_job
+from store import jobs
 from store.db import session_scope
-from store.models import JobApi
 
 if TYPE_CHECKING:
     from api.deps import ApiState
@@ -186,14 +186,8 @@ def start_job(
     local files already (``prepare_job``, or files the API stored itself)."""
     job_id = create_job(state.ctx, request.board, mode=request.mode, tenant=tenant)
     with session_scope(state.db_url) as session:
-        session.add(
-            JobApi(
-                job_id=job_id,
-                tenant=tenant,
-                source=source,
-                webhook_url=request.webhook_url,
-                video=video,
-            )
+        jobs.add_api_record(
+            session, job_id, tenant, source=source, webhook_url=request.webhook_url, video=video
         )
     state.runner.submit(job_id)
     return job_id

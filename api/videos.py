@@ -33,8 +33,9 @@ from api.urls import store_image
 from foundation.documents import parse_json
 from foundation.errors import InvalidInputError, NotFoundError, Problem
 from foundation.storyboard import Mode, StoryboardError, parse_storyboard
+from store import jobs
 from store.db import session_scope
-from store.models import Job, JobApi, Shot
+from store.models import Job, JobApi
 
 router = APIRouter(prefix="/v1", tags=["videos (OpenAI-compatible)"])
 PREFIX = "video_"
@@ -73,7 +74,7 @@ def _job_id(video_id: str) -> str:
 
 def video_object(session: Any, job: Job, info: JobApi) -> dict[str, Any]:
     params = info.video or {}
-    shots = list(session.scalars(select(Shot.status).where(Shot.job_id == job.id)))
+    shots = jobs.shot_statuses(session, job.id)
     done = sum(1 for s in shots if s == "normalised")
     status = _STATUS.get(job.status, "failed")
     finished = status in ("completed", "failed")
@@ -101,7 +102,7 @@ def video_object(session: Any, job: Job, info: JobApi) -> dict[str, Any]:
 
 def _owned_video(session: Any, tenant: str, video_id: str) -> tuple[Job, JobApi]:
     job = views.owned_job(session, tenant, _job_id(video_id))
-    info = session.get(JobApi, job.id)
+    info = jobs.api_record(session, job.id)
     if info is None or info.source != "videos":
         raise NotFoundError(f"no video {video_id}")
     return job, info
@@ -315,7 +316,6 @@ def delete_video(video_id: str, state: StateDep, tenant: TenantDep) -> VideoDele
     if status in ("planned", "running"):
         cancel(state, job_id)
     with session_scope(state.db_url) as session:
-        info = session.get_one(JobApi, job_id)
-        info.deleted_at = datetime.now(UTC)
+        jobs.mark_deleted(session, job_id, datetime.now(UTC))
     _forget_files(state, job_id, output)
     return VideoDeleted(id=video_id, deleted=True)

@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation.errors import NotFoundError
 from pipeline.errors import redact_paths
 from pipeline.report import job_report
+from store import jobs
 from store.db import session_scope
-from store.models import Attempt, Event, Job, JobApi, Shot
+from store.models import Event, Job
 
 TERMINAL = ("delivered", "failed", "cancelled")
 _STAGES = (
@@ -25,11 +26,8 @@ _STAGES = (
 
 def owned_job(session: Session, tenant: str, job_id: str) -> Job:
     """The caller's job; a missing, deleted or other tenant's job is the same 404."""
-    job = session.get(Job, job_id) if len(job_id) <= 32 else None
-    if job is None or job.tenant != tenant:
-        raise NotFoundError(f"no job {job_id}")
-    info = session.get(JobApi, job_id)
-    if info is not None and info.deleted_at is not None:
+    job = jobs.tenant_job(session, tenant, job_id)
+    if job is None:
         raise NotFoundError(f"no job {job_id}")
     return job
 
@@ -105,12 +103,8 @@ def job_view(db_url: str, job_id: str) -> dict[str, Any]:
     report = job_report(db_url, job_id)
     with session_scope(db_url) as session:
         job = session.get_one(Job, job_id)
-        info = session.get(JobApi, job_id)
-        quoted = session.scalar(
-            select(func.coalesce(func.sum(Attempt.quoted_usd), 0.0))
-            .join(Shot, Shot.id == Attempt.shot_id)
-            .where(Shot.job_id == job_id)
-        )
+        webhook_url = jobs.webhook_url_of(session, job_id)
+        quoted = jobs.quoted_total(session, job_id)
         stage_times = timings(session, job_id)
         created, updated, reserved = job.created_at, job.updated_at, job.reserved_usd
     return {
@@ -127,13 +121,13 @@ def job_view(db_url: str, job_id: str) -> dict[str, Any]:
         "updated_at": updated,
         "costs": {
             "budget_usd": report["budget_usd"],
-            "quoted_usd": round(float(quoted or 0.0), 4),
+            "quoted_usd": round(quoted, 4),
             "reserved_usd": round(reserved, 4),
             "settled_usd": report["settled_usd"],
         },
         "timings": stage_times,
         "verification": without_paths(report["verification"]),
-        "webhook_url": info.webhook_url if info else None,
+        "webhook_url": webhook_url,
         "links": links(job_id, report["status"] == "delivered"),
         "shots": [_shot(job_id, row) for row in report["shots"]],
     }
@@ -144,21 +138,12 @@ def list_jobs(
 ) -> tuple[list[Job], str | None]:
     """Newest first; ``cursor`` is the id of the last job of the previous page."""
     with session_scope(db_url) as session:
-        query = (
-            select(Job)
-            .outerjoin(JobApi, JobApi.job_id == Job.id)
-            .where(Job.tenant == tenant, JobApi.deleted_at.is_(None))
-        )
-        if status:
-            query = query.where(Job.status == status)
+        anchor = None
         if cursor:
-            anchor = session.get(Job, cursor) if len(cursor) <= 32 else None
+            anchor = jobs.find_job(session, cursor)
             if anchor is None or anchor.tenant != tenant:
                 raise NotFoundError(f"no job {cursor} to continue after")
-            query = query.where(tuple_(Job.created_at, Job.id) < (anchor.created_at, anchor.id))
-        rows = list(
-            session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
-        )
+        rows = jobs.list_jobs(session, tenant, limit=limit + 1, after=anchor, status=status)
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, rows[-1].id if more and rows else None

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.records import ACCEPTED, FINISHED
-from store.models import AttemptCost, Job, JobApi, JobCommit
+from store import jobs as job_rows
+from store.models import AttemptCost, JobCommit
 
 GroupBy = Literal["model", "provider", "tenant", "job", "day"]
 GROUPS: tuple[GroupBy, ...] = ("model", "provider", "tenant", "job", "day")
@@ -50,6 +51,8 @@ class CostGroup:
     seconds_accepted: float
     render_p50_s: float | None
     render_p95_s: float | None
+    settled_usd: float = 0.0
+    """The provider charges alone (``spend_usd`` adds judge fees)."""
 
     @property
     def cost_per_accepted_second(self) -> float | None:
@@ -125,6 +128,7 @@ def summarise(key: str, rows: Iterable[AttemptCost]) -> CostGroup:
         seconds_accepted=sum(r.seconds_accepted for r in accepted),
         render_p50_s=percentile(renders, 50),
         render_p95_s=percentile(renders, 95),
+        settled_usd=sum(r.settled_usd or 0.0 for r in items),
     )
 
 
@@ -243,16 +247,7 @@ def preview_stats(session: Session, flt: CostFilter) -> PreviewStats:
 
 def latest_jobs(session: Session, tenant: str | None, limit: int = 10) -> list[dict[str, Any]]:
     """The newest (not deleted) jobs with their spend and accepted seconds from the records."""
-    query = (
-        select(Job)
-        .outerjoin(JobApi, JobApi.job_id == Job.id)
-        .where(JobApi.deleted_at.is_(None))
-        .order_by(Job.created_at.desc(), Job.id.desc())
-        .limit(limit)
-    )
-    if tenant is not None:
-        query = query.where(Job.tenant == tenant)
-    jobs = list(session.scalars(query))
+    jobs = job_rows.list_jobs(session, tenant, limit=limit)
     ids = tuple(j.id for j in jobs)
     per_job = {g.key: g for g in group(load(session, CostFilter(job_ids=ids)), "job")}
     out = []

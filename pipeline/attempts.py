@@ -24,6 +24,7 @@ from pipeline.errors import CircuitOpenError, redact_paths
 from pipeline.policy import NextStep, next_step
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
+from store.records import RouteCandidate, ShotRoute, StoredRequest
 
 TERMINAL = {"accepted", "repaired", "rejected", "failed", "cancelled"}
 
@@ -80,16 +81,16 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
         job = session.get_one(Job, shot.job_id)
         if not attempts and _reuse_cached(session, job, shot, ctx.settings.share_shot_cache):
             return None, 0.0
-        step: NextStep = next_step(shot.route or {}, attempts, ctx.settings)
+        step: NextStep = next_step(ShotRoute.from_json(shot.route), attempts, ctx.settings)
         if step.candidate is None:
             _fail_shot(session, job, shot, step.reason)
             return None, 0.0
         attempt = Attempt(
             shot_id=shot_pk,
             number=len(attempts) + 1,
-            model_id=step.candidate["model_id"],
-            provider=step.candidate["provider"],
-            quoted_usd=step.candidate["quote_usd"],
+            model_id=step.candidate.model_id,
+            provider=step.candidate.provider,
+            quoted_usd=step.candidate.quote_usd,
             request=_request_record(ctx, job, shot, step.candidate, len(attempts) + 1),
         )
         session.add(attempt)
@@ -118,18 +119,18 @@ WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
 
 
 def _request_record(
-    ctx: RunContext, job: Job, shot: Shot, candidate: dict[str, Any], number: int
+    ctx: RunContext, job: Job, shot: Shot, candidate: RouteCandidate, number: int
 ) -> dict[str, Any]:
     """The stored request of an attempt, with its idempotency key and, when the platform is
     reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider should call (the reference image
     is added when submitting, from the storyboard or the previous shot's last frame)."""
-    request = asdict(build_request(shot_spec(job, shot.key), candidate, shot.route or {}))
+    request = build_request(shot_spec(job, shot.key), candidate.to_json(), shot.route or {})
     extra = {"idempotency_key": f"{job.id}-{shot.key}-{number}"}
-    provider, public = candidate["provider"], ctx.settings.public_url
+    provider, public = candidate.provider, ctx.settings.public_url
     if public and provider in WEBHOOK_PROVIDERS:
         extra["webhook_url"] = f"{public.rstrip('/')}/v1/providers/{provider}/webhook"
-    request["extra"] = request["extra"] | extra
-    return request | {"reference_image": None}
+    stored = StoredRequest.from_json(asdict(request) | {"extra": request.extra | extra})
+    return stored.to_json()
 
 
 def _reuse_cached(session: Any, job: Job, shot: Shot, shared: bool) -> bool:
@@ -137,7 +138,7 @@ def _reuse_cached(session: Any, job: Job, shot: Shot, shared: bool) -> bool:
     platform shares its cache."""
     spec = shot_spec(job, shot.key)
     tenant = None if shared else job.tenant
-    for candidate in (shot.route or {}).get("candidates", []):
+    for candidate in ShotRoute.from_json(shot.route).candidates:
         key = cache_key(spec, candidate)
         found = find_cached(session, key, shot.id, tenant)
         if found is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.models import Attempt, Job, Shot
+from store.records import RouteCandidate
 
 
 def _file_digest(path: str | None) -> str | None:
@@ -28,18 +29,18 @@ def _file_digest(path: str | None) -> str | None:
         return f"unreadable:{path}"
 
 
-def cache_key(spec: dict[str, Any], candidate: dict[str, Any]) -> str:
+def cache_key(spec: dict[str, Any], candidate: RouteCandidate) -> str:
     payload = {
         "prompt": spec["prompt"],
         "negative_prompt": spec.get("negative_prompt"),
         "dialogue": spec.get("dialogue"),
         "seed": spec.get("seed"),
         "reference": _file_digest(spec.get("reference_image")),
-        "model": candidate["model_id"],
-        "duration": candidate["duration_s"],
-        "size": [candidate["width"], candidate["height"]],
-        "fps": candidate["fps"],
-        "audio": candidate["audio"],
+        "model": candidate.model_id,
+        "duration": candidate.duration_s,
+        "size": [candidate.width, candidate.height],
+        "fps": candidate.fps,
+        "audio": candidate.audio,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -12,21 +12,20 @@ agreement per committed shot.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import select
 
 import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_versions, events, history
-from pipeline.commit_types import CommitResult, Quote, QuoteLine
+from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
-from pipeline.planning import candidate_record, create_job
+from pipeline.planning import create_job, planned_shot
+from store import jobs
 from store.db import session_scope
-from store.models import Job, JobApi, JobCommit, Shot
+from store.models import Job, JobCommit, Shot
+from store.records import ShotRoute
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,10 @@ def start_preview(
 
 def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
     with session_scope(ctx.db_url) as session:
-        job = session.get(Job, job_id) if len(job_id) <= 32 else None
+        job = jobs.find_job(session, job_id)
         if job is None:
             raise NotFoundError(f"no job {job_id}")
-        shots = session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
+        shots = jobs.shots_of(session, job_id)
         return _Preview(
             job_id=job.id,
             tenant=job.tenant,
@@ -125,7 +124,8 @@ def _with_frames(
             shot = preview.shots.get(spec["id"])
             if spec["id"] not in approved or shot is None:
                 continue
-            spec["seed"] = (shot.route or {}).get("seed", spec.get("seed"))
+            seed = ShotRoute.from_json(shot.route).seed
+            spec["seed"] = spec.get("seed") if seed is None else seed
             if spec["id"] in frame and shot.asset_path:
                 out = ctx.asset_dir(preview.job_id) / "first-frames" / f"{spec['id']}.png"
                 spec["reference_image"] = str(
@@ -163,39 +163,25 @@ def _price(plan: router.Plan, key: str) -> float:
 
 
 def _lines(
-    ctx: RunContext, plan: router.Plan, approved: list[str], framed: set[str]
-) -> tuple[QuoteLine, ...]:
+    plan: router.Plan, approved: list[str], framed: set[str]
+) -> tuple[router.QuoteLine, ...]:
     unroutable = [u for u in plan.unroutable if u.shot_id in approved]
     if unroutable:
         problems = [Problem(u.path, router.unroutable_message(u)) for u in unroutable]
         raise StoryboardError("some approved shots cannot be rendered at final", problems)
-    highs = {s.shot_id: s.high_usd for s in plan.forecast.shots}
-    lines = []
-    for key in approved:
-        primary = plan.decisions[key].primary
-        assert primary is not None
-        lines.append(
-            QuoteLine(
-                shot_id=key,
-                model_id=primary.model_id,
-                provider=primary.provider,
-                tier=primary.tier or str(ctx.registry.get(primary.model_id).tier),
-                seconds=primary.duration_s,
-                quote_usd=primary.quote_usd,
-                expected_attempts=primary.expected_attempts,
-                expected_usd=primary.expected_cost_usd,
-                high_usd=highs.get(key, primary.quote_usd),
-                first_frame=key in framed,
-            )
-        )
-    return tuple(lines)
+    lines = {line.shot_id: line for line in plan.forecast.shots}
+    return tuple(replace(lines[key], first_frame=key in framed) for key in approved)
 
 
-def _quote(ctx: RunContext, preview: _Preview, approved: list[str]) -> tuple[Quote, Any]:
+_Routing = tuple[Storyboard, router.Plan, router.Plan]
+"""What the final renders, how it is routed, and how the storyboard routes without first frames."""
+
+
+def _quote(ctx: RunContext, preview: _Preview, approved: list[str]) -> tuple[Quote, _Routing]:
     board, plan, plain, framed = _final_board(ctx, preview, approved)
     quote = Quote(
         job_id=preview.job_id,
-        lines=_lines(ctx, plan, approved, framed),
+        lines=_lines(plan, approved, framed),
         budget_usd=preview.budget_usd,
         spent_usd=preview.spent_usd,
         reserved_usd=preview.reserved_usd,
@@ -268,40 +254,43 @@ def _create_final(
 ) -> str:
     final_id = uuid.uuid4().hex
     stored = board.model_copy(update={"budget_usd": budget})
+    job = Job(
+        id=final_id,
+        tenant=preview.tenant,
+        title=board.title,
+        mode="final",
+        providers=ctx.providers,
+        storyboard=stored.model_dump(mode="json"),
+        output_path=_final_output(preview),
+        budget_usd=budget,
+    )
+    shots = [
+        _final_shot((scene.id, shot.id, position), plan, approved, preview)
+        for position, (scene, shot) in enumerate(board.shots())
+    ]
     with session_scope(ctx.db_url) as session:
-        session.add(
-            Job(
-                id=final_id,
-                tenant=preview.tenant,
-                title=board.title,
-                mode="final",
-                providers=ctx.providers,
-                storyboard=stored.model_dump(mode="json"),
-                output_path=_final_output(preview),
-                budget_usd=budget,
+        jobs.add_job(session, job, shots)
+        for row in shots:
+            kind = "shot.planned" if row.key in approved else "shot.kept"
+            events.emit(session, final_id, kind, row.key, model=row.model_id)
+        info = jobs.api_record(session, preview.job_id)
+        if info is not None:
+            jobs.add_api_record(
+                session, final_id, preview.tenant, source="commit", webhook_url=info.webhook_url
             )
-        )
-        session.flush()
-        for position, (scene, shot) in enumerate(board.shots()):
-            row = _final_shot(final_id, (scene.id, shot.id, position), plan, approved, preview)
-            session.add(row)
-            kind = "shot.planned" if shot.id in approved else "shot.kept"
-            events.emit(session, final_id, kind, shot.id, model=row.model_id)
-        webhook = session.get(JobApi, preview.job_id)
-        if webhook is not None:
-            url = webhook.webhook_url
-            session.add(
-                JobApi(job_id=final_id, tenant=preview.tenant, source="commit", webhook_url=url)
-            )
-        shots = len(plan.decisions)
+        shots_count = len(plan.decisions)
         events.emit(
-            session, final_id, "job.created", mode="final", shots=shots, commit_of=preview.job_id
+            session,
+            final_id,
+            "job.created",
+            mode="final",
+            shots=shots_count,
+            commit_of=preview.job_id,
         )
     return final_id
 
 
 def _final_shot(
-    job_id: str,
     where: tuple[str, str, int],
     plan: router.Plan,
     approved: list[str],
@@ -309,18 +298,16 @@ def _final_shot(
 ) -> Shot:
     """An approved shot freshly routed at final, or an unapproved one keeping its preview clip."""
     scene_id, key, position = where
-    row = Shot(job_id=job_id, key=key, scene_id=scene_id, position=position)
-    if key not in approved:
-        kept = preview.shots[key]
-        row.status, row.route, row.model_id = "accepted", kept.route, kept.model_id
-        row.verdict, row.asset_path = kept.verdict, kept.asset_path
-        return row
-    decision = plan.decisions[key]
-    row.model_id = decision.candidates[0].model_id
-    row.route = {
-        "candidates": [candidate_record(c) for c in decision.candidates],
-        "seed": decision.need.seed,
-        "shot_type": str(decision.need.shot_type),
-        "explanation": decision.to_dict(),
-    }
-    return row
+    if key in approved:
+        return planned_shot(scene_id, key, position, plan.decisions[key])
+    kept = preview.shots[key]
+    return Shot(
+        key=key,
+        scene_id=scene_id,
+        position=position,
+        status="accepted",
+        route=kept.route,
+        model_id=kept.model_id,
+        verdict=kept.verdict,
+        asset_path=kept.asset_path,
+    )

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class QuoteLine:
-    """One approved shot at final: the model the router picks, its price and expected retakes."""
-
-    shot_id: str
-    model_id: str
-    provider: str
-    tier: str
-    seconds: float
-    quote_usd: float
-    expected_attempts: float
-    expected_usd: float
-    high_usd: float
-    first_frame: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["model"] = data.pop("model_id")
-        money = ("quote_usd", "expected_usd", "high_usd", "expected_attempts")
-        return data | {key: round(data[key], 4) for key in money}
+from router import QuoteLine
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation.errors import NotFoundError
+from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Job, JobCommit, Shot
+from store.records import ShotRoute
 
 HAS_CLIP = ("accepted", "normalised")
 
@@ -73,8 +75,7 @@ def commits_of(session: Session, job_id: str) -> list[JobCommit]:
 
 
 def _shots(session: Session, job_id: str) -> dict[str, Shot]:
-    rows = session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
-    return {row.key: row for row in rows}
+    return {row.key: row for row in jobs.shots_of(session, job_id)}
 
 
 def _score(preview: Shot | None, final: Shot | None) -> float | None:
@@ -124,13 +125,14 @@ def _costs(session: Session, job_id: str) -> dict[str, float]:
 def _version(shot: Shot | None, cost: float) -> dict[str, Any] | None:
     if shot is None:
         return None
-    first = ((shot.route or {}).get("candidates") or [{}])[0]
+    route = ShotRoute.from_json(shot.route)
+    first = route.primary
     return {
         "status": shot.status,
         "model": shot.model_id,
-        "size": f"{first.get('width')}x{first.get('height')}" if first else None,
-        "seconds": first.get("duration_s"),
-        "seed": (shot.route or {}).get("seed"),
+        "size": f"{first.width}x{first.height}" if first else None,
+        "seconds": first.duration_s if first else None,
+        "seed": route.seed,
         "cost_usd": round(cost, 4),
     }
 
@@ -152,7 +154,7 @@ def versions(db_url: str, job_id: str) -> dict[str, Any]:
         preview_id, final_id = latest.preview_job_id, latest.final_job_id
         previews, finals = _shots(session, preview_id), _shots(session, final_id)
         p_cost, f_cost = _costs(session, preview_id), _costs(session, final_id)
-        jobs = {
+        by_id = {
             j.id: j for j in session.scalars(select(Job).where(Job.id.in_([preview_id, final_id])))
         }
         committed = {key for c in commits for key in c.shots}
@@ -176,8 +178,8 @@ def versions(db_url: str, job_id: str) -> dict[str, Any]:
             "preview_job_id": preview_id,
             "final_job_id": final_id,
             "commits": [{"final_job_id": c.final_job_id, "shots": c.shots} for c in commits],
-            "preview": _job(jobs[preview_id]),
-            "final": _job(jobs[final_id]),
+            "preview": _job(by_id[preview_id]),
+            "final": _job(by_id[final_id]),
             "quote": latest.quote,
             "agreement": latest.agreement,
             "shots": rows,

@@ -14,8 +14,10 @@ from pipeline import events
 from pipeline.context import RunContext
 from quality.consistency import ColourProfile, check_joins, profile
 from quality.errors import QualityError
+from store import jobs
 from store.db import session_scope
 from store.models import Event, Job, Shot
+from store.records import ShotRoute
 
 
 @lru_cache(maxsize=512)
@@ -43,9 +45,7 @@ def warm(ctx: RunContext, shot_pk: int) -> None:
 def check(ctx: RunContext, job_id: str) -> list[int]:
     """Compare the accepted clips; record a ``job.consistency`` event; return offending shot pks."""
     with session_scope(ctx.db_url) as session:
-        shots = list(
-            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
-        )
+        shots = jobs.shots_of(session, job_id)
     if len(shots) < 2 or any(not s.asset_path for s in shots):
         return []
     try:
@@ -95,13 +95,11 @@ def reset_for_rerender(ctx: RunContext, shot_pks: list[int]) -> None:
     with session_scope(ctx.db_url) as session:
         for pk in shot_pks:
             shot = session.get_one(Shot, pk)
-            route = dict(shot.route or {})
-            route["seed"] = (int(route.get("seed") or 0) + 1) % 2**32
-            shot.route, shot.status = route, "planned"
+            route = ShotRoute.from_json(shot.route)
+            seed = ((route.seed or 0) + 1) % 2**32
+            shot.route, shot.status = route.with_seed(seed).to_json(), "planned"
             shot.asset_path = shot.segment = shot.cache_key = shot.verdict = None
-            events.emit(
-                session, shot.job_id, "shot.consistency_rerender", shot.key, seed=route["seed"]
-            )
+            events.emit(session, shot.job_id, "shot.consistency_rerender", shot.key, seed=seed)
 
 
 def wants_rerender(ctx: RunContext, job_id: str) -> bool:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from pipeline.context import RunContext
-from router import StatsBook
+from router import Outcome, StatsBook
 from store.db import session_scope
 from store.models import Attempt, Shot
+from store.records import ShotRoute
 
 HISTORY_WINDOW = 5000
 GATED = ("accepted", "repaired", "rejected")
+DEFAULT_SHOT_TYPE = "broll"
 
 
 def stats_book(ctx: RunContext) -> StatsBook:
@@ -24,16 +28,18 @@ def stats_book(ctx: RunContext) -> StatsBook:
             .order_by(Attempt.id.desc())
             .limit(HISTORY_WINDOW)
         ).all()
-        records = [
-            {
-                "model_id": attempt.model_id,
-                "shot_type": (route or {}).get("shot_type"),
-                "accepted": attempt.status != "rejected",
-                "render_seconds": attempt.render_seconds,
-                "cost_usd": attempt.settled_usd,
-                "accepted_seconds": (attempt.request or {}).get("duration_s", 0.0),
-            }
-            for attempt, route in reversed(rows)
-        ]
+        records = [_outcome(attempt, route) for attempt, route in reversed(rows)]
     book.ingest(records)
     return book
+
+
+def _outcome(attempt: Attempt, route: dict[str, Any] | None) -> Outcome:
+    """A gated attempt as the router learns from it."""
+    return Outcome(
+        model_id=attempt.model_id,
+        shot_type=ShotRoute.from_json(route).shot_type or DEFAULT_SHOT_TYPE,
+        accepted=attempt.status != "rejected",
+        render_seconds=attempt.render_seconds or 0.0,
+        cost_usd=attempt.settled_usd or 0.0,
+        accepted_seconds=float((attempt.request or {}).get("duration_s") or 0.0),
+    )

@@ -5,32 +5,44 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import router
 from foundation.errors import BudgetExceededError
 from foundation.storyboard import Mode, Storyboard
 from pipeline import events, history
 from pipeline.context import RunContext
+from store import jobs
 from store.db import session_scope
 from store.models import Job, Shot
+from store.records import RouteCandidate, ShotRoute
 
 
-def candidate_record(candidate: Any) -> dict[str, Any]:
+def candidate_record(candidate: router.Candidate) -> RouteCandidate:
     """The part of a router candidate the pipeline needs to run and resume an attempt."""
-    return {
-        "model_id": candidate.model_id,
-        "provider": candidate.provider,
-        "provider_model": candidate.provider_model,
-        "quote_usd": float(candidate.quote_usd),
-        "duration_s": float(candidate.duration_s),
-        "width": int(candidate.width),
-        "height": int(candidate.height),
-        "fps": float(candidate.fps),
-        "audio": bool(candidate.audio),
-        "adaptations": list(candidate.adaptations),
-        "params": dict(candidate.params),
-    }
+    return RouteCandidate(
+        model_id=candidate.model_id,
+        provider=candidate.provider,
+        provider_model=candidate.provider_model,
+        quote_usd=float(candidate.quote_usd),
+        duration_s=float(candidate.duration_s),
+        width=int(candidate.width),
+        height=int(candidate.height),
+        fps=float(candidate.fps),
+        audio=bool(candidate.audio),
+        adaptations=tuple(candidate.adaptations),
+        params=candidate.params,
+    )
+
+
+def route_record(decision: router.ShotDecision) -> ShotRoute:
+    """The stored route of a routed shot (``Shot.route``): the one builder for planning, re-render
+    and commit."""
+    return ShotRoute(
+        candidates=tuple(candidate_record(c) for c in decision.candidates),
+        seed=decision.need.seed,
+        shot_type=str(decision.need.shot_type),
+        explanation=decision.to_dict(),
+    )
 
 
 def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
@@ -38,7 +50,7 @@ def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
     return "local" if mode is Mode.PREVIEW and board.preview.free else providers
 
 
-def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
+def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
     availability = router.provider_availability(ctx.providers, ctx.settings)
     plan = router.plan(
@@ -54,7 +66,7 @@ def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
     return plan
 
 
-def check_budget(board: Storyboard, plan: Any) -> None:
+def check_budget(board: Storyboard, plan: router.Plan) -> None:
     if board.budget_usd is None:
         return
     cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values())
@@ -79,41 +91,37 @@ def create_job(
     plan = route_storyboard(ctx, board, mode)
     check_budget(board, plan)
     job_id = uuid.uuid4().hex
+    job = Job(
+        id=job_id,
+        tenant=tenant,
+        title=board.title,
+        mode=str(mode),
+        providers=ctx.providers,
+        storyboard=board.model_dump(mode="json"),
+        output_path=str(output.resolve()) if output else None,
+        budget_usd=board.budget_usd,
+        fingerprint=fingerprint,
+    )
+    shots = [
+        planned_shot(scene.id, shot.id, position, plan.decisions[shot.id])
+        for position, (scene, shot) in enumerate(board.shots())
+    ]
     with session_scope(ctx.db_url) as session:
-        session.add(
-            Job(
-                id=job_id,
-                tenant=tenant,
-                title=board.title,
-                mode=str(mode),
-                providers=ctx.providers,
-                storyboard=board.model_dump(mode="json"),
-                output_path=str(output.resolve()) if output else None,
-                budget_usd=board.budget_usd,
-                fingerprint=fingerprint,
-            )
-        )
-        session.flush()
-        for position, (scene, shot) in enumerate(board.shots()):
-            decision = plan.decisions[shot.id]
-            route = {
-                "candidates": [candidate_record(c) for c in decision.candidates],
-                "seed": decision.need.seed,
-                "shot_type": str(decision.need.shot_type),
-                "explanation": decision.to_dict(),
-            }
-            session.add(
-                Shot(
-                    job_id=job_id,
-                    key=shot.id,
-                    scene_id=scene.id,
-                    position=position,
-                    route=route,
-                    model_id=decision.candidates[0].model_id,
-                )
-            )
-            events.emit(
-                session, job_id, "shot.planned", shot.id, model=decision.candidates[0].model_id
-            )
+        jobs.add_job(session, job, shots)
+        for row in shots:
+            events.emit(session, job_id, "shot.planned", row.key, model=row.model_id)
         events.emit(session, job_id, "job.created", mode=str(mode), shots=len(plan.decisions))
     return job_id
+
+
+def planned_shot(scene_id: str, key: str, position: int, decision: router.ShotDecision) -> Shot:
+    """A new shot row routed by ``decision`` (its job id is set when the job is added)."""
+    route = route_record(decision)
+    primary = route.primary
+    return Shot(
+        key=key,
+        scene_id=scene_id,
+        position=position,
+        route=route.to_json(),
+        model_id=None if primary is None else primary.model_id,
+    )

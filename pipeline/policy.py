@@ -9,8 +9,11 @@ refusal is never retried on the same model, and falls back only when the policy 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from store.records import RouteCandidate, ShotRoute
 
 RETRY_SAME = {"transient", "rate_limited", "timeout", "provider_failure", "asset_error"}
 MAX_SAME_MODEL = 3
@@ -32,14 +35,14 @@ class PolicySettings(Protocol):
 
 @dataclass(frozen=True)
 class NextStep:
-    candidate: dict[str, Any] | None
+    candidate: RouteCandidate | None
     reason: str
     delay_s: float = 0.0
 
 
-def _index_of(candidates: list[dict[str, Any]], model_id: str) -> int:
+def _index_of(candidates: Sequence[RouteCandidate], model_id: str) -> int:
     for index, candidate in enumerate(candidates):
-        if candidate["model_id"] == model_id:
+        if candidate.model_id == model_id:
             return index
     return -1
 
@@ -56,8 +59,10 @@ def _outcome(last: AttemptLike) -> str:
     return str((last.verdict or {}).get("action", "retry"))
 
 
-def next_step(route: dict[str, Any], attempts: list[Any], settings: PolicySettings) -> NextStep:
-    candidates: list[dict[str, Any]] = list(route.get("candidates", []))
+def next_step(
+    route: ShotRoute, attempts: Sequence[AttemptLike], settings: PolicySettings
+) -> NextStep:
+    candidates = route.candidates
     if not candidates:
         return NextStep(None, "no model can take this shot")
     if not attempts:
@@ -84,5 +89,5 @@ def next_step(route: dict[str, Any], attempts: list[Any], settings: PolicySettin
         return NextStep(candidates[index], f"retry {last.model_id} after {outcome}", delay)
     if index + 1 < len(candidates):
         nxt = candidates[index + 1]
-        return NextStep(nxt, f"fall back from {last.model_id} to {nxt['model_id']} after {outcome}")
+        return NextStep(nxt, f"fall back from {last.model_id} to {nxt.model_id} after {outcome}")
     return NextStep(None, f"fallback chain exhausted after {outcome} on {last.model_id}")

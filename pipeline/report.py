@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger import service as ledger
+from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
 
@@ -62,9 +63,7 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, 
 def job_report(db_url: str, job_id: str) -> dict[str, Any]:
     with session_scope(db_url) as session:
         job = session.get_one(Job, job_id)
-        shots = list(
-            session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
-        )
+        shots = jobs.shots_of(session, job_id)
         durations = {
             spec["id"]: float(spec["duration"])
             for scene in job.storyboard["scenes"]
@@ -77,11 +76,7 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
         )
         rows = []
         for shot in shots:
-            tried = list(
-                session.scalars(
-                    select(Attempt).where(Attempt.shot_id == shot.id).order_by(Attempt.number)
-                )
-            )
+            tried = jobs.attempts_of(session, shot.id)
             rows.append(_shot_row(shot, tried, durations[shot.key]))
         return {
             "job": job.id,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 import router
 from foundation.errors import (
@@ -29,9 +29,11 @@ from ledger import service as ledger
 from pipeline import events, history
 from pipeline.attempts import build_request
 from pipeline.context import RunContext
-from pipeline.planning import candidate_record
+from pipeline.planning import route_record
+from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
+from store.records import ShotRoute, StoredRequest
 
 RERENDERABLE = ("delivered", "failed")
 
@@ -56,7 +58,9 @@ def _edited_storyboard(
     return parse_storyboard(data, "storyboard"), path
 
 
-def _route_one(ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str) -> Any:
+def _route_one(
+    ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str
+) -> router.ShotDecision:
     availability = router.provider_availability(ctx.providers, ctx.settings)
     plan = router.plan(
         board,
@@ -76,19 +80,18 @@ def _route_one(ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, pa
     return decision
 
 
-def _open_attempt(session: Any, job: Job, shot: Shot, spec: dict[str, Any]) -> Attempt:
-    route = shot.route or {}
-    candidate = route["candidates"][0]
-    number = session.scalar(
-        select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.shot_id == shot.id)
-    )
+def _open_attempt(session: Session, job: Job, shot: Shot, spec: dict[str, Any]) -> Attempt:
+    route = ShotRoute.from_json(shot.route)
+    candidate = route.primary
+    assert candidate is not None  # the shot was just routed
+    request = build_request(spec, candidate.to_json(), route.to_json())
     attempt = Attempt(
         shot_id=shot.id,
-        number=int(number or 0) + 1,
-        model_id=candidate["model_id"],
-        provider=candidate["provider"],
-        quoted_usd=candidate["quote_usd"],
-        request=asdict(build_request(spec, candidate, route)) | {"reference_image": None},
+        number=jobs.last_attempt_number(session, shot.id) + 1,
+        model_id=candidate.model_id,
+        provider=candidate.provider,
+        quoted_usd=candidate.quote_usd,
+        request=StoredRequest.from_json(asdict(request)).to_json(),
     )
     session.add(attempt)
     session.flush()
@@ -99,7 +102,7 @@ def _open_attempt(session: Any, job: Job, shot: Shot, spec: dict[str, Any]) -> A
     return attempt
 
 
-def _reset(job: Job, shot: Shot, board: Storyboard, decision: Any) -> None:
+def _reset(job: Job, shot: Shot, board: Storyboard, decision: router.ShotDecision) -> None:
     """The job back to ``planned`` with the edited storyboard; the shot back to a fresh route."""
     job.storyboard = board.model_dump(mode="json")
     job.status, job.stage, job.error, job.error_shot = "planned", "planned", None, None
@@ -107,12 +110,7 @@ def _reset(job: Job, shot: Shot, board: Storyboard, decision: Any) -> None:
     shot.status, shot.asset_path, shot.segment = "planned", None, None
     shot.verdict, shot.error, shot.cache_key = None, None, None
     shot.model_id = decision.candidates[0].model_id
-    shot.route = {
-        "candidates": [candidate_record(c) for c in decision.candidates],
-        "seed": decision.need.seed,
-        "shot_type": str(decision.need.shot_type),
-        "explanation": decision.to_dict(),
-    }
+    shot.route = route_record(decision).to_json()
 
 
 def rerender_shot(
@@ -130,7 +128,7 @@ def rerender_shot(
     and ``BudgetExceededError`` (the new attempt does not fit the job's budget); nothing changes then.
     """
     with session_scope(ctx.db_url) as session:
-        job = session.get(Job, job_id)
+        job = jobs.find_job(session, job_id)
         if job is None:
             raise NotFoundError(f"no job {job_id}")
         if job.status not in RERENDERABLE:
@@ -142,9 +140,8 @@ def rerender_shot(
         job = session.get_one(Job, job_id)
         if job.status not in RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
-        shot = session.scalars(
-            select(Shot).where(Shot.job_id == job_id, Shot.key == shot_key)
-        ).one()
+        shot = jobs.shot_by_key(session, job_id, shot_key)
+        assert shot is not None  # the storyboard has the shot
         _reset(job, shot, board, decision)
         spec = next(s for _, s in board.shots() if s.id == shot_key).model_dump(mode="json")
         attempt = _open_attempt(session, job, shot, spec)

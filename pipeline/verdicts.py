@@ -21,6 +21,7 @@ from quality.expectation import ClipExpectation
 from quality.repair import trim
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
+from store.records import RouteCandidate, ShotRoute, StoredRequest
 
 
 def fetch(ctx: RunContext, attempt_id: int) -> bool:
@@ -65,27 +66,37 @@ def fetch(ctx: RunContext, attempt_id: int) -> bool:
     return True
 
 
-def _candidate_of(attempt: Attempt) -> dict[str, object]:
-    request = attempt.request or {}
-    keys = ("duration_s", "width", "height", "fps", "audio")
-    return {"model_id": attempt.model_id} | {key: request.get(key) for key in keys}
+def _candidate_of(attempt: Attempt) -> RouteCandidate:
+    """The candidate the attempt rendered, as its stored request has it."""
+    request = StoredRequest.from_json(attempt.request or {})
+    return RouteCandidate(
+        model_id=attempt.model_id,
+        provider=attempt.provider,
+        provider_model=request.provider_model,
+        quote_usd=attempt.quoted_usd,
+        duration_s=request.duration_s,
+        width=request.width,
+        height=request.height,
+        fps=request.fps,
+        audio=request.audio,
+    )
 
 
 def expectation(
     ctx: RunContext, attempt: Attempt, spec: dict[str, object], mode: str
 ) -> ClipExpectation:
-    request = attempt.request or {}
+    request = StoredRequest.from_json(attempt.request or {})
     # The router may have adapted a shot to a model that renders silent; the stitcher then lays a
     # silent track, so audio is required only when the adapted request asks for it.
-    needs_audio = spec.get("audio", "none") != "none" and bool(request.get("audio"))
+    needs_audio = spec.get("audio", "none") != "none" and request.audio
     tier = "draft" if mode == "preview" else "standard"
     if mode == "final" and ctx.registry.get(attempt.model_id).tier == "premium":
         tier = "premium"
     return ClipExpectation(
-        duration_s=float(request["duration_s"]),
-        width=int(request["width"]),
-        height=int(request["height"]),
-        fps=float(request["fps"]),
+        duration_s=request.duration_s,
+        width=request.width,
+        height=request.height,
+        fps=request.fps,
         audio="required" if needs_audio else "any",
         tier=tier,
         prompt=str(spec.get("prompt", "")),
@@ -107,7 +118,7 @@ def _gate_input(ctx: RunContext, session: Session, attempt: Attempt) -> _GateInp
     job = session.get_one(Job, shot.job_id)
     spec = shot_spec(job, shot.key)
     tried = session.scalars(select(Attempt.model_id).where(Attempt.shot_id == shot.id)).all()
-    chain = [c["model_id"] for c in (shot.route or {}).get("candidates", [])]
+    chain = ShotRoute.from_json(shot.route).chain
     later = chain[chain.index(attempt.model_id) + 1 :] if attempt.model_id in chain else []
     return _GateInput(
         asset=Path(attempt.asset_path or ""),

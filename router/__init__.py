@@ -27,7 +27,7 @@ from router._providers import (
 from router._route import Evaluation, Router, shot_need
 from router._shot_type import infer_shot_type
 from router._stats import ModelStats, Outcome, PriorStats, StatsBook, StatsSource
-from router._types import Forecast, Plan, ShotDecision, ShotForecast, Unroutable
+from router._types import Forecast, Plan, QuoteLine, ShotDecision, Unroutable
 from router.errors import RouterError, UnknownProvidersChoiceError, UnroutableShotsError
 
 __all__ = [
@@ -50,11 +50,11 @@ __all__ = [
     "Outcome",
     "Plan",
     "PriorStats",
+    "QuoteLine",
     "Router",
     "RouterError",
     "RoutingPolicy",
     "ShotDecision",
-    "ShotForecast",
     "ShotNeed",
     "StatsBook",
     "StatsSource",

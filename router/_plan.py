@@ -15,7 +15,7 @@ from router._health import HealthBook
 from router._policy import RoutingPolicy
 from router._route import Router, shot_need
 from router._stats import StatsSource
-from router._types import Forecast, Plan, ShotDecision, ShotForecast, Unroutable
+from router._types import Forecast, Plan, QuoteLine, ShotDecision, Unroutable
 from router.errors import UnroutableShotsError
 
 CONFIDENCE = 0.95
@@ -91,7 +91,7 @@ def attempts_for_confidence(acceptance: float, cap: int, confidence: float = CON
     return max(1, min(needed, cap))
 
 
-def _shot_forecast(decision: ShotDecision, policy: RoutingPolicy) -> ShotForecast | None:
+def _shot_forecast(decision: ShotDecision, policy: RoutingPolicy) -> QuoteLine | None:
     primary = decision.primary
     if primary is None:
         return None
@@ -100,7 +100,7 @@ def _shot_forecast(decision: ShotDecision, policy: RoutingPolicy) -> ShotForecas
     high = primary.quote_usd * n_high
     if 1 - (1 - primary.acceptance) ** cap < CONFIDENCE and len(decision.candidates) > 1:
         high += decision.candidates[1].quote_usd
-    return ShotForecast(
+    return QuoteLine(
         shot_id=decision.shot_id,
         model_id=primary.model_id,
         quote_usd=primary.quote_usd,
@@ -109,6 +109,9 @@ def _shot_forecast(decision: ShotDecision, policy: RoutingPolicy) -> ShotForecas
         expected_attempts=primary.expected_attempts,
         expected_render_s=primary.expected_attempts * primary.render_p50_s,
         high_render_s=n_high * primary.render_p95_s,
+        provider=primary.provider,
+        tier=primary.tier,
+        seconds=primary.duration_s,
     )
 
 
@@ -130,7 +133,7 @@ def forecast(
     )
 
 
-def _wall_time(shots: list[ShotForecast], registry: Registry, *, high: bool) -> float:
+def _wall_time(shots: list[QuoteLine], registry: Registry, *, high: bool) -> float:
     """Shots render in parallel within each model's concurrency limit; models run side by side.
     ``high`` uses the p95 render time and the 95%-confidence attempt count."""
     work: dict[str, list[float]] = {}

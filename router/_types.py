@@ -106,7 +106,12 @@ class Unroutable:
 
 
 @dataclass(frozen=True)
-class ShotForecast:
+class QuoteLine:
+    """One shot's quote: the primary model, its price, the expected retakes (and what they cost at
+    95% confidence), the render time, and whether the preview's first frame is its reference
+    image (a commit's final quote). The dry run's forecast and a commit's quote are made of these.
+    """
+
     shot_id: str
     model_id: str
     quote_usd: float
@@ -115,6 +120,37 @@ class ShotForecast:
     expected_attempts: float
     expected_render_s: float
     high_render_s: float = 0.0
+    provider: str = ""
+    tier: str = ""
+    seconds: float = 0.0
+    first_frame: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The line as a commit's quote shows it."""
+        return {
+            "shot_id": self.shot_id,
+            "provider": self.provider,
+            "tier": self.tier,
+            "seconds": self.seconds,
+            "quote_usd": round(self.quote_usd, 4),
+            "expected_attempts": round(self.expected_attempts, 4),
+            "expected_usd": round(self.expected_usd, 4),
+            "high_usd": round(self.high_usd, 4),
+            "first_frame": self.first_frame,
+            "model": self.model_id,
+        }
+
+    def forecast_dict(self) -> dict[str, Any]:
+        """The line as the dry run's forecast shows it."""
+        return {
+            "shot_id": self.shot_id,
+            "model": self.model_id,
+            "quote_usd": round(self.quote_usd, 4),
+            "expected_usd": round(self.expected_usd, 4),
+            "high_usd": round(self.high_usd, 4),
+            "expected_attempts": round(self.expected_attempts, 2),
+            "expected_render_s": round(self.expected_render_s, 1),
+        }
 
 
 @dataclass(frozen=True)
@@ -127,7 +163,7 @@ class Forecast:
     wall_time_s: float
     wall_time_high_s: float
     budget_usd: float | None
-    shots: list[ShotForecast]
+    shots: list[QuoteLine]
 
     @property
     def headroom_usd(self) -> float | None:
@@ -147,18 +183,7 @@ class Forecast:
             "budget_usd": self.budget_usd,
             "headroom_usd": _round(self.headroom_usd),
             "worst_case_headroom_usd": _round(self.worst_case_headroom_usd),
-            "shots": [
-                {
-                    "shot_id": s.shot_id,
-                    "model": s.model_id,
-                    "quote_usd": round(s.quote_usd, 4),
-                    "expected_usd": round(s.expected_usd, 4),
-                    "high_usd": round(s.high_usd, 4),
-                    "expected_attempts": round(s.expected_attempts, 2),
-                    "expected_render_s": round(s.expected_render_s, 1),
-                }
-                for s in self.shots
-            ],
+            "shots": [s.forecast_dict() for s in self.shots],
         }
 
 

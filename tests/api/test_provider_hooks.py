@@ -109,13 +109,15 @@ class TestFalWebhooks:
 
 def test_pipeline_asks_providers_to_call_back_when_reachable(ctx):
     from pipeline.attempts import WEBHOOK_PROVIDERS, _request_record
+    from store.records import RouteCandidate
 
     ctx.settings.public_url = "https://video.example.com/"
     job = Job(id="j", title="t", mode="preview",
               storyboard={"scenes": [{"id": "s", "shots": [{"id": "a", "prompt": "p", "duration": 2}]}]})  # fmt: skip
     shot = Shot(job_id="j", key="a", scene_id="s", position=0, route={})
-    candidate = {"model_id": "replicate/veo-3.1-fast", "provider": "replicate", "provider_model": "x",
-                 "duration_s": 2.0, "width": 320, "height": 180, "fps": 24.0, "audio": False}  # fmt: skip
+    candidate = RouteCandidate.from_json(
+        {"model_id": "replicate/veo-3.1-fast", "provider": "replicate", "provider_model": "x",
+         "duration_s": 2.0, "width": 320, "height": 180, "fps": 24.0, "audio": False})  # fmt: skip
     request = _request_record(ctx, job, shot, candidate, 1)
     assert "replicate" in WEBHOOK_PROVIDERS
     assert (

@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 
 from pipeline.policy import next_step
+from store.records import RouteCandidate, ShotRoute
 
 
 @dataclass
@@ -22,7 +23,11 @@ class FakeSettings:
     backoff_max_s: float = 60.0
 
 
-ROUTE = {"candidates": [{"model_id": "a"}, {"model_id": "b"}, {"model_id": "c"}]}
+def _candidate(model_id: str) -> RouteCandidate:
+    return RouteCandidate(model_id, "local", model_id, 0.0, 1.0, 160, 90, 24.0, False)
+
+
+ROUTE = ShotRoute(tuple(_candidate(model_id) for model_id in ("a", "b", "c")))
 
 
 def _next(attempts, **settings):
@@ -32,12 +37,12 @@ def _next(attempts, **settings):
 class TestNextStep:
     def test_primary_first(self):
         step = _next([])
-        assert step.candidate == {"model_id": "a"}
+        assert step.candidate == _candidate("a")
         assert step.delay_s == 0
 
     def test_transient_retries_same_model_with_backoff(self):
         step = _next([FakeAttempt("a", error_kind="transient")])
-        assert step.candidate["model_id"] == "a"
+        assert step.candidate.model_id == "a"
         assert 0.5 <= step.delay_s <= 1.0
 
     def test_backoff_grows_and_honours_retry_hint(self):
@@ -51,11 +56,11 @@ class TestNextStep:
     def test_same_model_retries_are_capped_then_fall_back(self):
         tries = [FakeAttempt("a", error_kind="transient")] * 3
         step = _next(tries, max_attempts_per_shot=6)
-        assert step.candidate["model_id"] == "b"
+        assert step.candidate.model_id == "b"
 
     def test_safety_refusal_never_retries_same_model(self):
         step = _next([FakeAttempt("a", error_kind="safety_refusal")])
-        assert step.candidate["model_id"] == "b"
+        assert step.candidate.model_id == "b"
 
     def test_safety_refusal_without_fallback_policy_gives_up(self):
         step = _next([FakeAttempt("a", error_kind="safety_refusal")], fallback_on_safety=False)
@@ -64,11 +69,11 @@ class TestNextStep:
 
     def test_gate_escalate_moves_down_the_chain(self):
         step = _next([FakeAttempt("a", status="rejected", verdict={"action": "escalate"})])
-        assert step.candidate["model_id"] == "b"
+        assert step.candidate.model_id == "b"
 
     def test_gate_retry_keeps_model(self):
         step = _next([FakeAttempt("a", status="rejected", verdict={"action": "retry"})])
-        assert step.candidate["model_id"] == "a"
+        assert step.candidate.model_id == "a"
 
     def test_give_up(self):
         assert (
@@ -89,8 +94,8 @@ class TestNextStep:
         assert "exhausted" in step.reason
 
     def test_no_candidates(self):
-        assert next_step({"candidates": []}, [], FakeSettings()).candidate is None
+        assert next_step(ShotRoute(), [], FakeSettings()).candidate is None
 
     def test_rerender_of_accepted_shot_keeps_model(self):
         step = _next([FakeAttempt("b", status="accepted", verdict={"action": "accept"})] * 4)
-        assert step.candidate["model_id"] == "b"
+        assert step.candidate.model_id == "b"

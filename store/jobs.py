@@ -1,0 +1,147 @@
+"""Job repository: the queries on jobs, their shots and attempts that the API and the pipeline
+share. Functions take the caller's session (the caller owns the unit of work) and hold no rules:
+what a status means and when a row may change is decided above ``store``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from store.models import Attempt, Job, JobApi, Shot, WebhookDelivery
+
+JOB_ID_MAX = 32
+
+
+def add_job(session: Session, job: Job, shots: Iterable[Shot]) -> None:
+    """Insert ``job`` and its shots (their ``job_id`` is set here)."""
+    session.add(job)
+    session.flush()
+    for shot in shots:
+        shot.job_id = job.id
+        session.add(shot)
+    session.flush()
+
+
+def find_job(session: Session, job_id: str) -> Job | None:
+    """The job with this id; None for an unknown id or one that cannot be an id."""
+    return session.get(Job, job_id) if len(job_id) <= JOB_ID_MAX else None
+
+
+def tenant_job(session: Session, tenant: str, job_id: str) -> Job | None:
+    """The tenant's job; None when it is missing, another tenant's, or deleted through the API."""
+    job = find_job(session, job_id)
+    if job is None or job.tenant != tenant:
+        return None
+    info = session.get(JobApi, job_id)
+    if info is not None and info.deleted_at is not None:
+        return None
+    return job
+
+
+def list_jobs(
+    session: Session,
+    tenant: str | None,
+    *,
+    limit: int,
+    after: Job | None = None,
+    status: str | None = None,
+) -> list[Job]:
+    """The jobs not deleted (of ``tenant``, or every tenant's), newest first, starting after the
+    job ``after``."""
+    query = select(Job).outerjoin(JobApi, JobApi.job_id == Job.id)
+    query = query.where(JobApi.deleted_at.is_(None))
+    if tenant is not None:
+        query = query.where(Job.tenant == tenant)
+    if status:
+        query = query.where(Job.status == status)
+    if after is not None:
+        query = query.where(tuple_(Job.created_at, Job.id) < (after.created_at, after.id))
+    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+
+def shots_of(session: Session, job_id: str) -> list[Shot]:
+    """The job's shots in storyboard order."""
+    return list(session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position)))
+
+
+def job_status(session: Session, job_id: str) -> str | None:
+    return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def shot_statuses(session: Session, job_id: str) -> list[str]:
+    return list(session.scalars(select(Shot.status).where(Shot.job_id == job_id)))
+
+
+def shot_by_key(session: Session, job_id: str, key: str) -> Shot | None:
+    return session.scalars(select(Shot).where(Shot.job_id == job_id, Shot.key == key)).first()
+
+
+def attempts_of(session: Session, shot_id: int) -> list[Attempt]:
+    """The shot's attempts, first first."""
+    return list(
+        session.scalars(select(Attempt).where(Attempt.shot_id == shot_id).order_by(Attempt.number))
+    )
+
+
+def last_attempt_number(session: Session, shot_id: int) -> int:
+    """The highest attempt number of the shot (0 before its first attempt)."""
+    number = session.scalar(
+        select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.shot_id == shot_id)
+    )
+    return int(number or 0)
+
+
+def quoted_total(session: Session, job_id: str) -> float:
+    """What every attempt of the job was quoted at, together."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Attempt.quoted_usd), 0.0))
+        .join(Shot, Shot.id == Attempt.shot_id)
+        .where(Shot.job_id == job_id)
+    )
+    return float(total or 0.0)
+
+
+def add_api_record(
+    session: Session,
+    job_id: str,
+    tenant: str,
+    *,
+    source: str,
+    webhook_url: str | None,
+    video: dict[str, Any] | None = None,
+) -> JobApi:
+    """Record what the API knows of a job beyond the pipeline (its origin and webhook)."""
+    record = JobApi(
+        job_id=job_id, tenant=tenant, source=source, webhook_url=webhook_url, video=video
+    )
+    session.add(record)
+    return record
+
+
+def api_record(session: Session, job_id: str) -> JobApi | None:
+    return session.get(JobApi, job_id)
+
+
+def webhook_url_of(session: Session, job_id: str) -> str | None:
+    info = session.get(JobApi, job_id)
+    return None if info is None else info.webhook_url
+
+
+def mark_deleted(session: Session, job_id: str, when: datetime) -> None:
+    """Record that the job was deleted through the API (it then reads as missing)."""
+    session.get_one(JobApi, job_id).deleted_at = when
+
+
+def deliveries_of(session: Session, job_id: str) -> list[WebhookDelivery]:
+    """The job's outgoing webhook messages, oldest first."""
+    return list(
+        session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.job_id == job_id)
+            .order_by(WebhookDelivery.id)
+        )
+    )
