@@ -38,10 +38,11 @@ def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
     return "local" if mode is Mode.PREVIEW and board.preview.free else providers
 
 
-def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
-    """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
+def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
+    """The one call of the router for planning, quotes, re-renders and commits: the providers
+    available to ``ctx``, the learned statistics and the breakers every process shares."""
     availability = router.provider_availability(ctx.providers, ctx.settings)
-    plan = router.plan(
+    return router.plan(
         board,
         ctx.registry,
         mode=mode,
@@ -50,11 +51,16 @@ def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> Any:
         stats=history.stats_book(ctx),
         health=ctx.health,
     )
+
+
+def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
+    """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
+    plan = route(ctx, board, mode)
     router.raise_if_unroutable(plan)
     return plan
 
 
-def check_budget(board: Storyboard, plan: Any) -> None:
+def check_budget(board: Storyboard, plan: router.Plan) -> None:
     if board.budget_usd is None:
         return
     cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values())

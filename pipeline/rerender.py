@@ -26,10 +26,10 @@ from foundation.errors import (
 )
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import service as ledger
-from pipeline import events, history
+from pipeline import events
 from pipeline.attempts import build_request
 from pipeline.context import RunContext
-from pipeline.planning import candidate_record
+from pipeline.planning import candidate_record, route
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -56,16 +56,10 @@ def _edited_storyboard(
     return parse_storyboard(data, "storyboard"), path
 
 
-def _route_one(ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str) -> Any:
-    availability = router.provider_availability(ctx.providers, ctx.settings)
-    plan = router.plan(
-        board,
-        ctx.registry,
-        mode=mode,
-        providers=availability.enabled,
-        unavailable=availability.unavailable,
-        stats=history.stats_book(ctx),
-    )
+def _route_one(
+    ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str
+) -> router.ShotDecision:
+    plan = route(ctx, board, mode)
     decision = plan.decisions[shot_key]
     if not decision.candidates:
         problems = [
@@ -99,7 +93,7 @@ def _open_attempt(session: Any, job: Job, shot: Shot, spec: dict[str, Any]) -> A
     return attempt
 
 
-def _reset(job: Job, shot: Shot, board: Storyboard, decision: Any) -> None:
+def _reset(job: Job, shot: Shot, board: Storyboard, decision: router.ShotDecision) -> None:
     """The job back to ``planned`` with the edited storyboard; the shot back to a fresh route."""
     job.storyboard = board.model_dump(mode="json")
     job.status, job.stage, job.error, job.error_shot = "planned", "planned", None, None
