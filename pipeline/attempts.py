@@ -31,7 +31,12 @@ TERMINAL = {"accepted", "repaired", "rejected", "failed", "cancelled"}
 def build_request(
     shot_spec: dict[str, Any], candidate: dict[str, Any], route: dict[str, Any]
 ) -> GenerationRequest:
-    """The provider request for one candidate; every fallback gets the same prompt, seed and refs."""
+    """The provider request for one candidate; every fallback gets the same prompt, seed and refs.
+
+    The dialogue line goes only with a request that renders audio: in the registry's contract
+    dialogue is native speech (``dialogue: true`` needs ``audio: optional|always``), so a silent
+    render has no line to speak and the provider is not sent one.
+    """
     return GenerationRequest(
         shot_id=shot_spec["id"],
         prompt=shot_spec["prompt"],
@@ -42,7 +47,7 @@ def build_request(
         model=candidate["model_id"],
         provider_model=candidate["provider_model"],
         audio=candidate["audio"],
-        dialogue=shot_spec.get("dialogue"),
+        dialogue=shot_spec.get("dialogue") if candidate["audio"] else None,
         seed=route.get("seed", shot_spec.get("seed")),
         reference_image=Path(shot_spec["reference_image"])
         if shot_spec.get("reference_image")
