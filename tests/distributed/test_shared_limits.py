@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -148,3 +149,137 @@ def test_racing_processes_never_hold_more_slots_than_the_limit(redis_url):
         if keys:
             client.delete(*keys)
         client.close()
+
+
+# --- breakers: one worker's failures keep every process off the model ---------------------------
+
+BROKEN = "runway/gen4.5"
+FAIL_MARK = "stormfail"
+
+
+def _one_shot(title: str, prompt: str, model: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"id": "s0", "prompt": prompt, "duration": 1}
+    return {
+        "title": title,
+        "mode": "preview",
+        "output": {"size": "160x90", "fps": 24},
+        "scenes": [{"id": "s", "shots": [spec | ({"model": model} if model else {})]}],
+    }
+
+
+class Api:
+    def __init__(self, url: str, key: str, operator: str) -> None:
+        self.url, self.key, self.operator = url, key, operator
+
+    def wait(self, cluster: Cluster) -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"the API did not start:\n{cluster.log('api')}")
+
+    def submit(self, board: dict[str, Any]) -> str:
+        response = httpx.post(
+            f"{self.url}/v1/jobs", json={"storyboard": board}, headers=self._auth(), timeout=30
+        )
+        assert response.status_code == 202, response.text
+        return str(response.json()["id"])
+
+    def health_of(self, model: str) -> tuple[str, str]:
+        """(the primary, ``model``'s breaker state) in the API's dry-run plan of a plain shot."""
+        board = _one_shot("plan", "a lighthouse at dusk")
+        response = httpx.post(
+            f"{self.url}/v1/jobs:plan", json={"storyboard": board}, headers=self._auth(), timeout=30
+        )
+        assert response.status_code == 200, response.text
+        candidates = response.json()["shots"][0]["candidates"]
+        states = {c["model"]: c["health"] for c in candidates}
+        return candidates[0]["model"], states.get(model, "absent")
+
+    def breaker_gauge(self, model: str) -> float:
+        headers = {"Authorization": f"Bearer {self.operator}"}
+        text = httpx.get(f"{self.url}/metrics", headers=headers, timeout=30).text
+        line = next(
+            x
+            for x in text.splitlines()
+            if x.startswith(f'shotline_breaker_state{{model="{model}"}}')
+        )
+        return float(line.rsplit(" ", 1)[1])
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def _pass_the_cooldown(redis_url: str, prefix: str, model: str) -> None:
+    """Move the open breaker's opening back by its cooldown: as if the cooldown had passed."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        name = f"{prefix}shotline:limits:breaker:model:{model}"
+        record = dict(client.hgetall(name))
+        assert record["state"] == "open", record
+        opened = float(record["opened_at"]) - float(record["cooldown"]) - 1
+        client.hset(name, "opened_at", repr(opened))
+    finally:
+        client.close()
+
+
+def _submissions(emulator: Any, provider_model: str) -> int:
+    return int(emulator.stats()["submissions"].get(provider_model, 0))
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+@pytest.mark.services
+def test_a_breaker_opened_in_one_worker_keeps_every_process_off_the_model(
+    tmp_path, fresh_postgres_url, redis_url, isolated_queues
+):
+    from api import auth
+    from registry import load_registry
+    from tests.api.conftest import free_port
+
+    provider_model = load_registry().get(BROKEN).provider_model
+    scenario = Scenario.model_validate(
+        {"seed": 4, "media": {"max_side": 160},
+         "defaults": {"faults": [{"kind": "server_error", "match": FAIL_MARK}]}}
+    )  # fmt: skip
+    key = auth.create_key(fresh_postgres_url, "acme")
+    operator = uuid.uuid4().hex
+    with (
+        start_emulator(scenario) as emulator,
+        Cluster(
+            tmp_path / "data", fresh_postgres_url, redis_url, isolated_queues,
+            SHOTLINE_EMULATOR_URL=emulator.base_url, SHOTLINE_API_METRICS_TOKEN=operator,
+            SHOTLINE_BACKOFF_BASE_S="0.1", SHOTLINE_BACKOFF_MAX_S="0.3",
+        ) as cluster,
+    ):  # fmt: skip
+        api = Api(f"http://127.0.0.1:{free_port()}", key, operator)
+        cluster.api(int(api.url.rsplit(":", 1)[1]))
+        cluster.worker("w1", beat=True)
+        api.wait(cluster)
+        assert api.health_of(BROKEN) == (BROKEN, "closed")
+        # w1 alone renders a shot the provider fails three times: w1 opens the breaker
+        failing = api.submit(_one_shot("fails", f"a kite, {FAIL_MARK}", BROKEN))
+        assert cluster.wait_jobs([failing], timeout=240) == {failing: "failed"}, cluster.log("w1")
+        assert _submissions(emulator, provider_model) == 3
+        cluster.stop_worker("w1")
+        # the API process's planner and metrics see it open
+        primary, state = api.health_of(BROKEN)
+        assert (state, primary != BROKEN) == ("open", True)
+        assert api.breaker_gauge(BROKEN) == 2
+        # another worker keeps off the model: the pinned shot fails without reaching the provider
+        cluster.worker("w2", beat=True)
+        kept_off = api.submit(_one_shot("kept off", "a quiet harbour", BROKEN))
+        assert cluster.wait_jobs([kept_off], timeout=240) == {kept_off: "failed"}, cluster.log("w2")
+        assert _submissions(emulator, provider_model) == 3
+        # after the cooldown the half-open probe goes through, succeeds and closes it everywhere
+        _pass_the_cooldown(redis_url, isolated_queues, BROKEN)
+        assert api.health_of(BROKEN)[1] == "half_open"
+        probe = api.submit(_one_shot("probe", "a calm forest", BROKEN))
+        assert cluster.wait_jobs([probe], timeout=240) == {probe: "delivered"}, cluster.log("w2")
+        assert _submissions(emulator, provider_model) == 4
+        assert api.health_of(BROKEN) == (BROKEN, "closed")
+        assert api.breaker_gauge(BROKEN) == 0
