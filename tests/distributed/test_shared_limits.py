@@ -190,15 +190,19 @@ class Api:
         return str(response.json()["id"])
 
     def health_of(self, model: str) -> tuple[str, str]:
-        """(the primary, ``model``'s breaker state) in the API's dry-run plan of a plain shot."""
-        board = _one_shot("plan", "a lighthouse at dusk")
+        """The API's dry-run plan: (the primary of a plain shot, ``model``'s breaker state as
+        shown for a shot pinned to it)."""
+        plain = self._plan(_one_shot("plan", "a lighthouse at dusk"))[0]["model"]
+        pinned = self._plan(_one_shot("plan", "a lighthouse at dusk", model))[0]
+        assert pinned["model"] == model
+        return str(plain), str(pinned["health"])
+
+    def _plan(self, board: dict[str, Any]) -> list[dict[str, Any]]:
         response = httpx.post(
             f"{self.url}/v1/jobs:plan", json={"storyboard": board}, headers=self._auth(), timeout=30
         )
         assert response.status_code == 200, response.text
-        candidates = response.json()["shots"][0]["candidates"]
-        states = {c["model"]: c["health"] for c in candidates}
-        return candidates[0]["model"], states.get(model, "absent")
+        return list(response.json()["shots"][0]["candidates"])
 
     def breaker_gauge(self, model: str) -> float:
         headers = {"Authorization": f"Bearer {self.operator}"}
