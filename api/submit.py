@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from pydantic import ValidationError
 
-import router
 from api.schemas import JobCreate
 from api.urls import UnsafeUrlError
 from foundation.documents import parse_json
@@ -23,8 +22,7 @@ from foundation.storyboard import (
     parse_storyboard,
     parse_storyboard_text,
 )
-from pipeline import history
-from pipeline.planning import create_job
+from pipeline.planning import create_job, route
 from store import jobs
 from store.db import session_scope
 
@@ -195,14 +193,5 @@ def start_job(
 
 def plan_job(state: ApiState, request: JobRequest) -> dict[str, Any]:
     """The dry run: routes and forecast, unroutable shots listed; nothing is written or spent."""
-    ctx = state.ctx
-    availability = router.provider_availability(ctx.providers, ctx.settings)
-    plan = router.plan(
-        request.board,
-        ctx.registry,
-        mode=request.mode or request.board.mode,
-        providers=availability.enabled,
-        unavailable=availability.unavailable,
-        stats=history.stats_book(ctx),
-    )
+    plan = route(state.ctx, request.board, request.mode or request.board.mode)
     return {"ok": plan.ok, **plan.to_dict()}

@@ -99,7 +99,8 @@ class EmulatorHandle:
         self.emulator = emu
 
     def stats(self) -> dict[str, Any]:
-        """Submissions and accepted jobs per model, idempotency collisions, duplicate requests."""
+        """Submissions (and when each arrived, in monotonic seconds) and accepted jobs per model,
+        idempotency collisions, duplicate requests."""
         return self.emulator.stats.as_dict()
 
     def stop(self) -> None:

@@ -61,6 +61,7 @@ class View:
 @dataclass
 class Stats:
     submissions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    submitted_at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     accepted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     idempotency_collisions: int = 0
     duplicate_requests: int = 0
@@ -71,6 +72,7 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "submissions": dict(self.submissions),
+            "submitted_at": {k: list(v) for k, v in self.submitted_at.items()},
             "accepted": dict(self.accepted),
             "idempotency_collisions": self.idempotency_collisions,
             "duplicate_requests": self.duplicate_requests,
@@ -141,6 +143,7 @@ class Emulator:
             self._attempts[model] += 1
             attempt = self._attempts[model]
             self.stats.submissions[model] += 1
+            self.stats.submitted_at[model].append(time.monotonic())
             if not judge:
                 self._track_duplicates(provider, model, body, idempotency_key)
             profile = self.profile(provider, model)

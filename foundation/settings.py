@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     pipeline_nice: int = 5  # `serve`'s job threads run this much nicer than its request handling
     engine: Literal["embedded", "celery"] = "embedded"
     broker_url: str = "redis://127.0.0.1:6379/0"
+    # Redis shared by every process for provider limits and circuit breakers (default: the broker
+    # when the distributed engine runs; the embedded engine keeps them in its own memory)
+    limits_url: str | None = None
+    breaker_cooldown_s: float = Field(default=60.0, gt=0)
     io_workers: int = 8
     cpu_workers: int = 2
     require_services: bool = False

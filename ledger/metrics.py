@@ -3,7 +3,7 @@
 A collector reads the per-attempt cost records on each scrape instead of counting in memory, so the
 exported counters are exactly the ledger's sums (across restarts and processes) and reconcile with
 ``/v1/costs`` and the dashboard. Every metric has one fixed label set. Breaker states come from the
-serving process's health book.
+serving process's health book (shared by every process under the distributed engine).
 """
 
 from __future__ import annotations
@@ -89,12 +89,14 @@ class LedgerCollector(Collector):
     def breakers(self) -> Metric:
         gauge = GaugeMetricFamily(
             "shotline_breaker_state",
-            "Circuit breaker per model in this process: 0 closed, 1 half-open, 2 open",
+            "Circuit breaker per model (shared by every process under the distributed engine): "
+            "0 closed, 1 half-open, 2 open",
             labels=["model"],
         )
         if self.health is not None:
+            view = self.health.view()  # one read of the store for every model
             for model in self.models:
-                gauge.add_metric([model], BREAKER_VALUE[self.health.state(model)])
+                gauge.add_metric([model], BREAKER_VALUE[view.state(model)])
         return gauge
 
 

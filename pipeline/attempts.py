@@ -30,27 +30,32 @@ TERMINAL = {"accepted", "repaired", "rejected", "failed", "cancelled"}
 
 
 def build_request(
-    shot_spec: dict[str, Any], candidate: dict[str, Any], route: dict[str, Any]
+    shot_spec: dict[str, Any], candidate: RouteCandidate, route: ShotRoute
 ) -> GenerationRequest:
-    """The provider request for one candidate; every fallback gets the same prompt, seed and refs."""
+    """The provider request for one candidate; every fallback gets the same prompt, seed and refs.
+
+    The dialogue line goes only with a request that renders audio: in the registry's contract
+    dialogue is native speech (``dialogue: true`` needs ``audio: optional|always``), so a silent
+    render has no line to speak and the provider is not sent one.
+    """
     return GenerationRequest(
         shot_id=shot_spec["id"],
         prompt=shot_spec["prompt"],
-        duration_s=candidate["duration_s"],
-        width=candidate["width"],
-        height=candidate["height"],
-        fps=candidate["fps"],
-        model=candidate["model_id"],
-        provider_model=candidate["provider_model"],
-        audio=candidate["audio"],
-        dialogue=shot_spec.get("dialogue"),
-        seed=route.get("seed", shot_spec.get("seed")),
+        duration_s=candidate.duration_s,
+        width=candidate.width,
+        height=candidate.height,
+        fps=candidate.fps,
+        model=candidate.model_id,
+        provider_model=candidate.provider_model,
+        audio=candidate.audio,
+        dialogue=shot_spec.get("dialogue") if candidate.audio else None,
+        seed=route.seed if route.seed is not None else shot_spec.get("seed"),
         reference_image=Path(shot_spec["reference_image"])
         if shot_spec.get("reference_image")
         else None,
         negative_prompt=shot_spec.get("negative_prompt"),
-        shot_type=route.get("shot_type", shot_spec.get("type")),
-        extra=dict(candidate.get("params", {})),
+        shot_type=route.shot_type if route.shot_type is not None else shot_spec.get("type"),
+        extra=dict(candidate.params),
     )
 
 
@@ -124,7 +129,7 @@ def _request_record(
     """The stored request of an attempt, with its idempotency key and, when the platform is
     reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider should call (the reference image
     is added when submitting, from the storyboard or the previous shot's last frame)."""
-    request = build_request(shot_spec(job, shot.key), candidate.to_json(), shot.route or {})
+    request = build_request(shot_spec(job, shot.key), candidate, ShotRoute.from_json(shot.route))
     extra = {"idempotency_key": f"{job.id}-{shot.key}-{number}"}
     provider, public = candidate.provider, ctx.settings.public_url
     if public and provider in WEBHOOK_PROVIDERS:

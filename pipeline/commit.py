@@ -18,10 +18,10 @@ from pathlib import Path
 import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
-from pipeline import commit_versions, events, history
+from pipeline import commit_versions, events
 from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
-from pipeline.planning import create_job, planned_shot
+from pipeline.planning import create_job, planned_shot, route
 from store import jobs
 from store.db import session_scope
 from store.models import Job, JobCommit, Shot
@@ -96,16 +96,8 @@ def _approved(preview: _Preview, shots: list[str] | None) -> list[str]:
 
 def _route(ctx: RunContext, board: Storyboard) -> router.Plan:
     """Final-mode routing of ``board``; the budget is enforced by the quote, not by routing."""
-    availability = router.provider_availability(ctx.providers, ctx.settings)
-    return router.plan(
-        board.model_copy(update={"budget_usd": None, "mode": Mode.FINAL}),
-        ctx.registry,
-        mode=Mode.FINAL,
-        providers=availability.enabled,
-        unavailable=availability.unavailable,
-        stats=history.stats_book(ctx),
-        health=ctx.health,
-    )
+    final = board.model_copy(update={"budget_usd": None, "mode": Mode.FINAL})
+    return route(ctx, final, Mode.FINAL)
 
 
 def _takes_image(ctx: RunContext, plan: router.Plan, key: str) -> bool:

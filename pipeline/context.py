@@ -1,5 +1,6 @@
-"""What a running pipeline needs, built once per process: settings, the database, the registry and
-one adapter per provider (pointed at the emulators when the providers are emulated)."""
+"""What a running pipeline needs, built once per process: settings, the database, the registry, the
+breakers and provider limits (shared through Redis under the distributed engine) and one adapter
+per provider (pointed at the emulators when the providers are emulated)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from adapters.base import ProviderAdapter
 from adapters.judges import GeminiJudge
 from adapters.local import LocalAnimaticAdapter
 from foundation.settings import Settings, get_settings
+from pipeline.limits import LocalLimits, ProviderLimits
+from pipeline.shared_limits import build_health, build_limits
 from quality.scoring import JudgeScorer, judge_from_settings
 from registry import Registry, load_registry
 from router import HealthBook
@@ -22,6 +25,7 @@ class RunContext:
     registry: Registry
     providers: str = "local"
     health: HealthBook = field(default_factory=HealthBook)
+    limits: ProviderLimits = field(default_factory=LocalLimits)
     base_urls: dict[str, str] = field(default_factory=dict)
     judge_base_urls: dict[str, str] = field(default_factory=dict)
     _adapters: dict[str, ProviderAdapter] = field(default_factory=dict)
@@ -32,7 +36,8 @@ class RunContext:
     def create(cls, providers: str = "local", settings: Settings | None = None) -> RunContext:
         settings = settings or get_settings()
         registry = load_registry(settings.registry)
-        return cls(settings, registry, providers, health=HealthBook(registry))
+        health, limits = build_health(settings, registry), build_limits(settings)
+        return cls(settings, registry, providers, health=health, limits=limits)
 
     @property
     def db_url(self) -> str:

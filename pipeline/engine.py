@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from pipeline import assembly, attempts, consistency, continuity, events, verdicts
+from pipeline.admission import holder_of
 from pipeline.context import RunContext
 from pipeline.errors import public_message
-from pipeline.limits import Limits
+from pipeline.limits import holding_slot, pace
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 class EmbeddedEngine:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.limits = Limits()
         self.cpu = threading.BoundedSemaphore(max(1, ctx.settings.cpu_workers))
         self._cancelled: set[str] = set()
 
@@ -118,11 +118,13 @@ class EmbeddedEngine:
         with session_scope(self.ctx.db_url) as session:
             attempt = session.get_one(Attempt, attempt_id)
             model = self.ctx.registry.get(attempt.model_id)
-        limiter = self.limits.get(model.id, model.limits.concurrency, model.limits.rpm)
-        with limiter.slot():
+        limits, holder = self.ctx.limits, holder_of(attempt_id)
+        lease = self.ctx.settings.attempt_timeout_s + 60  # held by this thread until it returns
+        with holding_slot(limits, model.id, holder, model.limits.concurrency, lease):
             if attempt.provider_job_id is None:
-                limiter.pace()
+                pace(limits, model.id, model.limits.rpm, holder)
                 attempts.submit(self.ctx, attempt_id)
+                limits.sent(model.id, holder)
             return attempts.wait(self.ctx, attempt_id, lambda: job_id in self._cancelled)
 
     def _gate(self, attempt_id: int) -> bool:

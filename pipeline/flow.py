@@ -13,10 +13,19 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from pipeline import assembly, attempts, consistency, continuity, events, polling, verdicts
+from pipeline import (
+    admission,
+    assembly,
+    attempts,
+    consistency,
+    continuity,
+    events,
+    polling,
+    verdicts,
+)
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.errors import public_message
@@ -37,7 +46,6 @@ STEP_QUEUE = {
 }
 JOB_DONE = ("delivered", "failed", "cancelled")
 SHOT_DONE = ("normalised", "failed", "cancelled")
-IN_FLIGHT = ("submitting", "submitted", "rendering")
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
 RETRY_LATER = (OperationalError, InterfaceError)
@@ -166,51 +174,37 @@ def _after_attempts(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
 
 
 def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """Submit once the model has a free slot and room in its minute (``admission``), else try
+    again after the wait it returns; the slot stays held while the provider renders."""
     attempt_id = int(cur.ref or 0)
     if cur.cancelled:
+        admission.release(ctx, attempt_id)
         return [_done(cur)]
-    if not _admitted(ctx, attempt_id):  # the model's concurrency is used up: try again shortly
-        return [Move(cur.key, cur.job_id, "submit", cur.ref, _retry_s(ctx))]
+    wait = admission.admit(ctx, attempt_id)
+    if wait > 0:
+        return [Move(cur.key, cur.job_id, "submit", cur.ref, wait)]
     attempts.submit(ctx, attempt_id)
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         state, shot_pk = attempt.status, attempt.shot_id
     if state == "submitted":
+        admission.sent(ctx, attempt_id)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, since=time.time())]
+    admission.release(ctx, attempt_id)
     return [_to_begin(cur, shot_pk)]
-
-
-def _retry_s(ctx: RunContext) -> float:
-    return max(0.5, ctx.settings.poll_interval_s)
-
-
-def _admitted(ctx: RunContext, attempt_id: int) -> bool:
-    """Whether the model has room for one more job, counting every process's in-flight attempts
-    (a soft limit: two workers may pass at once; the provider's 429 then retries with backoff)."""
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        if attempt.provider_job_id or attempt.status == "submitting":
-            return True
-        try:
-            limit = ctx.registry.get(attempt.model_id).limits.concurrency
-        except KeyError:
-            return True
-        busy = session.scalar(
-            select(func.count()).where(
-                Attempt.model_id == attempt.model_id,
-                Attempt.status.in_(IN_FLIGHT),
-                Attempt.id != attempt_id,
-            )
-        )
-    return int(busy or 0) < max(1, limit)
 
 
 def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
     """One poll; pending polls are rescheduled after the poll interval, never slept."""
     attempt_id = int(cur.ref or 0)
     if cur.cancelled:
+        admission.release(ctx, attempt_id)
         return [_done(cur)]
     outcome = polling.poll_once(ctx, attempt_id, cur.since)
+    if outcome != "pending":
+        admission.release(ctx, attempt_id)
+    else:
+        admission.renew(ctx, attempt_id)
     if outcome == "pending":
         delay = ctx.settings.poll_interval_s
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]

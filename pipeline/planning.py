@@ -50,10 +50,11 @@ def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
     return "local" if mode is Mode.PREVIEW and board.preview.free else providers
 
 
-def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
-    """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
+def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
+    """The one call of the router for planning, quotes, re-renders and commits: the providers
+    available to ``ctx``, the learned statistics and the breakers every process shares."""
     availability = router.provider_availability(ctx.providers, ctx.settings)
-    plan = router.plan(
+    return router.plan(
         board,
         ctx.registry,
         mode=mode,
@@ -62,6 +63,11 @@ def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.P
         stats=history.stats_book(ctx),
         health=ctx.health,
     )
+
+
+def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
+    """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
+    plan = route(ctx, board, mode)
     router.raise_if_unroutable(plan)
     return plan
 

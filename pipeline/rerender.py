@@ -26,10 +26,10 @@ from foundation.errors import (
 )
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import service as ledger
-from pipeline import events, history
+from pipeline import events
 from pipeline.attempts import build_request
 from pipeline.context import RunContext
-from pipeline.planning import route_record
+from pipeline.planning import route, route_record
 from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -61,15 +61,7 @@ def _edited_storyboard(
 def _route_one(
     ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str
 ) -> router.ShotDecision:
-    availability = router.provider_availability(ctx.providers, ctx.settings)
-    plan = router.plan(
-        board,
-        ctx.registry,
-        mode=mode,
-        providers=availability.enabled,
-        unavailable=availability.unavailable,
-        stats=history.stats_book(ctx),
-    )
+    plan = route(ctx, board, mode)
     decision = plan.decisions[shot_key]
     if not decision.candidates:
         problems = [
@@ -84,7 +76,7 @@ def _open_attempt(session: Session, job: Job, shot: Shot, spec: dict[str, Any]) 
     route = ShotRoute.from_json(shot.route)
     candidate = route.primary
     assert candidate is not None  # the shot was just routed
-    request = build_request(spec, candidate.to_json(), route.to_json())
+    request = build_request(spec, candidate, route)
     attempt = Attempt(
         shot_id=shot.id,
         number=jobs.last_attempt_number(session, shot.id) + 1,

@@ -7,7 +7,17 @@ The router never touches HTTP or files; it reads the catalog through ``registry`
 from router._candidate import Candidate, ShotNeed
 from router._explain import group_reasons, why_lower
 from router._filter import Fit, assess
-from router._health import HEALTH_KINDS, Breaker, BreakerConfig, BreakerState, HealthBook
+from router._health import (
+    HEALTH_KINDS,
+    Breaker,
+    BreakerConfig,
+    BreakerState,
+    BreakerStore,
+    HealthBook,
+    HealthSource,
+    HealthView,
+    MemoryBreakerStore,
+)
 from router._plan import (
     attempts_for_confidence,
     forecast,
@@ -41,11 +51,15 @@ __all__ = [
     "Breaker",
     "BreakerConfig",
     "BreakerState",
+    "BreakerStore",
     "Candidate",
     "Evaluation",
     "Fit",
     "Forecast",
     "HealthBook",
+    "HealthSource",
+    "HealthView",
+    "MemoryBreakerStore",
     "ModelStats",
     "Outcome",
     "Plan",

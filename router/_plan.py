@@ -11,7 +11,7 @@ from foundation.storyboard import Mode, Storyboard
 from registry import Registry
 from router._candidate import Candidate
 from router._explain import group_reasons
-from router._health import HealthBook
+from router._health import HealthBook, HealthSource
 from router._policy import RoutingPolicy
 from router._route import Router, shot_need
 from router._stats import StatsSource
@@ -28,12 +28,15 @@ def plan(
     mode: Mode,
     providers: set[str] | frozenset[str],
     stats: StatsSource | None = None,
-    health: HealthBook | None = None,
+    health: HealthBook | HealthSource | None = None,
     policy: RoutingPolicy | None = None,
     unavailable: Mapping[str, str] | None = None,
 ) -> Plan:
     """Route every shot of ``board``. ``unavailable`` maps a provider left out of ``providers`` to
-    the reason (e.g. missing credentials), which then appears in the rejection reasons."""
+    the reason (e.g. missing credentials), which then appears in the rejection reasons. A
+    ``HealthBook`` is read once (``view``), so every shot is ranked on the same breaker states."""
+    if isinstance(health, HealthBook):
+        health = health.view()
     router = Router(
         registry,
         mode=mode,

@@ -12,7 +12,7 @@ from foundation.storyboard import Mode, Scene, Shot, Storyboard
 from registry import ModelSpec, Registry, Tier
 from router._candidate import Candidate, ShotNeed
 from router._filter import FilterContext, Fit, assess
-from router._health import BreakerState, HealthBook
+from router._health import BreakerState, HealthSource
 from router._policy import RoutingPolicy
 from router._score import score_fit
 from router._shot_type import infer_shot_type
@@ -65,7 +65,7 @@ class Router:
         mode: Mode,
         providers: set[str] | frozenset[str],
         stats: StatsSource | None = None,
-        health: HealthBook | None = None,
+        health: HealthSource | None = None,
         policy: RoutingPolicy | None = None,
         unavailable: Mapping[str, str] | None = None,
     ) -> None:

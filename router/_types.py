@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
-from adapters.base import GenerationRequest
 from foundation.storyboard import Mode
 from router._candidate import Candidate, ShotNeed
 from router._explain import brief, group_reasons, why_lower
@@ -51,31 +49,6 @@ class ShotDecision:
     @cached_property
     def explanation(self) -> dict[str, Any]:
         return explain(self)
-
-    def request_for(
-        self, candidate: Candidate, reference_image: Path | None = None
-    ) -> GenerationRequest:
-        """The adapter request for ``candidate``: same prompt, seed and image for every fallback."""
-        image = reference_image
-        if image is None and self.need.reference_image:
-            image = Path(self.need.reference_image)
-        return GenerationRequest(
-            shot_id=self.shot_id,
-            prompt=self.need.prompt,
-            duration_s=candidate.duration_s,
-            width=candidate.width,
-            height=candidate.height,
-            fps=candidate.fps,
-            model=candidate.model_id,
-            provider_model=candidate.provider_model,
-            audio=candidate.audio,
-            dialogue=self.need.dialogue if candidate.audio else None,
-            seed=self.need.seed,
-            reference_image=image,
-            negative_prompt=self.need.negative_prompt,
-            shot_type=self.need.shot_type,
-            extra=dict(candidate.params),
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -80,6 +80,15 @@ class Cluster:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
+    def stop_worker(self, name: str) -> None:
+        """SIGTERM the worker (a warm shutdown) and wait for it."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill(name)
+
     def log(self, name: str, tail: int | None = 4000) -> str:
         text = (self.data / f"{name}.log").read_text(errors="replace")
         return text if tail is None else text[-tail:]

@@ -67,6 +67,29 @@ class TestBreaker:
         assert health.state("kling/v3-pro") is BreakerState.CLOSED
         assert health.allow("kling/v3-pro") is True
 
+    def test_a_probe_that_never_reports_frees_its_place(self, registry):
+        clock = Clock()
+        health = book(registry, clock)
+        for _ in range(3):
+            health.record_failure("kling/v3-pro", "transient")
+        clock.now += 61
+        assert health.allow("kling/v3-pro") is True  # its worker dies before an outcome
+        clock.now += 30
+        assert health.allow("kling/v3-pro") is False
+        clock.now += 31
+        assert health.allow("kling/v3-pro") is True  # a cooldown later, another probe
+
+    def test_a_view_reads_every_breaker_at_once(self, registry):
+        clock = Clock()
+        health = book(registry, clock)
+        for _ in range(3):
+            health.record_failure("kling/v3-pro", "transient")
+        view = health.view()
+        health.record_success("kling/v3-pro")
+        assert view.state("kling/v3-pro") is BreakerState.OPEN  # as it was when read
+        assert health.view().state("kling/v3-pro") is BreakerState.CLOSED
+        assert health.view().state("luma/ray-2") is BreakerState.CLOSED
+
     def test_failed_probe_reopens_with_longer_cooldown(self, registry):
         clock = Clock()
         health = book(registry, clock)

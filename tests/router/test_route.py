@@ -1,9 +1,9 @@
-"""Scene continuity, fallback chains, explanations and the request every fallback gets."""
+"""Scene continuity, fallback chains and explanations (the request every fallback gets is
+tested with its one builder, in ``tests/pipeline/test_requests.py``)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import router
 from foundation.storyboard import Mode, ShotType
@@ -99,25 +99,6 @@ class TestFallbacks:
         assert "draft tier" in decision.ranked_out["local/animatic"]
         long = plan_for(board([shot(duration=60)]), registry, Mode.PREVIEW, ALL).decisions["shot1"]
         assert [c.model_id for c in long.candidates] == ["local/animatic"]
-
-    def test_fallbacks_carry_prompt_seed_and_reference_image(self, registry):
-        b = board([shot("a lighthouse in fog", 5, reference_image="ref.png", seed=7)])
-        decision = plan_for(b, registry, Mode.FINAL, ALL).decisions["shot1"]
-        requests = [decision.request_for(c) for c in decision.candidates]
-        assert len(requests) >= 3
-        assert {r.prompt for r in requests} == {"a lighthouse in fog"}
-        assert {r.seed for r in requests} == {7}
-        assert {r.reference_image for r in requests} == {Path("ref.png")}
-        assert [r.model for r in requests] == [c.model_id for c in decision.candidates]
-        kling = [r for r in requests if r.model == "kling/v3-pro"]
-        assert not kling or kling[0].extra == {"mode": "pro"}
-
-    def test_seed_is_fixed_when_the_storyboard_has_none(self, registry):
-        b = board([shot(duration=8)])
-        first = plan_for(b, registry).decisions["shot1"]
-        again = plan_for(b, registry).decisions["shot1"]
-        assert first.need.seed == again.need.seed
-        assert {first.request_for(c).seed for c in first.candidates} == {first.need.seed}
 
 
 class TestScoring:

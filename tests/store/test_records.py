@@ -108,6 +108,6 @@ def test_a_planned_job_stores_records_that_round_trip():
             assert route.primary.model_id == row.model_id
             assert route.to_json() == row.route
             spec = attempts.shot_spec(job, row.key)
-            built = attempts.build_request(spec, route.primary.to_json(), route.to_json())
+            built = attempts.build_request(spec, route.primary, route)
             stored = StoredRequest.from_json(asdict(built))
             assert stored.to_json() == asdict(built) | {"reference_image": None}

@@ -1,0 +1,79 @@
+"""Admission of an attempt to its model's provider: a concurrency slot (a hard limit across every
+process sharing ``ctx.limits``) and a place in the model's requests-per-minute window.
+
+The slot is held, under the attempt's name, from its submission until it leaves the in-flight
+states (``release``); every poll renews it (``renew``), so the slot of an attempt nobody drives
+any more (its worker died, its job was abandoned) frees itself after ``slot_lease_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.context import RunContext
+from pipeline.limits import slot_lease_s
+from store.db import session_scope
+from store.models import Attempt
+
+
+@dataclass(frozen=True)
+class _Seat:
+    model_id: str
+    holder: str
+    concurrency: int
+    rpm: int
+    submitted: bool
+
+
+def holder_of(attempt_id: int) -> str:
+    return f"attempt:{attempt_id}"
+
+
+def _seat(ctx: RunContext, attempt_id: int) -> _Seat | None:
+    """The attempt's model limits; None for a model the registry no longer has (no limits)."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        model_id, submitted = attempt.model_id, bool(attempt.provider_job_id)
+    if model_id not in ctx.registry:
+        return None
+    limits = ctx.registry.get(model_id).limits
+    return _Seat(model_id, holder_of(attempt_id), limits.concurrency, limits.rpm, submitted)
+
+
+def admit(ctx: RunContext, attempt_id: int) -> float:
+    """Take the attempt's slot and a place in its model's minute: 0 when it may submit now, else
+    the seconds to wait before asking again (nothing is held then)."""
+    seat = _seat(ctx, attempt_id)
+    if seat is None or seat.submitted:
+        return 0.0
+    lease = slot_lease_s(ctx.settings)
+    if not ctx.limits.try_acquire(seat.model_id, seat.holder, seat.concurrency, lease):
+        return max(0.5, ctx.settings.poll_interval_s)
+    wait = ctx.limits.try_take(seat.model_id, seat.rpm, seat.holder)
+    if wait > 0:
+        ctx.limits.release(seat.model_id, seat.holder)
+    return wait
+
+
+def sent(ctx: RunContext, attempt_id: int) -> None:
+    """The attempt's submission has left: its minute in the RPM window counts from now."""
+    seat = _seat(ctx, attempt_id)
+    if seat is not None:
+        ctx.limits.sent(seat.model_id, seat.holder)
+
+
+def renew(ctx: RunContext, attempt_id: int) -> None:
+    """Keep the slot of an attempt still in flight (a poll of a job the provider renders)."""
+    seat = _seat(ctx, attempt_id)
+    if seat is not None:
+        lease = slot_lease_s(ctx.settings)
+        ctx.limits.try_acquire(seat.model_id, seat.holder, seat.concurrency, lease)
+
+
+def release(ctx: RunContext, attempt_id: int) -> None:
+    """The attempt has left the in-flight states (succeeded, failed, cancelled, timed out)."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get(Attempt, attempt_id)
+        model_id = attempt.model_id if attempt is not None else None
+    if model_id is not None:
+        ctx.limits.release(model_id, holder_of(attempt_id))
