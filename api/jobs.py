@@ -24,11 +24,12 @@ from api.schemas import (
 )
 from api.submit import parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError
+from foundation.states import JOB_UNFINISHED, JobStatus
 from foundation.storyboard import Mode
-from pipeline import events
 from pipeline.attempts import cancel_inflight
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
+from pipeline.transitions import job_to
 from store.db import session_scope
 from store.models import Job, WebhookDelivery
 
@@ -140,9 +141,8 @@ def cancel(state: ApiState, job_id: str) -> None:
     cancel_inflight(state.ctx, job_id)
     with session_scope(state.db_url) as session:
         job = session.get_one(Job, job_id)
-        if job.status in ("planned", "running"):
-            job.status = "cancelled"
-            events.emit(session, job_id, "job.cancelled")
+        if job.status in JOB_UNFINISHED:
+            job_to(session, job, JobStatus.CANCELLED)
 
 
 def _active(runner: JobRunner, job_id: str) -> bool:
@@ -157,9 +157,9 @@ def _active(runner: JobRunner, job_id: str) -> bool:
 )
 def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     job = views.check_owned(state.db_url, tenant, job_id)
-    if job.status in ("delivered", "failed"):
+    if job.status in (JobStatus.DELIVERED, JobStatus.FAILED):
         raise JobConflictError(f"job {job_id} already ended ({job.status})", job=job_id)
-    if job.status != "cancelled":
+    if job.status != JobStatus.CANCELLED:
         cancel(state, job_id)
     return views.job_view(state.db_url, job_id)
 

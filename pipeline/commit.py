@@ -20,11 +20,13 @@ from sqlalchemy import select
 
 import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
+from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_versions, events, history
 from pipeline.commit_types import CommitResult, Quote, QuoteLine
 from pipeline.context import RunContext
 from pipeline.planning import candidate_record, create_job
+from pipeline.transitions import job_created, shot_created
 from store.db import session_scope
 from store.models import Job, JobApi, JobCommit, Shot
 
@@ -221,7 +223,7 @@ def commit(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> Comm
     preview = _load_preview(ctx, job_id)
     if preview.mode != "preview":
         raise ConflictError(f"job {job_id} is a {preview.mode} job; only a preview is committed")
-    if preview.status != "delivered":
+    if preview.status != JobStatus.DELIVERED:
         raise ConflictError(f"job {job_id} is {preview.status}; commit a delivered preview")
     approved = _approved(preview, shots)
     found, (board, plan, plain) = _quote(ctx, preview, approved)
@@ -269,34 +271,29 @@ def _create_final(
     final_id = uuid.uuid4().hex
     stored = board.model_copy(update={"budget_usd": budget})
     with session_scope(ctx.db_url) as session:
-        session.add(
-            Job(
-                id=final_id,
-                tenant=preview.tenant,
-                title=board.title,
-                mode="final",
-                providers=ctx.providers,
-                storyboard=stored.model_dump(mode="json"),
-                output_path=_final_output(preview),
-                budget_usd=budget,
-            )
+        job = Job(
+            id=final_id,
+            tenant=preview.tenant,
+            title=board.title,
+            mode="final",
+            providers=ctx.providers,
+            storyboard=stored.model_dump(mode="json"),
+            output_path=_final_output(preview),
+            budget_usd=budget,
         )
+        session.add(job)
         session.flush()
         for position, (scene, shot) in enumerate(board.shots()):
             row = _final_shot(final_id, (scene.id, shot.id, position), plan, approved, preview)
-            session.add(row)
-            kind = "shot.planned" if shot.id in approved else "shot.kept"
-            events.emit(session, final_id, kind, shot.id, model=row.model_id)
+            to = ShotStatus.PLANNED if shot.id in approved else ShotStatus.ACCEPTED
+            shot_created(session, row, to, model=row.model_id)
         webhook = session.get(JobApi, preview.job_id)
         if webhook is not None:
             url = webhook.webhook_url
             session.add(
                 JobApi(job_id=final_id, tenant=preview.tenant, source="commit", webhook_url=url)
             )
-        shots = len(plan.decisions)
-        events.emit(
-            session, final_id, "job.created", mode="final", shots=shots, commit_of=preview.job_id
-        )
+        job_created(session, job, mode="final", shots=len(plan.decisions), commit_of=preview.job_id)
     return final_id
 
 
@@ -307,12 +304,13 @@ def _final_shot(
     approved: list[str],
     preview: _Preview,
 ) -> Shot:
-    """An approved shot freshly routed at final, or an unapproved one keeping its preview clip."""
+    """An approved shot freshly routed at final, or an unapproved one keeping its preview clip
+    (created ``accepted`` by the caller)."""
     scene_id, key, position = where
     row = Shot(job_id=job_id, key=key, scene_id=scene_id, position=position)
     if key not in approved:
         kept = preview.shots[key]
-        row.status, row.route, row.model_id = "accepted", kept.route, kept.model_id
+        row.route, row.model_id = kept.route, kept.model_id
         row.verdict, row.asset_path = kept.verdict, kept.asset_path
         return row
     decision = plan.decisions[key]

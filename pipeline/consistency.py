@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from foundation.states import ShotStatus
 from pipeline import events
 from pipeline.context import RunContext
+from pipeline.transitions import shot_to
 from quality.consistency import ColourProfile, check_joins, profile
 from quality.errors import QualityError
 from store.db import session_scope
@@ -97,10 +99,14 @@ def reset_for_rerender(ctx: RunContext, shot_pks: list[int]) -> None:
             shot = session.get_one(Shot, pk)
             route = dict(shot.route or {})
             route["seed"] = (int(route.get("seed") or 0) + 1) % 2**32
-            shot.route, shot.status = route, "planned"
+            shot.route = route
             shot.asset_path = shot.segment = shot.cache_key = shot.verdict = None
-            events.emit(
-                session, shot.job_id, "shot.consistency_rerender", shot.key, seed=route["seed"]
+            shot_to(
+                session,
+                shot,
+                ShotStatus.PLANNED,
+                event="shot.consistency_rerender",
+                seed=route["seed"],
             )
 
 

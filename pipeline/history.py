@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from foundation.states import ATTEMPT_GATED, AttemptStatus
 from pipeline.context import RunContext
 from router import StatsBook
 from store.db import session_scope
 from store.models import Attempt, Shot
 
 HISTORY_WINDOW = 5000
-GATED = ("accepted", "repaired", "rejected")
 
 
 def stats_book(ctx: RunContext) -> StatsBook:
@@ -20,7 +20,7 @@ def stats_book(ctx: RunContext) -> StatsBook:
         rows = session.execute(
             select(Attempt, Shot.route)
             .join(Shot, Shot.id == Attempt.shot_id)
-            .where(Attempt.status.in_(GATED))
+            .where(Attempt.status.in_(ATTEMPT_GATED))
             .order_by(Attempt.id.desc())
             .limit(HISTORY_WINDOW)
         ).all()
@@ -28,7 +28,7 @@ def stats_book(ctx: RunContext) -> StatsBook:
             {
                 "model_id": attempt.model_id,
                 "shot_type": (route or {}).get("shot_type"),
-                "accepted": attempt.status != "rejected",
+                "accepted": attempt.status != AttemptStatus.REJECTED,
                 "render_seconds": attempt.render_seconds,
                 "cost_usd": attempt.settled_usd,
                 "accepted_seconds": (attempt.request or {}).get("duration_s", 0.0),

@@ -10,8 +10,9 @@ from typing import Any
 import router
 from foundation.errors import BudgetExceededError
 from foundation.storyboard import Mode, Storyboard
-from pipeline import events, history
+from pipeline import history
 from pipeline.context import RunContext
+from pipeline.transitions import job_created, shot_created
 from store.db import session_scope
 from store.models import Job, Shot
 
@@ -80,19 +81,18 @@ def create_job(
     check_budget(board, plan)
     job_id = uuid.uuid4().hex
     with session_scope(ctx.db_url) as session:
-        session.add(
-            Job(
-                id=job_id,
-                tenant=tenant,
-                title=board.title,
-                mode=str(mode),
-                providers=ctx.providers,
-                storyboard=board.model_dump(mode="json"),
-                output_path=str(output.resolve()) if output else None,
-                budget_usd=board.budget_usd,
-                fingerprint=fingerprint,
-            )
+        job = Job(
+            id=job_id,
+            tenant=tenant,
+            title=board.title,
+            mode=str(mode),
+            providers=ctx.providers,
+            storyboard=board.model_dump(mode="json"),
+            output_path=str(output.resolve()) if output else None,
+            budget_usd=board.budget_usd,
+            fingerprint=fingerprint,
         )
+        session.add(job)
         session.flush()
         for position, (scene, shot) in enumerate(board.shots()):
             decision = plan.decisions[shot.id]
@@ -102,18 +102,14 @@ def create_job(
                 "shot_type": str(decision.need.shot_type),
                 "explanation": decision.to_dict(),
             }
-            session.add(
-                Shot(
-                    job_id=job_id,
-                    key=shot.id,
-                    scene_id=scene.id,
-                    position=position,
-                    route=route,
-                    model_id=decision.candidates[0].model_id,
-                )
+            row = Shot(
+                job_id=job_id,
+                key=shot.id,
+                scene_id=scene.id,
+                position=position,
+                route=route,
+                model_id=decision.candidates[0].model_id,
             )
-            events.emit(
-                session, job_id, "shot.planned", shot.id, model=decision.candidates[0].model_id
-            )
-        events.emit(session, job_id, "job.created", mode=str(mode), shots=len(plan.decisions))
+            shot_created(session, row, model=row.model_id)
+        job_created(session, job, mode=str(mode), shots=len(plan.decisions))
     return job_id

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 import router
 from foundation.errors import (
@@ -24,16 +25,16 @@ from foundation.errors import (
     NotFoundError,
     Problem,
 )
+from foundation.states import JOB_RERENDERABLE, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import service as ledger
-from pipeline import events, history
+from pipeline import history
 from pipeline.attempts import build_request
 from pipeline.context import RunContext
 from pipeline.planning import candidate_record
+from pipeline.transitions import attempt_opened, job_to, shot_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
-
-RERENDERABLE = ("delivered", "failed")
 
 
 def _edited_storyboard(
@@ -76,22 +77,34 @@ def _route_one(ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, pa
     return decision
 
 
-def _open_attempt(session: Any, job: Job, shot: Shot, spec: dict[str, Any]) -> Attempt:
-    route = shot.route or {}
-    candidate = route["candidates"][0]
+def _next_number(session: Session, shot: Shot) -> int:
     number = session.scalar(
         select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.shot_id == shot.id)
     )
+    return int(number or 0) + 1
+
+
+def _open_attempt(
+    session: Session, job: Job, shot: Shot, spec: dict[str, Any], number: int
+) -> Attempt:
+    route = shot.route or {}
+    candidate = route["candidates"][0]
     attempt = Attempt(
         shot_id=shot.id,
-        number=int(number or 0) + 1,
+        number=number,
         model_id=candidate["model_id"],
         provider=candidate["provider"],
         quoted_usd=candidate["quote_usd"],
         request=asdict(build_request(spec, candidate, route)) | {"reference_image": None},
     )
-    session.add(attempt)
-    session.flush()
+    attempt_opened(
+        session,
+        attempt,
+        shot,
+        model=attempt.model_id,
+        quoted_usd=attempt.quoted_usd,
+        reason="re-render",
+    )
     if not ledger.reserve(session, job.id, attempt):
         raise BudgetExceededError(
             f"re-rendering shot {shot.key} (${attempt.quoted_usd:.2f}) would pass the job budget"
@@ -99,12 +112,15 @@ def _open_attempt(session: Any, job: Job, shot: Shot, spec: dict[str, Any]) -> A
     return attempt
 
 
-def _reset(job: Job, shot: Shot, board: Storyboard, decision: Any) -> None:
+def _reset(
+    session: Session, job: Job, shot: Shot, board: Storyboard, decision: Any, edit: dict[str, Any]
+) -> None:
     """The job back to ``planned`` with the edited storyboard; the shot back to a fresh route."""
     job.storyboard = board.model_dump(mode="json")
-    job.status, job.stage, job.error, job.error_shot = "planned", "planned", None, None
+    job.stage, job.error, job.error_shot = "planned", None, None
     job.verification = None
-    shot.status, shot.asset_path, shot.segment = "planned", None, None
+    job_to(session, job, JobStatus.PLANNED, shot=shot.key)
+    shot.asset_path, shot.segment = None, None
     shot.verdict, shot.error, shot.cache_key = None, None, None
     shot.model_id = decision.candidates[0].model_id
     shot.route = {
@@ -113,6 +129,14 @@ def _reset(job: Job, shot: Shot, board: Storyboard, decision: Any) -> None:
         "shot_type": str(decision.need.shot_type),
         "explanation": decision.to_dict(),
     }
+    shot_to(
+        session,
+        shot,
+        ShotStatus.PLANNED,
+        event="shot.rerender",
+        model=shot.model_id,
+        **edit,
+    )
 
 
 def rerender_shot(
@@ -133,38 +157,20 @@ def rerender_shot(
         job = session.get(Job, job_id)
         if job is None:
             raise NotFoundError(f"no job {job_id}")
-        if job.status not in RERENDERABLE:
+        if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
         board, path = _edited_storyboard(job, shot_key, prompt, model)
         mode = Mode(job.mode)
     decision = _route_one(ctx, board, mode, shot_key, path)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
-        if job.status not in RERENDERABLE:
+        if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
         shot = session.scalars(
             select(Shot).where(Shot.job_id == job_id, Shot.key == shot_key)
         ).one()
-        _reset(job, shot, board, decision)
+        number = _next_number(session, shot)
+        edit = {"prompt_changed": prompt is not None, "attempt": number}
+        _reset(session, job, shot, board, decision, edit)
         spec = next(s for _, s in board.shots() if s.id == shot_key).model_dump(mode="json")
-        attempt = _open_attempt(session, job, shot, spec)
-        events.emit(
-            session,
-            job_id,
-            "shot.rerender",
-            shot_key,
-            model=attempt.model_id,
-            prompt_changed=prompt is not None,
-            attempt=attempt.number,
-        )
-        events.emit(
-            session,
-            job_id,
-            "attempt.reserved",
-            shot_key,
-            attempt=attempt.number,
-            model=attempt.model_id,
-            quoted_usd=attempt.quoted_usd,
-            reason="re-render",
-        )
-        return attempt.id
+        return _open_attempt(session, job, shot, spec, number).id
