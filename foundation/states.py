@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 
 class JobStatus(StrEnum):
@@ -148,7 +148,7 @@ ATTEMPT_TRANSITIONS: tuple[Transition[AttemptStatus], ...] = (
     ),
 )
 
-TRANSITIONS = {
+TRANSITIONS: dict[str, tuple[Transition[Any], ...]] = {
     "job": JOB_TRANSITIONS,
     "shot": SHOT_TRANSITIONS,
     "attempt": ATTEMPT_TRANSITIONS,
