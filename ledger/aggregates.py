@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_FINISHED
+from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_FINISHED, AttemptStatus
 from store.models import AttemptCost, Job, JobApi, JobCommit
 
 GroupBy = Literal["model", "provider", "tenant", "job", "day"]
@@ -114,8 +114,8 @@ def summarise(key: str, rows: Iterable[AttemptCost]) -> CostGroup:
         attempts=len(items),
         finished=sum(1 for r in items if r.verdict in ATTEMPT_FINISHED),
         accepted=len(accepted),
-        rejected=sum(1 for r in items if r.verdict == "rejected"),
-        failed=sum(1 for r in items if r.verdict == "failed"),
+        rejected=sum(1 for r in items if r.verdict == AttemptStatus.REJECTED),
+        failed=sum(1 for r in items if r.verdict == AttemptStatus.FAILED),
         refused=sum(1 for r in items if r.error_kind == "safety_refusal"),
         fallbacks=sum(1 for r in items if r.fallback),
         drift_flagged=sum(1 for r in items if r.drift_flagged),

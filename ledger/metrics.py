@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from foundation.states import JOB_UNFINISHED
+from foundation.states import ATTEMPT_GATED, JOB_UNFINISHED
 from ledger import aggregates
 from ledger.aggregates import CostFilter, spend_of
 from router import BreakerState, HealthBook
@@ -147,7 +147,7 @@ def verdicts(rows: Sequence[AttemptCost]) -> Iterator[Metric]:
     )
     counts: Counter[tuple[str, str]] = Counter()
     for row in rows:
-        if row.verdict not in ("accepted", "repaired", "rejected"):
+        if row.verdict not in ATTEMPT_GATED:
             continue
         for defect in row.defects or ["none"]:
             counts[(row.verdict, defect)] += 1
