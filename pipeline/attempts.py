@@ -97,39 +97,55 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
         if step.candidate is None:
             _fail_shot(session, job, shot, step.reason)
             return None, 0.0
-        attempt = Attempt(
-            shot_id=shot_pk,
-            number=len(attempts) + 1,
-            model_id=step.candidate["model_id"],
-            provider=step.candidate["provider"],
-            quoted_usd=step.candidate["quote_usd"],
-            request=_request_record(ctx, job, shot, step.candidate, len(attempts) + 1),
-        )
-        attempt_opened(
+        opened = (step.candidate, step.reason, len(attempts) + 1)
+        attempt_id = _open_next(ctx, session, job, shot, *opened)
+        return attempt_id, step.delay_s if attempt_id is not None else 0.0
+
+
+def _open_next(
+    ctx: RunContext,
+    session: Session,
+    job: Job,
+    shot: Shot,
+    candidate: dict[str, Any],
+    reason: str,
+    number: int,
+) -> int | None:
+    """Open attempt ``number`` on ``candidate`` and reserve its quote; None (and the shot failed)
+    when the budget refuses it."""
+    attempt = Attempt(
+        shot_id=shot.id,
+        number=number,
+        model_id=candidate["model_id"],
+        provider=candidate["provider"],
+        quoted_usd=candidate["quote_usd"],
+        request=_request_record(ctx, job, shot, candidate, number),
+    )
+    attempt_opened(
+        session,
+        attempt,
+        shot,
+        model=attempt.model_id,
+        quoted_usd=attempt.quoted_usd,
+        reason=reason,
+    )
+    if not ledger.reserve(session, job.id, attempt):
+        attempt.error_kind = "over_budget"
+        attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
+        attempt_to(
             session,
             attempt,
-            shot,
+            AttemptStatus.FAILED,
+            shot=shot,
             model=attempt.model_id,
-            quoted_usd=attempt.quoted_usd,
-            reason=step.reason,
+            error_kind=attempt.error_kind,
+            error=attempt.error,
         )
-        if not ledger.reserve(session, job.id, attempt):
-            attempt.error_kind = "over_budget"
-            attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
-            attempt_to(
-                session,
-                attempt,
-                AttemptStatus.FAILED,
-                shot=shot,
-                model=attempt.model_id,
-                error_kind=attempt.error_kind,
-                error=attempt.error,
-            )
-            _fail_shot(session, job, shot, attempt.error, stage="reserve")
-            return None, 0.0
-        if shot.status != ShotStatus.RENDERING:
-            shot_to(session, shot, ShotStatus.RENDERING, attempt=attempt.number)
-        return attempt.id, step.delay_s
+        _fail_shot(session, job, shot, attempt.error, stage="reserve")
+        return None
+    if shot.status != ShotStatus.RENDERING:
+        shot_to(session, shot, ShotStatus.RENDERING, attempt=attempt.number)
+    return attempt.id
 
 
 WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
