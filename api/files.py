@@ -15,6 +15,7 @@ from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, error_body, error_response, responses
 from foundation.errors import NotFoundError
+from foundation.states import SHOT_HAS_CLIP, JobStatus
 from store import jobs
 from store.db import session_scope
 
@@ -55,7 +56,7 @@ def _delivered_output(db_url: str, tenant: str, job_id: str) -> Path:
     with session_scope(db_url) as session:
         job = views.owned_job(session, tenant, job_id)
         status, output = job.status, job.output_path
-    if status != "delivered" or not output:
+    if status != JobStatus.DELIVERED or not output:
         raise JobConflictError(f"job {job_id} has no output yet ({status})", job=job_id)
     path = Path(output)
     if not path.is_file():
@@ -117,7 +118,7 @@ def shot_asset(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) ->
         if shot is None:
             raise NotFoundError(f"job {job_id} has no shot {shot_id}")
         status, asset = shot.status, shot.asset_path
-    if status not in ("accepted", "normalised") or not asset:
+    if status not in SHOT_HAS_CLIP or not asset:
         raise JobConflictError(f"shot {shot_id} has no accepted clip ({status})", job=job_id)
     path = Path(asset)
     if not path.is_file():

@@ -23,6 +23,7 @@ from api.schemas import (
 )
 from api.submit import parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError
+from foundation.states import JobStatus
 from foundation.storyboard import Mode
 from pipeline.cancel import cancel_idle
 from pipeline.rerender import rerender_shot
@@ -150,9 +151,9 @@ def _active(runner: JobRunner, job_id: str) -> bool:
 )
 def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     job = views.check_owned(state.db_url, tenant, job_id)
-    if job.status in ("delivered", "failed"):
+    if job.status in (JobStatus.DELIVERED, JobStatus.FAILED):
         raise JobConflictError(f"job {job_id} already ended ({job.status})", job=job_id)
-    if job.status != "cancelled":
+    if job.status != JobStatus.CANCELLED:
         cancel(state, job_id)
     return views.job_view(state.db_url, job_id)
 

@@ -20,6 +20,7 @@ from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, responses
 from api.webhooks import public_data
+from foundation.states import JOB_ENDED
 from pipeline import events
 from store import jobs
 from store.db import session_scope
@@ -42,7 +43,7 @@ def _after(last_event_id: str | None, after: int | None) -> int:
 def read_events(db_url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], bool]:
     """Events after ``after`` and whether the job had ended before they were read."""
     with session_scope(db_url) as session:
-        ended = jobs.job_status(session, job_id) in views.TERMINAL
+        ended = jobs.job_status(session, job_id) in JOB_ENDED
         rows = events.rows_after(session, after, job_id=job_id, limit=BATCH)
         return [
             {

@@ -32,6 +32,7 @@ from api.submit import JobRequest, start_job
 from api.urls import store_image
 from foundation.documents import parse_json
 from foundation.errors import InvalidInputError, NotFoundError, Problem
+from foundation.states import JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Mode, StoryboardError, parse_storyboard
 from store import jobs
 from store.db import session_scope
@@ -39,12 +40,12 @@ from store.models import Job, JobApi
 
 router = APIRouter(prefix="/v1", tags=["videos (OpenAI-compatible)"])
 PREFIX = "video_"
-_STATUS = {
-    "planned": "queued",
-    "running": "in_progress",
-    "delivered": "completed",
-    "failed": "failed",
-    "cancelled": "failed",
+_STATUS: dict[str, str] = {
+    JobStatus.PLANNED: "queued",
+    JobStatus.RUNNING: "in_progress",
+    JobStatus.DELIVERED: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "failed",
 }
 VIDEO_BODY: dict[str, Any] = {
     "requestBody": {
@@ -75,13 +76,13 @@ def _job_id(video_id: str) -> str:
 def video_object(session: Any, job: Job, info: JobApi) -> dict[str, Any]:
     params = info.video or {}
     shots = jobs.shot_statuses(session, job.id)
-    done = sum(1 for s in shots if s == "normalised")
+    done = sum(1 for s in shots if s == ShotStatus.NORMALISED)
     status = _STATUS.get(job.status, "failed")
     finished = status in ("completed", "failed")
     progress = 100 if finished else int(90 * done / max(1, len(shots)))
     error = None
     if status == "failed":
-        code = "cancelled" if job.status == "cancelled" else "video_generation_failed"
+        code = "cancelled" if job.status == JobStatus.CANCELLED else "video_generation_failed"
         error = {"code": code, "message": job.error or job.status}
     return {
         "id": PREFIX + job.id,
@@ -282,7 +283,7 @@ def video_content(
     with session_scope(state.db_url) as session:
         job, _ = _owned_video(session, tenant, video_id)
         status, output = job.status, job.output_path
-    if status != "delivered" or not output:
+    if status != JobStatus.DELIVERED or not output:
         raise JobConflictError(f"video {video_id} is not completed ({status})", job=job.id)
     path = Path(output)
     suffix = {"video": None, "thumbnail": "poster.jpg", "spritesheet": "contact.jpg"}[variant]
@@ -313,7 +314,7 @@ def delete_video(video_id: str, state: StateDep, tenant: TenantDep) -> VideoDele
     with session_scope(state.db_url) as session:
         job, _ = _owned_video(session, tenant, video_id)
         job_id, status, output = job.id, job.status, job.output_path
-    if status in ("planned", "running"):
+    if status in JOB_UNFINISHED:
         cancel(state, job_id)
     with session_scope(state.db_url) as session:
         jobs.mark_deleted(session, job_id, datetime.now(UTC))

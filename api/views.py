@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation.errors import NotFoundError
+from foundation.states import SHOT_HAS_CLIP, JobStatus
 from pipeline.errors import redact_paths
 from pipeline.report import job_report
 from store import jobs
 from store.db import session_scope
 from store.models import Event, Job
 
-TERMINAL = ("delivered", "failed", "cancelled")
 _STAGES = (
     ("queued_s", "job.created", "job.running"),
     ("shots_s", "job.running", "job.stitching"),
@@ -90,7 +90,7 @@ def _shot(job_id: str, row: dict[str, Any]) -> dict[str, Any]:
     row = row | {key: without_paths(row[key]) for key in DIAGNOSTICS if key in row}
     verdicts = [a.get("verdict") or {} for a in row["attempt_log"]]
     findings: Any = next((v.get("findings", []) for v in reversed(verdicts) if v), [])
-    has_asset = row["status"] in ("accepted", "normalised")
+    has_asset = row["status"] in SHOT_HAS_CLIP
     return {
         **row,
         "findings": findings if isinstance(findings, list) else [],
@@ -128,7 +128,7 @@ def job_view(db_url: str, job_id: str) -> dict[str, Any]:
         "timings": stage_times,
         "verification": without_paths(report["verification"]),
         "webhook_url": webhook_url,
-        "links": links(job_id, report["status"] == "delivered"),
+        "links": links(job_id, report["status"] == JobStatus.DELIVERED),
         "shots": [_shot(job_id, row) for row in report["shots"]],
     }
 

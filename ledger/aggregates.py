@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.records import ACCEPTED, FINISHED
+from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_FINISHED, AttemptStatus
 from store import jobs as job_rows
 from store.models import AttemptCost, JobCommit
 
@@ -111,19 +111,19 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def summarise(key: str, rows: Iterable[AttemptCost]) -> CostGroup:
     items = list(rows)
     renders = [r.render_seconds for r in items if r.render_seconds is not None]
-    accepted = [r for r in items if r.verdict in ACCEPTED]
+    accepted = [r for r in items if r.verdict in ATTEMPT_ACCEPTED]
     return CostGroup(
         key=key,
         attempts=len(items),
-        finished=sum(1 for r in items if r.verdict in FINISHED),
+        finished=sum(1 for r in items if r.verdict in ATTEMPT_FINISHED),
         accepted=len(accepted),
-        rejected=sum(1 for r in items if r.verdict == "rejected"),
-        failed=sum(1 for r in items if r.verdict == "failed"),
+        rejected=sum(1 for r in items if r.verdict == AttemptStatus.REJECTED),
+        failed=sum(1 for r in items if r.verdict == AttemptStatus.FAILED),
         refused=sum(1 for r in items if r.error_kind == "safety_refusal"),
         fallbacks=sum(1 for r in items if r.fallback),
         drift_flagged=sum(1 for r in items if r.drift_flagged),
         spend_usd=sum(spend_of(r) for r in items),
-        waste_usd=sum(spend_of(r) for r in items if r.verdict not in ACCEPTED),
+        waste_usd=sum(spend_of(r) for r in items if r.verdict not in ATTEMPT_ACCEPTED),
         seconds_requested=sum(r.seconds_requested for r in items),
         seconds_accepted=sum(r.seconds_accepted for r in accepted),
         render_p50_s=percentile(renders, 50),

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from foundation.states import ATTEMPT_GATED, JOB_UNFINISHED
 from ledger import aggregates
 from ledger.aggregates import CostFilter, spend_of
 from router import BreakerState, HealthBook
@@ -31,7 +32,6 @@ from store.models import AttemptCost, Event, Job
 
 RENDER_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 STITCH_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-IN_FLIGHT = ("planned", "running")
 BREAKER_VALUE = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
 
 METRIC_NAMES = (
@@ -149,7 +149,7 @@ def verdicts(rows: Sequence[AttemptCost]) -> Iterator[Metric]:
     )
     counts: Counter[tuple[str, str]] = Counter()
     for row in rows:
-        if row.verdict not in ("accepted", "repaired", "rejected"):
+        if row.verdict not in ATTEMPT_GATED:
             continue
         for defect in row.defects or ["none"]:
             counts[(row.verdict, defect)] += 1
@@ -202,7 +202,9 @@ def stitch_histogram(session: Session) -> Metric:
 
 def job_gauges(session: Session) -> Iterator[Metric]:
     jobs = session.execute(
-        select(Job.budget_usd, Job.spent_usd, Job.reserved_usd).where(Job.status.in_(IN_FLIGHT))
+        select(Job.budget_usd, Job.spent_usd, Job.reserved_usd).where(
+            Job.status.in_(JOB_UNFINISHED)
+        )
     ).all()
     in_flight = GaugeMetricFamily("shotline_jobs_in_flight", "Jobs planned or running", labels=[])
     in_flight.add_metric([], float(len(jobs)))

@@ -15,26 +15,23 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_ENDED, ATTEMPT_GATED, AttemptStatus
 from store.models import Attempt, AttemptCost, Job, Shot
 
 DRIFT_THRESHOLD = 0.10
 """Relative difference between billed and computed cost above which an attempt is flagged."""
 
-ACCEPTED = ("accepted", "repaired")
-GATED = ("accepted", "repaired", "rejected")
-FINISHED = ("accepted", "repaired", "rejected", "failed")
-
 
 def verdict_of(attempt: Attempt) -> str:
     """``accepted | repaired | rejected | failed | cancelled | pending``."""
-    if attempt.status in (*GATED, "failed", "cancelled"):
+    if attempt.status in ATTEMPT_ENDED:
         return attempt.status
     return "pending"
 
 
 def defects_of(attempt: Attempt) -> list[str]:
     """The finding codes that drove the gate's verdict (empty for a clean or ungated clip)."""
-    if attempt.status not in GATED:
+    if attempt.status not in ATTEMPT_GATED:
         return []
     drivers = (attempt.verdict or {}).get("drivers", [])
     return sorted({str(d.get("code")) for d in drivers if isinstance(d, dict) and d.get("code")})
@@ -102,7 +99,7 @@ def refresh(record: AttemptCost, attempt: Attempt) -> None:
     record.error_kind = attempt.error_kind
     record.render_seconds = attempt.render_seconds
     record.settled_usd = attempt.settled_usd
-    if record.verdict in ACCEPTED:
+    if record.verdict in ATTEMPT_ACCEPTED:
         planned = record.seconds_planned or requested
         record.seconds_accepted = min(requested, planned) if requested else planned
     else:
@@ -113,7 +110,7 @@ def note_settle(session: Session, attempt: Attempt, cost_usd: float) -> None:
     """Book the settled cost; for a delivered clip, compare the billed cost with the computed one."""
     record = open_record(session, attempt)
     refresh(record, attempt)
-    if attempt.status != "fetched":
+    if attempt.status != AttemptStatus.FETCHED:
         return
     record.reported_usd = cost_usd
     drift, flagged = drift_of(cost_usd, record.computed_usd)

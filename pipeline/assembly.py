@@ -11,11 +11,13 @@ from sqlalchemy import select
 
 import stitching
 from foundation.errors import ShotlineError
+from foundation.states import JOB_ENDED, JobStatus, ShotStatus
 from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from pipeline import attempts, events
 from pipeline.context import RunContext
 from pipeline.errors import public_message
+from pipeline.transitions import job_to, shot_to
 from store.db import session_scope
 from store.models import Job, Shot
 
@@ -33,7 +35,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     """Convert an accepted clip to the output profile, trimmed to its planned frames (once)."""
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        if shot.status != "accepted" or not shot.asset_path:
+        if shot.status != ShotStatus.ACCEPTED or not shot.asset_path:
             return
         job = session.get_one(Job, shot.job_id)
         board = Storyboard.model_validate(job.storyboard)
@@ -56,13 +58,13 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     except ShotlineError as exc:
         with session_scope(ctx.db_url) as session:
             shot = session.get_one(Shot, shot_pk)
-            shot.status, shot.error = "failed", f"normalise: {public_message(exc)}"
-            events.emit(session, job_id, "shot.failed", key, reason=shot.error, stage="normalise")
+            shot.error = f"normalise: {public_message(exc)}"
+            shot_to(session, shot, ShotStatus.FAILED, reason=shot.error, stage="normalise")
         return
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        shot.status, shot.segment = "normalised", segment.to_dict()
-        events.emit(session, job_id, "shot.normalised", key, frames=counts[index])
+        shot.segment = segment.to_dict()
+        shot_to(session, shot, ShotStatus.NORMALISED, frames=counts[index])
     prerender_windows(ctx, job_id, board, index, segments | {key: segment.to_dict()})
 
 
@@ -116,7 +118,7 @@ def prerender_windows(
             log.warning("job %s: window into %s not prerendered: %s", job_id, shots[hi].id, exc)
 
 
-def stitch_job(ctx: RunContext, job_id: str) -> str:
+def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
     """Assemble the normalised segments in storyboard order, verify, deliver. Returns the status."""
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
@@ -141,28 +143,31 @@ def stitch_job(ctx: RunContext, job_id: str) -> str:
         return fail_job(ctx, job_id, "stitching", public_message(exc))
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
-        job.status, job.stage = "delivered", "delivered"
+        if job.status in JOB_ENDED:  # cancelled while stitching
+            return JobStatus(job.status)
+        job.stage = "delivered"
         job.output_path = str(result.path)
         job.verification = dict(result.verification)
-        events.emit(session, job_id, "job.delivered", output=str(result.path))
-    return "delivered"
+        job_to(session, job, JobStatus.DELIVERED, output=str(result.path))
+    return JobStatus.DELIVERED
 
 
-def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> str:
+def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> JobStatus:
     """End a job whose shots have all stopped, under either engine: cancelled, failed when a
     shot has no segment, else stitched. Returns the status."""
     if cancelled:
         attempts.cancel_inflight(ctx, job_id, past_provider=True)
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, job_id)
-            job.status, job.stage = "cancelled", "shots"
-            events.emit(session, job_id, "job.cancelled")
-        return "cancelled"
+            job.stage = "shots"
+            if job.status != JobStatus.CANCELLED:
+                job_to(session, job, JobStatus.CANCELLED)
+        return JobStatus.CANCELLED
     with session_scope(ctx.db_url) as session:
         shots = list(
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
         )
-        failed = next((shot for shot in shots if shot.status != "normalised"), None)
+        failed = next((shot for shot in shots if shot.status != ShotStatus.NORMALISED), None)
         if failed is not None:
             error = f"shot {failed.key}: {failed.error or failed.status}"
             return fail_job(ctx, job_id, "shots", error, failed.key)
@@ -171,14 +176,16 @@ def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> str:
 
 def fail_job(
     ctx: RunContext, job_id: str, stage: str, message: str, shot_key: str | None = None
-) -> str:
+) -> JobStatus:
     """Mark the job failed at ``stage`` and close every attempt still open under it, releasing
     its reservation: nothing stays ``submitted`` or ``gating`` under a job that has ended."""
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
-        job.status, job.stage, job.error = "failed", stage, message
+        if job.status in JOB_ENDED:  # cancelled meanwhile: that stands
+            return JobStatus(job.status)
+        job.stage, job.error = stage, message
         if shot_key is not None:
             job.error_shot = shot_key
         attempts.close_open(ctx, session, job_id, f"job failed: {message}")
-        events.emit(session, job_id, "job.failed", shot_key, error=message, stage=stage)
-    return "failed"
+        job_to(session, job, JobStatus.FAILED, shot=shot_key, error=message, stage=stage)
+    return JobStatus.FAILED

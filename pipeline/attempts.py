@@ -16,17 +16,28 @@ from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest, JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
+from foundation.states import (
+    ATTEMPT_AT_PROVIDER,
+    ATTEMPT_ENDED,
+    ATTEMPT_IN_FLIGHT,
+    ATTEMPT_PROVIDER_DONE,
+    ATTEMPT_SUBMITTABLE,
+    SHOT_CANCELLABLE,
+    SHOT_FAILABLE,
+    SHOT_NO_MORE_ATTEMPTS,
+    AttemptStatus,
+    ShotStatus,
+)
 from ledger import service as ledger
-from pipeline import continuity, events, wakeups
+from pipeline import continuity, wakeups
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, redact_paths
 from pipeline.policy import NextStep, next_step
+from pipeline.transitions import attempt_opened, attempt_to, shot_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
-
-TERMINAL = {"accepted", "repaired", "rejected", "failed", "cancelled"}
 
 
 def build_request(
@@ -74,14 +85,16 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
     """
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        if shot.status in ("accepted", "normalised", "failed", "cancelled"):
+        if shot.status in SHOT_NO_MORE_ATTEMPTS:
             return None, 0.0
         attempts = list(
             session.scalars(
                 select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number)
             )
         )
-        if attempts and attempts[-1].status not in TERMINAL:
+        if attempts and attempts[-1].status not in ATTEMPT_ENDED:
+            if shot.status == ShotStatus.PLANNED:  # opened by a re-render
+                shot_to(session, shot, ShotStatus.RENDERING, attempt=attempts[-1].number)
             return attempts[-1].id, 0.0
         job = session.get_one(Job, shot.job_id)
         if not attempts and _reuse_cached(session, job, shot, ctx.settings.share_shot_cache):
@@ -90,34 +103,55 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
         if step.candidate is None:
             _fail_shot(session, job, shot, step.reason)
             return None, 0.0
-        attempt = Attempt(
-            shot_id=shot_pk,
-            number=len(attempts) + 1,
-            model_id=step.candidate.model_id,
-            provider=step.candidate.provider,
-            quoted_usd=step.candidate.quote_usd,
-            request=_request_record(ctx, job, shot, step.candidate, len(attempts) + 1),
-        )
-        session.add(attempt)
-        session.flush()
-        if not ledger.reserve(session, job.id, attempt):
-            attempt.status = "failed"
-            attempt.error_kind = "over_budget"
-            attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
-            _fail_shot(session, job, shot, attempt.error, stage="reserve")
-            return None, 0.0
-        shot.status = "rendering"
-        events.emit(
+        opened = (step.candidate, step.reason, len(attempts) + 1)
+        attempt_id = _open_next(ctx, session, job, shot, *opened)
+        return attempt_id, step.delay_s if attempt_id is not None else 0.0
+
+
+def _open_next(
+    ctx: RunContext,
+    session: Session,
+    job: Job,
+    shot: Shot,
+    candidate: RouteCandidate,
+    reason: str,
+    number: int,
+) -> int | None:
+    """Open attempt ``number`` on ``candidate`` and reserve its quote; None (and the shot failed)
+    when the budget refuses it."""
+    attempt = Attempt(
+        shot_id=shot.id,
+        number=number,
+        model_id=candidate.model_id,
+        provider=candidate.provider,
+        quoted_usd=candidate.quote_usd,
+        request=_request_record(ctx, job, shot, candidate, number),
+    )
+    attempt_opened(
+        session,
+        attempt,
+        shot,
+        model=attempt.model_id,
+        quoted_usd=attempt.quoted_usd,
+        reason=reason,
+    )
+    if not ledger.reserve(session, job.id, attempt):
+        attempt.error_kind = "over_budget"
+        attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
+        attempt_to(
             session,
-            job.id,
-            "attempt.reserved",
-            shot.key,
-            attempt=attempt.number,
+            attempt,
+            AttemptStatus.FAILED,
+            shot=shot,
             model=attempt.model_id,
-            quoted_usd=attempt.quoted_usd,
-            reason=step.reason,
+            error_kind=attempt.error_kind,
+            error=attempt.error,
         )
-        return attempt.id, step.delay_s
+        _fail_shot(session, job, shot, attempt.error, stage="reserve")
+        return None
+    if shot.status != ShotStatus.RENDERING:
+        shot_to(session, shot, ShotStatus.RENDERING, attempt=attempt.number)
+    return attempt.id
 
 
 WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
@@ -148,15 +182,9 @@ def _reuse_cached(session: Any, job: Job, shot: Shot, shared: bool) -> bool:
         found = find_cached(session, key, shot.id, tenant)
         if found is not None:
             cached, saved = found
-            shot.status, shot.asset_path, shot.model_id = (
-                "accepted",
-                cached.asset_path,
-                cached.model_id,
-            )
+            shot.asset_path, shot.model_id = cached.asset_path, cached.model_id
             shot.verdict, shot.cache_key = cached.verdict, key
-            events.emit(
-                session, job.id, "shot.cached", shot.key, model=cached.model_id, saved_usd=saved
-            )
+            shot_to(session, shot, ShotStatus.ACCEPTED, model=cached.model_id, saved_usd=saved)
             return True
     return False
 
@@ -168,9 +196,11 @@ def fail_shot(ctx: RunContext, shot_pk: int, reason: str, stage: str = "attempts
 
 
 def _fail_shot(session: Any, job: Job, shot: Shot, reason: str, stage: str = "attempts") -> None:
-    shot.status = "failed"
+    """Fail the shot, unless it has ended already (normalised, failed or cancelled)."""
+    if shot.status not in SHOT_FAILABLE:
+        return
     shot.error = reason
-    events.emit(session, job.id, "shot.failed", shot.key, reason=reason, stage=stage)
+    shot_to(session, shot, ShotStatus.FAILED, reason=reason, stage=stage)
 
 
 def _request_of(
@@ -191,14 +221,15 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
     """Submit once: a stored provider job id means the job exists and is never submitted again."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        if attempt.provider_job_id or attempt.status not in ("reserved", "submitting"):
+        if attempt.provider_job_id or attempt.status not in ATTEMPT_SUBMITTABLE:
             return
         shot = session.get_one(Shot, attempt.shot_id)
         job = session.get_one(Job, shot.job_id)
         request = _request_of(ctx, session, attempt, job, shot)
         # Committed before the call: a process killed during it resumes by submitting again
         # with the same idempotency key, which providers that honour one answer with the same job.
-        attempt.status = "submitting"
+        if attempt.status == AttemptStatus.RESERVED:
+            attempt_to(session, attempt, AttemptStatus.SUBMITTING, shot=shot)
     if not ctx.health.allow(attempt.model_id):
         _record_failure(ctx, attempt_id, CircuitOpenError("circuit breaker open", attempt.provider))
         return
@@ -211,13 +242,11 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.provider_job_id = job_id
-        attempt.status = "submitted"
-        events.emit(
+        attempt_to(
             session,
-            job.id,
-            "attempt.submitted",
-            shot.key,
-            attempt=attempt.number,
+            attempt,
+            AttemptStatus.SUBMITTED,
+            shot=shot,
             model=attempt.model_id,
             provider_job_id=job_id,
         )
@@ -227,38 +256,38 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         shot = session.get_one(Shot, attempt.shot_id)
-        attempt.status = "failed"
         ctx.health.record_failure(attempt.model_id, exc.kind)
+        if attempt.status in ATTEMPT_ENDED:  # closed by its job meanwhile: that stands
+            return
         attempt.error_kind = exc.kind
         attempt.error = redact_paths(exc.message)[:2000]
         if exc.kind == "rate_limited":
             attempt.verdict = {"retry_after": getattr(exc, "retry_after", None)}
-        ledger.settle(session, shot.job_id, attempt, 0.0)
-        events.emit(
+        attempt_to(
             session,
-            shot.job_id,
-            "attempt.failed",
-            shot.key,
-            attempt=attempt.number,
+            attempt,
+            AttemptStatus.FAILED,
+            shot=shot,
             model=attempt.model_id,
             error_kind=exc.kind,
             error=attempt.error,
         )
+        ledger.settle(session, shot.job_id, attempt, 0.0)
 
 
 def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
     """Poll until the provider job ends. True when it succeeded; failures are recorded."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status not in ("submitted", "rendering"):
+        if attempt.status not in ATTEMPT_AT_PROVIDER:
             # fetched or gating: the provider's part is done (a process died after it)
-            return attempt.status in ("fetched", "gating")
+            return attempt.status in ATTEMPT_PROVIDER_DONE
         provider, job_id, started = (
             attempt.provider,
             attempt.provider_job_id or "",
             time.monotonic(),
         )
-        marked = attempt.status == "rendering"
+        marked = attempt.status == AttemptStatus.RENDERING
     adapter = ctx.adapter(provider)
     interval = ctx.settings.poll_interval_s
     while True:
@@ -292,17 +321,8 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
 def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status == "submitted":
-            attempt.status = "rendering"
-            shot = session.get_one(Shot, attempt.shot_id)
-            events.emit(
-                session,
-                shot.job_id,
-                "attempt.rendering",
-                shot.key,
-                attempt=attempt.number,
-                progress=progress,
-            )
+        if attempt.status == AttemptStatus.SUBMITTED:
+            attempt_to(session, attempt, AttemptStatus.RENDERING, progress=progress)
 
 
 def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False) -> int:
@@ -311,8 +331,8 @@ def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False
     with session_scope(ctx.db_url) as session:
         closed = close_open(ctx, session, job_id, "job cancelled", past_provider=past_provider)
         for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
-            if shot.status in ("planned", "rendering"):
-                shot.status = "cancelled"
+            if shot.status in SHOT_CANCELLABLE:
+                shot_to(session, shot, ShotStatus.CANCELLED)
         return closed
 
 
@@ -326,22 +346,19 @@ def close_open(
     ``past_provider`` also closes attempts the provider has finished (``fetched``, ``gating``):
     right once the job has ended, wrong while a worker may still be gating them.
     """
-    skip = TERMINAL if past_provider else TERMINAL | {"fetched", "gating"}
+    skip = ATTEMPT_ENDED if past_provider else ATTEMPT_ENDED | ATTEMPT_PROVIDER_DONE
     rows = session.execute(
-        select(Attempt, Shot.key)
+        select(Attempt, Shot)
         .join(Shot, Shot.id == Attempt.shot_id)
         .where(Shot.job_id == job_id, Attempt.status.not_in(skip))
     ).all()
-    for attempt, key in rows:
+    for attempt, shot in rows:
         was = attempt.status
-        if attempt.provider_job_id and was in ("submitting", "submitted", "rendering"):
+        if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT:
             try:
                 ctx.adapter(attempt.provider).cancel(attempt.provider_job_id)
             except ProviderError as exc:
                 attempt.error = f"cancel failed: {exc.message}"
-        attempt.status = "cancelled"
+        attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
         ledger.settle(session, job_id, attempt, 0.0)
-        events.emit(
-            session, job_id, "attempt.closed", key, attempt=attempt.number, was=was, reason=reason
-        )
     return len(rows)

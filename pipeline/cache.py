@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from foundation.states import SHOT_HAS_CLIP
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate
 
@@ -59,7 +60,7 @@ def find_cached(
     if tenant is not None:
         query = query.join(Job, Job.id == Shot.job_id).where(Job.tenant == tenant)
     for shot in session.scalars(query):
-        if shot.status in ("accepted", "normalised") and Path(shot.asset_path or "").exists():
+        if shot.status in SHOT_HAS_CLIP and Path(shot.asset_path or "").exists():
             cost = session.scalar(
                 select(func.coalesce(func.sum(Attempt.settled_usd), 0.0)).where(
                     Attempt.shot_id == shot.id

@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-from pipeline import events
+from foundation.states import JOB_UNFINISHED, JobStatus
 from pipeline.attempts import cancel_inflight
 from pipeline.context import RunContext
+from pipeline.transitions import job_to
 from store.db import session_scope
 from store.models import Job
-
-CANCELLABLE = ("planned", "running")
 
 
 def cancel_idle(ctx: RunContext, job_id: str) -> None:
     cancel_inflight(ctx, job_id)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
-        if job.status in CANCELLABLE:
-            job.status = "cancelled"
-            events.emit(session, job_id, "job.cancelled")
+        if job.status in JOB_UNFINISHED:
+            job_to(session, job, JobStatus.CANCELLED)

@@ -15,10 +15,11 @@ from celery import Celery
 from sqlalchemy import select
 
 from foundation.settings import Settings, get_settings
+from foundation.states import JOB_ENDED
 from pipeline import reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
-from pipeline.flow import JOB_DONE, STEP_QUEUE
+from pipeline.flow import STEP_QUEUE
 from pipeline.runner import JobRunner
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
 from store.db import session_scope
@@ -130,7 +131,7 @@ class CeleryRunner(JobRunner):
         while True:
             with session_scope(self.ctx.db_url) as session:
                 status = session.scalar(select(Job.status).where(Job.id == job_id)) or "missing"
-            if status in (*JOB_DONE, "missing"):
+            if status in JOB_ENDED or status == "missing":
                 return status
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still {status}")

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
+from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_versions, events
 from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
 from pipeline.planning import create_job, planned_shot, route
+from pipeline.transitions import job_created, shot_created
 from store import jobs
 from store.db import session_scope
 from store.models import Job, JobCommit, Shot
@@ -199,7 +201,7 @@ def commit(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> Comm
     preview = _load_preview(ctx, job_id)
     if preview.mode != "preview":
         raise ConflictError(f"job {job_id} is a {preview.mode} job; only a preview is committed")
-    if preview.status != "delivered":
+    if preview.status != JobStatus.DELIVERED:
         raise ConflictError(f"job {job_id} is {preview.status}; commit a delivered preview")
     approved = _approved(preview, shots)
     found, (board, plan, plain) = _quote(ctx, preview, approved)
@@ -261,24 +263,18 @@ def _create_final(
         for position, (scene, shot) in enumerate(board.shots())
     ]
     with session_scope(ctx.db_url) as session:
-        jobs.add_job(session, job, shots)
+        session.add(job)
+        session.flush()
         for row in shots:
-            kind = "shot.planned" if row.key in approved else "shot.kept"
-            events.emit(session, final_id, kind, row.key, model=row.model_id)
+            row.job_id = final_id
+            to = ShotStatus.PLANNED if row.key in approved else ShotStatus.ACCEPTED
+            shot_created(session, row, to, model=row.model_id)
         info = jobs.api_record(session, preview.job_id)
         if info is not None:
             jobs.add_api_record(
                 session, final_id, preview.tenant, source="commit", webhook_url=info.webhook_url
             )
-        shots_count = len(plan.decisions)
-        events.emit(
-            session,
-            final_id,
-            "job.created",
-            mode="final",
-            shots=shots_count,
-            commit_of=preview.job_id,
-        )
+        job_created(session, job, mode="final", shots=len(plan.decisions), commit_of=preview.job_id)
     return final_id
 
 
@@ -288,7 +284,8 @@ def _final_shot(
     approved: list[str],
     preview: _Preview,
 ) -> Shot:
-    """An approved shot freshly routed at final, or an unapproved one keeping its preview clip."""
+    """An approved shot freshly routed at final, or an unapproved one keeping its preview clip
+    (created ``accepted`` by the caller)."""
     scene_id, key, position = where
     if key in approved:
         return planned_shot(scene_id, key, position, plan.decisions[key])
@@ -297,7 +294,6 @@ def _final_shot(
         key=key,
         scene_id=scene_id,
         position=position,
-        status="accepted",
         route=kept.route,
         model_id=kept.model_id,
         verdict=kept.verdict,

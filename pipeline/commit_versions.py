@@ -14,12 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation.errors import NotFoundError
+from foundation.states import SHOT_HAS_CLIP, JobStatus
 from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Job, JobCommit, Shot
 from store.records import ShotRoute
-
-HAS_CLIP = ("accepted", "normalised")
 
 
 def first_frame(clip: Path, out: Path) -> Path:
@@ -79,7 +78,7 @@ def _shots(session: Session, job_id: str) -> dict[str, Shot]:
 
 
 def _score(preview: Shot | None, final: Shot | None) -> float | None:
-    if preview is None or final is None or final.status not in HAS_CLIP:
+    if preview is None or final is None or final.status not in SHOT_HAS_CLIP:
         return None
     a, b = Path(preview.asset_path or ""), Path(final.asset_path or "")
     if not (a.is_file() and b.is_file()):
@@ -95,7 +94,7 @@ def record_agreement(session: Session, row: JobCommit) -> bool:
     if row.agreement is not None:
         return False
     final = session.get(Job, row.final_job_id)
-    if final is None or final.status != "delivered":
+    if final is None or final.status != JobStatus.DELIVERED:
         return False
     previews, finals = _shots(session, row.preview_job_id), _shots(session, row.final_job_id)
     scores = {key: _score(previews.get(key), finals.get(key)) for key in row.shots}
@@ -191,6 +190,6 @@ def _job(job: Job) -> dict[str, Any]:
         "id": job.id,
         "mode": job.mode,
         "status": job.status,
-        "output_path": job.output_path if job.status == "delivered" else None,
+        "output_path": job.output_path if job.status == JobStatus.DELIVERED else None,
         "spent_usd": round(job.spent_usd, 4),
     }

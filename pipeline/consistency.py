@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from foundation.states import ShotStatus
 from pipeline import events
 from pipeline.context import RunContext
+from pipeline.transitions import shot_to
 from quality.consistency import ColourProfile, check_joins, profile
 from quality.errors import QualityError
 from store import jobs
@@ -97,9 +99,9 @@ def reset_for_rerender(ctx: RunContext, shot_pks: list[int]) -> None:
             shot = session.get_one(Shot, pk)
             route = ShotRoute.from_json(shot.route)
             seed = ((route.seed or 0) + 1) % 2**32
-            shot.route, shot.status = route.with_seed(seed).to_json(), "planned"
+            shot.route = route.with_seed(seed).to_json()
             shot.asset_path = shot.segment = shot.cache_key = shot.verdict = None
-            events.emit(session, shot.job_id, "shot.consistency_rerender", shot.key, seed=seed)
+            shot_to(session, shot, ShotStatus.PLANNED, event="shot.consistency_rerender", seed=seed)
 
 
 def wants_rerender(ctx: RunContext, job_id: str) -> bool:

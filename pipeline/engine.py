@@ -11,15 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from pipeline import assembly, attempts, consistency, continuity, events, verdicts
+from foundation.states import JOB_ENDED, SHOT_HAS_CLIP, JobStatus
+from pipeline import assembly, attempts, consistency, continuity, verdicts
 from pipeline.admission import holder_of
 from pipeline.context import RunContext
 from pipeline.errors import public_message
 from pipeline.limits import holding_slot, pace
+from pipeline.transitions import job_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
-DONE = {"delivered", "failed", "cancelled"}
 log = logging.getLogger(__name__)
 
 
@@ -36,10 +37,10 @@ class EmbeddedEngine:
         """Run (or resume) a job to its end; returns the final status."""
         with session_scope(self.ctx.db_url) as session:
             job = session.get_one(Job, job_id)
-            if job.status in DONE:
+            if job.status in JOB_ENDED:
                 return job.status
-            job.status, job.stage = "running", "shots"
-            events.emit(session, job_id, "job.running")
+            job.stage = "shots"
+            job_to(session, job, JobStatus.RUNNING)
             pks = list(
                 session.scalars(
                     select(Shot.id).where(Shot.job_id == job_id).order_by(Shot.position)
@@ -100,7 +101,7 @@ class EmbeddedEngine:
 
     def _accepted(self, shot_pk: int) -> bool:
         with session_scope(self.ctx.db_url) as session:
-            return session.get_one(Shot, shot_pk).status in ("accepted", "normalised")
+            return session.get_one(Shot, shot_pk).status in SHOT_HAS_CLIP
 
     def _attempt_until_done(self, job_id: str, shot_pk: int) -> None:
         while job_id not in self._cancelled:

@@ -20,6 +20,10 @@ class PipelineError(ShotlineError):
     """Base of pipeline errors."""
 
 
+class TransitionError(PipelineError):
+    """A status change the transition table does not allow: a bug, never a user's error."""
+
+
 class CircuitOpenError(ProviderError):
     """The model's or provider's circuit breaker is open: the attempt moves down the chain."""
 

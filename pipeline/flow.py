@@ -16,20 +16,22 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from pipeline import (
-    admission,
-    assembly,
-    attempts,
-    consistency,
-    continuity,
-    events,
-    polling,
-    verdicts,
+from foundation.states import (
+    ATTEMPT_AT_PROVIDER,
+    ATTEMPT_PROVIDER_DONE,
+    JOB_ENDED,
+    SHOT_ENDED,
+    SHOT_LOST,
+    AttemptStatus,
+    JobStatus,
+    ShotStatus,
 )
+from pipeline import admission, assembly, attempts, consistency, continuity, polling, verdicts
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.errors import public_message
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
+from pipeline.transitions import job_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -44,8 +46,6 @@ STEP_QUEUE = {
     "normalise": "cpu",
     "finish": "cpu",
 }
-JOB_DONE = ("delivered", "failed", "cancelled")
-SHOT_DONE = ("normalised", "failed", "cancelled")
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
 RETRY_LATER = (OperationalError, InterfaceError)
@@ -73,22 +73,22 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
         job = session.get(Job, job_id)
-        if job is None or job.status in JOB_DONE:
+        if job is None or job.status in JOB_ENDED:
             return [_done(cur)]
-        job.status, job.stage = "running", "shots"
-        events.emit(session, job_id, "job.running")
+        job.stage = "shots"
+        job_to(session, job, JobStatus.RUNNING)
         shots = list(
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
         )
         waits_for = continuity.dependencies(job, shots)
     status = {shot.id: shot.status for shot in shots}
-    pending = [shot for shot in shots if shot.status not in SHOT_DONE]
+    pending = [shot for shot in shots if shot.status not in SHOT_ENDED]
     if not pending:
         return [Move(cur.key, job_id, "finish", job_id)]
     moves = [Move(cur.key, job_id, "shots", job_id)]
     for shot in pending:
         after = waits_for.get(shot.id)
-        name = "wait" if after is not None and status[after] not in SHOT_DONE else "begin"
+        name = "wait" if after is not None and status[after] not in SHOT_ENDED else "begin"
         moves.append(Move(shot_key(shot.id), job_id, name, str(shot.id), when=FRESH))
     return moves
 
@@ -117,7 +117,7 @@ def _unfinished_shots(ctx: RunContext, job_id: str) -> list[int]:
     with session_scope(ctx.db_url) as session:
         return list(
             session.scalars(
-                select(Shot.id).where(Shot.job_id == job_id, Shot.status.not_in(SHOT_DONE))
+                select(Shot.id).where(Shot.job_id == job_id, Shot.status.not_in(SHOT_ENDED))
             )
         )
 
@@ -144,9 +144,9 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     with session_scope(ctx.db_url) as session:
         state = session.get_one(Attempt, attempt_id).status
     ref = str(attempt_id)
-    if state in ("submitted", "rendering"):
+    if state in ATTEMPT_AT_PROVIDER:
         return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
-    if state in ("fetched", "gating"):
+    if state in ATTEMPT_PROVIDER_DONE:
         return [Move(cur.key, cur.job_id, "gate", ref)]
     return [Move(cur.key, cur.job_id, "submit", ref, delay)]
 
@@ -155,19 +155,19 @@ def _orphaned(ctx: RunContext, shot_pk: int) -> bool:
     """A planned shot whose ``continues`` predecessor ended without a clip."""
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        if shot.status != "planned":
+        if shot.status != ShotStatus.PLANNED:
             return False
         job = session.get_one(Job, shot.job_id)
         shots = list(session.scalars(select(Shot).where(Shot.job_id == job.id)))
         after = continuity.dependencies(job, shots).get(shot_pk)
         if after is None:
             return False
-        return session.get_one(Shot, after).status in ("failed", "cancelled")
+        return session.get_one(Shot, after).status in SHOT_LOST
 
 
 def _after_attempts(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     with session_scope(ctx.db_url) as session:
-        accepted = session.get_one(Shot, shot_pk).status == "accepted"
+        accepted = session.get_one(Shot, shot_pk).status == ShotStatus.ACCEPTED
     if accepted:
         return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
     return shot_over(ctx, cur, shot_pk)
@@ -187,7 +187,7 @@ def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         state, shot_pk = attempt.status, attempt.shot_id
-    if state == "submitted":
+    if state == AttemptStatus.SUBMITTED:
         admission.sent(ctx, attempt_id)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, since=time.time())]
     admission.release(ctx, attempt_id)
@@ -240,7 +240,7 @@ def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
         dependents = [
             pk for pk, after in continuity.dependencies(job, shots).items() if after == shot_pk
         ]
-        all_done = all(shot.status in SHOT_DONE for shot in shots)
+        all_done = all(shot.status in SHOT_ENDED for shot in shots)
     moves = [Move(cur.key, job_id, "done", str(shot_pk))]
     moves += [
         Move(shot_key(pk), job_id, "begin", str(pk), when=frozenset({"wait"})) for pk in dependents
@@ -267,7 +267,7 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
     if cur.key.startswith("job:"):
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, cur.job_id)
-            ended, stage = job.status in JOB_DONE, job.stage
+            ended, stage = job.status in JOB_ENDED, job.stage
         if not ended:
             assembly.fail_job(ctx, cur.job_id, stage, reason)
         return [_done(cur)]

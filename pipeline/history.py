@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from foundation.states import ATTEMPT_GATED
 from pipeline.context import RunContext
 from router import Outcome, StatsBook
 from store.db import session_scope
@@ -13,7 +14,6 @@ from store.models import Attempt, Shot
 from store.records import ShotRoute
 
 HISTORY_WINDOW = 5000
-GATED = ("accepted", "repaired", "rejected")
 DEFAULT_SHOT_TYPE = "broll"
 
 
@@ -24,7 +24,7 @@ def stats_book(ctx: RunContext) -> StatsBook:
         rows = session.execute(
             select(Attempt, Shot.route)
             .join(Shot, Shot.id == Attempt.shot_id)
-            .where(Attempt.status.in_(GATED))
+            .where(Attempt.status.in_(ATTEMPT_GATED))
             .order_by(Attempt.id.desc())
             .limit(HISTORY_WINDOW)
         ).all()

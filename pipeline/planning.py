@@ -9,9 +9,9 @@ from pathlib import Path
 import router
 from foundation.errors import BudgetExceededError
 from foundation.storyboard import Mode, Storyboard
-from pipeline import events, history
+from pipeline import history
 from pipeline.context import RunContext
-from store import jobs
+from pipeline.transitions import job_created, shot_created
 from store.db import session_scope
 from store.models import Job, Shot
 from store.records import RouteCandidate, ShotRoute
@@ -113,10 +113,12 @@ def create_job(
         for position, (scene, shot) in enumerate(board.shots())
     ]
     with session_scope(ctx.db_url) as session:
-        jobs.add_job(session, job, shots)
+        session.add(job)
+        session.flush()
         for row in shots:
-            events.emit(session, job_id, "shot.planned", row.key, model=row.model_id)
-        events.emit(session, job_id, "job.created", mode=str(mode), shots=len(plan.decisions))
+            row.job_id = job_id
+            shot_created(session, row, model=row.model_id)
+        job_created(session, job, mode=str(mode), shots=len(plan.decisions))
     return job_id
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from foundation.states import ATTEMPT_ACCEPTED, AttemptStatus
 from store.records import RouteCandidate, ShotRoute
 
 RETRY_SAME = {"transient", "rate_limited", "timeout", "provider_failure", "asset_error"}
@@ -54,7 +55,7 @@ def _backoff(settings: PolicySettings, same_model_tries: int, hint: float | None
 
 
 def _outcome(last: AttemptLike) -> str:
-    if last.status == "failed":
+    if last.status == AttemptStatus.FAILED:
         return last.error_kind or "provider_failure"
     return str((last.verdict or {}).get("action", "retry"))
 
@@ -68,7 +69,7 @@ def next_step(
     if not attempts:
         return NextStep(candidates[0], "primary")
     last = attempts[-1]
-    if last.status in ("accepted", "repaired"):
+    if last.status in ATTEMPT_ACCEPTED:
         index = max(0, _index_of(candidates, last.model_id))
         return NextStep(candidates[index], f"re-render of an accepted clip from {last.model_id}")
     if len(attempts) >= settings.max_attempts_per_shot:
@@ -84,7 +85,9 @@ def next_step(
     if outcome == "safety_refusal" and not settings.fallback_on_safety:
         return NextStep(None, "safety refusal, and the policy does not fall back after one")
     if (outcome in RETRY_SAME or outcome == "retry") and same_tries < MAX_SAME_MODEL:
-        hint = (last.verdict or {}).get("retry_after") if last.status == "failed" else None
+        hint = (
+            (last.verdict or {}).get("retry_after") if last.status == AttemptStatus.FAILED else None
+        )
         delay = _backoff(settings, same_tries, hint)
         return NextStep(candidates[index], f"retry {last.model_id} after {outcome}", delay)
     if index + 1 < len(candidates):

@@ -8,13 +8,13 @@ from typing import Literal
 
 from adapters.base import JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
+from foundation.states import ATTEMPT_AT_PROVIDER, ATTEMPT_PAST_RENDER, AttemptStatus
 from pipeline.attempts import _mark_rendering, _record_failure
 from pipeline.context import RunContext
 from store.db import session_scope
 from store.models import Attempt
 
 PollOutcome = Literal["pending", "succeeded", "failed"]
-PAST_RENDER = ("fetched", "gating", "accepted", "repaired", "rejected")
 
 
 def poll_once(ctx: RunContext, attempt_id: int, started_at: float | None = None) -> PollOutcome:
@@ -26,8 +26,8 @@ def poll_once(ctx: RunContext, attempt_id: int, started_at: float | None = None)
     """
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status not in ("submitted", "rendering"):
-            return "succeeded" if attempt.status in PAST_RENDER else "failed"
+        if attempt.status not in ATTEMPT_AT_PROVIDER:
+            return "succeeded" if attempt.status in ATTEMPT_PAST_RENDER else "failed"
         provider, job_id, state = attempt.provider, attempt.provider_job_id or "", attempt.status
         started = started_at if started_at is not None else attempt.created_at.timestamp()
     adapter = ctx.adapter(provider)
@@ -50,6 +50,6 @@ def poll_once(ctx: RunContext, attempt_id: int, started_at: float | None = None)
             ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
         )
         return "failed"
-    if state == "submitted":
+    if state == AttemptStatus.SUBMITTED:
         _mark_rendering(ctx, attempt_id, result.progress if result else None)
     return "pending"

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select, update
 
+from foundation.states import JobStatus
 from pipeline import flow
 from pipeline import steps as cursors
 from pipeline.context import RunContext
@@ -93,10 +94,10 @@ def adopt(ctx: RunContext, before: float) -> list[Dispatch]:
                 .where(
                     or_(
                         and_(
-                            Job.status == "planned",
+                            Job.status == JobStatus.PLANNED,
                             or_(PipelineStep.key.is_(None), PipelineStep.name == "done"),
                         ),
-                        and_(Job.status == "running", PipelineStep.key.is_(None)),
+                        and_(Job.status == JobStatus.RUNNING, PipelineStep.key.is_(None)),
                     ),
                 )
                 .limit(BATCH)

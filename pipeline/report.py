@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from foundation.states import JobStatus, ShotStatus
 from ledger import service as ledger
 from store import jobs
 from store.db import session_scope
@@ -53,7 +54,7 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, 
         "cost_usd": round(sum(a.settled_usd or 0.0 for a in attempts), 4),
         "error": shot.error,
         "history": [_outcome(a) for a in attempts[:-1]]
-        if shot.status != "failed"
+        if shot.status != ShotStatus.FAILED
         else [_outcome(a) for a in attempts],
         "route": shot.route,
         "attempt_log": [_attempt_row(a) for a in attempts],
@@ -89,7 +90,7 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
             "money_spent": job.providers in ("live", "auto") and job.spent_usd > 0,
             "error": job.error,
             "error_shot": job.error_shot,
-            "output": job.output_path if job.status == "delivered" else None,
+            "output": job.output_path if job.status == JobStatus.DELIVERED else None,
             "verification": job.verification,
             "budget_usd": job.budget_usd,
             "spent_usd": round(job.spent_usd, 4),

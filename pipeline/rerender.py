@@ -24,18 +24,17 @@ from foundation.errors import (
     NotFoundError,
     Problem,
 )
+from foundation.states import JOB_RERENDERABLE, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import service as ledger
-from pipeline import events
 from pipeline.attempts import build_request
 from pipeline.context import RunContext
 from pipeline.planning import route, route_record
+from pipeline.transitions import attempt_opened, job_to, shot_to
 from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from store.records import ShotRoute, StoredRequest
-
-RERENDERABLE = ("delivered", "failed")
 
 
 def _edited_storyboard(
@@ -72,21 +71,29 @@ def _route_one(
     return decision
 
 
-def _open_attempt(session: Session, job: Job, shot: Shot, spec: dict[str, Any]) -> Attempt:
+def _open_attempt(
+    session: Session, job: Job, shot: Shot, spec: dict[str, Any], number: int
+) -> Attempt:
     route = ShotRoute.from_json(shot.route)
     candidate = route.primary
     assert candidate is not None  # the shot was just routed
     request = build_request(spec, candidate, route)
     attempt = Attempt(
         shot_id=shot.id,
-        number=jobs.last_attempt_number(session, shot.id) + 1,
+        number=number,
         model_id=candidate.model_id,
         provider=candidate.provider,
         quoted_usd=candidate.quote_usd,
         request=StoredRequest.from_json(asdict(request)).to_json(),
     )
-    session.add(attempt)
-    session.flush()
+    attempt_opened(
+        session,
+        attempt,
+        shot,
+        model=attempt.model_id,
+        quoted_usd=attempt.quoted_usd,
+        reason="re-render",
+    )
     if not ledger.reserve(session, job.id, attempt):
         raise BudgetExceededError(
             f"re-rendering shot {shot.key} (${attempt.quoted_usd:.2f}) would pass the job budget"
@@ -94,15 +101,31 @@ def _open_attempt(session: Session, job: Job, shot: Shot, spec: dict[str, Any]) 
     return attempt
 
 
-def _reset(job: Job, shot: Shot, board: Storyboard, decision: router.ShotDecision) -> None:
+def _reset(
+    session: Session,
+    job: Job,
+    shot: Shot,
+    board: Storyboard,
+    decision: router.ShotDecision,
+    edit: dict[str, Any],
+) -> None:
     """The job back to ``planned`` with the edited storyboard; the shot back to a fresh route."""
     job.storyboard = board.model_dump(mode="json")
-    job.status, job.stage, job.error, job.error_shot = "planned", "planned", None, None
+    job.stage, job.error, job.error_shot = "planned", None, None
     job.verification = None
-    shot.status, shot.asset_path, shot.segment = "planned", None, None
+    job_to(session, job, JobStatus.PLANNED, shot=shot.key)
+    shot.asset_path, shot.segment = None, None
     shot.verdict, shot.error, shot.cache_key = None, None, None
     shot.model_id = decision.candidates[0].model_id
     shot.route = route_record(decision).to_json()
+    shot_to(
+        session,
+        shot,
+        ShotStatus.PLANNED,
+        event="shot.rerender",
+        model=shot.model_id,
+        **edit,
+    )
 
 
 def rerender_shot(
@@ -123,37 +146,19 @@ def rerender_shot(
         job = jobs.find_job(session, job_id)
         if job is None:
             raise NotFoundError(f"no job {job_id}")
-        if job.status not in RERENDERABLE:
+        if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
         board, path = _edited_storyboard(job, shot_key, prompt, model)
         mode = Mode(job.mode)
     decision = _route_one(ctx, board, mode, shot_key, path)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
-        if job.status not in RERENDERABLE:
+        if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
         shot = jobs.shot_by_key(session, job_id, shot_key)
         assert shot is not None  # the storyboard has the shot
-        _reset(job, shot, board, decision)
+        number = jobs.last_attempt_number(session, shot.id) + 1
+        edit = {"prompt_changed": prompt is not None, "attempt": number}
+        _reset(session, job, shot, board, decision, edit)
         spec = next(s for _, s in board.shots() if s.id == shot_key).model_dump(mode="json")
-        attempt = _open_attempt(session, job, shot, spec)
-        events.emit(
-            session,
-            job_id,
-            "shot.rerender",
-            shot_key,
-            model=attempt.model_id,
-            prompt_changed=prompt is not None,
-            attempt=attempt.number,
-        )
-        events.emit(
-            session,
-            job_id,
-            "attempt.reserved",
-            shot_key,
-            attempt=attempt.number,
-            model=attempt.model_id,
-            quoted_usd=attempt.quoted_usd,
-            reason="re-render",
-        )
-        return attempt.id
+        return _open_attempt(session, job, shot, spec, number).id

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import select
 
+from foundation.states import JOB_UNFINISHED
 from media.priority import make_nicer
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
@@ -17,7 +18,6 @@ from store.db import session_scope
 from store.models import Job
 
 log = logging.getLogger(__name__)
-UNFINISHED = ("planned", "running")
 
 
 def background_priority(nice: int) -> None:
@@ -66,7 +66,7 @@ class JobRunner:
     def resume_unfinished(self) -> list[str]:
         """Submit every job a previous process left unfinished; returns their ids."""
         with session_scope(self.ctx.db_url) as session:
-            ids = list(session.scalars(select(Job.id).where(Job.status.in_(UNFINISHED))))
+            ids = list(session.scalars(select(Job.id).where(Job.status.in_(JOB_UNFINISHED))))
         for job_id in ids:
             self.submit(job_id)
         return ids

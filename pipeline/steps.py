@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from foundation.states import JobStatus
 from store.db import session_scope
 from store.models import Attempt, Job, PipelineStep
 
@@ -117,7 +118,7 @@ def claim(
         if row is None:
             return None
         status = session.scalar(select(Job.status).where(Job.id == row.job_id))
-        return Cursor(*row, cancelled=status in (None, "cancelled"))
+        return Cursor(*row, cancelled=status in (None, JobStatus.CANCELLED))
 
 
 def apply(url: str, held: Cursor | None, moves: Iterable[Move], grace_s: float) -> list[Dispatch]:

@@ -11,17 +11,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
+from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import service as ledger
-from pipeline import events
 from pipeline.attempts import _record_failure, shot_spec
 from pipeline.cache import cache_key
 from pipeline.context import RunContext
+from pipeline.transitions import attempt_to, shot_to
 from quality import gate
 from quality.expectation import ClipExpectation
 from quality.repair import trim
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
+
+GATED_BY_ACTION = {"accept": AttemptStatus.ACCEPTED, "repair": AttemptStatus.REPAIRED}
+"""The attempt's status after each gate action (any other action rejects the clip)."""
 
 
 def fetch(ctx: RunContext, attempt_id: int) -> bool:
@@ -46,23 +50,23 @@ def fetch(ctx: RunContext, attempt_id: int) -> bool:
         attempt = session.get_one(Attempt, attempt_id)
         shot = session.get_one(Shot, attempt.shot_id)
         ctx.health.record_success(attempt.model_id)
+        if attempt.status in ATTEMPT_ENDED:  # closed by its job while downloading
+            return False
         attempt.asset_path = str(asset.path)
-        attempt.status = "fetched"
         attempt.render_seconds = max(0.0, time.time() - created.timestamp())
         cost = (
             asset.provider_cost_usd if asset.provider_cost_usd is not None else attempt.quoted_usd
         )
-        ledger.settle(session, shot.job_id, attempt, cost)
-        events.emit(
+        attempt_to(
             session,
-            shot.job_id,
-            "attempt.fetched",
-            shot.key,
-            attempt=attempt.number,
+            attempt,
+            AttemptStatus.FETCHED,
+            shot=shot,
             model=attempt.model_id,
             cost_usd=cost,
             seconds=asset.duration_s,
         )
+        ledger.settle(session, shot.job_id, attempt, cost)
     return True
 
 
@@ -134,10 +138,11 @@ def judge(ctx: RunContext, attempt_id: int) -> str:
     """Gate the fetched clip; returns the verdict action and records it on the attempt and shot."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status in ("accepted", "repaired", "rejected"):
+        if attempt.status in ATTEMPT_ENDED:
             return str((attempt.verdict or {}).get("action", attempt.status))
         given = _gate_input(ctx, session, attempt)
-        attempt.status = "gating"
+        if attempt.status == AttemptStatus.FETCHED:
+            attempt_to(session, attempt, AttemptStatus.GATING)
     verdict = gate.evaluate(
         given.asset,
         given.expect,
@@ -158,27 +163,24 @@ def _record_verdict(
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         shot = session.get_one(Shot, attempt.shot_id)
+        if attempt.status != AttemptStatus.GATING:  # closed by its job while gating
+            return
         attempt.verdict = verdict.to_dict()
         accepted = verdict.action in ("accept", "repair")
-        attempt.status = {"accept": "accepted", "repair": "repaired"}.get(
-            verdict.action, "rejected"
-        )
-        if verdict.judge_cost_usd:
-            ledger.book(session, shot.job_id, attempt, "judge", verdict.judge_cost_usd)
-        if accepted:
-            shot.status, shot.asset_path, shot.model_id = "accepted", str(kept), attempt.model_id
-            shot.verdict = verdict.to_dict()
-            shot.cache_key = cache_key(spec, _candidate_of(attempt))
-        events.emit(
+        attempt_to(
             session,
-            shot.job_id,
-            "attempt.gated",
-            shot.key,
-            attempt=attempt.number,
+            attempt,
+            GATED_BY_ACTION.get(verdict.action, AttemptStatus.REJECTED),
+            shot=shot,
             model=attempt.model_id,
             action=verdict.action,
             score=verdict.score,
             findings=[f.code for f in verdict.drivers],
         )
-        if accepted:
-            events.emit(session, shot.job_id, "shot.accepted", shot.key, model=attempt.model_id)
+        if verdict.judge_cost_usd:
+            ledger.book(session, shot.job_id, attempt, "judge", verdict.judge_cost_usd)
+        if accepted and shot.status == ShotStatus.RENDERING:
+            shot.asset_path, shot.model_id = str(kept), attempt.model_id
+            shot.verdict = verdict.to_dict()
+            shot.cache_key = cache_key(spec, _candidate_of(attempt))
+            shot_to(session, shot, ShotStatus.ACCEPTED, model=attempt.model_id)

@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from foundation.states import AttemptStatus, JobStatus, ShotStatus
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -45,7 +47,7 @@ class Job(Base):
     title: Mapped[str] = mapped_column(String(200))
     mode: Mapped[str] = mapped_column(String(16))
     providers: Mapped[str] = mapped_column(String(32), default="local")
-    status: Mapped[str] = mapped_column(String(16), default="planned", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PLANNED, index=True)
     stage: Mapped[str] = mapped_column(String(32), default="planned")
     error: Mapped[str | None] = mapped_column(Text, default=None)
     error_shot: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -71,7 +73,7 @@ class Shot(Base):
     key: Mapped[str] = mapped_column(String(64))
     scene_id: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="planned")
+    status: Mapped[str] = mapped_column(String(16), default=ShotStatus.PLANNED)
     route: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     model_id: Mapped[str | None] = mapped_column(String(100), default=None)
     verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
@@ -93,7 +95,7 @@ class Attempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     model_id: Mapped[str] = mapped_column(String(100))
     provider: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.RESERVED)
     provider_job_id: Mapped[str | None] = mapped_column(String(200), default=None)
     request: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     quoted_usd: Mapped[float] = mapped_column(Float, default=0.0)

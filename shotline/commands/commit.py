@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from foundation.errors import ShotlineError
+from foundation.states import JobStatus
 from pipeline import commit as commit_service
 from pipeline.commit_types import Quote
 from pipeline.commit_versions import versions
@@ -127,5 +128,5 @@ def register(app: typer.Typer) -> None:
         elif not quote_only:
             console.print(report_table(payload["report"]))
             console.print(versions_table(payload["versions"]))
-        if not quote_only and payload["report"]["status"] != "delivered":
+        if not quote_only and payload["report"]["status"] != JobStatus.DELIVERED:
             raise typer.Exit(4)

@@ -16,6 +16,7 @@ from rich.live import Live
 from sqlalchemy import select
 
 from foundation.errors import ShotlineError
+from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, load_storyboard
 from pipeline import events
 from pipeline.context import RunContext
@@ -38,7 +39,7 @@ def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
     with session_scope(ctx.db_url) as session:
         return session.scalar(
             select(Job.id)
-            .where(Job.fingerprint == print_, Job.status.in_(("planned", "running")))
+            .where(Job.fingerprint == print_, Job.status.in_(JOB_UNFINISHED))
             .order_by(Job.created_at.desc())
         )
 
@@ -66,7 +67,9 @@ def run_render(
         job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
     elif not quiet:
         console.print(f"[yellow]resuming unfinished job {job_id}[/]")
-    state: dict[str, dict[str, Any]] = {s.id: {"status": "planned"} for _, s in board.shots()}
+    state: dict[str, dict[str, Any]] = {
+        s.id: {"status": ShotStatus.PLANNED} for _, s in board.shots()
+    }
     with ExitStack() as stack:
         listener: Listener | None = None
         if not quiet:
@@ -118,7 +121,7 @@ def follow(ctx: RunContext, job_id: str, listener: Listener | None, every_s: flo
         for event in fresh:
             if listener:
                 listener(event)
-        if status in ("delivered", "failed", "cancelled"):
+        if status in JOB_ENDED:
             return
         time.sleep(every_s)
 
@@ -156,7 +159,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report, indent=2, default=str))
         else:
             console.print(report_table(report))
-        if report["status"] != "delivered":
+        if report["status"] != JobStatus.DELIVERED:
             budget = any(
                 a.get("error_kind") == "over_budget"
                 for s in report["shots"]

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from foundation.settings import get_settings
+from foundation.states import JOB_ENDED
 from pipeline import flow, reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
@@ -68,7 +69,7 @@ class LocalDriver:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.status(job_id)
-            if status in flow.JOB_DONE:
+            if status in JOB_ENDED:
                 return status
             if self.queue and self.queue[0][0] <= time.monotonic():
                 self.step(heapq.heappop(self.queue)[2])

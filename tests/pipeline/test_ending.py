@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from foundation.states import ATTEMPT_ENDED
 from pipeline import attempts, polling
-from pipeline.attempts import TERMINAL
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
@@ -65,7 +65,7 @@ def _assert_closed(ctx: RunContext, job_id: str) -> tuple[list[Attempt], set[str
         )
         assert job.status == "failed"
         assert tries, "the job made no attempt"
-        assert {t.status for t in tries} <= TERMINAL, [t.status for t in tries]
+        assert {t.status for t in tries} <= ATTEMPT_ENDED, [t.status for t in tries]
         assert all(t.settled_usd is not None for t in tries)
         assert job.reserved_usd == pytest.approx(0.0)
         assert held == pytest.approx(0.0)

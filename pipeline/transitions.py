@@ -1,0 +1,119 @@
+"""The only writer of a job's, shot's or attempt's status.
+
+Each function checks the move against the transition table (``foundation.states``), assigns the
+status and records the move's event in the same session, so the status and its event commit (or roll
+back) together. A move the table does not list raises ``TransitionError`` and changes nothing.
+``data`` becomes the event's payload; an attempt's events also carry its ``attempt`` number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from foundation.states import (
+    ATTEMPT_TRANSITIONS,
+    JOB_TRANSITIONS,
+    SHOT_TRANSITIONS,
+    AttemptStatus,
+    E,
+    JobStatus,
+    ShotStatus,
+    Transition,
+)
+from pipeline import events
+from pipeline.errors import TransitionError
+from store.models import Attempt, Job, Shot
+
+
+def _event_of(
+    table: tuple[Transition[E], ...],
+    entity: str,
+    source: E | None,
+    target: E,
+    event: str | None,
+) -> str:
+    """The event of the move ``source -> target``; ``event`` picks one where several are allowed
+    (a shot goes back to ``planned`` by a consistency re-render or by a user's re-render)."""
+    allowed = [t.event for t in table if t.source == source and t.target == target]
+    if event is not None and event in allowed:
+        return event
+    if event is None and len(allowed) == 1:
+        return allowed[0]
+    where = "a new row" if source is None else str(source)
+    detail = f" by {event}" if event else ""
+    known = f" (allowed events: {', '.join(allowed)})" if allowed else ""
+    raise TransitionError(f"{entity}: {where} -> {target}{detail} is not a transition{known}")
+
+
+def job_created(session: Session, job: Job, **data: Any) -> None:
+    """Add a new job row, ``planned`` (its shots may be added first: ``job.created`` comes after
+    their ``shot.planned`` events)."""
+    kind = _event_of(JOB_TRANSITIONS, f"job {job.id}", None, JobStatus.PLANNED, None)
+    job.status = JobStatus.PLANNED
+    session.add(job)
+    events.emit(session, job.id, kind, **data)
+
+
+def job_to(
+    session: Session,
+    job: Job,
+    to: JobStatus,
+    *,
+    event: str | None = None,
+    shot: str | None = None,
+    **data: Any,
+) -> None:
+    """Move ``job`` to ``to``; ``shot`` names the shot the event is about (a failed job's)."""
+    source = JobStatus(job.status)
+    kind = _event_of(JOB_TRANSITIONS, f"job {job.id}", source, to, event)
+    job.status = to
+    events.emit(session, job.id, kind, shot, **data)
+
+
+def shot_created(
+    session: Session, shot: Shot, to: ShotStatus = ShotStatus.PLANNED, **data: Any
+) -> None:
+    """Add a new shot row: ``planned``, or ``accepted`` when it keeps a clip it already has."""
+    kind = _event_of(SHOT_TRANSITIONS, f"shot {shot.key}", None, to, None)
+    shot.status = to
+    session.add(shot)
+    events.emit(session, shot.job_id, kind, shot.key, **data)
+
+
+def shot_to(
+    session: Session, shot: Shot, to: ShotStatus, *, event: str | None = None, **data: Any
+) -> None:
+    """Move ``shot`` to ``to``."""
+    source = ShotStatus(shot.status)
+    kind = _event_of(SHOT_TRANSITIONS, f"shot {shot.key} of job {shot.job_id}", source, to, event)
+    shot.status = to
+    events.emit(session, shot.job_id, kind, shot.key, **data)
+
+
+def attempt_opened(session: Session, attempt: Attempt, shot: Shot, **data: Any) -> None:
+    """Add a new attempt row of ``shot``, ``reserved``, and flush it (it gets its id)."""
+    where = f"attempt {attempt.number} of shot {shot.key}"
+    kind = _event_of(ATTEMPT_TRANSITIONS, where, None, AttemptStatus.RESERVED, None)
+    attempt.status = AttemptStatus.RESERVED
+    session.add(attempt)
+    session.flush()
+    events.emit(session, shot.job_id, kind, shot.key, attempt=attempt.number, **data)
+
+
+def attempt_to(
+    session: Session,
+    attempt: Attempt,
+    to: AttemptStatus,
+    *,
+    shot: Shot | None = None,
+    **data: Any,
+) -> None:
+    """Move ``attempt`` to ``to`` (``shot``: its shot, when the caller holds it already)."""
+    shot = shot if shot is not None else session.get_one(Shot, attempt.shot_id)
+    source = AttemptStatus(attempt.status)
+    where = f"attempt {attempt.number} of shot {shot.key} of job {shot.job_id}"
+    kind = _event_of(ATTEMPT_TRANSITIONS, where, source, to, None)
+    attempt.status = to
+    events.emit(session, shot.job_id, kind, shot.key, attempt=attempt.number, **data)
