@@ -20,6 +20,7 @@ from pipeline import assembly, attempts, consistency, continuity, events, pollin
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.errors import public_message
+from pipeline.render_times import next_poll_s
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -174,9 +175,10 @@ def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
     attempts.submit(ctx, attempt_id)
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        state, shot_pk = attempt.status, attempt.shot_id
+        state, shot_pk, model_id = attempt.status, attempt.shot_id, attempt.model_id
     if state == "submitted":
-        return [Move(cur.key, cur.job_id, "poll", cur.ref, since=time.time())]
+        first = next_poll_s(ctx, model_id, 0.0, polls=0)
+        return [Move(cur.key, cur.job_id, "poll", cur.ref, first, since=time.time())]
     return [_to_begin(cur, shot_pk)]
 
 
@@ -206,17 +208,24 @@ def _admitted(ctx: RunContext, attempt_id: int) -> bool:
 
 
 def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
-    """One poll; pending polls are rescheduled after the poll interval, never slept."""
+    """One poll; pending polls are rescheduled (``render_times.next_poll_s``), never slept."""
     attempt_id = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
     outcome = polling.poll_once(ctx, attempt_id, cur.since)
     if outcome == "pending":
-        delay = ctx.settings.poll_interval_s
+        delay = _next_poll_s(ctx, attempt_id, cur.since)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
     if outcome == "succeeded":
         return [Move(cur.key, cur.job_id, "gate", cur.ref)]
     return [_to_begin(cur, _shot_of(cur))]
+
+
+def _next_poll_s(ctx: RunContext, attempt_id: int, since: float | None) -> float:
+    with session_scope(ctx.db_url) as session:
+        model_id = session.get_one(Attempt, attempt_id).model_id
+    elapsed = time.time() - since if since is not None else 0.0
+    return next_poll_s(ctx, model_id, elapsed, polls=1)
 
 
 def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
