@@ -9,6 +9,7 @@ from sqlalchemy import select
 from pipeline import wakeups
 from pipeline.celery_app import CeleryRunner
 from pipeline.planning import create_job
+from pipeline.steps import Dispatch
 from store.db import session_scope
 from store.models import Attempt, Shot
 from tests.pipeline.conftest import shot, tiny_board
@@ -47,7 +48,7 @@ class TestWake:
     def test_a_webhook_polls_now_instead_of_in_an_hour(self, ctx, driver, scripted, tmp_path):
         job_id, attempt_id = _waiting_for_a_far_poll(ctx, driver, scripted, tmp_path)
         due = wakeups.hasten_poll(ctx.db_url, attempt_id, ctx.settings.reap_after_s)
-        assert isinstance(due, wakeups.Dispatch)
+        assert isinstance(due, Dispatch)
         assert (due.step, due.ref, due.delay_s) == ("poll", str(attempt_id), 0.0)
         driver.send(due)
         assert driver.run(job_id, timeout=30.0) == "delivered"
@@ -66,6 +67,8 @@ class TestWake:
 
     def test_an_attempt_that_waits_for_no_poll_is_left_alone(self, ctx, driver, scripted, tmp_path):
         job_id, attempt_id = _waiting_for_a_far_poll(ctx, driver, scripted, tmp_path)
-        driver.send(wakeups.hasten_poll(ctx.db_url, attempt_id, 1.0))  # type: ignore[arg-type]
+        due = wakeups.hasten_poll(ctx.db_url, attempt_id, 1.0)
+        assert isinstance(due, Dispatch)
+        driver.send(due)
         assert driver.run(job_id, timeout=30.0) == "delivered"
         assert wakeups.hasten_poll(ctx.db_url, attempt_id, 1.0) == "idle"
