@@ -38,9 +38,11 @@ import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_load import _free_port, _key, _wait_healthy
 
 import emulators.state
-from benchmarks.bench_load import _free_port, _key, _wait_healthy
 from emulators import Scenario, start_emulator
 from emulators.state import Emulator, Job, View
 
