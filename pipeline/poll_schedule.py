@@ -2,7 +2,8 @@
 
 Pure arithmetic, no I/O. The first poll waits until the job can plausibly be done: the low tail
 (about the 5th percentile) of the model's measured render times, trusted more the more renders were
-measured; a model with no measured renders is polled after the shortest interval, because the
+measured; a model with no measured renders is polled at once, as are models faster than the
+shortest interval (a local renderer is done when its submit returns), because the
 registry's prior describes the hosted provider and the same model id may answer in a second (an
 emulator, a cache hit). After that, polls back off in proportion to the time already waited, so a
 finish is noticed at most ``lateness`` (a fraction) of the render's own duration after it happened:
@@ -61,10 +62,9 @@ def poll_delay(times: RenderTimes, elapsed_s: float, polls: int, bounds: PollBou
     ``polls`` times so far (0: the coming poll is the first)."""
     elapsed = max(0.0, elapsed_s)
     low, high = bounds.min_s, max(bounds.min_s, bounds.max_s)
-    if polls == 0:
+    until_timeout = max(0.0, bounds.timeout_s - elapsed)
+    if polls == 0:  # not capped by ``max_s`` (nothing to see yet), nor raised to ``min_s``
         plausible = times.trust() * times.low_tail_s() - elapsed
-        delay = max(low, plausible)  # the skip is not capped by ``max_s``: nothing to see yet
-    else:
-        delay = min(high, max(low, bounds.lateness * bounds.margin * elapsed))
-    until_timeout = bounds.timeout_s - elapsed
-    return max(low, min(delay, until_timeout)) if math.isfinite(delay) else low
+        return min(max(0.0, plausible), until_timeout) if math.isfinite(plausible) else 0.0
+    delay = min(high, max(low, bounds.lateness * bounds.margin * elapsed))
+    return max(low, min(delay, until_timeout))

@@ -30,11 +30,16 @@ class TestFirstPoll:
     def test_trusts_the_measured_tail_more_with_more_renders(self):
         few = poll_delay(RenderTimes(1, 60.0, 66.0), 0.0, 0, BOUNDS)
         many = poll_delay(RenderTimes(200, 60.0, 66.0), 0.0, 0, BOUNDS)
-        assert BOUNDS.min_s < few < many
+        assert 0.0 < few < many
 
-    def test_a_model_never_measured_is_polled_after_the_shortest_interval(self):
+    def test_a_model_never_measured_is_polled_at_once(self):
         prior_only = RenderTimes(count=0, p50_s=120.0, p95_s=360.0)
-        assert poll_delay(prior_only, 0.0, 0, BOUNDS) == BOUNDS.min_s
+        assert poll_delay(prior_only, 0.0, 0, BOUNDS) == 0.0
+        assert poll_delay(prior_only, 0.0, 1, BOUNDS) == BOUNDS.min_s
+
+    def test_a_model_faster_than_the_shortest_interval_is_polled_when_done(self):
+        instant = RenderTimes(count=40, p50_s=0.3, p95_s=0.4)
+        assert 0.0 < poll_delay(instant, 0.0, 0, BOUNDS) < 0.3
 
     def test_a_widely_spread_model_is_polled_earlier(self):
         spread = RenderTimes(count=50, p50_s=60.0, p95_s=240.0)
@@ -44,7 +49,7 @@ class TestFirstPoll:
         assert poll_delay(STEADY, 40.0, 0, BOUNDS) == pytest.approx(
             poll_delay(STEADY, 0.0, 0, BOUNDS) - 40.0
         )
-        assert poll_delay(STEADY, 500.0, 0, BOUNDS) == BOUNDS.min_s
+        assert poll_delay(STEADY, 500.0, 0, BOUNDS) == 0.0
 
     def test_the_skip_is_not_capped_by_the_longest_interval(self):
         slow = RenderTimes(count=50, p50_s=300.0, p95_s=330.0)
@@ -64,6 +69,7 @@ class TestBackoff:
     def test_polls_when_the_attempt_times_out(self):
         assert poll_delay(STEADY, 895.0, 9, BOUNDS) == pytest.approx(5.0)
         assert poll_delay(STEADY, 899.5, 9, BOUNDS) == BOUNDS.min_s
+        assert poll_delay(STEADY, 880.0, 0, BOUNDS) == 0.0  # a first poll past the skip: at once
 
     @pytest.mark.parametrize("render_s", [3.0, 25.0, 58.0, 61.0, 75.0, 200.0, 700.0])
     def test_a_finish_is_noticed_within_a_tenth_of_its_render_time(self, render_s):
@@ -77,7 +83,7 @@ class TestBackoff:
     def test_a_typical_render_costs_a_handful_of_polls(self):
         assert len(poll_times(STEADY, BOUNDS, 62.0)) <= 4
         never_measured = RenderTimes(count=0, p50_s=60.0, p95_s=240.0)
-        assert len(poll_times(never_measured, BOUNDS, 62.0)) <= 25
+        assert len(poll_times(never_measured, BOUNDS, 62.0)) <= 26  # the price of knowing nothing
 
 
 class TestMeasured:
