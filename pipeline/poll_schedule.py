@@ -2,10 +2,10 @@
 
 Pure arithmetic, no I/O. The first poll waits until the job can plausibly be done: the low tail
 (about the 5th percentile) of the model's measured render times, trusted more the more renders were
-measured; a model with no measured renders is polled at once, as are models faster than the
-shortest interval (a local renderer is done when its submit returns), because the
-registry's prior describes the hosted provider and the same model id may answer in a second (an
-emulator, a cache hit). After that, polls back off in proportion to the time already waited, so a
+measured. A model with no measured renders is polled at once, not at the registry's prior: the
+prior describes the hosted provider, the same model id may answer in a second (an emulator), and a
+first poll later than the finish breaks the lateness bound below. Models faster than the shortest
+interval are polled when done (a local renderer is done when its submit returns). After that, polls back off in proportion to the time already waited, so a
 finish is noticed at most ``lateness`` (a fraction) of the render's own duration after it happened:
 a job that took 60 s is noticed within 6 s, while only a handful of polls is spent on it.
 """
@@ -23,7 +23,7 @@ TRUST_WEIGHT = 2.0  # measured renders needed for half trust in the measured low
 class RenderTimes:
     """A model's render times: how many were measured and their median and 95th percentile.
 
-    ``count == 0``: none measured; the quantiles are a prior (the registry's) and set no skip.
+    ``count == 0``: none measured; the quantiles then set nothing.
     """
 
     count: int

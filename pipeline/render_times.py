@@ -37,7 +37,9 @@ def measured(seconds: list[float]) -> RenderTimes:
 
 
 def render_times(ctx: RunContext, model_id: str) -> RenderTimes:
-    """The model's newest measured render times; with none, the registry's prior (count 0)."""
+    """The model's newest measured render times (count 0: none; the registry's prior is not
+    used, see ``poll_schedule``). A render time counts from when the attempt was opened, so a
+    wait for a concurrency slot lengthens it; the schedule's trust discount absorbs a little."""
     key, now = (ctx.db_url, model_id), time.monotonic()
     with _lock:
         hit = _cache.get(key)
@@ -51,9 +53,6 @@ def render_times(ctx: RunContext, model_id: str) -> RenderTimes:
             .limit(WINDOW)
         ).all()
     times = measured([float(s) for s in seconds if s is not None])
-    if times.count == 0 and model_id in ctx.registry:
-        prior = ctx.registry.get(model_id).priors.base
-        times = RenderTimes(0, prior.render_p50_s, prior.render_p95_s)
     with _lock:
         _cache[key] = (now + REFRESH_S, times)
     return times
