@@ -283,7 +283,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
         server = serve(data, port, emulator.base_url, registry_file(work))
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(base)
+            try:
+                _wait_healthy(base)
+            except SystemExit:
+                print((data / "serve.log").read_text()[-3000:], file=sys.stderr)
+                raise
             threading.Thread(target=sampler, args=(server.pid, samples, stop), daemon=True).start()
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
