@@ -13,7 +13,7 @@ through the API. The run ends once every one of them has been noticed finished, 
 is measured).
 
 Prints, for the window in which the shots wait (from the last create call before the first render
-finishes, to that finish): the serve process's CPU share (% of one core), its resident memory (max)
+finishes, to that finish; from the first create call when submitting takes nearly until then): the serve process's CPU share (% of one core), its resident memory (max)
 and the provider requests per second it makes (at the emulator), the most jobs in flight at the
 emulator at once; and for every finished provider job how long after its render finished the
 pipeline noticed it (its first poll answered "done"), as a fraction of its render time.
@@ -172,13 +172,20 @@ def serve(data: Path, port: int, emulator_url: str, registry: Path) -> subproces
     )
 
 
-def window(watch: Watch, since: float) -> tuple[float, float]:
-    """From the last create call before the first render finishes, to that finish."""
+QUIET_MIN_S = 10.0
+
+
+def window(watch: Watch, since: float) -> tuple[float, float, bool]:
+    """(start, end, quiet): from the last create call before the first render finishes to that
+    finish; when that leaves under ``QUIET_MIN_S`` (submitting was still going on), from the first
+    create call, and ``quiet`` is False."""
     jobs = [j for j in watch.jobs.values() if j.created_at >= since]
     finishes = [f for j in jobs if (f := watch.finish_at(j)) is not None]
     first_finish = min(finishes) if finishes else time.monotonic()
     before = [t for t in watch.creates if since <= t < first_finish]
-    return (max(before) if before else since), first_finish
+    if before and first_finish - max(before) >= QUIET_MIN_S:
+        return max(before), first_finish, True
+    return (min(before) if before else since), first_finish, False
 
 
 def in_flight_max(watch: Watch, since: float) -> int:
@@ -196,47 +203,65 @@ def in_flight_max(watch: Watch, since: float) -> int:
     return peak
 
 
-def report(args: argparse.Namespace, watch: Watch, samples: list[Sample], since: float) -> None:
-    start, end = window(watch, since)
+@dataclass(frozen=True)
+class Waiting:
+    span_s: float
+    quiet: bool
+    cpu_pct: float
+    rss_mb: float
+    requests: int
+
+
+def waiting(watch: Watch, samples: list[Sample], since: float) -> Waiting:
+    start, end, quiet = window(watch, since)
     inside = [s for s in samples if start <= s.at <= end]
-    span = end - start
-    cpu = (
-        (inside[-1].cpu_s - inside[0].cpu_s) / (inside[-1].at - inside[0].at) * 100
-        if len(inside) > 1
-        else float("nan")
-    )
+    cpu = float("nan")
+    if len(inside) > 1:
+        cpu = (inside[-1].cpu_s - inside[0].cpu_s) / (inside[-1].at - inside[0].at) * 100
     rss = max((s.rss_mb for s in inside), default=float("nan"))
     requests = sum(1 for t in [*watch.creates, *watch.polls] if start <= t <= end)
-    rate = requests / span if span > 0 else float("nan")
-    jobs = [j for j in watch.jobs.values() if j.created_at >= since]
-    now = time.monotonic()
-    finished = [j for j in jobs if (f := watch.finish_at(j)) is not None and f <= now]
-    late = sorted(
-        (watch.noticed[j.id] - (watch.finish_at(j) or 0.0)) / max(j.latency_s, 1e-9)
-        for j in finished
-        if j.id in watch.noticed
-    )
-    unnoticed = len(finished) - len(late)
+    return Waiting(end - start, quiet, cpu, rss, requests)
+
+
+def lateness(watch: Watch, since: float, ended: float) -> tuple[list[float], int]:
+    """How late each finished job was noticed (fractions of its render time, sorted), and how
+    many were not noticed although a tenth of their render time had passed by ``ended``."""
+    late, unnoticed = [], 0
+    for job in watch.jobs.values():
+        finish = watch.finish_at(job)
+        if job.created_at < since or finish is None or finish > ended:
+            continue
+        if job.id in watch.noticed:
+            late.append((watch.noticed[job.id] - finish) / max(job.latency_s, 1e-9))
+        elif ended - finish > 0.1 * job.latency_s:
+            unnoticed += 1
+    return sorted(late), unnoticed
+
+
+def report(args: argparse.Namespace, watch: Watch, samples: list[Sample], since: float,
+           ended: float) -> None:  # fmt: skip
+    wait, peak = waiting(watch, samples, since), in_flight_max(watch, since)
+    late, unnoticed = lateness(watch, since, ended)
+    created = sum(1 for j in watch.jobs.values() if j.created_at >= since)
+    rate = wait.requests / wait.span_s if wait.span_s > 0 else float("nan")
     print(f"{args.shots} shots in jobs of {args.per_job}, {args.latency:g} s render latency "
           f"(sigma {args.sigma:g}), warm-up {args.warmup} shots; load average "
           f"{os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(
-        f"created at the emulator {len(jobs)}, most in flight at once {in_flight_max(watch, since)}"
-    )
-    print(f"waiting window {span:.1f} s: serve CPU {cpu:.1f}% of one core, RSS max {rss:.0f} MB, "
-          f"provider requests {rate:.1f}/s ({requests} in the window)")  # fmt: skip
+    print(f"created at the emulator {created}, most in flight at once {peak}")
+    kind = "waiting window" if wait.quiet else "window before the first finish (still submitting)"
+    print(f"{kind} {wait.span_s:.1f} s: serve CPU {wait.cpu_pct:.1f}% of one core, RSS max "
+          f"{wait.rss_mb:.0f} MB, provider requests {rate:.1f}/s ({wait.requests})")  # fmt: skip
+    worst = late[-1] if late else float("nan")
     if late:
         q = [late[min(len(late) - 1, int(p * len(late)))] * 100 for p in (0.5, 0.95)]
-        print(f"finished provider jobs {len(finished)}: noticed late by p50 {q[0]:.1f}%, p95 "
-              f"{q[1]:.1f}%, max {late[-1] * 100:.1f}% of their render time; not noticed by the "
-              f"end {unnoticed}")  # fmt: skip
-    else:
-        print(f"finished provider jobs {len(finished)}: none noticed")
+        print(f"finished provider jobs {len(late) + unnoticed}: noticed late by p50 {q[0]:.1f}%, "
+              f"p95 {q[1]:.1f}%, max {worst * 100:.1f}% of their render time; not noticed "
+              f"within 10% by the end {unnoticed}")  # fmt: skip
     goals = {
-        "CPU < 25% of one core": cpu < 25,
-        "RSS < 400 MB": rss < 400,
-        "every finish noticed within 10%": bool(late) and unnoticed == 0 and late[-1] <= 0.1,
-        f"all {args.shots} shots in flight at once": in_flight_max(watch, since) >= args.shots,
+        "CPU < 25% of one core": wait.cpu_pct < 25,
+        "RSS < 400 MB": wait.rss_mb < 400,
+        "every finish noticed within 10%": bool(late) and unnoticed == 0 and worst <= 0.1,
+        f"all {args.shots} shots in flight at once": peak >= args.shots,
     }
     print("goals: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in goals.items()))
 
@@ -298,11 +323,16 @@ def run(args: argparse.Namespace, work: Path) -> None:
                 since = time.monotonic()
                 submit(http, "run", args.shots, args.per_job)
                 wait_noticed(watch, since, args.shots, args.max_seconds)
+                ended = time.monotonic()
         finally:
             stop.set()
             server.terminate()
-            server.wait(timeout=60)
-        report(args, watch, samples, since)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
+        report(args, watch, samples, since, ended)
 
 
 def main() -> None:
@@ -312,7 +342,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=60.0, help="render seconds per job")
     parser.add_argument("--sigma", type=float, default=0.0, help="log-normal spread (0: fixed)")
     parser.add_argument("--warmup", type=int, default=8, help="shots run first (0: none)")
-    parser.add_argument("--max-seconds", type=float, default=150.0, help="measured run's limit")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="measured run's limit")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="shotline-inflight-") as tmp:
         run(args, Path(tmp))

@@ -14,7 +14,7 @@ from pipeline.poll_schedule import PollBounds, RenderTimes, poll_delay
 from store.db import session_scope
 from store.models import Attempt
 
-REFRESH_S = 30.0
+REFRESH_S = 10.0
 WINDOW = 200  # the newest measured renders of a model that count
 MAX_INTERVAL_FACTOR = 15.0  # default longest interval, in poll intervals
 
