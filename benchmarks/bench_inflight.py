@@ -40,7 +40,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import _free_port, _key, _wait_healthy
+from bench_load import _free_port, _key
 
 import emulators.state
 from emulators import Scenario, start_emulator
@@ -155,6 +155,20 @@ def wait_noticed(watch: Watch, since: float, count: int, limit_s: float) -> None
             if len(fresh) >= count and all(j.id in watch.noticed for j in fresh):
                 return
         time.sleep(0.5)
+
+
+def wait_healthy(base: str, server: subprocess.Popen[bytes], data: Path, limit_s: float) -> None:
+    """Until ``serve`` answers ``/healthz`` (a loaded machine may take a minute to start it)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    print((data / "serve.log").read_text()[-3000:], file=sys.stderr)
+    raise SystemExit(f"serve did not answer within {limit_s:g} s")
 
 
 def serve(data: Path, port: int, emulator_url: str, registry: Path) -> subprocess.Popen[bytes]:
@@ -308,11 +322,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         server = serve(data, port, emulator.base_url, registry_file(work))
         base = f"http://127.0.0.1:{port}"
         try:
-            try:
-                _wait_healthy(base)
-            except SystemExit:
-                print((data / "serve.log").read_text()[-3000:], file=sys.stderr)
-                raise
+            wait_healthy(base, server, data, 180.0)
             threading.Thread(target=sampler, args=(server.pid, samples, stop), daemon=True).start()
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
