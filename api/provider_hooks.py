@@ -20,7 +20,7 @@ from adapters.webhooks import WebhookVerificationError, verify_fal, verify_stand
 from api.deps import ApiState, StateDep
 from api.errors import responses
 from foundation.errors import NotFoundError
-from pipeline import events, wakeups
+from pipeline import events
 from store.db import session_scope
 from store.models import Attempt, Shot
 
@@ -84,12 +84,12 @@ async def receive(provider: WebhookProvider, request: Request, state: StateDep) 
     provider_job = job_id_of(provider, payload) if isinstance(payload, dict) else None
     if provider_job is None:
         raise NotFoundError("the webhook names no job")
-    attempt = await run_in_threadpool(_record, state.db_url, provider, provider_job)
-    wakeups.notify(attempt)
+    attempt_id, job_id = await run_in_threadpool(_record, state.db_url, provider, provider_job)
+    await run_in_threadpool(state.runner.wake, attempt_id, job_id)
     return Response(status_code=204)
 
 
-def _record(db_url: str, provider: str, provider_job: str) -> str:
+def _record(db_url: str, provider: str, provider_job: str) -> tuple[int, str]:
     with session_scope(db_url) as session:
         attempt = session.scalars(
             select(Attempt).where(
@@ -102,4 +102,4 @@ def _record(db_url: str, provider: str, provider_job: str) -> str:
             raise NotFoundError(f"no attempt waits for {provider} job {provider_job}")
         shot = session.get_one(Shot, attempt.shot_id)
         events.emit(session, shot.job_id, "attempt.webhook", shot.key, attempt=attempt.number)
-        return attempt.provider_job_id or provider_job
+        return attempt.id, attempt.provider_job_id or provider_job

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     cpu_workers: int = 2
     require_services: bool = False
     emulator_url: str | None = None
-    poll_interval_s: float = 2.0
+    poll_interval_s: float = 2.0  # the shortest interval between two polls of a provider job
+    poll_max_interval_s: float | None = None  # the longest (default: 15 poll intervals)
     attempt_timeout_s: float = 900.0
     max_attempts_per_shot: int = 4
     fallback_on_safety: bool = True

@@ -34,6 +34,7 @@ from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, redact_paths
 from pipeline.policy import NextStep, next_step
+from pipeline.render_times import next_poll_s
 from pipeline.transitions import attempt_opened, attempt_to, shot_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -276,7 +277,10 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
 
 
 def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
-    """Poll until the provider job ends. True when it succeeded; failures are recorded."""
+    """Poll until the provider job ends. True when it succeeded; failures are recorded.
+
+    Polls follow ``render_times.next_poll_s`` (a fresh job is first polled when it can plausibly
+    be done); a webhook (``wakeups.notify``) makes the next poll happen at once."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.status not in ATTEMPT_AT_PROVIDER:
@@ -287,10 +291,13 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
             attempt.provider_job_id or "",
             time.monotonic(),
         )
-        marked = attempt.status == AttemptStatus.RENDERING
+        marked, model_id = attempt.status == AttemptStatus.RENDERING, attempt.model_id
     adapter = ctx.adapter(provider)
-    interval = ctx.settings.poll_interval_s
+    polls = 0 if not marked else 1  # a resumed, rendering job is polled at once
     while True:
+        if polls == 0:
+            _sleep(ctx, job_id, next_poll_s(ctx, model_id, 0.0, 0), should_stop)
+        polls += 1
         if should_stop is not None and should_stop():
             return False
         try:
@@ -315,7 +322,19 @@ def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
         if not marked:
             _mark_rendering(ctx, attempt_id, result.progress if result else None)
             marked = True
-        wakeups.wait(job_id, interval)
+        delay = next_poll_s(ctx, model_id, time.monotonic() - started, polls)
+        _sleep(ctx, job_id, delay, should_stop)
+
+
+def _sleep(ctx: RunContext, job_id: str, seconds: float, should_stop: Any) -> None:
+    """Sleep ``seconds``, or less when a webhook wakes the job or the caller wants to stop
+    (checked every poll interval, so a long wait does not hold up a cancellation)."""
+    due = time.monotonic() + seconds
+    while (left := due - time.monotonic()) > 0:
+        if wakeups.wait(job_id, min(left, ctx.settings.poll_interval_s)):
+            return
+        if should_stop is not None and should_stop():
+            return
 
 
 def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:

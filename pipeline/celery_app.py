@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from foundation.settings import Settings, get_settings
 from foundation.states import JOB_ENDED
-from pipeline import reaper
+from pipeline import reaper, wakeups
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.flow import STEP_QUEUE
@@ -26,6 +26,7 @@ from store.db import session_scope
 from store.models import Job
 
 QUEUES = ("io", "cpu")
+WAKE_PATIENCE_S = 5.0
 
 
 def queue_name(settings: Settings, queue: str) -> str:
@@ -118,6 +119,19 @@ class CeleryRunner(JobRunner):
 
     def cancel(self, job_id: str) -> None:
         """Nothing to stop in this process: the caller cancels the rows."""
+
+    def wake(self, attempt_id: int, provider_job_id: str) -> None:
+        """Send the attempt's scheduled poll now, however far away it was due; while its submit
+        or poll step runs, ask again for up to ``WAKE_PATIENCE_S``."""
+        deadline = time.monotonic() + WAKE_PATIENCE_S
+        while True:
+            due = wakeups.hasten_poll(self.ctx.db_url, attempt_id, self.ctx.settings.reap_after_s)
+            if isinstance(due, Dispatch):
+                send(self.app, self.ctx.settings, due)
+                return
+            if due == "idle" or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def resume_unfinished(self) -> list[str]:
         """Enqueue API jobs that were committed but never enqueued; returns their ids."""

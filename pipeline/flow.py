@@ -30,6 +30,8 @@ from pipeline import admission, assembly, attempts, consistency, continuity, pol
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.errors import public_message
+from pipeline.limits import slot_lease_s
+from pipeline.render_times import next_poll_s
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
 from pipeline.transitions import job_to
 from store.db import session_scope
@@ -186,16 +188,18 @@ def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
     attempts.submit(ctx, attempt_id)
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        state, shot_pk = attempt.status, attempt.shot_id
+        state, shot_pk, model_id = attempt.status, attempt.shot_id, attempt.model_id
     if state == AttemptStatus.SUBMITTED:
         admission.sent(ctx, attempt_id)
-        return [Move(cur.key, cur.job_id, "poll", cur.ref, since=time.time())]
+        # the first poll also renews the model's concurrency slot, so it comes before the lease ends
+        first = min(next_poll_s(ctx, model_id, 0.0, polls=0), slot_lease_s(ctx.settings) / 2)
+        return [Move(cur.key, cur.job_id, "poll", cur.ref, first, since=time.time())]
     admission.release(ctx, attempt_id)
     return [_to_begin(cur, shot_pk)]
 
 
 def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
-    """One poll; pending polls are rescheduled after the poll interval, never slept."""
+    """One poll; pending polls are rescheduled (``render_times.next_poll_s``), never slept."""
     attempt_id = int(cur.ref or 0)
     if cur.cancelled:
         admission.release(ctx, attempt_id)
@@ -206,11 +210,18 @@ def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
     else:
         admission.renew(ctx, attempt_id)
     if outcome == "pending":
-        delay = ctx.settings.poll_interval_s
+        delay = _next_poll_s(ctx, attempt_id, cur.since)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
     if outcome == "succeeded":
         return [Move(cur.key, cur.job_id, "gate", cur.ref)]
     return [_to_begin(cur, _shot_of(cur))]
+
+
+def _next_poll_s(ctx: RunContext, attempt_id: int, since: float | None) -> float:
+    with session_scope(ctx.db_url) as session:
+        model_id = session.get_one(Attempt, attempt_id).model_id
+    elapsed = time.time() - since if since is not None else 0.0
+    return next_poll_s(ctx, model_id, elapsed, polls=1)
 
 
 def gate(ctx: RunContext, cur: Cursor) -> list[Move]:

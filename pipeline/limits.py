@@ -98,7 +98,8 @@ class LocalLimits:
 def slot_lease_s(settings: Settings) -> float:
     """How long a slot outlives its last renewal (each poll renews it): long enough for the gap
     between two polls of a live attempt, short enough that a dead one frees its slot soon."""
-    return max(60.0, 4 * settings.poll_interval_s, 2 * settings.reap_after_s)
+    longest_poll_gap = settings.poll_max_interval_s or 15 * settings.poll_interval_s
+    return max(60.0, 2 * longest_poll_gap, 2 * settings.reap_after_s)
 
 
 # --- for callers that may block a thread (the embedded engine) ---------------------------------

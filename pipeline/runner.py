@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from foundation.states import JOB_UNFINISHED
 from media.priority import make_nicer
+from pipeline import wakeups
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from store.db import session_scope
@@ -62,6 +63,10 @@ class JobRunner:
 
     def cancel(self, job_id: str) -> None:
         self.engine.cancel(job_id)
+
+    def wake(self, attempt_id: int, provider_job_id: str) -> None:
+        """A verified webhook says the attempt's provider job changed: poll it now."""
+        wakeups.notify(provider_job_id)
 
     def resume_unfinished(self) -> list[str]:
         """Submit every job a previous process left unfinished; returns their ids."""

@@ -21,8 +21,13 @@ PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
 
 def _start_emulator(ctx: RunContext, stack: ExitStack) -> None:
-    from emulators import start_emulator
+    """Point the adapters at the emulator at SHOTLINE_EMULATOR_URL (e.g. a running ``shotline
+    emulate`` with a scenario), else at a new one in this process."""
+    from emulators import start_emulator, urls_for
 
+    if ctx.settings.emulator_url:
+        ctx.base_urls, ctx.judge_base_urls = urls_for(ctx.settings.emulator_url)
+        return
     handle = stack.enter_context(start_emulator(None))
     ctx.base_urls = dict(handle.base_urls)
     ctx.judge_base_urls = dict(getattr(handle, "judge_base_urls", {}))

@@ -1,0 +1,101 @@
+"""The poll schedule: no poll before a job can plausibly be done, then polls backing off so a
+finish is noticed within a tenth of its render time, always within the bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.poll_schedule import PollBounds, RenderTimes, poll_delay
+from pipeline.render_times import measured
+
+BOUNDS = PollBounds(min_s=2.0, max_s=30.0, timeout_s=900.0)
+STEADY = RenderTimes(count=50, p50_s=60.0, p95_s=66.0)  # a model that takes about a minute
+
+
+def poll_times(times: RenderTimes, bounds: PollBounds, until_s: float) -> list[float]:
+    """When the polls of a job that never finishes happen, up to ``until_s``."""
+    at, polls, out = 0.0, 0, []
+    while at < until_s:
+        at += poll_delay(times, at, polls, bounds)
+        polls += 1
+        out.append(at)
+    return out
+
+
+class TestFirstPoll:
+    def test_waits_until_a_measured_model_can_plausibly_be_done(self):
+        first = poll_delay(STEADY, 0.0, 0, BOUNDS)
+        assert 45.0 < first < 60.0 * 60.0 / 66.0  # past most of nothing, before the low tail
+
+    def test_trusts_the_measured_tail_more_with_more_renders(self):
+        few = poll_delay(RenderTimes(1, 60.0, 66.0), 0.0, 0, BOUNDS)
+        many = poll_delay(RenderTimes(200, 60.0, 66.0), 0.0, 0, BOUNDS)
+        assert 0.0 < few < many
+
+    def test_a_model_never_measured_is_polled_at_once(self):
+        prior_only = RenderTimes(count=0, p50_s=120.0, p95_s=360.0)
+        assert poll_delay(prior_only, 0.0, 0, BOUNDS) == 0.0
+        assert poll_delay(prior_only, 0.0, 1, BOUNDS) == BOUNDS.min_s
+
+    def test_a_model_faster_than_the_shortest_interval_is_polled_when_done(self):
+        instant = RenderTimes(count=40, p50_s=0.3, p95_s=0.4)
+        assert 0.0 < poll_delay(instant, 0.0, 0, BOUNDS) < 0.3
+
+    def test_a_widely_spread_model_is_polled_earlier(self):
+        spread = RenderTimes(count=50, p50_s=60.0, p95_s=240.0)
+        assert poll_delay(spread, 0.0, 0, BOUNDS) < poll_delay(STEADY, 0.0, 0, BOUNDS) / 3
+
+    def test_a_resumed_attempt_counts_the_time_already_waited(self):
+        assert poll_delay(STEADY, 40.0, 0, BOUNDS) == pytest.approx(
+            poll_delay(STEADY, 0.0, 0, BOUNDS) - 40.0
+        )
+        assert poll_delay(STEADY, 500.0, 0, BOUNDS) == 0.0
+
+    def test_the_skip_is_not_capped_by_the_longest_interval(self):
+        slow = RenderTimes(count=50, p50_s=300.0, p95_s=330.0)
+        assert poll_delay(slow, 0.0, 0, BOUNDS) > BOUNDS.max_s
+
+
+class TestBackoff:
+    def test_intervals_grow_with_the_time_waited(self):
+        delays = [poll_delay(STEADY, at, 3, BOUNDS) for at in (10.0, 60.0, 120.0, 240.0)]
+        assert delays == sorted(delays)
+        assert delays[0] == BOUNDS.min_s < delays[2]
+
+    def test_stays_within_the_shortest_and_longest_interval(self):
+        assert poll_delay(STEADY, 0.5, 1, BOUNDS) == BOUNDS.min_s
+        assert poll_delay(STEADY, 800.0, 9, BOUNDS) == BOUNDS.max_s
+
+    def test_polls_when_the_attempt_times_out(self):
+        assert poll_delay(STEADY, 895.0, 9, BOUNDS) == pytest.approx(5.0)
+        assert poll_delay(STEADY, 899.5, 9, BOUNDS) == BOUNDS.min_s
+        assert poll_delay(STEADY, 880.0, 0, BOUNDS) == 0.0  # a first poll past the skip: at once
+
+    @pytest.mark.parametrize("render_s", [3.0, 25.0, 58.0, 61.0, 75.0, 200.0, 700.0])
+    def test_a_finish_is_noticed_within_a_tenth_of_its_render_time(self, render_s):
+        bounds = PollBounds(min_s=0.2, max_s=120.0, timeout_s=900.0)
+        noticed = next(at for at in poll_times(STEADY, bounds, 900.0) if at >= render_s)
+        if render_s >= poll_delay(STEADY, 0.0, 0, bounds):  # after the first poll's skip
+            assert noticed - render_s <= 0.1 * render_s
+        else:  # a render faster than this model ever was waits for the first poll only
+            assert noticed == poll_delay(STEADY, 0.0, 0, bounds)
+
+    def test_a_typical_render_costs_a_handful_of_polls(self):
+        assert len(poll_times(STEADY, BOUNDS, 62.0)) <= 4
+        never_measured = RenderTimes(count=0, p50_s=60.0, p95_s=240.0)
+        assert len(poll_times(never_measured, BOUNDS, 62.0)) <= 26  # the price of knowing nothing
+
+
+class TestMeasured:
+    def test_quantiles_of_the_measured_render_times(self):
+        times = measured([float(s) for s in range(1, 101)])
+        assert times.count == 100
+        assert times.p50_s == pytest.approx(50.5)
+        assert times.p95_s == pytest.approx(95.05)
+
+    def test_nothing_measured_counts_zero(self):
+        assert measured([]).count == 0
+        assert RenderTimes(0, 60.0, 240.0).trust() == 0.0
+
+    def test_low_tail_of_a_log_normal(self):
+        assert RenderTimes(9, 60.0, 240.0).low_tail_s() == pytest.approx(15.0)
