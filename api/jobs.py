@@ -25,12 +25,10 @@ from api.schemas import (
 from api.submit import parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError
 from foundation.storyboard import Mode
-from pipeline import events
-from pipeline.attempts import cancel_inflight
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
 from store.db import session_scope
-from store.models import Job, WebhookDelivery
+from store.models import WebhookDelivery
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 log = logging.getLogger(__name__)
@@ -129,20 +127,14 @@ def get_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
 
 
 def cancel(state: ApiState, job_id: str) -> None:
-    """Stop a job: the runner stops it if it runs here; otherwise cancel its rows directly."""
+    """Stop a job: its rows are cancelled (every engine's steps read them); when it runs in this
+    process, wait a moment for its steps to end."""
     state.runner.cancel(job_id)
     if _active(state.runner, job_id):
         try:
             state.runner.wait(job_id, timeout=CANCEL_WAIT_S)
         except Exception:  # a timeout or the job's own crash: the job view tells the state
             log.warning("job %s did not stop within %ss", job_id, CANCEL_WAIT_S)
-        return
-    cancel_inflight(state.ctx, job_id)
-    with session_scope(state.db_url) as session:
-        job = session.get_one(Job, job_id)
-        if job.status in ("planned", "running"):
-            job.status = "cancelled"
-            events.emit(session, job_id, "job.cancelled")
 
 
 def _active(runner: JobRunner, job_id: str) -> bool:

@@ -89,7 +89,7 @@ async def receive(provider: WebhookProvider, request: Request, state: StateDep) 
     return Response(status_code=204)
 
 
-def _record(db_url: str, provider: str, provider_job: str) -> str:
+def _record(db_url: str, provider: str, provider_job: str) -> int:
     with session_scope(db_url) as session:
         attempt = session.scalars(
             select(Attempt).where(
@@ -102,4 +102,4 @@ def _record(db_url: str, provider: str, provider_job: str) -> str:
             raise NotFoundError(f"no attempt waits for {provider} job {provider_job}")
         shot = session.get_one(Shot, attempt.shot_id)
         events.emit(session, shot.job_id, "attempt.webhook", shot.key, attempt=attempt.number)
-        return attempt.provider_job_id or provider_job
+        return attempt.id

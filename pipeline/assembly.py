@@ -1,5 +1,5 @@
 """Normalise each accepted shot as soon as it arrives, then stitch and verify the deliverable; and how
-a job ends under either engine (``conclude``, ``fail_job``)."""
+a job ends under either engine (``conclude``, ``cancel_job``, ``fail_job``)."""
 
 from __future__ import annotations
 
@@ -148,16 +148,9 @@ def stitch_job(ctx: RunContext, job_id: str) -> str:
     return "delivered"
 
 
-def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> str:
-    """End a job whose shots have all stopped, under either engine: cancelled, failed when a
-    shot has no segment, else stitched. Returns the status."""
-    if cancelled:
-        attempts.cancel_inflight(ctx, job_id, past_provider=True)
-        with session_scope(ctx.db_url) as session:
-            job = session.get_one(Job, job_id)
-            job.status, job.stage = "cancelled", "shots"
-            events.emit(session, job_id, "job.cancelled")
-        return "cancelled"
+def conclude(ctx: RunContext, job_id: str) -> str:
+    """End a job whose shots have all stopped, under either engine: failed when a shot has no
+    segment, else stitched. Returns the status."""
     with session_scope(ctx.db_url) as session:
         shots = list(
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
@@ -167,6 +160,20 @@ def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> str:
             error = f"shot {failed.key}: {failed.error or failed.status}"
             return fail_job(ctx, job_id, "shots", error, failed.key)
     return stitch_job(ctx, job_id)
+
+
+def cancel_job(ctx: RunContext, job_id: str) -> bool:
+    """Cancel a job that has not ended, under either engine: its provider jobs are cancelled, its
+    reservations released and the row says ``cancelled``, which every step reads and then ends.
+    Returns whether this call cancelled it."""
+    attempts.cancel_inflight(ctx, job_id)
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        if job.status not in ("planned", "running"):
+            return False
+        job.status = "cancelled"
+        events.emit(session, job_id, "job.cancelled")
+    return True
 
 
 def fail_job(

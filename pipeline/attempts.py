@@ -1,4 +1,5 @@
-"""One attempt of one shot, as short idempotent steps of ids: begin, submit, wait, fetch, gate.
+"""One attempt of one shot, as short idempotent steps of ids: begin, submit (polling: ``polling``;
+fetch and gate: ``verdicts``).
 
 Every step reads its rows, does one thing and writes the result. The provider job id is committed
 before the first poll, so a restarted process polls the same paid job instead of paying again.
@@ -6,7 +7,6 @@ before the first poll, so a restarted process polls the same paid job instead of
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.base import GenerationRequest, JobState
-from adapters.errors import ProviderError, ProviderTimeoutError
+from adapters.base import GenerationRequest
+from adapters.errors import ProviderError
 from ledger import service as ledger
-from pipeline import continuity, events, wakeups
+from pipeline import continuity, events
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, redact_paths
@@ -238,49 +238,6 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
             error_kind=exc.kind,
             error=attempt.error,
         )
-
-
-def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
-    """Poll until the provider job ends. True when it succeeded; failures are recorded."""
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status not in ("submitted", "rendering"):
-            # fetched or gating: the provider's part is done (a process died after it)
-            return attempt.status in ("fetched", "gating")
-        provider, job_id, started = (
-            attempt.provider,
-            attempt.provider_job_id or "",
-            time.monotonic(),
-        )
-        marked = attempt.status == "rendering"
-    adapter = ctx.adapter(provider)
-    interval = ctx.settings.poll_interval_s
-    while True:
-        if should_stop is not None and should_stop():
-            return False
-        try:
-            result = adapter.poll(job_id)
-        except ProviderError as exc:
-            if not exc.retriable:
-                _record_failure(ctx, attempt_id, exc)
-                return False
-            result = None
-        if result is not None and result.state is JobState.SUCCEEDED:
-            return True
-        if result is not None and result.state in (JobState.FAILED, JobState.CANCELED):
-            error = result.error or ProviderError(f"job ended {result.state}", provider)
-            _record_failure(ctx, attempt_id, error)
-            return False
-        if time.monotonic() - started > ctx.settings.attempt_timeout_s:
-            adapter.cancel(job_id)
-            _record_failure(
-                ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
-            )
-            return False
-        if not marked:
-            _mark_rendering(ctx, attempt_id, result.progress if result else None)
-            marked = True
-        wakeups.wait(job_id, interval)
 
 
 def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:

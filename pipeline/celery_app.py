@@ -15,7 +15,7 @@ from celery import Celery
 from sqlalchemy import select
 
 from foundation.settings import Settings, get_settings
-from pipeline import reaper
+from pipeline import assembly, reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.flow import JOB_DONE, STEP_QUEUE
@@ -116,7 +116,8 @@ class CeleryRunner(JobRunner):
         return False
 
     def cancel(self, job_id: str) -> None:
-        """Nothing to stop in this process: the caller cancels the rows."""
+        """Cancel the job's rows; the workers' steps read them and end."""
+        assembly.cancel_job(self.ctx, job_id)
 
     def resume_unfinished(self) -> list[str]:
         """Enqueue API jobs that were committed but never enqueued; returns their ids."""

@@ -11,6 +11,7 @@ from adapters.base import ProviderAdapter
 from adapters.judges import GeminiJudge
 from adapters.local import LocalAnimaticAdapter
 from foundation.settings import Settings, get_settings
+from pipeline.limits import Limits
 from quality.scoring import JudgeScorer, judge_from_settings
 from registry import Registry, load_registry
 from router import HealthBook
@@ -22,6 +23,7 @@ class RunContext:
     registry: Registry
     providers: str = "local"
     health: HealthBook = field(default_factory=HealthBook)
+    limits: Limits = field(default_factory=Limits)
     base_urls: dict[str, str] = field(default_factory=dict)
     judge_base_urls: dict[str, str] = field(default_factory=dict)
     _adapters: dict[str, ProviderAdapter] = field(default_factory=dict)

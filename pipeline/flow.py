@@ -10,6 +10,7 @@ commit. Rows and outcomes are the embedded engine's: same attempts, events, ledg
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -169,8 +170,10 @@ def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
     attempt_id = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
-    if not _admitted(ctx, attempt_id):  # the model's concurrency is used up: try again shortly
-        return [Move(cur.key, cur.job_id, "submit", cur.ref, _retry_s(ctx))]
+    with _ADMISSION:
+        wait_s = _admission_wait(ctx, attempt_id)
+    if wait_s > 0:  # the model's concurrency or request rate is used up: try again then
+        return [Move(cur.key, cur.job_id, "submit", cur.ref, wait_s)]
     attempts.submit(ctx, attempt_id)
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
@@ -184,17 +187,23 @@ def _retry_s(ctx: RunContext) -> float:
     return max(0.5, ctx.settings.poll_interval_s)
 
 
-def _admitted(ctx: RunContext, attempt_id: int) -> bool:
-    """Whether the model has room for one more job, counting every process's in-flight attempts
-    (a soft limit: two workers may pass at once; the provider's 429 then retries with backoff)."""
+_ADMISSION = threading.Lock()
+"""One admission at a time in a process, so its own steps never both take the model's last slot
+(across processes the limit stays soft: two workers may pass at once; a 429 then backs off)."""
+
+
+def _admission_wait(ctx: RunContext, attempt_id: int) -> float:
+    """0 when the model has room for one more job, counting every process's in-flight attempts,
+    and one more request fits this process's per-minute window (the attempt is then marked
+    ``submitting``, so it counts); else how long to wait before asking again."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.provider_job_id or attempt.status == "submitting":
-            return True
+            return 0.0
         try:
-            limit = ctx.registry.get(attempt.model_id).limits.concurrency
+            limits = ctx.registry.get(attempt.model_id).limits
         except KeyError:
-            return True
+            return 0.0
         busy = session.scalar(
             select(func.count()).where(
                 Attempt.model_id == attempt.model_id,
@@ -202,7 +211,12 @@ def _admitted(ctx: RunContext, attempt_id: int) -> bool:
                 Attempt.id != attempt_id,
             )
         )
-    return int(busy or 0) < max(1, limit)
+        if int(busy or 0) >= max(1, limits.concurrency):
+            return _retry_s(ctx)
+        wait_s = ctx.limits.get(attempt.model_id, limits.rpm).reserve()
+        if wait_s == 0.0:
+            attempt.status = "submitting"
+        return wait_s
 
 
 def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
@@ -233,6 +247,7 @@ def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
 def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
     shot_pk = int(cur.ref or 0)
     assembly.normalise_shot(ctx, shot_pk)
+    consistency.warm(ctx, shot_pk)
     return shot_over(ctx, cur, shot_pk)
 
 

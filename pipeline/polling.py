@@ -1,5 +1,5 @@
-"""One non-blocking poll of an attempt's provider job, for engines that reschedule instead of
-sleeping (the Celery engine). Records exactly what ``attempts.wait`` records for the same answer."""
+"""One non-blocking poll of an attempt's provider job: both engines reschedule a pending poll
+instead of sleeping."""
 
 from __future__ import annotations
 

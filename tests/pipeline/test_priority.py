@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from foundation.settings import get_settings
-from pipeline.runner import background_priority
+from pipeline.dispatch import background_priority
 from stitching import ffmpeg
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
