@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Literal
 
+from sqlalchemy import select
+
 from adapters.base import JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
 from pipeline.attempts import _mark_rendering, _record_failure
@@ -25,11 +27,14 @@ def poll_once(ctx: RunContext, attempt_id: int, started_at: float | None = None)
     (epoch seconds, default: when the attempt was opened) starts the attempt's timeout.
     """
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status not in ("submitted", "rendering"):
-            return "succeeded" if attempt.status in PAST_RENDER else "failed"
-        provider, job_id, state = attempt.provider, attempt.provider_job_id or "", attempt.status
-        started = started_at if started_at is not None else attempt.created_at.timestamp()
+        state, provider, provider_job, created = session.execute(
+            select(Attempt.status, Attempt.provider, Attempt.provider_job_id, Attempt.created_at)
+            .where(Attempt.id == attempt_id)
+        ).one()  # fmt: skip
+    if state not in ("submitted", "rendering"):
+        return "succeeded" if state in PAST_RENDER else "failed"
+    job_id = provider_job or ""
+    started = started_at if started_at is not None else created.timestamp()
     adapter = ctx.adapter(provider)
     try:
         result = adapter.poll(job_id)
