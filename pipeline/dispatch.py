@@ -78,7 +78,7 @@ class Scheduler:
         self._jobs: dict[str, _Job] = {}
         self._polls: dict[str, _Entry] = {}
         self.holder = f"{holder_node()}|{os.getpid()}"
-        self._unlisten = wakeups.listen(self.wake)
+        wakeups.listen(self.wake)  # a scheduler lives as long as its process
         threading.Thread(target=self._loop, name="step-scheduler", daemon=True).start()
 
     # --- jobs ----------------------------------------------------------------------------------
