@@ -25,7 +25,6 @@ from api.submit import parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError
 from foundation.states import JobStatus
 from foundation.storyboard import Mode
-from pipeline.cancel import cancel_idle
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
 from store import jobs
@@ -128,15 +127,14 @@ def get_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
 
 
 def cancel(state: ApiState, job_id: str) -> None:
-    """Stop a job: the runner stops it if it runs here; otherwise cancel its rows directly."""
+    """Stop a job: its rows are cancelled (every engine's steps read them); when it runs in this
+    process, wait a moment for its steps to end."""
     state.runner.cancel(job_id)
     if _active(state.runner, job_id):
         try:
             state.runner.wait(job_id, timeout=CANCEL_WAIT_S)
         except Exception:  # a timeout or the job's own crash: the job view tells the state
             log.warning("job %s did not stop within %ss", job_id, CANCEL_WAIT_S)
-        return
-    cancel_idle(state.ctx, job_id)
 
 
 def _active(runner: JobRunner, job_id: str) -> bool:

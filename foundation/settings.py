@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     registry: Path | None = None
     ffmpeg: Path | None = None  # default: the FFmpeg of the locked imageio-ffmpeg wheel
     ffmpeg_nice: int = 5  # FFmpeg runs this much nicer than shotline (0: same priority)
-    pipeline_nice: int = 5  # `serve`'s job threads run this much nicer than its request handling
+    pipeline_nice: int = 5  # `serve`'s step threads run this much nicer than its request handling
     engine: Literal["embedded", "celery"] = "embedded"
     broker_url: str = "redis://127.0.0.1:6379/0"
     # Redis shared by every process for provider limits and circuit breakers (default: the broker

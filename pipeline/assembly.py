@@ -1,5 +1,5 @@
 """Normalise each accepted shot as soon as it arrives, then stitch and verify the deliverable; and how
-a job ends under either engine (``conclude``, ``fail_job``)."""
+a job ends under either engine (``conclude``, ``cancel_job``, ``fail_job``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 import stitching
 from foundation.errors import ShotlineError
-from foundation.states import JOB_ENDED, JobStatus, ShotStatus
+from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from pipeline import attempts, events
@@ -152,17 +152,9 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
     return JobStatus.DELIVERED
 
 
-def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> JobStatus:
-    """End a job whose shots have all stopped, under either engine: cancelled, failed when a
-    shot has no segment, else stitched. Returns the status."""
-    if cancelled:
-        attempts.cancel_inflight(ctx, job_id, past_provider=True)
-        with session_scope(ctx.db_url) as session:
-            job = session.get_one(Job, job_id)
-            job.stage = "shots"
-            if job.status != JobStatus.CANCELLED:
-                job_to(session, job, JobStatus.CANCELLED)
-        return JobStatus.CANCELLED
+def conclude(ctx: RunContext, job_id: str) -> JobStatus:
+    """End a job whose shots have all stopped, under either engine: failed when a shot has no
+    segment, else stitched. Returns the status."""
     with session_scope(ctx.db_url) as session:
         shots = list(
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
@@ -172,6 +164,19 @@ def conclude(ctx: RunContext, job_id: str, *, cancelled: bool = False) -> JobSta
             error = f"shot {failed.key}: {failed.error or failed.status}"
             return fail_job(ctx, job_id, "shots", error, failed.key)
     return stitch_job(ctx, job_id)
+
+
+def cancel_job(ctx: RunContext, job_id: str) -> bool:
+    """Cancel a job that has not ended, under either engine: its provider jobs are cancelled, its
+    reservations released and the row says ``cancelled``, which every step reads and then ends.
+    Returns whether this call cancelled it."""
+    attempts.cancel_inflight(ctx, job_id)
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        if job.status not in JOB_UNFINISHED:
+            return False
+        job_to(session, job, JobStatus.CANCELLED)
+    return True
 
 
 def fail_job(

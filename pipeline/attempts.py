@@ -1,4 +1,5 @@
-"""One attempt of one shot, as short idempotent steps of ids: begin, submit, wait, fetch, gate.
+"""One attempt of one shot, as short idempotent steps of ids: begin, submit (polling: ``polling``;
+fetch and gate: ``verdicts``).
 
 Every step reads its rows, does one thing and writes the result. The provider job id is committed
 before the first poll, so a restarted process polls the same paid job instead of paying again.
@@ -6,7 +7,6 @@ before the first poll, so a restarted process polls the same paid job instead of
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.base import GenerationRequest, JobState
-from adapters.errors import ProviderError, ProviderTimeoutError
+from adapters.base import GenerationRequest
+from adapters.errors import ProviderError
 from foundation.states import (
-    ATTEMPT_AT_PROVIDER,
     ATTEMPT_ENDED,
     ATTEMPT_IN_FLIGHT,
     ATTEMPT_PROVIDER_DONE,
@@ -29,12 +28,11 @@ from foundation.states import (
     ShotStatus,
 )
 from ledger import service as ledger
-from pipeline import continuity, wakeups
+from pipeline import continuity
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, redact_paths
 from pipeline.policy import NextStep, next_step
-from pipeline.render_times import next_poll_s
 from pipeline.transitions import attempt_opened, attempt_to, shot_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -274,67 +272,6 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
             error=attempt.error,
         )
         ledger.settle(session, shot.job_id, attempt, 0.0)
-
-
-def wait(ctx: RunContext, attempt_id: int, should_stop: Any = None) -> bool:
-    """Poll until the provider job ends. True when it succeeded; failures are recorded.
-
-    Polls follow ``render_times.next_poll_s`` (a fresh job is first polled when it can plausibly
-    be done); a webhook (``wakeups.notify``) makes the next poll happen at once."""
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status not in ATTEMPT_AT_PROVIDER:
-            # fetched or gating: the provider's part is done (a process died after it)
-            return attempt.status in ATTEMPT_PROVIDER_DONE
-        provider, job_id, started = (
-            attempt.provider,
-            attempt.provider_job_id or "",
-            time.monotonic(),
-        )
-        marked, model_id = attempt.status == AttemptStatus.RENDERING, attempt.model_id
-    adapter = ctx.adapter(provider)
-    polls = 0 if not marked else 1  # a resumed, rendering job is polled at once
-    while True:
-        if polls == 0:
-            _sleep(ctx, job_id, next_poll_s(ctx, model_id, 0.0, 0), should_stop)
-        polls += 1
-        if should_stop is not None and should_stop():
-            return False
-        try:
-            result = adapter.poll(job_id)
-        except ProviderError as exc:
-            if not exc.retriable:
-                _record_failure(ctx, attempt_id, exc)
-                return False
-            result = None
-        if result is not None and result.state is JobState.SUCCEEDED:
-            return True
-        if result is not None and result.state in (JobState.FAILED, JobState.CANCELED):
-            error = result.error or ProviderError(f"job ended {result.state}", provider)
-            _record_failure(ctx, attempt_id, error)
-            return False
-        if time.monotonic() - started > ctx.settings.attempt_timeout_s:
-            adapter.cancel(job_id)
-            _record_failure(
-                ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
-            )
-            return False
-        if not marked:
-            _mark_rendering(ctx, attempt_id, result.progress if result else None)
-            marked = True
-        delay = next_poll_s(ctx, model_id, time.monotonic() - started, polls)
-        _sleep(ctx, job_id, delay, should_stop)
-
-
-def _sleep(ctx: RunContext, job_id: str, seconds: float, should_stop: Any) -> None:
-    """Sleep ``seconds``, or less when a webhook wakes the job or the caller wants to stop
-    (checked every poll interval, so a long wait does not hold up a cancellation)."""
-    due = time.monotonic() + seconds
-    while (left := due - time.monotonic()) > 0:
-        if wakeups.wait(job_id, min(left, ctx.settings.poll_interval_s)):
-            return
-        if should_stop is not None and should_stop():
-            return
 
 
 def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:

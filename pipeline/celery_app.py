@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from foundation.settings import Settings, get_settings
 from foundation.states import JOB_ENDED
-from pipeline import reaper, wakeups
+from pipeline import assembly, reaper, wakeups
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.flow import STEP_QUEUE
@@ -118,7 +118,8 @@ class CeleryRunner(JobRunner):
         return False
 
     def cancel(self, job_id: str) -> None:
-        """Nothing to stop in this process: the caller cancels the rows."""
+        """Cancel the job's rows; the workers' steps read them and end."""
+        assembly.cancel_job(self.ctx, job_id)
 
     def wake(self, attempt_id: int, provider_job_id: str) -> None:
         """Send the attempt's scheduled poll now, however far away it was due; while its submit

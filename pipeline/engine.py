@@ -1,139 +1,79 @@
-"""The embedded engine: drives the state machine in-process with a pool of threads for provider I/O
-and a smaller bounded pool for CPU work (gate, normalise, stitch), so a long render never blocks
-polling. It only reads rows and calls steps, so a killed process resumes where it stopped."""
+"""The embedded engine: the step graph of ``pipeline.flow`` dispatched in-process by this
+process's scheduler (``pipeline.dispatch``) instead of as Celery tasks. Steps, cursors, leases,
+rows and events are the distributed engine's, so a killed process resumes where it stopped: the
+next run re-dispatches the cursors it left (as the reaper does), and a cancellation is the job row
+that every step reads."""
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from functools import partial
 
 from sqlalchemy import select
 
-from foundation.states import JOB_ENDED, SHOT_HAS_CLIP, JobStatus
-from pipeline import assembly, attempts, consistency, continuity, verdicts
-from pipeline.admission import holder_of
+from foundation.states import JOB_ENDED, JobStatus
+from pipeline import assembly, attempts, dispatch, reaper
+from pipeline import steps as cursors
 from pipeline.context import RunContext
-from pipeline.errors import public_message
-from pipeline.limits import holding_slot, pace
-from pipeline.transitions import job_to
+from pipeline.steps import ABSENT, WAITING, Dispatch, Move, job_key
 from store.db import session_scope
-from store.models import Attempt, Job, Shot
-
-log = logging.getLogger(__name__)
+from store.models import Job, PipelineStep
 
 
 class EmbeddedEngine:
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, nice: int = 0) -> None:
         self.ctx = ctx
-        self.cpu = threading.BoundedSemaphore(max(1, ctx.settings.cpu_workers))
-        self._cancelled: set[str] = set()
+        settings = ctx.settings
+        self.scheduler = dispatch.scheduler(settings.io_workers, settings.cpu_workers, nice)
 
-    def cancel(self, job_id: str) -> None:
-        self._cancelled.add(job_id)
+    def start(self, job_id: str) -> Future[str]:
+        """Start (or resume) driving a job; the future holds its final status."""
+        with session_scope(self.ctx.db_url) as session:
+            status = session.get_one(Job, job_id).status
+        if status in JOB_ENDED:
+            done: Future[str] = Future()
+            done.set_result(status)
+            return done
+        return self.scheduler.drive(
+            self.ctx, job_id, partial(resume, self.ctx, job_id), partial(ended, self.ctx, job_id)
+        )
 
     def run(self, job_id: str) -> str:
         """Run (or resume) a job to its end; returns the final status."""
-        with session_scope(self.ctx.db_url) as session:
-            job = session.get_one(Job, job_id)
-            if job.status in JOB_ENDED:
-                return job.status
-            job.stage = "shots"
-            job_to(session, job, JobStatus.RUNNING)
-            pks = list(
-                session.scalars(
-                    select(Shot.id).where(Shot.job_id == job_id).order_by(Shot.position)
-                )
-            )
-            waits_for = continuity.dependencies(
-                job, list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
-            )
-        self._drive_all(job_id, pks, waits_for)
-        self._consistency(job_id)
-        return self._finish(job_id)
+        return self.start(job_id).result()
 
-    def _drive_all(self, job_id: str, pks: list[int], waits_for: dict[int, int]) -> None:
-        done = {pk: threading.Event() for pk in pks}
-        for pk in waits_for.values():
-            if pk not in done:  # a dependency outside this batch has already finished
-                done[pk] = threading.Event()
-                done[pk].set()
-        workers = max(1, min(len(pks), self.ctx.settings.io_workers))
-        with ThreadPoolExecutor(workers, thread_name_prefix="shot") as pool:
-            futures = [
-                pool.submit(self._drive_shot, job_id, pk, done, waits_for.get(pk)) for pk in pks
-            ]
-            for future in futures:
-                future.result()
+    def cancel(self, job_id: str) -> None:
+        """Cancel the job's rows (as the API does under either engine), then run its queued steps
+        now: each one finds the job cancelled and ends."""
+        assembly.cancel_job(self.ctx, job_id)
+        self.scheduler.expedite(job_id)
 
-    def _consistency(self, job_id: str) -> None:
-        """Report colour continuity; re-render the offending shots once when the storyboard asks."""
-        with self.cpu:
-            offending = consistency.check(self.ctx, job_id)
-        if not offending or job_id in self._cancelled:
-            return
-        if not consistency.wants_rerender(self.ctx, job_id):
-            return
-        if consistency.already_rerendered(self.ctx, job_id):
-            return
-        consistency.reset_for_rerender(self.ctx, offending)
-        self._drive_all(job_id, offending, {})
-        with self.cpu:
-            consistency.check(self.ctx, job_id)
 
-    def _drive_shot(
-        self, job_id: str, shot_pk: int, done: dict[int, threading.Event], after: int | None
-    ) -> None:
-        try:
-            if after is not None:
-                done[after].wait()
-                if not self._accepted(after):
-                    attempts.fail_shot(self.ctx, shot_pk, "the shot it continues from has no clip")
-                    return
-            self._attempt_until_done(job_id, shot_pk)
-        except Exception as exc:  # a bug must fail the shot, not hang the job
-            log.exception("shot %s of job %s crashed", shot_pk, job_id)
-            reason = f"internal error: {public_message(exc)}"
-            attempts.fail_shot(self.ctx, shot_pk, reason, stage="internal")
-        finally:
-            done[shot_pk].set()
+def resume(ctx: RunContext, job_id: str) -> list[Dispatch]:
+    """The messages that drive a job on: its cursors' current steps (leases of dead processes on
+    this machine freed first; due ones now, backoffs kept) and, when its job cursor is absent or
+    done, ``start``."""
+    reaper.release_dead(ctx, dispatch.holder_node())
+    now, grace = time.time(), ctx.settings.reap_after_s
+    with session_scope(ctx.db_url) as session:
+        rows = session.execute(
+            select(PipelineStep.name, PipelineStep.ref, PipelineStep.version, PipelineStep.due_at)
+            .where(PipelineStep.job_id == job_id, PipelineStep.name.not_in(WAITING))
+        ).all()  # fmt: skip
+    pending = [
+        Dispatch(name, ref or "", version, max(0.0, (due or now) - grace - now))
+        for name, ref, version, due in rows
+    ]
+    start = Move(job_key(job_id), job_id, "start", job_id, when=frozenset({ABSENT, "done"}))
+    return pending + cursors.apply(ctx.db_url, None, [start], grace)
 
-    def _accepted(self, shot_pk: int) -> bool:
-        with session_scope(self.ctx.db_url) as session:
-            return session.get_one(Shot, shot_pk).status in SHOT_HAS_CLIP
 
-    def _attempt_until_done(self, job_id: str, shot_pk: int) -> None:
-        while job_id not in self._cancelled:
-            attempt_id, delay = attempts.begin(self.ctx, shot_pk)
-            if attempt_id is None:
-                break
-            time.sleep(delay)
-            if self._render(job_id, attempt_id) and self._gate(attempt_id):
-                break
-        with self.cpu:
-            assembly.normalise_shot(self.ctx, shot_pk)
-            consistency.warm(self.ctx, shot_pk)
-
-    def _render(self, job_id: str, attempt_id: int) -> bool:
-        with session_scope(self.ctx.db_url) as session:
-            attempt = session.get_one(Attempt, attempt_id)
-            model = self.ctx.registry.get(attempt.model_id)
-        limits, holder = self.ctx.limits, holder_of(attempt_id)
-        lease = self.ctx.settings.attempt_timeout_s + 60  # held by this thread until it returns
-        with holding_slot(limits, model.id, holder, model.limits.concurrency, lease):
-            if attempt.provider_job_id is None:
-                pace(limits, model.id, model.limits.rpm, holder)
-                attempts.submit(self.ctx, attempt_id)
-                limits.sent(model.id, holder)
-            return attempts.wait(self.ctx, attempt_id, lambda: job_id in self._cancelled)
-
-    def _gate(self, attempt_id: int) -> bool:
-        with self.cpu:
-            if not verdicts.fetch(self.ctx, attempt_id):
-                return False
-            return verdicts.judge(self.ctx, attempt_id) in ("accept", "repair")
-
-    def _finish(self, job_id: str) -> str:
-        with self.cpu:
-            return assembly.conclude(self.ctx, job_id, cancelled=job_id in self._cancelled)
+def ended(ctx: RunContext, job_id: str) -> str | None:
+    """The job's final status once it has ended (None before). A cancelled job's attempts that
+    steps opened or fetched while the cancellation was written are closed here."""
+    with session_scope(ctx.db_url) as session:
+        status = session.scalar(select(Job.status).where(Job.id == job_id)) or JobStatus.CANCELLED
+    if status == JobStatus.CANCELLED:
+        attempts.cancel_inflight(ctx, job_id, past_provider=True)
+    return status if status in JOB_ENDED else None

@@ -238,6 +238,7 @@ def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
 def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
     shot_pk = int(cur.ref or 0)
     assembly.normalise_shot(ctx, shot_pk)
+    consistency.warm(ctx, shot_pk)
     return shot_over(ctx, cur, shot_pk)
 
 

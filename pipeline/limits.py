@@ -14,8 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Protocol
 
 from foundation.settings import Settings
@@ -100,25 +99,3 @@ def slot_lease_s(settings: Settings) -> float:
     between two polls of a live attempt, short enough that a dead one frees its slot soon."""
     longest_poll_gap = settings.poll_max_interval_s or 15 * settings.poll_interval_s
     return max(60.0, 2 * longest_poll_gap, 2 * settings.reap_after_s)
-
-
-# --- for callers that may block a thread (the embedded engine) ---------------------------------
-
-
-@contextmanager
-def holding_slot(
-    limits: ProviderLimits, model_id: str, holder: str, limit: int, lease_s: float
-) -> Iterator[None]:
-    """Wait for a slot, hold it for the block, release it after."""
-    while not limits.try_acquire(model_id, holder, limit, lease_s):
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        limits.release(model_id, holder)
-
-
-def pace(limits: ProviderLimits, model_id: str, rpm: int, holder: str) -> None:
-    """Block until one more submission fits in the model's minute."""
-    while (wait := limits.try_take(model_id, rpm, holder)) > 0:
-        time.sleep(min(wait, 1.0))

@@ -1,10 +1,12 @@
-"""One non-blocking poll of an attempt's provider job, for engines that reschedule instead of
-sleeping (the Celery engine). Records exactly what ``attempts.wait`` records for the same answer."""
+"""One non-blocking poll of an attempt's provider job: both engines reschedule a pending poll
+instead of sleeping."""
 
 from __future__ import annotations
 
 import time
 from typing import Literal
+
+from sqlalchemy import select
 
 from adapters.base import JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
@@ -25,11 +27,14 @@ def poll_once(ctx: RunContext, attempt_id: int, started_at: float | None = None)
     (epoch seconds, default: when the attempt was opened) starts the attempt's timeout.
     """
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status not in ATTEMPT_AT_PROVIDER:
-            return "succeeded" if attempt.status in ATTEMPT_PAST_RENDER else "failed"
-        provider, job_id, state = attempt.provider, attempt.provider_job_id or "", attempt.status
-        started = started_at if started_at is not None else attempt.created_at.timestamp()
+        state, provider, provider_job, created = session.execute(
+            select(Attempt.status, Attempt.provider, Attempt.provider_job_id, Attempt.created_at)
+            .where(Attempt.id == attempt_id)
+        ).one()  # fmt: skip
+    if state not in ATTEMPT_AT_PROVIDER:
+        return "succeeded" if state in ATTEMPT_PAST_RENDER else "failed"
+    job_id = provider_job or ""
+    started = started_at if started_at is not None else created.timestamp()
     adapter = ctx.adapter(provider)
     try:
         result = adapter.poll(job_id)

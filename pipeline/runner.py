@@ -1,17 +1,16 @@
 """Runs jobs in the background for a long-lived process (``shotline serve``) on the embedded engine:
-submit, cancel, and resume every unfinished job at start."""
+submit, cancel, and resume every unfinished job at start. Every job shares the process's
+scheduler, so there is no thread per job or per shot."""
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from sqlalchemy import select
 
 from foundation.states import JOB_UNFINISHED
-from media.priority import make_nicer
 from pipeline import wakeups
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
@@ -21,24 +20,10 @@ from store.models import Job
 log = logging.getLogger(__name__)
 
 
-def background_priority(nice: int) -> None:
-    """Make the calling thread ``nice`` nicer. On Linux niceness is per thread and inherited by the
-    threads and processes it starts, so a job's shot threads and their FFmpeg runs yield the CPU to
-    the API's event loop and request threads in the same process; elsewhere this does nothing."""
-    if sys.platform == "linux":
-        make_nicer(threading.get_native_id(), nice)
-
-
 class JobRunner:
-    def __init__(self, ctx: RunContext, max_jobs: int = 4) -> None:
+    def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.engine = EmbeddedEngine(ctx)
-        self._pool = ThreadPoolExecutor(
-            max_jobs,
-            thread_name_prefix="job",
-            initializer=background_priority,
-            initargs=(ctx.settings.pipeline_nice,),
-        )
+        self.engine = EmbeddedEngine(ctx, nice=ctx.settings.pipeline_nice)
         self._running: dict[str, Future[str]] = {}
         self._lock = threading.Lock()
 
@@ -47,14 +32,16 @@ class JobRunner:
         with self._lock:
             if job_id in self._running and not self._running[job_id].done():
                 return
-            self._running[job_id] = self._pool.submit(self._run, job_id)
+            self._running[job_id] = self._start(job_id)
 
-    def _run(self, job_id: str) -> str:
+    def _start(self, job_id: str) -> Future[str]:
         try:
-            return self.engine.run(job_id)
-        except Exception:
-            log.exception("job %s crashed; it stays resumable", job_id)
-            raise
+            return self.engine.start(job_id)
+        except Exception as exc:
+            log.exception("job %s could not start; it stays resumable", job_id)
+            failed: Future[str] = Future()
+            failed.set_exception(exc)
+            return failed
 
     def is_running(self, job_id: str) -> bool:
         with self._lock:
@@ -62,11 +49,12 @@ class JobRunner:
         return future is not None and not future.done()
 
     def cancel(self, job_id: str) -> None:
+        """Cancel the job's rows; its steps in this process end at once."""
         self.engine.cancel(job_id)
 
     def wake(self, attempt_id: int, provider_job_id: str) -> None:
-        """A verified webhook says the attempt's provider job changed: poll it now."""
-        wakeups.notify(provider_job_id)
+        """A verified webhook says the attempt's provider job changed: its poll runs now."""
+        wakeups.notify(attempt_id)
 
     def resume_unfinished(self) -> list[str]:
         """Submit every job a previous process left unfinished; returns their ids."""
@@ -82,4 +70,5 @@ class JobRunner:
         return future.result(timeout)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to stop: the process's scheduler outlives the runner, and every step is
+        resumable by the next process."""

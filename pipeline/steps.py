@@ -74,8 +74,8 @@ def key_for(session: Session, step: str, ref: str) -> str | None:
     if step in ("start", "finish"):
         return job_key(ref)
     if step in ("submit", "poll", "gate"):
-        attempt = session.get(Attempt, int(ref))
-        return None if attempt is None else shot_key(attempt.shot_id)
+        shot_pk = session.scalar(select(Attempt.shot_id).where(Attempt.id == int(ref)))
+        return None if shot_pk is None else shot_key(shot_pk)
     return shot_key(int(ref))
 
 

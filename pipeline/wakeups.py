@@ -1,14 +1,13 @@
-"""Wake a waiting poller early: a provider's webhook says its job changed, so the attempt polls
-now instead of at its next interval. Polling stays the fallback when no webhook arrives.
-
-``notify``/``wait`` wake a thread that sleeps between polls (the thread-per-shot engine);
-``hasten_poll`` moves a scheduled poll step to now (engines whose polls are scheduled steps).
-"""
+"""Wake a waiting poll early: a provider's verified webhook says its job changed, so the attempt
+polls now instead of at its next scheduled time. Polling stays the fallback when no webhook
+arrives. The embedded engine's scheduler listens in-process (``listen``/``notify``); under Celery
+``hasten_poll`` makes the attempt's scheduled poll step due now."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from sqlalchemy import or_, update
@@ -17,30 +16,29 @@ from pipeline.steps import Dispatch, shot_key
 from store.db import session_scope
 from store.models import Attempt, PipelineStep
 
-_events: dict[str, threading.Event] = {}
+Listener = Callable[[int], None]
+_listeners: list[Listener] = []
 _lock = threading.Lock()
 
 
-def _event(provider_job_id: str) -> threading.Event:
+def listen(listener: Listener) -> Callable[[], None]:
+    """Call ``listener`` with the attempt id of every webhook; returns the unsubscribe."""
     with _lock:
-        return _events.setdefault(provider_job_id, threading.Event())
+        _listeners.append(listener)
+
+    def stop() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return stop
 
 
-def notify(provider_job_id: str) -> None:
-    _event(provider_job_id).set()
-
-
-def wait(provider_job_id: str, timeout: float) -> bool:
-    """Sleep up to ``timeout`` seconds or until notified; True when a webhook woke us."""
-    event = _event(provider_job_id)
-    woken = event.wait(timeout)
-    event.clear()
-    return woken
-
-
-def forget(provider_job_id: str) -> None:
+def notify(attempt_id: int) -> None:
     with _lock:
-        _events.pop(provider_job_id, None)
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener(attempt_id)
 
 
 def hasten_poll(url: str, attempt_id: int, grace_s: float) -> Dispatch | Literal["busy", "idle"]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from foundation.states import ATTEMPT_ENDED
-from pipeline import attempts, polling
+from pipeline import polling
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
@@ -79,8 +79,7 @@ def test_a_crash_while_polling_closes_the_submitted_attempt(
     ctx, scripted, tmp_path, monkeypatch, engine
 ):
     adapter = scripted()
-    monkeypatch.setattr(attempts, "wait", _crash)  # the embedded engine's poll loop
-    monkeypatch.setattr(polling, "poll_once", _crash)  # the distributed flow's poll step
+    monkeypatch.setattr(polling, "poll_once", _crash)  # the flow's poll step (both engines)
     job_id = _priced_job(ctx, tmp_path, 0.5)
     assert _run(ctx, engine, job_id) == "failed"
     tries, was = _assert_closed(ctx, job_id)

@@ -15,7 +15,7 @@ import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
 from ledger import service as ledger
 from media.probe import count_frames
-from pipeline import attempts, verdicts
+from pipeline import attempts, polling, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.report import job_report
@@ -278,7 +278,7 @@ class TestResumeMidGate:
         attempt_id, _ = attempts.begin(ctx, shot_pk)
         assert attempt_id is not None
         attempts.submit(ctx, attempt_id)
-        assert attempts.wait(ctx, attempt_id)
+        assert polling.poll_once(ctx, attempt_id) == "succeeded"
         assert verdicts.fetch(ctx, attempt_id)
         with session_scope(ctx.db_url) as session:
             session.get_one(Attempt, attempt_id).status = "gating"  # ...and the process dies here

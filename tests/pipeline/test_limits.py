@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from foundation.settings import Settings
-from pipeline.limits import LocalLimits, ProviderLimits, holding_slot, pace
+from pipeline.limits import LocalLimits, ProviderLimits
 from pipeline.shared_limits import RedisLimits, build_limits
 
 MODEL = "runway/gen4.5"
@@ -64,15 +64,6 @@ class TestSlots:
             thread.join()
         assert len(won) == 3
 
-    def test_holding_slot_waits_and_releases(self, limits):
-        assert limits.try_acquire(MODEL, "other", 1, 30)
-        threading.Timer(0.2, limits.release, (MODEL, "other")).start()
-        started = time.monotonic()
-        with holding_slot(limits, MODEL, "me", 1, 30):
-            assert time.monotonic() - started >= 0.15
-            assert not limits.try_acquire(MODEL, "third", 1, 30)
-        assert limits.try_acquire(MODEL, "third", 1, 30)
-
 
 class TestRequestsPerMinute:
     def test_the_window_holds_rpm_submissions(self, limits):
@@ -106,23 +97,6 @@ def test_the_minute_counts_from_when_the_request_left():
     clock.now += 50.5
     assert limits.try_take(MODEL, 2, "next") == 0.0  # "fast" left the window, "slow" did not
     assert limits.try_take(MODEL, 2, "after") == pytest.approx(9.5)
-
-
-def test_pace_sleeps_until_the_window_moves(monkeypatch):
-    clock = Clock()
-    limits = LocalLimits(clock)
-    slept: list[float] = []
-
-    def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.now += seconds
-
-    monkeypatch.setattr("pipeline.limits.time.sleep", fake_sleep)
-    pace(limits, MODEL, 2, "a")
-    pace(limits, MODEL, 2, "b")
-    assert slept == []
-    pace(limits, MODEL, 2, "c")  # the third request in the same minute waits for the window
-    assert sum(slept) >= 59.0
 
 
 def test_the_backend_follows_the_engine(redis_url):

@@ -11,7 +11,7 @@ import pytest
 
 from foundation.settings import get_settings
 from media import runner
-from pipeline.runner import background_priority
+from pipeline.dispatch import background_priority
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
 

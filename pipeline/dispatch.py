@@ -1,0 +1,214 @@
+"""The embedded engine's dispatcher: the step graph of ``pipeline.flow`` run in-process.
+
+One ``Scheduler`` per process (per pool configuration) serves every job in it: a heap of due
+steps under a condition variable, one thread handing due steps to an I/O pool or a bounded CPU
+pool (``flow.STEP_QUEUE``), and the workers running ``flow.run_step`` and scheduling the messages
+it returns. A pending poll is a scheduled message, never a sleeping thread, so one process holds
+any number of in-flight provider jobs. Per job it counts the steps queued or running; when none
+is left the job has ended (or, rarely, another process holds its cursors and the job is looked
+at again shortly).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from media.priority import make_nicer
+from pipeline import flow, wakeups
+from pipeline.context import RunContext
+from pipeline.steps import Dispatch
+
+log = logging.getLogger(__name__)
+LEASE_MARGIN_S = 10.0
+RETRY_CAP_S = 30.0
+RECHECK_S = 1.0
+MAX_TRIES = 8
+
+Resume = Callable[[], list[Dispatch]]
+"""Reads a job's cursors and returns the messages that drive it on (see ``engine.resume``)."""
+Ended = Callable[[], str | None]
+"""The job's terminal status, or None while it is not over (see ``engine.ended``)."""
+
+
+@dataclass
+class _Job:
+    ctx: RunContext
+    resume: Resume
+    ended: Ended
+    future: Future[str] = field(default_factory=Future)
+    outstanding: int = 0
+
+
+@dataclass(eq=False)
+class _Entry:
+    due: float
+    job_id: str
+    message: Dispatch | None  # None: resume the job from its cursors
+    tries: int = 0
+    dead: bool = False  # replaced by an earlier copy (a webhook, a cancellation)
+
+
+def holder_node() -> str:
+    """The lease holder prefix of this machine's embedded engines (``reaper.release_dead`` frees
+    the leases of dead processes under it)."""
+    return f"embedded@{socket.gethostname()}"
+
+
+class Scheduler:
+    def __init__(self, io_workers: int, cpu_workers: int, initializer: Callable[[], None]) -> None:
+        self._io = ThreadPoolExecutor(
+            max(1, io_workers), thread_name_prefix="step-io", initializer=initializer
+        )
+        self._cpu = ThreadPoolExecutor(
+            max(1, cpu_workers), thread_name_prefix="step-cpu", initializer=initializer
+        )
+        self._heap: list[tuple[float, int, _Entry]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._jobs: dict[str, _Job] = {}
+        self._polls: dict[str, _Entry] = {}
+        self.holder = f"{holder_node()}|{os.getpid()}"
+        wakeups.listen(self.wake)  # a scheduler lives as long as its process
+        threading.Thread(target=self._loop, name="step-scheduler", daemon=True).start()
+
+    # --- jobs ----------------------------------------------------------------------------------
+
+    def drive(self, ctx: RunContext, job_id: str, resume: Resume, ended: Ended) -> Future[str]:
+        """Drive a job until it ends; the future holds its final status. A job this process
+        already drives keeps its future."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                return job.future
+            job = self._jobs[job_id] = _Job(ctx, resume, ended)
+            self._push(_Entry(time.time(), job_id, None), job)
+        return job.future
+
+    def expedite(self, job_id: str) -> None:
+        """Run every queued step of the job now (it was cancelled: each one only ends)."""
+        with self._cond:
+            entries = [e for _, _, e in self._heap if e.job_id == job_id and not e.dead]
+            for entry in entries:
+                self._replace(entry, time.time())
+
+    def wake(self, attempt_id: int) -> None:
+        """A verified webhook: the attempt's scheduled poll runs now instead of at its time."""
+        with self._cond:
+            entry = self._polls.get(str(attempt_id))
+            if entry is not None and not entry.dead and entry.due > time.time():
+                self._replace(entry, time.time())
+
+    # --- the heap ------------------------------------------------------------------------------
+
+    def _push(self, entry: _Entry, job: _Job) -> None:
+        """Queue one entry (the caller holds the condition)."""
+        job.outstanding += 1
+        if entry.message is not None and entry.message.step == "poll":
+            self._polls[entry.message.ref] = entry
+        heapq.heappush(self._heap, (entry.due, next(self._seq), entry))
+        self._cond.notify()
+
+    def _replace(self, entry: _Entry, due: float) -> None:
+        entry.dead = True
+        job = self._jobs[entry.job_id]
+        job.outstanding -= 1
+        self._push(replace(entry, due=due, dead=False), job)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.time():
+                    timeout = self._heap[0][0] - time.time() if self._heap else None
+                    self._cond.wait(timeout)
+                _, _, entry = heapq.heappop(self._heap)
+                if entry.dead:
+                    continue
+                message = entry.message
+                if message is not None and self._polls.get(message.ref) is entry:
+                    del self._polls[message.ref]
+                job = self._jobs[entry.job_id]
+            queue = "io" if message is None else flow.STEP_QUEUE[message.step]
+            (self._cpu if queue == "cpu" else self._io).submit(self._run, entry, job)
+
+    # --- the workers ---------------------------------------------------------------------------
+
+    def _run(self, entry: _Entry, job: _Job) -> None:
+        try:
+            follow = self._step(entry, job)
+        except Exception:  # the database is unreachable, or a bug outside any step
+            log.exception("step %s of job %s failed", entry.message, entry.job_id)
+            delay = min(RETRY_CAP_S, 0.5 * 2**entry.tries)
+            retry = replace(entry, due=time.time() + delay, tries=entry.tries + 1)
+            follow = [retry] if retry.tries <= MAX_TRIES else []
+        with self._cond:
+            for nxt in follow:
+                self._push(nxt, job)
+            job.outstanding -= 1
+            idle = job.outstanding == 0
+        if idle:
+            self._settle(entry.job_id, job)
+
+    def _step(self, entry: _Entry, job: _Job) -> list[_Entry]:
+        if entry.message is None:
+            messages = job.resume()
+        else:
+            message, settings = entry.message, job.ctx.settings
+            queue = flow.STEP_QUEUE[message.step]
+            limit = settings.cpu_time_limit_s if queue == "cpu" else settings.io_time_limit_s
+            messages = flow.run_step(
+                job.ctx, message.step, message.ref, message.version, self.holder,
+                limit + LEASE_MARGIN_S,
+            )  # fmt: skip
+        now = time.time()
+        return [_Entry(now + m.delay_s, entry.job_id, m) for m in messages]
+
+    def _settle(self, job_id: str, job: _Job) -> None:
+        """Nothing of the job is queued or running: resolve its future, or look again shortly
+        (its cursors are held elsewhere). A job whose rows cannot be read any more stops here
+        with the error; it stays resumable."""
+        try:
+            status, error = job.ended(), None
+        except Exception as exc:
+            status, error = None, exc
+        with self._cond:
+            if job.outstanding:
+                return
+            if status is None and error is None:
+                self._push(_Entry(time.time() + RECHECK_S, job_id, None), job)
+                return
+            del self._jobs[job_id]
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(status or "")
+
+
+def background_priority(nice: int) -> None:
+    """Make the calling thread ``nice`` nicer. On Linux niceness is per thread and inherited by the
+    threads and processes it starts, so step threads and their FFmpeg runs yield the CPU to the
+    API's event loop and request threads in the same process; elsewhere this does nothing."""
+    if sys.platform == "linux" and nice:
+        make_nicer(threading.get_native_id(), nice)
+
+
+_schedulers: dict[tuple[int, int, int], Scheduler] = {}
+_lock = threading.Lock()
+
+
+def scheduler(io_workers: int, cpu_workers: int, nice: int = 0) -> Scheduler:
+    """This process's scheduler for the pool sizes (and the niceness of its threads)."""
+    key = (io_workers, cpu_workers, nice)
+    with _lock:
+        if key not in _schedulers:
+            _schedulers[key] = Scheduler(io_workers, cpu_workers, lambda: background_priority(nice))
+        return _schedulers[key]
