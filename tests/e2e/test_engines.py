@@ -205,19 +205,36 @@ SCENARIOS: dict[str, Scenario] = {
     "budget-refusal": budget_refusal,
     "rerender": rerender,
 }
-RENDERED = ["attempt.reserved", "attempt.submitted", "attempt.fetched", "attempt.gated"]
+RENDERED = [
+    "attempt.reserved",
+    "attempt.submitting",
+    "attempt.submitted",
+    "attempt.fetched",
+    "attempt.gating",
+    "attempt.gated",
+]
 ACCEPTED = [*RENDERED, "shot.accepted", "shot.normalised"]
-REFUSED = ["attempt.reserved", "attempt.failed"]
+REFUSED = ["attempt.reserved", "attempt.submitting", "attempt.failed"]
+CANCELLED = [*RENDERED[:3], "attempt.closed", "shot.cancelled"]
+
+
+def first(attempt: list[str]) -> list[str]:
+    """The events of a shot's first attempt: the shot starts rendering once it is reserved."""
+    return [attempt[0], "shot.rendering", *attempt[1:]]
+
+
 EXPECTED: dict[str, dict[str, list[str]]] = {
-    "success": {"a": ["shot.planned", *ACCEPTED], "b": ["shot.planned", *ACCEPTED]},
-    "429-with-hint": {"a": ["shot.planned", *REFUSED, *ACCEPTED]},
-    "safety-fallback": {"a": ["shot.planned", *REFUSED, *ACCEPTED]},
-    "gate-retry": {"a": ["shot.planned", *RENDERED, *ACCEPTED]},
+    "success": {"a": ["shot.planned", *first(ACCEPTED)], "b": ["shot.planned", *first(ACCEPTED)]},
+    "429-with-hint": {"a": ["shot.planned", *first(REFUSED), *ACCEPTED]},
+    "safety-fallback": {"a": ["shot.planned", *first(REFUSED), *ACCEPTED]},
+    "gate-retry": {"a": ["shot.planned", *first(RENDERED), *ACCEPTED]},
     "cancel-mid-render": {
-        "a": ["shot.planned", *RENDERED[:2], "attempt.closed"],
-        "b": ["shot.planned", *RENDERED[:2], "attempt.closed"],
+        "a": ["shot.planned", *first(CANCELLED)],
+        "b": ["shot.planned", *first(CANCELLED)],
     },
-    "budget-refusal": {"a": ["shot.planned", "shot.failed", "job.failed"]},
+    "budget-refusal": {
+        "a": ["shot.planned", "attempt.reserved", "attempt.failed", "shot.failed", "job.failed"]
+    },
 }
 
 
