@@ -98,4 +98,4 @@ def slot_lease_s(settings: Settings) -> float:
     """How long a slot outlives its last renewal (each poll renews it): long enough for the gap
     between two polls of a live attempt, short enough that a dead one frees its slot soon."""
     longest_poll_gap = settings.poll_max_interval_s or 15 * settings.poll_interval_s
-    return max(60.0, 2 * longest_poll_gap, 2 * settings.reap_after_s)
+    return max(settings.slot_lease_min_s, 2 * longest_poll_gap, 2 * settings.reap_after_s)

@@ -26,11 +26,14 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``serial`` (many processes each, timing-sensitive) share one xdist worker, so
-    at most one of them runs at a time while the other workers take the independent tests."""
+    """Tests marked ``serial`` (many processes each, timing-sensitive) share one xdist worker per
+    group (``serial("cluster")`` names another group), so at most one test of a group runs at a
+    time while the other workers take the independent tests."""
     for item in items:
-        if item.get_closest_marker("serial"):
-            item.add_marker(pytest.mark.xdist_group("serial"))
+        marker = item.get_closest_marker("serial")
+        if marker is not None:
+            group = marker.args[0] if marker.args else "serial"
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def require_service(name: str, host: str, port: int) -> None:

@@ -42,6 +42,9 @@ class Cluster:
             "SHOTLINE_POLL_INTERVAL_S": "0.2",
             "SHOTLINE_REAP_INTERVAL_S": "1",
             "SHOTLINE_REAP_AFTER_S": "4",
+            # a killed worker's concurrency slots free within seconds, not the default minute
+            "SHOTLINE_POLL_MAX_INTERVAL_S": "2",
+            "SHOTLINE_SLOT_LEASE_MIN_S": "5",
             "SHOTLINE_IO_TIME_LIMIT_S": "30",
             "SHOTLINE_CPU_TIME_LIMIT_S": "90",
             "PYTHONPATH": str(ROOT),

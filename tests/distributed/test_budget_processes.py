@@ -23,7 +23,7 @@ def _contend(url: str, ids: list[int], barrier: Any, results: Any) -> None:
 
 
 @pytest.mark.services
-@pytest.mark.serial
+@pytest.mark.serial("cluster")
 def test_reservations_race_from_several_processes(fresh_postgres_url):
     ids = _seed(fresh_postgres_url, 200)
     spawn = multiprocessing.get_context("spawn")

@@ -43,7 +43,7 @@ def _windows_ok(arrivals: list[float], limit: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.serial
+@pytest.mark.serial("cluster")
 @pytest.mark.services
 def test_three_workers_never_pass_the_models_requests_per_minute(
     tmp_path, fresh_postgres_url, redis_url, isolated_queues, monkeypatch
@@ -123,7 +123,7 @@ for index in range(rounds):
 """
 
 
-@pytest.mark.serial
+@pytest.mark.serial("cluster")
 @pytest.mark.services
 def test_racing_processes_never_hold_more_slots_than_the_limit(redis_url):
     """Each racer counts itself in while it holds a slot; none ever sees more than the limit."""
@@ -236,7 +236,7 @@ def _submissions(emulator: Any, provider_model: str) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.serial
+@pytest.mark.serial("cluster")
 @pytest.mark.services
 def test_a_breaker_opened_in_one_worker_keeps_every_process_off_the_model(
     tmp_path, fresh_postgres_url, redis_url, isolated_queues

@@ -61,7 +61,7 @@ def _cents(value: float) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.serial
+@pytest.mark.serial("cluster")
 @pytest.mark.services
 def test_sigkill_of_a_worker_loses_no_job_and_pays_nothing_twice(
     tmp_path, fresh_postgres_url, redis_url, isolated_queues
