@@ -43,7 +43,7 @@ def _windows_ok(arrivals: list[float], limit: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.serial("cluster")
+@pytest.mark.serial  # beside the crash tests: the cluster group has the other long ones
 @pytest.mark.services
 def test_three_workers_never_pass_the_models_requests_per_minute(
     tmp_path, fresh_postgres_url, redis_url, isolated_queues, monkeypatch
