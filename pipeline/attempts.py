@@ -241,6 +241,9 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.provider_job_id = job_id
+        if attempt.status in ATTEMPT_ENDED:  # its job was cancelled during the call: stop it too
+            _cancel_at_provider(ctx, attempt)
+            return
         attempt_to(
             session,
             attempt,
@@ -311,10 +314,15 @@ def close_open(
     for attempt, shot in rows:
         was = attempt.status
         if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT:
-            try:
-                ctx.adapter(attempt.provider).cancel(attempt.provider_job_id)
-            except ProviderError as exc:
-                attempt.error = f"cancel failed: {exc.message}"
+            _cancel_at_provider(ctx, attempt)
         attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
         ledger.settle(session, job_id, attempt, 0.0)
     return len(rows)
+
+
+def _cancel_at_provider(ctx: RunContext, attempt: Attempt) -> None:
+    """Best effort: a provider that refuses the cancel leaves its reason on the attempt."""
+    try:
+        ctx.adapter(attempt.provider).cancel(attempt.provider_job_id or "")
+    except ProviderError as exc:
+        attempt.error = f"cancel failed: {exc.message}"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,19 @@ class ScriptedAdapter:
         work_dir: Path,
         failures: dict[str, list[ProviderError]] | None = None,
         hold: bool = False,
+        submit_gate: threading.Event | None = None,
     ):
         self.inner = LocalAnimaticAdapter(work_dir)
         self.failures = failures or {}
         self.hold = hold
+        self.submit_gate = submit_gate  # when given, submit waits for it after recording the call
         self.submitted: list[GenerationRequest] = []
         self.cancelled: list[str] = []
 
     def submit(self, request: GenerationRequest) -> str:
         self.submitted.append(request)
+        if self.submit_gate is not None:
+            self.submit_gate.wait(timeout=30)
         queue = self.failures.get(request.model) or self.failures.get(request.shot_id) or []
         if queue:
             raise queue.pop(0)

@@ -220,9 +220,7 @@ class TestCancel:
         job_id = create_job(ctx, tiny_board(shot("a"), shot("b")), output=tmp_path / "o.mp4")
         runner = JobRunner(ctx)
         runner.submit(job_id)
-        deadline = time.monotonic() + 10
-        while len(adapter.submitted) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_until(lambda: _at_provider(ctx, job_id) == 2)
         runner.cancel(job_id)
         assert runner.wait(job_id, timeout=10) == "cancelled"
         job, _shots, tries, _ = _rows(ctx, job_id)
@@ -232,6 +230,40 @@ class TestCancel:
         assert all(t.status == "cancelled" for ts in tries.values() for t in ts)
         assert job.reserved_usd == pytest.approx(0.0)
         assert threading.active_count() < 50
+
+    def test_a_job_cancelled_during_the_submit_call_cancels_what_the_call_created(
+        self, ctx, tmp_path, scripted
+    ):
+        gate = threading.Event()
+        adapter = scripted(hold=True, submit_gate=gate)
+        job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "o.mp4")
+        runner = JobRunner(ctx)
+        runner.submit(job_id)
+        _wait_until(lambda: len(adapter.submitted) == 1)
+        runner.cancel(job_id)  # the job and its attempt end while the provider call is open
+        gate.set()
+        assert runner.wait(job_id, timeout=10) == "cancelled"
+        _, _, tries, _ = _rows(ctx, job_id)
+        (attempt,) = tries["a"]
+        assert adapter.cancelled == [attempt.provider_job_id]
+        assert attempt.status == "cancelled"
+
+
+def _wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def _at_provider(ctx, job_id: str) -> int:
+    with session_scope(ctx.db_url) as session:
+        rows = session.scalars(
+            select(Attempt.provider_job_id)
+            .join(Shot, Shot.id == Attempt.shot_id)
+            .where(Shot.job_id == job_id, Attempt.provider_job_id.is_not(None))
+        )
+        return len(list(rows))
 
 
 class TestConsistency:
