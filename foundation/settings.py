@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     emulator_url: str | None = None
     poll_interval_s: float = 2.0  # the shortest interval between two polls of a provider job
     poll_max_interval_s: float | None = None  # the longest (default: 15 poll intervals)
+    allow_unverified: bool = False  # route to models the registry marks unverified
     slot_lease_min_s: float = Field(default=60.0, gt=0)  # a dead worker's slot frees after
     attempt_timeout_s: float = 900.0
     max_attempts_per_shot: int = 4

@@ -62,6 +62,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
         unavailable=availability.unavailable,
         stats=history.stats_book(ctx),
         health=ctx.health,
+        policy=router.RoutingPolicy.for_mode(mode, allow_unverified=ctx.settings.allow_unverified),
     )
 
 

@@ -88,6 +88,11 @@ class LifecycleIn(_Raw):
     deprecated_from: date | None = None
     retired_on: date | None = None
     replacement: str | None = None
+    # when the entry was last checked against the provider, where, and whether that confirmed it;
+    # an unverified model is routed only when the user opts in (SHOTLINE_ALLOW_UNVERIFIED=1)
+    checked_on: date | None = None
+    checked_source: str | None = Field(default=None, min_length=3)
+    unverified: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -169,6 +169,9 @@ class Lifecycle:
     deprecated_from: date | None = None
     retired_on: date | None = None
     replacement: str | None = None
+    checked_on: date | None = None
+    checked_source: str | None = None
+    unverified: bool = False
 
     def status(self, today: date) -> LifecycleStatus:
         if self.retired_on and today >= self.retired_on:

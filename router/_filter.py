@@ -113,6 +113,8 @@ def _static_gate(spec: ModelSpec, ctx: FilterContext) -> list[str]:
         return [f"not available until {spec.lifecycle.available_from}"]
     if not spec.enabled:
         return ["disabled in the registry"]
+    if spec.lifecycle.unverified and not ctx.policy.allow_unverified:
+        return ["unverified in the registry (set SHOTLINE_ALLOW_UNVERIFIED=1 to route to it)"]
     if spec.provider not in ctx.providers:
         why = ctx.unavailable.get(spec.provider)
         return [why or f"provider {spec.provider} is not enabled (--providers)"]

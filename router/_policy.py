@@ -29,7 +29,8 @@ class RoutingPolicy:
     - ``allow_upscale``: render smaller than the output size (upscaled at stitch);
     - ``allow_downscale``: render larger than the output size (downscaled at stitch);
     - ``allow_fps_change``: render at the model's frame rate (resampled at stitch);
-    - ``allow_drop_ambient_audio``: a shot asking for ambient audio may go to a silent model.
+    - ``allow_drop_ambient_audio``: a shot asking for ambient audio may go to a silent model;
+    - ``allow_unverified``: route to models whose registry entry the provider has not confirmed.
     """
 
     mode: Mode = Mode.PREVIEW
@@ -44,6 +45,7 @@ class RoutingPolicy:
     max_shot_usd: float | None = None
     max_fallbacks: int = 4
     min_tier: Tier | None = None
+    allow_unverified: bool = False
     draft_last_resort: bool = True
     max_attempts_per_model: int = 3
     continuity: bool = True

@@ -18,22 +18,16 @@ import router
 from foundation.errors import ShotlineError
 from foundation.settings import get_settings
 from foundation.storyboard import Mode, load_storyboard
-from registry import load_registry
+from pipeline import planning
+from pipeline.context import RunContext
 from shotline.console import fail_with
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
+    """The plan ``render`` would follow: the same router call, stats and breakers (``planning``)."""
     board = load_storyboard(storyboard)
-    settings = get_settings()
-    registry = load_registry(settings.registry)
-    availability = router.provider_availability(providers, settings)
-    return router.plan(
-        board,
-        registry,
-        mode=mode or board.mode,
-        providers=set(availability.enabled),
-        unavailable=availability.unavailable,
-    )
+    ctx = RunContext.create(providers, get_settings())
+    return planning.route(ctx, board, mode or board.mode)
 
 
 def plan_table(result: router.Plan) -> Table:

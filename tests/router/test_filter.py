@@ -107,6 +107,23 @@ class TestHardFilter:
         _, rejected = evaluate(trimmed)
         assert rejected["luma/ray-3.2"] == ["disabled in the registry"]
 
+    def test_unverified_models_route_only_when_the_user_opts_in(self, registry):
+        models = [
+            replace(m, lifecycle=replace(m.lifecycle, unverified=True))
+            if m.provider == "luma"
+            else m
+            for m in registry
+        ]
+        trimmed = Registry(models, registry.fallback_chains)
+        feasible, rejected = evaluate(trimmed)
+        assert "luma/ray-3.2" not in feasible
+        assert rejected["luma/ray-3.2"] == [
+            "unverified in the registry (set SHOTLINE_ALLOW_UNVERIFIED=1 to route to it)"
+        ]
+        opted_in = policy(Mode.PREVIEW, allow_unverified=True)
+        feasible, rejected = evaluate(trimmed, pol=opted_in)
+        assert "luma/ray-3.2" in feasible and "luma/ray-3.2" not in rejected
+
     def test_per_shot_price_ceiling(self, registry):
         _, rejected = evaluate(registry, mode=Mode.FINAL, pol=policy(Mode.FINAL, max_shot_usd=1.0))
         assert rejected["google/veo-3.1"] == ["quote $1.60 over the per-shot ceiling $1.00"]
