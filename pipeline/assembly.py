@@ -16,7 +16,7 @@ from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from pipeline import attempts, events
 from pipeline.context import RunContext
-from pipeline.errors import public_message
+from pipeline.errors import StaleStatusError, public_message
 from pipeline.transitions import job_to, shot_to
 from store.db import session_scope
 from store.models import Job, Shot
@@ -173,10 +173,13 @@ def cancel_job(ctx: RunContext, job_id: str) -> bool:
     attempts.cancel_inflight(ctx, job_id)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
-        if job.status not in JOB_UNFINISHED:
-            return False
-        job_to(session, job, JobStatus.CANCELLED)
-    return True
+        while job.status in JOB_UNFINISHED:
+            try:
+                job_to(session, job, JobStatus.CANCELLED)
+                return True
+            except StaleStatusError:  # a step moved it meanwhile (planned -> running)
+                session.refresh(job)
+    return False
 
 
 def fail_job(

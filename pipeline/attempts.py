@@ -7,6 +7,7 @@ before the first poll, so a restarted process polls the same paid job instead of
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from ledger import service as ledger
 from pipeline import continuity
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
-from pipeline.errors import CircuitOpenError, redact_paths
+from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError, redact_paths
 from pipeline.policy import NextStep, next_step
 from pipeline.transitions import attempt_opened, attempt_to, shot_to
 from store.db import session_scope
@@ -241,17 +242,20 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.provider_job_id = job_id
-        if attempt.status in ATTEMPT_ENDED:  # its job was cancelled during the call: stop it too
+        try:
+            attempt_to(
+                session,
+                attempt,
+                AttemptStatus.SUBMITTED,
+                shot=shot,
+                model=attempt.model_id,
+                provider_job_id=job_id,
+            )
+        except TransitionError:  # its job was cancelled during the call: stop this one too
+            session.refresh(attempt, ["status"])
+            if attempt.status not in ATTEMPT_ENDED:
+                raise
             _cancel_at_provider(ctx, attempt)
-            return
-        attempt_to(
-            session,
-            attempt,
-            AttemptStatus.SUBMITTED,
-            shot=shot,
-            model=attempt.model_id,
-            provider_job_id=job_id,
-        )
 
 
 def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> None:
@@ -281,7 +285,8 @@ def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) ->
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.status == AttemptStatus.SUBMITTED:
-            attempt_to(session, attempt, AttemptStatus.RENDERING, progress=progress)
+            with contextlib.suppress(StaleStatusError):  # closed meanwhile: that stands
+                attempt_to(session, attempt, AttemptStatus.RENDERING, progress=progress)
 
 
 def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False) -> int:
@@ -290,8 +295,11 @@ def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False
     with session_scope(ctx.db_url) as session:
         closed = close_open(ctx, session, job_id, "job cancelled", past_provider=past_provider)
         for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
-            if shot.status in SHOT_CANCELLABLE:
-                shot_to(session, shot, ShotStatus.CANCELLED)
+            while shot.status in SHOT_CANCELLABLE:
+                try:
+                    shot_to(session, shot, ShotStatus.CANCELLED)
+                except StaleStatusError:  # a step moved it meanwhile: cancel it from there
+                    session.refresh(shot)
         return closed
 
 
@@ -311,13 +319,34 @@ def close_open(
         .join(Shot, Shot.id == Attempt.shot_id)
         .where(Shot.job_id == job_id, Attempt.status.not_in(skip))
     ).all()
+    closed = 0
     for attempt, shot in rows:
+        closed += _close(ctx, session, attempt, shot, skip, reason)
+    return closed
+
+
+def _close(
+    ctx: RunContext,
+    session: Session,
+    attempt: Attempt,
+    shot: Shot,
+    skip: frozenset[AttemptStatus],
+    reason: str,
+) -> bool:
+    """Cancel one attempt, following a step that moves it meanwhile (``submitted`` ->
+    ``rendering``) until it is closed or has ended on its own."""
+    while attempt.status not in skip:
         was = attempt.status
         if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT:
             _cancel_at_provider(ctx, attempt)
-        attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
-        ledger.settle(session, job_id, attempt, 0.0)
-    return len(rows)
+        try:
+            attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
+        except StaleStatusError:
+            session.refresh(attempt)
+            continue
+        ledger.settle(session, shot.job_id, attempt, 0.0)
+        return True
+    return False
 
 
 def _cancel_at_provider(ctx: RunContext, attempt: Attempt) -> None:

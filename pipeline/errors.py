@@ -24,6 +24,11 @@ class TransitionError(PipelineError):
     """A status change the transition table does not allow: a bug, never a user's error."""
 
 
+class StaleStatusError(TransitionError):
+    """The row's status changed in another transaction since it was read: the move is not made.
+    Callers that can lose such a race (a poll against a cancellation) read the row again."""
+
+
 class CircuitOpenError(ProviderError):
     """The model's or provider's circuit breaker is open: the attempt moves down the chain."""
 

@@ -3,6 +3,8 @@
 Each function checks the move against the transition table (``foundation.states``), assigns the
 status and records the move's event in the same session, so the status and its event commit (or roll
 back) together. A move the table does not list raises ``TransitionError`` and changes nothing.
+Each move is a compare-and-set on the stored status: a row another transaction moved since it was
+read raises ``StaleStatusError`` (a lost update under SQLite's deferred transactions otherwise).
 ``data`` becomes the event's payload; an attempt's events also carry its ``attempt`` number.
 """
 
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from foundation.states import (
     ATTEMPT_TRANSITIONS,
@@ -23,7 +27,7 @@ from foundation.states import (
     Transition,
 )
 from pipeline import events
-from pipeline.errors import TransitionError
+from pipeline.errors import StaleStatusError, TransitionError
 from store.models import Attempt, Job, Shot
 
 
@@ -47,6 +51,21 @@ def _event_of(
     raise TransitionError(f"{entity}: {where} -> {target}{detail} is not a transition{known}")
 
 
+def _store(session: Session, row: Job | Shot | Attempt, source: E, target: E, entity: str) -> None:
+    """Write ``target`` only where the stored status is still ``source`` (pending changes of the
+    row are flushed first), and tell the ORM the row holds it now."""
+    model = type(row)
+    moved = session.execute(
+        update(model)
+        .where(model.id == row.id, model.status == source)
+        .values(status=target)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(moved, "rowcount", 1) != 1:
+        raise StaleStatusError(f"{entity}: no longer {source} (moved by another transaction)")
+    set_committed_value(row, "status", target)
+
+
 def job_created(session: Session, job: Job, **data: Any) -> None:
     """Add a new job row, ``planned`` (its shots may be added first: ``job.created`` comes after
     their ``shot.planned`` events)."""
@@ -68,7 +87,7 @@ def job_to(
     """Move ``job`` to ``to``; ``shot`` names the shot the event is about (a failed job's)."""
     source = JobStatus(job.status)
     kind = _event_of(JOB_TRANSITIONS, f"job {job.id}", source, to, event)
-    job.status = to
+    _store(session, job, source, to, f"job {job.id}")
     events.emit(session, job.id, kind, shot, **data)
 
 
@@ -87,8 +106,9 @@ def shot_to(
 ) -> None:
     """Move ``shot`` to ``to``."""
     source = ShotStatus(shot.status)
-    kind = _event_of(SHOT_TRANSITIONS, f"shot {shot.key} of job {shot.job_id}", source, to, event)
-    shot.status = to
+    where = f"shot {shot.key} of job {shot.job_id}"
+    kind = _event_of(SHOT_TRANSITIONS, where, source, to, event)
+    _store(session, shot, source, to, where)
     events.emit(session, shot.job_id, kind, shot.key, **data)
 
 
@@ -115,5 +135,5 @@ def attempt_to(
     source = AttemptStatus(attempt.status)
     where = f"attempt {attempt.number} of shot {shot.key} of job {shot.job_id}"
     kind = _event_of(ATTEMPT_TRANSITIONS, where, source, to, None)
-    attempt.status = to
+    _store(session, attempt, source, to, where)
     events.emit(session, shot.job_id, kind, shot.key, attempt=attempt.number, **data)

@@ -24,7 +24,7 @@ from foundation.states import (
 )
 from pipeline import transitions
 from pipeline.engine import EmbeddedEngine
-from pipeline.errors import TransitionError
+from pipeline.errors import StaleStatusError, TransitionError
 from pipeline.planning import create_job
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
@@ -125,6 +125,21 @@ class TestTheTableIsEnforced:
             with pytest.raises(TransitionError, match="reserved -> fetched"):
                 transitions.attempt_to(session, attempt, AttemptStatus.FETCHED, shot=row)
             assert (row.status, attempt.status) == ("planned", "reserved")
+
+    def test_a_move_from_a_status_another_transaction_changed_is_refused(self, ctx, tmp_path):
+        job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "o.mp4")
+        with session_scope(ctx.db_url) as stale:
+            job = stale.get_one(Job, job_id)  # read ``planned``
+            assert job.status == JobStatus.PLANNED
+            with session_scope(ctx.db_url) as other:
+                transitions.job_to(other, other.get_one(Job, job_id), JobStatus.CANCELLED)
+            with pytest.raises(StaleStatusError, match="no longer planned"):
+                transitions.job_to(stale, job, JobStatus.RUNNING)
+        assert _job(ctx, job_id).status == JobStatus.CANCELLED
+        with session_scope(ctx.db_url) as session:
+            kinds = session.scalars(select(Event.kind).where(Event.job_id == job_id)).all()
+        assert "job.running" not in kinds
+        assert kinds.count("job.cancelled") == 1
 
     def test_a_new_row_only_starts_where_the_table_says(self, ctx, tmp_path):
         with session_scope(ctx.db_url) as session:
