@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from adapters._hosted import HostedAdapter
 from adapters.base import ProviderAdapter
 from adapters.fal import FalAdapter
-from adapters.google import VeoAdapter
+from adapters.google import EMULATOR_PROJECT, VeoAdapter
 from adapters.kling import KlingAdapter
 from adapters.luma import LumaAdapter
 from adapters.openai_videos import OpenAIVideosAdapter
@@ -34,9 +34,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def credential(provider: str, settings: Settings) -> SecretStr | None:
-    """The secret for ``provider`` (``SHOTLINE_RUNWAY_API_KEY``, ``SHOTLINE_FAL_KEY``, …)."""
+    """The secret for ``provider`` (``SHOTLINE_RUNWAY_API_KEY``, ``SHOTLINE_FAL_KEY``, …); Google's
+    is the Vertex AI access token (``SHOTLINE_VERTEX_ACCESS_TOKEN``), as Veo is on Vertex only."""
     by_provider = {
-        "google": settings.gemini_api_key,
+        "google": settings.vertex_access_token,
         "runway": settings.runway_api_key,
         "kling": settings.kling_api_key,
         "luma": settings.luma_api_key,
@@ -79,4 +80,16 @@ def build_adapter(
     key = credential(provider, settings)
     if key is None and is_loopback(base_url):
         key = SecretStr(EMULATOR_KEY)
+    if cls is VeoAdapter:
+        project = settings.vertex_project
+        if project is None and is_loopback(base_url):
+            project = EMULATOR_PROJECT
+        return VeoAdapter(
+            api_key=key,
+            base_url=base_url,
+            asset_dir=asset_dir,
+            timeout=timeout,
+            project=project,
+            location=settings.vertex_location,
+        )
     return cls(api_key=key, base_url=base_url, asset_dir=asset_dir, timeout=timeout)

@@ -1,14 +1,27 @@
-"""Google Veo through the Gemini Developer API: ``predictLongRunning`` operations.
+"""Google Veo through Vertex AI (Gemini Enterprise Agent Platform): ``predictLongRunning``.
 
-Quirks handled: an operation that is ``done`` with zero samples and ``raiMediaFilteredCount`` is a
-safety refusal; downloads need the API key; the Developer API refuses ``seed``, ``fps`` and
-``generateAudio``, so they are never sent.
+The Gemini Developer API no longer creates Veo videos: its preview ids were shut down on 2026-10-22
+([3P] docs.apiyi.com live/2026-10/veo-3-1-preview-retired, quoting ai.google.dev deprecations) and
+google-genai 3.6.1 ``models.py _generate_videos`` raises "only supported in Gemini Enterprise Agent
+Platform mode" outside Vertex. So Veo is reached on Vertex, with an OAuth2 bearer token for a project
+(``SHOTLINE_VERTEX_ACCESS_TOKEN``, ``SHOTLINE_VERTEX_PROJECT``, ``SHOTLINE_VERTEX_LOCATION``).
+
+Wire (SDK google-genai 3.6.1 ``models.py _GenerateVideosParameters_to_vertex``, ``operations.py
+_fetch_predict_videos_operation``): create ``POST /v1/projects/{p}/locations/{l}/publishers/google/
+models/{m}:predictLongRunning`` -> ``{"name": ".../operations/{id}"}``; poll ``POST
+/v1/{model resource}:fetchPredictOperation`` with ``{"operationName": name}``. Without
+``storageUri`` the clip comes back inline (``videos[].bytesBase64Encoded``), so no download ever
+carries the credential. A finished operation with no video and ``raiMediaFilteredCount`` is a
+safety refusal; an operation without ``done`` is still running, whatever its metadata says.
+Vertex has no per-request webhook (the SDK refuses ``webhook_config`` in Vertex mode), so a
+``webhook_url`` in ``extra`` is ignored and the job is polled.
 """
 
 from __future__ import annotations
 
 import base64
 import mimetypes
+from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters._hosted import HostedAdapter, JobStatus, canceled, failed, running, succeeded
@@ -31,6 +44,8 @@ _REJECTED = {
     "PERMISSION_DENIED",
 }
 _TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"}
+EMULATOR_PROJECT = "shotline-emulator"
+DEFAULT_MODEL = "veo-3.1-fast-generate-001"
 
 
 def resolution_for(width: int, height: int) -> str:
@@ -47,54 +62,77 @@ def operation_error(provider: str, error: dict[str, Any]) -> ProviderError:
     code = error.get("code")
     if looks_like_safety(message):
         return SafetyRefusalError(message, provider, error)
-    if status == "RESOURCE_EXHAUSTED" or code == 429:
+    if status == "RESOURCE_EXHAUSTED" or code in (8, 429):
         return RateLimitedError(message, provider, None, error)
-    if status in _REJECTED or code in (400, 403, 404):
+    if status in _REJECTED or code in (3, 5, 7, 9, 11, 400, 403, 404):
         return RejectedInputError(message, provider, error)
-    if status in _TRANSIENT or code in (503, 504):
+    if status in _TRANSIENT or code in (4, 10, 14, 503, 504):
         return TransientError(message, provider, error)
     return ProviderFailureError(message, provider, error)
 
 
-class VeoAdapter(HostedAdapter):
-    provider = "google"
-    default_base_url: ClassVar[str] = "https://generativelanguage.googleapis.com"
-    api_version: ClassVar[str] = "v1beta"
+def vertex_host(location: str) -> str:
+    """``https://{location}-aiplatform.googleapis.com``; the ``global`` endpoint has no prefix
+    (SDK google-genai 3.6.1 ``_api_client.py`` base_url selection)."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        return {"x-goog-api-key": key}
+
+class VeoAdapter(HostedAdapter):
+    """Veo on Vertex AI. ``api_key`` is the OAuth2 access token sent as ``Authorization: Bearer``."""
+
+    provider = "google"
+    default_base_url: ClassVar[str] = vertex_host("us-central1")
+    api_version: ClassVar[str] = "v1"
+
+    def __init__(
+        self, *, project: str | None = None, location: str = "us-central1", **kwargs: Any
+    ) -> None:
+        if not kwargs.get("base_url"):
+            kwargs["base_url"] = vertex_host(location)
+        super().__init__(**kwargs)
+        if not project:
+            raise RejectedInputError("no Vertex AI project configured", self.provider)
+        self.project = project
+        self.location = location
+
+    def _model_path(self, model: str) -> str:
+        return (
+            f"/{self.api_version}/projects/{self.project}/locations/{self.location}"
+            f"/publishers/google/models/{model}"
+        )
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         instance: dict[str, Any] = {"prompt": request.prompt}
         if request.reference_image is not None:
-            mime = mimetypes.guess_type(request.reference_image.name)[0] or "image/png"
-            encoded = base64.b64encode(request.reference_image.read_bytes()).decode()
-            instance["image"] = {"bytesBase64Encoded": encoded, "mimeType": mime}
+            instance["image"] = _image(request.reference_image)
         parameters: dict[str, Any] = {
             "sampleCount": 1,
             "durationSeconds": round(request.duration_s),
             "aspectRatio": "9:16" if request.height > request.width else "16:9",
             "resolution": resolution_for(request.width, request.height),
+            # the registry prices Veo 3.1 with audio (audio: always); Vertex takes the flag
+            "generateAudio": True,
         }
         if request.negative_prompt:
             parameters["negativePrompt"] = request.negative_prompt
         parameters.update(request.extra.get("veo_parameters", {}))
-        body: dict[str, Any] = {"instances": [instance], "parameters": parameters}
-        if request.extra.get("webhook_url"):
-            body["webhookConfig"] = {"uris": [str(request.extra["webhook_url"])]}
-        return body
+        return {"instances": [instance], "parameters": parameters}
 
     def submit(self, request: GenerationRequest) -> str:
-        model = request.provider_model or "veo-3.1-fast-generate-preview"
-        path = f"/{self.api_version}/models/{model}:predictLongRunning"
+        model = request.provider_model or DEFAULT_MODEL
+        path = f"{self._model_path(model)}:predictLongRunning"
         data = self._http.json("POST", path, json=self.build_body(request))
         name = data.get("name")
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str) or "/operations/" not in name:
             raise ProviderFailureError("operation without a name", self.provider, data)
         return name
 
     def _status(self, job_id: str) -> JobStatus:
-        op = self._http.json("GET", f"/{self.api_version}/{job_id}")
+        resource = job_id.rpartition("/operations/")[0]
+        path = f"/{self.api_version}/{resource}:fetchPredictOperation"
+        op = self._http.json("POST", path, json={"operationName": job_id})
         if not op.get("done"):
             return running(op, _progress(op))
         error = op.get("error")
@@ -102,34 +140,41 @@ class VeoAdapter(HostedAdapter):
             if error.get("status") == "CANCELLED" or error.get("code") == 1:
                 return canceled(op)
             return failed(operation_error(self.provider, error))
-        video_response = (op.get("response") or {}).get("generateVideoResponse") or {}
-        samples = video_response.get("generatedSamples") or []
-        found = [_sample_url(s.get("video") or {}) for s in samples if isinstance(s, dict)]
-        uris = [u for u in found if u]
-        if uris:
-            return succeeded(op, uris[0])
-        reasons = video_response.get("raiMediaFilteredReasons") or []
-        if video_response.get("raiMediaFilteredCount") or reasons:
+        response = op.get("response") or {}
+        videos = response.get("videos") or response.get("generatedSamples") or []
+        found = [_video_url(v) for v in videos if isinstance(v, dict)]
+        urls = [u for u in found if u]
+        if urls:
+            return succeeded(op, urls[0])
+        reasons = response.get("raiMediaFilteredReasons") or []
+        if response.get("raiMediaFilteredCount") or reasons:
             text = "; ".join(str(r) for r in reasons) or "filtered by responsible-AI checks"
             return failed(SafetyRefusalError(text, self.provider, op))
-        return failed(ProviderFailureError("operation done without samples", self.provider, op))
+        return failed(ProviderFailureError("operation done without videos", self.provider, op))
 
     def _cancel(self, job_id: str) -> bool:
+        """``google.longrunning`` cancel; whether Veo honours it is UNCERTAIN (not in the SDK)."""
         try:
-            self._http.call("POST", f"/{self.api_version}/{job_id}:cancel")
+            self._http.call("POST", f"/{self.api_version}/{job_id}:cancel", json={})
         except RejectedInputError:
             return False
         return True
 
 
-def _sample_url(video: dict[str, Any]) -> str | None:
-    """The sample's URI, or its inline ``encodedVideo`` as a ``data:`` URL."""
-    if video.get("uri"):
-        return str(video["uri"])
-    if video.get("encodedVideo"):
-        mime = str(video.get("encoding") or "video/mp4")
-        return f"data:{mime};base64,{video['encodedVideo']}"
-    return None
+def _image(path: Path) -> dict[str, str]:
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return {"bytesBase64Encoded": base64.b64encode(path.read_bytes()).decode(), "mimeType": mime}
+
+
+def _video_url(video: dict[str, Any]) -> str | None:
+    """The clip inline as a ``data:`` URL, else its URI (``gcsUri`` only with ``storageUri``)."""
+    inner = video.get("video") if isinstance(video.get("video"), dict) else video
+    assert isinstance(inner, dict)
+    if inner.get("bytesBase64Encoded"):
+        mime = str(inner.get("mimeType") or "video/mp4")
+        return f"data:{mime};base64,{inner['bytesBase64Encoded']}"
+    uri = inner.get("uri") or inner.get("gcsUri")
+    return str(uri) if uri else None
 
 
 def _progress(op: dict[str, Any]) -> float | None:

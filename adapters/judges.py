@@ -220,7 +220,10 @@ class GeminiJudge(_HttpJudge):
     def __init__(
         self,
         api_key: str,
-        model: str = "gemini-2.5-flash",
+        # gemini-2.5-flash: Gemini API shutdown 2026-06-17 (ai.google.dev/gemini-api/docs/
+        # deprecations); gemini-3.8-flash: GA 2026-09-02, no shutdown announced (same page, and the
+        # generate-content quickstart's model). Its per-token prices are UNCERTAIN (not found).
+        model: str = "gemini-3.8-flash",
         base_url: str = "https://generativelanguage.googleapis.com/v1beta",
         client: httpx.Client | None = None,
         price_in_per_mtok: float = 0.30,
@@ -250,7 +253,7 @@ class GeminiJudge(_HttpJudge):
             "generationConfig": {
                 "responseMimeType": "application/json",
                 "responseJsonSchema": JUDGE_SCHEMA,
-                "temperature": 0.0,
+                # no `temperature`: deprecated for Gemini 3.6+ (Gemini API changelog 2026-07-21)
             },
         }
 

@@ -50,7 +50,12 @@ class Settings(BaseSettings):
     max_document_depth: int = Field(default=64, ge=8)
 
     runway_api_key: SecretStr | None = None
-    gemini_api_key: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None  # the Gemini judge (generateContent)
+    # Veo runs on Vertex AI: an OAuth2 access token (e.g. `gcloud auth print-access-token`, valid
+    # about an hour) for a project and region; the Gemini API key does not reach Veo any more
+    vertex_access_token: SecretStr | None = None
+    vertex_project: str | None = None
+    vertex_location: str = "us-central1"
     kling_api_key: SecretStr | None = None
     luma_api_key: SecretStr | None = None
     fal_key: SecretStr | None = None

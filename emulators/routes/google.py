@@ -1,4 +1,12 @@
-"""Gemini API emulation: Veo ``predictLongRunning``, file download, ``generateContent``."""
+"""Gemini API emulation: ``generateContent`` (the judge), and Veo ``predictLongRunning`` as it is
+now: refused for every real model id (404 NOT_FOUND). The Veo preview ids were shut down on the Gemini
+API on 2026-10-22 ([3P] docs.apiyi.com/en/live/2026-10/veo-3-1-preview-retired and
+live/2026-11/veo-3-1-official-offline, quoting ai.google.dev/gemini-api/docs/deprecations), Veo 2.0
+and 3.0 on 2026-06-30 ([DOC] ai.google.dev/gemini-api/docs/changelog, 2026-06-15 entry), and
+google-genai 3.6.1 ``models.py _generate_videos`` creates videos only in Vertex mode. Veo now lives
+on Vertex AI (``emulators.routes.vertex``). Synthetic model names a scenario declares keep the old
+Developer-API behaviour (the refusals below are from google-genai 2.19.0 ``_to_mldev`` mappers).
+"""
 
 from __future__ import annotations
 
@@ -35,7 +43,18 @@ router = APIRouter(prefix="/google/v1beta")
 
 
 def _authorized(request: Request) -> bool:
+    """The Gemini API key, as header or ``?key=`` ([SDK] google-genai 3.6.1 ``_api_client.py``);
+    a bearer token alone is no API key: 403 as for an anonymous caller."""
     return bool(request.headers.get("x-goog-api-key") or request.query_params.get("key"))
+
+
+def not_found(model: str) -> str:
+    """The Gemini API's answer for a model it does not serve (404 NOT_FOUND)."""
+    return (
+        f"models/{model} is not found for API version v1beta, or is not supported for"
+        " predictLongRunning. Call ListModels to see the list of available models and their"
+        " supported methods."
+    )
 
 
 def veo_spec(model: str, body: dict[str, Any]) -> ClipSpec:
@@ -73,6 +92,8 @@ async def model_action(model_action: str, request: Request) -> Response:
             return await gemini_generate(request, model, raw, body)
         if action != "predictLongRunning":
             return error_response(PROVIDER, 404, f"unknown method {action!r}")
+        if model not in flow.emulator(request).scenario.models:
+            return error_response(PROVIDER, 404, not_found(model))
         spec = veo_spec(model, body)
     except flow.BadRequest as exc:
         return flow.bad_request(PROVIDER, exc)

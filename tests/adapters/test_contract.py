@@ -95,6 +95,8 @@ def test_provider_failure(case: Case, emulator: EmulatorHandle):
 
 
 def test_expired_url_is_refreshed_by_a_new_poll(case: Case, emulator: EmulatorHandle, dest: Path):
+    if case.provider == "google":
+        pytest.skip("Veo on Vertex returns the clip inline (bytesBase64Encoded): no URL to expire")
     adapter = adapter_for(case, emulator)
     job_id = adapter.submit(request_for(case, "expired"))
     assert wait(adapter, job_id).state is JobState.SUCCEEDED
@@ -145,17 +147,19 @@ def test_fal_completed_with_a_failing_result_fetch_is_a_failure(emulator: Emulat
     assert isinstance(result.error, ProviderFailureError)
 
 
-def test_veo_download_needs_the_api_key(emulator: EmulatorHandle):
-    import httpx
-
+def test_veo_output_is_inline_so_no_download_carries_the_token(
+    emulator: EmulatorHandle, dest: Path
+):
+    """Vertex returns the clip as ``videos[].bytesBase64Encoded`` when no ``storageUri`` is sent
+    (SDK google-genai 3.6.1 ``_Video_from_vertex``): the credential never leaves the API origin."""
     case = Case("google", "veo-3.1-fast", 1.5)
     adapter = adapter_for(case, emulator)
     job_id = adapter.submit(request_for(case, "ok"))
     assert wait(adapter, job_id).state is JobState.SUCCEEDED
     uri = adapter._status(job_id).output_url
     assert uri is not None
-    assert httpx.get(uri).status_code == 403
-    assert httpx.get(uri, headers={"x-goog-api-key": "k"}, follow_redirects=True).is_success
+    assert uri.startswith("data:video/mp4;base64,")
+    assert adapter.fetch(job_id, dest).path.exists()
 
 
 def _emulator_id(job_id: str) -> str:

@@ -14,7 +14,7 @@ from foundation.errors import InvalidInputError
 from foundation.settings import Settings
 
 HOSTS = {
-    "google": "https://generativelanguage.googleapis.com",
+    "google": "https://us-central1-aiplatform.googleapis.com",  # Veo is on Vertex AI only
     "runway": "https://api.dev.runwayml.com",
     "kling": "https://api-singapore.klingai.com",
     "luma": "https://api.lumalabs.ai",
@@ -23,7 +23,8 @@ HOSTS = {
     "openai": "https://api.openai.com",
 }
 KEYS = {
-    "gemini_api_key": "g",
+    "vertex_access_token": "g",
+    "vertex_project": "p",
     "runway_api_key": "r",
     "kling_api_key": "k",
     "luma_api_key": "l",
@@ -35,7 +36,8 @@ KEYS = {
 
 @pytest.mark.parametrize("provider", sorted(HOSTED))
 def test_live_adapters_use_the_vendor_host_and_the_configured_key(provider: str):
-    settings = Settings.model_validate({k: SecretStr(v) for k, v in KEYS.items()})
+    secrets = {k: v if k == "vertex_project" else SecretStr(v) for k, v in KEYS.items()}
+    settings = Settings.model_validate(secrets)
     adapter = build_adapter(provider, settings=settings)
     assert isinstance(adapter, ProviderAdapter)
     assert adapter.provider == provider
@@ -71,18 +73,17 @@ def test_vendor_field_mapping():
         )
 
     url = "http://127.0.0.1:9"
-    veo = VeoAdapter(api_key="k", base_url=url).build_body(req("google/x", "veo-3.1"))
+    veo_adapter = VeoAdapter(api_key="k", base_url=url, project="p")
+    veo = veo_adapter.build_body(req("google/x", "veo-3.1"))
     assert veo["parameters"] == {
         "sampleCount": 1,
         "durationSeconds": 8,
         "aspectRatio": "16:9",
         "resolution": "720p",
+        "generateAudio": True,
     }
     portrait = req("google/x", "veo-3.1", width=1080, height=1920)
-    assert (
-        VeoAdapter(api_key="k", base_url=url).build_body(portrait)["parameters"]["resolution"]
-        == "1080p"
-    )
+    assert veo_adapter.build_body(portrait)["parameters"]["resolution"] == "1080p"
     runway = RunwayAdapter(api_key="k", base_url=url).build_body(req("runway/x", "gen4.5", seed=3))
     assert (runway["ratio"], runway["duration"], runway["seed"]) == ("1280:720", 8, 3)
     fal = FalAdapter(api_key="k", base_url=url)

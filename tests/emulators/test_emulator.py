@@ -130,15 +130,16 @@ def test_runway_requires_its_version_header():
     assert "X-Runway-Version" in answer.json()["error"]
 
 
-def test_veo_refuses_vertex_only_parameters():
+def test_gemini_api_no_longer_serves_veo():
+    """The Gemini API's Veo preview ids were shut down on 2026-10-22 (see emulators/routes/google.py)."""
     with start_emulator() as emu:
         answer = httpx.post(
             f"{emu.base_urls['google']}/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
-            json={"instances": [{"prompt": "p"}], "parameters": {"seed": 3}},
+            json={"instances": [{"prompt": "p"}], "parameters": {"durationSeconds": 8}},
             headers={"x-goog-api-key": "k"},
         )
-    assert answer.status_code == 400
-    assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert answer.status_code == 404
+    assert answer.json()["error"]["status"] == "NOT_FOUND"
 
 
 def test_judge_faults_and_safety_block():

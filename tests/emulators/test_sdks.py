@@ -84,30 +84,38 @@ def test_runwayml(emulator: EmulatorHandle, tmp_path: Path):
     client.tasks.delete(created.id)
 
 
-def test_google_genai_veo(emulator: EmulatorHandle, tmp_path: Path):
-    """google-genai 3.x only creates videos in Vertex mode ("only Gemini Enterprise Agent Platform
-    supports video generation"), so the create call is raw HTTP; the SDK polls and downloads."""
+def vertex_client(base: str, token: str = "ya29.emulator") -> Any:
+    """google-genai in Vertex mode against the emulator, with a fixed OAuth2 bearer token."""
     from google import genai
     from google.genai import types
+    from google.oauth2.credentials import Credentials
 
-    base = emulator.base_urls["google"]
-    created = httpx.post(
-        f"{base}/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning",
-        headers={"x-goog-api-key": "key"},
-        json={"instances": [{"prompt": "a kite"}], "parameters": {"durationSeconds": 4}},
+    return genai.Client(
+        vertexai=True,
+        project="shotline-emulator",
+        location="us-central1",
+        credentials=Credentials(token=token),
+        http_options=types.HttpOptions(base_url=base, api_version="v1"),
     )
-    client = genai.Client(
-        api_key="key", http_options=types.HttpOptions(base_url=base, api_version="v1beta")
+
+
+def test_google_genai_veo(emulator: EmulatorHandle, tmp_path: Path):
+    """google-genai 3.x creates videos only in Vertex mode ("only supported in Gemini Enterprise
+    Agent Platform mode"): the SDK creates, polls (fetchPredictOperation) and gets the clip inline."""
+    from google.genai import types
+
+    client = vertex_client(emulator.base_urls["google"])
+    operation = client.models.generate_videos(
+        model="veo-3.1-fast-generate-001",
+        source=types.GenerateVideosSource(prompt="a kite"),
+        config=types.GenerateVideosConfig(duration_seconds=4, aspect_ratio="16:9"),
     )
-    operation = types.GenerateVideosOperation.model_validate({"name": created.json()["name"]})
     operation = until(lambda: client.operations.get(operation), lambda op: bool(op.done))
     assert operation.response is not None
     videos = operation.response.generated_videos or []
-    uri = videos[0].video.uri if videos and videos[0].video else None
-    assert uri is not None
-    # files.download() only parses https:// URIs into a file name, so pass the name itself.
-    name = uri.split("/files/")[1].split(":")[0]
-    check_mp4(client.files.download(file=f"files/{name}"), tmp_path)
+    data = videos[0].video.video_bytes if videos and videos[0].video else None
+    assert data is not None
+    check_mp4(data, tmp_path)
 
 
 def test_google_genai_judge(emulator: EmulatorHandle):

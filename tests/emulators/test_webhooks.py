@@ -70,9 +70,9 @@ def submit(emulator: EmulatorHandle, provider: str, model: str, hook: str) -> st
     return adapter.submit(request)
 
 
-@pytest.mark.parametrize(
-    ("provider", "model"), [("replicate", "google/veo-3.1-fast"), ("google", "veo-3.1-lite")]
-)
+# Veo left the Gemini API for Vertex AI, which takes no per-request webhook (google-genai 3.6.1
+# refuses webhook_config in Vertex mode): Google is polled, so only Replicate is checked here.
+@pytest.mark.parametrize(("provider", "model"), [("replicate", "google/veo-3.1-fast")])
 def test_standard_webhooks(emulator: EmulatorHandle, receiver: Receiver, provider: str, model: str):
     from replicate.client import Client
 

@@ -63,14 +63,14 @@ class TestGemini:
         seen: list[httpx.Request] = []
         judge = GeminiJudge(
             "k3y",
-            model="gemini-2.5-flash",
+            model="gemini-3.8-flash",
             client=_client(_gemini_ok(seen)),
             price_in_per_mtok=0.3,
             price_out_per_mtok=2.5,
         )
         result = judge.judge(REQUEST)
         sent = json.loads(seen[0].content)
-        assert seen[0].url.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+        assert seen[0].url.path == "/v1beta/models/gemini-3.8-flash:generateContent"
         assert seen[0].headers["x-goog-api-key"] == "k3y"
         config = sent["generationConfig"]
         assert config["responseMimeType"] == "application/json"

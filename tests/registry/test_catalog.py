@@ -19,9 +19,9 @@ from registry import (
 
 TODAY = date(2026, 11, 21)
 REQUIRED = {
-    "google/veo-3.1": "veo-3.1-generate-preview",
-    "google/veo-3.1-fast": "veo-3.1-fast-generate-preview",
-    "google/veo-3.1-lite": "veo-3.1-lite-generate-preview",
+    "google/veo-3.1": "veo-3.1-generate-001",
+    "google/veo-3.1-fast": "veo-3.1-fast-generate-001",
+    "google/veo-3.1-lite": "veo-3.1-lite-generate-001",
     "runway/gen4.5": "gen4.5",
     "runway/gen4_turbo": "gen4_turbo",
     "runway/veo3.1": "veo3.1",
