@@ -35,7 +35,7 @@ def durations(spec: DurationSpec) -> list[float]:
     if spec.grid:
         return list(spec.grid)
     step = spec.step_s or 1.0
-    count = int(round((spec.max_s - spec.min_s) / step)) + 1
+    count = round((spec.max_s - spec.min_s) / step) + 1
     return [spec.min_s + i * step for i in range(count)]
 
 
@@ -53,9 +53,7 @@ def image_values(spec: ModelSpec, image: Path) -> list[Path | None]:
     return [None, image] if spec.inputs.image else [None]
 
 
-def capability_requests(
-    provider: str, image_dir: Path
-) -> Iterator[tuple[str, GenerationRequest]]:
+def capability_requests(provider: str, image_dir: Path) -> Iterator[tuple[str, GenerationRequest]]:
     """``(label, request)`` for every model of ``provider`` x duration x size x audio x image."""
     image = image_dir / "ref.png"
     image.write_bytes(PNG)

@@ -33,7 +33,9 @@ def client(emulator: EmulatorHandle) -> RunwayML:
     return RunwayML(api_key="key", base_url=emulator.base_urls["runway"], max_retries=0)
 
 
-def post(emulator: EmulatorHandle, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:
+def post(
+    emulator: EmulatorHandle, path: str, body: dict[str, Any], **headers: str
+) -> httpx.Response:
     return httpx.post(
         f"{emulator.base_urls['runway']}/v1/{path}", json=body, headers={**HEADERS, **headers}
     )
@@ -196,8 +198,16 @@ class TestRefusedOverHttp:
     @pytest.mark.parametrize(
         ("path", "body", "words"),
         [
-            ("text_to_video", {"model": "gen4.5", "ratio": "1280:720", "duration": 5}, "promptText"),
-            ("text_to_video", {"model": "gen4.5", "promptText": "a", "ratio": "1280:720"}, "duration"),
+            (
+                "text_to_video",
+                {"model": "gen4.5", "ratio": "1280:720", "duration": 5},
+                "promptText",
+            ),
+            (
+                "text_to_video",
+                {"model": "gen4.5", "promptText": "a", "ratio": "1280:720"},
+                "duration",
+            ),
             ("image_to_video", {"model": "gen4_turbo", "ratio": "1280:720"}, "promptImage"),
             ("text_to_video", {"model": "veo3.1", "promptText": "a"}, "ratio"),
             (
@@ -258,7 +268,12 @@ class TestStatusMapping:
         assert result.error.kind == "safety_refusal"
 
     def test_succeeded_reports_the_charged_credits(self, tmp_path: Path):
-        task = {"id": "t", "status": "SUCCEEDED", "output": ["https://x/a.mp4"], "cost": {"credits": 60}}
+        task = {
+            "id": "t",
+            "status": "SUCCEEDED",
+            "output": ["https://x/a.mp4"],
+            "cost": {"credits": 60},
+        }
         status = mock_adapter(task)._status("t")
         assert status.result.state is JobState.SUCCEEDED
         assert status.cost_usd == pytest.approx(0.60)
