@@ -58,7 +58,7 @@ class TestRefusedThroughTheSdk:
             client.text_to_video.create,
             model="gen4.5",
             prompt_text="a kite",
-            ratio="123:456",  # type: ignore[arg-type]
+            ratio="123:456",
             duration=5,
         )
         assert "123:456" in message
@@ -66,7 +66,7 @@ class TestRefusedThroughTheSdk:
     def test_unknown_model(self, client: RunwayML):
         message = refused_by_sdk(
             client.text_to_video.create,
-            model="gen5",  # type: ignore[arg-type]
+            model="gen5",
             prompt_text="a kite",
             ratio="1280:720",
             duration=5,
@@ -76,7 +76,7 @@ class TestRefusedThroughTheSdk:
     def test_gen4_turbo_is_image_to_video_only(self, client: RunwayML):
         refused_by_sdk(
             client.text_to_video.create,
-            model="gen4_turbo",  # type: ignore[arg-type]
+            model="gen4_turbo",
             prompt_text="a kite",
             ratio="1280:720",
             duration=5,
@@ -98,7 +98,7 @@ class TestRefusedThroughTheSdk:
             model="veo3.1",
             prompt_text="a kite",
             ratio="1280:720",
-            duration=5,  # type: ignore[arg-type]
+            duration=5,
         )
 
     def test_gen45_text_ratio_only_landscape_or_portrait(self, client: RunwayML):
@@ -106,7 +106,7 @@ class TestRefusedThroughTheSdk:
             client.text_to_video.create,
             model="gen4.5",
             prompt_text="a kite",
-            ratio="960:960",  # type: ignore[arg-type]
+            ratio="960:960",
             duration=5,
         )
 
@@ -115,7 +115,7 @@ class TestRefusedThroughTheSdk:
             client.image_to_video.create,
             model="veo3.1_fast",
             prompt_image=IMAGE,
-            ratio="1104:832",  # type: ignore[arg-type]
+            ratio="1104:832",
             duration=4,
         )
 
@@ -133,7 +133,7 @@ class TestRefusedThroughTheSdk:
         refused_by_sdk(
             client.image_to_video.create,
             model="gen4.5",
-            prompt_image=[{"uri": IMAGE, "position": "last"}],  # type: ignore[list-item]
+            prompt_image=[{"uri": IMAGE, "position": "last"}],
             prompt_text="a kite",
             ratio="1280:720",
             duration=5,
