@@ -60,7 +60,7 @@ class TestLegacyRefusedThroughTheSdk:
             client.generations.video.create(
                 model="ray-2",
                 prompt="a kite",
-                keyframes={"frame0": {"url": "https://example.com/a.png"}},  # type: ignore[typeddict-item]
+                keyframes={"frame0": {"url": "https://example.com/a.png"}},  # type: ignore[arg-type]
             )
         assert caught.value.status_code == 400
 
