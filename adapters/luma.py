@@ -7,6 +7,8 @@ so ``poll`` works from the id alone. With a ``base_url`` override both surfaces 
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,12 +34,27 @@ from adapters.errors import (
 
 AGENTS_MODELS = ("ray-3",)
 AGENTS_BASE = "https://agents.lumalabs.ai"
-_RATIOS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0, "4:3": 4 / 3, "3:4": 3 / 4, "21:9": 21 / 9}
+# lumaai 1.21.0 VideoCreateParams.aspect_ratio; ray-3.2 video takes the same set less 9:21
+# (docs.agents.lumalabs.ai/guides/videos/generation, per the 2026-07-10 SKILL.md of
+# calesthio/generative-media-skills)
+LEGACY_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+AGENTS_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+_FAILED = ("failed",)
 
 
-def nearest_ratio(width: int, height: int) -> str:
-    value = width / height
-    return min(_RATIOS, key=lambda name: abs(_RATIOS[name] - value))
+def nearest_ratio(width: int, height: int, allowed: tuple[str, ...] = AGENTS_RATIOS) -> str:
+    def value(name: str) -> float:
+        w, _, h = name.partition(":")
+        return int(w) / int(h)
+
+    return min(allowed, key=lambda name: abs(value(name) - width / height))
+
+
+def image_ref(path: Path) -> dict[str, str]:
+    """luma-agents 0.5.0 ``ImageRefParam``: inline bytes are ``{data, media_type}`` (plain base64;
+    ``media_type`` is required with ``data``), never a data: URI in ``url``."""
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return {"data": base64.b64encode(path.read_bytes()).decode(), "media_type": mime}
 
 
 def luma_resolution(width: int, height: int) -> str:
@@ -77,7 +94,7 @@ class LumaAdapter(HostedAdapter):
         body: dict[str, Any] = {
             "model": model,
             "prompt": request.prompt,
-            "aspect_ratio": nearest_ratio(request.width, request.height),
+            "aspect_ratio": nearest_ratio(request.width, request.height, LEGACY_RATIOS),
             "duration": "9s" if request.duration_s > 7 else "5s",
             "resolution": "540p" if resolution == "360p" else resolution,
             "loop": False,
@@ -89,12 +106,20 @@ class LumaAdapter(HostedAdapter):
         return body
 
     def _agents_body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        duration = "10s" if request.duration_s > 7 else "5s"
         video: dict[str, Any] = {
             "resolution": luma_resolution(request.width, request.height),
-            "duration": "10s" if request.duration_s > 7 else "5s",
+            "duration": duration,
         }
         if request.reference_image is not None:
-            video["start_frame"] = {"url": data_uri(request.reference_image)}
+            ref = image_ref(request.reference_image)
+            if duration == "10s":
+                # luma-agents 0.5.0 VideoOptionsParam: start_frame/end_frame (the legacy 2-frame
+                # surface) do not take 10s; one keyframe at index 0 is a start-pinned i2v that does
+                video["keyframes"] = [ref]
+                video["keyframe_indexes"] = [0]
+            else:
+                video["start_frame"] = ref
         return {
             "model": model,
             "type": "video",
@@ -131,16 +156,18 @@ class LumaAdapter(HostedAdapter):
     def _status(self, job_id: str) -> JobStatus:
         gen = self._http.json("GET", self._url(job_id))
         state = str(gen.get("state") or gen.get("status") or "")
-        if state == "queued":
-            return running(gen, queued=True)
-        if state in ("dreaming", "processing"):
-            return running(gen)
         if state == "completed":
             url = _output_url(gen)
             if not url:
                 return failed(ProviderFailureError("completed without video", self.provider, gen))
             return succeeded(gen, url)
-        return failed(_failure(self.provider, gen))
+        if state in _FAILED:
+            return failed(_failure(self.provider, gen))
+        if state == "queued":
+            return running(gen, queued=True)
+        # dreaming (legacy), processing (Agents) and any state this adapter does not know yet:
+        # still in progress, waited on with the attempt timeout, never counted as a failure
+        return running(gen)
 
     def _cancel(self, job_id: str) -> bool:
         if job_id.startswith("agents/"):

@@ -27,7 +27,21 @@ from adapters.errors import (
 )
 
 RUNWAY_VERSION = "2024-11-06"
+USD_PER_CREDIT = 0.01  # docs.dev.runwayml.com guides/setup
 _AUDIO_MODELS = ("veo3",)
+_PROMPT_UNITS = (
+    1000  # runwayml 5.24.0: promptText "up to 1000 characters (measured in UTF-16 code units)"
+)
+_DATA_URI_LIMIT = 5 * 1024 * 1024  # docs.dev.runwayml.com/assets/inputs: image data URI 5MB
+
+
+def utf16_prefix(text: str, units: int) -> str:
+    """The longest prefix of ``text`` that is at most ``units`` UTF-16 code units long."""
+    encoded = text.encode("utf-16-le")
+    if len(encoded) <= units * 2:
+        return text
+    cut = encoded[: units * 2]
+    return cut.decode("utf-16-le", errors="ignore")
 
 
 def failure_error(provider: str, task: dict[str, Any]) -> ProviderError:
@@ -38,6 +52,15 @@ def failure_error(provider: str, task: dict[str, Any]) -> ProviderError:
     if code.startswith(("INPUT", "ASSET")):
         return RejectedInputError(message, provider, task)
     return ProviderFailureError(message, provider, task)
+
+
+def charged_usd(task: dict[str, Any]) -> float | None:
+    """runwayml 5.24.0 ``task_retrieve_response.py``: terminal tasks report ``cost.credits``."""
+    cost = task.get("cost")
+    credits = cost.get("credits") if isinstance(cost, dict) else None
+    if isinstance(credits, int | float) and not isinstance(credits, bool):
+        return round(float(credits) * USD_PER_CREDIT, 4)
+    return None
 
 
 class RunwayAdapter(HostedAdapter):
@@ -51,7 +74,7 @@ class RunwayAdapter(HostedAdapter):
         model = request.provider_model or "gen4.5"
         body: dict[str, Any] = {
             "model": model,
-            "promptText": request.prompt[:1000],
+            "promptText": utf16_prefix(request.prompt, _PROMPT_UNITS),
             "ratio": f"{request.width}:{request.height}",
             "duration": round(request.duration_s),
         }
@@ -62,7 +85,10 @@ class RunwayAdapter(HostedAdapter):
             if request.negative_prompt:
                 body["negativePrompt"] = request.negative_prompt
         if request.reference_image is not None:
-            body["promptImage"] = data_uri(request.reference_image)
+            image = data_uri(request.reference_image)
+            if len(image) > _DATA_URI_LIMIT:  # refused by Runway before any spend
+                raise RejectedInputError("reference image over the 5MB data URI limit", "runway")
+            body["promptImage"] = image
         return body
 
     def submit(self, request: GenerationRequest) -> str:
@@ -77,19 +103,21 @@ class RunwayAdapter(HostedAdapter):
     def _status(self, job_id: str) -> JobStatus:
         task = self._http.json("GET", f"/v1/tasks/{job_id}")
         status = str(task.get("status", "")).upper()
-        if status in ("PENDING", "THROTTLED"):
-            return running(task, queued=True)
-        if status == "RUNNING":
-            progress = task.get("progress")
-            return running(task, float(progress) if isinstance(progress, int | float) else None)
         if status == "SUCCEEDED":
             output = task.get("output") or []
             if not output:
                 return failed(ProviderFailureError("succeeded without output", self.provider, task))
-            return succeeded(task, str(output[0]))
+            return succeeded(task, str(output[0]), charged_usd(task))
         if status == "CANCELLED":
             return canceled(task)
-        return failed(failure_error(self.provider, task))
+        if status == "FAILED":
+            return failed(failure_error(self.provider, task))
+        if status in ("PENDING", "THROTTLED"):
+            return running(task, queued=True)
+        # RUNNING, and any status this adapter does not know yet: still in progress, waited on
+        # with the attempt timeout (a paid job is never given up because of a new state name)
+        progress = task.get("progress")
+        return running(task, float(progress) if isinstance(progress, int | float) else None)
 
     def _cancel(self, job_id: str) -> bool:
         try:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
+from emulators.routes import luma_rules as rules
 from emulators.state import Job, View
 from emulators.wire import bearer, error_response, respond
 
@@ -25,18 +26,28 @@ _AGENTS_STATE = _LEGACY_STATE | {"running": "processing"}
 router = APIRouter(prefix="/luma")
 
 
-def luma_spec(body: dict[str, Any], agents: bool) -> ClipSpec:
+def rules_model(request: Request, model: str, agents: bool) -> str:
+    """The real model whose rules apply. A test scenario may declare synthetic names
+    ``<real id>-<label>`` (one fault profile each); only names it declares get the real one's rules,
+    so an unknown id from a client is still refused."""
+    ids = rules.AGENTS_MODELS if agents else rules.LEGACY_MODELS
+    if model in ids or model not in flow.emulator(request).scenario.models:
+        return model
+    return max((m for m in ids if model.startswith(m + "-")), key=len, default=model)
+
+
+def luma_spec(request: Request, body: dict[str, Any], agents: bool) -> ClipSpec:
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise flow.BadRequest("model is required")
-    video = body.get("video") if agents else body
-    if not isinstance(video, dict):
-        raise flow.BadRequest("video settings must be an object")
+        raise rules.Refused("model is required")
+    real = rules_model(request, model, agents)
+    if agents:
+        video = rules.check_agents(real, body)
+    else:
+        rules.check_legacy(real, body)
+        video = body
     duration = str(video.get("duration", "5s"))
-    allowed = ("5s", "10s") if agents else ("5s", "9s")
-    if duration not in allowed:
-        raise flow.BadRequest(f"duration must be one of {allowed}")
-    short = flow.resolution_short(video.get("resolution"), 720)
+    short = flow.resolution_short(video.get("resolution"), 720 if agents else 540)
     width, height = flow.dims(str(body.get("aspect_ratio", "16:9")), short)
     return ClipSpec(
         provider=PROVIDER,
@@ -49,13 +60,17 @@ def luma_spec(body: dict[str, Any], agents: bool) -> ClipSpec:
 
 
 async def _create(request: Request, agents: bool) -> Response:
-    if not bearer(request):
+    # [LEGACY]/[AGENTS] both SDKs send ``Authorization: Bearer <key>`` (lumaai 1.21.0 and
+    # luma-agents 0.5.0 ``_client.py``); [ERRORS] 401 for a missing or invalid key
+    if not _authorized(request):
         return error_response(PROVIDER, 401, "Invalid API key")
     try:
         raw, body = await flow.json_body(request)
-        spec = luma_spec(body, agents)
+        spec = luma_spec(request, body, agents)
     except flow.BadRequest as exc:
-        return flow.bad_request(PROVIDER, exc)
+        return error_response(PROVIDER, 400, str(exc))
+    except rules.Refused as exc:
+        return error_response(PROVIDER, exc.status, str(exc))
     created = await flow.create(request, PROVIDER, spec, raw)
     if created.response is not None:
         return created.response
@@ -65,6 +80,10 @@ async def _create(request: Request, agents: bool) -> Response:
     job.extra["agents"] = agents
     view = View("queued", 0.0)
     return respond(generation(request, job, view), created.fault, status=201)
+
+
+def _authorized(request: Request) -> bool:
+    return bool(bearer(request)) and request.headers.get("authorization", "").startswith("Bearer ")
 
 
 @router.post("/dream-machine/v1/generations/video")
@@ -95,6 +114,8 @@ def generation(request: Request, job: Job, view: View) -> dict[str, Any]:
         "request": job.extra.get("request"),
         "assets": None,
     }
+    if agents:  # [AGENTS] generation.py: ``type`` names the kind of generation
+        body["type"] = "video"
     if view.phase == "succeeded":
         url = flow.file_url(request, job)
         if agents:
@@ -114,7 +135,7 @@ def _uuid(hex_id: str) -> str:
 
 
 async def _get(request: Request, gen_id: str) -> Response:
-    if not bearer(request):
+    if not _authorized(request):
         return error_response(PROVIDER, 401, "Invalid API key")
     polled = await flow.poll(request, PROVIDER, gen_id.replace("-", ""))
     if polled.response is not None:
@@ -136,7 +157,7 @@ async def get_agents(gen_id: str, request: Request) -> Response:
 
 @router.delete("/dream-machine/v1/generations/{gen_id}")
 async def delete_legacy(gen_id: str, request: Request) -> Response:
-    if not bearer(request):
+    if not _authorized(request):
         return error_response(PROVIDER, 401, "Invalid API key")
     emu = flow.emulator(request)
     job = emu.jobs.get(gen_id.replace("-", ""))

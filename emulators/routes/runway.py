@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
+from emulators.routes import runway_rules as rules
 from emulators.state import Job, View
 from emulators.wire import bearer, error_response, respond
 
@@ -26,26 +27,38 @@ router = APIRouter(prefix="/runway/v1")
 
 
 def _refused(request: Request) -> Response | None:
-    if not bearer(request):
+    # [SDK] runwayml 5.24.0 _client.py: ``Authorization: Bearer`` and ``X-Runway-Version``;
+    # docs.dev.runwayml.com/errors/errors: 401 for a bad key, 400 for a bad request
+    if not bearer(request) or not request.headers.get("authorization", "").startswith("Bearer "):
         return error_response(PROVIDER, 401, "Invalid API key")
     if request.headers.get("x-runway-version") != VERSION:
         return error_response(PROVIDER, 400, f"X-Runway-Version header must be {VERSION}")
     return None
 
 
-def runway_spec(body: dict[str, Any], image: bool) -> ClipSpec:
+def rules_model(request: Request, model: str, image: bool) -> str:
+    """The real model whose rules apply. A test scenario may declare synthetic names
+    ``<real id>-<label>`` (one fault profile each); only names it declares get the real one's rules,
+    so an unknown id from a client is still refused."""
+    if rules.known(model, image) or model not in flow.emulator(request).scenario.models:
+        return model
+    ids = rules.IMAGE_MODELS if image else rules.TEXT_MODELS
+    return max((m for m in ids if model.startswith(m + "-")), key=len, default=model)
+
+
+def runway_spec(request: Request, body: dict[str, Any], image: bool) -> ClipSpec:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise flow.BadRequest("model is required")
-    if image and not body.get("promptImage"):
-        raise flow.BadRequest("promptImage is required")
-    ratio = str(body.get("ratio", ""))
+    rule = rules.check(rules_model(request, model, image), body, image)
+    ratio = str(body.get("ratio", "1280:720"))
     width, _, height = ratio.partition(":")
-    if not (width.isdigit() and height.isdigit()):
-        raise flow.BadRequest(f"ratio must look like 1280:720, got {ratio!r}")
+    if not (width.isdigit() and height.isdigit()):  # UNCERTAIN models: auto_* ratios and the like
+        width, height = "1280", "720"
     duration = body.get("duration")
-    if not isinstance(duration, int) or not 2 <= duration <= 10:
-        raise flow.BadRequest("duration must be an integer between 2 and 10")
+    if not isinstance(duration, int) or isinstance(duration, bool):
+        duration = rules.DEFAULT_DURATION.get(model, 5)
+    audio = bool(body.get("audio", rule.audio if rule else False))
     return ClipSpec(
         provider=PROVIDER,
         model=model,
@@ -53,7 +66,7 @@ def runway_spec(body: dict[str, Any], image: bool) -> ClipSpec:
         duration_s=float(duration),
         width=int(width),
         height=int(height),
-        audio=bool(body.get("audio", model.startswith("veo3"))),
+        audio=audio,
         seed=body.get("seed") if isinstance(body.get("seed"), int) else None,
     )
 
@@ -67,14 +80,26 @@ async def create_task(kind: str, request: Request) -> Response:
         return error_response(PROVIDER, 404, "Not found")
     try:
         raw, body = await flow.json_body(request)
-        spec = runway_spec(body, kind == "image_to_video")
-    except flow.BadRequest as exc:
-        return flow.bad_request(PROVIDER, exc)
+        image = kind == "image_to_video"
+        spec = runway_spec(request, body, image)
+        rule = rules.RULES.get((rules_model(request, spec.model, image), image))
+    except (flow.BadRequest, rules.Refused) as exc:
+        return error_response(PROVIDER, 400, str(exc))
     created = await flow.create(request, PROVIDER, spec, raw)
     if created.response is not None:
         return created.response
     assert created.job is not None
+    created.job.extra["credits"] = rules.credits(rule, spec.duration_s, spec.audio)
     return respond({"id": _uuid(created.job.id)}, created.fault)
+
+
+def _charged(job: Job, view: View, credits: int) -> int:
+    """[SDK] terminal tasks carry ``cost.credits`` ("fully refunded tasks report 0").
+    docs.dev.runwayml.com/usage/moderation: "Moderated generations have the same credit cost as
+    successful generations". Refunds of other failures and of cancellations: UNCERTAIN (0 here)."""
+    if view.phase == "succeeded" or (view.phase == "failed" and job.outcome == "safety_refusal"):
+        return credits
+    return 0
 
 
 def _uuid(hex_id: str) -> str:
@@ -82,11 +107,17 @@ def _uuid(hex_id: str) -> str:
 
 
 def task(request: Request, job: Job, view: View) -> dict[str, Any]:
+    credits = int(job.extra.get("credits", 0))  # type: ignore[call-overload]
     body: dict[str, Any] = {
         "id": _uuid(job.id),
         "createdAt": flow.iso(job.created_at),
         "status": _STATUS[view.phase],
     }
+    if view.phase in ("queued", "throttled", "running"):
+        # [SDK] task_retrieve_response.py: Pending/Throttled/Running carry estimatedCost.credits
+        body["estimatedCost"] = {"credits": credits}
+    else:
+        body["cost"] = {"credits": _charged(job, view, credits)}
     if view.phase == "running":
         body["progress"] = round(view.progress, 3)
     elif view.phase == "succeeded":

@@ -92,13 +92,18 @@ def adapter_for(case: Case, emulator: EmulatorHandle, timeout: float = 10.0) -> 
     return built
 
 
+# sizes the strict emulators accept (runwayml 5.24.0: gen4.5 text_to_video ratios 1280:720|720:1280)
+_SIZES = {"runway": (1280, 720)}
+
+
 def request_for(case: Case, kind: str, **overrides: Any) -> GenerationRequest:
+    width, height = _SIZES.get(case.provider, (320, 180))
     fields: dict[str, Any] = {
         "shot_id": f"shot-{kind}",
         "prompt": f"a lighthouse at dusk ({kind})",
         "duration_s": 2.0,
-        "width": 320,
-        "height": 180,
+        "width": width,
+        "height": height,
         "fps": 24.0,
         "model": f"{case.provider}/{kind}",
         "provider_model": case.model(kind),

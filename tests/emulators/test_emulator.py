@@ -19,7 +19,7 @@ RUNWAY = {"Authorization": "Bearer k", "X-Runway-Version": "2024-11-06"}
 
 
 def runway_task(base: str, prompt: str = "a kite", **extra: object) -> httpx.Response:
-    body = {"model": "gen4.5", "promptText": prompt, "ratio": "160:90", "duration": 2, **extra}
+    body = {"model": "gen4.5", "promptText": prompt, "ratio": "1280:720", "duration": 2, **extra}
     return httpx.post(f"{base}/v1/text_to_video", json=body, headers=RUNWAY)
 
 
@@ -85,7 +85,7 @@ def test_stats_count_submissions_duplicates_and_idempotency_collisions():
         headers = {**RUNWAY, "Idempotency-Key": "shot-1"}
         ids = []
         for prompt in ("a", "b"):
-            body = {"model": "gen4.5", "promptText": prompt, "ratio": "160:90", "duration": 2}
+            body = {"model": "gen4.5", "promptText": prompt, "ratio": "1280:720", "duration": 2}
             ids.append(
                 httpx.post(f"{base}/v1/text_to_video", json=body, headers=headers).json()["id"]
             )
@@ -100,7 +100,10 @@ def test_stats_count_submissions_duplicates_and_idempotency_collisions():
 
 def test_defects_reach_the_downloaded_clip(tmp_path: Path):
     scenario = Scenario.model_validate(
-        {"models": {"gen4.5": {"defects": [{"kind": "wrong_size", "calls": [1], "scale": 0.5}]}}}
+        {
+            "models": {"gen4.5": {"defects": [{"kind": "wrong_size", "calls": [1], "scale": 0.5}]}},
+            "media": {"max_side": 160},
+        }
     )
     with start_emulator(scenario) as emu:
         base = emu.base_urls["runway"]

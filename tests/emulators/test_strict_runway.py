@@ -1,0 +1,279 @@
+"""The Runway emulator refuses what Runway refuses (runwayml 5.24.0 params types, Runway's docs),
+with Runway's 400/401 and ``{"error": ...}`` body; and it accepts every request the adapter sends
+for what the registry advertises."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from runwayml import AuthenticationError, BadRequestError, RunwayML
+
+from adapters.base import JobState
+from adapters.runway import RunwayAdapter
+from emulators import EmulatorHandle, start_emulator
+from tests.emulators.capability_grid import PNG, capability_requests, quiet_scenario
+
+HEADERS = {"Authorization": "Bearer key", "X-Runway-Version": "2024-11-06"}
+IMAGE = "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorHandle]:
+    with start_emulator(quiet_scenario("runway")) as handle:
+        yield handle
+
+
+@pytest.fixture
+def client(emulator: EmulatorHandle) -> RunwayML:
+    return RunwayML(api_key="key", base_url=emulator.base_urls["runway"], max_retries=0)
+
+
+def post(
+    emulator: EmulatorHandle, path: str, body: dict[str, Any], **headers: str
+) -> httpx.Response:
+    return httpx.post(
+        f"{emulator.base_urls['runway']}/v1/{path}", json=body, headers={**HEADERS, **headers}
+    )
+
+
+def refused_by_sdk(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(BadRequestError) as caught:
+        call(**kwargs)
+    assert caught.value.status_code == 400
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert set(body) == {"error"}
+    assert isinstance(body["error"], str)
+    return body["error"]
+
+
+class TestRefusedThroughTheSdk:
+    def test_ratio_not_in_the_models_literals(self, client: RunwayML):
+        message = refused_by_sdk(
+            client.text_to_video.create,
+            model="gen4.5",
+            prompt_text="a kite",
+            ratio="123:456",
+            duration=5,
+        )
+        assert "123:456" in message
+
+    def test_unknown_model(self, client: RunwayML):
+        message = refused_by_sdk(
+            client.text_to_video.create,
+            model="gen5",
+            prompt_text="a kite",
+            ratio="1280:720",
+            duration=5,
+        )
+        assert "gen5" in message
+
+    def test_gen4_turbo_is_image_to_video_only(self, client: RunwayML):
+        refused_by_sdk(
+            client.text_to_video.create,
+            model="gen4_turbo",
+            prompt_text="a kite",
+            ratio="1280:720",
+            duration=5,
+        )
+
+    def test_gen45_duration_outside_2_to_10(self, client: RunwayML):
+        message = refused_by_sdk(
+            client.text_to_video.create,
+            model="gen4.5",
+            prompt_text="a kite",
+            ratio="1280:720",
+            duration=11,
+        )
+        assert "duration" in message
+
+    def test_veo_duration_not_4_6_or_8(self, client: RunwayML):
+        refused_by_sdk(
+            client.text_to_video.create,
+            model="veo3.1",
+            prompt_text="a kite",
+            ratio="1280:720",
+            duration=5,
+        )
+
+    def test_gen45_text_ratio_only_landscape_or_portrait(self, client: RunwayML):
+        refused_by_sdk(
+            client.text_to_video.create,
+            model="gen4.5",
+            prompt_text="a kite",
+            ratio="960:960",
+            duration=5,
+        )
+
+    def test_veo_ratio_is_not_a_gen4_ratio(self, client: RunwayML):
+        refused_by_sdk(
+            client.image_to_video.create,
+            model="veo3.1_fast",
+            prompt_image=IMAGE,
+            ratio="1104:832",
+            duration=4,
+        )
+
+    def test_prompt_over_1000_utf16_units(self, client: RunwayML):
+        message = refused_by_sdk(
+            client.text_to_video.create,
+            model="gen4.5",
+            prompt_text="🎬" * 501,  # 501 characters, 1002 UTF-16 code units
+            ratio="1280:720",
+            duration=5,
+        )
+        assert "UTF-16" in message
+
+    def test_gen45_takes_no_last_frame(self, client: RunwayML):
+        refused_by_sdk(
+            client.image_to_video.create,
+            model="gen4.5",
+            prompt_image=[{"uri": IMAGE, "position": "last"}],
+            prompt_text="a kite",
+            ratio="1280:720",
+            duration=5,
+        )
+
+    def test_veo_last_frame_needs_a_first(self, client: RunwayML):
+        message = refused_by_sdk(
+            client.image_to_video.create,
+            model="veo3.1",
+            prompt_image=[{"uri": IMAGE, "position": "last"}],
+            ratio="1280:720",
+        )
+        assert "first frame" in message
+
+    def test_data_uri_over_5mb(self, client: RunwayML):
+        big = "data:image/png;base64," + "A" * (5 * 1024 * 1024)
+        message = refused_by_sdk(
+            client.image_to_video.create,
+            model="gen4_turbo",
+            prompt_image=big,
+            ratio="1280:720",
+        )
+        assert "5MB" in message
+
+    def test_image_must_be_https_upload_or_data_uri(self, client: RunwayML):
+        refused_by_sdk(
+            client.image_to_video.create,
+            model="gen4_turbo",
+            prompt_image="http://example.com/a.png",
+            ratio="1280:720",
+        )
+
+    def test_wrong_key_scheme_is_401(self, emulator: EmulatorHandle):
+        client = RunwayML(api_key="key", base_url=emulator.base_urls["runway"], max_retries=0)
+        with pytest.raises(AuthenticationError) as caught:
+            client.with_options(default_headers={"Authorization": "Key key"}).tasks.retrieve("x")
+        assert caught.value.status_code == 401
+        assert caught.value.body == {"error": "Invalid API key"}
+
+
+class TestRefusedOverHttp:
+    """Requests the SDK's signatures cannot send (missing required fields, headers)."""
+
+    def test_missing_runway_version(self, emulator: EmulatorHandle):
+        body = {"model": "gen4.5", "promptText": "a", "ratio": "1280:720", "duration": 5}
+        answer = httpx.post(
+            f"{emulator.base_urls['runway']}/v1/text_to_video",
+            json=body,
+            headers={"Authorization": "Bearer key"},
+        )
+        assert answer.status_code == 400
+        assert "X-Runway-Version" in answer.json()["error"]
+
+    def test_missing_key(self, emulator: EmulatorHandle):
+        answer = httpx.get(
+            f"{emulator.base_urls['runway']}/v1/tasks/x",
+            headers={"X-Runway-Version": "2024-11-06"},
+        )
+        assert answer.status_code == 401
+        assert answer.json() == {"error": "Invalid API key"}
+
+    @pytest.mark.parametrize(
+        ("path", "body", "words"),
+        [
+            (
+                "text_to_video",
+                {"model": "gen4.5", "ratio": "1280:720", "duration": 5},
+                "promptText",
+            ),
+            (
+                "text_to_video",
+                {"model": "gen4.5", "promptText": "a", "ratio": "1280:720"},
+                "duration",
+            ),
+            ("image_to_video", {"model": "gen4_turbo", "ratio": "1280:720"}, "promptImage"),
+            ("text_to_video", {"model": "veo3.1", "promptText": "a"}, "ratio"),
+            (
+                "text_to_video",
+                {"model": "gen4.5", "promptText": "a", "ratio": "1280:720", "duration": 5.5},
+                "integer",
+            ),
+        ],
+    )
+    def test_required_fields_and_types(
+        self, emulator: EmulatorHandle, path: str, body: dict[str, Any], words: str
+    ):
+        answer = post(emulator, path, body)
+        assert answer.status_code == 400
+        assert words in answer.json()["error"]
+
+
+def test_every_advertised_capability_is_accepted(emulator: EmulatorHandle, tmp_path: Path):
+    adapter = RunwayAdapter(api_key="key", base_url=emulator.base_urls["runway"])
+    labels = []
+    for label, request in capability_requests("runway", tmp_path):
+        assert adapter.submit(request), label
+        labels.append(label)
+    assert any("gen4_turbo" in label for label in labels)
+    assert any("veo3.1_fast 8s 1080x1920 audio=True image=True" in label for label in labels)
+    assert len(labels) > 100
+
+
+def test_tasks_report_their_estimated_and_charged_credits(emulator: EmulatorHandle):
+    created = post(
+        emulator,
+        "text_to_video",
+        {"model": "veo3.1", "promptText": "a kite", "ratio": "1280:720", "duration": 4},
+    )
+    task = httpx.get(
+        f"{emulator.base_urls['runway']}/v1/tasks/{created.json()['id']}", headers=HEADERS
+    ).json()
+    assert task["status"] in ("PENDING", "THROTTLED", "RUNNING")
+    assert task["estimatedCost"] == {"credits": 4 * 40}, "veo3.1 with audio (the default)"
+
+
+def mock_adapter(status: dict[str, Any]) -> RunwayAdapter:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=status))
+    return RunwayAdapter(api_key="key", base_url="https://runway.test", transport=transport)
+
+
+class TestStatusMapping:
+    def test_an_unknown_status_is_still_running(self):
+        result = mock_adapter({"id": "t", "status": "WARMING_UP"}).poll("t")
+        assert result.state is JobState.RUNNING
+        assert result.error is None
+
+    def test_failed_is_failed(self):
+        task = {"id": "t", "status": "FAILED", "failure": "no", "failureCode": "SAFETY.INPUT.TEXT"}
+        result = mock_adapter(task).poll("t")
+        assert result.state is JobState.FAILED
+        assert result.error is not None
+        assert result.error.kind == "safety_refusal"
+
+    def test_succeeded_reports_the_charged_credits(self, tmp_path: Path):
+        task = {
+            "id": "t",
+            "status": "SUCCEEDED",
+            "output": ["https://x/a.mp4"],
+            "cost": {"credits": 60},
+        }
+        status = mock_adapter(task)._status("t")
+        assert status.result.state is JobState.SUCCEEDED
+        assert status.cost_usd == pytest.approx(0.60)
