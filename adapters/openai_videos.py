@@ -1,13 +1,19 @@
 """The OpenAI ``/v1/videos`` wire shape (Sora 2 shut down on 2026-09-24; gateways still serve it).
 
 Create is multipart (``seconds`` is a string), the result is downloaded from
-``/v1/videos/{id}/content`` with the same bearer key.
+``/v1/videos/{id}/content`` with the same bearer key. A reference image must have exactly the
+requested size (the API answers 400 "Inpaint image must match the requested width and height"), so
+it is scaled to cover the frame and centre-cropped before upload. Statuses (SDK openai 3.60.0
+``types/video.py``): ``queued``, ``in_progress``, ``completed``, ``failed``; any other is waited on.
 """
 
 from __future__ import annotations
 
-import mimetypes
+from pathlib import Path
 from typing import Any, ClassVar
+
+import cv2
+import numpy as np
 
 from adapters._hosted import (
     HostedAdapter,
@@ -33,10 +39,12 @@ class OpenAIVideosAdapter(HostedAdapter):
             "seconds": (None, str(round(request.duration_s))),
             "size": (None, f"{request.width}x{request.height}"),
         }
-        ref = request.reference_image
-        if ref is not None:
-            mime = mimetypes.guess_type(ref.name)[0] or "image/png"
-            form["input_reference"] = (ref.name, ref.read_bytes(), mime)
+        if request.reference_image is not None:
+            form["input_reference"] = (
+                "reference.png",
+                fitted_reference(request.reference_image, request.width, request.height),
+                "image/png",
+            )
         return form
 
     def submit(self, request: GenerationRequest) -> str:
@@ -59,6 +67,8 @@ class OpenAIVideosAdapter(HostedAdapter):
             return running(video, fraction)
         if status == "completed":
             return succeeded(video, f"/v1/videos/{job_id}/content")
+        if status != "failed":  # an in-progress state this adapter does not know yet
+            return running(video, fraction)
         error = video.get("error") or {}
         code = str(error.get("code") or "") if isinstance(error, dict) else ""
         message = str(error.get("message") or "video failed") if isinstance(error, dict) else ""
@@ -72,3 +82,18 @@ class OpenAIVideosAdapter(HostedAdapter):
         except RejectedInputError:
             return False
         return True
+
+
+def fitted_reference(path: Path, width: int, height: int) -> bytes:
+    """The reference image scaled to cover ``width`` x ``height`` and centre-cropped, as PNG."""
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise RejectedInputError(f"reference image {path.name} is not a readable image", "openai")
+    scale = max(width / image.shape[1], height / image.shape[0])
+    size = (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale)))
+    scaled = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    top, left = (size[1] - height) // 2, (size[0] - width) // 2
+    ok, encoded = cv2.imencode(".png", scaled[top : top + height, left : left + width])
+    if not ok:
+        raise RejectedInputError(f"reference image {path.name} cannot be encoded", "openai")
+    return bytes(encoded.tobytes())

@@ -2,7 +2,9 @@
 
 ``provider_model`` is ``owner/name`` (official model endpoint) or ``owner/name:version`` or a bare
 version id (``/v1/predictions``). ``aborted`` (a ``Cancel-After`` deadline hit before start) counts
-as canceled; outputs are deleted after an hour, so fetch downloads right away.
+as canceled; a status this adapter does not know is waited on, never failed (the documented ones:
+``starting``, ``processing``, ``succeeded``, ``failed``, ``canceled``, ``aborted``, replicate.com
+docs/topics/predictions/lifecycle). Outputs are deleted after an hour, so fetch downloads right away.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ class ReplicateAdapter(HostedAdapter):
             body["seed"] = request.seed
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
-        if request.audio:
-            body["generate_audio"] = True
+        # always explicit: Veo 3.1 on Replicate defaults generate_audio to true (and bills the
+        # audio rate), so a silent request that omits it gets, and pays for, audio
+        body["generate_audio"] = bool(request.audio)
         if request.reference_image is not None:
             body["image"] = data_uri(request.reference_image)
         body.update(request.extra.get("replicate_input", {}))
@@ -76,6 +79,8 @@ class ReplicateAdapter(HostedAdapter):
             return succeeded(pred, url)
         if status in ("canceled", "aborted"):
             return canceled(pred)
+        if status != "failed":  # an in-progress state this adapter does not know yet
+            return running(pred)
         message = str(pred.get("error") or "prediction failed")
         if looks_like_safety(message):
             return failed(SafetyRefusalError(message, self.provider, pred))

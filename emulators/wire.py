@@ -50,20 +50,39 @@ def error_body(provider: str, status: int, message: str, retry_after: float | No
             ]
         return {"error": error}
     if provider == "openai":
-        kind = "rate_limit_exceeded" if status == 429 else "invalid_request_error"
-        return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
-    if provider == "replicate":
-        detail = message
+        # {"error": {message, type, param, code}} [SDK] openai 3.60.0 ``_exceptions.py`` reads
+        # ``body["error"]``; type/code values as the API sends them (429: ``rate_limit_exceeded``
+        # for both; 5xx: ``server_error``; 4xx: ``invalid_request_error`` with a code or null).
+        kind = "invalid_request_error"
         if status == 429:
-            detail = (
-                f"Request was throttled. Your rate limit resets in ~{round(retry_after or 30)}s."
-            )
-        return {"type": "about:blank", "title": message[:60], "status": status, "detail": detail}
+            kind = "rate_limit_exceeded"
+        elif status >= 500:
+            kind = "server_error"
+        code = "rate_limit_exceeded" if status == 429 else None
+        return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    if provider == "replicate":
+        return replicate_problem(status, message, retry_after)
     if provider == "kling":
         return {"code": _KLING_CODES.get(status, 5000), "message": message, "request_id": "emu"}
     if provider == "runway":
         return {"error": message}
     return {"detail": message}
+
+
+def replicate_problem(
+    status: int, message: str, retry_after: float | None = None, title: str | None = None
+) -> dict[str, Any]:
+    """Replicate's problem body ([SDK] replicate 1.0.7 ``exceptions.py`` reads ``title``,
+    ``detail``, ``status``): 404 ``{"detail": "The requested resource could not be found.",
+    "status": 404}``, 401 ``{"title": "Unauthenticated", "detail": ..., "status": 401}``, 429
+    ``{"detail": "Request was throttled. ..."}`` ([3P] bodies quoted by integrators, 2025-2026;
+    providers.md section 6). No ``type`` member is sent."""
+    if status == 429:
+        message = f"Request was throttled. Your rate limit resets in ~{round(retry_after or 30)}s."
+    body: dict[str, Any] = {"detail": message, "status": status}
+    if title is not None:
+        body["title"] = title
+    return body
 
 
 def error_response(

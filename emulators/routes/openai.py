@@ -10,9 +10,10 @@ from fastapi.responses import FileResponse, Response
 
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
+from emulators.routes import _openai_rules as rules
 from emulators.routes.judges import openai_chat
 from emulators.state import Job, View
-from emulators.wire import bearer, error_response, respond
+from emulators.wire import error_response, respond
 
 PROVIDER = "openai"
 _STATUS = {
@@ -26,45 +27,55 @@ _STATUS = {
 router = APIRouter(prefix="/openai/v1")
 
 
-def video_spec(form: dict[str, Any]) -> ClipSpec:
-    if not form.get("prompt"):
-        raise flow.BadRequest("prompt is required")
-    raw_seconds = form.get("seconds", "4")
-    if not isinstance(raw_seconds, str):
-        raise flow.BadRequest("Invalid type for 'seconds': expected a string")
-    size = str(form.get("size", "720x1280"))
-    width, _, height = size.partition("x")
-    if not (width.isdigit() and height.isdigit()):
-        raise flow.BadRequest(f"Invalid size {size!r}")
+def _authorized(request: Request) -> bool:
+    """Bearer auth only ([SDK] openai 3.60.0 ``_client.py`` ``auth_headers``)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def _unauthenticated() -> Response:
+    return rules.invalid_request(401, rules.UNAUTHENTICATED)
+
+
+def video_spec(create: rules.VideoCreate) -> ClipSpec:
     return ClipSpec(
         provider=PROVIDER,
-        model=str(form.get("model", "sora-2")),
-        prompt=str(form["prompt"]),
-        duration_s=flow.seconds(raw_seconds, "seconds"),
-        width=int(width),
-        height=int(height),
+        model=create.model,
+        prompt=create.prompt,
+        duration_s=float(create.seconds),
+        width=create.width,
+        height=create.height,
         audio=True,
     )
 
 
 async def _form(request: Request) -> tuple[bytes, dict[str, Any]]:
+    """The create fields: multipart as the SDK sends them, or a JSON body (the API takes both:
+    [3P] integrators post JSON, and "got an integer" is the JSON-only type error)."""
     if request.headers.get("content-type", "").startswith("application/json"):
         return await flow.json_body(request)
     form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    raw = "&".join(f"{k}={v}" for k, v in sorted(fields.items())).encode()
+    fields: dict[str, Any] = {}
+    for name, value in form.multi_items():
+        fields[name] = value if isinstance(value, str) else await value.read()
+    text = {k: v for k, v in fields.items() if isinstance(v, str)}
+    raw = "&".join(f"{k}={v}" for k, v in sorted(text.items())).encode()
     return raw, fields
 
 
 @router.post("/videos")
 async def create_video(request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    if not _authorized(request):
+        return _unauthenticated()
     try:
         raw, form = await _form(request)
-        spec = video_spec(form)
+        spec = video_spec(
+            rules.parse_create(form, frozenset(flow.emulator(request).scenario.models))
+        )
     except flow.BadRequest as exc:
-        return flow.bad_request(PROVIDER, exc)
+        return rules.invalid_request(400, str(exc))
+    except rules.Refused as exc:
+        return exc.response()
     created = await flow.create(request, PROVIDER, spec, raw, prefix="video_")
     if created.response is not None:
         return created.response
@@ -100,8 +111,8 @@ def video(job: Job, view: View) -> dict[str, Any]:
 
 @router.get("/videos/{video_id}")
 async def get_video(video_id: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    if not _authorized(request):
+        return _unauthenticated()
     polled = await flow.poll(request, PROVIDER, video_id)
     if polled.response is not None:
         return polled.response
@@ -114,8 +125,8 @@ async def get_video(video_id: str, request: Request) -> Response:
 
 @router.get("/videos/{video_id}/content")
 async def get_content(video_id: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    if not _authorized(request):
+        return _unauthenticated()
     emu = flow.emulator(request)
     job = emu.jobs.get(video_id)
     if job is None or emu.view(job).phase != "succeeded":
@@ -127,8 +138,8 @@ async def get_content(video_id: str, request: Request) -> Response:
 
 @router.delete("/videos/{video_id}")
 async def delete_video(video_id: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    if not _authorized(request):
+        return _unauthenticated()
     emu = flow.emulator(request)
     job = emu.jobs.pop(video_id, None)
     if job is None:
@@ -139,8 +150,8 @@ async def delete_video(video_id: str, request: Request) -> Response:
 
 @router.post("/chat/completions")
 async def chat_completions(request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "Incorrect API key provided")
+    if not _authorized(request):
+        return _unauthenticated()
     try:
         raw, body = await flow.json_body(request)
     except flow.BadRequest as exc:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from emulators import webhooks
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
-from emulators.state import Job, View
-from emulators.wire import bearer, error_response, respond
+from emulators.routes import _replicate_rules as rules
+from emulators.state import Emulator, Job, View
+from emulators.wire import replicate_problem, respond
 
 PROVIDER = "replicate"
 _STATUS = {
@@ -26,37 +29,53 @@ _STATUS = {
 router = APIRouter(prefix="/replicate/v1")
 
 
-def replicate_spec(model: str, body: dict[str, Any]) -> ClipSpec:
-    data = body.get("input")
-    if not isinstance(data, dict) or not data.get("prompt"):
-        raise flow.BadRequest("input.prompt is required")
-    short = flow.resolution_short(data.get("resolution"), 720)
+def _authorized(request: Request) -> bool:
+    """``Authorization: Bearer <token>`` ([SDK] replicate 1.0.7 ``client.py``); the older
+    ``Token <token>`` scheme of Replicate's earlier docs is still accepted (UNCERTAIN)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() in ("bearer", "token") and bool(token.strip())
+
+
+def _unauthenticated(request: Request) -> Response:
+    sent = bool(request.headers.get("authorization"))
+    detail = f"You did not pass {'a valid' if sent else 'an'} authentication token"
+    return JSONResponse(replicate_problem(401, detail, title="Unauthenticated"), status_code=401)
+
+
+def replicate_spec(model: str, data: dict[str, Any]) -> ClipSpec:
+    """The clip a validated ``input`` asks for; absent fields take the schema defaults
+    (Veo 3.1 on Replicate: 8 s, 1080p, 16:9, audio on) or, for scenario models, 5 s 720p."""
+    veo = model in rules.SCHEMAS
+    short = flow.resolution_short(data.get("resolution") or ("1080p" if veo else "720p"))
     width, height = flow.dims(str(data.get("aspect_ratio", "16:9")), short)
+    audio = data.get("generate_audio", veo)
+    seed = data.get("seed")
     return ClipSpec(
         provider=PROVIDER,
         model=model,
-        prompt=str(data["prompt"]),
-        duration_s=flow.seconds(data.get("duration", 5)),
+        prompt=str(data.get("prompt") or ""),
+        duration_s=flow.seconds(data.get("duration", 8 if veo else 5)),
         width=width,
         height=height,
-        audio=bool(data.get("generate_audio", False)),
-        seed=data.get("seed") if isinstance(data.get("seed"), int) else None,
+        audio=bool(audio),
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
     )
 
 
 async def _create(request: Request, model: str | None) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "You did not pass an authentication token")
+    if not _authorized(request):
+        return _unauthenticated(request)
+    emu = flow.emulator(request)
     try:
         raw, body = await flow.json_body(request)
-        name = model or str(body.get("version") or "")
-        if not name:
-            raise flow.BadRequest("version is required")
-        spec = replicate_spec(name, body)
+        name = rules.resolve_model(model, body, frozenset(emu.scenario.models))
+        spec = replicate_spec(name, rules.check_input(name, body.get("input")))
         header = request.headers.get("cancel-after")
         deadline = _duration(header) if header else None
+    except rules.Refused as exc:
+        return exc.response()
     except flow.BadRequest as exc:
-        return error_response(PROVIDER, 422, str(exc))
+        return JSONResponse(replicate_problem(422, str(exc)), status_code=422)
     created = await flow.create(request, PROVIDER, spec, raw)
     if created.response is not None:
         return created.response
@@ -66,11 +85,24 @@ async def _create(request: Request, model: str | None) -> Response:
     if deadline is not None:
         job.deadline = job.created_at + deadline
     if isinstance(body.get("webhook"), str):
-        emu = flow.emulator(request)
         webhooks.schedule(
             emu, job, body["webhook"], "standard", lambda j: prediction(request, j, emu.view(j))
         )
-    return respond(prediction(request, job, View("queued", 0.0)), created.fault, status=201)
+    view = await _hold(emu, job, rules.prefer_wait(request.headers.get("prefer")))
+    return respond(prediction(request, job, view), created.fault, status=201)
+
+
+async def _hold(emu: Emulator, job: Job, wait_s: float | None) -> View:
+    """``Prefer: wait``: keep the create open until the prediction ends or ``wait_s`` passes, then
+    answer with the prediction as it stands ([DOC] create-a-prediction, sync mode)."""
+    if wait_s is None:
+        return View("queued", 0.0)
+    until = time.monotonic() + wait_s
+    view = emu.view(job)
+    while view.phase not in ("succeeded", "failed", "canceled") and time.monotonic() < until:
+        await asyncio.sleep(0.05)
+        view = emu.view(job)
+    return view
 
 
 @router.post("/models/{owner}/{name}/predictions")
@@ -121,8 +153,8 @@ def prediction(request: Request, job: Job, view: View) -> dict[str, Any]:
 
 @router.get("/predictions/{prediction_id}")
 async def get_prediction(prediction_id: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "You did not pass an authentication token")
+    if not _authorized(request):
+        return _unauthenticated(request)
     polled = await flow.poll(request, PROVIDER, prediction_id)
     if polled.response is not None:
         return polled.response
@@ -133,12 +165,12 @@ async def get_prediction(prediction_id: str, request: Request) -> Response:
 
 @router.post("/predictions/{prediction_id}/cancel")
 async def cancel_prediction(prediction_id: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "You did not pass an authentication token")
+    if not _authorized(request):
+        return _unauthenticated(request)
     emu = flow.emulator(request)
     job = emu.jobs.get(prediction_id)
     if job is None:
-        return error_response(PROVIDER, 404, "Not found")
+        return rules.not_found().response()
     emu.cancel(job)
     return respond(prediction(request, job, emu.view(job)))
 
@@ -146,6 +178,6 @@ async def cancel_prediction(prediction_id: str, request: Request) -> Response:
 @router.get("/webhooks/default/secret")
 async def webhook_secret(request: Request) -> Response:
     """The signing secret for webhooks (Standard Webhooks, ``whsec_...``)."""
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "You did not pass an authentication token")
+    if not _authorized(request):
+        return _unauthenticated(request)
     return respond({"key": flow.emulator(request).scenario.webhook_secret})

@@ -108,8 +108,16 @@ def request_for(case: Case, kind: str, **overrides: Any) -> GenerationRequest:
         "model": f"{case.provider}/{kind}",
         "provider_model": case.model(kind),
     }
+    fields.update(_VALID_SHAPE.get(case.provider, {}))
     fields.update(overrides)
     return GenerationRequest(**fields)
+
+
+# Providers whose strict emulator refuses 2 s at 320x180 get their smallest valid request instead
+# (openai: ``seconds`` is one of 4/8/12 and ``size`` one of four, SDK openai 3.60.0).
+_VALID_SHAPE: dict[str, dict[str, Any]] = {
+    "openai": {"duration_s": 4.0, "width": 1280, "height": 720},
+}
 
 
 def wait(adapter: HostedAdapter, job_id: str, limit_s: float = 20.0) -> PollResult:

@@ -65,7 +65,7 @@ def submit(emulator: EmulatorHandle, provider: str, model: str, hook: str) -> st
         provider, settings=Settings(_env_file=None), base_url=emulator.base_urls[provider]
     )
     request = GenerationRequest(
-        "s1", "a kite", 2.0, 320, 180, 24.0, f"{provider}/x", model, extra={"webhook_url": hook}
+        "s1", "a kite", 4.0, 1280, 720, 24.0, f"{provider}/x", model, extra={"webhook_url": hook}
     )
     return adapter.submit(request)
 
