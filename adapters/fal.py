@@ -93,6 +93,14 @@ def resolution_for(fam: AppFamily, width: int, height: int) -> str | None:
     return fitting[0] if fitting else fam.resolutions[-1]
 
 
+def aspect_for(request: GenerationRequest) -> str:
+    """The requested frame's ratio when fal names it (Kling v3 offers 1:1), else its orientation."""
+    exact = request.aspect_ratio
+    if exact in ("16:9", "9:16", "1:1"):
+        return exact
+    return "9:16" if request.height > request.width else "16:9"
+
+
 def queue_root(app_id: str) -> str:
     """``fal-ai/veo3.1/fast`` -> ``fal-ai/veo3.1`` (namespaced apps keep three segments)."""
     parts = app_id.strip("/").split("/")
@@ -124,7 +132,7 @@ class FalAdapter(HostedAdapter):
             "generate_audio": request.audio,
         }
         if request.reference_image is None or fam.aspect_with_image:
-            body["aspect_ratio"] = "9:16" if request.height > request.width else "16:9"
+            body["aspect_ratio"] = aspect_for(request)
         resolution = resolution_for(fam, request.width, request.height)
         if resolution is not None:
             body["resolution"] = resolution

@@ -146,6 +146,7 @@ async def submit(app_path: str, request: Request) -> Response:
         return created.response
     job = created.job
     assert job is not None
+    job.extra["input"] = body
     if problem is not None:
         job.extra["fal_runner_error"] = problem
     base = f"{flow.root(request)}/fal/{app_root(app_id)}/requests/{job.id}"
