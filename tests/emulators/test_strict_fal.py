@@ -290,3 +290,37 @@ def test_a_routed_request_renders_end_to_end(emulator, tmp_path):
     asset = adapter.fetch(job_id, tmp_path / "assets")
     assert asset.has_audio
     assert asset.width > asset.height
+
+
+# ----------------------------------------------------------------- queue states the adapter reads
+
+
+def scripted_adapter(status: dict[str, Any], result: tuple[int, Any]) -> FalAdapter:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json=status)
+        return httpx.Response(result[0], json=result[1])
+
+    return FalAdapter(api_key=KEY, transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.parametrize("state", ["IN_PROGRESS", "STARTING", "RETRYING", ""])
+def test_an_unknown_in_progress_state_is_waited_on(state):
+    adapter = scripted_adapter({"status": state}, (500, {"detail": "not asked"}))
+    assert adapter.poll("fal-ai/veo3.1/requests/r1").state is JobState.RUNNING
+
+
+def test_a_completed_request_whose_result_is_422_failed_as_rejected_input():
+    detail = [{"loc": ["body", "duration"], "msg": "Input should be '4s'", "type": "literal_error"}]
+    adapter = scripted_adapter({"status": "COMPLETED", "logs": []}, (422, {"detail": detail}))
+    result = adapter.poll("fal-ai/veo3.1/requests/r1")
+    assert result.state is JobState.FAILED
+    assert isinstance(result.error, RejectedInputError)
+
+
+def test_a_completed_status_carrying_an_error_is_a_failure():
+    status = {"status": "COMPLETED", "logs": [], "error": "Runner failed", "error_type": "x"}
+    adapter = scripted_adapter(status, (500, {"detail": "not asked"}))
+    result = adapter.poll("fal-ai/veo3.1/requests/r1")
+    assert result.state is JobState.FAILED
+    assert "Runner failed" in str(result.error)
