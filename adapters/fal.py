@@ -1,13 +1,22 @@
 """fal.ai queue API.
 
-The job id is the queue path ``<owner>/<alias>/requests/<request_id>`` (the subpath of the app id is
-dropped, as fal does for status/result/cancel URLs), so polling needs nothing else. Quirk handled:
-there is no FAILED queue state, a ``COMPLETED`` job whose result fetch fails (or which carries
-``error``) is a failure, so ``_status`` fetches the result as soon as the queue says COMPLETED.
+Each app family's inputs come from fal's own types (``FAMILIES``): Veo 3.1 apps take ``"8s"``
+durations and a ``resolution`` (sent, so 1080p is not silently rendered at the 720p default),
+Kling v3 apps take ``"5"`` and no resolution; a start image goes to the family's image-to-video
+endpoint. fal checks inputs only in the runner, after the queue took (and may bill) the request.
+
+The job id is the queue path ``<owner>/<alias>/requests/<request_id>`` (the subpath of the app id
+is dropped, as fal does for status/result/cancel URLs), so polling needs nothing else. Quirks
+handled: there is no FAILED queue state, a ``COMPLETED`` job whose result fetch fails (or which
+carries ``error``) is a failure, so ``_status`` fetches the result as soon as the queue says
+COMPLETED; a queue state this adapter does not know is waited on, never failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters._hosted import (
@@ -31,10 +40,69 @@ from adapters.errors import (
 )
 
 NAMESPACES = ("workflows", "comfy")
+_SIDES = {"720p": 720, "1080p": 1080, "4k": 2160}
+MAX_DATA_URI = 10 * 1024 * 1024  # fal-ai/fal c6f0afaa toolkit/types.py MAX_DATA_URI_LENGTH
+
+
+@dataclass(frozen=True)
+class AppFamily:
+    """How one family of fal apps spells its inputs (fal-ai/fal-js 381105e1 endpoints.ts types).
+
+    ``image_app`` turns the text-to-video app id into the app that takes a start image: fal serves
+    image-to-video as a separate endpoint of the same app.
+    """
+
+    duration_unit: str
+    resolutions: tuple[str, ...] = ()
+    image_field: str = "image_url"
+    image_app: Callable[[str], str] = lambda app_id: app_id
+    aspect_with_image: bool = True
+
+
+_VEO31_IMAGE = AppFamily("s", ("720p", "1080p", "4k"), image_app=lambda a: f"{a}/image-to-video")
+FAMILIES: tuple[tuple[str, AppFamily], ...] = (
+    # Veo31LiteInput: resolution 720p|1080p; Veo31Input (and Fast): 720p|1080p|4k; "4s"|"6s"|"8s"
+    ("fal-ai/veo3.1/lite", replace(_VEO31_IMAGE, resolutions=("720p", "1080p"))),
+    ("fal-ai/veo3.1", _VEO31_IMAGE),
+    # KlingVideoV34k*Input: duration "3".."15", no resolution field, i2v takes start_image_url and
+    # no aspect_ratio (the image sets it)
+    (
+        "fal-ai/kling-video/",
+        AppFamily(
+            "",
+            image_field="start_image_url",
+            image_app=lambda a: a.replace("/text-to-video", "/image-to-video"),
+            aspect_with_image=False,
+        ),
+    ),
+)
+DEFAULT_FAMILY = AppFamily("s")
+
+
+def family(app_id: str) -> AppFamily:
+    return next((fam for prefix, fam in FAMILIES if app_id.startswith(prefix)), DEFAULT_FAMILY)
+
+
+def resolution_for(fam: AppFamily, width: int, height: int) -> str | None:
+    """The smallest resolution of the app covering the requested short side (the largest when
+    none does); ``None`` when the app takes no ``resolution``."""
+    if not fam.resolutions:
+        return None
+    short = min(width, height)
+    fitting = [r for r in fam.resolutions if _SIDES[r] >= short]
+    return fitting[0] if fitting else fam.resolutions[-1]
+
+
+def aspect_for(request: GenerationRequest) -> str:
+    """The requested frame's ratio when fal names it (Kling v3 offers 1:1), else its orientation."""
+    exact = request.aspect_ratio
+    if exact in ("16:9", "9:16", "1:1"):
+        return exact
+    return "9:16" if request.height > request.width else "16:9"
 
 
 def queue_root(app_id: str) -> str:
-    """``fal-ai/veo3/fast`` -> ``fal-ai/veo3`` (namespaced apps keep three segments)."""
+    """``fal-ai/veo3.1/fast`` -> ``fal-ai/veo3.1`` (namespaced apps keep three segments)."""
     parts = app_id.strip("/").split("/")
     keep = 3 if parts[0] in NAMESPACES else 2
     return "/".join(parts[:keep])
@@ -47,34 +115,54 @@ class FalAdapter(HostedAdapter):
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Key {key}"}
 
+    def app_for(self, request: GenerationRequest) -> str:
+        """The endpoint id to submit to: the image-to-video app when there is a start image."""
+        app_id = request.provider_model or "fal-ai/veo3.1/fast"
+        if request.reference_image is None:
+            return app_id
+        return family(app_id).image_app(app_id)
+
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
-        seconds = round(request.duration_s)
         app_id = request.provider_model or ""
-        default_unit = "" if "kling" in app_id else "s"  # fal's Kling apps take "5", Veo "8s"
-        unit = str(request.extra.get("fal_duration_suffix", default_unit))
+        fam = family(app_id)
+        unit = str(request.extra.get("fal_duration_suffix", fam.duration_unit))
         body: dict[str, Any] = {
             "prompt": request.prompt,
-            "aspect_ratio": "9:16" if request.height > request.width else "16:9",
-            "duration": f"{seconds}{unit}",
+            "duration": f"{round(request.duration_s)}{unit}",
             "generate_audio": request.audio,
         }
+        if request.reference_image is None or fam.aspect_with_image:
+            body["aspect_ratio"] = aspect_for(request)
+        resolution = resolution_for(fam, request.width, request.height)
+        if resolution is not None:
+            body["resolution"] = resolution
         if request.seed is not None:
             body["seed"] = request.seed
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
         if request.reference_image is not None:
-            body["image_url"] = data_uri(request.reference_image)
+            body[fam.image_field] = self._image(request.reference_image)
         body.update(request.extra.get("fal_input", {}))
         return body
 
+    def _image(self, path: Path) -> str:
+        uri = data_uri(path)
+        if len(uri) > MAX_DATA_URI:  # refused by the runner after the queue took it (maybe billed)
+            raise RejectedInputError(
+                f"reference image is {len(uri)} characters as a data URI; fal allows "
+                f"{MAX_DATA_URI}",
+                self.provider,
+                None,
+            )
+        return uri
+
     def submit(self, request: GenerationRequest) -> str:
-        app_id = request.provider_model or "fal-ai/veo3/fast"
+        app_id = self.app_for(request)
+        body = self.build_body(request)
         headers = idempotency_headers(request)
         hook = request.extra.get("webhook_url")
         params = {"fal_webhook": str(hook)} if hook else None
-        data = self._http.json(
-            "POST", f"/{app_id}", json=self.build_body(request), headers=headers, params=params
-        )
+        data = self._http.json("POST", f"/{app_id}", json=body, headers=headers, params=params)
         request_id = data.get("request_id")
         if not request_id:
             raise ProviderFailureError("queue answer without request_id", self.provider, data)
@@ -85,12 +173,10 @@ class FalAdapter(HostedAdapter):
         state = str(status.get("status", ""))
         if state == "IN_QUEUE":
             return running(status, queued=True)
-        if state == "IN_PROGRESS":
+        if state == "CANCELLED":  # listed as a queue state by CopilotKit/aimock's fal drift test
+            return canceled(status)
+        if state != "COMPLETED":  # IN_PROGRESS, and any state fal adds later: keep waiting
             return running(status)
-        if state != "COMPLETED":
-            return failed(
-                ProviderFailureError(f"unknown queue status {state!r}", self.provider, status)
-            )
         if status.get("error"):
             if "cancel" in str(status.get("error_type") or status["error"]).lower():
                 return canceled(status)

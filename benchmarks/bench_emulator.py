@@ -26,7 +26,7 @@ MODELS = {
     "runway": "gen4.5",
     "kling": "kling-v3",
     "luma": "ray-2",
-    "fal": "fal-ai/veo3/fast",
+    "fal": "fal-ai/veo3.1/fast",
     "replicate": "google/veo-3.1-fast",
     "openai": "sora-2",
 }

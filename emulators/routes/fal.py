@@ -1,12 +1,23 @@
 """fal.ai queue emulation: submit, status (202 then 200), result, cancel.
 
-As on fal there is no FAILED queue state: a refused prompt completes and its result fetch answers
-422 ``content_policy_violation``; a ``result_error`` fault makes the result fetch fail with 500.
+What fal refuses at the gateway is refused at submit: a missing or malformed ``Authorization``
+header (401) and an app id fal does not serve (404). What an app's runner refuses is accepted by the
+queue and fails on the result fetch, as on fal: the request goes IN_QUEUE -> IN_PROGRESS ->
+COMPLETED and ``GET .../requests/{id}`` answers 422 with pydantic-style ``detail`` items
+(emulators/routes/fal_apps.py has the schemas and their sources). There is no FAILED queue state: a
+refused prompt completes and its result answers 422 ``content_policy_violation``; a
+``result_error`` fault makes the result fetch fail with 500.
+
+App ids named in the scenario's ``models`` are known too (lenient schema: only ``prompt`` is
+required), so test scenarios can declare synthetic apps; that is emulator configuration, not fal.
+No idempotency: fal documents none and fal-client 1.0.3 sends no idempotency header, so a repeated
+submit is a second (billed) request.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,52 +26,130 @@ from fastapi.responses import JSONResponse, Response
 from emulators import webhooks
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
+from emulators.routes.fal_apps import APPS, LENIENT, OTHER_ENDPOINTS, App, app_root, validate
 from emulators.state import Emulator, Job, View
-from emulators.wire import bearer, error_response, respond
+from emulators.wire import error_response, respond
 
 PROVIDER = "fal"
-NAMESPACES = ("workflows", "comfy")
 router = APIRouter(prefix="/fal")
+# shotline's loopback placeholder (adapters.factory.EMULATOR_KEY) has no ``id:secret`` colon; it is
+# let through so emulated runs need no credentials. Every other ``Key`` value must have the colon.
+PLACEHOLDER_KEY = "emulator-key"
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_KNOWN_ROOTS = {app_root(app_id) for app_id in APPS}
 
 
-def fal_spec(app_id: str, body: dict[str, Any]) -> ClipSpec:
-    if not body.get("prompt"):
-        raise flow.BadRequest("prompt is required")
-    short = flow.resolution_short(body.get("resolution"), 720)
-    width, height = flow.dims(str(body.get("aspect_ratio", "16:9")), short)
+def _unauthorized(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=401)
+
+
+def auth_refusal(request: Request) -> Response | None:
+    """fal's 401 for a request it cannot authenticate, else ``None``.
+
+    - ``Key <key_id>:<key_secret>`` is the API-key scheme (SDK fal-client 1.0.3 auth.py
+      ``AuthCredentials("Key", ...)``; fal.ai/docs/platform-apis/authentication, 2026-12-04).
+      A ``Key`` without the colon: 401 "Invalid Key Authorization header format. Expected
+      '<key_id>:<key_secret>'." (exact text quoted from fal answers in 3P code, e.g. the
+      hunyuan/kling fal wrappers found by find_string, and a 401 trace of rest.fal.ai).
+    - ``Bearer`` is accepted only for a user access token (a JWT from ``fal auth login``: SDK
+      fal-client 1.0.3 auth.py ``AuthCredentials("Bearer", ...)``). An API key sent as Bearer
+      is refused with 401 (prismix.dev/guides/fal-not-working: "API 401 - wrong auth scheme");
+      the body text "Unauthorized" is UNCERTAIN (3P: Monsoft-Solutions PHASE_0_DISCOVERY.md).
+    - No header: 401 "Authorization header is required" (fal-ai/fal-js#169, storage API; the
+      queue's wording is UNCERTAIN).
+    """
+    value = request.headers.get("authorization", "").strip()
+    if not value:
+        return _unauthorized("Authorization header is required")
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "key" and token:
+        if ":" in token or token == PLACEHOLDER_KEY:
+            return None
+        return _unauthorized(
+            "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
+        )
+    if scheme.lower() == "bearer" and _JWT.match(token):
+        return None
+    return _unauthorized("Unauthorized")
+
+
+def resolve_app(request: Request, app_id: str) -> tuple[App | None, bool]:
+    """``(schema, known)``: the app's schema (``None``: a path the app does not declare), and
+    whether the gateway routes the id at all."""
+    if app_id in APPS:
+        return APPS[app_id], True
+    scenario_models = flow.emulator(request).scenario.models
+    if app_id in OTHER_ENDPOINTS or app_id in scenario_models:
+        return LENIENT, True
+    return None, app_root(app_id) in _KNOWN_ROOTS
+
+
+def _lenient_seconds(value: Any, default: float) -> float:
+    try:
+        return flow.seconds(value)
+    except flow.BadRequest:
+        return default
+
+
+def fal_spec(app_id: str, app: App, body: dict[str, Any], ok: bool) -> ClipSpec:
+    """The clip the request would render; a refused request renders a 1 s placeholder."""
+    aspect = str(body.get("aspect_ratio", "16:9"))
+    resolution = body.get("resolution")
+    if aspect not in flow.ASPECTS:
+        aspect = "16:9"
+    if resolution not in ("720p", "1080p", "4k"):
+        resolution = f"{app.default_short}p"
+    width, height = flow.dims(aspect, flow.resolution_short(str(resolution)))
+    default = 5.0 if "kling" in app_id else 8.0  # [FALJS] defaults: Kling "5", Veo "8s"
     return ClipSpec(
         provider=PROVIDER,
         model=app_id,
-        prompt=str(body["prompt"]),
-        duration_s=flow.seconds(body.get("duration", "5")),
+        prompt=str(body.get("prompt") or ""),
+        duration_s=_lenient_seconds(body.get("duration", default), default) if ok else 1.0,
         width=width,
         height=height,
-        audio=bool(body.get("generate_audio", False)),
+        audio=bool(body.get("generate_audio", True)) if ok else False,
         seed=body.get("seed") if isinstance(body.get("seed"), int) else None,
     )
 
 
-def _root(app_id: str) -> str:
-    parts = app_id.split("/")
-    return "/".join(parts[: 3 if parts[0] in NAMESPACES else 2])
+def _runner_error(app_id: str, app: App | None, body: dict[str, Any]) -> tuple[int, Any] | None:
+    """What the app's runner will answer instead of a result (fal-ai/fal c6f0afaa
+    ``projects/fal/src/fal/api/api.py``: an undeclared path is 404 "Path ... not found")."""
+    if app is None:
+        path = "/" + app_id.removeprefix(app_root(app_id)).strip("/")
+        return 404, {"detail": f"Path {path} not found"}
+    errors = validate(app, body)
+    return (422, {"detail": errors}) if errors else None
 
 
 @router.post("/{app_path:path}")
 async def submit(app_path: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "No user found for Key ID and Secret")
+    refused = auth_refusal(request)
+    if refused is not None:
+        return refused
     app_id = app_path.strip("/")
+    app, known = resolve_app(request, app_id)
+    if not known:
+        # UNCERTAIN: fal's exact status and wording for an app it does not serve.
+        return JSONResponse({"detail": f"Application '{app_id}' not found"}, status_code=404)
     try:
         raw, body = await flow.json_body(request)
-        spec = fal_spec(app_id, body)
     except flow.BadRequest as exc:
-        return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc)}]}, status_code=422)
+        detail = [{"type": "json_invalid", "loc": ["body"], "msg": str(exc), "input": None}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    problem = _runner_error(app_id, app, body)
+    spec = fal_spec(app_id, app or LENIENT, body, ok=problem is None)
     created = await flow.create(request, PROVIDER, spec, raw)
     if created.response is not None:
         return created.response
     job = created.job
     assert job is not None
-    base = f"{flow.root(request)}/fal/{_root(app_id)}/requests/{job.id}"
+    job.extra["input"] = body
+    if problem is not None:
+        job.extra["fal_runner_error"] = problem
+    base = f"{flow.root(request)}/fal/{app_root(app_id)}/requests/{job.id}"
     hook = request.query_params.get("fal_webhook")
     if hook:
         emu = flow.emulator(request)
@@ -112,8 +201,9 @@ def status_body(job: Job, view: View, base: str) -> tuple[dict[str, Any], int]:
 
 @router.get("/{path:path}")
 async def queue_get(path: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "No user found for Key ID and Secret")
+    refused = auth_refusal(request)
+    if refused is not None:
+        return refused
     head, _, tail = path.partition("/requests/")
     request_id, _, action = tail.partition("/")
     polled = await flow.poll(request, PROVIDER, request_id)
@@ -132,6 +222,10 @@ async def queue_get(path: str, request: Request) -> Response:
 def respond_result(request: Request, job: Job, view: View) -> Response:
     if view.phase not in ("succeeded", "failed", "canceled"):
         return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
+    runner_error = job.extra.get("fal_runner_error")
+    if isinstance(runner_error, tuple) and view.phase != "canceled":
+        status, body = runner_error
+        return JSONResponse(body, status_code=status)
     if job.outcome == "safety_refusal":
         detail = [
             {
@@ -155,13 +249,14 @@ def respond_result(request: Request, job: Job, view: View) -> Response:
 
 @router.put("/{path:path}")
 async def cancel(path: str, request: Request) -> Response:
-    if not bearer(request):
-        return error_response(PROVIDER, 401, "No user found for Key ID and Secret")
+    refused = auth_refusal(request)
+    if refused is not None:
+        return refused
     request_id = path.partition("/requests/")[2].partition("/")[0]
     emu = flow.emulator(request)
     job = emu.jobs.get(request_id)
     if job is None:
-        return error_response(PROVIDER, 404, "Request not found")
+        return JSONResponse({"detail": "Request not found"}, status_code=404)
     if emu.cancel(job):
         return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
     return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)

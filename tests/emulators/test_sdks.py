@@ -148,9 +148,10 @@ def test_fal_client(emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytes
 
     # fal_client builds queue URLs from a module constant (https://queue.fal.run/); no base_url.
     monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", emulator.base_urls["fal"] + "/")
-    client = fal_client.SyncClient(key="key")
+    client = fal_client.SyncClient(key="key-id:key-secret")  # fal keys are id:secret
     handle = client.submit(
-        "fal-ai/veo3/fast", arguments={"prompt": "a kite", "duration": "4s", "aspect_ratio": "16:9"}
+        "fal-ai/veo3.1/fast",
+        arguments={"prompt": "a kite", "duration": "4s", "aspect_ratio": "16:9"},
     )
     status = until(handle.status, lambda s: isinstance(s, fal_client.Completed))
     assert isinstance(status, fal_client.Completed)

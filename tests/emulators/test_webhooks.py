@@ -95,7 +95,7 @@ def test_standard_webhooks(emulator: EmulatorHandle, receiver: Receiver, provide
 
 
 def test_fal_ed25519_webhook(emulator: EmulatorHandle, receiver: Receiver):
-    job_id = submit(emulator, "fal", "fal-ai/veo3/fast", receiver.url)
+    job_id = submit(emulator, "fal", "fal-ai/veo3.1/fast", receiver.url)
     [(headers, body)] = receiver.wait()
     jwks = httpx.get(f"{emulator.base_url}/_emulator/fal-jwks.json").json()
     verify_fal(headers, body, fal_keys_from_jwks(jwks))

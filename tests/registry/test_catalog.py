@@ -34,6 +34,8 @@ REQUIRED = {
     "luma/ray-3.2": "ray-3.2",
     "fal/veo3-fast": "fal-ai/veo3/fast",
     "fal/veo3": "fal-ai/veo3",
+    "fal/veo3.1-fast": "fal-ai/veo3.1/fast",
+    "fal/veo3.1": "fal-ai/veo3.1",
     "openai/sora-2": "sora-2",
     "openai/sora-2-pro": "sora-2-pro",
     "local/animatic": "animatic",

@@ -57,7 +57,9 @@ class TestHardFilter:
 
     def test_reference_image_needs_image_input(self, registry):
         _, rejected = evaluate(registry, reference_image="ref.png")
-        assert "takes no image input (the shot has a reference image)" in rejected["fal/veo3"]
+        assert (
+            "takes no image input (the shot has a reference image)" in rejected["fal/kling-v3-pro"]
+        )
 
     def test_image_to_video_only_model_needs_an_image(self, registry):
         feasible, rejected = evaluate(registry)
