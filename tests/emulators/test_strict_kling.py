@@ -322,3 +322,16 @@ def test_a_resubmitted_attempt_finds_its_first_task(emulator: EmulatorHandle, tm
     key = request.extra["idempotency_key"]
     made = [job for job in emulator.emulator.jobs.values() if job.extra.get("external_id") == key]
     assert [job.id for job in made] == [first]
+
+
+def test_an_unknown_in_progress_status_is_waited_on():
+    from adapters._kling_legacy import legacy_status
+    from adapters.kling import task_status
+
+    assert (
+        task_status("kling", {"id": "1", "status": "moderating"}).result.state is JobState.RUNNING
+    )
+    assert task_status("kling", {"id": "1", "status": "submitted"}).result.state is JobState.QUEUED
+    assert legacy_status("kling", {"task_status": "queueing"}).result.state is JobState.RUNNING
+    refused_task = {"id": "1", "status": "failed", "message": "Failure to pass the risk control"}
+    assert task_status("kling", refused_task).result.error.kind == "safety_refusal"
