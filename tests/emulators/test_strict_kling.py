@@ -334,4 +334,6 @@ def test_an_unknown_in_progress_status_is_waited_on():
     assert task_status("kling", {"id": "1", "status": "submitted"}).result.state is JobState.QUEUED
     assert legacy_status("kling", {"task_status": "queueing"}).result.state is JobState.RUNNING
     refused_task = {"id": "1", "status": "failed", "message": "Failure to pass the risk control"}
-    assert task_status("kling", refused_task).result.error.kind == "safety_refusal"
+    error = task_status("kling", refused_task).result.error
+    assert error is not None
+    assert error.kind == "safety_refusal"
