@@ -1,103 +1,73 @@
-"""Kling direct API: ``/v1/videos/text2video`` and ``/v1/videos/image2video``, code envelopes.
+"""Kling direct API. Video runs on the vendor's new standard: ``POST /{text,image}-to-video/{model}``
+with ``prompt``/``contents``, ``settings`` and ``options``, an API key, and one ``GET /tasks`` for
+every task (kling.ai/document-api, 3-0-omni and 3-0-turbo pages, snapshot 2026-09-20). A key given
+as ``AK:SK`` uses the legacy ``/v1/videos/{text2video,image2video}`` standard with a per-request
+HS256 JWT instead, since the new standard refuses AK/SK (401/1002); Kling still serves it.
 
-Auth: an API key as a bearer token, or ``AK:SK`` for the legacy per-request HS256 JWT.
-The job id is ``"<kind>/<task_id>"`` (``text2video/abc``) because the poll path depends on the kind.
-Kling has no cancel endpoint. Error codes: 1300/1301 policy and safety, 1302/1303 rate and
-concurrency, 1100-1102 account/balance, 1000-1004 auth, 1200-1203 parameters, 5000+ server.
+Exactly-once submission: every create carries ``external_task_id`` derived from the attempt key
+(``extra["attempt_key"]``, else ``extra["idempotency_key"]``). Kling keeps it unique per account
+and refuses a repeat with 400/1201 "already exists" without creating or billing a task, and lets a
+task be looked up by it; so a resubmission after a lost response finds the first task instead of
+paying twice (``find_by_reference``). Kling has no cancel endpoint. Error codes: 1300/1301 policy
+and safety, 1302/1303 rate and concurrency, 1100-1103 account, 1000-1004 auth, 1200-1203
+parameters, 5000-5002 server.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import json
-import time
-from collections.abc import Generator
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import SecretStr
 
-from adapters._hosted import (
-    HostedAdapter,
-    JobStatus,
-    failed,
-    idempotency_headers,
-    running,
-    succeeded,
-)
-from adapters._http import (
-    body_of,
-    classify_status,
-    error_message,
-    looks_like_safety,
-    parse_retry_after,
+from adapters._hosted import HostedAdapter, JobStatus, failed, running, succeeded
+from adapters._http import body_of, classify_status, error_message, parse_retry_after
+from adapters._kling_legacy import (
+    KlingJWT,
+    code_error,
+    failure,
+    hs256_jwt,
+    legacy_body,
+    legacy_status,
 )
 from adapters.base import GenerationRequest
 from adapters.errors import (
     ProviderError,
     ProviderFailureError,
-    RateLimitedError,
     RejectedInputError,
-    SafetyRefusalError,
     TransientError,
 )
 
+__all__ = ["KlingAdapter", "KlingJWT", "code_error", "hs256_jwt"]
 
-def code_error(
-    provider: str, code: int, message: str, raw: object, retry: float | None
-) -> ProviderError:
-    text = f"code {code}: {message}"
-    if code in (1300, 1301):
-        return SafetyRefusalError(text, provider, raw)
-    if code in (1302, 1303):
-        return RateLimitedError(text, provider, retry, raw)
-    if code >= 5000:
-        return TransientError(text, provider, raw)
-    if 1000 <= code < 1400:
-        return RejectedInputError(text, provider, raw)
-    return ProviderFailureError(text, provider, raw)
-
-
-class KlingJWT(httpx.Auth):
-    """Legacy Kling auth: an HS256 JWT ``{iss: AccessKey, exp: now+1800, nbf: now-5}`` signed with
-    the SecretKey, re-minted before it expires. Used when the key is given as ``AK:SK``."""
-
-    def __init__(self, access_key: str, secret_key: str) -> None:
-        self._access_key = access_key
-        self._secret_key = secret_key
-        self._token = ""
-        self._expires = 0.0
-
-    def token(self, now: float | None = None) -> str:
-        now = time.time() if now is None else now
-        if now > self._expires - 60:
-            self._expires = now + 1800
-            payload = {"iss": self._access_key, "exp": int(self._expires), "nbf": int(now) - 5}
-            self._token = hs256_jwt(payload, self._secret_key)
-        return self._token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token()}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "KlingJWT(***)"
-
-
-def hs256_jwt(payload: dict[str, Any], secret: str) -> str:
-    def part(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = part(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    body = part(json.dumps(payload, separators=(",", ":")).encode())
-    signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{part(signature)}"
+# Per path model: (has ``settings.audio``, has ``settings.multi_shot``). Turbo renders native audio
+# with no field for it; 2.5 Turbo has no audio; only kling-3.0 has multi_shot (default true).
+_FIELDS = {
+    "kling-3.0": (True, True),
+    "kling-3.0-turbo": (False, False),
+    "kling-2.6": (True, False),
+    "kling-2.5-turbo": (False, False),
+}
+# the legacy ``model_name`` of each path model, and back
+LEGACY_NAMES = {
+    "kling-3.0": "kling-v3",
+    "kling-2.6": "kling-v2-6",
+    "kling-2.5-turbo": "kling-v2-5-turbo",
+}
+PATH_NAMES = {legacy: path for path, legacy in LEGACY_NAMES.items()}
+PROMPT_MAX = 2500  # the documented t2v cap is 3072, "recommended <= 2500"; turbo i2v is 2500
 
 
 class KlingAdapter(HostedAdapter):
     provider = "kling"
     default_base_url: ClassVar[str] = "https://api-singapore.klingai.com"
+
+    def __init__(self, *, api_key: SecretStr | str | None, **kwargs: Any) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        self.legacy = bool(key and ":" in key)
+        super().__init__(api_key=api_key, **kwargs)
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {} if ":" in key else {"Authorization": f"Bearer {key}"}
@@ -115,68 +85,148 @@ class KlingAdapter(HostedAdapter):
         return classify_status(provider, response)
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model_name": request.provider_model or "kling-v3",
-            "prompt": request.prompt[:2500],
-            "mode": str(request.extra.get("kling_mode", _mode(request.model))),
-            "duration": str(round(request.duration_s)),
-            "aspect_ratio": _aspect(request),
-            "sound": "on" if request.audio else "off",
+        """The new-standard create body for ``request`` (the legacy one: ``legacy_body``)."""
+        model = path_model(request)
+        audio_field, multi_shot = _FIELDS.get(model, (True, False))
+        settings: dict[str, Any] = {
+            "duration": round(request.duration_s),
+            "resolution": resolution(request),
         }
-        if request.negative_prompt:
-            body["negative_prompt"] = request.negative_prompt
-        if request.reference_image is not None:
-            body["image"] = base64.b64encode(request.reference_image.read_bytes()).decode()
+        if audio_field:
+            settings["audio"] = "native" if request.audio else "off"
+        if multi_shot:
+            settings["multi_shot"] = False  # one continuous shot, whatever the prompt says
+        body: dict[str, Any] = {"settings": settings}
+        if request.reference_image is None:
+            settings["aspect_ratio"] = aspect(request)
+            body["prompt"] = prompt_text(request)
+        else:  # image-to-video takes its aspect ratio from the first frame (no field for it)
+            frame = base64.b64encode(request.reference_image.read_bytes()).decode()
+            body["contents"] = [
+                {"type": "prompt", "text": prompt_text(request)},
+                {"type": "first_frame", "url": frame},
+            ]
+        ref = reference(request)
+        if ref:
+            body["options"] = {"external_task_id": ref}
         return body
 
-    def _envelope(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def submit(self, request: GenerationRequest) -> str:
+        ref = reference(request)
+        try:
+            return self._create(request)
+        except RejectedInputError as exc:
+            if not ref or "already exists" not in str(exc):
+                raise
+            found = self.find_by_reference(ref)  # our earlier create of this attempt went through
+            if found is None:
+                raise TransientError(
+                    f"task {ref} exists but is not visible yet", self.provider
+                ) from exc
+            return found
+
+    def _create(self, request: GenerationRequest) -> str:
+        if self.legacy:
+            kind, body = legacy_body(request, LEGACY_NAMES, reference(request), resolution(request))
+            data = self._envelope("POST", f"/v1/videos/{kind}", json=body)
+            return f"{kind}/{_required(data, 'task_id', self.provider)}"
+        product = "image-to-video" if request.reference_image else "text-to-video"
+        path = f"/{product}/{path_model(request)}"
+        data = self._envelope("POST", path, json=self.build_body(request))
+        return _required(data, "id", self.provider)
+
+    def find_by_reference(self, ref: str) -> str | None:
+        """The job id of the task created with ``external_task_id=ref``, or ``None`` when Kling
+        has none (a lost create that never arrived: safe to submit again with the same ref)."""
+        if self.legacy:
+            for kind in ("text2video", "image2video"):
+                try:
+                    data = self._envelope("GET", f"/v1/videos/{kind}/{ref}")
+                except RejectedInputError:  # 1201 "Task not found by id/external id"
+                    continue
+                return f"{kind}/{_required(data, 'task_id', self.provider)}"
+            return None
+        tasks = self._tasks({"external_task_ids": ref})
+        return str(tasks[0]["id"]) if tasks else None
+
+    def _envelope(self, method: str, path: str, **kwargs: Any) -> Any:
         data = self._http.json(method, path, **kwargs)
         code = data.get("code", 0)
         if code:
             raise code_error(self.provider, int(code), str(data.get("message", "")), data, None)
-        inner = data.get("data")
-        if not isinstance(inner, dict):
+        if "data" not in data:
             raise TransientError("envelope without data", self.provider, data)
-        return inner
+        return data["data"]
 
-    def submit(self, request: GenerationRequest) -> str:
-        kind = "image2video" if request.reference_image else "text2video"
-        headers = idempotency_headers(request)
-        data = self._envelope(
-            "POST", f"/v1/videos/{kind}", json=self.build_body(request), headers=headers
-        )
-        task_id = data.get("task_id")
-        if not task_id:
-            raise ProviderFailureError("task without an id", self.provider, data)
-        return f"{kind}/{task_id}"
+    def _tasks(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        data = self._envelope("GET", "/tasks", params=params)
+        if not isinstance(data, list):
+            raise TransientError("task query without a list", self.provider, data)
+        return [task for task in data if isinstance(task, dict)]
 
     def _status(self, job_id: str) -> JobStatus:
-        kind, _, task_id = job_id.partition("/")
-        data = self._envelope("GET", f"/v1/videos/{kind}/{task_id}")
-        status = str(data.get("task_status", ""))
-        if status == "submitted":
-            return running(data, queued=True)
-        if status == "processing":
-            return running(data)
-        if status == "succeed":
-            videos = (data.get("task_result") or {}).get("videos") or []
-            if not videos or not videos[0].get("url"):
-                return failed(ProviderFailureError("succeeded without video", self.provider, data))
-            return succeeded(data, str(videos[0]["url"]))
-        message = str(data.get("task_status_msg") or "task failed")
-        if looks_like_safety(message):
-            return failed(SafetyRefusalError(message, self.provider, data))
-        return failed(ProviderFailureError(message, self.provider, data))
+        kind, _, task_id = job_id.rpartition("/")
+        if kind:
+            return legacy_status(self.provider, self._envelope("GET", f"/v1/videos/{job_id}"))
+        tasks = [task for task in self._tasks({"task_ids": task_id}) if task.get("id") == task_id]
+        if not tasks:  # read-after-write lag was never observed; keep polling, never re-submit
+            raise TransientError(f"task {task_id} not visible", self.provider)
+        return task_status(self.provider, tasks[0])
 
     def _cancel(self, job_id: str) -> bool:
         return False
 
 
-def _aspect(request: GenerationRequest) -> str:
+def task_status(provider: str, task: dict[str, Any]) -> JobStatus:
+    """A new-standard task record: ``submitted, processing, succeeded, failed``; any other status
+    is waited on (the vendor may add states), never read as a failure."""
+    status = str(task.get("status", ""))
+    if status in ("succeeded", "succeed"):
+        videos = [out for out in task.get("outputs") or [] if out.get("type") == "video"]
+        if not videos or not videos[0].get("url"):
+            return failed(ProviderFailureError("succeeded without a video", provider, task))
+        return succeeded(task, str(videos[0]["url"]))
+    if status == "failed":
+        return failed(failure(provider, str(task.get("message") or "task failed"), task))
+    return running(task, queued=status == "submitted")
+
+
+def _required(data: Any, key: str, provider: str) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not value:
+        raise ProviderFailureError(f"task without {key}", provider, data)
+    return str(value)
+
+
+def path_model(request: GenerationRequest) -> str:
+    model = request.provider_model or "kling-3.0"
+    return PATH_NAMES.get(model, model)
+
+
+def reference(request: GenerationRequest) -> str | None:
+    """The attempt's ``external_task_id`` (Kling's length limit is undocumented: long keys are
+    hashed to 41 characters)."""
+    key = request.extra.get("attempt_key") or request.extra.get("idempotency_key")
+    if not key:
+        return None
+    text = str(key)
+    return text if len(text) <= 64 else "shotline-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def resolution(request: GenerationRequest) -> str:
+    short = min(request.width, request.height)
+    return "4k" if short >= 2160 else "1080p" if short >= 1080 else "720p"
+
+
+def aspect(request: GenerationRequest) -> str:
     if request.width == request.height:
         return "1:1"
     return "9:16" if request.height > request.width else "16:9"
 
 
-def _mode(registry_id: str) -> str:
-    return "pro" if "pro" in registry_id.rsplit("/", 1)[-1] else "std"
+def prompt_text(request: GenerationRequest) -> str:
+    """The prompt; the new standard has no ``negative_prompt``: negatives go in the prompt."""
+    text = request.prompt
+    if request.negative_prompt:
+        text = f"{text}\nAvoid: {request.negative_prompt}"
+    return text[:PROMPT_MAX]

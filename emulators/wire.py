@@ -21,7 +21,18 @@ _GOOGLE_STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
-_KLING_CODES = {400: 1200, 401: 1000, 404: 1202, 429: 1302, 500: 5000, 503: 5001}
+# Kling business code per HTTP status, from its error-code table (kling.ai/document-api/api/
+# get-started/error-codes, snapshot 2026-09-20 in aself101/kling-api docs/api/)
+_KLING_CODES = {
+    400: 1200,
+    401: 1000,
+    403: 1103,
+    404: 1202,
+    429: 1302,
+    500: 5000,
+    503: 5001,
+    504: 5002,
+}
 
 
 def _hint_headers(retry_after: float | None, provider: str) -> dict[str, str]:

@@ -101,7 +101,7 @@ def request_for(case: Case, kind: str, **overrides: Any) -> GenerationRequest:
     fields: dict[str, Any] = {
         "shot_id": f"shot-{kind}",
         "prompt": f"a lighthouse at dusk ({kind})",
-        "duration_s": 2.0,
+        "duration_s": 3.0 if case.provider == "kling" else 2.0,  # Kling: 3-15 s
         "width": width,
         "height": height,
         "fps": 24.0,

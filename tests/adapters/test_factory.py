@@ -92,6 +92,12 @@ def test_vendor_field_mapping():
         fal.build_body(req("fal/x", "fal-ai/kling-video/v3/pro/text-to-video"))["duration"] == "8"
     )
     kling = KlingAdapter(api_key="k", base_url=url).build_body(
-        req("kling/v3-pro", "kling-v3", audio=True)
+        req("kling/v3-pro", "kling-3.0", audio=True, width=1920, height=1080)
     )
-    assert (kling["mode"], kling["duration"], kling["sound"]) == ("pro", "8", "on")
+    assert kling["settings"] == {
+        "duration": 8,
+        "resolution": "1080p",
+        "audio": "native",
+        "multi_shot": False,
+        "aspect_ratio": "16:9",
+    }

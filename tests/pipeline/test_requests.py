@@ -45,7 +45,7 @@ def test_fallbacks_carry_prompt_seed_and_reference_image(registry):
         (c.width, c.height, c.duration_s) for c in decision.candidates
     ]
     kling = [r for r in built if r.model == "kling/v3-pro"]
-    assert not kling or kling[0].extra == {"mode": "pro"}
+    assert not kling or kling[0].extra == {}  # kling-3.0 has no std/pro mode
 
 
 def test_seed_is_fixed_when_the_storyboard_has_none(registry):
