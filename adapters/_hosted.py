@@ -2,7 +2,7 @@
 
 A concrete adapter implements ``submit``, ``_status`` (one provider poll turned into a
 ``JobStatus``) and ``cancel``; ``poll`` and ``fetch`` are built on ``_status`` so both work from the
-job id alone, and ``fetch`` re-polls once for a fresh URL when the first one has expired.
+job id alone, and ``fetch`` re-polls for a fresh URL (bounded) when an output URL is refused.
 """
 
 from __future__ import annotations
@@ -133,29 +133,39 @@ class HostedAdapter(ABC):
         return self._status(job_id).result
 
     def fetch(self, job_id: str, dest_dir: Path) -> Asset:
-        """Download a succeeded job's output; an expired URL triggers one re-poll for a new one."""
-        for attempt in (1, 2):
-            status = self._status(job_id)
-            result = status.result
-            if result.state is JobState.FAILED:
-                raise result.error or ProviderFailureError("job failed", self.provider)
-            if result.state is JobState.CANCELED:
-                raise ProviderFailureError("job was canceled", self.provider, result.raw)
-            if result.state is not JobState.SUCCEEDED:
-                raise TransientError(f"job is still {result.state.value}", self.provider)
-            if not status.output_url:
-                raise ProviderFailureError(
-                    "job succeeded without an output", self.provider, result.raw
-                )
-            fetched = Fetched(
-                job_id, status.output_url, status.download_headers, status.cost_usd, result.raw
-            )
+        """Download a succeeded job's output. A refused output URL (an expired or refused presigned
+        URL) is never bad input: the job is polled again for a fresh URL, at most
+        ``limits.url_refreshes`` times, and then ``UrlExpiredError`` (transient) is raised."""
+        refreshes = max(0, self.limits.url_refreshes)
+        for attempt in range(refreshes + 1):
+            fetched = self._output(job_id)
             try:
                 return download_asset(self._http, fetched, dest_dir, self.limits)
             except UrlExpiredError:
-                if attempt == 2:
+                if attempt == refreshes:
                     raise
         raise AssertionError("unreachable")
+
+    def _output(self, job_id: str) -> Fetched:
+        """Poll once; where a succeeded job's output is, or the job's failure raised."""
+        status = self._status(job_id)
+        result = status.result
+        if result.state is JobState.FAILED:
+            raise result.error or ProviderFailureError("job failed", self.provider)
+        if result.state is JobState.CANCELED:
+            raise ProviderFailureError("job was canceled", self.provider, result.raw)
+        if result.state is not JobState.SUCCEEDED:
+            raise TransientError(f"job is still {result.state.value}", self.provider)
+        if not status.output_url:
+            raise ProviderFailureError("job succeeded without an output", self.provider, result.raw)
+        return Fetched(
+            job_id, status.output_url, status.download_headers, status.cost_usd, result.raw
+        )
+
+    def allow_api_origins(self, *urls: str) -> None:
+        """Let the credential go to these origins as well as the base URL's (``api_origins`` of
+        the registry); requests and redirect hops to any other origin carry no credential."""
+        self._http.allow_origins(urls)
 
     def close(self) -> None:
         self._http.close()

@@ -3,6 +3,12 @@
 Every vendor failure is turned into an ``adapters.errors`` class here, at the edge; adapters never
 retry. Retry hints are read from ``retry-after-ms``, ``Retry-After`` (seconds or HTTP date),
 Gemini's ``google.rpc.RetryInfo`` and, last, a "resets in ~30s" phrase in the body (Replicate).
+
+Credentials stay at home: the client's credential headers go only to the provider's API origins.
+httpx (0.29.0, ``_client.py`` ``_redirect_headers``) drops only ``Authorization`` on a cross-origin
+redirect, and keeps it on a same-host http->https one; custom key headers (``x-goog-api-key``) and
+any header on a first request to another origin (an output URL on a CDN) would go along. So a
+request hook, which httpx runs before every hop, redirects included, removes them there.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -138,8 +144,23 @@ def edge(provider: str) -> Iterator[None]:
         raise TransientError(f"connection failed: {exc}", provider) from exc
 
 
+def origin_of(url: str | httpx.URL) -> str:
+    """``scheme://host[:port]`` of ``url``, normalised as httpx does (lower case, default port
+    dropped), so two spellings of one origin compare equal."""
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+
+
+ALWAYS_CREDENTIALS = ("authorization", "proxy-authorization")
+"""Stripped off-origin even when the adapter did not set them (an ``httpx.Auth`` flow sets one)."""
+
+
 class HttpClient:
-    """A thin wrapper over ``httpx.Client`` that classifies every failure for one provider."""
+    """A thin wrapper over ``httpx.Client`` that classifies every failure for one provider.
+
+    ``headers`` are the provider's credential headers: they are sent only to ``api_origins`` (the
+    origin of ``base_url`` always among them); every other request and redirect hop goes without.
+    """
 
     def __init__(
         self,
@@ -149,17 +170,33 @@ class HttpClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        api_origins: Iterable[str] = (),
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
+        self.api_origins: frozenset[str] = frozenset()
+        self.allow_origins([self.base_url, *api_origins])
+        self._credential_names = tuple({*(n.lower() for n in headers), *ALWAYS_CREDENTIALS})
         self.client = httpx.Client(
             headers=dict(headers),
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
             verify=tls_context(),
+            event_hooks={"request": [self._keep_credentials_home]},
         )
         self.classifier: Callable[[str, httpx.Response], ProviderError] = classify_status
+
+    def allow_origins(self, urls: Iterable[str]) -> None:
+        """Let the credential go to these origins too (the registry's ``api_origins``)."""
+        self.api_origins = self.api_origins | {origin_of(url) for url in urls}
+
+    def _keep_credentials_home(self, request: httpx.Request) -> None:
+        if origin_of(request.url) in self.api_origins:
+            return
+        for name in self._credential_names:
+            if name in request.headers:
+                del request.headers[name]
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"

@@ -20,24 +20,30 @@ import httpx
 
 from adapters._http import HttpClient, edge
 from adapters.base import Asset
-from adapters.errors import AssetError
+from adapters.errors import AssetError, TransientError
 from media.probe import probe
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/binary")
 CONTAINERS = ("mov", "mp4", "m4a", "3gp", "matroska", "webm")
-EXPIRED_STATUS = (401, 403, 404, 410)
+# An output URL that answers these has expired or refuses the request, it is never bad input:
+# S3 presigned URLs answer 403 AccessDenied "Request has expired" after X-Amz-Expires, and 400
+# InvalidArgument "Only one auth mechanism allowed" to a request that also carries an
+# Authorization header; GCS signed URLs answer 400 ExpiredToken after expiry (third-party reports:
+# catalyst/moodle-tool_objectfs#303, docs.extendtech.net "Understanding GCS signed URLs").
+REFUSED_STATUS = (400, 401, 403, 404, 410)
+_XML_CODE = re.compile(r"<Code>([A-Za-z]{1,64})</Code>")
 
 
-class UrlExpiredError(AssetError):
-    """The output URL no longer serves the file (expired presigned URL); re-poll for a fresh one."""
-
-    kind = "asset_error"
+class UrlExpiredError(TransientError):
+    """The output URL no longer serves the file (an expired or refused presigned URL): the job is
+    polled again for a fresh URL; after the last refresh this is a transient failure."""
 
 
 @dataclass(frozen=True)
 class DownloadLimits:
     max_bytes: int = 1 << 30
     chunk: int = 1 << 16
+    url_refreshes: int = 2  # re-polls for a fresh output URL after a refused one
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ def download_asset(
 ) -> Asset:
     """Stream ``fetched.url`` into ``dest_dir`` and return the measured ``Asset``.
 
-    Raises ``UrlExpiredError`` for 401/403/404/410 (the caller re-polls for a fresh URL) and
+    Raises ``UrlExpiredError`` for 400/401/403/404/410 (the caller re-polls for a fresh URL) and
     ``AssetError`` when the bytes are too large, of the wrong type or not a readable video.
     """
     limits = limits or DownloadLimits()
@@ -81,9 +87,13 @@ def _stream_to(http: HttpClient, fetched: Fetched, part: Path, limits: DownloadL
             "GET", http.url(fetched.url), headers=dict(fetched.headers or {})
         ) as resp,
     ):
-        if resp.status_code in EXPIRED_STATUS:
+        if resp.status_code in REFUSED_STATUS:
             resp.read()
-            raise UrlExpiredError(f"output URL refused with HTTP {resp.status_code}", provider)
+            code = _XML_CODE.search(resp.text[:2000])
+            detail = f" ({code.group(1)})" if code else ""
+            raise UrlExpiredError(
+                f"output URL refused with HTTP {resp.status_code}{detail}", provider
+            )
         if resp.status_code >= 400:
             resp.read()
             raise http.classifier(provider, resp)

@@ -88,6 +88,7 @@ class LumaAdapter(HostedAdapter):
             limits=limits,
         )
         self.agents_base = self.base_url if base_url else AGENTS_BASE
+        self.allow_api_origins(self.agents_base)
 
     def _legacy_body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         resolution = luma_resolution(request.width, request.height)

@@ -81,4 +81,5 @@ class RunContext:
             settings=self.settings,
             base_url=self.base_urls.get(provider),
             asset_dir=self.settings.assets,
+            api_origins=self.registry.api_origins(provider),
         )

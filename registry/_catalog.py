@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from foundation.errors import Problem
 from registry._pricing import RESOLUTIONS
 from registry._schema import ModelIn, RegistryFileIn, build_spec
-from registry._spec import AudioSupport, LifecycleStatus, ModelSpec, Tier
+from registry._spec import AudioSupport, LifecycleStatus, ModelSpec, ProviderSpec, Tier
 from registry.errors import PriceUnavailableError, RegistryFileError, UnknownModelError
 
 BUILTIN = Path(__file__).with_name("models.yaml")
@@ -24,11 +24,13 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class Registry:
-    """The validated catalog: every model (retired ones too) and the fallback chains per tier."""
+    """The validated catalog: every model (retired ones too), the fallback chains per tier and
+    per provider the API origins its credential may be sent to."""
 
     models: list[ModelSpec]
     fallback_chains: Mapping[Tier, tuple[str, ...]] = field(default_factory=dict)
     sources: tuple[Path, ...] = ()
+    provider_specs: Mapping[str, ProviderSpec] = field(default_factory=dict)
     _by_id: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +57,11 @@ class Registry:
     def providers(self) -> set[str]:
         return {m.provider for m in self.models}
 
+    def api_origins(self, provider: str) -> tuple[str, ...]:
+        """Where ``provider``'s credential may go (empty for a provider without an entry)."""
+        spec = self.provider_specs.get(provider)
+        return spec.api_origins if spec else ()
+
     def routable(self, today: date | None = None) -> list[ModelSpec]:
         day = today or date.today()
         return [
@@ -71,6 +78,9 @@ class Registry:
         return {
             "sources": [str(s) for s in self.sources],
             "fallback_chains": {str(k): list(v) for k, v in self.fallback_chains.items()},
+            "providers": {
+                p.id: {"api_origins": list(p.api_origins)} for p in self.provider_specs.values()
+            },
             "models": [m.to_dict() for m in self.models],
         }
 
@@ -88,6 +98,7 @@ def load_registry(extra: Path | None = None) -> Registry:
     files = [BUILTIN] if extra is None else [BUILTIN, extra]
     raw_models: dict[str, tuple[dict[str, Any], str]] = {}
     chains: dict[Tier, list[str]] = {}
+    providers: dict[str, ProviderSpec] = {}
     problems: list[Problem] = []
     for path in files:
         parsed = _read(path)
@@ -95,12 +106,15 @@ def load_registry(extra: Path | None = None) -> Registry:
             problems += parsed
             continue
         chains.update(parsed.fallback_chains)
+        providers.update({name: raw.build(name) for name, raw in parsed.providers.items()})
         problems += _merge(raw_models, parsed.models, path)
     models = _build(raw_models, problems)
     problems += _check_chains(chains, {m.id for m in models})
+    problems += _check_providers(models, providers)
     if problems:
         raise RegistryFileError("the model registry is invalid", problems)
-    return Registry(models, {k: tuple(v) for k, v in chains.items()}, tuple(files))
+    chain_tuples = {k: tuple(v) for k, v in chains.items()}
+    return Registry(models, chain_tuples, tuple(files), providers)
 
 
 def _read(path: Path) -> RegistryFileIn | list[Problem]:
@@ -192,6 +206,17 @@ def _check_chains(chains: dict[Tier, list[str]], known: set[str]) -> list[Proble
         for tier, ids in chains.items()
         for i, model_id in enumerate(ids)
         if model_id not in known
+    ]
+
+
+def _check_providers(
+    models: list[ModelSpec], providers: Mapping[str, ProviderSpec]
+) -> list[Problem]:
+    """Every model's provider has a ``providers:`` entry, so its credential has an allowlist."""
+    missing = sorted({m.provider for m in models} - set(providers))
+    return [
+        Problem(f"providers.{name}", "missing: list its api_origins (where its key may be sent)")
+        for name in missing
     ]
 
 

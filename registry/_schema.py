@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry._pricing import RESOLUTIONS, PricePoint, PriceUnit, Pricing
 from registry._spec import (
@@ -17,6 +17,7 @@ from registry._spec import (
     Limits,
     ModelSpec,
     Priors,
+    ProviderSpec,
     SizeOption,
     SizeSpec,
     Speed,
@@ -27,6 +28,8 @@ from registry._spec import (
 Certainty = Literal["documented", "third_party", "estimate", "uncertain"]
 _RATIO_RE = re.compile(r"^(\d{1,2}):(\d{1,2})$")
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_ORIGIN_RE = re.compile(r"^https://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$")
+_PROVIDER_ID = r"^[a-z0-9][a-z0-9_-]*$"
 _DEFAULT_ACCEPTANCE = {Tier.DRAFT: 0.97, Tier.STANDARD: 0.8, Tier.HIGH: 0.85, Tier.PREMIUM: 0.88}
 _DEFAULT_P50 = {Speed.FAST: 40.0, Speed.MEDIUM: 80.0, Speed.SLOW: 150.0}
 SHOT_TYPES = ("establishing", "dialogue", "action", "product", "broll")
@@ -174,7 +177,7 @@ class SizeRangeIn(_Raw):
 
 class ModelIn(_Raw):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-    provider: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    provider: str = Field(pattern=_PROVIDER_ID)
     provider_model: str = Field(min_length=1)
     tier: Tier
     speed: Speed
@@ -310,7 +313,29 @@ def build_spec(raw: ModelIn) -> ModelSpec:
     )
 
 
+class ProviderIn(_Raw):
+    """``api_origins``: where the provider's credential may go (the emulator's origin is added
+    automatically when the emulator is used, so it is never listed here)."""
+
+    api_origins: list[str] = []
+
+    @field_validator("api_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN_RE.match(origin):
+                raise ValueError(
+                    f"api origin {origin!r} is not https://host[:port] "
+                    "(lower case, no path, no trailing slash)"
+                )
+        return value
+
+    def build(self, provider: str) -> ProviderSpec:
+        return ProviderSpec(provider, tuple(dict.fromkeys(self.api_origins)))
+
+
 class RegistryFileIn(_Raw):
     version: Literal[1] = 1
+    providers: dict[Annotated[str, Field(pattern=_PROVIDER_ID)], ProviderIn] = {}
     fallback_chains: dict[Tier, list[str]] = {}
     models: list[dict[str, Any]] = []

@@ -184,6 +184,15 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class ProviderSpec:
+    """One provider's account-level facts. ``api_origins`` (``scheme://host[:port]``) are the only
+    origins its credential may be sent to: output downloads from any other origin carry none."""
+
+    id: str
+    api_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TypePrior:
     acceptance: float
     render_p50_s: float
