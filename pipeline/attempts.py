@@ -335,10 +335,12 @@ def _close(
 ) -> bool:
     """Cancel one attempt, following a step that moves it meanwhile (``submitted`` ->
     ``rendering``) until it is closed or has ended on its own."""
+    asked_provider = False
     while attempt.status not in skip:
         was = attempt.status
-        if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT:
+        if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT and not asked_provider:
             _cancel_at_provider(ctx, attempt)
+            asked_provider = True
         try:
             attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
         except StaleStatusError:

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from foundation.states import (
     ATTEMPT_TRANSITIONS,
@@ -53,7 +52,8 @@ def _event_of(
 
 def _store(session: Session, row: Job | Shot | Attempt, source: E, target: E, entity: str) -> None:
     """Write ``target`` only where the stored status is still ``source`` (pending changes of the
-    row are flushed first), and tell the ORM the row holds it now."""
+    row are flushed first). The ORM attribute is then assigned as well, so flush hooks that follow
+    a row's changes (the ledger's attempt records) see the move."""
     model = type(row)
     moved = session.execute(
         update(model)
@@ -63,7 +63,7 @@ def _store(session: Session, row: Job | Shot | Attempt, source: E, target: E, en
     )
     if getattr(moved, "rowcount", 1) != 1:
         raise StaleStatusError(f"{entity}: no longer {source} (moved by another transaction)")
-    set_committed_value(row, "status", target)
+    row.status = target
 
 
 def job_created(session: Session, job: Job, **data: Any) -> None:

@@ -86,7 +86,8 @@ def test_hostile_storyboard_is_a_422_with_path_and_reason(
     response = client.post(endpoint, content=text, headers={**headers, "content-type": media})
     elapsed = time.perf_counter() - started
     assert response.status_code == 422, response.text[:500]
-    assert elapsed < 3.0, f"{name} took {elapsed:.2f}s"
+    # the attacks took 10-38 s before issue 15; the bound leaves room for a loaded 2-core CI machine
+    assert elapsed < 6.0, f"{name} took {elapsed:.2f}s"
     assert len(response.content) < 20_000  # no echo of an expanded document
     _problem(response.json(), path, fragment)
     assert client.get("/v1/jobs", headers=headers).json()["data"] == []  # nothing planned or billed
