@@ -19,7 +19,7 @@ from adapters.openai_videos import OpenAIVideosAdapter
 from adapters.replicate import ReplicateAdapter
 from adapters.runway import RunwayAdapter
 from foundation.errors import InvalidInputError
-from foundation.settings import Settings
+from foundation.settings import Settings, provider_credential
 
 HOSTED: dict[str, type[HostedAdapter]] = {
     "google": VeoAdapter,
@@ -36,18 +36,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def credential(provider: str, settings: Settings) -> SecretStr | None:
-    """The secret for ``provider`` (``SHOTLINE_RUNWAY_API_KEY``, ``SHOTLINE_FAL_KEY``, …); Google's
-    is the Vertex AI access token (``SHOTLINE_VERTEX_ACCESS_TOKEN``), as Veo is on Vertex only."""
-    by_provider = {
-        "google": settings.vertex_access_token,
-        "runway": settings.runway_api_key,
-        "kling": settings.kling_api_key,
-        "luma": settings.luma_api_key,
-        "fal": settings.fal_key,
-        "replicate": settings.replicate_api_token,
-        "openai": settings.openai_api_key,
-    }
-    return by_provider.get(provider)
+    """The secret for ``provider`` (``foundation.settings.PROVIDER_CREDENTIALS``)."""
+    return provider_credential(settings, provider)
 
 
 def has_credentials(provider: str, settings: Settings) -> bool:

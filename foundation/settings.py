@@ -96,3 +96,23 @@ class Settings(BaseSettings):
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+#: Hosted provider id -> the settings field holding its credential (Google's is the Vertex AI
+#: access token: Veo is served on Vertex only).
+PROVIDER_CREDENTIALS: dict[str, str] = {
+    "runway": "runway_api_key",
+    "google": "vertex_access_token",
+    "kling": "kling_api_key",
+    "luma": "luma_api_key",
+    "fal": "fal_key",
+    "replicate": "replicate_api_token",
+    "openai": "openai_api_key",
+}
+
+
+def provider_credential(settings: Settings, provider: str) -> SecretStr | None:
+    """The secret ``provider`` is called with (``SHOTLINE_RUNWAY_API_KEY``, ...), if set."""
+    field = PROVIDER_CREDENTIALS.get(provider)
+    secret: SecretStr | None = getattr(settings, field) if field else None
+    return secret

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundation.settings import Settings
+from foundation.settings import PROVIDER_CREDENTIALS, Settings
 from router.errors import UnknownProvidersChoiceError
 
-#: Hosted provider id -> the settings field holding its credential.
-CREDENTIALS: dict[str, str] = {
-    "runway": "runway_api_key",
-    "google": "gemini_api_key",
-    "kling": "kling_api_key",
-    "luma": "luma_api_key",
-    "fal": "fal_key",
-    "replicate": "replicate_api_token",
-    "openai": "openai_api_key",
-}
+CREDENTIALS = PROVIDER_CREDENTIALS
 HOSTED = frozenset(CREDENTIALS)
 LOCAL = "local"
 CHOICES = ("local", "emulated", "live", "auto")

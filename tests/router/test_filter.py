@@ -88,7 +88,7 @@ class TestHardFilter:
         assert rejected["kling/v3-pro"] == ["provider kling is not enabled (--providers)"]
 
     def test_missing_credentials(self, registry):
-        settings = Settings(gemini_api_key="g-key")
+        settings = Settings(vertex_access_token="ya29.token")
         availability = router.provider_availability("live", settings)
         assert availability.enabled == {"google"}
         decision = plan_for(
