@@ -2,7 +2,7 @@
 Celery engine (a real Celery worker on Redis, in this process so it shares the scripted provider),
 and both must leave the same per-shot event sequence, statuses and ledger totals.
 
-SIGKILL and resume are covered by ``tests/e2e/test_crash.py`` (embedded) and
+Commit (preview, then the final job of the approved shots) is a scenario too. SIGKILL and resume are covered by ``tests/e2e/test_crash.py`` (embedded) and
 ``tests/distributed/test_crash_postgres.py``."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError
 from foundation.settings import get_settings
 from ledger import service as ledger
-from pipeline import tasks
+from pipeline import commit, tasks
 from pipeline.celery_app import QUEUES, CeleryRunner, create_celery, queue_name
 from pipeline.context import RunContext
 from pipeline.planning import create_job
@@ -196,6 +196,20 @@ def rerender(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
     return outcome(ctx, job_id)
 
 
+def commit_approved(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
+    """Preview two shots, commit one: the final job renders it and keeps the other's clip."""
+    install(ctx)
+    tagged = [shot(key, prompt=f"{key} ({tag})") for key in ("a", "b")]
+    preview = commit.start_preview(ctx, tiny_board(*tagged), output=tmp / f"{tag}-preview.mp4")
+    priced(ctx, preview, 0.25)
+    assert run(runner, preview) == "delivered"
+    result = commit.commit(ctx, preview, ["a"])
+    assert (result.shots, result.kept) == (("a",), ("b",))
+    priced(ctx, result.final_job_id, 0.5)
+    assert run(runner, result.final_job_id) == "delivered"
+    return outcome(ctx, result.final_job_id)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "success": success,
     "429-with-hint": rate_limited,
@@ -204,6 +218,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cancel-mid-render": cancel_mid_render,
     "budget-refusal": budget_refusal,
     "rerender": rerender,
+    "commit": commit_approved,
 }
 RENDERED = [
     "attempt.reserved",
@@ -232,6 +247,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "a": ["shot.planned", *first(CANCELLED)],
         "b": ["shot.planned", *first(CANCELLED)],
     },
+    "commit": {"a": ["shot.planned", *first(ACCEPTED)], "b": ["shot.kept", "shot.normalised"]},
     "budget-refusal": {
         "a": ["shot.planned", "attempt.reserved", "attempt.failed", "shot.failed", "job.failed"]
     },
