@@ -2,8 +2,9 @@
 Celery engine (a real Celery worker on Redis, in this process so it shares the scripted provider),
 and both must leave the same per-shot event sequence, statuses and ledger totals.
 
-Commit (preview, then the final job of the approved shots) is a scenario too. SIGKILL and resume are covered by ``tests/e2e/test_crash.py`` (embedded) and
-``tests/distributed/test_crash_postgres.py``."""
+Commit (preview, then the final job of the approved shots) is a scenario too. SIGKILL and resume
+are covered by ``tests/e2e/test_crash.py`` (embedded) and ``tests/distributed/test_crash_postgres.py``.
+"""
 
 from __future__ import annotations
 
