@@ -46,8 +46,11 @@ def failed(error: ProviderError) -> JobStatus:
     return JobStatus(PollResult(JobState.FAILED, error=error, raw=error.raw))
 
 
-def canceled(raw: object) -> JobStatus:
-    return JobStatus(PollResult(JobState.CANCELED, raw=raw))
+def canceled(raw: object, provider: str = "", charged_usd: float | None = None) -> JobStatus:
+    """A job the provider reports cancelled; its error tells the ledger so (and any charge)."""
+    error = ProviderFailureError("job was canceled", provider, raw)
+    error.billing_hint, error.charged_usd = "cancelled", charged_usd
+    return JobStatus(PollResult(JobState.CANCELED, error=error, raw=raw))
 
 
 def succeeded(raw: object, url: str, cost_usd: float | None = None) -> JobStatus:
@@ -153,7 +156,9 @@ class HostedAdapter(ABC):
         if result.state is JobState.FAILED:
             raise result.error or ProviderFailureError("job failed", self.provider)
         if result.state is JobState.CANCELED:
-            raise ProviderFailureError("job was canceled", self.provider, result.raw)
+            raise result.error or ProviderFailureError(
+                "job was canceled", self.provider, result.raw
+            )
         if result.state is not JobState.SUCCEEDED:
             raise TransientError(f"job is still {result.state.value}", self.provider)
         if not status.output_url:

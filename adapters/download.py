@@ -38,6 +38,8 @@ class UrlExpiredError(TransientError):
     """The output URL no longer serves the file (an expired or refused presigned URL): the job is
     polled again for a fresh URL; after the last refresh this is a transient failure."""
 
+    billing_hint = "success"
+
 
 @dataclass(frozen=True)
 class DownloadLimits:

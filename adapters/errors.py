@@ -11,6 +11,12 @@ class ProviderError(ShotlineError):
 
     kind = "provider_failure"
     status_code = 502
+    billing_hint: str | None = None
+    """How the provider job ended where the kind does not say it, for the ledger's billing rules:
+    ``success`` (the job succeeded; its output could not be used), ``provider_error_5xx`` (the
+    provider ended it with its own server error), ``cancelled`` (it was cancelled)."""
+    charged_usd: float | None = None
+    """What the provider reported charging for the job (Runway ``cost.credits``), when it did."""
 
     def __init__(self, message: str, provider: str = "", raw: object | None = None) -> None:
         super().__init__(f"{provider}: {message}" if provider else message)
@@ -72,6 +78,7 @@ class AssetError(ProviderFailureError):
     """The result could not be downloaded or is not a usable video (size, type, container)."""
 
     kind = "asset_error"
+    billing_hint = "success"
 
 
 ERROR_KINDS: dict[str, type[ProviderError]] = {

@@ -34,6 +34,7 @@ from adapters.base import GenerationRequest
 from adapters.errors import (
     ProviderError,
     ProviderFailureError,
+    RateLimitedError,
     RejectedInputError,
     SafetyRefusalError,
     TransientError,
@@ -174,12 +175,12 @@ class FalAdapter(HostedAdapter):
         if state == "IN_QUEUE":
             return running(status, queued=True)
         if state == "CANCELLED":  # listed as a queue state by CopilotKit/aimock's fal drift test
-            return canceled(status)
+            return canceled(status, self.provider)
         if state != "COMPLETED":  # IN_PROGRESS, and any state fal adds later: keep waiting
             return running(status)
         if status.get("error"):
             if "cancel" in str(status.get("error_type") or status["error"]).lower():
-                return canceled(status)
+                return canceled(status, self.provider)
             return failed(self._completed_error(str(status["error"]), status))
         return self._result(job_id)
 
@@ -189,9 +190,10 @@ class FalAdapter(HostedAdapter):
         except (RejectedInputError, SafetyRefusalError) as exc:
             return failed(exc)
         except TransientError as exc:
-            return failed(
-                ProviderFailureError(f"result fetch failed: {exc}", self.provider, exc.raw)
-            )
+            error = ProviderFailureError(f"result fetch failed: {exc}", self.provider, exc.raw)
+            if not isinstance(exc, RateLimitedError):  # docs.fal.ai/faq: 5xx are never charged
+                error.billing_hint = "provider_error_5xx"
+            return failed(error)
         video = result.get("video")
         url = video.get("url") if isinstance(video, dict) else None
         if not url:

@@ -138,7 +138,7 @@ class VeoAdapter(HostedAdapter):
         error = op.get("error")
         if isinstance(error, dict):
             if error.get("status") == "CANCELLED" or error.get("code") == 1:
-                return canceled(op)
+                return canceled(op, self.provider)
             return failed(operation_error(self.provider, error))
         response = op.get("response") or {}
         videos = response.get("videos") or response.get("generatedSamples") or []

@@ -78,7 +78,7 @@ class ReplicateAdapter(HostedAdapter):
                 return failed(ProviderFailureError("succeeded without output", self.provider, pred))
             return succeeded(pred, url)
         if status in ("canceled", "aborted"):
-            return canceled(pred)
+            return canceled(pred, self.provider)
         if status != "failed":  # an in-progress state this adapter does not know yet
             return running(pred)
         message = str(pred.get("error") or "prediction failed")

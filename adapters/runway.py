@@ -47,11 +47,15 @@ def utf16_prefix(text: str, units: int) -> str:
 def failure_error(provider: str, task: dict[str, Any]) -> ProviderError:
     code = str(task.get("failureCode") or "")
     message = f"{task.get('failure') or 'task failed'} ({code or 'no code'})"
+    error: ProviderError
     if code.startswith("SAFETY"):
-        return SafetyRefusalError(message, provider, task)
-    if code.startswith(("INPUT", "ASSET")):
-        return RejectedInputError(message, provider, task)
-    return ProviderFailureError(message, provider, task)
+        error = SafetyRefusalError(message, provider, task)
+    elif code.startswith(("INPUT", "ASSET")):
+        error = RejectedInputError(message, provider, task)
+    else:
+        error = ProviderFailureError(message, provider, task)
+    error.charged_usd = charged_usd(task)  # what Runway billed for it: wins over the rules
+    return error
 
 
 def charged_usd(task: dict[str, Any]) -> float | None:
@@ -109,7 +113,7 @@ class RunwayAdapter(HostedAdapter):
                 return failed(ProviderFailureError("succeeded without output", self.provider, task))
             return succeeded(task, str(output[0]), charged_usd(task))
         if status == "CANCELLED":
-            return canceled(task)
+            return canceled(task, self.provider, charged_usd(task))
         if status == "FAILED":
             return failed(failure_error(self.provider, task))
         if status in ("PENDING", "THROTTLED"):

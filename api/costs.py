@@ -35,6 +35,9 @@ class CostGroupRead(Schema):
     drift_flagged: int
     spend_usd: float
     waste_usd: float
+    refunded_usd: float
+    uncertain: int
+    uncertain_usd: float
     seconds_requested: float
     seconds_accepted: float
     cost_per_accepted_second: float | None

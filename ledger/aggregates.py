@@ -1,5 +1,7 @@
 """Aggregates over the per-attempt cost records, for ``/v1/costs``, ``shotline costs``, the
-dashboard and ``/metrics``: spend including waste, accepted seconds, cost per accepted second,
+dashboard and ``/metrics``: spend including waste (what providers charged for attempts whose clip
+was not kept, by their billing rules), refunds and the spend resting on undocumented billing rules
+(``uncertain``), accepted seconds, cost per accepted second,
 acceptance, refusal and fallback counts, p50/p95 render time; grouped by model, provider, tenant,
 job or day. Every figure is computed from the same rows, so every view shows the same numbers.
 """
@@ -53,6 +55,12 @@ class CostGroup:
     render_p95_s: float | None
     settled_usd: float = 0.0
     """The provider charges alone (``spend_usd`` adds judge fees)."""
+    refunded_usd: float = 0.0
+    """The quotes of attempts that ended without a clip that their providers did not charge."""
+    uncertain: int = 0
+    """Settled attempts priced by a billing rule the provider does not document (``unknown``)."""
+    uncertain_usd: float = 0.0
+    """What those attempts settled at: spend that may not be on the provider's invoice."""
 
     @property
     def cost_per_accepted_second(self) -> float | None:
@@ -83,6 +91,9 @@ class CostGroup:
             "drift_flagged": self.drift_flagged,
             "spend_usd": _r(self.spend_usd),
             "waste_usd": _r(self.waste_usd),
+            "refunded_usd": _r(self.refunded_usd),
+            "uncertain": self.uncertain,
+            "uncertain_usd": _r(self.uncertain_usd),
             "seconds_requested": _r(self.seconds_requested),
             "seconds_accepted": _r(self.seconds_accepted),
             "cost_per_accepted_second": _r(self.cost_per_accepted_second),
@@ -101,6 +112,13 @@ def _r(value: float | None) -> float | None:
 def spend_of(row: AttemptCost) -> float:
     """What an attempt cost in all: its settled render plus any judge fee."""
     return (row.settled_usd or 0.0) + row.judge_usd
+
+
+def refund_of(row: AttemptCost) -> float:
+    """The part of a clip-less attempt's quote its provider did not charge (0 while unsettled)."""
+    if row.settled_usd is None or row.verdict in ATTEMPT_ACCEPTED:
+        return 0.0
+    return max(0.0, row.quoted_usd - row.settled_usd)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -129,6 +147,9 @@ def summarise(key: str, rows: Iterable[AttemptCost]) -> CostGroup:
         render_p50_s=percentile(renders, 50),
         render_p95_s=percentile(renders, 95),
         settled_usd=sum(r.settled_usd or 0.0 for r in items),
+        refunded_usd=sum(refund_of(r) for r in items),
+        uncertain=sum(1 for r in items if r.billing_uncertain),
+        uncertain_usd=sum(r.settled_usd or 0.0 for r in items if r.billing_uncertain),
     )
 
 

@@ -9,7 +9,7 @@ and flags drift from the registry's computed price (``DRIFT_THRESHOLD``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 
 from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_ENDED, ATTEMPT_GATED, AttemptStatus
 from store.models import Attempt, AttemptCost, Job, Shot
+
+if TYPE_CHECKING:
+    from ledger.billing import Charge
 
 DRIFT_THRESHOLD = 0.10
 """Relative difference between billed and computed cost above which an attempt is flagged."""
@@ -106,10 +109,17 @@ def refresh(record: AttemptCost, attempt: Attempt) -> None:
         record.seconds_accepted = 0.0
 
 
-def note_settle(session: Session, attempt: Attempt, cost_usd: float) -> None:
-    """Book the settled cost; for a delivered clip, compare the billed cost with the computed one."""
+def note_settle(
+    session: Session, attempt: Attempt, cost_usd: float, charge: Charge | None = None
+) -> None:
+    """Book the settled cost and the billing rule it came from (``charge``); for a delivered
+    clip, compare the billed cost with the computed one."""
     record = open_record(session, attempt)
     refresh(record, attempt)
+    if charge is not None:
+        record.billing_outcome = str(charge.outcome) if charge.outcome else None
+        record.billing_basis = charge.basis
+        record.billing_uncertain = charge.uncertain
     if attempt.status != AttemptStatus.FETCHED:
         return
     record.reported_usd = cost_usd

@@ -11,7 +11,9 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ledger import records, tenants
+from adapters.errors import ProviderError
+from ledger import billing, records, tenants
+from registry import BillingOutcome, BillingRules
 from store.models import Attempt, Job, LedgerEntry
 
 
@@ -51,8 +53,15 @@ def _unreserve_job(session: Session, job_id: str, amount: float) -> None:
     )
 
 
-def settle(session: Session, job_id: str, attempt: Attempt, cost_usd: float) -> None:
-    """Release the attempt's reservation and book its real cost (0 when the provider did not bill)."""
+def settle(
+    session: Session,
+    job_id: str,
+    attempt: Attempt,
+    cost_usd: float,
+    charge: billing.Charge | None = None,
+) -> None:
+    """Release the attempt's reservation and book its real cost (0 when the provider did not bill).
+    ``charge`` (from ``ledger.billing``) records which billing rule the cost came from."""
     if attempt.settled_usd is not None:
         return
     session.execute(
@@ -71,7 +80,49 @@ def settle(session: Session, job_id: str, attempt: Attempt, cost_usd: float) -> 
     tenants.settle(session, tenant, attempt.quoted_usd, cost_usd)
     _entry(session, job_id, tenant, attempt, "release", -attempt.quoted_usd)
     _entry(session, job_id, tenant, attempt, "settle", cost_usd)
-    records.note_settle(session, attempt, cost_usd)
+    records.note_settle(session, attempt, cost_usd, charge)
+
+
+def settle_outcome(
+    session: Session,
+    job_id: str,
+    attempt: Attempt,
+    rules: BillingRules,
+    outcome: BillingOutcome | None,
+    reported_usd: float | None = None,
+) -> billing.Charge:
+    """Settle the attempt at what its provider charged for ``outcome`` (see ``billing.charge_for``)."""
+    charge = billing.charge_for(rules, outcome, attempt.quoted_usd, reported_usd)
+    settle(session, job_id, attempt, charge.usd, charge=charge)
+    return charge
+
+
+def settle_failure(
+    session: Session,
+    job_id: str,
+    attempt: Attempt,
+    rules: BillingRules,
+    error: ProviderError,
+    *,
+    was_running: bool,
+) -> billing.Charge:
+    """Settle an attempt that failed with ``error`` (see ``billing.outcome_of_failure``)."""
+    outcome = billing.outcome_of_failure(
+        error.kind,
+        error.billing_hint,
+        had_job=bool(attempt.provider_job_id),
+        was_running=was_running,
+    )
+    return settle_outcome(session, job_id, attempt, rules, outcome, error.charged_usd)
+
+
+def settle_close(
+    session: Session, job_id: str, attempt: Attempt, rules: BillingRules, *, was_running: bool
+) -> billing.Charge:
+    """Settle an attempt its job closed: a cancellation at the stage it had reached, or nothing
+    when the provider never had a job."""
+    outcome = billing.outcome_of_close(was_running=was_running) if attempt.provider_job_id else None
+    return settle_outcome(session, job_id, attempt, rules, outcome)
 
 
 def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:

@@ -265,6 +265,7 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
         ctx.health.record_failure(attempt.model_id, exc.kind)
         if attempt.status in ATTEMPT_ENDED:  # closed by its job meanwhile: that stands
             return
+        was_running = attempt.status == AttemptStatus.RENDERING
         attempt.error_kind = exc.kind
         attempt.error = redact_paths(exc.message)[:2000]
         if exc.kind == "rate_limited":
@@ -278,7 +279,8 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
             error_kind=exc.kind,
             error=attempt.error,
         )
-        ledger.settle(session, shot.job_id, attempt, 0.0)
+        rules = ctx.registry.billing(attempt.provider)
+        ledger.settle_failure(session, shot.job_id, attempt, rules, exc, was_running=was_running)
 
 
 def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:
@@ -346,7 +348,9 @@ def _close(
         except StaleStatusError:
             session.refresh(attempt)
             continue
-        ledger.settle(session, shot.job_id, attempt, 0.0)
+        rules = ctx.registry.billing(attempt.provider)
+        running = was == AttemptStatus.RENDERING
+        ledger.settle_close(session, shot.job_id, attempt, rules, was_running=running)
         return True
     return False
 

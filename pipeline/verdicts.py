@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
+from ledger import billing
 from ledger import service as ledger
 from pipeline.attempts import _record_failure, shot_spec
 from pipeline.cache import cache_key
@@ -20,6 +21,7 @@ from pipeline.transitions import attempt_to, shot_to
 from quality import gate
 from quality.expectation import ClipExpectation
 from quality.repair import trim
+from registry import BillingOutcome
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
@@ -54,8 +56,9 @@ def fetch(ctx: RunContext, attempt_id: int) -> bool:
             return False
         attempt.asset_path = str(asset.path)
         attempt.render_seconds = max(0.0, time.time() - created.timestamp())
-        cost = (
-            asset.provider_cost_usd if asset.provider_cost_usd is not None else attempt.quoted_usd
+        rules = ctx.registry.billing(attempt.provider)
+        charge = billing.charge_for(
+            rules, BillingOutcome.SUCCESS, attempt.quoted_usd, asset.provider_cost_usd
         )
         attempt_to(
             session,
@@ -63,10 +66,10 @@ def fetch(ctx: RunContext, attempt_id: int) -> bool:
             AttemptStatus.FETCHED,
             shot=shot,
             model=attempt.model_id,
-            cost_usd=cost,
+            cost_usd=charge.usd,
             seconds=asset.duration_s,
         )
-        ledger.settle(session, shot.job_id, attempt, cost)
+        ledger.settle(session, shot.job_id, attempt, charge.usd, charge)
     return True
 
 

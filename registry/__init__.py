@@ -3,6 +3,7 @@
 ``load_registry()`` reads the built-in ``models.yaml`` plus an optional user file and validates it.
 """
 
+from registry._billing import UNKNOWN_BILLING, BillingOutcome, BillingRules
 from registry._catalog import BUILTIN, Registry, load_registry, price_gaps
 from registry._pricing import (
     RESOLUTIONS,
@@ -40,7 +41,10 @@ __all__ = [
     "BUILTIN",
     "RESOLUTIONS",
     "TIER_RANK",
+    "UNKNOWN_BILLING",
     "AudioSupport",
+    "BillingOutcome",
+    "BillingRules",
     "DurationSpec",
     "Inputs",
     "Lifecycle",

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from foundation.errors import Problem
+from registry._billing import UNKNOWN_BILLING, BillingRules
 from registry._pricing import RESOLUTIONS
 from registry._schema import ModelIn, RegistryFileIn, build_spec
 from registry._spec import AudioSupport, LifecycleStatus, ModelSpec, ProviderSpec, Tier
@@ -62,6 +63,11 @@ class Registry:
         spec = self.provider_specs.get(provider)
         return spec.api_origins if spec else ()
 
+    def billing(self, provider: str) -> BillingRules:
+        """What ``provider`` charges per outcome (all ``unknown`` for a provider without rules)."""
+        spec = self.provider_specs.get(provider)
+        return spec.billing if spec else UNKNOWN_BILLING
+
     def routable(self, today: date | None = None) -> list[ModelSpec]:
         day = today or date.today()
         return [
@@ -79,7 +85,8 @@ class Registry:
             "sources": [str(s) for s in self.sources],
             "fallback_chains": {str(k): list(v) for k, v in self.fallback_chains.items()},
             "providers": {
-                p.id: {"api_origins": list(p.api_origins)} for p in self.provider_specs.values()
+                p.id: {"api_origins": list(p.api_origins), "billing": p.billing.to_dict()}
+                for p in self.provider_specs.values()
             },
             "models": [m.to_dict() for m in self.models],
         }

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from registry._billing import UNKNOWN_BILLING, BillingIn
 from registry._pricing import RESOLUTIONS, PricePoint, PriceUnit, Pricing
 from registry._spec import (
     AudioSupport,
@@ -315,9 +316,11 @@ def build_spec(raw: ModelIn) -> ModelSpec:
 
 class ProviderIn(_Raw):
     """``api_origins``: where the provider's credential may go (the emulator's origin is added
-    automatically when the emulator is used, so it is never listed here)."""
+    automatically when the emulator is used, so it is never listed here). ``billing``: what the
+    provider charges for each way a job ends (``registry._billing``; omitted: all unknown)."""
 
     api_origins: list[str] = []
+    billing: BillingIn | None = None
 
     @field_validator("api_origins")
     @classmethod
@@ -331,7 +334,8 @@ class ProviderIn(_Raw):
         return value
 
     def build(self, provider: str) -> ProviderSpec:
-        return ProviderSpec(provider, tuple(dict.fromkeys(self.api_origins)))
+        billing = self.billing.build() if self.billing else UNKNOWN_BILLING
+        return ProviderSpec(provider, tuple(dict.fromkeys(self.api_origins)), billing)
 
 
 class RegistryFileIn(_Raw):

@@ -10,6 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from registry._billing import UNKNOWN_BILLING, BillingRules
 from registry._pricing import PriceQuote, Pricing, resolution_label
 
 EPS = 1e-6
@@ -190,6 +191,7 @@ class ProviderSpec:
 
     id: str
     api_origins: tuple[str, ...] = ()
+    billing: BillingRules = UNKNOWN_BILLING
 
 
 @dataclass(frozen=True)

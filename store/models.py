@@ -281,6 +281,11 @@ class AttemptCost(Base):
     defects: Mapped[list[str]] = mapped_column(JSON, default=list)
     error_kind: Mapped[str | None] = mapped_column(String(32), default=None)
     render_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    # how the provider job ended for billing, which rule priced it (reported | billed | free |
+    # unknown | no_job) and whether that rule is one the provider does not document
+    billing_outcome: Mapped[str | None] = mapped_column(String(24), default=None)
+    billing_basis: Mapped[str | None] = mapped_column(String(16), default=None)
+    billing_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )

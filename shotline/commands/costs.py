@@ -21,6 +21,8 @@ from store.db import session_scope
 COLUMNS = (
     ("spend", "spend_usd", "${:.4f}"),
     ("waste", "waste_usd", "${:.4f}"),
+    ("refunded", "refunded_usd", "${:.4f}"),
+    ("uncertain", "uncertain_usd", "${:.4f}"),
     ("accepted s", "seconds_accepted", "{:.1f}"),
     ("$/accepted s", "cost_per_accepted_second", "${:.4f}"),
     ("accept", "acceptance_rate", "{:.1%}"),

@@ -22,9 +22,9 @@ def test_every_provider_of_a_model_has_api_origins():
     for provider in catalog.providers - {"local"}:
         assert catalog.api_origins(provider), provider
         assert all(o.startswith("https://") for o in catalog.api_origins(provider))
-    assert catalog.to_dict()["providers"]["runway"] == {
-        "api_origins": ["https://api.dev.runwayml.com"]
-    }
+    assert catalog.to_dict()["providers"]["runway"]["api_origins"] == [
+        "https://api.dev.runwayml.com"
+    ]
 
 
 @pytest.mark.parametrize(
