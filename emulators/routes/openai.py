@@ -34,11 +34,16 @@ def _authorized(request: Request) -> bool:
 
 
 def _unauthenticated(request: Request) -> Response:
-    if not request.headers.get("authorization"):
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         return rules.invalid_request(401, rules.UNAUTHENTICATED)
-    # a key was sent and refused: 401 ``invalid_api_key`` ([3P] the API's wording, quoted in
-    # openai/openai-python issues and countless integrator logs; the key itself is masked)
-    message = "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+    # a key was sent and refused: 401 ``invalid_api_key`` ([3P] the API's wording as quoted in
+    # openai/openai-python issues and integrator logs, the key masked; exact masking UNCERTAIN)
+    masked = f"{token.strip()[:3]}*****{token.strip()[-4:]}"
+    message = (
+        f"Incorrect API key provided: {masked}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys."
+    )
     return rules.invalid_request(401, message, code="invalid_api_key")
 
 
