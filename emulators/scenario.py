@@ -140,6 +140,11 @@ class Scenario(_Model):
     providers: dict[str, Profile] = Field(default_factory=dict)
     models: dict[str, Profile] = Field(default_factory=dict)
     media: Media = Media()
+    # Account state the free endpoints (``shotline doctor``) and every authenticated route see:
+    # credentials refused as invalid (401 in the provider's shape), and provider model ids the
+    # providers' catalogs (model list / model get / organization tier) no longer list.
+    invalid_keys: list[str] = Field(default_factory=list)
+    unlisted_models: list[str] = Field(default_factory=list)
     webhook_secret: str = "whsec_ZW11bGF0b3Itd2ViaG9vay1zZWNyZXQtMDAwMDA="
 
     def profile(self, provider: str, model: str) -> Profile:

@@ -140,5 +140,16 @@ def bearer(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() in ("bearer", "key", "token") else None
 
 
+def refused_key(request: Request) -> bool:
+    """True when the request's credential is one the scenario lists in ``invalid_keys`` (a revoked
+    or mistyped key): the provider answers it as it answers any invalid key."""
+    invalid = request.app.state.emulator.scenario.invalid_keys
+    if not invalid:
+        return False
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    sent = {token.strip(), request.headers.get("x-goog-api-key", "")}
+    return any(key in sent for key in invalid)
+
+
 def idempotency_key(request: Request) -> str | None:
     return request.headers.get("idempotency-key") or request.headers.get("x-idempotency-key")

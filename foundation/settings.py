@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     cpu_time_limit_s: float = 1800.0
     cpu_max_tasks_per_child: int = 50
     reap_interval_s: float = 15.0
+    # the beat's provider check (free endpoints; opens the breaker of a model a provider no longer
+    # lists): every this many seconds, 0 to turn it off; it never runs without a provider key
+    provider_check_interval_s: float = Field(default=3600.0, ge=0)
     reap_after_s: float = 60.0
     max_reaps: int = 8
     broker_visibility_timeout_s: float = 3600.0

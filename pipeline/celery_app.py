@@ -3,20 +3,21 @@
 
 Queues: ``io`` (provider calls and polls: many small tasks) and ``cpu`` (gate, normalise, stitch),
 both prefixed with ``SHOTLINE_QUEUE_PREFIX``. Messages are JSON ``(ref, version)``; workers ack
-late; the beat schedule runs the reaper. ``celery -A pipeline.celery_app worker`` works too.
+late; the beat schedule runs the reaper and the provider check (``pipeline.provider_check``). ``celery -A pipeline.celery_app worker`` works too.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from celery import Celery
 from sqlalchemy import select
 
 from foundation.settings import Settings, get_settings
 from foundation.states import JOB_ENDED
-from pipeline import assembly, reaper, wakeups
+from pipeline import assembly, provider_check, reaper, wakeups
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.flow import STEP_QUEUE
@@ -31,6 +32,26 @@ WAKE_PATIENCE_S = 5.0
 
 def queue_name(settings: Settings, queue: str) -> str:
     return f"{settings.queue_prefix}{queue}"
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The reaper, and the provider check when it is on (an interval and a provider key)."""
+    io_queue = queue_name(settings, "io")
+    schedule: dict[str, dict[str, Any]] = {
+        "pipeline.reap": {
+            "task": "pipeline.reap",
+            "schedule": settings.reap_interval_s,
+            "options": {"queue": io_queue, "expires": max(1.0, settings.reap_interval_s)},
+        }
+    }
+    if provider_check.check_enabled(settings):
+        every = settings.provider_check_interval_s
+        schedule["pipeline.check_providers"] = {
+            "task": "pipeline.check_providers",
+            "schedule": every,
+            "options": {"queue": io_queue, "expires": max(1.0, every)},
+        }
+    return schedule
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -49,18 +70,12 @@ def create_celery(settings: Settings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
-        beat_schedule={
-            "pipeline.reap": {
-                "task": "pipeline.reap",
-                "schedule": settings.reap_interval_s,
-                "options": {"queue": io_queue, "expires": max(1.0, settings.reap_interval_s)},
-            }
-        },
+        beat_schedule=beat_schedule(settings),
     )
     return app
 
 
-_apps: dict[tuple[str, str, float, float], Celery] = {}
+_apps: dict[tuple[str, str, float, float, bool, float], Celery] = {}
 _apps_lock = threading.Lock()
 
 
@@ -71,6 +86,8 @@ def celery_for(settings: Settings) -> Celery:
         settings.queue_prefix,
         settings.reap_interval_s,
         settings.broker_visibility_timeout_s,
+        provider_check.check_enabled(settings),
+        settings.provider_check_interval_s,
     )
     with _apps_lock:
         if key not in _apps:

@@ -18,7 +18,7 @@ from celery import Task, shared_task
 from celery.signals import worker_init, worker_process_init, worker_ready
 
 from foundation.settings import Settings, get_settings
-from pipeline import flow, reaper
+from pipeline import flow, provider_check, reaper
 from pipeline.celery_app import celery_for, send
 from pipeline.context import RunContext
 from store.db import get_engine, migrate
@@ -119,6 +119,16 @@ def reap(self: Task[Any, Any]) -> int:
     if messages:
         log.info("reaper resent %d steps", len(messages))
     return len(messages)
+
+
+@shared_task(
+    name="pipeline.check_providers", bind=True, acks_late=True, time_limit=300, soft_time_limit=270
+)
+def check_providers(self: Task[Any, Any]) -> dict[str, Any]:
+    """The beat's provider check: free endpoints only; opens the breaker of every routed model a
+    provider no longer lists. Returns each provider's report."""
+    reports = provider_check.check_and_trip(worker_context())
+    return {report.provider: report.to_dict() for report in reports}
 
 
 @worker_ready.connect

@@ -225,6 +225,23 @@ class HealthBook:
         if kind in HEALTH_KINDS:
             self._change(model_id, _fail)
 
+    def force_open(self, model_id: str, cooldown_s: float) -> None:
+        """Open ``model_id``'s own breaker now, whatever its failure count (its provider no longer
+        lists it), for ``cooldown_s``; then it half-opens like any open breaker. Forcing an open
+        breaker again restarts its cooldown without counting another trip. The provider's
+        breaker is left alone: its other models are fine."""
+
+        def change(records: list[Record], now: float) -> None:
+            breaker = Breaker(self._model_config, records[0])
+            if breaker.current(now) is BreakerState.OPEN:
+                breaker.opened_at = now
+            else:
+                breaker._open(now)
+            breaker.cooldown = cooldown_s
+            records[0].update(breaker.record())
+
+        self._store.update([f"model:{model_id}"], change)
+
     def state(self, model_id: str) -> BreakerState:
         records, now = self._store.read(self._keys(model_id))
         return _worst(b.current(now) for b in self._pair(records))

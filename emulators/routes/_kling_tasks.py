@@ -18,7 +18,7 @@ from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
 from emulators.routes import _kling_rules as rules
 from emulators.state import Job, View
-from emulators.wire import respond
+from emulators.wire import refused_key, respond
 
 PROVIDER = "kling"
 _STATUS = {
@@ -58,7 +58,7 @@ def check_auth(request: Request, new_standard: bool) -> None:
     token = token.strip()
     if not token:
         raise rules.KlingRefusal(1001, "Authorization is empty")
-    if scheme.lower() != "bearer":
+    if scheme.lower() != "bearer" or refused_key(request):
         raise rules.KlingRefusal(1002, "Authorization is invalid")
     claims = _jwt_claims(token)
     if claims is None:

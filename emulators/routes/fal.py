@@ -28,7 +28,7 @@ from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
 from emulators.routes.fal_apps import APPS, LENIENT, OTHER_ENDPOINTS, App, app_root, validate
 from emulators.state import Emulator, Job, View
-from emulators.wire import error_response, respond
+from emulators.wire import error_response, refused_key, respond
 
 PROVIDER = "fal"
 router = APIRouter(prefix="/fal")
@@ -61,6 +61,8 @@ def auth_refusal(request: Request) -> Response | None:
     value = request.headers.get("authorization", "").strip()
     if not value:
         return _unauthorized("Authorization header is required")
+    if refused_key(request):  # well-formed but unknown or revoked: wording UNCERTAIN
+        return _unauthorized("Unauthorized")
     scheme, _, token = value.partition(" ")
     token = token.strip()
     if scheme.lower() == "key" and token:

@@ -11,7 +11,7 @@ from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
 from emulators.routes import luma_rules as rules
 from emulators.state import Job, View
-from emulators.wire import bearer, error_response, respond
+from emulators.wire import bearer, error_response, refused_key, respond
 
 PROVIDER = "luma"
 _LEGACY_STATE = {
@@ -83,7 +83,8 @@ async def _create(request: Request, agents: bool) -> Response:
 
 
 def _authorized(request: Request) -> bool:
-    return bool(bearer(request)) and request.headers.get("authorization", "").startswith("Bearer ")
+    sent = bool(bearer(request)) and request.headers.get("authorization", "").startswith("Bearer ")
+    return sent and not refused_key(request)
 
 
 @router.post("/dream-machine/v1/generations/video")

@@ -13,7 +13,7 @@ from emulators.routes import _flow as flow
 from emulators.routes import _openai_rules as rules
 from emulators.routes.judges import openai_chat
 from emulators.state import Job, View
-from emulators.wire import error_response, respond
+from emulators.wire import error_response, refused_key, respond
 
 PROVIDER = "openai"
 _STATUS = {
@@ -30,11 +30,21 @@ router = APIRouter(prefix="/openai/v1")
 def _authorized(request: Request) -> bool:
     """Bearer auth only ([SDK] openai 3.60.0 ``_client.py`` ``auth_headers``)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())
+    return scheme.lower() == "bearer" and bool(token.strip()) and not refused_key(request)
 
 
-def _unauthenticated() -> Response:
-    return rules.invalid_request(401, rules.UNAUTHENTICATED)
+def _unauthenticated(request: Request) -> Response:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return rules.invalid_request(401, rules.UNAUTHENTICATED)
+    # a key was sent and refused: 401 ``invalid_api_key`` ([3P] the API's wording as quoted in
+    # openai/openai-python issues and integrator logs, the key masked; exact masking UNCERTAIN)
+    masked = f"{token.strip()[:3]}*****{token.strip()[-4:]}"
+    message = (
+        f"Incorrect API key provided: {masked}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys."
+    )
+    return rules.invalid_request(401, message, code="invalid_api_key")
 
 
 def video_spec(create: rules.VideoCreate) -> ClipSpec:
@@ -66,7 +76,7 @@ async def _form(request: Request) -> tuple[bytes, dict[str, Any]]:
 @router.post("/videos")
 async def create_video(request: Request) -> Response:
     if not _authorized(request):
-        return _unauthenticated()
+        return _unauthenticated(request)
     try:
         raw, form = await _form(request)
         spec = video_spec(
@@ -112,7 +122,7 @@ def video(job: Job, view: View) -> dict[str, Any]:
 @router.get("/videos/{video_id}")
 async def get_video(video_id: str, request: Request) -> Response:
     if not _authorized(request):
-        return _unauthenticated()
+        return _unauthenticated(request)
     polled = await flow.poll(request, PROVIDER, video_id)
     if polled.response is not None:
         return polled.response
@@ -126,7 +136,7 @@ async def get_video(video_id: str, request: Request) -> Response:
 @router.get("/videos/{video_id}/content")
 async def get_content(video_id: str, request: Request) -> Response:
     if not _authorized(request):
-        return _unauthenticated()
+        return _unauthenticated(request)
     emu = flow.emulator(request)
     job = emu.jobs.get(video_id)
     if job is None or emu.view(job).phase != "succeeded":
@@ -139,7 +149,7 @@ async def get_content(video_id: str, request: Request) -> Response:
 @router.delete("/videos/{video_id}")
 async def delete_video(video_id: str, request: Request) -> Response:
     if not _authorized(request):
-        return _unauthenticated()
+        return _unauthenticated(request)
     emu = flow.emulator(request)
     job = emu.jobs.pop(video_id, None)
     if job is None:
@@ -151,7 +161,7 @@ async def delete_video(video_id: str, request: Request) -> Response:
 @router.post("/chat/completions")
 async def chat_completions(request: Request) -> Response:
     if not _authorized(request):
-        return _unauthenticated()
+        return _unauthenticated(request)
     try:
         raw, body = await flow.json_body(request)
     except flow.BadRequest as exc:

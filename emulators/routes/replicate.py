@@ -15,7 +15,7 @@ from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
 from emulators.routes import _replicate_rules as rules
 from emulators.state import Emulator, Job, View
-from emulators.wire import replicate_problem, respond
+from emulators.wire import refused_key, replicate_problem, respond
 
 PROVIDER = "replicate"
 _STATUS = {
@@ -33,7 +33,8 @@ def _authorized(request: Request) -> bool:
     """``Authorization: Bearer <token>`` ([SDK] replicate 1.0.7 ``client.py``); the older
     ``Token <token>`` scheme of Replicate's earlier docs is still accepted (UNCERTAIN)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() in ("bearer", "token") and bool(token.strip())
+    valid = scheme.lower() in ("bearer", "token") and bool(token.strip())
+    return valid and not refused_key(request)
 
 
 def _unauthenticated(request: Request) -> Response:

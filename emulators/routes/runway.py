@@ -11,7 +11,7 @@ from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
 from emulators.routes import runway_rules as rules
 from emulators.state import Job, View
-from emulators.wire import bearer, error_response, respond
+from emulators.wire import bearer, error_response, refused_key, respond
 
 PROVIDER = "runway"
 VERSION = "2024-11-06"
@@ -30,6 +30,8 @@ def _refused(request: Request) -> Response | None:
     # [SDK] runwayml 5.24.0 _client.py: ``Authorization: Bearer`` and ``X-Runway-Version``;
     # docs.dev.runwayml.com/errors/errors: 401 for a bad key, 400 for a bad request
     if not bearer(request) or not request.headers.get("authorization", "").startswith("Bearer "):
+        return error_response(PROVIDER, 401, "Invalid API key")
+    if refused_key(request):
         return error_response(PROVIDER, 401, "Invalid API key")
     if request.headers.get("x-runway-version") != VERSION:
         return error_response(PROVIDER, 400, f"X-Runway-Version header must be {VERSION}")

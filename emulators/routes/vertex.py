@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
 from emulators.state import Job, View
-from emulators.wire import error_response, respond
+from emulators.wire import error_response, refused_key, respond
 
 PROVIDER = "google"
 VERSIONS = ("v1", "v1beta1")  # the REST docs use v1; the SDK defaults to v1beta1 in Vertex mode
@@ -88,9 +88,10 @@ def authorized(request: Request) -> bool:
     (``x-goog-api-key``, express mode) is accepted too — whether Veo serves express-mode keys on
     project paths is UNCERTAIN, so the emulator stays lenient there."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return (scheme.lower() == "bearer" and bool(token.strip())) or bool(
+    sent = (scheme.lower() == "bearer" and bool(token.strip())) or bool(
         request.headers.get("x-goog-api-key")
     )
+    return sent and not refused_key(request)
 
 
 def model_name(project: str, location: str, model: str) -> str:

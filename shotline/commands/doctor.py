@@ -1,7 +1,10 @@
-"""``shotline doctor``: what this installation runs with (a first slice: FFmpeg, PyAV, Python, the
-local voice and the database), so a user can see which FFmpeg is in use and whether it will do.
+"""``shotline doctor``: what this installation runs with (FFmpeg, PyAV, Python, the local voice and
+the database) and whether the providers it has keys for still work: key valid, routed models the
+provider no longer lists (drift), rate tier or credits where the provider exposes them.
 
-Exit 0 when everything it checks is usable, 1 otherwise. Spends nothing and calls no provider.
+Exit 0 when everything it checks is usable, 1 otherwise (an unusable FFmpeg, a refused key,
+drift). Spends nothing: only the providers' free account and catalog endpoints are called
+(``adapters.doctor``). ``--providers emulated`` checks the emulator instead, ``local`` none.
 """
 
 from __future__ import annotations
@@ -9,16 +12,22 @@ from __future__ import annotations
 import json
 import platform
 import shutil
+from contextlib import ExitStack
 from importlib.metadata import version
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from foundation.settings import get_settings
+from foundation.errors import ShotlineError
+from foundation.settings import Settings, get_settings
 from media.errors import FFmpegUnsupportedError
 from media.ffmpeg import FFmpegBinary, ffmpeg_binary
+from registry import load_registry
+
+PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
 
 def _ffmpeg() -> dict[str, Any]:
@@ -63,6 +72,57 @@ def collect() -> dict[str, Any]:
     }
 
 
+def _provider_urls(stack: ExitStack, settings: Settings, scenario: Path | None) -> dict[str, str]:
+    """The emulator's per-provider base URLs: SHOTLINE_EMULATOR_URL's, else a new one's."""
+    from emulators import start_emulator, urls_for
+
+    if settings.emulator_url:
+        return urls_for(settings.emulator_url)[0]
+    return dict(stack.enter_context(start_emulator(scenario)).base_urls)
+
+
+def providers_check(choice: str, scenario: Path | None = None) -> dict[str, Any]:
+    """The ``providers`` section: one report per hosted provider (``configured: false`` for those
+    without a key), ``ok`` false on drift or a refused key."""
+    from pipeline.provider_check import check_providers
+
+    if choice not in PROVIDER_CHOICES:
+        raise typer.BadParameter(f"--providers must be one of {', '.join(PROVIDER_CHOICES)}")
+    if choice == "local":
+        return {"ok": True, "note": "no provider checked (--providers local)"}
+    settings = get_settings()
+    try:
+        with ExitStack() as stack:
+            urls = _provider_urls(stack, settings, scenario) if choice == "emulated" else None
+            reports = check_providers(load_registry(settings.registry), settings, base_urls=urls)
+    except ShotlineError as exc:
+        return {"ok": False, "error": exc.message}
+    found = {report.provider: report.to_dict() for report in reports}
+    checked = [p for p, r in found.items() if r["configured"]]
+    note = "" if checked else "no provider key set: nothing to check"
+    return {"ok": all(r["ok"] for r in found.values()), "note": note, "providers": found}
+
+
+def _provider_lines(report: dict[str, Any]) -> str:
+    lines = []
+    for name, found in report.get("providers", {}).items():
+        if not found["configured"]:
+            lines.append(f"{name}: no key")
+            continue
+        key = {True: "key valid", False: "KEY REFUSED", None: "key unproven"}[
+            found.get("key_valid")
+        ]
+        parts = [key]
+        if found.get("drift"):
+            parts.append("DRIFT: " + ", ".join(f"{m} ({v})" for m, v in found["drift"].items()))
+        if found.get("unchecked"):
+            parts.append("no model list")
+        if found.get("error"):
+            parts.append(str(found["error"]))
+        lines.append(f"{name}: " + "; ".join(parts))
+    return "\n".join(lines) or str(report.get("note") or report.get("error", ""))
+
+
 def _summary(check: dict[str, Any]) -> str:
     if not check["ok"]:
         return str(check["error"])
@@ -74,9 +134,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def doctor(
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+        providers: Annotated[
+            str, typer.Option(help="local (no provider) | emulated | live | auto (keys set)")
+        ] = "auto",
+        scenario: Annotated[Path | None, typer.Option(help="emulator scenario YAML")] = None,
     ) -> None:
-        """Show which FFmpeg, PyAV and database this installation uses, and whether they will do."""
-        report = collect()
+        """Show which FFmpeg, PyAV and database this installation uses, and whether the providers
+        whose keys are set still accept them and still serve the models shotline routes to."""
+        report = collect() | {"providers": providers_check(providers, scenario)}
         healthy = all(check["ok"] for check in report.values())
         if as_json:
             typer.echo(json.dumps(report | {"ok": healthy}, indent=2))
@@ -87,6 +152,7 @@ def register(app: typer.Typer) -> None:
             table.add_column("detail", overflow="fold")
             for name, check in report.items():
                 mark = "[green]ok[/]" if check["ok"] else "[red]FAIL[/]"
-                table.add_row(name, mark, _summary(check))
+                detail = _provider_lines(check) if name == "providers" else _summary(check)
+                table.add_row(name, mark, detail)
             Console().print(table)
         raise typer.Exit(0 if healthy else 1)

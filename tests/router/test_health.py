@@ -112,6 +112,29 @@ class TestBreaker:
         assert snapshot["providers"]["google"]["state"] == "open"
         assert snapshot["models"]["google/veo-3.1-lite"]["state"] == "closed"
 
+    def test_force_open_opens_only_the_model_for_the_given_cooldown(self, registry):
+        clock = Clock()
+        health = book(registry, clock)
+        health.force_open("runway/gen4.5", cooldown_s=7200)
+        assert health.state("runway/gen4.5") is BreakerState.OPEN
+        assert health.allow("runway/gen4.5") is False
+        assert health.retry_in("runway/gen4.5") == 7200
+        assert health.state("runway/gen4_turbo") is BreakerState.CLOSED  # provider untouched
+        clock.now += 7200
+        assert health.state("runway/gen4.5") is BreakerState.HALF_OPEN
+
+    def test_forcing_an_open_breaker_again_restarts_its_cooldown_without_a_trip(self, registry):
+        clock = Clock()
+        health = book(registry, clock)
+        health.force_open("fal/veo3.1", cooldown_s=100)
+        clock.now += 90
+        health.force_open("fal/veo3.1", cooldown_s=100)
+        clock.now += 90
+        assert health.state("fal/veo3.1") is BreakerState.OPEN
+        described = health.snapshot()["models"]["fal/veo3.1"]
+        assert described["trips"] == 1
+        assert described["retry_in_s"] == 10
+
 
 class TestRouting:
     def test_open_breaker_demotes_the_model(self, registry):
