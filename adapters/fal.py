@@ -25,7 +25,6 @@ from adapters._hosted import (
     canceled,
     data_uri,
     failed,
-    idempotency_headers,
     running,
     succeeded,
 )
@@ -159,10 +158,9 @@ class FalAdapter(HostedAdapter):
     def submit(self, request: GenerationRequest) -> str:
         app_id = self.app_for(request)
         body = self.build_body(request)
-        headers = idempotency_headers(request)
         hook = request.extra.get("webhook_url")
         params = {"fal_webhook": str(hook)} if hook else None
-        data = self._http.json("POST", f"/{app_id}", json=body, headers=headers, params=params)
+        data = self._http.json("POST", f"/{app_id}", json=body, params=params)
         request_id = data.get("request_id")
         if not request_id:
             raise ProviderFailureError("queue answer without request_id", self.provider, data)

@@ -17,7 +17,6 @@ from adapters._hosted import (
     canceled,
     data_uri,
     failed,
-    idempotency_headers,
     running,
     succeeded,
 )
@@ -59,8 +58,7 @@ class ReplicateAdapter(HostedAdapter):
             payload["version"] = model.split(":", 1)[-1]
         if request.extra.get("webhook_url"):
             payload["webhook"] = request.extra["webhook_url"]
-        headers = idempotency_headers(request)
-        data = self._http.json("POST", path, json=payload, headers=headers)
+        data = self._http.json("POST", path, json=payload)
         if not data.get("id"):
             raise ProviderFailureError("prediction without an id", self.provider, data)
         return str(data["id"])

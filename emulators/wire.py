@@ -138,7 +138,3 @@ def bearer(request: Request) -> str | None:
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     return token.strip() or None if scheme.lower() in ("bearer", "key", "token") else None
-
-
-def idempotency_key(request: Request) -> str | None:
-    return request.headers.get("idempotency-key") or request.headers.get("x-idempotency-key")

@@ -26,6 +26,8 @@ from registry._spec import (
     SizeOption,
     SizeSpec,
     Speed,
+    Submission,
+    SubmissionMechanism,
     Tier,
     TypePrior,
 )
@@ -60,6 +62,8 @@ __all__ = [
     "SizeOption",
     "SizeSpec",
     "Speed",
+    "Submission",
+    "SubmissionMechanism",
     "Tier",
     "TypePrior",
     "UnknownModelError",

@@ -21,6 +21,8 @@ from registry._spec import (
     SizeOption,
     SizeSpec,
     Speed,
+    Submission,
+    SubmissionMechanism,
     Tier,
     TypePrior,
 )
@@ -313,11 +315,18 @@ def build_spec(raw: ModelIn) -> ModelSpec:
     )
 
 
+class SubmissionIn(_Raw):
+    mechanism: SubmissionMechanism
+    source: str = Field(min_length=1)
+
+
 class ProviderIn(_Raw):
     """``api_origins``: where the provider's credential may go (the emulator's origin is added
-    automatically when the emulator is used, so it is never listed here)."""
+    automatically when the emulator is used, so it is never listed here). ``submission``: how a
+    lost create is found again (``registry.Submission``); absent means ``none``."""
 
     api_origins: list[str] = []
+    submission: SubmissionIn | None = None
 
     @field_validator("api_origins")
     @classmethod
@@ -331,7 +340,9 @@ class ProviderIn(_Raw):
         return value
 
     def build(self, provider: str) -> ProviderSpec:
-        return ProviderSpec(provider, tuple(dict.fromkeys(self.api_origins)))
+        sub = self.submission
+        found = Submission(sub.mechanism, sub.source) if sub is not None else Submission()
+        return ProviderSpec(provider, tuple(dict.fromkeys(self.api_origins)), found)
 
 
 class RegistryFileIn(_Raw):

@@ -290,7 +290,7 @@ def pipeline_request(spec: ModelSpec, variant: dict[str, Any], frame: Path, numb
     if variant.get("image"):
         shot["reference_image"] = str(frame)
     request = build_request(shot, candidate, SimpleNamespace(seed=7, shot_type="broll"))  # type: ignore[arg-type]
-    request.extra["idempotency_key"] = f"job-{spec.id}-s{number}-1"
+    request.extra["attempt_key"] = f"job-{spec.id}-s{number}-1"
     return request
 
 
@@ -306,7 +306,7 @@ def test_every_registry_capability_is_accepted(
         request = pipeline_request(spec, variant, frame, number)
         job_id = adapter.submit(request)  # a refusal raises RejectedInputError
         assert adapter.poll(job_id).state in (JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED)
-        assert adapter.find_by_reference(request.extra["idempotency_key"]) == job_id
+        assert adapter.find_by_reference(request.extra["attempt_key"]) == job_id
         seen += 1
     assert seen >= 15
     assert "4k" not in {v["size"].resolution for v in variants(spec)} or spec.id == "kling/v3-pro"
@@ -319,7 +319,7 @@ def test_a_resubmitted_attempt_finds_its_first_task(emulator: EmulatorHandle, tm
     request = pipeline_request(spec, variant, tmp_path / "unused.png", 900)
     first = adapter.submit(request)
     assert adapter.submit(request) == first  # 1201 "already exists" -> looked up, not re-billed
-    key = request.extra["idempotency_key"]
+    key = request.extra["attempt_key"]
     made = [job for job in emulator.emulator.jobs.values() if job.extra.get("external_id") == key]
     assert [job.id for job in made] == [first]
 
