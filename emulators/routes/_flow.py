@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -136,7 +137,20 @@ def iso(monotonic_at: float) -> str:
 
 
 def unix(monotonic_at: float) -> int:
-    return int(time.time() - (time.monotonic() - monotonic_at))
+    return int(wall(monotonic_at))
+
+
+def wall(monotonic_at: float) -> float:
+    """Epoch seconds of a ``time.monotonic()`` instant."""
+    return time.time() - (time.monotonic() - monotonic_at)
+
+
+def epoch(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (``Z`` or an offset; a bare date is midnight UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
 
 
 def bad_request(provider: str, exc: BadRequest) -> Response:
