@@ -21,7 +21,11 @@ def register(app: typer.Typer) -> None:
         attempt_id: Annotated[int, typer.Argument(help="the attempt's id (shotline unknowns)")],
         provider_job: Annotated[
             str | None,
-            typer.Option("--provider-job", help="the provider job the create made (its dashboard)"),
+            typer.Option(
+                "--provider-job",
+                help="the provider job the create made, in shotline's form (a Vertex operation "
+                "name, Luma dm/<id> or agents/<id>, a fal <app>/requests/<id> path)",
+            ),
         ] = None,
         not_submitted: Annotated[
             bool,
