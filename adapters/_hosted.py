@@ -63,12 +63,6 @@ def data_uri(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def idempotency_headers(request: GenerationRequest) -> dict[str, str]:
-    """``Idempotency-Key`` from ``extra["idempotency_key"]`` when set (few vendors honour it)."""
-    key = request.extra.get("idempotency_key")
-    return {"Idempotency-Key": str(key)} if key else {}
-
-
 class HostedAdapter(ABC):
     """Base class of the HTTP adapters; holds the classified client and the shared ``fetch``."""
 

@@ -101,3 +101,17 @@ class ProviderAdapter(Protocol):
     def cancel(self, job_id: str) -> bool: ...
 
     def fetch(self, job_id: str, dest_dir: Path) -> Asset: ...
+
+
+@runtime_checkable
+class FindsLostSubmissions(Protocol):
+    """An adapter whose provider can say whether a create whose answer was lost reached it.
+
+    Contract: ``find_submission`` returns the ids of the provider jobs created for ``request`` at
+    or after ``since`` (epoch seconds; the adapter allows for clock skew): found by the client
+    reference the adapter sent (Kling's ``external_task_id``), or by listing recent jobs and matching
+    the input it sent (fal, Replicate). An empty list means the create never arrived, so submitting
+    again pays once; several mean the caller cannot tell which is its own. It spends nothing.
+    """
+
+    def find_submission(self, request: GenerationRequest, since: float) -> list[str]: ...

@@ -149,6 +149,13 @@ class KlingAdapter(HostedAdapter):
         tasks = self._tasks({"external_task_ids": ref})
         return str(tasks[0]["id"]) if tasks else None
 
+    def find_submission(self, request: GenerationRequest, since: float) -> list[str]:
+        """Client reference (``FindsLostSubmissions``): the task created with this attempt's
+        ``external_task_id``, whenever it was created."""
+        ref = reference(request)
+        found = self.find_by_reference(ref) if ref else None
+        return [found] if found else []
+
     def _envelope(self, method: str, path: str, **kwargs: Any) -> Any:
         data = self._http.json(method, path, **kwargs)
         code = data.get("code", 0)

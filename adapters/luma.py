@@ -19,7 +19,6 @@ from adapters._hosted import (
     JobStatus,
     data_uri,
     failed,
-    idempotency_headers,
     running,
     succeeded,
 )
@@ -131,18 +130,13 @@ class LumaAdapter(HostedAdapter):
 
     def submit(self, request: GenerationRequest) -> str:
         model = request.provider_model or "ray-2"
-        headers = idempotency_headers(request)
         if model.startswith(AGENTS_MODELS):
             url = f"{self.agents_base}/v1/generations"
-            data = self._http.json(
-                "POST", url, json=self._agents_body(request, model), headers=headers
-            )
+            data = self._http.json("POST", url, json=self._agents_body(request, model))
             prefix = "agents"
         else:
             url = "/dream-machine/v1/generations/video"
-            data = self._http.json(
-                "POST", url, json=self._legacy_body(request, model), headers=headers
-            )
+            data = self._http.json("POST", url, json=self._legacy_body(request, model))
             prefix = "dm"
         if not data.get("id"):
             raise ProviderFailureError("generation without an id", self.provider, data)

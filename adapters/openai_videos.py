@@ -19,7 +19,6 @@ from adapters._hosted import (
     HostedAdapter,
     JobStatus,
     failed,
-    idempotency_headers,
     running,
     succeeded,
 )
@@ -48,10 +47,7 @@ class OpenAIVideosAdapter(HostedAdapter):
         return form
 
     def submit(self, request: GenerationRequest) -> str:
-        headers = idempotency_headers(request)
-        data = self._http.json(
-            "POST", "/v1/videos", files=self.build_form(request), headers=headers
-        )
+        data = self._http.json("POST", "/v1/videos", files=self.build_form(request))
         if not data.get("id"):
             raise ProviderFailureError("video without an id", self.provider, data)
         return str(data["id"])

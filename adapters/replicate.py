@@ -9,6 +9,7 @@ docs/topics/predictions/lifecycle). Outputs are deleted after an hour, so fetch 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from adapters._hosted import (
@@ -17,13 +18,15 @@ from adapters._hosted import (
     canceled,
     data_uri,
     failed,
-    idempotency_headers,
     running,
     succeeded,
 )
 from adapters._http import looks_like_safety
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderFailureError, RejectedInputError, SafetyRefusalError
+
+RECONCILE_SKEW_S = 60.0
+RECONCILE_PAGES = 5
 
 
 class ReplicateAdapter(HostedAdapter):
@@ -59,11 +62,31 @@ class ReplicateAdapter(HostedAdapter):
             payload["version"] = model.split(":", 1)[-1]
         if request.extra.get("webhook_url"):
             payload["webhook"] = request.extra["webhook_url"]
-        headers = idempotency_headers(request)
-        data = self._http.json("POST", path, json=payload, headers=headers)
+        data = self._http.json("POST", path, json=payload)
         if not data.get("id"):
             raise ProviderFailureError("prediction without an id", self.provider, data)
         return str(data["id"])
+
+    def find_submission(self, request: GenerationRequest, since: float) -> list[str]:
+        """Reconcile (``FindsLostSubmissions``): ``GET /v1/predictions`` (newest first, cursor
+        pages of predictions with their ``input``: SDK replicate 1.0.7 prediction.py
+        ``Predictions.list``) back to ``since``; the predictions whose input is exactly the one this
+        request sends. UNCERTAIN: whether the list can lag behind a create."""
+        expected, model = self.build_input(request), request.provider_model
+        found: list[str] = []
+        url = "/v1/predictions"
+        for _ in range(RECONCILE_PAGES):
+            page = self._http.json("GET", url)
+            for pred in page.get("results") or []:
+                if not isinstance(pred, dict) or _created(pred) < since - RECONCILE_SKEW_S:
+                    return found
+                same_model = pred.get("model") in (None, model.split(":", 1)[0])
+                if pred.get("id") and same_model and pred.get("input") == expected:
+                    found.append(str(pred["id"]))
+            if not page.get("next"):
+                break
+            url = str(page["next"])
+        return found
 
     def _status(self, job_id: str) -> JobStatus:
         pred = self._http.json("GET", f"/v1/predictions/{job_id}")
@@ -92,6 +115,15 @@ class ReplicateAdapter(HostedAdapter):
         except RejectedInputError:
             return False
         return True
+
+
+def _created(pred: dict[str, Any]) -> float:
+    """A prediction's ``created_at`` in epoch seconds (one without counts as new)."""
+    text = str(pred.get("created_at") or "")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return float("inf")
 
 
 def _output_url(output: Any) -> str | None:

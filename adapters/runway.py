@@ -14,7 +14,6 @@ from adapters._hosted import (
     canceled,
     data_uri,
     failed,
-    idempotency_headers,
     running,
     succeeded,
 )
@@ -97,8 +96,7 @@ class RunwayAdapter(HostedAdapter):
 
     def submit(self, request: GenerationRequest) -> str:
         path = "/v1/image_to_video" if request.reference_image else "/v1/text_to_video"
-        headers = idempotency_headers(request)
-        data = self._http.json("POST", path, json=self.build_body(request), headers=headers)
+        data = self._http.json("POST", path, json=self.build_body(request))
         task_id = data.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise ProviderFailureError("task without an id", self.provider, data)

@@ -20,11 +20,13 @@ from api.schemas import (
     JobSummary,
     PlanRead,
     RerenderRequest,
+    ResolveRequest,
 )
 from api.submit import parse_job_request, plan_job, prepare_job, start_job
-from foundation.errors import ConflictError
+from foundation.errors import ConflictError, InvalidInputError, NotFoundError
 from foundation.states import JobStatus
 from foundation.storyboard import Mode
+from pipeline import recovery
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
 from store import jobs
@@ -176,6 +178,29 @@ def rerender(
         rerender_shot(state.ctx, job_id, shot_id, prompt=body.prompt, model=body.model)
     except ConflictError as exc:
         raise JobConflictError(exc.message, job=job_id, shot=shot_id) from None
+    state.runner.submit(job_id)
+    return views.job_view(state.db_url, job_id)
+
+
+@router.post(
+    "/jobs/{job_id}/attempts/{attempt_id}:resolve",
+    response_model=JobRead,
+    responses=responses(*AUTH, 404, 409, 422),
+    summary="Resolve a submission_unknown attempt: the provider job its create made, or "
+    "not_submitted (reservation released, the shot's next attempt); the job then continues",
+)
+def resolve_attempt(
+    job_id: str, attempt_id: int, body: ResolveRequest, state: StateDep, tenant: TenantDep
+) -> dict[str, Any]:
+    views.check_owned(state.db_url, tenant, job_id)
+    if (body.provider_job_id is None) != body.not_submitted:
+        raise InvalidInputError("give exactly one of provider_job_id and not_submitted: true")
+    if not views.attempt_in_job(state.db_url, job_id, attempt_id):
+        raise NotFoundError(f"job {job_id} has no attempt {attempt_id}")
+    try:
+        recovery.resolve(state.ctx, attempt_id, body.provider_job_id)
+    except ConflictError as exc:
+        raise JobConflictError(exc.message, job=job_id) from None
     state.runner.submit(job_id)
     return views.job_view(state.db_url, job_id)
 

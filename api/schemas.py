@@ -43,6 +43,7 @@ class RerenderRequest(Schema):
 
 
 class AttemptRead(Schema):
+    id: int
     number: int
     model: str
     provider: str
@@ -54,6 +55,19 @@ class AttemptRead(Schema):
     error: str | None
     verdict: dict[str, Any] | None
     render_seconds: float | None
+    resolve_url: str | None = Field(
+        default=None,
+        description="for a submission_unknown attempt: POST here to resolve it "
+        "(body: {provider_job_id} or {not_submitted: true})",
+    )
+
+
+class ResolveRequest(Schema):
+    """How a ``submission_unknown`` attempt ended: the provider job its create made (found in
+    the provider's dashboard), or ``not_submitted`` (the create never reached the provider)."""
+
+    provider_job_id: str | None = Field(default=None, min_length=1, max_length=200)
+    not_submitted: bool = False
 
 
 class ShotRead(Schema):

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation.errors import NotFoundError
-from foundation.states import SHOT_HAS_CLIP, JobStatus
+from foundation.states import SHOT_HAS_CLIP, AttemptStatus, JobStatus
 from pipeline.errors import redact_paths
 from pipeline.report import job_report
 from store import jobs
 from store.db import session_scope
-from store.models import Event, Job
+from store.models import Attempt, Event, Job, Shot
 
 _STAGES = (
     ("queued_s", "job.created", "job.running"),
@@ -91,11 +91,24 @@ def _shot(job_id: str, row: dict[str, Any]) -> dict[str, Any]:
     verdicts = [a.get("verdict") or {} for a in row["attempt_log"]]
     findings: Any = next((v.get("findings", []) for v in reversed(verdicts) if v), [])
     has_asset = row["status"] in SHOT_HAS_CLIP
+    for attempt in row["attempt_log"]:
+        if attempt["status"] == AttemptStatus.SUBMISSION_UNKNOWN:
+            attempt["resolve_url"] = f"/v1/jobs/{job_id}/attempts/{attempt['id']}:resolve"
     return {
         **row,
         "findings": findings if isinstance(findings, list) else [],
         "asset_url": f"/v1/jobs/{job_id}/shots/{row['id']}/asset" if has_asset else None,
     }
+
+
+def attempt_in_job(db_url: str, job_id: str, attempt_id: int) -> bool:
+    with session_scope(db_url) as session:
+        found = session.execute(
+            select(Attempt.id)
+            .join(Shot, Shot.id == Attempt.shot_id)
+            .where(Attempt.id == attempt_id, Shot.job_id == job_id)
+        ).first()
+    return found is not None
 
 
 def job_view(db_url: str, job_id: str) -> dict[str, Any]:

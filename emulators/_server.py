@@ -101,7 +101,7 @@ class EmulatorHandle:
 
     def stats(self) -> dict[str, Any]:
         """Submissions (and when each arrived, in monotonic seconds) and accepted jobs per model,
-        idempotency collisions, duplicate requests."""
+        creates, repeated bodies and repeated client tags per provider (``Stats``)."""
         return self.emulator.stats.as_dict()
 
     def stop(self) -> None:

@@ -60,12 +60,18 @@ class View:
 
 @dataclass
 class Stats:
+    """What the emulator saw. ``creates``: accepted creates (jobs) per provider; ``duplicates``:
+    creates per provider whose body repeated an earlier create's byte for byte (the same logical
+    request sent again: with no idempotency at any provider, each is a second billed job);
+    ``tag_repeats``: per provider, creates that carried a tag (Kling's ``external_task_id``) an
+    earlier create carried."""
+
     submissions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     submitted_at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     accepted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    idempotency_collisions: int = 0
-    duplicate_requests: int = 0
-    replays: int = 0
+    creates: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    duplicates: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    tag_repeats: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     faults: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     webhooks: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -74,9 +80,10 @@ class Stats:
             "submissions": dict(self.submissions),
             "submitted_at": {k: list(v) for k, v in self.submitted_at.items()},
             "accepted": dict(self.accepted),
-            "idempotency_collisions": self.idempotency_collisions,
-            "duplicate_requests": self.duplicate_requests,
-            "replays": self.replays,
+            "creates": dict(self.creates),
+            "duplicates": dict(self.duplicates),
+            "duplicate_requests": sum(self.duplicates.values()),
+            "tag_repeats": dict(self.tag_repeats),
             "faults": dict(self.faults),
             "webhooks": dict(self.webhooks),
         }
@@ -94,8 +101,7 @@ class Emulator:
         self._attempts: dict[str, int] = defaultdict(int)
         self._rngs: dict[str, random.Random] = {}
         self._window: dict[str, deque[float]] = defaultdict(deque)
-        self._keys: dict[str, str] = {}
-        self._key_jobs: dict[str, str] = {}
+        self._tags: set[str] = set()
         self._bodies: set[str] = set()
         self._fired: dict[str, int] = defaultdict(int)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emulator-render")
@@ -130,7 +136,6 @@ class Emulator:
         provider: str,
         model: str,
         body: bytes,
-        idempotency_key: str | None,
         prompt: str = "",
         *,
         judge: bool = False,
@@ -145,7 +150,7 @@ class Emulator:
             self.stats.submissions[model] += 1
             self.stats.submitted_at[model].append(time.monotonic())
             if not judge:
-                self._track_duplicates(provider, model, body, idempotency_key)
+                self._track_duplicates(provider, model, body)
             profile = self.profile(provider, model)
             fault = self._throttle(model, profile) or next(
                 (
@@ -169,15 +174,11 @@ class Emulator:
                     return fault.kind
             return None
 
-    def _track_duplicates(self, provider: str, model: str, body: bytes, key: str | None) -> None:
+    def _track_duplicates(self, provider: str, model: str, body: bytes) -> None:
         digest = hashlib.sha256(provider.encode() + model.encode() + body).hexdigest()
         if digest in self._bodies:
-            self.stats.duplicate_requests += 1
+            self.stats.duplicates[provider] += 1
         self._bodies.add(digest)
-        if key:
-            if key in self._keys:
-                self.stats.idempotency_collisions += 1
-            self._keys.setdefault(key, digest)
 
     def _throttle(self, model: str, profile: Profile) -> Fault | None:
         limit = profile.rate_limit
@@ -195,22 +196,14 @@ class Emulator:
         window.append(now)
         return None
 
-    def replay(self, provider: str, key: str | None) -> Job | None:
-        """The job an earlier create with this idempotency key made (a replay makes no new job)."""
-        if not key:
-            return None
-        with self._lock:
-            job_id = self._key_jobs.get(f"{provider}:{key}")
-            if job_id is None:
-                return None
-            self.stats.idempotency_collisions += 1
-            self.stats.replays += 1
-            return self.jobs.get(job_id)
-
-    def remember(self, provider: str, key: str | None, job: Job) -> None:
-        if key:
+    def tagged(self, provider: str, tag: str | None) -> None:
+        """Count a create's client tag; a tag seen before is a repeated logical request."""
+        if tag:
             with self._lock:
-                self._key_jobs[f"{provider}:{key}"] = job.id
+                key = f"{provider}:{tag}"
+                if key in self._tags:
+                    self.stats.tag_repeats[provider] += 1
+                self._tags.add(key)
 
     def create_job(self, provider: str, spec: ClipSpec, attempt: int, prefix: str = "") -> Job:
         """Register an accepted job: draw its latency, outcome and defects from the scenario."""
@@ -229,6 +222,7 @@ class Emulator:
             self._decide(job, profile)
             self.jobs[job.id] = job
             self.stats.accepted[spec.model] += 1
+            self.stats.creates[provider] += 1
             self._start_ready(provider, spec.model)
             return job
 

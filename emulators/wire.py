@@ -149,7 +149,3 @@ def refused_key(request: Request) -> bool:
     _, _, token = request.headers.get("authorization", "").partition(" ")
     sent = {token.strip(), request.headers.get("x-goog-api-key", "")}
     return any(key in sent for key in invalid)
-
-
-def idempotency_key(request: Request) -> str | None:
-    return request.headers.get("idempotency-key") or request.headers.get("x-idempotency-key")

@@ -35,6 +35,7 @@ class ShotStatus(StrEnum):
 class AttemptStatus(StrEnum):
     RESERVED = "reserved"
     SUBMITTING = "submitting"
+    SUBMISSION_UNKNOWN = "submission_unknown"
     SUBMITTED = "submitted"
     RENDERING = "rendering"
     FETCHED = "fetched"
@@ -77,6 +78,10 @@ ATTEMPT_FINISHED = ATTEMPT_GATED | {AttemptStatus.FAILED}
 """An attempt that ended with an outcome of its own (gated or failed), not closed by its job."""
 ATTEMPT_SUBMITTABLE = frozenset({AttemptStatus.RESERVED, AttemptStatus.SUBMITTING})
 """Not yet known to the provider (``submitting`` may be: the call was sent, no job id stored)."""
+ATTEMPT_HELD = frozenset({AttemptStatus.SUBMISSION_UNKNOWN})
+"""A create may or may not have reached a provider that offers no way to find out (no client
+reference id, no list endpoint): never resubmitted automatically, never closed by its job, keeps its
+worst-case reservation; its shot waits until an operator resolves it (``pipeline.recovery``)."""
 ATTEMPT_AT_PROVIDER = frozenset({AttemptStatus.SUBMITTED, AttemptStatus.RENDERING})
 """The provider holds a job for the attempt: poll it."""
 ATTEMPT_IN_FLIGHT = ATTEMPT_AT_PROVIDER | {AttemptStatus.SUBMITTING}
@@ -135,6 +140,10 @@ ATTEMPT_TRANSITIONS: tuple[Transition[AttemptStatus], ...] = (
     *_edges([None], A.RESERVED, "attempt.reserved"),
     *_edges([A.RESERVED], A.SUBMITTING, "attempt.submitting"),
     *_edges([A.SUBMITTING], A.SUBMITTED, "attempt.submitted"),
+    # a restart found the create's outcome unknowable; an operator resolves it either way
+    *_edges([A.SUBMITTING], A.SUBMISSION_UNKNOWN, "attempt.submission_unknown"),
+    *_edges([A.SUBMISSION_UNKNOWN], A.SUBMITTED, "attempt.resolved"),
+    *_edges([A.SUBMISSION_UNKNOWN], A.FAILED, "attempt.resolved"),
     *_edges([A.SUBMITTED], A.RENDERING, "attempt.rendering"),
     *_edges(sorted(ATTEMPT_AT_PROVIDER), A.FETCHED, "attempt.fetched"),
     *_edges([A.FETCHED], A.GATING, "attempt.gating"),

@@ -19,6 +19,7 @@ from adapters.base import GenerationRequest
 from adapters.errors import ProviderError
 from foundation.states import (
     ATTEMPT_ENDED,
+    ATTEMPT_HELD,
     ATTEMPT_IN_FLIGHT,
     ATTEMPT_PROVIDER_DONE,
     ATTEMPT_SUBMITTABLE,
@@ -29,7 +30,7 @@ from foundation.states import (
     ShotStatus,
 )
 from ledger import service as ledger
-from pipeline import continuity
+from pipeline import continuity, faults, recovery
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError, redact_paths
@@ -160,11 +161,11 @@ WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
 def _request_record(
     ctx: RunContext, job: Job, shot: Shot, candidate: RouteCandidate, number: int
 ) -> dict[str, Any]:
-    """The stored request of an attempt, with its idempotency key and, when the platform is
-    reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider should call (the reference image
+    """The stored request of an attempt, with its attempt key (a client reference where the
+    provider takes one) and, when the platform is reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider should call (the reference image
     is added when submitting, from the storyboard or the previous shot's last frame)."""
     request = build_request(shot_spec(job, shot.key), candidate, ShotRoute.from_json(shot.route))
-    extra = {"idempotency_key": f"{job.id}-{shot.key}-{number}"}
+    extra = {"attempt_key": f"{job.id}-{shot.key}-{number}"}
     provider, public = candidate.provider, ctx.settings.public_url
     if public and provider in WEBHOOK_PROVIDERS:
         extra["webhook_url"] = f"{public.rstrip('/')}/v1/providers/{provider}/webhook"
@@ -218,7 +219,10 @@ def _request_of(
 
 
 def submit(ctx: RunContext, attempt_id: int) -> None:
-    """Submit once: a stored provider job id means the job exists and is never submitted again."""
+    """Submit once: a stored provider job id means the job exists and is never submitted again.
+    An attempt found in ``submitting`` may have reached the provider before its process died:
+    ``recovery.find_lost`` finds its job, allows a new create, or holds it as
+    ``submission_unknown``."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.provider_job_id or attempt.status not in ATTEMPT_SUBMITTABLE:
@@ -226,10 +230,15 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
         shot = session.get_one(Shot, attempt.shot_id)
         job = session.get_one(Job, shot.job_id)
         request = _request_of(ctx, session, attempt, job, shot)
-        # Committed before the call: a process killed during it resumes by submitting again
-        # with the same idempotency key, which providers that honour one answer with the same job.
-        if attempt.status == AttemptStatus.RESERVED:
+        lost = attempt.status == AttemptStatus.SUBMITTING
+        if not lost:  # committed before the call, so a restart knows the call may have been made
             attempt_to(session, attempt, AttemptStatus.SUBMITTING, shot=shot)
+    if lost:
+        found = recovery.find_lost(ctx, attempt_id, request)
+        if found.job_id is not None:
+            _store_job_id(ctx, attempt_id, found.job_id, shot, recovered=True)
+        if not found.resubmit:
+            return
     if not ctx.health.allow(attempt.model_id):
         _record_failure(ctx, attempt_id, CircuitOpenError("circuit breaker open", attempt.provider))
         return
@@ -239,9 +248,17 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
     except ProviderError as exc:
         _record_failure(ctx, attempt_id, exc)
         return
+    faults.after_create(attempt_id)
+    _store_job_id(ctx, attempt_id, job_id, shot)
+
+
+def _store_job_id(
+    ctx: RunContext, attempt_id: int, job_id: str, shot: Shot, recovered: bool = False
+) -> None:
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.provider_job_id = job_id
+        extra = {"recovered": True} if recovered else {}
         try:
             attempt_to(
                 session,
@@ -250,6 +267,7 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
                 shot=shot,
                 model=attempt.model_id,
                 provider_job_id=job_id,
+                **extra,
             )
         except TransitionError:  # its job was cancelled during the call: stop this one too
             session.refresh(attempt, ["status"])
@@ -309,13 +327,16 @@ def close_open(
     ctx: RunContext, session: Session, job_id: str, reason: str, *, past_provider: bool = True
 ) -> int:
     """Close every attempt of the job not in a terminal state: cancel its provider job (best
-    effort), mark it ``cancelled``, release its reservation (a fetched clip keeps the cost it
+    effort), mark it ``cancelled`` (a ``submission_unknown`` one stays held for its operator, with
+    its reservation), release its reservation (a fetched clip keeps the cost it
     settled) and record an ``attempt.closed`` event with ``reason``. Returns how many it closed.
 
     ``past_provider`` also closes attempts the provider has finished (``fetched``, ``gating``):
     right once the job has ended, wrong while a worker may still be gating them.
     """
-    skip = ATTEMPT_ENDED if past_provider else ATTEMPT_ENDED | ATTEMPT_PROVIDER_DONE
+    skip = (
+        ATTEMPT_ENDED if past_provider else ATTEMPT_ENDED | ATTEMPT_PROVIDER_DONE
+    ) | ATTEMPT_HELD
     rows = session.execute(
         select(Attempt, Shot)
         .join(Shot, Shot.id == Attempt.shot_id)

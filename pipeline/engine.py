@@ -16,6 +16,7 @@ from foundation.states import JOB_ENDED, JobStatus
 from pipeline import assembly, attempts, dispatch, reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
+from pipeline.recovery import HELD_STEP
 from pipeline.steps import ABSENT, WAITING, Dispatch, Move, job_key
 from store.db import session_scope
 from store.models import Job, PipelineStep
@@ -69,11 +70,20 @@ def resume(ctx: RunContext, job_id: str) -> list[Dispatch]:
     return pending + cursors.apply(ctx.db_url, None, [start], grace)
 
 
+HELD = "held"
+"""What ``run`` returns for a job that can go no further until an operator resolves its
+``submission_unknown`` attempts (``pipeline.recovery``); it stays resumable."""
+
+
 def ended(ctx: RunContext, job_id: str) -> str | None:
-    """The job's final status once it has ended (None before). A cancelled job's attempts that
-    steps opened or fetched while the cancellation was written are closed here."""
+    """The job's final status once it has ended, ``HELD`` once nothing but attempts waiting for an
+    operator is left (None before). A cancelled job's attempts that steps opened or fetched while
+    the cancellation was written are closed here."""
     with session_scope(ctx.db_url) as session:
         status = session.scalar(select(Job.status).where(Job.id == job_id)) or JobStatus.CANCELLED
+        names = set(session.scalars(select(PipelineStep.name).where(PipelineStep.job_id == job_id)))
     if status == JobStatus.CANCELLED:
         attempts.cancel_inflight(ctx, job_id, past_provider=True)
-    return status if status in JOB_ENDED else None
+    if status in JOB_ENDED:
+        return status
+    return HELD if HELD_STEP in names and names <= set(WAITING) else None

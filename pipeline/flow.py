@@ -18,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from foundation.states import (
     ATTEMPT_AT_PROVIDER,
+    ATTEMPT_HELD,
     ATTEMPT_PROVIDER_DONE,
     JOB_ENDED,
     SHOT_ENDED,
@@ -31,6 +32,7 @@ from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.errors import public_message
 from pipeline.limits import slot_lease_s
+from pipeline.recovery import HELD_STEP
 from pipeline.render_times import next_poll_s
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
 from pipeline.transitions import job_to
@@ -150,6 +152,8 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
         return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
     if state in ATTEMPT_PROVIDER_DONE:
         return [Move(cur.key, cur.job_id, "gate", ref)]
+    if state in ATTEMPT_HELD:  # waits for an operator (pipeline.recovery.resolve)
+        return [Move(cur.key, cur.job_id, HELD_STEP, ref)]
     return [Move(cur.key, cur.job_id, "submit", ref, delay)]
 
 

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 from foundation.states import ATTEMPT_ACCEPTED, AttemptStatus
 from store.records import RouteCandidate, ShotRoute
 
+# not_submitted: an operator said a lost create never reached the provider: the model did not fail
 RETRY_SAME = {"transient", "rate_limited", "timeout", "provider_failure", "asset_error"}
+RETRY_SAME |= {"not_submitted"}
 MAX_SAME_MODEL = 3
 
 

@@ -15,6 +15,7 @@ from store.models import Attempt, Event, Job, Shot
 
 def _attempt_row(attempt: Attempt) -> dict[str, Any]:
     return {
+        "id": attempt.id,
         "number": attempt.number,
         "model": attempt.model_id,
         "provider": attempt.provider,

@@ -18,7 +18,8 @@ from foundation.states import JobStatus
 from store.db import session_scope
 from store.models import Attempt, Job, PipelineStep
 
-WAITING = ("wait", "shots", "done")  # states no message carries: nothing to enqueue or reap
+# states no message carries: nothing to enqueue or reap ("resolve": a submission_unknown attempt)
+WAITING = ("wait", "shots", "done", "resolve")
 ABSENT = ""  # in ``Move.when``: the cursor row may not exist yet
 
 

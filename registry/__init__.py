@@ -27,6 +27,8 @@ from registry._spec import (
     SizeOption,
     SizeSpec,
     Speed,
+    Submission,
+    SubmissionMechanism,
     Tier,
     TypePrior,
 )
@@ -64,6 +66,8 @@ __all__ = [
     "SizeOption",
     "SizeSpec",
     "Speed",
+    "Submission",
+    "SubmissionMechanism",
     "Tier",
     "TypePrior",
     "UnknownModelError",

@@ -16,7 +16,14 @@ from foundation.errors import Problem
 from registry._billing import UNKNOWN_BILLING, BillingRules
 from registry._pricing import RESOLUTIONS
 from registry._schema import ModelIn, RegistryFileIn, build_spec
-from registry._spec import AudioSupport, LifecycleStatus, ModelSpec, ProviderSpec, Tier
+from registry._spec import (
+    AudioSupport,
+    LifecycleStatus,
+    ModelSpec,
+    ProviderSpec,
+    Submission,
+    Tier,
+)
 from registry.errors import PriceUnavailableError, RegistryFileError, UnknownModelError
 
 BUILTIN = Path(__file__).with_name("models.yaml")
@@ -68,6 +75,11 @@ class Registry:
         spec = self.provider_specs.get(provider)
         return spec.billing if spec else UNKNOWN_BILLING
 
+    def submission(self, provider: str) -> Submission:
+        """How a lost create of ``provider`` is found again (``none`` without an entry)."""
+        spec = self.provider_specs.get(provider)
+        return spec.submission if spec else Submission()
+
     def routable(self, today: date | None = None) -> list[ModelSpec]:
         day = today or date.today()
         return [
@@ -85,7 +97,14 @@ class Registry:
             "sources": [str(s) for s in self.sources],
             "fallback_chains": {str(k): list(v) for k, v in self.fallback_chains.items()},
             "providers": {
-                p.id: {"api_origins": list(p.api_origins), "billing": p.billing.to_dict()}
+                p.id: {
+                    "api_origins": list(p.api_origins),
+                    "billing": p.billing.to_dict(),
+                    "submission": {
+                        "mechanism": p.submission.mechanism,
+                        "source": p.submission.source,
+                    },
+                }
                 for p in self.provider_specs.values()
             },
             "models": [m.to_dict() for m in self.models],

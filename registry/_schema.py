@@ -22,6 +22,8 @@ from registry._spec import (
     SizeOption,
     SizeSpec,
     Speed,
+    Submission,
+    SubmissionMechanism,
     Tier,
     TypePrior,
 )
@@ -314,13 +316,20 @@ def build_spec(raw: ModelIn) -> ModelSpec:
     )
 
 
+class SubmissionIn(_Raw):
+    mechanism: SubmissionMechanism
+    source: str = Field(min_length=1)
+
+
 class ProviderIn(_Raw):
     """``api_origins``: where the provider's credential may go (the emulator's origin is added
     automatically when the emulator is used, so it is never listed here). ``billing``: what the
-    provider charges for each way a job ends (``registry._billing``; omitted: all unknown)."""
+    provider charges for each way a job ends (``registry._billing``; omitted: all unknown).
+    ``submission``: how a lost create is found again (``registry.Submission``); absent: ``none``."""
 
     api_origins: list[str] = []
     billing: BillingIn | None = None
+    submission: SubmissionIn | None = None
 
     @field_validator("api_origins")
     @classmethod
@@ -335,7 +344,9 @@ class ProviderIn(_Raw):
 
     def build(self, provider: str) -> ProviderSpec:
         billing = self.billing.build() if self.billing else UNKNOWN_BILLING
-        return ProviderSpec(provider, tuple(dict.fromkeys(self.api_origins)), billing)
+        sub = self.submission
+        found = Submission(sub.mechanism, sub.source) if sub is not None else Submission()
+        return ProviderSpec(provider, tuple(dict.fromkeys(self.api_origins)), billing, found)
 
 
 class RegistryFileIn(_Raw):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from registry._billing import UNKNOWN_BILLING, BillingRules
 from registry._pricing import PriceQuote, Pricing, resolution_label
@@ -184,6 +184,21 @@ class Lifecycle:
         return LifecycleStatus.ACTIVE
 
 
+SubmissionMechanism = Literal["client_reference", "reconcile", "resubmit", "none"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """How a create whose answer was lost (a crash between "request sent" and "job id stored") is
+    found again: ``client_reference`` (the provider refuses a repeated client id and looks jobs up
+    by it), ``reconcile`` (list recent jobs and match what the adapter wrote), ``resubmit`` (a
+    repeat bills nothing: the local renderer), or ``none`` (the attempt goes to
+    ``submission_unknown`` for an operator). ``source`` says where that was read."""
+
+    mechanism: SubmissionMechanism = "none"
+    source: str = ""
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """One provider's account-level facts. ``api_origins`` (``scheme://host[:port]``) are the only
@@ -192,6 +207,7 @@ class ProviderSpec:
     id: str
     api_origins: tuple[str, ...] = ()
     billing: BillingRules = UNKNOWN_BILLING
+    submission: Submission = Submission()
 
 
 @dataclass(frozen=True)

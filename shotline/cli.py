@@ -21,6 +21,7 @@ from shotline.commands import (
     models,
     plan,
     render,
+    resolve,
     serve,
     stitch,
     worker,
@@ -43,6 +44,7 @@ worker.register(app)
 commit.register(app)
 costs.register(app)
 doctor.register(app)
+resolve.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 USES_FFMPEG = {"render", "stitch", "check", "serve", "worker", "emulate", "commit"}

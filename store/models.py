@@ -95,7 +95,7 @@ class Attempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     model_id: Mapped[str] = mapped_column(String(100))
     provider: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.RESERVED)
+    status: Mapped[str] = mapped_column(String(32), default=AttemptStatus.RESERVED)
     provider_job_id: Mapped[str | None] = mapped_column(String(200), default=None)
     request: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     quoted_usd: Mapped[float] = mapped_column(Float, default=0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -13,7 +14,7 @@ from fastapi.responses import Response
 from emulators.media import ClipSpec
 from emulators.scenario import Fault
 from emulators.state import Emulator, Job, View
-from emulators.wire import error_response, fault_response, idempotency_key
+from emulators.wire import error_response, fault_response
 
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4)}
 ASPECTS |= {"21:9": (21, 9), "9:21": (9, 21)}
@@ -78,21 +79,29 @@ class Created:
 
 
 async def create(
-    request: Request, provider: str, spec: ClipSpec, raw: bytes, prefix: str = ""
+    request: Request,
+    provider: str,
+    spec: ClipSpec,
+    raw: bytes,
+    prefix: str = "",
+    tag: str | None = None,
 ) -> Created:
-    """Count the call, apply submit faults, and register the job when the call is accepted."""
+    """Count the call, apply submit faults, and register the job when the call is accepted.
+
+    No provider emulated here dedupes a repeated create by an ``Idempotency-Key`` header: none of
+    the official SDKs sends one (runwayml 5.24.0, lumaai 1.21.0, openai 3.60.0, replicate 1.0.7,
+    fal-client 1.0.3, google-genai 3.6.1) and none documents one for video creation, so a repeat is
+    a second billed job, as in production. Kling's ``external_task_id`` (a repeat refused with
+    400/1201) is checked by its own route before this; ``tag`` is such a client id, counted.
+    """
     emu = emulator(request)
-    key = idempotency_key(request)
-    replayed = emu.replay(provider, key)
-    if replayed is not None:  # like Stripe-style idempotency: the same job, never a second one
-        return Created(replayed, None, None)
-    attempt, fault = emu.admit(provider, spec.model, raw, key, spec.prompt)
+    attempt, fault = emu.admit(provider, spec.model, raw, spec.prompt)
     if fault is not None:
         answer = await fault_response(provider, fault)
         if answer is not None:
             return Created(None, answer, None)
+    emu.tagged(provider, tag)
     job = emu.create_job(provider, spec, attempt, prefix)
-    emu.remember(provider, key, job)
     return Created(job, None, fault)
 
 
@@ -128,7 +137,20 @@ def iso(monotonic_at: float) -> str:
 
 
 def unix(monotonic_at: float) -> int:
-    return int(time.time() - (time.monotonic() - monotonic_at))
+    return int(wall(monotonic_at))
+
+
+def wall(monotonic_at: float) -> float:
+    """Epoch seconds of a ``time.monotonic()`` instant."""
+    return time.time() - (time.monotonic() - monotonic_at)
+
+
+def epoch(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (``Z`` or an offset; a bare date is midnight UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
 
 
 def bad_request(provider: str, exc: BadRequest) -> Response:

@@ -121,7 +121,7 @@ async def create(
     """Register the task (faults apply) and answer with ``payload(job)``; a refused create frees
     its ``external_task_id`` again, since no task was made."""
     reserve(request, ref)
-    created = await flow.create(request, PROVIDER, spec, raw)
+    created = await flow.create(request, PROVIDER, spec, raw, tag=ref)
     if created.response is not None:
         refs(request).pop(ref or "", None)
         return created.response

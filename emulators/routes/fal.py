@@ -201,6 +201,47 @@ def status_body(job: Job, view: View, base: str) -> tuple[dict[str, Any], int]:
     return body, 200
 
 
+@router.get("/v1/models/requests/by-endpoint")
+async def list_requests(request: Request) -> Response:
+    """fal's Platform API request list (``api.fal.ai/v1``; 3P clients of it, see adapters/fal.py
+    ``PLATFORM_API``; UNCERTAIN: fields beyond request_id/json_input/has_more/next_cursor): the
+    endpoint's requests since ``start``, newest first, inputs with ``expand=payloads``."""
+    refused = auth_refusal(request)
+    if refused is not None:
+        return refused
+    query = request.query_params
+    endpoint = query.get("endpoint_id")
+    if not endpoint:
+        detail = [{"type": "missing", "loc": ["query", "endpoint_id"], "msg": "Field required"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    start = flow.epoch(query["start"]) if query.get("start") else 0.0
+    jobs = [
+        j
+        for j in flow.emulator(request).jobs.values()
+        if j.provider == PROVIDER and j.model == endpoint and flow.wall(j.created_at) >= start
+    ]
+    jobs.sort(key=lambda j: j.created_at, reverse=True)
+    offset, limit = int(query.get("cursor") or 0), int(query.get("limit") or 50)
+    page = jobs[offset : offset + limit]
+    payloads = query.get("expand") == "payloads"
+    items = [_listed(j, payloads) for j in page]
+    more = offset + limit < len(jobs)
+    return respond(
+        {"items": items, "has_more": more, "next_cursor": str(offset + limit) if more else None}
+    )
+
+
+def _listed(job: Job, payloads: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "request_id": job.id,
+        "endpoint_id": job.model,
+        "started_at": flow.iso(job.created_at),
+    }
+    if payloads:
+        item["json_input"] = job.extra.get("input")
+    return item
+
+
 @router.get("/{path:path}")
 async def queue_get(path: str, request: Request) -> Response:
     refused = auth_refusal(request)

@@ -94,7 +94,7 @@ async def _gate(request: Request, provider: str, model: str, raw: bytes) -> tupl
     """Apply submit faults; return (early response or fault-for-body, refused-for-safety)."""
     emu = flow.emulator(request)
     prompt = raw.decode(errors="ignore")
-    attempt, fault = emu.admit(provider, model, raw, None, prompt, judge=True)
+    attempt, fault = emu.admit(provider, model, raw, prompt, judge=True)
     if fault is not None:
         answer = await fault_response(provider, fault)
         if answer is not None:

@@ -27,6 +27,7 @@ _STATUS = {
     "canceled": "canceled",
 }
 router = APIRouter(prefix="/replicate/v1")
+LIST_PAGE = 100
 
 
 def _authorized(request: Request) -> bool:
@@ -150,6 +151,32 @@ def prediction(request: Request, job: Job, view: View) -> dict[str, Any]:
         safety = job.outcome == "safety_refusal"
         body["error"] = "Prompt flagged by the safety checker (NSFW)" if safety else view.error
     return body
+
+
+@router.get("/predictions")
+async def list_predictions(request: Request) -> Response:
+    """``GET /v1/predictions``: newest first, cursor pages ``{next, previous, results}`` (SDK
+    replicate 1.0.7 prediction.py ``Predictions.list`` and pagination.py ``Page``); page size 100
+    (UNCERTAIN: Replicate's own page size is not in the SDK)."""
+    if not _authorized(request):
+        return _unauthenticated(request)
+    emu = flow.emulator(request)
+    jobs = sorted(
+        (j for j in emu.jobs.values() if j.provider == PROVIDER),
+        key=lambda j: j.created_at,
+        reverse=True,
+    )
+    offset = int(request.query_params.get("cursor") or 0)
+    page = jobs[offset : offset + LIST_PAGE]
+    more = offset + LIST_PAGE < len(jobs)
+    base = f"{flow.root(request)}/replicate/v1/predictions"
+    return respond(
+        {
+            "next": f"{base}?cursor={offset + LIST_PAGE}" if more else None,
+            "previous": None,
+            "results": [prediction(request, j, emu.view(j)) for j in page],
+        }
+    )
 
 
 @router.get("/predictions/{prediction_id}")

@@ -221,7 +221,8 @@ async def model_action(
         return created.response
     assert created.job is not None
     created.job.extra["storage"] = params.get("storageUri")
-    return respond({"name": f"{resource}/operations/{created.job.id}"}, created.fault)
+    created.job.extra["name"] = name = f"{resource}/operations/{created.job.id}"
+    return respond({"name": name}, created.fault)
 
 
 async def _fetch(request: Request, resource: str, body: dict[str, Any]) -> Response:

@@ -16,7 +16,7 @@ from rich.live import Live
 from sqlalchemy import select
 
 from foundation.errors import ShotlineError
-from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
+from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, load_storyboard
 from pipeline import events
 from pipeline.context import RunContext
@@ -126,6 +126,23 @@ def follow(ctx: RunContext, job_id: str, listener: Listener | None, every_s: flo
         time.sleep(every_s)
 
 
+UNKNOWN = AttemptStatus.SUBMISSION_UNKNOWN
+
+
+def _say_held(console: Console, held: list[dict[str, Any]]) -> None:
+    """The job waits: its provider may or may not have a job for these attempts."""
+    console.print(
+        "[yellow]The job waits: these creates may or may not have reached their provider, "
+        "which offers no way to find out. Check its dashboard, then run[/yellow]"
+    )
+    for attempt in held:
+        console.print(
+            f"  shotline resolve {attempt['id']} --provider-job ID | --not-submitted"
+            f"   ({attempt['provider']} {attempt['model']}, holds ${attempt['quoted_usd']:.2f})"
+        )
+    console.print("and run this command again to continue the job.")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def render(
@@ -159,6 +176,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report, indent=2, default=str))
         else:
             console.print(report_table(report))
+        held = [a for s in report["shots"] for a in s["attempt_log"] if a["status"] == UNKNOWN]
+        if held and report["status"] not in JOB_ENDED:
+            _say_held(console, held)
+            raise typer.Exit(5)
         if report["status"] != JobStatus.DELIVERED:
             budget = any(
                 a.get("error_kind") == "over_budget"

@@ -137,7 +137,7 @@ def test_pipeline_asks_providers_to_call_back_when_reachable(ctx):
         request["extra"]["webhook_url"]
         == "https://video.example.com/v1/providers/replicate/webhook"
     )
-    assert request["extra"]["idempotency_key"] == "j-a-1"
+    assert request["extra"]["attempt_key"] == "j-a-1"
 
 
 def test_provider_that_sends_no_webhooks_is_422(client):

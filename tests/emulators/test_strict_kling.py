@@ -290,7 +290,7 @@ def pipeline_request(spec: ModelSpec, variant: dict[str, Any], frame: Path, numb
     if variant.get("image"):
         shot["reference_image"] = str(frame)
     request = build_request(shot, candidate, SimpleNamespace(seed=7, shot_type="broll"))  # type: ignore[arg-type]
-    request.extra["idempotency_key"] = f"job-{spec.id}-s{number}-1"
+    request.extra["attempt_key"] = f"job-{spec.id}-s{number}-1"
     return request
 
 
@@ -301,7 +301,7 @@ def test_a_resubmitted_attempt_finds_its_first_task(emulator: EmulatorHandle, tm
     request = pipeline_request(spec, variant, tmp_path / "unused.png", 900)
     first = adapter.submit(request)
     assert adapter.submit(request) == first  # 1201 "already exists" -> looked up, not re-billed
-    key = request.extra["idempotency_key"]
+    key = request.extra["attempt_key"]
     made = [job for job in emulator.emulator.jobs.values() if job.extra.get("external_id") == key]
     assert [job.id for job in made] == [first]
 

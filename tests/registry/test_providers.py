@@ -27,6 +27,31 @@ def test_every_provider_of_a_model_has_api_origins():
     ]
 
 
+def test_every_provider_names_its_strongest_submission_mechanism_with_a_source():
+    catalog = load_registry()
+    mechanisms = {p: catalog.submission(p).mechanism for p in catalog.providers}
+    assert mechanisms == {
+        "kling": "client_reference",
+        "fal": "reconcile",
+        "replicate": "reconcile",
+        "google": "none",
+        "runway": "none",
+        "luma": "none",
+        "openai": "none",
+        "local": "resubmit",
+    }
+    assert all(catalog.submission(p).source for p in catalog.providers)
+    assert catalog.submission("no-such-provider").mechanism == "none"
+
+
+def test_a_submission_mechanism_outside_the_four_is_refused(tmp_path):
+    text = (
+        "providers:\n  runway:\n    api_origins: []\n"
+        "    submission: {mechanism: idempotency_key, source: hope}\n"
+    )
+    assert any("submission" in problem for problem in _problems(tmp_path, text))
+
+
 @pytest.mark.parametrize(
     "origin",
     [

@@ -1,0 +1,162 @@
+"""Exactly-once submission: what to do with an attempt found in ``submitting`` (its create may
+have reached the provider; the process died before the job id was stored), and the operator's
+resolution of one whose outcome could not be found out.
+
+Per provider the registry names the strongest mechanism it offers
+(``providers.<p>.submission.mechanism``):
+
+- ``client_reference`` / ``reconcile``: the adapter looks the create up (``FindsLostSubmissions``).
+  One job found: it is the attempt's, stored, and polled. None: the create never arrived, so it is
+  submitted again (a client-reference provider would refuse a duplicate anyway). Several, or a
+  failed lookup: the attempt's job cannot be told apart, so it becomes ``submission_unknown``.
+- ``resubmit``: a repeat bills nothing (the local renderer): submit again.
+- ``none``: ``submission_unknown``. It is never resubmitted automatically, is never closed by its
+  job, keeps its (worst-case) reservation, and its shot waits for ``resolve``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.base import FindsLostSubmissions, GenerationRequest
+from adapters.errors import ProviderError
+from foundation.errors import ConflictError, NotFoundError
+from foundation.states import JOB_ENDED, AttemptStatus
+from ledger import service as ledger
+from pipeline import steps as cursors
+from pipeline.context import RunContext
+from pipeline.steps import shot_key
+from pipeline.transitions import attempt_to
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+HELD_STEP = "resolve"
+"""The shot cursor's waiting step while its attempt is ``submission_unknown``."""
+
+
+@dataclass(frozen=True)
+class Lost:
+    """What a restart does with an attempt left in ``submitting``: adopt ``job_id``, submit again
+    (``resubmit``), or neither (it was moved to ``submission_unknown``)."""
+
+    job_id: str | None = None
+    resubmit: bool = False
+
+
+def find_lost(ctx: RunContext, attempt_id: int, request: GenerationRequest) -> Lost:
+    """Decide for an attempt found in ``submitting`` with no provider job id (see the module)."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        provider, since = attempt.provider, attempt.created_at.timestamp()
+        known = set(
+            session.scalars(
+                select(Attempt.provider_job_id).where(
+                    Attempt.shot_id == attempt.shot_id, Attempt.provider_job_id.is_not(None)
+                )
+            )
+        )
+    mechanism = ctx.registry.submission(provider).mechanism
+    if mechanism == "resubmit":
+        return Lost(resubmit=True)
+    adapter = ctx.adapter(provider)
+    if mechanism == "none" or not isinstance(adapter, FindsLostSubmissions):
+        why = f"{provider} offers no way to find a create whose answer was lost"
+        return _unknown(ctx, attempt_id, why)
+    try:
+        found = [job for job in adapter.find_submission(request, since) if job not in known]
+    except ProviderError as exc:
+        return _unknown(ctx, attempt_id, f"looking the create up failed: {exc.message}"[:500])
+    if len(found) == 1:
+        return Lost(job_id=found[0])
+    if not found:
+        return Lost(resubmit=True)
+    return _unknown(ctx, attempt_id, f"{len(found)} {provider} jobs match the lost create")
+
+
+def _unknown(ctx: RunContext, attempt_id: int, why: str) -> Lost:
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        if attempt.status == AttemptStatus.SUBMITTING:
+            attempt.error_kind, attempt.error = "submission_unknown", why
+            attempt_to(session, attempt, AttemptStatus.SUBMISSION_UNKNOWN, reason=why)
+    return Lost()
+
+
+def _close(ctx: RunContext, session: Session, attempt: Attempt, shot: Shot) -> None:
+    try:
+        ctx.adapter(attempt.provider).cancel(attempt.provider_job_id or "")
+    except ProviderError as exc:
+        attempt.error = f"cancel failed: {exc.message}"
+    attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, reason="job cancelled")
+    ledger.settle(session, shot.job_id, attempt, 0.0)
+
+
+def unknown_attempts(ctx: RunContext, job_id: str | None = None) -> list[dict[str, object]]:
+    """The attempts waiting for an operator (of one job, or all), with what resolving needs."""
+    query = (
+        select(Attempt, Shot)
+        .join(Shot, Shot.id == Attempt.shot_id)
+        .where(Attempt.status == AttemptStatus.SUBMISSION_UNKNOWN)
+        .order_by(Attempt.id)
+    )
+    if job_id is not None:
+        query = query.where(Shot.job_id == job_id)
+    with session_scope(ctx.db_url) as session:
+        return [
+            {
+                "attempt_id": attempt.id,
+                "job_id": shot.job_id,
+                "shot": shot.key,
+                "number": attempt.number,
+                "provider": attempt.provider,
+                "model": attempt.model_id,
+                "reserved_usd": attempt.quoted_usd,
+                "since": attempt.updated_at.isoformat(),
+                "reason": attempt.error,
+            }
+            for attempt, shot in session.execute(query).all()
+        ]
+
+
+def resolve(ctx: RunContext, attempt_id: int, provider_job_id: str | None) -> str:
+    """Resolve a ``submission_unknown`` attempt; returns its job's id (to drive it on).
+
+    ``provider_job_id``: the create did reach the provider (found in its dashboard): the attempt
+    takes that job and is polled. ``None``: it did not: the attempt fails as ``not_submitted``, its
+    reservation is released, and the shot goes on to its next attempt (the same model again).
+    """
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get(Attempt, attempt_id)
+        if attempt is None:
+            raise NotFoundError(f"no attempt {attempt_id}")
+        if attempt.status != AttemptStatus.SUBMISSION_UNKNOWN:
+            raise ConflictError(f"attempt {attempt_id} is {attempt.status}, not submission_unknown")
+        shot = session.get_one(Shot, attempt.shot_id)
+        job = session.get_one(Job, shot.job_id)
+        job_id, shot_pk, ended = job.id, shot.id, job.status in JOB_ENDED
+        if provider_job_id:
+            attempt.provider_job_id, attempt.error_kind, attempt.error = provider_job_id, None, None
+            attempt_to(
+                session,
+                attempt,
+                AttemptStatus.SUBMITTED,
+                shot=shot,
+                provider_job_id=provider_job_id,
+            )
+            if ended:  # its job was cancelled meanwhile: stop the provider job too
+                _close(ctx, session, attempt, shot)
+        else:
+            attempt.error_kind = "not_submitted"
+            attempt.error = "resolved: the create never reached the provider"
+            attempt_to(
+                session, attempt, AttemptStatus.FAILED, shot=shot, error_kind="not_submitted"
+            )
+            ledger.settle(session, job_id, attempt, 0.0)
+    if not ended:  # the waiting shot begins again: it polls the job, or opens the next attempt
+        held = frozenset({HELD_STEP})
+        move = cursors.Move(shot_key(shot_pk), job_id, "begin", str(shot_pk), when=held)
+        cursors.apply(ctx.db_url, None, [move], ctx.settings.reap_after_s)
+    return job_id

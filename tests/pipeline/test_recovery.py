@@ -1,0 +1,101 @@
+"""A create whose answer was lost (the process died between "request sent" and "job id stored"):
+held as ``submission_unknown`` where the provider offers no way to find it, with its reservation,
+until an operator resolves it; the job then continues."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from foundation.states import AttemptStatus, JobStatus
+from pipeline import attempts, recovery
+from pipeline.context import RunContext
+from pipeline.engine import HELD, EmbeddedEngine
+from pipeline.planning import create_job
+from pipeline.transitions import attempt_to
+from registry import ProviderSpec, Submission
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+from tests.pipeline.conftest import shot, tiny_board
+
+
+def _lost_create(ctx: RunContext, tmp_path: Any, mechanism: str) -> tuple[str, int]:
+    """A one-shot job whose first attempt was left in ``submitting`` by a dead process."""
+    specs = dict(ctx.registry.provider_specs)
+    specs["local"] = ProviderSpec("local", (), Submission(mechanism, "test"))  # type: ignore[arg-type]
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
+    with session_scope(ctx.db_url) as session:
+        shot_pk = session.scalars(select(Shot.id).where(Shot.job_id == job_id)).one()
+        for row in session.scalars(select(Shot).where(Shot.job_id == job_id)):
+            route = dict(row.route or {})
+            route["candidates"] = [c | {"quote_usd": 0.5} for c in route["candidates"]]
+            row.route = route
+    attempt_id, _ = attempts.begin(ctx, shot_pk)
+    assert attempt_id is not None
+    with session_scope(ctx.db_url) as session:
+        attempt_to(session, session.get_one(Attempt, attempt_id), AttemptStatus.SUBMITTING)
+    return job_id, attempt_id
+
+
+def _state(ctx: RunContext, job_id: str) -> tuple[str, list[str], float]:
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        rows = session.scalars(
+            select(Attempt.status).join(Shot).where(Shot.job_id == job_id).order_by(Attempt.id)
+        )
+        return job.status, list(rows), job.reserved_usd
+
+
+class TestNoMechanism:
+    def test_held_with_its_reservation_until_resolved_not_submitted(self, ctx, scripted, tmp_path):
+        adapter = scripted()
+        job_id, attempt_id = _lost_create(ctx, tmp_path, "none")
+        assert EmbeddedEngine(ctx).run(job_id) == HELD
+        status, rows, reserved = _state(ctx, job_id)
+        assert rows == [AttemptStatus.SUBMISSION_UNKNOWN]
+        assert status == JobStatus.RUNNING
+        assert reserved == pytest.approx(0.5)
+        assert adapter.submitted == []  # never resubmitted automatically
+        assert [r["attempt_id"] for r in recovery.unknown_attempts(ctx, job_id)] == [attempt_id]
+
+        recovery.resolve(ctx, attempt_id, None)
+        assert EmbeddedEngine(ctx).run(job_id) == JobStatus.DELIVERED
+        status, rows, _ = _state(ctx, job_id)
+        assert rows[0] == AttemptStatus.FAILED
+        assert rows[1] == AttemptStatus.ACCEPTED
+        assert len(adapter.submitted) == 1
+
+    def test_resolved_with_the_provider_job_polls_it(self, ctx, scripted, tmp_path):
+        adapter = scripted()
+        job_id, attempt_id = _lost_create(ctx, tmp_path, "none")
+        assert EmbeddedEngine(ctx).run(job_id) == HELD
+        with session_scope(ctx.db_url) as session:
+            request = attempts._request_of(
+                ctx, session, session.get_one(Attempt, attempt_id),
+                session.get_one(Job, job_id),
+                session.scalars(select(Shot).where(Shot.job_id == job_id)).one(),
+            )  # fmt: skip
+        lost_job = adapter.inner.submit(request)  # the create that did reach the provider
+        recovery.resolve(ctx, attempt_id, lost_job)
+        assert EmbeddedEngine(ctx).run(job_id) == JobStatus.DELIVERED
+        with session_scope(ctx.db_url) as session:
+            attempt = session.get_one(Attempt, attempt_id)
+            assert (attempt.status, attempt.provider_job_id) == (AttemptStatus.ACCEPTED, lost_job)
+        assert adapter.submitted == []
+
+    def test_only_a_held_attempt_can_be_resolved(self, ctx, scripted, tmp_path):
+        scripted()
+        _, attempt_id = _lost_create(ctx, tmp_path, "none")
+        with pytest.raises(Exception, match="not submission_unknown"):
+            recovery.resolve(ctx, attempt_id, None)
+
+
+def test_resubmit_mechanism_submits_again(ctx, scripted, tmp_path):
+    adapter = scripted()
+    job_id, _ = _lost_create(ctx, tmp_path, "resubmit")
+    assert EmbeddedEngine(ctx).run(job_id) == JobStatus.DELIVERED
+    assert len(adapter.submitted) == 1
