@@ -16,7 +16,7 @@ from pipeline.context import RunContext
 from pipeline.engine import HELD, EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.transitions import attempt_to
-from registry import ProviderSpec, Submission
+from registry import Submission
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from tests.pipeline.conftest import shot, tiny_board
@@ -25,7 +25,7 @@ from tests.pipeline.conftest import shot, tiny_board
 def _lost_create(ctx: RunContext, tmp_path: Any, mechanism: str) -> tuple[str, int]:
     """A one-shot job whose first attempt was left in ``submitting`` by a dead process."""
     specs = dict(ctx.registry.provider_specs)
-    specs["local"] = ProviderSpec("local", (), Submission(mechanism, "test"))  # type: ignore[arg-type]
+    specs["local"] = replace(specs["local"], submission=Submission(mechanism, "test"))  # type: ignore[arg-type]
     ctx.registry = replace(ctx.registry, provider_specs=specs)
     job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
     with session_scope(ctx.db_url) as session:
