@@ -199,29 +199,25 @@ def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
 
 
 def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
-    """One poll; pending polls are rescheduled (``render_times.next_poll_s``), never slept."""
+    """One poll; pending polls are rescheduled (``render_times.next_poll_s``), never slept. The
+    attempt's row is read once, for the poll, its model's slot and the next poll's time."""
     attempt_id = int(cur.ref or 0)
     if cur.cancelled:
         admission.release(ctx, attempt_id)
         return [_done(cur)]
-    outcome = polling.poll_once(ctx, attempt_id, cur.since)
+    row = polling.polled(ctx, attempt_id)
+    outcome = polling.poll_once(ctx, attempt_id, cur.since, row=row)
     if outcome != "pending":
-        admission.release(ctx, attempt_id)
+        admission.release(ctx, attempt_id, row.model_id)
     else:
-        admission.renew(ctx, attempt_id)
+        admission.renew(ctx, attempt_id, row.model_id)
     if outcome == "pending":
-        delay = _next_poll_s(ctx, attempt_id, cur.since)
+        elapsed = time.time() - cur.since if cur.since is not None else 0.0
+        delay = next_poll_s(ctx, row.model_id, elapsed, polls=1)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
     if outcome == "succeeded":
         return [Move(cur.key, cur.job_id, "gate", cur.ref)]
     return [_to_begin(cur, _shot_of(cur))]
-
-
-def _next_poll_s(ctx: RunContext, attempt_id: int, since: float | None) -> float:
-    with session_scope(ctx.db_url) as session:
-        model_id = session.get_one(Attempt, attempt_id).model_id
-    elapsed = time.time() - since if since is not None else 0.0
-    return next_poll_s(ctx, model_id, elapsed, polls=1)
 
 
 def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
