@@ -59,11 +59,11 @@ def admit(ctx: RunContext, attempt_id: int) -> float:
     return wait
 
 
-def sent(ctx: RunContext, attempt_id: int) -> None:
-    """The attempt's submission has left: its minute in the RPM window counts from now."""
-    seat = _seat(ctx, attempt_id)
-    if seat is not None:
-        ctx.limits.sent(seat.model_id, seat.holder)
+def sent(ctx: RunContext, attempt_id: int, model_id: str) -> None:
+    """The attempt's submission (to ``model_id``) has left: its minute in the RPM window counts
+    from now."""
+    if model_id in ctx.registry:
+        ctx.limits.sent(model_id, holder_of(attempt_id))
 
 
 def renew(ctx: RunContext, attempt_id: int, model_id: str) -> None:
