@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'shotline.db').resolve()}"
+        return _sqlite_url(self.data_dir, None if self.data_dir.is_absolute() else Path.cwd())
 
     @property
     def assets(self) -> Path:
@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path:
         return (self.data_dir / "work").resolve()
+
+
+@lru_cache(maxsize=64)
+def _sqlite_url(data_dir: Path, cwd: Path | None) -> str:
+    """The embedded database's URL: resolved once per data directory (and working directory, for a
+    relative one) instead of on every step's database access."""
+    base = data_dir if cwd is None else cwd / data_dir
+    return f"sqlite:///{(base / 'shotline.db').resolve()}"
 
 
 @cache

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from pipeline.context import RunContext
 from pipeline.limits import slot_lease_s
 from store.db import session_scope
@@ -32,8 +34,10 @@ def holder_of(attempt_id: int) -> str:
 def _seat(ctx: RunContext, attempt_id: int) -> _Seat | None:
     """The attempt's model limits; None for a model the registry no longer has (no limits)."""
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        model_id, submitted = attempt.model_id, bool(attempt.provider_job_id)
+        model_id, job = session.execute(
+            select(Attempt.model_id, Attempt.provider_job_id).where(Attempt.id == attempt_id)
+        ).one()
+    submitted = bool(job)
     if model_id not in ctx.registry:
         return None
     limits = ctx.registry.get(model_id).limits
@@ -55,25 +59,27 @@ def admit(ctx: RunContext, attempt_id: int) -> float:
     return wait
 
 
-def sent(ctx: RunContext, attempt_id: int) -> None:
-    """The attempt's submission has left: its minute in the RPM window counts from now."""
-    seat = _seat(ctx, attempt_id)
-    if seat is not None:
-        ctx.limits.sent(seat.model_id, seat.holder)
+def sent(ctx: RunContext, attempt_id: int, model_id: str) -> None:
+    """The attempt's submission (to ``model_id``) has left: its minute in the RPM window counts
+    from now."""
+    if model_id in ctx.registry:
+        ctx.limits.sent(model_id, holder_of(attempt_id))
 
 
-def renew(ctx: RunContext, attempt_id: int) -> None:
-    """Keep the slot of an attempt still in flight (a poll of a job the provider renders)."""
-    seat = _seat(ctx, attempt_id)
-    if seat is not None:
+def renew(ctx: RunContext, attempt_id: int, model_id: str) -> None:
+    """Keep the slot of an attempt of ``model_id`` still in flight (a poll of a job the provider
+    renders)."""
+    if model_id in ctx.registry:
+        limit = ctx.registry.get(model_id).limits.concurrency
         lease = slot_lease_s(ctx.settings)
-        ctx.limits.try_acquire(seat.model_id, seat.holder, seat.concurrency, lease)
+        ctx.limits.try_acquire(model_id, holder_of(attempt_id), limit, lease)
 
 
-def release(ctx: RunContext, attempt_id: int) -> None:
-    """The attempt has left the in-flight states (succeeded, failed, cancelled, timed out)."""
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get(Attempt, attempt_id)
-        model_id = attempt.model_id if attempt is not None else None
+def release(ctx: RunContext, attempt_id: int, model_id: str | None = None) -> None:
+    """The attempt has left the in-flight states (succeeded, failed, cancelled, timed out);
+    ``model_id``: its model, when the caller has read it."""
+    if model_id is None:
+        with session_scope(ctx.db_url) as session:
+            model_id = session.scalar(select(Attempt.model_id).where(Attempt.id == attempt_id))
     if model_id is not None:
         ctx.limits.release(model_id, holder_of(attempt_id))

@@ -71,8 +71,8 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
 def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
     """The job's segments so far, by shot key."""
     with session_scope(ctx.db_url) as session:
-        rows = session.scalars(select(Shot).where(Shot.job_id == job_id))
-        return {row.key: dict(row.segment) for row in rows if row.segment}
+        rows = session.execute(select(Shot.key, Shot.segment).where(Shot.job_id == job_id))
+        return {key: dict(segment) for key, segment in rows if segment}
 
 
 Neighbour = tuple[stitching.Segment, Transition]

@@ -36,8 +36,9 @@ def warm(ctx: RunContext, shot_pk: int) -> None:
     """Profile an accepted clip as soon as it arrives, so the check before stitching (on the
     critical path) only compares remembered profiles instead of decoding every clip again."""
     with session_scope(ctx.db_url) as session:
-        shot = session.get_one(Shot, shot_pk)
-        path, job_id = shot.asset_path, shot.job_id
+        path, job_id = session.execute(
+            select(Shot.asset_path, Shot.job_id).where(Shot.id == shot_pk)
+        ).one()
         alone = session.scalar(select(func.count()).where(Shot.job_id == job_id)) == 1
     if path and not alone:  # a one-shot job has nothing to compare
         with suppress(QualityError, OSError):

@@ -4,14 +4,16 @@ so it waits for that shot's accepted clip and sends the frame as its reference i
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import av
 import cv2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Job, Shot
+from store.models import Shot
 
 
 def last_frame(clip: Path, out: Path) -> Path:
@@ -28,14 +30,27 @@ def last_frame(clip: Path, out: Path) -> Path:
     return out
 
 
-def dependencies(job: Job, shots: list[Shot]) -> dict[int, int]:
-    """shot pk -> pk of the shot it must wait for."""
+class Placed(Protocol):
+    """What ordering needs of a shot: a ``Shot`` row, or a row of just these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+
+
+def dependencies(storyboard: dict[str, Any], shots: Sequence[Placed]) -> dict[int, int]:
+    """shot pk -> pk of the shot it must wait for (``storyboard``: the job's)."""
     continues = {
         spec["id"]
-        for scene in job.storyboard["scenes"]
+        for scene in storyboard["scenes"]
         for spec in scene["shots"]
         if spec.get("continues")
     }
+    if not continues:
+        return {}
     ordered = sorted(shots, key=lambda s: s.position)
     return {
         shot.id: ordered[index - 1].id

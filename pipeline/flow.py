@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from foundation.states import (
     ATTEMPT_AT_PROVIDER,
@@ -84,7 +86,7 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
         shots = list(
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
         )
-        waits_for = continuity.dependencies(job, shots)
+        waits_for = continuity.dependencies(job.storyboard, shots)
     status = {shot.id: shot.status for shot in shots}
     pending = [shot for shot in shots if shot.status not in SHOT_ENDED]
     if not pending:
@@ -146,7 +148,7 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     if attempt_id is None:
         return _after_attempts(ctx, cur, shot_pk)
     with session_scope(ctx.db_url) as session:
-        state = session.get_one(Attempt, attempt_id).status
+        state = session.execute(select(Attempt.status).where(Attempt.id == attempt_id)).scalar_one()
     ref = str(attempt_id)
     if state in ATTEMPT_AT_PROVIDER:
         return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
@@ -160,15 +162,31 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
 def _orphaned(ctx: RunContext, shot_pk: int) -> bool:
     """A planned shot whose ``continues`` predecessor ended without a clip."""
     with session_scope(ctx.db_url) as session:
-        shot = session.get_one(Shot, shot_pk)
-        if shot.status != ShotStatus.PLANNED:
+        status, job_id = session.execute(
+            select(Shot.status, Shot.job_id).where(Shot.id == shot_pk)
+        ).one()
+        if status != ShotStatus.PLANNED:
             return False
-        job = session.get_one(Job, shot.job_id)
-        shots = list(session.scalars(select(Shot).where(Shot.job_id == job.id)))
-        after = continuity.dependencies(job, shots).get(shot_pk)
-        if after is None:
-            return False
-        return session.get_one(Shot, after).status in SHOT_LOST
+        board, shots = _placed_shots(session, job_id)
+    after = continuity.dependencies(board, shots).get(shot_pk)
+    return after is not None and next(s.status for s in shots if s.id == after) in SHOT_LOST
+
+
+class _Placed(NamedTuple):
+    id: int
+    key: str
+    position: int
+    status: str
+
+
+def _placed_shots(session: Session, job_id: str) -> tuple[dict[str, Any], list[_Placed]]:
+    """The job's storyboard and its shots' ids, keys, positions and statuses (not whole rows:
+    a step that asks where every shot is reads no routes, verdicts or segments)."""
+    board = session.scalar(select(Job.storyboard).where(Job.id == job_id))
+    shots = session.execute(
+        select(Shot.id, Shot.key, Shot.position, Shot.status).where(Shot.job_id == job_id)
+    ).all()
+    return board or {"scenes": []}, [_Placed(*row) for row in shots]
 
 
 def _after_attempts(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
@@ -191,41 +209,40 @@ def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
         return [Move(cur.key, cur.job_id, "submit", cur.ref, wait)]
     attempts.submit(ctx, attempt_id)
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        state, shot_pk, model_id = attempt.status, attempt.shot_id, attempt.model_id
+        state, shot_pk, model_id = session.execute(
+            select(Attempt.status, Attempt.shot_id, Attempt.model_id).where(
+                Attempt.id == attempt_id
+            )
+        ).one()
     if state == AttemptStatus.SUBMITTED:
-        admission.sent(ctx, attempt_id)
+        admission.sent(ctx, attempt_id, model_id)
         # the first poll also renews the model's concurrency slot, so it comes before the lease ends
         first = min(next_poll_s(ctx, model_id, 0.0, polls=0), slot_lease_s(ctx.settings) / 2)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, first, since=time.time())]
-    admission.release(ctx, attempt_id)
+    admission.release(ctx, attempt_id, model_id)
     return [_to_begin(cur, shot_pk)]
 
 
 def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
-    """One poll; pending polls are rescheduled (``render_times.next_poll_s``), never slept."""
+    """One poll; pending polls are rescheduled (``render_times.next_poll_s``), never slept. The
+    attempt's row is read once, for the poll, its model's slot and the next poll's time."""
     attempt_id = int(cur.ref or 0)
     if cur.cancelled:
         admission.release(ctx, attempt_id)
         return [_done(cur)]
-    outcome = polling.poll_once(ctx, attempt_id, cur.since)
+    row = polling.polled(ctx, attempt_id)
+    outcome = polling.poll_once(ctx, attempt_id, cur.since, row=row)
     if outcome != "pending":
-        admission.release(ctx, attempt_id)
+        admission.release(ctx, attempt_id, row.model_id)
     else:
-        admission.renew(ctx, attempt_id)
+        admission.renew(ctx, attempt_id, row.model_id)
     if outcome == "pending":
-        delay = _next_poll_s(ctx, attempt_id, cur.since)
+        elapsed = time.time() - cur.since if cur.since is not None else 0.0
+        delay = next_poll_s(ctx, row.model_id, elapsed, polls=1)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
     if outcome == "succeeded":
         return [Move(cur.key, cur.job_id, "gate", cur.ref)]
     return [_to_begin(cur, _shot_of(cur))]
-
-
-def _next_poll_s(ctx: RunContext, attempt_id: int, since: float | None) -> float:
-    with session_scope(ctx.db_url) as session:
-        model_id = session.get_one(Attempt, attempt_id).model_id
-    elapsed = time.time() - since if since is not None else 0.0
-    return next_poll_s(ctx, model_id, elapsed, polls=1)
 
 
 def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
@@ -251,12 +268,11 @@ def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     (seen after its own commit, so one always sees all) moves the job on to ``finish``."""
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
-        job = session.get_one(Job, job_id)
-        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
-        dependents = [
-            pk for pk, after in continuity.dependencies(job, shots).items() if after == shot_pk
-        ]
-        all_done = all(shot.status in SHOT_ENDED for shot in shots)
+        board, shots = _placed_shots(session, job_id)
+    dependents = [
+        pk for pk, after in continuity.dependencies(board, shots).items() if after == shot_pk
+    ]
+    all_done = all(shot.status in SHOT_ENDED for shot in shots)
     moves = [Move(cur.key, job_id, "done", str(shot_pk))]
     moves += [
         Move(shot_key(pk), job_id, "begin", str(pk), when=frozenset({"wait"})) for pk in dependents

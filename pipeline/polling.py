@@ -4,6 +4,8 @@ instead of sleeping."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
@@ -13,24 +15,50 @@ from adapters.errors import ProviderError, ProviderTimeoutError
 from foundation.states import ATTEMPT_AT_PROVIDER, ATTEMPT_PAST_RENDER, AttemptStatus
 from pipeline.attempts import _mark_rendering, _record_failure
 from pipeline.context import RunContext
-from store.db import session_scope
+from store.db import connection_scope
 from store.models import Attempt
 
 PollOutcome = Literal["pending", "succeeded", "failed"]
 
 
-def poll_once(ctx: RunContext, attempt_id: int, started_at: float | None = None) -> PollOutcome:
+@dataclass(frozen=True)
+class Polled:
+    """The columns of an attempt a poll reads (and the poll step after it: its model's limits
+    and render times), read once per poll."""
+
+    status: str
+    provider: str
+    provider_job_id: str | None
+    model_id: str
+    created_at: datetime
+
+
+def polled(ctx: RunContext, attempt_id: int) -> Polled:
+    """The attempt's row as a poll needs it (``NoResultFound`` when it is gone)."""
+    with connection_scope(ctx.db_url) as conn:
+        row = conn.execute(
+            select(
+                Attempt.status, Attempt.provider, Attempt.provider_job_id, Attempt.model_id,
+                Attempt.created_at,
+            ).where(Attempt.id == attempt_id)
+        ).one()  # fmt: skip
+    return Polled(*row)
+
+
+def poll_once(
+    ctx: RunContext, attempt_id: int, started_at: float | None = None, row: Polled | None = None
+) -> PollOutcome:
     """Ask the provider once where the attempt's job is.
 
     ``pending``: poll again later. ``succeeded``: the job's result can be fetched (or already was).
     ``failed``: the failure is recorded, or the attempt is not rendering (any more). ``started_at``
-    (epoch seconds, default: when the attempt was opened) starts the attempt's timeout.
+    (epoch seconds, default: when the attempt was opened) starts the attempt's timeout. ``row``:
+    the attempt as ``polled`` just read it (default: read it now).
     """
-    with session_scope(ctx.db_url) as session:
-        state, provider, provider_job, created = session.execute(
-            select(Attempt.status, Attempt.provider, Attempt.provider_job_id, Attempt.created_at)
-            .where(Attempt.id == attempt_id)
-        ).one()  # fmt: skip
+    row = row if row is not None else polled(ctx, attempt_id)
+    state, provider, provider_job, created = (
+        row.status, row.provider, row.provider_job_id, row.created_at,
+    )  # fmt: skip
     if state not in ATTEMPT_AT_PROVIDER:
         return "succeeded" if state in ATTEMPT_PAST_RENDER else "failed"
     job_id = provider_job or ""

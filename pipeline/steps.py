@@ -1,7 +1,8 @@
 """Step cursors of the distributed engine: one ``pipeline_step`` row per shot and per job says what
 runs next, when it is due, and who holds it. Portable SQL (SQLite and PostgreSQL): every change is
 one conditional UPDATE (or an INSERT guarded by the primary key), so concurrent workers, duplicate
-messages and the reaper never run the same step twice at once.
+messages and the reaper never run the same step twice at once. The statements run on a plain
+connection, not an ORM session: a poll's claim and move are the engine's hottest path.
 """
 
 from __future__ import annotations
@@ -10,17 +11,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, String, bindparam, cast, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from foundation.states import JobStatus
-from store.db import session_scope
+from store.db import connection_scope, session_scope
 from store.models import Attempt, Job, PipelineStep
 
 # states no message carries: nothing to enqueue or reap ("resolve": a submission_unknown attempt)
 WAITING = ("wait", "shots", "done", "resolve")
 ABSENT = ""  # in ``Move.when``: the cursor row may not exist yet
+ATTEMPT_STEPS = ("submit", "poll", "gate")  # steps whose ``ref`` is an attempt id
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,15 @@ def job_key(job_id: str) -> str:
 
 def key_for(session: Session, step: str, ref: str) -> str | None:
     """The cursor a message for ``step`` on ``ref`` belongs to (None: the row is gone)."""
-    if step in ("start", "finish"):
-        return job_key(ref)
-    if step in ("submit", "poll", "gate"):
+    if step in ATTEMPT_STEPS:
         shot_pk = session.scalar(select(Attempt.shot_id).where(Attempt.id == int(ref)))
         return None if shot_pk is None else shot_key(shot_pk)
-    return shot_key(int(ref))
+    return _own_key(step, ref)
+
+
+def _own_key(step: str, ref: str) -> str:
+    """The cursor of a job step (``ref``: the job id) or a shot step (the shot's pk)."""
+    return job_key(ref) if step in ("start", "finish") else shot_key(int(ref))
 
 
 COLUMNS = (
@@ -95,30 +100,62 @@ def cursor_of(row: PipelineStep) -> Cursor:
     return Cursor(row.key, row.job_id, row.name, row.ref, row.version, row.since, row.reaped)
 
 
+# The statements of claims and moves are built once, with bound parameters: building and hashing a
+# statement costs several times what SQLite takes to run it.
+_CLAIM = (
+    update(PipelineStep)
+    .where(
+        PipelineStep.name == bindparam("step"),
+        PipelineStep.version == bindparam("at_version"),
+        or_(PipelineStep.lease_until.is_(None), PipelineStep.lease_until < bindparam("now")),
+    )
+    .values(lease_until=bindparam("until"), holder=bindparam("by"))
+    .returning(*COLUMNS)
+)
+_CLAIM_BY_KEY = _CLAIM.where(PipelineStep.key == bindparam("cursor"))
+_CLAIM_BY_ATTEMPT = _CLAIM.where(  # an attempt step's cursor key, found in the same statement
+    PipelineStep.key
+    == select(literal("shot:", String) + cast(Attempt.shot_id, String))
+    .where(Attempt.id == bindparam("attempt"))
+    .scalar_subquery()
+)
+_JOB_STATUS = select(Job.status).where(Job.id == bindparam("job"))
+_MOVE = (  # bound names differ from the columns': an UPDATE reserves those for its SET clause
+    update(PipelineStep)
+    .where(PipelineStep.key == bindparam("to_key"))
+    .values(
+        version=PipelineStep.version + 1,
+        name=bindparam("to_name"),
+        ref=bindparam("to_ref"),
+        due_at=bindparam("to_due_at"),
+        since=bindparam("to_since"),
+        lease_until=None,
+        holder=None,
+        reaped=0,
+    )
+    .returning(PipelineStep.version)
+)
+_MOVE_HELD = _MOVE.where(PipelineStep.version == bindparam("held"))
+_MOVE_WHEN = _MOVE.where(PipelineStep.name.in_(bindparam("when", expanding=True)))
+
+
 def claim(
     url: str, step: str, ref: str, version: int, lease_s: float, holder: str
 ) -> Cursor | None:
     """Lease the cursor for this message; None when the message is stale or another worker runs it."""
     now = time.time()
-    with session_scope(url) as session:
-        key = key_for(session, step, ref)
-        if key is None:
+    params: dict[str, object] = {
+        "step": step, "at_version": version, "now": now, "until": now + lease_s, "by": holder,
+    }  # fmt: skip
+    if step in ATTEMPT_STEPS:
+        statement, params["attempt"] = _CLAIM_BY_ATTEMPT, int(ref)
+    else:  # a job's or a shot's own cursor
+        statement, params["cursor"] = _CLAIM_BY_KEY, _own_key(step, ref)
+    with connection_scope(url) as conn:
+        row = conn.execute(statement, params).first()
+        if row is None:  # stale, taken, or its attempt is gone
             return None
-        row = session.execute(
-            update(PipelineStep)
-            .where(
-                PipelineStep.key == key,
-                PipelineStep.name == step,
-                PipelineStep.version == version,
-                or_(PipelineStep.lease_until.is_(None), PipelineStep.lease_until < now),
-            )
-            .values(lease_until=now + lease_s, holder=holder)
-            .returning(*COLUMNS)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if row is None:
-            return None
-        status = session.scalar(select(Job.status).where(Job.id == row.job_id))
+        status = conn.scalar(_JOB_STATUS, {"job": row.job_id})
         return Cursor(*row, cancelled=status in (None, JobStatus.CANCELLED))
 
 
@@ -126,9 +163,9 @@ def apply(url: str, held: Cursor | None, moves: Iterable[Move], grace_s: float) 
     """Write the moves in one transaction; return the messages to send after it committed."""
     out: list[Dispatch] = []
     now = time.time()
-    with session_scope(url) as session:
+    with connection_scope(url) as conn:
         for move in moves:
-            version = _apply_one(session, held, move, now, grace_s)
+            version = _apply_one(conn, held, move, now, grace_s)
             if version is not None and move.name not in WAITING and move.ref is not None:
                 out.append(Dispatch(move.name, move.ref, version, move.delay_s))
     return out
@@ -136,48 +173,36 @@ def apply(url: str, held: Cursor | None, moves: Iterable[Move], grace_s: float) 
 
 def _values(move: Move, now: float, grace_s: float) -> dict[str, object]:
     due = None if move.name in WAITING else now + move.delay_s + grace_s
-    return {
-        "name": move.name,
-        "ref": move.ref,
-        "due_at": due,
-        "since": move.since,
-        "lease_until": None,
-        "holder": None,
-        "reaped": 0,
-    }
+    return {"name": move.name, "ref": move.ref, "due_at": due, "since": move.since}
 
 
 def _apply_one(
-    session: Session, held: Cursor | None, move: Move, now: float, grace_s: float
+    conn: Connection, held: Cursor | None, move: Move, now: float, grace_s: float
 ) -> int | None:
     values = _values(move, now, grace_s)
+    params: dict[str, object] = {f"to_{k}": v for k, v in values.items()} | {"to_key": move.key}
     if held is not None and move.key == held.key:
-        guard = PipelineStep.version == held.version
+        statement, params["held"] = _MOVE_HELD, held.version
     elif move.when is not None:
-        guard = PipelineStep.name.in_(move.when)
+        statement, params["when"] = _MOVE_WHEN, sorted(move.when)
     else:
-        guard = PipelineStep.key == move.key
-    version = session.execute(
-        update(PipelineStep)
-        .where(PipelineStep.key == move.key, guard)
-        .values(version=PipelineStep.version + 1, **values)
-        .returning(PipelineStep.version)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+        statement = _MOVE
+    version = conn.execute(statement, params).scalar_one_or_none()
     if (
         version is None
         and move.when
         and ABSENT in move.when
         and move.key != getattr(held, "key", None)
     ):
-        return _insert(session, move, values)
+        return _insert(conn, move, values)
     return version
 
 
-def _insert(session: Session, move: Move, values: dict[str, object]) -> int | None:
+def _insert(conn: Connection, move: Move, values: dict[str, object]) -> int | None:
+    row = {"key": move.key, "job_id": move.job_id, "version": 1, "reaped": 0} | values
     try:
-        with session.begin_nested():
-            session.add(PipelineStep(key=move.key, job_id=move.job_id, version=1, **values))
+        with conn.begin_nested():
+            conn.execute(insert(PipelineStep).values(lease_until=None, holder=None, **row))
     except IntegrityError:  # another process created it first: that one drives the cursor
         return None
     return 1
@@ -185,12 +210,11 @@ def _insert(session: Session, move: Move, values: dict[str, object]) -> int | No
 
 def release(url: str, held: Cursor, delay_s: float) -> None:
     """Give a held step back unfinished (e.g. on a database hiccup): the reaper retries it."""
-    with session_scope(url) as session:
-        session.execute(
+    with connection_scope(url) as conn:
+        conn.execute(
             update(PipelineStep)
             .where(PipelineStep.key == held.key, PipelineStep.version == held.version)
             .values(lease_until=None, holder=None, due_at=time.time() + delay_s)
-            .execution_options(synchronize_session=False)
         )
 
 

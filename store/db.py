@@ -6,14 +6,14 @@ import json
 import math
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -52,7 +52,14 @@ def migrate(url: str) -> None:
 def get_engine(url: str) -> Engine:
     migrate(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # enough pooled connections for the step threads, the API's and the scheduler's: overflow
+        # connections are closed on return and reopened (with their pragmas) on the next step
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=16,
+            max_overflow=32,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
@@ -79,6 +86,12 @@ def _json_dumps(value: Any) -> str:
 @cache
 def _factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+def connection_scope(url: str) -> AbstractContextManager[Connection]:
+    """One transaction of Core statements without an ORM session (committed on success): for hot
+    paths such as the step cursors' claims, whose statements need no identity map."""
+    return get_engine(url).begin()
 
 
 @contextmanager
