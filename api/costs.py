@@ -16,6 +16,7 @@ from api.errors import AUTH, responses
 from api.schemas import CostRow, Schema
 from ledger import aggregates
 from ledger.aggregates import CostFilter, GroupBy
+from pipeline import recovery
 from pipeline.commit_versions import refresh_agreements
 from store.db import session_scope
 from store.models import Job
@@ -86,6 +87,22 @@ class JobCostRead(Schema):
     cost_per_accepted_second: float | None
 
 
+class HeldAttemptRead(Schema):
+    """A create whose outcome is unknown (``submission_unknown``): its reservation is kept and its
+    shot waits until it is resolved at ``resolve_url``."""
+
+    attempt_id: int
+    job_id: str
+    shot: str
+    number: int
+    provider: str
+    model: str
+    reserved_usd: float | None
+    since: str
+    reason: str | None
+    resolve_url: str
+
+
 class DashboardRead(Schema):
     tenant: str
     generated_at: datetime
@@ -94,6 +111,7 @@ class DashboardRead(Schema):
     by_day: list[CostGroupRead]
     preview: PreviewStatsRead
     latest_jobs: list[JobCostRead]
+    held_attempts: list[HeldAttemptRead]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -150,6 +168,10 @@ def dashboard_data(db_url: str, tenant: str) -> dict[str, Any]:
         rows = aggregates.load(session, flt)
         preview = aggregates.preview_stats(session, flt)
         latest = aggregates.latest_jobs(session, tenant)
+        held = [
+            row | {"resolve_url": f"/v1/jobs/{row['job_id']}/attempts/{row['attempt_id']}:resolve"}
+            for row in recovery.held_attempts(session, tenant=tenant)
+        ]
     return {
         "tenant": tenant,
         "generated_at": datetime.now(UTC),
@@ -158,6 +180,7 @@ def dashboard_data(db_url: str, tenant: str) -> dict[str, Any]:
         "by_day": [g.to_dict() for g in aggregates.group(rows, "day")],
         "preview": preview.to_dict(),
         "latest_jobs": latest,
+        "held_attempts": held,
     }
 
 

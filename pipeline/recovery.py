@@ -30,6 +30,7 @@ from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.steps import shot_key
 from pipeline.transitions import attempt_to
+from store import jobs as store_jobs
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -94,31 +95,36 @@ def _close(ctx: RunContext, session: Session, attempt: Attempt, shot: Shot) -> N
     ledger.settle(session, shot.job_id, attempt, 0.0)
 
 
-def unknown_attempts(ctx: RunContext, job_id: str | None = None) -> list[dict[str, object]]:
-    """The attempts waiting for an operator (of one job, or all), with what resolving needs."""
-    query = (
-        select(Attempt, Shot)
-        .join(Shot, Shot.id == Attempt.shot_id)
-        .where(Attempt.status == AttemptStatus.SUBMISSION_UNKNOWN)
-        .order_by(Attempt.id)
-    )
-    if job_id is not None:
-        query = query.where(Shot.job_id == job_id)
+def unknown_attempts(
+    ctx: RunContext, job_id: str | None = None, tenant: str | None = None
+) -> list[dict[str, object]]:
+    """The attempts waiting for an operator (of one job, one tenant's, or all), with what resolving
+    needs."""
     with session_scope(ctx.db_url) as session:
-        return [
-            {
-                "attempt_id": attempt.id,
-                "job_id": shot.job_id,
-                "shot": shot.key,
-                "number": attempt.number,
-                "provider": attempt.provider,
-                "model": attempt.model_id,
-                "reserved_usd": attempt.quoted_usd,
-                "since": attempt.updated_at.isoformat(),
-                "reason": attempt.error,
-            }
-            for attempt, shot in session.execute(query).all()
-        ]
+        return held_attempts(session, job_id=job_id, tenant=tenant)
+
+
+def held_attempts(
+    session: Session, *, job_id: str | None = None, tenant: str | None = None
+) -> list[dict[str, object]]:
+    """``unknown_attempts`` in the caller's session."""
+    rows = store_jobs.attempts_with_status(
+        session, AttemptStatus.SUBMISSION_UNKNOWN, job_id=job_id, tenant=tenant
+    )
+    return [
+        {
+            "attempt_id": attempt.id,
+            "job_id": shot.job_id,
+            "shot": shot.key,
+            "number": attempt.number,
+            "provider": attempt.provider,
+            "model": attempt.model_id,
+            "reserved_usd": attempt.quoted_usd,
+            "since": attempt.updated_at.isoformat(),
+            "reason": attempt.error,
+        }
+        for attempt, shot in rows
+    ]
 
 
 def resolve(ctx: RunContext, attempt_id: int, provider_job_id: str | None) -> str:

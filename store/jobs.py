@@ -145,3 +145,21 @@ def deliveries_of(session: Session, job_id: str) -> list[WebhookDelivery]:
             .order_by(WebhookDelivery.id)
         )
     )
+
+
+def attempts_with_status(
+    session: Session, status: str, *, job_id: str | None = None, tenant: str | None = None
+) -> list[tuple[Attempt, Shot]]:
+    """Attempts in ``status`` with their shots (of one job, of one tenant's jobs, or all), oldest
+    first."""
+    query = (
+        select(Attempt, Shot)
+        .join(Shot, Shot.id == Attempt.shot_id)
+        .where(Attempt.status == status)
+        .order_by(Attempt.id)
+    )
+    if job_id is not None:
+        query = query.where(Shot.job_id == job_id)
+    if tenant is not None:
+        query = query.join(Job, Job.id == Shot.job_id).where(Job.tenant == tenant)
+    return [(attempt, shot) for attempt, shot in session.execute(query).all()]

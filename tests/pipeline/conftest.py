@@ -1,17 +1,26 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from adapters.base import Asset, GenerationRequest, JobState, PollResult
 from adapters.errors import ProviderError
 from adapters.local import LocalAnimaticAdapter
 from foundation.settings import get_settings
+from foundation.states import AttemptStatus
 from foundation.storyboard import parse_storyboard
+from pipeline import attempts
 from pipeline.context import RunContext
+from pipeline.planning import create_job
+from pipeline.transitions import attempt_to
+from registry import Submission
+from store.db import session_scope
+from store.models import Attempt, Shot
 
 
 def tiny_board(*shots: dict[str, Any], **top: Any):
@@ -88,3 +97,24 @@ def scripted(ctx: RunContext):
         return adapter
 
     return install
+
+
+def lost_create(
+    ctx: RunContext, tmp_path: Any, mechanism: str, tenant: str = "local"
+) -> tuple[str, int]:
+    """A one-shot job whose first attempt was left in ``submitting`` by a dead process."""
+    specs = dict(ctx.registry.provider_specs)
+    specs["local"] = replace(specs["local"], submission=Submission(mechanism, "test"))  # type: ignore[arg-type]
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4", tenant=tenant)
+    with session_scope(ctx.db_url) as session:
+        shot_pk = session.scalars(select(Shot.id).where(Shot.job_id == job_id)).one()
+        for row in session.scalars(select(Shot).where(Shot.job_id == job_id)):
+            route = dict(row.route or {})
+            route["candidates"] = [c | {"quote_usd": 0.5} for c in route["candidates"]]
+            row.route = route
+    attempt_id, _ = attempts.begin(ctx, shot_pk)
+    assert attempt_id is not None
+    with session_scope(ctx.db_url) as session:
+        attempt_to(session, session.get_one(Attempt, attempt_id), AttemptStatus.SUBMITTING)
+    return job_id, attempt_id

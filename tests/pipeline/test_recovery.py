@@ -4,9 +4,6 @@ until an operator resolves it; the job then continues."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
@@ -14,31 +11,9 @@ from foundation.states import AttemptStatus, JobStatus
 from pipeline import attempts, recovery
 from pipeline.context import RunContext
 from pipeline.engine import HELD, EmbeddedEngine
-from pipeline.planning import create_job
-from pipeline.transitions import attempt_to
-from registry import Submission
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
-from tests.pipeline.conftest import shot, tiny_board
-
-
-def _lost_create(ctx: RunContext, tmp_path: Any, mechanism: str) -> tuple[str, int]:
-    """A one-shot job whose first attempt was left in ``submitting`` by a dead process."""
-    specs = dict(ctx.registry.provider_specs)
-    specs["local"] = replace(specs["local"], submission=Submission(mechanism, "test"))  # type: ignore[arg-type]
-    ctx.registry = replace(ctx.registry, provider_specs=specs)
-    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
-    with session_scope(ctx.db_url) as session:
-        shot_pk = session.scalars(select(Shot.id).where(Shot.job_id == job_id)).one()
-        for row in session.scalars(select(Shot).where(Shot.job_id == job_id)):
-            route = dict(row.route or {})
-            route["candidates"] = [c | {"quote_usd": 0.5} for c in route["candidates"]]
-            row.route = route
-    attempt_id, _ = attempts.begin(ctx, shot_pk)
-    assert attempt_id is not None
-    with session_scope(ctx.db_url) as session:
-        attempt_to(session, session.get_one(Attempt, attempt_id), AttemptStatus.SUBMITTING)
-    return job_id, attempt_id
+from tests.pipeline.conftest import lost_create
 
 
 def _state(ctx: RunContext, job_id: str) -> tuple[str, list[str], float]:
@@ -53,7 +28,7 @@ def _state(ctx: RunContext, job_id: str) -> tuple[str, list[str], float]:
 class TestNoMechanism:
     def test_held_with_its_reservation_until_resolved_not_submitted(self, ctx, scripted, tmp_path):
         adapter = scripted()
-        job_id, attempt_id = _lost_create(ctx, tmp_path, "none")
+        job_id, attempt_id = lost_create(ctx, tmp_path, "none")
         assert EmbeddedEngine(ctx).run(job_id) == HELD
         status, rows, reserved = _state(ctx, job_id)
         assert rows == [AttemptStatus.SUBMISSION_UNKNOWN]
@@ -71,7 +46,7 @@ class TestNoMechanism:
 
     def test_resolved_with_the_provider_job_polls_it(self, ctx, scripted, tmp_path):
         adapter = scripted()
-        job_id, attempt_id = _lost_create(ctx, tmp_path, "none")
+        job_id, attempt_id = lost_create(ctx, tmp_path, "none")
         assert EmbeddedEngine(ctx).run(job_id) == HELD
         with session_scope(ctx.db_url) as session:
             request = attempts._request_of(
@@ -89,13 +64,13 @@ class TestNoMechanism:
 
     def test_only_a_held_attempt_can_be_resolved(self, ctx, scripted, tmp_path):
         scripted()
-        _, attempt_id = _lost_create(ctx, tmp_path, "none")
+        _, attempt_id = lost_create(ctx, tmp_path, "none")
         with pytest.raises(Exception, match="not submission_unknown"):
             recovery.resolve(ctx, attempt_id, None)
 
 
 def test_resubmit_mechanism_submits_again(ctx, scripted, tmp_path):
     adapter = scripted()
-    job_id, _ = _lost_create(ctx, tmp_path, "resubmit")
+    job_id, _ = lost_create(ctx, tmp_path, "resubmit")
     assert EmbeddedEngine(ctx).run(job_id) == JobStatus.DELIVERED
     assert len(adapter.submitted) == 1
