@@ -16,10 +16,10 @@ from celery import Celery
 from sqlalchemy import select
 
 from foundation.settings import Settings, get_settings
-from foundation.states import JOB_ENDED
 from pipeline import assembly, provider_check, reaper, wakeups
 from pipeline import steps as cursors
 from pipeline.context import RunContext
+from pipeline.engine import ended
 from pipeline.flow import STEP_QUEUE
 from pipeline.runner import JobRunner
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
@@ -158,13 +158,17 @@ class CeleryRunner(JobRunner):
         return [message.ref for message in messages]
 
     def wait(self, job_id: str, timeout: float | None = None) -> str:
-        """Block until the job ends (polling its row); returns its status."""
+        """Block until the job ends or waits for an operator (polling its rows); returns its
+        status, or ``held`` (``engine.ended``)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with session_scope(self.ctx.db_url) as session:
                 status = session.scalar(select(Job.status).where(Job.id == job_id)) or "missing"
-            if status in JOB_ENDED or status == "missing":
+            if status == "missing":
                 return status
+            outcome = ended(self.ctx, job_id)
+            if outcome is not None:
+                return outcome
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still {status}")
             time.sleep(0.2)

@@ -20,7 +20,7 @@ from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatu
 from foundation.storyboard import Mode, Storyboard, load_storyboard
 from pipeline import events
 from pipeline.context import RunContext
-from pipeline.engine import EmbeddedEngine
+from pipeline.engine import EmbeddedEngine, ended
 from pipeline.planning import create_job
 from pipeline.report import job_report
 from shotline.console import fail_with, progress_table, report_table
@@ -110,18 +110,18 @@ def drive(ctx: RunContext, job_id: str, listener: Listener | None) -> None:
 
 
 def follow(ctx: RunContext, job_id: str, listener: Listener | None, every_s: float = 0.5) -> None:
-    """Replay the job's event rows to ``listener`` until the job ends."""
+    """Replay the job's event rows to ``listener`` until the job ends or waits for an operator
+    (``engine.ended``: ``held``)."""
     seen = 0
     while True:
         with session_scope(ctx.db_url) as session:
             rows = events.rows_after(session, seen, job_id=job_id)
             seen = rows[-1].id if rows else seen
             fresh = [events.as_event(row) for row in rows]
-            status = session.get_one(Job, job_id).status
         for event in fresh:
             if listener:
                 listener(event)
-        if status in JOB_ENDED:
+        if ended(ctx, job_id) is not None:
             return
         time.sleep(every_s)
 

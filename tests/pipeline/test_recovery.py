@@ -4,13 +4,17 @@ until an operator resolves it; the job then continues."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
 from foundation.states import AttemptStatus, JobStatus
 from pipeline import attempts, recovery
+from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
 from pipeline.engine import HELD, EmbeddedEngine
+from shotline.commands.render import follow
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from tests.pipeline.conftest import lost_create
@@ -74,3 +78,13 @@ def test_resubmit_mechanism_submits_again(ctx, scripted, tmp_path):
     job_id, _ = lost_create(ctx, tmp_path, "resubmit")
     assert EmbeddedEngine(ctx).run(job_id) == JobStatus.DELIVERED
     assert len(adapter.submitted) == 1
+
+
+def test_the_celery_runner_and_the_render_follower_stop_at_a_held_job(ctx, scripted, tmp_path):
+    scripted()
+    job_id, _ = lost_create(ctx, tmp_path, "none")
+    assert EmbeddedEngine(ctx).run(job_id) == HELD
+    assert CeleryRunner(ctx).wait(job_id, timeout=10) == HELD
+    started = time.monotonic()
+    follow(ctx, job_id, None, every_s=0.01)  # returns: the job waits for an operator
+    assert time.monotonic() - started < 10
