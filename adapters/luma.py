@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +33,8 @@ from adapters.errors import (
 )
 
 AGENTS_MODELS = ("ray-3",)
+RECONCILE_PAGES, RECONCILE_PAGE_SIZE = 5, 100
+RECONCILE_SKEW_S = 60.0
 AGENTS_BASE = "https://agents.lumalabs.ai"
 # lumaai 1.21.0 VideoCreateParams.aspect_ratio; ray-3.2 video takes the same set less 9:21
 # (docs.agents.lumalabs.ai/guides/videos/generation, per the 2026-07-10 SKILL.md of
@@ -142,6 +145,32 @@ class LumaAdapter(HostedAdapter):
             raise ProviderFailureError("generation without an id", self.provider, data)
         return f"{prefix}/{data['id']}"
 
+    def find_submission(self, request: GenerationRequest, since: float) -> list[str]:
+        """Reconcile (``FindsLostSubmissions``) on Dream Machine: ``GET /dream-machine/v1/
+        generations?limit=&offset=`` (lumaai 1.21.0 ``generations.list``; each generation echoes
+        its ``request``), newest first, back to ``since``; the ones whose request carries the fields
+        this request sets. Compared field by field, not as a whole: UNCERTAIN whether Luma echoes
+        keyframe data URIs as sent, so only their presence counts. The Agents API (ray-3.2) lists
+        nothing (luma-agents 0.5.0 ``generations``: create and get), so a lost create there cannot
+        be found: this raises, and the attempt is held for an operator."""
+        model = request.provider_model or "ray-2"
+        if model.startswith(AGENTS_MODELS):
+            raise ProviderError("Luma's Agents API has no generation list", self.provider)
+        expected = _matchable(self._legacy_body(request, model))
+        found: list[str] = []
+        for page in range(RECONCILE_PAGES):
+            query = {"limit": RECONCILE_PAGE_SIZE, "offset": page * RECONCILE_PAGE_SIZE}
+            data = self._http.json("GET", "/dream-machine/v1/generations", params=query)
+            generations = [g for g in data.get("generations") or [] if isinstance(g, dict)]
+            for gen in generations:
+                if _created(gen) < since - RECONCILE_SKEW_S:
+                    return found
+                if gen.get("id") and _matchable(gen.get("request") or {}) == expected:
+                    found.append(f"dm/{gen['id']}")
+            if not data.get("has_more") or not generations:
+                break
+        return found
+
     def _url(self, job_id: str) -> str:
         prefix, _, gen_id = job_id.partition("/")
         if prefix == "agents":
@@ -192,3 +221,19 @@ def _failure(provider: str, gen: dict[str, Any]) -> ProviderError:
     if code == "budget_exhausted":
         return RejectedInputError(reason, provider, gen)
     return ProviderFailureError(reason, provider, gen)
+
+
+def _matchable(body: dict[str, Any]) -> tuple[Any, ...]:
+    """The fields of a Dream Machine request that tell two creates apart."""
+    fields = ("model", "prompt", "aspect_ratio", "duration", "resolution", "loop")
+    return (*(body.get(name) for name in fields), bool(body.get("keyframes")))
+
+
+def _created(gen: dict[str, Any]) -> float:
+    """A generation's ``created_at`` in epoch seconds (one without counts as new)."""
+    try:
+        return datetime.fromisoformat(
+            str(gen.get("created_at") or "").replace("Z", "+00:00")
+        ).timestamp()
+    except ValueError:
+        return float("inf")

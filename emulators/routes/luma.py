@@ -146,6 +146,30 @@ async def _get(request: Request, gen_id: str) -> Response:
     return respond(generation(request, polled.job, polled.view), polled.fault)
 
 
+@router.get("/dream-machine/v1/generations")
+async def list_legacy(request: Request, limit: int = 10, offset: int = 0) -> Response:
+    """[LEGACY] lumaai 1.21.0 ``generations.list(limit, offset)`` -> ``GenerationListResponse``
+    (``generations``, ``count``, ``has_more``, ``limit``, ``offset``), newest first (UNCERTAIN:
+    the order and the default and largest page size are not documented; 10 and 100 here)."""
+    if not _authorized(request):
+        return error_response(PROVIDER, 401, "Invalid API key")
+    if not (1 <= limit <= 100 and offset >= 0):
+        return error_response(PROVIDER, 400, "limit must be 1-100 and offset >= 0")
+    emu = flow.emulator(request)
+    mine = [j for j in emu.jobs.values() if j.provider == PROVIDER and not j.extra.get("agents")]
+    mine.sort(key=lambda job: job.created_at, reverse=True)
+    page = mine[offset : offset + limit]
+    generations = [generation(request, job, emu.view(job)) for job in page]
+    body = {
+        "generations": generations,
+        "count": len(generations),
+        "has_more": offset + limit < len(mine),
+        "limit": limit,
+        "offset": offset,
+    }
+    return respond(body, None)
+
+
 @router.get("/dream-machine/v1/generations/{gen_id}")
 async def get_legacy(gen_id: str, request: Request) -> Response:
     return await _get(request, gen_id)

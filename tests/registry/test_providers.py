@@ -36,7 +36,7 @@ def test_every_provider_names_its_strongest_submission_mechanism_with_a_source()
         "replicate": "reconcile",
         "google": "none",
         "runway": "none",
-        "luma": "none",
+        "luma": "reconcile",
         "openai": "none",
         "local": "resubmit",
     }
