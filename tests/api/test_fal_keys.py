@@ -87,7 +87,7 @@ def test_a_hanging_jwks_endpoint_neither_blocks_the_server_nor_is_asked_per_deli
                 later.append(posts.post(hook, content=body, headers=headers))
                 assert time.monotonic() - sent < 0.5
         assert len(probes) >= 5
-        assert max(probes) < 0.5, probes
+        assert max(probes) < 1.0, probes  # a blocked loop answers after the 1.5 s JWKS timeout
         for answer in answers + later:
             assert answer.status_code == 401
             assert "signing keys" in answer.json()["detail"]
