@@ -147,5 +147,8 @@ def judge_from_settings(settings: Settings, base_url: str | None = None) -> Judg
     if settings.openai_api_key is not None:
         key = settings.openai_api_key.get_secret_value()
         url = base_url or "https://api.openai.com/v1"
+        # gpt-4.1-mini left ChatGPT in 2026-02, but OpenAI's API deprecations page (entry of
+        # 2026-04-22, mirrored by spybara.com) still names it as the substitute for retired
+        # snapshots, and no API shutdown was found (checked 2026-12-04; UNCERTAIN after that)
         return JudgeScorer(OpenAICompatibleJudge(key, "gpt-4.1-mini", base_url=url))
     return None
