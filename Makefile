@@ -39,9 +39,11 @@ lint: setup-dev
 typecheck: setup-dev
 	$(BIN)/mypy .
 
-# independent tests run on every core; tests marked `serial` share one worker (see tests/conftest.py)
+# independent tests run on every core, plus one worker: the long multi-process tests marked `serial`
+# (see tests/conftest.py) mostly wait on their processes, and the extra worker fills that time
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
 unit: setup-dev
-	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 test: lint typecheck unit
 

@@ -185,7 +185,7 @@ def rerender(
 @router.post(
     "/jobs/{job_id}/attempts/{attempt_id}:resolve",
     response_model=JobRead,
-    responses=responses(*AUTH, 404, 409, 422),
+    responses=responses(*AUTH, 400, 404, 409, 422),
     summary="Resolve a submission_unknown attempt: the provider job its create made, or "
     "not_submitted (reservation released, the shot's next attempt); the job then continues",
 )

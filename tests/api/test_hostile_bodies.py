@@ -153,13 +153,15 @@ def _healthz_while(live_url: str, send: Any) -> tuple[list[float], list[int]]:
             done.set()
 
     thread = threading.Thread(target=sender)
-    thread.start()
     latencies: list[float] = []
     with httpx.Client(base_url=live_url, timeout=10) as http:
-        while not done.is_set() and len(latencies) < 400:
+        thread.start()  # the client is ready first: a fast refusal still meets one probe
+        while len(latencies) < 400:
             started = time.perf_counter()
             assert http.get("/healthz").status_code == 200
             latencies.append(time.perf_counter() - started)
+            if done.is_set():
+                break
             time.sleep(0.02)
     thread.join(timeout=30)
     return latencies, statuses
