@@ -10,6 +10,7 @@ Developer-API behaviour (the refusals below are from google-genai 2.19.0 ``_to_m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -118,7 +119,28 @@ def _op_name(job: Job) -> str:
 
 
 def operation(request: Request, job: Job, view: View) -> dict[str, Any]:
-    op: dict[str, Any] = {"name": _op_name(job)}
+    uri = f"{flow.root(request)}/google/v1beta/files/{job.id}:download?alt=media"
+    return veo_operation(
+        _op_name(job),
+        job,
+        view,
+        _video_response,
+        lambda: _video_response({"generatedSamples": [{"video": {"uri": uri}}]}),
+    )
+
+
+def veo_operation(
+    name: str,
+    job: Job,
+    view: View,
+    response_of: Callable[[dict[str, Any]], dict[str, Any]],
+    success: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """A Veo job as a ``google.longrunning`` operation, on the Gemini and the Vertex routes alike:
+    only ``name`` while it runs (no ``done``); then a CANCELLED or INTERNAL ``error``, an
+    RAI-filtered ``response`` (``response_of`` wraps the filter fields the route's way), or the
+    route's ``success()`` response."""
+    op: dict[str, Any] = {"name": name}
     if view.phase not in ("succeeded", "failed", "canceled"):
         return op
     op["done"] = True
@@ -126,14 +148,13 @@ def operation(request: Request, job: Job, view: View) -> dict[str, Any]:
         op["error"] = {"code": 1, "message": "Operation cancelled.", "status": "CANCELLED"}
     elif job.outcome == "safety_refusal":
         reason = job.message or RAI_REASON
-        op["response"] = _video_response(
+        op["response"] = response_of(
             {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [reason]}
         )
     elif view.phase == "failed":
         op["error"] = {"code": 13, "message": view.error or "Internal error.", "status": "INTERNAL"}
     else:
-        uri = f"{flow.root(request)}/google/v1beta/files/{job.id}:download?alt=media"
-        op["response"] = _video_response({"generatedSamples": [{"video": {"uri": uri}}]})
+        op["response"] = success()
     return op
 
 

@@ -30,16 +30,13 @@ from fastapi.responses import Response
 
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
+from emulators.routes.google import veo_operation
 from emulators.state import Job, View
 from emulators.wire import error_response, refused_key, respond
 
 PROVIDER = "google"
 VERSIONS = ("v1", "v1beta1")  # the REST docs use v1; the SDK defaults to v1beta1 in Vertex mode
 RESPONSE_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
-RAI_REASON = (
-    "Veo could not generate 1 videos because the input prompt or output violated our policies."
-    " You will not be charged for blocked videos. Support codes: 58061214"
-)
 UNAUTHENTICATED = (
     "Request is missing required authentication credential. Expected OAuth 2 access token, login"
     " cookie or other valid authentication credential."
@@ -240,24 +237,13 @@ async def _fetch(request: Request, resource: str, body: dict[str, Any]) -> Respo
 
 def operation(request: Request, job: Job, view: View, name: str) -> dict[str, Any]:
     """The long-running operation: no ``done`` while running ([SDK] ``_from_vertex`` mappers)."""
-    op: dict[str, Any] = {"name": name}
-    if view.phase not in ("succeeded", "failed", "canceled"):
-        return op
-    op["done"] = True
-    if view.phase == "canceled":
-        op["error"] = {"code": 1, "message": "Operation cancelled.", "status": "CANCELLED"}
-    elif job.outcome == "safety_refusal":
-        reason = job.message or RAI_REASON
-        op["response"] = {
-            "@type": RESPONSE_TYPE,
-            "raiMediaFilteredCount": 1,
-            "raiMediaFilteredReasons": [reason],
-        }
-    elif view.phase == "failed":
-        op["error"] = {"code": 13, "message": view.error or "Internal error.", "status": "INTERNAL"}
-    else:
-        op["response"] = {"@type": RESPONSE_TYPE, "videos": [_video(request, job)]}
-    return op
+    return veo_operation(
+        name,
+        job,
+        view,
+        lambda inner: {"@type": RESPONSE_TYPE, **inner},
+        lambda: {"@type": RESPONSE_TYPE, "videos": [_video(request, job)]},
+    )
 
 
 def _video(request: Request, job: Job) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def serve() -> Iterator[Callable[[Callable[[str], Reply]], Origin]]:
                 self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
-                pass
+                """Quiet: what a test needs is in ``origin.seen``."""
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         servers.append(server)
