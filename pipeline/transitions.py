@@ -10,6 +10,7 @@ read raises ``StaleStatusError`` (a lost update under SQLite's deferred transact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -137,3 +138,19 @@ def attempt_to(
     kind = _event_of(ATTEMPT_TRANSITIONS, where, source, to, None)
     _store(session, attempt, source, to, where)
     events.emit(session, shot.job_id, kind, shot.key, attempt=attempt.number, **data)
+
+
+def following_moves(
+    session: Session, row: Job | Shot | Attempt, wanted: Callable[[], bool], move: Callable[[], Any]
+) -> bool:
+    """Make ``move`` while ``wanted()`` (the row's status still calls for it). When another
+    transaction moved the row first (``StaleStatusError``), the row is read again and the move is
+    tried from its new status. Returns whether the move was made."""
+    while wanted():
+        try:
+            move()
+        except StaleStatusError:
+            session.refresh(row)
+            continue
+        return True
+    return False
