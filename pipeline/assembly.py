@@ -16,8 +16,8 @@ from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from pipeline import attempts, events
 from pipeline.context import RunContext
-from pipeline.errors import StaleStatusError, public_message
-from pipeline.transitions import job_to, shot_to
+from pipeline.errors import public_message
+from pipeline.transitions import following_moves, job_to, shot_to
 from store.db import session_scope
 from store.models import Job, Shot
 
@@ -169,17 +169,20 @@ def conclude(ctx: RunContext, job_id: str) -> JobStatus:
 def cancel_job(ctx: RunContext, job_id: str) -> bool:
     """Cancel a job that has not ended, under either engine: its provider jobs are cancelled, its
     reservations released and the row says ``cancelled``, which every step reads and then ends.
-    Returns whether this call cancelled it."""
-    attempts.cancel_inflight(ctx, job_id)
+    Returns whether this call cancelled it.
+
+    One transaction: a step never sees the shots cancelled under a job still running (it would
+    fail the job for its lost shots)."""
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
-        while job.status in JOB_UNFINISHED:
-            try:
-                job_to(session, job, JobStatus.CANCELLED)
-                return True
-            except StaleStatusError:  # a step moved it meanwhile (planned -> running)
-                session.refresh(job)
-    return False
+        moved = following_moves(  # a step may move it meanwhile (planned -> running)
+            session,
+            job,
+            lambda: job.status in JOB_UNFINISHED,
+            lambda: job_to(session, job, JobStatus.CANCELLED),
+        )
+        attempts.cancel_open_work(ctx, session, job_id)
+    return moved
 
 
 def fail_job(

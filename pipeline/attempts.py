@@ -35,7 +35,7 @@ from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError, redact_paths
 from pipeline.policy import NextStep, next_step
-from pipeline.transitions import attempt_opened, attempt_to, shot_to
+from pipeline.transitions import attempt_opened, attempt_to, following_moves, shot_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
@@ -313,14 +313,28 @@ def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False
     """Cancel a job's unfinished attempts at their providers and release their reservations;
     see ``close_open`` for ``past_provider``."""
     with session_scope(ctx.db_url) as session:
-        closed = close_open(ctx, session, job_id, "job cancelled", past_provider=past_provider)
-        for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
-            while shot.status in SHOT_CANCELLABLE:
-                try:
-                    shot_to(session, shot, ShotStatus.CANCELLED)
-                except StaleStatusError:  # a step moved it meanwhile: cancel it from there
-                    session.refresh(shot)
-        return closed
+        return cancel_open_work(ctx, session, job_id, past_provider=past_provider)
+
+
+def cancel_open_work(
+    ctx: RunContext, session: Session, job_id: str, *, past_provider: bool = False
+) -> int:
+    """``cancel_inflight`` in the caller's transaction, and the job's unfinished shots cancelled;
+    returns how many attempts it closed."""
+    closed = close_open(ctx, session, job_id, "job cancelled", past_provider=past_provider)
+    for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
+        _cancel_shot(session, shot)
+    return closed
+
+
+def _cancel_shot(session: Session, shot: Shot) -> None:
+    """Cancel ``shot`` unless it has ended, from whatever a step moved it to meanwhile."""
+    following_moves(
+        session,
+        shot,
+        lambda: shot.status in SHOT_CANCELLABLE,
+        lambda: shot_to(session, shot, ShotStatus.CANCELLED),
+    )
 
 
 def close_open(
@@ -357,23 +371,20 @@ def _close(
     reason: str,
 ) -> bool:
     """Cancel one attempt, following a step that moves it meanwhile (``submitted`` ->
-    ``rendering``) until it is closed or has ended on its own."""
-    asked_provider = False
-    while attempt.status not in skip:
+    ``rendering``) until it is closed or has ended on its own; its provider is asked once."""
+    asked: list[bool] = []
+
+    def close() -> None:
         was = attempt.status
-        if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT and not asked_provider:
+        if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT and not asked:
             _cancel_at_provider(ctx, attempt)
-            asked_provider = True
-        try:
-            attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
-        except StaleStatusError:
-            session.refresh(attempt)
-            continue
+            asked.append(True)
+        attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
         rules = ctx.registry.billing(attempt.provider)
         running = was == AttemptStatus.RENDERING
         ledger.settle_close(session, shot.job_id, attempt, rules, was_running=running)
-        return True
-    return False
+
+    return following_moves(session, attempt, lambda: attempt.status not in skip, close)
 
 
 def _cancel_at_provider(ctx: RunContext, attempt: Attempt) -> None:

@@ -32,7 +32,7 @@ from foundation.states import (
 from pipeline import admission, assembly, attempts, consistency, continuity, polling, verdicts
 from pipeline import steps as cursors
 from pipeline.context import RunContext
-from pipeline.errors import public_message
+from pipeline.errors import StaleStatusError, public_message
 from pipeline.limits import slot_lease_s
 from pipeline.recovery import HELD_STEP
 from pipeline.render_times import next_poll_s
@@ -55,6 +55,7 @@ STEP_QUEUE = {
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
 RETRY_LATER = (OperationalError, InterfaceError)
+STALE_RERUNS = 3  # a step that keeps meeting moved rows after this many runs is a bug
 
 
 def _done(cur: Cursor) -> Move:
@@ -296,6 +297,8 @@ STEPS: dict[str, Step] = {
 def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
     """End a step that cannot run (it crashed, or its messages keep getting lost): the shot fails
     (and the job carries on), or the job fails."""
+    if cur.name in ("submit", "poll") and cur.ref:  # its slot would stay held for a lease
+        admission.release(ctx, int(cur.ref))
     if cur.key.startswith("job:"):
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, cur.job_id)
@@ -318,7 +321,7 @@ def run_step(
         log.debug("%s(%s) v%s is stale or taken", step, ref, version)
         return []
     try:
-        moves = STEPS[step](ctx, cur)
+        moves = _run_fresh(ctx, step, cur)
     except RETRY_LATER:  # the database is unreachable: the step is retried later
         _release_quietly(ctx, cur)
         raise
@@ -326,6 +329,17 @@ def run_step(
         log.exception("step %s(%s) of job %s crashed", step, ref, cur.job_id)
         moves = abandon(ctx, cur, f"internal error: {public_message(exc)}")
     return cursors.apply(ctx.db_url, cur, moves, ctx.settings.reap_after_s)
+
+
+def _run_fresh(ctx: RunContext, step: str, cur: Cursor) -> list[Move]:
+    """Run the step. A row another transaction moved meanwhile (a cancel) rolls the step's
+    transaction back, and the step runs again on what it now reads (steps are idempotent)."""
+    for _ in range(STALE_RERUNS):
+        try:
+            return STEPS[step](ctx, cur)
+        except StaleStatusError as exc:
+            log.debug("step %s(%s) runs again: %s", step, cur.ref, exc)
+    return STEPS[step](ctx, cur)
 
 
 def _release_quietly(ctx: RunContext, cur: Cursor) -> None:

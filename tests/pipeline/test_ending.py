@@ -3,13 +3,14 @@ no reservation stays held."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from foundation.states import ATTEMPT_ENDED
-from pipeline import polling
+from foundation.states import ATTEMPT_ENDED, AttemptStatus
+from pipeline import assembly, attempts, polling, transitions
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
@@ -97,3 +98,62 @@ def test_a_crash_in_the_gate_closes_the_gating_attempt(
     assert _run(ctx, engine, job_id) == "failed"
     _, was = _assert_closed(ctx, job_id)
     assert was == {"gating"}
+
+
+def _free_slots(ctx: RunContext, job_id: str) -> bool:
+    """Whether every model the job's attempts used has its whole concurrency free."""
+    with session_scope(ctx.db_url) as session:
+        models = set(
+            session.scalars(
+                select(Attempt.model_id)
+                .join(Shot, Shot.id == Attempt.shot_id)
+                .where(Shot.job_id == job_id)
+            )
+        )
+    assert models
+    for model_id in models:
+        limit = ctx.registry.get(model_id).limits.concurrency
+        taken = [ctx.limits.try_acquire(model_id, f"probe{i}", limit, 60.0) for i in range(limit)]
+        for i in range(limit):
+            ctx.limits.release(model_id, f"probe{i}")
+        if not all(taken):
+            return False
+    return True
+
+
+def test_a_crash_while_polling_frees_the_model_slot(ctx, scripted, tmp_path, monkeypatch):
+    scripted()
+    monkeypatch.setattr(polling, "poll_once", _crash)
+    job_id = _priced_job(ctx, tmp_path, 0.5)
+    assert EmbeddedEngine(ctx).run(job_id) == "failed"
+    assert _free_slots(ctx, job_id), "a crashed step left its model's slot held for a lease"
+
+
+def test_a_cancel_racing_a_submission_ends_the_step_without_a_crash(
+    ctx, scripted, tmp_path, monkeypatch, caplog
+):
+    """The cancel commits between the submit step's read and its write: the write finds the row
+    moved, and the step runs again on what it now reads (cancelled) instead of crashing."""
+    scripted()
+    job_id = _priced_job(ctx, tmp_path, 0.5)
+    real_move, once = transitions.attempt_to, threading.Lock()
+    raced: list[bool] = []
+    cancelled: list[bool] = []
+
+    def racing_move(session: Any, attempt: Attempt, to: AttemptStatus, **kw: Any) -> None:
+        with once:  # both shots submit at once; the first one cancels
+            first = to == AttemptStatus.SUBMITTING and not raced
+            raced.append(first)
+        if first:
+            cancelled.append(assembly.cancel_job(ctx, job_id))
+        real_move(session, attempt, to, **kw)
+
+    monkeypatch.setattr(attempts, "attempt_to", racing_move)
+    assert EmbeddedEngine(ctx).run(job_id) == "cancelled"
+    assert cancelled == [True]
+    assert "crashed" not in caplog.text
+    with session_scope(ctx.db_url) as session:
+        shots = session.scalars(select(Shot.status).where(Shot.job_id == job_id)).all()
+        assert set(shots) == {"cancelled"}
+        assert session.get_one(Job, job_id).reserved_usd == pytest.approx(0.0)
+    assert _free_slots(ctx, job_id)
