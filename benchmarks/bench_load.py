@@ -247,8 +247,18 @@ def main() -> None:
         "--client-nice", type=int, default=10, help="niceness of the load generator"
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--keep", type=Path, help="run in this data directory and keep it (database, serve.log)"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="shotline-load-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    place = (
+        contextlib.nullcontext(str(args.keep))
+        if args.keep
+        else tempfile.TemporaryDirectory(prefix="shotline-load-")
+    )
+    with place as tmp:
         data, port = Path(tmp), _free_port()
         key = _key(data)
         server = _start_server(data, port, args.providers)

@@ -242,7 +242,7 @@ def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
         delay = next_poll_s(ctx, row.model_id, elapsed, polls=1)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
     if outcome == "succeeded":
-        return [Move(cur.key, cur.job_id, "gate", cur.ref)]
+        return [Move(cur.key, cur.job_id, "gate", cur.ref, since=cur.since)]
     return [_to_begin(cur, _shot_of(cur))]
 
 
@@ -252,7 +252,7 @@ def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
     shot_pk = _shot_of(cur)
     if cur.cancelled:
         return [_done(cur)]
-    if verdicts.fetch(ctx, attempt_id) and verdicts.judge(ctx, attempt_id) in ("accept", "repair"):
+    if verdicts.fetch(ctx, attempt_id, cur.since) and verdicts.judge(ctx, attempt_id) in ("accept", "repair"):
         return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
     return [_to_begin(cur, shot_pk)]
 

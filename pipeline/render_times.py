@@ -38,8 +38,8 @@ def measured(seconds: list[float]) -> RenderTimes:
 
 def render_times(ctx: RunContext, model_id: str) -> RenderTimes:
     """The model's newest measured render times (count 0: none; the registry's prior is not
-    used, see ``poll_schedule``). A render time counts from when the attempt was opened, so a
-    wait for a concurrency slot lengthens it; the schedule's trust discount absorbs a little."""
+    used, see ``poll_schedule``). A render time counts from the attempt's submission
+    (``verdicts.fetch``), so a wait for a concurrency slot does not lengthen it."""
     key, now = (ctx.db_url, model_id), time.monotonic()
     with _lock:
         hit = _cache.get(key)

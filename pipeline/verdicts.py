@@ -30,8 +30,12 @@ GATED_BY_ACTION = {"accept": AttemptStatus.ACCEPTED, "repair": AttemptStatus.REP
 """The attempt's status after each gate action (any other action rejects the clip)."""
 
 
-def fetch(ctx: RunContext, attempt_id: int) -> bool:
-    """Download the result into the asset store (once). False when it could not be fetched."""
+def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -> bool:
+    """Download the result into the asset store (once). False when it could not be fetched.
+
+    The attempt's render time counts from ``submitted_at`` (epoch seconds; default: when it was
+    opened). A wait for a concurrency slot must not count: the poll schedule learns from render
+    times, and a render time that grows with the queue delays the polls that free the slots."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         if attempt.asset_path:
@@ -42,7 +46,7 @@ def fetch(ctx: RunContext, attempt_id: int) -> bool:
             attempt.provider_job_id or "",
             ctx.asset_dir(shot.job_id),
         )
-        created = attempt.created_at
+        started = submitted_at if submitted_at is not None else attempt.created_at.timestamp()
     try:
         asset = ctx.adapter(provider).fetch(job_id, dest)
     except ProviderError as exc:
@@ -55,7 +59,7 @@ def fetch(ctx: RunContext, attempt_id: int) -> bool:
         if attempt.status in ATTEMPT_ENDED:  # closed by its job while downloading
             return False
         attempt.asset_path = str(asset.path)
-        attempt.render_seconds = max(0.0, time.time() - created.timestamp())
+        attempt.render_seconds = max(0.0, time.time() - started)
         rules = ctx.registry.billing(attempt.provider)
         charge = billing.charge_for(
             rules, BillingOutcome.SUCCESS, attempt.quoted_usd, asset.provider_cost_usd

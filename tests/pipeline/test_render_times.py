@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline import render_times
+import time
+
+from pipeline import admission, render_times
+from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from store.db import session_scope
@@ -19,6 +22,28 @@ def test_a_finished_attempt_is_a_measured_render(ctx, tmp_path, monkeypatch):
     times = render_times.render_times(ctx, model_id)
     assert times.count == 1
     assert 0.0 < times.p50_s == times.p95_s
+
+
+def test_a_wait_for_a_concurrency_slot_is_not_render_time(ctx, tmp_path, monkeypatch):
+    """Under load, attempts queue for their model's slots; a render time that counted the queue
+    would delay the polls that free the slots (the load benchmark's stall)."""
+    real_admit, waited = admission.admit, set()
+
+    def admit_after_a_queue(context: RunContext, attempt_id: int) -> float:
+        if attempt_id not in waited:  # every attempt waits 1.5 s for a slot first
+            waited.add(attempt_id)
+            return 1.5
+        return real_admit(context, attempt_id)
+
+    monkeypatch.setattr(admission, "admit", admit_after_a_queue)
+    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "o.mp4")
+    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        attempt = session.query(Attempt).one()
+        assert attempt.render_seconds is not None
+        opened_to_now = time.time() - attempt.created_at.timestamp()
+    assert opened_to_now > 1.5
+    assert attempt.render_seconds < 1.0
 
 
 def test_an_unmeasured_model_counts_zero_and_is_read_once_per_refresh(ctx, monkeypatch):
