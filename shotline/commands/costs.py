@@ -65,18 +65,20 @@ def costs_table(data: dict[str, Any]) -> Table:
         f"{cents(preview['cost_avoided_usd'])} ({preview['declined_shots']} shots declined on "
         f"review), agreement {_cell(preview['agreement_rate'], '{:.1%}')}"
     )
-    emulated = data["emulated"]
-    if emulated["totals"]["attempts"]:
+    if data["emulated"]["totals"]["attempts"]:
         caption += (
-            f"\nemulated: {cents(data['emulated_usd'])} on emulated providers, no money spent "
-            "and not counted against budgets"
+            f"\nemulated: {cents(data['emulated_usd'])} on emulated providers (no money spent, "
+            f"not counted against budgets), cost avoided "
+            f"{cents(data['emulated']['preview']['cost_avoided_usd'])}"
         )
     table = Table(title=f"costs by {data['group_by']}", caption=caption)
     table.add_column(data["group_by"])
     table.add_column("attempts", justify="right")
     for title, _, _ in COLUMNS:
         table.add_column(title, justify="right")
-    for row in [*data["groups"], data["totals"]]:
+    emulated = data["emulated"]
+    real = [*data["groups"], data["totals"]]
+    for row in real if data["totals"]["attempts"] or not emulated["totals"]["attempts"] else []:
         cells = [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
         style = "bold" if row is data["totals"] else None
         table.add_row(row["key"], str(row["attempts"]), *cells, style=style)
