@@ -42,12 +42,13 @@ def test_quote_commit_and_costs(cli, preview_id):
     assert [s["shot_id"] for s in json.loads(quoted.stdout)["quote"]["shots"]] == ["k0", "k1"]
 
     done = runner.invoke(
-        cli, ["commit", preview_id, "--shots", "k1", "--providers", "local", "--json"]
+        cli,
+        ["commit", preview_id, "--shots", "k1", "--reject", "k0", "--providers", "local", "--json"],
     )
     assert done.exit_code == 0, done.output
     payload = json.loads(done.stdout)
     assert payload["report"]["status"] == "delivered"
-    assert payload["commit"]["kept"] == ["k0"]
+    assert (payload["commit"]["kept"], payload["commit"]["rejected"]) == (["k0"], ["k0"])
     assert [s["approved"] for s in payload["versions"]["shots"]] == [False, True]
 
     table = runner.invoke(cli, ["costs", "--by", "job"])
@@ -56,6 +57,7 @@ def test_quote_commit_and_costs(cli, preview_id):
     figures = json.loads(runner.invoke(cli, ["costs", "--json"]).stdout)
     assert figures["totals"]["attempts"] == 3
     assert figures["preview"]["committed_shots"] == 1
+    assert figures["preview"]["declined_shots"] == 1, "k0 was reviewed and declined"
 
 
 def test_exit_codes(cli, preview_id):
