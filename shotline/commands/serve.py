@@ -5,17 +5,18 @@ enqueues at start the API jobs a previous run committed but never enqueued."""
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from rich.console import Console
 
-from api.app import create_app
 from foundation.errors import InvalidInputError, Problem, ShotlineError
-from pipeline.context import RunContext
-from pipeline.runner import JobRunner
 from shotline.console import fail_with
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pipeline.context import RunContext
+    from pipeline.runner import JobRunner
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
@@ -47,6 +48,12 @@ def _celery_runner(ctx: RunContext, providers: str) -> JobRunner:
 
 
 def serve_api(host: str, port: int, providers: str, console: Console) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from pipeline.context import RunContext
+    from pipeline.runner import JobRunner
+
     if providers not in PROVIDER_CHOICES:
         raise InvalidInputError(
             "bad --providers", [Problem("--providers", f"one of {', '.join(PROVIDER_CHOICES)}")]
@@ -78,6 +85,8 @@ def register(app: typer.Typer) -> None:
         providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
     ) -> None:
         """Run the HTTP API (OpenAPI at /docs) with the engine chosen by settings."""
+        from rich.console import Console
+
         console = Console(stderr=True)
         try:
             serve_api(host, port, providers, console)
