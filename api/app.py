@@ -17,6 +17,7 @@ from api import (
     commit,
     costs,
     dashboard,
+    docs,
     errors,
     files,
     jobs,
@@ -121,7 +122,14 @@ def create_app(
             if owns_runner:
                 state.runner.shutdown()
 
-    app = FastAPI(title="shotline", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="shotline",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.api = state
     errors.install(app)
     app.add_middleware(
@@ -143,5 +151,6 @@ def create_app(
         provider_hooks,
     ):
         app.include_router(module.router)
+    docs.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -15,6 +15,7 @@ from foundation.errors import ShotlineError
 from foundation.modes import Mode
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus, ShotStatus
 from shotline.console import fail_with, progress_table, report_table
+from shotline.emulated import use_emulator
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,15 +48,9 @@ def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
 
 
 def _start_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
-    """Point the adapters at an emulator: the one at SHOTLINE_EMULATOR_URL (e.g. a running
-    ``shotline emulate``), else a new one in this process on a free loopback port."""
-    from emulators import start_emulator, urls_for
-
-    if ctx.settings.emulator_url:
-        ctx.base_urls, ctx.judge_base_urls = urls_for(ctx.settings.emulator_url)
-    else:
-        handle = stack.enter_context(start_emulator(scenario))
-        ctx.base_urls, ctx.judge_base_urls = dict(handle.base_urls), dict(handle.judge_base_urls)
+    """Point the adapters at an emulator (``use_emulator``) and poll it often: its renders are
+    quick."""
+    use_emulator(ctx, stack, scenario)
     ctx.settings.poll_interval_s = min(ctx.settings.poll_interval_s, 0.2)
 
 
