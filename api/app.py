@@ -19,7 +19,9 @@ from api import (
     dashboard,
     errors,
     files,
+    insights,
     jobs,
+    pages,
     provider_hooks,
     stream,
     system,
@@ -139,6 +141,8 @@ def create_app(
         catalog,
         costs,
         dashboard,
+        insights,
+        pages,
         videos,
         provider_hooks,
     ):

@@ -9,83 +9,15 @@ it. Without one they skip with the reason, except under ``SHOTLINE_REQUIRE_SERVI
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.api.browser import ARTIFACTS, PHONE, Dom, browse
 from tests.ledger.conftest import seed_attempt
-
-ROOT = Path(__file__).parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
-PHONE = (390, 844)
-
-
-def _find_browser() -> str | None:
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    found = _find_browser()
-    if found:
-        return found
-    message = f"no headless Chromium on PATH (looked for {', '.join(BROWSERS)})"
-    if os.environ.get("SHOTLINE_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message}, and SHOTLINE_REQUIRE_SERVICES=1 requires it (.ci/run installs it)")
-    pytest.skip(message)
-
-
-def _browse(browser: str, url: str, *extra: str, size: tuple[int, int] = PHONE) -> str:
-    argv = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--window-size={size[0]},{size[1]}",
-        "--virtual-time-budget=15000",
-        *extra,
-        url,
-    ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-class Dom(HTMLParser):
-    """Every element's attributes and its text, in document order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.nodes: list[dict[str, str]] = []
-        self._open: list[dict[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = {"tag": tag, "text": ""} | {k: v or "" for k, v in attrs}
-        self.nodes.append(node)
-        self._open.append(node)
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._open and self._open.pop()["tag"] != tag:
-            pass
-
-    def handle_data(self, data: str) -> None:
-        for node in self._open:
-            node["text"] += data
-
-    def find(self, **attrs: str) -> list[dict[str, str]]:
-        return [n for n in self.nodes if all(n.get(k) == v for k, v in attrs.items())]
 
 
 def _seed(db_url: str) -> None:
@@ -182,9 +114,9 @@ def test_dashboard_shows_the_ledger_exactly(
     shot = ARTIFACTS / "dashboard-phone.png"
     shot.unlink(missing_ok=True)
     dom = Dom()
-    dom.feed(_browse(chromium, f"{live_url}/dashboard#key={key}", "--dump-dom"))
-    _browse(chromium, f"{live_url}/dashboard#key={key}", f"--screenshot={shot}", size=(390, 2200))
-    _browse(
+    dom.feed(browse(chromium, f"{live_url}/dashboard#key={key}", "--dump-dom"))
+    browse(chromium, f"{live_url}/dashboard#key={key}", f"--screenshot={shot}", size=(390, 2200))
+    browse(
         chromium,
         f"{live_url}/dashboard#key={key}",
         f"--screenshot={ARTIFACTS / 'dashboard-desktop.png'}",
@@ -226,6 +158,6 @@ def test_dashboard_shows_the_ledger_exactly(
 
 def test_dashboard_without_a_key_asks_for_one(live_url, chromium):
     dom = Dom()
-    dom.feed(_browse(chromium, f"{live_url}/dashboard", "--dump-dom"))
+    dom.feed(browse(chromium, f"{live_url}/dashboard", "--dump-dom"))
     assert dom.find(tag="body")[0]["data-state"] == "needs-key"
     assert "hidden" not in dom.find(tag="form", id="keyform")[0]
