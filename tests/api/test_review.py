@@ -3,7 +3,9 @@ preview of three shots shows each clip (playable, with its poster) and its final
 are ticked and committed; the page follows the final render live and ends on the delivered cut.
 The cut is then measured with PyAV: three segments, the two approved ones from their final clips
 and the third from its preview clip. Providers are the emulators (the preview free, on the local
-animatic; the final on premium models), so preview and final clips differ.
+animatic; the final on premium models), so preview and final clips differ; the first final clip of
+one shot comes back with a black middle, so the dashboard's drill-down of the final job has a
+rejected attempt to show (its verdict, finding, thumbnail and clip).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ BOARD: dict[str, Any] = {
         }
     ],
 }
+BLACK_ONCE = Scenario.model_validate(
+    {
+        "seed": 3,
+        "models": {"ray-3.2": {"defects": [{"kind": "black_middle", "match": "kite", "times": 1}]}},
+    }
+)
 SAME_FRAME = 6.0
 """Mean absolute difference (0-255) under which two frames show the same picture (a re-encoded
 copy scores about 3; the preview and the final clip of one shot differ by 7 or more)."""
@@ -51,7 +59,7 @@ def ctx() -> Iterator[RunContext]:
     context = RunContext.create("emulated", get_settings())
     context.settings.poll_interval_s = 0.02
     context.settings.backoff_base_s = 0.01
-    with start_emulator(Scenario(seed=3)) as emu:
+    with start_emulator(BLACK_ONCE) as emu:
         context.base_urls, context.judge_base_urls = dict(emu.base_urls), dict(emu.judge_base_urls)
         yield context
 
@@ -73,7 +81,7 @@ def _download(client, url: str, headers, path: Path) -> Path:
     return path
 
 
-def _review(page: Chromium, url: str, quote: dict[str, Any]) -> str:
+def _review(page: Chromium, url: str, quote: dict[str, Any]) -> tuple[str, float]:
     """Approve ``APPROVED`` on the page, commit, wait for the delivered final; its job id."""
     page.goto(url)
     page.wait_for("document.body.dataset.state === 'ready'", what="the review page")
@@ -120,6 +128,53 @@ def _review(page: Chromium, url: str, quote: dict[str, Any]) -> str:
     return final_id, total
 
 
+def _drill(page: Chromium, url: str, detail: dict[str, Any]) -> None:
+    """The dashboard's drill-down of the final job: every attempt with its verdict, findings,
+    thumbnail and (on "play") its clip; the rejected clip's waste under its defect."""
+    page.goto(url)
+    page.wait_for(
+        f"document.getElementById('drill').dataset.job === '{detail['id']}'"
+        " && document.body.dataset.state === 'ready'",
+        what="the drill-down",
+    )
+    shown = page.eval(
+        "Object.fromEntries([...document.querySelectorAll('[data-drill-shot]')].map((s) =>"
+        " [s.dataset.drillShot, [...s.querySelectorAll('tr[data-attempt]')].map((r) =>"
+        " [Number(r.dataset.attempt), r.children[2].textContent, r.children[3].textContent,"
+        " r.querySelector('[data-findings]').dataset.findings])]))"
+    )
+    expected = {
+        shot["id"]: [
+            [a["id"], a["status"], a["action"], ",".join(d["code"] for d in a["drivers"])]
+            for a in shot["attempts"]
+        ]
+        for shot in detail["shots"]
+    }
+    assert shown == expected
+    assert [row[1:] for row in shown["wide"]] == [
+        ["rejected", "retry", "black_middle"],
+        ["accepted", "accept", ""],
+    ]
+    page.wait_for(
+        "[...document.querySelectorAll('#drill img[data-thumb]')].every((i) =>"
+        " i.dataset.loaded === '1' && i.complete && i.naturalWidth === 320)",
+        what="every thumbnail",
+    )
+    rejected = shown["wide"][0][0]
+    page.click(f'button[data-play="{rejected}"]')
+    page.wait_for(
+        f"document.querySelector('video[data-clip=\"{rejected}\"]').readyState >= 1",
+        what="the rejected clip",
+    )
+    waste = page.eval(
+        "Object.fromEntries([...document.querySelectorAll('[data-chart=waste] rect')]"
+        ".map((r) => [r.dataset.key, Number(r.dataset.value)]))"
+    )
+    assert waste == {"black_middle": detail["shots"][0]["attempts"][0]["waste_usd"]}
+    assert waste["black_middle"] > 0
+    page.screenshot(ARTIFACTS / "dashboard-drill.png")
+
+
 def test_review_commit_two_of_three(client, headers, key, live_url, chromium, tmp_path):
     created = client.post(
         "/v1/jobs", json={"storyboard": BOARD, "mode": "preview"}, headers=headers
@@ -137,14 +192,16 @@ def test_review_commit_two_of_three(client, headers, key, live_url, chromium, tm
         final_id, shown_total = _review(
             page, f"{live_url}/jobs/{preview['id']}/review#key={key}", quote
         )
-    assert shown_total == two["expected_usd"]
+        assert shown_total == two["expected_usd"]
+        detail = client.get(f"/v1/dashboard/jobs/{final_id}", headers=headers).json()
+        _drill(page, f"{live_url}/dashboard#job={final_id}", detail)
 
     final = client.get(f"/v1/jobs/{final_id}", headers=headers).json()
     assert (final["status"], final["mode"]) == ("delivered", "final")
     shots = {s["id"]: s for s in final["shots"]}
     lines = {line["shot_id"]: line for line in quote["shots"]}
+    assert {key_: shots[key_]["attempts"] for key_ in APPROVED} == {"wide": 2, "end": 1}
     for key_ in APPROVED:
-        assert shots[key_]["attempts"] == 1
         assert shots[key_]["model"] == lines[key_]["model"] != "local/animatic"
     assert (shots["close"]["attempts"], shots["close"]["model"]) == (0, "local/animatic")
     both = client.get(f"/v1/jobs/{preview['id']}/versions", headers=headers).json()
