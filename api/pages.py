@@ -56,6 +56,7 @@ def dashboard() -> HTMLResponse:
 @router.get(
     "/jobs/{job_id}/review",
     response_class=HTMLResponse,
+    include_in_schema=False,  # a page for any id (it asks the API); nothing to document or fuzz
     summary="The review page of a preview: watch each shot, see its final quote, commit",
 )
 def review(job_id: str) -> HTMLResponse:

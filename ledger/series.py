@@ -88,7 +88,7 @@ def series(
     by_key: dict[datetime, list[AttemptCost]] = {}
     for row in rows:
         by_key.setdefault(floor(row.created_at, size), []).append(row)
-    out = []
+    out: list[CostGroup] = []
     cursor = floor(start, size)
     while cursor < end and len(out) < MAX_BUCKETS:
         out.append(summarise(cursor.isoformat(), by_key.get(cursor, [])))

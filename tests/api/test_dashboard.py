@@ -146,8 +146,20 @@ def test_dashboard_shows_the_ledger_exactly(
     assert cpas[0]["text"] == _money(veo["cost_per_accepted_second"]) == "$0.6015"
     p95 = dom.find(tag="rect", **{"data-key": "google/veo-3.1", "data-series": "render_p95_s"})[0]
     assert float(p95["data-value"]) == veo["render_p95_s"]
-    days = {n["data-key"]: float(n["data-value"]) for n in dom.find(tag="circle")}
-    assert days == {g["key"]: g["spend_usd"] for g in data["by_day"]}
+    overview = client.get("/v1/dashboard/overview", headers=headers).json()
+    assert overview["by_model"] == data["by_model"]
+    assert overview["bucket"] == "hour", "a day of history is drawn hour by hour"
+    assert len(overview["series"]) == 25, "10:00 on day 1 to 10:00 on day 2, empty hours included"
+    hours = {
+        n["data-key"]: float(n["data-value"])
+        for n in dom.find(tag="rect", **{"data-series": "spend_usd"})
+        if "T" in n["data-key"]
+    }
+    assert hours == {g["key"]: g["spend_usd"] for g in overview["series"]}
+    per_day: dict[str, float] = {}
+    for key_, spend in hours.items():
+        per_day[key_[:10]] = per_day.get(key_[:10], 0.0) + spend
+    assert per_day == pytest.approx({g["key"]: g["spend_usd"] for g in data["by_day"]})
     total = dom.find(tag="div", **{"data-total": "spend"})[0]
     assert float(total["data-value"]) == costs["totals"]["spend_usd"] == pytest.approx(5.372)
     jobs = [n["data-job"] for n in dom.find(tag="tr") if n.get("data-job")]
