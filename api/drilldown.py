@@ -98,7 +98,7 @@ def _attempt(job_id: str, attempt: Attempt, cost: AttemptCost | None) -> dict[st
         "drivers": verdict.get("drivers", []),
         "findings": verdict.get("findings", []),
         "notes": verdict.get("notes", []),
-        "error_kind": attempt.error_kind,
+        "error_kind": attempt.error_kind or (cost.error_kind if cost else None),
         "error": views.without_paths(attempt.error),
         "render_seconds": attempt.render_seconds,
         "quoted_usd": attempt.quoted_usd,

@@ -81,6 +81,18 @@ def _seed(db_url: str) -> None:
     )
 
 
+def _rows(dom: Dom, table: str) -> list[str]:
+    """The ``data-job`` of every row of the table ``data-table=table``."""
+    start = dom.nodes.index(dom.find(tag="table", **{"data-table": table})[0])
+    rows = []
+    for node in dom.nodes[start + 1 :]:
+        if node["tag"] == "table":
+            break
+        if node["tag"] == "tr" and node.get("data-job"):
+            rows.append(node["data-job"])
+    return rows
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:.4f}"
 
@@ -173,3 +185,32 @@ def test_dashboard_without_a_key_asks_for_one(live_url, chromium):
     dom.feed(browse(chromium, f"{live_url}/dashboard", "--dump-dom"))
     assert dom.find(tag="body")[0]["data-state"] == "needs-key"
     assert "hidden" not in dom.find(tag="form", id="keyform")[0]
+
+
+def test_filtered_view_and_drill_down_on_a_phone(client, ctx, key, headers, live_url, chromium):
+    """A link with filters and a job: the figures of that model only, the job opened below."""
+    _seed(ctx.db_url)
+    kling = client.get("/v1/dashboard/overview?model=kling/v3-pro", headers=headers).json()
+    jobB = client.get("/v1/dashboard/jobs/jobB", headers=headers).json()
+    url = f"{live_url}/dashboard?model=kling/v3-pro&from=2026-11-20#key={key}&job=jobB"
+    dom = Dom()
+    dom.feed(browse(chromium, url, "--dump-dom"))
+    shot = ARTIFACTS / "dashboard-filtered-phone.png"
+    browse(chromium, url, f"--screenshot={shot}", size=(390, 3600))
+    body = dom.find(tag="body")[0]
+    assert body["data-state"] == "ready", body.get("data-state")
+    assert int(body["data-width"]) <= PHONE[0], "the drill-down scrolls sideways on a phone"
+    total = dom.find(tag="div", **{"data-total": "spend"})[0]
+    assert float(total["data-value"]) == kling["totals"]["spend_usd"] == 0.56
+    models = {n["data-key"] for n in dom.find(tag="rect", **{"data-series": "spend_usd"})}
+    assert "kling/v3-pro" in models
+    assert "google/veo-3.1" not in models
+    assert _rows(dom, "jobs") == ["jobB"], "only jobB used kling"
+    assert _rows(dom, "flight") == ["jobA", "jobB"], "in flight: every unfinished job, unfiltered"
+    drill = dom.find(tag="section", id="drill")[0]
+    assert drill["data-job"] == "jobB"
+    assert "hidden" not in drill
+    shots = [n["data-drill-shot"] for n in dom.find(tag="article") if n.get("data-drill-shot")]
+    assert shots == [s["id"] for s in jobB["shots"]] == ["a", "c"]
+    refused = dom.find(tag="td", **{"data-findings": ""})
+    assert any("safety_refusal" in n["text"] for n in refused), "the refusal is explained"
