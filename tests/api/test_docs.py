@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.api.test_dashboard import Dom, _browse, chromium  # noqa: F401  (fixture)
+from tests.api.browser import Dom
+from tests.api.browser import browse as _browse
 
 ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -74,7 +75,7 @@ def test_default_cdn_pages_are_gone(app):
     assert not any(p.startswith(("/docs", "/redoc")) for p in paths)
 
 
-def test_swagger_ui_renders_offline(live_url, chromium):  # noqa: F811
+def test_swagger_ui_renders_offline(live_url, chromium):
     offline = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
     dom = Dom()
     dom.feed(_browse(chromium, f"{live_url}/docs", offline, "--dump-dom", size=(1280, 900)))
