@@ -45,7 +45,11 @@ def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
 
 def _table(result: StitchResult) -> Table:
     checks = result.verification["checks"]
-    table = Table(title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})")
+    edit = ", ".join(path.name for path in result.edit_files.values())
+    table = Table(
+        title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})",
+        caption=f"edit: {edit}" if edit else None,
+    )
     for column in ("check", "result", "measured"):
         table.add_column(column)
     for name, check in checks.items():
@@ -63,6 +67,7 @@ def _payload(result: StitchResult) -> dict[str, Any]:
         "poster": str(result.poster),
         "contact_sheet": str(result.contact_sheet),
         "hls": str(result.hls) if result.hls else None,
+        "edit": {fmt: str(path) for fmt, path in result.edit_files.items()},
         "timings": result.timings,
     }
 
