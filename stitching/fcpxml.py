@@ -1,4 +1,4 @@
-"""An edit plan as FCPXML 1.10, for Final Cut Pro (DaVinci Resolve and Premiere Pro import it too).
+"""An edit plan as FCPXML 1.10, for Final Cut Pro 10.6 and later (DaVinci Resolve imports it too).
 
 One asset per normalised segment (the provider's clip in the clip's note), the shots as asset clips
 on the primary storyline laid out by ``stitching.layout``, each transition between them with its

@@ -44,25 +44,37 @@ def interchange_paths(out: Path) -> dict[str, Path]:
 def export(plan: EditPlan, out: Path) -> dict[str, Path]:
     """Write ``OUT.otio``, ``OUT.fcpxml`` and ``OUT.edl`` beside ``out``; their paths by format."""
     paths = interchange_paths(out)
-    for fmt in FORMATS:
-        paths[fmt].write_text(render(plan, fmt, out.stem), encoding="utf-8")
+    for fmt, text in _texts(plan, out.stem, MediaNames(), FORMATS).items():
+        paths[fmt].write_text(text, encoding="utf-8")
     return paths
 
 
 def render(plan: EditPlan, fmt: Format, title: str, *, portable: bool = False) -> str:
     """The plan as one interchange format. ``portable``: media named by file name only."""
+    return _texts(plan, title, MediaNames(portable), (fmt,))[fmt]
+
+
+def _texts(
+    plan: EditPlan, title: str, names: MediaNames, formats: tuple[Format, ...]
+) -> dict[Format, str]:
     import opentimelineio as otio
 
-    names = MediaNames(portable)
-    try:
-        if fmt == "fcpxml":
-            return fcpxml_text(plan, title, names)
-        built = timeline(plan, title, names)
-        if fmt == "otio":
-            return str(otio.adapters.write_to_string(built, "otio_json"))
-        return edl_text(built, plan)
-    except (otio.exceptions.OTIOError, ValueError) as exc:
-        raise InterchangeError(f"{title}.{fmt}: cannot be written: {exc}") from exc
+    texts: dict[Format, str] = {}
+    built = None  # one OTIO timeline for both the .otio and the .edl
+    for fmt in formats:
+        try:
+            if fmt == "fcpxml":
+                texts[fmt] = fcpxml_text(plan, title, names)
+                continue
+            if built is None:
+                built = timeline(plan, title, names)
+            if fmt == "otio":
+                texts[fmt] = str(otio.adapters.write_to_string(built, "otio_json"))
+            else:
+                texts[fmt] = edl_text(built, plan)
+        except (otio.exceptions.OTIOError, ValueError) as exc:
+            raise InterchangeError(f"{title}.{fmt}: cannot be written: {exc}") from exc
+    return texts
 
 
 def timeline(plan: EditPlan, title: str, names: MediaNames) -> otio.schema.Timeline:

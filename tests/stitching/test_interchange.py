@@ -11,8 +11,8 @@ import opentimelineio as otio
 import pytest
 
 from media.runner import run_ffmpeg
-from stitching import MusicBed, OutputProfile
-from stitching.interchange import export, interchange_paths, render
+from stitching import MusicBed, OutputProfile, interchange
+from stitching.interchange import InterchangeError, export, interchange_paths, render
 from tests.stitching.interchange_checks import (
     check_edl,
     check_fcpxml,
@@ -201,3 +201,12 @@ def test_export_writes_the_three_files_beside_the_output(tmp_path):
     check_edl(paths["edl"].read_text(), plan)
     check_fcpxml(paths["fcpxml"].read_text(), plan)
     assert Path(paths["edl"]).read_text().startswith("TITLE: film\n")
+
+
+def test_a_format_that_cannot_be_written_is_named(tmp_path, monkeypatch):
+    def refuse(*args: object) -> str:
+        raise ValueError("no such effect")
+
+    monkeypatch.setattr(interchange, "fcpxml_text", refuse)
+    with pytest.raises(InterchangeError, match=r"^film\.fcpxml: cannot be written: no such effect"):
+        export(synthetic_plan(PROFILE, CUTS_AND_CROSSFADE), tmp_path / "film.mp4")
