@@ -13,7 +13,7 @@ from pydantic import Field
 from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, responses
-from api.schemas import Schema
+from api.schemas import Schema, Usd
 from foundation.errors import ConflictError
 from pipeline import commit as commit_service
 from pipeline.commit_versions import versions as job_versions
@@ -25,6 +25,13 @@ class CommitCreate(Schema):
     shots: list[str] | None = Field(
         default=None, max_length=500, description="ids of the approved shots (all when omitted)"
     )
+    rejected: list[str] | None = Field(
+        default=None,
+        max_length=500,
+        description="ids of shots reviewed and declined at final: they keep their preview and "
+        "their final price counts as cost avoided (unapproved shots not listed here were not "
+        "reviewed and count nothing)",
+    )
 
 
 class QuoteLineRead(Schema):
@@ -33,22 +40,22 @@ class QuoteLineRead(Schema):
     provider: str
     tier: str
     seconds: float
-    quote_usd: float
+    quote_usd: Usd
     expected_attempts: float
-    expected_usd: float
-    high_usd: float
+    expected_usd: Usd
+    high_usd: Usd
     first_frame: bool
 
 
 class QuoteRead(Schema):
     job_id: str
     shots: list[QuoteLineRead]
-    low_usd: float
-    expected_usd: float
-    high_usd: float
-    budget_usd: float | None
-    spent_usd: float
-    remaining_usd: float | None
+    low_usd: Usd
+    expected_usd: Usd
+    high_usd: Usd
+    budget_usd: Usd | None
+    spent_usd: Usd
+    remaining_usd: Usd | None
     fits: bool
 
 
@@ -57,6 +64,7 @@ class CommitRead(Schema):
     final_job_id: str
     shots: list[str]
     kept: list[str]
+    rejected: list[str]
     quote: QuoteRead
     links: dict[str, str]
 
@@ -91,9 +99,11 @@ def quote(job_id: str, state: StateDep, tenant: TenantDep, shots: ShotsQuery = N
         raise JobConflictError(exc.message, job=job_id) from None
 
 
-def _commit(state: Any, job_id: str, shots: list[str] | None) -> dict[str, Any]:
+def _commit(
+    state: Any, job_id: str, shots: list[str] | None, rejected: list[str] | None
+) -> dict[str, Any]:
     try:
-        result = commit_service.commit(state.ctx, job_id, shots)
+        result = commit_service.commit(state.ctx, job_id, shots, rejected)
     except ConflictError as exc:
         raise JobConflictError(exc.message, job=job_id) from None
     state.runner.submit(result.final_job_id)
@@ -115,7 +125,8 @@ async def commit(
 ) -> JSONResponse:
     await run_in_threadpool(views.check_owned, state.db_url, tenant, job_id)
     shots = body.shots if body is not None else None
-    result = await run_in_threadpool(_commit, state, job_id, shots)
+    rejected = body.rejected if body is not None else None
+    result = await run_in_threadpool(_commit, state, job_id, shots, rejected)
     content = CommitRead.model_validate(result).model_dump(mode="json")
     headers = {"Location": result["links"]["final"]}
     return JSONResponse(content, status_code=202, headers=headers)

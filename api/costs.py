@@ -1,6 +1,8 @@
 """``/v1/costs`` (the caller's ledger aggregates, grouped by model, provider, tenant, job or day)
-and ``/v1/dashboard`` (what the ``/dashboard`` page draws). Both read the same per-attempt cost
-records, so they agree with each other and with ``/metrics`` to the cent."""
+and ``/v1/dashboard`` (what the ``/dashboard`` page draws). Both take their figures from
+``ledger.report`` (money defined once in ``ledger.figures``), so they agree with each other, with
+``shotline costs`` and ``budget show`` and with ``/metrics`` exactly. Real money is at the top
+level; emulated spend is apart (``emulated_usd`` and the ``emulated`` block)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from sqlalchemy import func, select
 
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, responses
-from api.schemas import CostRow, Schema
-from ledger import aggregates
+from api.schemas import CostRow, Schema, Usd
+from foundation.money import to_json, total
+from ledger import aggregates, figures, report
 from ledger.aggregates import CostFilter, GroupBy
 from pipeline import recovery
 from pipeline.commit_versions import refresh_agreements
@@ -34,14 +37,15 @@ class CostGroupRead(Schema):
     refused: int
     fallbacks: int
     drift_flagged: int
-    spend_usd: float
-    waste_usd: float
-    refunded_usd: float
+    spend_usd: Usd
+    waste_usd: Usd
+    refunded_usd: Usd
     uncertain: int
-    uncertain_usd: float
+    uncertain_usd: Usd
+    reserved_usd: Usd
     seconds_requested: float
     seconds_accepted: float
-    cost_per_accepted_second: float | None
+    cost_per_accepted_second: Usd | None
     acceptance_rate: float | None
     refusal_rate: float | None
     fallback_rate: float | None
@@ -53,25 +57,44 @@ class PreviewStatsRead(Schema):
     previews: int
     preview_shots: int
     committed_shots: int
+    declined_shots: int
     conversion_rate: float | None
-    cost_avoided_usd: float
+    cost_avoided_usd: Usd
     agreement_scored: int
     agreement_mean: float | None
     agreement_rate: float | None
 
 
-class CostsReport(Schema):
+class Headline(Schema):
+    """The four figures of ``ledger.figures``: spent, reserved, waste and avoided."""
+
+    spent_usd: Usd
+    reserved_usd: Usd
+    waste_usd: Usd
+    avoided_usd: Usd
+
+
+class EmulatedCosts(Headline):
+    """The same figures for the attempts that ran on emulated providers: no money was spent."""
+
+    totals: CostGroupRead
+    groups: list[CostGroupRead]
+    preview: PreviewStatsRead
+
+
+class CostsReport(Headline):
     tenant: str
     group_by: str
     since: datetime | None
     until: datetime | None
     jobs: int
-    settled_usd: float
-    reserved_usd: float
+    settled_usd: Usd
     totals: CostGroupRead
     groups: list[CostGroupRead]
     by_model: list[CostRow]
     preview: PreviewStatsRead
+    emulated_usd: Usd
+    emulated: EmulatedCosts
 
 
 class JobCostRead(Schema):
@@ -80,11 +103,13 @@ class JobCostRead(Schema):
     tenant: str
     mode: str
     status: str
+    emulated: bool
     created_at: datetime
     shots: int
-    spend_usd: float
+    spend_usd: Usd
+    emulated_usd: Usd
     seconds_accepted: float
-    cost_per_accepted_second: float | None
+    cost_per_accepted_second: Usd | None
 
 
 class HeldAttemptRead(Schema):
@@ -97,19 +122,30 @@ class HeldAttemptRead(Schema):
     number: int
     provider: str
     model: str
-    reserved_usd: float | None
+    reserved_usd: Usd | None
     since: str
     reason: str | None
     resolve_url: str
 
 
-class DashboardRead(Schema):
+class EmulatedDashboard(Headline):
+    """The dashboard's figures for the attempts that ran on emulated providers."""
+
+    totals: CostGroupRead
+    by_model: list[CostGroupRead]
+    by_day: list[CostGroupRead]
+    preview: PreviewStatsRead
+
+
+class DashboardRead(Headline):
     tenant: str
     generated_at: datetime
     totals: CostGroupRead
     by_model: list[CostGroupRead]
     by_day: list[CostGroupRead]
     preview: PreviewStatsRead
+    emulated_usd: Usd
+    emulated: EmulatedDashboard
     latest_jobs: list[JobCostRead]
     held_attempts: list[HeldAttemptRead]
 
@@ -127,37 +163,31 @@ def cost_report(
     flt = CostFilter(tenant=tenant, since=since, until=until)
     with session_scope(db_url) as session:
         rows = aggregates.load(session, flt)
+        view = report.cost_view(session, flt, {"groups": group_by}, rows=rows)
+        real = aggregates.group(figures.split(rows)[0], "model")
+        by_model = [
+            CostRow(
+                model=g.key,
+                provider=g.key.split("/", 1)[0],
+                attempts=g.attempts,
+                settled_usd=float(g.settled_usd),
+            )
+            for g in real
+        ]
         jobs = select(Job.id).where(Job.tenant == tenant)
         if since is not None:
             jobs = jobs.where(Job.created_at >= since)
         if until is not None:
             jobs = jobs.where(Job.created_at < until)
         count = session.scalar(select(func.count()).select_from(jobs.subquery())) or 0
-        reserved = session.scalar(
-            select(func.coalesce(func.sum(Job.reserved_usd), 0.0)).where(Job.id.in_(jobs))
-        )
-        preview = aggregates.preview_stats(session, flt)
-    by_model = [
-        CostRow(
-            model=g.key,
-            provider=g.key.split("/", 1)[0],
-            attempts=g.attempts,
-            settled_usd=round(g.settled_usd, 6),
-        )
-        for g in aggregates.group(rows, "model")
-    ]
-    return {
+    return view | {
         "tenant": tenant,
         "group_by": group_by,
         "since": since,
         "until": until,
         "jobs": int(count),
-        "settled_usd": round(sum(r.settled_usd or 0.0 for r in rows), 6),
-        "reserved_usd": round(float(reserved or 0.0), 6),
-        "totals": aggregates.summarise("all", rows).to_dict(),
-        "groups": [g.to_dict() for g in aggregates.group(rows, group_by)],
+        "settled_usd": to_json(total(g.settled_usd for g in real)),
         "by_model": by_model,
-        "preview": preview.to_dict(),
     }
 
 
@@ -165,20 +195,15 @@ def dashboard_data(db_url: str, tenant: str) -> dict[str, Any]:
     refresh_agreements(db_url, tenant)
     flt = CostFilter(tenant=tenant)
     with session_scope(db_url) as session:
-        rows = aggregates.load(session, flt)
-        preview = aggregates.preview_stats(session, flt)
+        view = report.cost_view(session, flt, {"by_model": "model", "by_day": "day"})
         latest = aggregates.latest_jobs(session, tenant)
         held = [
             row | {"resolve_url": f"/v1/jobs/{row['job_id']}/attempts/{row['attempt_id']}:resolve"}
             for row in recovery.held_attempts(session, tenant=tenant)
         ]
-    return {
+    return view | {
         "tenant": tenant,
         "generated_at": datetime.now(UTC),
-        "totals": aggregates.summarise("all", rows).to_dict(),
-        "by_model": [g.to_dict() for g in aggregates.group(rows, "model")],
-        "by_day": [g.to_dict() for g in aggregates.group(rows, "day")],
-        "preview": preview.to_dict(),
         "latest_jobs": latest,
         "held_attempts": held,
     }

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundation import money
 from foundation.states import JOB_UNFINISHED, SHOT_HAS_CLIP, SHOT_NO_MORE_ATTEMPTS
-from ledger import aggregates, series
+from ledger import aggregates, figures, previews, report, series
 from ledger.aggregates import CostFilter
 from pipeline import recovery
 from pipeline.commit_versions import refresh_agreements
@@ -161,11 +162,12 @@ def _held(session: Session, tenant: str | None) -> list[dict[str, Any]]:
 def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
     refresh_agreements(db_url, flt.tenant)
     with session_scope(db_url) as session:
-        rows = series.matching(
+        loaded = series.matching(
             aggregates.load(session, flt.costs()), model=flt.model, provider=flt.provider
         )
+        rows, emulated = figures.split(loaded)  # emulated spend is shown apart
         size, buckets = series.series(rows, flt.since, flt.until, flt.bucket)
-        preview = aggregates.preview_stats(session, flt.costs())
+        preview = previews.preview_stats(session, flt.costs())
         data = {
             "tenant": flt.tenant,
             "operator": operator,
@@ -179,13 +181,15 @@ def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
             },
             "choices": _choices(session, flt.tenant),
             "totals": aggregates.summarise("all", rows).to_dict(),
+            **report.headline(rows, preview),
+            "emulated_usd": money.to_json(figures.spent(emulated)),
             "by_model": [g.to_dict() for g in aggregates.group(rows, "model")],
             "by_provider": [g.to_dict() for g in aggregates.group(rows, "provider")],
             "bucket": size,
             "series": [g.to_dict() for g in buckets],
             "waste_by_cause": [g.to_dict() for g in series.waste_by_cause(rows)],
             "preview": preview.to_dict(),
-            "jobs": jobs_list(session, flt, rows),
+            "jobs": jobs_list(session, flt, loaded),
             "in_flight": in_flight(session, flt.tenant),
             "budgets": budgets(session, flt.tenant),
             "held_attempts": _held(session, flt.tenant),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
+from foundation import money
 from foundation.storyboard import Mode
 
 
@@ -15,6 +16,10 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+Usd = Annotated[float, PlainSerializer(money.to_json, return_type=float)]
+"""A money field of a response: a JSON number of at most six decimal places (``foundation.money``),
+so no float drift such as ``1.9600000000000002`` reaches a client."""
 
 
 class Schema(BaseModel):
@@ -49,8 +54,8 @@ class AttemptRead(Schema):
     provider: str
     status: str
     provider_job_id: str | None
-    quoted_usd: float
-    settled_usd: float | None
+    quoted_usd: Usd
+    settled_usd: Usd | None
     error_kind: str | None
     error: str | None
     verdict: dict[str, Any] | None
@@ -80,7 +85,7 @@ class ShotRead(Schema):
     verdict: str
     findings: list[dict[str, Any]]
     seconds: float
-    cost_usd: float
+    cost_usd: Usd
     error: str | None
     route: dict[str, Any] | None
     attempt_log: list[AttemptRead]
@@ -88,10 +93,10 @@ class ShotRead(Schema):
 
 
 class Costs(Schema):
-    budget_usd: float | None
-    quoted_usd: float
-    reserved_usd: float
-    settled_usd: float
+    budget_usd: Usd | None
+    quoted_usd: Usd
+    reserved_usd: Usd
+    settled_usd: Usd
 
 
 class JobRead(Schema):
@@ -120,7 +125,7 @@ class JobSummary(Schema):
     status: str
     stage: str
     mode: str
-    spent_usd: float
+    spent_usd: Usd
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
@@ -178,7 +183,7 @@ class CostRow(Schema):
     model: str
     provider: str
     attempts: int
-    settled_usd: float
+    settled_usd: Usd
 
 
 class Health(Schema):

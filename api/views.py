@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from foundation import money
 from foundation.errors import NotFoundError
 from foundation.states import SHOT_HAS_CLIP, AttemptStatus, JobStatus
 from pipeline.errors import redact_paths
@@ -135,8 +136,8 @@ def job_view(db_url: str, job_id: str) -> dict[str, Any]:
         "updated_at": updated,
         "costs": {
             "budget_usd": report["budget_usd"],
-            "quoted_usd": round(quoted, 4),
-            "reserved_usd": round(reserved, 4),
+            "quoted_usd": money.to_json(quoted),
+            "reserved_usd": money.to_json(reserved),
             "settled_usd": report["settled_usd"],
         },
         "timings": stage_times,

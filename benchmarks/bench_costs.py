@@ -40,7 +40,7 @@ from sqlalchemy import select
 from emulators import Scenario, start_emulator
 from foundation.settings import get_settings
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
-from ledger import aggregates
+from ledger import aggregates, figures, previews
 from pipeline import commit
 from pipeline.commit_versions import refresh_agreements
 from pipeline.context import RunContext
@@ -180,10 +180,9 @@ def _tally(
 
 
 def spend(ctx: RunContext) -> float:
+    """Every attempt's spend (the runs are emulated: the ledger books it as emulated spend)."""
     with session_scope(ctx.db_url) as session:
-        return aggregates.summarise(
-            "all", aggregates.load(session, aggregates.CostFilter())
-        ).spend_usd
+        return float(figures.spent(aggregates.load(session, aggregates.CostFilter())))
 
 
 def always_final(
@@ -215,14 +214,15 @@ def preview_then_commit(
         order = [s.id for _, s in board.shots() if s.id in approved]
         if not order:
             continue
-        result = commit.commit(ctx, preview_id, order)
+        declined = [s.id for _, s in board.shots() if s.id not in approved]  # reviewed: all
+        result = commit.commit(ctx, preview_id, order, rejected=declined)
         EmbeddedEngine(ctx).run(result.final_job_id)
         _tally(ctx, board, result.final_job_id, approved, approved, out)
     out.spend_usd = spend(ctx)
     refresh_agreements(ctx.db_url)
     with session_scope(ctx.db_url) as session:
-        stats = aggregates.preview_stats(session, aggregates.CostFilter())
-        out.avoided_usd, out.agreement = stats.cost_avoided_usd, stats.agreement_mean
+        stats = previews.preview_stats(session, aggregates.CostFilter(), emulated=True)
+        out.avoided_usd, out.agreement = float(stats.cost_avoided_usd), stats.agreement_mean
         assert session.scalar(select(Job).where(Job.mode == "preview")) is not None
     return out
 

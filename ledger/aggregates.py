@@ -3,7 +3,8 @@ dashboard and ``/metrics``: spend including waste (what providers charged for at
 was not kept, by their billing rules), refunds and the spend resting on undocumented billing rules
 (``uncertain``), accepted seconds, cost per accepted second,
 acceptance, refusal and fallback counts, p50/p95 render time; grouped by model, provider, tenant,
-job or day. Every figure is computed from the same rows, so every view shows the same numbers.
+job or day. The money comes from ``ledger.figures`` (one definition of each figure), as exact
+decimals, so every view shows the same numbers and a total is the exact sum of its groups.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundation.money import ZERO, to_json
 from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_FINISHED, AttemptStatus
+from ledger import figures
 from store import jobs as job_rows
-from store.models import AttemptCost, JobCommit
+from store.models import AttemptCost
 
 GroupBy = Literal["model", "provider", "tenant", "job", "day"]
 GROUPS: tuple[GroupBy, ...] = ("model", "provider", "tenant", "job", "day")
@@ -36,7 +40,8 @@ class CostFilter:
 
 @dataclass(frozen=True)
 class CostGroup:
-    """One group's figures. Rates are over finished attempts (gated or failed)."""
+    """One group's figures. Rates are over finished attempts (gated or failed); money is exact
+    (``Decimal``) and defined in ``ledger.figures``."""
 
     key: str
     attempts: int
@@ -47,24 +52,30 @@ class CostGroup:
     refused: int
     fallbacks: int
     drift_flagged: int
-    spend_usd: float
-    waste_usd: float
+    spend_usd: Decimal
+    """``figures.spent``: provider charges plus judge fees, waste included."""
+    waste_usd: Decimal
+    """``figures.waste``: the spend of attempts that ended without a kept clip."""
     seconds_requested: float
     seconds_accepted: float
     render_p50_s: float | None
     render_p95_s: float | None
-    settled_usd: float = 0.0
-    """The provider charges alone (``spend_usd`` adds judge fees)."""
-    refunded_usd: float = 0.0
-    """The quotes of attempts that ended without a clip that their providers did not charge."""
+    settled_usd: Decimal = ZERO
+    """``figures.settled``: the provider charges alone."""
+    refunded_usd: Decimal = ZERO
+    """``figures.refunded``: quotes of clip-less attempts their providers did not charge."""
     uncertain: int = 0
     """Settled attempts priced by a billing rule the provider does not document (``unknown``)."""
-    uncertain_usd: float = 0.0
-    """What those attempts settled at: spend that may not be on the provider's invoice."""
+    uncertain_usd: Decimal = ZERO
+    """``figures.uncertain``: spend that may not be on the provider's invoice."""
+    reserved_usd: Decimal = ZERO
+    """``figures.reserved``: what budgets still hold for the group's unsettled attempts."""
 
     @property
-    def cost_per_accepted_second(self) -> float | None:
-        return self.spend_usd / self.seconds_accepted if self.seconds_accepted > 0 else None
+    def cost_per_accepted_second(self) -> Decimal | None:
+        if self.seconds_accepted <= 0:
+            return None
+        return self.spend_usd / Decimal(repr(self.seconds_accepted))
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -79,6 +90,7 @@ class CostGroup:
         return self.fallbacks / self.attempts if self.attempts else None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: money as numbers of at most six decimals (``foundation.money``)."""
         return {
             "key": self.key,
             "attempts": self.attempts,
@@ -89,14 +101,15 @@ class CostGroup:
             "refused": self.refused,
             "fallbacks": self.fallbacks,
             "drift_flagged": self.drift_flagged,
-            "spend_usd": _r(self.spend_usd),
-            "waste_usd": _r(self.waste_usd),
-            "refunded_usd": _r(self.refunded_usd),
+            "spend_usd": to_json(self.spend_usd),
+            "waste_usd": to_json(self.waste_usd),
+            "refunded_usd": to_json(self.refunded_usd),
             "uncertain": self.uncertain,
-            "uncertain_usd": _r(self.uncertain_usd),
+            "uncertain_usd": to_json(self.uncertain_usd),
+            "reserved_usd": to_json(self.reserved_usd),
             "seconds_requested": _r(self.seconds_requested),
             "seconds_accepted": _r(self.seconds_accepted),
-            "cost_per_accepted_second": _r(self.cost_per_accepted_second),
+            "cost_per_accepted_second": to_json(self.cost_per_accepted_second),
             "acceptance_rate": _r(self.acceptance_rate),
             "refusal_rate": _r(self.refusal_rate),
             "fallback_rate": _r(self.fallback_rate),
@@ -107,18 +120,6 @@ class CostGroup:
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, PRECISION)
-
-
-def spend_of(row: AttemptCost) -> float:
-    """What an attempt cost in all: its settled render plus any judge fee."""
-    return (row.settled_usd or 0.0) + row.judge_usd
-
-
-def refund_of(row: AttemptCost) -> float:
-    """The part of a clip-less attempt's quote its provider did not charge (0 while unsettled)."""
-    if row.settled_usd is None or row.verdict in ATTEMPT_ACCEPTED:
-        return 0.0
-    return max(0.0, row.quoted_usd - row.settled_usd)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -140,16 +141,17 @@ def summarise(key: str, rows: Iterable[AttemptCost]) -> CostGroup:
         refused=sum(1 for r in items if r.error_kind == "safety_refusal"),
         fallbacks=sum(1 for r in items if r.fallback),
         drift_flagged=sum(1 for r in items if r.drift_flagged),
-        spend_usd=sum(spend_of(r) for r in items),
-        waste_usd=sum(spend_of(r) for r in items if r.verdict not in ATTEMPT_ACCEPTED),
+        spend_usd=figures.spent(items),
+        waste_usd=figures.waste(items),
         seconds_requested=sum(r.seconds_requested for r in items),
         seconds_accepted=sum(r.seconds_accepted for r in accepted),
         render_p50_s=percentile(renders, 50),
         render_p95_s=percentile(renders, 95),
-        settled_usd=sum(r.settled_usd or 0.0 for r in items),
-        refunded_usd=sum(refund_of(r) for r in items),
+        settled_usd=figures.settled(items),
+        refunded_usd=figures.refunded(items),
         uncertain=sum(1 for r in items if r.billing_uncertain),
-        uncertain_usd=sum(r.settled_usd or 0.0 for r in items if r.billing_uncertain),
+        uncertain_usd=figures.uncertain(items),
+        reserved_usd=figures.reserved(items),
     )
 
 
@@ -191,89 +193,17 @@ def load(session: Session, flt: CostFilter) -> list[AttemptCost]:
     return list(session.scalars(query.order_by(AttemptCost.created_at, AttemptCost.attempt_id)))
 
 
-@dataclass(frozen=True)
-class PreviewStats:
-    """Preview-then-commit over the preview jobs committed in the window."""
-
-    previews: int
-    preview_shots: int
-    committed_shots: int
-    cost_avoided_usd: float
-    agreement_scored: int
-    agreement_mean: float | None
-    agreeing: int
-
-    @property
-    def conversion_rate(self) -> float | None:
-        return self.committed_shots / self.preview_shots if self.preview_shots else None
-
-    @property
-    def agreement_rate(self) -> float | None:
-        return self.agreeing / self.agreement_scored if self.agreement_scored else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "previews": self.previews,
-            "preview_shots": self.preview_shots,
-            "committed_shots": self.committed_shots,
-            "conversion_rate": _r(self.conversion_rate),
-            "cost_avoided_usd": _r(self.cost_avoided_usd),
-            "agreement_scored": self.agreement_scored,
-            "agreement_mean": _r(self.agreement_mean),
-            "agreement_rate": _r(self.agreement_rate),
-        }
-
-
-AGREEMENT = 0.8
-"""A final clip agrees with its preview when their colour similarity is at least this."""
-
-
-def preview_stats(session: Session, flt: CostFilter) -> PreviewStats:
-    """Conversion (committed shots / preview shots), cost avoided (the final quote of previewed
-    shots never committed) and preview/final agreement, per committed preview job."""
-    query = select(JobCommit).order_by(JobCommit.id)
-    if flt.tenant is not None:
-        query = query.where(JobCommit.tenant == flt.tenant)
-    if flt.since is not None:
-        query = query.where(JobCommit.created_at >= flt.since)
-    if flt.until is not None:
-        query = query.where(JobCommit.created_at < flt.until)
-    by_preview: dict[str, list[JobCommit]] = {}
-    for row in session.scalars(query):
-        by_preview.setdefault(row.preview_job_id, []).append(row)
-    shots = committed = 0
-    avoided = 0.0
-    scores: list[float] = []
-    for commits in by_preview.values():
-        union = {key for c in commits for key in c.shots}
-        every = set(commits[-1].shots) | set(commits[-1].kept)
-        shots += len(every)
-        committed += len(union & every)
-        prices = commits[-1].final_usd_by_shot
-        avoided += sum(float(prices.get(key, 0.0)) for key in every - union)
-        latest: dict[str, float] = {}
-        for c in commits:
-            latest |= {k: float(v) for k, v in (c.agreement or {}).items()}
-        scores += list(latest.values())
-    return PreviewStats(
-        previews=len(by_preview),
-        preview_shots=shots,
-        committed_shots=committed,
-        cost_avoided_usd=avoided,
-        agreement_scored=len(scores),
-        agreement_mean=sum(scores) / len(scores) if scores else None,
-        agreeing=sum(1 for s in scores if s >= AGREEMENT),
-    )
-
-
 def latest_jobs(session: Session, tenant: str | None, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest (not deleted) jobs with their spend and accepted seconds from the records."""
+    """The newest (not deleted) jobs with their spend and accepted seconds from the records. A job
+    that ran on emulated providers has its spend in ``emulated_usd`` (``spend_usd`` is real money
+    only); its cost per accepted second is then in emulated money."""
     jobs = job_rows.list_jobs(session, tenant, limit=limit)
     ids = tuple(j.id for j in jobs)
     per_job = {g.key: g for g in group(load(session, CostFilter(job_ids=ids)), "job")}
     out = []
     for job in jobs:
-        figures = per_job.get(job.id)
+        found = per_job.get(job.id) or summarise(job.id, [])
+        emulated = job.providers == "emulated"
         out.append(
             {
                 "id": job.id,
@@ -281,13 +211,13 @@ def latest_jobs(session: Session, tenant: str | None, limit: int = 10) -> list[d
                 "tenant": job.tenant,
                 "mode": job.mode,
                 "status": job.status,
+                "emulated": emulated,
                 "created_at": job.created_at.isoformat(),
                 "shots": sum(len(s.get("shots", [])) for s in job.storyboard.get("scenes", [])),
-                "spend_usd": _r(figures.spend_usd if figures else 0.0),
-                "seconds_accepted": _r(figures.seconds_accepted if figures else 0.0),
-                "cost_per_accepted_second": _r(
-                    figures.cost_per_accepted_second if figures else None
-                ),
+                "spend_usd": to_json(ZERO if emulated else found.spend_usd),
+                "emulated_usd": to_json(found.spend_usd if emulated else ZERO),
+                "seconds_accepted": _r(found.seconds_accepted),
+                "cost_per_accepted_second": to_json(found.cost_per_accepted_second),
             }
         )
     return out

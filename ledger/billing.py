@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from foundation import money
 from registry import BillingOutcome, BillingRules
 
 Basis = Literal["reported", "billed", "free", "unknown", "no_job"]
@@ -23,7 +24,8 @@ _STAGES = {"queued": BillingOutcome.CANCEL_QUEUED, "running": BillingOutcome.CAN
 
 @dataclass(frozen=True)
 class Charge:
-    """What to settle, the outcome it is for (None: no provider job existed) and why."""
+    """What to settle (in whole micro-dollars), the outcome it is for (None: no provider job
+    existed) and why."""
 
     usd: float
     outcome: BillingOutcome | None
@@ -69,8 +71,8 @@ def charge_for(
     if outcome is None:
         return Charge(0.0, None, "no_job")
     if reported_usd is not None:
-        return Charge(max(0.0, reported_usd), outcome, "reported")
+        return Charge(money.stored(max(0.0, reported_usd)), outcome, "reported")
     rule = rules.rule(outcome)
     if rule == "free":
         return Charge(0.0, outcome, "free")
-    return Charge(quote_usd, outcome, rule)
+    return Charge(money.stored(quote_usd), outcome, rule)

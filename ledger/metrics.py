@@ -1,8 +1,9 @@
 """Prometheus metrics computed from the ledger at scrape time.
 
 A collector reads the per-attempt cost records on each scrape instead of counting in memory, so the
-exported counters are exactly the ledger's sums (across restarts and processes) and reconcile with
-``/v1/costs`` and the dashboard. Every metric has one fixed label set. Breaker states come from the
+exported counters are exactly the ledger's sums (``ledger.figures``, across restarts and processes)
+and reconcile with ``/v1/costs`` and the dashboard. Like them, the attempt families count real
+attempts only; the spend of attempts on emulated providers is ``shotline_emulated_spend_usd``. Every metric has one fixed label set. Breaker states come from the
 serving process's health book (shared by every process under the distributed engine).
 """
 
@@ -23,9 +24,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from foundation import money
 from foundation.states import ATTEMPT_GATED, JOB_UNFINISHED
-from ledger import aggregates
-from ledger.aggregates import CostFilter, spend_of
+from ledger import aggregates, figures, previews
+from ledger.aggregates import CostFilter
 from router import BreakerState, HealthBook
 from store.db import session_scope
 from store.models import AttemptCost, Event, Job
@@ -36,6 +38,7 @@ BREAKER_VALUE = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerS
 
 METRIC_NAMES = (
     "shotline_spend_usd_total",
+    "shotline_emulated_spend_usd_total",
     "shotline_accepted_seconds_total",
     "shotline_requested_seconds_total",
     "shotline_attempts_total",
@@ -77,8 +80,9 @@ class LedgerCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with session_scope(self.db_url) as session:
-            rows = aggregates.load(session, CostFilter())
+            rows, emulated = figures.split(aggregates.load(session, CostFilter()))
             yield from by_model(rows)
+            yield emulated_spend(emulated)
             yield from verdicts(rows)
             yield render_histogram(rows)
             yield stitch_histogram(session)
@@ -131,7 +135,7 @@ def by_model(rows: Sequence[AttemptCost]) -> Iterator[Metric]:
     for model, provider in pairs:
         mine = [r for r in rows if (r.model_id, r.provider) == (model, provider)]
         labels = [model, provider]
-        spend.add_metric(labels, sum(spend_of(r) for r in mine))
+        spend.add_metric(labels, float(figures.spent(mine)))
         accepted.add_metric(labels, sum(r.seconds_accepted for r in mine))
         requested.add_metric(labels, sum(r.seconds_requested for r in mine))
         fallbacks.add_metric(labels, float(sum(1 for r in mine if r.fallback)))
@@ -139,6 +143,18 @@ def by_model(rows: Sequence[AttemptCost]) -> Iterator[Metric]:
         for outcome, count in sorted(Counter(r.verdict for r in mine).items()):
             attempts.add_metric([*labels, outcome], float(count))
     yield from (spend, accepted, requested, fallbacks, drift, attempts)
+
+
+def emulated_spend(rows: Sequence[AttemptCost]) -> Metric:
+    family = CounterMetricFamily(
+        "shotline_emulated_spend_usd",
+        "What attempts on emulated providers would have cost (no money was spent)",
+        labels=["model", "provider"],
+    )
+    for model, provider in sorted({(r.model_id, r.provider) for r in rows}):
+        mine = [r for r in rows if (r.model_id, r.provider) == (model, provider)]
+        family.add_metric([model, provider], float(figures.spent(mine)))
+    return family
 
 
 def verdicts(rows: Sequence[AttemptCost]) -> Iterator[Metric]:
@@ -202,7 +218,7 @@ def stitch_histogram(session: Session) -> Metric:
 
 def job_gauges(session: Session) -> Iterator[Metric]:
     jobs = session.execute(
-        select(Job.budget_usd, Job.spent_usd, Job.reserved_usd).where(
+        select(Job.budget_usd, Job.spent_usd, Job.reserved_usd, Job.providers).where(
             Job.status.in_(JOB_UNFINISHED)
         )
     ).all()
@@ -210,16 +226,21 @@ def job_gauges(session: Session) -> Iterator[Metric]:
     in_flight.add_metric([], float(len(jobs)))
     headroom = GaugeMetricFamily(
         "shotline_budget_headroom_usd",
-        "Budget left (budget - spent - reserved) over in-flight jobs that have a budget",
+        "Budget left (budget - spent - reserved) over in-flight real jobs that have a budget",
         labels=[],
     )
-    headroom.add_metric([], sum(b - s - r for b, s, r in jobs if b is not None))
+    left = [
+        money.usd(b) - money.usd(s) - money.usd(r)
+        for b, s, r, providers in jobs
+        if b is not None and providers != "emulated"
+    ]
+    headroom.add_metric([], float(money.total(left)))
     yield in_flight
     yield headroom
 
 
 def preview_counters(session: Session) -> Iterator[Metric]:
-    stats = aggregates.preview_stats(session, CostFilter())
+    stats = previews.preview_stats(session, CostFilter())
     shots = CounterMetricFamily(
         "shotline_preview_shots",
         "Previewed shots of committed previews, by decision (committed or kept as preview)",
@@ -229,9 +250,9 @@ def preview_counters(session: Session) -> Iterator[Metric]:
     shots.add_metric(["kept"], float(stats.preview_shots - stats.committed_shots))
     avoided = CounterMetricFamily(
         "shotline_preview_cost_avoided_usd",
-        "Final-render quote of previewed shots that were never committed",
+        "Final-render cost of previewed shots a reviewer declined (ledger.figures.avoided)",
         labels=[],
     )
-    avoided.add_metric([], stats.cost_avoided_usd)
+    avoided.add_metric([], float(stats.cost_avoided_usd))
     yield shots
     yield avoided

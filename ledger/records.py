@@ -15,6 +15,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundation import money
 from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_ENDED, ATTEMPT_GATED, AttemptStatus
 from store.models import Attempt, AttemptCost, Job, Shot
 
@@ -83,6 +84,7 @@ def open_record(session: Session, attempt: Attempt, reserved_usd: float = 0.0) -
         defects=[],
         verdict="pending",
         seconds_accepted=0.0,
+        emulated=job.providers == "emulated",
     )
     if attempt.created_at is not None:
         record.created_at = attempt.created_at
@@ -140,7 +142,7 @@ def drift_of(
 
 def note_judge(session: Session, attempt: Attempt, amount_usd: float) -> None:
     record = open_record(session, attempt)
-    record.judge_usd += amount_usd
+    record.judge_usd = money.stored(money.usd(record.judge_usd) + money.usd(amount_usd))
 
 
 @sa_event.listens_for(Session, "before_flush")

@@ -3,7 +3,9 @@
 Before every submit the attempt's worst-case quote is reserved with one conditional UPDATE, which is
 atomic on SQLite and PostgreSQL alike: concurrent shots can never push a job past its budget. On
 completion the reservation is released and the real cost settled. Every attempt also has one
-per-attempt cost record (``ledger.records``) that these functions keep up to date.
+per-attempt cost record (``ledger.records``) that these functions keep up to date. Amounts are
+quantized to micro-dollars as they are booked (``foundation.money``). A job on the emulated
+providers keeps its own budget but does not touch its tenant's (``ledger.tenants``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
+from foundation import money
 from ledger import billing, records, tenants
 from registry import BillingOutcome, BillingRules
 from store.models import Attempt, Job, LedgerEntry
@@ -31,8 +34,8 @@ def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
     )
     if getattr(result, "rowcount", 0) != 1:
         return False
-    tenant = _tenant(session, job_id)
-    if not tenants.reserve(session, tenant, amount):
+    tenant, emulated = _owner(session, job_id)
+    if not emulated and not tenants.reserve(session, tenant, amount):
         _unreserve_job(session, job_id, amount)  # same transaction: nothing was reserved
         return False
     _entry(session, job_id, tenant, attempt, "reserve", amount)
@@ -40,8 +43,12 @@ def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
     return True
 
 
-def _tenant(session: Session, job_id: str) -> str:
-    return session.scalar(select(Job.tenant).where(Job.id == job_id)) or "local"
+def _owner(session: Session, job_id: str) -> tuple[str, bool]:
+    """The job's tenant and whether it runs on the emulated providers."""
+    found = session.execute(select(Job.tenant, Job.providers).where(Job.id == job_id)).first()
+    if found is None:
+        return "local", False
+    return found.tenant or "local", found.providers == "emulated"
 
 
 def _unreserve_job(session: Session, job_id: str, amount: float) -> None:
@@ -64,6 +71,7 @@ def settle(
     ``charge`` (from ``ledger.billing``) records which billing rule the cost came from."""
     if attempt.settled_usd is not None:
         return
+    cost_usd = money.stored(cost_usd)
     session.execute(
         update(Job)
         .where(Job.id == job_id)
@@ -76,8 +84,9 @@ def settle(
         .execution_options(synchronize_session=False)
     )
     attempt.settled_usd = cost_usd
-    tenant = _tenant(session, job_id)
-    tenants.settle(session, tenant, attempt.quoted_usd, cost_usd)
+    tenant, emulated = _owner(session, job_id)
+    if not emulated:
+        tenants.settle(session, tenant, attempt.quoted_usd, cost_usd)
     _entry(session, job_id, tenant, attempt, "release", -attempt.quoted_usd)
     _entry(session, job_id, tenant, attempt, "settle", cost_usd)
     records.note_settle(session, attempt, cost_usd, charge)
@@ -127,14 +136,16 @@ def settle_close(
 
 def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:
     """Book a cost that comes on top of an attempt's render (e.g. ``judge``) straight to spend."""
+    amount = money.stored(amount)
     session.execute(
         update(Job)
         .where(Job.id == job_id)
         .values(spent_usd=Job.spent_usd + amount)
         .execution_options(synchronize_session=False)
     )
-    tenant = _tenant(session, job_id)
-    tenants.settle(session, tenant, 0.0, amount)
+    tenant, emulated = _owner(session, job_id)
+    if not emulated:
+        tenants.settle(session, tenant, 0.0, amount)
     _entry(session, job_id, tenant, attempt, kind, amount)
     if kind == "judge":
         records.note_judge(session, attempt, amount)

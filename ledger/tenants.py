@@ -1,15 +1,28 @@
 """Tenant budgets: the same atomic conditional UPDATE as a job's budget, on the tenant's row.
-A tenant without a row has no budget of its own."""
+A tenant without a row has no budget of its own.
+
+A tenant budget is real money: attempts of jobs on the emulated providers neither reserve against
+it nor count as its spend (``ledger.service`` skips them; their job's own budget still applies).
+The row's ``spent_usd``/``reserved_usd`` are counters for admission; setting a budget brings them
+in line with the ledger (``figures.spent``/``figures.reserved`` of the tenant's real records), so a
+budget set after some spend counts that spend, and ``budgets`` reports the ledger's figures.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from foundation.money import to_json, usd
+from ledger import figures
+from store.models import AttemptCost
 from store.tenants import TenantBudget
 
 
 def set_budget(session: Session, tenant: str, budget_usd: float) -> TenantBudget:
+    """Create or change ``tenant``'s budget and bring its counters in line with the ledger."""
     row = session.get(TenantBudget, tenant)
     if row is None:
         row = TenantBudget(tenant=tenant, budget_usd=budget_usd, reserved_usd=0.0, spent_usd=0.0)
@@ -17,7 +30,53 @@ def set_budget(session: Session, tenant: str, budget_usd: float) -> TenantBudget
     else:
         row.budget_usd = budget_usd
     session.flush()
+    _sync(session, tenant)
+    session.refresh(row)
     return row
+
+
+def _sync(session: Session, tenant: str) -> None:
+    """One UPDATE whose subqueries read the ledger, so a concurrent settlement is not lost
+    between reading the sums and writing them."""
+    mine = and_(AttemptCost.tenant == tenant, AttemptCost.emulated.is_(False))
+    spent = (
+        select(func.coalesce(func.sum(func.coalesce(AttemptCost.settled_usd, 0.0)), 0.0))
+        .where(mine)
+        .scalar_subquery()
+    ) + select(func.coalesce(func.sum(AttemptCost.judge_usd), 0.0)).where(mine).scalar_subquery()
+    reserved = (
+        select(func.coalesce(func.sum(AttemptCost.reserved_usd), 0.0))
+        .where(mine, AttemptCost.settled_usd.is_(None))
+        .scalar_subquery()
+    )
+    session.execute(
+        update(TenantBudget)
+        .where(TenantBudget.tenant == tenant)
+        .values(spent_usd=spent, reserved_usd=reserved)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def budgets(session: Session) -> list[dict[str, Any]]:
+    """Every tenant budget with the ledger's figures of the tenant, JSON-ready: ``spent_usd`` and
+    ``reserved_usd`` (real money, ``ledger.figures``), ``headroom_usd`` (budget - spent -
+    reserved) and ``emulated_usd`` (emulated spend, not counted against the budget)."""
+    out = []
+    for row in session.scalars(select(TenantBudget).order_by(TenantBudget.tenant)):
+        records = session.scalars(select(AttemptCost).where(AttemptCost.tenant == row.tenant))
+        real, emulated = figures.split(records)
+        spent, reserved = figures.spent(real), figures.reserved(real)
+        out.append(
+            {
+                "tenant": row.tenant,
+                "budget_usd": to_json(row.budget_usd),
+                "reserved_usd": to_json(reserved),
+                "spent_usd": to_json(spent),
+                "headroom_usd": to_json(usd(row.budget_usd) - spent - reserved),
+                "emulated_usd": to_json(figures.spent(emulated)),
+            }
+        )
+    return out
 
 
 def reserve(session: Session, tenant: str, amount: float) -> bool:

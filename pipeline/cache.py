@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from foundation import money
 from foundation.states import SHOT_HAS_CLIP
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate
@@ -66,5 +67,5 @@ def find_cached(
                     Attempt.shot_id == shot.id
                 )
             )
-            return shot, float(cost or 0.0)
+            return shot, money.stored(cost)
     return None

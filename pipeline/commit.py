@@ -191,12 +191,19 @@ def quote(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> Quote
     return _quote(ctx, preview, _approved(preview, shots))[0]
 
 
-def commit(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> CommitResult:
+def commit(
+    ctx: RunContext,
+    job_id: str,
+    shots: list[str] | None = None,
+    rejected: list[str] | None = None,
+) -> CommitResult:
     """Create the final job for the approved ``shots`` of a delivered preview (not started).
+    ``rejected`` are shots the reviewer looked at and declined at final: they keep their preview
+    like every unapproved shot, and their final price counts as cost avoided.
 
     Raises ``NotFoundError``, ``ConflictError`` (not a delivered preview), ``StoryboardError``
-    (unknown or unroutable shots) and ``BudgetExceededError`` (the quote does not fit what the
-    budget has left); nothing is written then.
+    (unknown, unroutable or both approved and rejected shots) and ``BudgetExceededError`` (the
+    quote does not fit what the budget has left); nothing is written then.
     """
     preview = _load_preview(ctx, job_id)
     if preview.mode != "preview":
@@ -204,6 +211,7 @@ def commit(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> Comm
     if preview.status != JobStatus.DELIVERED:
         raise ConflictError(f"job {job_id} is {preview.status}; commit a delivered preview")
     approved = _approved(preview, shots)
+    declined = _rejected(preview, approved, rejected or [])
     found, (board, plan, plain) = _quote(ctx, preview, approved)
     if not found.fits:
         raise BudgetExceededError(
@@ -222,13 +230,30 @@ def commit(ctx: RunContext, job_id: str, shots: list[str] | None = None) -> Comm
                 tenant=preview.tenant,
                 shots=list(approved),
                 kept=list(kept),
+                rejected=list(declined),
                 quote=found.to_dict(),
                 final_usd_by_shot=prices
                 | {line.shot_id: line.expected_usd for line in found.lines},
             )
         )
         events.emit(session, preview.job_id, "job.committed", final_job=final_id, shots=approved)
-    return CommitResult(preview.job_id, final_id, tuple(approved), kept, found)
+    return CommitResult(preview.job_id, final_id, tuple(approved), kept, found, declined)
+
+
+def _rejected(preview: _Preview, approved: list[str], rejected: list[str]) -> tuple[str, ...]:
+    """The declined shot ids in storyboard order; each must be a shot of the job, not approved."""
+    order = [shot.id for _, shot in preview.board.shots()]
+    problems = []
+    for index, key in enumerate(rejected):
+        if key not in order:
+            problems.append(
+                Problem(f"rejected[{index}]", f"job {preview.job_id} has no shot {key!r}")
+            )
+        elif key in approved:
+            problems.append(Problem(f"rejected[{index}]", f"shot {key!r} is also approved"))
+    if problems:
+        raise StoryboardError("the shots to reject are invalid", problems)
+    return tuple(key for key in order if key in set(rejected))
 
 
 def _final_output(preview: _Preview) -> str | None:

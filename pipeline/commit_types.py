@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from foundation import money
 from router import QuoteLine
 
 
@@ -20,21 +21,23 @@ class Quote:
 
     @property
     def low_usd(self) -> float:
-        return sum(line.quote_usd for line in self.lines)
+        """The exact sum of the lines' prices (``foundation.money``), as every total here."""
+        return money.stored(money.total(line.quote_usd for line in self.lines))
 
     @property
     def expected_usd(self) -> float:
-        return sum(line.expected_usd for line in self.lines)
+        return money.stored(money.total(line.expected_usd for line in self.lines))
 
     @property
     def high_usd(self) -> float:
-        return sum(line.high_usd for line in self.lines)
+        return money.stored(money.total(line.high_usd for line in self.lines))
 
     @property
     def remaining_usd(self) -> float | None:
         if self.budget_usd is None:
             return None
-        return max(0.0, self.budget_usd - self.spent_usd - self.reserved_usd)
+        left = money.usd(self.budget_usd) - money.usd(self.spent_usd) - money.usd(self.reserved_usd)
+        return money.stored(max(money.ZERO, left))
 
     @property
     def fits(self) -> bool:
@@ -47,23 +50,27 @@ class Quote:
         return {
             "job_id": self.job_id,
             "shots": [line.to_dict() for line in self.lines],
-            "low_usd": round(self.low_usd, 4),
-            "expected_usd": round(self.expected_usd, 4),
-            "high_usd": round(self.high_usd, 4),
-            "budget_usd": self.budget_usd,
-            "spent_usd": round(self.spent_usd, 4),
-            "remaining_usd": None if remaining is None else round(remaining, 4),
+            "low_usd": money.to_json(self.low_usd),
+            "expected_usd": money.to_json(self.expected_usd),
+            "high_usd": money.to_json(self.high_usd),
+            "budget_usd": money.to_json(self.budget_usd),
+            "spent_usd": money.to_json(self.spent_usd),
+            "remaining_usd": money.to_json(remaining),
             "fits": self.fits,
         }
 
 
 @dataclass(frozen=True)
 class CommitResult:
+    """A commit: the approved ``shots`` render at final, the ``kept`` ones keep their preview, and
+    ``rejected`` are the kept shots the reviewer declined (``ledger.figures.avoided``)."""
+
     preview_job_id: str
     final_job_id: str
     shots: tuple[str, ...]
     kept: tuple[str, ...]
     quote: Quote
+    rejected: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,5 +78,6 @@ class CommitResult:
             "final_job_id": self.final_job_id,
             "shots": list(self.shots),
             "kept": list(self.kept),
+            "rejected": list(self.rejected),
             "quote": self.quote.to_dict(),
         }

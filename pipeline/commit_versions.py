@@ -4,20 +4,23 @@ once its final job is delivered."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import av
 import cv2
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundation import money
 from foundation.errors import NotFoundError
 from foundation.states import SHOT_HAS_CLIP, JobStatus
+from ledger import figures
 from store import jobs
 from store.db import session_scope
-from store.models import Attempt, Job, JobCommit, Shot
+from store.models import AttemptCost, Job, JobCommit, Shot
 from store.records import ShotRoute
 
 
@@ -111,17 +114,15 @@ def refresh_agreements(db_url: str, tenant: str | None = None) -> int:
         return sum(record_agreement(session, row) for row in session.scalars(query))
 
 
-def _costs(session: Session, job_id: str) -> dict[str, float]:
-    rows = session.execute(
-        select(Shot.key, func.coalesce(func.sum(Attempt.settled_usd), 0.0))
-        .join(Attempt, Attempt.shot_id == Shot.id, isouter=True)
-        .where(Shot.job_id == job_id)
-        .group_by(Shot.key)
-    ).all()
-    return {key: float(cost or 0.0) for key, cost in rows}
+def _costs(session: Session, job_id: str) -> dict[str, Decimal]:
+    """What each shot of the job cost (``ledger.figures.spent`` of its attempts' records)."""
+    by_shot: dict[str, list[AttemptCost]] = {}
+    for row in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id)):
+        by_shot.setdefault(row.shot_key, []).append(row)
+    return {key: figures.spent(rows) for key, rows in by_shot.items()}
 
 
-def _version(shot: Shot | None, cost: float) -> dict[str, Any] | None:
+def _version(shot: Shot | None, cost: Decimal) -> dict[str, Any] | None:
     if shot is None:
         return None
     route = ShotRoute.from_json(shot.route)
@@ -132,7 +133,7 @@ def _version(shot: Shot | None, cost: float) -> dict[str, Any] | None:
         "size": f"{first.width}x{first.height}" if first else None,
         "seconds": first.duration_s if first else None,
         "seed": route.seed,
-        "cost_usd": round(cost, 4),
+        "cost_usd": money.to_json(cost),
     }
 
 
@@ -159,14 +160,15 @@ def versions(db_url: str, job_id: str) -> dict[str, Any]:
         committed = {key for c in commits for key in c.shots}
         rows = []
         for key, shot in previews.items():
-            before = _version(shot, p_cost.get(key, 0.0))
+            before = _version(shot, p_cost.get(key, money.ZERO))
             approved = key in latest.shots
-            after = _version(finals.get(key), f_cost.get(key, 0.0)) if approved else None
+            after = _version(finals.get(key), f_cost.get(key, money.ZERO)) if approved else None
             rows.append(
                 {
                     "id": key,
                     "approved": approved,
                     "ever_committed": key in committed,
+                    "rejected": key in (latest.rejected or []),
                     "preview": before,
                     "final": after,
                     "changes": _changes(before, after),
@@ -176,7 +178,10 @@ def versions(db_url: str, job_id: str) -> dict[str, Any]:
         return {
             "preview_job_id": preview_id,
             "final_job_id": final_id,
-            "commits": [{"final_job_id": c.final_job_id, "shots": c.shots} for c in commits],
+            "commits": [
+                {"final_job_id": c.final_job_id, "shots": c.shots, "rejected": c.rejected or []}
+                for c in commits
+            ],
             "preview": _job(by_id[preview_id]),
             "final": _job(by_id[final_id]),
             "quote": latest.quote,
@@ -191,5 +196,5 @@ def _job(job: Job) -> dict[str, Any]:
         "mode": job.mode,
         "status": job.status,
         "output_path": job.output_path if job.status == JobStatus.DELIVERED else None,
-        "spent_usd": round(job.spent_usd, 4),
+        "spent_usd": money.to_json(job.spent_usd),
     }

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import FindsLostSubmissions, GenerationRequest
 from adapters.errors import ProviderError
+from foundation import money
 from foundation.errors import ConflictError, NotFoundError
 from foundation.states import JOB_ENDED, AttemptStatus
 from ledger import service as ledger
@@ -119,7 +120,7 @@ def held_attempts(
             "number": attempt.number,
             "provider": attempt.provider,
             "model": attempt.model_id,
-            "reserved_usd": attempt.quoted_usd,
+            "reserved_usd": money.to_json(attempt.quoted_usd),
             "since": attempt.updated_at.isoformat(),
             "reason": attempt.error,
         }

@@ -1,18 +1,24 @@
-"""The job report: one JSON-serialisable summary that the CLI prints and the API returns."""
+"""The job report: one JSON-serialisable summary that the CLI prints and the API returns.
+
+A shot's ``cost_usd`` is ``ledger.figures.spent`` of its attempts (provider charges plus judge
+fees), and the job's ``settled_usd`` is the exact sum of its shots' costs. Money is in JSON numbers
+of at most six decimals (``foundation.money``)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 import stitching
+from foundation import money
 from foundation.states import JobStatus, ShotStatus
-from ledger import service as ledger
+from ledger import figures
 from store import jobs
 from store.db import session_scope
-from store.models import Attempt, Event, Job, Shot
+from store.models import Attempt, AttemptCost, Event, Job, Shot
 
 
 def _attempt_row(attempt: Attempt) -> dict[str, Any]:
@@ -23,8 +29,8 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
         "provider": attempt.provider,
         "status": attempt.status,
         "provider_job_id": attempt.provider_job_id,
-        "quoted_usd": attempt.quoted_usd,
-        "settled_usd": attempt.settled_usd,
+        "quoted_usd": money.to_json(attempt.quoted_usd),
+        "settled_usd": money.to_json(attempt.settled_usd),
         "error_kind": attempt.error_kind,
         "error": attempt.error,
         "verdict": attempt.verdict,
@@ -43,7 +49,15 @@ def _outcome(attempt: Attempt) -> str:
     return f"{attempt.model_id}: {action}" + (f" ({drivers})" if drivers else "")
 
 
-def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, Any]:
+def _spend(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
+    """What the attempts cost in all (``figures.spend_of`` of their cost records)."""
+    return money.total(
+        figures.spend_of(records[a.id]) if a.id in records else money.usd(a.settled_usd)
+        for a in attempts
+    )
+
+
+def _shot_row(shot: Shot, attempts: list[Attempt], planned: float, cost: Decimal) -> dict[str, Any]:
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
     return {
         "id": shot.key,
@@ -54,7 +68,7 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, 
         "fallbacks": len({a.model_id for a in attempts}) - 1 if attempts else 0,
         "verdict": verdict.get("action", shot.status),
         "seconds": planned,
-        "cost_usd": round(sum(a.settled_usd or 0.0 for a in attempts), 4),
+        "cost_usd": money.to_json(cost),
         "error": shot.error,
         "history": [_outcome(a) for a in attempts[:-1]]
         if shot.status != ShotStatus.FAILED
@@ -86,10 +100,15 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
                 select(Event).where(Event.job_id == job_id, Event.kind == "shot.cached")
             )
         )
-        rows = []
+        records = {
+            r.attempt_id: r
+            for r in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id))
+        }
+        rows, costs = [], []
         for shot in shots:
             tried = jobs.attempts_of(session, shot.id)
-            rows.append(_shot_row(shot, tried, durations[shot.key]))
+            costs.append(_spend(tried, records))
+            rows.append(_shot_row(shot, tried, durations[shot.key], costs[-1]))
         return {
             "job": job.id,
             "title": job.title,
@@ -106,10 +125,12 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
                 job.output_path if job.status == JobStatus.DELIVERED else None
             ),
             "verification": job.verification,
-            "budget_usd": job.budget_usd,
-            "spent_usd": round(job.spent_usd, 4),
-            "settled_usd": round(ledger.settled_total(session, job_id), 4),
+            "budget_usd": money.to_json(job.budget_usd),
+            "spent_usd": money.to_json(job.spent_usd),
+            "settled_usd": money.to_json(money.total(costs)),
             "cached_shots": [e.shot_key for e in cached],
-            "saved_usd": round(sum(float(e.data.get("saved_usd", 0.0)) for e in cached), 4),
+            "saved_usd": money.to_json(
+                money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
+            ),
             "shots": rows,
         }

@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from foundation import money
 from registry.errors import PriceUnavailableError
 
 RESOLUTIONS: dict[str, int] = {
@@ -82,7 +83,7 @@ class PriceQuote:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model_id,
-            "usd": round(self.usd, 4),
+            "usd": money.to_json(self.usd),
             "seconds": self.seconds,
             "resolution": self.resolution,
             "audio": self.audio,
@@ -104,17 +105,20 @@ class Pricing:
         self, model_id: str, seconds: float, resolution: str, audio: bool, on: date | None = None
     ) -> PriceQuote:
         point = self._point(model_id, seconds, resolution, audio, on)
+        rate, secs, per_credit = (
+            money.decimal(v) for v in (point.rate, seconds, self.usd_per_credit)
+        )
         if self.unit is PriceUnit.PER_SECOND:
-            usd = point.rate * seconds
+            usd = rate * secs
         elif self.unit is PriceUnit.CREDITS_PER_SECOND:
-            usd = point.rate * seconds * self.usd_per_credit
+            usd = rate * secs * per_credit
         elif self.unit is PriceUnit.CREDITS_PER_REQUEST:
-            usd = point.rate * self.usd_per_credit
+            usd = rate * per_credit
         else:
-            usd = point.rate
+            usd = rate
         return PriceQuote(
             model_id=model_id,
-            usd=usd,
+            usd=money.stored(usd),
             seconds=seconds,
             resolution=resolution,
             audio=audio,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from foundation import money
 from foundation.storyboard import AudioNeed
 
 
@@ -71,8 +72,8 @@ class Candidate:
             "model": self.model_id,
             "provider": self.provider,
             "provider_model": self.provider_model,
-            "quote_usd": round(self.quote_usd, 4),
-            "expected_cost_usd": round(self.expected_cost_usd, 4),
+            "quote_usd": money.to_json(self.quote_usd),
+            "expected_cost_usd": money.to_json(self.expected_cost_usd),
             "duration_s": self.duration_s,
             "size": f"{self.width}x{self.height}",
             "resolution": self.resolution,

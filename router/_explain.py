@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from foundation import money
 from router._candidate import Candidate
 
 _LABEL = {
@@ -19,8 +20,8 @@ _LABEL = {
 def brief(c: Candidate) -> dict[str, Any]:
     return {
         "model": c.model_id,
-        "quote_usd": round(c.quote_usd, 4),
-        "expected_cost_usd": round(c.expected_cost_usd, 4),
+        "quote_usd": money.to_json(c.quote_usd),
+        "expected_cost_usd": money.to_json(c.expected_cost_usd),
         "score": round(c.score, 3),
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from foundation import money
 from foundation.errors import Problem
 from foundation.storyboard import Mode, Storyboard
 from registry import Registry
@@ -106,9 +107,9 @@ def _shot_forecast(decision: ShotDecision, policy: RoutingPolicy) -> QuoteLine |
     return QuoteLine(
         shot_id=decision.shot_id,
         model_id=primary.model_id,
-        quote_usd=primary.quote_usd,
-        expected_usd=primary.expected_cost_usd,
-        high_usd=high,
+        quote_usd=money.stored(primary.quote_usd),
+        expected_usd=money.stored(primary.expected_cost_usd),
+        high_usd=money.stored(high),
         expected_attempts=primary.expected_attempts,
         expected_render_s=primary.expected_attempts * primary.render_p50_s,
         high_render_s=n_high * primary.render_p95_s,
@@ -126,9 +127,9 @@ def forecast(
 ) -> Forecast:
     shots = [f for d in decisions.values() if (f := _shot_forecast(d, policy)) is not None]
     return Forecast(
-        cost_low_usd=sum(s.quote_usd for s in shots),
-        cost_expected_usd=sum(s.expected_usd for s in shots),
-        cost_high_usd=sum(s.high_usd for s in shots),
+        cost_low_usd=money.stored(money.total(s.quote_usd for s in shots)),
+        cost_expected_usd=money.stored(money.total(s.expected_usd for s in shots)),
+        cost_high_usd=money.stored(money.total(s.high_usd for s in shots)),
         wall_time_s=_wall_time(shots, registry, high=False),
         wall_time_high_s=_wall_time(shots, registry, high=True),
         budget_usd=budget_usd,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from foundation import money
 from foundation.storyboard import Mode
 from router._candidate import Candidate, ShotNeed
 from router._explain import brief, group_reasons, why_lower
@@ -105,10 +106,10 @@ class QuoteLine:
             "provider": self.provider,
             "tier": self.tier,
             "seconds": self.seconds,
-            "quote_usd": round(self.quote_usd, 4),
+            "quote_usd": money.to_json(self.quote_usd),
             "expected_attempts": round(self.expected_attempts, 4),
-            "expected_usd": round(self.expected_usd, 4),
-            "high_usd": round(self.high_usd, 4),
+            "expected_usd": money.to_json(self.expected_usd),
+            "high_usd": money.to_json(self.high_usd),
             "first_frame": self.first_frame,
             "model": self.model_id,
         }
@@ -118,9 +119,9 @@ class QuoteLine:
         return {
             "shot_id": self.shot_id,
             "model": self.model_id,
-            "quote_usd": round(self.quote_usd, 4),
-            "expected_usd": round(self.expected_usd, 4),
-            "high_usd": round(self.high_usd, 4),
+            "quote_usd": money.to_json(self.quote_usd),
+            "expected_usd": money.to_json(self.expected_usd),
+            "high_usd": money.to_json(self.high_usd),
             "expected_attempts": round(self.expected_attempts, 2),
             "expected_render_s": round(self.expected_render_s, 1),
         }
@@ -148,14 +149,14 @@ class Forecast:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "cost_low_usd": round(self.cost_low_usd, 4),
-            "cost_expected_usd": round(self.cost_expected_usd, 4),
-            "cost_high_usd": round(self.cost_high_usd, 4),
+            "cost_low_usd": money.to_json(self.cost_low_usd),
+            "cost_expected_usd": money.to_json(self.cost_expected_usd),
+            "cost_high_usd": money.to_json(self.cost_high_usd),
             "wall_time_s": round(self.wall_time_s, 1),
             "wall_time_high_s": round(self.wall_time_high_s, 1),
-            "budget_usd": self.budget_usd,
-            "headroom_usd": _round(self.headroom_usd),
-            "worst_case_headroom_usd": _round(self.worst_case_headroom_usd),
+            "budget_usd": money.to_json(self.budget_usd),
+            "headroom_usd": money.to_json(self.headroom_usd),
+            "worst_case_headroom_usd": money.to_json(self.worst_case_headroom_usd),
             "shots": [s.forecast_dict() for s in self.shots],
         }
 
@@ -236,7 +237,3 @@ def _summary(decision: ShotDecision, primary: Candidate) -> str:
         f"({primary.duration_s:g}s {primary.width}x{primary.height}){adapt}{cont}; "
         f"{len(decision.candidates) - 1} fallbacks, {len(decision.rejected)} models rejected"
     )
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from foundation.errors import InvalidInputError, JobFailedError, ShotlineError
+from foundation.money import cents, rounding_note
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,6 +53,9 @@ def report_table(report: dict[str, Any]) -> Table:
         caption += "  (providers were EMULATED: no money was spent)"
     if report.get("error"):
         caption += f"  error: {report['error']}"
+    rounding = rounding_note([shot["cost_usd"] for shot in report["shots"]], report["settled_usd"])
+    if rounding:
+        caption += f"  ({rounding})"
     table = Table(title=report["title"], caption=caption)
     for column in ("shot", "model", "attempts", "verdict", "seconds", "cost", "before that"):
         table.add_column(
@@ -64,10 +68,10 @@ def report_table(report: dict[str, Any]) -> Table:
             str(shot["attempts"]),
             str(shot["verdict"]),
             f"{shot['seconds']:g}",
-            f"${shot['cost_usd']:.2f}",
+            cents(shot["cost_usd"]),
             "; ".join(shot.get("history", [])),
         )
-    table.add_row("total", "", "", "", "", f"${report['settled_usd']:.2f}", "", style="bold")
+    table.add_row("total", "", "", "", "", cents(report["settled_usd"]), "", style="bold")
     return table
 
 

@@ -286,6 +286,8 @@ class AttemptCost(Base):
     billing_outcome: Mapped[str | None] = mapped_column(String(24), default=None)
     billing_basis: Mapped[str | None] = mapped_column(String(16), default=None)
     billing_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the job ran on emulated providers (``Job.providers == "emulated"``): no money changed hands
+    emulated: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
@@ -295,9 +297,10 @@ class AttemptCost(Base):
 
 
 class JobCommit(Base):
-    """A preview job's commit: the final job rendering the approved shots, the quote it was
-    admitted on, what every shot would have cost at final (for the cost avoided), and the
-    preview/final agreement once the final is delivered."""
+    """A preview job's commit: the final job rendering the approved shots, the shots kept at
+    preview (and which of them the reviewer declined), the quote it was admitted on, what every
+    shot would have cost at final (for the cost avoided), and the preview/final agreement once the
+    final is delivered."""
 
     __tablename__ = "job_commit"
 
@@ -309,6 +312,8 @@ class JobCommit(Base):
     tenant: Mapped[str] = mapped_column(String(64), index=True)
     shots: Mapped[list[str]] = mapped_column(JSON)
     kept: Mapped[list[str]] = mapped_column(JSON)
+    # the kept shots the reviewer declined at final (the rest of ``kept`` were not reviewed)
+    rejected: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     quote: Mapped[dict[str, Any]] = mapped_column(JSON)
     final_usd_by_shot: Mapped[dict[str, float]] = mapped_column(JSON)
     agreement: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)

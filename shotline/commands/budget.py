@@ -1,4 +1,6 @@
-"""``shotline budget``: a tenant's spending budget, shared by all its jobs."""
+"""``shotline budget``: a tenant's spending budget, shared by all its jobs. Spent and reserved are
+the ledger's figures (``ledger.tenants.budgets``), the same as ``shotline costs --tenant``; emulated
+spend is shown apart and not counted against the budget."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from foundation.money import cents
 from shotline.group import ShotlineGroup
 
 
@@ -28,33 +31,36 @@ def register(app: typer.Typer) -> None:
         from store.db import session_scope
 
         with session_scope(get_settings().db_url) as session:
-            row = tenants.set_budget(session, tenant, usd)
-            typer.echo(f"{row.tenant}: budget ${row.budget_usd:.2f}, spent ${row.spent_usd:.2f}")
+            tenants.set_budget(session, tenant, usd)
+            row = next(r for r in tenants.budgets(session) if r["tenant"] == tenant)
+        typer.echo(
+            f"{row['tenant']}: budget {cents(row['budget_usd'])}, spent {cents(row['spent_usd'])}, "
+            f"reserved {cents(row['reserved_usd'])}, headroom {cents(row['headroom_usd'])}"
+        )
 
     @budget.command("show")
     def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Every tenant budget with its reservations and spend."""
         from rich.console import Console
         from rich.table import Table
-        from sqlalchemy import select
 
         from foundation.settings import get_settings
+        from ledger import tenants
         from store.db import session_scope
-        from store.tenants import TenantBudget
 
         with session_scope(get_settings().db_url) as session:
-            rows: list[dict[str, Any]] = [
-                {"tenant": r.tenant, "budget_usd": r.budget_usd, "reserved_usd": r.reserved_usd,
-                 "spent_usd": r.spent_usd, "headroom_usd": r.budget_usd - r.reserved_usd - r.spent_usd}
-                for r in session.scalars(select(TenantBudget).order_by(TenantBudget.tenant))
-            ]  # fmt: skip
+            rows: list[dict[str, Any]] = tenants.budgets(session)
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
-        table = Table(title="tenant budgets")
-        for column in ("tenant", "budget", "reserved", "spent", "headroom"):
+        table = Table(
+            title="tenant budgets",
+            caption="emulated: spend on emulated providers, not counted against the budget",
+        )
+        for column in ("tenant", "budget", "reserved", "spent", "headroom", "emulated"):
             table.add_column(column, justify="left" if column == "tenant" else "right")
         for row in rows:
-            table.add_row(row["tenant"], *(f"${row[k]:.2f}" for k in
-                          ("budget_usd", "reserved_usd", "spent_usd", "headroom_usd")))  # fmt: skip
+            table.add_row(row["tenant"], *(cents(row[k]) for k in
+                          ("budget_usd", "reserved_usd", "spent_usd", "headroom_usd",
+                           "emulated_usd")))  # fmt: skip
         Console().print(table)

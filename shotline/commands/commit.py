@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from foundation.errors import ShotlineError
+from foundation.money import cents, rounding_note
 from foundation.states import JobStatus
 from shotline.commands.render import PROVIDER_CHOICES, _start_emulator
 from shotline.console import fail_with, report_table
@@ -28,10 +29,14 @@ def quote_table(quote: Quote) -> Table:
 
     remaining = quote.remaining_usd
     caption = (
-        f"total ${quote.low_usd:.2f} - ${quote.high_usd:.2f}, expected ${quote.expected_usd:.2f}"
+        f"total {cents(quote.low_usd)} - {cents(quote.high_usd)}, "
+        f"expected {cents(quote.expected_usd)}"
     )
+    rounding = rounding_note([line.expected_usd for line in quote.lines], quote.expected_usd)
+    if rounding:
+        caption += f" (expected: {rounding})"
     if remaining is not None:
-        caption += f"; budget left ${remaining:.2f}" + ("" if quote.fits else " [red](over)[/]")
+        caption += f"; budget left {cents(remaining)}" + ("" if quote.fits else " [red](over)[/]")
     table = Table(title=f"final quote for job {quote.job_id}", caption=caption)
     for column in ("shot", "model", "tier", "seconds", "price", "retakes", "expected", "high"):
         table.add_column(column, justify="left" if column in ("shot", "model", "tier") else "right")
@@ -41,10 +46,10 @@ def quote_table(quote: Quote) -> Table:
             line.model_id + (" (first frame)" if line.first_frame else ""),
             line.tier,
             f"{line.seconds:g}",
-            f"${line.quote_usd:.2f}",
+            cents(line.quote_usd),
             f"{line.expected_attempts:.2f}",
-            f"${line.expected_usd:.2f}",
-            f"${line.high_usd:.2f}",
+            cents(line.expected_usd),
+            cents(line.high_usd),
         )
     return table
 
@@ -59,8 +64,10 @@ def versions_table(data: dict[str, Any]) -> Table:
         final = shot["final"]
         table.add_row(
             shot["id"],
-            f"{shot['preview']['model']} ${shot['preview']['cost_usd']:.2f}",
-            f"{final['model']} ${final['cost_usd']:.2f} {final['status']}" if final else "kept",
+            f"{shot['preview']['model']} {cents(shot['preview']['cost_usd'])}",
+            f"{final['model']} {cents(final['cost_usd'])} {final['status']}"
+            if final
+            else ("declined" if shot.get("rejected") else "kept"),
             ", ".join(shot["changes"]),
             "" if shot["agreement"] is None else f"{shot['agreement']:.2f}",
         )
@@ -74,14 +81,20 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def run_commit(
-    ctx: RunContext, job_id: str, shots: list[str] | None, *, console: Console, quiet: bool
+    ctx: RunContext,
+    job_id: str,
+    shots: list[str] | None,
+    *,
+    console: Console,
+    quiet: bool,
+    rejected: list[str] | None = None,
 ) -> dict[str, Any]:
     from pipeline import commit as commit_service
     from pipeline.commit_versions import versions
     from pipeline.engine import EmbeddedEngine
     from pipeline.report import job_report
 
-    result = commit_service.commit(ctx, job_id, shots)
+    result = commit_service.commit(ctx, job_id, shots, rejected)
     if not quiet:
         console.print(quote_table(result.quote))
         console.print(f"rendering {len(result.shots)} shot(s) at final: {result.final_job_id}")
@@ -101,6 +114,14 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--shots", help="approved shot ids (repeat or comma-separate; default all)"
+            ),
+        ] = None,
+        reject: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--reject",
+                help="shot ids reviewed and declined at final (repeat or comma-separate): "
+                "they keep their preview and count as cost avoided",
             ),
         ] = None,
         quote_only: Annotated[
@@ -133,7 +154,9 @@ def register(app: typer.Typer) -> None:
                     if not as_json:
                         console.print(quote_table(found))
                 else:
-                    payload = run_commit(ctx, job, approved, console=console, quiet=as_json)
+                    payload = run_commit(
+                        ctx, job, approved, console=console, quiet=as_json, rejected=_split(reject)
+                    )
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:

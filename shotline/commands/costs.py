@@ -1,5 +1,6 @@
 """``shotline costs``: the ledger's aggregates from the local database (every tenant), grouped by
-model, provider, tenant, job or day; the same figures as ``GET /v1/costs``."""
+model, provider, tenant, job or day; the same figures as ``GET /v1/costs`` (``ledger.report``).
+Emulated spend is listed apart, in rows marked ``(emulated)``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from foundation.errors import InvalidInputError, Problem
+from foundation.money import cents
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -47,20 +49,13 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 
 def collect(db_url: str, by: GroupBy, flt: CostFilter) -> dict[str, Any]:
-    from ledger import aggregates
+    from ledger import report
     from pipeline.commit_versions import refresh_agreements
     from store.db import session_scope
 
     refresh_agreements(db_url, flt.tenant)
     with session_scope(db_url) as session:
-        rows = aggregates.load(session, flt)
-        preview = aggregates.preview_stats(session, flt)
-    return {
-        "group_by": by,
-        "totals": aggregates.summarise("all", rows).to_dict(),
-        "groups": [g.to_dict() for g in aggregates.group(rows, by)],
-        "preview": preview.to_dict(),
-    }
+        return {"group_by": by} | report.cost_view(session, flt, {"groups": by})
 
 
 def _cell(value: Any, pattern: str) -> str:
@@ -74,17 +69,30 @@ def costs_table(data: dict[str, Any]) -> Table:
     caption = (
         f"previews committed: {preview['previews']}, conversion "
         f"{_cell(preview['conversion_rate'], '{:.1%}')}, cost avoided "
-        f"${preview['cost_avoided_usd']:.2f}, agreement {_cell(preview['agreement_rate'], '{:.1%}')}"
+        f"{cents(preview['cost_avoided_usd'])} ({preview['declined_shots']} shots declined on "
+        f"review), agreement {_cell(preview['agreement_rate'], '{:.1%}')}"
     )
+    if data["emulated"]["totals"]["attempts"]:
+        caption += (
+            f"\nemulated: {cents(data['emulated_usd'])} on emulated providers (no money spent, "
+            f"not counted against budgets), cost avoided "
+            f"{cents(data['emulated']['preview']['cost_avoided_usd'])}"
+        )
     table = Table(title=f"costs by {data['group_by']}", caption=caption)
     table.add_column(data["group_by"])
     table.add_column("attempts", justify="right")
     for title, _, _ in COLUMNS:
         table.add_column(title, justify="right")
-    for row in [*data["groups"], data["totals"]]:
+    emulated = data["emulated"]
+    real = [*data["groups"], data["totals"]]
+    for row in real if data["totals"]["attempts"] or not emulated["totals"]["attempts"] else []:
         cells = [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
         style = "bold" if row is data["totals"] else None
         table.add_row(row["key"], str(row["attempts"]), *cells, style=style)
+    for row in [*emulated["groups"], emulated["totals"]] if emulated["totals"]["attempts"] else []:
+        cells = [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
+        style = "dim bold" if row is emulated["totals"] else "dim"
+        table.add_row(f"{row['key']} (emulated)", str(row["attempts"]), *cells, style=style)
     return table
 
 

@@ -4,12 +4,13 @@ rates, p50/p95 render time, window filters, and the preview-then-commit figures.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
 
-from ledger import aggregates
+from ledger import aggregates, previews
 from ledger.aggregates import CostFilter
 from store.db import session_scope
 from store.models import Job, JobApi, JobCommit
@@ -85,10 +86,9 @@ class TestAggregates:
         groups, total = _groups(url, "model", tenant="acme")
         veo = groups["google/veo-3.1"]
         assert (veo.attempts, veo.accepted, veo.rejected) == (3, 2, 1)
-        assert veo.spend_usd == pytest.approx(4.81)
-        assert veo.waste_usd == pytest.approx(1.6)
+        assert (veo.spend_usd, veo.waste_usd) == (Decimal("4.81"), Decimal("1.6"))
         assert veo.seconds_accepted == 8.0
-        assert veo.cost_per_accepted_second == pytest.approx(4.81 / 8)
+        assert veo.cost_per_accepted_second == Decimal("4.81") / 8
         assert veo.acceptance_rate == pytest.approx(2 / 3)
         assert veo.render_p50_s == pytest.approx(float(np.percentile([100, 300, 200], 50)))
         assert veo.render_p95_s == pytest.approx(float(np.percentile([100, 300, 200], 95)))
@@ -100,7 +100,8 @@ class TestAggregates:
         )
         assert groups["kling/v3-pro"].fallbacks == 1
         assert (total.attempts, total.fallbacks, total.refused) == (5, 1, 1)
-        assert total.spend_usd == pytest.approx(5.31)
+        assert total.spend_usd == Decimal("5.31")
+        assert total.to_dict()["spend_usd"] == 5.31
 
     @pytest.mark.parametrize(
         ("by", "keys"),
@@ -116,7 +117,7 @@ class TestAggregates:
         _seed(url)
         groups, total = _groups(url, by)
         assert set(groups) == keys
-        assert sum(g.spend_usd for g in groups.values()) == pytest.approx(total.spend_usd)
+        assert sum(g.spend_usd for g in groups.values()) == total.spend_usd, "exactly"
         assert sum(g.attempts for g in groups.values()) == total.attempts == 6
 
     def test_window_is_from_inclusive_to_exclusive(self, tmp_path):
@@ -128,7 +129,7 @@ class TestAggregates:
 
 
 class TestPreviewStats:
-    def test_conversion_avoided_and_agreement(self, tmp_path):
+    def test_conversion_declined_avoided_and_agreement(self, tmp_path):
         url = f"sqlite:///{tmp_path / 'p.db'}"
         with session_scope(url) as session:
             for job_id, mode in (("p", "preview"), ("f1", "final"), ("f2", "final")):
@@ -142,6 +143,7 @@ class TestPreviewStats:
                     tenant="acme",
                     shots=["a"],
                     kept=["b", "c", "d"],
+                    rejected=["b", "c"],
                     quote={},
                     final_usd_by_shot=prices,
                     agreement={"a": 0.9},
@@ -154,17 +156,22 @@ class TestPreviewStats:
                     tenant="acme",
                     shots=["b"],
                     kept=["a", "c", "d"],
+                    rejected=None,
                     quote={},
                     final_usd_by_shot=prices,
                     agreement={"b": 0.3},
                 )
             )
         with session_scope(url) as session:
-            stats = aggregates.preview_stats(session, CostFilter(tenant="acme"))
-            other = aggregates.preview_stats(session, CostFilter(tenant="globex"))
+            stats = previews.preview_stats(session, CostFilter(tenant="acme"))
+            other = previews.preview_stats(session, CostFilter(tenant="globex"))
+            emulated = previews.preview_stats(session, CostFilter(tenant="acme"), emulated=True)
         assert (stats.previews, stats.preview_shots, stats.committed_shots) == (1, 4, 2)
         assert stats.conversion_rate == 0.5
-        assert stats.cost_avoided_usd == 12.0, "c and d never went to final"
+        # b was declined, then approved by the second commit; d was kept but never reviewed
+        assert stats.declined_shots == 1
+        assert stats.cost_avoided_usd == Decimal("4"), "only c: reviewed, declined, never final"
+        assert emulated.previews == 0, "both finals ran on real providers"
         assert (stats.agreement_scored, stats.agreeing, stats.agreement_rate) == (2, 1, 0.5)
         assert other.previews == 0
         assert other.conversion_rate is None
@@ -178,5 +185,6 @@ def test_latest_jobs_are_the_tenants_live_jobs_with_their_figures(tmp_path):
     with session_scope(url) as session:
         rows = aggregates.latest_jobs(session, "acme")
     assert [row["id"] for row in rows] == ["job1"]
-    assert rows[0]["spend_usd"] == pytest.approx(4.81)
+    assert rows[0]["spend_usd"] == 4.81
+    assert (rows[0]["emulated"], rows[0]["emulated_usd"]) == (False, 0.0)
     assert rows[0]["seconds_accepted"] == 8.0

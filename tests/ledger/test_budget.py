@@ -164,3 +164,52 @@ class TestTenantBudgetMigration:
     @pytest.mark.services
     def test_postgres_round_trip(self, fresh_postgres_url):
         round_trip(fresh_postgres_url, {"tenant_budget"}, down_to="0002", kept="job")
+
+
+def _budget_after_spend(url: str) -> None:
+    from ledger import tenants
+    from store.tenants import TenantBudget
+    from tests.ledger.history import EXPECTED, HISTORY, seed
+
+    seed(url, [job for job in HISTORY if job.tenant == "local"])
+    with session_scope(url) as session:
+        row = tenants.set_budget(session, "local", 5.0)
+        assert (row.spent_usd, row.reserved_usd) == (pytest.approx(0.3), 0.0)
+        (shown,) = tenants.budgets(session)
+    assert shown == {
+        "tenant": "local",
+        "budget_usd": 5.0,
+        "reserved_usd": 0.0,
+        "spent_usd": float(EXPECTED["local"]["spent_usd"]),
+        "headroom_usd": 4.7,
+        "emulated_usd": 2.34,
+    }, "the spend before the budget counts; the emulated spend does not"
+    with session_scope(url) as session:
+        assert session.get_one(TenantBudget, "local").spent_usd == pytest.approx(0.3)
+
+
+class TestBudgetAfterSpend:
+    def test_sqlite(self, tmp_path):
+        _budget_after_spend(f"sqlite:///{tmp_path / 'after.db'}")
+
+    @pytest.mark.services
+    def test_postgres(self, fresh_postgres_url):
+        _budget_after_spend(fresh_postgres_url)
+
+
+def test_emulated_jobs_leave_the_tenant_budget_alone(tmp_path):
+    from ledger import tenants
+    from store.tenants import TenantBudget
+    from tests.ledger.history import Seeded, Try, seed
+
+    url = f"sqlite:///{tmp_path / 'emu.db'}"
+    with session_scope(url) as session:
+        tenants.set_budget(session, "acme", 1.0)
+    big = {"k": [Try("runway/gen4.5", 2.5, "accepted", 2.5, 0.01)]}
+    seed(url, [Seeded("emu", "acme", "final", "emulated", big)])  # would not fit $1 if real
+    with session_scope(url) as session:
+        row = session.get_one(TenantBudget, "acme")
+        assert (row.spent_usd, row.reserved_usd) == (0.0, 0.0)
+        assert session.get_one(Job, "emu").spent_usd == pytest.approx(2.51), "the job's own"
+    with pytest.raises(AssertionError, match="fits"):
+        seed(url, [Seeded("real", "acme", "final", "live", big)])

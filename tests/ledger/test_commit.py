@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from foundation import money
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError
 from foundation.storyboard import StoryboardError
-from ledger import aggregates
+from ledger import previews
+from ledger.aggregates import CostFilter
 from pipeline import commit
 from pipeline.commit_versions import versions
 from pipeline.engine import EmbeddedEngine
@@ -61,8 +63,8 @@ class TestPreviewThenCommit:
         assert quote.fits
         assert [line.first_frame for line in quote.lines] == [True, True, True]
 
-        result = commit.commit(ctx, preview_id, ["k0", "k2"])
-        assert (result.shots, result.kept) == (("k0", "k2"), ("k1",))
+        result = commit.commit(ctx, preview_id, ["k0", "k2"], rejected=["k1"])
+        assert (result.shots, result.kept, result.rejected) == (("k0", "k2"), ("k1",), ("k1",))
         assert EmbeddedEngine(ctx).run(result.final_job_id) == "delivered"
 
         before, after = (
@@ -99,12 +101,14 @@ class TestPreviewThenCommit:
         assert set(both["agreement"]) == {"k0", "k2"}
 
         with session_scope(ctx.db_url) as session:
-            stats = aggregates.preview_stats(session, aggregates.CostFilter())
+            stats = previews.preview_stats(session, CostFilter(), emulated=True)
+            real = previews.preview_stats(session, CostFilter())
             row = session.scalars(select(JobCommit)).one()
-        assert (stats.preview_shots, stats.committed_shots) == (3, 2)
-        assert stats.cost_avoided_usd == pytest.approx(row.final_usd_by_shot["k1"])
+        assert (stats.preview_shots, stats.committed_shots, stats.declined_shots) == (3, 2, 1)
+        assert stats.cost_avoided_usd == money.usd(row.final_usd_by_shot["k1"])
         assert stats.cost_avoided_usd > 0
         assert stats.agreement_scored == 2
+        assert (real.previews, real.cost_avoided_usd) == (0, 0), "the final ran emulated"
 
     def test_commit_over_budget_is_refused_and_writes_nothing(self, emulated):
         ctx = emulated
@@ -123,6 +127,12 @@ class TestPreviewThenCommit:
         assert err.value.problems[0].path == "shots[1]"
         with pytest.raises(StoryboardError):
             commit.commit(ctx, preview_id, [])
+        with pytest.raises(StoryboardError) as err:
+            commit.commit(ctx, preview_id, ["k0"], rejected=["nope", "k0"])
+        assert [(p.path, p.message) for p in err.value.problems] == [
+            ("rejected[0]", f"job {preview_id} has no shot 'nope'"),
+            ("rejected[1]", "shot 'k0' is also approved"),
+        ]
         with pytest.raises(NotFoundError):
             commit.commit(ctx, "missing")
         final_id = commit.commit(ctx, preview_id).final_job_id

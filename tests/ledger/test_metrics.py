@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ledger import aggregates
+from ledger import aggregates, figures
 from ledger.metrics import METRIC_NAMES, LedgerCollector
 from router import HealthBook
 from store.db import session_scope
@@ -57,9 +57,21 @@ def _seed(url: str) -> None:
         seconds_accepted=4.5,
     )
     seed_attempt(url, job="job2", settled_usd=None, verdict="pending")
+    seed_attempt(
+        url,
+        job="emu",
+        settled_usd=0.7,
+        judge_usd=0.0012,
+        verdict="accepted",
+        seconds_requested=4.0,
+        seconds_accepted=4.0,
+        emulated=True,
+    )
     start = datetime(2026, 11, 20, 12, tzinfo=UTC)
     with session_scope(url) as session:
         session.get_one(Job, "job1").status = "delivered"
+        emu = session.get_one(Job, "emu")
+        emu.status, emu.providers = "delivered", "emulated"
         job2 = session.get_one(Job, "job2")
         job2.status, job2.budget_usd, job2.spent_usd, job2.reserved_usd = "running", 10.0, 1.0, 1.6
         session.add(Event(job_id="job1", kind="job.stitching", created_at=start))
@@ -92,15 +104,11 @@ class TestLedgerMetrics:
         _seed(url)
         families = _scrape(url)
         with session_scope(url) as session:
-            groups = {
-                g.key: g
-                for g in aggregates.group(
-                    aggregates.load(session, aggregates.CostFilter()), "model"
-                )
-            }
+            real, emulated = figures.split(aggregates.load(session, aggregates.CostFilter()))
+            groups = {g.key: g for g in aggregates.group(real, "model")}
         for model, group in groups.items():
-            assert _value(families, "shotline_spend_usd_total", model=model) == pytest.approx(
-                group.spend_usd, abs=1e-12
+            assert _value(families, "shotline_spend_usd_total", model=model) == float(
+                group.spend_usd
             )
             assert (
                 _value(families, "shotline_accepted_seconds_total", model=model)
@@ -108,6 +116,13 @@ class TestLedgerMetrics:
             )
             assert _value(families, "shotline_fallbacks_total", model=model) == group.fallbacks
             assert _value(families, "shotline_attempts_total", model=model) == group.attempts
+        assert _value(families, "shotline_emulated_spend_usd_total") == 0.7012
+        # summed across label sets by this test in floats: equal up to float addition
+        assert _value(families, "shotline_spend_usd_total") == pytest.approx(
+            float(figures.spent(real)), abs=1e-12
+        )
+        assert len(emulated) == 1, "the emulated attempt is apart from the real families"
+        assert _value(families, "shotline_attempts_total", outcome="accepted") == 1
         assert _value(families, "shotline_attempts_total", outcome="rejected") == 1
         assert _value(families, "shotline_cost_drift_flagged_total") == 1
         assert (
