@@ -3,6 +3,8 @@ and no job, attempt or reservation is written."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from pipeline.context import RunContext
@@ -17,7 +19,7 @@ REFUSED = {
 }
 
 
-def _refused_board() -> dict:
+def _refused_board() -> dict[str, Any]:
     board = tiny_board(2)
     board["scenes"][0]["shots"][1] |= {"audio": "dialogue", "dialogue": "I will kill myself"}
     return board
