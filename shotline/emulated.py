@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from foundation.errors import InvalidInputError, Problem
-from pipeline.context import RunContext
+
+if TYPE_CHECKING:
+    from pipeline.context import RunContext
 
 
 def use_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
