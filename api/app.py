@@ -20,7 +20,9 @@ from api import (
     docs,
     errors,
     files,
+    insights,
     jobs,
+    pages,
     provider_hooks,
     stream,
     system,
@@ -147,6 +149,8 @@ def create_app(
         catalog,
         costs,
         dashboard,
+        insights,
+        pages,
         videos,
         provider_hooks,
     ):

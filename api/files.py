@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, error_body, error_response, responses
+from api.viewer import ViewerDep
 from foundation.errors import NotFoundError
 from foundation.states import SHOT_HAS_CLIP, JobStatus
 from store import jobs
@@ -111,9 +112,9 @@ def poster(job_id: str, state: StateDep, tenant: TenantDep) -> FileResponse:
     responses=binary("video/mp4", ranged=True),
     summary="The accepted clip of one shot, as the provider delivered it",
 )
-def shot_asset(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse:
+def shot_asset(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) -> RangeFileResponse:
+    viewer.job(state.db_url, job_id)
     with session_scope(state.db_url) as session:
-        views.owned_job(session, tenant, job_id)
         shot = jobs.shot_by_key(session, job_id, shot_id)
         if shot is None:
             raise NotFoundError(f"job {job_id} has no shot {shot_id}")

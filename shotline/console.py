@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError, JobFailedError, ShotlineError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 _STYLE = {"accepted": "green", "normalised": "green", "failed": "red", "gated": "yellow"}
 
 
 def progress_table(state: dict[str, dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title="rendering", expand=False)
     for column in ("shot", "stage", "model", "attempt", "detail"):
         table.add_column(column)
@@ -32,6 +36,8 @@ def progress_table(state: dict[str, dict[str, Any]]) -> Table:
 
 
 def report_table(report: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     caption = f"status: {report['status']}"
     if report.get("output"):
         caption += f"  output: {report['output']}"
@@ -74,6 +80,8 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
             payload |= {"stage": exc.stage, "shot": exc.shot_id}
         typer.echo(json.dumps(payload, indent=2))
     else:
+        from rich.console import Console
+
         err = Console(stderr=True)
         err.print(f"[red]error:[/] {exc.message.splitlines()[0]}", highlight=False)
         if isinstance(exc, InvalidInputError):

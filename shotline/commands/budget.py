@@ -6,19 +6,14 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
 
-from foundation.settings import get_settings
-from ledger import tenants
-from store.db import session_scope
-from store.tenants import TenantBudget
+from shotline.group import ShotlineGroup
 
 
 def register(app: typer.Typer) -> None:
     budget = typer.Typer(
-        help="Tenant budgets (every attempt reserves against its job's and tenant's)."
+        cls=ShotlineGroup,
+        help="Tenant budgets (every attempt reserves against its job's and tenant's).",
     )
     app.add_typer(budget, name="budget")
 
@@ -28,6 +23,10 @@ def register(app: typer.Typer) -> None:
         usd: Annotated[float, typer.Argument(min=0, help="budget in US dollars")],
     ) -> None:
         """Set (or change) a tenant's budget."""
+        from foundation.settings import get_settings
+        from ledger import tenants
+        from store.db import session_scope
+
         with session_scope(get_settings().db_url) as session:
             row = tenants.set_budget(session, tenant, usd)
             typer.echo(f"{row.tenant}: budget ${row.budget_usd:.2f}, spent ${row.spent_usd:.2f}")
@@ -35,6 +34,14 @@ def register(app: typer.Typer) -> None:
     @budget.command("show")
     def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Every tenant budget with its reservations and spend."""
+        from rich.console import Console
+        from rich.table import Table
+        from sqlalchemy import select
+
+        from foundation.settings import get_settings
+        from store.db import session_scope
+        from store.tenants import TenantBudget
+
         with session_scope(get_settings().db_url) as session:
             rows: list[dict[str, Any]] = [
                 {"tenant": r.tenant, "budget_usd": r.budget_usd, "reserved_usd": r.reserved_usd,

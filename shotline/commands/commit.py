@@ -6,25 +6,26 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import ShotlineError
 from foundation.states import JobStatus
-from pipeline import commit as commit_service
-from pipeline.commit_types import Quote
-from pipeline.commit_versions import versions
-from pipeline.context import RunContext
-from pipeline.engine import EmbeddedEngine
-from pipeline.report import job_report
 from shotline.commands.render import PROVIDER_CHOICES, _start_emulator
 from shotline.console import fail_with, report_table
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.commit_types import Quote
+    from pipeline.context import RunContext
+
 
 def quote_table(quote: Quote) -> Table:
+    from rich.table import Table
+
     remaining = quote.remaining_usd
     caption = (
         f"total ${quote.low_usd:.2f} - ${quote.high_usd:.2f}, expected ${quote.expected_usd:.2f}"
@@ -49,6 +50,8 @@ def quote_table(quote: Quote) -> Table:
 
 
 def versions_table(data: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     table = Table(title="preview -> final", caption=f"final job {data['final_job_id']}")
     for column in ("shot", "preview", "final", "changed", "agreement"):
         table.add_column(column)
@@ -73,6 +76,11 @@ def _split(values: list[str] | None) -> list[str] | None:
 def run_commit(
     ctx: RunContext, job_id: str, shots: list[str] | None, *, console: Console, quiet: bool
 ) -> dict[str, Any]:
+    from pipeline import commit as commit_service
+    from pipeline.commit_versions import versions
+    from pipeline.engine import EmbeddedEngine
+    from pipeline.report import job_report
+
     result = commit_service.commit(ctx, job_id, shots)
     if not quiet:
         console.print(quote_table(result.quote))
@@ -103,6 +111,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Render the approved shots of a preview at final; the rest keep their preview."""
+        from rich.console import Console
+
+        from pipeline import commit as commit_service
+        from pipeline.context import RunContext
+
         console = Console(stderr=as_json)
         approved = _split(shots)
         try:

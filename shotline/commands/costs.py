@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError, Problem
-from foundation.settings import get_settings
-from ledger import aggregates
-from ledger.aggregates import GROUPS, CostFilter, GroupBy
-from pipeline.commit_versions import refresh_agreements
-from store.db import session_scope
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ledger.aggregates import CostFilter, GroupBy
+
+# ledger.aggregates.GROUPS spelt out, so that `--help` loads no database (a test keeps them equal)
+GROUPS: tuple[GroupBy, ...] = ("model", "provider", "tenant", "job", "day")
 
 COLUMNS = (
     ("spend", "spend_usd", "${:.4f}"),
@@ -46,6 +47,10 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 
 def collect(db_url: str, by: GroupBy, flt: CostFilter) -> dict[str, Any]:
+    from ledger import aggregates
+    from pipeline.commit_versions import refresh_agreements
+    from store.db import session_scope
+
     refresh_agreements(db_url, flt.tenant)
     with session_scope(db_url) as session:
         rows = aggregates.load(session, flt)
@@ -63,6 +68,8 @@ def _cell(value: Any, pattern: str) -> str:
 
 
 def costs_table(data: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     preview = data["preview"]
     caption = (
         f"previews committed: {preview['previews']}, conversion "
@@ -93,6 +100,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Spend, accepted seconds, cost per accepted second, rates and render times."""
+        from rich.console import Console
+
+        from foundation.settings import get_settings
+        from ledger.aggregates import CostFilter
+
         if by not in GROUPS:
             typer.echo(f"--by must be one of {', '.join(GROUPS)}", err=True)
             raise typer.Exit(2)

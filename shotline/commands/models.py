@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import ShotlineError
-from registry import LifecycleStatus, ModelSpec, Registry, load_registry
 from shotline.console import fail_with
 
-_STATUS_STYLE = {
-    LifecycleStatus.ACTIVE: "green",
-    LifecycleStatus.DEPRECATED: "yellow",
-    LifecycleStatus.RETIRED: "red",
-    LifecycleStatus.UPCOMING: "cyan",
-}
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from registry import ModelSpec, Registry
+
+# by LifecycleStatus (a StrEnum: its members are these strings)
+_STATUS_STYLE = {"active": "green", "deprecated": "yellow", "retired": "red", "upcoming": "cyan"}
 
 
 def _sizes(spec: ModelSpec) -> str:
@@ -43,6 +41,8 @@ def _inputs(spec: ModelSpec) -> str:
 
 
 def _lifecycle(spec: ModelSpec, today: date) -> str:
+    from registry import LifecycleStatus
+
     status = spec.lifecycle.status(today)
     text = str(status)
     if spec.lifecycle.retired_on and status is not LifecycleStatus.RETIRED:
@@ -55,6 +55,8 @@ def _lifecycle(spec: ModelSpec, today: date) -> str:
 
 
 def catalog_table(registry: Registry, today: date | None = None) -> Table:
+    from rich.table import Table
+
     day = today or date.today()
     table = Table(title=f"model registry ({len(registry)} models)", show_lines=False)
     for column in (
@@ -108,6 +110,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the catalog as JSON")] = False,
     ) -> None:
         """List the model catalog: capabilities, prices with sources, lifecycle and limits."""
+        from rich.console import Console
+
+        from registry import load_registry
+
         console = Console(stderr=as_json)
         try:
             registry = load_registry()

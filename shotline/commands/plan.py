@@ -8,29 +8,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import router
 from foundation.errors import ShotlineError
-from foundation.settings import get_settings
-from foundation.storyboard import Mode, load_storyboard
-from pipeline import planning
-from pipeline.context import RunContext
+from foundation.modes import Mode
 from shotline.console import fail_with
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    import router
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
     """The plan ``render`` would follow: the same router call, stats and breakers (``planning``)."""
+    from foundation.settings import get_settings
+    from foundation.storyboard import load_storyboard
+    from pipeline import planning
+    from pipeline.context import RunContext
+
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())
     return planning.route(ctx, board, mode or board.mode)
 
 
 def plan_table(result: router.Plan) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{result.title}: {result.mode} plan ({len(result.decisions)} shots)")
     for column in ("shot", "type", "model", "quote", "expected", "adaptations", "fallbacks"):
         table.add_column(
@@ -103,6 +110,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
     ) -> None:
         """Dry-run routing: model and fallbacks per shot, cost range, wall time, budget."""
+        from rich.console import Console
+
+        import router
+
         console = Console(stderr=as_json)
         try:
             result = build_plan(storyboard, mode, providers)

@@ -5,28 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.live import Live
-from sqlalchemy import select
 
 from foundation.errors import ShotlineError
+from foundation.modes import Mode
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus, ShotStatus
-from foundation.storyboard import Mode, Storyboard, load_storyboard
-from pipeline import events
-from pipeline.context import RunContext
-from pipeline.engine import EmbeddedEngine, ended
-from pipeline.planning import create_job
-from pipeline.report import job_report
 from shotline.console import fail_with, progress_table, report_table
 from shotline.emulated import use_emulator
-from store.db import session_scope
-from store.models import Job
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from foundation.storyboard import Storyboard
+    from pipeline import events
+    from pipeline.context import RunContext
+    from pipeline.events import Listener
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
@@ -37,6 +34,11 @@ def fingerprint(board: Storyboard, mode: Mode, providers: str, output: Path) -> 
 
 
 def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
+    from sqlalchemy import select
+
+    from store.db import session_scope
+    from store.models import Job
+
     with session_scope(ctx.db_url) as session:
         return session.scalar(
             select(Job.id)
@@ -56,6 +58,11 @@ def run_render(
     ctx: RunContext, board: Storyboard, mode: Mode, output: Path, *, quiet: bool, console: Console
 ) -> dict[str, Any]:
     """Create (or resume) the job, run it with live progress, return its report."""
+    from rich.live import Live
+
+    from pipeline.planning import create_job
+    from pipeline.report import job_report
+
     print_ = fingerprint(board, mode, ctx.providers, output)
     job_id = _unfinished_job(ctx, print_)
     if job_id is None:
@@ -84,12 +91,12 @@ def run_render(
     return job_report(ctx.db_url, job_id)
 
 
-Listener = Callable[[events.PipelineEvent], None]
-
-
 def drive(ctx: RunContext, job_id: str, listener: Listener | None) -> None:
     """Run the job to its end: in this process on the embedded engine, or, with
     ``SHOTLINE_ENGINE=celery``, on the workers while following its event rows."""
+    from pipeline import events
+    from pipeline.engine import EmbeddedEngine
+
     if ctx.settings.engine == "celery":
         from pipeline.celery_app import CeleryRunner
 
@@ -107,6 +114,10 @@ def drive(ctx: RunContext, job_id: str, listener: Listener | None) -> None:
 def follow(ctx: RunContext, job_id: str, listener: Listener | None, every_s: float = 0.5) -> None:
     """Replay the job's event rows to ``listener`` until the job ends or waits for an operator
     (``engine.ended``: ``held``)."""
+    from pipeline import events
+    from pipeline.engine import ended
+    from store.db import session_scope
+
     seen = 0
     while True:
         with session_scope(ctx.db_url) as session:
@@ -151,6 +162,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON report")] = False,
     ) -> None:
         """Render a storyboard end to end into one stitched MP4."""
+        from rich.console import Console
+
+        from foundation.storyboard import load_storyboard
+        from pipeline.context import RunContext
+
         console = Console(stderr=as_json)
         try:
             if providers not in PROVIDER_CHOICES:

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from rich.console import Console
 
-from api.app import create_app
 from foundation.errors import InvalidInputError, Problem, ShotlineError
-from pipeline.context import RunContext
-from pipeline.runner import JobRunner
 from shotline.console import fail_with
 from shotline.emulated import use_emulator
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pipeline.context import RunContext
+    from pipeline.runner import JobRunner
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
@@ -52,6 +53,9 @@ def build_server(
 ) -> tuple[RunContext, JobRunner]:
     """The context and runner ``serve`` runs with; what they hold (an emulator started here, the
     runner's workers) closes with ``stack``."""
+    from pipeline.context import RunContext
+    from pipeline.runner import JobRunner
+
     _check(providers, scenario)
     ctx = RunContext.create(providers)
     runner: JobRunner
@@ -79,6 +83,10 @@ def build_server(
 def serve_api(
     host: str, port: int, providers: str, console: Console, scenario: Path | None = None
 ) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
     with ExitStack() as stack:
         ctx, runner = build_server(providers, scenario, stack)
         app = create_app(ctx, runner)
@@ -101,6 +109,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run the HTTP API (OpenAPI at /docs) with the engine chosen by settings."""
+        from rich.console import Console
+
         console = Console(stderr=True)
         try:
             serve_api(host, port, providers, console, scenario)
