@@ -76,7 +76,7 @@ def jobs_list(session: Session, flt: Filters, rows: list[AttemptCost]) -> list[d
     if flt.until is not None:
         query = query.where(Job.created_at < flt.until)
     if flt.model is not None or flt.provider is not None:
-        query = query.where(Job.id.in_({r.job_id for r in rows}))
+        query = query.where(Job.id.in_(sorted({r.job_id for r in rows})))
     found = session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(JOBS_SHOWN))
     jobs = list(found)
     ids = tuple(j.id for j in jobs)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+import stitching
 from foundation.states import JobStatus, ShotStatus
 from ledger import service as ledger
 from store import jobs
@@ -62,6 +64,14 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float) -> dict[str, 
     }
 
 
+def delivered_files(output: str | None) -> dict[str, str]:
+    """The delivered output and its sidecars still on disk, by name (``stitching.output_files``)."""
+    if not output:
+        return {}
+    files = stitching.output_files(Path(output))
+    return {name: str(path) for name, path in files.items() if path.is_file()}
+
+
 def job_report(db_url: str, job_id: str) -> dict[str, Any]:
     with session_scope(db_url) as session:
         job = session.get_one(Job, job_id)
@@ -92,6 +102,9 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
             "error": job.error,
             "error_shot": job.error_shot,
             "output": job.output_path if job.status == JobStatus.DELIVERED else None,
+            "files": delivered_files(
+                job.output_path if job.status == JobStatus.DELIVERED else None
+            ),
             "verification": job.verification,
             "budget_usd": job.budget_usd,
             "spent_usd": round(job.spent_usd, 4),

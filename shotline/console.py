@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+EDIT = ("otio", "fcpxml", "edl")
 _STYLE = {"accepted": "green", "normalised": "green", "failed": "red", "gated": "yellow"}
 
 
@@ -41,6 +43,9 @@ def report_table(report: dict[str, Any]) -> Table:
     caption = f"status: {report['status']}"
     if report.get("output"):
         caption += f"  output: {report['output']}"
+        edit = [Path(path).name for name, path in report.get("files", {}).items() if name in EDIT]
+        if edit:
+            caption += f"  edit: {', '.join(edit)}"
     if report.get("cached_shots"):
         caption += f"  ({len(report['cached_shots'])} shots reused from the cache, ${report['saved_usd']:.2f} saved)"
     if report.get("emulated"):

@@ -54,7 +54,11 @@ def _table(result: StitchResult) -> Table:
     from rich.table import Table
 
     checks = result.verification["checks"]
-    table = Table(title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})")
+    edit = ", ".join(path.name for path in result.edit_files.values())
+    table = Table(
+        title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})",
+        caption=f"edit: {edit}" if edit else None,
+    )
     for column in ("check", "result", "measured"):
         table.add_column(column)
     for name, check in checks.items():
@@ -72,6 +76,7 @@ def _payload(result: StitchResult) -> dict[str, Any]:
         "poster": str(result.poster),
         "contact_sheet": str(result.contact_sheet),
         "hls": str(result.hls) if result.hls else None,
+        "edit": {fmt: str(path) for fmt, path in result.edit_files.items()},
         "timings": result.timings,
     }
 

@@ -111,14 +111,21 @@ class Chromium:
         os.close(from_browser)
         self._buffer = b""
         self._next = 0
-        self.events: list[dict[str, Any]] = []
-        target = next(
-            t for t in self.browser("Target.getTargets")["targetInfos"] if t["type"] == "page"
-        )
+        try:
+            self.session = self._attach()
+        except BaseException:
+            self.close()
+            raise
+
+    def _attach(self) -> str:
+        """Attach to the page Chromium opened; its session id."""
+        targets = self.browser("Target.getTargets")["targetInfos"]
+        target = next(t for t in targets if t["type"] == "page")
         attached = self.browser("Target.attachToTarget", targetId=target["targetId"], flatten=True)
-        self.session = attached["sessionId"]
+        session: str = attached["sessionId"]
         for domain in ("Page", "Runtime"):
-            self.send(f"{domain}.enable")
+            self._call(f"{domain}.enable", session, {})
+        return session
 
     def _write(self, message: dict[str, Any]) -> None:
         os.write(self._send_fd, json.dumps(message).encode() + b"\0")
@@ -146,8 +153,7 @@ class Chromium:
         while True:
             answer = self._read(60.0)
             if answer.get("id") != self._next:
-                self.events.append(answer)
-                continue
+                continue  # an event, or the answer to a call that timed out
             if "error" in answer:
                 raise BrowserError(f"{method}: {answer['error']}")
             return answer.get("result", {})

@@ -97,8 +97,9 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:.4f}"
 
 
-def test_page_is_self_contained(client):
-    response = client.get("/dashboard")
+@pytest.mark.parametrize("path", ["/dashboard", "/jobs/any-job/review"])
+def test_page_is_self_contained(client, path):
+    response = client.get(path)
     assert response.status_code == 200
     policy = response.headers["content-security-policy"]
     assert "default-src 'none'" in policy
@@ -180,9 +181,10 @@ def test_dashboard_shows_the_ledger_exactly(
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_dashboard_without_a_key_asks_for_one(live_url, chromium):
+@pytest.mark.parametrize("path", ["/dashboard", "/jobs/any-job/review"])
+def test_a_page_without_a_key_asks_for_one(live_url, chromium, path):
     dom = Dom()
-    dom.feed(browse(chromium, f"{live_url}/dashboard", "--dump-dom"))
+    dom.feed(browse(chromium, f"{live_url}{path}", "--dump-dom"))
     assert dom.find(tag="body")[0]["data-state"] == "needs-key"
     assert "hidden" not in dom.find(tag="form", id="keyform")[0]
 

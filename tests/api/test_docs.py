@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.api.browser import Dom, browse
+from tests.api.browser import Dom
+from tests.api.browser import browse as _browse
 
 ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -77,11 +78,11 @@ def test_default_cdn_pages_are_gone(app):
 def test_swagger_ui_renders_offline(live_url, chromium):
     offline = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
     dom = Dom()
-    dom.feed(browse(chromium, f"{live_url}/docs", offline, "--dump-dom", size=(1280, 900)))
+    dom.feed(_browse(chromium, f"{live_url}/docs", offline, "--dump-dom", size=(1280, 900)))
     operations = [n for n in dom.nodes if "opblock-summary-path" in n.get("class", "")]
     paths = {n.get("data-path") or n["text"].strip() for n in operations}
     assert "/v1/jobs" in paths, sorted(paths)[:10]
     redoc = Dom()
-    redoc.feed(browse(chromium, f"{live_url}/redoc", offline, "--dump-dom", size=(1280, 900)))
+    redoc.feed(_browse(chromium, f"{live_url}/redoc", offline, "--dump-dom", size=(1280, 900)))
     text = " ".join(n["text"] for n in redoc.nodes if n["tag"] == "body")
     assert "Storyboard jobs" in text, text[:300]

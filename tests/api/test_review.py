@@ -81,9 +81,9 @@ def _download(client, url: str, headers, path: Path) -> Path:
     return path
 
 
-def _review(page: Chromium, url: str, quote: dict[str, Any]) -> tuple[str, float]:
-    """Approve ``APPROVED`` on the page, commit, wait for the delivered final; its job id."""
-    page.goto(url)
+def _review(page: Chromium, quote: dict[str, Any]) -> tuple[str, float]:
+    """On the open review page: approve ``APPROVED``, commit, wait for the delivered final; its
+    job id and the total the page quoted."""
     page.wait_for("document.body.dataset.state === 'ready'", what="the review page")
     page.wait_for(
         "[...document.querySelectorAll('video[data-shot]')].every((v) =>"
@@ -180,18 +180,20 @@ def test_review_commit_two_of_three(client, headers, key, live_url, chromium, tm
         "/v1/jobs", json={"storyboard": BOARD, "mode": "preview"}, headers=headers
     )
     assert created.status_code == 202, created.text
-    preview = wait_for_job(client, created.json()["id"], headers, timeout=300)
-    assert (preview["status"], preview["mode"]) == ("delivered", "preview")
-    quote = client.get(f"/v1/jobs/{preview['id']}/quote", headers=headers).json()
-    two = client.get(
-        f"/v1/jobs/{preview['id']}/quote", params={"shots": list(APPROVED)}, headers=headers
-    ).json()
+    preview_id = created.json()["id"]
     ARTIFACTS.mkdir(exist_ok=True)
 
     with Chromium(chromium, tmp_path / "chromium", size=(1280, 1000)) as page:
-        final_id, shown_total = _review(
-            page, f"{live_url}/jobs/{preview['id']}/review#key={key}", quote
-        )
+        page.goto(f"{live_url}/jobs/{preview_id}/review#key={key}")
+        page.wait_for("document.body.dataset.state === 'waiting'", what="the rendering preview")
+        preview = wait_for_job(client, preview_id, headers, timeout=300)
+        assert (preview["status"], preview["mode"]) == ("delivered", "preview")
+        quote = client.get(f"/v1/jobs/{preview_id}/quote", headers=headers).json()
+        two = client.get(
+            f"/v1/jobs/{preview_id}/quote", params={"shots": list(APPROVED)}, headers=headers
+        ).json()
+        final_id, shown_total = _review(page, quote)
+        assert page.eval("document.body.dataset.waited") == "1", "it opened by itself"
         assert shown_total == two["expected_usd"]
         detail = client.get(f"/v1/dashboard/jobs/{final_id}", headers=headers).json()
         _drill(page, f"{live_url}/dashboard#job={final_id}", detail)
@@ -204,7 +206,7 @@ def test_review_commit_two_of_three(client, headers, key, live_url, chromium, tm
     for key_ in APPROVED:
         assert shots[key_]["model"] == lines[key_]["model"] != "local/animatic"
     assert (shots["close"]["attempts"], shots["close"]["model"]) == (0, "local/animatic")
-    both = client.get(f"/v1/jobs/{preview['id']}/versions", headers=headers).json()
+    both = client.get(f"/v1/jobs/{preview_id}/versions", headers=headers).json()
     assert both["final_job_id"] == final_id
     assert {s["id"]: s["approved"] for s in both["shots"]} == {
         "wide": True,
@@ -230,7 +232,7 @@ def test_review_commit_two_of_three(client, headers, key, live_url, chromium, tm
         )
         preview_clip = _download(
             client,
-            f"/v1/jobs/{preview['id']}/shots/{key_}/asset",
+            f"/v1/jobs/{preview_id}/shots/{key_}/asset",
             headers,
             tmp_path / f"p-{key_}.mp4",
         )
