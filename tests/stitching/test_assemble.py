@@ -19,6 +19,7 @@ from media.runner import run_ffmpeg
 from stitching import EditPlan, MusicBed, VerificationError, assemble, plan_edit, verify
 from stitching import assembly as assemble_mod
 from stitching.edges import mad
+from stitching.sheet import label_strip
 from stitching.verify import check_same_video
 from stitching.video import WindowPiece, full_argv, plan_pieces
 from tests.stitching.conftest import PROFILE, make_clip, normalise_all
@@ -111,7 +112,7 @@ def test_outputs_beside_the_file(shots, tmp_path):
     assert poster is not None
     assert sheet is not None
     assert poster.shape == (90, 160, 3)
-    assert sheet.shape == (90, 3 * 160, 3)
+    assert sheet.shape == (90 + label_strip("x", 160).shape[0], 3 * 160, 3)
     assert result.hls is not None
     playlist = result.hls.read_text()
     assert "#EXT-X-ENDLIST" in playlist
