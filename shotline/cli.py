@@ -17,6 +17,7 @@ from shotline.commands import (
     costs,
     doctor,
     emulate,
+    jobs,
     keys,
     models,
     plan,
@@ -45,6 +46,7 @@ commit.register(app)
 costs.register(app)
 doctor.register(app)
 resolve.register(app)
+jobs.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 USES_FFMPEG = {"render", "stitch", "check", "serve", "worker", "emulate", "commit"}

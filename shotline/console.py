@@ -1,4 +1,4 @@
-"""Shared terminal output: progress and report tables, and error printing with exit codes."""
+"""Shared terminal output: the closing report table, and error printing with exit codes."""
 
 from __future__ import annotations
 
@@ -7,31 +7,26 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from foundation.errors import InvalidInputError, JobFailedError, ShotlineError
+from shotline.tables import Column, fit_table
 
-_STYLE = {"accepted": "green", "normalised": "green", "failed": "red", "gated": "yellow"}
-
-
-def progress_table(state: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title="rendering", expand=False)
-    for column in ("shot", "stage", "model", "attempt", "detail"):
-        table.add_column(column)
-    for key, row in state.items():
-        status = str(row.get("status", ""))
-        detail = row.get("action") or row.get("error_kind") or row.get("reason") or ""
-        table.add_row(
-            key,
-            f"[{_STYLE.get(status, 'white')}]{status}[/]",
-            str(row.get("model", "")),
-            str(row.get("attempt", "")),
-            str(detail)[:60],
-        )
-    return table
+REPORT_COLUMNS = (
+    Column("shot"),
+    Column("model", fold_to=14),
+    Column("tries", priority=1, justify="right"),
+    Column("verdict"),
+    Column("seconds", priority=3, justify="right"),
+    Column("cost", justify="right"),
+    Column("before that", fold_to=18),
+)
 
 
-def report_table(report: dict[str, Any]) -> Table:
+def report_table(report: dict[str, Any], width: int | None = None) -> Table:
+    """The closing table of a job: per shot its model, verdict and cost, and what happened to its
+    earlier attempts (the refusals and rejections, which fold rather than being cut)."""
     caption = f"status: {report['status']}"
     if report.get("output"):
         caption += f"  output: {report['output']}"
@@ -41,23 +36,20 @@ def report_table(report: dict[str, Any]) -> Table:
         caption += "  (providers were EMULATED: no money was spent)"
     if report.get("error"):
         caption += f"  error: {report['error']}"
-    table = Table(title=report["title"], caption=caption)
-    for column in ("shot", "model", "attempts", "verdict", "seconds", "cost", "before that"):
-        table.add_column(
-            column, justify="right" if column in ("attempts", "seconds", "cost") else "left"
-        )
-    for shot in report["shots"]:
-        table.add_row(
+    rows = [
+        [
             shot["id"],
             str(shot["model"]),
             str(shot["attempts"]),
             str(shot["verdict"]),
             f"{shot['seconds']:g}",
             f"${shot['cost_usd']:.2f}",
-            "; ".join(shot.get("history", [])),
-        )
-    table.add_row("total", "", "", "", "", f"${report['settled_usd']:.2f}", "", style="bold")
-    return table
+            "\n".join(escape(line) for line in shot.get("history", [])),
+        ]
+        for shot in report["shots"]
+    ]
+    rows.append(["[bold]total[/]", "", "", "", "", f"[bold]${report['settled_usd']:.2f}[/]", ""])
+    return fit_table(REPORT_COLUMNS, rows, width, title=report["title"], caption=caption).table
 
 
 def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:

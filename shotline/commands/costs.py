@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError, Problem
 from foundation.settings import get_settings
 from ledger import aggregates
 from ledger.aggregates import GROUPS, CostFilter, GroupBy
 from pipeline.commit_versions import refresh_agreements
+from shotline.tables import Column, Fitted, fit_table, left_out_note, print_wide
 from store.db import session_scope
 
 COLUMNS = (
@@ -62,23 +62,38 @@ def _cell(value: Any, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
-def costs_table(data: dict[str, Any]) -> Table:
+PRIORITY = {
+    "spend": 0,
+    "waste": 1,
+    "$/accepted s": 2,
+    "accepted s": 3,
+    "accept": 4,
+    "refuse": 6,
+    "p95 s": 7,
+    "fallbacks": 8,
+    "p50 s": 9,
+    "refunded": 10,
+    "uncertain": 11,
+}
+"""Which columns stay when the terminal is narrow (0 always); the group key stays too, and
+``attempts`` ranks 5. Money cells are never wrapped nor cut."""
+
+
+def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
     preview = data["preview"]
     caption = (
         f"previews committed: {preview['previews']}, conversion "
         f"{_cell(preview['conversion_rate'], '{:.1%}')}, cost avoided "
         f"${preview['cost_avoided_usd']:.2f}, agreement {_cell(preview['agreement_rate'], '{:.1%}')}"
     )
-    table = Table(title=f"costs by {data['group_by']}", caption=caption)
-    table.add_column(data["group_by"])
-    table.add_column("attempts", justify="right")
-    for title, _, _ in COLUMNS:
-        table.add_column(title, justify="right")
+    columns = [Column(data["group_by"]), Column("attempts", priority=5, justify="right")]
+    columns += [Column(title, priority=PRIORITY[title], justify="right") for title, _, _ in COLUMNS]
+    rows = []
     for row in [*data["groups"], data["totals"]]:
-        cells = [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
-        style = "bold" if row is data["totals"] else None
-        table.add_row(row["key"], str(row["attempts"]), *cells, style=style)
-    return table
+        cells = [row["key"], str(row["attempts"])]
+        cells += [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
+        rows.append([f"[bold]{c}[/]" for c in cells] if row is data["totals"] else cells)
+    return fit_table(columns, rows, width, title=f"costs by {data['group_by']}", caption=caption)
 
 
 def register(app: typer.Typer) -> None:
@@ -90,6 +105,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         until: Annotated[str | None, typer.Option("--to", help="ISO date (UTC), exclusive")] = None,
         tenant: Annotated[str | None, typer.Option(help="one tenant only")] = None,
+        wide: Annotated[bool, typer.Option("--wide", help="every column, however narrow")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Spend, accepted seconds, cost per accepted second, rates and render times."""
@@ -104,5 +120,12 @@ def register(app: typer.Typer) -> None:
         data = collect(get_settings().db_url, by, flt)
         if as_json:
             typer.echo(json.dumps(data, indent=2))
+        elif wide:
+            print_wide(costs_table(data).table)
         else:
-            Console().print(costs_table(data))
+            console = Console()
+            fitted = costs_table(data, console.width)
+            console.print(fitted.table)
+            note = left_out_note(fitted, console.width)
+            if note:
+                console.print(note)
