@@ -91,12 +91,12 @@ class Router:
         if pin_ignored(self.registry, pin, self.ctx.providers):
             provider = self.registry.get(str(pin)).provider
             why = self.ctx.unavailable.get(provider, f"{provider} is not enabled")
-            rejected[str(pin)] = [f"pin ignored ({why}): the local renderer takes the shot"]
+            rejected[str(pin)] = [f"pin ignored, the local renderer takes the shot: {why}"]
             need = replace(need, pinned_model=None)
         for spec in self.registry.models:
             fit = assess(spec, need, self.ctx)
             if isinstance(fit, list):
-                rejected[spec.id] = fit
+                rejected[spec.id] = [*rejected.get(spec.id, []), *fit]
             else:
                 feasible.append(self._candidate(spec, fit, need, budget_share))
         feasible.sort(key=lambda c: c.score, reverse=True)

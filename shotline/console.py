@@ -16,11 +16,11 @@ from shotline.tables import Column, fit_table
 REPORT_COLUMNS = (
     Column("shot"),
     Column("model", fold_to=14),
-    Column("tries", priority=1, justify="right"),
+    Column("tries", priority=3, justify="right"),
     Column("verdict"),
-    Column("seconds", priority=3, justify="right"),
+    Column("seconds", priority=2, justify="right"),
     Column("cost", justify="right"),
-    Column("before that", fold_to=18),
+    Column("before that", fold_to=20),
 )
 
 
@@ -67,8 +67,8 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
         typer.echo(json.dumps(payload, indent=2))
     else:
         err = Console(stderr=True)
-        err.print(f"[red]error:[/] {exc.message.splitlines()[0]}", highlight=False)
+        err.print(f"[red]error:[/] {exc.message.splitlines()[0]}", highlight=False, soft_wrap=True)
         if isinstance(exc, InvalidInputError):
             for line in problems:
-                err.print(f"  {line}", highlight=False, markup=False)
+                err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)

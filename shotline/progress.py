@@ -1,5 +1,6 @@
-"""Live progress of one job, fed by its pipeline events: per shot the stage, model, attempt, time
-spent and cost so far; the job's stage, elapsed time and cost in the caption. ``render`` and
+"""Live progress of one job, fed by its pipeline events: per shot the stage (with what happened:
+a refusal, a gate action), model, attempt, time spent and cost so far; the job's stage, elapsed
+time and cost in the caption. ``render`` and
 ``commit`` show it while their job runs (stitching included)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from foundation.states import ShotStatus
@@ -27,12 +29,11 @@ _JOB_STAGE = {
 }
 COLUMNS = (
     Column("shot"),
-    Column("stage"),
+    Column("stage", fold_to=10),
     Column("model", fold_to=14),
-    Column("try", priority=2, justify="right"),
+    Column("try", priority=1, justify="right"),
     Column("time", justify="right"),
     Column("cost", justify="right"),
-    Column("detail", priority=1, fold_to=12),
 )
 
 
@@ -80,14 +81,16 @@ class JobProgress:
         detail = row.get("action") or row.get("error_kind") or row.get("reason") or ""
         started = row.get("started")
         spent = row.get("spent")
+        stage = f"[{_STYLE.get(status, 'white')}]{status}[/]"
+        if detail and detail != "accept":
+            stage += f"\n[dim]{escape(str(detail))}[/]"
         return [
             key,
-            f"[{_STYLE.get(status, 'white')}]{status}[/]",
+            stage,
             str(row.get("model", "")),
             str(row.get("attempt", "")),
             clock(row.get("ended", now) - started) if started is not None else "",
             f"${spent:.2f}" if spent is not None else "",
-            str(detail),
         ]
 
     def __rich__(self) -> Table:

@@ -106,8 +106,9 @@ def run_commit(
         output = session.get_one(Job, final_id).output_path
     into = f", into {output}" if output else ""
     console.print(
-        f"job {final_id}: final render of {len(result.shots)} shot(s) of preview {job_id}{into}",
+        f"job {final_id} (final render of {len(result.shots)} shot(s) of preview {job_id}){into}",
         highlight=False,
+        soft_wrap=True,
     )
     if not quiet:
         console.print(quote_table(result.quote, console.width))

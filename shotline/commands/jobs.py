@@ -260,8 +260,7 @@ def register(app: typer.Typer) -> None:
         job: Annotated[str, typer.Argument(help="job id or its start")],
         as_json: Annotated[bool, typer.Option("--json", help="print the job as JSON")] = False,
     ) -> None:
-        """Cancel a planned or running job: its provider jobs are cancelled, its reservations
-        released, and a process running it stops. Exit 1 when it has already ended."""
+        """Cancel a planned or running job as the API does; exit 1 when it has already ended."""
         console = Console(stderr=as_json)
         try:
             said = _cancel(job)
@@ -281,8 +280,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--launch/--print", help="open it, or only print its path")
         ] = True,
     ) -> None:
-        """Print a delivered job's video path, and open it with the platform's opener when there
-        is a display (else it only prints)."""
+        """Print a delivered job's video path; open it too when there is a display."""
         try:
             path = _video(job)
         except ShotlineError as exc:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import router
@@ -21,13 +22,21 @@ from foundation.storyboard import Mode, load_storyboard
 from pipeline import planning
 from pipeline.context import RunContext
 from shotline.console import fail_with
+from shotline.notes import local_pin_note
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
     """The plan ``render`` would follow: the same router call, stats and breakers (``planning``)."""
+    return _plan_and_note(storyboard, mode, providers)[0]
+
+
+def _plan_and_note(
+    storyboard: Path, mode: Mode | None, providers: str
+) -> tuple[router.Plan, str | None]:
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())
-    return planning.route(ctx, board, mode or board.mode)
+    mode = mode or board.mode
+    return planning.route(ctx, board, mode), local_pin_note(ctx, board, mode)
 
 
 def plan_table(result: router.Plan) -> Table:
@@ -105,7 +114,7 @@ def register(app: typer.Typer) -> None:
         """Dry-run routing: model and fallbacks per shot, cost range, wall time, budget."""
         console = Console(stderr=as_json)
         try:
-            result = build_plan(storyboard, mode, providers)
+            result, note = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
@@ -115,6 +124,8 @@ def register(app: typer.Typer) -> None:
             return
         console.print(plan_table(result))
         print_forecast(result, console)
+        if note:
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
         try:
