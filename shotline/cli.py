@@ -19,6 +19,7 @@ from shotline.commands import (
     costs,
     doctor,
     emulate,
+    jobs,
     keys,
     models,
     plan,
@@ -54,6 +55,7 @@ commit.register(app)
 costs.register(app)
 doctor.register(app)
 resolve.register(app)
+jobs.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
 USES_FFMPEG = {"render", "stitch", "check", "serve", "worker", "emulate", "commit"}

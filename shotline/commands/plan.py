@@ -15,6 +15,7 @@ import typer
 from foundation.errors import ShotlineError
 from foundation.modes import Mode
 from shotline.console import fail_with
+from shotline.notes import local_pin_note
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
     """The plan ``render`` would follow: the same router call, stats and breakers (``planning``)."""
+    return _plan_and_note(storyboard, mode, providers)[0]
+
+
+def _plan_and_note(
+    storyboard: Path, mode: Mode | None, providers: str
+) -> tuple[router.Plan, str | None]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
     from pipeline import planning
@@ -32,7 +39,8 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
 
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())
-    return planning.route(ctx, board, mode or board.mode)
+    mode = mode or board.mode
+    return planning.route(ctx, board, mode), local_pin_note(ctx, board, mode)
 
 
 def plan_table(result: router.Plan) -> Table:
@@ -116,7 +124,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result = build_plan(storyboard, mode, providers)
+            result, note = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
@@ -126,6 +134,10 @@ def register(app: typer.Typer) -> None:
             return
         console.print(plan_table(result))
         print_forecast(result, console)
+        if note:
+            from rich.markup import escape
+
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
         try:

@@ -108,7 +108,7 @@ class TestPreviewThenCommit:
         assert stats.cost_avoided_usd == money.usd(row.final_usd_by_shot["k1"])
         assert stats.cost_avoided_usd > 0
         assert stats.agreement_scored == 2
-        assert (real.previews, real.cost_avoided_usd) == (0, 0), "the final ran emulated"
+        assert (real.previews, float(real.cost_avoided_usd)) == (0, 0.0), "the final ran emulated"
 
     def test_commit_over_budget_is_refused_and_writes_nothing(self, emulated):
         ctx = emulated

@@ -64,7 +64,7 @@ def test_empty_buckets_are_kept_and_sums_reconcile():
     rows = [_row(T0), _row(T0 + timedelta(minutes=10), 2.0), _row(T0 + timedelta(hours=3), 4.0)]
     size, groups = series.series(rows, None, None)
     assert size == "hour"
-    assert [(g.key[11:16], g.spend_usd, g.attempts) for g in groups] == [
+    assert [(g.key[11:16], float(g.spend_usd), g.attempts) for g in groups] == [
         ("10:00", 3.0, 2),
         ("11:00", 0.0, 0),
         ("12:00", 0.0, 0),
@@ -97,7 +97,7 @@ def test_waste_by_cause():
         _row(T0, 0.0, verdict="failed", error_kind="safety_refusal"),
         _row(T0, 0.7, verdict="cancelled"),
     ]
-    causes = [(g.key, g.attempts, g.waste_usd) for g in series.waste_by_cause(rows)]
+    causes = [(g.key, g.attempts, float(g.waste_usd)) for g in series.waste_by_cause(rows)]
     assert causes == [
         ("black_middle", 1, 2.0),
         ("cancelled", 1, 0.7),
