@@ -112,13 +112,17 @@ def cost_data(by: str, keys: list[str]) -> dict[str, Any]:
         "previews": 2,
         "conversion_rate": 0.5,
         "cost_avoided_usd": 3.1,
+        "declined_shots": 1,
         "agreement_rate": None,
     }
+    nothing_emulated = {"totals": {"attempts": 0}, "groups": [], "preview": preview}
     return {
         "group_by": by,
         "totals": groups[-1] | {"key": "all"},
         "groups": groups,
         "preview": preview,
+        "emulated_usd": 0.0,
+        "emulated": nothing_emulated,
     }
 
 
