@@ -29,7 +29,7 @@ setup-dev: | $(UV)
 
 demo: setup
 	@mkdir -p out
-	$(BIN)/shotline render examples/teaser.yaml -o out/teaser.mp4 --providers emulated --scenario examples/emulator-demo.yaml
+	$(BIN)/shotline render examples/teaser.yaml -o out/teaser.mp4 --providers emulated --scenario examples/emulator-demo.yaml --force
 
 lint: setup-dev
 	$(BIN)/ruff check .

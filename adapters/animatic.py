@@ -1,7 +1,8 @@
 """The storyboard animatic: a real H.264/AAC MP4 per shot, drawn locally and deterministically.
 
-Exactly ``round(duration * fps)`` frames at the requested size; the shot id and prompt are readable
-over a moving background whose palette and motion follow the prompt and shot type. Audio, when asked
+Exactly ``round(duration * fps)`` frames at the requested size; the shot id and prompt, wrapped and
+scaled to fit inside the frame on a contrasting panel (``media.caption``), are readable over a
+moving background whose palette and motion follow the prompt and shot type. Audio, when asked
 for, is an ambient bed, plus speech from ``espeak-ng`` when it is installed or a clearly marked
 placeholder (syllable-rate tones) when it is not.
 """
@@ -12,7 +13,6 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
-import textwrap
 import uuid
 import wave
 from fractions import Fraction
@@ -25,9 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.base import GenerationRequest
+from media.caption import Caption, fit_block
 
 SAMPLE_RATE = 48_000
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
 _PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     # keyword: (top colour, bottom colour) in BGR
     "night": ((60, 20, 10), (20, 5, 0)),
@@ -81,37 +81,33 @@ def _gradient(
     return np.ascontiguousarray(np.broadcast_to(colours, (height, width, 3)).astype(np.uint8))
 
 
-def _text_layer(
-    request: GenerationRequest, width: int, height: int
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
-    """Shot id, prompt and (for dialogue) the line, drawn once; returns the layer and its mask."""
-    layer = np.zeros((height, width, 3), np.uint8)
-    scale = max(0.3, height / 720)
-    thickness = max(1, round(2 * scale))
-    chars = max(12, int(width / (18 * scale)))
-    lines = [f"SHOT {request.shot_id}", *textwrap.wrap(request.prompt, chars)[:4]]
+PLACEHOLDER_NOTICE = "[dialogue: placeholder tones, espeak-ng not installed]"
+
+
+def _captions(
+    request: GenerationRequest, base: npt.NDArray[np.uint8], total: int
+) -> tuple[Caption, Caption]:
+    """The title block (shot id, prompt, dialogue, placeholder notice) at the top and the frame
+    stamp at the bottom, both inside a margin and above the progress bar, in every aspect ratio."""
+    height, width = base.shape[:2]
+    unit = min(width, height) / 720
+    margin = max(4, round(0.04 * min(width, height)))
+    inner = width - 2 * margin
+    widest = f"{total - 1:04d}  frame {total}/{total}"
+    stamp = fit_block([(widest, 1.0)], (0, 0), (inner, height), 0.6 * unit)
+    stamp = stamp.moved(margin, height - _bar_height(height) - margin - stamp.height)
+    groups = [(f"SHOT {request.shot_id}", 1.45), (request.prompt, 1.0)]
     if request.dialogue:
-        lines += textwrap.wrap(f'"{request.dialogue}"', chars)[:2]
-    step = round(44 * scale)
-    y = round(70 * scale)
-    for index, line in enumerate(lines):
-        size = 1.3 * scale if index == 0 else 0.9 * scale
-        cv2.putText(
-            layer, line, (round(30 * scale), y), _FONT, size, (0, 0, 0), thickness + 3, cv2.LINE_AA
-        )
-        cv2.putText(
-            layer,
-            line,
-            (round(30 * scale), y),
-            _FONT,
-            size,
-            (255, 255, 255),
-            thickness,
-            cv2.LINE_AA,
-        )
-        y += step
-    mask: npt.NDArray[np.bool_] = np.asarray(layer.any(axis=2))
-    return layer, mask
+        groups.append((f'"{request.dialogue}"', 1.0))
+        if request.audio and not _espeak_wave_available():
+            groups.append((PLACEHOLDER_NOTICE, 0.8))
+    room = min(round(0.62 * height), stamp.box[1] - 2 * margin)
+    title = fit_block(groups, (margin, margin), (inner, room), 0.9 * unit)
+    return Caption.build(title, base), Caption.build(stamp, base)
+
+
+def _bar_height(height: int) -> int:
+    return max(3, height // 60)
 
 
 def _draw_frame(
@@ -139,19 +135,7 @@ def _draw_frame(
     )
     bar_x = round(t * (width - 1))
     cv2.rectangle(
-        frame, (0, height - max(3, height // 60)), (bar_x, height - 1), (255, 255, 255), -1
-    )
-    stamp = f"{index / (total / max(1, total)):04.0f}  frame {index + 1}/{total}"
-    scale = max(0.3, height / 1080)
-    cv2.putText(
-        frame,
-        stamp,
-        (round(30 * scale * 2), height - round(30 * scale * 2)),
-        _FONT,
-        scale,
-        (255, 255, 255),
-        1,
-        cv2.LINE_AA,
+        frame, (0, height - _bar_height(height)), (bar_x, height - 1), (255, 255, 255), -1
     )
     return frame
 
@@ -213,18 +197,6 @@ def audio_track(
     return np.clip(np.stack([left, right]), -1.0, 1.0).astype(np.float32), note
 
 
-def _overlay(request: GenerationRequest) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
-    """The text layer and its mask, with the dialogue placeholder notice when there is no TTS."""
-    text, mask = _text_layer(request, request.width, request.height)
-    if request.dialogue and request.audio and not _espeak_wave_available():
-        height = request.height
-        cv2.putText(text, "[dialogue: placeholder tones, espeak-ng not installed]",
-                    (20, height - max(20, height // 8)), _FONT, max(0.3, height / 1440),
-                    (0, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
-        mask = np.asarray(text.any(axis=2))
-    return text, mask
-
-
 def _video_stream(container: av.container.OutputContainer, request: GenerationRequest) -> Any:
     rate = _fps_fraction(request.fps)
     video = container.add_stream("libx264", rate=rate)
@@ -244,10 +216,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
     """Render ``request`` to ``out`` (written atomically) and return ``out``."""
     total, seed = frame_count(request.duration_s, request.fps), request_seed(request)
     base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
-    text, mask = _overlay(request)
-    used = np.flatnonzero(mask.any(axis=1))
-    rows = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
-    mask3 = mask[rows][:, :, None]
+    title, stamp = _captions(request, base, total)
     # the moving disc must stand out on light palettes too, or the gate sees a frozen clip
     ink = (40, 40, 40) if float(base[::8, ::8].mean()) > 150 else (255, 255, 255)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +226,8 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
         for index in range(total):
             frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000, ink)
-            np.copyto(frame[rows], text[rows], where=mask3)
+            title.apply(frame)
+            stamp.apply(frame, f"{index:04d}  frame {index + 1}/{total}")
             yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), np.uint8)
             picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             picture.pts = index

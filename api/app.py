@@ -17,9 +17,12 @@ from api import (
     commit,
     costs,
     dashboard,
+    docs,
     errors,
     files,
+    insights,
     jobs,
+    pages,
     provider_hooks,
     stream,
     system,
@@ -121,7 +124,14 @@ def create_app(
             if owns_runner:
                 state.runner.shutdown()
 
-    app = FastAPI(title="shotline", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="shotline",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.api = state
     errors.install(app)
     app.add_middleware(
@@ -139,9 +149,12 @@ def create_app(
         catalog,
         costs,
         dashboard,
+        insights,
+        pages,
         videos,
         provider_hooks,
     ):
         app.include_router(module.router)
+    docs.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,21 +1,14 @@
-"""``/dashboard`` (the built-in cost page: one HTML file with inline CSS and JS, no external
-request, allowed only its own inline code by its Content-Security-Policy) and ``/metrics``
-(Prometheus text, computed from the ledger at scrape time, for the operator only: it sums every
-tenant's spend, so it answers a bearer token equal to ``SHOTLINE_API_METRICS_TOKEN`` and is absent
-when none is set)."""
+"""``/metrics``: Prometheus text, computed from the ledger at scrape time, for the operator only
+(it sums every tenant's spend, so it answers a bearer token equal to ``SHOTLINE_API_METRICS_TOKEN``
+and is absent when none is set). The ``/dashboard`` page is served by ``api.pages``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import re
-from functools import cache
-from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -25,37 +18,6 @@ from foundation.errors import NotFoundError
 from ledger.metrics import LedgerCollector
 
 router = APIRouter(tags=["dashboard"])
-
-
-@cache
-def page() -> tuple[str, str]:
-    """The dashboard HTML and its Content-Security-Policy (hashes of its inline script/style)."""
-    html = resources.files("api.static").joinpath("dashboard.html").read_text(encoding="utf-8")
-    hashes = {
-        tag: [
-            "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
-            for body in re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.S)
-        ]
-        for tag in ("script", "style")
-    }
-    policy = (
-        f"default-src 'none'; script-src {' '.join(hashes['script'])}; "
-        f"style-src {' '.join(hashes['style'])}; connect-src 'self'; img-src 'self' data:; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-    return html, policy
-
-
-@router.get("/dashboard", response_class=HTMLResponse, summary="The built-in cost dashboard")
-def dashboard() -> HTMLResponse:
-    html, policy = page()
-    headers = {
-        "Content-Security-Policy": policy,
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "no-cache",
-    }
-    return HTMLResponse(html, headers=headers)
 
 
 def _registry(request: Request, state: StateDep) -> CollectorRegistry:

@@ -1,21 +1,24 @@
-"""Downloads of a job: the MP4 (with HTTP Range), its edit plan, per-shot assets, the poster."""
+"""Downloads of a job: the MP4 (with HTTP Range), its edit plan, the edit for NLEs (OTIO, FCPXML,
+EDL), per-shot assets and segments, the poster."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from starlette.datastructures import Headers
-from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
+from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 from starlette.types import Receive, Scope, Send
 
 from api import views
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, error_body, error_response, responses
+from api.viewer import ViewerDep
 from foundation.errors import NotFoundError
-from foundation.states import SHOT_HAS_CLIP, JobStatus
+from foundation.states import SHOT_HAS_CLIP, JobStatus, ShotStatus
+from stitching import EditPlan, interchange
 from store import jobs
 from store.db import session_scope
 
@@ -94,6 +97,34 @@ def output_plan(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, An
     return plan
 
 
+EDIT_MEDIA = {"otio": "application/json", "fcpxml": "application/xml", "edl": "text/plain"}
+
+
+@router.get(
+    "/jobs/{job_id}/output/edit/{fmt}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {media: {"schema": {"type": "string"}} for media in EDIT_MEDIA.values()},
+            "description": "the edit",
+        },
+        **responses(*AUTH, 404, 409, 422),
+    },
+    summary="The edit for an NLE: OpenTimelineIO, FCPXML or CMX 3600 EDL",
+    description="The output's edit plan as a timeline an editor opens in Resolve, Premiere or "
+    "Final Cut Pro. Media are named by file name only (no server path): put the edit beside "
+    "the shots' segments (`/shots/{shot_id}/segment`).",
+)
+def output_edit(
+    job_id: str, fmt: Literal["otio", "fcpxml", "edl"], state: StateDep, tenant: TenantDep
+) -> Response:
+    output = _delivered_output(state.db_url, tenant, job_id)
+    plan = EditPlan.from_json(_sibling(output, "plan.json").read_text(encoding="utf-8"))
+    text = interchange.render(plan, fmt, output.stem, portable=True)
+    disposition = f'attachment; filename="{job_id}.{fmt}"'
+    return Response(text, media_type=EDIT_MEDIA[fmt], headers={"content-disposition": disposition})
+
+
 @router.get(
     "/jobs/{job_id}/poster",
     response_class=FileResponse,
@@ -111,9 +142,9 @@ def poster(job_id: str, state: StateDep, tenant: TenantDep) -> FileResponse:
     responses=binary("video/mp4", ranged=True),
     summary="The accepted clip of one shot, as the provider delivered it",
 )
-def shot_asset(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse:
+def shot_asset(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) -> RangeFileResponse:
+    viewer.job(state.db_url, job_id)
     with session_scope(state.db_url) as session:
-        views.owned_job(session, tenant, job_id)
         shot = jobs.shot_by_key(session, job_id, shot_id)
         if shot is None:
             raise NotFoundError(f"job {job_id} has no shot {shot_id}")
@@ -124,3 +155,26 @@ def shot_asset(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) ->
     if not path.is_file():
         raise NotFoundError(f"the clip of shot {shot_id} is no longer stored")
     return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}-{shot_id}.mp4")
+
+
+@router.get(
+    "/jobs/{job_id}/shots/{shot_id}/segment",
+    response_class=RangeFileResponse,
+    responses=binary("video/mp4", ranged=True),
+    summary="The shot normalised to the output profile: the media the edit for NLEs names",
+)
+def shot_segment(
+    job_id: str, shot_id: str, state: StateDep, tenant: TenantDep
+) -> RangeFileResponse:
+    with session_scope(state.db_url) as session:
+        views.owned_job(session, tenant, job_id)
+        shot = jobs.shot_by_key(session, job_id, shot_id)
+        if shot is None:
+            raise NotFoundError(f"job {job_id} has no shot {shot_id}")
+        status, segment = shot.status, dict(shot.segment or {})
+    if status != ShotStatus.NORMALISED or not segment.get("path"):
+        raise JobConflictError(f"shot {shot_id} is not normalised ({status})", job=job_id)
+    path = Path(segment["path"])
+    if not path.is_file():
+        raise NotFoundError(f"the segment of shot {shot_id} is no longer stored")
+    return RangeFileResponse(path, media_type="video/mp4", filename=path.name)

@@ -68,6 +68,7 @@ def links(job_id: str, delivered: bool) -> dict[str, str]:
             "output": f"{base}/output",
             "plan": f"{base}/output/plan",
             "poster": f"{base}/poster",
+            **{fmt: f"{base}/output/edit/{fmt}" for fmt in ("otio", "fcpxml", "edl")},
         }
     return out
 

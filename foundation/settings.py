@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     max_document_nodes: int = Field(default=100_000, ge=100)  # YAML/JSON nodes, aliases expanded
     max_document_depth: int = Field(default=64, ge=8)
 
+    # --- screening before spend (README "Screening") ---
+    prompt_policy: Path | None = None  # a rule file replacing quality/prompt_policy.yaml
+    image_safety: bool = True  # the local classifier on every reference image
+    image_safety_threshold: float = Field(default=0.8, gt=0, le=1)
+    moderation: bool = True  # OpenAI's moderation endpoint, when openai_api_key is set
+    moderation_url: str = "https://api.openai.com/v1"
+
     runway_api_key: SecretStr | None = None
     gemini_api_key: SecretStr | None = None  # the Gemini judge (generateContent)
     # Veo runs on Vertex AI: an OAuth2 access token (e.g. `gcloud auth print-access-token`, valid

@@ -18,6 +18,7 @@ from foundation import limits as lim
 from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
 from foundation.limits import Limits
+from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -40,11 +41,6 @@ class AudioNeed(StrEnum):
     NONE = "none"
     AMBIENT = "ambient"
     DIALOGUE = "dialogue"
-
-
-class Mode(StrEnum):
-    PREVIEW = "preview"
-    FINAL = "final"
 
 
 class _Strict(BaseModel):

@@ -30,7 +30,7 @@ from foundation.states import (
     ShotStatus,
 )
 from ledger import service as ledger
-from pipeline import continuity, faults, recovery
+from pipeline import continuity, faults, recovery, refusals
 from pipeline.cache import cache_key, find_cached
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError, redact_paths
@@ -104,7 +104,8 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
         if step.candidate is None:
             _fail_shot(session, job, shot, step.reason)
             return None, 0.0
-        opened = (step.candidate, step.reason, len(attempts) + 1)
+        reason = refusals.opening_reason(step.reason, attempts)
+        opened = (step.candidate, reason, len(attempts) + 1)
         attempt_id = _open_next(ctx, session, job, shot, *opened)
         return attempt_id, step.delay_s if attempt_id is not None else 0.0
 
@@ -288,6 +289,8 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
         attempt.error = redact_paths(exc.message)[:2000]
         if exc.kind == "rate_limited":
             attempt.verdict = {"retry_after": getattr(exc, "retry_after", None)}
+        if exc.kind == "safety_refusal":
+            refusals.record(session, attempt, shot)
         attempt_to(
             session,
             attempt,

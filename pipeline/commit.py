@@ -11,6 +11,7 @@ agreement per committed shot.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -256,11 +257,19 @@ def _rejected(preview: _Preview, approved: list[str], rejected: list[str]) -> tu
     return tuple(key for key in order if key in set(rejected))
 
 
-def _final_output(preview: _Preview) -> str | None:
+def _final_output(ctx: RunContext, preview: _Preview) -> str | None:
+    """Where the final of a preview with an output file goes: ``OUT.final.mp4`` beside it, or
+    ``OUT.final-2.mp4`` and on when an earlier commit's file or job has the name, so that a commit
+    never overwrites another's deliverable."""
     if not preview.output_path:
         return None
     path = Path(preview.output_path)
-    return str(path.with_name(f"{path.stem}.final{path.suffix}"))
+    tags = ("final" if n == 1 else f"final-{n}" for n in itertools.count(1))
+    names = (path.with_name(f"{path.stem}.{tag}{path.suffix}") for tag in tags)
+    with session_scope(ctx.db_url) as session:
+        return str(
+            next(n for n in names if not n.exists() and not jobs.output_claimed(session, str(n)))
+        )
 
 
 def _create_final(
@@ -280,7 +289,7 @@ def _create_final(
         mode="final",
         providers=ctx.providers,
         storyboard=stored.model_dump(mode="json"),
-        output_path=_final_output(preview),
+        output_path=_final_output(ctx, preview),
         budget_usd=budget,
     )
     shots = [

@@ -35,7 +35,7 @@ from pipeline.context import RunContext
 from pipeline.errors import StaleStatusError, public_message
 from pipeline.limits import slot_lease_s
 from pipeline.recovery import HELD_STEP
-from pipeline.render_times import next_poll_s
+from pipeline.render_times import finished_after, next_poll_s
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
 from pipeline.transitions import job_to
 from store.db import session_scope
@@ -241,8 +241,11 @@ def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
         elapsed = time.time() - cur.since if cur.since is not None else 0.0
         delay = next_poll_s(ctx, row.model_id, elapsed, polls=1)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
-    if outcome == "succeeded":
-        return [Move(cur.key, cur.job_id, "gate", cur.ref, since=cur.since)]
+    if outcome == "succeeded":  # the gate's ``since``: when the render most likely started
+        first = row.status == AttemptStatus.SUBMITTED
+        elapsed = time.time() - cur.since if cur.since is not None else 0.0
+        start = time.time() - finished_after(ctx, elapsed, first)
+        return [Move(cur.key, cur.job_id, "gate", cur.ref, since=start)]
     return [_to_begin(cur, _shot_of(cur))]
 
 
@@ -252,7 +255,10 @@ def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
     shot_pk = _shot_of(cur)
     if cur.cancelled:
         return [_done(cur)]
-    if verdicts.fetch(ctx, attempt_id, cur.since) and verdicts.judge(ctx, attempt_id) in ("accept", "repair"):
+    if verdicts.fetch(ctx, attempt_id, cur.since) and verdicts.judge(ctx, attempt_id) in (
+        "accept",
+        "repair",
+    ):
         return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
     return [_to_begin(cur, shot_pk)]
 

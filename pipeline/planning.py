@@ -12,6 +12,7 @@ from foundation.storyboard import Mode, Storyboard
 from pipeline import history
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
+from quality import screening
 from store.db import session_scope
 from store.models import Job, Shot
 from store.records import RouteCandidate, ShotRoute
@@ -52,7 +53,12 @@ def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
 
 def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     """The one call of the router for planning, quotes, re-renders and commits: the providers
-    available to ``ctx``, the learned statistics and the breakers every process shares."""
+    available to ``ctx``, the learned statistics and the breakers every process shares.
+
+    The storyboard is screened first (``quality.screening``): a refused text or reference image
+    raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent."""
+    hosted = ctx.providers not in ("local", "emulated")
+    screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     availability = router.provider_availability(ctx.providers, ctx.settings)
     return router.plan(
         board,

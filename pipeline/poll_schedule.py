@@ -61,10 +61,14 @@ def poll_delay(times: RenderTimes, elapsed_s: float, polls: int, bounds: PollBou
     """Seconds from now to the next poll of a job submitted ``elapsed_s`` ago and polled
     ``polls`` times so far (0: the coming poll is the first)."""
     elapsed = max(0.0, elapsed_s)
-    low, high = bounds.min_s, max(bounds.min_s, bounds.max_s)
     until_timeout = max(0.0, bounds.timeout_s - elapsed)
     if polls == 0:  # not capped by ``max_s`` (nothing to see yet), nor raised to ``min_s``
         plausible = times.trust() * times.low_tail_s() - elapsed
         return min(max(0.0, plausible), until_timeout) if math.isfinite(plausible) else 0.0
-    delay = min(high, max(low, bounds.lateness * bounds.margin * elapsed))
-    return max(low, min(delay, until_timeout))
+    return max(bounds.min_s, min(backoff_s(elapsed, bounds), until_timeout))
+
+
+def backoff_s(elapsed_s: float, bounds: PollBounds) -> float:
+    """The interval between two polls of a job waited on for ``elapsed_s`` seconds."""
+    low, high = bounds.min_s, max(bounds.min_s, bounds.max_s)
+    return min(high, max(low, bounds.lateness * bounds.margin * elapsed_s))

@@ -10,7 +10,7 @@ import time
 from sqlalchemy import select
 
 from pipeline.context import RunContext
-from pipeline.poll_schedule import PollBounds, RenderTimes, poll_delay
+from pipeline.poll_schedule import PollBounds, RenderTimes, backoff_s, poll_delay
 from store.db import session_scope
 from store.models import Attempt
 
@@ -62,6 +62,16 @@ def bounds(ctx: RunContext) -> PollBounds:
     settings = ctx.settings
     longest = settings.poll_max_interval_s or settings.poll_interval_s * MAX_INTERVAL_FACTOR
     return PollBounds(settings.poll_interval_s, longest, settings.attempt_timeout_s)
+
+
+def finished_after(ctx: RunContext, elapsed_s: float, first_poll: bool) -> float:
+    """Seconds from submission to when a render most likely finished, seen done by a poll
+    ``elapsed_s`` after submission: halfway back to the poll before it (the submission, for a first
+    poll). Taking the poll's own time would feed the poll's lateness and queueing back into the
+    schedule that sets them, and measured render times would creep up under load."""
+    if first_poll:
+        return elapsed_s / 2
+    return max(elapsed_s / 2, elapsed_s - backoff_s(elapsed_s, bounds(ctx)) / 2)
 
 
 def next_poll_s(ctx: RunContext, model_id: str, elapsed_s: float, polls: int) -> float:

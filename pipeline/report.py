@@ -7,10 +7,12 @@ of at most six decimals (``foundation.money``)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+import stitching
 from foundation import money
 from foundation.states import JobStatus, ShotStatus
 from ledger import figures
@@ -76,6 +78,14 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float, cost: Decimal
     }
 
 
+def delivered_files(output: str | None) -> dict[str, str]:
+    """The delivered output and its sidecars still on disk, by name (``stitching.output_files``)."""
+    if not output:
+        return {}
+    files = stitching.output_files(Path(output))
+    return {name: str(path) for name, path in files.items() if path.is_file()}
+
+
 def job_report(db_url: str, job_id: str) -> dict[str, Any]:
     with session_scope(db_url) as session:
         job = session.get_one(Job, job_id)
@@ -111,6 +121,9 @@ def job_report(db_url: str, job_id: str) -> dict[str, Any]:
             "error": job.error,
             "error_shot": job.error_shot,
             "output": job.output_path if job.status == JobStatus.DELIVERED else None,
+            "files": delivered_files(
+                job.output_path if job.status == JobStatus.DELIVERED else None
+            ),
             "verification": job.verification,
             "budget_usd": money.to_json(job.budget_usd),
             "spent_usd": money.to_json(job.spent_usd),

@@ -34,7 +34,7 @@ from router._providers import (
     enabled_providers,
     provider_availability,
 )
-from router._route import Evaluation, Router, shot_need
+from router._route import Evaluation, Router, pin_ignored, shot_need
 from router._shot_type import infer_shot_type
 from router._stats import ModelStats, Outcome, PriorStats, StatsBook, StatsSource
 from router._types import Forecast, Plan, QuoteLine, ShotDecision, Unroutable
@@ -81,6 +81,7 @@ __all__ = [
     "forecast",
     "group_reasons",
     "infer_shot_type",
+    "pin_ignored",
     "plan",
     "provider_availability",
     "raise_if_unroutable",

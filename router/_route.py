@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from foundation.storyboard import Mode, Scene, Shot, Storyboard
@@ -55,6 +55,14 @@ def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNee
     )
 
 
+def pin_ignored(registry: Registry, pin: str | None, providers: Collection[str]) -> bool:
+    """A pin to a hosted model means nothing in a local-only run (``--providers local``, or
+    ``auto`` with no hosted key set): the local animatic stands in."""
+    if not pin or pin not in registry or frozenset(providers) != frozenset({"local"}):
+        return False
+    return registry.get(pin).provider != "local"
+
+
 class Router:
     """Routes shots against one registry, provider set, policy, stats source and health book."""
 
@@ -79,15 +87,16 @@ class Router:
     def evaluate(self, need: ShotNeed, budget_share: float | None = None) -> Evaluation:
         feasible: list[Candidate] = []
         rejected: dict[str, list[str]] = {}
-        if self._local_only_ignores(need.pinned_model):
-            rejected[str(need.pinned_model)] = [
-                "pin ignored: --providers local renders every shot locally"
-            ]
+        pin = need.pinned_model
+        if pin_ignored(self.registry, pin, self.ctx.providers):
+            provider = self.registry.get(str(pin)).provider
+            why = self.ctx.unavailable.get(provider, f"{provider} is not enabled")
+            rejected[str(pin)] = [f"pin ignored, the local renderer takes the shot: {why}"]
             need = replace(need, pinned_model=None)
         for spec in self.registry.models:
             fit = assess(spec, need, self.ctx)
             if isinstance(fit, list):
-                rejected[spec.id] = fit
+                rejected[spec.id] = [*rejected.get(spec.id, []), *fit]
             else:
                 feasible.append(self._candidate(spec, fit, need, budget_share))
         feasible.sort(key=lambda c: c.score, reverse=True)
@@ -97,12 +106,6 @@ class Router:
             hint = f"; did you mean {close[0]}?" if close else ""
             rejected[pin] = [f"pinned by the shot but not in the registry{hint}"]
         return Evaluation(need, feasible, rejected)
-
-    def _local_only_ignores(self, pin: str | None) -> bool:
-        """A pin to a hosted model means nothing in a local-only run: the animatic stands in."""
-        if not pin or pin not in self.registry or self.ctx.providers != frozenset({"local"}):
-            return False
-        return self.registry.get(pin).provider != "local"
 
     def _candidate(
         self, spec: ModelSpec, fit: Fit, need: ShotNeed, budget_share: float | None

@@ -1,41 +1,50 @@
-"""Shared terminal output: progress and report tables, and error printing with exit codes."""
+"""Shared terminal output: the closing report table, and error printing with exit codes."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError, JobFailedError, ShotlineError
 from foundation.money import cents, rounding_note
 
-_STYLE = {"accepted": "green", "normalised": "green", "failed": "red", "gated": "yellow"}
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+EDIT = ("otio", "fcpxml", "edl")
 
 
-def progress_table(state: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title="rendering", expand=False)
-    for column in ("shot", "stage", "model", "attempt", "detail"):
-        table.add_column(column)
-    for key, row in state.items():
-        status = str(row.get("status", ""))
-        detail = row.get("action") or row.get("error_kind") or row.get("reason") or ""
-        table.add_row(
-            key,
-            f"[{_STYLE.get(status, 'white')}]{status}[/]",
-            str(row.get("model", "")),
-            str(row.get("attempt", "")),
-            str(detail)[:60],
-        )
-    return table
+def _report_columns() -> tuple[Any, ...]:
+    from shotline.tables import Column
+
+    return (
+        Column("shot"),
+        Column("model", fold_to=14),
+        Column("tries", priority=3, justify="right"),
+        Column("verdict"),
+        Column("seconds", priority=2, justify="right"),
+        Column("cost", justify="right"),
+        Column("before that", fold_to=20),
+    )
 
 
-def report_table(report: dict[str, Any]) -> Table:
+def report_table(report: dict[str, Any], width: int | None = None) -> Table:
+    """The closing table of a job: per shot its model, verdict and cost, and what happened to its
+    earlier attempts (the refusals and rejections, which fold rather than being cut)."""
+    from rich.markup import escape
+
+    from shotline.tables import fit_table
+
     caption = f"status: {report['status']}"
     if report.get("output"):
         caption += f"  output: {report['output']}"
+        edit = [Path(path).name for name, path in report.get("files", {}).items() if name in EDIT]
+        if edit:
+            caption += f"  edit: {', '.join(edit)}"
     if report.get("cached_shots"):
         caption += f"  ({len(report['cached_shots'])} shots reused from the cache, ${report['saved_usd']:.2f} saved)"
     if report.get("emulated"):
@@ -45,23 +54,20 @@ def report_table(report: dict[str, Any]) -> Table:
     rounding = rounding_note([shot["cost_usd"] for shot in report["shots"]], report["settled_usd"])
     if rounding:
         caption += f"  ({rounding})"
-    table = Table(title=report["title"], caption=caption)
-    for column in ("shot", "model", "attempts", "verdict", "seconds", "cost", "before that"):
-        table.add_column(
-            column, justify="right" if column in ("attempts", "seconds", "cost") else "left"
-        )
-    for shot in report["shots"]:
-        table.add_row(
+    rows = [
+        [
             shot["id"],
             str(shot["model"]),
             str(shot["attempts"]),
             str(shot["verdict"]),
             f"{shot['seconds']:g}",
             cents(shot["cost_usd"]),
-            "; ".join(shot.get("history", [])),
-        )
-    table.add_row("total", "", "", "", "", cents(report["settled_usd"]), "", style="bold")
-    return table
+            "\n".join(escape(line) for line in shot.get("history", [])),
+        ]
+        for shot in report["shots"]
+    ]
+    rows.append(["[bold]total[/]", "", "", "", "", f"[bold]{cents(report['settled_usd'])}[/]", ""])
+    return fit_table(_report_columns(), rows, width, title=report["title"], caption=caption).table
 
 
 def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
@@ -78,9 +84,11 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
             payload |= {"stage": exc.stage, "shot": exc.shot_id}
         typer.echo(json.dumps(payload, indent=2))
     else:
+        from rich.console import Console
+
         err = Console(stderr=True)
-        err.print(f"[red]error:[/] {exc.message.splitlines()[0]}", highlight=False)
+        err.print(f"[red]error:[/] {exc.message.splitlines()[0]}", highlight=False, soft_wrap=True)
         if isinstance(exc, InvalidInputError):
             for line in problems:
-                err.print(f"  {line}", highlight=False, markup=False)
+                err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)

@@ -5,6 +5,7 @@ from stitching.assembly import (
     assemble,
     copy_mismatches,
     keyframe_hints,
+    output_files,
     sample_offsets,
     stitch,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "keyframe_hints",
     "normalise",
     "normalise_between",
+    "output_files",
     "plan_edit",
     "prerender",
     "sample_offsets",

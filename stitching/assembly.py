@@ -17,6 +17,8 @@ from foundation.storyboard import Transition
 from media.runner import run_ffmpeg
 from stitching import audio as audio_mod
 from stitching.errors import PlanError, VerificationError
+from stitching.interchange import export as export_edit
+from stitching.interchange import interchange_paths
 from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, probe_params
@@ -34,7 +36,8 @@ from stitching.video import (
 from stitching.windows import render_windows
 
 __all__ = [
-    "StitchResult", "assemble", "copy_mismatches", "keyframe_hints", "mux", "sample_offsets", "stitch",
+    "StitchResult", "assemble", "copy_mismatches", "keyframe_hints", "mux", "output_files",
+    "sample_offsets", "stitch",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,15 @@ class StitchResult:
     hls: Path | None = None
     video_path: str = "copy"
     timings: dict[str, float] = field(default_factory=dict)
+    edit_files: dict[str, Path] = field(default_factory=dict)
+    """The edit as ``otio``, ``fcpxml`` and ``edl`` files (``stitching.interchange``)."""
+
+
+def output_files(out: Path) -> dict[str, Path]:
+    """Every file ``assemble`` delivers for the output ``out``, by name (HLS aside)."""
+    sidecars = {"plan": "plan.json", "poster": "poster.jpg", "contact_sheet": "contact.jpg"}
+    named = {name: out.with_name(f"{out.stem}.{suffix}") for name, suffix in sidecars.items()}
+    return {"video": out, **named, **interchange_paths(out)}
 
 
 def copy_mismatches(segments: list[Segment]) -> list[str]:
@@ -123,8 +135,9 @@ def _check_files(plan: EditPlan) -> None:
 def assemble(plan: EditPlan, out: Path, *, hls: bool = False) -> StitchResult:
     """Render ``plan`` to ``out`` (H.264/AAC MP4, faststart) and verify the file.
 
-    Writes ``OUT.plan.json``, ``OUT.poster.jpg`` and ``OUT.contact.jpg`` beside it (and
-    ``OUT_hls/index.m3u8`` with ``hls``). Raises ``VerificationError`` carrying the measured numbers
+    Writes ``OUT.plan.json``, ``OUT.poster.jpg``, ``OUT.contact.jpg`` and the edit for NLEs
+    (``OUT.otio``, ``OUT.fcpxml``, ``OUT.edl``) beside it (and ``OUT_hls/index.m3u8`` with
+    ``hls``). Raises ``VerificationError`` carrying the measured numbers
     when the output does not match the plan; the files are kept for inspection.
 
     The picture checks (cuts and clean joins) decode the video track while the audio is still
@@ -163,6 +176,7 @@ def _render(
         written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp))
         os.replace(tmp, out)
         plan_path.write_text(plan.to_json(), encoding="utf-8")
+        edit = pool.submit(_timed, timings, "edit_files", lambda: export_edit(plan, out))
         playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
         thumbs = pool.submit(
             _timed, timings, "thumbs",
@@ -172,13 +186,14 @@ def _render(
         checks = _timed(timings, "verify_file", lambda: verify_file(plan, out))
         cuts, clean = joins.result()
         thumbs.result()
+        edit_files = edit.result()
         checks |= {"cuts": cuts, "joins_clean": clean, "video_packets": same.result()}
         hls_path = playlist.result() if playlist is not None else None
     verification = summarise(checks)
     verification["render"] = {"video_path": video_path, **audio_report}
     return StitchResult(
         out, plan, verification, names["poster.jpg"], names["contact.jpg"], plan_path, hls_path,
-        video_path, timings,
+        video_path, timings, dict(edit_files),
     )  # fmt: skip
 
 

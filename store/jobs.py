@@ -4,7 +4,7 @@ what a status means and when a row may change is decided above ``store``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -49,18 +49,52 @@ def list_jobs(
     limit: int,
     after: Job | None = None,
     status: str | None = None,
+    since: datetime | None = None,
 ) -> list[Job]:
-    """The jobs not deleted (of ``tenant``, or every tenant's), newest first, starting after the
-    job ``after``."""
+    """The jobs not deleted (of ``tenant``, or every tenant's; created at ``since`` or later),
+    newest first, starting after the job ``after``."""
     query = select(Job).outerjoin(JobApi, JobApi.job_id == Job.id)
     query = query.where(JobApi.deleted_at.is_(None))
     if tenant is not None:
         query = query.where(Job.tenant == tenant)
     if status:
         query = query.where(Job.status == status)
+    if since is not None:
+        query = query.where(Job.created_at >= since)
     if after is not None:
         query = query.where(tuple_(Job.created_at, Job.id) < (after.created_at, after.id))
     return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+
+def ids_starting(session: Session, prefix: str, limit: int = 2) -> list[str]:
+    """Up to ``limit`` job ids that start with ``prefix`` (a short id as the CLI prints it)."""
+    if not prefix or len(prefix) > JOB_ID_MAX:
+        return []
+    query = select(Job.id).where(Job.id.startswith(prefix, autoescape=True)).order_by(Job.id)
+    return list(session.scalars(query.limit(limit)))
+
+
+def shot_counts(
+    session: Session, job_ids: Collection[str], done: Collection[str]
+) -> dict[str, tuple[int, int]]:
+    """Per job: how many of its shots are in one of the ``done`` states, and how many it has."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(Shot.job_id, Shot.status, func.count())
+        .where(Shot.job_id.in_(list(job_ids)))
+        .group_by(Shot.job_id, Shot.status)
+    ).all()
+    counts = dict.fromkeys(job_ids, (0, 0))
+    for job_id, status, count in rows:
+        finished, total = counts[job_id]
+        counts[job_id] = (finished + (count if status in done else 0), total + count)
+    return counts
+
+
+def output_claimed(session: Session, path: str) -> bool:
+    """Whether some job writes (or wrote) its deliverable to ``path``."""
+    return session.scalar(select(Job.id).where(Job.output_path == path).limit(1)) is not None
 
 
 def shots_of(session: Session, job_id: str) -> list[Shot]:

@@ -3,14 +3,14 @@
 The answer is JSON shaped by the request's own schema when it sends one (``responseJsonSchema`` /
 ``responseSchema`` / ``response_format.json_schema.schema``), filled with scores in [0, 1] for
 ``prompt_adherence``, ``visual_quality``, ``temporal_coherence``, ``anatomy`` and an ``issues`` list
-with timestamps. Scores are seeded by the request body, overridable per judge model in the scenario.
+with timestamps. Scores follow the frames the request sends (``_judge_view``: black, blank and
+frozen frames score low), overridable per judge model in the scenario.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import time
 from typing import Any
 
@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from emulators.routes import _flow as flow
+from emulators.routes._judge_view import stills_of, view
 from emulators.scenario import JudgeProfile
 from emulators.wire import fault_response, respond
 
@@ -29,11 +30,18 @@ _KIND_KEYS = ("kind", "category", "type", "dimension", "label")
 
 
 def judge_answer(profile: JudgeProfile, raw: bytes) -> dict[str, Any]:
-    """Scores and issues for one judge call (canonical keys)."""
-    rng = random.Random(int.from_bytes(hashlib.sha256(raw).digest()[:8], "big"))
-    scores = {name: round(rng.uniform(0.78, 0.95), 3) for name in SCORES}
+    """Scores and issues for one judge call (canonical keys), from the frames the request carries
+    (``_judge_view``); the scenario's judge profile overrides scores, and its issues replace the
+    seen ones when it lists any."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    scores, issues = view(stills_of(body))
     scores.update(profile.scores)
-    return {**scores, "issues": [dict(issue) for issue in profile.issues]}
+    if profile.issues:
+        issues = [dict(issue) for issue in profile.issues]
+    return {**scores, "issues": issues}
 
 
 def fill_schema(schema: Any, answer: dict[str, Any]) -> Any:

@@ -8,18 +8,15 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.money import cents
-from foundation.settings import get_settings
-from ledger import tenants
-from store.db import session_scope
+from shotline.group import ShotlineGroup
 
 
 def register(app: typer.Typer) -> None:
     budget = typer.Typer(
-        help="Tenant budgets (every attempt reserves against its job's and tenant's)."
+        cls=ShotlineGroup,
+        help="Tenant budgets (every attempt reserves against its job's and tenant's).",
     )
     app.add_typer(budget, name="budget")
 
@@ -29,6 +26,10 @@ def register(app: typer.Typer) -> None:
         usd: Annotated[float, typer.Argument(min=0, help="budget in US dollars")],
     ) -> None:
         """Set (or change) a tenant's budget."""
+        from foundation.settings import get_settings
+        from ledger import tenants
+        from store.db import session_scope
+
         with session_scope(get_settings().db_url) as session:
             tenants.set_budget(session, tenant, usd)
             row = next(r for r in tenants.budgets(session) if r["tenant"] == tenant)
@@ -40,6 +41,13 @@ def register(app: typer.Typer) -> None:
     @budget.command("show")
     def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Every tenant budget with its reservations and spend."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from foundation.settings import get_settings
+        from ledger import tenants
+        from store.db import session_scope
+
         with session_scope(get_settings().db_url) as session:
             rows: list[dict[str, Any]] = tenants.budgets(session)
         if as_json:

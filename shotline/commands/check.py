@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
-from foundation.storyboard import parse_size
-from media.probe import probe
-from quality.expectation import ClipExpectation
-from quality.gate import Verdict, evaluate
-from quality.policy import GatePolicy, default_policy, load_policy
 from shotline.console import fail_with
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from quality.expectation import ClipExpectation
+    from quality.gate import Verdict
+    from quality.policy import GatePolicy
 
 AUDIO_CHOICES = ("required", "none", "any")
 _COLOURS = {
@@ -35,6 +35,10 @@ _COLOURS = {
 def build_expectation(
     clip: Path, duration: float | None, size: str | None, fps: float | None, audio: str, tier: str
 ) -> ClipExpectation:
+    from foundation.storyboard import parse_size
+    from media.probe import probe
+    from quality.expectation import ClipExpectation
+
     problems = []
     if not clip.is_file():
         problems.append(Problem("CLIP", f"{clip} is not a file"))
@@ -65,6 +69,8 @@ def build_expectation(
 
 
 def verdict_table(verdict: Verdict, clip: Path) -> Table:
+    from rich.table import Table
+
     colour = _COLOURS[verdict.action]
     caption = f"verdict: [{colour}]{verdict.action}[/]  score {verdict.score:.2f}"
     if verdict.repair:
@@ -98,6 +104,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     ) -> None:
         """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else)."""
+        from rich.console import Console
+
+        from quality.gate import evaluate
+        from quality.policy import default_policy, load_policy
+
         console = Console(stderr=as_json)
         try:
             expect = build_expectation(clip, duration, size, fps, audio, tier)

@@ -1,31 +1,51 @@
 """``shotline commit JOB``: quote the final render of a delivered preview, then render the approved
-shots at final (the others keep their preview) and print both versions."""
+shots at final (the others keep their preview) with live progress, and print both versions. The
+final goes beside the preview's file as ``OUT.final.mp4`` (``OUT.final-2.mp4``... when an earlier
+commit has that name: nothing is overwritten)."""
 
 from __future__ import annotations
 
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import ShotlineError
 from foundation.money import cents, rounding_note
 from foundation.states import JobStatus
-from pipeline import commit as commit_service
-from pipeline.commit_types import Quote
-from pipeline.commit_versions import versions
-from pipeline.context import RunContext
-from pipeline.engine import EmbeddedEngine
-from pipeline.report import job_report
-from shotline.commands.render import PROVIDER_CHOICES, _start_emulator
+from shotline.commands.render import PROVIDER_CHOICES, _start_emulator, watch
 from shotline.console import fail_with, report_table
+from shotline.tables import Column, fit_table
+
+QUOTE_COLUMNS = (
+    Column("shot"),
+    Column("model", fold_to=14),
+    Column("tier", priority=3),
+    Column("seconds", priority=2, justify="right"),
+    Column("price", priority=4, justify="right"),
+    Column("retakes", priority=5, justify="right"),
+    Column("expected", justify="right"),
+    Column("high", priority=1, justify="right"),
+)
+VERSION_COLUMNS = (
+    Column("shot"),
+    Column("preview", fold_to=14),
+    Column("final", fold_to=14),
+    Column("changed", priority=2, fold_to=12),
+    Column("agreement", priority=1, justify="right"),
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.commit_types import Quote
+    from pipeline.context import RunContext
 
 
-def quote_table(quote: Quote) -> Table:
+def quote_table(quote: Quote, width: int | None = None) -> Table:
     remaining = quote.remaining_usd
     caption = (
         f"total {cents(quote.low_usd)} - {cents(quote.high_usd)}, "
@@ -36,11 +56,8 @@ def quote_table(quote: Quote) -> Table:
         caption += f" (expected: {rounding})"
     if remaining is not None:
         caption += f"; budget left {cents(remaining)}" + ("" if quote.fits else " [red](over)[/]")
-    table = Table(title=f"final quote for job {quote.job_id}", caption=caption)
-    for column in ("shot", "model", "tier", "seconds", "price", "retakes", "expected", "high"):
-        table.add_column(column, justify="left" if column in ("shot", "model", "tier") else "right")
-    for line in quote.lines:
-        table.add_row(
+    rows = [
+        [
             line.shot_id,
             line.model_id + (" (first frame)" if line.first_frame else ""),
             line.tier,
@@ -49,26 +66,30 @@ def quote_table(quote: Quote) -> Table:
             f"{line.expected_attempts:.2f}",
             cents(line.expected_usd),
             cents(line.high_usd),
-        )
-    return table
+        ]
+        for line in quote.lines
+    ]
+    title = f"final quote for job {quote.job_id}"
+    return fit_table(QUOTE_COLUMNS, rows, width, title=title, caption=caption).table
 
 
-def versions_table(data: dict[str, Any]) -> Table:
-    table = Table(title="preview -> final", caption=f"final job {data['final_job_id']}")
-    for column in ("shot", "preview", "final", "changed", "agreement"):
-        table.add_column(column)
+def versions_table(data: dict[str, Any], width: int | None = None) -> Table:
+    rows = []
     for shot in data["shots"]:
         final = shot["final"]
-        table.add_row(
-            shot["id"],
-            f"{shot['preview']['model']} {cents(shot['preview']['cost_usd'])}",
-            f"{final['model']} {cents(final['cost_usd'])} {final['status']}"
-            if final
-            else ("declined" if shot.get("rejected") else "kept"),
-            ", ".join(shot["changes"]),
-            "" if shot["agreement"] is None else f"{shot['agreement']:.2f}",
+        rows.append(
+            [
+                shot["id"],
+                f"{shot['preview']['model']} {cents(shot['preview']['cost_usd'])}",
+                f"{final['model']} {cents(final['cost_usd'])} {final['status']}"
+                if final
+                else ("declined" if shot.get("rejected") else "kept"),
+                ", ".join(shot["changes"]),
+                "" if shot["agreement"] is None else f"{shot['agreement']:.2f}",
+            ]
         )
-    return table
+    caption = f"final job {data['final_job_id']}"
+    return fit_table(VERSION_COLUMNS, rows, width, title="preview -> final", caption=caption).table
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -86,22 +107,41 @@ def run_commit(
     quiet: bool,
     rejected: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Create the final job, print its id (first), its quote, then run it with live progress."""
+    from pipeline import commit as commit_service
+    from pipeline.commit_versions import versions
+    from pipeline.report import job_report
+    from store import jobs
+    from store.db import session_scope
+    from store.models import Job
+
     result = commit_service.commit(ctx, job_id, shots, rejected)
+    final_id = result.final_job_id
+    with session_scope(ctx.db_url) as session:
+        keys = [shot.key for shot in jobs.shots_of(session, final_id)]
+        output = session.get_one(Job, final_id).output_path
+    into = f", into {output}" if output else ""
+    console.print(
+        f"job {final_id} (final render of {len(result.shots)} shot(s) of preview {job_id}){into}",
+        highlight=False,
+        soft_wrap=True,
+    )
     if not quiet:
-        console.print(quote_table(result.quote))
-        console.print(f"rendering {len(result.shots)} shot(s) at final: {result.final_job_id}")
-    EmbeddedEngine(ctx).run(result.final_job_id)
+        console.print(quote_table(result.quote, console.width))
+    watch(ctx, final_id, keys, quiet=quiet, console=console)
     return {
         "commit": result.to_dict(),
-        "report": job_report(ctx.db_url, result.final_job_id),
-        "versions": versions(ctx.db_url, result.final_job_id),
+        "report": job_report(ctx.db_url, final_id),
+        "versions": versions(ctx.db_url, final_id),
     }
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def commit(
-        job: Annotated[str, typer.Argument(help="id of a delivered preview job")],
+        job: Annotated[
+            str, typer.Argument(help="id (or a unique start of it) of a delivered preview job")
+        ],
         shots: Annotated[
             list[str] | None,
             typer.Option(
@@ -124,6 +164,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Render the approved shots of a preview at final; the rest keep their preview."""
+        from rich.console import Console
+
+        from pipeline import commit as commit_service
+        from pipeline.context import RunContext
+        from shotline import job_info
+
         console = Console(stderr=as_json)
         approved = _split(shots)
         try:
@@ -132,6 +178,7 @@ def register(app: typer.Typer) -> None:
                     f"--providers must be one of {', '.join(PROVIDER_CHOICES)}"
                 )
             ctx = RunContext.create(providers)
+            job = job_info.find_id(ctx.db_url, job)
             with ExitStack() as stack:
                 if providers == "emulated":
                     _start_emulator(ctx, stack, scenario)
@@ -139,7 +186,7 @@ def register(app: typer.Typer) -> None:
                     found = commit_service.quote(ctx, job, approved)
                     payload: dict[str, Any] = {"quote": found.to_dict()}
                     if not as_json:
-                        console.print(quote_table(found))
+                        console.print(quote_table(found, console.width))
                 else:
                     payload = run_commit(
                         ctx, job, approved, console=console, quiet=as_json, rejected=_split(reject)
@@ -149,7 +196,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(payload, indent=2, default=str))
         elif not quote_only:
-            console.print(report_table(payload["report"]))
-            console.print(versions_table(payload["versions"]))
+            console.print(report_table(payload["report"], console.width))
+            console.print(versions_table(payload["versions"], console.width))
         if not quote_only and payload["report"]["status"] != JobStatus.DELIVERED:
             raise typer.Exit(4)

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError, Problem
 from foundation.money import cents
-from foundation.settings import get_settings
-from ledger import report
-from ledger.aggregates import GROUPS, CostFilter, GroupBy
-from pipeline.commit_versions import refresh_agreements
-from store.db import session_scope
+
+if TYPE_CHECKING:
+    from ledger.aggregates import CostFilter, GroupBy
+    from shotline.tables import Fitted
+
+# ledger.aggregates.GROUPS spelt out, so that `--help` loads no database (a test keeps them equal)
+GROUPS: tuple[GroupBy, ...] = ("model", "provider", "tenant", "job", "day")
 
 COLUMNS = (
     ("spend", "spend_usd", "${:.4f}"),
@@ -48,6 +48,10 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 
 def collect(db_url: str, by: GroupBy, flt: CostFilter) -> dict[str, Any]:
+    from ledger import report
+    from pipeline.commit_versions import refresh_agreements
+    from store.db import session_scope
+
     refresh_agreements(db_url, flt.tenant)
     with session_scope(db_url) as session:
         return {"group_by": by} | report.cost_view(session, flt, {"groups": by})
@@ -57,7 +61,26 @@ def _cell(value: Any, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
-def costs_table(data: dict[str, Any]) -> Table:
+PRIORITY = {
+    "spend": 0,
+    "waste": 1,
+    "$/accepted s": 2,
+    "accepted s": 3,
+    "accept": 4,
+    "refuse": 6,
+    "p95 s": 7,
+    "fallbacks": 8,
+    "p50 s": 9,
+    "refunded": 10,
+    "uncertain": 11,
+}
+"""Which columns stay when the terminal is narrow (0 always); the group key stays too, and
+``attempts`` ranks 5. Money cells are never wrapped nor cut."""
+
+
+def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
+    from shotline.tables import Column, fit_table
+
     preview = data["preview"]
     caption = (
         f"previews committed: {preview['previews']}, conversion "
@@ -65,28 +88,26 @@ def costs_table(data: dict[str, Any]) -> Table:
         f"{cents(preview['cost_avoided_usd'])} ({preview['declined_shots']} shots declined on "
         f"review), agreement {_cell(preview['agreement_rate'], '{:.1%}')}"
     )
-    if data["emulated"]["totals"]["attempts"]:
+    emulated = data["emulated"]
+    if emulated["totals"]["attempts"]:
         caption += (
             f"\nemulated: {cents(data['emulated_usd'])} on emulated providers (no money spent, "
             f"not counted against budgets), cost avoided "
-            f"{cents(data['emulated']['preview']['cost_avoided_usd'])}"
+            f"{cents(emulated['preview']['cost_avoided_usd'])}"
         )
-    table = Table(title=f"costs by {data['group_by']}", caption=caption)
-    table.add_column(data["group_by"])
-    table.add_column("attempts", justify="right")
-    for title, _, _ in COLUMNS:
-        table.add_column(title, justify="right")
-    emulated = data["emulated"]
+    columns = [Column(data["group_by"]), Column("attempts", priority=5, justify="right")]
+    columns += [Column(title, priority=PRIORITY[title], justify="right") for title, _, _ in COLUMNS]
+    rows = []
     real = [*data["groups"], data["totals"]]
     for row in real if data["totals"]["attempts"] or not emulated["totals"]["attempts"] else []:
-        cells = [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
-        style = "bold" if row is data["totals"] else None
-        table.add_row(row["key"], str(row["attempts"]), *cells, style=style)
+        cells = [row["key"], str(row["attempts"])]
+        cells += [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
+        rows.append([f"[bold]{c}[/]" for c in cells] if row is data["totals"] else cells)
     for row in [*emulated["groups"], emulated["totals"]] if emulated["totals"]["attempts"] else []:
-        cells = [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
-        style = "dim bold" if row is emulated["totals"] else "dim"
-        table.add_row(f"{row['key']} (emulated)", str(row["attempts"]), *cells, style=style)
-    return table
+        cells = [f"{row['key']} (emulated)", str(row["attempts"])]
+        cells += [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
+        rows.append([f"[dim]{c}[/]" for c in cells])
+    return fit_table(columns, rows, width, title=f"costs by {data['group_by']}", caption=caption)
 
 
 def register(app: typer.Typer) -> None:
@@ -98,9 +119,16 @@ def register(app: typer.Typer) -> None:
         ] = None,
         until: Annotated[str | None, typer.Option("--to", help="ISO date (UTC), exclusive")] = None,
         tenant: Annotated[str | None, typer.Option(help="one tenant only")] = None,
+        wide: Annotated[bool, typer.Option("--wide", help="every column, however narrow")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Spend, accepted seconds, cost per accepted second, rates and render times."""
+        from rich.console import Console
+
+        from foundation.settings import get_settings
+        from ledger.aggregates import CostFilter
+        from shotline.tables import left_out_note, print_wide
+
         if by not in GROUPS:
             typer.echo(f"--by must be one of {', '.join(GROUPS)}", err=True)
             raise typer.Exit(2)
@@ -112,5 +140,12 @@ def register(app: typer.Typer) -> None:
         data = collect(get_settings().db_url, by, flt)
         if as_json:
             typer.echo(json.dumps(data, indent=2))
+        elif wide:
+            print_wide(costs_table(data).table)
         else:
-            Console().print(costs_table(data))
+            console = Console()
+            fitted = costs_table(data, console.width)
+            console.print(fitted.table)
+            note = left_out_note(fitted, console.width)
+            if note:
+                console.print(note)

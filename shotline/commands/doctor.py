@@ -13,24 +13,24 @@ import json
 import platform
 import shutil
 from contextlib import ExitStack
-from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import ShotlineError
-from foundation.settings import Settings, get_settings
-from media.errors import FFmpegUnsupportedError
-from media.ffmpeg import FFmpegBinary, ffmpeg_binary
-from registry import load_registry
+
+if TYPE_CHECKING:
+    from foundation.settings import Settings
+    from media.ffmpeg import FFmpegBinary
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
 
 def _ffmpeg() -> dict[str, Any]:
+    from media.errors import FFmpegUnsupportedError
+    from media.ffmpeg import ffmpeg_binary
+
     try:
         binary: FFmpegBinary = ffmpeg_binary()
     except FFmpegUnsupportedError as exc:
@@ -56,6 +56,10 @@ def _pyav() -> dict[str, Any]:
 
 def collect() -> dict[str, Any]:
     """Every check as a dict with an ``ok`` flag."""
+    from importlib.metadata import version
+
+    from foundation.settings import get_settings
+
     settings = get_settings()
     voice = shutil.which("espeak-ng") or shutil.which("espeak")
     return {
@@ -84,7 +88,9 @@ def _provider_urls(stack: ExitStack, settings: Settings, scenario: Path | None) 
 def providers_check(choice: str, scenario: Path | None = None) -> dict[str, Any]:
     """The ``providers`` section: one report per hosted provider (``configured: false`` for those
     without a key), ``ok`` false on drift or a refused key."""
+    from foundation.settings import get_settings
     from pipeline.provider_check import check_providers
+    from registry import load_registry
 
     if choice not in PROVIDER_CHOICES:
         raise typer.BadParameter(f"--providers must be one of {', '.join(PROVIDER_CHOICES)}")
@@ -141,6 +147,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show which FFmpeg, PyAV and database this installation uses, and whether the providers
         whose keys are set still accept them and still serve the models shotline routes to."""
+        from rich.console import Console
+        from rich.table import Table
+
         report = collect() | {"providers": providers_check(providers, scenario)}
         healthy = all(check["ok"] for check in report.values())
         if as_json:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 DEFAULT_PORT = 8787
 
@@ -26,6 +27,8 @@ def emulate(
     ] = None,
 ) -> None:
     """Serve emulated provider APIs until interrupted. No request ever leaves this machine."""
+    from rich.console import Console
+
     from emulators import start_emulator
 
     console = Console()
@@ -58,6 +61,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def _table(base_urls: dict[str, str], judge_urls: dict[str, str]) -> Table:
+    from rich.table import Table
+
     table = Table(title="shotline provider emulator")
     table.add_column("api")
     table.add_column("base URL")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from api import auth
 from foundation.errors import ShotlineError
-from foundation.settings import get_settings
 from shotline.console import fail_with
+from shotline.group import ShotlineGroup
 
-keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP API's tenants.")
+keys_app = typer.Typer(
+    cls=ShotlineGroup, no_args_is_help=True, help="API keys of the HTTP API's tenants."
+)
 
 
 @keys_app.command("create")
@@ -20,6 +20,11 @@ def create(
     tenant: Annotated[str, typer.Option(help="the tenant the key belongs to")],
 ) -> None:
     """Create an API key for TENANT (new tenants are created); the key is shown only now."""
+    from rich.console import Console
+
+    from api import auth
+    from foundation.settings import get_settings
+
     console = Console(stderr=True)
     try:
         key = auth.create_key(get_settings().db_url, tenant)
@@ -32,6 +37,11 @@ def create(
 @keys_app.command("revoke")
 def revoke(key: Annotated[str, typer.Argument(help="the key to revoke")]) -> None:
     """Revoke a key; requests with it are refused from now on."""
+    from rich.console import Console
+
+    from api import auth
+    from foundation.settings import get_settings
+
     if not auth.revoke_key(get_settings().db_url, key):
         Console(stderr=True).print("[red]error:[/] no such active key")
         raise typer.Exit(2)

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import ShotlineError
-from registry import LifecycleStatus, ModelSpec, Registry, load_registry
 from shotline.console import fail_with
+from shotline.tables import Column, Fitted, fit_table, left_out_note, print_wide
 
-_STATUS_STYLE = {
-    LifecycleStatus.ACTIVE: "green",
-    LifecycleStatus.DEPRECATED: "yellow",
-    LifecycleStatus.RETIRED: "red",
-    LifecycleStatus.UPCOMING: "cyan",
-}
+if TYPE_CHECKING:
+    from registry import ModelSpec, Registry
+
+# by LifecycleStatus (a StrEnum: its members are these strings)
+_STATUS_STYLE = {"active": "green", "deprecated": "yellow", "retired": "red", "upcoming": "cyan"}
 
 
 def _sizes(spec: ModelSpec) -> str:
@@ -43,6 +40,8 @@ def _inputs(spec: ModelSpec) -> str:
 
 
 def _lifecycle(spec: ModelSpec, today: date) -> str:
+    from registry import LifecycleStatus
+
     status = spec.lifecycle.status(today)
     text = str(status)
     if spec.lifecycle.retired_on and status is not LifecycleStatus.RETIRED:
@@ -54,44 +53,53 @@ def _lifecycle(spec: ModelSpec, today: date) -> str:
     return f"[{_STATUS_STYLE[status]}]{text}[/]"
 
 
-def catalog_table(registry: Registry, today: date | None = None) -> Table:
+COLUMNS = (
+    Column("model"),
+    Column("vendor model", priority=9, fold_to=16),
+    Column("tier", priority=1),
+    Column("speed", priority=5),
+    Column("durations", priority=3, fold_to=8),
+    Column("sizes", priority=6, fold_to=14),
+    Column("audio", priority=4, fold_to=9),
+    Column("inputs", priority=7, fold_to=12),
+    Column("seed", priority=8),
+    Column("price", fold_to=18),
+    Column("limits", priority=10, fold_to=10),
+    Column("lifecycle", fold_to=10),
+)
+"""At 80 columns (and when piped): model, tier, price and lifecycle, then whatever else fits."""
+
+
+def catalog_table(
+    registry: Registry, today: date | None = None, width: int | None = None
+) -> Fitted:
     day = today or date.today()
-    table = Table(title=f"model registry ({len(registry)} models)", show_lines=False)
-    for column in (
-        "model",
-        "vendor model",
-        "tier",
-        "speed",
-        "durations",
-        "sizes",
-        "audio",
-        "inputs",
-        "seed",
-        "price",
-        "limits",
-        "lifecycle",
-    ):
-        table.add_column(column, overflow="fold")
+    rows = []
     for spec in registry.models:
         audio = str(spec.audio) + (" +dialogue" if spec.dialogue else "")
-        rpm = f" {spec.limits.rpm}/min"
-        table.add_row(
-            spec.id if spec.enabled else f"[dim]{spec.id} (disabled)[/]",
-            spec.provider_model,
-            str(spec.tier),
-            str(spec.speed),
-            spec.durations.describe(),
-            _sizes(spec),
-            audio,
-            _inputs(spec),
-            "yes" if spec.seed else "no",
+        price = (
             spec.price.summary(o.resolution for o in spec.sizes.options)
             if spec.sizes.options
-            else spec.price.summary(),
-            f"{spec.limits.concurrency} at once,{rpm}",
-            _lifecycle(spec, day),
+            else spec.price.summary()
         )
-    return table
+        rows.append(
+            [
+                spec.id if spec.enabled else f"[dim]{spec.id} (disabled)[/]",
+                spec.provider_model,
+                str(spec.tier),
+                str(spec.speed),
+                spec.durations.describe(),
+                _sizes(spec),
+                audio,
+                _inputs(spec),
+                "yes" if spec.seed else "no",
+                price,
+                f"{spec.limits.concurrency} at once, {spec.limits.rpm}/min",
+                _lifecycle(spec, day),
+            ]
+        )
+    title = f"model registry ({len(registry)} models)"
+    return fit_table(COLUMNS, rows, width, title=title)
 
 
 def catalog_json(registry: Registry, today: date | None = None) -> dict[str, Any]:
@@ -105,9 +113,14 @@ def catalog_json(registry: Registry, today: date | None = None) -> dict[str, Any
 def register(app: typer.Typer) -> None:
     @app.command()
     def models(
+        wide: Annotated[bool, typer.Option("--wide", help="every column, however narrow")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print the catalog as JSON")] = False,
     ) -> None:
         """List the model catalog: capabilities, prices with sources, lifecycle and limits."""
+        from rich.console import Console
+
+        from registry import load_registry
+
         console = Console(stderr=as_json)
         try:
             registry = load_registry()
@@ -115,5 +128,11 @@ def register(app: typer.Typer) -> None:
             fail_with(exc, console, as_json)
         if as_json:
             typer.echo(json.dumps(catalog_json(registry), indent=2))
+        elif wide:
+            print_wide(catalog_table(registry).table)
         else:
-            console.print(catalog_table(registry))
+            fitted = catalog_table(registry, width=console.width)
+            console.print(fitted.table)
+            note = left_out_note(fitted, console.width)
+            if note:
+                console.print(note)

@@ -8,29 +8,44 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import router
 from foundation.errors import ShotlineError
-from foundation.settings import get_settings
-from foundation.storyboard import Mode, load_storyboard
-from pipeline import planning
-from pipeline.context import RunContext
+from foundation.modes import Mode
 from shotline.console import fail_with
+from shotline.notes import local_pin_note
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    import router
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
     """The plan ``render`` would follow: the same router call, stats and breakers (``planning``)."""
+    return _plan_and_note(storyboard, mode, providers)[0]
+
+
+def _plan_and_note(
+    storyboard: Path, mode: Mode | None, providers: str
+) -> tuple[router.Plan, str | None]:
+    from foundation.settings import get_settings
+    from foundation.storyboard import load_storyboard
+    from pipeline import planning
+    from pipeline.context import RunContext
+
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())
-    return planning.route(ctx, board, mode or board.mode)
+    mode = mode or board.mode
+    return planning.route(ctx, board, mode), local_pin_note(ctx, board, mode)
 
 
 def plan_table(result: router.Plan) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{result.title}: {result.mode} plan ({len(result.decisions)} shots)")
     for column in ("shot", "type", "model", "quote", "expected", "adaptations", "fallbacks"):
         table.add_column(
@@ -103,9 +118,13 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
     ) -> None:
         """Dry-run routing: model and fallbacks per shot, cost range, wall time, budget."""
+        from rich.console import Console
+
+        import router
+
         console = Console(stderr=as_json)
         try:
-            result = build_plan(storyboard, mode, providers)
+            result, note = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
@@ -115,6 +134,10 @@ def register(app: typer.Typer) -> None:
             return
         console.print(plan_table(result))
         print_forecast(result, console)
+        if note:
+            from rich.markup import escape
+
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
         try:

@@ -5,27 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.live import Live
-from sqlalchemy import select
 
-from foundation.errors import ShotlineError
-from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus, ShotStatus
-from foundation.storyboard import Mode, Storyboard, load_storyboard
-from pipeline import events
-from pipeline.context import RunContext
-from pipeline.engine import EmbeddedEngine, ended
-from pipeline.planning import create_job
-from pipeline.report import job_report
-from shotline.console import fail_with, progress_table, report_table
-from store.db import session_scope
-from store.models import Job
+from foundation.errors import InvalidInputError, Problem, ShotlineError
+from foundation.modes import Mode
+from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus
+from shotline.console import fail_with, report_table
+from shotline.emulated import use_emulator
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from foundation.storyboard import Storyboard
+    from pipeline.context import RunContext
+    from pipeline.events import Listener
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
@@ -36,6 +33,11 @@ def fingerprint(board: Storyboard, mode: Mode, providers: str, output: Path) -> 
 
 
 def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
+    from sqlalchemy import select
+
+    from store.db import session_scope
+    from store.models import Job
+
     with session_scope(ctx.db_url) as session:
         return session.scalar(
             select(Job.id)
@@ -45,56 +47,67 @@ def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
 
 
 def _start_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
-    """Point the adapters at an emulator: the one at SHOTLINE_EMULATOR_URL (e.g. a running
-    ``shotline emulate``), else a new one in this process on a free loopback port."""
-    from emulators import start_emulator, urls_for
-
-    if ctx.settings.emulator_url:
-        ctx.base_urls, ctx.judge_base_urls = urls_for(ctx.settings.emulator_url)
-    else:
-        handle = stack.enter_context(start_emulator(scenario))
-        ctx.base_urls, ctx.judge_base_urls = dict(handle.base_urls), dict(handle.judge_base_urls)
+    """Point the adapters at an emulator (``use_emulator``) and poll it often: its renders are
+    quick."""
+    use_emulator(ctx, stack, scenario)
     ctx.settings.poll_interval_s = min(ctx.settings.poll_interval_s, 0.2)
 
 
 def run_render(
     ctx: RunContext, board: Storyboard, mode: Mode, output: Path, *, quiet: bool, console: Console
 ) -> dict[str, Any]:
-    """Create (or resume) the job, run it with live progress, return its report."""
+    """Create (or resume) the job, print its id, run it with live progress, return its report."""
+    from rich.markup import escape
+
+    from pipeline.planning import create_job
+    from pipeline.report import job_report
+    from shotline.notes import local_pin_note
+
     print_ = fingerprint(board, mode, ctx.providers, output)
     job_id = _unfinished_job(ctx, print_)
+    resumed = job_id is not None
     if job_id is None:
         job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
-    elif not quiet:
-        console.print(f"[yellow]resuming unfinished job {job_id}[/]")
-    state: dict[str, dict[str, Any]] = {
-        s.id: {"status": ShotStatus.PLANNED} for _, s in board.shots()
-    }
-    with ExitStack() as stack:
-        listener: Listener | None = None
-        if not quiet:
-            live = stack.enter_context(
-                Live(progress_table(state), console=console, refresh_per_second=8)
-            )
-
-            def on_event(event: events.PipelineEvent) -> None:
-                if event.job_id == job_id and event.shot in state:
-                    state[event.shot].update(event.data, status=event.kind.split(".", 1)[1])
-                    live.update(progress_table(state))
-
-            listener = on_event
-        drive(ctx, job_id, listener)
-    if not quiet:
-        console.print()
+    console.print(f"job {job_id}" + (" (resuming it: it was unfinished)" if resumed else ""))
+    note = local_pin_note(ctx, board, mode)
+    if note:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    watch(ctx, job_id, [s.id for _, s in board.shots()], quiet=quiet, console=console)
     return job_report(ctx.db_url, job_id)
 
 
-Listener = Callable[[events.PipelineEvent], None]
+def watch(ctx: RunContext, job_id: str, shots: list[str], *, quiet: bool, console: Console) -> None:
+    """``drive`` the job, with its live progress on ``console`` unless ``quiet``."""
+    from rich.live import Live
+
+    from shotline.progress import JobProgress
+
+    if quiet:
+        drive(ctx, job_id, None)
+        return
+    progress = JobProgress(job_id, shots, console)
+    with Live(progress, console=console, refresh_per_second=4):
+        drive(ctx, job_id, progress.on_event)
+    console.print()
+
+
+def refuse_overwrite(ctx: RunContext, board: Storyboard, mode: Mode, output: Path) -> None:
+    """Refuse (exit 2, before any spend) to write over an existing ``output``, unless an
+    unfinished job of this very render is resumed (it owns the file)."""
+    if not output.exists() or _unfinished_job(ctx, fingerprint(board, mode, ctx.providers, output)):
+        return
+    raise InvalidInputError(
+        f"{output} already exists; nothing was rendered",
+        [Problem("--output", "pass --force to overwrite it, or choose another -o path")],
+    )
 
 
 def drive(ctx: RunContext, job_id: str, listener: Listener | None) -> None:
     """Run the job to its end: in this process on the embedded engine, or, with
     ``SHOTLINE_ENGINE=celery``, on the workers while following its event rows."""
+    from pipeline import events
+    from pipeline.engine import EmbeddedEngine
+
     if ctx.settings.engine == "celery":
         from pipeline.celery_app import CeleryRunner
 
@@ -112,6 +125,10 @@ def drive(ctx: RunContext, job_id: str, listener: Listener | None) -> None:
 def follow(ctx: RunContext, job_id: str, listener: Listener | None, every_s: float = 0.5) -> None:
     """Replay the job's event rows to ``listener`` until the job ends or waits for an operator
     (``engine.ended``: ``held``)."""
+    from pipeline import events
+    from pipeline.engine import ended
+    from store.db import session_scope
+
     seen = 0
     while True:
         with session_scope(ctx.db_url) as session:
@@ -153,9 +170,17 @@ def register(app: typer.Typer) -> None:
         ] = None,
         providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
         scenario: Annotated[Path | None, typer.Option(help="emulator scenario YAML")] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="overwrite the output file if it exists")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON report")] = False,
     ) -> None:
         """Render a storyboard end to end into one stitched MP4."""
+        from rich.console import Console
+
+        from foundation.storyboard import load_storyboard
+        from pipeline.context import RunContext
+
         console = Console(stderr=as_json)
         try:
             if providers not in PROVIDER_CHOICES:
@@ -164,6 +189,8 @@ def register(app: typer.Typer) -> None:
                 )
             board = load_storyboard(storyboard)
             ctx = RunContext.create(providers)
+            if not force:
+                refuse_overwrite(ctx, board, mode or board.mode, output)
             with ExitStack() as stack:
                 if providers == "emulated":
                     _start_emulator(ctx, stack, scenario)
@@ -175,7 +202,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report, indent=2, default=str))
         else:
-            console.print(report_table(report))
+            console.print(report_table(report, console.width))
         held = [a for s in report["shots"] for a in s["attempt_log"] if a["status"] == UNKNOWN]
         if held and report["status"] not in JOB_ENDED:
             _say_held(console, held)

@@ -7,11 +7,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from foundation.errors import InvalidInputError, ShotlineError
-from pipeline import recovery
-from pipeline.context import RunContext
 from shotline.console import fail_with
 
 
@@ -35,6 +32,11 @@ def register(app: typer.Typer) -> None:
         """Resolve a submission_unknown attempt: with --provider-job its job is polled; with
         --not-submitted its reservation is released and the shot takes its next attempt. Run the
         same `shotline render` again (or let `shotline serve` resume it) to continue the job."""
+        from rich.console import Console
+
+        from pipeline import recovery
+        from pipeline.context import RunContext
+
         console = Console(stderr=True)
         try:
             if (provider_job is None) == (not not_submitted):
@@ -50,6 +52,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Attempts waiting for `shotline resolve` (their create's outcome is unknown)."""
+        from pipeline import recovery
+        from pipeline.context import RunContext
+
         rows = recovery.unknown_attempts(RunContext.create("local"), job)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))

@@ -5,32 +5,22 @@ enqueues at start the API jobs a previous run committed but never enqueued."""
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from rich.console import Console
 
-from api.app import create_app
 from foundation.errors import InvalidInputError, Problem, ShotlineError
-from pipeline.context import RunContext
-from pipeline.runner import JobRunner
 from shotline.console import fail_with
+from shotline.emulated import use_emulator
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pipeline.context import RunContext
+    from pipeline.runner import JobRunner
 
 PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
-
-
-def _start_emulator(ctx: RunContext, stack: ExitStack) -> None:
-    """Point the adapters at the emulator at SHOTLINE_EMULATOR_URL (e.g. a running ``shotline
-    emulate`` with a scenario), else at a new one in this process."""
-    from emulators import start_emulator, urls_for
-
-    if ctx.settings.emulator_url:
-        ctx.base_urls, ctx.judge_base_urls = urls_for(ctx.settings.emulator_url)
-        return
-    handle = stack.enter_context(start_emulator(None))
-    ctx.base_urls = dict(handle.base_urls)
-    ctx.judge_base_urls = dict(getattr(handle, "judge_base_urls", {}))
 
 
 def _celery_runner(ctx: RunContext, providers: str) -> JobRunner:
@@ -46,21 +36,59 @@ def _celery_runner(ctx: RunContext, providers: str) -> JobRunner:
     return CeleryRunner(ctx)
 
 
-def serve_api(host: str, port: int, providers: str, console: Console) -> None:
+def _check(providers: str, scenario: Path | None) -> None:
     if providers not in PROVIDER_CHOICES:
         raise InvalidInputError(
             "bad --providers", [Problem("--providers", f"one of {', '.join(PROVIDER_CHOICES)}")]
         )
+    if scenario is not None and providers != "emulated":
+        raise InvalidInputError(
+            "--scenario needs emulated providers",
+            [Problem("--scenario", f"add --providers emulated (got --providers {providers})")],
+        )
+
+
+def build_server(
+    providers: str, scenario: Path | None, stack: ExitStack
+) -> tuple[RunContext, JobRunner]:
+    """The context and runner ``serve`` runs with; what they hold (an emulator started here, the
+    runner's workers) closes with ``stack``."""
+    from pipeline.context import RunContext
+    from pipeline.runner import JobRunner
+
+    _check(providers, scenario)
     ctx = RunContext.create(providers)
+    runner: JobRunner
+    if ctx.settings.engine == "celery":
+        if scenario is not None:
+            raise InvalidInputError(
+                "--scenario needs the embedded engine",
+                [
+                    Problem(
+                        "--scenario",
+                        "celery workers share the emulator at SHOTLINE_EMULATOR_URL: start it "
+                        f"with `shotline emulate --scenario {scenario}`",
+                    )
+                ],
+            )
+        runner = _celery_runner(ctx, providers)
+    else:
+        if providers == "emulated":
+            use_emulator(ctx, stack, scenario)
+        runner = JobRunner(ctx)
+    stack.callback(runner.shutdown)
+    return ctx, runner
+
+
+def serve_api(
+    host: str, port: int, providers: str, console: Console, scenario: Path | None = None
+) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
     with ExitStack() as stack:
-        runner: JobRunner
-        if ctx.settings.engine == "celery":
-            runner = _celery_runner(ctx, providers)
-        else:
-            if providers == "emulated":
-                _start_emulator(ctx, stack)
-            runner = JobRunner(ctx)
-        stack.callback(runner.shutdown)
+        ctx, runner = build_server(providers, scenario, stack)
         app = create_app(ctx, runner)
         resumed = runner.resume_unfinished()
         console.print(
@@ -76,10 +104,15 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
         providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+        scenario: Annotated[
+            Path | None, typer.Option(help="emulator scenario YAML (with --providers emulated)")
+        ] = None,
     ) -> None:
         """Run the HTTP API (OpenAPI at /docs) with the engine chosen by settings."""
+        from rich.console import Console
+
         console = Console(stderr=True)
         try:
-            serve_api(host, port, providers, console)
+            serve_api(host, port, providers, console, scenario)
         except ShotlineError as exc:
             fail_with(exc, console, False)

@@ -5,20 +5,24 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
-from foundation.storyboard import Transition, parse_size
-from media.probe import probe
 from shotline.console import fail_with
-from stitching import EditPlan, OutputProfile, StitchResult, assemble, stitch
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from foundation.storyboard import Transition
+    from stitching import OutputProfile, StitchResult
 
 
 def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, Transition, float]]:
+    from foundation.storyboard import Transition
+    from media.probe import probe
+
     problems, clips = [], []
     for index, path in enumerate(paths):
         info = probe(path)
@@ -34,6 +38,9 @@ def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, T
 
 
 def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
+    from foundation.storyboard import parse_size
+    from stitching import OutputProfile
+
     try:
         width, height = parse_size(size)
         return OutputProfile(width, height, fps, loudness_lufs=loudness)
@@ -44,8 +51,14 @@ def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
 
 
 def _table(result: StitchResult) -> Table:
+    from rich.table import Table
+
     checks = result.verification["checks"]
-    table = Table(title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})")
+    edit = ", ".join(path.name for path in result.edit_files.values())
+    table = Table(
+        title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})",
+        caption=f"edit: {edit}" if edit else None,
+    )
     for column in ("check", "result", "measured"):
         table.add_column(column)
     for name, check in checks.items():
@@ -63,6 +76,7 @@ def _payload(result: StitchResult) -> dict[str, Any]:
         "poster": str(result.poster),
         "contact_sheet": str(result.contact_sheet),
         "hls": str(result.hls) if result.hls else None,
+        "edit": {fmt: str(path) for fmt, path in result.edit_files.items()},
         "timings": result.timings,
     }
 
@@ -70,6 +84,9 @@ def _payload(result: StitchResult) -> dict[str, Any]:
 def _run(
     clips: list[Path], plan: Path | None, output: Path, settings: dict[str, Any]
 ) -> StitchResult:
+    from foundation.storyboard import Transition
+    from stitching import EditPlan, assemble, stitch
+
     if plan is not None:
         if clips:
             raise InvalidInputError(
@@ -122,6 +139,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Stitch clips into one verified MP4 (frame-exact, loudness-normalised, stream-copied)."""
+        from rich.console import Console
+
         console = Console()
         settings = {"size": size, "fps": fps, "transition": transition, "loudness": loudness}
         settings |= {"hls": hls, "keep": keep}

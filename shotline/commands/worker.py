@@ -8,14 +8,17 @@ Run as many as needed, on as many machines as needed; every worker needs the sam
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
-from foundation.settings import Settings, get_settings
 from shotline.console import fail_with
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from foundation.settings import Settings
 
 QUEUES = ("io", "cpu")
 
@@ -76,6 +79,8 @@ def worker_argv(
 def run_worker(
     queues: str, concurrency: int | None, name: str, beat: bool, loglevel: str, console: Console
 ) -> None:
+    from foundation.settings import get_settings
+
     settings = get_settings()
     argv = worker_argv(
         settings,
@@ -117,6 +122,8 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="celery log level")] = "info",
 ) -> None:
     """Run a distributed-engine worker (Celery) on the io and/or cpu queues."""
+    from rich.console import Console
+
     console = Console(stderr=True)
     try:
         run_worker(queues, concurrency, name, beat, loglevel, console)

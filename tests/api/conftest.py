@@ -3,6 +3,7 @@ storyboards (160x90, 1 s shots), a mock outbound network, and a live uvicorn ser
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from api.config import ApiSettings
 from api.deps import ApiState
 from api.urls import Outbound, UrlPolicy
 from pipeline.context import RunContext
+from tests.api.browser import BROWSERS, find_browser
 
 PUBLIC_IP = "93.184.215.14"
 METRICS_TOKEN = "operator-metrics-token"
@@ -177,3 +179,14 @@ def live_url(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    found = find_browser()
+    if found:
+        return found
+    message = f"no headless Chromium on PATH (looked for {', '.join(BROWSERS)})"
+    if os.environ.get("SHOTLINE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}, and SHOTLINE_REQUIRE_SERVICES=1 requires it (.ci/run installs it)")
+    pytest.skip(message)

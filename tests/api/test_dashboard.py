@@ -9,83 +9,15 @@ it. Without one they skip with the reason, except under ``SHOTLINE_REQUIRE_SERVI
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.api.browser import ARTIFACTS, PHONE, Dom, browse
 from tests.ledger.conftest import seed_attempt
-
-ROOT = Path(__file__).parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
-PHONE = (390, 844)
-
-
-def _find_browser() -> str | None:
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    found = _find_browser()
-    if found:
-        return found
-    message = f"no headless Chromium on PATH (looked for {', '.join(BROWSERS)})"
-    if os.environ.get("SHOTLINE_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message}, and SHOTLINE_REQUIRE_SERVICES=1 requires it (.ci/run installs it)")
-    pytest.skip(message)
-
-
-def _browse(browser: str, url: str, *extra: str, size: tuple[int, int] = PHONE) -> str:
-    argv = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--window-size={size[0]},{size[1]}",
-        "--virtual-time-budget=15000",
-        *extra,
-        url,
-    ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-class Dom(HTMLParser):
-    """Every element's attributes and its text, in document order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.nodes: list[dict[str, str]] = []
-        self._open: list[dict[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = {"tag": tag, "text": ""} | {k: v or "" for k, v in attrs}
-        self.nodes.append(node)
-        self._open.append(node)
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._open and self._open.pop()["tag"] != tag:
-            pass
-
-    def handle_data(self, data: str) -> None:
-        for node in self._open:
-            node["text"] += data
-
-    def find(self, **attrs: str) -> list[dict[str, str]]:
-        return [n for n in self.nodes if all(n.get(k) == v for k, v in attrs.items())]
 
 
 def _seed(db_url: str) -> None:
@@ -149,12 +81,25 @@ def _seed(db_url: str) -> None:
     )
 
 
+def _rows(dom: Dom, table: str) -> list[str]:
+    """The ``data-job`` of every row of the table ``data-table=table``."""
+    start = dom.nodes.index(dom.find(tag="table", **{"data-table": table})[0])
+    rows = []
+    for node in dom.nodes[start + 1 :]:
+        if node["tag"] == "table":
+            break
+        if node["tag"] == "tr" and node.get("data-job"):
+            rows.append(node["data-job"])
+    return rows
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:.4f}"
 
 
-def test_page_is_self_contained(client):
-    response = client.get("/dashboard")
+@pytest.mark.parametrize("path", ["/dashboard", "/jobs/any-job/review"])
+def test_page_is_self_contained(client, path):
+    response = client.get(path)
     assert response.status_code == 200
     policy = response.headers["content-security-policy"]
     assert "default-src 'none'" in policy
@@ -182,9 +127,9 @@ def test_dashboard_shows_the_ledger_exactly(
     shot = ARTIFACTS / "dashboard-phone.png"
     shot.unlink(missing_ok=True)
     dom = Dom()
-    dom.feed(_browse(chromium, f"{live_url}/dashboard#key={key}", "--dump-dom"))
-    _browse(chromium, f"{live_url}/dashboard#key={key}", f"--screenshot={shot}", size=(390, 2200))
-    _browse(
+    dom.feed(browse(chromium, f"{live_url}/dashboard#key={key}", "--dump-dom"))
+    browse(chromium, f"{live_url}/dashboard#key={key}", f"--screenshot={shot}", size=(390, 2200))
+    browse(
         chromium,
         f"{live_url}/dashboard#key={key}",
         f"--screenshot={ARTIFACTS / 'dashboard-desktop.png'}",
@@ -214,8 +159,20 @@ def test_dashboard_shows_the_ledger_exactly(
     assert cpas[0]["text"] == _money(veo["cost_per_accepted_second"]) == "$0.6015"
     p95 = dom.find(tag="rect", **{"data-key": "google/veo-3.1", "data-series": "render_p95_s"})[0]
     assert float(p95["data-value"]) == veo["render_p95_s"]
-    days = {n["data-key"]: float(n["data-value"]) for n in dom.find(tag="circle")}
-    assert days == {g["key"]: g["spend_usd"] for g in data["by_day"]}
+    overview = client.get("/v1/dashboard/overview", headers=headers).json()
+    assert overview["by_model"] == data["by_model"]
+    assert overview["bucket"] == "hour", "a day of history is drawn hour by hour"
+    assert len(overview["series"]) == 25, "10:00 on day 1 to 10:00 on day 2, empty hours included"
+    hours = {
+        n["data-key"]: float(n["data-value"])
+        for n in dom.find(tag="rect", **{"data-series": "spend_usd"})
+        if "T" in n["data-key"]
+    }
+    assert hours == {g["key"]: g["spend_usd"] for g in overview["series"]}
+    per_day: dict[str, float] = {}
+    for key_, spend in hours.items():
+        per_day[key_[:10]] = per_day.get(key_[:10], 0.0) + spend
+    assert per_day == pytest.approx({g["key"]: g["spend_usd"] for g in data["by_day"]})
     total = dom.find(tag="div", **{"data-total": "spend"})[0]
     assert float(total["data-value"]) == costs["totals"]["spend_usd"] == pytest.approx(5.372)
     jobs = [n["data-job"] for n in dom.find(tag="tr") if n.get("data-job")]
@@ -224,8 +181,38 @@ def test_dashboard_shows_the_ledger_exactly(
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_dashboard_without_a_key_asks_for_one(live_url, chromium):
+@pytest.mark.parametrize("path", ["/dashboard", "/jobs/any-job/review"])
+def test_a_page_without_a_key_asks_for_one(live_url, chromium, path):
     dom = Dom()
-    dom.feed(_browse(chromium, f"{live_url}/dashboard", "--dump-dom"))
+    dom.feed(browse(chromium, f"{live_url}{path}", "--dump-dom"))
     assert dom.find(tag="body")[0]["data-state"] == "needs-key"
     assert "hidden" not in dom.find(tag="form", id="keyform")[0]
+
+
+def test_filtered_view_and_drill_down_on_a_phone(client, ctx, key, headers, live_url, chromium):
+    """A link with filters and a job: the figures of that model only, the job opened below."""
+    _seed(ctx.db_url)
+    kling = client.get("/v1/dashboard/overview?model=kling/v3-pro", headers=headers).json()
+    jobB = client.get("/v1/dashboard/jobs/jobB", headers=headers).json()
+    url = f"{live_url}/dashboard?model=kling/v3-pro&from=2026-11-20#key={key}&job=jobB"
+    dom = Dom()
+    dom.feed(browse(chromium, url, "--dump-dom"))
+    shot = ARTIFACTS / "dashboard-filtered-phone.png"
+    browse(chromium, url, f"--screenshot={shot}", size=(390, 3600))
+    body = dom.find(tag="body")[0]
+    assert body["data-state"] == "ready", body.get("data-state")
+    assert int(body["data-width"]) <= PHONE[0], "the drill-down scrolls sideways on a phone"
+    total = dom.find(tag="div", **{"data-total": "spend"})[0]
+    assert float(total["data-value"]) == kling["totals"]["spend_usd"] == 0.56
+    models = {n["data-key"] for n in dom.find(tag="rect", **{"data-series": "spend_usd"})}
+    assert "kling/v3-pro" in models
+    assert "google/veo-3.1" not in models
+    assert _rows(dom, "jobs") == ["jobB"], "only jobB used kling"
+    assert _rows(dom, "flight") == ["jobA", "jobB"], "in flight: every unfinished job, unfiltered"
+    drill = dom.find(tag="section", id="drill")[0]
+    assert drill["data-job"] == "jobB"
+    assert "hidden" not in drill
+    shots = [n["data-drill-shot"] for n in dom.find(tag="article") if n.get("data-drill-shot")]
+    assert shots == [s["id"] for s in jobB["shots"]] == ["a", "c"]
+    refused = dom.find(tag="td", **{"data-findings": ""})
+    assert any("safety_refusal" in n["text"] for n in refused), "the refusal is explained"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 import anyio
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from api import auth
@@ -15,6 +17,8 @@ from foundation.errors import InvalidInputError
 from tests.api.conftest import fake_resolve, tiny_board, wait_for_job
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+# a reference image a job uses must decode: the image safety classifier screens it
+DECODABLE_PNG = cv2.imencode(".png", np.full((16, 16, 3), 90, np.uint8))[1].tobytes()
 
 
 class TestKeys:
@@ -201,7 +205,7 @@ class TestSubmissionChecks:
     def test_reference_images_are_fetched_checked_and_local_paths_refused(
         self, client, headers, network
     ):
-        network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=PNG)
+        network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=DECODABLE_PNG)
         board = tiny_board(2)
         shots = board["scenes"][0]["shots"]
         shots[0]["reference_image"] = "/etc/passwd"

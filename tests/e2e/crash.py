@@ -76,7 +76,7 @@ def window_board(tmp_path: Path) -> Path:
 
 
 def render_argv(board: Path, out: Path) -> list[str]:
-    return ["render", str(board), "-o", str(out), "--providers", "emulated", "--json"]
+    return ["render", str(board), "-o", str(out), "--providers", "emulated", "--json", "--force"]
 
 
 @dataclass

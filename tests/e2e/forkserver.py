@@ -1,8 +1,9 @@
-"""A process that imports the ``shotline`` CLI once, then forks one child per command.
+"""A process that imports the ``shotline`` CLI and the stack its commands run on once, then forks
+one child per command.
 
 Each child is a real process running the real ``shotline.cli.main`` with its own argv, environment
 and working directory, so it can be SIGKILLed at any line like ``python -m shotline``; it just skips
-the interpreter start and the ~3 s of imports that every fresh ``python -m shotline`` pays, which
+the interpreter start and the ~3 s of imports that every fresh ``shotline render`` pays, which
 otherwise dominate the crash tests (and put most random kill points inside ``import``).
 
 Protocol, one JSON object per line: ``{"op": "run", "argv", "env", "cwd", "log"}`` answers
@@ -12,6 +13,7 @@ Protocol, one JSON object per line: ``{"op": "run", "argv", "env", "cwd", "log"}
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -24,6 +26,16 @@ from types import TracebackType
 from typing import Any
 
 ROOT = Path(__file__).parents[2]
+# The CLI imports a command's stack only when the command runs: load what render and resolve use.
+PRELOAD = (
+    "shotline.cli",
+    "api.app",
+    "pipeline.engine",
+    "pipeline.planning",
+    "pipeline.recovery",
+    "pipeline.report",
+    "rich.live",
+)
 
 
 def _child(request: dict[str, Any]) -> None:
@@ -66,7 +78,8 @@ def _wait(pid: int, timeout: float) -> int | None:
 
 
 def serve() -> None:
-    import shotline.cli  # noqa: F401  (the point of this process: import once, fork many)
+    for name in PRELOAD:  # the point of this process: import once, fork many
+        importlib.import_module(name)
 
     for line in sys.stdin:
         request = json.loads(line)

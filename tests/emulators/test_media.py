@@ -57,7 +57,8 @@ def test_frozen_segment(clean: Path, tmp_path: Path):
     with av.open(str(path)) as container:
         frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
     diffs = [float(np.abs(a.astype(int) - b).mean()) for a, b in itertools.pairwise(frames)]
-    assert max(diffs[7:16]) < 0.5 < max(diffs[:5])
+    # a held picture re-encoded still changes by x264's refinement of it (up to ~0.6 grey levels)
+    assert max(diffs[7:16]) < 1.0 < 5.0 < max(diffs[:5])
 
 
 def test_wrong_size_short_duration_missing_audio(clean: Path, tmp_path: Path):

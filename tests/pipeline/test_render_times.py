@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from pipeline import admission, render_times
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
@@ -64,3 +66,14 @@ def test_bounds_come_from_settings(ctx):
     ctx.settings.poll_max_interval_s = 10.0
     assert render_times.bounds(ctx).max_s == 10.0
     assert render_times.bounds(ctx).timeout_s == 600.0
+
+
+def test_a_finish_is_placed_halfway_back_to_the_poll_before(ctx):
+    """A poll sees a finish only after it happened; counting the poll's own time would feed its
+    lateness (and queueing under load) into the schedule, and render times would creep up."""
+    ctx.settings.poll_interval_s, ctx.settings.poll_max_interval_s = 2.0, 30.0
+    assert render_times.finished_after(ctx, 8.0, first_poll=True) == 4.0
+    # after 60 s the polls are 4.8 s apart (8% of the time waited): the finish lies in the last gap
+    assert render_times.finished_after(ctx, 60.0, first_poll=False) == pytest.approx(57.6)
+    # early on the shortest interval (2 s) sets the gap
+    assert render_times.finished_after(ctx, 5.0, first_poll=False) == pytest.approx(4.0)

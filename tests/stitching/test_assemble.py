@@ -10,16 +10,20 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+import opentimelineio as otio
 import pytest
 
 from media.frames import gray_frames
+from media.probe import probe
 from media.runner import run_ffmpeg
 from stitching import EditPlan, MusicBed, VerificationError, assemble, plan_edit, verify
 from stitching import assembly as assemble_mod
 from stitching.edges import mad
+from stitching.sheet import label_strip
 from stitching.verify import check_same_video
 from stitching.video import WindowPiece, full_argv, plan_pieces
 from tests.stitching.conftest import PROFILE, make_clip, normalise_all
+from tests.stitching.interchange_checks import check_otio
 
 
 def _packets(path: Path) -> list[bytes]:
@@ -108,11 +112,15 @@ def test_outputs_beside_the_file(shots, tmp_path):
     assert poster is not None
     assert sheet is not None
     assert poster.shape == (90, 160, 3)
-    assert sheet.shape == (90, 3 * 160, 3)
+    assert sheet.shape == (90 + label_strip("x", 160).shape[0], 3 * 160, 3)
     assert result.hls is not None
     playlist = result.hls.read_text()
     assert "#EXT-X-ENDLIST" in playlist
     assert "seg_000.m4s" in playlist
+    assert {fmt: path.name for fmt, path in result.edit_files.items()} == {
+        "otio": "out.otio", "fcpxml": "out.fcpxml", "edl": "out.edl"
+    }  # fmt: skip
+    check_otio(otio.adapters.read_from_file(str(result.edit_files["otio"])), result.plan)
 
 
 def test_loudness_reaches_target_with_limiting(media, tmp_path):
@@ -152,6 +160,12 @@ def test_music_bed_is_ducked_under_sound(media, tmp_path):
     mute_part = np.abs(np.fft.rfft(samples[72000:108000]))
     bin_200 = 200 * 36000 // 48000
     assert mute_part[bin_200] > 4 * talk_part[bin_200]
+    timeline = otio.adapters.read_from_file(str(result.edit_files["otio"]))
+    check_otio(timeline, plan)
+    loops = [clip.source_range.duration.value for clip in timeline.tracks[2]]
+    assert sum(loops) == plan.total_frames
+    assert len(set(loops[:-1])) == 1
+    assert 0.7 * 24 - 1 < loops[0] <= (probe(music).audio_duration_s or 0) * 24
 
 
 def test_shifted_join_fails_verification(shots, tmp_path):

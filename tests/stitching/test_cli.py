@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from typer.testing import CliRunner
@@ -27,6 +28,11 @@ def test_stitch_clips_prints_plan_and_verification(shots, tmp_path):
     assert payload["plan"]["total_frames"] == 36 + 36 - 6
     assert payload["plan"]["shots"][1]["transition"] == "crossfade:0.25"
     assert out.exists()
+    edit = {fmt: Path(path) for fmt, path in payload["edit"].items()}
+    assert {fmt: path.name for fmt, path in edit.items()} == {
+        "otio": "out.otio", "fcpxml": "out.fcpxml", "edl": "out.edl"
+    }  # fmt: skip
+    assert all(path.is_file() for path in edit.values())
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

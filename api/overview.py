@@ -1,0 +1,197 @@
+"""What the ``/dashboard`` page draws, for one viewer and one set of filters (dates, model,
+provider, tenant): totals, per-model figures, spend over time, waste by cause, jobs, jobs in
+flight, budgets and held creates. Money comes from the ledger's aggregates only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from foundation import money
+from foundation.states import JOB_UNFINISHED, SHOT_HAS_CLIP, SHOT_NO_MORE_ATTEMPTS
+from ledger import aggregates, figures, previews, report, series
+from ledger.aggregates import CostFilter
+from pipeline import recovery
+from pipeline.commit_versions import refresh_agreements
+from store.db import session_scope
+from store.models import AttemptCost, Job, JobApi, Shot
+from store.tenants import TenantBudget
+
+JOBS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Filters:
+    tenant: str | None = None
+    """None: every tenant (the operator only)."""
+    since: datetime | None = None
+    until: datetime | None = None
+    model: str | None = None
+    provider: str | None = None
+    bucket: series.Bucket | None = None
+    """None: chosen by the range."""
+
+    def costs(self) -> CostFilter:
+        return CostFilter(tenant=self.tenant, since=self.since, until=self.until)
+
+
+def _iso(value: datetime) -> str:
+    return series.utc(value).isoformat()
+
+
+def _visible_jobs(tenant: str | None) -> Any:
+    query = select(Job).outerjoin(JobApi, JobApi.job_id == Job.id)
+    query = query.where(JobApi.deleted_at.is_(None))
+    return query if tenant is None else query.where(Job.tenant == tenant)
+
+
+def _job_row(job: Job, figures: aggregates.CostGroup | None) -> dict[str, Any]:
+    money = (figures or aggregates.summarise(job.id, [])).to_dict()
+    return {
+        "id": job.id,
+        "title": job.title,
+        "tenant": job.tenant,
+        "mode": job.mode,
+        "status": job.status,
+        "stage": job.stage,
+        "providers": job.providers,
+        "emulated": job.providers == "emulated",
+        "created_at": _iso(job.created_at),
+        "spend_usd": money["spend_usd"],
+        "waste_usd": money["waste_usd"],
+        "seconds_accepted": money["seconds_accepted"],
+        "cost_per_accepted_second": money["cost_per_accepted_second"],
+        "attempts": money["attempts"],
+    }
+
+
+def jobs_list(session: Session, flt: Filters, rows: list[AttemptCost]) -> list[dict[str, Any]]:
+    """The newest jobs in the window (of the filtered model/provider: those with its attempts)."""
+    query = _visible_jobs(flt.tenant)
+    if flt.since is not None:
+        query = query.where(Job.created_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(Job.created_at < flt.until)
+    if flt.model is not None or flt.provider is not None:
+        query = query.where(Job.id.in_(sorted({r.job_id for r in rows})))
+    found = session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(JOBS_SHOWN))
+    jobs = list(found)
+    ids = tuple(j.id for j in jobs)
+    mine = aggregates.load(session, CostFilter(job_ids=ids))
+    per_job = {g.key: g for g in aggregates.group(mine, "job")}
+    return [_job_row(job, per_job.get(job.id)) for job in jobs]
+
+
+def in_flight(session: Session, tenant: str | None) -> list[dict[str, Any]]:
+    """Jobs planned or running now (whatever the date filter), with progress and budget left
+    (budget - spent - reserved, as ``/metrics`` counts it)."""
+    jobs = list(
+        session.scalars(
+            _visible_jobs(tenant).where(Job.status.in_(JOB_UNFINISHED)).order_by(Job.created_at)
+        )
+    )
+    ids = tuple(j.id for j in jobs)
+    shots: dict[str, list[str]] = {}
+    for job_id, status in session.execute(
+        select(Shot.job_id, Shot.status).where(Shot.job_id.in_(ids))
+    ):
+        shots.setdefault(job_id, []).append(status)
+    per_job = {
+        g.key: g for g in aggregates.group(aggregates.load(session, CostFilter(job_ids=ids)), "job")
+    }
+    out = []
+    for job in jobs:
+        states = shots.get(job.id, [])
+        row = _job_row(job, per_job.get(job.id))
+        left = None if job.budget_usd is None else job.budget_usd - job.spent_usd - job.reserved_usd
+        out.append(
+            row
+            | {
+                "shots": len(states),
+                "shots_done": sum(1 for s in states if s in SHOT_NO_MORE_ATTEMPTS),
+                "shots_with_clip": sum(1 for s in states if s in SHOT_HAS_CLIP),
+                "budget_usd": job.budget_usd,
+                "reserved_usd": round(job.reserved_usd, 6),
+                "headroom_usd": None if left is None else round(left, 6),
+            }
+        )
+    return out
+
+
+def budgets(session: Session, tenant: str | None) -> list[dict[str, Any]]:
+    """Tenant budgets as ``shotline budget show`` reads them (headroom = budget - reserved -
+    spent)."""
+    query = select(TenantBudget).order_by(TenantBudget.tenant)
+    if tenant is not None:
+        query = query.where(TenantBudget.tenant == tenant)
+    return [
+        {
+            "tenant": row.tenant,
+            "budget_usd": row.budget_usd,
+            "reserved_usd": round(row.reserved_usd, 6),
+            "spent_usd": round(row.spent_usd, 6),
+            "headroom_usd": round(row.budget_usd - row.reserved_usd - row.spent_usd, 6),
+        }
+        for row in session.scalars(query)
+    ]
+
+
+def _choices(session: Session, tenant: str | None) -> dict[str, list[str]]:
+    every = aggregates.load(session, CostFilter(tenant=tenant))
+    tenants = {r.tenant for r in every}
+    if tenant is None:
+        tenants |= set(session.scalars(select(Job.tenant).distinct()))
+    return {
+        "models": sorted({r.model_id for r in every}),
+        "providers": sorted({r.provider for r in every}),
+        "tenants": sorted(tenants) if tenant is None else [tenant],
+    }
+
+
+def _held(session: Session, tenant: str | None) -> list[dict[str, Any]]:
+    return [
+        row | {"resolve_url": f"/v1/jobs/{row['job_id']}/attempts/{row['attempt_id']}:resolve"}
+        for row in recovery.held_attempts(session, tenant=tenant)
+    ]
+
+
+def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
+    refresh_agreements(db_url, flt.tenant)
+    with session_scope(db_url) as session:
+        loaded = series.matching(
+            aggregates.load(session, flt.costs()), model=flt.model, provider=flt.provider
+        )
+        rows, emulated = figures.split(loaded)  # emulated spend is shown apart
+        size, buckets = series.series(rows, flt.since, flt.until, flt.bucket)
+        preview = previews.preview_stats(session, flt.costs())
+        data = {
+            "tenant": flt.tenant,
+            "operator": operator,
+            "generated_at": datetime.now(UTC),
+            "filters": {
+                "tenant": flt.tenant,
+                "from": flt.since,
+                "to": flt.until,
+                "model": flt.model,
+                "provider": flt.provider,
+            },
+            "choices": _choices(session, flt.tenant),
+            "totals": aggregates.summarise("all", rows).to_dict(),
+            **report.headline(rows, preview),
+            "emulated_usd": money.to_json(figures.spent(emulated)),
+            "by_model": [g.to_dict() for g in aggregates.group(rows, "model")],
+            "by_provider": [g.to_dict() for g in aggregates.group(rows, "provider")],
+            "bucket": size,
+            "series": [g.to_dict() for g in buckets],
+            "waste_by_cause": [g.to_dict() for g in series.waste_by_cause(rows)],
+            "preview": preview.to_dict(),
+            "jobs": jobs_list(session, flt, loaded),
+            "in_flight": in_flight(session, flt.tenant),
+            "budgets": budgets(session, flt.tenant),
+            "held_attempts": _held(session, flt.tenant),
+        }
+    return data

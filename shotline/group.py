@@ -1,0 +1,26 @@
+"""The command group of ``shotline`` and of its sub-apps (``budget``, ``keys``): typer's, made to
+start light."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typer.core import TyperGroup
+
+HELP_ONLY = "shotline.help_only"
+
+
+class ShotlineGroup(TyperGroup):
+    """Notes in ``ctx.meta[HELP_ONLY]`` whether the subcommand is only asked for its help."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[HELP_ONLY] = any(arg in ctx.help_option_names for arg in rest)
+        return name, command, rest
+
+    def get_help_option(self, ctx: Any) -> Any:
+        # Typer coerces an absent flag's None through pydantic (~0.3 s to import); False it skips.
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option

@@ -1,0 +1,218 @@
+"""Edit interchange: beside every output, its edit plan as OpenTimelineIO (``OUT.otio``), FCPXML
+(``OUT.fcpxml``) and CMX 3600 EDL (``OUT.edl``), for an editor to finish the cut in an NLE.
+
+The OTIO timeline is built with ``opentimelineio`` from ``stitching.layout``: a video track ``V1``
+of one clip per shot (its normalised segment, the provider's clip kept in the clip's metadata),
+transitions between them, the shots' sound on ``A1`` (same clips and transitions) and the music bed
+on ``A2`` when the plan has one. The EDL is that timeline through the OTIO project's CMX 3600
+adapter (picture track only, as CMX 3600 lists one track). The FCPXML comes from a writer of our own
+(``stitching.fcpxml``): the OTIO project's FCP X adapter drops transitions. The project has no
+captions yet, so no caption track is written.
+
+``opentimelineio`` is imported when a file is written, not with ``stitching`` (it costs ~0.25 s).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from stitching.errors import StitchError
+from stitching.fcpxml import fcpxml_text
+from stitching.layout import Cut, Join, MediaNames, layout, music_loops, music_name
+from stitching.plan import EditPlan
+
+if TYPE_CHECKING:
+    import opentimelineio as otio
+
+Format = Literal["otio", "fcpxml", "edl"]
+FORMATS: tuple[Format, ...] = ("otio", "fcpxml", "edl")
+OTIO_TYPES = {"crossfade": "SMPTE_Dissolve", "fade": "SMPTE_Dissolve", "wipe": "SMPTE_Wipe"}
+EDL_WIPE = "W001"  # SMPTE horizontal wipe, the nearest CMX code to the stitcher's wipe
+
+
+class InterchangeError(StitchError):
+    """An edit interchange file cannot be written."""
+
+
+def interchange_paths(out: Path) -> dict[str, Path]:
+    """Where ``export`` writes each format for the output ``out``."""
+    return {fmt: out.with_name(f"{out.stem}.{fmt}") for fmt in FORMATS}
+
+
+def export(plan: EditPlan, out: Path) -> dict[str, Path]:
+    """Write ``OUT.otio``, ``OUT.fcpxml`` and ``OUT.edl`` beside ``out``; their paths by format."""
+    paths = interchange_paths(out)
+    for fmt, text in _texts(plan, out.stem, MediaNames(), FORMATS).items():
+        paths[fmt].write_text(text, encoding="utf-8")
+    return paths
+
+
+def render(plan: EditPlan, fmt: Format, title: str, *, portable: bool = False) -> str:
+    """The plan as one interchange format. ``portable``: media named by file name only."""
+    return _texts(plan, title, MediaNames(portable), (fmt,))[fmt]
+
+
+def _texts(
+    plan: EditPlan, title: str, names: MediaNames, formats: tuple[Format, ...]
+) -> dict[Format, str]:
+    import opentimelineio as otio
+
+    texts: dict[Format, str] = {}
+    built = None  # one OTIO timeline for both the .otio and the .edl
+    for fmt in formats:
+        try:
+            if fmt == "fcpxml":
+                texts[fmt] = fcpxml_text(plan, title, names)
+                continue
+            if built is None:
+                built = timeline(plan, title, names)
+            if fmt == "otio":
+                texts[fmt] = str(otio.adapters.write_to_string(built, "otio_json"))
+            else:
+                texts[fmt] = edl_text(built, plan)
+        except (otio.exceptions.OTIOError, ValueError) as exc:
+            raise InterchangeError(f"{title}.{fmt}: cannot be written: {exc}") from exc
+    return texts
+
+
+def timeline(plan: EditPlan, title: str, names: MediaNames) -> otio.schema.Timeline:
+    """The plan as an OTIO timeline (see the module docstring)."""
+    import opentimelineio as otio
+
+    rate = float(plan.profile.rate)
+    built = otio.schema.Timeline(name=title, global_start_time=otio.opentime.RationalTime(0, rate))
+    built.metadata["shotline"] = _timeline_metadata(plan)
+    cuts = layout(plan)
+    for name, kind in (("V1", otio.schema.TrackKind.Video), ("A1", otio.schema.TrackKind.Audio)):
+        track = otio.schema.Track(name=name, kind=kind)
+        for cut in cuts:
+            if cut.into is not None:
+                track.append(_transition(cut.into, rate))
+            track.append(_clip(cut, rate, names))
+        built.tracks.append(track)
+    if plan.music is not None:
+        built.tracks.append(_music_track(plan, rate, names))
+    return built
+
+
+def _timeline_metadata(plan: EditPlan) -> dict[str, Any]:
+    profile = plan.profile
+    return {
+        "fps": str(profile.rate),
+        "width": profile.width,
+        "height": profile.height,
+        "sample_rate": profile.sample_rate,
+        "total_frames": plan.total_frames,
+        "total_samples": plan.total_samples,
+    }
+
+
+def _range(start: int, frames: int, rate: float) -> otio.opentime.TimeRange:
+    import opentimelineio as otio
+
+    rt = otio.opentime.RationalTime
+    return otio.opentime.TimeRange(rt(start, rate), rt(frames, rate))
+
+
+def _clip(cut: Cut, rate: float, names: MediaNames) -> otio.schema.Clip:
+    import opentimelineio as otio
+
+    segment = cut.shot.segment
+    reference = otio.schema.ExternalReference(
+        target_url=names.url(segment.path), available_range=_range(0, segment.frames, rate)
+    )
+    data: dict[str, Any] = {
+        "shot_id": cut.shot.shot_id,
+        "segment": names.path(segment.path),
+        "timeline_in": cut.shot.timeline_in,
+        "timeline_out": cut.shot.timeline_out,
+        "transition": str(cut.shot.transition),
+    }
+    if segment.source:
+        data["source_clip"] = names.path(segment.source)
+    return otio.schema.Clip(
+        name=cut.shot.shot_id,
+        media_reference=reference,
+        source_range=_range(cut.source_in, cut.frames, rate),
+        metadata={"shotline": data, "cmx_3600": {"reel": _reel(cut)}},
+    )
+
+
+def _transition(join: Join, rate: float) -> otio.schema.Transition:
+    import opentimelineio as otio
+
+    rt = otio.opentime.RationalTime
+    return otio.schema.Transition(
+        name=join.name,
+        transition_type=OTIO_TYPES[join.kind],
+        in_offset=rt(join.before, rate),
+        out_offset=rt(join.after, rate),
+        metadata={"shotline": {"transition": join.text, "start": join.start}},
+    )
+
+
+def _music_track(plan: EditPlan, rate: float, names: MediaNames) -> otio.schema.Track:
+    import opentimelineio as otio
+
+    assert plan.music is not None
+    loops, length = music_loops(plan)
+    available = _range(0, length, rate) if length else None
+    track = otio.schema.Track(name="A2", kind=otio.schema.TrackKind.Audio)
+    data = {"gain_db": plan.music.gain_db, "duck_db": plan.music.duck_db, "looped": True}
+    for loop in loops:
+        reference = otio.schema.ExternalReference(
+            target_url=names.url(plan.music.path), available_range=available
+        )
+        track.append(
+            otio.schema.Clip(
+                name=music_name(plan.music),
+                media_reference=reference,
+                source_range=_range(0, loop.frames, rate),
+                metadata={"shotline": {"music": names.path(plan.music.path), **data}},
+            )
+        )
+    return track
+
+
+def _reel(cut: Cut) -> str:
+    """A CMX reel name (8 characters at most): the shot id when it fits, else its position."""
+    name = re.sub(r"[^A-Za-z0-9_]", "", cut.shot.shot_id)
+    return name if 0 < len(name) <= 8 else f"SHOT{cut.index + 1:04d}"[:8]
+
+
+def edl_text(built: otio.schema.Timeline, plan: EditPlan) -> str:
+    """The picture track as CMX 3600, through the OTIO CMX adapter.
+
+    Three things the adapter's writer leaves out are put in: the ``FCM`` line (drop-frame or
+    not), wipes as SMPTE wipe ``W001`` rather than dissolves, and plain paths, not URLs, after
+    ``FROM CLIP``. Unique reels come from the clips' ``cmx_3600`` metadata.
+    """
+    import opentimelineio as otio
+
+    copy = built.deepcopy()  # the writer moves cut points in the timeline it is given
+    for clip in copy.find_clips():
+        data = clip.metadata.get("shotline", {})
+        if "segment" in data:
+            clip.media_reference.target_url = data["segment"]
+        elif "music" in data:
+            clip.media_reference.target_url = data["music"]
+    rate = float(plan.profile.rate)
+    text = str(otio.adapters.write_to_string(copy, "cmx_3600", rate=rate, style="avid"))
+    wipes = {cut.index + 1 for cut in layout(plan) if cut.into and cut.into.kind == "wipe"}
+    lines = [_wipe_code(line, wipes) for line in text.splitlines()]
+    drop = ";" in otio.opentime.to_timecode(otio.opentime.RationalTime(0, rate), rate)
+    fcm = "FCM: DROP FRAME" if drop else "FCM: NON-DROP FRAME"
+    head = 1 if lines and lines[0].startswith("TITLE:") else 0
+    return "\n".join([*lines[:head], fcm, *lines[head:]]) + "\n"
+
+
+_DISSOLVE = re.compile(r"^(\d{3})(\s+\S+\s+V\s+)D (\d{3}) {4}")
+
+
+def _wipe_code(line: str, wipes: set[int]) -> str:
+    match = _DISSOLVE.match(line)
+    if match is None or int(match[1]) not in wipes:
+        return line
+    return f"{match[1]}{match[2]}{EDL_WIPE} {match[3]} {line[match.end() :]}"  # same columns

@@ -1,0 +1,32 @@
+"""The report table that ``shotline render`` prints names the edit files delivered beside the MP4."""
+
+from __future__ import annotations
+
+from shotline.console import report_table
+
+
+def _report(**extra: object) -> dict[str, object]:
+    return {
+        "title": "tiny",
+        "status": "delivered",
+        "output": "/out/film.mp4",
+        "shots": [],
+        "settled_usd": 0.0,
+        **extra,
+    }
+
+
+def test_caption_lists_the_edit_files():
+    files = {
+        "video": "/out/film.mp4",
+        "plan": "/out/film.plan.json",
+        "otio": "/out/film.otio",
+        "fcpxml": "/out/film.fcpxml",
+        "edl": "/out/film.edl",
+    }
+    caption = str(report_table(_report(files=files)).caption)
+    assert "output: /out/film.mp4  edit: film.otio, film.fcpxml, film.edl" in caption
+
+
+def test_no_edit_files_no_edit_mention():
+    assert "edit:" not in str(report_table(_report(files={"video": "/out/film.mp4"})).caption)
