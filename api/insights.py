@@ -13,12 +13,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import drilldown
-from api.costs import CostGroupRead, FromQuery, HeldAttemptRead, PreviewStatsRead, ToQuery
+from api.costs import (
+    CostGroupRead,
+    FromQuery,
+    Headline,
+    HeldAttemptRead,
+    PreviewStatsRead,
+    ToQuery,
+)
 from api.deps import StateDep
 from api.errors import AUTH, responses
 from api.files import RangeFileResponse, binary
 from api.overview import Filters, overview
-from api.schemas import Schema
+from api.schemas import Schema, Usd
 from api.viewer import ViewerDep
 from ledger.series import Bucket
 
@@ -36,10 +43,12 @@ class JobRowRead(Schema):
     providers: str
     emulated: bool
     created_at: str
-    spend_usd: float
-    waste_usd: float
+    spend_usd: Usd
+    """The job's own spend: emulated money when ``emulated`` (then also in ``emulated_usd``)."""
+    emulated_usd: Usd
+    waste_usd: Usd
     seconds_accepted: float
-    cost_per_accepted_second: float | None
+    cost_per_accepted_second: Usd | None
     attempts: int
 
 
@@ -47,20 +56,37 @@ class InFlightRead(JobRowRead):
     shots: int
     shots_done: int
     shots_with_clip: int
-    budget_usd: float | None
-    reserved_usd: float
-    headroom_usd: float | None
+    budget_usd: Usd | None
+    reserved_usd: Usd
+    headroom_usd: Usd | None
 
 
 class BudgetRead(Schema):
+    """As ``shotline budget show``: the ledger's real figures, emulated spend apart."""
+
     tenant: str
-    budget_usd: float
-    reserved_usd: float
-    spent_usd: float
-    headroom_usd: float
+    budget_usd: Usd
+    reserved_usd: Usd
+    spent_usd: Usd
+    headroom_usd: Usd
+    emulated_usd: Usd
 
 
-class OverviewRead(Schema):
+class EmulatedOverview(Headline):
+    """The same figures for the attempts on emulated providers: no money was spent."""
+
+    totals: CostGroupRead
+    by_model: list[CostGroupRead]
+    by_provider: list[CostGroupRead]
+    bucket: str
+    series: list[CostGroupRead]
+    waste_by_cause: list[CostGroupRead]
+    preview: PreviewStatsRead
+
+
+class OverviewRead(Headline):
+    """Real money at the top level (``Headline``: ``ledger.figures``), emulated apart."""
+
     tenant: str | None
     operator: bool
     generated_at: datetime
@@ -73,6 +99,8 @@ class OverviewRead(Schema):
     series: list[CostGroupRead]
     waste_by_cause: list[CostGroupRead]
     preview: PreviewStatsRead
+    emulated_usd: Usd
+    emulated: EmulatedOverview
     jobs: list[JobRowRead]
     in_flight: list[InFlightRead]
     budgets: list[BudgetRead]
@@ -94,9 +122,9 @@ class AttemptDetail(Schema):
     error_kind: str | None
     error: str | None
     render_seconds: float | None
-    quoted_usd: float
-    spend_usd: float
-    waste_usd: float
+    quoted_usd: Usd
+    spend_usd: Usd
+    waste_usd: Usd
     billing_uncertain: bool
     created_at: str
     clip_url: str | None
@@ -131,7 +159,7 @@ class JobDetail(Schema):
     emulated: bool
     error: str | None
     created_at: str
-    budget_usd: float | None
+    budget_usd: Usd | None
     totals: CostGroupRead
     commits: dict[str, Any]
     links: dict[str, str]

@@ -1,6 +1,7 @@
 """What the ``/dashboard`` page draws, for one viewer and one set of filters (dates, model,
 provider, tenant): totals, per-model figures, spend over time, waste by cause, jobs, jobs in
-flight, budgets and held creates. Money comes from the ledger's aggregates only."""
+flight, budgets and held creates. Money comes from the ledger's aggregates only: real money at the
+top level, the same figures for emulated attempts under ``emulated``."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from sqlalchemy.orm import Session
 
 from foundation import money
 from foundation.states import JOB_UNFINISHED, SHOT_HAS_CLIP, SHOT_NO_MORE_ATTEMPTS
-from ledger import aggregates, figures, previews, report, series
+from ledger import aggregates, figures, previews, report, series, tenants
 from ledger.aggregates import CostFilter
 from pipeline import recovery
 from pipeline.commit_versions import refresh_agreements
 from store.db import session_scope
 from store.models import AttemptCost, Job, JobApi, Shot
-from store.tenants import TenantBudget
 
 JOBS_SHOWN = 50
 
@@ -49,8 +49,11 @@ def _visible_jobs(tenant: str | None) -> Any:
     return query if tenant is None else query.where(Job.tenant == tenant)
 
 
-def _job_row(job: Job, figures: aggregates.CostGroup | None) -> dict[str, Any]:
-    money = (figures or aggregates.summarise(job.id, [])).to_dict()
+def _job_row(job: Job, found: aggregates.CostGroup | None) -> dict[str, Any]:
+    """One job's own figures (emulated money when it ran emulated: ``emulated_usd`` repeats its
+    spend then, so a list's real spend is the sum of ``spend_usd - emulated_usd``)."""
+    figures_ = (found or aggregates.summarise(job.id, [])).to_dict()
+    emulated = job.providers == "emulated"
     return {
         "id": job.id,
         "title": job.title,
@@ -59,13 +62,14 @@ def _job_row(job: Job, figures: aggregates.CostGroup | None) -> dict[str, Any]:
         "status": job.status,
         "stage": job.stage,
         "providers": job.providers,
-        "emulated": job.providers == "emulated",
+        "emulated": emulated,
         "created_at": _iso(job.created_at),
-        "spend_usd": money["spend_usd"],
-        "waste_usd": money["waste_usd"],
-        "seconds_accepted": money["seconds_accepted"],
-        "cost_per_accepted_second": money["cost_per_accepted_second"],
-        "attempts": money["attempts"],
+        "spend_usd": figures_["spend_usd"],
+        "emulated_usd": figures_["spend_usd"] if emulated else 0.0,
+        "waste_usd": figures_["waste_usd"],
+        "seconds_accepted": figures_["seconds_accepted"],
+        "cost_per_accepted_second": figures_["cost_per_accepted_second"],
+        "attempts": figures_["attempts"],
     }
 
 
@@ -107,37 +111,28 @@ def in_flight(session: Session, tenant: str | None) -> list[dict[str, Any]]:
     for job in jobs:
         states = shots.get(job.id, [])
         row = _job_row(job, per_job.get(job.id))
-        left = None if job.budget_usd is None else job.budget_usd - job.spent_usd - job.reserved_usd
+        left = (
+            None
+            if job.budget_usd is None
+            else money.usd(job.budget_usd) - money.usd(job.spent_usd) - money.usd(job.reserved_usd)
+        )
         out.append(
             row
             | {
                 "shots": len(states),
                 "shots_done": sum(1 for s in states if s in SHOT_NO_MORE_ATTEMPTS),
                 "shots_with_clip": sum(1 for s in states if s in SHOT_HAS_CLIP),
-                "budget_usd": job.budget_usd,
-                "reserved_usd": round(job.reserved_usd, 6),
-                "headroom_usd": None if left is None else round(left, 6),
+                "budget_usd": money.to_json(job.budget_usd),
+                "reserved_usd": money.to_json(job.reserved_usd),
+                "headroom_usd": money.to_json(left),
             }
         )
     return out
 
 
 def budgets(session: Session, tenant: str | None) -> list[dict[str, Any]]:
-    """Tenant budgets as ``shotline budget show`` reads them (headroom = budget - reserved -
-    spent)."""
-    query = select(TenantBudget).order_by(TenantBudget.tenant)
-    if tenant is not None:
-        query = query.where(TenantBudget.tenant == tenant)
-    return [
-        {
-            "tenant": row.tenant,
-            "budget_usd": row.budget_usd,
-            "reserved_usd": round(row.reserved_usd, 6),
-            "spent_usd": round(row.spent_usd, 6),
-            "headroom_usd": round(row.budget_usd - row.reserved_usd - row.spent_usd, 6),
-        }
-        for row in session.scalars(query)
-    ]
+    """Tenant budgets as ``shotline budget show`` reads them (``ledger.tenants.budgets``)."""
+    return [b for b in tenants.budgets(session) if tenant is None or b["tenant"] == tenant]
 
 
 def _choices(session: Session, tenant: str | None) -> dict[str, list[str]]:
@@ -159,6 +154,23 @@ def _held(session: Session, tenant: str | None) -> list[dict[str, Any]]:
     ]
 
 
+def _emulated(
+    rows: list[AttemptCost], flt: Filters, preview: previews.PreviewStats
+) -> dict[str, Any]:
+    """The same figures for the attempts on emulated providers (no money was spent): the page
+    draws them, marked, for a viewer who has only emulated runs."""
+    size, buckets = series.series(rows, flt.since, flt.until, flt.bucket)
+    return report.headline(rows, preview) | {
+        "totals": aggregates.summarise("all", rows).to_dict(),
+        "by_model": [g.to_dict() for g in aggregates.group(rows, "model")],
+        "by_provider": [g.to_dict() for g in aggregates.group(rows, "provider")],
+        "bucket": size,
+        "series": [g.to_dict() for g in buckets],
+        "waste_by_cause": [g.to_dict() for g in series.waste_by_cause(rows)],
+        "preview": preview.to_dict(),
+    }
+
+
 def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
     refresh_agreements(db_url, flt.tenant)
     with session_scope(db_url) as session:
@@ -168,6 +180,7 @@ def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
         rows, emulated = figures.split(loaded)  # emulated spend is shown apart
         size, buckets = series.series(rows, flt.since, flt.until, flt.bucket)
         preview = previews.preview_stats(session, flt.costs())
+        emulated_preview = previews.preview_stats(session, flt.costs(), emulated=True)
         data = {
             "tenant": flt.tenant,
             "operator": operator,
@@ -183,6 +196,7 @@ def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
             "totals": aggregates.summarise("all", rows).to_dict(),
             **report.headline(rows, preview),
             "emulated_usd": money.to_json(figures.spent(emulated)),
+            "emulated": _emulated(emulated, flt, emulated_preview),
             "by_model": [g.to_dict() for g in aggregates.group(rows, "model")],
             "by_provider": [g.to_dict() for g in aggregates.group(rows, "provider")],
             "bucket": size,

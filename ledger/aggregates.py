@@ -194,9 +194,10 @@ def load(session: Session, flt: CostFilter) -> list[AttemptCost]:
 
 
 def latest_jobs(session: Session, tenant: str | None, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest (not deleted) jobs with their spend and accepted seconds from the records. A job
-    that ran on emulated providers has its spend in ``emulated_usd`` (``spend_usd`` is real money
-    only); its cost per accepted second is then in emulated money."""
+    """The newest (not deleted) jobs with their own spend and accepted seconds from the records.
+    A job that ran on emulated providers is flagged ``emulated`` and its spend, emulated money, is
+    repeated in ``emulated_usd``: the real spend of the list is the sum of ``spend_usd -
+    emulated_usd``."""
     jobs = job_rows.list_jobs(session, tenant, limit=limit)
     ids = tuple(j.id for j in jobs)
     per_job = {g.key: g for g in group(load(session, CostFilter(job_ids=ids)), "job")}
@@ -214,7 +215,7 @@ def latest_jobs(session: Session, tenant: str | None, limit: int = 10) -> list[d
                 "emulated": emulated,
                 "created_at": job.created_at.isoformat(),
                 "shots": sum(len(s.get("shots", [])) for s in job.storyboard.get("scenes", [])),
-                "spend_usd": to_json(ZERO if emulated else found.spend_usd),
+                "spend_usd": to_json(found.spend_usd),
                 "emulated_usd": to_json(found.spend_usd if emulated else ZERO),
                 "seconds_accepted": _r(found.seconds_accepted),
                 "cost_per_accepted_second": to_json(found.cost_per_accepted_second),

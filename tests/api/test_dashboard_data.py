@@ -102,12 +102,14 @@ class TestOverview:
     def test_in_flight_and_budgets(self, client, ctx, headers):
         seed_attempt(ctx.db_url, job="busy", settled_usd=1.0, verdict="accepted")
         seed_attempt(ctx.db_url, job="done", settled_usd=0.5, verdict="accepted")
+        held = {"reserved_usd": 2.5, "settled_usd": None, "verdict": "pending"}
+        seed_attempt(ctx.db_url, job="busy", shot="h", **held)
         with session_scope(ctx.db_url) as session:
             busy = session.get_one(Job, "busy")
             busy.status, busy.stage = "running", "rendering"
             busy.budget_usd, busy.spent_usd, busy.reserved_usd = 10.0, 1.0, 2.5
             session.get_one(Job, "done").status = "delivered"
-            tenants.set_budget(session, "acme", 25.0).reserved_usd = 2.5
+            tenants.set_budget(session, "acme", 25.0)  # after the spend: it counts
             tenants.set_budget(session, "globex", 99.0)
         data = _overview(client, headers)
         assert [(j["id"], j["headroom_usd"], j["reserved_usd"]) for j in data["in_flight"]] == [
@@ -119,8 +121,9 @@ class TestOverview:
                 "tenant": "acme",
                 "budget_usd": 25.0,
                 "reserved_usd": 2.5,
-                "spent_usd": 0.0,
-                "headroom_usd": 22.5,
+                "spent_usd": 1.5,
+                "headroom_usd": 21.0,
+                "emulated_usd": 0.0,
             }
         ]
         assert {j["id"] for j in data["jobs"]} == {"busy", "done"}

@@ -99,11 +99,27 @@ def test_costs_budget_api_dashboard_and_reports_agree(client, cli, history, tena
     days = dashboard["by_day"] + dashboard["emulated"]["by_day"]
     assert total(g["spend_usd"] for g in days) == usd(want["spent_usd"]) + usd(want["emulated_usd"])
 
-    # the dashboard's jobs: real spend and emulated spend apart, adding up to the totals
+    # the dashboard page's overview: the same headline, emulated apart, budgets as budget show
+    overview = _get(client, "/v1/dashboard/overview", headers)
+    for name in FIGURES:
+        assert overview[name] == want[name], name
+    assert overview["totals"] == api["totals"]
+    assert overview["by_model"] == api["groups"]
+    assert overview["emulated"]["totals"] == api["emulated"]["totals"]
+    for name in ("spent_usd", "waste_usd", "avoided_usd"):
+        assert overview["emulated"][name] == api["emulated"][name], name
+    assert overview["budgets"] == [budget]
+    assert total(g["spend_usd"] for g in overview["series"]) == usd(want["spent_usd"])
+
+    # the jobs (of the API's dashboard and the page's): each job's own spend, emulated ones
+    # flagged and repeated in emulated_usd; real and emulated add up to the totals
     jobs = dashboard["latest_jobs"]
-    assert total(j["spend_usd"] for j in jobs) == usd(want["spent_usd"])
-    assert total(j["emulated_usd"] for j in jobs) == usd(want["emulated_usd"])
-    assert all(j["emulated_usd"] == 0 for j in jobs if not j["emulated"])
+    for rows in (jobs, overview["jobs"]):
+        real = total(usd(j["spend_usd"]) - usd(j["emulated_usd"]) for j in rows)
+        assert real == usd(want["spent_usd"])
+        assert total(j["emulated_usd"] for j in rows) == usd(want["emulated_usd"])
+        assert all(j["emulated_usd"] == 0 for j in rows if not j["emulated"])
+        assert all(j["emulated_usd"] == j["spend_usd"] for j in rows if j["emulated"])
 
     # every job's report: its total is the exact sum of its shots, and the ledger's job group
     by_job = _cli_json(cli, "costs", "--tenant", tenant, "--by", "job")
@@ -112,7 +128,7 @@ def test_costs_budget_api_dashboard_and_reports_agree(client, cli, history, tena
         view = _get(client, f"/v1/jobs/{job['id']}", headers)
         settled = view["costs"]["settled_usd"]
         assert usd(settled) == total(shot["cost_usd"] for shot in view["shots"]), job["id"]
-        assert settled == groups[job["id"]]["spend_usd"] == job["spend_usd"] + job["emulated_usd"]
+        assert settled == groups[job["id"]]["spend_usd"] == job["spend_usd"]
 
 
 def test_budget_counters_metrics_and_cli_text_agree(client, cli, history, operator_headers):

@@ -176,6 +176,11 @@ def _drill(page: Chromium, url: str, detail: dict[str, Any]) -> None:
     )
     assert waste == {"black_middle": detail["shots"][0]["attempts"][0]["waste_usd"]}
     assert waste["black_middle"] > 0
+    # only free local previews and emulated finals: the emulated figures are drawn, marked
+    assert page.eval("document.body.dataset.money") == "emulated"
+    assert "EMULATED providers: no money was spent" in page.eval(
+        "document.getElementById('status').textContent"
+    )
     page.screenshot(ARTIFACTS / "dashboard-drill.png")
 
 
