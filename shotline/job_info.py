@@ -1,6 +1,7 @@
 """What ``shotline jobs`` shows: jobs found by id or short id, the list with its filters, and one
 job in detail. The figures come from the queries the API uses (``store.jobs``, the job report of
-``pipeline.report`` and the ledger's settled total), so the CLI and ``/v1/jobs`` agree."""
+``pipeline.report`` and the ledger's figures), so the CLI, ``/v1/jobs`` and ``costs --by job``
+agree; a job on emulated providers is flagged ``emulated`` (its cost is emulated money)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from foundation import money
 from foundation.errors import InvalidInputError, NotFoundError, Problem
 from foundation.states import SHOT_HAS_CLIP, JobStatus
-from ledger import service as ledger
+from ledger import aggregates
+from ledger.aggregates import CostFilter
 from pipeline.report import job_report
 from store import jobs
 from store.db import session_scope
@@ -99,6 +102,11 @@ def list_jobs(
     with session_scope(db_url) as session:
         rows = jobs.list_jobs(session, tenant, limit=limit, status=status, since=since)
         counts = jobs.shot_counts(session, [job.id for job in rows], SHOT_HAS_CLIP)
+        ids = tuple(job.id for job in rows)
+        spend = {
+            g.key: g.spend_usd
+            for g in aggregates.group(aggregates.load(session, CostFilter(job_ids=ids)), "job")
+        }
         return [
             {
                 "id": job.id,
@@ -106,11 +114,12 @@ def list_jobs(
                 "tenant": job.tenant,
                 "mode": job.mode,
                 "providers": job.providers,
+                "emulated": job.providers == "emulated",
                 "status": job.status,
                 "stage": job.stage,
                 "shots_done": counts[job.id][0],
                 "shots": counts[job.id][1],
-                "cost_usd": round(ledger.settled_total(session, job.id), 4),
+                "cost_usd": money.to_json(spend.get(job.id, money.ZERO)),
                 "created_at": utc(job.created_at).isoformat(),
             }
             for job in rows
@@ -139,7 +148,7 @@ def detail(db_url: str, job_id: str) -> dict[str, Any]:
             "tenant": job.tenant,
             "created_at": utc(job.created_at).isoformat(),
             "updated_at": utc(job.updated_at).isoformat(),
-            "reserved_usd": round(job.reserved_usd, 4),
+            "reserved_usd": money.to_json(job.reserved_usd),
             "output_path": job.output_path,
         }
     shots = [row | {"clip": clips.get(row["id"])} for row in report["shots"]]
@@ -151,7 +160,7 @@ def detail(db_url: str, job_id: str) -> dict[str, Any]:
         **facts,
         "costs": {
             "budget_usd": report["budget_usd"],
-            "quoted_usd": round(quoted, 4),
+            "quoted_usd": money.to_json(quoted),
             "reserved_usd": facts["reserved_usd"],
             "settled_usd": report["settled_usd"],
         },

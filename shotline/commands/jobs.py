@@ -63,7 +63,7 @@ def _list_rows(found: list[dict[str, Any]], wide: bool) -> list[list[str]]:
             _styled(job["status"]),
             job["stage"],
             f"{job['shots_done']}/{job['shots']}",
-            f"${job['cost_usd']:.2f}",
+            f"${job['cost_usd']:.2f}" + ("*" if job["emulated"] else ""),
             job_info.created_label(datetime.fromisoformat(job["created_at"]), now),
         ]
         for job in found
@@ -255,6 +255,8 @@ def register(app: typer.Typer) -> None:
         note = left_out_note(fitted, console.width)
         if note:
             console.print(note)
+        if any(job["emulated"] for job in found):
+            console.print("* emulated providers: no money was spent")
 
     @jobs.command("show")
     def show(

@@ -102,8 +102,9 @@ class TestOverview:
     def test_in_flight_and_budgets(self, client, ctx, headers):
         seed_attempt(ctx.db_url, job="busy", settled_usd=1.0, verdict="accepted")
         seed_attempt(ctx.db_url, job="done", settled_usd=0.5, verdict="accepted")
-        held = {"reserved_usd": 2.5, "settled_usd": None, "verdict": "pending"}
-        seed_attempt(ctx.db_url, job="busy", shot="h", **held)
+        seed_attempt(
+            ctx.db_url, job="busy", shot="h", reserved_usd=2.5, settled_usd=None, verdict="pending"
+        )
         with session_scope(ctx.db_url) as session:
             busy = session.get_one(Job, "busy")
             busy.status, busy.stage = "running", "rendering"

@@ -225,3 +225,21 @@ class TestRenderAndCommit:
             str(tmp_path / "cut.final-2.mp4"),
         ]
         assert (tmp_path / "cut.final.mp4").is_file()
+
+
+def test_the_list_marks_emulated_cost():
+    from shotline.commands.jobs import _list_rows
+
+    base = {
+        "id": "0123456789abcdef",
+        "title": "t",
+        "tenant": "local",
+        "status": "delivered",
+        "stage": "delivered",
+        "shots_done": 1,
+        "shots": 1,
+        "cost_usd": 2.16,
+        "created_at": "2026-11-20T12:00:00+00:00",
+    }
+    real, emulated = _list_rows([base | {"emulated": False}, base | {"emulated": True}], wide=False)
+    assert (real[6], emulated[6]) == ("$2.16", "$2.16*")
