@@ -119,8 +119,8 @@ class TestOverview:
                 "tenant": "acme",
                 "budget_usd": 25.0,
                 "reserved_usd": 2.5,
-                "spent_usd": 0.0,
-                "headroom_usd": 22.5,
+                "spent_usd": 1.5,  # the ledger's settled attempts (1.0 + 0.5): one definition
+                "headroom_usd": 21.0,
             }
         ]
         assert {j["id"] for j in data["jobs"]} == {"busy", "done"}
