@@ -4,6 +4,7 @@ once its final job is delivered."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from store.records import ShotRoute
 
 
 def first_frame(clip: Path, out: Path) -> Path:
-    """Write the clip's first decodable frame as a PNG (once) and return its path."""
+    """Write the clip's first decodable frame as a PNG (once) and return its path. Concurrent
+    callers (a quote and a commit of the same preview) each write their own temporary file, and
+    the last rename wins with the same frame."""
     if out.exists():
         return out
     with av.open(str(clip)) as container:
@@ -34,9 +37,12 @@ def first_frame(clip: Path, out: Path) -> Path:
             raise ValueError(f"{clip} has no decodable video frame")
         image = frame.to_ndarray(format="bgr24")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    cv2.imwrite(str(tmp), image)
-    tmp.replace(out)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp.png")
+    try:
+        cv2.imwrite(str(tmp), image)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

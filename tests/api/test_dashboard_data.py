@@ -122,7 +122,7 @@ class TestOverview:
                 "tenant": "acme",
                 "budget_usd": 25.0,
                 "reserved_usd": 2.5,
-                "spent_usd": 1.5,
+                "spent_usd": 1.5,  # the ledger's settled attempts (1.0 + 0.5): one definition
                 "headroom_usd": 21.0,
                 "emulated_usd": 0.0,
             }
