@@ -161,17 +161,8 @@ def job_detail(db_url: str, job_id: str) -> dict[str, Any]:
             for shot in jobs.shots_of(session, job_id)
         ]
         delivered = job.status == JobStatus.DELIVERED
-        return {
-            "id": job.id,
-            "title": job.title,
-            "tenant": job.tenant,
-            "mode": job.mode,
-            "status": job.status,
-            "stage": job.stage,
-            "providers": job.providers,
-            "emulated": job.providers == "emulated",
+        return views.job_header(job) | {
             "error": views.without_paths(job.error),
-            "created_at": views.aware(job.created_at).isoformat(),
             "budget_usd": job.budget_usd,
             "totals": aggregates.summarise("all", rows).to_dict(),
             "commits": _commits(session, job_id),

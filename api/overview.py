@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import views
 from foundation import money
 from foundation.states import JOB_UNFINISHED, SHOT_HAS_CLIP, SHOT_NO_MORE_ATTEMPTS
 from ledger import aggregates, figures, previews, report, series, tenants
@@ -39,10 +40,6 @@ class Filters:
         return CostFilter(tenant=self.tenant, since=self.since, until=self.until)
 
 
-def _iso(value: datetime) -> str:
-    return series.utc(value).isoformat()
-
-
 def _visible_jobs(tenant: str | None) -> Any:
     query = select(Job).outerjoin(JobApi, JobApi.job_id == Job.id)
     query = query.where(JobApi.deleted_at.is_(None))
@@ -54,16 +51,7 @@ def _job_row(job: Job, found: aggregates.CostGroup | None) -> dict[str, Any]:
     spend then, so a list's real spend is the sum of ``spend_usd - emulated_usd``)."""
     figures_ = (found or aggregates.summarise(job.id, [])).to_dict()
     emulated = job.providers == "emulated"
-    return {
-        "id": job.id,
-        "title": job.title,
-        "tenant": job.tenant,
-        "mode": job.mode,
-        "status": job.status,
-        "stage": job.stage,
-        "providers": job.providers,
-        "emulated": emulated,
-        "created_at": _iso(job.created_at),
+    return views.job_header(job) | {
         "spend_usd": figures_["spend_usd"],
         "emulated_usd": figures_["spend_usd"] if emulated else 0.0,
         "waste_usd": figures_["waste_usd"],

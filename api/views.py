@@ -60,6 +60,21 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def job_header(job: Job) -> dict[str, Any]:
+    """What every job listing and detail names a job by (the dashboard's rows and drill-down)."""
+    return {
+        "id": job.id,
+        "title": job.title,
+        "tenant": job.tenant,
+        "mode": job.mode,
+        "status": job.status,
+        "stage": job.stage,
+        "providers": job.providers,
+        "emulated": job.providers == "emulated",
+        "created_at": aware(job.created_at).isoformat(),
+    }
+
+
 def links(job_id: str, delivered: bool) -> dict[str, str]:
     base = f"/v1/jobs/{job_id}"
     out = {"self": base, "events": f"{base}/events", "webhooks": f"{base}/webhooks"}

@@ -77,7 +77,7 @@ class Dom(HTMLParser):
 
 
 class BrowserError(AssertionError):
-    pass
+    """The browser could not be driven (it did not start, attach or answer)."""
 
 
 class Chromium:
