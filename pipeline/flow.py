@@ -233,18 +233,16 @@ def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
         return [_done(cur)]
     row = polling.polled(ctx, attempt_id)
     outcome = polling.poll_once(ctx, attempt_id, cur.since, row=row)
-    if outcome != "pending":
-        admission.release(ctx, attempt_id, row.model_id)
-    else:
-        admission.renew(ctx, attempt_id, row.model_id)
+    now = time.time()
+    elapsed = now - cur.since if cur.since is not None else 0.0
     if outcome == "pending":
-        elapsed = time.time() - cur.since if cur.since is not None else 0.0
+        admission.renew(ctx, attempt_id, row.model_id)
         delay = next_poll_s(ctx, row.model_id, elapsed, polls=1)
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
+    admission.release(ctx, attempt_id, row.model_id)
     if outcome == "succeeded":  # the gate's ``since``: when the render most likely started
         first = row.status == AttemptStatus.SUBMITTED
-        elapsed = time.time() - cur.since if cur.since is not None else 0.0
-        start = time.time() - finished_after(ctx, elapsed, first)
+        start = now - finished_after(ctx, elapsed, first)
         return [Move(cur.key, cur.job_id, "gate", cur.ref, since=start)]
     return [_to_begin(cur, _shot_of(cur))]
 
