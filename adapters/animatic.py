@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.base import GenerationRequest
-from media.caption import Caption, fit_block
+from media.caption import Block, Caption, fit_block
 
 SAMPLE_RATE = 48_000
 _PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
@@ -86,9 +86,11 @@ PLACEHOLDER_NOTICE = "[dialogue: placeholder tones, espeak-ng not installed]"
 
 def _captions(
     request: GenerationRequest, base: npt.NDArray[np.uint8], total: int
-) -> tuple[Caption, Caption]:
+) -> list[tuple[Caption, bool]]:
     """The title block (shot id, prompt, dialogue, placeholder notice) at the top and the frame
-    stamp at the bottom, both inside a margin and above the progress bar, in every aspect ratio."""
+    stamp at the bottom, both inside a margin and above the progress bar, in every aspect ratio;
+    each paired with whether it is the per-frame stamp. A frame too small to hold a block at the
+    smallest legible size (a 64x36 test render) goes without it."""
     height, width = base.shape[:2]
     unit = min(width, height) / 720
     margin = max(4, round(0.04 * min(width, height)))
@@ -102,8 +104,15 @@ def _captions(
         if request.audio and not _espeak_wave_available():
             groups.append((PLACEHOLDER_NOTICE, 0.8))
     room = min(round(0.62 * height), stamp.box[1] - 2 * margin)
-    title = fit_block(groups, (margin, margin), (inner, room), 0.9 * unit)
-    return Caption.build(title, base), Caption.build(stamp, base)
+    title = fit_block(groups, (margin, margin), (inner, max(0, room)), 0.9 * unit)
+    blocks = [(title, False), (stamp, True)]
+    return [(Caption.build(b, base), is_stamp) for b, is_stamp in blocks if _fits(b, base)]
+
+
+def _fits(block: Block, frame: npt.NDArray[np.uint8]) -> bool:
+    x0, y0, x1, y1 = block.box
+    height, width = int(frame.shape[0]), int(frame.shape[1])
+    return 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
 
 
 def _bar_height(height: int) -> int:
@@ -216,7 +225,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
     """Render ``request`` to ``out`` (written atomically) and return ``out``."""
     total, seed = frame_count(request.duration_s, request.fps), request_seed(request)
     base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
-    title, stamp = _captions(request, base, total)
+    captions = _captions(request, base, total)
     # the moving disc must stand out on light palettes too, or the gate sees a frozen clip
     ink = (40, 40, 40) if float(base[::8, ::8].mean()) > 150 else (255, 255, 255)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -226,8 +235,10 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
         for index in range(total):
             frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000, ink)
-            title.apply(frame)
-            stamp.apply(frame, f"{index:04d}  frame {index + 1}/{total}")
+            for caption, is_stamp in captions:
+                caption.apply(
+                    frame, f"{index:04d}  frame {index + 1}/{total}" if is_stamp else None
+                )
             yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), np.uint8)
             picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             picture.pts = index

@@ -156,8 +156,17 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, body)
 
 
+# FastAPI's answer to a body it could not read as JSON (bytes that are not UTF-8, for one);
+# every body-taking operation documents 422 for a body it cannot use, so that is what it gets.
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+        problems = [Problem("body", "is not valid JSON text (UTF-8)")]
+        body = error_body("invalid_input", "the request body could not be read", problems=problems)
+        return error_response(422, body)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     body = error_body(code, str(exc.detail), retriable=exc.status_code == 429)
     return error_response(exc.status_code, body, dict(exc.headers or {}))

@@ -71,13 +71,19 @@ def padding(scale: float) -> int:
 
 
 def _split_word(word: str, width: int, scale: float) -> list[str]:
+    """``word`` cut into the longest pieces that fit ``width`` (at least one character each),
+    each cut found by bisection: a 2,500-character prompt word is a few thousand measurements."""
     pieces: list[str] = []
     while word:
-        cut = len(word)
-        while cut > 1 and text_width(word[:cut], scale) > width:
-            cut -= 1
-        pieces.append(word[:cut])
-        word = word[cut:]
+        fits, too_long = 1, len(word) + 1
+        while too_long - fits > 1:
+            middle = (fits + too_long) // 2
+            if text_width(word[:middle], scale) <= width:
+                fits = middle
+            else:
+                too_long = middle
+        pieces.append(word[:fits])
+        word = word[fits:]
     return pieces
 
 
@@ -170,7 +176,7 @@ def fit_block(
     if truncated:
         limit = origin[1] + height
         keep = [ln for i, ln in enumerate(lines) if _bottom(lines[: i + 1], scale) <= limit]
-        last = (keep or lines)[-1]
+        last = (keep or lines[:1])[-1]
         room = width - 2 * padding(scale)
         end = Line(shorten(f"{last.text} {ELLIPSIS}", room, last.scale), *_rest(last))
         lines = [*keep[:-1], end] if keep else [end]

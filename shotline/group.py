@@ -16,11 +16,18 @@ class ShotlineGroup(TyperGroup):
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name, command, rest = super().resolve_command(ctx, args)
         ctx.meta[HELP_ONLY] = any(arg in ctx.help_option_names for arg in rest)
+        if command is not None and not isinstance(command, ShotlineGroup):
+            _help_defaults_false(command.get_help_option(ctx))
         return name, command, rest
 
     def get_help_option(self, ctx: Any) -> Any:
-        # Typer coerces an absent flag's None through pydantic (~0.3 s to import); False it skips.
         option = super().get_help_option(ctx)
-        if option is not None:
-            option.default = False
+        _help_defaults_false(option)
         return option
+
+
+def _help_defaults_false(option: Any) -> None:
+    """Typer coerces an absent flag's None through pydantic (~0.3 s to import); False it skips.
+    A sub-app's commands (``jobs list``) get their help option here, from the group that runs them."""
+    if option is not None:
+        option.default = False

@@ -15,7 +15,6 @@ import typer
 from foundation.errors import ShotlineError
 from foundation.modes import Mode
 from shotline.console import fail_with
-from shotline.notes import local_pin_note
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,6 +35,7 @@ def _plan_and_note(
     from foundation.storyboard import load_storyboard
     from pipeline import planning
     from pipeline.context import RunContext
+    from shotline.notes import local_pin_note
 
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())

@@ -113,7 +113,25 @@ def test_every_word_of_heading_and_prompt_is_laid_out(ratio):
             fps=12.0,
             model="local/animatic",
         )
-        title, _ = _captions(request, base, 12)
+        [(title, title_is_stamp), (_, stamp_is_stamp)] = _captions(request, base, 12)
+        assert (title_is_stamp, stamp_is_stamp) == (False, True)
         assert not title.block.truncated
         words = " ".join(line.text for line in title.block.lines).split()
         assert words == f"SHOT {SHOT} {prompt}".split()
+
+
+@pytest.mark.parametrize("size", [(64, 36), (36, 64), (16, 16)])
+def test_a_frame_too_small_for_legible_text_renders_without_it(tmp_path, size):
+    """A strict emulator renders 64x36 clips: text that cannot fit is left out, not an error."""
+    width, height = size
+    request = GenerationRequest(
+        shot_id=SHOT, prompt=PALETTES["dark"], duration_s=0.5, width=width, height=height,
+        fps=12.0, model="local/animatic", dialogue="We leave at dawn.",
+    )  # fmt: skip
+    frames = _decode(render_animatic(request, tmp_path / "tiny.mp4"))
+    assert len(frames) == 6
+    assert frames[0].shape == (height, width, 3)
+    for caption, _ in _captions(request, np.zeros((height, width, 3), np.uint8), 6):
+        x0, y0, x1, y1 = caption.block.box
+        assert 0 <= x0 < x1 <= width
+        assert 0 <= y0 < y1 <= height

@@ -130,6 +130,19 @@ def test_hostile_video_json(client, headers, body):
     assert response.json()["problems"][0]["path"] == ""
 
 
+def test_a_body_that_is_not_utf8_json_is_a_documented_422(client, headers):
+    """Found by schemathesis: bytes that are not UTF-8 made FastAPI answer an undocumented 400."""
+    response = client.post(
+        "/v1/jobs/0123/commit",
+        content=b"\xa7\xc1O\xdb_b",
+        headers={**headers, "content-type": JSON},
+    )
+    assert response.status_code == 422, response.text[:500]
+    assert response.json()["problems"] == [
+        {"path": "body", "message": "is not valid JSON text (UTF-8)"}
+    ]
+
+
 def test_the_shortest_allowed_shot_renders(client, headers):
     """The minimum is a real one: a 0.25 s shot at 24 fps is delivered, not failed after spend."""
     from tests.api.conftest import wait_for_job

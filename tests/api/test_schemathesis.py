@@ -93,20 +93,19 @@ def _explicit_cases(schema):
 
 
 def test_hostile_examples(app, headers):
-    """No 5xx, conforming responses, a 4xx for each, each within a couple of seconds."""
+    """No 5xx, conforming responses, a 4xx for each, each within a couple of seconds of CPU (the
+    process's CPU time, app threads included: wall time on a loaded CI machine measures the load)."""
     app.state.api.runner = IdleRunner()
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     from tests.api.test_hostile_bodies import _problem
 
     seen = 0
     for name, case, (where, why) in _explicit_cases(schema):
-        started = time.perf_counter()
+        started = time.process_time()
         response = case.call_and_validate(headers=headers, checks=CHECKS)
-        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - started
         assert 400 <= response.status_code < 500, f"{name}: {response.status_code}"
-        assert elapsed < 6.0, (
-            f"{name} took {elapsed:.2f}s"
-        )  # 10-38 s before issue 15; room for CI load
+        assert cpu < 4.0, f"{name} took {cpu:.2f} s of CPU"  # 10-38 s before issue 15; 1.4 s now
         _problem(response.json(), where, why)  # the hostile value itself was reached and named
         seen += 1
     assert seen >= 40
