@@ -28,12 +28,19 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``serial`` (many processes each, timing-sensitive) share one xdist worker per
     group (``serial("cluster")`` names another group), so at most one test of a group runs at a
-    time while the other workers take the independent tests."""
+    time while the other workers take the independent tests.
+
+    Tests marked ``slow`` or ``serial`` are handed out first: started last, the minute-long ones
+    left the other workers idle at the end of the run (xdist hands units out in collection order).
+    """
     for item in items:
         marker = item.get_closest_marker("serial")
         if marker is not None:
             group = marker.args[0] if marker.args else "serial"
             item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(
+        key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("serial"))
+    )
 
 
 def require_service(name: str, host: str, port: int) -> None:

@@ -15,7 +15,7 @@ from typing import IO
 from sqlalchemy import select
 
 from store.db import session_scope
-from store.models import Job
+from store.models import Job, PipelineStep
 
 ROOT = Path(__file__).parents[2]
 WORKER = "from shotline.commands.worker import main; main()"
@@ -116,6 +116,29 @@ class Cluster:
                 return statuses
             time.sleep(0.5)
         return self.statuses(job_ids)
+
+    def stuck(self, job_ids: list[str]) -> str:
+        """What an unfinished job is waiting on: its steps (job's and shots') and their leases,
+        and the log lines of the workers that name it (grep-able, not the reaper's noise)."""
+        with session_scope(self.db_url) as session:
+            open_ids = [
+                job_id for job_id, status in self.statuses(job_ids).items()
+                if status not in ("delivered", "failed", "cancelled")
+            ]  # fmt: skip
+            steps = session.scalars(
+                select(PipelineStep).where(PipelineStep.job_id.in_(open_ids))
+            ).all()
+            rows = [
+                f"{s.key} {s.name} ref={s.ref} v{s.version} due={s.due_at} lease={s.lease_until} "
+                f"holder={s.holder} reaped={s.reaped}"
+                for s in steps
+            ]
+        now = f"now={time.time():.1f}"
+        named = [
+            line for name in self.processes for line in self.log(name, tail=None).splitlines()
+            if any(job_id in line for job_id in open_ids) or "ERROR" in line or "WARNING" in line
+        ]  # fmt: skip
+        return "\n".join([now, *rows, *named[-60:]])
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -128,31 +128,40 @@ class _Run:
 
 
 def _resolve_unknowns(server: ForkServer, env: dict[str, str], ctx: _Run) -> None:
-    """What an operator does: look each held create up in the provider's dashboard (here: the
-    emulator's jobs no attempt holds, same model and prompt) and ``shotline resolve`` it."""
-    jobs = ctx.emulator.emulator.jobs.values()  # type: ignore[attr-defined]
-    with session_scope(ctx.db_url) as session:
+    """What an operator does: look each held create up and ``shotline resolve`` it."""
+    for attempt_id, provider, found in operator_findings(ctx.db_url, ctx.emulator):
+        ctx.tally.unknowns[provider] += 1
+        how = ["--provider-job", found] if found else ["--not-submitted"]
+        log = Path(env["SHOTLINE_DATA_DIR"]) / f"resolve-{attempt_id}.log"
+        code = server.wait(
+            server.spawn(["resolve", str(attempt_id), *how], env, log.parent, log), 60
+        )
+        assert code == 0, log.read_text()[-2000:]
+
+
+def operator_findings(db_url: str, emulator: Any) -> list[tuple[int, str, str | None]]:
+    """Each ``submission_unknown`` attempt with what an operator finds in the provider's dashboard
+    (here: the emulator's jobs no attempt holds, same model and prompt): ``(attempt id, provider,
+    the provider job in shotline's form or None when the create never arrived)``."""
+    jobs = emulator.emulator.jobs.values()
+    with session_scope(db_url) as session:
         rows = session.execute(select(Attempt.provider, Attempt.provider_job_id)).all()
         stored = [job for _, job in rows if job]
         shapes = {p: job.rpartition("/")[0] for p, job in rows if job and "/" in job}
         held = session.scalars(select(Attempt).where(Attempt.status == "submission_unknown")).all()
         todo = [(a.id, a.provider, (a.request or {}).get("provider_model"),
                  (a.request or {}).get("prompt", "")) for a in held]  # fmt: skip
+    findings: list[tuple[int, str, str | None]] = []
     for attempt_id, provider, model, prompt in todo:
-        ctx.tally.unknowns[provider] += 1
         lost = [j for j in jobs if j.provider == provider and j.model == model
                 and not _held_by(j.id, stored) and j.spec.prompt.startswith(prompt[:60])]  # fmt: skip
         assert len(lost) <= 1, f"{provider}: {len(lost)} unrecorded jobs match attempt {attempt_id}"
         # the id in shotline's form: a Vertex operation name, Luma's "dm/<id>" (adapters/luma.py)
         shape = shapes.get(provider) or ("dm" if provider == "luma" else None)
         found = [str(j.extra.get("name") or (f"{shape}/{j.id}" if shape else j.id)) for j in lost]
-        how = ["--provider-job", found[0]] if found else ["--not-submitted"]
-        log = Path(env["SHOTLINE_DATA_DIR"]) / f"resolve-{attempt_id}.log"
-        code = server.wait(
-            server.spawn(["resolve", str(attempt_id), *how], env, log.parent, log), 60
-        )
-        assert code == 0, log.read_text()[-2000:]
+        findings.append((attempt_id, provider, found[0] if found else None))
         stored.extend(found)
+    return findings
 
 
 def _held_by(emulator_id: str, stored: list[str]) -> bool:
