@@ -6,7 +6,7 @@ per app (``create_app``).
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,5 +41,8 @@ class ApiSettings(BaseSettings):
     webhook_backoff_s: float = 2.0
     webhook_backoff_max_s: float = 300.0
     sse_poll_s: float = 1.0
+    request_threads: int = Field(default=8, ge=1, le=256)
+    """Threads that run sync routes at once (anyio's default is 40): each holds the GIL while it
+    works, and fewer of them leave the event loop (``/healthz``, parsing, SSE) more of it."""
     metrics_token: SecretStr | None = None
     """The operator's bearer token for ``/metrics`` (every tenant's spend); unset, it is a 404."""
