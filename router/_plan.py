@@ -49,7 +49,7 @@ def plan(
     )
     decisions = _route_all(board, router)
     unroutable = [
-        Unroutable(d.shot_id, d.path, d.rejected) for d in decisions.values() if not d.routable
+        Unroutable(d.shot_id, d.path, _reasons(d)) for d in decisions.values() if not d.routable
     ]
     return Plan(
         title=board.title,
@@ -148,6 +148,13 @@ def _wall_time(shots: list[QuoteLine], registry: Registry, *, high: bool) -> flo
         lanes = registry.get(model_id).limits.concurrency if model_id in registry else 1
         longest = max(longest, max(times), sum(times) / lanes)
     return longest
+
+
+def _reasons(decision: ShotDecision) -> dict[str, list[str]]:
+    """Why no model takes the shot: each model's filter refusals, and the policy's reasons for
+    feasible models it would not use (the animatic in a final render)."""
+    ranked_out = {m: [why] for m, why in decision.ranked_out.items()}
+    return {**decision.rejected, **ranked_out}
 
 
 def raise_if_unroutable(plan: Plan) -> None:

@@ -20,6 +20,10 @@ from router._stats import PriorStats, StatsSource
 from router._types import ShotDecision
 
 _DRAFT_OUT = "draft tier (animatic) is used only when no generative model can take the shot"
+_NO_STAND_IN = (
+    "the local animatic does not stand in for a hosted model in a final render "
+    "(pin `model: local/animatic` on the shot to ask for it)"
+)
 
 
 @dataclass(frozen=True)
@@ -148,9 +152,19 @@ class Router:
         if not self.policy.draft_last_resort:
             return ev.feasible, {}
         better = [c for c in ev.feasible if c.tier != Tier.DRAFT]
+        drafts = [c for c in ev.feasible if c.tier == Tier.DRAFT]
+        if not better and self._no_draft_stand_in(ev.need, drafts):
+            return [], {c.model_id: _NO_STAND_IN for c in drafts}
         if not better:
             return ev.feasible, {}
-        return better, {c.model_id: _DRAFT_OUT for c in ev.feasible if c.tier == Tier.DRAFT}
+        return better, {c.model_id: _DRAFT_OUT for c in drafts}
+
+    def _no_draft_stand_in(self, need: ShotNeed, drafts: Sequence[Candidate]) -> bool:
+        """A final render with a hosted provider enabled never puts the animatic (a text card) in
+        the middle of a paid video: the shot is refused at planning unless it pins a draft model."""
+        pinned = any(c.model_id == need.pinned_model for c in drafts)
+        hosted = bool(self.ctx.providers - {"local"})
+        return self.mode is Mode.FINAL and hosted and not pinned
 
     def _is_open(self, model_id: str) -> bool:
         return self.health is not None and self.health.state(model_id) is BreakerState.OPEN

@@ -127,3 +127,31 @@ def test_load_registry_and_policy_defaults():
 def test_public_names_match_all():
     public = {name for name in dir(router) if not name.startswith("_")}
     assert set(router.__all__) == public - {"errors"}
+
+
+class TestNoAnimaticInAPaidFinal:
+    """Issue 18: a shot no hosted model can take was silently given to the local animatic in a
+    final render (a text card in the middle of a paid video); now it is refused at planning."""
+
+    def test_a_final_with_hosted_providers_refuses_the_shot_and_says_why(self, registry):
+        b = board([shot(duration=4), shot("a long take", 60)])
+        result = plan_for(b, registry, Mode.FINAL, providers=ALL)
+        assert [u.shot_id for u in result.unroutable] == ["shot2"]
+        with pytest.raises(UnroutableShotsError) as info:
+            raise_if_unroutable(result)
+        message = info.value.problems[0].message
+        assert "duration 60s over the 15s maximum (3-15s step 1) (kling/v3-std" in message
+        assert "does not stand in for a hosted model in a final render" in message
+
+    def test_pinning_the_animatic_asks_for_it(self, registry):
+        b = board([shot(duration=4), shot("a long take", 60, model="local/animatic")])
+        decision = plan_for(b, registry, Mode.FINAL, providers=ALL).decisions["shot2"]
+        assert decision.primary is not None
+        assert decision.primary.model_id == "local/animatic"
+
+    @pytest.mark.parametrize(("mode", "providers"), [(Mode.PREVIEW, ALL), (Mode.FINAL, {"local"})])
+    def test_previews_and_local_runs_still_use_it(self, registry, mode, providers):
+        b = board([shot("a long take", 60)])
+        decision = plan_for(b, registry, mode, providers=providers).decisions["shot1"]
+        assert decision.primary is not None
+        assert decision.primary.model_id == "local/animatic"
