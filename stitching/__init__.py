@@ -9,6 +9,7 @@ from stitching.assembly import (
     sample_offsets,
     stitch,
 )
+from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
@@ -17,6 +18,8 @@ from stitching.verify import verify
 from stitching.windows import normalise_between, prerender
 
 __all__ = [
+    "Captions",
+    "Cue",
     "ClipError",
     "EditPlan",
     "MusicBed",
