@@ -19,8 +19,8 @@ from stitching.windows import normalise_between, prerender
 
 __all__ = [
     "Captions",
-    "Cue",
     "ClipError",
+    "Cue",
     "EditPlan",
     "MusicBed",
     "OutputProfile",

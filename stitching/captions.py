@@ -89,7 +89,9 @@ def speech_span(pcm: npt.NDArray[np.float32], sample_rate: int) -> tuple[int, in
     threshold = max(FLOOR_DBFS, float(level.max()) - ACTIVE_BELOW_PEAK_DB)
     active = np.concatenate([[False], level >= threshold, [False]])
     edges = np.flatnonzero(np.diff(active.astype(np.int8)))
-    runs = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= MIN_RUN_WINDOWS]
+    runs = [
+        (a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= MIN_RUN_WINDOWS
+    ]
     if not runs:
         return None
     return int(runs[0][0]) * window, min(len(pcm), int(runs[-1][1]) * window)
