@@ -125,7 +125,8 @@ def _picture(
     if video_path != "reencode":
         picture = work / "picture.mp4"
         mux(plan, files, None, picture)
-    return [(burn(plan, picture, cues, work), 0, plan.total_frames)], f"{video_path}+captions"
+    burned, how = burn(plan, picture, cues, work)
+    return [(burned, 0, plan.total_frames)], f"{video_path}+captions:{how}"
 
 
 def _hls(video: Path, out_dir: Path) -> Path:

@@ -15,7 +15,8 @@ import pytest
 
 from foundation.storyboard import StoryboardError, parse_storyboard
 from stitching import Captions, assemble, plan_edit
-from stitching.captions import MAX_CHARS, MAX_LINES, caption_paths, speech_span, wrap
+from stitching.burn import burn
+from stitching.captions import MAX_CHARS, MAX_LINES, caption_paths, cues_for, speech_span, wrap
 from tests.stitching.conftest import PROFILE, make_clip, normalise_all
 
 FRAME_S = 1 / 24
@@ -168,21 +169,42 @@ def _band(path: Path, frame: int) -> tuple[np.ndarray, np.ndarray]:
 class TestBurnIn:
     def test_burned_output_passes_verification(self, burned):
         assert burned.verification["passed"]
-        assert burned.video_path.endswith("+captions")
+        assert burned.video_path == "copy+captions:ass"  # the wheel's FFmpeg has libass
 
     def test_pixels_change_under_the_cue_only_while_it_shows(self, burned, rendered):
-        cue = next(m for m in burned.verification["captions"] if m["shot_id"] == "s1")
-        inside = round((cue["start_ms"] + cue["end_ms"]) / 2000 / FRAME_S)
-        outside = round(0.1 / FRAME_S)  # before the first cue (0.3 s)
-        diffs = {}
-        for name, frame in (("inside", inside), ("outside", outside)):
-            burned_band, burned_top = _band(burned.path, frame)
-            plain_band, plain_top = _band(rendered.path, frame)
-            diffs[name] = (np.abs(burned_band - plain_band).mean(),
-                           np.abs(burned_top - plain_top).mean())  # fmt: skip
-        assert diffs["inside"][0] > 8, diffs
-        assert diffs["inside"][1] < 3, diffs  # the top of the frame is left alone
-        assert diffs["outside"][0] < 3, diffs
+        _check_burned(burned.path, rendered)
+
+    @pytest.mark.parametrize("how", ["opencv", "drawtext"])
+    def test_fallback_renderers_draw_too(self, rendered, plan, tmp_path, how):
+        cues = cues_for(plan, Captions(DIALOGUE))
+        out, used = burn(plan, rendered.path, cues, tmp_path, only=how)
+        assert used == how
+        _check_burned(out, rendered)
+
+    def test_no_font_for_ffmpeg_falls_back_to_opencv(self, rendered, plan, tmp_path, monkeypatch):
+        empty = tmp_path / "fonts.conf"
+        empty.write_text(f"<fontconfig><cachedir>{tmp_path}/fc</cachedir></fontconfig>")
+        monkeypatch.setenv("FONTCONFIG_FILE", str(empty))
+        out, used = burn(plan, rendered.path, cues_for(plan, Captions(DIALOGUE)), tmp_path)
+        assert used == "opencv"  # libass drew nothing and said so; drawtext found no font
+        _check_burned(out, rendered)
+
+
+def _check_burned(path: Path, rendered) -> None:
+    """Pixels in the bottom band differ from the plain render during the cue of shot s1, and
+    neither outside any cue nor at the top of the frame."""
+    cue = next(m for m in rendered.verification["captions"] if m["shot_id"] == "s1")
+    inside = round((cue["start_ms"] + cue["end_ms"]) / 2000 / FRAME_S)
+    outside = round(0.1 / FRAME_S)  # before the first cue (0.3 s)
+    diffs = {}
+    for name, frame in (("inside", inside), ("outside", outside)):
+        burned_band, burned_top = _band(path, frame)
+        plain_band, plain_top = _band(rendered.path, frame)
+        diffs[name] = (np.abs(burned_band - plain_band).mean(),
+                       np.abs(burned_top - plain_top).mean())  # fmt: skip
+    assert diffs["inside"][0] > 8, diffs
+    assert diffs["inside"][1] < 3, diffs  # the top of the frame is left alone
+    assert diffs["outside"][0] < 3, diffs
 
 
 def test_wrap_limits():
