@@ -39,7 +39,7 @@ MIN_FONT_PX = 10
 
 def renderers() -> list[Renderer]:
     """What can draw the captions, best first: the FFmpeg filters it has, then OpenCV."""
-    found: list[Renderer] = [name for name in ("ass", "drawtext") if has_filter(name)]  # type: ignore[misc]
+    found: list[Renderer] = [name for name in ("ass", "drawtext") if has_filter(name)]
     return [*found, "opencv"]
 
 
