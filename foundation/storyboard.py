@@ -178,6 +178,13 @@ class PreviewSpec(_Strict):
     free: bool = False
 
 
+class CaptionsSpec(_Strict):
+    """Captions: ``OUT.srt`` and ``OUT.vtt`` are always written beside the output; ``burn_in``
+    also draws them into the picture."""
+
+    burn_in: bool = Field(default=False, strict=True)
+
+
 class Storyboard(_Strict):
     title: str = Field(min_length=1)
     output: OutputSpec = OutputSpec()
@@ -185,6 +192,7 @@ class Storyboard(_Strict):
     preview: PreviewSpec = PreviewSpec()
     budget_usd: float | None = Field(default=None, ge=0)
     consistency: Literal["report", "rerender"] = "report"
+    captions: CaptionsSpec = CaptionsSpec()
     scenes: list[Scene] = Field(min_length=1)
 
     def shots(self) -> list[tuple[Scene, Shot]]:

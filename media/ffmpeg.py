@@ -87,6 +87,17 @@ def ffmpeg_binary() -> FFmpegBinary:
     return binary
 
 
+def has_filter(name: str) -> bool:
+    """Whether the FFmpeg in use has the filter ``name`` (``ass`` needs libass, ``drawtext``
+    libfreetype)."""
+    return name in _filters(ffmpeg_exe())
+
+
+@cache
+def _filters(path: str) -> frozenset[str]:
+    return frozenset(_available(path)["filter"])
+
+
 def check_ffmpeg(binary: FFmpegBinary) -> None:
     """Raise ``FFmpegUnsupportedError`` naming the first missing feature and the minimum release."""
     release = binary.release

@@ -31,6 +31,12 @@ def profile_of(board: Storyboard) -> stitching.OutputProfile:
     )
 
 
+def captions_of(board: Storyboard) -> stitching.Captions:
+    """The storyboard's dialogue by shot id, and whether to burn it in."""
+    dialogue = {shot.id: shot.dialogue for _, shot in board.shots() if shot.dialogue}
+    return stitching.Captions(dialogue, burn_in=board.captions.burn_in)
+
+
 def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     """Convert an accepted clip to the output profile, trimmed to its planned frames (once)."""
     with session_scope(ctx.db_url) as session:
@@ -138,7 +144,7 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
             for key, data in segments.items()
         ]
         plan = stitching.plan_edit(parts, profile)
-        result = stitching.assemble(plan, output)
+        result = stitching.assemble(plan, output, captions=captions_of(board))
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "stitching", public_message(exc))
     with session_scope(ctx.db_url) as session:

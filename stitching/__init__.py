@@ -9,6 +9,7 @@ from stitching.assembly import (
     sample_offsets,
     stitch,
 )
+from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
@@ -17,7 +18,9 @@ from stitching.verify import verify
 from stitching.windows import normalise_between, prerender
 
 __all__ = [
+    "Captions",
     "ClipError",
+    "Cue",
     "EditPlan",
     "MusicBed",
     "OutputProfile",

@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 from foundation.storyboard import Transition
 from media.runner import run_ffmpeg
 from stitching import audio as audio_mod
+from stitching.burn import burn
+from stitching.captions import Captions, Cue, caption_paths, check_sidecars, cues_for
+from stitching.captions import write_sidecars as write_captions
 from stitching.errors import PlanError, VerificationError
 from stitching.interchange import export as export_edit
 from stitching.interchange import interchange_paths
@@ -57,13 +60,15 @@ class StitchResult:
     timings: dict[str, float] = field(default_factory=dict)
     edit_files: dict[str, Path] = field(default_factory=dict)
     """The edit as ``otio``, ``fcpxml`` and ``edl`` files (``stitching.interchange``)."""
+    captions: dict[str, Path] = field(default_factory=dict)
+    """The captions as ``srt`` and ``vtt`` files (``stitching.captions``)."""
 
 
 def output_files(out: Path) -> dict[str, Path]:
     """Every file ``assemble`` delivers for the output ``out``, by name (HLS aside)."""
     sidecars = {"plan": "plan.json", "poster": "poster.jpg", "contact_sheet": "contact.jpg"}
     named = {name: out.with_name(f"{out.stem}.{suffix}") for name, suffix in sidecars.items()}
-    return {"video": out, **named, **interchange_paths(out)}
+    return {"video": out, **named, **interchange_paths(out), **caption_paths(out)}
 
 
 def copy_mismatches(segments: list[Segment]) -> list[str]:
@@ -109,6 +114,21 @@ def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
     return [(full, 0, plan.total_frames)], "reencode"
 
 
+def _picture(
+    plan: EditPlan, work: Path, cues: list[Cue], burn_in: bool
+) -> tuple[list[Source], str]:
+    """The programme's video sources; with ``burn_in`` and cues, one file with them drawn in."""
+    files, video_path = _video_sources(plan, work)
+    if not (burn_in and cues):
+        return files, video_path
+    picture = files[0][0]
+    if video_path != "reencode":
+        picture = work / "picture.mp4"
+        mux(plan, files, None, picture)
+    burned, how = burn(plan, picture, cues, work)
+    return [(burned, 0, plan.total_frames)], f"{video_path}+captions:{how}"
+
+
 def _hls(video: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     playlist = out_dir / "index.m3u8"
@@ -132,12 +152,15 @@ def _check_files(plan: EditPlan) -> None:
         raise PlanError("segments of the plan are missing: " + "; ".join(missing))
 
 
-def assemble(plan: EditPlan, out: Path, *, hls: bool = False) -> StitchResult:
+def assemble(
+    plan: EditPlan, out: Path, *, hls: bool = False, captions: Captions | None = None
+) -> StitchResult:
     """Render ``plan`` to ``out`` (H.264/AAC MP4, faststart) and verify the file.
 
-    Writes ``OUT.plan.json``, ``OUT.poster.jpg``, ``OUT.contact.jpg`` and the edit for NLEs
-    (``OUT.otio``, ``OUT.fcpxml``, ``OUT.edl``) beside it (and ``OUT_hls/index.m3u8`` with
-    ``hls``). Raises ``VerificationError`` carrying the measured numbers
+    Writes ``OUT.plan.json``, ``OUT.poster.jpg``, ``OUT.contact.jpg``, the edit for NLEs
+    (``OUT.otio``, ``OUT.fcpxml``, ``OUT.edl``) and the captions (``OUT.srt``, ``OUT.vtt``, empty
+    without dialogue; burned into the picture too with ``captions.burn_in``) beside it (and
+    ``OUT_hls/index.m3u8`` with ``hls``). Raises ``VerificationError`` carrying the measured numbers
     when the output does not match the plan; the files are kept for inspection.
 
     The picture checks (cuts and clean joins) decode the video track while the audio is still
@@ -150,7 +173,7 @@ def assemble(plan: EditPlan, out: Path, *, hls: bool = False) -> StitchResult:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     try:
-        result = _render(plan, out, work, hls, timings)
+        result = _render(plan, out, work, (hls, captions or Captions()), timings)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     timings["total"] = round(time.perf_counter() - start, 3)
@@ -163,13 +186,20 @@ def assemble(plan: EditPlan, out: Path, *, hls: bool = False) -> StitchResult:
 
 
 def _render(
-    plan: EditPlan, out: Path, work: Path, hls: bool, timings: dict[str, float]
+    plan: EditPlan,
+    out: Path,
+    work: Path,
+    options: tuple[bool, Captions],
+    timings: dict[str, float],
 ) -> StitchResult:
+    (hls, captions), cues = options, cues_for(plan, options[1])
     names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
     plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
     with ThreadPoolExecutor(max_workers=3) as pool:
         sound = pool.submit(_timed, timings, "audio", lambda: audio_mod.render(plan))
-        files, video_path = _timed(timings, "video", lambda: _video_sources(plan, work))
+        files, video_path = _timed(
+            timings, "video", lambda: _picture(plan, work, cues, captions.burn_in)
+        )
         joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, out, files))
         interiors, packets, audio_report = sound.result()
         parts = AudioParts(interiors, packets)
@@ -177,6 +207,7 @@ def _render(
         os.replace(tmp, out)
         plan_path.write_text(plan.to_json(), encoding="utf-8")
         edit = pool.submit(_timed, timings, "edit_files", lambda: export_edit(plan, out))
+        subtitles = write_captions(cues, out)
         playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
         thumbs = pool.submit(
             _timed, timings, "thumbs",
@@ -188,12 +219,14 @@ def _render(
         thumbs.result()
         edit_files = edit.result()
         checks |= {"cuts": cuts, "joins_clean": clean, "video_packets": same.result()}
+        checks["captions"] = check_sidecars(cues, subtitles) | {"burn_in": captions.burn_in}
         hls_path = playlist.result() if playlist is not None else None
     verification = summarise(checks)
     verification["render"] = {"video_path": video_path, **audio_report}
+    verification["captions"] = [cue.to_dict() for cue in cues]
     return StitchResult(
         out, plan, verification, names["poster.jpg"], names["contact.jpg"], plan_path, hls_path,
-        video_path, timings, dict(edit_files),
+        video_path, timings, dict(edit_files), subtitles,
     )  # fmt: skip
 
 
@@ -226,6 +259,7 @@ def stitch(
     *,
     hls: bool = False,
     music: MusicBed | None = None,
+    captions: Captions | None = None,
 ) -> StitchResult:
     """Normalise every clip (shot id, source, transition into it, planned seconds), then assemble."""
     frames = [profile.frames_for(seconds) for _, _, _, seconds in clips]
@@ -251,4 +285,4 @@ def stitch(
         ]
         segments = [job.result() for job in jobs]
     items = [(c[0], seg, c[2]) for c, seg in zip(clips, segments, strict=True)]
-    return assemble(plan_edit(items, profile, music=music), out, hls=hls)
+    return assemble(plan_edit(items, profile, music=music), out, hls=hls, captions=captions)
