@@ -176,7 +176,7 @@ class Chromium:
             raise BrowserError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def wait_for(self, expression: str, timeout: float = 60.0, what: str = "") -> Any:
+    def wait_for(self, expression: str, timeout: float = 120.0, what: str = "") -> Any:
         """The first truthy value of ``expression``, evaluated every 0.2 s (an exception, such
         as a page still loading, counts as not yet)."""
         deadline = time.monotonic() + timeout
