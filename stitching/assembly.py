@@ -172,8 +172,12 @@ def assemble(
     work.mkdir()
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    options = (hls, captions or Captions())
     try:
-        result = _render(plan, out, work, (hls, captions or Captions()), timings)
+        result = _render(plan, out, work, options, timings)
+        if _copied_audio_missed_loudness(result.verification):
+            log.warning("stitching: copied audio missed the loudness target, mixing it again")
+            result = _render(plan, out, work, options, timings, encode_audio=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     timings["total"] = round(time.perf_counter() - start, 3)
@@ -185,18 +189,27 @@ def assemble(
     return result
 
 
+def _copied_audio_missed_loudness(verification: dict[str, Any]) -> bool:
+    """The copy path's loudness is an estimate from the shots' own (``estimate_lufs``); where the
+    file misses the target with only that check failing, a full mix and normalise fixes it."""
+    failed = {name for name, check in verification["checks"].items() if not check["passed"]}
+    return failed == {"loudness"} and verification["render"].get("audio_path") == "copy"
+
+
 def _render(
     plan: EditPlan,
     out: Path,
     work: Path,
     options: tuple[bool, Captions],
     timings: dict[str, float],
+    *,
+    encode_audio: bool = False,
 ) -> StitchResult:
     (hls, captions), cues = options, cues_for(plan, options[1])
     names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
     plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
     with ThreadPoolExecutor(max_workers=3) as pool:
-        sound = pool.submit(_timed, timings, "audio", lambda: audio_mod.render(plan))
+        sound = pool.submit(_timed, timings, "audio", lambda: audio_mod.render(plan, encode_audio))
         files, video_path = _timed(
             timings, "video", lambda: _picture(plan, work, cues, captions.burn_in)
         )

@@ -213,10 +213,13 @@ def _window_pcm(plan: EditPlan, lo: int, hi: int) -> Pcm:
     return pcm
 
 
-def render(plan: EditPlan) -> tuple[list[Interior], list[Packet], dict[str, Any]]:
-    """Interiors to copy, encoded packets for the rest (programme pts), and a report."""
+def render(
+    plan: EditPlan, encode: bool = False
+) -> tuple[list[Interior], list[Packet], dict[str, Any]]:
+    """Interiors to copy, encoded packets for the rest (programme pts), and a report; with
+    ``encode``, the whole programme mixed, normalised and encoded (no copy)."""
     total = plan.total_samples
-    problem = fast_path_problem(plan)
+    problem = "asked to mix the whole programme again" if encode else fast_path_problem(plan)
     if problem is None:
         copied = interiors(plan)
         stretches = gaps(copied)

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
+import pysubs2
 import pytest
 
 from foundation.settings import get_settings
@@ -20,6 +21,8 @@ from stitching import EditPlan
 from tests.pipeline.conftest import shot, tiny_board
 from tests.stitching.interchange_checks import check_edl, check_fcpxml, check_otio
 
+DIALOGUE = "We leave at dawn."
+
 
 @pytest.fixture(scope="module")
 def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], EditPlan, Path]:
@@ -31,7 +34,8 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
         ctx = RunContext.create("local", get_settings())
         ctx.settings.poll_interval_s = 0.01
         ctx.settings.backoff_base_s = 0.01
-        board = tiny_board(shot("a"), shot("b", transition="crossfade:0.25"), shot("c"))
+        line = {"audio": "dialogue", "dialogue": DIALOGUE}
+        board = tiny_board(shot("a"), shot("b", transition="crossfade:0.25", **line), shot("c"))
         out = data / "out" / "film.mp4"
         job_id = create_job(ctx, board, output=out)
         assert EmbeddedEngine(ctx).run(job_id) == "delivered"
@@ -39,6 +43,20 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     get_settings.cache_clear()
     plan = EditPlan.from_json(out.with_name("film.plan.json").read_text())
     return report, plan, out
+
+
+def test_captions_carry_the_dialogue_where_the_shot_speaks(delivered):
+    """The pipeline hands the storyboard's dialogue to the stitcher: one cue, inside shot b's span
+    on the programme (after the crossfade into it began, before it ends)."""
+    _, plan, out = delivered
+    subs = pysubs2.load(str(out.with_suffix(".srt")))
+    [cue] = list(subs)
+    assert cue.plaintext == DIALOGUE
+    b = next(s for s in plan.shots if s.shot_id == "b")
+    start_ms = b.sample_in * 1000 / plan.profile.sample_rate
+    assert start_ms - 1 <= cue.start < cue.end <= start_ms + 1000 + 1
+    vtt = pysubs2.load(str(out.with_suffix(".vtt")))
+    assert [(c.start, c.end, c.plaintext) for c in vtt] == [(cue.start, cue.end, DIALOGUE)]
 
 
 def _local(url: str) -> Path:
