@@ -127,6 +127,8 @@ class Profile(_Model):
     defects: list[Defect] = Field(default_factory=list)
     url_ttl_s: float = 3600.0
     judge: JudgeProfile = JudgeProfile()
+    # chat/completions storyboard drafts: the first N answers of a conversation are invalid
+    draft_invalid_rounds: int = Field(0, ge=0, le=10)
 
 
 class Media(_Model):
