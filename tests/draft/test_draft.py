@@ -41,7 +41,8 @@ def test_the_cheapest_llm_drafts_a_board_that_follows_the_brief(emulator, regist
     expected = spec.usage_price.cost(
         {"input_tokens": first.input_tokens, "output_tokens": first.output_tokens}, on=TODAY
     )
-    assert result.cost_usd == pytest.approx(expected.usd) and result.cost_usd > 0
+    assert result.cost_usd == pytest.approx(expected.usd)
+    assert result.cost_usd > 0
     written = board_data(result.board)
     assert "output" not in written  # defaults are left out of the file
     assert parse_storyboard(written) == result.board
