@@ -46,6 +46,7 @@ def chat_body(
     schema: Mapping[str, Any],
     strict: bool = False,
     max_tokens: int | None = None,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """The request body. ``strict`` false: the schema guides the model but the provider does not
     enforce OpenAI's strict subset (every property required, no defaults), which a pydantic
@@ -60,6 +61,8 @@ def chat_body(
     }
     if max_tokens is not None:
         body["max_completion_tokens"] = max_tokens
+    if temperature is not None:
+        body["temperature"] = temperature
     return body
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from registry._kinds import CAPS_BY_KIND
 from registry._pricing import PriceUnit, Pricing
 from registry._spec import DurationSpec, Inputs, Lifecycle, Limits, ModelSpec, Priors, SizeSpec
 
-if TYPE_CHECKING:
-    from registry._schema import ModelIn
 
-
-def non_video_spec(raw: ModelIn, priors: Priors) -> ModelSpec:
+def non_video_spec(raw: Any, priors: Priors) -> ModelSpec:
     """A non-video model: the clip fields are neutral (no sizes, no clip price) so nothing that
-    prices or sizes a video clip can mistake it for one; its kind, caps and usage price carry it."""
+    prices or sizes a video clip can mistake it for one; its kind, caps and usage price carry it.
+    ``raw`` is the validated ``registry._schema.ModelIn`` (not imported: it imports this module)."""
     caps = CAPS_BY_KIND[raw.kind].model_validate(raw.capabilities).model_dump()
     return ModelSpec(
         id=raw.id,

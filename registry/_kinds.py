@@ -8,6 +8,7 @@ shot's video stage to ``video`` models only; other stages ask ``Registry.of_kind
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -75,7 +76,9 @@ class UsagePricing:
         ]
         return max(live, key=lambda r: r.effective) if live else None
 
-    def cost(self, usage: dict[str, float], variant: str = "", on: date | None = None) -> UsageCost:
+    def cost(
+        self, usage: Mapping[str, float], variant: str = "", on: date | None = None
+    ) -> UsageCost:
         """Price ``usage`` (meter -> units). A meter with units and no rate raises ``KeyError``."""
         total = Decimal(0)
         lines: list[tuple[str, float, float]] = []

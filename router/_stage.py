@@ -101,7 +101,7 @@ def route_stage(
             continue
         assert spec.usage_price is not None
         try:
-            estimate = spec.usage_price.cost(dict(usage), on=day).usd
+            estimate = spec.usage_price.cost(usage, on=day).usd
         except KeyError as exc:
             rejected[spec.id] = [f"cannot be priced: {exc.args[0]}"]
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -65,7 +65,7 @@ def _draft(
     style: str | None,
     providers: str,
     scenario: Path | None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     import yaml
 
     from foundation.settings import get_settings
