@@ -6,10 +6,13 @@ Sources: openai-python ``src/openai/types/chat/completion_create_params.py`` (``
 ``src/openai/types/shared_params/response_format_json_schema.py`` (``json_schema.name`` is
 ``Required``: "a-z, A-Z, 0-9, or contain underscores and dashes, with a maximum length of 64";
 ``schema`` a JSON Schema object; ``strict`` optional): /work/shared/providers.md §8b, which
-cites those SDK files (read 2026-12-04; the SDK version behind them is not pinned there: UNCERTAIN). OpenAI's structured-outputs guide
-(platform.openai.com/docs/guides/structured-outputs, "Supported schemas", read from memory:
-UNCERTAIN) requires, with ``strict: true``, ``additionalProperties: false`` and every property in
-``required`` on each object, and a root of type ``object``.
+cites those SDK files (read 2026-12-04; the SDK version behind them is not pinned there: UNCERTAIN).
+With ``strict: true`` every object, nested ones too, needs ``additionalProperties: false`` and every
+property in ``required`` (OpenAI answers 400 "Invalid schema" otherwise): google/adk-java#1476
+(2026-09-02, "set additionalProperties on schemas for OpenAI strict structured outputs"),
+scaleway/docs-content b33aef9 (OpenAI SDKs expect both), dev.to "Why LLM structured output strict
+mode rejects valid JSON Schema" (read 2026-12-04); the root must be an object: UNCERTAIN (from
+platform.openai.com/docs/guides/structured-outputs as remembered).
 """
 
 from __future__ import annotations

@@ -82,3 +82,18 @@ def test_what_openai_refuses_is_refused_with_the_param(emulator, change, param):
 def test_gemini_layer_needs_a_bearer_key(emulator):
     with pytest.raises(ProviderError):
         ChatClient("gemini", "", emulator.judge_base_urls["gemini"] + "/openai").complete(body())
+
+
+def test_the_openai_sdk_reads_the_emulated_draft(emulator):
+    """openai 3.60.0 (in uv.lock) sends our body and parses the emulator's answer."""
+    from openai import OpenAI
+
+    sdk = OpenAI(api_key="k", base_url=emulator.judge_base_urls["openai"], max_retries=0)
+    data = body()
+    completion = sdk.chat.completions.create(
+        model=data["model"], messages=data["messages"], response_format=data["response_format"]
+    )
+    board = parse_storyboard(json.loads(completion.choices[0].message.content or ""))
+    assert len(board.shots()) == 2
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens > 0
