@@ -97,6 +97,9 @@ def _emulator_urls(stack: ExitStack, settings: object, scenario: Path | None) ->
     from emulators import start_emulator, urls_for
 
     url = getattr(settings, "emulator_url", None)
+    if url and scenario is not None:  # the rule of shotline.emulated.use_emulator
+        problem = Problem("--scenario", f"SHOTLINE_EMULATOR_URL={url} runs its own scenario")
+        raise InvalidInputError("--scenario applies only to an emulator started here", [problem])
     if url:
         return urls_for(url)[1]
     handle = stack.enter_context(start_emulator(scenario))

@@ -52,3 +52,34 @@ def test_draft_without_a_key_is_refused_before_any_call(tmp_path):
     assert done.exit_code != 0
     assert "SHOTLINE_OPENAI_API_KEY" in done.output
     assert not (tmp_path / "c.yaml").exists()
+
+
+def test_a_draft_still_invalid_after_two_repairs_exits_2_and_is_still_booked(tmp_path):
+    from foundation.settings import get_settings
+    from store.db import session_scope
+    from store.drafts import DraftCost
+
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("models:\n  gpt-4.1-mini: {draft_invalid_rounds: 3}\n")
+    out = tmp_path / "d.yaml"
+    done = run("draft", "a storm", "-o", str(out), "--providers", "emulated",
+               "--scenario", str(scenario))  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "scenes[0].shots[0].duration" in done.output
+    assert not out.exists()
+    with session_scope(get_settings().db_url) as session:
+        row = session.query(DraftCost).one()
+        assert row.valid is False
+        assert row.rounds == 3
+        assert row.amount_usd > 0
+
+
+def test_models_json_names_each_kind():
+    done = run("models", "--json")
+    by_id = {m["id"]: m for m in json.loads(done.stdout)["models"]}
+    assert by_id["google/veo-3.1"]["kind"] == "video"
+    assert by_id["gemini/gemini-2.5-flash"]["kind"] == "llm"
+    assert by_id["gemini/gemini-2.5-flash"]["capabilities"]["structured_output"] == "json_schema"
+    rates = by_id["openai/tts-1"]["usage_price"]
+    assert rates[0]["meter"] == "characters"
+    assert rates[0]["source"].startswith("developers.openai.com")
