@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from adapters.chat import chat_body
 from adapters.errors import (
     ProviderFailureError,
     ProviderTimeoutError,
@@ -318,16 +319,18 @@ class OpenAICompatibleJudge(_HttpJudge):
         for frame in request.frames:
             url = "data:image/jpeg;base64," + base64.b64encode(frame.jpeg).decode()
             content.append({"type": "image_url", "image_url": {"url": url, "detail": self.detail}})
-        schema = {"name": "clip_judgement", "schema": JUDGE_SCHEMA, "strict": True}
-        return {
-            "model": self.model,
-            "messages": [
-                {"role": "system", "content": INSTRUCTIONS},
-                {"role": "user", "content": content},
-            ],
-            "response_format": {"type": "json_schema", "json_schema": schema},
-            "temperature": 0,
-        }
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": INSTRUCTIONS},
+            {"role": "user", "content": content},
+        ]
+        return chat_body(
+            self.model,
+            messages,
+            schema_name="clip_judgement",
+            schema=JUDGE_SCHEMA,
+            strict=True,
+            temperature=0,
+        )
 
     def judge(self, request: JudgeRequest) -> JudgeResult:
         headers = {"Authorization": f"Bearer {self.api_key}"}

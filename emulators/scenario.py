@@ -18,7 +18,8 @@ models:
 ``calls`` numbers count *create calls* to that model (1-based, rejected ones included); without
 ``calls``, ``rate`` is a seeded probability; ``match`` limits a fault to prompts containing that
 text (alone, it hits every such prompt: stable even when shots are submitted in parallel);
-``times`` caps how often it fires. (The key is not ``on``: YAML 1.1 reads ``on`` as ``true``.) A profile in ``models`` overrides one in ``providers``, which overrides
+``times`` caps how often it fires. ``draft_invalid_rounds: N`` makes a chat model's first N
+storyboard drafts of a conversation invalid (``shotline draft``'s repair loop). (The key is not ``on``: YAML 1.1 reads ``on`` as ``true``.) A profile in ``models`` overrides one in ``providers``, which overrides
 ``defaults``, field by field.
 """
 
@@ -127,6 +128,8 @@ class Profile(_Model):
     defects: list[Defect] = Field(default_factory=list)
     url_ttl_s: float = 3600.0
     judge: JudgeProfile = JudgeProfile()
+    # chat/completions storyboard drafts: the first N answers of a conversation are invalid
+    draft_invalid_rounds: int = Field(0, ge=0, le=10)
 
 
 class Media(_Model):

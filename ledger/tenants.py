@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from foundation.money import to_json, usd
 from ledger import figures
+from store.drafts import DraftCost
 from store.models import AttemptCost
 from store.tenants import TenantBudget
 
@@ -44,6 +45,12 @@ def _sync(session: Session, tenant: str) -> None:
         .where(mine)
         .scalar_subquery()
     ) + select(func.coalesce(func.sum(AttemptCost.judge_usd), 0.0)).where(mine).scalar_subquery()
+    # storyboard drafts spend outside any job (``ledger.drafts``)
+    spent = spent + (
+        select(func.coalesce(func.sum(DraftCost.amount_usd), 0.0))
+        .where(DraftCost.tenant == tenant, DraftCost.emulated.is_(False))
+        .scalar_subquery()
+    )
     reserved = (
         select(func.coalesce(func.sum(AttemptCost.reserved_usd), 0.0))
         .where(mine, AttemptCost.settled_usd.is_(None))

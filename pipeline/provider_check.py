@@ -20,7 +20,7 @@ from adapters.factory import HOSTED, build_adapter, has_credentials
 from foundation.errors import ShotlineError
 from foundation.settings import Settings
 from pipeline.context import RunContext
-from registry import Registry
+from registry import ModelKind, Registry
 from router import HealthBook
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,11 @@ class ProviderReport:
 
 def routed_models(registry: Registry, provider: str, today: date | None = None) -> dict[str, str]:
     """Registry id -> vendor id of every model the router may send to ``provider``."""
-    return {m.id: m.provider_model for m in registry.routable(today) if m.provider == provider}
+    return {
+        m.id: m.provider_model
+        for m in registry.of_kind(ModelKind.VIDEO, today)
+        if m.provider == provider
+    }
 
 
 def check_providers(

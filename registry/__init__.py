@@ -5,6 +5,16 @@
 
 from registry._billing import UNKNOWN_BILLING, BillingOutcome, BillingRules
 from registry._catalog import BUILTIN, Registry, load_registry, price_gaps
+from registry._kinds import (
+    ImageCaps,
+    LlmCaps,
+    ModelKind,
+    MusicCaps,
+    TtsCaps,
+    UsageCost,
+    UsagePricing,
+    UsageRate,
+)
 from registry._pricing import (
     RESOLUTIONS,
     PricePoint,
@@ -48,11 +58,15 @@ __all__ = [
     "BillingOutcome",
     "BillingRules",
     "DurationSpec",
+    "ImageCaps",
     "Inputs",
     "Lifecycle",
     "LifecycleStatus",
     "Limits",
+    "LlmCaps",
+    "ModelKind",
     "ModelSpec",
+    "MusicCaps",
     "PricePoint",
     "PriceQuote",
     "PriceUnavailableError",
@@ -69,8 +83,12 @@ __all__ = [
     "Submission",
     "SubmissionMechanism",
     "Tier",
+    "TtsCaps",
     "TypePrior",
     "UnknownModelError",
+    "UsageCost",
+    "UsagePricing",
+    "UsageRate",
     "load_registry",
     "price_gaps",
     "resolution_label",

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from foundation.errors import Problem
 from registry._billing import UNKNOWN_BILLING, BillingRules
+from registry._kinds import ModelKind
 from registry._pricing import RESOLUTIONS
 from registry._schema import ModelIn, RegistryFileIn, build_spec
 from registry._spec import (
@@ -88,6 +89,10 @@ class Registry:
             if m.enabled
             and m.lifecycle.status(day) not in (LifecycleStatus.RETIRED, LifecycleStatus.UPCOMING)
         ]
+
+    def of_kind(self, kind: ModelKind, today: date | None = None) -> list[ModelSpec]:
+        """The routable models of one kind (``video`` for a shot's video stage)."""
+        return [m for m in self.routable(today) if m.kind is kind]
 
     def chain(self, tier: Tier) -> tuple[str, ...]:
         return self.fallback_chains.get(tier, ())
@@ -204,7 +209,10 @@ def _build(raw: dict[str, tuple[dict[str, Any], str]], problems: list[Problem]) 
 
 
 def price_gaps(spec: ModelSpec) -> list[str]:
-    """Every offered (resolution, audio, length) the price table cannot quote."""
+    """Every offered (resolution, audio, length) the price table cannot quote (video models;
+    a non-video model's ``usage_price`` is checked when the file is read)."""
+    if spec.kind is not ModelKind.VIDEO:
+        return []
     if spec.sizes.any_size:
         short = min(spec.sizes.max_width, spec.sizes.max_height)
         labels = [label for label, side in RESOLUTIONS.items() if side <= short]

@@ -9,6 +9,12 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry._billing import UNKNOWN_BILLING, BillingIn
+from registry._kind_spec import non_video_spec
+from registry._kinds import (
+    ModelKind,
+    UsagePriceIn,
+    check_non_video,
+)
 from registry._pricing import RESOLUTIONS, PricePoint, PriceUnit, Pricing
 from registry._spec import (
     AudioSupport,
@@ -182,9 +188,10 @@ class ModelIn(_Raw):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
     provider: str = Field(pattern=_PROVIDER_ID)
     provider_model: str = Field(min_length=1)
+    kind: ModelKind = ModelKind.VIDEO
     tier: Tier
     speed: Speed
-    durations: DurationsIn
+    durations: DurationsIn | None = None
     resolutions: list[str] = []
     aspect_ratios: list[str] = []
     sizes: list[str] = []
@@ -195,9 +202,11 @@ class ModelIn(_Raw):
     dialogue: bool = False
     inputs: InputsIn = InputsIn()
     seed: bool = False
-    max_prompt_chars: int = Field(ge=1)
+    max_prompt_chars: int | None = Field(default=None, ge=1)
     limits: LimitsIn
-    price: PriceIn
+    price: PriceIn | None = None
+    usage_price: UsagePriceIn | None = None  # non-video kinds: priced by usage (registry._kinds)
+    capabilities: dict[str, Any] = {}  # non-video kinds: validated by CAPS_BY_KIND[kind]
     lifecycle: LifecycleIn = LifecycleIn()
     priors: PriorsIn = PriorsIn()
     enabled: bool = True
@@ -205,7 +214,25 @@ class ModelIn(_Raw):
     notes: str = ""
 
     @model_validator(mode="after")
+    def _kind_fields(self) -> Self:
+        if self.kind is ModelKind.VIDEO:
+            missing = [
+                name
+                for name in ("durations", "max_prompt_chars", "price")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"a video model needs {', '.join(missing)}")
+            if self.usage_price is not None or self.capabilities:
+                raise ValueError("usage_price and capabilities are for non-video kinds")
+            return self
+        check_non_video(self.kind, self.price is not None, self.usage_price, self.capabilities)
+        return self
+
+    @model_validator(mode="after")
     def _sizes(self) -> Self:
+        if self.kind is not ModelKind.VIDEO:
+            return self
         if self.size_range is None and not self.sizes and not self.resolutions:
             raise ValueError("give resolutions (+ aspect_ratios), sizes, or size_range")
         if self.resolutions and not self.aspect_ratios:
@@ -290,6 +317,11 @@ def _priors(raw: ModelIn) -> Priors:
 
 
 def build_spec(raw: ModelIn) -> ModelSpec:
+    if raw.kind is not ModelKind.VIDEO:
+        return non_video_spec(raw, _priors(raw))
+    assert raw.durations is not None
+    assert raw.price is not None
+    assert raw.max_prompt_chars is not None
     sizes = _size_spec(raw)
     return ModelSpec(
         id=raw.id,

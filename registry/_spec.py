@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from registry._billing import UNKNOWN_BILLING, BillingRules
+from registry._kinds import ModelKind, UsagePricing
 from registry._pricing import PriceQuote, Pricing, resolution_label
 
 EPS = 1e-6
@@ -253,6 +254,9 @@ class ModelSpec:
     enabled: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
     notes: str = ""
+    kind: ModelKind = ModelKind.VIDEO
+    usage_price: UsagePricing | None = None  # non-video kinds (registry._kinds)
+    caps: Mapping[str, Any] = field(default_factory=dict)  # the kind's capabilities
 
     def durations_for(self, resolution: str) -> DurationSpec:
         return self.sizes.durations_by_resolution.get(resolution, self.durations)
@@ -304,6 +308,7 @@ class ModelSpec:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "kind": str(self.kind),
             "provider": self.provider,
             "provider_model": self.provider_model,
             "tier": str(self.tier),
@@ -342,6 +347,11 @@ class ModelSpec:
             "enabled": self.enabled,
             "params": dict(self.params),
             "notes": self.notes,
+            **(
+                {"usage_price": self.usage_price.to_dict(), "capabilities": dict(self.caps)}
+                if self.usage_price is not None
+                else {}
+            ),
         }
 
 

@@ -36,6 +36,7 @@ from router._providers import (
 )
 from router._route import Evaluation, Router, pin_ignored, shot_need
 from router._shot_type import infer_shot_type
+from router._stage import StageCandidate, StageDecision, route_stage
 from router._stats import ModelStats, Outcome, PriorStats, StatsBook, StatsSource
 from router._types import Forecast, Plan, QuoteLine, ShotDecision, Unroutable
 from router.errors import RouterError, UnknownProvidersChoiceError, UnroutableShotsError
@@ -70,6 +71,8 @@ __all__ = [
     "RoutingPolicy",
     "ShotDecision",
     "ShotNeed",
+    "StageCandidate",
+    "StageDecision",
     "StatsBook",
     "StatsSource",
     "UnknownProvidersChoiceError",
@@ -85,6 +88,7 @@ __all__ = [
     "plan",
     "provider_availability",
     "raise_if_unroutable",
+    "route_stage",
     "shot_need",
     "unroutable_message",
     "why_lower",

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from foundation.storyboard import Mode, Scene, Shot, Storyboard
-from registry import ModelSpec, Registry, Tier
+from registry import ModelKind, ModelSpec, Registry, Tier
 from router._candidate import Candidate, ShotNeed
 from router._filter import FilterContext, Fit, assess
 from router._health import BreakerState, HealthSource
@@ -87,6 +87,9 @@ class Router:
         self.ctx = FilterContext(self.policy, frozenset(providers), dict(unavailable or {}))
         self.stats: StatsSource = stats or PriorStats(registry)
         self.health = health
+        # a shot's video stage is routed to video models only: llm/image/tts/music models serve
+        # other stages (registry ``kind``) and never appear among a shot's candidates
+        self._video = [m for m in registry.models if m.kind is ModelKind.VIDEO]
 
     def evaluate(self, need: ShotNeed, budget_share: float | None = None) -> Evaluation:
         feasible: list[Candidate] = []
@@ -97,7 +100,7 @@ class Router:
             why = self.ctx.unavailable.get(provider, f"{provider} is not enabled")
             rejected[str(pin)] = [f"pin ignored, the local renderer takes the shot: {why}"]
             need = replace(need, pinned_model=None)
-        for spec in self.registry.models:
+        for spec in self._video:
             fit = assess(spec, need, self.ctx)
             if isinstance(fit, list):
                 rejected[spec.id] = [*rejected.get(spec.id, []), *fit]
@@ -106,9 +109,12 @@ class Router:
         feasible.sort(key=lambda c: c.score, reverse=True)
         pin = need.pinned_model
         if pin and pin not in self.registry:
-            close = difflib.get_close_matches(pin, [m.id for m in self.registry.models], n=1)
+            close = difflib.get_close_matches(pin, [m.id for m in self._video], n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             rejected[pin] = [f"pinned by the shot but not in the registry{hint}"]
+        elif pin and self.registry.get(pin).kind is not ModelKind.VIDEO:
+            kind = self.registry.get(pin).kind
+            rejected[pin] = [f"pinned by the shot but {pin} is a {kind} model, not a video model"]
         return Evaluation(need, feasible, rejected)
 
     def _candidate(

@@ -18,6 +18,7 @@ from shotline.commands import (
     commit,
     costs,
     doctor,
+    draft,
     emulate,
     jobs,
     keys,
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 render.register(app)
 plan.register(app)
+draft.register(app)
 models.register(app)
 check.register(app)
 emulate.register(app)

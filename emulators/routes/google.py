@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from emulators import webhooks
 from emulators.media import ClipSpec
@@ -80,6 +80,28 @@ def veo_spec(model: str, body: dict[str, Any]) -> ClipSpec:
         height=height,
         audio=not model.startswith("veo-2"),
     )
+
+
+@router.post("/openai/chat/completions")
+async def openai_compatible_chat(request: Request) -> Response:
+    """Gemini's OpenAI-compatible layer: base ``/v1beta/openai/``, the API key as a bearer
+    token (providers.md §8: [3P] many repos; [SDK] openai-python sends ``Authorization: Bearer``);
+    the request rules and answers are the chat route's (``emulators.routes.openai``)."""
+    from emulators.routes.openai import chat_answer
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return JSONResponse(
+            {
+                "error": {
+                    "code": 401,
+                    "message": "Missing bearer API key",
+                    "status": "UNAUTHENTICATED",
+                }
+            },
+            status_code=401,
+        )
+    return await chat_answer(request)
 
 
 @router.post("/models/{model_action}")

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from emulators.media import ClipSpec
+from emulators.routes import _chat_rules as chat_rules
 from emulators.routes import _flow as flow
 from emulators.routes import _openai_rules as rules
 from emulators.routes.judges import openai_chat
@@ -162,8 +166,42 @@ async def delete_video(video_id: str, request: Request) -> Response:
 async def chat_completions(request: Request) -> Response:
     if not _authorized(request):
         return _unauthenticated(request)
+    return await chat_answer(request)
+
+
+async def chat_answer(request: Request) -> Response:
+    """The chat/completions answer after auth (also Gemini's OpenAI-compatible layer's)."""
     try:
         raw, body = await flow.json_body(request)
     except flow.BadRequest as exc:
         return flow.bad_request(PROVIDER, exc)
+    refused = chat_rules.refusal(body)
+    if refused is not None:
+        return rules.invalid_request(400, refused[1], refused[0])
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema" and fmt["json_schema"].get("name") == "storyboard":
+        return _storyboard(request, raw, body)
     return await openai_chat(request, raw, body)
+
+
+def _storyboard(request: Request, raw: bytes, body: dict[str, Any]) -> Response:
+    """The emulated LLM's storyboard draft (``_chat_rules.storyboard_answer``); usage counts
+    4 bytes a token, as the judge route does."""
+    profile = flow.emulator(request).profile(PROVIDER, str(body["model"]))
+    board = chat_rules.storyboard_answer(body, profile.draft_invalid_rounds)
+    text = json.dumps(board)
+    message = {"role": "assistant", "content": text, "refusal": None}
+    return respond(
+        {
+            "id": f"chatcmpl-{hashlib.sha256(raw).hexdigest()[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": len(raw) // 4,
+                "completion_tokens": len(text) // 4,
+                "total_tokens": len(raw) // 4 + len(text) // 4,
+            },
+        }
+    )

@@ -53,8 +53,28 @@ def _lifecycle(spec: ModelSpec, today: date) -> str:
     return f"[{_STATUS_STYLE[status]}]{text}[/]"
 
 
+def _kind_row(spec: ModelSpec) -> tuple[str, str, str, str]:
+    """durations, sizes, audio and inputs cells of a non-video model (its kind's capabilities)."""
+    caps = spec.caps
+    sizes = " ".join(caps.get("sizes") or caps.get("aspect_ratios") or []) or "-"
+    if spec.kind == "llm":
+        ctx = f"{caps['context_tokens'] // 1000}k ctx"
+        return "-", ctx, "-", f"text→{caps['structured_output']}"
+    if spec.kind == "image":
+        return (
+            "-",
+            sizes,
+            "-",
+            "t2i" + (f", refs {caps['reference_images']}" if caps.get("reference_images") else ""),
+        )
+    if spec.kind == "tts":
+        return "-", "-", ", ".join(caps["formats"][:3]), f"≤{caps['max_input_chars']} chars"
+    return f"{caps['min_seconds']:g}-{caps['max_seconds']:g}s", "-", "music", "text"
+
+
 COLUMNS = (
     Column("model"),
+    Column("kind"),
     Column("vendor model", priority=9, fold_to=16),
     Column("tier", priority=1),
     Column("speed", priority=5),
@@ -67,7 +87,7 @@ COLUMNS = (
     Column("limits", priority=10, fold_to=10),
     Column("lifecycle", fold_to=10),
 )
-"""At 80 columns (and when piped): model, tier, price and lifecycle, then whatever else fits."""
+"""At 80 columns (and when piped): model, tier, kind, price and lifecycle, then whatever fits."""
 
 
 def catalog_table(
@@ -76,29 +96,39 @@ def catalog_table(
     day = today or date.today()
     rows = []
     for spec in registry.models:
-        audio = str(spec.audio) + (" +dialogue" if spec.dialogue else "")
-        price = (
-            spec.price.summary(o.resolution for o in spec.sizes.options)
-            if spec.sizes.options
-            else spec.price.summary()
-        )
+        if spec.usage_price is not None:
+            durations, sizes, audio, inputs = _kind_row(spec)
+            price = spec.usage_price.summary()
+        else:
+            audio = str(spec.audio) + (" +dialogue" if spec.dialogue else "")
+            durations, sizes, inputs = spec.durations.describe(), _sizes(spec), _inputs(spec)
+            price = (
+                spec.price.summary(o.resolution for o in spec.sizes.options)
+                if spec.sizes.options
+                else spec.price.summary()
+            )
         rows.append(
             [
                 spec.id if spec.enabled else f"[dim]{spec.id} (disabled)[/]",
+                str(spec.kind),
                 spec.provider_model,
                 str(spec.tier),
                 str(spec.speed),
-                spec.durations.describe(),
-                _sizes(spec),
+                durations,
+                sizes,
                 audio,
-                _inputs(spec),
+                inputs,
                 "yes" if spec.seed else "no",
                 price,
                 f"{spec.limits.concurrency} at once, {spec.limits.rpm}/min",
                 _lifecycle(spec, day),
             ]
         )
-    title = f"model registry ({len(registry)} models)"
+    kinds: dict[str, int] = {}
+    for spec in registry.models:
+        kinds[str(spec.kind)] = kinds.get(str(spec.kind), 0) + 1
+    by_kind = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    title = f"model registry ({len(registry)} models: {by_kind})"
     return fit_table(COLUMNS, rows, width, title=title)
 
 

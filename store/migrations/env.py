@@ -3,6 +3,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection, create_engine, event, pool
 
+import store.drafts
 import store.tenants  # noqa: F401  (registers the table on Base.metadata)
 from store.models import Base
 

@@ -19,7 +19,7 @@ from emulators import EmulatorHandle, Scenario, start_emulator
 from media.probe import probe
 
 T = TypeVar("T")
-JUDGE_SCHEMA = {
+JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "prompt_adherence": {"type": "number"},
@@ -31,9 +31,13 @@ JUDGE_SCHEMA = {
             "items": {
                 "type": "object",
                 "properties": {"start_s": {"type": "number"}, "description": {"type": "string"}},
+                "required": ["start_s", "description"],
+                "additionalProperties": False,  # OpenAI strict mode needs both on every object
             },
         },
     },
+    "required": ["prompt_adherence", "visual_quality", "temporal_coherence", "anatomy", "issues"],
+    "additionalProperties": False,
 }
 
 

@@ -52,7 +52,9 @@ class TestBuiltin:
         for model_id, vendor in REQUIRED.items():
             assert catalog.get(model_id).provider_model == vendor
         assert any(m.provider == "replicate" for m in catalog)
-        assert catalog.providers == {
+        video = {m.provider for m in catalog if m.kind is registry.ModelKind.VIDEO}
+        assert catalog.providers == video | {"gemini", "elevenlabs"}
+        assert video == {
             "google",
             "runway",
             "kling",

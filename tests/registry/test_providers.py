@@ -39,6 +39,8 @@ def test_every_provider_names_its_strongest_submission_mechanism_with_a_source()
         "luma": "reconcile",
         "openai": "none",
         "local": "resubmit",
+        "gemini": "resubmit",
+        "elevenlabs": "resubmit",
     }
     assert all(catalog.submission(p).source for p in catalog.providers)
     assert catalog.submission("no-such-provider").mechanism == "none"

@@ -1,0 +1,120 @@
+"""OpenAI-compatible ``POST {base}/chat/completions`` with structured output (``response_format``
+``json_schema``): OpenAI itself, and Gemini's OpenAI-compatible layer (base
+``https://generativelanguage.googleapis.com/v1beta/openai``, providers.md §8).
+
+``chat_body`` is the one request builder; ``ChatClient.complete`` sends it and returns the text
+and the token usage the answer reports (``usage.prompt_tokens`` / ``completion_tokens``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from adapters._http import classify_status
+from adapters.errors import (
+    ProviderFailureError,
+    ProviderTimeoutError,
+    SafetyRefusalError,
+    TransientError,
+)
+
+BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta/openai",
+}
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    model: str
+    raw: Mapping[str, Any]
+
+
+def chat_body(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    schema_name: str,
+    schema: Mapping[str, Any],
+    strict: bool = False,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+) -> dict[str, Any]:
+    """The request body. ``strict`` false: the schema guides the model but the provider does not
+    enforce OpenAI's strict subset (every property required, no defaults), which a pydantic
+    schema with optional fields does not meet; our validator checks the answer instead."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [dict(m) for m in messages],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": schema_name, "schema": dict(schema), "strict": strict},
+        },
+    }
+    if max_tokens is not None:
+        body["max_completion_tokens"] = max_tokens
+    if temperature is not None:
+        body["temperature"] = temperature
+    return body
+
+
+class ChatClient:
+    """One provider's chat endpoint. Never retries (the caller's fallback chain does)."""
+
+    def __init__(
+        self,
+        provider: str,
+        api_key: str,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        timeout_s: float = 120.0,
+    ) -> None:
+        self.provider = provider
+        self.api_key = api_key
+        self.base_url = (base_url or BASE_URLS.get(provider, BASE_URLS["openai"])).rstrip("/")
+        self.client = client or httpx.Client(timeout=timeout_s)
+
+    def complete(self, body: Mapping[str, Any]) -> ChatAnswer:
+        url = f"{self.base_url}/chat/completions"
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        try:
+            response = self.client.post(url, json=dict(body), headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(f"chat timed out: {exc}", self.provider) from exc
+        except httpx.RequestError as exc:
+            raise TransientError(f"chat unreachable: {exc}", self.provider) from exc
+        if response.status_code >= 400:
+            raise classify_status(self.provider, response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProviderFailureError("chat answered non-JSON", self.provider) from exc
+        return self._answer(data, str(body.get("model", "")))
+
+    def _answer(self, data: Any, model: str) -> ChatAnswer:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices:
+            raise ProviderFailureError("chat returned no choice", self.provider, raw=data)
+        message = choices[0].get("message") or {}
+        if message.get("refusal") or choices[0].get("finish_reason") == "content_filter":
+            raise SafetyRefusalError(
+                f"the model refused: {message.get('refusal')}", self.provider, raw=data
+            )
+        usage = data.get("usage") or {}
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        return ChatAnswer(
+            text=str(message.get("content") or ""),
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
+            cached_input_tokens=int(cached),
+            model=str(data.get("model") or model),
+            raw=data,
+        )

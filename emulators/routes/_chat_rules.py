@@ -1,0 +1,133 @@
+"""What OpenAI's ``POST /v1/chat/completions`` refuses before answering, and the emulated LLM
+that drafts a storyboard (a ``response_format`` json_schema named ``storyboard``).
+
+Sources: openai-python ``src/openai/types/chat/completion_create_params.py`` (``messages`` and
+``model`` are ``Required``; ``response_format`` is text | json_schema | json_object) and
+``src/openai/types/shared_params/response_format_json_schema.py`` (``json_schema.name`` is
+``Required``: "a-z, A-Z, 0-9, or contain underscores and dashes, with a maximum length of 64";
+``schema`` a JSON Schema object; ``strict`` optional): /work/shared/providers.md §8b, which
+cites those SDK files (read 2026-12-04; the SDK version behind them is not pinned there: UNCERTAIN).
+With ``strict: true`` every object, nested ones too, needs ``additionalProperties: false`` and every
+property in ``required`` (OpenAI answers 400 "Invalid schema" otherwise): google/adk-java#1476
+(2026-09-02, "set additionalProperties on schemas for OpenAI strict structured outputs"),
+scaleway/docs-content b33aef9 (OpenAI SDKs expect both), dev.to "Why LLM structured output strict
+mode rejects valid JSON Schema" (read 2026-12-04); the root must be an object: UNCERTAIN (from
+platform.openai.com/docs/guides/structured-outputs as remembered).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+_FORMATS = {"text", "json_object", "json_schema"}
+
+
+def refusal(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(param, message) of the first rule the request breaks, else None (answered 400)."""
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model", "you must provide a model parameter"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages", "'messages' must be a non-empty array"
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            return f"messages[{index}].role", "role must be one of " + ", ".join(sorted(_ROLES))
+    fmt = body.get("response_format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") not in _FORMATS:
+        return "response_format.type", "must be one of text, json_object, json_schema"
+    if fmt["type"] != "json_schema":
+        return None
+    return _schema_refusal(fmt.get("json_schema"))
+
+
+def _schema_refusal(spec: Any) -> tuple[str, str] | None:
+    where = "response_format.json_schema"
+    if not isinstance(spec, dict):
+        return where, "is required when type is json_schema"
+    if not isinstance(spec.get("name"), str) or not _NAME.match(spec["name"]):
+        return f"{where}.name", "must be 1-64 characters of a-z, A-Z, 0-9, _ or -"
+    schema = spec.get("schema")
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return f"{where}.schema", "must be a JSON Schema object"
+    if spec.get("strict") is True:
+        if schema.get("type") != "object":
+            return f"{where}.schema", "the root of a strict schema must be an object"
+        problem = _strict_problem(schema, "schema")
+        if problem:
+            return f"{where}.{problem[0]}", problem[1]
+    return None
+
+
+def _strict_problem(node: Any, path: str) -> tuple[str, str] | None:
+    if isinstance(node, dict):
+        if node.get("type") == "object" or "properties" in node:
+            if node.get("additionalProperties") is not False:
+                return path, "additionalProperties must be false in strict mode"
+            missing = set(node.get("properties", {})) - set(node.get("required", []))
+            if missing:
+                return path, f"strict mode needs every property required: {sorted(missing)}"
+        for key, value in node.items():
+            found = _strict_problem(value, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _strict_problem(value, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def storyboard_answer(body: dict[str, Any], invalid_rounds: int) -> dict[str, Any]:
+    """A deterministic storyboard from the brief in the first user message. While the
+    conversation holds fewer than ``invalid_rounds`` assistant answers, the answer is invalid
+    (a zero duration and an unknown key), so a caller's repair loop is exercised."""
+    messages = body["messages"]
+    users = [m for m in messages if m.get("role") == "user"]
+    brief = _text(users[0]) if users else "untitled"
+    answered = sum(1 for m in messages if m.get("role") == "assistant")
+    shots, seconds = _wanted(brief)
+    style = re.search(r"Visual style for every prompt: (.+)", brief)
+    look = f", {style[1].strip()}" if style else ""
+    words = re.findall(r"[A-Za-z]+", brief)[:6] or ["untitled"]
+    board: dict[str, Any] = {
+        "title": " ".join(words).capitalize(),
+        "scenes": [
+            {
+                "id": "scene1",
+                "shots": [
+                    {
+                        "id": f"shot{i + 1}",
+                        "prompt": f"{brief.splitlines()[0][:200]}{look} (shot {i + 1} of {shots})",
+                        "duration": seconds,
+                    }
+                    for i in range(shots)
+                ],
+            }
+        ],
+    }
+    if answered < invalid_rounds:
+        board["scenes"][0]["shots"][0]["duration"] = 0
+        board["scenes"][0]["shots"][0]["camera"] = "dolly"
+    return board
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _wanted(brief: str) -> tuple[int, float]:
+    """The shot count and length the caller's prompt asks for (``N shots``, ``S seconds``)."""
+    shots = re.search(r"exactly (\d{1,2}) shots", brief)
+    seconds = re.search(r"lasts (\d{1,3}(?:\.\d+)?) seconds", brief)
+    return (int(shots[1]) if shots else 3), (float(seconds[1]) if seconds else 4.0)

@@ -1,0 +1,70 @@
+"""Running a storyboard draft for the CLI and the API: its chat clients and its booking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from adapters.chat import ChatClient
+from foundation.settings import Settings
+from pipeline.draft import DraftBrief, DraftError, DraftResult, draft_storyboard
+from registry import Registry
+
+
+def chat_clients(
+    settings: Settings, emulator_urls: Mapping[str, str] | None = None
+) -> dict[str, ChatClient]:
+    """One client per chat provider: at the emulator (``emulator_urls``: its judge base URLs,
+    any key) or, live, each provider whose key is set (``SHOTLINE_OPENAI_API_KEY``,
+    ``SHOTLINE_GEMINI_API_KEY``)."""
+    if emulator_urls is not None:
+        return {
+            "openai": ChatClient("openai", "emulated", emulator_urls["openai"]),
+            "gemini": ChatClient("gemini", "emulated", emulator_urls["gemini"] + "/openai"),
+        }
+    clients: dict[str, ChatClient] = {}
+    for provider, key in (("openai", settings.openai_api_key), ("gemini", settings.gemini_api_key)):
+        if key is not None:
+            clients[provider] = ChatClient(provider, key.get_secret_value())
+    return clients
+
+
+def run_draft(
+    brief: DraftBrief,
+    settings: Settings,
+    registry: Registry,
+    clients: Mapping[str, ChatClient],
+    *,
+    emulated: bool,
+    tenant: str = "local",
+    max_repairs: int = 2,
+) -> DraftResult:
+    """Draft and book the cost (``ledger.drafts``), also when the draft fails (then re-raised)."""
+    try:
+        result = draft_storyboard(brief, registry, clients, max_repairs=max_repairs)
+    except DraftError as exc:
+        _book(settings, tenant, exc.result, registry, emulated, valid=False)
+        raise
+    _book(settings, tenant, result, registry, emulated, valid=True)
+    return result
+
+
+def _book(
+    settings: Settings,
+    tenant: str,
+    result: DraftResult,
+    registry: Registry,
+    emulated: bool,
+    *,
+    valid: bool,
+) -> None:
+    if not result.rounds:
+        return
+    from ledger.drafts import book_draft
+    from store.db import session_scope
+
+    model = result.model_id or ""
+    provider = registry.get(model).provider if model in registry else ""
+    with session_scope(settings.db_url) as session:
+        book_draft(
+            session, tenant, result.to_dict(), provider=provider, emulated=emulated, valid=valid
+        )

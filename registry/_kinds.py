@@ -1,0 +1,236 @@
+"""Model kinds beside ``video``: language, image, speech and music models.
+
+A non-video model is priced by usage (tokens, images, characters, seconds), not by clip length, so
+it carries a ``UsagePricing`` (every rate with its source, effective date and certainty) and its
+kind's capabilities (``LlmCaps``, ``ImageCaps``, ``TtsCaps``, ``MusicCaps``). The router routes a
+shot's video stage to ``video`` models only; other stages ask ``Registry.of_kind``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from foundation import money
+
+
+class ModelKind(StrEnum):
+    VIDEO = "video"
+    LLM = "llm"
+    IMAGE = "image"
+    TTS = "tts"
+    MUSIC = "music"
+
+
+Meter = Literal[
+    "input_tokens", "cached_input_tokens", "output_tokens", "images", "characters", "seconds"
+]
+# the meters a kind may be billed on (a rate on another meter is refused when the file loads)
+KIND_METERS: dict[ModelKind, frozenset[str]] = {
+    ModelKind.LLM: frozenset({"input_tokens", "cached_input_tokens", "output_tokens"}),
+    ModelKind.IMAGE: frozenset({"images", "input_tokens", "output_tokens"}),
+    ModelKind.TTS: frozenset({"characters", "input_tokens", "output_tokens", "seconds"}),
+    ModelKind.MUSIC: frozenset({"seconds"}),
+}
+
+
+@dataclass(frozen=True)
+class UsageRate:
+    """``usd`` per ``per`` units of ``meter`` (e.g. 0.40 per 1,000,000 input tokens)."""
+
+    meter: str
+    usd: float
+    per: int
+    source: str
+    effective: date
+    certainty: str = "documented"
+    variant: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class UsageCost:
+    usd: float
+    lines: tuple[tuple[str, float, float], ...]  # (meter, units, usd)
+    sources: tuple[str, ...]
+    uncertain: bool
+
+
+@dataclass(frozen=True)
+class UsagePricing:
+    rates: tuple[UsageRate, ...]
+
+    def rate(self, meter: str, variant: str = "", on: date | None = None) -> UsageRate | None:
+        """The newest rate of ``meter`` (and ``variant``) in effect ``on`` (default today)."""
+        day = on or date.today()
+        live = [
+            r
+            for r in self.rates
+            if r.meter == meter and r.variant == variant and r.effective <= day
+        ]
+        return max(live, key=lambda r: r.effective) if live else None
+
+    def cost(
+        self, usage: Mapping[str, float], variant: str = "", on: date | None = None
+    ) -> UsageCost:
+        """Price ``usage`` (meter -> units). A meter with units and no rate raises ``KeyError``."""
+        total = Decimal(0)
+        lines: list[tuple[str, float, float]] = []
+        sources: list[str] = []
+        uncertain = False
+        for meter, units in usage.items():
+            if not units:
+                continue
+            rate = self.rate(meter, variant, on)
+            if rate is None:
+                raise KeyError(f"no {meter} rate{f' for {variant}' if variant else ''}")
+            usd = money.decimal(rate.usd) * money.decimal(units) / Decimal(rate.per)
+            total += usd
+            lines.append((meter, units, float(money.stored(usd))))
+            sources.append(rate.source)
+            uncertain = uncertain or rate.certainty in ("estimate", "uncertain")
+        return UsageCost(
+            float(money.stored(total)), tuple(lines), tuple(dict.fromkeys(sources)), uncertain
+        )
+
+    def summary(self) -> str:
+        """The current default rates, short: ``$0.4/1M in, $1.6/1M out`` or ``$0.04/image``."""
+        latest: dict[str, UsageRate] = {}
+        default = [r for r in self.rates if not r.variant] or list(self.rates)
+        for r in sorted(default, key=lambda r: r.effective):
+            if r.meter != "cached_input_tokens":
+                latest[r.meter] = r
+        return ", ".join(_short(r) for r in latest.values())
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "meter": r.meter,
+                "usd": r.usd,
+                "per": r.per,
+                "variant": r.variant,
+                "source": r.source,
+                "effective": r.effective.isoformat(),
+                "certainty": r.certainty,
+                "note": r.note,
+            }
+            for r in self.rates
+        ]
+
+
+def _short(rate: UsageRate) -> str:
+    per = {1: "", 1000: "1k ", 1_000_000: "1M "}.get(rate.per, f"{rate.per:,} ")
+    unit = {"input_tokens": "in", "output_tokens": "out", "images": "image", "seconds": "s"}
+    return f"${rate.usd:g}/{per}{unit.get(rate.meter, rate.meter)}"
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UsageRateIn(_Raw):
+    meter: Meter
+    usd: float = Field(ge=0)
+    per: int = Field(default=1, ge=1)
+    variant: str = ""
+    source: str | None = Field(default=None, min_length=3)
+    effective: date | None = None
+    certainty: Literal["documented", "third_party", "estimate", "uncertain"] | None = None
+    note: str = ""
+
+
+class UsagePriceIn(_Raw):
+    source: str | None = Field(default=None, min_length=3)
+    effective: date | None = None
+    certainty: Literal["documented", "third_party", "estimate", "uncertain"] = "documented"
+    rates: list[UsageRateIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Self:
+        for index, rate in enumerate(self.rates):
+            if not (rate.source or self.source):
+                raise ValueError(f"rates[{index}] has no source (set it on the rate or the price)")
+            if not (rate.effective or self.effective):
+                raise ValueError(f"rates[{index}] has no effective date")
+        return self
+
+    def build(self) -> UsagePricing:
+        return UsagePricing(
+            tuple(
+                UsageRate(
+                    meter=r.meter,
+                    usd=r.usd,
+                    per=r.per,
+                    source=r.source or self.source or "",
+                    effective=r.effective or self.effective or date.min,
+                    certainty=r.certainty or self.certainty,
+                    variant=r.variant,
+                    note=r.note,
+                )
+                for r in self.rates
+            )
+        )
+
+
+class LlmCaps(_Raw):
+    """``api``: the wire protocol the adapter speaks; ``structured_output``: how a JSON schema is
+    enforced (``json_schema``: OpenAI ``response_format``; ``response_schema``: Gemini)."""
+
+    api: Literal["openai_chat", "gemini_generate_content"]
+    context_tokens: int = Field(ge=1)
+    max_output_tokens: int = Field(ge=1)
+    structured_output: Literal["json_schema", "response_schema", "none"]
+    image_input: bool = False
+
+
+class ImageCaps(_Raw):
+    sizes: list[str] = []  # WIDTHxHEIGHT the API accepts; empty with max_megapixels: any
+    aspect_ratios: list[str] = []
+    max_megapixels: float | None = Field(default=None, gt=0)
+    reference_images: int = Field(default=0, ge=0)
+    max_prompt_chars: int | None = Field(default=None, ge=1)
+
+
+class TtsCaps(_Raw):
+    voices: list[str] = Field(min_length=1)
+    formats: list[str] = Field(min_length=1)
+    max_input_chars: int = Field(ge=1)
+    instructions: bool = False  # takes a style instruction beside the text
+
+
+class MusicCaps(_Raw):
+    min_seconds: float = Field(gt=0)
+    max_seconds: float = Field(gt=0)
+    formats: list[str] = Field(min_length=1)
+    instrumental_only: bool = False
+
+
+CAPS_BY_KIND: dict[ModelKind, type[_Raw]] = {
+    ModelKind.LLM: LlmCaps,
+    ModelKind.IMAGE: ImageCaps,
+    ModelKind.TTS: TtsCaps,
+    ModelKind.MUSIC: MusicCaps,
+}
+
+
+def check_non_video(
+    kind: ModelKind, has_clip_price: bool, usage: UsagePriceIn | None, caps: dict[str, Any]
+) -> None:
+    """A non-video entry is priced by ``usage_price`` on its kind's meters and its
+    ``capabilities`` fit its kind (raises ``ValueError`` naming the field)."""
+    if has_clip_price or usage is None:
+        raise ValueError(f"a {kind} model is priced by usage_price, not price")
+    CAPS_BY_KIND[kind].model_validate(caps)
+    allowed = KIND_METERS[kind]
+    for index, rate in enumerate(usage.rates):
+        if rate.meter not in allowed:
+            raise ValueError(
+                f"usage_price.rates[{index}]: a {kind} model is not billed on "
+                f"{rate.meter} (allowed: {', '.join(sorted(allowed))})"
+            )

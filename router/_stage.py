@@ -1,0 +1,117 @@
+"""Routing a non-video stage (a storyboard draft, later keyframes, voices, music).
+
+The same rules as a shot's video stage, reduced to what such a stage has: filter by kind, enabled
+and lifecycle, provider, verification and required capabilities (each rejection with its reason),
+rank healthy before half-open before open breakers, then by the estimated cost of the expected
+usage from the registry's usage prices, and keep a fallback chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from registry import LifecycleStatus, ModelKind, ModelSpec, Registry
+from router._health import BreakerState, HealthSource
+
+_RANK = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+@dataclass(frozen=True)
+class StageCandidate:
+    model_id: str
+    provider: str
+    provider_model: str
+    estimate_usd: float
+    health: str
+    caps: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StageDecision:
+    """``chain``: the primary then its fallbacks; ``rejected``: model id -> reasons."""
+
+    kind: ModelKind
+    chain: tuple[StageCandidate, ...]
+    rejected: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def explain(self) -> str:
+        if self.chain:
+            head = self.chain[0]
+            rest = ", ".join(c.model_id for c in self.chain[1:]) or "none"
+            return (
+                f"{self.kind}: {head.model_id} (est. ${head.estimate_usd:.4f}, {head.health}); "
+                f"fallbacks: {rest}"
+            )
+        reasons = "; ".join(f"{m}: {', '.join(r)}" for m, r in sorted(self.rejected.items()))
+        return f"no {self.kind} model can serve: {reasons or 'none in the registry'}"
+
+
+def _reasons(
+    spec: ModelSpec,
+    providers: Collection[str],
+    requires: Mapping[str, Any],
+    day: date,
+    allow_unverified: bool,
+) -> list[str]:
+    why: list[str] = []
+    if not spec.enabled:
+        why.append("disabled in the registry")
+    status = spec.lifecycle.status(day)
+    if status in (LifecycleStatus.RETIRED, LifecycleStatus.UPCOMING):
+        why.append(f"lifecycle {status}")
+    if spec.provider not in providers:
+        why.append(f"provider {spec.provider} is not enabled")
+    if spec.lifecycle.unverified and not allow_unverified:
+        why.append("unverified in the registry (set SHOTLINE_ALLOW_UNVERIFIED=1 to route to it)")
+    for key, wanted in requires.items():
+        if spec.caps.get(key) != wanted:
+            why.append(f"{key} is {spec.caps.get(key)!r}, the stage needs {wanted!r}")
+    return why
+
+
+def route_stage(
+    registry: Registry,
+    kind: ModelKind,
+    providers: Collection[str],
+    *,
+    usage: Mapping[str, float],
+    requires: Mapping[str, Any] | None = None,
+    health: HealthSource | None = None,
+    pin: str | None = None,
+    today: date | None = None,
+    allow_unverified: bool = False,
+    max_fallbacks: int = 2,
+) -> StageDecision:
+    """Route one ``kind`` stage expected to use ``usage`` (meter -> units). A ``pin`` that can
+    serve goes first; ``requires`` names capabilities that must equal (``structured_output``)."""
+    day = today or date.today()
+    rejected: dict[str, list[str]] = {}
+    ranked: list[tuple[tuple[int, int, float], StageCandidate]] = []
+    for spec in registry.models:
+        if spec.kind is not kind:
+            continue
+        why = _reasons(spec, providers, requires or {}, day, allow_unverified)
+        if spec.usage_price is None:
+            why.append("no usage price")
+        if why:
+            rejected[spec.id] = why
+            continue
+        assert spec.usage_price is not None
+        try:
+            estimate = spec.usage_price.cost(usage, on=day).usd
+        except KeyError as exc:
+            rejected[spec.id] = [f"cannot be priced: {exc.args[0]}"]
+            continue
+        state = health.state(spec.id) if health else BreakerState.CLOSED
+        candidate = StageCandidate(
+            spec.id, spec.provider, spec.provider_model, estimate, str(state), spec.caps
+        )
+        ranked.append(((0 if spec.id == pin else 1, _RANK[state], estimate), candidate))
+    if pin and pin not in {c.model_id for _, c in ranked}:
+        rejected.setdefault(pin, []).append(f"pinned but cannot serve the {kind} stage")
+    ranked.sort(key=lambda pair: pair[0])
+    chain = tuple(c for _, c in ranked[: 1 + max(max_fallbacks, 0)])
+    return StageDecision(kind, chain, rejected)

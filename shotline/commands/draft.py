@@ -1,0 +1,106 @@
+"""``shotline draft "BRIEF" -o storyboard.yaml``: a routed language model writes a storyboard.
+
+The answer is checked by the storyboard validator and repaired (at most twice) from its problems;
+the file written is one ``shotline plan`` and ``render`` accept. The cost is printed and booked.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from foundation.errors import InvalidInputError, Problem, ShotlineError
+from shotline.console import fail_with
+
+_CHOICES = ("emulated", "auto", "live")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def draft(
+        brief: Annotated[str, typer.Argument(help="what the video is about, in plain words")],
+        out: Annotated[Path, typer.Option("-o", "--out", help="storyboard file to write")],
+        shots: Annotated[int | None, typer.Option(min=1, max=50, help="number of shots")] = None,
+        duration: Annotated[
+            float | None, typer.Option(min=1, max=60, help="seconds per shot")
+        ] = None,
+        style: Annotated[str | None, typer.Option(help="visual style for every prompt")] = None,
+        providers: Annotated[
+            str, typer.Option(help="emulated | auto/live (SHOTLINE_OPENAI_API_KEY, _GEMINI_)")
+        ] = "auto",
+        scenario: Annotated[
+            Path | None, typer.Option(help="emulator scenario (with --providers emulated)")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    ) -> None:
+        """Draft a storyboard from a brief with a language model; write it as YAML."""
+        from rich.console import Console
+
+        console = Console()
+        try:
+            summary = _draft(brief, out, shots, duration, style, providers, scenario)
+        except ShotlineError as exc:
+            fail_with(exc, console, as_json)
+        if as_json:
+            typer.echo(json.dumps({"storyboard": str(out), **summary}, indent=2))
+            return
+        rounds = len(summary["rounds"])
+        console.print(
+            f"wrote {out} with {summary['model']} in {rounds} answer(s); "
+            f"cost ${summary['cost_usd']:.6f}"
+            + (" (uncertain price)" if summary["cost_uncertain"] else "")
+        )
+        console.print(f"route: {summary['route']}")
+
+
+def _draft(
+    brief: str,
+    out: Path,
+    shots: int | None,
+    duration: float | None,
+    style: str | None,
+    providers: str,
+    scenario: Path | None,
+) -> dict[str, Any]:
+    import yaml
+
+    from foundation.settings import get_settings
+    from pipeline.draft import DraftBrief, board_data
+    from pipeline.draft_run import chat_clients, run_draft
+    from registry import load_registry
+
+    if providers not in _CHOICES:
+        problem = Problem("--providers", f"must be one of {', '.join(_CHOICES)}")
+        raise InvalidInputError("unknown --providers choice", [problem])
+    settings = get_settings()
+    registry = load_registry(settings.registry)
+    with ExitStack() as stack:
+        urls = _emulator_urls(stack, settings, scenario) if providers == "emulated" else None
+        clients = chat_clients(settings, urls)
+        if not clients:
+            problem = Problem("--providers", "no chat key: set SHOTLINE_OPENAI_API_KEY or "
+                              "SHOTLINE_GEMINI_API_KEY, or use --providers emulated")  # fmt: skip
+            raise InvalidInputError("no language model provider is configured", [problem])
+        request = DraftBrief(brief, shots, duration, style)
+        result = run_draft(request, settings, registry, clients, emulated=urls is not None)
+    assert result.board is not None
+    text = yaml.safe_dump(board_data(result.board), sort_keys=False, allow_unicode=True)
+    out.write_text(text, encoding="utf-8")
+    return result.to_dict()
+
+
+def _emulator_urls(stack: ExitStack, settings: object, scenario: Path | None) -> dict[str, str]:
+    from emulators import start_emulator, urls_for
+
+    url = getattr(settings, "emulator_url", None)
+    if url and scenario is not None:  # the rule of shotline.emulated.use_emulator
+        problem = Problem("--scenario", f"SHOTLINE_EMULATOR_URL={url} runs its own scenario")
+        raise InvalidInputError("--scenario applies only to an emulator started here", [problem])
+    if url:
+        return urls_for(url)[1]
+    handle = stack.enter_context(start_emulator(scenario))
+    return dict(handle.judge_base_urls)

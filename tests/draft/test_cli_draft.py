@@ -1,0 +1,85 @@
+"""``shotline draft`` writes a storyboard ``shotline plan`` accepts, and books the draft's cost."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from typer.testing import CliRunner
+
+from shotline.cli import app
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_draft_then_plan(tmp_path):
+    out = tmp_path / "storyboard.yaml"
+    done = run(
+        "draft", "a fox crosses a frozen lake", "-o", str(out), "--shots", "4",
+        "--duration", "5", "--style", "pastel watercolour", "--providers", "emulated", "--json",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["model"] == "openai/gpt-4.1-mini"
+    assert summary["cost_usd"] > 0
+    data = yaml.safe_load(out.read_text())
+    shots = [s for scene in data["scenes"] for s in scene["shots"]]
+    assert len(shots) == 4
+    assert all(s["duration"] == 5 for s in shots)
+    planned = run("plan", str(out), "--providers", "local", "--json")
+    assert planned.exit_code == 0, planned.output
+    assert len(json.loads(planned.stdout)["shots"]) == 4
+
+
+def test_draft_books_its_cost_outside_a_job(tmp_path):
+    from foundation.settings import get_settings
+    from ledger.drafts import drafts_spent
+    from store.db import session_scope
+
+    done = run("draft", "rain on a tin roof", "-o", str(tmp_path / "b.yaml"),
+               "--providers", "emulated", "--json")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    cost = json.loads(done.stdout)["cost_usd"]
+    with session_scope(get_settings().db_url) as session:
+        assert drafts_spent(session, "local", emulated=True) == cost
+        assert drafts_spent(session, "local", emulated=False) == 0
+
+
+def test_draft_without_a_key_is_refused_before_any_call(tmp_path):
+    done = run("draft", "x", "-o", str(tmp_path / "c.yaml"), "--providers", "live")
+    assert done.exit_code != 0
+    assert "SHOTLINE_OPENAI_API_KEY" in done.output
+    assert not (tmp_path / "c.yaml").exists()
+
+
+def test_a_draft_still_invalid_after_two_repairs_exits_2_and_is_still_booked(tmp_path):
+    from foundation.settings import get_settings
+    from store.db import session_scope
+    from store.drafts import DraftCost
+
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("models:\n  gpt-4.1-mini: {draft_invalid_rounds: 3}\n")
+    out = tmp_path / "d.yaml"
+    done = run("draft", "a storm", "-o", str(out), "--providers", "emulated",
+               "--scenario", str(scenario))  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "scenes[0].shots[0].duration" in done.output
+    assert not out.exists()
+    with session_scope(get_settings().db_url) as session:
+        row = session.query(DraftCost).one()
+        assert row.valid is False
+        assert row.rounds == 3
+        assert row.amount_usd > 0
+
+
+def test_models_json_names_each_kind():
+    done = run("models", "--json")
+    by_id = {m["id"]: m for m in json.loads(done.stdout)["models"]}
+    assert by_id["google/veo-3.1"]["kind"] == "video"
+    assert by_id["gemini/gemini-2.5-flash"]["kind"] == "llm"
+    assert by_id["gemini/gemini-2.5-flash"]["capabilities"]["structured_output"] == "json_schema"
+    rates = by_id["openai/tts-1"]["usage_price"]
+    assert rates[0]["meter"] == "characters"
+    assert rates[0]["source"].startswith("developers.openai.com")
