@@ -73,7 +73,7 @@ def broken_stitch(monkeypatch: pytest.MonkeyPatch, ctx: RunContext) -> Path:
     """Stitching runs a real FFmpeg that fails on a missing input under the data dir."""
     missing = ctx.settings.work_dir / "missing-input.mp4"
 
-    def assemble(_plan: Any, output: Path) -> Any:
+    def assemble(_plan: Any, output: Path, **_options: Any) -> Any:
         run_ffmpeg(["-i", str(missing), str(output)])
         raise AssertionError("ffmpeg was expected to fail")
 
