@@ -74,7 +74,7 @@ def test_three_workers_never_pass_the_models_requests_per_minute(
         ) as cluster,
     ):  # fmt: skip
         for name in ("w1", "w2", "w3"):
-            cluster.worker(name, concurrency=2, beat=name == "w1")
+            cluster.worker(name, concurrency=1, beat=name == "w1")
         for name in ("w1", "w2", "w3"):
             cluster.wait_ready(name, timeout=240)
         runner = CeleryRunner(ctx)

@@ -23,7 +23,7 @@ from tests.api.conftest import free_port
 from tests.distributed.cluster import Cluster
 from tests.e2e.crash import operator_findings
 
-JOBS = 12
+JOBS = 8
 PROMPTS = ("a red kite over a beach", "a lighthouse in a storm at dusk")
 
 

@@ -18,5 +18,5 @@ def test_sigkill_at_random_points_loses_no_paid_work(tmp_path):
         tmp_path,
         f"sqlite:///{(data / 'shotline.db').resolve()}",
         {"SHOTLINE_DATA_DIR": str(data)},
-        CrashPlan(runs=4, seed=2026, kill_after_s=(0.1, 2.0), finish_timeout_s=300),
+        CrashPlan(runs=3, seed=2026, kill_after_s=(0.1, 2.0), finish_timeout_s=300),
     )
