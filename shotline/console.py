@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 EDIT = ("otio", "fcpxml", "edl")
+CAPTIONS = ("srt", "vtt")
 
 
 def _report_columns() -> tuple[Any, ...]:
@@ -45,6 +46,11 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         edit = [Path(path).name for name, path in report.get("files", {}).items() if name in EDIT]
         if edit:
             caption += f"  edit: {', '.join(edit)}"
+        subs = [
+            Path(path).name for name, path in report.get("files", {}).items() if name in CAPTIONS
+        ]
+        if subs:
+            caption += f"  captions: {', '.join(subs)}"
     if report.get("cached_shots"):
         caption += f"  ({len(report['cached_shots'])} shots reused from the cache, ${report['saved_usd']:.2f} saved)"
     if report.get("emulated"):

@@ -28,5 +28,11 @@ def test_caption_lists_the_edit_files():
     assert "output: /out/film.mp4  edit: film.otio, film.fcpxml, film.edl" in caption
 
 
+def test_caption_lists_the_caption_files():
+    files = {"video": "/out/film.mp4", "srt": "/out/film.srt", "vtt": "/out/film.vtt"}
+    caption = str(report_table(_report(files=files)).caption)
+    assert "output: /out/film.mp4  captions: film.srt, film.vtt" in caption
+
+
 def test_no_edit_files_no_edit_mention():
     assert "edit:" not in str(report_table(_report(files={"video": "/out/film.mp4"})).caption)
