@@ -145,6 +145,18 @@ def note_judge(session: Session, attempt: Attempt, amount_usd: float) -> None:
     record.judge_usd = money.stored(money.usd(record.judge_usd) + money.usd(amount_usd))
 
 
+def follow(session: Session, attempt: Attempt) -> None:
+    """Copy ``attempt``'s state into its record now (opened on first sight): what the flush hook
+    does for the changes the ORM tracks, called by writers that change the row with a statement
+    of their own (the transitions module's compare-and-set on the status)."""
+    with session.no_autoflush:
+        record = session.get(AttemptCost, attempt.id)
+        if record is None:
+            open_record(session, attempt)
+        else:
+            refresh(record, attempt)
+
+
 @sa_event.listens_for(Session, "before_flush")
 def _follow_attempts(session: Session, _context: object, _instances: object) -> None:
     for obj in list(session.dirty):
@@ -152,9 +164,4 @@ def _follow_attempts(session: Session, _context: object, _instances: object) -> 
             continue
         if not session.is_modified(obj, include_collections=False):
             continue
-        with session.no_autoflush:
-            record = session.get(AttemptCost, obj.id)
-            if record is None:
-                open_record(session, obj)
-            else:
-                refresh(record, obj)
+        follow(session, obj)
