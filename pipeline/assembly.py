@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import stitching
 from foundation.errors import ShotlineError
@@ -46,6 +47,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         job = session.get_one(Job, shot.job_id)
         board = Storyboard.model_validate(job.storyboard)
         source, key, job_id = Path(shot.asset_path), shot.key, job.id
+        segments = _segments_of(session, job_id)
     profile = profile_of(board)
     shots = [s for _, s in board.shots()]
     counts = [profile.frames_for(s.duration) for s in shots]
@@ -53,7 +55,6 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     hints = stitching.keyframe_hints(transitions, counts, profile)
     offsets = stitching.sample_offsets(transitions, counts, profile)
     index = next(i for i, s in enumerate(shots) if s.id == key)
-    segments = normalised_segments(ctx, job_id)
     before, after = _neighbours(shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
     try:
@@ -77,8 +78,12 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
 def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
     """The job's segments so far, by shot key."""
     with session_scope(ctx.db_url) as session:
-        rows = session.execute(select(Shot.key, Shot.segment).where(Shot.job_id == job_id))
-        return {key: dict(segment) for key, segment in rows if segment}
+        return _segments_of(session, job_id)
+
+
+def _segments_of(session: Session, job_id: str) -> dict[str, dict[str, Any]]:
+    rows = session.execute(select(Shot.key, Shot.segment).where(Shot.job_id == job_id))
+    return {key: dict(segment) for key, segment in rows if segment}
 
 
 Neighbour = tuple[stitching.Segment, Transition]

@@ -14,7 +14,7 @@ from adapters.errors import ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import billing
 from ledger import service as ledger
-from pipeline.attempts import _record_failure, shot_spec
+from pipeline.attempts import _record_failure, attempt_and_shot, shot_spec
 from pipeline.cache import cache_key
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_to, shot_to
@@ -37,10 +37,9 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     opened). A wait for a concurrency slot must not count: the poll schedule learns from render
     times, and a render time that grows with the queue delays the polls that free the slots."""
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.asset_path:
             return True
-        shot = session.get_one(Shot, attempt.shot_id)
         provider, job_id, dest = (
             attempt.provider,
             attempt.provider_job_id or "",
@@ -53,8 +52,7 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
         _record_failure(ctx, attempt_id, exc)
         return False
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        shot = session.get_one(Shot, attempt.shot_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         ctx.health.record_success(attempt.model_id)
         if attempt.status in ATTEMPT_ENDED:  # closed by its job while downloading
             return False
@@ -124,8 +122,7 @@ class _GateInput:
     final: bool
 
 
-def _gate_input(ctx: RunContext, session: Session, attempt: Attempt) -> _GateInput:
-    shot = session.get_one(Shot, attempt.shot_id)
+def _gate_input(ctx: RunContext, session: Session, attempt: Attempt, shot: Shot) -> _GateInput:
     job = session.get_one(Job, shot.job_id)
     spec = shot_spec(job, shot.key)
     tried = session.scalars(select(Attempt.model_id).where(Attempt.shot_id == shot.id)).all()
@@ -144,12 +141,12 @@ def _gate_input(ctx: RunContext, session: Session, attempt: Attempt) -> _GateInp
 def judge(ctx: RunContext, attempt_id: int) -> str:
     """Gate the fetched clip; returns the verdict action and records it on the attempt and shot."""
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.status in ATTEMPT_ENDED:
             return str((attempt.verdict or {}).get("action", attempt.status))
-        given = _gate_input(ctx, session, attempt)
+        given = _gate_input(ctx, session, attempt, shot)
         if attempt.status == AttemptStatus.FETCHED:
-            attempt_to(session, attempt, AttemptStatus.GATING)
+            attempt_to(session, attempt, AttemptStatus.GATING, shot=shot)
     verdict = gate.evaluate(
         given.asset,
         given.expect,
@@ -168,8 +165,7 @@ def _record_verdict(
     ctx: RunContext, attempt_id: int, verdict: gate.Verdict, kept: Path, spec: dict[str, Any]
 ) -> None:
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        shot = session.get_one(Shot, attempt.shot_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.status != AttemptStatus.GATING:  # closed by its job while gating
             return
         attempt.verdict = verdict.to_dict()
