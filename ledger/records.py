@@ -58,9 +58,18 @@ def _is_fallback(session: Session, attempt: Attempt) -> bool:
     return previous is not None and previous != attempt.model_id
 
 
+def _record(session: Session, attempt_id: int) -> AttemptCost | None:
+    """The attempt's record, held by the session once read: the identity map keeps unchanged rows
+    only weakly, and a record is looked up at every move and flush of its attempt."""
+    record = session.get(AttemptCost, attempt_id)
+    if record is not None:
+        session.info.setdefault("attempt_records", {})[attempt_id] = record
+    return record
+
+
 def open_record(session: Session, attempt: Attempt, reserved_usd: float = 0.0) -> AttemptCost:
     """The attempt's record, created on first sight (``reserved_usd`` is what was reserved)."""
-    record = session.get(AttemptCost, attempt.id)
+    record = _record(session, attempt.id)
     if record is not None:
         record.reserved_usd = max(record.reserved_usd, reserved_usd)
         return record
@@ -90,6 +99,7 @@ def open_record(session: Session, attempt: Attempt, reserved_usd: float = 0.0) -
         record.created_at = attempt.created_at
     refresh(record, attempt)
     session.add(record)
+    session.info.setdefault("attempt_records", {})[attempt.id] = record
     return record
 
 
@@ -150,7 +160,7 @@ def follow(session: Session, attempt: Attempt) -> None:
     does for the changes the ORM tracks, called by writers that change the row with a statement
     of their own (the transitions module's compare-and-set on the status)."""
     with session.no_autoflush:
-        record = session.get(AttemptCost, attempt.id)
+        record = _record(session, attempt.id)
         if record is None:
             open_record(session, attempt)
         else:
