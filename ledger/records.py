@@ -60,10 +60,15 @@ def _is_fallback(session: Session, attempt: Attempt) -> bool:
 
 def _record(session: Session, attempt_id: int) -> AttemptCost | None:
     """The attempt's record, held by the session once read: the identity map keeps unchanged rows
-    only weakly, and a record is looked up at every move and flush of its attempt."""
+    only weakly, and a record is looked up at every move and flush of its attempt. A record
+    opened in this session and not flushed yet is found here too."""
+    held: dict[int, AttemptCost] = session.info.setdefault("attempt_records", {})
+    record = held.get(attempt_id)
+    if record is not None and record in session:
+        return record
     record = session.get(AttemptCost, attempt_id)
     if record is not None:
-        session.info.setdefault("attempt_records", {})[attempt_id] = record
+        held[attempt_id] = record
     return record
 
 
