@@ -3,7 +3,9 @@ a job ends under either engine (``conclude``, ``cancel_job``, ``fail_job``)."""
 
 from __future__ import annotations
 
+import json
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,13 @@ def captions_of(board: Storyboard) -> stitching.Captions:
     return stitching.Captions(dialogue, burn_in=board.captions.burn_in)
 
 
+@lru_cache(maxsize=32)
+def _board(text: str) -> Storyboard:
+    """A job's storyboard, validated once per content (every shot's normalise reads the whole
+    board; a re-render that edits it gets its own entry). Callers only read it."""
+    return Storyboard.model_validate(json.loads(text))
+
+
 def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     """Convert an accepted clip to the output profile, trimmed to its planned frames (once)."""
     with session_scope(ctx.db_url) as session:
@@ -45,7 +54,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         if shot.status != ShotStatus.ACCEPTED or not shot.asset_path:
             return
         job = session.get_one(Job, shot.job_id)
-        board = Storyboard.model_validate(job.storyboard)
+        board = _board(json.dumps(job.storyboard, sort_keys=True))
         source, key, job_id = Path(shot.asset_path), shot.key, job.id
         segments = _segments_of(session, job_id)
     profile = profile_of(board)

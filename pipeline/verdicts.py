@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
@@ -22,12 +22,22 @@ from quality import gate
 from quality.expectation import ClipExpectation
 from quality.repair import trim
 from registry import BillingOutcome
-from store.db import session_scope
+from store.db import connection_scope, session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
 
 GATED_BY_ACTION = {"accept": AttemptStatus.ACCEPTED, "repair": AttemptStatus.REPAIRED}
 """The attempt's status after each gate action (any other action rejects the clip)."""
+
+
+_TO_FETCH = (  # built once: a statement's construction costs more than SQLite takes to run it
+    select(
+        Attempt.asset_path, Attempt.provider, Attempt.provider_job_id, Attempt.created_at,
+        Shot.job_id,
+    )
+    .join(Shot, Shot.id == Attempt.shot_id)
+    .where(Attempt.id == bindparam("attempt"))
+)  # fmt: skip
 
 
 def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -> bool:
@@ -36,16 +46,14 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     The attempt's render time counts from ``submitted_at`` (epoch seconds; default: when it was
     opened). A wait for a concurrency slot must not count: the poll schedule learns from render
     times, and a render time that grows with the queue delays the polls that free the slots."""
-    with session_scope(ctx.db_url) as session:
-        attempt, shot = attempt_and_shot(session, attempt_id)
-        if attempt.asset_path:
-            return True
-        provider, job_id, dest = (
-            attempt.provider,
-            attempt.provider_job_id or "",
-            ctx.asset_dir(shot.job_id),
-        )
-        started = submitted_at if submitted_at is not None else attempt.created_at.timestamp()
+    with connection_scope(ctx.db_url) as conn:  # a read of five columns: no ORM rows
+        asset_path, provider, provider_job, created, shot_job = conn.execute(
+            _TO_FETCH, {"attempt": attempt_id}
+        ).one()
+    if asset_path:
+        return True
+    job_id, dest = provider_job or "", ctx.asset_dir(shot_job)
+    started = submitted_at if submitted_at is not None else created.timestamp()
     try:
         asset = ctx.adapter(provider).fetch(job_id, dest)
     except ProviderError as exc:
