@@ -58,9 +58,23 @@ def _is_fallback(session: Session, attempt: Attempt) -> bool:
     return previous is not None and previous != attempt.model_id
 
 
+def _record(session: Session, attempt_id: int) -> AttemptCost | None:
+    """The attempt's record, held by the session once read: the identity map keeps unchanged rows
+    only weakly, and a record is looked up at every move and flush of its attempt. A record
+    opened in this session and not flushed yet is found here too."""
+    held: dict[int, AttemptCost] = session.info.setdefault("attempt_records", {})
+    record = held.get(attempt_id)
+    if record is not None and record in session:
+        return record
+    record = session.get(AttemptCost, attempt_id)
+    if record is not None:
+        held[attempt_id] = record
+    return record
+
+
 def open_record(session: Session, attempt: Attempt, reserved_usd: float = 0.0) -> AttemptCost:
     """The attempt's record, created on first sight (``reserved_usd`` is what was reserved)."""
-    record = session.get(AttemptCost, attempt.id)
+    record = _record(session, attempt.id)
     if record is not None:
         record.reserved_usd = max(record.reserved_usd, reserved_usd)
         return record
@@ -90,6 +104,7 @@ def open_record(session: Session, attempt: Attempt, reserved_usd: float = 0.0) -
         record.created_at = attempt.created_at
     refresh(record, attempt)
     session.add(record)
+    session.info.setdefault("attempt_records", {})[attempt.id] = record
     return record
 
 
@@ -145,6 +160,18 @@ def note_judge(session: Session, attempt: Attempt, amount_usd: float) -> None:
     record.judge_usd = money.stored(money.usd(record.judge_usd) + money.usd(amount_usd))
 
 
+def follow(session: Session, attempt: Attempt) -> None:
+    """Copy ``attempt``'s state into its record now (opened on first sight): what the flush hook
+    does for the changes the ORM tracks, called by writers that change the row with a statement
+    of their own (the transitions module's compare-and-set on the status)."""
+    with session.no_autoflush:
+        record = _record(session, attempt.id)
+        if record is None:
+            open_record(session, attempt)
+        else:
+            refresh(record, attempt)
+
+
 @sa_event.listens_for(Session, "before_flush")
 def _follow_attempts(session: Session, _context: object, _instances: object) -> None:
     for obj in list(session.dirty):
@@ -152,9 +179,4 @@ def _follow_attempts(session: Session, _context: object, _instances: object) -> 
             continue
         if not session.is_modified(obj, include_collections=False):
             continue
-        with session.no_autoflush:
-            record = session.get(AttemptCost, obj.id)
-            if record is None:
-                open_record(session, obj)
-            else:
-                refresh(record, obj)
+        follow(session, obj)

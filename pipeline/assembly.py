@@ -3,11 +3,14 @@ a job ends under either engine (``conclude``, ``cancel_job``, ``fail_job``)."""
 
 from __future__ import annotations
 
+import json
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import stitching
 from foundation.errors import ShotlineError
@@ -37,6 +40,13 @@ def captions_of(board: Storyboard) -> stitching.Captions:
     return stitching.Captions(dialogue, burn_in=board.captions.burn_in)
 
 
+@lru_cache(maxsize=32)
+def _board(text: str) -> Storyboard:
+    """A job's storyboard, validated once per content (every shot's normalise reads the whole
+    board; a re-render that edits it gets its own entry). Callers only read it."""
+    return Storyboard.model_validate(json.loads(text))
+
+
 def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     """Convert an accepted clip to the output profile, trimmed to its planned frames (once)."""
     with session_scope(ctx.db_url) as session:
@@ -44,8 +54,9 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         if shot.status != ShotStatus.ACCEPTED or not shot.asset_path:
             return
         job = session.get_one(Job, shot.job_id)
-        board = Storyboard.model_validate(job.storyboard)
+        board = _board(json.dumps(job.storyboard, sort_keys=True))
         source, key, job_id = Path(shot.asset_path), shot.key, job.id
+        segments = _segments_of(session, job_id)
     profile = profile_of(board)
     shots = [s for _, s in board.shots()]
     counts = [profile.frames_for(s.duration) for s in shots]
@@ -53,7 +64,6 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     hints = stitching.keyframe_hints(transitions, counts, profile)
     offsets = stitching.sample_offsets(transitions, counts, profile)
     index = next(i for i, s in enumerate(shots) if s.id == key)
-    segments = normalised_segments(ctx, job_id)
     before, after = _neighbours(shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
     try:
@@ -77,8 +87,12 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
 def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
     """The job's segments so far, by shot key."""
     with session_scope(ctx.db_url) as session:
-        rows = session.execute(select(Shot.key, Shot.segment).where(Shot.job_id == job_id))
-        return {key: dict(segment) for key, segment in rows if segment}
+        return _segments_of(session, job_id)
+
+
+def _segments_of(session: Session, job_id: str) -> dict[str, dict[str, Any]]:
+    rows = session.execute(select(Shot.key, Shot.segment).where(Shot.job_id == job_id))
+    return {key: dict(segment) for key, segment in rows if segment}
 
 
 Neighbour = tuple[stitching.Segment, Transition]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,29 +85,33 @@ def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
     Returns the attempt id and how long to wait before submitting it (backoff).
     """
     with session_scope(ctx.db_url) as session:
-        shot = session.get_one(Shot, shot_pk)
-        if shot.status in SHOT_NO_MORE_ATTEMPTS:
-            return None, 0.0
-        attempts = list(
-            session.scalars(
-                select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number)
-            )
-        )
-        if attempts and attempts[-1].status not in ATTEMPT_ENDED:
-            if shot.status == ShotStatus.PLANNED:  # opened by a re-render
-                shot_to(session, shot, ShotStatus.RENDERING, attempt=attempts[-1].number)
-            return attempts[-1].id, 0.0
-        job = session.get_one(Job, shot.job_id)
-        if not attempts and _reuse_cached(session, job, shot, ctx.settings.share_shot_cache):
-            return None, 0.0
-        step: NextStep = next_step(ShotRoute.from_json(shot.route), attempts, ctx.settings)
-        if step.candidate is None:
-            _fail_shot(session, job, shot, step.reason)
-            return None, 0.0
-        reason = refusals.opening_reason(step.reason, attempts)
-        opened = (step.candidate, reason, len(attempts) + 1)
-        attempt_id = _open_next(ctx, session, job, shot, *opened)
-        return attempt_id, step.delay_s if attempt_id is not None else 0.0
+        attempt, delay = begin_in(ctx, session, session.get_one(Shot, shot_pk))
+        return (attempt.id if attempt is not None else None), delay
+
+
+def begin_in(ctx: RunContext, session: Session, shot: Shot) -> tuple[Attempt | None, float]:
+    """``begin`` in the caller's transaction, on the shot row it holds: the attempt row (None
+    when the shot is done) and the wait before submitting it."""
+    if shot.status in SHOT_NO_MORE_ATTEMPTS:
+        return None, 0.0
+    attempts = list(
+        session.scalars(select(Attempt).where(Attempt.shot_id == shot.id).order_by(Attempt.number))
+    )
+    if attempts and attempts[-1].status not in ATTEMPT_ENDED:
+        if shot.status == ShotStatus.PLANNED:  # opened by a re-render
+            shot_to(session, shot, ShotStatus.RENDERING, attempt=attempts[-1].number)
+        return attempts[-1], 0.0
+    job = session.get_one(Job, shot.job_id)
+    if not attempts and _reuse_cached(session, job, shot, ctx.settings.share_shot_cache):
+        return None, 0.0
+    step: NextStep = next_step(ShotRoute.from_json(shot.route), attempts, ctx.settings)
+    if step.candidate is None:
+        _fail_shot(session, job, shot, step.reason)
+        return None, 0.0
+    reason = refusals.opening_reason(step.reason, attempts)
+    opened = (step.candidate, reason, len(attempts) + 1)
+    attempt = _open_next(ctx, session, job, shot, *opened)
+    return attempt, step.delay_s if attempt is not None else 0.0
 
 
 def _open_next(
@@ -118,7 +122,7 @@ def _open_next(
     candidate: RouteCandidate,
     reason: str,
     number: int,
-) -> int | None:
+) -> Attempt | None:
     """Open attempt ``number`` on ``candidate`` and reserve its quote; None (and the shot failed)
     when the budget refuses it."""
     attempt = Attempt(
@@ -153,7 +157,7 @@ def _open_next(
         return None
     if shot.status != ShotStatus.RENDERING:
         shot_to(session, shot, ShotStatus.RENDERING, attempt=attempt.number)
-    return attempt.id
+    return attempt
 
 
 WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
@@ -193,11 +197,17 @@ def _reuse_cached(session: Any, job: Job, shot: Shot, shared: bool) -> bool:
 
 def fail_shot(ctx: RunContext, shot_pk: int, reason: str, stage: str = "attempts") -> None:
     with session_scope(ctx.db_url) as session:
-        shot = session.get_one(Shot, shot_pk)
-        _fail_shot(session, session.get_one(Job, shot.job_id), shot, reason, stage)
+        fail_shot_in(session, session.get_one(Shot, shot_pk), reason, stage)
 
 
-def _fail_shot(session: Any, job: Job, shot: Shot, reason: str, stage: str = "attempts") -> None:
+def fail_shot_in(session: Session, shot: Shot, reason: str, stage: str = "attempts") -> None:
+    """``fail_shot`` in the caller's transaction, on the shot row it holds."""
+    _fail_shot(session, None, shot, reason, stage)
+
+
+def _fail_shot(
+    session: Any, job: Job | None, shot: Shot, reason: str, stage: str = "attempts"
+) -> None:
     """Fail the shot, unless it has ended already (normalised, failed or cancelled)."""
     if shot.status not in SHOT_FAILABLE:
         return
@@ -219,16 +229,32 @@ def _request_of(
     return GenerationRequest(**data)
 
 
-def submit(ctx: RunContext, attempt_id: int) -> None:
+class Submitted(NamedTuple):
+    """An attempt as ``submit`` left it: its status, shot and model."""
+
+    status: str
+    shot_id: int
+    model_id: str
+
+
+def attempt_and_shot(session: Session, attempt_id: int) -> tuple[Attempt, Shot]:
+    """The attempt's row and its shot's, in one statement (``NoResultFound`` when it is gone)."""
+    attempt, shot = session.execute(
+        select(Attempt, Shot).join(Shot, Shot.id == Attempt.shot_id).where(Attempt.id == attempt_id)
+    ).one()
+    return attempt, shot
+
+
+def submit(ctx: RunContext, attempt_id: int) -> Submitted | None:
     """Submit once: a stored provider job id means the job exists and is never submitted again.
     An attempt found in ``submitting`` may have reached the provider before its process died:
     ``recovery.find_lost`` finds its job, allows a new create, or holds it as
-    ``submission_unknown``."""
+    ``submission_unknown``. Returns the attempt as this call left it (None where another step
+    may have moved it: read it again)."""
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.provider_job_id or attempt.status not in ATTEMPT_SUBMITTABLE:
-            return
-        shot = session.get_one(Shot, attempt.shot_id)
+            return Submitted(attempt.status, attempt.shot_id, attempt.model_id)
         job = session.get_one(Job, shot.job_id)
         request = _request_of(ctx, session, attempt, job, shot)
         lost = attempt.status == AttemptStatus.SUBMITTING
@@ -239,23 +265,25 @@ def submit(ctx: RunContext, attempt_id: int) -> None:
         if found.job_id is not None:
             _store_job_id(ctx, attempt_id, found.job_id, shot, recovered=True)
         if not found.resubmit:
-            return
+            return None
     if not ctx.health.allow(attempt.model_id):
         _record_failure(ctx, attempt_id, CircuitOpenError("circuit breaker open", attempt.provider))
-        return
+        return None
     adapter = ctx.adapter(attempt.provider)
     try:
         job_id = adapter.submit(request)
     except ProviderError as exc:
         _record_failure(ctx, attempt_id, exc)
-        return
+        return None
     faults.after_create(attempt_id)
-    _store_job_id(ctx, attempt_id, job_id, shot)
+    status = _store_job_id(ctx, attempt_id, job_id, shot)
+    return Submitted(status, attempt.shot_id, attempt.model_id)
 
 
 def _store_job_id(
     ctx: RunContext, attempt_id: int, job_id: str, shot: Shot, recovered: bool = False
-) -> None:
+) -> str:
+    """Store the provider's job id and move the attempt to ``submitted``; returns its status."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.provider_job_id = job_id
@@ -275,12 +303,12 @@ def _store_job_id(
             if attempt.status not in ATTEMPT_ENDED:
                 raise
             _cancel_at_provider(ctx, attempt)
+        return attempt.status
 
 
 def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> None:
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        shot = session.get_one(Shot, attempt.shot_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         ctx.health.record_failure(attempt.model_id, exc.kind)
         if attempt.status in ATTEMPT_ENDED:  # closed by its job meanwhile: that stands
             return
@@ -306,10 +334,10 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
 
 def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.status == AttemptStatus.SUBMITTED:
             with contextlib.suppress(StaleStatusError):  # closed meanwhile: that stands
-                attempt_to(session, attempt, AttemptStatus.RENDERING, progress=progress)
+                attempt_to(session, attempt, AttemptStatus.RENDERING, shot=shot, progress=progress)
 
 
 def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False) -> int:

@@ -8,7 +8,8 @@ from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from foundation.states import ShotStatus
 from pipeline import events
@@ -17,7 +18,7 @@ from pipeline.transitions import shot_to
 from quality.consistency import ColourProfile, check_joins, profile
 from quality.errors import QualityError
 from store import jobs
-from store.db import session_scope
+from store.db import connection_scope, session_scope
 from store.models import Event, Job, Shot
 from store.records import ShotRoute
 
@@ -32,14 +33,18 @@ def profile_of(path: Path) -> ColourProfile:
     return _profile(str(path), path.stat().st_mtime_ns)
 
 
+_SIBLINGS = aliased(Shot)
+_WARM = select(  # the clip, and whether its job has no other shot (built once: a hot path)
+    Shot.asset_path,
+    select(func.count(_SIBLINGS.id)).where(_SIBLINGS.job_id == Shot.job_id).scalar_subquery() == 1,
+).where(Shot.id == bindparam("shot"))
+
+
 def warm(ctx: RunContext, shot_pk: int) -> None:
     """Profile an accepted clip as soon as it arrives, so the check before stitching (on the
     critical path) only compares remembered profiles instead of decoding every clip again."""
-    with session_scope(ctx.db_url) as session:
-        path, job_id = session.execute(
-            select(Shot.asset_path, Shot.job_id).where(Shot.id == shot_pk)
-        ).one()
-        alone = session.scalar(select(func.count()).where(Shot.job_id == job_id)) == 1
+    with connection_scope(ctx.db_url) as conn:
+        path, alone = conn.execute(_WARM, {"shot": shot_pk}).one()
     if path and not alone:  # a one-shot job has nothing to compare
         with suppress(QualityError, OSError):
             profile_of(Path(path))

@@ -138,19 +138,25 @@ def _redrive(cur: Cursor, shot_pks: list[int]) -> list[Move]:
 
 
 def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
-    """Open the shot's current or next attempt and route it by its state."""
+    """Open the shot's current or next attempt and route it by its state (one transaction: the
+    shot's row is read once, and the attempt's state is the row ``attempts.begin_in`` returns)."""
     shot_pk = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
-    if _orphaned(ctx, shot_pk):
-        attempts.fail_shot(ctx, shot_pk, "the shot it continues from has no clip")
-        return shot_over(ctx, cur, shot_pk)
-    attempt_id, delay = attempts.begin(ctx, shot_pk)
-    if attempt_id is None:
-        return _after_attempts(ctx, cur, shot_pk)
     with session_scope(ctx.db_url) as session:
-        state = session.execute(select(Attempt.status).where(Attempt.id == attempt_id)).scalar_one()
-    ref = str(attempt_id)
+        shot = session.get_one(Shot, shot_pk)
+        if _orphaned(session, shot):
+            attempts.fail_shot_in(session, shot, "the shot it continues from has no clip")
+            attempt, delay, over = None, 0.0, True
+        else:
+            attempt, delay = attempts.begin_in(ctx, session, shot)
+            over = attempt is None and shot.status != ShotStatus.ACCEPTED
+        state = attempt.status if attempt is not None else None
+        ref = str(attempt.id) if attempt is not None else ""
+    if over:  # after the commit: ``shot_over`` must see this shot ended
+        return shot_over(ctx, cur, shot_pk)
+    if attempt is None:  # accepted (a cached clip, or its attempt was accepted before a crash)
+        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
     if state in ATTEMPT_AT_PROVIDER:
         return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
     if state in ATTEMPT_PROVIDER_DONE:
@@ -160,16 +166,12 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     return [Move(cur.key, cur.job_id, "submit", ref, delay)]
 
 
-def _orphaned(ctx: RunContext, shot_pk: int) -> bool:
+def _orphaned(session: Session, shot: Shot) -> bool:
     """A planned shot whose ``continues`` predecessor ended without a clip."""
-    with session_scope(ctx.db_url) as session:
-        status, job_id = session.execute(
-            select(Shot.status, Shot.job_id).where(Shot.id == shot_pk)
-        ).one()
-        if status != ShotStatus.PLANNED:
-            return False
-        board, shots = _placed_shots(session, job_id)
-    after = continuity.dependencies(board, shots).get(shot_pk)
+    if shot.status != ShotStatus.PLANNED:
+        return False
+    board, shots = _placed_shots(session, shot.job_id)
+    after = continuity.dependencies(board, shots).get(shot.id)
     return after is not None and next(s.status for s in shots if s.id == after) in SHOT_LOST
 
 
@@ -190,14 +192,6 @@ def _placed_shots(session: Session, job_id: str) -> tuple[dict[str, Any], list[_
     return board or {"scenes": []}, [_Placed(*row) for row in shots]
 
 
-def _after_attempts(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
-    with session_scope(ctx.db_url) as session:
-        accepted = session.get_one(Shot, shot_pk).status == ShotStatus.ACCEPTED
-    if accepted:
-        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
-    return shot_over(ctx, cur, shot_pk)
-
-
 def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
     """Submit once the model has a free slot and room in its minute (``admission``), else try
     again after the wait it returns; the slot stays held while the provider renders."""
@@ -208,13 +202,17 @@ def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
     wait = admission.admit(ctx, attempt_id)
     if wait > 0:
         return [Move(cur.key, cur.job_id, "submit", cur.ref, wait)]
-    attempts.submit(ctx, attempt_id)
-    with session_scope(ctx.db_url) as session:
-        state, shot_pk, model_id = session.execute(
-            select(Attempt.status, Attempt.shot_id, Attempt.model_id).where(
-                Attempt.id == attempt_id
+    left = attempts.submit(ctx, attempt_id)
+    if left is None:  # another step may have moved it: read it again
+        with session_scope(ctx.db_url) as session:
+            left = attempts.Submitted(
+                *session.execute(
+                    select(Attempt.status, Attempt.shot_id, Attempt.model_id).where(
+                        Attempt.id == attempt_id
+                    )
+                ).one()
             )
-        ).one()
+    state, shot_pk, model_id = left
     if state == AttemptStatus.SUBMITTED:
         admission.sent(ctx, attempt_id, model_id)
         # the first poll also renews the model's concurrency slot, so it comes before the lease ends

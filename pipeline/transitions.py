@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from foundation.states import (
     ATTEMPT_TRANSITIONS,
@@ -26,9 +27,10 @@ from foundation.states import (
     ShotStatus,
     Transition,
 )
+from ledger import records
 from pipeline import events
 from pipeline.errors import StaleStatusError, TransitionError
-from store.models import Attempt, Job, Shot
+from store.models import Attempt, Job, Shot, utcnow
 
 
 def _event_of(
@@ -52,19 +54,28 @@ def _event_of(
 
 
 def _store(session: Session, row: Job | Shot | Attempt, source: E, target: E, entity: str) -> None:
-    """Write ``target`` only where the stored status is still ``source`` (pending changes of the
-    row are flushed first). The ORM attribute is then assigned as well, so flush hooks that follow
-    a row's changes (the ledger's attempt records) see the move."""
+    """Write ``target`` only where the stored status is still ``source``. The statement is the
+    row's one write of the move: the ORM object is given the written status and ``updated_at`` as
+    its committed state (no second UPDATE at commit), and an attempt's ledger record follows the
+    move here, as the ledger's flush hook does for the changes the ORM tracks. The session's other
+    pending changes (the move's event, the row's other columns) are not flushed for it: they are
+    written together at the next flush (a row not inserted yet is flushed first)."""
     model = type(row)
+    now = utcnow()
+    if row in session.new:
+        session.flush()
     moved = session.execute(
         update(model)
         .where(model.id == row.id, model.status == source)
-        .values(status=target)
-        .execution_options(synchronize_session=False)
+        .values(status=target, updated_at=now)
+        .execution_options(synchronize_session=False, autoflush=False)
     )
     if getattr(moved, "rowcount", 1) != 1:
         raise StaleStatusError(f"{entity}: no longer {source} (moved by another transaction)")
-    row.status = target
+    set_committed_value(row, "status", target)
+    set_committed_value(row, "updated_at", now)
+    if isinstance(row, Attempt):
+        records.follow(session, row)
 
 
 def job_created(session: Session, job: Job, **data: Any) -> None:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import billing
 from ledger import service as ledger
-from pipeline.attempts import _record_failure, shot_spec
+from pipeline.attempts import _record_failure, attempt_and_shot, shot_spec
 from pipeline.cache import cache_key
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_to, shot_to
@@ -22,12 +22,22 @@ from quality import gate
 from quality.expectation import ClipExpectation
 from quality.repair import trim
 from registry import BillingOutcome
-from store.db import session_scope
+from store.db import connection_scope, session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
 
 GATED_BY_ACTION = {"accept": AttemptStatus.ACCEPTED, "repair": AttemptStatus.REPAIRED}
 """The attempt's status after each gate action (any other action rejects the clip)."""
+
+
+_TO_FETCH = (  # built once: a statement's construction costs more than SQLite takes to run it
+    select(
+        Attempt.asset_path, Attempt.provider, Attempt.provider_job_id, Attempt.created_at,
+        Shot.job_id,
+    )
+    .join(Shot, Shot.id == Attempt.shot_id)
+    .where(Attempt.id == bindparam("attempt"))
+)  # fmt: skip
 
 
 def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -> bool:
@@ -36,25 +46,21 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     The attempt's render time counts from ``submitted_at`` (epoch seconds; default: when it was
     opened). A wait for a concurrency slot must not count: the poll schedule learns from render
     times, and a render time that grows with the queue delays the polls that free the slots."""
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        if attempt.asset_path:
-            return True
-        shot = session.get_one(Shot, attempt.shot_id)
-        provider, job_id, dest = (
-            attempt.provider,
-            attempt.provider_job_id or "",
-            ctx.asset_dir(shot.job_id),
-        )
-        started = submitted_at if submitted_at is not None else attempt.created_at.timestamp()
+    with connection_scope(ctx.db_url) as conn:  # a read of five columns: no ORM rows
+        asset_path, provider, provider_job, created, shot_job = conn.execute(
+            _TO_FETCH, {"attempt": attempt_id}
+        ).one()
+    if asset_path:
+        return True
+    job_id, dest = provider_job or "", ctx.asset_dir(shot_job)
+    started = submitted_at if submitted_at is not None else created.timestamp()
     try:
         asset = ctx.adapter(provider).fetch(job_id, dest)
     except ProviderError as exc:
         _record_failure(ctx, attempt_id, exc)
         return False
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        shot = session.get_one(Shot, attempt.shot_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         ctx.health.record_success(attempt.model_id)
         if attempt.status in ATTEMPT_ENDED:  # closed by its job while downloading
             return False
@@ -124,8 +130,7 @@ class _GateInput:
     final: bool
 
 
-def _gate_input(ctx: RunContext, session: Session, attempt: Attempt) -> _GateInput:
-    shot = session.get_one(Shot, attempt.shot_id)
+def _gate_input(ctx: RunContext, session: Session, attempt: Attempt, shot: Shot) -> _GateInput:
     job = session.get_one(Job, shot.job_id)
     spec = shot_spec(job, shot.key)
     tried = session.scalars(select(Attempt.model_id).where(Attempt.shot_id == shot.id)).all()
@@ -144,12 +149,12 @@ def _gate_input(ctx: RunContext, session: Session, attempt: Attempt) -> _GateInp
 def judge(ctx: RunContext, attempt_id: int) -> str:
     """Gate the fetched clip; returns the verdict action and records it on the attempt and shot."""
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.status in ATTEMPT_ENDED:
             return str((attempt.verdict or {}).get("action", attempt.status))
-        given = _gate_input(ctx, session, attempt)
+        given = _gate_input(ctx, session, attempt, shot)
         if attempt.status == AttemptStatus.FETCHED:
-            attempt_to(session, attempt, AttemptStatus.GATING)
+            attempt_to(session, attempt, AttemptStatus.GATING, shot=shot)
     verdict = gate.evaluate(
         given.asset,
         given.expect,
@@ -168,8 +173,7 @@ def _record_verdict(
     ctx: RunContext, attempt_id: int, verdict: gate.Verdict, kept: Path, spec: dict[str, Any]
 ) -> None:
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        shot = session.get_one(Shot, attempt.shot_id)
+        attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.status != AttemptStatus.GATING:  # closed by its job while gating
             return
         attempt.verdict = verdict.to_dict()
