@@ -42,8 +42,10 @@ typecheck: setup-dev
 # independent tests run on every core, plus one worker: the long multi-process tests marked `serial`
 # (see tests/conftest.py) mostly wait on their processes, and the extra worker fills that time
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
+# The suite starts ~100 Python processes (workers, servers, CLI runs); with PYTHONDONTWRITEBYTECODE
+# set (some CI images set it) each one compiled the whole stack again: ~2 s of CPU per start.
 unit: setup-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 # the type check (one core for ~40 s from a cold cache) runs beside the suite, not before it
 test: lint
