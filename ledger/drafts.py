@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation import money
 from ledger import tenants
+from ledger.tenants import drafts_spent
 from store.drafts import DraftCost
 
 
@@ -49,10 +49,4 @@ def book_draft(
     return row
 
 
-def drafts_spent(session: Session, tenant: str, *, emulated: bool = False) -> float:
-    total = session.scalar(
-        select(func.coalesce(func.sum(DraftCost.amount_usd), 0.0)).where(
-            DraftCost.tenant == tenant, DraftCost.emulated.is_(emulated)
-        )
-    )
-    return float(total or 0.0)
+__all__ = ["book_draft", "drafts_spent"]

@@ -72,7 +72,9 @@ def budgets(session: Session) -> list[dict[str, Any]]:
     for row in session.scalars(select(TenantBudget).order_by(TenantBudget.tenant)):
         records = session.scalars(select(AttemptCost).where(AttemptCost.tenant == row.tenant))
         real, emulated = figures.split(records)
-        spent, reserved = figures.spent(real), figures.reserved(real)
+        reserved = figures.reserved(real)
+        spent = figures.spent(real) + usd(drafts_spent(session, row.tenant))
+        drafted = usd(drafts_spent(session, row.tenant, emulated=True))
         out.append(
             {
                 "tenant": row.tenant,
@@ -80,10 +82,21 @@ def budgets(session: Session) -> list[dict[str, Any]]:
                 "reserved_usd": to_json(reserved),
                 "spent_usd": to_json(spent),
                 "headroom_usd": to_json(usd(row.budget_usd) - spent - reserved),
-                "emulated_usd": to_json(figures.spent(emulated)),
+                "emulated_usd": to_json(figures.spent(emulated) + drafted),
             }
         )
     return out
+
+
+def drafts_spent(session: Session, tenant: str, *, emulated: bool = False) -> float:
+    """What the tenant's storyboard drafts cost (``draft_cost``; real or emulated): spend outside
+    any job, part of the tenant's spent figure wherever it is shown or enforced."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(DraftCost.amount_usd), 0.0)).where(
+            DraftCost.tenant == tenant, DraftCost.emulated.is_(emulated)
+        )
+    )
+    return float(total or 0.0)
 
 
 def reserve(session: Session, tenant: str, amount: float) -> bool:

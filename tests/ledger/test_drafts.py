@@ -34,6 +34,10 @@ def test_a_real_draft_is_spend_and_an_emulated_one_is_not():
         assert drafts_spent(session, "acme", emulated=True) == 0.0123
     with session_scope(url) as session:  # a budget change recounts spend from the records
         assert tenants.set_budget(session, "acme", 20.0).spent_usd == 0.0123
+    with session_scope(url) as session:  # what budget show and the dashboard print agree
+        [row] = tenants.budgets(session)
+        assert (row["spent_usd"], row["emulated_usd"]) == (0.0123, 0.0123)
+        assert row["headroom_usd"] == 20.0 - 0.0123
 
 
 def test_migration_0006_round_trip(tmp_path):
