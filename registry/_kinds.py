@@ -18,6 +18,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from foundation import money
+from registry._pricing import Certainty, check_rates_sourced
 
 
 class ModelKind(StrEnum):
@@ -141,23 +142,19 @@ class UsageRateIn(_Raw):
     variant: str = ""
     source: str | None = Field(default=None, min_length=3)
     effective: date | None = None
-    certainty: Literal["documented", "third_party", "estimate", "uncertain"] | None = None
+    certainty: Certainty | None = None
     note: str = ""
 
 
 class UsagePriceIn(_Raw):
     source: str | None = Field(default=None, min_length=3)
     effective: date | None = None
-    certainty: Literal["documented", "third_party", "estimate", "uncertain"] = "documented"
+    certainty: Certainty = "documented"
     rates: list[UsageRateIn] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _sourced(self) -> Self:
-        for index, rate in enumerate(self.rates):
-            if not (rate.source or self.source):
-                raise ValueError(f"rates[{index}] has no source (set it on the rate or the price)")
-            if not (rate.effective or self.effective):
-                raise ValueError(f"rates[{index}] has no effective date")
+        check_rates_sourced(self.rates, self.source, self.effective)
         return self
 
     def build(self) -> UsagePricing:

@@ -10,10 +10,32 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from foundation import money
 from registry.errors import PriceUnavailableError
+
+Certainty = Literal["documented", "third_party", "estimate", "uncertain"]
+
+
+class _SourcedRate(Protocol):
+    @property
+    def source(self) -> str | None: ...
+
+    @property
+    def effective(self) -> date | None: ...
+
+
+def check_rates_sourced(
+    rates: Iterable[_SourcedRate], source: str | None, effective: date | None
+) -> None:
+    """Every rate of a price names its source and effective date, itself or through the price."""
+    for index, rate in enumerate(rates):
+        if not (rate.source or source):
+            raise ValueError(f"rates[{index}] has no source (set it on the rate or the price)")
+        if not (rate.effective or effective):
+            raise ValueError(f"rates[{index}] has no effective date")
+
 
 RESOLUTIONS: dict[str, int] = {
     "360p": 360,

@@ -15,7 +15,14 @@ from registry._kinds import (
     UsagePriceIn,
     check_non_video,
 )
-from registry._pricing import RESOLUTIONS, PricePoint, PriceUnit, Pricing
+from registry._pricing import (
+    RESOLUTIONS,
+    Certainty,
+    PricePoint,
+    PriceUnit,
+    Pricing,
+    check_rates_sourced,
+)
 from registry._spec import (
     AudioSupport,
     DurationSpec,
@@ -34,7 +41,6 @@ from registry._spec import (
     TypePrior,
 )
 
-Certainty = Literal["documented", "third_party", "estimate", "uncertain"]
 _RATIO_RE = re.compile(r"^(\d{1,2}):(\d{1,2})$")
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _ORIGIN_RE = re.compile(r"^https://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$")
@@ -143,11 +149,7 @@ class PriceIn(_Raw):
 
     @model_validator(mode="after")
     def _sourced(self) -> Self:
-        for index, rate in enumerate(self.rates):
-            if not (rate.source or self.source):
-                raise ValueError(f"rates[{index}] has no source (set it on the rate or the price)")
-            if not (rate.effective or self.effective):
-                raise ValueError(f"rates[{index}] has no effective date")
+        check_rates_sourced(self.rates, self.source, self.effective)
         if self.unit.startswith("credits") and self.usd_per_credit is None:
             raise ValueError(f"unit {self.unit} needs usd_per_credit")
         return self
