@@ -17,7 +17,7 @@ from foundation.errors import ShotlineError
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
-from pipeline import attempts, events
+from pipeline import closing, events
 from pipeline.context import RunContext
 from pipeline.errors import public_message
 from pipeline.transitions import following_moves, job_to, shot_to
@@ -201,7 +201,7 @@ def cancel_job(ctx: RunContext, job_id: str) -> bool:
             lambda: job.status in JOB_UNFINISHED,
             lambda: job_to(session, job, JobStatus.CANCELLED),
         )
-        attempts.cancel_open_work(ctx, session, job_id)
+        closing.cancel_open_work(ctx, session, job_id)
     return moved
 
 
@@ -217,6 +217,6 @@ def fail_job(
         job.stage, job.error = stage, message
         if shot_key is not None:
             job.error_shot = shot_key
-        attempts.close_open(ctx, session, job_id, f"job failed: {message}")
+        closing.close_open(ctx, session, job_id, f"job failed: {message}")
         job_to(session, job, JobStatus.FAILED, shot=shot_key, error=message, stage=stage)
     return JobStatus.FAILED

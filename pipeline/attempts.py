@@ -19,11 +19,7 @@ from adapters.base import GenerationRequest
 from adapters.errors import ProviderError
 from foundation.states import (
     ATTEMPT_ENDED,
-    ATTEMPT_HELD,
-    ATTEMPT_IN_FLIGHT,
-    ATTEMPT_PROVIDER_DONE,
     ATTEMPT_SUBMITTABLE,
-    SHOT_CANCELLABLE,
     SHOT_FAILABLE,
     SHOT_NO_MORE_ATTEMPTS,
     AttemptStatus,
@@ -32,10 +28,11 @@ from foundation.states import (
 from ledger import service as ledger
 from pipeline import continuity, faults, recovery, refusals
 from pipeline.cache import cache_key, find_cached
+from pipeline.closing import cancel_at_provider
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError, redact_paths
 from pipeline.policy import NextStep, next_step
-from pipeline.transitions import attempt_opened, attempt_to, following_moves, shot_to
+from pipeline.transitions import attempt_opened, attempt_to, shot_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
@@ -302,7 +299,7 @@ def _store_job_id(
             session.refresh(attempt, ["status"])
             if attempt.status not in ATTEMPT_ENDED:
                 raise
-            _cancel_at_provider(ctx, attempt)
+            cancel_at_provider(ctx, attempt)
         return attempt.status
 
 
@@ -338,89 +335,3 @@ def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) ->
         if attempt.status == AttemptStatus.SUBMITTED:
             with contextlib.suppress(StaleStatusError):  # closed meanwhile: that stands
                 attempt_to(session, attempt, AttemptStatus.RENDERING, shot=shot, progress=progress)
-
-
-def cancel_inflight(ctx: RunContext, job_id: str, *, past_provider: bool = False) -> int:
-    """Cancel a job's unfinished attempts at their providers and release their reservations;
-    see ``close_open`` for ``past_provider``."""
-    with session_scope(ctx.db_url) as session:
-        return cancel_open_work(ctx, session, job_id, past_provider=past_provider)
-
-
-def cancel_open_work(
-    ctx: RunContext, session: Session, job_id: str, *, past_provider: bool = False
-) -> int:
-    """``cancel_inflight`` in the caller's transaction, and the job's unfinished shots cancelled;
-    returns how many attempts it closed."""
-    closed = close_open(ctx, session, job_id, "job cancelled", past_provider=past_provider)
-    for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
-        _cancel_shot(session, shot)
-    return closed
-
-
-def _cancel_shot(session: Session, shot: Shot) -> None:
-    """Cancel ``shot`` unless it has ended, from whatever a step moved it to meanwhile."""
-    following_moves(
-        session,
-        shot,
-        lambda: shot.status in SHOT_CANCELLABLE,
-        lambda: shot_to(session, shot, ShotStatus.CANCELLED),
-    )
-
-
-def close_open(
-    ctx: RunContext, session: Session, job_id: str, reason: str, *, past_provider: bool = True
-) -> int:
-    """Close every attempt of the job not in a terminal state: cancel its provider job (best
-    effort), mark it ``cancelled`` (a ``submission_unknown`` one stays held for its operator, with
-    its reservation), release its reservation (a fetched clip keeps the cost it
-    settled) and record an ``attempt.closed`` event with ``reason``. Returns how many it closed.
-
-    ``past_provider`` also closes attempts the provider has finished (``fetched``, ``gating``):
-    right once the job has ended, wrong while a worker may still be gating them.
-    """
-    skip = (
-        ATTEMPT_ENDED if past_provider else ATTEMPT_ENDED | ATTEMPT_PROVIDER_DONE
-    ) | ATTEMPT_HELD
-    rows = session.execute(
-        select(Attempt, Shot)
-        .join(Shot, Shot.id == Attempt.shot_id)
-        .where(Shot.job_id == job_id, Attempt.status.not_in(skip))
-    ).all()
-    closed = 0
-    for attempt, shot in rows:
-        closed += _close(ctx, session, attempt, shot, skip, reason)
-    return closed
-
-
-def _close(
-    ctx: RunContext,
-    session: Session,
-    attempt: Attempt,
-    shot: Shot,
-    skip: frozenset[AttemptStatus],
-    reason: str,
-) -> bool:
-    """Cancel one attempt, following a step that moves it meanwhile (``submitted`` ->
-    ``rendering``) until it is closed or has ended on its own; its provider is asked once."""
-    asked: list[bool] = []
-
-    def close() -> None:
-        was = attempt.status
-        if attempt.provider_job_id and was in ATTEMPT_IN_FLIGHT and not asked:
-            _cancel_at_provider(ctx, attempt)
-            asked.append(True)
-        attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, was=was, reason=reason)
-        rules = ctx.registry.billing(attempt.provider)
-        running = was == AttemptStatus.RENDERING
-        ledger.settle_close(session, shot.job_id, attempt, rules, was_running=running)
-
-    return following_moves(session, attempt, lambda: attempt.status not in skip, close)
-
-
-def _cancel_at_provider(ctx: RunContext, attempt: Attempt) -> None:
-    """Best effort: a provider that refuses the cancel leaves its reason on the attempt."""
-    try:
-        ctx.adapter(attempt.provider).cancel(attempt.provider_job_id or "")
-    except ProviderError as exc:
-        attempt.error = f"cancel failed: {exc.message}"

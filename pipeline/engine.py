@@ -13,7 +13,7 @@ from functools import partial
 from sqlalchemy import select
 
 from foundation.states import JOB_ENDED, JobStatus
-from pipeline import assembly, attempts, dispatch, reaper
+from pipeline import assembly, closing, dispatch, reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.recovery import HELD_STEP
@@ -83,7 +83,7 @@ def ended(ctx: RunContext, job_id: str) -> str | None:
         status = session.scalar(select(Job.status).where(Job.id == job_id)) or JobStatus.CANCELLED
         names = set(session.scalars(select(PipelineStep.name).where(PipelineStep.job_id == job_id)))
     if status == JobStatus.CANCELLED:
-        attempts.cancel_inflight(ctx, job_id, past_provider=True)
+        closing.cancel_inflight(ctx, job_id, past_provider=True)
     if status in JOB_ENDED:
         return status
     return HELD if HELD_STEP in names and names <= set(WAITING) else None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from adapters.errors import SafetyRefusalError, TransientError
 from ledger import service as ledger
 from media.probe import count_frames
-from pipeline import attempts, verdicts
+from pipeline import attempts, closing, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from store.db import session_scope
@@ -175,7 +175,7 @@ class TestCancel:
         driver.submit(job_id)
         while len(adapter.submitted) < 2:
             driver.step_next()
-        attempts.cancel_inflight(ctx, job_id)  # what the API does when no runner holds the job
+        closing.cancel_inflight(ctx, job_id)  # what the API does when no runner holds the job
         with session_scope(ctx.db_url) as session:
             session.get_one(Job, job_id).status = "cancelled"
         while driver.queue:

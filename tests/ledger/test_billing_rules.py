@@ -10,7 +10,8 @@ from adapters.errors import ProviderFailureError, SafetyRefusalError
 from api.costs import cost_report
 from ledger import billing
 from ledger.aggregates import CostFilter, load, summarise
-from pipeline.attempts import _record_failure, close_open
+from pipeline.attempts import _record_failure
+from pipeline.closing import close_open
 from pipeline.context import RunContext
 from registry import BillingOutcome, load_registry
 from store.db import session_scope
