@@ -72,8 +72,8 @@ class BudgetRead(Schema):
     emulated_usd: Usd
 
 
-class EmulatedOverview(Headline):
-    """The same figures for the attempts on emulated providers: no money was spent."""
+class Breakdown(Headline):
+    """The headline figures with their breakdowns: by model, provider, time and waste cause."""
 
     totals: CostGroupRead
     by_model: list[CostGroupRead]
@@ -84,7 +84,11 @@ class EmulatedOverview(Headline):
     preview: PreviewStatsRead
 
 
-class OverviewRead(Headline):
+class EmulatedOverview(Breakdown):
+    """The same figures for the attempts on emulated providers: no money was spent."""
+
+
+class OverviewRead(Breakdown):
     """Real money at the top level (``Headline``: ``ledger.figures``), emulated apart."""
 
     tenant: str | None
@@ -92,13 +96,6 @@ class OverviewRead(Headline):
     generated_at: datetime
     filters: dict[str, Any]
     choices: dict[str, list[str]]
-    totals: CostGroupRead
-    by_model: list[CostGroupRead]
-    by_provider: list[CostGroupRead]
-    bucket: str
-    series: list[CostGroupRead]
-    waste_by_cause: list[CostGroupRead]
-    preview: PreviewStatsRead
     emulated_usd: Usd
     emulated: EmulatedOverview
     jobs: list[JobRowRead]
