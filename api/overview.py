@@ -142,11 +142,12 @@ def _held(session: Session, tenant: str | None) -> list[dict[str, Any]]:
     ]
 
 
-def _emulated(
+def _breakdown(
     rows: list[AttemptCost], flt: Filters, preview: previews.PreviewStats
 ) -> dict[str, Any]:
-    """The same figures for the attempts on emulated providers (no money was spent): the page
-    draws them, marked, for a viewer who has only emulated runs."""
+    """The headline of ``rows`` with its breakdowns (``insights.Breakdown``): for real money at
+    the top level, and for the attempts on emulated providers apart (no money was spent; the page
+    draws them, marked, for a viewer who has only emulated runs)."""
     size, buckets = series.series(rows, flt.since, flt.until, flt.bucket)
     return report.headline(rows, preview) | {
         "totals": aggregates.summarise("all", rows).to_dict(),
@@ -166,7 +167,6 @@ def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
             aggregates.load(session, flt.costs()), model=flt.model, provider=flt.provider
         )
         rows, emulated = figures.split(loaded)  # emulated spend is shown apart
-        size, buckets = series.series(rows, flt.since, flt.until, flt.bucket)
         preview = previews.preview_stats(session, flt.costs())
         emulated_preview = previews.preview_stats(session, flt.costs(), emulated=True)
         data = {
@@ -181,16 +181,9 @@ def overview(db_url: str, flt: Filters, *, operator: bool) -> dict[str, Any]:
                 "provider": flt.provider,
             },
             "choices": _choices(session, flt.tenant),
-            "totals": aggregates.summarise("all", rows).to_dict(),
-            **report.headline(rows, preview),
+            **_breakdown(rows, flt, preview),
             "emulated_usd": money.to_json(figures.spent(emulated)),
-            "emulated": _emulated(emulated, flt, emulated_preview),
-            "by_model": [g.to_dict() for g in aggregates.group(rows, "model")],
-            "by_provider": [g.to_dict() for g in aggregates.group(rows, "provider")],
-            "bucket": size,
-            "series": [g.to_dict() for g in buckets],
-            "waste_by_cause": [g.to_dict() for g in series.waste_by_cause(rows)],
-            "preview": preview.to_dict(),
+            "emulated": _breakdown(emulated, flt, emulated_preview),
             "jobs": jobs_list(session, flt, loaded),
             "in_flight": in_flight(session, flt.tenant),
             "budgets": budgets(session, flt.tenant),
