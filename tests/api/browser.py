@@ -28,6 +28,13 @@ BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-c
 PHONE = (390, 844)
 
 
+def artifact(name: str) -> Path:
+    """Where a test keeps a screenshot for people to look at; the folder is made on first use, since
+    the order tests run in is not fixed."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / name
+
+
 def find_browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 

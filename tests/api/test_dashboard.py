@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.browser import ARTIFACTS, PHONE, Dom, browse
+from tests.api.browser import PHONE, Dom, artifact, browse
 from tests.ledger.conftest import seed_attempt
 
 
@@ -123,8 +123,7 @@ def test_dashboard_shows_the_ledger_exactly(
         if f.name == "shotline_spend_usd"
         for s in f.samples
     }
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "dashboard-phone.png"
+    shot = artifact("dashboard-phone.png")
     shot.unlink(missing_ok=True)
     dom = Dom()
     dom.feed(browse(chromium, f"{live_url}/dashboard#key={key}", "--dump-dom"))
@@ -132,7 +131,7 @@ def test_dashboard_shows_the_ledger_exactly(
     browse(
         chromium,
         f"{live_url}/dashboard#key={key}",
-        f"--screenshot={ARTIFACTS / 'dashboard-desktop.png'}",
+        f"--screenshot={artifact('dashboard-desktop.png')}",
         size=(1280, 1400),
     )
 
@@ -197,7 +196,7 @@ def test_filtered_view_and_drill_down_on_a_phone(client, ctx, key, headers, live
     url = f"{live_url}/dashboard?model=kling/v3-pro&from=2026-11-20#key={key}&job=jobB"
     dom = Dom()
     dom.feed(browse(chromium, url, "--dump-dom"))
-    shot = ARTIFACTS / "dashboard-filtered-phone.png"
+    shot = artifact("dashboard-filtered-phone.png")
     browse(chromium, url, f"--screenshot={shot}", size=(390, 3600))
     body = dom.find(tag="body")[0]
     assert body["data-state"] == "ready", body.get("data-state")

@@ -26,7 +26,7 @@ from foundation.settings import get_settings
 from pipeline.context import RunContext
 from store.db import session_scope
 from store.models import JobCommit
-from tests.api.browser import ARTIFACTS, Chromium
+from tests.api.browser import Chromium, artifact
 from tests.api.conftest import wait_for_job
 
 SHOTS = {
@@ -112,7 +112,7 @@ def _review(page: Chromium, quote: dict[str, Any]) -> tuple[str, float]:
         " && !document.getElementById('commit').disabled",
         what="the quote of the two ticked shots",
     )
-    page.screenshot(ARTIFACTS / "review-selected.png")
+    page.screenshot(artifact("review-selected.png"))
     total = float(page.eval("document.getElementById('total').dataset.value"))
     page.click("#commit")
     page.wait_for("document.body.dataset.state === 'delivered'", 300, "the delivered final")
@@ -127,7 +127,7 @@ def _review(page: Chromium, quote: dict[str, Any]) -> tuple[str, float]:
         ".reduce((sum, td) => sum + Number(td.dataset.value), 0)"
     )
     assert live_cost > 0, "the live cost of the two final renders"
-    page.screenshot(ARTIFACTS / "review-delivered.png")
+    page.screenshot(artifact("review-delivered.png"))
     final_id: str = page.eval("document.body.dataset.final")
     return final_id, total
 
@@ -181,7 +181,7 @@ def _drill(page: Chromium, url: str, detail: dict[str, Any]) -> None:
     assert "EMULATED providers: no money was spent" in page.eval(
         "document.getElementById('status').textContent"
     )
-    page.screenshot(ARTIFACTS / "dashboard-drill.png")
+    page.screenshot(artifact("dashboard-drill.png"))
 
 
 def test_review_commit_two_of_three(client, ctx, headers, key, live_url, chromium, tmp_path):
@@ -190,7 +190,6 @@ def test_review_commit_two_of_three(client, ctx, headers, key, live_url, chromiu
     )
     assert created.status_code == 202, created.text
     preview_id = created.json()["id"]
-    ARTIFACTS.mkdir(exist_ok=True)
 
     with Chromium(chromium, tmp_path / "chromium", size=(1280, 1000)) as page:
         page.goto(f"{live_url}/jobs/{preview_id}/review#key={key}")
