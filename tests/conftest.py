@@ -25,6 +25,31 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     get_settings.cache_clear()
 
 
+SMALL_MEDIA_SIDE = 160
+
+
+@pytest.fixture(autouse=True)
+def small_emulator_media(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An emulator started in the test process without a scenario renders clips at most 160 px a
+    side (its ``media.max_side``) instead of the model's resolution: the same responses, a tenth of
+    the pixels. Tests whose clips must have the provider's resolution (final renders, which the gate
+    checks for it) are marked ``provider_resolution``. A scenario file, and emulators in other
+    processes, keep their own setting."""
+    if request.node.get_closest_marker("provider_resolution"):
+        return
+    from emulators import _server
+    from emulators.scenario import Scenario
+
+    load = _server.load_scenario
+
+    def small_when_unset(path: Path | None) -> Scenario:
+        if path is not None:
+            return load(path)
+        return Scenario.model_validate({"media": {"max_side": SMALL_MEDIA_SIDE}})
+
+    monkeypatch.setattr(_server, "load_scenario", small_when_unset)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``serial`` (many processes each, timing-sensitive) share one xdist worker per
     group (``serial("cluster")`` names another group), so at most one test of a group runs at a

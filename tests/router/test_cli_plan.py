@@ -108,7 +108,13 @@ def test_unknown_providers_choice_exits_2():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("providers", "mode"), [("local", "preview"), ("emulated", "final")])
+@pytest.mark.parametrize(
+    ("providers", "mode"),
+    [
+        ("local", "preview"),
+        pytest.param("emulated", "final", marks=pytest.mark.provider_resolution),
+    ],
+)
 def test_plan_agrees_with_what_render_does(tmp_path, providers, mode):
     """Dry run, then the real render: same chains, and each shot rendered by its primary."""
     from shotline.commands import render
