@@ -124,8 +124,7 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=JobRead, responses=responses(*AUTH, 404, 422))
 def get_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
-    views.check_owned(state.db_url, tenant, job_id)
-    return views.job_view(state.db_url, job_id)
+    return views.job_view(state.db_url, job_id, tenant)
 
 
 def cancel(state: ApiState, job_id: str) -> None:

@@ -13,7 +13,7 @@ from foundation import money
 from foundation.errors import NotFoundError
 from foundation.states import SHOT_HAS_CLIP, AttemptStatus, JobStatus
 from pipeline.errors import redact_paths
-from pipeline.report import job_report
+from pipeline.report import report_of
 from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
@@ -128,11 +128,12 @@ def attempt_in_job(db_url: str, job_id: str, attempt_id: int) -> bool:
     return found is not None
 
 
-def job_view(db_url: str, job_id: str) -> dict[str, Any]:
-    """The full ``JobRead`` of one job (the caller has checked ownership)."""
-    report = job_report(db_url, job_id)
+def job_view(db_url: str, job_id: str, tenant: str | None = None) -> dict[str, Any]:
+    """The full ``JobRead`` of one job, read in one transaction. With ``tenant``, a job that is not
+    the tenant's is a 404 (``owned_job``); without, the caller has checked ownership."""
     with session_scope(db_url) as session:
-        job = session.get_one(Job, job_id)
+        job = session.get_one(Job, job_id) if tenant is None else owned_job(session, tenant, job_id)
+        report = report_of(session, job)
         webhook_url = jobs.webhook_url_of(session, job_id)
         quoted = jobs.quoted_total(session, job_id)
         stage_times = timings(session, job_id)

@@ -46,6 +46,7 @@ class Tally:
     health_ms: list[float] = field(default_factory=list)
     post_status: Counter[int] = field(default_factory=Counter)
     attack_outcome: Counter[str] = field(default_factory=Counter)
+    get_errors: Counter[str] = field(default_factory=Counter)
     ended: Counter[str] = field(default_factory=Counter)
     admitted: int = 0
 
@@ -97,7 +98,11 @@ async def _client(http: httpx.AsyncClient, index: int, stop: float, tally: Tally
             await asyncio.sleep(0.5)
             continue
         tally.admitted += 1
-        tally.ended[await _follow(http, response.json()["id"], tally)] += 1
+        try:
+            tally.ended[await _follow(http, response.json()["id"], tally)] += 1
+        except asyncio.CancelledError:
+            tally.ended["still followed when the drain ended"] += 1
+            raise
 
 
 async def _follow(http: httpx.AsyncClient, job: str, tally: Tally, limit_s: float = 300) -> str:
@@ -105,7 +110,11 @@ async def _follow(http: httpx.AsyncClient, job: str, tally: Tally, limit_s: floa
     while time.monotonic() < deadline:
         await asyncio.sleep(0.5)
         start = time.perf_counter()
-        response = await http.get(f"/v1/jobs/{job}")
+        try:
+            response = await http.get(f"/v1/jobs/{job}")
+        except httpx.HTTPError as exc:
+            tally.get_errors[type(exc).__name__] += 1
+            continue
         tally.get_ms.append((time.perf_counter() - start) * 1000)
         status = response.json().get("status", "?") if response.status_code == 200 else "?"
         if status in TERMINAL:
@@ -228,6 +237,8 @@ def report(tally: Tally, args: argparse.Namespace, rss: tuple[float, float]) -> 
     print(
         f"POST statuses {dict(tally.post_status)}; attack requests ended {dict(tally.attack_outcome)}"
     )
+    if tally.get_errors:
+        print(f"GET /v1/jobs/{{id}} transport errors {dict(tally.get_errors)}")
     print(f"server RSS {rss[0]:.0f} MB before, {rss[1]:.0f} MB after")
     healthy = _pct(tally.health_ms, 0.99) < 100
     print(f"goal /healthz p99 < 100 ms: {'met' if healthy else 'NOT met'}; every admitted job "

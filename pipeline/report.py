@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import stitching
 from foundation import money
@@ -88,49 +89,52 @@ def delivered_files(output: str | None) -> dict[str, str]:
 
 def job_report(db_url: str, job_id: str) -> dict[str, Any]:
     with session_scope(db_url) as session:
-        job = session.get_one(Job, job_id)
-        shots = jobs.shots_of(session, job_id)
-        durations = {
-            spec["id"]: float(spec["duration"])
-            for scene in job.storyboard["scenes"]
-            for spec in scene["shots"]
-        }
-        cached = list(
-            session.scalars(
-                select(Event).where(Event.job_id == job_id, Event.kind == "shot.cached")
-            )
-        )
-        records = {
-            r.attempt_id: r
-            for r in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id))
-        }
-        rows, costs = [], []
-        for shot in shots:
-            tried = jobs.attempts_of(session, shot.id)
-            costs.append(_spend(tried, records))
-            rows.append(_shot_row(shot, tried, durations[shot.key], costs[-1]))
-        return {
-            "job": job.id,
-            "title": job.title,
-            "status": job.status,
-            "stage": job.stage,
-            "mode": job.mode,
-            "providers": job.providers,
-            "emulated": job.providers == "emulated",
-            "money_spent": job.providers in ("live", "auto") and job.spent_usd > 0,
-            "error": job.error,
-            "error_shot": job.error_shot,
-            "output": job.output_path if job.status == JobStatus.DELIVERED else None,
-            "files": delivered_files(
-                job.output_path if job.status == JobStatus.DELIVERED else None
-            ),
-            "verification": job.verification,
-            "budget_usd": money.to_json(job.budget_usd),
-            "spent_usd": money.to_json(job.spent_usd),
-            "settled_usd": money.to_json(money.total(costs)),
-            "cached_shots": [e.shot_key for e in cached],
-            "saved_usd": money.to_json(
-                money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
-            ),
-            "shots": rows,
-        }
+        return report_of(session, session.get_one(Job, job_id))
+
+
+def report_of(session: Session, job: Job) -> dict[str, Any]:
+    """The job's report, read in the caller's session (one transaction, the job row already
+    loaded)."""
+    job_id = job.id
+    shots = jobs.shots_of(session, job_id)
+    durations = {
+        spec["id"]: float(spec["duration"])
+        for scene in job.storyboard["scenes"]
+        for spec in scene["shots"]
+    }
+    cached = list(
+        session.scalars(select(Event).where(Event.job_id == job_id, Event.kind == "shot.cached"))
+    )
+    records = {
+        r.attempt_id: r
+        for r in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id))
+    }
+    attempts = jobs.attempts_by_shot(session, job_id)
+    rows, costs = [], []
+    for shot in shots:
+        tried = attempts.get(shot.id, [])
+        costs.append(_spend(tried, records))
+        rows.append(_shot_row(shot, tried, durations[shot.key], costs[-1]))
+    return {
+        "job": job.id,
+        "title": job.title,
+        "status": job.status,
+        "stage": job.stage,
+        "mode": job.mode,
+        "providers": job.providers,
+        "emulated": job.providers == "emulated",
+        "money_spent": job.providers in ("live", "auto") and job.spent_usd > 0,
+        "error": job.error,
+        "error_shot": job.error_shot,
+        "output": job.output_path if job.status == JobStatus.DELIVERED else None,
+        "files": delivered_files(job.output_path if job.status == JobStatus.DELIVERED else None),
+        "verification": job.verification,
+        "budget_usd": money.to_json(job.budget_usd),
+        "spent_usd": money.to_json(job.spent_usd),
+        "settled_usd": money.to_json(money.total(costs)),
+        "cached_shots": [e.shot_key for e in cached],
+        "saved_usd": money.to_json(
+            money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
+        ),
+        "shots": rows,
+    }

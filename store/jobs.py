@@ -121,6 +121,20 @@ def attempts_of(session: Session, shot_id: int) -> list[Attempt]:
     )
 
 
+def attempts_by_shot(session: Session, job_id: str) -> dict[int, list[Attempt]]:
+    """Every attempt of the job, by shot id, first first (one query for the whole job)."""
+    found: dict[int, list[Attempt]] = {}
+    rows = session.scalars(
+        select(Attempt)
+        .join(Shot, Shot.id == Attempt.shot_id)
+        .where(Shot.job_id == job_id)
+        .order_by(Attempt.shot_id, Attempt.number)
+    )
+    for attempt in rows:
+        found.setdefault(attempt.shot_id, []).append(attempt)
+    return found
+
+
 def last_attempt_number(session: Session, shot_id: int) -> int:
     """The highest attempt number of the shot (0 before its first attempt)."""
     number = session.scalar(
