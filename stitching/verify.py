@@ -122,8 +122,11 @@ def _clean(previous: ShotPlan, shot: ShotPlan, margin: int, frames: dict[int, Gr
     seg, prev = shot.segment, previous.segment
     source_black = max(prev.tail_black, seg.head_black)
     source_frozen = max(prev.tail_frozen, seg.head_frozen)
-    black_bad = shot.transition.kind != "fade" and out.black >= 2 and out.black > source_black + 1
-    frozen_bad = out.frozen >= 3 and out.frozen > source_frozen + 1
+    fade = shot.transition.kind == "fade"
+    black_bad = not fade and out.black >= 2 and out.black > source_black + 1
+    # a fade's dip to black is a run of identical (black) frames too: frozen only beyond it
+    dip = out.black if fade else 0
+    frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, dip) + 1
     return {"shot": shot.shot_id, "frame": j, "black_run": out.black, "frozen_run": out.frozen,
             "source_black_run": source_black, "source_frozen_run": source_frozen,
             "clean": not (black_bad or frozen_bad)}  # fmt: skip

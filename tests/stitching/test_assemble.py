@@ -381,3 +381,20 @@ def test_windows_made_while_normalising_the_last_shot(shots, tmp_path, monkeypat
     ours = gray_frames(result.path, indices, PROFILE.rate)
     theirs = gray_frames(reference, indices, PROFILE.rate)
     assert max(mad(ours[i], theirs[i]) for i in indices) < 4.0
+
+
+def test_a_fade_through_black_is_a_clean_join(tmp_path):
+    """The dip of a fade holds identical black frames: that is the fade, not a frozen picture (a
+    fade between two shots whose pictures never stand still failed verification after both shots
+    were paid for)."""
+    moving = "noise=alls=40:allf=t+u"  # every source frame differs: no frozen run of its own
+    clips = [
+        make_clip(tmp_path / f"{name}.mp4", f"{source}=s=160x90:r=24", vf=moving)
+        for name, source in (("a", "testsrc2"), ("b", "smptebars"))
+    ]
+    items = normalise_all(clips, ["cut", "fade:1.0"], tmp_path / "seg", frames=36)
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    join = result.verification["checks"]["joins_clean"]["joins"][0]
+    assert join["source_frozen_run"] == 0 and join["frozen_run"] >= 3, join
+    assert join["clean"], join
+    assert result.verification["passed"], result.verification
