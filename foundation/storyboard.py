@@ -223,7 +223,7 @@ def _continue_problem(path: str, shot: Shot, first: bool) -> Problem | None:
     return Problem(f"{path}.continues", f"cannot continue: {why}")
 
 
-def _frame_problems(board: Storyboard) -> list[Problem]:
+def frame_problems(board: Storyboard) -> list[Problem]:
     """What the stitcher would refuse after the spend: too few frames, transitions that do not
     fit their shots (``join_problem``, the stitcher's own rule)."""
     problems: list[Problem] = []
@@ -262,7 +262,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
         problem = _continue_problem(path, shot, index == 0)
         if problem:
             problems.append(problem)
-    problems += _frame_problems(board)
+    problems += frame_problems(board)
     total = sum(shot.duration for _, shot in board.shots())
     if total > limits.max_total_duration_s:
         message = (

@@ -27,7 +27,7 @@ from foundation.states import (
 )
 from ledger import service as ledger
 from pipeline import continuity, faults, recovery, refusals
-from pipeline.cache import cache_key, find_cached
+from pipeline.cache import find_cached, shot_cache_key
 from pipeline.closing import cancel_at_provider
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError, redact_paths
@@ -181,7 +181,7 @@ def _reuse_cached(session: Any, job: Job, shot: Shot, shared: bool) -> bool:
     spec = shot_spec(job, shot.key)
     tenant = None if shared else job.tenant
     for candidate in ShotRoute.from_json(shot.route).candidates:
-        key = cache_key(spec, candidate)
+        key = shot_cache_key(session, spec, shot, candidate)
         found = find_cached(session, key, shot.id, tenant)
         if found is not None:
             cached, saved = found

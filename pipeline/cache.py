@@ -31,8 +31,27 @@ def _file_digest(path: str | None) -> str | None:
         return f"unreadable:{path}"
 
 
-def cache_key(spec: dict[str, Any], candidate: RouteCandidate) -> str:
-    payload = {
+def shot_cache_key(
+    session: Session, spec: dict[str, Any], shot: Shot, candidate: RouteCandidate
+) -> str:
+    """``cache_key`` of ``shot``; a shot that ``continues`` starts from the previous shot's last
+    frame, so the previous shot's clip is one of its inputs (else every segment of a long take,
+    one prompt and one length, would reuse the first segment's clip)."""
+    after = None
+    if spec.get("continues"):
+        previous = session.scalar(
+            select(Shot).where(Shot.job_id == shot.job_id, Shot.position == shot.position - 1)
+        )
+        after = (
+            "none"
+            if previous is None
+            else (previous.cache_key or _file_digest(previous.asset_path) or "none")
+        )
+    return cache_key(spec, candidate, after)
+
+
+def cache_key(spec: dict[str, Any], candidate: RouteCandidate, after: str | None = None) -> str:
+    payload: dict[str, Any] = {
         "prompt": spec["prompt"],
         "negative_prompt": spec.get("negative_prompt"),
         "dialogue": spec.get("dialogue"),
@@ -44,6 +63,8 @@ def cache_key(spec: dict[str, Any], candidate: RouteCandidate) -> str:
         "fps": candidate.fps,
         "audio": candidate.audio,
     }
+    if after is not None:  # only for shots that continue: other shots' keys stay as they were
+        payload["after"] = after
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

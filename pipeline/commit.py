@@ -104,7 +104,8 @@ def _route(ctx: RunContext, board: Storyboard) -> router.Plan:
 
 
 def _takes_image(ctx: RunContext, plan: router.Plan, key: str) -> bool:
-    primary = plan.decisions[key].primary
+    decision = plan.decisions.get(key)  # None: the final splits the shot into segments
+    primary = None if decision is None else decision.primary
     return primary is not None and ctx.registry.get(primary.model_id).inputs.image
 
 
@@ -153,7 +154,8 @@ def _final_board(
 
 
 def _price(plan: router.Plan, key: str) -> float:
-    primary = plan.decisions[key].primary
+    decision = plan.decisions.get(key)
+    primary = None if decision is None else decision.primary
     return float("inf") if primary is None else primary.quote_usd
 
 
@@ -164,6 +166,17 @@ def _lines(
     if unroutable:
         problems = [Problem(u.path, router.unroutable_message(u)) for u in unroutable]
         raise StoryboardError("some approved shots cannot be rendered at final", problems)
+    split = [s for s in plan.long_shots if s.shot_id in approved]
+    if split:
+        problems = [
+            Problem(
+                f"shots.{s.shot_id}",
+                f"{s.explain()}; a commit keeps one final shot per preview shot, so render this "
+                "storyboard at final (`render --mode final`) for a shot the final splits",
+            )
+            for s in split
+        ]
+        raise StoryboardError("some approved shots are split into segments at final", problems)
     lines = {line.shot_id: line for line in plan.forecast.shots}
     return tuple(replace(lines[key], first_frame=key in framed) for key in approved)
 

@@ -103,6 +103,7 @@ def create_job(
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
     check_budget(board, plan)
+    board = plan.board  # as routed: a shot longer than any model renders is its segments
     job_id = uuid.uuid4().hex
     job = Job(
         id=job_id,

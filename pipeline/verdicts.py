@@ -15,7 +15,7 @@ from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import billing
 from ledger import service as ledger
 from pipeline.attempts import _record_failure, attempt_and_shot, shot_spec
-from pipeline.cache import cache_key
+from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_to, shot_to
 from quality import gate
@@ -193,5 +193,5 @@ def _record_verdict(
         if accepted and shot.status == ShotStatus.RENDERING:
             shot.asset_path, shot.model_id = str(kept), attempt.model_id
             shot.verdict = verdict.to_dict()
-            shot.cache_key = cache_key(spec, _candidate_of(attempt))
+            shot.cache_key = shot_cache_key(session, spec, shot, _candidate_of(attempt))
             shot_to(session, shot, ShotStatus.ACCEPTED, model=attempt.model_id)

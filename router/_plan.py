@@ -13,6 +13,7 @@ from registry import Registry
 from router._candidate import Candidate
 from router._explain import group_reasons
 from router._health import HealthBook, HealthSource
+from router._long_shots import split_long_shots
 from router._policy import RoutingPolicy
 from router._route import Router, shot_need
 from router._stats import StatsSource
@@ -47,6 +48,7 @@ def plan(
         policy=policy,
         unavailable=unavailable,
     )
+    board, long_shots = split_long_shots(board, router)
     decisions = _route_all(board, router)
     unroutable = [
         Unroutable(d.shot_id, d.path, _reasons(d)) for d in decisions.values() if not d.routable
@@ -58,6 +60,8 @@ def plan(
         decisions=decisions,
         unroutable=unroutable,
         forecast=forecast(decisions, registry, router.policy, board.budget_usd),
+        board=board,
+        long_shots=tuple(long_shots),
     )
 
 

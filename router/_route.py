@@ -172,6 +172,11 @@ class Router:
         hosted = bool(self.ctx.providers - {"local"})
         return self.mode is Mode.FINAL and hosted and not pinned
 
+    def can_take(self, need: ShotNeed) -> bool:
+        """Whether some model would render this shot (filters and the policy's draft rule)."""
+        eligible, _ = self._eligible(self.evaluate(need))
+        return bool(eligible)
+
     def _is_open(self, model_id: str) -> bool:
         return self.health is not None and self.health.state(model_id) is BreakerState.OPEN
 

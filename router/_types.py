@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from foundation import money
-from foundation.storyboard import Mode
+from foundation.storyboard import Mode, Storyboard
 from router._candidate import Candidate, ShotNeed
 from router._explain import brief, group_reasons, why_lower
 
@@ -162,6 +162,27 @@ class Forecast:
 
 
 @dataclass(frozen=True)
+class LongShot:
+    """How one shot was split: its segments' ids and lengths, and why."""
+
+    shot_id: str
+    segment_ids: tuple[str, ...]
+    seconds: tuple[float, ...]
+
+    def explain(self) -> str:
+        lengths = ", ".join(f"{s:g}s" for s in self.seconds)
+        return (
+            f"no model that can take it renders {sum(self.seconds):g}s in one clip: "
+            f"{len(self.seconds)} segments ({lengths}), each from the previous one's last "
+            "frame, joined by cuts"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {"shot_id": self.shot_id, "segments": list(self.segment_ids),
+                "seconds": list(self.seconds), "why": self.explain()}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Plan:
     """A dry run over a storyboard: decisions in storyboard order, unroutable shots, forecast."""
 
@@ -171,6 +192,8 @@ class Plan:
     decisions: dict[str, ShotDecision]
     unroutable: list[Unroutable]
     forecast: Forecast
+    board: Storyboard  # as routed: long shots replaced by their segments (``long_shots``)
+    long_shots: tuple[LongShot, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -183,6 +206,7 @@ class Plan:
             "providers": sorted(self.providers),
             "shots": [d.to_dict() for d in self.decisions.values()],
             "unroutable": [u.to_dict() for u in self.unroutable],
+            "long_shots": [s.to_dict() for s in self.long_shots],
             "forecast": self.forecast.to_dict(),
         }
 

@@ -38,13 +38,11 @@ def small_emulator_media(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     if request.node.get_closest_marker("provider_resolution"):
         return
     from emulators import _server
-    from emulators.scenario import Scenario
-
-    load = _server.load_scenario
+    from emulators.scenario import Scenario, load_scenario
 
     def small_when_unset(path: Path | None) -> Scenario:
         if path is not None:
-            return load(path)
+            return load_scenario(path)
         return Scenario.model_validate({"media": {"max_side": SMALL_MEDIA_SIDE}})
 
     monkeypatch.setattr(_server, "load_scenario", small_when_unset)

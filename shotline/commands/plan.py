@@ -134,9 +134,13 @@ def register(app: typer.Typer) -> None:
             return
         console.print(plan_table(result))
         print_forecast(result, console)
-        if note:
-            from rich.markup import escape
+        from rich.markup import escape
 
+        for split in result.long_shots:
+            console.print(
+                f"long shot {split.shot_id!r}: {escape(split.explain())}", highlight=False
+            )
+        if note:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)

@@ -15,8 +15,8 @@ from tests.router.conftest import ALL, board, plan_for, policy, shot
 class TestUnroutable:
     def test_reported_per_shot_with_reasons_per_model(self, registry):
         b = board(
-            [shot(duration=4), shot("a slow zoom", 90)],
-            [shot(reference_image="ref.png", duration=30, audio="dialogue", dialogue="Hi")],
+            [shot(duration=4), shot("a slow zoom", 9, model="kling/v9")],
+            [shot(duration=3, model="openai/sora-2")],
         )
         result = plan_for(b, registry, Mode.FINAL)
         assert [u.shot_id for u in result.unroutable] == ["shot2", "shot3"]
@@ -27,17 +27,16 @@ class TestUnroutable:
         assert isinstance(error, InvalidInputError)
         assert error.exit_code == 2
         assert [p.path for p in error.problems] == ["scenes[0].shots[1]", "scenes[1].shots[0]"]
-        first = error.problems[0].message
+        first, second = (p.message for p in error.problems)
         assert first.startswith("shot 'shot2': no model can take it: ")
-        assert "duration 90s over the 15s maximum (3-15s step 1) (kling/v3-std" in first
-        assert "retired on 2026-09-24 (openai/sora-2, openai/sora-2-pro)" in first
-        assert "provider local is not enabled (--providers) (local/animatic)" in first
+        assert "pinned by the shot but not in the registry; did you mean kling/v3-std?" in first
+        assert "retired on 2026-09-24 (openai/sora-2)" in second
 
     def test_routable_plan_does_not_raise(self, registry):
         raise_if_unroutable(plan_for(board([shot()]), registry))
 
     def test_unroutable_shot_has_an_explanation(self, registry):
-        result = plan_for(board([shot(duration=90)]), registry)
+        result = plan_for(board([shot(model="kling/v9")]), registry)
         info = result.decisions["shot1"].explanation
         assert info["chosen"] is None
         assert info["summary"].startswith("no enabled model")
@@ -135,13 +134,20 @@ class TestNoAnimaticInAPaidFinal:
 
     def test_a_final_with_hosted_providers_refuses_the_shot_and_says_why(self, registry):
         b = board([shot(duration=4), shot("a long take", 60)])
-        result = plan_for(b, registry, Mode.FINAL, providers=ALL)
-        assert [u.shot_id for u in result.unroutable] == ["shot2"]
+        result = plan_for(b, registry, Mode.FINAL, providers={"local", "openai"})
+        assert [u.shot_id for u in result.unroutable] == ["shot1", "shot2"]
         with pytest.raises(UnroutableShotsError) as info:
             raise_if_unroutable(result)
-        message = info.value.problems[0].message
-        assert "duration 60s over the 15s maximum (3-15s step 1) (kling/v3-std" in message
+        message = info.value.problems[1].message
+        assert "retired on 2026-09-24" in message
         assert "does not stand in for a hosted model in a final render" in message
+
+    def test_a_long_take_is_rendered_by_hosted_models_in_segments(self, registry):
+        b = board([shot(duration=4), shot("a long take", 60)])
+        result = plan_for(b, registry, Mode.FINAL, providers=ALL)
+        assert result.ok
+        models = {d.primary.model_id for d in result.decisions.values() if d.primary}
+        assert "local/animatic" not in models
 
     def test_pinning_the_animatic_asks_for_it(self, registry):
         b = board([shot(duration=4), shot("a long take", 60, model="local/animatic")])

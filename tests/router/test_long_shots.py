@@ -1,0 +1,71 @@
+"""Issue 18's long shots: a shot longer than any enabled model renders is planned as segments that
+continue from each other, not refused and not given to the animatic."""
+
+from __future__ import annotations
+
+import pytest
+
+from foundation.storyboard import Mode, frame_problems
+from tests.router.conftest import ALL, board, plan_for, shot
+
+
+def test_a_take_longer_than_every_model_is_split_into_continuing_segments(registry):
+    b = board(
+        [
+            shot(duration=4),
+            shot("a long take", 14, transition="crossfade:0.5", dialogue="We leave at dawn."),
+            shot(duration=4, transition="fade:0.5"),
+        ]
+    )
+    result = plan_for(b, registry, Mode.FINAL, providers={"google"})
+    assert result.ok
+    (split,) = result.long_shots
+    assert split.shot_id == "shot2"
+    assert split.segment_ids == ("shot2.part1", "shot2.part2")
+    assert split.seconds == (8.0, 6.0)  # Veo's longest clip, then the rest
+    assert split.explain().startswith("no model that can take it renders 14s in one clip: 2 ")
+    assert list(result.decisions) == ["shot1", "shot2.part1", "shot2.part2", "shot3"]
+    first, second = (s for _, s in result.board.shots() if s.id.startswith("shot2"))
+    assert (first.transition, first.dialogue, first.continues) == (
+        "crossfade:0.5",
+        "We leave at dawn.",
+        False,
+    )
+    assert (second.transition, second.dialogue, second.continues) == ("cut", None, True)
+    assert sum(s.duration for _, s in result.board.shots()) == sum(s.duration for _, s in b.shots())
+    assert result.decisions["shot2.part2"].need.has_image  # starts from the last frame
+    assert not frame_problems(result.board)
+    assert result.to_dict()["long_shots"][0]["segments"] == ["shot2.part1", "shot2.part2"]
+
+
+def test_a_shot_a_model_takes_whole_is_not_split(registry):
+    result = plan_for(board([shot(duration=8)]), registry, Mode.FINAL, providers={"google"})
+    assert result.long_shots == ()
+    assert result.board.shots()[0][1].id == "shot1"
+
+
+@pytest.mark.parametrize(("mode", "providers"), [(Mode.PREVIEW, ALL), (Mode.FINAL, {"local"})])
+def test_the_local_renderer_takes_any_length_whole(registry, mode, providers):
+    result = plan_for(board([shot("a long take", 60)]), registry, mode, providers=providers)
+    assert result.long_shots == ()
+    primary = result.decisions["shot1"].primary
+    assert primary is not None
+    assert primary.model_id == "local/animatic"
+
+
+def test_no_split_when_a_segment_name_is_taken(registry):
+    b = board([shot("a long take", 14), shot(duration=4)])
+    data = b.model_dump(mode="json")
+    data["scenes"][0]["shots"][1]["id"] = "shot1.part2"
+    from foundation.storyboard import parse_storyboard
+
+    result = plan_for(parse_storyboard(data), registry, Mode.FINAL, providers={"google"})
+    assert result.long_shots == ()
+    assert [u.shot_id for u in result.unroutable] == ["shot1"]
+
+
+def test_no_split_when_no_segment_can_be_rendered(registry):
+    """Retired models only: splitting cannot help, so the shot is reported with its reasons."""
+    result = plan_for(board([shot("a long take", 40)]), registry, Mode.FINAL, providers={"openai"})
+    assert result.long_shots == ()
+    assert [u.shot_id for u in result.unroutable] == ["shot1"]
