@@ -142,6 +142,10 @@ class PlanRead(Schema):
     providers: list[str]
     shots: list[dict[str, Any]]
     unroutable: list[dict[str, Any]]
+    long_shots: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="shots longer than any model renders, planned as continuing segments",
+    )
     forecast: dict[str, Any]
 
 
