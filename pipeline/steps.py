@@ -110,7 +110,10 @@ _CLAIM = (
         or_(PipelineStep.lease_until.is_(None), PipelineStep.lease_until < bindparam("now")),
     )
     .values(lease_until=bindparam("until"), holder=bindparam("by"))
-    .returning(*COLUMNS)
+    .returning(  # the job's status rides along: one statement per claim, not two
+        *COLUMNS,
+        select(Job.status).where(Job.id == PipelineStep.job_id).scalar_subquery(),
+    )
 )
 _CLAIM_BY_KEY = _CLAIM.where(PipelineStep.key == bindparam("cursor"))
 _CLAIM_BY_ATTEMPT = _CLAIM.where(  # an attempt step's cursor key, found in the same statement
@@ -119,7 +122,6 @@ _CLAIM_BY_ATTEMPT = _CLAIM.where(  # an attempt step's cursor key, found in the 
     .where(Attempt.id == bindparam("attempt"))
     .scalar_subquery()
 )
-_JOB_STATUS = select(Job.status).where(Job.id == bindparam("job"))
 _MOVE = (  # bound names differ from the columns': an UPDATE reserves those for its SET clause
     update(PipelineStep)
     .where(PipelineStep.key == bindparam("to_key"))
@@ -153,10 +155,11 @@ def claim(
         statement, params["cursor"] = _CLAIM_BY_KEY, _own_key(step, ref)
     with connection_scope(url) as conn:
         row = conn.execute(statement, params).first()
-        if row is None:  # stale, taken, or its attempt is gone
-            return None
-        status = conn.scalar(_JOB_STATUS, {"job": row.job_id})
-        return Cursor(*row, cancelled=status in (None, JobStatus.CANCELLED))
+    if row is None:  # stale, taken, or its attempt is gone
+        return None
+    key, job_id, name, ref_, at, since, reaped, status = row
+    cancelled = status in (None, JobStatus.CANCELLED)
+    return Cursor(key, job_id, name, ref_, at, since, reaped, cancelled=cancelled)
 
 
 def apply(url: str, held: Cursor | None, moves: Iterable[Move], grace_s: float) -> list[Dispatch]:
