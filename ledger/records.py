@@ -58,6 +58,11 @@ def _is_fallback(session: Session, attempt: Attempt) -> bool:
     return previous is not None and previous != attempt.model_id
 
 
+def hold(session: Session, record: AttemptCost) -> None:
+    """Keep a record the caller read with its attempt, so ``_record`` needs no query for it."""
+    session.info.setdefault("attempt_records", {})[record.attempt_id] = record
+
+
 def _record(session: Session, attempt_id: int) -> AttemptCost | None:
     """The attempt's record, held by the session once read: the identity map keeps unchanged rows
     only weakly, and a record is looked up at every move and flush of its attempt. A record

@@ -25,6 +25,7 @@ from foundation.states import (
     AttemptStatus,
     ShotStatus,
 )
+from ledger import records
 from ledger import service as ledger
 from pipeline import continuity, faults, recovery, refusals
 from pipeline.cache import find_cached, shot_cache_key
@@ -34,7 +35,7 @@ from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError,
 from pipeline.policy import NextStep, next_step
 from pipeline.transitions import attempt_opened, attempt_to, shot_to
 from store.db import session_scope
-from store.models import Attempt, Job, Shot
+from store.models import Attempt, AttemptCost, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
 
 
@@ -235,10 +236,16 @@ class Submitted(NamedTuple):
 
 
 def attempt_and_shot(session: Session, attempt_id: int) -> tuple[Attempt, Shot]:
-    """The attempt's row and its shot's, in one statement (``NoResultFound`` when it is gone)."""
-    attempt, shot = session.execute(
-        select(Attempt, Shot).join(Shot, Shot.id == Attempt.shot_id).where(Attempt.id == attempt_id)
+    """The attempt's row and its shot's, in one statement (``NoResultFound`` when it is gone),
+    with the attempt's cost record, which every change of the attempt updates."""
+    attempt, shot, record = session.execute(
+        select(Attempt, Shot, AttemptCost)
+        .join(Shot, Shot.id == Attempt.shot_id)
+        .outerjoin(AttemptCost, AttemptCost.attempt_id == Attempt.id)
+        .where(Attempt.id == attempt_id)
     ).one()
+    if record is not None:
+        records.hold(session, record)
     return attempt, shot
 
 
