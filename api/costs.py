@@ -74,12 +74,32 @@ class Headline(Schema):
     avoided_usd: Usd
 
 
+class DraftModelRead(Schema):
+    model: str
+    drafts: int
+    valid: int
+    rounds: int
+    input_tokens: int
+    output_tokens: int
+    spend_usd: Usd
+    uncertain: bool
+
+
+class DraftCostsRead(Schema):
+    """Storyboard drafts (``POST /v1/storyboards:draft``): spend outside any job, by model."""
+
+    drafts: int
+    spend_usd: Usd
+    by_model: list[DraftModelRead]
+
+
 class EmulatedCosts(Headline):
     """The same figures for the attempts that ran on emulated providers: no money was spent."""
 
     totals: CostGroupRead
     groups: list[CostGroupRead]
     preview: PreviewStatsRead
+    drafts: DraftCostsRead
 
 
 class CostsReport(Headline):
@@ -93,6 +113,7 @@ class CostsReport(Headline):
     groups: list[CostGroupRead]
     by_model: list[CostRow]
     preview: PreviewStatsRead
+    drafts: DraftCostsRead
     emulated_usd: Usd
     emulated: EmulatedCosts
 

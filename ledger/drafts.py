@@ -7,14 +7,18 @@ ran on emulated providers, added to the tenant's spend (``tenants.settle`` with 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from foundation import money
 from ledger import tenants
 from ledger.tenants import drafts_spent
 from store.drafts import DraftCost
+
+if TYPE_CHECKING:
+    from ledger.aggregates import CostFilter
 
 
 def book_draft(
@@ -49,4 +53,45 @@ def book_draft(
     return row
 
 
-__all__ = ["book_draft", "drafts_spent"]
+def draft_costs(session: Session, flt: CostFilter, *, emulated: bool) -> dict[str, Any]:
+    """What ``flt``'s storyboard drafts cost, by model (money summed exactly, ``money.total``):
+    the spend outside jobs that ``costs`` and ``GET /v1/costs`` list beside the attempts. A
+    filter on jobs selects no draft."""
+    rows = [] if flt.job_ids is not None else list(session.scalars(_selected(flt, emulated)))
+    by_model: dict[str, list[DraftCost]] = {}
+    for row in rows:
+        by_model.setdefault(row.model_id, []).append(row)
+    groups = [_group(model, drafts) for model, drafts in by_model.items()]
+    groups.sort(key=lambda g: (-float(g["spend_usd"] or 0), g["model"]))
+    return {
+        "drafts": len(rows),
+        "spend_usd": money.to_json(money.total(r.amount_usd for r in rows)),
+        "by_model": groups,
+    }
+
+
+def _group(model: str, drafts: list[DraftCost]) -> dict[str, Any]:
+    return {
+        "model": model,
+        "drafts": len(drafts),
+        "valid": sum(1 for d in drafts if d.valid),
+        "rounds": sum(d.rounds for d in drafts),
+        "input_tokens": sum(d.input_tokens for d in drafts),
+        "output_tokens": sum(d.output_tokens for d in drafts),
+        "spend_usd": money.to_json(money.total(d.amount_usd for d in drafts)),
+        "uncertain": any(d.uncertain for d in drafts),
+    }
+
+
+def _selected(flt: CostFilter, emulated: bool) -> Select[DraftCost]:
+    query = select(DraftCost).where(DraftCost.emulated.is_(emulated))
+    if flt.tenant is not None:
+        query = query.where(DraftCost.tenant == flt.tenant)
+    if flt.since is not None:
+        query = query.where(DraftCost.created_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(DraftCost.created_at < flt.until)
+    return query
+
+
+__all__ = ["book_draft", "draft_costs", "drafts_spent"]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from foundation.money import to_json
-from ledger import aggregates, figures, previews
+from ledger import aggregates, drafts, figures, previews
 from ledger.aggregates import CostFilter, GroupBy
 from store.models import AttemptCost
 
@@ -36,7 +36,8 @@ def cost_view(
 ) -> dict[str, Any]:
     """The real figures at the top level (``totals``, the ``groupings``, ``preview``, and the
     ``spent_usd``/``reserved_usd``/``waste_usd``/``avoided_usd`` headline of ``ledger.figures``),
-    ``emulated_usd`` and the same figures for emulated attempts under ``emulated``. ``rows`` are
+    ``emulated_usd`` and the same figures for emulated attempts under ``emulated``; ``drafts``, in
+    both, is what storyboard drafts cost outside any job (``ledger.drafts``). ``rows`` are
     the records ``flt`` selects, when the caller has them already."""
     loaded = aggregates.load(session, flt) if rows is None else rows
     real, emulated = figures.split(loaded)
@@ -46,9 +47,11 @@ def cost_view(
         headline(real, real_preview)
         | population(real, groupings, real_preview)
         | {
+            "drafts": drafts.draft_costs(session, flt, emulated=False),
             "emulated_usd": to_json(figures.spent(emulated)),
             "emulated": headline(emulated, emulated_preview)
-            | population(emulated, groupings, emulated_preview),
+            | population(emulated, groupings, emulated_preview)
+            | {"drafts": drafts.draft_costs(session, flt, emulated=True)},
         }
     )
 

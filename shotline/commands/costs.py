@@ -78,6 +78,20 @@ PRIORITY = {
 ``attempts`` ranks 5. Money cells are never wrapped nor cut."""
 
 
+def _drafts_line(drafts: dict[str, Any] | None, where: str) -> str:
+    """Storyboard drafts are spend outside any job: one caption line, by model."""
+    if not drafts or not drafts["drafts"]:
+        return ""
+    models = ", ".join(
+        f"{g['model']} {cents(g['spend_usd'])} ({g['drafts']})" for g in drafts["by_model"]
+    )
+    count = drafts["drafts"]
+    return (
+        f"\nstoryboard drafts{where}: {count} draft{'s' if count > 1 else ''}, "
+        f"{cents(drafts['spend_usd'])} outside jobs: {models}"
+    )
+
+
 def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
     from shotline.tables import Column, fit_table
 
@@ -88,7 +102,9 @@ def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
         f"{cents(preview['cost_avoided_usd'])} ({preview['declined_shots']} shots declined on "
         f"review), agreement {_cell(preview['agreement_rate'], '{:.1%}')}"
     )
+    caption += _drafts_line(data.get("drafts"), "")
     emulated = data["emulated"]
+    caption += _drafts_line(emulated.get("drafts"), " on emulated providers (no money spent)")
     if emulated["totals"]["attempts"]:
         caption += (
             f"\nemulated: {cents(data['emulated_usd'])} on emulated providers (no money spent, "

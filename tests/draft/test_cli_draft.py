@@ -45,6 +45,17 @@ def test_draft_books_its_cost_outside_a_job(tmp_path):
     with session_scope(get_settings().db_url) as session:
         assert drafts_spent(session, "local", emulated=True) == cost
         assert drafts_spent(session, "local", emulated=False) == 0
+    listed = json.loads(run("costs", "--json").stdout)
+    assert listed["drafts"] == {"drafts": 0, "spend_usd": 0.0, "by_model": []}
+    emulated = listed["emulated"]["drafts"]
+    assert emulated["drafts"] == 1
+    assert emulated["spend_usd"] == cost
+    assert emulated["by_model"][0]["model"] == json.loads(done.stdout)["model"]
+    assert emulated["by_model"][0]["input_tokens"] > 0
+    table = run("costs").stdout
+    assert "storyboard drafts on emulated providers (no money spent): 1 draft" in table
+    later = json.loads(run("costs", "--json", "--from", "2999-01-01").stdout)
+    assert later["emulated"]["drafts"]["drafts"] == 0
 
 
 def test_draft_without_a_key_is_refused_before_any_call(tmp_path):
