@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from foundation.storyboard import Mode, frame_problems
-from tests.router.conftest import ALL, board, plan_for, shot
+from tests.router.conftest import ALL, HOSTED, board, plan_for, shot
 
 
 def test_a_take_longer_than_every_model_is_split_into_continuing_segments(registry):
@@ -69,3 +69,17 @@ def test_no_split_when_no_segment_can_be_rendered(registry):
     result = plan_for(board([shot("a long take", 40)]), registry, Mode.FINAL, providers={"openai"})
     assert result.long_shots == ()
     assert [u.shot_id for u in result.unroutable] == ["shot1"]
+
+
+def test_the_long_take_example_is_planned_in_segments(registry):
+    from pathlib import Path
+
+    from foundation.storyboard import load_storyboard
+
+    example = Path(__file__).parents[2] / "examples" / "long-take.yaml"
+    result = plan_for(load_storyboard(example), registry, Mode.FINAL, providers=HOSTED)
+    assert result.ok
+    (split,) = result.long_shots
+    assert split.shot_id == "take"
+    assert sum(split.seconds) == 40
+    assert len(split.segment_ids) >= 3
