@@ -15,6 +15,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from foundation import limits as lim
+from foundation.characters import Character, character_problems, compose_prompt
 from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
 from foundation.limits import Limits
@@ -129,6 +130,10 @@ class Shot(_Strict):
     continues: bool = Field(
         default=False, description="start from the previous shot's last frame (waits for it)"
     )
+    characters: list[str] = Field(
+        default_factory=list, max_length=8, description="ids of the storyboard's characters in it"
+    )
+    speaker: str | None = Field(default=None, description="the character who says `dialogue`")
 
     @field_validator("prompt")
     @classmethod
@@ -193,10 +198,18 @@ class Storyboard(_Strict):
     budget_usd: float | None = Field(default=None, ge=0)
     consistency: Literal["report", "rerender"] = "report"
     captions: CaptionsSpec = CaptionsSpec()
+    style: str | None = Field(default=None, min_length=1, max_length=500)
+    characters: list[Character] = Field(default_factory=list, max_length=50)
     scenes: list[Scene] = Field(min_length=1)
 
     def shots(self) -> list[tuple[Scene, Shot]]:
         return [(scene, shot) for scene in self.scenes for shot in scene.shots]
+
+    def prompt_for(self, shot: Shot) -> str:
+        """The prompt a model is sent for ``shot`` (``foundation.characters.compose_prompt``)."""
+        described = {c.id: c.description for c in self.characters}
+        featured = [(cid, described[cid]) for cid in shot.characters if cid in described]
+        return compose_prompt(shot.prompt, featured, self.style)
 
     def planned_seconds(self) -> float:
         """Timeline length: shot durations minus the overlaps of the transitions between them."""
@@ -263,6 +276,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
         if problem:
             problems.append(problem)
     problems += frame_problems(board)
+    problems += character_problems(board.characters, _shot_paths(board))
     total = sum(shot.duration for _, shot in board.shots())
     if total > limits.max_total_duration_s:
         message = (

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderError
+from foundation.characters import composed_spec_prompt
 from foundation.states import (
     ATTEMPT_ENDED,
     ATTEMPT_SUBMITTABLE,
@@ -70,10 +71,12 @@ def build_request(
 
 
 def shot_spec(job: Job, key: str) -> dict[str, Any]:
+    """The shot as the job's storyboard has it, its ``prompt`` composed with the descriptions of
+    the characters it features and the storyboard's style (what the provider is sent)."""
     for scene in job.storyboard["scenes"]:
         for spec in scene["shots"]:
             if spec["id"] == key:
-                return dict(spec)
+                return dict(spec) | {"prompt": composed_spec_prompt(job.storyboard, spec)}
     raise KeyError(key)
 
 

@@ -27,7 +27,7 @@ from foundation.errors import (
 from foundation.states import JOB_RERENDERABLE, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import service as ledger
-from pipeline.attempts import build_request
+from pipeline.attempts import build_request, shot_spec
 from pipeline.context import RunContext
 from pipeline.planning import route, route_record
 from pipeline.transitions import attempt_opened, job_to, shot_to
@@ -160,5 +160,4 @@ def rerender_shot(
         number = jobs.last_attempt_number(session, shot.id) + 1
         edit = {"prompt_changed": prompt is not None, "attempt": number}
         _reset(session, job, shot, board, decision, edit)
-        spec = next(s for _, s in board.shots() if s.id == shot_key).model_dump(mode="json")
-        return _open_attempt(session, job, shot, spec, number).id
+        return _open_attempt(session, job, shot, shot_spec(job, shot_key), number).id

@@ -60,6 +60,12 @@ class Moderator(Protocol):
 def board_texts(board: Storyboard) -> list[ScreenedText]:
     """Every text of the storyboard a provider would see, with its path."""
     texts = [ScreenedText("title", "title", board.title)]
+    if board.style:  # written into every prompt (``foundation.characters``)
+        texts.append(ScreenedText("style", "prompt", board.style))
+    for index, character in enumerate(board.characters):
+        texts.append(
+            ScreenedText(f"characters[{index}].description", "prompt", character.description)
+        )
     for s_index, scene in enumerate(board.scenes):
         for k_index, shot in enumerate(scene.shots):
             base = f"scenes[{s_index}].shots[{k_index}]"
@@ -70,9 +76,15 @@ def board_texts(board: Storyboard) -> list[ScreenedText]:
     return texts
 
 
-def _storyboard_order(path: str) -> tuple[bool, list[Any]]:
-    """``title`` first, then the shots in order (``shots[10]`` after ``shots[2]``)."""
-    return path != "title", [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path)]
+_TOP_ORDER = ("title", "style", "characters", "scenes")
+
+
+def _storyboard_order(path: str) -> tuple[int, list[Any]]:
+    """``title``, ``style``, the characters, then the shots, each in order (``shots[10]`` after
+    ``shots[2]``)."""
+    top = re.split(r"[.\[]", path, maxsplit=1)[0]
+    rank = _TOP_ORDER.index(top) if top in _TOP_ORDER else len(_TOP_ORDER)
+    return rank, [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path)]
 
 
 @dataclass

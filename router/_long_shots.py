@@ -104,7 +104,7 @@ def _segments(shot: Shot, seconds: tuple[float, ...]) -> list[Shot]:
         update: dict[str, object] = {"id": f"{shot.id}{SEGMENT_SUFFIX}{index}", "duration": length}
         if index > 1:
             update |= {"continues": True, "reference_image": None, "transition": "cut",
-                       "dialogue": None}  # fmt: skip
+                       "dialogue": None, "speaker": None}  # fmt: skip
         segments.append(shot.model_copy(update=update))
     return segments
 

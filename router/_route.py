@@ -42,7 +42,7 @@ def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNee
         shot_id=shot.id,
         scene_id=scene.id,
         path=path,
-        prompt=shot.prompt,
+        prompt=board.prompt_for(shot),
         duration_s=shot.duration,
         width=board.output.width,
         height=board.output.height,

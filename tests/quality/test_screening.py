@@ -172,3 +172,20 @@ def test_screen_storyboard_raises_one_error_listing_every_refusal(tmp_path: Path
     assert [str(p) for p in caught.value.problems] == [
         "scenes[0].shots[1].prompt: refused by rule no-cola (competitor brands: matched 'Acme Cola')"
     ]
+
+
+def test_character_descriptions_and_the_style_are_screened_like_prompts() -> None:
+    data = {
+        "title": "Harbour",
+        "style": "a pirate stabbed to death in every frame",
+        "characters": [
+            {"id": "mara", "description": "a calm sailor"},
+            {"id": "rook", "description": "a man covered in gore and mutilation"},
+        ],
+        "scenes": [{"id": "s", "shots": [calm(id="k0", duration=2, characters=["rook"])]}],
+    }
+    refusals = Screener(POLICY).screen(parse_storyboard(data))
+    assert [(r.path, r.rule) for r in refusals] == [
+        ("style", "weapons-graphic"),
+        ("characters[1].description", "gore"),
+    ]

@@ -1,0 +1,118 @@
+"""Characters and a style, declared once in the storyboard and written into every prompt that
+features them, so each model hears the same description of Mara in every shot.
+
+``compose_prompt`` is the one place a shot's prompt is built from its own text, the descriptions of
+the characters it features (in the order the shot lists them) and the storyboard's style. Routing
+(prompt limits), screening, the provider request and the shot cache all read the composed prompt,
+so editing a character's description re-renders exactly the shots that feature the character.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from foundation.errors import Problem
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_NOT_YET = "not used yet: {what} (issue 18); leave it out so nothing is promised that no model does"
+
+
+class Character(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
+    description: str = Field(min_length=1, max_length=1000)
+    voice: str | None = None
+    reference_images: list[str] = Field(default_factory=list)
+
+    @field_validator("description")
+    @classmethod
+    def _described(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("voice")
+    @classmethod
+    def _no_voice_yet(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(_NOT_YET.format(what="no voice model speaks dialogue yet"))
+        return value
+
+    @field_validator("reference_images")
+    @classmethod
+    def _no_sheets_yet(cls, value: list[str]) -> list[str]:
+        if value:
+            what = "no image stage conditions keyframes on a character's references yet"
+            raise ValueError(_NOT_YET.format(what=what))
+        return value
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def compose_prompt(prompt: str, featured: Sequence[tuple[str, str]], style: str | None) -> str:
+    """``prompt``, then ``id: description.`` for each featured character, then ``Style: ...``;
+    the prompt itself when the shot features nobody and the storyboard has no style."""
+    if not featured and not style:
+        return prompt
+    parts = [_sentence(prompt)]
+    parts += [f"{name}: {_sentence(description)}" for name, description in featured]
+    if style:
+        parts.append(f"Style: {_sentence(style)}")
+    return " ".join(parts)
+
+
+def composed_spec_prompt(storyboard: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    """``compose_prompt`` for a shot of a stored storyboard (the JSON a job keeps)."""
+    described = {c["id"]: c["description"] for c in storyboard.get("characters") or []}
+    featured = [(cid, described[cid]) for cid in spec.get("characters") or [] if cid in described]
+    return compose_prompt(str(spec["prompt"]), featured, storyboard.get("style"))
+
+
+def character_problems(
+    characters: Sequence[Character], shots: Iterable[tuple[str, Any]]
+) -> list[Problem]:
+    """Duplicate character ids; shots naming an undeclared character, one twice, or a speaker that
+    is not among its characters or has no line. ``shots``: ``(path, shot)`` pairs."""
+    problems: list[Problem] = []
+    declared: dict[str, int] = {}
+    for index, character in enumerate(characters):
+        if character.id in declared:
+            where = f"characters[{declared[character.id]}]"
+            problems.append(
+                Problem(
+                    f"characters[{index}].id", f"duplicate character {character.id!r} ({where})"
+                )
+            )
+        declared.setdefault(character.id, index)
+    for path, shot in shots:
+        problems += _shot_problems(path, shot, list(declared))
+    return problems
+
+
+def _shot_problems(path: str, shot: Any, declared: list[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, name in enumerate(shot.characters):
+        where = f"{path}.characters[{index}]"
+        if name in seen:
+            problems.append(Problem(where, f"{name!r} is listed twice"))
+        elif name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; declare it under `characters`"
+            problems.append(Problem(where, f"unknown character {name!r}{hint}"))
+        seen.add(name)
+    if shot.speaker is not None:
+        if not (shot.dialogue or "").strip():
+            problems.append(Problem(f"{path}.speaker", "a speaker needs a `dialogue` line"))
+        elif shot.speaker not in shot.characters:
+            message = f"{shot.speaker!r} speaks but is not among the shot's characters"
+            problems.append(Problem(f"{path}.speaker", message))
+    return problems
