@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from foundation.money import ZERO, to_json
@@ -36,6 +36,17 @@ class CostFilter:
     since: datetime | None = None
     until: datetime | None = None
     job_ids: tuple[str, ...] | None = None
+
+    def limit(self, query: Select[Any], tenant: Any, created: Any) -> Select[Any]:
+        """``query`` limited to the filter's tenant and dates (``until`` exclusive), given the
+        columns that hold them."""
+        if self.tenant is not None:
+            query = query.where(tenant == self.tenant)
+        if self.since is not None:
+            query = query.where(created >= self.since)
+        if self.until is not None:
+            query = query.where(created < self.until)
+        return query
 
 
 @dataclass(frozen=True)
@@ -181,13 +192,7 @@ def group(rows: Iterable[AttemptCost], by: GroupBy) -> list[CostGroup]:
 
 def load(session: Session, flt: CostFilter) -> list[AttemptCost]:
     """The records matching ``flt`` (``until`` is exclusive), oldest first."""
-    query = select(AttemptCost)
-    if flt.tenant is not None:
-        query = query.where(AttemptCost.tenant == flt.tenant)
-    if flt.since is not None:
-        query = query.where(AttemptCost.created_at >= flt.since)
-    if flt.until is not None:
-        query = query.where(AttemptCost.created_at < flt.until)
+    query = flt.limit(select(AttemptCost), AttemptCost.tenant, AttemptCost.created_at)
     if flt.job_ids is not None:
         query = query.where(AttemptCost.job_id.in_(flt.job_ids))
     return list(session.scalars(query.order_by(AttemptCost.created_at, AttemptCost.attempt_id)))

@@ -83,15 +83,9 @@ def _group(model: str, drafts: list[DraftCost]) -> dict[str, Any]:
     }
 
 
-def _selected(flt: CostFilter, emulated: bool) -> Select[DraftCost]:
+def _selected(flt: CostFilter, emulated: bool) -> Select[Any]:
     query = select(DraftCost).where(DraftCost.emulated.is_(emulated))
-    if flt.tenant is not None:
-        query = query.where(DraftCost.tenant == flt.tenant)
-    if flt.since is not None:
-        query = query.where(DraftCost.created_at >= flt.since)
-    if flt.until is not None:
-        query = query.where(DraftCost.created_at < flt.until)
-    return query
+    return flt.limit(query, DraftCost.tenant, DraftCost.created_at)
 
 
 __all__ = ["book_draft", "draft_costs", "drafts_spent"]

@@ -74,12 +74,7 @@ def commits_by_preview(
         .where((Job.providers == "emulated") if emulated else (Job.providers != "emulated"))
         .order_by(JobCommit.id)
     )
-    if flt.tenant is not None:
-        query = query.where(JobCommit.tenant == flt.tenant)
-    if flt.since is not None:
-        query = query.where(JobCommit.created_at >= flt.since)
-    if flt.until is not None:
-        query = query.where(JobCommit.created_at < flt.until)
+    query = flt.limit(query, JobCommit.tenant, JobCommit.created_at)
     by_preview: dict[str, list[JobCommit]] = {}
     for row in session.scalars(query):
         by_preview.setdefault(row.preview_job_id, []).append(row)
