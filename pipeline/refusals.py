@@ -64,12 +64,6 @@ def shot_path(storyboard: Mapping[str, Any], key: str) -> str:
     return f"shot {key}"
 
 
-def describe(
-    model: str, storyboard: Mapping[str, Any], key: str, request: Mapping[str, Any], message: str
-) -> RefusedInput:
-    return RefusedInput(model, shot_path(storyboard, key), refused_fields(request, message))
-
-
 def error_text(refused: RefusedInput, message: str, earlier: Sequence[AttemptLike]) -> str:
     """The failed attempt's error: the model, the refused inputs, the provider's words, and the
     models that refused the same shot before."""
@@ -98,7 +92,9 @@ def record(session: Session, attempt: Attempt, shot: Shot) -> None:
     )
     if spec.get("continues"):  # submitted with the previous shot's last frame
         request["reference_image"] = request.get("reference_image") or "last frame"
-    refused = describe(attempt.model_id, job.storyboard, shot.key, request, message)
+    routed = (shot.route or {}).get("explanation") or {}
+    path = routed.get("path") or shot_path(job.storyboard, shot.key)  # as the user wrote it
+    refused = RefusedInput(attempt.model_id, str(path), refused_fields(request, message))
     earlier = [a for a in jobs.attempts_of(session, shot.id) if a.id != attempt.id]
     attempt.error = error_text(refused, message, earlier)[:2000]
     attempt.verdict = {"refused_input": refused.to_json()}

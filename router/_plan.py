@@ -48,8 +48,11 @@ def plan(
         policy=policy,
         unavailable=unavailable,
     )
+    paths = _paths(board)
     board, long_shots = split_long_shots(board, router)
-    decisions = _route_all(board, router)
+    for split in long_shots:  # a segment's problems are named at the shot the user wrote
+        paths |= dict.fromkeys(split.segment_ids, paths[split.shot_id])
+    decisions = _route_all(board, router, paths)
     unroutable = [
         Unroutable(d.shot_id, d.path, _reasons(d)) for d in decisions.values() if not d.routable
     ]
@@ -65,16 +68,24 @@ def plan(
     )
 
 
-def _route_all(board: Storyboard, router: Router) -> dict[str, ShotDecision]:
-    """Scene by scene; each shot's budget share is the remaining budget pro rata of seconds."""
+def _paths(board: Storyboard) -> dict[str, str]:
+    return {
+        shot.id: f"scenes[{s_index}].shots[{k}]"
+        for s_index, scene in enumerate(board.scenes)
+        for k, shot in enumerate(scene.shots)
+    }
+
+
+def _route_all(
+    board: Storyboard, router: Router, paths: Mapping[str, str]
+) -> dict[str, ShotDecision]:
+    """Scene by scene; each shot's budget share is the remaining budget pro rata of seconds.
+    ``paths``: where each shot is in the storyboard as written."""
     decisions: dict[str, ShotDecision] = {}
     remaining_budget = board.budget_usd
     remaining_seconds = sum(shot.duration for _, shot in board.shots())
-    for s_index, scene in enumerate(board.scenes):
-        needs = [
-            shot_need(board, scene, shot, f"scenes[{s_index}].shots[{k}]")
-            for k, shot in enumerate(scene.shots)
-        ]
+    for scene in board.scenes:
+        needs = [shot_need(board, scene, shot, paths[shot.id]) for shot in scene.shots]
         shares: list[float | None] = [
             None
             if remaining_budget is None

@@ -83,3 +83,10 @@ def test_the_long_take_example_is_planned_in_segments(registry):
     assert split.shot_id == "take"
     assert sum(split.seconds) == 40
     assert len(split.segment_ids) >= 3
+
+
+def test_the_shots_after_a_split_keep_the_paths_the_user_wrote(registry):
+    b = board([shot("a long take", 14), shot("a pinned close-up", 4, model="kling/v9")])
+    result = plan_for(b, registry, Mode.FINAL, providers={"google"})
+    assert result.decisions["shot1.part2"].path == "scenes[0].shots[0]"
+    assert [(u.shot_id, u.path) for u in result.unroutable] == [("shot2", "scenes[0].shots[1]")]
