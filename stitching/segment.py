@@ -30,6 +30,7 @@ from stitching.loudness import EBUR128_OPTIONS, parse_ebur128
 from stitching.profile import OutputProfile
 from stitching.shotaudio import ShotAudio, finalise
 from stitching.thumbs import thumb_path, write_thumb
+from stitching.track import Crop
 
 PCM_SUFFIX = ".f32"
 # Per-stream decoder options while the file is probed: no picture is decoded (an intra frame of
@@ -105,10 +106,15 @@ def x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[s
     ]  # fmt: skip
 
 
-def video_chain(video: Stream, profile: OutputProfile, frames: int, hold: int) -> Stream:
+def video_chain(
+    video: Stream, profile: OutputProfile, frames: int, hold: int, crop: Crop | None = None
+) -> Stream:
     """A source picture to the profile: rate, square pixels, letterboxed size, colour range and
-    matrix, pixel format; the last frame held for ``hold`` more frames, then cut at ``frames``."""
+    matrix, pixel format; the last frame held for ``hold`` more frames, then cut at ``frames``.
+    ``crop`` (a reframe) is cut out of the source picture first."""
     w, h = profile.width, profile.height
+    if crop is not None:
+        video = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
     return (
         video.filter("fps", fps=str(profile.rate), start_time=0)
         .filter("scale", "trunc(iw*sar/2)*2", "ih")
@@ -147,6 +153,7 @@ def normalise_argv(
     has_audio: bool,
     keyframes: Sequence[int] = (0,),
     side: SideOutputs | None = None,
+    crop: Crop | None = None,
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
     the way (``ebur128`` summary on stderr at log level info). Pure: unit-tested without FFmpeg."""
@@ -156,7 +163,7 @@ def normalise_argv(
         if has_audio
         else open_input(f"anullsrc=r={profile.sample_rate}:cl=stereo", f="lavfi")["a"]
     )
-    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2)
+    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2, crop)
     windows: list[Stream] = []
     if side:
         video, copy = video.split(2)
@@ -270,6 +277,7 @@ def normalise(
     tail_frames: int = 0,
     sample_offset: int = 0,
     side: SideOutputs | None = None,
+    crop: Crop | None = None,
 ) -> Segment:
     """Convert one accepted clip to the output profile, exactly ``frames`` frames long.
 
@@ -280,7 +288,7 @@ def normalise(
     the programme's AAC grid, so the assembler can copy it. A clip shorter than needed by at most
     ``profile.max_hold_frames`` is padded by holding its last frame; shorter still raises
     ``ClipError`` naming the shortfall. ``side`` adds outputs made from the normalised picture in
-    the same run. Thread-safe: temporary files carry a unique name and are renamed into place.
+    the same run; ``crop`` reframes the source first. Thread-safe: temporary files carry a unique name and are renamed into place.
     """
     if frames <= 0:
         raise ClipError(f"{src}: a segment needs at least one frame, got {frames}")
@@ -294,7 +302,7 @@ def normalise(
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = normalise_argv(
         src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio,
-        keyframes=keyframes, side=side,
+        keyframes=keyframes, side=side, crop=crop,
     )  # fmt: skip
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
