@@ -161,6 +161,13 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
         result = stitching.assemble(plan, output, captions=captions_of(board))
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "stitching", public_message(exc))
+    try:
+        variants = stitching.deliver_variants(
+            plan, output, board.output.variant_list(), ctx.work_dir(job_id),
+            captions=captions_of(board),
+        )  # fmt: skip
+    except ShotlineError as exc:
+        return fail_job(ctx, job_id, "variants", public_message(exc))
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status in JOB_ENDED:  # cancelled while stitching
@@ -168,6 +175,11 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
         job.stage = "delivered"
         job.output_path = str(result.path)
         job.verification = dict(result.verification)
+        if variants:
+            job.verification["variants"] = {
+                label: {key: variant.verification[key] for key in ("passed", "checks")}
+                for label, variant in variants.items()
+            }
         job_to(session, job, JobStatus.DELIVERED, output=str(result.path))
     return JobStatus.DELIVERED
 

@@ -13,6 +13,7 @@ from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
+from stitching.reframe import deliver_variants, variant_path
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
 from stitching.windows import normalise_between, prerender
@@ -32,6 +33,7 @@ __all__ = [
     "VerificationError",
     "assemble",
     "copy_mismatches",
+    "deliver_variants",
     "keyframe_hints",
     "normalise",
     "normalise_between",
@@ -40,5 +42,6 @@ __all__ = [
     "prerender",
     "sample_offsets",
     "stitch",
+    "variant_path",
     "verify",
 ]
