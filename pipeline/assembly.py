@@ -82,6 +82,26 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         shot.segment = segment.to_dict()
         shot_to(session, shot, ShotStatus.NORMALISED, frames=counts[index])
     prerender_windows(ctx, job_id, board, index, segments | {key: segment.to_dict()})
+    reframe_on_arrival(ctx, job_id, board, key, (segment, hints[index]))
+
+
+def reframe_on_arrival(
+    ctx: RunContext,
+    job_id: str,
+    board: Storyboard,
+    key: str,
+    arrived: tuple[stitching.Segment, tuple[int, int]],
+) -> None:
+    """Reframe a shot's new segment (with its keyframe hints) into every variant the board asks
+    for, while other shots still render; stitching finds them made (``stitching.reframed``).
+    Best effort: stitching reframes whatever is missing."""
+    segment, hints = arrived
+    for variant in board.output.variant_list():
+        out = stitching.variant_segment_path(ctx.work_dir(job_id), key, variant.label)
+        try:
+            stitching.reframed(segment, hints, profile_of(board), variant, out)
+        except ShotlineError as exc:
+            log.warning("job %s: shot %s not reframed to %s: %s", job_id, key, variant.text, exc)
 
 
 def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:

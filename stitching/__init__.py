@@ -13,7 +13,7 @@ from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.reframe import deliver_variants, variant_path
+from stitching.reframe import deliver_variants, reframed, variant_path, variant_segment_path
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
 from stitching.windows import normalise_between, prerender
@@ -40,8 +40,10 @@ __all__ = [
     "output_files",
     "plan_edit",
     "prerender",
+    "reframed",
     "sample_offsets",
     "stitch",
     "variant_path",
+    "variant_segment_path",
     "verify",
 ]

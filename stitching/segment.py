@@ -30,7 +30,7 @@ from stitching.loudness import EBUR128_OPTIONS, parse_ebur128
 from stitching.profile import OutputProfile
 from stitching.shotaudio import ShotAudio, finalise
 from stitching.thumbs import thumb_path, write_thumb
-from stitching.track import Crop
+from stitching.track import Crop, track_chain, track_path
 
 PCM_SUFFIX = ".f32"
 # Per-stream decoder options while the file is probed: no picture is decoded (an intra frame of
@@ -153,24 +153,30 @@ def normalise_argv(
     has_audio: bool,
     keyframes: Sequence[int] = (0,),
     side: SideOutputs | None = None,
-    crop: Crop | None = None,
+    track: Path | None = None,
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
-    the way (``ebur128`` summary on stderr at log level info). Pure: unit-tested without FFmpeg."""
+    the way (``ebur128`` summary on stderr at log level info) and, with ``track``, a small grey
+    copy of the picture for reframing (``track.track_chain``). Pure: unit-tested without FFmpeg."""
     source = open_input(str(src))
     audio_in = (
         source["a:0"]
         if has_audio
         else open_input(f"anullsrc=r={profile.sample_rate}:cl=stereo", f="lavfi")["a"]
     )
-    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2, crop)
+    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2)
     windows: list[Stream] = []
     if side:
         video, copy = video.split(2)
         windows = side.windows(copy)
+    small: list[Stream] = []
+    if track is not None:
+        video, copy = video.split(2)
+        small = [track_chain(copy, profile.width, profile.height)]
     audio = audio_chain(audio_in, profile, frames)
-    graph = compile_graph([video, audio, *windows])
+    graph = compile_graph([video, audio, *windows, *small])
     video_label, pcm_label, *window_labels = graph.labels
+    track_out = ["-map", window_labels.pop(), "-f", "rawvideo", str(track)] if small else []
     video_out, pcm_out = outputs
     side_outputs = [
         arg
@@ -181,7 +187,7 @@ def normalise_argv(
         *graph.inputs, "-filter_complex", graph.text,
         "-map", video_label, "-an", *x264_args(profile, keyframes), "-f", "mp4", str(video_out),
         "-map", pcm_label, "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
-        *side_outputs,
+        *side_outputs, *track_out,
     ]  # fmt: skip
 
 
@@ -267,6 +273,14 @@ def scan_segment(path: Path, profile: OutputProfile) -> dict[str, Any]:
             "video_sha": digest}  # fmt: skip
 
 
+def segment_keyframes(frames: int, head: int, tail: int, profile: OutputProfile) -> list[int]:
+    """Where a segment's keyframes go: its start, the ends of the transitions into and out of
+    it, and ``profile.verify_margin`` frames before the tail."""
+    margin = profile.verify_margin
+    keyframes = [0, head, frames - tail, frames - tail - margin - 1]
+    return [k for k in keyframes if 0 <= k < frames]
+
+
 def normalise(
     src: Path,
     profile: OutputProfile,
@@ -277,7 +291,6 @@ def normalise(
     tail_frames: int = 0,
     sample_offset: int = 0,
     side: SideOutputs | None = None,
-    crop: Crop | None = None,
 ) -> Segment:
     """Convert one accepted clip to the output profile, exactly ``frames`` frames long.
 
@@ -288,21 +301,19 @@ def normalise(
     the programme's AAC grid, so the assembler can copy it. A clip shorter than needed by at most
     ``profile.max_hold_frames`` is padded by holding its last frame; shorter still raises
     ``ClipError`` naming the shortfall. ``side`` adds outputs made from the normalised picture in
-    the same run; ``crop`` reframes the source first. Thread-safe: temporary files carry a unique name and are renamed into place.
+    the same run. Thread-safe: temporary files carry a unique name and are renamed into place.
     """
     if frames <= 0:
         raise ClipError(f"{src}: a segment needs at least one frame, got {frames}")
     info = probe(src)
     _check_source(src, info, profile, frames)
-    margin = profile.verify_margin
-    keyframes = [0, head_frames, frames - tail_frames, frames - tail_frames - margin - 1]
-    keyframes = [k for k in keyframes if 0 <= k < frames]
+    keyframes = segment_keyframes(frames, head_frames, tail_frames, profile)
     token = uuid.uuid4().hex[:10]
     tmp = Temporaries(*(out.with_name(f".{out.stem}.{token}{ext}") for ext in TMP_SUFFIXES))
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = normalise_argv(
         src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio,
-        keyframes=keyframes, side=side, crop=crop,
+        keyframes=keyframes, side=side, track=tmp.track,
     )  # fmt: skip
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
@@ -335,6 +346,7 @@ def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Pat
     pcm_path = out.with_suffix(PCM_SUFFIX)
     os.replace(tmp.muxed, out)
     os.replace(tmp.pcm, pcm_path)
+    os.replace(tmp.track, track_path(out))
     held = max(0, frames - _available_frames(arrival.info, profile))
     return Segment(
         path=out,

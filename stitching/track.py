@@ -17,6 +17,8 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from media.graph import Stream
+
 ANALYSIS_WIDTH = 64
 NOISE = 0.04
 """Weights under this share of full scale are noise (compression, grain) and count for nothing."""
@@ -69,24 +71,59 @@ def _centroid(weights: Floats) -> tuple[float, float]:
     return x, y
 
 
-def measure(path: Path) -> SubjectTrack:
-    """One small decode of ``path``: the subject centre of every frame."""
-    xs: list[float] = []
-    ys: list[float] = []
+def track_size(width: int, height: int) -> tuple[int, int]:
+    """Size of the grey proxy a ``width`` x ``height`` picture is measured on."""
+    small_w = min(ANALYSIS_WIDTH, width)
+    return small_w, max(2, round(height * small_w / width / 2) * 2)
+
+
+def track_path(segment: Path) -> Path:
+    """The grey proxy written beside a segment while it is normalised (raw 8-bit frames)."""
+    return segment.with_suffix(".track.gray")
+
+
+def track_chain(video: Stream, width: int, height: int) -> Stream:
+    """The normalised picture down to its grey proxy, in the normalise run: no extra decode."""
+    small_w, small_h = track_size(width, height)
+    return video.filter("scale", small_w, small_h, flags="area").filter("format", "gray")
+
+
+def _proxy_frames(path: Path, width: int, height: int, frames: int) -> list[Floats] | None:
+    """The proxy saved beside segment ``path``, if it is there and whole."""
+    small_w, small_h = track_size(width, height)
+    proxy = track_path(path)
+    if not proxy.is_file() or proxy.stat().st_size != frames * small_w * small_h:
+        return None
+    raw = np.fromfile(proxy, dtype=np.uint8).reshape(frames, small_h, small_w)
+    return list(raw.astype(np.float64))
+
+
+def _decoded_frames(path: Path, width: int, height: int) -> list[Floats]:
+    small_w, small_h = track_size(width, height)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        width, height = stream.codec_context.width, stream.codec_context.height
-        small_w = min(ANALYSIS_WIDTH, width)
-        small_h = max(2, round(height * small_w / width))
-        previous: Floats | None = None
-        for frame in container.decode(stream):
-            small = frame.reformat(width=small_w, height=small_h, format="gray")
-            gray = small.to_ndarray().astype(np.float64)
-            x, y = _centroid(_weights(gray, previous))
-            xs.append(x * width / small_w)
-            ys.append(y * height / small_h)
-            previous = gray
+        return [
+            frame.reformat(width=small_w, height=small_h, format="gray")
+            .to_ndarray()
+            .astype(np.float64)
+            for frame in container.decode(stream)
+        ]
+
+
+def measure(path: Path, width: int, height: int, frames: int) -> SubjectTrack:
+    """The subject centre of every frame of segment ``path`` (``width`` x ``height``): from the
+    proxy its normalise run saved (``track_path``), else from one small decode of the file."""
+    grays = _proxy_frames(path, width, height, frames) or _decoded_frames(path, width, height)
+    small_w, small_h = track_size(width, height)
+    xs: list[float] = []
+    ys: list[float] = []
+    previous: Floats | None = None
+    for gray in grays:
+        x, y = _centroid(_weights(gray, previous))
+        xs.append(x * width / small_w)
+        ys.append(y * height / small_h)
+        previous = gray
     return SubjectTrack(width, height, tuple(xs), tuple(ys))
 
 

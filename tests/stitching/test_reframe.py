@@ -13,7 +13,7 @@ from foundation.variants import resolve
 from media.runner import run_ffmpeg
 from stitching.plan import plan_edit
 from stitching.reframe import deliver_variants, variant_path
-from stitching.track import MAX_PAN_PER_SECOND, crop_path, measure, step_expression
+from stitching.track import MAX_PAN_PER_SECOND, crop_path, measure, step_expression, track_path
 from tests.stitching.conftest import PROFILE, X264, normalise_all
 
 SQUARE = 16
@@ -46,7 +46,7 @@ def segments(moving: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
 class TestCropPath:
     def test_follows_the_square_without_jitter(self, segments: list) -> None:
         segment = segments[0][1]
-        track = measure(segment.path)
+        track = measure(segment.path, 160, 90, 48)
         crop = resolve("9:16", 160, 90).crop_width
         xs = crop_path(track.x, 160, crop, Fraction(24))
         centres = np.array(xs) + crop / 2
@@ -95,3 +95,19 @@ def test_variants_are_reframed_stitched_and_verified(segments: list, tmp_path: P
         assert seconds == pytest.approx(plan.total_seconds, abs=1 / 24)
         # the square is in the picture of every frame of the cut's shots (no crossfade there)
         assert not np.isnan(centres[4:40]).any()
+
+
+def test_normalise_saves_the_proxy_the_track_is_measured_on(segments: list, tmp_path: Path) -> None:
+    """The subject is measured on the grey proxy the normalise run wrote (no second decode), and
+    that proxy agrees with decoding the segment."""
+    segment = segments[0][1]
+    proxy = track_path(segment.path)
+    assert proxy.stat().st_size == 48 * 64 * 36
+    from_proxy = measure(segment.path, 160, 90, 48)
+    aside = tmp_path / "proxy"
+    proxy.rename(aside)
+    try:
+        decoded = measure(segment.path, 160, 90, 48)
+    finally:
+        aside.rename(proxy)
+    assert np.allclose(from_proxy.x, decoded.x, atol=2)
