@@ -13,7 +13,14 @@ from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.reframe import deliver_variants, reframed, variant_path, variant_segment_path
+from stitching.reframe import (
+    deliver_variants,
+    made_segment,
+    reframed,
+    variant_path,
+    variant_profile,
+    variant_segment_path,
+)
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
 from stitching.windows import normalise_between, prerender
@@ -35,6 +42,7 @@ __all__ = [
     "copy_mismatches",
     "deliver_variants",
     "keyframe_hints",
+    "made_segment",
     "normalise",
     "normalise_between",
     "output_files",
@@ -44,6 +52,7 @@ __all__ = [
     "sample_offsets",
     "stitch",
     "variant_path",
+    "variant_profile",
     "variant_segment_path",
     "verify",
 ]

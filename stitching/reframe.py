@@ -34,8 +34,8 @@ from stitching.thumbs import thumb_path, write_thumb
 from stitching.track import Crop, crop_path, measure, step_expression
 
 __all__ = [
-    "deliver_variants", "reframe_plan", "reframe_segment", "reframed", "variant_path",
-    "variant_segment_path",
+    "deliver_variants", "made_segment", "reframe_plan", "reframe_segment", "reframed",
+    "variant_path", "variant_profile", "variant_segment_path",
 ]  # fmt: skip
 
 
@@ -131,6 +131,15 @@ def variant_segment_path(work: Path, shot_id: str, label: str) -> Path:
     return work / f"variant-{label}" / f"segment-{shot_id}.mp4"
 
 
+def made_segment(out: Path) -> Segment | None:
+    """The reframed segment recorded at ``out`` (``reframed``), if it is there."""
+    record = out.with_suffix(".segment.json")
+    if not record.is_file():
+        return None
+    segment = Segment.from_dict(json.loads(record.read_text(encoding="utf-8"))["segment"])
+    return segment if segment.path.is_file() else None
+
+
 def reframed(
     main: Segment, hints: tuple[int, int], profile: OutputProfile, variant: Variant, out: Path
 ) -> Segment:
@@ -140,11 +149,10 @@ def reframed(
     record = out.with_suffix(".segment.json")
     made_from = json.dumps([main.to_dict(), list(hints), str(variant)], sort_keys=True)
     key = hashlib.sha256(made_from.encode()).hexdigest()[:24]
-    if record.is_file():
-        data = json.loads(record.read_text(encoding="utf-8"))
-        segment = Segment.from_dict(data["segment"])
-        if data.get("key") == key and segment.path.is_file():
-            return segment
+    if record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
+        made = made_segment(out)
+        if made is not None:
+            return made
     segment = reframe_segment(main, hints, profile, variant, out)
     temporary = record.with_name(f".{record.name}.{uuid.uuid4().hex[:8]}")
     temporary.write_text(json.dumps({"key": key, "segment": segment.to_dict()}), encoding="utf-8")
