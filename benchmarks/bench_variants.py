@@ -9,13 +9,14 @@ Two measures, each 16:9 alone (the anchor) against 16:9 + 9:16 + 1:1, runs inter
 - from the last shot's acceptance (the others normalised, reframed and their transition windows
   rendered as they arrived, as the pipeline does): the same for that shot, then assemble and
   verify every output.
-Prints the medians, the ratios (goal <= 1.5x) and the load average.
+Prints the medians (wall and CPU seconds), the ratios (goal <= 1.5x) and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -144,28 +145,35 @@ def last_shot(src: Path, plan: EditPlan, work: Path, variants: list[Variant]) ->
     deliver(plan_edit([*items, (last.shot_id, segment, last.transition)], PROFILE), out, variants)
 
 
-def timed(job: Callable[..., object], *args: object) -> float:
-    start = time.perf_counter()
+Cost = tuple[float, float]  # wall seconds, CPU seconds (this process and its FFmpeg children)
+
+
+def _cpu() -> float:
+    own, kids = (resource.getrusage(resource.RUSAGE_SELF),
+                 resource.getrusage(resource.RUSAGE_CHILDREN))  # fmt: skip
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(job: Callable[..., object], *args: object) -> Cost:
+    start, cpu = time.perf_counter(), _cpu()
     job(*args)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
-def measure(sources: list[Path], work: Path, rounds: int) -> dict[str, tuple[float, float]]:
-    """Median seconds (16:9 alone, with variants) of both measures, runs interleaved."""
+def measure(sources: list[Path], work: Path, rounds: int) -> dict[str, list[Cost]]:
+    """Median (wall, CPU) of 16:9 alone and with variants, for both measures; runs interleaved."""
     variants = [resolve(text, PROFILE.width, PROFILE.height) for text in ("9:16", "1:1")]
-    runs: dict[str, list[tuple[float, float]]] = {"whole": [], "last": []}
+    runs: dict[str, list[list[Cost]]] = {"whole": [[], []], "last": [[], []]}
     plan = arrive(sources, work / "arrived", variants)
     for round_ in range(rounds):
-        whole_pair = (timed(whole, sources, work / f"w{round_}", []),
-                      timed(whole, sources, work / f"wv{round_}", variants))  # fmt: skip
-        last_pair = (timed(last_shot, sources[-1], plan, work / "arrived", []),
-                     timed(last_shot, sources[-1], plan, work / "arrived", variants))  # fmt: skip
-        runs["whole"].append(whole_pair)
-        runs["last"].append(last_pair)
-    return {
-        name: (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs))
-        for name, pairs in runs.items()
-    }
+        for index, asked in enumerate(([], variants)):
+            runs["whole"][index].append(timed(whole, sources, work / f"w{round_}{index}", asked))
+            runs["last"][index].append(timed(last_shot, sources[-1], plan, work / "arrived", asked))
+    return {name: [_medians(costs) for costs in pair] for name, pair in runs.items()}
+
+
+def _medians(costs: list[Cost]) -> Cost:
+    return statistics.median(c[0] for c in costs), statistics.median(c[1] for c in costs)
 
 
 def main() -> None:
@@ -178,11 +186,12 @@ def main() -> None:
         results = measure(make_sources(work), work, args.rounds)
     shots = f"{len(SOURCES)} x {SECONDS:g} s 720p24 shots, {XFADE_S:g} s crossfades"
     print(f"variants benchmark: {shots}, median of {args.rounds} rounds")
-    print("| from | 16:9 alone s | 16:9 + 9:16 + 1:1 s | ratio |\n|---|---|---|---|")
+    print("| from | 16:9 alone s (CPU s) | 16:9 + 9:16 + 1:1 s (CPU s) | ratio wall (CPU) |")
+    print("|---|---|---|---|")
     labels = {"whole": "accepted clips, all work", "last": "last shot accepted"}
-    for name, (alone, with_variants) in results.items():
-        ratio = with_variants / alone
-        print(f"| {labels[name]} | {alone:.2f} | {with_variants:.2f} | {ratio:.2f}x |")
+    for name, ((alone, alone_cpu), (both, both_cpu)) in results.items():
+        print(f"| {labels[name]} | {alone:.2f} ({alone_cpu:.2f}) | {both:.2f} ({both_cpu:.2f}) | "
+              f"{both / alone:.2f}x ({both_cpu / alone_cpu:.2f}x) |")  # fmt: skip
     print(f"goal <= 1.5x; load average {os.getloadavg()[0]:.2f}")
 
 
