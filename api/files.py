@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 from starlette.types import Receive, Scope, Send
@@ -83,6 +84,22 @@ def _sibling(output: Path, suffix: str) -> Path:
 def output(job_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse:
     path = _delivered_output(state.db_url, tenant, job_id)
     return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}.mp4")
+
+
+@router.get(
+    "/jobs/{job_id}/output/variants/{label}",
+    response_class=RangeFileResponse,
+    responses=binary("video/mp4", ranged=True),
+    summary="A variant of the output in another aspect ratio (``output.variants``), reframed",
+)
+def output_variant(
+    job_id: str,
+    label: Annotated[str, PathParam(pattern=r"^[0-9]{1,5}x[0-9]{1,5}$")],
+    state: StateDep,
+    tenant: TenantDep,
+) -> RangeFileResponse:
+    path = _sibling(_delivered_output(state.db_url, tenant, job_id), f"{label}.mp4")
+    return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}.{label}.mp4")
 
 
 @router.get(

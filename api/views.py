@@ -75,7 +75,7 @@ def job_header(job: Job) -> dict[str, Any]:
     }
 
 
-def links(job_id: str, delivered: bool) -> dict[str, str]:
+def links(job_id: str, delivered: bool, variants: list[str] | None = None) -> dict[str, str]:
     base = f"/v1/jobs/{job_id}"
     out = {"self": base, "events": f"{base}/events", "webhooks": f"{base}/webhooks"}
     if delivered:
@@ -84,6 +84,7 @@ def links(job_id: str, delivered: bool) -> dict[str, str]:
             "plan": f"{base}/output/plan",
             "poster": f"{base}/poster",
             **{fmt: f"{base}/output/edit/{fmt}" for fmt in ("otio", "fcpxml", "edl")},
+            **{f"variant_{v}": f"{base}/output/variants/{v}" for v in variants or []},
         }
     return out
 
@@ -159,7 +160,15 @@ def job_view(db_url: str, job_id: str, tenant: str | None = None) -> dict[str, A
         "timings": stage_times,
         "verification": without_paths(report["verification"]),
         "webhook_url": webhook_url,
-        "links": links(job_id, report["status"] == JobStatus.DELIVERED),
+        "links": links(
+            job_id,
+            report["status"] == JobStatus.DELIVERED,
+            [
+                name.removeprefix("variant_")
+                for name in report["files"]
+                if name.startswith("variant_")
+            ],
+        ),
         "shots": [_shot(job_id, row) for row in report["shots"]],
     }
 

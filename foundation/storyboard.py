@@ -10,9 +10,17 @@ import difflib
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from foundation import limits as lim
 from foundation.characters import Character, character_problems, compose_prompt
@@ -21,6 +29,7 @@ from foundation.errors import InvalidInputError, Problem
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
+from foundation.variants import MAX_VARIANTS, Variant, check_text, resolve, variant_problems
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _TRANSITION_RE = re.compile(r"^(cut|crossfade|fade|wipe)(?::(\d{1,6}(?:\.\d{1,6})?))?$")
@@ -99,6 +108,10 @@ class OutputSpec(_Strict):
     size: str = "1280x720"
     fps: float = Field(default=24, ge=lim.MIN_FPS, le=lim.MAX_FPS)
     loudness_lufs: float = Field(default=-16.0, ge=-40, le=-5)
+    variants: list[Annotated[str, AfterValidator(check_text)]] = Field(
+        default_factory=list, max_length=MAX_VARIANTS
+    )
+    """Other aspects (``"9:16"``) or sizes (``"1080x1920"``), reframed from the main picture."""
 
     @field_validator("size")
     @classmethod
@@ -113,6 +126,10 @@ class OutputSpec(_Strict):
     @property
     def height(self) -> int:
         return parse_size(self.size)[1]
+
+    def variant_list(self) -> list[Variant]:
+        """The variants, resolved against the main size (validated: ``variant_problems``)."""
+        return [resolve(text, self.width, self.height) for text in self.variants]
 
 
 class Shot(_Strict):
@@ -277,6 +294,8 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
             problems.append(problem)
     problems += frame_problems(board)
     problems += character_problems(board.characters, _shot_paths(board))
+    out = board.output
+    problems += variant_problems(out.variants, out.width, out.height)
     total = sum(shot.duration for _, shot in board.shots())
     if total > limits.max_total_duration_s:
         message = (

@@ -17,6 +17,7 @@ from foundation.errors import ShotlineError
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
+from foundation.variants import Variant
 from pipeline import closing, events
 from pipeline.context import RunContext
 from pipeline.errors import public_message
@@ -77,11 +78,50 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
             shot.error = f"normalise: {public_message(exc)}"
             shot_to(session, shot, ShotStatus.FAILED, reason=shot.error, stage="normalise")
         return
+    reframe_on_arrival(ctx, job_id, board, key, (segment, hints[index]))
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
         shot.segment = segment.to_dict()
         shot_to(session, shot, ShotStatus.NORMALISED, frames=counts[index])
     prerender_windows(ctx, job_id, board, index, segments | {key: segment.to_dict()})
+    for variant in board.output.variant_list():
+        made = variant_segments(ctx, job_id, board, variant)
+        variant_profile = stitching.variant_profile(profile, variant)
+        prerender_windows(ctx, job_id, board, index, made, variant_profile)
+
+
+def reframe_on_arrival(
+    ctx: RunContext,
+    job_id: str,
+    board: Storyboard,
+    key: str,
+    arrived: tuple[stitching.Segment, tuple[int, int]],
+) -> None:
+    """Reframe shot ``key``'s new segment (with its keyframe hints) into every variant the board
+    asks for, while other shots still render, before the shot counts as normalised (stitching
+    then finds them made: ``stitching.reframed``). Best effort: stitching reframes whatever is
+    missing."""
+    segment, hints = arrived
+    for variant in board.output.variant_list():
+        out = stitching.variant_segment_path(ctx.work_dir(job_id), key, variant.label)
+        try:
+            stitching.reframed(segment, hints, profile_of(board), variant, out)
+        except ShotlineError as exc:
+            log.warning("job %s: shot %s not reframed to %s: %s", job_id, key, variant.text, exc)
+
+
+def variant_segments(
+    ctx: RunContext, job_id: str, board: Storyboard, variant: Variant
+) -> dict[str, dict[str, Any]]:
+    """The shots' segments reframed to ``variant`` so far, by shot key."""
+    work = ctx.work_dir(job_id)
+    made = {
+        shot.id: stitching.made_segment(
+            stitching.variant_segment_path(work, shot.id, variant.label)
+        )
+        for _, shot in board.shots()
+    }
+    return {key: segment.to_dict() for key, segment in made.items() if segment is not None}
 
 
 def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
@@ -119,10 +159,12 @@ def prerender_windows(
     board: Storyboard,
     index: int,
     segments: dict[str, dict[str, Any]],
+    profile: stitching.OutputProfile | None = None,
 ) -> None:
     """Render the transition windows between shot ``index`` and neighbours already normalised
     (``segments``, by shot key) that its normalise run did not make, such as the first shot's
-    fade in. Best effort: stitching renders whatever is missing."""
+    fade in; in ``profile`` (a variant's) if given. Best effort: stitching renders whatever is
+    missing."""
     shots = [s for _, s in board.shots()]
     runs = [(index - 1, index), (index, index + 1)] + ([(0, 0)] if index == 0 else [])
     for lo, hi in runs:
@@ -133,7 +175,9 @@ def prerender_windows(
             continue
         items = [(s.id, stitching.Segment.from_dict(segments[s.id]), s.transition_in) for s in run]
         try:
-            stitching.prerender(profile_of(board), items, ctx.work_dir(job_id), starts_edit=lo == 0)
+            stitching.prerender(
+                profile or profile_of(board), items, ctx.work_dir(job_id), starts_edit=lo == 0
+            )
         except ShotlineError as exc:
             log.warning("job %s: window into %s not prerendered: %s", job_id, shots[hi].id, exc)
 
@@ -161,6 +205,13 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
         result = stitching.assemble(plan, output, captions=captions_of(board))
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "stitching", public_message(exc))
+    try:
+        variants = stitching.deliver_variants(
+            plan, output, board.output.variant_list(), ctx.work_dir(job_id),
+            captions=captions_of(board),
+        )  # fmt: skip
+    except ShotlineError as exc:
+        return fail_job(ctx, job_id, "variants", public_message(exc))
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status in JOB_ENDED:  # cancelled while stitching
@@ -168,6 +219,11 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
         job.stage = "delivered"
         job.output_path = str(result.path)
         job.verification = dict(result.verification)
+        if variants:
+            job.verification["variants"] = {
+                label: {key: variant.verification[key] for key in ("passed", "checks")}
+                for label, variant in variants.items()
+            }
         job_to(session, job, JobStatus.DELIVERED, output=str(result.path))
     return JobStatus.DELIVERED
 

@@ -79,11 +79,19 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float, cost: Decimal
     }
 
 
-def delivered_files(output: str | None) -> dict[str, str]:
-    """The delivered output and its sidecars still on disk, by name (``stitching.output_files``)."""
+def variant_labels(verification: dict[str, Any] | None) -> list[str]:
+    """The variants delivered with the output (``OUT.<label>.mp4``), as its verification lists."""
+    return list((verification or {}).get("variants", {}))
+
+
+def delivered_files(output: str | None, variants: list[str] | None = None) -> dict[str, str]:
+    """The delivered output, its sidecars and its ``variants`` (``variant_<label>``) still on
+    disk, by name (``stitching.output_files``, ``stitching.variant_path``)."""
     if not output:
         return {}
     files = stitching.output_files(Path(output))
+    for label in variants or []:
+        files[f"variant_{label}"] = stitching.variant_path(Path(output), label)
     return {name: str(path) for name, path in files.items() if path.is_file()}
 
 
@@ -127,7 +135,10 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "error": job.error,
         "error_shot": job.error_shot,
         "output": job.output_path if job.status == JobStatus.DELIVERED else None,
-        "files": delivered_files(job.output_path if job.status == JobStatus.DELIVERED else None),
+        "files": delivered_files(
+            job.output_path if job.status == JobStatus.DELIVERED else None,
+            variant_labels(job.verification),
+        ),
         "verification": job.verification,
         "budget_usd": money.to_json(job.budget_usd),
         "spent_usd": money.to_json(job.spent_usd),

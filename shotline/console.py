@@ -51,6 +51,13 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         ]
         if subs:
             caption += f"  captions: {', '.join(subs)}"
+        variants = [
+            Path(path).name
+            for name, path in report.get("files", {}).items()
+            if name.startswith("variant_")
+        ]
+        if variants:
+            caption += f"  variants: {', '.join(variants)}"
     if report.get("cached_shots"):
         caption += f"  ({len(report['cached_shots'])} shots reused from the cache, ${report['saved_usd']:.2f} saved)"
     if report.get("emulated"):

@@ -13,6 +13,14 @@ from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
+from stitching.reframe import (
+    deliver_variants,
+    made_segment,
+    reframed,
+    variant_path,
+    variant_profile,
+    variant_segment_path,
+)
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
 from stitching.windows import normalise_between, prerender
@@ -32,13 +40,19 @@ __all__ = [
     "VerificationError",
     "assemble",
     "copy_mismatches",
+    "deliver_variants",
     "keyframe_hints",
+    "made_segment",
     "normalise",
     "normalise_between",
     "output_files",
     "plan_edit",
     "prerender",
+    "reframed",
     "sample_offsets",
     "stitch",
+    "variant_path",
+    "variant_profile",
+    "variant_segment_path",
     "verify",
 ]

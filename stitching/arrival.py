@@ -17,7 +17,7 @@ from stitching.loudness import Loudness
 if TYPE_CHECKING:
     from stitching.aac import Packet
 
-TMP_SUFFIXES = (".video.mp4", ".f32", ".mp4")
+TMP_SUFFIXES = (".video.mp4", ".f32", ".mp4", ".track.gray")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Temporaries(NamedTuple):
     video: Path
     pcm: Path
     muxed: Path
+    track: Path
 
 
 @dataclass(frozen=True)

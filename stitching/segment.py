@@ -30,6 +30,7 @@ from stitching.loudness import EBUR128_OPTIONS, parse_ebur128
 from stitching.profile import OutputProfile
 from stitching.shotaudio import ShotAudio, finalise
 from stitching.thumbs import thumb_path, write_thumb
+from stitching.track import Crop, track_chain, track_path
 
 PCM_SUFFIX = ".f32"
 # Per-stream decoder options while the file is probed: no picture is decoded (an intra frame of
@@ -105,10 +106,15 @@ def x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[s
     ]  # fmt: skip
 
 
-def video_chain(video: Stream, profile: OutputProfile, frames: int, hold: int) -> Stream:
+def video_chain(
+    video: Stream, profile: OutputProfile, frames: int, hold: int, crop: Crop | None = None
+) -> Stream:
     """A source picture to the profile: rate, square pixels, letterboxed size, colour range and
-    matrix, pixel format; the last frame held for ``hold`` more frames, then cut at ``frames``."""
+    matrix, pixel format; the last frame held for ``hold`` more frames, then cut at ``frames``.
+    ``crop`` (a reframe) is cut out of the source picture first."""
     w, h = profile.width, profile.height
+    if crop is not None:
+        video = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
     return (
         video.filter("fps", fps=str(profile.rate), start_time=0)
         .filter("scale", "trunc(iw*sar/2)*2", "ih")
@@ -147,9 +153,11 @@ def normalise_argv(
     has_audio: bool,
     keyframes: Sequence[int] = (0,),
     side: SideOutputs | None = None,
+    track: Path | None = None,
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
-    the way (``ebur128`` summary on stderr at log level info). Pure: unit-tested without FFmpeg."""
+    the way (``ebur128`` summary on stderr at log level info) and, with ``track``, a small grey
+    copy of the picture for reframing (``track.track_chain``). Pure: unit-tested without FFmpeg."""
     source = open_input(str(src))
     audio_in = (
         source["a:0"]
@@ -161,9 +169,14 @@ def normalise_argv(
     if side:
         video, copy = video.split(2)
         windows = side.windows(copy)
+    small: list[Stream] = []
+    if track is not None:
+        video, copy = video.split(2)
+        small = [track_chain(copy, profile.width, profile.height)]
     audio = audio_chain(audio_in, profile, frames)
-    graph = compile_graph([video, audio, *windows])
+    graph = compile_graph([video, audio, *windows, *small])
     video_label, pcm_label, *window_labels = graph.labels
+    track_out = ["-map", window_labels.pop(), "-f", "rawvideo", str(track)] if small else []
     video_out, pcm_out = outputs
     side_outputs = [
         arg
@@ -174,7 +187,7 @@ def normalise_argv(
         *graph.inputs, "-filter_complex", graph.text,
         "-map", video_label, "-an", *x264_args(profile, keyframes), "-f", "mp4", str(video_out),
         "-map", pcm_label, "-c:a", "pcm_f32le", "-f", "f32le", str(pcm_out),
-        *side_outputs,
+        *side_outputs, *track_out,
     ]  # fmt: skip
 
 
@@ -260,6 +273,14 @@ def scan_segment(path: Path, profile: OutputProfile) -> dict[str, Any]:
             "video_sha": digest}  # fmt: skip
 
 
+def segment_keyframes(frames: int, head: int, tail: int, profile: OutputProfile) -> list[int]:
+    """Where a segment's keyframes go: its start, the ends of the transitions into and out of
+    it, and ``profile.verify_margin`` frames before the tail."""
+    margin = profile.verify_margin
+    keyframes = [0, head, frames - tail, frames - tail - margin - 1]
+    return [k for k in keyframes if 0 <= k < frames]
+
+
 def normalise(
     src: Path,
     profile: OutputProfile,
@@ -286,15 +307,13 @@ def normalise(
         raise ClipError(f"{src}: a segment needs at least one frame, got {frames}")
     info = probe(src)
     _check_source(src, info, profile, frames)
-    margin = profile.verify_margin
-    keyframes = [0, head_frames, frames - tail_frames, frames - tail_frames - margin - 1]
-    keyframes = [k for k in keyframes if 0 <= k < frames]
+    keyframes = segment_keyframes(frames, head_frames, tail_frames, profile)
     token = uuid.uuid4().hex[:10]
     tmp = Temporaries(*(out.with_name(f".{out.stem}.{token}{ext}") for ext in TMP_SUFFIXES))
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = normalise_argv(
         src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio,
-        keyframes=keyframes, side=side,
+        keyframes=keyframes, side=side, track=tmp.track,
     )  # fmt: skip
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
@@ -327,6 +346,7 @@ def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Pat
     pcm_path = out.with_suffix(PCM_SUFFIX)
     os.replace(tmp.muxed, out)
     os.replace(tmp.pcm, pcm_path)
+    os.replace(tmp.track, track_path(out))
     held = max(0, frames - _available_frames(arrival.info, profile))
     return Segment(
         path=out,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     import router
+    from foundation.storyboard import Storyboard
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
@@ -30,7 +31,7 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
 
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None]:
+) -> tuple[router.Plan, str | None, list[dict[str, Any]]]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
     from pipeline import planning
@@ -40,7 +41,35 @@ def _plan_and_note(
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())
     mode = mode or board.mode
-    return planning.route(ctx, board, mode), local_pin_note(ctx, board, mode)
+    plan = planning.route(ctx, board, mode)
+    return plan, local_pin_note(ctx, board, mode), variants_of(board)
+
+
+def variants_of(board: Storyboard) -> list[dict[str, Any]]:
+    """How each variant of ``output.variants`` is made: every shot's rendered clip reframed
+    (a crop that follows its subject); no shot is rendered again, so no provider cost."""
+    shots = [shot.id for _, shot in board.shots()]
+    return [
+        {
+            "variant": variant.text,
+            "file": f"OUT.{variant.label}.mp4",
+            "size": f"{variant.width}x{variant.height}",
+            "crop": f"{variant.crop_width}x{variant.crop_height}",
+            "shots": {shot: "reframe" for shot in shots},
+            "extra_provider_usd": 0.0,
+        }
+        for variant in board.output.variant_list()
+    ]
+
+
+def print_variants(variants: list[dict[str, Any]], console: Console) -> None:
+    for item in variants:
+        console.print(
+            f"variant {item['variant']} -> {item['file']} ({item['size']}): every shot "
+            f"({len(item['shots'])}) reframed from its clip, a {item['crop']} crop following "
+            "the subject; no extra provider cost",
+            highlight=False,
+        )
 
 
 def plan_table(result: router.Plan) -> Table:
@@ -124,16 +153,17 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note = _plan_and_note(storyboard, mode, providers)
+            result, note, variants = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
-            typer.echo(json.dumps(result.to_dict(), indent=2))
+            typer.echo(json.dumps(result.to_dict() | {"variants": variants}, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
             return
         console.print(plan_table(result))
         print_forecast(result, console)
+        print_variants(variants, console)
         from rich.markup import escape
 
         for split in result.long_shots:

@@ -1,0 +1,113 @@
+"""Reframing: the crop follows a moving subject without jitter, and variants are delivered."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from foundation.variants import resolve
+from media.runner import run_ffmpeg
+from stitching.plan import plan_edit
+from stitching.reframe import deliver_variants, variant_path
+from stitching.track import MAX_PAN_PER_SECOND, crop_path, measure, step_expression, track_path
+from tests.stitching.conftest import PROFILE, X264, normalise_all
+
+SQUARE = 16
+START_X, SPEED = 8, 60  # pixels, pixels per second: crosses the 160 px frame in 2 s
+
+
+def _square_centre(t: float) -> float:
+    return START_X + SPEED * t + SQUARE / 2
+
+
+@pytest.fixture(scope="module")
+def moving(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bright square moving left to right over a dark frame, 2 s at 24 fps, 160x90."""
+    path = tmp_path_factory.mktemp("reframe") / "moving.mp4"
+    scene = (
+        f"color=c=0x202020:s=160x90:r=24:d=2[bg];color=c=white:s={SQUARE}x{SQUARE}:r=24:d=2[sq];"
+        f"[bg][sq]overlay=x={START_X}+{SPEED}*t:y=37"
+    )
+    run_ffmpeg(["-f", "lavfi", "-i", scene, "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
+                *X264, "-t", "2", str(path)])  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def segments(moving: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
+    folder = tmp_path_factory.mktemp("segments")
+    return normalise_all([moving, moving], ["cut", "crossfade:0.25"], folder, frames=48)
+
+
+class TestCropPath:
+    def test_follows_the_square_without_jitter(self, segments: list) -> None:
+        segment = segments[0][1]
+        track = measure(segment.path, 160, 90, 48)
+        crop = resolve("9:16", 160, 90).crop_width
+        xs = crop_path(track.x, 160, crop, Fraction(24))
+        centres = np.array(xs) + crop / 2
+        truth = np.array([_square_centre(n / 24) for n in range(len(xs))])
+        assert len(xs) == 48
+        # the square (16 px) stays inside the 50 px window on every frame past the first few
+        assert np.all(np.abs(centres[4:] - truth[4:]) <= (crop - SQUARE) / 2), centres - truth
+        assert centres[-1] - centres[0] > 90  # it really panned left to right
+        steps = np.abs(np.diff(xs))
+        assert steps.max() <= 160 * MAX_PAN_PER_SECOND / 24 + 2
+
+    def test_a_still_noisy_subject_does_not_move_the_crop(self) -> None:
+        rng = np.random.default_rng(7)
+        raw = tuple(80 + rng.normal(0, 3, 48))  # +-3 px of measurement noise around the centre
+        xs = crop_path(raw, 160, 50, Fraction(24))
+        assert len(set(xs)) == 1
+
+    def test_expression_gives_each_frame_its_offset(self) -> None:
+        assert step_expression([4, 4, 6, 2]) == "4+2*gte(n,2)-4*gte(n,3)"
+
+
+def _bright_columns(path: Path) -> tuple[tuple[int, int], list[float], float]:
+    """Size, the bright square's centre column per frame, and the video duration."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        centres = []
+        for frame in container.decode(stream):
+            luma = frame.to_ndarray(format="gray")
+            cols = np.flatnonzero((luma > 200).any(axis=0))
+            centres.append(float(cols.mean()) if cols.size else float("nan"))
+        seconds = float(stream.duration * stream.time_base)
+        return (stream.codec_context.width, stream.codec_context.height), centres, seconds
+
+
+def test_variants_are_reframed_stitched_and_verified(segments: list, tmp_path: Path) -> None:
+    plan = plan_edit(segments, PROFILE)
+    out = tmp_path / "out.mp4"
+    variants = [resolve("9:16", 160, 90), resolve("1:1", 160, 90)]
+    results = deliver_variants(plan, out, variants, tmp_path / "work")
+    assert set(results) == {"9x16", "1x1"}
+    for variant in variants:
+        path = variant_path(out, variant.label)
+        assert results[variant.label].verification["passed"]
+        size, centres, seconds = _bright_columns(path)
+        assert size == (variant.width, variant.height)
+        assert seconds == pytest.approx(plan.total_seconds, abs=1 / 24)
+        # the square is in the picture of every frame of the cut's shots (no crossfade there)
+        assert not np.isnan(centres[4:40]).any()
+
+
+def test_normalise_saves_the_proxy_the_track_is_measured_on(segments: list, tmp_path: Path) -> None:
+    """The subject is measured on the grey proxy the normalise run wrote (no second decode), and
+    that proxy agrees with decoding the segment."""
+    segment = segments[0][1]
+    proxy = track_path(segment.path)
+    assert proxy.stat().st_size == 48 * 64 * 36
+    from_proxy = measure(segment.path, 160, 90, 48)
+    aside = tmp_path / "proxy"
+    proxy.rename(aside)
+    try:
+        decoded = measure(segment.path, 160, 90, 48)
+    finally:
+        aside.rename(proxy)
+    assert np.allclose(from_proxy.x, decoded.x, atol=2)
