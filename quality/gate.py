@@ -6,6 +6,7 @@ undecodable or truncated file is a finding like any other.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -16,8 +17,10 @@ from quality.checks import check_audio, check_integrity, check_request, expected
 from quality.detectors import detect_video
 from quality.events import Finding
 from quality.expectation import ClipExpectation
+from quality.onscreen_text import check_text
 from quality.policy import GatePolicy, default_policy
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
+from quality.speech import check_speech
 from quality.verdict import apply_tier, decide
 
 VerdictAction = Literal["accept", "repair", "retry", "escalate", "give_up"]
@@ -68,6 +71,8 @@ def measure(clip: ClipAnalysis, expect: ClipExpectation, policy: GatePolicy) -> 
         request = [f for f in request if f.code != "short_duration"]
     findings += request
     findings += check_audio(clip, expect, cfg)
+    findings += check_speech(clip.speech_pcm, expect, cfg)
+    findings += check_text(expect.prompt, clip.thumbs, cfg)
     return sorted(findings, key=lambda f: (f.start if f.start is not None else -1.0, f.code))
 
 
@@ -96,11 +101,20 @@ def evaluate(
     policy = policy or default_policy()
     tier = policy.tier(expect.tier)
     info = probe(Path(path), read_rotation=False)
-    keep_thumbs = scorer is not None and scorer.needs_frames and tier.judge
-    clip = analyse(path, info, policy.detectors, keep_thumbs=keep_thumbs)
+    judge_frames = scorer is not None and scorer.needs_frames and tier.judge
+    reads_text = expect.prompt is not None and policy.detectors.ocr_frames > 0
+    clip = analyse(
+        path,
+        info,
+        policy.detectors,
+        keep_thumbs=judge_frames or reads_text,
+        keep_speech=expect.speech != "any",
+    )
     if clip.video is not None:
         clip = replace(clip, info=replace(info, rotation=clip.video.rotation))
+    started = time.perf_counter()
     scored = _score(clip, expect, policy, scorer)
+    checks_s = time.perf_counter() - started
     decision = decide(
         scored.findings,
         policy,
@@ -120,7 +134,7 @@ def evaluate(
         scored.notes + decision.notes,
         scored.cost,
         scored.scores,
-        _metrics(clip),
+        _metrics(clip) | {"checks_s": checks_s},
     )
 
 
