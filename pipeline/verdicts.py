@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -117,7 +117,17 @@ def expectation(
         audio="required" if needs_audio else "any",
         tier=tier,
         prompt=str(spec.get("prompt", "")),
+        dialogue=str(spec.get("dialogue") or "") or None,
+        speech=_speech(spec, bool(request.audio)),
     )
+
+
+def _speech(spec: dict[str, object], rendered_audio: bool) -> Literal["required", "none", "any"]:
+    """A line must be heard when the storyboard has one and the model renders sound; a shot
+    without a line must carry no speech. A silent render is not listened to."""
+    if not rendered_audio:
+        return "any"
+    return "required" if spec.get("audio") == "dialogue" and spec.get("dialogue") else "none"
 
 
 @dataclass(frozen=True)

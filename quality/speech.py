@@ -66,9 +66,13 @@ def speech_segments(pcm: npt.NDArray[np.int16], cfg: DetectorConfig) -> list[Spe
     out = []
     for run in runs(voiced, max(1, round(cfg.speech_min_s / VAD_FRAME_S))):
         stretch = levels[run.first : run.last + 1]
-        spread = float(np.percentile(stretch, 90) - np.percentile(stretch, 10))
-        if spread >= cfg.speech_level_spread_db:
-            out.append(SpeechSegment(run.first * VAD_FRAME_S, (run.last + 1) * VAD_FRAME_S))
+        floor = float(np.percentile(stretch, 10))
+        if float(np.percentile(stretch, 90)) - floor < cfg.speech_level_spread_db:
+            continue
+        # the VAD also passes a steady bed under the voice: the speech is what rises above it
+        loud = np.flatnonzero(stretch >= floor + cfg.speech_level_spread_db / 2)
+        first, last = run.first + int(loud[0]), run.first + int(loud[-1])
+        out.append(SpeechSegment(first * VAD_FRAME_S, (last + 1) * VAD_FRAME_S))
     return out
 
 
