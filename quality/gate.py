@@ -72,7 +72,8 @@ def measure(clip: ClipAnalysis, expect: ClipExpectation, policy: GatePolicy) -> 
     findings += request
     findings += check_audio(clip, expect, cfg)
     findings += check_speech(clip.speech_pcm, expect, cfg)
-    findings += check_text(expect.prompt, clip.thumbs, cfg)
+    source_width = max(clip.video.width, clip.video.height)  # rotation: either side may be wide
+    findings += check_text(expect.prompt, clip.thumbs, cfg, source_width=source_width)
     return sorted(findings, key=lambda f: (f.start if f.start is not None else -1.0, f.code))
 
 

@@ -16,6 +16,7 @@ from difflib import SequenceMatcher
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -141,13 +142,22 @@ class FrameText:
         return " ".join(line.text for line in self.lines)
 
 
-def read_frames(thumbs: list[Thumb], reader: TextReader, cfg: DetectorConfig) -> list[FrameText]:
-    """The confident lines of at least ``text_min_chars`` letters or digits on each sampled frame."""
+def read_frames(
+    thumbs: list[Thumb], reader: TextReader, cfg: DetectorConfig, source_width: int = 0
+) -> list[FrameText]:
+    """The confident lines of at least ``text_min_chars`` letters or digits on each sampled frame,
+    read at most at the clip's own width (an upscaled thumbnail holds no more text, and costs more)."""
     out = []
     for thumb in sample_thumbs(thumbs, cfg.ocr_frames):
+        rgb = thumb.rgb
+        if 0 < source_width < rgb.shape[1]:
+            height = max(2, round(rgb.shape[0] * source_width / rgb.shape[1]))
+            rgb = np.asarray(
+                cv2.resize(rgb, (source_width, height), interpolation=cv2.INTER_AREA), np.uint8
+            )
         lines = [
             line
-            for line in reader.read(thumb.rgb)
+            for line in reader.read(rgb)
             if line.confidence >= cfg.text_min_confidence
             and len(normalise(line.text).replace(" ", "")) >= cfg.text_min_chars
         ]
@@ -156,13 +166,17 @@ def read_frames(thumbs: list[Thumb], reader: TextReader, cfg: DetectorConfig) ->
 
 
 def check_text(
-    prompt: str | None, thumbs: list[Thumb], cfg: DetectorConfig, reader: TextReader | None = None
+    prompt: str | None,
+    thumbs: list[Thumb],
+    cfg: DetectorConfig,
+    reader: TextReader | None = None,
+    source_width: int = 0,
 ) -> list[Finding]:
     """``onscreen_text`` (info) when each quoted text is read, ``wrong_text`` when something else
     is, ``missing_text`` when nothing is; ``unexpected_text`` when the prompt quotes none."""
     if prompt is None or cfg.ocr_frames <= 0 or not thumbs:
         return []
-    frames = read_frames(thumbs, reader or shared_reader(), cfg)
+    frames = read_frames(thumbs, reader or shared_reader(), cfg, source_width)
     wanted = wanted_texts(prompt)
     if not wanted:
         return _unexpected(frames)
