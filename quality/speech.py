@@ -66,11 +66,11 @@ def speech_segments(pcm: npt.NDArray[np.int16], cfg: DetectorConfig) -> list[Spe
     out = []
     for run in runs(voiced, max(1, round(cfg.speech_min_s / VAD_FRAME_S))):
         stretch = levels[run.first : run.last + 1]
-        floor = float(np.percentile(stretch, 10))
-        if float(np.percentile(stretch, 90)) - floor < cfg.speech_level_spread_db:
+        floor, top = np.percentile(stretch, [10, 90])
+        if top - floor < cfg.speech_level_spread_db:
             continue
         # the VAD also passes a steady bed under the voice: the speech is what rises above it
-        loud = np.flatnonzero(stretch >= floor + cfg.speech_level_spread_db / 2)
+        loud = np.flatnonzero(stretch >= (floor + top) / 2)
         first, last = run.first + int(loud[0]), run.first + int(loud[-1])
         out.append(SpeechSegment(first * VAD_FRAME_S, (last + 1) * VAD_FRAME_S))
     return out
