@@ -17,7 +17,7 @@ from quality.checks import check_audio, check_integrity, check_request, expected
 from quality.detectors import detect_video
 from quality.events import Finding
 from quality.expectation import ClipExpectation
-from quality.onscreen_text import check_text
+from quality.onscreen_text import check_text, wanted_texts
 from quality.policy import GatePolicy, default_policy
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
 from quality.speech import check_speech
@@ -72,9 +72,17 @@ def measure(clip: ClipAnalysis, expect: ClipExpectation, policy: GatePolicy) -> 
     findings += request
     findings += check_audio(clip, expect, cfg)
     findings += check_speech(clip.speech_pcm, expect, cfg)
-    source_width = max(clip.video.width, clip.video.height)  # rotation: either side may be wide
-    findings += check_text(expect.prompt, clip.thumbs, cfg, source_width=source_width)
+    if _reads_text(expect, policy):
+        source_width = max(clip.video.width, clip.video.height)  # rotated: either side is wide
+        findings += check_text(expect.prompt, clip.thumbs, cfg, source_width=source_width)
     return sorted(findings, key=lambda f: (f.start if f.start is not None else -1.0, f.code))
+
+
+def _reads_text(expect: ClipExpectation, policy: GatePolicy) -> bool:
+    """OCR runs when the prompt quotes text, or on every prompt when the tier watches for text."""
+    if expect.prompt is None or policy.detectors.ocr_frames <= 0:
+        return False
+    return bool(wanted_texts(expect.prompt)) or policy.tier(expect.tier).watch_text
 
 
 def _metrics(clip: ClipAnalysis) -> dict[str, float]:
@@ -103,7 +111,7 @@ def evaluate(
     tier = policy.tier(expect.tier)
     info = probe(Path(path), read_rotation=False)
     judge_frames = scorer is not None and scorer.needs_frames and tier.judge
-    reads_text = expect.prompt is not None and policy.detectors.ocr_frames > 0
+    reads_text = _reads_text(expect, policy)
     clip = analyse(
         path,
         info,

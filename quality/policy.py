@@ -86,6 +86,7 @@ class TierPolicy(_Frozen):
     judge_min_score: float = Field(0.5, ge=0, le=1)
     judge_weight: float = Field(0.6, ge=0, le=1)
     max_retries: int = Field(1, ge=0)
+    watch_text: bool = True  # OCR every clip for unexpected text, not only prompts that quote text
     severity: dict[str, SeverityName] = Field(default_factory=dict)
     actions: dict[str, Action] = Field(default_factory=dict)
 

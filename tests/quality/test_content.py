@@ -94,6 +94,12 @@ def test_text_the_prompt_does_not_ask_for_is_flagged(clips: dict[str, Path]) -> 
     assert codes(clips["plain"], ask("a harbour at night")) == {}
 
 
+def test_draft_reads_text_only_when_the_prompt_quotes_some(clips: dict[str, Path]) -> None:
+    assert codes(clips["silent_titled"], ask("a harbour at night", tier="draft")) == {}
+    quoted = ask('a title card that reads "SUNSET BAY"', tier="draft")
+    assert codes(clips["silent_titled"], quoted) == {"wrong_text": "warning"}
+
+
 def test_a_line_without_speech_is_retried(clips: dict[str, Path]) -> None:
     verdict = evaluate(clips["silent_titled"], ask(f'"{TITLE}"', LINE))
     assert [d.code for d in verdict.drivers] == ["missing_speech"]
