@@ -84,7 +84,8 @@ class RapidTextReader:
     def read(self, rgb: npt.NDArray[np.uint8]) -> list[TextLine]:
         engine = self._load()
         bgr = np.ascontiguousarray(rgb[..., ::-1])
-        result = engine(bgr, use_cls=False)
+        with self._lock:  # RapidOCR's pipeline object keeps per-call state: one read at a time
+            result = engine(bgr, use_cls=False)
         texts, scores = result.txts or (), result.scores or ()
         return [TextLine(str(t), float(s)) for t, s in zip(texts, scores, strict=True)]
 
