@@ -104,6 +104,15 @@ class ProviderAdapter(Protocol):
 
 
 @runtime_checkable
+class SpeaksDialogue(Protocol):
+    """An adapter that sends ``GenerationRequest.dialogue`` to its model, so the clip it returns
+    should speak the line (the gate's speech check then requires speech). An adapter that does not
+    implement it is not asked for speech: a line the model never received cannot be checked."""
+
+    speaks_dialogue: bool
+
+
+@runtime_checkable
 class FindsLostSubmissions(Protocol):
     """An adapter whose provider can say whether a create whose answer was lost reached it.
 

@@ -44,6 +44,7 @@ def sha256_file(path: Path) -> str:
 
 class LocalAnimaticAdapter:
     provider = "local"
+    speaks_dialogue = True  # the animatic voices the line (espeak-ng or a placeholder voice)
 
     def __init__(self, work_dir: Path) -> None:
         self.jobs = work_dir / "local-jobs"

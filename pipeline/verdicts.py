@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from adapters.base import SpeaksDialogue
 from adapters.errors import ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import billing
@@ -117,7 +118,23 @@ def expectation(
         audio="required" if needs_audio else "any",
         tier=tier,
         prompt=str(spec.get("prompt", "")),
+        dialogue=str(spec.get("dialogue") or "") or None,
+        speech=_speech(spec, bool(request.audio), ctx.adapter(attempt.provider)),
     )
+
+
+def _speech(
+    spec: dict[str, object], rendered_audio: bool, adapter: object
+) -> Literal["required", "none", "any"]:
+    """A line must be heard when the storyboard has one, the model renders sound and its adapter
+    sends it the line; a shot without a line must carry no speech. A silent render, or a line the
+    model was never given, is not listened to."""
+    if not rendered_audio:
+        return "any"
+    if not (spec.get("audio") == "dialogue" and spec.get("dialogue")):
+        return "none"
+    speaks = isinstance(adapter, SpeaksDialogue) and adapter.speaks_dialogue
+    return "required" if speaks else "any"
 
 
 @dataclass(frozen=True)

@@ -250,15 +250,30 @@ def thumb(frame: av.VideoFrame, width: int) -> npt.NDArray[np.uint8]:
     return np.asarray(frame.reformat(width=width, height=height, format="rgb24").to_ndarray())
 
 
-class AudioAccumulator:
-    """Collects decoded audio as float32 (channels, samples) in [-1, 1]."""
+SPEECH_RATE = 16_000
 
-    def __init__(self) -> None:
+
+class AudioAccumulator:
+    """Collects decoded audio as float32 (channels, samples) in [-1, 1]; with ``keep_speech``, also
+    a 16 kHz mono 16-bit copy (what voice activity detection reads), resampled by FFmpeg as the
+    frames arrive."""
+
+    def __init__(self, keep_speech: bool = False) -> None:
         self.chunks: list[npt.NDArray[np.float32]] = []
         self.rate = 0
+        self.resampler = (
+            av.AudioResampler(format="s16", layout="mono", rate=SPEECH_RATE)
+            if keep_speech
+            else None
+        )
+        self.speech: list[npt.NDArray[np.int16]] = []
 
     def add(self, frame: av.AudioFrame) -> None:
         self.rate = frame.sample_rate
+        if self.resampler is not None:
+            frame.pts = None  # resample by sample count; gaps are the dropout check's business
+            for mono in self.resampler.resample(frame):
+                self.speech.append(mono.to_ndarray().reshape(-1).astype(np.int16, copy=False))
         data = frame.to_ndarray()
         channels = len(frame.layout.channels)
         if not frame.format.is_planar:
@@ -271,6 +286,14 @@ class AudioAccumulator:
         else:
             chunk = data.astype(np.float32, copy=False)
         self.chunks.append(chunk)
+
+    def speech_pcm(self) -> npt.NDArray[np.int16] | None:
+        """The 16 kHz mono track, or None when it was not asked for."""
+        if self.resampler is None:
+            return None
+        for mono in self.resampler.resample(None):
+            self.speech.append(mono.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+        return np.concatenate(self.speech) if self.speech else np.zeros(0, np.int16)
 
     def finish(self) -> tuple[npt.NDArray[np.float32], int] | None:
         if not self.chunks:

@@ -39,6 +39,7 @@ class ClipAnalysis:
     decode_errors: int = 0
     error: str | None = None
     elapsed_s: float = 0.0
+    speech_pcm: npt.NDArray[np.int16] | None = None  # 16 kHz mono, when asked for
 
 
 @dataclass
@@ -50,9 +51,15 @@ class _Pass:
 
 
 def analyse(
-    path: Path | str, info: MediaInfo, cfg: DetectorConfig, *, keep_thumbs: bool = False
+    path: Path | str,
+    info: MediaInfo,
+    cfg: DetectorConfig,
+    *,
+    keep_thumbs: bool = False,
+    keep_speech: bool = False,
 ) -> ClipAnalysis:
-    """Decode ``path`` once and measure it. Never raises for a broken file."""
+    """Decode ``path`` once and measure it. Never raises for a broken file. ``keep_thumbs`` keeps
+    RGB thumbnails (judge, on-screen text), ``keep_speech`` a 16 kHz mono track (speech check)."""
     started = time.perf_counter()
     if info.error:
         return ClipAnalysis(info, None, None, error=info.error)
@@ -64,7 +71,7 @@ def analyse(
     cv2.setNumThreads(1)  # the decoder's threads already use every core
     try:
         with container:
-            state = _open_streams(container, cfg, keep_thumbs)
+            state = _open_streams(container, cfg, keep_thumbs, keep_speech)
             _decode_all(container, state)
     finally:
         cv2.setNumThreads(threads)
@@ -76,6 +83,7 @@ def analyse(
         error = "no video frame could be decoded"
     colour = state.video.colour if state.video is not None else []
     thumbs = [Thumb(t, rgb) for t, rgb in state.video.thumbs] if state.video is not None else []
+    speech = state.audio.speech_pcm() if state.audio is not None else None
     return ClipAnalysis(
         info=info,
         video=video if video is not None and video.times.size else None,
@@ -85,11 +93,15 @@ def analyse(
         decode_errors=state.errors,
         error=error,
         elapsed_s=time.perf_counter() - started,
+        speech_pcm=speech,
     )
 
 
 def _open_streams(
-    container: av.container.InputContainer, cfg: DetectorConfig, keep_thumbs: bool
+    container: av.container.InputContainer,
+    cfg: DetectorConfig,
+    keep_thumbs: bool,
+    keep_speech: bool,
 ) -> _Pass:
     vstream = container.streams.video[0] if container.streams.video else None
     astream = container.streams.audio[0] if container.streams.audio else None
@@ -98,7 +110,7 @@ def _open_streams(
         vstream.thread_type = "AUTO"
         rate = vstream.average_rate or vstream.guessed_rate
         video = VideoAccumulator(cfg, float(rate) if rate else 24.0, keep_thumbs)
-    audio = AudioAccumulator() if astream is not None else None
+    audio = AudioAccumulator(keep_speech) if astream is not None else None
     return _Pass(video, audio)
 
 

@@ -8,7 +8,11 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class ClipExpectation:
-    """What the shot asked for. ``duration_grid`` lists the durations the provider can render."""
+    """What the shot asked for. ``duration_grid`` lists the durations the provider can render.
+
+    ``speech`` is "required" for a shot with a spoken line (``dialogue``), "none" for one that must
+    carry no speech, "any" when the gate should not look. Quoted text in ``prompt`` is text the
+    frames must show; a prompt without quotes asks for no text on screen."""
 
     duration_s: float
     width: int
@@ -18,3 +22,5 @@ class ClipExpectation:
     duration_grid: tuple[float, ...] | None = None
     tier: str = "standard"
     prompt: str | None = None
+    dialogue: str | None = None
+    speech: Literal["required", "none", "any"] = "any"

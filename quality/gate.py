@@ -6,6 +6,7 @@ undecodable or truncated file is a finding like any other.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -16,8 +17,10 @@ from quality.checks import check_audio, check_integrity, check_request, expected
 from quality.detectors import detect_video
 from quality.events import Finding
 from quality.expectation import ClipExpectation
+from quality.onscreen_text import check_text, wanted_texts
 from quality.policy import GatePolicy, default_policy
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
+from quality.speech import check_speech
 from quality.verdict import apply_tier, decide
 
 VerdictAction = Literal["accept", "repair", "retry", "escalate", "give_up"]
@@ -68,7 +71,18 @@ def measure(clip: ClipAnalysis, expect: ClipExpectation, policy: GatePolicy) -> 
         request = [f for f in request if f.code != "short_duration"]
     findings += request
     findings += check_audio(clip, expect, cfg)
+    findings += check_speech(clip.speech_pcm, expect, cfg)
+    if _reads_text(expect, policy):
+        source_width = max(clip.video.width, clip.video.height)  # rotated: either side is wide
+        findings += check_text(expect.prompt, clip.thumbs, cfg, source_width=source_width)
     return sorted(findings, key=lambda f: (f.start if f.start is not None else -1.0, f.code))
+
+
+def _reads_text(expect: ClipExpectation, policy: GatePolicy) -> bool:
+    """OCR runs when the prompt quotes text, or on every prompt when the tier watches for text."""
+    if expect.prompt is None or policy.detectors.ocr_frames <= 0:
+        return False
+    return bool(wanted_texts(expect.prompt)) or policy.tier(expect.tier).watch_text
 
 
 def _metrics(clip: ClipAnalysis) -> dict[str, float]:
@@ -96,11 +110,20 @@ def evaluate(
     policy = policy or default_policy()
     tier = policy.tier(expect.tier)
     info = probe(Path(path), read_rotation=False)
-    keep_thumbs = scorer is not None and scorer.needs_frames and tier.judge
-    clip = analyse(path, info, policy.detectors, keep_thumbs=keep_thumbs)
+    judge_frames = scorer is not None and scorer.needs_frames and tier.judge
+    reads_text = _reads_text(expect, policy)
+    clip = analyse(
+        path,
+        info,
+        policy.detectors,
+        keep_thumbs=judge_frames or reads_text,
+        keep_speech=expect.speech != "any",
+    )
     if clip.video is not None:
         clip = replace(clip, info=replace(info, rotation=clip.video.rotation))
+    started = time.perf_counter()
     scored = _score(clip, expect, policy, scorer)
+    checks_s = time.perf_counter() - started
     decision = decide(
         scored.findings,
         policy,
@@ -120,7 +143,7 @@ def evaluate(
         scored.notes + decision.notes,
         scored.cost,
         scored.scores,
-        _metrics(clip),
+        _metrics(clip) | {"checks_s": checks_s},
     )
 
 

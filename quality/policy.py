@@ -65,6 +65,17 @@ class DetectorConfig(_Frozen):
     aspect_tolerance: float = 0.01
     fps_tolerance: float = 0.01
     truncation_tolerance_frames: int = 2
+    vad_mode: int = Field(3, ge=0, le=3)  # webrtcvad aggressiveness: 3 rejects the most non-speech
+    speech_min_s: float = Field(0.3, gt=0)
+    speech_gap_s: float = Field(0.3, ge=0)
+    speech_level_spread_db: float = Field(10.0, ge=0)
+    speech_words_per_s: float = Field(2.5, gt=0)
+    speech_length_min_ratio: float = Field(0.5, gt=0)
+    speech_length_max_ratio: float = Field(2.0, gt=0)
+    ocr_frames: int = Field(3, ge=0)  # frames read for on-screen text; 0 turns the check off
+    text_match: float = Field(0.8, gt=0, le=1)
+    text_min_confidence: float = Field(0.8, ge=0, le=1)
+    text_min_chars: int = Field(3, ge=1)
 
 
 class TierPolicy(_Frozen):
@@ -75,6 +86,7 @@ class TierPolicy(_Frozen):
     judge_min_score: float = Field(0.5, ge=0, le=1)
     judge_weight: float = Field(0.6, ge=0, le=1)
     max_retries: int = Field(1, ge=0)
+    watch_text: bool = True  # OCR every clip for unexpected text, not only prompts that quote text
     severity: dict[str, SeverityName] = Field(default_factory=dict)
     actions: dict[str, Action] = Field(default_factory=dict)
 

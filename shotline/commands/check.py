@@ -2,11 +2,13 @@
 
 Exit code 0 when the verdict is accept or repair, 1 for retry/escalate/give_up, 2 for unusable
 arguments. Unspecified expectations (duration, size, fps) default to what the file measures.
+``--prompt`` and ``--dialogue`` turn on the content checks (on-screen text, speech).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
@@ -32,8 +34,28 @@ _COLOURS = {
 }
 
 
+@dataclass(frozen=True)
+class ContentAsk:
+    """What the shot's content should be: the prompt (quoted text must show on screen) and the
+    spoken line (speech of about its length must be heard)."""
+
+    prompt: str | None = None
+    dialogue: str | None = None
+
+    def speech(self, audio: str) -> Literal["required", "none", "any"]:
+        if self.dialogue:
+            return "required"
+        return "none" if audio == "none" else "any"
+
+
 def build_expectation(
-    clip: Path, duration: float | None, size: str | None, fps: float | None, audio: str, tier: str
+    clip: Path,
+    duration: float | None,
+    size: str | None,
+    fps: float | None,
+    audio: str,
+    tier: str,
+    content: ContentAsk | None = None,
 ) -> ClipExpectation:
     from foundation.storyboard import parse_size
     from media.probe import probe
@@ -44,6 +66,11 @@ def build_expectation(
         problems.append(Problem("CLIP", f"{clip} is not a file"))
     if audio not in AUDIO_CHOICES:
         problems.append(Problem("--audio", f"{audio!r} is not one of {', '.join(AUDIO_CHOICES)}"))
+    content = content or ContentAsk()
+    if content.dialogue is not None and not content.dialogue.strip():
+        problems.append(Problem("--dialogue", "must not be empty"))
+    if content.dialogue and audio == "none":
+        problems.append(Problem("--dialogue", "a spoken line needs audio, but --audio is none"))
     if duration is not None and duration <= 0:
         problems.append(Problem("--duration", "must be positive"))
     if fps is not None and fps <= 0:
@@ -63,8 +90,11 @@ def build_expectation(
         width=width or measured_w,
         height=height or measured_h,
         fps=fps if fps is not None else info.fps,
-        audio=cast(Literal["required", "none", "any"], audio),
+        audio="required" if content.dialogue else cast(Literal["required", "none", "any"], audio),
         tier=tier,
+        prompt=content.prompt,
+        dialogue=content.dialogue,
+        speech=content.speech(audio),
     )
 
 
@@ -101,6 +131,15 @@ def register(app: typer.Typer) -> None:
         audio: Annotated[str, typer.Option(help="required | none | any")] = "any",
         tier: Annotated[str, typer.Option(help="quality tier of the policy")] = "standard",
         policy: Annotated[Path | None, typer.Option(help="gate policy YAML")] = None,
+        prompt: Annotated[
+            str | None,
+            typer.Option(
+                help='the shot\'s prompt: "quoted" text must be read on screen, none else'
+            ),
+        ] = None,
+        dialogue: Annotated[
+            str | None, typer.Option(help="the spoken line: speech of about its length is required")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     ) -> None:
         """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else)."""
@@ -111,7 +150,8 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            expect = build_expectation(clip, duration, size, fps, audio, tier)
+            content = ContentAsk(prompt, dialogue)
+            expect = build_expectation(clip, duration, size, fps, audio, tier, content)
             gate_policy: GatePolicy = load_policy(policy) if policy else default_policy()
         except ShotlineError as exc:
             fail_with(exc, console, as_json)

@@ -173,7 +173,11 @@ class TestDrillDown:
             "accept",
             "local/animatic",
         )
-        assert attempt["findings"] == job["shots"][0]["findings"] == []
+        # the animatic draws the shot id and prompt, which a final render's gate flags (a warning)
+        assert attempt["findings"] == job["shots"][0]["findings"]
+        assert [(f["code"], f["severity"]) for f in attempt["findings"]] == [
+            ("unexpected_text", "warning")
+        ]
         clip = client.get(attempt["clip_url"], headers=headers)
         assert clip.headers["content-type"] == "video/mp4"
         asset = client.get(shot["clip_url"], headers=headers)

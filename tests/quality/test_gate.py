@@ -23,7 +23,9 @@ from quality.gate import evaluate
 from quality.scoring import JudgeScorer, TechnicalScorer, judge_from_settings
 from tests.quality.conftest import CLIPS
 
-EXPECT = replace(CLIPS["clean"].expect, prompt="a test pattern")
+# testsrc2 draws a running clock: the prompt asks for it, so the on-screen text check passes
+PROMPT = 'a test pattern whose clock reads "00:00:00"'
+EXPECT = replace(CLIPS["clean"].expect, prompt=PROMPT)
 
 
 @dataclass
@@ -72,7 +74,7 @@ def test_judge_runs_on_clean_clip_and_costs_are_reported(
     assert verdict.judge_cost_usd == pytest.approx(0.0012)
     assert len(judge.calls[0].frames) == 3
     assert judge.calls[0].frames[0].jpeg[:2] == b"\xff\xd8"
-    assert judge.calls[0].prompt == "a test pattern"
+    assert judge.calls[0].prompt == PROMPT
     assert verdict.scores["judge"] == pytest.approx(0.8)
     assert verdict.score == pytest.approx(0.6 * 0.8 + 0.4 * 1.0)
     assert any(f.code == "judge_issue" and f.start == 0.5 for f in verdict.findings)
