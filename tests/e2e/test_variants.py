@@ -22,7 +22,7 @@ VARIANTS = {"9x16": (50, 90), "1x1": (90, 90)}  # the largest crops of a 160x90 
 
 
 @pytest.fixture(scope="module")
-def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, list]:
+def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, list[Any]]:
     """Two 1 s shots at 160x90 with a crossfade, asking for 9:16 and 1:1: report, output and
     every reframe run (shot segment, variant)."""
     data = tmp_path_factory.mktemp("variants-job")
@@ -52,6 +52,10 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
 def _measure(path: Path) -> tuple[int, int, float, float]:
     with av.open(str(path)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.duration is not None
+        assert video.time_base is not None
+        assert audio.duration is not None
+        assert audio.time_base is not None
         seconds = float(video.duration * video.time_base)
         audio_seconds = float(audio.duration * audio.time_base)
         return video.codec_context.width, video.codec_context.height, seconds, audio_seconds

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from foundation.storyboard import StoryboardError, parse_storyboard
 from foundation.variants import resolve
 
 
-def _board(size: str, variants: list[str]) -> dict:
+def _board(size: str, variants: list[str]) -> dict[str, Any]:
     shot = {"id": "a", "prompt": "a calm sea", "duration": 2}
     return {"title": "t", "output": {"size": size, "variants": variants},
             "scenes": [{"id": "s", "shots": [shot]}]}  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -38,13 +39,13 @@ def moving(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def segments(moving: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
+def segments(moving: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     folder = tmp_path_factory.mktemp("segments")
     return normalise_all([moving, moving], ["cut", "crossfade:0.25"], folder, frames=48)
 
 
 class TestCropPath:
-    def test_follows_the_square_without_jitter(self, segments: list) -> None:
+    def test_follows_the_square_without_jitter(self, segments: list[Any]) -> None:
         segment = segments[0][1]
         track = measure(segment.path, 160, 90, 48)
         crop = resolve("9:16", 160, 90).crop_width
@@ -77,11 +78,13 @@ def _bright_columns(path: Path) -> tuple[tuple[int, int], list[float], float]:
             luma = frame.to_ndarray(format="gray")
             cols = np.flatnonzero((luma > 200).any(axis=0))
             centres.append(float(cols.mean()) if cols.size else float("nan"))
+        assert stream.duration is not None
+        assert stream.time_base is not None
         seconds = float(stream.duration * stream.time_base)
         return (stream.codec_context.width, stream.codec_context.height), centres, seconds
 
 
-def test_variants_are_reframed_stitched_and_verified(segments: list, tmp_path: Path) -> None:
+def test_variants_are_reframed_stitched_and_verified(segments: list[Any], tmp_path: Path) -> None:
     plan = plan_edit(segments, PROFILE)
     out = tmp_path / "out.mp4"
     variants = [resolve("9:16", 160, 90), resolve("1:1", 160, 90)]
@@ -97,7 +100,9 @@ def test_variants_are_reframed_stitched_and_verified(segments: list, tmp_path: P
         assert not np.isnan(centres[4:40]).any()
 
 
-def test_normalise_saves_the_proxy_the_track_is_measured_on(segments: list, tmp_path: Path) -> None:
+def test_normalise_saves_the_proxy_the_track_is_measured_on(
+    segments: list[Any], tmp_path: Path
+) -> None:
     """The subject is measured on the grey proxy the normalise run wrote (no second decode), and
     that proxy agrees with decoding the segment."""
     segment = segments[0][1]
