@@ -68,6 +68,9 @@ class HostedAdapter(ABC):
 
     provider: str
     default_base_url: ClassVar[str]
+    # the line goes in the prompt (``GenerationRequest.spoken_prompt``): a model that renders
+    # sound voices it, so the gate listens for it (``SpeaksDialogue``)
+    speaks_dialogue: ClassVar[bool] = True
 
     def __init__(
         self,

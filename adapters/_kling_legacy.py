@@ -95,7 +95,7 @@ def legacy_body(
         )
     body: dict[str, Any] = {
         "model_name": model,
-        "prompt": request.prompt[:2500],
+        "prompt": request.spoken_prompt[:2500],
         "mode": _MODES[resolution],
         "duration": str(round(request.duration_s)),
     }

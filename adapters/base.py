@@ -45,6 +45,19 @@ class GenerationRequest:
     negative_prompt: str | None = None
     shot_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    speaker: str | None = None
+
+    @property
+    def spoken_prompt(self) -> str:
+        """The prompt a model that voices dialogue is sent: the line goes in it, in double quotes
+        after a verb of speech, as Google's Veo prompt guide writes dialogue
+        (ai.google.dev/gemini-api/docs/video, "Prompt guide": "use quotes for specific speech").
+        No provider of ours takes the line in a field of its own; the prompt itself when there is
+        no line."""
+        if not (self.dialogue or "").strip():
+            return self.prompt
+        who = self.speaker or "The speaker"
+        return f'{self.prompt.rstrip()} {who} says: "{(self.dialogue or "").strip()}"'
 
     @property
     def aspect_ratio(self) -> str:

@@ -136,7 +136,7 @@ class FalAdapter(HostedAdapter):
         fam = family(app_id)
         unit = str(request.extra.get("fal_duration_suffix", fam.duration_unit))
         body: dict[str, Any] = {
-            "prompt": request.prompt,
+            "prompt": request.spoken_prompt,
             "duration": f"{round(request.duration_s)}{unit}",
             "generate_audio": request.audio,
         }

@@ -104,7 +104,7 @@ class VeoAdapter(HostedAdapter):
         )
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
-        instance: dict[str, Any] = {"prompt": request.prompt}
+        instance: dict[str, Any] = {"prompt": request.spoken_prompt}
         if request.reference_image is not None:
             instance["image"] = _image(request.reference_image)
         parameters: dict[str, Any] = {

@@ -233,7 +233,7 @@ def aspect(request: GenerationRequest) -> str:
 
 def prompt_text(request: GenerationRequest) -> str:
     """The prompt; the new standard has no ``negative_prompt``: negatives go in the prompt."""
-    text = request.prompt
+    text = request.spoken_prompt
     if request.negative_prompt:
         text = f"{text}\nAvoid: {request.negative_prompt}"
     return text[:PROMPT_MAX]

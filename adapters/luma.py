@@ -96,7 +96,7 @@ class LumaAdapter(HostedAdapter):
         resolution = luma_resolution(request.width, request.height)
         body: dict[str, Any] = {
             "model": model,
-            "prompt": request.prompt,
+            "prompt": request.spoken_prompt,
             "aspect_ratio": nearest_ratio(request.width, request.height, LEGACY_RATIOS),
             "duration": "9s" if request.duration_s > 7 else "5s",
             "resolution": "540p" if resolution == "360p" else resolution,
@@ -126,7 +126,7 @@ class LumaAdapter(HostedAdapter):
         return {
             "model": model,
             "type": "video",
-            "prompt": request.prompt[:6000],
+            "prompt": request.spoken_prompt[:6000],
             "aspect_ratio": nearest_ratio(request.width, request.height),
             "video": video,
         }

@@ -33,7 +33,7 @@ class OpenAIVideosAdapter(HostedAdapter):
 
     def build_form(self, request: GenerationRequest) -> dict[str, Any]:
         form: dict[str, Any] = {
-            "prompt": (None, request.prompt),
+            "prompt": (None, request.spoken_prompt),
             "model": (None, request.provider_model or "sora-2"),
             "seconds": (None, str(round(request.duration_s))),
             "size": (None, f"{request.width}x{request.height}"),

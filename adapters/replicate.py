@@ -35,7 +35,7 @@ class ReplicateAdapter(HostedAdapter):
 
     def build_input(self, request: GenerationRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "prompt": request.prompt,
+            "prompt": request.spoken_prompt,
             "duration": round(request.duration_s),
             "aspect_ratio": request.aspect_ratio,
             "resolution": f"{min(request.width, request.height)}p",

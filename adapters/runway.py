@@ -77,7 +77,7 @@ class RunwayAdapter(HostedAdapter):
         model = request.provider_model or "gen4.5"
         body: dict[str, Any] = {
             "model": model,
-            "promptText": utf16_prefix(request.prompt, _PROMPT_UNITS),
+            "promptText": utf16_prefix(request.spoken_prompt, _PROMPT_UNITS),
             "ratio": f"{request.width}:{request.height}",
             "duration": round(request.duration_s),
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,8 +42,19 @@ def capped(spec: ClipSpec, max_side: int | None) -> ClipSpec:
     )
 
 
+_SPOKEN = re.compile(r'says: "([^"]+)"')
+
+
+def spoken_line(prompt: str) -> str | None:
+    """The line a prompt asks to be spoken (``GenerationRequest.spoken_prompt``'s form, the Veo
+    prompt guide's): a model with sound voices it, so the emulated clip does too."""
+    found = _SPOKEN.findall(prompt)
+    return found[-1] if found else None
+
+
 def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> Path:
-    """Render ``spec`` to ``out`` and write each defect into it."""
+    """Render ``spec`` to ``out`` (speaking the prompt's quoted line when it has sound) and write
+    each defect into it."""
     request = GenerationRequest(
         shot_id=f"emulated-{out.stem}",
         prompt=spec.prompt,
@@ -53,6 +65,7 @@ def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> 
         model=f"{spec.provider}/{spec.model}",
         provider_model=spec.model,
         audio=spec.audio,
+        dialogue=spoken_line(spec.prompt) if spec.audio else None,
         seed=spec.seed,
     )
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,7 @@ def build_request(
         provider_model=candidate.provider_model,
         audio=candidate.audio,
         dialogue=shot_spec.get("dialogue") if candidate.audio else None,
+        speaker=shot_spec.get("speaker") if candidate.audio else None,
         seed=route.seed if route.seed is not None else shot_spec.get("seed"),
         reference_image=Path(shot_spec["reference_image"])
         if shot_spec.get("reference_image")

@@ -133,6 +133,7 @@ class StoredRequest:
     negative_prompt: str | None = None
     shot_type: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    speaker: str | None = None
 
     def to_json(self) -> JsonObject:
         return {
@@ -151,6 +152,7 @@ class StoredRequest:
             "negative_prompt": self.negative_prompt,
             "shot_type": self.shot_type,
             "extra": dict(self.extra),
+            "speaker": self.speaker,
         }
 
     @classmethod
@@ -173,4 +175,5 @@ class StoredRequest:
             negative_prompt=data.get("negative_prompt"),
             shot_type=data.get("shot_type"),
             extra=dict(data.get("extra") or {}),
+            speaker=data.get("speaker"),
         )
