@@ -136,7 +136,7 @@ class StoredRequest:
     speaker: str | None = None
 
     def to_json(self) -> JsonObject:
-        return {
+        data: JsonObject = {
             "shot_id": self.shot_id,
             "prompt": self.prompt,
             "duration_s": self.duration_s,
@@ -152,8 +152,10 @@ class StoredRequest:
             "negative_prompt": self.negative_prompt,
             "shot_type": self.shot_type,
             "extra": dict(self.extra),
-            "speaker": self.speaker,
         }
+        if self.speaker is not None:  # requests stored before speakers existed stay as they were
+            data["speaker"] = self.speaker
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StoredRequest:

@@ -110,4 +110,7 @@ def test_a_planned_job_stores_records_that_round_trip():
             spec = attempts.shot_spec(job, row.key)
             built = attempts.build_request(spec, route.primary, route)
             stored = StoredRequest.from_json(asdict(built))
-            assert stored.to_json() == asdict(built) | {"reference_image": None}
+            expected = asdict(built) | {"reference_image": None}
+            if expected["speaker"] is None:  # stored only when the shot names one
+                del expected["speaker"]
+            assert stored.to_json() == expected
