@@ -81,6 +81,8 @@ def test_an_old_request_round_trips_unchanged():
     request = StoredRequest.from_json(OLD_REQUEST)
     assert request.extra["idempotency_key"] == "job-a-1"
     assert request.to_json() == OLD_REQUEST
+    spoken = OLD_REQUEST | {"speaker": "mara"}
+    assert StoredRequest.from_json(spoken).to_json() == spoken
 
 
 def test_a_missing_route_has_no_candidates():
