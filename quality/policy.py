@@ -69,6 +69,10 @@ class DetectorConfig(_Frozen):
     speech_min_s: float = Field(0.3, gt=0)
     speech_gap_s: float = Field(0.3, ge=0)
     speech_level_spread_db: float = Field(10.0, ge=0)
+    # a voice has a pitch: the share of a stretch's loud frames whose autocorrelation peaks at a
+    # 70-400 Hz period by at least ``speech_periodicity`` (noise bursts have none)
+    speech_periodicity: float = Field(0.45, ge=0, le=1)
+    speech_voiced_share: float = Field(0.3, ge=0, le=1)
     speech_words_per_s: float = Field(2.5, gt=0)
     speech_length_min_ratio: float = Field(0.5, gt=0)
     speech_length_max_ratio: float = Field(2.0, gt=0)

@@ -3,7 +3,9 @@
 Voice activity comes from the WebRTC VAD (``webrtcvad-wheels``, MIT; no model weights) on the
 16 kHz mono track the single decode already resampled. The VAD also fires on loud stationary noise,
 so a voiced stretch only counts as speech when its level moves like speech does (syllables and
-pauses: a spread of at least ``speech_level_spread_db`` between its loud and quiet 30 ms frames).
+pauses: a spread of at least ``speech_level_spread_db`` between its loud and quiet 30 ms frames)
+and enough of its loud frames have a pitch (a periodic 70-400 Hz waveform: rhythmic noise bursts
+move like syllables but have none).
 """
 
 from __future__ import annotations
@@ -52,6 +54,26 @@ def _frame_levels(pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.float64]:
     return levels
 
 
+def _pitched(frames: npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.bool_]:
+    """Whether each frame's normalised autocorrelation peaks at a 70-400 Hz period."""
+    centred = frames - frames.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=2 * frames.shape[1], axis=1)
+    corr = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)
+    low, high = VAD_RATE // 400, VAD_RATE // 70
+    energy = np.maximum(corr[:, 0], 1e-12)
+    peaks: npt.NDArray[np.bool_] = corr[:, low : high + 1].max(axis=1) / energy >= threshold
+    return peaks
+
+
+def _has_pitch(pcm: npt.NDArray[np.int16], first: int, last: int, cfg: DetectorConfig) -> bool:
+    size = int(VAD_RATE * VAD_FRAME_S)
+    frames = pcm[first * size : (last + 1) * size].astype(np.float64)
+    frames = frames[: frames.size // size * size].reshape(-1, size)
+    if not frames.size:
+        return False
+    return float(_pitched(frames, cfg.speech_periodicity).mean()) >= cfg.speech_voiced_share
+
+
 def speech_segments(pcm: npt.NDArray[np.int16], cfg: DetectorConfig) -> list[SpeechSegment]:
     """Stretches of speech: voiced frames joined across pauses shorter than ``speech_gap_s``,
     at least ``speech_min_s`` long, whose level spread says speech rather than steady noise."""
@@ -72,6 +94,8 @@ def speech_segments(pcm: npt.NDArray[np.int16], cfg: DetectorConfig) -> list[Spe
         # the VAD also passes a steady bed under the voice: the speech is what rises above it
         loud = np.flatnonzero(stretch >= (floor + top) / 2)
         first, last = run.first + int(loud[0]), run.first + int(loud[-1])
+        if not _has_pitch(pcm, first, last, cfg):
+            continue
         out.append(SpeechSegment(first * VAD_FRAME_S, (last + 1) * VAD_FRAME_S))
     return out
 

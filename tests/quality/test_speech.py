@@ -52,6 +52,17 @@ def test_silence_noise_and_tones_are_not_speech(signal: npt.NDArray[np.float64])
     assert speech_segments(pcm(signal), CFG) == []
 
 
+@pytest.mark.parametrize("rate_hz", [4.0, 7.0])
+def test_rhythmic_noise_bursts_move_like_syllables_but_have_no_pitch(rate_hz: float) -> None:
+    """Bursts at a syllable rate pass the VAD and the level spread (bench_gate found both rates
+    taken for speech); a voice's frames are periodic at a 70-400 Hz pitch, these are not."""
+    bursts = (np.sin(2 * np.pi * rate_hz * T) > 0.3) * 0.3 * RNG.standard_normal(T.size)
+    assert voiced_frames(pcm(bursts), 3).mean() > 0.3
+    assert speech_segments(pcm(bursts), CFG) == []
+    no_pitch = DetectorConfig(speech_voiced_share=0.0)
+    assert speech_segments(pcm(bursts), no_pitch) != []  # what the pitch rule removes
+
+
 def test_loud_noise_passes_the_vad_but_not_the_level_spread() -> None:
     noise = pcm(0.3 * RNG.standard_normal(T.size))
     assert voiced_frames(noise, 3).mean() > 0.9
