@@ -29,10 +29,10 @@ from foundation.errors import InvalidInputError, Problem
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
+from foundation.transition import Transition as Transition  # re-exported: shots name theirs
 from foundation.variants import MAX_VARIANTS, Variant, check_text, resolve, variant_problems
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
-_TRANSITION_RE = re.compile(r"^(cut|crossfade|fade|wipe)(?::(\d{1,6}(?:\.\d{1,6})?))?$")
 
 
 class StoryboardError(InvalidInputError):
@@ -73,35 +73,6 @@ def parse_size(value: str) -> tuple[int, int]:
     if max(width, height) > lim.MAX_ASPECT * min(width, height):
         raise ValueError(f"size {value!r} is more elongated than {lim.MAX_ASPECT:g}:1")
     return width, height
-
-
-class Transition(_Strict):
-    """Transition into a shot; ``crossfade`` and ``fade`` (via black) overlap the previous one."""
-
-    kind: str = "cut"
-    seconds: float = 0.0
-
-    @classmethod
-    def parse(cls, text: str) -> Transition:
-        match = _TRANSITION_RE.match(text.strip().lower())
-        if not match:
-            shown = text if len(text) <= 40 else text[:40] + "..."
-            raise ValueError(
-                f"transition {shown!r} must be cut, crossfade:SECONDS, fade:SECONDS or "
-                "wipe:SECONDS (at most 6 digits either side of the point)"
-            )
-        kind, seconds = match[1], float(match[2] or 0)
-        if kind == "cut" and match[2]:
-            raise ValueError("a cut takes no duration")
-        if kind != "cut" and seconds <= 0:
-            raise ValueError(f"{kind} needs a duration > 0, e.g. {kind}:0.5")
-        if seconds > lim.MAX_SHOT_S:
-            raise ValueError(f"{kind} of {seconds:g}s is longer than any shot may be")
-        return cls(kind=kind, seconds=seconds)
-
-    def __str__(self) -> str:
-        seconds = f"{self.seconds:.6f}".rstrip("0").rstrip(".")  # no exponent: parses again
-        return "cut" if self.kind == "cut" else f"{self.kind}:{seconds}"
 
 
 class OutputSpec(_Strict):
