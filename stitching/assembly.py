@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -218,7 +219,8 @@ def _render(
         parts = AudioParts(interiors, packets)
         written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp))
         os.replace(tmp, out)
-        plan_path.write_text(plan.to_json(), encoding="utf-8")
+        stored = plan.to_dict() | {"captions": captions.to_dict()}
+        plan_path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
         edit = pool.submit(_timed, timings, "edit_files", lambda: export_edit(plan, out))
         subtitles = write_captions(cues, out)
         playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from stitching.errors import StitchError
+from stitching.errors import PlanError, StitchError
 from stitching.plan import EditPlan, ShotPlan
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,19 @@ class Captions:
 
     dialogue: Mapping[str, str] = field(default_factory=dict)
     burn_in: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``OUT.plan.json`` keeps it, so a re-stitch from the plan captions the same lines."""
+        return {"dialogue": dict(self.dialogue), "burn_in": self.burn_in}
+
+    @classmethod
+    def from_plan(cls, data: Mapping[str, Any]) -> Captions:
+        """The captions a stored plan carries (none in a plan written before they were kept)."""
+        found = data.get("captions") or {}
+        lines = found.get("dialogue") or {}
+        if not isinstance(lines, dict) or not all(isinstance(v, str) for v in lines.values()):
+            raise PlanError("edit plan: captions.dialogue must map shot ids to lines")
+        return cls({str(k): v for k, v in lines.items()}, bool(found.get("burn_in", False)))
 
 
 @dataclass(frozen=True)

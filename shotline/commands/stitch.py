@@ -85,7 +85,7 @@ def _run(
     clips: list[Path], plan: Path | None, output: Path, settings: dict[str, Any]
 ) -> StitchResult:
     from foundation.storyboard import Transition
-    from stitching import EditPlan, assemble, stitch
+    from stitching import Captions, EditPlan, assemble, stitch
 
     if plan is not None:
         if clips:
@@ -98,7 +98,8 @@ def _run(
             raise InvalidInputError(
                 f"{plan}: cannot be read", [Problem("--plan", str(exc))]
             ) from None
-        return assemble(EditPlan.from_json(text), output, hls=settings["hls"])
+        captions = Captions.from_plan(_plan_data(text, plan))
+        return assemble(EditPlan.from_json(text), output, hls=settings["hls"], captions=captions)
     if not clips:
         raise InvalidInputError("nothing to stitch", [Problem("CLIP", "give at least one clip")])
     try:
@@ -112,6 +113,16 @@ def _run(
         return stitch(items, profile, output, work, hls=settings["hls"])
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.stem}.") as scratch:
         return stitch(items, profile, output, Path(scratch), hls=settings["hls"])
+
+
+def _plan_data(text: str, plan: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"{plan}: not JSON", [Problem("--plan", str(exc))]) from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{plan}: not an edit plan", [Problem("--plan", "not an object")])
+    return data
 
 
 def register(app: typer.Typer) -> None:

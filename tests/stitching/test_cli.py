@@ -42,9 +42,32 @@ def test_stitch_from_a_stored_plan(shots, tmp_path):
     assert CliRunner().invoke(app, args).exit_code == 0
     again = tmp_path / "again.mp4"
     plan = tmp_path / "first.plan.json"
+    stored = json.loads(plan.read_text())
+    assert stored.pop("captions") == {"dialogue": {}, "burn_in": False}
     result = CliRunner().invoke(app, ["stitch", "--plan", str(plan), "-o", str(again), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["plan"] == json.loads(plan.read_text())
+    assert json.loads(result.output)["plan"] == stored
+
+
+def test_a_stored_plan_keeps_its_captions(shots, tmp_path):
+    """A job's plan carries its dialogue, so stitching it again writes the same captions."""
+    first = tmp_path / "first.mp4"
+    args = ["stitch", *map(str, shots[:2]), "-o", str(first), "--size", "160x90", "--keep-segments"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    plan = tmp_path / "first.plan.json"
+    stored = json.loads(plan.read_text())
+    second = stored["shots"][1]["shot_id"]
+    stored["captions"] = {"dialogue": {second: "We leave at dawn."}, "burn_in": False}
+    plan.write_text(json.dumps(stored))
+    again = tmp_path / "again.mp4"
+    result = CliRunner().invoke(app, ["stitch", "--plan", str(plan), "-o", str(again), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "We leave at dawn." in (tmp_path / "again.srt").read_text()
+    assert json.loads((tmp_path / "again.plan.json").read_text())["captions"] == stored["captions"]
+    stored["captions"] = {"dialogue": {second: 7}}
+    plan.write_text(json.dumps(stored))
+    bad = CliRunner().invoke(app, ["stitch", "--plan", str(plan), "-o", str(again), "--json"])
+    assert bad.exit_code == 2, bad.output
 
 
 def test_bad_transition_is_invalid_input(shots, tmp_path):
