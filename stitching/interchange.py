@@ -6,8 +6,10 @@ of one clip per shot (its normalised segment, the provider's clip kept in the cl
 transitions between them, the shots' sound on ``A1`` (same clips and transitions) and the music bed
 on ``A2`` when the plan has one. The EDL is that timeline through the OTIO project's CMX 3600
 adapter (picture track only, as CMX 3600 lists one track). The FCPXML comes from a writer of our own
-(``stitching.fcpxml``): the OTIO project's FCP X adapter drops transitions. The project has no
-captions yet, so no caption track is written.
+(``stitching.fcpxml``): the OTIO project's FCP X adapter drops transitions. Captions (the cues of
+``OUT.srt``) are markers on the OTIO timeline's stack, one per cue, spanning it, its text as the
+marker's name (OTIO has no subtitle track kind; NLEs that read OTIO markers show them); the FCPXML
+and the EDL carry no captions.
 
 ``opentimelineio`` is imported when a file is written, not with ``stitching`` (it costs ~0.25 s).
 """
@@ -15,9 +17,11 @@ captions yet, so no caption track is written.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from stitching.captions import Cue
 from stitching.errors import StitchError
 from stitching.fcpxml import fcpxml_text
 from stitching.layout import Cut, Join, MediaNames, layout, music_loops, music_name
@@ -41,10 +45,10 @@ def interchange_paths(out: Path) -> dict[str, Path]:
     return {fmt: out.with_name(f"{out.stem}.{fmt}") for fmt in FORMATS}
 
 
-def export(plan: EditPlan, out: Path) -> dict[str, Path]:
+def export(plan: EditPlan, out: Path, cues: Sequence[Cue] = ()) -> dict[str, Path]:
     """Write ``OUT.otio``, ``OUT.fcpxml`` and ``OUT.edl`` beside ``out``; their paths by format."""
     paths = interchange_paths(out)
-    for fmt, text in _texts(plan, out.stem, MediaNames(), FORMATS).items():
+    for fmt, text in _texts(plan, out.stem, MediaNames(), FORMATS, cues).items():
         paths[fmt].write_text(text, encoding="utf-8")
     return paths
 
@@ -55,7 +59,11 @@ def render(plan: EditPlan, fmt: Format, title: str, *, portable: bool = False) -
 
 
 def _texts(
-    plan: EditPlan, title: str, names: MediaNames, formats: tuple[Format, ...]
+    plan: EditPlan,
+    title: str,
+    names: MediaNames,
+    formats: tuple[Format, ...],
+    cues: Sequence[Cue] = (),
 ) -> dict[Format, str]:
     import opentimelineio as otio
 
@@ -67,7 +75,7 @@ def _texts(
                 texts[fmt] = fcpxml_text(plan, title, names)
                 continue
             if built is None:
-                built = timeline(plan, title, names)
+                built = timeline(plan, title, names, cues)
             if fmt == "otio":
                 texts[fmt] = str(otio.adapters.write_to_string(built, "otio_json"))
             else:
@@ -77,7 +85,9 @@ def _texts(
     return texts
 
 
-def timeline(plan: EditPlan, title: str, names: MediaNames) -> otio.schema.Timeline:
+def timeline(
+    plan: EditPlan, title: str, names: MediaNames, cues: Sequence[Cue] = ()
+) -> otio.schema.Timeline:
     """The plan as an OTIO timeline (see the module docstring)."""
     import opentimelineio as otio
 
@@ -94,7 +104,22 @@ def timeline(plan: EditPlan, title: str, names: MediaNames) -> otio.schema.Timel
         built.tracks.append(track)
     if plan.music is not None:
         built.tracks.append(_music_track(plan, rate, names))
+    for cue in cues:
+        built.tracks.markers.append(_caption(cue, rate))
     return built
+
+
+def _caption(cue: Cue, rate: float) -> otio.schema.Marker:
+    import opentimelineio as otio
+
+    start = otio.opentime.RationalTime(round(cue.start_ms * rate / 1000), rate)
+    length = otio.opentime.RationalTime(round((cue.end_ms - cue.start_ms) * rate / 1000), rate)
+    return otio.schema.Marker(
+        name="\n".join(cue.lines),
+        marked_range=otio.opentime.TimeRange(start, length),
+        color=otio.schema.MarkerColor.YELLOW,
+        metadata={"shotline": {"caption": cue.to_dict()}},
+    )
 
 
 def _timeline_metadata(plan: EditPlan) -> dict[str, Any]:

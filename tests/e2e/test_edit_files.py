@@ -57,6 +57,14 @@ def test_captions_carry_the_dialogue_where_the_shot_speaks(delivered):
     assert start_ms - 1 <= cue.start < cue.end <= start_ms + 1000 + 1
     vtt = pysubs2.load(str(out.with_suffix(".vtt")))
     assert [(c.start, c.end, c.plaintext) for c in vtt] == [(cue.start, cue.end, DIALOGUE)]
+    edit = otio.adapters.read_from_file(str(out.with_suffix(".otio")))
+    [marker] = list(edit.tracks.markers)  # the caption, spanning the cue on the programme
+    assert marker.name == DIALOGUE
+    rate = float(plan.profile.rate)
+    assert abs(marker.marked_range.start_time.to_seconds() * 1000 - cue.start) <= 1000 / rate
+    assert (
+        abs(marker.marked_range.end_time_exclusive().to_seconds() * 1000 - cue.end) <= 1000 / rate
+    )
 
 
 def _local(url: str) -> Path:
