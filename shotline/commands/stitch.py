@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from foundation.storyboard import Transition
+    from foundation.variants import Variant
     from stitching import OutputProfile, StitchResult
 
 
@@ -81,12 +82,39 @@ def _payload(result: StitchResult) -> dict[str, Any]:
     }
 
 
+def _variants(texts: list[str], width: int, height: int) -> list[Variant]:
+    from foundation.variants import resolve, variant_problems
+
+    problems = [
+        Problem(p.path.replace("output.variants", "--variant"), p.message)
+        for p in variant_problems(texts, width, height)
+    ]
+    if problems:
+        raise InvalidInputError("bad --variant", problems)
+    return [resolve(text, width, height) for text in texts]
+
+
+def _with_variants(
+    result: StitchResult, texts: list[str], work: Path
+) -> tuple[StitchResult, dict[str, StitchResult]]:
+    """``result`` and, for each ``--variant``, the same edit reframed (``OUT.9x16.mp4``...),
+    assembled and verified from the normalised segments in ``work``."""
+    if not texts:
+        return result, {}
+    from stitching.reframe import deliver_variants
+
+    profile = result.plan.profile
+    variants = _variants(texts, profile.width, profile.height)
+    return result, deliver_variants(result.plan, result.path, variants, work)
+
+
 def _run(
     clips: list[Path], plan: Path | None, output: Path, settings: dict[str, Any]
-) -> StitchResult:
+) -> tuple[StitchResult, dict[str, StitchResult]]:
     from foundation.storyboard import Transition
     from stitching import Captions, EditPlan, assemble, stitch
 
+    texts: list[str] = settings["variants"]
     if plan is not None:
         if clips:
             raise InvalidInputError(
@@ -99,7 +127,12 @@ def _run(
                 f"{plan}: cannot be read", [Problem("--plan", str(exc))]
             ) from None
         captions = Captions.from_plan(_plan_data(text, plan))
-        return assemble(EditPlan.from_json(text), output, hls=settings["hls"], captions=captions)
+        edit = EditPlan.from_json(text)
+        if texts:
+            _variants(texts, edit.profile.width, edit.profile.height)  # refused before any work
+        result = assemble(edit, output, hls=settings["hls"], captions=captions)
+        with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.stem}.") as scratch:
+            return _with_variants(result, texts, Path(scratch))
     if not clips:
         raise InvalidInputError("nothing to stitch", [Problem("CLIP", "give at least one clip")])
     try:
@@ -107,12 +140,17 @@ def _run(
     except ValueError as exc:
         raise InvalidInputError("bad transition", [Problem("--transition", str(exc))]) from None
     profile = _profile(settings["size"], settings["fps"], settings["loudness"])
+    if texts:
+        _variants(texts, profile.width, profile.height)  # refused before any work
     items = _clips(clips, transition)
     if settings["keep"]:
         work = output.with_name(f"{output.stem}.segments")
-        return stitch(items, profile, output, work, hls=settings["hls"])
+        return _with_variants(
+            stitch(items, profile, output, work, hls=settings["hls"]), texts, work
+        )
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.stem}.") as scratch:
-        return stitch(items, profile, output, Path(scratch), hls=settings["hls"])
+        result = stitch(items, profile, output, Path(scratch), hls=settings["hls"])
+        return _with_variants(result, texts, Path(scratch))
 
 
 def _plan_data(text: str, plan: Path) -> dict[str, Any]:
@@ -148,19 +186,29 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="print plan and verification")
         ] = False,
+        variant: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--variant",
+                help="also deliver this aspect (9:16) or size (1080x1920), reframed; repeatable",
+            ),
+        ] = None,
     ) -> None:
         """Stitch clips into one verified MP4 (frame-exact, loudness-normalised, stream-copied)."""
         from rich.console import Console
 
         console = Console()
         settings = {"size": size, "fps": fps, "transition": transition, "loudness": loudness}
-        settings |= {"hls": hls, "keep": keep}
+        settings |= {"hls": hls, "keep": keep, "variants": list(variant or [])}
         output.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = _run(list(clips or []), plan, output, settings)
+            result, variants = _run(list(clips or []), plan, output, settings)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
-            typer.echo(json.dumps(_payload(result), indent=2))
+            extra = {label: _payload(found) for label, found in variants.items()}
+            typer.echo(json.dumps(_payload(result) | {"variants": extra}, indent=2))
         else:
             console.print(_table(result))
+            for found in variants.values():
+                console.print(_table(found))

@@ -94,3 +94,35 @@ def test_plan_with_missing_segments_is_invalid_input(shots, tmp_path):
     )
     assert result.exit_code == 2
     assert "missing" in json.loads(result.output)["detail"]
+
+
+def test_variants_are_reframed_from_the_same_edit(shots, tmp_path):
+    import av
+
+    out = tmp_path / "out.mp4"
+    args = ["stitch", *map(str, shots[:2]), "-o", str(out), "--size", "160x90",
+            "--transition", "crossfade:0.25", "--variant", "9:16", "--variant", "1:1", "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert set(payload["variants"]) == {"9x16", "1x1"}
+    frames = payload["plan"]["total_frames"]
+    for label, found in payload["variants"].items():
+        assert found["verification"]["passed"]
+        assert found["plan"]["total_frames"] == frames
+        with av.open(found["output"]) as container:
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+        assert Path(found["output"]).name == f"out.{label}.mp4"
+        assert height == 90
+        assert width == (90 if label == "1x1" else 50)
+
+
+def test_a_variant_the_output_cannot_give_is_refused_before_any_work(shots, tmp_path):
+    out = tmp_path / "out.mp4"
+    args = ["stitch", str(shots[0]), "-o", str(out), "--size", "160x90", "--variant", "16:9",
+            "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.output)["problems"][0].startswith("--variant")
+    assert not out.exists()
