@@ -132,8 +132,11 @@ def _draw_frame(
     frame = base.copy()
     t = index / max(1, total - 1)
     motion = {"action": 2.5, "establishing": 0.6, "product": 1.0}.get(request.shot_type or "", 1.2)
-    cx = int((0.5 + 0.4 * np.sin(2 * np.pi * (motion * t + rng_phase))) * width)
-    cy = int((0.55 + 0.25 * np.cos(2 * np.pi * (motion * 0.7 * t + rng_phase))) * height)
+    # cycles per 4 s of picture, not per clip: a 20 s shot's disc stood almost still for over a
+    # second at each turn, and the gate rejected the animatic's own clip as frozen
+    cycles = motion * (index / request.fps) / 4.0
+    cx = int((0.5 + 0.4 * np.sin(2 * np.pi * (cycles + rng_phase))) * width)
+    cy = int((0.55 + 0.25 * np.cos(2 * np.pi * (cycles * 0.7 + rng_phase))) * height)
     radius = max(4, min(width, height) // 6)
     cv2.circle(frame, (cx, cy), radius, ink, -1, cv2.LINE_AA)
     cv2.circle(

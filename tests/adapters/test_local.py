@@ -129,3 +129,16 @@ def test_light_palettes_still_move_for_the_gate(tmp_path, prompt):
     verdict = evaluate(out, ClipExpectation(4.0, 320, 180, 24.0, "any", tier="draft"))
     assert [f.code for f in verdict.findings if f.code.startswith("freeze")] == []
     assert verdict.action == "accept"
+
+
+def test_a_long_take_moves_all_the_way_through(tmp_path):
+    """The disc's motion is per second of picture: over a 20 s take it once turned so slowly that
+    the gate rejected the animatic's own clip as frozen (a local preview of a long shot failed)."""
+    from quality.expectation import ClipExpectation
+    from quality.gate import evaluate
+
+    request = _request(duration_s=20.0, width=320, height=180, fps=24.0, shot_type=None)
+    out = render_animatic(request, tmp_path / "long.mp4")
+    verdict = evaluate(out, ClipExpectation(20.0, 320, 180, 24.0, "any", tier="draft"))
+    assert [f.code for f in verdict.findings if f.code.startswith("freeze")] == []
+    assert verdict.action == "accept"

@@ -152,3 +152,20 @@ def test_free_preview_renders_on_the_local_animatic(emulated):
         assert (job.providers, job.spent_usd) == ("local", 0.0)
     quote = commit.quote(emulated, job_id)
     assert quote.lines[0].tier == "premium", "the final is quoted on the caller's providers"
+
+
+def test_a_shot_the_final_splits_is_refused_before_any_spend(emulated):
+    """A 20 s shot previews whole on the local animatic; at final no hosted model renders 20 s in
+    one clip, so the final would split it into segments: the commit says so and spends nothing."""
+    ctx = emulated
+    preview_id = _preview(ctx, small_board(1, durations=(20,)))
+    with pytest.raises(StoryboardError) as info:
+        commit.quote(ctx, preview_id)
+    (problem,) = info.value.problems
+    assert problem.path == "shots.k0"
+    assert "20s in one clip" in problem.message
+    assert "render --mode final" in problem.message
+    with pytest.raises(StoryboardError):
+        commit.commit(ctx, preview_id)
+    with session_scope(ctx.db_url) as session:
+        assert session.scalars(select(JobCommit)).all() == []
