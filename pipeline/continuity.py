@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 import av
 import cv2
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store import jobs
 from store.models import Shot
 
 
@@ -61,9 +61,7 @@ def dependencies(storyboard: dict[str, Any], shots: Sequence[Placed]) -> dict[in
 
 def previous_clip(session: Session, shot: Shot) -> Path | None:
     """The accepted clip of the shot just before ``shot`` in its job, if any."""
-    previous = session.scalar(
-        select(Shot).where(Shot.job_id == shot.job_id, Shot.position == shot.position - 1)
-    )
+    previous = jobs.previous_shot(session, shot)
     if previous is None or not previous.asset_path:
         return None
     return Path(previous.asset_path)

@@ -102,6 +102,13 @@ def shots_of(session: Session, job_id: str) -> list[Shot]:
     return list(session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position)))
 
 
+def previous_shot(session: Session, shot: Shot) -> Shot | None:
+    """The shot just before ``shot`` in its job's storyboard order, if any."""
+    return session.scalar(
+        select(Shot).where(Shot.job_id == shot.job_id, Shot.position == shot.position - 1)
+    )
+
+
 def job_status(session: Session, job_id: str) -> str | None:
     return session.scalar(select(Job.status).where(Job.id == job_id))
 
