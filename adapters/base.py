@@ -6,6 +6,7 @@ failure into ``adapters.errors``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -57,7 +58,7 @@ class GenerationRequest:
         if not (self.dialogue or "").strip():
             return self.prompt
         who = self.speaker or "The speaker"
-        return f'{self.prompt.rstrip()} {who} says: "{(self.dialogue or "").strip()}"'
+        return f'{self.prompt.rstrip()} {who} {_SAYS}"{(self.dialogue or "").strip()}"'
 
     @property
     def aspect_ratio(self) -> str:
@@ -65,6 +66,16 @@ class GenerationRequest:
 
         divisor = gcd(self.width, self.height)
         return f"{self.width // divisor}:{self.height // divisor}"
+
+
+_SAYS = "says: "
+_SPOKEN = re.compile(_SAYS + r'"([^"]+)"')
+
+
+def spoken_line(prompt: str) -> str | None:
+    """The line a prompt asks to be spoken, in ``GenerationRequest.spoken_prompt``'s form."""
+    found = _SPOKEN.findall(prompt)
+    return found[-1] if found else None
 
 
 @dataclass(frozen=True)

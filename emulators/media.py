@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from adapters.base import GenerationRequest
+from adapters.base import GenerationRequest, spoken_line
 from adapters.local import render_animatic
 from emulators.scenario import Defect
 from media.runner import run_ffmpeg
@@ -42,19 +41,9 @@ def capped(spec: ClipSpec, max_side: int | None) -> ClipSpec:
     )
 
 
-_SPOKEN = re.compile(r'says: "([^"]+)"')
-
-
-def spoken_line(prompt: str) -> str | None:
-    """The line a prompt asks to be spoken (``GenerationRequest.spoken_prompt``'s form, the Veo
-    prompt guide's): a model with sound voices it, so the emulated clip does too."""
-    found = _SPOKEN.findall(prompt)
-    return found[-1] if found else None
-
-
 def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> Path:
-    """Render ``spec`` to ``out`` (speaking the prompt's quoted line when it has sound) and write
-    each defect into it."""
+    """Render ``spec`` to ``out`` and write each defect into it. A model with sound voices the
+    line its prompt quotes (``spoken_line``), so the emulated clip does too."""
     request = GenerationRequest(
         shot_id=f"emulated-{out.stem}",
         prompt=spec.prompt,

@@ -9,9 +9,9 @@ import av
 import numpy as np
 import pytest
 
-from adapters.base import GenerationRequest
+from adapters.base import GenerationRequest, spoken_line
 from adapters.google import VeoAdapter
-from emulators.media import ClipSpec, render_clip, spoken_line
+from emulators.media import ClipSpec, render_clip
 from pipeline.verdicts import _speech
 from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
