@@ -100,14 +100,7 @@ class ChatClient:
         return self._answer(data, str(body.get("model", "")))
 
     def _answer(self, data: Any, model: str) -> ChatAnswer:
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not choices:
-            raise ProviderFailureError("chat returned no choice", self.provider, raw=data)
-        message = choices[0].get("message") or {}
-        if message.get("refusal") or choices[0].get("finish_reason") == "content_filter":
-            raise SafetyRefusalError(
-                f"the model refused: {message.get('refusal')}", self.provider, raw=data
-            )
+        message = chat_message(data, self.provider, "chat", "the model")
         usage = data.get("usage") or {}
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         return ChatAnswer(
@@ -118,3 +111,17 @@ class ChatClient:
             model=str(data.get("model") or model),
             raw=data,
         )
+
+
+def chat_message(data: Any, provider: str, who: str, refuser: str) -> dict[str, Any]:
+    """The first choice's message of a chat completion; ``ProviderFailureError`` without one
+    (``WHO returned no choice``), ``SafetyRefusalError`` when the model refused (``refusal``, or
+    the content filter stopped it: ``REFUSER refused: ...``)."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not choices:
+        raise ProviderFailureError(f"{who} returned no choice", provider, raw=data)
+    message: dict[str, Any] = choices[0].get("message") or {}
+    if message.get("refusal") or choices[0].get("finish_reason") == "content_filter":
+        refusal = message.get("refusal")
+        raise SafetyRefusalError(f"{refuser} refused: {refusal}", provider, raw=data)
+    return message

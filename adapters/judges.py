@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from adapters.chat import chat_body
+from adapters.chat import chat_body, chat_message
 from adapters.errors import (
     ProviderFailureError,
     ProviderTimeoutError,
@@ -336,14 +336,7 @@ class OpenAICompatibleJudge(_HttpJudge):
         headers = {"Authorization": f"Bearer {self.api_key}"}
         url = f"{self.base_url}/chat/completions"
         data = _post(self.client, url, self.name, json=self.body(request), headers=headers)
-        choices = data.get("choices") or []
-        if not choices:
-            raise ProviderFailureError("judge returned no choice", self.name, raw=data)
-        message = choices[0].get("message") or {}
-        if message.get("refusal") or choices[0].get("finish_reason") == "content_filter":
-            raise SafetyRefusalError(
-                f"judge refused: {message.get('refusal')}", self.name, raw=data
-            )
+        message = chat_message(data, self.name, "judge", "judge")
         scores, issues = parse_verdict(message.get("content") or "", self.name, data)
         usage = data.get("usage") or {}
         tokens_in, tokens_out = (
