@@ -95,16 +95,14 @@ def _variants(texts: list[str], width: int, height: int) -> list[Variant]:
 
 
 def _with_variants(
-    result: StitchResult, texts: list[str], work: Path
+    result: StitchResult, variants: list[Variant], work: Path
 ) -> tuple[StitchResult, dict[str, StitchResult]]:
-    """``result`` and, for each ``--variant``, the same edit reframed (``OUT.9x16.mp4``...),
-    assembled and verified from the normalised segments in ``work``."""
-    if not texts:
+    """``result`` and, for each variant, the same edit reframed (``OUT.9x16.mp4``...), assembled
+    and verified from the normalised segments in ``work``."""
+    if not variants:
         return result, {}
     from stitching.reframe import deliver_variants
 
-    profile = result.plan.profile
-    variants = _variants(texts, profile.width, profile.height)
     return result, deliver_variants(result.plan, result.path, variants, work)
 
 
@@ -128,11 +126,10 @@ def _run(
             ) from None
         captions = Captions.from_plan(_plan_data(text, plan))
         edit = EditPlan.from_json(text)
-        if texts:
-            _variants(texts, edit.profile.width, edit.profile.height)  # refused before any work
+        variants = _variants(texts, edit.profile.width, edit.profile.height)  # before any work
         result = assemble(edit, output, hls=settings["hls"], captions=captions)
         with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.stem}.") as scratch:
-            return _with_variants(result, texts, Path(scratch))
+            return _with_variants(result, variants, Path(scratch))
     if not clips:
         raise InvalidInputError("nothing to stitch", [Problem("CLIP", "give at least one clip")])
     try:
@@ -140,17 +137,15 @@ def _run(
     except ValueError as exc:
         raise InvalidInputError("bad transition", [Problem("--transition", str(exc))]) from None
     profile = _profile(settings["size"], settings["fps"], settings["loudness"])
-    if texts:
-        _variants(texts, profile.width, profile.height)  # refused before any work
+    variants = _variants(texts, profile.width, profile.height)  # refused before any work
     items = _clips(clips, transition)
     if settings["keep"]:
         work = output.with_name(f"{output.stem}.segments")
-        return _with_variants(
-            stitch(items, profile, output, work, hls=settings["hls"]), texts, work
-        )
+        made = stitch(items, profile, output, work, hls=settings["hls"])
+        return _with_variants(made, variants, work)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.stem}.") as scratch:
-        result = stitch(items, profile, output, Path(scratch), hls=settings["hls"])
-        return _with_variants(result, texts, Path(scratch))
+        made = stitch(items, profile, output, Path(scratch), hls=settings["hls"])
+        return _with_variants(made, variants, Path(scratch))
 
 
 def _plan_data(text: str, plan: Path) -> dict[str, Any]:
