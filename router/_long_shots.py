@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from foundation.storyboard import Scene, Shot, Storyboard, frame_problems
 from registry import ModelKind, Tier
@@ -28,17 +29,29 @@ SEGMENT_SUFFIX = ".part"
 ID_MAX = 64
 
 
+@dataclass(frozen=True)
+class _Splitting:
+    """What every shot's split is checked against, read once per storyboard."""
+
+    board: Storyboard
+    router: Router
+    lengths: list[float]  # the longest clip of each enabled model, longest first
+    taken: frozenset[str]  # the storyboard's shot ids
+    problems: int  # stitching problems the written storyboard already has
+
+
 def split_long_shots(board: Storyboard, router: Router) -> tuple[Storyboard, list[LongShot]]:
     """``board`` with every shot no model takes whole replaced by its segments, when a split
     routes; the board itself when nothing is split."""
     splits: list[LongShot] = []
     scenes: list[Scene] = []
-    lengths = _longest_lengths(router)
+    taken = frozenset(s.id for _, s in board.shots())
+    ctx = _Splitting(board, router, _longest_lengths(router), taken, len(frame_problems(board)))
     for s_index, scene in enumerate(board.scenes):
         shots: list[Shot] = []
         for k_index, shot in enumerate(scene.shots):
             path = f"scenes[{s_index}].shots[{k_index}]"
-            found = _split(board, scene, shot, path, router, lengths)
+            found = _split(ctx, scene, shot, path)
             if found is None:
                 shots.append(shot)
                 continue
@@ -65,21 +78,21 @@ def _longest_lengths(router: Router) -> list[float]:
 
 
 def _split(
-    board: Storyboard, scene: Scene, shot: Shot, path: str, router: Router, lengths: list[float]
+    ctx: _Splitting, scene: Scene, shot: Shot, path: str
 ) -> tuple[LongShot, list[Shot]] | None:
-    if not lengths or shot.duration <= lengths[-1]:
+    board, router = ctx.board, ctx.router
+    if not ctx.lengths or shot.duration <= ctx.lengths[-1]:
         return None
     if len(shot.id) + len(SEGMENT_SUFFIX) + len(str(MAX_SEGMENTS)) > ID_MAX:
         return None
     if router.can_take(shot_need(board, scene, shot, path)):
         return None
-    taken = {s.id for _, s in board.shots()}
-    for seconds in _candidate_splits(shot.duration, lengths):
+    for seconds in _candidate_splits(shot.duration, ctx.lengths):
         segments = _segments(shot, seconds)
-        if any(s.id in taken for s in segments[1:]):
+        if any(s.id in ctx.taken for s in segments[1:]):
             return None
         if all(router.can_take(shot_need(board, scene, s, path)) for s in segments) and (
-            not _stitch_problems(board, scene, shot, segments)
+            not _stitch_problems(ctx, scene, shot, segments)
         ):
             ids = tuple(s.id for s in segments)
             return LongShot(shot.id, ids, tuple(seconds)), segments
@@ -109,9 +122,10 @@ def _segments(shot: Shot, seconds: tuple[float, ...]) -> list[Shot]:
     return segments
 
 
-def _stitch_problems(board: Storyboard, scene: Scene, shot: Shot, segments: list[Shot]) -> bool:
+def _stitch_problems(ctx: _Splitting, scene: Scene, shot: Shot, segments: list[Shot]) -> bool:
     """Whether the split board breaks a stitching rule the written one kept (a transition out of
     the shot longer than its last segment)."""
+    board = ctx.board
     scenes = [
         s.model_copy(
             update={"shots": [x for k in s.shots for x in (segments if k is shot else [k])]}
@@ -120,5 +134,4 @@ def _stitch_problems(board: Storyboard, scene: Scene, shot: Shot, segments: list
         else s
         for s in board.scenes
     ]
-    before = len(frame_problems(board))
-    return len(frame_problems(board.model_copy(update={"scenes": scenes}))) > before
+    return len(frame_problems(board.model_copy(update={"scenes": scenes}))) > ctx.problems
