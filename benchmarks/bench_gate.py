@@ -127,7 +127,7 @@ def content(directory: Path) -> None:
           f"{len(texts)} picture clips, 320x180, 3 s)\n")  # fmt: skip
     print("| check | cases | true pos. | false pos. | missed | precision | recall |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    print(speech.row("speech heard (webrtcvad + level spread)"))
+    print(speech.row("speech heard (webrtcvad + level spread + pitch)"))
     print(reads.row("quoted text read (RapidOCR, fuzzy match)"))
     print(unexpected.row("unexpected text seen"))
     wrong = [*speech.wrong, *reads.wrong, *unexpected.wrong]

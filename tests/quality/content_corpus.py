@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from media.speechlike import speechlike
+from tests.quality.content_media import RATE, encode
 
 VERSION = "content-corpus-1"
-W, H, FPS, RATE, SECONDS = 320, 180, 12, 48_000, 3.0
+W, H, FPS, SECONDS = 320, 180, 12, 3.0
 WORDS = ("NEON HARBOUR", "OPEN", "EXIT", "HOTEL", "CAFE", "SALE", "DAWN", "FERRY", "NORTH", "TAXI")
 NOT_SPEECH = ("silence", "noise-quiet", "noise-mid", "noise-loud", "tone-220", "tone-880",
               "chord", "bursts-4hz", "bursts-7hz", "hum-50")  # fmt: skip
@@ -116,20 +116,8 @@ def write(
     seconds: float = SECONDS,
     fps: int = FPS,
 ) -> Path:
-    """The clip as an H.264 + AAC MP4."""
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
-        video.options = {"preset": "ultrafast"}
-        audio = out.add_stream("aac", rate=RATE)
-        for index in range(round(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(_picture(index, text, size), format="rgb24")
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
-        silent = np.zeros(int(seconds * RATE), np.float32)
-        samples = _sound(sound, seconds) if sound is not None else silent
-        chunk = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="fltp", layout="mono")
-        chunk.sample_rate = RATE
-        out.mux(audio.encode(chunk))
-        out.mux(audio.encode())
-    return path
+    """The clip as an H.264 + AAC MP4 (silent audio without ``sound``)."""
+    pictures = (_picture(index, text, size) for index in range(round(seconds * fps)))
+    silent = np.zeros(int(seconds * RATE), np.float32)
+    samples = _sound(sound, seconds) if sound is not None else silent
+    return encode(path, pictures, size, fps, samples)

@@ -3,6 +3,7 @@ with PyAV (H.264 + AAC)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
@@ -27,14 +28,25 @@ def write_clip(
     path: Path, seconds: float, text: str | None, audio: npt.NDArray[np.float32] | None
 ) -> Path:
     """A ``seconds`` long 320x180 clip showing ``text``, with mono ``audio`` at 48 kHz if given."""
+    pictures = (frame(index, text) for index in range(round(seconds * FPS)))
+    return encode(path, pictures, (W, H), FPS, audio)
+
+
+def encode(
+    path: Path,
+    pictures: Iterable[npt.NDArray[np.uint8]],
+    size: tuple[int, int],
+    fps: int,
+    audio: npt.NDArray[np.float32] | None,
+) -> Path:
+    """RGB ``pictures`` as H.264 and mono 48 kHz ``audio`` (if given) as AAC, in an MP4."""
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt = W, H, "yuv420p"
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         video.options = {"preset": "ultrafast"}
         sound = out.add_stream("aac", rate=RATE) if audio is not None else None
-        for index in range(round(seconds * FPS)):
-            picture = av.VideoFrame.from_ndarray(frame(index, text), format="rgb24")
-            out.mux(video.encode(picture))
+        for picture in pictures:
+            out.mux(video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
         out.mux(video.encode())
         if sound is not None and audio is not None:
             samples = av.AudioFrame.from_ndarray(audio.reshape(1, -1), format="fltp", layout="mono")
