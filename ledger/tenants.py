@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from foundation.money import to_json, usd
@@ -46,11 +46,7 @@ def _sync(session: Session, tenant: str) -> None:
         .scalar_subquery()
     ) + select(func.coalesce(func.sum(AttemptCost.judge_usd), 0.0)).where(mine).scalar_subquery()
     # storyboard drafts spend outside any job (``ledger.drafts``)
-    spent = spent + (
-        select(func.coalesce(func.sum(DraftCost.amount_usd), 0.0))
-        .where(DraftCost.tenant == tenant, DraftCost.emulated.is_(False))
-        .scalar_subquery()
-    )
+    spent = spent + _drafts_total(tenant, emulated=False).scalar_subquery()
     reserved = (
         select(func.coalesce(func.sum(AttemptCost.reserved_usd), 0.0))
         .where(mine, AttemptCost.settled_usd.is_(None))
@@ -88,15 +84,16 @@ def budgets(session: Session) -> list[dict[str, Any]]:
     return out
 
 
+def _drafts_total(tenant: str, *, emulated: bool) -> Select[float]:
+    return select(func.coalesce(func.sum(DraftCost.amount_usd), 0.0)).where(
+        DraftCost.tenant == tenant, DraftCost.emulated.is_(emulated)
+    )
+
+
 def drafts_spent(session: Session, tenant: str, *, emulated: bool = False) -> float:
     """What the tenant's storyboard drafts cost (``draft_cost``; real or emulated): spend outside
     any job, part of the tenant's spent figure wherever it is shown or enforced."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(DraftCost.amount_usd), 0.0)).where(
-            DraftCost.tenant == tenant, DraftCost.emulated.is_(emulated)
-        )
-    )
-    return float(total or 0.0)
+    return float(session.scalar(_drafts_total(tenant, emulated=emulated)) or 0.0)
 
 
 def reserve(session: Session, tenant: str, amount: float) -> bool:
