@@ -13,17 +13,16 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from foundation.errors import Problem
+from foundation.strict import Strict
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _NOT_YET = "not used yet: {what} (issue 18); leave it out so nothing is promised that no model does"
 
 
-class Character(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+class Character(Strict):
     id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     description: str = Field(min_length=1, max_length=1000)
     voice: str | None = None

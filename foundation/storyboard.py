@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -28,6 +27,7 @@ from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
+from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
 from foundation.variants import MAX_VARIANTS, Variant, check_text, resolve, variant_problems
@@ -51,10 +51,6 @@ class AudioNeed(StrEnum):
     NONE = "none"
     AMBIENT = "ambient"
     DIALOGUE = "dialogue"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def parse_size(value: str) -> tuple[int, int]:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict
-
 from foundation import limits as lim
+from foundation.strict import Strict
 
 _TRANSITION_RE = re.compile(r"^(cut|crossfade|fade|wipe)(?::(\d{1,6}(?:\.\d{1,6})?))?$")
 
 
-class Transition(BaseModel):
+class Transition(Strict):
     """Transition into a shot; ``crossfade`` and ``fade`` (via black) overlap the previous one."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: str = "cut"
     seconds: float = 0.0
