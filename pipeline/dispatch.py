@@ -65,12 +65,18 @@ def holder_node() -> str:
 
 
 class Scheduler:
-    def __init__(self, io_workers: int, cpu_workers: int, initializer: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        io_workers: int,
+        cpu_workers: int,
+        io_initializer: Callable[[], None],
+        cpu_initializer: Callable[[], None],
+    ) -> None:
         self._io = ThreadPoolExecutor(
-            max(1, io_workers), thread_name_prefix="step-io", initializer=initializer
+            max(1, io_workers), thread_name_prefix="step-io", initializer=io_initializer
         )
         self._cpu = ThreadPoolExecutor(
-            max(1, cpu_workers), thread_name_prefix="step-cpu", initializer=initializer
+            max(1, cpu_workers), thread_name_prefix="step-cpu", initializer=cpu_initializer
         )
         self._heap: list[tuple[float, int, _Entry]] = []
         self._seq = itertools.count()
@@ -203,12 +209,22 @@ def background_priority(nice: int) -> None:
 
 _schedulers: dict[tuple[int, int, int], Scheduler] = {}
 _lock = threading.Lock()
+MEDIA_NICE = 5
+"""How much nicer the CPU pool's steps (gate, normalise, stitch) run than the I/O pool's (polls,
+submits, fetches): on a saturated machine a poll that waits for the CPU notices a finished render
+late, while media work loses nothing by yielding a moment."""
 
 
 def scheduler(io_workers: int, cpu_workers: int, nice: int = 0) -> Scheduler:
-    """This process's scheduler for the pool sizes (and the niceness of its threads)."""
+    """This process's scheduler for the pool sizes (and the niceness of its I/O threads; its CPU
+    threads run ``MEDIA_NICE`` nicer still)."""
     key = (io_workers, cpu_workers, nice)
     with _lock:
         if key not in _schedulers:
-            _schedulers[key] = Scheduler(io_workers, cpu_workers, lambda: background_priority(nice))
+            _schedulers[key] = Scheduler(
+                io_workers,
+                cpu_workers,
+                lambda: background_priority(nice),
+                lambda: background_priority(nice + MEDIA_NICE),
+            )
         return _schedulers[key]

@@ -11,6 +11,7 @@ import pytest
 
 from foundation.settings import get_settings
 from media import runner
+from pipeline import dispatch
 from pipeline.dispatch import background_priority
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
@@ -57,3 +58,19 @@ def test_ffmpeg_nice_zero_leaves_priority_alone(monkeypatch):
     monkeypatch.setattr("media.priority.os.setpriority", lambda *args: calls.append(args))
     runner.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=d=0.1", "-f", "null", "-"])
     assert calls == []
+
+
+@linux_only
+def test_media_steps_run_nicer_than_polls():
+    """A saturated machine runs polls before gate and normalise work, so finishes are noticed on
+    time; the I/O pool itself runs the scheduler's niceness above the caller's."""
+    sched = dispatch.scheduler(io_workers=1, cpu_workers=1, nice=2)
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def own() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    io_nice = sched._io.submit(own).result() - base
+    cpu_nice = sched._cpu.submit(own).result() - base
+    assert io_nice == min(19 - base, 2)
+    assert cpu_nice == min(19 - base, 2 + dispatch.MEDIA_NICE)
