@@ -22,7 +22,7 @@ from api.schemas import (
     RerenderRequest,
     ResolveRequest,
 )
-from api.submit import parse_job_request, plan_job, prepare_job, start_job
+from api.submit import JobRequest, fetch_music, parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError
 from foundation.states import JobStatus
 from foundation.storyboard import Mode
@@ -107,6 +107,8 @@ async def plan(
     webhook_url: WebhookQuery = None,
 ) -> dict[str, Any]:
     job_request = await _job_request(request, mode, budget_usd, webhook_url)
+    board = await fetch_music(state, job_request.board)  # the bed is checked as a job's would be
+    job_request = JobRequest(board, job_request.mode, job_request.webhook_url)
     return await run_in_threadpool(plan_job, state, job_request)
 
 

@@ -159,6 +159,24 @@ def _with_references(
     return parse_storyboard(data, "storyboard")
 
 
+async def fetch_music(state: ApiState, board: Storyboard, prefix: str = "storyboard") -> Storyboard:
+    """Replace the music bed's URL with the fetched local file. The API never reads a path on
+    its own disk for a tenant: a ``music.file`` that is not an http(s) URL is refused."""
+    music = board.music
+    if music is None or music.file is None:
+        return board
+    where = f"{prefix}.music.file"
+    if not music.file.lower().startswith(("http://", "https://")):
+        message = "must be an http(s) URL: the API does not read files on its own disk"
+        raise InvalidInputError("the music bed cannot be used", [Problem(where, message)])
+    dest = state.ctx.settings.assets / "music"
+    with state.outbound.slot():
+        local = await state.outbound.afetch_audio(
+            music.file, where, dest, state.settings.max_upload_bytes
+        )
+    return board.model_copy(update={"music": music.model_copy(update={"file": str(local)})})
+
+
 def _natural(path: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
@@ -168,7 +186,7 @@ async def prepare_job(state: ApiState, request: JobRequest) -> JobRequest:
     network before ``start_job``, done without blocking the event loop or the sync routes."""
     if request.webhook_url is not None:
         await state.outbound.acheck(request.webhook_url, "webhook_url")
-    board = await fetch_references(state, request.board)
+    board = await fetch_music(state, await fetch_references(state, request.board))
     return JobRequest(board, request.mode, request.webhook_url)
 
 

@@ -288,6 +288,13 @@ class Outbound:
             store_image, body, path, dest, limiter=self._resolvers
         )
 
+    async def afetch_audio(self, url: str, path: str, dest: Path, max_bytes: int) -> Path:
+        """Download a music bed into ``dest`` (named by its content hash)."""
+        body = await self.afetch(url, path, max_bytes)
+        return await anyio.to_thread.run_sync(
+            store_audio, body, path, dest, limiter=self._resolvers
+        )
+
     def request(
         self,
         method: str,
@@ -334,8 +341,36 @@ def store_image(data: bytes, path: str, dest: Path) -> Path:
     kind = sniff_image(data)
     if kind is None:
         raise _unsafe(path, "must be a PNG, JPEG or WebP image")
+    return _keep(data, IMAGE_TYPES[kind], dest)
+
+
+def sniff_audio(data: bytes) -> str | None:
+    """An audio file's suffix by magic bytes (WAV, FLAC, Ogg, MP3, MP4/M4A), or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return ".wav"
+    if data.startswith(b"fLaC"):
+        return ".flac"
+    if data.startswith(b"OggS"):
+        return ".ogg"
+    if data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return ".mp3"
+    if data[4:8] == b"ftyp":
+        return ".m4a"
+    return None
+
+
+def store_audio(data: bytes, path: str, dest: Path) -> Path:
+    """Keep an audio file when its content is WAV, FLAC, Ogg, MP3 or MP4 audio (whether it
+    decodes is checked with the rest of the storyboard, before any spend)."""
+    suffix = sniff_audio(data)
+    if suffix is None:
+        raise _unsafe(path, "must be a WAV, FLAC, Ogg, MP3 or M4A audio file")
+    return _keep(data, suffix, dest)
+
+
+def _keep(data: bytes, suffix: str, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    out = dest / (hashlib.sha256(data).hexdigest()[:32] + IMAGE_TYPES[kind])
+    out = dest / (hashlib.sha256(data).hexdigest()[:32] + suffix)
     if not out.exists():
         out.write_bytes(data)
     return out

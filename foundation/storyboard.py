@@ -27,6 +27,7 @@ from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
+from foundation.music import MusicSpec
 from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
@@ -182,6 +183,7 @@ class Storyboard(_Strict):
     budget_usd: float | None = Field(default=None, ge=0)
     consistency: Literal["report", "rerender"] = "report"
     captions: CaptionsSpec = CaptionsSpec()
+    music: MusicSpec | None = None
     style: str | None = Field(default=None, min_length=1, max_length=500)
     characters: list[Character] = Field(default_factory=list, max_length=50)
     scenes: list[Scene] = Field(min_length=1)

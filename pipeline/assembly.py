@@ -41,6 +41,14 @@ def captions_of(board: Storyboard) -> stitching.Captions:
     return stitching.Captions(dialogue, burn_in=board.captions.burn_in)
 
 
+def music_of(board: Storyboard) -> stitching.MusicBed | None:
+    """The storyboard's music bed as the stitcher lays it (None without one)."""
+    music = board.music
+    if music is None or music.file is None:
+        return None
+    return stitching.MusicBed(Path(music.file), gain_db=music.gain_db, duck_db=music.duck_db)
+
+
 @lru_cache(maxsize=32)
 def _board(text: str) -> Storyboard:
     """A job's storyboard, validated once per content (every shot's normalise reads the whole
@@ -201,7 +209,7 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
             (key, stitching.Segment.from_dict(data), transitions[key])
             for key, data in segments.items()
         ]
-        plan = stitching.plan_edit(parts, profile)
+        plan = stitching.plan_edit(parts, profile, music=music_of(board))
         result = stitching.assemble(plan, output, captions=captions_of(board))
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "stitching", public_message(exc))

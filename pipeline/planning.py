@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import router
-from foundation.errors import BudgetExceededError
+import stitching
+from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
 from pipeline import history
 from pipeline.context import RunContext
@@ -59,6 +60,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent."""
     hosted = ctx.providers not in ("local", "emulated")
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
+    check_music(board)
     availability = router.provider_availability(ctx.providers, ctx.settings)
     return router.plan(
         board,
@@ -77,6 +79,27 @@ def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.P
     plan = route(ctx, board, mode)
     router.raise_if_unroutable(plan)
     return plan
+
+
+def check_music(board: Storyboard) -> None:
+    """Refuse a music bed the stitcher cannot lay under the programme, before any spend."""
+    if board.music is None or board.music.file is None:
+        return
+    problem = stitching.music_problem(Path(board.music.file))
+    if problem is not None:
+        raise InvalidInputError(
+            "the music bed cannot be used; nothing was reserved or sent to a provider",
+            [Problem("music.file", problem)],
+        )
+
+
+def with_music_resolved(board: Storyboard) -> Storyboard:
+    """The storyboard with its music file as an absolute path: the job is stitched later, maybe
+    by a process started elsewhere."""
+    if board.music is None or board.music.file is None:
+        return board
+    music = board.music.model_copy(update={"file": str(Path(board.music.file).resolve())})
+    return board.model_copy(update={"music": music})
 
 
 def check_budget(board: Storyboard, plan: router.Plan) -> None:
@@ -103,7 +126,7 @@ def create_job(
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
     check_budget(board, plan)
-    board = plan.board  # as routed: a shot longer than any model renders is its segments
+    board = with_music_resolved(plan.board)  # as routed: a long shot is its segments
     job_id = uuid.uuid4().hex
     job = Job(
         id=job_id,

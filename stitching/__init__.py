@@ -9,6 +9,7 @@ from stitching.assembly import (
     sample_offsets,
     stitch,
 )
+from stitching.audio import music_problem
 from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
@@ -43,6 +44,7 @@ __all__ = [
     "deliver_variants",
     "keyframe_hints",
     "made_segment",
+    "music_problem",
     "normalise",
     "normalise_between",
     "output_files",

@@ -10,10 +10,12 @@ target loudness and encoded, in parallel chunks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from media.probe import probe
 from media.runner import run_ffmpeg_stdout
 from stitching import aac
 from stitching.aac import FRAME, Stretch
@@ -99,6 +101,25 @@ def mix(plan: EditPlan) -> Pcm:
 def _smooth(values: Pcm, width: int) -> Pcm:
     kernel = np.ones(width, dtype=np.float32) / width
     return np.convolve(values, kernel, mode="same").astype(np.float32)
+
+
+MIN_MUSIC_S = 0.1
+
+
+def music_problem(path: Path) -> str | None:
+    """Why the stitcher cannot lay ``path`` under a programme (None when it can): checked before
+    any spend, since the bed is only read once every shot has been paid for."""
+    if not path.is_file():
+        return f"{path} is not a file"
+    info = probe(path)
+    if info.error:
+        return f"{path} cannot be read as media: {info.error}"
+    if not info.has_audio:
+        return f"{path} has no audio stream"
+    seconds = info.audio_duration_s or info.duration_s
+    if seconds < MIN_MUSIC_S:
+        return f"{path} lasts {seconds:.3f}s; a bed must last at least {MIN_MUSIC_S:g}s to loop"
+    return None
 
 
 def music_bed(music: MusicBed, foreground: Pcm, sample_rate: int) -> Pcm:
