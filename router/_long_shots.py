@@ -89,7 +89,7 @@ def _split(
         return None
     for seconds in _candidate_splits(shot.duration, ctx.lengths):
         segments = _segments(shot, seconds)
-        if any(s.id in ctx.taken for s in segments[1:]):
+        if any(s.id in ctx.taken for s in segments):
             return None
         if all(router.can_take(shot_need(board, scene, s, path)) for s in segments) and (
             not _stitch_problems(ctx, scene, shot, segments)

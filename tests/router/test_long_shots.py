@@ -53,10 +53,11 @@ def test_the_local_renderer_takes_any_length_whole(registry, mode, providers):
     assert primary.model_id == "local/animatic"
 
 
-def test_no_split_when_a_segment_name_is_taken(registry):
+@pytest.mark.parametrize("taken", ["shot1.part1", "shot1.part2"])
+def test_no_split_when_a_segment_name_is_taken(registry, taken):
     b = board([shot("a long take", 14), shot(duration=4)])
     data = b.model_dump(mode="json")
-    data["scenes"][0]["shots"][1]["id"] = "shot1.part2"
+    data["scenes"][0]["shots"][1]["id"] = taken
     from foundation.storyboard import parse_storyboard
 
     result = plan_for(parse_storyboard(data), registry, Mode.FINAL, providers={"google"})
