@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters._hosted import (
     HostedAdapter,
     JobStatus,
     canceled,
-    data_uri,
     failed,
     running,
     succeeded,
@@ -39,6 +37,7 @@ from adapters.errors import (
     SafetyRefusalError,
     TransientError,
 )
+from adapters.image_port import ImagePort, first_frame
 
 NAMESPACES = ("workflows", "comfy")
 # fal's Platform API lists an app's requests with their inputs: ``GET /models/requests/by-endpoint
@@ -51,6 +50,8 @@ RECONCILE_SKEW_S = 60.0
 RECONCILE_PAGES = 5
 _SIDES = {"720p": 720, "1080p": 1080, "4k": 2160}
 MAX_DATA_URI = 10 * 1024 * 1024  # fal-ai/fal c6f0afaa toolkit/types.py MAX_DATA_URI_LENGTH
+# a longer data URI is refused by the runner after the queue took it (maybe billed)
+IMAGE_PORT = ImagePort("fal", max_uri_chars=MAX_DATA_URI)
 
 
 @dataclass(frozen=True)
@@ -150,20 +151,10 @@ class FalAdapter(HostedAdapter):
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
         if request.reference_image is not None:
-            body[fam.image_field] = self._image(request.reference_image)
+            frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
+            body[fam.image_field] = frame.data_uri()
         body.update(request.extra.get("fal_input", {}))
         return body
-
-    def _image(self, path: Path) -> str:
-        uri = data_uri(path)
-        if len(uri) > MAX_DATA_URI:  # refused by the runner after the queue took it (maybe billed)
-            raise RejectedInputError(
-                f"reference image is {len(uri)} characters as a data URI; fal allows "
-                f"{MAX_DATA_URI}",
-                self.provider,
-                None,
-            )
-        return uri
 
     def submit(self, request: GenerationRequest) -> str:
         app_id = self.app_for(request)

@@ -19,9 +19,6 @@ Vertex has no per-request webhook (the SDK refuses ``webhook_config`` in Vertex 
 
 from __future__ import annotations
 
-import base64
-import mimetypes
-from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters._hosted import HostedAdapter, JobStatus, canceled, failed, running, succeeded
@@ -35,6 +32,7 @@ from adapters.errors import (
     SafetyRefusalError,
     TransientError,
 )
+from adapters.image_port import ImagePort, first_frame
 
 _REJECTED = {
     "INVALID_ARGUMENT",
@@ -46,6 +44,10 @@ _REJECTED = {
 _TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"}
 EMULATOR_PROJECT = "shotline-emulator"
 DEFAULT_MODEL = "veo-3.1-fast-generate-001"
+
+# 20 MB of inline image bytes: [3P] Vercel AI Gateway "Maximum input image size: 20 MB", as the
+# emulator (emulators/routes/vertex.py MAX_IMAGE_BYTES); UNCERTAIN for Vertex itself
+IMAGE_PORT = ImagePort("google", max_uri_chars=20 * 1024 * 1024 * 4 // 3)
 
 
 def resolution_for(width: int, height: int) -> str:
@@ -106,7 +108,8 @@ class VeoAdapter(HostedAdapter):
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         instance: dict[str, Any] = {"prompt": request.spoken_prompt}
         if request.reference_image is not None:
-            instance["image"] = _image(request.reference_image)
+            frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
+            instance["image"] = {"bytesBase64Encoded": frame.base64(), "mimeType": frame.mime}
         parameters: dict[str, Any] = {
             "sampleCount": 1,
             "durationSeconds": round(request.duration_s),
@@ -159,11 +162,6 @@ class VeoAdapter(HostedAdapter):
         except RejectedInputError:
             return False
         return True
-
-
-def _image(path: Path) -> dict[str, str]:
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return {"bytesBase64Encoded": base64.b64encode(path.read_bytes()).decode(), "mimeType": mime}
 
 
 def _video_url(video: dict[str, Any]) -> str | None:

@@ -15,7 +15,6 @@ parameters, 5000-5002 server.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Any, ClassVar
 
@@ -39,6 +38,7 @@ from adapters.errors import (
     RejectedInputError,
     TransientError,
 )
+from adapters.image_port import ImagePort, first_frame
 
 __all__ = ["KlingAdapter", "KlingJWT", "code_error", "hs256_jwt"]
 
@@ -58,6 +58,10 @@ LEGACY_NAMES = {
 }
 PATH_NAMES = {legacy: path for path, legacy in LEGACY_NAMES.items()}
 PROMPT_MAX = 2500  # the documented t2v cap is 3072, "recommended <= 2500"; turbo i2v is 2500
+
+IMAGE_PORT = ImagePort(
+    "kling", max_uri_chars=10 * 1024 * 1024, min_side=300
+)  # adapters/image_port.py
 
 
 class KlingAdapter(HostedAdapter):
@@ -101,10 +105,10 @@ class KlingAdapter(HostedAdapter):
             settings["aspect_ratio"] = aspect(request)
             body["prompt"] = prompt_text(request)
         else:  # image-to-video takes its aspect ratio from the first frame (no field for it)
-            frame = base64.b64encode(request.reference_image.read_bytes()).decode()
+            frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
             body["contents"] = [
                 {"type": "prompt", "text": prompt_text(request)},
-                {"type": "first_frame", "url": frame},
+                {"type": "first_frame", "url": frame.base64()},
             ]
         ref = reference(request)
         if ref:

@@ -7,8 +7,6 @@ so ``poll`` works from the id alone. With a ``base_url`` override both surfaces 
 
 from __future__ import annotations
 
-import base64
-import mimetypes
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +16,6 @@ import httpx
 from adapters._hosted import (
     HostedAdapter,
     JobStatus,
-    data_uri,
     failed,
     running,
     succeeded,
@@ -31,6 +28,7 @@ from adapters.errors import (
     RejectedInputError,
     SafetyRefusalError,
 )
+from adapters.image_port import Frame, ImagePort, first_frame
 
 AGENTS_MODELS = ("ray-3",)
 RECONCILE_PAGES, RECONCILE_PAGE_SIZE = 5, 100
@@ -43,6 +41,10 @@ LEGACY_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 AGENTS_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
 _FAILED = ("failed",)
 
+# 50 MB of media: Luma's error docs, earlier revision "Image exceeds 50 MB" (UNCERTAIN now), as
+# the emulator (emulators/routes/luma_rules.py MEDIA_LIMIT)
+IMAGE_PORT = ImagePort("luma", max_uri_chars=50 * 1024 * 1024 * 4 // 3)
+
 
 def nearest_ratio(width: int, height: int, allowed: tuple[str, ...] = AGENTS_RATIOS) -> str:
     def value(name: str) -> float:
@@ -52,11 +54,15 @@ def nearest_ratio(width: int, height: int, allowed: tuple[str, ...] = AGENTS_RAT
     return min(allowed, key=lambda name: abs(value(name) - width / height))
 
 
-def image_ref(path: Path) -> dict[str, str]:
+def image_ref(frame: Frame) -> dict[str, str]:
     """luma-agents 0.5.0 ``ImageRefParam``: inline bytes are ``{data, media_type}`` (plain base64;
     ``media_type`` is required with ``data``), never a data: URI in ``url``."""
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return {"data": base64.b64encode(path.read_bytes()).decode(), "media_type": mime}
+    return {"data": frame.base64(), "media_type": frame.mime}
+
+
+def _frame(request: GenerationRequest) -> Frame:
+    assert request.reference_image is not None
+    return first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
 
 
 def luma_resolution(width: int, height: int) -> str:
@@ -103,9 +109,7 @@ class LumaAdapter(HostedAdapter):
             "loop": False,
         }
         if request.reference_image is not None:
-            body["keyframes"] = {
-                "frame0": {"type": "image", "url": data_uri(request.reference_image)}
-            }
+            body["keyframes"] = {"frame0": {"type": "image", "url": _frame(request).data_uri()}}
         return body
 
     def _agents_body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
@@ -115,7 +119,7 @@ class LumaAdapter(HostedAdapter):
             "duration": duration,
         }
         if request.reference_image is not None:
-            ref = image_ref(request.reference_image)
+            ref = image_ref(_frame(request))
             if duration == "10s":
                 # luma-agents 0.5.0 VideoOptionsParam: start_frame/end_frame (the legacy 2-frame
                 # surface) do not take 10s; one keyframe at index 0 is a start-pinned i2v that does

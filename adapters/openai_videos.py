@@ -3,17 +3,14 @@
 Create is multipart (``seconds`` is a string), the result is downloaded from
 ``/v1/videos/{id}/content`` with the same bearer key. A reference image must have exactly the
 requested size (the API answers 400 "Inpaint image must match the requested width and height"), so
-it is scaled to cover the frame and centre-cropped before upload. Statuses (SDK openai 3.60.0
-``types/video.py``): ``queued``, ``in_progress``, ``completed``, ``failed``; any other is waited on.
+it is centre-cropped and scaled to the frame before upload (``adapters.image_port``). Statuses (SDK
+openai 3.60.0 ``types/video.py``): ``queued``, ``in_progress``, ``completed``, ``failed``; any
+other is waited on.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
-
-import cv2
-import numpy as np
 
 from adapters._hosted import (
     HostedAdapter,
@@ -25,6 +22,9 @@ from adapters._hosted import (
 from adapters._http import looks_like_safety
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderFailureError, RejectedInputError, SafetyRefusalError
+from adapters.image_port import ImagePort, first_frame
+
+IMAGE_PORT = ImagePort("openai", exact=True)  # the reference must have the video's size
 
 
 class OpenAIVideosAdapter(HostedAdapter):
@@ -39,11 +39,9 @@ class OpenAIVideosAdapter(HostedAdapter):
             "size": (None, f"{request.width}x{request.height}"),
         }
         if request.reference_image is not None:
-            form["input_reference"] = (
-                "reference.png",
-                fitted_reference(request.reference_image, request.width, request.height),
-                "image/png",
-            )
+            frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
+            suffix = "png" if frame.mime == "image/png" else "jpg"
+            form["input_reference"] = (f"reference.{suffix}", frame.data, frame.mime)
         return form
 
     def submit(self, request: GenerationRequest) -> str:
@@ -78,18 +76,3 @@ class OpenAIVideosAdapter(HostedAdapter):
         except RejectedInputError:
             return False
         return True
-
-
-def fitted_reference(path: Path, width: int, height: int) -> bytes:
-    """The reference image scaled to cover ``width`` x ``height`` and centre-cropped, as PNG."""
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise RejectedInputError(f"reference image {path.name} is not a readable image", "openai")
-    scale = max(width / image.shape[1], height / image.shape[0])
-    size = (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale)))
-    scaled = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    top, left = (size[1] - height) // 2, (size[0] - width) // 2
-    ok, encoded = cv2.imencode(".png", scaled[top : top + height, left : left + width])
-    if not ok:
-        raise RejectedInputError(f"reference image {path.name} cannot be encoded", "openai")
-    return bytes(encoded.tobytes())

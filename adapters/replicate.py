@@ -16,7 +16,6 @@ from adapters._hosted import (
     HostedAdapter,
     JobStatus,
     canceled,
-    data_uri,
     failed,
     running,
     succeeded,
@@ -24,9 +23,12 @@ from adapters._hosted import (
 from adapters._http import looks_like_safety
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderFailureError, RejectedInputError, SafetyRefusalError
+from adapters.image_port import ImagePort, first_frame
 
 RECONCILE_SKEW_S = 60.0
 RECONCILE_PAGES = 5
+
+IMAGE_PORT = ImagePort("replicate")  # no documented inline limit (adapters/image_port.py)
 
 
 class ReplicateAdapter(HostedAdapter):
@@ -48,7 +50,8 @@ class ReplicateAdapter(HostedAdapter):
         # audio rate), so a silent request that omits it gets, and pays for, audio
         body["generate_audio"] = bool(request.audio)
         if request.reference_image is not None:
-            body["image"] = data_uri(request.reference_image)
+            frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
+            body["image"] = frame.data_uri()
         body.update(request.extra.get("replicate_input", {}))
         return body
 

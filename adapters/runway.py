@@ -12,7 +12,6 @@ from adapters._hosted import (
     HostedAdapter,
     JobStatus,
     canceled,
-    data_uri,
     failed,
     running,
     succeeded,
@@ -24,6 +23,7 @@ from adapters.errors import (
     RejectedInputError,
     SafetyRefusalError,
 )
+from adapters.image_port import ImagePort, first_frame
 
 RUNWAY_VERSION = "2024-11-06"
 USD_PER_CREDIT = 0.01  # docs.dev.runwayml.com guides/setup
@@ -31,7 +31,8 @@ _AUDIO_MODELS = ("veo3",)
 _PROMPT_UNITS = (
     1000  # runwayml 5.24.0: promptText "up to 1000 characters (measured in UTF-16 code units)"
 )
-_DATA_URI_LIMIT = 5 * 1024 * 1024  # docs.dev.runwayml.com/assets/inputs: image data URI 5MB
+# docs.dev.runwayml.com/assets/inputs: an image data URI of at most 5 MB, sides under 8,000 px
+IMAGE_PORT = ImagePort("runway", max_uri_chars=5 * 1024 * 1024, max_side=7999)
 
 
 def utf16_prefix(text: str, units: int) -> str:
@@ -88,10 +89,8 @@ class RunwayAdapter(HostedAdapter):
             if request.negative_prompt:
                 body["negativePrompt"] = request.negative_prompt
         if request.reference_image is not None:
-            image = data_uri(request.reference_image)
-            if len(image) > _DATA_URI_LIMIT:  # refused by Runway before any spend
-                raise RejectedInputError("reference image over the 5MB data URI limit", "runway")
-            body["promptImage"] = image
+            frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
+            body["promptImage"] = frame.data_uri()
         return body
 
     def submit(self, request: GenerationRequest) -> str:

@@ -14,9 +14,11 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+import cv2
 import fal_client
 import fal_client.client
 import httpx
+import numpy as np
 import pytest
 
 from adapters.base import GenerationRequest, JobState
@@ -29,13 +31,10 @@ from foundation.settings import Settings
 from pipeline.attempts import build_request
 from registry import AudioSupport, LifecycleStatus, ModelSpec, load_registry
 from store.records import RouteCandidate, ShotRoute
+from tests.emulators.strict_support import PNG
 
 KEY = "key-id:key-secret"
 TODAY = date(2026, 12, 4)
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 @pytest.fixture(scope="module")
@@ -168,15 +167,31 @@ class TestRunnerValidation:
         assert error.status_code == 422
         assert error.message[0]["loc"] == ["body"]
 
-    def test_the_adapter_refuses_an_oversized_image_before_spending(self, emulator, tmp_path):
-        big = tmp_path / "big.png"
-        big.write_bytes(b"\0" * (MAX_DATA_URI // 4 * 3 + 3))
+    def test_an_image_over_the_data_uri_limit_is_re_encoded_within_it(self, emulator, tmp_path):
+        big = tmp_path / "big.png"  # noise: the PNG is larger than fal's data URI limit
+        noise = np.random.default_rng(1).integers(0, 256, (1440, 2560, 3), dtype=np.uint8)
+        big.write_bytes(cv2.imencode(".png", noise)[1].tobytes())
+        assert len(big.read_bytes()) * 4 // 3 > MAX_DATA_URI
+        adapter = fal_adapter(emulator)
+        request = GenerationRequest("s", "p", 8, 1280, 720, 24, "fal/veo3.1", VEO)
+        request = GenerationRequest(**{**request.__dict__, "reference_image": big})
+        uri = adapter.build_body(request)["image_url"]
+        assert uri.startswith("data:image/jpeg;base64,")
+        assert len(uri) <= MAX_DATA_URI
+        submissions = emulator.emulator.stats.submissions
+        before = submissions.get(f"{VEO}/image-to-video", 0)
+        adapter.submit(request)  # the emulator, which refuses longer data URIs, takes it
+        assert submissions.get(f"{VEO}/image-to-video", 0) == before + 1
+
+    def test_an_unreadable_image_is_refused_before_spending(self, emulator, tmp_path):
+        broken = tmp_path / "broken.png"
+        broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
         adapter = fal_adapter(emulator)
         request = GenerationRequest("s", "p", 8, 1280, 720, 24, "fal/veo3.1", VEO)
         submissions = emulator.emulator.stats.submissions
         before = submissions.get(f"{VEO}/image-to-video", 0)
-        with pytest.raises(RejectedInputError, match="data URI"):
-            adapter.submit(GenerationRequest(**{**request.__dict__, "reference_image": big}))
+        with pytest.raises(RejectedInputError, match="not a readable image"):
+            adapter.submit(GenerationRequest(**{**request.__dict__, "reference_image": broken}))
         assert submissions.get(f"{VEO}/image-to-video", 0) == before
 
 

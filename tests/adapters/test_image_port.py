@@ -1,0 +1,123 @@
+"""The video stage's image port (issue 18's typed ports): a first frame is adapted to what its
+provider takes (the video's aspect, the provider's sides and inline limit) instead of refused after
+the attempt is opened; an image that fits is sent byte for byte."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from adapters import fal, google, kling, luma, openai_videos, replicate, runway
+from adapters.base import GenerationRequest
+from adapters.errors import RejectedInputError
+from adapters.image_port import ImagePort, first_frame
+from adapters.kling import KlingAdapter
+from emulators import Scenario, start_emulator
+
+PORT = ImagePort("test")
+
+
+def write(path: Path, image: np.ndarray) -> Path:
+    path.write_bytes(cv2.imencode(path.suffix, image)[1].tobytes())
+    return path
+
+
+def decoded(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return np.asarray(image)
+
+
+def banded(width: int, height: int) -> np.ndarray:
+    """Blue, with red bands on the outer quarters of the long side."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:] = (255, 0, 0)
+    if height > width:
+        image[: height // 4], image[-height // 4 :] = (0, 0, 255), (0, 0, 255)
+    else:
+        image[:, : width // 4], image[:, -width // 4 :] = (0, 0, 255), (0, 0, 255)
+    return image
+
+
+def test_a_frame_that_fits_is_sent_byte_for_byte(tmp_path):
+    path = write(tmp_path / "f.png", banded(320, 180))
+    frame = first_frame(path, 1280, 720, PORT)
+    assert frame.data == path.read_bytes()
+    assert frame.mime == "image/png"
+
+
+def test_a_square_reference_is_centre_cropped_to_the_videos_aspect(tmp_path):
+    path = write(tmp_path / "sq.png", banded(400, 400)[:, ::-1].transpose(1, 0, 2).copy())
+    image = decoded(first_frame(path, 1280, 720, PORT).data)
+    assert image.shape[:2] == (225, 400)  # 16:9, the middle rows kept
+    tall = write(tmp_path / "tall.png", banded(200, 800))
+    middle = decoded(first_frame(tall, 1280, 720, PORT).data)
+    assert middle.shape[:2] == (112, 200)
+    assert (middle[..., 0] > 200).all()  # only the blue middle is left: the red bands were cut
+
+
+def test_sides_are_brought_within_the_port(tmp_path):
+    small = write(tmp_path / "small.png", banded(160, 90))
+    image = decoded(first_frame(small, 1280, 720, kling.IMAGE_PORT).data)
+    assert min(image.shape[:2]) >= 300  # Kling refuses a side under 300 px
+    assert image.shape[1] / image.shape[0] == pytest.approx(16 / 9, rel=0.02)
+    large = write(tmp_path / "large.png", banded(640, 360))
+    shrunk = decoded(first_frame(large, 1280, 720, ImagePort("t", max_side=100)).data)
+    assert max(shrunk.shape[:2]) == 100
+
+
+def test_exact_ports_get_the_videos_size(tmp_path):
+    path = write(tmp_path / "f.png", banded(500, 300))
+    image = decoded(first_frame(path, 1280, 720, openai_videos.IMAGE_PORT).data)
+    assert image.shape[:2] == (720, 1280)
+
+
+def test_over_the_inline_limit_it_is_re_encoded_as_jpeg_within_it(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    path = write(tmp_path / "noise.png", noise)
+    port = ImagePort("t", max_uri_chars=400_000)
+    frame = first_frame(path, 1280, 720, port)
+    assert frame.mime == "image/jpeg"
+    assert len(frame.data_uri()) <= 400_000 < len(path.read_bytes()) * 4 // 3
+    with pytest.raises(RejectedInputError, match="t's inline limit of 2982 bytes"):
+        first_frame(path, 1280, 720, ImagePort("t", max_uri_chars=4000))
+
+
+def test_an_unreadable_image_is_refused_naming_the_provider(tmp_path):
+    path = tmp_path / "x.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    with pytest.raises(RejectedInputError, match=r"runway: image x\.png is not a readable image"):
+        first_frame(path, 1280, 720, runway.IMAGE_PORT)
+
+
+def test_every_hosted_video_adapter_names_its_port():
+    ports = [m.IMAGE_PORT for m in (fal, google, kling, luma, openai_videos, replicate, runway)]
+    assert [p.provider for p in ports] == [
+        "fal", "google", "kling", "luma", "openai", "replicate", "runway"
+    ]  # fmt: skip
+    assert runway.IMAGE_PORT.max_uri_chars == 5 * 1024 * 1024
+    assert runway.IMAGE_PORT.max_side == 7999
+    assert kling.IMAGE_PORT.min_side == 300
+
+
+def test_kling_takes_a_frame_it_would_refuse_as_sent(tmp_path):
+    """The strict emulator refuses a first frame under 300 px or outside 1:2.5..2.5:1 (Kling's
+    rules); through the port the same file is accepted, as the video's 16:9 aspect."""
+    narrow = write(tmp_path / "narrow.png", banded(120, 360))  # 1:3, 120 px
+    scenario = Scenario.model_validate({"seed": 3, "defaults": {"latency": {"seconds": 600}}})
+    with start_emulator(scenario) as emulator:
+        url = emulator.base_urls["kling"]
+        adapter = KlingAdapter(api_key="key-1", base_url=url)
+        request = GenerationRequest(
+            "s", "a lighthouse", 5, 1280, 720, 24, "kling/v3-std", "kling-v3",
+            reference_image=narrow,
+        )  # fmt: skip
+        sent = decoded(base64.b64decode(adapter.build_body(request)["contents"][1]["url"]))
+        task = adapter.submit(request)  # refused with HTTP 400 if the frame broke a rule
+        assert task in emulator.emulator.jobs
+    assert min(sent.shape[:2]) >= 300
+    assert sent.shape[1] / sent.shape[0] == pytest.approx(16 / 9, rel=0.02)
