@@ -34,7 +34,9 @@ from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.errors import StaleStatusError, public_message
 from pipeline.limits import slot_lease_s
+from pipeline.poll_schedule import compensated
 from pipeline.recovery import HELD_STEP
+from pipeline.render_times import bounds as poll_bounds
 from pipeline.render_times import finished_after, next_poll_s
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
 from pipeline.transitions import job_to
@@ -236,6 +238,7 @@ def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
     if outcome == "pending":
         admission.renew(ctx, attempt_id, row.model_id)
         delay = next_poll_s(ctx, row.model_id, elapsed, polls=1)
+        delay = compensated(delay, _lag(ctx, cur, now), poll_bounds(ctx))
         return [Move(cur.key, cur.job_id, "poll", cur.ref, delay, since=cur.since)]
     admission.release(ctx, attempt_id, row.model_id)
     if outcome == "succeeded":  # the gate's ``since``: when the render most likely started
@@ -243,6 +246,11 @@ def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
         start = now - finished_after(ctx, elapsed, first)
         return [Move(cur.key, cur.job_id, "gate", cur.ref, since=start)]
     return [_to_begin(cur, _shot_of(cur))]
+
+
+def _lag(ctx: RunContext, cur: Cursor, now: float) -> float:
+    """How long after it was due this step ran (0 when it had no due time)."""
+    return 0.0 if cur.due_at is None else now - (cur.due_at - ctx.settings.reap_after_s)
 
 
 def gate(ctx: RunContext, cur: Cursor) -> list[Move]:

@@ -68,6 +68,14 @@ def poll_delay(times: RenderTimes, elapsed_s: float, polls: int, bounds: PollBou
     return max(bounds.min_s, min(backoff_s(elapsed, bounds), until_timeout))
 
 
+def compensated(delay_s: float, lag_s: float, bounds: PollBounds) -> float:
+    """``delay_s`` shortened by ``lag_s``, how late this poll ran after it was due (queued behind
+    other steps on a busy machine), so that the next one, queued as long, runs when it is due;
+    never below half the delay nor the shortest interval, so a step that ran very late (reaped,
+    resumed) does not turn into a burst of polls."""
+    return max(bounds.min_s, delay_s / 2, delay_s - max(0.0, lag_s))
+
+
 def backoff_s(elapsed_s: float, bounds: PollBounds) -> float:
     """The interval between two polls of a job waited on for ``elapsed_s`` seconds."""
     low, high = bounds.min_s, max(bounds.min_s, bounds.max_s)

@@ -35,6 +35,7 @@ class Cursor:
     since: float | None
     reaped: int
     cancelled: bool = False  # the job was cancelled (or deleted): the step only ends
+    due_at: float | None = None  # when the step was due, plus the reaper's grace (None: waiting)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ _CLAIM = (
     .returning(  # the job's status rides along: one statement per claim, not two
         *COLUMNS,
         select(Job.status).where(Job.id == PipelineStep.job_id).scalar_subquery(),
+        PipelineStep.due_at,
     )
 )
 _CLAIM_BY_KEY = _CLAIM.where(PipelineStep.key == bindparam("cursor"))
@@ -157,9 +159,9 @@ def claim(
         row = conn.execute(statement, params).first()
     if row is None:  # stale, taken, or its attempt is gone
         return None
-    key, job_id, name, ref_, at, since, reaped, status = row
+    key, job_id, name, ref_, at, since, reaped, status, due_at = row
     cancelled = status in (None, JobStatus.CANCELLED)
-    return Cursor(key, job_id, name, ref_, at, since, reaped, cancelled=cancelled)
+    return Cursor(key, job_id, name, ref_, at, since, reaped, cancelled=cancelled, due_at=due_at)
 
 
 def apply(url: str, held: Cursor | None, moves: Iterable[Move], grace_s: float) -> list[Dispatch]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.poll_schedule import PollBounds, RenderTimes, poll_delay
+from pipeline.poll_schedule import PollBounds, RenderTimes, compensated, poll_delay
 from pipeline.render_times import measured
 
 BOUNDS = PollBounds(min_s=2.0, max_s=30.0, timeout_s=900.0)
@@ -99,3 +99,45 @@ class TestMeasured:
 
     def test_low_tail_of_a_log_normal(self):
         assert RenderTimes(9, 60.0, 240.0).low_tail_s() == pytest.approx(15.0)
+
+
+class TestQueueingLag:
+    """A poll that ran late (queued behind other steps on a busy machine) schedules the next one
+    that much earlier, so it runs when it is due; a step that ran very late does not turn into a
+    burst of polls."""
+
+    def test_a_late_poll_pulls_the_next_one_in_by_its_lag(self):
+        assert compensated(4.8, 1.5, BOUNDS) == pytest.approx(3.3)
+
+    def test_a_poll_on_time_or_early_keeps_its_delay(self):
+        assert compensated(4.8, 0.0, BOUNDS) == 4.8
+        assert compensated(4.8, -0.2, BOUNDS) == 4.8
+
+    def test_never_below_half_the_delay_nor_the_shortest_interval(self):
+        assert compensated(4.8, 60.0, BOUNDS) == pytest.approx(2.4)
+        assert compensated(3.0, 60.0, BOUNDS) == BOUNDS.min_s
+
+
+def test_a_claimed_step_knows_when_it_was_due(tmp_path):
+    """The claim returns the cursor's due time (plus the reaper's grace), from which the poll
+    step measures its lag; both engines claim through it."""
+    from foundation.settings import Settings
+    from foundation.storyboard import parse_storyboard
+    from pipeline import steps
+    from pipeline.context import RunContext
+    from pipeline.planning import create_job
+    from store.db import session_scope
+    from store.models import PipelineStep
+
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path))
+    board = {"title": "t", "scenes": [{"id": "s", "shots": [{"id": "a", "prompt": "p",
+                                                              "duration": 1}]}]}  # fmt: skip
+    job_id = create_job(ctx, parse_storyboard(board))
+    with session_scope(ctx.db_url) as session:
+        session.add(
+            PipelineStep(key=steps.job_key(job_id), job_id=job_id, name="start", ref=job_id,
+                         version=3, due_at=1234.5, since=None, reaped=0)
+        )  # fmt: skip
+    cursor = steps.claim(ctx.db_url, "start", job_id, 3, 60.0, "me")
+    assert cursor is not None
+    assert cursor.due_at == 1234.5
