@@ -80,6 +80,10 @@ class DetectorConfig(_Frozen):
     text_match: float = Field(0.8, gt=0, le=1)
     text_min_confidence: float = Field(0.8, ge=0, le=1)
     text_min_chars: int = Field(3, ge=1)
+    safety_frames: int = Field(4, ge=0)  # frames the image safety classifier reads; 0: off
+    iqa_frames: int = Field(3, ge=0)  # frames whose NIQE and noise are measured; 0: off
+    niqe_max: float = Field(30.0, gt=0)  # low_quality over this median NIQE
+    noise_max: float = Field(4.0, gt=0)  # low_quality over this median noise sigma (8-bit)
 
 
 class TierPolicy(_Frozen):
