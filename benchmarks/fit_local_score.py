@@ -25,7 +25,9 @@ from quality.image_safety import FrameSafety, shared_classifier
 from quality.local_score import MODEL, Model, auc, default_model, fit
 from tests.quality import score_corpus as sc
 
-FIXED = {"unsafe": -20.0}  # not fitted: no unsafe media in the corpus; a frame at 0.8 costs 6 logits
+FIXED = {
+    "unsafe": -20.0
+}  # not fitted: no unsafe media in the corpus; a frame at 0.8 costs 6 logits
 
 
 def cross_validated(rows: list[dict[str, float]], labels: list[int], l2: float) -> float:

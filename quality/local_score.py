@@ -3,8 +3,8 @@ would ship scores near 1 and a defective one near 0, with no judge and no networ
 
 Signals (``signals``): ``defects`` (the product over technical findings that ``TechnicalScorer``
 computes, content findings left out), ``niqe`` and ``noise`` (``quality.frame_checks``), ``text``
-(how well the quoted text was read, 1 when nothing was asked or checked), ``speech`` (1 when the
-line was heard at about its length, 0 when not heard), ``unsafe`` (the highest image safety score of
+(how well the quoted text was read when the tier makes a miss an error, else 1), ``speech`` (0 when
+the line was not heard, the length ratio's distance from 1 when it was too short or long, else 1), ``unsafe`` (the highest image safety score of
 the sampled frames, above 0.5). Each is standardised with the corpus's mean and spread, and
 ``score = sigmoid(intercept + sum(weight * z))``. The weights are fitted on a labelled corpus by
 ``benchmarks/fit_local_score.py`` (L2-regularised logistic regression, classes weighed equally,
@@ -39,7 +39,7 @@ CONTENT_CODES = frozenset(
      "speech_length", "unexpected_speech", "unsafe_content", "low_quality", "low_score"}
 )  # fmt: skip
 UNSAFE_FLOOR = 0.5  # safe frames score up to about 0.3 (a flat skin tone): only the excess counts
-TEXT_VALUE = {"missing_text": 0.0, "unexpected_text": 0.5}
+TEXT_VALUE = {"missing_text": 0.0}
 F64 = npt.NDArray[np.float64]
 
 
@@ -58,7 +58,7 @@ def _text(findings: Sequence[Finding]) -> float:
     values = [
         TEXT_VALUE.get(f.code, f.value if f.value is not None else 0.0)
         for f in findings
-        if f.code in ("onscreen_text", "wrong_text", "missing_text", "unexpected_text")
+        if f.code in ("wrong_text", "missing_text") and f.severity == "error"
     ]
     return min(values) if values else 1.0
 
@@ -66,13 +66,13 @@ def _text(findings: Sequence[Finding]) -> float:
 def _speech(findings: Sequence[Finding]) -> float:
     value = 1.0
     for finding in findings:
+        if finding.severity != "error":  # a warning the tier tolerates does not lower the score
+            continue
         if finding.code == "missing_speech":
             value = 0.0
         elif finding.code == "speech_length" and finding.value:
             ratio = float(finding.value)
             value = min(value, min(ratio, 1.0 / ratio))
-        elif finding.code == "unexpected_speech":
-            value = min(value, 0.5)
     return value
 
 

@@ -2,7 +2,8 @@
 
 Exit code 0 when the verdict is accept or repair, 1 for retry/escalate/give_up, 2 for unusable
 arguments. Unspecified expectations (duration, size, fps) default to what the file measures.
-``--prompt`` and ``--dialogue`` turn on the content checks (on-screen text, speech).
+``--prompt`` and ``--dialogue`` turn on the content checks (on-screen text, speech); image safety
+(``SHOTLINE_IMAGE_SAFETY``) and image quality run on the sampled frames of every clip.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def verdict_table(verdict: Verdict, clip: Path) -> Table:
 
     colour = _COLOURS[verdict.action]
     caption = f"verdict: [{colour}]{verdict.action}[/]  score {verdict.score:.2f}"
+    caption += f" (local {verdict.local_score:.2f}"
+    judge = verdict.judge_score
+    caption += ")" if judge is None else f", judge {judge:.2f})"
     if verdict.repair:
         caption += f"  keep {verdict.repair[0]:.3f}-{verdict.repair[1]:.3f}s"
     table = Table(title=str(clip), caption=caption)
@@ -145,7 +149,9 @@ def register(app: typer.Typer) -> None:
         """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else)."""
         from rich.console import Console
 
+        from foundation.settings import get_settings
         from quality.gate import evaluate
+        from quality.image_safety import frame_safety_from
         from quality.policy import default_policy, load_policy
 
         console = Console(stderr=as_json)
@@ -155,7 +161,8 @@ def register(app: typer.Typer) -> None:
             gate_policy: GatePolicy = load_policy(policy) if policy else default_policy()
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
-        verdict = evaluate(clip, expect, policy=gate_policy)
+        safety = frame_safety_from(get_settings())
+        verdict = evaluate(clip, expect, policy=gate_policy, safety=safety)
         if as_json:
             typer.echo(json.dumps({"clip": str(clip), **verdict.to_dict()}, indent=2))
         else:

@@ -30,7 +30,10 @@ LINE = "we leave at dawn today"
 W, H = 640, 360  # larger than the gate's 512 px thumbnails, as real renders are
 DEGRADE = {"blur": "gblur=sigma=4", "noise": "noise=alls=45:allf=t",
            "upscaled": f"scale=160:90,scale={W}:{H}:flags=bilinear"}  # fmt: skip
-PATTERNS = {"testsrc2": f"testsrc2=s={W}x{H}:r={tc.FPS}", "mandelbrot": f"mandelbrot=s={W}x{H}:r={tc.FPS}"}
+PATTERNS = {
+    "testsrc2": f"testsrc2=s={W}x{H}:r={tc.FPS}",
+    "mandelbrot": f"mandelbrot=s={W}x{H}:r={tc.FPS}",
+}
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,12 @@ def leaves_clip(path: Path, seed: int, degrade: str | None) -> Path:
         x = index * 2
         grey = canvas[30 : 30 + H, x : x + W]
         if degrade == "blur":
-            grey = cv2.GaussianBlur(grey, (0, 0), 4)
+            grey = np.asarray(cv2.GaussianBlur(grey, (0, 0), 4), np.uint8)
         elif degrade == "noise":
             grey = np.clip(grey + rng.normal(0, 30, grey.shape), 0, 255).astype(np.uint8)
         elif degrade == "upscaled":
             small = cv2.resize(grey, (W // 4, H // 4), interpolation=cv2.INTER_AREA)
-            grey = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
+            grey = np.asarray(cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR), np.uint8)
         frames.append(np.asarray(cv2.cvtColor(np.asarray(grey), cv2.COLOR_GRAY2RGB), np.uint8))
     t = np.arange(int(tc.LENGTH * 48_000)) / 48_000
     tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -120,7 +123,9 @@ def _content_cases() -> Iterator[Labelled]:
 
 def labelled() -> list[Labelled]:
     cases = [
-        Labelled(c.name, not c.defects, _maker(lambda path, c=c: tc.build(c, path.parent)), c.expect)
+        Labelled(
+            c.name, not c.defects, _maker(lambda path, c=c: tc.build(c, path.parent)), c.expect
+        )
         for c in tc.corpus()
     ]
     return cases + list(_quality_cases()) + list(_content_cases())
