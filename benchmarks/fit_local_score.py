@@ -25,9 +25,8 @@ from quality.image_safety import FrameSafety, shared_classifier
 from quality.local_score import MODEL, Model, auc, default_model, fit
 from tests.quality import score_corpus as sc
 
-FIXED = {
-    "unsafe": -20.0
-}  # not fitted: no unsafe media in the corpus; a frame at 0.8 costs 6 logits
+# not fitted (the corpus holds no unsafe media): a frame flagged unsafe sinks the clip's score
+FIXED = {"unsafe": -20.0}
 
 
 def cross_validated(rows: list[dict[str, float]], labels: list[int], l2: float) -> float:
@@ -66,8 +65,8 @@ def main() -> None:
         "clips": len(rows),
         "good": len(good),
         "defective": len(bad),
-        "method": f"L2-regularised logistic regression (lambda {args.l2}), Newton steps, "
-        "sign-constrained weights, standardised signals",
+        "method": f"L2-regularised logistic regression (lambda {args.l2}), classes weighed "
+        "equally, Newton steps, sign-constrained weights, standardised signals",
         "auc_train": round(auc(scores, labels), 4),
         "auc_5fold": round(cross_validated(rows, labels, args.l2), 4),
         "lowest_good": round(min(good), 4),

@@ -4,14 +4,17 @@ would ship scores near 1 and a defective one near 0, with no judge and no networ
 Signals (``signals``): ``defects`` (the product over technical findings that ``TechnicalScorer``
 computes, content findings left out), ``niqe`` and ``noise`` (``quality.frame_checks``), ``text``
 (how well the quoted text was read when the tier makes a miss an error, else 1), ``speech`` (0 when
-the line was not heard, the length ratio's distance from 1 when it was too short or long, else 1), ``unsafe`` (the highest image safety score of
-the sampled frames, above 0.5). Each is standardised with the corpus's mean and spread, and
-``score = sigmoid(intercept + sum(weight * z))``. The weights are fitted on a labelled corpus by
-``benchmarks/fit_local_score.py`` (L2-regularised logistic regression, classes weighed equally,
-Newton steps, a weight whose
-sign would let a worse measurement raise the score is held at 0) and stored with how they were
-fitted in ``quality/local_score.yaml``; weights under ``fixed`` are set by hand, not fitted (the
-corpus holds no unsafe media).
+the line was not heard, the length ratio's distance from 1 when it was too short or long, else 1),
+``unsafe`` (1 when a sampled frame scored at or over ``SHOTLINE_IMAGE_SAFETY_THRESHOLD``: the
+threshold stays the operator's decision, a score under it does not move the local score).
+
+Each fitted signal is standardised with the corpus's mean and spread, and
+``score = sigmoid(intercept + sum(weight * z) + sum(fixed weight * signal))``. The weights are
+fitted on a labelled corpus by ``benchmarks/fit_local_score.py`` (L2-regularised logistic
+regression, classes weighed equally, Newton steps; a weight whose sign would let a worse
+measurement raise the score is held at 0) and stored with how they were fitted in
+``quality/local_score.yaml``; weights under ``fixed`` are set by hand, not fitted (the corpus holds
+no unsafe media).
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ CONTENT_CODES = frozenset(
     {"onscreen_text", "wrong_text", "missing_text", "unexpected_text", "missing_speech",
      "speech_length", "unexpected_speech", "unsafe_content", "low_quality", "low_score"}
 )  # fmt: skip
-UNSAFE_FLOOR = 0.5  # safe frames score up to about 0.3 (a flat skin tone): only the excess counts
 TEXT_VALUE = {"missing_text": 0.0}
 F64 = npt.NDArray[np.float64]
 
@@ -86,7 +88,9 @@ def signals(
         "noise": measured.get("noise_sigma", neutral.mean["noise"]),
         "text": _text(findings),
         "speech": _speech(findings),
-        "unsafe": max(0.0, measured.get("unsafe_max", 0.0) - UNSAFE_FLOOR),
+        "unsafe": float(
+            any(f.code == "unsafe_content" and f.severity == "error" for f in findings)
+        ),
     }
 
 
