@@ -115,11 +115,14 @@ def test_a_noisy_clip_raises_a_low_quality_warning(
     leaves: dict[str, npt.NDArray[np.uint8]],
 ) -> None:
     cfg = default_policy().detectors
-    thumbs = [Thumb(float(i), cv2.cvtColor(leaves["noisy"], cv2.COLOR_GRAY2RGB)) for i in range(5)]
+    noisy, sharp = (
+        np.asarray(cv2.cvtColor(leaves[k], cv2.COLOR_GRAY2RGB)) for k in ("noisy", "sharp")
+    )
+    thumbs = [Thumb(float(i), noisy) for i in range(5)]
     out = measure_quality(thumbs, cfg)
     assert [(f.code, f.severity) for f in out.findings] == [("low_quality", "warning")]
     assert out.values["noise_sigma"] > cfg.noise_max
-    clean = [Thumb(t.time_s, cv2.cvtColor(leaves["sharp"], cv2.COLOR_GRAY2RGB)) for t in thumbs]
+    clean = [Thumb(t.time_s, sharp) for t in thumbs]
     assert measure_quality(clean, cfg).findings == []
 
 
