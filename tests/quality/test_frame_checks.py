@@ -115,9 +115,7 @@ def test_a_noisy_clip_raises_a_low_quality_warning(
     leaves: dict[str, npt.NDArray[np.uint8]],
 ) -> None:
     cfg = default_policy().detectors
-    noisy, sharp = (
-        np.asarray(cv2.cvtColor(leaves[k], cv2.COLOR_GRAY2RGB)) for k in ("noisy", "sharp")
-    )
+    noisy, sharp = (np.dstack([leaves[k]] * 3) for k in ("noisy", "sharp"))
     thumbs = [Thumb(float(i), noisy) for i in range(5)]
     out = measure_quality(thumbs, cfg)
     assert [(f.code, f.severity) for f in out.findings] == [("low_quality", "warning")]
