@@ -209,13 +209,16 @@ def _score(
     )
     findings = apply_tier(found, policy, expect.tier)
     technical = TechnicalScorer().score(clip, expect, findings)
-    local = _local(clip, findings, frames)
+    measured = frames.values | {
+        k: technical.components[k] for k in ("sharpness",) if k in technical.components
+    }
+    local = _local(clip, findings, measured)
     out = _Scored(
         findings,
         local,
         {"local": local, "technical": technical.score, **technical.components},
         [],
-        measured=frames.values,
+        measured=measured,
     )
     if expect.tier not in policy.tiers:
         out.notes.append(f"unknown tier {expect.tier!r}: used {policy.default_tier!r}")
@@ -233,11 +236,11 @@ def _score(
     return out
 
 
-def _local(clip: ClipAnalysis, findings: list[Finding], frames: FrameSignals) -> float:
+def _local(clip: ClipAnalysis, findings: list[Finding], measured: dict[str, float]) -> float:
     if clip.video is None:
         return 0.0
     model = default_model()
-    return model.score(signals(findings, frames.values, clip.video.end_s, model))
+    return model.score(signals(findings, measured, clip.video.end_s, model))
 
 
 def _judge(

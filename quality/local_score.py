@@ -2,7 +2,9 @@
 would ship scores near 1 and a defective one near 0, with no judge and no network.
 
 Signals (``signals``): ``defects`` (the product over technical findings that ``TechnicalScorer``
-computes, content findings left out), ``niqe`` and ``noise`` (``quality.frame_checks``), ``text``
+computes, content findings and warnings about the request left out), ``sharpness`` (the log of the median contrast-free Laplacian
+variance the blur detector measures, ``log1p``), ``niqe`` and ``noise`` (``quality.frame_checks``),
+``text``
 (how well the quoted text was read when the tier makes a miss an error, else 1), ``speech`` (0 when
 the line was not heard, the length ratio's distance from 1 when it was too short or long, else 1),
 ``unsafe`` (1 when a sampled frame scored at or over ``SHOTLINE_IMAGE_SAFETY_THRESHOLD``: the
@@ -34,22 +36,28 @@ from quality.events import Finding
 from quality.scoring import SEVERITY_WEIGHT
 
 MODEL = Path(__file__).with_name("local_score.yaml")
-SIGNALS = ("defects", "niqe", "noise", "text", "speech", "unsafe")
+SIGNALS = ("defects", "sharpness", "niqe", "noise", "text", "speech", "unsafe")
 # the sign each weight must have: a higher NIQE, noise or unsafe score never raises the score
-SIGNS = {"defects": 1, "niqe": -1, "noise": -1, "text": 1, "speech": 1, "unsafe": -1}
+SIGNS = {"defects": 1, "sharpness": 1, "niqe": -1, "noise": -1, "text": 1, "speech": 1,
+         "unsafe": -1}  # fmt: skip
 CONTENT_CODES = frozenset(
     {"onscreen_text", "wrong_text", "missing_text", "unexpected_text", "missing_speech",
      "speech_length", "unexpected_speech", "unsafe_content", "low_quality", "low_score"}
 )  # fmt: skip
+# a warning about the request, not the picture or sound (a larger frame than asked is scaled down)
+NOT_QUALITY = frozenset({"wrong_size", "long_duration", "vfr", "rotated", "unexpected_audio"})
 TEXT_VALUE = {"missing_text": 0.0}
 F64 = npt.NDArray[np.float64]
 
 
 def defects_product(findings: Sequence[Finding], length_s: float) -> float:
-    """``TechnicalScorer``'s product over the technical findings only."""
+    """``TechnicalScorer``'s product over the technical findings only, less the warnings about the
+    request rather than the clip's quality (``NOT_QUALITY``)."""
     score = 1.0
     for finding in findings:
         if finding.code in CONTENT_CODES:
+            continue
+        if finding.code in NOT_QUALITY and finding.severity != "error":
             continue
         coverage = 1.0 if finding.start is None else min(1.0, finding.duration / length_s)
         score *= 1.0 - SEVERITY_WEIGHT[finding.severity] * (0.5 + 0.5 * coverage)
@@ -84,6 +92,7 @@ def signals(
     """The model's inputs; a signal that was not measured takes the corpus's mean (no evidence)."""
     return {
         "defects": defects_product(findings, max(length_s, 1e-6)),
+        "sharpness": math.log1p(measured.get("sharpness", math.expm1(neutral.mean["sharpness"]))),
         "niqe": measured.get("niqe", neutral.mean["niqe"]),
         "noise": measured.get("noise_sigma", neutral.mean["noise"]),
         "text": _text(findings),

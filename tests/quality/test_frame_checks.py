@@ -140,6 +140,7 @@ def test_fit_separates_and_holds_a_weight_of_the_wrong_sign_at_zero() -> None:
         rows.append(
             {
                 "defects": (0.95 if good else 0.6) + 0.05 * rng.random(),
+                "sharpness": 2 + rng.random(),
                 "niqe": 20 + 5 * rng.random() + (2 if good else 0),  # "better" when higher here
                 "noise": 1 + rng.random(),
                 "text": 1.0,
