@@ -202,7 +202,7 @@ def local_score(directory: Path) -> None:
           f"{auc(scores, labels):.3f} | {min(good):.3f} | {max(bad):.3f} | {over} |")  # fmt: skip
     print("\n| clips degraded as a whole | clips | low_quality | soft_clip | median local score |")
     print("|---|---:|---:|---:|---:|")
-    for kind in ("none", *sc.DEGRADE):
+    for kind in ("none", *sc.DEGRADE):  # none: the dead-leaves pans and the tolerated patterns
         picked = [
             v for c, v in verdicts
             if c.name.startswith(("leaves", "testsrc2-", "mandelbrot-"))

@@ -100,9 +100,9 @@ def _quality_cases() -> Iterator[Labelled]:
         for kind, vf in DEGRADE.items():
             yield Labelled(f"{name}-{kind}", False, _maker(_pattern, src, vf), expect)
     for name, src in PATTERNS.items():
-        for kind, ((width, height), vf, audio) in TOLERATED.items():
+        for kind, ((width, height), graph, audio) in TOLERATED.items():
             src_at = src.replace(f"s={W}x{H}", f"s={width}x{height}")
-            make = _maker(_pattern, src_at, vf, audio)
+            make = _maker(_pattern, src_at, graph, audio)
             yield Labelled(f"{name}-tolerated-{kind}", True, make, tc._expect())
     for seed in range(3):
         yield Labelled(f"leaves-{seed}", True, _maker(leaves_clip, seed, None), expect)
