@@ -144,12 +144,21 @@ def register(app: typer.Typer) -> None:
         dialogue: Annotated[
             str | None, typer.Option(help="the spoken line: speech of about its length is required")
         ] = None,
+        judge: Annotated[
+            bool,
+            typer.Option(
+                "--judge",
+                help="also ask the VLM judge (SHOTLINE_GEMINI_API_KEY or SHOTLINE_OPENAI_API_KEY; "
+                "billed by the provider): its score is shown beside the local one",
+            ),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     ) -> None:
         """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else)."""
         from rich.console import Console
 
         from foundation.settings import get_settings
+        from quality import scoring
         from quality.gate import evaluate
         from quality.image_safety import frame_safety_from
         from quality.policy import default_policy, load_policy
@@ -159,10 +168,14 @@ def register(app: typer.Typer) -> None:
             content = ContentAsk(prompt, dialogue)
             expect = build_expectation(clip, duration, size, fps, audio, tier, content)
             gate_policy: GatePolicy = load_policy(policy) if policy else default_policy()
+            scorer = scoring.judge_from_settings(get_settings()) if judge else None
+            if judge and scorer is None:
+                why = "set SHOTLINE_GEMINI_API_KEY or SHOTLINE_OPENAI_API_KEY"
+                raise InvalidInputError("no judge is configured", [Problem("--judge", why)])
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         safety = frame_safety_from(get_settings())
-        verdict = evaluate(clip, expect, policy=gate_policy, safety=safety)
+        verdict = evaluate(clip, expect, policy=gate_policy, scorer=scorer, safety=safety)
         if as_json:
             typer.echo(json.dumps({"clip": str(clip), **verdict.to_dict()}, indent=2))
         else:
