@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from foundation.errors import InvalidInputError, Problem
 from quality.errors import QualityError
@@ -99,11 +99,24 @@ class TierPolicy(_Frozen):
     actions: dict[str, Action] = Field(default_factory=dict)
 
 
+ALWAYS_ERRORS = ("unsafe_content",)  # no tier may lower these or let them through
+
+
 class GatePolicy(_Frozen):
     detectors: DetectorConfig = Field(default_factory=DetectorConfig)
     actions: dict[str, Action]
     tiers: dict[str, TierPolicy]
     default_tier: str = "standard"
+
+    @model_validator(mode="after")
+    def _keeps_safety(self) -> GatePolicy:
+        for code in ALWAYS_ERRORS:
+            actions = [self.actions.get(code)] + [t.actions.get(code) for t in self.tiers.values()]
+            if "ignore" in actions or any(
+                t.severity.get(code, "error") != "error" for t in self.tiers.values()
+            ):
+                raise ValueError(f"{code} must stay an error that is not ignored in every tier")
+        return self
 
     def tier(self, name: str) -> TierPolicy:
         return self.tiers.get(name) or self.tiers[self.default_tier]
