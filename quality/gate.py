@@ -144,15 +144,12 @@ def evaluate(
     tier = policy.tier(expect.tier)
     info = probe(Path(path), read_rotation=False)
     judge_frames = scorer is not None and scorer.needs_frames and tier.judge
-    reads_text = _reads_text(expect, policy)
+    frame_checks = safety is not None or policy.detectors.iqa_frames > 0
     clip = analyse(
         path,
         info,
         policy.detectors,
-        keep_thumbs=judge_frames
-        or reads_text
-        or safety is not None
-        or policy.detectors.iqa_frames > 0,
+        keep_thumbs=judge_frames or frame_checks or _reads_text(expect, policy),
         keep_speech=expect.speech != "any",
     )
     if clip.video is not None:
