@@ -291,11 +291,11 @@ def submit(ctx: RunContext, attempt_id: int) -> Submitted | None:
             return Submitted(attempt.status, attempt.shot_id, attempt.model_id)
         job = session.get_one(Job, shot.job_id)
         request = _request_of(ctx, session, attempt, job, shot)
-        refusal = _frame_refusal(ctx, job, shot, request)
+        lost = attempt.status == AttemptStatus.SUBMITTING
+        refusal = None if lost else _frame_refusal(ctx, job, shot, request)  # lost: screened then
         if refusal is not None:
             _refuse_before_spend(ctx, session, attempt, shot, refusal)
             return Submitted(attempt.status, attempt.shot_id, attempt.model_id)
-        lost = attempt.status == AttemptStatus.SUBMITTING
         if not lost:  # committed before the call, so a restart knows the call may have been made
             attempt_to(session, attempt, AttemptStatus.SUBMITTING, shot=shot)
     if lost:
