@@ -95,6 +95,8 @@ def _attempt(job_id: str, attempt: Attempt, cost: AttemptCost | None) -> dict[st
         "fallback": bool(cost and cost.fallback),
         "action": verdict.get("action"),
         "score": verdict.get("score"),
+        "local_score": verdict.get("local_score"),
+        "judge_score": verdict.get("judge_score"),
         "drivers": verdict.get("drivers", []),
         "findings": verdict.get("findings", []),
         "notes": verdict.get("notes", []),

@@ -1,7 +1,7 @@
 """Quality-gate benchmark: detection quality on the test corpus, and speed against a plain decode.
 
 Run: ``.venv/bin/python benchmarks/bench_gate.py [--runs N] [--skip-speed] [--skip-detection]
-[--skip-content]``
+[--skip-content] [--skip-score]``
 
 1. Detection: every clip of ``tests/quality/corpus.py`` (known injected defects plus clean
    controls) goes through ``quality.gate.evaluate``; precision and recall per defect type, and
@@ -12,7 +12,12 @@ Run: ``.venv/bin/python benchmarks/bench_gate.py [--runs N] [--skip-speed] [--sk
    and CPU time (user + system, all threads) are both reported, CPU being robust to a busy machine.
 3. Content: precision and recall of the speech and on-screen text checks on the labelled corpus of
    ``tests/quality/content_corpus.py`` (its version is printed), and the gate's cost on a 5 s 720p
-   clip with the checks on against the same gate with them off (goal: at most 0.2x real time).
+   clip with the checks on against the same gate with them off (goal: at most 0.2x real time):
+   without content checks, with speech and text, and with every local model (plus image safety
+   and NIQE/noise on the sampled frames).
+4. Local score: how the stored model (``quality/local_score.yaml``) ranks the labelled corpus of
+   ``tests/quality/score_corpus.py`` (AUC, lowest good and highest defective score), and what the
+   frame checks find on the clips degraded as a whole.
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ from media.ffmpeg import ffmpeg_exe
 from media.runner import run_ffmpeg
 from quality.expectation import ClipExpectation
 from quality.gate import evaluate
+from quality.image_safety import FrameSafety, shared_classifier
+from quality.local_score import auc, default_model
+from quality.policy import GatePolicy, default_policy
 from tests.quality import content_corpus as cc
+from tests.quality import score_corpus as sc
 from tests.quality.corpus import build, corpus
 
 LINE = "we leave at dawn today"  # five words: about 2 s at the check's 2.5 words a second
@@ -134,30 +143,80 @@ def content(directory: Path) -> None:
     print(f"\nWrong answers: {', '.join(wrong) if wrong else 'none'}.")
 
 
+def _without_frame_checks() -> GatePolicy:
+    policy = default_policy()
+    return policy.model_copy(
+        update={"detectors": policy.detectors.model_copy(update={"iqa_frames": 0})}
+    )
+
+
 def content_cost(directory: Path, runs: int) -> None:
-    """The gate on a 5 s 1280x720 clip with and without the content checks, same clip, same run."""
+    """The gate on a 5 s 1280x720 clip without content checks, with speech and text, and with
+    every local model (plus image safety and NIQE/noise on sampled frames): same clip, same run."""
     sign = cc.TextClip("sign", "NEON HARBOUR", 3.0, (200, 500), (255, 255, 255))
     voice = cc.SoundClip("voice", "speech")
     clip = cc.write(directory / "content_720p.mp4", sign, voice, (1280, 720), 5.0, 24)
     plain = ClipExpectation(5.0, 1280, 720, 24.0, "required")
     checked = replace(plain, prompt='A sign that reads "NEON HARBOUR"', dialogue=LINE,
                       speech="required")  # fmt: skip
-    evaluate(clip, checked)  # warm-up: the OCR models load once per process
-    wall: dict[str, list[float]] = {"plain": [], "checked": []}
-    cpu: dict[str, list[float]] = {"plain": [], "checked": []}
+    bare, safety = _without_frame_checks(), FrameSafety(shared_classifier(), 0.8)
+    configs = {
+        "plain": (plain, bare, None),
+        "checked": (checked, bare, None),
+        "all": (checked, default_policy(), safety),
+    }
+    evaluate(clip, checked, safety=safety)  # warm-up: the OCR and safety models load once
+    wall: dict[str, list[float]] = {key: [] for key in configs}
+    cpu: dict[str, list[float]] = {key: [] for key in configs}
     for _ in range(runs):
-        for key, expect in (("plain", plain), ("checked", checked)):
-            w, c, _action = _run_gate(clip, expect)
+        for key, (expect, policy, screen) in configs.items():
+            w, c, _action = _run_gate(clip, expect, policy, screen)
             wall[key].append(w)
             cpu[key].append(c)
     print(f"\n### Content checks' cost (5 s 1280x720 clip, {runs} interleaved runs, medians)\n")
     print("| gate | wall s | x real time | CPU s | x real time (CPU) |")
     print("|---|---:|---:|---:|---:|")
-    for label, key in (("without content checks", "plain"), ("with speech + text", "checked")):
+    rows = (("without content checks", "plain"), ("with speech + text", "checked"),
+            ("with speech + text + image safety + NIQE/noise", "all"))  # fmt: skip
+    for label, key in rows:
         w, c = statistics.median(wall[key]), statistics.median(cpu[key])
         print(f"| {label} | {w:.3f} | {w / 5:.3f} | {c:.3f} | {c / 5:.3f} |")
     print(f"\nGoal: at most 0.2x real time with every local model on. "
           f"Load average: {os.getloadavg()[0]:.1f}.")  # fmt: skip
+
+
+def local_score(directory: Path) -> None:
+    """The stored local score on the labelled corpus, and the frame checks on degraded clips."""
+    cases = sc.labelled()
+    verdicts = sc.run(cases, directory, FrameSafety(shared_classifier(), 0.8))
+    scores = [v.local_score for _, v in verdicts]
+    labels = [int(case.good) for case in cases]
+    good = [s for s, label in zip(scores, labels, strict=True) if label]
+    bad = [s for s, label in zip(scores, labels, strict=True) if not label]
+    fitted = default_model().fitted
+    print(f"\n### Local score ({sc.VERSION}: {len(good)} good, {len(bad)} defective clips)\n")
+    print("| model | AUC | lowest good | highest defective | defective over 0.5 |")
+    print("|---|---:|---:|---:|---:|")
+    over = sum(1 for s in bad if s > 0.5)
+    print(f"| stored (fitted {fitted.get('date')}, 5-fold AUC {fitted.get('auc_5fold')}) | "
+          f"{auc(scores, labels):.3f} | {min(good):.3f} | {max(bad):.3f} | {over} |")  # fmt: skip
+    print("\n| clips degraded as a whole | clips | low_quality | soft_clip | median local score |")
+    print("|---|---:|---:|---:|---:|")
+    for kind in ("none", *sc.DEGRADE):  # none: the dead-leaves pans and the tolerated patterns
+        picked = [
+            v for c, v in verdicts
+            if c.name.startswith(("leaves", "testsrc2-", "mandelbrot-"))
+            and (c.name.rsplit("-", 1)[-1] == kind or (kind == "none" and c.good))
+        ]  # fmt: skip
+        found = {code: sum(1 for v in picked if any(f.code == code for f in v.findings))
+                 for code in ("low_quality", "soft_clip")}  # fmt: skip
+        median = statistics.median(v.local_score for v in picked)
+        print(f"| {kind} | {len(picked)} | {found['low_quality']} | {found['soft_clip']} | "
+              f"{median:.3f} |")  # fmt: skip
+    print(
+        "\nImage safety: no unsafe media in the corpus (no precision or recall measured); "
+        f"highest score on its safe frames: {max(v.metrics.get('unsafe_max', 0) for _, v in verdicts):.2f}."
+    )
 
 
 def _cpu(who: int) -> float:
@@ -171,9 +230,14 @@ def _run_ffmpeg(argv: list[str]) -> tuple[float, float]:
     return time.perf_counter() - start, _cpu(resource.RUSAGE_CHILDREN) - cpu
 
 
-def _run_gate(clip: Path, expect: ClipExpectation) -> tuple[float, float, str]:
+def _run_gate(
+    clip: Path,
+    expect: ClipExpectation,
+    policy: GatePolicy | None = None,
+    safety: FrameSafety | None = None,
+) -> tuple[float, float, str]:
     cpu, start = _cpu(resource.RUSAGE_SELF), time.perf_counter()
-    verdict = evaluate(clip, expect)
+    verdict = evaluate(clip, expect, policy=policy, safety=safety)
     return time.perf_counter() - start, _cpu(resource.RUSAGE_SELF) - cpu, verdict.action
 
 
@@ -223,6 +287,7 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-detection", action="store_true")
     parser.add_argument("--skip-content", action="store_true")
+    parser.add_argument("--skip-score", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_gate_") as tmp:
         if not args.skip_detection:
@@ -232,6 +297,8 @@ def main() -> None:
         if not args.skip_content:
             content(Path(tmp))
             content_cost(Path(tmp), args.runs)
+        if not args.skip_score:
+            local_score(Path(tmp))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest
-from adapters.errors import ProviderError
+from adapters.errors import ProviderError, RejectedInputError
 from foundation.characters import composed_spec_prompt
 from foundation.states import (
     ATTEMPT_ENDED,
@@ -231,6 +231,32 @@ def _request_of(
     return GenerationRequest(**data)
 
 
+def _frame_refusal(ctx: RunContext, job: Job, shot: Shot, request: GenerationRequest) -> str | None:
+    """A continuing shot's reference image is a frame the pipeline made: screen it like the
+    storyboard's own reference images, which ``screen_storyboard`` screened before the job."""
+    spec = shot_spec(job, shot.key)
+    if not spec.get("continues") or spec.get("reference_image") or request.reference_image is None:
+        return None
+    path = refusals.shot_path(job.storyboard, shot.key)
+    return continuity.frame_refusal(ctx.settings, request.reference_image, path)
+
+
+def _refuse_before_spend(
+    ctx: RunContext, session: Session, attempt: Attempt, shot: Shot, reason: str
+) -> None:
+    """Fail the attempt (never submitted: its reservation is released) and the shot: every model
+    of its chain would be sent the same frame."""
+    error = RejectedInputError(reason, attempt.provider)
+    attempt.error_kind, attempt.error = error.kind, reason[:2000]
+    attempt_to(
+        session, attempt, AttemptStatus.FAILED, shot=shot, model=attempt.model_id,
+        error_kind=error.kind, error=attempt.error,
+    )  # fmt: skip
+    rules = ctx.registry.billing(attempt.provider)
+    ledger.settle_failure(session, shot.job_id, attempt, rules, error, was_running=False)
+    _fail_shot(session, None, shot, reason, "screening")
+
+
 class Submitted(NamedTuple):
     """An attempt as ``submit`` left it: its status, shot and model."""
 
@@ -266,6 +292,10 @@ def submit(ctx: RunContext, attempt_id: int) -> Submitted | None:
         job = session.get_one(Job, shot.job_id)
         request = _request_of(ctx, session, attempt, job, shot)
         lost = attempt.status == AttemptStatus.SUBMITTING
+        refusal = None if lost else _frame_refusal(ctx, job, shot, request)  # lost: screened then
+        if refusal is not None:
+            _refuse_before_spend(ctx, session, attempt, shot, refusal)
+            return Submitted(attempt.status, attempt.shot_id, attempt.model_id)
         if not lost:  # committed before the call, so a restart knows the call may have been made
             attempt_to(session, attempt, AttemptStatus.SUBMITTING, shot=shot)
     if lost:

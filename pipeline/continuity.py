@@ -12,6 +12,9 @@ import av
 import cv2
 from sqlalchemy.orm import Session
 
+from foundation.settings import Settings
+from quality.image_safety import UnreadableImageError
+from quality.screening import screener_for
 from store import jobs
 from store.models import Shot
 
@@ -28,6 +31,22 @@ def last_frame(clip: Path, out: Path) -> Path:
     cv2.imwrite(str(tmp), frame[0].to_ndarray(format="bgr24"))
     tmp.replace(out)
     return out
+
+
+def frame_refusal(settings: Settings, frame: Path, path: str) -> str | None:
+    """Why the previous shot's last frame may not be sent as shot ``path``'s reference image (the
+    image safety screen that reference images pass before a job starts), or None when it may."""
+    images = screener_for(settings, hosted=False).images
+    if images is None:
+        return None
+    field = f"{path}.reference_image (the previous shot's last frame)"
+    try:
+        verdict = images.check(frame)
+    except UnreadableImageError as exc:
+        return f"{field}: refused by rule image-safety (cannot be screened: {exc})"
+    if not verdict.refused:
+        return None
+    return f"{field}: refused by rule image-safety ({verdict.reason()}); nothing was sent"
 
 
 class Placed(Protocol):

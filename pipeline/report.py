@@ -68,6 +68,10 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float, cost: Decimal
         "attempts": len(attempts),
         "fallbacks": len({a.model_id for a in attempts}) - 1 if attempts else 0,
         "verdict": verdict.get("action", shot.status),
+        # the gate's local score and the VLM judge's (None when no judge ran), side by side
+        "score": verdict.get("score"),
+        "local_score": verdict.get("local_score"),
+        "judge_score": verdict.get("judge_score"),
         "seconds": planned,
         "cost_usd": money.to_json(cost),
         "error": shot.error,

@@ -21,6 +21,7 @@ from pipeline.context import RunContext
 from pipeline.transitions import attempt_to, shot_to
 from quality import gate
 from quality.expectation import ClipExpectation
+from quality.image_safety import frame_safety_from
 from quality.repair import trim
 from registry import BillingOutcome
 from store.db import connection_scope, session_scope
@@ -178,6 +179,7 @@ def judge(ctx: RunContext, attempt_id: int) -> str:
         scorer=ctx.judge_scorer() if given.final else None,
         attempt=given.same_model_tries,
         can_escalate=given.can_escalate,
+        safety=frame_safety_from(ctx.settings),
     )
     kept = given.asset
     if verdict.action == "repair" and verdict.repair is not None:

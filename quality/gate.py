@@ -17,6 +17,9 @@ from quality.checks import check_audio, check_integrity, check_request, expected
 from quality.detectors import detect_video
 from quality.events import Finding
 from quality.expectation import ClipExpectation
+from quality.frame_checks import FrameSignals, check_safety, measure_quality
+from quality.image_safety import FrameSafety
+from quality.local_score import default_model, signals
 from quality.onscreen_text import check_text, wanted_texts
 from quality.policy import GatePolicy, default_policy
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
@@ -45,10 +48,21 @@ class Verdict:
     def ok(self) -> bool:
         return self.action in ("accept", "repair")
 
+    @property
+    def local_score(self) -> float:
+        return self.scores.get("local", self.score)
+
+    @property
+    def judge_score(self) -> float | None:
+        return self.scores.get("judge")
+
     def to_dict(self) -> dict[str, Any]:
+        judge = self.judge_score
         return {
             "action": self.action,
             "score": round(self.score, 4),
+            "local_score": round(self.local_score, 4),
+            "judge_score": None if judge is None else round(judge, 4),
             "repair": list(self.repair) if self.repair else None,
             "drivers": [f.to_dict() for f in self.drivers],
             "findings": [f.to_dict() for f in self.findings],
@@ -85,6 +99,23 @@ def _reads_text(expect: ClipExpectation, policy: GatePolicy) -> bool:
     return bool(wanted_texts(expect.prompt)) or policy.tier(expect.tier).watch_text
 
 
+def frame_signals(
+    clip: ClipAnalysis, policy: GatePolicy, safety: FrameSafety | None
+) -> FrameSignals:
+    """Image safety and image quality on the decode's thumbnails."""
+    out = FrameSignals()
+    if clip.video is None:
+        return out
+    for part in (
+        check_safety(clip.thumbs, safety, policy.detectors) if safety is not None else None,
+        measure_quality(clip.thumbs, policy.detectors),
+    ):
+        if part is not None:
+            out.findings += part.findings
+            out.values |= part.values
+    return out
+
+
 def _metrics(clip: ClipAnalysis) -> dict[str, float]:
     out: dict[str, float] = {"analysis_s": clip.elapsed_s}
     if clip.video is not None:
@@ -104,25 +135,27 @@ def evaluate(
     scorer: Scorer | None = None,
     attempt: int = 1,
     can_escalate: bool = True,
+    safety: FrameSafety | None = None,
 ) -> Verdict:
     """Run the gate on one file. ``attempt`` (1-based, on the current model) and ``can_escalate``
-    (a next model exists) let the policy turn repeated random defects into escalation or give-up."""
+    (a next model exists) let the policy turn repeated random defects into escalation or give-up.
+    ``safety`` screens sampled frames (``image_safety.frame_safety_from(settings)``; None: off)."""
     policy = policy or default_policy()
     tier = policy.tier(expect.tier)
     info = probe(Path(path), read_rotation=False)
     judge_frames = scorer is not None and scorer.needs_frames and tier.judge
-    reads_text = _reads_text(expect, policy)
+    frame_checks = safety is not None or policy.detectors.iqa_frames > 0
     clip = analyse(
         path,
         info,
         policy.detectors,
-        keep_thumbs=judge_frames or reads_text,
+        keep_thumbs=judge_frames or frame_checks or _reads_text(expect, policy),
         keep_speech=expect.speech != "any",
     )
     if clip.video is not None:
         clip = replace(clip, info=replace(info, rotation=clip.video.rotation))
     started = time.perf_counter()
-    scored = _score(clip, expect, policy, scorer)
+    scored = _score(clip, expect, policy, scorer, safety)
     checks_s = time.perf_counter() - started
     decision = decide(
         scored.findings,
@@ -143,7 +176,7 @@ def evaluate(
         scored.notes + decision.notes,
         scored.cost,
         scored.scores,
-        _metrics(clip) | {"checks_s": checks_s},
+        _metrics(clip) | scored.measured | {"checks_s": checks_s},
     )
 
 
@@ -154,17 +187,35 @@ class _Scored:
     scores: dict[str, float]
     notes: list[str]
     cost: float = 0.0
+    measured: dict[str, float] = field(default_factory=dict)
 
 
 def _score(
-    clip: ClipAnalysis, expect: ClipExpectation, policy: GatePolicy, scorer: Scorer | None
+    clip: ClipAnalysis,
+    expect: ClipExpectation,
+    policy: GatePolicy,
+    scorer: Scorer | None,
+    safety: FrameSafety | None,
 ) -> _Scored:
-    """Findings (tier applied), the technical score, and the judge's when it ran."""
+    """Findings (tier applied), the technical and local scores, and the judge's when it ran."""
     tier = policy.tier(expect.tier)
-    findings = apply_tier(measure(clip, expect, policy), policy, expect.tier)
+    frames = frame_signals(clip, policy, safety)
+    found = sorted(
+        measure(clip, expect, policy) + frames.findings,
+        key=lambda f: (f.start if f.start is not None else -1.0, f.code),
+    )
+    findings = apply_tier(found, policy, expect.tier)
     technical = TechnicalScorer().score(clip, expect, findings)
+    measured = frames.values | {
+        k: technical.components[k] for k in ("sharpness",) if k in technical.components
+    }
+    local = _local(clip, findings, measured)
     out = _Scored(
-        findings, technical.score, {"technical": technical.score, **technical.components}, []
+        findings,
+        local,
+        {"local": local, "technical": technical.score, **technical.components},
+        [],
+        measured=measured,
     )
     if expect.tier not in policy.tiers:
         out.notes.append(f"unknown tier {expect.tier!r}: used {policy.default_tier!r}")
@@ -174,12 +225,19 @@ def _score(
         out.cost = result.cost_usd
         if result.available:
             out.scores |= {"judge": result.score, **result.components}
-            out.score = tier.judge_weight * result.score + (1 - tier.judge_weight) * technical.score
+            out.score = tier.judge_weight * result.score + (1 - tier.judge_weight) * local
             out.findings += apply_tier(result.findings, policy, expect.tier)
     if not any(f.severity == "error" for f in out.findings):
         low = _low_score(out.score, result, tier.min_score, tier.judge_min_score)
         out.findings += apply_tier(low, policy, expect.tier)
     return out
+
+
+def _local(clip: ClipAnalysis, findings: list[Finding], measured: dict[str, float]) -> float:
+    if clip.video is None:
+        return 0.0
+    model = default_model()
+    return model.score(signals(findings, measured, clip.video.end_s, model))
 
 
 def _judge(

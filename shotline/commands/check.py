@@ -2,7 +2,8 @@
 
 Exit code 0 when the verdict is accept or repair, 1 for retry/escalate/give_up, 2 for unusable
 arguments. Unspecified expectations (duration, size, fps) default to what the file measures.
-``--prompt`` and ``--dialogue`` turn on the content checks (on-screen text, speech).
+``--prompt`` and ``--dialogue`` turn on the content checks (on-screen text, speech); image safety
+(``SHOTLINE_IMAGE_SAFETY``) and image quality run on the sampled frames of every clip.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def verdict_table(verdict: Verdict, clip: Path) -> Table:
 
     colour = _COLOURS[verdict.action]
     caption = f"verdict: [{colour}]{verdict.action}[/]  score {verdict.score:.2f}"
+    caption += f" (local {verdict.local_score:.2f}"
+    judge = verdict.judge_score
+    caption += ")" if judge is None else f", judge {judge:.2f})"
     if verdict.repair:
         caption += f"  keep {verdict.repair[0]:.3f}-{verdict.repair[1]:.3f}s"
     table = Table(title=str(clip), caption=caption)
@@ -140,12 +144,23 @@ def register(app: typer.Typer) -> None:
         dialogue: Annotated[
             str | None, typer.Option(help="the spoken line: speech of about its length is required")
         ] = None,
+        judge: Annotated[
+            bool,
+            typer.Option(
+                "--judge",
+                help="also ask the VLM judge (SHOTLINE_GEMINI_API_KEY or SHOTLINE_OPENAI_API_KEY; "
+                "billed by the provider): its score is shown beside the local one",
+            ),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     ) -> None:
         """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else)."""
         from rich.console import Console
 
+        from foundation.settings import get_settings
+        from quality import scoring
         from quality.gate import evaluate
+        from quality.image_safety import frame_safety_from
         from quality.policy import default_policy, load_policy
 
         console = Console(stderr=as_json)
@@ -153,9 +168,14 @@ def register(app: typer.Typer) -> None:
             content = ContentAsk(prompt, dialogue)
             expect = build_expectation(clip, duration, size, fps, audio, tier, content)
             gate_policy: GatePolicy = load_policy(policy) if policy else default_policy()
+            scorer = scoring.judge_from_settings(get_settings()) if judge else None
+            if judge and scorer is None:
+                why = "set SHOTLINE_GEMINI_API_KEY or SHOTLINE_OPENAI_API_KEY"
+                raise InvalidInputError("no judge is configured", [Problem("--judge", why)])
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
-        verdict = evaluate(clip, expect, policy=gate_policy)
+        safety = frame_safety_from(get_settings())
+        verdict = evaluate(clip, expect, policy=gate_policy, scorer=scorer, safety=safety)
         if as_json:
             typer.echo(json.dumps({"clip": str(clip), **verdict.to_dict()}, indent=2))
         else:

@@ -149,6 +149,28 @@ class TestContinuity:
             ]
         assert events.index(("shot.accepted", "a")) < events.index(("attempt.reserved", "b"))
 
+    def test_a_last_frame_the_safety_screen_refuses_is_never_sent(
+        self, ctx, tmp_path, scripted, monkeypatch
+    ):
+        adapter = scripted()
+        monkeypatch.setattr(verdicts, "frame_safety_from", lambda settings: None)
+        ctx.settings.image_safety_threshold = 1e-9  # every frame "unsafe": no unsafe media needed
+        board = tiny_board(shot("a"), shot("b", continues=True))
+        job_id, status = _run(ctx, board, tmp_path)
+        _, shots, tries, _ = _rows(ctx, job_id)
+        assert status == "failed"
+        assert [r.shot_id for r in adapter.submitted] == ["a"]
+        refused = tries["b"][0]
+        assert (refused.status, refused.error_kind) == ("failed", "rejected_input")
+        assert refused.error.startswith(
+            "scenes[0].shots[1].reference_image (the previous shot's last frame): "
+            "refused by rule image-safety (open_nsfw scores it"
+        )
+        assert refused.provider_job_id is None
+        assert not refused.settled_usd
+        assert len(tries["b"]) == 1  # no other model is sent the same frame
+        assert {s.key: s.status for s in shots}["b"] == "failed"
+
 
 class TestCache:
     def test_rerender_reuses_unchanged_shots(self, ctx, tmp_path, scripted):

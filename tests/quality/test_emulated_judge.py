@@ -1,20 +1,26 @@
 """The emulated judge answers from the clip it receives: through the real judge clients and the
-gate, a clean clip passes and a black one is rejected by the judge's own score."""
+gate, a clean clip passes and a black one is rejected by the judge's own score; ``shotline check
+--judge`` shows its score beside the local one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from adapters.judges import GeminiJudge, OpenAICompatibleJudge
 from emulators import EmulatorHandle, start_emulator
 from emulators.routes._judge_view import view
+from quality import scoring
 from quality.gate import evaluate
 from quality.policy import GatePolicy, TierPolicy, default_policy
 from quality.scoring import JudgeScorer
+from shotline.commands import check
 from tests.quality.conftest import CLIPS
 
 EXPECT = replace(CLIPS["clean"].expect, prompt="a test pattern")
@@ -99,3 +105,35 @@ def test_a_request_without_frames_scores_low() -> None:
     scores, issues = view([])
     assert max(scores.values()) == 0.1
     assert issues[0]["description"] == "no frames to judge"
+
+
+def test_check_with_the_judge_shows_both_scores_side_by_side(
+    emulator: EmulatorHandle, corpus_clip: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scoring, "judge_from_settings", lambda settings: _gemini(emulator))
+    app = typer.Typer()
+    check.register(app)
+    app.command()(lambda: None)
+    clip = str(corpus_clip("clean"))
+    shown = CliRunner().invoke(app, ["check", clip, "--judge", "--prompt", "a test pattern"])
+    assert shown.exit_code == 0, shown.output
+    assert "(local 0.9" in shown.stdout
+    assert ", judge 0.9" in shown.stdout
+    result = CliRunner().invoke(app, ["check", clip, "--judge", "--json"])
+    payload = json.loads(result.stdout)
+    assert payload["judge_score"] > 0.9
+    assert payload["local_score"] > 0.9
+    blend = 0.6 * payload["judge_score"] + 0.4 * payload["local_score"]
+    assert payload["score"] == pytest.approx(blend, abs=1e-3)
+
+
+def test_check_with_the_judge_and_no_key_exits_two(
+    corpus_clip: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scoring, "judge_from_settings", lambda settings: None)
+    app = typer.Typer()
+    check.register(app)
+    app.command()(lambda: None)
+    result = CliRunner().invoke(app, ["check", str(corpus_clip("clean")), "--judge"])
+    assert result.exit_code == 2
+    assert "no judge is configured" in result.output

@@ -31,3 +31,18 @@ def test_default_tier_must_exist(tmp_path: Path) -> None:
     bad.write_text("actions: {}\ntiers: {draft: {}}\n")
     with pytest.raises(InvalidInputError, match="invalid gate policy"):
         load_policy(bad)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "{draft: {severity: {unsafe_content: warning}}}",
+        "{draft: {actions: {unsafe_content: ignore}}}",
+    ],
+)
+def test_no_tier_may_let_unsafe_content_through(tmp_path: Path, override: str) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(f"actions: {{}}\ntiers: {override}\ndefault_tier: draft\n")
+    with pytest.raises(InvalidInputError) as caught:
+        load_policy(bad)
+    assert "unsafe_content must stay an error" in caught.value.problems[0].message
