@@ -60,45 +60,55 @@ def mscn(gray: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return np.asarray((gray - mu) / (sigma + 1.0), np.float32)
 
 
-def _aggd(values: F64) -> tuple[float, float, float, float]:
-    """Asymmetric generalised Gaussian fit: shape, mean, left and right scale."""
+def _aggd(values: F64) -> tuple[F64, F64, F64, F64]:
+    """Asymmetric generalised Gaussian fits of each row of ``values``: shape, mean, left and right
+    scale (one row per patch, all rows at once)."""
     squares = values * values
-    left, right = squares[values < 0], squares[values >= 0]
-    left_sd = math.sqrt(float(left.mean())) if left.size else 0.0
-    right_sd = math.sqrt(float(right.mean())) if right.size else 0.0
-    mean_square = float(squares.mean())
-    if right_sd == 0 or mean_square == 0:
-        return float(_GAMMAS[-1]), 0.0, 0.0, 0.0
-    g = left_sd / right_sd
-    r_hat = float(np.abs(values).mean()) ** 2 / mean_square
+    negative = values < 0
+    left_n, right_n = negative.sum(axis=1), (~negative).sum(axis=1)
+    left_sd = np.sqrt(np.where(negative, squares, 0.0).sum(axis=1) / np.maximum(left_n, 1))
+    right_sd = np.sqrt(np.where(negative, 0.0, squares).sum(axis=1) / np.maximum(right_n, 1))
+    mean_square = squares.mean(axis=1)
+    flat = (right_sd == 0) | (mean_square == 0)
+    g = left_sd / np.where(right_sd == 0, 1.0, right_sd)
+    r_hat = np.abs(values).mean(axis=1) ** 2 / np.where(mean_square == 0, 1.0, mean_square)
     r_norm = r_hat * ((g**3 + 1) * (g + 1)) / (g**2 + 1) ** 2
-    alpha = float(_GAMMAS[np.argmin((_ratio_table() - r_norm) ** 2)])
-    g1, g2, g3 = math.gamma(1 / alpha), math.gamma(2 / alpha), math.gamma(3 / alpha)
-    ratio = math.sqrt(g1) / math.sqrt(g3)
+    alpha = _GAMMAS[_nearest(_ratio_table(), r_norm)]
+    gamma = np.vectorize(math.gamma)
+    g1, g2, g3 = gamma(1 / alpha), gamma(2 / alpha), gamma(3 / alpha)
+    ratio = np.sqrt(g1) / np.sqrt(g3)
     bl, br = ratio * left_sd, ratio * right_sd
-    return alpha, (br - bl) * (g2 / g1), bl, br
+    zero = np.zeros_like(alpha)
+    return (
+        np.where(flat, _GAMMAS[-1], alpha),
+        np.where(flat, zero, (br - bl) * (g2 / g1)),
+        np.where(flat, zero, bl),
+        np.where(flat, zero, br),
+    )
 
 
-def _patch_features(patch: npt.NDArray[np.float32]) -> list[float]:
-    coefs = patch.astype(np.float64)
-    alpha, _, bl, br = _aggd(coefs.ravel())
-    out = [alpha, (bl + br) / 2.0]
-    shifts = ((0, 1), (1, 0), (1, 1), (1, -1))  # H, V, D1, D2 neighbours (np.roll, wrapping)
-    for index, (dy, dx) in enumerate(shifts):
-        product = np.roll(np.roll(coefs, dy, axis=0), dx, axis=1) * coefs
-        a, n, left, right = _aggd(product.ravel())
-        out += [a, n, left, left if index >= 2 else right]
-    return out
+def _nearest(table: F64, values: F64) -> npt.NDArray[np.intp]:
+    """Index of the entry of the increasing ``table`` closest to each value (the lower one on a
+    tie, as ``argmin`` picks)."""
+    upper = np.clip(np.searchsorted(table, values), 1, len(table) - 1)
+    lower = upper - 1
+    closer_upper = np.abs(table[upper] - values) < np.abs(values - table[lower])
+    return np.where(closer_upper, upper, lower)
 
 
 def _features(mscn_map: npt.NDArray[np.float32], size: int) -> F64:
+    """The 18 features of every ``size`` px patch of ``mscn_map`` (row-major patch order)."""
     rows, cols = mscn_map.shape[0] // size, mscn_map.shape[1] // size
-    feats = [
-        _patch_features(mscn_map[r * size : (r + 1) * size, c * size : (c + 1) * size])
-        for r in range(rows)
-        for c in range(cols)
-    ]
-    return np.asarray(feats, np.float64)
+    tiles = mscn_map[: rows * size, : cols * size].astype(np.float64)
+    patches = tiles.reshape(rows, size, cols, size).transpose(0, 2, 1, 3).reshape(-1, size, size)
+    alpha, _, bl, br = _aggd(patches.reshape(len(patches), -1))
+    out = [alpha, (bl + br) / 2.0]
+    shifts = ((0, 1), (1, 0), (1, 1), (1, -1))  # H, V, D1, D2 neighbours (np.roll, wrapping)
+    for index, (dy, dx) in enumerate(shifts):
+        product = np.roll(patches, (dy, dx), axis=(1, 2)) * patches
+        a, n, left, right = _aggd(product.reshape(len(patches), -1))
+        out += [a, n, left, left if index >= 2 else right]
+    return np.stack(out, axis=1)
 
 
 def niqe(gray: npt.NDArray[np.uint8]) -> float:

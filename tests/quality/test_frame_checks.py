@@ -187,3 +187,10 @@ def test_check_shows_the_local_score_and_the_unsafe_score(
     assert payload["judge_score"] is None
     assert payload["local_score"] == payload["score"] > 0.85
     assert payload["metrics"]["unsafe_max"] < 0.3
+
+
+def test_niqe_is_the_per_patch_computation_it_was_fitted_with():
+    """The features are computed for all patches at once; the value is the one the per-patch
+    loop that follows scikit-video gave (48.50629235948902 before the vectorisation)."""
+    noise = np.random.default_rng(0).integers(0, 256, (180, 320), dtype=np.uint8)
+    assert niqe(noise) == pytest.approx(48.50629235948902, abs=1e-9)
