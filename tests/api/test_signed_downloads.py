@@ -25,7 +25,7 @@ def s3_client(s3_bucket, api_settings) -> Iterator[TestClient]:
 
 
 def _video(data: bytes) -> tuple[int, int]:
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         context = container.streams.video[0].codec_context
         frames = sum(1 for _ in container.decode(video=0))
         return frames, context.width

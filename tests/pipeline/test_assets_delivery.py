@@ -19,7 +19,7 @@ SIDECARS = ("1x1.mp4", "plan.json", "otio", "fcpxml", "edl", "srt", "vtt", "post
 
 def _measure(data: bytes) -> tuple[int, int, int, bool]:
     """(frames, width, height, has audio) of an MP4 in memory, decoded with PyAV."""
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         video = container.streams.video[0]
         size = (video.codec_context.width, video.codec_context.height)
         audio = bool(container.streams.audio)
