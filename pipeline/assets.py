@@ -7,8 +7,9 @@ reference ``put`` returns in its rows; a reader turns a reference back into a lo
   rows, paths and downloads are what they were before there was a store.
 - ``S3Store`` (``SHOTLINE_ASSET_STORE=s3://bucket/prefix``): the file goes to an S3-compatible
   bucket under ``prefix/<tenant>/<job>/<put id>/<name>`` and its reference is that ``s3://`` URL;
-  ``local`` downloads it once into this machine's asset directory (``.store/``), a cache. Each put
-  gets a fresh directory, so an object is never overwritten and no cache goes stale.
+  ``local`` downloads it once into this machine's asset directory (``.store/``), a cache; on the
+  machine that put it, the cache links to the written file. Each put gets a fresh directory, so an
+  object is never overwritten and no other machine's cache goes stale.
 
 A file travels with its siblings (the files of its directory named ``<stem>.*``): a segment's
 audio, edges, track and thumbnail, an output's variants, captions, edit files and plan.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -92,7 +94,8 @@ class LocalStore:
 
 class S3Store:
     """An S3-compatible bucket through boto3 (``upload_file``, ``download_file``,
-    ``generate_presigned_url``; boto3 1.44 docs, S3 client). ``cache`` is this machine's copy."""
+    ``generate_presigned_url``; boto3 1.44 docs, S3 client). ``cache`` is this machine's copy.
+    Uploads of a file's siblings run in parallel."""
 
     remote = True
 
@@ -113,8 +116,15 @@ class S3Store:
     def put(self, path: Path, scope: str) -> str:
         key = self._key(scope, path.name)
         folder = key.rpartition("/")[0]
-        for file in siblings(path):
-            self.client.upload_file(str(file), self.bucket, f"{folder}/{file.name}")
+        files = siblings(path)
+        with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+            uploads = [
+                pool.submit(self.client.upload_file, str(f), self.bucket, f"{folder}/{f.name}")
+                for f in files
+            ]
+            for upload in uploads:
+                upload.result()
+        for file in files:
             _keep(file, self.cache / folder / file.name)
         return f"{SCHEME}{self.bucket}/{key}"
 
@@ -123,8 +133,8 @@ class S3Store:
             return Path(ref)
         key = self._split(ref)
         path = self.cache / key
-        if path.is_file():
-            return path
+        if path.is_file():  # put from this machine (a link to its file), or downloaded before
+            return path.resolve()
         folder, _, name = key.rpartition("/")
         listed = self.client.list_objects_v2(
             Bucket=self.bucket, Prefix=f"{folder}/{Path(name).stem}."
@@ -172,12 +182,12 @@ class S3Store:
 
 
 def _keep(source: Path, target: Path) -> None:
-    """Copy ``source`` into the cache: a copy, not a link, since the writer may later rewrite
-    its file in place (FFmpeg truncates its output) while the object stays as it was put."""
+    """Point the cache at the writer's own file (a symbolic link): this machine reads the file
+    where it was written, beside what was made with it (a segment's prerendered windows)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
+    link = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.link")
+    link.symlink_to(source.resolve())
+    os.replace(link, target)
 
 
 def _download(client: Any, bucket: str, key: str, target: Path) -> None:

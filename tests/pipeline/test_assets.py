@@ -61,12 +61,15 @@ class TestS3:
     def test_each_put_has_its_own_objects(self, tmp_path, s3_bucket):
         clip = _files(tmp_path / "work")
         store = store_for(get_settings())
+        assert isinstance(store, S3Store)
         first = store.put(clip, "acme/job1")
         clip.write_bytes(b"re-rendered")
         second = store.put(clip, "acme/job1")
         assert first != second
-        assert store.local(first).read_bytes() == b"video" * 1000
-        assert store.local(second).read_bytes() == b"re-rendered"
+        assert store.local(second) == clip  # the writer reads its own file
+        other = S3Store(s3_bucket.name, "deliveries", tmp_path / "other", store.client, 60)
+        assert other.local(first).read_bytes() == b"video" * 1000
+        assert other.local(second).read_bytes() == b"re-rendered"
 
     def test_a_signed_url_downloads_the_object(self, tmp_path, s3_bucket):
         clip = _files(tmp_path / "work")
