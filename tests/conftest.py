@@ -122,8 +122,8 @@ def s3_endpoint() -> Iterator[str]:
     """An S3-compatible server (moto's) on loopback, one per test process."""
     from tests.s3 import moto_server
 
-    with moto_server() as endpoint:
-        yield endpoint
+    with moto_server() as server:
+        yield server.endpoint
 
 
 @pytest.fixture
