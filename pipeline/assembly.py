@@ -19,6 +19,7 @@ from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from foundation.variants import Variant
 from pipeline import closing, events
+from pipeline.assets import is_remote
 from pipeline.context import RunContext
 from pipeline.errors import public_message
 from pipeline.transitions import following_moves, job_to, shot_to
@@ -107,6 +108,8 @@ def _beside(ref: str, path: Path) -> str:
 
 def segment_of(ctx: RunContext, data: dict[str, Any]) -> stitching.Segment:
     """A segment row with its files on this machine (fetched from the asset store if needed)."""
+    if not is_remote(data["path"]):
+        return stitching.Segment.from_dict(data)
     path = ctx.assets.local(data["path"])
     audio = path.with_name(Path(data["audio_path"]).name)
     return stitching.Segment.from_dict({**data, "path": path, "audio_path": audio})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -95,7 +96,7 @@ class LocalStore:
 class S3Store:
     """An S3-compatible bucket through boto3 (``upload_file``, ``download_file``,
     ``generate_presigned_url``; boto3 1.44 docs, S3 client). ``cache`` is this machine's copy.
-    Uploads of a file's siblings run in parallel."""
+    A file's siblings are uploaded and downloaded in parallel."""
 
     remote = True
 
@@ -117,13 +118,7 @@ class S3Store:
         key = self._key(scope, path.name)
         folder = key.rpartition("/")[0]
         files = siblings(path)
-        with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-            uploads = [
-                pool.submit(self.client.upload_file, str(f), self.bucket, f"{folder}/{f.name}")
-                for f in files
-            ]
-            for upload in uploads:
-                upload.result()
+        _each(lambda f: self.client.upload_file(str(f), self.bucket, f"{folder}/{f.name}"), files)
         for file in files:
             _keep(file, self.cache / folder / file.name)
         return f"{SCHEME}{self.bucket}/{key}"
@@ -139,10 +134,10 @@ class S3Store:
         listed = self.client.list_objects_v2(
             Bucket=self.bucket, Prefix=f"{folder}/{Path(name).stem}."
         )
-        for item in listed.get("Contents", []):
-            target = self.cache / item["Key"]
-            if not target.is_file():
-                _download(self.client, self.bucket, item["Key"], target)
+        missing = [
+            i["Key"] for i in listed.get("Contents", []) if not (self.cache / i["Key"]).is_file()
+        ]
+        _each(lambda key: _download(self.client, self.bucket, key, self.cache / key), missing)
         if not path.is_file():
             raise NotFoundError(f"{ref} is not in the asset store")
         return path
@@ -179,6 +174,15 @@ class S3Store:
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
         shutil.rmtree(self.cache / prefix, ignore_errors=True)
+
+
+def _each(work: Callable[[Any], None], items: list[Any]) -> None:
+    """``work`` on every item, at most eight at once (a file's siblings travel in parallel)."""
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        for done in [pool.submit(work, item) for item in items]:
+            done.result()
 
 
 def _keep(source: Path, target: Path) -> None:
