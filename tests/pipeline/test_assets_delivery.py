@@ -56,3 +56,27 @@ def test_an_embedded_render_delivers_into_the_bucket(s3_bucket, tmp_path):
     assert _measure(s3_bucket.read(key)) == (36, 160, 90, True)
     frames, width, height, _ = _measure(s3_bucket.read(key.replace("out.mp4", "out.1x1.mp4")))
     assert (frames, width == height) == (36, True)
+
+
+def test_a_committed_preview_delivers_its_final_into_the_bucket(s3_bucket, tmp_path):
+    from foundation.settings import get_settings
+    from pipeline import commit
+    from pipeline.context import RunContext
+
+    ctx = RunContext.create("local", get_settings())
+    board = tiny_board(shot("a", prompt="a kite (bucket)"), shot("b", prompt="a dog (bucket)"))
+    preview = commit.start_preview(ctx, board, output=tmp_path / "cut.mp4")
+    assert EmbeddedEngine(ctx).run(preview) == "delivered"
+    result = commit.commit(ctx, preview, ["a"])
+    assert EmbeddedEngine(ctx).run(result.final_job_id) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        final = session.get_one(Job, result.final_job_id).output_path or ""
+        kept = session.scalars(
+            select(Shot.asset_path).where(Shot.job_id == result.final_job_id, Shot.key == "b")
+        ).one()
+    assert final.startswith(f"s3://{s3_bucket.name}/deliveries/local/{result.final_job_id}/")
+    assert final.endswith("/cut.final.mp4")
+    assert kept is not None
+    assert f"/{preview}/" in kept
+    key = final.removeprefix(f"s3://{s3_bucket.name}/")
+    assert _measure(s3_bucket.read(key))[:3] == (48, 160, 90)
