@@ -54,9 +54,18 @@ class RangeFileResponse(FileResponse):
         await super().__call__(scope, receive, send)
 
 
-def binary(media_type: str, ranged: bool = False) -> dict[int | str, dict[str, Any]]:
+SIGNED: dict[int | str, dict[str, Any]] = {
+    307: {"description": "with an S3 asset store: a signed URL of the bucket to get it from"}
+}
+
+
+def binary(
+    media_type: str, ranged: bool = False, stored: bool = False
+) -> dict[int | str, dict[str, Any]]:
     content = {media_type: {"schema": {"type": "string", "format": "binary"}}}
     out: dict[int | str, dict[str, Any]] = {200: {"content": content, "description": "the file"}}
+    if stored:
+        out |= SIGNED
     if ranged:
         out[206] = {"content": content, "description": "the requested byte range"}
         out |= responses(400, 416)
@@ -100,7 +109,7 @@ def _read_text(assets: AssetStore, ref: str) -> str:
 @router.get(
     "/jobs/{job_id}/output",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="The stitched MP4 (supports Range requests)",
 )
 def output(job_id: str, state: StateDep, tenant: TenantDep) -> Response:
@@ -111,7 +120,7 @@ def output(job_id: str, state: StateDep, tenant: TenantDep) -> Response:
 @router.get(
     "/jobs/{job_id}/output/variants/{label}",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="A variant of the output in another aspect ratio (``output.variants``), reframed",
 )
 def output_variant(
@@ -170,7 +179,7 @@ def output_edit(
 @router.get(
     "/jobs/{job_id}/poster",
     response_class=FileResponse,
-    responses=binary("image/jpeg"),
+    responses=binary("image/jpeg", stored=True),
     summary="A poster frame of the output",
 )
 def poster(job_id: str, state: StateDep, tenant: TenantDep) -> Response:
@@ -183,7 +192,7 @@ def poster(job_id: str, state: StateDep, tenant: TenantDep) -> Response:
 @router.get(
     "/jobs/{job_id}/shots/{shot_id}/asset",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="The accepted clip of one shot, as the provider delivered it",
 )
 def shot_asset(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) -> Response:
@@ -203,7 +212,7 @@ def shot_asset(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) ->
 @router.get(
     "/jobs/{job_id}/shots/{shot_id}/segment",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="The shot normalised to the output profile: the media the edit for NLEs names",
 )
 def shot_segment(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) -> Response:

@@ -273,7 +273,7 @@ def list_videos(
 @router.get(
     "/videos/{video_id}/content",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="Download the video (or its thumbnail / spritesheet)",
 )
 def video_content(
