@@ -18,7 +18,9 @@ from ledger import aggregates
 from ledger.aggregates import CostFilter
 from media.frames import proxy_frames
 from media.probe import probe
+from pipeline.assets import is_remote
 from pipeline.commit_versions import commits_of
+from pipeline.context import RunContext
 from store import jobs
 from store.db import session_scope
 from store.models import Attempt, AttemptCost, Job, Shot
@@ -47,26 +49,26 @@ def thumbnail(clip: Path) -> bytes:
     return bytes(encoded.tobytes())
 
 
-def stored(path: str | None, what: str) -> Path:
-    if not path:
+def stored(ctx: RunContext, ref: str | None, what: str) -> Path:
+    """The clip at ``ref`` on this machine (fetched from the asset store when remote)."""
+    if not ref:
         raise NotFoundError(f"{what} has no clip")
-    found = Path(path)
-    if not found.is_file():
+    if not ctx.assets.exists(ref):
         raise NotFoundError(f"the clip of {what} is no longer stored")
-    return found
+    return ctx.assets.local(ref)
 
 
-def shot_clip(db_url: str, job_id: str, shot_key: str) -> Path:
-    with session_scope(db_url) as session:
+def shot_clip(ctx: RunContext, job_id: str, shot_key: str) -> Path:
+    with session_scope(ctx.db_url) as session:
         shot = jobs.shot_by_key(session, job_id, shot_key)
         if shot is None:
             raise NotFoundError(f"job {job_id} has no shot {shot_key}")
         status, asset = shot.status, shot.asset_path
-    return stored(asset if status in SHOT_HAS_CLIP else None, f"shot {shot_key}")
+    return stored(ctx, asset if status in SHOT_HAS_CLIP else None, f"shot {shot_key}")
 
 
-def attempt_clip(db_url: str, job_id: str, attempt_id: int) -> Path:
-    with session_scope(db_url) as session:
+def attempt_clip(ctx: RunContext, job_id: str, attempt_id: int) -> Path:
+    with session_scope(ctx.db_url) as session:
         found = session.execute(
             select(Attempt.id, Attempt.asset_path)
             .join(Shot, Shot.id == Attempt.shot_id)
@@ -74,11 +76,13 @@ def attempt_clip(db_url: str, job_id: str, attempt_id: int) -> Path:
         ).first()
     if found is None:
         raise NotFoundError(f"job {job_id} has no attempt {attempt_id}")
-    return stored(found[1], f"attempt {attempt_id}")
+    return stored(ctx, found[1], f"attempt {attempt_id}")
 
 
-def _has_file(path: str | None) -> bool:
-    return bool(path) and Path(path or "").is_file()
+def _has_file(ref: str | None) -> bool:
+    """Whether the clip is kept: a file, or an object of the asset store (taken as kept: the
+    drill-down does not ask the bucket once per attempt)."""
+    return bool(ref) and (is_remote(ref or "") or Path(ref or "").is_file())
 
 
 def _attempt(job_id: str, attempt: Attempt, cost: AttemptCost | None) -> dict[str, Any]:

@@ -10,15 +10,22 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from starlette.datastructures import Headers
-from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
+from starlette.responses import (
+    FileResponse,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    RedirectResponse,
+    Response,
+)
 from starlette.types import Receive, Scope, Send
 
 from api import views
-from api.deps import StateDep, TenantDep
+from api.deps import ApiState, StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, error_body, error_response, responses
 from api.viewer import ViewerDep
 from foundation.errors import NotFoundError
 from foundation.states import SHOT_HAS_CLIP, JobStatus, ShotStatus
+from pipeline.assets import AssetStore, sibling
 from stitching import EditPlan, interchange
 from store import jobs
 from store.db import session_scope
@@ -47,49 +54,73 @@ class RangeFileResponse(FileResponse):
         await super().__call__(scope, receive, send)
 
 
-def binary(media_type: str, ranged: bool = False) -> dict[int | str, dict[str, Any]]:
+SIGNED: dict[int | str, dict[str, Any]] = {
+    307: {"description": "with an S3 asset store: a signed URL of the bucket to get it from"}
+}
+
+
+def binary(
+    media_type: str, ranged: bool = False, stored: bool = False
+) -> dict[int | str, dict[str, Any]]:
     content = {media_type: {"schema": {"type": "string", "format": "binary"}}}
     out: dict[int | str, dict[str, Any]] = {200: {"content": content, "description": "the file"}}
+    if stored:
+        out |= SIGNED
     if ranged:
         out[206] = {"content": content, "description": "the requested byte range"}
         out |= responses(400, 416)
     return out | responses(*AUTH, 404, 409, 422)
 
 
-def _delivered_output(db_url: str, tenant: str, job_id: str) -> Path:
-    with session_scope(db_url) as session:
+def _delivered_output(state: ApiState, tenant: str, job_id: str) -> str:
+    """The output's reference in the asset store (its path when the store is local)."""
+    with session_scope(state.db_url) as session:
         job = views.owned_job(session, tenant, job_id)
         status, output = job.status, job.output_path
     if status != JobStatus.DELIVERED or not output:
         raise JobConflictError(f"job {job_id} has no output yet ({status})", job=job_id)
-    path = Path(output)
-    if not path.is_file():
+    if not state.ctx.assets.exists(output):
         raise NotFoundError(f"the output of job {job_id} is no longer stored")
-    return path
+    return output
 
 
-def _sibling(output: Path, suffix: str) -> Path:
-    path = output.with_name(f"{output.stem}.{suffix}")
-    if not path.is_file():
+def _sibling(assets: AssetStore, output: str, suffix: str) -> str:
+    ref = sibling(output, suffix)
+    if not assets.exists(ref):
         raise NotFoundError(f"{suffix} is not available")
-    return path
+    return ref
+
+
+def stored_file(
+    assets: AssetStore, ref: str, media_type: str, filename: str | None = None
+) -> Response:
+    """The file at ``ref``: a 307 to a signed URL of the asset store when it is remote (the
+    client downloads from the bucket, with Range), else the file itself with Range support."""
+    url = assets.url(ref, filename)
+    if url is not None:
+        return RedirectResponse(url, status_code=307)
+    return RangeFileResponse(ref, media_type=media_type, filename=filename)
+
+
+def _read_text(assets: AssetStore, ref: str) -> str:
+    return assets.local(ref).read_text(encoding="utf-8")
 
 
 @router.get(
     "/jobs/{job_id}/output",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="The stitched MP4 (supports Range requests)",
 )
-def output(job_id: str, state: StateDep, tenant: TenantDep) -> RangeFileResponse:
-    path = _delivered_output(state.db_url, tenant, job_id)
-    return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}.mp4")
+def output(job_id: str, state: StateDep, tenant: TenantDep) -> Response:
+    ref = _delivered_output(state, tenant, job_id)
+    return stored_file(state.ctx.assets, ref, "video/mp4", f"{job_id}.mp4")
 
 
 @router.get(
     "/jobs/{job_id}/output/variants/{label}",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="A variant of the output in another aspect ratio (``output.variants``), reframed",
 )
 def output_variant(
@@ -97,9 +128,10 @@ def output_variant(
     label: Annotated[str, PathParam(pattern=r"^[0-9]{1,5}x[0-9]{1,5}$")],
     state: StateDep,
     tenant: TenantDep,
-) -> RangeFileResponse:
-    path = _sibling(_delivered_output(state.db_url, tenant, job_id), f"{label}.mp4")
-    return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}.{label}.mp4")
+) -> Response:
+    assets = state.ctx.assets
+    ref = _sibling(assets, _delivered_output(state, tenant, job_id), f"{label}.mp4")
+    return stored_file(assets, ref, "video/mp4", f"{job_id}.{label}.mp4")
 
 
 @router.get(
@@ -109,8 +141,9 @@ def output_variant(
     summary="The edit plan the output was assembled from (frames and samples per shot)",
 )
 def output_plan(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
-    path = _sibling(_delivered_output(state.db_url, tenant, job_id), "plan.json")
-    plan: dict[str, Any] = views.without_paths(json.loads(path.read_text(encoding="utf-8")))
+    assets = state.ctx.assets
+    ref = _sibling(assets, _delivered_output(state, tenant, job_id), "plan.json")
+    plan: dict[str, Any] = views.without_paths(json.loads(_read_text(assets, ref)))
     return plan
 
 
@@ -135,9 +168,10 @@ EDIT_MEDIA = {"otio": "application/json", "fcpxml": "application/xml", "edl": "t
 def output_edit(
     job_id: str, fmt: Literal["otio", "fcpxml", "edl"], state: StateDep, tenant: TenantDep
 ) -> Response:
-    output = _delivered_output(state.db_url, tenant, job_id)
-    plan = EditPlan.from_json(_sibling(output, "plan.json").read_text(encoding="utf-8"))
-    text = interchange.render(plan, fmt, output.stem, portable=True)
+    assets = state.ctx.assets
+    output = _delivered_output(state, tenant, job_id)
+    plan = EditPlan.from_json(_read_text(assets, _sibling(assets, output, "plan.json")))
+    text = interchange.render(plan, fmt, Path(output.rpartition("/")[2]).stem, portable=True)
     disposition = f'attachment; filename="{job_id}.{fmt}"'
     return Response(text, media_type=EDIT_MEDIA[fmt], headers={"content-disposition": disposition})
 
@@ -145,21 +179,23 @@ def output_edit(
 @router.get(
     "/jobs/{job_id}/poster",
     response_class=FileResponse,
-    responses=binary("image/jpeg"),
+    responses=binary("image/jpeg", stored=True),
     summary="A poster frame of the output",
 )
-def poster(job_id: str, state: StateDep, tenant: TenantDep) -> FileResponse:
-    path = _sibling(_delivered_output(state.db_url, tenant, job_id), "poster.jpg")
-    return FileResponse(path, media_type="image/jpeg")
+def poster(job_id: str, state: StateDep, tenant: TenantDep) -> Response:
+    assets = state.ctx.assets
+    ref = _sibling(assets, _delivered_output(state, tenant, job_id), "poster.jpg")
+    url = assets.url(ref)
+    return RedirectResponse(url, 307) if url else FileResponse(ref, media_type="image/jpeg")
 
 
 @router.get(
     "/jobs/{job_id}/shots/{shot_id}/asset",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="The accepted clip of one shot, as the provider delivered it",
 )
-def shot_asset(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) -> RangeFileResponse:
+def shot_asset(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) -> Response:
     viewer.job(state.db_url, job_id)
     with session_scope(state.db_url) as session:
         shot = jobs.shot_by_key(session, job_id, shot_id)
@@ -168,21 +204,18 @@ def shot_asset(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) ->
         status, asset = shot.status, shot.asset_path
     if status not in SHOT_HAS_CLIP or not asset:
         raise JobConflictError(f"shot {shot_id} has no accepted clip ({status})", job=job_id)
-    path = Path(asset)
-    if not path.is_file():
+    if not state.ctx.assets.exists(asset):
         raise NotFoundError(f"the clip of shot {shot_id} is no longer stored")
-    return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}-{shot_id}.mp4")
+    return stored_file(state.ctx.assets, asset, "video/mp4", f"{job_id}-{shot_id}.mp4")
 
 
 @router.get(
     "/jobs/{job_id}/shots/{shot_id}/segment",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="The shot normalised to the output profile: the media the edit for NLEs names",
 )
-def shot_segment(
-    job_id: str, shot_id: str, state: StateDep, tenant: TenantDep
-) -> RangeFileResponse:
+def shot_segment(job_id: str, shot_id: str, state: StateDep, tenant: TenantDep) -> Response:
     with session_scope(state.db_url) as session:
         views.owned_job(session, tenant, job_id)
         shot = jobs.shot_by_key(session, job_id, shot_id)
@@ -191,7 +224,7 @@ def shot_segment(
         status, segment = shot.status, dict(shot.segment or {})
     if status != ShotStatus.NORMALISED or not segment.get("path"):
         raise JobConflictError(f"shot {shot_id} is not normalised ({status})", job=job_id)
-    path = Path(segment["path"])
-    if not path.is_file():
+    ref = str(segment["path"])
+    if not state.ctx.assets.exists(ref):
         raise NotFoundError(f"the segment of shot {shot_id} is no longer stored")
-    return RangeFileResponse(path, media_type="video/mp4", filename=path.name)
+    return stored_file(state.ctx.assets, ref, "video/mp4", ref.rpartition("/")[2])

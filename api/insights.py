@@ -224,7 +224,7 @@ CACHE = {"Cache-Control": "private, max-age=300"}
 )
 def shot_thumb(job_id: str, shot_id: str, state: StateDep, viewer: ViewerDep) -> Response:
     viewer.job(state.db_url, job_id)
-    clip = drilldown.shot_clip(state.db_url, job_id, shot_id)
+    clip = drilldown.shot_clip(state.ctx, job_id, shot_id)
     return Response(drilldown.thumbnail(clip), media_type="image/jpeg", headers=CACHE)
 
 
@@ -238,7 +238,7 @@ def attempt_clip(
     job_id: str, attempt_id: int, state: StateDep, viewer: ViewerDep
 ) -> RangeFileResponse:
     viewer.job(state.db_url, job_id)
-    path = drilldown.attempt_clip(state.db_url, job_id, attempt_id)
+    path = drilldown.attempt_clip(state.ctx, job_id, attempt_id)
     return RangeFileResponse(path, media_type="video/mp4", filename=f"{job_id}-{attempt_id}.mp4")
 
 
@@ -250,5 +250,5 @@ def attempt_clip(
 )
 def attempt_thumb(job_id: str, attempt_id: int, state: StateDep, viewer: ViewerDep) -> Response:
     viewer.job(state.db_url, job_id)
-    clip = drilldown.attempt_clip(state.db_url, job_id, attempt_id)
+    clip = drilldown.attempt_clip(state.ctx, job_id, attempt_id)
     return Response(drilldown.thumbnail(clip), media_type="image/jpeg", headers=CACHE)

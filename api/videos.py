@@ -21,11 +21,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy import select, tuple_
 from starlette.datastructures import UploadFile
+from starlette.responses import Response
 
 from api import views
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, responses
-from api.files import RangeFileResponse, binary
+from api.files import RangeFileResponse, binary, stored_file
 from api.jobs import cancel
 from api.schemas import Video, VideoCreate, VideoDeleted, VideoList
 from api.submit import JobRequest, start_job
@@ -34,6 +35,7 @@ from foundation.documents import parse_json
 from foundation.errors import InvalidInputError, NotFoundError, Problem
 from foundation.states import JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Mode, StoryboardError, parse_storyboard
+from pipeline.assets import sibling
 from store import jobs
 from store.db import session_scope
 from store.models import Job, JobApi
@@ -271,7 +273,7 @@ def list_videos(
 @router.get(
     "/videos/{video_id}/content",
     response_class=RangeFileResponse,
-    responses=binary("video/mp4", ranged=True),
+    responses=binary("video/mp4", ranged=True, stored=True),
     summary="Download the video (or its thumbnail / spritesheet)",
 )
 def video_content(
@@ -279,26 +281,26 @@ def video_content(
     state: StateDep,
     tenant: TenantDep,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
-) -> RangeFileResponse:
+) -> Response:
     with session_scope(state.db_url) as session:
         job, _ = _owned_video(session, tenant, video_id)
         status, output = job.status, job.output_path
     if status != JobStatus.DELIVERED or not output:
         raise JobConflictError(f"video {video_id} is not completed ({status})", job=job.id)
-    path = Path(output)
     suffix = {"video": None, "thumbnail": "poster.jpg", "spritesheet": "contact.jpg"}[variant]
-    if suffix:
-        path = path.with_name(f"{path.stem}.{suffix}")
-    if not path.is_file():
+    ref = sibling(output, suffix) if suffix else output
+    if not state.ctx.assets.exists(ref):
         raise NotFoundError(f"the {variant} of video {video_id} is no longer stored")
     media = "video/mp4" if variant == "video" else "image/jpeg"
-    return RangeFileResponse(path, media_type=media)
+    return stored_file(state.ctx.assets, ref, media)
 
 
-def _forget_files(state: ApiState, job_id: str, output: str | None) -> None:
+def _forget_files(state: ApiState, job: tuple[str, str], output: str | None) -> None:
+    job_id, tenant = job
     for folder in (state.ctx.asset_dir(job_id), state.ctx.settings.work_dir / job_id):
         shutil.rmtree(folder, ignore_errors=True)
-    if output:
+    state.ctx.assets.forget(f"{tenant}/{job_id}")
+    if output and not state.ctx.assets.remote:
         out = Path(output)
         for path in (out, *out.parent.glob(f"{out.stem}.*")):
             path.unlink(missing_ok=True)
@@ -313,10 +315,10 @@ def _forget_files(state: ApiState, job_id: str, output: str | None) -> None:
 def delete_video(video_id: str, state: StateDep, tenant: TenantDep) -> VideoDeleted:
     with session_scope(state.db_url) as session:
         job, _ = _owned_video(session, tenant, video_id)
-        job_id, status, output = job.id, job.status, job.output_path
+        job_id, status, output, owner = job.id, job.status, job.output_path, job.tenant
     if status in JOB_UNFINISHED:
         cancel(state, job_id)
     with session_scope(state.db_url) as session:
         jobs.mark_deleted(session, job_id, datetime.now(UTC))
-    _forget_files(state, job_id, output)
+    _forget_files(state, (job_id, owner), output)
     return VideoDeleted(id=video_id, deleted=True)

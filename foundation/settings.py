@@ -18,6 +18,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".shotline")
     database_url: str | None = None
     asset_dir: Path | None = None
+    # --- the asset store (README "Asset store"): unset keeps every file under asset_dir; an
+    # s3://bucket/prefix URL puts shared files in an S3-compatible bucket (asset_dir caches them)
+    asset_store: str | None = None
+    s3_endpoint_url: str | None = None  # e.g. MinIO, R2 (default: AWS)
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None  # default: boto3's chain (AWS_* variables, profile, role)
+    s3_secret_access_key: SecretStr | None = None
+    asset_url_ttl_s: int = Field(default=3600, ge=1, le=604800)  # signed download URLs
     registry: Path | None = None
     ffmpeg: Path | None = None  # default: the FFmpeg of the locked imageio-ffmpeg wheel
     ffmpeg_nice: int = 5  # FFmpeg runs this much nicer than shotline (0: same priority)

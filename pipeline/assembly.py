@@ -19,6 +19,7 @@ from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from foundation.variants import Variant
 from pipeline import closing, events
+from pipeline.assets import is_remote
 from pipeline.context import RunContext
 from pipeline.errors import public_message
 from pipeline.transitions import following_moves, job_to, shot_to
@@ -41,12 +42,14 @@ def captions_of(board: Storyboard) -> stitching.Captions:
     return stitching.Captions(dialogue, burn_in=board.captions.burn_in)
 
 
-def music_of(board: Storyboard) -> stitching.MusicBed | None:
-    """The storyboard's music bed as the stitcher lays it (None without one)."""
+def music_of(ctx: RunContext, board: Storyboard) -> stitching.MusicBed | None:
+    """The storyboard's music bed as the stitcher lays it (None without one); a bed in a remote
+    asset store is fetched to this machine first."""
     music = board.music
     if music is None or music.file is None:
         return None
-    return stitching.MusicBed(Path(music.file), gain_db=music.gain_db, duck_db=music.duck_db)
+    path = ctx.assets.local(music.file)
+    return stitching.MusicBed(path, gain_db=music.gain_db, duck_db=music.duck_db)
 
 
 @lru_cache(maxsize=32)
@@ -64,8 +67,9 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
             return
         job = session.get_one(Job, shot.job_id)
         board = _board(json.dumps(job.storyboard, sort_keys=True))
-        source, key, job_id = Path(shot.asset_path), shot.key, job.id
+        asset, key, job_id, scope = shot.asset_path, shot.key, job.id, f"{job.tenant}/{job.id}"
         segments = _segments_of(session, job_id)
+    source = ctx.assets.local(asset)
     profile = profile_of(board)
     shots = [s for _, s in board.shots()]
     counts = [profile.frames_for(s.duration) for s in shots]
@@ -73,7 +77,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     hints = stitching.keyframe_hints(transitions, counts, profile)
     offsets = stitching.sample_offsets(transitions, counts, profile)
     index = next(i for i, s in enumerate(shots) if s.id == key)
-    before, after = _neighbours(shots, index, segments)
+    before, after = _neighbours(ctx, shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
     try:
         segment = stitching.normalise_between(
@@ -87,15 +91,38 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
             shot_to(session, shot, ShotStatus.FAILED, reason=shot.error, stage="normalise")
         return
     reframe_on_arrival(ctx, job_id, board, key, (segment, hints[index]))
+    stored = stored_segment(ctx, segment, scope)
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        shot.segment = segment.to_dict()
+        shot.segment = stored
         shot_to(session, shot, ShotStatus.NORMALISED, frames=counts[index])
-    prerender_windows(ctx, job_id, board, index, segments | {key: segment.to_dict()})
+    prerender_windows(ctx, job_id, board, index, segments | {key: stored})
     for variant in board.output.variant_list():
         made = variant_segments(ctx, job_id, board, variant)
         variant_profile = stitching.variant_profile(profile, variant)
         prerender_windows(ctx, job_id, board, index, made, variant_profile)
+
+
+def stored_segment(ctx: RunContext, segment: stitching.Segment, scope: str) -> dict[str, Any]:
+    """The row of ``segment`` once put in the asset store (its audio and sidecars travel along)."""
+    data = segment.to_dict()
+    ref = ctx.assets.put(segment.path, scope)
+    if ref != data["path"]:
+        data["path"], data["audio_path"] = ref, _beside(ref, segment.audio_path)
+    return data
+
+
+def _beside(ref: str, path: Path) -> str:
+    return f"{ref.rpartition('/')[0]}/{path.name}"
+
+
+def segment_of(ctx: RunContext, data: dict[str, Any]) -> stitching.Segment:
+    """A segment row with its files on this machine (fetched from the asset store if needed)."""
+    if not is_remote(data["path"]):
+        return stitching.Segment.from_dict(data)
+    path = ctx.assets.local(data["path"])
+    audio = path.with_name(Path(data["audio_path"]).name)
+    return stitching.Segment.from_dict({**data, "path": path, "audio_path": audio})
 
 
 def reframe_on_arrival(
@@ -147,14 +174,14 @@ Neighbour = tuple[stitching.Segment, Transition]
 
 
 def _neighbours(
-    shots: list[ShotSpec], index: int, segments: dict[str, dict[str, Any]]
+    ctx: RunContext, shots: list[ShotSpec], index: int, segments: dict[str, dict[str, Any]]
 ) -> tuple[Neighbour | None, Neighbour | None]:
     """(previous segment, transition into this shot), (next segment, transition into it), when
     already normalised: the windows joining them are rendered while this shot is normalised."""
     found: list[Neighbour | None] = []
     for other, into in ((index - 1, index), (index + 1, index + 1)):
         if 0 <= other < len(shots) and into < len(shots) and shots[other].id in segments:
-            segment = stitching.Segment.from_dict(segments[shots[other].id])
+            segment = segment_of(ctx, segments[shots[other].id])
             found.append((segment, shots[into].transition_in))
         else:
             found.append(None)
@@ -181,7 +208,7 @@ def prerender_windows(
             continue
         if any(s.id not in segments for s in run):
             continue
-        items = [(s.id, stitching.Segment.from_dict(segments[s.id]), s.transition_in) for s in run]
+        items = [(s.id, segment_of(ctx, segments[s.id]), s.transition_in) for s in run]
         try:
             stitching.prerender(
                 profile or profile_of(board), items, ctx.work_dir(job_id), starts_edit=lo == 0
@@ -200,16 +227,13 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
         )
         job.stage = "stitching"
         events.emit(session, job_id, "job.stitching")
-        output = Path(job.output_path or ctx.work_dir(job_id) / "output.mp4")
+        output, scope = _destination(ctx, job), f"{job.tenant}/{job.id}"
         segments = {s.key: dict(s.segment or {}) for s in shots}
     profile = profile_of(board)
     transitions = {shot.id: Transition.parse(shot.transition) for _, shot in board.shots()}
     try:
-        parts = [
-            (key, stitching.Segment.from_dict(data), transitions[key])
-            for key, data in segments.items()
-        ]
-        plan = stitching.plan_edit(parts, profile, music=music_of(board))
+        parts = [(key, segment_of(ctx, data), transitions[key]) for key, data in segments.items()]
+        plan = stitching.plan_edit(parts, profile, music=music_of(ctx, board))
         result = stitching.assemble(plan, output, captions=captions_of(board))
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "stitching", public_message(exc))
@@ -220,20 +244,31 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
         )  # fmt: skip
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "variants", public_message(exc))
+    delivered = ctx.assets.put(result.path, scope)  # with its variants and sidecars
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status in JOB_ENDED:  # cancelled while stitching
             return JobStatus(job.status)
         job.stage = "delivered"
-        job.output_path = str(result.path)
+        job.output_path = delivered
         job.verification = dict(result.verification)
         if variants:
             job.verification["variants"] = {
                 label: {key: variant.verification[key] for key in ("passed", "checks")}
                 for label, variant in variants.items()
             }
-        job_to(session, job, JobStatus.DELIVERED, output=str(result.path))
+        job_to(session, job, JobStatus.DELIVERED, output=delivered)
     return JobStatus.DELIVERED
+
+
+def _destination(ctx: RunContext, job: Job) -> Path:
+    """Where the stitcher writes the output: the job's path, or its work directory when none is
+    asked for or the files go to a remote asset store (the caller may be on another machine)."""
+    asked = job.output_path
+    if asked and not ctx.assets.remote:
+        return Path(asked)
+    name = Path(asked).name if asked else "output.mp4"
+    return ctx.work_dir(job.id) / name
 
 
 def conclude(ctx: RunContext, job_id: str) -> JobStatus:

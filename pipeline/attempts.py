@@ -104,7 +104,7 @@ def begin_in(ctx: RunContext, session: Session, shot: Shot) -> tuple[Attempt | N
             shot_to(session, shot, ShotStatus.RENDERING, attempt=attempts[-1].number)
         return attempts[-1], 0.0
     job = session.get_one(Job, shot.job_id)
-    if not attempts and _reuse_cached(session, job, shot, ctx.settings.share_shot_cache):
+    if not attempts and _reuse_cached(ctx, session, job, shot):
         return None, 0.0
     step: NextStep = next_step(ShotRoute.from_json(shot.route), attempts, ctx.settings)
     if step.candidate is None:
@@ -180,14 +180,14 @@ def _request_record(
     return stored.to_json()
 
 
-def _reuse_cached(session: Any, job: Job, shot: Shot, shared: bool) -> bool:
+def _reuse_cached(ctx: RunContext, session: Any, job: Job, shot: Shot) -> bool:
     """Reuse an accepted clip of the same inputs: the job's tenant's own, or any tenant's when the
     platform shares its cache."""
     spec = shot_spec(job, shot.key)
-    tenant = None if shared else job.tenant
+    tenant = None if ctx.settings.share_shot_cache else job.tenant
     for candidate in ShotRoute.from_json(shot.route).candidates:
         key = shot_cache_key(session, spec, shot, candidate)
-        found = find_cached(session, key, shot.id, tenant)
+        found = find_cached(session, key, shot.id, tenant, ctx.assets.exists)
         if found is not None:
             cached, saved = found
             shot.asset_path, shot.model_id = cached.asset_path, cached.model_id
@@ -227,7 +227,7 @@ def _request_of(
         clip = continuity.previous_clip(session, shot)
         if clip is not None:
             out = ctx.work_dir(job.id) / f"lastframe-{shot.key}.png"
-            data["reference_image"] = continuity.last_frame(clip, out)
+            data["reference_image"] = continuity.last_frame(ctx.assets.local(clip), out)
     return GenerationRequest(**data)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,14 @@ def cache_key(spec: dict[str, Any], candidate: RouteCandidate, after: str | None
 
 
 def find_cached(
-    session: Session, key: str, exclude_shot: int, tenant: str | None
+    session: Session,
+    key: str,
+    exclude_shot: int,
+    tenant: str | None,
+    exists: Callable[[str], bool] = lambda ref: Path(ref).exists(),
 ) -> tuple[Shot, float] | None:
-    """An accepted shot with this key whose clip still exists, and what it cost to make.
+    """An accepted shot with this key whose clip still ``exists`` (in the asset store), and what
+    it cost to make.
 
     Only shots of ``tenant``'s jobs are candidates; ``None`` searches every tenant (the opt-in
     cross-tenant cache).
@@ -82,7 +88,7 @@ def find_cached(
     if tenant is not None:
         query = query.join(Job, Job.id == Shot.job_id).where(Job.tenant == tenant)
     for shot in session.scalars(query):
-        if shot.status in SHOT_HAS_CLIP and Path(shot.asset_path or "").exists():
+        if shot.status in SHOT_HAS_CLIP and exists(shot.asset_path or ""):
             cost = session.scalar(
                 select(func.coalesce(func.sum(Attempt.settled_usd), 0.0)).where(
                     Attempt.shot_id == shot.id

@@ -125,7 +125,7 @@ def _with_frames(
             if spec["id"] in frame and shot.asset_path:
                 out = ctx.asset_dir(preview.job_id) / "first-frames" / f"{spec['id']}.png"
                 spec["reference_image"] = str(
-                    commit_versions.first_frame(Path(shot.asset_path), out)
+                    commit_versions.first_frame(ctx.assets.local(shot.asset_path), out)
                 )
     return parse_storyboard(data, "storyboard")
 
@@ -141,7 +141,7 @@ def _final_board(
     for key in approved:
         spec = next(s for _, s in preview.board.shots() if s.id == key)
         clip = preview.shots[key].asset_path if key in preview.shots else None
-        if spec.reference_image or spec.continues or not clip or not Path(clip).is_file():
+        if spec.reference_image or spec.continues or not clip or not ctx.assets.exists(clip):
             continue
         if _takes_image(ctx, plain, key):
             frame.add(key)
@@ -276,6 +276,9 @@ def _final_output(ctx: RunContext, preview: _Preview) -> str | None:
     never overwrites another's deliverable."""
     if not preview.output_path:
         return None
+    if ctx.assets.remote:  # each job delivers into a directory of its own in the store
+        name = Path(preview.output_path.rpartition("/")[2])
+        return f"{name.stem}.final{name.suffix}"
     path = Path(preview.output_path)
     tags = ("final" if n == 1 else f"final-{n}" for n in itertools.count(1))
     names = (path.with_name(f"{path.stem}.{tag}{path.suffix}") for tag in tags)

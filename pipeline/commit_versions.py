@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from foundation import money
 from foundation.errors import NotFoundError
+from foundation.settings import get_settings
 from foundation.states import SHOT_HAS_CLIP, JobStatus
 from ledger import figures
+from pipeline.assets import store_for
 from store import jobs
 from store.db import session_scope
 from store.models import AttemptCost, Job, JobCommit, Shot
@@ -89,12 +91,14 @@ def _shots(session: Session, job_id: str) -> dict[str, Shot]:
 def _score(preview: Shot | None, final: Shot | None) -> float | None:
     if preview is None or final is None or final.status not in SHOT_HAS_CLIP:
         return None
-    a, b = Path(preview.asset_path or ""), Path(final.asset_path or "")
-    if not (a.is_file() and b.is_file()):
+    store = store_for(get_settings())  # the clips may be in a bucket
+    refs = (preview.asset_path or "", final.asset_path or "")
+    if not all(ref and store.exists(ref) for ref in refs):
         return None
     try:
+        a, b = (store.local(ref) for ref in refs)
         return round(similarity(a, b), 4)
-    except (ValueError, av.FFmpegError):
+    except (ValueError, NotFoundError, av.FFmpegError):
         return None
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
+from foundation.errors import NotFoundError
 from foundation.states import ShotStatus
 from pipeline import events
 from pipeline.context import RunContext
@@ -57,10 +58,10 @@ def check(ctx: RunContext, job_id: str) -> list[int]:
     if len(shots) < 2 or any(not s.asset_path for s in shots):
         return []
     try:
-        paths = [Path(s.asset_path or "") for s in shots]
+        paths = [ctx.assets.local(s.asset_path or "") for s in shots]
         profiles = [profile_of(path) for path in paths]
         reports = check_joins(paths, [s.scene_id for s in shots], profiles=profiles)
-    except (QualityError, OSError):
+    except (QualityError, NotFoundError, OSError):
         return []
     offending = sorted(
         {shots[r.offending].id for r in reports if r.flagged and r.offending is not None}

@@ -12,6 +12,7 @@ from adapters.base import ProviderAdapter
 from adapters.judges import GeminiJudge
 from adapters.local import LocalAnimaticAdapter
 from foundation.settings import Settings, get_settings
+from pipeline.assets import AssetStore, store_for
 from pipeline.limits import LocalLimits, ProviderLimits
 from pipeline.shared_limits import build_health, build_limits
 from quality.scoring import JudgeScorer, judge_from_settings
@@ -46,6 +47,11 @@ class RunContext:
     @property
     def emulated(self) -> bool:
         return self.providers == "emulated"
+
+    @property
+    def assets(self) -> AssetStore:
+        """Where files every machine must see are put (``pipeline.assets``)."""
+        return store_for(self.settings)
 
     def asset_dir(self, job_id: str) -> Path:
         return self.settings.assets / job_id

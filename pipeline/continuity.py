@@ -78,9 +78,9 @@ def dependencies(storyboard: dict[str, Any], shots: Sequence[Placed]) -> dict[in
     }
 
 
-def previous_clip(session: Session, shot: Shot) -> Path | None:
-    """The accepted clip of the shot just before ``shot`` in its job, if any."""
+def previous_clip(session: Session, shot: Shot) -> str | None:
+    """The accepted clip of the shot just before ``shot`` in its job (its asset reference)."""
     previous = jobs.previous_shot(session, shot)
     if previous is None or not previous.asset_path:
         return None
-    return Path(previous.asset_path)
+    return previous.asset_path

@@ -93,13 +93,13 @@ def check_music(board: Storyboard) -> None:
         )
 
 
-def with_music_resolved(board: Storyboard) -> Storyboard:
-    """The storyboard with its music file as an absolute path: the job is stitched later, maybe
-    by a process started elsewhere."""
+def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyboard:
+    """The storyboard with its music file as the asset store's reference (an absolute path with
+    the local store): the job is stitched later, maybe on another machine."""
     if board.music is None or board.music.file is None:
         return board
-    music = board.music.model_copy(update={"file": str(Path(board.music.file).resolve())})
-    return board.model_copy(update={"music": music})
+    ref = ctx.assets.put(Path(board.music.file).resolve(), scope)
+    return board.model_copy(update={"music": board.music.model_copy(update={"file": ref})})
 
 
 def check_budget(board: Storyboard, plan: router.Plan) -> None:
@@ -126,8 +126,8 @@ def create_job(
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
     check_budget(board, plan)
-    board = with_music_resolved(plan.board)  # as routed: a long shot is its segments
     job_id = uuid.uuid4().hex
+    board = with_music_stored(ctx, plan.board, f"{tenant}/{job_id}")  # a long shot: its segments
     job = Job(
         id=job_id,
         tenant=tenant,

@@ -35,9 +35,10 @@ GATED_BY_ACTION = {"accept": AttemptStatus.ACCEPTED, "repair": AttemptStatus.REP
 _TO_FETCH = (  # built once: a statement's construction costs more than SQLite takes to run it
     select(
         Attempt.asset_path, Attempt.provider, Attempt.provider_job_id, Attempt.created_at,
-        Shot.job_id,
+        Shot.job_id, Job.tenant,
     )
     .join(Shot, Shot.id == Attempt.shot_id)
+    .join(Job, Job.id == Shot.job_id)
     .where(Attempt.id == bindparam("attempt"))
 )  # fmt: skip
 
@@ -49,7 +50,7 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     opened). A wait for a concurrency slot must not count: the poll schedule learns from render
     times, and a render time that grows with the queue delays the polls that free the slots."""
     with connection_scope(ctx.db_url) as conn:  # a read of five columns: no ORM rows
-        asset_path, provider, provider_job, created, shot_job = conn.execute(
+        asset_path, provider, provider_job, created, shot_job, tenant = conn.execute(
             _TO_FETCH, {"attempt": attempt_id}
         ).one()
     if asset_path:
@@ -61,12 +62,13 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     except ProviderError as exc:
         _record_failure(ctx, attempt_id, exc)
         return False
+    stored = ctx.assets.put(asset.path, f"{tenant}/{shot_job}")
     with session_scope(ctx.db_url) as session:
         attempt, shot = attempt_and_shot(session, attempt_id)
         ctx.health.record_success(attempt.model_id)
         if attempt.status in ATTEMPT_ENDED:  # closed by its job while downloading
             return False
-        attempt.asset_path = str(asset.path)
+        attempt.asset_path = stored
         attempt.render_seconds = max(0.0, time.time() - started)
         rules = ctx.registry.billing(attempt.provider)
         charge = billing.charge_for(
@@ -141,6 +143,8 @@ def _speech(
 @dataclass(frozen=True)
 class _GateInput:
     asset: Path
+    stored: str  # the asset's reference in the asset store
+    scope: str
     expect: ClipExpectation
     spec: dict[str, Any]
     same_model_tries: int
@@ -155,7 +159,9 @@ def _gate_input(ctx: RunContext, session: Session, attempt: Attempt, shot: Shot)
     chain = ShotRoute.from_json(shot.route).chain
     later = chain[chain.index(attempt.model_id) + 1 :] if attempt.model_id in chain else []
     return _GateInput(
-        asset=Path(attempt.asset_path or ""),
+        asset=ctx.assets.local(attempt.asset_path or ""),
+        stored=attempt.asset_path or "",
+        scope=f"{job.tenant}/{job.id}",
         expect=expectation(ctx, attempt, spec, job.mode),
         spec=spec,
         same_model_tries=sum(1 for model in tried if model == attempt.model_id),
@@ -181,15 +187,17 @@ def judge(ctx: RunContext, attempt_id: int) -> str:
         can_escalate=given.can_escalate,
         safety=frame_safety_from(ctx.settings),
     )
-    kept = given.asset
+    kept = given.stored
     if verdict.action == "repair" and verdict.repair is not None:
-        kept = trim(kept, verdict.repair, kept.with_name(f"{kept.stem}.repaired.mp4"))
+        asset = given.asset
+        repaired = trim(asset, verdict.repair, asset.with_name(f"{asset.stem}.repaired.mp4"))
+        kept = ctx.assets.put(repaired, given.scope)
     _record_verdict(ctx, attempt_id, verdict, kept, given.spec)
     return verdict.action
 
 
 def _record_verdict(
-    ctx: RunContext, attempt_id: int, verdict: gate.Verdict, kept: Path, spec: dict[str, Any]
+    ctx: RunContext, attempt_id: int, verdict: gate.Verdict, kept: str, spec: dict[str, Any]
 ) -> None:
     with session_scope(ctx.db_url) as session:
         attempt, shot = attempt_and_shot(session, attempt_id)
@@ -210,7 +218,7 @@ def _record_verdict(
         if verdict.judge_cost_usd:
             ledger.book(session, shot.job_id, attempt, "judge", verdict.judge_cost_usd)
         if accepted and shot.status == ShotStatus.RENDERING:
-            shot.asset_path, shot.model_id = str(kept), attempt.model_id
+            shot.asset_path, shot.model_id = kept, attempt.model_id
             shot.verdict = verdict.to_dict()
             shot.cache_key = shot_cache_key(session, spec, shot, _candidate_of(attempt))
             shot_to(session, shot, ShotStatus.ACCEPTED, model=attempt.model_id)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -127,14 +126,16 @@ def list_jobs(
 
 
 def outputs(path: str | None) -> dict[str, str]:
-    """The deliverable and the files beside it that exist."""
+    """The deliverable and the files beside it that exist (paths, or ``s3://`` references when
+    the asset store is a bucket)."""
     if not path:
         return {}
-    video = Path(path)
-    found = {"video": video} | {
-        name: video.with_name(f"{video.stem}.{suffix}") for name, suffix in SIDECARS.items()
-    }
-    return {name: str(file) for name, file in found.items() if file.exists()}
+    from foundation.settings import get_settings
+    from pipeline.assets import sibling, store_for
+
+    store = store_for(get_settings())
+    found = {"video": path} | {name: sibling(path, suffix) for name, suffix in SIDECARS.items()}
+    return {name: ref for name, ref in found.items() if store.exists(ref)}
 
 
 def detail(db_url: str, job_id: str) -> dict[str, Any]:

@@ -6,10 +6,14 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from foundation.settings import get_settings
+
+if TYPE_CHECKING:
+    from tests.s3 import Bucket
 
 
 @pytest.fixture(autouse=True)
@@ -111,3 +115,24 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto's) on loopback, one per test process."""
+    from tests.s3 import moto_server
+
+    with moto_server() as server:
+        yield server.endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """A fresh bucket, and the settings (``SHOTLINE_ASSET_STORE``...) that make it the store."""
+    from tests.s3 import new_bucket
+
+    bucket = new_bucket(s3_endpoint)
+    for name, value in bucket.env().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return bucket

@@ -199,7 +199,9 @@ def _video(ref: str) -> str:
         if data["status"] == JobStatus.DELIVERED:
             raise NotFoundError(f"job {data['id']} was delivered to {data['output_path']}, gone")
         raise ConflictError(f"job {data['id']} is {data['status']}: it has no video to open")
-    return str(video)
+    from pipeline.assets import store_for
+
+    return str(store_for(get_settings()).local(video))  # fetched here from a remote store
 
 
 def register(app: typer.Typer) -> None:

@@ -73,7 +73,23 @@ def run_render(
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     watch(ctx, job_id, [s.id for _, s in board.shots()], quiet=quiet, console=console)
-    return job_report(ctx.db_url, job_id)
+    report = job_report(ctx.db_url, job_id)
+    if report.get("output") and ctx.assets.remote:
+        copy_delivered(ctx, str(report["output"]), output)
+    return report
+
+
+def copy_delivered(ctx: RunContext, ref: str, output: Path) -> None:
+    """Copy a deliverable from a remote asset store to ``output``, with its variants and
+    sidecars (``OUT.9x16.mp4``, ``OUT.srt``...) renamed after it."""
+    import shutil
+
+    from pipeline.assets import siblings
+
+    delivered = ctx.assets.local(ref)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    for path in siblings(delivered):
+        shutil.copyfile(path, output.with_name(output.stem + path.name[len(delivered.stem) :]))
 
 
 def watch(ctx: RunContext, job_id: str, shots: list[str], *, quiet: bool, console: Console) -> None:

@@ -1,5 +1,6 @@
 """A small distributed deployment for tests: ``shotline worker`` processes (and optionally the API)
-sharing one PostgreSQL database, one Redis broker (queues of their own) and one data directory."""
+sharing one PostgreSQL database, one Redis broker (queues of their own) and one data directory
+(or, given settings of their own per process, e.g. ``SHOTLINE_DATA_DIR``, nothing on disk)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,14 @@ class Cluster:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 
-    def _spawn(self, name: str, code: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, code: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = self._logs.get(name) or (self.data / f"{name}.log").open("ab")
         self._logs[name] = log
         process = subprocess.Popen(
             [sys.executable, "-c", code, *args],
-            env=self.env,
+            env=self.env | (env or {}),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -68,14 +71,22 @@ class Cluster:
         return process
 
     def worker(
-        self, name: str, queues: str = "io,cpu", concurrency: int = 2, beat: bool = False
+        self,
+        name: str,
+        queues: str = "io,cpu",
+        concurrency: int = 2,
+        beat: bool = False,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         args = ["--queues", queues, "--concurrency", str(concurrency), "--name", f"{name}@%h"]
-        return self._spawn(name, WORKER, *args, *(["--beat"] if beat else []), "--loglevel", "info")
+        args += [*(["--beat"] if beat else []), "--loglevel", "info"]
+        return self._spawn(name, WORKER, *args, env=env)
 
-    def api(self, port: int, providers: str = "emulated") -> subprocess.Popen[bytes]:
+    def api(
+        self, port: int, providers: str = "emulated", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         args = ["--port", str(port), "--providers", providers]
-        return self._spawn("api", SERVE, *args)
+        return self._spawn("api", SERVE, *args, env=env)
 
     def kill(self, name: str) -> None:
         """SIGKILL the worker's whole process group: the main process and its pool children."""

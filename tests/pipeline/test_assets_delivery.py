@@ -1,0 +1,82 @@
+"""An embedded render with the S3 asset store: the shots' clips, their segments, the output, its
+variant and every sidecar are delivered into the bucket, and what is there is valid video."""
+
+from __future__ import annotations
+
+import io
+
+import av
+from sqlalchemy import select
+
+from pipeline.engine import EmbeddedEngine
+from pipeline.planning import create_job
+from store.db import session_scope
+from store.models import Job, Shot
+from tests.pipeline.conftest import shot, tiny_board
+
+SIDECARS = ("1x1.mp4", "plan.json", "otio", "fcpxml", "edl", "srt", "vtt", "poster.jpg")
+
+
+def _measure(data: bytes) -> tuple[int, int, int, bool]:
+    """(frames, width, height, has audio) of an MP4 in memory, decoded with PyAV."""
+    with av.open(io.BytesIO(data), mode="r") as container:
+        video = container.streams.video[0]
+        size = (video.codec_context.width, video.codec_context.height)
+        audio = bool(container.streams.audio)
+        frames = sum(1 for _ in container.decode(video=0))
+    return frames, size[0], size[1], audio
+
+
+def test_an_embedded_render_delivers_into_the_bucket(s3_bucket, tmp_path):
+    from foundation.settings import get_settings
+    from pipeline.context import RunContext
+
+    ctx = RunContext.create("local", get_settings())
+    board = tiny_board(
+        shot("a"), shot("b", transition="crossfade:0.5"), output={"size": "160x90", "fps": 24,
+        "variants": ["1:1"]},
+    )  # fmt: skip
+    job_id = create_job(ctx, board, output=tmp_path / "out.mp4", tenant="acme")
+    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        output = job.output_path or ""
+        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
+        refs = [s.asset_path or "" for s in shots] + [str((s.segment or {})["path"]) for s in shots]
+    prefix = f"s3://{s3_bucket.name}/deliveries/acme/{job_id}/"
+    assert output.startswith(prefix), output
+    assert all(ref.startswith(prefix) for ref in refs), refs
+    keys = set(s3_bucket.object_keys())
+    key = output.removeprefix(f"s3://{s3_bucket.name}/")
+    assert key.endswith("/out.mp4")
+    assert {f"{key.removesuffix('.mp4')}.{suffix}" for suffix in SIDECARS} <= keys
+    assert {ref.removeprefix(f"s3://{s3_bucket.name}/") for ref in refs} <= keys
+    assert not (tmp_path / "out.mp4").exists()  # the deliverable lives in the bucket
+    # 2 s less the 0.5 s crossfade's overlap, at 24 fps
+    assert _measure(s3_bucket.read(key)) == (36, 160, 90, True)
+    frames, width, height, _ = _measure(s3_bucket.read(key.replace("out.mp4", "out.1x1.mp4")))
+    assert (frames, width == height) == (36, True)
+
+
+def test_a_committed_preview_delivers_its_final_into_the_bucket(s3_bucket, tmp_path):
+    from foundation.settings import get_settings
+    from pipeline import commit
+    from pipeline.context import RunContext
+
+    ctx = RunContext.create("local", get_settings())
+    board = tiny_board(shot("a", prompt="a kite (bucket)"), shot("b", prompt="a dog (bucket)"))
+    preview = commit.start_preview(ctx, board, output=tmp_path / "cut.mp4")
+    assert EmbeddedEngine(ctx).run(preview) == "delivered"
+    result = commit.commit(ctx, preview, ["a"])
+    assert EmbeddedEngine(ctx).run(result.final_job_id) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        final = session.get_one(Job, result.final_job_id).output_path or ""
+        kept = session.scalars(
+            select(Shot.asset_path).where(Shot.job_id == result.final_job_id, Shot.key == "b")
+        ).one()
+    assert final.startswith(f"s3://{s3_bucket.name}/deliveries/local/{result.final_job_id}/")
+    assert final.endswith("/cut.final.mp4")
+    assert kept is not None
+    assert f"/{preview}/" in kept
+    key = final.removeprefix(f"s3://{s3_bucket.name}/")
+    assert _measure(s3_bucket.read(key))[:3] == (48, 160, 90)
