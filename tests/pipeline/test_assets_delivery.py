@@ -80,3 +80,32 @@ def test_a_committed_preview_delivers_its_final_into_the_bucket(s3_bucket, tmp_p
     assert f"/{preview}/" in kept
     key = final.removeprefix(f"s3://{s3_bucket.name}/")
     assert _measure(s3_bucket.read(key))[:3] == (48, 160, 90)
+
+
+def test_a_music_bed_travels_through_the_bucket(s3_bucket, tmp_path):
+    """The bed is put into the store when the job is made, so a stitching machine without the
+    user's file lays it under the programme (the local renderer's shots are silent: the sound
+    of the output is the bed)."""
+    import numpy as np
+
+    from foundation.settings import get_settings
+    from foundation.storyboard import Storyboard
+    from media.runner import run_ffmpeg
+    from pipeline.context import RunContext
+
+    bed = tmp_path / "bed.wav"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=f=440:r=48000:d=0.5", str(bed)])
+    ctx = RunContext.create("local", get_settings())
+    board = tiny_board(shot("a"), music={"file": str(bed)})
+    job_id = create_job(ctx, board, output=tmp_path / "out.mp4", tenant="acme")
+    bed.unlink()  # the stitch reads the stored copy
+    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        stored = Storyboard.model_validate(job.storyboard).music
+        output = (job.output_path or "").removeprefix(f"s3://{s3_bucket.name}/")
+    assert stored is not None
+    assert (stored.file or "").startswith(f"s3://{s3_bucket.name}/deliveries/acme/{job_id}/")
+    with av.open(io.BytesIO(s3_bucket.read(output)), mode="r") as container:
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    assert float(np.sqrt(np.mean(samples**2))) > 0.01
