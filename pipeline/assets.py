@@ -20,17 +20,45 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from foundation.errors import InvalidInputError, NotFoundError
+from foundation.errors import InvalidInputError, NotFoundError, ShotlineError
 from foundation.settings import Settings
 
 SCHEME = "s3://"
+TRANSIENT_CODES = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"})
+
+
+class AssetStoreUnavailableError(ShotlineError):
+    """The bucket could not be reached or answered with a server error: the step that met it is
+    retried later (``flow.RETRY_LATER``), never failed with the paid work it carries."""
+
+    status_code = 503
+    retriable = True
+
+
+@contextmanager
+def _reachable(action: str) -> Iterator[None]:
+    """Turn the bucket's transient failures (connection, timeout, 5xx, SlowDown; and uploads that
+    boto3's transfer gave up on) into ``AssetStoreUnavailableError``; other answers pass."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, S3UploadFailedError) as exc:
+        raise AssetStoreUnavailableError(f"the asset store could not {action}: {exc}") from exc
+    except ClientError as exc:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if status >= 500 or exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES:
+            raise AssetStoreUnavailableError(f"the asset store could not {action}: {exc}") from exc
+        raise
 
 
 def is_remote(ref: str) -> bool:
@@ -118,7 +146,10 @@ class S3Store:
         key = self._key(scope, path.name)
         folder = key.rpartition("/")[0]
         files = siblings(path)
-        _each(lambda f: self.client.upload_file(str(f), self.bucket, f"{folder}/{f.name}"), files)
+        with _reachable(f"store {path.name}"):
+            _each(
+                lambda f: self.client.upload_file(str(f), self.bucket, f"{folder}/{f.name}"), files
+            )
         for file in files:
             _keep(file, self.cache / folder / file.name)
         return f"{SCHEME}{self.bucket}/{key}"
@@ -131,13 +162,16 @@ class S3Store:
         if path.is_file():  # put from this machine (a link to its file), or downloaded before
             return path.resolve()
         folder, _, name = key.rpartition("/")
-        listed = self.client.list_objects_v2(
-            Bucket=self.bucket, Prefix=f"{folder}/{Path(name).stem}."
-        )
-        missing = [
-            i["Key"] for i in listed.get("Contents", []) if not (self.cache / i["Key"]).is_file()
-        ]
-        _each(lambda key: _download(self.client, self.bucket, key, self.cache / key), missing)
+        with _reachable(f"fetch {name}"):
+            listed = self.client.list_objects_v2(
+                Bucket=self.bucket, Prefix=f"{folder}/{Path(name).stem}."
+            )
+            missing = [
+                i["Key"]
+                for i in listed.get("Contents", [])
+                if not (self.cache / i["Key"]).is_file()
+            ]
+            _each(lambda key: _download(self.client, self.bucket, key, self.cache / key), missing)
         if not path.is_file():
             raise NotFoundError(f"{ref} is not in the asset store")
         return path
@@ -150,8 +184,9 @@ class S3Store:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._split(ref))
-        except ClientError:
+            with _reachable("look up an object"):
+                self.client.head_object(Bucket=self.bucket, Key=self._split(ref))
+        except ClientError:  # 404 and the like: not there
             return False
         return True
 

@@ -31,6 +31,7 @@ from foundation.states import (
 )
 from pipeline import admission, assembly, attempts, consistency, continuity, polling, verdicts
 from pipeline import steps as cursors
+from pipeline.assets import AssetStoreUnavailableError
 from pipeline.context import RunContext
 from pipeline.errors import StaleStatusError, public_message
 from pipeline.limits import slot_lease_s
@@ -56,7 +57,7 @@ STEP_QUEUE = {
 }
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
-RETRY_LATER = (OperationalError, InterfaceError)
+RETRY_LATER = (OperationalError, InterfaceError, AssetStoreUnavailableError)
 STALE_RERUNS = 3  # a step that keeps meeting moved rows after this many runs is a bug
 
 

@@ -109,3 +109,37 @@ def test_a_music_bed_travels_through_the_bucket(s3_bucket, tmp_path):
     with av.open(io.BytesIO(s3_bucket.read(output)), mode="r") as container:
         samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
     assert float(np.sqrt(np.mean(samples**2))) > 0.01
+
+
+def test_a_bucket_that_fails_for_a_while_delays_the_shots_and_loses_none(
+    s3_bucket, tmp_path, monkeypatch
+):
+    """Connection failures and 5xx answers from the bucket are retried later by the engine
+    (``flow.RETRY_LATER``), as a database hiccup is: the shot's paid clip is kept, not failed."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from foundation.settings import get_settings
+    from pipeline.context import RunContext
+
+    ctx = RunContext.create("local", get_settings())
+    client = ctx.assets.client  # type: ignore[attr-defined]
+    real_upload = client.upload_file
+    failures: list[object] = []
+
+    def flaky_upload(*args: object, **kwargs: object) -> None:
+        if len(failures) < 3:
+            failures.append(args[0])
+            if len(failures) == 2:
+                error = {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}
+                raise ClientError(error, "PutObject")
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        real_upload(*args, **kwargs)
+
+    monkeypatch.setattr(client, "upload_file", flaky_upload)
+    job_id = create_job(ctx, tiny_board(shot("a"), shot("b")), tenant="acme")
+    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
+    assert len(failures) == 3
+    with session_scope(ctx.db_url) as session:
+        shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
+    assert [s.status for s in shots] == ["normalised", "normalised"]
+    assert all((s.asset_path or "").startswith(f"s3://{s3_bucket.name}/") for s in shots)
