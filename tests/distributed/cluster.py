@@ -107,6 +107,20 @@ class Cluster:
         text = (self.data / f"{name}.log").read_text(errors="replace")
         return text if tail is None else text[-tail:]
 
+    def wait_healthy(self, url: str, timeout: float = 60.0) -> None:
+        """Until the API at ``url`` answers ``/healthz`` (its log in the failure)."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"the API did not start:\n{self.log('api')}")
+
     def wait_ready(self, name: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while "ready." not in self.log(name, tail=None):

@@ -6,7 +6,6 @@ the same as the embedded engine's render of the same storyboard."""
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +56,6 @@ def _own_disk(tmp_path: Path, name: str) -> dict[str, str]:
     }
 
 
-def _wait_healthy(url: str, cluster: Cluster) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the API did not start:\n{cluster.log('api')}")
-
-
 def _embedded(tmp_path: Path, emulator: Any, board: dict[str, Any]) -> tuple[Any, ...]:
     """The same storyboard on the embedded engine, on a local disk (no bucket)."""
     settings = Settings(data_dir=tmp_path / "embedded", database_url=None, asset_store=None)
@@ -103,7 +90,7 @@ def test_workers_sharing_only_the_bucket_deliver_what_the_embedded_engine_delive
         cluster.api(int(url.rsplit(":", 1)[1]), env=_own_disk(tmp_path, "api"))
         cluster.worker("w1", concurrency=1, env=_own_disk(tmp_path, "w1"))
         cluster.worker("w2", concurrency=1, beat=True, env=_own_disk(tmp_path, "w2"))
-        _wait_healthy(url, cluster)
+        cluster.wait_healthy(url)
         headers = {"Authorization": f"Bearer {key}"}
         ids = [
             httpx.post(f"{url}/v1/jobs", json={"storyboard": b}, headers=headers).json()["id"]

@@ -172,15 +172,7 @@ class Api:
         self.url, self.key, self.operator = url, key, operator
 
     def wait(self, cluster: Cluster) -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"the API did not start:\n{cluster.log('api')}")
+        cluster.wait_healthy(self.url, timeout=240)
 
     def submit(self, board: dict[str, Any]) -> str:
         response = httpx.post(

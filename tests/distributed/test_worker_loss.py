@@ -44,18 +44,6 @@ def _storyboard(index: int) -> dict[str, object]:
     }
 
 
-def _wait_healthy(url: str, cluster: Cluster) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the API did not start:\n{cluster.log('api')}")
-
-
 def _submitted(url: str) -> int:
     with session_scope(url) as session:
         count = session.scalar(select(func.count()).where(Attempt.provider_job_id.is_not(None)))
@@ -109,7 +97,7 @@ def test_sigkill_of_a_worker_loses_no_job_and_pays_nothing_twice(
         cluster.api(int(url.rsplit(":", 1)[1]))
         cluster.worker("w1", concurrency=2)
         cluster.worker("w2", concurrency=2, beat=True)
-        _wait_healthy(url, cluster)
+        cluster.wait_healthy(url)
         headers = {"Authorization": f"Bearer {key}"}
         ids = []
         for index in range(JOBS):
