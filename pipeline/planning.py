@@ -10,7 +10,7 @@ import router
 import stitching
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
-from pipeline import history
+from pipeline import assets, history
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -60,7 +60,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent."""
     hosted = ctx.providers not in ("local", "emulated")
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
-    check_music(board)
+    check_music(ctx, board)
     availability = router.provider_availability(ctx.providers, ctx.settings)
     return router.plan(
         board,
@@ -81,11 +81,17 @@ def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.P
     return plan
 
 
-def check_music(board: Storyboard) -> None:
-    """Refuse a music bed the stitcher cannot lay under the programme, before any spend."""
+def check_music(ctx: RunContext, board: Storyboard) -> None:
+    """Refuse a music bed the stitcher cannot lay under the programme, before any spend. A bed
+    already in a remote asset store (a stored job's board: a commit, a re-render) was probed when
+    it was put there; it must still be there."""
     if board.music is None or board.music.file is None:
         return
-    problem = stitching.music_problem(Path(board.music.file))
+    ref = board.music.file
+    if assets.is_remote(ref):
+        problem = None if ctx.assets.exists(ref) else f"{ref} is not in the asset store"
+    else:
+        problem = stitching.music_problem(Path(ref))
     if problem is not None:
         raise InvalidInputError(
             "the music bed cannot be used; nothing was reserved or sent to a provider",
@@ -96,7 +102,7 @@ def check_music(board: Storyboard) -> None:
 def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyboard:
     """The storyboard with its music file as the asset store's reference (an absolute path with
     the local store): the job is stitched later, maybe on another machine."""
-    if board.music is None or board.music.file is None:
+    if board.music is None or board.music.file is None or assets.is_remote(board.music.file):
         return board
     ref = ctx.assets.put(Path(board.music.file).resolve(), scope)
     return board.model_copy(update={"music": board.music.model_copy(update={"file": ref})})

@@ -144,3 +144,22 @@ def test_a_bed_the_stitcher_cannot_read_is_refused_before_any_spend(tmp_path, cl
         assert why in done.output
     assert not (tmp_path / "o.mp4").exists()
     assert not list((tmp_path / "data").rglob("*.mp4"))  # nothing was rendered
+
+
+def test_a_commit_keeps_the_previews_bed(tmp_path, monkeypatch):
+    """The final render of approved shots is stitched over the same bed as its preview."""
+    from foundation.settings import Settings
+    from foundation.storyboard import parse_storyboard
+    from pipeline import commit
+    from pipeline.context import RunContext
+    from pipeline.engine import EmbeddedEngine
+
+    bed = tone(tmp_path / "bed.wav", 0.5)
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    data = board({"file": str(bed), "gain_db": -12}) | {"mode": "preview"}
+    preview = commit.start_preview(ctx, parse_storyboard(data), output=tmp_path / "cut.mp4")
+    assert EmbeddedEngine(ctx).run(preview) == "delivered"
+    final = commit.commit(ctx, preview, ["b"]).final_job_id
+    assert EmbeddedEngine(ctx).run(final) == "delivered"
+    samples = mono_audio(tmp_path / "cut.final.mp4")
+    assert tone_prominence_db(samples[int(1.2 * RATE) : int(1.8 * RATE)]) > 20

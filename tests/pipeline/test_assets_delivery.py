@@ -83,32 +83,36 @@ def test_a_committed_preview_delivers_its_final_into_the_bucket(s3_bucket, tmp_p
 
 
 def test_a_music_bed_travels_through_the_bucket(s3_bucket, tmp_path):
-    """The bed is put into the store when the job is made, so a stitching machine without the
-    user's file lays it under the programme (the local renderer's shots are silent: the sound
-    of the output is the bed)."""
+    """The bed is put into the store when the preview is made, so a stitching machine without the
+    user's file lays it under the programme, and the commit's final keeps the stored bed (the
+    local renderer's shots are silent: the sound of each output is the bed)."""
     import numpy as np
 
     from foundation.settings import get_settings
     from foundation.storyboard import Storyboard
     from media.runner import run_ffmpeg
+    from pipeline import commit
     from pipeline.context import RunContext
 
     bed = tmp_path / "bed.wav"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=f=440:r=48000:d=0.5", str(bed)])
     ctx = RunContext.create("local", get_settings())
-    board = tiny_board(shot("a"), music={"file": str(bed)})
-    job_id = create_job(ctx, board, output=tmp_path / "out.mp4", tenant="acme")
-    bed.unlink()  # the stitch reads the stored copy
-    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
-    with session_scope(ctx.db_url) as session:
-        job = session.get_one(Job, job_id)
-        stored = Storyboard.model_validate(job.storyboard).music
-        output = (job.output_path or "").removeprefix(f"s3://{s3_bucket.name}/")
-    assert stored is not None
-    assert (stored.file or "").startswith(f"s3://{s3_bucket.name}/deliveries/acme/{job_id}/")
-    with av.open(io.BytesIO(s3_bucket.read(output)), mode="r") as container:
-        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
-    assert float(np.sqrt(np.mean(samples**2))) > 0.01
+    board = tiny_board(shot("a", prompt="a kite (bed)"), shot("b"), music={"file": str(bed)})
+    preview = commit.start_preview(ctx, board, output=tmp_path / "cut.mp4")
+    bed.unlink()  # the stitches read the stored copy
+    assert EmbeddedEngine(ctx).run(preview) == "delivered"
+    final = commit.commit(ctx, preview, ["a"]).final_job_id
+    assert EmbeddedEngine(ctx).run(final) == "delivered"
+    for job_id in (preview, final):
+        with session_scope(ctx.db_url) as session:
+            job = session.get_one(Job, job_id)
+            stored = Storyboard.model_validate(job.storyboard).music
+            output = (job.output_path or "").removeprefix(f"s3://{s3_bucket.name}/")
+        assert stored is not None
+        assert (stored.file or "").startswith(f"s3://{s3_bucket.name}/deliveries/local/{preview}/")
+        with av.open(io.BytesIO(s3_bucket.read(output)), mode="r") as container:
+            frames = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
+        assert float(np.sqrt(np.mean(np.concatenate(frames) ** 2))) > 0.01
 
 
 def test_a_bucket_that_fails_for_a_while_delays_the_shots_and_loses_none(
