@@ -112,7 +112,8 @@ def test_a_music_bed_travels_through_the_bucket(s3_bucket, tmp_path):
         assert (stored.file or "").startswith(f"s3://{s3_bucket.name}/deliveries/local/{preview}/")
         with av.open(io.BytesIO(s3_bucket.read(output)), mode="r") as container:
             frames = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
-        assert float(np.sqrt(np.mean(np.concatenate(frames) ** 2))) > 0.01
+        samples = np.concatenate(frames).astype(np.float64)
+        assert float(np.sqrt(np.mean(samples**2))) > 0.01
 
 
 def test_a_bucket_that_fails_for_a_while_delays_the_shots_and_loses_none(
