@@ -163,3 +163,12 @@ def test_a_commit_keeps_the_previews_bed(tmp_path, monkeypatch):
     assert EmbeddedEngine(ctx).run(final) == "delivered"
     samples = mono_audio(tmp_path / "cut.final.mp4")
     assert tone_prominence_db(samples[int(1.2 * RATE) : int(1.8 * RATE)]) > 20
+
+
+def test_the_worked_example_plans_with_its_bed(cli, monkeypatch):
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)  # the example's bed is named relative to the repository root
+    done = cli("plan", "examples/dock-scene.yaml", "--providers", "emulated", "--json")
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
+    assert [s["shot_id"] for s in plan["shots"]] == ["arrival", "line"]
