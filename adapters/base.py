@@ -47,6 +47,8 @@ class GenerationRequest:
     shot_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     speaker: str | None = None
+    # the featured characters' reference images, for models that take them (``inputs``)
+    reference_images: tuple[Path, ...] = ()
 
     @property
     def spoken_prompt(self) -> str:

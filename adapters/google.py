@@ -19,6 +19,7 @@ Vertex has no per-request webhook (the SDK refuses ``webhook_config`` in Vertex 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters._hosted import HostedAdapter, JobStatus, canceled, failed, running, succeeded
@@ -32,7 +33,7 @@ from adapters.errors import (
     SafetyRefusalError,
     TransientError,
 )
-from adapters.image_port import ImagePort, first_frame
+from adapters.image_port import ImagePort, first_frame, reference
 
 _REJECTED = {
     "INVALID_ARGUMENT",
@@ -110,6 +111,8 @@ class VeoAdapter(HostedAdapter):
         if request.reference_image is not None:
             frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
             instance["image"] = {"bytesBase64Encoded": frame.base64(), "mimeType": frame.mime}
+        if request.reference_images:  # Veo 3.1 "asset" references (up to 3, with 8 s)
+            instance["referenceImages"] = [_asset(path) for path in request.reference_images]
         parameters: dict[str, Any] = {
             "sampleCount": 1,
             "durationSeconds": round(request.duration_s),
@@ -162,6 +165,14 @@ class VeoAdapter(HostedAdapter):
         except RejectedInputError:
             return False
         return True
+
+
+def _asset(path: Path) -> dict[str, Any]:
+    """A character reference as Veo's ``referenceImages`` item (``referenceType: asset``), whole,
+    within the port's inline limit."""
+    frame = reference(path, IMAGE_PORT)
+    image = {"bytesBase64Encoded": frame.base64(), "mimeType": frame.mime}
+    return {"image": image, "referenceType": "asset"}
 
 
 def _video_url(video: dict[str, Any]) -> str | None:

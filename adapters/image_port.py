@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -72,15 +72,41 @@ class Frame:
         return base64.b64encode(self.data).decode()
 
 
+def image_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be sent to a model as an image (None when it can)."""
+    if not path.is_file():
+        return f"{path} is not a file"
+    if cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is None:
+        return f"{path} is not a readable image"
+    return None
+
+
 def first_frame(path: Path, width: int, height: int, port: ImagePort) -> Frame:
     """``path`` as ``port`` takes it for a ``width`` x ``height`` video; raises
     ``RejectedInputError`` (before anything is sent) when it cannot be read or made to fit."""
+    raw, image = _read(path, port)
+    fitted = _sized(_cropped(image, width / height), width, height, port)
+    return _within(raw, image, fitted, path, port)
+
+
+def reference(path: Path, port: ImagePort) -> Frame:
+    """A character's reference image as ``port`` takes it: whole (a reference sheet is not the
+    video's frame, so it is not cropped), within the port's sides and inline limit."""
+    raw, image = _read(path, port)
+    height, width = image.shape[:2]
+    fitted = _sized(image, width, height, replace(port, exact=False))
+    return _within(raw, image, fitted, path, port)
+
+
+def _read(path: Path, port: ImagePort) -> tuple[bytes, Image]:
     raw = path.read_bytes()
     decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
         raise RejectedInputError(f"image {path.name} is not a readable image", port.provider)
-    image = np.asarray(decoded, dtype=np.uint8)
-    fitted = _sized(_cropped(image, width / height), width, height, port)
+    return raw, np.asarray(decoded, dtype=np.uint8)
+
+
+def _within(raw: bytes, image: Image, fitted: Image, path: Path, port: ImagePort) -> Frame:
     limit = port.max_bytes()
     if fitted is image and (limit is None or len(raw) <= limit):
         return Frame(raw, mimetypes.guess_type(path.name)[0] or "image/png")

@@ -22,15 +22,26 @@ from media.probe import probe
 __all__ = ["LocalAnimaticAdapter", "render_animatic", "request_key"]
 
 
+def _payload(request: GenerationRequest) -> dict[str, Any]:
+    """The request as JSON values (paths as strings)."""
+    data = asdict(request)
+    data["reference_image"] = str(request.reference_image) if request.reference_image else None
+    data["reference_images"] = [str(p) for p in request.reference_images]
+    return data
+
+
 def request_key(request: GenerationRequest) -> str:
     """Hash of everything that determines the rendered clip."""
-    payload = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(request).items()}
+    payload = _payload(request)
+    if not request.reference_images:  # keys of requests made before references stay the same
+        del payload["reference_images"]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _request_from(data: dict[str, Any]) -> GenerationRequest:
     if data.get("reference_image"):
         data["reference_image"] = Path(data["reference_image"])
+    data["reference_images"] = tuple(Path(p) for p in data.get("reference_images") or ())
     return GenerationRequest(**data)
 
 
@@ -65,9 +76,8 @@ class LocalAnimaticAdapter:
         job_id = f"anim-{request_key(request)[:20]}"
         spec, _ = self._paths(job_id)
         if not spec.exists():
-            payload = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(request).items()}
             tmp = spec.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(payload, sort_keys=True))
+            tmp.write_text(json.dumps(_payload(request), sort_keys=True))
             tmp.replace(spec)
         return job_id
 

@@ -23,6 +23,7 @@ from foundation.storyboard import (
     parse_storyboard_text,
 )
 from pipeline.planning import create_job, route
+from quality.screening import board_images
 from store import jobs
 from store.db import session_scope
 
@@ -103,15 +104,14 @@ def parse_job_request(
 async def fetch_references(
     state: ApiState, board: Storyboard, prefix: str = "storyboard"
 ) -> Storyboard:
-    """Replace every shot's ``reference_image`` URL with the fetched, checked local file. The
-    downloads run on the event loop (a few at once, each URL once), never in the sync routes'
-    threads; the request holds one of the outbound slots meanwhile."""
-    paths: dict[str, list[tuple[int, int]]] = {}
-    for s_index, scene in enumerate(board.scenes):
-        for k_index, shot in enumerate(scene.shots):
-            if shot.reference_image:
-                paths.setdefault(str(shot.reference_image), []).append((s_index, k_index))
-    if not paths:
+    """Replace every image URL of the storyboard (the shots' ``reference_image``, the characters'
+    ``reference_images``) with the fetched, checked local file. The downloads run on the event
+    loop (a few at once, each URL once), never in the sync routes' threads; the request holds one
+    of the outbound slots meanwhile. A path on the server's disk is refused like a bad URL."""
+    urls: dict[str, list[str]] = {}
+    for path, image in board_images(board):
+        urls.setdefault(image, []).append(path)
+    if not urls:
         return board
     dest = state.ctx.settings.assets / "references"
     got: dict[str, Path | UnsafeUrlError] = {}
@@ -128,35 +128,50 @@ async def fetch_references(
 
     with state.outbound.slot():
         async with anyio.create_task_group() as group:
-            for url, where in paths.items():
-                group.start_soon(fetch, url, _ref_path(prefix, *where[0]))
-    return _with_references(board, paths, got, prefix)
-
-
-def _ref_path(prefix: str, s_index: int, k_index: int) -> str:
-    return f"{prefix}.scenes[{s_index}].shots[{k_index}].reference_image"
+            for url, paths in urls.items():
+                group.start_soon(fetch, url, f"{prefix}.{paths[0]}")
+    return _with_references(board, urls, got, prefix)
 
 
 def _with_references(
     board: Storyboard,
-    paths: dict[str, list[tuple[int, int]]],
+    urls: dict[str, list[str]],
     got: dict[str, Path | UnsafeUrlError],
     prefix: str,
 ) -> Storyboard:
     data = board.model_dump(mode="json")
     problems: list[Problem] = []
-    for url, where in paths.items():
-        for s_index, k_index in where:
-            result = got[url]
+    for url, paths in urls.items():
+        result = got[url]
+        for path in paths:
             if isinstance(result, UnsafeUrlError):
-                path = _ref_path(prefix, s_index, k_index)
-                problems += [Problem(path, p.message) for p in result.problems]
+                problems += [Problem(f"{prefix}.{path}", p.message) for p in result.problems]
             else:
-                data["scenes"][s_index]["shots"][k_index]["reference_image"] = str(result)
+                _set(data, path, str(result))
     if problems:
         problems.sort(key=lambda p: _natural(p.path))
         raise InvalidInputError("reference images cannot be used", problems)
     return parse_storyboard(data, "storyboard")
+
+
+_PART = re.compile(r"(\w+)(?:\[(\d+)\])?")
+
+
+def _set(data: dict[str, Any], path: str, value: str) -> None:
+    """Set ``data`` at ``path`` (``scenes[0].shots[1].reference_image``) to ``value``."""
+    parts = path.split(".")
+    target: Any = data
+    for position, part in enumerate(parts):
+        found = _PART.fullmatch(part)
+        assert found is not None, path
+        name, index = found.groups()
+        if position == len(parts) - 1:
+            if index is None:
+                target[name] = value
+            else:
+                target[name][int(index)] = value
+        else:
+            target = target[name] if index is None else target[name][int(index)]
 
 
 async def fetch_music(state: ApiState, board: Storyboard, prefix: str = "storyboard") -> Storyboard:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
@@ -26,7 +26,11 @@ class Character(Strict):
     id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     description: str = Field(min_length=1, max_length=1000)
     voice: str | None = None
-    reference_images: list[str] = Field(default_factory=list)
+    # sent to models that take reference images (``inputs.reference_images``) with every shot
+    # featuring the character; at most 3, the most any routed model takes (Veo 3.1's asset images)
+    reference_images: list[Annotated[str, Field(min_length=1, max_length=2048)]] = Field(
+        default_factory=list, max_length=3
+    )
 
     @field_validator("description")
     @classmethod
@@ -40,14 +44,6 @@ class Character(Strict):
     def _no_voice_yet(cls, value: str | None) -> str | None:
         if value is not None:
             raise ValueError(_NOT_YET.format(what="no voice model speaks dialogue yet"))
-        return value
-
-    @field_validator("reference_images")
-    @classmethod
-    def _no_sheets_yet(cls, value: list[str]) -> list[str]:
-        if value:
-            what = "no image stage conditions keyframes on a character's references yet"
-            raise ValueError(_NOT_YET.format(what=what))
         return value
 
 
@@ -73,6 +69,19 @@ def composed_spec_prompt(storyboard: Mapping[str, Any], spec: Mapping[str, Any])
     described = {c["id"]: c["description"] for c in storyboard.get("characters") or []}
     featured = [(cid, described[cid]) for cid in spec.get("characters") or [] if cid in described]
     return compose_prompt(str(spec["prompt"]), featured, storyboard.get("style"))
+
+
+def featured_references(
+    references: Mapping[str, Sequence[str]], featured: Iterable[str]
+) -> list[str]:
+    """The reference images of the ``featured`` characters, in the shot's order, each once."""
+    return list(dict.fromkeys(image for cid in featured for image in references.get(cid, ())))
+
+
+def spec_references(storyboard: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
+    """``featured_references`` for a shot of a stored storyboard (the JSON a job keeps)."""
+    images = {c["id"]: c.get("reference_images") or [] for c in storyboard.get("characters") or []}
+    return featured_references(images, spec.get("characters") or [])
 
 
 def character_problems(

@@ -22,7 +22,12 @@ from pydantic import (
 )
 
 from foundation import limits as lim
-from foundation.characters import Character, character_problems, compose_prompt
+from foundation.characters import (
+    Character,
+    character_problems,
+    compose_prompt,
+    featured_references,
+)
 from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
 from foundation.limits import Limits
@@ -196,6 +201,11 @@ class Storyboard(_Strict):
         described = {c.id: c.description for c in self.characters}
         featured = [(cid, described[cid]) for cid in shot.characters if cid in described]
         return compose_prompt(shot.prompt, featured, self.style)
+
+    def references_for(self, shot: Shot) -> list[str]:
+        """The reference images of the characters ``shot`` features, in its order, each once."""
+        images = {c.id: c.reference_images for c in self.characters}
+        return featured_references(images, shot.characters)
 
     def planned_seconds(self) -> float:
         """Timeline length: shot durations minus the overlaps of the transitions between them."""

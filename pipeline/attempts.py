@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderError, RejectedInputError
-from foundation.characters import composed_spec_prompt
+from foundation.characters import composed_spec_prompt, spec_references
 from foundation.states import (
     ATTEMPT_ENDED,
     ATTEMPT_SUBMITTABLE,
@@ -66,6 +66,7 @@ def build_request(
         if shot_spec.get("reference_image")
         else None,
         negative_prompt=shot_spec.get("negative_prompt"),
+        reference_images=tuple(Path(p) for p in shot_spec.get("reference_images") or ()),
         shot_type=route.shot_type if route.shot_type is not None else shot_spec.get("type"),
         extra=dict(candidate.params),
     )
@@ -77,7 +78,9 @@ def shot_spec(job: Job, key: str) -> dict[str, Any]:
     for scene in job.storyboard["scenes"]:
         for spec in scene["shots"]:
             if spec["id"] == key:
-                return dict(spec) | {"prompt": composed_spec_prompt(job.storyboard, spec)}
+                composed = composed_spec_prompt(job.storyboard, spec)
+                references = spec_references(job.storyboard, spec)
+                return dict(spec) | {"prompt": composed, "reference_images": references}
     raise KeyError(key)
 
 
@@ -223,6 +226,7 @@ def _request_of(
     data = dict(attempt.request or {})
     spec = shot_spec(job, shot.key)
     data["reference_image"] = Path(spec["reference_image"]) if spec.get("reference_image") else None
+    data["reference_images"] = tuple(Path(p) for p in spec.get("reference_images") or ())
     if spec.get("continues"):
         clip = continuity.previous_clip(session, shot)
         if clip is not None:

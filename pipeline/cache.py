@@ -66,6 +66,8 @@ def cache_key(spec: dict[str, Any], candidate: RouteCandidate, after: str | None
     }
     if after is not None:  # only for shots that continue: other shots' keys stay as they were
         payload["after"] = after
+    if spec.get("reference_images"):  # only for shots with character references, likewise
+        payload["references"] = [_file_digest(p) for p in spec["reference_images"]]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import router
 import stitching
+from adapters.image_port import image_problem
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
 from pipeline import assets, history
@@ -59,6 +60,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     The storyboard is screened first (``quality.screening``): a refused text or reference image
     raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent."""
     hosted = ctx.providers not in ("local", "emulated")
+    check_images(board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
     availability = router.provider_availability(ctx.providers, ctx.settings)
@@ -96,6 +98,22 @@ def check_music(ctx: RunContext, board: Storyboard) -> None:
         raise InvalidInputError(
             "the music bed cannot be used; nothing was reserved or sent to a provider",
             [Problem("music.file", problem)],
+        )
+
+
+def check_images(board: Storyboard) -> None:
+    """Refuse a reference image (a shot's or a character's) that cannot be read, before any
+    spend; URLs are the API's to fetch and check."""
+    problems = [
+        Problem(path, problem)
+        for path, image in screening.board_images(board)
+        if not image.startswith(("http://", "https://"))
+        and (problem := image_problem(Path(image))) is not None
+    ]
+    if problems:
+        raise InvalidInputError(
+            "reference images cannot be used; nothing was reserved or sent to a provider",
+            problems,
         )
 
 

@@ -131,20 +131,35 @@ class Screener:
         if self.images is None:
             return []
         refusals = []
-        for s_index, scene in enumerate(board.scenes):
-            for k_index, shot in enumerate(scene.shots):
-                ref = Path(shot.reference_image) if shot.reference_image else None
-                if ref is None or not ref.is_file():
-                    continue  # a URL: the API screens the file it fetches before a job starts
-                path = f"scenes[{s_index}].shots[{k_index}].reference_image"
-                try:
-                    verdict = self.images.check(ref)
-                except UnreadableImageError as exc:
-                    refusals.append(Refusal(path, "image-safety", f"cannot be screened: {exc}"))
-                    continue
-                if verdict.refused:
-                    refusals.append(Refusal(path, "image-safety", verdict.reason()))
+        for path, image in board_images(board):
+            ref = Path(image)
+            if not ref.is_file():
+                continue  # a URL: the API screens the file it fetches before a job starts
+            try:
+                verdict = self.images.check(ref)
+            except UnreadableImageError as exc:
+                refusals.append(Refusal(path, "image-safety", f"cannot be screened: {exc}"))
+                continue
+            if verdict.refused:
+                refusals.append(Refusal(path, "image-safety", verdict.reason()))
         return refusals
+
+
+def board_images(board: Storyboard) -> list[tuple[str, str]]:
+    """Every image the storyboard names, with its path: the shots' reference images and the
+    characters' reference sheets."""
+    found = [
+        (f"scenes[{s_index}].shots[{k_index}].reference_image", shot.reference_image)
+        for s_index, scene in enumerate(board.scenes)
+        for k_index, shot in enumerate(scene.shots)
+        if shot.reference_image
+    ]
+    found += [
+        (f"characters[{c_index}].reference_images[{r_index}]", image)
+        for c_index, character in enumerate(board.characters)
+        for r_index, image in enumerate(character.reference_images)
+    ]
+    return found
 
 
 def raise_if_refused(refusals: list[Refusal]) -> None:

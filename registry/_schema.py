@@ -84,6 +84,7 @@ class InputsIn(_Raw):
     image: bool = False
     first_last: bool = False
     reference_images: int = Field(default=0, ge=0, le=16)
+    reference_seconds: list[float] = []  # the only durations it renders with reference images
     image_required: bool = False
     image_ignored: bool = False
 
@@ -337,7 +338,9 @@ def build_spec(raw: ModelIn) -> ModelSpec:
         fps=() if raw.fps == "any" else tuple(sorted(set(raw.fps))),
         audio=raw.audio,
         dialogue=raw.dialogue,
-        inputs=Inputs(**raw.inputs.model_dump()),
+        inputs=Inputs(
+            **raw.inputs.model_dump() | {"reference_seconds": tuple(raw.inputs.reference_seconds)}
+        ),
         seed=raw.seed,
         max_prompt_chars=raw.max_prompt_chars,
         limits=Limits(raw.limits.concurrency, raw.limits.rpm),

@@ -153,6 +153,7 @@ class Inputs:
     image: bool = False
     first_last: bool = False
     reference_images: int = 0
+    reference_seconds: tuple[float, ...] = ()  # durations allowed with reference images (): any
     image_required: bool = False
     image_ignored: bool = False
 

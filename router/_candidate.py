@@ -33,6 +33,7 @@ class ShotNeed:
     pinned_model: str | None = None
     dialogue: str | None = None
     negative_prompt: str | None = None
+    reference_images: int = 0  # the featured characters' reference images
 
     @property
     def prompt_chars(self) -> int:

@@ -131,6 +131,11 @@ def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
         reasons.append("takes no image input (the shot has a reference image)")
     if not need.has_image and spec.inputs.image_required:
         reasons.append("image-to-video only: the shot has no reference image")
+    if need.reference_images > spec.inputs.reference_images:
+        reasons.append(
+            f"takes {spec.inputs.reference_images} character reference images, the shot's "
+            f"characters have {need.reference_images}"
+        )
     return reasons
 
 
@@ -154,7 +159,7 @@ def _shape(spec: ModelSpec, need: ShotNeed, ctx: FilterContext) -> _Shape | str:
             return f"size {need.width}x{need.height} over {limit}"
         label = resolution_label(need.width, need.height)
         option = SizeOption(need.width, need.height, label)
-        fitted = _duration(need.duration_s, spec.durations_for(label), policy)
+        fitted = _duration(need.duration_s, _durations(spec, need, label), policy)
         if isinstance(fitted, str):
             return fitted
         return option, fitted[0], fitted[1], fitted[2]
@@ -163,7 +168,7 @@ def _shape(spec: ModelSpec, need: ShotNeed, ctx: FilterContext) -> _Shape | str:
         return options
     first_reason = ""
     for option, size_adapt, size_penalty in options:
-        fitted = _duration(need.duration_s, spec.durations_for(option.resolution), policy)
+        fitted = _duration(need.duration_s, _durations(spec, need, option.resolution), policy)
         if isinstance(fitted, str):
             where = f" at {option.resolution}" if spec.sizes.durations_by_resolution else ""
             first_reason = first_reason or fitted + where
@@ -171,6 +176,14 @@ def _shape(spec: ModelSpec, need: ShotNeed, ctx: FilterContext) -> _Shape | str:
         duration, dur_adapt, dur_penalty = fitted
         return option, duration, [*dur_adapt, *size_adapt], size_penalty + dur_penalty
     return first_reason
+
+
+def _durations(spec: ModelSpec, need: ShotNeed, resolution: str) -> DurationSpec:
+    """The lengths ``spec`` renders at ``resolution``; only ``reference_seconds`` when the shot
+    sends reference images and the model restricts them (Veo 3.1: 8 s)."""
+    if need.reference_images and spec.inputs.reference_seconds:
+        return DurationSpec(grid=spec.inputs.reference_seconds)
+    return spec.durations_for(resolution)
 
 
 def _size_options(spec: ModelSpec, need: ShotNeed, policy: RoutingPolicy) -> _Options:

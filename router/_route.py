@@ -56,6 +56,7 @@ def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNee
         pinned_model=shot.model,
         dialogue=shot.dialogue,
         negative_prompt=shot.negative_prompt,
+        reference_images=len(board.references_for(shot)),
     )
 
 

@@ -121,3 +121,34 @@ def test_kling_takes_a_frame_it_would_refuse_as_sent(tmp_path):
         assert task in emulator.emulator.jobs
     assert min(sent.shape[:2]) >= 300
     assert sent.shape[1] / sent.shape[0] == pytest.approx(16 / 9, rel=0.02)
+
+
+def test_veo_is_sent_character_references_whole_and_the_strict_emulator_takes_them(tmp_path):
+    """Veo 3.1's ``referenceImages`` (``referenceType: asset``): a portrait reference sheet is
+    sent whole, not cropped to the video's frame; the strict Vertex emulator, which refuses more
+    than 3 or a length other than 8 s, accepts the request."""
+    from adapters.factory import build_adapter
+    from foundation.settings import Settings
+
+    sheets = (
+        write(tmp_path / "front.png", banded(90, 120)),
+        write(tmp_path / "side.png", banded(90, 120)),
+    )
+    scenario = Scenario.model_validate({"seed": 3, "defaults": {"latency": {"seconds": 600}}})
+    with start_emulator(scenario) as emulator:
+        adapter = build_adapter(
+            "google", settings=Settings(_env_file=None), base_url=emulator.base_urls["google"]
+        )
+        request = GenerationRequest(
+            "s", "Mara at the dock", 8, 1280, 720, 24, "google/veo-3.1-fast",
+            "veo-3.1-fast-generate-001", reference_images=sheets,
+        )  # fmt: skip
+        body = adapter.build_body(request)  # type: ignore[attr-defined]
+        assert adapter.submit(request)
+        short = GenerationRequest(**{**request.__dict__, "duration_s": 4})
+        with pytest.raises(RejectedInputError, match="only supported with durationSeconds 8"):
+            adapter.submit(short)  # what the router's reference_seconds keeps from being sent
+    refs = body["instances"][0]["referenceImages"]
+    assert [r["referenceType"] for r in refs] == ["asset", "asset"]
+    sent = decoded(base64.b64decode(refs[0]["image"]["bytesBase64Encoded"]))
+    assert sent.shape[:2] == (120, 90)  # whole: the sheet's own aspect

@@ -222,3 +222,21 @@ class TestSubmissionChecks:
         assert accepted.status_code == 202, accepted.text
         assert str(network.requests[-1].url) == "https://cdn.example.com/ref.png"
         wait_for_job(client, accepted.json()["id"], headers)
+
+
+def test_character_reference_images_are_fetched_and_local_paths_refused(client, headers, network):
+    network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=DECODABLE_PNG)
+    board = tiny_board(2)
+    board["scenes"][0]["shots"][0]["characters"] = ["mara"]
+    mara = {"id": "mara", "description": "silver hair", "reference_images": ["/etc/passwd"]}
+    board["characters"] = [mara]
+    refused = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+    assert refused.status_code == 422
+    assert [p["path"] for p in refused.json()["problems"]] == [
+        "storyboard.characters[0].reference_images[0]"
+    ]
+    mara["reference_images"] = ["https://cdn.example.com/mara.png"]
+    accepted = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    assert str(network.requests[-1].url) == "https://cdn.example.com/mara.png"
+    assert wait_for_job(client, accepted.json()["id"], headers)["status"] == "delivered"

@@ -3,9 +3,14 @@ routing, screening, the provider request and the shot cache."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
+import numpy as np
 import pytest
 
 from foundation.characters import compose_prompt
+from foundation.errors import InvalidInputError
 from foundation.storyboard import StoryboardError
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
@@ -50,15 +55,60 @@ def test_every_problem_is_named_with_its_path():
     ]
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("voice", "calm, low"), ("reference_images", ["m.png"])]
-)
-def test_what_no_stage_honours_yet_is_refused(field, value):
+def test_a_voice_is_refused_until_a_voice_stage_exists():
     with pytest.raises(StoryboardError) as info:
-        tiny_board(shot("a"), characters=[MARA | {field: value}])
+        tiny_board(shot("a"), characters=[MARA | {"voice": "calm, low"}])
     (problem,) = info.value.problems
-    assert problem.path == f"characters[0].{field}"
+    assert problem.path == "characters[0].voice"
     assert "not used yet" in problem.message
+
+
+def test_at_most_three_reference_images_a_character():
+    with pytest.raises(StoryboardError) as info:
+        tiny_board(shot("a"), characters=[MARA | {"reference_images": ["a", "b", "c", "d"]}])
+    (problem,) = info.value.problems
+    assert problem.path == "characters[0].reference_images"
+
+
+def sheet(path: Path, colour: tuple[int, int, int]) -> str:
+    image = np.zeros((120, 90, 3), np.uint8)
+    image[:] = colour
+    path.write_bytes(cv2.imencode(".png", image)[1].tobytes())
+    return str(path)
+
+
+def test_reference_images_reach_the_shots_featuring_the_character(ctx, tmp_path, scripted):
+    """Each shot featuring Mara is sent her reference sheets (once each, in order); other shots
+    none; changing a sheet renders again exactly the shots that feature her."""
+    adapter = scripted()
+    refs = [sheet(tmp_path / "front.png", (0, 0, 200)), sheet(tmp_path / "side.png", (0, 200, 0))]
+    mara = MARA | {"reference_images": refs}
+    board = tiny_board(shot("a", characters=["mara"]), shot("b"), characters=[mara])
+    first = create_job(ctx, board, output=tmp_path / "first.mp4")
+    assert EmbeddedEngine(ctx).run(first) == "delivered"
+    sent = {r.shot_id: r.reference_images for r in adapter.submitted}
+    assert sent == {"a": tuple(Path(r) for r in refs), "b": ()}
+    sheet(tmp_path / "side.png", (200, 0, 0))  # a new side view of Mara
+    again = create_job(ctx, board, output=tmp_path / "again.mp4")
+    assert EmbeddedEngine(ctx).run(again) == "delivered"
+    assert [r.shot_id for r in adapter.submitted[2:]] == ["a"]  # b came from the cache
+
+
+def test_an_unreadable_reference_image_is_refused_before_any_spend(ctx, tmp_path, scripted):
+    adapter = scripted()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    mara = MARA | {"reference_images": [str(tmp_path / "missing.png"), str(broken)]}
+    board = tiny_board(shot("a", characters=["mara"]), characters=[mara])
+    with pytest.raises(InvalidInputError) as info:
+        create_job(ctx, board, output=tmp_path / "out.mp4")
+    assert [p.path for p in info.value.problems] == [
+        "characters[0].reference_images[0]",
+        "characters[0].reference_images[1]",
+    ]
+    assert "is not a file" in info.value.problems[0].message
+    assert "is not a readable image" in info.value.problems[1].message
+    assert adapter.submitted == []
 
 
 def test_routing_request_and_cache_use_the_composed_prompt(ctx, tmp_path, scripted):
