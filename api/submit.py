@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from api.schemas import JobCreate
 from api.urls import UnsafeUrlError
-from foundation.documents import parse_json
+from foundation.documents import parse_json, set_path
 from foundation.errors import InvalidInputError, Problem
 from foundation.storyboard import (
     Mode,
@@ -147,31 +147,11 @@ def _with_references(
             if isinstance(result, UnsafeUrlError):
                 problems += [Problem(f"{prefix}.{path}", p.message) for p in result.problems]
             else:
-                _set(data, path, str(result))
+                set_path(data, path, str(result))
     if problems:
         problems.sort(key=lambda p: _natural(p.path))
         raise InvalidInputError("reference images cannot be used", problems)
     return parse_storyboard(data, "storyboard")
-
-
-_PART = re.compile(r"(\w+)(?:\[(\d+)\])?")
-
-
-def _set(data: dict[str, Any], path: str, value: str) -> None:
-    """Set ``data`` at ``path`` (``scenes[0].shots[1].reference_image``) to ``value``."""
-    parts = path.split(".")
-    target: Any = data
-    for position, part in enumerate(parts):
-        found = _PART.fullmatch(part)
-        assert found is not None, path
-        name, index = found.groups()
-        if position == len(parts) - 1:
-            if index is None:
-                target[name] = value
-            else:
-                target[name][int(index)] = value
-        else:
-            target = target[name] if index is None else target[name][int(index)]
 
 
 async def fetch_music(state: ApiState, board: Storyboard, prefix: str = "storyboard") -> Storyboard:

@@ -10,6 +10,7 @@ while it is read, before anything is built from it.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -214,3 +215,23 @@ def parse_document(text: str, limits: Limits | None = None, what: str = "the bod
             if not isinstance(exc.__context__, json.JSONDecodeError):
                 raise
     return parse_yaml(text, limits, what)
+
+
+_PATH_PART = re.compile(r"(\w+)(?:\[(\d+)\])?")
+
+
+def set_path(data: dict[str, Any], path: str, value: str) -> None:
+    """Set ``data`` at ``path`` (``scenes[0].shots[1].reference_image``) to ``value``."""
+    parts = path.split(".")
+    target: Any = data
+    for position, part in enumerate(parts):
+        found = _PATH_PART.fullmatch(part)
+        assert found is not None, path
+        name, index = found.groups()
+        if position == len(parts) - 1:
+            if index is None:
+                target[name] = value
+            else:
+                target[name][int(index)] = value
+        else:
+            target = target[name] if index is None else target[name][int(index)]

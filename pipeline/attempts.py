@@ -189,7 +189,7 @@ def _reuse_cached(ctx: RunContext, session: Any, job: Job, shot: Shot) -> bool:
     spec = shot_spec(job, shot.key)
     tenant = None if ctx.settings.share_shot_cache else job.tenant
     for candidate in ShotRoute.from_json(shot.route).candidates:
-        key = shot_cache_key(session, spec, shot, candidate)
+        key = shot_cache_key(session, spec, shot, candidate, ctx.assets.local)
         found = find_cached(session, key, shot.id, tenant, ctx.assets.exists)
         if found is not None:
             cached, saved = found
@@ -225,8 +225,9 @@ def _request_of(
 ) -> GenerationRequest:
     data = dict(attempt.request or {})
     spec = shot_spec(job, shot.key)
-    data["reference_image"] = Path(spec["reference_image"]) if spec.get("reference_image") else None
-    data["reference_images"] = tuple(Path(p) for p in spec.get("reference_images") or ())
+    reference, local = spec.get("reference_image"), ctx.assets.local
+    data["reference_image"] = local(reference) if reference else None
+    data["reference_images"] = tuple(local(p) for p in spec.get("reference_images") or ())
     if spec.get("continues"):
         clip = continuity.previous_clip(session, shot)
         if clip is not None:

@@ -18,22 +18,32 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation import money
+from foundation.errors import ShotlineError
 from foundation.states import SHOT_HAS_CLIP
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate
 
+Local = Callable[[str], Path]
+"""Turns a file reference into a readable local path (``AssetStore.local``; ``Path`` for paths)."""
 
-def _file_digest(path: str | None) -> str | None:
+
+def _file_digest(path: str | None, local: Local = Path) -> str | None:
+    """The content's digest: the same image keys the same whether it is a path or a stored
+    object (each job's put of it has its own reference)."""
     if not path:
         return None
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(local(path).read_bytes()).hexdigest()
+    except (OSError, ShotlineError):
         return f"unreadable:{path}"
 
 
 def shot_cache_key(
-    session: Session, spec: dict[str, Any], shot: Shot, candidate: RouteCandidate
+    session: Session,
+    spec: dict[str, Any],
+    shot: Shot,
+    candidate: RouteCandidate,
+    local: Local = Path,
 ) -> str:
     """``cache_key`` of ``shot``; a shot that ``continues`` starts from the previous shot's last
     frame, so the previous shot's clip is one of its inputs (else every segment of a long take,
@@ -48,16 +58,21 @@ def shot_cache_key(
             if previous is None
             else (previous.cache_key or _file_digest(previous.asset_path) or "none")
         )
-    return cache_key(spec, candidate, after)
+    return cache_key(spec, candidate, after, local)
 
 
-def cache_key(spec: dict[str, Any], candidate: RouteCandidate, after: str | None = None) -> str:
+def cache_key(
+    spec: dict[str, Any],
+    candidate: RouteCandidate,
+    after: str | None = None,
+    local: Local = Path,
+) -> str:
     payload: dict[str, Any] = {
         "prompt": spec["prompt"],
         "negative_prompt": spec.get("negative_prompt"),
         "dialogue": spec.get("dialogue"),
         "seed": spec.get("seed"),
-        "reference": _file_digest(spec.get("reference_image")),
+        "reference": _file_digest(spec.get("reference_image"), local),
         "model": candidate.model_id,
         "duration": candidate.duration_s,
         "size": [candidate.width, candidate.height],
@@ -67,7 +82,7 @@ def cache_key(spec: dict[str, Any], candidate: RouteCandidate, after: str | None
     if after is not None:  # only for shots that continue: other shots' keys stay as they were
         payload["after"] = after
     if spec.get("reference_images"):  # only for shots with character references, likewise
-        payload["references"] = [_file_digest(p) for p in spec["reference_images"]]
+        payload["references"] = [_file_digest(p, local) for p in spec["reference_images"]]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import router
 import stitching
 from adapters.image_port import image_problem
+from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
 from pipeline import assets, history
@@ -60,7 +61,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     The storyboard is screened first (``quality.screening``): a refused text or reference image
     raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent."""
     hosted = ctx.providers not in ("local", "emulated")
-    check_images(board)
+    check_images(ctx, board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
     availability = router.provider_availability(ctx.providers, ctx.settings)
@@ -101,20 +102,40 @@ def check_music(ctx: RunContext, board: Storyboard) -> None:
         )
 
 
-def check_images(board: Storyboard) -> None:
+def check_images(ctx: RunContext, board: Storyboard) -> None:
     """Refuse a reference image (a shot's or a character's) that cannot be read, before any
-    spend; URLs are the API's to fetch and check."""
+    spend; URLs are the API's to fetch and check, and an image already in a remote asset store
+    (a stored job's board) was checked when it was put there: it must still be there."""
     problems = [
         Problem(path, problem)
         for path, image in screening.board_images(board)
         if not image.startswith(("http://", "https://"))
-        and (problem := image_problem(Path(image))) is not None
+        and (problem := _image_problem(ctx, image)) is not None
     ]
     if problems:
         raise InvalidInputError(
             "reference images cannot be used; nothing was reserved or sent to a provider",
             problems,
         )
+
+
+def _image_problem(ctx: RunContext, image: str) -> str | None:
+    if assets.is_remote(image):
+        return None if ctx.assets.exists(image) else f"{image} is not in the asset store"
+    return image_problem(Path(image))
+
+
+def with_images_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyboard:
+    """With a remote asset store, the storyboard with every image it names (shots' and
+    characters' reference images) put into the store, so a worker on another machine reads them;
+    with the local store, the board as written."""
+    if not ctx.assets.remote:
+        return board
+    data = board.model_dump(mode="json")
+    for path, image in screening.board_images(board):
+        if not assets.is_remote(image) and Path(image).is_file():
+            set_path(data, path, ctx.assets.put(Path(image).resolve(), scope))
+    return Storyboard.model_validate(data)
 
 
 def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyboard:
@@ -151,7 +172,8 @@ def create_job(
     plan = route_storyboard(ctx, board, mode)
     check_budget(board, plan)
     job_id = uuid.uuid4().hex
-    board = with_music_stored(ctx, plan.board, f"{tenant}/{job_id}")  # a long shot: its segments
+    scope = f"{tenant}/{job_id}"
+    board = with_images_stored(ctx, with_music_stored(ctx, plan.board, scope), scope)
     job = Job(
         id=job_id,
         tenant=tenant,

@@ -220,5 +220,6 @@ def _record_verdict(
         if accepted and shot.status == ShotStatus.RENDERING:
             shot.asset_path, shot.model_id = kept, attempt.model_id
             shot.verdict = verdict.to_dict()
-            shot.cache_key = shot_cache_key(session, spec, shot, _candidate_of(attempt))
+            candidate = _candidate_of(attempt)
+            shot.cache_key = shot_cache_key(session, spec, shot, candidate, ctx.assets.local)
             shot_to(session, shot, ShotStatus.ACCEPTED, model=attempt.model_id)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 
 import av
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from store.db import session_scope
-from store.models import Job, Shot
+from store.models import Attempt, Job, Shot
 from tests.pipeline.conftest import shot, tiny_board
 
 SIDECARS = ("1x1.mp4", "plan.json", "otio", "fcpxml", "edl", "srt", "vtt", "poster.jpg")
@@ -148,3 +148,49 @@ def test_a_bucket_that_fails_for_a_while_delays_the_shots_and_loses_none(
         shots = list(session.scalars(select(Shot).where(Shot.job_id == job_id)))
     assert [s.status for s in shots] == ["normalised", "normalised"]
     assert all((s.asset_path or "").startswith(f"s3://{s3_bucket.name}/") for s in shots)
+
+
+def test_reference_images_travel_through_the_bucket_and_key_the_cache_by_content(
+    s3_bucket, tmp_path
+):
+    """A shot's reference image and a character's sheets are put into the store when the job is
+    made, so a machine without the user's files sends them; a second job with the same images
+    (put again, under new keys) reuses the accepted clips: the cache keys on their content."""
+    import cv2
+    import numpy as np
+
+    from foundation.settings import get_settings
+    from foundation.storyboard import Storyboard
+    from pipeline.context import RunContext
+
+    def image(name: str, value: int) -> str:
+        path = tmp_path / name
+        path.write_bytes(cv2.imencode(".png", np.full((90, 160, 3), value, np.uint8))[1].tobytes())
+        return str(path)
+
+    def files() -> tuple[str, str]:
+        return image("start.png", 90), image("mara.png", 160)
+
+    start, sheet = files()
+    ctx = RunContext.create("local", get_settings())
+    mara = {"id": "mara", "description": "silver hair", "reference_images": [sheet]}
+    board = tiny_board(
+        shot("a", reference_image=start), shot("b", characters=["mara"]), characters=[mara]
+    )
+    first = create_job(ctx, board, tenant="acme")
+    for name in ("start.png", "mara.png"):
+        (tmp_path / name).unlink()  # the engine reads the stored copies
+    assert EmbeddedEngine(ctx).run(first) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        stored = Storyboard.model_validate(session.get_one(Job, first).storyboard)
+    prefix = f"s3://{s3_bucket.name}/deliveries/acme/{first}/"
+    assert (stored.scenes[0].shots[0].reference_image or "").startswith(prefix)
+    assert stored.characters[0].reference_images[0].startswith(prefix)
+    files()  # the user's same images, for the next job
+    again = create_job(ctx, board, tenant="acme")
+    assert EmbeddedEngine(ctx).run(again) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        attempts = session.scalar(
+            select(func.count(Attempt.id)).join(Shot).where(Shot.job_id == again)
+        )
+    assert attempts == 0  # both shots came from the cache
