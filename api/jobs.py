@@ -84,7 +84,7 @@ async def create_job(
     webhook_url: WebhookQuery = None,
 ) -> JSONResponse:
     job_request = await _job_request(request, mode, budget_usd, webhook_url)
-    job_request = await prepare_job(state, job_request)  # network, off the request threads
+    job_request = await prepare_job(state, job_request, tenant)  # network, off the request threads
     job_id = await run_in_threadpool(start_job, state, tenant, job_request)
     view = await run_in_threadpool(views.job_view, state.db_url, job_id)
     body = JobRead.model_validate(view).model_dump(mode="json")
@@ -107,7 +107,7 @@ async def plan(
     webhook_url: WebhookQuery = None,
 ) -> dict[str, Any]:
     job_request = await _job_request(request, mode, budget_usd, webhook_url)
-    board = await fetch_music(state, job_request.board)  # the bed is checked as a job's would be
+    board = await fetch_music(state, job_request.board, tenant)  # checked as a job's would be
     job_request = JobRequest(board, job_request.mode, job_request.webhook_url)
     return await run_in_threadpool(plan_job, state, job_request)
 

@@ -101,8 +101,14 @@ def parse_job_request(
     return JobRequest(board, mode, webhook_url)
 
 
+def inputs_dir(state: ApiState, tenant: str, kind: str) -> Path:
+    """Where the API keeps the files a tenant's requests name (``references``, ``music``): one
+    directory per tenant, so no tenant's file is another's (tenants never meet)."""
+    return state.ctx.settings.assets / kind / tenant
+
+
 async def fetch_references(
-    state: ApiState, board: Storyboard, prefix: str = "storyboard"
+    state: ApiState, board: Storyboard, tenant: str, prefix: str = "storyboard"
 ) -> Storyboard:
     """Replace every image URL of the storyboard (the shots' ``reference_image``, the characters'
     ``reference_images``) with the fetched, checked local file. The downloads run on the event
@@ -113,7 +119,7 @@ async def fetch_references(
         urls.setdefault(image, []).append(path)
     if not urls:
         return board
-    dest = state.ctx.settings.assets / "references"
+    dest = inputs_dir(state, tenant, "references")
     got: dict[str, Path | UnsafeUrlError] = {}
     gate = anyio.Semaphore(FETCHES_PER_REQUEST)
 
@@ -154,7 +160,9 @@ def _with_references(
     return parse_storyboard(data, "storyboard")
 
 
-async def fetch_music(state: ApiState, board: Storyboard, prefix: str = "storyboard") -> Storyboard:
+async def fetch_music(
+    state: ApiState, board: Storyboard, tenant: str, prefix: str = "storyboard"
+) -> Storyboard:
     """Replace the music bed's URL with the fetched local file. The API never reads a path on
     its own disk for a tenant: a ``music.file`` that is not an http(s) URL is refused."""
     music = board.music
@@ -164,7 +172,7 @@ async def fetch_music(state: ApiState, board: Storyboard, prefix: str = "storybo
     if not music.file.lower().startswith(("http://", "https://")):
         message = "must be an http(s) URL: the API does not read files on its own disk"
         raise InvalidInputError("the music bed cannot be used", [Problem(where, message)])
-    dest = state.ctx.settings.assets / "music"
+    dest = inputs_dir(state, tenant, "music")
     with state.outbound.slot():
         local = await state.outbound.afetch_audio(
             music.file, where, dest, state.settings.max_upload_bytes
@@ -176,12 +184,13 @@ def _natural(path: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
 
-async def prepare_job(state: ApiState, request: JobRequest) -> JobRequest:
+async def prepare_job(state: ApiState, request: JobRequest, tenant: str) -> JobRequest:
     """Check the webhook URL, then fetch the reference images: everything a job needs from the
     network before ``start_job``, done without blocking the event loop or the sync routes."""
     if request.webhook_url is not None:
         await state.outbound.acheck(request.webhook_url, "webhook_url")
-    board = await fetch_music(state, await fetch_references(state, request.board))
+    board = await fetch_references(state, request.board, tenant)
+    board = await fetch_music(state, board, tenant)
     return JobRequest(board, request.mode, request.webhook_url)
 
 

@@ -29,7 +29,7 @@ from api.errors import AUTH, JobConflictError, responses
 from api.files import RangeFileResponse, binary, stored_file
 from api.jobs import cancel
 from api.schemas import Video, VideoCreate, VideoDeleted, VideoList
-from api.submit import JobRequest, start_job
+from api.submit import JobRequest, inputs_dir, start_job
 from api.urls import store_image
 from foundation.documents import parse_json
 from foundation.errors import InvalidInputError, NotFoundError, Problem
@@ -198,7 +198,7 @@ def create(
     reference: Path | None = None,
 ) -> dict[str, Any]:
     """``reference``: the image of ``url`` when it was fetched already (``create_video``)."""
-    refs = state.ctx.settings.assets / "references"
+    refs = inputs_dir(state, tenant, "references")
     limit = state.settings.max_upload_bytes
     if url and url.startswith("data:"):
         image = _decode_data_url(url, limit)
@@ -226,7 +226,7 @@ async def create_video(request: Request, state: StateDep, tenant: TenantDep) -> 
     if url and not url.startswith("data:"):  # fetched on the event loop, off the sync routes' pool
         with state.outbound.slot():
             reference = await state.outbound.afetch_image(
-                url, "input_reference", state.ctx.settings.assets / "references",
+                url, "input_reference", inputs_dir(state, tenant, "references"),
                 state.settings.max_upload_bytes,
             )  # fmt: skip
     return await run_in_threadpool(create, state, tenant, params, image, url, reference)

@@ -63,6 +63,8 @@ def test_a_fetched_bed_is_laid_under_the_delivered_programme(client, headers, ne
         frames = [f.to_ndarray() for f in container.decode(audio=0)]
     level = float(np.sqrt(np.mean(np.concatenate([f.reshape(-1) for f in frames]) ** 2)))
     assert level > 0.01  # the local renderer's shots are silent: the sound is the bed
-    stored = list(Path(client.app.state.api.ctx.settings.assets, "music").glob("*.wav"))
+    assets = Path(client.app.state.api.ctx.settings.assets)
+    stored = list((assets / "music").rglob("*.wav"))  # kept under the tenant's own directory
+    assert [p.parent.name for p in stored] == ["acme"]
     assert len(stored) == 1
     assert stored[0].read_bytes() == wav_bytes()

@@ -240,3 +240,20 @@ def test_character_reference_images_are_fetched_and_local_paths_refused(client, 
     assert accepted.status_code == 202, accepted.text
     assert str(network.requests[-1].url) == "https://cdn.example.com/mara.png"
     assert wait_for_job(client, accepted.json()["id"], headers)["status"] == "delivered"
+
+
+def test_fetched_inputs_are_kept_per_tenant(client, headers, network, ctx):
+    """Two tenants sending the same image get a copy each, in their own directory: deleting or
+    changing one tenant's inputs never touches another's."""
+    network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=DECODABLE_PNG)
+    other = {"Authorization": f"Bearer {auth.create_key(ctx.db_url, 'other')}"}
+    board = tiny_board(1)
+    board["scenes"][0]["shots"][0]["reference_image"] = "https://cdn.example.com/same.png"
+    for who in (headers, other):
+        answer = client.post("/v1/jobs:plan", json={"storyboard": board}, headers=who)
+        assert answer.status_code == 200, answer.text
+        accepted = client.post("/v1/jobs", json={"storyboard": board}, headers=who)
+        assert accepted.status_code == 202, accepted.text
+        wait_for_job(client, accepted.json()["id"], who)
+    kept = sorted(p.parent.name for p in (ctx.settings.assets / "references").rglob("*.png"))
+    assert kept == ["acme", "other"]
