@@ -203,7 +203,9 @@ def test_parsing_runs_off_the_event_loop(live_url, headers, monkeypatch):
     latencies, statuses = _healthz_while(live_url, lambda: _post_bombs(live_url, headers, 1))
     assert statuses == [422]
     assert len(latencies) >= 5
-    assert max(latencies) < 0.5, f"/healthz took {max(latencies):.2f}s while a bomb was parsed"
+    # on the loop, /healthz would wait the whole 1.5 s parse; under 1 s leaves room for a loaded
+    # CI machine (a run measured 0.59 s with the parse off the loop)
+    assert max(latencies) < 1.0, f"/healthz took {max(latencies):.2f}s while a bomb was parsed"
 
 
 def test_alias_bombs_are_refused_while_healthz_answers(live_url, headers):
