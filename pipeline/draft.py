@@ -104,13 +104,33 @@ class DraftError(InvalidInputError):
         self.result = result
 
 
+# what names a file: a brief supplies none, and a path a model invents would make ``plan`` refuse
+# the draft (the files are checked before any spend), so drafts neither see nor write them
+FILE_FIELDS = {"": ("music",), "Shot": ("reference_image",), "Character": ("reference_images",)}
+
+
 def storyboard_schema() -> dict[str, Any]:
-    return Storyboard.model_json_schema()
+    """The storyboard's JSON schema without the fields that name files (``FILE_FIELDS``)."""
+    schema = Storyboard.model_json_schema()
+    for model, fields in FILE_FIELDS.items():
+        properties = (schema["$defs"][model] if model else schema)["properties"]
+        for name in fields:
+            properties.pop(name, None)
+    schema["$defs"].pop("MusicSpec", None)
+    return schema
 
 
 def board_data(board: Storyboard) -> dict[str, Any]:
-    """What ``draft`` writes: the validated board without its defaults (``plan`` reads it)."""
-    return board.model_dump(mode="json", exclude_defaults=True)
+    """What ``draft`` writes: the validated board without its defaults (``plan`` reads it), and
+    without file names a model wrote although the schema has none."""
+    data = board.model_dump(mode="json", exclude_defaults=True)
+    data.pop("music", None)
+    for character in data.get("characters", []):
+        character.pop("reference_images", None)
+    for scene in data.get("scenes", []):
+        for shot in scene.get("shots", []):
+            shot.pop("reference_image", None)
+    return data
 
 
 def draft_storyboard(

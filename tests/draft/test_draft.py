@@ -105,3 +105,31 @@ class _OpenExcept:
         from router import BreakerState
 
         return BreakerState.CLOSED if model_id == self.model_id else BreakerState.OPEN
+
+
+def test_drafts_name_no_files():
+    """A brief supplies no files: the schema a model is given has no field naming one, and a path
+    a model writes anyway is not written (``plan`` would refuse the draft for a missing file)."""
+    from foundation.storyboard import parse_storyboard
+    from pipeline.draft import storyboard_schema
+
+    schema = storyboard_schema()
+    assert "music" not in schema["properties"]
+    assert "reference_image" not in schema["$defs"]["Shot"]["properties"]
+    assert "reference_images" not in schema["$defs"]["Character"]["properties"]
+    invented = parse_storyboard(
+        {
+            "title": "t",
+            "music": {"file": "bed.wav"},
+            "characters": [{"id": "mara", "description": "d", "reference_images": ["m.png"]}],
+            "scenes": [{"id": "s", "shots": [
+                {"id": "a", "prompt": "p", "duration": 4, "reference_image": "a.png",
+                 "characters": ["mara"]},
+            ]}],
+        }
+    )  # fmt: skip
+    written = board_data(invented)
+    assert "music" not in written
+    assert "reference_images" not in written["characters"][0]
+    assert "reference_image" not in written["scenes"][0]["shots"][0]
+    assert written["scenes"][0]["shots"][0]["prompt"] == "p"
