@@ -83,8 +83,9 @@ class AssetStore(Protocol):
 
     remote: bool
 
-    def put(self, path: Path, scope: str) -> str:
-        """Store ``path`` with its siblings for ``scope`` (``<tenant>/<job>``); its reference."""
+    def put(self, path: Path, scope: str, *, alone: bool = False) -> str:
+        """Store ``path`` with its siblings for ``scope`` (``<tenant>/<job>``); its reference.
+        ``alone``: without its siblings (a user's file: the files beside it are not ours)."""
         ...
 
     def local(self, ref: str) -> Path:
@@ -105,7 +106,7 @@ class AssetStore(Protocol):
 class LocalStore:
     remote = False
 
-    def put(self, path: Path, scope: str) -> str:
+    def put(self, path: Path, scope: str, *, alone: bool = False) -> str:
         return str(path)
 
     def local(self, ref: str) -> Path:
@@ -142,10 +143,10 @@ class S3Store:
             raise InvalidInputError(f"{ref} is not in the asset store s3://{self.bucket}")
         return ref[len(SCHEME) + len(self.bucket) + 1 :]
 
-    def put(self, path: Path, scope: str) -> str:
+    def put(self, path: Path, scope: str, *, alone: bool = False) -> str:
         key = self._key(scope, path.name)
         folder = key.rpartition("/")[0]
-        files = siblings(path)
+        files = [path] if alone else siblings(path)
         with _reachable(f"store {path.name}"):
             _each(
                 lambda f: self.client.upload_file(str(f), self.bucket, f"{folder}/{f.name}"), files

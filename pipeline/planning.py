@@ -134,7 +134,7 @@ def with_images_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyb
     data = board.model_dump(mode="json")
     for path, image in screening.board_images(board):
         if not assets.is_remote(image) and Path(image).is_file():
-            set_path(data, path, ctx.assets.put(Path(image).resolve(), scope))
+            set_path(data, path, ctx.assets.put(Path(image).resolve(), scope, alone=True))
     return Storyboard.model_validate(data)
 
 
@@ -143,7 +143,7 @@ def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storybo
     the local store): the job is stitched later, maybe on another machine."""
     if board.music is None or board.music.file is None or assets.is_remote(board.music.file):
         return board
-    ref = ctx.assets.put(Path(board.music.file).resolve(), scope)
+    ref = ctx.assets.put(Path(board.music.file).resolve(), scope, alone=True)
     return board.model_copy(update={"music": board.music.model_copy(update={"file": ref})})
 
 

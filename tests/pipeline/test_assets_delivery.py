@@ -96,9 +96,11 @@ def test_a_music_bed_travels_through_the_bucket(s3_bucket, tmp_path):
 
     bed = tmp_path / "bed.wav"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=f=440:r=48000:d=0.5", str(bed)])
+    (tmp_path / "bed.txt").write_text("the user's own notes: not ours to upload")
     ctx = RunContext.create("local", get_settings())
     board = tiny_board(shot("a", prompt="a kite (bed)"), shot("b"), music={"file": str(bed)})
     preview = commit.start_preview(ctx, board, output=tmp_path / "cut.mp4")
+    assert not [k for k in s3_bucket.object_keys() if k.endswith("bed.txt")]
     bed.unlink()  # the stitches read the stored copy
     assert EmbeddedEngine(ctx).run(preview) == "delivered"
     final = commit.commit(ctx, preview, ["a"]).final_job_id
