@@ -49,7 +49,7 @@ from foundation.storyboard import parse_storyboard
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
-from store.db import session_scope
+from store.db import migrate, session_scope
 from store.models import Event
 
 MODEL = "google/veo-3.1-lite"
@@ -222,8 +222,7 @@ def overhead_run(work: Path, shots: int, clock: MediaClock, poll_s: float) -> di
     polls, media_before = MediaClock(), clock.seconds
     with emulator_process(work, {"seed": 1, "media": {"max_side": 160}}) as root:
         ctx = context(work, urls_for(root), io_workers=8, poll_s=poll_s)
-        with session_scope(ctx.db_url):  # the schema is made once per database, not per shot
-            pass
+        migrate(ctx.db_url)  # the schema is made once per database, not per shot
         adapter = ctx.adapter("google")
         adapter.fetch = clock.wrap(adapter.fetch)  # type: ignore[method-assign]
         adapter.poll = polls.wrap(adapter.poll)  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,11 +91,7 @@ def check_music(ctx: RunContext, board: Storyboard) -> None:
     it was put there; it must still be there."""
     if board.music is None or board.music.file is None:
         return
-    ref = board.music.file
-    if assets.is_remote(ref):
-        problem = None if ctx.assets.exists(ref) else f"{ref} is not in the asset store"
-    else:
-        problem = stitching.music_problem(Path(ref))
+    problem = _input_problem(ctx, board.music.file, stitching.music_problem)
     if problem is not None:
         raise InvalidInputError(
             "the music bed cannot be used; nothing was reserved or sent to a provider",
@@ -110,7 +107,7 @@ def check_images(ctx: RunContext, board: Storyboard) -> None:
         Problem(path, problem)
         for path, image in screening.board_images(board)
         if not image.startswith(("http://", "https://"))
-        and (problem := _image_problem(ctx, image)) is not None
+        and (problem := _input_problem(ctx, image, image_problem)) is not None
     ]
     if problems:
         raise InvalidInputError(
@@ -119,10 +116,12 @@ def check_images(ctx: RunContext, board: Storyboard) -> None:
         )
 
 
-def _image_problem(ctx: RunContext, image: str) -> str | None:
-    if assets.is_remote(image):
-        return None if ctx.assets.exists(image) else f"{image} is not in the asset store"
-    return image_problem(Path(image))
+def _input_problem(ctx: RunContext, ref: str, local: Callable[[Path], str | None]) -> str | None:
+    """Why a file the storyboard names cannot be used: one in a remote asset store was checked
+    when it was put there and must still be there; a local one is checked by ``local``."""
+    if assets.is_remote(ref):
+        return None if ctx.assets.exists(ref) else f"{ref} is not in the asset store"
+    return local(Path(ref))
 
 
 def with_images_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyboard:
