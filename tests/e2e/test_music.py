@@ -62,19 +62,22 @@ def mono_audio(path: Path) -> np.ndarray:
     return np.concatenate(chunks)
 
 
+def spectrum(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(power, distance in Hz from the tone) of each frequency bin."""
+    power = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
+    return power, np.abs(np.fft.rfftfreq(len(samples), 1 / RATE) - TONE_HZ)
+
+
 def tone_prominence_db(samples: np.ndarray) -> float:
     """Power at the tone's frequency over the median power of the band around it, in dB."""
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
-    freqs = np.fft.rfftfreq(len(samples), 1 / RATE)
-    peak = spectrum[np.abs(freqs - TONE_HZ) < 15].max()
-    band = spectrum[(np.abs(freqs - TONE_HZ) > 100) & (np.abs(freqs - TONE_HZ) < 1000)]
-    return float(10 * np.log10((peak + 1e-12) / (np.median(band) + 1e-12)))
+    power, off = spectrum(samples)
+    band = power[(off > 100) & (off < 1000)]
+    return float(10 * np.log10((power[off < 15].max() + 1e-12) / (np.median(band) + 1e-12)))
 
 
 def tone_power_db(samples: np.ndarray) -> float:
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
-    freqs = np.fft.rfftfreq(len(samples), 1 / RATE)
-    return float(10 * np.log10(spectrum[np.abs(freqs - TONE_HZ) < 15].max() + 1e-12))
+    power, off = spectrum(samples)
+    return float(10 * np.log10(power[off < 15].max() + 1e-12))
 
 
 @pytest.fixture
