@@ -244,7 +244,7 @@ def poll(ctx: RunContext, cur: Cursor) -> list[Move]:
     admission.release(ctx, attempt_id, row.model_id)
     if outcome == "succeeded":  # the gate's ``since``: when the render most likely started
         first = row.status == AttemptStatus.SUBMITTED
-        start = now - finished_after(ctx, elapsed, first)
+        start = now - finished_after(ctx, row.model_id, elapsed, first)
         return [Move(cur.key, cur.job_id, "gate", cur.ref, since=start)]
     return [_to_begin(cur, _shot_of(cur))]
 

@@ -1,13 +1,17 @@
 """When to poll a provider job next, from how long the model's renders take.
 
-Pure arithmetic, no I/O. The first poll waits until the job can plausibly be done: the low tail
-(about the 5th percentile) of the model's measured render times, trusted more the more renders were
-measured. A model with no measured renders is polled at once, not at the registry's prior: the
-prior describes the hosted provider, the same model id may answer in a second (an emulator), and a
-first poll later than the finish breaks the lateness bound below. Models faster than the shortest
-interval are polled when done (a local renderer is done when its submit returns). After that, polls back off in proportion to the time already waited, so a
-finish is noticed at most ``lateness`` (a fraction) of the render's own duration after it happened:
-a job that took 60 s is noticed within 6 s, while only a handful of polls is spent on it.
+Pure arithmetic, no I/O. The first poll waits until the job can plausibly be done: a cautious
+earliest finish, the lower ~95% confidence bound on the 5th percentile of the model's measured
+render times (log-normal; the spread bounded from above by the chi-square interval of the measured
+spread, so few renders or widely spread ones move it earlier), and then as much later as the
+lateness bound allows, since a render finishing at that earliest time is still noticed in time. A
+model with no measured renders is polled at once, not at the registry's prior: the prior describes
+the hosted provider, the same model id may answer in a second (an emulator), and a first poll later
+than the finish breaks the lateness bound below. Models faster than the shortest interval are
+polled when done (a local renderer is done when its submit returns). After that, polls back off in
+proportion to the time already waited, so a finish is noticed at most ``lateness`` (a fraction) of
+the render's own duration after it happened: a job that took 60 s is noticed within 6 s, while only
+a handful of polls is spent on it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import math
 from dataclasses import dataclass
 
 Z95 = 1.645  # the standard normal's 95th percentile
-TRUST_WEIGHT = 2.0  # measured renders needed for half trust in the measured low tail
+PRIOR_SPREAD = 0.5  # log-normal sigma assumed of a model measured once (hosted renders: 0.5x-2x)
+MIN_SPREAD = 0.02  # no two renders take the same time: a measured spread under 2% is taken as 2%
 
 
 @dataclass(frozen=True)
@@ -30,15 +35,26 @@ class RenderTimes:
     p50_s: float
     p95_s: float
 
-    def low_tail_s(self) -> float:
-        """About the 5th percentile, assuming log-normal render times (``p50**2 / p95``)."""
-        if self.p50_s <= 0:
-            return 0.0
-        return self.p50_s * self.p50_s / max(self.p95_s, self.p50_s)
+    def spread_bound(self) -> float:
+        """An upper ~95% confidence bound on the log-normal sigma of the render times: the measured
+        sigma (from p50 and p95) over the chi-square interval of ``count - 1`` degrees of freedom
+        (Wilson-Hilferty), at least ``MIN_SPREAD``; never above ``PRIOR_SPREAD``, the spread assumed
+        of a single render (which measures none), or twice the measured sigma when that is wider."""
+        if self.count < 2 or self.p50_s <= 0:
+            return PRIOR_SPREAD
+        sigma = max(MIN_SPREAD, math.log(max(self.p95_s, self.p50_s) / self.p50_s) / Z95)
+        dof = self.count - 1
+        step = 2.0 / (9.0 * dof)
+        chi2_low = dof * max(1e-9, 1.0 - step - Z95 * math.sqrt(step)) ** 3
+        return min(sigma * math.sqrt(dof / chi2_low), max(PRIOR_SPREAD, 2 * sigma))
 
-    def trust(self) -> float:
-        """How far the measured low tail is believed, from 0 (nothing measured) towards 1."""
-        return self.count / (self.count + TRUST_WEIGHT) if self.count > 0 else 0.0
+    def earliest_s(self) -> float:
+        """A cautious earliest finish: the lower ~95% bound on the 5th percentile, the median's
+        own uncertainty (``sigma / sqrt(count)``) included; 0 when nothing was measured."""
+        if self.count <= 0 or self.p50_s <= 0:
+            return 0.0
+        sigma = self.spread_bound()
+        return self.p50_s * math.exp(-sigma * Z95 * (1.0 + 1.0 / math.sqrt(self.count)))
 
 
 @dataclass(frozen=True)
@@ -63,9 +79,16 @@ def poll_delay(times: RenderTimes, elapsed_s: float, polls: int, bounds: PollBou
     elapsed = max(0.0, elapsed_s)
     until_timeout = max(0.0, bounds.timeout_s - elapsed)
     if polls == 0:  # not capped by ``max_s`` (nothing to see yet), nor raised to ``min_s``
-        plausible = times.trust() * times.low_tail_s() - elapsed
+        plausible = first_poll_s(times, bounds) - elapsed
         return min(max(0.0, plausible), until_timeout) if math.isfinite(plausible) else 0.0
     return max(bounds.min_s, min(backoff_s(elapsed, bounds), until_timeout))
+
+
+def first_poll_s(times: RenderTimes, bounds: PollBounds) -> float:
+    """Seconds from submission to the first poll: the earliest plausible finish, stretched by the
+    lateness a finish at that moment may have (``lateness * margin``): later finishes are seen by
+    this poll or the backed-off ones after it, each in time."""
+    return times.earliest_s() * (1.0 + bounds.lateness * bounds.margin)
 
 
 def compensated(delay_s: float, lag_s: float, bounds: PollBounds) -> float:

@@ -64,13 +64,15 @@ def bounds(ctx: RunContext) -> PollBounds:
     return PollBounds(settings.poll_interval_s, longest, settings.attempt_timeout_s)
 
 
-def finished_after(ctx: RunContext, elapsed_s: float, first_poll: bool) -> float:
+def finished_after(ctx: RunContext, model_id: str, elapsed_s: float, first_poll: bool) -> float:
     """Seconds from submission to when a render most likely finished, seen done by a poll
-    ``elapsed_s`` after submission: halfway back to the poll before it (the submission, for a first
-    poll). Taking the poll's own time would feed the poll's lateness and queueing back into the
+    ``elapsed_s`` after submission: halfway back to the poll before it, or for a first poll to the
+    model's earliest plausible finish, after which the schedule placed it (to the submission when
+    nothing is measured, or the poll came before that earliest finish). Taking the poll's own time would feed the poll's lateness and queueing back into the
     schedule that sets them, and measured render times would creep up under load."""
     if first_poll:
-        return elapsed_s / 2
+        earliest = render_times(ctx, model_id).earliest_s()
+        return (earliest + elapsed_s) / 2 if earliest < elapsed_s else elapsed_s / 2
     return max(elapsed_s / 2, elapsed_s - backoff_s(elapsed_s, bounds(ctx)) / 2)
 
 

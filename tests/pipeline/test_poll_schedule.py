@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.poll_schedule import PollBounds, RenderTimes, compensated, poll_delay
+from pipeline.poll_schedule import PRIOR_SPREAD, PollBounds, RenderTimes, compensated, poll_delay
 from pipeline.render_times import measured
 
 BOUNDS = PollBounds(min_s=2.0, max_s=30.0, timeout_s=900.0)
@@ -25,12 +25,26 @@ def poll_times(times: RenderTimes, bounds: PollBounds, until_s: float) -> list[f
 class TestFirstPoll:
     def test_waits_until_a_measured_model_can_plausibly_be_done(self):
         first = poll_delay(STEADY, 0.0, 0, BOUNDS)
-        assert 45.0 < first < 60.0 * 60.0 / 66.0  # past most of nothing, before the low tail
+        assert first == pytest.approx(STEADY.earliest_s() * 1.08)  # lateness 10% x margin 0.8
+        assert 50.0 < first < 60.0  # near the low tail (54.5 s), before the median
+
+    def test_the_earliest_finish_is_a_cautious_bound_on_the_low_tail(self):
+        low_tail = STEADY.p50_s**2 / STEADY.p95_s  # the 5th percentile of a log-normal
+        assert 0.9 * low_tail < STEADY.earliest_s() < low_tail
+
+    def test_identical_measured_renders_still_allow_for_some_spread(self):
+        steady = RenderTimes(count=8, p50_s=60.0, p95_s=60.0)
+        assert 52.0 < steady.earliest_s() < 58.0
+
+    def test_few_measured_renders_leave_it_near_the_prior_spread(self):
+        assert RenderTimes(1, 60.0, 66.0).spread_bound() == PRIOR_SPREAD
+        assert RenderTimes(2, 60.0, 66.0).spread_bound() == PRIOR_SPREAD
+        assert RenderTimes(8, 60.0, 66.0).spread_bound() < RenderTimes(3, 60.0, 66.0).spread_bound()
 
     def test_trusts_the_measured_tail_more_with_more_renders(self):
-        few = poll_delay(RenderTimes(1, 60.0, 66.0), 0.0, 0, BOUNDS)
-        many = poll_delay(RenderTimes(200, 60.0, 66.0), 0.0, 0, BOUNDS)
-        assert 0.0 < few < many
+        delays = [poll_delay(RenderTimes(n, 60.0, 66.0), 0.0, 0, BOUNDS) for n in (1, 2, 3, 8, 200)]
+        assert 0.0 < delays[0] < 20.0
+        assert delays == sorted(delays)
 
     def test_a_model_never_measured_is_polled_at_once(self):
         prior_only = RenderTimes(count=0, p50_s=120.0, p95_s=360.0)
@@ -95,10 +109,11 @@ class TestMeasured:
 
     def test_nothing_measured_counts_zero(self):
         assert measured([]).count == 0
-        assert RenderTimes(0, 60.0, 240.0).trust() == 0.0
+        assert RenderTimes(0, 60.0, 240.0).earliest_s() == 0.0
 
-    def test_low_tail_of_a_log_normal(self):
-        assert RenderTimes(9, 60.0, 240.0).low_tail_s() == pytest.approx(15.0)
+    def test_the_spread_of_a_log_normal_from_its_quantiles(self):
+        # p95 / p50 = 4: sigma = ln 4 / 1.645 = 0.843; 200 renders bound it 9% above that
+        assert RenderTimes(200, 60.0, 240.0).spread_bound() == pytest.approx(0.843 * 1.09, rel=0.01)
 
 
 class TestQueueingLag:

@@ -10,6 +10,7 @@ from pipeline import admission, render_times
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
+from pipeline.poll_schedule import RenderTimes
 from store.db import session_scope
 from store.models import Attempt
 from tests.pipeline.conftest import shot, tiny_board
@@ -72,8 +73,22 @@ def test_a_finish_is_placed_halfway_back_to_the_poll_before(ctx):
     """A poll sees a finish only after it happened; counting the poll's own time would feed its
     lateness (and queueing under load) into the schedule, and render times would creep up."""
     ctx.settings.poll_interval_s, ctx.settings.poll_max_interval_s = 2.0, 30.0
-    assert render_times.finished_after(ctx, 8.0, first_poll=True) == 4.0
+    assert render_times.finished_after(ctx, "nobody/never", 8.0, first_poll=True) == 4.0
     # after 60 s the polls are 4.8 s apart (8% of the time waited): the finish lies in the last gap
-    assert render_times.finished_after(ctx, 60.0, first_poll=False) == pytest.approx(57.6)
+    assert render_times.finished_after(ctx, "m", 60.0, first_poll=False) == pytest.approx(57.6)
     # early on the shortest interval (2 s) sets the gap
-    assert render_times.finished_after(ctx, 5.0, first_poll=False) == pytest.approx(4.0)
+    assert render_times.finished_after(ctx, "m", 5.0, first_poll=False) == pytest.approx(4.0)
+
+
+def test_a_first_poll_places_the_finish_after_the_earliest_plausible_one(ctx, monkeypatch):
+    """The schedule's first poll of a measured model comes just after its earliest plausible
+    finish; a finish it sees lies between the two, not halfway back to the submission (which
+    would halve the next measured render time and pull every first poll earlier)."""
+    steady = RenderTimes(count=8, p50_s=60.0, p95_s=61.0)
+    monkeypatch.setattr(render_times, "render_times", lambda _ctx, _model: steady)
+    seen_at = 61.0
+    placed = render_times.finished_after(ctx, "m", seen_at, first_poll=True)
+    assert placed == pytest.approx((steady.earliest_s() + seen_at) / 2)
+    assert steady.earliest_s() < placed < seen_at
+    # a poll that came before the earliest plausible finish (the times moved since) halves back
+    assert render_times.finished_after(ctx, "m", 20.0, first_poll=True) == 10.0
