@@ -95,6 +95,7 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
     pending = [shot for shot in shots if shot.status not in SHOT_ENDED]
     if not pending:
         return [Move(cur.key, job_id, "finish", job_id)]
+    verdicts.warm_gate(ctx.settings)
     moves = [Move(cur.key, job_id, "shots", job_id)]
     for shot in pending:
         after = waits_for.get(shot.id)

@@ -70,7 +70,10 @@ class PollBounds:
     max_s: float
     timeout_s: float
     lateness: float = 0.1
-    margin: float = 0.8  # of ``lateness``, left for the poll's own round trip and queueing
+    # the share of ``lateness`` an interval between polls may take; the rest (3% of the render
+    # time, 1.8 s of a 60 s render) is left for the poll's own round trip and its queueing (a
+    # thousand polls due together queued 1.2 s in ``bench_inflight.py``, 2026-12-05)
+    margin: float = 0.7
 
 
 def poll_delay(times: RenderTimes, elapsed_s: float, polls: int, bounds: PollBounds) -> float:

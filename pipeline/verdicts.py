@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from adapters.base import SpeaksDialogue
 from adapters.errors import ProviderError
+from foundation.settings import Settings
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import billing
 from ledger import service as ledger
+from media.priority import make_nicer
 from pipeline.attempts import _record_failure, attempt_and_shot, shot_spec
 from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
@@ -27,6 +31,12 @@ from registry import BillingOutcome
 from store.db import connection_scope, session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute, StoredRequest
+
+log = logging.getLogger(__name__)
+WARM_NICE = 5
+"""How much nicer the thread that loads the gate's models runs: as nice as the CPU pool's steps
+(``dispatch.MEDIA_NICE``), which may wait for what it loads."""
+_warm_started = threading.Event()
 
 GATED_BY_ACTION = {"accept": AttemptStatus.ACCEPTED, "repair": AttemptStatus.REPAIRED}
 """The attempt's status after each gate action (any other action rejects the clip)."""
@@ -223,3 +233,22 @@ def _record_verdict(
             candidate = _candidate_of(attempt)
             shot.cache_key = shot_cache_key(session, spec, shot, candidate, ctx.assets.local)
             shot_to(session, shot, ShotStatus.ACCEPTED, model=attempt.model_id)
+
+
+def warm_gate(settings: Settings) -> None:
+    """Load the gate's models (OCR engines for ``cpu_workers`` parallel gates, the image safety
+    classifier) on a background thread, once per process: called when a job with shots to render
+    starts, so the loading (about 1.5 s of CPU) overlaps the renders instead of delaying the first
+    verdicts. A failure is only logged: the gate meets it again and reports it."""
+    if _warm_started.is_set():
+        return
+    _warm_started.set()
+
+    def load() -> None:
+        make_nicer(threading.get_native_id(), WARM_NICE)
+        try:
+            gate.warm(frame_safety_from(settings), readers=settings.cpu_workers)
+        except Exception as exc:  # a damaged wheel, onnxruntime's own errors
+            log.warning("the gate's models could not be loaded ahead: %s", exc)
+
+    threading.Thread(target=load, name="gate-warm", daemon=True).start()

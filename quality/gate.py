@@ -20,7 +20,7 @@ from quality.expectation import ClipExpectation
 from quality.frame_checks import FrameSignals, check_safety, measure_quality
 from quality.image_safety import FrameSafety
 from quality.local_score import default_model, signals
-from quality.onscreen_text import check_text, wanted_texts
+from quality.onscreen_text import check_text, shared_reader, wanted_texts
 from quality.policy import GatePolicy, default_policy
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
 from quality.speech import check_speech
@@ -125,6 +125,20 @@ def _metrics(clip: ClipAnalysis) -> dict[str, float]:
         if clip.audio.loudness_lufs > float("-inf"):
             out["loudness_lufs"] = clip.audio.loudness_lufs
     return out
+
+
+def warm(safety: FrameSafety | None, readers: int = 1, policy: GatePolicy | None = None) -> None:
+    """Load the models the gate runs on every clip now: the OCR engines (``readers``, one per
+    gate that may run at once) and the image safety classifier (about 1.5 s of CPU), so a process
+    that warms them while its first renders are out does not make its first verdicts wait."""
+    policy = policy or default_policy()
+    reads_text = policy.detectors.ocr_frames > 0
+    if reads_text:
+        shared_reader().warm(1)
+    if safety is not None:
+        safety.classifier.warm()
+    if reads_text and readers > 1:
+        shared_reader().warm(readers)
 
 
 def evaluate(

@@ -43,6 +43,9 @@ class FrameClassifier(Protocol):
 
     def unsafe_frames(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[float]: ...
 
+    def warm(self) -> None:
+        """Load what the first ``unsafe_frames`` would (nothing, for a classifier with no model)."""
+
 
 @dataclass(frozen=True)
 class ImageVerdict:
@@ -99,9 +102,15 @@ class OpenNsfwClassifier:
         """One batched run over RGB frames (the model's own 256 px resize and 224 px crop)."""
         if not frames:
             return []
+        # no lock: the classifier holds only its ONNX session, and a session's Run may be called
+        # concurrently (microsoft/onnxruntime issues #114, #22967), so parallel gates classify
+        # side by side
         classifier = self._classifier()
-        with self._lock:
-            return [float(p.nsfw) for p in classifier.classify_batch(list(frames), max_workers=1)]
+        return [float(p.nsfw) for p in classifier.classify_batch(list(frames), max_workers=1)]
+
+    def warm(self) -> None:
+        """Load the model now (at start-up, while renders are out), not in the first gate."""
+        self._classifier()
 
 
 class ImageSafety:

@@ -9,8 +9,11 @@ Apache-2.0) with the PP-OCRv6 small detection and recognition models shipped ins
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from importlib import resources
@@ -47,44 +50,85 @@ class TextReader(Protocol):
 
 
 class RapidTextReader:
-    """RapidOCR on the bundled models; the ONNX sessions are built on first use (about 1 s)."""
+    """RapidOCR on the bundled models. A RapidOCR pipeline keeps per-call state, so each read
+    borrows an engine of its own: gates on parallel threads read side by side instead of queueing
+    behind one lock. Engines are built on first need (about 1 s each), at most ``engines`` of them
+    (the CPU count by default), and kept for the next reads."""
 
     name = MODEL_NAME
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, engines: int | None = None) -> None:
         self._threads = threads
-        self._engine: Any = None
-        self._lock = threading.Lock()
+        self._most = max(1, engines or os.cpu_count() or 1)
+        self._idle: list[Any] = []
+        self._built = 0
+        self._free = threading.Condition()
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._engine is None:
-                from rapidocr import RapidOCR
+    def _build(self) -> Any:
+        from rapidocr import RapidOCR
 
-                models = resources.files("rapidocr").joinpath("models")
-                try:
-                    self._engine = RapidOCR(
-                        params={
-                            "Global.use_cls": False,
-                            "Global.log_level": "error",
-                            # the thumbnails are read at their own size (RapidOCR's default
-                            # scales the short side up to 736 px: 4x the work)
-                            "Det.limit_type": "max",
-                            "Det.limit_side_len": 640,
-                            "Det.model_path": str(models / "PP-OCRv6_det_small.onnx"),
-                            "Rec.model_path": str(models / "PP-OCRv6_rec_small.onnx"),
-                            "EngineConfig.onnxruntime.intra_op_num_threads": self._threads,
-                            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                        }
-                    )
-                except Exception as exc:  # onnxruntime's own errors, a damaged wheel
-                    raise QualityError(f"the OCR models could not load: {exc}") from exc
-            return self._engine
+        models = resources.files("rapidocr").joinpath("models")
+        try:
+            return RapidOCR(
+                params={
+                    "Global.use_cls": False,
+                    "Global.log_level": "error",
+                    # the thumbnails are read at their own size (RapidOCR's default
+                    # scales the short side up to 736 px: 4x the work)
+                    "Det.limit_type": "max",
+                    "Det.limit_side_len": 640,
+                    "Det.model_path": str(models / "PP-OCRv6_det_small.onnx"),
+                    "Rec.model_path": str(models / "PP-OCRv6_rec_small.onnx"),
+                    "EngineConfig.onnxruntime.intra_op_num_threads": self._threads,
+                    "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                }
+            )
+        except Exception as exc:  # onnxruntime's own errors, a damaged wheel
+            raise QualityError(f"the OCR models could not load: {exc}") from exc
+
+    def _build_counted(self) -> Any:
+        """Build an engine already counted in ``_built`` (uncounted again if it fails)."""
+        try:
+            return self._build()
+        except BaseException:
+            with self._free:
+                self._built -= 1
+                self._free.notify()
+            raise
+
+    def _give_back(self, engine: Any) -> None:
+        with self._free:
+            self._idle.append(engine)
+            self._free.notify()
+
+    @contextmanager
+    def _engine(self) -> Iterator[Any]:
+        with self._free:
+            while not self._idle and self._built >= self._most:
+                self._free.wait()
+            engine = self._idle.pop() if self._idle else None
+            if engine is None:
+                self._built += 1
+        engine = engine if engine is not None else self._build_counted()
+        try:
+            yield engine
+        finally:
+            self._give_back(engine)
+
+    def warm(self, engines: int = 1) -> None:
+        """Build engines now, one at a time, until ``engines`` exist (at start-up, while renders
+        are out), so the first gates that read text find them built. A read that comes meanwhile
+        takes a built one or builds its own: nothing waits for the whole warm-up."""
+        while True:
+            with self._free:
+                if self._built >= min(engines, self._most):
+                    return
+                self._built += 1
+            self._give_back(self._build_counted())
 
     def read(self, rgb: npt.NDArray[np.uint8]) -> list[TextLine]:
-        engine = self._load()
         bgr = np.ascontiguousarray(rgb[..., ::-1])
-        with self._lock:  # RapidOCR's pipeline object keeps per-call state: one read at a time
+        with self._engine() as engine:
             result = engine(bgr, use_cls=False)
         texts, scores = result.txts or (), result.scores or ()
         return [TextLine(str(t), float(s)) for t, s in zip(texts, scores, strict=True)]
@@ -94,7 +138,7 @@ _shared: dict[str, RapidTextReader] = {}
 
 
 def shared_reader() -> RapidTextReader:
-    """One reader per process: its ONNX sessions are loaded once, on first use."""
+    """One reader per process: its engines' ONNX sessions are loaded once, on first use."""
     return _shared.setdefault(MODEL_NAME, RapidTextReader())
 
 

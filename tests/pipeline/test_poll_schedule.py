@@ -25,7 +25,7 @@ def poll_times(times: RenderTimes, bounds: PollBounds, until_s: float) -> list[f
 class TestFirstPoll:
     def test_waits_until_a_measured_model_can_plausibly_be_done(self):
         first = poll_delay(STEADY, 0.0, 0, BOUNDS)
-        assert first == pytest.approx(STEADY.earliest_s() * 1.08)  # lateness 10% x margin 0.8
+        assert first == pytest.approx(STEADY.earliest_s() * 1.07)  # lateness 10% x margin 0.7
         assert 50.0 < first < 60.0  # near the low tail (54.5 s), before the median
 
     def test_the_earliest_finish_is_a_cautious_bound_on_the_low_tail(self):
@@ -97,7 +97,7 @@ class TestBackoff:
     def test_a_typical_render_costs_a_handful_of_polls(self):
         assert len(poll_times(STEADY, BOUNDS, 62.0)) <= 4
         never_measured = RenderTimes(count=0, p50_s=60.0, p95_s=240.0)
-        assert len(poll_times(never_measured, BOUNDS, 62.0)) <= 26  # the price of knowing nothing
+        assert len(poll_times(never_measured, BOUNDS, 62.0)) <= 28  # the price of knowing nothing
 
 
 class TestMeasured:

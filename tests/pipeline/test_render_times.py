@@ -74,8 +74,8 @@ def test_a_finish_is_placed_halfway_back_to_the_poll_before(ctx):
     lateness (and queueing under load) into the schedule, and render times would creep up."""
     ctx.settings.poll_interval_s, ctx.settings.poll_max_interval_s = 2.0, 30.0
     assert render_times.finished_after(ctx, "nobody/never", 8.0, first_poll=True) == 4.0
-    # after 60 s the polls are 4.8 s apart (8% of the time waited): the finish lies in the last gap
-    assert render_times.finished_after(ctx, "m", 60.0, first_poll=False) == pytest.approx(57.6)
+    # after 60 s the polls are 4.2 s apart (7% of the time waited): the finish lies in the last gap
+    assert render_times.finished_after(ctx, "m", 60.0, first_poll=False) == pytest.approx(57.9)
     # early on the shortest interval (2 s) sets the gap
     assert render_times.finished_after(ctx, "m", 5.0, first_poll=False) == pytest.approx(4.0)
 

@@ -41,6 +41,9 @@ class RedIsUnsafe:
         self.seen += [f.shape[:2] for f in frames]
         return [0.97 if f[..., 0].mean() > 150 > f[..., 2].mean() else 0.02 for f in frames]
 
+    def warm(self) -> None:
+        """Nothing to load."""
+
 
 @pytest.fixture(scope="module")
 def flagged(tmp_path_factory: pytest.TempPathFactory) -> Path:
