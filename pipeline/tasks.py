@@ -18,7 +18,7 @@ from celery import Task, shared_task
 from celery.signals import worker_init, worker_process_init, worker_ready
 
 from foundation.settings import Settings, get_settings
-from pipeline import flow, provider_check, reaper, verdicts
+from pipeline import flow, provider_check, reaper
 from pipeline.celery_app import celery_for, send
 from pipeline.context import RunContext
 from store.db import get_engine, migrate
@@ -153,8 +153,5 @@ def _on_worker_init(**_: Any) -> None:
 @worker_process_init.connect
 def _on_process_init(**_: Any) -> None:
     """A pool child never reuses the database connections of the parent it was forked from:
-    sharing one socket between processes corrupts both sides' sessions. Then the gate's models
-    start loading (``verdicts.warm_gate``), so the child's first gate does not wait for them."""
-    settings = get_settings()
-    get_engine(settings.db_url).dispose(close=False)
-    verdicts.warm_gate(settings)
+    sharing one socket between processes corrupts both sides' sessions."""
+    get_engine(get_settings().db_url).dispose(close=False)
