@@ -13,7 +13,7 @@ from adapters.image_port import image_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history
+from pipeline import assets, history, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -65,6 +65,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     check_images(ctx, board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
+    voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
     availability = router.provider_availability(ctx.providers, ctx.settings)
     return router.plan(
         board,
