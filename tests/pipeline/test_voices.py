@@ -1,0 +1,114 @@
+"""Issue 18's voices: a character's ``voice`` is accepted, a voiced line gets a tts stage routed
+among ``kind: tts`` models (the local voice when local), mapped to a provider voice the same way
+every time, and a line or voice no model can take is refused at planning with its path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from adapters.voices import choose_voice
+from foundation.errors import InvalidInputError
+from foundation.settings import get_settings
+from foundation.storyboard import StoryboardError
+from pipeline import voices
+from pipeline.context import RunContext
+from pipeline.planning import route
+from router import BreakerState
+from tests.pipeline.conftest import shot, tiny_board
+
+MARA = {"id": "mara", "description": "woman, red raincoat", "voice": "calm, low"}
+
+
+def voiced(line: str = "We leave at dawn.", voice: str = "calm, low", duration: float = 3):
+    spoken = shot("a", duration=duration, characters=["mara"], dialogue=line, speaker="mara")
+    return tiny_board(spoken, shot("b"), characters=[MARA | {"voice": voice}])
+
+
+def context(providers: str) -> RunContext:
+    return RunContext.create(providers, get_settings())
+
+
+def test_a_voice_is_accepted_and_an_empty_one_refused_with_its_path():
+    board = voiced()
+    assert board.characters[0].voice == "calm, low"
+    assert [line.shot_id for line in voices.lines_of(board)] == ["a"]
+    with pytest.raises(StoryboardError) as info:
+        tiny_board(shot("a"), characters=[MARA | {"voice": "  "}])
+    (problem,) = info.value.problems
+    assert problem.path == "characters[0].voice"
+
+
+def test_a_voiced_line_is_not_sent_to_the_video_model():
+    plan = route(context("emulated"), voiced(), voiced().mode)
+    need = plan.decisions["a"].need
+    assert need.dialogue is None
+    assert str(need.audio) == "none"  # the shot asked for no sound of its own
+
+
+def test_the_description_maps_to_the_same_voice_every_time():
+    openai = ["alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer"]
+    picks = {choose_voice("openai", openai, "calm, low", True) for _ in range(3)}
+    (pick,) = picks
+    assert pick is not None
+    assert pick.voice == "onyx"
+    assert pick.instructions == "Speak in a calm, low voice."
+    assert choose_voice("openai", openai, "calm, low", False).instructions is None  # type: ignore[union-attr]
+    assert choose_voice("openai", openai, "openai:nova", True).voice == "nova"  # type: ignore[union-attr]
+    assert choose_voice("openai", openai, "elevenlabs:abc", True) is None
+    assert choose_voice("elevenlabs", [], "elevenlabs:abc", False).voice == "abc"  # type: ignore[union-attr]
+
+
+def test_emulated_routing_ranks_by_cost_and_keeps_a_fallback_chain():
+    ctx = context("emulated")
+    (decision,) = voices.plan_voices(ctx, voiced(), "preview").values()
+    chain = [c.model_id for c in decision.chain]
+    assert chain[0] == "openai/tts-1"  # $15/1M characters: the cheapest hosted voice
+    assert "local/voice" not in chain  # hosted models speak when they can
+    assert len(chain) == 3
+
+
+def test_an_open_breaker_moves_the_model_down_the_chain():
+    ctx = context("emulated")
+    ctx.health.state = lambda model: (  # type: ignore[method-assign]
+        BreakerState.OPEN if model == "openai/tts-1" else BreakerState.CLOSED
+    )
+    (decision,) = voices.plan_voices(ctx, voiced(), "preview").values()
+    assert decision.chain[0].model_id != "openai/tts-1"
+
+
+def test_local_runs_speak_with_the_free_local_voice():
+    (decision,) = voices.plan_voices(context("local"), voiced(), "preview").values()
+    assert [c.model_id for c in decision.chain] == ["local/voice"]
+    assert decision.chain[0].estimate_usd == 0.0
+
+
+def test_a_voice_no_enabled_model_honours_is_refused_at_the_characters_voice():
+    ctx = replace(context("local"))
+    with pytest.raises(InvalidInputError) as info:
+        voices.plan_voices(ctx, voiced(voice="elevenlabs:pNInz6obpgDQGcFmaJgB"), "preview")
+    (problem,) = info.value.problems
+    assert problem.path == "characters[0].voice"
+    assert "cannot speak the voice" in problem.message
+
+
+def test_a_line_longer_than_every_tts_model_takes_is_refused_at_its_dialogue():
+    line = "word " * 9000  # 45,000 characters: over ElevenLabs Flash's 40,000
+    with pytest.raises(InvalidInputError) as info:
+        voices.plan_voices(context("emulated"), voiced(line=line.strip()), "preview")
+    (problem,) = info.value.problems
+    assert problem.path == "scenes[0].shots[0].dialogue"
+    assert "40000" in problem.message
+
+
+def test_planning_refuses_before_any_spend():
+    with pytest.raises(InvalidInputError):
+        route(context("local"), voiced(voice="openai:onyx"), voiced().mode)
+
+
+def test_usage_is_priced_on_each_models_own_meters():
+    ctx = context("emulated")
+    tokens = voices.usage_for(ctx.registry.get("openai/gpt-4o-mini-tts"), "abcdefgh", 3.0)
+    assert tokens == {"input_tokens": 2, "output_tokens": 63}
+    assert voices.usage_for(ctx.registry.get("openai/tts-1"), "abcdefgh", 3.0) == {"characters": 8}
