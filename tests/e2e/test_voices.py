@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pysubs2
@@ -52,7 +53,9 @@ def cli(tmp_path, monkeypatch):
     return lambda *args: run(*args, app=app)
 
 
-def render(cli, tmp_path: Path, line: str, voiced_s: float, *extra: str) -> tuple[Path, dict]:
+def render(
+    cli, tmp_path: Path, line: str, voiced_s: float, *extra: str
+) -> tuple[Path, dict[str, Any]]:
     path = tmp_path / "voiced.yaml"
     path.write_text(yaml.safe_dump(board(line, voiced_s)))
     out = tmp_path / "voiced.mp4"

@@ -67,7 +67,7 @@ def test_the_openai_sdk_gets_speech_of_the_lines_length(emulator):
         model="gpt-4o-mini-tts", voice="onyx", input="one two three four five", response_format="wav",
         instructions="Speak in a calm, low voice.", speed=2.0,
     )  # fmt: skip
-    with av.open(io.BytesIO(audio.content)) as container:
+    with av.open(io.BytesIO(audio.content), "r") as container:
         stream = container.streams.audio[0]
         assert stream.rate == 24_000
         seconds = float(container.duration or 0) / 1e6
@@ -109,7 +109,7 @@ def test_elevenlabs_refusals_carry_its_status_and_body(emulator):
 def test_the_adapter_gets_a_wav_of_the_line(emulator, provider, path, model, voice, instructions):
     client = SpeechClient(provider, "k", emulator.base_urls[provider] + path)
     spoken = client.speak(SpeechRequest("We leave at dawn.", model, voice, instructions))
-    with av.open(io.BytesIO(spoken.wav)) as container:
+    with av.open(io.BytesIO(spoken.wav), "r") as container:
         seconds = float(container.duration or 0) / 1e6
     assert seconds == pytest.approx(4 / 2.5, abs=0.05)
 

@@ -71,8 +71,8 @@ def test_emulated_routing_ranks_by_cost_and_keeps_a_fallback_chain():
 
 def test_an_open_breaker_moves_the_model_down_the_chain():
     ctx = context("emulated")
-    ctx.health.state = lambda model: (  # type: ignore[method-assign]
-        BreakerState.OPEN if model == "openai/tts-1" else BreakerState.CLOSED
+    ctx.health.state = lambda model_id: (  # type: ignore[method-assign]
+        BreakerState.OPEN if model_id == "openai/tts-1" else BreakerState.CLOSED
     )
     (decision,) = voices.plan_voices(ctx, voiced(), "preview").values()
     assert decision.chain[0].model_id != "openai/tts-1"
