@@ -159,7 +159,7 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
         return [_done(cur)]
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        board = session.scalar(select(Job.storyboard).where(Job.id == shot.job_id)) or {}
+        board = session.get_one(Job, shot.job_id).storyboard  # begin_in reads the same row
         orphaned = _orphaned(session, shot)
         if not orphaned and voice_stage.pending(session, shot, board):
             return [Move(cur.key, cur.job_id, "voice", str(shot_pk))]
