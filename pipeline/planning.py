@@ -147,10 +147,12 @@ def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storybo
     return board.model_copy(update={"music": board.music.model_copy(update={"file": ref})})
 
 
-def check_budget(board: Storyboard, plan: router.Plan) -> None:
+def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) -> None:
+    """Refuse a board whose cheapest routing (the shots' video stages, plus ``stages_usd``: the
+    quotes of their other stages, e.g. the tts stages) is over its budget."""
     if board.budget_usd is None:
         return
-    cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values())
+    cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values()) + stages_usd
     if cheapest > board.budget_usd + 1e-9:
         raise BudgetExceededError(
             f"the cheapest routing costs ${cheapest:.2f}, over the budget of ${board.budget_usd:.2f}"
@@ -170,7 +172,8 @@ def create_job(
     mode = mode or board.mode
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
-    check_budget(board, plan)
+    spoken = voices.plan_voices(ctx, board, mode).values()
+    check_budget(board, plan, sum(d.chain[0].estimate_usd for d in spoken if d.chain))
     job_id = uuid.uuid4().hex
     scope = f"{tenant}/{job_id}"
     board = with_images_stored(ctx, with_music_stored(ctx, plan.board, scope), scope)

@@ -74,7 +74,9 @@ def _tts_stage(tries: list[Attempt]) -> dict[str, Any] | None:
         "tries": len(tries),
         "reused": bool((last.request or {}).get("reused_from")),
         "cost_usd": money.to_json(money.total(money.usd(a.settled_usd) for a in tries)),
-        "placement": last.verdict if last.status == "accepted" else None,
+        "placement": {k: v for k, v in (last.verdict or {}).items() if k != "stage"}
+        if last.status == "accepted"
+        else None,
     }
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from adapters.errors import ProviderError
 from adapters.speech import SpeechClient, SpeechRequest
 from foundation.characters import spec_voice
-from foundation.states import ATTEMPT_ENDED, SHOT_NO_MORE_ATTEMPTS, AttemptStatus
+from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus
 from ledger import service as ledger
 from media.runner import run_ffmpeg
 from pipeline import voices
@@ -69,8 +69,11 @@ def _done_for(attempt: Attempt, line: voices.Line) -> bool:
 
 
 def pending(session: Session, shot: Shot, storyboard: dict[str, Any]) -> bool:
-    """Whether the shot's line still has to be voiced (cheap for a shot without a voice)."""
-    if shot.status in SHOT_NO_MORE_ATTEMPTS:
+    """Whether the shot's line still has to be voiced (cheap for a shot without a voice). A shot
+    that has ended is not; an accepted one may be: a commit's kept shot arrives accepted with its
+    preview clip, and its line is voiced in the final job (the preview's speech, from the cache,
+    when the same model speaks it)."""
+    if shot.status in SHOT_ENDED:
         return False
     spec: dict[str, Any] = next(
         (s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == shot.key), {}

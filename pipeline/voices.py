@@ -127,11 +127,12 @@ def route_line(
         )
 
     hosted = set(providers) - {"local"}
-    decision = route(hosted) if hosted else route(set())
+    decision = route(hosted)
     if not decision.chain and "local" in providers and (not hosted or str(mode) == "preview"):
         local = route({"local"})
-        rejected = {**decision.rejected, **local.rejected}
-        return StageDecision(ModelKind.TTS, local.chain, rejected)
+        chosen = {c.model_id for c in local.chain}
+        hosted_why = {m: r for m, r in decision.rejected.items() if m not in chosen}
+        return StageDecision(ModelKind.TTS, local.chain, {**local.rejected, **hosted_why})
     return decision
 
 

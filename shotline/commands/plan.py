@@ -187,6 +187,8 @@ def register(app: typer.Typer) -> None:
         console.print(plan_table(result))
         if stages:
             console.print(stages_table(stages))
+            total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
+            console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
         print_forecast(result, console)
         print_variants(variants, console)
         from rich.markup import escape
@@ -199,6 +201,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
+            for shot, stage in stages.items():
+                console.print(f"\n[bold]{shot}[/] (tts): {escape(stage['explanation'])}")
+                for model, why in stage["rejected"].items():
+                    reasons = escape(", ".join(why))
+                    console.print(f"  [dim]rejected: {model}: {reasons}[/]", highlight=False)
         try:
             router.raise_if_unroutable(result)
         except ShotlineError as exc:
