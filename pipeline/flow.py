@@ -216,7 +216,9 @@ def voice(ctx: RunContext, cur: Cursor) -> list[Move]:
     shot_pk = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
-    voice_stage.speak(ctx, shot_pk)
+    wait = voice_stage.speak(ctx, shot_pk)
+    if wait > 0:  # the model has no free slot: the reserved try asks again then
+        return [Move(cur.key, cur.job_id, "voice", cur.ref, wait)]
     with session_scope(ctx.db_url) as session:
         status = session.scalar(select(Shot.status).where(Shot.id == shot_pk))
     if status in SHOT_ENDED:

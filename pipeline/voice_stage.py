@@ -28,7 +28,7 @@ from foundation.characters import spec_voice
 from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus
 from ledger import service as ledger
 from media.runner import run_ffmpeg
-from pipeline import voices
+from pipeline import admission, voices
 from pipeline.attempts import fail_shot_in
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_opened, attempt_to
@@ -86,36 +86,52 @@ def pending(session: Session, shot: Shot, storyboard: dict[str, Any]) -> bool:
     )
 
 
-def speak(ctx: RunContext, shot_pk: int) -> None:
+def speak(ctx: RunContext, shot_pk: int) -> float:
     """Voice the shot's line along its tts chain; the shot fails (stage ``tts``) when no model
-    delivers speech that fits. Idempotent: a voiced line is left as it is."""
+    delivers speech that fits. Returns 0 when the stage is over, else the seconds to wait for a
+    slot of the model (``admission``: its concurrency and requests a minute; the reserved try
+    waits). Idempotent: a voiced line is left as it is, a model already tried on it is not asked
+    again."""
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
         job = session.get_one(Job, shot.job_id)
         if not pending(session, shot, job.storyboard):
-            return
+            return 0.0
         line = voices.line_of(job.storyboard, shot.key)
         assert line is not None
-        _close_interrupted(session, job.id, voice_attempts(session, shot.id))
+        tries = voice_attempts(session, shot.id)
+        _close_interrupted(session, job.id, tries)
         owner = _Job(job.id, job.tenant or "local", job.providers, job.mode, shot.key)
+        mine = [a for a in tries if (a.request or {}).get("text") == line.text]
+        tried = {a.model_id: a.error for a in mine if a.status in _NO_MORE}
+        waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
     providers = voices.tts_providers(owner.providers, ctx.settings)
     decision = voices.route_line(ctx, line, providers, owner.mode)
-    reason = decision.explain()
+    reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
     for candidate in decision.chain:
-        outcome = _try(ctx, shot_pk, owner, line, candidate)
+        if candidate.model_id in tried:
+            continue
+        outcome = _try(ctx, shot_pk, owner, line, candidate, waiting.get(candidate.model_id))
+        if isinstance(outcome, float):
+            return outcome
         if outcome is None:
-            return
+            return 0.0
         reason, final = outcome
         if final:
             break
     with session_scope(ctx.db_url) as session:
         fail_shot_in(session, session.get_one(Shot, shot_pk), f"tts: {reason}", STAGE)
+    return 0.0
+
+
+_NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
 
 
 def _close_interrupted(session: Session, job_id: str, tries: list[Attempt]) -> None:
-    """A try a crash left open may have been billed: it is settled at its quote and failed."""
+    """A try a crash left after it was sent may have been billed: it is settled at its quote and
+    failed (a reserved one, not sent yet, waits for its slot again)."""
     for attempt in tries:
-        if attempt.status not in ATTEMPT_ENDED:
+        if attempt.status not in ATTEMPT_ENDED and attempt.status != AttemptStatus.RESERVED:
             ledger.settle(session, job_id, attempt, attempt.quoted_usd)
             attempt.error = "interrupted: the process stopped during the call"
             attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE)
@@ -124,7 +140,8 @@ def _close_interrupted(session: Session, job_id: str, tries: list[Attempt]) -> N
 def _open(
     ctx: RunContext, shot_pk: int, owner: _Job, candidate: StageCandidate, request: dict[str, Any]
 ) -> int | None:
-    """Open a tts attempt and reserve its quote; None (and the attempt failed) over budget."""
+    """Open a tts attempt (``reserved``) and reserve its quote; None (and the attempt failed)
+    over budget."""
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
         lowest = min([a.number for a in voice_attempts(session, shot_pk)] + [0])
@@ -138,14 +155,26 @@ def _open(
             attempt.error = "the tts quote does not fit the budget"
             attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=STAGE)
             return None
-        attempt_to(session, attempt, AttemptStatus.SUBMITTING, shot=shot, stage=STAGE)
         return attempt.id
 
 
+def _sending(ctx: RunContext, attempt_id: int, request: dict[str, Any]) -> None:
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | request
+        attempt_to(session, attempt, AttemptStatus.SUBMITTING, stage=STAGE)
+
+
 def _try(
-    ctx: RunContext, shot_pk: int, owner: _Job, line: voices.Line, candidate: StageCandidate
-) -> tuple[str, bool] | None:
-    """One model's try: None when the line is voiced, else (reason, whether to stop trying)."""
+    ctx: RunContext,
+    shot_pk: int,
+    owner: _Job,
+    line: voices.Line,
+    candidate: StageCandidate,
+    reserved: int | None,
+) -> tuple[str, bool] | float | None:
+    """One model's try: None when the line is voiced, the seconds to wait for the model's slot,
+    or (reason, whether to stop trying). ``reserved``: this model's try waiting for its slot."""
     spec = ctx.registry.get(candidate.model_id)
     choice = voices.voice_of(spec, line.voice)
     assert choice is not None  # the route kept only models that honour the voice
@@ -156,23 +185,32 @@ def _try(
         "voice": choice.voice, "instructions": choice.instructions, "cache_key": key,
         "reused_from": cached[0] if cached else None,
     }  # fmt: skip
-    attempt_id = _open(ctx, shot_pk, owner, candidate, request)
+    attempt_id = reserved or _open(ctx, shot_pk, owner, candidate, request)
     if attempt_id is None:
         return "the tts quote does not fit the budget", True
     if cached is not None:
+        _sending(ctx, attempt_id, request)
         raw = ctx.assets.local(cached[1])
         return _check(ctx, attempt_id, owner, line, raw, cached[1], 0.0)
+    wait = admission.admit(ctx, attempt_id)
+    if wait > 0:
+        return wait
+    _sending(ctx, attempt_id, request)
     said = SpeechRequest(line.text, candidate.provider_model, choice.voice, choice.instructions)
     try:
+        admission.sent(ctx, attempt_id, candidate.model_id)
         speech = speech_client(ctx, candidate.provider).speak(said)
     except ProviderError as exc:
         _failed(ctx, attempt_id, owner, str(exc), exc.kind)
         return f"{candidate.model_id}: {exc}", False
+    finally:
+        admission.release(ctx, attempt_id, candidate.model_id)
     raw = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{key[:12]}.wav"
     raw.write_bytes(speech.wav)
     ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
     seconds = float(read_mono(raw).size) / RATE
-    cost = spec.usage_price.cost(voices.usage_for(spec, line.text, seconds)).usd  # type: ignore[union-attr]
+    assert spec.usage_price is not None
+    cost = spec.usage_price.cost(voices.usage_for(spec, line.text, seconds)).usd
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.request = dict(attempt.request or {}) | {"source": ref, "note": speech.note}

@@ -112,3 +112,34 @@ def test_usage_is_priced_on_each_models_own_meters():
     tokens = voices.usage_for(ctx.registry.get("openai/gpt-4o-mini-tts"), "abcdefgh", 3.0)
     assert tokens == {"input_tokens": 2, "output_tokens": 63}
     assert voices.usage_for(ctx.registry.get("openai/tts-1"), "abcdefgh", 3.0) == {"characters": 8}
+
+
+def test_a_try_waits_reserved_for_its_models_slot_then_speaks(tmp_path):
+    from sqlalchemy import select
+
+    from foundation.settings import Settings
+    from pipeline import voice_stage
+    from pipeline.planning import create_job
+    from store.db import session_scope
+    from store.models import Attempt, Shot
+
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    job_id = create_job(ctx, voiced(line="Go now."), output=tmp_path / "out.mp4")
+    with session_scope(ctx.db_url) as session:
+        shot_pk = session.scalars(
+            select(Shot.id).where(Shot.job_id == job_id, Shot.key == "a")
+        ).one()
+    limit = ctx.registry.get("local/voice").limits.concurrency
+    for n in range(limit):  # every slot of the local voice is held by someone else
+        assert ctx.limits.try_acquire("local/voice", f"other:{n}", limit, 60.0)
+    assert voice_stage.speak(ctx, shot_pk) > 0
+    with session_scope(ctx.db_url) as session:
+        (waiting,) = session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk)).all()
+        assert (waiting.number, waiting.status) == (-1, "reserved")
+    ctx.limits.release("local/voice", "other:0")
+    assert voice_stage.speak(ctx, shot_pk) == 0.0
+    with session_scope(ctx.db_url) as session:
+        (spoken,) = session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk)).all()
+        assert (spoken.number, spoken.status, spoken.settled_usd) == (-1, "accepted", 0.0)
+        assert spoken.verdict is not None
+        assert spoken.verdict["offset_s"] == 0.25
