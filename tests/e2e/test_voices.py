@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import numpy as np
+import opentimelineio as otio
 import pysubs2
 import pytest
 import yaml
@@ -85,6 +87,15 @@ def test_the_voiced_line_is_heard_and_captioned_at_its_shot(tmp_path, cli):
     voices = json.loads(out.with_suffix(".plan.json").read_text())["captions"]["voices"]
     assert voices["b"]["model"] == "openai/tts-1"
     assert voices["b"]["offset_s"] == LEAD_S
+    edit = otio.adapters.read_from_file(str(out.with_suffix(".otio")))
+    (track,) = [t for t in edit.tracks if t.name == "voices"]
+    assert not track.enabled  # the voice is mixed into A1 already
+    (clip,) = track.find_clips()
+    placed = clip.range_in_parent().start_time.to_seconds()
+    assert placed == pytest.approx(FIRST_S + LEAD_S, abs=1 / 24)
+    fcpxml = ET.parse(out.with_suffix(".fcpxml")).getroot()
+    (line,) = fcpxml.findall(".//asset-clip[@audioRole='dialogue']")
+    assert (line.get("lane"), line.get("offset"), line.get("enabled")) == ("-2", "6/24s", "0")
 
     _, again = render(cli, tmp_path, "We leave at dawn.", 2.5, "--force")
     assert again["status"] == "delivered"
