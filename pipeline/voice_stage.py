@@ -276,7 +276,7 @@ def _check(
         fit = fit_line(float(read_mono(raw).size) / RATE, line.shot_s)
     fitted = placement = None
     if isinstance(fit, VoiceFit):
-        fitted = raw.with_name(f"{raw.stem}-{owner.shot_key}-fitted.wav")
+        fitted = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{attempt_id}-fitted.wav"
         run_ffmpeg(fitted_argv(raw, fitted, fit.tempo), timeout=120)
         placement = _placement(fitted, fit)
     with session_scope(ctx.db_url) as session:
