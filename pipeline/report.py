@@ -73,6 +73,9 @@ def _tts_stage(tries: list[Attempt]) -> dict[str, Any] | None:
         "status": last.status,
         "tries": len(tries),
         "reused": bool((last.request or {}).get("reused_from")),
+        # how the speech was made: the provider, or the local voice (espeak-ng or its marked
+        # placeholder, ``placeholder-voice``)
+        "note": (last.request or {}).get("note"),
         "cost_usd": money.to_json(money.total(money.usd(a.settled_usd) for a in tries)),
         "placement": {k: v for k, v in (last.verdict or {}).items() if k != "stage"}
         if last.status == "accepted"

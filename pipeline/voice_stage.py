@@ -183,7 +183,7 @@ def _try(
     request = {
         "stage": STAGE, "text": line.text, "voice_description": line.voice,
         "voice": choice.voice, "instructions": choice.instructions, "cache_key": key,
-        "reused_from": cached[0] if cached else None,
+        "reused_from": cached[0] if cached else None, "note": cached[2] if cached else None,
     }  # fmt: skip
     attempt_id = reserved or _open(ctx, shot_pk, owner, candidate, request)
     if attempt_id is None:
@@ -232,7 +232,7 @@ def speech_client(ctx: RunContext, provider: str) -> SpeechClient:
 _EMULATED = {"openai": "/v1", "elevenlabs": ""}
 
 
-def _cached(ctx: RunContext, key: str, tenant: str) -> tuple[int, str] | None:
+def _cached(ctx: RunContext, key: str, tenant: str) -> tuple[int, str, str | None] | None:
     """An accepted try of the tenant with this key whose speech is still stored."""
     with session_scope(ctx.db_url) as session:
         rows = session.execute(
@@ -246,7 +246,7 @@ def _cached(ctx: RunContext, key: str, tenant: str) -> tuple[int, str] | None:
     for attempt_id, request in rows:
         source = (request or {}).get("source")
         if source and ctx.assets.exists(source):
-            return attempt_id, str(source)
+            return attempt_id, str(source), (request or {}).get("note")
     return None
 
 

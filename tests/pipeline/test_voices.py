@@ -143,3 +143,4 @@ def test_a_try_waits_reserved_for_its_models_slot_then_speaks(tmp_path):
         assert (spoken.number, spoken.status, spoken.settled_usd) == (-1, "accepted", 0.0)
         assert spoken.verdict is not None
         assert spoken.verdict["offset_s"] == 0.25
+        assert (spoken.request or {}).get("note") in ("espeak-ng", "placeholder-voice")
