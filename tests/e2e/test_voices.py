@@ -1,8 +1,8 @@
 """Issue 18's voices end to end: a 2-shot storyboard whose second shot's speaker has a voice renders
 under ``--providers emulated`` into an MP4 whose audio has the speech at that shot's offset, with
-``.srt``/``.vtt`` cues on it; the tts stage is routed, priced and shown in the report; re-rendering
-the unchanged line costs nothing; a line too long for its shot fails at the tts stage, before any
-video is paid for."""
+``.srt``/``.vtt`` cues on it and the voice clip in the plan and edit files; the tts stage is
+routed, priced and shown in the report; a line too long for its shot fails at the tts stage,
+before any video is paid for. (Reuse of an unchanged line: ``tests/pipeline/test_voices.py``.)"""
 
 from __future__ import annotations
 
@@ -96,11 +96,6 @@ def test_the_voiced_line_is_heard_and_captioned_at_its_shot(tmp_path, cli):
     fcpxml = ET.parse(out.with_suffix(".fcpxml")).getroot()
     (line,) = fcpxml.findall(".//asset-clip[@audioRole='dialogue']")
     assert (line.get("lane"), line.get("offset"), line.get("enabled")) == ("-2", "6/24s", "0")
-
-    _, again = render(cli, tmp_path, "We leave at dawn.", 2.5, "--force")
-    assert again["status"] == "delivered"
-    tts = again["shots"][1]["stages"]["tts"]
-    assert (tts["reused"], tts["cost_usd"]) == (True, 0.0)
 
 
 def test_a_line_too_long_for_its_shot_fails_before_the_video_is_paid(tmp_path, cli):

@@ -4,18 +4,24 @@ every time, and a line or voice no model can take is refused at planning with it
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from adapters.voices import choose_voice
 from foundation.errors import InvalidInputError
-from foundation.settings import get_settings
+from foundation.settings import Settings, get_settings
 from foundation.storyboard import StoryboardError
-from pipeline import voices
+from pipeline import voice_stage, voices
 from pipeline.context import RunContext
-from pipeline.planning import route
+from pipeline.planning import create_job, route
 from router import BreakerState
+from shotline.emulated import use_emulator
+from store.db import session_scope
+from store.models import Attempt, Shot
 from tests.pipeline.conftest import shot, tiny_board
 
 MARA = {"id": "mara", "description": "woman, red raincoat", "voice": "calm, low"}
@@ -114,21 +120,44 @@ def test_usage_is_priced_on_each_models_own_meters():
     assert voices.usage_for(ctx.registry.get("openai/tts-1"), "abcdefgh", 3.0) == {"characters": 8}
 
 
-def test_a_try_waits_reserved_for_its_models_slot_then_speaks(tmp_path):
-    from sqlalchemy import select
-
-    from foundation.settings import Settings
-    from pipeline import voice_stage
-    from pipeline.planning import create_job
-    from store.db import session_scope
-    from store.models import Attempt, Shot
-
-    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
-    job_id = create_job(ctx, voiced(line="Go now."), output=tmp_path / "out.mp4")
+def voiced_shot(ctx: RunContext, tmp_path: Path, line: str = "Go now.") -> int:
+    """A new job of ``voiced(line)``; the pk of its voiced shot."""
+    job_id = create_job(ctx, voiced(line=line), output=tmp_path / "out.mp4")
     with session_scope(ctx.db_url) as session:
-        shot_pk = session.scalars(
-            select(Shot.id).where(Shot.job_id == job_id, Shot.key == "a")
-        ).one()
+        return session.scalars(select(Shot.id).where(Shot.job_id == job_id, Shot.key == "a")).one()
+
+
+def tries_of(ctx: RunContext, shot_pk: int) -> list[Attempt]:
+    with session_scope(ctx.db_url) as session:
+        found = list(session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk)))
+        session.expunge_all()
+        return found
+
+
+def test_an_unchanged_line_is_reused_for_nothing(tmp_path):
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        first = voiced_shot(ctx, tmp_path)
+        assert voice_stage.speak(ctx, first) == 0.0
+        again = voiced_shot(ctx, tmp_path)
+        assert voice_stage.speak(ctx, again) == 0.0
+        changed = voiced_shot(ctx, tmp_path, "Go now, Mara.")
+        assert voice_stage.speak(ctx, changed) == 0.0
+    ((paid,), (reused,), (new,)) = (tries_of(ctx, pk) for pk in (first, again, changed))
+    assert (paid.model_id, paid.status, paid.settled_usd) == (
+        "openai/tts-1",
+        "accepted",
+        7 * 15 / 1e6,
+    )
+    assert (reused.status, reused.settled_usd, reused.quoted_usd) == ("accepted", 0.0, 0.0)
+    assert (reused.request or {})["reused_from"] == paid.id
+    assert new.settled_usd == pytest.approx(13 * 15 / 1e6)  # a new line is spoken, and paid
+
+
+def test_a_try_waits_reserved_for_its_models_slot_then_speaks(tmp_path):
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    shot_pk = voiced_shot(ctx, tmp_path)
     limit = ctx.registry.get("local/voice").limits.concurrency
     for n in range(limit):  # every slot of the local voice is held by someone else
         assert ctx.limits.try_acquire("local/voice", f"other:{n}", limit, 60.0)
