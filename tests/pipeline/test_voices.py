@@ -173,3 +173,31 @@ def test_a_try_waits_reserved_for_its_models_slot_then_speaks(tmp_path):
         assert spoken.verdict is not None
         assert spoken.verdict["offset_s"] == 0.25
         assert (spoken.request or {}).get("note") in ("espeak-ng", "placeholder-voice")
+
+
+def test_a_refusal_moves_to_the_next_model_and_costs_nothing(tmp_path, monkeypatch):
+    from adapters.errors import RejectedInputError
+    from adapters.speech import SpeechClient
+
+    real = SpeechClient.speak
+
+    def refuse_tts_1(self, request):
+        if request.provider_model == "tts-1":
+            raise RejectedInputError("HTTP 400: refused", "openai")
+        return real(self, request)
+
+    monkeypatch.setattr(SpeechClient, "speak", refuse_tts_1)
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        shot_pk = voiced_shot(ctx, tmp_path)
+        assert voice_stage.speak(ctx, shot_pk) == 0.0
+    refused, spoken = sorted(tries_of(ctx, shot_pk), key=lambda a: -a.number)
+    assert (refused.number, refused.model_id, refused.status) == (-1, "openai/tts-1", "failed")
+    assert (refused.error_kind, refused.settled_usd) == ("rejected_input", 0.0)
+    assert (spoken.number, spoken.model_id, spoken.status) == (
+        -2,
+        "openai/gpt-4o-mini-tts",
+        "accepted",
+    )
+    assert (spoken.request or {})["instructions"] == "Speak in a calm, low voice."
