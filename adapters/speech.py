@@ -80,6 +80,11 @@ class SpeechClient:
             self._client = httpx.Client(timeout=self.timeout_s)
         return self._client
 
+    def close(self) -> None:
+        """Close the HTTP client (one this client made or was given)."""
+        if self._client is not None:
+            self._client.close()
+
     def speak(self, request: SpeechRequest) -> Speech:
         if self.provider == "local":
             wav, note = local_speech(request.text, request.voice)

@@ -197,13 +197,15 @@ def _try(
         return wait
     _sending(ctx, attempt_id, request)
     said = SpeechRequest(line.text, candidate.provider_model, choice.voice, choice.instructions)
+    client = speech_client(ctx, candidate.provider)
     try:
         admission.sent(ctx, attempt_id, candidate.model_id)
-        speech = speech_client(ctx, candidate.provider).speak(said)
+        speech = client.speak(said)
     except ProviderError as exc:
         _failed(ctx, attempt_id, owner, str(exc), exc.kind)
         return f"{candidate.model_id}: {exc}", False
     finally:
+        client.close()
         admission.release(ctx, attempt_id, candidate.model_id)
     raw = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{key[:12]}.wav"
     raw.write_bytes(speech.wav)
