@@ -18,7 +18,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from adapters.webhooks import jwks_for
-from emulators.routes import accounts, fal, google, kling, luma, openai, replicate, runway, vertex
+from emulators.routes import (
+    accounts,
+    elevenlabs,
+    fal,
+    google,
+    kling,
+    luma,
+    openai,
+    replicate,
+    runway,
+    vertex,
+)
 from emulators.scenario import Scenario, load_scenario
 from emulators.state import Emulator
 from emulators.webhooks import fal_key
@@ -31,6 +42,7 @@ PROVIDER_PATHS = {
     "fal": "/fal",
     "replicate": "/replicate",
     "openai": "/openai",
+    "elevenlabs": "/elevenlabs",
 }
 JUDGE_PATHS = {"gemini": "/google/v1beta", "openai": "/openai/v1"}
 
@@ -52,7 +64,18 @@ def create_app(scenario: Scenario, media_dir: Path) -> FastAPI:
     app = FastAPI(title="shotline provider emulator", docs_url=None, redoc_url=None)
     app.state.emulator = Emulator(scenario, media_dir)
     # the account/catalog endpoints first: fal's queue routes catch every path under /fal
-    for module in (accounts, google, vertex, runway, kling, luma, replicate, openai, fal):
+    for module in (
+        accounts,
+        google,
+        vertex,
+        runway,
+        kling,
+        luma,
+        replicate,
+        openai,
+        elevenlabs,
+        fal,
+    ):
         app.include_router(module.router)
 
     @app.get("/_emulator/stats")
