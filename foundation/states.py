@@ -32,6 +32,14 @@ class ShotStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Stage(StrEnum):
+    """The stage of its shot an attempt tries: the video (numbered 1, 2, ...) or one run before it
+    (numbered below zero, -1, -2, ..., in the order they were opened, whatever their stage)."""
+
+    VIDEO = "video"
+    TTS = "tts"
+
+
 class AttemptStatus(StrEnum):
     RESERVED = "reserved"
     SUBMITTING = "submitting"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from foundation import money
-from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_ENDED, ATTEMPT_GATED, AttemptStatus
+from foundation.states import ATTEMPT_ACCEPTED, ATTEMPT_ENDED, ATTEMPT_GATED, AttemptStatus, Stage
 from store.models import Attempt, AttemptCost, Job, Shot
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ def planned_seconds(storyboard: dict[str, Any], shot_key: str) -> float:
 
 
 def _is_voice(attempt: Attempt) -> bool:
-    """A try of a shot's tts stage (``pipeline.voice_stage``: numbered below 0)."""
-    return (attempt.number or 0) < 0
+    """A try of a shot's tts stage (``pipeline.voice_stage``)."""
+    return attempt.stage == Stage.TTS
 
 
 def _is_fallback(session: Session, attempt: Attempt) -> bool:

@@ -25,6 +25,7 @@ from foundation.states import (
     SHOT_NO_MORE_ATTEMPTS,
     AttemptStatus,
     ShotStatus,
+    Stage,
 )
 from ledger import records
 from ledger import service as ledger
@@ -104,7 +105,7 @@ def begin_in(ctx: RunContext, session: Session, shot: Shot) -> tuple[Attempt | N
     attempts = list(
         session.scalars(
             select(Attempt)
-            .where(Attempt.shot_id == shot.id, Attempt.number > 0)  # tts tries are below 0
+            .where(Attempt.shot_id == shot.id, Attempt.stage == Stage.VIDEO)
             .order_by(Attempt.number)
         )
     )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 import stitching
 from foundation import money
-from foundation.states import JobStatus, ShotStatus
+from foundation.states import JobStatus, ShotStatus, Stage
 from ledger import figures
 from store import jobs
 from store.db import session_scope
@@ -40,7 +40,7 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
 
 
 def _outcome(attempt: Attempt) -> str:
-    stage = "tts " if attempt.number < 0 else ""  # a shot's tts stage (``voice_stage``)
+    stage = "" if attempt.stage == Stage.VIDEO else f"{attempt.stage} "
     if attempt.error_kind:
         return f"{stage}{attempt.model_id}: {attempt.error_kind}"
     if stage:
@@ -84,8 +84,8 @@ def _tts_stage(tries: list[Attempt]) -> dict[str, Any] | None:
 
 
 def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -> dict[str, Any]:
-    voiced = sorted((a for a in tried if a.number < 0), key=lambda a: -a.number)
-    attempts = [a for a in tried if a.number > 0]
+    voiced = sorted((a for a in tried if a.stage == Stage.TTS), key=lambda a: -a.number)
+    attempts = [a for a in tried if a.stage == Stage.VIDEO]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
     history = [_outcome(a) for a in voiced]
     history += (

@@ -2,8 +2,9 @@
 shot's video stage, so a line that cannot be voiced or does not fit the shot fails the shot
 before its video is paid for.
 
-Each try is an attempt row of the shot numbered below zero (-1, -2, ...; video attempts count from
-1), with its quote reserved and its cost settled by the ledger like a video attempt's, its events
+Each try is an attempt row of the shot with ``stage == "tts"``, numbered below zero (-1, -2, ...,
+shared with any other stage run before the video; video attempts count from 1; migration
+``0007_attempt_stage``), with its quote reserved and its cost settled by the ledger like a video attempt's, its events
 and its ``AttemptCost`` record, and ``request.stage == "tts"``. The speech is cached by the hash of
 its inputs (``voices.cache_key``, kept as the attempt's ``provider_job_id``): an unchanged line
 re-rendered in the tenant reuses the stored speech for nothing. The check: speech is present in
@@ -19,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
 from adapters.speech import SpeechClient, SpeechRequest
 from foundation.characters import spec_voice
-from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus
+from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from media.runner import run_ffmpeg
 from pipeline import admission, voices
@@ -55,7 +56,7 @@ class _Job:
 
 def voice_attempts(session: Session, shot_id: int) -> list[Attempt]:
     """The shot's tts attempts, first first."""
-    query = select(Attempt).where(Attempt.shot_id == shot_id, Attempt.number < 0)
+    query = select(Attempt).where(Attempt.shot_id == shot_id, Attempt.stage == Stage.TTS)
     return list(session.scalars(query.order_by(Attempt.number.desc())))
 
 
@@ -144,10 +145,12 @@ def _open(
     over budget."""
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        lowest = min([a.number for a in voice_attempts(session, shot_pk)] + [0])
+        lowest = session.scalar(  # the stages before the video share the numbers below zero
+            select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
+        )
         quote = 0.0 if request.get("reused_from") else candidate.estimate_usd
         attempt = Attempt(
-            shot_id=shot_pk, number=lowest - 1, model_id=candidate.model_id,
+            shot_id=shot_pk, number=(lowest or 0) - 1, stage=Stage.TTS, model_id=candidate.model_id,
             provider=candidate.provider, quoted_usd=quote, request=request,
         )  # fmt: skip
         attempt_opened(session, attempt, shot, stage=STAGE, model=candidate.model_id)
@@ -329,7 +332,7 @@ def placements(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
         rows = session.execute(
             select(Shot.key, Attempt.asset_path, Attempt.model_id, Attempt.verdict)
             .join(Attempt, Attempt.shot_id == Shot.id)
-            .where(Shot.job_id == job_id, Attempt.number < 0)
+            .where(Shot.job_id == job_id, Attempt.stage == Stage.TTS)
             .where(Attempt.status == AttemptStatus.ACCEPTED)
             .order_by(Attempt.number.desc())
         ).all()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from foundation.states import Stage
 from store.models import Attempt, Job, JobApi, Shot, WebhookDelivery
 
 JOB_ID_MAX = 32
@@ -147,7 +148,7 @@ def last_attempt_number(session: Session, shot_id: int) -> int:
     number = session.scalar(
         select(func.coalesce(func.max(Attempt.number), 0)).where(
             Attempt.shot_id == shot_id,
-            Attempt.number > 0,  # a tts stage's tries are below 0
+            Attempt.stage == Stage.VIDEO,  # the stages before it number below 0
         )
     )
     return int(number or 0)

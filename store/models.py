@@ -105,6 +105,8 @@ class Attempt(Base):
     verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     asset_path: Mapped[str | None] = mapped_column(Text, default=None)
     render_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    # ``foundation.states.Stage``: the video, or a stage run before it (numbered below zero)
+    stage: Mapped[str] = mapped_column(String(16), default="video", server_default="video")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
