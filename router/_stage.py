@@ -1,4 +1,4 @@
-"""Routing a non-video stage (a storyboard draft, later keyframes, voices, music).
+"""Routing a non-video stage (a storyboard draft, a shot's voice; later keyframes, music).
 
 The same rules as a shot's video stage, reduced to what such a stage has: filter by kind, enabled
 and lifecycle, provider, verification and required capabilities (each rejection with its reason),
@@ -8,7 +8,7 @@ usage from the registry's usage prices, and keep a fallback chain.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -55,6 +55,7 @@ def _reasons(
     requires: Mapping[str, Any],
     day: date,
     allow_unverified: bool,
+    at_least: Mapping[str, float] | None = None,
 ) -> list[str]:
     why: list[str] = []
     if not spec.enabled:
@@ -69,6 +70,10 @@ def _reasons(
     for key, wanted in requires.items():
         if spec.caps.get(key) != wanted:
             why.append(f"{key} is {spec.caps.get(key)!r}, the stage needs {wanted!r}")
+    for key, least in (at_least or {}).items():
+        have = spec.caps.get(key)
+        if not isinstance(have, int | float) or have < least:
+            why.append(f"{key} is {have!r}, the stage needs at least {least:g}")
     return why
 
 
@@ -77,23 +82,31 @@ def route_stage(
     kind: ModelKind,
     providers: Collection[str],
     *,
-    usage: Mapping[str, float],
+    usage: Mapping[str, float] | Callable[[ModelSpec], Mapping[str, float]],
     requires: Mapping[str, Any] | None = None,
+    at_least: Mapping[str, float] | None = None,
+    accepts: Callable[[ModelSpec], str | None] | None = None,
     health: HealthSource | None = None,
     pin: str | None = None,
     today: date | None = None,
     allow_unverified: bool = False,
     max_fallbacks: int = 2,
 ) -> StageDecision:
-    """Route one ``kind`` stage expected to use ``usage`` (meter -> units). A ``pin`` that can
-    serve goes first; ``requires`` names capabilities that must equal (``structured_output``)."""
+    """Route one ``kind`` stage expected to use ``usage`` (meter -> units, or a function of the
+    model giving them on the meters it prices). A ``pin`` that can
+    serve goes first; ``requires`` names capabilities that must equal (``structured_output``),
+    ``at_least`` numeric capabilities that must reach a value (``max_input_chars``), and
+    ``accepts`` returns why a model cannot serve this stage's input (None: it can)."""
     day = today or date.today()
     rejected: dict[str, list[str]] = {}
     ranked: list[tuple[tuple[int, int, float], StageCandidate]] = []
     for spec in registry.models:
         if spec.kind is not kind:
             continue
-        why = _reasons(spec, providers, requires or {}, day, allow_unverified)
+        why = _reasons(spec, providers, requires or {}, day, allow_unverified, at_least)
+        refusal = accepts(spec) if accepts is not None else None
+        if refusal:
+            why.append(refusal)
         if spec.usage_price is None:
             why.append("no usage price")
         if why:
@@ -101,7 +114,8 @@ def route_stage(
             continue
         assert spec.usage_price is not None
         try:
-            estimate = spec.usage_price.cost(usage, on=day).usd
+            used = usage(spec) if callable(usage) else usage
+            estimate = spec.usage_price.cost(used, on=day).usd
         except KeyError as exc:
             rejected[spec.id] = [f"cannot be priced: {exc.args[0]}"]
             continue

@@ -31,12 +31,22 @@ def test_every_kind_has_real_models_and_existing_entries_stay_video(catalog):
     assert catalog.get("local/animatic").kind is ModelKind.VIDEO
     expected = {
         ModelKind.LLM: {"gemini/gemini-2.5-flash", "openai/gpt-4.1-mini", "openai/gpt-5-mini"},
-        ModelKind.IMAGE: {"openai/gpt-image-1", "fal/flux-schnell", "gemini/imagen-4"},
+        ModelKind.IMAGE: {
+            "openai/gpt-image-1",
+            "fal/flux-schnell",
+            "fal/flux-kontext-pro",
+            "gemini/gemini-2.5-flash-image",
+            "local/keyframe",
+        },
         ModelKind.TTS: {"openai/gpt-4o-mini-tts", "openai/tts-1", "elevenlabs/multilingual-v2"},
         ModelKind.MUSIC: {"elevenlabs/music-v1"},
     }
     for kind, ids in expected.items():
         assert ids <= {m.id for m in catalog.of_kind(kind, TODAY)}, kind
+    # Imagen 4 left the Gemini API on 2026-08-17: kept, retired, pointing at its replacement
+    imagen = catalog.get("gemini/imagen-4").lifecycle
+    assert imagen.retired_on == date(2026, 8, 17)
+    assert imagen.replacement == "gemini/gemini-2.5-flash-image"
 
 
 def test_every_usage_rate_has_a_source_and_a_date(catalog):
