@@ -18,7 +18,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from adapters.webhooks import jwks_for
-from emulators.routes import accounts, fal, google, kling, luma, openai, replicate, runway, vertex
+from emulators.routes import (
+    accounts,
+    fal,
+    google,
+    images_fal,
+    images_gemini,
+    images_openai,
+    kling,
+    luma,
+    openai,
+    replicate,
+    runway,
+    vertex,
+)
 from emulators.scenario import Scenario, load_scenario
 from emulators.state import Emulator
 from emulators.webhooks import fal_key
@@ -51,6 +64,9 @@ EXPIRED_XML = (
 def create_app(scenario: Scenario, media_dir: Path) -> FastAPI:
     app = FastAPI(title="shotline provider emulator", docs_url=None, redoc_url=None)
     app.state.emulator = Emulator(scenario, media_dir)
+    # the image APIs first: fal's and Gemini's catch-all routes would take their paths
+    for images in (images_fal, images_gemini, images_openai):
+        app.include_router(images.router)
     # the account/catalog endpoints first: fal's queue routes catch every path under /fal
     for module in (accounts, google, vertex, runway, kling, luma, replicate, openai, fal):
         app.include_router(module.router)

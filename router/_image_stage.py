@@ -84,8 +84,9 @@ def expected_usage(spec: ModelSpec, needs: ImageNeeds) -> dict[str, float]:
 
 
 def billed_megapixels(target: ImageTarget) -> float:
-    """fal bills FLUX schnell per megapixel, rounded up to a whole one (UNCERTAIN: 3P table)."""
-    return float(max(1, -(-target.width * target.height // 1_000_000)))
+    """fal bills FLUX schnell per megapixel, rounded up to whole ones of 1024x1024 pixels
+    (UNCERTAIN: a 3P table; ``adapters._images_fal.billed_megapixels`` meters the same)."""
+    return float(max(1, -(-target.width * target.height // (1024 * 1024))))
 
 
 def route_image_stage(
