@@ -22,7 +22,7 @@ an answer without a usable image ``ProviderFailureError``. Clients never retry.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,6 +90,11 @@ class ImageResult:
     model: str
     seed: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def billed(self, meters: Collection[str]) -> dict[str, float]:
+        """The usage on ``meters`` (the model's ``UsagePricing.meters``): a client measures every
+        meter its API reports, a price bills some of them."""
+        return {meter: units for meter, units in self.usage.items() if meter in meters}
 
     def save(self, path: Path) -> Path:
         """Write the image with the extension of its type (``.png`` or ``.jpg``)."""

@@ -112,6 +112,11 @@ class UsagePricing:
             float(money.stored(total)), tuple(lines), tuple(dict.fromkeys(sources)), uncertain
         )
 
+    @property
+    def meters(self) -> frozenset[str]:
+        """The meters this model is priced on."""
+        return frozenset(rate.meter for rate in self.rates)
+
     def summary(self) -> str:
         """The current default rates, short: ``$0.4/1M in, $1.6/1M out`` or ``$0.04/image``."""
         latest: dict[str, UsageRate] = {}

@@ -64,7 +64,7 @@ def refusal(spec: ModelSpec, needs: ImageNeeds) -> str | None:
 def expected_usage(spec: ModelSpec, needs: ImageNeeds) -> dict[str, float]:
     """The usage one request of ``needs`` is expected to bill on ``spec``'s meters."""
     assert spec.usage_price is not None
-    meters = {rate.meter for rate in spec.usage_price.rates}
+    meters = spec.usage_price.meters
     target = image_target(spec.caps, needs.width, needs.height)
     usage: dict[str, float] = {}
     if "images" in meters:
