@@ -13,7 +13,7 @@ import pytest
 from adapters._images_local import encode
 from adapters.errors import RejectedInputError
 from adapters.image_clients import build_image_client
-from adapters.images import ImageRequest, ImageResult, Reference, prepare_references
+from adapters.images import ImageClient, ImageRequest, ImageResult, Reference, prepare_references
 from emulators import EmulatorHandle, start_emulator
 from registry import ModelKind, load_registry
 
@@ -28,7 +28,7 @@ def emu() -> Iterator[EmulatorHandle]:
         yield handle
 
 
-def client(emu: EmulatorHandle, api: str) -> object:
+def client(emu: EmulatorHandle, api: str) -> ImageClient:
     bases = {
         "openai_images": ("openai", f"{emu.base_url}/openai/v1"),
         "fal_queue": ("fal", f"{emu.base_url}/fal"),
@@ -43,12 +43,14 @@ def pixels(result: ImageResult) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(result.data, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None
     assert image.shape[:2] == (result.height, result.width)
-    return image
+    return np.asarray(image)
 
 
 def centre(image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
-    return image[h // 2 : h * 2 // 3, w * 2 // 5 : w * 3 // 5].reshape(-1, 3).mean(axis=0)
+    return np.asarray(
+        image[h // 2 : h * 2 // 3, w * 2 // 5 : w * 3 // 5].reshape(-1, 3).mean(axis=0)
+    )
 
 
 CASES = [
@@ -63,8 +65,8 @@ CASES = [
 @pytest.mark.parametrize(("api", "request_", "size"), CASES, ids=lambda c: getattr(c, "model", c))
 def test_round_trip_returns_a_measured_image_that_follows_the_prompt(emu, api, request_, size):
     image_client = client(emu, api)
-    first = image_client.generate(request_)  # type: ignore[attr-defined]
-    other = image_client.generate(  # type: ignore[attr-defined]
+    first = image_client.generate(request_)
+    other = image_client.generate(
         ImageRequest(request_.model, "a lighthouse in a storm", request_.size, request_.aspect)
     )
     picture = pixels(first)
@@ -86,8 +88,8 @@ def test_round_trip_returns_a_measured_image_that_follows_the_prompt(emu, api, r
 )
 def test_references_carry_into_the_image(emu, api, model, refs, extra):
     image_client = client(emu, api)
-    red = image_client.generate(ImageRequest(model, "mara", references=(RED,) * refs, **extra))  # type: ignore[attr-defined]
-    blue = image_client.generate(ImageRequest(model, "mara", references=(BLUE,) * refs, **extra))  # type: ignore[attr-defined]
+    red = image_client.generate(ImageRequest(model, "mara", references=(RED,) * refs, **extra))
+    blue = image_client.generate(ImageRequest(model, "mara", references=(BLUE,) * refs, **extra))
     b_red, _, r_red = centre(pixels(red))
     b_blue, _, r_blue = centre(pixels(blue))
     assert r_red > 200 > b_red
@@ -97,16 +99,16 @@ def test_references_carry_into_the_image(emu, api, model, refs, extra):
 def test_usage_is_what_each_price_meters_and_prices_from_the_registry(emu):
     registry = load_registry()
     got = {
-        "openai/gpt-image-1": client(emu, "openai_images").generate(  # type: ignore[attr-defined]
+        "openai/gpt-image-1": client(emu, "openai_images").generate(
             ImageRequest("gpt-image-1", "x" * 400, size="1536x1024", references=(RED,))
         ),
-        "fal/flux-schnell": client(emu, "fal_queue").generate(  # type: ignore[attr-defined]
+        "fal/flux-schnell": client(emu, "fal_queue").generate(
             ImageRequest("fal-ai/flux/schnell", "x", size="1280x720")
         ),
-        "fal/flux-kontext-pro": client(emu, "fal_queue").generate(  # type: ignore[attr-defined]
+        "fal/flux-kontext-pro": client(emu, "fal_queue").generate(
             ImageRequest("fal-ai/flux-pro/kontext", "x", aspect="16:9", references=(RED,))
         ),
-        "gemini/gemini-2.5-flash-image": client(emu, "gemini_image").generate(  # type: ignore[attr-defined]
+        "gemini/gemini-2.5-flash-image": client(emu, "gemini_image").generate(
             ImageRequest("gemini-2.5-flash-image", "x", aspect="16:9", references=(RED,))
         ),
     }
@@ -128,10 +130,12 @@ def test_usage_is_what_each_price_meters_and_prices_from_the_registry(emu):
 
 
 def test_saved_image_keeps_its_type(emu, tmp_path: Path):
-    result = client(emu, "local").generate(ImageRequest("keyframe", "x", size="64x36"))  # type: ignore[attr-defined]
+    result = client(emu, "local").generate(ImageRequest("keyframe", "x", size="64x36"))
     saved = result.save(tmp_path / "frame")
     assert saved.suffix == ".png"
-    assert cv2.imread(str(saved)).shape == (36, 64, 3)
+    loaded = cv2.imread(str(saved))
+    assert loaded is not None
+    assert loaded.shape == (36, 64, 3)
 
 
 def test_references_are_shaped_to_the_api_and_counted_before_spend(tmp_path: Path):
@@ -139,6 +143,7 @@ def test_references_are_shaped_to_the_api_and_counted_before_spend(tmp_path: Pat
     cv2.imwrite(str(big), np.full((3000, 1500, 3), 128, np.uint8))
     (ref,) = prepare_references([big], "fal_queue", limit=1)
     decoded = cv2.imdecode(np.frombuffer(ref.data, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
     assert decoded.shape[:2] == (2048, 1024)
     with pytest.raises(RejectedInputError, match="4 reference images, the model takes at most 3"):
         prepare_references([big] * 4, "gemini_image", limit=3)
