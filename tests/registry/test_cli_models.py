@@ -48,3 +48,14 @@ def test_malformed_registry_exits_2(tmp_path, monkeypatch):
     done = run("models")
     assert done.exit_code == 2
     assert "(fal/veo3).limits.concurrency" in done.output
+
+
+def test_image_models_show_their_sizes_references_and_seed():
+    done = run("models", "--wide")
+    assert done.exit_code == 0, done.output
+    rows = {line.split("│")[1].strip(): line for line in done.output.splitlines() if "│" in line}
+    assert "any ≤14142px" in rows["fal/flux-schnell"]
+    assert "t2i, 16 refs" in rows["openai/gpt-image-1"]
+    assert "t2i, 4 refs" in rows["fal/flux-kontext-pro"]
+    assert rows["fal/flux-schnell"].split("│")[10].strip() == "yes"
+    assert "retired" in rows["gemini/imagen-4"]
