@@ -100,7 +100,7 @@ def _caption(image: Image, prompt: str) -> None:
 
 
 def encode(image: Image, mime: str = "image/png") -> bytes:
-    ext = ".png" if mime == "image/png" else ".jpg"
+    ext = {"image/png": ".png", "image/webp": ".webp"}.get(mime, ".jpg")
     ok, data = cv2.imencode(ext, image)
     if not ok:
         raise RejectedInputError(f"could not encode a {mime} image", "local")

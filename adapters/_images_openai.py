@@ -1,9 +1,9 @@
 """OpenAI Images: ``POST /v1/images/generations`` (JSON) and, with reference images,
 ``POST /v1/images/edits`` (multipart, one ``image[]`` part per reference).
 
-Wire (openai-python 3.3.1, e43b4224, 2026-08-21): ``types/image_generate_params.py`` and
-``image_edit_params.py`` (prompt, model, n, size, quality, output_format; up to 16 images for the
-GPT image models, each under 50 MB); ``types/images_response.py``: ``data[].b64_json`` (GPT image
+Wire (openai 3.60.0, the installed SDK; 3.3.1 of 2026-08-21 agrees): ``types/image_generate_params.py``
+and ``image_edit_params.py`` (prompt, model, n, size, quality, output_format; up to 16 images
+for the GPT image models, each under 50 MB; any ``WxH`` for the gpt-image-2 family); ``types/images_response.py``: ``data[].b64_json`` (GPT image
 models always answer base64) and ``usage`` {input_tokens, input_tokens_details {image_tokens,
 text_tokens}, output_tokens}. The SDK sends the edit images as ``image[]`` parts
 (``resources/images.py`` ``extract_files(paths=[["image"], ["image", "<array>"], ...])``, whose

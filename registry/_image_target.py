@@ -98,8 +98,11 @@ def _from_any(caps: Mapping[str, Any], frame_w: int, frame_h: int) -> ImageTarge
         shrink = min(shrink, caps["max_side"] / max(frame_w, frame_h))
     if caps.get("max_megapixels"):
         shrink = min(shrink, math.sqrt(caps["max_megapixels"] * 1e6 / (frame_w * frame_h)))
-    w, h = max(1, math.floor(frame_w * shrink)), max(1, math.floor(frame_h * shrink))
-    return ImageTarget(w, h, size=f"{w}x{h}", scale=_scale(w, h, frame_w, frame_h))
+    step = int(caps.get("size_multiple") or 1)
+    w = max(step, math.floor(frame_w * shrink / step) * step)
+    h = max(step, math.floor(frame_h * shrink / step) * step)
+    crop = crop_loss(w / h, frame_w / frame_h)
+    return ImageTarget(w, h, size=f"{w}x{h}", crop=crop, scale=_scale(w, h, frame_w, frame_h))
 
 
 def image_target(caps: Mapping[str, Any], frame_w: int, frame_h: int) -> ImageTarget:

@@ -51,6 +51,9 @@ def refusal(spec: ModelSpec, needs: ImageNeeds) -> str | None:
         return "takes no negative prompt"
     if needs.seed and not caps.get("seed"):
         return "takes no seed"
+    ratio = max(needs.width, needs.height) / min(needs.width, needs.height)
+    if caps.get("max_aspect") and ratio > caps["max_aspect"]:
+        return f"draws aspects up to {caps['max_aspect']:g}:1, the frame is {ratio:.2f}:1"
     target = image_target(caps, needs.width, needs.height)
     if target.crop > needs.max_crop + 1e-9:
         drawn = target.size or target.aspect

@@ -2,13 +2,16 @@
 (multipart with ``image[]`` parts), for the GPT image models.
 
 Rules and sources (checked 2026-12-05):
-- [SDK] openai-python 3.3.1 (e43b4224, 2026-08-21) ``types/image_model.py`` (model ids),
-  ``image_generate_params.py`` / ``image_edit_params.py``: prompt "maximum length is 32000
-  characters for the GPT image models", ``n`` "between 1 and 10", ``size`` 1024x1024 /
-  1536x1024 / 1024x1536 / auto for the GPT image models (any ``WxH`` only for gpt-image-2),
-  ``quality`` low / medium / high / auto, ``output_format`` png / jpeg / webp, edits: "up to 16
-  images", each "less than 50MB", png / webp / jpg. ``images_response.py``: ``data[].b64_json``
-  and ``usage``. Bearer auth: ``_client.py``.
+- [SDK] openai 3.60.0 (the installed SDK; 3.3.1 of 2026-08-21 agrees but for the model list)
+  ``types/image_model.py``: the model ids, and "GPT Image 1 was shut down on October 23, 2026",
+  dall-e-2/3 "retired on May 12, 2026"; ``image_generate_params.py`` / ``image_edit_params.py``:
+  prompt "maximum length is 32000 characters", ``n`` "between 1 and 10", ``size`` the standard
+  1024x1024 / 1536x1024 / 1024x1536 / auto, and for the gpt-image-2 family any ``WxH`` with both
+  sides divisible by 16, aspect between 1:3 and 3:1, at most 3840x2160; ``quality`` low / medium
+  / high / auto, ``output_format`` png / jpeg / webp; edits: "up to 16 images", each "less than
+  50MB", png / webp / jpg. ``images_response.py``: ``data[].b64_json`` and ``usage``.
+- [3P] a shut-down model: 404 ``model_not_found`` "The model `X` does not exist or you do not
+  have access to it." (OpenAI's wording for any model it does not serve, quoted widely).
 - Error envelope and wording: as ``_openai_rules`` (``invalid_value``, "Missing required
   parameter"); the string/integer bound messages are the API's generic validation wording
   (``string_above_max_length``, ``integer_above_max_value``), UNCERTAIN for this endpoint.
@@ -27,7 +30,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from adapters.images import Reference
 from emulators.routes import _flow as flow
@@ -37,8 +40,18 @@ from emulators.wire import refused_key, respond
 
 PROVIDER = "openai"
 router = APIRouter(prefix="/openai/v1/images")
-MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "chatgpt-image-latest")
+ANY_SIZE = (
+    "gpt-image-2",
+    "gpt-image-2-2026-04-21",
+    "gpt-image-2.5-sunburst",
+    "gpt-image-2.5-sunburst-2026-09-08",
+    "gpt-image-2.5-flare",
+    "gpt-image-2.5-flare-2026-09-08",
+)
+MODELS = (*ANY_SIZE, "gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest")
+SHUT_DOWN = ("gpt-image-1", "dall-e-2", "dall-e-3")
 SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+MAX_PIXELS = 3840 * 2160
 QUALITIES = ("low", "medium", "high", "auto")
 FORMATS = ("png", "jpeg", "webp")
 MAX_PROMPT = 32_000
@@ -80,6 +93,35 @@ def _int(body: dict[str, Any], name: str, default: int, low: int, high: int) -> 
     return value
 
 
+class ModelNotFound(rules.Refused):
+    def __init__(self, model: str) -> None:
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        super().__init__(message, None, "model_not_found")
+
+    def response(self) -> JSONResponse:
+        return rules.invalid_request(404, str(self), self.param, self.code)
+
+
+def _size(value: Any, any_size: bool) -> str:
+    """The standard sizes; for the gpt-image-2 family any ``WxH`` within [SDK]'s rules (the
+    refusal's wording is UNCERTAIN: not quoted anywhere found)."""
+    if not any_size or value in SIZES or not isinstance(value, str):
+        return str(rules._enum("size", value, SIZES))
+    w, _, h = value.partition("x")
+    if not (w.isdigit() and h.isdigit()) or not int(w) or not int(h):
+        rules._enum("size", value, SIZES)
+    width, height = int(w), int(h)
+    if width % 16 or height % 16:
+        why = "width and height must both be divisible by 16"
+    elif max(width, height) > 3 * min(width, height):
+        why = "the aspect ratio must be between 1:3 and 3:1"
+    elif max(width, height) > 3840 or width * height > MAX_PIXELS:
+        why = "the maximum supported resolution is 3840x2160"
+    else:
+        return value
+    raise rules.Refused(f"Invalid size '{value}': {why}.", "size", "invalid_value")
+
+
 def parse(body: dict[str, Any], models: frozenset[str]) -> dict[str, Any]:
     """The checked request (``prompt``, ``model``, ``n``, ``size``, ``quality``, ``format``)."""
     prompt = body.get("prompt")
@@ -93,11 +135,13 @@ def parse(body: dict[str, Any], models: frozenset[str]) -> dict[str, Any]:
             f"{MAX_PROMPT}, but got a string with length {len(prompt)} instead."
         )
         raise rules.Refused(message, "prompt", "string_above_max_length")
-    model = str(body.get("model", "gpt-image-1"))
+    model = str(body.get("model", "gpt-image-1.5"))  # [SDK] edits: "Defaults to gpt-image-1.5"
+    if model in SHUT_DOWN:
+        raise ModelNotFound(model)
     if model not in MODELS and model not in models:
         rules._enum("model", model, MODELS)
     n = _int(body, "n", 1, 1, MAX_N)
-    size = rules._enum("size", body.get("size", "auto"), SIZES)
+    size = _size(body.get("size", "auto"), model in ANY_SIZE)
     quality = rules._enum("quality", body.get("quality", "auto"), QUALITIES)
     fmt = rules._enum("output_format", body.get("output_format", "png"), FORMATS)
     size = "1024x1024" if size == "auto" else size
@@ -112,9 +156,10 @@ def parse(body: dict[str, Any], models: frozenset[str]) -> dict[str, Any]:
     }
 
 
-def _output_tokens(quality: str, size: str) -> int:
-    base = OUTPUT_TOKENS[quality]
-    return base if size == "1024x1024" else base * 3 // 2
+def _output_tokens(quality: str, width: int, height: int) -> int:
+    """gpt-image-1's table scaled by area (1536x1024: 1.5x, as the table); UNCERTAIN for the
+    gpt-image-2 family, whose token counts are not published."""
+    return round(OUTPUT_TOKENS[quality] * width * height / 1024**2)
 
 
 async def _answer(
@@ -126,14 +171,14 @@ async def _answer(
     if gated.refused:
         return rules.invalid_request(400, SAFETY, code="moderation_blocked")
     width, _, height = checked["size"].partition("x")
-    mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/png"}[checked["format"]]
+    mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[checked["format"]]
     images = [
         {"b64_json": _b64(picture(checked["prompt"], int(width), int(height), i, refs, mime))}
         for i in range(checked["n"])
     ]
     text_tokens = len(checked["prompt"]) // 4 + 1
     image_tokens = REFERENCE_TOKENS * len(refs)
-    output = _output_tokens(checked["quality"], checked["size"]) * checked["n"]
+    output = _output_tokens(checked["quality"], int(width), int(height)) * checked["n"]
     usage = {
         "input_tokens": text_tokens + image_tokens,
         "input_tokens_details": {"image_tokens": image_tokens, "text_tokens": text_tokens},

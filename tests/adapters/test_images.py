@@ -54,7 +54,7 @@ def centre(image: np.ndarray) -> np.ndarray:
 
 
 CASES = [
-    ("openai_images", ImageRequest("gpt-image-1", "a fox", size="1024x1024"), (1024, 1024)),
+    ("openai_images", ImageRequest("gpt-image-2", "a fox", size="640x368"), (640, 368)),
     ("fal_queue", ImageRequest("fal-ai/flux/schnell", "a fox", size="320x180", seed=1), (320, 180)),
     ("fal_queue", ImageRequest("fal-ai/flux-pro/kontext", "a fox", aspect="16:9"), (1392, 752)),
     ("gemini_image", ImageRequest("gemini-2.5-flash-image", "a fox", aspect="16:9"), (1344, 768)),
@@ -79,7 +79,7 @@ def test_round_trip_returns_a_measured_image_that_follows_the_prompt(emu, api, r
 @pytest.mark.parametrize(
     ("api", "model", "refs", "extra"),
     [
-        ("openai_images", "gpt-image-1", 2, {"size": "1024x1024"}),
+        ("openai_images", "gpt-image-2", 2, {"size": "256x256"}),
         ("fal_queue", "fal-ai/flux-pro/kontext", 1, {"aspect": "1:1"}),
         ("fal_queue", "fal-ai/flux-pro/kontext", 3, {"aspect": "1:1"}),
         ("gemini_image", "gemini-2.5-flash-image", 2, {"aspect": "1:1"}),
@@ -99,8 +99,8 @@ def test_references_carry_into_the_image(emu, api, model, refs, extra):
 def test_usage_is_what_each_price_meters_and_prices_from_the_registry(emu):
     registry = load_registry()
     got = {
-        "openai/gpt-image-1": client(emu, "openai_images").generate(
-            ImageRequest("gpt-image-1", "x" * 400, size="1536x1024", references=(RED,))
+        "openai/gpt-image-2": client(emu, "openai_images").generate(
+            ImageRequest("gpt-image-2", "x" * 400, size="1536x1024", references=(RED,))
         ),
         "fal/flux-schnell": client(emu, "fal_queue").generate(
             ImageRequest("fal-ai/flux/schnell", "x", size="1280x720")
@@ -118,9 +118,9 @@ def test_usage_is_what_each_price_meters_and_prices_from_the_registry(emu):
         assert spec.kind is ModelKind.IMAGE
         assert spec.usage_price is not None
         costs[model_id] = spec.usage_price.cost(result.billed(spec.usage_price.meters)).usd
-    # 101 text tokens at $5/1M + 323 image tokens at $10/1M + 1584 output tokens at $40/1M
-    assert costs["openai/gpt-image-1"] == pytest.approx(
-        101 * 5e-6 + 323 * 10e-6 + 1584 * 40e-6, abs=1e-6
+    # 101 text tokens at $5/1M + 323 image tokens at $8/1M + 1584 output tokens at $30/1M
+    assert costs["openai/gpt-image-2"] == pytest.approx(
+        101 * 5e-6 + 323 * 8e-6 + 1584 * 30e-6, abs=1e-6
     )
     assert costs["fal/flux-schnell"] == pytest.approx(0.003)  # 1280x720 bills one megapixel
     assert costs["fal/flux-kontext-pro"] == pytest.approx(0.04)

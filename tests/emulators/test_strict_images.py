@@ -21,7 +21,7 @@ REF = Reference(PNG, "image/png")
 SCENARIO = Scenario.model_validate(
     {
         "models": {
-            "gpt-image-1": {"faults": [{"kind": "safety_refusal", "match": "forbidden"}]},
+            "gpt-image-2": {"faults": [{"kind": "safety_refusal", "match": "forbidden"}]},
             "fal-ai/flux/schnell": {
                 "faults": [
                     {"kind": "safety_refusal", "match": "forbidden"},
@@ -57,7 +57,10 @@ class TestOpenAIImages:
     @pytest.mark.parametrize(
         ("body", "param", "code"),
         [
-            ({"size": "1280x720"}, "size", "invalid_value"),
+            ({"size": "1280x720", "model": "gpt-image-1.5"}, "size", "invalid_value"),
+            ({"size": "1000x700"}, "size", "invalid_value"),
+            ({"size": "3840x1024"}, "size", "invalid_value"),
+            ({"size": "4096x2304"}, "size", "invalid_value"),
             ({"n": 11}, "n", "integer_above_max_value"),
             ({"n": 0}, "n", "integer_below_min_value"),
             ({"prompt": "x" * 32_001}, "prompt", "string_above_max_length"),
@@ -66,9 +69,9 @@ class TestOpenAIImages:
         ],
     )
     def test_generation_refusals(self, emu, body, param, code):
-        sent = {"model": "gpt-image-1", "prompt": "a fox"} | body
+        sent = {"model": "gpt-image-2", "prompt": "a fox"} | body
         answer = post(emu, "/openai/v1/images/generations", json=sent, headers=OPENAI)
-        assert answer.status_code == 400
+        assert answer.status_code == 400, answer.text
         error = answer.json()["error"]
         assert (error["type"], error["param"], error["code"]) == (
             "invalid_request_error",
@@ -77,15 +80,26 @@ class TestOpenAIImages:
         )
 
     def test_unknown_size_names_the_supported_ones(self, emu):
-        sent = {"model": "gpt-image-1", "prompt": "a fox", "size": "1280x720"}
+        sent = {"model": "gpt-image-1.5", "prompt": "a fox", "size": "1280x720"}
         answer = post(emu, "/openai/v1/images/generations", json=sent, headers=OPENAI)
         assert (
             "Supported values are: '1024x1024', '1536x1024', '1024x1536', and 'auto'."
             in (answer.json()["error"]["message"])
         )
 
-    def test_missing_and_refused_keys_are_401(self, emu):
+    def test_gpt_image_2_draws_the_video_frame_exactly(self, emu):
+        sent = {"model": "gpt-image-2", "prompt": "a fox", "size": "1280x720", "quality": "low"}
+        answer = post(emu, "/openai/v1/images/generations", json=sent, headers=OPENAI)
+        assert answer.status_code == 200
+        assert answer.json()["size"] == "1280x720"
+
+    def test_shut_down_models_are_not_found(self, emu):
         sent = {"model": "gpt-image-1", "prompt": "a fox"}
+        answer = post(emu, "/openai/v1/images/generations", json=sent, headers=OPENAI)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "model_not_found")
+
+    def test_missing_and_refused_keys_are_401(self, emu):
+        sent = {"model": "gpt-image-2", "prompt": "a fox"}
         assert post(emu, "/openai/v1/images/generations", json=sent).status_code == 401
         revoked = {"Authorization": "Bearer sk-revoked"}
         answer = post(emu, "/openai/v1/images/generations", json=sent, headers=revoked)
@@ -93,28 +107,28 @@ class TestOpenAIImages:
 
     def test_edits_take_at_most_16_images(self, emu):
         files = [("image[]", (f"r{i}.png", PNG, "image/png")) for i in range(17)]
-        data = {"model": "gpt-image-1", "prompt": "mara"}
+        data = {"model": "gpt-image-2", "prompt": "mara"}
         answer = post(emu, "/openai/v1/images/edits", data=data, files=files, headers=OPENAI)
         assert answer.status_code == 400
         assert answer.json()["error"]["param"] == "image"
 
     def test_edits_refuse_a_non_image_type(self, emu):
         files = [("image[]", ("r.gif", b"GIF89a", "image/gif"))]
-        data = {"model": "gpt-image-1", "prompt": "mara"}
+        data = {"model": "gpt-image-2", "prompt": "mara"}
         answer = post(emu, "/openai/v1/images/edits", data=data, files=files, headers=OPENAI)
         assert answer.json()["error"]["code"] == "unsupported_file_mimetype"
 
     def test_safety_refusal_is_moderation_blocked_and_classified(self, emu):
-        sent = {"model": "gpt-image-1", "prompt": "a forbidden thing"}
+        sent = {"model": "gpt-image-2", "prompt": "a forbidden thing"}
         answer = post(emu, "/openai/v1/images/generations", json=sent, headers=OPENAI)
         assert (answer.status_code, answer.json()["error"]["code"]) == (400, "moderation_blocked")
         client = build_image_client(
             "openai_images", "openai", api_key="sk-test", base_url=f"{emu.base_url}/openai/v1"
         )
         with pytest.raises(SafetyRefusalError):
-            client.generate(ImageRequest("gpt-image-1", "a forbidden thing", size="1024x1024"))
-        with pytest.raises(RejectedInputError, match="1280x720"):
-            client.generate(ImageRequest("gpt-image-1", "a fox", size="1280x720"))
+            client.generate(ImageRequest("gpt-image-2", "a forbidden thing", size="256x256"))
+        with pytest.raises(RejectedInputError, match="1000x700"):
+            client.generate(ImageRequest("gpt-image-2", "a fox", size="1000x700"))
 
 
 FAL = {"Authorization": "Key id:secret"}

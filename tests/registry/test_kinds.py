@@ -32,7 +32,7 @@ def test_every_kind_has_real_models_and_existing_entries_stay_video(catalog):
     expected = {
         ModelKind.LLM: {"gemini/gemini-2.5-flash", "openai/gpt-4.1-mini", "openai/gpt-5-mini"},
         ModelKind.IMAGE: {
-            "openai/gpt-image-1",
+            "openai/gpt-image-2",
             "fal/flux-schnell",
             "fal/flux-kontext-pro",
             "gemini/gemini-2.5-flash-image",
@@ -43,10 +43,15 @@ def test_every_kind_has_real_models_and_existing_entries_stay_video(catalog):
     }
     for kind, ids in expected.items():
         assert ids <= {m.id for m in catalog.of_kind(kind, TODAY)}, kind
-    # Imagen 4 left the Gemini API on 2026-08-17: kept, retired, pointing at its replacement
+    # Imagen 4 left the Gemini API on 2026-08-17, GPT Image 1 was shut down on 2026-10-23:
+    # kept, retired, pointing at their replacements
     imagen = catalog.get("gemini/imagen-4").lifecycle
-    assert imagen.retired_on == date(2026, 8, 17)
-    assert imagen.replacement == "gemini/gemini-2.5-flash-image"
+    assert (imagen.retired_on, imagen.replacement) == (
+        date(2026, 8, 17),
+        "gemini/gemini-2.5-flash-image",
+    )
+    gpt = catalog.get("openai/gpt-image-1").lifecycle
+    assert (gpt.retired_on, gpt.replacement) == (date(2026, 10, 23), "openai/gpt-image-2")
 
 
 def test_every_usage_rate_has_a_source_and_a_date(catalog):

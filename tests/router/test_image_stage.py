@@ -27,6 +27,10 @@ def route(registry, needs, providers=HOSTED, **kwargs):
 def test_targets_by_how_each_model_names_its_output(registry):
     gpt = image_target(registry.get("openai/gpt-image-1").caps, 1280, 720)
     assert (gpt.size, round(gpt.crop, 2)) == ("1536x1024", 0.16)  # 3:2, the closest to 16:9
+    gpt2 = image_target(registry.get("openai/gpt-image-2").caps, 1920, 1080)
+    assert (gpt2.size, gpt2.crop) == ("1920x1072", 0)  # sides divisible by 16, within 1%
+    big = image_target(registry.get("openai/gpt-image-2").caps, 7680, 4320)
+    assert (big.size, big.scale) == ("3840x2160", 2.0)
     kontext = image_target(registry.get("fal/flux-kontext-pro").caps, 720, 1280)
     assert (kontext.aspect, kontext.width, kontext.height, kontext.crop) == ("9:16", 752, 1392, 0)
     schnell = image_target(registry.get("fal/flux-schnell").caps, 1920, 1080)
@@ -44,9 +48,11 @@ def test_a_16_9_keyframe_leaves_out_what_cannot_draw_it_and_says_why(registry):
         "fal/flux-kontext-pro",
     ]
     assert decision.rejected["openai/gpt-image-1"] == [
-        "draws no 16:9 frame: its closest, 1536x1024, loses 16% to the crop (allowed 0%)"
+        "lifecycle retired",
+        "draws no 16:9 frame: its closest, 1536x1024, loses 16% to the crop (allowed 0%)",
     ]
     assert decision.rejected["gemini/imagen-4"] == ["lifecycle retired"]
+    assert "openai/gpt-image-2" not in decision.rejected  # ranked after the three cheaper
     assert decision.rejected["local/keyframe"] == ["provider local is not enabled"]
 
 
@@ -55,11 +61,11 @@ def test_references_choose_the_models_that_read_them(registry):
     assert [c.model_id for c in decision.chain] == [
         "gemini/gemini-2.5-flash-image",
         "fal/flux-kontext-pro",
-        "openai/gpt-image-1",
+        "openai/gpt-image-2",
     ]
     assert decision.rejected["fal/flux-schnell"] == ["takes 0 reference image(s), the stage has 2"]
     five = route(registry, ImageNeeds(1280, 720, references=5, max_crop=0.2))
-    assert [c.model_id for c in five.chain] == ["openai/gpt-image-1"]
+    assert [c.model_id for c in five.chain] == ["openai/gpt-image-2"]
     assert five.rejected["gemini/gemini-2.5-flash-image"] == [
         "takes 3 reference image(s), the stage has 5"
     ]
@@ -71,11 +77,13 @@ def test_references_choose_the_models_that_read_them(registry):
 
 def test_prompt_n_negative_prompt_and_seed_are_capabilities(registry):
     long_prompt = route(registry, ImageNeeds(1024, 1024, prompt_chars=40_000))
-    assert long_prompt.rejected["openai/gpt-image-1"] == [
+    assert long_prompt.rejected["openai/gpt-image-2"] == [
         "prompt limit 32000 chars, the prompt has 40000"
     ]
     seeded = route(registry, ImageNeeds(1024, 1024, seed=True))
-    assert seeded.rejected["openai/gpt-image-1"] == ["takes no seed"]
+    assert seeded.rejected["openai/gpt-image-2"] == ["takes no seed"]
+    banner = route(registry, ImageNeeds(4000, 1000))
+    assert banner.rejected["openai/gpt-image-2"] == ["draws aspects up to 3:1, the frame is 4.00:1"]
     assert "gemini/gemini-2.5-flash-image" in seeded.rejected
     negative = route(registry, ImageNeeds(1024, 1024, negative_prompt=True), providers=("local",))
     assert [c.model_id for c in negative.chain] == ["local/keyframe"]
@@ -99,11 +107,11 @@ def test_quotes_are_priced_on_each_models_meters(registry):
     assert quotes["gemini/gemini-2.5-flash-image"] == pytest.approx(
         358 * 0.3e-6 + 1290 * 30e-6, abs=1e-6
     )
-    gpt = expected_usage(registry.get("openai/gpt-image-1"), needs)
+    gpt = expected_usage(registry.get("openai/gpt-image-2"), needs)
     assert gpt == {
         "input_tokens": 100,
         "image_input_tokens": 323,
-        "output_tokens": pytest.approx(1584),  # medium quality at 1536x1024
+        "output_tokens": 1767,  # a 1280x720 frame quoted as a whole ~1 MP image (cautious)
     }
     schnell = expected_usage(registry.get("fal/flux-schnell"), ImageNeeds(1920, 1080))
     assert schnell == {"megapixels": 2.0}
