@@ -3,7 +3,7 @@
 reference as ``inline_data`` parts, ``generationConfig.responseModalities: ["IMAGE"]`` and
 ``generationConfig.imageConfig.aspectRatio``.
 
-Shapes from google-genai 2.19.0 (66807187, 2026-08-21) ``types.py``: ``Part.inline_data``
+Shapes from google-genai 3.6.1 (installed; 2.19.0 of 2026-08-21 agrees) ``types.py``: ``Part.inline_data``
 (``Blob{mime_type, data}``, camelCase ``inlineData{mimeType, data}`` on the wire), ``ImageConfig``
 (aspect ratios 1:1, 2:3, 3:2, 3:4, 4:3, 9:16, 16:9, 21:9), ``FinishReason`` (``IMAGE_SAFETY``,
 ``IMAGE_PROHIBITED_CONTENT``, ``NO_IMAGE``...), ``BlockedReason`` for ``promptFeedback``, and
@@ -108,7 +108,8 @@ class GeminiImageClient:
                 data,
             )
         try:
-            image = base64.b64decode(str(inline.get("data") or ""), validate=True)
+            text = str(inline.get("data") or "").replace("-", "+").replace("_", "/")
+            image = base64.b64decode(text, validate=True)  # either base64 alphabet
         except (binascii.Error, ValueError) as exc:
             raise ProviderFailureError("inlineData.data is not base64", self.provider) from exc
         width, height, mime = measured(image, self.provider, data)

@@ -4,7 +4,7 @@ Imagen 4's ``:predict``, which the Gemini API no longer serves. Registered befor
 
 Rules and sources (checked 2026-12-05):
 - Auth: an API key as ``x-goog-api-key`` or ``?key=``; without one 403 as ``emulators.routes.google``.
-- [SDK] google-genai 2.19.0 (66807187, 2026-08-21) ``types.py``: ``ImageConfig.aspect_ratio``
+- [SDK] google-genai 3.6.1 (installed; 2.19.0 of 2026-08-21 agrees) ``types.py``: ``ImageConfig.aspect_ratio``
   "Supported values are 1:1, 2:3, 3:2, 3:4, 4:3, 9:16, 16:9, and 21:9" (another value: 400
   INVALID_ARGUMENT; the message wording is UNCERTAIN); ``Part.inline_data`` (``Blob``);
   ``FinishReason``; ``usageMetadata``. Pixels per aspect (1K): ``SIZES`` (Gemini image guide as
@@ -74,8 +74,11 @@ def _references(body: dict[str, Any]) -> tuple[str, list[Reference]]:
                 texts.append(str(part["text"]))
             inline = part.get("inlineData") or part.get("inline_data")
             if isinstance(inline, dict):
+                # google-genai 3.6.1 _common.py sends bytes URL-safe base64-encoded; the API
+                # takes both alphabets
+                text = str(inline.get("data") or "").replace("-", "+").replace("_", "/")
                 try:
-                    data = base64.b64decode(str(inline.get("data") or ""), validate=True)
+                    data = base64.b64decode(text, validate=True)
                 except (binascii.Error, ValueError) as exc:
                     raise flow.BadRequest(f"Invalid value at 'contents[0].parts': {exc}") from exc
                 refs.append(Reference(data, str(inline.get("mimeType") or inline.get("mime_type"))))
