@@ -3,7 +3,10 @@ Imagen 4's ``:predict``, which the Gemini API no longer serves. Registered befor
 ``emulators.routes.google`` (whose ``/models/{model_action}`` serves the judge and Veo).
 
 Rules and sources (checked 2026-12-05):
-- Auth: an API key as ``x-goog-api-key`` or ``?key=``; without one 403 as ``emulators.routes.google``.
+- Auth: an API key as ``x-goog-api-key`` or ``?key=``; without one 403 as ``emulators.routes.google``;
+  a refused one (the scenario's ``invalid_keys``) 400 INVALID_ARGUMENT "API key not valid. Please
+  pass a valid API key." with an ``ErrorInfo`` reason ``API_KEY_INVALID`` ([3P] the body as quoted
+  by several integrators' tests, find_string 2026-12-05).
 - [SDK] google-genai 3.6.1 (installed; 2.19.0 of 2026-08-21 agrees) ``types.py``: ``ImageConfig.aspect_ratio``
   "Supported values are 1:1, 2:3, 3:2, 3:4, 4:3, 9:16, 16:9, and 21:9" (another value: 400
   INVALID_ARGUMENT; the message wording is UNCERTAIN); ``Part.inline_data`` (``Blob``);
@@ -28,12 +31,12 @@ import binascii
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from adapters.images import Reference
 from emulators.routes import _flow as flow
 from emulators.routes._image_common import gate, picture
-from emulators.wire import error_response, respond
+from emulators.wire import error_response, refused_key, respond
 
 PROVIDER = "gemini"
 router = APIRouter(prefix="/google/v1beta/models")
@@ -60,6 +63,31 @@ REFERENCE_TOKENS = 258
 
 def _authorized(request: Request) -> bool:
     return bool(request.headers.get("x-goog-api-key") or request.query_params.get("key"))
+
+
+def _auth_refusal(request: Request) -> Response | None:
+    if not _authorized(request):
+        return error_response(PROVIDER, 403, "Method doesn't allow unregistered callers.")
+    if refused_key(request) or request.query_params.get("key") in _invalid(request):
+        error = {
+            "code": 400,
+            "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                }
+            ],
+        }
+        return JSONResponse({"error": error}, status_code=400)
+    return None
+
+
+def _invalid(request: Request) -> list[str]:
+    invalid: list[str] = flow.emulator(request).scenario.invalid_keys
+    return invalid
 
 
 def _references(body: dict[str, Any]) -> tuple[str, list[Reference]]:
@@ -97,8 +125,9 @@ def _aspect(body: dict[str, Any]) -> str:
 
 
 async def generate(model: str, request: Request) -> Response:
-    if not _authorized(request):
-        return error_response(PROVIDER, 403, "Method doesn't allow unregistered callers.")
+    refused = _auth_refusal(request)
+    if refused is not None:
+        return refused
     raw = await request.body()
     if len(raw) > MAX_BODY:
         message = f"Request payload size exceeds the limit: {MAX_BODY} bytes."
@@ -140,8 +169,9 @@ async def generate(model: str, request: Request) -> Response:
 
 
 async def retired(model: str, request: Request) -> Response:
-    if not _authorized(request):
-        return error_response(PROVIDER, 403, "Method doesn't allow unregistered callers.")
+    refused = _auth_refusal(request)
+    if refused is not None:
+        return refused
     message = (
         f"models/{model} is not found for API version v1beta, or is not supported for predict."
         " Call ListModels to see the list of available models and their supported methods."

@@ -11,31 +11,30 @@ import numpy as np
 import pytest
 
 from adapters._images_local import encode
-from adapters.errors import RateLimitedError, RejectedInputError, SafetyRefusalError
+from adapters.errors import RateLimitedError, RejectedInputError, SafetyRefusalError, TransientError
 from adapters.image_clients import build_image_client
 from adapters.images import ImageRequest, Reference
 from emulators import EmulatorHandle, Scenario, start_emulator
 
 PNG = encode(np.full((16, 16, 3), 90, np.uint8))
 REF = Reference(PNG, "image/png")
+FORBIDDEN = {"kind": "safety_refusal", "match": "forbidden"}
+FLAKY = {"kind": "server_error", "match": "flaky", "status": 503}
 SCENARIO = Scenario.model_validate(
     {
         "models": {
-            "gpt-image-2": {"faults": [{"kind": "safety_refusal", "match": "forbidden"}]},
+            "gpt-image-2": {"faults": [FORBIDDEN, FLAKY]},
             "fal-ai/flux/schnell": {
                 "faults": [
-                    {"kind": "safety_refusal", "match": "forbidden"},
+                    FORBIDDEN,
+                    FLAKY,
                     {"kind": "rate_limit", "match": "busy", "retry_after_s": 7},
                 ]
             },
-            "fal-ai/flux-pro/kontext": {
-                "faults": [{"kind": "safety_refusal", "match": "forbidden"}]
-            },
-            "gemini-2.5-flash-image": {
-                "faults": [{"kind": "safety_refusal", "match": "forbidden"}]
-            },
+            "fal-ai/flux-pro/kontext": {"faults": [FORBIDDEN]},
+            "gemini-2.5-flash-image": {"faults": [FORBIDDEN, FLAKY]},
         },
-        "invalid_keys": ["sk-revoked"],
+        "invalid_keys": ["sk-revoked", "id:revoked", "g-revoked"],
     }
 )
 
@@ -279,3 +278,47 @@ class TestGeminiImages:
             emu, "/google/v1beta/models/imagen-4.0-generate-001:predict", json=body, headers=GEMINI
         )
         assert (answer.status_code, answer.json()["error"]["status"]) == (404, "NOT_FOUND")
+
+
+API_CASES = [
+    (
+        "openai_images",
+        "openai",
+        "/openai/v1",
+        "sk-revoked",
+        ImageRequest("gpt-image-2", "{}", size="256x256"),
+    ),
+    (
+        "fal_queue",
+        "fal",
+        "/fal",
+        "id:revoked",
+        ImageRequest("fal-ai/flux/schnell", "{}", size="64x64"),
+    ),
+    (
+        "gemini_image",
+        "gemini",
+        "/google/v1beta",
+        "g-revoked",
+        ImageRequest("gemini-2.5-flash-image", "{}", aspect="1:1"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("api", "provider", "path", "revoked", "request_"),
+    API_CASES,
+    ids=lambda c: c if isinstance(c, str) else None,
+)
+def test_every_client_classifies_auth_and_server_failures(
+    emu, api, provider, path, revoked, request_
+):
+    def ask(key: str, prompt: str) -> None:
+        client = build_image_client(api, provider, api_key=key, base_url=emu.base_url + path)
+        client.generate(ImageRequest(request_.model, prompt, request_.size, request_.aspect))
+
+    with pytest.raises(RejectedInputError) as refused:
+        ask(revoked, "a fox")
+    assert not isinstance(refused.value, SafetyRefusalError)
+    with pytest.raises(TransientError, match="503"):
+        ask("k:ok", "a flaky fox")
