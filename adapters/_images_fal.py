@@ -32,7 +32,7 @@ from adapters.errors import (
     SafetyRefusalError,
 )
 from adapters.fal import queue_root
-from adapters.images import ImageRequest, ImageResult, Reference, measured
+from adapters.images import ImageRequest, ImageResult, Reference, measured, refuse_unsupported
 
 BASE_URL = "https://queue.fal.run"
 POLL_S = 0.5
@@ -97,6 +97,7 @@ class FalImageClient:
 
     def submit(self, request: ImageRequest) -> str:
         """Queue the request; its queue path (``<owner>/<alias>/requests/<id>``) for ``poll``."""
+        refuse_unsupported(request, self.provider, seed=True)
         app_id = app_for(request)
         data = self._http.json("POST", f"/{app_id}", json=fal_body(request))
         request_id = data.get("request_id")

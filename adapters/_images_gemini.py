@@ -22,7 +22,7 @@ import httpx
 
 from adapters._http import HttpClient
 from adapters.errors import ProviderFailureError, SafetyRefusalError
-from adapters.images import ImageRequest, ImageResult, measured
+from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
 BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 SAFETY_REASONS = frozenset(
@@ -84,6 +84,7 @@ class GeminiImageClient:
         )
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        refuse_unsupported(request, self.provider, seed=False)
         path = f"/models/{request.model}:generateContent"
         data = self._http.json("POST", path, json=gemini_body(request))
         blocked = (data.get("promptFeedback") or {}).get("blockReason")

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.errors import RejectedInputError
-from adapters.images import ImageRequest, ImageResult, Reference
+from adapters.images import ImageRequest, ImageResult, Reference, refuse_unsupported
 from media.caption import Caption, fit_block
 
 Image = npt.NDArray[np.uint8]
@@ -113,6 +113,7 @@ class LocalImageClient:
     provider = "local"
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        refuse_unsupported(request, "local", seed=True)
         width, height = self._size(request)
         image = draw_image(request.prompt, width, height, request.seed, request.references)
         data = encode(image)

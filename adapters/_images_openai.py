@@ -20,7 +20,7 @@ import httpx
 
 from adapters._http import HttpClient, body_of, classify_status, error_message
 from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError
-from adapters.images import ImageRequest, ImageResult, measured
+from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
 BASE_URL = "https://api.openai.com/v1"
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -62,6 +62,7 @@ class OpenAIImageClient:
         self._http.classifier = _classify
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        refuse_unsupported(request, self.provider, seed=False)
         body = generation_body(request)
         if not request.references:
             data = self._http.json("POST", "/images/generations", json=body)

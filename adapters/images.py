@@ -112,6 +112,15 @@ class ImageClient(Protocol):
     def generate(self, request: ImageRequest) -> ImageResult: ...
 
 
+def refuse_unsupported(request: ImageRequest, provider: str, *, seed: bool) -> None:
+    """Refuse, before any request, what the API would silently drop: no image API here takes a
+    negative prompt (fold it into the prompt), and only some take a seed."""
+    if request.negative_prompt:
+        raise RejectedInputError(f"{request.model} takes no negative prompt", provider)
+    if request.seed is not None and not seed:
+        raise RejectedInputError(f"{request.model} takes no seed", provider)
+
+
 def measured(data: bytes, provider: str, raw: Any = None) -> tuple[int, int, str]:
     """``(width, height, mime)`` of encoded image bytes; ``ProviderFailureError`` when they are
     not an image (a provider answered an empty or truncated file)."""

@@ -152,3 +152,24 @@ def test_references_are_shaped_to_the_api_and_counted_before_spend(tmp_path: Pat
 def test_a_hosted_client_without_a_key_is_refused_before_any_request():
     with pytest.raises(RejectedInputError, match="no API key"):
         build_image_client("openai_images", "openai", api_key="")
+
+
+@pytest.mark.parametrize(
+    ("api", "provider", "request_", "why"),
+    [
+        ("openai_images", "openai", ImageRequest("gpt-image-2", "x", seed=1), "takes no seed"),
+        ("gemini_image", "gemini", ImageRequest("gemini-2.5-flash-image", "x", seed=1), "no seed"),
+        (
+            "fal_queue",
+            "fal",
+            ImageRequest("fal-ai/flux/schnell", "x", negative_prompt="rain"),
+            "no negative",
+        ),
+        ("local", "local", ImageRequest("keyframe", "x", negative_prompt="rain"), "no negative"),
+    ],
+)
+def test_what_an_api_would_drop_is_refused_before_any_request(api, provider, request_, why):
+    # a closed port: a request that went out would fail as transient, not as rejected input
+    image_client = build_image_client(api, provider, api_key="k:k", base_url="http://127.0.0.1:9")
+    with pytest.raises(RejectedInputError, match=why):
+        image_client.generate(request_)

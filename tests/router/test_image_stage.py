@@ -86,7 +86,8 @@ def test_prompt_n_negative_prompt_and_seed_are_capabilities(registry):
     assert banner.rejected["openai/gpt-image-2"] == ["draws aspects up to 3:1, the frame is 4.00:1"]
     assert "gemini/gemini-2.5-flash-image" in seeded.rejected
     negative = route(registry, ImageNeeds(1024, 1024, negative_prompt=True), providers=("local",))
-    assert [c.model_id for c in negative.chain] == ["local/keyframe"]
+    assert negative.chain == ()  # no image API here takes one: the stage folds it into the prompt
+    assert negative.rejected["local/keyframe"] == ["takes no negative prompt"]
     many = route(registry, ImageNeeds(1024, 1024, n=5))
     assert many.rejected["fal/flux-schnell"] == [
         "draws at most 4 image(s) a request, the stage asks 5"
