@@ -140,7 +140,10 @@ class FalImageClient:
         url = first.get("url")
         if not url:
             raise ProviderFailureError("result without images[0].url", self.provider, result)
-        data = self._http.call("GET", str(url)).content
+        if str(url).startswith("data:"):  # ``sync_mode``: the image inline as a data URI
+            data = base64.b64decode(str(url).partition(",")[2])
+        else:
+            data = self._http.call("GET", str(url)).content
         width, height, mime = measured(data, self.provider, result)
         megapixels = sum(
             billed_megapixels(int(i.get("width") or width), int(i.get("height") or height))

@@ -24,6 +24,7 @@ Kontext's output pixels per aspect (~1 MP) are UNCERTAIN (``KONTEXT_SIZES``).
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -288,8 +289,11 @@ def _images(
         else:
             data = picture(str(body.get("prompt") or ""), width, height, seed + index, refs, mime)
         name = f"{request_id}-{index}.{'png' if fmt == 'png' else 'jpg'}"
-        files[name] = (data, mime)
-        url = f"{flow.root(request)}/_images/{name}"
+        if body.get("sync_mode") is True:  # [FALJS] sync_mode: "returned as a data URI"
+            url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        else:
+            files[name] = (data, mime)
+            url = f"{flow.root(request)}/_images/{name}"
         images.append({"url": url, "width": width, "height": height, "content_type": mime})
     return {
         "images": images,

@@ -173,3 +173,10 @@ def test_what_an_api_would_drop_is_refused_before_any_request(api, provider, req
     image_client = build_image_client(api, provider, api_key="k:k", base_url="http://127.0.0.1:9")
     with pytest.raises(RejectedInputError, match=why):
         image_client.generate(request_)
+
+
+def test_fal_sync_mode_answers_the_image_inline(emu):
+    request = ImageRequest("fal-ai/flux/schnell", "a fox", size="96x64", params={"sync_mode": True})
+    result = client(emu, "fal_queue").generate(request)
+    assert result.raw["images"][0]["url"].startswith("data:image/png;base64,")
+    assert (result.width, result.height) == (96, 64)
