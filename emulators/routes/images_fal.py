@@ -50,7 +50,13 @@ PRESETS = {
 }
 MAX_SIDE = 14142
 KONTEXT_ASPECTS = ("21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21")
-KONTEXT_SIZES = {"16:9": (1392, 752), "9:16": (752, 1392), "1:1": (1024, 1024)}
+KONTEXT_SIZES = {  # as registry/models.yaml size_for_aspect (both UNCERTAIN)
+    "16:9": (1392, 752),
+    "9:16": (752, 1392),
+    "1:1": (1024, 1024),
+    "4:3": (1184, 880),
+    "3:4": (880, 1184),
+}
 _COMMON = {
     "prompt": Field("str", required=True),
     "seed": Field("int"),
