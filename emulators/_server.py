@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from adapters.webhooks import jwks_for
 from emulators.routes import (
     accounts,
+    elevenlabs,
     fal,
     google,
     images_fal,
@@ -44,6 +45,7 @@ PROVIDER_PATHS = {
     "fal": "/fal",
     "replicate": "/replicate",
     "openai": "/openai",
+    "elevenlabs": "/elevenlabs",
 }
 JUDGE_PATHS = {"gemini": "/google/v1beta", "openai": "/openai/v1"}
 
@@ -68,7 +70,18 @@ def create_app(scenario: Scenario, media_dir: Path) -> FastAPI:
     for images in (images_fal, images_gemini, images_openai):
         app.include_router(images.router)
     # the account/catalog endpoints first: fal's queue routes catch every path under /fal
-    for module in (accounts, google, vertex, runway, kling, luma, replicate, openai, fal):
+    for module in (
+        accounts,
+        google,
+        vertex,
+        runway,
+        kling,
+        luma,
+        replicate,
+        openai,
+        elevenlabs,
+        fal,
+    ):
         app.include_router(module.router)
 
     @app.get("/_emulator/stats")

@@ -19,13 +19,16 @@ from foundation.errors import Problem
 from foundation.strict import Strict
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_NOT_YET = "not used yet: {what} (issue 18); leave it out so nothing is promised that no model does"
+MAX_VOICE_CHARS = 200
 
 
 class Character(Strict):
     id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     description: str = Field(min_length=1, max_length=1000)
-    voice: str | None = None
+    # how the character sounds ("calm, low"): a shot this character speaks in gets a tts stage,
+    # the description mapped to a provider voice (``adapters.voices``). ``openai:onyx`` or
+    # ``elevenlabs:<voice_id>`` names one provider's voice outright (only that provider honours it)
+    voice: str | None = Field(default=None, min_length=1, max_length=MAX_VOICE_CHARS)
     # sent to models that take reference images (``inputs.reference_images``) with every shot
     # featuring the character; at most 3, the most any routed model takes (Veo 3.1's asset images)
     reference_images: list[Annotated[str, Field(min_length=1, max_length=2048)]] = Field(
@@ -41,10 +44,10 @@ class Character(Strict):
 
     @field_validator("voice")
     @classmethod
-    def _no_voice_yet(cls, value: str | None) -> str | None:
-        if value is not None:
-            raise ValueError(_NOT_YET.format(what="no voice model speaks dialogue yet"))
-        return value
+    def _voiced(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty (leave `voice` out for a shot's own sound)")
+        return None if value is None else " ".join(value.split())
 
 
 def _sentence(text: str) -> str:
@@ -69,6 +72,25 @@ def composed_spec_prompt(storyboard: Mapping[str, Any], spec: Mapping[str, Any])
     described = {c["id"]: c["description"] for c in storyboard.get("characters") or []}
     featured = [(cid, described[cid]) for cid in spec.get("characters") or [] if cid in described]
     return compose_prompt(str(spec["prompt"]), featured, storyboard.get("style"))
+
+
+def spec_voice(storyboard: Mapping[str, Any], spec: Mapping[str, Any]) -> str | None:
+    """The voice that speaks a shot's line (a stored storyboard's JSON): its speaker's ``voice``
+    when the shot has a line and a speaker with a voice, else None (the video model's own sound)."""
+    if not spec.get("speaker") or not str(spec.get("dialogue") or "").strip():
+        return None
+    voices = {c["id"]: c.get("voice") for c in storyboard.get("characters") or []}
+    return voices.get(spec["speaker"])
+
+
+def video_spec(storyboard: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What the video stage renders of a shot: a voiced line (``spec_voice``) is spoken by the tts
+    stage and mixed over the clip, so the video model is not sent it and renders the shot's own
+    sound (``audio: dialogue`` becomes ``ambient``); other shots as they are."""
+    if spec_voice(storyboard, spec) is None:
+        return dict(spec)
+    audio = "ambient" if spec.get("audio") == "dialogue" else spec.get("audio", "none")
+    return dict(spec) | {"dialogue": None, "speaker": None, "audio": audio}
 
 
 def featured_references(

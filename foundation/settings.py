@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     fal_key: SecretStr | None = None
     replicate_api_token: SecretStr | None = None
     openai_api_key: SecretStr | None = None
+    elevenlabs_api_key: SecretStr | None = None  # text to speech only (a shot's tts stage)
 
     public_url: str | None = None  # where providers can reach our webhooks (none: poll only)
     replicate_webhook_secret: SecretStr | None = None

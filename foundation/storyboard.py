@@ -202,6 +202,12 @@ class Storyboard(_Strict):
         featured = [(cid, described[cid]) for cid in shot.characters if cid in described]
         return compose_prompt(shot.prompt, featured, self.style)
 
+    def voice_for(self, shot: Shot) -> str | None:
+        """The voice of ``shot``'s speaker when it has a line (a tts stage speaks it), else None."""
+        if not shot.speaker or not (shot.dialogue or "").strip():
+            return None
+        return next((c.voice for c in self.characters if c.id == shot.speaker), None)
+
     def references_for(self, shot: Shot) -> list[str]:
         """The reference images of the characters ``shot`` features, in its order, each once."""
         images = {c.id: c.reference_images for c in self.characters}

@@ -49,6 +49,11 @@ def planned_seconds(storyboard: dict[str, Any], shot_key: str) -> float:
     return 0.0
 
 
+def _is_voice(attempt: Attempt) -> bool:
+    """A try of a shot's tts stage (``pipeline.voice_stage``: numbered below 0)."""
+    return (attempt.number or 0) < 0
+
+
 def _is_fallback(session: Session, attempt: Attempt) -> bool:
     previous = session.scalar(
         select(Attempt.model_id).where(
@@ -97,7 +102,10 @@ def open_record(session: Session, attempt: Attempt, reserved_usd: float = 0.0) -
         quoted_usd=attempt.quoted_usd,
         reserved_usd=reserved_usd,
         computed_usd=attempt.quoted_usd,
-        seconds_planned=planned_seconds(job.storyboard or {}, shot.key),
+        # a shot's tts stage renders no seconds of picture: its cost counts, its seconds do not
+        seconds_planned=0.0
+        if _is_voice(attempt)
+        else planned_seconds(job.storyboard or {}, shot.key),
         judge_usd=0.0,
         drift_flagged=False,
         defects=[],
@@ -124,7 +132,7 @@ def refresh(record: AttemptCost, attempt: Attempt) -> None:
     record.error_kind = attempt.error_kind
     record.render_seconds = attempt.render_seconds
     record.settled_usd = attempt.settled_usd
-    if record.verdict in ATTEMPT_ACCEPTED:
+    if record.verdict in ATTEMPT_ACCEPTED and not _is_voice(attempt):
         planned = record.seconds_planned or requested
         record.seconds_accepted = min(requested, planned) if requested else planned
     else:

@@ -18,7 +18,7 @@ from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from foundation.variants import Variant
-from pipeline import closing, events
+from pipeline import closing, events, voice_stage
 from pipeline.assets import is_remote
 from pipeline.context import RunContext
 from pipeline.errors import public_message
@@ -36,10 +36,13 @@ def profile_of(board: Storyboard) -> stitching.OutputProfile:
     )
 
 
-def captions_of(board: Storyboard) -> stitching.Captions:
-    """The storyboard's dialogue by shot id, and whether to burn it in."""
+def captions_of(
+    board: Storyboard, voices: dict[str, dict[str, Any]] | None = None
+) -> stitching.Captions:
+    """The storyboard's dialogue by shot id, whether to burn it in, and the voice clips of the
+    lines a tts stage spoke (``voice_stage.placements``: their cues follow the clips)."""
     dialogue = {shot.id: shot.dialogue for _, shot in board.shots() if shot.dialogue}
-    return stitching.Captions(dialogue, burn_in=board.captions.burn_in)
+    return stitching.Captions(dialogue, burn_in=board.captions.burn_in, voices=voices or {})
 
 
 def music_of(ctx: RunContext, board: Storyboard) -> stitching.MusicBed | None:
@@ -69,7 +72,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         board = _board(json.dumps(job.storyboard, sort_keys=True))
         asset, key, job_id, scope = shot.asset_path, shot.key, job.id, f"{job.tenant}/{job.id}"
         segments = _segments_of(session, job_id)
-    source = ctx.assets.local(asset)
+    source = voiced_clip(ctx, job_id, key, ctx.assets.local(asset))
     profile = profile_of(board)
     shots = [s for _, s in board.shots()]
     counts = [profile.frames_for(s.duration) for s in shots]
@@ -101,6 +104,22 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         made = variant_segments(ctx, job_id, board, variant)
         variant_profile = stitching.variant_profile(profile, variant)
         prerender_windows(ctx, job_id, board, index, made, variant_profile)
+
+
+def voiced_clip(ctx: RunContext, job_id: str, key: str, clip: Path) -> Path:
+    """The accepted clip with the shot's spoken line (its tts stage) mixed over its own sound at
+    the line's offset (``stitching.voiceover``); the clip itself for a shot without one."""
+    voice = voice_stage.placements(ctx, job_id).get(key)
+    if voice is None or not voice.get("path"):
+        return clip
+    from media.probe import probe
+    from media.runner import run_ffmpeg
+
+    out = ctx.work_dir(job_id) / f"voiced-{key}.mp4"
+    line = ctx.assets.local(str(voice["path"]))
+    has_audio = probe(clip).has_audio
+    run_ffmpeg(stitching.overlay_argv(clip, line, float(voice["offset_s"]), has_audio, out))
+    return out
 
 
 def stored_segment(ctx: RunContext, segment: stitching.Segment, scope: str) -> dict[str, Any]:
@@ -234,13 +253,14 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
     try:
         parts = [(key, segment_of(ctx, data), transitions[key]) for key, data in segments.items()]
         plan = stitching.plan_edit(parts, profile, music=music_of(ctx, board))
-        result = stitching.assemble(plan, output, captions=captions_of(board))
+        captions = captions_of(board, voice_stage.placements(ctx, job_id))
+        result = stitching.assemble(plan, output, captions=captions)
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "stitching", public_message(exc))
     try:
         variants = stitching.deliver_variants(
             plan, output, board.output.variant_list(), ctx.work_dir(job_id),
-            captions=captions_of(board),
+            captions=captions,
         )  # fmt: skip
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "variants", public_message(exc))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderError, RejectedInputError
-from foundation.characters import composed_spec_prompt, spec_references
+from foundation.characters import composed_spec_prompt, spec_references, video_spec
 from foundation.states import (
     ATTEMPT_ENDED,
     ATTEMPT_SUBMITTABLE,
@@ -73,14 +73,16 @@ def build_request(
 
 
 def shot_spec(job: Job, key: str) -> dict[str, Any]:
-    """The shot as the job's storyboard has it, its ``prompt`` composed with the descriptions of
-    the characters it features and the storyboard's style (what the provider is sent)."""
+    """The shot as its video stage renders it (``characters.video_spec``: a voiced line is left to
+    the tts stage), its ``prompt`` composed with the descriptions of the characters it features
+    and the storyboard's style (what the provider is sent)."""
     for scene in job.storyboard["scenes"]:
         for spec in scene["shots"]:
             if spec["id"] == key:
                 composed = composed_spec_prompt(job.storyboard, spec)
                 references = spec_references(job.storyboard, spec)
-                return dict(spec) | {"prompt": composed, "reference_images": references}
+                video = video_spec(job.storyboard, spec)
+                return video | {"prompt": composed, "reference_images": references}
     raise KeyError(key)
 
 
@@ -100,7 +102,11 @@ def begin_in(ctx: RunContext, session: Session, shot: Shot) -> tuple[Attempt | N
     if shot.status in SHOT_NO_MORE_ATTEMPTS:
         return None, 0.0
     attempts = list(
-        session.scalars(select(Attempt).where(Attempt.shot_id == shot.id).order_by(Attempt.number))
+        session.scalars(
+            select(Attempt)
+            .where(Attempt.shot_id == shot.id, Attempt.number > 0)  # tts tries are below 0
+            .order_by(Attempt.number)
+        )
     )
     if attempts and attempts[-1].status not in ATTEMPT_ENDED:
         if shot.status == ShotStatus.PLANNED:  # opened by a re-render

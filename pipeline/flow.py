@@ -29,7 +29,16 @@ from foundation.states import (
     JobStatus,
     ShotStatus,
 )
-from pipeline import admission, assembly, attempts, consistency, continuity, polling, verdicts
+from pipeline import (
+    admission,
+    assembly,
+    attempts,
+    consistency,
+    continuity,
+    polling,
+    verdicts,
+    voice_stage,
+)
 from pipeline import steps as cursors
 from pipeline.assets import AssetStoreUnavailableError
 from pipeline.context import RunContext
@@ -49,6 +58,7 @@ log = logging.getLogger(__name__)
 STEP_QUEUE = {
     "start": "io",
     "begin": "io",
+    "voice": "io",
     "submit": "io",
     "poll": "io",
     "gate": "cpu",
@@ -143,13 +153,18 @@ def _redrive(cur: Cursor, shot_pks: list[int]) -> list[Move]:
 
 def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     """Open the shot's current or next attempt and route it by its state (one transaction: the
-    shot's row is read once, and the attempt's state is the row ``attempts.begin_in`` returns)."""
+    shot's row is read once, and the attempt's state is the row ``attempts.begin_in`` returns).
+    A shot whose voiced line is not spoken yet goes to its tts stage (``voice``) first."""
     shot_pk = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        if _orphaned(session, shot):
+        board = session.get_one(Job, shot.job_id).storyboard  # begin_in reads the same row
+        orphaned = _orphaned(session, shot)
+        if not orphaned and voice_stage.pending(session, shot, board):
+            return [Move(cur.key, cur.job_id, "voice", str(shot_pk))]
+        if orphaned:
             attempts.fail_shot_in(session, shot, "the shot it continues from has no clip")
             attempt, delay, over = None, 0.0, True
         else:
@@ -194,6 +209,22 @@ def _placed_shots(session: Session, job_id: str) -> tuple[dict[str, Any], list[_
         select(Shot.id, Shot.key, Shot.position, Shot.status).where(Shot.job_id == job_id)
     ).all()
     return board or {"scenes": []}, [_Placed(*row) for row in shots]
+
+
+def voice(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """The shot's tts stage (``voice_stage.speak``), then its video stage; a shot whose line
+    could not be voiced has failed and ends here, before its video is paid for."""
+    shot_pk = int(cur.ref or 0)
+    if cur.cancelled:
+        return [_done(cur)]
+    wait = voice_stage.speak(ctx, shot_pk)
+    if wait > 0:  # the model has no free slot: the reserved try asks again then
+        return [Move(cur.key, cur.job_id, "voice", cur.ref, wait)]
+    with session_scope(ctx.db_url) as session:
+        status = session.scalar(select(Shot.status).where(Shot.id == shot_pk))
+    if status in SHOT_ENDED:
+        return shot_over(ctx, cur, shot_pk)
+    return [_to_begin(cur, shot_pk)]
 
 
 def submit(ctx: RunContext, cur: Cursor) -> list[Move]:
@@ -298,6 +329,7 @@ def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
 STEPS: dict[str, Step] = {
     "start": start,
     "begin": begin,
+    "voice": voice,
     "submit": submit,
     "poll": poll,
     "gate": gate,

@@ -13,7 +13,7 @@ from adapters.image_port import image_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history
+from pipeline import assets, history, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -65,6 +65,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     check_images(ctx, board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
+    voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
     availability = router.provider_availability(ctx.providers, ctx.settings)
     return router.plan(
         board,
@@ -146,10 +147,12 @@ def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storybo
     return board.model_copy(update={"music": board.music.model_copy(update={"file": ref})})
 
 
-def check_budget(board: Storyboard, plan: router.Plan) -> None:
+def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) -> None:
+    """Refuse a board whose cheapest routing (the shots' video stages, plus ``stages_usd``: the
+    quotes of their other stages, e.g. the tts stages) is over its budget."""
     if board.budget_usd is None:
         return
-    cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values())
+    cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values()) + stages_usd
     if cheapest > board.budget_usd + 1e-9:
         raise BudgetExceededError(
             f"the cheapest routing costs ${cheapest:.2f}, over the budget of ${board.budget_usd:.2f}"
@@ -169,7 +172,8 @@ def create_job(
     mode = mode or board.mode
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
-    check_budget(board, plan)
+    spoken = voices.plan_voices(ctx, board, mode).values()
+    check_budget(board, plan, sum(d.chain[0].estimate_usd for d in spoken if d.chain))
     job_id = uuid.uuid4().hex
     scope = f"{tenant}/{job_id}"
     board = with_images_stored(ctx, with_music_stored(ctx, plan.board, scope), scope)

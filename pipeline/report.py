@@ -40,8 +40,12 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
 
 
 def _outcome(attempt: Attempt) -> str:
+    stage = "tts " if attempt.number < 0 else ""  # a shot's tts stage (``voice_stage``)
     if attempt.error_kind:
-        return f"{attempt.model_id}: {attempt.error_kind}"
+        return f"{stage}{attempt.model_id}: {attempt.error_kind}"
+    if stage:
+        reused = " (reused)" if (attempt.request or {}).get("reused_from") else ""
+        return f"{stage}{attempt.model_id}: {attempt.status}{reused}"
     verdict = attempt.verdict or {}
     drivers = ",".join(
         str(d.get("code")) for d in verdict.get("drivers", []) if isinstance(d, dict)
@@ -58,8 +62,37 @@ def _spend(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
     )
 
 
-def _shot_row(shot: Shot, attempts: list[Attempt], planned: float, cost: Decimal) -> dict[str, Any]:
+def _tts_stage(tries: list[Attempt]) -> dict[str, Any] | None:
+    """The shot's tts stage in the report: its last try's model and status, and every try."""
+    if not tries:
+        return None
+    last = tries[-1]
+    return {
+        "stage": "tts",
+        "model": last.model_id,
+        "status": last.status,
+        "tries": len(tries),
+        "reused": bool((last.request or {}).get("reused_from")),
+        # how the speech was made: the provider, or the local voice (espeak-ng or its marked
+        # placeholder, ``placeholder-voice``)
+        "note": (last.request or {}).get("note"),
+        "cost_usd": money.to_json(money.total(money.usd(a.settled_usd) for a in tries)),
+        "placement": {k: v for k, v in (last.verdict or {}).items() if k != "stage"}
+        if last.status == "accepted"
+        else None,
+    }
+
+
+def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -> dict[str, Any]:
+    voiced = sorted((a for a in tried if a.number < 0), key=lambda a: -a.number)
+    attempts = [a for a in tried if a.number > 0]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
+    history = [_outcome(a) for a in voiced]
+    history += (
+        [_outcome(a) for a in attempts[:-1]]
+        if shot.status != ShotStatus.FAILED
+        else [_outcome(a) for a in attempts]
+    )
     return {
         "id": shot.key,
         "scene": shot.scene_id,
@@ -75,11 +108,10 @@ def _shot_row(shot: Shot, attempts: list[Attempt], planned: float, cost: Decimal
         "seconds": planned,
         "cost_usd": money.to_json(cost),
         "error": shot.error,
-        "history": [_outcome(a) for a in attempts[:-1]]
-        if shot.status != ShotStatus.FAILED
-        else [_outcome(a) for a in attempts],
+        "history": history,
+        "stages": {"tts": stage} if (stage := _tts_stage(voiced)) else {},
         "route": shot.route,
-        "attempt_log": [_attempt_row(a) for a in attempts],
+        "attempt_log": [_attempt_row(a) for a in voiced + attempts],
     }
 
 

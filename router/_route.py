@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from foundation.storyboard import Mode, Scene, Shot, Storyboard
+from foundation.storyboard import AudioNeed, Mode, Scene, Shot, Storyboard
 from registry import ModelKind, ModelSpec, Registry, Tier
 from router._candidate import Candidate, ShotNeed
 from router._filter import FilterContext, Fit, assess
@@ -36,6 +36,10 @@ class Evaluation:
 def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNeed:
     shot_type, inferred = infer_shot_type(shot)
     seed = shot.seed
+    # a voiced line is spoken by the shot's tts stage and mixed over the clip: the video model
+    # renders the shot's own sound and is not asked to speak (``characters.video_spec``)
+    voiced = board.voice_for(shot) is not None
+    audio = AudioNeed.AMBIENT if voiced and shot.audio is AudioNeed.DIALOGUE else shot.audio
     if seed is None:
         seed = zlib.crc32(f"{board.title}/{shot.id}".encode()) & 0x7FFFFFFF
     return ShotNeed(
@@ -47,14 +51,14 @@ def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNee
         width=board.output.width,
         height=board.output.height,
         fps=board.output.fps,
-        audio=shot.audio,
+        audio=audio,
         shot_type=str(shot_type),
         type_inferred=inferred,
         seed=seed,
         has_image=bool(shot.reference_image) or shot.continues,
         reference_image=shot.reference_image,
         pinned_model=shot.model,
-        dialogue=shot.dialogue,
+        dialogue=None if voiced else shot.dialogue,
         negative_prompt=shot.negative_prompt,
         reference_images=len(board.references_for(shot)),
     )

@@ -24,6 +24,7 @@ from stitching.reframe import (
 )
 from stitching.segment import Segment, normalise
 from stitching.verify import verify
+from stitching.voiceover import overlay_argv
 from stitching.windows import normalise_between, prerender
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "normalise",
     "normalise_between",
     "output_files",
+    "overlay_argv",
     "plan_edit",
     "prerender",
     "reframed",

@@ -221,7 +221,9 @@ def _render(
         os.replace(tmp, out)
         stored = plan.to_dict() | {"captions": captions.to_dict()}
         plan_path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
-        edit = pool.submit(_timed, timings, "edit_files", lambda: export_edit(plan, out, cues))
+        edit = pool.submit(
+            _timed, timings, "edit_files", lambda: export_edit(plan, out, cues, captions.voices)
+        )
         subtitles = write_captions(cues, out)
         playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
         thumbs = pool.submit(

@@ -6,7 +6,10 @@ encoded from), moved to the programme by the shot's ``sample_in`` on the edit pl
 and overlaps are accounted for. Speech is found with an energy envelope: 10 ms RMS windows, active
 when within ``ACTIVE_BELOW_PEAK_DB`` of the loudest window and above ``FLOOR_DBFS``, from the first
 to the last run of at least ``MIN_RUN_WINDOWS`` active windows. A shot with no such run gets a cue
-over its whole span on the timeline, and the cue says so (``timing: "shot"``, and a warning).
+over its whole span on the timeline, and the cue says so (``timing: "shot"``, and a warning). A
+line spoken by a tts stage is not measured in the mix (the shot's own sound may be as loud as the
+voice): its cue spans the speech measured in the voice clip, where the clip was placed in the shot
+(``Captions.voices``, ``timing: "voice"``).
 
 Lines hold at most ``MAX_CHARS`` characters and a cue at most ``MAX_LINES`` lines; longer text is
 split into consecutive cues sharing the speech span in proportion to their characters. Files are
@@ -47,10 +50,16 @@ class Captions:
 
     dialogue: Mapping[str, str] = field(default_factory=dict)
     burn_in: bool = False
+    voices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The voice clips of lines spoken by a tts stage, by shot id: ``speech_s`` (start, end of
+    the speech from the shot's start, seconds), ``path``, ``model``, ``tempo``, ``offset_s``."""
 
     def to_dict(self) -> dict[str, Any]:
         """As ``OUT.plan.json`` keeps it, so a re-stitch from the plan captions the same lines."""
-        return {"dialogue": dict(self.dialogue), "burn_in": self.burn_in}
+        data: dict[str, Any] = {"dialogue": dict(self.dialogue), "burn_in": self.burn_in}
+        if self.voices:
+            data["voices"] = {k: dict(v) for k, v in self.voices.items()}
+        return data
 
     @classmethod
     def from_plan(cls, data: Mapping[str, Any]) -> Captions:
@@ -59,7 +68,13 @@ class Captions:
         lines = found.get("dialogue") or {}
         if not isinstance(lines, dict) or not all(isinstance(v, str) for v in lines.values()):
             raise PlanError("edit plan: captions.dialogue must map shot ids to lines")
-        return cls({str(k): v for k, v in lines.items()}, bool(found.get("burn_in", False)))
+        voices = found.get("voices") or {}
+        if not isinstance(voices, dict) or not all(
+            isinstance(v, dict) and len(v.get("speech_s") or ()) == 2 for v in voices.values()
+        ):
+            raise PlanError("edit plan: captions.voices must map shot ids to voice clips")
+        lines = {str(k): v for k, v in lines.items()}
+        return cls(lines, bool(found.get("burn_in", False)), {str(k): v for k, v in voices.items()})
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,7 @@ class Cue:
     start_ms: int
     end_ms: int
     lines: tuple[str, ...]
-    timing: Literal["speech", "shot"]
+    timing: Literal["speech", "shot", "voice"]
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "lines": list(self.lines)}
@@ -115,10 +130,17 @@ def _shot_pcm(shot: ShotPlan) -> npt.NDArray[np.float32]:
     return pcm.reshape(-1, 2)
 
 
-def _shot_cues(plan: EditPlan, shot: ShotPlan, text: str) -> list[Cue]:
+def _shot_cues(
+    plan: EditPlan, shot: ShotPlan, text: str, voice: Mapping[str, Any] | None = None
+) -> list[Cue]:
     rate = plan.profile.sample_rate
-    span = speech_span(_shot_pcm(shot), rate)
-    timing: Literal["speech", "shot"] = "speech"
+    timing: Literal["speech", "shot", "voice"] = "speech"
+    if voice is not None:
+        first, last = (float(t) for t in voice["speech_s"])
+        span: tuple[int, int] | None = (round(first * rate), round(last * rate))
+        timing = "voice"
+    else:
+        span = speech_span(_shot_pcm(shot), rate)
     if span is None:
         log.warning("captions: no speech found in shot %s; its cue spans the shot", shot.shot_id)
         span, timing = (0, shot.segment.samples), "shot"
@@ -143,7 +165,7 @@ def cues_for(plan: EditPlan, captions: Captions) -> list[Cue]:
     for shot in plan.shots:
         text = (captions.dialogue.get(shot.shot_id) or "").strip()
         if text:
-            cues += _shot_cues(plan, shot, text)
+            cues += _shot_cues(plan, shot, text, captions.voices.get(shot.shot_id))
     return sorted(cues, key=lambda cue: (cue.start_ms, cue.end_ms))
 
 

@@ -2,15 +2,19 @@
 
 One asset per normalised segment (the provider's clip in the clip's note), the shots as asset clips
 on the primary storyline laid out by ``stitching.layout``, each transition between them with its
-audio crossfade, and the music bed as connected audio clips under the first shot (lane -1, its gain
-as volume). Times are rationals of whole frames of the output rate (``frames * den / num`` s).
+audio crossfade, the music bed as connected audio clips under the first shot (lane -1, its gain
+as volume), and each line a tts stage spoke as a connected audio clip of its shot (lane -2, role
+dialogue, disabled: its sound is already mixed into the shot's own). Times are rationals of whole frames of the output rate (``frames * den / num`` s).
 
 The effect ids are Final Cut Pro's built-in transitions, as they appear in its own exports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from stitching.layout import Cut, Join, MediaNames, layout, music_loops, music_name
@@ -43,7 +47,12 @@ def _effect_of(join: Join) -> str:
     return "Cross Dissolve" if join.fade_in else VIDEO_EFFECT[join.kind]
 
 
-def fcpxml_text(plan: EditPlan, title: str, names: MediaNames) -> str:
+def fcpxml_text(
+    plan: EditPlan,
+    title: str,
+    names: MediaNames,
+    voices: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """The plan as an FCPXML document (see the module docstring)."""
     at = _Times(plan.profile.rate)
     cuts = layout(plan)
@@ -83,6 +92,10 @@ def fcpxml_text(plan: EditPlan, title: str, names: MediaNames) -> str:
         clips.append(_asset_clip(spine, cut, asset, at, names))
     if plan.music is not None:
         _music(resources, clips[0], cuts[0], plan, f"r{2 + len(effects) + len(cuts)}", names)
+    for n, (cut, clip) in enumerate(zip(cuts, clips, strict=True)):
+        voice = (voices or {}).get(cut.shot.shot_id)
+        if voice and voice.get("path"):
+            _voice(resources, clip, voice, at, f"v{n + 1}", names)
     ET.indent(root, space="  ")
     return HEADER + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -195,3 +208,26 @@ def _music(
             audioRole="music",
         )
         ET.SubElement(clip, "adjust-volume", amount=f"{plan.music.gain_db:g}dB")
+
+
+def _voice(
+    resources: ET.Element,
+    parent: ET.Element,
+    voice: Mapping[str, Any],
+    at: _Times,
+    ident: str,
+    names: MediaNames,
+) -> None:
+    """A spoken line as a connected clip of its shot, where it plays in the shot's segment."""
+    frames = max(1, round(float(voice["seconds"]) * at.rate))
+    path = Path(str(voice["path"]))
+    asset = ET.SubElement(
+        resources, "asset", id=ident, name=path.stem, start="0s", duration=at(frames),
+        hasAudio="1", audioSources="1", audioChannels="1", audioRate="48000",
+    )  # fmt: skip
+    ET.SubElement(asset, "media-rep", kind="original-media", src=names.url(path))
+    ET.SubElement(
+        parent, "asset-clip", ref=ident, lane="-2",
+        offset=at(round(float(voice["offset_s"]) * at.rate)), name=f"{path.stem}",
+        start="0s", duration=at(frames), audioRole="dialogue", enabled="0",
+    )  # fmt: skip

@@ -4,7 +4,9 @@
 The OTIO timeline is built with ``opentimelineio`` from ``stitching.layout``: a video track ``V1``
 of one clip per shot (its normalised segment, the provider's clip kept in the clip's metadata),
 transitions between them, the shots' sound on ``A1`` (same clips and transitions) and the music bed
-on ``A2`` when the plan has one. The EDL is that timeline through the OTIO project's CMX 3600
+on ``A2`` when the plan has one, and the voice clips of lines a tts stage spoke on a track
+``voices``, disabled (their sound is already mixed into each shot's on ``A1``; an editor enables it
+to re-place or re-level a line). The EDL is that timeline through the OTIO project's CMX 3600
 adapter (picture track only, as CMX 3600 lists one track). The FCPXML comes from a writer of our own
 (``stitching.fcpxml``): the OTIO project's FCP X adapter drops transitions. Captions (the cues of
 ``OUT.srt``) are markers on the OTIO timeline's stack, one per cue, spanning it, its text as the
@@ -17,7 +19,7 @@ and the EDL carry no captions.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,10 +47,16 @@ def interchange_paths(out: Path) -> dict[str, Path]:
     return {fmt: out.with_name(f"{out.stem}.{fmt}") for fmt in FORMATS}
 
 
-def export(plan: EditPlan, out: Path, cues: Sequence[Cue] = ()) -> dict[str, Path]:
+Voices = Mapping[str, Mapping[str, Any]]
+"""The voice clips by shot id (``Captions.voices``: ``path``, ``offset_s``, ``seconds``, ...)."""
+
+
+def export(
+    plan: EditPlan, out: Path, cues: Sequence[Cue] = (), voices: Voices | None = None
+) -> dict[str, Path]:
     """Write ``OUT.otio``, ``OUT.fcpxml`` and ``OUT.edl`` beside ``out``; their paths by format."""
     paths = interchange_paths(out)
-    for fmt, text in _texts(plan, out.stem, MediaNames(), FORMATS, cues).items():
+    for fmt, text in _texts(plan, out.stem, MediaNames(), FORMATS, cues, voices or {}).items():
         paths[fmt].write_text(text, encoding="utf-8")
     return paths
 
@@ -64,6 +72,7 @@ def _texts(
     names: MediaNames,
     formats: tuple[Format, ...],
     cues: Sequence[Cue] = (),
+    voices: Voices | None = None,
 ) -> dict[Format, str]:
     import opentimelineio as otio
 
@@ -72,10 +81,10 @@ def _texts(
     for fmt in formats:
         try:
             if fmt == "fcpxml":
-                texts[fmt] = fcpxml_text(plan, title, names)
+                texts[fmt] = fcpxml_text(plan, title, names, voices)
                 continue
             if built is None:
-                built = timeline(plan, title, names, cues)
+                built = timeline(plan, title, names, cues, voices)
             if fmt == "otio":
                 texts[fmt] = str(otio.adapters.write_to_string(built, "otio_json"))
             else:
@@ -86,7 +95,11 @@ def _texts(
 
 
 def timeline(
-    plan: EditPlan, title: str, names: MediaNames, cues: Sequence[Cue] = ()
+    plan: EditPlan,
+    title: str,
+    names: MediaNames,
+    cues: Sequence[Cue] = (),
+    voices: Voices | None = None,
 ) -> otio.schema.Timeline:
     """The plan as an OTIO timeline (see the module docstring)."""
     import opentimelineio as otio
@@ -104,6 +117,8 @@ def timeline(
         built.tracks.append(track)
     if plan.music is not None:
         built.tracks.append(_music_track(plan, rate, names))
+    if voices:
+        built.tracks.append(_voice_track(plan, rate, names, voices))
     for cue in cues:
         built.tracks.markers.append(_caption(cue, rate))
     return built
@@ -201,6 +216,41 @@ def _music_track(plan: EditPlan, rate: float, names: MediaNames) -> otio.schema.
     return track
 
 
+def _voice_track(
+    plan: EditPlan, rate: float, names: MediaNames, voices: Voices
+) -> otio.schema.Track:
+    """The voice clips where they play on the programme (the shot's ``sample_in`` plus the line's
+    offset), gaps between them; disabled: their sound is in ``A1`` already."""
+    import opentimelineio as otio
+
+    track = otio.schema.Track(name="voices", kind=otio.schema.TrackKind.Audio)
+    track.enabled = False
+    at = 0
+    for shot in plan.shots:
+        voice = voices.get(shot.shot_id)
+        if not voice or not voice.get("path"):
+            continue
+        start = round((shot.sample_in / plan.profile.sample_rate + float(voice["offset_s"])) * rate)
+        frames = max(1, round(float(voice["seconds"]) * rate))
+        if start > at:
+            track.append(otio.schema.Gap(source_range=_range(0, start - at, rate)))
+        path = Path(str(voice["path"]))
+        reference = otio.schema.ExternalReference(
+            target_url=names.url(path), available_range=_range(0, frames, rate)
+        )
+        data = {k: v for k, v in voice.items() if k != "path"} | {"voice": names.path(path)}
+        track.append(
+            otio.schema.Clip(
+                name=f"{shot.shot_id} voice",
+                media_reference=reference,
+                source_range=_range(0, frames, rate),
+                metadata={"shotline": data | {"shot_id": shot.shot_id, "mixed_into": "A1"}},
+            )
+        )
+        at = max(at, start) + frames
+    return track
+
+
 def _reel(cut: Cut) -> str:
     """A CMX reel name (8 characters at most): the shot id when it fits, else its position."""
     name = re.sub(r"[^A-Za-z0-9_]", "", cut.shot.shot_id)
@@ -223,6 +273,8 @@ def edl_text(built: otio.schema.Timeline, plan: EditPlan) -> str:
             clip.media_reference.target_url = data["segment"]
         elif "music" in data:
             clip.media_reference.target_url = data["music"]
+        elif "voice" in data:
+            clip.media_reference.target_url = data["voice"]
     rate = float(plan.profile.rate)
     text = str(otio.adapters.write_to_string(copy, "cmx_3600", rate=rate, style="avid"))
     wipes = {cut.index + 1 for cut in layout(plan) if cut.into and cut.into.kind == "wipe"}

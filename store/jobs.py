@@ -145,7 +145,10 @@ def attempts_by_shot(session: Session, job_id: str) -> dict[int, list[Attempt]]:
 def last_attempt_number(session: Session, shot_id: int) -> int:
     """The highest attempt number of the shot (0 before its first attempt)."""
     number = session.scalar(
-        select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.shot_id == shot_id)
+        select(func.coalesce(func.max(Attempt.number), 0)).where(
+            Attempt.shot_id == shot_id,
+            Attempt.number > 0,  # a tts stage's tries are below 0
+        )
     )
     return int(number or 0)
 

@@ -1,5 +1,5 @@
-"""OpenAI-shaped emulation: ``/v1/videos`` (multipart create, content download) and the judge's
-``/v1/chat/completions``."""
+"""OpenAI-shaped emulation: ``/v1/videos`` (multipart create, content download), the judge's
+``/v1/chat/completions`` and ``/v1/audio/speech`` (``_speech_rules``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from emulators.media import ClipSpec
 from emulators.routes import _chat_rules as chat_rules
 from emulators.routes import _flow as flow
 from emulators.routes import _openai_rules as rules
+from emulators.routes import _speech_rules as speech_rules
 from emulators.routes.judges import openai_chat
 from emulators.state import Job, View
 from emulators.wire import error_response, refused_key, respond
@@ -205,3 +206,31 @@ def _storyboard(request: Request, raw: bytes, body: dict[str, Any]) -> Response:
             },
         }
     )
+
+
+_AUDIO_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac",
+                "wav": "audio/wav", "pcm": "audio/pcm"}  # fmt: skip
+
+
+@router.post("/audio/speech")
+async def speech(request: Request) -> Response:
+    """The emulated voice (``_speech_rules.voice_samples``) in the asked ``response_format``,
+    after the rules the API enforces; 24 kHz as OpenAI's speech is."""
+    if not _authorized(request):
+        return _unauthenticated(request)
+    try:
+        _, body = await flow.json_body(request)
+    except flow.BadRequest as exc:
+        return flow.bad_request(PROVIDER, exc)
+    refused = speech_rules.openai_refusal(body)
+    if refused is not None:
+        param, message, code = refused
+        return rules.invalid_request(400, message, param, code)
+    fmt = str(body.get("response_format", "mp3"))
+    rate = speech_rules.OPENAI_PCM_RATE
+    samples = speech_rules.voice_samples(
+        body["input"], body["voice"], rate, float(body.get("speed", 1.0))
+    )
+    if fmt == "pcm":
+        return Response(speech_rules.pcm16(samples), media_type=_AUDIO_TYPES[fmt])
+    return Response(speech_rules.encoded(samples, rate, fmt), media_type=_AUDIO_TYPES[fmt])

@@ -7,6 +7,7 @@ expected wall time and the budget headroom; shots no model can take are listed a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,10 +32,10 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
 
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None, list[dict[str, Any]]]:
+) -> tuple[router.Plan, str | None, list[dict[str, Any]], dict[str, dict[str, Any]]]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import planning
+    from pipeline import planning, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -42,7 +43,28 @@ def _plan_and_note(
     ctx = RunContext.create(providers, get_settings())
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
-    return plan, local_pin_note(ctx, board, mode), variants_of(board)
+    ctx = replace(ctx, providers=planning.preview_providers(board, mode, providers))
+    stages = {
+        shot: voices.stage_record(decision)
+        for shot, decision in voices.plan_voices(ctx, board, mode).items()
+    }
+    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages
+
+
+def stages_table(stages: dict[str, dict[str, Any]]) -> Table:
+    """Each voiced shot's tts stage: the model that speaks its line, the quote, the fallbacks."""
+    from rich.table import Table
+
+    table = Table(title=f"tts stages ({len(stages)} voiced lines)")
+    for column in ("shot", "stage", "model", "quote", "fallbacks"):
+        table.add_column(column, justify="right" if column == "quote" else "left", overflow="fold")
+    for shot, stage in stages.items():
+        quote = f"${stage['quote_usd']:.4f}" if stage["quote_usd"] is not None else ""
+        table.add_row(
+            shot, stage["stage"], stage["model"] or "[red]no model[/]", quote,
+            ", ".join(stage["fallbacks"]),
+        )  # fmt: skip
+    return table
 
 
 def variants_of(board: Storyboard) -> list[dict[str, Any]]:
@@ -153,15 +175,20 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants = _plan_and_note(storyboard, mode, providers)
+            result, note, variants, stages = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
-            typer.echo(json.dumps(result.to_dict() | {"variants": variants}, indent=2))
+            data = result.to_dict() | {"variants": variants, "stages": stages}
+            typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
             return
         console.print(plan_table(result))
+        if stages:
+            console.print(stages_table(stages))
+            total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
+            console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
         print_forecast(result, console)
         print_variants(variants, console)
         from rich.markup import escape
@@ -174,6 +201,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
+            for shot, stage in stages.items():
+                console.print(f"\n[bold]{shot}[/] (tts): {escape(stage['explanation'])}")
+                for model, why in stage["rejected"].items():
+                    reasons = escape(", ".join(why))
+                    console.print(f"  [dim]rejected: {model}: {reasons}[/]", highlight=False)
         try:
             router.raise_if_unroutable(result)
         except ShotlineError as exc:

@@ -99,10 +99,10 @@ def install(ctx: RunContext, **kwargs: Any) -> ScriptedAdapter:
     return adapter
 
 
-def new_job(ctx: RunContext, tmp: Path, tag: str, *shots: dict[str, Any]) -> str:
+def new_job(ctx: RunContext, tmp: Path, tag: str, *shots: dict[str, Any], **top: Any) -> str:
     """A job whose prompts carry ``tag``, so no engine's run reuses the other's cached clips."""
     tagged = [s | {"prompt": f"{s.get('prompt', s['id'])} ({tag})"} for s in shots]
-    job_id = create_job(ctx, tiny_board(*tagged), output=tmp / f"{tag}.mp4")
+    job_id = create_job(ctx, tiny_board(*tagged, **top), output=tmp / f"{tag}.mp4")
     priced(ctx, job_id, 0.25)
     return job_id
 
@@ -211,6 +211,17 @@ def commit_approved(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Out
     return outcome(ctx, result.final_job_id)
 
 
+def voiced(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
+    """A line spoken by the tts stage (the local voice) before the shot's video stage; the
+    line carries ``tag`` too, so the second engine does not reuse the first one's speech."""
+    install(ctx)
+    mara = {"id": "mara", "description": "a woman", "voice": "calm, low"}
+    line = {"characters": ["mara"], "dialogue": f"Go now, {tag}.", "speaker": "mara"}
+    job_id = new_job(ctx, tmp, tag, shot("a", duration=2, **line), characters=[mara])
+    assert run(runner, job_id) == "delivered"
+    return outcome(ctx, job_id)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "success": success,
     "429-with-hint": rate_limited,
@@ -220,6 +231,7 @@ SCENARIOS: dict[str, Scenario] = {
     "budget-refusal": budget_refusal,
     "rerender": rerender,
     "commit": commit_approved,
+    "voiced": voiced,
 }
 RENDERED = [
     "attempt.reserved",
@@ -249,6 +261,13 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "b": ["shot.planned", *first(CANCELLED)],
     },
     "commit": {"a": ["shot.planned", *first(ACCEPTED)], "b": ["shot.kept", "shot.normalised"]},
+    "voiced": {
+        "a": [
+            "shot.planned",
+            *[e for e in RENDERED if e not in TIMING],  # the tts try (nothing to poll)
+            *first(ACCEPTED),
+        ]
+    },
     "budget-refusal": {
         "a": ["shot.planned", "attempt.reserved", "attempt.failed", "shot.failed", "job.failed"]
     },

@@ -175,3 +175,4 @@ def test_the_worked_example_plans_with_its_bed(cli, monkeypatch):
     assert done.exit_code == 0, done.output
     plan = json.loads(done.stdout)
     assert [s["shot_id"] for s in plan["shots"]] == ["arrival", "line"]
+    assert plan["stages"]["line"]["model"] == "openai/tts-1"  # Mara's voice speaks her line

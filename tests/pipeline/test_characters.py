@@ -55,14 +55,6 @@ def test_every_problem_is_named_with_its_path():
     ]
 
 
-def test_a_voice_is_refused_until_a_voice_stage_exists():
-    with pytest.raises(StoryboardError) as info:
-        tiny_board(shot("a"), characters=[MARA | {"voice": "calm, low"}])
-    (problem,) = info.value.problems
-    assert problem.path == "characters[0].voice"
-    assert "not used yet" in problem.message
-
-
 def test_at_most_three_reference_images_a_character():
     with pytest.raises(StoryboardError) as info:
         tiny_board(shot("a"), characters=[MARA | {"reference_images": ["a", "b", "c", "d"]}])

@@ -1,0 +1,173 @@
+"""What OpenAI's ``POST /v1/audio/speech`` and ElevenLabs' ``POST /v1/text-to-speech/{voice_id}``
+refuse, and the emulated voice they answer with.
+
+Sources (read 2026-12-04):
+- [SDK-OAI] openai-python ``src/openai/types/audio/speech_create_params.py`` @16f3e9f4: ``input``
+  (Required, "The maximum length is 4096 characters"), ``model`` (Required: tts-1, tts-1-hd,
+  gpt-4o-mini-tts), ``voice`` (Required; alloy, ash, coral, echo, fable, onyx, nova, sage,
+  shimmer), ``instructions`` ("Does not work with `tts-1` or `tts-1-hd`"), ``response_format``
+  (mp3, opus, aac, flac, wav, pcm), ``speed`` ("from `0.25` to `4.0`"). ballad and verse (newer
+  voices, gpt-4o-mini-tts only) are not in that version: UNCERTAIN. The error envelope and codes
+  are those of ``_openai_rules`` (``invalid_value`` for enums); the wording for a too-long input and
+  for instructions sent to tts-1 is UNCERTAIN (not quoted by a source we read).
+- [SDK-EL] elevenlabs-python ``src/elevenlabs/text_to_speech/types/
+  text_to_speech_convert_request_output_format.py`` @a3498f67 (the ``output_format`` query values)
+  and ``text_to_speech/client.py`` (``voice_id`` in the path, ``text`` and ``model_id`` in the
+  body, ``xi-api-key`` header). The error bodies ``{"detail": {"status", "message"}}`` with
+  ``needs_authorization`` / ``invalid_api_key`` / ``voice_not_found`` are as integrators map them
+  ([3P] a speech gateway's ``_PROVIDER_REASONS`` table, read 2026-12-04); 422 with a FastAPI-shaped
+  ``detail`` list for a bad query or body value, and the per-model character limits (hail-hq
+  ``costs/tts.json``: 10,000 for eleven_multilingual_v2, 40,000 for eleven_flash_v2_5): UNCERTAIN.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from typing import Any
+
+import numpy as np
+
+from media.speechlike import speechlike
+
+OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+OPENAI_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
+OPENAI_NEWER_VOICES = ("ballad", "verse")  # gpt-4o-mini-tts only: UNCERTAIN
+OPENAI_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+OPENAI_MAX_INPUT = 4096
+OPENAI_PCM_RATE = (
+    24_000  # ``pcm``: raw 24 kHz 16-bit mono ([SDK-OAI] guides as remembered: UNCERTAIN)
+)
+NO_INSTRUCTIONS = ("tts-1", "tts-1-hd")
+
+ELEVENLABS_FORMATS = (
+    "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128",
+    "mp3_44100_192", "pcm_8000", "pcm_16000", "pcm_22050", "pcm_24000", "pcm_44100", "pcm_48000",
+    "ulaw_8000", "alaw_8000", "opus_48000_32", "opus_48000_64", "opus_48000_96",
+    "opus_48000_128", "opus_48000_192",
+)  # fmt: skip
+ELEVENLABS_MODELS = {"eleven_multilingual_v2": 10_000, "eleven_flash_v2_5": 40_000,
+                     "eleven_turbo_v2_5": 40_000}  # fmt: skip
+WORDS_PER_S = 2.5  # the emulated voice's speaking rate at speed 1.0
+
+
+def openai_refusal(body: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """(param, message, code) of the first rule the body breaks ([SDK-OAI]), else None: 400."""
+    for name in ("model", "input", "voice"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            return name, f"Missing required parameter: '{name}'.", "missing_required_parameter"
+    model = body["model"]
+    if model not in OPENAI_MODELS:
+        return (
+            "model",
+            f"Invalid value: '{model}'. Supported values are: {_list(OPENAI_MODELS)}.",
+            ("invalid_value"),
+        )
+    if len(body["input"]) > OPENAI_MAX_INPUT:
+        message = (
+            f"Invalid 'input': string too long. Expected a string with maximum length "
+            f"{OPENAI_MAX_INPUT}, but got a string with length {len(body['input'])} instead."
+        )
+        return "input", message, "string_above_max_length"
+    voices = OPENAI_VOICES + (OPENAI_NEWER_VOICES if model == "gpt-4o-mini-tts" else ())
+    if body["voice"] not in voices:
+        return (
+            "voice",
+            f"Invalid value: '{body['voice']}'. Supported values are: {_list(voices)}.",
+            ("invalid_value"),
+        )
+    fmt = body.get("response_format", "mp3")
+    if fmt not in OPENAI_FORMATS:
+        message = f"Invalid value: '{fmt}'. Supported values are: {_list(OPENAI_FORMATS)}."
+        return "response_format", message, "invalid_value"
+    speed = body.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
+        return (
+            "speed",
+            f"Invalid 'speed': {speed!r}. Expected a value from 0.25 to 4.0.",
+            ("invalid_value"),
+        )
+    if body.get("instructions") and model in NO_INSTRUCTIONS:
+        return "instructions", f"Instructions are not supported with the model '{model}'.", None
+    return None
+
+
+def elevenlabs_refusal(
+    body: dict[str, Any], query: dict[str, str]
+) -> tuple[int, dict[str, Any]] | None:
+    """(status, body) of the first rule the request breaks ([SDK-EL]), else None."""
+    fmt = query.get("output_format", "mp3_44100_128")
+    if fmt not in ELEVENLABS_FORMATS:
+        return 422, _invalid(("query", "output_format"), fmt, "Input should be one of the formats")
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return 422, _invalid(("body", "text"), text, "Field required")
+    model = body.get("model_id", "eleven_multilingual_v2")
+    if model not in ELEVENLABS_MODELS:
+        message = f"A model with model ID {model} does not exist"
+        return 400, {"detail": {"status": "model_not_found", "message": message}}
+    limit = ELEVENLABS_MODELS[model]
+    if len(text) > limit:
+        message = f"Text is too long: {len(text)} characters, the limit of {model} is {limit}."
+        return 400, {"detail": {"status": "text_too_long", "message": message}}
+    return None
+
+
+def elevenlabs_unauthorized(key: str | None) -> dict[str, Any]:
+    if not key:
+        message = "Neither authorization header nor xi-api-key received, please provide one."
+        return {"detail": {"status": "needs_authorization", "message": message}}
+    return {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
+
+
+def elevenlabs_voice_missing(voice_id: str) -> dict[str, Any]:
+    message = f"A voice with the voice_id {voice_id} was not found."
+    return {"detail": {"status": "voice_not_found", "message": message}}
+
+
+def _invalid(loc: tuple[str, str], value: Any, message: str) -> dict[str, Any]:
+    return {"detail": [{"type": "value_error", "loc": list(loc), "msg": message, "input": value}]}
+
+
+def _list(values: tuple[str, ...]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+
+
+def voice_samples(text: str, voice: str, rate: int, speed: float = 1.0) -> np.ndarray:
+    """The emulated voice: a speech-like signal (``media.speechlike``) as long as ``text`` takes
+    to say at ``WORDS_PER_S`` over ``speed``, its pitch set by ``voice``."""
+    words = max(1, len(text.split()))
+    seconds = max(0.5, words / WORDS_PER_S / max(speed, 0.25))
+    seed = zlib.crc32(f"{voice}|{text}".encode())
+    pitch = 95.0 + (zlib.crc32(voice.encode()) % 6) * 20.0
+    return speechlike(seconds, rate, pitch_hz=pitch, seed=seed, peak=0.7)
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    return bytes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def encoded(samples: np.ndarray, rate: int, fmt: str) -> bytes:
+    """``samples`` in ``fmt`` (wav, flac, mp3, aac, opus) through PyAV."""
+    import av
+
+    codec, container_fmt = {
+        "wav": ("pcm_s16le", "wav"), "flac": ("flac", "flac"), "mp3": ("mp3", "mp3"),
+        "aac": ("aac", "adts"), "opus": ("libopus", "ogg"),
+    }[fmt]  # fmt: skip
+    if fmt == "opus":
+        rate = 48_000 if rate not in (8000, 12000, 16000, 24000, 48000) else rate
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container_fmt) as container:
+        stream: Any = container.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(
+            (np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :], format="s16", layout="mono"
+        )
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()

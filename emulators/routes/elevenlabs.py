@@ -1,0 +1,39 @@
+"""ElevenLabs-shaped emulation: ``POST /v1/text-to-speech/{voice_id}`` (rules and sources:
+``_speech_rules``). The voice id must be one of the premade voices shotline maps descriptions to
+(an account's own voices are not emulated); the answer is the emulated voice in the asked
+``output_format`` (pcm and mp3 ones; ulaw/alaw/opus are answered as pcm: UNCERTAIN shortcut)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from adapters.voices import ELEVENLABS_TRAITS
+from emulators.routes import _flow as flow
+from emulators.routes import _speech_rules as rules
+
+PROVIDER = "elevenlabs"
+router = APIRouter(prefix="/elevenlabs")
+
+
+@router.post("/v1/text-to-speech/{voice_id}")
+async def text_to_speech(voice_id: str, request: Request) -> Response:
+    key = request.headers.get("xi-api-key")
+    invalid = request.app.state.emulator.scenario.invalid_keys
+    if not key or key in (invalid or ()):
+        return JSONResponse(rules.elevenlabs_unauthorized(key), status_code=401)
+    try:
+        _, body = await flow.json_body(request)
+    except flow.BadRequest as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+    refused = rules.elevenlabs_refusal(body, dict(request.query_params))
+    if refused is not None:
+        return JSONResponse(refused[1], status_code=refused[0])
+    if voice_id not in ELEVENLABS_TRAITS:
+        return JSONResponse(rules.elevenlabs_voice_missing(voice_id), status_code=404)
+    fmt = request.query_params.get("output_format", "mp3_44100_128")
+    rate = int(fmt.split("_")[1])
+    samples = rules.voice_samples(str(body["text"]), voice_id, rate)
+    if fmt.startswith("mp3"):
+        return Response(rules.encoded(samples, rate, "mp3"), media_type="audio/mpeg")
+    return Response(rules.pcm16(samples), media_type="audio/pcm")

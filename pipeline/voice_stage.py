@@ -1,0 +1,343 @@
+"""A shot's tts stage, run: the step ``voice`` of the step graph (``pipeline.flow``), before the
+shot's video stage, so a line that cannot be voiced or does not fit the shot fails the shot
+before its video is paid for.
+
+Each try is an attempt row of the shot numbered below zero (-1, -2, ...; video attempts count from
+1), with its quote reserved and its cost settled by the ledger like a video attempt's, its events
+and its ``AttemptCost`` record, and ``request.stage == "tts"``. The speech is cached by the hash of
+its inputs (``voices.cache_key``, kept as the attempt's ``provider_job_id``): an unchanged line
+re-rendered in the tenant reuses the stored speech for nothing. The check: speech is present in
+the clip (the gate's VAD, ``quality.speech``) and it fits the shot (``stitching.voiceover``:
+retimed up to ``MAX_TEMPO``, else the shot fails with the reason).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.errors import ProviderError
+from adapters.speech import SpeechClient, SpeechRequest
+from foundation.characters import spec_voice
+from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus
+from ledger import service as ledger
+from media.runner import run_ffmpeg
+from pipeline import admission, voices
+from pipeline.attempts import fail_shot_in
+from pipeline.context import RunContext
+from pipeline.transitions import attempt_opened, attempt_to
+from quality.policy import DetectorConfig
+from quality.speech import VAD_RATE, speech_segments
+from router import StageCandidate
+from stitching.captions import speech_span
+from stitching.voiceover import RATE, VoiceFit, fit_line, fitted_argv, read_mono
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+STAGE = "tts"
+_WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
+
+
+@dataclass(frozen=True)
+class _Job:
+    id: str
+    tenant: str
+    providers: str
+    mode: str
+    shot_key: str
+
+
+def voice_attempts(session: Session, shot_id: int) -> list[Attempt]:
+    """The shot's tts attempts, first first."""
+    query = select(Attempt).where(Attempt.shot_id == shot_id, Attempt.number < 0)
+    return list(session.scalars(query.order_by(Attempt.number.desc())))
+
+
+def _done_for(attempt: Attempt, line: voices.Line) -> bool:
+    request = attempt.request or {}
+    return (
+        attempt.status == AttemptStatus.ACCEPTED
+        and request.get("text") == line.text
+        and request.get("voice_description") == line.voice
+    )
+
+
+def pending(session: Session, shot: Shot, storyboard: dict[str, Any]) -> bool:
+    """Whether the shot's line still has to be voiced (cheap for a shot without a voice). A shot
+    that has ended is not; an accepted one may be: a commit's kept shot arrives accepted with its
+    preview clip, and its line is voiced in the final job (the preview's speech, from the cache,
+    when the same model speaks it)."""
+    if shot.status in SHOT_ENDED:
+        return False
+    spec: dict[str, Any] = next(
+        (s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == shot.key), {}
+    )
+    if spec_voice(storyboard, spec) is None:
+        return False
+    line = voices.line_of(storyboard, shot.key)
+    return line is not None and not any(
+        _done_for(a, line) for a in voice_attempts(session, shot.id)
+    )
+
+
+def speak(ctx: RunContext, shot_pk: int) -> float:
+    """Voice the shot's line along its tts chain; the shot fails (stage ``tts``) when no model
+    delivers speech that fits. Returns 0 when the stage is over, else the seconds to wait for a
+    slot of the model (``admission``: its concurrency and requests a minute; the reserved try
+    waits). Idempotent: a voiced line is left as it is, a model already tried on it is not asked
+    again."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        job = session.get_one(Job, shot.job_id)
+        if not pending(session, shot, job.storyboard):
+            return 0.0
+        line = voices.line_of(job.storyboard, shot.key)
+        assert line is not None
+        tries = voice_attempts(session, shot.id)
+        _close_interrupted(session, job.id, tries)
+        owner = _Job(job.id, job.tenant or "local", job.providers, job.mode, shot.key)
+        mine = [a for a in tries if (a.request or {}).get("text") == line.text]
+        tried = {a.model_id: a.error for a in mine if a.status in _NO_MORE}
+        waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
+    providers = voices.tts_providers(owner.providers, ctx.settings)
+    decision = voices.route_line(ctx, line, providers, owner.mode)
+    reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
+    for candidate in decision.chain:
+        if candidate.model_id in tried:
+            continue
+        outcome = _try(ctx, shot_pk, owner, line, candidate, waiting.get(candidate.model_id))
+        if isinstance(outcome, float):
+            return outcome
+        if outcome is None:
+            return 0.0
+        reason, final = outcome
+        if final:
+            break
+    with session_scope(ctx.db_url) as session:
+        fail_shot_in(session, session.get_one(Shot, shot_pk), f"tts: {reason}", STAGE)
+    return 0.0
+
+
+_NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
+
+
+def _close_interrupted(session: Session, job_id: str, tries: list[Attempt]) -> None:
+    """A try a crash left after it was sent may have been billed: it is settled at its quote and
+    failed (a reserved one, not sent yet, waits for its slot again)."""
+    for attempt in tries:
+        if attempt.status not in ATTEMPT_ENDED and attempt.status != AttemptStatus.RESERVED:
+            ledger.settle(session, job_id, attempt, attempt.quoted_usd)
+            attempt.error = "interrupted: the process stopped during the call"
+            attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE)
+
+
+def _open(
+    ctx: RunContext, shot_pk: int, owner: _Job, candidate: StageCandidate, request: dict[str, Any]
+) -> int | None:
+    """Open a tts attempt (``reserved``) and reserve its quote; None (and the attempt failed)
+    over budget."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        lowest = min([a.number for a in voice_attempts(session, shot_pk)] + [0])
+        quote = 0.0 if request.get("reused_from") else candidate.estimate_usd
+        attempt = Attempt(
+            shot_id=shot_pk, number=lowest - 1, model_id=candidate.model_id,
+            provider=candidate.provider, quoted_usd=quote, request=request,
+        )  # fmt: skip
+        attempt_opened(session, attempt, shot, stage=STAGE, model=candidate.model_id)
+        if not ledger.reserve(session, owner.id, attempt):
+            attempt.error = "the tts quote does not fit the budget"
+            attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=STAGE)
+            return None
+        return attempt.id
+
+
+def _sending(ctx: RunContext, attempt_id: int, request: dict[str, Any]) -> None:
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | request
+        attempt_to(session, attempt, AttemptStatus.SUBMITTING, stage=STAGE)
+
+
+def _try(
+    ctx: RunContext,
+    shot_pk: int,
+    owner: _Job,
+    line: voices.Line,
+    candidate: StageCandidate,
+    reserved: int | None,
+) -> tuple[str, bool] | float | None:
+    """One model's try: None when the line is voiced, the seconds to wait for the model's slot,
+    or (reason, whether to stop trying). ``reserved``: this model's try waiting for its slot."""
+    spec = ctx.registry.get(candidate.model_id)
+    choice = voices.voice_of(spec, line.voice)
+    assert choice is not None  # the route kept only models that honour the voice
+    key = voices.cache_key(line, candidate, choice)
+    cached = _cached(ctx, key, owner.tenant)
+    request = {
+        "stage": STAGE, "text": line.text, "voice_description": line.voice,
+        "voice": choice.voice, "instructions": choice.instructions, "cache_key": key,
+        "reused_from": cached[0] if cached else None, "note": cached[2] if cached else None,
+    }  # fmt: skip
+    attempt_id = reserved or _open(ctx, shot_pk, owner, candidate, request)
+    if attempt_id is None:
+        return "the tts quote does not fit the budget", True
+    if cached is not None:
+        _sending(ctx, attempt_id, request)
+        raw = ctx.assets.local(cached[1])
+        return _check(ctx, attempt_id, owner, line, raw, cached[1], 0.0)
+    wait = admission.admit(ctx, attempt_id)
+    if wait > 0:
+        return wait
+    _sending(ctx, attempt_id, request)
+    said = SpeechRequest(line.text, candidate.provider_model, choice.voice, choice.instructions)
+    client = speech_client(ctx, candidate.provider)
+    try:
+        admission.sent(ctx, attempt_id, candidate.model_id)
+        speech = client.speak(said)
+    except ProviderError as exc:
+        _failed(ctx, attempt_id, owner, str(exc), exc.kind)
+        return f"{candidate.model_id}: {exc}", False
+    finally:
+        client.close()
+        admission.release(ctx, attempt_id, candidate.model_id)
+    raw = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{key[:12]}.wav"
+    raw.write_bytes(speech.wav)
+    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
+    seconds = float(read_mono(raw).size) / RATE
+    assert spec.usage_price is not None
+    cost = spec.usage_price.cost(voices.usage_for(spec, line.text, seconds)).usd
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref, "note": speech.note}
+        attempt.provider_job_id = f"tts:{key}"
+    return _check(ctx, attempt_id, owner, line, raw, ref, cost)
+
+
+def speech_client(ctx: RunContext, provider: str) -> SpeechClient:
+    """The provider's speech client: at the emulator when emulated, else with its key."""
+    if provider == "local":
+        return SpeechClient("local")
+    if ctx.emulated:
+        return SpeechClient(provider, "emulated", ctx.base_urls[provider] + _EMULATED[provider])
+    field = voices.HOSTED_TTS[provider]
+    secret = getattr(ctx.settings, field)
+    return SpeechClient(provider, secret.get_secret_value() if secret else "")
+
+
+_EMULATED = {"openai": "/v1", "elevenlabs": ""}
+
+
+def _cached(ctx: RunContext, key: str, tenant: str) -> tuple[int, str, str | None] | None:
+    """An accepted try of the tenant with this key whose speech is still stored."""
+    with session_scope(ctx.db_url) as session:
+        rows = session.execute(
+            select(Attempt.id, Attempt.request)
+            .join(Shot, Shot.id == Attempt.shot_id)
+            .join(Job, Job.id == Shot.job_id)
+            .where(Attempt.provider_job_id == f"tts:{key}", Job.tenant == tenant)
+            .where(Attempt.status == AttemptStatus.ACCEPTED)
+            .order_by(Attempt.id.desc())
+        ).all()
+    for attempt_id, request in rows:
+        source = (request or {}).get("source")
+        if source and ctx.assets.exists(source):
+            return attempt_id, str(source), (request or {}).get("note")
+    return None
+
+
+def _failed(ctx: RunContext, attempt_id: int, owner: _Job, error: str, kind: str) -> None:
+    """A provider refusal or failure: nothing was delivered, nothing is billed (UNCERTAIN for a
+    timeout, whose speech may have been made)."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.error, attempt.error_kind = error, kind
+        ledger.settle(session, owner.id, attempt, 0.0)
+        attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE, error=error)
+
+
+def _check(
+    ctx: RunContext,
+    attempt_id: int,
+    owner: _Job,
+    line: voices.Line,
+    raw: Path,
+    ref: str,
+    cost: float,
+) -> tuple[str, bool] | None:
+    """Speech present, and fitted to the shot; the attempt accepted (or rejected) and settled."""
+    heard = _speech_heard(raw)
+    fit: VoiceFit | str = "no speech was heard in the voice clip"
+    if heard:
+        fit = fit_line(float(read_mono(raw).size) / RATE, line.shot_s)
+    fitted = placement = None
+    if isinstance(fit, VoiceFit):
+        fitted = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{attempt_id}-fitted.wav"
+        run_ffmpeg(fitted_argv(raw, fitted, fit.tempo), timeout=120)
+        placement = _placement(fitted, fit)
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref}
+        attempt.provider_job_id = attempt.provider_job_id or f"tts:{attempt.request['cache_key']}"
+        for status in _WALK:
+            attempt_to(session, attempt, status, stage=STAGE)
+        ledger.settle(session, owner.id, attempt, cost)
+        attempt_to(session, attempt, AttemptStatus.GATING, stage=STAGE)
+        if placement is None or fitted is None:
+            attempt.error = str(fit)
+            attempt.verdict = {"stage": STAGE, "reason": str(fit)}
+            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=STAGE, reason=str(fit))
+            return str(fit), heard
+        attempt.asset_path = ctx.assets.put(fitted, f"{owner.tenant}/{owner.id}", alone=True)
+        attempt.verdict = {"stage": STAGE, **placement}
+        attempt_to(session, attempt, AttemptStatus.ACCEPTED, stage=STAGE, **placement)
+    return None
+
+
+def _speech_heard(path: Path) -> bool:
+    pcm = (np.clip(read_mono(path, VAD_RATE), -1, 1) * 32767).astype(np.int16)
+    with contextlib.suppress(ValueError):
+        return bool(speech_segments(pcm, DetectorConfig()))
+    return False
+
+
+def _placement(fitted: Path, fit: VoiceFit) -> dict[str, Any]:
+    """Where the speech plays in the shot (seconds from the shot's start)."""
+    samples = read_mono(fitted)
+    span = speech_span(samples.reshape(-1, 1), RATE) or (0, samples.size)
+    return {
+        "offset_s": fit.offset_s,
+        "seconds": round(samples.size / RATE, 3),
+        "tempo": fit.tempo,
+        "speech_s": [
+            round(fit.offset_s + span[0] / RATE, 3),
+            round(fit.offset_s + span[1] / RATE, 3),
+        ],
+    }
+
+
+def placements(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
+    """The accepted voice clip of every voiced shot of the job, by shot key (``Captions.voices``
+    and the mix read them): ``path``, ``model``, ``offset_s``, ``speech_s``, ``tempo``."""
+    with session_scope(ctx.db_url) as session:
+        rows = session.execute(
+            select(Shot.key, Attempt.asset_path, Attempt.model_id, Attempt.verdict)
+            .join(Attempt, Attempt.shot_id == Shot.id)
+            .where(Shot.job_id == job_id, Attempt.number < 0)
+            .where(Attempt.status == AttemptStatus.ACCEPTED)
+            .order_by(Attempt.number.desc())
+        ).all()
+    found: dict[str, dict[str, Any]] = {}
+    for key, path, model, verdict in rows:
+        found[key] = {
+            "path": path,
+            "model": model,
+            **{k: v for k, v in (verdict or {}).items() if k != "stage"},
+        }
+    return found

@@ -1,0 +1,120 @@
+"""The speech emulators refuse what OpenAI's ``POST /v1/audio/speech`` and ElevenLabs'
+``POST /v1/text-to-speech/{voice_id}`` refuse, with the provider's status and error body, and the
+adapter's requests (``adapters.speech``) come back as speech (rules and sources:
+``emulators/routes/_speech_rules.py``)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import av
+import httpx
+import openai
+import pytest
+
+from adapters.errors import RejectedInputError
+from adapters.speech import SpeechClient, SpeechRequest
+from emulators import EmulatorHandle, Scenario, start_emulator
+
+ADAM = "pNInz6obpgDQGcFmaJgB"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorHandle]:
+    with start_emulator(Scenario()) as handle:
+        yield handle
+
+
+def speech(emulator: EmulatorHandle, body: dict[str, Any], key: str | None = "k") -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = emulator.base_urls["openai"] + "/v1/audio/speech"
+    return httpx.post(url, json=body, headers=headers, timeout=30)
+
+
+GOOD = {"model": "gpt-4o-mini-tts", "input": "We leave at dawn.", "voice": "onyx"}
+
+
+@pytest.mark.parametrize(
+    ("change", "param", "code"),
+    [
+        ({"input": "x" * 4097}, "input", "string_above_max_length"),
+        ({"voice": "rachel"}, "voice", "invalid_value"),
+        ({"model": "tts-1", "voice": "verse"}, "voice", "invalid_value"),
+        ({"response_format": "ogg"}, "response_format", "invalid_value"),
+        ({"speed": 4.5}, "speed", "invalid_value"),
+        ({"speed": 0.2}, "speed", "invalid_value"),
+        ({"model": "tts-1", "instructions": "calm"}, "instructions", None),
+        ({"model": "tts-2"}, "model", "invalid_value"),
+        ({"input": ""}, "input", "missing_required_parameter"),
+    ],
+)
+def test_openai_refuses_what_the_api_refuses(emulator, change, param, code):
+    answer = speech(emulator, GOOD | change)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+
+
+def test_openai_needs_a_bearer_key(emulator):
+    assert speech(emulator, GOOD, key=None).status_code == 401
+
+
+def test_the_openai_sdk_gets_speech_of_the_lines_length(emulator):
+    client = openai.OpenAI(api_key="k", base_url=emulator.base_urls["openai"] + "/v1")
+    audio = client.audio.speech.create(
+        model="gpt-4o-mini-tts", voice="onyx", input="one two three four five", response_format="wav",
+        instructions="Speak in a calm, low voice.", speed=2.0,
+    )  # fmt: skip
+    with av.open(io.BytesIO(audio.content), "r") as container:
+        stream = container.streams.audio[0]
+        assert stream.rate == 24_000
+        seconds = float(container.duration or 0) / 1e6
+    assert seconds == pytest.approx(5 / 2.5 / 2.0, abs=0.05)
+
+
+def eleven(
+    emulator: EmulatorHandle, body: dict[str, Any], voice: str = ADAM, key: str = "k", **query: str
+) -> httpx.Response:
+    url = emulator.base_urls["elevenlabs"] + f"/v1/text-to-speech/{voice}"
+    headers = {"xi-api-key": key} if key else {}
+    return httpx.post(url, json=body, params=query, headers=headers, timeout=30)
+
+
+def test_elevenlabs_refusals_carry_its_status_and_body(emulator):
+    body = {"text": "We leave at dawn.", "model_id": "eleven_flash_v2_5"}
+    no_key = eleven(emulator, body, key="")
+    assert no_key.status_code == 401
+    assert no_key.json()["detail"]["status"] == "needs_authorization"
+    bad_format = eleven(emulator, body, output_format="wav_44100")
+    assert bad_format.status_code == 422
+    assert bad_format.json()["detail"][0]["loc"] == ["query", "output_format"]
+    unknown = eleven(emulator, body | {"model_id": "eleven_v9"})
+    assert (unknown.status_code, unknown.json()["detail"]["status"]) == (400, "model_not_found")
+    long = eleven(emulator, {"text": "x" * 10_001, "model_id": "eleven_multilingual_v2"})
+    assert (long.status_code, long.json()["detail"]["status"]) == (400, "text_too_long")
+    missing = eleven(emulator, body, voice="nobody")
+    assert (missing.status_code, missing.json()["detail"]["status"]) == (404, "voice_not_found")
+
+
+@pytest.mark.parametrize(
+    ("provider", "path", "model", "voice", "instructions"),
+    [
+        ("openai", "/v1", "gpt-4o-mini-tts", "onyx", "Speak in a calm, low voice."),
+        ("openai", "/v1", "tts-1", "onyx", None),
+        ("elevenlabs", "", "eleven_flash_v2_5", ADAM, None),
+    ],
+)
+def test_the_adapter_gets_a_wav_of_the_line(emulator, provider, path, model, voice, instructions):
+    client = SpeechClient(provider, "k", emulator.base_urls[provider] + path)
+    spoken = client.speak(SpeechRequest("We leave at dawn.", model, voice, instructions))
+    with av.open(io.BytesIO(spoken.wav), "r") as container:
+        seconds = float(container.duration or 0) / 1e6
+    assert seconds == pytest.approx(4 / 2.5, abs=0.05)
+
+
+def test_a_refusal_reaches_the_adapter_as_rejected_input(emulator):
+    client = SpeechClient("openai", "k", emulator.base_urls["openai"] + "/v1")
+    with pytest.raises(RejectedInputError, match="Instructions are not supported"):
+        client.speak(SpeechRequest("Hi.", "tts-1", "onyx", "calm"))

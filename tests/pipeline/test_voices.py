@@ -1,0 +1,203 @@
+"""Issue 18's voices: a character's ``voice`` is accepted, a voiced line gets a tts stage routed
+among ``kind: tts`` models (the local voice when local), mapped to a provider voice the same way
+every time, and a line or voice no model can take is refused at planning with its path."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.voices import choose_voice
+from foundation.errors import InvalidInputError
+from foundation.settings import Settings, get_settings
+from foundation.storyboard import StoryboardError
+from pipeline import voice_stage, voices
+from pipeline.context import RunContext
+from pipeline.planning import create_job, route
+from router import BreakerState
+from shotline.emulated import use_emulator
+from store.db import session_scope
+from store.models import Attempt, Shot
+from tests.pipeline.conftest import shot, tiny_board
+
+MARA = {"id": "mara", "description": "woman, red raincoat", "voice": "calm, low"}
+
+
+def voiced(line: str = "We leave at dawn.", voice: str = "calm, low", duration: float = 3):
+    spoken = shot("a", duration=duration, characters=["mara"], dialogue=line, speaker="mara")
+    return tiny_board(spoken, shot("b"), characters=[MARA | {"voice": voice}])
+
+
+def context(providers: str) -> RunContext:
+    return RunContext.create(providers, get_settings())
+
+
+def test_a_voice_is_accepted_and_an_empty_one_refused_with_its_path():
+    board = voiced()
+    assert board.characters[0].voice == "calm, low"
+    assert [line.shot_id for line in voices.lines_of(board)] == ["a"]
+    with pytest.raises(StoryboardError) as info:
+        tiny_board(shot("a"), characters=[MARA | {"voice": "  "}])
+    (problem,) = info.value.problems
+    assert problem.path == "characters[0].voice"
+
+
+def test_a_voiced_line_is_not_sent_to_the_video_model():
+    plan = route(context("emulated"), voiced(), voiced().mode)
+    need = plan.decisions["a"].need
+    assert need.dialogue is None
+    assert str(need.audio) == "none"  # the shot asked for no sound of its own
+
+
+def test_the_description_maps_to_the_same_voice_every_time():
+    openai = ["alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer"]
+    picks = {choose_voice("openai", openai, "calm, low", True) for _ in range(3)}
+    (pick,) = picks
+    assert pick is not None
+    assert pick.voice == "onyx"
+    assert pick.instructions == "Speak in a calm, low voice."
+    assert choose_voice("openai", openai, "calm, low", False).instructions is None  # type: ignore[union-attr]
+    assert choose_voice("openai", openai, "openai:nova", True).voice == "nova"  # type: ignore[union-attr]
+    assert choose_voice("openai", openai, "elevenlabs:abc", True) is None
+    assert choose_voice("elevenlabs", [], "elevenlabs:abc", False).voice == "abc"  # type: ignore[union-attr]
+
+
+def test_emulated_routing_ranks_by_cost_and_keeps_a_fallback_chain():
+    ctx = context("emulated")
+    (decision,) = voices.plan_voices(ctx, voiced(), "preview").values()
+    chain = [c.model_id for c in decision.chain]
+    assert chain[0] == "openai/tts-1"  # $15/1M characters: the cheapest hosted voice
+    assert "local/voice" not in chain  # hosted models speak when they can
+    assert len(chain) == 3
+
+
+def test_an_open_breaker_moves_the_model_down_the_chain():
+    ctx = context("emulated")
+    ctx.health.state = lambda model_id: (  # type: ignore[method-assign]
+        BreakerState.OPEN if model_id == "openai/tts-1" else BreakerState.CLOSED
+    )
+    (decision,) = voices.plan_voices(ctx, voiced(), "preview").values()
+    assert decision.chain[0].model_id != "openai/tts-1"
+
+
+def test_local_runs_speak_with_the_free_local_voice():
+    (decision,) = voices.plan_voices(context("local"), voiced(), "preview").values()
+    assert [c.model_id for c in decision.chain] == ["local/voice"]
+    assert decision.chain[0].estimate_usd == 0.0
+
+
+def test_a_voice_no_enabled_model_honours_is_refused_at_the_characters_voice():
+    ctx = replace(context("local"))
+    with pytest.raises(InvalidInputError) as info:
+        voices.plan_voices(ctx, voiced(voice="elevenlabs:pNInz6obpgDQGcFmaJgB"), "preview")
+    (problem,) = info.value.problems
+    assert problem.path == "characters[0].voice"
+    assert "cannot speak the voice" in problem.message
+
+
+def test_a_line_longer_than_every_tts_model_takes_is_refused_at_its_dialogue():
+    line = "word " * 9000  # 45,000 characters: over ElevenLabs Flash's 40,000
+    with pytest.raises(InvalidInputError) as info:
+        voices.plan_voices(context("emulated"), voiced(line=line.strip()), "preview")
+    (problem,) = info.value.problems
+    assert problem.path == "scenes[0].shots[0].dialogue"
+    assert "40000" in problem.message
+
+
+def test_planning_refuses_before_any_spend():
+    with pytest.raises(InvalidInputError):
+        route(context("local"), voiced(voice="openai:onyx"), voiced().mode)
+
+
+def test_usage_is_priced_on_each_models_own_meters():
+    ctx = context("emulated")
+    tokens = voices.usage_for(ctx.registry.get("openai/gpt-4o-mini-tts"), "abcdefgh", 3.0)
+    assert tokens == {"input_tokens": 2, "output_tokens": 63}
+    assert voices.usage_for(ctx.registry.get("openai/tts-1"), "abcdefgh", 3.0) == {"characters": 8}
+
+
+def voiced_shot(ctx: RunContext, tmp_path: Path, line: str = "Go now.") -> int:
+    """A new job of ``voiced(line)``; the pk of its voiced shot."""
+    job_id = create_job(ctx, voiced(line=line), output=tmp_path / "out.mp4")
+    with session_scope(ctx.db_url) as session:
+        return session.scalars(select(Shot.id).where(Shot.job_id == job_id, Shot.key == "a")).one()
+
+
+def tries_of(ctx: RunContext, shot_pk: int) -> list[Attempt]:
+    with session_scope(ctx.db_url) as session:
+        found = list(session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk)))
+        session.expunge_all()
+        return found
+
+
+def test_an_unchanged_line_is_reused_for_nothing(tmp_path):
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        first = voiced_shot(ctx, tmp_path)
+        assert voice_stage.speak(ctx, first) == 0.0
+        again = voiced_shot(ctx, tmp_path)
+        assert voice_stage.speak(ctx, again) == 0.0
+        changed = voiced_shot(ctx, tmp_path, "Go now, Mara.")
+        assert voice_stage.speak(ctx, changed) == 0.0
+    ((paid,), (reused,), (new,)) = (tries_of(ctx, pk) for pk in (first, again, changed))
+    assert (paid.model_id, paid.status, paid.settled_usd) == (
+        "openai/tts-1",
+        "accepted",
+        7 * 15 / 1e6,
+    )
+    assert (reused.status, reused.settled_usd, reused.quoted_usd) == ("accepted", 0.0, 0.0)
+    assert (reused.request or {})["reused_from"] == paid.id
+    assert new.settled_usd == pytest.approx(13 * 15 / 1e6)  # a new line is spoken, and paid
+
+
+def test_a_try_waits_reserved_for_its_models_slot_then_speaks(tmp_path):
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    shot_pk = voiced_shot(ctx, tmp_path)
+    limit = ctx.registry.get("local/voice").limits.concurrency
+    for n in range(limit):  # every slot of the local voice is held by someone else
+        assert ctx.limits.try_acquire("local/voice", f"other:{n}", limit, 60.0)
+    assert voice_stage.speak(ctx, shot_pk) > 0
+    with session_scope(ctx.db_url) as session:
+        (waiting,) = session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk)).all()
+        assert (waiting.number, waiting.status) == (-1, "reserved")
+    ctx.limits.release("local/voice", "other:0")
+    assert voice_stage.speak(ctx, shot_pk) == 0.0
+    with session_scope(ctx.db_url) as session:
+        (spoken,) = session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk)).all()
+        assert (spoken.number, spoken.status, spoken.settled_usd) == (-1, "accepted", 0.0)
+        assert spoken.verdict is not None
+        assert spoken.verdict["offset_s"] == 0.25
+        assert (spoken.request or {}).get("note") in ("espeak-ng", "placeholder-voice")
+
+
+def test_a_refusal_moves_to_the_next_model_and_costs_nothing(tmp_path, monkeypatch):
+    from adapters.errors import RejectedInputError
+    from adapters.speech import SpeechClient
+
+    real = SpeechClient.speak
+
+    def refuse_tts_1(self, request):
+        if request.provider_model == "tts-1":
+            raise RejectedInputError("HTTP 400: refused", "openai")
+        return real(self, request)
+
+    monkeypatch.setattr(SpeechClient, "speak", refuse_tts_1)
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        shot_pk = voiced_shot(ctx, tmp_path)
+        assert voice_stage.speak(ctx, shot_pk) == 0.0
+    refused, spoken = sorted(tries_of(ctx, shot_pk), key=lambda a: -a.number)
+    assert (refused.number, refused.model_id, refused.status) == (-1, "openai/tts-1", "failed")
+    assert (refused.error_kind, refused.settled_usd) == ("rejected_input", 0.0)
+    assert (spoken.number, spoken.model_id, spoken.status) == (
+        -2,
+        "openai/gpt-4o-mini-tts",
+        "accepted",
+    )
+    assert (spoken.request or {})["instructions"] == "Speak in a calm, low voice."
