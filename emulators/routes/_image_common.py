@@ -35,16 +35,17 @@ class ImageStore:
             return f"{prefix}{next(self.counter):08d}"
 
 
+_STATE_LOCK = threading.Lock()
+
+
 def store(request: Request) -> ImageStore:
+    """The app's image store, made on first use."""
     state = request.app.state
     with _STATE_LOCK:
         if not hasattr(state, "image_store"):
             state.image_store = ImageStore()
     found: ImageStore = state.image_store
     return found
-
-
-_STATE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
