@@ -23,6 +23,9 @@ from emulators.routes import (
     elevenlabs,
     fal,
     google,
+    images_fal,
+    images_gemini,
+    images_openai,
     kling,
     luma,
     openai,
@@ -63,6 +66,9 @@ EXPIRED_XML = (
 def create_app(scenario: Scenario, media_dir: Path) -> FastAPI:
     app = FastAPI(title="shotline provider emulator", docs_url=None, redoc_url=None)
     app.state.emulator = Emulator(scenario, media_dir)
+    # the image APIs first: fal's and Gemini's catch-all routes would take their paths
+    for images in (images_fal, images_gemini, images_openai):
+        app.include_router(images.router)
     # the account/catalog endpoints first: fal's queue routes catch every path under /fal
     for module in (
         accounts,

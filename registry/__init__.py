@@ -5,6 +5,7 @@
 
 from registry._billing import UNKNOWN_BILLING, BillingOutcome, BillingRules
 from registry._catalog import BUILTIN, Registry, load_registry, price_gaps
+from registry._image_target import ImageTarget, aspect_name, image_target
 from registry._kinds import (
     ImageCaps,
     LlmCaps,
@@ -59,6 +60,7 @@ __all__ = [
     "BillingRules",
     "DurationSpec",
     "ImageCaps",
+    "ImageTarget",
     "Inputs",
     "Lifecycle",
     "LifecycleStatus",
@@ -89,6 +91,8 @@ __all__ = [
     "UsageCost",
     "UsagePricing",
     "UsageRate",
+    "aspect_name",
+    "image_target",
     "load_registry",
     "price_gaps",
     "resolution_label",

@@ -8,6 +8,7 @@ shot's video stage to ``video`` models only; other stages ask ``Registry.of_kind
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -30,12 +31,23 @@ class ModelKind(StrEnum):
 
 
 Meter = Literal[
-    "input_tokens", "cached_input_tokens", "output_tokens", "images", "characters", "seconds"
+    "input_tokens",
+    "cached_input_tokens",
+    "image_input_tokens",
+    "output_tokens",
+    "images",
+    "megapixels",
+    "characters",
+    "seconds",
 ]
 # the meters a kind may be billed on (a rate on another meter is refused when the file loads)
 KIND_METERS: dict[ModelKind, frozenset[str]] = {
     ModelKind.LLM: frozenset({"input_tokens", "cached_input_tokens", "output_tokens"}),
-    ModelKind.IMAGE: frozenset({"images", "input_tokens", "output_tokens"}),
+    # image_input_tokens: reference images read by a token-priced model (gpt-image-1 bills them
+    # apart from text input); megapixels: the output's area, as fal bills FLUX schnell
+    ModelKind.IMAGE: frozenset(
+        {"images", "megapixels", "input_tokens", "image_input_tokens", "output_tokens"}
+    ),
     ModelKind.TTS: frozenset({"characters", "input_tokens", "output_tokens", "seconds"}),
     ModelKind.MUSIC: frozenset({"seconds"}),
 }
@@ -100,6 +112,11 @@ class UsagePricing:
             float(money.stored(total)), tuple(lines), tuple(dict.fromkeys(sources)), uncertain
         )
 
+    @property
+    def meters(self) -> frozenset[str]:
+        """The meters this model is priced on."""
+        return frozenset(rate.meter for rate in self.rates)
+
     def summary(self) -> str:
         """The current default rates, short: ``$0.4/1M in, $1.6/1M out`` or ``$0.04/image``."""
         latest: dict[str, UsageRate] = {}
@@ -127,7 +144,14 @@ class UsagePricing:
 
 def _short(rate: UsageRate) -> str:
     per = {1: "", 1000: "1k ", 1_000_000: "1M "}.get(rate.per, f"{rate.per:,} ")
-    unit = {"input_tokens": "in", "output_tokens": "out", "images": "image", "seconds": "s"}
+    unit = {
+        "input_tokens": "in",
+        "image_input_tokens": "image in",
+        "output_tokens": "out",
+        "images": "image",
+        "megapixels": "MP",
+        "seconds": "s",
+    }
     return f"${rate.usd:g}/{per}{unit.get(rate.meter, rate.meter)}"
 
 
@@ -187,11 +211,45 @@ class LlmCaps(_Raw):
 
 
 class ImageCaps(_Raw):
-    sizes: list[str] = []  # WIDTHxHEIGHT the API accepts; empty with max_megapixels: any
+    """What an image model draws and reads. ``api``: the wire protocol its client speaks
+    (``adapters.images``). A model names its output either by exact ``sizes`` (WIDTHxHEIGHT the
+    API accepts), by ``aspect_ratios`` (the API picks the pixels: ``size_for_aspect`` says which),
+    or takes ``any_size`` up to ``max_side`` a side and ``max_megapixels``, both sides a multiple
+    of ``size_multiple``. ``reference_images``: how many conditioning
+    images one request takes (0: text-to-image only). ``tokens_per_image`` /
+    ``tokens_per_reference``: the output and input tokens one ~1 MP image costs on a
+    token-priced model, for quotes before the answer reports the real usage."""
+
+    api: Literal["openai_images", "fal_queue", "gemini_image", "imagen_predict", "local"]
+    sizes: list[str] = []
     aspect_ratios: list[str] = []
+    any_size: bool = False
+    size_multiple: int = Field(default=1, ge=1)  # any_size: both sides divisible by this
+    max_side: int | None = Field(default=None, ge=16)
     max_megapixels: float | None = Field(default=None, gt=0)
+    max_aspect: float | None = Field(default=None, ge=1)  # any_size: long side / short side
     reference_images: int = Field(default=0, ge=0)
     max_prompt_chars: int | None = Field(default=None, ge=1)
+    max_images: int = Field(default=1, ge=1)
+    negative_prompt: bool = False
+    seed: bool = False
+    tokens_per_image: int | None = Field(default=None, ge=1)
+    tokens_per_reference: int | None = Field(default=None, ge=1)
+    size_for_aspect: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _names_an_output(self) -> Self:
+        if not (self.sizes or self.aspect_ratios or self.any_size):
+            raise ValueError("an image model needs sizes, aspect_ratios or any_size")
+        named = [("sizes", size) for size in self.sizes]
+        named += [(f"size_for_aspect.{a}", size) for a, size in self.size_for_aspect.items()]
+        for name, size in named:
+            if not _SIZE.match(size):
+                raise ValueError(f"{name}: {size!r} is not WIDTHxHEIGHT")
+        return self
+
+
+_SIZE = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
 
 
 class TtsCaps(_Raw):

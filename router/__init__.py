@@ -18,6 +18,7 @@ from router._health import (
     HealthView,
     MemoryBreakerStore,
 )
+from router._image_stage import ImageNeeds, route_image_stage
 from router._plan import (
     attempts_for_confidence,
     forecast,
@@ -60,6 +61,7 @@ __all__ = [
     "HealthBook",
     "HealthSource",
     "HealthView",
+    "ImageNeeds",
     "MemoryBreakerStore",
     "ModelStats",
     "Outcome",
@@ -88,6 +90,7 @@ __all__ = [
     "plan",
     "provider_availability",
     "raise_if_unroutable",
+    "route_image_stage",
     "route_stage",
     "shot_need",
     "unroutable_message",

@@ -61,12 +61,10 @@ def _kind_row(spec: ModelSpec) -> tuple[str, str, str, str]:
         ctx = f"{caps['context_tokens'] // 1000}k ctx"
         return "-", ctx, "-", f"text→{caps['structured_output']}"
     if spec.kind == "image":
-        return (
-            "-",
-            sizes,
-            "-",
-            "t2i" + (f", refs {caps['reference_images']}" if caps.get("reference_images") else ""),
-        )
+        if caps.get("any_size"):
+            sizes = f"any ≤{caps['max_side']}px" if caps.get("max_side") else "any"
+        refs = caps.get("reference_images")
+        return "-", sizes, "-", "t2i" + (f", {refs} refs" if refs else "")
     if spec.kind == "tts":
         return "-", "-", ", ".join(caps["formats"][:3]), f"≤{caps['max_input_chars']} chars"
     return f"{caps['min_seconds']:g}-{caps['max_seconds']:g}s", "-", "music", "text"
@@ -118,7 +116,7 @@ def catalog_table(
                 sizes,
                 audio,
                 inputs,
-                "yes" if spec.seed else "no",
+                "yes" if spec.seed or spec.caps.get("seed") else "no",
                 price,
                 f"{spec.limits.concurrency} at once, {spec.limits.rpm}/min",
                 _lifecycle(spec, day),

@@ -20,7 +20,7 @@ def run(*args: str):
 def test_table():
     done = run("models")
     assert done.exit_code == 0, done.output
-    assert "model registry (35 models: 23 video, 3 llm, 3 image, 5 tts, 1 music)" in done.output
+    assert "model registry (39 models: 23 video, 3 llm, 7 image, 5 tts, 1 music)" in done.output
     for text in ("google/veo-3.1-fast", "local/animatic", "retired 2026-09-24", "12 cr/s"):
         assert text in done.output
 
@@ -48,3 +48,15 @@ def test_malformed_registry_exits_2(tmp_path, monkeypatch):
     done = run("models")
     assert done.exit_code == 2
     assert "(fal/veo3).limits.concurrency" in done.output
+
+
+def test_image_models_show_their_sizes_references_and_seed():
+    done = run("models", "--wide")
+    assert done.exit_code == 0, done.output
+    rows = {line.split("│")[1].strip(): line for line in done.output.splitlines() if "│" in line}
+    assert "any ≤14142px" in rows["fal/flux-schnell"]
+    assert "t2i, 16 refs" in rows["openai/gpt-image-2"]
+    assert "any ≤3840px" in rows["openai/gpt-image-2"]
+    assert "t2i, 4 refs" in rows["fal/flux-kontext-pro"]
+    assert rows["fal/flux-schnell"].split("│")[10].strip() == "yes"
+    assert "retired" in rows["gemini/imagen-4"]

@@ -31,12 +31,27 @@ def test_every_kind_has_real_models_and_existing_entries_stay_video(catalog):
     assert catalog.get("local/animatic").kind is ModelKind.VIDEO
     expected = {
         ModelKind.LLM: {"gemini/gemini-2.5-flash", "openai/gpt-4.1-mini", "openai/gpt-5-mini"},
-        ModelKind.IMAGE: {"openai/gpt-image-1", "fal/flux-schnell", "gemini/imagen-4"},
+        ModelKind.IMAGE: {
+            "openai/gpt-image-2",
+            "fal/flux-schnell",
+            "fal/flux-kontext-pro",
+            "gemini/gemini-2.5-flash-image",
+            "local/keyframe",
+        },
         ModelKind.TTS: {"openai/gpt-4o-mini-tts", "openai/tts-1", "elevenlabs/multilingual-v2"},
         ModelKind.MUSIC: {"elevenlabs/music-v1"},
     }
     for kind, ids in expected.items():
         assert ids <= {m.id for m in catalog.of_kind(kind, TODAY)}, kind
+    # Imagen 4 left the Gemini API on 2026-08-17, GPT Image 1 was shut down on 2026-10-23:
+    # kept, retired, pointing at their replacements
+    imagen = catalog.get("gemini/imagen-4").lifecycle
+    assert (imagen.retired_on, imagen.replacement) == (
+        date(2026, 8, 17),
+        "gemini/gemini-2.5-flash-image",
+    )
+    gpt = catalog.get("openai/gpt-image-1").lifecycle
+    assert (gpt.retired_on, gpt.replacement) == (date(2026, 10, 23), "openai/gpt-image-2")
 
 
 def test_every_usage_rate_has_a_source_and_a_date(catalog):
@@ -102,3 +117,38 @@ def test_a_non_video_model_needs_its_kinds_capabilities(tmp_path):
 def test_a_video_model_still_needs_its_clip_fields(tmp_path):
     text = LLM.replace("    kind: llm\n", "")
     assert any("a video model needs durations" in p for p in _problems(tmp_path, text))
+
+
+IMAGE = LLM.replace("kind: llm", "kind: image").replace("acme/chat", "acme/draw") + (
+    "    usage_price: {source: docs, effective: 2026-01-01, rates: [{meter: megapixels, usd: 1}]}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("caps", "problem"),
+    [
+        ("{api: local}", "needs sizes, aspect_ratios or any_size"),
+        ("{api: local, sizes: ['1024by1024']}", "'1024by1024' is not WIDTHxHEIGHT"),
+        (
+            "{api: local, aspect_ratios: ['16:9'], size_for_aspect: {'16:9': 'big'}}",
+            "not WIDTHxHEIGHT",
+        ),
+        ("{api: crayons, any_size: true}", "api"),
+    ],
+)
+def test_an_image_model_names_its_output_and_its_wire(tmp_path, caps, problem):
+    problems = _problems(tmp_path, IMAGE + f"    capabilities: {caps}\n")
+    assert any("acme/draw" in p and problem in p for p in problems), problems
+
+
+def test_image_meters_are_images_megapixels_and_tokens(catalog, tmp_path):
+    assert catalog.get("fal/flux-schnell").usage_price.meters == {"megapixels"}
+    assert catalog.get("openai/gpt-image-2").usage_price.meters == {
+        "input_tokens",
+        "image_input_tokens",
+        "output_tokens",
+    }
+    wrong = IMAGE.replace("meter: megapixels", "meter: characters") + (
+        "    capabilities: {api: local, any_size: true}\n"
+    )
+    assert any("not billed on characters" in p for p in _problems(tmp_path, wrong))
