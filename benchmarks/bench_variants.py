@@ -123,8 +123,8 @@ def arrive(sources: list[Path], work: Path, variants: list[Variant]) -> EditPlan
 
 def deliver(plan: EditPlan, out: Path, variants: list[Variant]) -> None:
     """Assemble and verify the main output, then every variant."""
-    assemble(plan, out)
-    deliver_variants(plan, out, variants, out.parent)
+    main = assemble(plan, out)
+    deliver_variants(plan, out, variants, out.parent, main=main)
 
 
 def whole(sources: list[Path], work: Path, variants: list[Variant]) -> None:

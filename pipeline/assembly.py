@@ -262,7 +262,7 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
     try:
         variants = stitching.deliver_variants(
             plan, output, board.output.variant_list(), ctx.work_dir(job_id),
-            captions=captions_of(board),
+            captions=captions_of(board), main=result,
         )  # fmt: skip
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "variants", public_message(exc))

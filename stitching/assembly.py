@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from foundation.storyboard import Transition
 from media.runner import run_ffmpeg
@@ -27,7 +27,14 @@ from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, probe_params
 from stitching.sheet import write_thumbs
-from stitching.verify import check_joins, check_same_video, failures, summarise, verify_file
+from stitching.verify import (
+    Reference,
+    check_joins,
+    check_same_video,
+    failures,
+    summarise,
+    verify_file,
+)
 from stitching.video import (
     AudioParts,
     Source,
@@ -154,14 +161,21 @@ def _check_files(plan: EditPlan) -> None:
 
 
 def assemble(
-    plan: EditPlan, out: Path, *, hls: bool = False, captions: Captions | None = None
+    plan: EditPlan,
+    out: Path,
+    *,
+    hls: bool = False,
+    captions: Captions | None = None,
+    audio_of: StitchResult | None = None,
 ) -> StitchResult:
     """Render ``plan`` to ``out`` (H.264/AAC MP4, faststart) and verify the file.
 
     Writes ``OUT.plan.json``, ``OUT.poster.jpg``, ``OUT.contact.jpg``, the edit for NLEs
     (``OUT.otio``, ``OUT.fcpxml``, ``OUT.edl``) and the captions (``OUT.srt``, ``OUT.vtt``, empty
     without dialogue; burned into the picture too with ``captions.burn_in``) beside it (and
-    ``OUT_hls/index.m3u8`` with ``hls``). Raises ``VerificationError`` carrying the measured numbers
+    ``OUT_hls/index.m3u8`` with ``hls``). ``audio_of``, an output of the same edit already
+    verified (the main output, for a variant), lends its loudness measurement when the file's
+    audio track is proven the same packets (``verify.check_loudness``). Raises ``VerificationError`` carrying the measured numbers
     when the output does not match the plan; the files are kept for inspection.
 
     The picture checks (cuts and clean joins) decode the video track while the audio is still
@@ -173,7 +187,10 @@ def assemble(
     work.mkdir()
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    options = (hls, captions or Captions())
+    reference = None
+    if audio_of is not None:
+        reference = (audio_of.path, audio_of.verification["checks"]["loudness"])
+    options = _Options(hls, captions or Captions(), reference)
     try:
         result = _render(plan, out, work, options, timings)
         if _copied_audio_missed_loudness(result.verification):
@@ -197,16 +214,22 @@ def _copied_audio_missed_loudness(verification: dict[str, Any]) -> bool:
     return failed == {"loudness"} and verification["render"].get("audio_path") == "copy"
 
 
+class _Options(NamedTuple):
+    hls: bool
+    captions: Captions
+    reference: Reference | None
+
+
 def _render(
     plan: EditPlan,
     out: Path,
     work: Path,
-    options: tuple[bool, Captions],
+    options: _Options,
     timings: dict[str, float],
     *,
     encode_audio: bool = False,
 ) -> StitchResult:
-    (hls, captions), cues = options, cues_for(plan, options[1])
+    hls, captions, cues = options.hls, options.captions, cues_for(plan, options.captions)
     names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
     plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -229,7 +252,7 @@ def _render(
             lambda: write_thumbs(plan, out, names["poster.jpg"], names["contact.jpg"]),
         )  # fmt: skip
         same = pool.submit(check_same_video, out, written)
-        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out))
+        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out, options.reference))
         cuts, clean = joins.result()
         thumbs.result()
         edit_files = edit.result()

@@ -221,13 +221,18 @@ def deliver_variants(
     work: Path,
     *,
     captions: Captions | None = None,
+    main: StitchResult | None = None,
 ) -> dict[str, StitchResult]:
-    """Every variant of the output ``out`` reframed, assembled and verified, by label. Raises
-    what ``assemble`` raises (``VerificationError`` naming the variant's file)."""
-    results: dict[str, StitchResult] = {}
-    for variant in variants:
+    """Every variant of the output ``out`` reframed, assembled and verified, by label, two at a
+    time. ``main``, the main output already delivered, lends its loudness measurement to a variant
+    whose audio is proven the same packets (``assemble``'s ``audio_of``). Raises what
+    ``assemble`` raises (``VerificationError`` naming the variant's file)."""
+
+    def deliver(variant: Variant) -> StitchResult:
         reframed_plan = reframe_plan(plan, variant, work)
-        results[variant.label] = assemble(
-            reframed_plan, variant_path(out, variant.label), captions=captions
-        )
-    return results
+        path = variant_path(out, variant.label)
+        return assemble(reframed_plan, path, captions=captions, audio_of=main)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [(variant.label, pool.submit(deliver, variant)) for variant in variants]
+        return {label: job.result() for label, job in jobs}

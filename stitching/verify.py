@@ -14,7 +14,7 @@ from media.frames import gray_frames as _gray_frames
 from stitching.edges import edges_path, load_edges, mad, run_stats
 from stitching.loudness import measure_file
 from stitching.plan import EditPlan, ShotPlan
-from stitching.segment import file_digest
+from stitching.segment import QUICK_PROBE, file_digest
 from stitching.video import PacketKey, Source, packet_key
 
 CUT_MIN_SCORE = 6.0
@@ -68,7 +68,31 @@ def check_timing(plan: EditPlan, path: Path) -> tuple[Check, Check]:
     return duration, sync
 
 
-def check_loudness(plan: EditPlan, path: Path) -> Check:
+def audio_identity(path: Path) -> tuple[Any, ...]:
+    """The audio track of ``path`` as stream parameters plus every packet's timestamps and bytes:
+    two files equal here decode to the same samples."""
+    with av.open(str(path), stream_options=QUICK_PROBE) as container:
+        if not container.streams.audio:
+            return ()
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        params = (ctx.name, ctx.sample_rate, ctx.layout.name, bytes(ctx.extradata or b""),
+                  str(stream.time_base))  # fmt: skip
+        return (params, *(packet_key(p) for p in container.demux(stream) if p.size))
+
+
+Reference = tuple[Path, Check]
+"""Another output already verified (its path and its loudness check): see ``check_loudness``."""
+
+
+def check_loudness(plan: EditPlan, path: Path, reference: Reference | None = None) -> Check:
+    """The file's integrated loudness and true peak against the profile's. With ``reference``,
+    an output whose audio track is proven the same (parameters, timestamps and bytes of every
+    packet: ``audio_identity``) gives its measurement instead of a second decode; otherwise,
+    or when they differ, ``path`` is measured."""
+    if reference is not None and audio_identity(path) == audio_identity(reference[0]):
+        found = {k: v for k, v in reference[1].items() if k != "measured_on"}
+        return found | {"measured_on": f"{reference[0].name}: the same audio packets"}
     measured = measure_file(path)
     profile = plan.profile
     check: Check = {
@@ -218,10 +242,14 @@ def _parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         return {name: future.result() for name, future in futures.items()}
 
 
-def verify_file(plan: EditPlan, path: Path) -> dict[str, Check]:
-    """Checks that need only the container and the audio: duration, sync, loudness, faststart."""
+def verify_file(plan: EditPlan, path: Path, reference: Reference | None = None) -> dict[str, Check]:
+    """Checks that need only the container and the audio: duration, sync, loudness (from
+    ``reference`` when proven the same audio: ``check_loudness``), faststart."""
     results = _parallel(
-        {"timing": lambda: check_timing(plan, path), "loudness": lambda: check_loudness(plan, path)}
+        {
+            "timing": lambda: check_timing(plan, path),
+            "loudness": lambda: check_loudness(plan, path, reference),
+        }
     )
     duration, sync = results["timing"]
     front = moov_first(path)
