@@ -130,9 +130,12 @@ def test_a_variant_with_the_same_audio_takes_the_main_outputs_loudness(
     main = assemble(plan, tmp_path / "out.mp4")
     measured: list[Path] = []
     real = verify_mod.measure_file
-    monkeypatch.setattr(
-        verify_mod, "measure_file", lambda path: measured.append(path) or real(path)
-    )
+
+    def counted(path: Path) -> Any:
+        measured.append(path)
+        return real(path)
+
+    monkeypatch.setattr(verify_mod, "measure_file", counted)
     variants = [resolve("9:16", 160, 90)]
     results = deliver_variants(plan, main.path, variants, tmp_path / "work", main=main)
     loudness = results["9x16"].verification["checks"]["loudness"]
