@@ -9,7 +9,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -30,6 +30,7 @@ from stitching.sheet import write_thumbs
 from stitching.verify import (
     Reference,
     check_joins,
+    check_loudness,
     check_same_video,
     failures,
     summarise,
@@ -39,6 +40,7 @@ from stitching.video import (
     AudioParts,
     Source,
     WindowPiece,
+    audio_track,
     full_argv,
     mux,
     plan_pieces,
@@ -189,7 +191,8 @@ def assemble(
     start = time.perf_counter()
     reference = None
     if audio_of is not None:
-        reference = (audio_of.path, audio_of.verification["checks"]["loudness"])
+        loudness = audio_of.verification["checks"]["loudness"]
+        reference = (audio_of.path, loudness, f"{audio_of.path.name} (verified)")
     options = _Options(hls, captions or Captions(), reference)
     try:
         result = _render(plan, out, work, options, timings)
@@ -220,6 +223,31 @@ class _Options(NamedTuple):
     reference: Reference | None
 
 
+def _measure_early(
+    plan: EditPlan,
+    parts: AudioParts,
+    work: Path,
+    options: _Options,
+    pool: ThreadPoolExecutor,
+    timings: dict[str, float],
+) -> Future[Reference]:
+    """The programme's audio track written alone and its loudness measured while the video is
+    muxed (unless ``options.reference`` lends a measurement); ``verify_file`` uses it once the
+    output's audio is proven the same packets, else measures the output."""
+    if options.reference is not None:
+        done: Future[Reference] = Future()
+        done.set_result(options.reference)
+        return done
+    track = work / "audio.mp4"
+    _timed(timings, "audio_track", lambda: audio_track(plan, parts, track))
+
+    def measure() -> Reference:
+        check = _timed(timings, "loudness", lambda: check_loudness(plan, track))
+        return track, check, "the programme's audio measured as it was muxed"
+
+    return pool.submit(measure)
+
+
 def _render(
     plan: EditPlan,
     out: Path,
@@ -232,7 +260,7 @@ def _render(
     hls, captions, cues = options.hls, options.captions, cues_for(plan, options.captions)
     names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
     plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         sound = pool.submit(_timed, timings, "audio", lambda: audio_mod.render(plan, encode_audio))
         files, video_path = _timed(
             timings, "video", lambda: _picture(plan, work, cues, captions.burn_in)
@@ -240,6 +268,7 @@ def _render(
         joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, out, files))
         interiors, packets, audio_report = sound.result()
         parts = AudioParts(interiors, packets)
+        early = _measure_early(plan, parts, work, options, pool, timings)
         written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp))
         os.replace(tmp, out)
         stored = plan.to_dict() | {"captions": captions.to_dict()}
@@ -252,7 +281,8 @@ def _render(
             lambda: write_thumbs(plan, out, names["poster.jpg"], names["contact.jpg"]),
         )  # fmt: skip
         same = pool.submit(check_same_video, out, written)
-        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out, options.reference))
+        reference = early.result()
+        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out, reference))
         cuts, clean = joins.result()
         thumbs.result()
         edit_files = edit.result()

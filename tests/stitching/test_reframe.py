@@ -139,13 +139,13 @@ def test_a_variant_with_the_same_audio_takes_the_main_outputs_loudness(
     variants = [resolve("9:16", 160, 90)]
     results = deliver_variants(plan, main.path, variants, tmp_path / "work", main=main)
     loudness = results["9x16"].verification["checks"]["loudness"]
-    assert loudness["measured_on"] == "out.mp4: the same audio packets"
+    assert loudness["measured_on"] == "out.mp4 (verified): the same audio packets"
     assert loudness["integrated_lufs"] == main.verification["checks"]["loudness"]["integrated_lufs"]
     assert measured == []
     quieter = tmp_path / "quieter.mp4"
     run_ffmpeg(["-i", str(main.path), "-c:v", "copy", "-af", "volume=-6dB", "-c:a", "aac",
                 str(quieter)])  # fmt: skip
-    check = verify_mod.check_loudness(plan, quieter, (main.path, loudness))
+    check = verify_mod.check_loudness(plan, quieter, (main.path, loudness, "main"))
     assert measured == [quieter]
     assert "measured_on" not in check
     assert not check["passed"]
