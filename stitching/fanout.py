@@ -30,8 +30,8 @@ from media.runner import run_ffmpeg_stdout
 from stitching.arrival import SideOutputs
 from stitching.profile import OutputProfile
 from stitching.reframe import crop_of, finish_reframe, record_made, variant_profile
-from stitching.segment import Segment, segment_keyframes, video_chain, x264_args
-from stitching.track import Crop, SubjectTrack, track_chain, track_of, track_size
+from stitching.segment import Segment, segment_keyframes, x264_args
+from stitching.track import Crop, SubjectTrack, track_of, track_size
 from stitching.windows import (
     Neighbour,
     SideJob,
@@ -59,11 +59,26 @@ class VariantJob:
     after: Neighbour | None = None
 
 
+def measure_chain(video: Stream, profile: OutputProfile, frames: int) -> Stream:
+    """``segment.video_chain``'s geometry (rate, square pixels, letterbox, held last frame,
+    ``frames`` frames) at the grey proxy's size (``track.track_size``) straight away: no
+    full-size picture is made."""
+    small_w, small_h = track_size(profile.width, profile.height)
+    return (
+        video.filter("fps", fps=str(profile.rate), start_time=0)
+        .filter("scale", "trunc(iw*sar/2)*2", "ih")
+        .filter("scale", small_w, small_h, force_original_aspect_ratio="decrease", flags="area")
+        .filter("pad", small_w, small_h, "(ow-iw)/2", "(oh-ih)/2", color="black")
+        .filter("format", "gray")
+        .filter("tpad", stop_mode="clone", stop=profile.max_hold_frames + 2)
+        .filter("trim", end_frame=frames)
+    )  # fmt: skip
+
+
 def measure_source(src: Path, profile: OutputProfile, frames: int) -> SubjectTrack | None:
     """The subject centre on each of the ``frames`` frames the normalise run will make of
     ``src``, from one small grey decode; None when the clip does not give them all."""
-    picture = video_chain(open_input(str(src))["v:0"], profile, frames, profile.max_hold_frames + 2)
-    graph = compile_graph([track_chain(picture, profile.width, profile.height)])
+    graph = compile_graph([measure_chain(open_input(str(src))["v:0"], profile, frames)])
     small_w, small_h = track_size(profile.width, profile.height)
     try:
         raw = run_ffmpeg_stdout(

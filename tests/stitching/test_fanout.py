@@ -117,3 +117,15 @@ def test_the_subject_measured_before_agrees_with_the_segment(
     after = measure(made[0][0].path, 160, 90, FRAMES)  # the proxy the normalise run wrote
     assert np.allclose(before.x, after.x, atol=2)
     assert np.allclose(before.y, after.y, atol=2)
+
+
+def test_a_size_variant_is_scaled_from_its_crop(moving: Path, tmp_path: Path) -> None:
+    size = resolve("100x180", 160, 90)
+    job = VariantJob(size, tmp_path / "variant" / "s0.mp4")
+    _, variants = normalise_fanout(
+        moving, PROFILE, FRAMES, tmp_path / "s0.mp4", hints=(0, 0), sample_offset=0,
+        variants=[job],
+    )  # fmt: skip
+    made = variants[size.label]
+    assert (made.width, made.height, made.frames) == (100, 180, FRAMES)
+    assert made.sar == "1"
