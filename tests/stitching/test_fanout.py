@@ -16,7 +16,7 @@ from stitching.assembly import keyframe_hints, sample_offsets
 from stitching.fanout import VariantJob, measure_source, normalise_fanout
 from stitching.plan import plan_edit
 from stitching.reframe import reframed, variant_profile
-from stitching.track import measure
+from stitching.track import Crop, measure
 from stitching.video import WindowPiece, plan_pieces
 from stitching.windows import window_path
 from tests.stitching.conftest import PROFILE, X264
@@ -129,3 +129,34 @@ def test_a_size_variant_is_scaled_from_its_crop(moving: Path, tmp_path: Path) ->
     made = variants[size.label]
     assert (made.width, made.height, made.frames) == (100, 180, FRAMES)
     assert made.sar == "1"
+
+
+def test_without_a_measured_subject_the_shot_is_normalised_alone(
+    moving: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("stitching.fanout.measure_source", lambda *_: None)
+    job = VariantJob(VARIANT, tmp_path / "variant" / "s0.mp4")
+    main, variants = normalise_fanout(
+        moving, PROFILE, FRAMES, tmp_path / "s0.mp4", hints=(0, 0), sample_offset=0,
+        variants=[job],
+    )  # fmt: skip
+    assert variants == {}
+    assert main.frames == FRAMES
+    assert not job.out.exists()
+
+
+def test_a_run_failing_with_its_variants_normalises_the_shot_alone(
+    moving: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FFmpeg refusing the variants' outputs costs the shot nothing: it is normalised alone and
+    its variants are reframed later."""
+    wide = Crop(400, 90, "0", "0")  # wider than the 160 px frame: FFmpeg's crop refuses it
+    monkeypatch.setattr("stitching.fanout.crop_of", lambda *_: (wide, {}))
+    job = VariantJob(VARIANT, tmp_path / "variant" / "s0.mp4")
+    main, variants = normalise_fanout(
+        moving, PROFILE, FRAMES, tmp_path / "s0.mp4", hints=(0, 0), sample_offset=0,
+        variants=[job],
+    )  # fmt: skip
+    assert variants == {}
+    assert (main.width, main.frames) == (160, FRAMES)
+    assert not list(job.out.parent.glob(".*"))  # no temporary file left behind
