@@ -181,7 +181,7 @@ def overhead_bench(work: Path, shots: int = 24) -> None:
     for module, name in (
         (quality.gate, "evaluate"),
         (stitching, "normalise"),
-        (stitching, "normalise_between"),
+        (stitching, "normalise_fanout"),  # what the pipeline calls (normalise_between inside)
         (stitching, "prerender"),
         (stitching, "assemble"),
         (quality.consistency, "check_joins"),

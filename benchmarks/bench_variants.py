@@ -31,10 +31,11 @@ from stitching import (
     EditPlan,
     OutputProfile,
     Segment,
+    VariantJob,
     assemble,
     deliver_variants,
     made_segment,
-    normalise_between,
+    normalise_fanout,
     plan_edit,
     prerender,
     reframed,
@@ -92,9 +93,9 @@ def _prerender(items: list[Item], profile: OutputProfile, work: Path) -> None:
 
 
 def arrive(sources: list[Path], work: Path, variants: list[Variant]) -> EditPlan:
-    """What the pipeline does as each shot is accepted, in order: normalise it (with the window
-    from the shot before in the same run), reframe it per variant, render the variants' windows
-    from the shot before."""
+    """What the pipeline does as each shot is accepted, in order: normalise it with its variants
+    and the windows from the shot before, in one run (``normalise_fanout``); then, as
+    ``pipeline.assembly`` does, ask for each variant and window (found made)."""
     transitions = _transitions(len(sources))
     frames = [PROFILE.frames_for(SECONDS)] * len(sources)
     hints = keyframe_hints(transitions, frames, PROFILE)
@@ -104,9 +105,14 @@ def arrive(sources: list[Path], work: Path, variants: list[Variant]) -> EditPlan
     reframes: list[list[Item]] = [[] for _ in variants]
     for index, src in enumerate(sources):
         before = (items[-1][1], transitions[index]) if items else None
-        segment = normalise_between(src, PROFILE, frames[index], work / f"seg{index}.mp4",
-                                    hints=hints[index], sample_offset=offsets[index],
-                                    before=before)  # fmt: skip
+        jobs = [
+            VariantJob(v, variant_segment_path(work, f"s{index}", v.label),
+                       (done[-1][1], transitions[index]) if done else None)
+            for v, done in zip(variants, reframes, strict=True)
+        ]  # fmt: skip
+        segment, _ = normalise_fanout(src, PROFILE, frames[index], work / f"seg{index}.mp4",
+                                      hints=hints[index], sample_offset=offsets[index],
+                                      before=before, variants=jobs)  # fmt: skip
         items.append((f"s{index}", segment, transitions[index]))
         made = _reframe(segment, hints[index], f"s{index}", work, variants)
         for variant, done, seg in zip(variants, reframes, made, strict=True):
@@ -117,8 +123,8 @@ def arrive(sources: list[Path], work: Path, variants: list[Variant]) -> EditPlan
 
 def deliver(plan: EditPlan, out: Path, variants: list[Variant]) -> None:
     """Assemble and verify the main output, then every variant."""
-    assemble(plan, out)
-    deliver_variants(plan, out, variants, out.parent)
+    main = assemble(plan, out)
+    deliver_variants(plan, out, variants, out.parent, main=main)
 
 
 def whole(sources: list[Path], work: Path, variants: list[Variant]) -> None:
@@ -128,13 +134,19 @@ def whole(sources: list[Path], work: Path, variants: list[Variant]) -> None:
 
 def last_shot(src: Path, plan: EditPlan, work: Path, variants: list[Variant]) -> None:
     """The last shot is accepted (the others arrived earlier): normalise it with the window into
-    it, reframe it and render its variants' windows, then deliver."""
+    it and its variants with theirs (one run), as the pipeline does, then deliver."""
     last, before = plan.shots[-1], plan.shots[-2]
     hints = (last.transition_frames, 0)
     out = work / f"last-{uuid.uuid4().hex[:6]}.mp4"
-    segment = normalise_between(src, PROFILE, last.frames, out, hints=hints,
-                                sample_offset=last.sample_in,
-                                before=(before.segment, last.transition))  # fmt: skip
+    jobs = []
+    for variant in variants:
+        previous = made_segment(variant_segment_path(work, before.shot_id, variant.label))
+        assert previous is not None
+        target = variant_segment_path(work, last.shot_id, variant.label)
+        jobs.append(VariantJob(variant, target, (previous, last.transition)))
+    segment, _ = normalise_fanout(src, PROFILE, last.frames, out, hints=hints,
+                                  sample_offset=last.sample_in,
+                                  before=(before.segment, last.transition), variants=jobs)  # fmt: skip
     for variant, seg in zip(variants, _reframe(segment, hints, last.shot_id, work, variants),
                             strict=True):  # fmt: skip
         previous = made_segment(variant_segment_path(work, before.shot_id, variant.label))

@@ -82,10 +82,11 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     index = next(i for i, s in enumerate(shots) if s.id == key)
     before, after = _neighbours(ctx, shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
+    variants = variant_jobs(ctx, job_id, board, index)
     try:
-        segment = stitching.normalise_between(
+        segment, _ = stitching.normalise_fanout(
             source, profile, counts[index], out, hints=hints[index],
-            sample_offset=offsets[index], before=before, after=after,
+            sample_offset=offsets[index], before=before, after=after, variants=variants,
         )  # fmt: skip
     except ShotlineError as exc:
         with session_scope(ctx.db_url) as session:
@@ -152,9 +153,9 @@ def reframe_on_arrival(
     arrived: tuple[stitching.Segment, tuple[int, int]],
 ) -> None:
     """Reframe shot ``key``'s new segment (with its keyframe hints) into every variant the board
-    asks for, while other shots still render, before the shot counts as normalised (stitching
-    then finds them made: ``stitching.reframed``). Best effort: stitching reframes whatever is
-    missing."""
+    asks for that its normalise run did not make (``variant_jobs``; those are found made), while
+    other shots still render, before the shot counts as normalised (stitching then finds them
+    made: ``stitching.reframed``). Best effort: stitching reframes whatever is missing."""
     segment, hints = arrived
     for variant in board.output.variant_list():
         out = stitching.variant_segment_path(ctx.work_dir(job_id), key, variant.label)
@@ -162,6 +163,27 @@ def reframe_on_arrival(
             stitching.reframed(segment, hints, profile_of(board), variant, out)
         except ShotlineError as exc:
             log.warning("job %s: shot %s not reframed to %s: %s", job_id, key, variant.text, exc)
+
+
+def variant_jobs(
+    ctx: RunContext, job_id: str, board: Storyboard, index: int
+) -> list[stitching.VariantJob]:
+    """What shot ``index``'s normalise run makes for each variant the board asks for: its
+    segment, and the windows into the variant's neighbours already made on this machine."""
+    shots = [s for _, s in board.shots()]
+    work = ctx.work_dir(job_id)
+    jobs = []
+    for variant in board.output.variant_list():
+        found: list[Neighbour | None] = []
+        for other, into in ((index - 1, index), (index + 1, index + 1)):
+            made = None
+            if 0 <= other < len(shots) and into < len(shots):
+                path = stitching.variant_segment_path(work, shots[other].id, variant.label)
+                made = stitching.made_segment(path)
+            found.append(None if made is None else (made, shots[into].transition_in))
+        out = stitching.variant_segment_path(work, shots[index].id, variant.label)
+        jobs.append(stitching.VariantJob(variant, out, found[0], found[1]))
+    return jobs
 
 
 def variant_segments(
@@ -260,7 +282,7 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
     try:
         variants = stitching.deliver_variants(
             plan, output, board.output.variant_list(), ctx.work_dir(job_id),
-            captions=captions,
+            captions=captions, main=result,
         )  # fmt: skip
     except ShotlineError as exc:
         return fail_job(ctx, job_id, "variants", public_message(exc))

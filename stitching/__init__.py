@@ -12,6 +12,7 @@ from stitching.assembly import (
 from stitching.audio import music_problem
 from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
+from stitching.fanout import VariantJob, normalise_fanout
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.reframe import (
@@ -39,6 +40,7 @@ __all__ = [
     "ShotPlan",
     "StitchError",
     "StitchResult",
+    "VariantJob",
     "VerificationError",
     "assemble",
     "copy_mismatches",
@@ -48,6 +50,7 @@ __all__ = [
     "music_problem",
     "normalise",
     "normalise_between",
+    "normalise_fanout",
     "output_files",
     "overlay_argv",
     "plan_edit",

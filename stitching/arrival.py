@@ -32,6 +32,22 @@ class SideOutputs:
     outputs: list[list[str]]
 
 
+def combine(sides: list[SideOutputs]) -> SideOutputs | None:
+    """Several ``SideOutputs`` as one (each gets its own copy of the picture); None for none."""
+    if len(sides) < 2:
+        return sides[0] if sides else None
+
+    def windows(video: Stream) -> list[Stream]:
+        copies = video.split(len(sides))
+        return [
+            stream
+            for side, copy in zip(sides, copies, strict=True)
+            for stream in side.windows(copy)
+        ]
+
+    return SideOutputs(windows, [argv for side in sides for argv in side.outputs])
+
+
 class Temporaries(NamedTuple):
     video: Path
     pcm: Path

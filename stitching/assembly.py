@@ -9,10 +9,10 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from foundation.storyboard import Transition
 from media.runner import run_ffmpeg
@@ -27,11 +27,20 @@ from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, probe_params
 from stitching.sheet import write_thumbs
-from stitching.verify import check_joins, check_same_video, failures, summarise, verify_file
+from stitching.verify import (
+    Reference,
+    check_joins,
+    check_loudness,
+    check_same_video,
+    failures,
+    summarise,
+    verify_file,
+)
 from stitching.video import (
     AudioParts,
     Source,
     WindowPiece,
+    audio_track,
     full_argv,
     mux,
     plan_pieces,
@@ -154,14 +163,21 @@ def _check_files(plan: EditPlan) -> None:
 
 
 def assemble(
-    plan: EditPlan, out: Path, *, hls: bool = False, captions: Captions | None = None
+    plan: EditPlan,
+    out: Path,
+    *,
+    hls: bool = False,
+    captions: Captions | None = None,
+    audio_of: StitchResult | None = None,
 ) -> StitchResult:
     """Render ``plan`` to ``out`` (H.264/AAC MP4, faststart) and verify the file.
 
     Writes ``OUT.plan.json``, ``OUT.poster.jpg``, ``OUT.contact.jpg``, the edit for NLEs
     (``OUT.otio``, ``OUT.fcpxml``, ``OUT.edl``) and the captions (``OUT.srt``, ``OUT.vtt``, empty
     without dialogue; burned into the picture too with ``captions.burn_in``) beside it (and
-    ``OUT_hls/index.m3u8`` with ``hls``). Raises ``VerificationError`` carrying the measured numbers
+    ``OUT_hls/index.m3u8`` with ``hls``). ``audio_of``, an output of the same edit already
+    verified (the main output, for a variant), lends its loudness measurement when the file's
+    audio track is proven the same packets (``verify.check_loudness``). Raises ``VerificationError`` carrying the measured numbers
     when the output does not match the plan; the files are kept for inspection.
 
     The picture checks (cuts and clean joins) decode the video track while the audio is still
@@ -173,7 +189,11 @@ def assemble(
     work.mkdir()
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    options = (hls, captions or Captions())
+    reference = None
+    if audio_of is not None:
+        loudness = audio_of.verification["checks"]["loudness"]
+        reference = (audio_of.path, loudness, f"{audio_of.path.name} (verified)")
+    options = _Options(hls, captions or Captions(), reference)
     try:
         result = _render(plan, out, work, options, timings)
         if _copied_audio_missed_loudness(result.verification):
@@ -197,19 +217,50 @@ def _copied_audio_missed_loudness(verification: dict[str, Any]) -> bool:
     return failed == {"loudness"} and verification["render"].get("audio_path") == "copy"
 
 
+class _Options(NamedTuple):
+    hls: bool
+    captions: Captions
+    reference: Reference | None
+
+
+def _measure_early(
+    plan: EditPlan,
+    parts: AudioParts,
+    work: Path,
+    options: _Options,
+    pool: ThreadPoolExecutor,
+    timings: dict[str, float],
+) -> Future[Reference]:
+    """The programme's audio track written alone and its loudness measured while the video is
+    muxed (unless ``options.reference`` lends a measurement); ``verify_file`` uses it once the
+    output's audio is proven the same packets, else measures the output."""
+    if options.reference is not None:
+        done: Future[Reference] = Future()
+        done.set_result(options.reference)
+        return done
+    track = work / "audio.mp4"
+    _timed(timings, "audio_track", lambda: audio_track(plan, parts, track))
+
+    def measure() -> Reference:
+        check = _timed(timings, "loudness", lambda: check_loudness(plan, track))
+        return track, check, "the programme's audio measured as it was muxed"
+
+    return pool.submit(measure)
+
+
 def _render(
     plan: EditPlan,
     out: Path,
     work: Path,
-    options: tuple[bool, Captions],
+    options: _Options,
     timings: dict[str, float],
     *,
     encode_audio: bool = False,
 ) -> StitchResult:
-    (hls, captions), cues = options, cues_for(plan, options[1])
+    hls, captions, cues = options.hls, options.captions, cues_for(plan, options.captions)
     names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
     plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         sound = pool.submit(_timed, timings, "audio", lambda: audio_mod.render(plan, encode_audio))
         files, video_path = _timed(
             timings, "video", lambda: _picture(plan, work, cues, captions.burn_in)
@@ -217,6 +268,7 @@ def _render(
         joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, out, files))
         interiors, packets, audio_report = sound.result()
         parts = AudioParts(interiors, packets)
+        early = _measure_early(plan, parts, work, options, pool, timings)
         written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp))
         os.replace(tmp, out)
         stored = plan.to_dict() | {"captions": captions.to_dict()}
@@ -231,7 +283,8 @@ def _render(
             lambda: write_thumbs(plan, out, names["poster.jpg"], names["contact.jpg"]),
         )  # fmt: skip
         same = pool.submit(check_same_video, out, written)
-        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out))
+        reference = early.result()
+        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out, reference))
         cuts, clean = joins.result()
         thumbs.result()
         edit_files = edit.result()

@@ -31,7 +31,7 @@ from stitching.plan import EditPlan, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, scan_segment, segment_keyframes, video_chain, x264_args
 from stitching.thumbs import thumb_path, write_thumb
-from stitching.track import Crop, crop_path, measure, step_expression
+from stitching.track import Crop, SubjectTrack, crop_path, measure, step_expression
 
 __all__ = [
     "deliver_variants", "made_segment", "reframe_plan", "reframe_segment", "reframed",
@@ -53,6 +53,13 @@ def shot_crop(
 ) -> tuple[Crop, dict[str, Any]]:
     """The crop that follows the subject of ``segment``, and the track it was made from."""
     track = measure(segment.path, segment.width, segment.height, segment.frames)
+    return crop_of(track, variant, profile)
+
+
+def crop_of(
+    track: SubjectTrack, variant: Variant, profile: OutputProfile
+) -> tuple[Crop, dict[str, Any]]:
+    """The crop of ``variant`` following ``track``, and its record (``.track.json``)."""
     xs = crop_path(track.x, track.frame_width, variant.crop_width, profile.rate)
     ys = crop_path(track.y, track.frame_height, variant.crop_height, profile.rate)
     crop = Crop(variant.crop_width, variant.crop_height, step_expression(xs), step_expression(ys))
@@ -102,10 +109,22 @@ def reframe_segment(
     keyframes = segment_keyframes(frames, *hints, target)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".track.json").write_text(json.dumps(record), encoding="utf-8")
-    token = uuid.uuid4().hex[:10]
-    video, muxed = (out.with_name(f".{out.stem}.{token}{ext}") for ext in (".video.mp4", ".mp4"))
+    video = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:10]}.video.mp4")
     try:
         run_ffmpeg(reframe_argv(main.path, target, frames, crop, keyframes, video))
+        return finish_reframe(main, hints, target, video, out)
+    finally:
+        video.unlink(missing_ok=True)
+
+
+def finish_reframe(
+    main: Segment, hints: tuple[int, int], target: OutputProfile, video: Path, out: Path
+) -> Segment:
+    """A variant's encoded picture ``video`` of ``main`` -> its segment at ``out``: ``main``'s
+    audio packets copied in, measured (frames, keyframes, digest, edge proxies, thumbnail)."""
+    frames = main.frames
+    muxed = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:10]}.mp4")
+    try:
         with_audio_of(video, main.path, muxed)
         scan = scan_segment(muxed, target)
         if scan["frames"] != frames:
@@ -117,7 +136,6 @@ def reframe_segment(
         thumb = write_thumb(muxed, scan["keyframes"], lo, hi, target, thumb_path(out))
         os.replace(muxed, out)
     finally:
-        video.unlink(missing_ok=True)
         muxed.unlink(missing_ok=True)
     return replace(
         main, path=out, held_frames=0, edge_frames=min(edge, frames),
@@ -140,23 +158,38 @@ def made_segment(out: Path) -> Segment | None:
     return segment if segment.path.is_file() else None
 
 
+def _made_key(main: Segment, hints: tuple[int, int], variant: Variant) -> str:
+    made_from = json.dumps([main.to_dict(), list(hints), str(variant)], sort_keys=True)
+    return hashlib.sha256(made_from.encode()).hexdigest()[:24]
+
+
+def record_made(
+    main: Segment, hints: tuple[int, int], variant: Variant, out: Path, segment: Segment
+) -> None:
+    """Record ``segment`` (at ``out``) as ``variant`` of ``main`` with ``hints``: ``reframed``
+    then finds it made."""
+    record = out.with_suffix(".segment.json")
+    temporary = record.with_name(f".{record.name}.{uuid.uuid4().hex[:8]}")
+    data = {"key": _made_key(main, hints, variant), "segment": segment.to_dict()}
+    temporary.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(temporary, record)
+
+
 def reframed(
     main: Segment, hints: tuple[int, int], profile: OutputProfile, variant: Variant, out: Path
 ) -> Segment:
     """``reframe_segment``, reusing the segment at ``out`` when it was made from this very
-    ``main`` segment with the same hints and variant (the pipeline reframes a shot as it
-    arrives; stitching then finds it made). Its record is ``out``'s ``.segment.json``."""
+    ``main`` segment with the same hints and variant (the pipeline makes it in the shot's
+    normalise run, ``fanout``; stitching then finds it made). Its record is ``out``'s
+    ``.segment.json``."""
     record = out.with_suffix(".segment.json")
-    made_from = json.dumps([main.to_dict(), list(hints), str(variant)], sort_keys=True)
-    key = hashlib.sha256(made_from.encode()).hexdigest()[:24]
+    key = _made_key(main, hints, variant)
     if record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
         made = made_segment(out)
         if made is not None:
             return made
     segment = reframe_segment(main, hints, profile, variant, out)
-    temporary = record.with_name(f".{record.name}.{uuid.uuid4().hex[:8]}")
-    temporary.write_text(json.dumps({"key": key, "segment": segment.to_dict()}), encoding="utf-8")
-    os.replace(temporary, record)
+    record_made(main, hints, variant, out, segment)
     return segment
 
 
@@ -188,13 +221,18 @@ def deliver_variants(
     work: Path,
     *,
     captions: Captions | None = None,
+    main: StitchResult | None = None,
 ) -> dict[str, StitchResult]:
-    """Every variant of the output ``out`` reframed, assembled and verified, by label. Raises
-    what ``assemble`` raises (``VerificationError`` naming the variant's file)."""
-    results: dict[str, StitchResult] = {}
-    for variant in variants:
+    """Every variant of the output ``out`` reframed, assembled and verified, by label, two at a
+    time. ``main``, the main output already delivered, lends its loudness measurement to a variant
+    whose audio is proven the same packets (``assemble``'s ``audio_of``). Raises what
+    ``assemble`` raises (``VerificationError`` naming the variant's file)."""
+
+    def deliver(variant: Variant) -> StitchResult:
         reframed_plan = reframe_plan(plan, variant, work)
-        results[variant.label] = assemble(
-            reframed_plan, variant_path(out, variant.label), captions=captions
-        )
-    return results
+        path = variant_path(out, variant.label)
+        return assemble(reframed_plan, path, captions=captions, audio_of=main)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [(variant.label, pool.submit(deliver, variant)) for variant in variants]
+        return {label: job.result() for label, job in jobs}

@@ -9,6 +9,7 @@ dead zone (small moves keep the framing), a clamp to the frame and a bounded ste
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -115,6 +116,12 @@ def measure(path: Path, width: int, height: int, frames: int) -> SubjectTrack:
     """The subject centre of every frame of segment ``path`` (``width`` x ``height``): from the
     proxy its normalise run saved (``track_path``), else from one small decode of the file."""
     grays = _proxy_frames(path, width, height, frames) or _decoded_frames(path, width, height)
+    return track_of(grays, width, height)
+
+
+def track_of(grays: Sequence[Floats], width: int, height: int) -> SubjectTrack:
+    """The subject centre of every grey proxy (``track_size``) of a ``width`` x ``height``
+    picture, in its pixels."""
     small_w, small_h = track_size(width, height)
     xs: list[float] = []
     ys: list[float] = []

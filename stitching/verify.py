@@ -12,9 +12,9 @@ import av
 from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
 from stitching.edges import edges_path, load_edges, mad, run_stats
-from stitching.loudness import measure_file
+from stitching.loudness import SILENT_LUFS, measure_file
 from stitching.plan import EditPlan, ShotPlan
-from stitching.segment import file_digest
+from stitching.segment import QUICK_PROBE, file_digest
 from stitching.video import PacketKey, Source, packet_key
 
 CUT_MIN_SCORE = 6.0
@@ -68,19 +68,50 @@ def check_timing(plan: EditPlan, path: Path) -> tuple[Check, Check]:
     return duration, sync
 
 
-def check_loudness(plan: EditPlan, path: Path) -> Check:
+def audio_identity(path: Path) -> tuple[Any, ...]:
+    """The audio track of ``path`` as stream parameters plus every packet's timestamps and bytes:
+    two files equal here decode to the same samples. (The channel layout is in the extradata,
+    AAC's AudioSpecificConfig; the decoder's own layout is unknown until a packet is decoded.)"""
+    with av.open(str(path), stream_options=QUICK_PROBE) as container:
+        if not container.streams.audio:
+            return ()
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        params = (ctx.name, ctx.sample_rate, bytes(ctx.extradata or b""), str(stream.time_base))
+        return (params, *(packet_key(p) for p in container.demux(stream) if p.size))
+
+
+Reference = tuple[Path, Check, str]
+"""A file whose audio was measured already (its path, its loudness check, what it is): see
+``check_loudness``."""
+
+
+def check_loudness(plan: EditPlan, path: Path, reference: Reference | None = None) -> Check:
+    """The file's integrated loudness and true peak against the profile's. With ``reference``,
+    a file whose audio track is proven the same (parameters, timestamps and bytes of every
+    packet: ``audio_identity``) gives its measurement instead of a second decode; otherwise,
+    or when they differ, ``path`` is measured."""
+    if reference is not None and audio_identity(path) == audio_identity(reference[0]):
+        numbers = reference[1]
+        return _judge(plan, numbers["integrated_lufs"], numbers["true_peak_db"]) | {
+            "measured_on": f"{reference[2]}: the same audio packets"
+        }
     measured = measure_file(path)
+    return _judge(plan, measured.integrated, measured.true_peak)
+
+
+def _judge(plan: EditPlan, integrated: float, true_peak: float) -> Check:
     profile = plan.profile
     check: Check = {
-        "integrated_lufs": measured.integrated,
+        "integrated_lufs": integrated,
         "target_lufs": profile.loudness_lufs,
-        "true_peak_db": measured.true_peak,
+        "true_peak_db": true_peak,
         "true_peak_limit_db": profile.true_peak_db,
     }
-    if measured.silent:
+    if integrated <= SILENT_LUFS:
         return {**check, "passed": True, "note": "programme is silent; nothing to normalise"}
-    within = abs(measured.integrated - profile.loudness_lufs) <= LOUDNESS_TOLERANCE_LU
-    return {**check, "passed": within and measured.true_peak <= profile.true_peak_db}
+    within = abs(integrated - profile.loudness_lufs) <= LOUDNESS_TOLERANCE_LU
+    return {**check, "passed": within and true_peak <= profile.true_peak_db}
 
 
 def _join_frames(plan: EditPlan) -> tuple[int, list[int]]:
@@ -218,10 +249,14 @@ def _parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         return {name: future.result() for name, future in futures.items()}
 
 
-def verify_file(plan: EditPlan, path: Path) -> dict[str, Check]:
-    """Checks that need only the container and the audio: duration, sync, loudness, faststart."""
+def verify_file(plan: EditPlan, path: Path, reference: Reference | None = None) -> dict[str, Check]:
+    """Checks that need only the container and the audio: duration, sync, loudness (from
+    ``reference`` when proven the same audio: ``check_loudness``), faststart."""
     results = _parallel(
-        {"timing": lambda: check_timing(plan, path), "loudness": lambda: check_loudness(plan, path)}
+        {
+            "timing": lambda: check_timing(plan, path),
+            "loudness": lambda: check_loudness(plan, path, reference),
+        }
     )
     duration, sync = results["timing"]
     front = moov_first(path)

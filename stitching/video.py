@@ -327,3 +327,38 @@ def mux(
             packet.stream = streams[kind]
             output.mux(packet)
     return written
+
+
+def _copied(packet: av.Packet[Any]) -> av.Packet[Any]:
+    """A packet of its own with ``packet``'s bytes and timing (muxing consumes a packet)."""
+    copy = av.Packet(bytes(packet))
+    copy.pts, copy.dts, copy.duration = packet.pts, packet.dts, packet.duration
+    copy.time_base = packet.time_base
+    return copy
+
+
+def _demux_audio(path: Path) -> Demuxed:
+    container = open_quick(path)
+    packets = [p for p in container.demux(audio=0) if p.size and p.pts is not None]
+    return container, [], packets
+
+
+def audio_track(plan: EditPlan, audio: AudioParts, out: Path) -> None:
+    """The programme's audio alone in ``out``: the AAC packets ``mux`` writes beside the video
+    (interiors demuxed from the segments, encoded packets copied), so it can be measured while
+    the video is muxed and shown to be the output's audio (``verify.audio_identity``)."""
+    paths = {plan.shots[interior.shot].segment.path for interior in audio.interiors}
+    with ExitStack() as stack:
+        demuxed = {path: _demux_audio(path) for path in paths}
+        for container, _, _ in demuxed.values():
+            stack.enter_context(container)
+        template = stack.enter_context(open_quick(plan.shots[0].segment.path))
+        output = stack.enter_context(av.open(str(out), "w", format="mp4"))
+        stream = output.add_stream_from_template(template.streams.audio[0])
+        sound = sorted(
+            [*_interior_packets(plan, audio.interiors, demuxed), *map(_copied, audio.packets)],
+            key=lambda p: p.pts or 0,
+        )
+        for packet in sound:
+            packet.stream = stream
+            output.mux(packet)

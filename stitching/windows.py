@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,7 +22,7 @@ from pathlib import Path
 from foundation.storyboard import Transition
 from media.graph import Stream, open_input
 from media.runner import run_ffmpeg
-from stitching.arrival import SideOutputs
+from stitching.arrival import SideOutputs, combine
 from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
 from stitching.plan import EditPlan, plan_edit
@@ -187,6 +188,51 @@ def _keep(
     _save_proxies(target, made.piece.frames, profile)
 
 
+SideJob = tuple[_SideWindow, Segment, bool]
+
+
+def side_windows(
+    profile: OutputProfile,
+    frames: int,
+    out: Path,
+    before: Neighbour | None,
+    after: Neighbour | None,
+) -> list[SideJob]:
+    """The transition windows joining a clip about to be normalised to ``out`` (``frames`` long,
+    in ``profile``) to its neighbours already normalised, to render in the same run."""
+    token = uuid.uuid4().hex[:8]
+    jobs: list[SideJob] = []
+    if before is not None and before[1].kind != "cut":
+        piece = _predict_in(profile, before[0], before[1])
+        path = out.with_name(f".{out.stem}.{token}.in.mp4")
+        jobs.append((_SideWindow("win_in", piece, before[1], path), before[0], True))
+    if after is not None and after[1].kind != "cut":
+        piece = _predict_out(profile, frames, after[0], after[1])
+        path = out.with_name(f".{out.stem}.{token}.out.mp4")
+        jobs.append((_SideWindow("win_out", piece, after[1], path), after[0], False))
+    return jobs
+
+
+def side_outputs(profile: OutputProfile, jobs: list[SideJob]) -> SideOutputs | None:
+    return _side(profile, jobs) if jobs else None
+
+
+def keep_windows(profile: OutputProfile, jobs: list[SideJob], segment: Segment) -> None:
+    """Cache the windows ``jobs`` rendered beside ``segment`` (``side_windows``)."""
+    cut = Transition.parse("cut")
+    for window, neighbour, is_before in jobs:
+        pair = (
+            [("prev", neighbour, cut), ("this", segment, window.transition)] if is_before
+            else [("this", segment, cut), ("next", neighbour, window.transition)]
+        )  # fmt: skip
+        _keep(profile, pair, window)
+
+
+def drop_windows(jobs: list[SideJob]) -> None:
+    for window, _, _ in jobs:
+        window.path.unlink(missing_ok=True)
+
+
 def normalise_between(
     src: Path,
     profile: OutputProfile,
@@ -197,32 +243,19 @@ def normalise_between(
     sample_offset: int,
     before: Neighbour | None = None,
     after: Neighbour | None = None,
+    more: Sequence[SideOutputs] = (),
 ) -> Segment:
     """``normalise`` a clip and, in the same FFmpeg run, the transition windows joining it to
     neighbours already normalised: ``before`` is (previous segment, transition into this shot),
-    ``after`` (next segment, transition into it). Those windows are then only copied."""
-    token = uuid.uuid4().hex[:8]
-    jobs: list[tuple[_SideWindow, Segment, bool]] = []
-    if before is not None and before[1].kind != "cut":
-        piece = _predict_in(profile, before[0], before[1])
-        path = out.with_name(f".{out.stem}.{token}.in.mp4")
-        jobs.append((_SideWindow("win_in", piece, before[1], path), before[0], True))
-    if after is not None and after[1].kind != "cut":
-        piece = _predict_out(profile, frames, after[0], after[1])
-        path = out.with_name(f".{out.stem}.{token}.out.mp4")
-        jobs.append((_SideWindow("win_out", piece, after[1], path), after[0], False))
-    side = _side(profile, jobs) if jobs else None
+    ``after`` (next segment, transition into it). Those windows are then only copied. ``more``
+    adds other outputs of the normalised picture to the run (a variant's picture: ``fanout``)."""
+    jobs = side_windows(profile, frames, out, before, after)
+    own = side_outputs(profile, jobs)
+    side = combine([*([own] if own else []), *more])
     try:
         segment = normalise(src, profile, frames, out, head_frames=hints[0],
                             tail_frames=hints[1], sample_offset=sample_offset, side=side)  # fmt: skip
-        cut = Transition.parse("cut")
-        for window, neighbour, is_before in jobs:
-            pair = (
-                [("prev", neighbour, cut), ("this", segment, window.transition)] if is_before
-                else [("this", segment, cut), ("next", neighbour, window.transition)]
-            )  # fmt: skip
-            _keep(profile, pair, window)
+        keep_windows(profile, jobs, segment)
         return segment
     finally:
-        for window, _, _ in jobs:
-            window.path.unlink(missing_ok=True)
+        drop_windows(jobs)

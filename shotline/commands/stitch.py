@@ -103,7 +103,7 @@ def _with_variants(
         return result, {}
     from stitching.reframe import deliver_variants
 
-    return result, deliver_variants(result.plan, result.path, variants, work)
+    return result, deliver_variants(result.plan, result.path, variants, work, main=result)
 
 
 def _run(

@@ -15,7 +15,7 @@ from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.report import job_report
 from shotline.console import report_table
-from stitching.reframe import reframe_segment
+from stitching.reframe import finish_reframe, reframe_segment
 from tests.pipeline.conftest import shot, tiny_board
 
 VARIANTS = {"9x16": (50, 90), "1x1": (90, 90)}  # the largest crops of a 160x90 frame
@@ -26,15 +26,21 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     """Two 1 s shots at 160x90 with a crossfade, asking for 9:16 and 1:1: report, output and
     every reframe run (shot segment, variant)."""
     data = tmp_path_factory.mktemp("variants-job")
-    runs: list[tuple[str, str, bool]] = []
+    runs: list[tuple[str, str, bool, str]] = []
     out = data / "out" / "film.mp4"
 
     def counted(main, hints, profile, variant, target):
-        runs.append((main.path.name, variant.label, out.exists()))
+        runs.append((main.path.name, variant.label, out.exists(), "reframe"))
         return reframe_segment(main, hints, profile, variant, target)
+
+    def in_run(main, hints, target, video, segment_out):
+        label = segment_out.parent.name.removeprefix("variant-")
+        runs.append((main.path.name, label, out.exists(), "normalise run"))
+        return finish_reframe(main, hints, target, video, segment_out)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("stitching.reframe.reframe_segment", counted)
+        patch.setattr("stitching.fanout.finish_reframe", in_run)
         patch.setenv("SHOTLINE_DATA_DIR", str(data / "shotline-data"))
         get_settings.cache_clear()
         ctx = RunContext.create("local", get_settings())
@@ -84,10 +90,12 @@ def test_variants_are_verified_and_named_in_the_render_table(delivered):
     assert "variants: film.9x16.mp4, film.1x1.mp4" in " ".join(console.export_text().split())
 
 
-def test_shots_are_reframed_once_as_they_arrive(delivered):
-    """The pipeline reframes each segment as it is normalised (before the main output exists);
-    stitching reuses those."""
+def test_shots_are_reframed_once_in_their_normalise_run(delivered):
+    """Each shot's variants are made by the FFmpeg run that normalises it (before the main
+    output exists), not by reframing its segment afterwards; stitching reuses those."""
     _, _, runs = delivered
     assert sorted(runs) == sorted(
-        (f"segment-{shot}.mp4", label, False) for shot in ("a", "b") for label in VARIANTS
+        (f"segment-{shot}.mp4", label, False, "normalise run")
+        for shot in ("a", "b")
+        for label in VARIANTS
     )

@@ -19,6 +19,7 @@ from media.runner import run_ffmpeg
 from stitching import EditPlan, MusicBed, VerificationError, assemble, plan_edit, verify
 from stitching import assembly as assemble_mod
 from stitching.edges import mad
+from stitching.loudness import measure_file
 from stitching.sheet import label_strip
 from stitching.verify import check_same_video
 from stitching.video import WindowPiece, full_argv, plan_pieces
@@ -399,3 +400,17 @@ def test_a_fade_through_black_is_a_clean_join(tmp_path):
     assert join["frozen_run"] >= 3, join
     assert join["clean"], join
     assert result.verification["passed"], result.verification
+
+
+def test_loudness_measured_while_muxing_is_the_outputs(shots, tmp_path):
+    """The programme's audio is measured as the video is muxed, and used only because the
+    output carries the very same audio packets: it equals a measurement of the output."""
+    items = normalise_all(shots, ["cut", "crossfade:0.25", "cut"], tmp_path / "seg")
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    loudness = result.verification["checks"]["loudness"]
+    assert loudness["measured_on"] == (
+        "the programme's audio measured as it was muxed: the same audio packets"
+    )
+    measured = measure_file(result.path)
+    assert loudness["integrated_lufs"] == measured.integrated
+    assert loudness["true_peak_db"] == measured.true_peak

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,13 @@ import pytest
 
 from foundation.variants import resolve
 from media.runner import run_ffmpeg
+from stitching.assembly import assemble
 from stitching.plan import plan_edit
 from stitching.reframe import deliver_variants, variant_path
 from stitching.track import MAX_PAN_PER_SECOND, crop_path, measure, step_expression, track_path
 from tests.stitching.conftest import PROFILE, X264, normalise_all
 
+verify_mod = importlib.import_module("stitching.verify")  # `stitching.verify` is also a function
 SQUARE = 16
 START_X, SPEED = 8, 60  # pixels, pixels per second: crosses the 160 px frame in 2 s
 
@@ -116,3 +119,33 @@ def test_normalise_saves_the_proxy_the_track_is_measured_on(
     finally:
         aside.rename(proxy)
     assert np.allclose(from_proxy.x, decoded.x, atol=2)
+
+
+def test_a_variant_with_the_same_audio_takes_the_main_outputs_loudness(
+    segments: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proven the same audio packets as the main output, a variant is not measured again; a file
+    whose audio differs is."""
+    plan = plan_edit(segments, PROFILE)
+    main = assemble(plan, tmp_path / "out.mp4")
+    measured: list[Path] = []
+    real = verify_mod.measure_file
+
+    def counted(path: Path) -> Any:
+        measured.append(path)
+        return real(path)
+
+    monkeypatch.setattr(verify_mod, "measure_file", counted)
+    variants = [resolve("9:16", 160, 90)]
+    results = deliver_variants(plan, main.path, variants, tmp_path / "work", main=main)
+    loudness = results["9x16"].verification["checks"]["loudness"]
+    assert loudness["measured_on"] == "out.mp4 (verified): the same audio packets"
+    assert loudness["integrated_lufs"] == main.verification["checks"]["loudness"]["integrated_lufs"]
+    assert measured == []
+    quieter = tmp_path / "quieter.mp4"
+    run_ffmpeg(["-i", str(main.path), "-c:v", "copy", "-af", "volume=-6dB", "-c:a", "aac",
+                str(quieter)])  # fmt: skip
+    check = verify_mod.check_loudness(plan, quieter, (main.path, loudness, "main"))
+    assert measured == [quieter]
+    assert "measured_on" not in check
+    assert not check["passed"]
