@@ -23,10 +23,13 @@ from pydantic import (
 
 from foundation import limits as lim
 from foundation.characters import (
+    KEYFRAME_FIELDS,
+    KEYFRAME_WORDS,
     Character,
     character_problems,
     compose_prompt,
     featured_references,
+    spec_keyframe,
 )
 from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
@@ -124,6 +127,30 @@ class Shot(_Strict):
         default_factory=list, max_length=8, description="ids of the storyboard's characters in it"
     )
     speaker: str | None = Field(default=None, description="the character who says `dialogue`")
+    keyframe: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="generate | none | a path (the first frame); default: generate when the shot "
+        "has characters (and no reference_image, and does not continue), else none",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keyframe_path_is_first_frame(cls, data: Any) -> Any:
+        """``keyframe: <path>`` is the shot's first frame, as ``reference_image`` is: stored as
+        one (both given are refused by ``keyframe_problems``, which still sees them)."""
+        if not isinstance(data, dict):
+            return data
+        path = data.get("keyframe")
+        if isinstance(path, str) and path not in KEYFRAME_WORDS and not data.get("reference_image"):
+            return {**data, "reference_image": path, "keyframe": "none"}
+        return data
+
+    @property
+    def draws_keyframe(self) -> bool:
+        """Whether a keyframe stage draws this shot's first frame (``spec_keyframe``)."""
+        return spec_keyframe(self.model_dump(include=set(KEYFRAME_FIELDS)))
 
     @field_validator("prompt")
     @classmethod
@@ -238,6 +265,23 @@ def _continue_problem(path: str, shot: Shot, first: bool) -> Problem | None:
     return Problem(f"{path}.continues", f"cannot continue: {why}")
 
 
+def keyframe_problem(path: str, shot: Shot) -> Problem | None:
+    """A ``keyframe`` that contradicts the shot's other first frame (its ``reference_image``, or
+    the previous shot's last frame when it ``continues``)."""
+    value, where = shot.keyframe, f"{path}.keyframe"
+    if value is None or value == "none":
+        return None
+    if value == "generate":
+        if shot.reference_image:
+            why = "the shot's reference_image is already its first frame; drop one of them"
+            return Problem(where, f"cannot generate a keyframe: {why}")
+        if shot.continues:
+            why = "the shot continues from the previous shot's last frame"
+            return Problem(where, f"cannot generate a keyframe: {why}")
+        return None
+    return Problem(where, f"{value!r} and reference_image both set the first frame; give one")
+
+
 def frame_problems(board: Storyboard) -> list[Problem]:
     """What the stitcher would refuse after the spend: too few frames, transitions that do not
     fit their shots (``join_problem``, the stitcher's own rule)."""
@@ -279,6 +323,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
             problems.append(problem)
     problems += frame_problems(board)
     problems += character_problems(board.characters, _shot_paths(board))
+    problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
     out = board.output
     problems += variant_problems(out.variants, out.width, out.height)
     total = sum(shot.duration for _, shot in board.shots())
