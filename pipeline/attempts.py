@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderError, RejectedInputError
-from foundation.characters import composed_spec_prompt, spec_references, video_spec
+from foundation.characters import composed_spec_prompt, spec_keyframe, spec_references, video_spec
 from foundation.states import (
     ATTEMPT_ENDED,
     ATTEMPT_SUBMITTABLE,
@@ -92,7 +92,7 @@ def framed_spec(session: Session, job: Job, shot: Shot) -> dict[str, Any]:
     the video animates, and an input of its cache key); other shots' specs as they are."""
     spec = shot_spec(job, shot.key)
     keyframe = keyframes.keyframe_ref(session, spec, shot.id)
-    return spec if keyframe is None else spec | {"reference_image": keyframe}
+    return spec if keyframe is None else spec | {"reference_image": keyframe, "keyframed": True}
 
 
 def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
@@ -195,8 +195,10 @@ def _request_record(
     provider, public = candidate.provider, ctx.settings.public_url
     if public and provider in WEBHOOK_PROVIDERS:
         extra["webhook_url"] = f"{public.rstrip('/')}/v1/providers/{provider}/webhook"
-    stored = StoredRequest.from_json(asdict(request) | {"extra": request.extra | extra})
-    return stored.to_json()
+    stored = StoredRequest.from_json(asdict(request) | {"extra": request.extra | extra}).to_json()
+    if spec.get("keyframed"):
+        stored["reference_image"] = spec["reference_image"]
+    return stored
 
 
 def _reuse_cached(ctx: RunContext, session: Any, job: Job, shot: Shot) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from emulators.media import ClipSpec
+from emulators.media import ClipSpec, data_uri_bytes
 from emulators.routes import _flow as flow
 from emulators.routes import runway_rules as rules
 from emulators.state import Job, View
@@ -70,7 +70,18 @@ def runway_spec(request: Request, body: dict[str, Any], image: bool) -> ClipSpec
         height=int(height),
         audio=audio,
         seed=body.get("seed") if isinstance(body.get("seed"), int) else None,
+        first_frame=_first_image(body.get("promptImage")),
     )
+
+
+def _first_image(value: Any) -> bytes | None:
+    """The first-position ``promptImage`` (a URI, or ``[{uri, position}]``) when inline."""
+    if isinstance(value, list):
+        value = next(
+            (i.get("uri") for i in value if isinstance(i, dict) and i.get("position") == "first"),
+            None,
+        )
+    return data_uri_bytes(value)
 
 
 @router.post("/{kind}")
