@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderError, RejectedInputError
-from foundation.characters import composed_spec_prompt, spec_keyframe, spec_references, video_spec
+from foundation.characters import composed_spec_prompt, spec_references, video_spec
 from foundation.states import (
     ATTEMPT_ENDED,
     ATTEMPT_SUBMITTABLE,

@@ -72,10 +72,10 @@ def test_a_keyframed_shot_is_routed_to_models_that_take_a_first_frame_only():
     plan = route(ctx, featuring(), featuring().mode)
     plain, framed = plan.decisions["a"], plan.decisions["b"]
     chain = [ctx.registry.get(c.model_id) for c in framed.candidates]
-    assert chain and all(spec.inputs.image for spec in chain)
+    assert chain
+    assert all(spec.inputs.image for spec in chain)
     rejected = framed.explanation["rejected"]
     reason = "takes no image input (the shot animates its generated keyframe)"
-    assert reason in rejected and rejected[reason]
     assert "fal/kling-v3-pro" in rejected[reason]  # text-to-video only
     assert not any("keyframe" in why for why in plain.explanation["rejected"])
 
@@ -122,4 +122,4 @@ def test_a_refusal_moves_to_the_next_image_model_and_costs_nothing(tmp_path, mon
         seen = [(a.number, a.stage, a.model_id, a.status, a.settled_usd) for a in tries]
     assert seen[0] == (-1, "keyframe", "fal/flux-schnell", "failed", 0.0)
     assert seen[1][:4] == (-2, "keyframe", "gemini/gemini-2.5-flash-image", "accepted")
-    assert seen[1][4] > 0
+    assert (seen[1][4] or 0) > 0
