@@ -123,3 +123,30 @@ def test_a_refusal_moves_to_the_next_image_model_and_costs_nothing(tmp_path, mon
     assert seen[0] == (-1, "keyframe", "fal/flux-schnell", "failed", 0.0)
     assert seen[1][:4] == (-2, "keyframe", "gemini/gemini-2.5-flash-image", "accepted")
     assert (seen[1][4] or 0) > 0
+
+
+def test_plan_json_carries_each_keyframe_stage_and_the_budget_counts_its_quote(tmp_path):
+    import json
+
+    import yaml
+
+    from foundation.errors import BudgetExceededError
+    from pipeline.planning import check_budget, stages_usd
+    from tests.router.test_cli_plan import run
+
+    path = tmp_path / "board.yaml"
+    path.write_text(yaml.safe_dump(featuring().model_dump(mode="json", exclude_none=True)))
+    done = run("plan", str(path), "--providers", "emulated", "--json")
+    stage = json.loads(done.output)["keyframes"]["b"]
+    assert (stage["stage"], stage["model"]) == ("keyframe", "fal/flux-schnell")
+    assert stage["quote_usd"] > 0
+    assert stage["fallbacks"]
+    ctx = context("emulated")
+    board = featuring()
+    plan = route(ctx, board, board.mode)
+    videos = sum(d.candidates[0].quote_usd for d in plan.decisions.values())
+    extra = stages_usd(ctx, board, board.mode)
+    assert extra == pytest.approx(stage["quote_usd"])
+    tight = board.model_copy(update={"budget_usd": videos + extra / 2})
+    with pytest.raises(BudgetExceededError):
+        check_budget(tight, plan, extra)
