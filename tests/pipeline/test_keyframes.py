@@ -150,3 +150,21 @@ def test_plan_json_carries_each_keyframe_stage_and_the_budget_counts_its_quote(t
     tight = board.model_copy(update={"budget_usd": videos + extra / 2})
     with pytest.raises(BudgetExceededError):
         check_budget(tight, plan, extra)
+
+
+def test_a_shot_without_a_keyframe_stage_costs_no_keyframe_query(tmp_path, monkeypatch):
+    from pipeline.runner import JobRunner
+
+    def no_query(*_args, **_kwargs):
+        raise AssertionError("a shot without a keyframe stage asked for its keyframe")
+
+    monkeypatch.setattr(keyframes, "accepted_for", no_query)
+    monkeypatch.setattr(keyframes, "keyframe_attempts", no_query)
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    job_id = create_job(ctx, tiny_board(shot("a"), shot("b")), output=tmp_path / "out.mp4")
+    runner = JobRunner(ctx)
+    try:
+        runner.submit(job_id)
+        assert runner.wait(job_id, timeout=60) == "delivered"
+    finally:
+        runner.shutdown()
