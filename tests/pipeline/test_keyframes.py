@@ -168,3 +168,30 @@ def test_a_shot_without_a_keyframe_stage_costs_no_keyframe_query(tmp_path, monke
         assert runner.wait(job_id, timeout=60) == "delivered"
     finally:
         runner.shutdown()
+
+
+def test_a_rerender_with_an_edited_prompt_draws_a_new_keyframe_and_animates_it(tmp_path):
+    from pipeline.engine import EmbeddedEngine
+    from pipeline.rerender import rerender_shot
+
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    job_id = create_job(ctx, featuring(), output=tmp_path / "out.mp4")
+    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
+    rerender_shot(ctx, job_id, "b", prompt="Mara at the rail, looking out")
+    assert EmbeddedEngine(ctx).run(job_id) == "delivered"
+    with session_scope(ctx.db_url) as session:
+        b = session.scalars(select(Shot.id).where(Shot.job_id == job_id, Shot.key == "b")).one()
+        drawn = [
+            (a.request or {}).get("prompt", "")
+            for a in keyframes.keyframe_attempts(session, b)
+            if a.status == "accepted"
+        ]
+        video = session.scalars(
+            select(Attempt).where(Attempt.shot_id == b, Attempt.stage == "video")
+        ).all()[-1]
+        assert (video.status, video.request["prompt"].startswith("Mara at the rail")) == (
+            "accepted",
+            True,
+        )
+    assert len(drawn) == 2  # the first render's keyframe, then the edited prompt's
+    assert drawn[-1].startswith("Mara at the rail")
