@@ -189,9 +189,7 @@ def test_a_rerender_with_an_edited_prompt_draws_a_new_keyframe_and_animates_it(t
         video = session.scalars(
             select(Attempt).where(Attempt.shot_id == b, Attempt.stage == "video")
         ).all()[-1]
-        assert (video.status, video.request["prompt"].startswith("Mara at the rail")) == (
-            "accepted",
-            True,
-        )
+        assert video.status == "accepted"
+        assert (video.request or {})["prompt"].startswith("Mara at the rail")
     assert len(drawn) == 2  # the first render's keyframe, then the edited prompt's
     assert drawn[-1].startswith("Mara at the rail")
