@@ -75,7 +75,10 @@ def runway_spec(request: Request, body: dict[str, Any], image: bool) -> ClipSpec
 
 
 def _first_image(value: Any) -> bytes | None:
-    """The first-position ``promptImage`` (a URI, or ``[{uri, position}]``) when inline."""
+    """The first frame the clip starts from, when inline: ``promptImage`` as a URI, or the item
+    with ``position: "first"`` of ``[{uri, position}]`` ([SDK] runwayml 5.24.0
+    ``types/image_to_video_create_params.py``: ``PromptImagePromptImage.position`` "first" |
+    "last"; a plain URI is the first frame: UNCERTAIN, as the SDK's README example uses it)."""
     if isinstance(value, list):
         value = next(
             (i.get("uri") for i in value if isinstance(i, dict) and i.get("position") == "first"),
