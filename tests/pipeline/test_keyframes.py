@@ -193,3 +193,53 @@ def test_a_rerender_with_an_edited_prompt_draws_a_new_keyframe_and_animates_it(t
         assert (video.request or {})["prompt"].startswith("Mara at the rail")
     assert len(drawn) == 2  # the first render's keyframe, then the edited prompt's
     assert drawn[-1].startswith("Mara at the rail")
+
+
+def test_a_keyframe_the_image_safety_classifier_refuses_moves_to_the_next_model(
+    tmp_path, monkeypatch
+):
+    from types import SimpleNamespace
+
+    checked: list[Path] = []
+
+    def check(path: Path) -> SimpleNamespace:
+        checked.append(path)  # the first keyframe is refused, the next one passes
+        return SimpleNamespace(refused=len(checked) == 1, reason=lambda: "nsfw 0.97 >= 0.80")
+
+    screener = SimpleNamespace(images=SimpleNamespace(check=check))
+    monkeypatch.setattr(keyframe_stage, "screener_for", lambda *_a, **_k: screener)
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        shot_pk = keyframed_shot(ctx, tmp_path)
+        assert keyframe_stage.draw(ctx, shot_pk) == 0.0
+    with session_scope(ctx.db_url) as session:
+        tries = session.scalars(
+            select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number.desc())
+        ).all()
+        seen = [(a.model_id, a.status, a.error) for a in tries]
+    assert seen[0][:2] == ("fal/flux-schnell", "rejected")
+    assert "image-safety" in (seen[0][2] or "")
+    assert seen[1][:2] == ("gemini/gemini-2.5-flash-image", "accepted")
+    assert len(checked) == 2
+
+
+def test_a_keyframe_no_model_draws_fails_the_shot_before_its_video_is_paid_for(
+    tmp_path, monkeypatch
+):
+    from adapters._images_local import LocalImageClient
+    from adapters.errors import ProviderFailureError
+    from pipeline.engine import EmbeddedEngine
+
+    def fail(self, request):
+        raise ProviderFailureError("the drawing failed", "local")
+
+    monkeypatch.setattr(LocalImageClient, "generate", fail)
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    job_id = create_job(ctx, featuring(), output=tmp_path / "out.mp4")
+    EmbeddedEngine(ctx).run(job_id)
+    with session_scope(ctx.db_url) as session:
+        b = session.scalars(select(Shot).where(Shot.job_id == job_id, Shot.key == "b")).one()
+        stages = session.scalars(select(Attempt.stage).where(Attempt.shot_id == b.id)).all()
+        assert (b.status, stages) == ("failed", ["keyframe"])
+        assert (b.error or "").startswith("keyframe: local/keyframe: local: the drawing failed")
