@@ -138,13 +138,14 @@ class Shot(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _keyframe_path_is_first_frame(cls, data: Any) -> Any:
-        """``keyframe: <path>`` is the shot's first frame, as ``reference_image`` is: stored as
-        one (both given are refused by ``keyframe_problems``, which still sees them)."""
+        """``keyframe: <path>`` is the shot's first frame, as ``reference_image`` is: it is kept
+        as both (the same path); a different ``reference_image`` beside it is refused by
+        ``keyframe_problem``."""
         if not isinstance(data, dict):
             return data
         path = data.get("keyframe")
         if isinstance(path, str) and path not in KEYFRAME_WORDS and not data.get("reference_image"):
-            return {**data, "reference_image": path, "keyframe": "none"}
+            return {**data, "reference_image": path}
         return data
 
     @property
@@ -278,6 +279,8 @@ def keyframe_problem(path: str, shot: Shot) -> Problem | None:
         if shot.continues:
             why = "the shot continues from the previous shot's last frame"
             return Problem(where, f"cannot generate a keyframe: {why}")
+        return None
+    if value == shot.reference_image:  # a path given as the keyframe (also its reference_image)
         return None
     return Problem(where, f"{value!r} and reference_image both set the first frame; give one")
 

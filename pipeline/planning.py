@@ -135,7 +135,10 @@ def with_images_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyb
     data = board.model_dump(mode="json")
     for path, image in screening.board_images(board):
         if not assets.is_remote(image) and Path(image).is_file():
-            set_path(data, path, ctx.assets.put(Path(image).resolve(), scope, alone=True))
+            stored = ctx.assets.put(Path(image).resolve(), scope, alone=True)
+            set_path(data, path, stored)
+            if path.endswith(".keyframe"):  # a keyframe path is the shot's reference_image too
+                set_path(data, path.removesuffix("keyframe") + "reference_image", stored)
     return Storyboard.model_validate(data)
 
 

@@ -40,10 +40,16 @@ def test_a_shot_with_characters_is_keyframed_by_default_and_others_are_not():
     assert tiny_board(shot("a", keyframe="generate")).shots()[0][1].draws_keyframe
 
 
-def test_a_keyframe_path_is_the_shots_first_frame(tmp_path):
-    board = featuring(keyframe=str(tmp_path / "frame.png"))
-    spec = board.shots()[1][1]
-    assert (spec.reference_image, spec.draws_keyframe) == (str(tmp_path / "frame.png"), False)
+def test_a_keyframe_path_is_the_shots_first_frame_and_a_missing_one_is_named(tmp_path):
+    from pipeline.planning import check_images
+
+    frame = str(tmp_path / "frame.png")
+    spec = featuring(keyframe=frame).shots()[1][1]
+    assert (spec.reference_image, spec.keyframe, spec.draws_keyframe) == (frame, frame, False)
+    with pytest.raises(InvalidInputError) as caught:
+        check_images(context("local"), featuring(keyframe=frame))
+    ((path, message),) = [(p.path, p.message) for p in caught.value.problems]
+    assert (path, message) == ("scenes[0].shots[1].keyframe", f"{frame} is not a file")
 
 
 @pytest.mark.parametrize(
