@@ -93,24 +93,6 @@ def video_spec(storyboard: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[s
     return dict(spec) | {"dialogue": None, "speaker": None, "audio": audio}
 
 
-KEYFRAME_WORDS = ("generate", "none")
-KEYFRAME_FIELDS = ("keyframe", "characters", "reference_image", "continues")
-
-
-def spec_keyframe(spec: Mapping[str, Any]) -> bool:
-    """Whether a keyframe stage draws the shot's first frame: ``keyframe: generate``, or by
-    default a shot with characters that has no first frame of its own (no ``reference_image``, a
-    ``keyframe`` path being one, and it does not ``continues`` from the previous shot)."""
-    value = spec.get("keyframe")
-    if value is not None:
-        return bool(value == "generate")
-    return (
-        bool(spec.get("characters"))
-        and not spec.get("reference_image")
-        and not spec.get("continues")
-    )
-
-
 def featured_references(
     references: Mapping[str, Sequence[str]], featured: Iterable[str]
 ) -> list[str]:

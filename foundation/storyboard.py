@@ -23,16 +23,19 @@ from pydantic import (
 
 from foundation import limits as lim
 from foundation.characters import (
-    KEYFRAME_FIELDS,
-    KEYFRAME_WORDS,
     Character,
     character_problems,
     compose_prompt,
     featured_references,
-    spec_keyframe,
 )
 from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
+from foundation.keyframes import (
+    KEYFRAME_FIELDS,
+    keyframe_path_is_first_frame,
+    keyframe_problem,
+    spec_keyframe,
+)
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
 from foundation.music import MusicSpec
@@ -135,18 +138,7 @@ class Shot(_Strict):
         "has characters (and no reference_image, and does not continue), else none",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _keyframe_path_is_first_frame(cls, data: Any) -> Any:
-        """``keyframe: <path>`` is the shot's first frame, as ``reference_image`` is: it is kept
-        as both (the same path); a different ``reference_image`` beside it is refused by
-        ``keyframe_problem``."""
-        if not isinstance(data, dict):
-            return data
-        path = data.get("keyframe")
-        if isinstance(path, str) and path not in KEYFRAME_WORDS and not data.get("reference_image"):
-            return {**data, "reference_image": path}
-        return data
+    _keyframe_path = model_validator(mode="before")(keyframe_path_is_first_frame)
 
     @property
     def draws_keyframe(self) -> bool:
@@ -264,25 +256,6 @@ def _continue_problem(path: str, shot: Shot, first: bool) -> Problem | None:
         return None
     why = "the first shot has no previous shot" if first else "it has its own reference_image"
     return Problem(f"{path}.continues", f"cannot continue: {why}")
-
-
-def keyframe_problem(path: str, shot: Shot) -> Problem | None:
-    """A ``keyframe`` that contradicts the shot's other first frame (its ``reference_image``, or
-    the previous shot's last frame when it ``continues``)."""
-    value, where = shot.keyframe, f"{path}.keyframe"
-    if value is None or value == "none":
-        return None
-    if value == "generate":
-        if shot.reference_image:
-            why = "the shot's reference_image is already its first frame; drop one of them"
-            return Problem(where, f"cannot generate a keyframe: {why}")
-        if shot.continues:
-            why = "the shot continues from the previous shot's last frame"
-            return Problem(where, f"cannot generate a keyframe: {why}")
-        return None
-    if value == shot.reference_image:  # a path given as the keyframe (also its reference_image)
-        return None
-    return Problem(where, f"{value!r} and reference_image both set the first frame; give one")
 
 
 def frame_problems(board: Storyboard) -> list[Problem]:

@@ -60,7 +60,8 @@ class _Job:
 def pending(session: Any, shot: Shot, storyboard: dict[str, Any]) -> bool:
     """Whether the shot's keyframe still has to be drawn. A shot without a keyframe stage costs
     no query (its storyboard entry says so)."""
-    from foundation.characters import composed_spec_prompt, spec_keyframe
+    from foundation.characters import composed_spec_prompt
+    from foundation.keyframes import spec_keyframe
 
     if shot.status in SHOT_ENDED or shot.status == "accepted":
         return False

@@ -169,7 +169,7 @@ def keyframe_ref(session: Session, spec: Mapping[str, Any], shot_id: int) -> str
     """The stored keyframe the shot's video animates (its first frame), or None. ``spec``: the
     shot as its video stage renders it (``attempts.shot_spec``: its ``prompt`` composed). A shot
     without a keyframe stage costs no query."""
-    from foundation.characters import spec_keyframe
+    from foundation.keyframes import spec_keyframe
 
     if not spec_keyframe(spec):
         return None
