@@ -31,6 +31,18 @@ class ClipSpec:
     first_frame: bytes | None = None  # the image an image-to-video request starts from
 
 
+def inline_image_bytes(value: object) -> bytes | None:
+    """The bytes of a Google ``Image`` sent inline (``{bytesBase64Encoded, mimeType}``), else None
+    (a ``gcsUri`` is not fetched)."""
+    data = value.get("bytesBase64Encoded") if isinstance(value, dict) else None
+    if not isinstance(data, str):
+        return None
+    try:
+        return base64.b64decode(data, validate=False)
+    except ValueError:
+        return None
+
+
 def data_uri_bytes(value: object) -> bytes | None:
     """The bytes of a ``data:`` URI (an inline first frame), else None (a URL is not fetched)."""
     if not isinstance(value, str) or not value.startswith("data:") or "," not in value:

@@ -1,5 +1,6 @@
 """An emulated image-to-video clip starts from the first frame it is sent, as the provider's does:
-Runway's ``promptImage`` (a URI, or the ``first`` item), fal's ``image_url``/``start_image_url``."""
+Runway's ``promptImage`` (a URI, or the ``first`` item), fal's ``image_url``/``start_image_url``,
+Vertex Veo's ``instances[0].image``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from emulators.media import ClipSpec, render_clip
 from emulators.routes.fal import fal_spec
 from emulators.routes.fal_apps import APPS
 from emulators.routes.runway import _first_image
+from emulators.routes.vertex import _spec as vertex_spec
 
 ORANGE = (20, 140, 250)  # BGR
 
@@ -35,6 +37,9 @@ def test_the_first_frame_is_read_where_each_api_sends_it():
     app_id = next(a for a in APPS if "image-to-video" in a)
     spec = fal_spec(app_id, APPS[app_id], {"prompt": "p", "image_url": uri(image)}, ok=True)
     assert spec.first_frame == image
+    inline = {"bytesBase64Encoded": base64.b64encode(image).decode(), "mimeType": "image/png"}
+    veo = vertex_spec("veo-3.1-fast-generate-001", {"prompt": "p", "image": inline}, {})
+    assert veo.first_frame == image
 
 
 def test_the_clip_starts_from_the_first_frame(tmp_path):
