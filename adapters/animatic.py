@@ -82,6 +82,27 @@ def _gradient(
     return np.ascontiguousarray(np.broadcast_to(colours, (height, width, 3)).astype(np.uint8))
 
 
+def _first_frame(request: GenerationRequest) -> npt.NDArray[np.uint8] | None:
+    """The request's first frame (a keyframe, a reference image, the previous shot's last frame)
+    centre-cropped to the frame's aspect and sized to it, as the clip's background: the animatic
+    starts from the image it is given, as an image-to-video model does. None without one."""
+    if request.reference_image is None:
+        return None
+    image = cv2.imread(str(request.reference_image), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    height, width = image.shape[:2]
+    aspect = request.width / request.height
+    if width / height > aspect:
+        keep = max(1, round(height * aspect))
+        image = image[:, (width - keep) // 2 : (width - keep) // 2 + keep]
+    else:
+        keep = max(1, round(width / aspect))
+        image = image[(height - keep) // 2 : (height - keep) // 2 + keep]
+    sized = cv2.resize(image, (request.width, request.height), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(sized, dtype=np.uint8)
+
+
 PLACEHOLDER_NOTICE = "[dialogue: placeholder voice, espeak-ng not installed]"
 
 
@@ -224,7 +245,9 @@ def _video_stream(container: av.container.OutputContainer, request: GenerationRe
 def render_animatic(request: GenerationRequest, out: Path) -> Path:
     """Render ``request`` to ``out`` (written atomically) and return ``out``."""
     total, seed = frame_count(request.duration_s, request.fps), request_seed(request)
-    base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
+    base = _first_frame(request)
+    if base is None:
+        base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
     captions = _captions(request, base, total)
     # the moving disc must stand out on light palettes too, or the gate sees a frozen clip
     ink = (40, 40, 40) if float(base[::8, ::8].mean()) > 150 else (255, 255, 255)

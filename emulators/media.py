@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +28,29 @@ class ClipSpec:
     fps: float = 24.0
     audio: bool = False
     seed: int | None = None
+    first_frame: bytes | None = None  # the image an image-to-video request starts from
+
+
+def inline_image_bytes(value: object) -> bytes | None:
+    """The bytes of a Google ``Image`` sent inline (``{bytesBase64Encoded, mimeType}``), else None
+    (a ``gcsUri`` is not fetched)."""
+    data = value.get("bytesBase64Encoded") if isinstance(value, dict) else None
+    if not isinstance(data, str):
+        return None
+    try:
+        return base64.b64decode(data, validate=False)
+    except ValueError:
+        return None
+
+
+def data_uri_bytes(value: object) -> bytes | None:
+    """The bytes of a ``data:`` URI (an inline first frame), else None (a URL is not fetched)."""
+    if not isinstance(value, str) or not value.startswith("data:") or "," not in value:
+        return None
+    try:
+        return base64.b64decode(value.split(",", 1)[1], validate=False)
+    except ValueError:
+        return None
 
 
 def capped(spec: ClipSpec, max_side: int | None) -> ClipSpec:
@@ -58,6 +82,10 @@ def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> 
         seed=spec.seed,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
+    if spec.first_frame:  # the clip starts from the given image, as the provider's does
+        frame = out.with_suffix(".first.png")
+        frame.write_bytes(spec.first_frame)
+        request = replace(request, reference_image=frame)
     render_animatic(request, out)
     for defect in defects:
         apply_defect(out, defect, spec)

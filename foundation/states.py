@@ -38,6 +38,7 @@ class Stage(StrEnum):
 
     VIDEO = "video"
     TTS = "tts"
+    KEYFRAME = "keyframe"
 
 
 class AttemptStatus(StrEnum):

@@ -30,6 +30,12 @@ from foundation.characters import (
 )
 from foundation.documents import parse_document
 from foundation.errors import InvalidInputError, Problem
+from foundation.keyframes import (
+    KEYFRAME_FIELDS,
+    keyframe_path_is_first_frame,
+    keyframe_problem,
+    spec_keyframe,
+)
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
 from foundation.music import MusicSpec
@@ -124,6 +130,20 @@ class Shot(_Strict):
         default_factory=list, max_length=8, description="ids of the storyboard's characters in it"
     )
     speaker: str | None = Field(default=None, description="the character who says `dialogue`")
+    keyframe: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="generate | none | a path (the first frame); default: generate when the shot "
+        "has characters (and no reference_image, and does not continue), else none",
+    )
+
+    _keyframe_path = model_validator(mode="before")(keyframe_path_is_first_frame)
+
+    @property
+    def draws_keyframe(self) -> bool:
+        """Whether a keyframe stage draws this shot's first frame (``spec_keyframe``)."""
+        return spec_keyframe(self.model_dump(include=set(KEYFRAME_FIELDS)))
 
     @field_validator("prompt")
     @classmethod
@@ -279,6 +299,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
             problems.append(problem)
     problems += frame_problems(board)
     problems += character_problems(board.characters, _shot_paths(board))
+    problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
     out = board.output
     problems += variant_problems(out.variants, out.width, out.height)
     total = sum(shot.duration for _, shot in board.shots())

@@ -29,7 +29,7 @@ from foundation.states import (
 )
 from ledger import records
 from ledger import service as ledger
-from pipeline import continuity, faults, recovery, refusals
+from pipeline import continuity, faults, keyframes, recovery, refusals
 from pipeline.cache import find_cached, shot_cache_key
 from pipeline.closing import cancel_at_provider
 from pipeline.context import RunContext
@@ -85,6 +85,14 @@ def shot_spec(job: Job, key: str) -> dict[str, Any]:
                 video = video_spec(job.storyboard, spec)
                 return video | {"prompt": composed, "reference_images": references}
     raise KeyError(key)
+
+
+def framed_spec(session: Session, job: Job, shot: Shot) -> dict[str, Any]:
+    """``shot_spec`` with the shot's drawn keyframe as its ``reference_image`` (the first frame
+    the video animates, and an input of its cache key); other shots' specs as they are."""
+    spec = shot_spec(job, shot.key)
+    keyframe = keyframes.keyframe_ref(session, spec, shot.id)
+    return spec if keyframe is None else spec | {"reference_image": keyframe, "keyframed": True}
 
 
 def begin(ctx: RunContext, shot_pk: int) -> tuple[int | None, float]:
@@ -143,7 +151,7 @@ def _open_next(
         model_id=candidate.model_id,
         provider=candidate.provider,
         quoted_usd=candidate.quote_usd,
-        request=_request_record(ctx, job, shot, candidate, number),
+        request=_request_record(ctx, session, job, shot, candidate, number),
     )
     attempt_opened(
         session,
@@ -176,24 +184,27 @@ WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
 
 
 def _request_record(
-    ctx: RunContext, job: Job, shot: Shot, candidate: RouteCandidate, number: int
+    ctx: RunContext, session: Session, job: Job, shot: Shot, candidate: RouteCandidate, number: int
 ) -> dict[str, Any]:
     """The stored request of an attempt, with its attempt key (a client reference where the
     provider takes one) and, when the platform is reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider should call (the reference image
     is added when submitting, from the storyboard or the previous shot's last frame)."""
-    request = build_request(shot_spec(job, shot.key), candidate, ShotRoute.from_json(shot.route))
+    spec = framed_spec(session, job, shot)
+    request = build_request(spec, candidate, ShotRoute.from_json(shot.route))
     extra = {"attempt_key": f"{job.id}-{shot.key}-{number}"}
     provider, public = candidate.provider, ctx.settings.public_url
     if public and provider in WEBHOOK_PROVIDERS:
         extra["webhook_url"] = f"{public.rstrip('/')}/v1/providers/{provider}/webhook"
-    stored = StoredRequest.from_json(asdict(request) | {"extra": request.extra | extra})
-    return stored.to_json()
+    stored = StoredRequest.from_json(asdict(request) | {"extra": request.extra | extra}).to_json()
+    if spec.get("keyframed"):
+        stored["reference_image"] = spec["reference_image"]
+    return stored
 
 
 def _reuse_cached(ctx: RunContext, session: Any, job: Job, shot: Shot) -> bool:
     """Reuse an accepted clip of the same inputs: the job's tenant's own, or any tenant's when the
     platform shares its cache."""
-    spec = shot_spec(job, shot.key)
+    spec = framed_spec(session, job, shot)
     tenant = None if ctx.settings.share_shot_cache else job.tenant
     for candidate in ShotRoute.from_json(shot.route).candidates:
         key = shot_cache_key(session, spec, shot, candidate, ctx.assets.local)
@@ -231,7 +242,7 @@ def _request_of(
     ctx: RunContext, session: Any, attempt: Attempt, job: Job, shot: Shot
 ) -> GenerationRequest:
     data = dict(attempt.request or {})
-    spec = shot_spec(job, shot.key)
+    spec = framed_spec(session, job, shot)
     reference, local = spec.get("reference_image"), ctx.assets.local
     data["reference_image"] = local(reference) if reference else None
     data["reference_images"] = tuple(local(p) for p in spec.get("reference_images") or ())

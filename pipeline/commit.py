@@ -127,6 +127,7 @@ def _with_frames(
                 spec["reference_image"] = str(
                     commit_versions.first_frame(ctx.assets.local(shot.asset_path), out)
                 )
+                spec.pop("keyframe", None)  # the preview's first frame is the shot's now
     return parse_storyboard(data, "storyboard")
 
 

@@ -35,6 +35,7 @@ from pipeline import (
     attempts,
     consistency,
     continuity,
+    keyframe_stage,
     polling,
     verdicts,
     voice_stage,
@@ -59,6 +60,7 @@ STEP_QUEUE = {
     "start": "io",
     "begin": "io",
     "voice": "io",
+    "keyframe": "io",
     "submit": "io",
     "poll": "io",
     "gate": "cpu",
@@ -154,7 +156,9 @@ def _redrive(cur: Cursor, shot_pks: list[int]) -> list[Move]:
 def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     """Open the shot's current or next attempt and route it by its state (one transaction: the
     shot's row is read once, and the attempt's state is the row ``attempts.begin_in`` returns).
-    A shot whose voiced line is not spoken yet goes to its tts stage (``voice``) first."""
+    A shot whose voiced line is not spoken yet goes to its tts stage (``voice``) first, then one
+    whose keyframe is not drawn yet to its keyframe stage (``keyframe``); a shot with neither
+    costs no extra query."""
     shot_pk = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
@@ -164,6 +168,8 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
         orphaned = _orphaned(session, shot)
         if not orphaned and voice_stage.pending(session, shot, board):
             return [Move(cur.key, cur.job_id, "voice", str(shot_pk))]
+        if not orphaned and keyframe_stage.pending(session, shot, board):
+            return [Move(cur.key, cur.job_id, "keyframe", str(shot_pk))]
         if orphaned:
             attempts.fail_shot_in(session, shot, "the shot it continues from has no clip")
             attempt, delay, over = None, 0.0, True
@@ -214,12 +220,25 @@ def _placed_shots(session: Session, job_id: str) -> tuple[dict[str, Any], list[_
 def voice(ctx: RunContext, cur: Cursor) -> list[Move]:
     """The shot's tts stage (``voice_stage.speak``), then its video stage; a shot whose line
     could not be voiced has failed and ends here, before its video is paid for."""
+    return _before_video(ctx, cur, voice_stage.speak)
+
+
+def keyframe(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """The shot's keyframe stage (``keyframe_stage.draw``), then its video stage, which animates
+    the keyframe; a shot no image model could draw has failed and ends here, before its video is
+    paid for."""
+    return _before_video(ctx, cur, keyframe_stage.draw)
+
+
+def _before_video(
+    ctx: RunContext, cur: Cursor, run: Callable[[RunContext, int], float]
+) -> list[Move]:
     shot_pk = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
-    wait = voice_stage.speak(ctx, shot_pk)
+    wait = run(ctx, shot_pk)
     if wait > 0:  # the model has no free slot: the reserved try asks again then
-        return [Move(cur.key, cur.job_id, "voice", cur.ref, wait)]
+        return [Move(cur.key, cur.job_id, cur.name, cur.ref, wait)]
     with session_scope(ctx.db_url) as session:
         status = session.scalar(select(Shot.status).where(Shot.id == shot_pk))
     if status in SHOT_ENDED:
@@ -330,6 +349,7 @@ STEPS: dict[str, Step] = {
     "start": start,
     "begin": begin,
     "voice": voice,
+    "keyframe": keyframe,
     "submit": submit,
     "poll": poll,
     "gate": gate,

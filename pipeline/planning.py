@@ -13,7 +13,7 @@ from adapters.image_port import image_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history, voices
+from pipeline import assets, history, keyframes, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -66,6 +66,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
     voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
+    keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
     availability = router.provider_availability(ctx.providers, ctx.settings)
     return router.plan(
         board,
@@ -134,7 +135,10 @@ def with_images_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storyb
     data = board.model_dump(mode="json")
     for path, image in screening.board_images(board):
         if not assets.is_remote(image) and Path(image).is_file():
-            set_path(data, path, ctx.assets.put(Path(image).resolve(), scope, alone=True))
+            stored = ctx.assets.put(Path(image).resolve(), scope, alone=True)
+            set_path(data, path, stored)
+            if path.endswith(".keyframe"):  # a keyframe path is the shot's reference_image too
+                set_path(data, path.removesuffix("keyframe") + "reference_image", stored)
     return Storyboard.model_validate(data)
 
 
@@ -159,6 +163,16 @@ def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) 
         )
 
 
+def stages_usd(ctx: RunContext, board: Storyboard, mode: Mode) -> float:
+    """The quotes of the shots' stages before their videos (tts, keyframes), each its first
+    model's."""
+    decisions = [
+        *voices.plan_voices(ctx, board, mode).values(),
+        *keyframes.plan_keyframes(ctx, board, mode).values(),
+    ]
+    return sum(d.chain[0].estimate_usd for d in decisions if d.chain)
+
+
 def create_job(
     ctx: RunContext,
     board: Storyboard,
@@ -172,8 +186,7 @@ def create_job(
     mode = mode or board.mode
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
-    spoken = voices.plan_voices(ctx, board, mode).values()
-    check_budget(board, plan, sum(d.chain[0].estimate_usd for d in spoken if d.chain))
+    check_budget(board, plan, stages_usd(ctx, board, mode))
     job_id = uuid.uuid4().hex
     scope = f"{tenant}/{job_id}"
     board = with_images_stored(ctx, with_music_stored(ctx, plan.board, scope), scope)

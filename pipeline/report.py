@@ -62,17 +62,19 @@ def _spend(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
     )
 
 
-def _tts_stage(tries: list[Attempt]) -> dict[str, Any] | None:
-    """The shot's tts stage in the report: its last try's model and status, and every try."""
+def _pre_stage(tries: list[Attempt], stage: str = "tts") -> dict[str, Any] | None:
+    """A shot's stage before its video (``tts``, ``keyframe``) in the report: its last try's
+    model and status, and every try."""
     if not tries:
         return None
     last = tries[-1]
     return {
-        "stage": "tts",
+        "stage": stage,
         "model": last.model_id,
         "status": last.status,
         "tries": len(tries),
         "reused": bool((last.request or {}).get("reused_from")),
+        "asset": last.asset_path if last.status == "accepted" else None,
         # how the speech was made: the provider, or the local voice (espeak-ng or its marked
         # placeholder, ``placeholder-voice``)
         "note": (last.request or {}).get("note"),
@@ -85,9 +87,11 @@ def _tts_stage(tries: list[Attempt]) -> dict[str, Any] | None:
 
 def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -> dict[str, Any]:
     voiced = sorted((a for a in tried if a.stage == Stage.TTS), key=lambda a: -a.number)
+    drawn = sorted((a for a in tried if a.stage == Stage.KEYFRAME), key=lambda a: -a.number)
+    stages = {"tts": _pre_stage(voiced), "keyframe": _pre_stage(drawn, "keyframe")}
     attempts = [a for a in tried if a.stage == Stage.VIDEO]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
-    history = [_outcome(a) for a in voiced]
+    history = [_outcome(a) for a in voiced + drawn]
     history += (
         [_outcome(a) for a in attempts[:-1]]
         if shot.status != ShotStatus.FAILED
@@ -109,9 +113,10 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
         "cost_usd": money.to_json(cost),
         "error": shot.error,
         "history": history,
-        "stages": {"tts": stage} if (stage := _tts_stage(voiced)) else {},
+        "stages": {name: stage for name, stage in stages.items() if stage},
         "route": shot.route,
-        "attempt_log": [_attempt_row(a) for a in voiced + attempts],
+        "attempt_log": [_attempt_row(a) for a in sorted(voiced + drawn, key=lambda a: -a.number)]
+        + [_attempt_row(a) for a in attempts],
     }
 
 

@@ -1,6 +1,6 @@
 """Celery tasks: one thin, named task per step of the state machine, taking ``(ref, version)``.
 
-``ref`` is the id the step works on (a job id for start/finish, a shot id for begin/voice/normalise, an
+``ref`` is the id the step works on (a job id for start/finish, a shot id for begin/voice/keyframe/normalise, an
 attempt id for submit/poll/gate); ``version`` is the step cursor's version when the message was
 sent, so a stale or duplicated message does nothing. Provider I/O runs on the ``io`` queue, the
 gate, normalisation and stitching on ``cpu``. Time limits come from settings; a step's lease lasts
@@ -86,6 +86,11 @@ def begin(self: Task[Any, Any], ref: str, version: int) -> None:
 @shared_task(name="pipeline.voice", **_options("io"))
 def voice(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "voice", ref, version)
+
+
+@shared_task(name="pipeline.keyframe", **_options("io"))
+def keyframe(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "keyframe", ref, version)
 
 
 @shared_task(name="pipeline.submit", **_options("io"))

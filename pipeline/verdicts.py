@@ -19,7 +19,7 @@ from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import billing
 from ledger import service as ledger
 from media.priority import make_nicer
-from pipeline.attempts import _record_failure, attempt_and_shot, shot_spec
+from pipeline.attempts import _record_failure, attempt_and_shot, framed_spec
 from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_to, shot_to
@@ -164,7 +164,7 @@ class _GateInput:
 
 def _gate_input(ctx: RunContext, session: Session, attempt: Attempt, shot: Shot) -> _GateInput:
     job = session.get_one(Job, shot.job_id)
-    spec = shot_spec(job, shot.key)
+    spec = framed_spec(session, job, shot)  # a keyframe is an input of the cache key
     tried = session.scalars(select(Attempt.model_id).where(Attempt.shot_id == shot.id)).all()
     chain = ShotRoute.from_json(shot.route).chain
     later = chain[chain.index(attempt.model_id) + 1 :] if attempt.model_id in chain else []

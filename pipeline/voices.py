@@ -167,11 +167,11 @@ def _problem(registry: Registry, line: Line, decision: StageDecision) -> Problem
     return Problem(line.voice_path, f"shot {line.shot_id}: {decision.explain()}")
 
 
-def stage_record(decision: StageDecision) -> dict[str, Any]:
-    """The tts stage as ``shotline plan --json`` shows it."""
+def stage_record(decision: StageDecision, stage: str = "tts") -> dict[str, Any]:
+    """A stage (the tts stage, a keyframe stage) as ``shotline plan --json`` shows it."""
     head = decision.chain[0] if decision.chain else None
     return {
-        "stage": "tts",
+        "stage": stage,
         "model": head.model_id if head else None,
         "quote_usd": round(head.estimate_usd, 6) if head else None,
         "fallbacks": [c.model_id for c in decision.chain[1:]],

@@ -146,10 +146,14 @@ class Screener:
 
 
 def board_images(board: Storyboard) -> list[tuple[str, str]]:
-    """Every image the storyboard names, with its path: the shots' reference images and the
-    characters' reference sheets."""
+    """Every image the storyboard names, with its path: the shots' reference images (named
+    ``keyframe`` when given as one) and the characters' reference sheets."""
     found = [
-        (f"scenes[{s_index}].shots[{k_index}].reference_image", shot.reference_image)
+        (
+            f"scenes[{s_index}].shots[{k_index}]."
+            + ("keyframe" if shot.keyframe == shot.reference_image else "reference_image"),
+            shot.reference_image,
+        )
         for s_index, scene in enumerate(board.scenes)
         for k_index, shot in enumerate(scene.shots)
         if shot.reference_image

@@ -34,6 +34,7 @@ class ShotNeed:
     dialogue: str | None = None
     negative_prompt: str | None = None
     reference_images: int = 0  # the featured characters' reference images
+    keyframe: bool = False  # a keyframe stage draws the first frame the video animates
 
     @property
     def prompt_chars(self) -> int:

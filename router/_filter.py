@@ -128,7 +128,8 @@ def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
     if need.prompt_chars > spec.max_prompt_chars:
         reasons.append(f"prompt is {need.prompt_chars} chars, max {spec.max_prompt_chars}")
     if need.has_image and not spec.inputs.image:
-        reasons.append("takes no image input (the shot has a reference image)")
+        why = "animates its generated keyframe" if need.keyframe else "has a reference image"
+        reasons.append(f"takes no image input (the shot {why})")
     if not need.has_image and spec.inputs.image_required:
         reasons.append("image-to-video only: the shot has no reference image")
     if need.reference_images > spec.inputs.reference_images:

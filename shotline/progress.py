@@ -68,8 +68,8 @@ class JobProgress:
             if row is None:
                 return
             status = event.kind.split(".", 1)[1]
-            row.pop("stage", None)  # named by a tts stage's events only (``voice_stage``)
-            if event.data.get("stage") == "tts":
+            row.pop("stage", None)  # named by the events of the stages before the video only
+            if event.data.get("stage") in ("tts", "keyframe"):
                 status = f"tts {status}"
             row.update(event.data, status=status)
             if event.kind.startswith("attempt.") or status == ShotStatus.RENDERING:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from emulators import webhooks
-from emulators.media import ClipSpec
+from emulators.media import ClipSpec, data_uri_bytes
 from emulators.routes import _flow as flow
 from emulators.routes.fal_apps import APPS, LENIENT, OTHER_ENDPOINTS, App, app_root, validate
 from emulators.state import Emulator, Job, View
@@ -113,6 +113,9 @@ def fal_spec(app_id: str, app: App, body: dict[str, Any], ok: bool) -> ClipSpec:
         height=height,
         audio=bool(body.get("generate_audio", True)) if ok else False,
         seed=body.get("seed") if isinstance(body.get("seed"), int) else None,
+        # [FALJS] the image-to-video inputs' first frame: Veo's ``image_url``, Kling's
+        # ``start_image_url`` (``fal_apps``); the clip starts from it when sent inline
+        first_frame=data_uri_bytes(body.get("image_url") or body.get("start_image_url")),
     )
 
 

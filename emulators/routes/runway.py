@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from emulators.media import ClipSpec
+from emulators.media import ClipSpec, data_uri_bytes
 from emulators.routes import _flow as flow
 from emulators.routes import runway_rules as rules
 from emulators.state import Job, View
@@ -70,7 +70,21 @@ def runway_spec(request: Request, body: dict[str, Any], image: bool) -> ClipSpec
         height=int(height),
         audio=audio,
         seed=body.get("seed") if isinstance(body.get("seed"), int) else None,
+        first_frame=_first_image(body.get("promptImage")),
     )
+
+
+def _first_image(value: Any) -> bytes | None:
+    """The first frame the clip starts from, when inline: ``promptImage`` as a URI, or the item
+    with ``position: "first"`` of ``[{uri, position}]`` ([SDK] runwayml 5.24.0
+    ``types/image_to_video_create_params.py``: ``PromptImagePromptImage.position`` "first" |
+    "last"; a plain URI is the first frame: UNCERTAIN, as the SDK's README example uses it)."""
+    if isinstance(value, list):
+        value = next(
+            (i.get("uri") for i in value if isinstance(i, dict) and i.get("position") == "first"),
+            None,
+        )
+    return data_uri_bytes(value)
 
 
 @router.post("/{kind}")

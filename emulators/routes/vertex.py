@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from emulators.media import ClipSpec
+from emulators.media import ClipSpec, inline_image_bytes
 from emulators.routes import _flow as flow
 from emulators.routes.google import veo_operation
 from emulators.state import Job, View
@@ -188,6 +188,9 @@ def _spec(model: str, instance: dict[str, Any], params: dict[str, Any]) -> ClipS
         width=width,
         height=height,
         audio=params.get("generateAudio", True) is not False,
+        # [SDK] ``instances[0].image`` is the first frame of an image-to-video request
+        # (``_GenerateVideosParameters_to_vertex``); the clip starts from it when inline
+        first_frame=inline_image_bytes(instance.get("image")),
     )
 
 

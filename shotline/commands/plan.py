@@ -30,12 +30,15 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
     return _plan_and_note(storyboard, mode, providers)[0]
 
 
+Stages = dict[str, dict[str, Any]]
+
+
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import planning, voices
+    from pipeline import keyframes, planning, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -48,14 +51,19 @@ def _plan_and_note(
         shot: voices.stage_record(decision)
         for shot, decision in voices.plan_voices(ctx, board, mode).items()
     }
-    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages
+    drawn = {
+        shot: voices.stage_record(decision, "keyframe")
+        for shot, decision in keyframes.plan_keyframes(ctx, board, mode).items()
+    }
+    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn
 
 
-def stages_table(stages: dict[str, dict[str, Any]]) -> Table:
-    """Each voiced shot's tts stage: the model that speaks its line, the quote, the fallbacks."""
+def stages_table(stages: Stages, title: str) -> Table:
+    """Each shot's stage before its video (its tts stage: the model that speaks its line; its
+    keyframe stage: the image model that draws its first frame), the quote, the fallbacks."""
     from rich.table import Table
 
-    table = Table(title=f"tts stages ({len(stages)} voiced lines)")
+    table = Table(title=title)
     for column in ("shot", "stage", "model", "quote", "fallbacks"):
         table.add_column(column, justify="right" if column == "quote" else "left", overflow="fold")
     for shot, stage in stages.items():
@@ -175,20 +183,24 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages = _plan_and_note(storyboard, mode, providers)
+            result, note, variants, stages, drawn = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
-            data = result.to_dict() | {"variants": variants, "stages": stages}
+            data = result.to_dict() | {"variants": variants, "stages": stages, "keyframes": drawn}
             typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
             return
         console.print(plan_table(result))
         if stages:
-            console.print(stages_table(stages))
+            console.print(stages_table(stages, f"tts stages ({len(stages)} voiced lines)"))
             total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
             console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
+        if drawn:
+            console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
+            total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
+            console.print(f"keyframes: ${total:.4f} quoted for {len(drawn)} keyframes, on top")
         print_forecast(result, console)
         print_variants(variants, console)
         from rich.markup import escape
@@ -201,8 +213,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
-            for shot, stage in stages.items():
-                console.print(f"\n[bold]{shot}[/] (tts): {escape(stage['explanation'])}")
+            for shot, stage in [*stages.items(), *drawn.items()]:
+                name = stage["stage"]
+                console.print(f"\n[bold]{shot}[/] ({name}): {escape(stage['explanation'])}")
                 for model, why in stage["rejected"].items():
                     reasons = escape(", ".join(why))
                     console.print(f"  [dim]rejected: {model}: {reasons}[/]", highlight=False)

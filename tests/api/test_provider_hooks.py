@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -131,7 +132,8 @@ def test_pipeline_asks_providers_to_call_back_when_reachable(ctx):
     candidate = RouteCandidate.from_json(
         {"model_id": "replicate/veo-3.1-fast", "provider": "replicate", "provider_model": "x",
          "duration_s": 2.0, "width": 320, "height": 180, "fps": 24.0, "audio": False})  # fmt: skip
-    request = _request_record(ctx, job, shot, candidate, 1)
+    no_session: Any = None  # a shot without a keyframe stage reads nothing more
+    request = _request_record(ctx, no_session, job, shot, candidate, 1)
     assert "replicate" in WEBHOOK_PROVIDERS
     assert (
         request["extra"]["webhook_url"]

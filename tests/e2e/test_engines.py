@@ -217,7 +217,18 @@ def voiced(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
     install(ctx)
     mara = {"id": "mara", "description": "a woman", "voice": "calm, low"}
     line = {"characters": ["mara"], "dialogue": f"Go now, {tag}.", "speaker": "mara"}
+    line |= {"keyframe": "none"}  # the keyframe stage has a scenario of its own
     job_id = new_job(ctx, tmp, tag, shot("a", duration=2, **line), characters=[mara])
+    assert run(runner, job_id) == "delivered"
+    return outcome(ctx, job_id)
+
+
+def keyframed(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
+    """A keyframe drawn by the keyframe stage (the local image model) before the shot's video
+    stage, which animates it; the prompt carries ``tag``, so neither is reused across engines."""
+    install(ctx)
+    mara = {"id": "mara", "description": "a woman in a red raincoat"}
+    job_id = new_job(ctx, tmp, tag, shot("a", characters=["mara"]), characters=[mara])
     assert run(runner, job_id) == "delivered"
     return outcome(ctx, job_id)
 
@@ -232,6 +243,7 @@ SCENARIOS: dict[str, Scenario] = {
     "rerender": rerender,
     "commit": commit_approved,
     "voiced": voiced,
+    "keyframed": keyframed,
 }
 RENDERED = [
     "attempt.reserved",
@@ -265,6 +277,13 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "a": [
             "shot.planned",
             *[e for e in RENDERED if e not in TIMING],  # the tts try (nothing to poll)
+            *first(ACCEPTED),
+        ]
+    },
+    "keyframed": {
+        "a": [
+            "shot.planned",
+            *[e for e in RENDERED if e not in TIMING],  # the keyframe try (nothing to poll)
             *first(ACCEPTED),
         ]
     },

@@ -193,6 +193,15 @@ def test_reference_images_travel_through_the_bucket_and_key_the_cache_by_content
     assert EmbeddedEngine(ctx).run(again) == "delivered"
     with session_scope(ctx.db_url) as session:
         attempts = session.scalar(
-            select(func.count(Attempt.id)).join(Shot).where(Shot.job_id == again)
+            select(func.count(Attempt.id))
+            .join(Shot)
+            .where(Shot.job_id == again, Attempt.stage == "video")
         )
-    assert attempts == 0  # both shots came from the cache
+        drawn = session.execute(
+            select(Attempt.settled_usd, Attempt.request)
+            .join(Shot)
+            .where(Shot.job_id == again, Attempt.stage == "keyframe")
+        ).all()
+    assert attempts == 0  # both shots' videos came from the cache
+    ((settled, request),) = drawn  # shot b's keyframe too, through the bucket, for nothing
+    assert (settled, bool(request["reused_from"])) == (0.0, True)

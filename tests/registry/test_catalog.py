@@ -97,7 +97,7 @@ class TestBuiltin:
         assert local.dialogue
         assert local.seed
         assert local.inputs.image
-        assert local.inputs.image_ignored
+        assert not local.inputs.image_ignored  # the animatic starts from its first frame
         assert local.quote(120, width=3840, height=2160, audio=True) == 0
 
     def test_limits_are_exposed(self, catalog):

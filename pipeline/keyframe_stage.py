@@ -1,0 +1,306 @@
+"""A shot's keyframe stage, run: the step ``keyframe`` of the step graph (``pipeline.flow``), after
+any tts stage and before the shot's video stage, which animates the keyframe (its first frame), so
+a keyframe no image model can draw fails the shot before its video is paid for.
+
+Each try is an attempt row of the shot with ``stage == "keyframe"``, numbered below zero (shared
+with the tts stage), its quote reserved and its cost settled by the ledger, with its events and
+``request.stage == "keyframe"`` — the tts stage's pattern (``pipeline.voice_stage``). The image is
+cached by the hash of its inputs (``keyframes.cache_key``: prompt, references' content, model,
+size; kept as the attempt's ``provider_job_id``): an unchanged shot re-rendered in the tenant
+reuses the stored keyframe for nothing. The check: the image decodes, is brought to the video's
+frame (``adapters.image_port.first_frame``: centre crop, exact size), is not blank, and passes the
+image safety classifier that screens reference images; a refusal or a failed check moves to the
+next model of the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from sqlalchemy import func, select
+
+from adapters.errors import ProviderError
+from adapters.factory import EMULATOR_KEY
+from adapters.image_clients import build_image_client
+from adapters.image_port import ImagePort, first_frame
+from adapters.images import ImageClient, ImageRequest, prepare_references
+from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus, Stage
+from ledger import service as ledger
+from pipeline import admission, keyframes
+from pipeline.attempts import fail_shot_in
+from pipeline.context import RunContext
+from pipeline.transitions import attempt_opened, attempt_to
+from quality.screening import screener_for
+from registry import image_target
+from router import StageCandidate
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+STAGE = "keyframe"
+BLANK_STD = 4.0  # a frame whose pixels vary less than this is blank
+_WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
+_NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
+_EMULATED = {"openai": ("openai", "/v1"), "fal": ("fal", ""), "gemini": ("google", "/v1beta")}
+
+
+@dataclass(frozen=True)
+class _Job:
+    id: str
+    tenant: str
+    providers: str
+    mode: str
+    shot_key: str
+
+
+def pending(session: Any, shot: Shot, storyboard: dict[str, Any]) -> bool:
+    """Whether the shot's keyframe still has to be drawn. A shot without a keyframe stage costs
+    no query (its storyboard entry says so)."""
+    from foundation.characters import composed_spec_prompt
+    from foundation.keyframes import spec_keyframe
+
+    if shot.status in SHOT_ENDED or shot.status == "accepted":
+        return False
+    spec: dict[str, Any] = next(
+        (s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == shot.key), {}
+    )
+    if not spec_keyframe(spec):
+        return False
+    prompt = composed_spec_prompt(storyboard, spec)
+    return keyframes.accepted_for(session, shot.id, prompt) is None
+
+
+def draw(ctx: RunContext, shot_pk: int) -> float:
+    """Draw the shot's keyframe along its image chain; the shot fails (stage ``keyframe``) when
+    no model delivers one that passes the check. Returns 0 when the stage is over, else the
+    seconds to wait for a slot of the model. Idempotent: a drawn keyframe is left as it is, a
+    model already tried on this prompt is not asked again."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        job = session.get_one(Job, shot.job_id)
+        if not pending(session, shot, job.storyboard):
+            return 0.0
+        keyframe = keyframes.keyframe_of(job.storyboard, shot.key)
+        assert keyframe is not None
+        tries = keyframes.keyframe_attempts(session, shot.id)
+        _close_interrupted(session, job.id, tries)
+        owner = _Job(job.id, job.tenant or "local", job.providers, job.mode, shot.key)
+        mine = [a for a in tries if (a.request or {}).get("prompt") == keyframe.prompt]
+        tried = {a.model_id: a.error for a in mine if a.status in _NO_MORE}
+        waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
+    providers = keyframes.image_providers(owner.providers, ctx.settings)
+    decision = keyframes.route_keyframe(ctx, keyframe, providers, owner.mode)
+    reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
+    for candidate in decision.chain:
+        if candidate.model_id in tried:
+            continue
+        outcome = _try(ctx, shot_pk, owner, keyframe, candidate, waiting.get(candidate.model_id))
+        if isinstance(outcome, float):
+            return outcome
+        if outcome is None:
+            return 0.0
+        reason, final = outcome
+        if final:
+            break
+    with session_scope(ctx.db_url) as session:
+        fail_shot_in(session, session.get_one(Shot, shot_pk), f"keyframe: {reason}", STAGE)
+    return 0.0
+
+
+def _close_interrupted(session: Any, job_id: str, tries: list[Attempt]) -> None:
+    """A try a crash left after it was sent may have been billed: settled at its quote, failed."""
+    for attempt in tries:
+        if attempt.status not in ATTEMPT_ENDED and attempt.status != AttemptStatus.RESERVED:
+            ledger.settle(session, job_id, attempt, attempt.quoted_usd)
+            attempt.error = "interrupted: the process stopped during the call"
+            attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE)
+
+
+def _open(
+    ctx: RunContext, shot_pk: int, owner: _Job, candidate: StageCandidate, request: dict[str, Any]
+) -> int | None:
+    """Open a keyframe attempt (``reserved``) and reserve its quote; None over budget."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        lowest = session.scalar(  # the stages before the video share the numbers below zero
+            select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
+        )
+        quote = 0.0 if request.get("reused_from") else candidate.estimate_usd
+        attempt = Attempt(
+            shot_id=shot_pk, number=min(lowest or 0, 0) - 1, stage=Stage.KEYFRAME,
+            model_id=candidate.model_id, provider=candidate.provider, quoted_usd=quote,
+            request=request,
+        )  # fmt: skip
+        attempt_opened(session, attempt, shot, stage=STAGE, model=candidate.model_id)
+        if not ledger.reserve(session, owner.id, attempt):
+            attempt.error = "the keyframe quote does not fit the budget"
+            attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=STAGE)
+            return None
+        return attempt.id
+
+
+def _digest(ctx: RunContext, ref: str) -> str:
+    return hashlib.sha256(ctx.assets.local(ref).read_bytes()).hexdigest()
+
+
+def _try(
+    ctx: RunContext,
+    shot_pk: int,
+    owner: _Job,
+    keyframe: keyframes.Keyframe,
+    candidate: StageCandidate,
+    reserved: int | None,
+) -> tuple[str, bool] | float | None:
+    """One model's try: None when the keyframe is drawn, the seconds to wait for the model's
+    slot, or (reason, whether to stop trying)."""
+    spec = ctx.registry.get(candidate.model_id)
+    target = image_target(spec.caps, keyframe.width, keyframe.height)
+    drawn = target.size or target.aspect or ""
+    digests = [_digest(ctx, ref) for ref in keyframe.references]
+    key = keyframes.cache_key(keyframe, candidate.model_id, drawn, digests)
+    cached = _cached(ctx, key, owner.tenant)
+    request = {
+        "stage": STAGE, "prompt": keyframe.prompt, "size": target.size, "aspect": target.aspect,
+        "references": list(keyframe.references), "cache_key": key, "reused_from": cached and cached[0],
+    }  # fmt: skip
+    attempt_id = reserved or _open(ctx, shot_pk, owner, candidate, request)
+    if attempt_id is None:
+        return "the keyframe quote does not fit the budget", True
+    if cached is not None:
+        _sending(ctx, attempt_id, request)
+        return _check(ctx, attempt_id, owner, keyframe, ctx.assets.local(cached[1]), cached[1], 0.0)
+    wait = admission.admit(ctx, attempt_id)
+    if wait > 0:
+        return wait
+    _sending(ctx, attempt_id, request)
+    try:
+        refs = prepare_references(
+            [ctx.assets.local(r) for r in keyframe.references],
+            str(spec.caps["api"]),
+            int(spec.caps.get("reference_images", 0)),
+        )
+        asked = ImageRequest(
+            candidate.provider_model, keyframe.prompt, size=target.size, aspect=target.aspect,
+            references=refs, params=dict(spec.params),
+        )  # fmt: skip
+        admission.sent(ctx, attempt_id, candidate.model_id)
+        result = image_client(ctx, str(spec.caps["api"]), candidate.provider).generate(asked)
+    except ProviderError as exc:
+        _failed(ctx, attempt_id, owner, str(exc), exc.kind)
+        return f"{candidate.model_id}: {exc}", False
+    finally:
+        admission.release(ctx, attempt_id, candidate.model_id)
+    raw = result.save(ctx.work_dir(owner.id) / f"keyframe-{owner.shot_key}-{key[:12]}")
+    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
+    assert spec.usage_price is not None
+    cost = spec.usage_price.cost(result.billed(spec.usage_price.meters)).usd
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref}
+        attempt.provider_job_id = f"keyframe:{key}"
+    return _check(ctx, attempt_id, owner, keyframe, raw, ref, float(cost))
+
+
+def image_client(ctx: RunContext, api: str, provider: str) -> ImageClient:
+    """The provider's image client: at the emulator when emulated, else with its key."""
+    if provider == "local" or api == "local":
+        return build_image_client(api, provider)
+    if ctx.emulated:
+        at, path = _EMULATED[provider]
+        return build_image_client(
+            api, provider, api_key=EMULATOR_KEY, base_url=ctx.base_urls[at] + path
+        )
+    secret = getattr(ctx.settings, keyframes.HOSTED_IMAGES[provider], None)
+    key = secret.get_secret_value() if secret is not None else ""
+    return build_image_client(api, provider, api_key=key)
+
+
+def _sending(ctx: RunContext, attempt_id: int, request: dict[str, Any]) -> None:
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | request
+        attempt_to(session, attempt, AttemptStatus.SUBMITTING, stage=STAGE)
+
+
+def _cached(ctx: RunContext, key: str, tenant: str) -> tuple[int, str] | None:
+    """An accepted try of the tenant with this key whose image is still stored."""
+    with session_scope(ctx.db_url) as session:
+        rows = session.execute(
+            select(Attempt.id, Attempt.request)
+            .join(Shot, Shot.id == Attempt.shot_id)
+            .join(Job, Job.id == Shot.job_id)
+            .where(Attempt.provider_job_id == f"keyframe:{key}", Job.tenant == tenant)
+            .where(Attempt.status == AttemptStatus.ACCEPTED)
+            .order_by(Attempt.id.desc())
+        ).all()
+    for attempt_id, request in rows:
+        source = (request or {}).get("source")
+        if source and ctx.assets.exists(source):
+            return attempt_id, str(source)
+    return None
+
+
+def _failed(ctx: RunContext, attempt_id: int, owner: _Job, error: str, kind: str) -> None:
+    """A provider refusal or failure: nothing was delivered, nothing is billed."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.error, attempt.error_kind = error, kind
+        ledger.settle(session, owner.id, attempt, 0.0)
+        attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE, error=error)
+
+
+def problem(ctx: RunContext, raw: Path, fitted: Path, width: int, height: int) -> str | None:
+    """Why the drawn image cannot be the shot's first frame (None: it can); writes the frame,
+    cropped and sized to the video's, to ``fitted``."""
+    try:
+        frame = first_frame(raw, width, height, ImagePort(STAGE, exact=True))
+    except ProviderError as exc:
+        return f"the keyframe cannot be used: {exc}"
+    fitted.write_bytes(frame.data)
+    pixels = cv2.imdecode(np.frombuffer(frame.data, np.uint8), cv2.IMREAD_COLOR)
+    if pixels is None or pixels.shape[:2] != (height, width):
+        return f"the keyframe is not a {width}x{height} image after the crop"
+    if float(pixels.std()) < BLANK_STD:
+        return "the keyframe is blank"
+    images = screener_for(ctx.settings, hosted=False).images
+    verdict = images.check(fitted) if images is not None else None
+    if verdict is not None and verdict.refused:
+        return f"the keyframe is refused by rule image-safety ({verdict.reason()})"
+    return None
+
+
+def _check(
+    ctx: RunContext,
+    attempt_id: int,
+    owner: _Job,
+    keyframe: keyframes.Keyframe,
+    raw: Path,
+    ref: str,
+    cost: float,
+) -> tuple[str, bool] | None:
+    """The keyframe checked; the attempt accepted (or rejected) and settled."""
+    fitted = ctx.work_dir(owner.id) / f"keyframe-{owner.shot_key}-{attempt_id}-frame.png"
+    why = problem(ctx, raw, fitted, keyframe.width, keyframe.height)
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref}
+        attempt.provider_job_id = (
+            attempt.provider_job_id or f"keyframe:{attempt.request['cache_key']}"
+        )
+        for status in _WALK:
+            attempt_to(session, attempt, status, stage=STAGE)
+        ledger.settle(session, owner.id, attempt, cost)
+        attempt_to(session, attempt, AttemptStatus.GATING, stage=STAGE)
+        if why is not None:
+            attempt.error = why
+            attempt.verdict = {"stage": STAGE, "reason": why}
+            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=STAGE, reason=why)
+            return why, False
+        attempt.asset_path = ctx.assets.put(fitted, f"{owner.tenant}/{owner.id}", alone=True)
+        attempt.verdict = {"stage": STAGE, "size": [keyframe.width, keyframe.height]}
+        attempt_to(session, attempt, AttemptStatus.ACCEPTED, stage=STAGE)
+    return None

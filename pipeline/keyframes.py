@@ -1,0 +1,177 @@
+"""A shot's keyframe stage, planned: which shots get a generated first frame, which ``image``
+model draws each (``router.route_image_stage``: the same filters, ranking by health and cost,
+fallback chain and explanation as every stage), at what quote; and the refusals before any spend.
+
+A shot is keyframed when ``foundation.characters.spec_keyframe`` says so (``keyframe: generate``,
+by default a shot with characters and no first frame of its own). The image model draws the
+video's frame (its aspect, at most ``MAX_CROP`` of it lost to the crop) from the composed shot
+prompt (the characters' descriptions and the style, as the video stage is sent it), conditioned on
+the featured characters' reference images. Hosted image models are routed first; the free local
+one (``local/keyframe``) draws when the run is local or, in a preview, when no hosted model can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from foundation.errors import InvalidInputError, Problem
+from foundation.settings import Settings
+from foundation.states import AttemptStatus, Stage
+from foundation.storyboard import Mode, Storyboard
+from pipeline.context import RunContext
+from router import ImageNeeds, StageDecision, route_image_stage
+from store.models import Attempt
+
+MAX_CROP = 0.2  # of the drawn image's pixels, lost to the crop to the video's aspect
+HOSTED_IMAGES = {"openai": "openai_api_key", "fal": "fal_key", "gemini": "gemini_api_key"}
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A shot's keyframe to draw: ``path`` is the shot's (``scenes[0].shots[1]``)."""
+
+    shot_id: str
+    path: str
+    prompt: str
+    references: tuple[str, ...]
+    width: int
+    height: int
+
+    @property
+    def needs(self) -> ImageNeeds:
+        return ImageNeeds(
+            width=self.width,
+            height=self.height,
+            references=len(self.references),
+            prompt_chars=len(self.prompt),
+            max_crop=MAX_CROP,
+        )
+
+
+def keyframes_of(board: Storyboard) -> list[Keyframe]:
+    found: list[Keyframe] = []
+    for s_i, scene in enumerate(board.scenes):
+        for k_i, shot in enumerate(scene.shots):
+            if not shot.draws_keyframe:
+                continue
+            found.append(
+                Keyframe(
+                    shot.id, f"scenes[{s_i}].shots[{k_i}]", board.prompt_for(shot),
+                    tuple(board.references_for(shot)), board.output.width, board.output.height,
+                )
+            )  # fmt: skip
+    return found
+
+
+def keyframe_of(storyboard: Mapping[str, Any], key: str) -> Keyframe | None:
+    """The keyframe of shot ``key`` of a stored storyboard (None: the shot has none)."""
+    board = Storyboard.model_validate(storyboard)
+    return next((kf for kf in keyframes_of(board) if kf.shot_id == key), None)
+
+
+def image_providers(choice: str, settings: Settings) -> frozenset[str]:
+    """The providers a keyframe stage may use under ``--providers``: every one when emulated, the
+    local model alone when local, hosted ones with a key when live (and local too with auto)."""
+    if choice == "emulated":
+        return frozenset({*HOSTED_IMAGES, "local"})
+    if choice == "local":
+        return frozenset({"local"})
+    keyed = {p for p, field in HOSTED_IMAGES.items() if getattr(settings, field, None) is not None}
+    return frozenset(keyed | ({"local"} if choice == "auto" else set()))
+
+
+def route_keyframe(
+    ctx: RunContext, keyframe: Keyframe, providers: Collection[str], mode: Mode | str
+) -> StageDecision:
+    """The keyframe stage of a shot: hosted models first; the local model when the run is local,
+    or in a preview when no hosted model can draw it."""
+
+    def route(among: Collection[str]) -> StageDecision:
+        return route_image_stage(
+            ctx.registry,
+            among,
+            keyframe.needs,
+            health=ctx.health,
+            allow_unverified=ctx.settings.allow_unverified,
+        )
+
+    hosted = set(providers) - {"local"}
+    decision = route(hosted)
+    if not decision.chain and "local" in providers and (not hosted or str(mode) == "preview"):
+        local = route({"local"})
+        chosen = {c.model_id for c in local.chain}
+        hosted_why = {m: r for m, r in decision.rejected.items() if m not in chosen}
+        return StageDecision(local.kind, local.chain, {**local.rejected, **hosted_why})
+    return decision
+
+
+def plan_keyframes(
+    ctx: RunContext, board: Storyboard, mode: Mode | str
+) -> dict[str, StageDecision]:
+    """Every keyframed shot's keyframe stage; raises ``InvalidInputError`` (before any spend)
+    naming the ``keyframe`` of a shot no enabled image model can draw."""
+    providers = image_providers(ctx.providers, ctx.settings)
+    decisions: dict[str, StageDecision] = {}
+    problems: list[Problem] = []
+    for keyframe in keyframes_of(board):
+        decision = route_keyframe(ctx, keyframe, providers, mode)
+        decisions[keyframe.shot_id] = decision
+        if not decision.chain:
+            why = f"no image model can draw it: {decision.explain()}"
+            problems.append(Problem(f"{keyframe.path}.keyframe", why))
+    if problems:
+        raise InvalidInputError(
+            "some keyframes cannot be drawn; nothing was reserved or sent to a provider", problems
+        )
+    return decisions
+
+
+def cache_key(keyframe: Keyframe, model_id: str, size: str, references: list[str]) -> str:
+    """The hash of what determines the keyframe: the composed prompt, the references' content
+    (``references``: their digests), the model and the size drawn; an unchanged shot reuses it,
+    an edited character description draws the keyframes of exactly the shots featuring it."""
+    payload = {
+        "prompt": keyframe.prompt,
+        "references": references,
+        "model": model_id,
+        "size": size,
+        "frame": [keyframe.width, keyframe.height],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def keyframe_attempts(session: Session, shot_id: int) -> list[Attempt]:
+    """The shot's keyframe attempts, first first."""
+    query = select(Attempt).where(Attempt.shot_id == shot_id, Attempt.stage == Stage.KEYFRAME)
+    return list(session.scalars(query.order_by(Attempt.number.desc())))
+
+
+def accepted_for(session: Session, shot_id: int, prompt: str) -> Attempt | None:
+    """The shot's accepted keyframe drawn from ``prompt`` (the latest), else None."""
+    return next(
+        (
+            a
+            for a in reversed(keyframe_attempts(session, shot_id))
+            if a.status == AttemptStatus.ACCEPTED and (a.request or {}).get("prompt") == prompt
+        ),
+        None,
+    )
+
+
+def keyframe_ref(session: Session, spec: Mapping[str, Any], shot_id: int) -> str | None:
+    """The stored keyframe the shot's video animates (its first frame), or None. ``spec``: the
+    shot as its video stage renders it (``attempts.shot_spec``: its ``prompt`` composed). A shot
+    without a keyframe stage costs no query."""
+    from foundation.keyframes import spec_keyframe
+
+    if not spec_keyframe(spec):
+        return None
+    accepted = accepted_for(session, shot_id, str(spec["prompt"]))
+    return accepted.asset_path if accepted is not None else None
