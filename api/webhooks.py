@@ -95,7 +95,8 @@ class WebhookDispatcher:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._stopping = True
-        self._inbox.put(None)
+        for _ in self._threads:  # one end mark per loop: an app served twice started two
+            self._inbox.put(None)
         with self._cond:
             self._cond.notify_all()
         for thread in self._threads:
