@@ -16,45 +16,32 @@ next model of the chain.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from sqlalchemy import func, select
 
 from adapters.errors import ProviderError
 from adapters.factory import EMULATOR_KEY
 from adapters.image_clients import build_image_client
 from adapters.image_port import ImagePort, first_frame
 from adapters.images import ImageClient, ImageRequest, prepare_references
-from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus, Stage
+from foundation.states import SHOT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
-from pipeline import admission, keyframes
-from pipeline.attempts import fail_shot_in
+from pipeline import admission, keyframes, stage_tries
 from pipeline.context import RunContext
-from pipeline.transitions import attempt_opened, attempt_to
+from pipeline.transitions import attempt_to
 from quality.screening import screener_for
 from registry import image_target
 from router import StageCandidate
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
-STAGE = "keyframe"
+STAGE = Stage.KEYFRAME
 BLANK_STD = 4.0  # a frame whose pixels vary less than this is blank
 _WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
-_NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
 _EMULATED = {"openai": ("openai", "/v1"), "fal": ("fal", ""), "gemini": ("google", "/v1beta")}
-
-
-@dataclass(frozen=True)
-class _Job:
-    id: str
-    tenant: str
-    providers: str
-    mode: str
-    shot_key: str
 
 
 def pending(session: Any, shot: Shot, storyboard: dict[str, Any]) -> bool:
@@ -65,9 +52,7 @@ def pending(session: Any, shot: Shot, storyboard: dict[str, Any]) -> bool:
 
     if shot.status in SHOT_ENDED or shot.status == "accepted":
         return False
-    spec: dict[str, Any] = next(
-        (s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == shot.key), {}
-    )
+    spec = stage_tries.spec_entry(storyboard, shot.key)
     if not spec_keyframe(spec):
         return False
     prompt = composed_spec_prompt(storyboard, spec)
@@ -87,60 +72,19 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
         keyframe = keyframes.keyframe_of(job.storyboard, shot.key)
         assert keyframe is not None
         tries = keyframes.keyframe_attempts(session, shot.id)
-        _close_interrupted(session, job.id, tries)
-        owner = _Job(job.id, job.tenant or "local", job.providers, job.mode, shot.key)
+        stage_tries.close_interrupted(session, job.id, tries, STAGE)
+        owner = stage_tries.Owner.of(job, shot)
         mine = [a for a in tries if (a.request or {}).get("prompt") == keyframe.prompt]
-        tried = {a.model_id: a.error for a in mine if a.status in _NO_MORE}
+        tried = {a.model_id: a.error for a in mine if a.status in stage_tries.NO_MORE}
         waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
     providers = keyframes.image_providers(owner.providers, ctx.settings)
     decision = keyframes.route_keyframe(ctx, keyframe, providers, owner.mode)
     reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
-    for candidate in decision.chain:
-        if candidate.model_id in tried:
-            continue
-        outcome = _try(ctx, shot_pk, owner, keyframe, candidate, waiting.get(candidate.model_id))
-        if isinstance(outcome, float):
-            return outcome
-        if outcome is None:
-            return 0.0
-        reason, final = outcome
-        if final:
-            break
-    with session_scope(ctx.db_url) as session:
-        fail_shot_in(session, session.get_one(Shot, shot_pk), f"keyframe: {reason}", STAGE)
-    return 0.0
 
+    def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
+        return _try(ctx, shot_pk, owner, keyframe, candidate, waiting.get(candidate.model_id))
 
-def _close_interrupted(session: Any, job_id: str, tries: list[Attempt]) -> None:
-    """A try a crash left after it was sent may have been billed: settled at its quote, failed."""
-    for attempt in tries:
-        if attempt.status not in ATTEMPT_ENDED and attempt.status != AttemptStatus.RESERVED:
-            ledger.settle(session, job_id, attempt, attempt.quoted_usd)
-            attempt.error = "interrupted: the process stopped during the call"
-            attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE)
-
-
-def _open(
-    ctx: RunContext, shot_pk: int, owner: _Job, candidate: StageCandidate, request: dict[str, Any]
-) -> int | None:
-    """Open a keyframe attempt (``reserved``) and reserve its quote; None over budget."""
-    with session_scope(ctx.db_url) as session:
-        shot = session.get_one(Shot, shot_pk)
-        lowest = session.scalar(  # the stages before the video share the numbers below zero
-            select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
-        )
-        quote = 0.0 if request.get("reused_from") else candidate.estimate_usd
-        attempt = Attempt(
-            shot_id=shot_pk, number=min(lowest or 0, 0) - 1, stage=Stage.KEYFRAME,
-            model_id=candidate.model_id, provider=candidate.provider, quoted_usd=quote,
-            request=request,
-        )  # fmt: skip
-        attempt_opened(session, attempt, shot, stage=STAGE, model=candidate.model_id)
-        if not ledger.reserve(session, owner.id, attempt):
-            attempt.error = "the keyframe quote does not fit the budget"
-            attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=STAGE)
-            return None
-        return attempt.id
+    return stage_tries.walk_chain(ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE)
 
 
 def _digest(ctx: RunContext, ref: str) -> str:
@@ -150,7 +94,7 @@ def _digest(ctx: RunContext, ref: str) -> str:
 def _try(
     ctx: RunContext,
     shot_pk: int,
-    owner: _Job,
+    owner: stage_tries.Owner,
     keyframe: keyframes.Keyframe,
     candidate: StageCandidate,
     reserved: int | None,
@@ -162,21 +106,21 @@ def _try(
     drawn = target.size or target.aspect or ""
     digests = [_digest(ctx, ref) for ref in keyframe.references]
     key = keyframes.cache_key(keyframe, candidate.model_id, drawn, digests)
-    cached = _cached(ctx, key, owner.tenant)
+    cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
     request = {
         "stage": STAGE, "prompt": keyframe.prompt, "size": target.size, "aspect": target.aspect,
         "references": list(keyframe.references), "cache_key": key, "reused_from": cached and cached[0],
     }  # fmt: skip
-    attempt_id = reserved or _open(ctx, shot_pk, owner, candidate, request)
+    attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
     if attempt_id is None:
         return "the keyframe quote does not fit the budget", True
     if cached is not None:
-        _sending(ctx, attempt_id, request)
+        stage_tries.sending(ctx, attempt_id, request, STAGE)
         return _check(ctx, attempt_id, owner, keyframe, ctx.assets.local(cached[1]), cached[1], 0.0)
     wait = admission.admit(ctx, attempt_id)
     if wait > 0:
         return wait
-    _sending(ctx, attempt_id, request)
+    stage_tries.sending(ctx, attempt_id, request, STAGE)
     try:
         refs = prepare_references(
             [ctx.assets.local(r) for r in keyframe.references],
@@ -190,7 +134,7 @@ def _try(
         admission.sent(ctx, attempt_id, candidate.model_id)
         result = image_client(ctx, str(spec.caps["api"]), candidate.provider).generate(asked)
     except ProviderError as exc:
-        _failed(ctx, attempt_id, owner, str(exc), exc.kind)
+        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, STAGE)
         return f"{candidate.model_id}: {exc}", False
     finally:
         admission.release(ctx, attempt_id, candidate.model_id)
@@ -219,40 +163,6 @@ def image_client(ctx: RunContext, api: str, provider: str) -> ImageClient:
     return build_image_client(api, provider, api_key=key)
 
 
-def _sending(ctx: RunContext, attempt_id: int, request: dict[str, Any]) -> None:
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | request
-        attempt_to(session, attempt, AttemptStatus.SUBMITTING, stage=STAGE)
-
-
-def _cached(ctx: RunContext, key: str, tenant: str) -> tuple[int, str] | None:
-    """An accepted try of the tenant with this key whose image is still stored."""
-    with session_scope(ctx.db_url) as session:
-        rows = session.execute(
-            select(Attempt.id, Attempt.request)
-            .join(Shot, Shot.id == Attempt.shot_id)
-            .join(Job, Job.id == Shot.job_id)
-            .where(Attempt.provider_job_id == f"keyframe:{key}", Job.tenant == tenant)
-            .where(Attempt.status == AttemptStatus.ACCEPTED)
-            .order_by(Attempt.id.desc())
-        ).all()
-    for attempt_id, request in rows:
-        source = (request or {}).get("source")
-        if source and ctx.assets.exists(source):
-            return attempt_id, str(source)
-    return None
-
-
-def _failed(ctx: RunContext, attempt_id: int, owner: _Job, error: str, kind: str) -> None:
-    """A provider refusal or failure: nothing was delivered, nothing is billed."""
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.error, attempt.error_kind = error, kind
-        ledger.settle(session, owner.id, attempt, 0.0)
-        attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE, error=error)
-
-
 def problem(ctx: RunContext, raw: Path, fitted: Path, width: int, height: int) -> str | None:
     """Why the drawn image cannot be the shot's first frame (None: it can); writes the frame,
     cropped and sized to the video's, to ``fitted``."""
@@ -276,7 +186,7 @@ def problem(ctx: RunContext, raw: Path, fitted: Path, width: int, height: int) -
 def _check(
     ctx: RunContext,
     attempt_id: int,
-    owner: _Job,
+    owner: stage_tries.Owner,
     keyframe: keyframes.Keyframe,
     raw: Path,
     ref: str,

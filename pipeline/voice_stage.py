@@ -15,24 +15,22 @@ retimed up to ``MAX_TEMPO``, else the shot fails with the reason).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
 from adapters.speech import SpeechClient, SpeechRequest
 from foundation.characters import spec_voice
-from foundation.states import ATTEMPT_ENDED, SHOT_ENDED, AttemptStatus, Stage
+from foundation.states import SHOT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from media.runner import run_ffmpeg
-from pipeline import admission, voices
-from pipeline.attempts import fail_shot_in
+from pipeline import admission, stage_tries, voices
 from pipeline.context import RunContext
-from pipeline.transitions import attempt_opened, attempt_to
+from pipeline.transitions import attempt_to
 from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
 from router import StageCandidate
@@ -41,17 +39,8 @@ from stitching.voiceover import RATE, VoiceFit, fit_line, fitted_argv, read_mono
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
-STAGE = "tts"
+STAGE = Stage.TTS
 _WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
-
-
-@dataclass(frozen=True)
-class _Job:
-    id: str
-    tenant: str
-    providers: str
-    mode: str
-    shot_key: str
 
 
 def voice_attempts(session: Session, shot_id: int) -> list[Attempt]:
@@ -76,10 +65,7 @@ def pending(session: Session, shot: Shot, storyboard: dict[str, Any]) -> bool:
     when the same model speaks it)."""
     if shot.status in SHOT_ENDED:
         return False
-    spec: dict[str, Any] = next(
-        (s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == shot.key), {}
-    )
-    if spec_voice(storyboard, spec) is None:
+    if spec_voice(storyboard, stage_tries.spec_entry(storyboard, shot.key)) is None:
         return False
     line = voices.line_of(storyboard, shot.key)
     return line is not None and not any(
@@ -101,77 +87,25 @@ def speak(ctx: RunContext, shot_pk: int) -> float:
         line = voices.line_of(job.storyboard, shot.key)
         assert line is not None
         tries = voice_attempts(session, shot.id)
-        _close_interrupted(session, job.id, tries)
-        owner = _Job(job.id, job.tenant or "local", job.providers, job.mode, shot.key)
+        stage_tries.close_interrupted(session, job.id, tries, STAGE)
+        owner = stage_tries.Owner.of(job, shot)
         mine = [a for a in tries if (a.request or {}).get("text") == line.text]
-        tried = {a.model_id: a.error for a in mine if a.status in _NO_MORE}
+        tried = {a.model_id: a.error for a in mine if a.status in stage_tries.NO_MORE}
         waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
     providers = voices.tts_providers(owner.providers, ctx.settings)
     decision = voices.route_line(ctx, line, providers, owner.mode)
     reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
-    for candidate in decision.chain:
-        if candidate.model_id in tried:
-            continue
-        outcome = _try(ctx, shot_pk, owner, line, candidate, waiting.get(candidate.model_id))
-        if isinstance(outcome, float):
-            return outcome
-        if outcome is None:
-            return 0.0
-        reason, final = outcome
-        if final:
-            break
-    with session_scope(ctx.db_url) as session:
-        fail_shot_in(session, session.get_one(Shot, shot_pk), f"tts: {reason}", STAGE)
-    return 0.0
 
+    def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
+        return _try(ctx, shot_pk, owner, line, candidate, waiting.get(candidate.model_id))
 
-_NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
-
-
-def _close_interrupted(session: Session, job_id: str, tries: list[Attempt]) -> None:
-    """A try a crash left after it was sent may have been billed: it is settled at its quote and
-    failed (a reserved one, not sent yet, waits for its slot again)."""
-    for attempt in tries:
-        if attempt.status not in ATTEMPT_ENDED and attempt.status != AttemptStatus.RESERVED:
-            ledger.settle(session, job_id, attempt, attempt.quoted_usd)
-            attempt.error = "interrupted: the process stopped during the call"
-            attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE)
-
-
-def _open(
-    ctx: RunContext, shot_pk: int, owner: _Job, candidate: StageCandidate, request: dict[str, Any]
-) -> int | None:
-    """Open a tts attempt (``reserved``) and reserve its quote; None (and the attempt failed)
-    over budget."""
-    with session_scope(ctx.db_url) as session:
-        shot = session.get_one(Shot, shot_pk)
-        lowest = session.scalar(  # the stages before the video share the numbers below zero
-            select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
-        )
-        quote = 0.0 if request.get("reused_from") else candidate.estimate_usd
-        attempt = Attempt(
-            shot_id=shot_pk, number=(lowest or 0) - 1, stage=Stage.TTS, model_id=candidate.model_id,
-            provider=candidate.provider, quoted_usd=quote, request=request,
-        )  # fmt: skip
-        attempt_opened(session, attempt, shot, stage=STAGE, model=candidate.model_id)
-        if not ledger.reserve(session, owner.id, attempt):
-            attempt.error = "the tts quote does not fit the budget"
-            attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=STAGE)
-            return None
-        return attempt.id
-
-
-def _sending(ctx: RunContext, attempt_id: int, request: dict[str, Any]) -> None:
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | request
-        attempt_to(session, attempt, AttemptStatus.SUBMITTING, stage=STAGE)
+    return stage_tries.walk_chain(ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE)
 
 
 def _try(
     ctx: RunContext,
     shot_pk: int,
-    owner: _Job,
+    owner: stage_tries.Owner,
     line: voices.Line,
     candidate: StageCandidate,
     reserved: int | None,
@@ -182,30 +116,31 @@ def _try(
     choice = voices.voice_of(spec, line.voice)
     assert choice is not None  # the route kept only models that honour the voice
     key = voices.cache_key(line, candidate, choice)
-    cached = _cached(ctx, key, owner.tenant)
+    cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
     request = {
         "stage": STAGE, "text": line.text, "voice_description": line.voice,
         "voice": choice.voice, "instructions": choice.instructions, "cache_key": key,
-        "reused_from": cached[0] if cached else None, "note": cached[2] if cached else None,
+        "reused_from": cached[0] if cached else None,
+        "note": cached[2].get("note") if cached else None,
     }  # fmt: skip
-    attempt_id = reserved or _open(ctx, shot_pk, owner, candidate, request)
+    attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
     if attempt_id is None:
         return "the tts quote does not fit the budget", True
     if cached is not None:
-        _sending(ctx, attempt_id, request)
+        stage_tries.sending(ctx, attempt_id, request, STAGE)
         raw = ctx.assets.local(cached[1])
         return _check(ctx, attempt_id, owner, line, raw, cached[1], 0.0)
     wait = admission.admit(ctx, attempt_id)
     if wait > 0:
         return wait
-    _sending(ctx, attempt_id, request)
+    stage_tries.sending(ctx, attempt_id, request, STAGE)
     said = SpeechRequest(line.text, candidate.provider_model, choice.voice, choice.instructions)
     client = speech_client(ctx, candidate.provider)
     try:
         admission.sent(ctx, attempt_id, candidate.model_id)
         speech = client.speak(said)
     except ProviderError as exc:
-        _failed(ctx, attempt_id, owner, str(exc), exc.kind)
+        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, STAGE)
         return f"{candidate.model_id}: {exc}", False
     finally:
         client.close()
@@ -237,38 +172,10 @@ def speech_client(ctx: RunContext, provider: str) -> SpeechClient:
 _EMULATED = {"openai": "/v1", "elevenlabs": ""}
 
 
-def _cached(ctx: RunContext, key: str, tenant: str) -> tuple[int, str, str | None] | None:
-    """An accepted try of the tenant with this key whose speech is still stored."""
-    with session_scope(ctx.db_url) as session:
-        rows = session.execute(
-            select(Attempt.id, Attempt.request)
-            .join(Shot, Shot.id == Attempt.shot_id)
-            .join(Job, Job.id == Shot.job_id)
-            .where(Attempt.provider_job_id == f"tts:{key}", Job.tenant == tenant)
-            .where(Attempt.status == AttemptStatus.ACCEPTED)
-            .order_by(Attempt.id.desc())
-        ).all()
-    for attempt_id, request in rows:
-        source = (request or {}).get("source")
-        if source and ctx.assets.exists(source):
-            return attempt_id, str(source), (request or {}).get("note")
-    return None
-
-
-def _failed(ctx: RunContext, attempt_id: int, owner: _Job, error: str, kind: str) -> None:
-    """A provider refusal or failure: nothing was delivered, nothing is billed (UNCERTAIN for a
-    timeout, whose speech may have been made)."""
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.error, attempt.error_kind = error, kind
-        ledger.settle(session, owner.id, attempt, 0.0)
-        attempt_to(session, attempt, AttemptStatus.FAILED, stage=STAGE, error=error)
-
-
 def _check(
     ctx: RunContext,
     attempt_id: int,
-    owner: _Job,
+    owner: stage_tries.Owner,
     line: voices.Line,
     raw: Path,
     ref: str,

@@ -1,0 +1,154 @@
+"""The tries of a stage run before a shot's video (``voice_stage``, ``keyframe_stage``): each is an
+attempt row of the shot with its ``stage``, numbered below zero, reserved and settled by the
+ledger like a video attempt. What the stages share is written here once: opening, sending,
+failing and closing a try, finding a cached one, and walking the routed chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from foundation.states import ATTEMPT_ENDED, AttemptStatus, Stage
+from ledger import service as ledger
+from pipeline.attempts import fail_shot_in
+from pipeline.context import RunContext
+from pipeline.transitions import attempt_opened, attempt_to
+from router import StageCandidate
+from store.db import session_scope
+from store.models import Attempt, Job, Shot
+
+NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
+"""A try in these states is not asked again on the same input."""
+
+Outcome = tuple[str, bool] | float | None
+"""One model's try: None when the stage is done, the seconds to wait for the model's slot, or
+(reason, whether to stop trying)."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The job a try belongs to, as the stage needs it outside the session."""
+
+    id: str
+    tenant: str
+    providers: str
+    mode: str
+    shot_key: str
+
+    @staticmethod
+    def of(job: Job, shot: Shot) -> Owner:
+        return Owner(job.id, job.tenant or "local", job.providers, job.mode, shot.key)
+
+
+def spec_entry(storyboard: dict[str, Any], key: str) -> dict[str, Any]:
+    """The shot's entry in the stored storyboard ({} when absent)."""
+    return next((s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == key), {})
+
+
+def close_interrupted(session: Session, job_id: str, tries: list[Attempt], stage: Stage) -> None:
+    """A try a crash left after it was sent may have been billed: it is settled at its quote and
+    failed (a reserved one, not sent yet, waits for its slot again)."""
+    for attempt in tries:
+        if attempt.status not in ATTEMPT_ENDED and attempt.status != AttemptStatus.RESERVED:
+            ledger.settle(session, job_id, attempt, attempt.quoted_usd)
+            attempt.error = "interrupted: the process stopped during the call"
+            attempt_to(session, attempt, AttemptStatus.FAILED, stage=stage)
+
+
+def open_try(
+    ctx: RunContext,
+    shot_pk: int,
+    owner: Owner,
+    candidate: StageCandidate,
+    request: dict[str, Any],
+    stage: Stage,
+) -> int | None:
+    """Open a try (``reserved``) and reserve its quote (none for a reused output); None (and the
+    try failed) over budget."""
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        lowest = session.scalar(  # the stages before the video share the numbers below zero
+            select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
+        )
+        quote = 0.0 if request.get("reused_from") else candidate.estimate_usd
+        attempt = Attempt(
+            shot_id=shot_pk, number=(lowest or 0) - 1, stage=stage, model_id=candidate.model_id,
+            provider=candidate.provider, quoted_usd=quote, request=request,
+        )  # fmt: skip
+        attempt_opened(session, attempt, shot, stage=stage, model=candidate.model_id)
+        if not ledger.reserve(session, owner.id, attempt):
+            attempt.error = f"the {stage} quote does not fit the budget"
+            attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=stage)
+            return None
+        return attempt.id
+
+
+def sending(ctx: RunContext, attempt_id: int, request: dict[str, Any], stage: Stage) -> None:
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | request
+        attempt_to(session, attempt, AttemptStatus.SUBMITTING, stage=stage)
+
+
+def failed(
+    ctx: RunContext, attempt_id: int, owner: Owner, error: str, kind: str, stage: Stage
+) -> None:
+    """A provider refusal or failure: nothing was delivered, nothing is billed."""
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.error, attempt.error_kind = error, kind
+        ledger.settle(session, owner.id, attempt, 0.0)
+        attempt_to(session, attempt, AttemptStatus.FAILED, stage=stage, error=error)
+
+
+def cached_try(
+    ctx: RunContext, key: str, tenant: str, stage: Stage
+) -> tuple[int, str, dict[str, Any]] | None:
+    """An accepted try of the tenant with this cache key whose output is still stored: its id,
+    the stored output and its request."""
+    with session_scope(ctx.db_url) as session:
+        rows = session.execute(
+            select(Attempt.id, Attempt.request)
+            .join(Shot, Shot.id == Attempt.shot_id)
+            .join(Job, Job.id == Shot.job_id)
+            .where(Attempt.provider_job_id == f"{stage}:{key}", Job.tenant == tenant)
+            .where(Attempt.status == AttemptStatus.ACCEPTED)
+            .order_by(Attempt.id.desc())
+        ).all()
+    for attempt_id, request in rows:
+        source = (request or {}).get("source")
+        if source and ctx.assets.exists(source):
+            return attempt_id, str(source), dict(request or {})
+    return None
+
+
+def walk_chain(
+    ctx: RunContext,
+    shot_pk: int,
+    chain: Sequence[StageCandidate],
+    tried: dict[str, str | None],
+    reason: str,
+    attempt_one: Callable[[StageCandidate], Outcome],
+    stage: Stage,
+) -> float:
+    """Try the chain's models not tried yet, in order, until one delivers (0), one has to wait
+    for its slot (the seconds), or a failure ends the stage; with none left the shot fails with
+    the last reason (stage ``stage``), before its video is paid for."""
+    for candidate in chain:
+        if candidate.model_id in tried:
+            continue
+        outcome = attempt_one(candidate)
+        if isinstance(outcome, float):
+            return outcome
+        if outcome is None:
+            return 0.0
+        reason, final = outcome
+        if final:
+            break
+    with session_scope(ctx.db_url) as session:
+        fail_shot_in(session, session.get_one(Shot, shot_pk), f"{stage}: {reason}", stage)
+    return 0.0
