@@ -26,7 +26,7 @@ from foundation.settings import Settings
 from foundation.states import AttemptStatus, Stage
 from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
-from router import ImageNeeds, StageDecision, route_image_stage
+from router import ImageNeeds, StageDecision, hosted_first, route_image_stage, stage_providers
 from store.models import Attempt
 
 MAX_CROP = 0.2  # of the drawn image's pixels, lost to the crop to the video's aspect
@@ -77,14 +77,8 @@ def keyframe_of(storyboard: Mapping[str, Any], key: str) -> Keyframe | None:
 
 
 def image_providers(choice: str, settings: Settings) -> frozenset[str]:
-    """The providers a keyframe stage may use under ``--providers``: every one when emulated, the
-    local model alone when local, hosted ones with a key when live (and local too with auto)."""
-    if choice == "emulated":
-        return frozenset({*HOSTED_IMAGES, "local"})
-    if choice == "local":
-        return frozenset({"local"})
-    keyed = {p for p, field in HOSTED_IMAGES.items() if getattr(settings, field, None) is not None}
-    return frozenset(keyed | ({"local"} if choice == "auto" else set()))
+    """The providers a tts stage may use under ``--providers`` (``router.stage_providers``)."""
+    return stage_providers(choice, HOSTED_IMAGES, settings)
 
 
 def route_keyframe(
@@ -102,14 +96,7 @@ def route_keyframe(
             allow_unverified=ctx.settings.allow_unverified,
         )
 
-    hosted = set(providers) - {"local"}
-    decision = route(hosted)
-    if not decision.chain and "local" in providers and (not hosted or str(mode) == "preview"):
-        local = route({"local"})
-        chosen = {c.model_id for c in local.chain}
-        hosted_why = {m: r for m, r in decision.rejected.items() if m not in chosen}
-        return StageDecision(local.kind, local.chain, {**local.rejected, **hosted_why})
-    return decision
+    return hosted_first(route, providers, str(mode))
 
 
 def plan_keyframes(

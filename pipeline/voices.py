@@ -25,7 +25,7 @@ from foundation.settings import Settings
 from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
 from registry import ModelKind, ModelSpec, Registry
-from router import StageCandidate, StageDecision, route_stage
+from router import StageCandidate, StageDecision, hosted_first, route_stage, stage_providers
 
 WORDS_PER_S = 2.5  # the expected speaking rate, for quotes
 AUDIO_TOKENS_PER_S = 1250 / 60  # gpt-4o-mini-tts audio output tokens (UNCERTAIN: ~$0.015/min)
@@ -93,14 +93,8 @@ def voice_of(spec: ModelSpec, description: str) -> VoiceChoice | None:
 
 
 def tts_providers(choice: str, settings: Settings) -> frozenset[str]:
-    """The providers a tts stage may use under ``--providers``: every one when emulated, the
-    local voice alone when local, hosted ones with a key when live (and local too with auto)."""
-    if choice == "emulated":
-        return frozenset({*HOSTED_TTS, "local"})
-    if choice == "local":
-        return frozenset({"local"})
-    keyed = {p for p, field in HOSTED_TTS.items() if getattr(settings, field, None) is not None}
-    return frozenset(keyed | ({"local"} if choice == "auto" else set()))
+    """The providers a tts stage may use under ``--providers`` (``router.stage_providers``)."""
+    return stage_providers(choice, HOSTED_TTS, settings)
 
 
 def route_line(
@@ -126,14 +120,7 @@ def route_line(
             allow_unverified=ctx.settings.allow_unverified,
         )
 
-    hosted = set(providers) - {"local"}
-    decision = route(hosted)
-    if not decision.chain and "local" in providers and (not hosted or str(mode) == "preview"):
-        local = route({"local"})
-        chosen = {c.model_id for c in local.chain}
-        hosted_why = {m: r for m, r in decision.rejected.items() if m not in chosen}
-        return StageDecision(ModelKind.TTS, local.chain, {**local.rejected, **hosted_why})
-    return decision
+    return hosted_first(route, providers, str(mode))
 
 
 def plan_voices(ctx: RunContext, board: Storyboard, mode: Mode | str) -> dict[str, StageDecision]:

@@ -37,7 +37,13 @@ from router._providers import (
 )
 from router._route import Evaluation, Router, pin_ignored, shot_need
 from router._shot_type import infer_shot_type
-from router._stage import StageCandidate, StageDecision, route_stage
+from router._stage import (
+    StageCandidate,
+    StageDecision,
+    hosted_first,
+    route_stage,
+    stage_providers,
+)
 from router._stats import ModelStats, Outcome, PriorStats, StatsBook, StatsSource
 from router._types import Forecast, Plan, QuoteLine, ShotDecision, Unroutable
 from router.errors import RouterError, UnknownProvidersChoiceError, UnroutableShotsError
@@ -85,6 +91,7 @@ __all__ = [
     "enabled_providers",
     "forecast",
     "group_reasons",
+    "hosted_first",
     "infer_shot_type",
     "pin_ignored",
     "plan",
@@ -93,6 +100,7 @@ __all__ = [
     "route_image_stage",
     "route_stage",
     "shot_need",
+    "stage_providers",
     "unroutable_message",
     "why_lower",
 ]

@@ -129,3 +129,30 @@ def route_stage(
     ranked.sort(key=lambda pair: pair[0])
     chain = tuple(c for _, c in ranked[: 1 + max(max_fallbacks, 0)])
     return StageDecision(kind, chain, rejected)
+
+
+def stage_providers(choice: str, hosted: Mapping[str, str], settings: Any) -> frozenset[str]:
+    """The providers a shot's stage may use under ``--providers``: every one when emulated, the
+    local model alone when local, the ``hosted`` ones whose key field is set in ``settings`` when
+    live (and local too with auto). ``hosted``: provider -> its settings key field."""
+    if choice == "emulated":
+        return frozenset({*hosted, "local"})
+    if choice == "local":
+        return frozenset({"local"})
+    keyed = {p for p, key in hosted.items() if getattr(settings, key, None) is not None}
+    return frozenset(keyed | ({"local"} if choice == "auto" else set()))
+
+
+def hosted_first(
+    route: Callable[[Collection[str]], StageDecision], providers: Collection[str], mode: str
+) -> StageDecision:
+    """A stage routed among the hosted providers; the local model instead when the run is local,
+    or in a preview when no hosted model can serve (the hosted models' reasons kept)."""
+    hosted = set(providers) - {"local"}
+    decision = route(hosted)
+    if not decision.chain and "local" in providers and (not hosted or mode == "preview"):
+        local = route({"local"})
+        chosen = {c.model_id for c in local.chain}
+        hosted_why = {m: r for m, r in decision.rejected.items() if m not in chosen}
+        return StageDecision(decision.kind, local.chain, {**local.rejected, **hosted_why})
+    return decision
