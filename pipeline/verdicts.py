@@ -120,9 +120,12 @@ def expectation(
     # The router may have adapted a shot to a model that renders silent; the stitcher then lays a
     # silent track, so audio is required only when the adapted request asks for it.
     needs_audio = spec.get("audio", "none") != "none" and request.audio
+    model = ctx.registry.get(attempt.model_id)
     tier = "draft" if mode == "preview" else "standard"
-    if mode == "final" and ctx.registry.get(attempt.model_id).tier == "premium":
+    if mode == "final" and model.tier == "premium":
         tier = "premium"
+    if model.inputs.holds_frame:  # a keyframes preview's still: held on purpose
+        tier = "still"
     return ClipExpectation(
         duration_s=request.duration_s,
         width=request.width,
