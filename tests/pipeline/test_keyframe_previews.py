@@ -5,6 +5,7 @@ refusals with their paths before any spend, and the plan's lower quote."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -119,3 +120,35 @@ def test_plan_quotes_a_keyframes_preview_at_its_keyframes_and_voices(tmp_path):
     video = path.with_name("video.yaml")
     video.write_text(path.read_text().replace("kind: keyframes", "kind: video"))
     assert "videos $0.0000" not in run("plan", str(video), "--providers", "emulated").output
+
+
+def test_a_local_placeholder_keyframe_is_reused_only_by_a_local_final(tmp_path):
+    """The approved keyframe a commit's final reuses is found through the commit; one drawn by
+    ``local/keyframe`` (a placeholder) is reused by a local final only."""
+    from sqlalchemy import select
+
+    from foundation.settings import Settings
+    from pipeline import commit, keyframe_stage, keyframes, stage_tries
+    from pipeline.engine import EmbeddedEngine
+    from store.db import session_scope
+    from store.models import Job, Shot
+
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    preview = commit.start_preview(ctx, board(shot("a")), output=tmp_path / "cut.mp4")
+    assert EmbeddedEngine(ctx).run(preview) == "delivered"
+    final = commit.commit(ctx, preview).final_job_id
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, final)
+        row = session.scalars(select(Shot).where(Shot.job_id == final)).one()
+        keyframe = keyframes.keyframe_of(job.storyboard, "a")
+        assert keyframe is not None
+        owner = stage_tries.Owner.of(job, row)
+        found = keyframe_stage._approved(ctx, session, owner, keyframe)
+        hosted = keyframe_stage._approved(
+            ctx, session, replace(owner, providers="emulated"), keyframe
+        )
+        elsewhere = keyframes.approved_keyframe(session, preview, "a", keyframe.prompt)
+    assert found is not None
+    assert (found[0].model_id, found[0].estimate_usd) == ("local/keyframe", 0.0)
+    assert hosted is None
+    assert elsewhere is None  # the preview itself commits nothing
