@@ -129,13 +129,16 @@ def test_a_local_placeholder_keyframe_is_reused_only_by_a_local_final(tmp_path):
 
     from foundation.settings import Settings
     from pipeline import commit, keyframe_stage, keyframes, stage_tries
-    from pipeline.engine import EmbeddedEngine
     from store.db import session_scope
     from store.models import Job, Shot
 
     ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
     preview = commit.start_preview(ctx, board(shot("a")), output=tmp_path / "cut.mp4")
-    assert EmbeddedEngine(ctx).run(preview) == "delivered"
+    with session_scope(ctx.db_url) as session:  # only its keyframe is drawn: no clip is needed
+        drawn = session.scalars(select(Shot.id).where(Shot.job_id == preview)).one()
+    assert keyframe_stage.draw(ctx, drawn) == 0.0
+    with session_scope(ctx.db_url) as session:
+        session.get_one(Job, preview).status = "delivered"
     final = commit.commit(ctx, preview).final_job_id
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, final)
