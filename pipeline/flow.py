@@ -103,11 +103,13 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
         )
         waits_for = continuity.dependencies(job.storyboard, shots)
+        mode = job.mode
+        prompts = [str(s.get("prompt", "")) for sc in job.storyboard["scenes"] for s in sc["shots"]]
     status = {shot.id: shot.status for shot in shots}
     pending = [shot for shot in shots if shot.status not in SHOT_ENDED]
     if not pending:
         return [Move(cur.key, job_id, "finish", job_id)]
-    verdicts.warm_gate(ctx.settings)
+    verdicts.warm_gate(ctx.settings, mode, prompts)
     moves = [Move(cur.key, job_id, "shots", job_id)]
     for shot in pending:
         after = waits_for.get(shot.id)
