@@ -36,6 +36,7 @@ from pipeline import (
     consistency,
     continuity,
     keyframe_stage,
+    music_stage,
     polling,
     verdicts,
     voice_stage,
@@ -49,7 +50,7 @@ from pipeline.poll_schedule import compensated
 from pipeline.recovery import HELD_STEP
 from pipeline.render_times import bounds as poll_bounds
 from pipeline.render_times import finished_after, next_poll_s
-from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
+from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, music_key, shot_key
 from pipeline.transitions import job_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -61,6 +62,7 @@ STEP_QUEUE = {
     "begin": "io",
     "voice": "io",
     "keyframe": "io",
+    "music": "io",
     "submit": "io",
     "poll": "io",
     "gate": "cpu",
@@ -91,7 +93,8 @@ def _to_begin(cur: Cursor, shot_pk: int, delay_s: float = 0.0) -> Move:
 
 def start(ctx: RunContext, cur: Cursor) -> list[Move]:
     """Mark the job running and open a cursor for every unfinished shot (``wait`` while the shot
-    it continues from is unfinished)."""
+    it continues from is unfinished), and one for its music stage when its bed is still to
+    compose (run beside the shots, off the critical path)."""
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
         job = session.get(Job, job_id)
@@ -103,12 +106,14 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
         )
         waits_for = continuity.dependencies(job.storyboard, shots)
+        bed = music_stage.outcome(session, job_id, job.storyboard) == "pending"
     status = {shot.id: shot.status for shot in shots}
     pending = [shot for shot in shots if shot.status not in SHOT_ENDED]
+    music = [Move(music_key(job_id), job_id, "music", job_id, when=FRESH)] if bed else []
     if not pending:
-        return [Move(cur.key, job_id, "finish", job_id)]
+        return [Move(cur.key, job_id, "finish", job_id), *music]
     verdicts.warm_gate(ctx.settings)
-    moves = [Move(cur.key, job_id, "shots", job_id)]
+    moves = [Move(cur.key, job_id, "shots", job_id), *music]
     for shot in pending:
         after = waits_for.get(shot.id)
         name = "wait" if after is not None and status[after] not in SHOT_ENDED else "begin"
@@ -132,6 +137,12 @@ def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
     ):
         consistency.reset_for_rerender(ctx, offending)
         return _redrive(cur, offending)
+    waiting = music_stage.before_finish(ctx, cur)  # the job's bed: composing, or failed
+    if isinstance(waiting, str):
+        assembly.fail_job(ctx, job_id, "music", waiting)
+        return [_done(cur)]
+    if waiting:
+        return waiting
     assembly.conclude(ctx, job_id)
     return [_done(cur)]
 
@@ -328,14 +339,17 @@ def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
 
 def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     """The shot has ended: release the shots that continue from it; the job's last shot to end
-    (seen after its own commit, so one always sees all) moves the job on to ``finish``."""
+    (seen after its own commit, so one always sees all), its bed composed, moves the job on to
+    ``finish``."""
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
         board, shots = _placed_shots(session, job_id)
+        all_done = all(shot.status in SHOT_ENDED for shot in shots)
+        # the job's bed, read after this shot's commit as the music step reads the shots after its
+        all_done = all_done and music_stage.outcome(session, job_id, board) != "pending"
     dependents = [
         pk for pk, after in continuity.dependencies(board, shots).items() if after == shot_pk
     ]
-    all_done = all(shot.status in SHOT_ENDED for shot in shots)
     moves = [Move(cur.key, job_id, "done", str(shot_pk))]
     moves += [
         Move(shot_key(pk), job_id, "begin", str(pk), when=frozenset({"wait"})) for pk in dependents
@@ -350,6 +364,7 @@ STEPS: dict[str, Step] = {
     "begin": begin,
     "voice": voice,
     "keyframe": keyframe,
+    "music": music_stage.step,
     "submit": submit,
     "poll": poll,
     "gate": gate,
@@ -363,6 +378,8 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
     (and the job carries on), or the job fails."""
     if cur.name in ("submit", "poll") and cur.ref:  # its slot would stay held for a lease
         admission.release(ctx, int(cur.ref))
+    if cur.key.startswith("music:"):
+        return music_stage.abandon(ctx, cur, reason)
     if cur.key.startswith("job:"):
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, cur.job_id)

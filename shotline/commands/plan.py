@@ -31,6 +31,7 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
 
 
 Stages = dict[str, dict[str, Any]]
+JOB_ROW = "(job)"  # the row of a stage the whole job has once (its music bed)
 
 
 def _plan_and_note(
@@ -38,7 +39,7 @@ def _plan_and_note(
 ) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import keyframes, planning, voices
+    from pipeline import keyframes, music, planning, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -55,7 +56,9 @@ def _plan_and_note(
         shot: voices.stage_record(decision, "keyframe")
         for shot, decision in keyframes.plan_keyframes(ctx, board, mode).items()
     }
-    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn
+    bed = music.plan_music(ctx, board, mode)  # the job's one music stage, under "(job)"
+    drawn_all = drawn | ({JOB_ROW: voices.stage_record(bed, "music")} if bed else {})
+    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn_all
 
 
 def stages_table(stages: Stages, title: str) -> Table:
@@ -186,8 +189,10 @@ def register(app: typer.Typer) -> None:
             result, note, variants, stages, drawn = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
+        bed = drawn.pop(JOB_ROW, None)
         if as_json:
             data = result.to_dict() | {"variants": variants, "stages": stages, "keyframes": drawn}
+            data["music"] = bed
             typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
@@ -201,6 +206,8 @@ def register(app: typer.Typer) -> None:
             console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
             total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
             console.print(f"keyframes: ${total:.4f} quoted for {len(drawn)} keyframes, on top")
+        if bed is not None:
+            console.print(stages_table({JOB_ROW: bed}, "music stage (one bed for the programme)"))
         print_forecast(result, console)
         print_variants(variants, console)
         from rich.markup import escape
@@ -213,7 +220,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
-            for shot, stage in [*stages.items(), *drawn.items()]:
+            for shot, stage in [
+                *stages.items(),
+                *drawn.items(),
+                *({JOB_ROW: bed} if bed else {}).items(),
+            ]:
                 name = stage["stage"]
                 console.print(f"\n[bold]{shot}[/] ({name}): {escape(stage['explanation'])}")
                 for model, why in stage["rejected"].items():
