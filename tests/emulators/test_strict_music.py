@@ -75,7 +75,7 @@ def test_the_sdks_request_gets_an_mp3_bed_as_long_as_asked(emulator):
     answer = sdk_compose(emulator, GOOD | {"force_instrumental": True})
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "audio/mpeg"  # "auto": mp3_44100_128 for music_v1
-    with av.open(io.BytesIO(answer.content)) as container:
+    with av.open(io.BytesIO(answer.content), "r") as container:
         assert container.streams.audio[0].rate == 44_100
         assert float(container.duration or 0) / 1e6 == pytest.approx(3.0, abs=0.1)
 
@@ -89,5 +89,5 @@ def test_the_adapter_composes_and_a_refusal_is_classified(emulator):
     finally:
         client.close()
     assert (bed.suffix, bed.note) == (".mp3", "elevenlabs")
-    with av.open(io.BytesIO(bed.audio)) as container:
+    with av.open(io.BytesIO(bed.audio), "r") as container:
         assert float(container.duration or 0) / 1e6 == pytest.approx(4.0, abs=0.1)
