@@ -66,7 +66,11 @@ def test_the_composed_bed_plays_under_silent_shots_and_is_reused_for_nothing(tmp
     assert stage["quote_usd"] == pytest.approx(0.015)
     assert report["status"] == "delivered", report.get("error")
     bed = report["music"]
-    assert (bed["model"], bed["status"], bed["reused"]) == ("elevenlabs/music-v1", "accepted", False)
+    assert (bed["model"], bed["status"], bed["reused"]) == (
+        "elevenlabs/music-v1",
+        "accepted",
+        False,
+    )
     assert bed["cost_usd"] == pytest.approx(3 * 0.30 / 60)  # the API's 3 s minimum, cut to 2 s
     samples = read_mono(out)
     assert len(samples) == pytest.approx(2 * RATE, abs=RATE * 0.05)
