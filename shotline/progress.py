@@ -66,10 +66,11 @@ class JobProgress:
                 if event.kind != "job.running" and event.kind != "job.stitching":
                     self.ended = now
             stage = event.data.get("stage")
-            if stage == "music":  # the job's own stage: a row of its own, not its first shot's
-                row = self.shots.setdefault(MUSIC_ROW, {})
-            else:
-                row = self.shots.get(event.shot or "")
+            row: dict[str, Any] | None = (  # the job's music stage: a row of its own
+                self.shots.setdefault(MUSIC_ROW, {})
+                if stage == "music"
+                else self.shots.get(event.shot or "")
+            )
             if row is None:
                 return
             status = event.kind.split(".", 1)[1]
