@@ -153,3 +153,35 @@ def test_no_model_delivering_a_bed_fails_the_stage_with_its_reason(tmp_path, mon
     assert "bad_prompt" in why
     assert music_stage.compose(ctx, job_id) == 0.0  # idempotent: nothing asked again
     assert len(tries_of(ctx, job_id)) == 1
+
+
+def test_a_job_whose_bed_no_model_delivers_fails_at_the_music_stage(tmp_path, monkeypatch):
+    from pipeline.engine import EmbeddedEngine
+
+    def refuse(self, request):
+        raise RejectedInputError("HTTP 400: bad_prompt", self.provider)
+
+    monkeypatch.setattr(MusicClient, "compose", refuse)
+    ctx = context("local", tmp_path)
+    job_id = create_job(
+        ctx, tiny_board(shot("a"), music={"prompt": "pulse"}), output=tmp_path / "o.mp4"
+    )
+    assert EmbeddedEngine(ctx).run(job_id) == "failed"
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        assert job.stage == "music"
+        assert "bad_prompt" in (job.error or "")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_finish_waits_for_a_bed_still_to_compose(tmp_path):
+    from pipeline.steps import Cursor, job_key, music_key
+
+    ctx = context("local", tmp_path)
+    job_id = job_of(ctx, tmp_path)
+    cur = Cursor(job_key(job_id), job_id, "finish", job_id, 1, None, 0)
+    again, launch = music_stage.before_finish(ctx, cur)  # type: ignore[misc]
+    assert (again.name, again.delay_s) == ("finish", music_stage.MUSIC_POLL_S)
+    assert (launch.key, launch.name) == (music_key(job_id), "music")
+    assert music_stage.compose(ctx, job_id) == 0.0
+    assert music_stage.before_finish(ctx, cur) is None
