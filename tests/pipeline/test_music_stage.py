@@ -180,7 +180,9 @@ def test_finish_waits_for_a_bed_still_to_compose(tmp_path):
     ctx = context("local", tmp_path)
     job_id = job_of(ctx, tmp_path)
     cur = Cursor(job_key(job_id), job_id, "finish", job_id, 1, None, 0)
-    again, launch = music_stage.before_finish(ctx, cur)  # type: ignore[misc]
+    waiting = music_stage.before_finish(ctx, cur)
+    assert isinstance(waiting, list)
+    again, launch = waiting
     assert (again.name, again.delay_s) == ("finish", music_stage.MUSIC_POLL_S)
     assert (launch.key, launch.name) == (music_key(job_id), "music")
     assert music_stage.compose(ctx, job_id) == 0.0
