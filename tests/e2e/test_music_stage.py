@@ -76,7 +76,7 @@ def test_the_composed_bed_plays_under_silent_shots_and_is_reused_for_nothing(tmp
     assert len(samples) == pytest.approx(2 * RATE, abs=RATE * 0.05)
     for half in np.array_split(samples[int(0.1 * RATE) : int(1.9 * RATE)], 2):
         assert level_db(half) > -30  # the emulated shots are silent: this is the bed
-    loudness = report["verification"]["checks"]["loudness"]  # the programme keeps its loudness target
+    loudness = report["verification"]["checks"]["loudness"]  # the programme keeps its target
     assert loudness["passed"]
     assert loudness["integrated_lufs"] == pytest.approx(loudness["target_lufs"], abs=1.0)
     edit = json.loads(out.with_suffix(".plan.json").read_text())["music"]
