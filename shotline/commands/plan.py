@@ -31,12 +31,12 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
 
 
 Stages = dict[str, dict[str, Any]]
-JOB_ROW = "(job)"  # the row of a stage the whole job has once (its music bed)
+JOB_ROW = "(job)"  # the row of the stage the whole job has once (its music bed)
 
 
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages]:
+) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages, dict[str, Any] | None]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
     from pipeline import keyframes, music, planning, voices
@@ -56,9 +56,9 @@ def _plan_and_note(
         shot: voices.stage_record(decision, "keyframe")
         for shot, decision in keyframes.plan_keyframes(ctx, board, mode).items()
     }
-    bed = music.plan_music(ctx, board, mode)  # the job's one music stage, under "(job)"
-    drawn_all = drawn | ({JOB_ROW: voices.stage_record(bed, "music")} if bed else {})
-    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn_all
+    decision = music.plan_music(ctx, board, mode)  # the job's one music stage
+    bed = voices.stage_record(decision, "music") if decision is not None else None
+    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn, bed
 
 
 def stages_table(stages: Stages, title: str) -> Table:
@@ -186,10 +186,9 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages, drawn = _plan_and_note(storyboard, mode, providers)
+            result, note, variants, stages, drawn, bed = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
-        bed = drawn.pop(JOB_ROW, None)
         if as_json:
             data = result.to_dict() | {"variants": variants, "stages": stages, "keyframes": drawn}
             data["music"] = bed
