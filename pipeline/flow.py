@@ -50,7 +50,7 @@ from pipeline.poll_schedule import compensated
 from pipeline.recovery import HELD_STEP
 from pipeline.render_times import bounds as poll_bounds
 from pipeline.render_times import finished_after, next_poll_s
-from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, music_key, shot_key
+from pipeline.steps import ABSENT, Cursor, Dispatch, Move, job_key, shot_key
 from pipeline.transitions import job_to
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -93,8 +93,7 @@ def _to_begin(cur: Cursor, shot_pk: int, delay_s: float = 0.0) -> Move:
 
 def start(ctx: RunContext, cur: Cursor) -> list[Move]:
     """Mark the job running and open a cursor for every unfinished shot (``wait`` while the shot
-    it continues from is unfinished), and one for its music stage when its bed is still to
-    compose (run beside the shots, off the critical path)."""
+    it continues from is unfinished)."""
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
         job = session.get(Job, job_id)
@@ -106,14 +105,12 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
         )
         waits_for = continuity.dependencies(job.storyboard, shots)
-        bed = music_stage.outcome(session, job_id, job.storyboard) == "pending"
     status = {shot.id: shot.status for shot in shots}
     pending = [shot for shot in shots if shot.status not in SHOT_ENDED]
-    music = [Move(music_key(job_id), job_id, "music", job_id, when=FRESH)] if bed else []
     if not pending:
-        return [Move(cur.key, job_id, "finish", job_id), *music]
+        return [Move(cur.key, job_id, "finish", job_id)]
     verdicts.warm_gate(ctx.settings)
-    moves = [Move(cur.key, job_id, "shots", job_id), *music]
+    moves = [Move(cur.key, job_id, "shots", job_id)]
     for shot in pending:
         after = waits_for.get(shot.id)
         name = "wait" if after is not None and status[after] not in SHOT_ENDED else "begin"
@@ -359,8 +356,17 @@ def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     return moves
 
 
+def start_job(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """``start``, and a cursor for the job's music stage when its bed is still to compose: it
+    runs beside the shots, off the critical path (``finish`` waits for it)."""
+    moves = start(ctx, cur)
+    if any(m.key == cur.key and m.name in ("shots", "finish") for m in moves):
+        moves += music_stage.launch(ctx, cur.job_id)
+    return moves
+
+
 STEPS: dict[str, Step] = {
-    "start": start,
+    "start": start_job,
     "begin": begin,
     "voice": voice,
     "keyframe": keyframe,

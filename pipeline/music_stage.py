@@ -125,6 +125,17 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
 
 
 MUSIC_POLL_S = 1.0
+_FRESH = frozenset({ABSENT, "done", "wait"})
+
+
+def launch(ctx: RunContext, job_id: str) -> list[Move]:
+    """The move that starts the music step beside the shots, when the job's bed is still to
+    compose (none otherwise)."""
+    with session_scope(ctx.db_url) as session:
+        board = session.scalar(select(Job.storyboard).where(Job.id == job_id)) or {}
+        if outcome(session, job_id, board) != "pending":
+            return []
+    return [Move(music_key(job_id), job_id, "music", job_id, when=_FRESH)]
 
 
 def before_finish(ctx: RunContext, cur: Cursor) -> list[Move] | str | None:
@@ -138,10 +149,9 @@ def before_finish(ctx: RunContext, cur: Cursor) -> list[Move] | str | None:
         return bed_of(ctx, cur.job_id)[1] or "no music model delivered a bed"
     if state != "pending":
         return None
-    fresh = frozenset({ABSENT, "done", "wait"})
     return [
         Move(cur.key, cur.job_id, "finish", cur.job_id, MUSIC_POLL_S),
-        Move(music_key(cur.job_id), cur.job_id, "music", cur.job_id, when=fresh),
+        Move(music_key(cur.job_id), cur.job_id, "music", cur.job_id, when=_FRESH),
     ]
 
 
