@@ -39,6 +39,7 @@ class Stage(StrEnum):
     VIDEO = "video"
     TTS = "tts"
     KEYFRAME = "keyframe"
+    NATIVE = "native"  # the shot rendered again in a variant's aspect (``pipeline.native``)
 
 
 class AttemptStatus(StrEnum):

@@ -13,7 +13,7 @@ from adapters.image_port import image_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history, keyframes, voices
+from pipeline import assets, history, keyframes, variant_plan, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -39,14 +39,21 @@ def candidate_record(candidate: router.Candidate) -> RouteCandidate:
     )
 
 
-def route_record(decision: router.ShotDecision) -> ShotRoute:
+def route_record(
+    decision: router.ShotDecision, variants: tuple[router.VariantChoice, ...] = ()
+) -> ShotRoute:
     """The stored route of a routed shot (``Shot.route``): the one builder for planning, re-render
-    and commit."""
+    and commit; ``variants``: the plan's variant choices (its native renders are kept)."""
     return ShotRoute(
         candidates=tuple(candidate_record(c) for c in decision.candidates),
         seed=decision.need.seed,
         shot_type=str(decision.need.shot_type),
         explanation=decision.to_dict(),
+        native={  # the chains of the shot's native variant renders, by variant label
+            c.label: tuple(candidate_record(x) for x in c.candidates)
+            for c in variants
+            if c.shot_id == decision.shot_id and c.render == "native"
+        },
     )
 
 
@@ -68,7 +75,8 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
     keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
     availability = router.provider_availability(ctx.providers, ctx.settings)
-    return router.plan(
+    policy = router.RoutingPolicy.for_mode(mode, allow_unverified=ctx.settings.allow_unverified)
+    plan = router.plan(
         board,
         ctx.registry,
         mode=mode,
@@ -76,8 +84,10 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
         unavailable=availability.unavailable,
         stats=history.stats_book(ctx),
         health=ctx.health,
-        policy=router.RoutingPolicy.for_mode(mode, allow_unverified=ctx.settings.allow_unverified),
+        policy=policy,
     )
+    spent = variant_plan.cheapest_usd(plan) + stages_usd(ctx, board, mode)
+    return variant_plan.choose(ctx, plan, availability, policy, spent)  # native or reframed
 
 
 def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
@@ -153,10 +163,11 @@ def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storybo
 
 def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) -> None:
     """Refuse a board whose cheapest routing (the shots' video stages, plus ``stages_usd``: the
-    quotes of their other stages, e.g. the tts stages) is over its budget."""
+    quotes of their other stages, e.g. the tts stages, and the native variant renders) is over
+    its budget."""
     if board.budget_usd is None:
         return
-    cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values()) + stages_usd
+    cheapest = variant_plan.cheapest_usd(plan) + stages_usd + variant_plan.native_usd(plan)
     if cheapest > board.budget_usd + 1e-9:
         raise BudgetExceededError(
             f"the cheapest routing costs ${cheapest:.2f}, over the budget of ${board.budget_usd:.2f}"
@@ -202,7 +213,7 @@ def create_job(
         fingerprint=fingerprint,
     )
     shots = [
-        planned_shot(scene.id, shot.id, position, plan.decisions[shot.id])
+        planned_shot(scene.id, shot.id, position, plan.decisions[shot.id], plan.variants)
         for position, (scene, shot) in enumerate(board.shots())
     ]
     with session_scope(ctx.db_url) as session:
@@ -215,9 +226,15 @@ def create_job(
     return job_id
 
 
-def planned_shot(scene_id: str, key: str, position: int, decision: router.ShotDecision) -> Shot:
+def planned_shot(
+    scene_id: str,
+    key: str,
+    position: int,
+    decision: router.ShotDecision,
+    variants: tuple[router.VariantChoice, ...] = (),
+) -> Shot:
     """A new shot row routed by ``decision`` (its job id is set when the job is added)."""
-    route = route_record(decision)
+    route = route_record(decision, variants)
     primary = route.primary
     return Shot(
         key=key,

@@ -91,6 +91,7 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
     stages = {"tts": _pre_stage(voiced), "keyframe": _pre_stage(drawn, "keyframe")}
     attempts = [a for a in tried if a.stage == Stage.VIDEO]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
+    natives = [a for a in tried if a.stage == Stage.NATIVE]
     history = [_outcome(a) for a in voiced + drawn]
     history += (
         [_outcome(a) for a in attempts[:-1]]
@@ -114,10 +115,32 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
         "error": shot.error,
         "history": history,
         "stages": {name: stage for name, stage in stages.items() if stage},
+        "variants": native_rows(shot, natives),
         "route": shot.route,
         "attempt_log": [_attempt_row(a) for a in sorted(voiced + drawn, key=lambda a: -a.number)]
-        + [_attempt_row(a) for a in attempts],
+        + [_attempt_row(a) for a in attempts]
+        + [_attempt_row(a) | {"stage": "native"} for a in natives],
     }
+
+
+def native_rows(shot: Shot, natives: list[Attempt]) -> dict[str, dict[str, Any]]:
+    """How the shot got each variant planned native (``ShotRoute.native``): ``native`` when a
+    native try was accepted, else ``reframe`` (every model failed or was refused), with its
+    tries, model and cost; a variant planned as a reframe is not listed."""
+    rows = {}
+    for label in (shot.route or {}).get("native") or {}:
+        mine = [
+            a for a in natives if ((a.request or {}).get("extra") or {}).get("variant") == label
+        ]
+        kept = next((a for a in mine if a.status in ("accepted", "repaired")), None)
+        rows[label] = {
+            "render": "native" if kept else "reframe",
+            "model": kept.model_id if kept else None,
+            "tries": [_outcome(a) for a in mine],
+            "cost_usd": money.to_json(money.total(money.usd(a.settled_usd) for a in mine)),
+            "clip": kept.asset_path if kept else None,
+        }
+    return rows
 
 
 def variant_labels(verification: dict[str, Any] | None) -> list[str]:

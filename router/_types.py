@@ -194,6 +194,8 @@ class Plan:
     forecast: Forecast
     board: Storyboard  # as routed: long shots replaced by their segments (``long_shots``)
     long_shots: tuple[LongShot, ...] = ()
+    variants: tuple[Any, ...] = ()
+    """Per variant and shot, reframe or native: ``router.VariantChoice``s (``with_variants``)."""
 
     @property
     def ok(self) -> bool:
