@@ -49,7 +49,9 @@ def test_a_plain_variant_is_reframed_for_nothing():
 
 
 def test_auto_renders_natively_only_where_the_crop_keeps_under_half_the_picture():
-    plan, _ = choose(board([{"aspect": "9:16", "render": "auto"}, {"aspect": "1:1", "render": "auto"}]))
+    plan, _ = choose(
+        board([{"aspect": "9:16", "render": "auto"}, {"aspect": "1:1", "render": "auto"}])
+    )
     tall, square = by_shot(plan, 0), by_shot(plan, 1)
     assert {c.render for c in tall.values()} == {"native"}
     first = tall["a"].candidates[0]
@@ -88,7 +90,7 @@ def test_native_is_refused_where_no_model_of_the_chain_renders_the_aspect():
 
 
 def test_native_auto_without_a_model_is_reframed_not_refused():
-    plan, problems = choose(board([{"aspect": "1:1", "render": "auto"}], model="runway/gen4.5"))
+    _plan, problems = choose(board([{"aspect": "1:1", "render": "auto"}], model="runway/gen4.5"))
     assert not problems
 
 

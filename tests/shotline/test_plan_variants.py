@@ -51,9 +51,11 @@ def test_plan_shows_each_native_render_with_its_cost_and_reason(tmp_path):
     tall, square = json.loads(done.stdout)["variants"]
     [choice] = tall["choices"]
     width, height = map(int, choice["size"].split("x"))
-    assert choice["render"] == "native" and width * 16 == height * 9
+    assert choice["render"] == "native"
+    assert width * 16 == height * 9
     assert tall["extra_provider_usd"] == choice["extra_usd"] > 0
-    assert square["shots"] == {"a": "reframe"} and square["extra_provider_usd"] == 0
+    assert square["shots"] == {"a": "reframe"}
+    assert square["extra_provider_usd"] == 0
     done = _plan(tmp_path, variants)
     text = " ".join(done.output.split())
     assert f"a: native +${choice['extra_usd']:.2f} (the crop would keep 31%" in text
