@@ -77,10 +77,15 @@ def variant_of(attempt: Attempt) -> str:
 
 
 def native_tries(session: Any, shot_pk: int) -> list[Attempt]:
+    """The shot's native tries made for its current clip: opened after its last video attempt
+    (a shot re-rendered since has its variants rendered again, or reframed)."""
+    latest = session.scalar(
+        select(func.max(Attempt.id)).where(Attempt.shot_id == shot_pk, Attempt.stage == Stage.VIDEO)
+    )
     return list(
         session.scalars(
             select(Attempt)
-            .where(Attempt.shot_id == shot_pk, Attempt.stage == STAGE)
+            .where(Attempt.shot_id == shot_pk, Attempt.stage == STAGE, Attempt.id > (latest or 0))
             .order_by(Attempt.id)
         )
     )
@@ -232,10 +237,11 @@ def _age(row: _Try) -> float:
 def accepted_clips(ctx: RunContext, shot_pk: int) -> Mapping[str, str]:
     """The shot's accepted native clips (asset references) by variant label."""
     with session_scope(ctx.db_url) as session:
+        planned = (session.get_one(Shot, shot_pk).route or {}).get("native") or {}
         return {
             variant_of(a): str(a.asset_path)
             for a in native_tries(session, shot_pk)
-            if a.status in ATTEMPT_ACCEPTED and a.asset_path
+            if a.status in ATTEMPT_ACCEPTED and a.asset_path and variant_of(a) in planned
         }
 
 

@@ -96,6 +96,46 @@ def _applies(spec: VariantSpec, decision: ShotDecision, origins: dict[str, str])
     return spec.render != "reframe" and (spec.shots is None or shot in spec.shots)
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """One variant as the rule reads it: its spec, resolution, kept share and native size."""
+
+    index: int
+    spec: VariantSpec
+    variant: Variant
+    kept: float
+    size: tuple[int, int]
+
+
+_Pending = tuple[_Asked, ShotDecision, list[Candidate]]
+
+
+def _first_pass(
+    asked: _Asked, decision: ShotDecision, router: Router, origins: dict[str, str],
+    problems: list[Problem],
+) -> VariantChoice | _Pending:  # fmt: skip
+    """The choice that needs no budget (reframe, or a ``native`` render), or an ``auto`` native
+    candidate left to the budget; a ``native`` variant without a model adds a problem."""
+    spec, variant, kept = asked.spec, asked.variant, asked.kept
+    reframe = VariantChoice(decision.shot_id, variant.label, asked.index, "reframe", kept, 0.0, "")
+    if not _applies(spec, decision, origins) or not decision.candidates:
+        why = "render: reframe" if spec.render == "reframe" else "not in its shots"
+        return replace(reframe, reason=f"{why}: cropped, no extra render")
+    chain, rejected = native_chain(router, decision, asked.size)
+    if not chain:
+        why = "; ".join(f"{m}: {', '.join(r)}" for m, r in rejected.items())
+        text = f"no model of shot {decision.shot_id}'s chain renders {spec.aspect} ({why})"
+        if spec.render == "native":
+            problems.append(Problem(f"output.variants[{asked.index}]", text))
+        return replace(reframe, reason=text + ": reframed")
+    if spec.render == "native":
+        return _native(decision, asked, chain, "render: native")
+    if kept >= KEEP_MIN:
+        why = f"the crop keeps {kept:.0%} of the picture (native under {KEEP_MIN:.0%})"
+        return replace(reframe, reason=why)
+    return asked, decision, chain
+
+
 def choose_variants(
     board: Storyboard,
     decisions: dict[str, ShotDecision],
@@ -106,65 +146,44 @@ def choose_variants(
     """Every (variant, shot) choice in storyboard order, and the problems that refuse the board
     (a ``native`` variant some shot's chain cannot render). ``headroom_usd`` is what the budget
     leaves after the cheapest routing and the other stages (None: no budget); ``origins`` maps a
-    long shot's segments to the shot the storyboard names."""
-    out, origins = board.output, origins or {}
-    forced: list[VariantChoice] = []
-    problems: list[Problem] = []
-    pending: list[tuple[int, Variant, ShotDecision, list[Candidate], float]] = []
-    choices: dict[tuple[int, str], VariantChoice] = {}
-    order: list[tuple[int, str]] = []
+    long shot's segments to the shot the storyboard names. ``auto`` renders are granted in
+    storyboard order while the headroom left by the ``native`` ones lasts."""
+    out, problems = board.output, list[Problem]()
+    found: list[VariantChoice | _Pending] = []
     specs = zip(out.variant_specs(), out.variant_list(), strict=True)
     for index, (spec, variant) in enumerate(specs):
         kept = kept_share(variant, out.width, out.height)
-        size = native_size(spec.aspect, out.width, out.height)
-        for decision in decisions.values():
-            key = (index, decision.shot_id)
-            order.append(key)
-            reframe = VariantChoice(
-                decision.shot_id, variant.label, index, "reframe", kept, 0.0, ""
-            )
-            if not _applies(spec, decision, origins) or not decision.candidates:
-                why = "render: reframe" if spec.render == "reframe" else "not in its shots"
-                choices[key] = replace(reframe, reason=f"{why}: cropped, no extra render")
-                continue
-            chain, rejected = native_chain(router, decision, size)
-            if not chain:
-                why = "; ".join(f"{m}: {', '.join(r)}" for m, r in rejected.items())
-                text = f"no model of shot {decision.shot_id}'s chain renders {spec.aspect} ({why})"
-                if spec.render == "native":
-                    problems.append(Problem(f"output.variants[{index}]", text))
-                choices[key] = replace(reframe, reason=text + ": reframed")
-            elif spec.render == "native":
-                choices[key] = _native(decision, variant, index, kept, chain, "render: native")
-                forced.append(choices[key])
-            elif kept >= KEEP_MIN:
-                why = f"the crop keeps {kept:.0%} of the picture (native under {KEEP_MIN:.0%})"
-                choices[key] = replace(reframe, reason=why)
-            else:
-                pending.append((index, variant, decision, chain, kept))
-    left = None if headroom_usd is None else headroom_usd - sum(c.quote_usd for c in forced)
-    for index, variant, decision, chain, kept in pending:
+        asked = _Asked(index, spec, variant, kept, native_size(spec.aspect, out.width, out.height))
+        found += [
+            _first_pass(asked, d, router, origins or {}, problems) for d in decisions.values()
+        ]
+    forced = sum(c.quote_usd for c in found if isinstance(c, VariantChoice))
+    left = None if headroom_usd is None else headroom_usd - forced
+    choices = []
+    for item in found:
+        if isinstance(item, VariantChoice):
+            choices.append(item)
+            continue
+        asked, decision, chain = item
         quote = chain[0].quote_usd
-        key = (index, decision.shot_id)
         if left is not None and quote > left + 1e-9:
             why = f"the budget leaves ${max(left, 0):.2f}, a native render quotes ${quote:.2f}"
-            choices[key] = VariantChoice(decision.shot_id, variant.label, index, "reframe", kept,
-                                         0.0, why + ": reframed")  # fmt: skip
+            choices.append(VariantChoice(decision.shot_id, asked.variant.label, asked.index,
+                                         "reframe", asked.kept, 0.0, why + ": reframed"))  # fmt: skip
             continue
         left = None if left is None else left - quote
-        why = f"the crop would keep {kept:.0%} of the picture (native under {KEEP_MIN:.0%})"
-        choices[key] = _native(decision, variant, index, kept, chain, why)
-    return [choices[key] for key in order], problems
+        why = f"the crop would keep {asked.kept:.0%} of the picture (native under {KEEP_MIN:.0%})"
+        choices.append(_native(decision, asked, chain, why))
+    return choices, problems
 
 
 def _native(
-    decision: ShotDecision, variant: Variant, index: int, kept: float, chain: list[Candidate],
-    why: str,
-) -> VariantChoice:  # fmt: skip
+    decision: ShotDecision, asked: _Asked, chain: list[Candidate], why: str
+) -> VariantChoice:
     first = chain[0]
     reason = f"{why}: rendered at {first.width}x{first.height} by {first.model_id}"
-    return VariantChoice(decision.shot_id, variant.label, index, "native", kept, first.quote_usd,
-                         reason, tuple(chain))  # fmt: skip
+    return VariantChoice(decision.shot_id, asked.variant.label, asked.index, "native", asked.kept,
+                         first.quote_usd, reason, tuple(chain))  # fmt: skip
 
 
 def with_variants(
