@@ -48,13 +48,21 @@ def route_record(
         candidates=tuple(candidate_record(c) for c in decision.candidates),
         seed=decision.need.seed,
         shot_type=str(decision.need.shot_type),
-        explanation=decision.to_dict(),
+        explanation=decision.to_dict() | _variant_choices(variants, decision.shot_id),
         native={  # the chains of the shot's native variant renders, by variant label
             c.label: tuple(candidate_record(x) for x in c.candidates)
             for c in variants
             if c.shot_id == decision.shot_id and c.render == "native"
         },
     )
+
+
+def _variant_choices(
+    variants: tuple[router.VariantChoice, ...], shot_id: str
+) -> dict[str, list[dict[str, object]]]:
+    """The shot's variant choices (reframe or native, extra quote, reason) for its explanation."""
+    mine = [c.to_dict() for c in variants if c.shot_id == shot_id]
+    return {"variants": mine} if mine else {}
 
 
 def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:

@@ -124,16 +124,22 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
 
 
 def native_rows(shot: Shot, natives: list[Attempt]) -> dict[str, dict[str, Any]]:
-    """How the shot got each variant planned native (``ShotRoute.native``): ``native`` when a
-    native try was accepted, else ``reframe`` (every model failed or was refused), with its
-    tries, model and cost; a variant planned as a reframe is not listed."""
+    """How the shot got each variant: as planned (``reframe`` at $0, or ``native`` at its extra
+    quote, with the reason: ``router.VariantChoice``) and as done: ``native`` when a native try
+    was accepted, else ``reframe`` (every model failed or was refused, or none was planned), with
+    the native tries, model and cost."""
     rows = {}
-    for label in (shot.route or {}).get("native") or {}:
+    planned = ((shot.route or {}).get("explanation") or {}).get("variants") or []
+    for choice in planned:
+        label = choice["variant"]
         mine = [
             a for a in natives if ((a.request or {}).get("extra") or {}).get("variant") == label
         ]
         kept = next((a for a in mine if a.status in ("accepted", "repaired")), None)
         rows[label] = {
+            "planned": choice["render"],
+            "reason": choice["reason"],
+            "quoted_usd": choice["extra_usd"],
             "render": "native" if kept else "reframe",
             "model": kept.model_id if kept else None,
             "tries": [_outcome(a) for a in mine],

@@ -113,7 +113,16 @@ def test_the_ledger_books_the_native_render_and_nothing_for_the_reframe(delivere
     assert shots["a"]["cost_usd"] == pytest.approx(
         rows["video"]["settled_usd"] + native["settled_usd"]
     )
-    assert shots["b"]["variants"] == {}  # reframed: no native render planned, $0
+    reframed = shots["b"]["variants"]["9x16"]  # not in the variant's shots: cropped, $0
+    assert (reframed["planned"], reframed["render"], reframed["cost_usd"]) == (
+        "reframe",
+        "reframe",
+        0,
+    )
+    assert reframed["reason"] == "not in its shots: cropped, no extra render"
+    planned = shots["a"]["variants"]["9x16"]
+    assert planned["quoted_usd"] == native["quoted_usd"]
+    assert planned["reason"].startswith("the crop would keep 31% of the picture")
     assert [r.get("stage") for r in shots["b"]["attempt_log"]] == [None]
     with session_scope(Settings(data_dir=data).db_url) as session:
         entries = session.execute(
