@@ -133,3 +133,15 @@ def test_the_ledger_books_the_native_render_and_nothing_for_the_reframe(delivere
     booked = {kind: amount for kind, amount in entries}
     assert booked["reserve"] == pytest.approx(native["quoted_usd"])
     assert booked["settle"] == pytest.approx(native["settled_usd"])
+
+
+def test_the_render_table_names_the_native_render(delivered):
+    from rich.console import Console
+
+    from shotline.console import report_table
+
+    report, _, _ = delivered
+    console = Console(width=400, record=True)
+    console.print(report_table(report, 400))
+    text = " ".join(console.export_text().split())
+    assert "variants: film.9x16.mp4 (rendered natively: a 9x16)" in text
