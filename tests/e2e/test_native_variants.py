@@ -17,7 +17,6 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from foundation.settings import Settings
 from store.db import session_scope
 from store.models import Attempt, LedgerEntry, Shot
 from tests.router.test_cli_plan import app_with, run
@@ -33,7 +32,9 @@ BOARD = {
 
 
 @pytest.fixture(scope="module")
-def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, Path]:
+def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, str]:
+    """The report, the main output and the job's database URL."""
+    from foundation.settings import get_settings
     from shotline.commands import render
 
     tmp = tmp_path_factory.mktemp("native-variants")
@@ -42,11 +43,14 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SHOTLINE_DATA_DIR", str(tmp / "data"))
         patch.setenv("SHOTLINE_POLL_INTERVAL_S", "0.05")
+        get_settings.cache_clear()
+        db_url = get_settings().db_url
         done = run("render", str(path), "-o", str(out), "--providers", "emulated", "--json",
                    app=app_with(render))  # fmt: skip
+    get_settings.cache_clear()
     report = json.loads(done.output[done.output.index("{") :])
     assert report["status"] == "delivered", report.get("error")
-    return report, out, tmp / "data"
+    return report, out, db_url
 
 
 def frame(path: Path | str, seconds: float = 0.0) -> np.ndarray:
@@ -82,11 +86,11 @@ def test_the_9x16_variant_is_delivered_verified_at_its_size(delivered):
 
 
 def test_shot_a_is_its_9x16_render_not_a_crop_of_its_16x9_clip(delivered):
-    report, out, data = delivered
+    report, out, db_url = delivered
     shots = {s["id"]: s for s in report["shots"]}
     native = shots["a"]["variants"]["9x16"]
     assert native["render"] == "native"
-    with session_scope(Settings(data_dir=data).db_url) as session:
+    with session_scope(db_url) as session:
         (request,) = session.scalars(
             select(Attempt.request)
             .join(Shot, Shot.id == Attempt.shot_id)
@@ -104,7 +108,7 @@ def test_shot_a_is_its_9x16_render_not_a_crop_of_its_16x9_clip(delivered):
 
 
 def test_the_ledger_books_the_native_render_and_nothing_for_the_reframe(delivered):
-    report, _, data = delivered
+    report, _, db_url = delivered
     shots = {s["id"]: s for s in report["shots"]}
     rows = {(row.get("stage", "video")): row for row in shots["a"]["attempt_log"]}
     native = rows["native"]
@@ -124,7 +128,7 @@ def test_the_ledger_books_the_native_render_and_nothing_for_the_reframe(delivere
     assert planned["quoted_usd"] == native["quoted_usd"]
     assert planned["reason"].startswith("the crop would keep 31% of the picture")
     assert [r.get("stage") for r in shots["b"]["attempt_log"]] == [None]
-    with session_scope(Settings(data_dir=data).db_url) as session:
+    with session_scope(db_url) as session:
         entries = session.execute(
             select(LedgerEntry.kind, LedgerEntry.amount_usd)
             .join(Attempt, Attempt.id == LedgerEntry.attempt_id)
