@@ -210,6 +210,7 @@ class Plan:
             "unroutable": [u.to_dict() for u in self.unroutable],
             "long_shots": [s.to_dict() for s in self.long_shots],
             "forecast": self.forecast.to_dict(),
+            "variants": [choice.to_dict() for choice in self.variants],
         }
 
 
