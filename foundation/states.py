@@ -42,6 +42,7 @@ class Stage(StrEnum):
     TTS = "tts"
     KEYFRAME = "keyframe"
     MUSIC = "music"
+    NATIVE = "native"  # the shot rendered again in a variant's aspect (``pipeline.native``)
 
 
 class AttemptStatus(StrEnum):

@@ -18,7 +18,7 @@ from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from foundation.variants import Variant
-from pipeline import closing, events, music_stage, voice_stage
+from pipeline import closing, events, music_stage, native, voice_stage
 from pipeline.assets import is_remote
 from pipeline.context import RunContext
 from pipeline.errors import public_message
@@ -92,7 +92,10 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     index = next(i for i, s in enumerate(shots) if s.id == key)
     before, after = _neighbours(ctx, shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
-    variants = variant_jobs(ctx, job_id, board, index)
+    natives = native.accepted_clips(ctx, shot_pk)  # these variants are not cropped
+    variants = [
+        v for v in variant_jobs(ctx, job_id, board, index) if v.variant.label not in natives
+    ]
     try:
         segment, _ = stitching.normalise_fanout(
             source, profile, counts[index], out, hints=hints[index],
@@ -104,6 +107,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
             shot.error = f"normalise: {public_message(exc)}"
             shot_to(session, shot, ShotStatus.FAILED, reason=shot.error, stage="normalise")
         return
+    native.make_segments(ctx, job_id, board, key, natives, (segment, hints[index], profile))
     reframe_on_arrival(ctx, job_id, board, key, (segment, hints[index]))
     stored = stored_segment(ctx, segment, scope)
     with session_scope(ctx.db_url) as session:

@@ -37,6 +37,7 @@ from pipeline import (
     continuity,
     keyframe_stage,
     music_stage,
+    native,
     polling,
     verdicts,
     voice_stage,
@@ -66,6 +67,7 @@ STEP_QUEUE = {
     "submit": "io",
     "poll": "io",
     "gate": "cpu",
+    "native": "io",
     "normalise": "cpu",
     "finish": "cpu",
 }
@@ -196,7 +198,7 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     if over:  # after the commit: ``shot_over`` must see this shot ended
         return shot_over(ctx, cur, shot_pk)
     if attempt is None:  # accepted (a cached clip, or its attempt was accepted before a crash)
-        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
+        return [Move(cur.key, cur.job_id, "native", str(shot_pk))]
     if state in ATTEMPT_AT_PROVIDER:
         return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
     if state in ATTEMPT_PROVIDER_DONE:
@@ -330,8 +332,19 @@ def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
         "accept",
         "repair",
     ):
-        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
+        return [Move(cur.key, cur.job_id, "native", str(shot_pk))]
     return [_to_begin(cur, shot_pk)]
+
+
+def native_renders(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """The accepted shot's renders in its native variants' aspects (``pipeline.native``), then
+    its normalise; a shot without any goes straight on."""
+    if cur.cancelled:
+        return [_done(cur)]
+    wait = native.advance(ctx, int(cur.ref or 0))
+    if wait > 0:
+        return [Move(cur.key, cur.job_id, "native", cur.ref, wait)]
+    return [Move(cur.key, cur.job_id, "normalise", cur.ref)]
 
 
 def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
@@ -381,6 +394,7 @@ STEPS: dict[str, Step] = {
     "submit": submit,
     "poll": poll,
     "gate": gate,
+    "native": native_renders,
     "normalise": normalise,
     "finish": finish,
 }

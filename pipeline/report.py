@@ -91,6 +91,7 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
     stages = {"tts": _pre_stage(voiced), "keyframe": _pre_stage(drawn, "keyframe")}
     attempts = [a for a in tried if a.stage == Stage.VIDEO]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
+    natives = [a for a in tried if a.stage == Stage.NATIVE]
     history = [_outcome(a) for a in voiced + drawn]
     history += (
         [_outcome(a) for a in attempts[:-1]]
@@ -114,10 +115,38 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
         "error": shot.error,
         "history": history,
         "stages": {name: stage for name, stage in stages.items() if stage},
+        "variants": native_rows(shot, natives),
         "route": shot.route,
         "attempt_log": [_attempt_row(a) for a in sorted(voiced + drawn, key=lambda a: -a.number)]
-        + [_attempt_row(a) for a in attempts],
+        + [_attempt_row(a) for a in attempts]
+        + [_attempt_row(a) | {"stage": "native"} for a in natives],
     }
+
+
+def native_rows(shot: Shot, natives: list[Attempt]) -> dict[str, dict[str, Any]]:
+    """How the shot got each variant: as planned (``reframe`` at $0, or ``native`` at its extra
+    quote, with the reason: ``router.VariantChoice``) and as done: ``native`` when a native try
+    was accepted, else ``reframe`` (every model failed or was refused, or none was planned), with
+    the native tries, model and cost."""
+    rows = {}
+    planned = ((shot.route or {}).get("explanation") or {}).get("variants") or []
+    for choice in planned:
+        label = choice["variant"]
+        mine = [
+            a for a in natives if ((a.request or {}).get("extra") or {}).get("variant") == label
+        ]
+        kept = next((a for a in mine if a.status in ("accepted", "repaired")), None)
+        rows[label] = {
+            "planned": choice["render"],
+            "reason": choice["reason"],
+            "quoted_usd": choice["extra_usd"],
+            "render": "native" if kept else "reframe",
+            "model": kept.model_id if kept else None,
+            "tries": [_outcome(a) for a in mine],
+            "cost_usd": money.to_json(money.total(money.usd(a.settled_usd) for a in mine)),
+            "clip": kept.asset_path if kept else None,
+        }
+    return rows
 
 
 def variant_labels(verification: dict[str, Any] | None) -> list[str]:

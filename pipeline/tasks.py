@@ -113,6 +113,11 @@ def gate(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "gate", ref, version)
 
 
+@shared_task(name="pipeline.native", **_options("io"))
+def native(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "native", ref, version)
+
+
 @shared_task(name="pipeline.normalise", **_options("cpu"))
 def normalise(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "normalise", ref, version)

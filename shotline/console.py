@@ -58,6 +58,14 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         ]
         if variants:
             caption += f"  variants: {', '.join(variants)}"
+        native = [
+            f"{shot['id']} {label}"
+            for shot in report["shots"]
+            for label, row in (shot.get("variants") or {}).items()
+            if row.get("render") == "native"
+        ]
+        if native:
+            caption += f" (rendered natively: {', '.join(native)})"
     if report.get("cached_shots"):
         caption += f"  ({len(report['cached_shots'])} shots reused from the cache, ${report['saved_usd']:.2f} saved)"
     if report.get("emulated"):

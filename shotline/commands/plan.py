@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     import router
-    from foundation.storyboard import Storyboard
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
@@ -59,7 +58,9 @@ def _plan_and_note(
     }
     decision = music.plan_music(ctx, board, mode)  # the job's one music stage
     bed = voices.stage_record(decision, "music") if decision is not None else None
-    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn, bed
+    from pipeline.variant_plan import variants_of
+
+    return plan, local_pin_note(ctx, board, mode), variants_of(board, plan), stages, drawn, bed
 
 
 def stages_table(stages: Stages, title: str) -> Table:
@@ -79,31 +80,28 @@ def stages_table(stages: Stages, title: str) -> Table:
     return table
 
 
-def variants_of(board: Storyboard) -> list[dict[str, Any]]:
-    """How each variant of ``output.variants`` is made: every shot's rendered clip reframed
-    (a crop that follows its subject); no shot is rendered again, so no provider cost."""
-    shots = [shot.id for _, shot in board.shots()]
-    return [
-        {
-            "variant": variant.text,
-            "file": f"OUT.{variant.label}.mp4",
-            "size": f"{variant.width}x{variant.height}",
-            "crop": f"{variant.crop_width}x{variant.crop_height}",
-            "shots": {shot: "reframe" for shot in shots},
-            "extra_provider_usd": 0.0,
-        }
-        for variant in board.output.variant_list()
-    ]
-
-
 def print_variants(variants: list[dict[str, Any]], console: Console) -> None:
+    """Per variant: its file, and how each shot gets it (reframed at $0 or rendered natively at
+    its quote), with the reason."""
+    from rich.markup import escape
+
     for item in variants:
-        console.print(
-            f"variant {item['variant']} -> {item['file']} ({item['size']}): every shot "
-            f"({len(item['shots'])}) reframed from its clip, a {item['crop']} crop following "
-            "the subject; no extra provider cost",
-            highlight=False,
-        )
+        native = [c for c in item["choices"] if c["render"] == "native"]
+        head = f"variant {item['variant']} -> {item['file']} ({item['size']}): "
+        if not native:
+            head += (
+                f"every shot ({len(item['shots'])}) reframed from its clip, a {item['crop']} "
+                "crop following the subject; no extra provider cost"
+            )
+        else:
+            head += f"{len(native)} of {len(item['shots'])} shots rendered natively, "
+            head += f"${item['extra_provider_usd']:.2f} extra; the others reframed ($0)"
+        console.print(head, highlight=False)
+        if item["render"] != "reframe":
+            for c in item["choices"]:
+                cost = f"+${c['extra_usd']:.2f}" if c["render"] == "native" else "$0"
+                line = f"  {c['shot_id']}: {c['render']} {cost} ({escape(c['reason'])})"
+                console.print(line, highlight=False)
 
 
 def plan_table(result: router.Plan) -> Table:
