@@ -159,6 +159,19 @@ class Inputs:
 
 
 @dataclass(frozen=True)
+class Extend:
+    """The provider's own extend operation: a clip the model made (or any clip of
+    ``max_input_s`` or less) comes back ``seconds`` longer, continuing from its last frame, up to
+    ``max_total_s`` in all, at one of ``resolutions``. ``source`` says where that was read."""
+
+    seconds: float
+    max_input_s: float
+    max_total_s: float
+    resolutions: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Limits:
     """Provider limits. ``rpm`` is 60 where the provider publishes none (see models.yaml)."""
 
@@ -258,6 +271,7 @@ class ModelSpec:
     kind: ModelKind = ModelKind.VIDEO
     usage_price: UsagePricing | None = None  # non-video kinds (registry._kinds)
     caps: Mapping[str, Any] = field(default_factory=dict)  # the kind's capabilities
+    extend: Extend | None = None  # the provider's extend operation, where it offers one
 
     def durations_for(self, resolution: str) -> DurationSpec:
         return self.sizes.durations_by_resolution.get(resolution, self.durations)
