@@ -192,7 +192,7 @@ class LongShot:
             return (
                 f"{total}{self.model} renders {self.seconds[0]:g}s and extends it "
                 f"{len(extended)} time(s) by {extended[0]:g}s with its own extend operation"
-                f"{tail}; joined by cuts at the exact frame"
+                f"{tail}; each extension starts at the frame after the one before it"
             )
         lengths = ", ".join(f"{s:g}s" for s in self.seconds)
         return (

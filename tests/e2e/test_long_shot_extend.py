@@ -29,7 +29,8 @@ BOARD = {
 
 
 def corner(frame: av.VideoFrame) -> np.ndarray:
-    return frame.to_ndarray(format="bgr24")[-10:, -40:].reshape(-1, 3).mean(axis=0)
+    pixels: np.ndarray = frame.to_ndarray(format="bgr24")[-10:, -40:].reshape(-1, 3)
+    return np.asarray(pixels.mean(axis=0))
 
 
 def frames_around(path: str, seconds: float, fps: float = 24.0) -> tuple[np.ndarray, np.ndarray]:
