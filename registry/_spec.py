@@ -170,6 +170,11 @@ class Extend:
     resolutions: tuple[str, ...]
     source: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "max_input_s": self.max_input_s,
+                "max_total_s": self.max_total_s, "resolutions": list(self.resolutions),
+                "source": self.source}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -344,6 +349,7 @@ class ModelSpec:
                 "reference_images": self.inputs.reference_images,
                 "image_required": self.inputs.image_required,
             },
+            "extend": self.extend.to_dict() if self.extend is not None else None,
             "seed": self.seed,
             "max_prompt_chars": self.max_prompt_chars,
             "limits": {"concurrency": self.limits.concurrency, "rpm": self.limits.rpm},
