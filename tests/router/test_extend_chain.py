@@ -150,3 +150,12 @@ def test_the_registry_validates_the_extend_capability(tmp_path):
     path.write_text("models:\n  - id: google/veo-3.1-fast\n    extend: {seconds: 0}\n")
     with pytest.raises(RegistryFileError):
         load_registry(path)
+
+
+def test_a_chains_parts_render_one_after_another_in_the_forecast(registry):
+    result = plan_for(board([shot("one long take", 22, model=FAST)]), registry, Mode.FINAL,
+                      providers={"google"})  # fmt: skip
+    lines = result.forecast.shots
+    assert len(lines) == 3
+    assert result.forecast.wall_time_s == pytest.approx(sum(s.expected_render_s for s in lines))
+    assert result.forecast.wall_time_high_s == pytest.approx(sum(s.high_render_s for s in lines))
