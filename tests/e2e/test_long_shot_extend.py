@@ -1,6 +1,6 @@
-"""Issue 18's long shots with the provider's own extend operation: a take longer than Veo's 8 s
-is delivered as a render and an extension of it on Vertex (emulated), the extension's first frame
-continuing the render's last, each part booked once."""
+"""Issue 18's long shots with the provider's own extend operation: an 11 s take, longer than
+Veo's 8 s, is delivered as a 4 s render and a 7 s extension of it on Vertex (emulated), the
+extension's first frame continuing the render's last, each part booked once."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ BOARD = {
         {
             "id": "s",
             "shots": [
-                {"id": "take", "prompt": "a kite over a long beach in one take", "duration": 15,
+                {"id": "take", "prompt": "a kite over a long beach in one take", "duration": 11,
                  "model": "google/veo-3.1-fast"},
             ],
         }
@@ -53,7 +53,7 @@ def test_a_take_longer_than_veo_is_rendered_then_extended(tmp_path, monkeypatch)
     planned = json.loads(run("plan", str(board), *flags, app=app).stdout)
     (split,) = planned["long_shots"]
     assert [(p["shot_id"], p["operation"], p["seconds"]) for p in split["parts"]] == [
-        ("take.part1", "render", 8.0),
+        ("take.part1", "render", 4.0),  # 8 + 7 would overshoot
         ("take.part2", "extend", 7.0),
     ]
     quotes = {s["shot_id"]: s["candidates"][0]["quote_usd"] for s in planned["shots"]}
@@ -69,10 +69,10 @@ def test_a_take_longer_than_veo_is_rendered_then_extended(tmp_path, monkeypatch)
     assert [len(rows[k]["attempt_log"]) for k in rows] == [1, 1]  # each part paid once
     with av.open(str(out)) as container:
         seconds = float(container.duration or 0) / av.time_base
-    assert abs(seconds - 15.0) < 0.1
-    before, after = frames_around(str(out), 8.0)
+    assert abs(seconds - 11.0) < 0.1
+    before, after = frames_around(str(out), 4.0)
     assert np.abs(before - after).max() < 12  # the extension starts from the render's last frame
-    (tail,) = data.rglob("*.tail.mp4")  # what Vertex returned (8 s sent + 7 s) cut to its tail
+    (tail,) = data.rglob("*.tail.mp4")  # what Vertex returned (4 s sent + 7 s) cut to its tail
     with av.open(str(tail)) as container:
         assert abs(float(container.duration or 0) / av.time_base - 7.0) < 0.1
     assert rows["take.part2"]["verdict"] == "accept"  # not a gate repair of the combined clip
