@@ -98,6 +98,10 @@ class InputsIn(_Raw):
         return self
 
 
+EXTEND_PROVIDERS = ("google",)
+"""Providers whose adapter sends an extend request (``GenerationRequest.extend_video``)."""
+
+
 class ExtendIn(_Raw):
     """``extend``: the provider's own extend operation (``registry.Extend``), cited."""
 
@@ -278,6 +282,11 @@ class ModelIn(_Raw):
             raise ValueError("dialogue: true needs audio optional or always")
         if self.extend is not None and not set(self.extend.resolutions) <= set(self.resolutions):
             raise ValueError("extend.resolutions must be among the model's resolutions")
+        if self.extend is not None and self.provider not in EXTEND_PROVIDERS:
+            raise ValueError(
+                f"extend: the {self.provider} adapter sends no extend request "
+                f"(only {', '.join(EXTEND_PROVIDERS)})"
+            )
         return self
 
 

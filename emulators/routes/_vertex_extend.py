@@ -36,9 +36,9 @@ class ExtendRefused(ValueError):
     """A refusal of an extend request (400 INVALID_ARGUMENT)."""
 
 
-def check_extend(model: str | None, instance: dict[str, Any], params: dict[str, Any]) -> bytes:
-    """The sent clip's bytes (empty for a ``gcsUri``, not fetched), or ``ExtendRefused``.
-    ``model`` is None for a scenario's test double (the per-model rule is skipped)."""
+def check_extend(model: str | None, instance: dict[str, Any], params: dict[str, Any]) -> None:
+    """Raise ``ExtendRefused`` for what Vertex refuses (a ``gcsUri`` clip is not fetched, so not
+    measured). ``model`` is None for a scenario's test double (per-model rules skipped)."""
     video = instance.get("video")
     if not isinstance(video, dict) or not (video.get("bytesBase64Encoded") or video.get("gcsUri")):
         raise ExtendRefused("video needs bytesBase64Encoded or gcsUri.")  # [SDK] _Video_to_vertex
@@ -59,13 +59,12 @@ def check_extend(model: str | None, instance: dict[str, Any], params: dict[str, 
         raise ExtendRefused(f"Unsupported resolution {resolution!r} to extend a video.")
     data = video.get("bytesBase64Encoded")
     if not data:
-        return b""
+        return
     try:
         raw = base64.b64decode(str(data), validate=True)
     except ValueError as exc:
         raise ExtendRefused("video.bytesBase64Encoded is not valid base64.") from exc
     _check_clip(raw)
-    return raw
 
 
 def _check_clip(raw: bytes) -> None:

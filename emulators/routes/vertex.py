@@ -120,7 +120,7 @@ def check_body(
     if "video" in instance:  # an extend request: its own rules (emulators/routes/_vertex_extend.py)
         _check_common(params)
         try:
-            instance["_extend_bytes"] = check_extend(model, instance, params)
+            check_extend(model, instance, params)
         except ExtendRefused as exc:
             raise Refused(400, str(exc)) from exc
         return instance, params
@@ -203,7 +203,8 @@ def _spec(model: str, instance: dict[str, Any], params: dict[str, Any]) -> ClipS
         width=width,
         height=height,
         audio=params.get("generateAudio", True) is not False,
-        extend_video=instance.get("_extend_bytes") or None,
+        # [SDK] ``instances[0].video``: the clip an extend request continues (inline bytes)
+        extend_video=inline_image_bytes(instance.get("video")),
         # [SDK] ``instances[0].image`` is the first frame of an image-to-video request
         # (``_GenerateVideosParameters_to_vertex``); the clip starts from it when inline
         first_frame=inline_image_bytes(instance.get("image")),

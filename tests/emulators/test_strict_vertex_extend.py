@@ -19,6 +19,8 @@ from adapters.base import GenerationRequest
 from adapters.google import VeoAdapter
 from emulators import EmulatorHandle, start_emulator
 from emulators.media import ClipSpec, render_clip
+from emulators.routes.vertex import MODELS, check_body
+from registry import ModelSpec, load_registry
 from tests.emulators.test_sdks import until, vertex_client
 from tests.emulators.test_strict_google import BEARER, PNG, assert_google_error, vertex_url
 
@@ -108,16 +110,28 @@ def test_an_input_shorter_than_a_second_is_refused(emulator, tmp_path):
     assert "between 1 and 30 seconds" in answer.json()["error"]["message"]
 
 
-def test_the_adapter_sends_the_clip_inline_and_no_image(emulator, clip):
+EXTENDING = [spec for spec in load_registry() if spec.extend is not None]
+
+
+@pytest.mark.parametrize("spec", EXTENDING, ids=[spec.id for spec in EXTENDING])
+def test_the_adapter_sends_the_clip_inline_and_no_image(emulator, clip, spec: ModelSpec):
+    """Every registry model with ``extend``, at each resolution and aspect it extends at."""
+    assert spec.extend is not None
     adapter = VeoAdapter(api_key="ya29.t", project="p", base_url=emulator.base_urls["google"])
-    request = GenerationRequest(
-        shot_id="take.part2", prompt="the kite climbs", duration_s=7, width=1280, height=720,
-        fps=24, model="google/veo-3.1-fast", provider_model=FAST, audio=True,
-        reference_image=clip.with_suffix(".png"), extend_video=clip,
-    )  # fmt: skip
-    body = adapter.build_body(request)
-    (instance,) = body["instances"]
-    assert set(instance) == {"prompt", "video"}
-    assert base64.b64decode(instance["video"]["bytesBase64Encoded"]) == clip.read_bytes()
-    assert (body["parameters"]["durationSeconds"], body["parameters"]["resolution"]) == (7, "720p")
-    assert "/operations/" in adapter.submit(request)  # accepted
+    for option in spec.sizes.options:
+        if option.resolution not in spec.extend.resolutions:
+            continue
+        request = GenerationRequest(
+            shot_id="take.part2", prompt="the kite climbs", duration_s=spec.extend.seconds,
+            width=option.width, height=option.height, fps=24, model=spec.id,
+            provider_model=spec.provider_model, audio=True,
+            reference_image=clip.with_suffix(".png"), extend_video=clip,
+        )  # fmt: skip
+        body = adapter.build_body(request)
+        (instance,) = body["instances"]
+        assert set(instance) == {"prompt", "video"}
+        assert base64.b64decode(instance["video"]["bytesBase64Encoded"]) == clip.read_bytes()
+        assert body["parameters"]["durationSeconds"] == 7
+        model = spec.provider_model
+        check_body(body, MODELS[model], model)  # the emulator's rules accept it (no render)
+    assert "/operations/" in adapter.submit(request)  # accepted (one render per model)

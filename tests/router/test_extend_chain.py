@@ -150,6 +150,13 @@ def test_the_registry_validates_the_extend_capability(tmp_path):
     path.write_text("models:\n  - id: google/veo-3.1-fast\n    extend: {seconds: 0}\n")
     with pytest.raises(RegistryFileError):
         load_registry(path)
+    path.write_text(
+        "models:\n  - id: kling/v3-pro\n    extend: {seconds: 5, max_input_s: 30,"
+        " max_total_s: 60, resolutions: [1080p], source: x}\n"
+    )
+    with pytest.raises(RegistryFileError) as info:
+        load_registry(path)
+    assert any("the kling adapter sends no extend request" in str(p) for p in info.value.problems)
 
 
 def test_a_chains_parts_render_one_after_another_in_the_forecast(registry):
