@@ -34,11 +34,14 @@ class ShotStatus(StrEnum):
 
 class Stage(StrEnum):
     """The stage of its shot an attempt tries: the video (numbered 1, 2, ...) or one run before it
-    (numbered below zero, -1, -2, ..., in the order they were opened, whatever their stage)."""
+    (numbered below zero, -1, -2, ..., in the order they were opened, whatever their stage); or
+    the job's own music stage, whose tries are kept on the job's first shot and numbered from
+    ``-1_000_000`` down (``pipeline.stage_tries.JOB_FLOOR``)."""
 
     VIDEO = "video"
     TTS = "tts"
     KEYFRAME = "keyframe"
+    MUSIC = "music"
 
 
 class AttemptStatus(StrEnum):

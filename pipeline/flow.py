@@ -36,6 +36,7 @@ from pipeline import (
     consistency,
     continuity,
     keyframe_stage,
+    music_stage,
     polling,
     verdicts,
     voice_stage,
@@ -61,6 +62,7 @@ STEP_QUEUE = {
     "begin": "io",
     "voice": "io",
     "keyframe": "io",
+    "music": "io",
     "submit": "io",
     "poll": "io",
     "gate": "cpu",
@@ -70,6 +72,7 @@ STEP_QUEUE = {
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
 RETRY_LATER = (OperationalError, InterfaceError, AssetStoreUnavailableError)
+FINISH_RECHECK_S = 0.1  # how soon ``finish`` looks again while a shot's last step completes
 STALE_RERUNS = 3  # a step that keeps meeting moved rows after this many runs is a bug
 
 
@@ -119,10 +122,14 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
 
 
 def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
-    """Consistency (with at most one re-render round), then fail the job or stitch it."""
+    """Consistency (with at most one re-render round), then fail the job or stitch it. It waits
+    while a shot's cursor is still in the step that ended the shot: a shot sent back for a
+    re-render must have its cursor at rest, or the move that drives it again is lost."""
     job_id = cur.job_id
     if cur.cancelled:
         return [_done(cur)]
+    if cursors.shots_mid_step(ctx.db_url, job_id):
+        return [Move(cur.key, job_id, "finish", job_id, FINISH_RECHECK_S)]
     unfinished = _unfinished_shots(ctx, job_id)
     if unfinished:  # shots reset for a re-render before a crash: drive them again
         return _redrive(cur, unfinished)
@@ -134,6 +141,12 @@ def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
     ):
         consistency.reset_for_rerender(ctx, offending)
         return _redrive(cur, offending)
+    waiting = music_stage.before_finish(ctx, cur)  # the job's bed: composing, or failed
+    if isinstance(waiting, str):
+        assembly.fail_job(ctx, job_id, "music", waiting)
+        return [_done(cur)]
+    if waiting:
+        return waiting
     assembly.conclude(ctx, job_id)
     return [_done(cur)]
 
@@ -330,14 +343,17 @@ def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
 
 def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     """The shot has ended: release the shots that continue from it; the job's last shot to end
-    (seen after its own commit, so one always sees all) moves the job on to ``finish``."""
+    (seen after its own commit, so one always sees all), its bed composed, moves the job on to
+    ``finish``."""
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
         board, shots = _placed_shots(session, job_id)
+        all_done = all(shot.status in SHOT_ENDED for shot in shots)
+        # the job's bed, read after this shot's commit as the music step reads the shots after its
+        all_done = all_done and music_stage.outcome(session, job_id, board) != "pending"
     dependents = [
         pk for pk, after in continuity.dependencies(board, shots).items() if after == shot_pk
     ]
-    all_done = all(shot.status in SHOT_ENDED for shot in shots)
     moves = [Move(cur.key, job_id, "done", str(shot_pk))]
     moves += [
         Move(shot_key(pk), job_id, "begin", str(pk), when=frozenset({"wait"})) for pk in dependents
@@ -347,11 +363,21 @@ def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     return moves
 
 
+def start_job(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """``start``, and a cursor for the job's music stage when its bed is still to compose: it
+    runs beside the shots, off the critical path (``finish`` waits for it)."""
+    moves = start(ctx, cur)
+    if any(m.key == cur.key and m.name in ("shots", "finish") for m in moves):
+        moves += music_stage.launch(ctx, cur.job_id)
+    return moves
+
+
 STEPS: dict[str, Step] = {
-    "start": start,
+    "start": start_job,
     "begin": begin,
     "voice": voice,
     "keyframe": keyframe,
+    "music": music_stage.step,
     "submit": submit,
     "poll": poll,
     "gate": gate,
@@ -365,6 +391,8 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
     (and the job carries on), or the job fails."""
     if cur.name in ("submit", "poll") and cur.ref:  # its slot would stay held for a lease
         admission.release(ctx, int(cur.ref))
+    if cur.key.startswith("music:"):
+        return music_stage.abandon(ctx, cur, reason)
     if cur.key.startswith("job:"):
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, cur.job_id)

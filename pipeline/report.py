@@ -63,8 +63,8 @@ def _spend(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
 
 
 def _pre_stage(tries: list[Attempt], stage: str = "tts") -> dict[str, Any] | None:
-    """A shot's stage before its video (``tts``, ``keyframe``) in the report: its last try's
-    model and status, and every try."""
+    """A shot's stage before its video (``tts``, ``keyframe``), or the job's ``music`` stage, in
+    the report: its last try's model and status, and every try."""
     if not tries:
         return None
     last = tries[-1]
@@ -159,7 +159,13 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         for r in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id))
     }
     attempts = jobs.attempts_by_shot(session, job_id)
-    rows, costs = [], []
+    # the job's music tries are kept on its first shot (``pipeline.music_stage``): reported apart
+    bed = sorted(
+        (a for tried in attempts.values() for a in tried if a.stage == Stage.MUSIC),
+        key=lambda a: -a.number,
+    )
+    attempts = {pk: [a for a in tried if a.stage != Stage.MUSIC] for pk, tried in attempts.items()}
+    rows, costs = [], [_spend(bed, records)]
     for shot in shots:
         tried = attempts.get(shot.id, [])
         costs.append(_spend(tried, records))
@@ -188,5 +194,6 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "saved_usd": money.to_json(
             money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
         ),
+        "music": _pre_stage(bed, "music"),
         "shots": rows,
     }

@@ -134,9 +134,12 @@ def expectation(
     # The router may have adapted a shot to a model that renders silent; the stitcher then lays a
     # silent track, so audio is required only when the adapted request asks for it.
     needs_audio = spec.get("audio", "none") != "none" and request.audio
+    model = ctx.registry.get(attempt.model_id)
     tier = "draft" if mode == "preview" else "standard"  # gate_tiers(mode) lists these
-    if mode == "final" and ctx.registry.get(attempt.model_id).tier == "premium":
+    if mode == "final" and model.tier == "premium":
         tier = "premium"
+    if model.inputs.holds_frame:  # a keyframes preview's still: held on purpose
+        tier = "still"
     return ClipExpectation(
         duration_s=request.duration_s,
         width=request.width,
@@ -251,7 +254,7 @@ def _record_verdict(
 
 def gate_tiers(mode: str) -> set[str]:
     """The gate tiers a job's attempts may be judged in (``expectation``'s rule)."""
-    return {"draft"} if mode == "preview" else {"standard", "premium"}
+    return {"draft", "still"} if mode == "preview" else {"standard", "premium"}
 
 
 def warm_gate(settings: Settings, mode: str, prompts: list[str]) -> threading.Thread | None:

@@ -31,14 +31,15 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
 
 
 Stages = dict[str, dict[str, Any]]
+JOB_ROW = "(job)"  # the row of the stage the whole job has once (its music bed)
 
 
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages]:
+) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages, dict[str, Any] | None]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import keyframes, planning, voices
+    from pipeline import keyframes, music, planning, previews, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -47,6 +48,7 @@ def _plan_and_note(
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
     ctx = replace(ctx, providers=planning.preview_providers(board, mode, providers))
+    board = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
     stages = {
         shot: voices.stage_record(decision)
         for shot, decision in voices.plan_voices(ctx, board, mode).items()
@@ -55,7 +57,9 @@ def _plan_and_note(
         shot: voices.stage_record(decision, "keyframe")
         for shot, decision in keyframes.plan_keyframes(ctx, board, mode).items()
     }
-    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn
+    decision = music.plan_music(ctx, board, mode)  # the job's one music stage
+    bed = voices.stage_record(decision, "music") if decision is not None else None
+    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn, bed
 
 
 def stages_table(stages: Stages, title: str) -> Table:
@@ -151,6 +155,16 @@ def print_forecast(result: router.Plan, console: Console) -> None:
     console.print(f"providers: {', '.join(sorted(result.providers)) or 'none'}")
 
 
+def print_total(result: router.Plan, stages: list[dict[str, Any]], console: Console) -> None:
+    """Every stage's first-time quote together: the videos' and the other stages' (keyframes,
+    voices, the music bed; a keyframes preview pays no video, only those)."""
+    videos = result.forecast.cost_low_usd
+    before = sum(stage["quote_usd"] or 0.0 for stage in stages)
+    console.print(
+        f"total: ${videos + before:.4f} quoted (videos ${videos:.4f}, other stages ${before:.4f})"
+    )
+
+
 def print_explanations(result: router.Plan, console: Console) -> None:
     for decision in result.decisions.values():
         info = decision.explanation
@@ -183,11 +197,12 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages, drawn = _plan_and_note(storyboard, mode, providers)
+            result, note, variants, stages, drawn, bed = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
             data = result.to_dict() | {"variants": variants, "stages": stages, "keyframes": drawn}
+            data["music"] = bed
             typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
@@ -201,7 +216,12 @@ def register(app: typer.Typer) -> None:
             console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
             total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
             console.print(f"keyframes: ${total:.4f} quoted for {len(drawn)} keyframes, on top")
+        if bed is not None:
+            console.print(stages_table({JOB_ROW: bed}, "music stage (one bed for the programme)"))
         print_forecast(result, console)
+        if stages or drawn or bed:
+            extra = [*stages.values(), *drawn.values(), *([bed] if bed else [])]
+            print_total(result, extra, console)
         print_variants(variants, console)
         from rich.markup import escape
 
@@ -217,7 +237,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
-            for shot, stage in [*stages.items(), *drawn.items()]:
+            for shot, stage in [
+                *stages.items(),
+                *drawn.items(),
+                *({JOB_ROW: bed} if bed else {}).items(),
+            ]:
                 name = stage["stage"]
                 console.print(f"\n[bold]{shot}[/] ({name}): {escape(stage['explanation'])}")
                 for model, why in stage["rejected"].items():
