@@ -224,6 +224,10 @@ class Plan:
     def ok(self) -> bool:
         return not self.unroutable
 
+    def _quoted(self, split: dict[str, Any]) -> dict[str, Any]:
+        """A long shot's dict with each part's routed model and quote."""
+        return {**split, "parts": [_part_quote(self, part) for part in split["parts"]]}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
@@ -231,9 +235,17 @@ class Plan:
             "providers": sorted(self.providers),
             "shots": [d.to_dict() for d in self.decisions.values()],
             "unroutable": [u.to_dict() for u in self.unroutable],
-            "long_shots": [s.to_dict() for s in self.long_shots],
+            "long_shots": [self._quoted(s.to_dict()) for s in self.long_shots],
             "forecast": self.forecast.to_dict(),
         }
+
+
+def _part_quote(plan: Plan, part: dict[str, Any]) -> dict[str, Any]:
+    decision = plan.decisions.get(str(part["shot_id"]))
+    primary = decision.primary if decision is not None else None
+    if primary is None:
+        return {**part, "model": None, "quote_usd": None}
+    return {**part, "model": primary.model_id, "quote_usd": money.to_json(primary.quote_usd)}
 
 
 def explain(decision: ShotDecision) -> dict[str, Any]:

@@ -57,6 +57,7 @@ def test_a_take_longer_than_veo_is_rendered_then_extended(tmp_path, monkeypatch)
         ("take.part2", "extend", 7.0),
     ]
     quotes = {s["shot_id"]: s["candidates"][0]["quote_usd"] for s in planned["shots"]}
+    assert [p["quote_usd"] for p in split["parts"]] == [quotes["take.part1"], quotes["take.part2"]]
     assert quotes["take.part2"] > 0  # the extension is quoted like any part
 
     out = tmp_path / "take.mp4"
