@@ -49,6 +49,9 @@ class GenerationRequest:
     speaker: str | None = None
     # the featured characters' reference images, for models that take them (``inputs``)
     reference_images: tuple[Path, ...] = ()
+    # the clip an extension sends to its model's extend operation (registry ``extend``): the
+    # provider returns it followed by ``duration_s`` more seconds (``pipeline.continuity``)
+    extend_video: Path | None = None
 
     @property
     def spoken_prompt(self) -> str:

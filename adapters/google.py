@@ -15,10 +15,16 @@ carries the credential. A finished operation with no video and ``raiMediaFiltere
 safety refusal; an operation without ``done`` is still running, whatever its metadata says.
 Vertex has no per-request webhook (the SDK refuses ``webhook_config`` in Vertex mode), so a
 ``webhook_url`` in ``extra`` is ignored and the job is polled.
+
+Extend (a long shot's extension part, ``GenerationRequest.extend_video``): the same
+``predictLongRunning`` with ``instances[0].video`` (the previous part's clip inline, never with an
+``image``: google-genai 3.6.1 ``types.py GenerateVideosSource``) and ``durationSeconds: 7``; the
+operation's video is the sent clip followed by the 7 s extension, cut to its tail by the pipeline.
 """
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -108,10 +114,12 @@ class VeoAdapter(HostedAdapter):
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         instance: dict[str, Any] = {"prompt": request.spoken_prompt}
-        if request.reference_image is not None:
+        if request.extend_video is not None:
+            instance["video"] = _video(request.extend_video)  # no image with it ([SDK] types.py)
+        elif request.reference_image is not None:
             frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
             instance["image"] = {"bytesBase64Encoded": frame.base64(), "mimeType": frame.mime}
-        if request.reference_images:  # Veo 3.1 "asset" references (up to 3, with 8 s)
+        if request.reference_images and request.extend_video is None:  # "asset" refs, with 8 s
             instance["referenceImages"] = [_asset(path) for path in request.reference_images]
         parameters: dict[str, Any] = {
             "sampleCount": 1,
@@ -165,6 +173,14 @@ class VeoAdapter(HostedAdapter):
         except RejectedInputError:
             return False
         return True
+
+
+def _video(path: Path) -> dict[str, Any]:
+    """The clip to extend, inline (``Video``: ``bytesBase64Encoded`` + ``mimeType``; google-genai
+    3.6.1 ``models.py _Video_to_vertex``). Vertex extends a 1-30 s MP4 by 7 s and answers with
+    the input followed by the extension (registry ``extend``, emulators/routes/vertex.py)."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return {"bytesBase64Encoded": data, "mimeType": "video/mp4"}
 
 
 def _asset(path: Path) -> dict[str, Any]:

@@ -144,7 +144,8 @@ class PlanRead(Schema):
     unroutable: list[dict[str, Any]]
     long_shots: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="shots longer than any model renders, planned as continuing segments",
+        description="shots longer than any model renders, planned as chains of parts (render, "
+        "extend: the provider's own extend operation, continue: from the last frame)",
     )
     forecast: dict[str, Any]
     variants: list[dict[str, Any]] = Field(

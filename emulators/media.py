@@ -10,6 +10,7 @@ from pathlib import Path
 from adapters.base import GenerationRequest, spoken_line
 from adapters.local import render_animatic
 from emulators.scenario import Defect
+from media.probe import probe
 from media.runner import run_ffmpeg
 
 ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -29,6 +30,7 @@ class ClipSpec:
     audio: bool = False
     seed: int | None = None
     first_frame: bytes | None = None  # the image an image-to-video request starts from
+    extend_video: bytes | None = None  # the clip an extend request sends (Vertex Veo ``video``)
 
 
 def inline_image_bytes(value: object) -> bytes | None:
@@ -82,6 +84,8 @@ def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> 
         seed=spec.seed,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
+    if spec.extend_video:
+        return _extended(spec, out, defects)
     if spec.first_frame:  # the clip starts from the given image, as the provider's does
         frame = out.with_suffix(".first.png")
         frame.write_bytes(spec.first_frame)
@@ -90,6 +94,45 @@ def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> 
     for defect in defects:
         apply_defect(out, defect, spec)
     return out
+
+
+def _extended(spec: ClipSpec, out: Path, defects: tuple[Defect, ...]) -> Path:
+    """An extend request's answer, as Vertex's: the clip sent, then ``duration_s`` new seconds
+    that start from its last frame (rendered like an image-to-video clip from that frame), as one
+    video at the sent clip's size and rate."""
+    assert spec.extend_video is not None
+    sent = out.with_suffix(".sent.mp4")
+    sent.write_bytes(spec.extend_video)
+    last = out.with_suffix(".last.png")
+    run_ffmpeg(["-sseof", "-1", "-i", str(sent), "-update", "1", str(last)])
+    info = probe(sent)
+    new = render_clip(
+        replace(spec, extend_video=None, first_frame=last.read_bytes(), width=info.width,
+                height=info.height, fps=info.fps or spec.fps),
+        out.with_suffix(".new.mp4"), defects,
+    )  # fmt: skip
+    run_ffmpeg(_concat_args([sent, new], out))
+    for path in (sent, last, new):
+        path.unlink(missing_ok=True)
+    return out
+
+
+def _concat_args(parts: list[Path], out: Path) -> list[str]:
+    """FFmpeg argv joining ``parts`` (same size and rate) end to end; a part without sound gets
+    silence for its length."""
+    inputs: list[str] = [arg for part in parts for arg in ("-i", str(part))]
+    streams, count = [], len(parts)
+    for index, part in enumerate(parts):
+        info = probe(part)
+        audio = f"{index}:a"
+        if not info.has_audio:
+            audio, count = f"{count}:a", count + 1
+            inputs += ["-f", "lavfi", "-t", f"{info.duration_s:.6f}", "-i", "anullsrc=r=48000"]
+        streams.append(f"[{audio}]aformat=sample_rates=48000:channel_layouts=stereo[a{index}]")
+    joined = "".join(f"[{i}:v][a{i}]" for i in range(len(parts)))
+    graph = ";".join([*streams, f"{joined}concat=n={len(parts)}:v=1:a=1[v][a]"])
+    return [*inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", *ENCODE,
+            "-c:a", "aac", str(out)]  # fmt: skip
 
 
 def defect_args(defect: Defect, spec: ClipSpec) -> list[str] | None:

@@ -142,6 +142,11 @@ class Shot(_Strict):
     continues: bool = Field(
         default=False, description="start from the previous shot's last frame (waits for it)"
     )
+    extends: bool = Field(
+        default=False,
+        description="with continues: the previous shot's clip is extended by the provider's own "
+        "extend operation (the planner sets it on a long shot's parts; the model is pinned)",
+    )
     characters: list[str] = Field(
         default_factory=list, max_length=8, description="ids of the storyboard's characters in it"
     )
@@ -261,7 +266,13 @@ def _shot_paths(board: Storyboard) -> list[tuple[str, Shot]]:
     ]
 
 
-def _continue_problem(path: str, shot: Shot, first: bool) -> Problem | None:
+def _continue_problem(path: str, shot: Shot, previous: Shot | None) -> Problem | None:
+    first = previous is None
+    if shot.extends and not shot.continues:
+        return Problem(f"{path}.extends", "cannot extend: it needs continues: true")
+    if shot.extends and (shot.model is None or (previous and previous.model != shot.model)):
+        why = "pin one model (`model`) on it and on the shot it extends: the extend operation"
+        return Problem(f"{path}.extends", f"cannot extend: {why} is that model's own")
     if not shot.continues or not (first or shot.reference_image):
         return None
     why = "the first shot has no previous shot" if first else "it has its own reference_image"
@@ -299,14 +310,16 @@ def frame_problems(board: Storyboard) -> list[Problem]:
 def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    for index, (path, shot) in enumerate(_shot_paths(board)):
+    previous: Shot | None = None
+    for path, shot in _shot_paths(board):
         if shot.id in seen:
             message = f"duplicate shot id {shot.id!r} (also at {seen[shot.id]})"
             problems.append(Problem(f"{path}.id", message))
         seen.setdefault(shot.id, path)
-        problem = _continue_problem(path, shot, index == 0)
+        problem = _continue_problem(path, shot, previous)
         if problem:
             problems.append(problem)
+        previous = shot
     problems += frame_problems(board)
     problems += character_problems(board.characters, _shot_paths(board))
     problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]

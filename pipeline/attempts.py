@@ -246,11 +246,12 @@ def _request_of(
     reference, local = spec.get("reference_image"), ctx.assets.local
     data["reference_image"] = local(reference) if reference else None
     data["reference_images"] = tuple(local(p) for p in spec.get("reference_images") or ())
-    if spec.get("continues"):
-        clip = continuity.previous_clip(session, shot)
-        if clip is not None:
-            out = ctx.work_dir(job.id) / f"lastframe-{shot.key}.png"
-            data["reference_image"] = continuity.last_frame(ctx.assets.local(clip), out)
+    clip = continuity.previous_clip(session, shot) if spec.get("continues") else None
+    if clip is not None and spec.get("extends"):  # the clip itself goes to the extend operation
+        data["extend_video"], data["reference_image"] = ctx.assets.local(clip), None
+    elif clip is not None:
+        out = ctx.work_dir(job.id) / f"lastframe-{shot.key}.png"
+        data["reference_image"] = continuity.last_frame(ctx.assets.local(clip), out)
     return GenerationRequest(**data)
 
 
@@ -259,7 +260,7 @@ def _frame_refusal(ctx: RunContext, job: Job, shot: Shot, request: GenerationReq
     storyboard's own reference images, which ``screen_storyboard`` screened before the job."""
     spec = shot_spec(job, shot.key)
     if not spec.get("continues") or spec.get("reference_image") or request.reference_image is None:
-        return None
+        return None  # (an extension sends the previous clip, already gated, and no frame)
     path = refusals.shot_path(job.storyboard, shot.key)
     return continuity.frame_refusal(ctx.settings, request.reference_image, path)
 

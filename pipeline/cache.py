@@ -81,6 +81,8 @@ def cache_key(
     }
     if after is not None:  # only for shots that continue: other shots' keys stay as they were
         payload["after"] = after
+    if spec.get("extends"):  # an extension of the clip, not a render from its last frame
+        payload["extends"] = True
     if spec.get("reference_images"):  # only for shots with character references, likewise
         payload["references"] = [_file_digest(p, local) for p in spec["reference_images"]]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -1,10 +1,14 @@
 """Shots tied by continuity: a shot marked ``continues`` starts from the previous shot's last frame,
-so it waits for that shot's accepted clip and sends the frame as its reference image."""
+so it waits for that shot's accepted clip and sends the frame as its reference image; one marked
+``extends`` too sends that clip itself to its model's extend operation, and keeps the new tail of
+what comes back (``extension_tail``)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -12,8 +16,11 @@ import av
 import cv2
 from sqlalchemy.orm import Session
 
+from adapters.base import Asset
 from foundation.settings import Settings
+from media.probe import probe
 from quality.image_safety import UnreadableImageError
+from quality.repair import trim
 from quality.screening import screener_for
 from store import jobs
 from store.models import Shot
@@ -84,3 +91,33 @@ def previous_clip(session: Session, shot: Shot) -> str | None:
     if previous is None or not previous.asset_path:
         return None
     return previous.asset_path
+
+
+def extended_clip(session: Session, storyboard: dict[str, Any], shot: Shot) -> str | None:
+    """The clip an ``extends`` shot sends to its model's extend operation (the previous shot's
+    accepted clip), or None when the shot does not extend or that clip is missing."""
+    spec: dict[str, Any] = next(
+        (s for scene in storyboard["scenes"] for s in scene["shots"] if s["id"] == shot.key), {}
+    )
+    return previous_clip(session, shot) if spec.get("extends") else None
+
+
+def extension_tail(asset: Asset, previous: Path, out: Path) -> Asset:
+    """The new part of an extension: the provider returns the video it was sent followed by the
+    extension (Vertex Veo ``extend``), so the sent clip's frames are cut from the head with a
+    frame-accurate re-encode (``quality.repair.trim``), leaving a segment that starts at the frame
+    after the previous part's last one. The cut is at the sent clip's frame count (a quarter frame
+    early, so rounding never keeps a repeated frame). A clip not longer than the sent one by half a
+    second is taken as the extension alone and kept whole."""
+    sent = probe(previous)
+    if asset.duration_s < sent.duration_s + 0.5 or asset.fps <= 0:
+        return asset
+    frames = round(sent.duration_s * (sent.fps or asset.fps))
+    start = max(0.0, (frames - 0.25) / asset.fps)
+    trim(asset.path, (start, asset.duration_s + 1.0), out)
+    info = probe(out)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    return replace(
+        asset, path=out, sha256=digest, duration_s=info.duration_s, width=info.width,
+        height=info.height, fps=info.fps, has_audio=info.has_audio,
+    )  # fmt: skip

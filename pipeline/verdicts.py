@@ -19,6 +19,7 @@ from foundation.states import ATTEMPT_ENDED, AttemptStatus, ShotStatus
 from ledger import billing
 from ledger import service as ledger
 from media.priority import make_nicer
+from pipeline import continuity
 from pipeline.attempts import _record_failure, attempt_and_shot, framed_spec
 from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
@@ -73,6 +74,10 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     except ProviderError as exc:
         _record_failure(ctx, attempt_id, exc)
         return False
+    extends = any(m.extend is not None for m in ctx.registry.models if m.provider == provider)
+    extended = _extended_clip(ctx, attempt_id) if extends else None  # other providers: no read
+    if extended is not None:  # the provider returned the sent clip + the extension: keep the tail
+        asset = continuity.extension_tail(asset, extended, asset.path.with_suffix(".tail.mp4"))
     stored = ctx.assets.put(asset.path, f"{tenant}/{shot_job}")
     with session_scope(ctx.db_url) as session:
         attempt, shot = attempt_and_shot(session, attempt_id)
@@ -96,6 +101,15 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
         )
         ledger.settle(session, shot.job_id, attempt, charge.usd, charge)
     return True
+
+
+def _extended_clip(ctx: RunContext, attempt_id: int) -> Path | None:
+    """The clip an extension attempt sent (the previous part's), or None for any other."""
+    with session_scope(ctx.db_url) as session:
+        _, shot = attempt_and_shot(session, attempt_id)
+        job = session.get_one(Job, shot.job_id)
+        clip = continuity.extended_clip(session, job.storyboard, shot)
+        return ctx.assets.local(clip) if clip else None
 
 
 def _candidate_of(attempt: Attempt) -> RouteCandidate:

@@ -26,6 +26,7 @@ from registry._pricing import (
 from registry._spec import (
     AudioSupport,
     DurationSpec,
+    Extend,
     Inputs,
     Lifecycle,
     Limits,
@@ -98,6 +99,33 @@ class InputsIn(_Raw):
         if not (self.text or self.image):
             raise ValueError("a model needs text or image input")
         return self
+
+
+EXTEND_PROVIDERS = ("google",)
+"""Providers whose adapter sends an extend request (``GenerationRequest.extend_video``)."""
+
+
+class ExtendIn(_Raw):
+    """``extend``: the provider's own extend operation (``registry.Extend``), cited."""
+
+    seconds: float = Field(gt=0)
+    max_input_s: float = Field(gt=0)
+    max_total_s: float = Field(gt=0)
+    resolutions: list[str] = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.max_total_s < self.seconds:
+            raise ValueError("extend: max_total_s is shorter than one extension")
+        for label in self.resolutions:
+            if label not in RESOLUTIONS:
+                raise ValueError(f"extend: unknown resolution {label!r}")
+        return self
+
+    def build(self) -> Extend:
+        return Extend(self.seconds, self.max_input_s, self.max_total_s,
+                      tuple(self.resolutions), self.source)  # fmt: skip
 
 
 class LimitsIn(_Raw):
@@ -207,6 +235,7 @@ class ModelIn(_Raw):
     audio: AudioSupport = AudioSupport.NONE
     dialogue: bool = False
     inputs: InputsIn = InputsIn()
+    extend: ExtendIn | None = None  # the provider's extend operation (video models)
     seed: bool = False
     max_prompt_chars: int | None = Field(default=None, ge=1)
     limits: LimitsIn
@@ -254,6 +283,13 @@ class ModelIn(_Raw):
                 raise ValueError(f"size {size!r} is not WIDTHxHEIGHT")
         if self.dialogue and self.audio is AudioSupport.NONE:
             raise ValueError("dialogue: true needs audio optional or always")
+        if self.extend is not None and not set(self.extend.resolutions) <= set(self.resolutions):
+            raise ValueError("extend.resolutions must be among the model's resolutions")
+        if self.extend is not None and self.provider not in EXTEND_PROVIDERS:
+            raise ValueError(
+                f"extend: the {self.provider} adapter sends no extend request "
+                f"(only {', '.join(EXTEND_PROVIDERS)})"
+            )
         return self
 
 
@@ -353,6 +389,7 @@ def build_spec(raw: ModelIn) -> ModelSpec:
         enabled=raw.enabled,
         params=dict(raw.params),
         notes=raw.notes,
+        extend=raw.extend.build() if raw.extend is not None else None,
     )
 
 

@@ -162,6 +162,24 @@ class Inputs:
 
 
 @dataclass(frozen=True)
+class Extend:
+    """The provider's own extend operation: a clip the model made (or any clip of
+    ``max_input_s`` or less) comes back ``seconds`` longer, continuing from its last frame, up to
+    ``max_total_s`` in all, at one of ``resolutions``. ``source`` says where that was read."""
+
+    seconds: float
+    max_input_s: float
+    max_total_s: float
+    resolutions: tuple[str, ...]
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "max_input_s": self.max_input_s,
+                "max_total_s": self.max_total_s, "resolutions": list(self.resolutions),
+                "source": self.source}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Limits:
     """Provider limits. ``rpm`` is 60 where the provider publishes none (see models.yaml)."""
 
@@ -261,6 +279,7 @@ class ModelSpec:
     kind: ModelKind = ModelKind.VIDEO
     usage_price: UsagePricing | None = None  # non-video kinds (registry._kinds)
     caps: Mapping[str, Any] = field(default_factory=dict)  # the kind's capabilities
+    extend: Extend | None = None  # the provider's extend operation, where it offers one
 
     def durations_for(self, resolution: str) -> DurationSpec:
         return self.sizes.durations_by_resolution.get(resolution, self.durations)
@@ -333,6 +352,7 @@ class ModelSpec:
                 "reference_images": self.inputs.reference_images,
                 "image_required": self.inputs.image_required,
             },
+            "extend": self.extend.to_dict() if self.extend is not None else None,
             "seed": self.seed,
             "max_prompt_chars": self.max_prompt_chars,
             "limits": {"concurrency": self.limits.concurrency, "rpm": self.limits.rpm},

@@ -35,6 +35,7 @@ class ShotNeed:
     negative_prompt: str | None = None
     reference_images: int = 0  # the featured characters' reference images
     keyframe: bool = False  # a keyframe stage draws the first frame the video animates
+    extends: bool = False  # extends the previous shot's clip (the model's extend operation)
 
     @property
     def prompt_chars(self) -> int:

@@ -137,6 +137,8 @@ def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
         reasons.append(f"takes no image input (the shot {why})")
     if not need.has_image and spec.inputs.image_required:
         reasons.append("image-to-video only: the shot has no reference image")
+    if need.extends and spec.extend is None:
+        reasons.append("has no extend operation (the shot extends the previous shot's clip)")
     if need.reference_images > spec.inputs.reference_images:
         reasons.append(
             f"takes {spec.inputs.reference_images} character reference images, the shot's "
@@ -174,6 +176,10 @@ def _shape(spec: ModelSpec, need: ShotNeed, ctx: FilterContext) -> _Shape | str:
         return options
     first_reason = ""
     for option, size_adapt, size_penalty in options:
+        if need.extends and spec.extend and option.resolution not in spec.extend.resolutions:
+            allowed = "/".join(spec.extend.resolutions)
+            first_reason = first_reason or f"extends only at {allowed}, not {option.resolution}"
+            continue
         fitted = _duration(need.duration_s, _durations(spec, need, option.resolution), policy)
         if isinstance(fitted, str):
             where = f" at {option.resolution}" if spec.sizes.durations_by_resolution else ""
@@ -187,6 +193,8 @@ def _shape(spec: ModelSpec, need: ShotNeed, ctx: FilterContext) -> _Shape | str:
 def _durations(spec: ModelSpec, need: ShotNeed, resolution: str) -> DurationSpec:
     """The lengths ``spec`` renders at ``resolution``; only ``reference_seconds`` when the shot
     sends reference images and the model restricts them (Veo 3.1: 8 s)."""
+    if need.extends and spec.extend is not None:  # each call adds the operation's own length
+        return DurationSpec(grid=(spec.extend.seconds,))
     if need.reference_images and spec.inputs.reference_seconds:
         return DurationSpec(grid=spec.inputs.reference_seconds)
     return spec.durations_for(resolution)

@@ -1,5 +1,8 @@
-"""Long shots as chains: a shot longer than any enabled model renders is planned as consecutive
-segments, each starting from the previous segment's last frame (``continues``), joined by cuts.
+"""Long shots as chains: a shot longer than any enabled model renders is planned as a chain of
+parts joined by cuts: the provider's own extend operation where an enabled model offers one
+(``router._extend_chain``: a first part, then extensions of it), else, and for what the extensions
+cannot reach, consecutive segments each starting from the previous one's last frame
+(``continues``).
 
 A shot is split only when no model takes it whole and every segment of the split finds a model:
 otherwise it stays as written and the plan reports it unroutable with each model's reasons. The
@@ -9,8 +12,7 @@ re-render and a commit split a shot the same way.
 Segment ``i`` (from 1) of shot ``arrival`` is the shot ``arrival.part{i}``. The first segment keeps
 the shot's transition in, reference image, ``continues`` and dialogue; the others continue from
 the segment before them with a cut. Lengths: the longest length some model renders, repeated,
-then the rest; when the rest is too short for any model, equal parts. None of the providers'
-own extend operations is used yet (the README says so).
+then the rest; when the rest is too short for any model, equal parts.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 from foundation.storyboard import Scene, Shot, Storyboard, frame_problems
 from registry import ModelKind, Tier
+from router._extend_chain import CONTINUE, chain_shots, extend_models, extension_parts
 from router._route import Router, shot_need
 from router._types import LongShot
 
@@ -87,6 +90,10 @@ def _split(
         return None
     if router.can_take(shot_need(board, scene, shot, path)):
         return None
+    if not shot.extends:
+        extended = _extension_split(ctx, scene, shot, path)
+        if extended is not None:
+            return extended
     for seconds in _candidate_splits(shot.duration, ctx.lengths):
         segments = _segments(shot, seconds)
         if any(s.id in ctx.taken for s in segments):
@@ -96,6 +103,40 @@ def _split(
         ):
             ids = tuple(s.id for s in segments)
             return LongShot(shot.id, ids, tuple(seconds)), segments
+    return None
+
+
+def _extension_split(
+    ctx: _Splitting, scene: Scene, shot: Shot, path: str
+) -> tuple[LongShot, list[Shot]] | None:
+    """The first chain of render + extensions (+ continuing parts for the rest) that routes."""
+
+    def takes(part: Shot) -> bool:
+        """Some model renders the part at its length exactly (no padded tail is paid for)."""
+        need = shot_need(ctx.board, scene, part, path)
+        exact = any(
+            abs(c.duration_s - part.duration) < 1e-6 for c in ctx.router.evaluate(need).feasible
+        )
+        return exact and ctx.router.can_take(need)
+
+    for spec in extend_models(ctx.board, ctx.router, scene, shot, path):
+        for parts, rest in extension_parts(shot.duration, spec):
+            tails = [()] if rest <= 0 else [(rest,), *_candidate_splits(rest, ctx.lengths)]
+            for tail in tails:
+                planned = (*parts, *((CONTINUE, s) for s in tail))
+                if len(planned) > MAX_SEGMENTS:
+                    continue
+                segments = chain_shots(shot, spec.id, planned, SEGMENT_SUFFIX)
+                if any(s.id in ctx.taken for s in segments):
+                    return None
+                if all(takes(s) for s in segments) and not _stitch_problems(
+                    ctx, scene, shot, segments
+                ):
+                    ids = tuple(s.id for s in segments)
+                    operations = tuple(op for op, _ in planned)
+                    seconds = tuple(s for _, s in planned)
+                    split = LongShot(shot.id, ids, seconds, operations, spec.id)
+                    return split, segments
     return None
 
 

@@ -62,7 +62,7 @@ def plan(
         providers=frozenset(providers),
         decisions=decisions,
         unroutable=unroutable,
-        forecast=forecast(decisions, registry, router.policy, board.budget_usd),
+        forecast=forecast(decisions, registry, router.policy, board.budget_usd, _chains(board)),
         board=board,
         long_shots=tuple(long_shots),
     )
@@ -139,17 +139,40 @@ def forecast(
     registry: Registry,
     policy: RoutingPolicy,
     budget_usd: float | None,
+    chains: list[list[str]] | None = None,
 ) -> Forecast:
+    """``chains``: runs of shots that each wait for the one before (``continues``: a long shot's
+    parts), rendered one after another, so the wall time is at least the longest run's."""
     shots = [f for d in decisions.values() if (f := _shot_forecast(d, policy)) is not None]
+    by_id = {s.shot_id: s for s in shots}
+
+    def serial(high: bool) -> float:
+        runs = [[by_id[k] for k in run if k in by_id] for run in chains or []]
+        return max(
+            (sum(s.high_render_s if high else s.expected_render_s for s in run) for run in runs),
+            default=0.0,
+        )
+
     return Forecast(
         cost_low_usd=money.stored(money.total(s.quote_usd for s in shots)),
         cost_expected_usd=money.stored(money.total(s.expected_usd for s in shots)),
         cost_high_usd=money.stored(money.total(s.high_usd for s in shots)),
-        wall_time_s=_wall_time(shots, registry, high=False),
-        wall_time_high_s=_wall_time(shots, registry, high=True),
+        wall_time_s=max(_wall_time(shots, registry, high=False), serial(False)),
+        wall_time_high_s=max(_wall_time(shots, registry, high=True), serial(True)),
         budget_usd=budget_usd,
         shots=shots,
     )
+
+
+def _chains(board: Storyboard) -> list[list[str]]:
+    """Runs of two or more shots, each after the first ``continues`` from the one before it."""
+    runs: list[list[str]] = []
+    for _, shot in board.shots():
+        if shot.continues and runs:
+            runs[-1].append(shot.id)
+        else:
+            runs.append([shot.id])
+    return [run for run in runs if len(run) > 1]
 
 
 def _wall_time(shots: list[QuoteLine], registry: Registry, *, high: bool) -> float:

@@ -57,6 +57,7 @@ def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNee
         seed=seed,
         has_image=bool(shot.reference_image) or shot.continues or shot.draws_keyframe,
         keyframe=shot.draws_keyframe,
+        extends=shot.extends,
         reference_image=shot.reference_image,
         pinned_model=shot.model,
         dialogue=None if voiced else shot.dialogue,

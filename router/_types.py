@@ -163,23 +163,48 @@ class Forecast:
 
 @dataclass(frozen=True)
 class LongShot:
-    """How one shot was split: its segments' ids and lengths, and why."""
+    """How one shot was split: its parts' ids, lengths and operations (``render``, ``extend``:
+    the provider's own extend operation of ``model``, ``continue``: from the previous part's last
+    frame; the first part of a plain split renders too), and why."""
 
     shot_id: str
     segment_ids: tuple[str, ...]
     seconds: tuple[float, ...]
+    operations: tuple[str, ...] = ()
+    model: str | None = None  # the model whose extend operation the chain uses
+
+    @property
+    def parts(self) -> list[tuple[str, str, float]]:
+        ops = self.operations or ("render", *(["continue"] * (len(self.seconds) - 1)))
+        return list(zip(self.segment_ids, ops, self.seconds, strict=True))
 
     def explain(self) -> str:
+        total = f"no model that can take it renders {sum(self.seconds):g}s in one clip: "
+        if "extend" in self.operations:
+            extended = [s for _, op, s in self.parts if op == "extend"]
+            rest = [s for _, op, s in self.parts if op == "continue"]
+            tail = (
+                f", then {len(rest)} part(s) ({', '.join(f'{s:g}s' for s in rest)}) each from "
+                "the previous part's last frame"
+                if rest
+                else ""
+            )
+            return (
+                f"{total}{self.model} renders {self.seconds[0]:g}s and extends it "
+                f"{len(extended)} time(s) by {extended[0]:g}s with its own extend operation"
+                f"{tail}; each extension starts at the frame after the one before it"
+            )
         lengths = ", ".join(f"{s:g}s" for s in self.seconds)
         return (
-            f"no model that can take it renders {sum(self.seconds):g}s in one clip: "
-            f"{len(self.seconds)} segments ({lengths}), each from the previous one's last "
+            f"{total}{len(self.seconds)} segments ({lengths}), each from the previous one's last "
             "frame, joined by cuts"
         )
 
     def to_dict(self) -> dict[str, object]:
+        parts = [{"shot_id": k, "operation": op, "seconds": s} for k, op, s in self.parts]
         return {"shot_id": self.shot_id, "segments": list(self.segment_ids),
-                "seconds": list(self.seconds), "why": self.explain()}  # fmt: skip
+                "seconds": list(self.seconds), "operations": [p["operation"] for p in parts],
+                "parts": parts, "model": self.model, "why": self.explain()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -201,6 +226,10 @@ class Plan:
     def ok(self) -> bool:
         return not self.unroutable
 
+    def _quoted(self, split: dict[str, Any]) -> dict[str, Any]:
+        """A long shot's dict with each part's routed model and quote."""
+        return {**split, "parts": [_part_quote(self, part) for part in split["parts"]]}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
@@ -208,10 +237,18 @@ class Plan:
             "providers": sorted(self.providers),
             "shots": [d.to_dict() for d in self.decisions.values()],
             "unroutable": [u.to_dict() for u in self.unroutable],
-            "long_shots": [s.to_dict() for s in self.long_shots],
+            "long_shots": [self._quoted(s.to_dict()) for s in self.long_shots],
             "forecast": self.forecast.to_dict(),
             "variants": [choice.to_dict() for choice in self.variants],
         }
+
+
+def _part_quote(plan: Plan, part: dict[str, Any]) -> dict[str, Any]:
+    decision = plan.decisions.get(str(part["shot_id"]))
+    primary = decision.primary if decision is not None else None
+    if primary is None:
+        return {**part, "model": None, "quote_usd": None}
+    return {**part, "model": primary.model_id, "quote_usd": money.to_json(primary.quote_usd)}
 
 
 def explain(decision: ShotDecision) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Strict where Google is documented: each refusal answers with Google's status and
   (stored copy, 2026) and model-versions (zh-cn, 2026): ids, GA 2025-11-17;
 - [DOC-VEO30] .../models/veo/3-0-generate and 2-0-generate: veo-3.0-*/veo-2.0 retired 2026-06-30,
   Veo 3.1 preview endpoints retired 2026-04-02;
+- the extend operation (``instances[0].video``): emulators/routes/_vertex_extend.py;
 - [DOC-GEMINI] ai.google.dev/gemini-api/docs/video (stored copies 2026): 4/6/8 s, 1080p and 4k
   only at 8 s, Lite without 4k; [3P] vercel.com/ai-gateway/models/veo-3.1-fast-generate-001:
   20 MB input image.
@@ -30,6 +31,7 @@ from fastapi.responses import Response
 
 from emulators.media import ClipSpec, inline_image_bytes
 from emulators.routes import _flow as flow
+from emulators.routes._vertex_extend import SECONDS, ExtendRefused, check_extend
 from emulators.routes.google import veo_operation
 from emulators.state import Job, View
 from emulators.wire import error_response, refused_key, respond
@@ -106,19 +108,34 @@ def check_model(emu_models: dict[str, Any], resource: str, model: str) -> VeoMod
 
 
 def check_body(
-    body: dict[str, Any], rules: VeoModel | None
+    body: dict[str, Any], rules: VeoModel | None, model: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``model``: the Vertex id when it is a real one (None for a scenario's test double)."""
     instances = body.get("instances")
     if not isinstance(instances, list) or not instances or not isinstance(instances[0], dict):
         raise Refused(400, "instances[0] is required.")
     instance, params = instances[0], body.get("parameters") or {}
     if not isinstance(params, dict):
         raise Refused(400, "parameters must be an object.")
+    if "video" in instance:  # an extend request: its own rules (emulators/routes/_vertex_extend.py)
+        _check_common(params)
+        try:
+            check_extend(model, instance, params)
+        except ExtendRefused as exc:
+            raise Refused(400, str(exc)) from exc
+        return instance, params
     for key in ("image", "lastFrame"):
         if isinstance(instance.get(key), dict):
             _check_image(instance[key], key)
     for ref in instance.get("referenceImages") or []:
         _check_image((ref or {}).get("image") or {}, "referenceImages.image")
+    _check_common(params)
+    if rules is not None:
+        _check_values(instance, params, rules)
+    return instance, params
+
+
+def _check_common(params: dict[str, Any]) -> None:
     sample_count = params.get("sampleCount", 1)
     if not isinstance(sample_count, int) or not 1 <= sample_count <= 4:
         # [DOC-VEO30]/[DOC-VEO31]: "Maximum videos returned per request: 4"
@@ -129,9 +146,6 @@ def check_body(
     storage = params.get("storageUri")
     if storage is not None and not str(storage).startswith("gs://"):
         raise Refused(400, "storageUri must start with gs://.")  # [DOC-REST] storageUri
-    if rules is not None:
-        _check_values(instance, params, rules)
-    return instance, params
 
 
 def _check_values(instance: dict[str, Any], params: dict[str, Any], rules: VeoModel) -> None:
@@ -177,7 +191,8 @@ def _spec(model: str, instance: dict[str, Any], params: dict[str, Any]) -> ClipS
     try:
         short = flow.resolution_short(params.get("resolution"), 720)
         width, height = flow.dims(str(params.get("aspectRatio", "16:9")), short)
-        duration = flow.seconds(params.get("durationSeconds", 8), "durationSeconds")
+        default = SECONDS if "video" in instance else 8  # an extension adds 7 s
+        duration = flow.seconds(params.get("durationSeconds", default), "durationSeconds")
     except flow.BadRequest as exc:
         raise Refused(400, str(exc)) from exc
     return ClipSpec(
@@ -188,6 +203,8 @@ def _spec(model: str, instance: dict[str, Any], params: dict[str, Any]) -> ClipS
         width=width,
         height=height,
         audio=params.get("generateAudio", True) is not False,
+        # [SDK] ``instances[0].video``: the clip an extend request continues (inline bytes)
+        extend_video=inline_image_bytes(instance.get("video")),
         # [SDK] ``instances[0].image`` is the first frame of an image-to-video request
         # (``_GenerateVideosParameters_to_vertex``); the clip starts from it when inline
         first_frame=inline_image_bytes(instance.get("image")),
@@ -210,7 +227,7 @@ async def model_action(
         if action == "fetchPredictOperation":
             return await _fetch(request, resource, body)
         rules = check_model(emu.scenario.models, resource, model)
-        instance, params = check_body(body, rules)
+        instance, params = check_body(body, rules, model if rules is not None else None)
         spec = _spec(model, instance, params)
     except flow.BadRequest as exc:
         return error_response(PROVIDER, 400, str(exc))

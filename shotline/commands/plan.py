@@ -227,6 +227,10 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"long shot {split.shot_id!r}: {escape(split.explain())}", highlight=False
             )
+            for part, operation, seconds in split.parts:
+                chosen = result.decisions[part].primary if part in result.decisions else None
+                quote = f"{chosen.model_id} ${chosen.quote_usd:.2f}" if chosen else "unroutable"
+                console.print(f"  {part}: {operation} {seconds:g}s, {quote}", highlight=False)
         if note:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
