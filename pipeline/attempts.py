@@ -151,7 +151,7 @@ def _open_next(
         model_id=candidate.model_id,
         provider=candidate.provider,
         quoted_usd=candidate.quote_usd,
-        request=_request_record(ctx, session, job, shot, candidate, number),
+        request=request_record(ctx, session, job, shot, candidate, number),
     )
     attempt_opened(
         session,
@@ -183,12 +183,14 @@ def _open_next(
 WEBHOOK_PROVIDERS = ("replicate", "fal", "google")
 
 
-def _request_record(
+def request_record(
     ctx: RunContext, session: Session, job: Job, shot: Shot, candidate: RouteCandidate, number: int
 ) -> dict[str, Any]:
-    """The stored request of an attempt, with its attempt key (a client reference where the
-    provider takes one) and, when the platform is reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider should call (the reference image
-    is added when submitting, from the storyboard or the previous shot's last frame)."""
+    """The stored request of an attempt (the one builder for a shot's video attempts and its
+    native variant renders), with its attempt key (a client reference where the provider takes
+    one) and, when the platform is reachable (``SHOTLINE_PUBLIC_URL``), the webhook the provider
+    should call (the reference image is added when submitting, from the storyboard or the
+    previous shot's last frame)."""
     spec = framed_spec(session, job, shot)
     request = build_request(spec, candidate, ShotRoute.from_json(shot.route))
     extra = {"attempt_key": f"{job.id}-{shot.key}-{number}"}

@@ -152,7 +152,7 @@ def _open(ctx: RunContext, shot_pk: int, label: str, candidate: RouteCandidate) 
             select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
         )
         number = (lowest or 0) - 1
-        request = attempts._request_record(ctx, session, job, shot, candidate, number)
+        request = attempts.request_record(ctx, session, job, shot, candidate, number)
         spec = attempts.framed_spec(session, job, shot)
         key = shot_cache_key(session, spec, shot, candidate, ctx.assets.local)
         request["extra"] = dict(request.get("extra") or {}) | {"variant": label, "cache_key": key}

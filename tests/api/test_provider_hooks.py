@@ -122,7 +122,7 @@ class TestFalWebhooks:
 
 
 def test_pipeline_asks_providers_to_call_back_when_reachable(ctx):
-    from pipeline.attempts import WEBHOOK_PROVIDERS, _request_record
+    from pipeline.attempts import WEBHOOK_PROVIDERS, request_record
     from store.records import RouteCandidate
 
     ctx.settings.public_url = "https://video.example.com/"
@@ -133,7 +133,7 @@ def test_pipeline_asks_providers_to_call_back_when_reachable(ctx):
         {"model_id": "replicate/veo-3.1-fast", "provider": "replicate", "provider_model": "x",
          "duration_s": 2.0, "width": 320, "height": 180, "fps": 24.0, "audio": False})  # fmt: skip
     no_session: Any = None  # a shot without a keyframe stage reads nothing more
-    request = _request_record(ctx, no_session, job, shot, candidate, 1)
+    request = request_record(ctx, no_session, job, shot, candidate, 1)
     assert "replicate" in WEBHOOK_PROVIDERS
     assert (
         request["extra"]["webhook_url"]
