@@ -39,6 +39,9 @@ class Stage(StrEnum):
     VIDEO = "video"
     TTS = "tts"
     KEYFRAME = "keyframe"
+    SHEET = (
+        "sheet"  # a character's reference sheet, an attempt of its owner shot (``pipeline.sheets``)
+    )
 
 
 class AttemptStatus(StrEnum):

@@ -51,8 +51,8 @@ def planned_seconds(storyboard: dict[str, Any], shot_key: str) -> float:
 
 def _is_voice(attempt: Attempt) -> bool:
     """A try of a stage run before the shot's video (``pipeline.voice_stage``,
-    ``pipeline.keyframe_stage``): it renders no seconds of picture."""
-    return attempt.stage in (Stage.TTS, Stage.KEYFRAME)
+    ``pipeline.keyframe_stage``, ``pipeline.sheet_stage``): it renders no seconds of picture."""
+    return attempt.stage in (Stage.TTS, Stage.KEYFRAME, Stage.SHEET)
 
 
 def _is_fallback(session: Session, attempt: Attempt) -> bool:

@@ -13,7 +13,7 @@ from adapters.image_port import image_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history, keyframes, voices
+from pipeline import assets, history, keyframes, sheets, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -66,6 +66,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
     voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
+    sheets.plan_sheets(ctx, board, mode)  # and a character sheet no image model can draw
     keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
     availability = router.provider_availability(ctx.providers, ctx.settings)
     return router.plan(
@@ -164,10 +165,11 @@ def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) 
 
 
 def stages_usd(ctx: RunContext, board: Storyboard, mode: Mode) -> float:
-    """The quotes of the shots' stages before their videos (tts, keyframes), each its first
-    model's."""
+    """The quotes of the shots' stages before their videos (tts, character sheets, keyframes),
+    each its first model's."""
     decisions = [
         *voices.plan_voices(ctx, board, mode).values(),
+        *sheets.plan_sheets(ctx, board, mode).values(),
         *keyframes.plan_keyframes(ctx, board, mode).values(),
     ]
     return sum(d.chain[0].estimate_usd for d in decisions if d.chain)

@@ -88,10 +88,15 @@ def _pre_stage(tries: list[Attempt], stage: str = "tts") -> dict[str, Any] | Non
 def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -> dict[str, Any]:
     voiced = sorted((a for a in tried if a.stage == Stage.TTS), key=lambda a: -a.number)
     drawn = sorted((a for a in tried if a.stage == Stage.KEYFRAME), key=lambda a: -a.number)
-    stages = {"tts": _pre_stage(voiced), "keyframe": _pre_stage(drawn, "keyframe")}
+    sheeted = sorted((a for a in tried if a.stage == Stage.SHEET), key=lambda a: -a.number)
+    stages = {
+        "tts": _pre_stage(voiced),
+        "sheet": _pre_stage(sheeted, "sheet"),
+        "keyframe": _pre_stage(drawn, "keyframe"),
+    }
     attempts = [a for a in tried if a.stage == Stage.VIDEO]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
-    history = [_outcome(a) for a in voiced + drawn]
+    history = [_outcome(a) for a in voiced + sheeted + drawn]
     history += (
         [_outcome(a) for a in attempts[:-1]]
         if shot.status != ShotStatus.FAILED
@@ -115,9 +120,35 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
         "history": history,
         "stages": {name: stage for name, stage in stages.items() if stage},
         "route": shot.route,
-        "attempt_log": [_attempt_row(a) for a in sorted(voiced + drawn, key=lambda a: -a.number)]
+        "attempt_log": [
+            _attempt_row(a) for a in sorted(voiced + sheeted + drawn, key=lambda a: -a.number)
+        ]
         + [_attempt_row(a) for a in attempts],
     }
+
+
+def sheets_of(shots: list[Shot], attempts: dict[int, list[Attempt]]) -> list[dict[str, Any]]:
+    """Each character sheet the job used (its last try per character, in the order drawn): the
+    character, the shot that owns its tries, the model, whether it was reused from the tenant's
+    cache, what it cost and what reusing it saved (the quote not spent)."""
+    latest: dict[str, tuple[Shot, Attempt]] = {}
+    for shot in shots:
+        for attempt in attempts.get(shot.id, []):
+            if attempt.stage == Stage.SHEET:
+                latest[str((attempt.request or {}).get("character"))] = (shot, attempt)
+    rows = []
+    for character, (shot, attempt) in sorted(latest.items(), key=lambda kv: kv[1][1].id):
+        request = attempt.request or {}
+        rows.append(
+            {
+                "character": character, "shot": shot.key, "model": attempt.model_id,
+                "status": attempt.status, "reused": bool(request.get("reused_from")),
+                "cost_usd": money.to_json(attempt.settled_usd),
+                "saved_usd": money.to_json(request.get("saved_usd") or 0.0),
+                "asset": attempt.asset_path if attempt.status == "accepted" else None,
+            }
+        )  # fmt: skip
+    return rows
 
 
 def variant_labels(verification: dict[str, Any] | None) -> list[str]:
@@ -188,5 +219,6 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "saved_usd": money.to_json(
             money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
         ),
+        "sheets": sheets_of(shots, attempts),
         "shots": rows,
     }

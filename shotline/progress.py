@@ -69,8 +69,8 @@ class JobProgress:
                 return
             status = event.kind.split(".", 1)[1]
             row.pop("stage", None)  # named by the events of the stages before the video only
-            if event.data.get("stage") in ("tts", "keyframe"):
-                status = f"tts {status}"
+            if event.data.get("stage") in ("tts", "keyframe", "sheet"):
+                status = f"{event.data['stage']} {status}"
             row.update(event.data, status=status)
             if event.kind.startswith("attempt.") or status == ShotStatus.RENDERING:
                 row.setdefault("started", now)

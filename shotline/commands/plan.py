@@ -35,10 +35,10 @@ Stages = dict[str, dict[str, Any]]
 
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages]:
+) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages, Stages]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import keyframes, planning, voices
+    from pipeline import keyframes, planning, sheets, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -55,16 +55,21 @@ def _plan_and_note(
         shot: voices.stage_record(decision, "keyframe")
         for shot, decision in keyframes.plan_keyframes(ctx, board, mode).items()
     }
-    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn
+    sheeted = {
+        character: voices.stage_record(decision, "sheet")
+        for character, decision in sheets.plan_sheets(ctx, board, mode).items()
+    }
+    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn, sheeted
 
 
-def stages_table(stages: Stages, title: str) -> Table:
+def stages_table(stages: Stages, title: str, owner: str = "shot") -> Table:
     """Each shot's stage before its video (its tts stage: the model that speaks its line; its
-    keyframe stage: the image model that draws its first frame), the quote, the fallbacks."""
+    keyframe stage: the image model that draws its first frame), or each character's sheet stage
+    (``owner="character"``), the quote, the fallbacks."""
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("shot", "stage", "model", "quote", "fallbacks"):
+    for column in (owner, "stage", "model", "quote", "fallbacks"):
         table.add_column(column, justify="right" if column == "quote" else "left", overflow="fold")
     for shot, stage in stages.items():
         quote = f"${stage['quote_usd']:.4f}" if stage["quote_usd"] is not None else ""
@@ -183,11 +188,15 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages, drawn = _plan_and_note(storyboard, mode, providers)
+            result, note, variants, stages, drawn, sheeted = _plan_and_note(
+                storyboard, mode, providers
+            )
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
-            data = result.to_dict() | {"variants": variants, "stages": stages, "keyframes": drawn}
+            data = result.to_dict() | {
+                "variants": variants, "stages": stages, "sheets": sheeted, "keyframes": drawn,
+            }  # fmt: skip
             typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
@@ -197,6 +206,14 @@ def register(app: typer.Typer) -> None:
             console.print(stages_table(stages, f"tts stages ({len(stages)} voiced lines)"))
             total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
             console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
+        if sheeted:
+            console.print(
+                stages_table(sheeted, f"sheet stages ({len(sheeted)} characters)", "character")
+            )
+            total = sum(stage["quote_usd"] or 0.0 for stage in sheeted.values())
+            console.print(
+                f"sheets: ${total:.4f} quoted for {len(sheeted)} character sheets, on top"
+            )
         if drawn:
             console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
             total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
@@ -213,7 +230,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
-            for shot, stage in [*stages.items(), *drawn.items()]:
+            for shot, stage in [*stages.items(), *sheeted.items(), *drawn.items()]:
                 name = stage["stage"]
                 console.print(f"\n[bold]{shot}[/] ({name}): {escape(stage['explanation'])}")
                 for model, why in stage["rejected"].items():
