@@ -1,9 +1,10 @@
 """Cross-shot consistency: colour and exposure continuity at every join and between the shots of a
-scene, from luma statistics and Y/U/V histograms read straight from the decoded planes."""
+scene, from luma statistics and Y/U/V histograms read straight from the decoded planes; and each
+shot featuring a character against the character's reference images (``check_references``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -206,4 +207,60 @@ def check_joins(
         for i, a in enumerate(members):
             for b in members[i + 1 :]:
                 reports.append(_report(a, b, "scene", True, looks, scenes, scene, limits))
+    return reports
+
+
+@dataclass(frozen=True)
+class ReferenceReport:
+    """A shot (``shot``: its index) against one reference image of a ``character`` it features:
+    the distance of their mean chroma and of their U/V histograms (luma is left out: a reference
+    sheet is drawn in neutral light, the shot in the scene's). ``flagged`` when the shot does not
+    carry the reference's palette at all (score below 0.5)."""
+
+    shot: int
+    character: str
+    chroma_delta: float
+    hist_distance: float
+    score: float
+    flagged: bool
+    message: str
+
+
+REFERENCE_LIMITS = JoinThresholds(chroma=24.0, hist=0.5)
+"""Looser than a join's: a reference is a still of the character alone, the shot a whole scene;
+only a gross mismatch (another palette altogether) is flagged."""
+
+
+def still_look(path: Path) -> Look:
+    """The colour statistics of a still image (a reference), as one sampled frame of a clip."""
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+    except (av.error.FFmpegError, OSError, StopIteration) as exc:
+        raise QualityError(f"cannot read {path}: {exc}") from exc
+    return Look.of([_sample(frame, 0.0)])
+
+
+def check_references(
+    profiles: Sequence[ColourProfile],
+    references: Mapping[int, Sequence[tuple[str, Look]]],
+    limits: JoinThresholds = REFERENCE_LIMITS,
+) -> list[ReferenceReport]:
+    """Each shot (an index of ``profiles``, whose ``whole`` look the join check computed) against
+    the looks of the references of the characters it features."""
+    reports = []
+    for index, looks in sorted(references.items()):
+        shot = profiles[index].whole
+        for character, look in looks:
+            chroma = float(
+                np.hypot(shot.chroma[0] - look.chroma[0], shot.chroma[1] - look.chroma[1])
+            )
+            overlap = np.sqrt(shot.hist[1:] * look.hist[1:]).sum(axis=1)
+            hist = float(np.mean(np.sqrt(np.maximum(0.0, 1.0 - overlap))))
+            worst = max(chroma / limits.chroma, hist / limits.hist)
+            score = max(0.0, min(1.0, 1.0 - worst / 2.0))
+            message = f"chroma {chroma:.1f}, U/V histogram {hist:.2f}"
+            reports.append(
+                ReferenceReport(index, character, chroma, hist, score, score < 0.5, message)
+            )
     return reports

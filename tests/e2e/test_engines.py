@@ -224,8 +224,8 @@ def voiced(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
 
 
 def keyframed(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
-    """A keyframe drawn by the keyframe stage (the local image model) before the shot's video
-    stage, which animates it; the prompt carries ``tag``, so neither is reused across engines."""
+    """Mara's reference sheet, then a keyframe conditioned on it, drawn by the local image model
+    before the shot's video stage, which animates it; the prompt carries ``tag``, so neither is reused across engines."""
     install(ctx)
     mara = {"id": "mara", "description": "a woman in a red raincoat"}
     job_id = new_job(ctx, tmp, tag, shot("a", characters=["mara"]), characters=[mara])
@@ -283,7 +283,8 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
     "keyframed": {
         "a": [
             "shot.planned",
-            *[e for e in RENDERED if e not in TIMING],  # the keyframe try (nothing to poll)
+            *[e for e in RENDERED if e not in TIMING],  # mara's sheet try (nothing to poll)
+            *[e for e in RENDERED if e not in TIMING],  # the keyframe try, conditioned on it
             *first(ACCEPTED),
         ]
     },

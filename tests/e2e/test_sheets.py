@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from foundation.settings import Settings
 from store.db import session_scope
-from store.models import Attempt, Shot
+from store.models import Attempt, Event, Shot
 from tests.router.test_cli_plan import app_with, run
 
 
@@ -78,6 +78,14 @@ def tries(tmp_path: Path, job_id: str, stage: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
+def consistency_pairs(tmp_path: Path, job_id: str) -> list[dict[str, Any]]:
+    with session_scope(Settings(data_dir=tmp_path / "data").db_url) as session:
+        data = session.scalars(
+            select(Event.data).where(Event.job_id == job_id, Event.kind == "job.consistency")
+        ).one()
+    return list(data["pairs"])
+
+
 def figure(path: str) -> np.ndarray:
     """The colour at the centre of the emulated picture's figure."""
     image = cv2.imread(path)
@@ -106,6 +114,12 @@ def test_a_sheet_is_drawn_once_conditions_keyframes_and_is_redrawn_only_when_edi
         assert keyframes[key]["request"]["references"] == [sheets["mara"]["asset"]]
         assert np.abs(figure(keyframes[key]["asset"]) - sheet.reshape(-1, 3).mean(0)).max() < 6
     assert keyframes["c"]["request"]["references"] == [sheets["joe"]["asset"]]
+
+    # the consistency check compares each shot with its characters' references (the sheets)
+    pairs = consistency_pairs(tmp_path, first["job"])
+    assert {(p["a"], p["b"]) for p in pairs if p["kind"] == "reference"} == {
+        ("a", "mara"), ("b", "mara"), ("c", "joe"),
+    }  # fmt: skip
 
     again = render(cli, tmp_path, "a woman in a red raincoat", "again")
     assert all(s["reused"] and s["cost_usd"] == 0.0 and s["saved_usd"] > 0 for s in again["sheets"])
