@@ -4,16 +4,17 @@
 
 A 6-shot storyboard with two characters (descriptions, voices), a style, four spoken lines, a
 music bed from a file and captions, at 320x180: each voiced shot runs its tts stage, then its video
-stage, gate and normalise. Prints
+stage, gate and normalise; each character (no reference images) gets one reference sheet, and each
+shot a keyframe conditioned on its characters' sheets. Prints
 (a) wall time over the critical path (the slowest shot from job start to its verdict, plus the
     stitch; the same definition as ``bench_pipeline.py``), goal <= 1.1x;
 (b) the stages rendered again after one character's description is edited and the storyboard is
-    rendered again in the same tenant: expected exactly the video stages of the shots that feature
-    that character (a description is part of their prompts) and none of the tts stages (a line's
-    speech depends on its text, voice and model, not on the description);
+    rendered again in the same tenant: expected exactly that character's sheet and the keyframe and
+    video stages of the shots that feature that character (a description is part of their prompts,
+    the sheet part of their keyframes' inputs) and none of the tts stages (a line's speech depends
+    on its text, voice and model, not on the description);
 (c) the per-stage cost table of the first render (emulated prices, from the ledger's records).
-Keyframes and character sheets (image models) and generated music are not wired yet, so they are
-not in the chain.
+Generated music is not wired yet, so it is not in the chain.
 """
 
 from __future__ import annotations
@@ -140,17 +141,28 @@ def main() -> None:
             _, second = render(ctx, board(edited), work / f"b{run}.mp4")
             video, tts = rerendered(second)
             drawn = rerendered(second, "keyframe")[1]
+            sheets = sorted(s["character"] for s in second["sheets"] if not s["reused"])
+            saved = float(second["saved_usd"]) + sum(
+                float(s["saved_usd"]) for s in second["sheets"]
+            )
             print(f"run {run + 1}: 6 shots, {args.latency:g} s provider latency, "
                   f"{time.monotonic() - started:.1f} s for both renders")  # fmt: skip
             print(f"  (a) wall {wall:.2f} s / critical path {critical:.2f} s = "
                   f"{wall / critical:.2f}x (goal <= 1.1x)")  # fmt: skip
-            exact = sorted(video) == expected and not tts and sorted(drawn) == expected
+            exact = (sorted(video), sorted(drawn), tts, sheets) == (
+                expected,
+                expected,
+                [],
+                ["mara"],
+            )
             verdict = "exactly the dependent ones" if exact else "NOT"
             print(f"  (b) after editing mara's description: video stages again {sorted(video)}, "
-                  f"keyframes again {sorted(drawn)}, tts stages again {sorted(tts)}; expected "
-                  f"video and keyframes {expected}, tts []: {verdict}")  # fmt: skip
-            print(f"      reused: {len(second['cached_shots'])} video stages, "
-                  f"${float(second['saved_usd']):.4f} saved (emulated prices)")  # fmt: skip
+                  f"keyframes again {sorted(drawn)}, sheets again {sheets}, tts stages again "
+                  f"{sorted(tts)}; expected video and keyframes {expected}, sheets ['mara'], "
+                  f"tts []: {verdict}")  # fmt: skip
+            reused = sum(s["reused"] for s in second["sheets"])
+            print(f"      reused: {len(second['cached_shots'])} video stages, {reused} sheets, "
+                  f"${saved:.4f} saved (emulated prices)")  # fmt: skip
         print("\n  (c) per-stage cost of the first render (emulated prices):")
         print("| stage | model | tries | cost $ |")
         print("|---|---|---:|---:|")
