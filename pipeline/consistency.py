@@ -21,11 +21,11 @@ from pipeline.context import RunContext
 from pipeline.transitions import shot_to
 from quality.consistency import (
     ColourProfile,
-    Look,
+    Palette,
     check_joins,
     check_references,
     profile,
-    still_look,
+    still_palette,
 )
 from quality.errors import QualityError
 from store import jobs
@@ -95,7 +95,7 @@ def check(ctx: RunContext, job_id: str) -> list[int]:
         for r in reports
     ]
     pairs += [
-        _pair(shots[m.shot].key, m.character, "reference", m.score, m.flagged, m.message)
+        _pair(shots[m.shot].key, m.character, "reference", m.present, m.flagged, m.message)
         for m in matches
     ]
     with session_scope(ctx.db_url) as session:
@@ -139,11 +139,11 @@ def _references(
 
 
 @lru_cache(maxsize=256)
-def _still_at(path: str, mtime_ns: int) -> Look:
-    return still_look(Path(path))
+def _still_at(path: str, mtime_ns: int) -> Palette:
+    return still_palette(Path(path))
 
 
-def _still(path: Path) -> Look:
+def _still(path: Path) -> Palette:
     """A reference's look, read once per file version and remembered."""
     return _still_at(str(path), path.stat().st_mtime_ns)
 

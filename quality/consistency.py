@@ -13,7 +13,7 @@ import av
 import av.error
 import numpy as np
 
-from quality.accumulate import ColourSample, colour_sample
+from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample
 from quality.errors import QualityError
 
 EDGE_S = 0.5
@@ -211,56 +211,72 @@ def check_joins(
 
 
 @dataclass(frozen=True)
+class Palette:
+    """A reference's colours: the U/V histograms (``COLOUR_BINS`` each, summing to 1) of its
+    saturated pixels (a sheet's neutral background and greys left out) and their share of it."""
+
+    hist: np.ndarray  # shape (2, COLOUR_BINS)
+    share: float
+
+
+@dataclass(frozen=True)
 class ReferenceReport:
     """A shot (``shot``: its index) against one reference image of a ``character`` it features:
-    the distance of their mean chroma and of their U/V histograms (luma is left out: a reference
-    sheet is drawn in neutral light, the shot in the scene's). ``flagged`` when the shot does not
-    carry the reference's palette at all (score below 0.5)."""
+    ``present``, how much of the reference's colours the shot carries (per U and V, the smaller;
+    a colour counts as fully present when at least ``PRESENCE`` of the shot's pixels have it).
+    ``flagged`` when under half is (the character's palette is missing from the shot); a
+    reference without saturated colours cannot be compared (``present`` 1)."""
 
     shot: int
     character: str
-    chroma_delta: float
-    hist_distance: float
-    score: float
+    present: float
     flagged: bool
     message: str
 
 
-REFERENCE_LIMITS = JoinThresholds(chroma=24.0, hist=0.5)
-"""Looser than a join's: a reference is a still of the character alone, the shot a whole scene;
-only a gross mismatch (another palette altogether) is flagged."""
+PRESENCE = 0.05
+"""The share of a shot's pixels a character's colour must cover to count as present: a figure
+takes a few percent of a wide shot's frame."""
+SATURATED = 16
+"""|U - 128| + |V - 128| above which a pixel is a colour, not a grey (8-bit planes)."""
+MIN_SHARE = 0.02
+"""A reference with fewer saturated pixels than this has no palette to compare."""
 
 
-def still_look(path: Path) -> Look:
-    """The colour statistics of a still image (a reference), as one sampled frame of a clip."""
+def still_palette(path: Path) -> Palette:
+    """The palette of a still image (a reference), read from its U/V planes as a clip's are."""
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
     except (av.error.FFmpegError, OSError, StopIteration) as exc:
         raise QualityError(f"cannot read {path}: {exc}") from exc
-    return Look.of([_sample(frame, 0.0)])
+    planes = np.asarray(frame.reformat(format="yuv444p").to_ndarray(), np.int32)
+    u, v = planes[1].ravel(), planes[2].ravel()
+    keep = (np.abs(u - 128) + np.abs(v - 128)) > SATURATED
+    share = float(keep.mean())
+    if not keep.any():
+        return Palette(np.zeros((2, COLOUR_BINS)), 0.0)
+    hist = np.stack(
+        [np.bincount(c[keep] >> 4, minlength=COLOUR_BINS) / int(keep.sum()) for c in (u, v)]
+    )
+    return Palette(hist, share)
 
 
 def check_references(
-    profiles: Sequence[ColourProfile],
-    references: Mapping[int, Sequence[tuple[str, Look]]],
-    limits: JoinThresholds = REFERENCE_LIMITS,
+    profiles: Sequence[ColourProfile], references: Mapping[int, Sequence[tuple[str, Palette]]]
 ) -> list[ReferenceReport]:
     """Each shot (an index of ``profiles``, whose ``whole`` look the join check computed) against
-    the looks of the references of the characters it features."""
+    the palettes of the references of the characters it features."""
     reports = []
-    for index, looks in sorted(references.items()):
-        shot = profiles[index].whole
-        for character, look in looks:
-            chroma = float(
-                np.hypot(shot.chroma[0] - look.chroma[0], shot.chroma[1] - look.chroma[1])
-            )
-            overlap = np.sqrt(shot.hist[1:] * look.hist[1:]).sum(axis=1)
-            hist = float(np.mean(np.sqrt(np.maximum(0.0, 1.0 - overlap))))
-            worst = max(chroma / limits.chroma, hist / limits.hist)
-            score = max(0.0, min(1.0, 1.0 - worst / 2.0))
-            message = f"chroma {chroma:.1f}, U/V histogram {hist:.2f}"
-            reports.append(
-                ReferenceReport(index, character, chroma, hist, score, score < 0.5, message)
-            )
+    for index, palettes in sorted(references.items()):
+        shot = profiles[index].whole.hist[1:]
+        for character, palette in palettes:
+            if palette.share < MIN_SHARE:
+                message = "the reference has no saturated colours to compare"
+                reports.append(ReferenceReport(index, character, 1.0, False, message))
+                continue
+            covered = np.minimum(palette.hist, shot / PRESENCE).sum(axis=1)
+            present = float(min(1.0, covered.min()))
+            message = f"{present:.0%} of the reference's colours in the shot"
+            reports.append(ReferenceReport(index, character, present, present < 0.5, message))
     return reports

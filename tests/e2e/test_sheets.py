@@ -120,6 +120,8 @@ def test_a_sheet_is_drawn_once_conditions_keyframes_and_is_redrawn_only_when_edi
     assert {(p["a"], p["b"]) for p in pairs if p["kind"] == "reference"} == {
         ("a", "mara"), ("b", "mara"), ("c", "joe"),
     }  # fmt: skip
+    # drawn from keyframes conditioned on the sheets, the shots carry their characters' colours
+    assert not [p for p in pairs if p["kind"] == "reference" and p["flagged"]], pairs
 
     again = render(cli, tmp_path, "a woman in a red raincoat", "again")
     assert all(s["reused"] and s["cost_usd"] == 0.0 and s["saved_usd"] > 0 for s in again["sheets"])

@@ -15,7 +15,7 @@ from foundation.settings import Settings, get_settings
 from pipeline import keyframes, sheet_stage, sheets
 from pipeline.context import RunContext
 from pipeline.planning import create_job, route
-from quality.consistency import ColourProfile, Look, check_references
+from quality.consistency import ColourProfile, Look, check_references, still_palette
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 from tests.pipeline.conftest import shot, tiny_board
@@ -159,27 +159,37 @@ def test_when_the_owner_fails_the_next_shot_owns_the_sheet_and_fails_with_its_re
     assert ended["c"][0] == ended["d"][0] == "planned"
 
 
-def _look(u: float, v: float) -> Look:
+def _look(u: int, v: int) -> Look:
+    """A shot's look: grey mostly, 10% of its pixels at (u, v)."""
     hist = np.zeros((3, 16), np.float32)
-    hist[0, 8] = 1.0
-    hist[1, int(u) >> 4] = 1.0
-    hist[2, int(v) >> 4] = 1.0
+    hist[:, 8] = 1.0
+    hist[1, 8], hist[1, u >> 4] = 0.9, 0.1
+    hist[2, 8], hist[2, v >> 4] = 0.9, 0.1
     return Look(120.0, 30.0, (u, v), hist)
 
 
-def test_a_shot_is_compared_with_its_characters_references_on_its_palette():
-    red, blue = _look(110, 190), _look(190, 110)
+def test_a_shot_is_compared_with_its_characters_references_on_their_colours(tmp_path):
+    import cv2
+
+    red = tmp_path / "red.png"  # a red figure on a white sheet
+    sheet = np.full((64, 64, 3), 255, np.uint8)
+    sheet[16:48, 24:40] = (30, 30, 200)
+    cv2.imwrite(str(red), sheet)
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), np.full((64, 64, 3), 128, np.uint8))
+    palette = still_palette(red)
+    assert 0.1 < palette.share < 0.2
+    (u,) = np.flatnonzero(palette.hist[0])
+    (v,) = np.flatnonzero(palette.hist[1])
+    with_red, without = _look(int(u) << 4, int(v) << 4), _look(128 + 48, 128 - 48)
     profiles = [
-        ColourProfile(Path("a.mp4"), red, red, red),
-        ColourProfile(Path("b.mp4"), blue, blue, blue),
+        ColourProfile(Path(n), look, look, look) for n, look in (("a", with_red), ("b", without))
     ]
-    reports = check_references(profiles, {0: [("mara", red)], 1: [("mara", red)]})
-    assert [(r.shot, r.character, r.flagged) for r in reports] == [
-        (0, "mara", False),
-        (1, "mara", True),
-    ]
-    assert reports[0].score == 1.0
-    assert "chroma" in reports[1].message
+    refs = {0: [("mara", palette)], 1: [("mara", palette), ("joe", still_palette(grey))]}
+    reports = check_references(profiles, refs)
+    seen = [(r.shot, r.character, r.flagged, round(r.present, 2)) for r in reports]
+    assert seen == [(0, "mara", False, 1.0), (1, "mara", True, 0.0), (1, "joe", False, 1.0)]
+    assert "no saturated colours" in reports[2].message
 
 
 def test_plan_shows_the_sheet_stage_with_its_model_quote_and_fallbacks(tmp_path, joe_png):
