@@ -136,6 +136,31 @@ def plan_table(result: router.Plan) -> Table:
     return table
 
 
+def print_stage_tables(console: Console, stages: Stages, sheeted: Stages, drawn: Stages) -> None:
+    """The stages before the videos: tts lines, character sheets, keyframes, each with its total."""
+    if stages:
+        console.print(stages_table(stages, f"tts stages ({len(stages)} voiced lines)"))
+        total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
+        console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
+    if sheeted:
+        console.print(
+            stages_table(
+                sheeted,
+                f"sheet stages ({len(sheeted)} character{'s' * (len(sheeted) != 1)})",
+                "character",
+            )
+        )
+        total = sum(stage["quote_usd"] or 0.0 for stage in sheeted.values())
+        console.print(
+            f"sheets: ${total:.4f} quoted for {len(sheeted)} character "
+            f"sheet{'s' * (len(sheeted) != 1)}, on top"
+        )
+    if drawn:
+        console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
+        total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
+        console.print(f"keyframes: ${total:.4f} quoted for {len(drawn)} keyframes, on top")
+
+
 def print_forecast(result: router.Plan, console: Console) -> None:
     f = result.forecast
     console.print(
@@ -202,22 +227,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2)
             return
         console.print(plan_table(result))
-        if stages:
-            console.print(stages_table(stages, f"tts stages ({len(stages)} voiced lines)"))
-            total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
-            console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
-        if sheeted:
-            console.print(
-                stages_table(sheeted, f"sheet stages ({len(sheeted)} characters)", "character")
-            )
-            total = sum(stage["quote_usd"] or 0.0 for stage in sheeted.values())
-            console.print(
-                f"sheets: ${total:.4f} quoted for {len(sheeted)} character sheets, on top"
-            )
-        if drawn:
-            console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
-            total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
-            console.print(f"keyframes: ${total:.4f} quoted for {len(drawn)} keyframes, on top")
+        print_stage_tables(console, stages, sheeted, drawn)
         print_forecast(result, console)
         print_variants(variants, console)
         from rich.markup import escape

@@ -207,5 +207,5 @@ def test_plan_shows_the_sheet_stage_with_its_model_quote_and_fallbacks(tmp_path,
     assert mara["quote_usd"] > 0
     assert mara["fallbacks"]
     text = run("plan", str(path), "--providers", "emulated").output
-    assert "sheet stages (1 characters)" in text
-    assert "quoted for 1 character sheets" in text
+    assert "sheet stages (1 character)" in text
+    assert "quoted for 1 character sheet," in text
