@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import cv2
+from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
 from adapters.images import ImageRequest
@@ -38,7 +39,9 @@ STAGE = Stage.SHEET
 _WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
 
 
-def _missing(session: Any, job_id: str, board: dict[str, Any], spec: dict[str, Any]) -> list[str]:
+def _missing(
+    session: Session, job_id: str, board: dict[str, Any], spec: dict[str, Any]
+) -> list[str]:
     """The characters of ``spec`` that need a sheet the job has not drawn yet (no query and no
     validation when none of them lacks reference images)."""
     bare = {c["id"] for c in board.get("characters") or [] if not c.get("reference_images")} & set(
@@ -51,7 +54,7 @@ def _missing(session: Any, job_id: str, board: dict[str, Any], spec: dict[str, A
     return [s.character for s in wanted if s.character not in done]
 
 
-def status(session: Any, shot: Shot, board: dict[str, Any]) -> Literal["sheet", "wait"] | None:
+def status(session: Session, shot: Shot, board: dict[str, Any]) -> Literal["sheet", "wait"] | None:
     """For a shot whose keyframe is pending: ``sheet`` when it owns a sheet still to draw,
     ``wait`` when another shot owns the sheet it waits for, None when its sheets are drawn."""
     missing = _missing(session, shot.job_id, board, stage_tries.spec_entry(board, shot.key))
@@ -90,8 +93,6 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
 def _draw_one(
     ctx: RunContext, shot_pk: int, owner: stage_tries.Owner, sheet: sheets.Sheet
 ) -> float:
-    from pipeline.keyframes import image_providers
-
     with session_scope(ctx.db_url) as session:
         tries = sheets.job_tries(session, owner.id, sheet.character, sheet.prompt)
         stage_tries.close_interrupted(session, owner.id, tries, STAGE)
@@ -101,7 +102,7 @@ def _draw_one(
             for a in tries
             if a.status == AttemptStatus.RESERVED and a.shot_id == shot_pk
         }
-    providers = image_providers(owner.providers, ctx.settings)
+    providers = sheets.image_stage_providers(owner.providers, ctx.settings)
     decision = sheets.route_sheet(ctx, sheet, providers, owner.mode)
     reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
 
