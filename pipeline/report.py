@@ -74,6 +74,7 @@ def _pre_stage(tries: list[Attempt], stage: str = "tts") -> dict[str, Any] | Non
         "status": last.status,
         "tries": len(tries),
         "reused": bool((last.request or {}).get("reused_from")),
+        "saved_usd": money.to_json((last.request or {}).get("saved_usd") or 0.0),
         "asset": last.asset_path if last.status == "accepted" else None,
         # how the speech was made: the provider, or the local voice (espeak-ng or its marked
         # placeholder, ``placeholder-voice``)
@@ -151,6 +152,28 @@ def sheets_of(shots: list[Shot], attempts: dict[int, list[Attempt]]) -> list[dic
     return rows
 
 
+def reused_of(
+    rows: list[dict[str, Any]],
+    sheets: list[dict[str, Any]],
+    videos: list[str],
+    saved_videos: Decimal,
+) -> dict[str, Any]:
+    """What the job reused from the tenant's cache instead of paying again: the characters whose
+    sheet, the shots whose keyframe, tts stage or video was reused, and the money saved (each
+    reused output's quote; a cached video's ``shot.cached`` saving)."""
+    reused_sheets = [sheet for sheet in sheets if sheet["reused"]]
+    saved = [saved_videos, *(money.usd(sheet["saved_usd"]) for sheet in reused_sheets)]
+    found: dict[str, Any] = {"sheets": [sheet["character"] for sheet in reused_sheets]}
+    for name, key in (("keyframe", "keyframes"), ("tts", "tts")):
+        stages = [(r["id"], r["stages"].get(name) or {}) for r in rows]
+        reused = [(shot, stage) for shot, stage in stages if stage.get("reused")]
+        found[key] = [shot for shot, _ in reused]
+        saved += [money.usd(stage["saved_usd"]) for _, stage in reused]
+    found["videos"] = videos
+    found["saved_usd"] = money.to_json(money.total(saved))
+    return found
+
+
 def variant_labels(verification: dict[str, Any] | None) -> list[str]:
     """The variants delivered with the output (``OUT.<label>.mp4``), as its verification lists."""
     return list((verification or {}).get("variants", {}))
@@ -195,6 +218,8 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         tried = attempts.get(shot.id, [])
         costs.append(_spend(tried, records))
         rows.append(_shot_row(shot, tried, durations[shot.key], costs[-1]))
+    saved_videos = money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
+    sheets = sheets_of(shots, attempts)
     return {
         "job": job.id,
         "title": job.title,
@@ -216,9 +241,8 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "spent_usd": money.to_json(job.spent_usd),
         "settled_usd": money.to_json(money.total(costs)),
         "cached_shots": [e.shot_key for e in cached],
-        "saved_usd": money.to_json(
-            money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
-        ),
-        "sheets": sheets_of(shots, attempts),
+        "saved_usd": money.to_json(saved_videos),
+        "sheets": sheets,
+        "reused": reused_of(rows, sheets, [e.shot_key or "" for e in cached], saved_videos),
         "shots": rows,
     }

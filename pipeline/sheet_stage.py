@@ -7,7 +7,8 @@ Each try is an attempt of the owner shot with ``stage == "sheet"`` (numbered bel
 tts and keyframe tries), ``request.character`` naming the character, its quote reserved and its
 cost settled by the ledger, with its events. The image is cached per tenant by
 ``sheets.cache_key`` (kept as the attempt's ``provider_job_id``): an unchanged character reuses
-its stored sheet for nothing (``request.saved_usd``: the quote not spent). The check: the image
+its stored sheet for nothing (``request.saved_usd``: the quote not spent, set by
+``stage_tries.open_try``). The check: the image
 decodes, is not blank, and passes the image safety classifier; a refusal or a failed check moves
 to the next model of the chain.
 """
@@ -130,7 +131,6 @@ def _try(
         "stage": STAGE, "character": sheet.character, "prompt": sheet.prompt,
         "size": target.size, "aspect": target.aspect, "cache_key": key,
         "reused_from": cached and cached[0],
-        "saved_usd": round(candidate.estimate_usd, 6) if cached else 0.0,
     }  # fmt: skip
     attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
     if attempt_id is None:

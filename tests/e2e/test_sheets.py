@@ -147,3 +147,6 @@ def test_a_sheet_is_drawn_once_conditions_keyframes_and_is_redrawn_only_when_edi
     assert {k for k, s in stages.items() if not s["reused"]} == {"a", "b"}
     assert sorted(edited["cached_shots"]) == ["c"]  # c's video is the cached clip
     assert {s["id"] for s in edited["shots"] if s["cost_usd"] > 0} == {"a", "b"}
+    reused = edited["reused"]  # what the report names as reused, and the money saved
+    assert (reused["sheets"], reused["keyframes"], reused["videos"]) == (["joe"], ["c"], ["c"])
+    assert reused["saved_usd"] > sheets["joe"]["saved_usd"] > 0

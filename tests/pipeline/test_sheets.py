@@ -209,3 +209,12 @@ def test_plan_shows_the_sheet_stage_with_its_model_quote_and_fallbacks(tmp_path,
     text = run("plan", str(path), "--providers", "emulated").output
     assert "sheet stages (1 character)" in text
     assert "quoted for 1 character sheet," in text
+
+
+def test_the_closing_caption_names_what_was_reused_and_the_money_saved():
+    from shotline.console import reused_note
+
+    reused = {"sheets": ["joe"], "keyframes": ["c"], "tts": [], "videos": ["c"], "saved_usd": 0.2}
+    note = reused_note({"reused": reused})
+    assert note == "  (1 shots, 1 sheets, 1 keyframes reused from the cache, $0.20 saved)"
+    assert reused_note({"reused": reused | {"sheets": [], "keyframes": [], "videos": []}}) == ""
