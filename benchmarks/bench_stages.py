@@ -142,9 +142,7 @@ def main() -> None:
             video, tts = rerendered(second)
             drawn = rerendered(second, "keyframe")[1]
             sheets = sorted(s["character"] for s in second["sheets"] if not s["reused"])
-            saved = float(second["saved_usd"]) + sum(
-                float(s["saved_usd"]) for s in second["sheets"]
-            )
+            reused = second["reused"]
             print(f"run {run + 1}: 6 shots, {args.latency:g} s provider latency, "
                   f"{time.monotonic() - started:.1f} s for both renders")  # fmt: skip
             print(f"  (a) wall {wall:.2f} s / critical path {critical:.2f} s = "
@@ -160,9 +158,9 @@ def main() -> None:
                   f"keyframes again {sorted(drawn)}, sheets again {sheets}, tts stages again "
                   f"{sorted(tts)}; expected video and keyframes {expected}, sheets ['mara'], "
                   f"tts []: {verdict}")  # fmt: skip
-            reused = sum(s["reused"] for s in second["sheets"])
-            print(f"      reused: {len(second['cached_shots'])} video stages, {reused} sheets, "
-                  f"${saved:.4f} saved (emulated prices)")  # fmt: skip
+            print(f"      reused: {len(reused['videos'])} video stages, {len(reused['sheets'])} "
+                  f"sheets, {len(reused['keyframes'])} keyframes, {len(reused['tts'])} tts lines, "
+                  f"${float(reused['saved_usd']):.4f} saved (emulated prices)")  # fmt: skip
         print("\n  (c) per-stage cost of the first render (emulated prices):")
         print("| stage | model | tries | cost $ |")
         print("|---|---|---:|---:|")
