@@ -51,7 +51,7 @@ def frame_count(duration_s: float, fps: float) -> int:
     return max(1, round(duration_s * fps))
 
 
-def _fps_fraction(fps: float) -> Fraction:
+def fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
@@ -82,7 +82,7 @@ def _gradient(
     return np.ascontiguousarray(np.broadcast_to(colours, (height, width, 3)).astype(np.uint8))
 
 
-def _first_frame(request: GenerationRequest) -> npt.NDArray[np.uint8] | None:
+def first_frame(request: GenerationRequest) -> npt.NDArray[np.uint8] | None:
     """The request's first frame (a keyframe, a reference image, the previous shot's last frame)
     centre-cropped to the frame's aspect and sized to it, as the clip's background: the animatic
     starts from the image it is given, as an image-to-video model does. None without one."""
@@ -227,8 +227,8 @@ def audio_track(
     return np.clip(np.stack([left, right]), -1.0, 1.0).astype(np.float32), note
 
 
-def _video_stream(container: av.container.OutputContainer, request: GenerationRequest) -> Any:
-    rate = _fps_fraction(request.fps)
+def video_stream(container: av.container.OutputContainer, request: GenerationRequest) -> Any:
+    rate = fps_fraction(request.fps)
     video = container.add_stream("libx264", rate=rate)
     video.width, video.height, video.pix_fmt = request.width, request.height, "yuv420p"
     video.time_base = 1 / rate
@@ -245,7 +245,7 @@ def _video_stream(container: av.container.OutputContainer, request: GenerationRe
 def render_animatic(request: GenerationRequest, out: Path) -> Path:
     """Render ``request`` to ``out`` (written atomically) and return ``out``."""
     total, seed = frame_count(request.duration_s, request.fps), request_seed(request)
-    base = _first_frame(request)
+    base = first_frame(request)
     if base is None:
         base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
     captions = _captions(request, base, total)
@@ -254,7 +254,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial.mp4")
     with av.open(str(partial), "w", format="mp4") as container:
-        video = _video_stream(container, request)
+        video = video_stream(container, request)
         audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
         for index in range(total):
             frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000, ink)
@@ -268,8 +268,8 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
             container.mux(video.encode(picture))
         container.mux(video.encode(None))
         if audio is not None:
-            samples = round(total / _fps_fraction(request.fps) * SAMPLE_RATE)
-            _encode_audio(container, audio, audio_track(request, samples, seed)[0])
+            samples = round(total / fps_fraction(request.fps) * SAMPLE_RATE)
+            encode_audio(container, audio, audio_track(request, samples, seed)[0])
     partial.replace(out)
     return out
 
@@ -278,7 +278,7 @@ def _espeak_wave_available() -> bool:
     return bool(shutil.which("espeak-ng") or shutil.which("espeak"))
 
 
-def _encode_audio(
+def encode_audio(
     container: av.container.OutputContainer,
     stream: av.audio.stream.AudioStream,
     track: npt.NDArray[np.float32],

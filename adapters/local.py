@@ -1,4 +1,5 @@
-"""``local/animatic``: the local renderer behind the same adapter contract as a hosted provider.
+"""``local/animatic`` and ``local/still``: the local renderers behind the same adapter contract
+as a hosted provider (``provider_model`` says which draws the clip).
 
 ``submit`` only records the request (so it is instant and its id can be persisted first); ``poll``
 renders when the clip does not exist yet; ``fetch`` copies the clip into the asset store, measured.
@@ -17,6 +18,7 @@ from typing import Any
 from adapters.animatic import render_animatic
 from adapters.base import Asset, GenerationRequest, JobState, PollResult
 from adapters.errors import AssetError, RejectedInputError
+from adapters.still import render_still
 from media.probe import probe
 
 __all__ = ["LocalAnimaticAdapter", "render_animatic", "request_key"]
@@ -88,7 +90,12 @@ class LocalAnimaticAdapter:
                 JobState.FAILED, error=RejectedInputError(f"no job {job_id}", self.provider)
             )
         if not clip.exists():
-            render_animatic(_request_from(json.loads(spec.read_text())), clip)
+            request = _request_from(json.loads(spec.read_text()))
+            render = render_still if request.provider_model == "still" else render_animatic
+            try:
+                render(request, clip)
+            except RejectedInputError as exc:
+                return PollResult(JobState.FAILED, error=exc)
         return PollResult(JobState.SUCCEEDED, progress=1.0)
 
     def cancel(self, job_id: str) -> bool:

@@ -39,6 +39,7 @@ from foundation.keyframes import (
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
 from foundation.music import MusicSpec
+from foundation.previews import PreviewSpec as PreviewSpec  # re-exported: the board's `preview`
 from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
@@ -185,12 +186,6 @@ class Shot(_Strict):
 class Scene(_Strict):
     id: str = Field(min_length=1, max_length=64)
     shots: list[Shot] = Field(min_length=1)
-
-
-class PreviewSpec(_Strict):
-    """How a preview renders: ``free`` puts every shot on the local animatic (nothing is spent)."""
-
-    free: bool = False
 
 
 class CaptionsSpec(_Strict):

@@ -1,8 +1,11 @@
 """Preview-then-commit: quote the final render of a delivered preview, then commit approved shots.
 
 A commit creates a **final job** next to the preview job. Approved shots are routed in ``final``
-mode and keep the preview's prompt, seed and reference image; where the final model takes an image
-and the shot has none of its own, the preview clip's first frame becomes its reference image.
+mode and keep the preview's prompt, seed and reference image. A shot with a keyframe stage keeps
+it: the final's stage reuses the preview's approved keyframe from the cache, for nothing
+(``keyframe_stage``), and the final model animates exactly that image. Where the final model takes
+an image and the shot has no first frame of its own, the preview clip's first frame becomes its
+reference image. The preview settings (``preview.kind``) are not the final's.
 Unapproved shots keep their preview clip (the final job starts them as accepted). The preview job
 is left as it was, so both versions stay, linked by a ``JobCommit`` row that also records the final
 quote of every shot (for the cost avoided) and, once the final is delivered, the preview/final
@@ -20,7 +23,7 @@ import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
 from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
-from pipeline import commit_versions, events
+from pipeline import commit_versions, events, previews
 from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
 from pipeline.planning import create_job, planned_shot, route
@@ -99,7 +102,7 @@ def _approved(preview: _Preview, shots: list[str] | None) -> list[str]:
 
 def _route(ctx: RunContext, board: Storyboard) -> router.Plan:
     """Final-mode routing of ``board``; the budget is enforced by the quote, not by routing."""
-    final = board.model_copy(update={"budget_usd": None, "mode": Mode.FINAL})
+    final = previews.final_of(board).model_copy(update={"budget_usd": None})
     return route(ctx, final, Mode.FINAL)
 
 
@@ -114,7 +117,7 @@ def _with_frames(
 ) -> Storyboard:
     """The preview's storyboard at final, every approved shot's seed pinned to the preview's, and
     the preview clip's first frame as reference image of the shots in ``frame``."""
-    data = preview.board.model_dump(mode="json") | {"mode": "final"}
+    data = previews.final_of(preview.board).model_dump(mode="json")
     for scene in data["scenes"]:
         for spec in scene["shots"]:
             shot = preview.shots.get(spec["id"])
@@ -142,7 +145,9 @@ def _final_board(
     for key in approved:
         spec = next(s for _, s in preview.board.shots() if s.id == key)
         clip = preview.shots[key].asset_path if key in preview.shots else None
-        if spec.reference_image or spec.continues or not clip or not ctx.assets.exists(clip):
+        if spec.reference_image or spec.continues or spec.draws_keyframe:
+            continue  # its own first frame, its predecessor's last, or its approved keyframe
+        if not clip or not ctx.assets.exists(clip):
             continue
         if _takes_image(ctx, plain, key):
             frame.add(key)

@@ -73,6 +73,7 @@ STEP_QUEUE = {
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
 RETRY_LATER = (OperationalError, InterfaceError, AssetStoreUnavailableError)
+FINISH_RECHECK_S = 0.1  # how soon ``finish`` looks again while a shot's last step completes
 STALE_RERUNS = 3  # a step that keeps meeting moved rows after this many runs is a bug
 
 
@@ -106,11 +107,13 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
             session.scalars(select(Shot).where(Shot.job_id == job_id).order_by(Shot.position))
         )
         waits_for = continuity.dependencies(job.storyboard, shots)
+        mode = job.mode
+        prompts = [str(s.get("prompt", "")) for sc in job.storyboard["scenes"] for s in sc["shots"]]
     status = {shot.id: shot.status for shot in shots}
     pending = [shot for shot in shots if shot.status not in SHOT_ENDED]
     if not pending:
         return [Move(cur.key, job_id, "finish", job_id)]
-    verdicts.warm_gate(ctx.settings)
+    verdicts.warm_gate(ctx.settings, mode, prompts)
     moves = [Move(cur.key, job_id, "shots", job_id)]
     for shot in pending:
         after = waits_for.get(shot.id)
@@ -120,10 +123,14 @@ def start(ctx: RunContext, cur: Cursor) -> list[Move]:
 
 
 def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
-    """Consistency (with at most one re-render round), then fail the job or stitch it."""
+    """Consistency (with at most one re-render round), then fail the job or stitch it. It waits
+    while a shot's cursor is still in the step that ended the shot: a shot sent back for a
+    re-render must have its cursor at rest, or the move that drives it again is lost."""
     job_id = cur.job_id
     if cur.cancelled:
         return [_done(cur)]
+    if cursors.shots_mid_step(ctx.db_url, job_id):
+        return [Move(cur.key, job_id, "finish", job_id, FINISH_RECHECK_S)]
     unfinished = _unfinished_shots(ctx, job_id)
     if unfinished:  # shots reset for a re-render before a crash: drive them again
         return _redrive(cur, unfinished)

@@ -81,6 +81,14 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
         mine = [a for a in tries if (a.request or {}).get("prompt") == keyframe.prompt]
         tried = {a.model_id: a.error for a in mine if a.status in stage_tries.NO_MORE}
         waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
+        approved = _approved(ctx, session, owner, keyframe)
+    if approved is not None and approved[0].model_id not in tried:
+        candidate, key = approved
+        outcome = _try(
+            ctx, shot_pk, owner, keyframe, candidate, waiting.get(candidate.model_id), key
+        )
+        if not isinstance(outcome, tuple):  # drawn (the approved one, for nothing), or wait
+            return outcome or 0.0
     providers = keyframes.image_providers(owner.providers, ctx.settings)
     decision = keyframes.route_keyframe(ctx, keyframe, providers, owner.mode)
     reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
@@ -89,6 +97,25 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
         return _try(ctx, shot_pk, owner, keyframe, candidate, waiting.get(candidate.model_id))
 
     return stage_tries.walk_chain(ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE)
+
+
+def _approved(
+    ctx: RunContext, session: Any, owner: stage_tries.Owner, keyframe: keyframes.Keyframe
+) -> tuple[StageCandidate, str] | None:
+    """The model and cache key of the keyframe approved in the preview a final job commits (its
+    stage reuses that keyframe, so the final animates exactly the approved image); None for any
+    other job, or for a placeholder of the local model when the final is not local."""
+    found = keyframes.approved_keyframe(session, owner.id, owner.shot_key, keyframe.prompt)
+    key = (found.request or {}).get("cache_key") if found is not None else None
+    if found is None or not key or found.model_id not in ctx.registry:
+        return None
+    if found.provider == "local" and owner.providers != "local":
+        return None  # ``local/keyframe`` draws a placeholder: the final draws a real keyframe
+    spec = ctx.registry.get(found.model_id)
+    candidate = StageCandidate(
+        spec.id, spec.provider, spec.provider_model, 0.0, "closed", spec.caps
+    )
+    return candidate, str(key)
 
 
 def _digest(ctx: RunContext, ref: str) -> str:
@@ -102,15 +129,19 @@ def _try(
     keyframe: keyframes.Keyframe,
     candidate: StageCandidate,
     reserved: int | None,
+    approved: str | None = None,
 ) -> tuple[str, bool] | float | None:
     """One model's try: None when the keyframe is drawn, the seconds to wait for the model's
-    slot, or (reason, whether to stop trying)."""
+    slot, or (reason, whether to stop trying). With ``approved`` (a cache key), only that cached
+    keyframe is taken: nothing is drawn or paid for when it is gone."""
     spec = ctx.registry.get(candidate.model_id)
     target = image_target(spec.caps, keyframe.width, keyframe.height)
     drawn = target.size or target.aspect or ""
     digests = [_digest(ctx, ref) for ref in keyframe.references]
     key = keyframes.cache_key(keyframe, candidate.model_id, drawn, digests)
     cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
+    if approved is not None and (key != approved or cached is None):
+        return "the approved keyframe is no longer stored: a new one is drawn", False
     request = {
         "stage": STAGE, "prompt": keyframe.prompt, "size": target.size, "aspect": target.aspect,
         "references": list(keyframe.references), "cache_key": key, "reused_from": cached and cached[0],

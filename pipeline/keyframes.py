@@ -29,7 +29,7 @@ from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
 from pipeline.sheets import PLACEHOLDER, image_stage_providers, needing_sheets
 from router import ImageNeeds, StageDecision, hosted_first, route_image_stage
-from store.models import Attempt
+from store.models import Attempt, JobCommit, Shot
 
 MAX_CROP = 0.2  # of the drawn image's pixels, lost to the crop to the video's aspect
 
@@ -173,3 +173,15 @@ def keyframe_ref(session: Session, spec: Mapping[str, Any], shot_id: int) -> str
         return None
     accepted = accepted_for(session, shot_id, str(spec["prompt"]))
     return accepted.asset_path if accepted is not None else None
+
+
+def approved_keyframe(session: Session, job_id: str, shot_key: str, prompt: str) -> Attempt | None:
+    """The keyframe the reviewer approved for shot ``shot_key`` of a commit's final job ``job_id``:
+    the preview shot's accepted keyframe drawn from the same ``prompt``; None for any other job."""
+    preview_id = session.scalar(
+        select(JobCommit.preview_job_id).where(JobCommit.final_job_id == job_id)
+    )
+    if preview_id is None:
+        return None
+    shot_id = session.scalar(select(Shot.id).where(Shot.job_id == preview_id, Shot.key == shot_key))
+    return None if shot_id is None else accepted_for(session, shot_id, prompt)

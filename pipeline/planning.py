@@ -12,8 +12,9 @@ import stitching
 from adapters.image_port import image_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
+from foundation.previews import keyframes_preview
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history, keyframes, sheets, voices
+from pipeline import assets, history, keyframes, previews, sheets, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -60,7 +61,11 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     available to ``ctx``, the learned statistics and the breakers every process shares.
 
     The storyboard is screened first (``quality.screening``): a refused text or reference image
-    raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent."""
+    raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent. A
+    keyframes preview (``previews.keyframed_board``) draws every shot's keyframe and routes every
+    video stage to the local still; the plan's board is the one with those keyframes."""
+    board = previews.keyframed_board(board, mode)
+    stills = keyframes_preview(board.preview, mode)
     hosted = ctx.providers not in ("local", "emulated")
     check_images(ctx, board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
@@ -69,15 +74,18 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     sheets.plan_sheets(ctx, board, mode)  # and a character sheet no image model can draw
     keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
     availability = router.provider_availability(ctx.providers, ctx.settings)
+    policy = router.RoutingPolicy.for_mode(
+        mode, allow_unverified=ctx.settings.allow_unverified, stills=stills
+    )
     return router.plan(
         board,
         ctx.registry,
-        mode=mode,
-        providers=availability.enabled,
+        mode=mode,  # the still is drawn on this machine whatever providers the stages use
+        providers=availability.enabled | ({"local"} if stills else set()),
         unavailable=availability.unavailable,
         stats=history.stats_book(ctx),
         health=ctx.health,
-        policy=router.RoutingPolicy.for_mode(mode, allow_unverified=ctx.settings.allow_unverified),
+        policy=policy,
     )
 
 
@@ -188,7 +196,7 @@ def create_job(
     mode = mode or board.mode
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
-    check_budget(board, plan, stages_usd(ctx, board, mode))
+    check_budget(board, plan, stages_usd(ctx, previews.keyframed_board(board, mode), mode))
     job_id = uuid.uuid4().hex
     scope = f"{tenant}/{job_id}"
     board = with_images_stored(ctx, with_music_stored(ctx, plan.board, scope), scope)

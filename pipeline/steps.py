@@ -11,7 +11,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, String, bindparam, cast, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -227,3 +238,22 @@ def get(url: str, key: str) -> Cursor | None:
     with session_scope(url) as session:
         row = session.get(PipelineStep, key)
         return None if row is None else cursor_of(row)
+
+
+def shots_mid_step(url: str, job_id: str) -> int:
+    """How many of the job's shot cursors are in a step (not waiting, not done). A shot's status
+    is committed before its step moves its cursor, so a shot can have ended while its cursor has
+    yet to reach ``done``."""
+    with connection_scope(url) as conn:
+        return int(
+            conn.scalar(
+                select(func.count())
+                .select_from(PipelineStep)
+                .where(
+                    PipelineStep.job_id == job_id,
+                    PipelineStep.key.startswith("shot:"),
+                    PipelineStep.name.not_in(WAITING),
+                )
+            )
+            or 0
+        )

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 WARM_NICE = 5
 """How much nicer the thread that loads the gate's models runs: as nice as the CPU pool's steps
 (``dispatch.MEDIA_NICE``), which may wait for what it loads."""
-_warm_started = threading.Event()
+_warmed: set[str] = set()  # what warm_gate has started loading in this process
+_warm_lock = threading.Lock()
 
 GATED_BY_ACTION = {"accept": AttemptStatus.ACCEPTED, "repair": AttemptStatus.REPAIRED}
 """The attempt's status after each gate action (any other action rejects the clip)."""
@@ -120,9 +121,12 @@ def expectation(
     # The router may have adapted a shot to a model that renders silent; the stitcher then lays a
     # silent track, so audio is required only when the adapted request asks for it.
     needs_audio = spec.get("audio", "none") != "none" and request.audio
-    tier = "draft" if mode == "preview" else "standard"
-    if mode == "final" and ctx.registry.get(attempt.model_id).tier == "premium":
+    model = ctx.registry.get(attempt.model_id)
+    tier = "draft" if mode == "preview" else "standard"  # gate_tiers(mode) lists these
+    if mode == "final" and model.tier == "premium":
         tier = "premium"
+    if model.inputs.holds_frame:  # a keyframes preview's still: held on purpose
+        tier = "still"
     return ClipExpectation(
         duration_s=request.duration_s,
         width=request.width,
@@ -235,20 +239,33 @@ def _record_verdict(
             shot_to(session, shot, ShotStatus.ACCEPTED, model=attempt.model_id)
 
 
-def warm_gate(settings: Settings) -> None:
-    """Load the gate's models (OCR engines for ``cpu_workers`` parallel gates, the image safety
-    classifier) on a background thread, once per process: called when a job with shots to render
-    starts, so the loading (about 1.5 s of CPU) overlaps the renders instead of delaying the first
-    verdicts. A failure is only logged: the gate meets it again and reports it."""
-    if _warm_started.is_set():
-        return
-    _warm_started.set()
+def gate_tiers(mode: str) -> set[str]:
+    """The gate tiers a job's attempts may be judged in (``expectation``'s rule)."""
+    return {"draft", "still"} if mode == "preview" else {"standard", "premium"}
+
+
+def warm_gate(settings: Settings, mode: str, prompts: list[str]) -> threading.Thread | None:
+    """Load the models a job's gates will run (the image safety classifier; OCR engines for
+    ``cpu_workers`` parallel gates when its tiers watch for text or a prompt quotes some) on a
+    background thread, each once per process: called when a job with shots to render starts, so
+    the loading (about 1.5 s of CPU per model) overlaps the renders instead of delaying the first
+    verdicts. A failure is only logged: the gate meets it again and reports it. Returns the
+    loading thread, None when everything wanted was loaded or is loading already."""
+    wanted = {"safety"} | ({"text"} if gate.reads_text(gate_tiers(mode), prompts) else set())
+    with _warm_lock:
+        todo = wanted - _warmed
+        _warmed.update(todo)
+    if not todo:
+        return None
 
     def load() -> None:
         make_nicer(threading.get_native_id(), WARM_NICE)
+        safety = frame_safety_from(settings) if "safety" in todo else None
         try:
-            gate.warm(frame_safety_from(settings), readers=settings.cpu_workers)
+            gate.warm(safety, readers=settings.cpu_workers, text="text" in todo)
         except Exception as exc:  # a damaged wheel, onnxruntime's own errors
             log.warning("the gate's models could not be loaded ahead: %s", exc)
 
-    threading.Thread(target=load, name="gate-warm", daemon=True).start()
+    thread = threading.Thread(target=load, name="gate-warm", daemon=True)
+    thread.start()
+    return thread

@@ -127,12 +127,30 @@ def _metrics(clip: ClipAnalysis) -> dict[str, float]:
     return out
 
 
-def warm(safety: FrameSafety | None, readers: int = 1, policy: GatePolicy | None = None) -> None:
-    """Load the models the gate runs on every clip now: the OCR engines (``readers``, one per
-    gate that may run at once) and the image safety classifier (about 1.5 s of CPU), so a process
-    that warms them while its first renders are out does not make its first verdicts wait."""
+def reads_text(tiers: set[str], prompts: list[str], policy: GatePolicy | None = None) -> bool:
+    """Whether gates of these tiers on clips of these prompts run OCR (``_reads_text``'s rule for
+    a whole job, before its clips exist)."""
     policy = policy or default_policy()
-    reads_text = policy.detectors.ocr_frames > 0
+    if policy.detectors.ocr_frames <= 0:
+        return False
+    if any(policy.tier(tier).watch_text for tier in tiers):
+        return True
+    return any(wanted_texts(prompt) for prompt in prompts)
+
+
+def warm(
+    safety: FrameSafety | None,
+    readers: int = 1,
+    policy: GatePolicy | None = None,
+    *,
+    text: bool = True,
+) -> None:
+    """Load the models the gate will run now: the OCR engines (``readers``, one per gate that
+    may run at once; only when ``text``) and the image safety classifier (about 1.5 s of CPU),
+    so a process that warms them while its first renders are out does not make its first
+    verdicts wait."""
+    policy = policy or default_policy()
+    reads_text = text and policy.detectors.ocr_frames > 0
     if reads_text:
         shared_reader().warm(1)
     if safety is not None:

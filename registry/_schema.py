@@ -87,11 +87,14 @@ class InputsIn(_Raw):
     reference_seconds: list[float] = []  # the only durations it renders with reference images
     image_required: bool = False
     image_ignored: bool = False
+    holds_frame: bool = False  # the clip is its first frame held (local/still: keyframes previews)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.image_required and not self.image:
             raise ValueError("image_required needs image: true")
+        if self.holds_frame and not self.image_required:
+            raise ValueError("holds_frame needs image_required: true")
         if not (self.text or self.image):
             raise ValueError("a model needs text or image input")
         return self

@@ -156,6 +156,9 @@ class Inputs:
     reference_seconds: tuple[float, ...] = ()  # durations allowed with reference images (): any
     image_required: bool = False
     image_ignored: bool = False
+    # the clip is the first frame held for the shot (``local/still``): routed only by a keyframes
+    # preview (``RoutingPolicy.stills``), and only there
+    holds_frame: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ EPS = 1e-6
 _PENALTY = {"pad": 0.01, "trim": 0.03, "up": 0.15, "down": 0.02, "fps": 0.01, "aspect": 0.03}
 
 
+_STILL_ONLY = "holds a still picture: used only by a preview of stills (preview.kind)"
+_STILL_OUT = "a keyframes preview holds each shot's keyframe: no video model renders it"
+
 _Shape = tuple[SizeOption, float, list[str], float]
 _Options = list[tuple[SizeOption, list[str], float]] | str
 
@@ -115,6 +118,8 @@ def _static_gate(spec: ModelSpec, ctx: FilterContext) -> list[str]:
         return ["disabled in the registry"]
     if spec.lifecycle.unverified and not ctx.policy.allow_unverified:
         return ["unverified in the registry (set SHOTLINE_ALLOW_UNVERIFIED=1 to route to it)"]
+    if spec.inputs.holds_frame != ctx.policy.stills:
+        return [_STILL_OUT if ctx.policy.stills else _STILL_ONLY]
     if spec.provider not in ctx.providers:
         why = ctx.unavailable.get(spec.provider)
         return [why or f"provider {spec.provider} is not enabled (--providers)"]

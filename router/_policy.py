@@ -30,7 +30,9 @@ class RoutingPolicy:
     - ``allow_downscale``: render larger than the output size (downscaled at stitch);
     - ``allow_fps_change``: render at the model's frame rate (resampled at stitch);
     - ``allow_drop_ambient_audio``: a shot asking for ambient audio may go to a silent model;
-    - ``allow_unverified``: route to models whose registry entry the provider has not confirmed.
+    - ``allow_unverified``: route to models whose registry entry the provider has not confirmed;
+    - ``stills``: a keyframes preview: every shot goes to a model that holds its first frame
+      (``inputs.holds_frame``, the local still) and to no other; without it, never to one.
     """
 
     mode: Mode = Mode.PREVIEW
@@ -49,6 +51,7 @@ class RoutingPolicy:
     draft_last_resort: bool = True
     max_attempts_per_model: int = 3
     continuity: bool = True
+    stills: bool = False
     weights: Mapping[str, float] = field(default_factory=lambda: PREVIEW_WEIGHTS)
 
     @classmethod

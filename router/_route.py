@@ -101,7 +101,10 @@ class Router:
         feasible: list[Candidate] = []
         rejected: dict[str, list[str]] = {}
         pin = need.pinned_model
-        if pin_ignored(self.registry, pin, self.ctx.providers):
+        if pin and self.policy.stills:
+            rejected[pin] = ["pin kept for the final: a keyframes preview holds the keyframe"]
+            need = replace(need, pinned_model=None)
+        elif pin_ignored(self.registry, pin, self.ctx.providers):
             provider = self.registry.get(str(pin)).provider
             why = self.ctx.unavailable.get(provider, f"{provider} is not enabled")
             rejected[str(pin)] = [f"pin ignored, the local renderer takes the shot: {why}"]

@@ -38,7 +38,7 @@ def _plan_and_note(
 ) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages, Stages]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import keyframes, planning, sheets, voices
+    from pipeline import keyframes, planning, previews, sheets, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -47,6 +47,7 @@ def _plan_and_note(
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
     ctx = replace(ctx, providers=planning.preview_providers(board, mode, providers))
+    board = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
     stages = {
         shot: voices.stage_record(decision)
         for shot, decision in voices.plan_voices(ctx, board, mode).items()
@@ -181,6 +182,17 @@ def print_forecast(result: router.Plan, console: Console) -> None:
     console.print(f"providers: {', '.join(sorted(result.providers)) or 'none'}")
 
 
+def print_total(result: router.Plan, stages: list[dict[str, Any]], console: Console) -> None:
+    """Every stage's first-time quote together: the videos' and the stages' before them (a
+    keyframes preview pays no video, only its keyframes and voices)."""
+    videos = result.forecast.cost_low_usd
+    before = sum(stage["quote_usd"] or 0.0 for stage in stages)
+    console.print(
+        f"total: ${videos + before:.4f} quoted (videos ${videos:.4f}, "
+        f"sheets, keyframes and voices ${before:.4f})"
+    )
+
+
 def print_explanations(result: router.Plan, console: Console) -> None:
     for decision in result.decisions.values():
         info = decision.explanation
@@ -229,6 +241,8 @@ def register(app: typer.Typer) -> None:
         console.print(plan_table(result))
         print_stage_tables(console, stages, sheeted, drawn)
         print_forecast(result, console)
+        if stages or sheeted or drawn:
+            print_total(result, [*stages.values(), *sheeted.values(), *drawn.values()], console)
         print_variants(variants, console)
         from rich.markup import escape
 

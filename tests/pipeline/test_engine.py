@@ -320,6 +320,64 @@ class TestConsistency:
         first = next(r for r in adapter.submitted if r.shot_id == again.shot_id)
         assert again.seed != first.seed
 
+    def test_a_rerender_waits_for_the_offending_shots_last_step(
+        self, ctx, tmp_path, scripted, monkeypatch
+    ):
+        """Shot a ends and sees b ended while b's step has not moved b's cursor yet, so ``finish``
+        runs meanwhile: the re-render must not be sent to a cursor still in its step (the move
+        was lost and the job waited forever)."""
+        from pipeline import consistency, flow
+        from pipeline import steps as cursors
+
+        adapter = scripted()
+        b_ended, finish_began, finish_waited = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+        warm, finish = consistency.warm, flow.STEPS["finish"]
+
+        def finish_moved_on(job_id: str) -> bool:
+            """``finish`` ran and waited for b, or sent the job back to its shots (a re-render)."""
+            job_cursor = cursors.get(ctx.db_url, f"job:{job_id}")
+            back = finish_began.is_set() and job_cursor is not None and job_cursor.name == "shots"
+            return finish_waited.is_set() or back
+
+        def held_warm(run_ctx, shot_pk):
+            with session_scope(run_ctx.db_url) as session:
+                row = session.get_one(Shot, shot_pk)
+                key, job_id = row.key, row.job_id
+            if key == "b" and not b_ended.is_set():
+                b_ended.set()  # b's status is committed; its cursor waits for finish to act
+                deadline = time.monotonic() + 10
+                while not finish_moved_on(job_id) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            elif key == "a":
+                b_ended.wait(10)
+            warm(run_ctx, shot_pk)
+
+        def noted_finish(run_ctx, cur):
+            finish_began.set()
+            moves = finish(run_ctx, cur)
+            if [m.name for m in moves] == ["finish"]:
+                finish_waited.set()
+            return moves
+
+        monkeypatch.setattr(consistency, "warm", held_warm)
+        monkeypatch.setitem(flow.STEPS, "finish", noted_finish)
+        ctx.settings.cpu_workers = 2  # a's and b's last steps side by side
+        board = tiny_board(
+            shot("a", prompt="a snowy field at noon"),
+            shot("b", prompt="deep space, black void"),
+            consistency="rerender",
+        )
+        job_id = create_job(ctx, board, output=tmp_path / "out.mp4")
+        assert EmbeddedEngine(ctx).start(job_id).result(timeout=30) == "delivered"
+        assert finish_waited.is_set(), "finish ran while b's cursor was in its step"
+        _, _, _, kinds = _rows(ctx, job_id)
+        assert kinds.count("shot.consistency_rerender") == 1
+        assert [r.shot_id for r in adapter.submitted].count(adapter.submitted[-1].shot_id) == 2
+
 
 class TestResumeMidGate:
     def test_attempt_left_gating_by_a_killed_process_is_gated_on_resume(

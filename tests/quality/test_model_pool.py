@@ -87,3 +87,36 @@ def test_a_failed_build_frees_its_place(monkeypatch: pytest.MonkeyPatch) -> None
     for _ in range(2):  # the second read builds again instead of waiting forever
         with pytest.raises(QualityError, match="could not load"):
             reader.read(FRAME)
+
+
+def test_a_job_warms_only_the_models_its_gates_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preview's draft gates read text only where a prompt quotes some, so its OCR engines are
+    not loaded (about 1 s of CPU each); a final's tiers watch for text, so they are."""
+    from foundation.settings import Settings
+    from pipeline import verdicts
+    from quality import gate
+
+    calls: list[bool] = []
+
+    def fake_warm(safety: object, readers: int = 1, policy: object = None, *, text: bool) -> None:
+        calls.append(text)
+
+    monkeypatch.setattr(gate, "warm", fake_warm)
+    monkeypatch.setattr(verdicts, "_warmed", set())
+    monkeypatch.setattr(verdicts, "frame_safety_from", lambda settings: None)
+    settings = Settings()
+
+    def warmed(mode: str, prompts: list[str]) -> list[bool]:
+        before = len(calls)
+        thread = verdicts.warm_gate(settings, mode, prompts)
+        if thread is not None:
+            thread.join(5)
+        return calls[before:]
+
+    assert gate.reads_text({"draft"}, ["a sky"]) is False
+    assert gate.reads_text({"draft"}, ['a card that reads "OPEN"']) is True
+    assert gate.reads_text({"standard", "premium"}, ["a sky"]) is True
+    assert warmed("preview", ["a sky", "a sea"]) == [False]  # the safety model only
+    assert warmed("preview", ["a sky"]) == []  # loaded once per process
+    assert warmed("final", ["a sky"]) == [True]  # now the OCR engines too
+    assert warmed("final", ["a sky"]) == []
