@@ -9,14 +9,11 @@ stage's fallback chain does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from adapters._http import classify_status
-from adapters.errors import ProviderTimeoutError, RejectedInputError, TransientError
+from adapters._audio import AudioEndpoint
+from adapters.errors import RejectedInputError
 from adapters.voices import local_speech, pcm_wav
 
 BASE_URLS = {"openai": "https://api.openai.com/v1", "elevenlabs": "https://api.elevenlabs.io"}
@@ -57,33 +54,11 @@ def elevenlabs_body(request: SpeechRequest) -> dict[str, Any]:
     return {"text": request.text, "model_id": request.provider_model}
 
 
-class SpeechClient:
+class SpeechClient(AudioEndpoint):
     """One provider's speech endpoint (``local``: this machine's voice, no HTTP)."""
 
-    def __init__(
-        self,
-        provider: str,
-        api_key: str = "",
-        base_url: str | None = None,
-        client: httpx.Client | None = None,
-        timeout_s: float = 120.0,
-    ) -> None:
-        self.provider = provider
-        self.api_key = api_key
-        self.base_url = (base_url or BASE_URLS.get(provider, "")).rstrip("/")
-        self._client = client
-        self.timeout_s = timeout_s
-
-    @property
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout_s)
-        return self._client
-
-    def close(self) -> None:
-        """Close the HTTP client (one this client made or was given)."""
-        if self._client is not None:
-            self._client.close()
+    BASE_URLS = BASE_URLS
+    WHAT = "speech"
 
     def speak(self, request: SpeechRequest) -> Speech:
         if self.provider == "local":
@@ -101,22 +76,3 @@ class SpeechClient:
             raw = self._post(url, elevenlabs_body(request), headers, params)
             return Speech(pcm_wav(raw, ELEVENLABS_RATE), self.provider)
         raise RejectedInputError(f"no speech client for {self.provider}", self.provider)
-
-    def _post(
-        self,
-        url: str,
-        body: Mapping[str, Any],
-        headers: Mapping[str, str],
-        params: Mapping[str, str],
-    ) -> bytes:
-        try:
-            response = self.client.post(
-                url, json=dict(body), headers=dict(headers), params=dict(params)
-            )
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeoutError(f"speech timed out: {exc}", self.provider) from exc
-        except httpx.RequestError as exc:
-            raise TransientError(f"speech unreachable: {exc}", self.provider) from exc
-        if response.status_code >= 400:
-            raise classify_status(self.provider, response)
-        return response.content

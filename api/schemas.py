@@ -147,6 +147,10 @@ class PlanRead(Schema):
         description="shots longer than any model renders, planned as continuing segments",
     )
     forecast: dict[str, Any]
+    variants: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="per output variant and shot: reframe ($0) or native (extra quote), and why",
+    )
 
 
 class EventRead(Schema):

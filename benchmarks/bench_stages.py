@@ -3,18 +3,17 @@
     .venv/bin/python benchmarks/bench_stages.py [--latency 2] [--runs 1]
 
 A 6-shot storyboard with two characters (descriptions, voices), a style, four spoken lines, a
-music bed from a file and captions, at 320x180: each voiced shot runs its tts stage, then its video
-stage, gate and normalise; each character (no reference images) gets one reference sheet, and each
-shot a keyframe conditioned on its characters' sheets. Prints
+generated music bed (``music.prompt``: the job's music stage, run beside the shots) and captions,
+at 320x180: each voiced shot runs its tts stage, then its video stage, gate and normalise. Prints
 (a) wall time over the critical path (the slowest shot from job start to its verdict, plus the
     stitch; the same definition as ``bench_pipeline.py``), goal <= 1.1x;
 (b) the stages rendered again after one character's description is edited and the storyboard is
-    rendered again in the same tenant: expected exactly that character's sheet and the keyframe and
-    video stages of the shots that feature that character (a description is part of their prompts,
-    the sheet part of their keyframes' inputs) and none of the tts stages (a line's speech depends
-    on its text, voice and model, not on the description);
+    rendered again in the same tenant: expected exactly the video stages of the shots that feature
+    that character (a description is part of their prompts), none of the tts stages (a line's
+    speech depends on its text, voice and model, not on the description) and not the music bed;
 (c) the per-stage cost table of the first render (emulated prices, from the ledger's records).
-Generated music is not wired yet, so it is not in the chain.
+Each character (no reference images) gets one reference sheet, and each shot a keyframe
+conditioned on its characters' sheets; after the edit exactly that character's sheet is drawn again.
 """
 
 from __future__ import annotations
@@ -40,8 +39,6 @@ from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.report import job_report
 
-ROOT = Path(__file__).resolve().parents[1]
-BED = ROOT / "examples" / "media" / "slow-synth-pulse.m4a"
 CHARACTERS = [
     {"id": "mara", "description": "woman in her 30s, short silver hair, red raincoat",
      "voice": "calm, low"},
@@ -76,7 +73,7 @@ def board(mara_description: str) -> dict[str, Any]:
         "output": {"size": "320x180", "fps": 24},
         "characters": characters,
         "style": "rain-soaked neon noir",
-        "music": {"file": str(BED), "gain_db": -18},
+        "music": {"prompt": "slow synth pulse", "gain_db": -18},
         "captions": {"burn_in": False},
         "scenes": [{"id": "dock", "shots": shots}],
     }  # fmt: skip
@@ -116,6 +113,9 @@ def stage_costs(report: dict[str, Any]) -> dict[tuple[str, str], list[float]]:
         row = table[("video", shot["model"])]
         row[0] += shot["attempts"]
         row[1] += video_cost
+    if report.get("music"):  # the job's one music stage
+        bed = report["music"]
+        table[("music", bed["model"])] = [bed["tries"], float(bed["cost_usd"])]
     return table
 
 
@@ -147,17 +147,15 @@ def main() -> None:
                   f"{time.monotonic() - started:.1f} s for both renders")  # fmt: skip
             print(f"  (a) wall {wall:.2f} s / critical path {critical:.2f} s = "
                   f"{wall / critical:.2f}x (goal <= 1.1x)")  # fmt: skip
-            exact = (sorted(video), sorted(drawn), tts, sheets) == (
-                expected,
-                expected,
-                [],
-                ["mara"],
-            )
+            music = second["music"]["reused"]
+            exact = (sorted(video), sorted(drawn), tts, sheets, music) == (
+                expected, expected, [], ["mara"], True,
+            )  # fmt: skip
             verdict = "exactly the dependent ones" if exact else "NOT"
             print(f"  (b) after editing mara's description: video stages again {sorted(video)}, "
                   f"keyframes again {sorted(drawn)}, sheets again {sheets}, tts stages again "
-                  f"{sorted(tts)}; expected video and keyframes {expected}, sheets ['mara'], "
-                  f"tts []: {verdict}")  # fmt: skip
+                  f"{sorted(tts)}, music bed {'reused' if music else 'AGAIN'}; expected video and "
+                  f"keyframes {expected}, sheets ['mara'], tts [], the bed reused: {verdict}")  # fmt: skip
             print(f"      reused: {len(reused['videos'])} video stages, {len(reused['sheets'])} "
                   f"sheets, {len(reused['keyframes'])} keyframes, {len(reused['tts'])} tts lines, "
                   f"${float(reused['saved_usd']):.4f} saved (emulated prices)")  # fmt: skip

@@ -9,7 +9,10 @@ Two measures, each 16:9 alone (the anchor) against 16:9 + 9:16 + 1:1, runs inter
 - from the last shot's acceptance (the others normalised, reframed and their transition windows
   rendered as they arrived, as the pipeline does): the same for that shot, then assemble and
   verify every output.
-Prints the medians (wall and CPU seconds), the ratios (goal <= 1.5x) and the load average.
+Prints the medians (wall and CPU seconds), the ratios (goal <= 1.5x) and the load average; then
+the native arm's provider cost: the same three shots planned at final on the hosted providers with
+9:16 and 1:1 as ``render: native`` (each shot rendered again in the variant's aspect), against
+$0 for reframing (``--native-only`` prints that alone: a plan, nothing is rendered).
 """
 
 from __future__ import annotations
@@ -188,11 +191,44 @@ def _medians(costs: list[Cost]) -> Cost:
     return statistics.median(c[0] for c in costs), statistics.median(c[1] for c in costs)
 
 
+def native_arm() -> None:
+    """Print the extra provider quotes of 9:16 and 1:1 rendered natively for the three shots."""
+    import router
+    from foundation.storyboard import parse_storyboard
+    from registry import load_registry
+
+    shots = [{"id": f"s{i}", "prompt": f"shot {i} of a harbour", "duration": SECONDS}
+             for i in range(len(SOURCES))]  # fmt: skip
+    variants = [{"aspect": a, "render": "native"} for a in ("9:16", "1:1")]
+    board = parse_storyboard({
+        "title": "bench", "mode": "final", "output": {"size": "1280x720", "variants": variants},
+        "scenes": [{"id": "s", "shots": shots}],
+    })  # fmt: skip
+    registry, hosted = load_registry(), set(router.HOSTED)
+    plan = router.plan(board, registry, mode=board.mode, providers=hosted)
+    judge = router.Router(registry, mode=board.mode, providers=hosted)
+    plan, problems = router.with_variants(plan, judge, None)
+    main = sum(d.candidates[0].quote_usd for d in plan.decisions.values() if d.candidates)
+    print(f"native arm (final, hosted): 16:9 renders quote ${main:.2f}; reframing adds $0")
+    for label in ("9x16", "1x1"):
+        mine = [c for c in plan.variants if c.label == label and c.render == "native"]
+        models = ", ".join(sorted({c.candidates[0].model_id for c in mine}))
+        extra = sum(c.quote_usd for c in mine)
+        print(f"  {label}: {len(mine)} native renders on {models}: +${extra:.2f} "
+              f"({extra / main:.2f}x the 16:9 spend)")  # fmt: skip
+    for problem in problems:
+        print(f"  refused: {problem}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--native-only", action="store_true")
     args = parser.parse_args()
+    if args.native_only:
+        native_arm()
+        return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         results = measure(make_sources(work), work, args.rounds)
@@ -205,6 +241,7 @@ def main() -> None:
         print(f"| {labels[name]} | {alone:.2f} ({alone_cpu:.2f}) | {both:.2f} ({both_cpu:.2f}) | "
               f"{both / alone:.2f}x ({both_cpu / alone_cpu:.2f}x) |")  # fmt: skip
     print(f"goal <= 1.5x; load average {os.getloadavg()[0]:.2f}")
+    native_arm()
 
 
 if __name__ == "__main__":

@@ -2,19 +2,21 @@
 
 ```yaml
 music: {file: bed.wav, gain_db: -18, duck_under_dialogue: true}
+music: {prompt: "slow synth pulse", duck_under_dialogue: true}
 ```
 
-The file is looped from its start or cut to the programme's length by the stitcher, mixed at
-``gain_db`` and lowered by ``DUCK_DB`` wherever the shots have their own sound (dialogue included),
-before the programme is brought to its loudness target. A generated bed (``prompt``) needs a music
-model stage, which is not built yet: it is refused, so nothing is promised that no model does.
+``file``: an audio file. ``prompt``: a bed generated once per job by a routed ``music`` model
+(``pipeline.music``: the stage ``music``, quoted, reserved, settled and cached like every stage).
+Either way the stitcher loops the bed from its start or cuts it to the programme's length, mixes
+it at ``gain_db`` and lowers it by ``DUCK_DB`` wherever the shots have their own sound (dialogue
+included), before the programme is brought to its loudness target.
 """
 
 from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from foundation.strict import Strict
 
@@ -24,24 +26,21 @@ DUCK_DB = -12.0
 
 class MusicSpec(Strict):
     file: str | None = Field(default=None, min_length=1, max_length=2048)
-    prompt: str | None = Field(default=None, min_length=1, max_length=500)
+    prompt: str | None = Field(default=None, min_length=1, max_length=2000)
     gain_db: float = Field(default=-18.0, ge=-40, le=0)
     duck_under_dialogue: bool = True
 
-    @field_validator("prompt")
-    @classmethod
-    def _no_music_model_yet(cls, value: str | None) -> str | None:
-        if value is not None:
-            raise ValueError(
-                "not used yet: no music model renders a bed yet (issue 18); "
-                "give `file` (an audio file) instead"
-            )
-        return value
-
     @model_validator(mode="after")
-    def _a_file(self) -> Self:
+    def _one_source(self) -> Self:
         if self.file is None and self.prompt is None:
-            raise ValueError("give `file`: the audio file to lay under the programme")
+            raise ValueError(
+                "give `file` (an audio file to lay under the programme) or `prompt` (a bed "
+                "for a music model to generate)"
+            )
+        if self.file is not None and self.prompt is not None:
+            raise ValueError("give `file` or `prompt`, not both")
+        if self.prompt is not None and not self.prompt.strip():
+            raise ValueError("`prompt` is blank")
         return self
 
     @property

@@ -34,14 +34,16 @@ class ShotStatus(StrEnum):
 
 class Stage(StrEnum):
     """The stage of its shot an attempt tries: the video (numbered 1, 2, ...) or one run before it
-    (numbered below zero, -1, -2, ..., in the order they were opened, whatever their stage)."""
+    (numbered below zero, -1, -2, ..., in the order they were opened, whatever their stage); or
+    the job's own music stage, whose tries are kept on the job's first shot and numbered from
+    ``-1_000_000`` down (``pipeline.stage_tries.JOB_FLOOR``)."""
 
     VIDEO = "video"
     TTS = "tts"
     KEYFRAME = "keyframe"
-    SHEET = (
-        "sheet"  # a character's reference sheet, an attempt of its owner shot (``pipeline.sheets``)
-    )
+    MUSIC = "music"
+    NATIVE = "native"  # the shot rendered again in a variant's aspect (``pipeline.native``)
+    SHEET = "sheet"  # a character's reference sheet, a try of its owner shot (``pipeline.sheets``)
 
 
 class AttemptStatus(StrEnum):

@@ -10,10 +10,9 @@ import difflib
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     Field,
     ValidationError,
@@ -43,7 +42,17 @@ from foundation.previews import PreviewSpec as PreviewSpec  # re-exported: the b
 from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
-from foundation.variants import MAX_VARIANTS, Variant, check_text, resolve, variant_problems
+from foundation.variants import (
+    MAX_VARIANTS,
+    VARIANT_TAGS,
+    Variant,
+    VariantItem,
+    VariantSpec,
+    resolve,
+    shots_problems,
+    spec_of,
+    variant_problems,
+)
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
@@ -88,10 +97,9 @@ class OutputSpec(_Strict):
     size: str = "1280x720"
     fps: float = Field(default=24, ge=lim.MIN_FPS, le=lim.MAX_FPS)
     loudness_lufs: float = Field(default=-16.0, ge=-40, le=-5)
-    variants: list[Annotated[str, AfterValidator(check_text)]] = Field(
-        default_factory=list, max_length=MAX_VARIANTS
-    )
-    """Other aspects (``"9:16"``) or sizes (``"1080x1920"``), reframed from the main picture."""
+    variants: list[VariantItem] = Field(default_factory=list, max_length=MAX_VARIANTS)
+    """Other aspects (``"9:16"``) or sizes (``"1080x1920"``), reframed from the main picture, or
+    ``{aspect, render, shots}`` objects allowing native renders (``foundation.variants``)."""
 
     @field_validator("size")
     @classmethod
@@ -107,9 +115,16 @@ class OutputSpec(_Strict):
     def height(self) -> int:
         return parse_size(self.size)[1]
 
+    def variant_texts(self) -> list[str]:
+        """Each variant's aspect or size as written."""
+        return [spec_of(item).aspect for item in self.variants]
+
+    def variant_specs(self) -> list[VariantSpec]:
+        return [spec_of(item) for item in self.variants]
+
     def variant_list(self) -> list[Variant]:
         """The variants, resolved against the main size (validated: ``variant_problems``)."""
-        return [resolve(text, self.width, self.height) for text in self.variants]
+        return [resolve(text, self.width, self.height) for text in self.variant_texts()]
 
 
 class Shot(_Strict):
@@ -296,7 +311,8 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems += character_problems(board.characters, _shot_paths(board))
     problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
     out = board.output
-    problems += variant_problems(out.variants, out.width, out.height)
+    problems += variant_problems(out.variant_texts(), out.width, out.height)
+    problems += shots_problems(out.variants, [shot.id for _, shot in board.shots()])
     total = sum(shot.duration for _, shot in board.shots())
     if total > limits.max_total_duration_s:
         message = (
@@ -320,7 +336,9 @@ def _count_shots(data: dict[str, Any]) -> int:
 
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     path = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if part in VARIANT_TAGS and loc[index - 2 : index - 1] == ("variants",):
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 

@@ -1,8 +1,11 @@
-"""Output variants: other aspect ratios of the same edit, made by reframing the main picture.
+"""Output variants: other aspect ratios of the same edit, made by reframing the main picture or,
+where the storyboard allows the spend, by rendering a shot again natively in the variant's aspect.
 
-A variant is written as an aspect (``"9:16"``) or a size (``"1080x1920"``). Its crop is the
-largest window of that aspect inside the main frame (even sides); an aspect delivers the crop at
-its own pixel size (no upscaling), a size scales the crop to that size. Nothing is letterboxed.
+A variant is written as an aspect (``"9:16"``) or a size (``"1080x1920"``), or as an object
+``{aspect: "9:16", render: reframe|native|auto, shots: [ids]}`` (``VariantSpec``; the string form
+is ``render: reframe``: no extra spend). Its crop is the largest window of that aspect inside the
+main frame (even sides); an aspect delivers the crop at its own pixel size (no upscaling), a size
+scales the crop to that size. Nothing is letterboxed.
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Discriminator, Field, Tag
 
 from foundation import limits as lim
 from foundation.errors import Problem
+from foundation.strict import Strict
 
 MAX_VARIANTS = 4
 _ASPECT_RE = re.compile(r"^(\d{1,3}):(\d{1,3})$")
@@ -56,10 +63,62 @@ def _ratio(text: str) -> tuple[Fraction, tuple[int, int] | None]:
     raise ValueError(f"variant {text[:40]!r} is not an aspect W:H (9:16) or a size WxH (1080x1920)")
 
 
+def aspect_of(text: str) -> Fraction:
+    """The exact aspect of a variant written as an aspect or a size."""
+    return _ratio(text)[0]
+
+
 def check_text(text: str) -> str:
     """Field validator: the variant's form only (the main size decides the rest)."""
     _ratio(text)
     return text.strip().lower()
+
+
+Render = Literal["reframe", "native", "auto"]
+
+
+class VariantSpec(Strict):
+    """A variant with how its shots are made. ``reframe`` (the default): every shot's rendered
+    clip is cropped (no provider cost). ``native``: each shot (of ``shots``, default all) is also
+    rendered in the variant's aspect by a model of its chain, refused at planning when none can.
+    ``auto``: native where a chain model renders the aspect, the crop would keep less than
+    ``router.KEEP_MIN`` of the picture and the budget allows the extra quote, else reframed."""
+
+    aspect: Annotated[str, AfterValidator(lambda text: check_text(text))]
+    render: Render = "reframe"
+    shots: list[str] | None = Field(default=None, max_length=500)
+
+
+VARIANT_TAGS = ("text", "spec")
+"""The loc parts pydantic adds for ``VariantItem``'s two forms (left out of problem paths)."""
+
+VariantItem = Annotated[
+    Annotated[str, AfterValidator(lambda text: check_text(text)), Tag("text")]
+    | Annotated[VariantSpec, Tag("spec")],
+    Discriminator(lambda value: "text" if isinstance(value, str) else "spec"),
+]
+"""``output.variants[i]``: an aspect or size string, or a ``VariantSpec`` object."""
+
+
+def spec_of(item: str | VariantSpec) -> VariantSpec:
+    """A variant as written, as a ``VariantSpec`` (a string is reframed)."""
+    return item if isinstance(item, VariantSpec) else VariantSpec(aspect=item)
+
+
+def shots_problems(items: list[str | VariantSpec], shot_ids: list[str]) -> list[Problem]:
+    """Every ``shots`` entry naming no shot of the storyboard, with its path."""
+    known = set(shot_ids)
+    return [
+        Problem(f"output.variants[{index}].shots[{k}]", f"no shot has id {key!r}")
+        for index, item in enumerate(items)
+        for k, key in enumerate(spec_of(item).shots or [])
+        if key not in known
+    ]
+
+
+def kept_share(variant: Variant, main_width: int, main_height: int) -> float:
+    """The share of the main picture's area the variant's crop keeps (16:9 -> 9:16: 0.32)."""
+    return variant.crop_width * variant.crop_height / (main_width * main_height)
 
 
 def resolve(text: str, main_width: int, main_height: int) -> Variant:

@@ -18,7 +18,7 @@ from foundation.states import JOB_ENDED, JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Shot as ShotSpec
 from foundation.storyboard import Storyboard, Transition
 from foundation.variants import Variant
-from pipeline import closing, events, voice_stage
+from pipeline import closing, events, music_stage, native, voice_stage
 from pipeline.assets import is_remote
 from pipeline.context import RunContext
 from pipeline.errors import public_message
@@ -45,14 +45,24 @@ def captions_of(
     return stitching.Captions(dialogue, burn_in=board.captions.burn_in, voices=voices or {})
 
 
-def music_of(ctx: RunContext, board: Storyboard) -> stitching.MusicBed | None:
-    """The storyboard's music bed as the stitcher lays it (None without one); a bed in a remote
-    asset store is fetched to this machine first."""
+def music_of(ctx: RunContext, board: Storyboard, job_id: str) -> stitching.MusicBed | None:
+    """The storyboard's music bed as the stitcher lays it (None without one): its file, or the
+    bed the job's music stage composed (``music_stage``); a bed in a remote asset store is
+    fetched to this machine first."""
     music = board.music
-    if music is None or music.file is None:
+    if music is None:
         return None
-    path = ctx.assets.local(music.file)
+    source = music.file
+    if source is None:
+        source, why = music_stage.bed_of(ctx, job_id)
+        if source is None:
+            raise MusicMissingError(f"music: {why}")
+    path = ctx.assets.local(source)
     return stitching.MusicBed(path, gain_db=music.gain_db, duck_db=music.duck_db)
+
+
+class MusicMissingError(ShotlineError):
+    """The job's generated bed is not there to stitch (its stage failed, or it was lost)."""
 
 
 @lru_cache(maxsize=32)
@@ -82,7 +92,10 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
     index = next(i for i, s in enumerate(shots) if s.id == key)
     before, after = _neighbours(ctx, shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
-    variants = variant_jobs(ctx, job_id, board, index)
+    natives = native.accepted_clips(ctx, shot_pk)  # these variants are not cropped
+    variants = [
+        v for v in variant_jobs(ctx, job_id, board, index) if v.variant.label not in natives
+    ]
     try:
         segment, _ = stitching.normalise_fanout(
             source, profile, counts[index], out, hints=hints[index],
@@ -94,6 +107,7 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
             shot.error = f"normalise: {public_message(exc)}"
             shot_to(session, shot, ShotStatus.FAILED, reason=shot.error, stage="normalise")
         return
+    native.make_segments(ctx, job_id, board, key, natives, (segment, hints[index], profile))
     reframe_on_arrival(ctx, job_id, board, key, (segment, hints[index]))
     stored = stored_segment(ctx, segment, scope)
     with session_scope(ctx.db_url) as session:
@@ -274,7 +288,7 @@ def stitch_job(ctx: RunContext, job_id: str) -> JobStatus:
     transitions = {shot.id: Transition.parse(shot.transition) for _, shot in board.shots()}
     try:
         parts = [(key, segment_of(ctx, data), transitions[key]) for key, data in segments.items()]
-        plan = stitching.plan_edit(parts, profile, music=music_of(ctx, board))
+        plan = stitching.plan_edit(parts, profile, music=music_of(ctx, board, job_id))
         captions = captions_of(board, voice_stage.placements(ctx, job_id))
         result = stitching.assemble(plan, output, captions=captions)
     except ShotlineError as exc:

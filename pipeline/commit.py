@@ -344,7 +344,7 @@ def _final_shot(
     (created ``accepted`` by the caller)."""
     scene_id, key, position = where
     if key in approved:
-        return planned_shot(scene_id, key, position, plan.decisions[key])
+        return planned_shot(scene_id, key, position, plan.decisions[key], plan.variants)
     kept = preview.shots[key]
     return Shot(
         key=key,

@@ -36,6 +36,8 @@ from pipeline import (
     consistency,
     continuity,
     keyframe_stage,
+    music_stage,
+    native,
     polling,
     sheet_stage,
     sheets,
@@ -64,9 +66,11 @@ STEP_QUEUE = {
     "voice": "io",
     "keyframe": "io",
     "sheet": "io",
+    "music": "io",
     "submit": "io",
     "poll": "io",
     "gate": "cpu",
+    "native": "io",
     "normalise": "cpu",
     "finish": "cpu",
 }
@@ -142,6 +146,12 @@ def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
     ):
         consistency.reset_for_rerender(ctx, offending)
         return _redrive(cur, offending)
+    waiting = music_stage.before_finish(ctx, cur)  # the job's bed: composing, or failed
+    if isinstance(waiting, str):
+        assembly.fail_job(ctx, job_id, "music", waiting)
+        return [_done(cur)]
+    if waiting:
+        return waiting
     assembly.conclude(ctx, job_id)
     return [_done(cur)]
 
@@ -195,7 +205,7 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     if over:  # after the commit: ``shot_over`` must see this shot ended
         return shot_over(ctx, cur, shot_pk)
     if attempt is None:  # accepted (a cached clip, or its attempt was accepted before a crash)
-        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
+        return [Move(cur.key, cur.job_id, "native", str(shot_pk))]
     if state in ATTEMPT_AT_PROVIDER:
         return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
     if state in ATTEMPT_PROVIDER_DONE:
@@ -335,8 +345,19 @@ def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
         "accept",
         "repair",
     ):
-        return [Move(cur.key, cur.job_id, "normalise", str(shot_pk))]
+        return [Move(cur.key, cur.job_id, "native", str(shot_pk))]
     return [_to_begin(cur, shot_pk)]
+
+
+def native_renders(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """The accepted shot's renders in its native variants' aspects (``pipeline.native``), then
+    its normalise; a shot without any goes straight on."""
+    if cur.cancelled:
+        return [_done(cur)]
+    wait = native.advance(ctx, int(cur.ref or 0))
+    if wait > 0:
+        return [Move(cur.key, cur.job_id, "native", cur.ref, wait)]
+    return [Move(cur.key, cur.job_id, "normalise", cur.ref)]
 
 
 def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
@@ -348,14 +369,17 @@ def normalise(ctx: RunContext, cur: Cursor) -> list[Move]:
 
 def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     """The shot has ended: release the shots that continue from it; the job's last shot to end
-    (seen after its own commit, so one always sees all) moves the job on to ``finish``."""
+    (seen after its own commit, so one always sees all), its bed composed, moves the job on to
+    ``finish``."""
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
         board, shots = _placed_shots(session, job_id)
+        all_done = all(shot.status in SHOT_ENDED for shot in shots)
+        # the job's bed, read after this shot's commit as the music step reads the shots after its
+        all_done = all_done and music_stage.outcome(session, job_id, board) != "pending"
     dependents = [
         pk for pk, after in continuity.dependencies(board, shots).items() if after == shot_pk
     ]
-    all_done = all(shot.status in SHOT_ENDED for shot in shots)
     moves = [Move(cur.key, job_id, "done", str(shot_pk))]
     moves += [
         Move(shot_key(pk), job_id, "begin", str(pk), when=frozenset({"wait"})) for pk in dependents
@@ -365,15 +389,26 @@ def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     return moves
 
 
+def start_job(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """``start``, and a cursor for the job's music stage when its bed is still to compose: it
+    runs beside the shots, off the critical path (``finish`` waits for it)."""
+    moves = start(ctx, cur)
+    if any(m.key == cur.key and m.name in ("shots", "finish") for m in moves):
+        moves += music_stage.launch(ctx, cur.job_id)
+    return moves
+
+
 STEPS: dict[str, Step] = {
-    "start": start,
+    "start": start_job,
     "begin": begin,
     "voice": voice,
     "keyframe": keyframe,
     "sheet": sheet,
+    "music": music_stage.step,
     "submit": submit,
     "poll": poll,
     "gate": gate,
+    "native": native_renders,
     "normalise": normalise,
     "finish": finish,
 }
@@ -384,6 +419,8 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
     (and the job carries on), or the job fails."""
     if cur.name in ("submit", "poll") and cur.ref:  # its slot would stay held for a lease
         admission.release(ctx, int(cur.ref))
+    if cur.key.startswith("music:"):
+        return music_stage.abandon(ctx, cur, reason)
     if cur.key.startswith("job:"):
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, cur.job_id)

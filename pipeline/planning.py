@@ -14,7 +14,7 @@ from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.previews import keyframes_preview
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history, keyframes, previews, sheets, voices
+from pipeline import assets, history, keyframes, music, previews, sheets, variant_plan, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -40,15 +40,30 @@ def candidate_record(candidate: router.Candidate) -> RouteCandidate:
     )
 
 
-def route_record(decision: router.ShotDecision) -> ShotRoute:
+def route_record(
+    decision: router.ShotDecision, variants: tuple[router.VariantChoice, ...] = ()
+) -> ShotRoute:
     """The stored route of a routed shot (``Shot.route``): the one builder for planning, re-render
-    and commit."""
+    and commit; ``variants``: the plan's variant choices (its native renders are kept)."""
     return ShotRoute(
         candidates=tuple(candidate_record(c) for c in decision.candidates),
         seed=decision.need.seed,
         shot_type=str(decision.need.shot_type),
-        explanation=decision.to_dict(),
+        explanation=decision.to_dict() | _variant_choices(variants, decision.shot_id),
+        native={  # the chains of the shot's native variant renders, by variant label
+            c.label: tuple(candidate_record(x) for x in c.candidates)
+            for c in variants
+            if c.shot_id == decision.shot_id and c.render == "native"
+        },
     )
+
+
+def _variant_choices(
+    variants: tuple[router.VariantChoice, ...], shot_id: str
+) -> dict[str, list[dict[str, object]]]:
+    """The shot's variant choices (reframe or native, extra quote, reason) for its explanation."""
+    mine = [c.to_dict() for c in variants if c.shot_id == shot_id]
+    return {"variants": mine} if mine else {}
 
 
 def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
@@ -70,6 +85,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     check_images(ctx, board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
+    music.plan_music(ctx, board, mode)  # a bed no music model can compose is refused here
     voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
     sheets.plan_sheets(ctx, board, mode)  # and a character sheet no image model can draw
     keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
@@ -77,7 +93,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     policy = router.RoutingPolicy.for_mode(
         mode, allow_unverified=ctx.settings.allow_unverified, stills=stills
     )
-    return router.plan(
+    plan = router.plan(
         board,
         ctx.registry,
         mode=mode,  # the still is drawn on this machine whatever providers the stages use
@@ -87,6 +103,8 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
         health=ctx.health,
         policy=policy,
     )
+    spent = variant_plan.cheapest_usd(plan) + stages_usd(ctx, board, mode)
+    return variant_plan.choose(ctx, plan, availability, policy, spent)  # native or reframed
 
 
 def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
@@ -162,10 +180,11 @@ def with_music_stored(ctx: RunContext, board: Storyboard, scope: str) -> Storybo
 
 def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) -> None:
     """Refuse a board whose cheapest routing (the shots' video stages, plus ``stages_usd``: the
-    quotes of their other stages, e.g. the tts stages) is over its budget."""
+    quotes of their other stages, e.g. the tts stages, and the native variant renders) is over
+    its budget."""
     if board.budget_usd is None:
         return
-    cheapest = sum(d.candidates[0].quote_usd for d in plan.decisions.values()) + stages_usd
+    cheapest = variant_plan.cheapest_usd(plan) + stages_usd + variant_plan.native_usd(plan)
     if cheapest > board.budget_usd + 1e-9:
         raise BudgetExceededError(
             f"the cheapest routing costs ${cheapest:.2f}, over the budget of ${board.budget_usd:.2f}"
@@ -173,12 +192,13 @@ def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) 
 
 
 def stages_usd(ctx: RunContext, board: Storyboard, mode: Mode) -> float:
-    """The quotes of the shots' stages before their videos (tts, character sheets, keyframes),
-    each its first model's."""
+    """The quotes of the shots' stages before their videos (tts, character sheets, keyframes)
+    and of the job's music stage, each its first model's."""
     decisions = [
         *voices.plan_voices(ctx, board, mode).values(),
         *sheets.plan_sheets(ctx, board, mode).values(),
         *keyframes.plan_keyframes(ctx, board, mode).values(),
+        *filter(None, [music.plan_music(ctx, board, mode)]),
     ]
     return sum(d.chain[0].estimate_usd for d in decisions if d.chain)
 
@@ -212,7 +232,7 @@ def create_job(
         fingerprint=fingerprint,
     )
     shots = [
-        planned_shot(scene.id, shot.id, position, plan.decisions[shot.id])
+        planned_shot(scene.id, shot.id, position, plan.decisions[shot.id], plan.variants)
         for position, (scene, shot) in enumerate(board.shots())
     ]
     with session_scope(ctx.db_url) as session:
@@ -225,9 +245,15 @@ def create_job(
     return job_id
 
 
-def planned_shot(scene_id: str, key: str, position: int, decision: router.ShotDecision) -> Shot:
+def planned_shot(
+    scene_id: str,
+    key: str,
+    position: int,
+    decision: router.ShotDecision,
+    variants: tuple[router.VariantChoice, ...] = (),
+) -> Shot:
     """A new shot row routed by ``decision`` (its job id is set when the job is added)."""
-    route = route_record(decision)
+    route = route_record(decision, variants)
     primary = route.primary
     return Shot(
         key=key,

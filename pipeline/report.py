@@ -63,8 +63,8 @@ def _spend(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
 
 
 def _pre_stage(tries: list[Attempt], stage: str = "tts") -> dict[str, Any] | None:
-    """A shot's stage before its video (``tts``, ``keyframe``) in the report: its last try's
-    model and status, and every try."""
+    """A shot's stage before its video (``tts``, ``keyframe``), or the job's ``music`` stage, in
+    the report: its last try's model and status, and every try."""
     if not tries:
         return None
     last = tries[-1]
@@ -97,6 +97,7 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
     }
     attempts = [a for a in tried if a.stage == Stage.VIDEO]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
+    natives = [a for a in tried if a.stage == Stage.NATIVE]
     history = [_outcome(a) for a in voiced + sheeted + drawn]
     history += (
         [_outcome(a) for a in attempts[:-1]]
@@ -120,11 +121,13 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
         "error": shot.error,
         "history": history,
         "stages": {name: stage for name, stage in stages.items() if stage},
+        "variants": native_rows(shot, natives),
         "route": shot.route,
         "attempt_log": [
             _attempt_row(a) for a in sorted(voiced + sheeted + drawn, key=lambda a: -a.number)
         ]
-        + [_attempt_row(a) for a in attempts],
+        + [_attempt_row(a) for a in attempts]
+        + [_attempt_row(a) | {"stage": "native"} for a in natives],
     }
 
 
@@ -174,6 +177,32 @@ def reused_of(
     return found
 
 
+def native_rows(shot: Shot, natives: list[Attempt]) -> dict[str, dict[str, Any]]:
+    """How the shot got each variant: as planned (``reframe`` at $0, or ``native`` at its extra
+    quote, with the reason: ``router.VariantChoice``) and as done: ``native`` when a native try
+    was accepted, else ``reframe`` (every model failed or was refused, or none was planned), with
+    the native tries, model and cost."""
+    rows = {}
+    planned = ((shot.route or {}).get("explanation") or {}).get("variants") or []
+    for choice in planned:
+        label = choice["variant"]
+        mine = [
+            a for a in natives if ((a.request or {}).get("extra") or {}).get("variant") == label
+        ]
+        kept = next((a for a in mine if a.status in ("accepted", "repaired")), None)
+        rows[label] = {
+            "planned": choice["render"],
+            "reason": choice["reason"],
+            "quoted_usd": choice["extra_usd"],
+            "render": "native" if kept else "reframe",
+            "model": kept.model_id if kept else None,
+            "tries": [_outcome(a) for a in mine],
+            "cost_usd": money.to_json(money.total(money.usd(a.settled_usd) for a in mine)),
+            "clip": kept.asset_path if kept else None,
+        }
+    return rows
+
+
 def variant_labels(verification: dict[str, Any] | None) -> list[str]:
     """The variants delivered with the output (``OUT.<label>.mp4``), as its verification lists."""
     return list((verification or {}).get("variants", {}))
@@ -213,7 +242,13 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         for r in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id))
     }
     attempts = jobs.attempts_by_shot(session, job_id)
-    rows, costs = [], []
+    # the job's music tries are kept on its first shot (``pipeline.music_stage``): reported apart
+    bed = sorted(
+        (a for tried in attempts.values() for a in tried if a.stage == Stage.MUSIC),
+        key=lambda a: -a.number,
+    )
+    attempts = {pk: [a for a in tried if a.stage != Stage.MUSIC] for pk, tried in attempts.items()}
+    rows, costs = [], [_spend(bed, records)]
     for shot in shots:
         tried = attempts.get(shot.id, [])
         costs.append(_spend(tried, records))
@@ -244,5 +279,6 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "saved_usd": money.to_json(saved_videos),
         "sheets": sheets,
         "reused": reused_of(rows, sheets, [e.shot_key or "" for e in cached], saved_videos),
+        "music": _pre_stage(bed, "music"),
         "shots": rows,
     }

@@ -59,7 +59,8 @@ def _edited_storyboard(
 
 def _route_one(
     ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str
-) -> router.ShotDecision:
+) -> tuple[router.ShotDecision, tuple[router.VariantChoice, ...]]:
+    """The shot's new decision, and the plan's variant choices (its native renders)."""
     plan = route(ctx, board, mode)
     decision = plan.decisions[shot_key]
     if not decision.candidates:
@@ -68,7 +69,7 @@ def _route_one(
             for model, reasons in sorted(decision.rejected.items())
         ]
         raise InvalidInputError(f"no model can re-render shot {shot_key!r}", problems[:20])
-    return decision
+    return decision, plan.variants
 
 
 def _open_attempt(
@@ -106,7 +107,7 @@ def _reset(
     job: Job,
     shot: Shot,
     board: Storyboard,
-    decision: router.ShotDecision,
+    routed: tuple[router.ShotDecision, tuple[router.VariantChoice, ...]],
     edit: dict[str, Any],
 ) -> None:
     """The job back to ``planned`` with the edited storyboard; the shot back to a fresh route."""
@@ -116,8 +117,9 @@ def _reset(
     job_to(session, job, JobStatus.PLANNED, shot=shot.key)
     shot.asset_path, shot.segment = None, None
     shot.verdict, shot.error, shot.cache_key = None, None, None
+    decision, variants = routed
     shot.model_id = decision.candidates[0].model_id
-    shot.route = route_record(decision).to_json()
+    shot.route = route_record(decision, variants).to_json()
     shot_to(
         session,
         shot,
@@ -150,7 +152,7 @@ def rerender_shot(
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
         board, path = _edited_storyboard(job, shot_key, prompt, model)
         mode = Mode(job.mode)
-    decision = _route_one(ctx, board, mode, shot_key, path)
+    decision, variants = _route_one(ctx, board, mode, shot_key, path)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status not in JOB_RERENDERABLE:
@@ -159,5 +161,5 @@ def rerender_shot(
         assert shot is not None  # the storyboard has the shot
         number = jobs.last_attempt_number(session, shot.id) + 1
         edit = {"prompt_changed": prompt is not None, "attempt": number}
-        _reset(session, job, shot, board, decision, edit)
+        _reset(session, job, shot, board, (decision, variants), edit)
         return _open_attempt(session, job, shot, shot_spec(job, shot_key), number).id

@@ -1,7 +1,8 @@
-"""The tries of a stage run before a shot's video (``voice_stage``, ``keyframe_stage``): each is an
-attempt row of the shot with its ``stage``, numbered below zero, reserved and settled by the
-ledger like a video attempt. What the stages share is written here once: opening, sending,
-failing and closing a try, finding a cached one, and walking the routed chain."""
+"""The tries of a stage run before a shot's video (``voice_stage``, ``keyframe_stage``) or of the
+job's own music stage (``music_stage``): each is an attempt row of a shot with its ``stage``,
+numbered below zero, reserved and settled by the ledger like a video attempt. What the stages
+share is written here once: opening, sending, failing and closing a try, finding a cached one,
+and walking the routed chain."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ from store.models import Attempt, Job, Shot
 
 NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
 """A try in these states is not asked again on the same input."""
+
+JOB_FLOOR = -1_000_000
+"""The job's own stages (music) keep their tries on the job's first shot, numbered from here
+down, so they never race that shot's own stages (above it, from -1 down) for a number."""
+JOB_STAGES = frozenset({Stage.MUSIC})
 
 Outcome = tuple[str, bool] | float | None
 """One model's try: None when the stage is done, the seconds to wait for the model's slot, or
@@ -71,15 +77,13 @@ def open_try(
     ``request.saved_usd`` is the quote); None (and the try failed) over budget."""
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        lowest = session.scalar(  # the stages before the video share the numbers below zero
-            select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
-        )
         reused = bool(request.get("reused_from"))
         quote = 0.0 if reused else candidate.estimate_usd
         # a reused output saves the quote it would have cost (the report's ``reused.saved_usd``)
         request = request | {"saved_usd": round(candidate.estimate_usd, 6) if reused else 0.0}
+        number = _next_number(session, shot_pk, stage)
         attempt = Attempt(
-            shot_id=shot_pk, number=(lowest or 0) - 1, stage=stage, model_id=candidate.model_id,
+            shot_id=shot_pk, number=number, stage=stage, model_id=candidate.model_id,
             provider=candidate.provider, quoted_usd=quote, request=request,
         )  # fmt: skip
         attempt_opened(session, attempt, shot, stage=stage, model=candidate.model_id)
@@ -88,6 +92,17 @@ def open_try(
             attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=stage)
             return None
         return attempt.id
+
+
+def _next_number(session: Session, shot_pk: int, stage: Stage) -> int:
+    """The stages before the video share the numbers from -1 down; the job's own stages theirs
+    from ``JOB_FLOOR`` down."""
+    query = select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk)
+    if stage in JOB_STAGES:
+        lowest = session.scalar(query.where(Attempt.number <= JOB_FLOOR))
+        return JOB_FLOOR if lowest is None else lowest - 1
+    lowest = session.scalar(query.where(Attempt.number < 0, Attempt.number > JOB_FLOOR))
+    return (lowest or 0) - 1
 
 
 def sending(ctx: RunContext, attempt_id: int, request: dict[str, Any], stage: Stage) -> None:
@@ -137,10 +152,12 @@ def walk_chain(
     reason: str,
     attempt_one: Callable[[StageCandidate], Outcome],
     stage: Stage,
+    give_up: Callable[[str], None] | None = None,
 ) -> float:
     """Try the chain's models not tried yet, in order, until one delivers (0), one has to wait
     for its slot (the seconds), or a failure ends the stage; with none left the shot fails with
-    the last reason (stage ``stage``), before its video is paid for."""
+    the last reason (stage ``stage``), before its video is paid for (``give_up``, when given,
+    is told the reason instead)."""
     for candidate in chain:
         if candidate.model_id in tried:
             continue
@@ -152,6 +169,9 @@ def walk_chain(
         reason, final = outcome
         if final:
             break
+    if give_up is not None:
+        give_up(reason)
+        return 0.0
     with session_scope(ctx.db_url) as session:
         fail_shot_in(session, session.get_one(Shot, shot_pk), f"{stage}: {reason}", stage)
     return 0.0

@@ -1,5 +1,5 @@
-"""Step cursors of the distributed engine: one ``pipeline_step`` row per shot and per job says what
-runs next, when it is due, and who holds it. Portable SQL (SQLite and PostgreSQL): every change is
+"""Step cursors of the distributed engine: one ``pipeline_step`` row per shot and per job (and one
+for a job's music stage) says what runs next, when it is due, and who holds it. Portable SQL (SQLite and PostgreSQL): every change is
 one conditional UPDATE (or an INSERT guarded by the primary key), so concurrent workers, duplicate
 messages and the reaper never run the same step twice at once. The statements run on a plain
 connection, not an ORM session: a poll's claim and move are the engine's hottest path.
@@ -84,6 +84,11 @@ def job_key(job_id: str) -> str:
     return f"job:{job_id}"
 
 
+def music_key(job_id: str) -> str:
+    """The cursor of the job's music stage (``pipeline.music_stage``), beside its shots'."""
+    return f"music:{job_id}"
+
+
 def key_for(session: Session, step: str, ref: str) -> str | None:
     """The cursor a message for ``step`` on ``ref`` belongs to (None: the row is gone)."""
     if step in ATTEMPT_STEPS:
@@ -93,7 +98,10 @@ def key_for(session: Session, step: str, ref: str) -> str | None:
 
 
 def _own_key(step: str, ref: str) -> str:
-    """The cursor of a job step (``ref``: the job id) or a shot step (the shot's pk)."""
+    """The cursor of a job step (``ref``: the job id), the job's music step (the job id) or a
+    shot step (the shot's pk)."""
+    if step == "music":
+        return music_key(ref)
     return job_key(ref) if step in ("start", "finish") else shot_key(int(ref))
 
 

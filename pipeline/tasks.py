@@ -98,6 +98,11 @@ def sheet(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "sheet", ref, version)
 
 
+@shared_task(name="pipeline.music", **_options("io"))
+def music(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "music", ref, version)
+
+
 @shared_task(name="pipeline.submit", **_options("io"))
 def submit(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "submit", ref, version)
@@ -111,6 +116,11 @@ def poll(self: Task[Any, Any], ref: str, version: int) -> None:
 @shared_task(name="pipeline.gate", **_options("cpu"))
 def gate(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "gate", ref, version)
+
+
+@shared_task(name="pipeline.native", **_options("io"))
+def native(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "native", ref, version)
 
 
 @shared_task(name="pipeline.normalise", **_options("cpu"))

@@ -260,9 +260,13 @@ class TtsCaps(_Raw):
 
 
 class MusicCaps(_Raw):
+    """A bed's length the model generates (``min_seconds``-``max_seconds``; a programme longer
+    than the bed loops it, so only the minimum binds), its formats, and the longest prompt."""
+
     min_seconds: float = Field(gt=0)
     max_seconds: float = Field(gt=0)
     formats: list[str] = Field(min_length=1)
+    max_prompt_chars: int | None = Field(default=None, ge=1)
     instrumental_only: bool = False
 
 

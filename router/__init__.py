@@ -46,6 +46,7 @@ from router._stage import (
 )
 from router._stats import ModelStats, Outcome, PriorStats, StatsBook, StatsSource
 from router._types import Forecast, Plan, QuoteLine, ShotDecision, Unroutable
+from router._variants import KEEP_MIN, VariantChoice, native_size, with_variants
 from router.errors import RouterError, UnknownProvidersChoiceError, UnroutableShotsError
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "FINAL_WEIGHTS",
     "HEALTH_KINDS",
     "HOSTED",
+    "KEEP_MIN",
     "PREVIEW_WEIGHTS",
     "Availability",
     "Breaker",
@@ -86,6 +88,7 @@ __all__ = [
     "UnknownProvidersChoiceError",
     "Unroutable",
     "UnroutableShotsError",
+    "VariantChoice",
     "assess",
     "attempts_for_confidence",
     "enabled_providers",
@@ -93,6 +96,7 @@ __all__ = [
     "group_reasons",
     "hosted_first",
     "infer_shot_type",
+    "native_size",
     "pin_ignored",
     "plan",
     "provider_availability",
@@ -103,4 +107,5 @@ __all__ = [
     "stage_providers",
     "unroutable_message",
     "why_lower",
+    "with_variants",
 ]

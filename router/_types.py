@@ -194,6 +194,8 @@ class Plan:
     forecast: Forecast
     board: Storyboard  # as routed: long shots replaced by their segments (``long_shots``)
     long_shots: tuple[LongShot, ...] = ()
+    variants: tuple[Any, ...] = ()
+    """Per variant and shot, reframe or native: ``router.VariantChoice``s (``with_variants``)."""
 
     @property
     def ok(self) -> bool:
@@ -208,6 +210,7 @@ class Plan:
             "unroutable": [u.to_dict() for u in self.unroutable],
             "long_shots": [s.to_dict() for s in self.long_shots],
             "forecast": self.forecast.to_dict(),
+            "variants": [choice.to_dict() for choice in self.variants],
         }
 
 

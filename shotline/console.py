@@ -58,12 +58,22 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         ]
         if variants:
             caption += f"  variants: {', '.join(variants)}"
+        native = [
+            f"{shot['id']} {label}"
+            for shot in report["shots"]
+            for label, row in (shot.get("variants") or {}).items()
+            if row.get("render") == "native"
+        ]
+        if native:
+            caption += f" (rendered natively: {', '.join(native)})"
     caption += reused_note(report)
     if report.get("emulated"):
         caption += "  (providers were EMULATED: no money was spent)"
     if report.get("error"):
         caption += f"  error: {report['error']}"
-    rounding = rounding_note([shot["cost_usd"] for shot in report["shots"]], report["settled_usd"])
+    bed = report.get("music")  # the job's music stage: one row of its own
+    parts = [shot["cost_usd"] for shot in report["shots"]] + ([bed["cost_usd"]] if bed else [])
+    rounding = rounding_note(parts, report["settled_usd"])
     if rounding:
         caption += f"  ({rounding})"
     rows = [
@@ -78,6 +88,10 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         ]
         for shot in report["shots"]
     ]
+    if bed:
+        said = "reused from the cache" if bed["reused"] else (bed.get("note") or "")
+        rows.append(["(music)", str(bed["model"]), str(bed["tries"]), str(bed["status"]), "",
+                     cents(bed["cost_usd"]), said])  # fmt: skip
     rows.append(["[bold]total[/]", "", "", "", "", f"[bold]{cents(report['settled_usd'])}[/]", ""])
     return fit_table(_report_columns(), rows, width, title=report["title"], caption=caption).table
 

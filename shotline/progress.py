@@ -27,6 +27,7 @@ _JOB_STAGE = {
     "job.failed": "failed",
     "job.cancelled": "cancelled",
 }
+MUSIC_ROW = "(music)"
 COLUMNS = (
     Column("shot"),
     Column("stage", fold_to=10),
@@ -64,13 +65,18 @@ class JobProgress:
                 self.stage = _JOB_STAGE[event.kind]
                 if event.kind != "job.running" and event.kind != "job.stitching":
                     self.ended = now
-            row = self.shots.get(event.shot or "")
+            stage = event.data.get("stage")
+            row: dict[str, Any] | None = (  # the job's music stage: a row of its own
+                self.shots.setdefault(MUSIC_ROW, {})
+                if stage == "music"
+                else self.shots.get(event.shot or "")
+            )
             if row is None:
                 return
             status = event.kind.split(".", 1)[1]
-            row.pop("stage", None)  # named by the events of the stages before the video only
-            if event.data.get("stage") in ("tts", "keyframe", "sheet"):
-                status = f"{event.data['stage']} {status}"
+            row.pop("stage", None)  # named by the events of the stages other than the video only
+            if stage in ("tts", "keyframe", "sheet", "music"):
+                status = f"{stage} {status}"
             row.update(event.data, status=status)
             if event.kind.startswith("attempt.") or status == ShotStatus.RENDERING:
                 row.setdefault("started", now)

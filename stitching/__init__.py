@@ -13,6 +13,7 @@ from stitching.audio import music_problem
 from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.fanout import VariantJob, normalise_fanout
+from stitching.native import native_segment
 from stitching.plan import EditPlan, MusicBed, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.reframe import (
@@ -48,6 +49,7 @@ __all__ = [
     "keyframe_hints",
     "made_segment",
     "music_problem",
+    "native_segment",
     "normalise",
     "normalise_between",
     "normalise_fanout",

@@ -75,6 +75,9 @@ class ShotRoute:
     seed: int | None = None
     shot_type: str | None = None
     explanation: Mapping[str, Any] | None = None
+    native: Mapping[str, tuple[RouteCandidate, ...]] = field(default_factory=dict)
+    """By variant label, the chain that renders the shot natively in that variant's aspect
+    (``pipeline.native``); a variant absent here is reframed."""
 
     @property
     def primary(self) -> RouteCandidate | None:
@@ -86,7 +89,7 @@ class ShotRoute:
         return [candidate.model_id for candidate in self.candidates]
 
     def with_seed(self, seed: int) -> ShotRoute:
-        return ShotRoute(self.candidates, seed, self.shot_type, self.explanation)
+        return ShotRoute(self.candidates, seed, self.shot_type, self.explanation, self.native)
 
     def to_json(self) -> JsonObject:
         data: JsonObject = {"candidates": [c.to_json() for c in self.candidates]}
@@ -96,6 +99,8 @@ class ShotRoute:
             data["shot_type"] = self.shot_type
         if self.explanation is not None:
             data["explanation"] = dict(self.explanation)
+        if self.native:
+            data["native"] = {k: [c.to_json() for c in v] for k, v in self.native.items()}
         return data
 
     @classmethod
@@ -110,6 +115,10 @@ class ShotRoute:
             seed=None if seed is None else int(seed),
             shot_type=None if shot_type is None else str(shot_type),
             explanation=None if explanation is None else dict(explanation),
+            native={
+                label: tuple(RouteCandidate.from_json(c) for c in chain)
+                for label, chain in (data.get("native") or {}).items()
+            },
         )
 
 

@@ -1,5 +1,6 @@
 """ElevenLabs-shaped emulation: ``POST /v1/text-to-speech/{voice_id}`` (rules and sources:
-``_speech_rules``). The voice id must be one of the premade voices shotline maps descriptions to
+``_speech_rules``) and ``POST /v1/music`` (``_music_rules``: the bed is the local bed's chords,
+as long as asked, in the asked format). The voice id must be one of the premade voices shotline maps descriptions to
 (an account's own voices are not emulated); the answer is the emulated voice in the asked
 ``output_format`` (pcm and mp3 ones; ulaw/alaw/opus are answered as pcm: UNCERTAIN shortcut)."""
 
@@ -8,20 +9,28 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from adapters.music import bed_samples
 from adapters.voices import ELEVENLABS_TRAITS
 from emulators.routes import _flow as flow
+from emulators.routes import _music_rules as music_rules
 from emulators.routes import _speech_rules as rules
 
 PROVIDER = "elevenlabs"
 router = APIRouter(prefix="/elevenlabs")
 
 
-@router.post("/v1/text-to-speech/{voice_id}")
-async def text_to_speech(voice_id: str, request: Request) -> Response:
+def _unauthorized(request: Request) -> Response | None:
     key = request.headers.get("xi-api-key")
     invalid = request.app.state.emulator.scenario.invalid_keys
     if not key or key in (invalid or ()):
         return JSONResponse(rules.elevenlabs_unauthorized(key), status_code=401)
+    return None
+
+
+@router.post("/v1/text-to-speech/{voice_id}")
+async def text_to_speech(voice_id: str, request: Request) -> Response:
+    if (refused_key := _unauthorized(request)) is not None:
+        return refused_key
     try:
         _, body = await flow.json_body(request)
     except flow.BadRequest as exc:
@@ -37,3 +46,26 @@ async def text_to_speech(voice_id: str, request: Request) -> Response:
     if fmt.startswith("mp3"):
         return Response(rules.encoded(samples, rate, "mp3"), media_type="audio/mpeg")
     return Response(rules.pcm16(samples), media_type="audio/pcm")
+
+
+@router.post("/v1/music")
+async def compose(request: Request) -> Response:
+    if (refused_key := _unauthorized(request)) is not None:
+        return refused_key
+    try:
+        _, body = await flow.json_body(request)
+    except flow.BadRequest as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+    query = dict(request.query_params)
+    refused = music_rules.refusal(body, query)
+    if refused is not None:
+        return JSONResponse(refused[1], status_code=refused[0])
+    fmt = music_rules.answer_format(body, query)
+    rate = int(fmt.split("_")[1])
+    prompt = str(body.get("prompt") or "composition plan")
+    samples = bed_samples(prompt, music_rules.seconds_of(body), rate)
+    if fmt.startswith("mp3"):
+        return Response(rules.encoded(samples, rate, "mp3"), media_type="audio/mpeg")
+    if fmt.startswith("opus"):
+        return Response(rules.encoded(samples, rate, "opus"), media_type="audio/ogg")
+    return Response(rules.pcm16(samples), media_type="audio/pcm")  # ulaw/alaw as pcm: UNCERTAIN

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     import router
-    from foundation.storyboard import Storyboard
 
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
@@ -31,14 +30,17 @@ def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Pl
 
 
 Stages = dict[str, dict[str, Any]]
+JOB_ROW = "(job)"  # the row of the stage the whole job has once (its music bed)
 
 
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages, Stages]:
+) -> tuple[
+    router.Plan, str | None, list[dict[str, Any]], Stages, Stages, dict[str, Any] | None, Stages
+]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import keyframes, planning, previews, sheets, voices
+    from pipeline import keyframes, music, planning, previews, sheets, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -56,11 +58,18 @@ def _plan_and_note(
         shot: voices.stage_record(decision, "keyframe")
         for shot, decision in keyframes.plan_keyframes(ctx, board, mode).items()
     }
+    decision = music.plan_music(ctx, board, mode)  # the job's one music stage
+    bed = voices.stage_record(decision, "music") if decision is not None else None
     sheeted = {
         character: voices.stage_record(decision, "sheet")
         for character, decision in sheets.plan_sheets(ctx, board, mode).items()
     }
-    return plan, local_pin_note(ctx, board, mode), variants_of(board), stages, drawn, sheeted
+    from pipeline.variant_plan import variants_of
+
+    return (
+        plan, local_pin_note(ctx, board, mode), variants_of(board, plan), stages, drawn, bed,
+        sheeted,
+    )  # fmt: skip
 
 
 def stages_table(stages: Stages, title: str, owner: str = "shot") -> Table:
@@ -81,31 +90,28 @@ def stages_table(stages: Stages, title: str, owner: str = "shot") -> Table:
     return table
 
 
-def variants_of(board: Storyboard) -> list[dict[str, Any]]:
-    """How each variant of ``output.variants`` is made: every shot's rendered clip reframed
-    (a crop that follows its subject); no shot is rendered again, so no provider cost."""
-    shots = [shot.id for _, shot in board.shots()]
-    return [
-        {
-            "variant": variant.text,
-            "file": f"OUT.{variant.label}.mp4",
-            "size": f"{variant.width}x{variant.height}",
-            "crop": f"{variant.crop_width}x{variant.crop_height}",
-            "shots": {shot: "reframe" for shot in shots},
-            "extra_provider_usd": 0.0,
-        }
-        for variant in board.output.variant_list()
-    ]
-
-
 def print_variants(variants: list[dict[str, Any]], console: Console) -> None:
+    """Per variant: its file, and how each shot gets it (reframed at $0 or rendered natively at
+    its quote), with the reason."""
+    from rich.markup import escape
+
     for item in variants:
-        console.print(
-            f"variant {item['variant']} -> {item['file']} ({item['size']}): every shot "
-            f"({len(item['shots'])}) reframed from its clip, a {item['crop']} crop following "
-            "the subject; no extra provider cost",
-            highlight=False,
-        )
+        native = [c for c in item["choices"] if c["render"] == "native"]
+        head = f"variant {item['variant']} -> {item['file']} ({item['size']}): "
+        if not native:
+            head += (
+                f"every shot ({len(item['shots'])}) reframed from its clip, a {item['crop']} "
+                "crop following the subject; no extra provider cost"
+            )
+        else:
+            head += f"{len(native)} of {len(item['shots'])} shots rendered natively, "
+            head += f"${item['extra_provider_usd']:.2f} extra; the others reframed ($0)"
+        console.print(head, highlight=False)
+        if item["render"] != "reframe":
+            for c in item["choices"]:
+                cost = f"+${c['extra_usd']:.2f}" if c["render"] == "native" else "$0"
+                line = f"  {c['shot_id']}: {c['render']} {cost} ({escape(c['reason'])})"
+                console.print(line, highlight=False)
 
 
 def plan_table(result: router.Plan) -> Table:
@@ -183,13 +189,12 @@ def print_forecast(result: router.Plan, console: Console) -> None:
 
 
 def print_total(result: router.Plan, stages: list[dict[str, Any]], console: Console) -> None:
-    """Every stage's first-time quote together: the videos' and the stages' before them (a
-    keyframes preview pays no video, only its keyframes and voices)."""
+    """Every stage's first-time quote together: the videos' and the other stages' (keyframes,
+    voices, the music bed; a keyframes preview pays no video, only those)."""
     videos = result.forecast.cost_low_usd
     before = sum(stage["quote_usd"] or 0.0 for stage in stages)
     console.print(
-        f"total: ${videos + before:.4f} quoted (videos ${videos:.4f}, "
-        f"sheets, keyframes and voices ${before:.4f})"
+        f"total: ${videos + before:.4f} quoted (videos ${videos:.4f}, other stages ${before:.4f})"
     )
 
 
@@ -225,7 +230,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages, drawn, sheeted = _plan_and_note(
+            result, note, variants, stages, drawn, bed, sheeted = _plan_and_note(
                 storyboard, mode, providers
             )
         except ShotlineError as exc:
@@ -234,15 +239,19 @@ def register(app: typer.Typer) -> None:
             data = result.to_dict() | {
                 "variants": variants, "stages": stages, "sheets": sheeted, "keyframes": drawn,
             }  # fmt: skip
+            data["music"] = bed
             typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
             return
         console.print(plan_table(result))
         print_stage_tables(console, stages, sheeted, drawn)
+        if bed is not None:
+            console.print(stages_table({JOB_ROW: bed}, "music stage (one bed for the programme)"))
         print_forecast(result, console)
-        if stages or sheeted or drawn:
-            print_total(result, [*stages.values(), *sheeted.values(), *drawn.values()], console)
+        if stages or sheeted or drawn or bed:
+            extra = [*stages.values(), *sheeted.values(), *drawn.values(), *([bed] if bed else [])]
+            print_total(result, extra, console)
         print_variants(variants, console)
         from rich.markup import escape
 
@@ -254,7 +263,12 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         if explain:
             print_explanations(result, console)
-            for shot, stage in [*stages.items(), *sheeted.items(), *drawn.items()]:
+            for shot, stage in [
+                *stages.items(),
+                *sheeted.items(),
+                *drawn.items(),
+                *({JOB_ROW: bed} if bed else {}).items(),
+            ]:
                 name = stage["stage"]
                 console.print(f"\n[bold]{shot}[/] ({name}): {escape(stage['explanation'])}")
                 for model, why in stage["rejected"].items():

@@ -21,7 +21,7 @@ from store.models import PipelineStep
 from tests.distributed.cluster import Cluster
 from tests.pipeline.conftest import shot, tiny_board
 
-STEP_TASKS = ("start", "begin", "submit", "poll", "gate", "normalise", "finish")
+STEP_TASKS = tuple(flow.STEP_QUEUE)  # every step of the graph has its task
 
 
 class FakeApp:

@@ -170,9 +170,10 @@ def test_a_commit_keeps_the_previews_bed(tmp_path, monkeypatch):
 
 def test_the_worked_example_plans_with_its_bed(cli, monkeypatch):
     root = Path(__file__).resolve().parents[2]
-    monkeypatch.chdir(root)  # the example's bed is named relative to the repository root
+    monkeypatch.chdir(root)  # as its comments say to run it
     done = cli("plan", "examples/dock-scene.yaml", "--providers", "emulated", "--json")
     assert done.exit_code == 0, done.output
     plan = json.loads(done.stdout)
     assert [s["shot_id"] for s in plan["shots"]] == ["arrival", "line"]
     assert plan["stages"]["line"]["model"] == "openai/tts-1"  # Mara's voice speaks her line
+    assert plan["music"]["model"] == "elevenlabs/music-v1"  # its bed is composed

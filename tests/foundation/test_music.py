@@ -1,5 +1,5 @@
-"""The storyboard's `music:` block: a file with a gain and ducking, validated with paths; a
-generated bed is refused until a music stage exists."""
+"""The storyboard's `music:` block: a file or a prompt (a generated bed) with a gain and ducking,
+validated with paths."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def test_a_file_with_defaults_ducks_under_the_shots_sound():
     assert quiet.music.duck_db == 0.0
 
 
+def test_a_prompt_asks_for_a_generated_bed():
+    music = parse_storyboard(BOARD | {"music": {"prompt": "slow synth pulse"}}).music
+    assert music is not None
+    assert (music.prompt, music.file, music.duck_db) == ("slow synth pulse", None, DUCK_DB)
+
+
 def test_a_storyboard_without_music_has_none():
     assert parse_storyboard(BOARD).music is None
 
@@ -36,7 +42,8 @@ def test_a_storyboard_without_music_has_none():
 @pytest.mark.parametrize(
     ("music", "path", "words"),
     [
-        ({"prompt": "slow synth pulse"}, "music.prompt", "no music model renders a bed yet"),
+        ({"prompt": "slow pulse", "file": "bed.wav"}, "music", "not both"),
+        ({"prompt": "   "}, "music", "blank"),
         ({}, "music", "give `file`"),
         ({"file": "bed.wav", "gain_db": 3}, "music.gain_db", "less than or equal to 0"),
         ({"file": "bed.wav", "volume": 1}, "music.volume", "unknown key"),

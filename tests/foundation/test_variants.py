@@ -10,13 +10,13 @@ from foundation.storyboard import StoryboardError, parse_storyboard
 from foundation.variants import resolve
 
 
-def _board(size: str, variants: list[str]) -> dict[str, Any]:
+def _board(size: str, variants: list[Any]) -> dict[str, Any]:
     shot = {"id": "a", "prompt": "a calm sea", "duration": 2}
     return {"title": "t", "output": {"size": size, "variants": variants},
             "scenes": [{"id": "s", "shots": [shot]}]}  # fmt: skip
 
 
-def _problems(size: str, variants: list[str]) -> list[str]:
+def _problems(size: str, variants: list[Any]) -> list[str]:
     with pytest.raises(StoryboardError) as info:
         parse_storyboard(_board(size, variants))
     return [str(p) for p in info.value.problems]
@@ -72,3 +72,37 @@ class TestRefused:
     def test_every_problem_at_once(self):
         problems = _problems("1280x720", ["16:9", "1:1", "1:1"])
         assert [p.split(":")[0] for p in problems] == ["output.variants[0]", "output.variants[2]"]
+
+
+class TestVariantObjects:
+    """``{aspect, render, shots}``: how a variant's shots are made; the string form reframes."""
+
+    def test_string_and_object_forms(self):
+        variants = ["1:1", {"aspect": "9:16", "render": "auto", "shots": ["a"]}]
+        board = parse_storyboard(_board("1280x720", variants))
+        specs = board.output.variant_specs()
+        assert [(s.aspect, s.render, s.shots) for s in specs] == [
+            ("1:1", "reframe", None),
+            ("9:16", "auto", ["a"]),
+        ]
+        assert [v.label for v in board.output.variant_list()] == ["1x1", "9x16"]
+        dumped = board.model_dump(mode="json")["output"]["variants"]
+        assert dumped[0] == "1:1"
+        assert dumped[1]["render"] == "auto"
+
+    def test_refused_with_their_paths(self):
+        variants = [
+            {"aspect": "9x", "render": "native"},
+            {"aspect": "1:1", "render": "always"},
+            {"aspect": "4:5", "shots": ["a", "zz"]},
+            {"aspect": "16:9", "render": "native"},
+        ]
+        assert _problems("1280x720", variants) == [
+            "output.variants[0].aspect: variant '9x' is not an aspect W:H (9:16) or a size WxH "
+            "(1080x1920)",
+            "output.variants[1].render: Input should be 'reframe', 'native' or 'auto'",
+        ]
+        assert _problems("1280x720", variants[2:]) == [
+            "output.variants[1]: 16:9 is the main output's aspect (1280x720)",
+            "output.variants[0].shots[1]: no shot has id 'zz'",
+        ]

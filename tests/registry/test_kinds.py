@@ -76,7 +76,7 @@ def test_llm_cost_is_tokens_times_rate(catalog):
 
 
 def test_uncertain_prices_say_so(catalog):
-    music = catalog.get("elevenlabs/music-v1").usage_price
+    music = catalog.get("elevenlabs/music-v2").usage_price
     assert music.cost({"seconds": 30}, on=TODAY).uncertain
     tts = catalog.get("openai/tts-1").usage_price
     assert not tts.cost({"characters": 1000}, on=TODAY).uncertain

@@ -36,3 +36,13 @@ def test_caption_lists_the_caption_files():
 
 def test_no_edit_files_no_edit_mention():
     assert "edit:" not in str(report_table(_report(files={"video": "/out/film.mp4"})).caption)
+
+
+def test_the_jobs_music_stage_has_a_row_of_its_own():
+    bed = {"model": "elevenlabs/music-v1", "tries": 1, "status": "accepted", "reused": True,
+           "cost_usd": 0.0, "note": "elevenlabs"}  # fmt: skip
+    table = report_table(_report(music=bed), width=200)
+    cells = [list(column.cells) for column in table.columns]
+    assert cells[0][0] == "(music)"
+    assert cells[1][0] == "elevenlabs/music-v1"
+    assert cells[-1][0] == "reused from the cache"

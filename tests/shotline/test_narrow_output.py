@@ -257,3 +257,12 @@ def test_the_note_for_pins_a_local_only_run_ignores(monkeypatch):
     get_settings.cache_clear()
     keyed = RunContext.create("auto", get_settings())
     assert local_pin_note(keyed, board, board.mode) is None
+
+
+def test_progress_shows_the_jobs_music_stage_on_a_row_of_its_own():
+    progress = JobProgress("j" * 32, ["a"], Console(width=100))
+    data = {"attempt": -1_000_000, "stage": "music", "model": "elevenlabs/music-v1"}
+    progress.on_event(PipelineEvent("j" * 32, "attempt.reserved", "a", data))
+    assert progress.shots["a"] == {"status": "planned"}  # not the first shot's row
+    assert progress.shots["(music)"]["status"] == "music reserved"
+    assert "(music)" in printed(progress, 100)

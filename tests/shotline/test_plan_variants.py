@@ -29,3 +29,41 @@ def test_plan_lists_the_variants_as_reframes_without_provider_cost(tmp_path):
         ("OUT.9x16.mp4", {"a": "reframe"}, 0.0),
         ("OUT.1080x1920.mp4", {"a": "reframe"}, 0.0),
     ]
+
+
+def _plan(tmp_path, variants, *extra: str, pin: str | None = None):
+    app = typer.Typer()
+    plan.register(app)
+    app.command("unused")(lambda: None)
+    data = _board("320x180", variants) | {"mode": "final"}
+    if pin:
+        data["scenes"][0]["shots"][0]["model"] = pin
+    path = tmp_path / "board.yaml"
+    path.write_text(yaml.safe_dump(data))
+    args = ["plan", str(path), "--providers", "emulated", *extra]
+    return CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+
+
+def test_plan_shows_each_native_render_with_its_cost_and_reason(tmp_path):
+    variants = [{"aspect": "9:16", "render": "auto"}, {"aspect": "1:1", "render": "auto"}]
+    done = _plan(tmp_path, variants, "--json")
+    assert done.exit_code == 0, done.output
+    tall, square = json.loads(done.stdout)["variants"]
+    [choice] = tall["choices"]
+    width, height = map(int, choice["size"].split("x"))
+    assert choice["render"] == "native"
+    assert width * 16 == height * 9
+    assert tall["extra_provider_usd"] == choice["extra_usd"] > 0
+    assert square["shots"] == {"a": "reframe"}
+    assert square["extra_provider_usd"] == 0
+    done = _plan(tmp_path, variants)
+    text = " ".join(done.output.split())
+    assert f"a: native +${choice['extra_usd']:.2f} (the crop would keep 31%" in text
+    assert "a: reframe $0 (the crop keeps 56% of the picture" in text
+
+
+def test_plan_refuses_a_native_variant_no_model_of_the_chain_renders(tmp_path):
+    done = _plan(tmp_path, [{"aspect": "1:1", "render": "native"}], pin="runway/gen4.5")
+    assert done.exit_code == 2, done.output
+    assert "output.variants[0]" in done.output
+    assert "no model of shot a's chain renders 1:1" in " ".join(done.output.split())

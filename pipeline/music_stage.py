@@ -1,0 +1,296 @@
+"""The job's music stage, run: the step ``music`` of the step graph (``pipeline.flow``), started
+with the shots and run beside them (off the critical path); the job's ``finish`` waits for it
+before stitching, and the generated bed then takes the path a ``music.file`` takes (looped or cut
+to the programme, ducked under the shots' sound, the programme brought to its loudness target).
+
+One bed per job. Its tries are attempt rows with ``stage == "music"`` kept on the job's first
+shot (the attempt table hangs off shots; a job-level owner would need a new table and a second
+copy of the ledger's, events' and cache's queries), numbered from ``stage_tries.JOB_FLOOR`` down
+so they never race that shot's own stages for a number. Each is quoted, reserved and settled by
+the ledger like every try, with its events (``stage: music``) and ``AttemptCost`` record. The bed
+is cached by the hash of (prompt, length asked, model) per tenant (``music.cache_key``, kept as
+the attempt's ``provider_job_id``): rendering an unchanged job again reuses the stored bed for
+nothing. The check: the bed decodes, has an audio stream and is not silent. When no model of the
+chain delivers one, a ``music.failed`` event records why, and ``finish`` fails the job at stage
+``music`` instead of delivering it without the bed it asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.errors import ProviderError
+from adapters.music import MusicClient, MusicRequest
+from foundation.states import SHOT_ENDED, AttemptStatus, Stage
+from ledger import service as ledger
+from pipeline import admission, events, music, stage_tries
+from pipeline.context import RunContext
+from pipeline.steps import ABSENT, Cursor, Move, job_key, music_key
+from pipeline.transitions import attempt_to
+from router import StageCandidate
+from stitching import music_problem
+from stitching.voiceover import RATE, read_mono
+from store.db import session_scope
+from store.models import Attempt, Event, Job, Shot
+
+STAGE = Stage.MUSIC
+FAILED = "music.failed"
+SILENT_RMS = 10 ** (-60 / 20)  # a bed quieter than -60 dBFS throughout is silence
+_WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
+_EMULATED = {"elevenlabs": ""}
+
+
+def music_attempts(session: Session, job_id: str) -> list[Attempt]:
+    """The job's music tries, first first."""
+    query = (
+        select(Attempt)
+        .join(Shot, Shot.id == Attempt.shot_id)
+        .where(Shot.job_id == job_id, Attempt.stage == STAGE)
+    )
+    return list(session.scalars(query.order_by(Attempt.number.desc())))
+
+
+def outcome(session: Session, job_id: str, storyboard: dict[str, Any]) -> str:
+    """``none`` (no generated bed), ``done`` (a bed for the job's prompt and length is
+    accepted), ``failed`` (no model delivered one) or ``pending``."""
+    need = music.stored_need(storyboard)
+    if need is None:
+        return "none"
+    if _accepted(session, job_id, need) is not None:
+        return "done"
+    failures = session.scalars(
+        select(Event.data).where(Event.job_id == job_id, Event.kind == FAILED)
+    )
+    if any((data or {}).get("need") == need.key for data in failures):
+        return "failed"
+    return "pending"
+
+
+def _accepted(session: Session, job_id: str, need: music.Need) -> Attempt | None:
+    return next(
+        (
+            a
+            for a in reversed(music_attempts(session, job_id))
+            if a.status == AttemptStatus.ACCEPTED and (a.request or {}).get("need") == need.key
+        ),
+        None,
+    )
+
+
+def bed_of(ctx: RunContext, job_id: str) -> tuple[str | None, str | None]:
+    """The job's accepted bed (its stored reference) and, without one, why (the last failure)."""
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        need = music.stored_need(job.storyboard)
+        if need is None:
+            return None, "the storyboard asks for no generated bed"
+        accepted = _accepted(session, job_id, need)
+        if accepted is not None:
+            return accepted.asset_path, None
+        failures = session.scalars(
+            select(Event.data).where(Event.job_id == job_id, Event.kind == FAILED)
+        ).all()
+    reasons = [str(d.get("reason")) for d in failures if (d or {}).get("need") == need.key]
+    return None, (reasons[-1] if reasons else "no music model delivered a bed")
+
+
+def step(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """The step ``music`` (``ref``: the job id): compose the bed, or ask again after the wait
+    for the model's slot; then, when every shot has ended too (read after the bed's commit, as
+    ``flow.shot_over`` reads the bed after its shot's, so one of the two always sees both), move
+    the job on to ``finish``."""
+    if cur.cancelled:
+        return [Move(cur.key, cur.job_id, "done", cur.ref)]
+    wait = compose(ctx, cur.job_id)
+    if wait > 0:
+        return [Move(cur.key, cur.job_id, "music", cur.ref, wait)]
+    return [Move(cur.key, cur.job_id, "done", cur.ref), *_then_finish(ctx, cur.job_id)]
+
+
+def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
+    """End a music step that cannot run: the stage fails with ``reason`` (``finish`` fails the
+    job at stage ``music``)."""
+    with session_scope(ctx.db_url) as session:
+        need = music.stored_need(session.get_one(Job, cur.job_id).storyboard)
+        if need is not None:
+            events.emit(
+                session, cur.job_id, FAILED, None, stage=STAGE, need=need.key, reason=reason
+            )
+    return [Move(cur.key, cur.job_id, "done", cur.ref), *_then_finish(ctx, cur.job_id)]
+
+
+MUSIC_POLL_S = 1.0
+_FRESH = frozenset({ABSENT, "done", "wait"})
+
+
+def launch(ctx: RunContext, job_id: str) -> list[Move]:
+    """The move that starts the music step beside the shots, when the job's bed is still to
+    compose (none otherwise)."""
+    with session_scope(ctx.db_url) as session:
+        board = session.scalar(select(Job.storyboard).where(Job.id == job_id)) or {}
+        if outcome(session, job_id, board) != "pending":
+            return []
+    return [Move(music_key(job_id), job_id, "music", job_id, when=_FRESH)]
+
+
+def before_finish(ctx: RunContext, cur: Cursor) -> list[Move] | str | None:
+    """What ``finish`` (cursor ``cur``) does about the job's bed: None when it is ready (or the
+    job has none); the moves while it is composed (``finish`` looks again in ``MUSIC_POLL_S``,
+    and the music step runs if it is not running); or why no model delivered it."""
+    with session_scope(ctx.db_url) as session:
+        board = session.scalar(select(Job.storyboard).where(Job.id == cur.job_id)) or {}
+        state = outcome(session, cur.job_id, board)
+    if state == "failed":
+        return bed_of(ctx, cur.job_id)[1] or "no music model delivered a bed"
+    if state != "pending":
+        return None
+    return [
+        Move(cur.key, cur.job_id, "finish", cur.job_id, MUSIC_POLL_S),
+        Move(music_key(cur.job_id), cur.job_id, "music", cur.job_id, when=_FRESH),
+    ]
+
+
+def _then_finish(ctx: RunContext, job_id: str) -> list[Move]:
+    with session_scope(ctx.db_url) as session:
+        statuses = session.scalars(select(Shot.status).where(Shot.job_id == job_id)).all()
+    if all(status in SHOT_ENDED for status in statuses):
+        return [Move(job_key(job_id), job_id, "finish", job_id, when=frozenset({"shots"}))]
+    return []
+
+
+def compose(ctx: RunContext, job_id: str) -> float:
+    """Compose the job's bed along its music chain. Returns 0 when the stage is over (a bed
+    accepted, or a ``music.failed`` event), else the seconds to wait for a slot of the model.
+    Idempotent: an accepted bed is left as it is, a model already tried on it is not asked
+    again."""
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, job_id)
+        need = music.stored_need(job.storyboard)
+        if need is None or outcome(session, job_id, job.storyboard) != "pending":
+            return 0.0
+        shot = session.scalars(
+            select(Shot).where(Shot.job_id == job_id).order_by(Shot.position).limit(1)
+        ).one()
+        tries = music_attempts(session, job_id)
+        stage_tries.close_interrupted(session, job_id, tries, STAGE)
+        owner, shot_pk = stage_tries.Owner.of(job, shot), shot.id
+        mine = [a for a in tries if (a.request or {}).get("need") == need.key]
+        tried = {a.model_id: a.error for a in mine if a.status in stage_tries.NO_MORE}
+        waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
+    providers = music.music_providers(owner.providers, ctx.settings)
+    decision = music.route_bed(ctx, need, providers, owner.mode)
+    reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
+
+    def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
+        return _try(ctx, shot_pk, owner, need, candidate, waiting.get(candidate.model_id))
+
+    def give_up(why: str) -> None:
+        with session_scope(ctx.db_url) as session:
+            events.emit(session, job_id, FAILED, None, stage=STAGE, need=need.key, reason=why)
+
+    return stage_tries.walk_chain(
+        ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE, give_up
+    )
+
+
+def _try(
+    ctx: RunContext,
+    shot_pk: int,
+    owner: stage_tries.Owner,
+    need: music.Need,
+    candidate: StageCandidate,
+    reserved: int | None,
+) -> tuple[str, bool] | float | None:
+    """One model's try: None when the bed is accepted, the seconds to wait for the model's
+    slot, or (reason, whether to stop trying)."""
+    spec = ctx.registry.get(candidate.model_id)
+    seconds = music.asked_seconds(spec.caps, need)
+    key = music.cache_key(need, candidate)
+    cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
+    request = {
+        "stage": STAGE, "prompt": need.prompt, "need": need.key, "seconds": seconds,
+        "programme_s": round(need.programme_s, 3), "cache_key": key,
+        "reused_from": cached[0] if cached else None,
+    }  # fmt: skip
+    attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
+    if attempt_id is None:
+        return "the music quote does not fit the budget", True
+    if cached is not None:
+        stage_tries.sending(ctx, attempt_id, request, STAGE)
+        return _check(ctx, attempt_id, owner, ctx.assets.local(cached[1]), cached[1], 0.0)
+    wait = admission.admit(ctx, attempt_id)
+    if wait > 0:
+        return wait
+    stage_tries.sending(ctx, attempt_id, request, STAGE)
+    client = music_client(ctx, candidate.provider)
+    try:
+        admission.sent(ctx, attempt_id, candidate.model_id)
+        bed = client.compose(MusicRequest(need.prompt, candidate.provider_model, seconds))
+    except ProviderError as exc:
+        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, STAGE)
+        return f"{candidate.model_id}: {exc}", False
+    finally:
+        client.close()
+        admission.release(ctx, attempt_id, candidate.model_id)
+    raw = ctx.work_dir(owner.id) / f"music-{key[:12]}{bed.suffix}"
+    raw.write_bytes(bed.audio)
+    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
+    assert spec.usage_price is not None
+    cost = spec.usage_price.cost({"seconds": seconds}).usd
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref, "note": bed.note}
+        attempt.provider_job_id = f"music:{key}"
+    return _check(ctx, attempt_id, owner, raw, ref, cost)
+
+
+def music_client(ctx: RunContext, provider: str) -> MusicClient:
+    """The provider's music client: at the emulator when emulated, else with its key."""
+    if provider == "local":
+        return MusicClient("local")
+    if ctx.emulated:
+        return MusicClient(provider, "emulated", ctx.base_urls[provider] + _EMULATED[provider])
+    secret = getattr(ctx.settings, music.HOSTED_MUSIC[provider], None)
+    return MusicClient(provider, secret.get_secret_value() if secret else "")
+
+
+def problem(path: Path) -> tuple[str | None, float]:
+    """Why the bed cannot go under the programme (None: it can), and its length in seconds."""
+    why = music_problem(path)
+    if why is not None:
+        return why, 0.0
+    samples = read_mono(path)
+    seconds = samples.size / RATE
+    rms = float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
+    if rms < SILENT_RMS:
+        return "the bed is silent", seconds
+    return None, seconds
+
+
+def _check(
+    ctx: RunContext, attempt_id: int, owner: stage_tries.Owner, raw: Path, ref: str, cost: float
+) -> tuple[str, bool] | None:
+    """The bed checked; the attempt accepted (or rejected) and settled."""
+    why, seconds = problem(raw)
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref}
+        attempt.provider_job_id = attempt.provider_job_id or f"music:{attempt.request['cache_key']}"
+        for status in _WALK:
+            attempt_to(session, attempt, status, stage=STAGE)
+        ledger.settle(session, owner.id, attempt, cost)
+        attempt_to(session, attempt, AttemptStatus.GATING, stage=STAGE)
+        if why is not None:
+            attempt.error = why
+            attempt.verdict = {"stage": STAGE, "reason": why}
+            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=STAGE, reason=why)
+            return why, False
+        attempt.asset_path = ref
+        attempt.verdict = {"stage": STAGE, "seconds": round(seconds, 3)}
+        attempt_to(session, attempt, AttemptStatus.ACCEPTED, stage=STAGE, seconds=round(seconds, 3))
+    return None
