@@ -12,7 +12,8 @@ at 320x180: each voiced shot runs its tts stage, then its video stage, gate and 
     that character (a description is part of their prompts), none of the tts stages (a line's
     speech depends on its text, voice and model, not on the description) and not the music bed;
 (c) the per-stage cost table of the first render (emulated prices, from the ledger's records).
-Character sheets (image models) are not wired yet, so they are not in the chain.
+Each character (no reference images) gets one reference sheet, and each shot a keyframe
+conditioned on its characters' sheets; after the edit exactly that character's sheet is drawn again.
 """
 
 from __future__ import annotations
@@ -140,19 +141,24 @@ def main() -> None:
             _, second = render(ctx, board(edited), work / f"b{run}.mp4")
             video, tts = rerendered(second)
             drawn = rerendered(second, "keyframe")[1]
+            sheets = sorted(s["character"] for s in second["sheets"] if not s["reused"])
+            reused = second["reused"]
             print(f"run {run + 1}: 6 shots, {args.latency:g} s provider latency, "
                   f"{time.monotonic() - started:.1f} s for both renders")  # fmt: skip
             print(f"  (a) wall {wall:.2f} s / critical path {critical:.2f} s = "
                   f"{wall / critical:.2f}x (goal <= 1.1x)")  # fmt: skip
             music = second["music"]["reused"]
-            exact = sorted(video) == expected and not tts and sorted(drawn) == expected and music
+            exact = (sorted(video), sorted(drawn), tts, sheets, music) == (
+                expected, expected, [], ["mara"], True,
+            )  # fmt: skip
             verdict = "exactly the dependent ones" if exact else "NOT"
             print(f"  (b) after editing mara's description: video stages again {sorted(video)}, "
-                  f"keyframes again {sorted(drawn)}, tts stages again {sorted(tts)}, music bed "
-                  f"{'reused' if music else 'AGAIN'}; expected video and keyframes {expected}, "
-                  f"tts [], the bed reused: {verdict}")  # fmt: skip
-            print(f"      reused: {len(second['cached_shots'])} video stages, "
-                  f"${float(second['saved_usd']):.4f} saved (emulated prices)")  # fmt: skip
+                  f"keyframes again {sorted(drawn)}, sheets again {sheets}, tts stages again "
+                  f"{sorted(tts)}, music bed {'reused' if music else 'AGAIN'}; expected video and "
+                  f"keyframes {expected}, sheets ['mara'], tts [], the bed reused: {verdict}")  # fmt: skip
+            print(f"      reused: {len(reused['videos'])} video stages, {len(reused['sheets'])} "
+                  f"sheets, {len(reused['keyframes'])} keyframes, {len(reused['tts'])} tts lines, "
+                  f"${float(reused['saved_usd']):.4f} saved (emulated prices)")  # fmt: skip
         print("\n  (c) per-stage cost of the first render (emulated prices):")
         print("| stage | model | tries | cost $ |")
         print("|---|---|---:|---:|")

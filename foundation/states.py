@@ -43,6 +43,7 @@ class Stage(StrEnum):
     KEYFRAME = "keyframe"
     MUSIC = "music"
     NATIVE = "native"  # the shot rendered again in a variant's aspect (``pipeline.native``)
+    SHEET = "sheet"  # a character's reference sheet, a try of its owner shot (``pipeline.sheets``)
 
 
 class AttemptStatus(StrEnum):

@@ -51,9 +51,9 @@ def planned_seconds(storyboard: dict[str, Any], shot_key: str) -> float:
 
 def _is_voice(attempt: Attempt) -> bool:
     """A try of a stage other than the shot's video (``pipeline.voice_stage``,
-    ``pipeline.keyframe_stage``, the job's ``pipeline.music_stage``): it renders no seconds of
-    picture."""
-    return attempt.stage in (Stage.TTS, Stage.KEYFRAME, Stage.MUSIC)
+    ``pipeline.keyframe_stage``, ``pipeline.sheet_stage``, the job's ``pipeline.music_stage``): it
+    renders no seconds of picture."""
+    return attempt.stage in (Stage.TTS, Stage.KEYFRAME, Stage.SHEET, Stage.MUSIC)
 
 
 def _is_fallback(session: Session, attempt: Attempt) -> bool:

@@ -1,22 +1,32 @@
 """Cross-shot consistency before stitching: colour and exposure continuity at each join and within
-each scene. Reported always; with ``consistency: rerender`` the offending shots are re-rendered once
-with a new seed."""
+each scene, and each shot featuring a character against the character's reference images (given,
+or the sheet drawn in the job), from the same remembered profiles plus one read of each reference.
+Reported always; with ``consistency: rerender`` the offending shots are re-rendered once with a new
+seed."""
 
 from __future__ import annotations
 
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from foundation.errors import NotFoundError
 from foundation.states import ShotStatus
-from pipeline import events
+from pipeline import assets, events, sheets, stage_tries
 from pipeline.context import RunContext
 from pipeline.transitions import shot_to
-from quality.consistency import ColourProfile, check_joins, profile
+from quality.consistency import (
+    ColourProfile,
+    Palette,
+    check_joins,
+    check_references,
+    profile,
+    still_palette,
+)
 from quality.errors import QualityError
 from store import jobs
 from store.db import connection_scope, session_scope
@@ -52,39 +62,90 @@ def warm(ctx: RunContext, shot_pk: int) -> None:
 
 
 def check(ctx: RunContext, job_id: str) -> list[int]:
-    """Compare the accepted clips; record a ``job.consistency`` event; return offending shot pks."""
+    """Compare the accepted clips with each other and each clip featuring a character with the
+    character's references (given, or its generated sheet); record a ``job.consistency`` event;
+    return offending shot pks."""
     with session_scope(ctx.db_url) as session:
         shots = jobs.shots_of(session, job_id)
-    if len(shots) < 2 or any(not s.asset_path for s in shots):
+        board = session.get_one(Job, job_id).storyboard
+        references = _references(ctx, session, job_id, board)
+    featured = {
+        index: [(cid, ref) for cid in _featured(board, s.key) for ref in references.get(cid, [])]
+        for index, s in enumerate(shots)
+    }
+    featured = {index: refs for index, refs in featured.items() if refs}
+    if (len(shots) < 2 and not featured) or any(not s.asset_path for s in shots):
         return []
     try:
         paths = [ctx.assets.local(s.asset_path or "") for s in shots]
         profiles = [profile_of(path) for path in paths]
         reports = check_joins(paths, [s.scene_id for s in shots], profiles=profiles)
+        looks = {
+            index: [(cid, _still(ref)) for cid, ref in refs] for index, refs in featured.items()
+        }
+        matches = check_references(profiles, looks)
     except (QualityError, NotFoundError, OSError):
         return []
     offending = sorted(
         {shots[r.offending].id for r in reports if r.flagged and r.offending is not None}
+        | {shots[m.shot].id for m in matches if m.flagged}
     )
+    pairs = [
+        _pair(shots[r.a].key, shots[r.b].key, r.kind, r.score, r.flagged, r.message)
+        for r in reports
+    ]
+    pairs += [
+        _pair(shots[m.shot].key, m.character, "reference", m.present, m.flagged, m.message)
+        for m in matches
+    ]
     with session_scope(ctx.db_url) as session:
         events.emit(
             session,
             job_id,
             "job.consistency",
-            pairs=[
-                {
-                    "a": shots[r.a].key,
-                    "b": shots[r.b].key,
-                    "kind": r.kind,
-                    "score": round(r.score, 3),
-                    "flagged": r.flagged,
-                    "message": r.message,
-                }
-                for r in reports
-            ],
+            pairs=pairs,
             offending=[s.key for s in shots if s.id in offending],
         )
     return offending
+
+
+def _pair(a: str, b: str, kind: str, score: float, flagged: bool, message: str) -> dict[str, Any]:
+    """A compared pair as the event carries it (``b``: a character for a ``reference`` pair)."""
+    return {
+        "a": a, "b": b, "kind": kind, "score": round(score, 3), "flagged": flagged,
+        "message": message,
+    }  # fmt: skip
+
+
+def _featured(board: dict[str, Any], key: str) -> list[str]:
+    return list(stage_tries.spec_entry(board, key).get("characters") or [])
+
+
+def _references(
+    ctx: RunContext, session: Session, job_id: str, board: dict[str, Any]
+) -> dict[str, list[Path]]:
+    """Each character's reference images as local files: those given (a URL is not fetched
+    here), else its sheet drawn in the job (``pipeline.sheets``)."""
+    found: dict[str, list[Path]] = {}
+    for character in board.get("characters") or []:
+        for ref in character.get("reference_images") or []:
+            if assets.is_remote(ref):
+                found.setdefault(character["id"], []).append(ctx.assets.local(ref))
+            elif not ref.startswith(("http://", "https://")) and Path(ref).is_file():
+                found.setdefault(character["id"], []).append(Path(ref))
+    for cid, ref in sheets.drawn_for(session, job_id, board).items():
+        found[cid] = [ctx.assets.local(ref)]
+    return found
+
+
+@lru_cache(maxsize=256)
+def _still_at(path: str, mtime_ns: int) -> Palette:
+    return still_palette(Path(path))
+
+
+def _still(path: Path) -> Palette:
+    """A reference's look, read once per file version and remembered."""
+    return _still_at(str(path), path.stat().st_mtime_ns)
 
 
 def already_rerendered(ctx: RunContext, job_id: str) -> bool:

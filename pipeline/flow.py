@@ -39,6 +39,8 @@ from pipeline import (
     music_stage,
     native,
     polling,
+    sheet_stage,
+    sheets,
     verdicts,
     voice_stage,
 )
@@ -63,6 +65,7 @@ STEP_QUEUE = {
     "begin": "io",
     "voice": "io",
     "keyframe": "io",
+    "sheet": "io",
     "music": "io",
     "submit": "io",
     "poll": "io",
@@ -174,8 +177,9 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     """Open the shot's current or next attempt and route it by its state (one transaction: the
     shot's row is read once, and the attempt's state is the row ``attempts.begin_in`` returns).
     A shot whose voiced line is not spoken yet goes to its tts stage (``voice``) first, then one
-    whose keyframe is not drawn yet to its keyframe stage (``keyframe``); a shot with neither
-    costs no extra query."""
+    whose keyframe is not drawn yet to its keyframe stage (``keyframe``), after the reference
+    sheets it is conditioned on (``sheet`` when the shot owns one, else a short wait: see
+    ``pipeline.sheets``); a shot with none of them costs no extra query."""
     shot_pk = int(cur.ref or 0)
     if cur.cancelled:
         return [_done(cur)]
@@ -186,7 +190,10 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
         if not orphaned and voice_stage.pending(session, shot, board):
             return [Move(cur.key, cur.job_id, "voice", str(shot_pk))]
         if not orphaned and keyframe_stage.pending(session, shot, board):
-            return [Move(cur.key, cur.job_id, "keyframe", str(shot_pk))]
+            step = sheet_stage.status(session, shot, board)
+            if step == "wait":  # another shot draws the sheet its keyframe is conditioned on
+                return [_to_begin(cur, shot_pk, sheets.WAIT_S)]
+            return [Move(cur.key, cur.job_id, step or "keyframe", str(shot_pk))]
         if orphaned:
             attempts.fail_shot_in(session, shot, "the shot it continues from has no clip")
             attempt, delay, over = None, 0.0, True
@@ -245,6 +252,12 @@ def keyframe(ctx: RunContext, cur: Cursor) -> list[Move]:
     the keyframe; a shot no image model could draw has failed and ends here, before its video is
     paid for."""
     return _before_video(ctx, cur, keyframe_stage.draw)
+
+
+def sheet(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """The reference sheets the shot owns (``sheet_stage.draw``), then back to ``begin``, which
+    sends it on to its keyframe; a shot no image model could draw a sheet for has failed."""
+    return _before_video(ctx, cur, sheet_stage.draw)
 
 
 def _before_video(
@@ -390,6 +403,7 @@ STEPS: dict[str, Step] = {
     "begin": begin,
     "voice": voice,
     "keyframe": keyframe,
+    "sheet": sheet,
     "music": music_stage.step,
     "submit": submit,
     "poll": poll,

@@ -29,7 +29,7 @@ from adapters.image_port import ImagePort, first_frame
 from adapters.images import ImageClient, ImageRequest, prepare_references
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
-from pipeline import admission, keyframes, stage_tries
+from pipeline import admission, keyframes, sheets, stage_tries
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_to
 from quality.screening import screener_for
@@ -69,8 +69,12 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
         job = session.get_one(Job, shot.job_id)
         if not pending(session, shot, job.storyboard):
             return 0.0
-        keyframe = keyframes.keyframe_of(job.storyboard, shot.key)
+        keyframe = keyframes.keyframe_of(
+            job.storyboard, shot.key, sheets.drawn_for(session, job.id, job.storyboard)
+        )
         assert keyframe is not None
+        if any(ref.startswith(sheets.PLACEHOLDER) for ref in keyframe.references):
+            return sheets.WAIT_S  # a sheet it is conditioned on is not drawn yet
         tries = keyframes.keyframe_attempts(session, shot.id)
         stage_tries.close_interrupted(session, job.id, tries, STAGE)
         owner = stage_tries.Owner.of(job, shot)
@@ -189,7 +193,7 @@ def image_client(ctx: RunContext, api: str, provider: str) -> ImageClient:
         return build_image_client(
             api, provider, api_key=EMULATOR_KEY, base_url=ctx.base_urls[at] + path
         )
-    secret = getattr(ctx.settings, keyframes.HOSTED_IMAGES[provider], None)
+    secret = getattr(ctx.settings, sheets.HOSTED_IMAGES[provider], None)
     key = secret.get_secret_value() if secret is not None else ""
     return build_image_client(api, provider, api_key=key)
 

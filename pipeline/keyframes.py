@@ -21,16 +21,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundation.characters import featured_references
 from foundation.errors import InvalidInputError, Problem
 from foundation.settings import Settings
 from foundation.states import AttemptStatus, Stage
 from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
-from router import ImageNeeds, StageDecision, hosted_first, route_image_stage, stage_providers
+from pipeline.sheets import PLACEHOLDER, image_stage_providers, needing_sheets
+from router import ImageNeeds, StageDecision, hosted_first, route_image_stage
 from store.models import Attempt, JobCommit, Shot
 
 MAX_CROP = 0.2  # of the drawn image's pixels, lost to the crop to the video's aspect
-HOSTED_IMAGES = {"openai": "openai_api_key", "fal": "fal_key", "gemini": "gemini_api_key"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,13 @@ class Keyframe:
         )
 
 
-def keyframes_of(board: Storyboard) -> list[Keyframe]:
+def keyframes_of(board: Storyboard, drawn: Mapping[str, str] | None = None) -> list[Keyframe]:
+    """Every keyframed shot's keyframe. A character without reference images has its reference
+    sheet (``pipeline.sheets``) as its one reference: ``drawn[character]``, the stored sheet, or
+    ``sheets.PLACEHOLDER + character`` while it is not drawn (planning counts it)."""
+    images = {c.id: list(c.reference_images) for c in board.characters}
+    for cid in needing_sheets(board):
+        images[cid] = [(drawn or {}).get(cid) or f"{PLACEHOLDER}{cid}"]
     found: list[Keyframe] = []
     for s_i, scene in enumerate(board.scenes):
         for k_i, shot in enumerate(scene.shots):
@@ -64,21 +71,25 @@ def keyframes_of(board: Storyboard) -> list[Keyframe]:
             found.append(
                 Keyframe(
                     shot.id, f"scenes[{s_i}].shots[{k_i}]", board.prompt_for(shot),
-                    tuple(board.references_for(shot)), board.output.width, board.output.height,
+                    tuple(featured_references(images, shot.characters)),
+                    board.output.width, board.output.height,
                 )
             )  # fmt: skip
     return found
 
 
-def keyframe_of(storyboard: Mapping[str, Any], key: str) -> Keyframe | None:
-    """The keyframe of shot ``key`` of a stored storyboard (None: the shot has none)."""
+def keyframe_of(
+    storyboard: Mapping[str, Any], key: str, drawn: Mapping[str, str] | None = None
+) -> Keyframe | None:
+    """The keyframe of shot ``key`` of a stored storyboard (None: the shot has none); ``drawn``:
+    the job's character sheets (``keyframes_of``)."""
     board = Storyboard.model_validate(storyboard)
-    return next((kf for kf in keyframes_of(board) if kf.shot_id == key), None)
+    return next((kf for kf in keyframes_of(board, drawn) if kf.shot_id == key), None)
 
 
 def image_providers(choice: str, settings: Settings) -> frozenset[str]:
-    """The providers a tts stage may use under ``--providers`` (``router.stage_providers``)."""
-    return stage_providers(choice, HOSTED_IMAGES, settings)
+    """The providers an image stage may use under ``--providers`` (``router.stage_providers``)."""
+    return image_stage_providers(choice, settings)
 
 
 def route_keyframe(

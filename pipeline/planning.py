@@ -14,7 +14,7 @@ from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.previews import keyframes_preview
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history, keyframes, music, previews, variant_plan, voices
+from pipeline import assets, history, keyframes, music, previews, sheets, variant_plan, voices
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -87,6 +87,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     check_music(ctx, board)
     music.plan_music(ctx, board, mode)  # a bed no music model can compose is refused here
     voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
+    sheets.plan_sheets(ctx, board, mode)  # and a character sheet no image model can draw
     keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
     availability = router.provider_availability(ctx.providers, ctx.settings)
     policy = router.RoutingPolicy.for_mode(
@@ -191,10 +192,11 @@ def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) 
 
 
 def stages_usd(ctx: RunContext, board: Storyboard, mode: Mode) -> float:
-    """The quotes of the shots' stages before their videos (tts, keyframes) and of the job's
-    music stage, each its first model's."""
+    """The quotes of the shots' stages before their videos (tts, character sheets, keyframes)
+    and of the job's music stage, each its first model's."""
     decisions = [
         *voices.plan_voices(ctx, board, mode).values(),
+        *sheets.plan_sheets(ctx, board, mode).values(),
         *keyframes.plan_keyframes(ctx, board, mode).values(),
         *filter(None, [music.plan_music(ctx, board, mode)]),
     ]

@@ -74,6 +74,7 @@ def _pre_stage(tries: list[Attempt], stage: str = "tts") -> dict[str, Any] | Non
         "status": last.status,
         "tries": len(tries),
         "reused": bool((last.request or {}).get("reused_from")),
+        "saved_usd": money.to_json((last.request or {}).get("saved_usd") or 0.0),
         "asset": last.asset_path if last.status == "accepted" else None,
         # how the speech was made: the provider, or the local voice (espeak-ng or its marked
         # placeholder, ``placeholder-voice``)
@@ -88,11 +89,16 @@ def _pre_stage(tries: list[Attempt], stage: str = "tts") -> dict[str, Any] | Non
 def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -> dict[str, Any]:
     voiced = sorted((a for a in tried if a.stage == Stage.TTS), key=lambda a: -a.number)
     drawn = sorted((a for a in tried if a.stage == Stage.KEYFRAME), key=lambda a: -a.number)
-    stages = {"tts": _pre_stage(voiced), "keyframe": _pre_stage(drawn, "keyframe")}
+    sheeted = sorted((a for a in tried if a.stage == Stage.SHEET), key=lambda a: -a.number)
+    stages = {
+        "tts": _pre_stage(voiced),
+        "sheet": _pre_stage(sheeted, "sheet"),
+        "keyframe": _pre_stage(drawn, "keyframe"),
+    }
     attempts = [a for a in tried if a.stage == Stage.VIDEO]
     verdict = shot.verdict or (attempts[-1].verdict if attempts else None) or {}
     natives = [a for a in tried if a.stage == Stage.NATIVE]
-    history = [_outcome(a) for a in voiced + drawn]
+    history = [_outcome(a) for a in voiced + sheeted + drawn]
     history += (
         [_outcome(a) for a in attempts[:-1]]
         if shot.status != ShotStatus.FAILED
@@ -117,10 +123,58 @@ def _shot_row(shot: Shot, tried: list[Attempt], planned: float, cost: Decimal) -
         "stages": {name: stage for name, stage in stages.items() if stage},
         "variants": native_rows(shot, natives),
         "route": shot.route,
-        "attempt_log": [_attempt_row(a) for a in sorted(voiced + drawn, key=lambda a: -a.number)]
+        "attempt_log": [
+            _attempt_row(a) for a in sorted(voiced + sheeted + drawn, key=lambda a: -a.number)
+        ]
         + [_attempt_row(a) for a in attempts]
         + [_attempt_row(a) | {"stage": "native"} for a in natives],
     }
+
+
+def sheets_of(shots: list[Shot], attempts: dict[int, list[Attempt]]) -> list[dict[str, Any]]:
+    """Each character sheet the job used (its last try per character, in the order drawn): the
+    character, the shot that owns its tries, the model, whether it was reused from the tenant's
+    cache, what it cost and what reusing it saved (the quote not spent)."""
+    latest: dict[str, tuple[Shot, Attempt]] = {}
+    for shot in shots:
+        for attempt in attempts.get(shot.id, []):
+            if attempt.stage == Stage.SHEET:
+                latest[str((attempt.request or {}).get("character"))] = (shot, attempt)
+    rows = []
+    for character, (shot, attempt) in sorted(latest.items(), key=lambda kv: kv[1][1].id):
+        request = attempt.request or {}
+        rows.append(
+            {
+                "character": character, "shot": shot.key, "model": attempt.model_id,
+                "status": attempt.status, "reused": bool(request.get("reused_from")),
+                "cost_usd": money.to_json(attempt.settled_usd),
+                "saved_usd": money.to_json(request.get("saved_usd") or 0.0),
+                "asset": attempt.asset_path if attempt.status == "accepted" else None,
+            }
+        )  # fmt: skip
+    return rows
+
+
+def reused_of(
+    rows: list[dict[str, Any]],
+    sheets: list[dict[str, Any]],
+    videos: list[str],
+    saved_videos: Decimal,
+) -> dict[str, Any]:
+    """What the job reused from the tenant's cache instead of paying again: the characters whose
+    sheet, the shots whose keyframe, tts stage or video was reused, and the money saved (each
+    reused output's quote; a cached video's ``shot.cached`` saving)."""
+    reused_sheets = [sheet for sheet in sheets if sheet["reused"]]
+    saved = [saved_videos, *(money.usd(sheet["saved_usd"]) for sheet in reused_sheets)]
+    found: dict[str, Any] = {"sheets": [sheet["character"] for sheet in reused_sheets]}
+    for name, key in (("keyframe", "keyframes"), ("tts", "tts")):
+        stages = [(r["id"], r["stages"].get(name) or {}) for r in rows]
+        reused = [(shot, stage) for shot, stage in stages if stage.get("reused")]
+        found[key] = [shot for shot, _ in reused]
+        saved += [money.usd(stage["saved_usd"]) for _, stage in reused]
+    found["videos"] = videos
+    found["saved_usd"] = money.to_json(money.total(saved))
+    return found
 
 
 def native_rows(shot: Shot, natives: list[Attempt]) -> dict[str, dict[str, Any]]:
@@ -199,6 +253,8 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         tried = attempts.get(shot.id, [])
         costs.append(_spend(tried, records))
         rows.append(_shot_row(shot, tried, durations[shot.key], costs[-1]))
+    saved_videos = money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
+    sheets = sheets_of(shots, attempts)
     return {
         "job": job.id,
         "title": job.title,
@@ -220,9 +276,9 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "spent_usd": money.to_json(job.spent_usd),
         "settled_usd": money.to_json(money.total(costs)),
         "cached_shots": [e.shot_key for e in cached],
-        "saved_usd": money.to_json(
-            money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
-        ),
+        "saved_usd": money.to_json(saved_videos),
+        "sheets": sheets,
+        "reused": reused_of(rows, sheets, [e.shot_key or "" for e in cached], saved_videos),
         "music": _pre_stage(bed, "music"),
         "shots": rows,
     }

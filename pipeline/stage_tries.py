@@ -73,11 +73,14 @@ def open_try(
     request: dict[str, Any],
     stage: Stage,
 ) -> int | None:
-    """Open a try (``reserved``) and reserve its quote (none for a reused output); None (and the
-    try failed) over budget."""
+    """Open a try (``reserved``) and reserve its quote (none for a reused output, whose
+    ``request.saved_usd`` is the quote); None (and the try failed) over budget."""
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
-        quote = 0.0 if request.get("reused_from") else candidate.estimate_usd
+        reused = bool(request.get("reused_from"))
+        quote = 0.0 if reused else candidate.estimate_usd
+        # a reused output saves the quote it would have cost (the report's ``reused.saved_usd``)
+        request = request | {"saved_usd": round(candidate.estimate_usd, 6) if reused else 0.0}
         number = _next_number(session, shot_pk, stage)
         attempt = Attempt(
             shot_id=shot_pk, number=number, stage=stage, model_id=candidate.model_id,

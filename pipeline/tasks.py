@@ -93,6 +93,11 @@ def keyframe(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "keyframe", ref, version)
 
 
+@shared_task(name="pipeline.sheet", **_options("io"))
+def sheet(self: Task[Any, Any], ref: str, version: int) -> None:
+    _run(self, "sheet", ref, version)
+
+
 @shared_task(name="pipeline.music", **_options("io"))
 def music(self: Task[Any, Any], ref: str, version: int) -> None:
     _run(self, "music", ref, version)

@@ -1,9 +1,10 @@
 """Cross-shot consistency: colour and exposure continuity at every join and between the shots of a
-scene, from luma statistics and Y/U/V histograms read straight from the decoded planes."""
+scene, from luma statistics and Y/U/V histograms read straight from the decoded planes; and each
+shot featuring a character against the character's reference images (``check_references``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -12,7 +13,7 @@ import av
 import av.error
 import numpy as np
 
-from quality.accumulate import ColourSample, colour_sample
+from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample
 from quality.errors import QualityError
 
 EDGE_S = 0.5
@@ -206,4 +207,76 @@ def check_joins(
         for i, a in enumerate(members):
             for b in members[i + 1 :]:
                 reports.append(_report(a, b, "scene", True, looks, scenes, scene, limits))
+    return reports
+
+
+@dataclass(frozen=True)
+class Palette:
+    """A reference's colours: the U/V histograms (``COLOUR_BINS`` each, summing to 1) of its
+    saturated pixels (a sheet's neutral background and greys left out) and their share of it."""
+
+    hist: np.ndarray  # shape (2, COLOUR_BINS)
+    share: float
+
+
+@dataclass(frozen=True)
+class ReferenceReport:
+    """A shot (``shot``: its index) against one reference image of a ``character`` it features:
+    ``present``, how much of the reference's colours the shot carries (per U and V, the smaller;
+    a colour counts as fully present when at least ``PRESENCE`` of the shot's pixels have it).
+    ``flagged`` when under half is (the character's palette is missing from the shot); a
+    reference without saturated colours cannot be compared (``present`` 1)."""
+
+    shot: int
+    character: str
+    present: float
+    flagged: bool
+    message: str
+
+
+PRESENCE = 0.05
+"""The share of a shot's pixels a character's colour must cover to count as present: a figure
+takes a few percent of a wide shot's frame."""
+SATURATED = 16
+"""|U - 128| + |V - 128| above which a pixel is a colour, not a grey (8-bit planes)."""
+MIN_SHARE = 0.02
+"""A reference with fewer saturated pixels than this has no palette to compare."""
+
+
+def still_palette(path: Path) -> Palette:
+    """The palette of a still image (a reference), read from its U/V planes as a clip's are."""
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+    except (av.error.FFmpegError, OSError, StopIteration) as exc:
+        raise QualityError(f"cannot read {path}: {exc}") from exc
+    planes = np.asarray(frame.reformat(format="yuv444p").to_ndarray(), np.int32)
+    u, v = planes[1].ravel(), planes[2].ravel()
+    keep = (np.abs(u - 128) + np.abs(v - 128)) > SATURATED
+    share = float(keep.mean())
+    if not keep.any():
+        return Palette(np.zeros((2, COLOUR_BINS)), 0.0)
+    hist = np.stack(
+        [np.bincount(c[keep] >> 4, minlength=COLOUR_BINS) / int(keep.sum()) for c in (u, v)]
+    )
+    return Palette(hist, share)
+
+
+def check_references(
+    profiles: Sequence[ColourProfile], references: Mapping[int, Sequence[tuple[str, Palette]]]
+) -> list[ReferenceReport]:
+    """Each shot (an index of ``profiles``, whose ``whole`` look the join check computed) against
+    the palettes of the references of the characters it features."""
+    reports = []
+    for index, palettes in sorted(references.items()):
+        shot = profiles[index].whole.hist[1:]
+        for character, palette in palettes:
+            if palette.share < MIN_SHARE:
+                message = "the reference has no saturated colours to compare"
+                reports.append(ReferenceReport(index, character, 1.0, False, message))
+                continue
+            covered = np.minimum(palette.hist, shot / PRESENCE).sum(axis=1)
+            present = float(min(1.0, covered.min()))
+            message = f"{present:.0%} of the reference's colours in the shot"
+            reports.append(ReferenceReport(index, character, present, present < 0.5, message))
     return reports

@@ -66,8 +66,7 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         ]
         if native:
             caption += f" (rendered natively: {', '.join(native)})"
-    if report.get("cached_shots"):
-        caption += f"  ({len(report['cached_shots'])} shots reused from the cache, ${report['saved_usd']:.2f} saved)"
+    caption += reused_note(report)
     if report.get("emulated"):
         caption += "  (providers were EMULATED: no money was spent)"
     if report.get("error"):
@@ -119,3 +118,15 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
             for line in problems:
                 err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
+
+
+def reused_note(report: dict[str, Any]) -> str:
+    """What the job reused from the cache and the money saved (``report.reused``), or ""."""
+    reused = report.get("reused") or {
+        "videos": report.get("cached_shots") or [], "saved_usd": report.get("saved_usd") or 0.0,
+    }  # fmt: skip
+    names = {"videos": "shots", "sheets": "sheets", "keyframes": "keyframes", "tts": "tts lines"}
+    parts = [f"{len(reused[key])} {name}" for key, name in names.items() if reused.get(key)]
+    if not parts:
+        return ""
+    return f"  ({', '.join(parts)} reused from the cache, ${reused['saved_usd']:.2f} saved)"

@@ -75,7 +75,7 @@ class JobProgress:
                 return
             status = event.kind.split(".", 1)[1]
             row.pop("stage", None)  # named by the events of the stages other than the video only
-            if stage in ("tts", "keyframe", "music"):
+            if stage in ("tts", "keyframe", "sheet", "music"):
                 status = f"{stage} {status}"
             row.update(event.data, status=status)
             if event.kind.startswith("attempt.") or status == ShotStatus.RENDERING:

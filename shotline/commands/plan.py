@@ -35,10 +35,12 @@ JOB_ROW = "(job)"  # the row of the stage the whole job has once (its music bed)
 
 def _plan_and_note(
     storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[router.Plan, str | None, list[dict[str, Any]], Stages, Stages, dict[str, Any] | None]:
+) -> tuple[
+    router.Plan, str | None, list[dict[str, Any]], Stages, Stages, dict[str, Any] | None, Stages
+]:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import keyframes, music, planning, previews, voices
+    from pipeline import keyframes, music, planning, previews, sheets, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -58,18 +60,26 @@ def _plan_and_note(
     }
     decision = music.plan_music(ctx, board, mode)  # the job's one music stage
     bed = voices.stage_record(decision, "music") if decision is not None else None
+    sheeted = {
+        character: voices.stage_record(decision, "sheet")
+        for character, decision in sheets.plan_sheets(ctx, board, mode).items()
+    }
     from pipeline.variant_plan import variants_of
 
-    return plan, local_pin_note(ctx, board, mode), variants_of(board, plan), stages, drawn, bed
+    return (
+        plan, local_pin_note(ctx, board, mode), variants_of(board, plan), stages, drawn, bed,
+        sheeted,
+    )  # fmt: skip
 
 
-def stages_table(stages: Stages, title: str) -> Table:
+def stages_table(stages: Stages, title: str, owner: str = "shot") -> Table:
     """Each shot's stage before its video (its tts stage: the model that speaks its line; its
-    keyframe stage: the image model that draws its first frame), the quote, the fallbacks."""
+    keyframe stage: the image model that draws its first frame), or each character's sheet stage
+    (``owner="character"``), the quote, the fallbacks."""
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("shot", "stage", "model", "quote", "fallbacks"):
+    for column in (owner, "stage", "model", "quote", "fallbacks"):
         table.add_column(column, justify="right" if column == "quote" else "left", overflow="fold")
     for shot, stage in stages.items():
         quote = f"${stage['quote_usd']:.4f}" if stage["quote_usd"] is not None else ""
@@ -131,6 +141,31 @@ def plan_table(result: router.Plan) -> Table:
             ", ".join(c.model_id for c in decision.candidates[1:]),
         )
     return table
+
+
+def print_stage_tables(console: Console, stages: Stages, sheeted: Stages, drawn: Stages) -> None:
+    """The stages before the videos: tts lines, character sheets, keyframes, each with its total."""
+    if stages:
+        console.print(stages_table(stages, f"tts stages ({len(stages)} voiced lines)"))
+        total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
+        console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
+    if sheeted:
+        console.print(
+            stages_table(
+                sheeted,
+                f"sheet stages ({len(sheeted)} character{'s' * (len(sheeted) != 1)})",
+                "character",
+            )
+        )
+        total = sum(stage["quote_usd"] or 0.0 for stage in sheeted.values())
+        console.print(
+            f"sheets: ${total:.4f} quoted for {len(sheeted)} character "
+            f"sheet{'s' * (len(sheeted) != 1)}, on top"
+        )
+    if drawn:
+        console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
+        total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
+        console.print(f"keyframes: ${total:.4f} quoted for {len(drawn)} keyframes, on top")
 
 
 def print_forecast(result: router.Plan, console: Console) -> None:
@@ -195,30 +230,27 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages, drawn, bed = _plan_and_note(storyboard, mode, providers)
+            result, note, variants, stages, drawn, bed, sheeted = _plan_and_note(
+                storyboard, mode, providers
+            )
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
-            data = result.to_dict() | {"variants": variants, "stages": stages, "keyframes": drawn}
+            data = result.to_dict() | {
+                "variants": variants, "stages": stages, "sheets": sheeted, "keyframes": drawn,
+            }  # fmt: skip
             data["music"] = bed
             typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
             return
         console.print(plan_table(result))
-        if stages:
-            console.print(stages_table(stages, f"tts stages ({len(stages)} voiced lines)"))
-            total = sum(stage["quote_usd"] or 0.0 for stage in stages.values())
-            console.print(f"tts: ${total:.4f} quoted for {len(stages)} voiced lines, on top")
-        if drawn:
-            console.print(stages_table(drawn, f"keyframe stages ({len(drawn)} keyframes)"))
-            total = sum(stage["quote_usd"] or 0.0 for stage in drawn.values())
-            console.print(f"keyframes: ${total:.4f} quoted for {len(drawn)} keyframes, on top")
+        print_stage_tables(console, stages, sheeted, drawn)
         if bed is not None:
             console.print(stages_table({JOB_ROW: bed}, "music stage (one bed for the programme)"))
         print_forecast(result, console)
-        if stages or drawn or bed:
-            extra = [*stages.values(), *drawn.values(), *([bed] if bed else [])]
+        if stages or sheeted or drawn or bed:
+            extra = [*stages.values(), *sheeted.values(), *drawn.values(), *([bed] if bed else [])]
             print_total(result, extra, console)
         print_variants(variants, console)
         from rich.markup import escape
@@ -237,6 +269,7 @@ def register(app: typer.Typer) -> None:
             print_explanations(result, console)
             for shot, stage in [
                 *stages.items(),
+                *sheeted.items(),
                 *drawn.items(),
                 *({JOB_ROW: bed} if bed else {}).items(),
             ]:

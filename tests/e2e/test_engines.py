@@ -224,11 +224,14 @@ def voiced(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
 
 
 def keyframed(ctx: RunContext, runner: Runner, tmp: Path, tag: str) -> Outcome:
-    """A keyframe drawn by the keyframe stage (the local image model) before the shot's video
-    stage, which animates it; the prompt carries ``tag``, so neither is reused across engines."""
+    """Mara's reference sheet (drawn by shot a, shot b waiting for it), then each shot's keyframe
+    conditioned on it, drawn by the local image model before the shot's video stage, which
+    animates it; the prompts carry ``tag``, so no keyframe or clip is reused across engines (the
+    sheet is: the second engine's try reuses it for $0, with the same events)."""
     install(ctx)
     mara = {"id": "mara", "description": "a woman in a red raincoat"}
-    job_id = new_job(ctx, tmp, tag, shot("a", characters=["mara"]), characters=[mara])
+    featuring = [shot(key, characters=["mara"]) for key in "ab"]  # b waits for a's sheet
+    job_id = new_job(ctx, tmp, tag, *featuring, characters=[mara])
     assert run(runner, job_id) == "delivered"
     return outcome(ctx, job_id)
 
@@ -283,9 +286,11 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
     "keyframed": {
         "a": [
             "shot.planned",
-            *[e for e in RENDERED if e not in TIMING],  # the keyframe try (nothing to poll)
+            *[e for e in RENDERED if e not in TIMING],  # mara's sheet try (nothing to poll)
+            *[e for e in RENDERED if e not in TIMING],  # the keyframe try, conditioned on it
             *first(ACCEPTED),
-        ]
+        ],
+        "b": ["shot.planned", *[e for e in RENDERED if e not in TIMING], *first(ACCEPTED)],
     },
     "budget-refusal": {
         "a": ["shot.planned", "attempt.reserved", "attempt.failed", "shot.failed", "job.failed"]

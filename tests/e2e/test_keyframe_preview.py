@@ -76,7 +76,10 @@ def test_a_keyframes_preview_holds_each_keyframe_and_its_commit_animates_them(tm
         assert all(k["status"] == "accepted" and k["cost_usd"] > 0 for k in drawn.values())
         voice = report["shots"][0]["stages"]["tts"]
         assert video_tries(ctx, preview) == [("a", "local/still", 0.0), ("b", "local/still", 0.0)]
-        assert report["spent_usd"] == sum(k["cost_usd"] for k in drawn.values()) + voice["cost_usd"]
+        (sheet,) = report["sheets"]  # mara's reference sheet, which her keyframe is drawn from
+        assert sheet["cost_usd"] > 0
+        paid = sum(k["cost_usd"] for k in drawn.values()) + voice["cost_usd"] + sheet["cost_usd"]
+        assert report["spent_usd"] == pytest.approx(paid, abs=1e-6)
         (cue,) = pysubs2.load(str(tmp_path / "cut.srt")).events
         assert cue.plaintext == "Go now."
 

@@ -116,7 +116,9 @@ def test_plan_quotes_a_keyframes_preview_at_its_keyframes_and_voices(tmp_path):
     assert all(stage["quote_usd"] > 0 for stage in data["keyframes"].values())
     assert data["stages"]["a"]["stage"] == "tts"
     shown = run("plan", str(path), "--providers", "emulated").output
-    assert "total: $0.0061 quoted (videos $0.0000" in shown
+    # mara's sheet ($0.0030, flux-schnell), a's keyframe drawn from it (a model that reads a
+    # reference: gemini, $0.0388), b's keyframe (flux-schnell, $0.0030) and a's voice
+    assert "total: $0.0449 quoted (videos $0.0000" in shown
     video = path.with_name("video.yaml")
     video.write_text(path.read_text().replace("kind: keyframes", "kind: video"))
     assert "videos $0.0000" not in run("plan", str(video), "--providers", "emulated").output

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from foundation.errors import InvalidInputError
 from foundation.settings import Settings, get_settings
 from foundation.storyboard import StoryboardError
-from pipeline import keyframe_stage, keyframes
+from pipeline import keyframe_stage, keyframes, sheet_stage
 from pipeline.context import RunContext
 from pipeline.planning import create_job, route
 from shotline.emulated import use_emulator
@@ -89,7 +89,9 @@ def test_a_keyframed_shot_is_routed_to_models_that_take_a_first_frame_only():
 def test_the_keyframe_stage_is_routed_among_image_models_for_the_frame():
     ctx = context("emulated")
     (decision,) = keyframes.plan_keyframes(ctx, featuring(), featuring().mode).values()
-    assert decision.chain[0].model_id == "fal/flux-schnell"  # the cheapest hosted image model
+    # conditioned on mara's reference sheet: the cheapest hosted image model taking a reference
+    assert decision.chain[0].model_id == "gemini/gemini-2.5-flash-image"
+    assert decision.rejected["fal/flux-schnell"] == ["takes 0 reference image(s), the stage has 1"]
     assert all(ctx.registry.get(c.model_id).kind == "image" for c in decision.chain)
     local = keyframes.plan_keyframes(context("local"), featuring(), featuring().mode)
     assert [c.model_id for c in local["b"].chain] == ["local/keyframe"]
@@ -109,26 +111,29 @@ def keyframed_shot(ctx: RunContext, tmp_path: Path) -> int:
 
 
 def test_a_refusal_moves_to_the_next_image_model_and_costs_nothing(tmp_path, monkeypatch):
-    from adapters._images_fal import FalImageClient
+    from adapters._images_gemini import GeminiImageClient
     from adapters.errors import SafetyRefusalError
 
     def refuse(self, request):
-        raise SafetyRefusalError("HTTP 422: flagged", "fal")
+        raise SafetyRefusalError("HTTP 400: blocked", "gemini")
 
-    monkeypatch.setattr(FalImageClient, "generate", refuse)
+    monkeypatch.setattr(GeminiImageClient, "generate", refuse)
     ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
     with ExitStack() as stack:
         use_emulator(ctx, stack, None)
         shot_pk = keyframed_shot(ctx, tmp_path)
+        assert keyframe_stage.draw(ctx, shot_pk) > 0  # waits: mara's sheet is not drawn yet
+        assert sheet_stage.draw(ctx, shot_pk) == 0.0
         assert keyframe_stage.draw(ctx, shot_pk) == 0.0
     with session_scope(ctx.db_url) as session:
         tries = session.scalars(
             select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number.desc())
         ).all()
         seen = [(a.number, a.stage, a.model_id, a.status, a.settled_usd) for a in tries]
-    assert seen[0] == (-1, "keyframe", "fal/flux-schnell", "failed", 0.0)
-    assert seen[1][:4] == (-2, "keyframe", "gemini/gemini-2.5-flash-image", "accepted")
-    assert (seen[1][4] or 0) > 0
+    assert seen[0][:4] == (-1, "sheet", "fal/flux-schnell", "accepted")
+    assert seen[1] == (-2, "keyframe", "gemini/gemini-2.5-flash-image", "failed", 0.0)
+    assert seen[2][:4] == (-3, "keyframe", "fal/flux-kontext-pro", "accepted")
+    assert (seen[2][4] or 0) > 0
 
 
 def test_plan_json_carries_each_keyframe_stage_and_the_budget_counts_its_quote(tmp_path):
@@ -143,8 +148,11 @@ def test_plan_json_carries_each_keyframe_stage_and_the_budget_counts_its_quote(t
     path = tmp_path / "board.yaml"
     path.write_text(yaml.safe_dump(featuring().model_dump(mode="json", exclude_none=True)))
     done = run("plan", str(path), "--providers", "emulated", "--json")
-    stage = json.loads(done.output)["keyframes"]["b"]
-    assert (stage["stage"], stage["model"]) == ("keyframe", "fal/flux-schnell")
+    planned = json.loads(done.output)
+    stage, sheet = planned["keyframes"]["b"], planned["sheets"]["mara"]
+    assert (stage["stage"], stage["model"]) == ("keyframe", "gemini/gemini-2.5-flash-image")
+    assert (sheet["stage"], sheet["model"]) == ("sheet", "fal/flux-schnell")
+    assert sheet["quote_usd"] > 0
     assert stage["quote_usd"] > 0
     assert stage["fallbacks"]
     ctx = context("emulated")
@@ -152,7 +160,7 @@ def test_plan_json_carries_each_keyframe_stage_and_the_budget_counts_its_quote(t
     plan = route(ctx, board, board.mode)
     videos = sum(d.candidates[0].quote_usd for d in plan.decisions.values())
     extra = stages_usd(ctx, board, board.mode)
-    assert extra == pytest.approx(stage["quote_usd"])
+    assert extra == pytest.approx(stage["quote_usd"] + sheet["quote_usd"])
     tight = board.model_copy(update={"budget_usd": videos + extra / 2})
     with pytest.raises(BudgetExceededError):
         check_budget(tight, plan, extra)
@@ -218,15 +226,18 @@ def test_a_keyframe_the_image_safety_classifier_refuses_moves_to_the_next_model(
     with ExitStack() as stack:
         use_emulator(ctx, stack, None)
         shot_pk = keyframed_shot(ctx, tmp_path)
+        assert sheet_stage.draw(ctx, shot_pk) == 0.0  # the sheet's own screener is not patched
         assert keyframe_stage.draw(ctx, shot_pk) == 0.0
     with session_scope(ctx.db_url) as session:
         tries = session.scalars(
-            select(Attempt).where(Attempt.shot_id == shot_pk).order_by(Attempt.number.desc())
+            select(Attempt)
+            .where(Attempt.shot_id == shot_pk, Attempt.stage == "keyframe")
+            .order_by(Attempt.number.desc())
         ).all()
         seen = [(a.model_id, a.status, a.error) for a in tries]
-    assert seen[0][:2] == ("fal/flux-schnell", "rejected")
+    assert seen[0][:2] == ("gemini/gemini-2.5-flash-image", "rejected")
     assert "image-safety" in (seen[0][2] or "")
-    assert seen[1][:2] == ("gemini/gemini-2.5-flash-image", "accepted")
+    assert seen[1][:2] == ("fal/flux-kontext-pro", "accepted")
     assert len(checked) == 2
 
 
@@ -247,5 +258,6 @@ def test_a_keyframe_no_model_draws_fails_the_shot_before_its_video_is_paid_for(
     with session_scope(ctx.db_url) as session:
         b = session.scalars(select(Shot).where(Shot.job_id == job_id, Shot.key == "b")).one()
         stages = session.scalars(select(Attempt.stage).where(Attempt.shot_id == b.id)).all()
-        assert (b.status, stages) == ("failed", ["keyframe"])
-        assert (b.error or "").startswith("keyframe: local/keyframe: local: the drawing failed")
+        # mara's sheet is the first image drawn: the shot fails there, before any video
+        assert (b.status, stages) == ("failed", ["sheet"])
+        assert (b.error or "").startswith("sheet: local/keyframe: local: the drawing failed")
