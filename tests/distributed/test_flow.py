@@ -154,11 +154,11 @@ class TestPolling:
     def test_waiting_for_a_provider_reschedules_polls(
         self, ctx, driver, tmp_path, scripted, monkeypatch
     ):
-        from pipeline import flow
+        from pipeline import shot_steps
 
         # the backoff alone: a poll that ran late on a busy machine pulls the next one in by its
         # lag (tests/pipeline/test_poll_schedule.py), which would unsort the delays below
-        monkeypatch.setattr(flow, "_lag", lambda ctx, cur, now: 0.0)
+        monkeypatch.setattr(shot_steps, "_lag", lambda ctx, cur, now: 0.0)
         adapter = scripted(hold=True)
         job_id = _job(ctx, tiny_board(shot("a")), tmp_path)
         driver.submit(job_id)
