@@ -114,6 +114,7 @@ def test_a_planned_job_stores_records_that_round_trip():
             stored = StoredRequest.from_json(asdict(built))
             expected = asdict(built) | {"reference_image": None}
             assert expected.pop("reference_images") == ()  # resolved when submitting, not stored
+            assert expected.pop("extend_video") is None  # likewise: the clip an extension sends
             if expected["speaker"] is None:  # stored only when the shot names one
                 del expected["speaker"]
             assert stored.to_json() == expected
