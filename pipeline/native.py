@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 import stitching
 from foundation.errors import ShotlineError
@@ -53,7 +53,7 @@ from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
 from pipeline.render_times import next_poll_s
 from pipeline.transitions import attempt_opened, attempt_to
-from store.db import session_scope
+from store.db import connection_scope, session_scope
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate, ShotRoute
 
@@ -89,6 +89,17 @@ def native_tries(session: Any, shot_pk: int) -> list[Attempt]:
             .order_by(Attempt.id)
         )
     )
+
+
+_ROUTE = select(Shot.route).where(Shot.id == bindparam("shot"))
+
+
+def planned(ctx: RunContext, shot_pk: int) -> bool:
+    """Whether the shot has native variant renders to make (most shots have none: they go from
+    their gate straight to their normalise, without a ``native`` step)."""
+    with connection_scope(ctx.db_url) as conn:
+        route = conn.execute(_ROUTE, {"shot": shot_pk}).scalar_one_or_none()
+    return bool((route or {}).get("native"))
 
 
 def advance(ctx: RunContext, shot_pk: int) -> float:

@@ -98,7 +98,7 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     if over:  # after the commit: ``shot_over`` must see this shot ended
         return shot_over(ctx, cur, shot_pk)
     if attempt is None:  # accepted (a cached clip, or its attempt was accepted before a crash)
-        return [Move(cur.key, cur.job_id, "native", str(shot_pk))]
+        return [_after_acceptance(ctx, cur, shot_pk)]
     if state in ATTEMPT_AT_PROVIDER:
         return [Move(cur.key, cur.job_id, "poll", ref, since=time.time())]
     if state in ATTEMPT_PROVIDER_DONE:
@@ -238,8 +238,15 @@ def gate(ctx: RunContext, cur: Cursor) -> list[Move]:
         "accept",
         "repair",
     ):
-        return [Move(cur.key, cur.job_id, "native", str(shot_pk))]
+        return [_after_acceptance(ctx, cur, shot_pk)]
     return [to_begin(cur, shot_pk)]
+
+
+def _after_acceptance(ctx: RunContext, cur: Cursor, shot_pk: int) -> Move:
+    """An accepted shot's next step: its native variant renders when it has some, else its
+    normalise (a step saved for every shot without them)."""
+    step = "native" if native.planned(ctx, shot_pk) else "normalise"
+    return Move(cur.key, cur.job_id, step, str(shot_pk))
 
 
 def native_renders(ctx: RunContext, cur: Cursor) -> list[Move]:
