@@ -39,9 +39,10 @@ lint: setup-dev
 typecheck: setup-dev
 	$(BIN)/mypy .
 
-# independent tests run on every core, plus one worker: the long multi-process tests marked `serial`
-# (see tests/conftest.py) mostly wait on their processes, and the extra worker fills that time
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
+# independent tests run on every core, plus two workers: the long multi-process tests (see
+# tests/conftest.py) mostly wait on their processes, and the extra workers fill that time (on 2 cores:
+# 291 s with 4 workers against 306 s with 3, the same tree one after the other on a quiet machine)
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 2 )))
 # The suite starts ~100 Python processes (workers, servers, CLI runs); with PYTHONDONTWRITEBYTECODE
 # set (some CI images set it) each one compiled the whole stack again: ~2 s of CPU per start.
 unit: setup-dev
