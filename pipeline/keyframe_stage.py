@@ -16,6 +16,8 @@ next model of the chain.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,32 +158,65 @@ def _try(
     if wait > 0:
         return wait
     stage_tries.sending(ctx, attempt_id, request, STAGE)
-    try:
+
+    def asked() -> ImageRequest:
         refs = prepare_references(
             [ctx.assets.local(r) for r in keyframe.references],
             str(spec.caps["api"]),
             int(spec.caps.get("reference_images", 0)),
         )
-        asked = ImageRequest(
+        return ImageRequest(
             candidate.provider_model, keyframe.prompt, size=target.size, aspect=target.aspect,
             references=refs, params=dict(spec.params),
         )  # fmt: skip
+
+    name = f"keyframe-{owner.shot_key}-{key[:12]}"
+    done = draw_image(ctx, attempt_id, owner, candidate, asked, name, key, STAGE)
+    if not isinstance(done, Drawn):
+        return done
+    return _check(ctx, attempt_id, owner, keyframe, done.raw, done.ref, done.cost)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    raw: Path  # the image as the provider sent it, on this machine
+    ref: str  # its key in the asset store
+    cost: float
+
+
+def draw_image(
+    ctx: RunContext,
+    attempt_id: int,
+    owner: stage_tries.Owner,
+    candidate: StageCandidate,
+    asked: Callable[[], ImageRequest],
+    name: str,
+    key: str,
+    stage: Stage,
+) -> Drawn | stage_tries.Outcome:
+    """One image stage try's call (its model's slot already admitted): the request built by
+    ``asked`` is sent, the image stored and priced, and the attempt records it (``source``, and
+    ``stage:key`` as its job id, which the cache finds). A provider's refusal fails the try and
+    returns (reason, False): the next model may draw it. The slot is released either way."""
+    spec = ctx.registry.get(candidate.model_id)
+    try:
+        request = asked()
         admission.sent(ctx, attempt_id, candidate.model_id)
-        result = image_client(ctx, str(spec.caps["api"]), candidate.provider).generate(asked)
+        result = image_client(ctx, str(spec.caps["api"]), candidate.provider).generate(request)
     except ProviderError as exc:
-        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, STAGE)
+        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, stage)
         return f"{candidate.model_id}: {exc}", False
     finally:
         admission.release(ctx, attempt_id, candidate.model_id)
-    raw = result.save(ctx.work_dir(owner.id) / f"keyframe-{owner.shot_key}-{key[:12]}")
+    raw = result.save(ctx.work_dir(owner.id) / name)
     ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
     assert spec.usage_price is not None
     cost = spec.usage_price.cost(result.billed(spec.usage_price.meters)).usd
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.request = dict(attempt.request or {}) | {"source": ref}
-        attempt.provider_job_id = f"keyframe:{key}"
-    return _check(ctx, attempt_id, owner, keyframe, raw, ref, float(cost))
+        attempt.provider_job_id = f"{stage}:{key}"
+    return Drawn(raw, ref, float(cost))
 
 
 def image_client(ctx: RunContext, api: str, provider: str) -> ImageClient:

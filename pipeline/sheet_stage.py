@@ -21,14 +21,13 @@ from typing import Any, Literal
 import cv2
 from sqlalchemy.orm import Session
 
-from adapters.errors import ProviderError
 from adapters.images import ImageRequest
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
 from foundation.storyboard import Storyboard
 from ledger import service as ledger
 from pipeline import admission, sheets, stage_tries
 from pipeline.context import RunContext
-from pipeline.keyframe_stage import BLANK_STD, image_client
+from pipeline.keyframe_stage import BLANK_STD, Drawn, draw_image
 from pipeline.transitions import attempt_to
 from quality.screening import screener_for
 from registry import image_target
@@ -142,27 +141,18 @@ def _try(
     if wait > 0:
         return wait
     stage_tries.sending(ctx, attempt_id, request, STAGE)
-    try:
-        asked = ImageRequest(
+
+    def asked() -> ImageRequest:
+        return ImageRequest(
             candidate.provider_model, sheet.prompt, size=target.size, aspect=target.aspect,
             params=dict(spec.params),
         )  # fmt: skip
-        admission.sent(ctx, attempt_id, candidate.model_id)
-        result = image_client(ctx, str(spec.caps["api"]), candidate.provider).generate(asked)
-    except ProviderError as exc:
-        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, STAGE)
-        return f"{candidate.model_id}: {exc}", False
-    finally:
-        admission.release(ctx, attempt_id, candidate.model_id)
-    raw = result.save(ctx.work_dir(owner.id) / f"sheet-{sheet.character}-{key[:12]}")
-    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
-    assert spec.usage_price is not None
-    cost = spec.usage_price.cost(result.billed(spec.usage_price.meters)).usd
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref}
-        attempt.provider_job_id = f"{STAGE}:{key}"
-    return _check(ctx, attempt_id, owner, raw, ref, float(cost))
+
+    name = f"sheet-{sheet.character}-{key[:12]}"
+    done = draw_image(ctx, attempt_id, owner, candidate, asked, name, key, STAGE)
+    if not isinstance(done, Drawn):
+        return done
+    return _check(ctx, attempt_id, owner, done.raw, done.ref, done.cost)
 
 
 def problem(ctx: RunContext, raw: Path) -> str | None:
