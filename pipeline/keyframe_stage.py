@@ -81,8 +81,8 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
         stage_tries.close_interrupted(session, job.id, tries, STAGE)
         owner = stage_tries.Owner.of(job, shot)
         mine = [a for a in tries if (a.request or {}).get("prompt") == keyframe.prompt]
-        tried = {a.model_id: a.error for a in mine if a.status in stage_tries.NO_MORE}
-        waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
+        tried = stage_tries.ended_on(mine)
+        waiting = stage_tries.reserved_by_model(mine)
         approved = _approved(ctx, session, owner, keyframe)
     if approved is not None and approved[0].model_id not in tried:
         candidate, key = approved
@@ -93,7 +93,7 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
             return outcome or 0.0
     providers = keyframes.image_providers(owner.providers, ctx.settings)
     decision = keyframes.route_keyframe(ctx, keyframe, providers, owner.mode)
-    reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
+    reason = stage_tries.last_reason(tried, decision.explain())
 
     def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
         return _try(ctx, shot_pk, owner, keyframe, candidate, waiting.get(candidate.model_id))

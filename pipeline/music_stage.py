@@ -180,11 +180,11 @@ def compose(ctx: RunContext, job_id: str) -> float:
         stage_tries.close_interrupted(session, job_id, tries, STAGE)
         owner, shot_pk = stage_tries.Owner.of(job, shot), shot.id
         mine = [a for a in tries if (a.request or {}).get("need") == need.key]
-        tried = {a.model_id: a.error for a in mine if a.status in stage_tries.NO_MORE}
-        waiting = {a.model_id: a.id for a in mine if a.status == AttemptStatus.RESERVED}
+        tried = stage_tries.ended_on(mine)
+        waiting = stage_tries.reserved_by_model(mine)
     providers = music.music_providers(owner.providers, ctx.settings)
     decision = music.route_bed(ctx, need, providers, owner.mode)
-    reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
+    reason = stage_tries.last_reason(tried, decision.explain())
 
     def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
         return _try(ctx, shot_pk, owner, need, candidate, waiting.get(candidate.model_id))

@@ -96,15 +96,11 @@ def _draw_one(
     with session_scope(ctx.db_url) as session:
         tries = sheets.job_tries(session, owner.id, sheet.character, sheet.prompt)
         stage_tries.close_interrupted(session, owner.id, tries, STAGE)
-        tried = {a.model_id: a.error for a in tries if a.status in stage_tries.NO_MORE}
-        waiting = {
-            a.model_id: a.id
-            for a in tries
-            if a.status == AttemptStatus.RESERVED and a.shot_id == shot_pk
-        }
+        tried = stage_tries.ended_on(tries)
+        waiting = stage_tries.reserved_by_model([a for a in tries if a.shot_id == shot_pk])
     providers = sheets.image_stage_providers(owner.providers, ctx.settings)
     decision = sheets.route_sheet(ctx, sheet, providers, owner.mode)
-    reason = next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), decision.explain())
+    reason = stage_tries.last_reason(tried, decision.explain())
 
     def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
         return _try(ctx, shot_pk, owner, sheet, candidate, waiting.get(candidate.model_id))

@@ -55,6 +55,22 @@ def spec_entry(storyboard: dict[str, Any], key: str) -> dict[str, Any]:
     return next((s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == key), {})
 
 
+def ended_on(tries: list[Attempt]) -> dict[str, str | None]:
+    """The models a need's tries ended on (failed or rejected), each with its error."""
+    return {a.model_id: a.error for a in tries if a.status in NO_MORE}
+
+
+def reserved_by_model(tries: list[Attempt]) -> dict[str, int]:
+    """The tries reserved but not sent yet (waiting for their model's slot), by model."""
+    return {a.model_id: a.id for a in tries if a.status == AttemptStatus.RESERVED}
+
+
+def last_reason(tried: dict[str, str | None], otherwise: str) -> str:
+    """Why the need is not met: the last model's error, else ``otherwise`` (the routing's
+    explanation)."""
+    return next((f"{m}: {e}" for m, e in reversed(tried.items()) if e), otherwise)
+
+
 def close_interrupted(session: Session, job_id: str, tries: list[Attempt], stage: Stage) -> None:
     """A try a crash left after it was sent may have been billed: it is settled at its quote and
     failed (a reserved one, not sent yet, waits for its slot again)."""
