@@ -6,14 +6,12 @@ Every problem is reported at once, each with its path
 
 from __future__ import annotations
 
-import difflib
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import (
-    BaseModel,
     Field,
     ValidationError,
     field_validator,
@@ -42,9 +40,9 @@ from foundation.previews import PreviewSpec as PreviewSpec  # re-exported: the b
 from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
+from foundation.validation import problems_from
 from foundation.variants import (
     MAX_VARIANTS,
-    VARIANT_TAGS,
     Variant,
     VariantItem,
     VariantSpec,
@@ -347,43 +345,6 @@ def _count_shots(data: dict[str, Any]) -> int:
     )
 
 
-def _loc_to_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for index, part in enumerate(loc):
-        if part in VARIANT_TAGS and loc[index - 2 : index - 1] == ("variants",):
-            continue
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
-def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
-    model: type[BaseModel] = Storyboard
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        inner = getattr(annotation, "__args__", (annotation,))[0]
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            model = inner
-        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-    return list(model.model_fields)
-
-
-def _problems_from(error: ValidationError) -> list[Problem]:
-    problems = []
-    for item in error.errors():
-        loc = tuple(item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(loc[-1]), _known_fields(loc), n=1)
-            message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
-        elif item["type"] == "missing":
-            message = "is required"
-        problems.append(Problem(_loc_to_path(loc), message))
-    return problems
-
-
 def parse_storyboard(
     data: Any, source: str = "storyboard", limits: Limits | None = None
 ) -> Storyboard:
@@ -403,7 +364,7 @@ def parse_storyboard(
     try:
         board = Storyboard.model_validate(data)
     except ValidationError as exc:
-        raise StoryboardError(f"{source} is invalid", _problems_from(exc)) from None
+        raise StoryboardError(f"{source} is invalid", problems_from(exc, Storyboard)) from None
     problems = _timeline_problems(board, limits)
     if problems:
         raise StoryboardError(f"{source} is invalid", problems)
