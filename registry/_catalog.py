@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from foundation.errors import Problem
 from registry._billing import UNKNOWN_BILLING, BillingRules
+from registry._build import build_spec
 from registry._kinds import ModelKind
 from registry._pricing import RESOLUTIONS
-from registry._schema import ModelIn, RegistryFileIn, build_spec
+from registry._schema import ModelIn, RegistryFileIn
 from registry._spec import (
     AudioSupport,
     LifecycleStatus,

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry._billing import UNKNOWN_BILLING, BillingIn
-from registry._kind_spec import non_video_spec
 from registry._kinds import (
     ModelKind,
     UsagePriceIn,
@@ -27,28 +26,26 @@ from registry._spec import (
     AudioSupport,
     DurationSpec,
     Extend,
-    Inputs,
-    Lifecycle,
-    Limits,
-    ModelSpec,
-    Priors,
     ProviderSpec,
-    SizeOption,
-    SizeSpec,
     Speed,
     Submission,
     SubmissionMechanism,
     Tier,
-    TypePrior,
 )
 
-_RATIO_RE = re.compile(r"^(\d{1,2}):(\d{1,2})$")
+RATIO_RE = re.compile(r"^(\d{1,2}):(\d{1,2})$")
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _ORIGIN_RE = re.compile(r"^https://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::\d{1,5})?$")
 _PROVIDER_ID = r"^[a-z0-9][a-z0-9_-]*$"
-_DEFAULT_ACCEPTANCE = {Tier.DRAFT: 0.97, Tier.STANDARD: 0.8, Tier.HIGH: 0.85, Tier.PREMIUM: 0.88}
-_DEFAULT_P50 = {Speed.FAST: 40.0, Speed.MEDIUM: 80.0, Speed.SLOW: 150.0}
+DEFAULT_ACCEPTANCE = {Tier.DRAFT: 0.97, Tier.STANDARD: 0.8, Tier.HIGH: 0.85, Tier.PREMIUM: 0.88}
+DEFAULT_P50 = {Speed.FAST: 40.0, Speed.MEDIUM: 80.0, Speed.SLOW: 150.0}
 SHOT_TYPES = ("establishing", "dialogue", "action", "product", "broll")
+
+
+def labels(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 class _Raw(BaseModel):
@@ -165,7 +162,7 @@ class RateIn(_Raw):
 
     @model_validator(mode="after")
     def _known_resolution(self) -> Self:
-        for label in _labels(self.resolution) or ():
+        for label in labels(self.resolution) or ():
             if label not in RESOLUTIONS:
                 raise ValueError(f"unknown resolution {label!r} (known: {', '.join(RESOLUTIONS)})")
         return self
@@ -192,7 +189,7 @@ class PriceIn(_Raw):
                 rate=r.rate,
                 source=r.source or self.source or "",
                 effective=r.effective or self.effective or date.min,
-                resolutions=frozenset(_labels(r.resolution)) if r.resolution else None,
+                resolutions=frozenset(labels(r.resolution)) if r.resolution else None,
                 audio=r.audio,
                 seconds=r.seconds,
                 certainty=r.certainty or self.certainty,
@@ -276,7 +273,7 @@ class ModelIn(_Raw):
             if label not in RESOLUTIONS:
                 raise ValueError(f"unknown resolution {label!r} (known: {', '.join(RESOLUTIONS)})")
         for ratio in self.aspect_ratios:
-            if not _RATIO_RE.match(ratio):
+            if not RATIO_RE.match(ratio):
                 raise ValueError(f"aspect ratio {ratio!r} is not W:H")
         for size in self.sizes:
             if not _SIZE_RE.match(size):
@@ -291,106 +288,6 @@ class ModelIn(_Raw):
                 f"(only {', '.join(EXTEND_PROVIDERS)})"
             )
         return self
-
-
-def _labels(value: str | list[str] | None) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def size_for(ratio: str, resolution: str) -> SizeOption:
-    """``16:9`` at ``720p`` -> 1280x720; the short side is the resolution, both sides even."""
-    match = _RATIO_RE.match(ratio)
-    assert match is not None
-    a, b = int(match[1]), int(match[2])
-    short = RESOLUTIONS[resolution]
-    long_side = round(short * max(a, b) / min(a, b) / 2) * 2
-    width, height = (long_side, short) if a >= b else (short, long_side)
-    return SizeOption(width, height, resolution)
-
-
-def _size_spec(raw: ModelIn) -> SizeSpec:
-    by_res = {label: d.build() for label, d in raw.resolution_durations.items()}
-    if raw.size_range is not None:
-        return SizeSpec(
-            any_size=True,
-            max_width=raw.size_range.max_width,
-            max_height=raw.size_range.max_height,
-            durations_by_resolution=by_res,
-        )
-    from registry._pricing import resolution_label
-
-    options: list[SizeOption] = []
-    for text in raw.sizes:
-        width, height = (int(part) for part in text.split("x"))
-        options.append(SizeOption(width, height, resolution_label(width, height)))
-    options += [size_for(r, res) for res in raw.resolutions for r in raw.aspect_ratios]
-    unique = list(dict.fromkeys(options))
-    return SizeSpec(options=tuple(unique), durations_by_resolution=by_res)
-
-
-def _aspects(raw: ModelIn, sizes: SizeSpec) -> tuple[str, ...]:
-    from math import gcd
-
-    ratios = list(raw.aspect_ratios)
-    for option in sizes.options:
-        divisor = gcd(option.width, option.height)
-        ratio = f"{option.width // divisor}:{option.height // divisor}"
-        if ratio not in ratios and not raw.aspect_ratios:
-            ratios.append(ratio)
-    return tuple(ratios)
-
-
-def _priors(raw: ModelIn) -> Priors:
-    acc = raw.priors.acceptance or _DEFAULT_ACCEPTANCE[raw.tier]
-    p50 = raw.priors.render_p50_s or _DEFAULT_P50[raw.speed]
-    p95 = raw.priors.render_p95_s or p50 * 3
-    base = TypePrior(acc, p50, max(p95, p50))
-    by_type: dict[str, TypePrior] = {
-        kind: TypePrior(
-            p.acceptance or acc,
-            p.render_p50_s or p50,
-            max(p.render_p95_s or p95, p.render_p50_s or p50),
-        )
-        for kind, p in raw.priors.by_type.items()
-    }
-    return Priors(base, by_type)
-
-
-def build_spec(raw: ModelIn) -> ModelSpec:
-    if raw.kind is not ModelKind.VIDEO:
-        return non_video_spec(raw, _priors(raw))
-    assert raw.durations is not None
-    assert raw.price is not None
-    assert raw.max_prompt_chars is not None
-    sizes = _size_spec(raw)
-    return ModelSpec(
-        id=raw.id,
-        provider=raw.provider,
-        provider_model=raw.provider_model,
-        tier=raw.tier,
-        speed=raw.speed,
-        durations=raw.durations.build(),
-        sizes=sizes,
-        aspect_ratios=_aspects(raw, sizes),
-        fps=() if raw.fps == "any" else tuple(sorted(set(raw.fps))),
-        audio=raw.audio,
-        dialogue=raw.dialogue,
-        inputs=Inputs(
-            **raw.inputs.model_dump() | {"reference_seconds": tuple(raw.inputs.reference_seconds)}
-        ),
-        seed=raw.seed,
-        max_prompt_chars=raw.max_prompt_chars,
-        limits=Limits(raw.limits.concurrency, raw.limits.rpm),
-        price=raw.price.build(),
-        lifecycle=Lifecycle(**raw.lifecycle.model_dump()),
-        priors=_priors(raw),
-        enabled=raw.enabled,
-        params=dict(raw.params),
-        notes=raw.notes,
-        extend=raw.extend.build() if raw.extend is not None else None,
-    )
 
 
 class SubmissionIn(_Raw):

@@ -19,7 +19,7 @@ import pytest
 from adapters.base import GenerationRequest
 from emulators import EmulatorHandle, start_emulator
 from registry import load_registry
-from registry._schema import size_for
+from registry._build import size_for
 
 PROJECT_PATH = "/v1/projects/p/locations/us-central1/publishers/google/models"
 BEARER = {"Authorization": "Bearer ya29.token"}
