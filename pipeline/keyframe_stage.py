@@ -83,7 +83,7 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
         mine = [a for a in tries if (a.request or {}).get("prompt") == keyframe.prompt]
         tried = stage_tries.ended_on(mine)
         waiting = stage_tries.reserved_by_model(mine)
-        approved = _approved(ctx, session, owner, keyframe)
+        approved = approved_try(ctx, session, owner, keyframe)
     if approved is not None and approved[0].model_id not in tried:
         candidate, key = approved
         outcome = _try(
@@ -101,7 +101,7 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
     return stage_tries.walk_chain(ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE)
 
 
-def _approved(
+def approved_try(
     ctx: RunContext, session: Any, owner: stage_tries.Owner, keyframe: keyframes.Keyframe
 ) -> tuple[StageCandidate, str] | None:
     """The model and cache key of the keyframe approved in the preview a final job commits (its

@@ -148,8 +148,8 @@ def test_a_local_placeholder_keyframe_is_reused_only_by_a_local_final(tmp_path):
         keyframe = keyframes.keyframe_of(job.storyboard, "a")
         assert keyframe is not None
         owner = stage_tries.Owner.of(job, row)
-        found = keyframe_stage._approved(ctx, session, owner, keyframe)
-        hosted = keyframe_stage._approved(
+        found = keyframe_stage.approved_try(ctx, session, owner, keyframe)
+        hosted = keyframe_stage.approved_try(
             ctx, session, replace(owner, providers="emulated"), keyframe
         )
         elsewhere = keyframes.approved_keyframe(session, preview, "a", keyframe.prompt)
