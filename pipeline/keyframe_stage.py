@@ -29,11 +29,9 @@ from adapters.factory import EMULATOR_KEY
 from adapters.image_clients import build_image_client
 from adapters.image_port import ImagePort, first_frame
 from adapters.images import ImageClient, ImageRequest, prepare_references
-from foundation.states import SHOT_ENDED, AttemptStatus, Stage
-from ledger import service as ledger
+from foundation.states import SHOT_ENDED, Stage
 from pipeline import admission, keyframes, sheets, stage_tries
 from pipeline.context import RunContext
-from pipeline.transitions import attempt_to
 from quality.screening import screener_for
 from registry import image_target
 from router import StageCandidate
@@ -42,7 +40,6 @@ from store.models import Attempt, Job, Shot
 
 STAGE = Stage.KEYFRAME
 BLANK_STD = 4.0  # a frame whose pixels vary less than this is blank
-_WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
 _EMULATED = {"openai": ("openai", "/v1"), "fal": ("fal", ""), "gemini": ("google", "/v1beta")}
 
 
@@ -265,22 +262,7 @@ def _check(
     """The keyframe checked; the attempt accepted (or rejected) and settled."""
     fitted = ctx.work_dir(owner.id) / f"keyframe-{owner.shot_key}-{attempt_id}-frame.png"
     why = problem(ctx, raw, fitted, keyframe.width, keyframe.height)
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref}
-        attempt.provider_job_id = (
-            attempt.provider_job_id or f"keyframe:{attempt.request['cache_key']}"
-        )
-        for status in _WALK:
-            attempt_to(session, attempt, status, stage=STAGE)
-        ledger.settle(session, owner.id, attempt, cost)
-        attempt_to(session, attempt, AttemptStatus.GATING, stage=STAGE)
-        if why is not None:
-            attempt.error = why
-            attempt.verdict = {"stage": STAGE, "reason": why}
-            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=STAGE, reason=why)
-            return why, False
-        attempt.asset_path = ctx.assets.put(fitted, f"{owner.tenant}/{owner.id}", alone=True)
-        attempt.verdict = {"stage": STAGE, "size": [keyframe.width, keyframe.height]}
-        attempt_to(session, attempt, AttemptStatus.ACCEPTED, stage=STAGE)
-    return None
+    details = {"size": [keyframe.width, keyframe.height]}
+    return stage_tries.conclude(
+        ctx, attempt_id, owner, STAGE, (ref, cost), why, asset=fitted, details=details
+    )

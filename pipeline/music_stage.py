@@ -27,11 +27,9 @@ from sqlalchemy.orm import Session
 from adapters.errors import ProviderError
 from adapters.music import MusicClient, MusicRequest
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
-from ledger import service as ledger
 from pipeline import admission, events, music, stage_tries
 from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Cursor, Move, job_key, music_key
-from pipeline.transitions import attempt_to
 from router import StageCandidate
 from stitching import music_problem
 from stitching.voiceover import RATE, read_mono
@@ -41,7 +39,6 @@ from store.models import Attempt, Event, Job, Shot
 STAGE = Stage.MUSIC
 FAILED = "music.failed"
 SILENT_RMS = 10 ** (-60 / 20)  # a bed quieter than -60 dBFS throughout is silence
-_WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
 _EMULATED = {"elevenlabs": ""}
 
 
@@ -277,20 +274,7 @@ def _check(
 ) -> tuple[str, bool] | None:
     """The bed checked; the attempt accepted (or rejected) and settled."""
     why, seconds = problem(raw)
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref}
-        attempt.provider_job_id = attempt.provider_job_id or f"music:{attempt.request['cache_key']}"
-        for status in _WALK:
-            attempt_to(session, attempt, status, stage=STAGE)
-        ledger.settle(session, owner.id, attempt, cost)
-        attempt_to(session, attempt, AttemptStatus.GATING, stage=STAGE)
-        if why is not None:
-            attempt.error = why
-            attempt.verdict = {"stage": STAGE, "reason": why}
-            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=STAGE, reason=why)
-            return why, False
-        attempt.asset_path = ref
-        attempt.verdict = {"stage": STAGE, "seconds": round(seconds, 3)}
-        attempt_to(session, attempt, AttemptStatus.ACCEPTED, stage=STAGE, seconds=round(seconds, 3))
-    return None
+    details = {"seconds": round(seconds, 3)}
+    return stage_tries.conclude(
+        ctx, attempt_id, owner, STAGE, (ref, cost), why, details=details, in_event=True
+    )

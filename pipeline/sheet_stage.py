@@ -22,13 +22,11 @@ import cv2
 from sqlalchemy.orm import Session
 
 from adapters.images import ImageRequest
-from foundation.states import SHOT_ENDED, AttemptStatus, Stage
+from foundation.states import SHOT_ENDED, Stage
 from foundation.storyboard import Storyboard
-from ledger import service as ledger
 from pipeline import admission, sheets, stage_tries
 from pipeline.context import RunContext
 from pipeline.keyframe_stage import BLANK_STD, Drawn, draw_image
-from pipeline.transitions import attempt_to
 from quality.screening import screener_for
 from registry import image_target
 from router import StageCandidate
@@ -36,7 +34,6 @@ from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
 STAGE = Stage.SHEET
-_WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
 
 
 def _missing(
@@ -172,21 +169,6 @@ def _check(
     settled."""
     why = problem(ctx, raw)
     with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref}
-        attempt.provider_job_id = (
-            attempt.provider_job_id or f"{STAGE}:{attempt.request['cache_key']}"
-        )
-        for state in _WALK:
-            attempt_to(session, attempt, state, stage=STAGE)
-        ledger.settle(session, owner.id, attempt, cost)
-        attempt_to(session, attempt, AttemptStatus.GATING, stage=STAGE)
-        if why is not None:
-            attempt.error = why
-            attempt.verdict = {"stage": STAGE, "reason": why}
-            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=STAGE, reason=why)
-            return why, False
-        attempt.asset_path = ref
-        attempt.verdict = {"stage": STAGE, "character": attempt.request["character"]}
-        attempt_to(session, attempt, AttemptStatus.ACCEPTED, stage=STAGE)
-    return None
+        character = (session.get_one(Attempt, attempt_id).request or {})["character"]
+    details = {"character": character}
+    return stage_tries.conclude(ctx, attempt_id, owner, STAGE, (ref, cost), why, details=details)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -191,3 +192,50 @@ def walk_chain(
     with session_scope(ctx.db_url) as session:
         fail_shot_in(session, session.get_one(Shot, shot_pk), f"{stage}: {reason}", stage)
     return 0.0
+
+
+_DELIVERED = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
+
+
+def conclude(
+    ctx: RunContext,
+    attempt_id: int,
+    owner: Owner,
+    stage: Stage,
+    delivered: tuple[str, float],
+    why: str | None,
+    *,
+    asset: Path | None = None,
+    details: dict[str, Any] | None = None,
+    in_event: bool = False,
+    stop: bool = False,
+) -> tuple[str, bool] | None:
+    """A stage try's end once its output is checked: the attempt records the output's store key
+    (``delivered``: key and cost; the cache key is its job id when it has none), walks through
+    submitted and fetched to gating, and is settled at the cost. Then it is rejected with ``why``
+    (returned with ``stop``: whether to try no other model), or accepted with its asset (``asset``
+    stored now, else the delivered key) and ``details`` on its verdict (and its event when
+    ``in_event``)."""
+    ref, cost = delivered
+    details = details or {}
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref}
+        key = attempt.request["cache_key"]
+        attempt.provider_job_id = attempt.provider_job_id or f"{stage}:{key}"
+        for status in _DELIVERED:
+            attempt_to(session, attempt, status, stage=stage)
+        ledger.settle(session, owner.id, attempt, cost)
+        attempt_to(session, attempt, AttemptStatus.GATING, stage=stage)
+        if why is not None:
+            attempt.error = why
+            attempt.verdict = {"stage": stage, "reason": why}
+            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=stage, reason=why)
+            return why, stop
+        stored = ctx.assets.put(asset, f"{owner.tenant}/{owner.id}", alone=True) if asset else ref
+        attempt.asset_path = stored
+        attempt.verdict = {"stage": stage, **details}
+        attempt_to(
+            session, attempt, AttemptStatus.ACCEPTED, stage=stage, **(details if in_event else {})
+        )
+    return None

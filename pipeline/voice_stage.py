@@ -26,11 +26,9 @@ from adapters.errors import ProviderError
 from adapters.speech import SpeechClient, SpeechRequest
 from foundation.characters import spec_voice
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
-from ledger import service as ledger
 from media.runner import run_ffmpeg
 from pipeline import admission, stage_tries, voices
 from pipeline.context import RunContext
-from pipeline.transitions import attempt_to
 from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
 from router import StageCandidate
@@ -40,7 +38,6 @@ from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
 STAGE = Stage.TTS
-_WALK = (AttemptStatus.SUBMITTED, AttemptStatus.FETCHED)
 
 
 def voice_attempts(session: Session, shot_id: int) -> list[Attempt]:
@@ -191,23 +188,11 @@ def _check(
         fitted = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{attempt_id}-fitted.wav"
         run_ffmpeg(fitted_argv(raw, fitted, fit.tempo), timeout=120)
         placement = _placement(fitted, fit)
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref}
-        attempt.provider_job_id = attempt.provider_job_id or f"tts:{attempt.request['cache_key']}"
-        for status in _WALK:
-            attempt_to(session, attempt, status, stage=STAGE)
-        ledger.settle(session, owner.id, attempt, cost)
-        attempt_to(session, attempt, AttemptStatus.GATING, stage=STAGE)
-        if placement is None or fitted is None:
-            attempt.error = str(fit)
-            attempt.verdict = {"stage": STAGE, "reason": str(fit)}
-            attempt_to(session, attempt, AttemptStatus.REJECTED, stage=STAGE, reason=str(fit))
-            return str(fit), heard
-        attempt.asset_path = ctx.assets.put(fitted, f"{owner.tenant}/{owner.id}", alone=True)
-        attempt.verdict = {"stage": STAGE, **placement}
-        attempt_to(session, attempt, AttemptStatus.ACCEPTED, stage=STAGE, **placement)
-    return None
+    why = None if placement is not None and fitted is not None else str(fit)
+    return stage_tries.conclude(
+        ctx, attempt_id, owner, STAGE, (ref, cost), why,
+        asset=fitted, details=placement, in_event=True, stop=heard,
+    )  # fmt: skip
 
 
 def _speech_heard(path: Path) -> bool:
