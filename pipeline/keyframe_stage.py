@@ -145,16 +145,13 @@ def _try(
         "stage": STAGE, "prompt": keyframe.prompt, "size": target.size, "aspect": target.aspect,
         "references": list(keyframe.references), "cache_key": key, "reused_from": cached and cached[0],
     }  # fmt: skip
-    attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
-    if attempt_id is None:
-        return "the keyframe quote does not fit the budget", True
-    if cached is not None:
-        stage_tries.sending(ctx, attempt_id, request, STAGE)
-        return _check(ctx, attempt_id, owner, keyframe, ctx.assets.local(cached[1]), cached[1], 0.0)
-    wait = admission.admit(ctx, attempt_id)
-    if wait > 0:
-        return wait
-    stage_tries.sending(ctx, attempt_id, request, STAGE)
+    admitted = stage_tries.admit_try(
+        ctx, shot_pk, owner, candidate, request, STAGE, reserved, cached,
+        lambda attempt_id, ref: _check(ctx, attempt_id, owner, keyframe, ctx.assets.local(ref), ref, 0.0),
+    )  # fmt: skip
+    if not isinstance(admitted, stage_tries.Admitted):
+        return admitted
+    attempt_id = admitted.attempt_id
 
     def asked() -> ImageRequest:
         refs = prepare_references(

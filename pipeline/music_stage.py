@@ -214,16 +214,13 @@ def _try(
         "programme_s": round(need.programme_s, 3), "cache_key": key,
         "reused_from": cached[0] if cached else None,
     }  # fmt: skip
-    attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
-    if attempt_id is None:
-        return "the music quote does not fit the budget", True
-    if cached is not None:
-        stage_tries.sending(ctx, attempt_id, request, STAGE)
-        return _check(ctx, attempt_id, owner, ctx.assets.local(cached[1]), cached[1], 0.0)
-    wait = admission.admit(ctx, attempt_id)
-    if wait > 0:
-        return wait
-    stage_tries.sending(ctx, attempt_id, request, STAGE)
+    admitted = stage_tries.admit_try(
+        ctx, shot_pk, owner, candidate, request, STAGE, reserved, cached,
+        lambda attempt_id, ref: _check(ctx, attempt_id, owner, ctx.assets.local(ref), ref, 0.0),
+    )  # fmt: skip
+    if not isinstance(admitted, stage_tries.Admitted):
+        return admitted
+    attempt_id = admitted.attempt_id
     client = music_client(ctx, candidate.provider)
     try:
         admission.sent(ctx, attempt_id, candidate.model_id)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from adapters.images import ImageRequest
 from foundation.states import SHOT_ENDED, Stage
 from foundation.storyboard import Storyboard
-from pipeline import admission, sheets, stage_tries
+from pipeline import sheets, stage_tries
 from pipeline.context import RunContext
 from pipeline.keyframe_stage import BLANK_STD, Drawn, draw_image
 from quality.screening import screener_for
@@ -124,16 +124,13 @@ def _try(
         "size": target.size, "aspect": target.aspect, "cache_key": key,
         "reused_from": cached and cached[0],
     }  # fmt: skip
-    attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
-    if attempt_id is None:
-        return "the sheet quote does not fit the budget", True
-    if cached is not None:
-        stage_tries.sending(ctx, attempt_id, request, STAGE)
-        return _check(ctx, attempt_id, owner, ctx.assets.local(cached[1]), cached[1], 0.0)
-    wait = admission.admit(ctx, attempt_id)
-    if wait > 0:
-        return wait
-    stage_tries.sending(ctx, attempt_id, request, STAGE)
+    admitted = stage_tries.admit_try(
+        ctx, shot_pk, owner, candidate, request, STAGE, reserved, cached,
+        lambda attempt_id, ref: _check(ctx, attempt_id, owner, ctx.assets.local(ref), ref, 0.0),
+    )  # fmt: skip
+    if not isinstance(admitted, stage_tries.Admitted):
+        return admitted
+    attempt_id = admitted.attempt_id
 
     def asked() -> ImageRequest:
         return ImageRequest(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
+from pipeline import admission
 from pipeline.attempts import fail_shot_in
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_opened, attempt_to
@@ -109,6 +110,40 @@ def open_try(
             attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=stage)
             return None
         return attempt.id
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A try opened, marked sent and holding its model's slot: the provider is called next."""
+
+    attempt_id: int
+
+
+def admit_try(
+    ctx: RunContext,
+    shot_pk: int,
+    owner: Owner,
+    candidate: StageCandidate,
+    request: dict[str, Any],
+    stage: Stage,
+    reserved: int | None,
+    cached: tuple[int, str, dict[str, Any]] | None,
+    reuse: Callable[[int, str], Outcome],
+) -> Admitted | Outcome:
+    """Open a try (or take the one ``reserved`` earlier), then end it here when its quote passes
+    the budget, or when its output is ``cached`` (``cached_try``; ``reuse`` takes the attempt and
+    the stored output's key, for nothing); else wait for the model's slot, or mark it sent and return ``Admitted``."""
+    attempt_id = reserved or open_try(ctx, shot_pk, owner, candidate, request, stage)
+    if attempt_id is None:
+        return f"the {stage} quote does not fit the budget", True
+    if cached is not None:
+        sending(ctx, attempt_id, request, stage)
+        return reuse(attempt_id, cached[1])
+    wait = admission.admit(ctx, attempt_id)
+    if wait > 0:
+        return wait
+    sending(ctx, attempt_id, request, stage)
+    return Admitted(attempt_id)
 
 
 def _next_number(session: Session, shot_pk: int, stage: Stage) -> int:

@@ -120,17 +120,13 @@ def _try(
         "reused_from": cached[0] if cached else None,
         "note": cached[2].get("note") if cached else None,
     }  # fmt: skip
-    attempt_id = reserved or stage_tries.open_try(ctx, shot_pk, owner, candidate, request, STAGE)
-    if attempt_id is None:
-        return "the tts quote does not fit the budget", True
-    if cached is not None:
-        stage_tries.sending(ctx, attempt_id, request, STAGE)
-        raw = ctx.assets.local(cached[1])
-        return _check(ctx, attempt_id, owner, line, raw, cached[1], 0.0)
-    wait = admission.admit(ctx, attempt_id)
-    if wait > 0:
-        return wait
-    stage_tries.sending(ctx, attempt_id, request, STAGE)
+    admitted = stage_tries.admit_try(
+        ctx, shot_pk, owner, candidate, request, STAGE, reserved, cached,
+        lambda attempt_id, ref: _check(ctx, attempt_id, owner, line, ctx.assets.local(ref), ref, 0.0),
+    )  # fmt: skip
+    if not isinstance(admitted, stage_tries.Admitted):
+        return admitted
+    attempt_id = admitted.attempt_id
     said = SpeechRequest(line.text, candidate.provider_model, choice.voice, choice.instructions)
     client = speech_client(ctx, candidate.provider)
     try:
