@@ -165,7 +165,7 @@ def accepted_for(session: Session, shot_id: int, prompt: str) -> Attempt | None:
 
 def keyframe_ref(session: Session, spec: Mapping[str, Any], shot_id: int) -> str | None:
     """The stored keyframe the shot's video animates (its first frame), or None. ``spec``: the
-    shot as its video stage renders it (``attempts.shot_spec``: its ``prompt`` composed). A shot
+    shot as its video stage renders it (``requests.shot_spec``: its ``prompt`` composed). A shot
     without a keyframe stage costs no query."""
     from foundation.keyframes import spec_keyframe
 

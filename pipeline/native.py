@@ -48,7 +48,7 @@ from foundation.states import (
 )
 from foundation.storyboard import Storyboard
 from ledger import service as ledger
-from pipeline import admission, attempts, polling, verdicts
+from pipeline import admission, attempts, polling, requests, verdicts
 from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
 from pipeline.render_times import next_poll_s
@@ -163,8 +163,8 @@ def _open(ctx: RunContext, shot_pk: int, label: str, candidate: RouteCandidate) 
             select(func.min(Attempt.number)).where(Attempt.shot_id == shot_pk, Attempt.number < 0)
         )
         number = (lowest or 0) - 1
-        request = attempts.request_record(ctx, session, job, shot, candidate, number)
-        spec = attempts.framed_spec(session, job, shot)
+        request = requests.request_record(ctx, session, job, shot, candidate, number)
+        spec = requests.framed_spec(session, job, shot)
         key = shot_cache_key(session, spec, shot, candidate, ctx.assets.local)
         request["extra"] = dict(request.get("extra") or {}) | {"variant": label, "cache_key": key}
         reused = _cached(ctx, session, key, job.tenant)

@@ -27,9 +27,9 @@ from foundation.errors import (
 from foundation.states import JOB_RERENDERABLE, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import service as ledger
-from pipeline.attempts import build_request, shot_spec
 from pipeline.context import RunContext
 from pipeline.planning import route, route_record
+from pipeline.requests import build_request, shot_spec
 from pipeline.transitions import attempt_opened, job_to, shot_to
 from store import jobs
 from store.db import session_scope

@@ -20,9 +20,10 @@ from ledger import billing
 from ledger import service as ledger
 from media.priority import make_nicer
 from pipeline import continuity
-from pipeline.attempts import _record_failure, attempt_and_shot, framed_spec
+from pipeline.attempts import _record_failure, attempt_and_shot
 from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
+from pipeline.requests import framed_spec
 from pipeline.transitions import attempt_to, shot_to
 from quality import gate
 from quality.expectation import ClipExpectation

@@ -122,7 +122,7 @@ class TestFalWebhooks:
 
 
 def test_pipeline_asks_providers_to_call_back_when_reachable(ctx):
-    from pipeline.attempts import WEBHOOK_PROVIDERS, request_record
+    from pipeline.requests import WEBHOOK_PROVIDERS, request_record
     from store.records import RouteCandidate
 
     ctx.settings.public_url = "https://video.example.com/"

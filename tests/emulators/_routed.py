@@ -2,7 +2,7 @@
 
 For each model of the provider and each advertised size x duration x audio x image input, one shot
 is routed by the real router (pinned to the model, so the candidate is exactly that model) and
-turned into the provider request by ``pipeline.attempts.build_request``, as a render would.
+turned into the provider request by ``pipeline.requests.build_request``, as a render would.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 
 from adapters.base import GenerationRequest
 from foundation.storyboard import AudioNeed, Mode
-from pipeline.attempts import build_request
 from pipeline.planning import candidate_record
+from pipeline.requests import build_request
 from registry import AudioSupport, ModelSpec, Registry, load_registry
 from router import Router as ShotRouter
 from router import RoutingPolicy, ShotNeed

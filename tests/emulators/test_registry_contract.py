@@ -3,7 +3,7 @@
 For every hosted model and every capability it advertises (each size option, so each aspect ratio
 and resolution; each duration allowed at that resolution; audio off and on; with and without an
 image when it takes one), a one-shot storyboard pinned to the model is routed by the production
-router, turned into the provider request by ``pipeline.attempts.build_request`` and submitted by
+router, turned into the provider request by ``pipeline.requests.build_request`` and submitted by
 the production adapter to a running emulator. A property test does the same for random valid
 storyboards, submitting each routed shot's primary candidate.
 
@@ -35,8 +35,8 @@ from adapters.factory import HOSTED, build_adapter
 from emulators import EmulatorHandle, Scenario, start_emulator
 from foundation.settings import Settings
 from foundation.storyboard import AudioNeed, Mode, ShotType, Storyboard
-from pipeline.attempts import build_request
 from pipeline.planning import candidate_record, route_record
+from pipeline.requests import build_request
 from registry import AudioSupport, DurationSpec, ModelSpec, Registry, SizeOption, load_registry
 
 # Every job is accepted, then ends as a job failure, which the emulator decides without rendering.

@@ -28,7 +28,7 @@ from adapters.fal import FalAdapter
 from emulators import EmulatorHandle, Scenario, start_emulator
 from emulators.routes.fal_apps import MAX_DATA_URI
 from foundation.settings import Settings
-from pipeline.attempts import build_request
+from pipeline.requests import build_request
 from registry import AudioSupport, LifecycleStatus, ModelSpec, load_registry
 from store.records import RouteCandidate, ShotRoute
 from tests.emulators.strict_support import PNG
@@ -234,7 +234,7 @@ def capabilities(spec: ModelSpec) -> Iterator[tuple[int, int, str, float, bool, 
 
 
 def request_for(spec: ModelSpec, cap: tuple[int, int, str, float, bool, bool], ref: Path):
-    """The request exactly as ``pipeline.attempts.build_request`` builds it for a routed shot."""
+    """The request exactly as ``pipeline.requests.build_request`` builds it for a routed shot."""
     width, height, _, seconds, audio, image = cap
     candidate = RouteCandidate(
         spec.id, "fal", spec.provider_model, 1.0, seconds, width, height, 24.0, audio, (),

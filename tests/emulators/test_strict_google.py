@@ -166,7 +166,7 @@ def test_fetch_of_another_models_operation_is_refused(emulator: EmulatorHandle):
 
 def google_requests(image: Path) -> Iterator[tuple[str, GenerationRequest]]:
     """One request per google model x aspect x resolution x allowed duration x image on/off,
-    shaped as ``pipeline.attempts.build_request`` builds it (audio per the registry)."""
+    shaped as ``pipeline.requests.build_request`` builds it (audio per the registry)."""
     for spec in load_registry():
         if spec.provider != "google":
             continue

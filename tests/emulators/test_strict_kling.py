@@ -19,7 +19,7 @@ from adapters._kling_legacy import hs256_jwt
 from adapters.base import JobState
 from adapters.kling import KlingAdapter
 from emulators import EmulatorHandle, Scenario, start_emulator
-from pipeline.attempts import build_request
+from pipeline.requests import build_request
 from registry import AudioSupport, ModelSpec, load_registry
 
 

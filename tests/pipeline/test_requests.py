@@ -1,4 +1,4 @@
-"""The one request builder, ``pipeline.attempts.build_request``: what a provider is sent for each
+"""The one request builder, ``pipeline.requests.build_request``: what a provider is sent for each
 routed candidate (the same builder production stores every attempt's request with)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 from adapters.base import GenerationRequest
 from foundation.storyboard import Mode, Storyboard
-from pipeline.attempts import build_request
 from pipeline.planning import candidate_record
+from pipeline.requests import build_request
 from registry import Registry, load_registry
 from router import ShotDecision
 from store.records import ShotRoute

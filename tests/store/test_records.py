@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from foundation.settings import get_settings
-from pipeline import attempts
+from pipeline import requests
 from pipeline.context import RunContext
 from pipeline.planning import create_job
 from store import jobs
@@ -109,8 +109,8 @@ def test_a_planned_job_stores_records_that_round_trip():
             assert route.primary is not None
             assert route.primary.model_id == row.model_id
             assert route.to_json() == row.route
-            spec = attempts.shot_spec(job, row.key)
-            built = attempts.build_request(spec, route.primary, route)
+            spec = requests.shot_spec(job, row.key)
+            built = requests.build_request(spec, route.primary, route)
             stored = StoredRequest.from_json(asdict(built))
             expected = asdict(built) | {"reference_image": None}
             assert expected.pop("reference_images") == ()  # resolved when submitting, not stored
