@@ -252,13 +252,13 @@ def submit(ctx: RunContext, attempt_id: int) -> Submitted | None:
         if not found.resubmit:
             return None
     if not ctx.health.allow(attempt.model_id):
-        _record_failure(ctx, attempt_id, CircuitOpenError("circuit breaker open", attempt.provider))
+        record_failure(ctx, attempt_id, CircuitOpenError("circuit breaker open", attempt.provider))
         return None
     adapter = ctx.adapter(attempt.provider)
     try:
         job_id = adapter.submit(request)
     except ProviderError as exc:
-        _record_failure(ctx, attempt_id, exc)
+        record_failure(ctx, attempt_id, exc)
         return None
     faults.after_create(attempt_id)
     status = _store_job_id(ctx, attempt_id, job_id, shot)
@@ -291,7 +291,7 @@ def _store_job_id(
         return attempt.status
 
 
-def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> None:
+def record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> None:
     with session_scope(ctx.db_url) as session:
         attempt, shot = attempt_and_shot(session, attempt_id)
         ctx.health.record_failure(attempt.model_id, exc.kind)
@@ -317,7 +317,7 @@ def _record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> Non
         ledger.settle_failure(session, shot.job_id, attempt, rules, exc, was_running=was_running)
 
 
-def _mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:
+def mark_rendering(ctx: RunContext, attempt_id: int, progress: float | None) -> None:
     with session_scope(ctx.db_url) as session:
         attempt, shot = attempt_and_shot(session, attempt_id)
         if attempt.status == AttemptStatus.SUBMITTED:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from adapters.base import JobState
 from adapters.errors import ProviderError, ProviderTimeoutError
 from foundation.states import ATTEMPT_AT_PROVIDER, ATTEMPT_PAST_RENDER, AttemptStatus
-from pipeline.attempts import _mark_rendering, _record_failure
+from pipeline.attempts import mark_rendering, record_failure
 from pipeline.context import RunContext
 from store.db import connection_scope
 from store.models import Attempt
@@ -68,21 +68,21 @@ def poll_once(
         result = adapter.poll(job_id)
     except ProviderError as exc:
         if not exc.retriable:
-            _record_failure(ctx, attempt_id, exc)
+            record_failure(ctx, attempt_id, exc)
             return "failed"
         result = None
     if result is not None and result.state is JobState.SUCCEEDED:
         return "succeeded"
     if result is not None and result.state in (JobState.FAILED, JobState.CANCELED):
         error = result.error or ProviderError(f"job ended {result.state}", provider)
-        _record_failure(ctx, attempt_id, error)
+        record_failure(ctx, attempt_id, error)
         return "failed"
     if time.time() - started > ctx.settings.attempt_timeout_s:
         adapter.cancel(job_id)
-        _record_failure(
+        record_failure(
             ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
         )
         return "failed"
     if state == AttemptStatus.SUBMITTED:
-        _mark_rendering(ctx, attempt_id, result.progress if result else None)
+        mark_rendering(ctx, attempt_id, result.progress if result else None)
     return "pending"

@@ -20,7 +20,7 @@ from ledger import billing
 from ledger import service as ledger
 from media.priority import make_nicer
 from pipeline import continuity
-from pipeline.attempts import _record_failure, attempt_and_shot
+from pipeline.attempts import attempt_and_shot, record_failure
 from pipeline.cache import shot_cache_key
 from pipeline.context import RunContext
 from pipeline.requests import framed_spec
@@ -73,7 +73,7 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     try:
         asset = ctx.adapter(provider).fetch(job_id, dest)
     except ProviderError as exc:
-        _record_failure(ctx, attempt_id, exc)
+        record_failure(ctx, attempt_id, exc)
         return False
     extends = any(m.extend is not None for m in ctx.registry.models if m.provider == provider)
     extended = _extended_clip(ctx, attempt_id) if extends else None  # other providers: no read

@@ -10,7 +10,7 @@ from adapters.errors import ProviderFailureError, SafetyRefusalError
 from api.costs import cost_report
 from ledger import billing
 from ledger.aggregates import CostFilter, load, summarise
-from pipeline.attempts import _record_failure
+from pipeline.attempts import record_failure
 from pipeline.closing import close_open
 from pipeline.context import RunContext
 from registry import BillingOutcome, load_registry
@@ -99,7 +99,7 @@ class TestRules:
 class TestSettlement:
     def test_runway_safety_refusal_settles_the_quote(self, emulated):
         attempt_id = _attempt(emulated, "runway/gen4.5")
-        _record_failure(emulated, attempt_id, SafetyRefusalError("SAFETY.INPUT.TEXT", "runway"))
+        record_failure(emulated, attempt_id, SafetyRefusalError("SAFETY.INPUT.TEXT", "runway"))
         record = _record(emulated, attempt_id)
         assert (record.settled_usd, record.billing_outcome) == (QUOTE, "moderation")
         assert (record.billing_basis, record.billing_uncertain) == ("billed", False)
@@ -109,7 +109,7 @@ class TestSettlement:
 
         task = {"status": "FAILED", "failureCode": "INTERNAL.BAD_OUTPUT", "cost": {"credits": 0}}
         attempt_id = _attempt(emulated, "runway/gen4.5")
-        _record_failure(emulated, attempt_id, failure_error("runway", task))
+        record_failure(emulated, attempt_id, failure_error("runway", task))
         record = _record(emulated, attempt_id)
         assert (record.settled_usd, record.billing_basis) == (0.0, "reported")
 
@@ -117,7 +117,7 @@ class TestSettlement:
         error = ProviderFailureError("result fetch failed: 503", "fal")
         error.billing_hint = "provider_error_5xx"
         attempt_id = _attempt(emulated, "fal/veo3.1-fast")
-        _record_failure(emulated, attempt_id, error)
+        record_failure(emulated, attempt_id, error)
         record = _record(emulated, attempt_id)
         assert (record.settled_usd, record.billing_outcome) == (0.0, "provider_error_5xx")
         assert record.billing_basis == "free"
@@ -143,7 +143,7 @@ class TestSettlement:
 
     def test_unknown_rule_settles_the_quote_and_flags_it(self, emulated):
         attempt_id = _attempt(emulated, "luma/ray-3.2")
-        _record_failure(emulated, attempt_id, ProviderFailureError("generation_failed", "luma"))
+        record_failure(emulated, attempt_id, ProviderFailureError("generation_failed", "luma"))
         record = _record(emulated, attempt_id)
         assert (record.settled_usd, record.billing_basis) == (QUOTE, "unknown")
         assert record.billing_uncertain
@@ -152,7 +152,7 @@ class TestSettlement:
         from adapters.errors import ProviderTimeoutError
 
         attempt_id = _attempt(emulated, "fal/veo3.1-fast", status="submitted")
-        _record_failure(emulated, attempt_id, ProviderTimeoutError("too slow", "fal"))
+        record_failure(emulated, attempt_id, ProviderTimeoutError("too slow", "fal"))
         record = _record(emulated, attempt_id)
         assert (record.billing_outcome, record.settled_usd) == ("cancel_queued", 0.0)
 
@@ -160,13 +160,13 @@ class TestSettlement:
 class TestCostViews:
     def test_waste_refunds_and_uncertain_spend_follow_the_charges(self, emulated):
         runway = _attempt(emulated, "runway/gen4.5")
-        _record_failure(emulated, runway, SafetyRefusalError("SAFETY.OUTPUT", "runway"))
+        record_failure(emulated, runway, SafetyRefusalError("SAFETY.OUTPUT", "runway"))
         fal = _attempt(emulated, "fal/veo3.1-fast")
         error = ProviderFailureError("503", "fal")
         error.billing_hint = "provider_error_5xx"
-        _record_failure(emulated, fal, error)
+        record_failure(emulated, fal, error)
         luma = _attempt(emulated, "luma/ray-3.2")
-        _record_failure(emulated, luma, ProviderFailureError("generation_failed", "luma"))
+        record_failure(emulated, luma, ProviderFailureError("generation_failed", "luma"))
 
         with session_scope(emulated.db_url) as session:
             totals = summarise("all", load(session, CostFilter(tenant="acme")))
