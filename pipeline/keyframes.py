@@ -27,8 +27,8 @@ from foundation.settings import Settings
 from foundation.states import AttemptStatus, Stage
 from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
-from pipeline.sheets import PLACEHOLDER, image_stage_providers, needing_sheets
-from router import ImageNeeds, StageDecision, hosted_first, route_image_stage
+from pipeline.sheets import PLACEHOLDER, image_stage_providers, needing_sheets, route_image
+from router import ImageNeeds, StageDecision
 from store.models import Attempt, JobCommit, Shot
 
 MAX_CROP = 0.2  # of the drawn image's pixels, lost to the crop to the video's aspect
@@ -95,19 +95,8 @@ def image_providers(choice: str, settings: Settings) -> frozenset[str]:
 def route_keyframe(
     ctx: RunContext, keyframe: Keyframe, providers: Collection[str], mode: Mode | str
 ) -> StageDecision:
-    """The keyframe stage of a shot: hosted models first; the local model when the run is local,
-    or in a preview when no hosted model can draw it."""
-
-    def route(among: Collection[str]) -> StageDecision:
-        return route_image_stage(
-            ctx.registry,
-            among,
-            keyframe.needs,
-            health=ctx.health,
-            allow_unverified=ctx.settings.allow_unverified,
-        )
-
-    return hosted_first(route, providers, str(mode))
+    """The keyframe stage of a shot (``sheets.route_image``)."""
+    return route_image(ctx, keyframe.needs, providers, mode)
 
 
 def plan_keyframes(

@@ -120,22 +120,29 @@ def image_stage_providers(choice: str, settings: Settings) -> frozenset[str]:
     return stage_providers(choice, HOSTED_IMAGES, settings)
 
 
-def route_sheet(
-    ctx: RunContext, sheet: Sheet, providers: Collection[str], mode: Mode | str
+def route_image(
+    ctx: RunContext, needs: ImageNeeds, providers: Collection[str], mode: Mode | str
 ) -> StageDecision:
-    """A sheet's stage: hosted image models first; the local one when the run is local, or in a
-    preview when no hosted model can draw it (as a keyframe)."""
+    """An image stage (a sheet, a keyframe): hosted models first; the local one when the run is
+    local, or in a preview when no hosted model can draw it."""
 
     def route(among: Collection[str]) -> StageDecision:
         return route_image_stage(
             ctx.registry,
             among,
-            sheet.needs,
+            needs,
             health=ctx.health,
             allow_unverified=ctx.settings.allow_unverified,
         )
 
     return hosted_first(route, providers, str(mode))
+
+
+def route_sheet(
+    ctx: RunContext, sheet: Sheet, providers: Collection[str], mode: Mode | str
+) -> StageDecision:
+    """A sheet's stage (``route_image``)."""
+    return route_image(ctx, sheet.needs, providers, mode)
 
 
 def plan_sheets(ctx: RunContext, board: Storyboard, mode: Mode | str) -> dict[str, StageDecision]:
