@@ -90,12 +90,11 @@ def draw(ctx: RunContext, shot_pk: int) -> float:
             return outcome or 0.0
     providers = keyframes.image_providers(owner.providers, ctx.settings)
     decision = keyframes.route_keyframe(ctx, keyframe, providers, owner.mode)
-    reason = stage_tries.last_reason(tried, decision.explain())
 
-    def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
-        return _try(ctx, shot_pk, owner, keyframe, candidate, waiting.get(candidate.model_id))
+    def attempt_one(candidate: StageCandidate, reserved: int | None) -> stage_tries.Outcome:
+        return _try(ctx, shot_pk, owner, keyframe, candidate, reserved)
 
-    return stage_tries.walk_chain(ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE)
+    return stage_tries.walk_chain(ctx, shot_pk, decision, tried, waiting, attempt_one, STAGE)
 
 
 def approved_try(

@@ -181,17 +181,16 @@ def compose(ctx: RunContext, job_id: str) -> float:
         waiting = stage_tries.reserved_by_model(mine)
     providers = music.music_providers(owner.providers, ctx.settings)
     decision = music.route_bed(ctx, need, providers, owner.mode)
-    reason = stage_tries.last_reason(tried, decision.explain())
 
-    def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
-        return _try(ctx, shot_pk, owner, need, candidate, waiting.get(candidate.model_id))
+    def attempt_one(candidate: StageCandidate, reserved: int | None) -> stage_tries.Outcome:
+        return _try(ctx, shot_pk, owner, need, candidate, reserved)
 
     def give_up(why: str) -> None:
         with session_scope(ctx.db_url) as session:
             events.emit(session, job_id, FAILED, None, stage=STAGE, need=need.key, reason=why)
 
     return stage_tries.walk_chain(
-        ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE, give_up
+        ctx, shot_pk, decision, tried, waiting, attempt_one, STAGE, give_up
     )
 
 

@@ -97,12 +97,11 @@ def _draw_one(
         waiting = stage_tries.reserved_by_model([a for a in tries if a.shot_id == shot_pk])
     providers = sheets.image_stage_providers(owner.providers, ctx.settings)
     decision = sheets.route_sheet(ctx, sheet, providers, owner.mode)
-    reason = stage_tries.last_reason(tried, decision.explain())
 
-    def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
-        return _try(ctx, shot_pk, owner, sheet, candidate, waiting.get(candidate.model_id))
+    def attempt_one(candidate: StageCandidate, reserved: int | None) -> stage_tries.Outcome:
+        return _try(ctx, shot_pk, owner, sheet, candidate, reserved)
 
-    return stage_tries.walk_chain(ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE)
+    return stage_tries.walk_chain(ctx, shot_pk, decision, tried, waiting, attempt_one, STAGE)
 
 
 def _try(

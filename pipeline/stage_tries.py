@@ -6,7 +6,7 @@ and walking the routed chain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from pipeline import admission
 from pipeline.attempts import fail_shot_in
 from pipeline.context import RunContext
 from pipeline.transitions import attempt_opened, attempt_to
-from router import StageCandidate
+from router import StageCandidate, StageDecision
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -199,21 +199,24 @@ def cached_try(
 def walk_chain(
     ctx: RunContext,
     shot_pk: int,
-    chain: Sequence[StageCandidate],
+    decision: StageDecision,
     tried: dict[str, str | None],
-    reason: str,
-    attempt_one: Callable[[StageCandidate], Outcome],
+    waiting: dict[str, int],
+    attempt_one: Callable[[StageCandidate, int | None], Outcome],
     stage: Stage,
     give_up: Callable[[str], None] | None = None,
 ) -> float:
-    """Try the chain's models not tried yet, in order, until one delivers (0), one has to wait
-    for its slot (the seconds), or a failure ends the stage; with none left the shot fails with
-    the last reason (stage ``stage``), before its video is paid for (``give_up``, when given,
-    is told the reason instead)."""
+    """Try the decision's models not ``tried`` yet, in order (each with its try ``waiting`` for
+    its slot, if any), until one delivers (0), one has to wait for its slot (the seconds), or a
+    failure ends the stage; with none left the shot fails with the last reason (stage
+    ``stage``), before its video is paid for (``give_up``, when given, is told the reason
+    instead)."""
+    reason = last_reason(tried, decision.explain())
+    chain = decision.chain
     for candidate in chain:
         if candidate.model_id in tried:
             continue
-        outcome = attempt_one(candidate)
+        outcome = attempt_one(candidate, waiting.get(candidate.model_id))
         if isinstance(outcome, float):
             return outcome
         if outcome is None:

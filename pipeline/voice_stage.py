@@ -91,12 +91,11 @@ def speak(ctx: RunContext, shot_pk: int) -> float:
         waiting = stage_tries.reserved_by_model(mine)
     providers = voices.tts_providers(owner.providers, ctx.settings)
     decision = voices.route_line(ctx, line, providers, owner.mode)
-    reason = stage_tries.last_reason(tried, decision.explain())
 
-    def attempt_one(candidate: StageCandidate) -> stage_tries.Outcome:
-        return _try(ctx, shot_pk, owner, line, candidate, waiting.get(candidate.model_id))
+    def attempt_one(candidate: StageCandidate, reserved: int | None) -> stage_tries.Outcome:
+        return _try(ctx, shot_pk, owner, line, candidate, reserved)
 
-    return stage_tries.walk_chain(ctx, shot_pk, decision.chain, tried, reason, attempt_one, STAGE)
+    return stage_tries.walk_chain(ctx, shot_pk, decision, tried, waiting, attempt_one, STAGE)
 
 
 def _try(
