@@ -20,7 +20,7 @@ from pipeline import assembly, provider_check, reaper, wakeups
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.engine import ended
-from pipeline.flow import STEP_QUEUE
+from pipeline.flow import STEP_PRIORITY, STEP_QUEUE
 from pipeline.runner import JobRunner
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
 from store.db import session_scope
@@ -108,6 +108,7 @@ def send(app: Celery, settings: Settings, message: Dispatch) -> None:
         args=[message.ref, message.version],
         queue=queue_name(settings, STEP_QUEUE[message.step]),
         countdown=message.delay_s if message.delay_s > 0 else None,
+        priority=STEP_PRIORITY.get(message.step),
     )
 
 

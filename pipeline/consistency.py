@@ -45,20 +45,38 @@ def profile_of(path: Path) -> ColourProfile:
 
 
 _SIBLINGS = aliased(Shot)
-_WARM = select(  # the clip, and whether its job has no other shot (built once: a hot path)
+_WARM = select(  # the clip, its verdict, and whether its job has no other shot (a hot path)
     Shot.asset_path,
+    Shot.verdict,
     select(func.count(_SIBLINGS.id)).where(_SIBLINGS.job_id == Shot.job_id).scalar_subquery() == 1,
 ).where(Shot.id == bindparam("shot"))
 
 
+def stored_profile(asset_path: str, verdict: dict[str, Any] | None) -> ColourProfile | None:
+    """The profile the gate measured in its own decode of the kept clip, when the verdict has one
+    (a clip accepted before the gate kept profiles, or reused from elsewhere, may not)."""
+    data = (verdict or {}).get("colour")
+    if not isinstance(data, dict):
+        return None
+    try:
+        return ColourProfile.from_json(Path(asset_path), data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def warm(ctx: RunContext, shot_pk: int) -> None:
-    """Profile an accepted clip as soon as it arrives, so the check before stitching (on the
-    critical path) only compares remembered profiles instead of decoding every clip again."""
+    """Profile an accepted clip as soon as it arrives, unless its gate already did, so the check
+    before stitching (on the critical path) only compares profiles instead of decoding clips."""
     with connection_scope(ctx.db_url) as conn:
-        path, alone = conn.execute(_WARM, {"shot": shot_pk}).one()
-    if path and not alone:  # a one-shot job has nothing to compare
+        path, verdict, alone = conn.execute(_WARM, {"shot": shot_pk}).one()
+    if path and not alone and stored_profile(path, verdict) is None:
         with suppress(QualityError, OSError):
-            profile_of(Path(path))
+            profile_of(ctx.assets.local(path))
+
+
+def _profile_of_shot(ctx: RunContext, shot: Shot) -> ColourProfile:
+    path = shot.asset_path or ""
+    return stored_profile(path, shot.verdict) or profile_of(ctx.assets.local(path))
 
 
 def check(ctx: RunContext, job_id: str) -> list[int]:
@@ -77,8 +95,8 @@ def check(ctx: RunContext, job_id: str) -> list[int]:
     if (len(shots) < 2 and not featured) or any(not s.asset_path for s in shots):
         return []
     try:
-        paths = [ctx.assets.local(s.asset_path or "") for s in shots]
-        profiles = [profile_of(path) for path in paths]
+        profiles = [_profile_of_shot(ctx, s) for s in shots]
+        paths = [p.path for p in profiles]
         reports = check_joins(paths, [s.scene_id for s in shots], profiles=profiles)
         looks = {
             index: [(cid, _still(ref)) for cid, ref in refs] for index, refs in featured.items()

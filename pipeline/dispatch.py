@@ -2,7 +2,7 @@
 
 One ``Scheduler`` per process (per pool configuration) serves every job in it: a heap of due
 steps under a condition variable, one thread handing due steps to an I/O pool or a bounded CPU
-pool (``flow.STEP_QUEUE``), and the workers running ``flow.run_step`` and scheduling the messages
+pool (``flow.STEP_QUEUE``, the CPU pool in ``flow.STEP_PRIORITY`` order), and the workers running ``flow.run_step`` and scheduling the messages
 it returns. A pending poll is a scheduled message, never a sleeping thread, so one process holds
 any number of in-flight provider jobs. Per job it counts the steps queued or running; when none
 is left the job has ended (or, rarely, another process holds its cursors and the job is looked
@@ -15,6 +15,7 @@ import heapq
 import itertools
 import logging
 import os
+import queue
 import socket
 import sys
 import threading
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from media.priority import make_nicer
 from pipeline import flow, wakeups
@@ -34,6 +36,7 @@ RETRY_CAP_S = 30.0
 RECHECK_S = 1.0
 MAX_TRIES = 8
 
+T = TypeVar("T")
 Resume = Callable[[], list[Dispatch]]
 """Reads a job's cursors and returns the messages that drive it on (see ``engine.resume``)."""
 Ended = Callable[[], str | None]
@@ -64,6 +67,40 @@ def holder_node() -> str:
     return f"embedded@{socket.gethostname()}"
 
 
+class PriorityPool:
+    """A fixed set of worker threads running submitted calls lowest ``priority`` first, in order
+    of submission within one priority (a ``ThreadPoolExecutor`` is first in, first out)."""
+
+    def __init__(self, workers: int, name: str, initializer: Callable[[], None]) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None]]] = (
+            queue.PriorityQueue()
+        )
+        self._seq = itertools.count()
+        for index in range(max(1, workers)):
+            threading.Thread(
+                target=self._work, args=(initializer,), name=f"{name}_{index}", daemon=True
+            ).start()
+
+    def submit(self, fn: Callable[..., T], *args: Any, priority: int = 0) -> Future[T]:
+        future: Future[T] = Future()
+
+        def call() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+        self._queue.put((priority, next(self._seq), call))
+        return future
+
+    def _work(self, initializer: Callable[[], None]) -> None:
+        initializer()
+        while True:
+            _, _, call = self._queue.get()
+            call()
+
+
 class Scheduler:
     def __init__(
         self,
@@ -75,9 +112,7 @@ class Scheduler:
         self._io = ThreadPoolExecutor(
             max(1, io_workers), thread_name_prefix="step-io", initializer=io_initializer
         )
-        self._cpu = ThreadPoolExecutor(
-            max(1, cpu_workers), thread_name_prefix="step-cpu", initializer=cpu_initializer
-        )
+        self._cpu = PriorityPool(cpu_workers, "step-cpu", cpu_initializer)
         self._heap: list[tuple[float, int, _Entry]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -143,8 +178,10 @@ class Scheduler:
                 if message is not None and self._polls.get(message.ref) is entry:
                     del self._polls[message.ref]
                 job = self._jobs[entry.job_id]
-            queue = "io" if message is None else flow.STEP_QUEUE[message.step]
-            (self._cpu if queue == "cpu" else self._io).submit(self._run, entry, job)
+            if message is not None and flow.STEP_QUEUE[message.step] == "cpu":
+                self._cpu.submit(self._run, entry, job, priority=flow.STEP_PRIORITY[message.step])
+            else:
+                self._io.submit(self._run, entry, job)
 
     # --- the workers ---------------------------------------------------------------------------
 
@@ -169,8 +206,8 @@ class Scheduler:
             messages = job.resume()
         else:
             message, settings = entry.message, job.ctx.settings
-            queue = flow.STEP_QUEUE[message.step]
-            limit = settings.cpu_time_limit_s if queue == "cpu" else settings.io_time_limit_s
+            pool = flow.STEP_QUEUE[message.step]
+            limit = settings.cpu_time_limit_s if pool == "cpu" else settings.io_time_limit_s
             messages = flow.run_step(
                 job.ctx, message.step, message.ref, message.version, self.holder,
                 limit + LEASE_MARGIN_S,

@@ -66,6 +66,12 @@ STEP_QUEUE = {
     "normalise": "cpu",
     "finish": "cpu",
 }
+STEP_PRIORITY = {"finish": 0, "normalise": 3, "gate": 6}
+"""The order in which waiting CPU steps run, lowest first, on both engines: a step nearer its job's
+delivery goes before one that starts new work, so an accepted shot is normalised while later shots
+are still being gated, and the stitch waits only for the last shot's own steps. The values are
+steps of kombu's Redis priorities (``kombu/transport/redis.py`` 5.7.0: ``PRIORITY_STEPS = [0, 3,
+6, 9]``, one list per step, BRPOP reading the lowest first), so Celery keeps them apart too."""
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
 RETRY_LATER = (OperationalError, InterfaceError, AssetStoreUnavailableError)

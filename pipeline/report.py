@@ -34,7 +34,7 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
         "settled_usd": money.to_json(attempt.settled_usd),
         "error_kind": attempt.error_kind,
         "error": attempt.error,
-        "verdict": attempt.verdict,
+        "verdict": attempt.verdict and {k: v for k, v in attempt.verdict.items() if k != "colour"},
         "render_seconds": attempt.render_seconds,
     }
 

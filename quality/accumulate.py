@@ -94,11 +94,6 @@ class VideoAccumulator:
         self.rotation = 0
         self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
-    def _luma(self, frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-        if frame.format.name not in EIGHT_BIT_LUMA:
-            frame = frame.reformat(format="gray")
-        return _plane(frame, 0, 1)
-
     def add(self, frame: av.VideoFrame) -> None:
         index = len(self.rows)
         t = frame.time if frame.time is not None else index / self.fps
@@ -106,10 +101,9 @@ class VideoAccumulator:
             self.t0 = t
             self.rotation = round(float(frame.rotation)) % 360
         t -= self.t0
-        luma = self._luma(frame)
+        luma = luma_plane(frame)
         self.size = (frame.width, frame.height)
-        step = max(1, round(min(luma.shape) / self.cfg.proxy_short_side))
-        proxy = np.ascontiguousarray(luma[::step, ::step])
+        proxy = luma_proxy(luma, self.cfg.proxy_short_side)
         self._frame_stats(index, t, proxy)
         if index % self.sample_every == 0:
             self._sample(index, luma, proxy)
@@ -218,6 +212,20 @@ def _textured(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     gx = cv2.Sobel(image, cv2.CV_16S, 1, 0, ksize=3)
     gy = cv2.Sobel(image, cv2.CV_16S, 0, 1, ksize=3)
     return np.asarray((np.abs(gx) + np.abs(gy)) > 96)
+
+
+def luma_plane(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
+    """The frame's 8-bit luma, read from its plane without conversion where it has one."""
+    if frame.format.name not in EIGHT_BIT_LUMA:
+        frame = frame.reformat(format="gray")
+    return _plane(frame, 0, 1)
+
+
+def luma_proxy(luma: npt.NDArray[np.uint8], short_side: int) -> npt.NDArray[np.uint8]:
+    """Every n-th pixel of ``luma`` in both directions, n bringing its short side near
+    ``short_side`` (the gate's proxy; the colour samples' luma statistics come from it)."""
+    step = max(1, round(min(luma.shape) / short_side))
+    return np.ascontiguousarray(luma[::step, ::step])
 
 
 def _plane(frame: av.VideoFrame, index: int, step: int) -> npt.NDArray[np.uint8]:

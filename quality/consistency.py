@@ -8,13 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import av
 import av.error
 import numpy as np
 
-from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample
+from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample, luma_plane, luma_proxy
 from quality.errors import QualityError
+from quality.policy import DetectorConfig
 
 EDGE_S = 0.5
 BLACK_LUMA = 24.0
@@ -42,6 +44,22 @@ class Look:
             hist=np.mean([s.hist for s in lit], axis=0),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "luma_mean": round(self.luma_mean, 3),
+            "luma_std": round(self.luma_std, 3),
+            "chroma": [round(c, 3) for c in self.chroma],
+            "hist": np.round(self.hist, 5).tolist(),
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Look:
+        u, v = data["chroma"]
+        hist = np.asarray(data["hist"], np.float32)
+        if hist.shape != (3, COLOUR_BINS):
+            raise ValueError(f"a look's histogram has shape {hist.shape}")
+        return Look(float(data["luma_mean"]), float(data["luma_std"]), (float(u), float(v)), hist)
+
 
 @dataclass(frozen=True)
 class ColourProfile:
@@ -49,6 +67,21 @@ class ColourProfile:
     head: Look
     tail: Look
     whole: Look
+
+    def to_json(self) -> dict[str, Any]:
+        """The looks as a JSON object (stored with the gate's verdict; the path is not)."""
+        return {
+            "head": self.head.to_json(),
+            "tail": self.tail.to_json(),
+            "whole": self.whole.to_json(),
+        }
+
+    @staticmethod
+    def from_json(path: Path, data: Mapping[str, Any]) -> ColourProfile:
+        """The inverse of ``to_json``; raises ``ValueError`` (or ``KeyError``/``TypeError``) for
+        anything else."""
+        looks = [Look.from_json(data[part]) for part in ("head", "tail", "whole")]
+        return ColourProfile(Path(path), *looks)
 
 
 @dataclass(frozen=True)
@@ -100,6 +133,11 @@ def profile(path: Path, colour_fps: float = 4.0) -> ColourProfile:
                 samples.append(_sample(frame, t))
         if last is not None and (not samples or samples[-1].time_s < last[1]):
             samples.append(_sample(*last))
+    return profile_from(path, samples)
+
+
+def profile_from(path: Path, samples: Sequence[ColourSample]) -> ColourProfile:
+    """The profile of colour samples in time order (the gate's single decode collects them)."""
     if not samples:
         raise QualityError(f"{path}: no frame decoded")
     end = samples[-1].time_s
@@ -109,10 +147,9 @@ def profile(path: Path, colour_fps: float = 4.0) -> ColourProfile:
 
 
 def _sample(frame: av.VideoFrame, t: float) -> ColourSample:
-    gray = frame.reformat(
-        format="gray", width=max(2, frame.width // 8), height=max(2, frame.height // 8)
-    )
-    return colour_sample(frame, t, np.asarray(gray.to_ndarray(), np.uint8))
+    """The colour sample the gate's decode takes of the frame (``quality.accumulate``)."""
+    proxy = luma_proxy(luma_plane(frame), DetectorConfig().proxy_short_side)
+    return colour_sample(frame, t, proxy)
 
 
 def compare(a: Look, b: Look, limits: JoinThresholds) -> tuple[dict[str, float], float]:

@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 from media.probe import probe
 from quality.analysis import ClipAnalysis, analyse
 from quality.checks import check_audio, check_integrity, check_request, expected_duration
+from quality.consistency import profile_from
 from quality.detectors import detect_video
 from quality.events import Finding
 from quality.expectation import ClipExpectation
@@ -43,6 +44,7 @@ class Verdict:
     judge_cost_usd: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    colour: dict[str, Any] | None = None  # the kept clip's ``ColourProfile.to_json()``
 
     @property
     def ok(self) -> bool:
@@ -68,6 +70,7 @@ class Verdict:
             "findings": [f.to_dict() for f in self.findings],
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "metrics": {k: round(v, 4) for k, v in self.metrics.items()},
+            "colour": self.colour,
             "notes": list(self.notes),
             "judge_cost_usd": round(self.judge_cost_usd, 6),
         }
@@ -209,7 +212,23 @@ def evaluate(
         scored.cost,
         scored.scores,
         _metrics(clip) | scored.measured | {"checks_s": checks_s},
+        _colour(path, clip, decision.repair),
     )
+
+
+def _colour(
+    path: Path, clip: ClipAnalysis, keep: tuple[float, float] | None
+) -> dict[str, Any] | None:
+    """The colour profile of the clip the shot keeps (the repair's range when it is trimmed),
+    from the samples of the gate's own decode, so the consistency check decodes nothing."""
+    samples = clip.colour
+    if keep is not None:
+        samples = [
+            replace(s, time_s=s.time_s - keep[0]) for s in samples if keep[0] <= s.time_s <= keep[1]
+        ]
+    if clip.video is None or not samples:
+        return None
+    return profile_from(Path(path), samples).to_json()
 
 
 @dataclass

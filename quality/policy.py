@@ -30,7 +30,7 @@ class DetectorConfig(_Frozen):
     proxy_short_side: int = Field(135, ge=32, le=1080)
     blur_short_side: int = Field(270, ge=64, le=1080)
     sample_fps: float = Field(8.0, gt=0)
-    colour_fps: float = Field(2.0, gt=0)
+    colour_fps: float = Field(4.0, gt=0)  # ``quality.consistency.profile``'s rate
     thumb_fps: float = Field(1.0, gt=0)
     thumb_width: int = Field(512, ge=64)
     black_pixel_level: int = 32

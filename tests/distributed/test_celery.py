@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from foundation.errors import InvalidInputError
 from foundation.settings import Settings, get_settings
 from pipeline import flow, tasks
-from pipeline.celery_app import CeleryRunner, celery_for, create_celery, send
+from pipeline.celery_app import CeleryRunner, celery_for, create_celery, queue_name, send
 from pipeline.context import RunContext
 from pipeline.planning import create_job
 from pipeline.steps import Dispatch
@@ -52,8 +53,36 @@ class TestApp:
         send(app, settings, Dispatch("poll", "7", 3, 2.0))  # type: ignore[arg-type]
         send(app, settings, Dispatch("normalise", "4", 9))  # type: ignore[arg-type]
         assert app.sent == [
-            ("pipeline.poll", {"args": ["7", 3], "queue": "p.io", "countdown": 2.0}),
-            ("pipeline.normalise", {"args": ["4", 9], "queue": "p.cpu", "countdown": None}),
+            (
+                "pipeline.poll",
+                {"args": ["7", 3], "queue": "p.io", "countdown": 2.0, "priority": None},
+            ),
+            (
+                "pipeline.normalise",
+                {"args": ["4", 9], "queue": "p.cpu", "countdown": None, "priority": 3},
+            ),
+        ]
+
+    @pytest.mark.services
+    def test_a_waiting_normalise_is_delivered_before_an_earlier_gate(self, redis_url):
+        """The CPU queue honours ``flow.STEP_PRIORITY`` through Redis: a worker takes the
+        accepted shot's normalise before a gate queued earlier, and the stitch before both."""
+        settings = Settings(broker_url=redis_url, queue_prefix=f"prio{time.monotonic_ns()}.")
+        app = create_celery(settings)
+        for step, ref in (("gate", "1"), ("gate", "2"), ("normalise", "3"), ("finish", "4")):
+            send(app, settings, Dispatch(step, ref, 1))
+        taken = []
+        with app.connection_for_read() as conn:
+            queue = conn.SimpleQueue(queue_name(settings, "cpu"), no_ack=True)
+            for _ in range(4):
+                message = queue.get(timeout=5)
+                taken.append((message.headers["task"], message.headers["argsrepr"]))
+            queue.close()
+        assert taken == [
+            ("pipeline.finish", "['4', 1]"),
+            ("pipeline.normalise", "['3', 1]"),
+            ("pipeline.gate", "['1', 1]"),
+            ("pipeline.gate", "['2', 1]"),
         ]
 
     def test_one_app_per_broker_and_prefix(self):
@@ -107,7 +136,10 @@ class TestRunnerEnqueuesAfterCommit:
             cursor = session.get_one(PipelineStep, f"job:{job_id}")
         assert (cursor.name, cursor.version) == ("start", 1)
         assert app.sent == [
-            ("pipeline.start", {"args": [job_id, 1], "queue": "io", "countdown": None})
+            (
+                "pipeline.start",
+                {"args": [job_id, 1], "queue": "io", "countdown": None, "priority": None},
+            )
         ]
         assert runner.is_running(job_id) is False
 

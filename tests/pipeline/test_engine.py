@@ -302,6 +302,28 @@ class TestConsistency:
         assert event.data["pairs"]
         assert event.data["pairs"][0]["flagged"] is True
 
+    def test_the_check_compares_the_gates_profiles_without_decoding_a_clip(
+        self, ctx, tmp_path, monkeypatch
+    ):
+        from pipeline import consistency
+
+        decoded: list[object] = []
+        monkeypatch.setattr(consistency, "profile", lambda path: decoded.append(path))
+        consistency._profile.cache_clear()
+        board = tiny_board(
+            shot("a", prompt="a snowy field at noon"), shot("b", prompt="deep space, black void")
+        )
+        job_id, status = _run(ctx, board, tmp_path)
+        with session_scope(ctx.db_url) as session:
+            event = session.scalars(
+                select(Event).where(Event.job_id == job_id, Event.kind == "job.consistency")
+            ).one()
+        assert status == "delivered"
+        pairs = event.data["pairs"]
+        assert sorted(p["kind"] for p in pairs) == ["join", "scene"]
+        assert all(p["flagged"] for p in pairs)
+        assert decoded == []
+
     def test_rerender_policy_renders_the_offending_shot_again_with_a_new_seed(
         self, ctx, tmp_path, scripted
     ):

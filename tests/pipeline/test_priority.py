@@ -11,7 +11,7 @@ import pytest
 
 from foundation.settings import get_settings
 from media import runner
-from pipeline import dispatch
+from pipeline import dispatch, flow
 from pipeline.dispatch import background_priority
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
@@ -74,3 +74,27 @@ def test_media_steps_run_nicer_than_polls():
     cpu_nice = sched._cpu.submit(own).result() - base
     assert io_nice == min(19 - base, 2)
     assert cpu_nice == min(19 - base, 2 + dispatch.MEDIA_NICE)
+
+
+def test_the_cpu_pool_runs_the_step_nearest_delivery_first():
+    """While its one thread is busy, a gate, an accepted shot's normalise and a job's finish
+    wait; they run finish, normalise, then the gates in the order they came."""
+    pool = dispatch.PriorityPool(1, "test-cpu", lambda: None)
+    busy, ran = threading.Event(), list[str]()
+    pool.submit(busy.wait)
+    done = [
+        pool.submit(ran.append, name, priority=flow.STEP_PRIORITY[step])
+        for name, step in (
+            ("gate 1", "gate"),
+            ("normalise", "normalise"),
+            ("gate 2", "gate"),
+            ("finish", "finish"),
+        )
+    ]
+    busy.set()
+    for future in done:
+        future.result(timeout=5)
+    assert ran == ["finish", "normalise", "gate 1", "gate 2"]
+    failing = pool.submit(int, "not a number")
+    with pytest.raises(ValueError, match="invalid literal"):
+        failing.result(timeout=5)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from quality.consistency import check_joins
+from quality.consistency import JoinThresholds, check_joins
 from quality.errors import QualityError
 
 SRC = "testsrc2=s=320x180:r=24:d=1"
@@ -59,3 +60,41 @@ def test_scene_change_is_reported_but_not_flagged(shots: dict[str, Path]) -> Non
 def test_argument_mismatch(shots: dict[str, Path]) -> None:
     with pytest.raises(QualityError):
         check_joins([shots["a"]], ["s1", "s2"])
+
+
+def test_the_gates_decode_gives_the_profile_a_separate_decode_gives(
+    shots: dict[str, Path],
+) -> None:
+    """The consistency check compares the profiles the gate measured, so they must describe the
+    clip as ``profile`` (its own decode) does, and survive the verdict's JSON."""
+    from quality.consistency import ColourProfile, compare, profile
+    from quality.expectation import ClipExpectation
+    from quality.gate import evaluate
+
+    expect = ClipExpectation(1.0, 320, 180, 24.0, "any", tier="draft", prompt="a test card")
+    for name in ("a", "dark", "tinted"):
+        verdict = evaluate(shots[name], expect)
+        assert verdict.colour is not None
+        stored = ColourProfile.from_json(
+            shots[name], json.loads(json.dumps(verdict.to_dict()))["colour"]
+        )
+        decoded = profile(shots[name])
+        for part in ("head", "tail", "whole"):
+            a, b = getattr(stored, part), getattr(decoded, part)
+            values, score = compare(a, b, JoinThresholds())
+            assert values["luma"] < 2.0, (name, part, values)
+            assert values["chroma"] < 1.0, (name, part, values)
+            assert values["hist"] < 0.05, (name, part, values)
+            assert score > 0.9, (name, part, values)
+        if name == "dark":
+            assert stored.whole.luma_mean < profile(shots["a"]).whole.luma_mean - 20
+
+
+def test_a_stored_profile_that_is_not_one_is_refused() -> None:
+    from quality.consistency import ColourProfile
+
+    look = {"luma_mean": 1, "luma_std": 1, "chroma": [0, 0], "hist": [[1.0]]}
+    with pytest.raises(ValueError, match="histogram has shape"):
+        ColourProfile.from_json(Path("x"), dict.fromkeys(("head", "tail", "whole"), look))
+    with pytest.raises(KeyError):
+        ColourProfile.from_json(Path("x"), {"head": {}})
