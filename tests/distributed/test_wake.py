@@ -23,7 +23,14 @@ class Broker:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[Any], float | None]] = []
 
-    def send_task(self, name: str, args: list[Any], queue: str, countdown: float | None) -> None:
+    def send_task(
+        self,
+        name: str,
+        args: list[Any],
+        queue: str,
+        countdown: float | None,
+        priority: int | None,
+    ) -> None:
         self.sent.append((name, args, countdown))
 
 
