@@ -41,13 +41,14 @@ MARA = {"id": "mara", "description": "woman, red raincoat", "voice": "calm, low"
 def board() -> Storyboard:
     """A character without references (a sheet), her keyframed shot with a line, a plain shot,
     and a generated bed."""
-    return tiny_board(
+    made: Storyboard = tiny_board(
         shot("a", characters=["mara"], dialogue="Go now.", speaker="mara", duration=2),
         shot("b"),
         characters=[MARA],
         music={"prompt": "slow synth pulse"},
         mode="preview",
     )
+    return made
 
 
 @pytest.fixture
