@@ -276,7 +276,8 @@ class TestFailedBed:
         while driver.queue:  # the steps still queued end without sending anything
             driver.step_next()
         job, shots, tries, _ = rows(ctx.db_url, job_id)
-        assert (job.stage, job.reserved_usd) == ("music", pytest.approx(0.0))
+        assert job.stage == "music"
+        assert job.reserved_usd == pytest.approx(0.0)
         assert "bad_prompt" in (job.error or "")
         assert [s.status for s in shots] == ["cancelled"] * 3
         assert all(t.status == "cancelled" for k in "abc" for t in tries[k] if t.stage == "video")
