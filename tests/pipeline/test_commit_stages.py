@@ -141,3 +141,22 @@ def test_a_commit_over_budget_with_its_stages_is_refused_naming_them(ctx: RunCon
     assert all(f"{stage} $" in message for stage in ("sheet", "keyframe", "music"))
     with session_scope(ctx.db_url) as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 1  # no final job
+
+
+def test_the_cli_quote_table_shows_each_stage_line():
+    from rich.console import Console
+
+    from pipeline.commit_types import Quote, StageLine
+    from shotline.commands.commit import quote_table
+
+    stages = (
+        StageLine("keyframe", "a", "gemini/gemini-2.5-flash-image", 0.0388),
+        StageLine("music", "(job)", "elevenlabs/music-v1", 0.0, True, 0.015),
+    )
+    quote = Quote("job1", (), 1.0, 0.0, 0.0, stages)
+    console = Console(width=160, record=True)
+    console.print(quote_table(quote, 160))
+    shown = console.export_text()
+    assert "keyframe: gemini/gemini-2.5-flash-image" in shown
+    assert "music: elevenlabs/music-v1 (reused)" in shown
+    assert "expected $0.04" in shown  # the stages count in the total
