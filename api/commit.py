@@ -47,9 +47,23 @@ class QuoteLineRead(Schema):
     first_frame: bool
 
 
+class StageLineRead(Schema):
+    stage: str = Field(description="tts, sheet, keyframe or music")
+    owner: str = Field(description="the shot, the character, or (job) for the music bed")
+    model: str
+    quote_usd: Usd = Field(description="the stage's quote; 0 when the final reuses a stored output")
+    reused: bool
+    saved_usd: Usd = Field(description="what reusing the stored output saves")
+
+
 class QuoteRead(Schema):
     job_id: str
     shots: list[QuoteLineRead]
+    stages: list[StageLineRead] = Field(
+        description="the other stages the final runs and pays for: tts lines, character sheets, "
+        "keyframes, the music bed; the totals count them"
+    )
+    stages_usd: Usd
     low_usd: Usd
     expected_usd: Usd
     high_usd: Usd

@@ -364,7 +364,9 @@ def fail_job(
     ctx: RunContext, job_id: str, stage: str, message: str, shot_key: str | None = None
 ) -> JobStatus:
     """Mark the job failed at ``stage`` and close every attempt still open under it, releasing
-    its reservation: nothing stays ``submitted`` or ``gating`` under a job that has ended."""
+    its reservation, and cancel its shots that have not ended: nothing stays ``submitted`` or
+    ``gating``, and no shot goes on rendering, under a job that has ended (its steps end too:
+    ``steps.claim``)."""
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status in JOB_ENDED:  # cancelled meanwhile: that stands
@@ -373,5 +375,6 @@ def fail_job(
         if shot_key is not None:
             job.error_shot = shot_key
         closing.close_open(ctx, session, job_id, f"job failed: {message}")
+        closing.cancel_shots(session, job_id)
         job_to(session, job, JobStatus.FAILED, shot=shot_key, error=message, stage=stage)
     return JobStatus.FAILED

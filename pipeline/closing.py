@@ -37,9 +37,15 @@ def cancel_open_work(
     """``cancel_inflight`` in the caller's transaction, and the job's unfinished shots cancelled;
     returns how many attempts it closed."""
     closed = close_open(ctx, session, job_id, "job cancelled", past_provider=past_provider)
+    cancel_shots(session, job_id)
+    return closed
+
+
+def cancel_shots(session: Session, job_id: str) -> None:
+    """Cancel the job's shots that have not ended (planned, or rendering), in the caller's
+    transaction: every step that drives one then ends."""
     for shot in session.scalars(select(Shot).where(Shot.job_id == job_id)):
         _cancel_shot(session, shot)
-    return closed
 
 
 def _cancel_shot(session: Session, shot: Shot) -> None:

@@ -23,7 +23,7 @@ import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
 from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
-from pipeline import commit_versions, events, previews
+from pipeline import commit_stages, commit_versions, events, previews
 from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
 from pipeline.planning import create_job, planned_shot, route
@@ -199,6 +199,7 @@ def _quote(ctx: RunContext, preview: _Preview, approved: list[str]) -> tuple[Quo
         budget_usd=preview.budget_usd,
         spent_usd=preview.spent_usd,
         reserved_usd=preview.reserved_usd,
+        stages=commit_stages.stage_lines(ctx, board, approved, preview.job_id, preview.tenant),
     )
     return quote, (board, plan, plain)
 
@@ -236,7 +237,7 @@ def commit(
     if not found.fits:
         raise BudgetExceededError(
             f"committing {len(approved)} shot(s) is quoted at ${found.expected_usd:.2f} expected "
-            f"(${found.low_usd:.2f}-${found.high_usd:.2f}); the budget of "
+            f"(${found.low_usd:.2f}-${found.high_usd:.2f}{_stages_note(found)}); the budget of "
             f"${preview.budget_usd or 0:.2f} has ${found.remaining_usd or 0:.2f} left"
         )
     final_id = _create_final(ctx, preview, board, plan, approved, found.remaining_usd)
@@ -258,6 +259,15 @@ def commit(
         )
         events.emit(session, preview.job_id, "job.committed", final_job=final_id, shots=approved)
     return CommitResult(preview.job_id, final_id, tuple(approved), kept, found, declined)
+
+
+def _stages_note(found: Quote) -> str:
+    """The stages' share of a quote, by stage (``; of which stages $0.12: keyframe $0.08, ...``)."""
+    totals = found.stage_totals()
+    if not totals:
+        return ""
+    shares = ", ".join(f"{stage} ${usd:.2f}" for stage, usd in totals.items())
+    return f"; of which stages ${found.stages_usd:.2f}: {shares}"
 
 
 def _rejected(preview: _Preview, approved: list[str], rejected: list[str]) -> tuple[str, ...]:

@@ -10,27 +10,73 @@ from router import QuoteLine
 
 
 @dataclass(frozen=True)
+class StageLine:
+    """One stage a final render runs besides its videos: ``stage`` (``tts``, ``sheet``,
+    ``keyframe``, ``music``) of ``owner`` (a shot, a character, or ``(job)`` for the bed), the
+    model quoted, and its quote: the stage's quote (``StageDecision.quote_usd``, the figure
+    ``shotline plan`` prints), or $0 when the final reuses a stored output (``reused``; then
+    ``saved_usd`` is the stage's quote). A stage has no retakes: its low, expected and high are
+    its quote."""
+
+    stage: str
+    owner: str
+    model_id: str
+    quote_usd: float
+    reused: bool = False
+    saved_usd: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "owner": self.owner,
+            "model": self.model_id,
+            "quote_usd": money.to_json(self.quote_usd),
+            "reused": self.reused,
+            "saved_usd": money.to_json(self.saved_usd),
+        }
+
+
+@dataclass(frozen=True)
 class Quote:
-    """The itemised quote for committing some shots of a preview, against its job's budget."""
+    """The itemised quote for committing some shots of a preview, against its job's budget: a
+    line per approved shot's video (``lines``) and one per other stage the final runs and pays
+    for (``stages``: tts lines, character sheets, keyframes, the music bed)."""
 
     job_id: str
     lines: tuple[QuoteLine, ...]
     budget_usd: float | None
     spent_usd: float
     reserved_usd: float
+    stages: tuple[StageLine, ...] = ()
+
+    @property
+    def stages_usd(self) -> float:
+        """The stages' quotes together (the exact sum, ``foundation.money``, as every total)."""
+        return money.stored(money.total(line.quote_usd for line in self.stages))
+
+    def stage_totals(self) -> dict[str, float]:
+        """The stages' quotes by stage, in the order the stages appear."""
+        totals: dict[str, list[float]] = {}
+        for line in self.stages:
+            totals.setdefault(line.stage, []).append(line.quote_usd)
+        return {stage: money.stored(money.total(quotes)) for stage, quotes in totals.items()}
 
     @property
     def low_usd(self) -> float:
-        """The exact sum of the lines' prices (``foundation.money``), as every total here."""
-        return money.stored(money.total(line.quote_usd for line in self.lines))
+        """The videos' prices and the stages' quotes."""
+        videos = money.total(line.quote_usd for line in self.lines)
+        return money.stored(videos + money.usd(self.stages_usd))
 
     @property
     def expected_usd(self) -> float:
-        return money.stored(money.total(line.expected_usd for line in self.lines))
+        """The videos' expected costs (retakes included) and the stages' quotes."""
+        videos = money.total(line.expected_usd for line in self.lines)
+        return money.stored(videos + money.usd(self.stages_usd))
 
     @property
     def high_usd(self) -> float:
-        return money.stored(money.total(line.high_usd for line in self.lines))
+        videos = money.total(line.high_usd for line in self.lines)
+        return money.stored(videos + money.usd(self.stages_usd))
 
     @property
     def remaining_usd(self) -> float | None:
@@ -50,6 +96,8 @@ class Quote:
         return {
             "job_id": self.job_id,
             "shots": [line.to_dict() for line in self.lines],
+            "stages": [line.to_dict() for line in self.stages],
+            "stages_usd": money.to_json(self.stages_usd),
             "low_usd": money.to_json(self.low_usd),
             "expected_usd": money.to_json(self.expected_usd),
             "high_usd": money.to_json(self.high_usd),

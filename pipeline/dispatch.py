@@ -50,6 +50,7 @@ class _Job:
     ended: Ended
     future: Future[str] = field(default_factory=Future)
     outstanding: int = 0
+    ending: bool = False  # cancelled or failed: every step of it runs now, and ends
 
 
 @dataclass(eq=False)
@@ -120,6 +121,7 @@ class Scheduler:
         self._polls: dict[str, _Entry] = {}
         self.holder = f"{holder_node()}|{os.getpid()}"
         wakeups.listen(self.wake)  # a scheduler lives as long as its process
+        wakeups.listen_ended(self.expedite)
         threading.Thread(target=self._loop, name="step-scheduler", daemon=True).start()
 
     # --- jobs ----------------------------------------------------------------------------------
@@ -136,8 +138,13 @@ class Scheduler:
         return job.future
 
     def expedite(self, job_id: str) -> None:
-        """Run every queued step of the job now (it was cancelled: each one only ends)."""
+        """Run every queued step of the job now, and every step queued from now on (it was
+        cancelled or has failed: each one only ends; a step running now may still queue one)."""
         with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:  # not driven by this scheduler
+                return
+            job.ending = True
             entries = [e for _, _, e in self._heap if e.job_id == job_id and not e.dead]
             for entry in entries:
                 self._replace(entry, time.time())
@@ -153,6 +160,8 @@ class Scheduler:
 
     def _push(self, entry: _Entry, job: _Job) -> None:
         """Queue one entry (the caller holds the condition)."""
+        if job.ending:
+            entry.due = min(entry.due, time.time())
         job.outstanding += 1
         if entry.message is not None and entry.message.step == "poll":
             self._polls[entry.message.ref] = entry

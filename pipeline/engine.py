@@ -77,12 +77,12 @@ HELD = "held"
 
 def ended(ctx: RunContext, job_id: str) -> str | None:
     """The job's final status once it has ended, ``HELD`` once nothing but attempts waiting for an
-    operator is left (None before). A cancelled job's attempts that steps opened or fetched while
-    the cancellation was written are closed here."""
+    operator is left (None before). A cancelled or failed job's attempts that steps opened or
+    fetched while its end was written are closed here."""
     with session_scope(ctx.db_url) as session:
         status = session.scalar(select(Job.status).where(Job.id == job_id)) or JobStatus.CANCELLED
         names = set(session.scalars(select(PipelineStep.name).where(PipelineStep.job_id == job_id)))
-    if status == JobStatus.CANCELLED:
+    if status in (JobStatus.CANCELLED, JobStatus.FAILED):
         closing.cancel_inflight(ctx, job_id, past_provider=True)
     if status in JOB_ENDED:
         return status

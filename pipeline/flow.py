@@ -26,6 +26,7 @@ from pipeline import (
     continuity,
     music_stage,
     verdicts,
+    wakeups,
 )
 from pipeline import steps as cursors
 from pipeline.assets import AssetStoreUnavailableError
@@ -141,6 +142,24 @@ def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
     return [done_move(cur)]
 
 
+def music(ctx: RunContext, cur: Cursor) -> list[Move]:
+    """The job's music stage (``music_stage.step``). A bed no model of its chain delivered ends
+    the job now, while its shots may still be rendering: the job fails at stage ``music`` with the
+    reason, its open attempts are cancelled at their providers and their reservations released,
+    and its unfinished shots are cancelled (``assembly.fail_job``), so no shot not yet sent is
+    paid for a job that cannot be delivered."""
+    return _unless_bed_failed(ctx, cur, music_stage.step(ctx, cur))
+
+
+def _unless_bed_failed(ctx: RunContext, cur: Cursor, moves: list[Move]) -> list[Move]:
+    why = music_stage.failure(ctx, cur.job_id)
+    if why is None:
+        return moves
+    assembly.fail_job(ctx, cur.job_id, "music", why)
+    wakeups.job_ended(cur.job_id)
+    return [done_move(cur)]
+
+
 def _unfinished_shots(ctx: RunContext, job_id: str) -> list[int]:
     with session_scope(ctx.db_url) as session:
         return list(
@@ -170,7 +189,7 @@ STEPS: dict[str, Step] = {
     "voice": voice,
     "keyframe": keyframe,
     "sheet": sheet,
-    "music": music_stage.step,
+    "music": music,
     "submit": submit,
     "poll": poll,
     "gate": gate,
@@ -186,7 +205,7 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
     if cur.name in ("submit", "poll") and cur.ref:  # its slot would stay held for a lease
         admission.release(ctx, int(cur.ref))
     if cur.key.startswith("music:"):
-        return music_stage.abandon(ctx, cur, reason)
+        return _unless_bed_failed(ctx, cur, music_stage.abandon(ctx, cur, reason))
     if cur.key.startswith("job:"):
         with session_scope(ctx.db_url) as session:
             job = session.get_one(Job, cur.job_id)

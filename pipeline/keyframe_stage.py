@@ -15,7 +15,6 @@ next model of the chain.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,6 @@ from foundation.states import SHOT_ENDED, Stage
 from pipeline import admission, keyframes, sheets, stage_tries
 from pipeline.context import RunContext
 from quality.screening import screener_for
-from registry import image_target
 from router import StageCandidate
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -102,22 +100,9 @@ def approved_try(
 ) -> tuple[StageCandidate, str] | None:
     """The model and cache key of the keyframe approved in the preview a final job commits (its
     stage reuses that keyframe, so the final animates exactly the approved image); None for any
-    other job, or for a placeholder of the local model when the final is not local."""
+    other job (``keyframes.approved_candidate``)."""
     found = keyframes.approved_keyframe(session, owner.id, owner.shot_key, keyframe.prompt)
-    key = (found.request or {}).get("cache_key") if found is not None else None
-    if found is None or not key or found.model_id not in ctx.registry:
-        return None
-    if found.provider == "local" and owner.providers != "local":
-        return None  # ``local/keyframe`` draws a placeholder: the final draws a real keyframe
-    spec = ctx.registry.get(found.model_id)
-    candidate = StageCandidate(
-        spec.id, spec.provider, spec.provider_model, 0.0, "closed", spec.caps
-    )
-    return candidate, str(key)
-
-
-def _digest(ctx: RunContext, ref: str) -> str:
-    return hashlib.sha256(ctx.assets.local(ref).read_bytes()).hexdigest()
+    return keyframes.approved_candidate(ctx, found, owner.providers)
 
 
 def _try(
@@ -133,10 +118,7 @@ def _try(
     slot, or (reason, whether to stop trying). With ``approved`` (a cache key), only that cached
     keyframe is taken: nothing is drawn or paid for when it is gone."""
     spec = ctx.registry.get(candidate.model_id)
-    target = image_target(spec.caps, keyframe.width, keyframe.height)
-    drawn = target.size or target.aspect or ""
-    digests = [_digest(ctx, ref) for ref in keyframe.references]
-    key = keyframes.cache_key(keyframe, candidate.model_id, drawn, digests)
+    target, key = keyframes.keyed(ctx, keyframe, candidate.model_id)
     cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
     if approved is not None and (key != approved or cached is None):
         return "the approved keyframe is no longer stored: a new one is drawn", False

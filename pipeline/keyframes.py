@@ -28,7 +28,8 @@ from foundation.states import AttemptStatus, Stage
 from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
 from pipeline.sheets import PLACEHOLDER, image_stage_providers, needing_sheets, route_image
-from router import ImageNeeds, StageDecision
+from registry import ImageTarget, image_target
+from router import ImageNeeds, StageCandidate, StageDecision
 from store.models import Attempt, JobCommit, Shot
 
 MAX_CROP = 0.2  # of the drawn image's pixels, lost to the crop to the video's aspect
@@ -134,6 +135,19 @@ def cache_key(keyframe: Keyframe, model_id: str, size: str, references: list[str
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def keyed(ctx: RunContext, keyframe: Keyframe, model_id: str) -> tuple[ImageTarget, str]:
+    """What model ``model_id`` is asked to draw for ``keyframe`` and the cache key of the result
+    (its references' content read from the asset store): the one computation of the keyframe
+    stage and of a commit's quote."""
+    spec = ctx.registry.get(model_id)
+    target = image_target(spec.caps, keyframe.width, keyframe.height)
+    digests = [
+        hashlib.sha256(ctx.assets.local(ref).read_bytes()).hexdigest()
+        for ref in keyframe.references
+    ]
+    return target, cache_key(keyframe, model_id, target.size or target.aspect or "", digests)
+
+
 def keyframe_attempts(session: Session, shot_id: int) -> list[Attempt]:
     """The shot's keyframe attempts, first first."""
     query = select(Attempt).where(Attempt.shot_id == shot_id, Attempt.stage == Stage.KEYFRAME)
@@ -170,7 +184,30 @@ def approved_keyframe(session: Session, job_id: str, shot_key: str, prompt: str)
     preview_id = session.scalar(
         select(JobCommit.preview_job_id).where(JobCommit.final_job_id == job_id)
     )
-    if preview_id is None:
-        return None
+    return None if preview_id is None else preview_keyframe(session, preview_id, shot_key, prompt)
+
+
+def preview_keyframe(
+    session: Session, preview_id: str, shot_key: str, prompt: str
+) -> Attempt | None:
+    """Shot ``shot_key``'s accepted keyframe in job ``preview_id``, drawn from ``prompt``."""
     shot_id = session.scalar(select(Shot.id).where(Shot.job_id == preview_id, Shot.key == shot_key))
     return None if shot_id is None else accepted_for(session, shot_id, prompt)
+
+
+def approved_candidate(
+    ctx: RunContext, found: Attempt | None, providers: str
+) -> tuple[StageCandidate, str] | None:
+    """The model (quoted $0) and cache key of ``found``, the approved keyframe a final job run on
+    ``providers`` reuses; None when there is none, or for a placeholder of the local model when
+    the final is not local (``local/keyframe`` draws a placeholder: the final draws a real one)."""
+    key = (found.request or {}).get("cache_key") if found is not None else None
+    if found is None or not key or found.model_id not in ctx.registry:
+        return None
+    if found.provider == "local" and providers != "local":
+        return None
+    spec = ctx.registry.get(found.model_id)
+    candidate = StageCandidate(
+        spec.id, spec.provider, spec.provider_model, 0.0, "closed", spec.caps
+    )
+    return candidate, str(key)

@@ -11,8 +11,9 @@ the ledger like every try, with its events (``stage: music``) and ``AttemptCost`
 is cached by the hash of (prompt, length asked, model) per tenant (``music.cache_key``, kept as
 the attempt's ``provider_job_id``): rendering an unchanged job again reuses the stored bed for
 nothing. The check: the bed decodes, has an audio stream and is not silent. When no model of the
-chain delivers one, a ``music.failed`` event records why, and ``finish`` fails the job at stage
-``music`` instead of delivering it without the bed it asked for.
+chain delivers one, a ``music.failed`` event records why, and the music step ends the job at once
+at stage ``music`` (``flow.music``: its shots still rendering or not sent yet are cancelled, not
+paid for) instead of delivering it without the bed it asked for; ``finish`` checks it again.
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def bed_of(ctx: RunContext, job_id: str) -> tuple[str | None, str | None]:
         ).all()
     reasons = [str(d.get("reason")) for d in failures if (d or {}).get("need") == need.key]
     return None, (reasons[-1] if reasons else "no music model delivered a bed")
+
+
+def failure(ctx: RunContext, job_id: str) -> str | None:
+    """Why the job's bed failed (no model of its chain delivered one), else None (composed,
+    pending, or no generated bed; no query of the tries for a job without one)."""
+    with session_scope(ctx.db_url) as session:
+        board = session.scalar(select(Job.storyboard).where(Job.id == job_id)) or {}
+        state = outcome(session, job_id, board)
+    return (
+        (bed_of(ctx, job_id)[1] or "no music model delivered a bed") if state == "failed" else None
+    )
 
 
 def step(ctx: RunContext, cur: Cursor) -> list[Move]:

@@ -200,7 +200,7 @@ def stages_usd(ctx: RunContext, board: Storyboard, mode: Mode) -> float:
         *keyframes.plan_keyframes(ctx, board, mode).values(),
         *filter(None, [music.plan_music(ctx, board, mode)]),
     ]
-    return sum(d.chain[0].estimate_usd for d in decisions if d.chain)
+    return sum(d.quote_usd for d in decisions)
 
 
 def create_job(

@@ -160,12 +160,16 @@ def reused_of(
     sheets: list[dict[str, Any]],
     videos: list[str],
     saved_videos: Decimal,
+    bed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the job reused from the tenant's cache instead of paying again: the characters whose
-    sheet, the shots whose keyframe, tts stage or video was reused, and the money saved (each
-    reused output's quote; a cached video's ``shot.cached`` saving)."""
+    sheet, the shots whose keyframe, tts stage or video was reused, whether its music ``bed`` (the
+    report's ``music``) was, and the money saved (each reused output's quote; a cached video's
+    ``shot.cached`` saving)."""
     reused_sheets = [sheet for sheet in sheets if sheet["reused"]]
     saved = [saved_videos, *(money.usd(sheet["saved_usd"]) for sheet in reused_sheets)]
+    if bed is not None and bed["reused"]:
+        saved.append(money.usd(bed["saved_usd"]))
     found: dict[str, Any] = {"sheets": [sheet["character"] for sheet in reused_sheets]}
     for name, key in (("keyframe", "keyframes"), ("tts", "tts")):
         stages = [(r["id"], r["stages"].get(name) or {}) for r in rows]
@@ -173,6 +177,7 @@ def reused_of(
         found[key] = [shot for shot, _ in reused]
         saved += [money.usd(stage["saved_usd"]) for _, stage in reused]
     found["videos"] = videos
+    found["music"] = bool(bed and bed["reused"])
     found["saved_usd"] = money.to_json(money.total(saved))
     return found
 
@@ -255,6 +260,8 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         rows.append(_shot_row(shot, tried, durations[shot.key], costs[-1]))
     saved_videos = money.total(float(e.data.get("saved_usd", 0.0)) for e in cached)
     sheets = sheets_of(shots, attempts)
+    music = _pre_stage(bed, "music")
+    reused = reused_of(rows, sheets, [e.shot_key or "" for e in cached], saved_videos, music)
     return {
         "job": job.id,
         "title": job.title,
@@ -276,9 +283,10 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "spent_usd": money.to_json(job.spent_usd),
         "settled_usd": money.to_json(money.total(costs)),
         "cached_shots": [e.shot_key for e in cached],
-        "saved_usd": money.to_json(saved_videos),
+        # what reusing stored outputs saved in all: videos, sheets, keyframes, tts lines, the bed
+        "saved_usd": reused["saved_usd"],
         "sheets": sheets,
-        "reused": reused_of(rows, sheets, [e.shot_key or "" for e in cached], saved_videos),
-        "music": _pre_stage(bed, "music"),
+        "reused": reused,
+        "music": music,
         "shots": rows,
     }

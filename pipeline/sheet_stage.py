@@ -28,7 +28,6 @@ from pipeline import sheets, stage_tries
 from pipeline.context import RunContext
 from pipeline.keyframe_stage import BLANK_STD, Drawn, draw_image
 from quality.screening import screener_for
-from registry import image_target
 from router import StageCandidate
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
@@ -115,8 +114,7 @@ def _try(
     """One model's try: None when the sheet is drawn, the seconds to wait for the model's slot,
     or (reason, whether to stop trying)."""
     spec = ctx.registry.get(candidate.model_id)
-    target = image_target(spec.caps, sheet.side, sheet.side)
-    key = sheets.cache_key(sheet, candidate.model_id, target.size or target.aspect or "")
+    target, key = sheets.keyed(ctx.registry, sheet, candidate.model_id)
     cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
     request = {
         "stage": STAGE, "character": sheet.character, "prompt": sheet.prompt,

@@ -42,6 +42,7 @@ from foundation.settings import Settings
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
 from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
+from registry import ImageTarget, Registry, image_target
 from router import ImageNeeds, StageDecision, hosted_first, route_image_stage, stage_providers
 from store.models import Attempt, Shot
 
@@ -175,6 +176,13 @@ def cache_key(sheet: Sheet, model_id: str, size: str) -> str:
         "size": size,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def keyed(registry: Registry, sheet: Sheet, model_id: str) -> tuple[ImageTarget, str]:
+    """What model ``model_id`` is asked to draw for ``sheet`` and the cache key of the result:
+    the one computation of the sheet stage and of a commit's quote."""
+    target = image_target(registry.get(model_id).caps, sheet.side, sheet.side)
+    return target, cache_key(sheet, model_id, target.size or target.aspect or "")
 
 
 # --- the job's sheets, as rows -----------------------------------------------------------------

@@ -45,7 +45,7 @@ class Cursor:
     version: int
     since: float | None
     reaped: int
-    cancelled: bool = False  # the job was cancelled (or deleted): the step only ends
+    cancelled: bool = False  # the job was cancelled, failed or deleted: the step only ends
     due_at: float | None = None  # when the step was due, plus the reaper's grace (None: waiting)
 
 
@@ -179,7 +179,7 @@ def claim(
     if row is None:  # stale, taken, or its attempt is gone
         return None
     key, job_id, name, ref_, at, since, reaped, status, due_at = row
-    cancelled = status in (None, JobStatus.CANCELLED)
+    cancelled = status in (None, JobStatus.CANCELLED, JobStatus.FAILED)
     return Cursor(key, job_id, name, ref_, at, since, reaped, cancelled=cancelled, due_at=due_at)
 
 

@@ -108,10 +108,7 @@ def _try(
 ) -> tuple[str, bool] | float | None:
     """One model's try: None when the line is voiced, the seconds to wait for the model's slot,
     or (reason, whether to stop trying). ``reserved``: this model's try waiting for its slot."""
-    spec = ctx.registry.get(candidate.model_id)
-    choice = voices.voice_of(spec, line.voice)
-    assert choice is not None  # the route kept only models that honour the voice
-    key = voices.cache_key(line, candidate, choice)
+    choice, key = voices.keyed(ctx.registry, line, candidate)
     cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
     request = {
         "stage": STAGE, "text": line.text, "voice_description": line.voice,
@@ -141,6 +138,7 @@ def _try(
     raw.write_bytes(speech.wav)
     ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
     seconds = float(read_mono(raw).size) / RATE
+    spec = ctx.registry.get(candidate.model_id)
     assert spec.usage_price is not None
     cost = spec.usage_price.cost(voices.usage_for(spec, line.text, seconds)).usd
     with session_scope(ctx.db_url) as session:

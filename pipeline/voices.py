@@ -160,11 +160,19 @@ def stage_record(decision: StageDecision, stage: str = "tts") -> dict[str, Any]:
     return {
         "stage": stage,
         "model": head.model_id if head else None,
-        "quote_usd": round(head.estimate_usd, 6) if head else None,
+        "quote_usd": round(decision.quote_usd, 6) if head else None,
         "fallbacks": [c.model_id for c in decision.chain[1:]],
         "explanation": decision.explain(),
         "rejected": dict(decision.rejected),
     }
+
+
+def keyed(registry: Registry, line: Line, candidate: StageCandidate) -> tuple[VoiceChoice, str]:
+    """The provider voice ``candidate`` speaks ``line`` in and the cache key of the speech: the
+    one computation of the tts stage and of a commit's quote."""
+    choice = voice_of(registry.get(candidate.model_id), line.voice)
+    assert choice is not None  # the route kept only models that honour the voice
+    return choice, cache_key(line, candidate, choice)
 
 
 def cache_key(line: Line, candidate: StageCandidate, choice: VoiceChoice) -> str:

@@ -41,6 +41,27 @@ def notify(attempt_id: int) -> None:
         listener(attempt_id)
 
 
+EndedListener = Callable[[str], None]
+_ended_listeners: list[EndedListener] = []
+
+
+def listen_ended(listener: EndedListener) -> None:
+    """Call ``listener`` with the id of every job a step ends early (the embedded engine's
+    scheduler then runs the job's queued steps now: each one finds the job over and ends)."""
+    with _lock:
+        _ended_listeners.append(listener)
+
+
+def job_ended(job_id: str) -> None:
+    """A step ended the job while other steps of it wait (its music bed failed): tell the
+    in-process engines, so the job's run ends now, not at its shots' next polls. Under Celery
+    the waiting messages run at their time and end."""
+    with _lock:
+        listeners = list(_ended_listeners)
+    for listener in listeners:
+        listener(job_id)
+
+
 def hasten_poll(url: str, attempt_id: int, grace_s: float) -> Dispatch | Literal["busy", "idle"]:
     """Make the attempt's scheduled poll step due now (the step engines): returns the message to
     send (the delayed one it replaces is stale from now on); ``busy`` while the attempt's submit or

@@ -37,6 +37,12 @@ class StageDecision:
     chain: tuple[StageCandidate, ...]
     rejected: Mapping[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def quote_usd(self) -> float:
+        """The stage's quote: its first model's estimate (0 when no model can serve). The one
+        figure ``shotline plan`` prints, the budget check counts and a commit's quote bills."""
+        return self.chain[0].estimate_usd if self.chain else 0.0
+
     def explain(self) -> str:
         if self.chain:
             head = self.chain[0]

@@ -127,6 +127,7 @@ def reused_note(report: dict[str, Any]) -> str:
     }  # fmt: skip
     names = {"videos": "shots", "sheets": "sheets", "keyframes": "keyframes", "tts": "tts lines"}
     parts = [f"{len(reused[key])} {name}" for key, name in names.items() if reused.get(key)]
+    parts += ["the music bed"] if reused.get("music") else []
     if not parts:
         return ""
     return f"  ({', '.join(parts)} reused from the cache, ${reused['saved_usd']:.2f} saved)"

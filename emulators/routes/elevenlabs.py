@@ -2,9 +2,12 @@
 ``_speech_rules``) and ``POST /v1/music`` (``_music_rules``: the bed is the local bed's chords,
 as long as asked, in the asked format). The voice id must be one of the premade voices shotline maps descriptions to
 (an account's own voices are not emulated); the answer is the emulated voice in the asked
-``output_format`` (pcm and mp3 ones; ulaw/alaw/opus are answered as pcm: UNCERTAIN shortcut)."""
+``output_format`` (pcm and mp3 ones; ulaw/alaw/opus are answered as pcm: UNCERTAIN shortcut).
+A scenario's HTTP faults apply to ``/v1/music`` by the request's ``model_id`` (``music_v1``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -14,6 +17,7 @@ from adapters.voices import ELEVENLABS_TRAITS
 from emulators.routes import _flow as flow
 from emulators.routes import _music_rules as music_rules
 from emulators.routes import _speech_rules as rules
+from emulators.wire import fault_response
 
 PROVIDER = "elevenlabs"
 router = APIRouter(prefix="/elevenlabs")
@@ -53,13 +57,16 @@ async def compose(request: Request) -> Response:
     if (refused_key := _unauthorized(request)) is not None:
         return refused_key
     try:
-        _, body = await flow.json_body(request)
+        raw, body = await flow.json_body(request)
     except flow.BadRequest as exc:
         return JSONResponse({"detail": str(exc)}, status_code=400)
     query = dict(request.query_params)
     refused = music_rules.refusal(body, query)
     if refused is not None:
         return JSONResponse(refused[1], status_code=refused[0])
+    faulted = await _scenario_fault(request, raw, body)
+    if faulted is not None:
+        return faulted
     fmt = music_rules.answer_format(body, query)
     rate = int(fmt.split("_")[1])
     prompt = str(body.get("prompt") or "composition plan")
@@ -69,3 +76,12 @@ async def compose(request: Request) -> Response:
     if fmt.startswith("opus"):
         return Response(rules.encoded(samples, rate, "opus"), media_type="audio/ogg")
     return Response(rules.pcm16(samples), media_type="audio/pcm")  # ulaw/alaw as pcm: UNCERTAIN
+
+
+async def _scenario_fault(request: Request, raw: bytes, body: dict[str, Any]) -> Response | None:
+    """The scenario's HTTP fault for this compose call (by the model's id, e.g. ``music_v1``:
+    ``{kind: server_error, rate: 1.0}`` fails every call), answered in ElevenLabs' error shape."""
+    emu = flow.emulator(request)
+    model = str(body.get("model_id", "music_v1"))
+    _, fault = emu.admit(PROVIDER, model, raw, str(body.get("prompt") or ""))
+    return None if fault is None else await fault_response(PROVIDER, fault)

@@ -51,7 +51,8 @@ def quote_table(quote: Quote, width: int | None = None) -> Table:
         f"total {cents(quote.low_usd)} - {cents(quote.high_usd)}, "
         f"expected {cents(quote.expected_usd)}"
     )
-    rounding = rounding_note([line.expected_usd for line in quote.lines], quote.expected_usd)
+    shown = [line.expected_usd for line in quote.lines] + [s.quote_usd for s in quote.stages]
+    rounding = rounding_note(shown, quote.expected_usd)
     if rounding:
         caption += f" (expected: {rounding})"
     if remaining is not None:
@@ -69,6 +70,10 @@ def quote_table(quote: Quote, width: int | None = None) -> Table:
         ]
         for line in quote.lines
     ]
+    for stage in quote.stages:  # a stage has no retakes: its price is its expected and high
+        price = cents(stage.quote_usd)
+        model = f"{stage.stage}: {stage.model_id}" + (" (reused)" if stage.reused else "")
+        rows.append([stage.owner, model, "", "", price, "", price, price])
     title = f"final quote for job {quote.job_id}"
     return fit_table(QUOTE_COLUMNS, rows, width, title=title, caption=caption).table
 

@@ -255,3 +255,30 @@ class TestResume:
         _, _, tries, _ = rows(ctx.db_url, job_id)
         assert [t.status for t in tries["a"]] == ["accepted"]
         assert len(adapter.submitted) == 1
+
+
+class TestFailedBed:
+    def test_a_failed_bed_ends_the_job_before_its_shots_are_sent(
+        self, ctx, driver, tmp_path, scripted, monkeypatch
+    ):
+        from adapters.errors import RejectedInputError
+        from adapters.music import MusicClient
+
+        def refuse(self, request):
+            raise RejectedInputError("HTTP 400: bad_prompt", self.provider)
+
+        monkeypatch.setattr(MusicClient, "compose", refuse)
+        adapter = scripted(hold=True)
+        board = tiny_board(shot("a"), shot("b"), shot("c"), music={"prompt": "pulse"})
+        job_id = _job(ctx, board, tmp_path)
+        driver.submit(job_id)
+        assert driver.run(job_id) == "failed"
+        while driver.queue:  # the steps still queued end without sending anything
+            driver.step_next()
+        job, shots, tries, _ = rows(ctx.db_url, job_id)
+        assert job.stage == "music"
+        assert job.reserved_usd == pytest.approx(0.0)
+        assert "bad_prompt" in (job.error or "")
+        assert [s.status for s in shots] == ["cancelled"] * 3
+        assert all(t.status == "cancelled" for k in "abc" for t in tries[k] if t.stage == "video")
+        assert adapter.submitted == []  # the bed failed before any shot was sent

@@ -187,3 +187,23 @@ def test_finish_waits_for_a_bed_still_to_compose(tmp_path):
     assert (launch.key, launch.name) == (music_key(job_id), "music")
     assert music_stage.compose(ctx, job_id) == 0.0
     assert music_stage.before_finish(ctx, cur) is None
+
+
+def test_the_report_counts_a_reused_bed_in_the_money_saved(tmp_path):
+    from pipeline.report import job_report
+    from shotline.console import reused_note
+
+    ctx = context("emulated", tmp_path)
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        paid, again = job_of(ctx, tmp_path), job_of(ctx, tmp_path)
+        assert [music_stage.compose(ctx, job) for job in (paid, again)] == [0.0, 0.0]
+    first, second = job_report(ctx.db_url, paid), job_report(ctx.db_url, again)
+    assert (first["reused"]["music"], first["saved_usd"], first["reused"]["saved_usd"]) == (
+        False, 0.0, 0.0,
+    )  # fmt: skip
+    assert (second["music"]["reused"], second["music"]["cost_usd"]) == (True, 0.0)
+    assert second["music"]["saved_usd"] == pytest.approx(0.015)  # 3 s at $0.30 a minute
+    assert second["reused"]["music"] is True
+    assert second["reused"]["saved_usd"] == second["saved_usd"] == pytest.approx(0.015)
+    assert reused_note(second) == "  (the music bed reused from the cache, $0.01 saved)"
