@@ -7,9 +7,10 @@ Sources (each rule cites one):
   same caller ... on video.start_frame / video.end_frame for video extension";
 - [DOC] docs.agents.lumalabs.ai/guides/videos/generation (stored copy 2026): "Keep the completed
   generation's top-level id if you want to edit, extend, or reframe it later";
-- [COMFY] Comfy-Org/ComfyUI ``comfy_api_nodes/nodes_luma.py`` ``LumaRay32ExtendVideoNode`` (stored
-  copy 2026): "Extensions are always 5 seconds", sends ``duration: 5s`` with the resolution and
-  no aspect ratio; docs.comfy.org for the node: its output is the 5 s extension clip;
+- [COMFY] ComfyUI ``comfy_api_nodes/nodes_luma.py`` ``LumaRay32ExtendVideoNode`` (as copied in
+  the fork zhongzichang/ComfyUI ea98225a, 2026): "Extensions are always 5 seconds", sends
+  ``duration: 5s`` with the resolution and no aspect ratio; docs.comfy.org for the node: its
+  output is the 5 s extension clip;
 - [GMI] docs.gmicloud.ai luma-ray-3-2-generate (2026): extend "returns one 5s block per call",
   "Standard dynamic range only".
 The answer is the 5 s extension alone, starting from the extended generation's last frame, at its

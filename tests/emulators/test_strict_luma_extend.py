@@ -49,7 +49,7 @@ def completed(emulator: EmulatorHandle, body: dict[str, Any]) -> dict[str, Any]:
 
 def extension(gen_id: str, **options: Any) -> dict[str, Any]:
     body = video(start_frame={"generation_id": gen_id}, **options)
-    del body["aspect_ratio"]  # the source's (Comfy-Org/ComfyUI LumaRay32ExtendVideoNode)
+    del body["aspect_ratio"]  # the source's (ComfyUI LumaRay32ExtendVideoNode)
     return body
 
 
