@@ -214,9 +214,10 @@ def _extension_body(request: GenerationRequest, model: str) -> dict[str, Any]:
     ``type: video`` whose ``video.start_frame`` is ``{generation_id}`` of that completed ray-3.2
     generation (luma-agents 0.3.0 ``ImageRefParam.generation_id``: "on video.start_frame /
     video.end_frame for video extension"). As ComfyUI's ``nodes_luma.py``
-    ``LumaRay32ExtendVideoNode`` sends it (fork zhongzichang/ComfyUI ea98225a, 2026): duration ``5s`` ("Extensions are always 5 seconds"),
-    the resolution, no aspect ratio (the source's) and no loop. Luma answers with the 5 s
-    extension alone (docs.comfy.org; docs.gmicloud.ai "one 5s block per call")."""
+    ``LumaRay32ExtendVideoNode`` sends it (fork zhongzichang/ComfyUI ea98225a, 2026): duration
+    ``5s`` ("Extensions are always 5 seconds"), the resolution, no aspect ratio (the source's) and
+    no loop. Luma answers with the 5 s extension alone (docs.comfy.org; docs.gmicloud.ai "one 5s
+    block per call")."""
     assert request.extend_job is not None
     _, _, generation_id = request.extend_job.rpartition("/")  # "agents/<uuid>" -> "<uuid>"
     video = {
