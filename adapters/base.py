@@ -52,6 +52,9 @@ class GenerationRequest:
     # the clip an extension sends to its model's extend operation (registry ``extend``): the
     # provider returns it followed by ``duration_s`` more seconds (``pipeline.continuity``)
     extend_video: Path | None = None
+    # the provider's job id of that clip's generation, for an extend operation that takes the
+    # provider's own generation by id (registry ``extend.input: generation``, Luma ray-3.2)
+    extend_job: str | None = None
 
     @property
     def spoken_prompt(self) -> str:

@@ -113,6 +113,8 @@ class LumaAdapter(HostedAdapter):
         return body
 
     def _agents_body(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        if request.extend_job:
+            return _extension_body(request, model)
         duration = "10s" if request.duration_s > 7 else "5s"
         video: dict[str, Any] = {
             "resolution": luma_resolution(request.width, request.height),
@@ -205,6 +207,25 @@ class LumaAdapter(HostedAdapter):
         except RejectedInputError:
             return False
         return True
+
+
+def _extension_body(request: GenerationRequest, model: str) -> dict[str, Any]:
+    """A forward extension of the previous part's generation (registry ``extend``): a 5 s
+    ``type: video`` whose ``video.start_frame`` is ``{generation_id}`` of that completed ray-3.2
+    generation (luma-agents 0.3.0 ``ImageRefParam.generation_id``: "on video.start_frame /
+    video.end_frame for video extension"). As ComfyUI's ``nodes_luma.py``
+    ``LumaRay32ExtendVideoNode`` sends it (fork zhongzichang/ComfyUI ea98225a, 2026): duration
+    ``5s`` ("Extensions are always 5 seconds"), the resolution, no aspect ratio (the source's) and
+    no loop. Luma answers with the 5 s extension alone (docs.comfy.org; docs.gmicloud.ai "one 5s
+    block per call")."""
+    assert request.extend_job is not None
+    _, _, generation_id = request.extend_job.rpartition("/")  # "agents/<uuid>" -> "<uuid>"
+    video = {
+        "resolution": luma_resolution(request.width, request.height),
+        "duration": "5s",
+        "start_frame": {"generation_id": generation_id},
+    }
+    return {"model": model, "type": "video", "prompt": request.spoken_prompt[:6000], "video": video}
 
 
 def _output_url(gen: dict[str, Any]) -> str | None:

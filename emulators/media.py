@@ -103,18 +103,26 @@ def _extended(spec: ClipSpec, out: Path, defects: tuple[Defect, ...]) -> Path:
     assert spec.extend_video is not None
     sent = out.with_suffix(".sent.mp4")
     sent.write_bytes(spec.extend_video)
-    last = out.with_suffix(".last.png")
-    run_ffmpeg(["-sseof", "-1", "-i", str(sent), "-update", "1", str(last)])
     info = probe(sent)
     new = render_clip(
-        replace(spec, extend_video=None, first_frame=last.read_bytes(), width=info.width,
+        replace(spec, extend_video=None, first_frame=last_frame_png(sent), width=info.width,
                 height=info.height, fps=info.fps or spec.fps),
         out.with_suffix(".new.mp4"), defects,
     )  # fmt: skip
     run_ffmpeg(_concat_args([sent, new], out))
-    for path in (sent, last, new):
+    for path in (sent, new):
         path.unlink(missing_ok=True)
     return out
+
+
+def last_frame_png(clip: Path) -> bytes:
+    """The clip's last frame as PNG bytes (what an extension continues from)."""
+    last = clip.with_name(f".{clip.stem}.last.png")
+    run_ffmpeg(["-sseof", "-1", "-i", str(clip), "-update", "1", str(last)])
+    try:
+        return last.read_bytes()
+    finally:
+        last.unlink(missing_ok=True)
 
 
 def _concat_args(parts: list[Path], out: Path) -> list[str]:

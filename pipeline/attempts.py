@@ -170,8 +170,9 @@ def _request_of(
     data["reference_image"] = local(reference) if reference else None
     data["reference_images"] = tuple(local(p) for p in spec.get("reference_images") or ())
     clip = continuity.previous_clip(session, shot) if spec.get("continues") else None
-    if clip is not None and spec.get("extends"):  # the clip itself goes to the extend operation
+    if clip is not None and spec.get("extends"):  # the clip (or its generation) is extended
         data["extend_video"], data["reference_image"] = ctx.assets.local(clip), None
+        data["extend_job"] = continuity.extended_job(session, shot, attempt.model_id)
     elif clip is not None:
         out = ctx.work_dir(job.id) / f"lastframe-{shot.key}.png"
         data["reference_image"] = continuity.last_frame(ctx.assets.local(clip), out)
@@ -182,10 +183,27 @@ def _frame_refusal(ctx: RunContext, job: Job, shot: Shot, request: GenerationReq
     """A continuing shot's reference image is a frame the pipeline made: screen it like the
     storyboard's own reference images, which ``screen_storyboard`` screened before the job."""
     spec = shot_spec(job, shot.key)
+    if request.extend_video is not None:
+        return _extension_refusal(ctx, shot, request)
     if not spec.get("continues") or spec.get("reference_image") or request.reference_image is None:
         return None  # (an extension sends the previous clip, already gated, and no frame)
     path = refusals.shot_path(job.storyboard, shot.key)
     return continuity.frame_refusal(ctx.settings, request.reference_image, path)
+
+
+def _extension_refusal(ctx: RunContext, shot: Shot, request: GenerationRequest) -> str | None:
+    """An extension whose model extends the provider's own generation by id (registry
+    ``extend.input: generation``) needs the id of the generation that made the previous part's
+    clip as accepted; without it nothing is sent."""
+    model = next((m for m in ctx.registry.models if m.id == request.model), None)
+    extend = model.extend if model is not None else None
+    if extend is None or extend.input != "generation" or request.extend_job:
+        return None
+    return (
+        f"{shot.key}: {request.model} extends its own generation of the previous part, and no "
+        "attempt of it made that part's accepted clip as it is (the gate repaired it, or another "
+        "model made it); nothing was sent"
+    )
 
 
 def _refuse_before_spend(

@@ -102,6 +102,16 @@ def extended_clip(session: Session, storyboard: dict[str, Any], shot: Shot) -> s
     return previous_clip(session, shot) if spec.get("extends") else None
 
 
+def extended_job(session: Session, shot: Shot, model_id: str) -> str | None:
+    """The provider's job id of the generation that made the clip an ``extends`` shot extends
+    (the previous shot's accepted clip), for an extend operation that takes the provider's own
+    generation by id (registry ``extend.input: generation``). None when no attempt of
+    ``model_id`` made that clip as it is: one the gate repaired differs from the provider's
+    generation, so extending that generation would not continue the accepted clip."""
+    clip = previous_clip(session, shot)
+    return jobs.job_of_asset(session, clip, model_id) if clip else None
+
+
 def extension_tail(asset: Asset, previous: Path, out: Path) -> Asset:
     """The new part of an extension: the provider returns the video it was sent followed by the
     extension (Vertex Veo ``extend``), so the sent clip's frames are cut from the head with a

@@ -75,7 +75,11 @@ def fetch(ctx: RunContext, attempt_id: int, submitted_at: float | None = None) -
     except ProviderError as exc:
         record_failure(ctx, attempt_id, exc)
         return False
-    extends = any(m.extend is not None for m in ctx.registry.models if m.provider == provider)
+    extends = any(  # only an answer that repeats the sent clip (``extend.returns``) is cut
+        m.extend is not None and m.extend.returns == "combined"
+        for m in ctx.registry.models
+        if m.provider == provider
+    )
     extended = _extended_clip(ctx, attempt_id) if extends else None  # other providers: no read
     if extended is not None:  # the provider returned the sent clip + the extension: keep the tail
         asset = continuity.extension_tail(asset, extended, asset.path.with_suffix(".tail.mp4"))

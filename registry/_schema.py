@@ -98,8 +98,9 @@ class InputsIn(_Raw):
         return self
 
 
-EXTEND_PROVIDERS = ("google",)
-"""Providers whose adapter sends an extend request (``GenerationRequest.extend_video``)."""
+EXTEND_PROVIDERS = ("google", "luma")
+"""Providers whose adapter sends an extend request (``GenerationRequest.extend_video``, or
+``extend_job`` where the provider extends its own generation by id)."""
 
 
 class ExtendIn(_Raw):
@@ -110,6 +111,8 @@ class ExtendIn(_Raw):
     max_total_s: float = Field(gt=0)
     resolutions: list[str] = Field(min_length=1)
     source: str = Field(min_length=1)
+    input: Literal["clip", "generation"] = "clip"
+    returns: Literal["combined", "extension"] = "combined"
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -122,7 +125,7 @@ class ExtendIn(_Raw):
 
     def build(self) -> Extend:
         return Extend(self.seconds, self.max_input_s, self.max_total_s,
-                      tuple(self.resolutions), self.source)  # fmt: skip
+                      tuple(self.resolutions), self.source, self.input, self.returns)  # fmt: skip
 
 
 class LimitsIn(_Raw):

@@ -161,22 +161,32 @@ class Inputs:
     holds_frame: bool = False
 
 
+ExtendInput = Literal["clip", "generation"]
+ExtendAnswer = Literal["combined", "extension"]
+
+
 @dataclass(frozen=True)
 class Extend:
     """The provider's own extend operation: a clip the model made (or any clip of
     ``max_input_s`` or less) comes back ``seconds`` longer, continuing from its last frame, up to
-    ``max_total_s`` in all, at one of ``resolutions``. ``source`` says where that was read."""
+    ``max_total_s`` in all, at one of ``resolutions``. ``input``: what the request carries, the
+    previous part's ``clip`` itself (Vertex Veo) or the provider's id of the ``generation`` that
+    made it (Luma ray-3.2, so only a clip the provider made as it is can be extended).
+    ``returns``: the ``combined`` video (the sent clip then the extension, cut to its tail at
+    fetch) or the ``extension`` alone. ``source`` says where that was read."""
 
     seconds: float
     max_input_s: float
     max_total_s: float
     resolutions: tuple[str, ...]
     source: str = ""
+    input: ExtendInput = "clip"
+    returns: ExtendAnswer = "combined"
 
     def to_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "max_input_s": self.max_input_s,
                 "max_total_s": self.max_total_s, "resolutions": list(self.resolutions),
-                "source": self.source}  # fmt: skip
+                "input": self.input, "returns": self.returns, "source": self.source}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,18 @@ def previous_shot(session: Session, shot: Shot) -> Shot | None:
     )
 
 
+def job_of_asset(session: Session, asset_path: str, model_id: str) -> str | None:
+    """The provider job id of the latest attempt of ``model_id`` whose fetched asset is
+    ``asset_path`` (the shot cache shares assets across jobs, so any job's attempt counts)."""
+    return session.scalar(
+        select(Attempt.provider_job_id)
+        .where(Attempt.asset_path == asset_path, Attempt.model_id == model_id,
+               Attempt.provider_job_id.is_not(None))
+        .order_by(Attempt.id.desc())
+        .limit(1)
+    )  # fmt: skip
+
+
 def job_status(session: Session, job_id: str) -> str | None:
     return session.scalar(select(Job.status).where(Job.id == job_id))
 

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
+from emulators.routes import _luma_extend as extend
 from emulators.routes import luma_rules as rules
 from emulators.state import Job, View
 from emulators.wire import bearer, error_response, refused_key, respond
@@ -36,7 +37,9 @@ def rules_model(request: Request, model: str, agents: bool) -> str:
     return max((m for m in ids if model.startswith(m + "-")), key=len, default=model)
 
 
-def luma_spec(request: Request, body: dict[str, Any], agents: bool) -> ClipSpec:
+def luma_spec(request: Request, body: dict[str, Any], agents: bool) -> tuple[ClipSpec, float]:
+    """The clip a create renders, and the length of the video it makes or ends (an extension:
+    the chain of generations it continues, emulators/routes/_luma_extend.py)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise rules.Refused("model is required")
@@ -46,10 +49,11 @@ def luma_spec(request: Request, body: dict[str, Any], agents: bool) -> ClipSpec:
     else:
         rules.check_legacy(real, body)
         video = body
+    gen_id = extend.generation_ref(video) if agents else None
     duration = str(video.get("duration", "5s"))
     short = flow.resolution_short(video.get("resolution"), 720 if agents else 540)
     width, height = flow.dims(str(body.get("aspect_ratio", "16:9")), short)
-    return ClipSpec(
+    spec = ClipSpec(
         provider=PROVIDER,
         model=model,
         prompt=str(body.get("prompt", "")),
@@ -57,6 +61,11 @@ def luma_spec(request: Request, body: dict[str, Any], agents: bool) -> ClipSpec:
         width=width,
         height=height,
     )
+    if gen_id is None:
+        return spec, spec.duration_s
+    emu = flow.emulator(request)
+    extension = extend.check_extension(emu, bearer(request), gen_id, video)
+    return extend.extension_spec(spec, extension, emu), extension.total_s
 
 
 async def _create(request: Request, agents: bool) -> Response:
@@ -66,7 +75,7 @@ async def _create(request: Request, agents: bool) -> Response:
         return error_response(PROVIDER, 401, "Invalid API key")
     try:
         raw, body = await flow.json_body(request)
-        spec = luma_spec(request, body, agents)
+        spec, chain_s = luma_spec(request, body, agents)
     except flow.BadRequest as exc:
         return error_response(PROVIDER, 400, str(exc))
     except rules.Refused as exc:
@@ -78,6 +87,7 @@ async def _create(request: Request, agents: bool) -> Response:
     assert job is not None
     job.extra["request"] = body
     job.extra["agents"] = agents
+    job.extra["caller"], job.extra["chain_s"] = bearer(request), chain_s
     view = View("queued", 0.0)
     return respond(generation(request, job, view), created.fault, status=201)
 

@@ -115,6 +115,7 @@ def test_a_planned_job_stores_records_that_round_trip():
             expected = asdict(built) | {"reference_image": None}
             assert expected.pop("reference_images") == ()  # resolved when submitting, not stored
             assert expected.pop("extend_video") is None  # likewise: the clip an extension sends
+            assert expected.pop("extend_job") is None  # and the generation it extends by id
             if expected["speaker"] is None:  # stored only when the shot names one
                 del expected["speaker"]
             assert stored.to_json() == expected
