@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -66,8 +66,20 @@ def chat_body(
     return body
 
 
+class ChatPort(Protocol):
+    """What a draft calls: a client of one provider speaking one registry ``api`` (``openai_chat``
+    here, ``gemini_generate_content`` in ``adapters.gemini_chat``), taking a ``chat_body``."""
+
+    provider: str
+    api: str
+
+    def complete(self, body: Mapping[str, Any]) -> ChatAnswer: ...
+
+
 class ChatClient:
     """One provider's chat endpoint. Never retries (the caller's fallback chain does)."""
+
+    api = "openai_chat"
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from adapters.chat import ChatAnswer, ChatClient, chat_body
+from adapters.chat import ChatAnswer, ChatPort, chat_body
 from adapters.errors import ProviderError
 from foundation.errors import InvalidInputError, Problem
 from foundation.storyboard import Storyboard, StoryboardError, parse_storyboard
@@ -136,24 +136,27 @@ def board_data(board: Storyboard) -> dict[str, Any]:
 def draft_storyboard(
     brief: DraftBrief,
     registry: Registry,
-    clients: Mapping[str, ChatClient],
+    clients: Mapping[str, ChatPort],
     *,
     providers: Collection[str] | None = None,
+    pin: str | None = None,
     health: HealthSource | None = None,
     max_repairs: int = 2,
     today: date | None = None,
     validate: Callable[[Any], Storyboard] | None = None,
 ) -> DraftResult:
-    """Route an ``llm`` model among the providers with a client, and draft. Raises ``DraftError``
-    when every model in the chain failed or the last answer is still invalid after the repairs."""
+    """Route an ``llm`` model among the providers with a client whose ``api`` is the model's
+    (``pin``: a model id to try first), and draft. Raises ``DraftError`` when every model in the
+    chain failed or the last answer is still invalid after the repairs."""
     enabled = set(clients) & set(providers if providers is not None else clients)
     decision = route_stage(
         registry,
         ModelKind.LLM,
         enabled,
         usage=_EXPECTED_USAGE,
-        requires={"api": "openai_chat", "structured_output": "json_schema"},
+        accepts=lambda spec: _speaks(spec.caps, clients.get(spec.provider)),
         health=health,
+        pin=pin,
         today=today,
     )
     result = DraftResult(None, decision)
@@ -177,10 +180,24 @@ def draft_storyboard(
     raise DraftError("the drafted storyboard is still invalid", last, result)
 
 
+STRUCTURED = {"openai_chat": "json_schema", "gemini_generate_content": "response_schema"}
+
+
+def _speaks(caps: Mapping[str, Any], client: ChatPort | None) -> str | None:
+    """Why the provider's client cannot draft with a model of these capabilities (None: it can):
+    the model's ``api`` must be the client's, with that api's structured output."""
+    api = caps.get("api")
+    if client is not None and api != client.api:
+        return f"api is {api!r}; the {client.provider} client speaks {client.api!r}"
+    if api in STRUCTURED and caps.get("structured_output") != STRUCTURED[str(api)]:
+        return f"structured_output is {caps.get('structured_output')!r}, needs {STRUCTURED[api]!r}"
+    return None
+
+
 def _converse(
     brief: DraftBrief,
     candidate: StageCandidate,
-    client: ChatClient,
+    client: ChatPort,
     result: DraftResult,
     check: Callable[[Any], Storyboard],
     registry: Registry,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.chat import ChatClient
+from adapters.chat import ChatClient, ChatPort
+from adapters.gemini_chat import GeminiChatClient
 from foundation.settings import Settings
 from pipeline.draft import DraftBrief, DraftError, DraftResult, draft_storyboard
 from registry import Registry
@@ -12,19 +13,21 @@ from registry import Registry
 
 def chat_clients(
     settings: Settings, emulator_urls: Mapping[str, str] | None = None
-) -> dict[str, ChatClient]:
-    """One client per chat provider: at the emulator (``emulator_urls``: its judge base URLs,
-    any key) or, live, each provider whose key is set (``SHOTLINE_OPENAI_API_KEY``,
-    ``SHOTLINE_GEMINI_API_KEY``)."""
+) -> dict[str, ChatPort]:
+    """One client per chat provider, speaking the api its llm models declare in the registry:
+    OpenAI's chat/completions, Gemini's native generateContent. At the emulator
+    (``emulator_urls``: its judge base URLs, any key) or, live, each provider whose key is set
+    (``SHOTLINE_OPENAI_API_KEY``, ``SHOTLINE_GEMINI_API_KEY``)."""
     if emulator_urls is not None:
         return {
             "openai": ChatClient("openai", "emulated", emulator_urls["openai"]),
-            "gemini": ChatClient("gemini", "emulated", emulator_urls["gemini"] + "/openai"),
+            "gemini": GeminiChatClient("emulated", emulator_urls["gemini"]),
         }
-    clients: dict[str, ChatClient] = {}
-    for provider, key in (("openai", settings.openai_api_key), ("gemini", settings.gemini_api_key)):
-        if key is not None:
-            clients[provider] = ChatClient(provider, key.get_secret_value())
+    clients: dict[str, ChatPort] = {}
+    if settings.openai_api_key is not None:
+        clients["openai"] = ChatClient("openai", settings.openai_api_key.get_secret_value())
+    if settings.gemini_api_key is not None:
+        clients["gemini"] = GeminiChatClient(settings.gemini_api_key.get_secret_value())
     return clients
 
 
@@ -32,15 +35,16 @@ def run_draft(
     brief: DraftBrief,
     settings: Settings,
     registry: Registry,
-    clients: Mapping[str, ChatClient],
+    clients: Mapping[str, ChatPort],
     *,
     emulated: bool,
     tenant: str = "local",
     max_repairs: int = 2,
+    pin: str | None = None,
 ) -> DraftResult:
     """Draft and book the cost (``ledger.drafts``), also when the draft fails (then re-raised)."""
     try:
-        result = draft_storyboard(brief, registry, clients, max_repairs=max_repairs)
+        result = draft_storyboard(brief, registry, clients, max_repairs=max_repairs, pin=pin)
     except DraftError as exc:
         _book(settings, tenant, exc.result, registry, emulated, valid=False)
         raise

@@ -200,8 +200,10 @@ class UsagePriceIn(_Raw):
 
 
 class LlmCaps(_Raw):
-    """``api``: the wire protocol the adapter speaks; ``structured_output``: how a JSON schema is
-    enforced (``json_schema``: OpenAI ``response_format``; ``response_schema``: Gemini)."""
+    """``api``: the wire protocol the adapter speaks (``openai_chat``: ``adapters.chat``;
+    ``gemini_generate_content``: ``adapters.gemini_chat``); ``structured_output``: how a JSON schema
+    is enforced (``json_schema``: OpenAI ``response_format``; ``response_schema``: Gemini's
+    ``generationConfig`` schema, sent as ``responseJsonSchema``)."""
 
     api: Literal["openai_chat", "gemini_generate_content"]
     context_tokens: int = Field(ge=1)

@@ -1,4 +1,5 @@
-"""Gemini API emulation: ``generateContent`` (the judge), and Veo ``predictLongRunning`` as it is
+"""Gemini API emulation: ``generateContent`` for text models (the judge, and storyboard drafts
+with the refusals of ``_gemini_text``), and Veo ``predictLongRunning`` as it is
 now: refused for every real model id (404 NOT_FOUND). The Veo preview ids were shut down on the Gemini
 API on 2026-10-22 ([3P] docs.apiyi.com/en/live/2026-10/veo-3-1-preview-retired and
 live/2026-11/veo-3-1-official-offline, quoting ai.google.dev/gemini-api/docs/deprecations), Veo 2.0
@@ -19,7 +20,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from emulators import webhooks
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
-from emulators.routes.judges import gemini_generate
+from emulators.routes import _gemini_text as text_rules
+from emulators.routes.judges import admit_call, gemini_generate
 from emulators.state import Emulator, Job, View
 from emulators.wire import error_response, respond
 
@@ -112,7 +114,7 @@ async def model_action(model_action: str, request: Request) -> Response:
     try:
         raw, body = await flow.json_body(request)
         if action == "generateContent":
-            return await gemini_generate(request, model, raw, body)
+            return await generate_content(request, model, raw, body)
         if action != "predictLongRunning":
             return error_response(PROVIDER, 404, f"unknown method {action!r}")
         if model not in flow.emulator(request).scenario.models:
@@ -129,6 +131,45 @@ async def model_action(model_action: str, request: Request) -> Response:
     for uri in (body.get("webhookConfig") or {}).get("uris") or []:
         webhooks.schedule(emu, job, str(uri), "standard", lambda j: _event(request, j, emu))
     return respond({"name": _op_name(job)}, created.fault)
+
+
+async def generate_content(
+    request: Request, model: str, raw: bytes, body: dict[str, Any]
+) -> Response:
+    """A text model's generateContent (``_gemini_text``): refusals first, then the storyboard
+    draft when the response schema is a storyboard's, else the judge's answer."""
+    if model not in text_rules.TEXT_MODELS and model not in flow.emulator(request).scenario.models:
+        return error_response(PROVIDER, 404, text_rules.not_found(model))
+    refused = text_rules.refusal(body)
+    if refused is not None:
+        return error_response(PROVIDER, 400, refused)
+    if not text_rules.wants_storyboard(body):
+        return await gemini_generate(request, model, raw, body)
+    gate, blocked = await admit_call(request, PROVIDER, model, raw)
+    if isinstance(gate, Response):
+        return gate
+    prompt_tokens = len(raw) // 4
+    if blocked:
+        usage = {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens}
+        return respond({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage}, gate)
+    rounds = flow.emulator(request).profile(PROVIDER, model).draft_invalid_rounds
+    text = text_rules.storyboard_text(body, rounds)
+    limit = (body.get("generationConfig") or {}).get("maxOutputTokens")
+    reason, tokens = "STOP", len(text) // 4
+    if isinstance(limit, int) and tokens > limit:  # cut where the budget ends
+        reason, tokens, text = "MAX_TOKENS", limit, text[: limit * 4]
+    candidate = {
+        "content": {"role": "model", "parts": [{"text": text}]},
+        "finishReason": reason,
+        "index": 0,
+    }
+    usage = {
+        "promptTokenCount": prompt_tokens,
+        "candidatesTokenCount": tokens,
+        "totalTokenCount": prompt_tokens + tokens,
+    }
+    answer = {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}
+    return respond(answer, gate)
 
 
 def _event(request: Request, job: Job, emu: Emulator) -> dict[str, Any]:

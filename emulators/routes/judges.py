@@ -98,7 +98,7 @@ def _issue(issue: dict[str, Any], schema: dict[str, Any]) -> Any:
     return out
 
 
-async def _gate(request: Request, provider: str, model: str, raw: bytes) -> tuple[Any, bool]:
+async def admit_call(request: Request, provider: str, model: str, raw: bytes) -> tuple[Any, bool]:
     """Apply submit faults; return (early response or fault-for-body, refused-for-safety)."""
     emu = flow.emulator(request)
     prompt = raw.decode(errors="ignore")
@@ -114,7 +114,7 @@ async def _gate(request: Request, provider: str, model: str, raw: bytes) -> tupl
 async def gemini_generate(
     request: Request, model: str, raw: bytes, body: dict[str, Any]
 ) -> Response:
-    gate, refused = await _gate(request, "google", model, raw)
+    gate, refused = await admit_call(request, "google", model, raw)
     if isinstance(gate, Response):
         return gate
     usage = {"promptTokenCount": len(raw) // 4, "candidatesTokenCount": 60}
@@ -135,7 +135,7 @@ async def gemini_generate(
 
 async def openai_chat(request: Request, raw: bytes, body: dict[str, Any]) -> Response:
     model = str(body.get("model", "gpt-judge"))
-    gate, refused = await _gate(request, "openai", model, raw)
+    gate, refused = await admit_call(request, "openai", model, raw)
     if isinstance(gate, Response):
         return gate
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}

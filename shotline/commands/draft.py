@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
         scenario: Annotated[
             Path | None, typer.Option(help="emulator scenario (with --providers emulated)")
         ] = None,
+        model: Annotated[
+            str | None, typer.Option(help="llm model id (registry) to try first, e.g. gemini/...")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     ) -> None:
         """Draft a storyboard from a brief with a language model; write it as YAML."""
@@ -42,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         try:
-            summary = _draft(brief, out, shots, duration, style, providers, scenario)
+            summary = _draft(brief, out, shots, duration, style, providers, scenario, model)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
@@ -65,6 +68,7 @@ def _draft(
     style: str | None,
     providers: str,
     scenario: Path | None,
+    model: str | None = None,
 ) -> dict[str, Any]:
     import yaml
 
@@ -86,7 +90,13 @@ def _draft(
                               "SHOTLINE_GEMINI_API_KEY, or use --providers emulated")  # fmt: skip
             raise InvalidInputError("no language model provider is configured", [problem])
         request = DraftBrief(brief, shots, duration, style)
-        result = run_draft(request, settings, registry, clients, emulated=urls is not None)
+        if model is not None and model not in registry:
+            raise InvalidInputError(
+                "unknown model", [Problem("--model", f"{model!r} is not in the registry")]
+            )
+        result = run_draft(
+            request, settings, registry, clients, emulated=urls is not None, pin=model
+        )
     assert result.board is not None
     text = yaml.safe_dump(board_data(result.board), sort_keys=False, allow_unicode=True)
     out.write_text(text, encoding="utf-8")

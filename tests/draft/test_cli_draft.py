@@ -33,6 +33,27 @@ def test_draft_then_plan(tmp_path):
     assert len(json.loads(planned.stdout)["shots"]) == 4
 
 
+def test_draft_through_gemini_generate_content_then_plan(tmp_path):
+    out = tmp_path / "gemini.yaml"
+    done = run("draft", "a kite over dunes", "-o", str(out), "--shots", "2", "--providers",
+               "emulated", "--model", "gemini/gemini-2.5-flash", "--json")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["model"] == "gemini/gemini-2.5-flash"
+    assert summary["rounds"][0]["input_tokens"] > 0
+    assert summary["cost_usd"] > 0
+    planned = run("plan", str(out), "--providers", "local", "--json")
+    assert planned.exit_code == 0, planned.output
+    assert len(json.loads(planned.stdout)["shots"]) == 2
+
+
+def test_draft_refuses_an_unknown_model(tmp_path):
+    done = run("draft", "x", "-o", str(tmp_path / "x.yaml"), "--providers", "emulated",
+               "--model", "gemini/nope", "--json")  # fmt: skip
+    assert done.exit_code != 0
+    assert "gemini/nope" in done.output
+
+
 def test_draft_books_its_cost_outside_a_job(tmp_path):
     from foundation.settings import get_settings
     from ledger.drafts import drafts_spent
@@ -90,7 +111,11 @@ def test_models_json_names_each_kind():
     by_id = {m["id"]: m for m in json.loads(done.stdout)["models"]}
     assert by_id["google/veo-3.1"]["kind"] == "video"
     assert by_id["gemini/gemini-2.5-flash"]["kind"] == "llm"
-    assert by_id["gemini/gemini-2.5-flash"]["capabilities"]["structured_output"] == "json_schema"
+    caps = by_id["gemini/gemini-2.5-flash"]["capabilities"]
+    assert (caps["api"], caps["structured_output"]) == (
+        "gemini_generate_content",
+        "response_schema",
+    )
     rates = by_id["openai/tts-1"]["usage_price"]
     assert rates[0]["meter"] == "characters"
     assert rates[0]["source"].startswith("developers.openai.com")

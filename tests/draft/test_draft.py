@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from adapters.chat import ChatClient
+from adapters.chat import ChatClient, ChatPort
+from adapters.gemini_chat import GeminiChatClient
 from foundation.storyboard import parse_storyboard
 from pipeline.draft import DraftBrief, DraftError, board_data, draft_storyboard
 from registry import load_registry
@@ -20,11 +21,11 @@ def registry():
     return load_registry()
 
 
-def clients(emulator, *providers: str) -> dict[str, ChatClient]:
+def clients(emulator, *providers: str) -> dict[str, ChatPort]:
     urls = emulator.judge_base_urls
-    made = {
+    made: dict[str, ChatPort] = {
         "openai": ChatClient("openai", "k", urls["openai"]),
-        "gemini": ChatClient("gemini", "k", urls["gemini"] + "/openai"),
+        "gemini": GeminiChatClient("k", urls["gemini"]),
     }
     return {p: made[p] for p in providers or made}
 
