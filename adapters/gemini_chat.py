@@ -5,9 +5,9 @@
 by ``chat_body``), translates it with ``generate_content_body`` and answers the same
 ``ChatAnswer``, so a draft does not care which wire a model speaks.
 
-Wire contract: google-genai 3.6.1 (installed) ``types.py`` and ``models.py`` ``_GenerateContent
-Parameters_to_mldev``; ai.google.dev/api/generate-content (GenerationConfig, read 2026-12-05 via
-the SDK's copy of its field docs):
+Wire contract: google-genai 3.6.1 (installed) ``types.py`` (whose field docs copy
+ai.google.dev/api/generate-content's GenerationConfig), read 2026-12-05; the body is the one the SDK
+sends (``tests/draft/test_gemini_native.py`` compares them byte for byte as JSON):
 - request ``{contents: [{role: user|model, parts: [{text}]}], systemInstruction: {parts: [...]},
   generationConfig: {responseMimeType, responseJsonSchema, temperature, maxOutputTokens}}``, the
   key as ``x-goog-api-key``;
@@ -22,9 +22,14 @@ the SDK's copy of its field docs):
   MAX_TOKENS, SAFETY...), ``promptFeedback.blockReason`` when the prompt is blocked, and
   ``usageMetadata{promptTokenCount, candidatesTokenCount, thoughtsTokenCount,
   cachedContentTokenCount, totalTokenCount}`` (thinking tokens bill as output: registry);
-- errors ``{"error": {"code", "message", "status"}}`` (400 INVALID_ARGUMENT, 403
-  PERMISSION_DENIED, 404 NOT_FOUND, 429 RESOURCE_EXHAUSTED with ``google.rpc.RetryInfo``):
-  classified by ``adapters._http.classify_status``.
+- errors ``{"error": {"code", "message", "status"}}``: ai.google.dev/gemini-api/docs/troubleshooting
+  (stored copy read 2026-12-05) lists 400 INVALID_ARGUMENT / FAILED_PRECONDITION, 403
+  PERMISSION_DENIED, 404 NOT_FOUND, 429 RESOURCE_EXHAUSTED (``google.rpc.RetryInfo``), 500
+  INTERNAL, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED; ``adapters._http.classify_status`` maps them
+  (rejected input, rate limited, transient, timeout).
+- Corroboration: firebase-js-sdk 964465c ``docs-devsite/ai.generationconfig.md``
+  (``responseJsonSchema``: "responseSchema must be omitted, but responseMimeType is required and
+  must be set to application/json").
 """
 
 from __future__ import annotations

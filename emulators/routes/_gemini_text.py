@@ -20,7 +20,10 @@ Rules and sources (checked 2026-12-05):
 - A model the API does not serve: 404 NOT_FOUND "models/X is not found for API version v1beta, or
   is not supported for generateContent. ..." (the shape of ``emulators.routes.google.not_found``).
   Served: ``TEXT_MODELS`` and the scenario's models (the judge tests name theirs there).
-- The wording of the refusals marked UNCERTAIN is ours; the status and the shape are Google's.
+- Statuses: ai.google.dev/gemini-api/docs/troubleshooting (stored copy read 2026-12-05): 400
+  INVALID_ARGUMENT for a malformed body, 403 PERMISSION_DENIED, 404 NOT_FOUND, 429
+  RESOURCE_EXHAUSTED. The wording of the refusals marked UNCERTAIN is ours; status and shape
+  (``{"error": {code, message, status}}``) are Google's.
 """
 
 from __future__ import annotations
