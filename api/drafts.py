@@ -30,6 +30,9 @@ class DraftCreate(Schema):
     shots: int | None = Field(default=None, ge=1, le=50, description="number of shots")
     duration: float | None = Field(default=None, ge=1, le=60, description="seconds per shot")
     style: str | None = Field(default=None, max_length=500, description="visual style")
+    model: str | None = Field(
+        default=None, max_length=200, description="llm model id (registry) to try first"
+    )
 
 
 class DraftRead(Schema):
@@ -54,9 +57,18 @@ def _draft(state: ApiState, tenant: str, body: DraftCreate) -> dict[str, Any]:
     if not clients:
         problem = Problem("model", "no language model provider is configured on this server")
         raise InvalidInputError("cannot draft", [problem])
+    if body.model is not None and body.model not in ctx.registry:
+        problem = Problem("model", f"{body.model!r} is not in the registry")
+        raise InvalidInputError("unknown model", [problem])
     request = DraftBrief(body.brief, body.shots, body.duration, body.style)
     result = run_draft(
-        request, ctx.settings, ctx.registry, clients, emulated=ctx.emulated, tenant=tenant
+        request,
+        ctx.settings,
+        ctx.registry,
+        clients,
+        emulated=ctx.emulated,
+        tenant=tenant,
+        pin=body.model,
     )
     assert result.board is not None
     data = board_data(result.board)

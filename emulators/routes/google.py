@@ -21,6 +21,7 @@ from emulators import webhooks
 from emulators.media import ClipSpec
 from emulators.routes import _flow as flow
 from emulators.routes import _gemini_text as text_rules
+from emulators.routes.images_gemini import auth_refusal
 from emulators.routes.judges import admit_call, gemini_generate
 from emulators.state import Emulator, Job, View
 from emulators.wire import error_response, respond
@@ -138,6 +139,9 @@ async def generate_content(
 ) -> Response:
     """A text model's generateContent (``_gemini_text``): refusals first, then the storyboard
     draft when the response schema is a storyboard's, else the judge's answer."""
+    bad_key = auth_refusal(request)
+    if bad_key is not None:
+        return bad_key
     if model not in text_rules.TEXT_MODELS and model not in flow.emulator(request).scenario.models:
         return error_response(PROVIDER, 404, text_rules.not_found(model))
     refused = text_rules.refusal(body)

@@ -65,7 +65,8 @@ def _authorized(request: Request) -> bool:
     return bool(request.headers.get("x-goog-api-key") or request.query_params.get("key"))
 
 
-def _auth_refusal(request: Request) -> Response | None:
+def auth_refusal(request: Request) -> Response | None:
+    """403 without a key, 400 API_KEY_INVALID for a key the scenario refuses (rules above)."""
     if not _authorized(request):
         return error_response(PROVIDER, 403, "Method doesn't allow unregistered callers.")
     if refused_key(request) or request.query_params.get("key") in _invalid(request):
@@ -125,7 +126,7 @@ def _aspect(body: dict[str, Any]) -> str:
 
 
 async def generate(model: str, request: Request) -> Response:
-    refused = _auth_refusal(request)
+    refused = auth_refusal(request)
     if refused is not None:
         return refused
     raw = await request.body()
@@ -169,7 +170,7 @@ async def generate(model: str, request: Request) -> Response:
 
 
 async def retired(model: str, request: Request) -> Response:
-    refused = _auth_refusal(request)
+    refused = auth_refusal(request)
     if refused is not None:
         return refused
     message = (

@@ -34,6 +34,20 @@ def test_draft_200(client, headers):
     assert len(data["rounds"]) == 1
 
 
+def test_draft_routed_to_gemini_generate_content(client, headers):
+    body = {"brief": "a kite over dunes", "shots": 2, "model": "gemini/gemini-2.5-flash"}
+    answer = client.post("/v1/storyboards:draft", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["model"] == "gemini/gemini-2.5-flash"
+    assert len(parse_storyboard_text(data["yaml"]).shots()) == 2
+    unknown = client.post(
+        "/v1/storyboards:draft", json={"brief": "x", "model": "gemini/nope"}, headers=headers
+    )
+    assert unknown.status_code == 422
+    assert "gemini/nope" in unknown.text
+
+
 def test_draft_401_without_a_key(client):
     answer = client.post("/v1/storyboards:draft", json={"brief": "x"})
     assert answer.status_code == 401

@@ -22,7 +22,8 @@ from emulators import EmulatorHandle, start_emulator
 from emulators.routes._gemini_text import refusal
 from emulators.scenario import Scenario
 from foundation.storyboard import parse_storyboard
-from pipeline.draft import storyboard_schema
+from pipeline.draft import DraftBrief, draft_storyboard, storyboard_schema
+from registry import load_registry
 
 BRIEF = "a fox crosses a frozen lake\nWrite exactly 2 shots."
 SYSTEM = "You write storyboards."
@@ -166,7 +167,9 @@ def test_the_adapter_classifies_refusals(emulator):
 def faulty() -> Iterator[EmulatorHandle]:
     faults = [{"kind": "safety_refusal", "calls": [1]},
               {"kind": "rate_limit", "calls": [2], "retry_after_s": 3}]  # fmt: skip
-    scenario = Scenario.model_validate({"models": {"gemini-2.5-pro": {"faults": faults}}})
+    models = {"gemini-2.5-pro": {"faults": faults},
+              "gemini-2.5-flash": {"draft_invalid_rounds": 1}}  # fmt: skip
+    scenario = Scenario.model_validate({"models": models, "invalid_keys": ["revoked"]})
     with start_emulator(scenario) as handle:
         yield handle
 
@@ -181,3 +184,29 @@ def test_a_blocked_prompt_and_a_rate_limit_are_typed(faulty):
         client.complete(chat)
     assert limited.value.retry_after == 3
     assert parse_storyboard(json.loads(client.complete(chat).text))
+
+
+def test_a_refused_key_is_googles_api_key_invalid(faulty):
+    answer = httpx.post(url(faulty), json=draft_body(), headers={"x-goog-api-key": "revoked"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+    with pytest.raises(RejectedInputError, match="API key not valid"):
+        GeminiChatClient("revoked", faulty.judge_base_urls["gemini"]).complete(
+            chat_body("gemini-2.5-flash", MESSAGES, schema_name="storyboard", schema={})
+        )
+
+
+def test_a_native_draft_is_repaired_in_the_same_conversation(faulty):
+    client = GeminiChatClient("k", faulty.judge_base_urls["gemini"])
+    sent: list[httpx.Request] = []
+    client._http.client.event_hooks["request"].append(sent.append)
+    brief = DraftBrief("a kite over dunes", shots=2, duration_s=3)
+    result = draft_storyboard(brief, load_registry(), {"gemini": client})
+    assert result.model_id == "gemini/gemini-2.5-flash"
+    assert result.board is not None
+    assert len(result.rounds) == 2
+    assert any("duration" in p.path for p in result.rounds[0].problems)
+    repair = json.loads(sent[1].content)
+    assert [c["role"] for c in repair["contents"]] == ["user", "model", "user"]
+    assert "The storyboard is invalid" in repair["contents"][2]["parts"][0]["text"]
+    assert result.cost_usd > 0
