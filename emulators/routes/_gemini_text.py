@@ -33,7 +33,13 @@ from typing import Any
 
 from emulators.routes import _chat_rules as chat_rules
 
-TEXT_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3.8-flash", "gemini-flash-latest")
+TEXT_MODELS = (
+    "gemini-3.5-flash-lite",
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-3.8-flash",
+    "gemini-flash-latest",
+)
 MIME_TYPES = ("text/plain", "application/json", "text/x.enum")
 SCHEMA_FIELDS = frozenset(
     {

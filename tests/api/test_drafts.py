@@ -35,11 +35,11 @@ def test_draft_200(client, headers):
 
 
 def test_draft_routed_to_gemini_generate_content(client, headers):
-    body = {"brief": "a kite over dunes", "shots": 2, "model": "gemini/gemini-2.5-flash"}
+    body = {"brief": "a kite over dunes", "shots": 2, "model": "gemini/gemini-3.5-flash-lite"}
     answer = client.post("/v1/storyboards:draft", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
     data = answer.json()
-    assert data["model"] == "gemini/gemini-2.5-flash"
+    assert data["model"] == "gemini/gemini-3.5-flash-lite"
     assert len(parse_storyboard_text(data["yaml"]).shots()) == 2
     unknown = client.post(
         "/v1/storyboards:draft", json={"brief": "x", "model": "gemini/nope"}, headers=headers

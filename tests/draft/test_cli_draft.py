@@ -36,10 +36,10 @@ def test_draft_then_plan(tmp_path):
 def test_draft_through_gemini_generate_content_then_plan(tmp_path):
     out = tmp_path / "gemini.yaml"
     done = run("draft", "a kite over dunes", "-o", str(out), "--shots", "2", "--providers",
-               "emulated", "--model", "gemini/gemini-2.5-flash", "--json")  # fmt: skip
+               "emulated", "--model", "gemini/gemini-3.5-flash-lite", "--json")  # fmt: skip
     assert done.exit_code == 0, done.output
     summary = json.loads(done.stdout)
-    assert summary["model"] == "gemini/gemini-2.5-flash"
+    assert summary["model"] == "gemini/gemini-3.5-flash-lite"
     assert summary["rounds"][0]["input_tokens"] > 0
     assert summary["cost_usd"] > 0
     planned = run("plan", str(out), "--providers", "local", "--json")
@@ -110,8 +110,8 @@ def test_models_json_names_each_kind():
     done = run("models", "--json")
     by_id = {m["id"]: m for m in json.loads(done.stdout)["models"]}
     assert by_id["google/veo-3.1"]["kind"] == "video"
-    assert by_id["gemini/gemini-2.5-flash"]["kind"] == "llm"
-    caps = by_id["gemini/gemini-2.5-flash"]["capabilities"]
+    assert by_id["gemini/gemini-3.5-flash-lite"]["kind"] == "llm"
+    caps = by_id["gemini/gemini-3.5-flash-lite"]["capabilities"]
     assert (caps["api"], caps["structured_output"]) == (
         "gemini_generate_content",
         "response_schema",

@@ -86,7 +86,7 @@ def test_a_provider_failure_falls_back_to_the_next_model(emulator, registry):
     result = draft_storyboard(BRIEF, registry, chat, today=TODAY)
     assert result.board is not None
     assert result.rounds[0].error is not None
-    assert result.model_id == "gemini/gemini-2.5-flash"
+    assert result.model_id == "gemini/gemini-3.5-flash-lite"
 
 
 def test_no_llm_provider_is_a_clear_refusal(registry):

@@ -31,11 +31,11 @@ MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": B
 KEY = {"x-goog-api-key": "k"}
 
 
-def url(emulator: EmulatorHandle, model: str = "gemini-2.5-flash") -> str:
+def url(emulator: EmulatorHandle, model: str = "gemini-3.5-flash-lite") -> str:
     return f"{emulator.judge_base_urls['gemini']}/models/{model}:generateContent"
 
 
-def draft_body(model: str = "gemini-2.5-flash", **config: Any) -> dict[str, Any]:
+def draft_body(model: str = "gemini-3.5-flash-lite", **config: Any) -> dict[str, Any]:
     generation = {
         "responseMimeType": "application/json",
         "responseJsonSchema": gemini_json_schema(storyboard_schema()),
@@ -92,7 +92,7 @@ def test_the_sdk_and_the_adapter_send_one_request_and_read_a_storyboard(emulator
     )
     schema = gemini_json_schema(storyboard_schema())
     response = client.models.generate_content(
-        model="gemini-2.5-flash",
+        model="gemini-3.5-flash-lite",
         contents=BRIEF,
         config=types.GenerateContentConfig(
             system_instruction=SYSTEM,
@@ -112,10 +112,10 @@ def test_the_sdk_and_the_adapter_send_one_request_and_read_a_storyboard(emulator
     ours: list[httpx.Request] = []
     adapter = GeminiChatClient("k", emulator.judge_base_urls["gemini"])
     adapter._http.client.event_hooks["request"].append(ours.append)
-    chat = chat_body("gemini-2.5-flash", MESSAGES, schema_name="storyboard",
+    chat = chat_body("gemini-3.5-flash-lite", MESSAGES, schema_name="storyboard",
                      schema=storyboard_schema(), max_tokens=4000, temperature=0.4)  # fmt: skip
     answer = adapter.complete(chat)
-    path = "/google/v1beta/models/gemini-2.5-flash:generateContent"
+    path = "/google/v1beta/models/gemini-3.5-flash-lite:generateContent"
     assert ours[0].url.path == sent[0].url.path == path
     assert json.loads(ours[0].content) == sdk  # the SDK's exact body
     assert parse_storyboard(json.loads(answer.text)).shots()[0][1].prompt.startswith("a fox")
@@ -126,18 +126,18 @@ def test_the_sdk_and_the_adapter_send_one_request_and_read_a_storyboard(emulator
 @pytest.mark.parametrize(
     ("model", "body", "headers", "code", "status", "words"),
     [
-        ("gemini-2.5-flash", draft_body(), {}, 403, "PERMISSION_DENIED", "unregistered"),
+        ("gemini-3.5-flash-lite", draft_body(), {}, 403, "PERMISSION_DENIED", "unregistered"),
         ("gemini-9-ultra", draft_body(), KEY, 404, "NOT_FOUND", "gemini-9-ultra is not found"),
-        ("gemini-2.5-flash", {"contents": []}, KEY, 400, "INVALID_ARGUMENT", "contents is not"),
-        ("gemini-2.5-flash", draft_body(responseMimeType="application/yaml"), KEY, 400,
+        ("gemini-3.5-flash-lite", {"contents": []}, KEY, 400, "INVALID_ARGUMENT", "contents is not"),
+        ("gemini-3.5-flash-lite", draft_body(responseMimeType="application/yaml"), KEY, 400,
          "INVALID_ARGUMENT", "response_mime_type"),
-        ("gemini-2.5-flash", draft_body(responseMimeType="text/plain"), KEY, 400,
+        ("gemini-3.5-flash-lite", draft_body(responseMimeType="text/plain"), KEY, 400,
          "INVALID_ARGUMENT", "must be application/json"),
-        ("gemini-2.5-flash", draft_body(responseSchema={"type": "OBJECT"}), KEY, 400,
+        ("gemini-3.5-flash-lite", draft_body(responseSchema={"type": "OBJECT"}), KEY, 400,
          "INVALID_ARGUMENT", "cannot both be set"),
-        ("gemini-2.5-flash", draft_body(responseJsonSchema=storyboard_schema()), KEY, 400,
+        ("gemini-3.5-flash-lite", draft_body(responseJsonSchema=storyboard_schema()), KEY, 400,
          "INVALID_ARGUMENT", "$ref"),
-        ("gemini-2.5-flash", draft_body(responseJsonSchema=None, responseSchema={
+        ("gemini-3.5-flash-lite", draft_body(responseJsonSchema=None, responseSchema={
             "$schema": "x", "type": "OBJECT"}), KEY, 400, "INVALID_ARGUMENT",
          'Unknown name "$schema"'),
     ],
@@ -157,7 +157,7 @@ def test_the_adapter_classifies_refusals(emulator):
     chat = chat_body("gemini-9-ultra", MESSAGES, schema_name="storyboard", schema={})
     with pytest.raises(RejectedInputError, match="not found"):
         client.complete(chat)
-    short = chat_body("gemini-2.5-flash", MESSAGES, schema_name="storyboard",
+    short = chat_body("gemini-3.5-flash-lite", MESSAGES, schema_name="storyboard",
                       schema=storyboard_schema(), max_tokens=20)  # fmt: skip
     with pytest.raises(ProviderFailureError, match=r"MAX_TOKENS.*20 out tokens billed"):
         client.complete(short)
@@ -168,7 +168,7 @@ def faulty() -> Iterator[EmulatorHandle]:
     faults = [{"kind": "safety_refusal", "calls": [1]},
               {"kind": "rate_limit", "calls": [2], "retry_after_s": 3}]  # fmt: skip
     models = {"gemini-2.5-pro": {"faults": faults},
-              "gemini-2.5-flash": {"draft_invalid_rounds": 1}}  # fmt: skip
+              "gemini-3.5-flash-lite": {"draft_invalid_rounds": 1}}  # fmt: skip
     scenario = Scenario.model_validate({"models": models, "invalid_keys": ["revoked"]})
     with start_emulator(scenario) as handle:
         yield handle
@@ -192,7 +192,7 @@ def test_a_refused_key_is_googles_api_key_invalid(faulty):
     assert answer.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"
     with pytest.raises(RejectedInputError, match="API key not valid"):
         GeminiChatClient("revoked", faulty.judge_base_urls["gemini"]).complete(
-            chat_body("gemini-2.5-flash", MESSAGES, schema_name="storyboard", schema={})
+            chat_body("gemini-3.5-flash-lite", MESSAGES, schema_name="storyboard", schema={})
         )
 
 
@@ -202,7 +202,7 @@ def test_a_native_draft_is_repaired_in_the_same_conversation(faulty):
     client._http.client.event_hooks["request"].append(sent.append)
     brief = DraftBrief("a kite over dunes", shots=2, duration_s=3)
     result = draft_storyboard(brief, load_registry(), {"gemini": client})
-    assert result.model_id == "gemini/gemini-2.5-flash"
+    assert result.model_id == "gemini/gemini-3.5-flash-lite"
     assert result.board is not None
     assert len(result.rounds) == 2
     assert any("duration" in p.path for p in result.rounds[0].problems)

@@ -30,7 +30,7 @@ def test_every_kind_has_real_models_and_existing_entries_stay_video(catalog):
     assert catalog.get("google/veo-3.1").kind is ModelKind.VIDEO
     assert catalog.get("local/animatic").kind is ModelKind.VIDEO
     expected = {
-        ModelKind.LLM: {"gemini/gemini-2.5-flash", "openai/gpt-4.1-mini", "openai/gpt-5-mini"},
+        ModelKind.LLM: {"gemini/gemini-3.5-flash-lite", "openai/gpt-4.1-mini", "openai/gpt-5-mini"},
         ModelKind.IMAGE: {
             "openai/gpt-image-2",
             "fal/flux-schnell",

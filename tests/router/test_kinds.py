@@ -54,7 +54,7 @@ def test_stage_routing_filters_by_kind_and_ranks_by_estimated_cost(registry):
         registry, ModelKind.LLM, {"openai", "gemini"}, usage=usage, today=TODAY
     )
     ids = [c.model_id for c in decision.chain]
-    assert ids == ["openai/gpt-4.1-mini", "openai/gpt-5-mini", "gemini/gemini-2.5-flash"]
+    assert ids == ["openai/gpt-4.1-mini", "openai/gpt-5-mini", "gemini/gemini-3.5-flash-lite"]
     estimates = [c.estimate_usd for c in decision.chain]
     assert estimates == sorted(estimates)
     assert all(registry.get(i).kind is ModelKind.LLM for i in ids)
@@ -76,7 +76,7 @@ def test_stage_routing_puts_open_breakers_last_and_explains_rejections(registry)
         today=TODAY,
     )
     assert [c.model_id for c in decision.chain] == ["openai/gpt-5-mini", "openai/gpt-4.1-mini"]
-    assert decision.rejected["gemini/gemini-2.5-flash"] == ["provider gemini is not enabled"]
+    assert decision.rejected["gemini/gemini-3.5-flash-lite"] == ["provider gemini is not enabled"]
 
 
 @pytest.mark.parametrize("kind", [ModelKind.IMAGE, ModelKind.TTS, ModelKind.MUSIC])
