@@ -23,7 +23,7 @@ from media.graph import Stream, compile_graph, join, open_input
 from stitching.errors import PlanError
 from stitching.plan import XFADE, EditPlan
 from stitching.profile import OutputProfile
-from stitching.segment import x264_args
+from stitching.segment import window_x264_args, x264_args
 from stitching.sound import (
     AudioParts,
     demux_all,
@@ -108,13 +108,17 @@ def _window_stream(plan: EditPlan, window: WindowPiece) -> Stream:
     """One window's picture (ends before the ``format`` every window gets)."""
     profile, shot = plan.profile, plan.shots[window.shot]
     if window.shot == 0:
-        head = open_input(str(shot.segment.path))["v"].filter("trim", end_frame=window.head_to)
+        head = open_input(str(shot.segment.path), threads=1)["v"].filter(
+            "trim", end_frame=window.head_to
+        )
         return head.filter("fade", t="in", start_frame=0, nb_frames=shot.transition_frames)
     prev = plan.shots[window.shot - 1]
     seek = f"{float((window.prev_from - Fraction(1, 2)) / profile.rate):.6f}"
-    prev_in = open_input(str(prev.segment.path), **({"ss": seek} if window.prev_from else {}))
+    prev_in = open_input(
+        str(prev.segment.path), threads=1, **({"ss": seek} if window.prev_from else {})
+    )
     head_in = open_input(
-        str(shot.segment.path), t=f"{float((window.head_to + 1) / profile.rate):.6f}"
+        str(shot.segment.path), threads=1, t=f"{float((window.head_to + 1) / profile.rate):.6f}"
     )
     tail = window.prev_frames - window.prev_from
     trimmed = prev_in["v"].filter("trim", end_frame=tail)
@@ -152,8 +156,9 @@ def windows_argv(plan: EditPlan, windows: list[WindowPiece], out: Path) -> list[
     starts = [sum(w.frames for w in windows[:i]) for i in range(len(windows))]
     total = sum(w.frames for w in windows)
     return [
-        *graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0],
-        "-frames:v", str(total), "-an", *x264_args(plan.profile, starts), "-f", "mp4", str(out),
+        *graph.inputs, "-filter_complex_threads", "1", "-filter_complex", graph.text,
+        "-map", graph.labels[0], "-frames:v", str(total), "-an", *window_x264_args(plan.profile, starts),
+        "-f", "mp4", str(out),
     ]  # fmt: skip
 
 
