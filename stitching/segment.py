@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -321,23 +321,30 @@ def normalise(
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
         arrival = Arrival(src, info, frames, (head_frames, tail_frames), sample_offset, loudness)
-        return _finish(arrival, profile, tmp, out)
+        return _finish(arrival, profile, tmp, out, side.after if side else None)
     finally:
         for path in tmp:
             path.unlink(missing_ok=True)
 
 
-def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Path) -> Segment:
+def _finish(
+    arrival: Arrival,
+    profile: OutputProfile,
+    tmp: Temporaries,
+    out: Path,
+    more: Callable[[], object] | None,
+) -> Segment:
     """Measure what was written, make the audio final and put the segment in place.
 
-    The edge proxies, the thumbnail and the audio (gain, AAC, remux) are independent: they run
-    side by side.
+    The edge proxies, the thumbnail, the audio (gain, AAC, remux) and ``more`` (the side
+    outputs' measurements) are independent: they run side by side.
     """
     frames, hints = arrival.frames, arrival.hints
     edge = max(hints) + profile.verify_margin + 2
     samples = tmp.pcm.stat().st_size // (4 * 2)  # before the audio is rewritten in place
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         sound = pool.submit(_final_audio, arrival, profile, tmp, blocks_path(out))
+        side = pool.submit(more) if more is not None else None
         scan = scan_segment(tmp.video, profile)
         _check_counts(arrival, profile, scan["frames"], samples)
         edges = pool.submit(save_edges, tmp.video, frames, profile.rate, edge, edges_path(out),
@@ -346,6 +353,8 @@ def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Pat
         thumb = write_thumb(tmp.video, scan["keyframes"], lo, hi, profile, thumb_path(out))
         head, tail = edges.result()
         shot_audio, audio = sound.result()
+        if side is not None:
+            side.result()
     pcm_path = out.with_suffix(PCM_SUFFIX)
     os.replace(tmp.muxed, out)
     os.replace(tmp.pcm, pcm_path)

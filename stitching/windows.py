@@ -171,7 +171,11 @@ def _side(profile: OutputProfile, jobs: list[tuple[_SideWindow, Segment, bool]])
             made.append(chain.filter("format", profile.pix_fmt))
         return made
 
-    return SideOutputs(windows, outputs)
+    def proxies() -> None:
+        for window, _, _ in jobs:
+            _save_proxies(window.path, window.piece.frames, profile)
+
+    return SideOutputs(windows, outputs, proxies)
 
 
 def _keep(
@@ -184,8 +188,12 @@ def _keep(
     if target is None or real[0] != made.piece or not made.path.is_file():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    measured = edges_path(made.path)
     os.replace(made.path, target)
-    _save_proxies(target, made.piece.frames, profile)
+    if measured.is_file():  # measured as the run finished (``_side``)
+        os.replace(measured, edges_path(target))
+    else:
+        _save_proxies(target, made.piece.frames, profile)
 
 
 SideJob = tuple[_SideWindow, Segment, bool]
@@ -231,6 +239,7 @@ def keep_windows(profile: OutputProfile, jobs: list[SideJob], segment: Segment) 
 def drop_windows(jobs: list[SideJob]) -> None:
     for window, _, _ in jobs:
         window.path.unlink(missing_ok=True)
+        edges_path(window.path).unlink(missing_ok=True)
 
 
 def normalise_between(
