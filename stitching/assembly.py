@@ -246,7 +246,15 @@ def _loudness(
         return lambda: reference
     if prepared is not None:
         copies = measured.picked(plan, parts, prepared, demuxed)
-        return lambda: measured.assembled(plan, copies, prepared)
+
+        def put_together() -> Loudness:
+            try:
+                return measured.assembled(plan, copies, prepared)
+            except measured.MissingAudio as exc:  # the output is measured, and fails its checks
+                log.warning("stitching: %s; measuring the output's audio", exc)
+                return None
+
+        return put_together
 
     def track() -> Loudness:
         path = work / "audio.mp4"
@@ -266,8 +274,7 @@ def _render(
     encode_audio: bool = False,
 ) -> StitchResult:
     hls, captions, cues = options.hls, options.captions, cues_for(plan, options.captions)
-    names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
-    plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
+    tmp, files_of = work / "out.mp4", output_files(out)
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=4) as pool:
         segments = [shot.segment.path for shot in plan.shots]
         reading = pool.submit(_timed, timings, "demux", lambda: demux_all(segments, stack))
@@ -282,25 +289,14 @@ def _render(
         early = pool.submit(_timed, timings, "loudness", measure)
         written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp, demuxed))
         os.replace(tmp, out)
-        stored = plan.to_dict() | {"captions": captions.to_dict()}
-        plan_path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
-        edit = pool.submit(
-            _timed, timings, "edit_files", lambda: export_edit(plan, out, cues, captions.voices)
-        )
-        subtitles = write_captions(cues, out)
+        finished, subtitles = _sidecars(plan, out, (cues, captions), pool, timings)
         playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
-        thumbs = pool.submit(
-            _timed, timings, "thumbs",
-            lambda: write_thumbs(plan, out, names["poster.jpg"], names["contact.jpg"]),
-        )  # fmt: skip
         loudness = early.result()
         checks = _timed(
-            timings, "verify_file",
-            lambda: verify_written(plan, out, written, loudness),
-        )  # fmt: skip
+            timings, "verify_file", lambda: verify_written(plan, out, written, loudness)
+        )
         cuts, clean = joins.result()
-        thumbs.result()
-        edit_files = edit.result()
+        edit_files = finished()
         checks |= {"cuts": cuts, "joins_clean": clean}
         checks["captions"] = check_sidecars(cues, subtitles) | {"burn_in": captions.burn_in}
         hls_path = playlist.result() if playlist is not None else None
@@ -308,9 +304,38 @@ def _render(
     verification["render"] = {"video_path": video_path, **audio_report}
     verification["captions"] = [cue.to_dict() for cue in cues]
     return StitchResult(
-        out, plan, verification, names["poster.jpg"], names["contact.jpg"], plan_path, hls_path,
-        video_path, timings, dict(edit_files), subtitles,
+        out, plan, verification, files_of["poster"], files_of["contact_sheet"], files_of["plan"],
+        hls_path, video_path, timings, edit_files, subtitles,
     )  # fmt: skip
+
+
+def _sidecars(
+    plan: EditPlan,
+    out: Path,
+    captioned: tuple[list[Cue], Captions],
+    pool: ThreadPoolExecutor,
+    timings: dict[str, float],
+) -> tuple[Callable[[], dict[str, Path]], dict[str, Path]]:
+    """Write ``OUT.plan.json`` and the captions, and start the edit files, the poster and the
+    contact sheet: (a call waiting for those that returns the edit files, the captions)."""
+    cues, captions = captioned
+    named = output_files(out)
+    stored = plan.to_dict() | {"captions": captions.to_dict()}
+    named["plan"].write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    edit = pool.submit(
+        _timed, timings, "edit_files", lambda: export_edit(plan, out, cues, captions.voices)
+    )
+    subtitles = write_captions(cues, out)
+    thumbs = pool.submit(
+        _timed, timings, "thumbs",
+        lambda: write_thumbs(plan, out, named["poster"], named["contact_sheet"]),
+    )  # fmt: skip
+
+    def finished() -> dict[str, Path]:
+        thumbs.result()
+        return dict(edit.result())
+
+    return finished, subtitles
 
 
 def keyframe_hints(

@@ -22,6 +22,7 @@ import numpy as np
 
 from stitching import meter
 from stitching.aac import FRAME
+from stitching.errors import StitchError
 from stitching.meter import Pcm
 from stitching.sound import interior_stamps, moved, open_quick
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from stitching.sound import AudioParts, Demuxed
 
 TAIL = 64  # samples decoded past a range, for the oversampled peak's look-ahead
+
+
+class MissingAudio(StitchError):
+    """The programme's audio written does not cover what the plan says it lasts."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ def prepare(plan: EditPlan, interiors: list[Interior]) -> Prepared | None:
     """What the copied interiors give; None when a segment's sub-blocks are not saved or not on
     this plan's grid (the output is then measured whole)."""
     rate, total = plan.profile.sample_rate, plan.total_samples
+    if rate % 10:
+        return None
     step, warm = meter.hop(rate), meter.settle(rate)
     known: dict[int, tuple[float, float]] = {}
     digests: dict[Path, str] = {}
@@ -100,7 +107,7 @@ def finish(
         heard = pcm[: max(0, total - start)] if ends else pcm
         blocks = meter.sub_blocks(heard, start, sample_rate, ends=ends).between(lo, hi)
         if (blocks.first, blocks.end) != (lo, hi):
-            raise ValueError(f"sub-blocks {lo}-{hi} were not decoded from the output")
+            raise MissingAudio(f"sub-blocks {lo}-{hi} are not in the audio written")
         energy[lo:hi], peak[lo:hi] = blocks.energy, blocks.peak
     return meter.integrated(energy[: total // step], sample_rate), meter.peak_db(peak)
 

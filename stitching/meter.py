@@ -234,8 +234,14 @@ def decode(
 
 def save_segment(muxed: Path, sample_offset: int, sample_rate: int, out: Path) -> None:
     """Measure a segment's AAC as the programme will hear it (it starts at programme sample
-    ``sample_offset``) and keep the sub-blocks at ``out`` with the digest of its packets."""
+    ``sample_offset``) and keep the sub-blocks at ``out`` with the digest of its packets. Nothing
+    is kept without an audio track or at a rate with no whole 100 ms step (assembly then measures
+    the programme whole)."""
+    if sample_rate % 10:
+        return
     with av.open(str(muxed), stream_options=QUICK_PROBE) as container:
+        if not container.streams.audio:
+            return
         stream = container.streams.audio[0]
         packets = [
             p for p in container.demux(stream) if p.size and p.pts is not None and p.dts is not None

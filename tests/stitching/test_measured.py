@@ -103,3 +103,18 @@ def test_silence_reads_as_ebur128_does():
     blocks = meter.sub_blocks(np.zeros((RATE, 2), dtype=np.float32), 0, RATE, ends=True)
     assert meter.integrated(blocks.energy, RATE) == meter.SILENCE
     assert meter.peak_db(blocks.peak) == -math.inf
+
+
+def test_audio_short_of_the_plan_is_measured_on_the_output(shots, tmp_path, monkeypatch):
+    """When the audio written does not cover the plan, the output is measured (its other
+    checks report the shortfall) rather than the assembly failing."""
+    items = normalise_all(shots[:2], ["cut", "cut"], tmp_path / "seg")
+
+    def short(*_: object) -> measured.Assembled:
+        raise measured.MissingAudio("sub-blocks 10-14 are not in the audio written")
+
+    monkeypatch.setattr(measured, "assembled", short)
+    result = assemble(plan_edit(items, PROFILE), tmp_path / "out.mp4")
+    loudness = result.verification["checks"]["loudness"]
+    assert "measured_on" not in loudness
+    assert loudness["integrated_lufs"] == measure_file(result.path).integrated
