@@ -124,7 +124,7 @@ def picked(
         return any(lo <= at < hi for lo, hi in ranges)
 
     stamps = interior_stamps(plan, parts.interiors, demuxed)
-    copies = [moved(packet, at, rate) for packet, at in stamps if wanted(at)]
+    copies = [moved(packet, at, rate) for packet, at, _ in stamps if wanted(at)]
     copies += [moved(p, p.pts, rate) for p in parts.packets if p.pts is not None and wanted(p.pts)]
     return sorted(copies, key=lambda p: p.pts or 0)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import av
 
-from stitching.digest import QUICK_PROBE, video_digest
+from stitching.digest import QUICK_PROBE
 
 if TYPE_CHECKING:
     from stitching.audio import Interior
@@ -47,30 +47,31 @@ class Demuxed:
     video_sha: str
     audio_sha: str
     video_hashes: list[str]
+    audio_hashes: list[str]
 
 
 def packet_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=12).hexdigest()
+    """A packet's own digest (SHA-256, which this CPU computes fastest, cut to 96 bits)."""
+    return hashlib.sha256(data).hexdigest()[:24]
 
 
 def demux(path: Path) -> Demuxed:
     """All video and audio packets of a file, in one pass, with their digests."""
-    video: list[av.Packet[Any]] = []
-    audio: list[av.Packet[Any]] = []
-    hashes: list[str] = []
-    whole = hashlib.sha256()
+    packets: tuple[list[av.Packet[Any]], list[av.Packet[Any]]] = ([], [])
+    hashes: tuple[list[str], list[str]] = ([], [])
+    whole = (hashlib.sha256(), hashlib.sha256())
     container = open_quick(path)
+    video = container.streams.video[0].index if container.streams.video else -1
     for packet in container.demux():
         if packet.size and packet.pts is not None and packet.dts is not None:
-            if packet.stream.type != "video":
-                audio.append(packet)
-                continue
+            kind = 0 if packet.stream_index == video else 1
             data = bytes(packet)
-            whole.update(f"{packet.pts},{packet.dts},{packet.size};".encode())
-            whole.update(data)
-            hashes.append(packet_hash(data))
-            video.append(packet)
-    return Demuxed(container, video, audio, whole.hexdigest()[:24], video_digest(audio), hashes)
+            whole[kind].update(f"{packet.pts},{packet.dts},{packet.size};".encode())
+            whole[kind].update(data)
+            hashes[kind].append(packet_hash(data))
+            packets[kind].append(packet)
+    video_sha, audio_sha = (digest.hexdigest()[:24] for digest in whole)  # ``video_digest``'s
+    return Demuxed(container, *packets, video_sha, audio_sha, *hashes)
 
 
 def demux_all(paths: Iterable[Path], stack: ExitStack) -> dict[Path, Demuxed]:
@@ -97,8 +98,9 @@ def units(stamp: int, scale: tuple[int, int]) -> int:
 
 def interior_stamps(
     plan: EditPlan, interiors: list[Interior], demuxed: dict[Path, Demuxed]
-) -> Iterator[tuple[av.Packet[Any], int]]:
-    """The segments' AAC packets within each interior, with their programme sample."""
+) -> Iterator[tuple[av.Packet[Any], int, str]]:
+    """The segments' AAC packets within each interior, with their programme sample and their
+    digest (``packet_hash``)."""
     sample_rate = plan.profile.sample_rate
     for interior in interiors:
         shot = plan.shots[interior.shot]
@@ -106,22 +108,23 @@ def interior_stamps(
         base = found.container.streams.audio[0].time_base
         assert base is not None
         samples = scale(base, sample_rate)
-        for packet in found.audio:
+        for packet, digest in zip(found.audio, found.audio_hashes, strict=True):
             assert packet.pts is not None
             at = units(packet.pts, samples) + shot.sample_in
             if interior.keep.contains(at):
-                yield packet, at
+                yield packet, at, digest
 
 
 def interior_packets(
     plan: EditPlan, interiors: list[Interior], demuxed: dict[Path, Demuxed]
-) -> Iterator[av.Packet[Any]]:
-    """AAC packets copied from the segments, moved to programme samples, within each interior."""
+) -> Iterator[tuple[av.Packet[Any], str]]:
+    """AAC packets copied from the segments, moved to programme samples, within each interior,
+    with their digests."""
     programme = Fraction(1, plan.profile.sample_rate)
-    for packet, at in interior_stamps(plan, interiors, demuxed):
+    for packet, at, digest in interior_stamps(plan, interiors, demuxed):
         packet.time_base = programme
         packet.pts = packet.dts = at
-        yield packet
+        yield packet, digest
 
 
 def _copied(packet: av.Packet[Any]) -> av.Packet[Any]:
@@ -154,7 +157,7 @@ def programme_sound(
         read |= demux_all(paths - read.keys(), stack)
         template = stack.enter_context(open_quick(plan.shots[0].segment.path))
         rate = plan.profile.sample_rate
-        copied = [moved(p, at, rate) for p, at in interior_stamps(plan, audio.interiors, read)]
+        copied = [moved(p, at, rate) for p, at, _ in interior_stamps(plan, audio.interiors, read)]
         sound = sorted([*copied, *map(_copied, audio.packets)], key=lambda p: p.pts or 0)
         yield template.streams.audio[0], sound
 

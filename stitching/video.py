@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -181,9 +182,9 @@ class SegmentChanged(PlanError):
 
 
 if TYPE_CHECKING:
-    Timed: TypeAlias = tuple[float, av.Packet[Any], str | None]
-    """A packet, its decoding time in seconds (correctly rounded: distinct times stay distinct)
-    and, for video, its digest (``Demuxed.video_hashes``)."""
+    Timed: TypeAlias = tuple[float, av.Packet[Any], bool, str]
+    """A packet's decoding time in seconds (correctly rounded: distinct times stay distinct),
+    the packet, whether it is video, and its digest (``sound.packet_hash``)."""
 
 
 def _video_packets(
@@ -207,7 +208,7 @@ def _video_packets(
             if first <= units(packet.pts, frames) < last:
                 packet.pts += shift
                 packet.dts += shift
-                yield packet.dts * seconds[0] / seconds[1], packet, digest
+                yield packet.dts * seconds[0] / seconds[1], packet, True, digest
         position += last - first
 
 
@@ -291,14 +292,10 @@ def mux(
         audio_out = None
         if audio is not None:
             audio_out = output.add_stream_from_template(_audio_template(plan, read, stack))
-            packets = heapq.merge(packets, _sound(plan, audio, read), key=lambda item: item[0])
-        for _, packet, digest in packets:
-            if digest is not None:
-                written.video.append((packet.pts, packet.dts, digest))
-                packet.stream = video_out
-            else:
-                written.audio.append(packet_key(packet))
-                packet.stream = audio_out
+            packets = heapq.merge(packets, _sound(plan, audio, read), key=itemgetter(0))
+        for _, packet, is_video, digest in packets:
+            (written.video if is_video else written.audio).append((packet.pts, packet.dts, digest))
+            packet.stream = video_out if is_video else audio_out
             output.mux(packet)
     return written
 
@@ -313,7 +310,9 @@ def _audio_template(plan: EditPlan, read: dict[Path, Demuxed], stack: ExitStack)
 
 def _sound(plan: EditPlan, audio: AudioParts, read: dict[Path, Demuxed]) -> list[Timed]:
     rate = plan.profile.sample_rate
+    encoded = [(p, packet_hash(bytes(p))) for p in audio.packets]
     sound = sorted(
-        [*interior_packets(plan, audio.interiors, read), *audio.packets], key=lambda p: p.pts or 0
+        [*interior_packets(plan, audio.interiors, read), *encoded],
+        key=lambda item: item[0].pts or 0,
     )
-    return [((p.dts or 0) / rate, p, None) for p in sound]
+    return [((p.dts or 0) / rate, p, False, digest) for p, digest in sound]

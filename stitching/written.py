@@ -35,25 +35,27 @@ class Scan:
 def scan(path: Path) -> Scan:
     """Frames, ends and packet keys of ``path``."""
     with av.open(str(path), stream_options=QUICK_PROBE) as container:
+        video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
+        heard = audio.index if audio is not None else -1
         video_keys: list[PacketKey] = []
         audio_keys: list[PacketKey] = []
-        frames, video_end = 0, 0.0
+        frames, video_end = 0, 0
         for packet in container.demux():
             if not packet.size:
                 continue
-            if packet.stream.type == "video":
+            if packet.stream_index == video.index:
                 video_keys.append(packet_key(packet))
-                if packet.pts is not None and packet.time_base is not None:
+                if packet.pts is not None:
                     frames += 1
-                    end = (packet.pts + (packet.duration or 0)) * packet.time_base
-                    video_end = max(video_end, float(end))
-            elif audio is not None and packet.stream.index == audio.index:
+                    video_end = max(video_end, packet.pts + (packet.duration or 0))
+            elif packet.stream_index == heard:
                 audio_keys.append(packet_key(packet))
         audio_s = 0.0
         if audio is not None and audio.duration is not None and audio.time_base is not None:
             audio_s = float(audio.duration * audio.time_base)
-    streams = {"frames": frames, "video_s": video_end, "audio_s": audio_s}
+        video_s = float(video_end * video.time_base) if video.time_base is not None else 0.0
+    streams = {"frames": frames, "video_s": video_s, "audio_s": audio_s}
     return Scan(streams, video_keys, audio_keys)
 
 
