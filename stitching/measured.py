@@ -5,10 +5,11 @@ programme's grid (``save_segment``). Copied audio decodes in the output exactly 
 (AAC-LC output of a packet depends on that packet and the one before it), so the output's
 sub-blocks inside a copied interior are the segment's, once the K-filter has forgotten what came
 before the interior (``meter.settle`` samples). ``prepare`` takes those from the saved sidecars;
-every other sub-block (around joins, or a programme's head) is measured from the output's own
-packets, decoded from ``meter.settle`` samples earlier (``finish``). The result equals measuring
-the whole decoded programme with the same meter to within float rounding; it counts only once the
-output's audio packets are proven the packets written, and each segment's audio the audio measured.
+every other sub-block (around joins, or a programme's head) is measured on copies of the packets
+``video.mux`` writes there (``picked``), decoded from ``meter.settle`` samples earlier
+(``assembled``, ``finish``). The result equals measuring the whole decoded programme with the same
+meter to within float rounding; it counts only once the output's audio packets are proven the
+packets written, and each segment's audio the audio measured (``written.verify_written``).
 """
 
 from __future__ import annotations
