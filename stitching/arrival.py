@@ -30,6 +30,8 @@ class SideOutputs:
 
     windows: Callable[[Stream], list[Stream]]
     outputs: list[list[str]]
+    after: Callable[[], object] | None = None
+    """Measures those outputs once the run has written them, beside the segment's own."""
 
 
 def combine(sides: list[SideOutputs]) -> SideOutputs | None:
@@ -45,7 +47,12 @@ def combine(sides: list[SideOutputs]) -> SideOutputs | None:
             for stream in side.windows(copy)
         ]
 
-    return SideOutputs(windows, [argv for side in sides for argv in side.outputs])
+    def after() -> None:
+        for side in sides:
+            if side.after is not None:
+                side.after()
+
+    return SideOutputs(windows, [argv for side in sides for argv in side.outputs], after)
 
 
 class Temporaries(NamedTuple):

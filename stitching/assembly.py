@@ -9,7 +9,8 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -17,36 +18,23 @@ from typing import Any, NamedTuple, TypeVar
 from foundation.storyboard import Transition
 from media.runner import run_ffmpeg
 from stitching import audio as audio_mod
+from stitching import measured
 from stitching.burn import burn
 from stitching.captions import Captions, Cue, caption_paths, check_sidecars, cues_for
 from stitching.captions import write_sidecars as write_captions
 from stitching.errors import PlanError, VerificationError
 from stitching.interchange import export as export_edit
 from stitching.interchange import interchange_paths
+from stitching.measured import Assembled, Prepared
 from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, probe_params
 from stitching.sheet import write_thumbs
-from stitching.verify import (
-    Reference,
-    check_joins,
-    check_loudness,
-    check_same_video,
-    failures,
-    summarise,
-    verify_file,
-)
-from stitching.video import (
-    AudioParts,
-    Source,
-    WindowPiece,
-    audio_track,
-    full_argv,
-    mux,
-    plan_pieces,
-    sources,
-)
+from stitching.sound import AudioParts, Demuxed, audio_track, demux_all
+from stitching.verify import Reference, check_joins, check_loudness, failures, summarise
+from stitching.video import Source, WindowPiece, full_argv, mux, plan_pieces, sources
 from stitching.windows import render_windows
+from stitching.written import verify_written
 
 __all__ = [
     "StitchResult", "assemble", "copy_mismatches", "keyframe_hints", "mux", "output_files",
@@ -223,29 +211,57 @@ class _Options(NamedTuple):
     reference: Reference | None
 
 
-def _measure_early(
+def _sound(
+    plan: EditPlan, encode: bool, options: _Options
+) -> tuple[AudioParts, dict[str, Any], Prepared | None]:
+    """The programme's audio to mux, its report, and what the segments' measurements give of its
+    loudness (``measured.prepare``; None with a measurement lent, or when none applies)."""
+    interiors, packets, report = audio_mod.render(plan, encode)
+    useful = options.reference is None and interiors
+    return (
+        AudioParts(interiors, packets),
+        report,
+        measured.prepare(plan, interiors) if useful else None,
+    )
+
+
+Loudness = Assembled | Reference | None
+
+
+def _loudness(
     plan: EditPlan,
-    parts: AudioParts,
+    sound: tuple[AudioParts, Prepared | None],
+    demuxed: dict[Path, Demuxed],
     work: Path,
     options: _Options,
-    pool: ThreadPoolExecutor,
-    timings: dict[str, float],
-) -> Future[Reference]:
-    """The programme's audio track written alone and its loudness measured while the video is
-    muxed (unless ``options.reference`` lends a measurement); ``verify_file`` uses it once the
-    output's audio is proven the same packets, else measures the output."""
-    if options.reference is not None:
-        done: Future[Reference] = Future()
-        done.set_result(options.reference)
-        return done
-    track = work / "audio.mp4"
-    _timed(timings, "audio_track", lambda: audio_track(plan, parts, track))
+) -> Callable[[], Loudness]:
+    """What measures the programme while the video is muxed: its loudness put together from the
+    segments' measurements and the joins decoded from copies of the packets about to be muxed
+    (``measured``, copies taken now); where those do not apply, its audio track written alone
+    and measured (unless ``options.reference`` lends a measurement). ``verify_written`` uses
+    either once the output's audio is proven the same packets, else measures the output."""
+    parts, prepared = sound
+    reference = options.reference
+    if reference is not None:
+        return lambda: reference
+    if prepared is not None:
+        copies = measured.picked(plan, parts, prepared, demuxed)
 
-    def measure() -> Reference:
-        check = _timed(timings, "loudness", lambda: check_loudness(plan, track))
-        return track, check, "the programme's audio measured as it was muxed"
+        def put_together() -> Loudness:
+            try:
+                return measured.assembled(plan, copies, prepared)
+            except measured.MissingAudio as exc:  # the output is measured, and fails its checks
+                log.warning("stitching: %s; measuring the output's audio", exc)
+                return None
 
-    return pool.submit(measure)
+        return put_together
+
+    def track() -> Loudness:
+        path = work / "audio.mp4"
+        audio_track(plan, parts, path)
+        return path, check_loudness(plan, path), "the programme's audio measured as it was muxed"
+
+    return track
 
 
 def _render(
@@ -258,46 +274,68 @@ def _render(
     encode_audio: bool = False,
 ) -> StitchResult:
     hls, captions, cues = options.hls, options.captions, cues_for(plan, options.captions)
-    names = {kind: out.with_name(f"{out.stem}.{kind}") for kind in ("poster.jpg", "contact.jpg")}
-    plan_path, tmp = out.with_name(f"{out.stem}.plan.json"), work / "out.mp4"
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        sound = pool.submit(_timed, timings, "audio", lambda: audio_mod.render(plan, encode_audio))
+    tmp, files_of = work / "out.mp4", output_files(out)
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=4) as pool:
+        segments = [shot.segment.path for shot in plan.shots]
+        reading = pool.submit(_timed, timings, "demux", lambda: demux_all(segments, stack))
+        sound = pool.submit(_timed, timings, "audio", lambda: _sound(plan, encode_audio, options))
         files, video_path = _timed(
             timings, "video", lambda: _picture(plan, work, cues, captions.burn_in)
         )
         joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, out, files))
-        interiors, packets, audio_report = sound.result()
-        parts = AudioParts(interiors, packets)
-        early = _measure_early(plan, parts, work, options, pool, timings)
-        written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp))
+        parts, audio_report, prepared = sound.result()
+        demuxed = reading.result()
+        measure = _loudness(plan, (parts, prepared), demuxed, work, options)
+        early = pool.submit(_timed, timings, "loudness", measure)
+        written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp, demuxed))
         os.replace(tmp, out)
-        stored = plan.to_dict() | {"captions": captions.to_dict()}
-        plan_path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
-        edit = pool.submit(
-            _timed, timings, "edit_files", lambda: export_edit(plan, out, cues, captions.voices)
-        )
-        subtitles = write_captions(cues, out)
+        finished, subtitles = _sidecars(plan, out, (cues, captions), pool, timings)
         playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
-        thumbs = pool.submit(
-            _timed, timings, "thumbs",
-            lambda: write_thumbs(plan, out, names["poster.jpg"], names["contact.jpg"]),
-        )  # fmt: skip
-        same = pool.submit(check_same_video, out, written)
-        reference = early.result()
-        checks = _timed(timings, "verify_file", lambda: verify_file(plan, out, reference))
+        loudness = early.result()
+        checks = _timed(
+            timings, "verify_file", lambda: verify_written(plan, out, written, loudness)
+        )
         cuts, clean = joins.result()
-        thumbs.result()
-        edit_files = edit.result()
-        checks |= {"cuts": cuts, "joins_clean": clean, "video_packets": same.result()}
+        edit_files = finished()
+        checks |= {"cuts": cuts, "joins_clean": clean}
         checks["captions"] = check_sidecars(cues, subtitles) | {"burn_in": captions.burn_in}
         hls_path = playlist.result() if playlist is not None else None
     verification = summarise(checks)
     verification["render"] = {"video_path": video_path, **audio_report}
     verification["captions"] = [cue.to_dict() for cue in cues]
     return StitchResult(
-        out, plan, verification, names["poster.jpg"], names["contact.jpg"], plan_path, hls_path,
-        video_path, timings, dict(edit_files), subtitles,
+        out, plan, verification, files_of["poster"], files_of["contact_sheet"], files_of["plan"],
+        hls_path, video_path, timings, edit_files, subtitles,
     )  # fmt: skip
+
+
+def _sidecars(
+    plan: EditPlan,
+    out: Path,
+    captioned: tuple[list[Cue], Captions],
+    pool: ThreadPoolExecutor,
+    timings: dict[str, float],
+) -> tuple[Callable[[], dict[str, Path]], dict[str, Path]]:
+    """Write ``OUT.plan.json`` and the captions, and start the edit files, the poster and the
+    contact sheet: (a call waiting for those that returns the edit files, the captions)."""
+    cues, captions = captioned
+    named = output_files(out)
+    stored = plan.to_dict() | {"captions": captions.to_dict()}
+    named["plan"].write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    edit = pool.submit(
+        _timed, timings, "edit_files", lambda: export_edit(plan, out, cues, captions.voices)
+    )
+    subtitles = write_captions(cues, out)
+    thumbs = pool.submit(
+        _timed, timings, "thumbs",
+        lambda: write_thumbs(plan, out, named["poster"], named["contact_sheet"]),
+    )  # fmt: skip
+
+    def finished() -> dict[str, Path]:
+        thumbs.result()
+        return dict(edit.result())
+
+    return finished, subtitles
 
 
 def keyframe_hints(

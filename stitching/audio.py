@@ -20,7 +20,15 @@ from media.runner import run_ffmpeg_stdout
 from stitching import aac
 from stitching.aac import FRAME, Stretch
 from stitching.errors import StitchError
-from stitching.loudness import PEAK_HEADROOM_DB, Pcm, gain_for, limit, measure_pcm, true_peaks
+from stitching.loudness import (
+    PEAK_HEADROOM_DB,
+    Pcm,
+    gain_for,
+    limit,
+    measure_pcm,
+    peak_bound,
+    true_peaks,
+)
 from stitching.plan import EditPlan, MusicBed, ShotPlan
 from stitching.profile import OutputProfile
 
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
     from stitching.aac import Packet
 
 ON_TARGET_LU = 0.5
+PEAK_BOUND = peak_bound()
 
 
 @dataclass(frozen=True)
@@ -53,27 +62,37 @@ def _edge(n: int, kind: str, rising: bool) -> Pcm:
     return np.concatenate([zeros, ramp] if rising else [ramp, zeros])
 
 
-def _envelope(plan: EditPlan, index: int) -> Pcm:
+def _envelope(plan: EditPlan, index: int, lo: int, hi: int) -> Pcm:
+    """Samples ``[lo, hi)`` of shot ``index``'s gain: its transitions' edges, else 1."""
     shot = plan.shots[index]
-    env = np.ones(shot.segment.samples, dtype=np.float32)
+    env = np.ones(hi - lo, dtype=np.float32)
     if shot.transition.kind != "cut":
         n = plan.profile.samples_for(shot.transition_frames)
         kind = "crossfade" if index == 0 else shot.transition.kind
-        env[:n] *= _edge(n, kind, rising=True)
+        _apply(env, lo, _edge(n, kind, rising=True), 0)
     if index + 1 < len(plan.shots) and plan.shots[index + 1].transition.kind != "cut":
         following = plan.shots[index + 1]
         n = plan.profile.samples_for(following.transition_frames)
-        env[len(env) - n :] *= _edge(n, following.transition.kind, rising=False)
+        _apply(env, lo, _edge(n, following.transition.kind, rising=False), shot.segment.samples - n)
     return env
 
 
-def _pcm(shot: ShotPlan) -> Pcm:
-    pcm = np.memmap(shot.segment.audio_path, dtype=np.float32, mode="r")
-    if len(pcm) != shot.segment.samples * 2:
+def _apply(env: Pcm, lo: int, edge: Pcm, at: int) -> None:
+    """Multiply ``env`` (samples from ``lo``) by ``edge`` where it lies (from sample ``at``)."""
+    start, end = max(lo, at), min(lo + len(env), at + len(edge))
+    if start < end:
+        env[start - lo : end - lo] *= edge[start - at : end - at]
+
+
+def _pcm(shot: ShotPlan, lo: int, hi: int) -> Pcm:
+    """Samples ``[lo, hi)`` of the shot's final PCM (read from its sidecar)."""
+    path, samples = shot.segment.audio_path, shot.segment.samples
+    if path.stat().st_size != samples * 8:
         raise StitchError(
-            f"shot {shot.shot_id}: {shot.segment.audio_path} has {len(pcm) // 2} samples, "
-            f"segment says {shot.segment.samples}"
+            f"shot {shot.shot_id}: {path} has {path.stat().st_size // 8} samples, "
+            f"segment says {samples}"
         )
+    pcm = np.fromfile(path, dtype=np.float32, count=(hi - lo) * 2, offset=lo * 8)
     return pcm.reshape(-1, 2)
 
 
@@ -84,9 +103,8 @@ def mix_range(plan: EditPlan, lo: int, hi: int) -> Pcm:
         start, end = max(lo, shot.sample_in), min(hi, shot.sample_out)
         if start >= end:
             continue
-        local = slice(start - shot.sample_in, end - shot.sample_in)
-        envelope = _envelope(plan, index)[local, None]
-        buffer[start - lo : end - lo] += _pcm(shot)[local] * envelope
+        a, b = start - shot.sample_in, end - shot.sample_in
+        buffer[start - lo : end - lo] += _pcm(shot, a, b) * _envelope(plan, index, a, b)[:, None]
     return buffer
 
 
@@ -227,9 +245,13 @@ def fast_path_problem(plan: EditPlan) -> str | None:
 
 
 def _window_pcm(plan: EditPlan, lo: int, hi: int) -> Pcm:
+    """Programme samples ``[lo, hi)``, limited where their true peak passes the ceiling (not
+    looked for when even ``peak_bound`` times the largest sample stays under it)."""
     pcm = mix_range(plan, lo, hi)
     ceiling = plan.profile.true_peak_db - PEAK_HEADROOM_DB
-    if len(pcm) and 20 * np.log10(max(float(true_peaks(pcm).max()), 1e-9)) > ceiling:
+    if not len(pcm) or float(np.abs(pcm).max()) * PEAK_BOUND <= 10 ** (ceiling / 20):
+        return pcm
+    if 20 * np.log10(max(float(true_peaks(pcm).max()), 1e-9)) > ceiling:
         pcm = limit(pcm, ceiling, plan.profile.sample_rate)
     return pcm
 

@@ -74,13 +74,26 @@ def gain_for(measured: Loudness, profile: OutputProfile) -> tuple[float, bool]:
     return gain, measured.true_peak + gain > ceiling
 
 
+def _kernels(taps: int) -> list[Pcm]:
+    """The windowed-sinc taps interpolating at 1/4, 1/2 and 3/4 of a sample."""
+    offsets = np.arange(-taps + 1, taps + 1, dtype=np.float64)
+    kernels = []
+    for phase in (0.25, 0.5, 0.75):
+        x = offsets - phase
+        kernels.append((np.sinc(x) * (0.5 + 0.5 * np.cos(np.pi * x / taps))).astype(np.float32))
+    return kernels
+
+
+def peak_bound(taps: int = 8) -> float:
+    """How far above the largest sample ``true_peaks`` can reach (each interpolated point is a
+    weighted sum of samples: at most the largest times the sum of its taps' magnitudes)."""
+    return max(1.0, *(float(np.abs(kernel).sum()) for kernel in _kernels(taps)))
+
+
 def true_peaks(pcm: Pcm, taps: int = 8) -> Pcm:
     """Per-sample peak of a 4x windowed-sinc oversampling of ``pcm`` (both channels)."""
     peak = np.abs(pcm).max(axis=1)
-    offsets = np.arange(-taps + 1, taps + 1, dtype=np.float64)
-    for phase in (0.25, 0.5, 0.75):
-        x = offsets - phase
-        kernel = (np.sinc(x) * (0.5 + 0.5 * np.cos(np.pi * x / taps))).astype(np.float32)
+    for kernel in _kernels(taps):
         for channel in range(pcm.shape[1]):
             between = np.convolve(pcm[:, channel], kernel[::-1], mode="same")
             peak = np.maximum(peak, np.abs(between))

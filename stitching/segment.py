@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -24,18 +24,17 @@ from media.graph import Stream, compile_graph, open_input
 from media.probe import MediaInfo, probe
 from media.runner import run_ffmpeg
 from stitching.arrival import TMP_SUFFIXES, Arrival, SideOutputs, Temporaries, add_audio
+from stitching.digest import QUICK_PROBE, video_digest
 from stitching.edges import edges_path, save_edges
 from stitching.errors import ClipError
 from stitching.loudness import EBUR128_OPTIONS, parse_ebur128
+from stitching.meter import blocks_path, save_segment
 from stitching.profile import OutputProfile
 from stitching.shotaudio import ShotAudio, finalise
 from stitching.thumbs import thumb_path, write_thumb
 from stitching.track import Crop, track_chain, track_path
 
 PCM_SUFFIX = ".f32"
-# Per-stream decoder options while the file is probed: no picture is decoded (an intra frame of
-# busy 720p content costs ~30 ms). PyAV's stub types this list[str]; it takes dicts.
-QUICK_PROBE: Any = [{"skip_frame": "nonintra"}, {}]
 
 
 @dataclass(frozen=True)
@@ -104,6 +103,19 @@ def x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[s
         "-color_trc", "bt709", "-video_track_timescale", str(profile.timescale),
         "-map_metadata", "-1", "-map_chapters", "-1",
     ]  # fmt: skip
+
+
+# A transition window is short (one overlap) and a blend of two pictures, where x264's motion
+# search finds little: a diamond search with one subpel step keeps the SPS/PPS of ``x264_args``
+# (stream copy needs them identical; checked by ``windows.render_windows``) at ~30 % less CPU,
+# for a window as large or smaller at the same CRF. One thread: windows are made two at a time,
+# or beside a normalise run that already uses every core.
+WINDOW_X264 = ["-threads", "1", "-x264-params", "me=dia:subme=1"]
+
+
+def window_x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[str]:
+    """``x264_args`` for a transition window (``WINDOW_X264``)."""
+    return [*x264_args(profile, keyframes), *WINDOW_X264]
 
 
 def video_chain(
@@ -243,15 +255,6 @@ def _params(container: av.container.InputContainer) -> dict[str, Any]:
     return params
 
 
-def video_digest(packets: Iterable[av.Packet[Any]]) -> str:
-    """Digest of video packets (timestamps and bytes): what stream copy reproduces exactly."""
-    digest = hashlib.sha256()
-    for packet in packets:
-        digest.update(f"{packet.pts},{packet.dts},{packet.size};".encode())
-        digest.update(bytes(packet))
-    return digest.hexdigest()[:24]
-
-
 def file_digest(path: Path) -> str:
     """``video_digest`` of a file's video packets, as they are read now."""
     with av.open(str(path), stream_options=QUICK_PROBE) as container:
@@ -318,23 +321,30 @@ def normalise(
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
         arrival = Arrival(src, info, frames, (head_frames, tail_frames), sample_offset, loudness)
-        return _finish(arrival, profile, tmp, out)
+        return _finish(arrival, profile, tmp, out, side.after if side else None)
     finally:
         for path in tmp:
             path.unlink(missing_ok=True)
 
 
-def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Path) -> Segment:
+def _finish(
+    arrival: Arrival,
+    profile: OutputProfile,
+    tmp: Temporaries,
+    out: Path,
+    more: Callable[[], object] | None,
+) -> Segment:
     """Measure what was written, make the audio final and put the segment in place.
 
-    The edge proxies, the thumbnail and the audio (gain, AAC, remux) are independent: they run
-    side by side.
+    The edge proxies, the thumbnail, the audio (gain, AAC, remux) and ``more`` (the side
+    outputs' measurements) are independent: they run side by side.
     """
     frames, hints = arrival.frames, arrival.hints
     edge = max(hints) + profile.verify_margin + 2
     samples = tmp.pcm.stat().st_size // (4 * 2)  # before the audio is rewritten in place
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        sound = pool.submit(_final_audio, arrival, profile, tmp)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sound = pool.submit(_final_audio, arrival, profile, tmp, blocks_path(out))
+        side = pool.submit(more) if more is not None else None
         scan = scan_segment(tmp.video, profile)
         _check_counts(arrival, profile, scan["frames"], samples)
         edges = pool.submit(save_edges, tmp.video, frames, profile.rate, edge, edges_path(out),
@@ -343,6 +353,8 @@ def _finish(arrival: Arrival, profile: OutputProfile, tmp: Temporaries, out: Pat
         thumb = write_thumb(tmp.video, scan["keyframes"], lo, hi, profile, thumb_path(out))
         head, tail = edges.result()
         shot_audio, audio = sound.result()
+        if side is not None:
+            side.result()
     pcm_path = out.with_suffix(PCM_SUFFIX)
     os.replace(tmp.muxed, out)
     os.replace(tmp.pcm, pcm_path)
@@ -382,10 +394,12 @@ def _check_counts(arrival: Arrival, profile: OutputProfile, frames: int, samples
 
 
 def _final_audio(
-    arrival: Arrival, profile: OutputProfile, tmp: Temporaries
+    arrival: Arrival, profile: OutputProfile, tmp: Temporaries, blocks: Path
 ) -> tuple[ShotAudio, dict[str, Any]]:
-    """Gain, limit and encode the shot's audio; the video with it as ``tmp.muxed``."""
+    """Gain, limit and encode the shot's audio; the video with it as ``tmp.muxed``; the AAC's
+    loudness sub-blocks at ``blocks`` (``measured.save_segment``)."""
     shot_audio, packets = finalise(tmp.pcm, arrival.loudness, profile, arrival.sample_offset)
     add_audio(tmp.video, packets, tmp.muxed)
+    save_segment(tmp.muxed, arrival.sample_offset, profile.sample_rate, blocks)
     params = probe_params(tmp.muxed, quick=True)
     return shot_audio, {k: v for k, v in params.items() if k.startswith("audio_")}

@@ -11,10 +11,11 @@ import av
 
 from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
+from stitching.digest import QUICK_PROBE
 from stitching.edges import edges_path, load_edges, mad, run_stats
 from stitching.loudness import SILENT_LUFS, measure_file
 from stitching.plan import EditPlan, ShotPlan
-from stitching.segment import QUICK_PROBE, file_digest
+from stitching.segment import file_digest
 from stitching.video import PacketKey, Source, packet_key
 
 CUT_MIN_SCORE = 6.0
@@ -43,7 +44,11 @@ def _streams(path: Path) -> Check:
 
 
 def check_timing(plan: EditPlan, path: Path) -> tuple[Check, Check]:
-    measured = _streams(path)
+    return timing(plan, _streams(path))
+
+
+def timing(plan: EditPlan, measured: Check) -> tuple[Check, Check]:
+    """Duration and A/V sync from the file's ``frames``, ``video_s`` and ``audio_s``."""
     frame_s = 1 / float(plan.profile.rate)
     duration = {
         "planned_frames": plan.total_frames,
@@ -93,14 +98,14 @@ def check_loudness(plan: EditPlan, path: Path, reference: Reference | None = Non
     or when they differ, ``path`` is measured."""
     if reference is not None and audio_identity(path) == audio_identity(reference[0]):
         numbers = reference[1]
-        return _judge(plan, numbers["integrated_lufs"], numbers["true_peak_db"]) | {
+        return judge(plan, numbers["integrated_lufs"], numbers["true_peak_db"]) | {
             "measured_on": f"{reference[2]}: the same audio packets"
         }
     measured = measure_file(path)
-    return _judge(plan, measured.integrated, measured.true_peak)
+    return judge(plan, measured.integrated, measured.true_peak)
 
 
-def _judge(plan: EditPlan, integrated: float, true_peak: float) -> Check:
+def judge(plan: EditPlan, integrated: float, true_peak: float) -> Check:
     profile = plan.profile
     check: Check = {
         "integrated_lufs": integrated,

@@ -9,24 +9,34 @@ a window is exactly the overlap.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import av
 
 from media.graph import Stream, compile_graph, join, open_input
-from stitching.audio import Interior
 from stitching.errors import PlanError
 from stitching.plan import XFADE, EditPlan
 from stitching.profile import OutputProfile
-from stitching.segment import QUICK_PROBE, video_digest, x264_args
+from stitching.segment import window_x264_args, x264_args
+from stitching.sound import (
+    AudioParts,
+    demux_all,
+    interior_packets,
+    open_quick,
+    packet_hash,
+    scale,
+    units,
+)
+
+if TYPE_CHECKING:
+    from stitching.sound import Demuxed
 
 
 @dataclass(frozen=True)
@@ -99,13 +109,17 @@ def _window_stream(plan: EditPlan, window: WindowPiece) -> Stream:
     """One window's picture (ends before the ``format`` every window gets)."""
     profile, shot = plan.profile, plan.shots[window.shot]
     if window.shot == 0:
-        head = open_input(str(shot.segment.path))["v"].filter("trim", end_frame=window.head_to)
+        head = open_input(str(shot.segment.path), threads=1)["v"].filter(
+            "trim", end_frame=window.head_to
+        )
         return head.filter("fade", t="in", start_frame=0, nb_frames=shot.transition_frames)
     prev = plan.shots[window.shot - 1]
     seek = f"{float((window.prev_from - Fraction(1, 2)) / profile.rate):.6f}"
-    prev_in = open_input(str(prev.segment.path), **({"ss": seek} if window.prev_from else {}))
+    prev_in = open_input(
+        str(prev.segment.path), threads=1, **({"ss": seek} if window.prev_from else {})
+    )
     head_in = open_input(
-        str(shot.segment.path), t=f"{float((window.head_to + 1) / profile.rate):.6f}"
+        str(shot.segment.path), threads=1, t=f"{float((window.head_to + 1) / profile.rate):.6f}"
     )
     tail = window.prev_frames - window.prev_from
     trimmed = prev_in["v"].filter("trim", end_frame=tail)
@@ -143,15 +157,10 @@ def windows_argv(plan: EditPlan, windows: list[WindowPiece], out: Path) -> list[
     starts = [sum(w.frames for w in windows[:i]) for i in range(len(windows))]
     total = sum(w.frames for w in windows)
     return [
-        *graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0],
-        "-frames:v", str(total), "-an", *x264_args(plan.profile, starts), "-f", "mp4", str(out),
+        *graph.inputs, "-filter_complex_threads", "1", "-filter_complex", graph.text,
+        "-map", graph.labels[0], "-frames:v", str(total), "-an", *window_x264_args(plan.profile, starts),
+        "-f", "mp4", str(out),
     ]  # fmt: skip
-
-
-def _frame_index(packet: av.Packet[Any], rate: Fraction) -> int:
-    assert packet.pts is not None
-    assert packet.time_base is not None
-    return round(packet.pts * packet.time_base * rate)
 
 
 Source = tuple[Path, int, int]
@@ -172,69 +181,35 @@ class SegmentChanged(PlanError):
     """A segment's video packets differ from the ones measured when it was normalised."""
 
 
-def open_quick(path: Path) -> av.container.InputContainer:
-    """Open for packet copying: stream probing decodes no pictures (pix_fmt stays unknown)."""
-    return av.open(str(path), stream_options=QUICK_PROBE)
-
-
 if TYPE_CHECKING:
-    Demuxed: TypeAlias = tuple[
-        av.container.InputContainer, list[av.Packet[Any]], list[av.Packet[Any]]
-    ]
-
-
-def _demux(path: Path) -> Demuxed:
-    """All video and audio packets of a file, in one pass (the file stays open: packets refer to
-    its streams; the caller closes it)."""
-    video: list[av.Packet[Any]] = []
-    audio: list[av.Packet[Any]] = []
-    container = open_quick(path)
-    for packet in container.demux():
-        if packet.size and packet.pts is not None and packet.dts is not None:
-            (video if packet.stream.type == "video" else audio).append(packet)
-    return container, video, audio
+    Timed: TypeAlias = tuple[float, av.Packet[Any], bool, str]
+    """A packet's decoding time in seconds (correctly rounded: distinct times stay distinct),
+    the packet, whether it is video, and its digest (``sound.packet_hash``)."""
 
 
 def _video_packets(
     files: list[Source], plan: EditPlan, demuxed: dict[Path, Demuxed]
-) -> Iterator[av.Packet[Any]]:
+) -> Iterator[Timed]:
     """Packets of every source range in order, moved to the timeline; segments' digests checked."""
     rate, ticks = plan.profile.rate, plan.profile.frame_ticks
     recorded = {shot.segment.path: shot.segment.video_sha for shot in plan.shots}
     position = 0
     for path, first, last in files:
-        packets = demuxed[path][1]
-        if recorded.get(path) and video_digest(packets) != recorded[path]:
+        found = demuxed[path]
+        if recorded.get(path) and found.video_sha != recorded[path]:
             raise SegmentChanged(f"{path}: video differs from the segment that was normalised")
-        for packet in packets:
-            if first <= _frame_index(packet, rate) < last:
-                shift = (position - first) * ticks
-                packet.pts += shift  # type: ignore[operator]
-                packet.dts += shift  # type: ignore[operator]
-                yield packet
-        position += last - first
-
-
-def _interior_packets(
-    plan: EditPlan, interiors: list[Interior], demuxed: dict[Path, Demuxed]
-) -> Iterator[av.Packet[Any]]:
-    """AAC packets copied from the segments, moved to programme samples, within each interior."""
-    sample_rate = plan.profile.sample_rate
-    for interior in interiors:
-        shot = plan.shots[interior.shot]
-        for packet in demuxed[shot.segment.path][2]:
+        base = found.container.streams.video[0].time_base
+        assert base is not None
+        frames, seconds = scale(base, rate), scale(base, 1)
+        shift = (position - first) * ticks
+        for packet, digest in zip(found.video, found.video_hashes, strict=True):
             assert packet.pts is not None
-            at = round(packet.pts * packet.time_base * sample_rate) + shot.sample_in
-            if interior.keep.contains(at):
-                packet.time_base = Fraction(1, sample_rate)
-                packet.pts = packet.dts = at
-                yield packet
-
-
-def _when(packet: av.Packet[Any]) -> Fraction:
-    assert packet.dts is not None
-    assert packet.time_base is not None
-    return packet.dts * packet.time_base
+            assert packet.dts is not None
+            if first <= units(packet.pts, frames) < last:
+                packet.pts += shift
+                packet.dts += shift
+                yield packet.dts * seconds[0] / seconds[1], packet, True, digest
+        position += last - first
 
 
 def full_argv(plan: EditPlan, out: Path) -> list[str]:
@@ -275,90 +250,69 @@ PacketKey = tuple[int | None, int | None, str]
 
 
 def packet_key(packet: av.Packet[Any]) -> PacketKey:
-    return packet.pts, packet.dts, hashlib.blake2b(bytes(packet), digest_size=12).hexdigest()
+    return packet.pts, packet.dts, packet_hash(bytes(packet))
 
 
 @dataclass(frozen=True)
-class AudioParts:
-    """The programme's AAC: interiors copied from segments plus encoded packets (programme pts)."""
+class Written:
+    """What ``mux`` wrote: the key of every video and audio packet, in order, and the digest of
+    the audio packets of each segment it copied audio from, as read while copying."""
 
-    interiors: list[Interior]
-    packets: list[av.Packet[Any]]
+    video: list[PacketKey]
+    audio: list[PacketKey]
+    audio_sha: dict[Path, str]
 
 
 def mux(
-    plan: EditPlan, files: list[Source], audio: AudioParts | None, out: Path
-) -> list[PacketKey]:
+    plan: EditPlan,
+    files: list[Source],
+    audio: AudioParts | None,
+    out: Path,
+    demuxed: dict[Path, Demuxed] | None = None,
+) -> Written:
     """Copy video packets in order (and the AAC, interleaved) into ``out``, faststart.
 
-    Returns the key (timestamps and digest) of every video packet written, in order, so the file
-    can be checked to carry exactly them.
+    ``demuxed``: files read already (``sound.demux_all``; they are consumed). Returns the key
+    (timestamps and digest) of every packet written, so the file can be checked to carry exactly
+    them.
     """
-    written: list[PacketKey] = []
-    paths = (
-        {path for path, _, _ in files} | {plan.shots[i.shot].segment.path for i in audio.interiors}
-        if audio
-        else {path for path, _, _ in files}
-    )
+    paths = {path for path, _, _ in files}
+    if audio is not None:
+        paths |= {plan.shots[i.shot].segment.path for i in audio.interiors}
     with ExitStack() as stack:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            demuxed = dict(zip(paths, pool.map(_demux, paths), strict=True))
-        for container, _, _ in demuxed.values():
-            stack.enter_context(container)
-        first = stack.enter_context(open_quick(files[0][0]))
+        read = dict(demuxed or {})
+        read |= demux_all(paths - read.keys(), stack)
+        written = Written([], [], {path: read[path].audio_sha for path in paths})
+        first = read[files[0][0]].container
         options = {"movflags": "+faststart"}
         output = stack.enter_context(av.open(str(out), "w", format="mp4", options=options))
         video_out = output.add_stream_from_template(first.streams.video[0])
         video_out.time_base = first.streams.video[0].time_base
-        streams: dict[str, Any] = {"video": video_out}
-        packets: Iterator[av.Packet[Any]] = _video_packets(files, plan, demuxed)
+        packets: Iterator[Timed] = _video_packets(files, plan, read)
+        audio_out = None
         if audio is not None:
-            template = stack.enter_context(open_quick(plan.shots[0].segment.path))
-            streams["audio"] = output.add_stream_from_template(template.streams.audio[0])
-            sound = sorted(
-                [*_interior_packets(plan, audio.interiors, demuxed), *audio.packets],
-                key=lambda p: p.pts or 0,
-            )
-            packets = heapq.merge(packets, sound, key=_when)
-        for packet in packets:
-            kind = packet.stream.type if packet.stream is not None else "audio"
-            if kind == "video":
-                written.append(packet_key(packet))
-            packet.stream = streams[kind]
+            audio_out = output.add_stream_from_template(_audio_template(plan, read, stack))
+            packets = heapq.merge(packets, _sound(plan, audio, read), key=itemgetter(0))
+        for _, packet, is_video, digest in packets:
+            (written.video if is_video else written.audio).append((packet.pts, packet.dts, digest))
+            packet.stream = video_out if is_video else audio_out
             output.mux(packet)
     return written
 
 
-def _copied(packet: av.Packet[Any]) -> av.Packet[Any]:
-    """A packet of its own with ``packet``'s bytes and timing (muxing consumes a packet)."""
-    copy = av.Packet(bytes(packet))
-    copy.pts, copy.dts, copy.duration = packet.pts, packet.dts, packet.duration
-    copy.time_base = packet.time_base
-    return copy
+def _audio_template(plan: EditPlan, read: dict[Path, Demuxed], stack: ExitStack) -> av.AudioStream:
+    opened = read.get(plan.shots[0].segment.path)
+    template = (
+        opened.container if opened else stack.enter_context(open_quick(plan.shots[0].segment.path))
+    )
+    return template.streams.audio[0]
 
 
-def _demux_audio(path: Path) -> Demuxed:
-    container = open_quick(path)
-    packets = [p for p in container.demux(audio=0) if p.size and p.pts is not None]
-    return container, [], packets
-
-
-def audio_track(plan: EditPlan, audio: AudioParts, out: Path) -> None:
-    """The programme's audio alone in ``out``: the AAC packets ``mux`` writes beside the video
-    (interiors demuxed from the segments, encoded packets copied), so it can be measured while
-    the video is muxed and shown to be the output's audio (``verify.audio_identity``)."""
-    paths = {plan.shots[interior.shot].segment.path for interior in audio.interiors}
-    with ExitStack() as stack:
-        demuxed = {path: _demux_audio(path) for path in paths}
-        for container, _, _ in demuxed.values():
-            stack.enter_context(container)
-        template = stack.enter_context(open_quick(plan.shots[0].segment.path))
-        output = stack.enter_context(av.open(str(out), "w", format="mp4"))
-        stream = output.add_stream_from_template(template.streams.audio[0])
-        sound = sorted(
-            [*_interior_packets(plan, audio.interiors, demuxed), *map(_copied, audio.packets)],
-            key=lambda p: p.pts or 0,
-        )
-        for packet in sound:
-            packet.stream = stream
-            output.mux(packet)
+def _sound(plan: EditPlan, audio: AudioParts, read: dict[Path, Demuxed]) -> list[Timed]:
+    rate = plan.profile.sample_rate
+    encoded = [(p, packet_hash(bytes(p))) for p in audio.packets]
+    sound = sorted(
+        [*interior_packets(plan, audio.interiors, read), *encoded],
+        key=lambda item: item[0].pts or 0,
+    )
+    return [((p.dts or 0) / rate, p, False, digest) for p, digest in sound]

@@ -27,7 +27,7 @@ from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, file_digest, normalise, probe_params, x264_args
+from stitching.segment import Segment, file_digest, normalise, probe_params, window_x264_args
 from stitching.video import WindowPiece, plan_pieces, windows_argv, xfade_chain
 
 CACHE_DIR = "windows"
@@ -146,7 +146,7 @@ def _side(profile: OutputProfile, jobs: list[tuple[_SideWindow, Segment, bool]])
     """Windows rendered in the normalise run: ``(window, neighbour, neighbour_is_before)``."""
     rate = profile.rate
     outputs = [
-        ["-an", *x264_args(profile), "-frames:v", str(window.piece.frames), "-f", "mp4",
+        ["-an", *window_x264_args(profile), "-frames:v", str(window.piece.frames), "-f", "mp4",
          str(window.path)]
         for window, _, _ in jobs
     ]  # fmt: skip
@@ -159,19 +159,23 @@ def _side(profile: OutputProfile, jobs: list[tuple[_SideWindow, Segment, bool]])
             if before:
                 seek = f"{float((piece.prev_from - Fraction(1, 2)) / rate):.6f}"
                 seeking = {"ss": seek} if piece.prev_from else {}
-                other = open_input(str(neighbour.path), **seeking)["v"]
+                other = open_input(str(neighbour.path), threads=1, **seeking)["v"]
                 prev = other.filter("trim", end_frame=piece.prev_frames - piece.prev_from)
                 head = this
             else:
                 other = open_input(
-                    str(neighbour.path), t=f"{float((piece.head_to + 1) / rate):.6f}"
+                    str(neighbour.path), threads=1, t=f"{float((piece.head_to + 1) / rate):.6f}"
                 )["v"]
                 prev, head = this.filter("trim", start_frame=piece.prev_from), other
             chain = xfade_chain(prev, head, piece, window.transition.kind, profile)
             made.append(chain.filter("format", profile.pix_fmt))
         return made
 
-    return SideOutputs(windows, outputs)
+    def proxies() -> None:
+        for window, _, _ in jobs:
+            _save_proxies(window.path, window.piece.frames, profile)
+
+    return SideOutputs(windows, outputs, proxies)
 
 
 def _keep(
@@ -184,8 +188,12 @@ def _keep(
     if target is None or real[0] != made.piece or not made.path.is_file():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    measured = edges_path(made.path)
     os.replace(made.path, target)
-    _save_proxies(target, made.piece.frames, profile)
+    if measured.is_file():  # measured as the run finished (``_side``)
+        os.replace(measured, edges_path(target))
+    else:
+        _save_proxies(target, made.piece.frames, profile)
 
 
 SideJob = tuple[_SideWindow, Segment, bool]
@@ -231,6 +239,7 @@ def keep_windows(profile: OutputProfile, jobs: list[SideJob], segment: Segment) 
 def drop_windows(jobs: list[SideJob]) -> None:
     for window, _, _ in jobs:
         window.path.unlink(missing_ok=True)
+        edges_path(window.path).unlink(missing_ok=True)
 
 
 def normalise_between(

@@ -31,12 +31,12 @@ OLD_WINDOWS = (
     "[a3v4v][b3v4v]xfade=transition=wipeleft:duration=0.500000:offset=0.000000,format=yuv420p[w2];"
     "[w0][w1][w2]concat=n=3:v=1:a=0[v]"
 )
-OLD_WINDOWS_INPUTS = [
-    ["-i", "/nowhere/48.mp4"],
-    ["-ss", "1.479167", "-i", "/nowhere/48.mp4"],
-    ["-t", "0.541667", "-i", "/nowhere/48.mp4"],
-    ["-ss", "1.479167", "-i", "/nowhere/48.mp4"],
-    ["-t", "0.541667", "-i", "/nowhere/48.mp4"],
+OLD_WINDOWS_INPUTS = [  # each window's inputs decoded on one thread (windows run two at a time)
+    ["-threads", "1", "-i", "/nowhere/48.mp4"],
+    ["-ss", "1.479167", "-threads", "1", "-i", "/nowhere/48.mp4"],
+    ["-t", "0.541667", "-threads", "1", "-i", "/nowhere/48.mp4"],
+    ["-ss", "1.479167", "-threads", "1", "-i", "/nowhere/48.mp4"],
+    ["-t", "0.541667", "-threads", "1", "-i", "/nowhere/48.mp4"],
 ]
 OLD_FULL = (
     "[0:v]fade=t=in:start_frame=0:nb_frames=6[s0];"
