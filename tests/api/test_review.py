@@ -184,6 +184,7 @@ def _drill(page: Chromium, url: str, detail: dict[str, Any]) -> None:
     page.screenshot(artifact("dashboard-drill.png"))
 
 
+@pytest.mark.slow
 def test_review_commit_two_of_three(client, ctx, headers, key, live_url, chromium, tmp_path):
     created = client.post(
         "/v1/jobs", json={"storyboard": BOARD, "mode": "preview"}, headers=headers

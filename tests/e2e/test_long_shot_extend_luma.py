@@ -31,6 +31,7 @@ BOARD = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.provider_resolution  # the gate checks a final render at ray-3.2's 540p
 def test_a_take_longer_than_ray_is_rendered_then_extended_by_generation_id(tmp_path, monkeypatch):
     from shotline.commands import render

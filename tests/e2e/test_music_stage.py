@@ -56,6 +56,7 @@ def level_db(samples: np.ndarray) -> float:
     return float(20 * np.log10(np.sqrt(np.mean(np.square(samples))) + 1e-12))
 
 
+@pytest.mark.slow
 def test_the_composed_bed_plays_under_silent_shots_and_is_reused_for_nothing(tmp_path, cli):
     out, report, _ = render(cli, tmp_path, "first")
     planned = cli("plan", str(tmp_path / "scored.yaml"), "--providers", "emulated", "--json")

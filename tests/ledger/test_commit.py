@@ -42,6 +42,7 @@ def _attempts(db_url: str, job_id: str) -> dict[str, list[Attempt]]:
 
 
 class TestPreviewThenCommit:
+    @pytest.mark.slow
     def test_quote_commit_render_and_versions(self, emulated, monkeypatch):
         ctx = emulated
         preview_id = _preview(ctx, small_board())
