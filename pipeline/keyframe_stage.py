@@ -27,14 +27,14 @@ from adapters.errors import ProviderError
 from adapters.factory import EMULATOR_KEY
 from adapters.image_clients import build_image_client
 from adapters.image_port import ImagePort, first_frame
-from adapters.images import ImageClient, ImageRequest, prepare_references
+from adapters.images import ImageClient, ImageRequest, ImageResult, prepare_references
 from foundation.states import SHOT_ENDED, Stage
-from pipeline import admission, keyframes, sheets, stage_tries
+from pipeline import keyframes, sheets, stage_tries
 from pipeline.context import RunContext
 from quality.screening import screener_for
 from router import StageCandidate
 from store.db import session_scope
-from store.models import Attempt, Job, Shot
+from store.models import Job, Shot
 
 STAGE = Stage.KEYFRAME
 BLANK_STD = 4.0  # a frame whose pixels vary less than this is blank
@@ -174,23 +174,18 @@ def draw_image(
     ``stage:key`` as its job id, which the cache finds). A provider's refusal fails the try and
     returns (reason, False): the next model may draw it. The slot is released either way."""
     spec = ctx.registry.get(candidate.model_id)
-    try:
+
+    def send() -> ImageResult:
         request = asked()
-        admission.sent(ctx, attempt_id, candidate.model_id)
-        result = image_client(ctx, str(spec.caps["api"]), candidate.provider).generate(request)
-    except ProviderError as exc:
-        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, stage)
-        return f"{candidate.model_id}: {exc}", False
-    finally:
-        admission.release(ctx, attempt_id, candidate.model_id)
+        return image_client(ctx, str(spec.caps["api"]), candidate.provider).generate(request)
+
+    result = stage_tries.call(ctx, attempt_id, owner, candidate.model_id, stage, send)
+    if isinstance(result, tuple):
+        return result
     raw = result.save(ctx.work_dir(owner.id) / name)
-    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
+    ref = stage_tries.keep_output(ctx, attempt_id, owner, raw, f"{stage}:{key}")
     assert spec.usage_price is not None
     cost = spec.usage_price.cost(result.billed(spec.usage_price.meters)).usd
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref}
-        attempt.provider_job_id = f"{stage}:{key}"
     return Drawn(raw, ref, float(cost))
 
 

@@ -18,6 +18,7 @@ paid for) instead of delivering it without the bed it asked for; ``finish`` chec
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.errors import ProviderError
 from adapters.music import MusicClient, MusicRequest
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
-from pipeline import admission, events, music, stage_tries
+from pipeline import events, music, stage_tries
 from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Cursor, Move, job_key, music_key
 from router import StageCandidate
@@ -232,25 +232,18 @@ def _try(
     if not isinstance(admitted, stage_tries.Admitted):
         return admitted
     attempt_id = admitted.attempt_id
-    client = music_client(ctx, candidate.provider)
-    try:
-        admission.sent(ctx, attempt_id, candidate.model_id)
-        bed = client.compose(MusicRequest(need.prompt, candidate.provider_model, seconds))
-    except ProviderError as exc:
-        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, STAGE)
-        return f"{candidate.model_id}: {exc}", False
-    finally:
-        client.close()
-        admission.release(ctx, attempt_id, candidate.model_id)
+    asked = MusicRequest(need.prompt, candidate.provider_model, seconds)
+    with closing(music_client(ctx, candidate.provider)) as client:
+        bed = stage_tries.call(
+            ctx, attempt_id, owner, candidate.model_id, STAGE, lambda: client.compose(asked)
+        )
+    if isinstance(bed, tuple):
+        return bed
     raw = ctx.work_dir(owner.id) / f"music-{key[:12]}{bed.suffix}"
     raw.write_bytes(bed.audio)
-    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
+    ref = stage_tries.keep_output(ctx, attempt_id, owner, raw, f"{STAGE}:{key}", note=bed.note)
     assert spec.usage_price is not None
     cost = spec.usage_price.cost({"seconds": seconds}).usd
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref, "note": bed.note}
-        attempt.provider_job_id = f"music:{key}"
     return _check(ctx, attempt_id, owner, raw, ref, cost)
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from adapters.errors import ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from pipeline import admission
@@ -23,6 +24,8 @@ from pipeline.transitions import attempt_opened, attempt_to
 from router import StageCandidate, StageDecision
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
+
+T = TypeVar("T")
 
 NO_MORE = (AttemptStatus.FAILED, AttemptStatus.REJECTED)
 """A try in these states is not asked again on the same input."""
@@ -162,6 +165,40 @@ def sending(ctx: RunContext, attempt_id: int, request: dict[str, Any], stage: St
         attempt = session.get_one(Attempt, attempt_id)
         attempt.request = dict(attempt.request or {}) | request
         attempt_to(session, attempt, AttemptStatus.SUBMITTING, stage=stage)
+
+
+def call(
+    ctx: RunContext,
+    attempt_id: int,
+    owner: Owner,
+    model_id: str,
+    stage: Stage,
+    send: Callable[[], T],
+) -> T | tuple[str, bool]:
+    """An admitted try's provider call: ``send``'s answer, or, when the provider refuses or fails,
+    the try failed and (reason, False) so the next model may take it. The model's slot is
+    released either way."""
+    try:
+        admission.sent(ctx, attempt_id, model_id)
+        return send()
+    except ProviderError as exc:
+        failed(ctx, attempt_id, owner, str(exc), exc.kind, stage)
+        return f"{model_id}: {exc}", False
+    finally:
+        admission.release(ctx, attempt_id, model_id)
+
+
+def keep_output(
+    ctx: RunContext, attempt_id: int, owner: Owner, raw: Path, job_ref: str, **extra: Any
+) -> str:
+    """Store a try's output among the job's assets and record it on the attempt (``source``,
+    ``extra``, and ``job_ref`` as its provider job id, which the cache finds); the stored ref."""
+    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.request = dict(attempt.request or {}) | {"source": ref} | extra
+        attempt.provider_job_id = job_ref
+    return ref
 
 
 def failed(

@@ -15,6 +15,7 @@ retimed up to ``MAX_TEMPO``, else the shot fails with the reason).
 from __future__ import annotations
 
 import contextlib
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,11 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.errors import ProviderError
 from adapters.speech import SpeechClient, SpeechRequest
 from foundation.characters import spec_voice
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
 from media.runner import run_ffmpeg
-from pipeline import admission, stage_tries, voices
+from pipeline import stage_tries, voices
 from pipeline.context import RunContext
 from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
@@ -124,27 +124,19 @@ def _try(
         return admitted
     attempt_id = admitted.attempt_id
     said = SpeechRequest(line.text, candidate.provider_model, choice.voice, choice.instructions)
-    client = speech_client(ctx, candidate.provider)
-    try:
-        admission.sent(ctx, attempt_id, candidate.model_id)
-        speech = client.speak(said)
-    except ProviderError as exc:
-        stage_tries.failed(ctx, attempt_id, owner, str(exc), exc.kind, STAGE)
-        return f"{candidate.model_id}: {exc}", False
-    finally:
-        client.close()
-        admission.release(ctx, attempt_id, candidate.model_id)
+    with closing(speech_client(ctx, candidate.provider)) as client:
+        speech = stage_tries.call(
+            ctx, attempt_id, owner, candidate.model_id, STAGE, lambda: client.speak(said)
+        )
+    if isinstance(speech, tuple):
+        return speech
     raw = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{key[:12]}.wav"
     raw.write_bytes(speech.wav)
-    ref = ctx.assets.put(raw, f"{owner.tenant}/{owner.id}", alone=True)
+    ref = stage_tries.keep_output(ctx, attempt_id, owner, raw, f"{STAGE}:{key}", note=speech.note)
     seconds = float(read_mono(raw).size) / RATE
     spec = ctx.registry.get(candidate.model_id)
     assert spec.usage_price is not None
     cost = spec.usage_price.cost(voices.usage_for(spec, line.text, seconds)).usd
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        attempt.request = dict(attempt.request or {}) | {"source": ref, "note": speech.note}
-        attempt.provider_job_id = f"tts:{key}"
     return _check(ctx, attempt_id, owner, line, raw, ref, cost)
 
 
