@@ -22,13 +22,14 @@ from stitching import measured
 from stitching.burn import burn
 from stitching.captions import Captions, Cue, caption_paths, check_sidecars, cues_for
 from stitching.captions import write_sidecars as write_captions
+from stitching.digest import probe_params
 from stitching.errors import PlanError, VerificationError
 from stitching.interchange import export as export_edit
 from stitching.interchange import interchange_paths
 from stitching.measured import Assembled, Prepared
 from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, normalise, probe_params
+from stitching.segment import Segment, normalise
 from stitching.sheet import write_thumbs
 from stitching.sound import AudioParts, Demuxed, audio_track, demux_all
 from stitching.verify import Reference, check_joins, check_loudness, failures, summarise

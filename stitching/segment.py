@@ -8,7 +8,6 @@ copies it and encodes from the PCM only around joins: no priming drift, no secon
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -18,13 +17,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
-
 from media.graph import Stream, compile_graph, open_input
 from media.probe import MediaInfo, probe
 from media.runner import run_ffmpeg
 from stitching.arrival import TMP_SUFFIXES, Arrival, SideOutputs, Temporaries, add_audio
-from stitching.digest import QUICK_PROBE, video_digest
+from stitching.digest import probe_params, scan_segment
 from stitching.edges import edges_path, save_edges
 from stitching.errors import ClipError
 from stitching.loudness import EBUR128_OPTIONS, parse_ebur128
@@ -219,61 +216,6 @@ def _check_source(src: Path, info: MediaInfo, profile: OutputProfile, frames: in
             f"has {available} frames ({have:.3f} s) at {profile.rate} fps, plan needs {frames} "
             f"({need:.3f} s); at most {profile.max_hold_frames} frames can be held"
         )
-
-
-def probe_params(path: Path, *, quick: bool = False) -> dict[str, Any]:
-    """Header-level stream parameters (no packet reading): what stream copy needs to be equal.
-
-    ``quick`` decodes no picture, so ``pix_fmt`` is left out: it is coded in the SPS, which
-    ``extradata_sha`` covers.
-    """
-    with av.open(str(path), stream_options=QUICK_PROBE if quick else None) as container:
-        params = _params(container)
-        if quick:
-            params.pop("pix_fmt")
-        return params
-
-
-def _params(container: av.container.InputContainer) -> dict[str, Any]:
-    video = container.streams.video[0]
-    ctx = video.codec_context
-    params: dict[str, Any] = {
-        "width": ctx.width,
-        "height": ctx.height,
-        "fps": str(video.average_rate),
-        "codec": ctx.name,
-        "codec_profile": str(ctx.profile),
-        "pix_fmt": str(ctx.pix_fmt),
-        "sar": str(Fraction(video.sample_aspect_ratio or 1)),
-        "time_base": str(video.time_base),
-        "extradata_sha": hashlib.sha256(ctx.extradata or b"").hexdigest()[:16],
-    }
-    if container.streams.audio:
-        audio = container.streams.audio[0].codec_context
-        params |= {"audio_codec": audio.name, "audio_rate": audio.sample_rate}
-        params["audio_layout"] = audio.layout.name
-    return params
-
-
-def file_digest(path: Path) -> str:
-    """``video_digest`` of a file's video packets, as they are read now."""
-    with av.open(str(path), stream_options=QUICK_PROBE) as container:
-        packets = [p for p in container.demux(video=0) if p.size and p.pts is not None]
-        return video_digest(packets)
-
-
-def scan_segment(path: Path, profile: OutputProfile) -> dict[str, Any]:
-    """Stream parameters, frame count, keyframe indices and packet digest of an encoded segment."""
-    with av.open(str(path)) as container:
-        params = _params(container)
-        params.pop("fps")
-        video = container.streams.video[0]
-        tb = video.time_base or Fraction(1, profile.timescale)
-        packets = [p for p in container.demux(video) if p.size and p.pts is not None]
-        keyframes = [round((p.pts or 0) * tb * profile.rate) for p in packets if p.is_keyframe]
-        digest = video_digest(packets)
-    return {**params, "frames": len(packets), "keyframes": tuple(sorted(keyframes)),
-            "video_sha": digest}  # fmt: skip
 
 
 def segment_keyframes(frames: int, head: int, tail: int, profile: OutputProfile) -> list[int]:

@@ -11,11 +11,10 @@ import av
 
 from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
-from stitching.digest import QUICK_PROBE
+from stitching.digest import QUICK_PROBE, file_digest
 from stitching.edges import edges_path, load_edges, mad, run_stats
 from stitching.loudness import SILENT_LUFS, measure_file
 from stitching.plan import EditPlan, ShotPlan
-from stitching.segment import file_digest
 from stitching.video import PacketKey, Source, packet_key
 
 CUT_MIN_SCORE = 6.0

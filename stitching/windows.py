@@ -23,11 +23,12 @@ from foundation.storyboard import Transition
 from media.graph import Stream, open_input
 from media.runner import run_ffmpeg
 from stitching.arrival import SideOutputs, combine
+from stitching.digest import file_digest, probe_params
 from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, file_digest, normalise, probe_params, window_x264_args
+from stitching.segment import Segment, normalise, window_x264_args
 from stitching.video import WindowPiece, plan_pieces, windows_argv, xfade_chain
 
 CACHE_DIR = "windows"
