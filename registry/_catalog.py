@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -127,7 +128,24 @@ def load_registry(extra: Path | None = None) -> Registry:
         from foundation.settings import get_settings
 
         extra = get_settings().registry
-    files = [BUILTIN] if extra is None else [BUILTIN, extra]
+    files = (BUILTIN,) if extra is None else (BUILTIN, extra)
+    return _load_versions(tuple((path, _version(path)) for path in files))
+
+
+def _version(path: Path) -> tuple[int, int] | None:
+    """What tells one content of ``path`` from another without reading it (None: unreadable)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=16)
+def _load_versions(versions: tuple[tuple[Path, tuple[int, int] | None], ...]) -> Registry:
+    """The registry of these files at these versions, built once per process (the registry is
+    immutable, so every context shares it; an invalid file raises and is not remembered)."""
+    files = [path for path, _ in versions]
     raw_models: dict[str, tuple[dict[str, Any], str]] = {}
     chains: dict[Tier, list[str]] = {}
     providers: dict[str, ProviderSpec] = {}

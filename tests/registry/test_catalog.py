@@ -222,6 +222,16 @@ fallback_chains:
         assert load_registry().get("local/animatic").enabled is False
 
 
+    def test_an_edited_file_is_read_again_and_an_unchanged_one_is_not(self, tmp_path):
+        path = _write(tmp_path, "models:\n  - id: local/animatic\n    enabled: false\n")
+        first = load_registry(path)
+        assert load_registry(path) is first, "an unchanged file gives the same registry"
+        path.write_text("models:\n  - id: local/animatic\n    enabled: true\n", encoding="utf-8")
+        assert load_registry(path).get("local/animatic").enabled is True
+        path.write_text("models: [{id: 7}]\n", encoding="utf-8")
+        with pytest.raises(RegistryFileError):
+            load_registry(path)
+
 class TestMalformed:
     def _problems(self, tmp_path: Path, text: str) -> list[str]:
         with pytest.raises(RegistryFileError) as info:
