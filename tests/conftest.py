@@ -34,9 +34,9 @@ def isolated_data_dir(
 ) -> Iterator[Path]:
     """Point SHOTLINE_DATA_DIR at a fresh directory so tests never share state. Its database is
     a copy of ``migrated_database`` (``migrate`` still runs on first use and finds it at the newest
-    revision), unless the test is marked ``new_database``: those see an empty directory."""
+    revision), unless the test is marked ``empty_data_dir``: there it does not exist until something makes it."""
     data = tmp_path / "shotline-data"
-    if not request.node.get_closest_marker("new_database"):
+    if not request.node.get_closest_marker("empty_data_dir"):
         data.mkdir()
         shutil.copyfile(request.getfixturevalue("migrated_database"), data / "shotline.db")
     monkeypatch.setenv("SHOTLINE_DATA_DIR", str(data))

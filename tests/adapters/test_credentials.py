@@ -209,6 +209,7 @@ class TestRefusedPresignedUrl:
         assert [p for p, _ in cdn.seen] == ["/clip.mp4?sig=1", "/clip.mp4?sig=2"]
         assert not any(leaked(h) for _, h in cdn.seen)
 
+    @pytest.mark.empty_data_dir
     def test_refused_every_time_fails_as_transient_after_bounded_refreshes(
         self, serve, tmp_path: Path
     ):

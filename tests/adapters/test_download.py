@@ -13,6 +13,9 @@ from adapters.download import DownloadLimits, Fetched, UrlExpiredError, download
 from adapters.errors import AssetError
 from emulators.media import ClipSpec, render_clip
 
+# each test asserts what its directory holds afterwards: no data directory in it
+pytestmark = pytest.mark.empty_data_dir
+
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:

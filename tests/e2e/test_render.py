@@ -71,6 +71,7 @@ class TestRenderEndToEnd:
 
 
 class TestRenderExitCodes:
+    @pytest.mark.empty_data_dir
     def test_invalid_storyboard_exits_2_and_writes_nothing(self, tmp_path):
         bad = tmp_path / "bad.yaml"
         bad.write_text(

@@ -221,7 +221,6 @@ fallback_chains:
         get_settings.cache_clear()
         assert load_registry().get("local/animatic").enabled is False
 
-
     def test_an_edited_file_is_read_again_and_an_unchanged_one_is_not(self, tmp_path):
         path = _write(tmp_path, "models:\n  - id: local/animatic\n    enabled: false\n")
         first = load_registry(path)
@@ -231,6 +230,7 @@ fallback_chains:
         path.write_text("models: [{id: 7}]\n", encoding="utf-8")
         with pytest.raises(RegistryFileError):
             load_registry(path)
+
 
 class TestMalformed:
     def _problems(self, tmp_path: Path, text: str) -> list[str]:

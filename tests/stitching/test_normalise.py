@@ -109,6 +109,7 @@ def test_slightly_short_clip_holds_last_frame(media, tmp_path):
     assert segment.held_frames == 2
 
 
+@pytest.mark.empty_data_dir
 def test_much_shorter_clip_names_the_shortfall(media, tmp_path):
     src = make_clip(media / "one_sec_b.mp4", seconds=1.0)
     with pytest.raises(ClipError, match=r"12 frames \(0\.500 s\) short"):
