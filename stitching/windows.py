@@ -3,8 +3,8 @@
 A window depends only on the two segments it joins (their video digests), the transition and the
 encoder settings, so it is made as soon as both neighbours exist: in the FFmpeg run that
 normalises the later of the two (``normalise_between``), or by ``prerender``. Assembly then only
-copies it; windows still missing are rendered there, one FFmpeg per window, two at a time. Each
-cached window keeps grey proxies of its frames for the join checks.
+copies it; windows still missing are rendered there, one FFmpeg per window, one more at a time
+than the cores. Each cached window keeps grey proxies of its frames for the join checks.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from stitching.segment import Segment, normalise, window_x264_args
 from stitching.video import WindowPiece, plan_pieces, windows_argv, xfade_chain
 
 CACHE_DIR = "windows"
+# one FFmpeg per window, each on one thread: one more than the cores, so that the last window of a
+# round does not leave a core idle (five windows on two cores: 1.27 s against 1.40 s in pairs)
+WINDOW_RENDERS = (os.cpu_count() or 1) + 1
 
 
 def window_path(plan: EditPlan, window: WindowPiece) -> Path | None:
@@ -89,7 +92,7 @@ def render_windows(plan: EditPlan, windows: list[WindowPiece], work: Path) -> di
             found[window.shot] = cached
         else:
             missing.append((window, cached or work / f"window-{window.shot}.mp4"))
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=WINDOW_RENDERS) as pool:
         rendered = pool.map(lambda job: _render(plan, *job), missing)
         found |= {window.shot: path for (window, _), path in zip(missing, rendered, strict=True)}
     for window, _ in missing:
