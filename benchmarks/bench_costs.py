@@ -137,6 +137,7 @@ class Outcome:
     final_shots: int = 0
     reviewer_accepted: int = 0
     premium_shots: int = 0
+    approved_usd: float = 0.0  # always-final: what the shots the reviewer approves cost
     avoided_usd: float = 0.0
     agreement: float | None = None
 
@@ -186,10 +187,15 @@ def _tally(
             out.accepted_s += seconds[key]
 
 
-def spend(ctx: RunContext) -> float:
-    """Every attempt's spend (the runs are emulated: the ledger books it as emulated spend)."""
+def spend(ctx: RunContext, shots: set[tuple[str, str]] | None = None) -> float:
+    """Every attempt's spend (the runs are emulated: the ledger books it as emulated spend), or
+    only that of ``shots`` (storyboard title, shot id)."""
     with session_scope(ctx.db_url) as session:
-        return float(figures.spent(aggregates.load(session, aggregates.CostFilter())))
+        rows = aggregates.load(session, aggregates.CostFilter())
+        if shots is not None:
+            titles = dict(session.execute(select(Job.id, Job.title)).tuples())
+            rows = [r for r in rows if (titles.get(r.job_id), r.shot_key) in shots]
+        return float(figures.spent(rows))
 
 
 def always_final(
@@ -204,8 +210,11 @@ def always_final(
         for share, out in outs.items():
             _tally(ctx, board, job_id, every, approved_of(board, share), out)
     total = spend(ctx)
-    for out in outs.values():
+    for share, out in outs.items():
         out.spend_usd = total
+        out.approved_usd = spend(
+            ctx, {(b.title, key) for b in boards() for key in approved_of(b, share)}
+        )
     return outs
 
 
@@ -267,6 +276,12 @@ def main() -> None:
         for share in shares:
             anchor = anchors[share]
             print(row("always-final (anchor)", share, anchor, anchor))
+            ceiling = 1 - anchor.approved_usd / anchor.spend_usd
+            verdicts.append(
+                f"{share:.0%} ceiling: always-final paid ${anchor.approved_usd:.2f} of its "
+                f"${anchor.spend_usd:.2f} for the shots the reviewer approves; an arm whose finals "
+                f"cost the same is at most {ceiling:.1%} lower, however cheap its preview"
+            )
             for arm in arms:
                 result = preview_then_commit(urls, share, kind=ARMS[arm])
                 print(row(f"preview-then-commit, {arm} preview", share, result, anchor))
