@@ -193,7 +193,7 @@ def spend(ctx: RunContext, shots: set[tuple[str, str]] | None = None) -> float:
     with session_scope(ctx.db_url) as session:
         rows = aggregates.load(session, aggregates.CostFilter())
         if shots is not None:
-            titles = dict(session.execute(select(Job.id, Job.title)).tuples())
+            titles = {job: title for job, title in session.execute(select(Job.id, Job.title))}
             rows = [r for r in rows if (titles.get(r.job_id), r.shot_key) in shots]
         return float(figures.spent(rows))
 

@@ -246,13 +246,7 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         r.attempt_id: r
         for r in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id))
     }
-    attempts = jobs.attempts_by_shot(session, job_id)
-    # the job's music tries are kept on its first shot (``pipeline.music_stage``): reported apart
-    bed = sorted(
-        (a for tried in attempts.values() for a in tried if a.stage == Stage.MUSIC),
-        key=lambda a: -a.number,
-    )
-    attempts = {pk: [a for a in tried if a.stage != Stage.MUSIC] for pk, tried in attempts.items()}
+    bed, attempts = _bed_apart(jobs.attempts_by_shot(session, job_id))
     rows, costs = [], [_spend(bed, records)]
     for shot in shots:
         tried = attempts.get(shot.id, [])
@@ -262,6 +256,33 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
     sheets = sheets_of(shots, attempts)
     music = _pre_stage(bed, "music")
     reused = reused_of(rows, sheets, [e.shot_key or "" for e in cached], saved_videos, music)
+    return _job_fields(job) | {
+        "settled_usd": money.to_json(money.total(costs)),
+        "cached_shots": [e.shot_key for e in cached],
+        # what reusing stored outputs saved in all: videos, sheets, keyframes, tts lines, the bed
+        "saved_usd": reused["saved_usd"],
+        "sheets": sheets,
+        "reused": reused,
+        "music": music,
+        "shots": rows,
+    }
+
+
+def _bed_apart(
+    attempts: dict[int, list[Attempt]],
+) -> tuple[list[Attempt], dict[int, list[Attempt]]]:
+    """The job's music tries, newest first, and every shot's other attempts: the bed's tries are
+    kept on the job's first shot (``pipeline.music_stage``) and reported apart."""
+    bed = sorted(
+        (a for tried in attempts.values() for a in tried if a.stage == Stage.MUSIC),
+        key=lambda a: -a.number,
+    )
+    return bed, {pk: [a for a in tried if a.stage != Stage.MUSIC] for pk, tried in attempts.items()}
+
+
+def _job_fields(job: Job) -> dict[str, Any]:
+    """The report's fields read from the job row alone."""
+    output = job.output_path if job.status == JobStatus.DELIVERED else None
     return {
         "job": job.id,
         "title": job.title,
@@ -273,20 +294,9 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "money_spent": job.providers in ("live", "auto") and job.spent_usd > 0,
         "error": job.error,
         "error_shot": job.error_shot,
-        "output": job.output_path if job.status == JobStatus.DELIVERED else None,
-        "files": delivered_files(
-            job.output_path if job.status == JobStatus.DELIVERED else None,
-            variant_labels(job.verification),
-        ),
+        "output": output,
+        "files": delivered_files(output, variant_labels(job.verification)),
         "verification": job.verification,
         "budget_usd": money.to_json(job.budget_usd),
         "spent_usd": money.to_json(job.spent_usd),
-        "settled_usd": money.to_json(money.total(costs)),
-        "cached_shots": [e.shot_key for e in cached],
-        # what reusing stored outputs saved in all: videos, sheets, keyframes, tts lines, the bed
-        "saved_usd": reused["saved_usd"],
-        "sheets": sheets,
-        "reused": reused,
-        "music": music,
-        "shots": rows,
     }
