@@ -40,33 +40,7 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
 
     from shotline.tables import fit_table
 
-    caption = f"status: {report['status']}"
-    if report.get("output"):
-        caption += f"  output: {report['output']}"
-        edit = [Path(path).name for name, path in report.get("files", {}).items() if name in EDIT]
-        if edit:
-            caption += f"  edit: {', '.join(edit)}"
-        subs = [
-            Path(path).name for name, path in report.get("files", {}).items() if name in CAPTIONS
-        ]
-        if subs:
-            caption += f"  captions: {', '.join(subs)}"
-        variants = [
-            Path(path).name
-            for name, path in report.get("files", {}).items()
-            if name.startswith("variant_")
-        ]
-        if variants:
-            caption += f"  variants: {', '.join(variants)}"
-        native = [
-            f"{shot['id']} {label}"
-            for shot in report["shots"]
-            for label, row in (shot.get("variants") or {}).items()
-            if row.get("render") == "native"
-        ]
-        if native:
-            caption += f" (rendered natively: {', '.join(native)})"
-    caption += reused_note(report)
+    caption = f"status: {report['status']}{_output_note(report)}" + reused_note(report)
     if report.get("emulated"):
         caption += "  (providers were EMULATED: no money was spent)"
     if report.get("error"):
@@ -94,6 +68,30 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
                      cents(bed["cost_usd"]), said])  # fmt: skip
     rows.append(["[bold]total[/]", "", "", "", "", f"[bold]{cents(report['settled_usd'])}[/]", ""])
     return fit_table(_report_columns(), rows, width, title=report["title"], caption=caption).table
+
+
+def _output_note(report: dict[str, Any]) -> str:
+    """The delivered file and the files beside it, for the closing table's caption."""
+    if not report.get("output"):
+        return ""
+    files = report.get("files", {})
+    note = f"  output: {report['output']}"
+    for label, names in (
+        ("edit", [n for n in files if n in EDIT]),
+        ("captions", [n for n in files if n in CAPTIONS]),
+        ("variants", [n for n in files if n.startswith("variant_")]),
+    ):
+        if names:
+            note += f"  {label}: {', '.join(Path(files[n]).name for n in names)}"
+    native = [
+        f"{shot['id']} {label}"
+        for shot in report["shots"]
+        for label, row in (shot.get("variants") or {}).items()
+        if row.get("render") == "native"
+    ]
+    if native:
+        note += f" (rendered natively: {', '.join(native)})"
+    return note
 
 
 def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
