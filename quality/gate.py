@@ -176,19 +176,7 @@ def evaluate(
     (a next model exists) let the policy turn repeated random defects into escalation or give-up.
     ``safety`` screens sampled frames (``image_safety.frame_safety_from(settings)``; None: off)."""
     policy = policy or default_policy()
-    tier = policy.tier(expect.tier)
-    info = probe(Path(path), read_rotation=False)
-    judge_frames = scorer is not None and scorer.needs_frames and tier.judge
-    frame_checks = safety is not None or policy.detectors.iqa_frames > 0
-    clip = analyse(
-        path,
-        info,
-        policy.detectors,
-        keep_thumbs=judge_frames or frame_checks or _reads_text(expect, policy),
-        keep_speech=expect.speech != "any",
-    )
-    if clip.video is not None:
-        clip = replace(clip, info=replace(info, rotation=clip.video.rotation))
+    clip = _analysed(Path(path), expect, policy, scorer, safety)
     started = time.perf_counter()
     scored = _score(clip, expect, policy, scorer, safety)
     checks_s = time.perf_counter() - started
@@ -214,6 +202,29 @@ def evaluate(
         _metrics(clip) | scored.measured | {"checks_s": checks_s},
         _colour(path, clip, decision.repair),
     )
+
+
+def _analysed(
+    path: Path,
+    expect: ClipExpectation,
+    policy: GatePolicy,
+    scorer: Scorer | None,
+    safety: FrameSafety | None,
+) -> ClipAnalysis:
+    """The clip's one decode, keeping the thumbnails and speech only when a check reads them."""
+    info = probe(path, read_rotation=False)
+    judge_frames = scorer is not None and scorer.needs_frames and policy.tier(expect.tier).judge
+    frame_checks = safety is not None or policy.detectors.iqa_frames > 0
+    clip = analyse(
+        path,
+        info,
+        policy.detectors,
+        keep_thumbs=judge_frames or frame_checks or _reads_text(expect, policy),
+        keep_speech=expect.speech != "any",
+    )
+    if clip.video is not None:
+        clip = replace(clip, info=replace(info, rotation=clip.video.rotation))
+    return clip
 
 
 def _colour(
