@@ -32,6 +32,7 @@ import numpy as np
 
 from adapters.errors import ProviderFailureError, RejectedInputError
 from adapters.image_port import ImagePort, reference
+from media.images import pixels_problem
 
 MB = 1024 * 1024
 REFERENCE_MAX_SIDE = 2048
@@ -124,6 +125,8 @@ def refuse_unsupported(request: ImageRequest, provider: str, *, seed: bool) -> N
 def measured(data: bytes, provider: str, raw: Any = None) -> tuple[int, int, str]:
     """``(width, height, mime)`` of encoded image bytes; ``ProviderFailureError`` when they are
     not an image (a provider answered an empty or truncated file)."""
+    if (too_large := pixels_problem(data)) is not None:
+        raise ProviderFailureError(f"the answer's image {too_large}", provider, raw)
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if decoded is None:
         raise ProviderFailureError("the answer's image is not a readable image", provider, raw)

@@ -25,6 +25,7 @@ import httpx
 
 from api.errors import RateLimitedError
 from foundation.errors import InvalidInputError, Problem
+from media.images import pixels_problem
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -341,6 +342,8 @@ def store_image(data: bytes, path: str, dest: Path) -> Path:
     kind = sniff_image(data)
     if kind is None:
         raise _unsafe(path, "must be a PNG, JPEG or WebP image")
+    if (too_large := pixels_problem(data)) is not None:
+        raise _unsafe(path, too_large)
     return _keep(data, IMAGE_TYPES[kind], dest)
 
 

@@ -14,9 +14,10 @@ import pytest
 from adapters import fal, google, kling, luma, openai_videos, replicate, runway
 from adapters.base import GenerationRequest
 from adapters.errors import RejectedInputError
-from adapters.image_port import ImagePort, first_frame
+from adapters.image_port import ImagePort, first_frame, image_problem
 from adapters.kling import KlingAdapter
 from emulators import Scenario, start_emulator
+from tests.media.declared import png_declaring
 
 PORT = ImagePort("test")
 
@@ -91,6 +92,18 @@ def test_an_unreadable_image_is_refused_naming_the_provider(tmp_path):
     path = tmp_path / "x.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
     with pytest.raises(RejectedInputError, match=r"runway: image x\.png is not a readable image"):
+        first_frame(path, 1280, 720, runway.IMAGE_PORT)
+
+
+def test_an_image_declaring_too_many_pixels_is_refused_before_it_is_decoded(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_declaring(32000, 32000))
+    problem = image_problem(path)
+    assert (
+        problem
+        == f"{path} declares 32000x32000 pixels, over the limit of 120,000,000 (it was not decoded)"
+    )
+    with pytest.raises(RejectedInputError, match=r"runway: image bomb\.png declares 32000x32000"):
         first_frame(path, 1280, 720, runway.IMAGE_PORT)
 
 

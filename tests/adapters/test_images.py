@@ -11,11 +11,19 @@ import numpy as np
 import pytest
 
 from adapters._images_local import encode
-from adapters.errors import RejectedInputError
+from adapters.errors import ProviderFailureError, RejectedInputError
 from adapters.image_clients import build_image_client
-from adapters.images import ImageClient, ImageRequest, ImageResult, Reference, prepare_references
+from adapters.images import (
+    ImageClient,
+    ImageRequest,
+    ImageResult,
+    Reference,
+    measured,
+    prepare_references,
+)
 from emulators import EmulatorHandle, start_emulator
 from registry import ModelKind, load_registry
+from tests.media.declared import jpeg_declaring
 
 RED = Reference(encode(np.full((48, 48, 3), (0, 0, 255), np.uint8)), "image/png")
 BLUE = Reference(encode(np.full((48, 48, 3), (255, 0, 0), np.uint8)), "image/png")
@@ -180,3 +188,9 @@ def test_fal_sync_mode_answers_the_image_inline(emu):
     result = client(emu, "fal_queue").generate(request)
     assert result.raw["images"][0]["url"].startswith("data:image/png;base64,")
     assert (result.width, result.height) == (96, 64)
+
+
+def test_a_provider_image_declaring_too_many_pixels_is_garbage_not_decoded():
+    with pytest.raises(ProviderFailureError, match="answer's image declares 40000x30000 pixels"):
+        measured(jpeg_declaring(40000, 30000), "fal")
+    assert measured(encode(np.zeros((8, 16, 3), np.uint8)), "fal") == (16, 8, "image/png")

@@ -15,6 +15,7 @@ from api.ratelimit import RateLimiter
 from api.urls import Outbound, UnsafeUrlError, UrlPolicy, sniff_image
 from foundation.errors import InvalidInputError
 from tests.api.conftest import fake_resolve, tiny_board, wait_for_job
+from tests.media.declared import png_declaring
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 # a reference image a job uses must decode: the image safety classifier screens it
@@ -222,6 +223,23 @@ class TestSubmissionChecks:
         assert accepted.status_code == 202, accepted.text
         assert str(network.requests[-1].url) == "https://cdn.example.com/ref.png"
         wait_for_job(client, accepted.json()["id"], headers)
+
+
+def test_a_fetched_image_declaring_too_many_pixels_is_refused_and_not_kept(
+    client, headers, network, ctx
+):
+    network.routes["cdn.example.com"] = lambda r: httpx.Response(
+        200, content=png_declaring(32000, 32000)
+    )
+    board = tiny_board(1)
+    board["scenes"][0]["shots"][0]["reference_image"] = "https://cdn.example.com/bomb.png"
+    refused = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+    assert refused.status_code == 422
+    [problem] = refused.json()["problems"]
+    assert problem["path"] == "storyboard.scenes[0].shots[0].reference_image"
+    assert "declares 32000x32000 pixels" in problem["message"]
+    assert not list((ctx.settings.assets / "references").rglob("*.png"))
+    assert client.get("/v1/jobs", headers=headers).json()["data"] == []
 
 
 def test_character_reference_images_are_fetched_and_local_paths_refused(client, headers, network):

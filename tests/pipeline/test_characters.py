@@ -14,6 +14,7 @@ from foundation.errors import InvalidInputError
 from foundation.storyboard import StoryboardError
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
+from tests.media.declared import png_declaring
 from tests.pipeline.conftest import shot, tiny_board
 
 MARA = {"id": "mara", "description": "woman in her 30s, short silver hair, red raincoat"}
@@ -90,16 +91,20 @@ def test_an_unreadable_reference_image_is_refused_before_any_spend(ctx, tmp_path
     adapter = scripted()
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
-    mara = MARA | {"reference_images": [str(tmp_path / "missing.png"), str(broken)]}
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_declaring(32000, 32000))
+    mara = MARA | {"reference_images": [str(tmp_path / "missing.png"), str(broken), str(bomb)]}
     board = tiny_board(shot("a", characters=["mara"]), characters=[mara])
     with pytest.raises(InvalidInputError) as info:
         create_job(ctx, board, output=tmp_path / "out.mp4")
     assert [p.path for p in info.value.problems] == [
         "characters[0].reference_images[0]",
         "characters[0].reference_images[1]",
+        "characters[0].reference_images[2]",
     ]
     assert "is not a file" in info.value.problems[0].message
     assert "is not a readable image" in info.value.problems[1].message
+    assert "declares 32000x32000 pixels" in info.value.problems[2].message
     assert adapter.submitted == []
 
 
