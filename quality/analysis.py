@@ -4,8 +4,10 @@ fixed short side), audio in the same demux loop, and per-frame statistics that a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -57,9 +59,11 @@ def analyse(
     *,
     keep_thumbs: bool = False,
     keep_speech: bool = False,
+    stop_s: float = float("inf"),
 ) -> ClipAnalysis:
     """Decode ``path`` once and measure it. Never raises for a broken file. ``keep_thumbs`` keeps
-    RGB thumbnails (judge, on-screen text), ``keep_speech`` a 16 kHz mono track (speech check)."""
+    RGB thumbnails (judge, on-screen text), ``keep_speech`` a 16 kHz mono track (speech check).
+    Decoding stops at the first packet past ``stop_s`` seconds, whatever the header declared."""
     started = time.perf_counter()
     if info.error:
         return ClipAnalysis(info, None, None, error=info.error)
@@ -72,7 +76,7 @@ def analyse(
     try:
         with container:
             state = _open_streams(container, cfg, keep_thumbs, keep_speech)
-            _decode_all(container, state)
+            _decode_all(container, state, stop_s)
     finally:
         cv2.setNumThreads(threads)
     video = state.video.finish() if state.video is not None else None
@@ -114,8 +118,8 @@ def _open_streams(
     return _Pass(video, audio)
 
 
-def _decode_all(container: av.container.InputContainer, state: _Pass) -> None:
-    streams = [s for s in (*container.streams.video[:1], *container.streams.audio[:1])]
+def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: float) -> None:
+    streams: list[Any] = [*container.streams.video[:1], *container.streams.audio[:1]]
     if not streams:
         return
     packets = container.demux(*streams)
@@ -127,6 +131,10 @@ def _decode_all(container: av.container.InputContainer, state: _Pass) -> None:
         except (av.error.FFmpegError, ValueError):
             state.errors += 1
             return
+        if packet.pts is not None and packet.time_base and packet.pts * packet.time_base > stop_s:
+            for stream in streams:  # the frames the decoders still hold
+                _take(state, _decoded(stream.decode, None))
+            return
         try:
             frames = packet.decode()
         except (av.error.FFmpegError, ValueError):
@@ -134,8 +142,19 @@ def _decode_all(container: av.container.InputContainer, state: _Pass) -> None:
             state.consecutive += 1
             continue
         state.consecutive = 0
-        for frame in frames:
-            if isinstance(frame, av.VideoFrame) and state.video is not None:
-                state.video.add(frame)
-            elif isinstance(frame, av.AudioFrame) and state.audio is not None:
-                state.audio.add(frame)
+        _take(state, frames)
+
+
+def _decoded(decode: Callable[[Any], list[Any]], packet: Any) -> list[Any]:
+    try:
+        return decode(packet)
+    except (av.error.FFmpegError, ValueError):
+        return []
+
+
+def _take(state: _Pass, frames: Iterable[Any]) -> None:
+    for frame in frames:
+        if isinstance(frame, av.VideoFrame) and state.video is not None:
+            state.video.add(frame)
+        elif isinstance(frame, av.AudioFrame) and state.audio is not None:
+            state.audio.add(frame)

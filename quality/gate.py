@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from media.probe import probe
+from foundation.limits import MAX_PIXELS
+from media.probe import MediaInfo, probe
 from quality.analysis import ClipAnalysis, analyse
 from quality.checks import check_audio, check_integrity, check_request, expected_duration
 from quality.consistency import profile_from
@@ -204,6 +205,31 @@ def evaluate(
     )
 
 
+# A provider's answer is decoded up to this many times the duration it was asked for, plus this
+# many seconds (a shot's trim and an extension's combined clip fit well inside): an hour of still
+# 1080p frames is a few MB, which the download limit lets through, and minutes of decoding.
+DECODED_FACTOR, DECODED_EXTRA_S = 4.0, 60.0
+
+
+def longest_decoded(expect: ClipExpectation) -> float:
+    """How many seconds of a clip the gate decodes at most (``DECODED_FACTOR``)."""
+    return expected_duration(expect) * DECODED_FACTOR + DECODED_EXTRA_S
+
+
+def too_much(info: MediaInfo, expect: ClipExpectation) -> str | None:
+    """Why a clip is garbage from its header alone: longer than ``longest_decoded``, or more pixels
+    a frame than any output shotline makes (None: it is worth decoding)."""
+    declared = max(info.duration_s, info.video_duration_s or 0.0)
+    if declared > longest_decoded(expect):
+        return (
+            f"it declares {declared:.1f} s for {expected_duration(expect):g} s asked (not decoded)"
+        )
+    width, height = info.display_size
+    if width * height > MAX_PIXELS:
+        return f"it declares {width}x{height} pixels a frame, over {MAX_PIXELS:,} (not decoded)"
+    return None
+
+
 def _analysed(
     path: Path,
     expect: ClipExpectation,
@@ -211,8 +237,11 @@ def _analysed(
     scorer: Scorer | None,
     safety: FrameSafety | None,
 ) -> ClipAnalysis:
-    """The clip's one decode, keeping the thumbnails and speech only when a check reads them."""
+    """The clip's one decode, keeping the thumbnails and speech only when a check reads them;
+    none at all for a clip declaring far more than was asked (``too_much``)."""
     info = probe(path, read_rotation=False)
+    if not info.error and (excess := too_much(info, expect)) is not None:
+        return ClipAnalysis(info, None, None, error=excess)
     judge_frames = scorer is not None and scorer.needs_frames and policy.tier(expect.tier).judge
     frame_checks = safety is not None or policy.detectors.iqa_frames > 0
     clip = analyse(
@@ -221,6 +250,7 @@ def _analysed(
         policy.detectors,
         keep_thumbs=judge_frames or frame_checks or _reads_text(expect, policy),
         keep_speech=expect.speech != "any",
+        stop_s=longest_decoded(expect),
     )
     if clip.video is not None:
         clip = replace(clip, info=replace(info, rotation=clip.video.rotation))
