@@ -33,7 +33,7 @@ from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Cursor, Move, job_key, music_key
 from router import StageCandidate
 from stitching import music_problem
-from stitching.voiceover import RATE, read_mono
+from stitching.voiceover import RATE, longest_heard, read_mono
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
 
@@ -227,7 +227,9 @@ def _try(
     }  # fmt: skip
     admitted = stage_tries.admit_try(
         ctx, shot_pk, owner, candidate, request, STAGE, reserved, cached,
-        lambda attempt_id, ref: _check(ctx, attempt_id, owner, ctx.assets.local(ref), ref, 0.0),
+        lambda attempt_id, ref: _check(
+            ctx, attempt_id, owner, (ctx.assets.local(ref), seconds), ref, 0.0
+        ),
     )  # fmt: skip
     if not isinstance(admitted, stage_tries.Admitted):
         return admitted
@@ -244,7 +246,7 @@ def _try(
     ref = stage_tries.keep_output(ctx, attempt_id, owner, raw, f"{STAGE}:{key}", note=bed.note)
     assert spec.usage_price is not None
     cost = spec.usage_price.cost({"seconds": seconds}).usd
-    return _check(ctx, attempt_id, owner, raw, ref, cost)
+    return _check(ctx, attempt_id, owner, (raw, seconds), ref, cost)
 
 
 def music_client(ctx: RunContext, provider: str) -> MusicClient:
@@ -257,13 +259,20 @@ def music_client(ctx: RunContext, provider: str) -> MusicClient:
     return MusicClient(provider, secret.get_secret_value() if secret else "")
 
 
-def problem(path: Path) -> tuple[str | None, float]:
-    """Why the bed cannot go under the programme (None: it can), and its length in seconds."""
+def problem(path: Path, asked_s: float) -> tuple[str | None, float]:
+    """Why the bed asked for ``asked_s`` seconds cannot go under the programme (None: it can), and
+    its length in seconds (decoded no further than ``longest_heard``)."""
     why = music_problem(path)
     if why is not None:
         return why, 0.0
-    samples = read_mono(path)
+    longest = longest_heard(asked_s)
+    samples = read_mono(path, max_s=longest)
     seconds = samples.size / RATE
+    if seconds > longest:
+        return (
+            f"the bed runs over {longest:g} s for {asked_s:g} s asked (not decoded further)",
+            seconds,
+        )
     rms = float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
     if rms < SILENT_RMS:
         return "the bed is silent", seconds
@@ -271,10 +280,16 @@ def problem(path: Path) -> tuple[str | None, float]:
 
 
 def _check(
-    ctx: RunContext, attempt_id: int, owner: stage_tries.Owner, raw: Path, ref: str, cost: float
+    ctx: RunContext,
+    attempt_id: int,
+    owner: stage_tries.Owner,
+    bed: tuple[Path, float],
+    ref: str,
+    cost: float,
 ) -> tuple[str, bool] | None:
-    """The bed checked; the attempt accepted (or rejected) and settled."""
-    why, seconds = problem(raw)
+    """The bed (its file and the seconds asked) checked; the attempt accepted (or rejected) and
+    settled."""
+    why, seconds = problem(*bed)
     details = {"seconds": round(seconds, 3)}
     return stage_tries.conclude(
         ctx, attempt_id, owner, STAGE, (ref, cost), why, details=details, in_event=True

@@ -33,7 +33,7 @@ from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
 from router import StageCandidate
 from stitching.captions import speech_span
-from stitching.voiceover import RATE, VoiceFit, fit_line, fitted_argv, read_mono
+from stitching.voiceover import RATE, VoiceFit, fit_line, fitted_argv, longest_heard, read_mono
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -133,7 +133,7 @@ def _try(
     raw = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{key[:12]}.wav"
     raw.write_bytes(speech.wav)
     ref = stage_tries.keep_output(ctx, attempt_id, owner, raw, f"{STAGE}:{key}", note=speech.note)
-    seconds = float(read_mono(raw).size) / RATE
+    seconds = float(read_mono(raw, max_s=longest_heard(line.shot_s)).size) / RATE
     spec = ctx.registry.get(candidate.model_id)
     assert spec.usage_price is not None
     cost = spec.usage_price.cost(voices.usage_for(spec, line.text, seconds)).usd
@@ -164,10 +164,14 @@ def _check(
     cost: float,
 ) -> tuple[str, bool] | None:
     """Speech present, and fitted to the shot; the attempt accepted (or rejected) and settled."""
-    heard = _speech_heard(raw)
+    longest = longest_heard(line.shot_s)
+    spoken_s = float(read_mono(raw, max_s=longest).size) / RATE
+    heard = spoken_s <= longest and _speech_heard(raw, longest)
     fit: VoiceFit | str = "no speech was heard in the voice clip"
-    if heard:
-        fit = fit_line(float(read_mono(raw).size) / RATE, line.shot_s)
+    if spoken_s > longest:
+        fit = f"the voice clip runs over {longest:g} s for a {line.shot_s:g} s shot (not decoded further)"
+    elif heard:
+        fit = fit_line(spoken_s, line.shot_s)
     fitted = placement = None
     if isinstance(fit, VoiceFit):
         fitted = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{attempt_id}-fitted.wav"
@@ -180,8 +184,8 @@ def _check(
     )  # fmt: skip
 
 
-def _speech_heard(path: Path) -> bool:
-    pcm = (np.clip(read_mono(path, VAD_RATE), -1, 1) * 32767).astype(np.int16)
+def _speech_heard(path: Path, max_s: float) -> bool:
+    pcm = (np.clip(read_mono(path, VAD_RATE, max_s), -1, 1) * 32767).astype(np.int16)
     with contextlib.suppress(ValueError):
         return bool(speech_segments(pcm, DetectorConfig()))
     return False

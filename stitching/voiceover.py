@@ -11,6 +11,7 @@ captions all see the voice where it plays.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,14 +83,24 @@ def overlay_argv(
     ]  # fmt: skip
 
 
-def read_mono(path: Path, rate: int = RATE) -> npt.NDArray[np.float32]:
-    """The audio of ``path`` as mono float32 at ``rate`` (one PyAV decode)."""
+def longest_heard(asked_s: float) -> float:
+    """How much of a provider's audio answer is decoded at most: four times the seconds it was
+    asked for, plus 60 (as the gate bounds a clip, ``quality.gate.longest_decoded``). A few MB of
+    compressed silence can hold hours: an answer that runs longer is refused, not decoded."""
+    return asked_s * 4 + 60
+
+
+def read_mono(path: Path, rate: int = RATE, max_s: float = math.inf) -> npt.NDArray[np.float32]:
+    """The audio of ``path`` as mono float32 at ``rate`` (one PyAV decode), stopping at the first
+    frame past ``max_s`` seconds."""
     import av
 
     chunks: list[npt.NDArray[np.float32]] = []
     with av.open(str(path)) as container:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         for frame in container.decode(audio=0):
+            if frame.time is not None and frame.time > max_s:
+                break
             for out in resampler.resample(frame):
                 chunks.append(out.to_ndarray().reshape(-1).astype(np.float32))
         for out in resampler.resample(None):

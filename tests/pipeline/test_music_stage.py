@@ -207,3 +207,20 @@ def test_the_report_counts_a_reused_bed_in_the_money_saved(tmp_path):
     assert second["reused"]["music"] is True
     assert second["reused"]["saved_usd"] == second["saved_usd"] == pytest.approx(0.015)
     assert reused_note(second) == "  (the music bed reused from the cache, $0.01 saved)"
+
+
+def test_a_bed_running_far_past_what_was_asked_is_refused_undecoded(tmp_path: Path):
+    """A few hundred KB can hold minutes of audio: the bed's check decodes no further than
+    ``longest_heard`` of the seconds asked, and refuses a bed running past it."""
+    from media.runner import run_ffmpeg
+
+    def tone(name: str, seconds: int) -> Path:
+        path = tmp_path / name
+        run_ffmpeg(["-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=8000:duration={seconds}",
+                    "-c:a", "flac", str(path)])  # fmt: skip
+        return path
+
+    why, seconds = music_stage.problem(tone("long.flac", 80), 2.0)
+    assert why == "the bed runs over 68 s for 2 s asked (not decoded further)"
+    assert 68 < seconds < 69
+    assert music_stage.problem(tone("short.flac", 5), 4.0) == (None, 5.0)

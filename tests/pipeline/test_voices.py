@@ -201,3 +201,36 @@ def test_a_refusal_moves_to_the_next_model_and_costs_nothing(tmp_path, monkeypat
         "accepted",
     )
     assert (spoken.request or {})["instructions"] == "Speak in a calm, low voice."
+
+
+def test_an_answer_running_far_past_its_shot_is_refused_undecoded(tmp_path, monkeypatch):
+    """80 s of audio for a line in a 3 s shot: decoded no further than 72 s (``longest_heard``),
+    refused with the reason, and the next model speaks the line."""
+    import io
+    import wave
+
+    from adapters.speech import Speech, SpeechClient
+
+    real = SpeechClient.speak
+    endless = io.BytesIO()
+    with wave.open(endless, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 8000 * 80)
+
+    def ramble(self, request):
+        if request.provider_model == "tts-1":
+            return Speech(endless.getvalue(), "openai")
+        return real(self, request)
+
+    monkeypatch.setattr(SpeechClient, "speak", ramble)
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        shot_pk = voiced_shot(ctx, tmp_path)
+        assert voice_stage.speak(ctx, shot_pk) == 0.0
+    rambling, spoken = sorted(tries_of(ctx, shot_pk), key=lambda a: -a.number)
+    assert (rambling.model_id, rambling.status) == ("openai/tts-1", "rejected")
+    assert "runs over 72 s for a 3 s shot (not decoded further)" in (rambling.error or "")
+    assert (spoken.model_id, spoken.status) == ("openai/gpt-4o-mini-tts", "accepted")
