@@ -206,8 +206,9 @@ def evaluate(
 
 
 # A provider's answer is decoded up to this many times the duration it was asked for, plus this
-# many seconds (a shot's trim and an extension's combined clip fit well inside): an hour of still
-# 1080p frames is a few MB, which the download limit lets through, and minutes of decoding.
+# many seconds (a longer render to be trimmed fits well inside; an extension's answer is cut to its
+# new tail before the gate): an hour of still 1080p frames is a few MB, which the download limit
+# lets through, and minutes of decoding.
 DECODED_FACTOR, DECODED_EXTRA_S = 4.0, 60.0
 
 
