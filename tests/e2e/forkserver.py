@@ -6,21 +6,32 @@ and working directory, so it can be SIGKILLed at any line like ``python -m shotl
 the interpreter start and the ~3 s of imports that every fresh ``shotline render`` pays, which
 otherwise dominate the crash tests (and put most random kill points inside ``import``).
 
-Protocol, one JSON object per line: ``{"op": "run", "argv", "env", "cwd", "log"}`` answers
-``{"pid"}``; ``{"op": "wait", "pid", "timeout"}`` answers ``{"returncode"}`` (null while running,
-``-signal`` when killed). Run as ``python -m tests.e2e.forkserver`` from the repository root.
+The distributed tests' ``Cluster`` forks its ``shotline worker`` and ``serve`` processes from a
+server preloaded with their stack (``cluster``), each in a session of its own (``os.setsid``, so
+``os.killpg`` reaches Celery's pool). Preloading must start no Python thread and read no settings
+(``get_settings`` is cached: a child would keep the server's environment), so each worker child
+imports ``pipeline.tasks`` (its task options read the time limits) itself. Native threads there
+are: numpy's and OpenCV's OpenBLAS pools (``OPENBLAS_NUM_THREADS=1`` removes them), fork-safe.
+
+Protocol, one JSON object per line: ``{"op": "run", "entry", "argv", "env", "cwd", "log",
+"append", "setsid"}`` answers ``{"pid"}``; ``{"op": "wait", "pid", "timeout"}`` answers
+``{"returncode"}`` (null while running, ``-signal`` when killed). Run as ``python -m
+tests.e2e.forkserver [cli|cluster]`` from the repository root.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,13 +47,66 @@ PRELOAD = (
     "pipeline.report",
     "rich.live",
 )
+# what ``shotline worker`` and ``shotline serve`` import when they run (not ``pipeline.tasks``)
+CLUSTER = (
+    *PRELOAD,
+    "shotline.commands.worker",
+    "shotline.commands.serve",
+    "pipeline.celery_app",
+    "emulators",
+    "psycopg",
+    "celery.bin.celery",
+    "celery.apps.worker",
+    "celery.beat",
+    "celery.concurrency.prefork",
+    "kombu.transport.redis",
+    "uvicorn.main",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.asyncio",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.protocols.websockets.websockets_sansio_impl",
+)
+PRELOADS = {"cli": PRELOAD, "cluster": CLUSTER}
+
+
+def _cli() -> None:
+    from shotline.cli import main
+
+    main()
+
+
+def _worker() -> None:
+    from shotline.commands.worker import main
+
+    main()
+
+
+def _serve() -> None:
+    import typer
+
+    from shotline.commands.serve import register
+
+    app = typer.Typer()
+    register(app)
+    app()
+
+
+# entry: (sys.argv[0], the function), as ``python -m shotline`` or ``python -c`` would run it
+ENTRIES: dict[str, tuple[str, Callable[[], None]]] = {
+    "cli": ("shotline", _cli),
+    "worker": ("-c", _worker),
+    "serve": ("-c", _serve),
+}
 
 
 def _child(request: dict[str, Any]) -> None:
     code = 1
     try:
+        if request.get("setsid"):
+            os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        mode = os.O_APPEND if request.get("append") else os.O_TRUNC
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | mode, 0o644)
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
@@ -51,16 +115,16 @@ def _child(request: dict[str, Any]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        sys.argv = ["shotline", *request["argv"]]
-        from shotline.cli import main
-
-        main()
+        program, entry = ENTRIES[request.get("entry", "cli")]
+        sys.argv = [program, *request["argv"]]
+        entry()
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:
         traceback.print_exc()
     finally:
+        atexit._run_exitfuncs()  # what the interpreter's exit would run (os._exit does not)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -77,9 +141,19 @@ def _wait(pid: int, timeout: float) -> int | None:
         time.sleep(0.01)
 
 
-def serve() -> None:
-    for name in PRELOAD:  # the point of this process: import once, fork many
+def _preload(names: tuple[str, ...]) -> None:
+    """Import once, fork many: the point of this process (which must stay fork-safe)."""
+    for name in names:
         importlib.import_module(name)
+    from foundation.settings import get_settings
+
+    threads = [thread.name for thread in threading.enumerate()]
+    assert threads == ["MainThread"], f"preloading started threads: {threads}"
+    assert get_settings.cache_info().currsize == 0, "preloading read the settings"
+
+
+def serve(preload: str = "cli") -> None:
+    _preload(PRELOADS[preload])
 
     for line in sys.stdin:
         request = json.loads(line)
@@ -95,11 +169,12 @@ def serve() -> None:
 
 
 class ForkServer:
-    """Client side: ``spawn`` a CLI command, ``kill`` it, ``wait`` for its exit code."""
+    """Client side: ``spawn`` a CLI command, ``kill`` it, ``wait`` for its exit code; ``start``
+    any entry as a ``Child``. One thread talks to a server at a time (a ``wait`` blocks it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: str = "cli") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.forkserver"],
+            [sys.executable, "-m", "tests.e2e.forkserver", preload],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -112,6 +187,9 @@ class ForkServer:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait(timeout=30)
@@ -124,12 +202,18 @@ class ForkServer:
         answer: dict[str, Any] = json.loads(self.process.stdout.readline())
         return answer
 
-    def spawn(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> int:
-        return int(
-            self._ask({"op": "run", "argv": argv, "env": env, "cwd": str(cwd), "log": str(log)})[
-                "pid"
-            ]
-        )
+    def spawn(
+        self, argv: list[str], env: dict[str, str], cwd: Path, log: Path, **options: Any
+    ) -> int:
+        """Fork a child running ``argv``; ``options``: ``entry`` (``cli``, ``worker``, ``serve``),
+        ``append`` (to ``log``, else truncated), ``setsid`` (a session and process group of its own)."""
+        request = {"op": "run", "argv": argv, "env": env, "cwd": str(cwd), "log": str(log)}
+        return int(self._ask(request | options)["pid"])
+
+    def start(
+        self, argv: list[str], env: dict[str, str], cwd: Path, log: Path, **options: Any
+    ) -> Child:
+        return Child(self, self.spawn(argv, env, cwd, log, **options))
 
     def wait(self, pid: int, timeout: float) -> int | None:
         code = self._ask({"op": "wait", "pid": pid, "timeout": timeout})["returncode"]
@@ -146,5 +230,27 @@ class ForkServer:
         return code
 
 
+class Child:
+    """A forked child as much of a ``subprocess.Popen`` as the tests use: ``pid``, ``returncode``,
+    ``poll()``, ``wait(timeout)`` (``subprocess.TimeoutExpired`` when it is still running)."""
+
+    def __init__(self, server: ForkServer, pid: int) -> None:
+        self.server = server
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:  # reaped once: its pid may be another process's now
+            self.returncode = self.server.poll(self.pid)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self.server.wait(self.pid, 1e9 if timeout is None else timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0.0)
+        return self.returncode
+
+
 if __name__ == "__main__":
-    serve()
+    serve(*sys.argv[1:])
