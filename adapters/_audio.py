@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters._http import classify_status
+from adapters._http import cap_answers, classify_status
 from adapters.errors import ProviderTimeoutError, TransientError
 
 
@@ -36,7 +36,9 @@ class AudioEndpoint:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout_s)
+            self._client = httpx.Client(
+                timeout=self.timeout_s, event_hooks={"response": [cap_answers()]}
+            )
         return self._client
 
     def close(self) -> None:

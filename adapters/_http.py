@@ -133,11 +133,59 @@ def classify_status(provider: str, response: httpx.Response) -> ProviderError:
     return ProviderFailureError(message, provider, body)
 
 
+MAX_ANSWER_BYTES = 1 << 30  # as much as a download may hold (``download.DownloadLimits``)
+
+
+class AnswerTooLargeError(httpx.ReadError):
+    """A provider's answer ran past ``MAX_ANSWER_BYTES``; it was read no further."""
+
+
+class _Capped(httpx.SyncByteStream):
+    def __init__(self, stream: httpx.SyncByteStream, limit: int, request: httpx.Request) -> None:
+        self._stream, self._limit, self._request = stream, limit, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = 0
+        for chunk in self._stream:
+            read += len(chunk)
+            if read > self._limit:
+                raise _too_large(self._request, f"over {self._limit} bytes")
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _too_large(request: httpx.Request, size: str) -> AnswerTooLargeError:
+    message = f"the answer to {request.method} {request.url.path} runs {size}, read no further"
+    return AnswerTooLargeError(message, request=request)
+
+
+def cap_answers(limit: int = MAX_ANSWER_BYTES) -> Callable[[httpx.Response], None]:
+    """A response hook for a provider's ``httpx.Client`` (and what ``HttpClient.call`` does to
+    each answer before reading it): the body is read no further than ``limit`` bytes (httpx reads a
+    whole answer into memory; a provider's inline image or video is tens of MB). Raises
+    ``AnswerTooLargeError`` (a transport error) past it. Downloads stream under their own limit
+    (``download.DownloadLimits``)."""
+
+    def hook(response: httpx.Response) -> None:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise _too_large(response.request, f"{declared} bytes, over {limit}")
+        if isinstance(response.stream, httpx.SyncByteStream):
+            response.stream = _Capped(response.stream, limit, response.request)
+
+    return hook
+
+
 @contextmanager
 def edge(provider: str) -> Iterator[None]:
     """Turn transport failures inside the block into the taxonomy."""
     try:
         yield
+    except AnswerTooLargeError as exc:
+        raise ProviderFailureError(str(exc), provider) from exc
     except httpx.TimeoutException as exc:
         raise ProviderTimeoutError(f"timed out: {exc}", provider) from exc
     except httpx.TransportError as exc:
@@ -204,7 +252,13 @@ class HttpClient:
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; raise the classified error for any non-2xx answer."""
         with edge(self.provider):
-            response = self.client.request(method, self.url(path), **kwargs)
+            request = self.client.build_request(method, self.url(path), **kwargs)
+            response = self.client.send(request, stream=True)
+            try:
+                cap_answers()(response)
+                response.read()
+            finally:
+                response.close()
         if response.status_code >= 400:
             raise self.classifier(self.provider, response)
         return response

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from adapters._http import classify_status
+from adapters._http import cap_answers, classify_status
 from adapters.errors import (
     ProviderFailureError,
     ProviderTimeoutError,
@@ -92,7 +92,9 @@ class ChatClient:
         self.provider = provider
         self.api_key = api_key
         self.base_url = (base_url or BASE_URLS.get(provider, BASE_URLS["openai"])).rstrip("/")
-        self.client = client or httpx.Client(timeout=timeout_s)
+        self.client = client or httpx.Client(
+            timeout=timeout_s, event_hooks={"response": [cap_answers()]}
+        )
 
     def complete(self, body: Mapping[str, Any]) -> ChatAnswer:
         url = f"{self.base_url}/chat/completions"

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from adapters._http import cap_answers
 from adapters.chat import chat_body, chat_message
 from adapters.errors import (
     ProviderFailureError,
@@ -205,7 +206,9 @@ class _HttpJudge:
         self.api_key = api_key
         self.model = model
         self.base_url = base_url.rstrip("/")
-        self.client = client or httpx.Client(timeout=timeout_s)
+        self.client = client or httpx.Client(
+            timeout=timeout_s, event_hooks={"response": [cap_answers()]}
+        )
         self.price_in = price_in_per_mtok
         self.price_out = price_out_per_mtok
 

@@ -8,8 +8,16 @@ import time
 import httpx
 import pytest
 
-from adapters._http import classify_status, parse_retry_after
+from adapters._http import (
+    MAX_ANSWER_BYTES,
+    AnswerTooLargeError,
+    HttpClient,
+    cap_answers,
+    classify_status,
+    parse_retry_after,
+)
 from adapters.errors import (
+    ProviderFailureError,
     ProviderTimeoutError,
     RateLimitedError,
     RejectedInputError,
@@ -121,3 +129,37 @@ def test_kling_legacy_jwt_is_minted_per_request():
     assert claims["iss"] == "ak-1"
     assert claims["exp"] - claims["nbf"] == 1805
     assert "sk-1" not in repr(KlingJWT("ak-1", "sk-1"))
+
+
+class TestAnswerCap:
+    """A provider's answer is read no further than the cap, declared or streamed."""
+
+    @staticmethod
+    def client(answer: httpx.Response, limit: int) -> httpx.Client:
+        return httpx.Client(
+            transport=httpx.MockTransport(lambda request: answer),
+            event_hooks={"response": [cap_answers(limit)]},
+        )
+
+    def test_an_answer_declaring_more_is_refused_before_its_body(self):
+        declared = httpx.Response(200, headers={"content-length": "5000"}, content=b"{}")
+        with pytest.raises(AnswerTooLargeError, match=r"GET /v1/x runs 5000 bytes, over 100"):
+            self.client(declared, 100).get("https://provider.test/v1/x")
+
+    def test_a_streamed_answer_stops_at_the_cap(self):
+        streamed = httpx.Response(200, content=iter([b"x" * 64] * 3))  # chunked: no length
+        assert "content-length" not in streamed.headers
+        with pytest.raises(AnswerTooLargeError, match="runs over 100 bytes"):
+            self.client(streamed, 100).get("https://provider.test/v1/x")
+
+    def test_an_answer_within_the_cap_is_read_whole(self):
+        small = httpx.Response(200, json={"ok": True})
+        assert self.client(small, 100).get("https://provider.test/v1/x").json() == {"ok": True}
+
+    def test_a_provider_client_reports_it_as_the_providers_failure(self):
+        huge = httpx.Response(200, headers={"content-length": str(MAX_ANSWER_BYTES + 1)})
+        client = HttpClient(
+            "fal", "https://provider.test", {}, transport=httpx.MockTransport(lambda r: huge)
+        )
+        with pytest.raises(ProviderFailureError, match=f"runs {MAX_ANSWER_BYTES + 1} bytes"):
+            client.json("GET", "/v1/x")
