@@ -32,7 +32,7 @@ import numpy as np
 
 from adapters.errors import ProviderFailureError, RejectedInputError
 from adapters.image_port import ImagePort, reference
-from media.images import pixels_problem
+from media.images import pixels_problem, sniff_image
 
 MB = 1024 * 1024
 REFERENCE_MAX_SIDE = 2048
@@ -124,15 +124,16 @@ def refuse_unsupported(request: ImageRequest, provider: str, *, seed: bool) -> N
 
 def measured(data: bytes, provider: str, raw: Any = None) -> tuple[int, int, str]:
     """``(width, height, mime)`` of encoded image bytes; ``ProviderFailureError`` when they are
-    not an image (a provider answered an empty or truncated file)."""
+    not a PNG, JPEG or WebP image (a provider answered an empty, truncated or other file: OpenCV
+    would decode many more formats, unmeasured) or declare too many pixels."""
+    mime = sniff_image(data)
+    if mime is None:
+        raise ProviderFailureError("the answer is not a PNG, JPEG or WebP image", provider, raw)
     if (too_large := pixels_problem(data)) is not None:
         raise ProviderFailureError(f"the answer's image {too_large}", provider, raw)
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
         raise ProviderFailureError("the answer's image is not a readable image", provider, raw)
-    mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
-    if data[:4] == b"RIFF":
-        mime = "image/webp"
     return int(decoded.shape[1]), int(decoded.shape[0]), mime
 
 

@@ -25,7 +25,7 @@ import httpx
 
 from api.errors import RateLimitedError
 from foundation.errors import InvalidInputError, Problem
-from media.images import pixels_problem
+from media.images import pixels_problem, sniff_image
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -324,17 +324,6 @@ async def _read_capped(response: httpx.Response, max_bytes: int, path: str) -> b
             raise _unsafe(path, f"is larger than {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The image type by magic bytes: ``image/png``, ``image/jpeg``, ``image/webp`` or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def store_image(data: bytes, path: str, dest: Path) -> Path:

@@ -17,6 +17,18 @@ import imagesize
 MAX_IMAGE_PIXELS = 120_000_000  # a 108 MP phone photo is 12,000 x 9,000; an 8K frame 33 MP
 
 
+def sniff_image(data: bytes) -> str | None:
+    """The image type by magic bytes: ``image/png``, ``image/jpeg``, ``image/webp`` or None (the
+    three types shotline takes from outside)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
 def header_size(source: bytes | Path) -> tuple[int, int] | None:
     """(width, height) that the image's header declares (nothing is decoded); None when no header
     is recognised (the decoder then says what is wrong with the file)."""

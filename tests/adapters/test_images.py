@@ -194,3 +194,11 @@ def test_a_provider_image_declaring_too_many_pixels_is_garbage_not_decoded():
     with pytest.raises(ProviderFailureError, match="answer's image declares 40000x30000 pixels"):
         measured(jpeg_declaring(40000, 30000), "fal")
     assert measured(encode(np.zeros((8, 16, 3), np.uint8)), "fal") == (16, 8, "image/png")
+
+
+def test_a_provider_image_of_another_format_is_garbage_though_opencv_reads_it():
+    ok, bmp = cv2.imencode(".bmp", np.zeros((8, 16, 3), np.uint8))
+    assert ok
+    assert cv2.imdecode(bmp, cv2.IMREAD_COLOR) is not None
+    with pytest.raises(ProviderFailureError, match="not a PNG, JPEG or WebP image"):
+        measured(bmp.tobytes(), "fal")

@@ -12,8 +12,9 @@ import pytest
 
 from api import auth
 from api.ratelimit import RateLimiter
-from api.urls import Outbound, UnsafeUrlError, UrlPolicy, sniff_image
+from api.urls import Outbound, UnsafeUrlError, UrlPolicy
 from foundation.errors import InvalidInputError
+from media.images import sniff_image
 from tests.api.conftest import fake_resolve, tiny_board, wait_for_job
 from tests.media.declared import png_declaring
 
