@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.errors import RejectedInputError
-from media.images import pixels_problem
+from media.images import decode_problem
 
 Image = npt.NDArray[np.uint8]
 ASPECT_TOLERANCE = 0.01  # a frame this close to the video's aspect is not cropped
@@ -77,8 +77,8 @@ def image_problem(path: Path) -> str | None:
     """Why ``path`` cannot be sent to a model as an image (None when it can)."""
     if not path.is_file():
         return f"{path} is not a file"
-    if (too_large := pixels_problem(path)) is not None:
-        return f"{path} {too_large}"
+    if (undecodable := decode_problem(path)) is not None:
+        return f"{path} {undecodable}"
     if cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is None:
         return f"{path} is not a readable image"
     return None
@@ -103,8 +103,8 @@ def reference(path: Path, port: ImagePort) -> Frame:
 
 def _read(path: Path, port: ImagePort) -> tuple[bytes, Image]:
     raw = path.read_bytes()
-    if (too_large := pixels_problem(raw)) is not None:
-        raise RejectedInputError(f"image {path.name} {too_large}", port.provider)
+    if (undecodable := decode_problem(raw)) is not None:
+        raise RejectedInputError(f"image {path.name} {undecodable}", port.provider)
     decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
         raise RejectedInputError(f"image {path.name} is not a readable image", port.provider)

@@ -32,7 +32,7 @@ import numpy as np
 
 from adapters.errors import ProviderFailureError, RejectedInputError
 from adapters.image_port import ImagePort, reference
-from media.images import pixels_problem, sniff_image
+from media.images import decode_problem, sniff_image
 
 MB = 1024 * 1024
 REFERENCE_MAX_SIDE = 2048
@@ -129,8 +129,8 @@ def measured(data: bytes, provider: str, raw: Any = None) -> tuple[int, int, str
     mime = sniff_image(data)
     if mime is None:
         raise ProviderFailureError("the answer is not a PNG, JPEG or WebP image", provider, raw)
-    if (too_large := pixels_problem(data)) is not None:
-        raise ProviderFailureError(f"the answer's image {too_large}", provider, raw)
+    if (undecodable := decode_problem(data)) is not None:
+        raise ProviderFailureError(f"the answer's image {undecodable}", provider, raw)
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
         raise ProviderFailureError("the answer's image is not a readable image", provider, raw)

@@ -39,6 +39,17 @@ def header_size(source: bytes | Path) -> tuple[int, int] | None:
     return (int(width), int(height)) if width > 0 and height > 0 else None
 
 
+def decode_problem(source: bytes | Path) -> str | None:
+    """Why the image must not be decoded: no header gives its size (OpenCV also decodes formats,
+    such as Radiance HDR or OpenEXR, that no header reader here measures), or ``pixels_problem``.
+    None: it may be decoded."""
+    if header_size(source) is None:
+        return (
+            "is not a readable image (no PNG, JPEG, WebP, BMP, TIFF or GIF header gives its size)"
+        )
+    return pixels_problem(source)
+
+
 def pixels_problem(source: bytes | Path) -> str | None:
     """Why the image is too large to decode (None: it is not, or its header is unreadable)."""
     size = header_size(source)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from media.images import MAX_IMAGE_PIXELS, header_size, pixels_problem
+from media.images import MAX_IMAGE_PIXELS, decode_problem, header_size, pixels_problem
 from tests.media.declared import jpeg_declaring, png_declaring
 
 
@@ -49,3 +49,20 @@ def test_a_declared_bomb_is_refused_from_its_header_alone(declared, tmp_path: Pa
 def test_a_camera_photo_is_within_the_limit():
     assert pixels_problem(png_declaring(12000, 9000)) is None  # 108 MP
     assert pixels_problem(png_declaring(12000, 10001)) is not None
+
+
+def test_a_format_without_a_measurable_header_is_not_decoded(tmp_path: Path):
+    """OpenCV decodes Radiance HDR; no header reader here gives its size, so it is refused."""
+    ok, hdr = cv2.imencode(".hdr", np.zeros((9, 16, 3), np.float32))
+    assert ok
+    assert cv2.imdecode(hdr, cv2.IMREAD_COLOR) is not None
+    assert header_size(hdr.tobytes()) is None
+    assert pixels_problem(hdr.tobytes()) is None  # nothing known to be too large...
+    assert decode_problem(hdr.tobytes()) == (  # ...and nothing known, so nothing decoded
+        "is not a readable image (no PNG, JPEG, WebP, BMP, TIFF or GIF header gives its size)"
+    )
+    ok, png = cv2.imencode(".png", np.zeros((9, 16, 3), np.uint8))
+    assert decode_problem(png.tobytes()) is None
+    assert decode_problem(png_declaring(32000, 32000)) == pixels_problem(
+        png_declaring(32000, 32000)
+    )
