@@ -32,10 +32,17 @@ F64 = npt.NDArray[np.float64]
 
 
 @cache
-def _ratio_table() -> F64:
+def _gamma_tables() -> tuple[F64, F64, F64]:
+    """``Gamma(1/a)``, ``Gamma(2/a)`` and ``Gamma(3/a)`` for every shape ``a`` in ``_GAMMAS``: the
+    fit picks its shape from that grid, so these are looked up, not computed per patch."""
     gamma = np.vectorize(math.gamma)
-    a = gamma(2.0 / _GAMMAS) ** 2
-    return np.asarray(a / (gamma(1.0 / _GAMMAS) * gamma(3.0 / _GAMMAS)), np.float64)
+    return gamma(1.0 / _GAMMAS), gamma(2.0 / _GAMMAS), gamma(3.0 / _GAMMAS)
+
+
+@cache
+def _ratio_table() -> F64:
+    g1, g2, g3 = _gamma_tables()
+    return np.asarray(g2**2 / (g1 * g3), np.float64)
 
 
 @cache
@@ -73,9 +80,9 @@ def _aggd(values: F64) -> tuple[F64, F64, F64, F64]:
     g = left_sd / np.where(right_sd == 0, 1.0, right_sd)
     r_hat = np.abs(values).mean(axis=1) ** 2 / np.where(mean_square == 0, 1.0, mean_square)
     r_norm = r_hat * ((g**3 + 1) * (g + 1)) / (g**2 + 1) ** 2
-    alpha = _GAMMAS[_nearest(_ratio_table(), r_norm)]
-    gamma = np.vectorize(math.gamma)
-    g1, g2, g3 = gamma(1 / alpha), gamma(2 / alpha), gamma(3 / alpha)
+    shape = _nearest(_ratio_table(), r_norm)
+    alpha = _GAMMAS[shape]
+    g1, g2, g3 = (table[shape] for table in _gamma_tables())
     ratio = np.sqrt(g1) / np.sqrt(g3)
     bl, br = ratio * left_sd, ratio * right_sd
     zero = np.zeros_like(alpha)
