@@ -67,6 +67,19 @@ def _usage(meta: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def gemini_http(
+    api_key: str, base_url: str | None, timeout: float, transport: httpx.BaseTransport | None
+) -> HttpClient:
+    """The Gemini API's client, its key sent as ``x-goog-api-key`` (images and chat drafts)."""
+    return HttpClient(
+        "gemini",
+        base_url or BASE_URL,
+        {"x-goog-api-key": api_key},
+        timeout=timeout,
+        transport=transport,
+    )
+
+
 class GeminiImageClient:
     provider = "gemini"
 
@@ -78,10 +91,7 @@ class GeminiImageClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 120.0,
     ) -> None:
-        headers = {"x-goog-api-key": api_key}
-        self._http = HttpClient(
-            self.provider, base_url or BASE_URL, headers, timeout=timeout, transport=transport
-        )
+        self._http = gemini_http(api_key, base_url, timeout, transport)
 
     def generate(self, request: ImageRequest) -> ImageResult:
         refuse_unsupported(request, self.provider, seed=False)

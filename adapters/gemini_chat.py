@@ -39,12 +39,10 @@ from typing import Any
 
 import httpx
 
-from adapters._http import HttpClient
-from adapters._images_gemini import SAFETY_REASONS
+from adapters._images_gemini import SAFETY_REASONS, gemini_http
 from adapters.chat import ChatAnswer
 from adapters.errors import ProviderFailureError, SafetyRefusalError
 
-BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 JSON_SCHEMA_KEYWORDS = frozenset(
     {
         "$id", "$defs", "$ref", "$anchor", "type", "format", "title", "description", "enum",
@@ -129,10 +127,7 @@ class GeminiChatClient:
         transport: httpx.BaseTransport | None = None,
         timeout_s: float = 120.0,
     ) -> None:
-        headers = {"x-goog-api-key": api_key}
-        self._http = HttpClient(
-            self.provider, base_url or BASE_URL, headers, timeout=timeout_s, transport=transport
-        )
+        self._http = gemini_http(api_key, base_url, timeout_s, transport)
 
     def complete(self, body: Mapping[str, Any]) -> ChatAnswer:
         """Send the chat ``body`` natively. A blocked prompt or a safety stop is a
