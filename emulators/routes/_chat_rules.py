@@ -18,6 +18,7 @@ platform.openai.com/docs/guides/structured-outputs as remembered).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterator
 from typing import Any
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -65,23 +66,29 @@ def _schema_refusal(spec: Any) -> tuple[str, str] | None:
     return None
 
 
-def _strict_problem(node: Any, path: str) -> tuple[str, str] | None:
+def schema_nodes(
+    node: Any, path: str, skip: Collection[str] = ()
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every mapping in a JSON schema with its path (``a.b[0]``), depth first in document order,
+    not descending into the keys in ``skip``."""
     if isinstance(node, dict):
-        if node.get("type") == "object" or "properties" in node:
-            if node.get("additionalProperties") is not False:
-                return path, "additionalProperties must be false in strict mode"
-            missing = set(node.get("properties", {})) - set(node.get("required", []))
-            if missing:
-                return path, f"strict mode needs every property required: {sorted(missing)}"
+        yield path, node
         for key, value in node.items():
-            found = _strict_problem(value, f"{path}.{key}")
-            if found:
-                return found
+            if key not in skip:
+                yield from schema_nodes(value, f"{path}.{key}", skip)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found = _strict_problem(value, f"{path}[{index}]")
-            if found:
-                return found
+            yield from schema_nodes(value, f"{path}[{index}]", skip)
+
+
+def _strict_problem(schema: Any, path: str) -> tuple[str, str] | None:
+    for where, node in schema_nodes(schema, path):
+        if node.get("type") == "object" or "properties" in node:
+            if node.get("additionalProperties") is not False:
+                return where, "additionalProperties must be false in strict mode"
+            missing = set(node.get("properties", {})) - set(node.get("required", []))
+            if missing:
+                return where, f"strict mode needs every property required: {sorted(missing)}"
     return None
 
 

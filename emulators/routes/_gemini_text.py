@@ -84,28 +84,15 @@ def refusal(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _ref_sibling(node: Any, path: str) -> str | None:
-    if isinstance(node, list):
-        for index, item in enumerate(node):
-            found = _ref_sibling(item, f"{path}[{index}]")
-            if found:
-                return found
-        return None
-    if not isinstance(node, dict):
-        return None
-    if "$ref" in node:
-        others = sorted(k for k in node if not str(k).startswith("$"))
+def _ref_sibling(schema: Any, path: str) -> str | None:
+    values = ("enum", "required", "propertyOrdering")  # lists of values, not schemas
+    for where, node in chat_rules.schema_nodes(schema, path, skip=values):
+        others = sorted(k for k in node if not str(k).startswith("$")) if "$ref" in node else []
         if others:
             return (
-                f"Invalid JSON schema at '{path}': a sub-schema with $ref may set no other"
+                f"Invalid JSON schema at '{where}': a sub-schema with $ref may set no other"
                 f" properties except those starting with $ (found {', '.join(others)})"
             )
-    for key, value in node.items():
-        if key in ("enum", "required", "propertyOrdering"):
-            continue
-        found = _ref_sibling(value, f"{path}.{key}")
-        if found:
-            return found
     return None
 
 
