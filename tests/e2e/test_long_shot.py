@@ -5,44 +5,22 @@ from __future__ import annotations
 
 import json
 
-import av
-import yaml
+from tests.e2e.long_takes import one_take, plan_then_render, seconds_of
 
-from tests.router.test_cli_plan import app_with, run
-
-BOARD = {
-    "title": "long take",
-    "mode": "final",
-    "output": {"size": "160x90"},
-    "scenes": [
-        {
-            "id": "s",
-            "shots": [
-                {"id": "open", "prompt": "a lighthouse at dusk", "duration": 2,
-                 "model": "google/veo-3.1-fast"},
-                {"id": "take", "prompt": "a kite over a long beach in one take", "duration": 10,
-                 "model": "google/veo-3.1-fast"},
-            ],
-        }
-    ],
-}  # fmt: skip
+OPEN = {
+    "id": "open",
+    "prompt": "a lighthouse at dusk",
+    "duration": 2,
+    "model": "google/veo-3.1-fast",
+}
 
 
 def test_a_take_longer_than_its_model_renders_is_delivered_in_segments(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    data = tmp_path / "data"
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(data))
-    board = tmp_path / "long.yaml"
-    board.write_text(yaml.safe_dump(BOARD))
-    app = app_with(render)
-    flags = ["--providers", "emulated", "--json"]
-    planned = json.loads(run("plan", str(board), *flags, app=app).stdout)
+    board = one_take(10, "google/veo-3.1-fast", OPEN)
+    planned, done, out, data = plan_then_render(tmp_path, monkeypatch, board)
     assert [s["shot_id"] for s in planned["shots"]] == ["open", "take.part1", "take.part2"]
     assert planned["long_shots"][0]["seconds"] == [5.0, 5.0]  # Veo's 8 s + 2 s would not route
 
-    out = tmp_path / "take.mp4"
-    done = run("render", str(board), "-o", str(out), *flags, app=app)
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert report["status"] == "delivered"
@@ -50,6 +28,4 @@ def test_a_take_longer_than_its_model_renders_is_delivered_in_segments(tmp_path,
     assert list(rows) == ["open", "take.part1", "take.part2"]
     assert all(len(rows[key]["attempt_log"]) >= 1 for key in rows)  # none reused from the cache
     assert list(data.rglob("lastframe-take.part2.png"))  # part 2 started from part 1's last frame
-    with av.open(str(out)) as container:
-        seconds = float(container.duration or 0) / av.time_base
-    assert abs(seconds - 12.0) < 0.1
+    assert abs(seconds_of(out) - 12.0) < 0.1

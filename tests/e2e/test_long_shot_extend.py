@@ -8,49 +8,13 @@ import json
 
 import av
 import numpy as np
-import yaml
 
-from tests.router.test_cli_plan import app_with, run
-
-BOARD = {
-    "title": "extended take",
-    "mode": "final",
-    "output": {"size": "160x90"},
-    "scenes": [
-        {
-            "id": "s",
-            "shots": [
-                {"id": "take", "prompt": "a kite over a long beach in one take", "duration": 11,
-                 "model": "google/veo-3.1-fast"},
-            ],
-        }
-    ],
-}  # fmt: skip
-
-
-def corner(frame: av.VideoFrame) -> np.ndarray:
-    pixels: np.ndarray = frame.to_ndarray(format="bgr24")[-10:, -40:].reshape(-1, 3)
-    return np.asarray(pixels.mean(axis=0))
-
-
-def frames_around(path: str, seconds: float, fps: float = 24.0) -> tuple[np.ndarray, np.ndarray]:
-    """The corners of the last frame before ``seconds`` and the first at or after it."""
-    cut = round(seconds * fps)
-    with av.open(path) as container:
-        frames = [corner(f) for i, f in enumerate(container.decode(video=0)) if cut - 1 <= i <= cut]
-    return frames[0], frames[1]
+from tests.e2e.long_takes import frames_around, one_take, plan_then_render, seconds_of
 
 
 def test_a_take_longer_than_veo_is_rendered_then_extended(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    data = tmp_path / "data"
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(data))
-    board = tmp_path / "long.yaml"
-    board.write_text(yaml.safe_dump(BOARD))
-    app = app_with(render)
-    flags = ["--providers", "emulated", "--json"]
-    planned = json.loads(run("plan", str(board), *flags, app=app).stdout)
+    board = one_take(11, "google/veo-3.1-fast")
+    planned, done, out, data = plan_then_render(tmp_path, monkeypatch, board)
     (split,) = planned["long_shots"]
     assert [(p["shot_id"], p["operation"], p["seconds"]) for p in split["parts"]] == [
         ("take.part1", "render", 4.0),  # 8 + 7 would overshoot
@@ -60,17 +24,13 @@ def test_a_take_longer_than_veo_is_rendered_then_extended(tmp_path, monkeypatch)
     assert [p["quote_usd"] for p in split["parts"]] == [quotes["take.part1"], quotes["take.part2"]]
     assert quotes["take.part2"] > 0  # the extension is quoted like any part
 
-    out = tmp_path / "take.mp4"
-    done = run("render", str(board), "-o", str(out), *flags, app=app)
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert report["status"] == "delivered"
     rows = {row["id"]: row for row in report["shots"]}
     assert list(rows) == ["take.part1", "take.part2"]
     assert [len(rows[k]["attempt_log"]) for k in rows] == [1, 1]  # each part paid once
-    with av.open(str(out)) as container:
-        seconds = float(container.duration or 0) / av.time_base
-    assert abs(seconds - 11.0) < 0.1
+    assert abs(seconds_of(out) - 11.0) < 0.1
     before, after = frames_around(str(out), 4.0)
     assert np.abs(before - after).max() < 12  # the extension starts from the render's last frame
     (tail,) = data.rglob("*.tail.mp4")  # what Vertex returned (4 s sent + 7 s) cut to its tail

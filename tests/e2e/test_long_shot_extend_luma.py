@@ -7,58 +7,29 @@ from __future__ import annotations
 
 import json
 
-import av
 import numpy as np
 import pytest
-import yaml
 
-from tests.e2e.test_long_shot_extend import frames_around
-from tests.router.test_cli_plan import app_with, run
-
-BOARD = {
-    "title": "extended take",
-    "mode": "final",
-    "output": {"size": "160x90"},
-    "scenes": [
-        {
-            "id": "s",
-            "shots": [
-                {"id": "take", "prompt": "a kite over a long beach in one take", "duration": 15,
-                 "model": "luma/ray-3.2"},
-            ],
-        }
-    ],
-}  # fmt: skip
+from tests.e2e.long_takes import frames_around, one_take, plan_then_render, seconds_of
 
 
 @pytest.mark.slow
 @pytest.mark.provider_resolution  # the gate checks a final render at ray-3.2's 540p
 def test_a_take_longer_than_ray_is_rendered_then_extended_by_generation_id(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    data = tmp_path / "data"
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(data))
-    board = tmp_path / "long.yaml"
-    board.write_text(yaml.safe_dump(BOARD))
-    app = app_with(render)
-    flags = ["--providers", "emulated", "--json"]
-    planned = json.loads(run("plan", str(board), *flags, app=app).stdout)
+    board = one_take(15, "luma/ray-3.2")
+    planned, done, out, data = plan_then_render(tmp_path, monkeypatch, board)
     (split,) = planned["long_shots"]
     assert [(p["shot_id"], p["operation"], p["seconds"]) for p in split["parts"]] == [
         ("take.part1", "render", 10.0),
         ("take.part2", "extend", 5.0),
     ]
 
-    out = tmp_path / "take.mp4"
-    done = run("render", str(board), "-o", str(out), *flags, app=app)
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert report["status"] == "delivered"
     rows = {row["id"]: row for row in report["shots"]}
     assert [len(rows[k]["attempt_log"]) for k in rows] == [1, 1]  # each part paid once
-    with av.open(str(out)) as container:
-        seconds = float(container.duration or 0) / av.time_base
-    assert abs(seconds - 15.0) < 0.1
+    assert abs(seconds_of(out) - 15.0) < 0.1
     before, after = frames_around(str(out), 10.0)
     assert np.abs(before - after).max() < 12  # the extension starts from the render's last frame
     assert not list(data.rglob("*.tail.mp4"))  # the 5 s block alone: no tail cut

@@ -20,7 +20,7 @@ from adapters.luma import LumaAdapter
 from emulators import EmulatorHandle, start_emulator
 from emulators.scenario import Scenario
 from registry import load_registry
-from tests.e2e.test_long_shot_extend import corner
+from tests.e2e.long_takes import corner
 from tests.emulators.test_sdks import until
 from tests.emulators.test_strict_luma import agents, video
 
