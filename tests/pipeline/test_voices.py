@@ -175,24 +175,32 @@ def test_a_try_waits_reserved_for_its_models_slot_then_speaks(tmp_path):
         assert (spoken.request or {}).get("note") in ("espeak-ng", "placeholder-voice")
 
 
-def test_a_refusal_moves_to_the_next_model_and_costs_nothing(tmp_path, monkeypatch):
-    from adapters.errors import RejectedInputError
+def _tries_when_tts_1_answers(tmp_path, monkeypatch, answer) -> list[Attempt]:
+    """The voiced shot's tries, first first, when OpenAI's ``tts-1`` answers ``answer(request)``
+    (it may raise) and every other model speaks as emulated."""
     from adapters.speech import SpeechClient
 
     real = SpeechClient.speak
 
-    def refuse_tts_1(self, request):
-        if request.provider_model == "tts-1":
-            raise RejectedInputError("HTTP 400: refused", "openai")
-        return real(self, request)
+    def speak(self, request):
+        return answer(request) if request.provider_model == "tts-1" else real(self, request)
 
-    monkeypatch.setattr(SpeechClient, "speak", refuse_tts_1)
+    monkeypatch.setattr(SpeechClient, "speak", speak)
     ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
     with ExitStack() as stack:
         use_emulator(ctx, stack, None)
         shot_pk = voiced_shot(ctx, tmp_path)
         assert voice_stage.speak(ctx, shot_pk) == 0.0
-    refused, spoken = sorted(tries_of(ctx, shot_pk), key=lambda a: -a.number)
+    return sorted(tries_of(ctx, shot_pk), key=lambda a: -a.number)
+
+
+def test_a_refusal_moves_to_the_next_model_and_costs_nothing(tmp_path, monkeypatch):
+    from adapters.errors import RejectedInputError
+
+    def refuse(request):
+        raise RejectedInputError("HTTP 400: refused", "openai")
+
+    refused, spoken = _tries_when_tts_1_answers(tmp_path, monkeypatch, refuse)
     assert (refused.number, refused.model_id, refused.status) == (-1, "openai/tts-1", "failed")
     assert (refused.error_kind, refused.settled_usd) == ("rejected_input", 0.0)
     assert (spoken.number, spoken.model_id, spoken.status) == (
@@ -209,9 +217,8 @@ def test_an_answer_running_far_past_its_shot_is_refused_undecoded(tmp_path, monk
     import io
     import wave
 
-    from adapters.speech import Speech, SpeechClient
+    from adapters.speech import Speech
 
-    real = SpeechClient.speak
     endless = io.BytesIO()
     with wave.open(endless, "wb") as out:
         out.setnchannels(1)
@@ -219,18 +226,9 @@ def test_an_answer_running_far_past_its_shot_is_refused_undecoded(tmp_path, monk
         out.setframerate(8000)
         out.writeframes(b"\0\0" * 8000 * 80)
 
-    def ramble(self, request):
-        if request.provider_model == "tts-1":
-            return Speech(endless.getvalue(), "openai")
-        return real(self, request)
-
-    monkeypatch.setattr(SpeechClient, "speak", ramble)
-    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
-    with ExitStack() as stack:
-        use_emulator(ctx, stack, None)
-        shot_pk = voiced_shot(ctx, tmp_path)
-        assert voice_stage.speak(ctx, shot_pk) == 0.0
-    rambling, spoken = sorted(tries_of(ctx, shot_pk), key=lambda a: -a.number)
+    rambling, spoken = _tries_when_tts_1_answers(
+        tmp_path, monkeypatch, lambda request: Speech(endless.getvalue(), "openai")
+    )
     assert (rambling.model_id, rambling.status) == ("openai/tts-1", "rejected")
     assert "runs over 72 s for a 3 s shot (not decoded further)" in (rambling.error or "")
     assert (spoken.model_id, spoken.status) == ("openai/gpt-4o-mini-tts", "accepted")
