@@ -15,6 +15,7 @@ retimed up to ``MAX_TEMPO``, else the shot fails with the reason).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,9 @@ def _try(
     }  # fmt: skip
     admitted = stage_tries.admit_try(
         ctx, shot_pk, owner, candidate, request, STAGE, reserved, cached,
-        lambda attempt_id, ref: _check(ctx, attempt_id, owner, line, ctx.assets.local(ref), ref, 0.0),
+        lambda attempt_id, ref: _check(
+            ctx, attempt_id, owner, line, ctx.assets.local(ref), ref, lambda _: 0.0
+        ),
     )  # fmt: skip
     if not isinstance(admitted, stage_tries.Admitted):
         return admitted
@@ -133,10 +136,13 @@ def _try(
     raw = ctx.work_dir(owner.id) / f"voice-{owner.shot_key}-{key[:12]}.wav"
     raw.write_bytes(speech.wav)
     ref = stage_tries.keep_output(ctx, attempt_id, owner, raw, f"{STAGE}:{key}", note=speech.note)
-    seconds = float(read_mono(raw, max_s=longest_heard(line.shot_s)).size) / RATE
     spec = ctx.registry.get(candidate.model_id)
-    assert spec.usage_price is not None
-    cost = spec.usage_price.cost(voices.usage_for(spec, line.text, seconds)).usd
+    price = spec.usage_price
+    assert price is not None
+
+    def cost(seconds: float) -> float:
+        return price.cost(voices.usage_for(spec, line.text, seconds)).usd
+
     return _check(ctx, attempt_id, owner, line, raw, ref, cost)
 
 
@@ -161,11 +167,13 @@ def _check(
     line: voices.Line,
     raw: Path,
     ref: str,
-    cost: float,
+    cost_of: Callable[[float], float],
 ) -> tuple[str, bool] | None:
-    """Speech present, and fitted to the shot; the attempt accepted (or rejected) and settled."""
+    """Speech present, and fitted to the shot; the attempt accepted (or rejected) and settled at
+    ``cost_of`` the seconds the clip lasts (decoded once for both)."""
     longest = longest_heard(line.shot_s)
     spoken_s = float(read_mono(raw, max_s=longest).size) / RATE
+    cost = cost_of(spoken_s)
     heard = spoken_s <= longest and _speech_heard(raw, longest)
     fit: VoiceFit | str = "no speech was heard in the voice clip"
     if spoken_s > longest:
