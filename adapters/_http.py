@@ -179,6 +179,9 @@ def cap_answers(limit: int = MAX_ANSWER_BYTES) -> Callable[[httpx.Response], Non
     return hook
 
 
+_CAP_ANSWER = cap_answers()
+
+
 @contextmanager
 def edge(provider: str) -> Iterator[None]:
     """Turn transport failures inside the block into the taxonomy."""
@@ -255,7 +258,7 @@ class HttpClient:
             request = self.client.build_request(method, self.url(path), **kwargs)
             response = self.client.send(request, stream=True)
             try:
-                cap_answers()(response)
+                _CAP_ANSWER(response)
                 response.read()
             finally:
                 response.close()

@@ -43,17 +43,22 @@ def decode_problem(source: bytes | Path) -> str | None:
     """Why the image must not be decoded: no header gives its size (OpenCV also decodes formats,
     such as Radiance HDR or OpenEXR, that no header reader here measures), or ``pixels_problem``.
     None: it may be decoded."""
-    if header_size(source) is None:
+    size = header_size(source)
+    if size is None:
         return (
             "is not a readable image (no PNG, JPEG, WebP, BMP, TIFF or GIF header gives its size)"
         )
-    return pixels_problem(source)
+    return _too_many(size)
 
 
 def pixels_problem(source: bytes | Path) -> str | None:
     """Why the image is too large to decode (None: it is not, or its header is unreadable)."""
     size = header_size(source)
-    if size is None or size[0] * size[1] <= MAX_IMAGE_PIXELS:
+    return None if size is None else _too_many(size)
+
+
+def _too_many(size: tuple[int, int]) -> str | None:
+    if size[0] * size[1] <= MAX_IMAGE_PIXELS:
         return None
     return (
         f"declares {size[0]}x{size[1]} pixels, over the limit of {MAX_IMAGE_PIXELS:,} "

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from stitching.profile import OutputProfile
 
 # Per-stream decoder options while the file is probed: no picture is decoded (an intra frame of
-# busy 720p content costs ~30 ms). PyAV's stub types this list[str]; it takes dicts.
+# busy 720p content costs ~30 ms). PyAV's type annotations say list[str]; it takes dicts.
 QUICK_PROBE: Any = [{"skip_frame": "nonintra"}, {}]
 
 
