@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import av
 
 from media.graph import Stream, compile_graph, join, open_input
+from stitching.blend import transition_chain
 from stitching.errors import PlanError
-from stitching.plan import XFADE, EditPlan
-from stitching.profile import OutputProfile
+from stitching.plan import EditPlan
 from stitching.segment import window_x264_args, x264_args
 from stitching.sound import (
     AudioParts,
@@ -70,23 +70,27 @@ class WindowPiece:
 Piece = CopyPiece | WindowPiece
 
 
-def _window_into(plan: EditPlan, index: int) -> WindowPiece | None:
+def _window_into(plan: EditPlan, index: int, exact: bool) -> WindowPiece | None:
     shot = plan.shots[index]
     if shot.transition.kind == "cut":
         return None
     overlap = shot.transition_frames
     after = [k for k in shot.segment.keyframes if k >= overlap]
-    head_to = min(after) if after else shot.frames
+    head_to = overlap if exact else min(after) if after else shot.frames
     if index == 0:
         return WindowPiece(0, 0, head_to, 0, 0)
     prev = plan.shots[index - 1]
     before = [k for k in prev.segment.keyframes if k <= prev.frames - overlap]
-    return WindowPiece(index, max(before), head_to, overlap, prev.frames)
+    prev_from = prev.frames - overlap if exact else max(before)
+    return WindowPiece(index, prev_from, head_to, overlap, prev.frames)
 
 
-def plan_pieces(plan: EditPlan) -> list[Piece]:
-    """Copy ranges and windows in timeline order; ``PlanError`` if two windows share a GOP."""
-    windows = [_window_into(plan, i) for i in range(len(plan.shots))]
+def plan_pieces(plan: EditPlan, *, exact: bool = False) -> list[Piece]:
+    """Copy ranges and windows in timeline order; ``PlanError`` if two windows share a GOP.
+
+    Windows start and end on keyframes, to copy the ranges between them; ``exact`` windows are
+    each transition's overlap alone, for a timeline that is re-encoded whole (``full_argv``)."""
+    windows = [_window_into(plan, i, exact) for i in range(len(plan.shots))]
     pieces: list[Piece] = []
     for index, shot in enumerate(plan.shots):
         window = windows[index]
@@ -123,25 +127,7 @@ def _window_stream(plan: EditPlan, window: WindowPiece) -> Stream:
     )
     tail = window.prev_frames - window.prev_from
     trimmed = prev_in["v"].filter("trim", end_frame=tail)
-    return xfade_chain(trimmed, head_in["v"], window, shot.transition.kind, profile)
-
-
-def xfade_chain(
-    prev: Stream, head: Stream, window: WindowPiece, kind: str, profile: OutputProfile
-) -> Stream:
-    """``prev`` (already trimmed to its frames from ``window.prev_from`` on) crossed into the first
-    ``window.head_to`` frames of ``head``, both on the segments' time base."""
-    tail, rate = window.prev_frames - window.prev_from, profile.rate
-    prev = prev.filter("setpts", "PTS-STARTPTS").filter("settb", f"1/{profile.timescale}")
-    head = head.filter("trim", end_frame=window.head_to)
-    head = head.filter("setpts", "PTS-STARTPTS").filter("settb", f"1/{profile.timescale}")
-    return join(
-        "xfade",
-        [prev, head],
-        transition=XFADE[kind],
-        duration=f"{float(window.overlap / rate):.6f}",
-        offset=f"{float((tail - window.overlap) / rate):.6f}",
-    )
+    return transition_chain(trimmed, head_in["v"], window, shot.transition.kind, profile)
 
 
 def windows_argv(plan: EditPlan, windows: list[WindowPiece], out: Path) -> list[str]:
@@ -153,7 +139,10 @@ def windows_argv(plan: EditPlan, windows: list[WindowPiece], out: Path) -> list[
     pictures = [
         _window_stream(plan, window).filter("format", plan.profile.pix_fmt) for window in windows
     ]
-    graph = compile_graph([join("concat", pictures, n=len(windows), v=1, a=0)])
+    joined = (
+        pictures[0] if len(pictures) == 1 else join("concat", pictures, n=len(pictures), v=1, a=0)
+    )
+    graph = compile_graph([joined])
     starts = [sum(w.frames for w in windows[:i]) for i in range(len(windows))]
     total = sum(w.frames for w in windows)
     return [
@@ -212,33 +201,23 @@ def _video_packets(
         position += last - first
 
 
+def _copy_stream(plan: EditPlan, piece: CopyPiece) -> Stream:
+    """Frames ``[start, end)`` of a segment, decoded (for ``full_argv``)."""
+    seek = f"{float((piece.start - Fraction(1, 2)) / plan.profile.rate):.6f}"
+    path = str(plan.shots[piece.shot].segment.path)
+    picture = open_input(path, **({"ss": seek} if piece.start else {}))["v"]
+    return picture.filter("trim", end_frame=piece.frames).filter("setpts", "PTS-STARTPTS")
+
+
 def full_argv(plan: EditPlan, out: Path) -> list[str]:
-    """Fallback: the whole timeline through one filter graph (concat for cuts, xfade otherwise)."""
-    rate = plan.profile.rate
-    timeline: Stream | None = None
-    length = 0
-    for index, shot in enumerate(plan.shots):
-        picture = open_input(str(shot.segment.path))["v"]
-        t = shot.transition_frames
-        if timeline is None:
-            timeline = (
-                picture.filter("fade", t="in", start_frame=0, nb_frames=t)
-                if t
-                else picture.filter("null")
-            )
-        elif shot.transition.kind == "cut":
-            timeline = join("concat", [timeline, picture], n=2, v=1, a=0)
-        else:
-            timeline = join(
-                "xfade",
-                [timeline, picture],
-                transition=XFADE[shot.transition.kind],
-                duration=f"{float(t / rate):.6f}",
-                offset=f"{float((length - t) / rate):.6f}",
-            )
-        length += shot.frames - (t if index else 0)
-    assert timeline is not None, "an edit plan has at least one shot"
-    graph = compile_graph([timeline.filter("format", plan.profile.pix_fmt)])
+    """Fallback: the whole timeline re-encoded in one graph, from the same pieces and windows as
+    the copy path (``plan_pieces``), each window exactly its transition's overlap."""
+    pictures = [
+        _window_stream(plan, piece) if isinstance(piece, WindowPiece) else _copy_stream(plan, piece)
+        for piece in plan_pieces(plan, exact=True)
+    ]
+    formatted = [picture.filter("format", plan.profile.pix_fmt) for picture in pictures]
+    graph = compile_graph([join("concat", formatted, n=len(formatted), v=1, a=0)])
     return [
         *graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0],
         "-frames:v", str(plan.total_frames), "-an",

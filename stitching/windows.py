@@ -23,18 +23,22 @@ from foundation.storyboard import Transition
 from media.graph import Stream, open_input
 from media.runner import run_ffmpeg
 from stitching.arrival import SideOutputs, combine
+from stitching.blend import transition_chain
 from stitching.digest import file_digest, probe_params
 from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, window_x264_args
-from stitching.video import WindowPiece, plan_pieces, windows_argv, xfade_chain
+from stitching.video import WindowPiece, plan_pieces, windows_argv
 
 CACHE_DIR = "windows"
 # one FFmpeg per window, each on one thread: one more than the cores, so that the last window of a
 # round does not leave a core idle (five windows on two cores: 1.27 s against 1.40 s in pairs)
 WINDOW_RENDERS = (os.cpu_count() or 1) + 1
+# part of every window's cache key, raised when a window's picture changes (2: a crossfade is an
+# alpha overlay, ``stitching/blend.py``), so that no window made before is copied into an output
+WINDOW_PICTURE = 2
 
 
 def window_path(plan: EditPlan, window: WindowPiece) -> Path | None:
@@ -46,7 +50,7 @@ def window_path(plan: EditPlan, window: WindowPiece) -> Path | None:
     settings = {k: v for k, v in plan.profile.to_dict().items() if "loudness" not in k}
     key = json.dumps(
         [previous, shot.segment.video_sha, str(shot.transition), window.prev_from,
-         window.head_to, window.overlap, settings],
+         window.head_to, window.overlap, settings, WINDOW_PICTURE],
         sort_keys=True, default=str,
     )  # fmt: skip
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
@@ -171,7 +175,7 @@ def _side(profile: OutputProfile, jobs: list[tuple[_SideWindow, Segment, bool]])
                     str(neighbour.path), threads=1, t=f"{float((piece.head_to + 1) / rate):.6f}"
                 )["v"]
                 prev, head = this.filter("trim", start_frame=piece.prev_from), other
-            chain = xfade_chain(prev, head, piece, window.transition.kind, profile)
+            chain = transition_chain(prev, head, piece, window.transition.kind, profile)
             made.append(chain.filter("format", profile.pix_fmt))
         return made
 

@@ -151,16 +151,26 @@ class TestArgv:
         argv = windows_argv(plan, windows, tmp_path / "w.mp4")
         graph = argv[argv.index("-filter_complex") + 1]
         assert "fade=nb_frames=6:start_frame=0:t=in" in graph
-        assert "xfade=duration=0.500000:offset=0.000000:transition=fade" in graph
+        assert "overlay=format=yuv420:shortest=1" in graph  # the crossfade (stitching/blend.py)
+        assert "fade=alpha=1:nb_frames=12:start_frame=0:t=in" in graph
         assert "transition=wipeleft" in graph
         assert "concat=a=0:n=3:v=1" in graph
         assert argv[argv.index("-frames:v") + 1] == str(sum(w.frames for w in windows))
         assert "expr:eq(n,0)+eq(n,24)+eq(n,36)" in argv
         assert argv.count("-ss") == 2
 
-    def test_full_reencode_graph_offsets_accumulate(self, tmp_path):
-        argv = full_argv(self._plan(), tmp_path / "f.mp4")
+    def test_full_reencode_is_the_pieces_with_windows_exactly_the_overlaps(self, tmp_path):
+        plan = self._plan()
+        assert plan_pieces(plan, exact=True) == [
+            WindowPiece(0, 0, 6, 0, 0), CopyPiece(0, 6, 36),
+            WindowPiece(1, 36, 12, 12, 48), CopyPiece(1, 12, 36),
+            WindowPiece(2, 36, 12, 12, 48), CopyPiece(2, 12, 48),
+        ]  # fmt: skip
+        argv = full_argv(plan, tmp_path / "f.mp4")
         graph = argv[argv.index("-filter_complex") + 1]
-        assert "offset=1.500000" in graph  # 48 - 12 frames
-        assert "offset=3.000000" in graph  # (48 + 36) - 12 frames
+        assert "concat=a=0:n=6:v=1" in graph
+        assert graph.count("overlay=") == 1
+        assert "transition=wipeleft" in graph
         assert argv[argv.index("-frames:v") + 1] == "120"
+        seeks = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-ss"]
+        assert seeks == ["0.229167", "1.479167", "0.479167", "1.479167", "0.479167"]
