@@ -252,8 +252,9 @@ class HttpClient:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request; raise the classified error for any non-2xx answer."""
+    def answer(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request and read its answer, whatever its status, no further than
+        ``MAX_ANSWER_BYTES``; transport failures (and a larger answer) raise the taxonomy's."""
         with edge(self.provider):
             request = self.client.build_request(method, self.url(path), **kwargs)
             response = self.client.send(request, stream=True)
@@ -262,6 +263,11 @@ class HttpClient:
                 response.read()
             finally:
                 response.close()
+        return response
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; raise the classified error for any non-2xx answer."""
+        response = self.answer(method, path, **kwargs)
         if response.status_code >= 400:
             raise self.classifier(self.provider, response)
         return response

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from adapters._hosted import HostedAdapter
-from adapters._http import body_of, edge, error_message
+from adapters._http import body_of, error_message
 from adapters.errors import ProviderError
 
 FAL_PLATFORM = "https://api.fal.ai"  # docs.fal.ai/platform-apis (servers: https://api.fal.ai/v1)
@@ -54,8 +54,7 @@ class _Probe:
 
     def get(self, url: str, refuse: Collection[int] = (401, 403), **kwargs: Any) -> httpx.Response:
         self.calls.append(f"GET {httpx.URL(self.http.url(url)).path}")
-        with edge(self.http.provider):
-            response = self.http.client.get(self.http.url(url), **kwargs)
+        response = self.http.answer("GET", url, **kwargs)
         if response.status_code in refuse:
             raise KeyRefused(f"HTTP {response.status_code}: {error_message(body_of(response))}")
         return response

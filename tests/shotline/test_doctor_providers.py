@@ -7,11 +7,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from adapters import doctor
 from adapters._hosted import HostedAdapter
+from adapters._http import MAX_ANSWER_BYTES
 from adapters.factory import HOSTED, build_adapter
 from adapters.runway import RunwayAdapter
 from emulators import EmulatorHandle, start_emulator
@@ -121,6 +123,24 @@ def test_an_unreachable_provider_is_an_error_not_a_refused_key():
     assert result.key_valid is None
     assert result.error
     assert result.missing == ()
+
+
+def test_an_answer_over_the_cap_is_an_error_and_is_not_read():
+    """The doctor's GETs go through the adapters' capped read (``HttpClient.answer``)."""
+    read: list[bytes] = []
+
+    def body() -> Iterator[bytes]:
+        read.append(b"{}")
+        yield b"{}"
+
+    declared = {"content-length": str(MAX_ANSWER_BYTES + 1)}
+    huge = httpx.MockTransport(lambda _: httpx.Response(200, headers=declared, content=body()))
+    adapter = RunwayAdapter(api_key="k", base_url="https://runway.test", transport=huge)
+    result = doctor.check(adapter, ["gen4.5"])
+    assert result.key_valid is None
+    assert result.error is not None
+    assert f"{MAX_ANSWER_BYTES + 1} bytes, over {MAX_ANSWER_BYTES}" in result.error
+    assert read == []
 
 
 def test_without_keys_no_provider_is_called():
