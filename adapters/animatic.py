@@ -242,6 +242,14 @@ def video_stream(container: av.container.OutputContainer, request: GenerationReq
     return video
 
 
+def audio_stream(container: av.container.OutputContainer) -> Any:
+    """AAC with FFmpeg's fast coder, as the stitcher's (``OutputProfile.aac_coder``): the default
+    two-loop coder took 0.15 s of a 4 s 720p animatic's 0.7 s."""
+    audio = container.add_stream("aac", rate=SAMPLE_RATE)
+    audio.codec_context.options = {"aac_coder": "fast"}
+    return audio
+
+
 def render_animatic(request: GenerationRequest, out: Path) -> Path:
     """Render ``request`` to ``out`` (written atomically) and return ``out``."""
     total, seed = frame_count(request.duration_s, request.fps), request_seed(request)
@@ -255,7 +263,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial.mp4")
     with av.open(str(partial), "w", format="mp4") as container:
         video = video_stream(container, request)
-        audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
+        audio = audio_stream(container) if request.audio else None
         for index in range(total):
             frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000, ink)
             for caption, is_stamp in captions:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from adapters.animatic import (
     SAMPLE_RATE,
+    audio_stream,
     audio_track,
     encode_audio,
     first_frame,
@@ -56,7 +57,7 @@ def render_still(request: GenerationRequest, out: Path) -> Path:
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial.mp4")
     with av.open(str(partial), "w", format="mp4") as container:
         video = video_stream(container, request)
-        audio = container.add_stream("aac", rate=SAMPLE_RATE) if request.audio else None
+        audio = audio_stream(container) if request.audio else None
         for index in range(total):
             frame = pushed_in(picture, index, total)
             yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), np.uint8)

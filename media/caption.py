@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -230,13 +231,18 @@ class Caption:
         where = np.nonzero((glyphs != np.array(panel, np.uint8)).any(axis=2))
         return cls(block, panel, ink, glyphs[where], (where[0], where[1]))
 
+    @cached_property
+    def _solid(self) -> Frame:
+        """The panel colour over the whole box (made once, laid on every frame)."""
+        x0, y0, x1, y1 = self.block.box
+        return np.full((y1 - y0, x1 - x0, 3), self.panel, np.uint8)
+
     def apply(self, frame: Frame, text: str | None = None) -> None:
         """Lay the caption over ``frame``; ``text`` replaces its one line (a per-frame stamp
         laid out with its widest text)."""
         x0, y0, x1, y1 = self.block.box
         region = frame[y0:y1, x0:x1]
-        solid = np.full_like(region, self.panel)
-        cv2.addWeighted(region, 1 - PANEL_ALPHA, solid, PANEL_ALPHA, 0.0, dst=region)
+        cv2.addWeighted(region, 1 - PANEL_ALPHA, self._solid, PANEL_ALPHA, 0.0, dst=region)
         if text is None:
             region[self.where] = self.glyphs
         else:
