@@ -27,13 +27,14 @@ from stitching.errors import PlanError, VerificationError
 from stitching.interchange import export as export_edit
 from stitching.interchange import interchange_paths
 from stitching.measured import Assembled, Prepared
+from stitching.pieces import WindowPiece
 from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise
 from stitching.sheet import write_thumbs
 from stitching.sound import AudioParts, Demuxed, audio_track, demux_all
 from stitching.verify import Reference, check_joins, check_loudness, failures, summarise
-from stitching.video import Source, WindowPiece, full_argv, mux, plan_pieces, sources
+from stitching.video import Source, full_argv, mux, plan_pieces, sources
 from stitching.windows import render_windows
 from stitching.written import verify_written
 

@@ -10,26 +10,10 @@ overlay's, after x264). The other kinds (a dip through black, a wipe) are ``xfad
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from media.graph import Stream, join
+from stitching.pieces import WindowPiece
 from stitching.plan import XFADE
 from stitching.profile import OutputProfile
-
-
-class Window(Protocol):
-    """What a window's picture needs of ``video.WindowPiece``: the previous shot from
-    ``prev_from`` to its ``prev_frames``, the next shot's first ``head_to``, ``overlap`` mixed."""
-
-    @property
-    def prev_from(self) -> int: ...
-    @property
-    def prev_frames(self) -> int: ...
-    @property
-    def head_to(self) -> int: ...
-    @property
-    def overlap(self) -> int: ...
-
 
 # the profile's pixel format -> (the same with an alpha plane, ``overlay``'s format option)
 _WITH_ALPHA = {"yuv420p": ("yuva420p", "yuv420")}
@@ -40,7 +24,7 @@ def _from_zero(stream: Stream, profile: OutputProfile) -> Stream:
 
 
 def transition_chain(
-    prev: Stream, head: Stream, window: Window, kind: str, profile: OutputProfile
+    prev: Stream, head: Stream, window: WindowPiece, kind: str, profile: OutputProfile
 ) -> Stream:
     """``prev`` (already trimmed to its frames from ``window.prev_from`` on) crossed into the first
     ``window.head_to`` frames of ``head``: ``window.frames`` frames on the segments' time base."""
@@ -59,7 +43,7 @@ def transition_chain(
 
 
 def _crossfade(
-    prev: Stream, head: Stream, tail: int, window: Window, profile: OutputProfile
+    prev: Stream, head: Stream, tail: int, window: WindowPiece, profile: OutputProfile
 ) -> Stream:
     """``prev``'s frames before the overlap, the overlap mixed, ``head``'s frames after it."""
     alpha_format, overlay_format = _WITH_ALPHA[profile.pix_fmt]

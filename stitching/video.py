@@ -23,6 +23,7 @@ import av
 from media.graph import Stream, compile_graph, join, open_input
 from stitching.blend import transition_chain
 from stitching.errors import PlanError
+from stitching.pieces import CopyPiece, Piece, WindowPiece
 from stitching.plan import EditPlan
 from stitching.segment import window_x264_args, x264_args
 from stitching.sound import (
@@ -37,37 +38,6 @@ from stitching.sound import (
 
 if TYPE_CHECKING:
     from stitching.sound import Demuxed
-
-
-@dataclass(frozen=True)
-class CopyPiece:
-    """Frames ``[start, end)`` of shot ``shot``'s segment, copied as packets."""
-
-    shot: int
-    start: int
-    end: int
-
-    @property
-    def frames(self) -> int:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
-class WindowPiece:
-    """Re-encoded window into shot ``shot``: previous shot from ``prev_from``, this shot to ``head_to``."""
-
-    shot: int
-    prev_from: int
-    head_to: int
-    overlap: int
-    prev_frames: int
-
-    @property
-    def frames(self) -> int:
-        return self.prev_frames - self.prev_from + self.head_to - self.overlap
-
-
-Piece = CopyPiece | WindowPiece
 
 
 def _window_into(plan: EditPlan, index: int, exact: bool) -> WindowPiece | None:

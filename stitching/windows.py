@@ -27,10 +27,11 @@ from stitching.blend import transition_chain
 from stitching.digest import file_digest, probe_params
 from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
+from stitching.pieces import WindowPiece
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, window_x264_args
-from stitching.video import WindowPiece, plan_pieces, windows_argv
+from stitching.video import plan_pieces, windows_argv
 
 CACHE_DIR = "windows"
 # one FFmpeg per window, each on one thread: one more than the cores, so that the last window of a

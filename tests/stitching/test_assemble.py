@@ -21,9 +21,10 @@ from stitching import assembly as assemble_mod
 from stitching.edges import mad
 from stitching.loudness import measure_file
 from stitching.meter import blocks_path
+from stitching.pieces import WindowPiece
 from stitching.sheet import label_strip
 from stitching.verify import check_same_video
-from stitching.video import WindowPiece, full_argv, plan_pieces
+from stitching.video import full_argv, plan_pieces
 from tests.stitching.conftest import PROFILE, make_clip, normalise_all
 from tests.stitching.interchange_checks import check_otio
 

@@ -12,7 +12,7 @@ import pytest
 from media.graph import compile_graph, open_input
 from media.runner import run_ffmpeg_stdout
 from stitching.blend import transition_chain
-from stitching.video import WindowPiece
+from stitching.pieces import WindowPiece
 from tests.stitching.conftest import PROFILE, make_clip
 
 W, H = PROFILE.width, PROFILE.height

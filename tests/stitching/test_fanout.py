@@ -14,10 +14,11 @@ from foundation.variants import resolve
 from media.runner import run_ffmpeg
 from stitching.assembly import keyframe_hints, sample_offsets
 from stitching.fanout import VariantJob, measure_source, normalise_fanout
+from stitching.pieces import WindowPiece
 from stitching.plan import plan_edit
 from stitching.reframe import reframed, variant_profile
 from stitching.track import Crop, measure
-from stitching.video import WindowPiece, plan_pieces
+from stitching.video import plan_pieces
 from stitching.windows import window_path
 from tests.stitching.conftest import PROFILE, X264
 

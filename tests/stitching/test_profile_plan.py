@@ -9,7 +9,8 @@ import pytest
 from foundation.storyboard import Transition, parse_storyboard
 from foundation.timeline import exact_rate
 from stitching import EditPlan, OutputProfile, PlanError, Segment, plan_edit
-from stitching.video import CopyPiece, WindowPiece, full_argv, plan_pieces, windows_argv
+from stitching.pieces import CopyPiece, WindowPiece
+from stitching.video import full_argv, plan_pieces, windows_argv
 
 PROFILE = OutputProfile(160, 90, 24)
 
