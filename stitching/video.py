@@ -45,14 +45,20 @@ def _window_into(plan: EditPlan, index: int, exact: bool) -> WindowPiece | None:
     if shot.transition.kind == "cut":
         return None
     overlap = shot.transition_frames
-    after = [k for k in shot.segment.keyframes if k >= overlap]
-    head_to = overlap if exact else min(after) if after else shot.frames
+    after = (k for k in shot.segment.keyframes if k >= overlap)
+    head_to = overlap if exact else min(after, default=shot.frames)
     if index == 0:
         return WindowPiece(0, 0, head_to, 0, 0)
     prev = plan.shots[index - 1]
-    before = [k for k in prev.segment.keyframes if k <= prev.frames - overlap]
-    prev_from = prev.frames - overlap if exact else max(before)
+    start = prev.frames - overlap
+    prev_from = start if exact else max(k for k in prev.segment.keyframes if k <= start)
     return WindowPiece(index, prev_from, head_to, overlap, prev.frames)
+
+
+def seek_to(frame: int, rate: Fraction) -> dict[str, str]:
+    """Input options that start decoding at ``frame`` (half a frame early, so rounding cannot skip
+    it; none for frame 0)."""
+    return {"ss": f"{float((frame - Fraction(1, 2)) / rate):.6f}"} if frame else {}
 
 
 def plan_pieces(plan: EditPlan, *, exact: bool = False) -> list[Piece]:
@@ -88,9 +94,8 @@ def _window_stream(plan: EditPlan, window: WindowPiece) -> Stream:
         )
         return head.filter("fade", t="in", start_frame=0, nb_frames=shot.transition_frames)
     prev = plan.shots[window.shot - 1]
-    seek = f"{float((window.prev_from - Fraction(1, 2)) / profile.rate):.6f}"
     prev_in = open_input(
-        str(prev.segment.path), threads=1, **({"ss": seek} if window.prev_from else {})
+        str(prev.segment.path), threads=1, **seek_to(window.prev_from, profile.rate)
     )
     head_in = open_input(
         str(shot.segment.path), threads=1, t=f"{float((window.head_to + 1) / profile.rate):.6f}"
@@ -173,9 +178,8 @@ def _video_packets(
 
 def _copy_stream(plan: EditPlan, piece: CopyPiece) -> Stream:
     """Frames ``[start, end)`` of a segment, decoded (for ``full_argv``)."""
-    seek = f"{float((piece.start - Fraction(1, 2)) / plan.profile.rate):.6f}"
     path = str(plan.shots[piece.shot].segment.path)
-    picture = open_input(path, **({"ss": seek} if piece.start else {}))["v"]
+    picture = open_input(path, **seek_to(piece.start, plan.profile.rate))["v"]
     return picture.filter("trim", end_frame=piece.frames).filter("setpts", "PTS-STARTPTS")
 
 

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from foundation.storyboard import Transition
@@ -31,7 +30,7 @@ from stitching.pieces import WindowPiece
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise, window_x264_args
-from stitching.video import plan_pieces, windows_argv
+from stitching.video import plan_pieces, seek_to, windows_argv
 
 CACHE_DIR = "windows"
 # one FFmpeg per window, each on one thread: one more than the cores, so that the last window of a
@@ -166,8 +165,7 @@ def _side(profile: OutputProfile, jobs: list[tuple[_SideWindow, Segment, bool]])
         for (window, neighbour, before), this in zip(jobs, copies, strict=True):
             piece = window.piece
             if before:
-                seek = f"{float((piece.prev_from - Fraction(1, 2)) / rate):.6f}"
-                seeking = {"ss": seek} if piece.prev_from else {}
+                seeking = seek_to(piece.prev_from, rate)
                 other = open_input(str(neighbour.path), threads=1, **seeking)["v"]
                 prev = other.filter("trim", end_frame=piece.prev_frames - piece.prev_from)
                 head = this
