@@ -16,6 +16,7 @@ Per provider the registry names the strongest mechanism it offers
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -53,13 +54,6 @@ def find_lost(ctx: RunContext, attempt_id: int, request: GenerationRequest) -> L
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         provider, since = attempt.provider, attempt.created_at.timestamp()
-        known = set(
-            session.scalars(
-                select(Attempt.provider_job_id).where(
-                    Attempt.shot_id == attempt.shot_id, Attempt.provider_job_id.is_not(None)
-                )
-            )
-        )
     mechanism = ctx.registry.submission(provider).mechanism
     if mechanism == "resubmit":
         return Lost(resubmit=True)
@@ -68,14 +62,31 @@ def find_lost(ctx: RunContext, attempt_id: int, request: GenerationRequest) -> L
         why = f"{provider} offers no way to find a create whose answer was lost"
         return _unknown(ctx, attempt_id, why)
     try:
-        found = [job for job in adapter.find_submission(request, since) if job not in known]
+        listed = adapter.find_submission(request, since)
     except ProviderError as exc:
         return _unknown(ctx, attempt_id, f"looking the create up failed: {exc.message}"[:500])
+    with session_scope(ctx.db_url) as session:
+        known = _held_jobs(session, provider, listed)
+    found = [job for job in listed if job not in known]
     if len(found) == 1:
         return Lost(job_id=found[0])
     if not found:
         return Lost(resubmit=True)
     return _unknown(ctx, attempt_id, f"{len(found)} {provider} jobs match the lost create")
+
+
+def _held_jobs(session: Session, provider: str, provider_jobs: Collection[str]) -> set[str]:
+    """The provider jobs among ``provider_jobs`` that attempts hold already. The provider's
+    account is the platform's: its job list has every tenant's creates, and a job an attempt holds
+    is that attempt's, never a lost create of another (of another tenant's job least of all)."""
+    if not provider_jobs:
+        return set()
+    rows = session.scalars(
+        select(Attempt.provider_job_id).where(
+            Attempt.provider == provider, Attempt.provider_job_id.in_(sorted(set(provider_jobs)))
+        )
+    )
+    return {row for row in rows if row is not None}
 
 
 def _unknown(ctx: RunContext, attempt_id: int, why: str) -> Lost:
@@ -144,6 +155,11 @@ def resolve(ctx: RunContext, attempt_id: int, provider_job_id: str | None) -> st
         shot = session.get_one(Shot, attempt.shot_id)
         job = session.get_one(Job, shot.job_id)
         job_id, shot_pk, ended = job.id, shot.id, job.status in JOB_ENDED
+        if provider_job_id and _held_jobs(session, attempt.provider, [provider_job_id]):
+            raise ConflictError(
+                f"{attempt.provider} job {provider_job_id} belongs to another attempt, not to "
+                f"attempt {attempt_id}"
+            )
         if provider_job_id:
             attempt.provider_job_id, attempt.error_kind, attempt.error = provider_job_id, None, None
             attempt_to(

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.context import RunContext
 from pipeline.engine import HELD, EmbeddedEngine
-from tests.api.conftest import wait_for_job
+from tests.api.conftest import tiny_board, wait_for_job
 from tests.pipeline.conftest import lost_create
 
 
@@ -41,3 +41,32 @@ def test_a_held_create_is_shown_to_its_tenant_and_resolved_there(
     assert client.get("/v1/dashboard", headers=headers).json()["held_attempts"] == []
     again = client.post(url, json={"not_submitted": True}, headers=headers)
     assert again.status_code == 409
+
+
+def test_a_held_create_cannot_take_another_tenants_provider_job(
+    ctx: RunContext,
+    client: TestClient,
+    headers: dict[str, str],
+    other_headers: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Resolving names the provider job the create made; a provider job that another tenant's
+    attempt holds is not it (else the tenant would fetch that tenant's clip, or cancel it)."""
+    created = client.post(
+        "/v1/jobs", json={"storyboard": tiny_board(1, tag=" (theirs)")}, headers=other_headers
+    )
+    theirs = wait_for_job(client, created.json()["id"], other_headers)
+    assert theirs["status"] == "delivered"
+    [their_attempt] = theirs["shots"][0]["attempt_log"]
+    job_id, attempt_id = lost_create(ctx, tmp_path, "none", tenant="acme")
+    assert EmbeddedEngine(ctx).run(job_id) == HELD
+
+    url = f"/v1/jobs/{job_id}/attempts/{attempt_id}:resolve"
+    body = {"provider_job_id": their_attempt["provider_job_id"]}
+    refused = client.post(url, json=body, headers=headers)
+    assert refused.status_code == 409, refused.text
+    assert theirs["id"] not in refused.text
+    view = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+    assert view["shots"][0]["attempt_log"][0]["status"] == "submission_unknown"
+    resolved = client.post(url, json={"not_submitted": True}, headers=headers)
+    assert resolved.status_code == 200, resolved.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -125,3 +126,29 @@ def test_sharing_is_off_unless_the_environment_turns_it_on(monkeypatch):
 @pytest.fixture(autouse=True)
 def _no_shared_cache_from_env(monkeypatch):
     monkeypatch.delenv("SHOTLINE_SHARE_SHOT_CACHE", raising=False)
+
+
+class TestPlanReadsNoServerFile:
+    """``POST /v1/jobs:plan`` must not read a path on the server's disk for a tenant, as
+    ``POST /v1/jobs`` does not: else a tenant learns whether another tenant's file exists."""
+
+    def test_another_tenants_reference_is_not_an_oracle(
+        self, client, ctx, headers, other_headers, network
+    ):
+        from tests.api.test_security import DECODABLE_PNG
+
+        network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=DECODABLE_PNG)
+        board = tiny_board(1, tag=" (oracle)")
+        board["scenes"][0]["shots"][0]["reference_image"] = "https://cdn.example.com/secret.png"
+        _render(client, other_headers, board)
+        [theirs] = (ctx.settings.assets / "references" / "globex").glob("*.png")
+        answers = []
+        for path in (str(theirs), str(theirs.with_name("0" * 32 + ".png"))):
+            board["scenes"][0]["shots"][0]["reference_image"] = path
+            answer = client.post("/v1/jobs:plan", json={"storyboard": board}, headers=headers)
+            assert answer.status_code == 422, answer.text
+            [problem] = answer.json()["problems"]
+            assert problem["path"] == "storyboard.scenes[0].shots[0].reference_image"
+            answers.append(problem["message"])
+        assert answers[0] == answers[1]
+        assert str(theirs) not in answers[0]

@@ -14,10 +14,11 @@ from pipeline import attempts, recovery
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
 from pipeline.engine import HELD, EmbeddedEngine
+from pipeline.planning import create_job
 from shotline.commands.render import follow
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
-from tests.pipeline.conftest import lost_create
+from tests.pipeline.conftest import lost_create, shot, tiny_board
 
 
 def _state(ctx: RunContext, job_id: str) -> tuple[str, list[str], float]:
@@ -88,3 +89,20 @@ def test_the_celery_runner_and_the_render_follower_stop_at_a_held_job(ctx, scrip
     started = time.monotonic()
     follow(ctx, job_id, None, every_s=0.01)  # returns: the job waits for an operator
     assert time.monotonic() - started < 10
+
+
+def test_a_lost_create_never_adopts_a_job_another_tenants_attempt_holds(ctx, scripted, tmp_path):
+    """The provider's job list is the platform account's: an identical create of another tenant
+    matches the lost one's input, but its attempt holds it; it is not the lost create."""
+    adapter = scripted()
+    theirs = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "theirs.mp4", tenant="b")
+    assert EmbeddedEngine(ctx).run(theirs) == JobStatus.DELIVERED
+    with session_scope(ctx.db_url) as session:
+        their_job = session.scalars(
+            select(Attempt.provider_job_id).join(Shot).where(Shot.job_id == theirs)
+        ).one()
+    adapter.find_submission = lambda request, since: [their_job]
+    adapter.submitted.clear()
+    job_id, _ = lost_create(ctx, tmp_path, "reconcile", tenant="a")
+    assert EmbeddedEngine(ctx).run(job_id) == JobStatus.DELIVERED
+    assert len(adapter.submitted) == 1  # created anew: the create never reached the provider
