@@ -5,18 +5,20 @@ until an operator resolves it; the job then continues."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from foundation.states import AttemptStatus, JobStatus
-from pipeline import attempts, recovery
+from pipeline import assembly, attempts, recovery
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
 from pipeline.engine import HELD, EmbeddedEngine
+from registry import BillingOutcome, BillingRules
 from shotline.commands.render import follow
 from store.db import session_scope
-from store.models import Attempt, Job, Shot
+from store.models import Attempt, AttemptCost, Job, Shot
 from tests.pipeline.conftest import lost_create
 
 
@@ -88,3 +90,30 @@ def test_the_celery_runner_and_the_render_follower_stop_at_a_held_job(ctx, scrip
     started = time.monotonic()
     follow(ctx, job_id, None, every_s=0.01)  # returns: the job waits for an operator
     assert time.monotonic() - started < 10
+
+
+def test_a_job_cancelled_while_held_settles_the_found_create_by_its_billing_rules(
+    ctx, scripted, tmp_path
+):
+    """The operator finds the create after its job was cancelled: the provider job is cancelled
+    and settled as any cancelled attempt is, by the provider's ``cancel_queued`` rule (here
+    billed, as Kling's), not released for nothing."""
+    adapter = scripted()
+    job_id, attempt_id = lost_create(ctx, tmp_path, "none")
+    specs = dict(ctx.registry.provider_specs)
+    billed = BillingRules({BillingOutcome.CANCEL_QUEUED: "billed"}, source="test")
+    specs["local"] = replace(specs["local"], billing=billed)
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    assert EmbeddedEngine(ctx).run(job_id) == HELD
+    assembly.cancel_job(ctx, job_id)
+    recovery.resolve(ctx, attempt_id, "lost-job")
+    assert adapter.cancelled == ["lost-job"]
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        job = session.get_one(Job, job_id)
+        cost = session.get_one(AttemptCost, attempt_id)
+        assert attempt.status == AttemptStatus.CANCELLED
+        assert attempt.settled_usd == pytest.approx(0.5)
+        assert job.spent_usd == pytest.approx(0.5)
+        assert job.reserved_usd == pytest.approx(0.0)
+        assert (cost.billing_outcome, cost.billing_basis) == ("cancel_queued", "billed")
