@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from foundation.states import AttemptStatus, JobStatus
+from ledger import service as ledger
 from pipeline import assembly, attempts, recovery
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
@@ -117,3 +118,33 @@ def test_a_job_cancelled_while_held_settles_the_found_create_by_its_billing_rule
         assert job.spent_usd == pytest.approx(0.5)
         assert job.reserved_usd == pytest.approx(0.0)
         assert (cost.billing_outcome, cost.billing_basis) == ("cancel_queued", "billed")
+
+
+def test_a_create_that_answers_after_its_job_was_cancelled_is_settled_by_its_billing_rules(
+    ctx, scripted, tmp_path
+):
+    """The job is cancelled while its create is in flight: closing finds no provider job and
+    settles nothing; when the create then answers with a job, that job is cancelled at the
+    provider and the attempt settled by the provider's ``cancel_queued`` rule (here billed)."""
+    adapter = scripted()
+    job_id, attempt_id = lost_create(ctx, tmp_path, "resubmit")
+    specs = dict(ctx.registry.provider_specs)
+    billed = BillingRules({BillingOutcome.CANCEL_QUEUED: "billed"}, source="test")
+    specs["local"] = replace(specs["local"], billing=billed)
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    assembly.cancel_job(ctx, job_id)  # the attempt is closed while ``submitting``
+    with session_scope(ctx.db_url) as session:
+        shot_row = session.scalars(select(Shot).where(Shot.job_id == job_id)).one()
+    attempts._store_job_id(ctx, attempt_id, "late-job", shot_row)  # the create answers
+    assert adapter.cancelled == ["late-job"]
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        job = session.get_one(Job, job_id)
+        cost = session.get_one(AttemptCost, attempt_id)
+        assert attempt.status == AttemptStatus.CANCELLED
+        assert attempt.settled_usd == pytest.approx(0.5)
+        assert job.spent_usd == pytest.approx(0.5)
+        assert job.reserved_usd == pytest.approx(0.0)
+        assert cost.settled_usd == pytest.approx(0.5)
+        assert cost.billing_basis == "billed"
+        assert ledger.settled_total(session, job_id) == pytest.approx(0.5)
