@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
+from foundation.states import Stage
 from ledger import service as ledger
 from media.probe import count_frames
 from pipeline import attempts, polling, verdicts
@@ -190,6 +191,27 @@ class TestCache:
         report = job_report(ctx.db_url, job_id)
         assert report["cached_shots"] == ["a"]
         assert report["saved_usd"] == pytest.approx(0.4)
+
+    def test_a_cached_video_saves_its_video_attempts_only(self, ctx, tmp_path, scripted):
+        """The tries of the shot's other stages (tts, keyframe, sheet, the job's music bed kept on
+        its first shot) are saved, when reused, as their own ``saved_usd``: a reused video does
+        not count them a second time."""
+        scripted()
+        first_id, _ = _run(ctx, tiny_board(shot("a")), tmp_path, "first.mp4")
+        _, _, first_tries, _ = _rows(ctx, first_id)
+        video = first_tries["a"][0]
+        with session_scope(ctx.db_url) as session:  # as if a hosted provider had billed $0.40
+            session.get_one(Attempt, video.id).settled_usd = 0.4
+            for number, stage in ((-1, Stage.KEYFRAME), (-1_000_000, Stage.MUSIC)):
+                session.add(
+                    Attempt(
+                        shot_id=video.shot_id, number=number, stage=stage, model_id="m",
+                        provider="local", quoted_usd=0.1, settled_usd=0.1, status="accepted",
+                    )
+                )  # fmt: skip
+        job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path, "second.mp4")
+        assert status == "delivered"
+        assert job_report(ctx.db_url, job_id)["saved_usd"] == pytest.approx(0.4)
 
 
 class TestResume:
