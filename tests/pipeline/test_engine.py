@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
 from foundation.states import Stage
 from ledger import service as ledger
 from media.probe import count_frames
-from pipeline import attempts, polling, verdicts
+from pipeline import assembly, attempts, polling, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.report import job_report
@@ -291,6 +292,39 @@ class TestCancel:
         (attempt,) = tries["a"]
         assert adapter.cancelled == [attempt.provider_job_id]
         assert attempt.status == "cancelled"
+
+
+def test_a_job_closed_while_a_finished_clip_downloads_settles_it_as_run(ctx, tmp_path, scripted):
+    """The first poll already sees the job finished: the provider ran it, so closing the attempt
+    before its clip is fetched settles the provider's rule for a running job (here billed, as
+    Replicate's), never the free rule of a job cancelled before it started."""
+    scripted()
+    specs = dict(ctx.registry.provider_specs)
+    rules = registry.BillingRules(
+        {
+            registry.BillingOutcome.CANCEL_QUEUED: "free",
+            registry.BillingOutcome.CANCEL_RUNNING: "billed",
+        },
+        source="test",
+    )
+    specs["local"] = replace(specs["local"], billing=rules)
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
+    with session_scope(ctx.db_url) as session:
+        row = session.scalars(select(Shot).where(Shot.job_id == job_id)).one()
+        shot_pk, route = row.id, dict(row.route or {})
+        route["candidates"] = [c | {"quote_usd": 0.5} for c in route["candidates"]]
+        row.route = route
+    attempt_id, _ = attempts.begin(ctx, shot_pk)
+    assert attempt_id is not None
+    attempts.submit(ctx, attempt_id)
+    assert polling.poll_once(ctx, attempt_id) == "succeeded"
+    assembly.cancel_job(ctx, job_id)  # ...while its clip is being downloaded
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        assert attempt.status == "cancelled"
+        assert attempt.settled_usd is not None
+        assert attempt.settled_usd == pytest.approx(0.5)
 
 
 def _wait_until(condition, timeout: float = 10.0) -> None:
