@@ -134,6 +134,24 @@ def settle_close(
     return settle_outcome(session, job_id, attempt, rules, outcome)
 
 
+def settle_late_job(
+    session: Session, job_id: str, attempt: Attempt, rules: BillingRules
+) -> billing.Charge:
+    """Settle an attempt its job closed while its create was in flight, once the create answers
+    with a provider job (cancelled now, while queued): closing found no job and settled nothing,
+    so the difference to what the provider charges for the cancelled job is booked on top."""
+    outcome = billing.outcome_of_close(was_running=False)
+    charge = billing.charge_for(rules, outcome, attempt.quoted_usd, None)
+    if attempt.settled_usd is None:
+        settle(session, job_id, attempt, charge.usd, charge=charge)
+        return charge
+    extra = money.stored(money.usd(charge.usd) - money.usd(attempt.settled_usd))
+    book(session, job_id, attempt, "settle", extra)
+    attempt.settled_usd = charge.usd
+    records.note_settle(session, attempt, charge.usd, charge)
+    return charge
+
+
 def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: float) -> None:
     """Book a cost that comes on top of an attempt's render (e.g. ``judge``) straight to spend."""
     amount = money.stored(amount)

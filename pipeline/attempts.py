@@ -306,6 +306,9 @@ def _store_job_id(
             if attempt.status not in ATTEMPT_ENDED:
                 raise
             cancel_at_provider(ctx, attempt)
+            if attempt.status == AttemptStatus.CANCELLED:  # closed with no job: nothing settled
+                rules = ctx.registry.billing(attempt.provider)
+                ledger.settle_late_job(session, shot.job_id, attempt, rules)
         return attempt.status
 
 

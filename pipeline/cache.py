@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from foundation import money
 from foundation.errors import ShotlineError
-from foundation.states import SHOT_HAS_CLIP
+from foundation.states import SHOT_HAS_CLIP, Stage
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate
 
@@ -88,6 +88,11 @@ def cache_key(
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+SAVED_APART = (Stage.TTS, Stage.KEYFRAME, Stage.SHEET, Stage.MUSIC)
+"""Stages whose tries a shot keeps beside its video (the job's bed on its first shot) and whose
+reuse saves its own quote (the report's ``reused``): not part of what a cached video saves."""
+
+
 def find_cached(
     session: Session,
     key: str,
@@ -96,7 +101,7 @@ def find_cached(
     exists: Callable[[str], bool] = lambda ref: Path(ref).exists(),
 ) -> tuple[Shot, float] | None:
     """An accepted shot with this key whose clip still ``exists`` (in the asset store), and what
-    it cost to make.
+    its video cost to make (its tries but those of ``SAVED_APART``).
 
     Only shots of ``tenant``'s jobs are candidates; ``None`` searches every tenant (the opt-in
     cross-tenant cache).
@@ -110,7 +115,8 @@ def find_cached(
         if shot.status in SHOT_HAS_CLIP and exists(shot.asset_path or ""):
             cost = session.scalar(
                 select(func.coalesce(func.sum(Attempt.settled_usd), 0.0)).where(
-                    Attempt.shot_id == shot.id
+                    Attempt.shot_id == shot.id,
+                    Attempt.stage.not_in(SAVED_APART),
                 )
             )
             return shot, money.stored(cost)

@@ -19,9 +19,13 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 import router
+from foundation import money
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
-from foundation.states import JobStatus, ShotStatus
+from foundation.states import JOB_UNFINISHED, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_stages, commit_versions, events, previews
 from pipeline.commit_types import CommitResult, Quote
@@ -69,6 +73,7 @@ def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
         if job is None:
             raise NotFoundError(f"no job {job_id}")
         shots = jobs.shots_of(session, job_id)
+        finals_spent, finals_held = _finals_use(session, job.id)
         return _Preview(
             job_id=job.id,
             tenant=job.tenant,
@@ -76,11 +81,30 @@ def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
             status=job.status,
             board=Storyboard.model_validate(job.storyboard),
             budget_usd=job.budget_usd,
-            spent_usd=job.spent_usd,
-            reserved_usd=job.reserved_usd,
+            spent_usd=job.spent_usd + finals_spent,
+            reserved_usd=job.reserved_usd + finals_held,
             output_path=job.output_path,
             shots={shot.key: shot for shot in shots},
         )
+
+
+def _finals_use(session: Session, preview_id: str) -> tuple[float, float]:
+    """What the finals of the preview's earlier commits took from its budget: (spent, held).
+    An unfinished final holds the whole budget it was given, less what it spent; an ended one
+    only what it still reserves (a held ``submission_unknown`` create)."""
+    finals = session.scalars(
+        select(Job).join(JobCommit, JobCommit.final_job_id == Job.id)
+        .where(JobCommit.preview_job_id == preview_id)
+    )  # fmt: skip
+    spent, held = money.ZERO, money.ZERO
+    for final in finals:
+        spent += money.usd(final.spent_usd)
+        if final.status in JOB_UNFINISHED and final.budget_usd is not None:
+            left = money.usd(final.budget_usd) - money.usd(final.spent_usd)
+            held += max(money.usd(final.reserved_usd), left)
+        else:
+            held += money.usd(final.reserved_usd)
+    return money.stored(spent), money.stored(held)
 
 
 def _approved(preview: _Preview, shots: list[str] | None) -> list[str]:

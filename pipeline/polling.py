@@ -72,6 +72,8 @@ def poll_once(
             return "failed"
         result = None
     if result is not None and result.state is JobState.SUCCEEDED:
+        if state == AttemptStatus.SUBMITTED:  # it ran: a close before the fetch is not "queued"
+            mark_rendering(ctx, attempt_id, 1.0)
         return "succeeded"
     if result is not None and result.state in (JobState.FAILED, JobState.CANCELED):
         error = result.error or ProviderError(f"job ended {result.state}", provider)

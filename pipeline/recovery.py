@@ -28,6 +28,7 @@ from foundation import money
 from foundation.errors import ConflictError, NotFoundError
 from foundation.states import JOB_ENDED, AttemptStatus
 from ledger import service as ledger
+from pipeline import closing
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.steps import shot_key
@@ -99,12 +100,12 @@ def _unknown(ctx: RunContext, attempt_id: int, why: str) -> Lost:
 
 
 def _close(ctx: RunContext, session: Session, attempt: Attempt, shot: Shot) -> None:
-    try:
-        ctx.adapter(attempt.provider).cancel(attempt.provider_job_id or "")
-    except ProviderError as exc:
-        attempt.error = f"cancel failed: {exc.message}"
+    """Cancel a found create whose job ended meanwhile and settle it as any cancelled attempt is:
+    by its provider's rule for a job cancelled while queued (no poll has seen it run)."""
+    closing.cancel_at_provider(ctx, attempt)
     attempt_to(session, attempt, AttemptStatus.CANCELLED, shot=shot, reason="job cancelled")
-    ledger.settle(session, shot.job_id, attempt, 0.0)
+    rules = ctx.registry.billing(attempt.provider)
+    ledger.settle_close(session, shot.job_id, attempt, rules, was_running=False)
 
 
 def unknown_attempts(

@@ -36,7 +36,8 @@ class TestPollOnce:
         scripted()
         attempt_id = _submitted(ctx, tmp_path)
         assert poll_once(ctx, attempt_id) == "succeeded"
-        assert _attempt(ctx, attempt_id).status == "submitted"
+        # the job ran: a close before its clip is fetched settles it as running, not queued
+        assert _attempt(ctx, attempt_id).status == "rendering"
 
     def test_running_job_is_pending_and_marked_rendering(self, ctx, tmp_path, scripted):
         scripted(hold=True)

@@ -170,3 +170,32 @@ def test_a_shot_the_final_splits_is_refused_before_any_spend(emulated):
         commit.commit(ctx, preview_id)
     with session_scope(ctx.db_url) as session:
         assert session.scalars(select(JobCommit)).all() == []
+
+
+class TestEarlierCommitsShareTheBudget:
+    """A preview's budget is the storyboard's: what its earlier finals spent, and what an
+    unfinished one may still spend, is not left for the next commit."""
+
+    def test_an_unfinished_final_holds_what_it_was_given(self, emulated):
+        ctx = emulated
+        preview_id = _preview(ctx, small_board(2, budget=20.0))
+        first = commit.commit(ctx, preview_id, ["k0"])
+        assert first.quote.remaining_usd is not None
+        assert first.quote.remaining_usd > 0
+        with pytest.raises(BudgetExceededError, match=r"has \$0\.00 left"):
+            commit.commit(ctx, preview_id, ["k1"])
+        with session_scope(ctx.db_url) as session:
+            assert len(session.scalars(select(JobCommit)).all()) == 1
+
+    @pytest.mark.slow
+    def test_a_finished_final_counts_what_it_spent(self, emulated):
+        ctx = emulated
+        preview_id = _preview(ctx, small_board(2, budget=20.0))
+        first = commit.commit(ctx, preview_id, ["k0"])
+        assert EmbeddedEngine(ctx).run(first.final_job_id) == "delivered"
+        with session_scope(ctx.db_url) as session:
+            final = session.get_one(Job, first.final_job_id)
+            spent = money.usd(final.spent_usd)
+        assert spent > 0
+        again = commit.quote(ctx, preview_id, ["k1"])
+        assert money.usd(again.remaining_usd) == money.usd(first.quote.remaining_usd) - spent

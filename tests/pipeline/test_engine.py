@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from sqlalchemy import select
 
 import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
+from foundation.states import Stage
 from ledger import service as ledger
 from media.probe import count_frames
-from pipeline import attempts, polling, verdicts
+from pipeline import assembly, attempts, polling, verdicts
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from pipeline.report import job_report
@@ -191,6 +193,27 @@ class TestCache:
         assert report["cached_shots"] == ["a"]
         assert report["saved_usd"] == pytest.approx(0.4)
 
+    def test_a_cached_video_saves_its_video_attempts_only(self, ctx, tmp_path, scripted):
+        """The tries of the shot's other stages (tts, keyframe, sheet, the job's music bed kept on
+        its first shot) are saved, when reused, as their own ``saved_usd``: a reused video does
+        not count them a second time."""
+        scripted()
+        first_id, _ = _run(ctx, tiny_board(shot("a")), tmp_path, "first.mp4")
+        _, _, first_tries, _ = _rows(ctx, first_id)
+        video = first_tries["a"][0]
+        with session_scope(ctx.db_url) as session:  # as if a hosted provider had billed $0.40
+            session.get_one(Attempt, video.id).settled_usd = 0.4
+            for number, stage in ((-1, Stage.KEYFRAME), (-1_000_000, Stage.MUSIC)):
+                session.add(
+                    Attempt(
+                        shot_id=video.shot_id, number=number, stage=stage, model_id="m",
+                        provider="local", quoted_usd=0.1, settled_usd=0.1, status="accepted",
+                    )
+                )  # fmt: skip
+        job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path, "second.mp4")
+        assert status == "delivered"
+        assert job_report(ctx.db_url, job_id)["saved_usd"] == pytest.approx(0.4)
+
 
 class TestResume:
     def test_resumed_attempt_polls_stored_job_instead_of_resubmitting(
@@ -269,6 +292,39 @@ class TestCancel:
         (attempt,) = tries["a"]
         assert adapter.cancelled == [attempt.provider_job_id]
         assert attempt.status == "cancelled"
+
+
+def test_a_job_closed_while_a_finished_clip_downloads_settles_it_as_run(ctx, tmp_path, scripted):
+    """The first poll already sees the job finished: the provider ran it, so closing the attempt
+    before its clip is fetched settles the provider's rule for a running job (here billed, as
+    Replicate's), never the free rule of a job cancelled before it started."""
+    scripted()
+    specs = dict(ctx.registry.provider_specs)
+    rules = registry.BillingRules(
+        {
+            registry.BillingOutcome.CANCEL_QUEUED: "free",
+            registry.BillingOutcome.CANCEL_RUNNING: "billed",
+        },
+        source="test",
+    )
+    specs["local"] = replace(specs["local"], billing=rules)
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "out.mp4")
+    with session_scope(ctx.db_url) as session:
+        row = session.scalars(select(Shot).where(Shot.job_id == job_id)).one()
+        shot_pk, route = row.id, dict(row.route or {})
+        route["candidates"] = [c | {"quote_usd": 0.5} for c in route["candidates"]]
+        row.route = route
+    attempt_id, _ = attempts.begin(ctx, shot_pk)
+    assert attempt_id is not None
+    attempts.submit(ctx, attempt_id)
+    assert polling.poll_once(ctx, attempt_id) == "succeeded"
+    assembly.cancel_job(ctx, job_id)  # ...while its clip is being downloaded
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        assert attempt.status == "cancelled"
+        assert attempt.settled_usd is not None
+        assert attempt.settled_usd == pytest.approx(0.5)
 
 
 def _wait_until(condition, timeout: float = 10.0) -> None:

@@ -5,19 +5,22 @@ until an operator resolves it; the job then continues."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from foundation.states import AttemptStatus, JobStatus
-from pipeline import attempts, recovery
+from ledger import service as ledger
+from pipeline import assembly, attempts, recovery
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
 from pipeline.engine import HELD, EmbeddedEngine
 from pipeline.planning import create_job
+from registry import BillingOutcome, BillingRules
 from shotline.commands.render import follow
 from store.db import session_scope
-from store.models import Attempt, Job, Shot
+from store.models import Attempt, AttemptCost, Job, Shot
 from tests.pipeline.conftest import lost_create, shot, tiny_board
 
 
@@ -106,3 +109,60 @@ def test_a_lost_create_never_adopts_a_job_another_tenants_attempt_holds(ctx, scr
     job_id, _ = lost_create(ctx, tmp_path, "reconcile", tenant="a")
     assert EmbeddedEngine(ctx).run(job_id) == JobStatus.DELIVERED
     assert len(adapter.submitted) == 1  # created anew: the create never reached the provider
+
+
+def test_a_job_cancelled_while_held_settles_the_found_create_by_its_billing_rules(
+    ctx, scripted, tmp_path
+):
+    """The operator finds the create after its job was cancelled: the provider job is cancelled
+    and settled as any cancelled attempt is, by the provider's ``cancel_queued`` rule (here
+    billed, as Kling's), not released for nothing."""
+    adapter = scripted()
+    job_id, attempt_id = lost_create(ctx, tmp_path, "none")
+    specs = dict(ctx.registry.provider_specs)
+    billed = BillingRules({BillingOutcome.CANCEL_QUEUED: "billed"}, source="test")
+    specs["local"] = replace(specs["local"], billing=billed)
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    assert EmbeddedEngine(ctx).run(job_id) == HELD
+    assembly.cancel_job(ctx, job_id)
+    recovery.resolve(ctx, attempt_id, "lost-job")
+    assert adapter.cancelled == ["lost-job"]
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        job = session.get_one(Job, job_id)
+        cost = session.get_one(AttemptCost, attempt_id)
+        assert attempt.status == AttemptStatus.CANCELLED
+        assert attempt.settled_usd == pytest.approx(0.5)
+        assert job.spent_usd == pytest.approx(0.5)
+        assert job.reserved_usd == pytest.approx(0.0)
+        assert (cost.billing_outcome, cost.billing_basis) == ("cancel_queued", "billed")
+
+
+def test_a_create_that_answers_after_its_job_was_cancelled_is_settled_by_its_billing_rules(
+    ctx, scripted, tmp_path
+):
+    """The job is cancelled while its create is in flight: closing finds no provider job and
+    settles nothing; when the create then answers with a job, that job is cancelled at the
+    provider and the attempt settled by the provider's ``cancel_queued`` rule (here billed)."""
+    adapter = scripted()
+    job_id, attempt_id = lost_create(ctx, tmp_path, "resubmit")
+    specs = dict(ctx.registry.provider_specs)
+    billed = BillingRules({BillingOutcome.CANCEL_QUEUED: "billed"}, source="test")
+    specs["local"] = replace(specs["local"], billing=billed)
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    assembly.cancel_job(ctx, job_id)  # the attempt is closed while ``submitting``
+    with session_scope(ctx.db_url) as session:
+        shot_row = session.scalars(select(Shot).where(Shot.job_id == job_id)).one()
+    attempts._store_job_id(ctx, attempt_id, "late-job", shot_row)  # the create answers
+    assert adapter.cancelled == ["late-job"]
+    with session_scope(ctx.db_url) as session:
+        attempt = session.get_one(Attempt, attempt_id)
+        job = session.get_one(Job, job_id)
+        cost = session.get_one(AttemptCost, attempt_id)
+        assert attempt.status == AttemptStatus.CANCELLED
+        assert attempt.settled_usd == pytest.approx(0.5)
+        assert job.spent_usd == pytest.approx(0.5)
+        assert job.reserved_usd == pytest.approx(0.0)
+        assert cost.settled_usd == pytest.approx(0.5)
+        assert cost.billing_basis == "billed"
+        assert ledger.settled_total(session, job_id) == pytest.approx(0.5)
