@@ -8,6 +8,7 @@ before the first poll, so a restarted process polls the same paid job instead of
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -27,7 +28,7 @@ from foundation.states import (
 from ledger import records
 from ledger import service as ledger
 from pipeline import continuity, faults, recovery, refusals
-from pipeline.cache import find_cached, shot_cache_key
+from pipeline.cache import find_cached, own_copy, shot_cache_key
 from pipeline.closing import cancel_at_provider
 from pipeline.context import RunContext
 from pipeline.errors import CircuitOpenError, StaleStatusError, TransitionError, redact_paths
@@ -126,7 +127,7 @@ def _open_next(
 
 def _reuse_cached(ctx: RunContext, session: Any, job: Job, shot: Shot) -> bool:
     """Reuse an accepted clip of the same inputs: the job's tenant's own, or any tenant's when the
-    platform shares its cache."""
+    platform shares its cache; the job keeps its own copy (``own_copy``)."""
     spec = framed_spec(session, job, shot)
     tenant = None if ctx.settings.share_shot_cache else job.tenant
     for candidate in ShotRoute.from_json(shot.route).candidates:
@@ -134,7 +135,12 @@ def _reuse_cached(ctx: RunContext, session: Any, job: Job, shot: Shot) -> bool:
         found = find_cached(session, key, shot.id, tenant, ctx.assets.exists)
         if found is not None:
             cached, saved = found
-            shot.asset_path, shot.model_id = cached.asset_path, cached.model_id
+            name = f"cached-{shot.id}{Path(str(cached.asset_path)).suffix}"
+            scope = f"{job.tenant}/{job.id}"
+            copy = own_copy(ctx.assets, str(cached.asset_path), ctx.asset_dir(job.id) / name, scope)
+            if copy is None:
+                continue
+            shot.asset_path, shot.model_id = copy, cached.model_id
             shot.verdict, shot.cache_key = cached.verdict, key
             shot_to(session, shot, ShotStatus.ACCEPTED, model=cached.model_id, saved_usd=saved)
             return True

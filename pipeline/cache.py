@@ -3,13 +3,17 @@
 The key hashes what determines the clip (prompt, model, duration, size, fps, seed, audio, dialogue,
 negative prompt and the reference image's content), so an edited storyboard re-renders only the
 shots whose key changed. Reuse stays within one tenant unless the platform opts in to sharing
-accepted clips across tenants (``SHOTLINE_SHARE_SHOT_CACHE``).
+accepted clips across tenants (``SHOTLINE_SHARE_SHOT_CACHE``). A reused clip becomes a file of the
+reusing job (``own_copy``), so deleting the job that made it takes nothing from the jobs that
+reused it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation import money
-from foundation.errors import ShotlineError
+from foundation.errors import NotFoundError, ShotlineError
 from foundation.states import SHOT_HAS_CLIP, Stage
+from pipeline.assets import AssetStore
 from store.models import Attempt, Job, Shot
 from store.records import RouteCandidate
 
@@ -121,3 +126,21 @@ def find_cached(
             )
             return shot, money.stored(cost)
     return None
+
+
+def own_copy(assets: AssetStore, ref: str, dest: Path, scope: str) -> str | None:
+    """The cached clip ``ref`` made a file of the reusing job: written at ``dest`` (a hard link
+    where the file system allows, else a copy) and put for ``scope`` (``<tenant>/<job>``), so
+    deleting the job that made it (``DELETE /v1/videos/{id}``: another tenant's, with a shared
+    cache) leaves the reuser's clip. None when the clip went meanwhile: the shot renders."""
+    try:
+        source = assets.local(ref)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(source, dest)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(source, dest)
+    except (OSError, NotFoundError):
+        return None
+    return assets.put(dest, scope, alone=True)

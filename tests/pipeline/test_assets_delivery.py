@@ -205,3 +205,35 @@ def test_reference_images_travel_through_the_bucket_and_key_the_cache_by_content
     assert attempts == 0  # both shots' videos came from the cache
     ((settled, request),) = drawn  # shot b's keyframe too, through the bucket, for nothing
     assert (settled, bool(request["reused_from"])) == (0.0, True)
+
+
+def test_a_clip_shared_across_tenants_outlives_the_job_that_made_it(s3_bucket, monkeypatch):
+    """With the shared cache, globex's job reuses acme's clips; deleting acme's job (its objects
+    and this machine's files, as ``DELETE /v1/videos/{id}`` does) leaves globex's clips stored."""
+    import shutil
+
+    from foundation.settings import get_settings
+    from pipeline.context import RunContext
+
+    monkeypatch.setenv("SHOTLINE_SHARE_SHOT_CACHE", "1")
+    get_settings.cache_clear()
+    ctx = RunContext.create("local", get_settings())
+    board = tiny_board(shot("a"), shot("b"))
+    first = create_job(ctx, board, tenant="acme")
+    assert EmbeddedEngine(ctx).run(first) == "delivered"
+    again = create_job(ctx, board, tenant="globex")
+    assert EmbeddedEngine(ctx).run(again) == "delivered"
+
+    ctx.assets.forget(f"acme/{first}")
+    shutil.rmtree(ctx.asset_dir(first))
+    shutil.rmtree(ctx.settings.assets / ".store")  # as on a machine that never held the files
+    with session_scope(ctx.db_url) as session:
+        attempts = session.scalar(
+            select(func.count(Attempt.id)).join(Shot).where(Shot.job_id == again)
+        )
+        refs = list(session.scalars(select(Shot.asset_path).where(Shot.job_id == again)))
+    assert attempts == 0  # both clips came from acme's job
+    prefix = f"s3://{s3_bucket.name}/deliveries/globex/{again}/"
+    assert all((ref or "").startswith(prefix) for ref in refs), refs
+    assert all(ctx.assets.exists(ref or "") for ref in refs)
+    assert all(ctx.assets.local(ref or "").stat().st_size > 0 for ref in refs)
