@@ -22,6 +22,10 @@ class ApiSettings(BaseSettings):
     auth_failures_per_minute: float = 30.0
     """Failed authentications allowed per client address (refill rate); past the burst, 429."""
     auth_failure_burst: int = 20
+    forwarded_allow_ips: str | None = None
+    """The reverse proxies (addresses or networks, comma-separated; ``*`` for any) whose
+    ``X-Forwarded-For`` ``shotline serve`` believes for the client's address (uvicorn's
+    ``--forwarded-allow-ips``); unset: uvicorn's ``FORWARDED_ALLOW_IPS``, else loopback only."""
     rate_limit_url: str | None = None
     """Redis shared by every API process for rate limits (default: the broker when
     ``SHOTLINE_ENGINE=celery``, else each process limits alone)."""

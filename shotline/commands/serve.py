@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -91,6 +91,24 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def server_options(host: str, port: int) -> dict[str, Any]:
+    """uvicorn's options for ``serve``. A request from a reverse proxy named in
+    ``SHOTLINE_API_FORWARDED_ALLOW_IPS`` has the client address the proxy forwards
+    (``X-Forwarded-For``, read by uvicorn's ``ProxyHeadersMiddleware``), so the failed-key
+    lockout and the logs see each client, not the proxy; unset, uvicorn's own
+    ``FORWARDED_ALLOW_IPS``, else loopback only."""
+    from api.config import ApiSettings
+
+    allowed = ApiSettings().forwarded_allow_ips
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": allowed,
+    }
+
+
 def serve_api(
     host: str, port: int, providers: str, console: Console, scenario: Path | None = None
 ) -> None:
@@ -107,7 +125,7 @@ def serve_api(
             f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
         )
         freeze_startup_objects()
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, **server_options(host, port))
 
 
 def register(app: typer.Typer) -> None:

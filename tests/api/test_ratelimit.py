@@ -6,9 +6,11 @@ import secrets
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api import auth
@@ -17,6 +19,7 @@ from api.config import ApiSettings
 from api.ratelimit import RateLimiter, RedisRateLimiter, build_limiter
 from foundation.settings import Settings
 from pipeline.context import RunContext
+from shotline.commands.serve import server_options
 from tests.api.conftest import free_port, tiny_board
 
 
@@ -160,3 +163,32 @@ def test_an_unreachable_redis_allows_and_warns(caplog):
     limiter = RedisRateLimiter(client, rate_per_minute=1, burst=1, prefix="test:")
     assert limiter.take("k") == 0
     assert "rate limit store unreachable" in caplog.text
+
+
+def _served(app: Any) -> Any:
+    """``app`` inside the middleware ``shotline serve`` gives it (uvicorn's proxy headers)."""
+    config = uvicorn.Config(app, **server_options("127.0.0.1", free_port()))
+    config.load()
+    return config.loaded_app
+
+
+def test_behind_a_named_proxy_one_clients_bad_keys_lock_out_only_that_client(
+    ctx: RunContext, headers, monkeypatch
+):
+    """The finding: behind a reverse proxy every client had the proxy's address, so one client's
+    bad keys locked every tenant out. ``SHOTLINE_API_FORWARDED_ALLOW_IPS`` names the proxy whose
+    ``X-Forwarded-For`` uvicorn believes; a client that is not that proxy is not believed."""
+    monkeypatch.setenv("SHOTLINE_API_FORWARDED_ALLOW_IPS", "10.0.0.5")
+    app = _served(create_app(ctx, settings=ApiSettings(auth_failure_burst=3)))
+    bad = {"Authorization": "Bearer sl_guess"}
+    with TestClient(app, client=("10.0.0.5", 40000)) as proxy:
+        codes = [
+            proxy.get("/v1/jobs", headers={**bad, "X-Forwarded-For": "203.0.113.9"}).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        other = proxy.get("/v1/jobs", headers={**headers, "X-Forwarded-For": "198.51.100.7"})
+        assert other.status_code == 200, other.text
+    with TestClient(app, client=("203.0.113.9", 40000)) as direct:  # the locked-out client
+        forged = direct.get("/v1/jobs", headers={**headers, "X-Forwarded-For": "192.0.2.1"})
+        assert forged.status_code == 429
