@@ -91,24 +91,27 @@ class TestShotCache:
         assert [shot["attempt_log"] for shot in second["shots"]] == [[], []]
         assert _assets(ctx, second["id"]) != _assets(ctx, first["id"])  # its own copies
 
-    def test_a_shared_clip_outlives_the_video_it_was_made_for(
-        self, client, ctx, headers, other_headers, monkeypatch
+    @pytest.mark.parametrize("shared", [True, False], ids=["another-tenant", "same-tenant"])
+    def test_a_reused_clip_outlives_the_video_it_was_made_for(
+        self, client, ctx, headers, other_headers, monkeypatch, shared
     ):
-        """A deletes its video; B's job, which reused A's clip, still has it."""
-        monkeypatch.setattr(ctx.settings, "share_shot_cache", True)
+        """A deletes its video; B's job (another tenant's with the shared cache, or A's own
+        next one), which reused A's clip, still has it."""
+        monkeypatch.setattr(ctx.settings, "share_shot_cache", shared)
+        reuser = other_headers if shared else headers
         body = {"prompt": "a lighthouse in a storm (shared)", "seconds": "1", "size": "160x90"}
         first = client.post("/v1/videos", json=body, headers=headers).json()["id"]
         wait_for_job(client, first.removeprefix("video_"), headers)
-        second = client.post("/v1/videos", json=body, headers=other_headers).json()["id"]
+        second = client.post("/v1/videos", json=body, headers=reuser).json()["id"]
         job_id = second.removeprefix("video_")
-        assert wait_for_job(client, job_id, other_headers)["status"] == "delivered"
-        assert _events(client, job_id, other_headers).count("event: shot.cached") == 1
+        assert wait_for_job(client, job_id, reuser)["status"] == "delivered"
+        assert _events(client, job_id, reuser).count("event: shot.cached") == 1
 
         assert client.delete(f"/v1/videos/{first}", headers=headers).status_code == 200
-        clip = client.get(f"/v1/jobs/{job_id}/shots/video/asset", headers=other_headers)
+        clip = client.get(f"/v1/jobs/{job_id}/shots/video/asset", headers=reuser)
         assert clip.status_code == 200, clip.text
         assert clip.content[4:8] == b"ftyp"
-        content = client.get(f"/v1/videos/{second}/content", headers=other_headers)
+        content = client.get(f"/v1/videos/{second}/content", headers=reuser)
         assert content.status_code == 200, content.text
 
 
