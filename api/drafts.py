@@ -4,7 +4,8 @@ The same drafting as ``shotline draft`` (``pipeline.draft``): a routed llm model
 storyboard with structured output, the storyboard validator checks it, at most two repair rounds
 follow, and the cost is booked on the tenant (``ledger.drafts``; not as spend when the API runs on
 emulated providers). A body that is not a brief, no configured language model, or a draft still
-invalid after the repairs answer 422 with the problems.
+invalid after the repairs answer 422 with the problems; a draft on real providers that the
+tenant's budget cannot pay for answers 402 ``budget_exceeded`` before any request is sent.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _draft(state: ApiState, tenant: str, body: DraftCreate) -> dict[str, Any]:
     return {"storyboard": data, "yaml": text, **result.to_dict()}
 
 
-@router.post("/storyboards:draft", response_model=DraftRead, responses=responses(*AUTH, 422))
+@router.post("/storyboards:draft", response_model=DraftRead, responses=responses(*AUTH, 402, 422))
 async def draft_storyboard(state: StateDep, tenant: TenantDep, body: DraftCreate) -> Any:
     """Draft a storyboard from a brief with a routed language model; its cost is booked."""
     return await run_in_threadpool(_draft, state, tenant, body)

@@ -13,12 +13,29 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from foundation import money
+from foundation.errors import BudgetExceededError
 from ledger import tenants
 from ledger.tenants import drafts_spent
 from store.drafts import DraftCost
+from store.tenants import TenantBudget
 
 if TYPE_CHECKING:
     from ledger.aggregates import CostFilter
+
+
+def admit_draft(session: Session, tenant: str, quote_usd: float, model_id: str) -> None:
+    """Refuse a draft on real providers, before its first request, when its quote (``model_id``'s
+    estimate) does not fit what the tenant's budget has left: the condition ``tenants.reserve``
+    puts to a job's attempt. Nothing is held (``book_draft`` books the cost afterwards), so
+    drafts started at the same moment are each checked against the same headroom."""
+    row = session.get(TenantBudget, tenant)
+    if row is None or row.spent_usd + row.reserved_usd + quote_usd <= row.budget_usd + 1e-9:
+        return
+    left = max(row.budget_usd - row.spent_usd - row.reserved_usd, 0.0)
+    raise BudgetExceededError(
+        f"drafting with {model_id} is quoted at ${quote_usd:.4f}; the budget of tenant "
+        f"{tenant!r} (${row.budget_usd:.2f}) has ${left:.2f} left"
+    )
 
 
 def book_draft(
@@ -88,4 +105,4 @@ def _selected(flt: CostFilter, emulated: bool) -> Select[Any]:
     return flt.limit(query, DraftCost.tenant, DraftCost.created_at)
 
 
-__all__ = ["book_draft", "draft_costs", "drafts_spent"]
+__all__ = ["admit_draft", "book_draft", "draft_costs", "drafts_spent"]

@@ -73,7 +73,7 @@ def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
         if job is None:
             raise NotFoundError(f"no job {job_id}")
         shots = jobs.shots_of(session, job_id)
-        finals_spent, finals_held = _finals_use(session, job.id)
+        spent, held = _budget_use(session, job)
         return _Preview(
             job_id=job.id,
             tenant=job.tenant,
@@ -81,11 +81,17 @@ def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
             status=job.status,
             board=Storyboard.model_validate(job.storyboard),
             budget_usd=job.budget_usd,
-            spent_usd=job.spent_usd + finals_spent,
-            reserved_usd=job.reserved_usd + finals_held,
+            spent_usd=spent,
+            reserved_usd=held,
             output_path=job.output_path,
             shots={shot.key: shot for shot in shots},
         )
+
+
+def _budget_use(session: Session, job: Job) -> tuple[float, float]:
+    """What the preview and its earlier commits' finals took from its budget: (spent, held)."""
+    finals_spent, finals_held = _finals_use(session, job.id)
+    return job.spent_usd + finals_spent, job.reserved_usd + finals_held
 
 
 def _finals_use(session: Session, preview_id: str) -> tuple[float, float]:
@@ -258,16 +264,21 @@ def commit(
     approved = _approved(preview, shots)
     declined = _rejected(preview, approved, rejected or [])
     found, (board, plan, plain) = _quote(ctx, preview, approved)
-    if not found.fits:
-        raise BudgetExceededError(
-            f"committing {len(approved)} shot(s) is quoted at ${found.expected_usd:.2f} expected "
-            f"(${found.low_usd:.2f}-${found.high_usd:.2f}{_stages_note(found)}); the budget of "
-            f"${preview.budget_usd or 0:.2f} has ${found.remaining_usd or 0:.2f} left"
-        )
-    final_id = _create_final(ctx, preview, board, plan, approved, found.remaining_usd)
     kept = tuple(key for key in preview.shots if key not in approved)
     prices = {k: d.primary.expected_cost_usd for k, d in plain.decisions.items() if d.primary}
     with session_scope(ctx.db_url) as session:
+        # one commit of a preview at a time (the row lock that serialises ``ledger.reserve``), so
+        # that two commits quoted at once are not both given what the budget has left
+        jobs.lock_job(session, preview.job_id)
+        spent, held = _budget_use(session, session.get_one(Job, preview.job_id))
+        found = replace(found, spent_usd=spent, reserved_usd=held)
+        if not found.fits:
+            raise BudgetExceededError(
+                f"committing {len(approved)} shot(s) is quoted at ${found.expected_usd:.2f} "
+                f"expected (${found.low_usd:.2f}-${found.high_usd:.2f}{_stages_note(found)}); the "
+                f"budget of ${preview.budget_usd or 0:.2f} has ${found.remaining_usd or 0:.2f} left"
+            )
+        final_id = _create_final(ctx, session, preview, (board, plan), approved, found)
         session.add(
             JobCommit(
                 preview_job_id=preview.job_id,
@@ -310,7 +321,7 @@ def _rejected(preview: _Preview, approved: list[str], rejected: list[str]) -> tu
     return tuple(key for key in order if key in set(rejected))
 
 
-def _final_output(ctx: RunContext, preview: _Preview) -> str | None:
+def _final_output(ctx: RunContext, session: Session, preview: _Preview) -> str | None:
     """Where the final of a preview with an output file goes: ``OUT.final.mp4`` beside it, or
     ``OUT.final-2.mp4`` and on when an earlier commit's file or job has the name, so that a commit
     never overwrites another's deliverable."""
@@ -322,21 +333,21 @@ def _final_output(ctx: RunContext, preview: _Preview) -> str | None:
     path = Path(preview.output_path)
     tags = ("final" if n == 1 else f"final-{n}" for n in itertools.count(1))
     names = (path.with_name(f"{path.stem}.{tag}{path.suffix}") for tag in tags)
-    with session_scope(ctx.db_url) as session:
-        return str(
-            next(n for n in names if not n.exists() and not jobs.output_claimed(session, str(n)))
-        )
+    return str(
+        next(n for n in names if not n.exists() and not jobs.output_claimed(session, str(n)))
+    )
 
 
 def _create_final(
     ctx: RunContext,
+    session: Session,
     preview: _Preview,
-    board: Storyboard,
-    plan: router.Plan,
+    routed: tuple[Storyboard, router.Plan],
     approved: list[str],
-    budget: float | None,
+    found: Quote,
 ) -> str:
-    final_id = uuid.uuid4().hex
+    """Add the final job, given what the budget has left, in the caller's transaction."""
+    (board, plan), final_id, budget = routed, uuid.uuid4().hex, found.remaining_usd
     stored = board.model_copy(update={"budget_usd": budget})
     job = Job(
         id=final_id,
@@ -345,26 +356,25 @@ def _create_final(
         mode="final",
         providers=ctx.providers,
         storyboard=stored.model_dump(mode="json"),
-        output_path=_final_output(ctx, preview),
+        output_path=_final_output(ctx, session, preview),
         budget_usd=budget,
     )
     shots = [
         _final_shot((scene.id, shot.id, position), plan, approved, preview)
         for position, (scene, shot) in enumerate(board.shots())
     ]
-    with session_scope(ctx.db_url) as session:
-        session.add(job)
-        session.flush()
-        for row in shots:
-            row.job_id = final_id
-            to = ShotStatus.PLANNED if row.key in approved else ShotStatus.ACCEPTED
-            shot_created(session, row, to, model=row.model_id)
-        info = jobs.api_record(session, preview.job_id)
-        if info is not None:
-            jobs.add_api_record(
-                session, final_id, preview.tenant, source="commit", webhook_url=info.webhook_url
-            )
-        job_created(session, job, mode="final", shots=len(plan.decisions), commit_of=preview.job_id)
+    session.add(job)
+    session.flush()
+    for row in shots:
+        row.job_id = final_id
+        to = ShotStatus.PLANNED if row.key in approved else ShotStatus.ACCEPTED
+        shot_created(session, row, to, model=row.model_id)
+    info = jobs.api_record(session, preview.job_id)
+    if info is not None:
+        jobs.add_api_record(
+            session, final_id, preview.tenant, source="commit", webhook_url=info.webhook_url
+        )
+    job_created(session, job, mode="final", shots=len(plan.decisions), commit_of=preview.job_id)
     return final_id
 
 

@@ -144,10 +144,12 @@ def draft_storyboard(
     max_repairs: int = 2,
     today: date | None = None,
     validate: Callable[[Any], Storyboard] | None = None,
+    admit: Callable[[StageDecision], None] | None = None,
 ) -> DraftResult:
     """Route an ``llm`` model among the providers with a client whose ``api`` is the model's
     (``pin``: a model id to try first), and draft. Raises ``DraftError`` when every model in the
-    chain failed or the last answer is still invalid after the repairs."""
+    chain failed or the last answer is still invalid after the repairs. ``admit`` is given the
+    routing before the first request and raises to refuse the draft (e.g. over a budget)."""
     enabled = set(clients) & set(providers if providers is not None else clients)
     decision = route_stage(
         registry,
@@ -163,6 +165,8 @@ def draft_storyboard(
     if not decision.chain:
         problem = Problem("model", decision.explain())
         raise DraftError("no language model can draft the storyboard", [problem], result)
+    if admit is not None:
+        admit(decision)
     check = validate or (lambda data: _checked(data, brief))
     last: list[Problem] = []
     for candidate in decision.chain:

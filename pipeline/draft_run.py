@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from adapters.chat import ChatClient, ChatPort
 from adapters.gemini_chat import GeminiChatClient
 from foundation.settings import Settings
 from pipeline.draft import DraftBrief, DraftError, DraftResult, draft_storyboard
 from registry import Registry
+from router import StageDecision
 
 
 def chat_clients(
@@ -42,14 +44,27 @@ def run_draft(
     max_repairs: int = 2,
     pin: str | None = None,
 ) -> DraftResult:
-    """Draft and book the cost (``ledger.drafts``), also when the draft fails (then re-raised)."""
+    """Draft and book the cost (``ledger.drafts``), also when the draft fails (then re-raised).
+    On real providers a draft the tenant's budget cannot pay for is refused before its first
+    request (``BudgetExceededError``, nothing booked)."""
+    admit = None if emulated else partial(_admit, settings, tenant)
     try:
-        result = draft_storyboard(brief, registry, clients, max_repairs=max_repairs, pin=pin)
+        result = draft_storyboard(
+            brief, registry, clients, max_repairs=max_repairs, pin=pin, admit=admit
+        )
     except DraftError as exc:
         _book(settings, tenant, exc.result, registry, emulated, valid=False)
         raise
     _book(settings, tenant, result, registry, emulated, valid=True)
     return result
+
+
+def _admit(settings: Settings, tenant: str, decision: StageDecision) -> None:
+    from ledger.drafts import admit_draft
+    from store.db import session_scope
+
+    with session_scope(settings.db_url) as session:
+        admit_draft(session, tenant, decision.quote_usd, decision.chain[0].model_id)
 
 
 def _book(

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from foundation.states import Stage
@@ -25,6 +25,19 @@ def add_job(session: Session, job: Job, shots: Iterable[Shot]) -> None:
         shot.job_id = job.id
         session.add(shot)
     session.flush()
+
+
+def lock_job(session: Session, job_id: str) -> None:
+    """Take the job row's write lock until the caller's transaction ends, with an UPDATE that
+    changes nothing: a concurrent transaction locking (or updating, e.g. ``ledger.reserve``) the
+    row waits for this one, and what this one reads after the lock is what the last one wrote
+    (PostgreSQL's row lock; SQLite's database write lock)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(updated_at=Job.updated_at)  # set, so that its ``onupdate`` does not run
+        .execution_options(synchronize_session=False)
+    )
 
 
 def find_job(session: Session, job_id: str) -> Job | None:
