@@ -28,9 +28,9 @@ def admit_draft(session: Session, tenant: str, quote_usd: float, model_id: str) 
     estimate) does not fit what the tenant's budget has left: the condition ``tenants.reserve``
     puts to a job's attempt. Nothing is held (``book_draft`` books the cost afterwards), so
     drafts started at the same moment are each checked against the same headroom."""
-    row = session.get(TenantBudget, tenant)
-    if row is None or row.spent_usd + row.reserved_usd + quote_usd <= row.budget_usd + 1e-9:
+    if tenants.has_room(session, tenant, quote_usd):
         return
+    row = session.get_one(TenantBudget, tenant)
     left = max(row.budget_usd - row.spent_usd - row.reserved_usd, 0.0)
     raise BudgetExceededError(
         f"drafting with {model_id} is quoted at ${quote_usd:.4f}; the budget of tenant "

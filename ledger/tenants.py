@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from foundation.money import to_json, usd
@@ -96,17 +96,30 @@ def drafts_spent(session: Session, tenant: str, *, emulated: bool = False) -> fl
     return float(session.scalar(_drafts_total(tenant, emulated=emulated)) or 0.0)
 
 
+def _fits(amount: float) -> ColumnElement[bool]:
+    """The budget row has room for ``amount`` more (what it spent and holds, plus ``amount``)."""
+    return (
+        TenantBudget.spent_usd + TenantBudget.reserved_usd + amount
+        <= TenantBudget.budget_usd + 1e-9
+    )
+
+
+def has_room(session: Session, tenant: str, amount: float) -> bool:
+    """Whether ``reserve`` would take ``amount`` now (True when the tenant has no budget)."""
+    row = session.scalar(select(TenantBudget.tenant).where(TenantBudget.tenant == tenant))
+    if row is None:
+        return True
+    found = select(TenantBudget.tenant).where(TenantBudget.tenant == tenant, _fits(amount))
+    return session.scalar(found) is not None
+
+
 def reserve(session: Session, tenant: str, amount: float) -> bool:
     """Reserve ``amount`` against the tenant's budget; True when it fits or there is none."""
     if session.scalar(select(TenantBudget.tenant).where(TenantBudget.tenant == tenant)) is None:
         return True
-    fits = (
-        TenantBudget.spent_usd + TenantBudget.reserved_usd + amount
-        <= TenantBudget.budget_usd + 1e-9
-    )
     result = session.execute(
         update(TenantBudget)
-        .where(TenantBudget.tenant == tenant, fits)
+        .where(TenantBudget.tenant == tenant, _fits(amount))
         .values(reserved_usd=TenantBudget.reserved_usd + amount)
         .execution_options(synchronize_session=False)
     )
