@@ -40,7 +40,7 @@ from foundation.previews import PreviewSpec as PreviewSpec  # re-exported: the b
 from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
-from foundation.validation import problems_from
+from foundation.validation import nul_problems, problems_from
 from foundation.variants import (
     MAX_VARIANTS,
     Variant,
@@ -361,11 +361,13 @@ def parse_storyboard(
     if count > limits.max_shots:  # refused before validating thousands of shots
         message = f"{count} shots, more than the limit of {limits.max_shots} (SHOTLINE_MAX_SHOTS)"
         raise StoryboardError(f"{source} is too large", [Problem("scenes", message)])
+    stored = nul_problems(data)  # reported with the rest: the job's row could not hold them
     try:
         board = Storyboard.model_validate(data)
     except ValidationError as exc:
-        raise StoryboardError(f"{source} is invalid", problems_from(exc, Storyboard)) from None
-    problems = _timeline_problems(board, limits)
+        problems = stored + problems_from(exc, Storyboard)
+        raise StoryboardError(f"{source} is invalid", problems) from None
+    problems = stored + _timeline_problems(board, limits)
     if problems:
         raise StoryboardError(f"{source} is invalid", problems)
     return board

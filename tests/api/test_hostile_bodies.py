@@ -69,6 +69,8 @@ HOSTILE: list[tuple[str, str, str, str, str]] = [
     # refused before validation) at a quarter of the parse
     ("2500-shots", YAML, _many(2_500), "scenes", "SHOTLINE_MAX_SHOTS"),
     ("total-duration", YAML, _many(16, duration=120), "scenes", "SHOTLINE_MAX_TOTAL_DURATION_S"),
+    # PostgreSQL cannot store a NUL: the job's insert answered 500 after the plan said ok
+    ("nul-in-prompt", JSON, json.dumps({"storyboard": yaml.safe_load(_shots(_shot(prompt="a\x00sea")))}), "scenes[0].shots[0].prompt", "NUL character"),
 ]  # fmt: skip
 IDS = [case[0] for case in HOSTILE]
 
