@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from foundation import limits as lim
+from foundation.captions import dialogue_problems
 from foundation.characters import (
     Character,
     character_problems,
@@ -321,6 +322,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems += frame_problems(board)
     problems += character_problems(board.characters, _shot_paths(board))
     problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
+    problems += dialogue_problems(_shot_paths(board))
     out = board.output
     problems += variant_problems(out.variant_texts(), out.width, out.height)
     problems += shots_problems(out.variants, [shot.id for _, shot in board.shots()])
