@@ -22,7 +22,15 @@ from api.schemas import (
     RerenderRequest,
     ResolveRequest,
 )
-from api.submit import JobRequest, fetch_music, parse_job_request, plan_job, prepare_job, start_job
+from api.submit import (
+    JobRequest,
+    fetch_music,
+    fetch_references,
+    parse_job_request,
+    plan_job,
+    prepare_job,
+    start_job,
+)
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError
 from foundation.states import JobStatus
 from foundation.storyboard import Mode
@@ -107,7 +115,9 @@ async def plan(
     webhook_url: WebhookQuery = None,
 ) -> dict[str, Any]:
     job_request = await _job_request(request, mode, budget_usd, webhook_url)
-    board = await fetch_music(state, job_request.board, tenant)  # checked as a job's would be
+    # checked as a job's would be: fetched, and a path on the server's disk is never read
+    board = await fetch_references(state, job_request.board, tenant)
+    board = await fetch_music(state, board, tenant)
     job_request = JobRequest(board, job_request.mode, job_request.webhook_url)
     return await run_in_threadpool(plan_job, state, job_request)
 

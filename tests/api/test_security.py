@@ -276,3 +276,35 @@ def test_fetched_inputs_are_kept_per_tenant(client, headers, network, ctx):
         wait_for_job(client, accepted.json()["id"], who)
     kept = sorted(p.parent.name for p in (ctx.settings.assets / "references").rglob("*.png"))
     assert kept == ["acme", "other"]
+
+
+def test_a_keyframe_url_is_fetched_and_becomes_the_first_frame(client, headers, network):
+    """Before, the plan accepted a keyframe URL and the job then refused it, naming the fetched
+    file's path on the server's disk beside the URL still in the shot's reference_image."""
+    network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=DECODABLE_PNG)
+    board = tiny_board(2)
+    board["scenes"][0]["shots"][1]["keyframe"] = "https://cdn.example.com/first.png"
+    plan = client.post("/v1/jobs:plan", json={"storyboard": board}, headers=headers)
+    assert plan.status_code == 200, plan.text
+    accepted = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    assert str(network.requests[-1].url) == "https://cdn.example.com/first.png"
+    assert wait_for_job(client, accepted.json()["id"], headers)["status"] == "delivered"
+
+
+@pytest.mark.parametrize("field", ["reference_image", "keyframe"])
+def test_the_plan_reads_no_file_on_the_servers_disk(client, headers, tmp_path, field):
+    """Before, the dry run opened the paths a tenant named: an image on the server's disk was
+    planned (200), another file was "not a readable image", a missing one "not a file", so any
+    tenant could learn which files the server holds."""
+    (tmp_path / "image.png").write_bytes(DECODABLE_PNG)
+    (tmp_path / "notes.txt").write_text("x")
+    answers = []
+    for name in ("image.png", "notes.txt", "missing.png"):
+        board = tiny_board(1)
+        board["scenes"][0]["shots"][0][field] = str(tmp_path / name)
+        answer = client.post("/v1/jobs:plan", json={"storyboard": board}, headers=headers)
+        assert answer.status_code == 422, answer.text[:300]
+        answers.append(answer.json()["problems"])
+    assert answers[0] == answers[1] == answers[2]
+    assert [p["path"] for p in answers[0]] == [f"storyboard.scenes[0].shots[0].{field}"]
