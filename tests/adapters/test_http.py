@@ -10,6 +10,7 @@ import pytest
 
 from adapters._http import (
     MAX_ANSWER_BYTES,
+    MAX_RETRY_AFTER_S,
     AnswerTooLargeError,
     HttpClient,
     cap_answers,
@@ -58,6 +59,26 @@ class TestRetryAfter:
         body = {"detail": "Request was throttled. Your rate limit resets in ~30s."}
         assert parse_retry_after({}, body) == 30.0
         assert parse_retry_after({}, {"detail": "slow down"}) is None
+
+    @pytest.mark.parametrize(
+        ("headers", "body", "hint"),
+        [
+            ({"retry-after": "foo, bar"}, None, None),  # raised ValueError out of the classifier
+            ({"retry-after": "inf"}, None, None),  # the shot waited forever
+            ({"retry-after": "1e400"}, None, None),
+            ({"retry-after-ms": "inf"}, None, None),
+            ({"retry-after": "99999999999"}, None, MAX_RETRY_AFTER_S),  # 3,000 years
+            ({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, None, MAX_RETRY_AFTER_S),
+            ({}, {"error": {"details": [{"@type": "google.rpc.RetryInfo",
+                                         "retryDelay": "99999999999999999999s"}]}}, MAX_RETRY_AFTER_S),
+        ],
+    )  # fmt: skip
+    def test_garbage_hints_are_dropped_or_bounded(self, headers, body, hint):
+        assert parse_retry_after(headers, body) == hint
+
+    def test_a_429_with_a_garbled_retry_after_is_still_rate_limited(self):
+        error = classify_status("p", response(429, {}, **{"retry-after": "soon, maybe"}))
+        assert isinstance(error, RateLimitedError)
 
 
 class TestClassify:
