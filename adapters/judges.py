@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from adapters._http import cap_answers
+from adapters._http import MAX_RETRY_AFTER_S, cap_answers, parse_retry_after
 from adapters.chat import chat_body, chat_message
 from adapters.errors import (
     ProviderFailureError,
@@ -115,17 +115,18 @@ def _user_text(request: JudgeRequest) -> str:
 
 
 def _retry_after(response: httpx.Response, body: Any) -> float | None:
-    header = response.headers.get("retry-after-ms")
-    if header:
-        return float(header) / 1000.0
-    header = response.headers.get("retry-after")
-    if header and re.fullmatch(r"\d+(\.\d+)?", header.strip()):
-        return float(header)
-    details = body.get("error", {}).get("details", []) if isinstance(body, dict) else []
+    """The hint of the headers or of a typed ``RetryInfo`` (``parse_retry_after``: a garbled one
+    is none, a huge one at most a day), else a ``retryDelay`` of any error detail."""
+    hint = parse_retry_after(response.headers, body)
+    if hint is not None:
+        return hint
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
     for detail in details if isinstance(details, list) else []:
         delay = detail.get("retryDelay") if isinstance(detail, dict) else None
-        if isinstance(delay, str) and delay.endswith("s"):
-            return float(delay[:-1])
+        found = re.fullmatch(r"(\d+(?:\.\d+)?)s", delay.strip()) if isinstance(delay, str) else None
+        if found:
+            return min(MAX_RETRY_AFTER_S, float(found[1]))
     return None
 
 

@@ -194,7 +194,26 @@ class TestOpenAICompatible:
             OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
         assert caught.value.retry_after == 3.0
 
-    def test_refusal(self) -> None:
+    @pytest.mark.parametrize(
+        ("body", "headers"),
+        [
+            ({"error": "slow down"}, {}),  # raised AttributeError
+            ({"error": {"message": "q"}}, {"retry-after-ms": "soon"}),  # raised ValueError
+            ({"error": {"details": [{"retryDelay": "soons"}]}}, {}),  # raised ValueError
+            ({"error": {"details": [{"retryDelay": "1e999s"}]}}, {}),  # waited forever (inf)
+        ],
+        ids=["error-string", "ms-garbled", "delay-garbled", "delay-inf"],
+    )
+    def test_a_garbled_rate_limit_is_still_rate_limited(
+        self, body: Any, headers: dict[str, str]
+    ) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(429, json=body, headers=headers)
+
+        with pytest.raises(RateLimitedError) as caught:
+            OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
+        assert caught.value.retry_after is None
+
         body = {
             "choices": [
                 {"message": {"content": None, "refusal": "cannot help"}, "finish_reason": "stop"}
