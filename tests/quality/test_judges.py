@@ -214,6 +214,7 @@ class TestOpenAICompatible:
             OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
         assert caught.value.retry_after is None
 
+    def test_refusal(self) -> None:
         body = {
             "choices": [
                 {"message": {"content": None, "refusal": "cannot help"}, "finish_reason": "stop"}
