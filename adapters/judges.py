@@ -147,6 +147,26 @@ def _raise_for_status(response: httpx.Response, provider: str) -> None:
     raise RejectedInputError(f"HTTP {status}: {message}", provider, raw=body)
 
 
+MAX_TOKENS = 10**9
+"""More tokens than this in one judge call (shotline's bound) is garbage, not a count."""
+
+
+def _tokens(data: dict[str, Any], key: str, fields: tuple[str, ...], provider: str) -> int:
+    """The sum of the answer's token counts ``key.fields`` (a missing one is 0); a count that is
+    not an integer in 0..``MAX_TOKENS`` is a provider failure, not a cost to book."""
+    usage = data.get(key) or {}
+    if not isinstance(usage, dict):
+        raise ProviderFailureError(f"judge usage {key!r} is not an object", provider, raw=data)
+    total = 0
+    for name in fields:
+        count = usage.get(name, 0)
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < MAX_TOKENS:
+            message = f"judge usage {key}.{name} is not a token count: {str(count)[:40]!r}"
+            raise ProviderFailureError(message, provider, raw=data)
+        total += count
+    return total
+
+
 def _post(client: httpx.Client, url: str, provider: str, **kwargs: Any) -> Any:
     try:
         response = client.post(url, **kwargs)
@@ -280,10 +300,9 @@ class GeminiJudge(_HttpJudge):
         parts = (candidate.get("content") or {}).get("parts") or []
         text = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
         scores, issues = parse_verdict(text, self.name, data)
-        usage = data.get("usageMetadata") or {}
-        tokens_in = int(usage.get("promptTokenCount", 0))
-        tokens_out = int(usage.get("candidatesTokenCount", 0)) + int(
-            usage.get("thoughtsTokenCount", 0)
+        tokens_in = _tokens(data, "usageMetadata", ("promptTokenCount",), self.name)
+        tokens_out = _tokens(
+            data, "usageMetadata", ("candidatesTokenCount", "thoughtsTokenCount"), self.name
         )
         return JudgeResult(
             self.name,
@@ -342,11 +361,8 @@ class OpenAICompatibleJudge(_HttpJudge):
         data = _post(self.client, url, self.name, json=self.body(request), headers=headers)
         message = chat_message(data, self.name, "judge", "judge")
         scores, issues = parse_verdict(message.get("content") or "", self.name, data)
-        usage = data.get("usage") or {}
-        tokens_in, tokens_out = (
-            int(usage.get("prompt_tokens", 0)),
-            int(usage.get("completion_tokens", 0)),
-        )
+        tokens_in = _tokens(data, "usage", ("prompt_tokens",), self.name)
+        tokens_out = _tokens(data, "usage", ("completion_tokens",), self.name)
         return JudgeResult(
             self.name,
             self.model,

@@ -214,6 +214,25 @@ class TestOpenAICompatible:
             OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
         assert caught.value.retry_after is None
 
+    @pytest.mark.parametrize(
+        "usage",
+        [
+            {"prompt_tokens": None, "completion_tokens": 1},  # raised TypeError
+            {"prompt_tokens": "many", "completion_tokens": 1},  # raised ValueError
+            {"prompt_tokens": -1_000_000_000, "completion_tokens": 1},  # booked a negative cost
+            {"prompt_tokens": 10**30, "completion_tokens": 1},  # the booking raised
+            [500, 100],  # raised AttributeError
+        ],
+        ids=["null", "text", "negative", "huge", "list"],
+    )
+    def test_garbage_usage_is_a_provider_failure(self, usage: Any) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            choice = {"message": {"content": json.dumps(ANSWER)}, "finish_reason": "stop"}
+            return httpx.Response(200, json={"choices": [choice], "usage": usage})
+
+        with pytest.raises(ProviderFailureError, match="usage"):
+            OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
+
     def test_refusal(self) -> None:
         body = {
             "choices": [
