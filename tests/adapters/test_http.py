@@ -17,6 +17,7 @@ from adapters._http import (
     classify_status,
     parse_retry_after,
 )
+from adapters.base import JobState
 from adapters.errors import (
     ProviderFailureError,
     ProviderTimeoutError,
@@ -26,6 +27,7 @@ from adapters.errors import (
     TransientError,
 )
 from adapters.kling import KlingAdapter
+from adapters.runway import RunwayAdapter
 
 
 def response(status: int, body: object = None, **headers: str) -> httpx.Response:
@@ -184,3 +186,18 @@ class TestAnswerCap:
         )
         with pytest.raises(ProviderFailureError, match=f"runs {MAX_ANSWER_BYTES + 1} bytes"):
             client.json("GET", "/v1/x")
+
+
+@pytest.mark.parametrize(
+    "output",
+    [5, {"url": "https://cdn.test/a.mp4"}, "https://cdn.test/a.mp4", [5], [""]],
+    ids=["number", "object", "string", "list-of-number", "empty-url"],
+)
+def test_a_runway_success_without_an_output_url_is_a_provider_failure(output: object):
+    """A number or an object raised TypeError/KeyError out of ``poll`` (the shot then ended with
+    an internal error); a string was cut to its first character and fetched as the URL."""
+    task = {"id": "t", "status": "SUCCEEDED", "output": output}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=task))
+    result = RunwayAdapter(api_key="k", transport=transport).poll("t")
+    assert result.state is JobState.FAILED
+    assert isinstance(result.error, ProviderFailureError)
