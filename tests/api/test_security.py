@@ -142,6 +142,12 @@ class TestUrlPolicy:
             ("https://[::1]/x.png", "non-public"),
             ("https://169.254.169.254/latest/meta-data", "non-public"),
             ("https://[::ffff:127.0.0.1]/x", "non-public"),
+            # IPv4 embedded in IPv6 (NAT64, 6to4, IPv4-compatible) passed as public: on a network
+            # with NAT64 (AWS's IPv6-only subnets) 64:ff9b::a00:7 is the VPC's 10.0.0.7
+            ("https://[64:ff9b::a00:7]/x", "non-public"),
+            ("https://[64:ff9b::a9fe:a9fe]/x", "non-public"),
+            ("https://[2002:7f00:1::1]/x", "non-public"),
+            ("https://[::127.0.0.1]/x", "non-public"),
             ("https://db.internal/x.png", "non-public"),
             ("https://nowhere.unknown/x.png", "cannot be resolved"),
             ("https://user:pw@example.com/x.png", "credentials"),
@@ -153,6 +159,13 @@ class TestUrlPolicy:
             UrlPolicy(resolve=fake_resolve).check(url, "webhook_url")
         assert reason in caught.value.problems[0].message
         assert caught.value.problems[0].path == "webhook_url"
+
+    @pytest.mark.parametrize(
+        "address", ["64:ff9b::5db8:d70e", "2002:5db8:d70e::1", "2606:4700:4700::1111"]
+    )
+    def test_ipv6_embedding_a_public_ipv4_is_public(self, address):
+        url = f"https://[{address}]/x"
+        assert UrlPolicy(resolve=fake_resolve).check(url, "u").host == address
 
     def test_operator_allowances(self):
         policy = UrlPolicy(
