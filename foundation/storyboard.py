@@ -35,7 +35,8 @@ from foundation.keyframes import (
     spec_keyframe,
 )
 from foundation.limits import Limits
-from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
+from foundation.modes import Mode as Mode
+from foundation.money import MAX_BUDGET_USD  # re-exported: the storyboard names its mode
 from foundation.music import MusicSpec
 from foundation.previews import PreviewSpec as PreviewSpec  # re-exported: the board's `preview`
 from foundation.strict import Strict as _Strict
@@ -219,7 +220,7 @@ class Storyboard(_Strict):
     output: OutputSpec = OutputSpec()
     mode: Mode = Mode.PREVIEW
     preview: PreviewSpec = PreviewSpec()
-    budget_usd: float | None = Field(default=None, ge=0)
+    budget_usd: float | None = Field(default=None, ge=0, le=MAX_BUDGET_USD)
     consistency: Literal["report", "rerender"] = "report"
     captions: CaptionsSpec = CaptionsSpec()
     music: MusicSpec | None = None
