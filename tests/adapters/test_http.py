@@ -17,7 +17,7 @@ from adapters._http import (
     classify_status,
     parse_retry_after,
 )
-from adapters.base import JobState
+from adapters.base import GenerationRequest, JobState
 from adapters.errors import (
     ProviderFailureError,
     ProviderTimeoutError,
@@ -201,3 +201,13 @@ def test_a_runway_success_without_an_output_url_is_a_provider_failure(output: ob
     result = RunwayAdapter(api_key="k", transport=transport).poll("t")
     assert result.state is JobState.FAILED
     assert isinstance(result.error, ProviderFailureError)
+
+
+@pytest.mark.parametrize("code", ["x", [1201], {"n": 1}, 1.5])
+def test_a_kling_envelope_whose_code_is_not_a_number_is_a_provider_failure(code: object):
+    """``int(code)`` raised ValueError/TypeError out of submit (the step crashed)."""
+    envelope = {"code": code, "message": "?", "data": {"task_id": "t"}}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=envelope))
+    request = GenerationRequest("a", "p", 5, 1280, 720, 24, "kling/kling-3.0", "kling-3.0")
+    with pytest.raises(ProviderFailureError, match="code"):
+        KlingAdapter(api_key="ak:sk", transport=transport).submit(request)
