@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import ssl
 import time
@@ -56,22 +57,38 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+MAX_RETRY_AFTER_S = 86_400.0
+"""The longest retry hint honoured (shotline's bound): a longer one waits a day, and one that is
+not a finite number (``inf``, ``1e400``) or not a date is no hint."""
+
+
 def parse_retry_after(headers: Mapping[str, str], body: Any = None) -> float | None:
-    """The provider's retry hint in seconds, or ``None`` when it gave none."""
+    """The provider's retry hint in seconds (at most ``MAX_RETRY_AFTER_S``), or ``None`` when it
+    gave none it can mean."""
+    hint = _raw_retry_after(headers, body)
+    if hint is None or not math.isfinite(hint):
+        return None
+    return min(MAX_RETRY_AFTER_S, max(0.0, hint))
+
+
+def _raw_retry_after(headers: Mapping[str, str], body: Any) -> float | None:
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:
-            return max(0.0, float(raw_ms) / 1000.0)
+            return float(raw_ms) / 1000.0
         except ValueError:
             pass
     raw = headers.get("retry-after")
     if raw:
         try:
-            return max(0.0, float(raw))
+            return float(raw)
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(raw) if "," in raw else None
+            try:
+                parsed = email.utils.parsedate_to_datetime(raw) if "," in raw else None
+            except (TypeError, ValueError):  # a garbled date is no hint
+                parsed = None
             if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
+                return parsed.timestamp() - time.time()
     return _retry_from_body(body)
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from adapters._http import cap_answers
+from adapters._http import MAX_RETRY_AFTER_S, cap_answers, parse_retry_after
 from adapters.chat import chat_body, chat_message
 from adapters.errors import (
     ProviderFailureError,
@@ -115,17 +115,18 @@ def _user_text(request: JudgeRequest) -> str:
 
 
 def _retry_after(response: httpx.Response, body: Any) -> float | None:
-    header = response.headers.get("retry-after-ms")
-    if header:
-        return float(header) / 1000.0
-    header = response.headers.get("retry-after")
-    if header and re.fullmatch(r"\d+(\.\d+)?", header.strip()):
-        return float(header)
-    details = body.get("error", {}).get("details", []) if isinstance(body, dict) else []
+    """The hint of the headers or of a typed ``RetryInfo`` (``parse_retry_after``: a garbled one
+    is none, a huge one at most a day), else a ``retryDelay`` of any error detail."""
+    hint = parse_retry_after(response.headers, body)
+    if hint is not None:
+        return hint
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
     for detail in details if isinstance(details, list) else []:
         delay = detail.get("retryDelay") if isinstance(detail, dict) else None
-        if isinstance(delay, str) and delay.endswith("s"):
-            return float(delay[:-1])
+        found = re.fullmatch(r"(\d+(?:\.\d+)?)s", delay.strip()) if isinstance(delay, str) else None
+        if found:
+            return min(MAX_RETRY_AFTER_S, float(found[1]))
     return None
 
 
@@ -144,6 +145,26 @@ def _raise_for_status(response: httpx.Response, provider: str) -> None:
     if status >= 500:
         raise TransientError(f"HTTP {status}: {message}", provider, raw=body)
     raise RejectedInputError(f"HTTP {status}: {message}", provider, raw=body)
+
+
+MAX_TOKENS = 10**9
+"""More tokens than this in one judge call (shotline's bound) is garbage, not a count."""
+
+
+def _tokens(data: dict[str, Any], key: str, fields: tuple[str, ...], provider: str) -> int:
+    """The sum of the answer's token counts ``key.fields`` (a missing one is 0); a count that is
+    not an integer in 0..``MAX_TOKENS`` is a provider failure, not a cost to book."""
+    usage = data.get(key) or {}
+    if not isinstance(usage, dict):
+        raise ProviderFailureError(f"judge usage {key!r} is not an object", provider, raw=data)
+    total = 0
+    for name in fields:
+        count = usage.get(name, 0)
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < MAX_TOKENS:
+            message = f"judge usage {key}.{name} is not a token count: {str(count)[:40]!r}"
+            raise ProviderFailureError(message, provider, raw=data)
+        total += count
+    return total
 
 
 def _post(client: httpx.Client, url: str, provider: str, **kwargs: Any) -> Any:
@@ -279,10 +300,9 @@ class GeminiJudge(_HttpJudge):
         parts = (candidate.get("content") or {}).get("parts") or []
         text = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
         scores, issues = parse_verdict(text, self.name, data)
-        usage = data.get("usageMetadata") or {}
-        tokens_in = int(usage.get("promptTokenCount", 0))
-        tokens_out = int(usage.get("candidatesTokenCount", 0)) + int(
-            usage.get("thoughtsTokenCount", 0)
+        tokens_in = _tokens(data, "usageMetadata", ("promptTokenCount",), self.name)
+        tokens_out = _tokens(
+            data, "usageMetadata", ("candidatesTokenCount", "thoughtsTokenCount"), self.name
         )
         return JudgeResult(
             self.name,
@@ -341,11 +361,8 @@ class OpenAICompatibleJudge(_HttpJudge):
         data = _post(self.client, url, self.name, json=self.body(request), headers=headers)
         message = chat_message(data, self.name, "judge", "judge")
         scores, issues = parse_verdict(message.get("content") or "", self.name, data)
-        usage = data.get("usage") or {}
-        tokens_in, tokens_out = (
-            int(usage.get("prompt_tokens", 0)),
-            int(usage.get("completion_tokens", 0)),
-        )
+        tokens_in = _tokens(data, "usage", ("prompt_tokens",), self.name)
+        tokens_out = _tokens(data, "usage", ("completion_tokens",), self.name)
         return JudgeResult(
             self.name,
             self.model,

@@ -164,6 +164,8 @@ class KlingAdapter(HostedAdapter):
         data = self._http.json(method, path, **kwargs)
         code = data.get("code", 0)
         if code:
+            if not isinstance(code, int | float | str) or not str(code).lstrip("-").isdigit():
+                raise ProviderFailureError(f"envelope code {str(code)[:40]!r}", self.provider, data)
             raise code_error(self.provider, int(code), str(data.get("message", "")), data, None)
         if "data" not in data:
             raise TransientError("envelope without data", self.provider, data)

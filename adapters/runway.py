@@ -105,10 +105,11 @@ class RunwayAdapter(HostedAdapter):
         task = self._http.json("GET", f"/v1/tasks/{job_id}")
         status = str(task.get("status", "")).upper()
         if status == "SUCCEEDED":
-            output = task.get("output") or []
-            if not output:
+            output = task.get("output")
+            url = output[0] if isinstance(output, list) and output else None
+            if not isinstance(url, str) or not url:  # an array of URLs, per Runway's API
                 return failed(ProviderFailureError("succeeded without output", self.provider, task))
-            return succeeded(task, str(output[0]), charged_usd(task))
+            return succeeded(task, url, charged_usd(task))
         if status == "CANCELLED":
             return canceled(task, self.provider, charged_usd(task))
         if status == "FAILED":

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
@@ -31,7 +31,7 @@ from api import (
     videos,
 )
 from api.config import ApiSettings
-from api.deps import ApiState, known_tenant
+from api.deps import ApiState, known_tenant, refuse_nul
 from api.errors import ErrorBody
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from api.ratelimit import build_limiter
@@ -140,6 +140,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.api = state
     errors.install(app)

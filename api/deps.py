@@ -17,6 +17,8 @@ from api.jwks import FalKeys
 from api.ratelimit import Limiter
 from api.urls import Outbound
 from api.webhooks import WebhookDispatcher
+from foundation.errors import InvalidInputError, Problem
+from foundation.validation import NUL_REASON
 from pipeline.context import RunContext
 from pipeline.runner import JobRunner
 
@@ -67,6 +69,16 @@ def get_tenant(
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def refuse_nul(request: Request) -> None:
+    """Every route's first dependency: a path or query parameter holding a NUL (``%00``) is a 422
+    naming it, before any lookup (PostgreSQL refuses U+0000 in any text it is sent)."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    problems = [Problem(name, NUL_REASON) for name, value in params if "\x00" in f"{name}{value}"]
+    if problems:
+        raise InvalidInputError("the request is invalid", problems)
+
 
 _LOOKED_UP = "shotline.key_lookup"
 

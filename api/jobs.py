@@ -32,6 +32,7 @@ from api.submit import (
     start_job,
 )
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError
+from foundation.money import MAX_BUDGET_USD
 from foundation.states import JobStatus
 from foundation.storyboard import Mode
 from pipeline import recovery
@@ -56,7 +57,9 @@ JOB_BODY: dict[str, Any] = {
     }
 }
 ModeQuery = Annotated[Mode | None, Query(description="preview or final (YAML bodies)")]
-BudgetQuery = Annotated[float | None, Query(ge=0, description="budget in USD (YAML bodies)")]
+BudgetQuery = Annotated[
+    float | None, Query(ge=0, le=MAX_BUDGET_USD, description="budget in USD (YAML bodies)")
+]
 WebhookQuery = Annotated[str | None, Query(max_length=2000, description="(YAML bodies)")]
 
 

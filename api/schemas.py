@@ -36,7 +36,7 @@ class JobCreate(Schema):
         description="the storyboard: an object, or YAML / JSON text"
     )
     mode: Mode | None = None
-    budget_usd: float | None = Field(default=None, ge=0)
+    budget_usd: float | None = Field(default=None, ge=0, le=money.MAX_BUDGET_USD)
     webhook_url: str | None = Field(default=None, max_length=2000)
 
 

@@ -154,6 +154,8 @@ def _with_references(
                 problems += [Problem(f"{prefix}.{path}", p.message) for p in result.problems]
             else:
                 set_path(data, path, str(result))
+                if path.endswith(".keyframe"):  # a keyframe path is the shot's reference_image too
+                    set_path(data, path.removesuffix("keyframe") + "reference_image", str(result))
     if problems:
         problems.sort(key=lambda p: _natural(p.path))
         raise InvalidInputError("reference images cannot be used", problems)

@@ -10,6 +10,7 @@ so editing a character's description re-renders exactly the shots that feature t
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ from foundation.strict import Strict
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 MAX_VOICE_CHARS = 200
+_NAMED_VOICE = re.compile(r"^(openai|elevenlabs|local):(\S+)$")  # as ``adapters.voices`` reads it
+_VOICE_ID = re.compile(r"[A-Za-z0-9_+-]{1,64}")
 
 
 class Character(Strict):
@@ -47,6 +50,12 @@ class Character(Strict):
     def _voiced(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be empty (leave `voice` out for a shot's own sound)")
+        named = _NAMED_VOICE.match(value.strip()) if value is not None else None
+        if named and not _VOICE_ID.fullmatch(named[2]):  # it goes into the provider's URL path
+            raise ValueError(
+                f"{named[1]}:VOICE_ID needs an id of letters, digits, '_', '-' or '+' "
+                f"(at most 64), not {named[2][:40]!r}"
+            )
         return None if value is None else " ".join(value.split())
 
 

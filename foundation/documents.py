@@ -24,7 +24,11 @@ from foundation.limits import Limits
 
 
 class DocumentTooLargeError(yaml.YAMLError):
-    """The document passes a budget (raised while composing, before it is built)."""
+    """The document passes a budget, or repeats a key (raised while composing, before it is
+    built)."""
+
+
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _where(node_or_mark: Any) -> str:
@@ -101,6 +105,19 @@ class BudgetLoader(Composer, SafeConstructor, Resolver, _ParserBase):  # type: i
             )
         return node
 
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
+        """A mapping as composed, refusing a key written twice in it (PyYAML keeps the last and
+        drops the first without a word); a key overriding one merged in with ``<<`` is fine."""
+        node: MappingNode = super().compose_mapping_node(anchor)
+        seen: set[tuple[str, str]] = set()
+        for key, _ in node.value:
+            if not isinstance(key, ScalarNode) or key.tag == _MERGE:
+                continue
+            if (key.tag, key.value) in seen:
+                raise DocumentTooLargeError(f"has a duplicate key {key.value[:40]!r}" + _where(key))
+            seen.add((key.tag, key.value))
+        return node
+
     def construct_yaml_int(self, node: ScalarNode) -> int:
         _check_digits(str(node.value), self.limits, _where(node))
         return int(super().construct_yaml_int(node))
@@ -167,12 +184,23 @@ def _check_tree(data: Any, limits: Limits) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key written twice (``json`` keeps the last one silently)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"has a duplicate key {key[:40]!r}")
+        found[key] = value
+    return found
+
+
 def _load_json(text: str | bytes, limits: Limits) -> Any:
     data = json.loads(
         text,
         parse_int=_json_int(limits),
         parse_float=_json_float(limits),
         parse_constant=_no_constant,
+        object_pairs_hook=_unique_keys,
     )
     _check_tree(data, limits)
     return data

@@ -24,6 +24,9 @@ CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
 Amount = Decimal | float | int
+MAX_BUDGET_USD = 1_000_000_000.0
+"""The largest budget taken (shotline's bound): far above any video's, and far inside what an
+amount of micro-dollars can hold and sum (``usd`` raises past about 10**22)."""
 
 
 def decimal(value: Amount) -> Decimal:

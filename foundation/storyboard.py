@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from foundation import limits as lim
+from foundation.captions import dialogue_problems
 from foundation.characters import (
     Character,
     character_problems,
@@ -35,12 +36,13 @@ from foundation.keyframes import (
 )
 from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
+from foundation.money import MAX_BUDGET_USD
 from foundation.music import MusicSpec
 from foundation.previews import PreviewSpec as PreviewSpec  # re-exported: the board's `preview`
 from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
-from foundation.validation import problems_from
+from foundation.validation import nul_problems, problems_from
 from foundation.variants import (
     MAX_VARIANTS,
     Variant,
@@ -218,7 +220,7 @@ class Storyboard(_Strict):
     output: OutputSpec = OutputSpec()
     mode: Mode = Mode.PREVIEW
     preview: PreviewSpec = PreviewSpec()
-    budget_usd: float | None = Field(default=None, ge=0)
+    budget_usd: float | None = Field(default=None, ge=0, le=MAX_BUDGET_USD)
     consistency: Literal["report", "rerender"] = "report"
     captions: CaptionsSpec = CaptionsSpec()
     music: MusicSpec | None = None
@@ -321,6 +323,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems += frame_problems(board)
     problems += character_problems(board.characters, _shot_paths(board))
     problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
+    problems += dialogue_problems(_shot_paths(board))
     out = board.output
     problems += variant_problems(out.variant_texts(), out.width, out.height)
     problems += shots_problems(out.variants, [shot.id for _, shot in board.shots()])
@@ -361,11 +364,13 @@ def parse_storyboard(
     if count > limits.max_shots:  # refused before validating thousands of shots
         message = f"{count} shots, more than the limit of {limits.max_shots} (SHOTLINE_MAX_SHOTS)"
         raise StoryboardError(f"{source} is too large", [Problem("scenes", message)])
+    stored = nul_problems(data)  # reported with the rest: the job's row could not hold them
     try:
         board = Storyboard.model_validate(data)
     except ValidationError as exc:
-        raise StoryboardError(f"{source} is invalid", problems_from(exc, Storyboard)) from None
-    problems = _timeline_problems(board, limits)
+        problems = stored + problems_from(exc, Storyboard)
+        raise StoryboardError(f"{source} is invalid", problems) from None
+    problems = stored + _timeline_problems(board, limits)
     if problems:
         raise StoryboardError(f"{source} is invalid", problems)
     return board

@@ -4,6 +4,7 @@ key with the closest known one."""
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -47,4 +48,24 @@ def problems_from(error: ValidationError, root: type[BaseModel]) -> list[Problem
         elif item["type"] == "missing":
             message = "is required"
         problems.append(Problem(_loc_to_path(loc), message))
+    return problems
+
+
+NUL_REASON = "contains a NUL character (U+0000), which cannot be stored"
+
+
+def nul_problems(data: Any) -> list[Problem]:
+    """Every string value of parsed ``data`` holding a NUL, at its document path, in document
+    order: PostgreSQL's text and JSON columns refuse one, so the job could not be written."""
+    problems: list[Problem] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            problems.append(Problem(path, NUL_REASON))
+        elif isinstance(item, dict):
+            parts = [(f"{path}.{key}" if path else str(key), v) for key, v in item.items()]
+            stack.extend(reversed(parts))
+        elif isinstance(item, list):
+            stack.extend(reversed([(f"{path}[{i}]", v) for i, v in enumerate(item)]))
     return problems

@@ -3,20 +3,23 @@
 ``outcome_of_failure`` and ``outcome_of_close`` name how an attempt's provider job ended;
 ``charge_for`` turns the outcome, the provider's rules, the quote and any charge the provider
 reported into what to settle; ``ledger.service.settle_failure``/``settle_close`` book it. Precedence: a charge the provider
-reported (Runway's ``cost.credits``) wins; else ``free`` settles 0, ``billed`` the quote, and
-``unknown`` the quote too, flagged ``uncertain`` on the cost record: like a reservation, an
+reported (Runway's ``cost.credits``) wins, unless it is garbage (``MAX_REPORTED_USD``); else
+``free`` settles 0, ``billed`` the quote, and ``unknown`` the quote too, flagged ``uncertain`` on the cost record: like a reservation, an
 undocumented charge is assumed to be the worst case, so a budget never overruns the real invoice,
 and the cost views show how much of the spend rests on such an assumption.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from foundation import money
 from registry import BillingOutcome, BillingRules
 
+log = logging.getLogger(__name__)
 Basis = Literal["reported", "billed", "free", "unknown", "no_job"]
 
 _STAGES = {"queued": BillingOutcome.CANCEL_QUEUED, "running": BillingOutcome.CANCEL_RUNNING}
@@ -70,9 +73,22 @@ def charge_for(
     """What to settle for an attempt whose provider job ended with ``outcome``."""
     if outcome is None:
         return Charge(0.0, None, "no_job")
-    if reported_usd is not None:
+    if reported_usd is not None and _believable(reported_usd):
         return Charge(money.stored(max(0.0, reported_usd)), outcome, "reported")
     rule = rules.rule(outcome)
     if rule == "free":
         return Charge(0.0, outcome, "free")
     return Charge(money.stored(quote_usd), outcome, rule)
+
+
+MAX_REPORTED_USD = 1_000_000.0
+"""A provider's reported charge for one job at or over this (shotline's bound: no generation
+costs a million dollars), or one that is not a finite number, is garbage from its JSON: the attempt
+settles by the billing rule, as if the provider had reported nothing."""
+
+
+def _believable(reported_usd: float) -> bool:
+    if math.isfinite(reported_usd) and reported_usd < MAX_REPORTED_USD:
+        return True
+    log.warning("ignoring a reported charge of %r USD; settling by the billing rule", reported_usd)
+    return False

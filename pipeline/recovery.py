@@ -16,6 +16,7 @@ Per provider the registry names the strongest mechanism it offers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from adapters.base import FindsLostSubmissions, GenerationRequest
 from adapters.errors import ProviderError
 from foundation import money
-from foundation.errors import ConflictError, NotFoundError
+from foundation.errors import ConflictError, InvalidInputError, NotFoundError, Problem
 from foundation.states import JOB_ENDED, AttemptStatus
 from ledger import service as ledger
 from pipeline import closing
@@ -140,6 +141,20 @@ def held_attempts(
     ]
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9_.:-]+(?:/[A-Za-z0-9_.:-]+)*")
+
+
+def provider_job_id_problem(provider_job_id: str) -> str | None:
+    """Why a claimed provider job id is not one. It is polled in the provider's URL path with the
+    operator's key (``/v1/tasks/{id}``; Veo's is an operation name with slashes), so only id
+    characters and ``/`` between parts, never a ``.`` or ``..`` part, ``?``, ``#`` or ``%``."""
+    parts = provider_job_id.split("/")
+    if _JOB_ID.fullmatch(provider_job_id) and not {".", ".."} & set(parts):
+        return None
+    allowed = "letters, digits, '_', '.', ':', '-'; '/' between parts"
+    return f"{provider_job_id[:60]!r} is not a provider job id ({allowed})"
+
+
 def resolve(ctx: RunContext, attempt_id: int, provider_job_id: str | None) -> str:
     """Resolve a ``submission_unknown`` attempt; returns its job's id (to drive it on).
 
@@ -147,6 +162,10 @@ def resolve(ctx: RunContext, attempt_id: int, provider_job_id: str | None) -> st
     takes that job and is polled. ``None``: it did not: the attempt fails as ``not_submitted``, its
     reservation is released, and the shot goes on to its next attempt (the same model again).
     """
+    if provider_job_id and (problem := provider_job_id_problem(provider_job_id)):
+        raise InvalidInputError(
+            "the provider job id cannot be used", [Problem("provider_job_id", problem)]
+        )
     with session_scope(ctx.db_url) as session:
         attempt = session.get(Attempt, attempt_id)
         if attempt is None:

@@ -44,7 +44,7 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
     if report.get("emulated"):
         caption += "  (providers were EMULATED: no money was spent)"
     if report.get("error"):
-        caption += f"  error: {report['error']}"
+        caption += f"  error: {escape(str(report['error']))}"
     bed = report.get("music")  # the job's music stage: one row of its own
     parts = [shot["cost_usd"] for shot in report["shots"]] + ([bed["cost_usd"]] if bed else [])
     rounding = rounding_note(parts, report["settled_usd"])
@@ -67,7 +67,8 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         rows.append(["(music)", str(bed["model"]), str(bed["tries"]), str(bed["status"]), "",
                      cents(bed["cost_usd"]), said])  # fmt: skip
     rows.append(["[bold]total[/]", "", "", "", "", f"[bold]{cents(report['settled_usd'])}[/]", ""])
-    return fit_table(_report_columns(), rows, width, title=report["title"], caption=caption).table
+    title = escape(str(report["title"]))  # the storyboard's words, not markup
+    return fit_table(_report_columns(), rows, width, title=title, caption=caption).table
 
 
 def _output_note(report: dict[str, Any]) -> str:

@@ -11,15 +11,17 @@ line spoken by a tts stage is not measured in the mix (the shot's own sound may 
 voice): its cue spans the speech measured in the voice clip, where the clip was placed in the shot
 (``Captions.voices``, ``timing: "voice"``).
 
-Lines hold at most ``MAX_CHARS`` characters and a cue at most ``MAX_LINES`` lines; longer text is
-split into consecutive cues sharing the speech span in proportion to their characters. Files are
-written with ``pysubs2``; a storyboard without dialogue gets valid, empty files (``WEBVTT`` only).
+Lines hold at most ``MAX_CHARS`` characters and a cue at most ``MAX_LINES`` lines (a last line of
+digits alone gets a cue of its own); longer text is split into consecutive cues sharing the speech
+span in proportion to their characters. Files are written with ``pysubs2``; a storyboard without
+dialogue gets valid, empty files (``WEBVTT`` only).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import textwrap
 import uuid
 from collections.abc import Mapping
@@ -103,7 +105,16 @@ def wrap(text: str) -> list[tuple[str, ...]]:
     lines = textwrap.wrap(
         " ".join(text.split()), MAX_CHARS, break_long_words=True, break_on_hyphens=False
     )
-    return [tuple(lines[i : i + MAX_LINES]) for i in range(0, len(lines), MAX_LINES)]
+    chunks = [tuple(lines[i : i + MAX_LINES]) for i in range(0, len(lines), MAX_LINES)]
+    return [part for chunk in chunks for part in _number_apart(chunk)]
+
+
+def _number_apart(chunk: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """A cue ending in a line of digits alone reads, in SRT readers (pysubs2's among them), as the
+    next cue's number and loses that line: that line becomes a cue of its own."""
+    if len(chunk) > 1 and re.fullmatch(r"\d+", chunk[-1]):
+        return [chunk[:-1], chunk[-1:]]
+    return [chunk]
 
 
 def speech_span(pcm: npt.NDArray[np.float32], sample_rate: int) -> tuple[int, int] | None:

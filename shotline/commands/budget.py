@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from foundation.money import cents
+from foundation.money import MAX_BUDGET_USD, cents
 from shotline.group import ShotlineGroup
 
 
@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
     @budget.command("set")
     def set_budget(
         tenant: Annotated[str, typer.Argument(help="tenant name (local for the CLI's own jobs)")],
-        usd: Annotated[float, typer.Argument(min=0, help="budget in US dollars")],
+        usd: Annotated[
+            float, typer.Argument(min=0, max=MAX_BUDGET_USD, help="budget in US dollars")
+        ],
     ) -> None:
         """Set (or change) a tenant's budget."""
         from foundation.settings import get_settings

@@ -115,9 +115,11 @@ def print_variants(variants: list[dict[str, Any]], console: Console) -> None:
 
 
 def plan_table(result: router.Plan) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{result.title}: {result.mode} plan ({len(result.decisions)} shots)")
+    shots = len(result.decisions)
+    table = Table(title=f"{escape(result.title)}: {result.mode} plan ({shots} shots)")
     for column in ("shot", "type", "model", "quote", "expected", "adaptations", "fallbacks"):
         table.add_column(
             column, justify="right" if column in ("quote", "expected") else "left", overflow="fold"

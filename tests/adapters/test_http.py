@@ -10,12 +10,14 @@ import pytest
 
 from adapters._http import (
     MAX_ANSWER_BYTES,
+    MAX_RETRY_AFTER_S,
     AnswerTooLargeError,
     HttpClient,
     cap_answers,
     classify_status,
     parse_retry_after,
 )
+from adapters.base import GenerationRequest, JobState
 from adapters.errors import (
     ProviderFailureError,
     ProviderTimeoutError,
@@ -25,6 +27,7 @@ from adapters.errors import (
     TransientError,
 )
 from adapters.kling import KlingAdapter
+from adapters.runway import RunwayAdapter
 
 
 def response(status: int, body: object = None, **headers: str) -> httpx.Response:
@@ -58,6 +61,26 @@ class TestRetryAfter:
         body = {"detail": "Request was throttled. Your rate limit resets in ~30s."}
         assert parse_retry_after({}, body) == 30.0
         assert parse_retry_after({}, {"detail": "slow down"}) is None
+
+    @pytest.mark.parametrize(
+        ("headers", "body", "hint"),
+        [
+            ({"retry-after": "foo, bar"}, None, None),  # raised ValueError out of the classifier
+            ({"retry-after": "inf"}, None, None),  # the shot waited forever
+            ({"retry-after": "1e400"}, None, None),
+            ({"retry-after-ms": "inf"}, None, None),
+            ({"retry-after": "99999999999"}, None, MAX_RETRY_AFTER_S),  # 3,000 years
+            ({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, None, MAX_RETRY_AFTER_S),
+            ({}, {"error": {"details": [{"@type": "google.rpc.RetryInfo",
+                                         "retryDelay": "99999999999999999999s"}]}}, MAX_RETRY_AFTER_S),
+        ],
+    )  # fmt: skip
+    def test_garbage_hints_are_dropped_or_bounded(self, headers, body, hint):
+        assert parse_retry_after(headers, body) == hint
+
+    def test_a_429_with_a_garbled_retry_after_is_still_rate_limited(self):
+        error = classify_status("p", response(429, {}, **{"retry-after": "soon, maybe"}))
+        assert isinstance(error, RateLimitedError)
 
 
 class TestClassify:
@@ -163,3 +186,28 @@ class TestAnswerCap:
         )
         with pytest.raises(ProviderFailureError, match=f"runs {MAX_ANSWER_BYTES + 1} bytes"):
             client.json("GET", "/v1/x")
+
+
+@pytest.mark.parametrize(
+    "output",
+    [5, {"url": "https://cdn.test/a.mp4"}, "https://cdn.test/a.mp4", [5], [""]],
+    ids=["number", "object", "string", "list-of-number", "empty-url"],
+)
+def test_a_runway_success_without_an_output_url_is_a_provider_failure(output: object):
+    """A number or an object raised TypeError/KeyError out of ``poll`` (the shot then ended with
+    an internal error); a string was cut to its first character and fetched as the URL."""
+    task = {"id": "t", "status": "SUCCEEDED", "output": output}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=task))
+    result = RunwayAdapter(api_key="k", transport=transport).poll("t")
+    assert result.state is JobState.FAILED
+    assert isinstance(result.error, ProviderFailureError)
+
+
+@pytest.mark.parametrize("code", ["x", [1201], {"n": 1}, 1.5])
+def test_a_kling_envelope_whose_code_is_not_a_number_is_a_provider_failure(code: object):
+    """``int(code)`` raised ValueError/TypeError out of submit (the step crashed)."""
+    envelope = {"code": code, "message": "?", "data": {"task_id": "t"}}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=envelope))
+    request = GenerationRequest("a", "p", 5, 1280, 720, 24, "kling/kling-3.0", "kling-3.0")
+    with pytest.raises(ProviderFailureError, match="code"):
+        KlingAdapter(api_key="ak:sk", transport=transport).submit(request)

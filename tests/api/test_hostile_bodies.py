@@ -69,6 +69,10 @@ HOSTILE: list[tuple[str, str, str, str, str]] = [
     # refused before validation) at a quarter of the parse
     ("2500-shots", YAML, _many(2_500), "scenes", "SHOTLINE_MAX_SHOTS"),
     ("total-duration", YAML, _many(16, duration=120), "scenes", "SHOTLINE_MAX_TOTAL_DURATION_S"),
+    # a budget money cannot hold: the job ran, then every view of it raised InvalidOperation
+    ("budget-1e30", YAML, yaml.safe_dump(yaml.safe_load(_shots(_shot())) | {"budget_usd": 1e30}), "budget_usd", "less than or equal to 1000000000"),
+    # PostgreSQL cannot store a NUL: the job's insert answered 500 after the plan said ok
+    ("nul-in-prompt", JSON, json.dumps({"storyboard": yaml.safe_load(_shots(_shot(prompt="a\x00sea")))}), "scenes[0].shots[0].prompt", "NUL character"),
 ]  # fmt: skip
 IDS = [case[0] for case in HOSTILE]
 
@@ -213,3 +217,15 @@ def test_alias_bombs_are_refused_while_healthz_answers(live_url, headers):
     assert statuses == [422] * 6
     assert latencies
     assert max(latencies) < 1.0, f"/healthz took {max(latencies):.2f}s"
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/jobs", "/v1/jobs:plan"])
+def test_a_budget_query_money_cannot_hold_is_a_422(client, headers, endpoint):
+    response = client.post(
+        f"{endpoint}?budget_usd=1e30",
+        content=_shots(_shot()),
+        headers={**headers, "content-type": YAML},
+    )
+    assert response.status_code == 422, response.text[:300]
+    assert [p["path"] for p in response.json()["problems"]] == ["budget_usd"]
+    assert client.get("/v1/jobs", headers=headers).json()["data"] == []

@@ -166,3 +166,12 @@ def test_budget_counters_metrics_and_cli_text_agree(client, cli, history, operat
     shown = CliRunner().invoke(cli, ["budget", "show"], env={"COLUMNS": "200"})
     local = next(line for line in shown.stdout.splitlines() if "local" in line)
     assert re.findall(r"\$[\d.]+", local) == ["$5.00", "$0.00", "$0.30", "$4.70", "$2.34"]
+
+
+def test_a_budget_money_cannot_hold_is_refused_and_not_set(cli, ctx):
+    """Before, ``budget set acme 1e30`` stored the budget and then raised InvalidOperation
+    printing it (and on every later figure of the tenant)."""
+    done = CliRunner().invoke(cli, ["budget", "set", "acme", "1e30"])
+    assert done.exit_code == 2, done.output
+    with session_scope(ctx.db_url) as session:
+        assert session.get(TenantBudget, "acme") is None

@@ -142,6 +142,12 @@ class TestUrlPolicy:
             ("https://[::1]/x.png", "non-public"),
             ("https://169.254.169.254/latest/meta-data", "non-public"),
             ("https://[::ffff:127.0.0.1]/x", "non-public"),
+            # IPv4 embedded in IPv6 (NAT64, 6to4, IPv4-compatible) passed as public: on a network
+            # with NAT64 (AWS's IPv6-only subnets) 64:ff9b::a00:7 is the VPC's 10.0.0.7
+            ("https://[64:ff9b::a00:7]/x", "non-public"),
+            ("https://[64:ff9b::a9fe:a9fe]/x", "non-public"),
+            ("https://[2002:7f00:1::1]/x", "non-public"),
+            ("https://[::127.0.0.1]/x", "non-public"),
             ("https://db.internal/x.png", "non-public"),
             ("https://nowhere.unknown/x.png", "cannot be resolved"),
             ("https://user:pw@example.com/x.png", "credentials"),
@@ -153,6 +159,13 @@ class TestUrlPolicy:
             UrlPolicy(resolve=fake_resolve).check(url, "webhook_url")
         assert reason in caught.value.problems[0].message
         assert caught.value.problems[0].path == "webhook_url"
+
+    @pytest.mark.parametrize(
+        "address", ["64:ff9b::5db8:d70e", "2002:5db8:d70e::1", "2606:4700:4700::1111"]
+    )
+    def test_ipv6_embedding_a_public_ipv4_is_public(self, address):
+        url = f"https://[{address}]/x"
+        assert UrlPolicy(resolve=fake_resolve).check(url, "u").host == address
 
     def test_operator_allowances(self):
         policy = UrlPolicy(
@@ -276,3 +289,35 @@ def test_fetched_inputs_are_kept_per_tenant(client, headers, network, ctx):
         wait_for_job(client, accepted.json()["id"], who)
     kept = sorted(p.parent.name for p in (ctx.settings.assets / "references").rglob("*.png"))
     assert kept == ["acme", "other"]
+
+
+def test_a_keyframe_url_is_fetched_and_becomes_the_first_frame(client, headers, network):
+    """Before, the plan accepted a keyframe URL and the job then refused it, naming the fetched
+    file's path on the server's disk beside the URL still in the shot's reference_image."""
+    network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=DECODABLE_PNG)
+    board = tiny_board(2)
+    board["scenes"][0]["shots"][1]["keyframe"] = "https://cdn.example.com/first.png"
+    plan = client.post("/v1/jobs:plan", json={"storyboard": board}, headers=headers)
+    assert plan.status_code == 200, plan.text
+    accepted = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    assert str(network.requests[-1].url) == "https://cdn.example.com/first.png"
+    assert wait_for_job(client, accepted.json()["id"], headers)["status"] == "delivered"
+
+
+@pytest.mark.parametrize("field", ["reference_image", "keyframe"])
+def test_the_plan_reads_no_file_on_the_servers_disk(client, headers, tmp_path, field):
+    """Before, the dry run opened the paths a tenant named: an image on the server's disk was
+    planned (200), another file was "not a readable image", a missing one "not a file", so any
+    tenant could learn which files the server holds."""
+    (tmp_path / "image.png").write_bytes(DECODABLE_PNG)
+    (tmp_path / "notes.txt").write_text("x")
+    answers = []
+    for name in ("image.png", "notes.txt", "missing.png"):
+        board = tiny_board(1)
+        board["scenes"][0]["shots"][0][field] = str(tmp_path / name)
+        answer = client.post("/v1/jobs:plan", json={"storyboard": board}, headers=headers)
+        assert answer.status_code == 422, answer.text[:300]
+        answers.append(answer.json()["problems"])
+    assert answers[0] == answers[1] == answers[2]
+    assert [p["path"] for p in answers[0]] == [f"storyboard.scenes[0].shots[0].{field}"]

@@ -79,6 +79,14 @@ class TestRules:
         charge = billing.charge_for(rules, BillingOutcome.MODERATION, QUOTE, 0.0)
         assert (charge.usd, charge.basis, charge.uncertain) == (0.0, "reported", False)
 
+    @pytest.mark.parametrize("reported", [float("inf"), float("nan"), 1e30, 2e6])
+    def test_a_reported_charge_that_is_garbage_settles_by_the_rule(self, reported):
+        """Runway's ``cost.credits`` is read from its JSON, which may say ``Infinity`` or 1e30:
+        settling raised decimal.InvalidOperation (NaN settled as a reported $0)."""
+        rules = load_registry().billing("runway")
+        charge = billing.charge_for(rules, BillingOutcome.SUCCESS, QUOTE, reported)
+        assert (charge.usd, charge.basis) == (QUOTE, rules.rule(BillingOutcome.SUCCESS))
+
     def test_a_refused_create_has_no_job_and_costs_nothing(self):
         outcome = billing.outcome_of_failure(
             "safety_refusal", None, had_job=False, was_running=False

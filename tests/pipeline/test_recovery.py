@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from foundation.errors import InvalidInputError
 from foundation.states import AttemptStatus, JobStatus
 from ledger import service as ledger
 from pipeline import assembly, attempts, recovery
@@ -69,6 +70,27 @@ class TestNoMechanism:
             attempt = session.get_one(Attempt, attempt_id)
             assert (attempt.status, attempt.provider_job_id) == (AttemptStatus.ACCEPTED, lost_job)
         assert adapter.submitted == []
+
+    @pytest.mark.parametrize(
+        "claimed", ["../../v1/organization", "abc?limit=1000", "a/../b", "/v1/tasks", "a b", "a#"]
+    )
+    def test_a_claimed_job_id_that_is_not_an_id_is_refused(self, ctx, scripted, tmp_path, claimed):
+        """The id is polled as ``GET {base}/v1/tasks/{id}`` with the operator's key: before, a
+        tenant's ``../../v1/organization`` made the server call that endpoint instead."""
+        scripted()
+        job_id, attempt_id = lost_create(ctx, tmp_path, "none")
+        assert EmbeddedEngine(ctx).run(job_id) == HELD
+        with pytest.raises(InvalidInputError) as caught:
+            recovery.resolve(ctx, attempt_id, claimed)
+        assert [p.path for p in caught.value.problems] == ["provider_job_id"]
+        assert _state(ctx, job_id)[1] == [AttemptStatus.SUBMISSION_UNKNOWN]  # still held
+
+    def test_provider_job_ids_of_every_shape_are_taken(self):
+        for claimed in ("3f2c9a1e-7b1d-4c55-9d4e-2a6f1b0c8e11", "video_68d7", "860123456789",
+                        "models/veo-3.1-generate-preview/operations/abc123",
+                        "projects/p/locations/us-central1/publishers/google/models/veo-3.1"
+                        "-generate-001/operations/1a2b"):  # fmt: skip
+            assert recovery.provider_job_id_problem(claimed) is None, claimed
 
     def test_only_a_held_attempt_can_be_resolved(self, ctx, scripted, tmp_path):
         scripted()

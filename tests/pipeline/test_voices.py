@@ -46,6 +46,20 @@ def test_a_voice_is_accepted_and_an_empty_one_refused_with_its_path():
     assert problem.path == "characters[0].voice"
 
 
+@pytest.mark.parametrize(
+    "voice",
+    ["elevenlabs:../../v1/user/subscription", "elevenlabs:abc?x=1", "openai:onyx#", "local:a/b"],
+)
+def test_a_named_voice_id_that_is_not_an_id_is_refused_with_its_path(voice):
+    """The id goes into the provider's URL path (``/v1/text-to-speech/{voice_id}``): before,
+    ``../..`` sent the line, with the operator's key, to any endpoint of that provider."""
+    with pytest.raises(StoryboardError) as info:
+        voiced(voice=voice)
+    (problem,) = info.value.problems
+    assert problem.path == "characters[0].voice"
+    assert "letters, digits" in problem.message
+
+
 def test_a_voiced_line_is_not_sent_to_the_video_model():
     plan = route(context("emulated"), voiced(), voiced().mode)
     need = plan.decisions["a"].need

@@ -194,6 +194,45 @@ class TestOpenAICompatible:
             OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
         assert caught.value.retry_after == 3.0
 
+    @pytest.mark.parametrize(
+        ("body", "headers"),
+        [
+            ({"error": "slow down"}, {}),  # raised AttributeError
+            ({"error": {"message": "q"}}, {"retry-after-ms": "soon"}),  # raised ValueError
+            ({"error": {"details": [{"retryDelay": "soons"}]}}, {}),  # raised ValueError
+            ({"error": {"details": [{"retryDelay": "1e999s"}]}}, {}),  # waited forever (inf)
+        ],
+        ids=["error-string", "ms-garbled", "delay-garbled", "delay-inf"],
+    )
+    def test_a_garbled_rate_limit_is_still_rate_limited(
+        self, body: Any, headers: dict[str, str]
+    ) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(429, json=body, headers=headers)
+
+        with pytest.raises(RateLimitedError) as caught:
+            OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
+        assert caught.value.retry_after is None
+
+    @pytest.mark.parametrize(
+        "usage",
+        [
+            {"prompt_tokens": None, "completion_tokens": 1},  # raised TypeError
+            {"prompt_tokens": "many", "completion_tokens": 1},  # raised ValueError
+            {"prompt_tokens": -1_000_000_000, "completion_tokens": 1},  # booked a negative cost
+            {"prompt_tokens": 10**30, "completion_tokens": 1},  # the booking raised
+            [500, 100],  # raised AttributeError
+        ],
+        ids=["null", "text", "negative", "huge", "list"],
+    )
+    def test_garbage_usage_is_a_provider_failure(self, usage: Any) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            choice = {"message": {"content": json.dumps(ANSWER)}, "finish_reason": "stop"}
+            return httpx.Response(200, json={"choices": [choice], "usage": usage})
+
+        with pytest.raises(ProviderFailureError, match="usage"):
+            OpenAICompatibleJudge("sk", "m", client=_client(handler)).judge(REQUEST)
+
     def test_refusal(self) -> None:
         body = {
             "choices": [

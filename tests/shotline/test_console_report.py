@@ -46,3 +46,35 @@ def test_the_jobs_music_stage_has_a_row_of_its_own():
     assert cells[0][0] == "(music)"
     assert cells[1][0] == "elevenlabs/music-v1"
     assert cells[-1][0] == "reused from the cache"
+
+
+def test_a_title_or_error_with_markup_prints_as_written():
+    """A storyboard titled ``bad [/red] title`` was delivered, then ``render`` crashed printing
+    this table (rich's MarkupError, exit 1 after a paid render); ``plan`` crashed outright."""
+    from rich.console import Console
+
+    report = _report(title="bad [/red] title [bold]", error="shot a: [/] refused")
+    console = Console(width=200, record=True)
+    console.print(report_table(report))
+    text = console.export_text()
+    assert "bad [/red] title [bold]" in text
+    assert "shot a: [/]" in text  # the caption wraps before "refused"
+
+
+def test_the_plan_table_prints_a_title_with_markup_as_written(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from shotline.commands import models, plan
+
+    app = typer.Typer()
+    for command in (models, plan):
+        command.register(app)
+    board = tmp_path / "board.yaml"
+    board.write_text(
+        'title: "bad [/red] title"\n'
+        "scenes: [{id: s, shots: [{id: a, prompt: a calm sea, duration: 1}]}]\n"
+    )
+    done = CliRunner().invoke(app, ["plan", str(board)], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert "bad [/red] title" in done.output

@@ -192,6 +192,46 @@ class TestHostileDocuments:
         assert len(problems) == 1
         assert problems[0].startswith("a number of 5000 digits is too long (at most 40)")
 
+    @pytest.mark.parametrize(
+        ("text", "where"),
+        [
+            ("title: t\nscenes: [{id: s, shots: [{id: a, prompt: first, prompt: second, "
+             "duration: 1}]}]", "(line 2, column 49)"),
+            ('{"title": "t", "title": "u", "scenes": [{"id": "s", "shots": '
+             '[{"id": "a", "prompt": "p", "duration": 1}]}]}', ""),
+        ],
+        ids=["yaml", "json"],
+    )  # fmt: skip
+    def test_a_key_written_twice_is_refused_not_dropped(self, text, where):
+        """Both parsers kept the last of two equal keys: the first prompt was silently lost."""
+        (problem,) = _text_problems(text)
+        assert "duplicate key" in problem
+        assert where in problem
+
+    def test_a_merge_key_may_still_be_overridden(self):
+        text = (
+            "title: t\nbase: &base {prompt: p, duration: 1}\n"
+            "scenes: [{id: s, shots: [{<<: *base, id: a, duration: 2}]}]"
+        )
+        with pytest.raises(StoryboardError) as info:
+            parse_storyboard_text(text)
+        assert [str(p) for p in info.value.problems] == ["base: unknown key"]
+
+    @pytest.mark.parametrize("json_text", [False, True])
+    def test_nul_characters_are_refused_with_their_paths(self, json_text):
+        """PostgreSQL cannot store a NUL: the job's insert failed with a 500 after the plan."""
+        data = _board(prompt="a calm\x00 sea") | {"title": "t\x00"}
+        data["characters"] = [{"id": "mara", "description": "tall\x00"}]
+        text = json.dumps(data) if json_text else yaml.safe_dump(data)
+        assert "\x00" not in text  # escaped in the text, a NUL once parsed
+        problems = _text_problems(text)
+        reason = "contains a NUL character (U+0000), which cannot be stored"
+        assert sorted(problems) == [
+            f"characters[0].description: {reason}",
+            f"scenes[0].shots[0].prompt: {reason}",
+            f"title: {reason}",
+        ]
+
     def test_crossfade_with_five_thousand_digits(self):
         data = _board()
         data["scenes"][0]["shots"].append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -16,7 +17,17 @@ import pytest
 from foundation.storyboard import StoryboardError, parse_storyboard
 from stitching import Captions, assemble, plan_edit
 from stitching.burn import burn
-from stitching.captions import MAX_CHARS, MAX_LINES, caption_paths, cues_for, speech_span, wrap
+from stitching.captions import (
+    MAX_CHARS,
+    MAX_LINES,
+    Cue,
+    caption_paths,
+    check_sidecars,
+    cues_for,
+    speech_span,
+    wrap,
+    write_sidecars,
+)
 from tests.stitching.conftest import PROFILE, make_clip, normalise_all
 
 FRAME_S = 1 / 24
@@ -238,3 +249,47 @@ def test_invalid_captions_refused_with_path(captions, path):
 def test_captions_default_and_burn_in():
     assert parse_storyboard(BOARD).captions.burn_in is False
     assert parse_storyboard({**BOARD, "captions": {"burn_in": True}}).captions.burn_in is True
+
+
+def _spoken(line: str) -> dict[str, Any]:
+    shot = {"id": "a", "prompt": "p", "duration": 1, "audio": "dialogue", "dialogue": line}
+    return {**BOARD, "scenes": [{"id": "s", "shots": [shot]}]}
+
+
+# Lines the caption files change (markup, line breaks, a cue's timing): before, each was accepted,
+# rendered and paid for, and the stitch then failed its captions check.
+UNCAPTIONABLE = [
+    "I said {hello} to you",
+    "a <b>loud</b> word",
+    "a < b > c",
+    r"one\Ntwo",
+    r"a\hb",
+    "x --> y",
+    "at 00:00:01,000 --> 00:00:02,000 sharp",
+]
+CAPTIONABLE = [
+    *("I <3 you", "a } b { c", "back \\ slash", "a & b < c", "WEBVTT", "NOTE this"),
+    # a cue whose last line is a number: SRT readers (pysubs2's) took it for the next cue's
+    # number, so the captions check failed the stitch after every shot was paid for
+    "The number you must remember tonight is: 4815162342",
+]
+
+
+@pytest.mark.parametrize("line", UNCAPTIONABLE)
+def test_a_line_the_caption_files_would_change_is_refused_with_its_path(line):
+    with pytest.raises(StoryboardError) as caught:
+        parse_storyboard(_spoken(line))
+    (problem,) = caught.value.problems
+    assert problem.path == "scenes[0].shots[0].dialogue"
+    assert "cannot be captioned" in problem.message
+
+
+@pytest.mark.parametrize("line", CAPTIONABLE)
+def test_a_line_validation_accepts_reads_back_from_the_sidecars(line, tmp_path):
+    board = parse_storyboard(_spoken(line))
+    text = board.scenes[0].shots[0].dialogue or ""
+    cues = [Cue("a", 0, 1000, lines, "speech") for lines in wrap(text)]
+    paths = write_sidecars(cues, tmp_path / "out.mp4")
+    assert check_sidecars(cues, paths)["passed"]
+    for fmt, path in paths.items():
+        assert [c[2] for c in parse_strict(path.read_text(), fmt)] == [list(c.lines) for c in cues]
