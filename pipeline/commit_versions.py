@@ -21,6 +21,7 @@ from foundation.settings import get_settings
 from foundation.states import SHOT_HAS_CLIP, JobStatus
 from ledger import figures
 from pipeline.assets import store_for
+from pipeline.cache import own_file
 from store import jobs
 from store.db import session_scope
 from store.models import AttemptCost, Job, JobCommit, Shot
@@ -46,6 +47,24 @@ def first_frame(clip: Path, out: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+FRAMES = "first-frames"
+"""The folder of a job's assets where a commit writes the preview clips' first frames."""
+
+
+def own_frames(data: dict[str, Any], preview_dir: Path, final_dir: Path) -> dict[str, Any]:
+    """The final's storyboard ``data`` with each first frame written among the preview's assets
+    (``preview_dir``) made a file of the final (in ``final_dir``): deleting the preview
+    (``DELETE /v1/videos/{id}`` removes its folder) leaves the final the reference images it
+    renders and re-renders from."""
+    for scene in data["scenes"]:
+        for spec in scene["shots"]:
+            ref = spec.get("reference_image")
+            if ref and Path(ref).parent == preview_dir / FRAMES:
+                own = own_file(Path(ref), final_dir / FRAMES / Path(ref).name)
+                spec["reference_image"] = str(own)
+    return data
 
 
 def middle_frame(clip: Path) -> np.ndarray[Any, Any]:
