@@ -134,19 +134,13 @@ def own_copy(assets: AssetStore, ref: str, dest: Path, scope: str) -> str | None
     deleting the job that made it (``DELETE /v1/videos/{id}``: another tenant's, with a shared
     cache) leaves the reuser's clip. None when the clip went meanwhile: the shot renders."""
     try:
-        own_file(assets.local(ref), dest)
+        source = assets.local(ref)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(source, dest)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(source, dest)
     except (OSError, NotFoundError):
         return None
     return assets.put(dest, scope, alone=True)
-
-
-def own_file(source: Path, dest: Path) -> Path:
-    """``source`` at ``dest`` too: a hard link where the file system allows, else a copy (so
-    removing ``source``'s folder leaves ``dest``)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.unlink(missing_ok=True)
-    try:
-        os.link(source, dest)
-    except OSError:  # another file system, or links not allowed
-        shutil.copyfile(source, dest)
-    return dest

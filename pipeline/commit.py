@@ -351,9 +351,9 @@ def _create_final(
 ) -> str:
     """Add the final job, given what the budget has left, in the caller's transaction."""
     (board, plan), final_id, budget = routed, uuid.uuid4().hex, found.remaining_usd
-    data = board.model_dump(mode="json") | {"budget_usd": budget}
     dirs = (ctx.asset_dir(preview.job_id), ctx.asset_dir(final_id))
-    stored = parse_storyboard(commit_versions.own_frames(data, *dirs), "storyboard")
+    board = commit_versions.own_inputs(ctx.assets, board, dirs, f"{preview.tenant}/{final_id}")
+    stored = board.model_copy(update={"budget_usd": budget})
     job = Job(
         id=final_id,
         tenant=preview.tenant,

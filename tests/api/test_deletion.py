@@ -51,3 +51,44 @@ def test_a_final_not_rendered_yet_keeps_its_preview_first_frame(client, ctx, hea
     frames = [s.get("reference_image") for sc in board["scenes"] for s in sc["shots"]]
     assert frames != [None], "the final takes no first frame"
     assert all(Path(f).exists() for f in frames), frames
+
+
+def test_on_s3_a_final_keeps_the_reference_image_its_preview_video_was_given(
+    s3_bucket, api_settings
+):
+    """With the S3 store a video's input_reference is stored under the preview's own objects; the
+    final committed from it names the same image: deleting the preview leaves the final its
+    reference image (to render now, or to re-render later)."""
+    import cv2
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from api import auth
+    from api.app import create_app
+    from foundation.settings import get_settings
+    from pipeline.context import RunContext
+
+    ctx = RunContext.create("local")
+    headers = {"Authorization": f"Bearer {auth.create_key(get_settings().db_url, 'acme')}"}
+    png = cv2.imencode(".png", np.full((90, 160, 3), 200, np.uint8))[1].tobytes()
+    with TestClient(create_app(ctx, settings=api_settings)) as client:
+        created = client.post(
+            "/v1/videos",
+            data={"prompt": "a lamp (deletion s3)", "seconds": "1", "size": "160x90"},
+            files={"input_reference": ("ref.png", png, "image/png")},
+            headers=headers,
+        )
+        assert created.status_code == 200, created.text
+        preview = created.json()["id"].removeprefix("video_")
+        assert wait_for_job(client, preview, headers)["status"] == "delivered"
+        committed = client.post(f"/v1/jobs/{preview}/commit", headers=headers)
+        assert committed.status_code == 202, committed.text
+        final = committed.json()["final_job_id"]
+        assert wait_for_job(client, final, headers)["status"] == "delivered"
+        _delete(client, preview, headers)
+    with session_scope(ctx.db_url) as session:
+        board = session.get_one(Job, final).storyboard
+    refs = [s["reference_image"] for sc in board["scenes"] for s in sc["shots"]]
+    assert refs
+    assert all(ref.startswith(f"s3://{s3_bucket.name}/deliveries/acme/{final}/") for ref in refs)
+    assert all(ctx.assets.exists(ref) for ref in refs), refs
