@@ -156,7 +156,7 @@ def _with_frames(
             seed = ShotRoute.from_json(shot.route).seed
             spec["seed"] = spec.get("seed") if seed is None else seed
             if spec["id"] in frame and shot.asset_path:
-                out = ctx.asset_dir(preview.job_id) / "first-frames" / f"{spec['id']}.png"
+                out = ctx.asset_dir(preview.job_id) / commit_versions.FRAMES / f"{spec['id']}.png"
                 spec["reference_image"] = str(
                     commit_versions.first_frame(ctx.assets.local(shot.asset_path), out)
                 )
@@ -324,8 +324,11 @@ def _rejected(preview: _Preview, approved: list[str], rejected: list[str]) -> tu
 def _final_output(ctx: RunContext, session: Session, preview: _Preview) -> str | None:
     """Where the final of a preview with an output file goes: ``OUT.final.mp4`` beside it, or
     ``OUT.final-2.mp4`` and on when an earlier commit's file or job has the name, so that a commit
-    never overwrites another's deliverable."""
+    never overwrites another's deliverable. None (the final's own work directory) when the
+    preview's is in the preview's: deleting the preview removes that directory."""
     if not preview.output_path:
+        return None
+    if Path(preview.output_path).parent == ctx.settings.work_dir / preview.job_id:
         return None
     if ctx.assets.remote:  # each job delivers into a directory of its own in the store
         name = Path(preview.output_path.rpartition("/")[2])
@@ -348,6 +351,8 @@ def _create_final(
 ) -> str:
     """Add the final job, given what the budget has left, in the caller's transaction."""
     (board, plan), final_id, budget = routed, uuid.uuid4().hex, found.remaining_usd
+    dirs = (ctx.asset_dir(preview.job_id), ctx.asset_dir(final_id))
+    board = commit_versions.own_inputs(ctx.assets, board, dirs, f"{preview.tenant}/{final_id}")
     stored = board.model_copy(update={"budget_usd": budget})
     job = Job(
         id=final_id,

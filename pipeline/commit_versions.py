@@ -16,11 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from foundation import money
+from foundation.documents import set_path
 from foundation.errors import NotFoundError
 from foundation.settings import get_settings
 from foundation.states import SHOT_HAS_CLIP, JobStatus
+from foundation.storyboard import Storyboard
 from ledger import figures
-from pipeline.assets import store_for
+from pipeline import assets
+from pipeline.assets import AssetStore, store_for
+from pipeline.cache import own_copy
+from quality import screening
 from store import jobs
 from store.db import session_scope
 from store.models import AttemptCost, Job, JobCommit, Shot
@@ -46,6 +51,34 @@ def first_frame(clip: Path, out: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+FRAMES = "first-frames"
+"""The folder of a job's assets where a commit writes the preview clips' first frames."""
+
+
+def own_inputs(
+    store: AssetStore, board: Storyboard, dirs: tuple[Path, Path], scope: str
+) -> Storyboard:
+    """The final's storyboard ``board`` with every image it has of its preview made a file of
+    the final (``own_copy`` into the final's asset folder, put for its ``scope``): the first
+    frames written among the preview's assets, and with the S3 store the reference images put
+    under the preview's objects. ``dirs``: the preview's and the final's asset folders. Deleting
+    the preview (``DELETE /v1/videos/{id}``) then leaves the final the images it renders and
+    re-renders from."""
+    data = board.model_dump(mode="json")
+    for path, ref in screening.board_images(board):
+        frame = Path(ref).parent == dirs[0] / FRAMES
+        if not frame and not assets.is_remote(ref):
+            continue  # the tenant's own file (local store): no job's folder holds it
+        dest = dirs[1] / (FRAMES if frame else "references") / Path(ref).name
+        own = own_copy(store, ref, dest, scope)
+        if own is None:
+            raise NotFoundError(f"the preview's image at {path} ({ref}) is no longer stored")
+        set_path(data, path, own)
+        if path.endswith(".keyframe"):  # a keyframe path is the shot's reference_image too
+            set_path(data, path.removesuffix("keyframe") + "reference_image", own)
+    return Storyboard.model_validate(data)
 
 
 def middle_frame(clip: Path) -> np.ndarray[Any, Any]:
