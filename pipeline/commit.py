@@ -19,15 +19,13 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import router
-from foundation import money
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
-from foundation.states import JOB_UNFINISHED, JobStatus, ShotStatus
+from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
-from pipeline import commit_stages, commit_versions, events, previews
+from pipeline import commit_budget, commit_stages, commit_versions, events, previews
 from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
 from pipeline.planning import create_job, planned_shot, route
@@ -73,7 +71,7 @@ def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
         if job is None:
             raise NotFoundError(f"no job {job_id}")
         shots = jobs.shots_of(session, job_id)
-        spent, held = _budget_use(session, job)
+        spent, held = commit_budget.budget_use(session, job)
         return _Preview(
             job_id=job.id,
             tenant=job.tenant,
@@ -86,31 +84,6 @@ def _load_preview(ctx: RunContext, job_id: str) -> _Preview:
             output_path=job.output_path,
             shots={shot.key: shot for shot in shots},
         )
-
-
-def _budget_use(session: Session, job: Job) -> tuple[float, float]:
-    """What the preview and its earlier commits' finals took from its budget: (spent, held)."""
-    finals_spent, finals_held = _finals_use(session, job.id)
-    return job.spent_usd + finals_spent, job.reserved_usd + finals_held
-
-
-def _finals_use(session: Session, preview_id: str) -> tuple[float, float]:
-    """What the finals of the preview's earlier commits took from its budget: (spent, held).
-    An unfinished final holds the whole budget it was given, less what it spent; an ended one
-    only what it still reserves (a held ``submission_unknown`` create)."""
-    finals = session.scalars(
-        select(Job).join(JobCommit, JobCommit.final_job_id == Job.id)
-        .where(JobCommit.preview_job_id == preview_id)
-    )  # fmt: skip
-    spent, held = money.ZERO, money.ZERO
-    for final in finals:
-        spent += money.usd(final.spent_usd)
-        if final.status in JOB_UNFINISHED and final.budget_usd is not None:
-            left = money.usd(final.budget_usd) - money.usd(final.spent_usd)
-            held += max(money.usd(final.reserved_usd), left)
-        else:
-            held += money.usd(final.reserved_usd)
-    return money.stored(spent), money.stored(held)
 
 
 def _approved(preview: _Preview, shots: list[str] | None) -> list[str]:
@@ -270,7 +243,7 @@ def commit(
         # one commit of a preview at a time (the row lock that serialises ``ledger.reserve``), so
         # that two commits quoted at once are not both given what the budget has left
         jobs.lock_job(session, preview.job_id)
-        spent, held = _budget_use(session, session.get_one(Job, preview.job_id))
+        spent, held = commit_budget.budget_use(session, session.get_one(Job, preview.job_id))
         found = replace(found, spent_usd=spent, reserved_usd=held)
         if not found.fits:
             raise BudgetExceededError(
