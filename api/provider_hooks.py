@@ -79,10 +79,10 @@ async def receive(provider: WebhookProvider, request: Request, state: StateDep) 
     await verify(provider, state, dict(request.headers), body)
     try:
         payload = json.loads(body)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError)
         payload = {}
     provider_job = job_id_of(provider, payload) if isinstance(payload, dict) else None
-    if provider_job is None:
+    if provider_job is None or "\x00" in provider_job:  # PostgreSQL refuses a NUL in a query
         raise NotFoundError("the webhook names no job")
     attempt_id, job_id = await run_in_threadpool(_record, state.db_url, provider, provider_job)
     await run_in_threadpool(state.runner.wake, attempt_id, job_id)
@@ -95,7 +95,8 @@ def _record(db_url: str, provider: str, provider_job: str) -> tuple[int, str]:
             select(Attempt).where(
                 Attempt.provider == provider,
                 or_(Attempt.provider_job_id == provider_job,
-                    Attempt.provider_job_id.endswith(f"/requests/{provider_job}")),
+                    Attempt.provider_job_id.endswith(f"/requests/{provider_job}",
+                                                     autoescape=True)),
             )
         ).first()  # fmt: skip
         if attempt is None:

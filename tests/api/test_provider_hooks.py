@@ -111,6 +111,30 @@ class TestFalWebhooks:
         assert answer.status_code == 204
         assert woken == [attempt_id]
 
+    def test_a_request_id_is_matched_literally_not_as_a_pattern(
+        self, app, client, ctx, waiting_attempt, woken
+    ):
+        """``%`` and ``_`` in a delivered request id are characters, not SQL wildcards: a signed
+        delivery wakes only the attempt whose request it names."""
+        key = Ed25519PrivateKey.generate()
+        app.state.api.fal_keys = FalKeys(load=_keys(key.public_key()))
+        waiting_attempt("fal", "fal-ai/veo3/fast/requests/req-77")
+        for request_id in ("%", "req-7_"):
+            body = json.dumps({"request_id": request_id, "status": "OK"}).encode()
+            answer = client.post("/v1/providers/fal/webhook", content=body,
+                                 headers=fal_headers(key, request_id, "user-1", body))  # fmt: skip
+            assert answer.status_code == 404, (request_id, answer.text)
+        assert woken == []
+
+    def test_a_body_that_is_not_utf8_is_a_404_not_a_500(self, app, client, ctx):
+        key = Ed25519PrivateKey.generate()
+        app.state.api.fal_keys = FalKeys(load=_keys(key.public_key()))
+        body = b'{"request_id": "' + bytes([0xFF, 0xFE]) + b'"}'
+        answer = client.post("/v1/providers/fal/webhook", content=body,
+                             headers=fal_headers(key, "req-1", "user-1", body))  # fmt: skip
+        assert answer.status_code == 404, answer.text
+        assert "names no job" in answer.json()["detail"]
+
     def test_signature_from_another_key_is_refused(self, app, client, ctx, waiting_attempt):
         trusted, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
         app.state.api.fal_keys = FalKeys(load=_keys(trusted.public_key()))
