@@ -32,6 +32,8 @@ class MediaInfo:
     audio_duration_s: float | None
     error: str | None = None
     vfr: bool = False
+    video_lead_s: float = 0.0
+    """How long after the file's earliest stream the video starts (its audio may start first)."""
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -74,6 +76,13 @@ def _rotation(container: av.container.InputContainer, stream: av.VideoStream) ->
     return 0
 
 
+def _video_lead(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    if stream.start_time is None or stream.time_base is None or container.start_time is None:
+        return 0.0
+    lead = float(stream.start_time * stream.time_base) - container.start_time / av.time_base
+    return max(0.0, lead)
+
+
 def _is_vfr(stream: av.VideoStream) -> bool:
     average, base = stream.average_rate, stream.base_rate
     if not average or not base:
@@ -113,6 +122,7 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             audio_rate=audio.codec_context.sample_rate if audio is not None else 0,
             audio_duration_s=_stream_seconds(audio) if audio is not None else None,
             vfr=_is_vfr(video) if video is not None else False,
+            video_lead_s=_video_lead(container, video) if video is not None else 0.0,
         )
 
 

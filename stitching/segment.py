@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from media.graph import Stream, compile_graph, open_input
+from media.graph import Input, Stream, compile_graph, open_input
 from media.probe import MediaInfo, probe
 from media.runner import run_ffmpeg
 from stitching.arrival import TMP_SUFFIXES, Arrival, SideOutputs, Temporaries, add_audio
@@ -153,6 +153,12 @@ def audio_chain(audio: Stream, profile: OutputProfile, frames: int) -> Stream:
     )
 
 
+def source_input(src: Path, video_lead_s: float) -> Input:
+    """``src`` as an input whose picture starts at 0: a picture starting ``video_lead_s`` after
+    the audio would otherwise be preceded by copies of its first frame (``fps`` from 0)."""
+    return open_input(str(src), itsoffset=-video_lead_s) if video_lead_s else open_input(str(src))
+
+
 def normalise_argv(
     src: Path,
     profile: OutputProfile,
@@ -163,11 +169,14 @@ def normalise_argv(
     keyframes: Sequence[int] = (0,),
     side: SideOutputs | None = None,
     track: Path | None = None,
+    video_lead_s: float = 0.0,
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
     the way (``ebur128`` summary on stderr at log level info) and, with ``track``, a small grey
-    copy of the picture for reframing (``track.track_chain``). Pure: unit-tested without FFmpeg."""
-    source = open_input(str(src))
+    copy of the picture for reframing (``track.track_chain``). ``video_lead_s`` (the source's
+    picture starting after its audio) moves the source back so the segment starts at its first
+    picture, the audio before it cut. Pure: unit-tested without FFmpeg."""
+    source = source_input(src, video_lead_s)
     audio_in = (
         source["a:0"]
         if has_audio
@@ -258,7 +267,7 @@ def normalise(
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = normalise_argv(
         src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio,
-        keyframes=keyframes, side=side, track=tmp.track,
+        keyframes=keyframes, side=side, track=tmp.track, video_lead_s=info.video_lead_s,
     )  # fmt: skip
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))

@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from media.runner import run_ffmpeg
 from stitching import ClipError, normalise
 from stitching.segment import normalise_argv
 from tests.media.rotation import rotated_copy
@@ -136,3 +137,27 @@ def test_argv_is_pure_and_complete(tmp_path):
         assert piece in graph
     assert "expr:eq(n,0)+eq(n,6)" in argv
     assert argv[argv.index("-video_track_timescale") + 1] == "24000"
+
+
+def _luma_means(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(f.to_ndarray(format="gray").mean()) for f in container.decode(video=0)]
+
+
+def test_video_starting_after_its_audio_keeps_every_source_frame(media, tmp_path):
+    """A provider's MP4 whose picture starts 0.5 s after its audio (stream start times differ):
+    the segment starts at the first picture, audio cut to match, not with a frozen head."""
+    ramp = make_clip(media / "ramp.mp4", "color=black:s=160x90:r=24", None, vf="geq=lum='40+N*5':cb=128:cr=128")  # fmt: skip
+    src = media / "late_picture.mp4"
+    run_ffmpeg(["-itsoffset", "0.5", "-i", str(ramp), "-f", "lavfi", "-i",
+                "sine=f=440:r=48000:d=2", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                "-c:a", "aac", str(src)])  # fmt: skip
+    segment = normalise(src, PROFILE, 36, tmp_path / "late.mp4")
+    means = _luma_means(segment.path)
+    assert len(means) == 36
+    steps = np.diff(means)
+    assert steps.min() > 2, f"frozen frames at {np.flatnonzero(steps <= 2).tolist()}"
+    assert means[-1] == pytest.approx(_luma_means(ramp)[-1], abs=3)
+    pcm = np.fromfile(segment.audio_path, dtype=np.float32).reshape(-1, 2)
+    assert len(pcm) == 72000
+    assert np.abs(pcm[:2400]).max() > 0.01  # the tone under the first picture, not silence
