@@ -3,6 +3,7 @@ NumPy/OpenCV work on a small proxy so the pass stays close to the cost of decodi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import av
@@ -32,6 +33,7 @@ EIGHT_BIT_LUMA = {
     "yuva420p",
 }
 PLANAR_YUV = EIGHT_BIT_LUMA - {"nv12", "nv21", "nv16", "gray"}
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 HIST_BINS = 32
 LEVELS = np.arange(256, dtype=np.float64)
 COLOUR_BINS = 16
@@ -92,6 +94,7 @@ class VideoAccumulator:
         self.t0: float | None = None
         self.size = (0, 0)
         self.rotation = 0
+        self.dark_level, self.bright_level = cfg.dark_level, cfg.bright_level
         self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def add(self, frame: av.VideoFrame) -> None:
@@ -100,6 +103,8 @@ class VideoAccumulator:
         if self.t0 is None:
             self.t0 = t
             self.rotation = round(float(frame.rotation)) % 360
+            if limited_luma(frame):
+                self.dark_level, self.bright_level = limited_levels(self.cfg)
         t -= self.t0
         luma = luma_plane(frame)
         self.size = (frame.width, frame.height)
@@ -126,8 +131,8 @@ class VideoAccumulator:
         else:
             mad = cv2.norm(proxy, self.prev, cv2.NORM_L1) / n
             delta = 0.5 * float(np.abs(hist - self.hists).sum())
-        crushed = float(cumulative[cfg.dark_level])
-        blown = float(1.0 - cumulative[cfg.bright_level - 1])
+        crushed = float(cumulative[self.dark_level])
+        blown = float(1.0 - cumulative[self.bright_level - 1])
         mean = float(full @ LEVELS)
         self.rows.append((t, mean, mad, delta, bool(black), crushed, blown))
         self.hists = hist
@@ -219,6 +224,23 @@ def luma_plane(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
     if frame.format.name not in EIGHT_BIT_LUMA:
         frame = frame.reformat(format="gray")
     return _plane(frame, 0, 1)
+
+
+def limited_luma(frame: av.VideoFrame) -> bool:
+    """Whether ``luma_plane`` of ``frame`` is limited range (black 16, white 235): an 8-bit YUV
+    plane read as stored, unless the stream says full range (``yuvj*``, ``color_range`` JPEG).
+    Other formats are converted to ``gray``, which is full range."""
+    name = frame.format.name
+    if name not in EIGHT_BIT_LUMA or name == "gray" or name.startswith("yuvj"):
+        return False
+    return int(frame.color_range) != FULL_RANGE
+
+
+def limited_levels(cfg: DetectorConfig) -> tuple[int, int]:
+    """The exposure levels of ``cfg`` (full range, 0-255) on a limited-range luma plane."""
+    dark = 16 + cfg.dark_level * 219 / 255
+    bright = 16 + cfg.bright_level * 219 / 255
+    return math.floor(dark), math.ceil(bright)
 
 
 def luma_proxy(luma: npt.NDArray[np.uint8], short_side: int) -> npt.NDArray[np.uint8]:
