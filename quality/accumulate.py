@@ -15,6 +15,7 @@ from quality.policy import DetectorConfig
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+Gray = npt.NDArray[np.uint8]
 EIGHT_BIT_LUMA = {
     "yuv420p",
     "yuvj420p",
@@ -36,6 +37,8 @@ PLANAR_YUV = EIGHT_BIT_LUMA - {"nv12", "nv21", "nv16", "gray"}
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 HIST_BINS = 32
 LEVELS = np.arange(256, dtype=np.float64)
+LIMITED_LUMA = np.round(16 + LEVELS * 219 / 255).astype(np.uint8)  # full-range value -> limited
+LIMITED_CHROMA = np.round(128 + (LEVELS - 128) * 224 / 255).astype(np.uint8)
 COLOUR_BINS = 16
 
 
@@ -94,7 +97,7 @@ class VideoAccumulator:
         self.t0: float | None = None
         self.size = (0, 0)
         self.rotation = 0
-        self.dark_level, self.bright_level = cfg.dark_level, cfg.bright_level
+        self.dark_level, self.bright_level = limited_levels(cfg)
         self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def add(self, frame: av.VideoFrame) -> None:
@@ -103,12 +106,10 @@ class VideoAccumulator:
         if self.t0 is None:
             self.t0 = t
             self.rotation = round(float(frame.rotation)) % 360
-            if limited_luma(frame):
-                self.dark_level, self.bright_level = limited_levels(self.cfg)
         t -= self.t0
         luma = luma_plane(frame)
         self.size = (frame.width, frame.height)
-        proxy = luma_proxy(luma, self.cfg.proxy_short_side)
+        proxy = limited_proxy(frame, luma, self.cfg.proxy_short_side)
         self._frame_stats(index, t, proxy)
         if index % self.sample_every == 0:
             self._sample(index, luma, proxy)
@@ -220,24 +221,35 @@ def _textured(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
 
 
 def luma_plane(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-    """The frame's 8-bit luma, read from its plane without conversion where it has one."""
+    """The frame's 8-bit luma, read from its plane without conversion where it has one (as
+    stored: ``luma_full_range`` says on which scale)."""
     if frame.format.name not in EIGHT_BIT_LUMA:
         frame = frame.reformat(format="gray")
     return _plane(frame, 0, 1)
 
 
-def limited_luma(frame: av.VideoFrame) -> bool:
-    """Whether ``luma_plane`` of ``frame`` is limited range (black 16, white 235): an 8-bit YUV
-    plane read as stored, unless the stream says full range (``yuvj*``, ``color_range`` JPEG).
-    Other formats are converted to ``gray``, which is full range."""
+def limited_proxy(frame: av.VideoFrame, luma: npt.NDArray[np.uint8], short_side: int) -> Gray:
+    """``luma_proxy`` of the frame's ``luma_plane`` on the limited-range scale (black 16, white
+    235) most clips are stored in: a full-range or deeper clip's is mapped onto it, so the same
+    picture measures the same whatever its range or bit depth."""
+    proxy = luma_proxy(luma, short_side)
+    return np.take(LIMITED_LUMA, proxy) if luma_full_range(frame) else proxy
+
+
+def luma_full_range(frame: av.VideoFrame) -> bool:
+    """Whether ``luma_plane`` of ``frame`` uses the full 0-255 range (``gray``, to which deeper
+    formats are converted, ``yuvj*``, ``color_range`` JPEG) rather than the limited one."""
+    return frame.format.name not in EIGHT_BIT_LUMA or full_range(frame)
+
+
+def full_range(frame: av.VideoFrame) -> bool:
+    """Whether ``frame``'s own planes use the full 0-255 range rather than the limited one."""
     name = frame.format.name
-    if name not in EIGHT_BIT_LUMA or name == "gray" or name.startswith("yuvj"):
-        return False
-    return int(frame.color_range) != FULL_RANGE
+    return name == "gray" or name.startswith("yuvj") or int(frame.color_range) == FULL_RANGE
 
 
 def limited_levels(cfg: DetectorConfig) -> tuple[int, int]:
-    """The exposure levels of ``cfg`` (full range, 0-255) on a limited-range luma plane."""
+    """The exposure levels of ``cfg`` (full range, 0-255) on ``limited_proxy``'s scale."""
     dark = 16 + cfg.dark_level * 219 / 255
     bright = 16 + cfg.bright_level * 219 / 255
     return math.floor(dark), math.ceil(bright)
@@ -258,11 +270,16 @@ def _plane(frame: av.VideoFrame, index: int, step: int) -> npt.NDArray[np.uint8]
 
 
 def colour_sample(frame: av.VideoFrame, t: float, proxy: npt.NDArray[np.uint8]) -> ColourSample:
-    """Y, U and V statistics read straight from the planes (no colour conversion)."""
+    """Y, U and V statistics read straight from the planes (no colour conversion), chroma on the
+    limited scale like ``proxy`` (``limited_proxy``)."""
+    full = full_range(frame)
     if frame.format.name not in PLANAR_YUV:
         frame = frame.reformat(format="yuv420p")
     step = max(1, round(min(frame.planes[1].height, frame.planes[1].width) / 36))
-    channels = [proxy, _plane(frame, 1, step), _plane(frame, 2, step)]
+    chroma = [_plane(frame, 1, step), _plane(frame, 2, step)]
+    if full:
+        chroma = [np.take(LIMITED_CHROMA, c) for c in chroma]
+    channels = [proxy, *chroma]
     hist = np.stack(
         [np.bincount((c >> 4).ravel(), minlength=COLOUR_BINS) / c.size for c in channels]
     ).astype(np.float32)
