@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -66,14 +66,15 @@ def _unreadable(path: Path, error: str) -> MediaInfo:
     )
 
 
-def _rotation(container: av.container.InputContainer, stream: av.VideoStream) -> int:
-    """Rotation in degrees (0, 90, 180, 270) from the display matrix of the first decoded frame."""
+def _rotation(container: av.container.InputContainer, stream: av.VideoStream) -> int | None:
+    """Rotation in degrees (0, 90, 180, 270) from the display matrix of the first decoded frame;
+    None when the stream ends without one (a declared video stream holding no frame)."""
     try:
         for frame in container.decode(stream):
             return round(float(frame.rotation)) % 360
     except (av.error.FFmpegError, ValueError):
         return 0
-    return 0
+    return None
 
 
 def _video_lead(container: av.container.InputContainer, stream: av.VideoStream) -> float:
@@ -93,7 +94,7 @@ def _is_vfr(stream: av.VideoStream) -> bool:
 def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
     """Read container and stream headers; an unreadable file yields ``error``, not an exception.
     ``read_rotation`` decodes the first frame for its display matrix (the gate reads it in its own
-    decode pass instead)."""
+    decode pass instead); a video stream without any frame is then an ``error``."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -104,7 +105,8 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
         duration = float(container.duration / av.time_base) if container.duration else 0.0
         rate = video.average_rate if video is not None else None
         sar = video.sample_aspect_ratio if video is not None else None
-        return MediaInfo(
+        rotation = _rotation(container, video) if video is not None and read_rotation else 0
+        info = MediaInfo(
             path=path,
             container=container.format.name,
             duration_s=duration,
@@ -115,7 +117,7 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             frame_count=(video.frames or None) if video is not None else None,
             pix_fmt=video.codec_context.pix_fmt if video is not None else None,
             sar=Fraction(sar) if sar else None,
-            rotation=_rotation(container, video) if video is not None and read_rotation else 0,
+            rotation=rotation or 0,
             video_duration_s=_stream_seconds(video) if video is not None else None,
             audio_codec=audio.codec_context.name if audio is not None else None,
             audio_channels=audio.codec_context.channels if audio is not None else 0,
@@ -124,6 +126,7 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             vfr=_is_vfr(video) if video is not None else False,
             video_lead_s=_video_lead(container, video) if video is not None else 0.0,
         )
+    return info if rotation is not None else replace(info, error="its video stream has no frame")
 
 
 def count_frames(path: Path) -> int:

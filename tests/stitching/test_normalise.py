@@ -161,3 +161,18 @@ def test_video_starting_after_its_audio_keeps_every_source_frame(media, tmp_path
     pcm = np.fromfile(segment.audio_path, dtype=np.float32).reshape(-1, 2)
     assert len(pcm) == 72000
     assert np.abs(pcm[:2400]).max() > 0.01  # the tone under the first picture, not silence
+
+
+def test_a_video_stream_without_frames_is_named(media, tmp_path):
+    """A container declaring a video stream that holds no frame (audio packets only)."""
+    clip = make_clip(media / "for_empty.mkv", encode=("-c:v", "libx264", "-c:a", "aac"))
+    empty = media / "empty_video.mkv"
+    with av.open(str(clip)) as source, av.open(str(empty), "w") as output:
+        output.add_stream_from_template(source.streams.video[0])
+        audio = output.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = audio
+                output.mux(packet)
+    with pytest.raises(ClipError, match=r"empty_video\.mkv: not a usable video .*no frame"):
+        normalise(empty, PROFILE, 24, tmp_path / "empty.mp4")
