@@ -298,6 +298,8 @@ def thumb(frame: av.VideoFrame, width: int) -> npt.NDArray[np.uint8]:
 
 
 SPEECH_RATE = 16_000
+AUDIO_GAP_S = 0.05  # one audio level block (``quality.audio.BLOCK_S``)
+MAX_AUDIO_GAP_S = 10.0  # a garbage timestamp jump fills no more than this
 
 
 class AudioAccumulator:
@@ -314,9 +316,11 @@ class AudioAccumulator:
             else None
         )
         self.speech: list[npt.NDArray[np.int16]] = []
+        self.next_s: float | None = None
 
     def add(self, frame: av.AudioFrame) -> None:
         self.rate = frame.sample_rate
+        gap = self._gap(frame)
         if self.resampler is not None:
             frame.pts = None  # resample by sample count; gaps are the dropout check's business
             for mono in self.resampler.resample(frame):
@@ -332,7 +336,18 @@ class AudioAccumulator:
             chunk = ((data.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
         else:
             chunk = data.astype(np.float32, copy=False)
+        if gap:
+            self.chunks.append(np.zeros((chunk.shape[0], gap), np.float32))
         self.chunks.append(chunk)
+
+    def _gap(self, frame: av.AudioFrame) -> int:
+        """Samples missing before ``frame`` by its timestamp (packets lost, a timestamp jump),
+        so a gap reads as the silence it plays as; jitter under ``AUDIO_GAP_S`` is ignored."""
+        start, expected = frame.time, self.next_s
+        self.next_s = (start if start is not None else expected or 0.0) + frame.samples / self.rate
+        if start is None or expected is None or start - expected < AUDIO_GAP_S:
+            return 0
+        return round(min(start - expected, MAX_AUDIO_GAP_S) * self.rate)
 
     def speech_pcm(self) -> npt.NDArray[np.int16] | None:
         """The 16 kHz mono track, or None when it was not asked for."""
