@@ -302,6 +302,22 @@ AUDIO_GAP_S = 0.05  # one audio level block (``quality.audio.BLOCK_S``)
 MAX_AUDIO_GAP_S = 10.0  # a garbage timestamp jump fills no more than this
 
 
+SAMPLE_DTYPES = {"u8": "u1", "s16": "<i2", "s32": "<i4", "s64": "<i8", "flt": "<f4", "dbl": "<f8"}
+
+
+def samples_of(frame: av.AudioFrame) -> npt.NDArray[np.generic]:
+    """The frame's samples as (channels, samples), read from one plane per channel: PyAV 18's
+    ``to_ndarray`` reads one plane past the last of eight or more planar channels (7.1) and
+    crashes the process."""
+    channels, count = len(frame.layout.channels), frame.samples
+    dtype = np.dtype(SAMPLE_DTYPES[frame.format.name.rstrip("p")])
+    if not frame.format.is_planar:
+        packed = np.frombuffer(memoryview(frame.planes[0]), dtype)[: count * channels]
+        return packed.reshape(-1, channels).T
+    planes = frame.planes
+    return np.stack([np.frombuffer(memoryview(planes[i]), dtype)[:count] for i in range(channels)])
+
+
 class AudioAccumulator:
     """Collects decoded audio as float32 (channels, samples) in [-1, 1]; with ``keep_speech``, also
     a 16 kHz mono 16-bit copy (what voice activity detection reads), resampled by FFmpeg as the
@@ -325,10 +341,7 @@ class AudioAccumulator:
             frame.pts = None  # resample by sample count; gaps are the dropout check's business
             for mono in self.resampler.resample(frame):
                 self.speech.append(mono.to_ndarray().reshape(-1).astype(np.int16, copy=False))
-        data = frame.to_ndarray()
-        channels = len(frame.layout.channels)
-        if not frame.format.is_planar:
-            data = data.reshape(-1, channels).T
+        data = samples_of(frame)
         if data.dtype.kind == "i":
             scale = float(np.iinfo(data.dtype.type).max) + 1.0  # type: ignore[type-var]
             chunk = (data.astype(np.float32) / scale).astype(np.float32)

@@ -128,3 +128,14 @@ def test_a_gap_in_the_audio_timestamps_is_a_dropout(
     assert "audio_dropout" in found, sorted(found)
     assert found["audio_dropout"].start == pytest.approx(0.8, abs=0.06)
     assert found["audio_dropout"].end == pytest.approx(1.2, abs=0.06)
+
+
+def test_eight_channel_audio_is_measured(make_clip: Callable[..., Path]) -> None:
+    """7.1 AAC: PyAV 18 lists nine planes for eight planar channels and ``to_ndarray`` reads the
+    ninth, which killed the gate's process (segmentation fault)."""
+    path = make_clip("seven_one", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=2", "-f",
+                     "lavfi", "-i", "sine=f=440:sample_rate=48000:d=2", "-af",
+                     "pan=7.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0|c6=c0|c7=c0")  # fmt: skip
+    verdict = evaluate(path, replace(CLIPS["clean"].expect, duration_s=2.0))
+    assert verdict.metrics["audio_s"] == pytest.approx(2.0, abs=0.05)
+    assert not {"missing_audio", "silent_audio"} & {f.code for f in verdict.findings}
