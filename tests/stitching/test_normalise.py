@@ -9,8 +9,10 @@ import av
 import numpy as np
 import pytest
 
+from foundation.variants import resolve
 from media.runner import run_ffmpeg
 from stitching import ClipError, normalise
+from stitching.native import native_segment
 from stitching.segment import normalise_argv
 from tests.media.rotation import rotated_copy
 from tests.stitching.conftest import PROFILE, make_clip
@@ -176,3 +178,20 @@ def test_a_video_stream_without_frames_is_named(media, tmp_path):
                 output.mux(packet)
     with pytest.raises(ClipError, match=r"empty_video\.mkv: not a usable video .*no frame"):
         normalise(empty, PROFILE, 24, tmp_path / "empty.mp4")
+
+
+def test_a_native_clip_whose_picture_starts_late_keeps_every_frame(media, tmp_path):
+    """The native variant render of a shot, its picture 0.5 s after its audio: the variant's
+    segment opens on its first picture like the main one, not on a held copy of it."""
+    ramp = make_clip(media / "ramp.mp4", "color=black:s=160x90:r=24", None,
+                     vf="geq=lum='40+N*5':cb=128:cr=128")  # fmt: skip
+    late = media / "late_native.mp4"
+    run_ffmpeg(["-itsoffset", "0.5", "-i", str(ramp), "-f", "lavfi", "-i",
+                "sine=f=440:r=48000:d=2", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                "-c:a", "aac", str(late)])  # fmt: skip
+    main = normalise(ramp, PROFILE, 36, tmp_path / "main.mp4")
+    variant = resolve("1:1", PROFILE.width, PROFILE.height)
+    segment = native_segment(late, main, (0, 0), PROFILE, variant, tmp_path / "square.mp4")
+    steps = np.diff(_luma_means(segment.path))
+    assert len(steps) == 35
+    assert steps.min() > 2, f"frozen frames at {np.flatnonzero(steps <= 2).tolist()}"
