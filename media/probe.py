@@ -34,6 +34,8 @@ class MediaInfo:
     vfr: bool = False
     video_lead_s: float = 0.0
     """How long after the file's earliest stream the video starts (its audio may start first)."""
+    hdr: bool = False
+    """The video's transfer is HDR (PQ or HLG): it needs tone mapping to be shown as SDR."""
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -84,6 +86,9 @@ def _video_lead(container: av.container.InputContainer, stream: av.VideoStream) 
     return max(0.0, lead)
 
 
+HDR_TRANSFERS = (16, 18)  # AVCOL_TRC_SMPTE2084 (PQ), AVCOL_TRC_ARIB_STD_B67 (HLG)
+
+
 def _is_vfr(stream: av.VideoStream) -> bool:
     average, base = stream.average_rate, stream.base_rate
     if not average or not base:
@@ -125,6 +130,7 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             audio_duration_s=_stream_seconds(audio) if audio is not None else None,
             vfr=_is_vfr(video) if video is not None else False,
             video_lead_s=_video_lead(container, video) if video is not None else 0.0,
+            hdr=video is not None and video.codec_context.color_trc in HDR_TRANSFERS,
         )
     return info if rotation is not None else replace(info, error="its video stream has no frame")
 

@@ -31,16 +31,17 @@ def native_argv(
     keyframes: list[int],
     out: Path,
     video_lead_s: float = 0.0,
+    hdr: bool = False,
 ) -> list[str]:
     """Argv: ``src``'s picture cut to ``target``'s aspect (centred), into ``target``, exactly
     ``frames`` frames (the last one held if the clip is short), video only, from its first
-    picture (``segment.source_input``). Pure."""
+    picture (``segment.source_input``), tone-mapped when ``hdr``. Pure."""
     w, h = target.width, target.height
     cut = source_input(src, video_lead_s)["v:0"].filter(
         "crop", f"trunc(min(iw,ih*{w}/{h})/2)*2", f"trunc(min(ih,iw*{h}/{w})/2)*2",
         "(iw-ow)/2", "(ih-oh)/2",
     )  # fmt: skip
-    graph = compile_graph([video_chain(cut, target, frames, target.max_hold_frames + 2)])
+    graph = compile_graph([video_chain(cut, target, frames, target.max_hold_frames + 2, hdr=hdr)])
     return [*graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0], "-an",
             *x264_args(target, keyframes), "-f", "mp4", str(out)]  # fmt: skip
 
@@ -60,8 +61,9 @@ def native_segment(
     out.parent.mkdir(parents=True, exist_ok=True)
     video = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:10]}.native.mp4")
     try:
-        lead = probe(src, read_rotation=False).video_lead_s
-        run_ffmpeg(native_argv(src, target, main.frames, keyframes, video, lead))
+        info = probe(src, read_rotation=False)
+        argv = native_argv(src, target, main.frames, keyframes, video, info.video_lead_s, info.hdr)
+        run_ffmpeg(argv)
         segment = finish_reframe(main, hints, target, video, out)
     finally:
         video.unlink(missing_ok=True)

@@ -195,3 +195,24 @@ def test_a_native_clip_whose_picture_starts_late_keeps_every_frame(media, tmp_pa
     steps = np.diff(_luma_means(segment.path))
     assert len(steps) == 35
     assert steps.min() > 2, f"frozen frames at {np.flatnonzero(steps <= 2).tolist()}"
+
+
+HLG = (
+    "format=gbrpf32le,zscale=tin=bt709:t=linear:npl=100:pin=bt709:p=bt709,"
+    "zscale=tin=linear:pin=bt709:p=bt2020:t=arib-std-b67:m=bt2020nc:r=tv,format=yuv420p10le"
+)
+
+
+def test_an_hdr_clip_is_tone_mapped_to_the_profile(media, tmp_path):
+    """A phone's HLG clip (BT.2020, 10 bit) of 75 % colour bars: the segment (BT.709 SDR) shows
+    the bars as an SDR clip of them does, not dark and washed out."""
+    hdr_tags = ("-color_trc", "arib-std-b67", "-color_primaries", "bt2020", "-colorspace", "bt2020nc")  # fmt: skip
+    src = make_clip(media / "hlg_bars.mp4", "smptebars=s=160x90:r=24", None, vf=HLG,
+                    encode=(*X265_10, *hdr_tags))  # fmt: skip
+    segment = normalise(src, PROFILE, 12, tmp_path / "hlg.mp4")
+    with av.open(str(segment.path)) as container:
+        row = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)[20]
+    grey, yellow = row[10], row[33]
+    assert min(grey) > 165, f"75 % grey bar reads {grey.tolist()}"
+    assert yellow[0] > 165, f"yellow bar reads {yellow.tolist()}"
+    assert yellow[2] < 40, f"yellow bar reads {yellow.tolist()}"
