@@ -362,10 +362,16 @@ def _finish(
 
 
 def _check_counts(arrival: Arrival, profile: OutputProfile, frames: int, samples: int) -> None:
-    if frames != arrival.frames:
+    if frames < arrival.frames:
         raise ClipError(
             f"{arrival.src}: normalised to {frames} frames, plan needs {arrival.frames} "
             f"({arrival.frames - frames} short at {profile.rate} fps)"
+        )
+    if frames > arrival.frames:
+        raise ClipError(
+            f"{arrival.src}: normalised to {frames} frames, {frames - arrival.frames} more than "
+            f"the plan's {arrival.frames} at {profile.rate} fps (FFmpeg restarts its filters "
+            "where the picture changes size or format mid-clip)"
         )
     if samples != profile.samples_for(arrival.frames):
         raise ClipError(

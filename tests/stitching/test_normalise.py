@@ -216,3 +216,20 @@ def test_an_hdr_clip_is_tone_mapped_to_the_profile(media, tmp_path):
     assert min(grey) > 165, f"75 % grey bar reads {grey.tolist()}"
     assert yellow[0] > 165, f"yellow bar reads {yellow.tolist()}"
     assert yellow[2] < 40, f"yellow bar reads {yellow.tolist()}"
+
+
+def test_a_picture_changing_size_mid_clip_is_named(media, tmp_path):
+    """Two sizes joined in one stream: FFmpeg rebuilds the filter graph at the change and the
+    run makes one frame too many; the error says so instead of '-1 short'."""
+    parts = []
+    for index, size in enumerate(("160x90", "320x240")):
+        part = media / f"size_part{index}.ts"
+        run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=s={size}:r=24:d=0.75", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-f", "mpegts", str(part)])  # fmt: skip
+        parts.append(part.read_bytes())
+    joined = media / "size_change.ts"
+    joined.write_bytes(b"".join(parts))
+    src = media / "size_change.mkv"
+    run_ffmpeg(["-i", str(joined), "-c", "copy", str(src)])
+    with pytest.raises(ClipError, match=r"size_change\.mkv: normalised to 37 frames, 1 more than"):
+        normalise(src, PROFILE, 36, tmp_path / "sizes.mp4")
