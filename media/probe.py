@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,6 +32,10 @@ class MediaInfo:
     audio_duration_s: float | None
     error: str | None = None
     vfr: bool = False
+    video_lead_s: float = 0.0
+    """How long after the file's earliest stream the video starts (its audio may start first)."""
+    hdr: bool = False
+    """The video's transfer is HDR (PQ or HLG): it needs tone mapping to be shown as SDR."""
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -64,14 +68,25 @@ def _unreadable(path: Path, error: str) -> MediaInfo:
     )
 
 
-def _rotation(container: av.container.InputContainer, stream: av.VideoStream) -> int:
-    """Rotation in degrees (0, 90, 180, 270) from the display matrix of the first decoded frame."""
+def _rotation(container: av.container.InputContainer, stream: av.VideoStream) -> int | None:
+    """Rotation in degrees (0, 90, 180, 270) from the display matrix of the first decoded frame;
+    None when the stream ends without one (a declared video stream holding no frame)."""
     try:
         for frame in container.decode(stream):
             return round(float(frame.rotation)) % 360
     except (av.error.FFmpegError, ValueError):
         return 0
-    return 0
+    return None
+
+
+def _video_lead(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    if stream.start_time is None or stream.time_base is None or container.start_time is None:
+        return 0.0
+    lead = float(stream.start_time * stream.time_base) - container.start_time / av.time_base
+    return max(0.0, lead)
+
+
+HDR_TRANSFERS = (16, 18)  # AVCOL_TRC_SMPTE2084 (PQ), AVCOL_TRC_ARIB_STD_B67 (HLG)
 
 
 def _is_vfr(stream: av.VideoStream) -> bool:
@@ -84,7 +99,7 @@ def _is_vfr(stream: av.VideoStream) -> bool:
 def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
     """Read container and stream headers; an unreadable file yields ``error``, not an exception.
     ``read_rotation`` decodes the first frame for its display matrix (the gate reads it in its own
-    decode pass instead)."""
+    decode pass instead); a video stream without any frame is then an ``error``."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -95,7 +110,8 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
         duration = float(container.duration / av.time_base) if container.duration else 0.0
         rate = video.average_rate if video is not None else None
         sar = video.sample_aspect_ratio if video is not None else None
-        return MediaInfo(
+        rotation = _rotation(container, video) if video is not None and read_rotation else 0
+        info = MediaInfo(
             path=path,
             container=container.format.name,
             duration_s=duration,
@@ -106,14 +122,17 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             frame_count=(video.frames or None) if video is not None else None,
             pix_fmt=video.codec_context.pix_fmt if video is not None else None,
             sar=Fraction(sar) if sar else None,
-            rotation=_rotation(container, video) if video is not None and read_rotation else 0,
+            rotation=rotation or 0,
             video_duration_s=_stream_seconds(video) if video is not None else None,
             audio_codec=audio.codec_context.name if audio is not None else None,
             audio_channels=audio.codec_context.channels if audio is not None else 0,
             audio_rate=audio.codec_context.sample_rate if audio is not None else 0,
             audio_duration_s=_stream_seconds(audio) if audio is not None else None,
             vfr=_is_vfr(video) if video is not None else False,
+            video_lead_s=_video_lead(container, video) if video is not None else 0.0,
+            hdr=video is not None and video.codec_context.color_trc in HDR_TRANSFERS,
         )
+    return info if rotation is not None else replace(info, error="its video stream has no frame")
 
 
 def count_frames(path: Path) -> int:

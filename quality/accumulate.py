@@ -3,6 +3,7 @@ NumPy/OpenCV work on a small proxy so the pass stays close to the cost of decodi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import av
@@ -14,6 +15,7 @@ from quality.policy import DetectorConfig
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+Gray = npt.NDArray[np.uint8]
 EIGHT_BIT_LUMA = {
     "yuv420p",
     "yuvj420p",
@@ -32,8 +34,11 @@ EIGHT_BIT_LUMA = {
     "yuva420p",
 }
 PLANAR_YUV = EIGHT_BIT_LUMA - {"nv12", "nv21", "nv16", "gray"}
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 HIST_BINS = 32
 LEVELS = np.arange(256, dtype=np.float64)
+LIMITED_LUMA = np.round(16 + LEVELS * 219 / 255).astype(np.uint8)  # full-range value -> limited
+LIMITED_CHROMA = np.round(128 + (LEVELS - 128) * 224 / 255).astype(np.uint8)
 COLOUR_BINS = 16
 
 
@@ -92,6 +97,7 @@ class VideoAccumulator:
         self.t0: float | None = None
         self.size = (0, 0)
         self.rotation = 0
+        self.dark_level, self.bright_level = limited_levels(cfg)
         self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def add(self, frame: av.VideoFrame) -> None:
@@ -103,7 +109,7 @@ class VideoAccumulator:
         t -= self.t0
         luma = luma_plane(frame)
         self.size = (frame.width, frame.height)
-        proxy = luma_proxy(luma, self.cfg.proxy_short_side)
+        proxy = limited_proxy(frame, luma, self.cfg.proxy_short_side)
         self._frame_stats(index, t, proxy)
         if index % self.sample_every == 0:
             self._sample(index, luma, proxy)
@@ -126,8 +132,8 @@ class VideoAccumulator:
         else:
             mad = cv2.norm(proxy, self.prev, cv2.NORM_L1) / n
             delta = 0.5 * float(np.abs(hist - self.hists).sum())
-        crushed = float(cumulative[cfg.dark_level])
-        blown = float(1.0 - cumulative[cfg.bright_level - 1])
+        crushed = float(cumulative[self.dark_level])
+        blown = float(1.0 - cumulative[self.bright_level - 1])
         mean = float(full @ LEVELS)
         self.rows.append((t, mean, mad, delta, bool(black), crushed, blown))
         self.hists = hist
@@ -215,10 +221,38 @@ def _textured(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
 
 
 def luma_plane(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-    """The frame's 8-bit luma, read from its plane without conversion where it has one."""
+    """The frame's 8-bit luma, read from its plane without conversion where it has one (as
+    stored: ``luma_full_range`` says on which scale)."""
     if frame.format.name not in EIGHT_BIT_LUMA:
         frame = frame.reformat(format="gray")
     return _plane(frame, 0, 1)
+
+
+def limited_proxy(frame: av.VideoFrame, luma: npt.NDArray[np.uint8], short_side: int) -> Gray:
+    """``luma_proxy`` of the frame's ``luma_plane`` on the limited-range scale (black 16, white
+    235) most clips are stored in: a full-range or deeper clip's is mapped onto it, so the same
+    picture measures the same whatever its range or bit depth."""
+    proxy = luma_proxy(luma, short_side)
+    return np.take(LIMITED_LUMA, proxy) if luma_full_range(frame) else proxy
+
+
+def luma_full_range(frame: av.VideoFrame) -> bool:
+    """Whether ``luma_plane`` of ``frame`` uses the full 0-255 range (``gray``, to which deeper
+    formats are converted, ``yuvj*``, ``color_range`` JPEG) rather than the limited one."""
+    return frame.format.name not in EIGHT_BIT_LUMA or full_range(frame)
+
+
+def full_range(frame: av.VideoFrame) -> bool:
+    """Whether ``frame``'s own planes use the full 0-255 range rather than the limited one."""
+    name = frame.format.name
+    return name == "gray" or name.startswith("yuvj") or int(frame.color_range) == FULL_RANGE
+
+
+def limited_levels(cfg: DetectorConfig) -> tuple[int, int]:
+    """The exposure levels of ``cfg`` (full range, 0-255) on ``limited_proxy``'s scale."""
+    dark = 16 + cfg.dark_level * 219 / 255
+    bright = 16 + cfg.bright_level * 219 / 255
+    return math.floor(dark), math.ceil(bright)
 
 
 def luma_proxy(luma: npt.NDArray[np.uint8], short_side: int) -> npt.NDArray[np.uint8]:
@@ -236,11 +270,16 @@ def _plane(frame: av.VideoFrame, index: int, step: int) -> npt.NDArray[np.uint8]
 
 
 def colour_sample(frame: av.VideoFrame, t: float, proxy: npt.NDArray[np.uint8]) -> ColourSample:
-    """Y, U and V statistics read straight from the planes (no colour conversion)."""
+    """Y, U and V statistics read straight from the planes (no colour conversion), chroma on the
+    limited scale like ``proxy`` (``limited_proxy``)."""
+    full = full_range(frame)
     if frame.format.name not in PLANAR_YUV:
         frame = frame.reformat(format="yuv420p")
     step = max(1, round(min(frame.planes[1].height, frame.planes[1].width) / 36))
-    channels = [proxy, _plane(frame, 1, step), _plane(frame, 2, step)]
+    chroma = [_plane(frame, 1, step), _plane(frame, 2, step)]
+    if full:
+        chroma = [np.take(LIMITED_CHROMA, c) for c in chroma]
+    channels = [proxy, *chroma]
     hist = np.stack(
         [np.bincount((c >> 4).ravel(), minlength=COLOUR_BINS) / c.size for c in channels]
     ).astype(np.float32)
@@ -259,6 +298,24 @@ def thumb(frame: av.VideoFrame, width: int) -> npt.NDArray[np.uint8]:
 
 
 SPEECH_RATE = 16_000
+AUDIO_GAP_S = 0.05  # one audio level block (``quality.audio.BLOCK_S``)
+MAX_AUDIO_GAP_S = 10.0  # a garbage timestamp jump fills no more than this
+
+
+SAMPLE_DTYPES = {"u8": "u1", "s16": "<i2", "s32": "<i4", "s64": "<i8", "flt": "<f4", "dbl": "<f8"}
+
+
+def samples_of(frame: av.AudioFrame) -> npt.NDArray[np.generic]:
+    """The frame's samples as (channels, samples), read from one plane per channel: PyAV 18's
+    ``to_ndarray`` reads one plane past the last of eight or more planar channels (7.1) and
+    crashes the process."""
+    channels, count = len(frame.layout.channels), frame.samples
+    dtype = np.dtype(SAMPLE_DTYPES[frame.format.name.rstrip("p")])
+    if not frame.format.is_planar:
+        packed = np.frombuffer(memoryview(frame.planes[0]), dtype)[: count * channels]
+        return packed.reshape(-1, channels).T
+    planes = frame.planes
+    return np.stack([np.frombuffer(memoryview(planes[i]), dtype)[:count] for i in range(channels)])
 
 
 class AudioAccumulator:
@@ -275,17 +332,16 @@ class AudioAccumulator:
             else None
         )
         self.speech: list[npt.NDArray[np.int16]] = []
+        self.next_s: float | None = None
 
     def add(self, frame: av.AudioFrame) -> None:
         self.rate = frame.sample_rate
+        gap = self._gap(frame)
         if self.resampler is not None:
             frame.pts = None  # resample by sample count; gaps are the dropout check's business
             for mono in self.resampler.resample(frame):
                 self.speech.append(mono.to_ndarray().reshape(-1).astype(np.int16, copy=False))
-        data = frame.to_ndarray()
-        channels = len(frame.layout.channels)
-        if not frame.format.is_planar:
-            data = data.reshape(-1, channels).T
+        data = samples_of(frame)
         if data.dtype.kind == "i":
             scale = float(np.iinfo(data.dtype.type).max) + 1.0  # type: ignore[type-var]
             chunk = (data.astype(np.float32) / scale).astype(np.float32)
@@ -293,7 +349,18 @@ class AudioAccumulator:
             chunk = ((data.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
         else:
             chunk = data.astype(np.float32, copy=False)
+        if gap:
+            self.chunks.append(np.zeros((chunk.shape[0], gap), np.float32))
         self.chunks.append(chunk)
+
+    def _gap(self, frame: av.AudioFrame) -> int:
+        """Samples missing before ``frame`` by its timestamp (packets lost, a timestamp jump),
+        so a gap reads as the silence it plays as; jitter under ``AUDIO_GAP_S`` is ignored."""
+        start, expected = frame.time, self.next_s
+        self.next_s = (start if start is not None else expected or 0.0) + frame.samples / self.rate
+        if start is None or expected is None or start - expected < AUDIO_GAP_S:
+            return 0
+        return round(min(start - expected, MAX_AUDIO_GAP_S) * self.rate)
 
     def speech_pcm(self) -> npt.NDArray[np.int16] | None:
         """The 16 kHz mono track, or None when it was not asked for."""

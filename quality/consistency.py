@@ -14,7 +14,7 @@ import av
 import av.error
 import numpy as np
 
-from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample, luma_plane, luma_proxy
+from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample, limited_proxy, luma_plane
 from quality.errors import QualityError
 from quality.policy import DetectorConfig
 
@@ -148,7 +148,7 @@ def profile_from(path: Path, samples: Sequence[ColourSample]) -> ColourProfile:
 
 def _sample(frame: av.VideoFrame, t: float) -> ColourSample:
     """The colour sample the gate's decode takes of the frame (``quality.accumulate``)."""
-    proxy = luma_proxy(luma_plane(frame), DetectorConfig().proxy_short_side)
+    proxy = limited_proxy(frame, luma_plane(frame), DetectorConfig().proxy_short_side)
     return colour_sample(frame, t, proxy)
 
 

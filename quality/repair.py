@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from media.probe import probe
 from media.runner import run_ffmpeg
 from quality.errors import QualityError
 
@@ -44,7 +45,11 @@ def trim_args(path: Path, keep: tuple[float, float], out: Path, crf: int = 17) -
 
 
 def trim(path: Path, keep: tuple[float, float], out: Path) -> Path:
-    """Re-encode ``path`` keeping only ``keep`` (seconds) into ``out``; raises ``FFmpegError``."""
+    """Re-encode ``path`` keeping only ``keep`` into ``out``; raises ``FFmpegError``.
+
+    ``keep`` is in seconds from the clip's first picture, as the gate measures; FFmpeg seeks in
+    the file's time, which starts earlier when the audio starts before the picture."""
+    lead = probe(path, read_rotation=False).video_lead_s
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(trim_args(path, keep, out))
+    run_ffmpeg(trim_args(path, (keep[0] + lead, keep[1] + lead), out))
     return out

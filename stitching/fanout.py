@@ -25,12 +25,13 @@ import numpy as np
 
 from foundation.variants import Variant
 from media.errors import FFmpegError
-from media.graph import Stream, compile_graph, open_input
+from media.graph import Stream, compile_graph
+from media.probe import probe
 from media.runner import run_ffmpeg_stdout
 from stitching.arrival import SideOutputs
 from stitching.profile import OutputProfile
 from stitching.reframe import crop_of, finish_reframe, record_made, variant_profile
-from stitching.segment import Segment, segment_keyframes, x264_args
+from stitching.segment import Segment, segment_keyframes, source_input, x264_args
 from stitching.track import Crop, SubjectTrack, track_of, track_size
 from stitching.windows import (
     Neighbour,
@@ -78,7 +79,8 @@ def measure_chain(video: Stream, profile: OutputProfile, frames: int) -> Stream:
 def measure_source(src: Path, profile: OutputProfile, frames: int) -> SubjectTrack | None:
     """The subject centre on each of the ``frames`` frames the normalise run will make of
     ``src``, from one small grey decode; None when the clip does not give them all."""
-    graph = compile_graph([measure_chain(open_input(str(src))["v:0"], profile, frames)])
+    source = source_input(src, probe(src, read_rotation=False).video_lead_s)
+    graph = compile_graph([measure_chain(source["v:0"], profile, frames)])
     small_w, small_h = track_size(profile.width, profile.height)
     try:
         raw = run_ffmpeg_stdout(

@@ -14,26 +14,34 @@ import uuid
 from pathlib import Path
 
 from foundation.variants import Variant
-from media.graph import compile_graph, open_input
+from media.graph import compile_graph
+from media.probe import probe
 from media.runner import run_ffmpeg
 from stitching.profile import OutputProfile
 from stitching.reframe import finish_reframe, record_made, variant_profile
-from stitching.segment import Segment, segment_keyframes, video_chain, x264_args
+from stitching.segment import Segment, segment_keyframes, source_input, video_chain, x264_args
 
 __all__ = ["native_argv", "native_segment"]
 
 
 def native_argv(
-    src: Path, target: OutputProfile, frames: int, keyframes: list[int], out: Path
+    src: Path,
+    target: OutputProfile,
+    frames: int,
+    keyframes: list[int],
+    out: Path,
+    video_lead_s: float = 0.0,
+    hdr: bool = False,
 ) -> list[str]:
     """Argv: ``src``'s picture cut to ``target``'s aspect (centred), into ``target``, exactly
-    ``frames`` frames (the last one held if the clip is short), video only. Pure."""
+    ``frames`` frames (the last one held if the clip is short), video only, from its first
+    picture (``segment.source_input``), tone-mapped when ``hdr``. Pure."""
     w, h = target.width, target.height
-    cut = open_input(str(src))["v:0"].filter(
+    cut = source_input(src, video_lead_s)["v:0"].filter(
         "crop", f"trunc(min(iw,ih*{w}/{h})/2)*2", f"trunc(min(ih,iw*{h}/{w})/2)*2",
         "(iw-ow)/2", "(ih-oh)/2",
     )  # fmt: skip
-    graph = compile_graph([video_chain(cut, target, frames, target.max_hold_frames + 2)])
+    graph = compile_graph([video_chain(cut, target, frames, target.max_hold_frames + 2, hdr=hdr)])
     return [*graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0], "-an",
             *x264_args(target, keyframes), "-f", "mp4", str(out)]  # fmt: skip
 
@@ -53,7 +61,9 @@ def native_segment(
     out.parent.mkdir(parents=True, exist_ok=True)
     video = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:10]}.native.mp4")
     try:
-        run_ffmpeg(native_argv(src, target, main.frames, keyframes, video))
+        info = probe(src, read_rotation=False)
+        argv = native_argv(src, target, main.frames, keyframes, video, info.video_lead_s, info.hdr)
+        run_ffmpeg(argv)
         segment = finish_reframe(main, hints, target, video, out)
     finally:
         video.unlink(missing_ok=True)

@@ -17,7 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from media.graph import Stream, compile_graph, open_input
+from media.ffmpeg import has_filter
+from media.graph import Input, Stream, compile_graph, open_input
 from media.probe import MediaInfo, probe
 from media.runner import run_ffmpeg
 from stitching.arrival import TMP_SUFFIXES, Arrival, SideOutputs, Temporaries, add_audio
@@ -116,17 +117,25 @@ def window_x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) ->
 
 
 def video_chain(
-    video: Stream, profile: OutputProfile, frames: int, hold: int, crop: Crop | None = None
+    video: Stream,
+    profile: OutputProfile,
+    frames: int,
+    hold: int,
+    crop: Crop | None = None,
+    hdr: bool = False,
 ) -> Stream:
     """A source picture to the profile: rate, square pixels, letterboxed size, colour range and
     matrix, pixel format; the last frame held for ``hold`` more frames, then cut at ``frames``.
-    ``crop`` (a reframe) is cut out of the source picture first."""
+    ``crop`` (a reframe) is cut out of the source picture first; an ``hdr`` (PQ or HLG) picture
+    is tone-mapped to BT.709 SDR (``tone_map``)."""
     w, h = profile.width, profile.height
     if crop is not None:
         video = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
+    video = video.filter("fps", fps=str(profile.rate), start_time=0)
+    if hdr:
+        video = tone_map(video)
     return (
-        video.filter("fps", fps=str(profile.rate), start_time=0)
-        .filter("scale", "trunc(iw*sar/2)*2", "ih")
+        video.filter("scale", "trunc(iw*sar/2)*2", "ih")
         .filter("scale", w, h, force_original_aspect_ratio="decrease", out_range="tv",
                 out_color_matrix="bt709")
         .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2", color="black")
@@ -136,6 +145,19 @@ def video_chain(
         .filter("trim", end_frame=frames)
         .filter("setpts", "N/FRAME_RATE/TB")
     )  # fmt: skip
+
+
+def tone_map(video: Stream) -> Stream:
+    """An HDR picture (its transfer and primaries read from the stream) as BT.709 SDR: linear
+    light with SDR white at 100 nits, BT.709 primaries, ``mobius`` keeping the SDR range as it is
+    and rolling off brighter highlights."""
+    return (
+        video.filter("zscale", t="linear", npl=100)
+        .filter("format", "gbrpf32le")
+        .filter("zscale", p="bt709")
+        .filter("tonemap", tonemap="mobius", desat=0)
+        .filter("zscale", t="bt709", m="bt709", r="tv")
+    )
 
 
 def audio_chain(audio: Stream, profile: OutputProfile, frames: int) -> Stream:
@@ -153,6 +175,12 @@ def audio_chain(audio: Stream, profile: OutputProfile, frames: int) -> Stream:
     )
 
 
+def source_input(src: Path, video_lead_s: float) -> Input:
+    """``src`` as an input whose picture starts at 0: a picture starting ``video_lead_s`` after
+    the audio would otherwise be preceded by copies of its first frame (``fps`` from 0)."""
+    return open_input(str(src), itsoffset=-video_lead_s) if video_lead_s else open_input(str(src))
+
+
 def normalise_argv(
     src: Path,
     profile: OutputProfile,
@@ -163,17 +191,22 @@ def normalise_argv(
     keyframes: Sequence[int] = (0,),
     side: SideOutputs | None = None,
     track: Path | None = None,
+    video_lead_s: float = 0.0,
+    hdr: bool = False,
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
     the way (``ebur128`` summary on stderr at log level info) and, with ``track``, a small grey
-    copy of the picture for reframing (``track.track_chain``). Pure: unit-tested without FFmpeg."""
-    source = open_input(str(src))
+    copy of the picture for reframing (``track.track_chain``). ``video_lead_s`` (the source's
+    picture starting after its audio) moves the source back so the segment starts at its first
+    picture, the audio before it cut; ``hdr`` tone-maps the picture. Pure: unit-tested without
+    FFmpeg."""
+    source = source_input(src, video_lead_s)
     audio_in = (
         source["a:0"]
         if has_audio
         else open_input(f"anullsrc=r={profile.sample_rate}:cl=stereo", f="lavfi")["a"]
     )
-    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2)
+    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2, hdr=hdr)
     windows: list[Stream] = []
     if side:
         video, copy = video.split(2)
@@ -208,6 +241,11 @@ def _available_frames(info: MediaInfo, profile: OutputProfile) -> int:
 def _check_source(src: Path, info: MediaInfo, profile: OutputProfile, frames: int) -> None:
     if info.error or not info.has_video:
         raise ClipError(f"{src}: not a usable video ({info.error or 'no video stream'})")
+    if info.hdr and not (has_filter("zscale") and has_filter("tonemap")):
+        raise ClipError(
+            f"{src}: an HDR (PQ or HLG) picture needs FFmpeg's zscale (libzimg) and tonemap "
+            "filters to be shown as SDR; the configured FFmpeg lacks them"
+        )
     available = _available_frames(info, profile)
     if available and frames - available > profile.max_hold_frames:
         need, have = profile.seconds(frames), profile.seconds(available)
@@ -258,7 +296,8 @@ def normalise(
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = normalise_argv(
         src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio,
-        keyframes=keyframes, side=side, track=tmp.track,
+        keyframes=keyframes, side=side, track=tmp.track, video_lead_s=info.video_lead_s,
+        hdr=info.hdr,
     )  # fmt: skip
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))
@@ -323,10 +362,16 @@ def _finish(
 
 
 def _check_counts(arrival: Arrival, profile: OutputProfile, frames: int, samples: int) -> None:
-    if frames != arrival.frames:
+    if frames < arrival.frames:
         raise ClipError(
             f"{arrival.src}: normalised to {frames} frames, plan needs {arrival.frames} "
             f"({arrival.frames - frames} short at {profile.rate} fps)"
+        )
+    if frames > arrival.frames:
+        raise ClipError(
+            f"{arrival.src}: normalised to {frames} frames, {frames - arrival.frames} more than "
+            f"the plan's {arrival.frames} at {profile.rate} fps (FFmpeg restarts its filters "
+            "where the picture changes size or format mid-clip)"
         )
     if samples != profile.samples_for(arrival.frames):
         raise ClipError(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -103,3 +104,38 @@ def test_audio_when_none_requested_is_only_noted(corpus_clip: Callable[[str], Pa
 def test_silent_track_is_fine_when_audio_is_optional(corpus_clip: Callable[[str], Path]) -> None:
     assert "silent_audio" not in _codes(corpus_clip("silent_audio"), audio="any")
     assert "missing_audio" not in _codes(corpus_clip("missing_audio"), audio="any")
+
+
+def test_a_gap_in_the_audio_timestamps_is_a_dropout(
+    make_clip: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A WebM/MKV (MediaRecorder-style) whose audio packets skip 0.4 s: the decoder hands the
+    samples on back to back, but the clip plays 0.4 s of nothing there, as a silent run would."""
+    whole = make_clip("for_gap", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=2", "-f",
+                      "lavfi", "-i", "sine=f=440:sample_rate=48000:d=2")  # fmt: skip
+    gapped = tmp_path / "audio_gap.mkv"
+    with av.open(str(whole)) as source, av.open(str(gapped), "w") as output:
+        video = output.add_stream_from_template(source.streams.video[0])
+        audio = output.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux():
+            if packet.pts is None or packet.dts is None or packet.time_base is None:
+                continue
+            if packet.stream.type == "audio" and 0.8 <= packet.pts * packet.time_base < 1.2:
+                continue  # lost packets: the timestamps jump
+            packet.stream = video if packet.stream.type == "video" else audio
+            output.mux(packet)
+    found = _codes(gapped, duration_s=2.0)
+    assert "audio_dropout" in found, sorted(found)
+    assert found["audio_dropout"].start == pytest.approx(0.8, abs=0.06)
+    assert found["audio_dropout"].end == pytest.approx(1.2, abs=0.06)
+
+
+def test_eight_channel_audio_is_measured(make_clip: Callable[..., Path]) -> None:
+    """7.1 AAC: PyAV 18 lists nine planes for eight planar channels and ``to_ndarray`` reads the
+    ninth, which killed the gate's process (segmentation fault)."""
+    path = make_clip("seven_one", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=2", "-f",
+                     "lavfi", "-i", "sine=f=440:sample_rate=48000:d=2", "-af",
+                     "pan=7.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0|c6=c0|c7=c0")  # fmt: skip
+    verdict = evaluate(path, replace(CLIPS["clean"].expect, duration_s=2.0))
+    assert verdict.metrics["audio_s"] == pytest.approx(2.0, abs=0.05)
+    assert not {"missing_audio", "silent_audio"} & {f.code for f in verdict.findings}

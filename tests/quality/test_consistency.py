@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from media.runner import run_ffmpeg
 from quality.consistency import JoinThresholds, check_joins
 from quality.errors import QualityError
 
@@ -98,3 +99,20 @@ def test_a_stored_profile_that_is_not_one_is_refused() -> None:
         ColourProfile.from_json(Path("x"), dict.fromkeys(("head", "tail", "whole"), look))
     with pytest.raises(KeyError):
         ColourProfile.from_json(Path("x"), {"head": {}})
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [("libx264", "yuvj420p"), ("libx264", "yuv420p10le"), ("prores_ks", "yuv422p10le")],
+)
+def test_the_same_picture_in_another_range_or_depth_matches(
+    shots: dict[str, Path], tmp_path: Path, encode: tuple[str, str]
+) -> None:
+    """One provider's 8-bit limited-range clip and another's full-range, 10-bit or ProRes copy
+    of the same picture are one look, not a colour jump to re-render."""
+    codec, pix_fmt = encode
+    other = tmp_path / f"same_{pix_fmt}.mov"
+    run_ffmpeg(["-f", "lavfi", "-i", SRC, "-c:v", codec, "-pix_fmt", pix_fmt, str(other)])
+    join = check_joins([shots["a"], other], ["s1", "s1"])[0]
+    assert not join.flagged
+    assert join.score > 0.8, join.message

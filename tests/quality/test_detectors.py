@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from media.runner import run_ffmpeg
 from quality.expectation import ClipExpectation
 from quality.gate import evaluate
 from tests.quality.conftest import CLIPS
@@ -123,3 +124,16 @@ def test_soft_clip_against_absolute_floor(make_clip: Callable[..., Path]) -> Non
     _, found = _findings(path, SILENT)
     assert "soft_clip" in found
     assert "blur" not in found  # relative to its own median, nothing stands out
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p"])
+def test_exposure_reads_limited_and_full_range_alike(tmp_path: Path, pix_fmt: str) -> None:
+    """Blown white and crushed black from an RGB render: limited range puts them at luma 235 and
+    16, full range at 255 and 0; both are the same picture and get the same findings."""
+    path = tmp_path / f"white_black_{pix_fmt}.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=white:s=320x180:r=24:d=2", "-f", "lavfi", "-i",
+                "color=black:s=320x90:r=24:d=2", "-filter_complex",
+                f"[0][1]overlay=0:90,format={pix_fmt}",
+                "-c:v", "libx264", "-preset", "ultrafast", str(path)])  # fmt: skip
+    _, found = _findings(path, SILENT)
+    assert {"overexposed", "underexposed"} <= set(found)

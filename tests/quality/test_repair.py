@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import pytest
 
 from media.probe import count_frames, probe
+from media.runner import run_ffmpeg
 from quality.errors import QualityError
 from quality.gate import evaluate
 from quality.repair import trim, trim_args
@@ -47,3 +49,24 @@ def test_truncated_file_is_repaired_when_the_good_part_covers_the_shot(
     fixed = trim(corpus_clip("corrupt_tail"), verdict.repair, tmp_path / "fixed.mp4")
     after = evaluate(fixed, replace(expect, duration_grid=None, duration_s=1.125))
     assert after.action == "accept", [f.code for f in after.findings]
+
+
+def test_a_black_head_is_cut_where_the_gate_saw_it_when_audio_starts_first(
+    corpus_clip: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The gate's times start at the first picture; a clip whose audio starts 0.4 s before it
+    (stream start times differ) is cut at the same picture, not 0.4 s earlier."""
+    source = corpus_clip("black_head_0.5")
+    early = tmp_path / "audio_first.mp4"
+    run_ffmpeg(["-itsoffset", "0.4", "-i", str(source), "-f", "lavfi", "-i",
+                "sine=f=440:r=48000:d=3", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                "-c:a", "aac", "-shortest", str(early)])  # fmt: skip
+    verdict = evaluate(early, CLIPS["black_head_0.5"].expect)
+    assert verdict.action == "repair"
+    assert verdict.repair is not None
+    start, stop = verdict.repair
+    fixed = trim(early, verdict.repair, tmp_path / "fixed.mp4")
+    assert count_frames(fixed) == round((stop - start) * 24)
+    with av.open(str(fixed)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="gray")
+    assert first.mean() > 40, "the repaired clip still opens on the black head"
