@@ -3,7 +3,6 @@ NumPy/OpenCV work on a small proxy so the pass stays close to the cost of decodi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import av
@@ -97,7 +96,7 @@ class VideoAccumulator:
         self.t0: float | None = None
         self.size = (0, 0)
         self.rotation = 0
-        self.dark_level, self.bright_level = limited_levels(cfg)
+        self.dark_level, self.bright_level = cfg.dark_level, cfg.bright_level
         self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def add(self, frame: av.VideoFrame) -> None:
@@ -246,13 +245,6 @@ def full_range(frame: av.VideoFrame) -> bool:
     """Whether ``frame``'s own planes use the full 0-255 range rather than the limited one."""
     name = frame.format.name
     return name == "gray" or name.startswith("yuvj") or int(frame.color_range) == FULL_RANGE
-
-
-def limited_levels(cfg: DetectorConfig) -> tuple[int, int]:
-    """The exposure levels of ``cfg`` (full range, 0-255) on ``limited_proxy``'s scale."""
-    dark = 16 + cfg.dark_level * 219 / 255
-    bright = 16 + cfg.bright_level * 219 / 255
-    return math.floor(dark), math.ceil(bright)
 
 
 def luma_proxy(luma: npt.NDArray[np.uint8], short_side: int) -> npt.NDArray[np.uint8]:

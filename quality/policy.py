@@ -45,7 +45,11 @@ class DetectorConfig(_Frozen):
     blur_min_s: float = 0.25
     blur_floor: float = 1.5
     dark_level: int = 16
-    bright_level: int = 250
+    """Luma at or under which a pixel is crushed, on the limited-range scale every clip is
+    measured on (``accumulate.limited_proxy``): 16 is reference black."""
+    bright_level: int = 231
+    """Luma at or over which a pixel is blown, on the same scale: 235 is reference white (231 is
+    250 of a full-range clip)."""
     exposure_share: float = 0.35
     exposure_min_clip_share: float = 0.5
     bar_level: int = 28
