@@ -269,7 +269,12 @@ def warm_gate(settings: Settings, mode: str, prompts: list[str]) -> threading.Th
     background thread, each once per process: called when a job with shots to render starts, so
     the loading (about 1.5 s of CPU per model) overlaps the renders instead of delaying the first
     verdicts. A failure is only logged: the gate meets it again and reports it. Returns the
-    loading thread, None when everything wanted was loaded or is loading already."""
+    loading thread, None when everything wanted was loaded or is loading already.
+
+    The thread is not a daemon: a job can end before the loading does (its only shot failed at
+    its tts stage), and a process that then exits must wait for it. A daemon thread inside
+    onnxruntime while the interpreter finalises aborts the process (``terminate called without
+    an active exception``, exit 134) instead of exiting with the command's code."""
     wanted = {"safety"} | ({"text"} if gate.reads_text(gate_tiers(mode), prompts) else set())
     with _warm_lock:
         todo = wanted - _warmed
@@ -285,6 +290,6 @@ def warm_gate(settings: Settings, mode: str, prompts: list[str]) -> threading.Th
         except Exception as exc:  # a damaged wheel, onnxruntime's own errors
             log.warning("the gate's models could not be loaded ahead: %s", exc)
 
-    thread = threading.Thread(target=load, name="gate-warm", daemon=True)
+    thread = threading.Thread(target=load, name="gate-warm", daemon=False)
     thread.start()
     return thread

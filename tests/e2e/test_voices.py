@@ -7,6 +7,9 @@ before any video is paid for. (Reuse of an unchanged line: ``tests/pipeline/test
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -20,6 +23,7 @@ import yaml
 from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
 from stitching.voiceover import LEAD_S, read_mono
+from tests.quality.test_model_pool import ROOT, SLOW_LOAD
 from tests.router.test_cli_plan import app_with, run
 
 FIRST_S = 1.0  # shot a's length: shot b, the voiced one, starts here
@@ -105,3 +109,23 @@ def test_a_line_too_long_for_its_shot_fails_before_the_video_is_paid(tmp_path, c
     assert shot["status"] == "failed"
     assert "1.25x allowed" in shot["error"]
     assert [a["number"] for a in shot["attempt_log"]] == [-1]  # the tts try, no video attempt
+
+
+@pytest.mark.slow
+def test_a_render_failing_before_its_gate_loads_exits_with_its_code(tmp_path):
+    """The only shot's line is too long: the job fails before the gate's models have loaded, and
+    ``shotline render`` exits 4 after the load ends (it aborted with 134 when the process tore
+    down while the loading thread was inside onnxruntime)."""
+    path, marker = tmp_path / "voiced.yaml", tmp_path / "loaded"
+    story = board("We leave at dawn and we do not come back to this harbour again.", 1.0)
+    story["scenes"][0]["shots"] = story["scenes"][0]["shots"][1:]  # type: ignore[index]
+    path.write_text(yaml.safe_dump(story))
+    argv = ["render", str(path), "-o", str(tmp_path / "out.mp4"), "--providers", "emulated"]
+    cli = SLOW_LOAD + f"from shotline.cli import app\napp({argv!r}, prog_name='shotline')\n"
+    done = subprocess.run(
+        [sys.executable, "-c", cli, str(marker)], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "SHOTLINE_DATA_DIR": str(tmp_path / "data")}, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr[-2000:]
+    assert "1.25x allowed" in done.stdout
+    assert marker.exists(), "the process exited while the gate's models were still loading"

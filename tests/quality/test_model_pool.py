@@ -4,8 +4,11 @@ them ahead of the first gate."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +16,23 @@ import pytest
 
 from quality.errors import QualityError
 from quality.onscreen_text import RapidTextReader
+
+ROOT = Path(__file__).parents[2]
+SLOW_LOAD = """
+import pathlib, sys, threading, time
+from quality import gate
+
+def slow_load(*args, **kwargs):  # a model load still under way when the command has returned
+    while threading.main_thread().is_alive():
+        time.sleep(0.02)
+    time.sleep(0.3)
+    pathlib.Path(sys.argv[1]).write_text("loaded")
+
+gate.warm = slow_load
+"""
+"""Run first in a fresh interpreter (``sys.argv[1]``: the file the load writes when it ends): the
+gate's warm-up becomes a load that ends only after the main thread has finished, as a real one
+(about 1.5 s per model) does when a job fails at once."""
 
 FRAME = np.zeros((32, 32, 3), np.uint8)
 
@@ -120,3 +140,22 @@ def test_a_job_warms_only_the_models_its_gates_run(monkeypatch: pytest.MonkeyPat
     assert warmed("preview", ["a sky"]) == []  # loaded once per process
     assert warmed("final", ["a sky"]) == [True]  # now the OCR engines too
     assert warmed("final", ["a sky"]) == []
+
+
+def test_a_process_exits_only_after_the_warm_up_has_ended(tmp_path: Path) -> None:
+    """A warm-up still loading when the process exits is waited for: left running, a daemon
+    thread inside onnxruntime while the interpreter finalises aborted ``shotline render`` with
+    exit 134 instead of its own code."""
+    exits = """
+from foundation.settings import Settings
+from pipeline import verdicts
+verdicts.warm_gate(Settings(), "preview", ["a sky"])
+sys.exit(4)
+"""
+    marker = tmp_path / "loaded"
+    done = subprocess.run(
+        [sys.executable, "-c", SLOW_LOAD + exits, str(marker)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    assert marker.exists(), "the process exited while the gate's models were still loading"
