@@ -4,6 +4,7 @@ small storyboards, and helpers that seed attempts and cost records straight into
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,13 +49,20 @@ def small_board(
     )
 
 
-@pytest.fixture
-def emulated() -> Iterator[RunContext]:
+@contextmanager
+def emulated_context() -> Iterator[RunContext]:
+    """A run context on the emulated providers (fast polls), for the settings now in force."""
     ctx = RunContext.create("emulated", get_settings())
     ctx.settings.poll_interval_s = 0.02
     ctx.settings.backoff_base_s = 0.01
     with start_emulator(Scenario(seed=3)) as emu:
         ctx.base_urls, ctx.judge_base_urls = dict(emu.base_urls), dict(emu.judge_base_urls)
+        yield ctx
+
+
+@pytest.fixture
+def emulated() -> Iterator[RunContext]:
+    with emulated_context() as ctx:
         yield ctx
 
 

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from emulators import Scenario, start_emulator
 from foundation import money
 from foundation.errors import BudgetExceededError
 from foundation.settings import get_settings
@@ -19,7 +18,7 @@ from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from store.db import session_scope
 from store.models import Job, JobCommit
-from tests.ledger.conftest import small_board
+from tests.ledger.conftest import emulated_context, small_board
 
 BUDGET = 20.0
 
@@ -28,11 +27,7 @@ BUDGET = 20.0
 def on_postgres(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunContext]:
     monkeypatch.setenv("SHOTLINE_DATABASE_URL", fresh_postgres_url)
     get_settings.cache_clear()
-    ctx = RunContext.create("emulated", get_settings())
-    ctx.settings.poll_interval_s = 0.02
-    ctx.settings.backoff_base_s = 0.01
-    with start_emulator(Scenario(seed=3)) as emu:
-        ctx.base_urls, ctx.judge_base_urls = dict(emu.base_urls), dict(emu.judge_base_urls)
+    with emulated_context() as ctx:
         yield ctx
 
 

@@ -141,23 +141,12 @@ def test_a_job_cancelled_while_held_settles_the_found_create_by_its_billing_rule
     billed, as Kling's), not released for nothing."""
     adapter = scripted()
     job_id, attempt_id = lost_create(ctx, tmp_path, "none")
-    specs = dict(ctx.registry.provider_specs)
-    billed = BillingRules({BillingOutcome.CANCEL_QUEUED: "billed"}, source="test")
-    specs["local"] = replace(specs["local"], billing=billed)
-    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    _bill_a_cancelled_queue(ctx)
     assert EmbeddedEngine(ctx).run(job_id) == HELD
     assembly.cancel_job(ctx, job_id)
     recovery.resolve(ctx, attempt_id, "lost-job")
     assert adapter.cancelled == ["lost-job"]
-    with session_scope(ctx.db_url) as session:
-        attempt = session.get_one(Attempt, attempt_id)
-        job = session.get_one(Job, job_id)
-        cost = session.get_one(AttemptCost, attempt_id)
-        assert attempt.status == AttemptStatus.CANCELLED
-        assert attempt.settled_usd == pytest.approx(0.5)
-        assert job.spent_usd == pytest.approx(0.5)
-        assert job.reserved_usd == pytest.approx(0.0)
-        assert (cost.billing_outcome, cost.billing_basis) == ("cancel_queued", "billed")
+    _assert_settled_as_billed(ctx, job_id, attempt_id)
 
 
 def test_a_create_that_answers_after_its_job_was_cancelled_is_settled_by_its_billing_rules(
@@ -168,15 +157,26 @@ def test_a_create_that_answers_after_its_job_was_cancelled_is_settled_by_its_bil
     provider and the attempt settled by the provider's ``cancel_queued`` rule (here billed)."""
     adapter = scripted()
     job_id, attempt_id = lost_create(ctx, tmp_path, "resubmit")
-    specs = dict(ctx.registry.provider_specs)
-    billed = BillingRules({BillingOutcome.CANCEL_QUEUED: "billed"}, source="test")
-    specs["local"] = replace(specs["local"], billing=billed)
-    ctx.registry = replace(ctx.registry, provider_specs=specs)
+    _bill_a_cancelled_queue(ctx)
     assembly.cancel_job(ctx, job_id)  # the attempt is closed while ``submitting``
     with session_scope(ctx.db_url) as session:
         shot_row = session.scalars(select(Shot).where(Shot.job_id == job_id)).one()
     attempts._store_job_id(ctx, attempt_id, "late-job", shot_row)  # the create answers
     assert adapter.cancelled == ["late-job"]
+    _assert_settled_as_billed(ctx, job_id, attempt_id)
+
+
+def _bill_a_cancelled_queue(ctx: RunContext) -> None:
+    """The local provider's rules say a job cancelled while queued is billed (the quote)."""
+    specs = dict(ctx.registry.provider_specs)
+    billed = BillingRules({BillingOutcome.CANCEL_QUEUED: "billed"}, source="test")
+    specs["local"] = replace(specs["local"], billing=billed)
+    ctx.registry = replace(ctx.registry, provider_specs=specs)
+
+
+def _assert_settled_as_billed(ctx: RunContext, job_id: str, attempt_id: int) -> None:
+    """The attempt was cancelled and settled at its quote ($0.50) by the cancel_queued rule, on
+    the attempt, its job, its cost record and the ledger alike."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         job = session.get_one(Job, job_id)
@@ -186,5 +186,5 @@ def test_a_create_that_answers_after_its_job_was_cancelled_is_settled_by_its_bil
         assert job.spent_usd == pytest.approx(0.5)
         assert job.reserved_usd == pytest.approx(0.0)
         assert cost.settled_usd == pytest.approx(0.5)
-        assert cost.billing_basis == "billed"
+        assert (cost.billing_outcome, cost.billing_basis) == ("cancel_queued", "billed")
         assert ledger.settled_total(session, job_id) == pytest.approx(0.5)
