@@ -16,16 +16,18 @@ from sqlalchemy.orm import Session
 from adapters.errors import ProviderError
 from foundation import money
 from ledger import billing, records, tenants
+from ledger.finals import finals_use
 from registry import BillingOutcome, BillingRules
 from store.models import Attempt, Job, LedgerEntry
 
 
 def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
-    """Reserve ``attempt.quoted_usd`` against the job's budget; False when it does not fit."""
+    """Reserve ``attempt.quoted_usd`` against the job's budget (a preview's also holds what its
+    commits' finals use: ``ledger.finals``); False when it does not fit."""
     amount = attempt.quoted_usd
-    fits = (Job.budget_usd.is_(None)) | (
-        Job.spent_usd + Job.reserved_usd + amount <= Job.budget_usd + 1e-9
-    )
+    finals_spent, finals_held = finals_use(Job.id)  # a preview's budget is its finals' too
+    used = Job.spent_usd + Job.reserved_usd + finals_spent + finals_held
+    fits = (Job.budget_usd.is_(None)) | (used + amount <= Job.budget_usd + 1e-9)
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, fits)

@@ -13,7 +13,7 @@ from foundation.errors import BudgetExceededError, ConflictError, NotFoundError
 from foundation.storyboard import StoryboardError
 from ledger import previews
 from ledger.aggregates import CostFilter
-from pipeline import commit
+from pipeline import commit, rerender
 from pipeline.commit_versions import versions
 from pipeline.engine import EmbeddedEngine
 from store.db import session_scope
@@ -186,6 +186,19 @@ class TestEarlierCommitsShareTheBudget:
             commit.commit(ctx, preview_id, ["k1"])
         with session_scope(ctx.db_url) as session:
             assert len(session.scalars(select(JobCommit)).all()) == 1
+
+    def test_a_rerender_of_the_preview_counts_what_its_finals_hold(self, emulated):
+        """The preview's shots re-render from the same budget its final was given the rest of:
+        while the final may still spend it, a paid re-render of the preview does not fit."""
+        ctx = emulated
+        preview_id = _preview(ctx, small_board(2, budget=20.0))
+        first = commit.commit(ctx, preview_id, ["k0"])
+        assert first.quote.remaining_usd is not None
+        with pytest.raises(BudgetExceededError, match="would pass the job budget"):
+            rerender.rerender_shot(ctx, preview_id, "k1")
+        with session_scope(ctx.db_url) as session:
+            preview = session.get_one(Job, preview_id)
+            assert preview.reserved_usd == pytest.approx(0.0)
 
     @pytest.mark.slow
     def test_a_finished_final_counts_what_it_spent(self, emulated):
