@@ -20,14 +20,16 @@ from ledger.finals import finals_use
 from registry import BillingOutcome, BillingRules
 from store.models import Attempt, Job, LedgerEntry
 
+_FINALS_SPENT, _FINALS_HELD = finals_use(Job.id)
+_USED = Job.spent_usd + Job.reserved_usd + _FINALS_SPENT + _FINALS_HELD
+"""What a job's budget has given out: its own spend and holds, and (a preview's) its finals'."""
+
 
 def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
     """Reserve ``attempt.quoted_usd`` against the job's budget (a preview's also holds what its
     commits' finals use: ``ledger.finals``); False when it does not fit."""
     amount = attempt.quoted_usd
-    finals_spent, finals_held = finals_use(Job.id)  # a preview's budget is its finals' too
-    used = Job.spent_usd + Job.reserved_usd + finals_spent + finals_held
-    fits = (Job.budget_usd.is_(None)) | (used + amount <= Job.budget_usd + 1e-9)
+    fits = (Job.budget_usd.is_(None)) | (_USED + amount <= Job.budget_usd + 1e-9)
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, fits)
