@@ -22,15 +22,7 @@ from api.schemas import (
     RerenderRequest,
     ResolveRequest,
 )
-from api.submit import (
-    JobRequest,
-    fetch_music,
-    fetch_references,
-    parse_job_request,
-    plan_job,
-    prepare_job,
-    start_job,
-)
+from api.submit import JobRequest, fetch_inputs, parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError
 from foundation.money import MAX_BUDGET_USD
 from foundation.states import JobStatus
@@ -118,10 +110,8 @@ async def plan(
     webhook_url: WebhookQuery = None,
 ) -> dict[str, Any]:
     job_request = await _job_request(request, mode, budget_usd, webhook_url)
-    # the images and the bed are fetched and checked as a job's would be: a path on the server's
-    # disk is refused, never read (else a tenant could probe another tenant's stored files)
-    board = await fetch_references(state, job_request.board, tenant)
-    board = await fetch_music(state, board, tenant)
+    # checked as a job's would be (else a tenant could probe another tenant's stored files)
+    board = await fetch_inputs(state, job_request.board, tenant)
     job_request = JobRequest(board, job_request.mode, job_request.webhook_url)
     return await run_in_threadpool(plan_job, state, job_request)
 

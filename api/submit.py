@@ -186,13 +186,20 @@ def _natural(path: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
 
+async def fetch_inputs(state: ApiState, board: Storyboard, tenant: str) -> Storyboard:
+    """The reference images and the music bed fetched and checked (``fetch_references``,
+    ``fetch_music``): a path on the server's disk is refused, never read."""
+    board = await fetch_references(state, board, tenant)
+    return await fetch_music(state, board, tenant)
+
+
 async def prepare_job(state: ApiState, request: JobRequest, tenant: str) -> JobRequest:
-    """Check the webhook URL, then fetch the reference images: everything a job needs from the
-    network before ``start_job``, done without blocking the event loop or the sync routes."""
+    """Check the webhook URL, then fetch the inputs (``fetch_inputs``): everything a job needs
+    from the network before ``start_job``, done without blocking the event loop or the sync
+    routes."""
     if request.webhook_url is not None:
         await state.outbound.acheck(request.webhook_url, "webhook_url")
-    board = await fetch_references(state, request.board, tenant)
-    board = await fetch_music(state, board, tenant)
+    board = await fetch_inputs(state, request.board, tenant)
     return JobRequest(board, request.mode, request.webhook_url)
 
 

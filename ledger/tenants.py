@@ -106,11 +106,8 @@ def _fits(amount: float) -> ColumnElement[bool]:
 
 def has_room(session: Session, tenant: str, amount: float) -> bool:
     """Whether ``reserve`` would take ``amount`` now (True when the tenant has no budget)."""
-    row = session.scalar(select(TenantBudget.tenant).where(TenantBudget.tenant == tenant))
-    if row is None:
-        return True
-    found = select(TenantBudget.tenant).where(TenantBudget.tenant == tenant, _fits(amount))
-    return session.scalar(found) is not None
+    row = session.execute(select(_fits(amount)).where(TenantBudget.tenant == tenant)).first()
+    return row is None or bool(row[0])
 
 
 def reserve(session: Session, tenant: str, amount: float) -> bool:
