@@ -96,7 +96,6 @@ class VideoAccumulator:
         self.t0: float | None = None
         self.size = (0, 0)
         self.rotation = 0
-        self.dark_level, self.bright_level = cfg.dark_level, cfg.bright_level
         self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def add(self, frame: av.VideoFrame) -> None:
@@ -131,8 +130,8 @@ class VideoAccumulator:
         else:
             mad = cv2.norm(proxy, self.prev, cv2.NORM_L1) / n
             delta = 0.5 * float(np.abs(hist - self.hists).sum())
-        crushed = float(cumulative[self.dark_level])
-        blown = float(1.0 - cumulative[self.bright_level - 1])
+        crushed = float(cumulative[cfg.dark_level])
+        blown = float(1.0 - cumulative[cfg.bright_level - 1])
         mean = float(full @ LEVELS)
         self.rows.append((t, mean, mad, delta, bool(black), crushed, blown))
         self.hists = hist
