@@ -6,7 +6,6 @@ Every problem is reported at once, each with its path
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -38,23 +37,16 @@ from foundation.limits import Limits
 from foundation.modes import Mode as Mode  # re-exported: the storyboard names its mode
 from foundation.money import MAX_BUDGET_USD
 from foundation.music import MusicSpec
+from foundation.output import OutputSpec as OutputSpec  # re-exported: the board's `output`
 from foundation.previews import PreviewSpec as PreviewSpec  # re-exported: the board's `preview`
 from foundation.strict import Strict as _Strict
 from foundation.timeline import exact_rate, frames_for, join_problem, transition_frames
 from foundation.transition import Transition as Transition  # re-exported: shots name theirs
 from foundation.validation import nul_problems, problems_from
 from foundation.variants import (
-    MAX_VARIANTS,
-    Variant,
-    VariantItem,
-    VariantSpec,
-    resolve,
     shots_problems,
-    spec_of,
     variant_problems,
 )
-
-_SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 
 class StoryboardError(InvalidInputError):
@@ -73,58 +65,6 @@ class AudioNeed(StrEnum):
     NONE = "none"
     AMBIENT = "ambient"
     DIALOGUE = "dialogue"
-
-
-def parse_size(value: str) -> tuple[int, int]:
-    """``"1280x720"`` -> ``(1280, 720)``: even sides of 32-7680 pixels, at most 7680x4320 pixels
-    in all, no more elongated than 8:1 (what the gate and the stitcher can process)."""
-    match = _SIZE_RE.match(value.strip().lower())
-    if not match:
-        raise ValueError(f"size {value[:40]!r} is not WIDTHxHEIGHT, e.g. 1280x720")
-    width, height = int(match[1]), int(match[2])
-    if width % 2 or height % 2:
-        raise ValueError(f"size {value!r} needs even sides")
-    if min(width, height) < lim.MIN_SIDE or max(width, height) > lim.MAX_SIDE:
-        raise ValueError(f"size {value!r}: each side must be {lim.MIN_SIDE}-{lim.MAX_SIDE} pixels")
-    if width * height > lim.MAX_PIXELS:
-        raise ValueError(f"size {value!r} is over {lim.MAX_PIXELS} pixels (7680x4320)")
-    if max(width, height) > lim.MAX_ASPECT * min(width, height):
-        raise ValueError(f"size {value!r} is more elongated than {lim.MAX_ASPECT:g}:1")
-    return width, height
-
-
-class OutputSpec(_Strict):
-    size: str = "1280x720"
-    fps: float = Field(default=24, ge=lim.MIN_FPS, le=lim.MAX_FPS)
-    loudness_lufs: float = Field(default=-16.0, ge=-40, le=-5)
-    variants: list[VariantItem] = Field(default_factory=list, max_length=MAX_VARIANTS)
-    """Other aspects (``"9:16"``) or sizes (``"1080x1920"``), reframed from the main picture, or
-    ``{aspect, render, shots}`` objects allowing native renders (``foundation.variants``)."""
-
-    @field_validator("size")
-    @classmethod
-    def _valid_size(cls, value: str) -> str:
-        parse_size(value)
-        return value.strip().lower()
-
-    @property
-    def width(self) -> int:
-        return parse_size(self.size)[0]
-
-    @property
-    def height(self) -> int:
-        return parse_size(self.size)[1]
-
-    def variant_texts(self) -> list[str]:
-        """Each variant's aspect or size as written."""
-        return [spec_of(item).aspect for item in self.variants]
-
-    def variant_specs(self) -> list[VariantSpec]:
-        return [spec_of(item) for item in self.variants]
-
-    def variant_list(self) -> list[Variant]:
-        """The variants, resolved against the main size (validated: ``variant_problems``)."""
-        return [resolve(text, self.width, self.height) for text in self.variant_texts()]
 
 
 class Shot(_Strict):

@@ -58,7 +58,7 @@ def build_expectation(
     tier: str,
     content: ContentAsk | None = None,
 ) -> ClipExpectation:
-    from foundation.storyboard import parse_size
+    from foundation.output import parse_size
     from media.probe import probe
     from quality.expectation import ClipExpectation
 

@@ -39,7 +39,7 @@ def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, T
 
 
 def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
-    from foundation.storyboard import parse_size
+    from foundation.output import parse_size
     from stitching import OutputProfile
 
     try:
