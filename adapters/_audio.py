@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import httpx
 
 from adapters._http import cap_answers, classify_status
-from adapters.errors import ProviderTimeoutError, TransientError
+from adapters.errors import ProviderFailureError, ProviderTimeoutError, TransientError
 
 
 class AudioEndpoint:
@@ -53,14 +53,34 @@ class AudioEndpoint:
         headers: Mapping[str, str],
         params: Mapping[str, str],
     ) -> bytes:
+        request = self.client.build_request(
+            "POST", url, json=dict(body), headers=dict(headers), params=dict(params)
+        )
         try:
-            response = self.client.post(
-                url, json=dict(body), headers=dict(headers), params=dict(params)
-            )
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeoutError(f"{self.WHAT} timed out: {exc}", self.provider) from exc
+            response = self.client.send(request, stream=True)
         except httpx.RequestError as exc:
-            raise TransientError(f"{self.WHAT} unreachable: {exc}", self.provider) from exc
-        if response.status_code >= 400:
+            raise self._transport_error(exc) from exc
+        try:
+            if response.status_code < 400:
+                return self._generated(response)
+            try:
+                response.read()
+            except httpx.RequestError as exc:
+                raise self._transport_error(exc) from exc
             raise classify_status(self.provider, response)
-        return response.content
+        finally:
+            response.close()
+
+    def _transport_error(self, exc: httpx.RequestError) -> TransientError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderTimeoutError(f"{self.WHAT} timed out: {exc}", self.provider)
+        return TransientError(f"{self.WHAT} unreachable: {exc}", self.provider)
+
+    def _generated(self, response: httpx.Response) -> bytes:
+        """A 200 answer's audio: the provider generated (and billed) it, so a body that cannot be
+        read (cut off, past the answer cap) fails as generated (``ProviderError.generated``)."""
+        try:
+            return response.read()
+        except httpx.RequestError as exc:
+            error = ProviderFailureError(f"{self.WHAT} answer unreadable: {exc}", self.provider)
+            raise error.generated() from exc

@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 
-from adapters._http import HttpClient
+from adapters._http import HttpClient, looks_like_safety
 from adapters.errors import (
+    ProviderError,
     ProviderFailureError,
     ProviderTimeoutError,
     RejectedInputError,
@@ -105,30 +106,72 @@ class FalImageClient:
             raise ProviderFailureError("queue answer without request_id", self.provider, data)
         return f"{queue_root(app_id)}/requests/{request_id}"
 
-    def poll(self, job: str, request: ImageRequest) -> ImageResult | None:
-        """One status check: the image once the request completed, ``None`` while it waits."""
-        status = self._http.json("GET", f"/{job}/status")
-        if status.get("status") != "COMPLETED":
-            return None
+    def generate(self, request: ImageRequest) -> ImageResult:
+        """Submit and poll until the request completes. Every error past the submit carries the
+        request as its ``provider_job`` (and whether a poll saw it ``IN_PROGRESS``): fal may bill
+        it. On the client's own deadline the request is cancelled at fal (``_abandon``)."""
+        job = self.submit(request)
+        running = False
+        try:
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                status = self._http.json("GET", f"/{job}/status")
+                if status.get("status") == "COMPLETED":
+                    return self._completed(job, status, request)
+                running = running or status.get("status") != "IN_QUEUE"  # unknown: maybe running
+                time.sleep(POLL_S)  # provider polling, not test synchronisation
+            return self._abandon(job, request)
+        except ProviderError as exc:
+            exc.after_job(job, was_running=running)
+            raise
+
+    def _completed(self, job: str, status: dict[str, Any], request: ImageRequest) -> ImageResult:
+        """A completed request's image: ``error`` on the status is the app's failure (a job that
+        ran: fal's ``failure`` or, by its wording, ``moderation`` rule); an answer past the result
+        fetch that cannot be used is a success fal bills."""
         if status.get("error"):
-            raise ProviderFailureError(str(status["error"]), self.provider, status)
+            error = str(status["error"])
+            if looks_like_safety(error):
+                raise SafetyRefusalError(error, self.provider, status)
+            raise ProviderFailureError(error, self.provider, status)
         try:
             result = self._http.json("GET", f"/{job}")
         except RejectedInputError as exc:
             if "content_policy_violation" in str(exc.raw):
                 raise SafetyRefusalError(str(exc), self.provider, exc.raw) from exc
             raise
-        return self._image(result, request)
+        try:
+            return self._image(result, request)
+        except ProviderError as exc:
+            exc.generated()
+            raise
 
-    def generate(self, request: ImageRequest) -> ImageResult:
-        job = self.submit(request)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            done = self.poll(job, request)
-            if done is not None:
-                return done
-            time.sleep(POLL_S)  # provider polling, not test synchronisation
-        raise ProviderTimeoutError(f"{job} did not finish in {self.timeout:g}s", self.provider)
+    def _abandon(self, job: str, request: ImageRequest) -> ImageResult:
+        """The deadline passed: cancel the request at fal and raise the timeout as ``cancelled``.
+        fal's queue cancel (fal.ai/docs/inference-api/queue/cancel, read 2026-12-05): ``PUT
+        .../requests/{id}/cancel`` removes a queued request and signals a running one's runner
+        (the app decides whether it stops); ``ALREADY_COMPLETED`` (400) when it finished, and then
+        its image is taken after all. A cancel fal did not take leaves it running."""
+        error = ProviderTimeoutError(f"{job} did not finish in {self.timeout:g}s", self.provider)
+        error.billing_hint = "cancelled"
+        try:
+            self._http.call("PUT", f"/{job}/cancel")
+        except RejectedInputError:  # ALREADY_COMPLETED: it finished meanwhile
+            status = self._final_status(job)
+            if status is not None:
+                return self._completed(job, status, request)
+            raise error.after_job(job, was_running=True) from None
+        except ProviderError:  # the cancel did not reach fal: the request goes on
+            raise error.after_job(job, was_running=True) from None
+        raise error
+
+    def _final_status(self, job: str) -> dict[str, Any] | None:
+        """The status of a request fal would not cancel, when it says COMPLETED (else None)."""
+        try:
+            status = self._http.json("GET", f"/{job}/status")
+        except ProviderError:
+            return None
+        return status if status.get("status") == "COMPLETED" else None
 
     def _image(self, result: dict[str, Any], request: ImageRequest) -> ImageResult:
         images = result.get("images") or []

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from adapters._http import HttpClient
-from adapters.errors import ProviderFailureError, SafetyRefusalError
+from adapters._http import HttpClient, decode_object
+from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError
 from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
 BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
@@ -96,7 +96,15 @@ class GeminiImageClient:
     def generate(self, request: ImageRequest) -> ImageResult:
         refuse_unsupported(request, self.provider, seed=False)
         path = f"/models/{request.model}:generateContent"
-        data = self._http.json("POST", path, json=gemini_body(request))
+        answer = self._http.call("POST", path, json=gemini_body(request))
+        try:  # the API answered 200: it billed the call, whatever the answer holds
+            return self._answer(decode_object(self.provider, answer), request)
+        except ProviderError as exc:
+            exc.generated()
+            raise
+
+    def _answer(self, data: dict[str, Any], request: ImageRequest) -> ImageResult:
+        """The image in a 200 answer; a block in its body is a safety refusal."""
         blocked = (data.get("promptFeedback") or {}).get("blockReason")
         if blocked:
             raise SafetyRefusalError(f"prompt blocked: {blocked}", self.provider, data)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from adapters._http import HttpClient, body_of, classify_status, error_message
+from adapters._http import HttpClient, body_of, classify_status, decode_object, error_message
 from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError
 from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
@@ -65,15 +65,19 @@ class OpenAIImageClient:
         refuse_unsupported(request, self.provider, seed=False)
         body = generation_body(request)
         if not request.references:
-            data = self._http.json("POST", "/images/generations", json=body)
+            answer = self._http.call("POST", "/images/generations", json=body)
         else:
             fields = {k: str(v) for k, v in body.items()}
             files = [
                 ("image[]", (f"reference-{i}.{_EXT.get(r.mime, 'png')}", r.data, r.mime))
                 for i, r in enumerate(request.references)
             ]
-            data = self._http.json("POST", "/images/edits", data=fields, files=files)
-        return self._result(data, request)
+            answer = self._http.call("POST", "/images/edits", data=fields, files=files)
+        try:  # the API answered 200: it generated (and billed) the image, usable or not
+            return self._result(decode_object(self.provider, answer), request)
+        except ProviderError as exc:
+            exc.generated()
+            raise
 
     def _result(self, data: dict[str, Any], request: ImageRequest) -> ImageResult:
         items = data.get("data") or []

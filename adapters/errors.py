@@ -3,7 +3,13 @@ only the pipeline decides whether to retry."""
 
 from __future__ import annotations
 
+from typing import Self
+
 from foundation.errors import ShotlineError
+
+ANSWERED = "answered"
+"""``ProviderError.provider_job`` of a synchronous call that failed after its 200 answer: the
+provider has no job id to give, but it generated what it answered (and billed it)."""
 
 
 class ProviderError(ShotlineError):
@@ -17,11 +23,35 @@ class ProviderError(ShotlineError):
     provider ended it with its own server error), ``cancelled`` (it was cancelled)."""
     charged_usd: float | None = None
     """What the provider reported charging for the job (Runway ``cost.credits``), when it did."""
+    provider_job: str | None = None
+    """The provider job the error came after, for a client that raises it past the job's create
+    (a stage try's image, voice or music, whose attempt has no job id of its own): the job's id
+    once the provider accepted the request, ``ANSWERED`` when a synchronous call failed after its
+    200 answer; None when the provider made nothing (an error status, a refused create). The ledger
+    bills a failure by the provider's rules only when there was a job
+    (``ledger.billing.outcome_of_failure``)."""
+    was_running: bool = False
+    """A status poll had seen ``provider_job`` under way (``cancel_running``, not ``cancel_queued``)."""
 
     def __init__(self, message: str, provider: str = "", raw: object | None = None) -> None:
         super().__init__(f"{provider}: {message}" if provider else message)
         self.provider = provider
         self.raw = raw
+
+    def after_job(self, job: str, *, was_running: bool = False) -> Self:
+        """This error, as one raised after the provider accepted ``job`` (seen running or not)."""
+        self.provider_job = job
+        self.was_running = self.was_running or was_running
+        return self
+
+    def generated(self) -> Self:
+        """This error, as one raised after the provider answered with what it generated (a 200
+        whose output is unusable): the job succeeded (``billing_hint`` ``success``) unless the
+        error is a safety refusal (the provider's moderation flagged it)."""
+        self.provider_job = self.provider_job or ANSWERED
+        if self.kind != "safety_refusal" and self.billing_hint is None:
+            self.billing_hint = "success"
+        return self
 
 
 class TransientError(ProviderError):

@@ -118,12 +118,15 @@ def settle_failure(
     error: ProviderError,
     *,
     was_running: bool,
+    had_job: bool | None = None,
 ) -> billing.Charge:
-    """Settle an attempt that failed with ``error`` (see ``billing.outcome_of_failure``)."""
+    """Settle an attempt that failed with ``error`` (see ``billing.outcome_of_failure``).
+    ``had_job``: whether the provider had a job for it (None: whether the attempt has a provider
+    job id; a stage try's synchronous call that failed after its 200 has none, yet generated)."""
     outcome = billing.outcome_of_failure(
         error.kind,
         error.billing_hint,
-        had_job=bool(attempt.provider_job_id),
+        had_job=bool(attempt.provider_job_id) if had_job is None else had_job,
         was_running=was_running,
     )
     return settle_outcome(session, job_id, attempt, rules, outcome, error.charged_usd)

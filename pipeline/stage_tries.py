@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.errors import ProviderError
+from adapters.errors import ANSWERED, ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from pipeline import admission
@@ -182,7 +182,7 @@ def call(
         admission.sent(ctx, attempt_id, model_id)
         return send()
     except ProviderError as exc:
-        failed(ctx, attempt_id, owner, str(exc), exc.kind, stage)
+        failed(ctx, attempt_id, owner, exc, stage)
         return f"{model_id}: {exc}", False
     finally:
         admission.release(ctx, attempt_id, model_id)
@@ -202,14 +202,23 @@ def keep_output(
 
 
 def failed(
-    ctx: RunContext, attempt_id: int, owner: Owner, error: str, kind: str, stage: Stage
+    ctx: RunContext, attempt_id: int, owner: Owner, exc: ProviderError, stage: Stage
 ) -> None:
-    """A provider refusal or failure: nothing was delivered, nothing is billed."""
+    """A provider refusal or failure, settled by the provider's billing rules as a video
+    attempt's is (``ledger.service.settle_failure``): nothing when the provider made nothing (an
+    error status, a refused request), else what its rules say for how the error's
+    ``provider_job`` ended (its id is kept as the try's ``provider_job_id``)."""
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        attempt.error, attempt.error_kind = error, kind
-        ledger.settle(session, owner.id, attempt, 0.0)
-        attempt_to(session, attempt, AttemptStatus.FAILED, stage=stage, error=error)
+        attempt.error, attempt.error_kind = str(exc), exc.kind
+        if exc.provider_job and exc.provider_job != ANSWERED:
+            attempt.provider_job_id = exc.provider_job
+        rules = ctx.registry.billing(attempt.provider)
+        ledger.settle_failure(
+            session, owner.id, attempt, rules, exc,
+            was_running=exc.was_running, had_job=exc.provider_job is not None,
+        )  # fmt: skip
+        attempt_to(session, attempt, AttemptStatus.FAILED, stage=stage, error=str(exc))
 
 
 def cached_try(

@@ -51,11 +51,13 @@ def store(request: Request) -> ImageStore:
 @dataclass(frozen=True)
 class Gate:
     """``response``: answer this instead (an HTTP fault); ``refused``: the scenario's
-    ``safety_refusal`` picked this call; ``fault``: a JSON fault to apply to the answer."""
+    ``safety_refusal`` picked this call; ``fault``: a JSON fault to apply to the answer;
+    ``outcome``: the scenario's outcome fault for the call (``safety_refusal``, ``job_failure``...)."""
 
     response: Response | None
     refused: bool
     fault: Any
+    outcome: str | None = None
 
 
 async def gate(request: Request, provider: str, model: str, raw: bytes, prompt: str) -> Gate:
@@ -66,8 +68,8 @@ async def gate(request: Request, provider: str, model: str, raw: bytes, prompt: 
         answer = await fault_response(provider, fault)
         if answer is not None:
             return Gate(answer, False, None)
-    refused = emu.job_fault(provider, model, attempt, prompt) == "safety_refusal"
-    return Gate(None, refused, fault)
+    outcome = emu.job_fault(provider, model, attempt, prompt)
+    return Gate(None, outcome == "safety_refusal", fault, outcome)
 
 
 def picture(

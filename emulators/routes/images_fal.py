@@ -194,12 +194,16 @@ async def submit(app_id: str, request: Request) -> Response:
         return gated.response
     images = store(request)
     request_id = images.next_id("img-")
-    latency = flow.emulator(request).profile(PROVIDER, app_id).latency.seconds
+    latency = flow.emulator(request).profile(PROVIDER, app_id).latency
+    now = time.monotonic()
     images.requests[request_id] = {
         "app": app_id,
         "body": body,
         "refused": gated.refused,
-        "done_at": time.monotonic() + latency,
+        "failed": gated.outcome == "job_failure",
+        "started_at": now + latency.seconds * latency.queued_fraction,
+        "done_at": now + latency.seconds,
+        "cancelled": False,
     }
     root = "/".join(app_id.split("/")[:2])
     base = f"{flow.root(request)}/fal/{root}/requests/{request_id}"
@@ -237,9 +241,34 @@ async def status(request_id: str, request: Request) -> Response:
     if job is None:
         return JSONResponse({"detail": "Request not found"}, status_code=404)
     base = str(request.url).removesuffix("/status")
-    if time.monotonic() < job["done_at"]:
+    now = time.monotonic()
+    if not job["cancelled"] and now < job["started_at"]:
+        answer = {"status": "IN_QUEUE", "queue_position": 0, "response_url": base}
+        return respond(answer, status=202)
+    if not job["cancelled"] and now < job["done_at"]:
         return respond({"status": "IN_PROGRESS", "logs": [], "response_url": base}, status=202)
-    return respond({"status": "COMPLETED", "logs": [], "response_url": base})
+    body: dict[str, Any] = {"status": "COMPLETED", "logs": [], "response_url": base}
+    if job["cancelled"]:  # as emulators.routes.fal status_body
+        body |= {"error": "Request was cancelled", "error_type": "request_cancelled"}
+    elif job["failed"]:  # the scenario's job_failure: the runner failed after the queue took it
+        body |= {"error": "Runner failed", "error_type": "runner_failure"}
+    return respond(body)
+
+
+async def cancel(request_id: str, request: Request) -> Response:
+    """fal's queue cancel (fal.ai/docs/inference-api/queue/cancel, read 2026-12-05): a request
+    not finished yet is cancelled (202 ``CANCELLATION_REQUESTED``; here it stops at once, queued or
+    running), a finished one answers 400 ``ALREADY_COMPLETED``, an unknown one 404."""
+    refused = auth_refusal(request)
+    if refused is not None:
+        return refused
+    job = _request(request, request_id)
+    if job is None:
+        return JSONResponse({"detail": "Request not found"}, status_code=404)
+    if job["cancelled"] or time.monotonic() >= job["done_at"]:
+        return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+    job["cancelled"] = True
+    return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
 
 
 async def result(request_id: str, request: Request) -> Response:
@@ -249,8 +278,12 @@ async def result(request_id: str, request: Request) -> Response:
     job = _request(request, request_id)
     if job is None:
         return JSONResponse({"detail": "Request not found"}, status_code=404)
+    if job["cancelled"]:
+        return JSONResponse({"detail": "Request was cancelled"}, status_code=400)
     if time.monotonic() < job["done_at"]:
         return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
+    if job["failed"]:
+        return JSONResponse({"detail": "Runner failed"}, status_code=500)
     app_id, body = job["app"], job["body"]
     errors, (width, height), refs = check(app_id, body)
     if errors:
@@ -272,6 +305,7 @@ async def result(request_id: str, request: Request) -> Response:
 for _root in ("fal-ai/flux", "fal-ai/flux-pro"):
     router.add_api_route(f"/fal/{_root}/requests/{{request_id}}/status", status, methods=["GET"])
     router.add_api_route(f"/fal/{_root}/requests/{{request_id}}", result, methods=["GET"])
+    router.add_api_route(f"/fal/{_root}/requests/{{request_id}}/cancel", cancel, methods=["PUT"])
 
 
 def _images(
