@@ -12,6 +12,8 @@ fal-ai/fal c6f0afaa ``toolkit/image/image.py`` ``ImageSize``), ``seed``, ``num_i
 as a black image of the same size with ``has_nsfw_concepts: [true]`` (fal-ai/fal c6f0afaa
 ``toolkit/image/safety_checker.py`` ``postprocess_images`` and ``toolkit/image/__init__.py``
 ``filter_by``): that is a safety refusal here, never a keyframe.
+Every error past the submit names the request (``ProviderError.provider_job``) for the ledger's
+billing rules; on the client's own deadline the request is cancelled at fal (``_abandon``).
 Usage: ``images``, and ``megapixels`` per image rounded up to whole ones of 1024x1024 (fal bills
 FLUX schnell "$0.003 per megapixels"; the rounding and the megapixel's size are UNCERTAIN, 3P).
 """
