@@ -4,7 +4,10 @@ catch-all routes serve the video apps.
 
 As on fal (see ``emulators.routes.fal``): the gateway refuses a bad ``Authorization`` (401) at
 submit; the app's runner validates the input after the queue took it, so a bad input completes
-and its result answers 422 with pydantic ``detail`` items. Sources (checked 2026-12-05):
+and its result answers 422 with pydantic ``detail`` items. A request is ``IN_QUEUE`` for the
+profile's ``latency.queued_fraction`` of its latency, then ``IN_PROGRESS``; a scenario
+``job_failure`` completes it with ``error`` (as ``emulators.routes.fal``); ``PUT .../cancel``
+cancels it (``cancel``). Sources (checked 2026-12-05):
 - [FALJS] fal-js 381105e1 ``endpoints.ts``: ``FluxSchnellInput`` (= ``FluxDevInput``: prompt,
   image_size preset or ``ImageSize``, num_inference_steps, seed, num_images, output_format
   jpeg|png, enable_safety_checker, sync_mode, acceleration), ``FluxKontextInput`` (image_url
