@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from adapters._http import cap_answers, classify_status
+from adapters._http import cap_answers, classify_status, synchronous_generation
 from adapters.errors import ProviderFailureError, ProviderTimeoutError, TransientError
 
 
@@ -56,10 +56,11 @@ class AudioEndpoint:
         request = self.client.build_request(
             "POST", url, json=dict(body), headers=dict(headers), params=dict(params)
         )
-        try:
-            response = self.client.send(request, stream=True)
-        except httpx.RequestError as exc:
-            raise self._transport_error(exc) from exc
+        with synchronous_generation():
+            try:
+                response = self.client.send(request, stream=True)
+            except httpx.RequestError as exc:
+                raise self._transport_error(exc) from exc
         try:
             if response.status_code < 400:
                 return self._generated(response)

@@ -212,6 +212,24 @@ def edge(provider: str) -> Iterator[None]:
         raise TransientError(f"connection failed: {exc}", provider) from exc
 
 
+_AFTER_SEND = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+
+
+@contextmanager
+def synchronous_generation() -> Iterator[None]:
+    """Around a synchronous generation request (the answer is the output, no job to poll or
+    cancel): a transport failure after the request went out (a read timeout, a dropped or garbled
+    answer; not one over the answer cap, which is refused unread) leaves the provider generating,
+    and billing, what it was asked, so the error is marked ``ProviderError.unanswered``."""
+    try:
+        yield
+    except ProviderError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, _AFTER_SEND) and not isinstance(cause, AnswerTooLargeError):
+            exc.unanswered()
+        raise
+
+
 def origin_of(url: str | httpx.URL) -> str:
     """``scheme://host[:port]`` of ``url``, normalised as httpx does (lower case, default port
     dropped), so two spellings of one origin compare equal."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from adapters._http import HttpClient, decode_object
+from adapters._http import HttpClient, decode_object, synchronous_generation
 from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError
 from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
@@ -96,7 +96,8 @@ class GeminiImageClient:
     def generate(self, request: ImageRequest) -> ImageResult:
         refuse_unsupported(request, self.provider, seed=False)
         path = f"/models/{request.model}:generateContent"
-        answer = self._http.call("POST", path, json=gemini_body(request))
+        with synchronous_generation():
+            answer = self._http.call("POST", path, json=gemini_body(request))
         try:  # the API answered 200: it billed the call, whatever the answer holds
             return self._answer(decode_object(self.provider, answer), request)
         except ProviderError as exc:

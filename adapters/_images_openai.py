@@ -18,7 +18,14 @@ from typing import Any
 
 import httpx
 
-from adapters._http import HttpClient, body_of, classify_status, decode_object, error_message
+from adapters._http import (
+    HttpClient,
+    body_of,
+    classify_status,
+    decode_object,
+    error_message,
+    synchronous_generation,
+)
 from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError
 from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
@@ -64,15 +71,16 @@ class OpenAIImageClient:
     def generate(self, request: ImageRequest) -> ImageResult:
         refuse_unsupported(request, self.provider, seed=False)
         body = generation_body(request)
-        if not request.references:
-            answer = self._http.call("POST", "/images/generations", json=body)
-        else:
-            fields = {k: str(v) for k, v in body.items()}
-            files = [
-                ("image[]", (f"reference-{i}.{_EXT.get(r.mime, 'png')}", r.data, r.mime))
-                for i, r in enumerate(request.references)
-            ]
-            answer = self._http.call("POST", "/images/edits", data=fields, files=files)
+        with synchronous_generation():
+            if not request.references:
+                answer = self._http.call("POST", "/images/generations", json=body)
+            else:
+                fields = {k: str(v) for k, v in body.items()}
+                files = [
+                    ("image[]", (f"reference-{i}.{_EXT.get(r.mime, 'png')}", r.data, r.mime))
+                    for i, r in enumerate(request.references)
+                ]
+                answer = self._http.call("POST", "/images/edits", data=fields, files=files)
         try:  # the API answered 200: it generated (and billed) the image, usable or not
             return self._result(decode_object(self.provider, answer), request)
         except ProviderError as exc:

@@ -10,6 +10,12 @@ from foundation.errors import ShotlineError
 ANSWERED = "answered"
 """``ProviderError.provider_job`` of a synchronous call that failed after its 200 answer: the
 provider has no job id to give, but it generated what it answered (and billed it)."""
+SENT = "sent"
+"""``ProviderError.provider_job`` of a synchronous call whose request reached the provider but
+whose answer never came (a read timeout, a dropped connection): the provider may have generated it
+(and billed it), so it is settled as a job abandoned while running."""
+NO_JOB_ID = frozenset({ANSWERED, SENT})
+"""The marks of a synchronous call: a provider job without an id of its own."""
 
 
 class ProviderError(ShotlineError):
@@ -27,7 +33,7 @@ class ProviderError(ShotlineError):
     """The provider job the error came after, for a client that raises it past the job's create
     (a stage try's image, voice or music, whose attempt has no job id of its own): the job's id
     once the provider accepted the request, ``ANSWERED`` when a synchronous call failed after its
-    200 answer; None when the provider made nothing (an error status, a refused create). The ledger
+    200 answer, ``SENT`` when its answer never came; None when the provider made nothing (an error status, a refused create). The ledger
     bills a failure by the provider's rules only when there was a job
     (``ledger.billing.outcome_of_failure``)."""
     was_running: bool = False
@@ -51,6 +57,14 @@ class ProviderError(ShotlineError):
         self.provider_job = self.provider_job or ANSWERED
         if self.kind != "safety_refusal" and self.billing_hint is None:
             self.billing_hint = "success"
+        return self
+
+    def unanswered(self) -> Self:
+        """This error, as one raised after a synchronous request went out and before its answer
+        came: the provider was generating it, and no cancel exists (``cancelled`` while running)."""
+        self.provider_job = self.provider_job or SENT
+        self.was_running = True
+        self.billing_hint = self.billing_hint or "cancelled"
         return self
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.errors import ANSWERED, ProviderError
+from adapters.errors import NO_JOB_ID, ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from pipeline import admission
@@ -211,7 +211,7 @@ def failed(
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
         attempt.error, attempt.error_kind = str(exc), exc.kind
-        if exc.provider_job and exc.provider_job != ANSWERED:
+        if exc.provider_job and exc.provider_job not in NO_JOB_ID:
             attempt.provider_job_id = exc.provider_job
         rules = ctx.registry.billing(attempt.provider)
         ledger.settle_failure(

@@ -17,6 +17,7 @@ from adapters._http import cap_answers
 from adapters._images_local import encode
 from adapters.errors import (
     ANSWERED,
+    SENT,
     ProviderError,
     ProviderFailureError,
     ProviderTimeoutError,
@@ -209,3 +210,43 @@ def test_a_speech_answer_cut_off_after_its_200_is_generated_and_a_refusal_is_not
     with pytest.raises(RejectedInputError) as refusal:
         speech_answering(refused).speak(said)
     assert (refusal.value.provider_job, outcome(refusal.value)) == (None, None)
+
+
+def _raising(exc: Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return httpx.MockTransport(handler)
+
+
+SENT_OR_NOT = [
+    (httpx.ReadTimeout("no answer yet"), SENT, "cancel_running"),
+    (httpx.RemoteProtocolError("server disconnected"), SENT, "cancel_running"),
+    (httpx.ConnectError("refused"), None, None),
+    (httpx.ConnectTimeout("no route"), None, None),
+]
+
+
+@pytest.mark.parametrize(("failure", "job", "billed_as"), SENT_OR_NOT)
+def test_a_synchronous_image_request_left_unanswered_is_a_job_abandoned_while_running(
+    failure, job, billed_as
+):
+    client = build_image_client("openai_images", "openai", api_key="k", transport=_raising(failure))
+    with pytest.raises(ProviderError) as caught:
+        client.generate(ImageRequest("gpt-image-1", "a fox"))
+    error = caught.value
+    assert (error.provider_job, outcome(error)) == (job, billed_as)
+    assert error.was_running is (job is not None)
+
+
+@pytest.mark.parametrize(("failure", "job", "billed_as"), SENT_OR_NOT)
+def test_a_speech_request_left_unanswered_is_a_job_abandoned_while_running(failure, job, billed_as):
+    client = SpeechClient(
+        "openai",
+        "k",
+        "https://api.openai.test/v1",
+        client=httpx.Client(transport=_raising(failure)),
+    )
+    with pytest.raises(ProviderError) as caught:
+        client.speak(SpeechRequest("We leave at dawn.", "gpt-4o-mini-tts", "onyx"))
+    assert (caught.value.provider_job, outcome(caught.value)) == (job, billed_as)
