@@ -33,6 +33,7 @@ from adapters.errors import (
     ProviderTimeoutError,
     RejectedInputError,
     SafetyRefusalError,
+    TransientError,
 )
 from adapters.fal import queue_root
 from adapters.images import ImageRequest, ImageResult, Reference, measured, refuse_unsupported
@@ -111,13 +112,18 @@ class FalImageClient:
     def generate(self, request: ImageRequest) -> ImageResult:
         """Submit and poll until the request completes. Every error past the submit carries the
         request as its ``provider_job`` (and whether a poll saw it ``IN_PROGRESS``): fal may bill
-        it. On the client's own deadline the request is cancelled at fal (``_abandon``)."""
+        it. A status check that fails in transit is repeated; on the client's own deadline the
+        request is cancelled at fal (``_abandon``)."""
         job = self.submit(request)
         running = False
         try:
             deadline = time.monotonic() + self.timeout
             while time.monotonic() < deadline:
-                status = self._http.json("GET", f"/{job}/status")
+                try:
+                    status = self._http.json("GET", f"/{job}/status")
+                except TransientError:  # a status check is safe to repeat until the deadline
+                    time.sleep(POLL_S)
+                    continue
                 if status.get("status") == "COMPLETED":
                     return self._completed(job, status, request)
                 running = running or status.get("status") != "IN_QUEUE"  # unknown: maybe running

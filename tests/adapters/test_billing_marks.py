@@ -250,3 +250,20 @@ def test_a_speech_request_left_unanswered_is_a_job_abandoned_while_running(failu
     with pytest.raises(ProviderError) as caught:
         client.speak(SpeechRequest("We leave at dawn.", "gpt-4o-mini-tts", "onyx"))
     assert (caught.value.provider_job, outcome(caught.value)) == (job, billed_as)
+
+
+def test_a_status_check_failing_in_transit_is_repeated_not_the_end_of_a_paid_request():
+    fal = scripted_fal(
+        {
+            ("POST", "/fal-ai/flux/schnell"): [SUBMITTED],
+            ("GET", "/status"): [
+                httpx.Response(502, text="<html>bad gateway</html>"),
+                httpx.Response(200, text='{"status": "IN_PRO'),
+                httpx.Response(200, json={"status": "COMPLETED"}),
+            ],
+            ("GET", "/requests/r1"): [fal_image()],
+        }
+    )
+    fal.timeout = 5.0  # type: ignore[attr-defined]
+    result = fal.generate(ImageRequest("fal-ai/flux/schnell", "a fox"))  # type: ignore[attr-defined]
+    assert (result.width, result.height) == (8, 8)
