@@ -9,6 +9,8 @@ from pathlib import Path
 import av
 import av.error
 
+from media.colour import SourceColour, colour_of
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -36,6 +38,16 @@ class MediaInfo:
     """How long after the file's earliest stream the video starts (its audio may start first)."""
     hdr: bool = False
     """The video's transfer is HDR (PQ or HLG): it needs tone mapping to be shown as SDR."""
+    matrix_tag: int = 2
+    """The video's Y'CbCr matrix tag (``AVColorSpace``; 2 = unspecified, no tag)."""
+    range_tag: int = 0
+    """The video's range tag (``AVColorRange``; 0 = unspecified, 1 = limited, 2 = full)."""
+
+    @property
+    def colour(self) -> SourceColour | None:
+        """How its Y'CbCr is read (``media.colour.colour_of``: the tags, else what players assume
+        for its size); None without a Y'CbCr picture."""
+        return colour_of(self.pix_fmt, self.matrix_tag, self.range_tag, self.width, self.height)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -131,6 +143,8 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             vfr=_is_vfr(video) if video is not None else False,
             video_lead_s=_video_lead(container, video) if video is not None else 0.0,
             hdr=video is not None and video.codec_context.color_trc in HDR_TRANSFERS,
+            matrix_tag=int(video.codec_context.colorspace) if video is not None else 2,
+            range_tag=int(video.codec_context.color_range) if video is not None else 0,
         )
     return info if rotation is not None else replace(info, error="its video stream has no frame")
 
