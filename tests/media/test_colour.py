@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
 import pytest
 
 from media.colour import SourceColour, colour_of, guessed_matrix, to_rgb
+from media.frames import proxy_frames
 from tests.media.flat import RED, flat_clip, off_by
 
 
@@ -45,3 +48,10 @@ def test_to_rgb_reads_an_untagged_hd_frame_as_bt709(tmp_path):
     assert off_by(plain, RED) > 15  # what swscale does left to itself (BT.601)
     assert off_by(rgb, RED) <= 6
     assert off_by(bgr[::-1], RED) <= 6
+
+
+def test_proxy_frames_in_colour_read_an_untagged_hd_clip_as_bt709(tmp_path):
+    src = flat_clip(tmp_path / "hd.mp4", (1280, 720), RED, "bt709", tag=False)
+    bgr = proxy_frames(src, [0, 1], Fraction(24), 96, "bgr24")
+    assert off_by(bgr[1][27, 48][::-1], RED) <= 6
+    assert proxy_frames(src, [0], Fraction(24))[0].shape == (54, 96)  # grey: unchanged
