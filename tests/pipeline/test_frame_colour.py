@@ -15,5 +15,6 @@ def test_frames_sent_on_keep_an_untagged_hd_clips_colour(tmp_path):
     clip = flat_clip(tmp_path / "hd.mp4", (1280, 720), RED, "bt709", tag=False)
     for taken in (last_frame(clip, tmp_path / "last.png"), first_frame(clip, tmp_path / "f.png")):
         bgr = cv2.imread(str(taken), cv2.IMREAD_COLOR)
+        assert bgr is not None
         assert off_by(bgr[360, 640][::-1], RED) <= 6, (taken.name, bgr[360, 640])
     assert off_by(middle_frame(clip)[360, 640][::-1], RED) <= 6
