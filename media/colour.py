@@ -35,6 +35,13 @@ MATRIX_NAMES = {
 """A stream's matrix tag (``AVColorSpace``) as FFmpeg's ``scale`` filter names it in 5.1 and later;
 a tag not listed (RGB, YCgCo, ICtCp, constant-luminance BT.2020) is left to FFmpeg."""
 RANGE_NAMES = {1: "tv", 2: "pc"}  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
+HDR_TRANSFERS = {16: "pq", 18: "hlg"}  # AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67
+
+
+def hdr_transfer(transfer_tag: int) -> str | None:
+    """ "pq" or "hlg" for an HDR transfer tag (``AVColorTransferCharacteristic``), else None: an
+    HDR picture's code values are not on the SDR scale (it needs tone mapping to be shown)."""
+    return HDR_TRANSFERS.get(transfer_tag)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import av
 import av.error
 import numpy as np
 
+from media.colour import hdr_transfer
 from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample, limited_proxy, luma_plane
 from quality.errors import QualityError
 from quality.policy import DetectorConfig
@@ -63,25 +64,31 @@ class Look:
 
 @dataclass(frozen=True)
 class ColourProfile:
+    """A clip's looks. ``hdr`` ("pq" or "hlg") marks a clip whose planes hold HDR code values,
+    not on the SDR scale: its looks are compared only with clips of the same transfer."""
+
     path: Path
     head: Look
     tail: Look
     whole: Look
+    hdr: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The looks as a JSON object (stored with the gate's verdict; the path is not)."""
-        return {
+        looks = {
             "head": self.head.to_json(),
             "tail": self.tail.to_json(),
             "whole": self.whole.to_json(),
         }
+        return {**looks, "hdr": self.hdr} if self.hdr else looks
 
     @staticmethod
     def from_json(path: Path, data: Mapping[str, Any]) -> ColourProfile:
         """The inverse of ``to_json``; raises ``ValueError`` (or ``KeyError``/``TypeError``) for
         anything else."""
-        looks = [Look.from_json(data[part]) for part in ("head", "tail", "whole")]
-        return ColourProfile(Path(path), *looks)
+        head, tail, whole = (Look.from_json(data[part]) for part in ("head", "tail", "whole"))
+        hdr = data.get("hdr")
+        return ColourProfile(Path(path), head, tail, whole, str(hdr) if hdr else None)
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ def profile(path: Path, colour_fps: float = 4.0) -> ColourProfile:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         every = max(1, round(float(stream.average_rate or 24) / colour_fps))
+        hdr = hdr_transfer(int(stream.codec_context.color_trc))
         last: tuple[av.VideoFrame, float] | None = None
         for index, frame in enumerate(container.decode(stream)):
             t = float(frame.time or 0.0)
@@ -133,17 +141,20 @@ def profile(path: Path, colour_fps: float = 4.0) -> ColourProfile:
                 samples.append(_sample(frame, t))
         if last is not None and (not samples or samples[-1].time_s < last[1]):
             samples.append(_sample(*last))
-    return profile_from(path, samples)
+    return profile_from(path, samples, hdr)
 
 
-def profile_from(path: Path, samples: Sequence[ColourSample]) -> ColourProfile:
-    """The profile of colour samples in time order (the gate's single decode collects them)."""
+def profile_from(
+    path: Path, samples: Sequence[ColourSample], hdr: str | None = None
+) -> ColourProfile:
+    """The profile of colour samples in time order (the gate's single decode collects them);
+    ``hdr``: the clip's HDR transfer (``ColourProfile.hdr``)."""
     if not samples:
         raise QualityError(f"{path}: no frame decoded")
     end = samples[-1].time_s
     head = [s for s in samples if s.time_s <= samples[0].time_s + EDGE_S]
     tail = [s for s in samples if s.time_s >= end - EDGE_S]
-    return ColourProfile(Path(path), Look.of(head), Look.of(tail), Look.of(samples))
+    return ColourProfile(Path(path), Look.of(head), Look.of(tail), Look.of(samples), hdr)
 
 
 def _sample(frame: av.VideoFrame, t: float) -> ColourSample:
@@ -171,6 +182,7 @@ def compare(a: Look, b: Look, limits: JoinThresholds) -> tuple[dict[str, float],
 
 
 def _distance_to_scene(index: int, members: list[int], profiles: list[ColourProfile]) -> float:
+    members = [m for m in members if profiles[m].hdr == profiles[index].hdr]  # comparable only
     others = [profiles[m].whole.luma_mean for m in members]
     chroma_u = median(profiles[m].whole.chroma[0] for m in members)
     chroma_v = median(profiles[m].whole.chroma[1] for m in members)
@@ -191,6 +203,8 @@ def _report(
     scene: str,
     limits: JoinThresholds,
 ) -> JoinReport:
+    if profiles[a].hdr != profiles[b].hdr:
+        return _not_compared(a, b, kind, same, profiles)
     left = profiles[a].tail if kind == "join" else profiles[a].whole
     right = profiles[b].head if kind == "join" else profiles[b].whole
     values, score = compare(left, right, limits)
@@ -219,6 +233,17 @@ def _report(
         offending,
         message,
     )
+
+
+def _not_compared(
+    a: int, b: int, kind: str, same: bool, profiles: list[ColourProfile]
+) -> JoinReport:
+    """A pair of an HDR and an SDR clip (or of two HDR transfers): their planes are on different
+    scales, so a comparison would report a jump the stitched programme (which tone-maps HDR to
+    BT.709 SDR) need not have. Reported, with the reason, never flagged."""
+    which = ", ".join(f"shot {i + 1} is {(profiles[i].hdr or 'sdr').upper()}" for i in (a, b))
+    message = f"not compared: {which}; HDR planes are not on the SDR scale"
+    return JoinReport(a, b, kind, same, 0.0, 0.0, 0.0, 1.0, 1.0, False, None, message)
 
 
 def check_joins(

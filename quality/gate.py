@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from foundation.limits import MAX_PIXELS
+from media.colour import hdr_transfer
 from media.probe import MediaInfo, probe
 from quality.analysis import ClipAnalysis, analyse
 from quality.checks import check_audio, check_integrity, check_request, expected_duration
@@ -270,7 +271,7 @@ def _colour(
         ]
     if clip.video is None or not samples:
         return None
-    return profile_from(Path(path), samples).to_json()
+    return profile_from(Path(path), samples, hdr_transfer(clip.info.transfer_tag)).to_json()
 
 
 @dataclass
