@@ -6,14 +6,24 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from media.ffmpeg import has_filter
 from media.runner import run_ffmpeg
-from quality.consistency import ColourProfile, JoinThresholds, check_joins
+from quality.consistency import (
+    ColourProfile,
+    JoinThresholds,
+    check_joins,
+    check_references,
+    profile,
+    still_palette,
+)
 from quality.errors import QualityError
 from quality.expectation import ClipExpectation
 from quality.gate import evaluate
+from tests.media.flat import flat_clip
 
 SRC = "testsrc2=s=320x180:r=24:d=1"
 
@@ -159,3 +169,30 @@ def test_the_gate_records_the_hdr_transfer_with_the_profile(bars: list[Path]) ->
     profiles = [ColourProfile.from_json(p, s) for p, s in zip(bars, (sdr, hlg), strict=True)]
     assert profiles[1].hdr == "hlg"
     assert not check_joins(bars, ["s1", "s1"], profiles=profiles)[0].flagged
+
+
+@pytest.mark.parametrize(
+    ("rgb", "matrix", "size"),
+    [
+        ((200, 30, 40), "bt709", (1280, 720)),
+        ((200, 30, 40), "bt601", (640, 360)),
+        ((40, 160, 60), "bt601", (640, 360)),
+        ((230, 180, 40), "bt709", (1280, 720)),
+        ((40, 60, 200), "bt709", (1280, 720)),
+    ],
+)
+def test_a_references_colour_is_found_in_a_shot_of_that_colour(
+    rgb: tuple[int, int, int], matrix: str, size: tuple[int, int], tmp_path: Path
+) -> None:
+    """A character sheet (half the colour, half grey) against an untagged shot of the colour, HD
+    (read as BT.709) or SD (BT.601). The reference used to be read as full-range BT.601 whatever
+    the shot: each of these was flagged as missing the character's colours (present 0)."""
+    sheet = np.full((180, 320, 3), 128, np.uint8)
+    sheet[:, :160] = rgb[::-1]
+    reference = tmp_path / "sheet.png"
+    cv2.imwrite(str(reference), sheet)
+    shot = profile(flat_clip(tmp_path / "shot.mp4", size, rgb, matrix, tag=False))
+    assert shot.matrix == matrix
+    (report,) = check_references([shot], {0: [("hero", still_palette(reference))]})
+    assert not report.flagged
+    assert report.present == 1.0, report.message
