@@ -227,6 +227,13 @@ def audio_track(
     return np.clip(np.stack([left, right]), -1.0, 1.0).astype(np.float32), note
 
 
+OPENCV_MATRIX = 6
+"""``AVCOL_SPC_SMPTE170M`` (BT.601): the matrix of OpenCV's ``COLOR_BGR2YUV_I420``, measured: white
+235/128/128, black 16/128/128, (R, G, B) = (200, 30, 40) as Y'CbCr 86/107/202."""
+OPENCV_RANGE = 1
+"""``AVCOL_RANGE_MPEG``: limited range, as ``OPENCV_MATRIX`` measures."""
+
+
 def video_stream(container: av.container.OutputContainer, request: GenerationRequest) -> Any:
     rate = fps_fraction(request.fps)
     video = container.add_stream("libx264", rate=rate)
@@ -239,6 +246,10 @@ def video_stream(container: av.container.OutputContainer, request: GenerationReq
         "g": str(max(1, round(request.fps))),
     }
     video.codec_context.thread_count = 1
+    # every frame is converted by OpenCV's COLOR_BGR2YUV_I420, which is BT.601 at limited range:
+    # tagged so, an HD render is not read as BT.709 (what players assume for untagged HD)
+    video.codec_context.colorspace = OPENCV_MATRIX
+    video.codec_context.color_range = OPENCV_RANGE
     return video
 
 

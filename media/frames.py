@@ -10,6 +10,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from media.colour import to_rgb
+
 Gray = npt.NDArray[np.uint8]
 PROXY_WIDTH = 96
 
@@ -22,7 +24,8 @@ def gray_frames(path: Path, indices: Iterable[int], rate: Fraction) -> dict[int,
 def proxy_frames(
     path: Path, indices: Iterable[int], rate: Fraction, width: int = PROXY_WIDTH, fmt: str = "gray"
 ) -> dict[int, Gray]:
-    """Decode the wanted frame indices (grouped into ranges, one seek per range)."""
+    """Decode the wanted frame indices (grouped into ranges, one seek per range); a colour
+    ``fmt`` is read with the frame's matrix, else the one players assume (``colour.to_rgb``)."""
     wanted = sorted(set(indices))
     found: dict[int, Gray] = {}
     if not wanted:
@@ -41,8 +44,11 @@ def proxy_frames(
                 if index > group[-1]:
                     break
                 if index in group and index not in found:
-                    small = frame.reformat(width=width, height=height, format=fmt)
-                    found[index] = np.asarray(small.to_ndarray(), dtype=np.uint8)
+                    if fmt == "gray":
+                        small = frame.reformat(width=width, height=height, format=fmt)
+                        found[index] = np.asarray(small.to_ndarray(), dtype=np.uint8)
+                    else:
+                        found[index] = to_rgb(frame, fmt, width, height)
     return found
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import av
 import av.error
 
+from media.colour import SourceColour, colour_of, hdr_transfer
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -36,6 +38,18 @@ class MediaInfo:
     """How long after the file's earliest stream the video starts (its audio may start first)."""
     hdr: bool = False
     """The video's transfer is HDR (PQ or HLG): it needs tone mapping to be shown as SDR."""
+    matrix_tag: int = 2
+    """The video's Y'CbCr matrix tag (``AVColorSpace``; 2 = unspecified, no tag)."""
+    range_tag: int = 0
+    """The video's range tag (``AVColorRange``; 0 = unspecified, 1 = limited, 2 = full)."""
+    transfer_tag: int = 2
+    """The video's transfer tag (``AVColorTransferCharacteristic``; 2 = unspecified)."""
+
+    @property
+    def colour(self) -> SourceColour | None:
+        """How its Y'CbCr is read (``media.colour.colour_of``: the tags, else what players assume
+        for its size); None without a Y'CbCr picture."""
+        return colour_of(self.pix_fmt, self.matrix_tag, self.range_tag, self.width, self.height)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -86,9 +100,6 @@ def _video_lead(container: av.container.InputContainer, stream: av.VideoStream) 
     return max(0.0, lead)
 
 
-HDR_TRANSFERS = (16, 18)  # AVCOL_TRC_SMPTE2084 (PQ), AVCOL_TRC_ARIB_STD_B67 (HLG)
-
-
 def _is_vfr(stream: av.VideoStream) -> bool:
     average, base = stream.average_rate, stream.base_rate
     if not average or not base:
@@ -130,7 +141,10 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             audio_duration_s=_stream_seconds(audio) if audio is not None else None,
             vfr=_is_vfr(video) if video is not None else False,
             video_lead_s=_video_lead(container, video) if video is not None else 0.0,
-            hdr=video is not None and video.codec_context.color_trc in HDR_TRANSFERS,
+            hdr=video is not None and hdr_transfer(video.codec_context.color_trc) is not None,
+            matrix_tag=int(video.codec_context.colorspace) if video is not None else 2,
+            range_tag=int(video.codec_context.color_range) if video is not None else 0,
+            transfer_tag=int(video.codec_context.color_trc) if video is not None else 2,
         )
     return info if rotation is not None else replace(info, error="its video stream has no frame")
 

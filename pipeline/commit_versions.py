@@ -22,6 +22,7 @@ from foundation.settings import get_settings
 from foundation.states import SHOT_HAS_CLIP, JobStatus
 from foundation.storyboard import Storyboard
 from ledger import figures
+from media.colour import to_rgb
 from pipeline import assets
 from pipeline.assets import AssetStore, store_for
 from pipeline.cache import own_copy
@@ -42,7 +43,7 @@ def first_frame(clip: Path, out: Path) -> Path:
         frame = next(container.decode(video=0), None)
         if frame is None:
             raise ValueError(f"{clip} has no decodable video frame")
-        image = frame.to_ndarray(format="bgr24")
+        image = to_rgb(frame, "bgr24")  # its matrix, else the players' one
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp.png")
     try:
@@ -83,7 +84,7 @@ def own_inputs(
 
 def middle_frame(clip: Path) -> np.ndarray[Any, Any]:
     with av.open(str(clip)) as container:
-        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+        frames = [to_rgb(f, "bgr24") for f in container.decode(video=0)]
     if not frames:
         raise ValueError(f"{clip} has no decodable video frame")
     return frames[len(frames) // 2]

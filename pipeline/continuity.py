@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import Asset
 from foundation.settings import Settings
+from media.colour import to_rgb
 from media.probe import probe
 from quality.image_safety import UnreadableImageError
 from quality.repair import trim
@@ -35,7 +36,7 @@ def last_frame(clip: Path, out: Path) -> Path:
     if not frame:
         raise ValueError(f"{clip} has no decodable video frame")
     tmp = out.with_name(f".{out.name}.tmp.png")
-    cv2.imwrite(str(tmp), frame[0].to_ndarray(format="bgr24"))
+    cv2.imwrite(str(tmp), to_rgb(frame[0], "bgr24"))  # its matrix, else the players' one
     tmp.replace(out)
     return out
 

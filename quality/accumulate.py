@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from media.colour import to_rgb
 from quality.policy import DetectorConfig
 
 F32 = npt.NDArray[np.float32]
@@ -284,8 +285,9 @@ def colour_sample(frame: av.VideoFrame, t: float, proxy: npt.NDArray[np.uint8]) 
 
 
 def thumb(frame: av.VideoFrame, width: int) -> npt.NDArray[np.uint8]:
+    """The frame as RGB ``width`` wide, its Y'CbCr read as players do (``media.colour.to_rgb``)."""
     height = max(2, round(frame.height * width / max(1, frame.width) / 2) * 2)
-    return np.asarray(frame.reformat(width=width, height=height, format="rgb24").to_ndarray())
+    return to_rgb(frame, "rgb24", width, height)
 
 
 SPEECH_RATE = 16_000

@@ -13,7 +13,9 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
 
+from media.colour import SourceColour, colour_of, hdr_transfer
 from quality.accumulate import COLOUR_BINS, ColourSample, colour_sample, limited_proxy, luma_plane
 from quality.errors import QualityError
 from quality.policy import DetectorConfig
@@ -63,25 +65,35 @@ class Look:
 
 @dataclass(frozen=True)
 class ColourProfile:
+    """A clip's looks. ``hdr`` ("pq" or "hlg") marks a clip whose planes hold HDR code values,
+    not on the SDR scale: its looks are compared only with clips of the same transfer.
+    ``matrix`` is the Y'CbCr matrix its planes are in ("bt709" or "bt601": the tag, else what
+    players assume for its size; ``media.colour``), in which a reference's palette is read."""
+
     path: Path
     head: Look
     tail: Look
     whole: Look
+    hdr: str | None = None
+    matrix: str = "bt709"
 
     def to_json(self) -> dict[str, Any]:
         """The looks as a JSON object (stored with the gate's verdict; the path is not)."""
-        return {
+        looks = {
             "head": self.head.to_json(),
             "tail": self.tail.to_json(),
             "whole": self.whole.to_json(),
         }
+        extra = {"hdr": self.hdr} if self.hdr else {}
+        return {**looks, **extra, **({"matrix": self.matrix} if self.matrix != "bt709" else {})}
 
     @staticmethod
     def from_json(path: Path, data: Mapping[str, Any]) -> ColourProfile:
         """The inverse of ``to_json``; raises ``ValueError`` (or ``KeyError``/``TypeError``) for
         anything else."""
-        looks = [Look.from_json(data[part]) for part in ("head", "tail", "whole")]
-        return ColourProfile(Path(path), *looks)
+        head, tail, whole = (Look.from_json(data[part]) for part in ("head", "tail", "whole"))
+        hdr, matrix = data.get("hdr"), str(data.get("matrix", "bt709"))
+        return ColourProfile(Path(path), head, tail, whole, str(hdr) if hdr else None, matrix)
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,10 @@ def profile(path: Path, colour_fps: float = 4.0) -> ColourProfile:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         every = max(1, round(float(stream.average_rate or 24) / colour_fps))
+        context = stream.codec_context
+        hdr = hdr_transfer(int(context.color_trc))
+        colour = colour_of(context.pix_fmt, context.colorspace, context.color_range,
+                           context.width, context.height)  # fmt: skip
         last: tuple[av.VideoFrame, float] | None = None
         for index, frame in enumerate(container.decode(stream)):
             t = float(frame.time or 0.0)
@@ -133,17 +149,27 @@ def profile(path: Path, colour_fps: float = 4.0) -> ColourProfile:
                 samples.append(_sample(frame, t))
         if last is not None and (not samples or samples[-1].time_s < last[1]):
             samples.append(_sample(*last))
-    return profile_from(path, samples)
+    return profile_from(path, samples, hdr, plane_matrix(colour))
 
 
-def profile_from(path: Path, samples: Sequence[ColourSample]) -> ColourProfile:
-    """The profile of colour samples in time order (the gate's single decode collects them)."""
+def plane_matrix(colour: SourceColour | None) -> str:
+    """The matrix a clip's colour samples are in: its own (``media.colour``) for Y'CbCr, BT.601
+    for anything ``colour_sample`` converts to it (swscale's default)."""
+    return colour.matrix if colour is not None and colour.matrix in PALETTE_MATRICES else "bt601"
+
+
+def profile_from(
+    path: Path, samples: Sequence[ColourSample], hdr: str | None = None, matrix: str = "bt709"
+) -> ColourProfile:
+    """The profile of colour samples in time order (the gate's single decode collects them);
+    ``hdr`` and ``matrix``: the clip's HDR transfer and plane matrix (``ColourProfile``)."""
     if not samples:
         raise QualityError(f"{path}: no frame decoded")
     end = samples[-1].time_s
     head = [s for s in samples if s.time_s <= samples[0].time_s + EDGE_S]
     tail = [s for s in samples if s.time_s >= end - EDGE_S]
-    return ColourProfile(Path(path), Look.of(head), Look.of(tail), Look.of(samples))
+    looks = Look.of(head), Look.of(tail), Look.of(samples)
+    return ColourProfile(Path(path), *looks, hdr, matrix)
 
 
 def _sample(frame: av.VideoFrame, t: float) -> ColourSample:
@@ -171,6 +197,7 @@ def compare(a: Look, b: Look, limits: JoinThresholds) -> tuple[dict[str, float],
 
 
 def _distance_to_scene(index: int, members: list[int], profiles: list[ColourProfile]) -> float:
+    members = [m for m in members if profiles[m].hdr == profiles[index].hdr]  # comparable only
     others = [profiles[m].whole.luma_mean for m in members]
     chroma_u = median(profiles[m].whole.chroma[0] for m in members)
     chroma_v = median(profiles[m].whole.chroma[1] for m in members)
@@ -191,6 +218,8 @@ def _report(
     scene: str,
     limits: JoinThresholds,
 ) -> JoinReport:
+    if profiles[a].hdr != profiles[b].hdr:
+        return _not_compared(a, b, kind, same, profiles)
     left = profiles[a].tail if kind == "join" else profiles[a].whole
     right = profiles[b].head if kind == "join" else profiles[b].whole
     values, score = compare(left, right, limits)
@@ -219,6 +248,17 @@ def _report(
         offending,
         message,
     )
+
+
+def _not_compared(
+    a: int, b: int, kind: str, same: bool, profiles: list[ColourProfile]
+) -> JoinReport:
+    """A pair of an HDR and an SDR clip (or of two HDR transfers): their planes are on different
+    scales, so a comparison would report a jump the stitched programme (which tone-maps HDR to
+    BT.709 SDR) need not have. Reported, with the reason, never flagged."""
+    which = ", ".join(f"shot {i + 1} is {(profiles[i].hdr or 'sdr').upper()}" for i in (a, b))
+    message = f"not compared: {which}; HDR planes are not on the SDR scale"
+    return JoinReport(a, b, kind, same, 0.0, 0.0, 0.0, 1.0, 1.0, False, None, message)
 
 
 def check_joins(
@@ -250,10 +290,16 @@ def check_joins(
 @dataclass(frozen=True)
 class Palette:
     """A reference's colours: the U/V histograms (``COLOUR_BINS`` each, summing to 1) of its
-    saturated pixels (a sheet's neutral background and greys left out) and their share of it."""
+    saturated pixels (a sheet's neutral background and greys left out) and their share of it,
+    as BT.709 limited-range planes hold them (``hist``) and as BT.601 ones do (``sd_hist``), so
+    each shot is compared in its own matrix (``ColourProfile.matrix``)."""
 
     hist: np.ndarray  # shape (2, COLOUR_BINS)
     share: float
+    sd_hist: np.ndarray | None = None
+
+    def hist_for(self, matrix: str) -> np.ndarray:
+        return self.sd_hist if matrix == "bt601" and self.sd_hist is not None else self.hist
 
 
 @dataclass(frozen=True)
@@ -281,22 +327,34 @@ MIN_SHARE = 0.02
 
 
 def still_palette(path: Path) -> Palette:
-    """The palette of a still image (a reference), read from its U/V planes as a clip's are."""
+    """The palette of a still image (a reference), read from U/V planes as a clip's are: limited
+    range, BT.709 and BT.601 (a plain conversion of an RGB picture gave full-range BT.601)."""
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
     except (av.error.FFmpegError, OSError, StopIteration) as exc:
         raise QualityError(f"cannot read {path}: {exc}") from exc
-    planes = np.asarray(frame.reformat(format="yuv444p").to_ndarray(), np.int32)
+    hd, sd = (_palette_hist(frame, matrix) for matrix in PALETTE_MATRICES.values())
+    return Palette(hd[0], hd[1], sd[0])
+
+
+PALETTE_MATRICES = {"bt709": Colorspace.ITU709, "bt601": Colorspace.ITU601}
+
+
+def _palette_hist(frame: av.VideoFrame, matrix: Colorspace) -> tuple[np.ndarray, float]:
+    """The U/V histograms of ``frame``'s saturated pixels in ``matrix`` (limited range), and
+    their share of the picture."""
+    limited = frame.reformat(format="yuv444p", dst_colorspace=matrix,
+                             dst_color_range=ColorRange.MPEG)  # fmt: skip
+    planes = np.asarray(limited.to_ndarray(), np.int32)
     u, v = planes[1].ravel(), planes[2].ravel()
     keep = (np.abs(u - 128) + np.abs(v - 128)) > SATURATED
-    share = float(keep.mean())
     if not keep.any():
-        return Palette(np.zeros((2, COLOUR_BINS)), 0.0)
+        return np.zeros((2, COLOUR_BINS)), 0.0
     hist = np.stack(
         [np.bincount(c[keep] >> 4, minlength=COLOUR_BINS) / int(keep.sum()) for c in (u, v)]
     )
-    return Palette(hist, share)
+    return hist, float(keep.mean())
 
 
 def check_references(
@@ -312,7 +370,8 @@ def check_references(
                 message = "the reference has no saturated colours to compare"
                 reports.append(ReferenceReport(index, character, 1.0, False, message))
                 continue
-            covered = np.minimum(palette.hist, shot / PRESENCE).sum(axis=1)
+            hist = palette.hist_for(profiles[index].matrix)
+            covered = np.minimum(hist, shot / PRESENCE).sum(axis=1)
             present = float(min(1.0, covered.min()))
             message = f"{present:.0%} of the reference's colours in the shot"
             reports.append(ReferenceReport(index, character, present, present < 0.5, message))

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from foundation.limits import MAX_PIXELS
+from media.colour import hdr_transfer
 from media.probe import MediaInfo, probe
 from quality.analysis import ClipAnalysis, analyse
 from quality.checks import check_audio, check_integrity, check_request, expected_duration
-from quality.consistency import profile_from
+from quality.consistency import plane_matrix, profile_from
 from quality.detectors import detect_video
 from quality.events import Finding
 from quality.expectation import ClipExpectation
@@ -270,7 +271,8 @@ def _colour(
         ]
     if clip.video is None or not samples:
         return None
-    return profile_from(Path(path), samples).to_json()
+    hdr, matrix = hdr_transfer(clip.info.transfer_tag), plane_matrix(clip.info.colour)
+    return profile_from(Path(path), samples, hdr, matrix).to_json()
 
 
 @dataclass

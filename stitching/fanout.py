@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from foundation.variants import Variant
+from media.colour import NORMALISED
 from media.errors import FFmpegError
 from media.graph import Stream, compile_graph
 from media.probe import probe
@@ -104,8 +105,8 @@ def variant_chain(video: Stream, target: OutputProfile, crop: Crop) -> Stream:
         return cropped
     w, h = target.width, target.height
     return (
-        cropped.filter("scale", w, h, force_original_aspect_ratio="decrease", out_range="tv",
-                       out_color_matrix="bt709")
+        cropped.filter("scale", w, h, force_original_aspect_ratio="decrease",
+                       **NORMALISED.scale_options(), out_range="tv", out_color_matrix="bt709")
         .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2", color="black")
         .filter("setsar", 1)
         .filter("format", target.pix_fmt)

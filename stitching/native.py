@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from foundation.variants import Variant
+from media.colour import SourceColour
 from media.graph import compile_graph
 from media.probe import probe
 from media.runner import run_ffmpeg
@@ -32,16 +33,19 @@ def native_argv(
     out: Path,
     video_lead_s: float = 0.0,
     hdr: bool = False,
+    colour: SourceColour | None = None,
 ) -> list[str]:
     """Argv: ``src``'s picture cut to ``target``'s aspect (centred), into ``target``, exactly
     ``frames`` frames (the last one held if the clip is short), video only, from its first
-    picture (``segment.source_input``), tone-mapped when ``hdr``. Pure."""
+    picture (``segment.source_input``), tone-mapped when ``hdr``, its Y'CbCr read as ``colour``
+    says (``segment.video_chain``). Pure."""
     w, h = target.width, target.height
     cut = source_input(src, video_lead_s)["v:0"].filter(
         "crop", f"trunc(min(iw,ih*{w}/{h})/2)*2", f"trunc(min(ih,iw*{h}/{w})/2)*2",
         "(iw-ow)/2", "(ih-oh)/2",
     )  # fmt: skip
-    graph = compile_graph([video_chain(cut, target, frames, target.max_hold_frames + 2, hdr=hdr)])
+    hold = target.max_hold_frames + 2
+    graph = compile_graph([video_chain(cut, target, frames, hold, hdr=hdr, colour=colour)])
     return [*graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0], "-an",
             *x264_args(target, keyframes), "-f", "mp4", str(out)]  # fmt: skip
 
@@ -62,7 +66,8 @@ def native_segment(
     video = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:10]}.native.mp4")
     try:
         info = probe(src, read_rotation=False)
-        argv = native_argv(src, target, main.frames, keyframes, video, info.video_lead_s, info.hdr)
+        argv = native_argv(src, target, main.frames, keyframes, video, info.video_lead_s, info.hdr,
+                           info.colour)  # fmt: skip
         run_ffmpeg(argv)
         segment = finish_reframe(main, hints, target, video, out)
     finally:

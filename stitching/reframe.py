@@ -21,6 +21,7 @@ from typing import Any
 import av
 
 from foundation.variants import Variant
+from media.colour import NORMALISED
 from media.graph import compile_graph, open_input
 from media.runner import run_ffmpeg
 from stitching.assembly import StitchResult, assemble
@@ -73,8 +74,9 @@ def crop_of(
 def reframe_argv(
     src: Path, profile: OutputProfile, frames: int, crop: Crop, keyframes: list[int], out: Path
 ) -> list[str]:
-    """Argv: a segment's picture through ``crop`` into ``profile`` (video only). Pure."""
-    video = video_chain(open_input(str(src))["v:0"], profile, frames, 0, crop)
+    """Argv: a segment's picture (BT.709, limited range) through ``crop`` into ``profile``
+    (video only). Pure."""
+    video = video_chain(open_input(str(src))["v:0"], profile, frames, 0, crop, colour=NORMALISED)
     graph = compile_graph([video])
     return [*graph.inputs, "-filter_complex", graph.text, "-map", graph.labels[0], "-an",
             *x264_args(profile, keyframes), "-f", "mp4", str(out)]  # fmt: skip

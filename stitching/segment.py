@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from media.colour import SourceColour
 from media.ffmpeg import has_filter
 from media.graph import Input, Stream, compile_graph, open_input
 from media.probe import MediaInfo, probe
@@ -123,21 +124,25 @@ def video_chain(
     hold: int,
     crop: Crop | None = None,
     hdr: bool = False,
+    colour: SourceColour | None = None,
 ) -> Stream:
     """A source picture to the profile: rate, square pixels, letterboxed size, colour range and
     matrix, pixel format; the last frame held for ``hold`` more frames, then cut at ``frames``.
     ``crop`` (a reframe) is cut out of the source picture first; an ``hdr`` (PQ or HLG) picture
-    is tone-mapped to BT.709 SDR (``tone_map``)."""
+    is tone-mapped to BT.709 SDR (``tone_map``). ``colour`` is how the source's Y'CbCr is read
+    (``MediaInfo.colour``: its tags, else what players assume for its size); None leaves it to
+    FFmpeg, which takes an untagged picture as BT.601 whatever its size."""
     w, h = profile.width, profile.height
     if crop is not None:
         video = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
     video = video.filter("fps", fps=str(profile.rate), start_time=0)
     if hdr:
-        video = tone_map(video)
+        video = tone_map(video)  # its output is BT.709, limited range, tagged so
+    source = colour.scale_options() if colour is not None and not hdr else {}
     return (
         video.filter("scale", "trunc(iw*sar/2)*2", "ih")
-        .filter("scale", w, h, force_original_aspect_ratio="decrease", out_range="tv",
-                out_color_matrix="bt709")
+        .filter("scale", w, h, force_original_aspect_ratio="decrease", **source,
+                out_range="tv", out_color_matrix="bt709")
         .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2", color="black")
         .filter("setsar", 1)
         .filter("format", profile.pix_fmt)
@@ -193,20 +198,22 @@ def normalise_argv(
     track: Path | None = None,
     video_lead_s: float = 0.0,
     hdr: bool = False,
+    colour: SourceColour | None = None,
 ) -> list[str]:
     """Argv for one clip -> (video-only MP4, PCM sidecar), with the audio's loudness measured on
     the way (``ebur128`` summary on stderr at log level info) and, with ``track``, a small grey
     copy of the picture for reframing (``track.track_chain``). ``video_lead_s`` (the source's
     picture starting after its audio) moves the source back so the segment starts at its first
-    picture, the audio before it cut; ``hdr`` tone-maps the picture. Pure: unit-tested without
-    FFmpeg."""
+    picture, the audio before it cut; ``hdr`` tone-maps the picture; ``colour`` is how its
+    Y'CbCr is read (``video_chain``). Pure: unit-tested without FFmpeg."""
     source = source_input(src, video_lead_s)
     audio_in = (
         source["a:0"]
         if has_audio
         else open_input(f"anullsrc=r={profile.sample_rate}:cl=stereo", f="lavfi")["a"]
     )
-    video = video_chain(source["v:0"], profile, frames, profile.max_hold_frames + 2, hdr=hdr)
+    hold = profile.max_hold_frames + 2
+    video = video_chain(source["v:0"], profile, frames, hold, hdr=hdr, colour=colour)
     windows: list[Stream] = []
     if side:
         video, copy = video.split(2)
@@ -297,7 +304,7 @@ def normalise(
     argv = normalise_argv(
         src, profile, frames, (tmp.video, tmp.pcm), has_audio=info.has_audio,
         keyframes=keyframes, side=side, track=tmp.track, video_lead_s=info.video_lead_s,
-        hdr=info.hdr,
+        hdr=info.hdr, colour=info.colour,
     )  # fmt: skip
     try:
         loudness = parse_ebur128(run_ffmpeg(argv, loglevel="info"))

@@ -1,0 +1,57 @@
+"""``media.colour``: a picture's matrix from its tag, else mpv's size rule; RGB read with it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import pytest
+
+from media.colour import SourceColour, colour_of, guessed_matrix, to_rgb
+from media.frames import proxy_frames
+from tests.media.flat import RED, flat_clip, off_by
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "matrix"),
+    [
+        (1280, 720, "bt709"),
+        (1920, 1080, "bt709"),
+        (1280, 536, "bt709"),  # scope HD: wide enough
+        (1024, 578, "bt709"),  # more than 576 lines
+        (720, 576, "bt601"),  # PAL
+        (640, 480, "bt601"),  # NTSC-ish
+        (160, 90, "bt601"),
+    ],
+)
+def test_untagged_matrix_follows_the_players_rule(width, height, matrix):
+    assert guessed_matrix(width, height) == matrix
+
+
+def test_a_tag_wins_and_ranges_follow_the_format():
+    assert colour_of("yuv420p", 6, 0, 1920, 1080) == SourceColour("bt601", "tv")  # SMPTE 170M
+    assert colour_of("yuv420p", 1, 2, 320, 180) == SourceColour("bt709", "pc")
+    untagged = SourceColour("bt601", "pc", tagged=False)
+    assert colour_of("yuvj420p", 2, 0, 640, 480) == untagged  # JPEG formats are full range
+    assert colour_of("yuv420p", 2, 0, 640, 480) == SourceColour("bt601", "tv", tagged=False)
+    assert colour_of("rgb24", 2, 0, 1920, 1080) is None  # no matrix to choose
+    assert colour_of("yuv420p", 8, 1, 1920, 1080) is None  # YCgCo: left to FFmpeg
+
+
+def test_to_rgb_reads_an_untagged_hd_frame_as_bt709(tmp_path):
+    src = flat_clip(tmp_path / "hd.mp4", (1280, 720), RED, "bt709", tag=False, frames=1)
+    with av.open(str(src)) as container:
+        frame = next(container.decode(video=0))
+        plain = frame.to_ndarray(format="rgb24")[360, 640]
+        rgb = to_rgb(frame, "rgb24", 320, 180)[90, 160]
+        bgr = to_rgb(frame, "bgr24")[360, 640]
+    assert off_by(plain, RED) > 15  # what swscale does left to itself (BT.601)
+    assert off_by(rgb, RED) <= 6
+    assert off_by(bgr[::-1], RED) <= 6
+
+
+def test_proxy_frames_in_colour_read_an_untagged_hd_clip_as_bt709(tmp_path):
+    src = flat_clip(tmp_path / "hd.mp4", (1280, 720), RED, "bt709", tag=False)
+    bgr = proxy_frames(src, [0, 1], Fraction(24), 96, "bgr24")
+    assert off_by(bgr[1][27, 48][::-1], RED) <= 6
+    assert proxy_frames(src, [0], Fraction(24))[0].shape == (54, 96)  # grey: unchanged
