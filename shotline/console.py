@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from foundation.errors import InvalidInputError, JobFailedError, ShotlineError
+from foundation.errors import JobFailedError, ShotlineError
 from foundation.money import cents, rounding_note
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
 
         err = Console(stderr=True)
         err.print(f"[red]error:[/] {exc.message.splitlines()[0]}", highlight=False, soft_wrap=True)
-        if isinstance(exc, InvalidInputError):
+        if problems:  # an invalid input's, or e.g. a bad prompt policy's rules
             for line in problems:
                 err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
