@@ -34,3 +34,11 @@ def test_unknowns_says_when_none_waits(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["unknowns"], env={"SHOTLINE_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 0
     assert "no attempt waits for `shotline resolve`" in result.output
+
+
+def test_an_error_without_problems_is_said_once(tmp_path: Path) -> None:
+    board = tmp_path / "b.yaml"
+    board.write_text("title: t\nscenes: [{id: s, shots: [{id: a, prompt: p, duration: 2}]}]\n")
+    result = CliRunner().invoke(app, ["plan", str(board), "--providers", "foo"])
+    assert result.exit_code == 2
+    assert result.output.count("--providers must be one of") == 1
