@@ -153,12 +153,16 @@ def hosted_first(
     route: Callable[[Collection[str]], StageDecision], providers: Collection[str], mode: str
 ) -> StageDecision:
     """A stage routed among the hosted providers; the local model instead when the run is local,
-    or in a preview when no hosted model can serve (the hosted models' reasons kept)."""
+    or in a preview when no hosted model can serve (the hosted models' reasons kept, and the local
+    models' own: the hosted route only says their provider was left out)."""
     hosted = set(providers) - {"local"}
     decision = route(hosted)
     if not decision.chain and "local" in providers and (not hosted or mode == "preview"):
         local = route({"local"})
         chosen = {c.model_id for c in local.chain}
         hosted_why = {m: r for m, r in decision.rejected.items() if m not in chosen}
-        return StageDecision(decision.kind, local.chain, {**local.rejected, **hosted_why})
+        local_why = {m: r for m, r in local.rejected.items() if m.startswith("local/")}
+        return StageDecision(
+            decision.kind, local.chain, {**local.rejected, **hosted_why, **local_why}
+        )
     return decision

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from foundation.errors import InvalidInputError, JobFailedError, ShotlineError
+from foundation.errors import JobFailedError, ShotlineError
 from foundation.money import cents, rounding_note
 
 if TYPE_CHECKING:
@@ -97,11 +97,13 @@ def _output_note(report: dict[str, Any]) -> str:
 
 def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
     """Print ``exc`` (one line per problem) and exit with its exit code."""
-    problems = [str(p) for p in getattr(exc, "problems", [])]
+    headline = exc.message.splitlines()[0]
+    # an error without problems of its own carries its message as one: it is the headline already
+    problems = [str(p) for p in getattr(exc, "problems", []) if str(p) != headline]
     if as_json:
         payload: dict[str, Any] = {
             "error": type(exc).__name__,
-            "detail": exc.message.splitlines()[0],
+            "detail": headline,
         }
         if problems:
             payload["problems"] = problems
@@ -112,8 +114,8 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
         from rich.console import Console
 
         err = Console(stderr=True)
-        err.print(f"[red]error:[/] {exc.message.splitlines()[0]}", highlight=False, soft_wrap=True)
-        if isinstance(exc, InvalidInputError):
+        err.print(f"[red]error:[/] {headline}", highlight=False, soft_wrap=True)
+        if problems:  # an invalid input's, or e.g. a bad prompt policy's rules
             for line in problems:
                 err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)

@@ -38,6 +38,23 @@ COLUMNS = (
 )
 
 
+_STAGES = ("tts", "keyframe", "sheet", "music")
+
+
+def _count_try(row: dict[str, Any], stage: str | None, number: int | None) -> None:
+    """The ``try`` a row shows: a video attempt's number, or how many tries of its stage were seen
+    (a stage's attempts are numbered below zero: tts, keyframes, sheets and native renders from -1,
+    the bed from -1,000,000: ``foundation.states.Stage``)."""
+    if number is None:
+        return
+    if stage in (None, "video"):
+        row["try"] = number
+        return
+    seen = row.setdefault("stage_tries", {}).setdefault(stage, set())
+    seen.add(number)
+    row["try"] = len(seen)
+
+
 def clock(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
@@ -75,9 +92,10 @@ class JobProgress:
                 return
             status = event.kind.split(".", 1)[1]
             row.pop("stage", None)  # named by the events of the stages other than the video only
-            if stage in ("tts", "keyframe", "sheet", "music"):
+            if stage in _STAGES:
                 status = f"{stage} {status}"
             row.update(event.data, status=status)
+            _count_try(row, stage, event.data.get("attempt"))
             if event.kind.startswith("attempt.") or status == ShotStatus.RENDERING:
                 row.setdefault("started", now)
             if status in _SHOT_ENDS:
@@ -97,7 +115,7 @@ class JobProgress:
             key,
             stage,
             str(row.get("model", "")),
-            str(row.get("attempt", "")),
+            str(row.get("try", "")),
             clock(row.get("ended", now) - started) if started is not None else "",
             f"${spent:.2f}" if spent is not None else "",
         ]

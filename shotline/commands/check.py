@@ -154,7 +154,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     ) -> None:
-        """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else)."""
+        """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else,
+        2 bad arguments)."""
         from rich.console import Console
 
         from foundation.settings import get_settings

@@ -150,13 +150,16 @@ def register(app: typer.Typer) -> None:
         shots: Annotated[
             list[str] | None,
             typer.Option(
-                "--shots", help="approved shot ids (repeat or comma-separate; default all)"
+                "--shots",
+                metavar="IDS",
+                help="approved shot ids (repeat or comma-separate; default all)",
             ),
         ] = None,
         reject: Annotated[
             list[str] | None,
             typer.Option(
                 "--reject",
+                metavar="IDS",
                 help="shot ids reviewed and declined at final (repeat or comma-separate): "
                 "they keep their preview and count as cost avoided",
             ),

@@ -70,7 +70,9 @@ def collect() -> dict[str, Any]:
         "local_voice": {
             "ok": True,
             "path": voice,
-            "note": "" if voice else "espeak-ng absent: the animatic marks dialogue with tones",
+            "note": ""
+            if voice
+            else "espeak-ng absent: the local voice speaks lines with a marked placeholder voice",
         },
         "database": {"ok": True, "engine": settings.engine, "url": settings.db_url.split("://")[0]},
     }

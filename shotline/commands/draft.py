@@ -30,7 +30,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         style: Annotated[str | None, typer.Option(help="visual style for every prompt")] = None,
         providers: Annotated[
-            str, typer.Option(help="emulated | auto/live (SHOTLINE_OPENAI_API_KEY, _GEMINI_)")
+            str,
+            typer.Option(
+                help="emulated | auto | live (auto and live: SHOTLINE_OPENAI_API_KEY or "
+                "SHOTLINE_GEMINI_API_KEY)"
+            ),
         ] = "auto",
         scenario: Annotated[
             Path | None, typer.Option(help="emulator scenario (with --providers emulated)")

@@ -162,7 +162,11 @@ def _cancel_summary(before: dict[str, Any], after: dict[str, Any]) -> str:
         return {a["id"]: a["status"] for s in data["shots"] for a in s["attempt_log"]}
 
     old, new = attempts(before), attempts(after)
-    closed = sum(1 for key, status in new.items() if status != old.get(key))
+    closed = sum(  # not an attempt a running engine accepted meanwhile
+        1
+        for key, status in new.items()
+        if status == AttemptStatus.CANCELLED and old.get(key) != status
+    )
     shots = sum(
         1
         for a, b in zip(before["shots"], after["shots"], strict=True)

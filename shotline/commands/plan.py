@@ -182,10 +182,12 @@ def print_forecast(result: router.Plan, console: Console) -> None:
         f"up to {f.wall_time_high_s / 60:.1f} min at p95 render times"
     )
     if f.budget_usd is not None and f.headroom_usd is not None:
+        from foundation.money import cents
+
         style = "green" if f.headroom_usd >= 0 else "red"
         console.print(
-            f"budget ${f.budget_usd:.2f}: headroom [{style}]${f.headroom_usd:.2f}[/] expected, "
-            f"${f.worst_case_headroom_usd or 0.0:.2f} worst case"
+            f"budget {cents(f.budget_usd)}: headroom [{style}]{cents(f.headroom_usd)}[/] expected, "
+            f"{cents(f.worst_case_headroom_usd or 0.0)} worst case"
         )
     console.print(f"providers: {', '.join(sorted(result.providers)) or 'none'}")
 

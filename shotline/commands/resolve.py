@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def unknowns(
         job: Annotated[str | None, typer.Option(help="only this job's")] = None,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Attempts waiting for `shotline resolve` (their create's outcome is unknown)."""
         from pipeline import recovery
@@ -59,6 +59,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
+        if not rows:
+            typer.echo("no attempt waits for `shotline resolve`")
         for row in rows:
             typer.echo(
                 f"{row['attempt_id']}\tjob {row['job_id']} shot {row['shot']} "

@@ -162,7 +162,9 @@ def register(app: typer.Typer) -> None:
     @app.command("stitch")
     def stitch_command(
         output: Annotated[Path, typer.Option("-o", "--output", help="the MP4 to write")],
-        clips: Annotated[list[Path] | None, typer.Argument(help="clips in timeline order")] = None,
+        clips: Annotated[
+            list[Path] | None, typer.Argument(help="clips in timeline order", metavar="CLIP")
+        ] = None,
         size: Annotated[str, typer.Option(help="output WIDTHxHEIGHT")] = "1280x720",
         fps: Annotated[float, typer.Option(help="output frame rate")] = 24.0,
         transition: Annotated[
@@ -185,6 +187,7 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--variant",
+                metavar="W:H|WxH",
                 help="also deliver this aspect (9:16) or size (1080x1920), reframed; repeatable",
             ),
         ] = None,

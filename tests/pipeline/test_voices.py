@@ -111,6 +111,9 @@ def test_a_voice_no_enabled_model_honours_is_refused_at_the_characters_voice():
     (problem,) = info.value.problems
     assert problem.path == "characters[0].voice"
     assert "cannot speak the voice" in problem.message
+    # the local voice is enabled on a local run: its reason is the voice, not the provider
+    assert "local/voice: cannot speak the voice" in problem.message
+    assert "provider local is not enabled" not in problem.message
 
 
 def test_a_line_longer_than_every_tts_model_takes_is_refused_at_its_dialogue():

@@ -147,6 +147,20 @@ class TestCancel:
         assert again.exit_code == 0
         assert "already cancelled" in again.stdout
 
+    def test_the_summary_counts_only_the_attempts_the_cancel_closed(self):
+        """An engine still running the job may accept an attempt between the two reads: that
+        attempt was not closed by the cancel."""
+
+        def view(statuses: list[str], reserved: float) -> dict[str, object]:
+            log = [{"id": n, "status": status} for n, status in enumerate(statuses)]
+            return {"id": "j", "status": "running", "costs": {"reserved_usd": reserved},
+                    "shots": [{"status": "rendering", "attempt_log": log}]}  # fmt: skip
+
+        before = view(["gating", "submitted"], 0.4)
+        after = view(["accepted", "cancelled"], 0.0)
+        text = jobs._cancel_summary(before, after)
+        assert "1 open attempt(s) closed" in text
+
     def test_an_ended_job_is_a_conflict(self, delivered, ctx):
         done = cli("jobs", "cancel", delivered, "--json")
         assert done.exit_code == 1

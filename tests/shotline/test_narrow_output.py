@@ -266,3 +266,32 @@ def test_progress_shows_the_jobs_music_stage_on_a_row_of_its_own():
     assert progress.shots["a"] == {"status": "planned"}  # not the first shot's row
     assert progress.shots["(music)"]["status"] == "music reserved"
     assert "(music)" in printed(progress, 100)
+
+
+def _try_cell(text: str, key: str) -> str:
+    """The ``try`` cell of ``key``'s row in a printed progress table."""
+    row = next(line for line in table_lines(text) if line.startswith(f"│ {key} "))
+    return row.split("│")[4].strip()
+
+
+def test_progress_counts_a_stages_tries_from_one():
+    """A stage's attempts are numbered below zero (tts and keyframes from -1, the music bed from
+    -1,000,000), which the ``try`` column must not show: it counts each stage's tries from 1."""
+    progress = JobProgress("j" * 32, ["line"], Console(width=100))
+    for kind, shot, number, stage in [
+        ("attempt.reserved", "a", -1_000_000, "music"),
+        ("attempt.failed", "a", -1_000_000, "music"),
+        ("attempt.reserved", "a", -1_000_001, "music"),
+        ("attempt.reserved", "line", -1, "tts"),
+        ("attempt.gated", "line", -1, "tts"),
+        ("attempt.reserved", "line", -2, "keyframe"),
+    ]:
+        data = {"attempt": number, "stage": stage, "model": "m/x"}
+        progress.on_event(PipelineEvent("j" * 32, kind, shot, data))
+    text = printed(progress, 100)
+    assert _try_cell(text, "(music)") == "2"
+    assert _try_cell(text, "line") == "1"  # its keyframe's first try
+    progress.on_event(PipelineEvent("j" * 32, "attempt.reserved", "line", {"attempt": 2}))
+    text = printed(progress, 100)
+    assert _try_cell(text, "line") == "2"  # the video's second attempt, as numbered
+    assert "-1" not in text

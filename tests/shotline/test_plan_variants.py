@@ -67,3 +67,20 @@ def test_plan_refuses_a_native_variant_no_model_of_the_chain_renders(tmp_path):
     assert done.exit_code == 2, done.output
     assert "output.variants[0]" in done.output
     assert "no model of shot a's chain renders 1:1" in " ".join(done.output.split())
+
+
+def test_plan_prints_a_negative_headroom_with_its_sign_before_the_dollar(tmp_path):
+    """``budget $0.50: headroom -$1.70 expected``, as every other amount is written, not ``$-1.70``."""
+    from typer.testing import CliRunner
+
+    from shotline.cli import app
+
+    board = tmp_path / "poor.yaml"
+    board.write_text(
+        "title: poor\nbudget_usd: 0.05\noutput: {size: 320x180}\n"
+        "scenes: [{id: s, shots: [{id: a, prompt: a calm sea, duration: 4}]}]\n"
+    )
+    done = CliRunner().invoke(app, ["plan", str(board), "--providers", "emulated"])
+    assert done.exit_code == 0, done.output
+    assert "budget $0.05: headroom -$" in done.output
+    assert "$-" not in done.output

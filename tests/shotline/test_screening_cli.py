@@ -70,3 +70,20 @@ def test_a_refused_render_reaches_no_provider_and_reserves_nothing(
     with session_scope(get_settings().db_url) as session:
         for table in (Job, Attempt, LedgerEntry):
             assert session.scalar(select(func.count()).select_from(table)) == 0, table
+
+
+def test_a_bad_rule_file_is_reported_with_each_rule_and_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README "Screening": a bad rule in ``SHOTLINE_PROMPT_POLICY`` is reported with its index
+    and the reason, not only the file's name."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "rules:\n  - {id: x, description: d, fields: [prompt, caption], words: [boat]}\n"
+    )
+    monkeypatch.setenv("SHOTLINE_PROMPT_POLICY", str(policy))
+    get_settings.cache_clear()
+    done = CliRunner().invoke(app, ["plan", str(_storyboard(tmp_path))])
+    assert done.exit_code == 1, done.output
+    assert f"invalid prompt policy {policy}" in done.output
+    assert "rules.0.fields.1: Input should be 'prompt'" in done.output

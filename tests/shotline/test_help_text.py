@@ -1,0 +1,44 @@
+"""``COMMAND --help`` reads as the README writes the commands: no Python types for the options a
+user types ids or aspects into, and nothing silent where there is nothing to list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shotline.cli import app
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["commit", "-h"], ["--shots IDS", "--reject IDS"]),
+        (["stitch", "-h"], ["[CLIP]...", "--variant W:H|WxH"]),
+        (["draft", "-h"], ["SHOTLINE_GEMINI_API_KEY"]),
+        (["check", "-h"], ["2 bad arguments"]),
+    ],
+)
+def test_help_names_what_to_type(argv: list[str], shown: list[str]) -> None:
+    result = CliRunner().invoke(app, argv, terminal_width=100)
+    assert result.exit_code == 0
+    words = " ".join(result.output.split())
+    for text in shown:
+        assert text in words
+    assert "<list[str]>" not in words
+    assert "_GEMINI_)" not in words
+
+
+def test_unknowns_says_when_none_waits(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["unknowns"], env={"SHOTLINE_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 0
+    assert "no attempt waits for `shotline resolve`" in result.output
+
+
+def test_an_error_without_problems_is_said_once(tmp_path: Path) -> None:
+    board = tmp_path / "b.yaml"
+    board.write_text("title: t\nscenes: [{id: s, shots: [{id: a, prompt: p, duration: 2}]}]\n")
+    result = CliRunner().invoke(app, ["plan", str(board), "--providers", "foo"])
+    assert result.exit_code == 2
+    assert result.output.count("--providers must be one of") == 1
