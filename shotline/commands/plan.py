@@ -1,7 +1,8 @@
 """``shotline plan``: a dry run of routing over a storyboard. No provider is called.
 
 Prints the model and fallbacks per shot, the expected cost range (with expected retakes), the
-expected wall time and the budget headroom; shots no model can take are listed and exit with 2.
+expected wall time and the budget headroom; shots no model can take are listed and exit with 2, and
+a storyboard whose budget cannot pay its cheapest routing exits with 3, as `render` would refuse it.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
-from foundation.errors import ShotlineError
+from foundation.errors import BudgetExceededError, ShotlineError
 from foundation.modes import Mode
 from shotline.console import fail_with
 
@@ -26,18 +27,29 @@ if TYPE_CHECKING:
 
 def build_plan(storyboard: Path, mode: Mode | None, providers: str) -> router.Plan:
     """The plan ``render`` would follow: the same router call, stats and breakers (``planning``)."""
-    return _plan_and_note(storyboard, mode, providers)[0]
+    return _plan_and_note(storyboard, mode, providers).plan
 
 
 Stages = dict[str, dict[str, Any]]
 JOB_ROW = "(job)"  # the row of the stage the whole job has once (its music bed)
 
 
-def _plan_and_note(
-    storyboard: Path, mode: Mode | None, providers: str
-) -> tuple[
-    router.Plan, str | None, list[dict[str, Any]], Stages, Stages, dict[str, Any] | None, Stages
-]:
+class Planned(NamedTuple):
+    """What ``plan`` prints: the routing, a note on local pins, the variants, each stage's record
+    (by shot: tts, keyframes; by character: sheets; the job's bed) and, when the storyboard's
+    budget cannot pay its cheapest routing, the refusal ``render`` would exit with."""
+
+    plan: router.Plan
+    note: str | None
+    variants: list[dict[str, Any]]
+    stages: Stages
+    drawn: Stages
+    bed: dict[str, Any] | None
+    sheeted: Stages
+    refusal: BudgetExceededError | None
+
+
+def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Planned:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
     from pipeline import keyframes, music, planning, previews, sheets, voices
@@ -49,7 +61,13 @@ def _plan_and_note(
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
     ctx = replace(ctx, providers=planning.preview_providers(board, mode, providers))
-    board = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
+    keyframed = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
+    try:  # the check job creation makes, with the same quotes
+        planning.check_budget(board, plan, planning.stages_usd(ctx, keyframed, mode))
+        refusal = None
+    except BudgetExceededError as exc:
+        refusal = exc
+    board = keyframed
     stages = {
         shot: voices.stage_record(decision)
         for shot, decision in voices.plan_voices(ctx, board, mode).items()
@@ -66,9 +84,9 @@ def _plan_and_note(
     }
     from pipeline.variant_plan import variants_of
 
-    return (
+    return Planned(
         plan, local_pin_note(ctx, board, mode), variants_of(board, plan), stages, drawn, bed,
-        sheeted,
+        sheeted, refusal,
     )  # fmt: skip
 
 
@@ -234,7 +252,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages, drawn, bed, sheeted = _plan_and_note(
+            result, note, variants, stages, drawn, bed, sheeted, refusal = _plan_and_note(
                 storyboard, mode, providers
             )
         except ShotlineError as exc:
@@ -244,9 +262,12 @@ def register(app: typer.Typer) -> None:
                 "variants": variants, "stages": stages, "sheets": sheeted, "keyframes": drawn,
             }  # fmt: skip
             data["music"] = bed
+            data["budget_refused"] = refusal.message if refusal else None
             typer.echo(json.dumps(data, indent=2))
             if result.unroutable:
                 raise typer.Exit(2)
+            if refusal is not None:
+                raise typer.Exit(refusal.exit_code)
             return
         console.print(plan_table(result))
         print_stage_tables(console, stages, sheeted, drawn)
@@ -286,3 +307,5 @@ def register(app: typer.Typer) -> None:
             router.raise_if_unroutable(result)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
+        if refusal is not None:  # what ``render`` would refuse before spending (exit 3)
+            fail_with(refusal, console, as_json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 import yaml
@@ -81,6 +82,38 @@ def test_plan_prints_a_negative_headroom_with_its_sign_before_the_dollar(tmp_pat
         "scenes: [{id: s, shots: [{id: a, prompt: a calm sea, duration: 4}]}]\n"
     )
     done = CliRunner().invoke(app, ["plan", str(board), "--providers", "emulated"])
-    assert done.exit_code == 0, done.output
+    assert done.exit_code == 3, done.output  # what ``render`` exits with, refusing before spending
     assert "budget $0.05: headroom -$" in done.output
     assert "$-" not in done.output
+    assert "over the budget of $0.05" in " ".join(done.output.split())
+
+
+def test_plan_exits_as_render_would_on_the_budget(tmp_path):
+    """Under the cheapest routing's cost ``plan`` exits 3 with the refusal ``render`` gives (in
+    ``--json`` too, as ``budget_refused``); between it and the expected cost (retakes included)
+    the job would run: a negative expected headroom, exit 0."""
+
+    from typer.testing import CliRunner
+
+    from shotline.cli import app
+
+    def plan(budget: float) -> tuple[int, dict[str, Any]]:
+        board = tmp_path / f"board-{budget}.yaml"
+        board.write_text(
+            f"title: budgets\nbudget_usd: {budget}\noutput: {{size: 320x180}}\n"
+            "scenes: [{id: s, shots: [{id: a, prompt: a calm sea, duration: 4},"
+            " {id: b, prompt: a dark forest, duration: 4}]}]\n"
+        )
+        done = CliRunner().invoke(app, ["plan", str(board), "--providers", "emulated", "--json"])
+        return done.exit_code, json.loads(done.stdout)
+
+    code, rich = plan(1000.0)
+    assert (code, rich["budget_refused"]) == (0, None)
+    low, expected = rich["forecast"]["cost_low_usd"], rich["forecast"]["cost_expected_usd"]
+    assert low < expected, rich["forecast"]
+    code, tight = plan(round((low + expected) / 2, 4))
+    assert (code, tight["budget_refused"]) == (0, None)
+    assert tight["forecast"]["headroom_usd"] < 0
+    code, poor = plan(round(low / 2, 4))
+    assert code == 3
+    assert "over the budget" in poor["budget_refused"]
