@@ -138,7 +138,10 @@ class JobList(Schema):
 class PlanRead(Schema):
     title: str
     mode: str
-    ok: bool
+    ok: bool = Field(
+        description="the job would be created: every shot routable and the budget (if any) "
+        "pays the cheapest routing"
+    )
     providers: list[str]
     shots: list[dict[str, Any]]
     unroutable: list[dict[str, Any]]
@@ -151,6 +154,11 @@ class PlanRead(Schema):
     variants: list[dict[str, Any]] = Field(
         default_factory=list,
         description="per output variant and shot: reframe ($0) or native (extra quote), and why",
+    )
+    budget_refused: str | None = Field(
+        default=None,
+        description="why creating the job would be refused with 402 (the budget cannot pay the "
+        "cheapest routing with its stages' quotes); null when it fits",
     )
 
 

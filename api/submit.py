@@ -22,7 +22,7 @@ from foundation.storyboard import (
     parse_storyboard,
     parse_storyboard_text,
 )
-from pipeline.planning import create_job, route
+from pipeline.planning import budget_refusal, create_job, route
 from quality.screening import board_images
 from store import jobs
 from store.db import session_scope
@@ -223,6 +223,14 @@ def start_job(
 
 
 def plan_job(state: ApiState, request: JobRequest) -> dict[str, Any]:
-    """The dry run: routes and forecast, unroutable shots listed; nothing is written or spent."""
-    plan = route(state.ctx, request.board, request.mode or request.board.mode)
-    return {"ok": plan.ok, **plan.to_dict()}
+    """The dry run: routes and forecast, unroutable shots listed, and the refusal job creation
+    would answer (402) when the budget cannot pay the cheapest routing; nothing is written or
+    spent. ``ok``: the job would be created."""
+    mode = request.mode or request.board.mode
+    plan = route(state.ctx, request.board, mode)
+    refusal = budget_refusal(state.ctx, request.board, plan, mode)
+    return {
+        "ok": plan.ok and refusal is None,
+        **plan.to_dict(),
+        "budget_refused": refusal.message if refusal else None,
+    }

@@ -191,6 +191,20 @@ def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) 
         )
 
 
+def budget_refusal(
+    ctx: RunContext, board: Storyboard, plan: router.Plan, mode: Mode
+) -> BudgetExceededError | None:
+    """What job creation refuses over ``board``'s budget (``check_budget``, with the quotes of
+    the stages on the providers the job would render on); None when the cheapest routing fits.
+    ``plan`` and ``shotline plan`` report it, ``create_job`` raises it."""
+    ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
+    try:
+        check_budget(board, plan, stages_usd(ctx, previews.keyframed_board(board, mode), mode))
+    except BudgetExceededError as exc:
+        return exc
+    return None
+
+
 def stages_usd(ctx: RunContext, board: Storyboard, mode: Mode) -> float:
     """The quotes of the shots' stages before their videos (tts, character sheets, keyframes)
     and of the job's music stage, each its first model's."""
@@ -216,7 +230,8 @@ def create_job(
     mode = mode or board.mode
     ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
     plan = route_storyboard(ctx, board, mode)
-    check_budget(board, plan, stages_usd(ctx, previews.keyframed_board(board, mode), mode))
+    if (refusal := budget_refusal(ctx, board, plan, mode)) is not None:
+        raise refusal
     job_id = uuid.uuid4().hex
     scope = f"{tenant}/{job_id}"
     board = with_images_stored(ctx, with_music_stored(ctx, plan.board, scope), scope)

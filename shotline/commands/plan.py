@@ -60,14 +60,9 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     ctx = RunContext.create(providers, get_settings())
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
+    refusal = planning.budget_refusal(ctx, board, plan, mode)  # what job creation would refuse
     ctx = replace(ctx, providers=planning.preview_providers(board, mode, providers))
-    keyframed = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
-    try:  # the check job creation makes, with the same quotes
-        planning.check_budget(board, plan, planning.stages_usd(ctx, keyframed, mode))
-        refusal = None
-    except BudgetExceededError as exc:
-        refusal = exc
-    board = keyframed
+    board = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
     stages = {
         shot: voices.stage_record(decision)
         for shot, decision in voices.plan_voices(ctx, board, mode).items()

@@ -48,3 +48,23 @@ def test_commit_over_budget_is_402(client, headers):
     assert refused.status_code == 402
     assert refused.json()["error"] == "budget_exceeded"
     assert "budget of $0.30" in refused.json()["detail"]
+
+
+def test_the_dry_run_answers_what_creating_the_job_would_refuse(client, headers):
+    """``POST /v1/jobs:plan`` says ``ok: false`` with the refusal ``POST /v1/jobs`` answers 402
+    with (the same check and quotes), and writes nothing."""
+    board = {
+        "title": "poor",
+        "output": {"size": "320x180"},
+        "scenes": [{"id": "s", "shots": [{"id": "a", "prompt": "a quiet pier", "duration": 4}]}],
+    }
+    body = {"storyboard": board, "mode": "final", "budget_usd": 0.01}
+    plan = client.post("/v1/jobs:plan", json=body, headers=headers)
+    assert plan.status_code == 200, plan.text
+    created = client.post("/v1/jobs", json=body, headers=headers)
+    assert created.status_code == 402, created.text
+    assert plan.json()["ok"] is False
+    assert plan.json()["budget_refused"] == created.json()["detail"]
+    roomy = client.post("/v1/jobs:plan", json=body | {"budget_usd": 100.0}, headers=headers)
+    assert (roomy.json()["ok"], roomy.json()["budget_refused"]) == (True, None)
+    assert client.get("/v1/jobs", headers=headers).json()["data"] == []
