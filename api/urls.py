@@ -77,10 +77,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
-    if embedded is not None and not _public(str(embedded)):
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return True  # its IPv4 address is public (above)
+    if embedded is not None:  # reached through a translator: the IPv4 address decides, on every
+        return _public(str(embedded))  # Python (3.13's is_global calls all of 6to4 not global)
     return ip.is_global and not ip.is_multicast
 
 
