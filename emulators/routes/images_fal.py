@@ -232,17 +232,21 @@ for _app in APPS:
     router.add_api_route(f"/fal/{_app}", _make_submit(_app), methods=["POST"])
 
 
-def _request(request: Request, request_id: str) -> dict[str, Any] | None:
-    return store(request).requests.get(request_id)
-
-
-async def status(request_id: str, request: Request) -> Response:
+def _find(request: Request, request_id: str) -> dict[str, Any] | Response:
+    """The queued request, or fal's answer without one (the key refused, 404 unknown id)."""
     refused = auth_refusal(request)
     if refused is not None:
         return refused
-    job = _request(request, request_id)
+    job: dict[str, Any] | None = store(request).requests.get(request_id)
     if job is None:
         return JSONResponse({"detail": "Request not found"}, status_code=404)
+    return job
+
+
+async def status(request_id: str, request: Request) -> Response:
+    job = _find(request, request_id)
+    if isinstance(job, Response):
+        return job
     base = str(request.url).removesuffix("/status")
     now = time.monotonic()
     if not job["cancelled"] and now < job["started_at"]:
@@ -262,12 +266,9 @@ async def cancel(request_id: str, request: Request) -> Response:
     """fal's queue cancel (fal.ai/docs/inference-api/queue/cancel, read 2026-12-05): a request
     not finished yet is cancelled (202 ``CANCELLATION_REQUESTED``; here it stops at once, queued or
     running), a finished one answers 400 ``ALREADY_COMPLETED``, an unknown one 404."""
-    refused = auth_refusal(request)
-    if refused is not None:
-        return refused
-    job = _request(request, request_id)
-    if job is None:
-        return JSONResponse({"detail": "Request not found"}, status_code=404)
+    job = _find(request, request_id)
+    if isinstance(job, Response):
+        return job
     if job["cancelled"] or time.monotonic() >= job["done_at"]:
         return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
     job["cancelled"] = True
@@ -275,12 +276,9 @@ async def cancel(request_id: str, request: Request) -> Response:
 
 
 async def result(request_id: str, request: Request) -> Response:
-    refused = auth_refusal(request)
-    if refused is not None:
-        return refused
-    job = _request(request, request_id)
-    if job is None:
-        return JSONResponse({"detail": "Request not found"}, status_code=404)
+    job = _find(request, request_id)
+    if isinstance(job, Response):
+        return job
     if job["cancelled"]:
         return JSONResponse({"detail": "Request was cancelled"}, status_code=400)
     if time.monotonic() < job["done_at"]:
