@@ -86,11 +86,12 @@ def sent(ctx: RunContext, attempt_id: int, model_id: str) -> None:
 def renew(ctx: RunContext, attempt_id: int, model_id: str) -> None:
     """Keep the slot of an attempt of ``model_id`` still in flight (a poll of a job the provider
     renders). The slot keeps the tenant it was taken for; one whose lease had already lapsed is
-    taken again, when free, for no tenant (the tenant is not read on this path)."""
+    taken again, when free, for no tenant (the tenant is not read on this path), and a refusal
+    counts no tenant as waiting."""
     if model_id in ctx.registry:
         limit = ctx.registry.get(model_id).limits.concurrency
         lease = slot_lease_s(ctx.settings)
-        ctx.limits.try_acquire(model_id, holder_of(attempt_id), limit, lease)
+        ctx.limits.try_acquire(model_id, holder_of(attempt_id), limit, lease, waiting_s=0.0)
 
 
 def release(ctx: RunContext, attempt_id: int, model_id: str | None = None) -> None:

@@ -116,6 +116,12 @@ class TestFairSlots:
         time.sleep(0.3)  # b's attempt asked no more (its job moved on): a alone again
         assert limits.try_acquire(MODEL, "a4", 4, 30, "a")
 
+    def test_a_renewal_refused_counts_nobody_waiting(self, limits):
+        assert _fill(limits, "a", 4) == [True] * 4
+        assert not limits.try_acquire(MODEL, "lapsed", 4, 30, waiting_s=0.0)  # admission.renew
+        limits.release(MODEL, "a0")
+        assert limits.try_acquire(MODEL, "a4", 4, 30, "a")
+
     def test_a_released_waiter_stops_counting_at_once(self, limits):
         assert _fill(limits, "a", 4) == [True] * 4
         assert not limits.try_acquire(MODEL, "b0", 4, 30, "b")
