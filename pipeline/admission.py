@@ -4,6 +4,10 @@ process sharing ``ctx.limits``) and a place in the model's requests-per-minute w
 The slot is held, under the attempt's name, from its submission until it leaves the in-flight
 states (``release``); every poll renews it (``renew``), so the slot of an attempt nobody drives
 any more (its worker died, its job was abandoned) frees itself after ``slot_lease_s``.
+
+Slots are shared fairly among the tenants whose jobs want the model (``limits.fair_turn``): the
+attempt asks as its job's tenant, and a refused attempt keeps its tenant counted as waiting for
+``WAITING_RETRIES`` of its retry intervals.
 """
 
 from __future__ import annotations
@@ -15,13 +19,18 @@ from sqlalchemy import select
 from pipeline.context import RunContext
 from pipeline.limits import slot_lease_s
 from store.db import session_scope
-from store.models import Attempt
+from store.models import Attempt, Job, Shot
+
+WAITING_RETRIES = 4
+"""A refused attempt's tenant counts as waiting for this many retry intervals after its last ask
+(room for a late retry; a tenant that stopped asking soon stops counting)."""
 
 
 @dataclass(frozen=True)
 class _Seat:
     model_id: str
     holder: str
+    tenant: str
     concurrency: int
     rpm: int
     submitted: bool
@@ -32,16 +41,21 @@ def holder_of(attempt_id: int) -> str:
 
 
 def _seat(ctx: RunContext, attempt_id: int) -> _Seat | None:
-    """The attempt's model limits; None for a model the registry no longer has (no limits)."""
+    """The attempt's model limits and its job's tenant (one query); None for a model the
+    registry no longer has (no limits)."""
     with session_scope(ctx.db_url) as session:
-        model_id, job = session.execute(
-            select(Attempt.model_id, Attempt.provider_job_id).where(Attempt.id == attempt_id)
+        model_id, job, tenant = session.execute(
+            select(Attempt.model_id, Attempt.provider_job_id, Job.tenant)
+            .join(Shot, Shot.id == Attempt.shot_id)
+            .join(Job, Job.id == Shot.job_id)
+            .where(Attempt.id == attempt_id)
         ).one()
     submitted = bool(job)
     if model_id not in ctx.registry:
         return None
     limits = ctx.registry.get(model_id).limits
-    return _Seat(model_id, holder_of(attempt_id), limits.concurrency, limits.rpm, submitted)
+    holder = holder_of(attempt_id)
+    return _Seat(model_id, holder, tenant or "local", limits.concurrency, limits.rpm, submitted)
 
 
 def admit(ctx: RunContext, attempt_id: int) -> float:
@@ -50,9 +64,12 @@ def admit(ctx: RunContext, attempt_id: int) -> float:
     seat = _seat(ctx, attempt_id)
     if seat is None or seat.submitted:
         return 0.0
-    lease = slot_lease_s(ctx.settings)
-    if not ctx.limits.try_acquire(seat.model_id, seat.holder, seat.concurrency, lease):
-        return max(0.5, ctx.settings.poll_interval_s)
+    lease, retry = slot_lease_s(ctx.settings), max(0.5, ctx.settings.poll_interval_s)
+    waiting = WAITING_RETRIES * retry
+    if not ctx.limits.try_acquire(
+        seat.model_id, seat.holder, seat.concurrency, lease, seat.tenant, waiting
+    ):
+        return retry
     wait = ctx.limits.try_take(seat.model_id, seat.rpm, seat.holder)
     if wait > 0:
         ctx.limits.release(seat.model_id, seat.holder)
@@ -68,11 +85,13 @@ def sent(ctx: RunContext, attempt_id: int, model_id: str) -> None:
 
 def renew(ctx: RunContext, attempt_id: int, model_id: str) -> None:
     """Keep the slot of an attempt of ``model_id`` still in flight (a poll of a job the provider
-    renders)."""
+    renders). The slot keeps the tenant it was taken for; one whose lease had already lapsed is
+    taken again, when free, for no tenant (the tenant is not read on this path), and a refusal
+    counts no tenant as waiting."""
     if model_id in ctx.registry:
         limit = ctx.registry.get(model_id).limits.concurrency
         lease = slot_lease_s(ctx.settings)
-        ctx.limits.try_acquire(model_id, holder_of(attempt_id), limit, lease)
+        ctx.limits.try_acquire(model_id, holder_of(attempt_id), limit, lease, waiting_s=0.0)
 
 
 def release(ctx: RunContext, attempt_id: int, model_id: str | None = None) -> None:

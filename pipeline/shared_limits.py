@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 import redis
 
 from foundation.settings import Settings
-from pipeline.limits import WINDOW_S, LocalLimits, ProviderLimits
+from pipeline.limits import WAITING_S, WINDOW_S, LocalLimits, ProviderLimits
 from registry import Registry
 from router import BreakerConfig, HealthBook
 
@@ -27,18 +27,64 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 TIMEOUT_S = 2.0
 
-# KEYS[1]: the model's slots (holder -> lease end). ARGV: holder, limit, lease (s).
+# KEYS: the model's slots (holder -> lease end), its waiting holders (holder -> when it stops
+# waiting) and their groups (holder -> group). ARGV: holder, limit, lease (s), group, waiting (s).
+# Whose turn it is mirrors ``pipeline.limits.fair_turn``.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local lease = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and
-   redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+local holder, limit, group = ARGV[1], tonumber(ARGV[2]), ARGV[4]
+local lease, waiting = tonumber(ARGV[3]), tonumber(ARGV[5])
+for _, key in ipairs({KEYS[1], KEYS[2]}) do
+  for _, gone in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', now)) do
+    redis.call('ZREM', key, gone)
+    if not redis.call('ZSCORE', KEYS[1], gone) and not redis.call('ZSCORE', KEYS[2], gone) then
+      redis.call('HDEL', KEYS[3], gone)
+    end
+  end
+end
+local ttl = math.ceil(math.max(lease, waiting) * 1000) + 1000
+local function keep()
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ttl) end
+end
+if redis.call('ZSCORE', KEYS[1], holder) then
+  redis.call('ZADD', KEYS[1], now + lease, holder)
+  keep()
+  return 1
+end
+local held, total, groups, waiters = {}, 0, {[group] = true}, {}
+for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local g = redis.call('HGET', KEYS[3], h) or ''
+  held[g], total, groups[g] = (held[g] or 0) + 1, total + 1, true
+end
+for _, h in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local g = redis.call('HGET', KEYS[3], h) or ''
+  waiters[g], groups[g] = true, true
+end
+local n = 0
+for _ in pairs(groups) do n = n + 1 end
+local floor = math.min(math.ceil(limit / n), held[group] or 0)
+local turn = total < limit
+for g in pairs(waiters) do
+  if g ~= group and (held[g] or 0) < floor then turn = false end
+end
+redis.call('HSET', KEYS[3], holder, group)
+if not turn then
+  redis.call('ZADD', KEYS[2], now + waiting, holder)
+  keep()
   return 0
 end
-redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], math.ceil(lease * 1000) + 1000)
+redis.call('ZREM', KEYS[2], holder)
+redis.call('ZADD', KEYS[1], now + lease, holder)
+keep()
+return 1
+"""
+
+# KEYS: as _ACQUIRE's. ARGV: holder. Frees its slot and forgets that it waited for one.
+_RELEASE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -80,6 +126,7 @@ class RedisLimits:
         self.client = client
         self.prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
         self._take = client.register_script(_TAKE)
         self._sent = client.register_script(_SENT)
 
@@ -87,23 +134,31 @@ class RedisLimits:
     def from_url(cls, url: str, prefix: str) -> RedisLimits:
         return cls(_client(url), prefix)
 
-    def _slots(self, model_id: str) -> str:
-        return f"{self.prefix}slots:{model_id}"
+    def _slots(self, model_id: str) -> list[str]:
+        return [f"{self.prefix}{part}:{model_id}" for part in ("slots", "waiting", "groups")]
 
     def _window(self, model_id: str) -> str:
         return f"{self.prefix}rpm:{model_id}"
 
-    def try_acquire(self, model_id: str, holder: str, limit: int, lease_s: float) -> bool:
-        args: list[str | int | float] = [holder, max(1, limit), lease_s]
+    def try_acquire(
+        self,
+        model_id: str,
+        holder: str,
+        limit: int,
+        lease_s: float,
+        group: str = "",
+        waiting_s: float = WAITING_S,
+    ) -> bool:
+        args: list[str | int | float] = [holder, max(1, limit), lease_s, group, waiting_s]
         try:
-            return bool(self._acquire(keys=[self._slots(model_id)], args=args))
+            return bool(self._acquire(keys=self._slots(model_id), args=args))
         except redis.RedisError as exc:
             log.warning("limits store unreachable, slot of %s allowed: %s", model_id, exc)
             return True
 
     def release(self, model_id: str, holder: str) -> None:
         try:
-            self.client.zrem(self._slots(model_id), holder)
+            self._release(keys=self._slots(model_id), args=[holder])
         except redis.RedisError as exc:
             log.warning("limits store unreachable, slot of %s expires instead: %s", model_id, exc)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from foundation.settings import Settings
-from pipeline.limits import LocalLimits, ProviderLimits
+from pipeline.limits import LocalLimits, ProviderLimits, fair_turn
 from pipeline.shared_limits import RedisLimits, build_limits
 
 MODEL = "runway/gen4.5"
@@ -63,6 +63,83 @@ class TestSlots:
         for thread in threads:
             thread.join()
         assert len(won) == 3
+
+
+def _fill(limits: ProviderLimits, group: str, count: int, limit: int = 4) -> list[bool]:
+    return [limits.try_acquire(MODEL, f"{group}{n}", limit, 30, group) for n in range(count)]
+
+
+class TestFairSlots:
+    """A model's slots shared among tenants (groups): a newcomer is never refused for good behind
+    another tenant's big job, and nothing is taken from a job that holds its slot."""
+
+    def test_a_newcomer_gets_the_next_free_slots_up_to_its_share(self, limits):
+        assert _fill(limits, "a", 4) == [True] * 4  # alone, a tenant takes every slot
+        assert not limits.try_acquire(MODEL, "b0", 4, 30, "b")  # nothing is pre-empted
+        assert not limits.try_acquire(MODEL, "b1", 4, 30, "b")
+        assert limits.try_acquire(MODEL, "a0", 4, 30, "a")  # a held slot is renewed, not lost
+        limits.release(MODEL, "a0")
+        assert not limits.try_acquire(MODEL, "a4", 4, 30, "a")  # b waits, below its share
+        assert limits.try_acquire(MODEL, "b0", 4, 30, "b")
+        limits.release(MODEL, "a1")
+        assert not limits.try_acquire(MODEL, "a4", 4, 30, "a")  # a holds its share of 2
+        assert limits.try_acquire(MODEL, "b1", 4, 30, "b")
+        assert limits.try_acquire(MODEL, "b1", 4, 30, "b")  # idempotent: still one slot
+        limits.release(MODEL, "a2")
+        assert limits.try_acquire(MODEL, "a4", 4, 30, "a")  # below its share again
+        assert not limits.try_acquire(MODEL, "b2", 4, 30, "b")  # full: 2 and 2
+
+    def test_three_tenants_share_ceil_of_a_third_each(self, limits):
+        assert _fill(limits, "a", 4) == [True] * 4
+        assert not limits.try_acquire(MODEL, "b0", 4, 30, "b")
+        assert not limits.try_acquire(MODEL, "c0", 4, 30, "c")
+        limits.release(MODEL, "a0")
+        limits.release(MODEL, "a1")
+        assert not limits.try_acquire(MODEL, "a4", 4, 30, "a")  # a's share is ceil(4/3) = 2
+        assert limits.try_acquire(MODEL, "b0", 4, 30, "b")
+        assert not limits.try_acquire(MODEL, "b1", 4, 30, "b")  # c waits holding fewer: c first
+        assert limits.try_acquire(MODEL, "c0", 4, 30, "c")
+        limits.release(MODEL, "a2")
+        assert limits.try_acquire(MODEL, "b1", 4, 30, "b")  # b below its share of 2
+        assert not limits.try_acquire(MODEL, "c1", 4, 30, "c")  # full: 1, 2 and 1
+
+    def test_a_free_slot_nobody_else_waits_for_is_not_left_idle(self, limits):
+        assert _fill(limits, "a", 2) == [True] * 2
+        assert limits.try_acquire(MODEL, "b0", 4, 30, "b")  # b's one job: a slot, nothing waiting
+        assert limits.try_acquire(MODEL, "a2", 4, 30, "a")  # over a's share of 2, for nobody else
+
+    def test_a_waiter_that_stops_asking_stops_counting(self, limits):
+        assert _fill(limits, "a", 4) == [True] * 4
+        assert not limits.try_acquire(MODEL, "b0", 4, 30, "b", waiting_s=0.2)
+        limits.release(MODEL, "a0")
+        assert not limits.try_acquire(MODEL, "a4", 4, 30, "a")
+        time.sleep(0.3)  # b's attempt asked no more (its job moved on): a alone again
+        assert limits.try_acquire(MODEL, "a4", 4, 30, "a")
+
+    def test_a_renewal_refused_counts_nobody_waiting(self, limits):
+        assert _fill(limits, "a", 4) == [True] * 4
+        assert not limits.try_acquire(MODEL, "lapsed", 4, 30, waiting_s=0.0)  # admission.renew
+        limits.release(MODEL, "a0")
+        assert limits.try_acquire(MODEL, "a4", 4, 30, "a")
+
+    def test_a_released_waiter_stops_counting_at_once(self, limits):
+        assert _fill(limits, "a", 4) == [True] * 4
+        assert not limits.try_acquire(MODEL, "b0", 4, 30, "b")
+        limits.release(MODEL, "b0")  # b's attempt was cancelled while it waited
+        limits.release(MODEL, "a0")
+        assert limits.try_acquire(MODEL, "a4", 4, 30, "a")
+
+
+def test_the_fair_share_is_computed_once():
+    assert fair_turn("a", {"a": 3}, set(), 4)  # alone: every slot
+    assert not fair_turn("a", {"a": 3}, {"b"}, 4)  # share 2, b waits below it
+    assert fair_turn("b", {"a": 3}, {"b"}, 4)
+    assert not fair_turn("b", {"a": 2, "b": 2}, {"a"}, 4)  # full
+    assert not fair_turn("a", {"a": 2, "b": 1}, {"b"}, 5)  # b waits holding fewer: b first
+    assert fair_turn("a", {"a": 2, "b": 2}, {"b"}, 5)  # share ceil(5/2) = 3: a as much as b
+    assert not fair_turn("a", {"a": 3, "b": 2}, {"b"}, 6)  # a at its share of 3
+    assert fair_turn("a", {"a": 2, "b": 1}, {"a"}, 4)  # b holds its one and waits for no more
+    assert not fair_turn("b", {"b": 1}, {"a", "c"}, 4)  # a and c wait with none
 
 
 class TestRequestsPerMinute:
