@@ -44,8 +44,10 @@ for _, key in ipairs({KEYS[1], KEYS[2]}) do
   end
 end
 local ttl = math.ceil(math.max(lease, waiting) * 1000) + 1000
-local function keep()
-  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ttl) end
+local function keep()  -- only ever lengthened: a caller with a shorter lease drops no one's slot
+  for _, key in ipairs(KEYS) do
+    if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+  end
 end
 if redis.call('ZSCORE', KEYS[1], holder) then
   redis.call('ZADD', KEYS[1], now + lease, holder)

@@ -188,3 +188,16 @@ def test_an_unreachable_redis_lets_requests_through():
     assert limits.try_acquire(MODEL, "a", 1, 30)
     assert limits.try_take(MODEL, 1, "a") == 0.0
     limits.release(MODEL, "a")
+
+
+@pytest.mark.services
+def test_a_process_with_a_shorter_lease_does_not_expire_the_others_slots(redis_url):
+    """Processes of one deployment may run with different lease settings; the slots' keys live
+    as long as their longest lease, not as long as the last caller's (its key expiring dropped
+    every slot at once, and the model was given more jobs than its limit)."""
+    limits = RedisLimits.from_url(redis_url, prefix=f"t-{uuid.uuid4().hex}:")
+    assert limits.try_acquire("m", "long", 2, lease_s=60.0, group="a", waiting_s=0.0)
+    assert limits.try_acquire("m", "short", 2, lease_s=0.5, group="a", waiting_s=0.0)
+    threading.Event().wait(1.7)  # past the short lease and the key expiry it would set (1.5 s)
+    assert limits.try_acquire("m", "next", 2, lease_s=60.0, group="a", waiting_s=0.0)
+    assert not limits.try_acquire("m", "one more", 2, lease_s=60.0, group="a", waiting_s=0.0)
