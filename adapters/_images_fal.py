@@ -112,20 +112,21 @@ class FalImageClient:
     def generate(self, request: ImageRequest) -> ImageResult:
         """Submit and poll until the request completes. Every error past the submit carries the
         request as its ``provider_job`` (and whether a poll saw it ``IN_PROGRESS``): fal may bill
-        it. A status check that fails in transit is repeated; on the client's own deadline the
-        request is cancelled at fal (``_abandon``)."""
+        it. A read that fails in transit (the status, the result, the image: a paid image is not
+        given up for a 502) is repeated; on the client's own deadline the request is cancelled at
+        fal (``_abandon``)."""
         job = self.submit(request)
         running = False
         try:
             deadline = time.monotonic() + self.timeout
             while time.monotonic() < deadline:
-                try:
+                try:  # every read here (status, result, image) is safe to repeat until the deadline
                     status = self._http.json("GET", f"/{job}/status")
-                except TransientError:  # a status check is safe to repeat until the deadline
+                    if status.get("status") == "COMPLETED":
+                        return self._completed(job, status, request)
+                except TransientError:
                     time.sleep(POLL_S)
                     continue
-                if status.get("status") == "COMPLETED":
-                    return self._completed(job, status, request)
                 running = running or status.get("status") != "IN_QUEUE"  # unknown: maybe running
                 time.sleep(POLL_S)  # provider polling, not test synchronisation
             return self._abandon(job, request)

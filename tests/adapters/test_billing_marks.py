@@ -267,3 +267,17 @@ def test_a_status_check_failing_in_transit_is_repeated_not_the_end_of_a_paid_req
     fal.timeout = 5.0  # type: ignore[attr-defined]
     result = fal.generate(ImageRequest("fal-ai/flux/schnell", "a fox"))  # type: ignore[attr-defined]
     assert (result.width, result.height) == (8, 8)
+
+
+def test_a_completed_request_whose_result_fails_in_transit_is_read_again():
+    """The image fal made (and bills) is not given up for one 502 on the result's read."""
+    fal = scripted_fal(
+        {
+            ("POST", "/fal-ai/flux/schnell"): [SUBMITTED],
+            ("GET", "/status"): [httpx.Response(200, json={"status": "COMPLETED"})],
+            ("GET", "/requests/r1"): [httpx.Response(503, text="upstream busy"), fal_image()],
+        }
+    )
+    fal.timeout = 5.0  # type: ignore[attr-defined]
+    result = fal.generate(ImageRequest("fal-ai/flux/schnell", "a fox"))  # type: ignore[attr-defined]
+    assert (result.width, result.height) == (8, 8)
