@@ -12,7 +12,7 @@ import threading
 _requested = threading.Event()
 
 
-class Stopped(BaseException):  # noqa: N818 - like KeyboardInterrupt, a stop, not an error
+class Stopped(BaseException):
     """The process is stopping; the work that raised this is abandoned, to be done again."""
 
 

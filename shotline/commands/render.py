@@ -119,15 +119,21 @@ def watch(ctx: RunContext, job_id: str, shots: list[str], *, quiet: bool, consol
 
 def stopped(ctx: RunContext, job_id: str, stop: KeyboardInterrupt, console: Console) -> NoReturn:
     """The render was stopped by a signal: stop the engine, say what is left, exit 128 + it."""
+    from pipeline.engine import ended
     from shotline.stopping import end_by_signal, exit_code, signum_of, stop_engine
 
     signum = signum_of(stop)
     celery = ctx.settings.engine == "celery"
     idle = celery or stop_engine()
-    goes_on = "goes on on the workers" if celery else "is unfinished and keeps what it paid for"
+    status = ended(ctx, job_id)
+    if status in JOB_ENDED:  # its last step ended during the stop
+        left = f"had ended ({status}) before the stop"
+    elif celery:
+        left = "goes on on the workers; run the same command again to follow it"
+    else:
+        left = "is unfinished and keeps what it paid for; run the same command again to resume it"
     console.print(
-        f"stopped ({signal.Signals(signum).name}): job {job_id} {goes_on}; run the same command "
-        "again to resume it",
+        f"stopped ({signal.Signals(signum).name}): job {job_id} {left}",
         highlight=False,
         soft_wrap=True,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -115,6 +115,7 @@ def serve_api(
     import uvicorn
 
     from api.app import create_app
+    from shotline.stopping import stop_signals
 
     with ExitStack() as stack:
         ctx, runner = build_server(providers, scenario, stack)
@@ -125,7 +126,26 @@ def serve_api(
             f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
         )
         freeze_startup_objects()
-        uvicorn.run(app, **server_options(host, port))
+        # uvicorn stops serving on SIGINT/SIGTERM, then restores the handlers it found and raises
+        # the signal again: here that is ``stop_signals``'s, and the engine stops below.
+        with stop_signals():
+            try:
+                uvicorn.run(app, **server_options(host, port))
+            except KeyboardInterrupt as stop:
+                stop_embedded(ctx, stop, console)
+
+
+def stop_embedded(ctx: RunContext, stop: KeyboardInterrupt, console: Console) -> NoReturn:
+    """After uvicorn's graceful shutdown: stop the embedded engine (its jobs resume when the
+    server starts again), then end by the signal, as uvicorn itself would."""
+    from shotline.stopping import end_by_signal, signum_of, stop_engine
+
+    signum = signum_of(stop)
+    if ctx.settings.engine != "celery":
+        stop_engine()
+        console.print("engine stopped: unfinished jobs resume when `shotline serve` starts again")
+    end_by_signal(signum)
+    raise stop  # not reached: the signal ends the process
 
 
 def register(app: typer.Typer) -> None:
