@@ -39,22 +39,26 @@ def exit_code(signum: int) -> int:
     return 128 + signum
 
 
-def _raise(signum: int, _frame: FrameType | None) -> None:
-    for stop in STOP_SIGNALS:  # the second signal acts at once
-        signal.signal(stop, signal.SIG_DFL)
-    raise Interrupted(signum)
-
-
 @contextmanager
-def stop_signals() -> Iterator[None]:
+def stop_signals() -> Iterator[list[int]]:
     """Within: SIGTERM stops like Ctrl-C, both raising ``Interrupted`` in the main thread (as
-    ``KeyboardInterrupt``). Off the main thread (a test calling the command), nothing changes."""
+    ``KeyboardInterrupt``); the list yielded holds the signal caught, for code that swallows
+    KeyboardInterrupt (``uvicorn.run`` does). Off the main thread (a test calling the command),
+    nothing changes."""
+    caught: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield caught
         return
-    previous = {stop: signal.signal(stop, _raise) for stop in STOP_SIGNALS}
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        for stop in STOP_SIGNALS:  # the second signal acts at once
+            signal.signal(stop, signal.SIG_DFL)
+        caught.append(signum)
+        raise Interrupted(signum)
+
+    previous = {stop: signal.signal(stop, interrupt) for stop in STOP_SIGNALS}
     try:
-        yield
+        yield caught
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)

@@ -126,26 +126,25 @@ def serve_api(
             f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
         )
         freeze_startup_objects()
-        # uvicorn stops serving on SIGINT/SIGTERM, then restores the handlers it found and raises
-        # the signal again: here that is ``stop_signals``'s, and the engine stops below.
-        with stop_signals():
-            try:
-                uvicorn.run(app, **server_options(host, port))
-            except KeyboardInterrupt as stop:
-                stop_embedded(ctx, stop, console)
+        # uvicorn stops serving on SIGINT/SIGTERM, restores the handlers it found and raises the
+        # signal again (here ``stop_signals``'s, which records it), and swallows the
+        # KeyboardInterrupt; the engine stops below, before the emulator and the interpreter.
+        with stop_signals() as caught:
+            uvicorn.run(app, **server_options(host, port))
+        if caught:
+            stop_embedded(ctx, caught[0], console)
 
 
-def stop_embedded(ctx: RunContext, stop: KeyboardInterrupt, console: Console) -> NoReturn:
+def stop_embedded(ctx: RunContext, signum: int, console: Console) -> NoReturn:
     """After uvicorn's graceful shutdown: stop the embedded engine (its jobs resume when the
     server starts again), then end by the signal, as uvicorn itself would."""
-    from shotline.stopping import end_by_signal, signum_of, stop_engine
+    from shotline.stopping import end_by_signal, stop_engine
 
-    signum = signum_of(stop)
     if ctx.settings.engine != "celery":
         stop_engine()
         console.print("engine stopped: unfinished jobs resume when `shotline serve` starts again")
     end_by_signal(signum)
-    raise stop  # not reached: the signal ends the process
+    raise SystemExit(128 + signum)  # not reached: the signal ends the process
 
 
 def register(app: typer.Typer) -> None:

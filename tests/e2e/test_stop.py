@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
+from api import auth
 from emulators import Scenario, start_emulator
+from tests.api.conftest import free_port
 from tests.e2e.crash import small_teaser
 
 SCENARIO = {"seed": 5, "media": {"max_side": 160},
@@ -122,3 +125,70 @@ def test_sigterm_while_gating_exits_143_and_the_rerun_pays_nothing_twice(tmp_pat
     settled = _query(db, "select count(*) from ledger_entry where kind = 'settle'")
     assert settled == [(SHOTS,)]
     assert (board.parent / "out" / "teaser.mp4").stat().st_size > 0
+
+
+def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    argv = [
+        sys.executable,
+        "-m",
+        "shotline",
+        "serve",
+        "--port",
+        str(port),
+        "--providers",
+        "emulated",
+    ]
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=out, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "serve never answered"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_serve_stopped_while_gating_ends_by_the_signal_and_resumes(tmp_path: Path) -> None:
+    """Ctrl-C in the terminal running ``shotline serve`` while a job gates in-process: uvicorn
+    shuts down, the engine stops, the process ends by SIGINT (130 in a shell) with no traceback or
+    abort and nothing left running; started again, the server finishes the job with one paid
+    attempt per shot. Before the fix uvicorn swallowed the KeyboardInterrupt and the process
+    exited 0 with steps still running in daemon threads, which could abort it (134) as the
+    interpreter finalised under a gate."""
+    db = Path(os.environ["SHOTLINE_DATA_DIR"]) / "shotline.db"
+    log, port = tmp_path / "serve.log", free_port()
+    headers = {"Authorization": f"Bearer {auth.create_key(f'sqlite:///{db}', 'acme')}"}
+    board = yaml.safe_load(small_teaser(tmp_path).read_text())
+    with start_emulator(Scenario.model_validate(SCENARIO)) as emulator:
+        env = dict(os.environ, SHOTLINE_EMULATOR_URL=emulator.base_url)
+        server = _serve(env, port, log)
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/v1/jobs", json={"storyboard": board}, headers=headers
+        )
+        assert created.status_code == 202, created.text
+        gated = "select 1 from event where kind in ('attempt.gating', 'shot.normalising')"
+        _signal_when(server, db, gated, lambda: os.killpg(server.pid, signal.SIGINT))
+        assert server.wait(90) == -signal.SIGINT, log.read_text()[-3000:]
+        text = log.read_text()
+        assert "engine stopped: unfinished jobs resume" in text
+        assert "Traceback" not in text, text[-3000:]
+        time.sleep(0.3)
+        assert _left_in_session(server.pid) == []
+        again = _serve(env, port, log)
+        job = f"http://127.0.0.1:{port}/v1/jobs/{created.json()['id']}"
+        deadline = time.monotonic() + 120
+        while httpx.get(job, headers=headers).json()["status"] != "delivered":
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(60) == -signal.SIGTERM
+    attempts = _query(db, "select status, provider_job_id from attempt")
+    assert [a[0] for a in attempts] == ["accepted"] * SHOTS, attempts
+    assert len({a[1] for a in attempts}) == SHOTS
+    assert _query(db, "select count(*) from ledger_entry where kind = 'settle'") == [(SHOTS,)]
