@@ -17,9 +17,9 @@ STOP_EXITS = {255, -signal.SIGINT, -signal.SIGTERM}
 """How FFmpeg ends on SIGINT or SIGTERM: 255 once its own handler has closed the output (fftools
 ``ffmpeg.c``: ``received_nb_signals ? 255 : main_return_code``), or killed by the signal."""
 TTY_SIGNAL_WAIT_S = 2.0
-"""Ctrl-C in a terminal reaches FFmpeg (same process group) as it reaches Python: a run that ended
-as a stopped run does waits this long for the process's stop to be requested before it counts as
-a failure."""
+"""Ctrl-C in a terminal reaches FFmpeg (same process group) as it reaches Python, so FFmpeg may end
+before the stop is requested: a run that ended as a stopped one waits this long for the stop before
+it counts as a failure."""
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
 

@@ -93,10 +93,21 @@ def copy_delivered(ctx: RunContext, ref: str, output: Path) -> None:
         shutil.copyfile(path, output.with_name(output.stem + path.name[len(delivered.stem) :]))
 
 
-def watch(ctx: RunContext, job_id: str, shots: list[str], *, quiet: bool, console: Console) -> None:
+RESUME = "run the same command again to resume it"
+
+
+def watch(
+    ctx: RunContext,
+    job_id: str,
+    shots: list[str],
+    *,
+    quiet: bool,
+    console: Console,
+    resume: str = RESUME,
+) -> None:
     """``drive`` the job, with its live progress on ``console`` unless ``quiet``. SIGINT (Ctrl-C)
-    and SIGTERM stop it politely (``shotline.stopping``): the job is left to resume, and the
-    command exits 130 or 143 saying so."""
+    and SIGTERM stop it politely (``shotline.stopping``): the job is left unfinished, and the
+    command exits 130 or 143 saying so and how it is ``resume``d."""
     from rich.live import Live
 
     from shotline.progress import JobProgress
@@ -113,11 +124,13 @@ def watch(ctx: RunContext, job_id: str, shots: list[str], *, quiet: bool, consol
     except KeyboardInterrupt as stop:
         if not quiet:
             console.print()  # below the live table
-        stopped(ctx, job_id, stop, console)
+        stopped(ctx, job_id, stop, console, resume)
     console.print()
 
 
-def stopped(ctx: RunContext, job_id: str, stop: KeyboardInterrupt, console: Console) -> NoReturn:
+def stopped(
+    ctx: RunContext, job_id: str, stop: KeyboardInterrupt, console: Console, resume: str
+) -> NoReturn:
     """The render was stopped by a signal: stop the engine, say what is left, exit 128 + it."""
     from pipeline.engine import ended
     from shotline.stopping import end_by_signal, exit_code, signum_of, stop_engine
@@ -127,11 +140,11 @@ def stopped(ctx: RunContext, job_id: str, stop: KeyboardInterrupt, console: Cons
     idle = celery or stop_engine()
     status = ended(ctx, job_id)
     if status in JOB_ENDED:  # its last step ended during the stop
-        left = f"had ended ({status}) before the stop"
+        left = f"ended ({status}) as it stopped"
     elif celery:
-        left = "goes on on the workers; run the same command again to follow it"
+        left = f"goes on on the workers (`shotline jobs show {job_id}`)"
     else:
-        left = "is unfinished and keeps what it paid for; run the same command again to resume it"
+        left = f"is unfinished and keeps what it paid for; {resume}"
     console.print(
         f"stopped ({signal.Signals(signum).name}): job {job_id} {left}",
         highlight=False,
