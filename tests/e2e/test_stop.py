@@ -113,7 +113,7 @@ def test_sigterm_while_gating_exits_143_and_the_rerun_pays_nothing_twice(tmp_pat
     with start_emulator(Scenario.model_validate(SCENARIO)) as emulator:
         env = dict(os.environ, COLUMNS="100", SHOTLINE_EMULATOR_URL=emulator.base_url)
         process = _render(board, env, log)
-        gated = "select 1 from event where kind in ('attempt.gating', 'shot.normalising')"
+        gated = "select 1 from event where kind in ('attempt.gating', 'shot.accepted')"
         _signal_when(process, db, gated, lambda: os.kill(process.pid, signal.SIGTERM))
         _assert_stopped(process, log, "SIGTERM", 143)
         assert not (board.parent / "out" / "teaser.mp4").exists()
@@ -172,7 +172,7 @@ def test_serve_stopped_while_gating_ends_by_the_signal_and_resumes(tmp_path: Pat
             f"http://127.0.0.1:{port}/v1/jobs", json={"storyboard": board}, headers=headers
         )
         assert created.status_code == 202, created.text
-        gated = "select 1 from event where kind in ('attempt.gating', 'shot.normalising')"
+        gated = "select 1 from event where kind in ('attempt.gating', 'shot.accepted')"
         _signal_when(server, db, gated, lambda: os.killpg(server.pid, signal.SIGINT))
         assert server.wait(90) == -signal.SIGINT, log.read_text()[-3000:]
         text = log.read_text()
