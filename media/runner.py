@@ -15,11 +15,14 @@ from media.priority import make_nicer
 BASE_ARGS = ["-nostdin", "-y", "-hide_banner", "-v", "error"]
 STOP_EXITS = {255, -signal.SIGINT, -signal.SIGTERM}
 """How FFmpeg ends on SIGINT or SIGTERM: 255 once its own handler has closed the output (fftools
-``ffmpeg.c``: ``received_nb_signals ? 255 : main_return_code``), or killed by the signal."""
+``ffmpeg.c``: ``received_nb_signals ? 255 : main_return_code``), or killed by the signal; a signal
+while it opens its input can also end it with 0 and no output (``Exiting normally, received signal
+2.`` at loglevel info). A run that ends once the stop is requested raises ``Stopped`` whatever its
+exit: its result is not used."""
 TTY_SIGNAL_WAIT_S = 2.0
 """Ctrl-C in a terminal reaches FFmpeg (same process group) as it reaches Python, so FFmpeg may end
-before the stop is requested: a run that ended as a stopped one waits this long for the stop before
-it counts as a failure."""
+before the stop is requested: a run that ended as a signalled one waits this long for the stop
+before it counts as a failure."""
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
 
@@ -66,7 +69,8 @@ def _run(args: list[str], timeout: float, stdin: bytes | None, loglevel: str) ->
             with _live_lock:
                 _live.discard(proc)
     stderr = raw.decode("utf-8", "replace")
-    if proc.returncode in STOP_EXITS and stopping.requested(TTY_SIGNAL_WAIT_S):
+    signalled = proc.returncode in STOP_EXITS or "received signal" in stderr
+    if stopping.requested(TTY_SIGNAL_WAIT_S if signalled else 0.0):
         raise stopping.Stopped(f"ffmpeg stopped ({proc.returncode}): this process is stopping")
     if proc.returncode != 0:
         raise FFmpegError(proc.returncode, stderr[-4000:], argv)

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from foundation import stopping
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_GRACE_S = 30.0
 """How long the steps running at a stop may take to end (a gate decoding its clip, a provider
@@ -51,6 +53,7 @@ def stop_signals() -> Iterator[list[int]]:
         return
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
+        stopping.request()  # at once: an FFmpeg run the same Ctrl-C ended is a stop
         for stop in STOP_SIGNALS:  # the second signal acts at once
             signal.signal(stop, signal.SIG_DFL)
         caught.append(signum)

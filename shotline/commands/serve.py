@@ -4,7 +4,7 @@ enqueues at start the API jobs a previous run committed but never enqueued."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -15,6 +15,8 @@ from shotline.console import fail_with
 from shotline.emulated import use_emulator
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from rich.console import Console
 
     from pipeline.context import RunContext
@@ -127,12 +129,34 @@ def serve_api(
         )
         freeze_startup_objects()
         # uvicorn stops serving on SIGINT/SIGTERM, restores the handlers it found and raises the
-        # signal again (here ``stop_signals``'s, which records it), and swallows the
-        # KeyboardInterrupt; the engine stops below, before the emulator and the interpreter.
+        # signal again: here ``stop_signals``'s, which records it (its KeyboardInterrupt is
+        # swallowed, as ``uvicorn.run`` does); the engine stops below, before the emulator and
+        # the interpreter.
         with stop_signals() as caught:
-            uvicorn.run(app, **server_options(host, port))
+            server = _server_class()(uvicorn.Config(app, **server_options(host, port)))
+            with suppress(KeyboardInterrupt):  # as ``uvicorn.run``
+                server.run()
         if caught:
             stop_embedded(ctx, caught[0], console)
+        if not server.started:
+            raise typer.Exit(3)  # uvicorn's STARTUP_FAILURE (the port is taken...)
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    from foundation import stopping
+
+    class StoppingServer(uvicorn.Server):
+        """uvicorn's server, marking the stop as the signal arrives (``foundation.stopping``):
+        its graceful shutdown can wait for open connections, and an FFmpeg run that the same
+        Ctrl-C ended meanwhile is a stop, not a failed shot."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stopping.request()
+            super().handle_exit(sig, frame)
+
+    return StoppingServer
 
 
 def stop_embedded(ctx: RunContext, signum: int, console: Console) -> NoReturn:
