@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from media import runner as ffmpeg_runner
 from media.priority import make_nicer
 from pipeline import flow, wakeups
 from pipeline.context import RunContext
@@ -119,6 +120,8 @@ class Scheduler:
         self._cond = threading.Condition()
         self._jobs: dict[str, _Job] = {}
         self._polls: dict[str, _Entry] = {}
+        self._running = 0  # steps running now
+        self._stopping = False  # the process is stopping: nothing more runs
         self.holder = f"{holder_node()}|{os.getpid()}"
         wakeups.listen(self.wake)  # a scheduler lives as long as its process
         wakeups.listen_ended(self.expedite)
@@ -174,11 +177,26 @@ class Scheduler:
         job.outstanding -= 1
         self._push(replace(entry, due=due, dead=False), job)
 
+    def stop(self, grace_s: float) -> bool:
+        """The process is stopping: run nothing more (queued steps stay in their cursors for the
+        next process), end the FFmpeg runs of the steps running now (``media.runner.stop_all``)
+        and wait up to ``grace_s`` for those steps to end. False when one still runs."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        ffmpeg_runner.stop_all()
+        deadline = time.monotonic() + grace_s
+        with self._cond:
+            while self._running and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
+            return self._running == 0
+
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._heap or self._heap[0][0] > time.time():
+                while self._stopping or not self._heap or self._heap[0][0] > time.time():
                     timeout = self._heap[0][0] - time.time() if self._heap else None
+                    timeout = None if self._stopping else timeout
                     self._cond.wait(timeout)
                 _, _, entry = heapq.heappop(self._heap)
                 if entry.dead:
@@ -195,6 +213,18 @@ class Scheduler:
     # --- the workers ---------------------------------------------------------------------------
 
     def _run(self, entry: _Entry, job: _Job) -> None:
+        with self._cond:
+            if self._stopping:  # handed to a pool before the stop: its cursor keeps it
+                return
+            self._running += 1
+        try:
+            self._run_counted(entry, job)
+        finally:  # a step cut short by the stop (``Stopped``) ends here too
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _run_counted(self, entry: _Entry, job: _Job) -> None:
         try:
             follow = self._step(entry, job)
         except Exception:  # the database is unreachable, or a bug outside any step
@@ -274,3 +304,13 @@ def scheduler(io_workers: int, cpu_workers: int, nice: int = 0) -> Scheduler:
                 lambda: background_priority(nice + MEDIA_NICE),
             )
         return _schedulers[key]
+
+
+def stop(grace_s: float) -> bool:
+    """Stop every scheduler of this process (``Scheduler.stop``) before it exits: a step still
+    running when the interpreter finalises (native decoders, onnxruntime) can abort the process.
+    False when a step still runs after ``grace_s``."""
+    with _lock:
+        running = list(_schedulers.values())
+    ffmpeg_runner.stop_all()  # the FFmpeg runs of every scheduler end at once
+    return all([s.stop(grace_s) for s in running])

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from foundation.states import JOB_ENDED, SHOT_ENDED, JobStatus
+from foundation.stopping import Stopped
 from pipeline import (
     admission,
     assembly,
@@ -229,8 +230,8 @@ def run_step(
         return []
     try:
         moves = _run_fresh(ctx, step, cur)
-    except RETRY_LATER:  # the database is unreachable: the step is retried later
-        _release_quietly(ctx, cur)
+    except (*RETRY_LATER, Stopped):  # the database is unreachable, or this process is stopping
+        _release_quietly(ctx, cur)  # (``foundation.stopping``): the step runs again later
         raise
     except Exception as exc:  # a bug must end the shot, not leave the job hanging
         log.exception("step %s(%s) of job %s crashed", step, ref, cur.job_id)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_init, worker_process_init, worker_ready
 
+from foundation import stopping
 from foundation.settings import Settings, get_settings
 from pipeline import flow, provider_check, reaper
 from pipeline.celery_app import celery_for, send
@@ -57,7 +59,8 @@ def _options(queue: str) -> dict[str, Any]:
         "acks_late": True,
         "time_limit": hard,
         "soft_time_limit": hard * 0.9,
-        "autoretry_for": flow.RETRY_LATER,
+        # an FFmpeg run ended by a stop (``_on_process_init``) is retried too, by the next worker
+        "autoretry_for": (*flow.RETRY_LATER, stopping.Stopped),
         "retry_backoff": True,
         "retry_jitter": True,
         "max_retries": 5,
@@ -65,6 +68,7 @@ def _options(queue: str) -> dict[str, Any]:
 
 
 def _run(task: Task[Any, Any], step: str, ref: str, version: int) -> None:
+    _stop_on_sigint()
     ctx = worker_context()
     lease = time_limit(ctx.settings, flow.STEP_QUEUE[step]) + LEASE_MARGIN_S
     holder = f"{task.request.hostname}|{os.getpid()}"
@@ -180,3 +184,17 @@ def _on_process_init(**_: Any) -> None:
     """A pool child never reuses the database connections of the parent it was forked from:
     sharing one socket between processes corrupts both sides' sessions."""
     get_engine(get_settings().db_url).dispose(close=False)
+
+
+def _mark_stop(_signum: int, _frame: object) -> None:
+    stopping.request()
+
+
+def _stop_on_sigint() -> None:
+    """Pool children ignore SIGINT (billiard sets it after Celery's initializer: the main process
+    does the warm shutdown), but a terminal's Ctrl-C reaches their FFmpeg runs too. A child running
+    a task marks the stop instead of ignoring it, so such a run is a stop (``foundation.stopping``:
+    retried by the next worker), not a failed shot or job. The child carries on as before."""
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is not _mark_stop:
+        signal.signal(signal.SIGINT, _mark_stop)

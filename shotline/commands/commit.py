@@ -103,6 +103,12 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+RESUME_FINAL = (
+    "`shotline serve` resumes it when it starts (`shotline jobs cancel` closes it); a new commit "
+    "would start another final"
+)
+
+
 def run_commit(
     ctx: RunContext,
     job_id: str,
@@ -133,7 +139,7 @@ def run_commit(
     )
     if not quiet:
         console.print(quote_table(result.quote, console.width))
-    watch(ctx, final_id, keys, quiet=quiet, console=console)
+    watch(ctx, final_id, keys, quiet=quiet, console=console, resume=RESUME_FINAL)
     return {
         "commit": result.to_dict(),
         "report": job_report(ctx.db_url, final_id),

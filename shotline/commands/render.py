@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -92,19 +93,66 @@ def copy_delivered(ctx: RunContext, ref: str, output: Path) -> None:
         shutil.copyfile(path, output.with_name(output.stem + path.name[len(delivered.stem) :]))
 
 
-def watch(ctx: RunContext, job_id: str, shots: list[str], *, quiet: bool, console: Console) -> None:
-    """``drive`` the job, with its live progress on ``console`` unless ``quiet``."""
+RESUME = "run the same command again to resume it"
+
+
+def watch(
+    ctx: RunContext,
+    job_id: str,
+    shots: list[str],
+    *,
+    quiet: bool,
+    console: Console,
+    resume: str = RESUME,
+) -> None:
+    """``drive`` the job, with its live progress on ``console`` unless ``quiet``. SIGINT (Ctrl-C)
+    and SIGTERM stop it politely (``shotline.stopping``): the job is left unfinished, and the
+    command exits 130 or 143 saying so and how it is ``resume``d."""
     from rich.live import Live
 
     from shotline.progress import JobProgress
+    from shotline.stopping import stop_signals
 
-    if quiet:
-        drive(ctx, job_id, None)
-        return
-    progress = JobProgress(job_id, shots, console)
-    with Live(progress, console=console, refresh_per_second=4):
-        drive(ctx, job_id, progress.on_event)
+    try:
+        with stop_signals():
+            if quiet:
+                drive(ctx, job_id, None)
+                return
+            progress = JobProgress(job_id, shots, console)
+            with Live(progress, console=console, refresh_per_second=4):
+                drive(ctx, job_id, progress.on_event)
+    except KeyboardInterrupt as stop:
+        if not quiet:
+            console.print()  # below the live table
+        stopped(ctx, job_id, stop, console, resume)
     console.print()
+
+
+def stopped(
+    ctx: RunContext, job_id: str, stop: KeyboardInterrupt, console: Console, resume: str
+) -> NoReturn:
+    """The render was stopped by a signal: stop the engine, say what is left, exit 128 + it."""
+    from pipeline.engine import ended
+    from shotline.stopping import end_by_signal, exit_code, signum_of, stop_engine
+
+    signum = signum_of(stop)
+    celery = ctx.settings.engine == "celery"
+    idle = celery or stop_engine()
+    status = ended(ctx, job_id)
+    if status in JOB_ENDED:  # its last step ended during the stop
+        left = f"ended ({status}) as it stopped"
+    elif celery:
+        left = f"goes on on the workers (`shotline jobs show {job_id}`)"
+    else:
+        left = f"is unfinished and keeps what it paid for; {resume}"
+    console.print(
+        f"stopped ({signal.Signals(signum).name}): job {job_id} {left}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not idle:
+        end_by_signal(signum)
+    raise typer.Exit(exit_code(signum))
 
 
 def refuse_overwrite(ctx: RunContext, board: Storyboard, mode: Mode, output: Path) -> None:

@@ -4,9 +4,9 @@ enqueues at start the API jobs a previous run committed but never enqueued."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -15,6 +15,8 @@ from shotline.console import fail_with
 from shotline.emulated import use_emulator
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from rich.console import Console
 
     from pipeline.context import RunContext
@@ -115,6 +117,7 @@ def serve_api(
     import uvicorn
 
     from api.app import create_app
+    from shotline.stopping import stop_signals
 
     with ExitStack() as stack:
         ctx, runner = build_server(providers, scenario, stack)
@@ -125,7 +128,47 @@ def serve_api(
             f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
         )
         freeze_startup_objects()
-        uvicorn.run(app, **server_options(host, port))
+        # uvicorn stops serving on SIGINT/SIGTERM, restores the handlers it found and raises the
+        # signal again: here ``stop_signals``'s, which records it (its KeyboardInterrupt is
+        # swallowed, as ``uvicorn.run`` does); the engine stops below, before the emulator and
+        # the interpreter.
+        with stop_signals() as caught:
+            server = _server_class()(uvicorn.Config(app, **server_options(host, port)))
+            with suppress(KeyboardInterrupt):  # as ``uvicorn.run``
+                server.run()
+        if caught:
+            stop_embedded(ctx, caught[0], console)
+        if not server.started:
+            raise typer.Exit(3)  # uvicorn's STARTUP_FAILURE (the port is taken...)
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    from foundation import stopping
+
+    class StoppingServer(uvicorn.Server):
+        """uvicorn's server, marking the stop as the signal arrives (``foundation.stopping``):
+        its graceful shutdown can wait for open connections, and an FFmpeg run that the same
+        Ctrl-C ended meanwhile is a stop, not a failed shot."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stopping.request()
+            super().handle_exit(sig, frame)
+
+    return StoppingServer
+
+
+def stop_embedded(ctx: RunContext, signum: int, console: Console) -> NoReturn:
+    """After uvicorn's graceful shutdown: stop the embedded engine (its jobs resume when the
+    server starts again), then end by the signal, as uvicorn itself would."""
+    from shotline.stopping import end_by_signal, stop_engine
+
+    if ctx.settings.engine != "celery":
+        stop_engine()
+        console.print("engine stopped: unfinished jobs resume when `shotline serve` starts again")
+    end_by_signal(signum)
+    raise SystemExit(128 + signum)  # not reached: the signal ends the process
 
 
 def register(app: typer.Typer) -> None:

@@ -14,11 +14,12 @@ from shotline.commands.serve import serve_api
 def test_the_server_starts_serving_with_its_startup_objects_frozen(monkeypatch):
     seen: dict[str, Any] = {}
 
-    def fake_run(app: object, **options: object) -> None:
+    def fake_run(server: uvicorn.Server, sockets: object = None) -> None:
         seen["frozen"] = gc.get_freeze_count()
-        seen["options"] = options
+        seen["options"] = {"port": server.config.port}
+        server.started = True
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     before = gc.get_freeze_count()
     try:
         serve_api("127.0.0.1", 0, "local", Console(quiet=True))

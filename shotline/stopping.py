@@ -1,0 +1,87 @@
+"""How a command that runs jobs in this process (``render``, ``commit``, ``serve``) stops on SIGINT
+(Ctrl-C) or SIGTERM (systemd, docker, Kubernetes).
+
+The first signal stops the engine politely (``pipeline.dispatch.stop``): nothing more starts, the
+FFmpeg runs in hand end, the steps running now end (a provider request in flight completes, so its
+job id is stored), then the command says what it left and exits 128 + the signal's number (130,
+143). Everything left is resumable exactly as after a kill: the next run continues from the stored
+steps and pays nothing twice. A second signal acts at once (its default action)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from foundation import stopping
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_GRACE_S = 30.0
+"""How long the steps running at a stop may take to end (a gate decoding its clip, a provider
+request); past it the process ends by its signal, which loses nothing either (as a kill)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised in the main thread; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def signum_of(exc: KeyboardInterrupt) -> int:
+    """The signal behind a KeyboardInterrupt (a plain one is SIGINT: Python's own handler)."""
+    return getattr(exc, "signum", signal.SIGINT)
+
+
+def exit_code(signum: int) -> int:
+    """The shell's convention for a process ended by a signal: 130 for SIGINT, 143 for SIGTERM."""
+    return 128 + signum
+
+
+@contextmanager
+def stop_signals() -> Iterator[list[int]]:
+    """Within: SIGTERM stops like Ctrl-C, both raising ``Interrupted`` in the main thread (as
+    ``KeyboardInterrupt``); the list yielded holds the signal caught, for code that swallows
+    KeyboardInterrupt (``uvicorn.run`` does). Off the main thread (a test calling the command),
+    nothing changes."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        stopping.request()  # at once: an FFmpeg run the same Ctrl-C ended is a stop
+        for stop in STOP_SIGNALS:  # the second signal acts at once
+            signal.signal(stop, signal.SIG_DFL)
+        caught.append(signum)
+        raise Interrupted(signum)
+
+    previous = {stop: signal.signal(stop, interrupt) for stop in STOP_SIGNALS}
+    try:
+        yield caught
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+
+
+def stop_engine() -> bool:
+    """Stop this process's embedded engine (``pipeline.dispatch.stop``) before the process exits;
+    False when a step still ran after ``STOP_GRACE_S``."""
+    from pipeline import dispatch
+
+    return dispatch.stop(STOP_GRACE_S)
+
+
+def end_by_signal(signum: int) -> None:
+    """End the process by ``signum``'s default action (a step still runs, and finalising the
+    interpreter under it could abort; or a server's convention, as uvicorn's)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
