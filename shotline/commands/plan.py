@@ -229,6 +229,61 @@ def print_explanations(result: router.Plan, console: Console) -> None:
             console.print(f"  [dim]rejected: {reason} ({', '.join(models)})[/]", highlight=False)
 
 
+def print_json(planned: Planned) -> None:
+    """The plan as JSON on stdout; exit 2 when a shot is unroutable, 3 when the budget is refused."""
+    result, refusal = planned.plan, planned.refusal
+    data = result.to_dict() | {
+        "variants": planned.variants, "stages": planned.stages, "sheets": planned.sheeted,
+        "keyframes": planned.drawn, "music": planned.bed,
+        "budget_refused": refusal.message if refusal else None,
+    }  # fmt: skip
+    typer.echo(json.dumps(data, indent=2))
+    if result.unroutable:
+        raise typer.Exit(2)
+    if refusal is not None:
+        raise typer.Exit(refusal.exit_code)
+
+
+def print_text(planned: Planned, console: Console, *, explain: bool) -> None:
+    """The plan's tables, forecast, variants, long shots and note (and, with ``explain``, every
+    decision's reasons)."""
+    from rich.markup import escape
+
+    result, stages, drawn, bed, sheeted = (
+        planned.plan, planned.stages, planned.drawn, planned.bed, planned.sheeted,
+    )  # fmt: skip
+    console.print(plan_table(result))
+    print_stage_tables(console, stages, sheeted, drawn)
+    if bed is not None:
+        console.print(stages_table({JOB_ROW: bed}, "music stage (one bed for the programme)"))
+    print_forecast(result, console)
+    if stages or sheeted or drawn or bed:
+        extra = [*stages.values(), *sheeted.values(), *drawn.values(), *([bed] if bed else [])]
+        print_total(result, extra, console)
+    print_variants(planned.variants, console)
+    for split in result.long_shots:
+        console.print(f"long shot {split.shot_id!r}: {escape(split.explain())}", highlight=False)
+        for part, operation, seconds in split.parts:
+            chosen = result.decisions[part].primary if part in result.decisions else None
+            quote = f"{chosen.model_id} ${chosen.quote_usd:.2f}" if chosen else "unroutable"
+            console.print(f"  {part}: {operation} {seconds:g}s, {quote}", highlight=False)
+    if planned.note:
+        console.print(f"[yellow]note:[/] {escape(planned.note)}", highlight=False)
+    if explain:
+        print_explanations(result, console)
+        owned = [
+            *stages.items(),
+            *sheeted.items(),
+            *drawn.items(),
+            *([(JOB_ROW, bed)] if bed else []),
+        ]
+        for shot, stage in owned:
+            console.print(f"\n[bold]{shot}[/] ({stage['stage']}): {escape(stage['explanation'])}")
+            for model, why in stage["rejected"].items():
+                reasons = escape(", ".join(why))
+                console.print(f"  [dim]rejected: {model}: {reasons}[/]", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def plan(
@@ -247,60 +302,16 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            result, note, variants, stages, drawn, bed, sheeted, refusal = _plan_and_note(
-                storyboard, mode, providers
-            )
+            planned = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
-            data = result.to_dict() | {
-                "variants": variants, "stages": stages, "sheets": sheeted, "keyframes": drawn,
-            }  # fmt: skip
-            data["music"] = bed
-            data["budget_refused"] = refusal.message if refusal else None
-            typer.echo(json.dumps(data, indent=2))
-            if result.unroutable:
-                raise typer.Exit(2)
-            if refusal is not None:
-                raise typer.Exit(refusal.exit_code)
+            print_json(planned)
             return
-        console.print(plan_table(result))
-        print_stage_tables(console, stages, sheeted, drawn)
-        if bed is not None:
-            console.print(stages_table({JOB_ROW: bed}, "music stage (one bed for the programme)"))
-        print_forecast(result, console)
-        if stages or sheeted or drawn or bed:
-            extra = [*stages.values(), *sheeted.values(), *drawn.values(), *([bed] if bed else [])]
-            print_total(result, extra, console)
-        print_variants(variants, console)
-        from rich.markup import escape
-
-        for split in result.long_shots:
-            console.print(
-                f"long shot {split.shot_id!r}: {escape(split.explain())}", highlight=False
-            )
-            for part, operation, seconds in split.parts:
-                chosen = result.decisions[part].primary if part in result.decisions else None
-                quote = f"{chosen.model_id} ${chosen.quote_usd:.2f}" if chosen else "unroutable"
-                console.print(f"  {part}: {operation} {seconds:g}s, {quote}", highlight=False)
-        if note:
-            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-        if explain:
-            print_explanations(result, console)
-            for shot, stage in [
-                *stages.items(),
-                *sheeted.items(),
-                *drawn.items(),
-                *({JOB_ROW: bed} if bed else {}).items(),
-            ]:
-                name = stage["stage"]
-                console.print(f"\n[bold]{shot}[/] ({name}): {escape(stage['explanation'])}")
-                for model, why in stage["rejected"].items():
-                    reasons = escape(", ".join(why))
-                    console.print(f"  [dim]rejected: {model}: {reasons}[/]", highlight=False)
+        print_text(planned, console, explain=explain)
         try:
-            router.raise_if_unroutable(result)
+            router.raise_if_unroutable(planned.plan)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
-        if refusal is not None:  # what ``render`` would refuse before spending (exit 3)
-            fail_with(refusal, console, as_json)
+        if planned.refusal is not None:  # what ``render`` would refuse before spending (exit 3)
+            fail_with(planned.refusal, console, as_json)
