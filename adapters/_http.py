@@ -154,28 +154,34 @@ MAX_ANSWER_BYTES = 1 << 30  # as much as a download may hold (``download.Downloa
 
 
 class AnswerTooLargeError(httpx.ReadError):
-    """A provider's answer ran past ``MAX_ANSWER_BYTES``; it was read no further."""
+    """A provider's answer ran past ``MAX_ANSWER_BYTES``; it was read no further. ``status_code``
+    is the answer's status."""
+
+    def __init__(self, message: str, *, request: httpx.Request, status_code: int) -> None:
+        super().__init__(message, request=request)
+        self.status_code = status_code
 
 
 class _Capped(httpx.SyncByteStream):
-    def __init__(self, stream: httpx.SyncByteStream, limit: int, request: httpx.Request) -> None:
-        self._stream, self._limit, self._request = stream, limit, request
+    def __init__(self, stream: httpx.SyncByteStream, limit: int, response: httpx.Response) -> None:
+        self._stream, self._limit, self._response = stream, limit, response
 
     def __iter__(self) -> Iterator[bytes]:
         read = 0
         for chunk in self._stream:
             read += len(chunk)
             if read > self._limit:
-                raise _too_large(self._request, f"over {self._limit} bytes")
+                raise _too_large(self._response, f"over {self._limit} bytes")
             yield chunk
 
     def close(self) -> None:
         self._stream.close()
 
 
-def _too_large(request: httpx.Request, size: str) -> AnswerTooLargeError:
+def _too_large(response: httpx.Response, size: str) -> AnswerTooLargeError:
+    request = response.request
     message = f"the answer to {request.method} {request.url.path} runs {size}, read no further"
-    return AnswerTooLargeError(message, request=request)
+    return AnswerTooLargeError(message, request=request, status_code=response.status_code)
 
 
 def cap_answers(limit: int = MAX_ANSWER_BYTES) -> Callable[[httpx.Response], None]:
@@ -189,9 +195,9 @@ def cap_answers(limit: int = MAX_ANSWER_BYTES) -> Callable[[httpx.Response], Non
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             response.close()
-            raise _too_large(response.request, f"{declared} bytes, over {limit}")
+            raise _too_large(response, f"{declared} bytes, over {limit}")
         if isinstance(response.stream, httpx.SyncByteStream):
-            response.stream = _Capped(response.stream, limit, response.request)
+            response.stream = _Capped(response.stream, limit, response)
 
     return hook
 
@@ -219,13 +225,17 @@ _AFTER_SEND = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 def synchronous_generation() -> Iterator[None]:
     """Around a synchronous generation request (the answer is the output, no job to poll or
     cancel): a transport failure after the request went out (a read timeout, a dropped or garbled
-    answer; not one over the answer cap, which is refused unread) leaves the provider generating,
-    and billing, what it was asked, so the error is marked ``ProviderError.unanswered``."""
+    answer) leaves the provider generating, and billing, what it was asked, so the error is
+    marked ``ProviderError.unanswered``; a successful answer refused unread for its size
+    (``AnswerTooLargeError``) was generated (``ProviderError.generated``), an error answer not."""
     try:
         yield
     except ProviderError as exc:
         cause = exc.__cause__
-        if isinstance(cause, _AFTER_SEND) and not isinstance(cause, AnswerTooLargeError):
+        if isinstance(cause, AnswerTooLargeError):
+            if cause.status_code < 400:
+                exc.generated()
+        elif isinstance(cause, _AFTER_SEND):
             exc.unanswered()
         raise
 

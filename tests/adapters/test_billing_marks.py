@@ -281,3 +281,20 @@ def test_a_completed_request_whose_result_fails_in_transit_is_read_again():
     fal.timeout = 5.0  # type: ignore[attr-defined]
     result = fal.generate(ImageRequest("fal-ai/flux/schnell", "a fox"))  # type: ignore[attr-defined]
     assert (result.width, result.height) == (8, 8)
+
+
+def test_a_speech_answer_refused_unread_for_its_size_is_generated_when_it_succeeded():
+    """An answer declaring more bytes than the cap is not read; a 200 was still generated (and
+    billed), an error answer was not."""
+    said = SpeechRequest("We leave at dawn.", "gpt-4o-mini-tts", "onyx")
+    huge = {"content-length": "5000"}
+    with pytest.raises(ProviderError) as caught:
+        speech_answering(httpx.Response(200, headers=huge, content=b"x" * 5000), cap=100).speak(
+            said
+        )
+    assert (caught.value.provider_job, outcome(caught.value)) == (ANSWERED, "success")
+    with pytest.raises(ProviderError) as refused:
+        speech_answering(httpx.Response(400, headers=huge, content=b"x" * 5000), cap=100).speak(
+            said
+        )
+    assert (refused.value.provider_job, outcome(refused.value)) == (None, None)
