@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # lists): every this many seconds, 0 to turn it off; it never runs without a provider key
     provider_check_interval_s: float = Field(default=3600.0, ge=0)
     reap_after_s: float = 60.0
+    # a running Celery step's lease, renewed every third of it while its worker lives: a step of a
+    # worker that died (and never came back under its name) is sent again soon after it ends
+    step_lease_s: float = Field(default=90.0, gt=0)
     max_reaps: int = 8
     broker_visibility_timeout_s: float = 3600.0
 

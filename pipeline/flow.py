@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -220,16 +221,25 @@ def abandon(ctx: RunContext, cur: Cursor, reason: str) -> list[Move]:
 
 
 def run_step(
-    ctx: RunContext, step: str, ref: str, version: int, holder: str, lease_s: float
+    ctx: RunContext,
+    step: str,
+    ref: str,
+    version: int,
+    holder: str,
+    lease_s: float,
+    *,
+    renewed: bool = False,
 ) -> list[Dispatch]:
     """Run one message: lease its cursor (stale and duplicate messages stop here), run the step,
-    write the moves. Returns the messages to send now that the moves are committed."""
+    write the moves. Returns the messages to send now that the moves are committed. ``renewed``:
+    the lease is renewed while the step runs (``steps.kept_alive``), so it can be short."""
     cur = cursors.claim(ctx.db_url, step, ref, version, lease_s, holder)
     if cur is None:
         log.debug("%s(%s) v%s is stale or taken", step, ref, version)
         return []
     try:
-        moves = _run_fresh(ctx, step, cur)
+        with cursors.kept_alive(ctx.db_url, cur, holder, lease_s) if renewed else nullcontext():
+            moves = _run_fresh(ctx, step, cur)
     except (*RETRY_LATER, Stopped):  # the database is unreachable, or this process is stopping
         _release_quietly(ctx, cur)  # (``foundation.stopping``): the step runs again later
         raise

@@ -7,8 +7,11 @@ connection, not an ORM session: a poll's claim and move are the engine's hottest
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -29,6 +32,8 @@ from sqlalchemy.orm import Session
 from foundation.states import JobStatus
 from store.db import connection_scope, session_scope
 from store.models import Attempt, Job, PipelineStep
+
+log = logging.getLogger(__name__)
 
 # states no message carries: nothing to enqueue or reap ("resolve": a submission_unknown attempt)
 WAITING = ("wait", "shots", "done", "resolve")
@@ -230,6 +235,50 @@ def _insert(conn: Connection, move: Move, values: dict[str, object]) -> int | No
     except IntegrityError:  # another process created it first: that one drives the cursor
         return None
     return 1
+
+
+_RENEW = (
+    update(PipelineStep)
+    .where(
+        PipelineStep.key == bindparam("cursor"),
+        PipelineStep.version == bindparam("at_version"),
+        PipelineStep.holder == bindparam("by"),
+    )
+    .values(lease_until=bindparam("until"))
+)
+
+
+def renew(url: str, held: Cursor, holder: str, lease_s: float) -> bool:
+    """Extend the lease of a step ``holder`` still holds by ``lease_s`` from now; False when the
+    step moved on or another holder took it."""
+    params = {"cursor": held.key, "at_version": held.version, "by": holder}
+    with connection_scope(url) as conn:
+        done = conn.execute(_RENEW, params | {"until": time.time() + lease_s})
+    return getattr(done, "rowcount", 0) == 1
+
+
+@contextmanager
+def kept_alive(url: str, held: Cursor, holder: str, lease_s: float) -> Iterator[None]:
+    """While the block runs, renew the step's lease every third of ``lease_s`` (a short lease
+    that lives as long as the process running the step: once it dies, the reaper sends the step
+    again within about ``lease_s`` instead of after the task's whole time limit)."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(lease_s / 3):
+            try:
+                if not renew(url, held, holder, lease_s):
+                    return
+            except Exception:  # a database hiccup: the next beat tries again
+                log.warning("could not renew the lease of %s", held.key, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"lease {held.key}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=lease_s)
 
 
 def release(url: str, held: Cursor, delay_s: float) -> None:

@@ -26,7 +26,6 @@ from pipeline.context import RunContext
 from store.db import get_engine, migrate
 
 log = logging.getLogger(__name__)
-LEASE_MARGIN_S = 10.0
 _ctx: list[RunContext] = []
 _ctx_lock = threading.Lock()
 
@@ -70,10 +69,10 @@ def _options(queue: str) -> dict[str, Any]:
 def _run(task: Task[Any, Any], step: str, ref: str, version: int) -> None:
     _stop_on_sigint()
     ctx = worker_context()
-    lease = time_limit(ctx.settings, flow.STEP_QUEUE[step]) + LEASE_MARGIN_S
+    lease = ctx.settings.step_lease_s  # renewed while the step runs (a dead worker's ends soon)
     holder = f"{task.request.hostname}|{os.getpid()}"
     app = celery_for(ctx.settings)
-    for message in flow.run_step(ctx, step, ref, version, holder, lease):
+    for message in flow.run_step(ctx, step, ref, version, holder, lease, renewed=True):
         send(app, ctx.settings, message)
 
 

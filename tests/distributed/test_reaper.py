@@ -106,6 +106,28 @@ class TestDeadWorkers:
         assert driver.run(job_id) == "delivered"
         assert len(adapter.submitted) == 1
 
+    def test_a_running_step_keeps_its_short_lease_and_a_dead_workers_ends_soon(
+        self, ctx, driver, tmp_path
+    ):
+        """A Celery step's lease is short and renewed while its worker lives
+        (``steps.kept_alive``): a step running past its lease is not sent again, and once its
+        worker is gone (no more renewals) the reaper sends it after that short lease, not after
+        the task's whole time limit (30 minutes for a CPU step)."""
+        job_id = _job(ctx, tmp_path, "a")
+        driver.submit(job_id)
+        message = _run_until(driver, "begin")
+        driver.queue.clear()
+        held = cursors.claim(ctx.db_url, "begin", message.ref, message.version, 0.3, "w|1")
+        assert held is not None
+        with cursors.kept_alive(ctx.db_url, held, "w|1", 0.3):
+            time.sleep(0.35 + ctx.settings.reap_after_s)  # past the lease it was claimed with
+            assert reaper.reap(ctx) == []
+        time.sleep(0.35 + ctx.settings.reap_after_s)  # the worker died: nobody renews it
+        assert reaper.reap(ctx) == [message]
+        moved = cursors.claim(ctx.db_url, "begin", message.ref, message.version, 30, "w|2")
+        assert moved is not None
+        assert not cursors.renew(ctx.db_url, held, "w|1", 0.3)  # another holder has it now
+
     def test_a_restarted_worker_frees_what_its_dead_run_held(self, ctx, driver, tmp_path):
         job_id = _job(ctx, tmp_path, "a")
         driver.submit(job_id)
