@@ -278,7 +278,7 @@ def kept_alive(url: str, held: Cursor, holder: str, lease_s: float) -> Iterator[
         yield
     finally:
         done.set()
-        thread.join(timeout=lease_s)
+        thread.join(timeout=min(lease_s, 5.0))  # a renewal in flight cannot outlast the step
 
 
 def release(url: str, held: Cursor, delay_s: float) -> None:
