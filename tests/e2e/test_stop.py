@@ -30,6 +30,10 @@ from tests.e2e.crash import small_teaser
 SCENARIO = {"seed": 5, "media": {"max_side": 160},
             "defaults": {"latency": {"dist": "lognormal", "seconds": 2.0, "sigma": 0.3}}}  # fmt: skip
 SHOTS = 7  # the teaser's
+SLOW_RUNWAY = SCENARIO | {"models": {"gen4.5": {"latency": {"dist": "fixed", "seconds": 8.0}}}}
+"""The teaser's Runway shots render for 8 s: a stop at the first gated clip always finds the job
+unfinished, however late a loaded machine lets the test send it (without it, a test process
+starved for a few seconds signalled a render already stitching, and the job ended delivered)."""
 
 
 def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
@@ -110,7 +114,7 @@ def test_sigterm_while_gating_exits_143_and_the_rerun_pays_nothing_twice(tmp_pat
     board = small_teaser(tmp_path)
     db = Path(os.environ["SHOTLINE_DATA_DIR"]) / "shotline.db"
     log = tmp_path / "render.log"
-    with start_emulator(Scenario.model_validate(SCENARIO)) as emulator:
+    with start_emulator(Scenario.model_validate(SLOW_RUNWAY)) as emulator:
         env = dict(os.environ, COLUMNS="100", SHOTLINE_EMULATOR_URL=emulator.base_url)
         process = _render(board, env, log)
         gated = "select 1 from event where kind in ('attempt.gating', 'shot.accepted')"
