@@ -30,6 +30,11 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=sqlite,
         transaction_per_migration=False,
+        # alembic takes SQLite's DDL as non-transactional and commits after each migration, which
+        # let a second process take the lock between two migrations and run the later ones again
+        # (a batch ALTER then failed on columns already there); with pysqlite's implicit commits
+        # off (above) SQLite's DDL is transactional, so the upgrade is one transaction
+        transactional_ddl=True if sqlite else None,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -50,3 +50,30 @@ def test_concurrent_upgrades_of_a_new_database(tmp_path: Path):
         worker.join(120)
     assert [w.exitcode for w in workers] == [0, 0]
     assert "job" in tables(url)
+
+
+def test_an_upgrade_commits_once_at_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """No migration's work is visible to another connection before the whole upgrade commits:
+    committed one migration at a time, a second process could take the lock between two of them
+    and run the later ones again (seen once in CI: a batch ALTER of ``attempt_cost`` failed on
+    columns the first process had already added)."""
+    import sqlite3
+
+    from alembic.runtime.migration import HeadMaintainer
+
+    path = tmp_path / "once.db"
+    seen: list[object] = []
+    real = HeadMaintainer.update_to_step
+
+    def look(self: HeadMaintainer, step: Any) -> None:
+        with sqlite3.connect(path, timeout=0.1) as reader:
+            try:
+                seen.append(reader.execute("select version_num from alembic_version").fetchall())
+            except sqlite3.OperationalError as exc:  # no such table: nothing committed yet
+                seen.append(str(exc))
+        real(self, step)
+
+    monkeypatch.setattr(HeadMaintainer, "update_to_step", look)
+    command.upgrade(alembic_config(f"sqlite:///{path}"), "heads")
+    assert len(seen) >= 2
+    assert all(isinstance(s, str) or s == [] for s in seen), seen
