@@ -177,15 +177,16 @@ class Scheduler:
         job.outstanding -= 1
         self._push(replace(entry, due=due, dead=False), job)
 
-    def stop(self, grace_s: float) -> bool:
+    def halt(self) -> None:
         """The process is stopping: run nothing more (queued steps stay in their cursors for the
-        next process), end the FFmpeg runs of the steps running now (``media.runner.stop_all``)
-        and wait up to ``grace_s`` for those steps to end. False when one still runs."""
+        next process)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        ffmpeg_runner.stop_all()
-        deadline = time.monotonic() + grace_s
+
+    def idle_by(self, deadline: float) -> bool:
+        """Wait until the steps running now have ended, or until ``deadline`` (monotonic); False
+        when one still runs."""
         with self._cond:
             while self._running and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
@@ -307,10 +308,14 @@ def scheduler(io_workers: int, cpu_workers: int, nice: int = 0) -> Scheduler:
 
 
 def stop(grace_s: float) -> bool:
-    """Stop every scheduler of this process (``Scheduler.stop``) before it exits: a step still
-    running when the interpreter finalises (native decoders, onnxruntime) can abort the process.
-    False when a step still runs after ``grace_s``."""
+    """Stop every scheduler of this process before it exits (a step still running when the
+    interpreter finalises, in native decoders or onnxruntime, can abort the process): nothing
+    more starts, the FFmpeg runs in hand end (``media.runner.stop_all``), and the steps running
+    get ``grace_s`` in all to end. False when one still runs then."""
     with _lock:
         running = list(_schedulers.values())
-    ffmpeg_runner.stop_all()  # the FFmpeg runs of every scheduler end at once
-    return all([s.stop(grace_s) for s in running])
+    for scheduler in running:
+        scheduler.halt()
+    ffmpeg_runner.stop_all()
+    deadline = time.monotonic() + grace_s
+    return all([scheduler.idle_by(deadline) for scheduler in running])
