@@ -36,14 +36,17 @@ class MediaInfo:
     vfr: bool = False
     video_lead_s: float = 0.0
     """How long after the file's earliest stream the video starts (its audio may start first)."""
-    hdr: bool = False
-    """The video's transfer is HDR (PQ or HLG): it needs tone mapping to be shown as SDR."""
     matrix_tag: int = 2
     """The video's Y'CbCr matrix tag (``AVColorSpace``; 2 = unspecified, no tag)."""
     range_tag: int = 0
     """The video's range tag (``AVColorRange``; 0 = unspecified, 1 = limited, 2 = full)."""
     transfer_tag: int = 2
     """The video's transfer tag (``AVColorTransferCharacteristic``; 2 = unspecified)."""
+
+    @property
+    def hdr(self) -> bool:
+        """The video's transfer is HDR (PQ or HLG): it needs tone mapping to be shown as SDR."""
+        return hdr_transfer(self.transfer_tag) is not None
 
     @property
     def colour(self) -> SourceColour | None:
@@ -141,7 +144,6 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             audio_duration_s=_stream_seconds(audio) if audio is not None else None,
             vfr=_is_vfr(video) if video is not None else False,
             video_lead_s=_video_lead(container, video) if video is not None else 0.0,
-            hdr=video is not None and hdr_transfer(video.codec_context.color_trc) is not None,
             matrix_tag=int(video.codec_context.colorspace) if video is not None else 2,
             range_tag=int(video.codec_context.color_range) if video is not None else 0,
             transfer_tag=int(video.codec_context.color_trc) if video is not None else 2,
