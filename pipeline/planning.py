@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import router
@@ -191,30 +191,62 @@ def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) 
         )
 
 
-def budget_refusal(
-    ctx: RunContext, board: Storyboard, plan: router.Plan, mode: Mode
-) -> BudgetExceededError | None:
-    """What job creation refuses over ``board``'s budget (``check_budget``, with the quotes of
-    the stages on the providers the job would render on); None when the cheapest routing fits.
-    ``plan`` and ``shotline plan`` report it, ``create_job`` raises it."""
-    ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
-    try:
-        check_budget(board, plan, stages_usd(ctx, previews.keyframed_board(board, mode), mode))
-    except BudgetExceededError as exc:
-        return exc
-    return None
+@dataclass(frozen=True)
+class StageDecisions:
+    """The routed stages of a board before its videos: each shot's tts and keyframe stage, each
+    character's sheet, the job's music bed."""
+
+    voices: dict[str, router.StageDecision]
+    keyframes: dict[str, router.StageDecision]
+    sheets: dict[str, router.StageDecision]
+    music: router.StageDecision | None
+
+    def quote_usd(self) -> float:
+        """The stages' quotes, each its first model's."""
+        every = [*self.voices.values(), *self.sheets.values(), *self.keyframes.values()]
+        return sum(d.quote_usd for d in [*every, *filter(None, [self.music])])
+
+
+def plan_stages(ctx: RunContext, board: Storyboard, mode: Mode) -> StageDecisions:
+    """Route the stages before the videos of ``board`` (a keyframes preview's board drawn by
+    ``previews.keyframed_board``) on ``ctx``'s providers."""
+    return StageDecisions(
+        voices.plan_voices(ctx, board, mode),
+        keyframes.plan_keyframes(ctx, board, mode),
+        sheets.plan_sheets(ctx, board, mode),
+        music.plan_music(ctx, board, mode),
+    )
 
 
 def stages_usd(ctx: RunContext, board: Storyboard, mode: Mode) -> float:
-    """The quotes of the shots' stages before their videos (tts, character sheets, keyframes)
-    and of the job's music stage, each its first model's."""
-    decisions = [
-        *voices.plan_voices(ctx, board, mode).values(),
-        *sheets.plan_sheets(ctx, board, mode).values(),
-        *keyframes.plan_keyframes(ctx, board, mode).values(),
-        *filter(None, [music.plan_music(ctx, board, mode)]),
-    ]
-    return sum(d.quote_usd for d in decisions)
+    """The quotes of the stages before the videos, each its first model's (``plan_stages``)."""
+    return plan_stages(ctx, board, mode).quote_usd()
+
+
+def stage_context(ctx: RunContext, board: Storyboard, mode: Mode) -> RunContext:
+    """``ctx`` on the providers the job renders on (``preview_providers``)."""
+    return replace(ctx, providers=preview_providers(board, mode, ctx.providers))
+
+
+def budget_refusal(
+    ctx: RunContext,
+    board: Storyboard,
+    plan: router.Plan,
+    mode: Mode,
+    stages: StageDecisions | None = None,
+) -> BudgetExceededError | None:
+    """What job creation refuses over ``board``'s budget (``check_budget``, with the quotes of
+    the stages on the providers the job would render on: ``stages`` when already planned, by
+    ``plan_stages`` on ``stage_context`` and the keyframed board); None when the cheapest routing
+    fits. ``plan`` and ``shotline plan`` report it, ``create_job`` raises it."""
+    if stages is None:
+        keyframed = previews.keyframed_board(board, mode)
+        stages = plan_stages(stage_context(ctx, board, mode), keyframed, mode)
+    try:
+        check_budget(board, plan, stages.quote_usd())
+    except BudgetExceededError as exc:
+        return exc
+    return None
 
 
 def create_job(

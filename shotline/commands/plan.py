@@ -8,7 +8,6 @@ a storyboard whose budget cannot pay its cheapest routing exits with 3, as `rend
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
@@ -52,7 +51,7 @@ class Planned(NamedTuple):
 def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Planned:
     from foundation.settings import get_settings
     from foundation.storyboard import load_storyboard
-    from pipeline import keyframes, music, planning, previews, sheets, voices
+    from pipeline import planning, previews, voices
     from pipeline.context import RunContext
     from shotline.notes import local_pin_note
 
@@ -60,23 +59,15 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     ctx = RunContext.create(providers, get_settings())
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
-    refusal = planning.budget_refusal(ctx, board, plan, mode)  # what job creation would refuse
-    ctx = replace(ctx, providers=planning.preview_providers(board, mode, providers))
-    board = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
-    stages = {
-        shot: voices.stage_record(decision)
-        for shot, decision in voices.plan_voices(ctx, board, mode).items()
-    }
-    drawn = {
-        shot: voices.stage_record(decision, "keyframe")
-        for shot, decision in keyframes.plan_keyframes(ctx, board, mode).items()
-    }
-    decision = music.plan_music(ctx, board, mode)  # the job's one music stage
-    bed = voices.stage_record(decision, "music") if decision is not None else None
-    sheeted = {
-        character: voices.stage_record(decision, "sheet")
-        for character, decision in sheets.plan_sheets(ctx, board, mode).items()
-    }
+    ctx = planning.stage_context(ctx, board, mode)
+    keyframed = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
+    routed = planning.plan_stages(ctx, keyframed, mode)
+    refusal = planning.budget_refusal(ctx, board, plan, mode, routed)  # as job creation refuses
+    board = keyframed
+    stages = {shot: voices.stage_record(d) for shot, d in routed.voices.items()}
+    drawn = {shot: voices.stage_record(d, "keyframe") for shot, d in routed.keyframes.items()}
+    bed = voices.stage_record(routed.music, "music") if routed.music is not None else None
+    sheeted = {who: voices.stage_record(d, "sheet") for who, d in routed.sheets.items()}
     from pipeline.variant_plan import variants_of
 
     return Planned(
