@@ -78,6 +78,13 @@ def is_yuv(pix_fmt: str | None) -> bool:
     return not fmt.is_rgb and len(fmt.components) >= 3
 
 
+def full_range(pix_fmt: str | None, range_tag: int) -> bool:
+    """Whether a picture's Y'CbCr spans 0-255: always for the ``yuvj*`` formats, whatever their
+    range tag (swscale's ``src_range |= handle_jpeg(&src_format)``, libswscale/utils.c), else
+    when it is tagged full; untagged is limited."""
+    return (pix_fmt or "").startswith("yuvj") or RANGE_NAMES.get(range_tag) == "pc"
+
+
 def colour_of(
     pix_fmt: str | None, matrix_tag: int, range_tag: int, width: int, height: int
 ) -> SourceColour | None:
@@ -85,8 +92,7 @@ def colour_of(
     matrix is one FFmpeg's ``scale`` cannot be told about (it then reads the tag itself)."""
     if not is_yuv(pix_fmt):
         return None
-    full = (pix_fmt or "").startswith("yuvj")
-    picture_range = RANGE_NAMES.get(range_tag, "pc" if full else "tv")
+    picture_range = "pc" if full_range(pix_fmt, range_tag) else "tv"
     if matrix_tag in UNSPECIFIED_MATRICES:
         return SourceColour(guessed_matrix(width, height), picture_range, tagged=False)
     name = MATRIX_NAMES.get(matrix_tag)

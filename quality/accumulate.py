@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from media.colour import full_range as colour_full_range
 from media.colour import to_rgb
 from quality.policy import DetectorConfig
 
@@ -34,7 +35,6 @@ EIGHT_BIT_LUMA = {
     "yuva420p",
 }
 PLANAR_YUV = EIGHT_BIT_LUMA - {"nv12", "nv21", "nv16", "gray"}
-FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 HIST_BINS = 32
 LEVELS = np.arange(256, dtype=np.float64)
 LIMITED_LUMA = np.round(16 + LEVELS * 219 / 255).astype(np.uint8)  # full-range value -> limited
@@ -244,7 +244,7 @@ def luma_full_range(frame: av.VideoFrame) -> bool:
 def full_range(frame: av.VideoFrame) -> bool:
     """Whether ``frame``'s own planes use the full 0-255 range rather than the limited one."""
     name = frame.format.name
-    return name == "gray" or name.startswith("yuvj") or int(frame.color_range) == FULL_RANGE
+    return name == "gray" or colour_full_range(name, int(frame.color_range))
 
 
 def luma_proxy(luma: npt.NDArray[np.uint8], short_side: int) -> npt.NDArray[np.uint8]:

@@ -38,6 +38,14 @@ def test_a_tag_wins_and_ranges_follow_the_format():
     assert colour_of("yuv420p", 8, 1, 1920, 1080) is None  # YCgCo: left to FFmpeg
 
 
+def test_a_jpeg_format_is_full_range_whatever_its_range_tag_says():
+    """swscale forces full range on the ``yuvj*`` formats (``src_range |= handle_jpeg(...)`` in
+    libswscale/utils.c), so a stray limited tag must not change how the stitcher or the gate read
+    them: both ask ``colour_of``/``full_range`` and must agree with what FFmpeg does."""
+    assert colour_of("yuvj420p", 1, 1, 1920, 1080) == SourceColour("bt709", "pc")
+    assert colour_of("yuvj444p", 2, 1, 640, 480) == SourceColour("bt601", "pc", tagged=False)
+
+
 def test_to_rgb_reads_an_untagged_hd_frame_as_bt709(tmp_path):
     src = flat_clip(tmp_path / "hd.mp4", (1280, 720), RED, "bt709", tag=False, frames=1)
     with av.open(str(src)) as container:
