@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adapters.base import GenerationRequest, spoken_line
 from adapters.local import render_animatic
+from emulators.render_cache import CLIPS, request_key
 from emulators.scenario import Defect
 from media.probe import probe
 from media.runner import run_ffmpeg
@@ -86,14 +87,19 @@ def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     if spec.extend_video:
         return _extended(spec, out, defects)
-    if spec.first_frame:  # the clip starts from the given image, as the provider's does
-        frame = out.with_suffix(".first.png")
-        frame.write_bytes(spec.first_frame)
-        request = replace(request, reference_image=frame)
-    render_animatic(request, out)
+    key = request_key(replace(spec, first_frame=None), spec.first_frame or b"", request.shot_id)
+    CLIPS.render(key, out, lambda path: _animatic(request, spec.first_frame, path))
     for defect in defects:
         apply_defect(out, defect, spec)
     return out
+
+
+def _animatic(request: GenerationRequest, first_frame: bytes | None, out: Path) -> Path:
+    if first_frame:  # the clip starts from the given image, as the provider's does
+        frame = out.with_suffix(".first.png")
+        frame.write_bytes(first_frame)
+        request = replace(request, reference_image=frame)
+    return render_animatic(request, out)
 
 
 def _extended(spec: ClipSpec, out: Path, defects: tuple[Defect, ...]) -> Path:

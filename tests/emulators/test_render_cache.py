@@ -1,0 +1,78 @@
+"""An emulator serves a repeated request from its render cache: the same bytes as a new render,
+without rendering again, bounded in bytes, and never shared with a forked child."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from emulators.media import ClipSpec, render_clip
+from emulators.render_cache import CLIPS, RenderCache, request_key
+
+
+def _spec(**changes: object) -> ClipSpec:
+    fields: dict[str, object] = {"provider": "runway", "model": "gen4_turbo", "prompt": "a quiet dock",
+                                 "duration_s": 1.0, "width": 160, "height": 90, "seed": 7}  # fmt: skip
+    return ClipSpec(**(fields | changes))  # type: ignore[arg-type]
+
+
+def test_a_repeated_request_is_the_same_file_without_a_new_render(tmp_path):
+    first = render_clip(_spec(), tmp_path / "a" / "job1.mp4")
+    hits = CLIPS.hits
+    again = render_clip(_spec(), tmp_path / "b" / "job1.mp4")
+    assert CLIPS.hits == hits + 1
+    assert again.read_bytes() == first.read_bytes()
+    other = render_clip(_spec(seed=8), tmp_path / "c" / "job1.mp4")
+    assert other.read_bytes() != first.read_bytes(), "another seed is another clip"
+    named = render_clip(_spec(), tmp_path / "d" / "job2.mp4")
+    assert named.read_bytes() != first.read_bytes(), "the job id is drawn into the frames"
+
+
+def test_the_cache_drops_the_least_recently_used_past_its_bytes(tmp_path):
+    cache, made = RenderCache(max_bytes=250), []
+
+    def make(size: int):
+        def write(out: Path) -> Path:
+            made.append(out)
+            out.write_bytes(b"x" * size)
+            return out
+
+        return write
+
+    for name in ("a", "b", "c"):
+        cache.render(name, tmp_path / f"{name}.mp4", make(100))
+    assert len(made) == 3
+    cache.render("c", tmp_path / "c2.mp4", make(100))
+    cache.render("a", tmp_path / "a2.mp4", make(100))
+    assert [p.name for p in made] == ["a.mp4", "b.mp4", "c.mp4", "a2.mp4"], "a was dropped for c"
+    assert cache.render("big", tmp_path / "big.mp4", make(1000)).stat().st_size == 1000
+    assert cache.render("big", tmp_path / "big2.mp4", make(1000)).name == "big2.mp4"
+    assert len(made) == 6, "a file over the bound is never kept"
+
+
+def _writing(data: bytes):
+    def write(out: Path) -> Path:
+        out.write_bytes(data)
+        return out
+
+    return write
+
+
+def test_a_forked_child_keeps_its_own_cache(tmp_path):
+    cache = RenderCache()
+    cache.render("k", tmp_path / "parent.mp4", _writing(b"p"))
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's entry is not served, the parent's folder is not used
+        served = cache.render("k", tmp_path / "child.mp4", _writing(b"c"))
+        ok = served.read_bytes() == b"c" and cache.hits == 0
+        cache.clear()
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert cache.render("k", tmp_path / "again.mp4", lambda out: out).read_bytes() == b"p"
+    cache.clear()
+
+
+def test_bytes_are_keyed_by_content():
+    assert request_key(b"frame") == request_key(b"frame") != request_key(b"other")
+    assert request_key("a", 1) != request_key("a", 2)
