@@ -11,6 +11,7 @@ import httpx
 
 from adapters._http import cap_answers, classify_status, synchronous_generation
 from adapters.errors import ProviderFailureError, ProviderTimeoutError, TransientError
+from foundation.tls import tls_context
 
 
 class AudioEndpoint:
@@ -37,7 +38,9 @@ class AudioEndpoint:
     def client(self) -> httpx.Client:
         if self._client is None:
             self._client = httpx.Client(
-                timeout=self.timeout_s, event_hooks={"response": [cap_answers()]}
+                timeout=self.timeout_s,
+                event_hooks={"response": [cap_answers()]},
+                verify=tls_context(),
             )
         return self._client
 

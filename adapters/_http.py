@@ -17,11 +17,9 @@ import email.utils
 import json
 import math
 import re
-import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 import httpx
@@ -35,6 +33,7 @@ from adapters.errors import (
     SafetyRefusalError,
     TransientError,
 )
+from foundation.tls import tls_context
 
 SAFETY_WORDS = (
     "safety",
@@ -47,14 +46,6 @@ SAFETY_WORDS = (
 )
 _RESETS_IN = re.compile(r"resets in ~?\s*(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """One verified TLS context per process (building one costs ~50 ms), on httpx's CA bundle."""
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 MAX_RETRY_AFTER_S = 86_400.0

@@ -21,6 +21,7 @@ from adapters.errors import (
     SafetyRefusalError,
     TransientError,
 )
+from foundation.tls import tls_context
 
 BASE_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -93,7 +94,7 @@ class ChatClient:
         self.api_key = api_key
         self.base_url = (base_url or BASE_URLS.get(provider, BASE_URLS["openai"])).rstrip("/")
         self.client = client or httpx.Client(
-            timeout=timeout_s, event_hooks={"response": [cap_answers()]}
+            timeout=timeout_s, event_hooks={"response": [cap_answers()]}, verify=tls_context()
         )
 
     def complete(self, body: Mapping[str, Any]) -> ChatAnswer:

@@ -23,6 +23,7 @@ from adapters.errors import (
     SafetyRefusalError,
     TransientError,
 )
+from foundation.tls import tls_context
 
 CRITERIA = ("prompt_adherence", "visual_quality", "temporal_coherence", "anatomy")
 ISSUE_CATEGORIES = (*CRITERIA, "artifact", "text", "other")
@@ -228,7 +229,7 @@ class _HttpJudge:
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.client = client or httpx.Client(
-            timeout=timeout_s, event_hooks={"response": [cap_answers()]}
+            timeout=timeout_s, event_hooks={"response": [cap_answers()]}, verify=tls_context()
         )
         self.price_in = price_in_per_mtok
         self.price_out = price_out_per_mtok

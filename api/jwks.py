@@ -19,6 +19,7 @@ import anyio
 import httpx
 
 from adapters.webhooks import WebhookVerificationError, fal_keys_from_jwks
+from foundation.tls import tls_context
 
 log = logging.getLogger(__name__)
 Loader = Callable[[str], Awaitable[list[Any]]]
@@ -29,7 +30,7 @@ _LOAD_ERRORS = (httpx.HTTPError, TimeoutError, ValueError, TypeError, AttributeE
 async def load_jwks(url: str) -> list[Any]:
     """The ED25519 public keys published at ``url`` (the caller bounds the time)."""
     async with (
-        httpx.AsyncClient(follow_redirects=False) as client,
+        httpx.AsyncClient(follow_redirects=False, verify=tls_context()) as client,
         client.stream("GET", url) as response,
     ):
         response.raise_for_status()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -25,6 +25,7 @@ import httpx
 
 from api.errors import RateLimitedError
 from foundation.errors import InvalidInputError, Problem
+from foundation.tls import tls_context
 from media.images import pixels_problem, sniff_image
 
 Resolver = Callable[[str, int], list[str]]
@@ -133,9 +134,10 @@ PIN = "shotline.vetted_address"
 """The request extension carrying the address a request's URL was vetted at."""
 
 
-@cache
 def _ssl_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+    # httpx's default context (SSL_CERT_FILE / SSL_CERT_DIR honoured, though the transport does
+    # not trust the environment otherwise), shared by the process (``foundation.tls``)
+    return tls_context()
 
 
 class PinnedTransport(httpx.AsyncBaseTransport):

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.webhooks import fal_headers, standard_headers
 from emulators.state import Emulator, Job
+from foundation.tls import tls_context
 
 FAL_USER_ID = "emulator-user"
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -46,7 +47,7 @@ async def _deliver(emu: Emulator, job: Job, url: str, scheme: str, payload: Payl
     else:
         headers = standard_headers(emu.scenario.webhook_secret, body, msg_id=f"msg_{job.id}")
     headers["content-type"] = "application/json"
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=5, verify=tls_context()) as client:
         for attempt in range(3):
             try:
                 answer = await client.post(url, content=body, headers=headers)

@@ -30,6 +30,7 @@ from adapters.images import ImageRequest
 from adapters.speech import SpeechClient, SpeechRequest
 from emulators import EmulatorHandle, Scenario, start_emulator
 from ledger.billing import outcome_of_failure
+from tests import web
 
 PNG = encode(np.full((8, 8, 3), 90, np.uint8), "image/png")
 JOB = "fal-ai/flux/requests/r1"
@@ -83,7 +84,7 @@ def test_fal_cancels_an_image_request_on_its_deadline_and_says_where_it_was(
     assert (error.billing_hint, error.was_running, outcome(error)) == (
         "cancelled", was_running, billed_as,
     )  # fmt: skip
-    status = httpx.get(
+    status = web.get(
         f"{slow_fal.base_url}/fal/{error.provider_job}/status",
         headers={"Authorization": f"Key {EMULATOR_KEY}"},
     ).json()

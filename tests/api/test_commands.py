@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from api import auth
 from foundation.settings import get_settings
 from shotline.commands import keys, serve
+from tests import web
 from tests.api.conftest import free_port, tiny_board
 
 ROOT = Path(__file__).parents[2]
@@ -80,23 +81,23 @@ class TestServeCommand:
             while True:
                 assert process.poll() is None, process.stdout.read() if process.stdout else ""
                 try:
-                    if httpx.get(base + "/readyz").status_code == 200:
+                    if web.get(base + "/readyz").status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
             headers = {"Authorization": f"Bearer {key}"}
-            job = httpx.post(base + "/v1/jobs", json={"storyboard": tiny_board(1)}, headers=headers)
+            job = web.post(base + "/v1/jobs", json={"storyboard": tiny_board(1)}, headers=headers)
             assert job.status_code == 202
             job_id = job.json()["id"]
-            while httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()["status"] not in (
+            while web.get(f"{base}/v1/jobs/{job_id}", headers=headers).json()["status"] not in (
                 "delivered",
                 "failed",
             ):
                 assert time.monotonic() < deadline + 60
                 time.sleep(0.1)
-            video = httpx.get(f"{base}/v1/jobs/{job_id}/output", headers=headers)
+            video = web.get(f"{base}/v1/jobs/{job_id}/output", headers=headers)
             assert video.status_code == 200
             assert video.content[4:8] == b"ftyp"
         finally:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.webhooks import WebhookVerificationError, fal_headers
 from api.jwks import FalKeys
+from tests import web
 
 
 class Hanging:
@@ -66,8 +67,8 @@ def test_a_hanging_jwks_endpoint_neither_blocks_the_server_nor_is_asked_per_deli
         body, headers = _delivery()
         hook = "/v1/providers/fal/webhook"
         with (
-            httpx.Client(base_url=live_url, timeout=15) as posts,
-            httpx.Client(base_url=live_url, timeout=5) as probe,
+            httpx.Client(base_url=live_url, timeout=15, verify=web.TLS) as posts,
+            httpx.Client(base_url=live_url, timeout=5, verify=web.TLS) as probe,
             ThreadPoolExecutor(6) as pool,
         ):
             futures = [

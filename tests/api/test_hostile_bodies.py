@@ -18,6 +18,7 @@ import yaml
 
 import api.jobs
 import api.submit
+from tests import web
 from tests.api.conftest import tiny_board
 from tests.shotline.test_storyboard import alias_bomb
 
@@ -174,7 +175,7 @@ def _healthz_while(live_url: str, send: Any) -> tuple[list[float], list[int]]:
 
     thread = threading.Thread(target=sender)
     latencies: list[float] = []
-    with httpx.Client(base_url=live_url, timeout=10) as http:
+    with httpx.Client(base_url=live_url, timeout=10, verify=web.TLS) as http:
         thread.start()  # the client is ready first: a fast refusal still meets one probe
         while len(latencies) < 400:
             started = time.perf_counter()
@@ -188,7 +189,7 @@ def _healthz_while(live_url: str, send: Any) -> tuple[list[float], list[int]]:
 
 
 def _post_bombs(live_url: str, headers: dict[str, str], count: int) -> list[int]:
-    with httpx.Client(base_url=live_url, timeout=30) as http:
+    with httpx.Client(base_url=live_url, timeout=30, verify=web.TLS) as http:
         return [
             http.post("/v1/jobs", content=alias_bomb(), headers={**headers, "content-type": YAML}).status_code
             for _ in range(count)

@@ -13,6 +13,7 @@ from api.middleware import IdempotencyMiddleware
 from pipeline.context import RunContext
 from store.db import session_scope
 from store.models import IdempotencyRecord
+from tests import web
 from tests.api.conftest import tiny_board
 
 PAIRS = 200
@@ -23,7 +24,7 @@ def test_an_immediate_replay_is_always_the_stored_response(live_url, headers):
     record was marked done only after the response had reached the client."""
     body = {"storyboard": tiny_board(1)}
     outcomes = []
-    with httpx.Client(base_url=live_url, headers=headers, timeout=10) as http:
+    with httpx.Client(base_url=live_url, headers=headers, timeout=10, verify=web.TLS) as http:
         for i in range(PAIRS):
             keyed = {"Idempotency-Key": f"pair-{i}"}
             first = http.post("/v1/jobs:plan", json=body, headers=keyed)

@@ -30,6 +30,7 @@ from api.urls import (
     UrlPolicy,
 )
 from pipeline.context import RunContext
+from tests import web
 from tests.api.conftest import PUBLIC_IP, tiny_board
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
@@ -128,8 +129,8 @@ class TestTrickleDoesNotStallTheServer:
         board["scenes"][0]["shots"][0]["reference_image"] = f"http://127.0.0.1:{trickle.port}/r.png"
         limits = httpx.Limits(max_connections=64)
         with (
-            httpx.Client(base_url=live_url, timeout=20, limits=limits) as posts,
-            httpx.Client(base_url=live_url, timeout=5) as probe,
+            httpx.Client(base_url=live_url, timeout=20, limits=limits, verify=web.TLS) as posts,
+            httpx.Client(base_url=live_url, timeout=5, verify=web.TLS) as probe,
             ThreadPoolExecutor(40) as pool,
         ):
             started = time.monotonic()

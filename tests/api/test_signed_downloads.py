@@ -8,12 +8,12 @@ import io
 from collections.abc import Iterator
 
 import av
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from pipeline.context import RunContext
+from tests import web
 from tests.api.conftest import tiny_board, wait_for_job
 
 
@@ -45,7 +45,7 @@ def test_output_downloads_redirect_to_signed_urls(s3_client, s3_bucket):
     location = answer.headers["location"]
     assert location.startswith(f"{s3_bucket.endpoint}/{s3_bucket.name}/deliveries/acme/{job_id}/")
     assert "X-Amz-Signature=" in location
-    fetched = httpx.get(location)
+    fetched = web.get(location)
     assert fetched.status_code == 200
     assert f"{job_id}.mp4" in fetched.headers["content-disposition"]
     assert _video(fetched.content) == (48, 160)
@@ -53,7 +53,7 @@ def test_output_downloads_redirect_to_signed_urls(s3_client, s3_bucket):
     assert fetched.content == s3_bucket.read(key)
     variant = s3_client.get(f"/v1/jobs/{job_id}/output/variants/1x1", headers=headers)
     assert variant.status_code == 307
-    assert _video(httpx.get(variant.headers["location"]).content) == (48, 90)
+    assert _video(web.get(variant.headers["location"]).content) == (48, 90)
     missing = s3_client.get(f"/v1/jobs/{job_id}/output/variants/9x16", headers=headers)
     assert missing.status_code == 404
     plan = s3_client.get(f"/v1/jobs/{job_id}/output/plan", headers=headers)
@@ -64,6 +64,6 @@ def test_output_downloads_redirect_to_signed_urls(s3_client, s3_bucket):
     assert "Timeline" in edit.text
     segment = s3_client.get(f"/v1/jobs/{job_id}/shots/shot1/segment", headers=headers)
     assert segment.status_code == 307
-    assert _video(httpx.get(segment.headers["location"]).content)[0] == 24
+    assert _video(web.get(segment.headers["location"]).content)[0] == 24
     other = {"Authorization": f"Bearer {auth.create_key(get_settings().db_url, 'globex')}"}
     assert s3_client.get(f"/v1/jobs/{job_id}/output", headers=other).status_code == 404

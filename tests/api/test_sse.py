@@ -5,12 +5,13 @@ from __future__ import annotations
 import httpx
 from httpx_sse import connect_sse
 
+from tests import web
 from tests.api.conftest import tiny_board
 
 
 def _read(url: str, path: str, headers: dict[str, str]) -> list[tuple[str, str]]:
     with (
-        httpx.Client(base_url=url, timeout=60) as client,
+        httpx.Client(base_url=url, timeout=60, verify=web.TLS) as client,
         connect_sse(client, "GET", path, headers=headers) as source,
     ):
         assert source.response.headers["content-type"].startswith("text/event-stream")
@@ -19,7 +20,7 @@ def _read(url: str, path: str, headers: dict[str, str]) -> list[tuple[str, str]]
 
 class TestEventStream:
     def test_live_stream_until_delivery_then_resume_after_an_id(self, live_url, headers):
-        with httpx.Client(base_url=live_url) as client:
+        with httpx.Client(base_url=live_url, verify=web.TLS) as client:
             job = client.post("/v1/jobs", json={"storyboard": tiny_board(2)}, headers=headers)
         path = f"/v1/jobs/{job.json()['id']}/events"
 
@@ -37,7 +38,7 @@ class TestEventStream:
         assert [int(i) for i, _ in resumed] == [i for i in ids if i > middle]
 
     def test_unknown_job_is_a_json_404_before_any_stream(self, live_url, headers):
-        with httpx.Client(base_url=live_url) as client:
+        with httpx.Client(base_url=live_url, verify=web.TLS) as client:
             answer = client.get("/v1/jobs/deadbeef/events", headers=headers)
         assert answer.status_code == 404
         assert answer.json()["error"] == "not_found"

@@ -10,6 +10,8 @@ import av
 import httpx
 import pytest
 
+from tests import web
+
 
 @pytest.fixture
 def openai_client(live_url, key):
@@ -75,7 +77,7 @@ class TestOpenAIFacade:
         assert caught.value.response.json()["problems"][0]["path"] == "seconds"
 
     def test_uploaded_reference_image_is_checked(self, live_url, headers):
-        with httpx.Client(base_url=live_url) as client:
+        with httpx.Client(base_url=live_url, verify=web.TLS) as client:
             refused = client.post(
                 "/v1/videos",
                 data={"prompt": "a lamp", "seconds": "1", "size": "160x90"},

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from store.db import session_scope
 from store.models import Job, PipelineStep
+from tests import web
 from tests.e2e.forkserver import Child, ForkServer
 
 ROOT = Path(__file__).parents[2]
@@ -113,7 +114,7 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if web.get(f"{url}/healthz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import httpx
 import pytest
 
 from api import auth
@@ -22,6 +21,7 @@ from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from store.db import session_scope
 from store.models import Job
+from tests import web
 from tests.api.conftest import free_port
 from tests.distributed.cluster import Cluster
 
@@ -93,19 +93,19 @@ def test_workers_sharing_only_the_bucket_deliver_what_the_embedded_engine_delive
         cluster.wait_healthy(url)
         headers = {"Authorization": f"Bearer {key}"}
         ids = [
-            httpx.post(f"{url}/v1/jobs", json={"storyboard": b}, headers=headers).json()["id"]
+            web.post(f"{url}/v1/jobs", json={"storyboard": b}, headers=headers).json()["id"]
             for b in boards
         ]
         statuses = cluster.wait_jobs(ids, timeout=180)
         assert set(statuses.values()) == {"delivered"}, cluster.stuck(ids)
         delivered = []
         for job_id in ids:
-            answer = httpx.get(f"{url}/v1/jobs/{job_id}/output", headers=headers)
+            answer = web.get(f"{url}/v1/jobs/{job_id}/output", headers=headers)
             assert answer.status_code == 307, answer.text
-            delivered.append(_measure(httpx.get(answer.headers["location"]).content))
-        square = httpx.get(f"{url}/v1/jobs/{ids[1]}/output/variants/1x1", headers=headers)
+            delivered.append(_measure(web.get(answer.headers["location"]).content))
+        square = web.get(f"{url}/v1/jobs/{ids[1]}/output/variants/1x1", headers=headers)
         assert square.status_code == 307
-        assert _measure(httpx.get(square.headers["location"]).content)[1:3] == (90, 90)
+        assert _measure(web.get(square.headers["location"]).content)[1:3] == (90, 90)
         for name in ("w1", "w2", "api"):
             assert "ERROR" not in cluster.log(name, tail=None), cluster.log(name)
         for name in ("w1", "w2"):  # both workers took part

@@ -11,7 +11,6 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
@@ -20,6 +19,7 @@ from foundation.settings import get_settings
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
 from pipeline.planning import create_job
+from tests import web
 from tests.distributed.cluster import ROOT, Cluster
 from tests.pipeline.conftest import tiny_board
 
@@ -175,7 +175,7 @@ class Api:
         cluster.wait_healthy(self.url, timeout=240)
 
     def submit(self, board: dict[str, Any]) -> str:
-        response = httpx.post(
+        response = web.post(
             f"{self.url}/v1/jobs", json={"storyboard": board}, headers=self._auth(), timeout=30
         )
         assert response.status_code == 202, response.text
@@ -190,7 +190,7 @@ class Api:
         return str(plain), str(pinned["health"])
 
     def _plan(self, board: dict[str, Any]) -> list[dict[str, Any]]:
-        response = httpx.post(
+        response = web.post(
             f"{self.url}/v1/jobs:plan", json={"storyboard": board}, headers=self._auth(), timeout=30
         )
         assert response.status_code == 200, response.text
@@ -198,7 +198,7 @@ class Api:
 
     def breaker_gauge(self, model: str) -> float:
         headers = {"Authorization": f"Bearer {self.operator}"}
-        text = httpx.get(f"{self.url}/metrics", headers=headers, timeout=30).text
+        text = web.get(f"{self.url}/metrics", headers=headers, timeout=30).text
         line = next(
             x
             for x in text.splitlines()

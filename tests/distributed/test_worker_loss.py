@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -19,6 +18,7 @@ from pipeline import recovery
 from pipeline.context import RunContext
 from store.db import session_scope
 from store.models import Attempt, Job, LedgerEntry
+from tests import web
 from tests.api.conftest import free_port
 from tests.distributed.cluster import Cluster
 from tests.e2e.crash import operator_findings
@@ -101,7 +101,7 @@ def test_sigkill_of_a_worker_loses_no_job_and_pays_nothing_twice(
         headers = {"Authorization": f"Bearer {key}"}
         ids = []
         for index in range(JOBS):
-            response = httpx.post(
+            response = web.post(
                 f"{url}/v1/jobs", json={"storyboard": _storyboard(index)}, headers=headers
             )
             assert response.status_code == 202, response.text

@@ -24,6 +24,7 @@ from emulators.scenario import Scenario
 from foundation.storyboard import parse_storyboard
 from pipeline.draft import DraftBrief, draft_storyboard, storyboard_schema
 from registry import load_registry
+from tests import web
 
 BRIEF = "a fox crosses a frozen lake\nWrite exactly 2 shots."
 SYSTEM = "You write storyboards."
@@ -145,7 +146,7 @@ def test_the_sdk_and_the_adapter_send_one_request_and_read_a_storyboard(emulator
 def test_what_google_refuses_is_refused(emulator, model, body, headers, code, status, words):
     config = body.get("generationConfig") or {}
     body = {**body, "generationConfig": {k: v for k, v in config.items() if v is not None}}
-    answer = httpx.post(url(emulator, model), json=body, headers=headers)
+    answer = web.post(url(emulator, model), json=body, headers=headers)
     assert answer.status_code == code
     error = answer.json()["error"]
     assert (error["code"], error["status"]) == (code, status)
@@ -187,7 +188,7 @@ def test_a_blocked_prompt_and_a_rate_limit_are_typed(faulty):
 
 
 def test_a_refused_key_is_googles_api_key_invalid(faulty):
-    answer = httpx.post(url(faulty), json=draft_body(), headers={"x-goog-api-key": "revoked"})
+    answer = web.post(url(faulty), json=draft_body(), headers={"x-goog-api-key": "revoked"})
     assert answer.status_code == 400
     assert answer.json()["error"]["details"][0]["reason"] == "API_KEY_INVALID"
     with pytest.raises(RejectedInputError, match="API key not valid"):

@@ -24,6 +24,7 @@ import yaml
 
 from api import auth
 from emulators import Scenario, start_emulator
+from tests import web
 from tests.api.conftest import free_port
 from tests.e2e.crash import small_teaser
 
@@ -147,7 +148,7 @@ def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
     deadline = time.monotonic() + 120
     while True:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            if web.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                 return process
         except httpx.HTTPError:
             pass
@@ -172,7 +173,7 @@ def test_serve_stopped_while_gating_ends_by_the_signal_and_resumes(tmp_path: Pat
     with start_emulator(Scenario.model_validate(SCENARIO)) as emulator:
         env = dict(os.environ, SHOTLINE_EMULATOR_URL=emulator.base_url)
         server = _serve(env, port, log)
-        created = httpx.post(
+        created = web.post(
             f"http://127.0.0.1:{port}/v1/jobs", json={"storyboard": board}, headers=headers
         )
         assert created.status_code == 202, created.text
@@ -187,7 +188,7 @@ def test_serve_stopped_while_gating_ends_by_the_signal_and_resumes(tmp_path: Pat
         again = _serve(env, port, log)
         job = f"http://127.0.0.1:{port}/v1/jobs/{created.json()['id']}"
         deadline = time.monotonic() + 120
-        while httpx.get(job, headers=headers).json()["status"] != "delivered":
+        while web.get(job, headers=headers).json()["status"] != "delivered":
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         again.send_signal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from emulators.routes.judges import fill_schema, judge_answer
 from emulators.scenario import JudgeProfile
 from foundation.errors import InvalidInputError
 from media.probe import probe
+from tests import web
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "emulator-demo.yaml"
 RUNWAY = {"Authorization": "Bearer k", "X-Runway-Version": "2024-11-06"}
@@ -20,7 +21,7 @@ RUNWAY = {"Authorization": "Bearer k", "X-Runway-Version": "2024-11-06"}
 
 def runway_task(base: str, prompt: str = "a kite", **extra: object) -> httpx.Response:
     body = {"model": "gen4.5", "promptText": prompt, "ratio": "1280:720", "duration": 2, **extra}
-    return httpx.post(f"{base}/v1/text_to_video", json=body, headers=RUNWAY)
+    return web.post(f"{base}/v1/text_to_video", json=body, headers=RUNWAY)
 
 
 def test_profiles_merge_model_over_provider_over_defaults():
@@ -87,10 +88,10 @@ def test_a_repeated_create_is_a_second_job_whatever_idempotency_key_it_carries()
         headers = {**RUNWAY, "Idempotency-Key": "shot-1"}
         body = {"model": "gen4.5", "promptText": "a", "ratio": "1280:720", "duration": 2}
         ids = [
-            httpx.post(f"{base}/v1/text_to_video", json=body, headers=headers).json()["id"]
+            web.post(f"{base}/v1/text_to_video", json=body, headers=headers).json()["id"]
             for _ in range(2)
         ]
-        stats = httpx.get(f"{emu.base_url}/_emulator/stats").json()
+        stats = web.get(f"{emu.base_url}/_emulator/stats").json()
     assert ids[0] != ids[1]
     assert stats["submissions"] == {"gen4.5": 4}
     assert stats["accepted"] == {"gen4.5": 4}
@@ -111,13 +112,13 @@ def test_defects_reach_the_downloaded_clip(tmp_path: Path):
         first, second = runway_task(base).json()["id"], runway_task(base).json()["id"]
         sizes = []
         for task_id in (first, second):
-            task = httpx.get(f"{base}/v1/tasks/{task_id}", headers=RUNWAY).json()
+            task = web.get(f"{base}/v1/tasks/{task_id}", headers=RUNWAY).json()
             for _ in range(100):
                 if task["status"] == "SUCCEEDED":
                     break
-                task = httpx.get(f"{base}/v1/tasks/{task_id}", headers=RUNWAY).json()
+                task = web.get(f"{base}/v1/tasks/{task_id}", headers=RUNWAY).json()
             path = tmp_path / f"{task_id}.mp4"
-            path.write_bytes(httpx.get(task["output"][0]).content)
+            path.write_bytes(web.get(task["output"][0]).content)
             info = probe(path)
             sizes.append((info.width, info.height))
     assert sizes == [(80, 44), (160, 90)]
@@ -125,7 +126,7 @@ def test_defects_reach_the_downloaded_clip(tmp_path: Path):
 
 def test_runway_requires_its_version_header():
     with start_emulator() as emu:
-        answer = httpx.post(
+        answer = web.post(
             f"{emu.base_urls['runway']}/v1/text_to_video",
             json={"model": "gen4.5"},
             headers={"Authorization": "Bearer k"},
@@ -137,7 +138,7 @@ def test_runway_requires_its_version_header():
 def test_gemini_api_no_longer_serves_veo():
     """The Gemini API's Veo preview ids were shut down on 2026-10-22 (see emulators/routes/google.py)."""
     with start_emulator() as emu:
-        answer = httpx.post(
+        answer = web.post(
             f"{emu.base_urls['google']}/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
             json={"instances": [{"prompt": "p"}], "parameters": {"durationSeconds": 8}},
             headers={"x-goog-api-key": "k"},
@@ -162,7 +163,7 @@ def test_judge_faults_and_safety_block():
     body = {"contents": [{"role": "user", "parts": [{"text": "score"}]}]}
     with start_emulator(scenario) as emu:
         url = f"{emu.judge_base_urls['gemini']}/models/judge-a:generateContent"
-        answers = [httpx.post(url, json=body, headers={"x-goog-api-key": "k"}) for _ in range(3)]
+        answers = [web.post(url, json=body, headers={"x-goog-api-key": "k"}) for _ in range(3)]
     assert answers[0].status_code == 429
     details = answers[0].json()["error"]["details"]
     assert details[0]["retryDelay"] == "3.0s"
@@ -209,10 +210,10 @@ def test_replicate_cancel_after_deadline(concurrency: int | None, status: str):
     with start_emulator(scenario) as emu:
         url = f"{emu.base_urls['replicate']}/v1/models/emu/slow/predictions"
         body = {"input": {"prompt": "p", "duration": 2}}
-        httpx.post(url, json=body, headers=headers)  # occupies the only slot when concurrency=1
-        late = httpx.post(url, json=body, headers={**headers, "Cancel-After": "200ms"}).json()
+        web.post(url, json=body, headers=headers)  # occupies the only slot when concurrency=1
+        late = web.post(url, json=body, headers={**headers, "Cancel-After": "200ms"}).json()
         time.sleep(0.3)
-        answer = httpx.get(late["urls"]["get"], headers=headers).json()
+        answer = web.get(late["urls"]["get"], headers=headers).json()
     assert answer["status"] == status
 
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
 from adapters._images_local import encode
 from emulators import EmulatorHandle, start_emulator
+from tests import web
 
 RED = encode(np.full((32, 32, 3), (0, 0, 255), np.uint8))
 
@@ -91,5 +91,5 @@ def test_fal_client_image(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPa
     ):
         result: dict[str, Any] = client.subscribe(app, arguments=arguments)
         image = result["images"][0]
-        assert size_of(httpx.get(image["url"]).content) == (image["width"], image["height"])
+        assert size_of(web.get(image["url"]).content) == (image["width"], image["height"])
     assert (image["width"], image["height"]) == (1024, 1024)

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 
 from emulators import EmulatorHandle, Scenario, start_emulator
 from media.probe import probe
+from tests import web
 
 T = TypeVar("T")
 JUDGE_SCHEMA: dict[str, Any] = {
@@ -84,7 +84,7 @@ def test_runwayml(emulator: EmulatorHandle, tmp_path: Path):
     )
     task = until(lambda: client.tasks.retrieve(created.id), lambda t: t.status == "SUCCEEDED")
     assert task.status == "SUCCEEDED"
-    check_mp4(httpx.get(task.output[0]).content, tmp_path)
+    check_mp4(web.get(task.output[0]).content, tmp_path)
     client.tasks.delete(created.id)
 
 
@@ -160,7 +160,7 @@ def test_fal_client(emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytes
     status = until(handle.status, lambda s: isinstance(s, fal_client.Completed))
     assert isinstance(status, fal_client.Completed)
     result: dict[str, Any] = handle.get()
-    check_mp4(httpx.get(result["video"]["url"]).content, tmp_path)
+    check_mp4(web.get(result["video"]["url"]).content, tmp_path)
 
 
 def test_replicate(emulator: EmulatorHandle, tmp_path: Path):
@@ -174,7 +174,7 @@ def test_replicate(emulator: EmulatorHandle, tmp_path: Path):
         lambda: client.predictions.get(prediction.id), lambda p: p.status == "succeeded"
     )
     assert isinstance(prediction.output, str)
-    check_mp4(httpx.get(prediction.output).content, tmp_path)
+    check_mp4(web.get(prediction.output).content, tmp_path)
 
 
 def test_lumaai(emulator: EmulatorHandle, tmp_path: Path):
@@ -190,7 +190,7 @@ def test_lumaai(emulator: EmulatorHandle, tmp_path: Path):
     )
     assert generation.assets is not None
     assert generation.assets.video is not None
-    check_mp4(httpx.get(generation.assets.video).content, tmp_path)
+    check_mp4(web.get(generation.assets.video).content, tmp_path)
 
 
 def test_openai_videos(emulator: EmulatorHandle, tmp_path: Path):

@@ -31,6 +31,7 @@ from foundation.settings import Settings
 from pipeline.requests import build_request
 from registry import AudioSupport, LifecycleStatus, ModelSpec, load_registry
 from store.records import RouteCandidate, ShotRoute
+from tests import web
 from tests.emulators.strict_support import PNG
 
 KEY = "key-id:key-secret"
@@ -68,7 +69,7 @@ def refused_result(client: fal_client.SyncClient, app: str, arguments: dict[str,
 def post(emulator: EmulatorHandle, app: str, auth: str | None) -> httpx.Response:
     headers = {"Authorization": auth} if auth is not None else {}
     url = f"{emulator.base_urls['fal']}/{app}"
-    return httpx.post(url, json={"prompt": "a kite"}, headers=headers)
+    return web.post(url, json={"prompt": "a kite"}, headers=headers)
 
 
 class TestGateway:

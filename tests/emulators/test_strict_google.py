@@ -20,6 +20,7 @@ from adapters.base import GenerationRequest
 from emulators import EmulatorHandle, start_emulator
 from registry import load_registry
 from registry._build import size_for
+from tests import web
 
 PROJECT_PATH = "/v1/projects/p/locations/us-central1/publishers/google/models"
 BEARER = {"Authorization": "Bearer ya29.token"}
@@ -70,13 +71,13 @@ def sdk_refusal(emulator: EmulatorHandle, model: str, **config: Any) -> Any:
 
 def test_vertex_without_credentials_is_unauthenticated(emulator: EmulatorHandle):
     # Vertex needs an OAuth2 bearer token (SDK google-genai 3.6.1 _api_client.py).
-    answer = httpx.post(vertex_url(emulator, "veo-3.1-generate-001"), json=body())
+    answer = web.post(vertex_url(emulator, "veo-3.1-generate-001"), json=body())
     assert_google_error(answer, 401, "UNAUTHENTICATED")
 
 
 def test_gemini_api_needs_its_api_key_not_a_bearer(emulator: EmulatorHandle):
     url = f"{emulator.base_urls['google']}/v1beta/models/gemini-3.8-flash:generateContent"
-    answer = httpx.post(url, json={"contents": []}, headers=BEARER)
+    answer = web.post(url, json={"contents": []}, headers=BEARER)
     assert_google_error(answer, 403, "PERMISSION_DENIED")
 
 
@@ -95,7 +96,7 @@ def test_unknown_or_retired_vertex_model_is_not_found(emulator: EmulatorHandle, 
 )
 def test_gemini_api_serves_no_veo_model(emulator: EmulatorHandle, model: str):
     url = f"{emulator.base_urls['google']}/v1beta/models/{model}:predictLongRunning"
-    answer = httpx.post(url, json=body(), headers={"x-goog-api-key": "k"})
+    answer = web.post(url, json=body(), headers={"x-goog-api-key": "k"})
     assert_google_error(answer, 404, "NOT_FOUND")
 
 
@@ -143,7 +144,7 @@ def test_inline_image_over_20_mb_is_refused(emulator: EmulatorHandle):
     big = "A" * (20 * 1024 * 1024 * 4 // 3 + 8)
     payload = body()
     payload["instances"][0]["image"] = {"bytesBase64Encoded": big, "mimeType": "image/png"}
-    answer = httpx.post(
+    answer = web.post(
         vertex_url(emulator, "veo-3.1-generate-001"), json=payload, headers=BEARER, timeout=60
     )
     assert_google_error(answer, 400, "INVALID_ARGUMENT")
@@ -151,9 +152,9 @@ def test_inline_image_over_20_mb_is_refused(emulator: EmulatorHandle):
 
 
 def test_fetch_of_another_models_operation_is_refused(emulator: EmulatorHandle):
-    created = httpx.post(vertex_url(emulator, "veo-3.1-generate-001"), json=body(), headers=BEARER)
+    created = web.post(vertex_url(emulator, "veo-3.1-generate-001"), json=body(), headers=BEARER)
     assert created.status_code == 200
-    answer = httpx.post(
+    answer = web.post(
         vertex_url(emulator, "veo-3.1-fast-generate-001", "fetchPredictOperation"),
         json={"operationName": created.json()["name"]},
         headers=BEARER,

@@ -15,6 +15,7 @@ from adapters.errors import RateLimitedError, RejectedInputError, SafetyRefusalE
 from adapters.image_clients import build_image_client
 from adapters.images import ImageRequest, Reference
 from emulators import EmulatorHandle, Scenario, start_emulator
+from tests import web
 
 PNG = encode(np.full((16, 16, 3), 90, np.uint8))
 REF = Reference(PNG, "image/png")
@@ -46,7 +47,7 @@ def emu() -> Iterator[EmulatorHandle]:
 
 
 def post(emu: EmulatorHandle, path: str, **kwargs: object) -> httpx.Response:
-    return httpx.post(f"{emu.base_url}{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+    return web.post(f"{emu.base_url}{path}", timeout=30, **kwargs)
 
 
 OPENAI = {"Authorization": "Bearer sk-test"}
@@ -136,7 +137,7 @@ FAL = {"Authorization": "Key id:secret"}
 def fal_result(emu: EmulatorHandle, app: str, body: dict[str, object]) -> httpx.Response:
     submitted = post(emu, f"/fal/{app}", json=body, headers=FAL)
     assert submitted.status_code == 200, submitted.text
-    return httpx.get(submitted.json()["response_url"], headers=FAL, timeout=30)
+    return web.get(submitted.json()["response_url"], headers=FAL, timeout=30)
 
 
 class TestFalImages:
@@ -197,7 +198,7 @@ class TestFalImages:
             emu, "fal-ai/flux/schnell", {"prompt": "forbidden", "image_size": "square"}
         )
         assert answer.json()["has_nsfw_concepts"] == [True]
-        image = httpx.get(answer.json()["images"][0]["url"], timeout=30).content
+        image = web.get(answer.json()["images"][0]["url"], timeout=30).content
         assert image[:3] == b"\xff\xd8\xff"  # jpeg, fal's default output_format
         client = build_image_client(
             "fal_queue", "fal", api_key="id:secret", base_url=f"{emu.base_url}/fal"
@@ -231,7 +232,7 @@ class TestFalImages:
         assert info.value.retry_after == 7
 
     def test_video_queue_paths_still_reach_the_video_apps(self, emu):
-        status = httpx.get(
+        status = web.get(
             f"{emu.base_url}/fal/fal-ai/veo3.1/requests/nope/status", headers=FAL, timeout=30
         )
         assert status.status_code == 404  # answered by the video queue (unknown request)

@@ -21,6 +21,7 @@ from adapters.kling import KlingAdapter
 from emulators import EmulatorHandle, Scenario, start_emulator
 from pipeline.requests import build_request
 from registry import AudioSupport, ModelSpec, load_registry
+from tests import web
 
 
 def png(width: int, height: int) -> bytes:
@@ -59,7 +60,9 @@ def emulator() -> Iterator[EmulatorHandle]:
 @pytest.fixture
 def client(emulator: EmulatorHandle) -> Iterator[httpx.Client]:
     url = emulator.base_urls["kling"]
-    with httpx.Client(base_url=url, headers={"Authorization": "Bearer key-1"}) as http:
+    with httpx.Client(
+        base_url=url, headers={"Authorization": "Bearer key-1"}, verify=web.TLS
+    ) as http:
         yield http
 
 

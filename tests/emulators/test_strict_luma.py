@@ -18,6 +18,7 @@ from lumaai import AuthenticationError, BadRequestError, LumaAI
 from adapters.base import GenerationRequest, JobState
 from adapters.luma import LumaAdapter
 from emulators import EmulatorHandle, start_emulator
+from tests import web
 from tests.emulators.strict_support import PNG, quiet_scenario
 
 DATA = base64.b64encode(PNG).decode()
@@ -76,7 +77,7 @@ class TestLegacyRefusedThroughTheSdk:
 def agents(
     emulator: EmulatorHandle, body: dict[str, Any], key: str = "Bearer key"
 ) -> httpx.Response:
-    return httpx.post(
+    return web.post(
         f"{emulator.base_urls['luma']}/v1/generations", json=body, headers={"Authorization": key}
     )
 

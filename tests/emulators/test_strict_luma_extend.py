@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import httpx
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ from adapters.luma import LumaAdapter
 from emulators import EmulatorHandle, start_emulator
 from emulators.scenario import Scenario
 from registry import load_registry
+from tests import web
 from tests.e2e.long_takes import corner
 from tests.emulators.test_sdks import until
 from tests.emulators.test_strict_luma import agents, video
@@ -44,7 +44,7 @@ def completed(emulator: EmulatorHandle, body: dict[str, Any]) -> dict[str, Any]:
     created = agents(emulator, body)
     assert created.status_code == 201, created.text
     url = f"{emulator.base_urls['luma']}/v1/generations/{created.json()['id']}"
-    return until(lambda: httpx.get(url, headers=KEY).json(), lambda g: g["state"] == "completed")
+    return until(lambda: web.get(url, headers=KEY).json(), lambda g: g["state"] == "completed")
 
 
 def extension(gen_id: str, **options: Any) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def edge_frames(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def download(url: str, out: Path) -> Path:
-    out.write_bytes(httpx.get(url).content)
+    out.write_bytes(web.get(url).content)
     return out
 
 
@@ -106,7 +106,7 @@ def test_unknown_foreign_unfinished_and_non_ray_generations_are_refused(emulator
     foreign = agents(emulator, extension(source["id"]), key="Bearer someone-else")
     slow = agents(emulator, {**video(), "model": "ray-3.2-slow"})
     unfinished = agents(emulator, extension(slow.json()["id"]))
-    legacy = httpx.post(
+    legacy = web.post(
         f"{emulator.base_urls['luma']}/dream-machine/v1/generations/video",
         json={"model": "ray-2", "prompt": "a kite", "duration": "5s"}, headers=KEY,
     )  # fmt: skip

@@ -19,6 +19,7 @@ import pytest
 from adapters.errors import RejectedInputError
 from adapters.music import MusicClient, MusicRequest
 from emulators import EmulatorHandle, Scenario, start_emulator
+from tests import web
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def sdk_compose(
 ) -> httpx.Response:
     headers = {"xi-api-key": key} if key else {}
     url = emulator.base_urls["elevenlabs"] + "/v1/music"
-    return httpx.post(url, json=body, headers=headers, params=query, timeout=30)
+    return web.post(url, json=body, headers=headers, params=query, timeout=30)
 
 
 GOOD = {"prompt": "slow synth pulse", "music_length_ms": 3000, "model_id": "music_v1"}

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import openai
 import pytest
@@ -21,6 +20,7 @@ from adapters.factory import build_adapter
 from adapters.openai_videos import OpenAIVideosAdapter
 from emulators import EmulatorHandle, Scenario, start_emulator
 from foundation.settings import Settings
+from tests import web
 from tests.emulators._routed import reference_png, routed_requests
 
 # Sora was shut down on 2026-09-24 and the router never routes retired models; the capability
@@ -89,7 +89,7 @@ class TestRefusals:
 
     def test_seconds_as_an_integer(self, base: str):
         body = {"prompt": "a kite", "seconds": 8}
-        answer = httpx.post(f"{base}/videos", json=body, headers={"Authorization": "Bearer k"})
+        answer = web.post(f"{base}/videos", json=body, headers={"Authorization": "Bearer k"})
         assert answer.status_code == 400
         assert answer.json() == error(
             "Invalid type for 'seconds': expected one of '4', '8', or '12', but got an integer "
@@ -114,7 +114,7 @@ class TestRefusals:
         assert answer.json() == error("Unknown parameter: 'width'.", "width", "unknown_parameter")
 
     def test_missing_prompt(self, base: str):
-        answer = httpx.post(
+        answer = web.post(
             f"{base}/videos", files={"seconds": (None, "4")}, headers={"Authorization": "Bearer k"}
         )
         assert answer.status_code == 400
@@ -124,7 +124,7 @@ class TestRefusals:
 
     def test_input_reference_sent_as_a_string(self, base: str):
         fields = {"prompt": (None, "a kite"), "input_reference": (None, "https://x/y.png")}
-        answer = httpx.post(f"{base}/videos", files=fields, headers={"Authorization": "Bearer k"})
+        answer = web.post(f"{base}/videos", files=fields, headers={"Authorization": "Bearer k"})
         assert answer.status_code == 400
         assert answer.json() == error(
             "Invalid type for 'input_reference': expected a file, but got a string instead.",
@@ -149,7 +149,7 @@ class TestRefusals:
 
             url = "data:image/png;base64," + base64.b64encode(image).decode()
             body = {"prompt": "a kite", "size": "1280x720", "input_reference": {"image_url": url}}
-            answer = httpx.post(f"{base}/videos", json=body, headers={"Authorization": "Bearer k"})
+            answer = web.post(f"{base}/videos", json=body, headers={"Authorization": "Bearer k"})
         assert answer.status_code == 400
         assert answer.json() == error(
             "Inpaint image must match the requested width and height", "input_reference", None
@@ -158,7 +158,7 @@ class TestRefusals:
     @pytest.mark.parametrize("authorization", [None, "Key key", "Bearer"])
     def test_bearer_auth_only(self, base: str, authorization: str | None):
         headers = {"Authorization": authorization} if authorization else {}
-        answer = httpx.post(f"{base}/videos", files={"prompt": (None, "a kite")}, headers=headers)
+        answer = web.post(f"{base}/videos", files={"prompt": (None, "a kite")}, headers=headers)
         assert answer.status_code == 401
         body = answer.json()["error"]
         assert body["type"] == "invalid_request_error"

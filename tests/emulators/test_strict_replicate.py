@@ -19,6 +19,7 @@ from adapters.factory import build_adapter
 from adapters.replicate import ReplicateAdapter
 from emulators import EmulatorHandle, Scenario, start_emulator
 from foundation.settings import Settings
+from tests import web
 from tests.emulators._routed import reference_png, routed_requests
 
 FAIL_EVERY_JOB = {"faults": [{"kind": "job_failure", "rate": 1.0}]}  # accepted, never rendered
@@ -52,7 +53,7 @@ def client(emulator: EmulatorHandle) -> Client:
 
 
 def post(url: str, body: dict[str, Any], **headers: str) -> httpx.Response:
-    return httpx.post(url, json=body, headers={"Authorization": "Bearer k", **headers})
+    return web.post(url, json=body, headers={"Authorization": "Bearer k", **headers})
 
 
 def invalid(field: str, kind: str, text: str) -> dict[str, Any]:
@@ -154,14 +155,14 @@ class TestRefusals:
     )
     def test_bearer_auth(self, base: str, authorization: str | None, detail: str):
         headers = {"Authorization": authorization} if authorization else {}
-        answer = httpx.post(
+        answer = web.post(
             f"{base}/models/{VEO}/predictions", json={"input": {"prompt": "p"}}, headers=headers
         )
         assert answer.status_code == 401
         assert answer.json() == {"detail": detail, "status": 401, "title": "Unauthenticated"}
 
     def test_unknown_prediction(self, base: str):
-        answer = httpx.get(f"{base}/predictions/nope", headers={"Authorization": "Bearer k"})
+        answer = web.get(f"{base}/predictions/nope", headers={"Authorization": "Bearer k"})
         assert answer.status_code == 404
         assert answer.json()["status"] == 404
 
@@ -175,7 +176,7 @@ class TestAccepted:
         assert prediction.status == "starting"
 
     def test_token_scheme(self, base: str):
-        answer = httpx.post(
+        answer = web.post(
             f"{base}/models/{VEO}/predictions",
             json={"input": {"prompt": "p"}},
             headers={"Authorization": "Token k"},

@@ -16,6 +16,7 @@ from runwayml import AuthenticationError, BadRequestError, RunwayML
 from adapters.base import JobState
 from adapters.runway import RunwayAdapter
 from emulators import EmulatorHandle, start_emulator
+from tests import web
 from tests.emulators.strict_support import PNG, quiet_scenario
 
 HEADERS = {"Authorization": "Bearer key", "X-Runway-Version": "2024-11-06"}
@@ -36,7 +37,7 @@ def client(emulator: EmulatorHandle) -> RunwayML:
 def post(
     emulator: EmulatorHandle, path: str, body: dict[str, Any], **headers: str
 ) -> httpx.Response:
-    return httpx.post(
+    return web.post(
         f"{emulator.base_urls['runway']}/v1/{path}", json=body, headers={**HEADERS, **headers}
     )
 
@@ -179,7 +180,7 @@ class TestRefusedOverHttp:
 
     def test_missing_runway_version(self, emulator: EmulatorHandle):
         body = {"model": "gen4.5", "promptText": "a", "ratio": "1280:720", "duration": 5}
-        answer = httpx.post(
+        answer = web.post(
             f"{emulator.base_urls['runway']}/v1/text_to_video",
             json=body,
             headers={"Authorization": "Bearer key"},
@@ -188,7 +189,7 @@ class TestRefusedOverHttp:
         assert "X-Runway-Version" in answer.json()["error"]
 
     def test_missing_key(self, emulator: EmulatorHandle):
-        answer = httpx.get(
+        answer = web.get(
             f"{emulator.base_urls['runway']}/v1/tasks/x",
             headers={"X-Runway-Version": "2024-11-06"},
         )
@@ -231,7 +232,7 @@ def test_tasks_report_their_estimated_and_charged_credits(emulator: EmulatorHand
         "text_to_video",
         {"model": "veo3.1", "promptText": "a kite", "ratio": "1280:720", "duration": 4},
     )
-    task = httpx.get(
+    task = web.get(
         f"{emulator.base_urls['runway']}/v1/tasks/{created.json()['id']}", headers=HEADERS
     ).json()
     assert task["status"] in ("PENDING", "THROTTLED", "RUNNING")

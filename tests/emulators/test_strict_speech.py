@@ -17,6 +17,7 @@ import pytest
 from adapters.errors import RejectedInputError
 from adapters.speech import SpeechClient, SpeechRequest
 from emulators import EmulatorHandle, Scenario, start_emulator
+from tests import web
 
 ADAM = "pNInz6obpgDQGcFmaJgB"
 
@@ -30,7 +31,7 @@ def emulator() -> Iterator[EmulatorHandle]:
 def speech(emulator: EmulatorHandle, body: dict[str, Any], key: str | None = "k") -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     url = emulator.base_urls["openai"] + "/v1/audio/speech"
-    return httpx.post(url, json=body, headers=headers, timeout=30)
+    return web.post(url, json=body, headers=headers, timeout=30)
 
 
 GOOD = {"model": "gpt-4o-mini-tts", "input": "We leave at dawn.", "voice": "onyx"}
@@ -79,7 +80,7 @@ def eleven(
 ) -> httpx.Response:
     url = emulator.base_urls["elevenlabs"] + f"/v1/text-to-speech/{voice}"
     headers = {"xi-api-key": key} if key else {}
-    return httpx.post(url, json=body, params=query, headers=headers, timeout=30)
+    return web.post(url, json=body, params=query, headers=headers, timeout=30)
 
 
 def test_elevenlabs_refusals_carry_its_status_and_body(emulator):

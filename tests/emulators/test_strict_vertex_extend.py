@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import httpx
 import numpy as np
 import pytest
 
@@ -21,6 +20,7 @@ from emulators import EmulatorHandle, start_emulator
 from emulators.media import ClipSpec, render_clip
 from emulators.routes.vertex import MODELS, check_body
 from registry import ModelSpec, load_registry
+from tests import web
 from tests.emulators.test_sdks import until, vertex_client
 from tests.emulators.test_strict_google import BEARER, PNG, assert_google_error, vertex_url
 
@@ -98,14 +98,14 @@ def test_extend_requests_vertex_refuses(emulator, clip, change: dict[str, Any], 
             instance["video"] = value
         else:
             params[key] = value
-    answer = httpx.post(vertex_url(emulator, FAST), json=payload, headers=BEARER, timeout=30)
+    answer = web.post(vertex_url(emulator, FAST), json=payload, headers=BEARER, timeout=30)
     assert_google_error(answer, 400, "INVALID_ARGUMENT")
     assert fragment in answer.json()["error"]["message"]
 
 
 def test_an_input_shorter_than_a_second_is_refused(emulator, tmp_path):
     short = render_clip(ClipSpec("google", FAST, "a", 0.5, 160, 90), tmp_path / "short.mp4")
-    answer = httpx.post(vertex_url(emulator, FAST), json=extend_body(short), headers=BEARER)
+    answer = web.post(vertex_url(emulator, FAST), json=extend_body(short), headers=BEARER)
     assert_google_error(answer, 400, "INVALID_ARGUMENT")
     assert "between 1 and 30 seconds" in answer.json()["error"]["message"]
 

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 from adapters.base import GenerationRequest
@@ -16,6 +15,7 @@ from adapters.factory import build_adapter
 from adapters.webhooks import fal_keys_from_jwks, verify_fal, verify_standard
 from emulators import EmulatorHandle, Scenario, start_emulator
 from foundation.settings import Settings
+from tests import web
 
 Delivery = tuple[dict[str, str], bytes]
 
@@ -97,7 +97,7 @@ def test_standard_webhooks(emulator: EmulatorHandle, receiver: Receiver, provide
 def test_fal_ed25519_webhook(emulator: EmulatorHandle, receiver: Receiver):
     job_id = submit(emulator, "fal", "fal-ai/veo3.1/fast", receiver.url)
     [(headers, body)] = receiver.wait()
-    jwks = httpx.get(f"{emulator.base_url}/_emulator/fal-jwks.json").json()
+    jwks = web.get(f"{emulator.base_url}/_emulator/fal-jwks.json").json()
     verify_fal(headers, body, fal_keys_from_jwks(jwks))
     payload = json.loads(body)
     assert payload["status"] == "OK"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from foundation.errors import InvalidInputError, NotFoundError
 from foundation.settings import Settings, get_settings
 from pipeline.assets import LocalStore, S3Store, sibling, store_for
+from tests import web
 
 
 def _files(folder: Path) -> Path:
@@ -79,11 +79,11 @@ class TestS3:
         assert url is not None
         assert url.startswith(s3_bucket.endpoint)
         assert "X-Amz-Signature=" in url
-        answer = httpx.get(url)
+        answer = web.get(url)
         assert answer.status_code == 200
         assert answer.content == clip.read_bytes()
         assert "job1.mp4" in answer.headers["content-disposition"]
-        ranged = httpx.get(url, headers={"Range": "bytes=0-4"})
+        ranged = web.get(url, headers={"Range": "bytes=0-4"})
         assert (ranged.status_code, ranged.content) == (206, b"video")
 
     def test_forget_deletes_the_jobs_objects_only(self, tmp_path, s3_bucket):

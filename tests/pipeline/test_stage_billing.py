@@ -10,7 +10,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from pipeline.planning import create_job
 from shotline.emulated import use_emulator
 from store.db import session_scope
 from store.models import Attempt, AttemptCost, Job, Shot
+from tests import web
 from tests.pipeline.conftest import shot, tiny_board
 
 MARA = {"id": "mara", "description": "woman, red raincoat"}
@@ -77,7 +77,7 @@ def first_try(ctx: RunContext, shot_pk: int, stage: str) -> tuple[Attempt, Attem
 
 
 def fal_status(ctx: RunContext, job: str) -> dict[str, Any]:
-    answer = httpx.get(
+    answer = web.get(
         f"{ctx.base_urls['fal']}/{job}/status", headers={"Authorization": f"Key {EMULATOR_KEY}"}
     )
     return dict(answer.json())

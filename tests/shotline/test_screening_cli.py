@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from sqlalchemy import func, select
@@ -17,6 +16,7 @@ from foundation.settings import get_settings
 from shotline.cli import app
 from store.db import session_scope
 from store.models import Attempt, Job, LedgerEntry
+from tests import web
 
 REFUSED = (
     "scenes[0].shots[1].prompt: refused by rule weapons-graphic "
@@ -60,7 +60,7 @@ def test_a_refused_render_reaches_no_provider_and_reserves_nothing(
         out = tmp_path / "out.mp4"
         args = ["render", str(_storyboard(tmp_path)), "-o", str(out), "--providers", "emulated"]
         result = CliRunner().invoke(app, [*args, "--mode", "final"])
-        stats = httpx.get(f"{emulator.base_url}/_emulator/stats").json()
+        stats = web.get(f"{emulator.base_url}/_emulator/stats").json()
     assert result.exit_code == 2, result.output
     assert "refused by rule weapons-graphic" in result.output
     assert "scenes[0].shots[1].prompt" in result.output

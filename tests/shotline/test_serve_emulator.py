@@ -24,6 +24,7 @@ from pipeline.context import RunContext
 from pipeline.runner import JobRunner
 from shotline.cli import app as cli
 from shotline.commands.serve import build_server
+from tests import web
 from tests.api.conftest import tiny_board, wait_for_job
 
 FAULTY = """\
@@ -87,12 +88,12 @@ def test_scenario_is_given_to_the_emulator_started_here(monkeypatch, tmp_path):
     with ExitStack() as stack:
         ctx, runner = build_server("emulated", scenario, stack)
         job = _run_job(ctx, runner)
-        stats = httpx.get(f"{_root(ctx)}/_emulator/stats").json()
+        stats = web.get(f"{_root(ctx)}/_emulator/stats").json()
     assert job["status"] == "delivered", job["error"]
     assert [kind.split(":")[-1] for kind in stats["faults"]] == ["rate_limit"], stats
     assert sum(stats["faults"].values()) == 1, stats
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{_root(ctx)}/_emulator/stats", timeout=2)  # stopped with the server
+        web.get(f"{_root(ctx)}/_emulator/stats", timeout=2)  # stopped with the server
 
 
 def test_a_scenario_for_the_emulator_at_the_url_is_refused(monkeypatch, tmp_path):
