@@ -14,8 +14,7 @@ import typer
 
 from foundation.errors import ShotlineError
 from foundation.money import cents, rounding_note
-from foundation.states import JobStatus
-from shotline.commands.render import PROVIDER_CHOICES, _start_emulator, watch
+from shotline.commands.render import PROVIDER_CHOICES, _start_emulator, exit_for, watch
 from shotline.console import fail_with, report_table
 from shotline.tables import Column, fit_table
 
@@ -103,10 +102,11 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-RESUME_FINAL = (
-    "`shotline serve` resumes it when it starts (`shotline jobs cancel` closes it); a new commit "
-    "would start another final"
-)
+def resume_final(job_id: str) -> str:
+    return (
+        f"`shotline jobs resume {job_id}` resumes it (`shotline serve` too, when it starts; "
+        "`shotline jobs cancel` closes it); a new commit would start another final"
+    )
 
 
 def run_commit(
@@ -139,7 +139,7 @@ def run_commit(
     )
     if not quiet:
         console.print(quote_table(result.quote, console.width))
-    watch(ctx, final_id, keys, quiet=quiet, console=console, resume=RESUME_FINAL)
+    watch(ctx, final_id, keys, quiet=quiet, console=console, resume=resume_final(final_id))
     return {
         "commit": result.to_dict(),
         "report": job_report(ctx.db_url, final_id),
@@ -212,5 +212,5 @@ def register(app: typer.Typer) -> None:
         elif not quote_only:
             console.print(report_table(payload["report"], console.width))
             console.print(versions_table(payload["versions"], console.width))
-        if not quote_only and payload["report"]["status"] != JobStatus.DELIVERED:
-            raise typer.Exit(4)
+        if not quote_only:
+            exit_for(payload["report"], console)

@@ -11,6 +11,7 @@ import os
 import sys
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -286,6 +287,20 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(data, indent=2, default=str))
         else:
             _print_detail(data, console, wide)
+
+    @jobs.command("resume")
+    def resume(
+        job: Annotated[str, typer.Argument(help="job id or its start")],
+        scenario: Annotated[
+            Path | None, typer.Option(help="emulator scenario YAML (a job on emulated providers)")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print a JSON report")] = False,
+    ) -> None:
+        """Run an unfinished job (stopped, crashed, a commit's final) to its end here, on the
+        providers it was created with; exit 1 when it has ended, else as render."""
+        from shotline.commands.resume import run_resume
+
+        run_resume(job, scenario, as_json=as_json)
 
     @jobs.command("cancel")
     def cancel(

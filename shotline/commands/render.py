@@ -224,6 +224,20 @@ def _say_held(console: Console, held: list[dict[str, Any]]) -> None:
     console.print("and run this command again to continue the job.")
 
 
+def exit_for(report: dict[str, Any], console: Console) -> None:
+    """Return when the job was delivered, else exit: 5 when it waits on ``shotline resolve``
+    (saying for which attempts), 3 when over budget, 4 otherwise."""
+    held = [a for s in report["shots"] for a in s["attempt_log"] if a["status"] == UNKNOWN]
+    if held and report["status"] not in JOB_ENDED:
+        _say_held(console, held)
+        raise typer.Exit(5)
+    if report["status"] != JobStatus.DELIVERED:
+        budget = any(
+            a.get("error_kind") == "over_budget" for s in report["shots"] for a in s["attempt_log"]
+        )
+        raise typer.Exit(3 if budget else 4)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def render(
@@ -267,14 +281,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report, indent=2, default=str))
         else:
             console.print(report_table(report, console.width))
-        held = [a for s in report["shots"] for a in s["attempt_log"] if a["status"] == UNKNOWN]
-        if held and report["status"] not in JOB_ENDED:
-            _say_held(console, held)
-            raise typer.Exit(5)
-        if report["status"] != JobStatus.DELIVERED:
-            budget = any(
-                a.get("error_kind") == "over_budget"
-                for s in report["shots"]
-                for a in s["attempt_log"]
-            )
-            raise typer.Exit(3 if budget else 4)
+        exit_for(report, console)

@@ -9,12 +9,14 @@ import re
 import sys
 from pathlib import Path
 
+import av
 import pytest
 import typer
 import yaml
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from foundation.modes import Mode
 from foundation.settings import get_settings
 from foundation.storyboard import Storyboard, parse_storyboard
 from pipeline.context import RunContext
@@ -170,6 +172,45 @@ class TestCancel:
         with session_scope(ctx.db_url) as session:
             assert session.get_one(Job, delivered).status == "delivered"
             assert set(session.scalars(select(Attempt.status))) == {"accepted"}
+
+
+class TestResume:
+    def test_an_unfinished_job_is_run_to_its_end_on_its_own_providers(self, ctx, tmp_path):
+        out = tmp_path / "resumed.mp4"
+        job_id = create_job(ctx, board(), output=out)  # created, never run: a process died
+        done = cli("jobs", "resume", job_id[:8])
+        assert done.exit_code == 0, done.output
+        assert done.stdout.splitlines()[0] == f"job {job_id} (resuming it on local providers)"
+        assert "delivered" in done.stdout
+        with av.open(str(out)) as container:
+            frames = sum(1 for _ in container.decode(video=0))
+        assert frames == 48, "two 1 s shots at 24 fps"
+        with session_scope(ctx.db_url) as session:
+            assert session.get_one(Job, job_id).status == "delivered"
+
+    def test_an_emulated_job_is_resumed_against_an_emulator(self, tmp_path):
+        emulated = RunContext.create("emulated", get_settings())
+        job_id = create_job(emulated, board(), mode=Mode.FINAL, output=tmp_path / "final.mp4")
+        done = cli("jobs", "resume", job_id, "--json")
+        assert done.exit_code == 0, done.output
+        report = json.loads(done.stdout)
+        assert (report["status"], report["providers"], report["emulated"]) == (
+            "delivered", "emulated", True)  # fmt: skip
+        models = {a["model"] for s in report["shots"] for a in s["attempt_log"]}
+        assert models
+        assert not any(m.startswith("local/") for m in models), models
+        assert (tmp_path / "final.mp4").is_file()
+
+    def test_an_ended_job_is_refused_and_left_alone(self, delivered, ctx):
+        done = cli("jobs", "resume", delivered)
+        assert done.exit_code == 1
+        assert f"job {delivered} is delivered: there is nothing to resume" in done.output
+        missing = cli("jobs", "resume", "zzzz", "--json")
+        assert missing.exit_code == 1
+        assert json.loads(missing.stdout)["error"] == "NotFoundError"
+
+    def test_a_stopped_commit_names_the_command_that_resumes_its_final(self):
+        assert "`shotline jobs resume f1` resumes it" in commit.resume_final("f1")
 
 
 class TestOpen:
