@@ -224,6 +224,15 @@ def _say_held(console: Console, held: list[dict[str, Any]]) -> None:
     console.print("and run this command again to continue the job.")
 
 
+def conclude(report: dict[str, Any], console: Console, *, as_json: bool) -> None:
+    """Print the job's report (its table, or JSON) and exit as ``exit_for`` says."""
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+    else:
+        console.print(report_table(report, console.width))
+    exit_for(report, console)
+
+
 def exit_for(report: dict[str, Any], console: Console) -> None:
     """Return when the job was delivered, else exit: 5 when it waits on ``shotline resolve``
     (saying for which attempts), 3 when over budget, 4 otherwise."""
@@ -277,8 +286,4 @@ def register(app: typer.Typer) -> None:
                 )
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
-        if as_json:
-            typer.echo(json.dumps(report, indent=2, default=str))
-        else:
-            console.print(report_table(report, console.width))
-        exit_for(report, console)
+        conclude(report, console, as_json=as_json)

@@ -8,16 +8,13 @@ progress, closing table and exit codes as ``render``.
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from foundation.errors import ConflictError, ShotlineError
 from foundation.states import JOB_ENDED
-from shotline.console import fail_with, report_table
+from shotline.console import fail_with
 
 
 def unfinished(db_url: str, ref: str) -> tuple[str, str, list[str], str | None]:
@@ -42,7 +39,7 @@ def run_resume(ref: str, scenario: Path | None, *, as_json: bool) -> None:
     from foundation.settings import get_settings
     from pipeline.context import RunContext
     from pipeline.report import job_report
-    from shotline.commands.render import _start_emulator, copy_delivered, exit_for, watch
+    from shotline.commands.render import _start_emulator, conclude, copy_delivered, watch
 
     console = Console(stderr=as_json)
     try:
@@ -60,8 +57,4 @@ def run_resume(ref: str, scenario: Path | None, *, as_json: bool) -> None:
             copy_delivered(ctx, str(report["output"]), Path(output))
     except ShotlineError as exc:
         fail_with(exc, console, as_json)
-    if as_json:
-        typer.echo(json.dumps(report, indent=2, default=str))
-    else:
-        console.print(report_table(report, console.width))
-    exit_for(report, console)
+    conclude(report, console, as_json=as_json)
