@@ -12,7 +12,10 @@ import typer
 from foundation.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
+
+    from emulators import EmulatorHandle
 
 DEFAULT_PORT = 8787
 
@@ -29,31 +32,38 @@ def emulate(
     """Serve emulated provider APIs until interrupted. No request ever leaves this machine."""
     from rich.console import Console
 
+    console = Console()
+    # `kill` stops it like Ctrl-C, from the start: a SIGTERM before the handler (a supervisor that
+    # stops it as soon as it says it is ready) killed it with its media directory left behind
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _started(scenario, host, port, console) as handle:
+            console.print(_table(handle.base_urls, handle.judge_base_urls))
+            console.print(
+                f"stats: {handle.base_url}/_emulator/stats    "
+                f"scenario: {scenario or 'clean default'}\n"
+                "[bold]Emulated providers: no money is spent.[/bold] Ctrl-C stops."
+            )
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _started(scenario: Path | None, host: str, port: int, console: Console) -> EmulatorHandle:
+    """The emulator, serving; a scenario or an address it cannot use exits (its code, or 1)."""
     from emulators import start_emulator
 
-    console = Console()
     try:
-        handle = start_emulator(scenario, host=host, port=port)
+        return start_emulator(scenario, host=host, port=port)
     except InvalidInputError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(exc.exit_code) from exc
     except (OSError, RuntimeError) as exc:
         console.print(f"[red]cannot serve on {host}:{port}: {exc}[/red]")
         raise typer.Exit(1) from exc
-    with handle:
-        console.print(_table(handle.base_urls, handle.judge_base_urls))
-        console.print(
-            f"stats: {handle.base_url}/_emulator/stats    scenario: {scenario or 'clean default'}\n"
-            "[bold]Emulated providers: no money is spent.[/bold] Ctrl-C stops."
-        )
-        previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it like Ctrl-C
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            console.print("stopped")
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -76,3 +76,32 @@ def test_a_process_that_never_stops_its_emulator_leaves_no_media(tmp_path: Path)
     )
     assert done.stdout.strip().startswith(str(tmp_path))
     assert _left(tmp_path) == []
+
+
+def test_a_sigterm_right_after_start_still_stops_the_command_cleanly(tmp_path: Path):
+    """A supervisor may stop ``shotline emulate`` the moment it runs: the signal arrives here just
+    after the server started, before the command printed a word. It used to kill the process
+    (-15) with its media directory left behind; it stops like Ctrl-C instead."""
+    script = (
+        "import os, signal, sys\n"
+        "import emulators\n"
+        "real = emulators.start_emulator\n"
+        "def start(*args, **kwargs):\n"
+        "    handle = real(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return handle\n"
+        "emulators.start_emulator = start\n"
+        "from shotline.cli import main\n"
+        "sys.argv = ['shotline', 'emulate', '--port', '0']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stopped" in done.stdout
+    assert _left(tmp_path) == []
