@@ -1,5 +1,6 @@
 """``shotline jobs``: find jobs (every tenant's, in the local database), show one with its shots
-and files, cancel one the way ``POST /v1/jobs/{id}/cancel`` does, open a delivered one's video.
+and files, resume an unfinished one (``shotline.commands.resume``), cancel one the way
+``POST /v1/jobs/{id}/cancel`` does, open a delivered one's video.
 
 A job is named by its id or by any unique start of it (``jobs list`` prints the first 8 hex
 digits)."""
@@ -211,7 +212,7 @@ def _video(ref: str) -> str:
 
 def register(app: typer.Typer) -> None:
     jobs = typer.Typer(
-        help="Find, show, cancel and open jobs (every tenant's; JOB is an id or its start).",
+        help="Find, show, resume, cancel and open jobs (every tenant's; JOB is an id or its start).",
         invoke_without_command=True,
     )
     app.add_typer(jobs, name="jobs")
