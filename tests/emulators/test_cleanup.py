@@ -22,6 +22,13 @@ def _env(tmp: Path) -> dict[str, str]:
     return os.environ | {"TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
 
 
+def _python(script: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``python -c script`` with ``tmp`` as its temporary directory, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", script], env=_env(tmp), capture_output=True, text=True, timeout=60
+    )
+
+
 def _wait_for(path: Path, text: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while text not in (path.read_text() if path.exists() else ""):
@@ -66,14 +73,8 @@ def test_a_process_that_never_stops_its_emulator_leaves_no_media(tmp_path: Path)
         "(handle.emulator.media_dir / 'clip.mp4').write_bytes(b'rendered')\n"
         "print(handle.emulator.media_dir)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = _python(script, tmp_path)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(str(tmp_path))
     assert _left(tmp_path) == []
 
@@ -95,13 +96,7 @@ def test_a_sigterm_right_after_start_still_stops_the_command_cleanly(tmp_path: P
         "sys.argv = ['shotline', 'emulate', '--port', '0']\n"
         "main()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _python(script, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "stopped" in done.stdout
     assert _left(tmp_path) == []
