@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import socket
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -132,12 +131,6 @@ class UrlPolicy:
 
 PIN = "shotline.vetted_address"
 """The request extension carrying the address a request's URL was vetted at."""
-
-
-def _ssl_context() -> ssl.SSLContext:
-    # httpx's default context (SSL_CERT_FILE / SSL_CERT_DIR honoured, though the transport does
-    # not trust the environment otherwise), shared by the process (``foundation.tls``)
-    return tls_context()
 
 
 class PinnedTransport(httpx.AsyncBaseTransport):
@@ -282,8 +275,8 @@ class Outbound:
         )
 
     def _client(self) -> httpx.AsyncClient:
-        transport = self.transport or PinnedTransport(
-            httpx.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False)
+        transport = self.transport or PinnedTransport(  # the process's verifying context
+            httpx.AsyncHTTPTransport(verify=tls_context(), trust_env=False)
         )
         return httpx.AsyncClient(
             transport=transport, timeout=self.timeout_s, follow_redirects=False, trust_env=False

@@ -84,10 +84,10 @@ def own_inputs(
 
 def middle_frame(clip: Path) -> np.ndarray[Any, Any]:
     with av.open(str(clip)) as container:
-        frames = [to_rgb(f, "bgr24") for f in container.decode(video=0)]
+        frames = list(container.decode(video=0))
     if not frames:
         raise ValueError(f"{clip} has no decodable video frame")
-    return frames[len(frames) // 2]
+    return to_rgb(frames[len(frames) // 2], "bgr24")  # only the frame used is converted
 
 
 def _histogram(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -260,7 +260,7 @@ def create_job(
 ) -> str:
     """Plan and persist a job; nothing is spent yet. Returns the job id."""
     mode = mode or board.mode
-    ctx = replace(ctx, providers=preview_providers(board, mode, ctx.providers))
+    ctx = stage_context(ctx, board, mode)
     plan = route_storyboard(ctx, board, mode)
     if (refusal := budget_refusal(ctx, board, plan, mode)) is not None:
         raise refusal

@@ -79,13 +79,16 @@ class ColourProfile:
 
     def to_json(self) -> dict[str, Any]:
         """The looks as a JSON object (stored with the gate's verdict; the path is not)."""
-        looks = {
+        data: dict[str, Any] = {
             "head": self.head.to_json(),
             "tail": self.tail.to_json(),
             "whole": self.whole.to_json(),
         }
-        extra = {"hdr": self.hdr} if self.hdr else {}
-        return {**looks, **extra, **({"matrix": self.matrix} if self.matrix != "bt709" else {})}
+        if self.hdr:
+            data["hdr"] = self.hdr
+        if self.matrix != "bt709":
+            data["matrix"] = self.matrix
+        return data
 
     @staticmethod
     def from_json(path: Path, data: Mapping[str, Any]) -> ColourProfile:

@@ -334,7 +334,7 @@ def test_pinned_tls_keeps_the_host_name_for_sni_and_the_certificate(
     try:
         monkeypatch.setattr(api.urls, "_public", lambda address: address == "127.0.0.2")
         monkeypatch.setattr(
-            api.urls, "_ssl_context", lambda: ssl.create_default_context(cadata=pem.decode())
+            api.urls, "tls_context", lambda: ssl.create_default_context(cadata=pem.decode())
         )
         policy = UrlPolicy(resolve=lambda host, port: ["127.0.0.2"])
         url = f"https://pinned.test:{server.port}/r.png"
