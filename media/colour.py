@@ -125,7 +125,7 @@ def to_rgb(
     options: dict[str, object] = {}
     if colour is not None and not colour.tagged:
         options["src_colorspace"] = _SWS_MATRIX[colour.matrix]
-        if not frame.format.name.startswith("yuvj"):
+        if colour.range == "tv":  # full range (yuvj, tagged full) is swscale's own reading
             options["src_color_range"] = ColorRange.MPEG
     converted = frame.reformat(width=width, height=height, format=fmt, **options)  # type: ignore[arg-type]
     return np.asarray(converted.to_ndarray(), dtype=np.uint8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+import numpy as np
 import pytest
 
 from media.colour import SourceColour, colour_of, guessed_matrix, to_rgb
@@ -63,3 +64,16 @@ def test_proxy_frames_in_colour_read_an_untagged_hd_clip_as_bt709(tmp_path):
     bgr = proxy_frames(src, [0, 1], Fraction(24), 96, "bgr24")
     assert off_by(bgr[1][27, 48][::-1], RED) <= 6
     assert proxy_frames(src, [0], Fraction(24))[0].shape == (54, 96)  # grey: unchanged
+
+
+def test_to_rgb_honours_a_full_range_tag_on_an_untagged_matrix():
+    """A frame whose matrix is untagged but whose range is tagged full is read full, as the
+    stitcher's ``scale`` reads it (``colour_of``: ``in_range=pc``); it was forced limited, so a
+    Y of 235 came out 255 in the gate's thumbnails and 235 in the output."""
+    planes = np.concatenate([np.full(16 * 16, 235, np.uint8), np.full(128, 128, np.uint8)])
+    frame = av.VideoFrame.from_ndarray(planes.reshape(24, 16), format="yuv420p")
+    frame.color_range = 2  # AVCOL_RANGE_JPEG
+    assert colour_of("yuv420p", 2, 2, 16, 16) == SourceColour("bt601", "pc", tagged=False)
+    assert to_rgb(frame)[0, 0].tolist() == [235, 235, 235]
+    frame.color_range = 0  # untagged: limited
+    assert to_rgb(frame)[0, 0].tolist() == [255, 255, 255]
