@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import and_, or_, select, update
 
@@ -143,10 +144,23 @@ def _epoch(moment: datetime) -> float:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: a killed worker's pool children stay zombies
+    until whoever inherited them reaps them, which a container's PID 1 may do late or never."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """``pid`` has exited and waits to be reaped (``/proc/PID/stat`` state ``Z`` or ``X``; False
+    where ``/proc`` cannot tell)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rpartition(")")[2].split()  # the name before it may hold spaces and parentheses
+    return bool(fields) and fields[0] in ("Z", "X")

@@ -7,7 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -29,6 +32,20 @@ def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+@contextmanager
+def _zombie() -> Iterator[int]:
+    """A child that has exited and is not reaped until the block ends."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{process.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child never exited"
+        time.sleep(0.01)
+    try:
+        yield process.pid
+    finally:
+        process.wait()
 
 
 def _run_until(driver, step):
@@ -139,6 +156,18 @@ class TestDeadWorkers:
         assert reaper.release_dead(ctx, "w1@host") == 1
         time.sleep(ctx.settings.reap_after_s + 0.05)
         assert reaper.reap(ctx) == [message]
+
+    def test_a_dead_run_left_as_a_zombie_counts_as_dead(self, ctx, driver, tmp_path):
+        """A SIGKILLed worker's pool children are zombies until their new parent reaps them
+        (late, in a container whose PID 1 reaps slowly): their leases are freed all the same."""
+        job_id = _job(ctx, tmp_path, "a")
+        driver.submit(job_id)
+        message = _run_until(driver, "begin")
+        driver.queue.clear()
+        with _zombie() as pid:
+            holder = f"w1@host|{pid}"
+            assert cursors.claim(ctx.db_url, "begin", message.ref, message.version, 600, holder)
+            assert reaper.release_dead(ctx, "w1@host") == 1
 
 
 class TestAdoption:
