@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundation.settings import PROVIDER_CREDENTIALS, Settings
+from foundation.settings import PROVIDER_CHOICES, PROVIDER_CREDENTIALS, Settings
 from router.errors import UnknownProvidersChoiceError
 
 CREDENTIALS = PROVIDER_CREDENTIALS
 HOSTED = frozenset(CREDENTIALS)
 LOCAL = "local"
-CHOICES = ("local", "emulated", "live", "auto")
+CHOICES = PROVIDER_CHOICES
 
 
 @dataclass(frozen=True)

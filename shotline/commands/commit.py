@@ -14,8 +14,9 @@ import typer
 
 from foundation.errors import ShotlineError
 from foundation.money import cents, rounding_note
-from shotline.commands.render import PROVIDER_CHOICES, _start_emulator, exit_for, watch
+from shotline.commands.render import _start_emulator, exit_for, watch
 from shotline.console import fail_with, report_table
+from shotline.options import Providers
 from shotline.tables import Column, fit_table
 
 QUOTE_COLUMNS = (
@@ -173,7 +174,7 @@ def register(app: typer.Typer) -> None:
         quote_only: Annotated[
             bool, typer.Option("--quote", help="print the final quote; render nothing")
         ] = False,
-        providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+        providers: Providers = "auto",
         scenario: Annotated[Path | None, typer.Option(help="emulator scenario YAML")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
@@ -187,10 +188,6 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=as_json)
         approved = _split(shots)
         try:
-            if providers not in PROVIDER_CHOICES:
-                raise typer.BadParameter(
-                    f"--providers must be one of {', '.join(PROVIDER_CHOICES)}"
-                )
             ctx = RunContext.create(providers)
             job = job_info.find_id(ctx.db_url, job)
             with ExitStack() as stack:

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from foundation.errors import ShotlineError
+from shotline.options import Providers
 
 if TYPE_CHECKING:
     from foundation.settings import Settings
     from media.ffmpeg import FFmpegBinary
-
-PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
 
 def _ffmpeg() -> dict[str, Any]:
@@ -94,8 +93,6 @@ def providers_check(choice: str, scenario: Path | None = None) -> dict[str, Any]
     from pipeline.provider_check import check_providers
     from registry import load_registry
 
-    if choice not in PROVIDER_CHOICES:
-        raise typer.BadParameter(f"--providers must be one of {', '.join(PROVIDER_CHOICES)}")
     if choice == "local":
         return {"ok": True, "note": "no provider checked (--providers local)"}
     settings = get_settings()
@@ -142,9 +139,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def doctor(
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-        providers: Annotated[
-            str, typer.Option(help="local (no provider) | emulated | live | auto (keys set)")
-        ] = "auto",
+        providers: Providers = "auto",
         scenario: Annotated[Path | None, typer.Option(help="emulator scenario YAML")] = None,
     ) -> None:
         """Show which FFmpeg, PyAV and database this installation uses, and whether the providers

@@ -15,8 +15,9 @@ import typer
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
+from shotline.options import DraftProviders
 
-_CHOICES = ("emulated", "auto", "live")
+DRAFT_PROVIDERS = ("emulated", "auto", "live")
 
 
 def register(app: typer.Typer) -> None:
@@ -29,13 +30,7 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option(min=1, max=60, help="seconds per shot")
         ] = None,
         style: Annotated[str | None, typer.Option(help="visual style for every prompt")] = None,
-        providers: Annotated[
-            str,
-            typer.Option(
-                help="emulated | auto | live (auto and live: SHOTLINE_OPENAI_API_KEY or "
-                "SHOTLINE_GEMINI_API_KEY)"
-            ),
-        ] = "auto",
+        providers: DraftProviders = "auto",
         scenario: Annotated[
             Path | None, typer.Option(help="emulator scenario (with --providers emulated)")
         ] = None,
@@ -81,9 +76,6 @@ def _draft(
     from pipeline.draft_run import chat_clients, run_draft
     from registry import load_registry
 
-    if providers not in _CHOICES:
-        problem = Problem("--providers", f"must be one of {', '.join(_CHOICES)}")
-        raise InvalidInputError("unknown --providers choice", [problem])
     settings = get_settings()
     registry = load_registry(settings.registry)
     with ExitStack() as stack:

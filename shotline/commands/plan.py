@@ -16,6 +16,7 @@ import typer
 from foundation.errors import BudgetExceededError, ShotlineError
 from foundation.modes import Mode
 from shotline.console import fail_with
+from shotline.options import Providers
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -282,7 +283,7 @@ def register(app: typer.Typer) -> None:
         mode: Annotated[
             Mode | None, typer.Option(help="preview or final (default: storyboard)")
         ] = None,
-        providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+        providers: Providers = "auto",
         explain: Annotated[bool, typer.Option(help="explain every decision")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
     ) -> None:

@@ -17,6 +17,7 @@ from foundation.modes import Mode
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus
 from shotline.console import fail_with, report_table
 from shotline.emulated import use_emulator
+from shotline.options import Providers
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from foundation.storyboard import Storyboard
     from pipeline.context import RunContext
     from pipeline.events import Listener
-
-PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
 
 def fingerprint(board: Storyboard, mode: Mode, providers: str, output: Path) -> str:
@@ -255,7 +254,7 @@ def register(app: typer.Typer) -> None:
         mode: Annotated[
             Mode | None, typer.Option(help="preview or final (default: storyboard)")
         ] = None,
-        providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+        providers: Providers = "auto",
         scenario: Annotated[Path | None, typer.Option(help="emulator scenario YAML")] = None,
         force: Annotated[
             bool, typer.Option("--force", help="overwrite the output file if it exists")
@@ -270,10 +269,6 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=as_json)
         try:
-            if providers not in PROVIDER_CHOICES:
-                raise typer.BadParameter(
-                    f"--providers must be one of {', '.join(PROVIDER_CHOICES)}"
-                )
             board = load_storyboard(storyboard)
             ctx = RunContext.create(providers)
             if not force:

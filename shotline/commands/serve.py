@@ -13,6 +13,7 @@ import typer
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
 from shotline.emulated import use_emulator
+from shotline.options import Providers
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
     from pipeline.context import RunContext
     from pipeline.runner import JobRunner
-
-PROVIDER_CHOICES = ("local", "emulated", "live", "auto")
 
 
 def _celery_runner(ctx: RunContext, providers: str) -> JobRunner:
@@ -39,10 +38,6 @@ def _celery_runner(ctx: RunContext, providers: str) -> JobRunner:
 
 
 def _check(providers: str, scenario: Path | None) -> None:
-    if providers not in PROVIDER_CHOICES:
-        raise InvalidInputError(
-            "bad --providers", [Problem("--providers", f"one of {', '.join(PROVIDER_CHOICES)}")]
-        )
     if scenario is not None and providers != "emulated":
         raise InvalidInputError(
             "--scenario needs emulated providers",
@@ -176,7 +171,7 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-        providers: Annotated[str, typer.Option(help="local | emulated | live | auto")] = "auto",
+        providers: Providers = "auto",
         scenario: Annotated[
             Path | None, typer.Option(help="emulator scenario YAML (with --providers emulated)")
         ] = None,

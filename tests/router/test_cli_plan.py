@@ -107,7 +107,7 @@ def test_invalid_storyboard_and_registry_exit_2(tmp_path, monkeypatch):
 def test_unknown_providers_choice_exits_2():
     done = run("plan", str(EXAMPLES / "one-shot.yaml"), "--providers", "cloud")
     assert done.exit_code == 2
-    assert "--providers must be one of" in done.output
+    assert "'cloud' is not one of 'local', 'emulated', 'live', 'auto'" in done.output
 
 
 @pytest.mark.slow

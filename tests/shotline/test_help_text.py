@@ -41,4 +41,29 @@ def test_an_error_without_problems_is_said_once(tmp_path: Path) -> None:
     board.write_text("title: t\nscenes: [{id: s, shots: [{id: a, prompt: p, duration: 2}]}]\n")
     result = CliRunner().invoke(app, ["plan", str(board), "--providers", "foo"])
     assert result.exit_code == 2
-    assert result.output.count("--providers must be one of") == 1
+    assert result.output.count("'foo' is not one of") == 1
+
+
+ALL_PROVIDERS = "'local', 'emulated', 'live', 'auto'"
+
+
+@pytest.mark.parametrize(
+    ("argv", "choices"),
+    [
+        (["render", "b.yaml", "-o", "out.mp4"], ALL_PROVIDERS),
+        (["plan", "b.yaml"], ALL_PROVIDERS),
+        (["commit", "abc"], ALL_PROVIDERS),
+        (["serve"], ALL_PROVIDERS),
+        (["doctor"], ALL_PROVIDERS),
+        (["draft", "a brief", "-o", "b.yaml"], "'emulated', 'auto', 'live'"),
+    ],
+)
+def test_every_command_refuses_an_unknown_providers_choice_alike(
+    argv: list[str], choices: str
+) -> None:
+    """One declaration of ``--providers`` (``shotline.options``): the same refusal, exit 2,
+    before the command reads a file or starts anything."""
+    result = CliRunner().invoke(app, [*argv, "--providers", "cloud"], terminal_width=200)
+    assert result.exit_code == 2, result.output
+    words = " ".join(result.output.split())
+    assert f"Invalid value for '--providers': Value error, 'cloud' is not one of {choices}." in words
