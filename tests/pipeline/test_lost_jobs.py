@@ -53,8 +53,9 @@ def test_a_shot_whose_job_the_provider_lost_is_rendered_again_and_delivered(tmp_
     assert lost[3] != accepted[3], "a second provider job"
     assert lost[4:6] == ("lost", True), "settled as possibly billed, flagged uncertain"
     assert lost[6] == lost[7] > 0
-    assert lost[3].rsplit("/", 1)[-1] in lost[8]
-    assert "is gone" in lost[8]
+    error = str(lost[8])
+    assert lost[3].rsplit("/", 1)[-1] in error
+    assert "is gone" in error
     report = job_report(ctx.db_url, job_id)
     log = report["shots"][0]["attempt_log"]
     assert [(row["status"], row["error_kind"]) for row in log] == [
