@@ -18,10 +18,16 @@ from typing import ClassVar
 import httpx
 from pydantic import SecretStr
 
-from adapters._http import HttpClient, classify_status
+from adapters._http import HttpClient, about_job, classify_status
 from adapters.base import Asset, GenerationRequest, JobState, PollResult
 from adapters.download import DownloadLimits, Fetched, UrlExpiredError, download_asset
-from adapters.errors import ProviderError, ProviderFailureError, RejectedInputError, TransientError
+from adapters.errors import (
+    JobLostError,
+    ProviderError,
+    ProviderFailureError,
+    RejectedInputError,
+    TransientError,
+)
 
 Classifier = Callable[[str, httpx.Response], ProviderError]
 TERMINAL = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED)
@@ -118,8 +124,12 @@ class HostedAdapter(ABC):
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job that is still queued or running; ``False`` when it already ended (a finished
-        job is never deleted, its paid output stays fetchable) or the provider cannot cancel."""
-        if self._status(job_id).result.state in TERMINAL:
+        job is never deleted, its paid output stays fetchable), the provider no longer knows it,
+        or the provider cannot cancel."""
+        try:
+            if self._job_status(job_id).result.state in TERMINAL:
+                return False
+        except JobLostError:
             return False
         return self._cancel(job_id)
 
@@ -129,8 +139,14 @@ class HostedAdapter(ABC):
     @abstractmethod
     def _status(self, job_id: str) -> JobStatus: ...
 
+    def _job_status(self, job_id: str) -> JobStatus:
+        """``_status`` of a job this adapter created: an answer that the provider no longer knows
+        it (its status or its result) raises ``JobLostError`` (``adapters._http.about_job``)."""
+        with about_job(job_id):
+            return self._status(job_id)
+
     def poll(self, job_id: str) -> PollResult:
-        return self._status(job_id).result
+        return self._job_status(job_id).result
 
     def fetch(self, job_id: str, dest_dir: Path) -> Asset:
         """Download a succeeded job's output. A refused output URL (an expired or refused presigned
@@ -148,7 +164,7 @@ class HostedAdapter(ABC):
 
     def _output(self, job_id: str) -> Fetched:
         """Poll once; where a succeeded job's output is, or the job's failure raised."""
-        status = self._status(job_id)
+        status = self._job_status(job_id)
         result = status.result
         if result.state is JobState.FAILED:
             raise result.error or ProviderFailureError("job failed", self.provider)

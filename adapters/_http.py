@@ -20,11 +20,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 
 from adapters.errors import (
+    JobLostError,
     ProviderError,
     ProviderFailureError,
     ProviderTimeoutError,
@@ -139,6 +141,49 @@ def classify_status(provider: str, response: httpx.Response) -> ProviderError:
     if 400 <= status < 500:
         return RejectedInputError(message, provider, body)
     return ProviderFailureError(message, provider, body)
+
+
+GONE_STATUSES = (404, 410)
+_ABOUT_JOB: ContextVar[str | None] = ContextVar("shotline_about_job", default=None)
+
+
+@contextmanager
+def about_job(job_id: str) -> Iterator[None]:
+    """Around the requests about a job the provider accepted (its status, its result): an answer
+    that the provider does not know the job (``says_job_unknown``) raises ``JobLostError``
+    naming it, never ``rejected_input``. Outside the block (a create, a cancel, a download) a
+    404 keeps its meaning. Per thread and per task (a context variable)."""
+    token = _ABOUT_JOB.set(job_id)
+    try:
+        yield
+    finally:
+        _ABOUT_JOB.reset(token)
+
+
+def says_job_unknown(response: httpx.Response) -> bool:
+    """Whether an error answer to a request about one job says the provider does not know it:
+    HTTP 404 or 410 (Runway: "a 404 when the referenced resource is not available",
+    docs.dev.runwayml.com/api-details/errors, read 2026-12; fal, Replicate, Luma, OpenAI and
+    Vertex answer an unknown id 404 as well, see the README's table), Google's
+    ``google.rpc.Code`` ``NOT_FOUND`` (5) in an error body, or Kling's legacy task query's
+    400/1201 "Task not found by id/external id" (emulators/routes/_kling_legacy.py, [SPEC] LIVE
+    2026-09-20)."""
+    if response.status_code in GONE_STATUSES:
+        return True
+    body = body_of(response)
+    if not isinstance(body, dict):
+        return False
+    error = body.get("error")
+    if isinstance(error, dict) and (error.get("status") == "NOT_FOUND" or error.get("code") == 5):
+        return True
+    return body.get("code") == 1201 and "not found" in str(body.get("message", "")).lower()
+
+
+def job_lost(provider: str, job_id: str, answer: str, raw: object = None) -> JobLostError:
+    """The error of a job ``provider`` no longer knows; ``answer`` is what it said."""
+    return JobLostError(
+        f"job {job_id} is gone, the provider no longer knows it ({answer})", provider, raw
+    )
 
 
 MAX_ANSWER_BYTES = 1 << 30  # as much as a download may hold (``download.DownloadLimits``)
@@ -305,7 +350,13 @@ class HttpClient:
         """Send one request; raise the classified error for any non-2xx answer."""
         response = self.answer(method, path, **kwargs)
         if response.status_code >= 400:
-            raise self.classifier(self.provider, response)
+            error = self.classifier(self.provider, response)
+            job = _ABOUT_JOB.get()
+            if job is not None and says_job_unknown(response):
+                body = body_of(response)
+                answer = f"HTTP {response.status_code}: {error_message(body)}"
+                raise job_lost(self.provider, job, answer, body) from error
+            raise error
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

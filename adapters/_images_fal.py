@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from adapters._http import HttpClient, looks_like_safety
+from adapters._http import HttpClient, about_job, looks_like_safety
 from adapters.errors import (
     ProviderError,
     ProviderFailureError,
@@ -121,7 +121,8 @@ class FalImageClient:
             deadline = time.monotonic() + self.timeout
             while time.monotonic() < deadline:
                 try:  # every read here (status, result, image) is safe to repeat until the deadline
-                    status = self._http.json("GET", f"/{job}/status")
+                    with about_job(job):  # a request fal no longer knows is lost, not refused
+                        status = self._http.json("GET", f"/{job}/status")
                     if status.get("status") == "COMPLETED":
                         return self._completed(job, status, request)
                 except TransientError:
@@ -144,7 +145,8 @@ class FalImageClient:
                 raise SafetyRefusalError(error, self.provider, status)
             raise ProviderFailureError(error, self.provider, status)
         try:
-            result = self._http.json("GET", f"/{job}")
+            with about_job(job):
+                result = self._http.json("GET", f"/{job}")
         except RejectedInputError as exc:
             if "content_policy_violation" in str(exc.raw):
                 raise SafetyRefusalError(str(exc), self.provider, exc.raw) from exc

@@ -118,6 +118,16 @@ class ProviderTimeoutError(TransientError):
     kind = "timeout"
 
 
+class JobLostError(ProviderFailureError):
+    """A job the provider had accepted is unknown to it now: a status poll or result fetch of its
+    id was answered "not found" (``adapters._http.says_job_unknown``). It expired, was deleted,
+    or the provider lost it. Not the input's fault: retried like a provider failure (the same
+    model, then the chain), counted against the provider's health; how the job ended is unknown,
+    so the ledger settles it as possibly billed (``ledger.billing.outcome_of_failure``)."""
+
+    kind = "job_lost"
+
+
 class AssetError(ProviderFailureError):
     """The result could not be downloaded or is not a usable video (size, type, container)."""
 
@@ -135,6 +145,7 @@ ERROR_KINDS: dict[str, type[ProviderError]] = {
         SafetyRefusalError,
         ProviderFailureError,
         ProviderTimeoutError,
+        JobLostError,
         AssetError,
     )
 }

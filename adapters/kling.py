@@ -22,7 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from adapters._hosted import HostedAdapter, JobStatus, failed, running, succeeded
-from adapters._http import body_of, classify_status, error_message, parse_retry_after
+from adapters._http import body_of, classify_status, error_message, job_lost, parse_retry_after
 from adapters._kling_legacy import (
     KlingJWT,
     code_error,
@@ -182,8 +182,8 @@ class KlingAdapter(HostedAdapter):
         if kind:
             return legacy_status(self.provider, self._envelope("GET", f"/v1/videos/{job_id}"))
         tasks = [task for task in self._tasks({"task_ids": task_id}) if task.get("id") == task_id]
-        if not tasks:  # read-after-write lag was never observed; keep polling, never re-submit
-            raise TransientError(f"task {task_id} not visible", self.provider)
+        if not tasks:  # an unknown id is simply absent ([SPEC] LIVE: 200, data: [])
+            raise job_lost(self.provider, task_id, "HTTP 200: not in GET /tasks?task_ids=")
         return task_status(self.provider, tasks[0])
 
     def _cancel(self, job_id: str) -> bool:

@@ -18,7 +18,9 @@ models:
 ``calls`` numbers count *create calls* to that model (1-based, rejected ones included); without
 ``calls``, ``rate`` is a seeded probability; ``match`` limits a fault to prompts containing that
 text (alone, it hits every such prompt: stable even when shots are submitted in parallel);
-``times`` caps how often it fires. ``draft_invalid_rounds: N`` makes a chat model's first N
+``times`` caps how often it fires. ``lost_job`` answers the create and then forgets the job, as a
+provider does with one it expired, deleted or lost (an in-process emulator that stopped): its
+status, result and cancel get the provider's answer for an id it does not know. ``draft_invalid_rounds: N`` makes a chat model's first N
 storyboard drafts of a conversation invalid (``shotline draft``'s repair loop). (The key is not ``on``: YAML 1.1 reads ``on`` as ``true``.) A profile in ``models`` overrides one in ``providers``, which overrides
 ``defaults``, field by field.
 """
@@ -44,6 +46,7 @@ FaultKind = Literal[
     "job_failure",
     "result_error",
     "expired_url",
+    "lost_job",
 ]
 HTTP_FAULTS = (
     "rate_limit",

@@ -22,7 +22,7 @@ from emulators.media import ClipSpec, capped, render_clip
 from emulators.scenario import HTTP_FAULTS, Defect, Fault, Latency, Profile, Scenario, Selector
 
 Phase = Literal["queued", "throttled", "running", "succeeded", "failed", "canceled"]
-Outcome = Literal["ok", "safety_refusal", "job_failure", "result_error"]
+Outcome = Literal["ok", "safety_refusal", "job_failure", "result_error", "lost_job"]
 
 
 @dataclass
@@ -220,7 +220,8 @@ class Emulator:
                 queued_fraction=profile.latency.queued_fraction,
             )
             self._decide(job, profile)
-            self.jobs[job.id] = job
+            if job.outcome != "lost_job":  # a lost job is answered, then never known again
+                self.jobs[job.id] = job
             self.stats.accepted[spec.model] += 1
             self.stats.creates[provider] += 1
             self._start_ready(provider, spec.model)
@@ -232,7 +233,7 @@ class Emulator:
                 continue  # already decided in ``admit``
             if not self._selected(fault, job.attempt, job.model, job.spec.prompt):
                 continue
-            if fault.kind in ("safety_refusal", "job_failure", "result_error"):
+            if fault.kind in ("safety_refusal", "job_failure", "result_error", "lost_job"):
                 job.outcome = fault.kind
                 job.message = fault.message
             elif fault.kind == "expired_url":

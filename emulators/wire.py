@@ -107,6 +107,38 @@ def error_response(
     )
 
 
+_UNKNOWN_JOB = {
+    # [DOC] docs.dev.runwayml.com/api-details/errors: "a 404 when the referenced resource is not
+    # available"; the SDK's tasks.delete: "deleted tasks will not be able to be fetched again"
+    # (runwayml sdk-python tasks.py); the body's wording is UNCERTAIN (``{"error": ...}`` as 400s)
+    "runway": "Task not found",
+    # the wording of Luma's and OpenAI's 404 is UNCERTAIN; their error shapes are ``detail``
+    # (docs.agents.lumalabs.ai/guides/error-handling) and ``error`` (openai 3.60.0 _exceptions.py)
+    "luma": "Generation not found",
+    "openai": "Video not found",
+    # google.rpc NOT_FOUND: google-genai 3.6.1 raises ``ClientError`` 404 for an operation it cannot
+    # find (its operations docs); the message is UNCERTAIN
+    "google": "Operation not found",
+}
+
+
+def unknown_job_response(provider: str, job_id: str) -> Response:
+    """What ``provider`` answers a status or result request for a job id it does not know (one
+    it never made, expired, deleted, or lost): 404 in its error shape. Replicate: its problem body
+    for any unknown resource (``replicate_problem`` sources); fal: ``{"detail": "Request not
+    found"}``, as the emulator's queue cancel and image queue answer (UNCERTAIN wording), with no
+    ``x-fal-error-type`` (it marks a runner's failure). Kling answers its own way
+    (``routes/kling.py``, ``routes/_kling_legacy.py``)."""
+    if provider == "replicate":
+        return JSONResponse(
+            replicate_problem(404, "The requested resource could not be found."), status_code=404
+        )
+    if provider == "fal":
+        return JSONResponse({"detail": "Request not found"}, status_code=404)
+    message = _UNKNOWN_JOB.get(provider, f"{job_id} not found")
+    return JSONResponse(error_body(provider, 404, message, None), status_code=404)
+
+
 async def fault_response(provider: str, fault: Fault) -> Response | None:
     """Answer for an HTTP fault; ``None`` means answer normally (after a hang, or for JSON faults
     that are applied to the normal body by ``respond``)."""

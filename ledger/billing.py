@@ -45,7 +45,9 @@ def outcome_of_failure(
 ) -> BillingOutcome | None:
     """How a failed attempt's provider job ended. ``kind`` is the error kind, ``hint`` the
     adapter's billing hint (``adapters.errors.ProviderError.billing_hint``), ``had_job`` whether
-    the provider accepted a job, ``was_running`` whether a poll had seen it under way."""
+    the provider accepted a job, ``was_running`` whether a poll had seen it under way. A job the
+    provider no longer knows (``job_lost``) is ``lost``: it may have ended any way, success
+    (which every provider bills) included, so it settles at the quote, flagged uncertain."""
     if not had_job:  # the create was refused or never answered with a job: nothing to bill
         return None
     if hint == "success":
@@ -54,6 +56,8 @@ def outcome_of_failure(
         return BillingOutcome.PROVIDER_ERROR_5XX
     if hint == "cancelled" or kind == "timeout":  # a timed-out job is cancelled by the poller
         return outcome_of_close(was_running=was_running)
+    if kind == "job_lost":  # it may have succeeded, and been billed, before it was forgotten
+        return BillingOutcome.LOST
     if kind == "safety_refusal":
         return BillingOutcome.MODERATION
     return BillingOutcome.FAILURE

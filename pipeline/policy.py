@@ -1,7 +1,7 @@
 """Retry and fallback policy: given a shot's chain and its attempts so far, what comes next.
 
 One attempt budget per shot covers retries and fallbacks alike. Random failures (transient errors,
-a defect the gate calls random) retry the same model with exponential backoff and jitter, honouring
+a job the provider lost, a defect the gate calls random) retry the same model with exponential backoff and jitter, honouring
 the provider's retry hint; systematic ones (rejected input, low score) move down the chain; a safety
 refusal is never retried on the same model, and falls back only when the policy allows it.
 """
@@ -18,6 +18,7 @@ from store.records import RouteCandidate, ShotRoute
 
 # not_submitted: an operator said a lost create never reached the provider: the model did not fail
 RETRY_SAME = {"transient", "rate_limited", "timeout", "provider_failure", "asset_error"}
+RETRY_SAME |= {"job_lost"}  # the provider lost the job: the same input may well render
 RETRY_SAME |= {"not_submitted"}
 MAX_SAME_MODEL = 3
 

@@ -11,7 +11,7 @@ from typing import Literal
 from sqlalchemy import select
 
 from adapters.base import JobState
-from adapters.errors import ProviderError, ProviderTimeoutError
+from adapters.errors import JobLostError, ProviderError, ProviderTimeoutError
 from foundation.states import ATTEMPT_AT_PROVIDER, ATTEMPT_PAST_RENDER, AttemptStatus
 from pipeline.attempts import mark_rendering, record_failure
 from pipeline.context import RunContext
@@ -67,7 +67,9 @@ def poll_once(
     try:
         result = adapter.poll(job_id)
     except ProviderError as exc:
-        if not exc.retriable:
+        # a lost job ends the attempt (retriable: the next attempt renders the shot again); any
+        # other retriable error is about this poll, and the next poll asks again
+        if not exc.retriable or isinstance(exc, JobLostError):
             record_failure(ctx, attempt_id, exc)
             return "failed"
         result = None

@@ -25,6 +25,10 @@ class BillingOutcome(StrEnum):
     PROVIDER_ERROR_5XX = "provider_error_5xx"
     CANCEL_QUEUED = "cancel_queued"
     CANCEL_RUNNING = "cancel_running"
+    LOST = "lost"
+    """The provider no longer knows the job (``adapters.errors.JobLostError``): how it ended is
+    unknown, success included, so no provider documents a rule for it and it is always
+    ``unknown`` (not settable in ``models.yaml``)."""
 
 
 Rule = Literal["billed", "free", "unknown"]

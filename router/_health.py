@@ -23,7 +23,7 @@ from registry import Registry
 #: Failure kinds that say something about the provider's health (see ``adapters.errors``).
 #: ``rejected_input`` and ``safety_refusal`` are about the request, not the provider.
 HEALTH_KINDS = frozenset(
-    {"transient", "rate_limited", "timeout", "provider_failure", "asset_error"}
+    {"transient", "rate_limited", "timeout", "provider_failure", "asset_error", "job_lost"}
 )
 
 T = TypeVar("T")

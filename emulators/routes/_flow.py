@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from emulators.media import ClipSpec
 from emulators.scenario import Fault
 from emulators.state import Emulator, Job, View
-from emulators.wire import error_response, fault_response
+from emulators.wire import error_response, fault_response, unknown_job_response
 
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4)}
 ASPECTS |= {"21:9": (21, 9), "9:21": (9, 21)}
@@ -117,7 +117,7 @@ async def poll(request: Request, provider: str, job_id: str) -> Polled:
     emu = emulator(request)
     job = emu.jobs.get(job_id)
     if job is None:
-        return Polled(None, None, error_response(provider, 404, f"{job_id} not found"), None)
+        return Polled(None, None, unknown_job_response(provider, job_id), None)
     view = emu.view(job)
     fault = emu.poll_fault(job)
     if fault is not None:

@@ -64,6 +64,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "failure": {"faults": [{"kind": "job_failure", "rate": 1.0}]},
     "resulterror": {"faults": [{"kind": "result_error", "rate": 1.0}]},
     "expired": {"faults": [{"kind": "expired_url", "rate": 1.0}]},
+    "lost": {"faults": [{"kind": "lost_job", "rate": 1.0}]},
     "throttle": {"concurrency": 1, "latency": {"seconds": 0.3}},
     "slow": {"latency": {"seconds": 30.0}},
     "resume": {"latency": {"seconds": 0.3}},

@@ -9,6 +9,7 @@ import pytest
 
 from adapters.base import JobState, ProviderAdapter
 from adapters.errors import (
+    JobLostError,
     ProviderFailureError,
     ProviderTimeoutError,
     RateLimitedError,
@@ -172,3 +173,24 @@ def test_cancel_never_deletes_a_finished_job(case: Case, emulator: EmulatorHandl
     assert wait(adapter, job_id).state is JobState.SUCCEEDED
     assert adapter.cancel(job_id) is False
     assert adapter.fetch(job_id, dest).path.exists()
+
+
+def test_a_job_the_provider_no_longer_knows_is_lost_not_rejected(
+    case: Case, emulator: EmulatorHandle, dest: Path
+):
+    """The provider answers the create, then forgets the job (expired, deleted, an emulator that
+    restarted): its status, result and cancel get the provider's own answer for an unknown id
+    (404, Kling's empty task list), which is ``job_lost``, retriable, naming the job."""
+    adapter = adapter_for(case, emulator)
+    job_id = adapter.submit(request_for(case, "lost"))
+    with pytest.raises(JobLostError) as caught:
+        adapter.poll(job_id)
+    lost = caught.value
+    assert (lost.kind, lost.retriable, lost.provider) == ("job_lost", True, case.provider)
+    assert job_id.rsplit("/", 1)[-1] in str(lost)
+    assert str(lost).startswith(f"{case.provider}: job ")
+    with pytest.raises(JobLostError):
+        adapter.fetch(job_id, dest)
+    assert adapter.cancel(job_id) is False
+    with pytest.raises(RejectedInputError):  # a 404 on a create keeps its meaning
+        adapter.submit(request_for(case, "lost", provider_model="no-such-model-at-all"))

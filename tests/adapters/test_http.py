@@ -13,12 +13,15 @@ from adapters._http import (
     MAX_RETRY_AFTER_S,
     AnswerTooLargeError,
     HttpClient,
+    about_job,
     cap_answers,
     classify_status,
     parse_retry_after,
 )
 from adapters.base import GenerationRequest, JobState
 from adapters.errors import (
+    ERROR_KINDS,
+    JobLostError,
     ProviderFailureError,
     ProviderTimeoutError,
     RateLimitedError,
@@ -211,3 +214,51 @@ def test_a_kling_envelope_whose_code_is_not_a_number_is_a_provider_failure(code:
     request = GenerationRequest("a", "p", 5, 1280, 720, 24, "kling/kling-3.0", "kling-3.0")
     with pytest.raises(ProviderFailureError, match="code"):
         KlingAdapter(api_key="ak:sk", transport=transport).submit(request)
+
+
+def _answering(status: int, body: object, provider: str = "runway") -> HttpClient:
+    answer = httpx.Response(status, json=body)
+    transport = httpx.MockTransport(lambda request: answer)
+    return HttpClient(provider, "https://provider.test", {}, transport=transport)
+
+
+class TestLostJobs:
+    """An answer that the provider does not know a job it accepted is ``job_lost``, only about
+    that job (``about_job``): on a create it keeps meaning bad input."""
+
+    NOT_FOUND = (
+        ("runway", 404, {"error": "Task not found"}),
+        ("replicate", 404, {"detail": "The requested resource could not be found.", "status": 404}),
+        ("fal", 404, {"detail": "Request not found"}),
+        ("luma", 404, {"detail": "Generation not found"}),
+        ("openai", 404, {"error": {"message": "Video not found", "type": "invalid_request_error"}}),
+        ("google", 404, {"error": {"code": 404, "message": "gone", "status": "NOT_FOUND"}}),
+        ("google", 400, {"error": {"code": 5, "message": "operation gone"}}),  # google.rpc.Code
+        ("kling", 400, {"code": 1201, "message": "Task not found by id/external id"}),
+        ("runway", 410, {"error": "Gone"}),
+    )
+
+    @pytest.mark.parametrize(("provider", "status", "body"), NOT_FOUND)
+    def test_a_status_read_of_an_unknown_job_is_lost(self, provider, status, body):
+        client = _answering(status, body, provider)
+        with pytest.raises(JobLostError) as caught, about_job("job-42"):
+            client.json("GET", "/v1/tasks/job-42")
+        lost = caught.value
+        assert (lost.kind, lost.retriable, lost.provider) == ("job_lost", True, provider)
+        assert f"{provider}: job job-42 is gone" in str(lost)
+        assert f"HTTP {status}" in str(lost)
+        assert ERROR_KINDS["job_lost"] is JobLostError
+
+    @pytest.mark.parametrize(("provider", "status", "body"), NOT_FOUND[:6])
+    def test_the_same_answer_to_a_create_stays_rejected_input(self, provider, status, body):
+        with pytest.raises(RejectedInputError) as caught:
+            _answering(status, body, provider).json("POST", "/v1/tasks")
+        assert caught.value.kind == "rejected_input"
+
+    def test_other_refusals_of_a_status_read_keep_their_kind(self):
+        with pytest.raises(RejectedInputError), about_job("job-42"):
+            _answering(400, {"code": 1201, "message": "task_ids is invalid"}, "kling").json(
+                "GET", "/tasks"
+            )
+        with pytest.raises(TransientError), about_job("job-42"):
+            _answering(503, {"error": "shedding load"}).json("GET", "/v1/tasks/job-42")

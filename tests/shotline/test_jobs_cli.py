@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import av
@@ -19,12 +20,14 @@ from typer.testing import CliRunner
 from foundation.modes import Mode
 from foundation.settings import get_settings
 from foundation.storyboard import Storyboard, parse_storyboard
+from pipeline import attempts
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
 from shotline.commands import commit, jobs, render
+from shotline.emulated import use_emulator
 from store.db import session_scope
-from store.models import Attempt, Job
+from store.models import Attempt, Job, Shot
 
 BOARD = {
     "title": "jobs cli",
@@ -200,6 +203,30 @@ class TestResume:
         assert models
         assert not any(m.startswith("local/") for m in models), models
         assert (tmp_path / "final.mp4").is_file()
+
+    def test_a_job_whose_emulator_stopped_renders_its_lost_shots_again(self, tmp_path):
+        """The first process's in-process emulator stopped with it: the resumed job polls provider
+        jobs the new emulator never made (404). They are lost jobs, not bad input: each shot is
+        rendered again on its model and the job delivered."""
+        emulated = RunContext.create("emulated", get_settings())
+        job_id = create_job(emulated, board(), output=tmp_path / "draft.mp4")
+        with ExitStack() as first_process:
+            use_emulator(emulated, first_process, None)
+            with session_scope(emulated.db_url) as session:
+                shots = list(session.scalars(select(Shot.id).where(Shot.job_id == job_id)))
+            for shot_pk in shots:
+                attempt_id, _ = attempts.begin(emulated, shot_pk)
+                assert attempt_id is not None
+                assert attempts.submit(emulated, attempt_id) is not None
+        done = cli("jobs", "resume", job_id, "--json")
+        assert done.exit_code == 0, done.output
+        report = json.loads(done.stdout)
+        assert report["status"] == "delivered"
+        for row in report["shots"]:
+            log = [(a["status"], a["error_kind"], a["model"]) for a in row["attempt_log"]]
+            assert [entry[:2] for entry in log] == [("failed", "job_lost"), ("accepted", None)]
+            assert log[0][2] == log[1][2]
+        assert (tmp_path / "draft.mp4").is_file()
 
     def test_an_ended_job_is_refused_and_left_alone(self, delivered, ctx):
         done = cli("jobs", "resume", delivered)
