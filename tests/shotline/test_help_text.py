@@ -66,4 +66,6 @@ def test_every_command_refuses_an_unknown_providers_choice_alike(
     result = CliRunner().invoke(app, [*argv, "--providers", "cloud"], terminal_width=200)
     assert result.exit_code == 2, result.output
     words = " ".join(result.output.split())
-    assert f"Invalid value for '--providers': Value error, 'cloud' is not one of {choices}." in words
+    assert (
+        f"Invalid value for '--providers': Value error, 'cloud' is not one of {choices}." in words
+    )
