@@ -26,7 +26,8 @@ class ProviderError(ShotlineError):
     billing_hint: str | None = None
     """How the provider job ended where the kind does not say it, for the ledger's billing rules:
     ``success`` (the job succeeded; its output could not be used), ``provider_error_5xx`` (the
-    provider ended it with its own server error), ``cancelled`` (it was cancelled)."""
+    provider ended it with its own server error), ``cancelled`` (it was cancelled), ``lost`` (how
+    it ended is unknown: given up without a cancel the provider took)."""
     charged_usd: float | None = None
     """What the provider reported charging for the job (Runway ``cost.credits``), when it did."""
     provider_job: str | None = None

@@ -54,6 +54,8 @@ def outcome_of_failure(
         return BillingOutcome.SUCCESS
     if hint == "provider_error_5xx":
         return BillingOutcome.PROVIDER_ERROR_5XX
+    if hint == "lost":  # given up at its timeout, and the cancel failed: it may still run
+        return BillingOutcome.LOST
     if hint == "cancelled" or kind == "timeout":  # a timed-out job is cancelled by the poller
         return outcome_of_close(was_running=was_running)
     if kind == "job_lost":  # it may have succeeded, and been billed, before it was forgotten

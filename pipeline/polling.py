@@ -3,6 +3,7 @@ instead of sleeping."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Literal
 
 from sqlalchemy import select
 
-from adapters.base import JobState
+from adapters.base import JobState, ProviderAdapter
 from adapters.errors import JobLostError, ProviderError, ProviderTimeoutError
 from foundation.states import ATTEMPT_AT_PROVIDER, ATTEMPT_PAST_RENDER, AttemptStatus
 from pipeline.attempts import mark_rendering, record_failure
@@ -19,6 +20,7 @@ from store.db import connection_scope
 from store.models import Attempt
 
 PollOutcome = Literal["pending", "succeeded", "failed"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,24 @@ def poll_once(
         record_failure(ctx, attempt_id, error)
         return "failed"
     if time.time() - started > ctx.settings.attempt_timeout_s:
-        adapter.cancel(job_id)
-        record_failure(
-            ctx, attempt_id, ProviderTimeoutError("job did not finish in time", provider)
-        )
+        record_failure(ctx, attempt_id, _timed_out(adapter, provider, job_id))
         return "failed"
     if state == AttemptStatus.SUBMITTED:
         mark_rendering(ctx, attempt_id, result.progress if result else None)
     return "pending"
+
+
+def _timed_out(adapter: ProviderAdapter, provider: str, job_id: str) -> ProviderTimeoutError:
+    """Cancel a job past the attempt's timeout; the error to record. A cancel that fails (the
+    provider down, rate limited) does not keep the attempt open: it is given up all the same,
+    and since the job may still run and be billed, it settles as ``lost`` (uncertain)."""
+    try:
+        adapter.cancel(job_id)
+    except ProviderError as exc:
+        log.warning("%s: the cancel of job %s past its timeout failed: %s", provider, job_id, exc)
+        error = ProviderTimeoutError(
+            f"job did not finish in time, and its cancel failed ({exc}): it may still run", provider
+        )
+        error.billing_hint = "lost"
+        return error
+    return ProviderTimeoutError("job did not finish in time", provider)

@@ -26,9 +26,10 @@ class BillingOutcome(StrEnum):
     CANCEL_QUEUED = "cancel_queued"
     CANCEL_RUNNING = "cancel_running"
     LOST = "lost"
-    """The provider no longer knows the job (``adapters.errors.JobLostError``): how it ended is
-    unknown, success included, so no provider documents a rule for it and it is always
-    ``unknown`` (not settable in ``models.yaml``)."""
+    """How the job ended is unknown, success included: the provider no longer knows it
+    (``adapters.errors.JobLostError``), or it was given up at its timeout and its cancel failed
+    (it may still run, and be billed). No provider documents a rule for it: always ``unknown``
+    (not settable in ``models.yaml``)."""
 
 
 Rule = Literal["billed", "free", "unknown"]

@@ -12,7 +12,7 @@ from pipeline import attempts
 from pipeline.planning import create_job
 from pipeline.polling import poll_once
 from store.db import session_scope
-from store.models import Attempt, Shot
+from store.models import Attempt, AttemptCost, Shot
 from tests.pipeline.conftest import shot, tiny_board
 
 
@@ -55,6 +55,30 @@ class TestPollOnce:
         assert (row.status, row.error_kind) == ("failed", "timeout")
         assert adapter.cancelled == [row.provider_job_id]
         assert row.settled_usd == 0.0
+
+    def test_a_timeout_whose_cancel_fails_still_ends_the_attempt(
+        self, ctx, tmp_path, scripted, monkeypatch
+    ):
+        """The provider down when the timeout cancels: the attempt is given up all the same (it
+        does not wait on a cancel that may never pass), settled at its quote as possibly billed."""
+        adapter = scripted(hold=True)
+        attempt_id = _submitted(ctx, tmp_path)
+
+        def down(_job):
+            raise TransientError("HTTP 503: unavailable", "local")
+
+        monkeypatch.setattr(adapter, "cancel", down)
+        started = time.time() - ctx.settings.attempt_timeout_s - 1
+        assert poll_once(ctx, attempt_id, started) == "failed"
+        row = _attempt(ctx, attempt_id)
+        assert (row.status, row.error_kind) == ("failed", "timeout")
+        assert "its cancel failed (local: HTTP 503: unavailable)" in (row.error or "")
+        with session_scope(ctx.db_url) as session:
+            cost = session.scalars(
+                select(AttemptCost).where(AttemptCost.attempt_id == attempt_id)
+            ).one()
+        assert (cost.billing_outcome, cost.billing_uncertain) == ("lost", True)
+        assert row.settled_usd == row.quoted_usd  # the local model quotes 0: the rule is the check
 
     def test_failed_provider_job_is_recorded(self, ctx, tmp_path, scripted, monkeypatch):
         adapter = scripted()
