@@ -31,7 +31,7 @@ from shotline.commands import (
     worker,
 )
 from shotline.console import fail_with
-from shotline.group import HELP_ONLY, ShotlineGroup
+from shotline.group import COMMAND, HELP_ONLY, ShotlineGroup
 
 app = typer.Typer(
     cls=ShotlineGroup,
@@ -60,7 +60,7 @@ resolve.register(app)
 jobs.register(app)
 # Commands registered by other packages' CLI modules go here, one line each.
 
-USES_FFMPEG = {"render", "stitch", "check", "serve", "worker", "emulate", "commit"}
+USES_FFMPEG = {"render", "stitch", "check", "serve", "worker", "emulate", "commit", "jobs resume"}
 
 
 def _print_version(value: bool) -> None:
@@ -82,7 +82,7 @@ def _startup(
     ] = False,
 ) -> None:
     """Check a configured FFmpeg (``SHOTLINE_FFMPEG``) before any command that would run it."""
-    if ctx.invoked_subcommand not in USES_FFMPEG or ctx.meta.get(HELP_ONLY):
+    if ctx.meta.get(COMMAND) not in USES_FFMPEG or ctx.meta.get(HELP_ONLY):
         return
     from foundation.settings import get_settings
 

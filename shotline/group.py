@@ -8,14 +8,20 @@ from typing import Any
 from typer.core import TyperGroup
 
 HELP_ONLY = "shotline.help_only"
+COMMAND = "shotline.command"
 
 
 class ShotlineGroup(TyperGroup):
-    """Notes in ``ctx.meta[HELP_ONLY]`` whether the subcommand is only asked for its help."""
+    """Notes in ``ctx.meta[HELP_ONLY]`` whether the subcommand is only asked for its help, and in
+    ``ctx.meta[COMMAND]`` the command line's command before any callback runs: ``render``, or a
+    sub-app's ``jobs resume``."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name, command, rest = super().resolve_command(ctx, args)
         ctx.meta[HELP_ONLY] = any(arg in ctx.help_option_names for arg in rest)
+        group = hasattr(command, "list_commands")  # ``jobs``: its command is the next word
+        sub = [w for w in rest[:1] if not w.startswith("-")] if group else []
+        ctx.meta.setdefault(COMMAND, " ".join([name or "", *sub]))
         if command is not None and not isinstance(command, ShotlineGroup):
             _help_defaults_false(command.get_help_option(ctx))
         return name, command, rest

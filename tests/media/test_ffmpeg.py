@@ -94,6 +94,19 @@ def test_cli_refuses_at_start_up_with_exit_2(tmp_path, monkeypatch):
     assert "lacks the encoder 'libx264'" in result.output
 
 
+@pytest.mark.parametrize("argv", [["jobs", "resume", "abc"], ["jobs", "resume", "--json", "abc"]])
+def test_resuming_a_job_refuses_at_start_up_too(tmp_path, monkeypatch, argv):
+    """``jobs resume`` renders, normalises and stitches as ``render`` does: an unusable FFmpeg is
+    refused before the job is looked up, not after its shots were paid for."""
+    monkeypatch.setenv("SHOTLINE_FFMPEG", str(fake_ffmpeg(tmp_path, "6.1.1", missing="libx264")))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2
+    assert "lacks the encoder 'libx264'" in result.output
+    listed = CliRunner().invoke(app, ["jobs", "list"])  # runs no FFmpeg: not checked
+    assert listed.exit_code == 0, listed.output
+
+
 def test_doctor_names_the_ffmpeg_in_use(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{fake_ffmpeg(tmp_path / 'bin', '5.1.9').parent}:/usr/bin:/bin")
     result = CliRunner().invoke(app, ["doctor", "--json"])
