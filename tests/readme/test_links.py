@@ -115,3 +115,13 @@ def test_every_example_plans_or_loads(example: Path) -> None:
         return
     result = CliRunner().invoke(app, ["plan", str(example), "--providers", "emulated", "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_every_make_target_it_names_exists() -> None:
+    makefile = (document.ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
+    code = [c for _, c in [*document.code_spans(), *document.code_block_lines()]]
+    named = [m for c in code for m in re.findall(r"^make(?: -j\d+)?((?: [a-z][\w-]*)+)", c.strip())]
+    words = {w for group in named for w in group.split()}
+    assert {"demo", "test"} <= words
+    assert words - targets == set()
