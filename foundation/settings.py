@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -127,10 +127,6 @@ def _sqlite_url(data_dir: Path, cwd: Path | None) -> str:
 def get_settings() -> Settings:
     return Settings()
 
-
-ProviderChoice = Literal["local", "emulated", "live", "auto"]
-"""What ``--providers`` may be (``router.provider_availability`` says what each enables)."""
-PROVIDER_CHOICES: tuple[str, ...] = get_args(ProviderChoice)
 
 #: Hosted provider id -> the settings field holding its credential (Google's is the Vertex AI
 #: access token: Veo is served on Vertex only).

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundation.settings import PROVIDER_CHOICES, PROVIDER_CREDENTIALS, Settings
+from foundation.providers import PROVIDER_CHOICES
+from foundation.settings import PROVIDER_CREDENTIALS, Settings
 from router.errors import UnknownProvidersChoiceError
 
 CREDENTIALS = PROVIDER_CREDENTIALS

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from foundation.settings import ProviderChoice
+from foundation.providers import ProviderChoice
 
 __all__ = ["DraftProviders", "Providers"]
 
