@@ -232,11 +232,18 @@ class TestFalImages:
         assert info.value.retry_after == 7
 
     def test_video_queue_paths_still_reach_the_video_apps(self, emu):
-        status = web.get(
-            f"{emu.base_url}/fal/fal-ai/veo3.1/requests/nope/status", headers=FAL, timeout=30
+        submitted = web.post(
+            f"{emu.base_url}/fal/fal-ai/veo3.1/fast", json={"prompt": "a kite"}, headers=FAL
         )
-        assert status.status_code == 404  # answered by the video queue (unknown request)
-        assert "nope" in status.text
+        assert submitted.status_code == 200, submitted.text
+        request_id = submitted.json()["request_id"]
+        status = web.get(
+            f"{emu.base_url}/fal/fal-ai/veo3.1/fast/requests/{request_id}/status",
+            headers=FAL,
+            timeout=30,
+        )
+        assert status.status_code in (200, 202), status.text  # the video queue knows it
+        assert status.json()["status"] in ("IN_QUEUE", "IN_PROGRESS", "COMPLETED")
 
 
 GEMINI = {"x-goog-api-key": "g-key"}
