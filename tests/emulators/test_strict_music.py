@@ -81,6 +81,12 @@ def test_the_sdks_request_gets_an_mp3_bed_as_long_as_asked(emulator):
         assert float(container.duration or 0) / 1e6 == pytest.approx(3.0, abs=0.1)
 
 
+def test_a_g711_bed_is_one_byte_a_sample(emulator):
+    answer = sdk_compose(emulator, GOOD, output_format="ulaw_8000")
+    assert answer.status_code == 200
+    assert len(answer.content) == 3 * 8000  # 3 s of 8-bit mu-law, not 16-bit pcm
+
+
 def test_the_adapter_composes_and_a_refusal_is_classified(emulator):
     client = MusicClient("elevenlabs", "k", emulator.base_urls["elevenlabs"])
     try:

@@ -88,15 +88,47 @@ def test_elevenlabs_refusals_carry_its_status_and_body(emulator):
     no_key = eleven(emulator, body, key="")
     assert no_key.status_code == 401
     assert no_key.json()["detail"]["status"] == "needs_authorization"
-    bad_format = eleven(emulator, body, output_format="wav_44100")
+    bad_format = eleven(emulator, body, output_format="flac_44100")
     assert bad_format.status_code == 422
     assert bad_format.json()["detail"][0]["loc"] == ["query", "output_format"]
     unknown = eleven(emulator, body | {"model_id": "eleven_v9"})
     assert (unknown.status_code, unknown.json()["detail"]["status"]) == (400, "model_not_found")
     long = eleven(emulator, {"text": "x" * 10_001, "model_id": "eleven_multilingual_v2"})
-    assert (long.status_code, long.json()["detail"]["status"]) == (400, "text_too_long")
+    assert (long.status_code, long.json()["detail"]["status"]) == (
+        400,
+        "max_character_limit_exceeded",
+    )
     missing = eleven(emulator, body, voice="nobody")
     assert (missing.status_code, missing.json()["detail"]["status"]) == (404, "voice_not_found")
+
+
+@pytest.mark.parametrize(
+    ("output_format", "container", "codec", "rate"),
+    [
+        ("wav_44100", "wav", "pcm_s16le", 44_100),  # the registry's wav_44100 (SDK 2.59.0)
+        ("mp3_24000_48", "mp3", "mp3", 24_000),
+        ("opus_48000_64", "ogg", "opus", 48_000),
+    ],
+)
+def test_elevenlabs_answers_each_format_in_its_container(
+    emulator, output_format, container, codec, rate
+):
+    answer = eleven(emulator, {"text": "We leave at dawn."}, output_format=output_format)
+    assert answer.status_code == 200
+    with av.open(io.BytesIO(answer.content), "r") as opened:
+        stream = opened.streams.audio[0]
+        assert (opened.format.name, stream.rate) == (container, rate)
+        assert stream.codec_context.name.startswith(codec)  # the mp3 decoder is "mp3float"
+        assert float(opened.duration or 0) / 1e6 == pytest.approx(4 / 2.5, abs=0.1)
+
+
+@pytest.mark.parametrize("output_format", ["ulaw_8000", "alaw_8000", "pcm_32000"])
+def test_elevenlabs_raw_formats_are_one_sample_per_byte_or_two(emulator, output_format):
+    answer = eleven(emulator, {"text": "We leave at dawn."}, output_format=output_format)
+    assert answer.status_code == 200
+    rate = int(output_format.split("_")[1])
+    width = 2 if output_format.startswith("pcm") else 1  # G.711: 8 bits a sample
+    assert len(answer.content) / width / rate == pytest.approx(4 / 2.5, abs=0.01)
 
 
 @pytest.mark.parametrize(
