@@ -98,3 +98,16 @@ def test_the_adapter_composes_and_a_refusal_is_classified(emulator):
     assert (bed.suffix, bed.note) == (".mp3", "elevenlabs")
     with av.open(io.BytesIO(bed.audio), "r") as container:
         assert float(container.duration or 0) / 1e6 == pytest.approx(4.0, abs=0.1)
+
+
+def test_a_rate_limit_fault_has_elevenlabs_error_shape():
+    """elevenlabs.io/docs/eleven-api/resources/errors: a 429's ``detail`` is an object whose
+    ``code`` is ``rate_limit_exceeded`` (not a bare string)."""
+    busy = {"kind": "rate_limit", "match": "busy", "retry_after_s": 3}
+    scenario = Scenario.model_validate({"models": {"music_v1": {"faults": [busy]}}})
+    with start_emulator(scenario) as handle:
+        answer = sdk_compose(handle, GOOD | {"prompt": "busy synth pulse"})
+    assert answer.status_code == 429
+    detail = answer.json()["detail"]
+    assert (detail["code"], detail["status"]) == ("rate_limit_exceeded", "rate_limit_exceeded")
+    assert detail["message"]
