@@ -2,12 +2,17 @@
 refuse, and the emulated voice they answer with.
 
 Sources (read 2026-12-04):
-- [SDK-OAI] openai-python ``src/openai/types/audio/speech_create_params.py`` @16f3e9f4: ``input``
-  (Required, "The maximum length is 4096 characters"), ``model`` (Required: tts-1, tts-1-hd,
-  gpt-4o-mini-tts), ``voice`` (Required; alloy, ash, coral, echo, fable, onyx, nova, sage,
-  shimmer), ``instructions`` ("Does not work with `tts-1` or `tts-1-hd`"), ``response_format``
-  (mp3, opus, aac, flac, wav, pcm), ``speed`` ("from `0.25` to `4.0`"). ballad and verse (newer
-  voices, gpt-4o-mini-tts only) are not in that version: UNCERTAIN. The error envelope and codes
+- [SDK-OAI] openai 3.60.0 (installed) ``types/audio/speech_create_params.py`` and
+  ``speech_model.py``: ``input`` (Required, "The maximum length is 4096 characters"), ``model``
+  (Required: tts-1, tts-1-hd, gpt-4o-mini-tts, gpt-4o-mini-tts-2025-12-15; all four "Announced
+  shutdown date: 2027-01-06"), ``voice`` (Required; built-in alloy, ash, ballad, coral, echo,
+  fable, onyx, nova, sage, shimmer, verse, marin, cedar, or a custom ``{"id": ...}`` object: not
+  emulated), ``instructions`` ("Does not work with `tts-1` or `tts-1-hd`"), ``response_format``
+  (mp3, opus, aac, flac, wav, pcm), ``speed`` ("from `0.25` to `4.0`"), ``stream_format`` (sse,
+  audio; "`sse` is not supported for `tts-1` or `tts-1-hd`"; an SSE answer is not emulated: a
+  gpt-4o-mini-tts request for it is answered 400, UNCERTAIN). That ballad, verse, marin and cedar
+  serve only the gpt-4o-mini-tts models (tts-1 "supports a smaller set", OpenAI's TTS guide as
+  remembered) is UNCERTAIN. The error envelope and codes
   are those of ``_openai_rules`` (``invalid_value`` for enums); the wording for a too-long input and
   for instructions sent to tts-1 is UNCERTAIN (not quoted by a source we read).
 - [SDK-EL] elevenlabs-python ``src/elevenlabs/text_to_speech/types/
@@ -41,9 +46,10 @@ import numpy as np
 
 from media.speechlike import speechlike
 
-OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
 OPENAI_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
-OPENAI_NEWER_VOICES = ("ballad", "verse")  # gpt-4o-mini-tts only: UNCERTAIN
+OPENAI_NEWER_VOICES = ("ballad", "verse", "marin", "cedar")  # gpt-4o-mini-tts only: UNCERTAIN
+OPENAI_STREAM_FORMATS = ("sse", "audio")
 OPENAI_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 OPENAI_MAX_INPUT = 4096
 OPENAI_PCM_RATE = (
@@ -83,7 +89,8 @@ def openai_refusal(body: dict[str, Any]) -> tuple[str, str, str | None] | None:
             f"{OPENAI_MAX_INPUT}, but got a string with length {len(body['input'])} instead."
         )
         return "input", message, "string_above_max_length"
-    voices = OPENAI_VOICES + (OPENAI_NEWER_VOICES if model == "gpt-4o-mini-tts" else ())
+    newer = OPENAI_NEWER_VOICES if model.startswith("gpt-4o-mini-tts") else ()
+    voices = OPENAI_VOICES + newer
     if body["voice"] not in voices:
         return (
             "voice",
@@ -103,6 +110,19 @@ def openai_refusal(body: dict[str, Any]) -> tuple[str, str, str | None] | None:
         )
     if body.get("instructions") and model in NO_INSTRUCTIONS:
         return "instructions", f"Instructions are not supported with the model '{model}'.", None
+    return _stream_refusal(body.get("stream_format", "audio"), model)
+
+
+def _stream_refusal(stream: Any, model: str) -> tuple[str, str, str | None] | None:
+    """``stream_format`` ([SDK-OAI]): an enum; ``sse`` refused for tts-1 / tts-1-hd (wording
+    UNCERTAIN) and, for the models that take it, not emulated (UNCERTAIN stand-in: 400)."""
+    if stream not in OPENAI_STREAM_FORMATS:
+        message = f"Invalid value: '{stream}'. Supported values are: 'sse' and 'audio'."
+        return "stream_format", message, "invalid_value"
+    if stream == "sse" and model in NO_INSTRUCTIONS:
+        return "stream_format", f"stream_format 'sse' is not supported for model '{model}'.", None
+    if stream == "sse":
+        return "stream_format", "stream_format 'sse' is not emulated by shotline.", None
     return None
 
 

@@ -16,7 +16,9 @@ import pytest
 
 from adapters.errors import RejectedInputError
 from adapters.speech import SpeechClient, SpeechRequest
+from adapters.voices import choose_voice
 from emulators import EmulatorHandle, Scenario, start_emulator
+from registry import load_registry
 from tests import web
 
 ADAM = "pNInz6obpgDQGcFmaJgB"
@@ -49,6 +51,9 @@ GOOD = {"model": "gpt-4o-mini-tts", "input": "We leave at dawn.", "voice": "onyx
         ({"model": "tts-1", "instructions": "calm"}, "instructions", None),
         ({"model": "tts-2"}, "model", "invalid_value"),
         ({"input": ""}, "input", "missing_required_parameter"),
+        ({"model": "tts-1", "voice": "marin"}, "voice", "invalid_value"),
+        ({"stream_format": "chunks"}, "stream_format", "invalid_value"),
+        ({"model": "tts-1", "stream_format": "sse"}, "stream_format", None),
     ],
 )
 def test_openai_refuses_what_the_api_refuses(emulator, change, param, code):
@@ -56,6 +61,23 @@ def test_openai_refuses_what_the_api_refuses(emulator, change, param, code):
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"voice": "marin"},
+        {"voice": "cedar"},
+        {"model": "gpt-4o-mini-tts-2025-12-15", "voice": "ballad"},
+        {"stream_format": "audio"},
+    ],
+)
+def test_openai_serves_what_sdk_3_60_lists(emulator, change):
+    """openai 3.60.0 ``speech_create_params.py``: marin and cedar are built-in voices and
+    gpt-4o-mini-tts-2025-12-15 a model; ``stream_format: audio`` is the plain answer."""
+    answer = speech(emulator, GOOD | change)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "audio/mpeg"
 
 
 def test_openai_needs_a_bearer_key(emulator):
@@ -151,3 +173,11 @@ def test_a_refusal_reaches_the_adapter_as_rejected_input(emulator):
     client = SpeechClient("openai", "k", emulator.base_urls["openai"] + "/v1")
     with pytest.raises(RejectedInputError, match="Instructions are not supported"):
         client.speak(SpeechRequest("Hi.", "tts-1", "onyx", "calm"))
+
+
+def test_a_named_newer_voice_reaches_the_emulator(emulator):
+    """The registry's gpt-4o-mini-tts voices (openai 3.60.0) include marin, offered by name."""
+    voices = load_registry().get("openai/gpt-4o-mini-tts").caps["voices"]
+    chosen = choose_voice("openai", voices, "openai:marin", instructions=True)
+    assert chosen is not None
+    assert speech(emulator, GOOD | {"voice": chosen.voice}).status_code == 200
