@@ -29,9 +29,10 @@ from media.speechlike import speechlike, spoken_length_s
 LOCAL_RATE = 48_000
 PLACEHOLDER = "placeholder-voice"
 
-# OpenAI's voices (openai-python src/openai/types/audio/speech_create_params.py @16f3e9f4:
-# alloy, ash, coral, echo, fable, onyx, nova, sage, shimmer; ballad and verse are newer and not in
-# that version: UNCERTAIN)
+# OpenAI's built-in voices (openai 3.60.0 types/audio/speech_create_params.py: alloy, ash, ballad,
+# coral, echo, fable, onyx, nova, sage, shimmer, verse, marin, cedar; ballad, verse, marin and cedar
+# for the gpt-4o-mini-tts models only: UNCERTAIN). marin and cedar carry no traits here (none
+# published): they are chosen only when named (``openai:marin``)
 OPENAI_TRAITS: dict[str, tuple[str, ...]] = {
     "alloy": ("neutral", "balanced", "even"),
     "ash": ("clear", "confident", "firm"),

@@ -77,7 +77,23 @@ def error_body(provider: str, status: int, message: str, retry_after: float | No
         return {"code": _KLING_CODES.get(status, 5000), "message": message, "request_id": "emu"}
     if provider == "runway":
         return {"error": message}
+    if provider == "elevenlabs":
+        return elevenlabs_error(status, message)
     return {"detail": message}
+
+
+# ElevenLabs' ``detail`` object (elevenlabs.io/docs/eleven-api/resources/errors, stored copy read
+# 2026-12-05): ``code`` ("429 ... rate_limit_exceeded or concurrent_limit_exceeded"; the page's
+# example: a 400 ``invalid_parameters``), ``message``, ``status`` (the legacy field, equal to
+# ``code`` in the example), ``request_id``. The 5xx codes are UNCERTAIN, and ``type`` is left out:
+# the page's table of types was not in the stored copy (UNCERTAIN).
+_ELEVENLABS_CODES = {400: "invalid_parameters", 429: "rate_limit_exceeded"}
+
+
+def elevenlabs_error(status: int, message: str) -> dict[str, Any]:
+    code = _ELEVENLABS_CODES.get(status, "internal_server_error" if status >= 500 else "error")
+    detail = {"code": code, "message": message, "status": code, "request_id": "emu"}
+    return {"detail": detail}
 
 
 def replicate_problem(

@@ -13,6 +13,11 @@ property in ``required`` (OpenAI answers 400 "Invalid schema" otherwise): google
 scaleway/docs-content b33aef9 (OpenAI SDKs expect both), dev.to "Why LLM structured output strict
 mode rejects valid JSON Schema" (read 2026-12-04); the root must be an object: UNCERTAIN (from
 platform.openai.com/docs/guides/structured-outputs as remembered).
+The GPT-5 family (and the o-series reasoning models) take only the default ``temperature`` 1:
+400 ``unsupported_value`` "Unsupported value: 'temperature' does not support 0.5 with this model.
+Only the default (1) value is supported." ([3P] the API's body quoted in diffbot/code-gpt-docs#445,
+2025-08-11, gpt-5; johny-b/llmcomp#69, 2026-04-20, gpt-5.4; chatboxai/chatbox#2564); which ids
+beyond ``gpt-5*`` and ``o1``/``o3``/``o4`` refuse it is UNCERTAIN.
 """
 
 from __future__ import annotations
@@ -24,12 +29,20 @@ from typing import Any
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _FORMATS = {"text", "json_object", "json_schema"}
+_DEFAULT_TEMPERATURE_ONLY = re.compile(r"^(gpt-5|o1|o3|o4)")
 
 
-def refusal(body: dict[str, Any]) -> tuple[str, str] | None:
-    """(param, message) of the first rule the request breaks, else None (answered 400)."""
+def refusal(body: dict[str, Any]) -> tuple[str, str] | tuple[str, str, str] | None:
+    """(param, message[, code]) of the first rule the request breaks, else None (answered 400)."""
     if not isinstance(body.get("model"), str) or not body["model"]:
         return "model", "you must provide a model parameter"
+    temperature = body.get("temperature")
+    if _DEFAULT_TEMPERATURE_ONLY.match(body["model"]) and temperature not in (None, 1):
+        message = (
+            f"Unsupported value: 'temperature' does not support {temperature} with this model."
+            " Only the default (1) value is supported."
+        )
+        return "temperature", message, "unsupported_value"
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "messages", "'messages' must be a non-empty array"

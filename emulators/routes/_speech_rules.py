@@ -2,22 +2,38 @@
 refuse, and the emulated voice they answer with.
 
 Sources (read 2026-12-04):
-- [SDK-OAI] openai-python ``src/openai/types/audio/speech_create_params.py`` @16f3e9f4: ``input``
-  (Required, "The maximum length is 4096 characters"), ``model`` (Required: tts-1, tts-1-hd,
-  gpt-4o-mini-tts), ``voice`` (Required; alloy, ash, coral, echo, fable, onyx, nova, sage,
-  shimmer), ``instructions`` ("Does not work with `tts-1` or `tts-1-hd`"), ``response_format``
-  (mp3, opus, aac, flac, wav, pcm), ``speed`` ("from `0.25` to `4.0`"). ballad and verse (newer
-  voices, gpt-4o-mini-tts only) are not in that version: UNCERTAIN. The error envelope and codes
+- [SDK-OAI] openai 3.60.0 (installed) ``types/audio/speech_create_params.py`` and
+  ``speech_model.py``: ``input`` (Required, "The maximum length is 4096 characters"), ``model``
+  (Required: tts-1, tts-1-hd, gpt-4o-mini-tts, gpt-4o-mini-tts-2025-12-15; all four "Announced
+  shutdown date: 2027-01-06"), ``voice`` (Required; built-in alloy, ash, ballad, coral, echo,
+  fable, onyx, nova, sage, shimmer, verse, marin, cedar, or a custom ``{"id": ...}`` object: not
+  emulated), ``instructions`` ("Does not work with `tts-1` or `tts-1-hd`"), ``response_format``
+  (mp3, opus, aac, flac, wav, pcm), ``speed`` ("from `0.25` to `4.0`"), ``stream_format`` (sse,
+  audio; "`sse` is not supported for `tts-1` or `tts-1-hd`"; an SSE answer is not emulated: a
+  gpt-4o-mini-tts request for it is answered 400, UNCERTAIN). That ballad, verse, marin and cedar
+  serve only the gpt-4o-mini-tts models (tts-1 "supports a smaller set", OpenAI's TTS guide as
+  remembered) is UNCERTAIN. The error envelope and codes
   are those of ``_openai_rules`` (``invalid_value`` for enums); the wording for a too-long input and
   for instructions sent to tts-1 is UNCERTAIN (not quoted by a source we read).
 - [SDK-EL] elevenlabs-python ``src/elevenlabs/text_to_speech/types/
-  text_to_speech_convert_request_output_format.py`` @a3498f67 (the ``output_format`` query values)
-  and ``text_to_speech/client.py`` (``voice_id`` in the path, ``text`` and ``model_id`` in the
-  body, ``xi-api-key`` header). The error bodies ``{"detail": {"status", "message"}}`` with
-  ``needs_authorization`` / ``invalid_api_key`` / ``voice_not_found`` are as integrators map them
-  ([3P] a speech gateway's ``_PROVIDER_REASONS`` table, read 2026-12-04); 422 with a FastAPI-shaped
-  ``detail`` list for a bad query or body value, and the per-model character limits (hail-hq
-  ``costs/tts.json``: 10,000 for eleven_multilingual_v2, 40,000 for eleven_flash_v2_5): UNCERTAIN.
+  text_to_speech_convert_request_output_format.py`` @54e58995 (v2.59.0, 2026-07-23; the ``wav_*``
+  values since 23cb5ff9, 2026-01-19): the ``output_format`` query values, "codec_sample_rate_bitrate"
+  (``raw_client.py`` ``convert``), and ``text_to_speech/client.py`` (``voice_id`` in the path,
+  ``text`` and ``model_id`` in the body, ``xi-api-key`` header). The error bodies
+  ``{"detail": {"status", "message"}}`` with ``needs_authorization`` / ``invalid_api_key`` /
+  ``voice_not_found`` (404, "A voice with the voice_id foo was not found.": elevenlabs/
+  elevenlabs-docs#1317, 2025-07-11) / ``model_not_found`` ("A model with model ID X does not
+  exist": C-Nedelcu/talk-to-chatgpt#182) are as integrators map them ([3P] a speech gateway's
+  ``_PROVIDER_REASONS`` table, read 2026-12-04); a text over the model's limit is 400
+  ``max_character_limit_exceeded`` (the status integrators match, find_string 2026-12-05; the
+  message is the 2023 wording of elevenlabs/elevenlabs-python#107: UNCERTAIN today). 422 with a
+  FastAPI-shaped ``detail`` list for a bad query or body value, and the per-model character limits
+  (hail-hq ``costs/tts.json``: 10,000 for eleven_multilingual_v2, 40,000 for eleven_flash_v2_5;
+  5,000 for eleven_v3 from a 3P integrator's table): UNCERTAIN.
+- The answer's bytes per ``output_format`` (``elevenlabs_audio``): mp3 as MPEG audio
+  (audio/mpeg), ``wav_*`` as a RIFF WAV file, ``opus_*`` as Ogg Opus, ``pcm_*`` raw 16-bit
+  little-endian mono, ``ulaw_8000`` / ``alaw_8000`` raw G.711 bytes; the content types other than
+  audio/mpeg are UNCERTAIN (not quoted by a source we read).
 """
 
 from __future__ import annotations
@@ -30,9 +46,10 @@ import numpy as np
 
 from media.speechlike import speechlike
 
-OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
 OPENAI_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
-OPENAI_NEWER_VOICES = ("ballad", "verse")  # gpt-4o-mini-tts only: UNCERTAIN
+OPENAI_NEWER_VOICES = ("ballad", "verse", "marin", "cedar")  # gpt-4o-mini-tts only: UNCERTAIN
+OPENAI_STREAM_FORMATS = ("sse", "audio")
 OPENAI_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 OPENAI_MAX_INPUT = 4096
 OPENAI_PCM_RATE = (
@@ -41,13 +58,16 @@ OPENAI_PCM_RATE = (
 NO_INSTRUCTIONS = ("tts-1", "tts-1-hd")
 
 ELEVENLABS_FORMATS = (
-    "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128",
-    "mp3_44100_192", "pcm_8000", "pcm_16000", "pcm_22050", "pcm_24000", "pcm_44100", "pcm_48000",
-    "ulaw_8000", "alaw_8000", "opus_48000_32", "opus_48000_64", "opus_48000_96",
-    "opus_48000_128", "opus_48000_192",
-)  # fmt: skip
+    "alaw_8000", "mp3_22050_32", "mp3_24000_48", "mp3_44100_128", "mp3_44100_192",
+    "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "opus_48000_128", "opus_48000_192",
+    "opus_48000_32", "opus_48000_64", "opus_48000_96", "pcm_16000", "pcm_22050", "pcm_24000",
+    "pcm_32000", "pcm_44100", "pcm_48000", "pcm_8000", "ulaw_8000", "wav_16000", "wav_22050",
+    "wav_24000", "wav_32000", "wav_44100", "wav_48000", "wav_8000",
+)  # fmt: skip  # [SDK-EL] @54e58995, in its order
 ELEVENLABS_MODELS = {"eleven_multilingual_v2": 10_000, "eleven_flash_v2_5": 40_000,
-                     "eleven_turbo_v2_5": 40_000}  # fmt: skip
+                     "eleven_turbo_v2_5": 40_000, "eleven_v3": 5_000}  # fmt: skip
+_ELEVENLABS_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg",
+                     "pcm": "audio/pcm", "ulaw": "audio/basic", "alaw": "audio/x-alaw-basic"}  # fmt: skip
 WORDS_PER_S = 2.5  # the emulated voice's speaking rate at speed 1.0
 
 
@@ -69,7 +89,8 @@ def openai_refusal(body: dict[str, Any]) -> tuple[str, str, str | None] | None:
             f"{OPENAI_MAX_INPUT}, but got a string with length {len(body['input'])} instead."
         )
         return "input", message, "string_above_max_length"
-    voices = OPENAI_VOICES + (OPENAI_NEWER_VOICES if model == "gpt-4o-mini-tts" else ())
+    newer = OPENAI_NEWER_VOICES if model.startswith("gpt-4o-mini-tts") else ()
+    voices = OPENAI_VOICES + newer
     if body["voice"] not in voices:
         return (
             "voice",
@@ -89,6 +110,19 @@ def openai_refusal(body: dict[str, Any]) -> tuple[str, str, str | None] | None:
         )
     if body.get("instructions") and model in NO_INSTRUCTIONS:
         return "instructions", f"Instructions are not supported with the model '{model}'.", None
+    return _stream_refusal(body.get("stream_format", "audio"), model)
+
+
+def _stream_refusal(stream: Any, model: str) -> tuple[str, str, str | None] | None:
+    """``stream_format`` ([SDK-OAI]): an enum; ``sse`` refused for tts-1 / tts-1-hd (wording
+    UNCERTAIN) and, for the models that take it, not emulated (UNCERTAIN stand-in: 400)."""
+    if stream not in OPENAI_STREAM_FORMATS:
+        message = f"Invalid value: '{stream}'. Supported values are: 'sse' and 'audio'."
+        return "stream_format", message, "invalid_value"
+    if stream == "sse" and model in NO_INSTRUCTIONS:
+        return "stream_format", f"stream_format 'sse' is not supported for model '{model}'.", None
+    if stream == "sse":
+        return "stream_format", "stream_format 'sse' is not emulated by shotline.", None
     return None
 
 
@@ -108,8 +142,11 @@ def elevenlabs_refusal(
         return 400, {"detail": {"status": "model_not_found", "message": message}}
     limit = ELEVENLABS_MODELS[model]
     if len(text) > limit:
-        message = f"Text is too long: {len(text)} characters, the limit of {model} is {limit}."
-        return 400, {"detail": {"status": "text_too_long", "message": message}}
+        message = (
+            f"This request's text has {len(text)} characters and exceeds the character limit"
+            f" of {limit} characters for {model}."
+        )
+        return 400, {"detail": {"status": "max_character_limit_exceeded", "message": message}}
     return None
 
 
@@ -148,13 +185,24 @@ def pcm16(samples: np.ndarray) -> bytes:
     return bytes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
 
 
+def elevenlabs_audio(samples: np.ndarray, output_format: str) -> tuple[bytes, str]:
+    """``samples`` (at the format's rate) as ElevenLabs answers ``output_format`` (an
+    ``ELEVENLABS_FORMATS`` or music format), and the answer's content type (sources above)."""
+    codec, rate = output_format.split("_")[0], int(output_format.split("_")[1])
+    media_type = _ELEVENLABS_TYPES[codec]
+    if codec == "pcm":
+        return pcm16(samples), media_type
+    return encoded(samples, rate, codec), media_type
+
+
 def encoded(samples: np.ndarray, rate: int, fmt: str) -> bytes:
-    """``samples`` in ``fmt`` (wav, flac, mp3, aac, opus) through PyAV."""
+    """``samples`` in ``fmt`` (wav, flac, mp3, aac, opus, ulaw, alaw) through PyAV."""
     import av
 
     codec, container_fmt = {
         "wav": ("pcm_s16le", "wav"), "flac": ("flac", "flac"), "mp3": ("mp3", "mp3"),
-        "aac": ("aac", "adts"), "opus": ("libopus", "ogg"),
+        "aac": ("aac", "adts"), "opus": ("libopus", "ogg"), "ulaw": ("pcm_mulaw", "mulaw"),
+        "alaw": ("pcm_alaw", "alaw"),
     }[fmt]  # fmt: skip
     if fmt == "opus":
         rate = 48_000 if rate not in (8000, 12000, 16000, 24000, 48000) else rate

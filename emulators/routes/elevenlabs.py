@@ -2,7 +2,7 @@
 ``_speech_rules``) and ``POST /v1/music`` (``_music_rules``: the bed is the local bed's chords,
 as long as asked, in the asked format). The voice id must be one of the premade voices shotline maps descriptions to
 (an account's own voices are not emulated); the answer is the emulated voice in the asked
-``output_format`` (pcm and mp3 ones; ulaw/alaw/opus are answered as pcm: UNCERTAIN shortcut).
+``output_format``, in that format's container (``_speech_rules.elevenlabs_audio``).
 A scenario's HTTP faults apply to ``/v1/music`` by the request's ``model_id`` (``music_v1``)."""
 
 from __future__ import annotations
@@ -47,9 +47,8 @@ async def text_to_speech(voice_id: str, request: Request) -> Response:
     fmt = request.query_params.get("output_format", "mp3_44100_128")
     rate = int(fmt.split("_")[1])
     samples = rules.voice_samples(str(body["text"]), voice_id, rate)
-    if fmt.startswith("mp3"):
-        return Response(rules.encoded(samples, rate, "mp3"), media_type="audio/mpeg")
-    return Response(rules.pcm16(samples), media_type="audio/pcm")
+    audio, media_type = rules.elevenlabs_audio(samples, fmt)
+    return Response(audio, media_type=media_type)
 
 
 @router.post("/v1/music")
@@ -71,11 +70,8 @@ async def compose(request: Request) -> Response:
     rate = int(fmt.split("_")[1])
     prompt = str(body.get("prompt") or "composition plan")
     samples = bed_samples(prompt, music_rules.seconds_of(body), rate)
-    if fmt.startswith("mp3"):
-        return Response(rules.encoded(samples, rate, "mp3"), media_type="audio/mpeg")
-    if fmt.startswith("opus"):
-        return Response(rules.encoded(samples, rate, "opus"), media_type="audio/ogg")
-    return Response(rules.pcm16(samples), media_type="audio/pcm")  # ulaw/alaw as pcm: UNCERTAIN
+    audio, media_type = rules.elevenlabs_audio(samples, fmt)
+    return Response(audio, media_type=media_type)
 
 
 async def _scenario_fault(request: Request, raw: bytes, body: dict[str, Any]) -> Response | None:

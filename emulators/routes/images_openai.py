@@ -10,6 +10,13 @@ Rules and sources (checked 2026-12-05):
   sides divisible by 16, aspect between 1:3 and 3:1, at most 3840x2160; ``quality`` low / medium
   / high / auto, ``output_format`` png / jpeg / webp; edits: "up to 16 images", each "less than
   50MB", png / webp / jpg. ``images_response.py``: ``data[].b64_json`` and ``usage``.
+- [SDK] the same files' top-level fields (``GENERATE_FIELDS``, ``EDIT_FIELDS``); a field outside
+  them is 400 ``unknown_parameter`` "Unknown parameter: 'X'." as the API answers the legacy
+  ``response_format`` ("Unsupported for GPT image models": [3P] vercel/ai#6102, 2025-05-01,
+  gpt-image-1; lofcz/LLMTornado#155, 2026-02-26, gpt-image-1-mini; basketikun/infinite-canvas#85,
+  2026-07-01, gpt-image-2); ``style`` (likewise "Unsupported for GPT image models") is assumed to
+  be refused the same way (UNCERTAIN). ``quality`` ``xhigh`` / ``max`` only for the
+  gpt-image-2.5 models ([SDK] image_generate_params.py; the refusal's wording UNCERTAIN).
 - [3P] a shut-down model: 404 ``model_not_found`` "The model `X` does not exist or you do not
   have access to it." (OpenAI's wording for any model it does not serve, quoted widely).
 - Error envelope and wording: as ``_openai_rules`` (``invalid_value``, "Missing required
@@ -48,7 +55,17 @@ ANY_SIZE = (
     "gpt-image-2.5-flare",
     "gpt-image-2.5-flare-2026-09-08",
 )
-MODELS = (*ANY_SIZE, "gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest")
+MODELS = (*ANY_SIZE, "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-1.5",
+          "gpt-image-1-mini", "chatgpt-image-latest")  # fmt: skip
+TOP_QUALITY = ANY_SIZE[2:]  # the gpt-image-2.5 models: also xhigh and max
+_COMMON_FIELDS = (
+    "prompt", "background", "complexity", "frame_count", "frame_duration_ms", "model", "n",
+    "output_compression", "output_format", "partial_images", "quality", "safety_identifier",
+    "size", "svg", "user", "stream",
+)  # fmt: skip
+GENERATE_FIELDS = frozenset((*_COMMON_FIELDS, "moderation"))
+EDIT_FIELDS = frozenset((*_COMMON_FIELDS, "image", "image[]", "mask", "input_fidelity", "markup"))
+LEGACY_FIELDS = ("response_format", "style")  # "Unsupported for GPT image models"
 SHUT_DOWN = ("gpt-image-1", "dall-e-2", "dall-e-3")
 SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 MAX_PIXELS = 3840 * 2160
@@ -122,8 +139,14 @@ def _size(value: Any, any_size: bool) -> str:
     raise rules.Refused(f"Invalid size '{value}': {why}.", "size", "invalid_value")
 
 
-def parse(body: dict[str, Any], models: frozenset[str]) -> dict[str, Any]:
-    """The checked request (``prompt``, ``model``, ``n``, ``size``, ``quality``, ``format``)."""
+def parse(
+    body: dict[str, Any], models: frozenset[str], fields: frozenset[str] = GENERATE_FIELDS
+) -> dict[str, Any]:
+    """The checked request (``prompt``, ``model``, ``n``, ``size``, ``quality``, ``format``);
+    ``fields``: the endpoint's parameters ([SDK])."""
+    for name in body:
+        if name not in fields or name in LEGACY_FIELDS:
+            raise rules.Refused(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         raise rules.Refused(
@@ -142,7 +165,8 @@ def parse(body: dict[str, Any], models: frozenset[str]) -> dict[str, Any]:
         rules._enum("model", model, MODELS)
     n = _int(body, "n", 1, 1, MAX_N)
     size = _size(body.get("size", "auto"), model in ANY_SIZE)
-    quality = rules._enum("quality", body.get("quality", "auto"), QUALITIES)
+    qualities = QUALITIES + (("xhigh", "max") if model in TOP_QUALITY else ())
+    quality = rules._enum("quality", body.get("quality", "auto"), qualities)
     fmt = rules._enum("output_format", body.get("output_format", "png"), FORMATS)
     size = "1024x1024" if size == "auto" else size
     quality = "medium" if quality == "auto" else quality
@@ -158,8 +182,8 @@ def parse(body: dict[str, Any], models: frozenset[str]) -> dict[str, Any]:
 
 def _output_tokens(quality: str, width: int, height: int) -> int:
     """gpt-image-1's table scaled by area (1536x1024: 1.5x, as the table); UNCERTAIN for the
-    gpt-image-2 family, whose token counts are not published."""
-    return round(OUTPUT_TOKENS[quality] * width * height / 1024**2)
+    gpt-image-2 family, whose token counts are not published; xhigh and max count as high)."""
+    return round(OUTPUT_TOKENS.get(quality, OUTPUT_TOKENS["high"]) * width * height / 1024**2)
 
 
 async def _answer(
@@ -230,7 +254,7 @@ async def edits(request: Request) -> Response:
         elif name in ("image", "image[]"):
             refs.append(Reference(await value.read(), value.content_type or ""))
     try:
-        checked = parse(fields, frozenset(flow.emulator(request).scenario.models))
+        checked = parse(fields, frozenset(flow.emulator(request).scenario.models), EDIT_FIELDS)
         _check_images(refs)
     except rules.Refused as exc:
         return exc.response()

@@ -178,7 +178,8 @@ async def chat_answer(request: Request) -> Response:
         return flow.bad_request(PROVIDER, exc)
     refused = chat_rules.refusal(body)
     if refused is not None:
-        return rules.invalid_request(400, refused[1], refused[0])
+        code = refused[2] if len(refused) > 2 else None
+        return rules.invalid_request(400, refused[1], refused[0], code)
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema" and fmt["json_schema"].get("name") == "storyboard":
         return _storyboard(request, raw, body)

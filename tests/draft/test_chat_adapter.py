@@ -97,3 +97,21 @@ def test_the_openai_sdk_reads_the_emulated_draft(emulator):
     assert len(board.shots()) == 2
     assert completion.usage is not None
     assert completion.usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize(("model", "temperature"), [("gpt-5-mini", 0.2), ("o4-mini", 0)])
+def test_reasoning_models_refuse_a_temperature_other_than_1(emulator, model, temperature):
+    """The API's 400 ``unsupported_value`` (sources: ``emulators/routes/_chat_rules.py``)."""
+    with pytest.raises(ProviderError) as info:
+        client(emulator).complete(body(model=model, temperature=temperature))
+    raw = info.value.raw
+    assert isinstance(raw, dict)
+    error = raw["error"]
+    assert (error["param"], error["code"]) == ("temperature", "unsupported_value")
+    assert "Only the default (1) value is supported." in error["message"]
+
+
+@pytest.mark.parametrize(("model", "temperature"), [("gpt-5-mini", 1), ("gpt-4.1-mini", 0.2)])
+def test_a_temperature_the_model_takes_is_answered(emulator, model, temperature):
+    answer = client(emulator).complete(body(model=model, temperature=temperature))
+    assert json.loads(answer.text)["scenes"]  # a draft (valid or not: the scenario decides)

@@ -66,6 +66,10 @@ class TestOpenAIImages:
             ({"prompt": "x" * 32_001}, "prompt", "string_above_max_length"),
             ({"quality": "ultra"}, "quality", "invalid_value"),
             ({"model": "dall-e-4"}, "model", "invalid_value"),
+            ({"response_format": "b64_json"}, "response_format", "unknown_parameter"),
+            ({"style": "vivid"}, "style", "unknown_parameter"),
+            ({"width": 1280}, "width", "unknown_parameter"),
+            ({"quality": "xhigh"}, "quality", "invalid_value"),  # gpt-image-2.5 models only
         ],
     )
     def test_generation_refusals(self, emu, body, param, code):
@@ -78,6 +82,20 @@ class TestOpenAIImages:
             param,
             code,
         )
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"model": "gpt-image-2.6-flare"},
+            {"model": "gpt-image-2.5-sunburst", "quality": "max"},
+            {"moderation": "low", "output_compression": 80, "output_format": "jpeg"},
+        ],
+    )
+    def test_what_openai_3_60_lists_is_served(self, emu, body):
+        sent = {"model": "gpt-image-2", "prompt": "a fox", "size": "1024x1024"} | body
+        answer = post(emu, "/openai/v1/images/generations", json=sent, headers=OPENAI)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"][0]["b64_json"]
 
     def test_unknown_size_names_the_supported_ones(self, emu):
         sent = {"model": "gpt-image-1.5", "prompt": "a fox", "size": "1280x720"}

@@ -81,6 +81,12 @@ def test_the_sdks_request_gets_an_mp3_bed_as_long_as_asked(emulator):
         assert float(container.duration or 0) / 1e6 == pytest.approx(3.0, abs=0.1)
 
 
+def test_a_g711_bed_is_one_byte_a_sample(emulator):
+    answer = sdk_compose(emulator, GOOD, output_format="ulaw_8000")
+    assert answer.status_code == 200
+    assert len(answer.content) == 3 * 8000  # 3 s of 8-bit mu-law, not 16-bit pcm
+
+
 def test_the_adapter_composes_and_a_refusal_is_classified(emulator):
     client = MusicClient("elevenlabs", "k", emulator.base_urls["elevenlabs"])
     try:
@@ -92,3 +98,16 @@ def test_the_adapter_composes_and_a_refusal_is_classified(emulator):
     assert (bed.suffix, bed.note) == (".mp3", "elevenlabs")
     with av.open(io.BytesIO(bed.audio), "r") as container:
         assert float(container.duration or 0) / 1e6 == pytest.approx(4.0, abs=0.1)
+
+
+def test_a_rate_limit_fault_has_elevenlabs_error_shape():
+    """elevenlabs.io/docs/eleven-api/resources/errors: a 429's ``detail`` is an object whose
+    ``code`` is ``rate_limit_exceeded`` (not a bare string)."""
+    busy = {"kind": "rate_limit", "match": "busy", "retry_after_s": 3}
+    scenario = Scenario.model_validate({"models": {"music_v1": {"faults": [busy]}}})
+    with start_emulator(scenario) as handle:
+        answer = sdk_compose(handle, GOOD | {"prompt": "busy synth pulse"})
+    assert answer.status_code == 429
+    detail = answer.json()["detail"]
+    assert (detail["code"], detail["status"]) == ("rate_limit_exceeded", "rate_limit_exceeded")
+    assert detail["message"]

@@ -16,7 +16,9 @@ import pytest
 
 from adapters.errors import RejectedInputError
 from adapters.speech import SpeechClient, SpeechRequest
+from adapters.voices import choose_voice
 from emulators import EmulatorHandle, Scenario, start_emulator
+from registry import load_registry
 from tests import web
 
 ADAM = "pNInz6obpgDQGcFmaJgB"
@@ -49,6 +51,9 @@ GOOD = {"model": "gpt-4o-mini-tts", "input": "We leave at dawn.", "voice": "onyx
         ({"model": "tts-1", "instructions": "calm"}, "instructions", None),
         ({"model": "tts-2"}, "model", "invalid_value"),
         ({"input": ""}, "input", "missing_required_parameter"),
+        ({"model": "tts-1", "voice": "marin"}, "voice", "invalid_value"),
+        ({"stream_format": "chunks"}, "stream_format", "invalid_value"),
+        ({"model": "tts-1", "stream_format": "sse"}, "stream_format", None),
     ],
 )
 def test_openai_refuses_what_the_api_refuses(emulator, change, param, code):
@@ -56,6 +61,23 @@ def test_openai_refuses_what_the_api_refuses(emulator, change, param, code):
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"voice": "marin"},
+        {"voice": "cedar"},
+        {"model": "gpt-4o-mini-tts-2025-12-15", "voice": "ballad"},
+        {"stream_format": "audio"},
+    ],
+)
+def test_openai_serves_what_sdk_3_60_lists(emulator, change):
+    """openai 3.60.0 ``speech_create_params.py``: marin and cedar are built-in voices and
+    gpt-4o-mini-tts-2025-12-15 a model; ``stream_format: audio`` is the plain answer."""
+    answer = speech(emulator, GOOD | change)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "audio/mpeg"
 
 
 def test_openai_needs_a_bearer_key(emulator):
@@ -88,15 +110,47 @@ def test_elevenlabs_refusals_carry_its_status_and_body(emulator):
     no_key = eleven(emulator, body, key="")
     assert no_key.status_code == 401
     assert no_key.json()["detail"]["status"] == "needs_authorization"
-    bad_format = eleven(emulator, body, output_format="wav_44100")
+    bad_format = eleven(emulator, body, output_format="flac_44100")
     assert bad_format.status_code == 422
     assert bad_format.json()["detail"][0]["loc"] == ["query", "output_format"]
     unknown = eleven(emulator, body | {"model_id": "eleven_v9"})
     assert (unknown.status_code, unknown.json()["detail"]["status"]) == (400, "model_not_found")
     long = eleven(emulator, {"text": "x" * 10_001, "model_id": "eleven_multilingual_v2"})
-    assert (long.status_code, long.json()["detail"]["status"]) == (400, "text_too_long")
+    assert (long.status_code, long.json()["detail"]["status"]) == (
+        400,
+        "max_character_limit_exceeded",
+    )
     missing = eleven(emulator, body, voice="nobody")
     assert (missing.status_code, missing.json()["detail"]["status"]) == (404, "voice_not_found")
+
+
+@pytest.mark.parametrize(
+    ("output_format", "container", "codec", "rate"),
+    [
+        ("wav_44100", "wav", "pcm_s16le", 44_100),  # the registry's wav_44100 (SDK 2.59.0)
+        ("mp3_24000_48", "mp3", "mp3", 24_000),
+        ("opus_48000_64", "ogg", "opus", 48_000),
+    ],
+)
+def test_elevenlabs_answers_each_format_in_its_container(
+    emulator, output_format, container, codec, rate
+):
+    answer = eleven(emulator, {"text": "We leave at dawn."}, output_format=output_format)
+    assert answer.status_code == 200
+    with av.open(io.BytesIO(answer.content), "r") as opened:
+        stream = opened.streams.audio[0]
+        assert (opened.format.name, stream.rate) == (container, rate)
+        assert stream.codec_context.name.startswith(codec)  # the mp3 decoder is "mp3float"
+        assert float(opened.duration or 0) / 1e6 == pytest.approx(4 / 2.5, abs=0.1)
+
+
+@pytest.mark.parametrize("output_format", ["ulaw_8000", "alaw_8000", "pcm_32000"])
+def test_elevenlabs_raw_formats_are_one_sample_per_byte_or_two(emulator, output_format):
+    answer = eleven(emulator, {"text": "We leave at dawn."}, output_format=output_format)
+    assert answer.status_code == 200
+    rate = int(output_format.split("_")[1])
+    width = 2 if output_format.startswith("pcm") else 1  # G.711: 8 bits a sample
+    assert len(answer.content) / width / rate == pytest.approx(4 / 2.5, abs=0.01)
 
 
 @pytest.mark.parametrize(
@@ -119,3 +173,11 @@ def test_a_refusal_reaches_the_adapter_as_rejected_input(emulator):
     client = SpeechClient("openai", "k", emulator.base_urls["openai"] + "/v1")
     with pytest.raises(RejectedInputError, match="Instructions are not supported"):
         client.speak(SpeechRequest("Hi.", "tts-1", "onyx", "calm"))
+
+
+def test_a_named_newer_voice_reaches_the_emulator(emulator):
+    """The registry's gpt-4o-mini-tts voices (openai 3.60.0) include marin, offered by name."""
+    voices = load_registry().get("openai/gpt-4o-mini-tts").caps["voices"]
+    chosen = choose_voice("openai", voices, "openai:marin", instructions=True)
+    assert chosen is not None
+    assert speech(emulator, GOOD | {"voice": chosen.voice}).status_code == 200
