@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,6 +9,7 @@ from fastapi import APIRouter
 from api.deps import StateDep, TenantDep
 from api.errors import AUTH, responses
 from api.schemas import ModelsRead
+from foundation import clock
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 def models(state: StateDep, tenant: TenantDep) -> dict[str, Any]:
     registry = state.ctx.registry
     data = registry.to_dict()
-    today = date.today()
+    today = clock.today()
     for entry, spec in zip(data["models"], registry.models, strict=True):
         entry["status"] = str(spec.lifecycle.status(today))
     return {"models": data["models"], "fallback_chains": data["fallback_chains"]}

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from foundation import clock
 from foundation.errors import Problem
 from registry._billing import UNKNOWN_BILLING, BillingRules
 from registry._build import build_spec
@@ -84,7 +85,7 @@ class Registry:
         return spec.submission if spec else Submission()
 
     def routable(self, today: date | None = None) -> list[ModelSpec]:
-        day = today or date.today()
+        day = today or clock.today()
         return [
             m
             for m in self.models

@@ -18,7 +18,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from foundation import money
+from foundation import clock, money
 from registry._pricing import Certainty, check_rates_sourced
 
 
@@ -81,7 +81,7 @@ class UsagePricing:
 
     def rate(self, meter: str, variant: str = "", on: date | None = None) -> UsageRate | None:
         """The newest rate of ``meter`` (and ``variant``) in effect ``on`` (default today)."""
-        day = on or date.today()
+        day = on or clock.today()
         live = [
             r
             for r in self.rates

@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from foundation import money
+from foundation import clock, money
 from registry.errors import PriceUnavailableError
 
 Certainty = Literal["documented", "third_party", "estimate", "uncertain"]
@@ -154,7 +154,7 @@ class Pricing:
     def _point(
         self, model_id: str, seconds: float, resolution: str, audio: bool, on: date | None
     ) -> PricePoint:
-        day = on or date.today()
+        day = on or clock.today()
         found = [p for p in self.points if p.matches(resolution, audio) and p.effective <= day]
         if any(p.seconds is not None for p in found):
             longer = [p for p in found if p.seconds is not None and p.seconds >= seconds - _EPS]

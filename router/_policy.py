@@ -8,6 +8,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from foundation import clock
 from foundation.storyboard import Mode
 from registry import Tier
 
@@ -72,4 +73,4 @@ class RoutingPolicy:
 
     @property
     def day(self) -> date:
-        return self.today or date.today()
+        return self.today or clock.today()

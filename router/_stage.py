@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from foundation import clock
 from registry import LifecycleStatus, ModelKind, ModelSpec, Registry
 from router._health import BreakerState, HealthSource
 
@@ -103,7 +104,7 @@ def route_stage(
     serve goes first; ``requires`` names capabilities that must equal (``structured_output``),
     ``at_least`` numeric capabilities that must reach a value (``max_input_chars``), and
     ``accepts`` returns why a model cannot serve this stage's input (None: it can)."""
-    day = today or date.today()
+    day = today or clock.today()
     rejected: dict[str, list[str]] = {}
     ranked: list[tuple[tuple[int, int, float], StageCandidate]] = []
     for spec in registry.models:

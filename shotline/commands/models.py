@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from foundation import clock
 from foundation.errors import ShotlineError
 from shotline.console import fail_with
 from shotline.tables import Column, Fitted, fit_table, left_out_note, print_wide
@@ -91,7 +92,7 @@ COLUMNS = (
 def catalog_table(
     registry: Registry, today: date | None = None, width: int | None = None
 ) -> Fitted:
-    day = today or date.today()
+    day = today or clock.today()
     rows = []
     for spec in registry.models:
         if spec.usage_price is not None:
@@ -131,7 +132,7 @@ def catalog_table(
 
 
 def catalog_json(registry: Registry, today: date | None = None) -> dict[str, Any]:
-    day = today or date.today()
+    day = today or clock.today()
     data = registry.to_dict()
     for entry, spec in zip(data["models"], registry.models, strict=True):
         entry["status"] = str(spec.lifecycle.status(day))

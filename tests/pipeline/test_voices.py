@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from adapters.voices import choose_voice
+from foundation import clock
 from foundation.errors import InvalidInputError
 from foundation.settings import Settings, get_settings
 from foundation.storyboard import StoryboardError
@@ -25,6 +27,14 @@ from store.models import Attempt, Shot
 from tests.pipeline.conftest import shot, tiny_board
 
 MARA = {"id": "mara", "description": "woman, red raincoat", "voice": "calm, low"}
+# OpenAI's speech models, which these tests route to, shut down on 2027-01-06 (registry): the
+# registry is read as on a day they still speak
+BEFORE_OPENAI_SPEECH_SHUTDOWN = date(2026, 12, 5)
+
+
+@pytest.fixture(autouse=True)
+def _openai_speech_still_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "today", lambda: BEFORE_OPENAI_SPEECH_SHUTDOWN)
 
 
 def voiced(line: str = "We leave at dawn.", voice: str = "calm, low", duration: float = 3):
