@@ -167,13 +167,17 @@ def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str,
     gain, needs_limiter = gain_for(measured, profile)
     result = (pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
     ceiling = profile.true_peak_db - PEAK_HEADROOM_DB
-    for _ in range(3 if needs_limiter else 0):
+    slope, before = 1.0, None  # LU gained per dB of gain once limited (secant, from the last try)
+    for _ in range(4 if needs_limiter else 0):
         limited = limit(result, ceiling, profile.sample_rate)
         measured = measure_pcm(limited, profile.sample_rate)
         error = profile.loudness_lufs - measured.integrated
         if abs(error) < 0.3:
             break
-        gain += error
+        if before is not None and gain != before[0]:
+            slope = min(1.0, max(0.25, (measured.integrated - before[1]) / (gain - before[0])))
+        before = (gain, measured.integrated)
+        gain += error / slope
         result = (pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
     if needs_limiter:
         result = limited
