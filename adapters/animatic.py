@@ -202,6 +202,12 @@ def _placeholder_speech(text: str, rng: np.random.Generator) -> npt.NDArray[np.f
     return speechlike(spoken_length_s(words), SAMPLE_RATE, seed=seed, peak=1.0)
 
 
+DIALOGUE_BED_DB = -12.0
+"""How far the ambient bed sits under a clip's spoken line, as a dialogue mix keeps it: at the
+bed's ambient-only level a one-word line rose only ~9 dB above it, under the gate's 10 dB level
+spread (``DetectorConfig.speech_level_spread_db``), and was rejected as ``missing_speech``."""
+
+
 def audio_track(
     request: GenerationRequest, samples: int, seed: int
 ) -> tuple[npt.NDArray[np.float32], str]:
@@ -221,6 +227,7 @@ def audio_track(
             speech, note = _placeholder_speech(request.dialogue, rng), "placeholder-voice"
         start = min(int(0.2 * SAMPLE_RATE), samples)
         speech = speech[: samples - start]
+        bed *= np.float32(10 ** (DIALOGUE_BED_DB / 20))
         bed[start : start + len(speech)] += 0.8 * speech
     left = bed
     right = np.roll(bed, 37)

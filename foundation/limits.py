@@ -21,6 +21,12 @@ MAX_ASPECT = 8.0
 MIN_SHOT_S = 0.25
 MIN_SHOT_FRAMES = 6
 MAX_SHOT_S = 120.0
+MIN_LOUDNESS_LUFS = -40.0
+MAX_LOUDNESS_LUFS = -10.0
+"""The loudest ``output.loudness_lufs`` the stitcher reaches within its 1 LU tolerance under its
+-1 dBTP true-peak ceiling: its limiter cannot raise a programme past about -7.5 LUFS (a noise
+bed, measured) or -8.5 LUFS (speech); a louder target failed the delivery's loudness check after
+every shot was paid for (``stitching.audio.normalise_loudness``)."""
 _DEFAULTS = Settings.model_fields  # the configurable caps have their defaults in one place
 
 

@@ -34,7 +34,11 @@ def parse_size(value: str) -> tuple[int, int]:
 class OutputSpec(Strict):
     size: str = "1280x720"
     fps: float = Field(default=24, ge=lim.MIN_FPS, le=lim.MAX_FPS)
-    loudness_lufs: float = Field(default=-16.0, ge=-40, le=-5)
+    loudness_lufs: float = Field(
+        default=-16.0,
+        ge=lim.MIN_LOUDNESS_LUFS,
+        json_schema_extra={"maximum": lim.MAX_LOUDNESS_LUFS},  # refused with the reason below
+    )
     variants: list[VariantItem] = Field(default_factory=list, max_length=MAX_VARIANTS)
     """Other aspects (``"9:16"``) or sizes (``"1080x1920"``), reframed from the main picture, or
     ``{aspect, render, shots}`` objects allowing native renders (``foundation.variants``)."""
@@ -44,6 +48,17 @@ class OutputSpec(Strict):
     def _valid_size(cls, value: str) -> str:
         parse_size(value)
         return value.strip().lower()
+
+    @field_validator("loudness_lufs")
+    @classmethod
+    def _reachable_loudness(cls, value: float) -> float:
+        if value > lim.MAX_LOUDNESS_LUFS:
+            raise ValueError(
+                f"must be at most {lim.MAX_LOUDNESS_LUFS:g} LUFS: under the -1 dBTP true-peak "
+                "ceiling the stitcher's limiter cannot make a programme louder (noise tops out "
+                "near -7.5 LUFS, speech near -8.5), so the delivery would fail its loudness check"
+            )
+        return value
 
     @property
     def width(self) -> int:

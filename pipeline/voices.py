@@ -26,6 +26,7 @@ from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
 from registry import ModelKind, ModelSpec, Registry
 from router import StageCandidate, StageDecision, hosted_first, route_stage, stage_providers
+from stitching.voiceover import room_problem
 
 WORDS_PER_S = 2.5  # the expected speaking rate, for quotes
 AUDIO_TOKENS_PER_S = 1250 / 60  # gpt-4o-mini-tts audio output tokens (UNCERTAIN: ~$0.015/min)
@@ -125,7 +126,8 @@ def route_line(
 
 def plan_voices(ctx: RunContext, board: Storyboard, mode: Mode | str) -> dict[str, StageDecision]:
     """Every voiced shot's tts stage; raises ``InvalidInputError`` (before any spend) naming the
-    ``dialogue`` no tts model can take or the ``voice`` no enabled model can honour."""
+    ``dialogue`` no tts model can take or no voice can fit in its shot (``room_problem``), or the
+    ``voice`` no enabled model can honour."""
     providers = tts_providers(ctx.providers, ctx.settings)
     decisions: dict[str, StageDecision] = {}
     problems: list[Problem] = []
@@ -134,6 +136,8 @@ def plan_voices(ctx: RunContext, board: Storyboard, mode: Mode | str) -> dict[st
         decisions[line.shot_id] = decision
         if not decision.chain:
             problems.append(_problem(ctx.registry, line, decision))
+        elif (why := room_problem(len(line.text.split()), line.shot_s)) is not None:
+            problems.append(Problem(f"{line.path}.dialogue", why))  # was paid for, then failed
     if problems:
         raise InvalidInputError(
             "some lines cannot be voiced; nothing was reserved or sent to a provider", problems

@@ -85,10 +85,14 @@ def speech_segments(pcm: npt.NDArray[np.int16], cfg: DetectorConfig) -> list[Spe
         if pause.last - pause.first + 1 < gap and pause.first > 0 and pause.last < voiced.size - 1:
             voiced[pause.first : pause.last + 1] = True
     levels = _frame_levels(pcm)
+    shortest = max(1, round(cfg.speech_min_s / VAD_FRAME_S))
     out = []
-    for run in runs(voiced, max(1, round(cfg.speech_min_s / VAD_FRAME_S))):
+    for run in runs(voiced, shortest):
         stretch = levels[run.first : run.last + 1]
         floor, top = np.percentile(stretch, [10, 90])
+        # a short line in a long voiced bed is under a tenth of the stretch: its top is the level
+        # its loudest ``speech_min_s`` reaches, not the stretch's 90th percentile (the bed's)
+        top = max(top, float(np.sort(stretch)[-shortest]))
         if top - floor < cfg.speech_level_spread_db:
             continue
         # the VAD also passes a steady bed under the voice: the speech is what rises above it

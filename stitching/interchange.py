@@ -42,6 +42,28 @@ class InterchangeError(StitchError):
     """An edit interchange file cannot be written."""
 
 
+class NoEdlError(InterchangeError):
+    """The output's frame rate has no CMX 3600 timecode, so it has no EDL (``edl_problem``)."""
+
+    status_code = 404
+
+
+def edl_problem(rate: float) -> str | None:
+    """Why a CMX 3600 EDL cannot count frames at ``rate`` fps, or None. Its timecode (through the
+    OTIO adapter) exists only at the SMPTE rates: 23.976, 24, 25, 29.97, 30, 47.952, 48, 50,
+    59.94 and 60 fps; the OTIO timeline and the FCPXML carry the edit at any rate."""
+    import opentimelineio as otio
+
+    try:
+        otio.opentime.to_timecode(otio.opentime.RationalTime(0, rate), rate)
+    except ValueError:
+        return (
+            f"CMX 3600 timecode has no {rate:.6g} fps (SMPTE rates only: 23.976, 24, 25, 29.97, "
+            "30, 47.952, 48, 50, 59.94, 60); the .otio and .fcpxml files carry the edit"
+        )
+    return None
+
+
 def interchange_paths(out: Path) -> dict[str, Path]:
     """Where ``export`` writes each format for the output ``out``."""
     return {fmt: out.with_name(f"{out.stem}.{fmt}") for fmt in FORMATS}
@@ -54,15 +76,27 @@ Voices = Mapping[str, Mapping[str, Any]]
 def export(
     plan: EditPlan, out: Path, cues: Sequence[Cue] = (), voices: Voices | None = None
 ) -> dict[str, Path]:
-    """Write ``OUT.otio``, ``OUT.fcpxml`` and ``OUT.edl`` beside ``out``; their paths by format."""
+    """Write ``OUT.otio``, ``OUT.fcpxml`` and ``OUT.edl`` beside ``out``; their paths by format.
+
+    At a frame rate CMX 3600 cannot count (``edl_problem``) there is no ``OUT.edl`` (one left
+    there by an earlier render is removed): the picture is deliverable at any rate the storyboard
+    accepts, and the other two files carry the edit."""
     paths = interchange_paths(out)
-    for fmt, text in _texts(plan, out.stem, MediaNames(), FORMATS, cues, voices or {}).items():
+    formats = FORMATS
+    if edl_problem(float(plan.profile.rate)) is not None:
+        formats = tuple(fmt for fmt in FORMATS if fmt != "edl")
+        paths.pop("edl").unlink(missing_ok=True)
+    for fmt, text in _texts(plan, out.stem, MediaNames(), formats, cues, voices or {}).items():
         paths[fmt].write_text(text, encoding="utf-8")
     return paths
 
 
 def render(plan: EditPlan, fmt: Format, title: str, *, portable: bool = False) -> str:
-    """The plan as one interchange format. ``portable``: media named by file name only."""
+    """The plan as one interchange format. ``portable``: media named by file name only. Raises
+    ``NoEdlError`` for an EDL at a rate CMX 3600 cannot count (``edl_problem``)."""
+    problem = edl_problem(float(plan.profile.rate)) if fmt == "edl" else None
+    if problem is not None:
+        raise NoEdlError(f"{title}.edl: this output has no EDL: {problem}")
     return _texts(plan, title, MediaNames(portable), (fmt,))[fmt]
 
 

@@ -58,9 +58,17 @@ class OutputProfile:
 
     @property
     def timescale(self) -> int:
-        """MP4 video track timescale in which one frame lasts a whole number of ticks."""
+        """MP4 video track timescale in which one frame lasts a whole number of ticks, at least
+        10000: FFmpeg's mov muxer doubles a smaller one until it is (``movenc.c``, without
+        ``video_track_timescale``), so the file's timestamps would not be the ones written (at
+        13.37 fps, ``1337/100``: every packet differed and the verified stitch failed)."""
         num = self.rate.numerator
-        return num if num >= 1000 else num * 1000 // self.rate.denominator * self.rate.denominator
+        if num < 1000:
+            return num * 1000 // self.rate.denominator * self.rate.denominator
+        scale = num
+        while scale < 10_000:
+            scale *= 2
+        return scale
 
     @property
     def frame_ticks(self) -> int:

@@ -42,6 +42,25 @@ def room_s(shot_s: float) -> float:
     return max(0.0, shot_s - LEAD_S - TAIL_S)
 
 
+FASTEST_WORD_S = 0.2
+"""The least a spoken word lasts (5 words a second, twice a normal rate): a line whose words at
+that pace, sped up by ``MAX_TEMPO``, still overrun its shot's room cannot fit (``room_problem``)."""
+
+
+def room_problem(words: int, shot_s: float) -> str | None:
+    """Why no voice can fit a ``words``-word line in a ``shot_s`` shot, known before it is spoken
+    (None when one may): the shot has no room, or less than the words take at the fastest pace."""
+    room, least = room_s(shot_s), words * FASTEST_WORD_S / MAX_TEMPO
+    if room > 0 and room >= least:
+        return None
+    return (
+        f"the {shot_s:g}s shot holds {room:.2f}s of speech ({LEAD_S:g}s lead-in, {TAIL_S:g}s "
+        f"tail); its {words} word{'s' * (words != 1)} need at least {least:.2f}s even at "
+        f"{1 / FASTEST_WORD_S:g} words a second sped up {MAX_TEMPO:g}x: shorten the line or "
+        "lengthen the shot"
+    )
+
+
 def fit_line(spoken_s: float, shot_s: float) -> VoiceFit | str:
     """The fit of a ``spoken_s`` line in a ``shot_s`` shot, or why it does not fit."""
     room = room_s(shot_s)

@@ -62,3 +62,17 @@ def test_the_segment_an_edit_names_is_downloadable_by_its_owner(client, headers,
     assert "nope" in missing.json()["detail"]
     for path in (job["links"]["edl"], segment):
         assert client.get(path, headers=other_headers).status_code == 404
+
+
+def test_a_rate_cmx_3600_cannot_count_is_delivered_without_an_edl(client, headers):
+    """12 fps is in the storyboard's range but has no SMPTE timecode: the job used to fail at the
+    stitch, after every shot was paid for; it is delivered, and its EDL answers 404 saying why."""
+    board = tiny_board(shots=2)
+    board["output"]["fps"] = 12
+    job_id = client.post("/v1/jobs", json={"storyboard": board}, headers=headers).json()["id"]
+    job = wait_for_job(client, job_id, headers)
+    assert job["status"] == "delivered", job["error"]
+    assert client.get(job["links"]["otio"], headers=headers).status_code == 200
+    answer = client.get(job["links"]["edl"], headers=headers)
+    assert answer.status_code == 404
+    assert "CMX 3600 timecode has no 12 fps" in answer.json()["detail"]

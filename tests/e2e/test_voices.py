@@ -27,6 +27,8 @@ from tests.quality.test_model_pool import ROOT, SLOW_LOAD
 from tests.router.test_cli_plan import app_with, run
 
 FIRST_S = 1.0  # shot a's length: shot b, the voiced one, starts here
+TOO_LONG_SPOKEN = "We leave now."  # 1.2 s at the emulated voice's pace: a 1 s shot holds 0.6 s
+# (planning refuses only a line that overruns its shot even at 5 words a second sped up 1.25x)
 
 
 def board(line: str, voiced_s: float) -> dict[str, object]:
@@ -103,8 +105,7 @@ def test_the_voiced_line_is_heard_and_captioned_at_its_shot(tmp_path, cli):
 
 
 def test_a_line_too_long_for_its_shot_fails_before_the_video_is_paid(tmp_path, cli):
-    line = "We leave at dawn and we do not come back to this harbour again."
-    _, report = render(cli, tmp_path, line, 1.0)
+    _, report = render(cli, tmp_path, TOO_LONG_SPOKEN, 1.0)
     shot = report["shots"][1]
     assert shot["status"] == "failed"
     assert "1.25x allowed" in shot["error"]
@@ -117,7 +118,7 @@ def test_a_render_failing_before_its_gate_loads_exits_with_its_code(tmp_path):
     ``shotline render`` exits 4 after the load ends (it aborted with 134 when the process tore
     down while the loading thread was inside onnxruntime)."""
     path, marker = tmp_path / "voiced.yaml", tmp_path / "loaded"
-    story = board("We leave at dawn and we do not come back to this harbour again.", 1.0)
+    story = board(TOO_LONG_SPOKEN, 1.0)
     story["scenes"][0]["shots"] = story["scenes"][0]["shots"][1:]  # type: ignore[index]
     path.write_text(yaml.safe_dump(story))
     argv = ["render", str(path), "-o", str(tmp_path / "out.mp4"), "--providers", "emulated"]

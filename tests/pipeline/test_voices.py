@@ -259,3 +259,27 @@ def test_an_answer_running_far_past_its_shot_is_refused_undecoded(tmp_path, monk
     assert (rambling.model_id, rambling.status) == ("openai/tts-1", "rejected")
     assert "runs over 72 s for a 3 s shot (not decoded further)" in (rambling.error or "")
     assert (spoken.model_id, spoken.status) == ("openai/gpt-4o-mini-tts", "accepted")
+
+
+@pytest.mark.parametrize(
+    ("line", "seconds"),
+    [("Hello.", 0.3), ("Hello.", 0.4), ("We leave at dawn and we do not come back.", 1.0)],
+)
+def test_a_line_no_voice_can_fit_in_its_shot_is_refused_at_its_dialogue(line, seconds):
+    """A 0.3 s shot holds no speech (0.25 s lead-in, 0.15 s tail): its tts stage was paid for and
+    then failed ("it would have to be infx faster"), with the other shots' videos paid for too
+    (found by benchmarks/explore_boards.py). So is a line whose words overrun the shot's room
+    even at 5 words a second sped up 1.25x."""
+    with pytest.raises(InvalidInputError) as info:
+        voices.plan_voices(context("emulated"), voiced(line=line, duration=seconds), "preview")
+    (problem,) = info.value.problems
+    assert problem.path == "scenes[0].shots[0].dialogue"
+    assert f"the {seconds:g}s shot holds" in problem.message
+
+
+def test_a_short_line_that_may_fit_is_routed():
+    """Three words in a 1 s shot (0.6 s of room) may fit a fast voice: its tts stage decides."""
+    (decision,) = voices.plan_voices(
+        context("emulated"), voiced("We leave now.", duration=1.0), "preview"
+    ).values()
+    assert decision.chain

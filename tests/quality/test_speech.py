@@ -102,3 +102,19 @@ def test_speech_in_a_shot_without_dialogue_is_a_warning() -> None:
 def test_speech_is_not_listened_to_unless_asked() -> None:
     assert check_speech(pcm(speechlike(1.0)), expect("any"), CFG) == []
     assert check_speech(None, expect("required", LINE), CFG) == []
+
+
+def test_a_short_line_in_a_long_voiced_bed_is_heard() -> None:
+    """Two words (0.8 s) in an 8 s clip over a steady bed the VAD takes for voice (a hum): the
+    line is a tenth of the voiced stretch, so its 90th-percentile level was the bed's, the level
+    spread failed, and every model's clip was rejected as ``missing_speech`` (found by
+    ``benchmarks/explore_boards.py``: short lines in long shots failed after spending)."""
+    t = np.arange(8 * VAD_RATE) / VAD_RATE
+    bed = 0.06 * np.sin(2 * np.pi * 110 * t) + 0.01 * RNG.standard_normal(t.size)
+    assert voiced_frames(pcm(bed), 3).mean() > 0.9
+    line = "Hello there."
+    audio = bed.copy()
+    spoken = speechlike(spoken_length_s(word_count(line)), peak=0.8)
+    audio[VAD_RATE : VAD_RATE + spoken.size] += spoken
+    assert check_speech(pcm(audio), expect("required", line), CFG) == []
+    assert speech_segments(pcm(bed), CFG) == []  # the bed alone is still no speech

@@ -267,6 +267,19 @@ class TestNeverRenders:
             "scenes[0].shots[0].duration: 0.3s is 3 frames at 10 fps; a shot needs at least 6 frames"
         ]
 
+    @pytest.mark.parametrize("lufs", [-9.99, -5, 0])
+    def test_loudness_the_stitcher_cannot_reach(self, lufs):
+        """-5 was accepted, and the delivery failed its loudness check (reached -7.8) after every
+        shot was paid for; the limit is the stitcher's (``tests/stitching/test_loudness_cap.py``)."""
+        (problem,) = _problems(_output(loudness_lufs=lufs))
+        assert problem.startswith(
+            "output.loudness_lufs: must be at most -10 LUFS: under the -1 dBTP"
+        )
+
+    @pytest.mark.parametrize("lufs", [-10, -16, -40])
+    def test_loudness_in_reach(self, lufs):
+        assert parse_storyboard(_output(loudness_lufs=lufs)).output.loudness_lufs == lufs
+
     @pytest.mark.parametrize("fps", [0.5, 0.0001, 9.99, 121])
     def test_fps_out_of_range(self, fps):
         (problem,) = _problems(_output(fps=fps))

@@ -421,3 +421,15 @@ def test_loudness_measured_while_muxing_is_the_outputs(shots, tmp_path):
     measured = measure_file(result.path)
     assert loudness["integrated_lufs"] == measured.integrated
     assert loudness["true_peak_db"] == measured.true_peak
+
+
+@pytest.mark.parametrize("fps", [13.37, 59.95])
+def test_a_rate_with_a_small_numerator_verifies(fps, shots, tmp_path):
+    """13.37 fps is 1337/100: its frames were timed in a 1337-tick timescale, which FFmpeg's mov
+    muxer doubled to 10696, so none of the file's video packets had the timestamps written and the
+    verified stitch failed after every shot was paid for (found by benchmarks/explore_boards.py)."""
+    profile = replace(PROFILE, fps=fps)
+    items = normalise_all(shots[:2], ["cut", "crossfade:0.25"], tmp_path / "seg", 20, True, profile)
+    result = assemble(plan_edit(items, profile), tmp_path / "out.mp4")
+    assert result.verification["checks"]["video_packets"]["passed"], result.verification
+    assert result.verification["passed"]

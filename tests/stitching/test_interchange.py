@@ -12,7 +12,14 @@ import pytest
 
 from media.runner import run_ffmpeg
 from stitching import MusicBed, OutputProfile, interchange
-from stitching.interchange import InterchangeError, export, interchange_paths, render
+from stitching.interchange import (
+    InterchangeError,
+    NoEdlError,
+    edl_problem,
+    export,
+    interchange_paths,
+    render,
+)
 from tests.stitching.interchange_checks import (
     check_edl,
     check_fcpxml,
@@ -210,3 +217,30 @@ def test_a_format_that_cannot_be_written_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(interchange, "fcpxml_text", refuse)
     with pytest.raises(InterchangeError, match=r"^film\.fcpxml: cannot be written: no such effect"):
         export(synthetic_plan(PROFILE, CUTS_AND_CROSSFADE), tmp_path / "film.mp4")
+
+
+SMPTE_RATES = [23.976, 24, 25, 29.97, 30, 47.952, 48, 50, 59.94, 60]
+
+
+@pytest.mark.parametrize("fps", SMPTE_RATES)
+def test_smpte_rates_have_an_edl(fps):
+    assert edl_problem(float(OutputProfile(160, 90, fps).rate)) is None
+
+
+@pytest.mark.parametrize("fps", [10, 12, 15, 72, 90, 100, 119.88, 120, 13.37])
+def test_other_rates_have_no_edl_and_the_rest_is_written(tmp_path, fps):
+    """Rates the storyboard accepts (10-120 fps) but CMX 3600 cannot count: the stitch failed
+    after every shot was paid for (``SMPTE timecode does not support this rate``). The .otio and
+    .fcpxml carry the edit; no .edl is written, and one left by an earlier render goes."""
+    frames = round(fps)  # one second a shot
+    shots = [("a", frames, "cut"), ("b", frames, "crossfade:0.5"), ("c", frames, "cut")]
+    plan = synthetic_plan(OutputProfile(160, 90, fps), shots)
+    out = tmp_path / "film.mp4"
+    interchange_paths(out)["edl"].write_text("stale")
+    paths = export(plan, out)
+    assert set(paths) == {"otio", "fcpxml"}
+    assert not (tmp_path / "film.edl").exists()
+    check_otio(otio.adapters.read_from_file(str(paths["otio"])), plan)
+    check_fcpxml(paths["fcpxml"].read_text(), plan)
+    with pytest.raises(NoEdlError, match=r"^film\.edl: this output has no EDL: CMX 3600 timecode"):
+        render(plan, "edl", "film")

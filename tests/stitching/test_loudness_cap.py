@@ -1,0 +1,58 @@
+"""The loudest target a storyboard may ask for (``foundation.limits.MAX_LOUDNESS_LUFS``) is one
+the stitcher reaches within its 1 LU tolerance under the -1 dBTP ceiling, for noise, speech and
+music alike; a louder one is out of the limiter's reach."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from foundation.limits import MAX_LOUDNESS_LUFS
+from media.speechlike import speechlike
+from stitching import OutputProfile
+from stitching.audio import normalise_loudness
+from stitching.loudness import measure_pcm
+from stitching.verify import LOUDNESS_TOLERANCE_LU
+
+RATE = 48_000
+RNG = np.random.default_rng(5)
+T = np.arange(4 * RATE) / RATE
+
+
+def _stereo(mono: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    return np.ascontiguousarray(np.stack([mono, np.roll(mono, 37)], axis=1), dtype=np.float32)
+
+
+def _music() -> npt.NDArray[np.floating]:
+    notes = np.sin(2 * np.pi * np.outer((220.0, 277.2, 329.6), T)).sum(axis=0)
+    pulsing: npt.NDArray[np.floating] = 0.1 * notes * (0.5 + 0.5 * np.sin(2 * np.pi * 2 * T) ** 2)
+    return pulsing
+
+
+SOUNDS: dict[str, Callable[[], npt.NDArray[np.floating]]] = {
+    "noise": lambda: 0.1 * RNG.standard_normal(T.size),
+    "speech": lambda: speechlike(4.0, RATE, peak=0.5),
+    "music": _music,
+}
+
+
+def _reached(sound: str, target: float) -> float:
+    profile = OutputProfile(160, 90, 24, loudness_lufs=target)
+    out, _ = normalise_loudness(_stereo(SOUNDS[sound]()), profile)
+    measured = measure_pcm(out, RATE)
+    assert measured.true_peak <= profile.true_peak_db
+    return measured.integrated
+
+
+@pytest.mark.parametrize("sound", sorted(SOUNDS))
+def test_the_loudest_target_allowed_is_reached(sound):
+    reached = _reached(sound, MAX_LOUDNESS_LUFS)
+    assert abs(reached - MAX_LOUDNESS_LUFS) <= LOUDNESS_TOLERANCE_LU
+
+
+@pytest.mark.parametrize("sound", ["noise", "speech"])
+def test_a_louder_target_is_out_of_reach(sound):
+    assert _reached(sound, -5.0) < -5.0 - LOUDNESS_TOLERANCE_LU
