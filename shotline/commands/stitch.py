@@ -38,17 +38,26 @@ def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, T
     return clips
 
 
+OPTION_OF = {"size": "--size", "fps": "--fps", "loudness_lufs": "--loudness"}
+
+
 def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
-    from foundation.output import parse_size
+    """The output as a storyboard's ``output`` would be checked (``OutputSpec``: the same sizes,
+    rates and reachable loudness), each problem named by its option."""
+    from pydantic import ValidationError
+
+    from foundation.output import OutputSpec
     from stitching import OutputProfile
 
     try:
-        width, height = parse_size(size)
-        return OutputProfile(width, height, fps, loudness_lufs=loudness)
-    except ValueError as exc:
-        raise InvalidInputError(
-            "bad output settings", [Problem("--size/--fps", str(exc))]
-        ) from None
+        out = OutputSpec(size=size, fps=fps, loudness_lufs=loudness)
+    except ValidationError as exc:
+        problems = [
+            Problem(OPTION_OF.get(str(error["loc"][0]), "--size"), error["msg"])
+            for error in exc.errors()
+        ]
+        raise InvalidInputError("bad output settings", problems) from None
+    return OutputProfile(out.width, out.height, out.fps, loudness_lufs=out.loudness_lufs)
 
 
 def _table(result: StitchResult) -> Table:

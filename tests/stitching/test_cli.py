@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -75,6 +76,24 @@ def test_bad_transition_is_invalid_input(shots, tmp_path):
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 2
     assert json.loads(result.output)["problems"][0].startswith("--transition")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--loudness", "-5", "--loudness: Value error, must be at most -10 LUFS"),
+        ("--fps", "0", "--fps: Input should be greater than or equal to"),
+        ("--size", "161x90", "--size: Value error,"),
+    ],
+)
+def test_output_settings_are_checked_as_a_storyboards_output(shots, tmp_path, option, value, said):
+    """The same checks as ``output`` in a storyboard (``OutputSpec``): a loudness the limiter
+    cannot reach is refused before any work, not after the stitch as a failed loudness check."""
+    args = ["stitch", str(shots[0]), "-o", str(tmp_path / "o.mp4"), option, value, "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(json.loads(result.output)["problems"])
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_unreadable_clip_is_invalid_input(tmp_path):
