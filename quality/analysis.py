@@ -123,6 +123,7 @@ def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: fl
     if not streams:
         return
     packets = container.demux(*streams)
+    starts: dict[int, float] = {}  # each stream's first timestamp: stop_s counts from there
     while state.consecutive < MAX_CONSECUTIVE_ERRORS:
         try:
             packet = next(packets)
@@ -131,7 +132,7 @@ def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: fl
         except (av.error.FFmpegError, ValueError):
             state.errors += 1
             return
-        if packet.pts is not None and packet.time_base and packet.pts * packet.time_base > stop_s:
+        if _past(packet, starts, stop_s):
             for stream in streams:  # the frames the decoders still hold
                 _take(state, _decoded(stream.decode, None))
             return
@@ -143,6 +144,15 @@ def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: fl
             continue
         state.consecutive = 0
         _take(state, frames)
+
+
+def _past(packet: Any, starts: dict[int, float], stop_s: float) -> bool:
+    """Whether ``packet`` lies more than ``stop_s`` seconds after its stream's first packet (a
+    provider's clip may start at any timestamp: 10 hours in, or below zero)."""
+    if packet.pts is None or not packet.time_base:
+        return False
+    seconds = float(packet.pts * packet.time_base)
+    return seconds - starts.setdefault(packet.stream.index, seconds) > stop_s
 
 
 def _decoded(decode: Callable[[Any], list[Any]], packet: Any) -> list[Any]:
