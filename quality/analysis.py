@@ -146,7 +146,7 @@ def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: fl
         _take(state, frames)
 
 
-def _past(packet: Any, starts: dict[int, float], stop_s: float) -> bool:
+def _past(packet: av.Packet[Any], starts: dict[int, float], stop_s: float) -> bool:
     """Whether ``packet`` lies more than ``stop_s`` seconds after its stream's first packet (a
     provider's clip may start at any timestamp: 10 hours in, or below zero)."""
     if packet.pts is None or not packet.time_base:
