@@ -39,3 +39,12 @@ def test_a_clip_declaring_more_pixels_than_any_output_is_not_decoded(tmp_path: P
     assert clip.stat().st_size < 200_000  # 36 MP a frame in 100 KB
     problem = _refused(clip, tmp_path)
     assert problem.endswith("it declares 8192x4352 pixels a frame, over 33,177,600 (not decoded)")
+
+
+def test_a_still_image_is_not_a_clip(tmp_path: Path):
+    """A PNG (here under a video's name, as a provider's error page or a user's mix-up) was
+    refused mid-work as 'a segment needs at least one frame, got 0'."""
+    still = tmp_path / "still.png"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=c=red:s=32x32", "-frames:v", "1", str(still)])
+    clip = still.rename(tmp_path / "shot.mp4")
+    assert _refused(clip, tmp_path).endswith("is a still image (png_pipe), not a video clip")
