@@ -5,8 +5,9 @@ Every image-to-video model renders the first frame it is given, so the frame is 
 the aspect of the requested video (a 1:1 reference under a 16:9 video would be letterboxed, or, on
 Kling, which takes the video's aspect from the image, render a square clip). Then it is brought
 within the provider's sides and encoded within its inline limit (PNG when that fits, else JPEG at
-falling quality). An image that already fits is sent as it is, byte for byte. Each adapter names
-its port; the limits and their sources:
+falling quality). An image that already fits is sent as it is, byte for byte, when it is a PNG,
+JPEG or WebP (any other type is re-encoded). Each adapter names its port; the limits and their
+sources:
 
 - Runway: a data URI of at most 5 MB (docs.dev.runwayml.com/assets/inputs, 2026-12-04, as the
   emulator's ``runway_rules.check_uri``), sides under 8,000 px ("common error reasons" on the same
@@ -25,7 +26,6 @@ its port; the limits and their sources:
 from __future__ import annotations
 
 import base64
-import mimetypes
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.errors import RejectedInputError
-from media.images import decode_problem
+from media.images import decode_problem, sniff_image
 
 Image = npt.NDArray[np.uint8]
 ASPECT_TOLERANCE = 0.01  # a frame this close to the video's aspect is not cropped
@@ -112,9 +112,13 @@ def _read(path: Path, port: ImagePort) -> tuple[bytes, Image]:
 
 
 def _within(raw: bytes, image: Image, fitted: Image, path: Path, port: ImagePort) -> Frame:
+    """The bytes as they are when they fit and are PNG, JPEG or WebP (typed by their content, not
+    their name: a data URI must name its bytes' type, docs.dev.runwayml.com/assets/inputs); any
+    other image (GIF, BMP, TIFF) is re-encoded."""
     limit = port.max_bytes()
-    if fitted is image and (limit is None or len(raw) <= limit):
-        return Frame(raw, mimetypes.guess_type(path.name)[0] or "image/png")
+    mime = sniff_image(raw)
+    if fitted is image and mime is not None and (limit is None or len(raw) <= limit):
+        return Frame(raw, mime)
     return _encoded(fitted, limit, path, port.provider)
 
 

@@ -33,13 +33,13 @@ from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Cursor, Move, job_key, music_key
 from router import StageCandidate
 from stitching import music_problem
+from stitching.audio import SILENT_RMS
 from stitching.voiceover import RATE, longest_heard, read_mono
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
 
 STAGE = Stage.MUSIC
 FAILED = "music.failed"
-SILENT_RMS = 10 ** (-60 / 20)  # a bed quieter than -60 dBFS throughout is silence
 _EMULATED = {"elevenlabs": ""}
 
 

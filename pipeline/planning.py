@@ -120,7 +120,10 @@ def check_music(ctx: RunContext, board: Storyboard) -> None:
     it was put there; it must still be there."""
     if board.music is None or board.music.file is None:
         return
-    problem = _input_problem(ctx, board.music.file, stitching.music_problem)
+    heard_s = sum(shot.duration for _, shot in board.shots())  # what the programme can hear
+    problem = _input_problem(
+        ctx, board.music.file, lambda path: stitching.music_problem(path, heard_s)
+    )
     if problem is not None:
         raise InvalidInputError(
             "the music bed cannot be used; nothing was reserved or sent to a provider",

@@ -40,6 +40,10 @@ LEVELS = np.arange(256, dtype=np.float64)
 LIMITED_LUMA = np.round(16 + LEVELS * 219 / 255).astype(np.uint8)  # full-range value -> limited
 LIMITED_CHROMA = np.round(128 + (LEVELS - 128) * 224 / 255).astype(np.uint8)
 COLOUR_BINS = 16
+MIN_FLOW_SIDE = 32
+"""Optical flow runs only on a proxy at least this many pixels a side: OpenCV 5.1's DIS flow
+raises on smaller pictures and kills the process (SIGSEGV) on ones under 32 rows and wider than
+tall (measured: 24x100 and 31x100 crash, 32x100 and 32x4000 do not)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,11 @@ class VideoAccumulator:
             cv2.normalize(proxy, None, 0, 255, cv2.NORM_MINMAX),
             np.uint8,
         )
-        if self.prev_sample is not None and self.prev_sample.shape == proxy.shape:
+        if (
+            self.prev_sample is not None
+            and self.prev_sample.shape == proxy.shape
+            and min(proxy.shape) >= MIN_FLOW_SIDE
+        ):
             flow = np.asarray(self.flow.calc(self.prev_sample, stretched, None))  # type: ignore[call-overload]
             # flow is only trusted on textured pixels that actually changed (aperture problem)
             changed = cv2.absdiff(self.prev_sample, stretched) > 4

@@ -3,7 +3,9 @@ fixed short side), audio in the same demux loop, and per-frame statistics that a
 
 from __future__ import annotations
 
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,10 @@ class ClipAnalysis:
     error: str | None = None
     elapsed_s: float = 0.0
     speech_pcm: npt.NDArray[np.int16] | None = None  # 16 kHz mono, when asked for
+    damaged: tuple[float, float] | None = None
+    """Seconds from the first video packet that failed to decode to the next keyframe after the
+    last one (or the end): the pictures between are missing or predicted from a broken one."""
+    video_failures: int = 0
 
 
 @dataclass
@@ -50,6 +56,10 @@ class _Pass:
     audio: AudioAccumulator | None
     errors: int = 0
     consecutive: int = 0
+    video_failures: list[float] = field(default_factory=list)  # seconds from the video's start
+    damage_from: float = float("inf")
+    in_flight: deque[float] = field(default_factory=lambda: deque(maxlen=1))
+    keyframes: list[float] = field(default_factory=list)
 
 
 def analyse(
@@ -98,6 +108,8 @@ def analyse(
         error=error,
         elapsed_s=time.perf_counter() - started,
         speech_pcm=speech,
+        damaged=_damage(state, video.end_s if video is not None else 0.0),
+        video_failures=len(state.video_failures),
     )
 
 
@@ -115,7 +127,11 @@ def _open_streams(
         rate = vstream.average_rate or vstream.guessed_rate
         video = VideoAccumulator(cfg, float(rate) if rate else 24.0, keep_thumbs)
     audio = AudioAccumulator(keep_speech) if astream is not None else None
-    return _Pass(video, audio)
+    state = _Pass(video, audio)
+    if vstream is not None:  # the packets a frame-threaded decoder may still hold
+        threads = vstream.codec_context.thread_count or min((os.cpu_count() or 1) + 1, 16)
+        state.in_flight = deque(maxlen=threads + 1)  # FFmpeg's automatic count: cores + 1
+    return state
 
 
 def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: float) -> None:
@@ -123,6 +139,7 @@ def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: fl
     if not streams:
         return
     packets = container.demux(*streams)
+    starts: dict[int, float] = {}  # each stream's first timestamp: stop_s counts from there
     while state.consecutive < MAX_CONSECUTIVE_ERRORS:
         try:
             packet = next(packets)
@@ -131,18 +148,64 @@ def _decode_all(container: av.container.InputContainer, state: _Pass, stop_s: fl
         except (av.error.FFmpegError, ValueError):
             state.errors += 1
             return
-        if packet.pts is not None and packet.time_base and packet.pts * packet.time_base > stop_s:
+        if _past(packet, starts, stop_s):
             for stream in streams:  # the frames the decoders still hold
                 _take(state, _decoded(stream.decode, None))
             return
+        video_s = _video_seconds(packet, starts)
+        if video_s is not None:
+            _note_video(state, video_s, packet.is_keyframe)
         try:
             frames = packet.decode()
         except (av.error.FFmpegError, ValueError):
             state.errors += 1
             state.consecutive += 1
+            if video_s is not None:
+                _video_failed(state, video_s)
             continue
         state.consecutive = 0
         _take(state, frames)
+
+
+def _past(packet: av.Packet[Any], starts: dict[int, float], stop_s: float) -> bool:
+    """Whether ``packet`` lies more than ``stop_s`` seconds after its stream's first packet (a
+    provider's clip may start at any timestamp: 10 hours in, or below zero)."""
+    if packet.pts is None or not packet.time_base:
+        return False
+    seconds = float(packet.pts * packet.time_base)
+    return seconds - starts.setdefault(packet.stream.index, seconds) > stop_s
+
+
+def _video_seconds(packet: av.Packet[Any], starts: dict[int, float]) -> float | None:
+    """A video packet's time from the video's first packet (None: not video, or no timestamp)."""
+    if packet.stream.type != "video" or packet.pts is None or not packet.time_base:
+        return None
+    return max(0.0, float(packet.pts * packet.time_base) - starts[packet.stream.index])
+
+
+def _note_video(state: _Pass, seconds: float, keyframe: bool) -> None:
+    if keyframe:
+        state.keyframes.append(seconds)
+    state.in_flight.append(seconds)
+    if state.video_failures:  # decoded after a failure: maybe predicted from the lost picture
+        state.damage_from = min(state.damage_from, seconds)
+
+
+def _video_failed(state: _Pass, seconds: float) -> None:
+    """A frame-threaded decoder reports a bad packet a few packets late: the damage may start
+    at any packet still in flight."""
+    state.video_failures.append(seconds)
+    state.damage_from = min(state.damage_from, *state.in_flight)
+
+
+def _damage(state: _Pass, end_s: float) -> tuple[float, float] | None:
+    """From the earliest picture that may be lost or predicted from a lost one to the next
+    keyframe after the last failure, or the end."""
+    if not state.video_failures:
+        return None
+    last = max(state.video_failures)
+    after = [k for k in state.keyframes if k > last]
+    return state.damage_from, min(after) if after else max(end_s, last)
 
 
 def _decoded(decode: Callable[[Any], list[Any]], packet: Any) -> list[Any]:

@@ -42,6 +42,13 @@ def check_integrity(clip: ClipAnalysis, cfg: DetectorConfig) -> list[Finding]:
                 missing,
             )
         ]
+    if clip.damaged is not None:
+        start, end = clip.damaged
+        message = (
+            f"{clip.video_failures} video packets failed to decode: pictures from {start:.2f}s "
+            f"to {end:.2f}s are missing or damaged (until the next keyframe)"
+        )
+        return [Finding("corrupt_video", message, start, end, "error", clip.video_failures)]
     if clip.decode_errors:
         return [
             Finding(

@@ -122,11 +122,14 @@ def _smooth(values: Pcm, width: int) -> Pcm:
 
 
 MIN_MUSIC_S = 0.1
+SILENT_RMS = 10 ** (-60 / 20)  # a bed quieter than -60 dBFS throughout is silence
+SILENCE_RATE = 8_000  # enough to hear a bed's level, at a sixth of the programme rate's cost
 
 
-def music_problem(path: Path) -> str | None:
+def music_problem(path: Path, heard_s: float | None = None) -> str | None:
     """Why the stitcher cannot lay ``path`` under a programme (None when it can): checked before
-    any spend, since the bed is only read once every shot has been paid for."""
+    any spend, since the bed is only read once every shot has been paid for. With ``heard_s``
+    (the programme's length) the part of the bed it would hear is decoded: silence is refused."""
     if not path.is_file():
         return f"{path} is not a file"
     info = probe(path)
@@ -137,6 +140,22 @@ def music_problem(path: Path) -> str | None:
     seconds = info.audio_duration_s or info.duration_s
     if seconds < MIN_MUSIC_S:
         return f"{path} lasts {seconds:.3f}s; a bed must last at least {MIN_MUSIC_S:g}s to loop"
+    return None if heard_s is None else _silence_problem(path, heard_s)
+
+
+def _silence_problem(path: Path, heard_s: float) -> str | None:
+    import av.error
+
+    from stitching.voiceover import read_mono
+
+    try:
+        samples = read_mono(path, rate=SILENCE_RATE, max_s=heard_s)
+    except (av.error.FFmpegError, ValueError) as exc:
+        return f"{path} cannot be decoded: {exc}"
+    rms = float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
+    if rms < SILENT_RMS:
+        heard = min(heard_s, samples.size / SILENCE_RATE)
+        return f"{path} is silent (under -60 dBFS) over the {heard:.1f} s the programme would hear"
     return None
 
 

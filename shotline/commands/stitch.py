@@ -26,9 +26,11 @@ def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, T
 
     problems, clips = [], []
     for index, path in enumerate(paths):
-        info = probe(path)
-        if info.error or not info.has_video:
-            problems.append(Problem(f"CLIP[{index}]", f"{path}: {info.error or 'no video stream'}"))
+        why = _unusable(path)
+        info = probe(path) if why is None else None
+        if info is None or info.error or not info.has_video:
+            why = why or (info.error if info else None) or "no video stream"
+            problems.append(Problem(f"CLIP[{index}]", f"{path}: {why}"))
             continue
         into = transition if index else Transition.parse("cut")
         seconds = info.video_duration_s or info.duration_s
@@ -36,6 +38,24 @@ def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, T
     if problems:
         raise InvalidInputError("some clips cannot be stitched", problems)
     return clips
+
+
+def _unusable(path: Path) -> str | None:
+    """Why a clip must not be decoded, from its header alone: a still image, or more pixels a
+    frame than any output (the quality gate's bound; a 1.5 MB MJPEG of one 16000x16000 second
+    took 12 s and 830 MB to normalise)."""
+    from foundation.limits import MAX_PIXELS
+    from media.probe import probe
+
+    header = probe(path, read_rotation=False)  # the full probe decodes a frame
+    if header.error:
+        return header.error
+    if header.container == "image2" or header.container.endswith("_pipe"):  # png_pipe, ...
+        return f"is a still image ({header.container}), not a video clip"
+    width, height = header.width, header.height
+    if width * height > MAX_PIXELS:
+        return f"it declares {width}x{height} pixels a frame, over {MAX_PIXELS:,} (not decoded)"
+    return None
 
 
 OPTION_OF = {"size": "--size", "fps": "--fps", "loudness_lufs": "--loudness"}

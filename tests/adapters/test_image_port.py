@@ -17,6 +17,7 @@ from adapters.errors import RejectedInputError
 from adapters.image_port import ImagePort, first_frame, image_problem
 from adapters.kling import KlingAdapter
 from emulators import Scenario, start_emulator
+from media.runner import run_ffmpeg
 from tests.media.declared import png_declaring
 
 PORT = ImagePort("test")
@@ -165,3 +166,24 @@ def test_veo_is_sent_character_references_whole_and_the_strict_emulator_takes_th
     assert [r["referenceType"] for r in refs] == ["asset", "asset"]
     sent = decoded(base64.b64decode(refs[0]["image"]["bytesBase64Encoded"]))
     assert sent.shape[:2] == (120, 90)  # whole: the sheet's own aspect
+
+
+def test_a_frame_is_typed_by_its_bytes_not_its_name(tmp_path):
+    """A JPEG named .png went out as ``data:image/png`` with JPEG bytes."""
+    jpeg = write(tmp_path / "f.jpg", banded(320, 180)).rename(tmp_path / "named.png")
+    frame = first_frame(jpeg, 1280, 720, PORT)
+    assert frame.data == jpeg.read_bytes()
+    assert frame.mime == "image/jpeg"
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".bmp"])
+def test_an_image_of_another_type_is_re_encoded_as_png(tmp_path, suffix):
+    """A GIF (animated or not) or a BMP that fits went out byte for byte as ``image/gif`` or
+    ``image/bmp``, types the video providers do not list; it is sent as a PNG of its first frame."""
+    path = tmp_path / f"f{suffix}"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x180:r=5:d=1", *(
+        ["-frames:v", "1"] if suffix == ".bmp" else []), str(path)])  # fmt: skip
+    frame = first_frame(path, 1280, 720, PORT)
+    assert frame.mime == "image/png"
+    assert frame.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert decoded(frame.data).shape[:2] == (180, 320)

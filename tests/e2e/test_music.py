@@ -132,12 +132,17 @@ def test_a_relative_bed_is_kept_as_an_absolute_path(tmp_path, cli, monkeypatch):
         (lambda d: d / "missing.wav", "is not a file"),
         (lambda d: d / "notes.txt", "cannot be read as media"),
         (lambda d: d / "still.png", "has no audio stream"),
+        # an hour of digital silence: the two seconds the programme hears are decoded, no more
+        (lambda d: d / "silence.flac", "is silent (under -60 dBFS) over the 2.0 s"),
     ],
 )
 def test_a_bed_the_stitcher_cannot_read_is_refused_before_any_spend(tmp_path, cli, make, why):
     (tmp_path / "notes.txt").write_text("not audio")
     run_ffmpeg(["-f", "lavfi", "-i", "color=red:s=16x16:d=0.04", "-frames:v", "1",
                 str(tmp_path / "still.png")])  # fmt: skip
+    if why.startswith("is silent"):
+        run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "3600",
+                    str(tmp_path / "silence.flac")])  # fmt: skip
     path = write_board(tmp_path, {"file": str(make(tmp_path))})
     for extra in ([], ["-o", str(tmp_path / "o.mp4")]):
         command = "render" if extra else "plan"

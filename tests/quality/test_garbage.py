@@ -56,3 +56,14 @@ def test_decoding_stops_past_stop_s_whatever_the_header_says(make_clip: Callable
     assert part.video is not None
     assert whole.video.times.size == 30
     assert 10 <= part.video.times.size <= 12
+
+
+def test_a_clip_whose_timestamps_start_hours_in_is_decoded(make_clip: Callable[..., Path]):
+    """The bound counts from the clip's first timestamp, not from zero: a valid clip starting 10
+    hours in was "undecodable: no video frame could be decoded" and retried."""
+    source = ["-f", "lavfi", "-i", "testsrc2=s=64x64:r=10:d=2"]
+    clip = make_clip("ten-hours-in", *source, "-output_ts_offset", "36000")
+    assert probe(clip).duration_s < 3
+    verdict = evaluate(clip, ASKED)
+    assert "undecodable" not in {f.code for f in verdict.findings}
+    assert verdict.metrics["frames"] == 20

@@ -1,0 +1,50 @@
+"""``shotline stitch`` on clips that are not what they claim: each is refused before any work,
+naming the clip and what is wrong with it (exit 2), and nothing is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from media.runner import run_ffmpeg
+from shotline.commands import stitch as stitch_cmd
+
+app = typer.Typer()
+stitch_cmd.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Keep ``stitch`` as a named sub-command."""
+
+
+def _refused(clip: Path, tmp_path: Path) -> str:
+    out = tmp_path / "o.mp4"
+    result = CliRunner().invoke(app, ["stitch", str(clip), "-o", str(out), "--json"])
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+    problems: list[str] = json.loads(result.output)["problems"]
+    assert len(problems) == 1
+    assert problems[0].startswith(f"CLIP[0]: {clip}: ")
+    return problems[0]
+
+
+def test_a_clip_declaring_more_pixels_than_any_output_is_not_decoded(tmp_path: Path):
+    clip = tmp_path / "over-8k.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=c=gray:s=8192x4352:r=10:d=0.1", "-c:v", "libx264",
+                "-preset", "ultrafast", str(clip)])  # fmt: skip
+    assert clip.stat().st_size < 200_000  # 36 MP a frame in 100 KB
+    problem = _refused(clip, tmp_path)
+    assert problem.endswith("it declares 8192x4352 pixels a frame, over 33,177,600 (not decoded)")
+
+
+def test_a_still_image_is_not_a_clip(tmp_path: Path):
+    """A PNG (here under a video's name, as a provider's error page or a user's mix-up) was
+    refused mid-work as 'a segment needs at least one frame, got 0'."""
+    still = tmp_path / "still.png"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=c=red:s=32x32", "-frames:v", "1", str(still)])
+    clip = still.rename(tmp_path / "shot.mp4")
+    assert _refused(clip, tmp_path).endswith("is a still image (png_pipe), not a video clip")
