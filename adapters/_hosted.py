@@ -7,8 +7,6 @@ job id alone, and ``fetch`` re-polls for a fresh URL (bounded) when an output UR
 
 from __future__ import annotations
 
-import base64
-import mimetypes
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,12 +59,6 @@ def canceled(raw: object, provider: str = "", charged_usd: float | None = None) 
 
 def succeeded(raw: object, url: str, cost_usd: float | None = None) -> JobStatus:
     return JobStatus(PollResult(JobState.SUCCEEDED, progress=1.0, raw=raw), url, cost_usd=cost_usd)
-
-
-def data_uri(path: Path) -> str:
-    """A reference image as a ``data:`` URI, the form every provider here accepts inline."""
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
 class HostedAdapter(ABC):

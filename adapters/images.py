@@ -21,7 +21,6 @@ an answer without a usable image ``ProviderFailureError``. Clients never retry.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,8 +155,3 @@ def prepare_references(paths: Sequence[Path], api: str, limit: int) -> tuple[Ref
         frame = reference(Path(path), port)
         out.append(Reference(frame.data, frame.mime))
     return tuple(out)
-
-
-def reference_from(path: Path) -> Reference:
-    """A reference image sent as it is (its type guessed from the name)."""
-    return Reference(path.read_bytes(), mimetypes.guess_type(path.name)[0] or "image/png")
