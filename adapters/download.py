@@ -21,7 +21,7 @@ import httpx
 from adapters._http import HttpClient, edge
 from adapters.base import Asset
 from adapters.errors import AssetError, TransientError
-from media.probe import probe
+from media.probe import MediaInfo, header_refusal, probe
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/binary")
 CONTAINERS = ("mov", "mp4", "m4a", "3gp", "matroska", "webm")
@@ -72,7 +72,7 @@ def download_asset(
     part = dest_dir / f".{_safe(fetched.job_id)}.{os.getpid()}.part"
     try:
         if fetched.url.startswith("data:"):
-            digest = _inline_to(http.provider, fetched.url, part, limits)
+            digest = _inline_to(http.provider, fetched, part, limits)
         else:
             digest = _stream_to(http, fetched, part, limits)
         return _finish(http.provider, fetched, part, digest, dest_dir)
@@ -99,50 +99,72 @@ def _stream_to(http: HttpClient, fetched: Fetched, part: Path, limits: DownloadL
         if resp.status_code >= 400:
             resp.read()
             raise http.classifier(provider, resp)
-        _check_headers(provider, resp, limits)
+        _check_headers(provider, _named(fetched), resp, limits)
         size = 0
         with part.open("wb") as out:
             for chunk in resp.iter_bytes(limits.chunk):
                 size += len(chunk)
                 if size > limits.max_bytes:
-                    raise AssetError(f"output larger than {limits.max_bytes} bytes", provider)
+                    raise AssetError(
+                        f"{_named(fetched)} is larger than {limits.max_bytes} bytes", provider
+                    )
                 sha.update(chunk)
                 out.write(chunk)
     if size == 0:
-        raise AssetError("output is empty", provider)
+        raise AssetError(f"{_named(fetched)} is empty", provider)
     return sha.hexdigest()
 
 
-def _inline_to(provider: str, url: str, part: Path, limits: DownloadLimits) -> str:
+def _inline_to(provider: str, fetched: Fetched, part: Path, limits: DownloadLimits) -> str:
     """A ``data:video/mp4;base64,...`` output (Veo may return ``encodedVideo`` inline)."""
-    header, _, payload = url.partition(",")
+    header, _, payload = fetched.url.partition(",")
     if not header.startswith("data:video/") or not header.endswith(";base64"):
         raise AssetError(f"unsupported inline output {header[:40]!r}", provider)
     if len(payload) * 3 // 4 > limits.max_bytes:
-        raise AssetError(f"output larger than {limits.max_bytes} bytes", provider)
+        raise AssetError(f"{_named(fetched)} is larger than {limits.max_bytes} bytes", provider)
     try:
         data = base64.b64decode(payload, validate=True)
     except binascii.Error as exc:
-        raise AssetError("inline output is not valid base64", provider) from exc
+        raise AssetError(f"{_named(fetched)} is not valid base64", provider) from exc
     part.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
 
 
-def _check_headers(provider: str, resp: httpx.Response, limits: DownloadLimits) -> None:
+def _check_headers(provider: str, named: str, resp: httpx.Response, limits: DownloadLimits) -> None:
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype and not ctype.startswith(VIDEO_TYPES):
-        raise AssetError(f"output has content-type {ctype!r}, not a video", provider)
+        raise AssetError(f"{named} has content-type {ctype!r}, not a video", provider)
     length = resp.headers.get("content-length")
     if length and length.isdigit() and int(length) > limits.max_bytes:
-        raise AssetError(f"output is {length} bytes, over {limits.max_bytes}", provider)
+        raise AssetError(f"{named} is {length} bytes, over {limits.max_bytes}", provider)
+
+
+def _measured(provider: str, fetched: Fetched, part: Path) -> MediaInfo:
+    """The downloaded output's measure. Its header is checked first: a file declaring more pixels
+    a frame than any output (``header_refusal``) is refused before the full probe decodes a frame.
+    Errors name the job and URL, never the temporary file."""
+    named = _named(fetched)
+    header = probe(part, read_rotation=False)
+    if not header.error and (why := header_refusal(header)):
+        raise AssetError(f"{named}: {why}", provider)
+    info = header if header.error else probe(part)
+    if info.error or not info.has_video:
+        error = (info.error or "no video").replace(f": '{part}'", "").replace(str(part), "file")
+        raise AssetError(f"{named} is not a readable video: {error}", provider)
+    if not any(name in info.container.split(",") for name in CONTAINERS):
+        raise AssetError(f"{named} has an unexpected container {info.container!r}", provider)
+    return info
+
+
+def _named(fetched: Fetched) -> str:
+    """The output as an error names it: its job and URL, without the URL's query (a presigned
+    URL's signature) or an inline output's bytes."""
+    where = "inline" if fetched.url.startswith("data:") else fetched.url.split("?")[0][:200]
+    return f"output of job {fetched.job_id} ({where})"
 
 
 def _finish(provider: str, fetched: Fetched, part: Path, digest: str, dest_dir: Path) -> Asset:
-    info = probe(part)
-    if info.error or not info.has_video:
-        raise AssetError(f"output is not a readable video: {info.error or 'no video'}", provider)
-    if not any(name in info.container.split(",") for name in CONTAINERS):
-        raise AssetError(f"unexpected container {info.container!r}", provider)
+    info = _measured(provider, fetched, part)
     final = dest_dir / f"{_safe(fetched.job_id)}-{digest[:12]}.mp4"
     os.replace(part, final)
     return Asset(

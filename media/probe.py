@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import av.error
 
+from foundation.limits import MAX_PIXELS
 from media.colour import SourceColour, colour_of, hdr_transfer
 
 
@@ -149,6 +150,19 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
             transfer_tag=int(video.codec_context.color_trc) if video is not None else 2,
         )
     return info if rotation is not None else replace(info, error="its video stream has no frame")
+
+
+def header_refusal(header: MediaInfo) -> str | None:
+    """Why a file must not be decoded, from its header alone (``probe(path, read_rotation=False)``):
+    a still image, or more pixels a frame than any output shotline makes (a 1.5 MB MJPEG declaring
+    16000x16000 took 12 s and 830 MB to normalise, 442 MB to decode its first frame). None: it is
+    worth decoding (an unreadable header is the caller's ``header.error``)."""
+    if header.container == "image2" or header.container.endswith("_pipe"):  # png_pipe, ...
+        return f"is a still image ({header.container}), not a video clip"
+    width, height = header.width, header.height
+    if width * height > MAX_PIXELS:
+        return f"it declares {width}x{height} pixels a frame, over {MAX_PIXELS:,} (not decoded)"
+    return None
 
 
 def count_frames(path: Path) -> int:

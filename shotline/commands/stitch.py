@@ -41,21 +41,11 @@ def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, T
 
 
 def _unusable(path: Path) -> str | None:
-    """Why a clip must not be decoded, from its header alone: a still image, or more pixels a
-    frame than any output (the quality gate's bound; a 1.5 MB MJPEG of one 16000x16000 second
-    took 12 s and 830 MB to normalise)."""
-    from foundation.limits import MAX_PIXELS
-    from media.probe import probe
+    """Why a clip must not be decoded, from its header alone (``media.probe.header_refusal``)."""
+    from media.probe import header_refusal, probe
 
     header = probe(path, read_rotation=False)  # the full probe decodes a frame
-    if header.error:
-        return header.error
-    if header.container == "image2" or header.container.endswith("_pipe"):  # png_pipe, ...
-        return f"is a still image ({header.container}), not a video clip"
-    width, height = header.width, header.height
-    if width * height > MAX_PIXELS:
-        return f"it declares {width}x{height} pixels a frame, over {MAX_PIXELS:,} (not decoded)"
-    return None
+    return header.error or header_refusal(header)
 
 
 OPTION_OF = {"size": "--size", "fps": "--fps", "loudness_lufs": "--loudness"}
