@@ -43,7 +43,8 @@ class RunStats:
 def longest_still(frames: list[Gray]) -> int:
     """Frames in the longest run that stays within ``FREEZE_MAD`` of its first frame (0 for none
     of two or more), as FFmpeg's ``freezedetect`` compares each frame with the one its candidate
-    freeze started on (``vf_freezedetect.c``, FFmpeg 7.1), not with the previous frame: a picture
+    freeze started on, not with the previous frame (``libavfilter/vf_freezedetect.c``,
+    ``activate``: the reference frame is replaced only by a frame that is not frozen): a picture
     that moves by a little every frame is not frozen."""
     best, start = 0, 0
     for k in range(1, len(frames)):
