@@ -3,7 +3,6 @@ a normalised segment, from which the assembler measures joins without decoding t
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -41,11 +40,22 @@ class RunStats:
     frozen: int
 
 
+def longest_still(frames: list[Gray]) -> int:
+    """Frames in the longest run that stays within ``FREEZE_MAD`` of its first frame (0 for none
+    of two or more), as FFmpeg's ``freezedetect`` compares each frame with the one its candidate
+    freeze started on, not with the previous frame (``libavfilter/vf_freezedetect.c``,
+    ``activate``: the reference frame is replaced only by a frame that is not frozen): a picture
+    that moves by a little every frame is not frozen."""
+    best, start = 0, 0
+    for k in range(1, len(frames)):
+        if mad(frames[k], frames[start]) >= FREEZE_MAD:
+            start = k
+        best = max(best, k - start + 1 if k > start else 0)
+    return best
+
+
 def run_stats(frames: list[Gray]) -> RunStats:
-    black = longest_run([is_black(f) for f in frames])
-    still = [mad(a, b) < FREEZE_MAD for a, b in itertools.pairwise(frames)]
-    frozen = longest_run(still)
-    return RunStats(black, frozen + 1 if frozen else 0)
+    return RunStats(longest_run([is_black(f) for f in frames]), longest_still(frames))
 
 
 def edges_path(segment_path: Path) -> Path:

@@ -11,6 +11,7 @@ import av
 
 from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
+from stitching.crossed import crossfade_stretch
 from stitching.digest import QUICK_PROBE, file_digest
 from stitching.edges import edges_path, load_edges, mad, run_stats
 from stitching.loudness import SILENT_LUFS, measure_file
@@ -148,23 +149,34 @@ def _cut(shot: ShotPlan, frames: dict[int, Gray], margin: int) -> Check:
             "detected": detected, "misplaced": misplaced}  # fmt: skip
 
 
-def _clean(previous: ShotPlan, shot: ShotPlan, margin: int, frames: dict[int, Gray]) -> Check:
+def _mixed_frozen(previous: ShotPlan, shot: ShotPlan, timeline: range, plan: EditPlan) -> int:
+    """The frozen run a correct crossfade of the two segments has over ``timeline`` (0 for other
+    kinds, or when the segments' proxies are gone)."""
+    if shot.transition.kind != "crossfade":
+        return 0
+    mixed = crossfade_stretch(previous, shot, timeline, plan.profile)
+    return run_stats(mixed).frozen if mixed is not None else 0
+
+
+def _clean(
+    plan: EditPlan, previous: ShotPlan, shot: ShotPlan, margin: int, frames: dict[int, Gray]
+) -> Check:
     j = shot.timeline_in
-    stretch = [
-        frames[k] for k in range(j - margin, j + shot.transition_frames + margin) if k in frames
-    ]
-    out = run_stats(stretch)
+    timeline = range(j - margin, j + shot.transition_frames + margin)
+    out = run_stats([frames[k] for k in timeline if k in frames])
     seg, prev = shot.segment, previous.segment
     source_black = max(prev.tail_black, seg.head_black)
     source_frozen = max(prev.tail_frozen, seg.head_frozen)
+    # a long crossfade at a high rate holds still where the sources barely do (``crossed``)
+    mixed_frozen = _mixed_frozen(previous, shot, timeline, plan)
     fade = shot.transition.kind == "fade"
     black_bad = not fade and out.black >= 2 and out.black > source_black + 1
     # a fade's dip to black is a run of identical (black) frames too: frozen only beyond it
     dip = out.black if fade else 0
-    frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, dip) + 1
+    frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, mixed_frozen, dip) + 1
     return {"shot": shot.shot_id, "frame": j, "black_run": out.black, "frozen_run": out.frozen,
             "source_black_run": source_black, "source_frozen_run": source_frozen,
-            "clean": not (black_bad or frozen_bad)}  # fmt: skip
+            "mixed_frozen_run": mixed_frozen, "clean": not (black_bad or frozen_bad)}  # fmt: skip
 
 
 def timeline_frames(plan: EditPlan, files: list[Source], wanted: list[int]) -> dict[int, Gray]:
@@ -209,7 +221,7 @@ def check_joins(
         frames = timeline_frames(plan, files, wanted)
     pairs = list(zip(plan.shots, plan.shots[1:], strict=False))
     cuts = [_cut(shot, frames, margin) for _, shot in pairs if shot.transition.kind == "cut"]
-    clean = [_clean(prev, shot, margin, frames) for prev, shot in pairs]
+    clean = [_clean(plan, prev, shot, margin, frames) for prev, shot in pairs]
     return (
         {"joins": cuts, "passed": not any(c["misplaced"] for c in cuts)},
         {"joins": clean, "passed": all(c["clean"] for c in clean)},
