@@ -12,8 +12,7 @@ from adapters._http import HttpClient
 from adapters.download import DownloadLimits, Fetched, UrlExpiredError, download_asset
 from adapters.errors import AssetError
 from emulators.media import ClipSpec, render_clip
-from media import probe as media_probe
-from media.runner import run_ffmpeg
+from tests.media.oversized import REFUSAL, spy_full_probe, write_over_8k
 
 # each test asserts what its directory holds afterwards: no data directory in it
 pytestmark = pytest.mark.empty_data_dir
@@ -92,31 +91,17 @@ def test_inline_base64_output(clip: bytes, tmp_path: Path):
 def over_8k(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """An H.264 file declaring 8192x4352 pixels a frame (over ``MAX_PIXELS``) in about 100 KB: a
     16000x16000 one costs FFmpeg 1.4 GB to encode; decoding either costs far more than its size."""
-    path = tmp_path_factory.mktemp("big") / "over-8k.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", "color=c=gray:s=8192x4352:r=10:d=0.1", "-c:v", "libx264",
-                "-preset", "ultrafast", str(path)])  # fmt: skip
-    return path.read_bytes()
+    return write_over_8k(tmp_path_factory.mktemp("big") / "over-8k.mp4").read_bytes()
 
 
 def test_an_output_declaring_more_pixels_than_any_output_is_refused_undecoded(
     over_8k: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    decoded: list[Path] = []
-    full_probe = media_probe.probe
-
-    def spy(path: Path, *, read_rotation: bool = True) -> media_probe.MediaInfo:
-        if read_rotation:  # the full probe decodes the first frame
-            decoded.append(path)
-        return full_probe(path, read_rotation=read_rotation)
-
-    monkeypatch.setattr("adapters.download.probe", spy)
+    decoded = spy_full_probe(monkeypatch, "adapters.download.probe")
     fetched = Fetched("job/1", "https://files.test/v.mp4?X-Amz-Signature=s3cr3t", FETCHED.headers)
     with pytest.raises(AssetError) as refused:
         download_asset(client(200, over_8k), fetched, tmp_path)
-    assert str(refused.value) == (
-        "p: output of job job/1 (https://files.test/v.mp4): it declares 8192x4352 pixels a frame,"
-        " over 33,177,600 (not decoded)"
-    )
+    assert str(refused.value) == (f"p: output of job job/1 (https://files.test/v.mp4): {REFUSAL}")
     assert refused.value.billing_hint == "success"
     assert decoded == []
     assert not list(tmp_path.iterdir())

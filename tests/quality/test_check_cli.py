@@ -10,9 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from media import probe as media_probe
-from media.runner import run_ffmpeg
 from shotline.commands import check
+from tests.media.oversized import REFUSAL, spy_full_probe, write_over_8k
 
 
 @pytest.fixture(scope="module")
@@ -87,23 +86,11 @@ def test_a_clip_declaring_more_pixels_than_any_output_is_refused_undecoded(
 ) -> None:
     """Its expectation was measured with the full probe, which decodes the first frame (a 1.5 MB
     MJPEG declaring 16000x16000 cost 442 MB), before the gate refused it from its header."""
-    clip = tmp_path / "over-8k.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", "color=c=gray:s=8192x4352:r=10:d=0.1", "-c:v", "libx264",
-                "-preset", "ultrafast", str(clip)])  # fmt: skip
-    decoded: list[Path] = []
-    full_probe = media_probe.probe
-
-    def spy(path: Path, *, read_rotation: bool = True) -> media_probe.MediaInfo:
-        if read_rotation:  # the full probe decodes the first frame
-            decoded.append(path)
-        return full_probe(path, read_rotation=read_rotation)
-
-    monkeypatch.setattr(media_probe, "probe", spy)
+    clip = write_over_8k(tmp_path / "over-8k.mp4")
+    decoded = spy_full_probe(monkeypatch, "media.probe.probe")
     result = CliRunner().invoke(app, ["check", str(clip), "--json"])
     assert result.exit_code == 1, result.output
     payload = json.loads(result.stdout)
     assert payload["action"] == "retry"
-    assert [f["message"] for f in payload["findings"]] == [
-        "file cannot be decoded: it declares 8192x4352 pixels a frame, over 33,177,600 (not decoded)"
-    ]
+    assert [f["message"] for f in payload["findings"]] == [f"file cannot be decoded: {REFUSAL}"]
     assert decoded == []
