@@ -16,6 +16,7 @@ renders, so it is CPU-heavy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -281,7 +282,7 @@ def main() -> None:
     started = time.monotonic()
 
     class Done(Exception):
-        pass
+        """The time budget ran out: ends hypothesis's search."""
 
     @seed(args.seed)
     @settings(max_examples=10**6, deadline=None, database=None, phases=[Phase.generate],
@@ -298,9 +299,8 @@ def main() -> None:
             )
 
     try:
-        explore()
-    except Done:
-        pass
+        with contextlib.suppress(Done):
+            explore()
     finally:
         explorer.stop()
     elapsed = time.monotonic() - started
