@@ -21,7 +21,7 @@ import httpx
 from adapters._http import HttpClient, edge
 from adapters.base import Asset
 from adapters.errors import AssetError, TransientError
-from media.probe import MediaInfo, header_refusal, probe
+from media.probe import MediaInfo, probe_guarded
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/binary")
 CONTAINERS = ("mov", "mp4", "m4a", "3gp", "matroska", "webm")
@@ -144,10 +144,9 @@ def _measured(provider: str, fetched: Fetched, part: Path) -> MediaInfo:
     a frame than any output (``header_refusal``) is refused before the full probe decodes a frame.
     Errors name the job and URL, never the temporary file."""
     named = _named(fetched)
-    header = probe(part, read_rotation=False)
-    if not header.error and (why := header_refusal(header)):
+    info, why = probe_guarded(part)
+    if why is not None:
         raise AssetError(f"{named}: {why}", provider)
-    info = header if header.error else probe(part)
     if info.error or not info.has_video:
         error = (info.error or "no video").replace(f": '{part}'", "").replace(str(part), "file")
         raise AssetError(f"{named} is not a readable video: {error}", provider)

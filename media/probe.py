@@ -165,6 +165,17 @@ def header_refusal(header: MediaInfo) -> str | None:
     return None
 
 
+def probe_guarded(path: Path) -> tuple[MediaInfo, str | None]:
+    """The file's full ``probe``, unless its header alone refuses it (``header_refusal``): then
+    the header's probe and the reason, no frame decoded. An unreadable header comes back as it is
+    (its ``error``), not probed again."""
+    header = probe(path, read_rotation=False)
+    if header.error:
+        return header, None
+    why = header_refusal(header)
+    return (header, why) if why is not None else (probe(path), None)
+
+
 def count_frames(path: Path) -> int:
     """Decode-free frame count: packets of the first video stream."""
     with av.open(str(path)) as container:

@@ -59,7 +59,7 @@ def build_expectation(
     content: ContentAsk | None = None,
 ) -> ClipExpectation:
     from foundation.output import parse_size
-    from media.probe import header_refusal, probe
+    from media.probe import probe_guarded
     from quality.expectation import ClipExpectation
 
     problems = []
@@ -84,9 +84,8 @@ def build_expectation(
             problems.append(Problem("--size", str(exc)))
     if problems:
         raise InvalidInputError("unusable arguments", problems)
-    header = probe(clip, read_rotation=False)
     # a clip the gate refuses from its header (more pixels a frame than any output) is not decoded
-    info = header if header.error or header_refusal(header) else probe(clip)
+    info, _ = probe_guarded(clip)
     measured_w, measured_h = info.display_size
     return ClipExpectation(
         duration_s=duration if duration is not None else (info.video_duration_s or info.duration_s),

@@ -22,14 +22,13 @@ if TYPE_CHECKING:
 
 def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, Transition, float]]:
     from foundation.storyboard import Transition
-    from media.probe import probe
+    from media.probe import probe_guarded
 
     problems, clips = [], []
     for index, path in enumerate(paths):
-        why = _unusable(path)
-        info = probe(path) if why is None else None
-        if info is None or info.error or not info.has_video:
-            why = why or (info.error if info else None) or "no video stream"
+        info, why = probe_guarded(path)  # a clip its header refuses is not decoded
+        why = why or info.error or (None if info.has_video else "no video stream")
+        if why is not None:
             problems.append(Problem(f"CLIP[{index}]", f"{path}: {why}"))
             continue
         into = transition if index else Transition.parse("cut")
@@ -38,14 +37,6 @@ def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, T
     if problems:
         raise InvalidInputError("some clips cannot be stitched", problems)
     return clips
-
-
-def _unusable(path: Path) -> str | None:
-    """Why a clip must not be decoded, from its header alone (``media.probe.header_refusal``)."""
-    from media.probe import header_refusal, probe
-
-    header = probe(path, read_rotation=False)  # the full probe decodes a frame
-    return header.error or header_refusal(header)
 
 
 OPTION_OF = {"size": "--size", "fps": "--fps", "loudness_lufs": "--loudness"}

@@ -97,7 +97,7 @@ def over_8k(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 def test_an_output_declaring_more_pixels_than_any_output_is_refused_undecoded(
     over_8k: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    decoded = spy_full_probe(monkeypatch, "adapters.download.probe")
+    decoded = spy_full_probe(monkeypatch, "media.probe.probe")
     fetched = Fetched("job/1", "https://files.test/v.mp4?X-Amz-Signature=s3cr3t", FETCHED.headers)
     with pytest.raises(AssetError) as refused:
         download_asset(client(200, over_8k), fetched, tmp_path)
