@@ -171,6 +171,11 @@ class Storyboard(_Strict):
     def shots(self) -> list[tuple[Scene, Shot]]:
         return [(scene, shot) for scene in self.scenes for shot in scene.shots]
 
+    @property
+    def shots_s(self) -> float:
+        """The shots' seconds added up (transitions' overlaps not taken off)."""
+        return sum(shot.duration for _, shot in self.shots())
+
     def prompt_for(self, shot: Shot) -> str:
         """The prompt a model is sent for ``shot`` (``foundation.characters.compose_prompt``)."""
         described = {c.id: c.description for c in self.characters}
@@ -267,7 +272,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     out = board.output
     problems += variant_problems(out.variant_texts(), out.width, out.height)
     problems += shots_problems(out.variants, [shot.id for _, shot in board.shots()])
-    total = sum(shot.duration for _, shot in board.shots())
+    total = board.shots_s
     if total > limits.max_total_duration_s:
         message = (
             f"the shots last {total:g}s in all, more than the limit of "

@@ -120,7 +120,7 @@ def check_music(ctx: RunContext, board: Storyboard) -> None:
     it was put there; it must still be there."""
     if board.music is None or board.music.file is None:
         return
-    heard_s = sum(shot.duration for _, shot in board.shots())  # what the programme can hear
+    heard_s = board.shots_s  # the most the programme can hear of the bed
     problem = _input_problem(
         ctx, board.music.file, lambda path: stitching.music_problem(path, heard_s)
     )

@@ -83,7 +83,7 @@ def _route_all(
     ``paths``: where each shot is in the storyboard as written."""
     decisions: dict[str, ShotDecision] = {}
     remaining_budget = board.budget_usd
-    remaining_seconds = sum(shot.duration for _, shot in board.shots())
+    remaining_seconds = board.shots_s
     for scene in board.scenes:
         needs = [shot_need(board, scene, shot, paths[shot.id]) for shot in scene.shots]
         shares: list[float | None] = [
