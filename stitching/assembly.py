@@ -33,7 +33,7 @@ from stitching.profile import OutputProfile
 from stitching.segment import Segment, normalise
 from stitching.sheet import write_thumbs
 from stitching.sound import AudioParts, Demuxed, audio_track, demux_all
-from stitching.verify import Reference, check_joins, check_loudness, failures, summarise
+from stitching.verify import Reference, check_loudness, failures, picture_checks, summarise
 from stitching.video import Source, full_argv, mux, plan_pieces, sources
 from stitching.windows import render_windows
 from stitching.written import verify_written
@@ -114,19 +114,26 @@ def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
     return [(full, 0, plan.total_frames)], "reencode"
 
 
-def _picture(
-    plan: EditPlan, work: Path, cues: list[Cue], burn_in: bool
-) -> tuple[list[Source], str]:
+class Picture(NamedTuple):
+    """The programme's video sources, how they were made, and (captions burned in) the sources
+    of the picture the captions were drawn over."""
+
+    files: list[Source]
+    video_path: str
+    under: list[Source] | None = None
+
+
+def _picture(plan: EditPlan, work: Path, cues: list[Cue], burn_in: bool) -> Picture:
     """The programme's video sources; with ``burn_in`` and cues, one file with them drawn in."""
     files, video_path = _video_sources(plan, work)
     if not (burn_in and cues):
-        return files, video_path
+        return Picture(files, video_path)
     picture = files[0][0]
     if video_path != "reencode":
         picture = work / "picture.mp4"
         mux(plan, files, None, picture)
     burned, how = burn(plan, picture, cues, work)
-    return [(burned, 0, plan.total_frames)], f"{video_path}+captions:{how}"
+    return Picture([(burned, 0, plan.total_frames)], f"{video_path}+captions:{how}", files)
 
 
 def _hls(video: Path, out_dir: Path) -> Path:
@@ -281,10 +288,12 @@ def _render(
         segments = [shot.segment.path for shot in plan.shots]
         reading = pool.submit(_timed, timings, "demux", lambda: demux_all(segments, stack))
         sound = pool.submit(_timed, timings, "audio", lambda: _sound(plan, encode_audio, options))
-        files, video_path = _timed(
-            timings, "video", lambda: _picture(plan, work, cues, captions.burn_in)
-        )
-        joins = pool.submit(_timed, timings, "verify_joins", lambda: check_joins(plan, out, files))
+        picture = _timed(timings, "video", lambda: _picture(plan, work, cues, captions.burn_in))
+        files, video_path = picture.files, picture.video_path
+        joins = pool.submit(
+            _timed, timings, "verify_joins",
+            lambda: picture_checks(plan, out, picture.files, picture.under),
+        )  # fmt: skip
         parts, audio_report, prepared = sound.result()
         demuxed = reading.result()
         measure = _loudness(plan, (parts, prepared), demuxed, work, options)
@@ -297,9 +306,8 @@ def _render(
         checks = _timed(
             timings, "verify_file", lambda: verify_written(plan, out, written, loudness)
         )
-        cuts, clean = joins.result()
+        checks |= joins.result()
         edit_files = finished()
-        checks |= {"cuts": cuts, "joins_clean": clean}
         checks["captions"] = check_sidecars(cues, subtitles) | {"burn_in": captions.burn_in}
         hls_path = playlist.result() if playlist is not None else None
     verification = summarise(checks)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
@@ -20,6 +21,8 @@ from stitching.video import PacketKey, Source, packet_key
 
 CUT_MIN_SCORE = 6.0
 CUT_CONTRAST = 2.0
+DRAWN_NOISE = 8  # grey levels a proxy may move by when its frame is re-encoded (``check_drawn``)
+DRAWN_SLACK = 0.05  # share of pixels a neighbour may agree on beyond the frame itself
 LOUDNESS_TOLERANCE_LU = 1.0
 AAC_FRAME = 1024
 
@@ -219,6 +222,61 @@ def check_joins(
         frames = _gray_frames(path, wanted, plan.profile.rate)
     else:
         frames = timeline_frames(plan, files, wanted)
+    return join_checks(plan, frames, margin)
+
+
+def check_captioned_joins(
+    plan: EditPlan, files: list[Source], picture: list[Source]
+) -> tuple[Check, Check, Check]:
+    """``check_joins`` for a programme whose captions were drawn into ``files`` over ``picture``
+    (the sources before the captions): cuts and clean joins measured on the picture as it was
+    cut, where a caption appearing or changing a frame from a join cannot pass for the cut, and
+    every frame of ``files`` in the join windows proven the picture's frame of the same index
+    (``check_drawn``), so the joins sit in the delivered file where they were measured."""
+    margin, wanted = _join_frames(plan)
+    under = timeline_frames(plan, picture, wanted)
+    cuts, clean = join_checks(plan, under, margin)
+    drawn = check_drawn(under, timeline_frames(plan, files, wanted))
+    note = {"measured_on": "the picture before the captions were drawn"}
+    return cuts | note, clean | note, drawn
+
+
+def picture_checks(
+    plan: EditPlan, path: Path, files: list[Source], under: list[Source] | None = None
+) -> dict[str, Check]:
+    """``cuts`` and ``joins_clean`` of ``path``, assembled from ``files`` (``check_joins``); with
+    ``under``, the sources of the picture that captions were drawn over into ``files``, measured
+    there and ``captions_in_place`` added (``check_captioned_joins``)."""
+    if under is None:
+        cuts, clean = check_joins(plan, path, files)
+        return {"cuts": cuts, "joins_clean": clean}
+    cuts, clean, drawn = check_captioned_joins(plan, files, under)
+    return {"cuts": cuts, "joins_clean": clean, "captions_in_place": drawn}
+
+
+def _agreement(a: Gray, b: Gray) -> float:
+    """Share of the proxies' pixels within ``DRAWN_NOISE`` of each other."""
+    return float(np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16)) <= DRAWN_NOISE))
+
+
+def check_drawn(under: dict[int, Gray], drawn: dict[int, Gray]) -> Check:
+    """Each frame of ``drawn`` (the picture with captions drawn in) is the frame of ``under`` (the
+    picture) of the same index: it agrees with it on at least as many pixels as with the frames
+    either side (a caption's pixels agree with none of them). A frame dropped or repeated while
+    drawing moves the joins after it; a frame next to a cut then agrees with the other shot."""
+    displaced = []
+    for k in sorted(set(drawn) & set(under)):
+        own = _agreement(drawn[k], under[k])
+        others = [_agreement(drawn[k], under[n]) for n in (k - 1, k + 1) if n in under]
+        if others and max(others) > own + DRAWN_SLACK:
+            displaced.append(k)
+    missing = sorted(set(under) - set(drawn))
+    return {"frames": len(drawn), "displaced": displaced, "missing": missing,
+            "passed": not (displaced or missing)}  # fmt: skip
+
+
+def join_checks(plan: EditPlan, frames: dict[int, Gray], margin: int) -> tuple[Check, Check]:
+    """The cut and clean-join checks on proxies of the timeline's join windows."""
     pairs = list(zip(plan.shots, plan.shots[1:], strict=False))
     cuts = [_cut(shot, frames, margin) for _, shot in pairs if shot.transition.kind == "cut"]
     clean = [_clean(plan, prev, shot, margin, frames) for prev, shot in pairs]
