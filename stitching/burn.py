@@ -3,12 +3,13 @@
 The FFmpeg in use (``media.ffmpeg``: the imageio-ffmpeg wheel's unless ``SHOTLINE_FFMPEG`` names
 another) decides how: the ``ass`` filter (libass) when it has it, with an ASS file written by
 ``pysubs2`` whose style scales with the frame (bottom centre, white on a black outline); else
-``drawtext`` (libfreetype), one filter per cue enabled during the cue. Both find their font through
-fontconfig: when libass reports it found none (it then draws nothing and still exits 0) or
-``drawtext`` fails, each cue is drawn with OpenCV's built-in Hershey font (``media.caption``) on a
-transparent PNG laid over the picture with ``overlay`` while the cue shows. The wheel's FFmpeg 9.0.2
-has libass and libfreetype. The burned file has the segments' encoder settings, so it is copied
-into the output like a full re-encode.
+``drawtext`` (libfreetype), one filter per cue enabled while the cue shows (``showing``: from its
+start up to its end, as libass draws it). Both find their font through fontconfig: when libass
+reports it found none (it then draws nothing and still exits 0) or ``drawtext`` fails, each cue is
+drawn with OpenCV's built-in Hershey font (``media.caption``) on a transparent PNG laid over the
+picture with ``overlay`` while the cue shows. The wheel's FFmpeg 9.0.2 has libass and libfreetype.
+The burned file has the segments' encoder settings, so it is copied into the output like a full
+re-encode.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def ass_text(cues: list[Cue], width: int, height: int) -> str:
     return str(subs.to_string("ass"))
 
 
+def showing(cue: Cue) -> str:
+    """The timeline expression enabling a filter while ``cue`` shows: from its start up to, not
+    including, its end, as the SRT and WebVTT time it and libass draws it (``between`` includes
+    its end: the frame at a cue's end showed it, over the next cue where one starts there)."""
+    return f"gte(t,{cue.start_ms / 1000:.3f})*lt(t,{cue.end_ms / 1000:.3f})"
+
+
 def _drawtext(picture: Stream, cues: list[Cue], height: int, work: Path) -> Stream:
     size = font_px(height)
     for index, cue in enumerate(cues):
@@ -71,7 +79,7 @@ def _drawtext(picture: Stream, cues: list[Cue], height: int, work: Path) -> Stre
         picture = picture.filter(
             "drawtext", textfile=str(text), fontsize=size, fontcolor="white", borderw=2,
             bordercolor="black", x="(w-text_w)/2", y=f"h-text_h-{round(height * 0.05)}",
-            enable=f"between(t,{cue.start_ms / 1000:.3f},{cue.end_ms / 1000:.3f})",
+            enable=showing(cue),
         )  # fmt: skip
     return picture
 
@@ -101,8 +109,7 @@ def _overlays(picture: Stream, cues: list[Cue], plan: EditPlan, work: Path) -> S
     for index, cue in enumerate(cues):
         png = work / f"cue-{index:04d}.png"
         cv2.imwrite(str(png), cue_overlay(cue, plan.profile.width, plan.profile.height))
-        enable = f"between(t,{cue.start_ms / 1000:.3f},{cue.end_ms / 1000:.3f})"
-        picture = join("overlay", [picture, open_input(str(png))["v"]], enable=enable)
+        picture = join("overlay", [picture, open_input(str(png))["v"]], enable=showing(cue))
     return picture
 
 

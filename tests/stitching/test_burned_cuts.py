@@ -1,5 +1,6 @@
-"""Cuts under burned-in captions, on real 96x54 renders: a caption appearing or going a frame or
-two from a cut changes more of the picture than a cut between two alike shots does."""
+"""Burned-in captions beside cuts, on real 96x54 renders: a caption appearing or going a frame or
+two from a cut changes more of the picture than a cut between two alike shots does, and a cue is
+drawn from its start up to, not including, its end."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from media.frames import gray_frames
 from media.runner import run_ffmpeg
 from stitching import Captions, OutputProfile, assemble, plan_edit
+from stitching.burn import burn
+from stitching.captions import Cue
 from stitching.edges import mad
 from stitching.verify import check_captioned_joins
 from tests.stitching.conftest import make_clip, normalise_all
@@ -84,3 +87,20 @@ def test_a_burn_that_moved_the_cut_is_caught(burned, plan, tmp_path):
     assert cuts["passed"]  # the picture it was drawn over is cut where planned...
     assert not drawn["passed"]  # ...but the delivered frames are not that picture's
     assert CUT - 1 in drawn["displaced"], drawn
+
+
+@pytest.mark.parametrize("how", ["ass", "drawtext", "opencv"])
+def test_a_cue_is_gone_from_the_frame_at_its_end(plan, tmp_path, how):
+    """Cues are [start, end), as in the SRT, the WebVTT and libass: where one cue ends at a frame's
+    time and the next begins, that frame shows the next cue alone (the first one too, drawn over
+    it, by ``drawtext`` and ``overlay`` enabled through ``between``, which includes its end)."""
+    cues = [Cue("s0", 0, 250, ("The ferry leaves at dawn.",), "speech"),
+            Cue("s0", 250, 500, ("Nobody here will stop it.",), "speech")]  # fmt: skip
+    out, used = burn(plan, plan.shots[0].segment.path, cues, tmp_path, only=how)
+    assert used == how
+    frames = gray_frames(out, range(4, 12), SMALL.rate)  # the picture is one still grey
+    boundary = 6  # 0.25 s at 24 fps
+    assert mad(frames[boundary - 1], frames[boundary - 2]) == pytest.approx(0, abs=0.5)
+    assert mad(frames[boundary], frames[boundary - 1]) > 3  # the cue changed...
+    assert mad(frames[boundary], frames[boundary + 1]) < 0.5  # ...to the next cue alone
+    assert mad(frames[11], frames[boundary + 1]) < 0.5  # shown up to its end, 0.5 s
