@@ -3,7 +3,8 @@
 as long as asked, in the asked format). The voice id must be one of the premade voices shotline maps descriptions to
 (an account's own voices are not emulated); the answer is the emulated voice in the asked
 ``output_format``, in that format's container (``_speech_rules.elevenlabs_audio``).
-A scenario's HTTP faults apply to
+``GET /v1/voices/{voice_id}`` answers a premade voice's metadata and an unknown id the provider's
+``voice_not_found`` (``_speech_rules.elevenlabs_voice``). A scenario's HTTP faults apply to
 ``/v1/text-to-speech`` and ``/v1/music`` by the request's ``model_id`` (``eleven_multilingual_v2``,
 ``music_v1`` when absent), after the request's own refusals."""
 
@@ -77,6 +78,15 @@ async def compose(request: Request) -> Response:
     samples = bed_samples(prompt, music_rules.seconds_of(body), rate)
     audio, media_type = rules.elevenlabs_audio(samples, fmt)
     return Response(audio, media_type=media_type)
+
+
+@router.get("/v1/voices/{voice_id}")
+async def get_voice(voice_id: str, request: Request) -> Response:
+    """The free voice lookup: a premade voice's metadata, else ``voice_not_found``."""
+    if (refused_key := _unauthorized(request)) is not None:
+        return refused_key
+    status, body = rules.elevenlabs_voice(voice_id)
+    return JSONResponse(body, status_code=status)
 
 
 async def _scenario_fault(

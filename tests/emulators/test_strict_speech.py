@@ -202,3 +202,22 @@ def test_a_scenarios_fault_reaches_elevenlabs_speech_as_it_reaches_music():
     assert spoken.status_code == 200
     assert len(spoken.content) > 1000
     assert stats["faults"] == {"eleven_flash_v2_5:server_error": 2}
+
+
+def test_elevenlabs_voice_lookup_answers_like_the_provider(emulator):
+    """``GET /v1/voices/{voice_id}`` (elevenlabs-python 2.59.0 ``voices/raw_client.py``): a
+    premade voice's metadata, an unknown id 400 ``voice_not_found`` (elevenlabs-python#454), and
+    no key 401, like every ElevenLabs route."""
+    url = emulator.base_urls["elevenlabs"] + "/v1/voices/"
+    known = web.get(url + ADAM, headers={"xi-api-key": "k"}, timeout=30)
+    assert known.status_code == 200
+    assert (known.json()["voice_id"], known.json()["name"]) == (ADAM, "Adam")
+    unknown = web.get(url + "abc123", headers={"xi-api-key": "k"}, timeout=30)
+    assert unknown.status_code == 400
+    assert unknown.json() == {
+        "detail": {
+            "status": "voice_not_found",
+            "message": "A voice for the voice_id abc123 was not found.",
+        }
+    }
+    assert web.get(url + ADAM, timeout=30).status_code == 401
