@@ -113,7 +113,7 @@ async def plan(
     # checked as a job's would be (else a tenant could probe another tenant's stored files)
     board = await fetch_inputs(state, job_request.board, tenant)
     job_request = JobRequest(board, job_request.mode, job_request.webhook_url)
-    return await run_in_threadpool(plan_job, state, job_request)
+    return await run_in_threadpool(plan_job, state, job_request, tenant)
 
 
 @router.get("/jobs", response_model=JobList, responses=responses(*AUTH, 404, 422))

@@ -222,12 +222,12 @@ def start_job(
     return job_id
 
 
-def plan_job(state: ApiState, request: JobRequest) -> dict[str, Any]:
+def plan_job(state: ApiState, request: JobRequest, tenant: str) -> dict[str, Any]:
     """The dry run: routes and forecast, unroutable shots listed, and the refusal job creation
     would answer (402) when the budget cannot pay the cheapest routing; nothing is written or
     spent. ``ok``: the job would be created."""
     mode = request.mode or request.board.mode
-    plan = route(state.ctx, request.board, mode)
+    plan = route(state.ctx, request.board, mode, tenant)
     refusal = budget_refusal(state.ctx, request.board, plan, mode)
     return {
         "ok": plan.ok and refusal is None,

@@ -103,10 +103,10 @@ def _approved(preview: _Preview, shots: list[str] | None) -> list[str]:
     return [key for key in order if key in set(shots)]
 
 
-def _route(ctx: RunContext, board: Storyboard) -> router.Plan:
+def _route(ctx: RunContext, board: Storyboard, tenant: str) -> router.Plan:
     """Final-mode routing of ``board``; the budget is enforced by the quote, not by routing."""
     final = previews.final_of(board).model_copy(update={"budget_usd": None})
-    return route(ctx, final, Mode.FINAL)
+    return route(ctx, final, Mode.FINAL, tenant)
 
 
 def _takes_image(ctx: RunContext, plan: router.Plan, key: str) -> bool:
@@ -143,7 +143,7 @@ def _final_board(
     """What the final renders and how it is routed, the routing of the unchanged storyboard, and
     the shots given their preview's first frame: those whose final model takes an image and whose
     quote does not rise with it (e.g. Veo 3.1 needs 8 s clips for a reference image)."""
-    plain = _route(ctx, _with_frames(ctx, preview, approved, set()))
+    plain = _route(ctx, _with_frames(ctx, preview, approved, set()), preview.tenant)
     frame = set()
     for key in approved:
         spec = next(s for _, s in preview.board.shots() if s.id == key)
@@ -156,10 +156,11 @@ def _final_board(
             frame.add(key)
     if not frame:
         return _with_frames(ctx, preview, approved, set()), plain, plain, frame
-    framed = _route(ctx, _with_frames(ctx, preview, approved, frame))
+    framed = _route(ctx, _with_frames(ctx, preview, approved, frame), preview.tenant)
     keep = {key for key in frame if _price(framed, key) <= _price(plain, key) + 1e-9}
     board = _with_frames(ctx, preview, approved, keep)
-    return board, (framed if keep == frame else _route(ctx, board)), plain, keep
+    again = framed if keep == frame else _route(ctx, board, preview.tenant)
+    return board, again, plain, keep
 
 
 def _price(plan: router.Plan, key: str) -> float:

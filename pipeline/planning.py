@@ -14,7 +14,17 @@ from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.previews import keyframes_preview
 from foundation.storyboard import Mode, Storyboard
-from pipeline import assets, history, keyframes, music, previews, sheets, variant_plan, voices
+from pipeline import (
+    assets,
+    history,
+    keyframes,
+    music,
+    previews,
+    sheets,
+    variant_plan,
+    voice_check,
+    voices,
+)
 from pipeline.context import RunContext
 from pipeline.transitions import job_created, shot_created
 from quality import screening
@@ -71,9 +81,10 @@ def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
     return "local" if mode is Mode.PREVIEW and board.preview.free else providers
 
 
-def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
+def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local") -> router.Plan:
     """The one call of the router for planning, quotes, re-renders and commits: the providers
     available to ``ctx``, the learned statistics and the breakers every process shares.
+    ``tenant`` scopes the answers of the providers' free lookups (``voice_check``).
 
     The storyboard is screened first (``quality.screening``): a refused text or reference image
     raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent. A
@@ -86,9 +97,11 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
     music.plan_music(ctx, board, mode)  # a bed no music model can compose is refused here
-    voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
+    spoken = voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
     sheets.plan_sheets(ctx, board, mode)  # and a character sheet no image model can draw
     keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
+    # last, as it asks the provider (free): a voice id the ElevenLabs account does not have
+    voice_check.refuse_unknown_voices(ctx, board, spoken, tenant)
     availability = router.provider_availability(ctx.providers, ctx.settings)
     policy = router.RoutingPolicy.for_mode(
         mode, allow_unverified=ctx.settings.allow_unverified, stills=stills
@@ -107,9 +120,11 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
     return variant_plan.choose(ctx, plan, availability, policy, spent)  # native or reframed
 
 
-def route_storyboard(ctx: RunContext, board: Storyboard, mode: Mode) -> router.Plan:
+def route_storyboard(
+    ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local"
+) -> router.Plan:
     """Route every shot; raise (exit code 2) when some shot has no model, before any spend."""
-    plan = route(ctx, board, mode)
+    plan = route(ctx, board, mode, tenant)
     router.raise_if_unroutable(plan)
     return plan
 
@@ -264,7 +279,7 @@ def create_job(
     """Plan and persist a job; nothing is spent yet. Returns the job id."""
     mode = mode or board.mode
     ctx = stage_context(ctx, board, mode)
-    plan = route_storyboard(ctx, board, mode)
+    plan = route_storyboard(ctx, board, mode, tenant)
     if (refusal := budget_refusal(ctx, board, plan, mode)) is not None:
         raise refusal
     job_id = uuid.uuid4().hex

@@ -58,10 +58,10 @@ def _edited_storyboard(
 
 
 def _route_one(
-    ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str
+    ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str, tenant: str
 ) -> tuple[router.ShotDecision, tuple[router.VariantChoice, ...]]:
     """The shot's new decision, and the plan's variant choices (its native renders)."""
-    plan = route(ctx, board, mode)
+    plan = route(ctx, board, mode, tenant)
     decision = plan.decisions[shot_key]
     if not decision.candidates:
         problems = [
@@ -151,8 +151,8 @@ def rerender_shot(
         if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
         board, path = _edited_storyboard(job, shot_key, prompt, model)
-        mode = Mode(job.mode)
-    decision, variants = _route_one(ctx, board, mode, shot_key, path)
+        mode, tenant = Mode(job.mode), job.tenant
+    decision, variants = _route_one(ctx, board, mode, shot_key, path, tenant)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status not in JOB_RERENDERABLE:

@@ -38,3 +38,12 @@ def use_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> No
         return
     handle = stack.enter_context(start_emulator(scenario))
     ctx.base_urls, ctx.judge_base_urls = dict(handle.base_urls), dict(handle.judge_base_urls)
+
+
+def use_running_emulator(ctx: RunContext) -> None:
+    """Point ``ctx`` at the emulator at ``SHOTLINE_EMULATOR_URL`` when there is one (``plan``
+    starts none: it only asks the free lookups, e.g. an ElevenLabs voice id)."""
+    from emulators import urls_for
+
+    if ctx.emulated and ctx.settings.emulator_url:
+        ctx.base_urls, ctx.judge_base_urls = urls_for(ctx.settings.emulator_url)

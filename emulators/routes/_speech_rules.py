@@ -162,6 +162,33 @@ def elevenlabs_voice_missing(voice_id: str) -> dict[str, Any]:
     return {"detail": {"status": "voice_not_found", "message": message}}
 
 
+# ``GET /v1/voices/{voice_id}`` ([SDK-EL] ``voices/raw_client.py`` ``get`` @54e58995, v2.59.0:
+# ``xi-api-key`` header, 2xx answered with a ``Voice`` (``types/voice.py``: ``voice_id`` required,
+# ``name``, ``category``, ``labels``, ... optional), only 422 declared; elevenlabs.io/docs/
+# api-reference/voices/get, stored copy read 2026-12-05: "Returns metadata about a specific
+# voice"). An id the account does not have: 400 ``voice_not_found``, "A voice for the voice_id X
+# was not found." (``client.voices.get`` answered so in elevenlabs/elevenlabs-python#454,
+# 2025-01-20; the status may since have become 404 as text-to-speech's did in 2025-07,
+# UNCERTAIN: the client takes either).
+ELEVENLABS_VOICE_NAMES = {
+    "21m00Tcm4TlvDq8ikWAM": "Rachel", "pNInz6obpgDQGcFmaJgB": "Adam",
+    "EXAVITQu4vr4xnSDxMaL": "Sarah", "TxGEqnHWrfWFTfGW9XjX": "Josh",
+    "onwK4e9ZLuTAKqWW03F9": "Daniel", "pqHfZKP75CvOlQylNhV4": "Bill",
+}  # fmt: skip  # the premade voices shotline maps descriptions to (adapters.voices)
+
+
+def elevenlabs_voice(voice_id: str) -> tuple[int, dict[str, Any]]:
+    """(status, body) of ``GET /v1/voices/{voice_id}`` on the emulated account (its premade
+    voices only; an account's own voices are not emulated)."""
+    name = ELEVENLABS_VOICE_NAMES.get(voice_id)
+    if name is None:
+        message = f"A voice for the voice_id {voice_id} was not found."
+        return 400, {"detail": {"status": "voice_not_found", "message": message}}
+    body: dict[str, Any] = {"voice_id": voice_id, "name": name, "category": "premade", "labels": {},
+            "description": None, "available_for_tiers": [], "high_quality_base_model_ids": []}  # fmt: skip
+    return 200, body
+
+
 def _invalid(loc: tuple[str, str], value: Any, message: str) -> dict[str, Any]:
     return {"detail": [{"type": "value_error", "loc": list(loc), "msg": message, "input": value}]}
 

@@ -1,4 +1,5 @@
-"""``shotline plan``: a dry run of routing over a storyboard. No provider is called.
+"""``shotline plan``: a dry run of routing over a storyboard. Nothing is paid for: the only
+provider calls are free lookups (a named ElevenLabs voice id, ``pipeline.voice_check``).
 
 Prints the model and fallbacks per shot, the expected cost range (with expected retakes), the
 expected wall time and the budget headroom; shots no model can take are listed and exit with 2, and
@@ -54,10 +55,12 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     from foundation.storyboard import load_storyboard
     from pipeline import planning, previews, voices
     from pipeline.context import RunContext
+    from shotline.emulated import use_running_emulator
     from shotline.notes import local_pin_note
 
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())
+    use_running_emulator(ctx)  # emulated: the free lookups go to a running emulator, if any
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
     ctx = planning.stage_context(ctx, board, mode)

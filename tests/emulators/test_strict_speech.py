@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from adapters.errors import RejectedInputError
+from adapters.errors import RejectedInputError, TransientError
 from adapters.speech import SpeechClient, SpeechRequest
 from adapters.voices import choose_voice
 from emulators import EmulatorHandle, Scenario, start_emulator
@@ -181,3 +181,43 @@ def test_a_named_newer_voice_reaches_the_emulator(emulator):
     chosen = choose_voice("openai", voices, "openai:marin", instructions=True)
     assert chosen is not None
     assert speech(emulator, GOOD | {"voice": chosen.voice}).status_code == 200
+
+
+def test_a_scenarios_fault_reaches_elevenlabs_speech_as_it_reaches_music():
+    """Before, ``/v1/text-to-speech`` ignored the scenario's HTTP faults (``/v1/music`` applied
+    them): a failing ElevenLabs voice could not be emulated. A fault on one model leaves the
+    others speaking, and the failure reaches the adapter classified."""
+    down = {"kind": "server_error", "status": 503, "rate": 1.0}
+    scenario = Scenario.model_validate({"models": {"eleven_flash_v2_5": {"faults": [down]}}})
+    body = {"text": "We leave at dawn.", "model_id": "eleven_flash_v2_5"}
+    with start_emulator(scenario) as handle:
+        failed = eleven(handle, body)
+        spoken = eleven(handle, body | {"model_id": "eleven_multilingual_v2"})
+        client = SpeechClient("elevenlabs", "k", handle.base_urls["elevenlabs"])
+        with pytest.raises(TransientError):
+            client.speak(SpeechRequest("We leave at dawn.", "eleven_flash_v2_5", ADAM))
+        stats = handle.stats()
+    assert failed.status_code == 503
+    assert failed.json()["detail"]["status"] == "internal_server_error"
+    assert spoken.status_code == 200
+    assert len(spoken.content) > 1000
+    assert stats["faults"] == {"eleven_flash_v2_5:server_error": 2}
+
+
+def test_elevenlabs_voice_lookup_answers_like_the_provider(emulator):
+    """``GET /v1/voices/{voice_id}`` (elevenlabs-python 2.59.0 ``voices/raw_client.py``): a
+    premade voice's metadata, an unknown id 400 ``voice_not_found`` (elevenlabs-python#454), and
+    no key 401, like every ElevenLabs route."""
+    url = emulator.base_urls["elevenlabs"] + "/v1/voices/"
+    known = web.get(url + ADAM, headers={"xi-api-key": "k"}, timeout=30)
+    assert known.status_code == 200
+    assert (known.json()["voice_id"], known.json()["name"]) == (ADAM, "Adam")
+    unknown = web.get(url + "abc123", headers={"xi-api-key": "k"}, timeout=30)
+    assert unknown.status_code == 400
+    assert unknown.json() == {
+        "detail": {
+            "status": "voice_not_found",
+            "message": "A voice for the voice_id abc123 was not found.",
+        }
+    }
+    assert web.get(url + ADAM, timeout=30).status_code == 401
