@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from media.probe import probe
+from media.probe import EMPTY, probe, probe_guarded
 from media.runner import run_ffmpeg
 
 
@@ -37,3 +37,13 @@ def test_unreadable_file_reports_error(tmp_path: Path) -> None:
     info = probe(path)
     assert info.error
     assert not info.has_video
+
+
+def test_an_empty_file_is_named_empty_not_invalid_data(tmp_path: Path) -> None:
+    """FFmpeg says 'Invalid data found when processing input' of a 0-byte file."""
+    path = tmp_path / "empty.mp4"
+    path.touch()
+    assert probe(path).error == EMPTY
+    assert probe(path, read_rotation=False).error == EMPTY
+    info, why = probe_guarded(path)
+    assert (info.error, why) == (EMPTY, None)

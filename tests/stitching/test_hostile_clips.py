@@ -47,3 +47,10 @@ def test_a_still_image_is_not_a_clip(tmp_path: Path):
     run_ffmpeg(["-f", "lavfi", "-i", "color=c=red:s=32x32", "-frames:v", "1", str(still)])
     clip = still.rename(tmp_path / "shot.mp4")
     assert _refused(clip, tmp_path).endswith("is a still image (png_pipe), not a video clip")
+
+
+def test_an_empty_file_is_named_empty(tmp_path: Path):
+    """It was 'cannot open: [Errno 1094995529] Invalid data found when processing input'."""
+    clip = tmp_path / "shot.mp4"
+    clip.touch()
+    assert _refused(clip, tmp_path) == f"CLIP[0]: {clip}: it is empty (0 bytes)"
