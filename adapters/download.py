@@ -110,8 +110,6 @@ def _stream_to(http: HttpClient, fetched: Fetched, part: Path, limits: DownloadL
                     )
                 sha.update(chunk)
                 out.write(chunk)
-    if size == 0:
-        raise AssetError(f"{_named(fetched)} is empty", provider)
     return sha.hexdigest()
 
 

@@ -25,7 +25,7 @@ import httpx
 from api.errors import RateLimitedError
 from foundation.errors import InvalidInputError, Problem
 from foundation.tls import tls_context
-from media.images import pixels_problem, sniff_image
+from media.images import EMPTY, pixels_problem, sniff_image
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -340,7 +340,7 @@ def store_image(data: bytes, path: str, dest: Path) -> Path:
     """Keep an image (fetched or uploaded) when its content is PNG, JPEG or WebP."""
     kind = sniff_image(data)
     if kind is None:
-        raise _unsafe(path, "must be a PNG, JPEG or WebP image")
+        raise _unsafe(path, "must be a PNG, JPEG or WebP image" if data else EMPTY)
     if (too_large := pixels_problem(data)) is not None:
         raise _unsafe(path, too_large)
     return _keep(data, IMAGE_TYPES[kind], dest)

@@ -15,6 +15,7 @@ from pathlib import Path
 import imagesize
 
 MAX_IMAGE_PIXELS = 120_000_000  # a 108 MP phone photo is 12,000 x 9,000; an 8K frame 33 MP
+EMPTY = "is empty (0 bytes)"
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -41,14 +42,23 @@ def header_size(source: bytes | Path) -> tuple[int, int] | None:
 
 def decode_problem(source: bytes | Path) -> str | None:
     """Why the image must not be decoded: no header gives its size (OpenCV also decodes formats,
-    such as Radiance HDR or OpenEXR, that no header reader here measures), or ``pixels_problem``.
-    None: it may be decoded."""
+    such as Radiance HDR or OpenEXR, that no header reader here measures), or ``pixels_problem``;
+    first, that it is empty. None: it may be decoded."""
+    if (len(source) if isinstance(source, bytes) else _size(source)) == 0:
+        return EMPTY
     size = header_size(source)
     if size is None:
         return (
             "is not a readable image (no PNG, JPEG, WebP, BMP, TIFF or GIF header gives its size)"
         )
     return _too_many(size)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def pixels_problem(source: bytes | Path) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -11,6 +12,10 @@ import av.error
 
 from foundation.limits import MAX_PIXELS
 from media.colour import SourceColour, colour_of, hdr_transfer
+
+EMPTY = "it is empty (0 bytes)"
+"""A 0-byte file's ``MediaInfo.error`` (FFmpeg's own is "Invalid data found when processing
+input"): ``shotline stitch`` says ``CLIP[i]: PATH: it is empty (0 bytes)``."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,16 @@ def _unreadable(path: Path, error: str) -> MediaInfo:
     )
 
 
+def _empty(path: Path) -> bool:
+    """A regular file of 0 bytes (a pipe or device has no size to read; a missing file is left to
+    the opener's error)."""
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size == 0
+
+
 def _rotation(container: av.container.InputContainer, stream: av.VideoStream) -> int | None:
     """Rotation in degrees (0, 90, 180, 270) from the display matrix of the first decoded frame;
     None when the stream ends without one (a declared video stream holding no frame)."""
@@ -115,6 +130,8 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
     """Read container and stream headers; an unreadable file yields ``error``, not an exception.
     ``read_rotation`` decodes the first frame for its display matrix (the gate reads it in its own
     decode pass instead); a video stream without any frame is then an ``error``."""
+    if _empty(path):
+        return _unreadable(path, EMPTY)
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -174,6 +191,43 @@ def probe_guarded(path: Path) -> tuple[MediaInfo, str | None]:
         return header, None
     why = header_refusal(header)
     return (header, why) if why is not None else (probe(path), None)
+
+
+def truncation(info: MediaInfo) -> str | None:
+    """Why a readable clip is truncated (None when it is not): its packets, read without decoding,
+    end short of what its header declares, by more than two frames, both its video's and the whole
+    file's (bytes cut off a file whose index is at its start; a video shorter than its audio is
+    not truncated). The gate finds the same file ``truncated`` by decoding it."""
+    declared = info.video_duration_s or info.duration_s
+    video_end, file_end, packets = _packet_ends(info.path)
+    tolerance = 2.0 / info.fps if info.fps else 0.1
+    if declared - video_end <= tolerance or info.duration_s - file_end <= tolerance:
+        return None
+    frames = f" ({packets} of {info.frame_count} frames)" if info.frame_count else ""
+    return (
+        f"it is truncated: its video stops at {video_end:.2f} s of the {declared:.2f} s its "
+        f"header declares{frames}"
+    )
+
+
+def _packet_ends(path: Path) -> tuple[float, float, int]:
+    """Where the first video stream's packets end (from its start), where any stream's end (from
+    the file's start), and how many video packets there are."""
+    video_end = file_end = 0.0
+    packets = 0
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        origin = (container.start_time or 0) / av.time_base
+        for packet in container.demux():
+            if packet.pts is None or not packet.size or packet.time_base is None:
+                continue
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            file_end = max(file_end, end - origin)
+            if packet.stream is video:
+                packets += 1
+                start = float((video.start_time or 0) * packet.time_base)
+                video_end = max(video_end, end - start)
+    return video_end, file_end, packets
 
 
 def count_frames(path: Path) -> int:

@@ -3,6 +3,7 @@ NumPy/OpenCV work on a small proxy so the pass stays close to the cost of decodi
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import av
@@ -66,6 +67,8 @@ class VideoSeries:
     end_s: float
     mean: F32
     mad: F32  # mean absolute luma difference to the previous frame; +inf for the first frame
+    held: F32  # the same to the frame ``held_from`` (``freeze_lag_s`` earlier); +inf without one
+    held_from: npt.NDArray[np.int64]
     hist_delta: F32  # half L1 distance of luma histograms to the previous frame, in [0, 1]
     black: npt.NDArray[np.bool_]
     crushed: F32  # share of proxy pixels at or under dark_level
@@ -88,7 +91,8 @@ class VideoAccumulator:
         self.sample_every = max(1, round(fps / cfg.sample_fps))
         self.colour_every = max(1, round(fps / cfg.colour_fps))
         self.thumb_every = max(1, round(fps / cfg.thumb_fps))
-        self.rows: list[tuple[float, float, float, float, bool, float, float]] = []
+        self.rows: list[tuple[float, float, float, float, bool, float, float, float, int]] = []
+        self.earlier: deque[tuple[int, float, Gray]] = deque()
         self.hists: npt.NDArray[np.float64] | None = None
         self.prev: npt.NDArray[np.uint8] | None = None
         self.prev_sample: npt.NDArray[np.uint8] | None = None
@@ -138,7 +142,8 @@ class VideoAccumulator:
         crushed = float(cumulative[cfg.dark_level])
         blown = float(1.0 - cumulative[cfg.bright_level - 1])
         mean = float(full @ LEVELS)
-        self.rows.append((t, mean, mad, delta, bool(black), crushed, blown))
+        held, held_from = self._held(index, t, proxy)
+        self.rows.append((t, mean, mad, delta, bool(black), crushed, blown, held, held_from))
         self.hists = hist
         if not black:
             rows, cols = proxy.max(axis=1), proxy.max(axis=0)
@@ -147,6 +152,21 @@ class VideoAccumulator:
             else:
                 np.maximum(self.row_max, rows, out=self.row_max)
                 np.maximum(self.col_max, cols, out=self.col_max)
+
+    def _held(self, index: int, t: float, proxy: Gray) -> tuple[float, int]:
+        """Mean absolute difference of ``proxy`` to the latest frame ``freeze_lag_s`` or more
+        earlier (the previous one at 30 fps or less), and that frame's index (+inf and ``index``
+        without one). One frame an eighth of the lag is kept: nine proxies at most at any rate."""
+        lag = self.cfg.freeze_lag_s * 0.99  # a 30 fps step of 1/30 s, read from PTS, is one lag
+        earlier = self.earlier
+        while len(earlier) > 1 and earlier[1][1] <= t - lag:
+            earlier.popleft()
+        if not earlier or earlier[-1][1] <= t - lag / 8:
+            earlier.append((index, t, proxy))
+        ref_index, ref_t, ref = earlier[0]
+        if ref_t > t - lag or ref.shape != proxy.shape:
+            return float("inf"), index
+        return cv2.norm(proxy, ref, cv2.NORM_L1) / proxy.size, ref_index
 
     def _sample(
         self, index: int, luma: npt.NDArray[np.uint8], proxy: npt.NDArray[np.uint8]
@@ -209,6 +229,8 @@ class VideoAccumulator:
             black=np.asarray(cols[4], bool),
             crushed=np.asarray(cols[5], np.float32),
             blown=np.asarray(cols[6], np.float32),
+            held=np.asarray(cols[7], np.float32),
+            held_from=np.asarray(cols[8], np.int64),
             sample_index=np.asarray(samples[0], np.int64),
             sharpness=np.asarray(samples[1], np.float32),
             motion=np.asarray(samples[2], np.float32),

@@ -53,12 +53,15 @@ def _merge(intervals: list[Interval]) -> list[Interval]:
 
 
 def detect_freeze(series: VideoSeries, cfg: DetectorConfig, black: list[Interval]) -> list[Finding]:
-    """Frames identical to their predecessor, and timestamp gaps (the last picture is held). A run
-    covers the first frozen picture (the one before the first near-zero difference) and closes
-    at EOF when it reaches the end."""
-    still = series.mad <= cfg.freeze_mad
-    start_mask = still.copy()
-    start_mask[:-1] |= still[1:]
+    """Frames identical to the one ``freeze_lag_s`` earlier (the previous one at 30 fps or less;
+    at 1000 fps consecutive frames of a moving picture differ by almost nothing), and timestamp
+    gaps (the last picture is held). A run covers the frames from the first frozen picture (the
+    one a near-zero difference was taken to) and closes at EOF when it reaches the end."""
+    still = np.flatnonzero(series.held <= cfg.freeze_mad)
+    cover = np.zeros(series.held.size + 1, np.int64)
+    np.add.at(cover, series.held_from[still], 1)
+    np.add.at(cover, still + 1, -1)
+    start_mask = np.cumsum(cover[:-1]) > 0
     held = [run_interval(run, series.times, series.end_s) for run in runs(start_mask, 2)]
     gaps = np.flatnonzero(np.diff(series.times) >= cfg.freeze_min_s)
     held += [(float(series.times[i]), float(series.times[i + 1])) for i in gaps]

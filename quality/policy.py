@@ -38,6 +38,9 @@ class DetectorConfig(_Frozen):
     black_min_s: float = 0.08
     freeze_mad: float = 0.25
     freeze_min_s: float = 0.5
+    freeze_lag_s: float = Field(1 / 30, gt=0)
+    """A frame is frozen when it differs by under ``freeze_mad`` from the frame this long before
+    (the previous one at 30 fps or less), so a freeze is judged over time whatever the rate."""
     flicker_delta: float = 4.0
     flicker_min_alternations: int = 4
     flicker_window_s: float = 1.0

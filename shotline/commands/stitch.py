@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 
 def _clips(paths: list[Path], transition: Transition) -> list[tuple[str, Path, Transition, float]]:
     from foundation.storyboard import Transition
-    from media.probe import probe_guarded
+    from media.probe import probe_guarded, truncation
 
     problems, clips = [], []
     for index, path in enumerate(paths):
         info, why = probe_guarded(path)  # a clip its header refuses is not decoded
         why = why or info.error or (None if info.has_video else "no video stream")
+        why = why or truncation(info)
         if why is not None:
             problems.append(Problem(f"CLIP[{index}]", f"{path}: {why}"))
             continue

@@ -114,3 +114,16 @@ def test_an_unreadable_output_is_named_by_its_job_not_its_temporary_file(tmp_pat
     assert message.startswith("p: output of job job/1 (https://files.test/v.mp4) is not a readable")
     assert ".part" not in message
     assert str(tmp_path) not in message
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_an_empty_output_is_named_empty(tmp_path: Path, inline: bool):
+    """Inline, it was 'Invalid data found when processing input'; streamed, 'is empty'."""
+    fetched = Fetched("op/1", "data:video/mp4;base64,") if inline else FETCHED
+    with pytest.raises(AssetError) as refused:
+        download_asset(client(200, b""), fetched, tmp_path)
+    where = "op/1 (inline)" if inline else "job/1 (https://files.test/v.mp4)"
+    assert str(refused.value) == (
+        f"p: output of job {where} is not a readable video: it is empty (0 bytes)"
+    )
+    assert not list(tmp_path.iterdir())

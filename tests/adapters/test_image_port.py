@@ -187,3 +187,11 @@ def test_an_image_of_another_type_is_re_encoded_as_png(tmp_path, suffix):
     assert frame.mime == "image/png"
     assert frame.data.startswith(b"\x89PNG\r\n\x1a\n")
     assert decoded(frame.data).shape[:2] == (180, 320)
+
+
+def test_an_empty_image_is_named_empty(tmp_path):
+    path = tmp_path / "x.png"
+    path.touch()
+    assert image_problem(path) == f"{path} is empty (0 bytes)"
+    with pytest.raises(RejectedInputError, match=r"runway: image x\.png is empty \(0 bytes\)"):
+        first_frame(path, 1280, 720, runway.IMAGE_PORT)

@@ -202,3 +202,8 @@ def test_a_provider_image_of_another_format_is_garbage_though_opencv_reads_it():
     assert cv2.imdecode(bmp, cv2.IMREAD_COLOR) is not None
     with pytest.raises(ProviderFailureError, match="not a PNG, JPEG or WebP image"):
         measured(bmp.tobytes(), "fal")
+
+
+def test_an_empty_provider_image_is_named_empty():
+    with pytest.raises(ProviderFailureError, match=r"the answer's image is empty \(0 bytes\)"):
+        measured(b"", "fal")

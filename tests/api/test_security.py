@@ -12,7 +12,7 @@ import pytest
 
 from api import auth
 from api.ratelimit import RateLimiter
-from api.urls import Outbound, UnsafeUrlError, UrlPolicy
+from api.urls import Outbound, UnsafeUrlError, UrlPolicy, store_image
 from foundation.errors import InvalidInputError
 from media.images import sniff_image
 from tests.api.conftest import fake_resolve, tiny_board, wait_for_job
@@ -198,6 +198,11 @@ class TestUrlPolicy:
             anyio.run(outbound.afetch_image, "https://example.com/page", "p", tmp_path, 1000)
         with pytest.raises(UnsafeUrlError, match="larger than"):
             anyio.run(outbound.afetch_image, "https://example.com/page", "p", tmp_path, 100)
+
+    def test_an_empty_image_is_named_empty(self, tmp_path):
+        with pytest.raises(UnsafeUrlError, match=r"^p: is empty \(0 bytes\)"):
+            store_image(b"", "p", tmp_path / "refs")
+        assert not (tmp_path / "refs").exists()
 
     def test_sniffing(self):
         assert sniff_image(PNG) == "image/png"

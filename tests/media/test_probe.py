@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from media.probe import probe
+from media.probe import EMPTY, probe, probe_guarded, truncation
 from media.runner import run_ffmpeg
 
 
@@ -37,3 +38,35 @@ def test_unreadable_file_reports_error(tmp_path: Path) -> None:
     info = probe(path)
     assert info.error
     assert not info.has_video
+
+
+def test_an_empty_file_is_named_empty_not_invalid_data(tmp_path: Path) -> None:
+    """FFmpeg says 'Invalid data found when processing input' of a 0-byte file."""
+    path = tmp_path / "empty.mp4"
+    path.touch()
+    assert probe(path).error == EMPTY
+    assert probe(path, read_rotation=False).error == EMPTY
+    info, why = probe_guarded(path)
+    assert (info.error, why) == (EMPTY, None)
+
+
+def _encode(path: Path, video_s: float, audio_s: float) -> Path:
+    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc=s=64x36:r=24:d={video_s}", "-f", "lavfi", "-i",
+                f"sine=d={audio_s}", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                str(path)])  # fmt: skip
+    return path
+
+
+def test_a_video_shorter_than_its_audio_is_not_truncated_a_cut_one_is(tmp_path: Path) -> None:
+    """``truncation`` reads packets, not frames: a 0.5 s video under 1.5 s of audio is whole; a
+    Matroska file (no stream durations, the container's alone) with its tail cut off is not."""
+    assert truncation(probe(_encode(tmp_path / "long_audio.mp4", 0.5, 1.5))) is None
+    whole = _encode(tmp_path / "whole.mkv", 1, 1)
+    info = probe(whole)
+    assert info.video_duration_s is None
+    assert truncation(info) is None
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    said = truncation(probe(cut)) or ""
+    assert re.fullmatch(r"it is truncated: its video stops at 0\.\d\d s of the 1\.0\d s its "
+                        r"header declares", said), said  # fmt: skip

@@ -94,3 +94,13 @@ def test_a_clip_declaring_more_pixels_than_any_output_is_refused_undecoded(
     assert payload["action"] == "retry"
     assert [f["message"] for f in payload["findings"]] == [f"file cannot be decoded: {REFUSAL}"]
     assert decoded == []
+
+
+def test_an_empty_file_is_named_empty(app: typer.Typer, tmp_path: Path) -> None:
+    clip = tmp_path / "empty.mp4"
+    clip.touch()
+    result = CliRunner().invoke(app, ["check", str(clip), "--json"])
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    messages = [f["message"] for f in payload["findings"]]
+    assert messages == ["file cannot be decoded: it is empty (0 bytes)"]

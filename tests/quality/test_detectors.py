@@ -137,3 +137,17 @@ def test_exposure_reads_limited_and_full_range_alike(tmp_path: Path, pix_fmt: st
                 "-c:v", "libx264", "-preset", "ultrafast", str(path)])  # fmt: skip
     _, found = _findings(path, SILENT)
     assert {"overexposed", "underexposed"} <= set(found)
+
+
+@pytest.mark.parametrize("fps", [24, 60, 1000])
+def test_freeze_is_judged_over_time_not_per_frame(make_clip: Callable[..., Path], fps: int) -> None:
+    """At 1000 fps consecutive frames of a moving picture differ by almost nothing: a freeze is a
+    picture unchanged over ``freeze_lag_s`` (1/30 s), whatever the rate, and a held one is still
+    caught at every rate."""
+    moving = make_clip(f"moving_{fps}", "-f", "lavfi", "-i", f"testsrc=s=64x36:r={fps}:d=0.5")
+    still = make_clip(f"held_{fps}", "-f", "lavfi", "-i", f"smptebars=s=64x36:r={fps}:d=0.5")
+    _, found = _findings(moving, SILENT)
+    assert not {"freeze", "freeze_head", "freeze_tail", "frozen_clip"} & set(found)
+    _, found = _findings(still, SILENT)
+    assert found["frozen_clip"].start == 0.0
+    assert found["frozen_clip"].end == pytest.approx(0.5, abs=1 / fps)

@@ -4,6 +4,7 @@ naming the clip and what is wrong with it (exit 2), and nothing is written."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import typer
@@ -47,3 +48,27 @@ def test_a_still_image_is_not_a_clip(tmp_path: Path):
     run_ffmpeg(["-f", "lavfi", "-i", "color=c=red:s=32x32", "-frames:v", "1", str(still)])
     clip = still.rename(tmp_path / "shot.mp4")
     assert _refused(clip, tmp_path).endswith("is a still image (png_pipe), not a video clip")
+
+
+def test_an_empty_file_is_named_empty(tmp_path: Path):
+    """It was 'cannot open: [Errno 1094995529] Invalid data found when processing input'."""
+    clip = tmp_path / "shot.mp4"
+    clip.touch()
+    assert _refused(clip, tmp_path) == f"CLIP[0]: {clip}: it is empty (0 bytes)"
+
+
+def test_a_truncated_clip_is_named_truncated(tmp_path: Path):
+    """Bytes cut off a clip whose index is at its start (the header still declares 2 s): it was
+    refused mid-work by its shortfall, 'normalised to 10 frames, plan needs 48 (38 short at 24
+    fps)'. The gate calls it ``truncated`` too (``corrupt_tail`` in ``tests/quality/corpus.py``)."""
+    whole = tmp_path / "whole.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=s=64x36:r=24:d=2", "-c:v", "libx264", "-preset",
+                "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(whole)])  # fmt: skip
+    clip = tmp_path / "cut.mp4"
+    clip.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    problem = _refused(clip, tmp_path)
+    assert re.fullmatch(
+        rf"CLIP\[0\]: {re.escape(str(clip))}: it is truncated: its video stops at 0\.\d\d s of "
+        r"the 2\.00 s its header declares \(\d+ of 48 frames\)",
+        problem,
+    ), problem
