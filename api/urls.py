@@ -366,7 +366,7 @@ def store_audio(data: bytes, path: str, dest: Path) -> Path:
     decodes is checked with the rest of the storyboard, before any spend)."""
     suffix = sniff_audio(data)
     if suffix is None:
-        raise _unsafe(path, "must be a WAV, FLAC, Ogg, MP3 or M4A audio file")
+        raise _unsafe(path, "must be a WAV, FLAC, Ogg, MP3 or M4A audio file" if data else EMPTY)
     return _keep(data, suffix, dest)
 
 

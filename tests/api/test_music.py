@@ -48,6 +48,17 @@ def test_a_url_that_is_not_audio_is_refused(client, headers, network):
     assert client.get("/v1/jobs", headers=headers).json()["data"] == []
 
 
+def test_an_empty_bed_is_named_empty(client, headers, network):
+    network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=b"")
+    board = tiny_board(2, music={"file": "https://cdn.example.com/bed.wav"})
+    refused = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+    assert refused.status_code == 422
+    [problem] = refused.json()["problems"]
+    assert problem["path"] == "storyboard.music.file"
+    assert "is empty (0 bytes)" in problem["message"], problem
+    assert client.get("/v1/jobs", headers=headers).json()["data"] == []
+
+
 def test_a_fetched_bed_is_laid_under_the_delivered_programme(client, headers, network):
     network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=wav_bytes())
     board = tiny_board(2, tag=" bed", music={"file": "https://cdn.example.com/bed.wav"})
