@@ -35,7 +35,7 @@ def test_json():
     point = by_id["google/veo-3.1"]["price"]["points"][0]
     assert point["source"]
     assert point["effective"] == "2026-09-20"
-    assert by_id["runway/gen4.5"]["limits"] == {"concurrency": 2, "rpm": 60}
+    assert by_id["runway/gen4.5"]["limits"] == {"concurrency": 2, "rpm": 60, "window_s": 60.0}
 
 
 def test_malformed_registry_exits_2(tmp_path, monkeypatch):
