@@ -100,7 +100,7 @@ def test_three_workers_never_pass_the_models_requests_per_minute(
     offsets = [t - min(seen) for t in sorted(seen)]
     assert offsets[5] < WINDOW_S, offsets  # the window was full when the 7th asked: it had to wait
     assert _windows_ok(seen, 6), offsets
-    assert offsets[6] < WINDOW_S + 5, offsets  # the 7th went as soon as it could
+    assert offsets[6] < WINDOW_S + 8, offsets  # as soon as it could: not a second window later
 
 
 # --- concurrency: a hard limit across processes -------------------------------------------------
