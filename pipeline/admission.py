@@ -1,5 +1,6 @@
 """Admission of an attempt to its model's provider: a concurrency slot (a hard limit across every
-process sharing ``ctx.limits``) and a place in the model's requests-per-minute window.
+process sharing ``ctx.limits``) and a place in the model's requests-per-minute window (its
+``limits.window_s``).
 
 The slot is held, under the attempt's name, from its submission until it leaves the in-flight
 states (``release``); every poll renews it (``renew``), so the slot of an attempt nobody drives
@@ -33,6 +34,7 @@ class _Seat:
     tenant: str
     concurrency: int
     rpm: int
+    window_s: float
     submitted: bool
 
 
@@ -55,7 +57,15 @@ def _seat(ctx: RunContext, attempt_id: int) -> _Seat | None:
         return None
     limits = ctx.registry.get(model_id).limits
     holder = holder_of(attempt_id)
-    return _Seat(model_id, holder, tenant or "local", limits.concurrency, limits.rpm, submitted)
+    return _Seat(
+        model_id,
+        holder,
+        tenant or "local",
+        limits.concurrency,
+        limits.rpm,
+        limits.window_s,
+        submitted,
+    )
 
 
 def admit(ctx: RunContext, attempt_id: int) -> float:
@@ -70,7 +80,7 @@ def admit(ctx: RunContext, attempt_id: int) -> float:
         seat.model_id, seat.holder, seat.concurrency, lease, seat.tenant, waiting
     ):
         return retry
-    wait = ctx.limits.try_take(seat.model_id, seat.rpm, seat.holder)
+    wait = ctx.limits.try_take(seat.model_id, seat.rpm, seat.holder, seat.window_s)
     if wait > 0:
         ctx.limits.release(seat.model_id, seat.holder)
     return wait

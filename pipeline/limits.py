@@ -1,4 +1,5 @@
-"""Provider limits from the registry, per model: concurrent jobs and requests per minute.
+"""Provider limits from the registry, per model: concurrent jobs and requests per minute (or per
+the model's ``limits.window_s``).
 
 ``ProviderLimits`` is the one interface; two backends keep the counts: ``LocalLimits`` in this
 process (the embedded engine) and ``pipeline.shared_limits.RedisLimits`` in Redis (the distributed
@@ -27,7 +28,8 @@ from foundation.settings import Settings
 
 WINDOW_S = 60.0
 """RPM counts the submissions of the last minute (a sliding log, not a bucket: never more than
-``rpm`` in any 60 s window, as a provider counting arrivals sees them)."""
+``rpm`` in any 60 s window, as a provider counting arrivals sees them), unless the registry gives
+the model another window (``Limits.window_s``)."""
 
 WAITING_S = 5.0
 """How long a holder refused a slot keeps its group counted as waiting for the model, unless it
@@ -72,10 +74,12 @@ class ProviderLimits(Protocol):
         """Free the holder's slot, and forget that it was waiting for one."""
         ...
 
-    def try_take(self, model_id: str, rpm: int, holder: str = "") -> float:
-        """Count one submission of ``holder`` in the model's minute: 0 when allowed, else the
-        seconds until one fits (nothing is counted then). A holder that already took one in the
-        window takes no second."""
+    def try_take(
+        self, model_id: str, rpm: int, holder: str = "", window_s: float = WINDOW_S
+    ) -> float:
+        """Count one submission of ``holder`` in the model's minute (its last ``window_s``
+        seconds): 0 when allowed, else the seconds until one fits (nothing is counted then). A
+        holder that already took one in the window takes no second."""
         ...
 
     def sent(self, model_id: str, holder: str) -> None:
@@ -145,18 +149,20 @@ class LocalLimits:
             if (slots := self._slots.get(model_id)) is not None:
                 slots.forget(holder, slots.held, slots.waiting)
 
-    def try_take(self, model_id: str, rpm: int, holder: str = "") -> float:
+    def try_take(
+        self, model_id: str, rpm: int, holder: str = "", window_s: float = WINDOW_S
+    ) -> float:
         with self._lock:
             now = self._clock()
             window = self._sent.setdefault(model_id, deque())
-            while window and now - window[0][0] >= WINDOW_S:
+            while window and now - window[0][0] >= window_s:
                 window.popleft()
             if holder and any(who == holder for _, who in window):
                 return 0.0
             if len(window) < max(1, rpm):
                 window.append((now, holder))
                 return 0.0
-            return max(0.001, window[0][0] + WINDOW_S - now)
+            return max(0.001, window[0][0] + window_s - now)
 
     def sent(self, model_id: str, holder: str) -> None:
         with self._lock:

@@ -164,10 +164,12 @@ class RedisLimits:
         except redis.RedisError as exc:
             log.warning("limits store unreachable, slot of %s expires instead: %s", model_id, exc)
 
-    def try_take(self, model_id: str, rpm: int, holder: str = "") -> float:
+    def try_take(
+        self, model_id: str, rpm: int, holder: str = "", window_s: float = WINDOW_S
+    ) -> float:
         member = holder or _anonymous()
         try:
-            answer = self._take(keys=[self._window(model_id)], args=[max(1, rpm), WINDOW_S, member])
+            answer = self._take(keys=[self._window(model_id)], args=[max(1, rpm), window_s, member])
         except redis.RedisError as exc:
             log.warning("limits store unreachable, request to %s allowed: %s", model_id, exc)
             return 0.0

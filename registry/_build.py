@@ -102,7 +102,7 @@ def build_spec(raw: ModelIn) -> ModelSpec:
         ),
         seed=raw.seed,
         max_prompt_chars=raw.max_prompt_chars,
-        limits=Limits(raw.limits.concurrency, raw.limits.rpm),
+        limits=Limits(raw.limits.concurrency, raw.limits.rpm, raw.limits.window_s),
         price=raw.price.build(),
         lifecycle=Lifecycle(**raw.lifecycle.model_dump()),
         priors=_priors(raw),

@@ -29,7 +29,7 @@ def non_video_spec(raw: Any, priors: Priors) -> ModelSpec:
         inputs=Inputs(**raw.inputs.model_dump()),
         seed=raw.seed,
         max_prompt_chars=raw.max_prompt_chars or 1_000_000,
-        limits=Limits(raw.limits.concurrency, raw.limits.rpm),
+        limits=Limits(raw.limits.concurrency, raw.limits.rpm, raw.limits.window_s),
         price=Pricing(unit=PriceUnit.PER_REQUEST, points=()),
         lifecycle=Lifecycle(**raw.lifecycle.model_dump()),
         priors=priors,

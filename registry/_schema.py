@@ -131,6 +131,7 @@ class ExtendIn(_Raw):
 class LimitsIn(_Raw):
     concurrency: int = Field(ge=1)
     rpm: int = Field(default=60, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
 
 
 class LifecycleIn(_Raw):

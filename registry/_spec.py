@@ -191,10 +191,13 @@ class Extend:
 
 @dataclass(frozen=True)
 class Limits:
-    """Provider limits. ``rpm`` is 60 where the provider publishes none (see models.yaml)."""
+    """Provider limits. ``rpm`` is 60 where the provider publishes none (see models.yaml); it
+    counts submissions over ``window_s`` seconds, a minute unless the provider counts its request
+    limit over another span (a daily cap: 86400)."""
 
     concurrency: int
     rpm: int = 60
+    window_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -365,7 +368,11 @@ class ModelSpec:
             "extend": self.extend.to_dict() if self.extend is not None else None,
             "seed": self.seed,
             "max_prompt_chars": self.max_prompt_chars,
-            "limits": {"concurrency": self.limits.concurrency, "rpm": self.limits.rpm},
+            "limits": {
+                "concurrency": self.limits.concurrency,
+                "rpm": self.limits.rpm,
+                "window_s": self.limits.window_s,
+            },
             "price": self.price.to_dict(),
             "lifecycle": {
                 "available_from": _iso(self.lifecycle.available_from),

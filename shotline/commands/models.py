@@ -14,7 +14,7 @@ from shotline.console import fail_with
 from shotline.tables import Column, Fitted, fit_table, left_out_note, print_wide
 
 if TYPE_CHECKING:
-    from registry import ModelSpec, Registry
+    from registry import Limits, ModelSpec, Registry
 
 # by LifecycleStatus (a StrEnum: its members are these strings)
 _STATUS_STYLE = {"active": "green", "deprecated": "yellow", "retired": "red", "upcoming": "cyan"}
@@ -38,6 +38,12 @@ def _inputs(spec: ModelSpec) -> str:
     if spec.inputs.reference_images:
         parts.append(f"refs {spec.inputs.reference_images}")
     return ", ".join(parts)
+
+
+def _rate(limits: Limits) -> str:
+    if limits.window_s == 60:
+        return f"{limits.rpm}/min"
+    return f"{limits.rpm}/{limits.window_s:g} s"
 
 
 def _lifecycle(spec: ModelSpec, today: date) -> str:
@@ -119,7 +125,7 @@ def catalog_table(
                 inputs,
                 "yes" if spec.seed or spec.caps.get("seed") else "no",
                 price,
-                f"{spec.limits.concurrency} at once, {spec.limits.rpm}/min",
+                f"{spec.limits.concurrency} at once, {_rate(spec.limits)}",
                 _lifecycle(spec, day),
             ]
         )

@@ -51,9 +51,15 @@ def test_a_full_model_reschedules_the_submit_step(ctx, driver, scripted, tmp_pat
     assert ctx.limits.try_acquire(MODEL, "elsewhere-3", 2, 60)  # the job's slots were released
 
 
-def test_a_full_minute_reschedules_after_the_wait(ctx, driver, scripted, tmp_path: Path):
+@pytest.mark.parametrize(
+    ("limits", "window_s"), [("{rpm: 1}", 60.0), ("{rpm: 1, window_s: 5}", 5.0)]
+)
+def test_a_full_minute_reschedules_after_the_wait(
+    ctx, driver, scripted, tmp_path: Path, limits: str, window_s: float
+):
+    """A minute, or the model's own window where the registry gives one."""
     user = tmp_path / "models.yaml"
-    user.write_text(f"models:\n  - id: {MODEL}\n    limits: {{rpm: 1}}\n")
+    user.write_text(f"models:\n  - id: {MODEL}\n    limits: {limits}\n")
     ctx.registry = load_registry(user)
     adapter = scripted()
     job_id = create_job(ctx, tiny_board(shot("a"), shot("b")), output=tmp_path / "o.mp4")
@@ -62,5 +68,5 @@ def test_a_full_minute_reschedules_after_the_wait(ctx, driver, scripted, tmp_pat
         driver.step_next()
     waiting = [m for m in driver.sent if m.step == "submit" and m.delay_s > 1]
     assert len(waiting) == 1
-    assert 55 < waiting[0].delay_s <= 60
+    assert window_s - 5 < waiting[0].delay_s <= window_s
     assert len(adapter.submitted) == 1

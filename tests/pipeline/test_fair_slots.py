@@ -17,7 +17,7 @@ from foundation.settings import Settings
 from pipeline.admission import holder_of
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
-from pipeline.limits import ProviderLimits
+from pipeline.limits import WINDOW_S, ProviderLimits
 from pipeline.planning import create_job
 from registry import load_registry
 from store.db import session_scope
@@ -44,8 +44,10 @@ class Recorded:
     def release(self, model_id: str, holder: str) -> None:
         self.inner.release(model_id, holder)
 
-    def try_take(self, model_id: str, rpm: int, holder: str = "") -> float:
-        return self.inner.try_take(model_id, rpm, holder)
+    def try_take(
+        self, model_id: str, rpm: int, holder: str = "", window_s: float = WINDOW_S
+    ) -> float:
+        return self.inner.try_take(model_id, rpm, holder, window_s)
 
     def sent(self, model_id: str, holder: str) -> None:
         self.inner.sent(model_id, holder)

@@ -150,6 +150,12 @@ class TestRequestsPerMinute:
         assert limits.try_take(MODEL, 3, "h0") == 0.0  # already counted: not a second one
         assert limits.try_take("runway/gen4_turbo", 3, "h3") == 0.0
 
+    def test_a_model_counts_over_its_own_window(self, limits):
+        assert [limits.try_take(MODEL, 2, f"h{i}", window_s=0.5) for i in range(2)] == [0.0, 0.0]
+        assert 0.3 < limits.try_take(MODEL, 2, "h2", window_s=0.5) <= 0.5
+        time.sleep(0.5)
+        assert limits.try_take(MODEL, 2, "h2", window_s=0.5) == 0.0
+
     def test_anonymous_takes_each_count(self, limits):
         assert limits.try_take(MODEL, 2) == 0.0
         assert limits.try_take(MODEL, 2) == 0.0

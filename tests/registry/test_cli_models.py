@@ -35,7 +35,7 @@ def test_json():
     point = by_id["google/veo-3.1"]["price"]["points"][0]
     assert point["source"]
     assert point["effective"] == "2026-09-20"
-    assert by_id["runway/gen4.5"]["limits"] == {"concurrency": 2, "rpm": 60}
+    assert by_id["runway/gen4.5"]["limits"] == {"concurrency": 2, "rpm": 60, "window_s": 60.0}
 
 
 def test_malformed_registry_exits_2(tmp_path, monkeypatch):
@@ -60,3 +60,22 @@ def test_image_models_show_their_sizes_references_and_seed():
     assert "t2i, 4 refs" in rows["fal/flux-kontext-pro"]
     assert rows["fal/flux-schnell"].split("│")[10].strip() == "yes"
     assert "retired" in rows["gemini/imagen-4"]
+
+
+def test_a_model_limited_over_another_window_shows_it(tmp_path, monkeypatch):
+    user = tmp_path / "reg.yaml"
+    user.write_text(
+        "models:\n  - id: google/veo-3.1\n    limits: {concurrency: 2, rpm: 50, window_s: 86400}\n"
+    )
+    monkeypatch.setenv("SHOTLINE_REGISTRY", str(user))
+    from foundation.settings import get_settings
+
+    get_settings.cache_clear()
+    done = run("models", "--wide")
+    assert done.exit_code == 0, done.output
+    rows = {line.split("│")[1].strip(): line for line in done.output.splitlines() if "│" in line}
+    assert "2 at once, 50/86400 s" in rows["google/veo-3.1"]
+    assert "at once, 60/min" in rows["runway/gen4.5"]
+    data = json.loads(run("models", "--json").stdout)
+    veo = next(m for m in data["models"] if m["id"] == "google/veo-3.1")
+    assert veo["limits"] == {"concurrency": 2, "rpm": 50, "window_s": 86400.0}
