@@ -103,14 +103,19 @@ ENTRIES: dict[str, tuple[str, Callable[[], None]]] = {
 }
 
 
-def _child(request: dict[str, Any]) -> None:
+def _open_log(request: dict[str, Any]) -> int:
+    """The child's log, opened before the fork: it exists once the child's pid is answered (a
+    caller reading it at once, e.g. waiting for a worker's "ready.", must not race the child)."""
+    mode = os.O_APPEND if request.get("append") else os.O_TRUNC
+    return os.open(request["log"], os.O_WRONLY | os.O_CREAT | mode, 0o644)
+
+
+def _child(request: dict[str, Any], log: int) -> None:
     code = 1
     try:
         if request.get("setsid"):
             os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
-        mode = os.O_APPEND if request.get("append") else os.O_TRUNC
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | mode, 0o644)
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
@@ -162,9 +167,11 @@ def serve(preload: str = "cli") -> None:
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "run":
+            log = _open_log(request)
             pid = os.fork()
             if pid == 0:
-                _child(request)
+                _child(request, log)
+            os.close(log)
             answer: dict[str, Any] = {"pid": pid}
         else:
             answer = {"returncode": _wait(request["pid"], request["timeout"])}
