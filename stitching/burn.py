@@ -32,7 +32,14 @@ from stitching.segment import x264_args
 
 log = logging.getLogger(__name__)
 Renderer = Literal["ass", "drawtext", "opencv"]
-NO_FONT = ("Failed to load fontconfig fonts", "fontselect: failed to find any fallback")
+# libass (FFmpeg 9.0.2's) with no usable font: fontconfig failed, or no font for the font itself
+# (glyph 0x0; older libass: "...fallback for font:"). A character no font has is reported
+# "with glyph 0x6F22": the rest is drawn, and no other renderer has that glyph either.
+NO_FONT = (
+    "Failed to load fontconfig fonts",
+    "failed to find any fallback with glyph 0x0 ",
+    "failed to find any fallback for font:",
+)
 FONT = "DejaVu Sans"
 FONT_SHARE = 0.07  # font size as a share of the frame height
 MIN_FONT_PX = 10

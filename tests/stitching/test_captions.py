@@ -192,6 +192,14 @@ class TestBurnIn:
         assert used == how
         _check_burned(out, rendered)
 
+    def test_a_character_no_font_has_keeps_libass(self, rendered, plan, tmp_path):
+        """libass says so per glyph ("with glyph 0x6F22") and draws the rest; drawtext and the
+        Hershey font have no such glyph either, so libass's picture is kept."""
+        dialogue = {**DIALOGUE, "s1": "We leave at dawn \u6f22."}
+        out, used = burn(plan, rendered.path, cues_for(plan, Captions(dialogue)), tmp_path)
+        assert used == "ass"
+        _check_burned(out, rendered)
+
     def test_no_font_for_ffmpeg_falls_back_to_opencv(self, rendered, plan, tmp_path, monkeypatch):
         empty = tmp_path / "fonts.conf"
         empty.write_text(f"<fontconfig><cachedir>{tmp_path}/fc</cachedir></fontconfig>")
