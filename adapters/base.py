@@ -61,12 +61,14 @@ class GenerationRequest:
         """The prompt a model that voices dialogue is sent: the line goes in it, in double quotes
         after a verb of speech, as Google's Veo prompt guide writes dialogue
         (ai.google.dev/gemini-api/docs/video, "Prompt guide": "use quotes for specific speech").
-        No provider of ours takes the line in a field of its own; the prompt itself when there is
-        no line."""
-        if not (self.dialogue or "").strip():
+        Double quotes in the line become single ones, as quotes nest: inside the line's own they
+        ended it early (``says: "'quoted' "twice""`` asked for half the line). No provider of ours
+        takes the line in a field of its own; the prompt itself when there is no line."""
+        line = (self.dialogue or "").strip().replace('"', "'")
+        if not line:
             return self.prompt
         who = self.speaker or "The speaker"
-        return f'{self.prompt.rstrip()} {who} {_SAYS}"{(self.dialogue or "").strip()}"'
+        return f'{self.prompt.rstrip()} {who} {_SAYS}"{line}"'
 
     @property
     def aspect_ratio(self) -> str:

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import av
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from adapters.base import GenerationRequest, spoken_line
 from adapters.google import VeoAdapter
 from emulators.media import ClipSpec, render_clip
 from pipeline.verdicts import _speech
+from quality.expectation import ClipExpectation
 from quality.policy import DetectorConfig
-from quality.speech import VAD_RATE, speech_segments
+from quality.speech import VAD_RATE, check_speech, speech_segments, word_count
 
 LINE = "We leave at dawn, all of us."
 
@@ -42,13 +44,17 @@ def test_the_gate_listens_for_the_line_a_hosted_model_was_given():
     assert _speech({"audio": "ambient"}, True, VeoAdapter(api_key="k", project="p")) == "none"
 
 
-def _voiced_seconds(path: Path) -> float:
+def _pcm(path: Path) -> npt.NDArray[np.int16]:
     resampler = av.AudioResampler(format="s16", layout="mono", rate=VAD_RATE)
     chunks = []
     with av.open(str(path)) as container:
         for frame in container.decode(audio=0):
             chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    segments = speech_segments(np.concatenate(chunks).astype(np.int16), DetectorConfig())
+    return np.concatenate(chunks).astype(np.int16)
+
+
+def _voiced_seconds(path: Path) -> float:
+    segments = speech_segments(_pcm(path), DetectorConfig())
     return sum(s.end - s.start for s in segments)
 
 
@@ -58,3 +64,21 @@ def test_an_emulated_model_with_sound_speaks_the_line_of_its_prompt(tmp_path, pr
     spec = ClipSpec("google", "veo-3.1-fast-generate-001", prompt, 3.0, 160, 90, audio=True)
     clip = render_clip(spec, tmp_path / "clip.mp4")
     assert (_voiced_seconds(clip) > 0.5) is spoken
+
+
+QUOTING = (
+    "'quoted' \"twice\""  # found by benchmarks/explore_boards.py: cut to 'quoted' in the prompt
+)
+
+
+def test_a_line_with_double_quotes_is_spoken_whole(tmp_path):
+    """The line's own double quotes ended the prompt's quoting early: the model was asked for
+    half the line, and the gate (which counts the whole line's words) rejected each paid clip as
+    too short (speech_length 0.41x on every model)."""
+    prompt = request(dialogue=QUOTING, speaker="mara").spoken_prompt
+    assert prompt.endswith("""mara says: "'quoted' 'twice'\"""")
+    assert word_count(spoken_line(prompt) or "") == word_count(QUOTING) == 2
+    spec = ClipSpec("google", "veo-3.1-fast-generate-001", prompt, 2.0, 160, 90, audio=True)
+    clip = render_clip(spec, tmp_path / "clip.mp4")
+    expect = ClipExpectation(2.0, 160, 90, 24.0, "required", dialogue=QUOTING, speech="required")
+    assert check_speech(_pcm(clip), expect, DetectorConfig()) == []
