@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from adapters.errors import ProviderError
+from foundation.spoken import SAYS, spoken_prompt
 
 
 class JobState(StrEnum):
@@ -58,17 +59,10 @@ class GenerationRequest:
 
     @property
     def spoken_prompt(self) -> str:
-        """The prompt a model that voices dialogue is sent: the line goes in it, in double quotes
-        after a verb of speech, as Google's Veo prompt guide writes dialogue
-        (ai.google.dev/gemini-api/docs/video, "Prompt guide": "use quotes for specific speech").
-        Double quotes in the line become single ones, as quotes nest: inside the line's own they
-        ended it early (``says: "'quoted' "twice""`` asked for half the line). No provider of ours
-        takes the line in a field of its own; the prompt itself when there is no line."""
-        line = (self.dialogue or "").strip().replace('"', "'")
-        if not line:
-            return self.prompt
-        who = self.speaker or "The speaker"
-        return f'{self.prompt.rstrip()} {who} {_SAYS}"{line}"'
+        """The prompt a model that voices dialogue is sent (``foundation.spoken``): the line goes
+        in it, in double quotes after a verb of speech. No provider of ours takes the line in a
+        field of its own; the prompt itself when there is no line."""
+        return spoken_prompt(self.prompt, self.dialogue, self.speaker)
 
     @property
     def aspect_ratio(self) -> str:
@@ -78,8 +72,7 @@ class GenerationRequest:
         return f"{self.width // divisor}:{self.height // divisor}"
 
 
-_SAYS = "says: "
-_SPOKEN = re.compile(_SAYS + r'"([^"]+)"')
+_SPOKEN = re.compile(SAYS + r'"([^"]+)"')
 
 
 def spoken_line(prompt: str) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foundation import money
+from foundation.spoken import spoken_prompt
 from foundation.storyboard import AudioNeed
 
 
@@ -36,10 +37,14 @@ class ShotNeed:
     reference_images: int = 0  # the featured characters' reference images
     keyframe: bool = False  # a keyframe stage draws the first frame the video animates
     extends: bool = False  # extends the previous shot's clip (the model's extend operation)
+    speaker: str | None = None  # who says ``dialogue`` (the prompt names them)
 
     @property
     def prompt_chars(self) -> int:
-        return len(self.prompt) + len(self.dialogue or "")
+        """The length of the prompt a model is sent: with the line, as ``spoken_prompt`` writes it
+        (counting the line alone, a prompt near a model's limit was routed there and cut short
+        by its adapter, the line with it: missing_speech on every paid clip)."""
+        return len(spoken_prompt(self.prompt, self.dialogue, self.speaker))
 
 
 @dataclass(frozen=True)

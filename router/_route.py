@@ -61,6 +61,7 @@ def shot_need(board: Storyboard, scene: Scene, shot: Shot, path: str) -> ShotNee
         reference_image=shot.reference_image,
         pinned_model=shot.model,
         dialogue=None if voiced else shot.dialogue,
+        speaker=None if voiced else shot.speaker,
         negative_prompt=shot.negative_prompt,
         reference_images=len(board.references_for(shot)),
     )

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 import router
+from adapters.base import GenerationRequest
 from foundation.settings import Settings
 from foundation.storyboard import Mode
 from registry import Registry
@@ -72,6 +73,21 @@ class TestHardFilter:
     def test_prompt_length(self, registry):
         _, rejected = evaluate(registry, prompt="slow pan " * 150)
         assert "prompt is 1349 chars, max 1000" in rejected["runway/gen4.5"]
+
+    def test_prompt_length_counts_the_line_as_the_model_is_sent_it(self, registry):
+        """The prompt plus the line fit Kling's 2500 characters, the prompt as sent (the line in
+        quotes after "The speaker says:") did not: the adapter cut it, the line with it, and the
+        gate heard no speech in any paid clip (missing_speech, every Kling model)."""
+        line = "We leave at dawn."
+        prompt = "x" * (2500 - len(line) - 2)
+        feasible, rejected = evaluate(registry, prompt=prompt, audio="dialogue", dialogue=line)
+        sent = GenerationRequest(
+            "a", prompt, 5, 1280, 720, 24, "kling/v3-pro", audio=True, dialogue=line
+        ).spoken_prompt
+        assert len(sent) == 2519
+        assert "kling/v3-pro" not in feasible
+        assert "prompt is 2519 chars, max 2500" in rejected["kling/v3-pro"]
+        assert "google/veo-3.1" in feasible  # 4000 characters
 
     def test_retired_model_is_never_routed(self, registry):
         _, rejected = evaluate(registry)
