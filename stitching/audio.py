@@ -20,6 +20,7 @@ from media.runner import run_ffmpeg_stdout
 from stitching import aac
 from stitching.aac import FRAME, Stretch
 from stitching.errors import StitchError
+from stitching.limited_gain import limited_to_target
 from stitching.loudness import (
     PEAK_HEADROOM_DB,
     Pcm,
@@ -186,7 +187,7 @@ def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str,
     gain, needs_limiter = gain_for(first, profile)
     result = (pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
     if needs_limiter:
-        result, gain = _limited_to_target(pcm, gain, profile)
+        result, gain = limited_to_target(pcm, gain, profile)
     report: dict[str, float | bool] = {
         "mix_lufs": first.integrated,
         "mix_true_peak_db": first.true_peak,
@@ -194,31 +195,6 @@ def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str,
         "limited": needs_limiter,
     }
     return result, report
-
-
-def _limited_to_target(pcm: Pcm, gain: float, profile: OutputProfile) -> tuple[Pcm, float]:
-    """``pcm`` gained by ``gain`` and limited under the true-peak ceiling, the gain searched (up
-    to four tries) until the limited loudness is within 0.3 LU of the target: each step divides
-    the error by the loudness gained per dB in the last step (limiting makes it less than one,
-    so plain steps crept up on a loud target). The try closest to the target is kept."""
-    ceiling = profile.true_peak_db - PEAK_HEADROOM_DB
-    slope, before = 1.0, None
-    best: tuple[float, Pcm, float] | None = None
-    for _ in range(4):
-        gained = (pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
-        limited = limit(gained, ceiling, profile.sample_rate)
-        reached = measure_pcm(limited, profile.sample_rate).integrated
-        error = profile.loudness_lufs - reached
-        if best is None or abs(error) < best[0]:
-            best = (abs(error), limited, gain)
-        if abs(error) < 0.3:
-            break
-        if before is not None and gain != before[0]:
-            slope = min(1.0, max(0.25, (reached - before[1]) / (gain - before[0])))
-        before = (gain, reached)
-        gain += error / slope
-    assert best is not None
-    return best[1], best[2]
 
 
 def interiors(plan: EditPlan) -> list[Interior]:

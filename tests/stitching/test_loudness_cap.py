@@ -1,15 +1,18 @@
 """The loudest target a storyboard may ask for (``foundation.limits.MAX_LOUDNESS_LUFS``) is one
 the stitcher reaches within its 1 LU tolerance under the -1 dBTP ceiling, for noise, speech and
-music alike; a louder one is out of the limiter's reach."""
+music alike (and a short line over a quiet bed); a louder one is out of the limiter's reach."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from adapters import animatic
+from adapters.base import GenerationRequest
 from foundation.limits import MAX_LOUDNESS_LUFS
 from media.speechlike import speechlike
 from stitching import OutputProfile
@@ -56,3 +59,31 @@ def test_the_loudest_target_allowed_is_reached(sound):
 @pytest.mark.parametrize("sound", ["noise", "speech"])
 def test_a_louder_target_is_out_of_reach(sound):
     assert _reached(sound, -5.0) < -5.0 - LOUDNESS_TOLERANCE_LU
+
+
+def _animatic_line(seconds: float, seed: int) -> npt.NDArray[np.float32]:
+    """The local animatic's sound for a shot saying "Hello.": its placeholder voice (no
+    espeak-ng) over its bed, as the stitcher mixes it."""
+    request = GenerationRequest(
+        shot_id="k0", prompt="a calm forest at dawn", duration_s=seconds, width=160, height=90,
+        fps=24, model="local/animatic", audio=True, dialogue="Hello.",
+    )  # fmt: skip
+    track, note = animatic.audio_track(request, round(seconds * RATE), seed)
+    assert note == "placeholder-voice"
+    return np.ascontiguousarray(track.T, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "seed", "target"), [(1.25, 7, -10.0), (3.0, 0, -10.0), (5.0, 2, -12.5)]
+)
+def test_a_short_line_over_a_quiet_bed_reaches_a_loud_target(monkeypatch, seconds, seed, target):
+    """Found by benchmarks/explore_boards.py: a 1.25 s shot saying "Hello." asked for -10 LUFS
+    came out at -8.6 (3 s: -12.1, 5 s at -12.5: -13.8), and the stitch failed its loudness check
+    after every shot was rendered. Under the limiter the loudness falls, then rises with the
+    gain (the bed's blocks pass the relative gate), and four secant steps missed."""
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    profile = OutputProfile(160, 90, 24, loudness_lufs=target)
+    out, _ = normalise_loudness(_animatic_line(seconds, seed), profile)
+    measured = measure_pcm(out, RATE)
+    assert abs(measured.integrated - target) <= LOUDNESS_TOLERANCE_LU
+    assert measured.true_peak <= profile.true_peak_db
