@@ -32,14 +32,24 @@ def transition_chain(
     prev = _from_zero(prev, profile)
     head = _from_zero(head.filter("trim", end_frame=window.head_to), profile)
     if kind == "crossfade":
-        return _crossfade(prev, head, tail, window, profile)
-    return join(
+        return _on_grid(_crossfade(prev, head, tail, window, profile), profile)
+    crossed = join(
         "xfade",
         [prev, head],
         transition=XFADE[kind],
         duration=f"{float(window.overlap / profile.rate):.6f}",
         offset=f"{float((tail - window.overlap) / profile.rate):.6f}",
     )
+    return _on_grid(crossed, profile)
+
+
+def _on_grid(window: Stream, profile: OutputProfile) -> Stream:
+    """The window's frames one frame apart on the segments' time base (the encoder keeps them:
+    ``segment.WINDOW_X264``): ``xfade`` times its frames from an offset and a duration in
+    seconds, and at 59.94 fps a wipe's frames came out off the grid, so its first packet's
+    decode time fell on the previous piece's and the copy could not be muxed."""
+    on_base = window.filter("settb", f"1/{profile.timescale}")
+    return on_base.filter("setpts", f"N*{profile.frame_ticks}")
 
 
 def _crossfade(

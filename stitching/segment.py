@@ -108,8 +108,9 @@ def x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[s
 # search finds little: a diamond search with one subpel step keeps the SPS/PPS of ``x264_args``
 # (stream copy needs them identical; checked by ``windows.render_windows``) at ~30 % less CPU,
 # for a window as large or smaller at the same CRF. One thread: windows are made two at a time,
-# or beside a normalise run that already uses every core.
-WINDOW_X264 = ["-threads", "1", "-x264-params", "me=dia:subme=1"]
+# or beside a normalise run that already uses every core. The frames keep the timestamps the
+# graph gives them (``blend.transition_chain`` puts them on the frame grid): no re-timing.
+WINDOW_X264 = ["-threads", "1", "-x264-params", "me=dia:subme=1", "-fps_mode", "passthrough"]
 
 
 def window_x264_args(profile: OutputProfile, keyframes: Sequence[int] = (0,)) -> list[str]:

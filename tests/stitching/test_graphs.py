@@ -27,10 +27,11 @@ OLD_WINDOWS = (
     "[1:v]trim=end_frame=12,setpts=PTS-STARTPTS,settb=1/24000[a1v2v];"
     "[2:v]trim=end_frame=12,setpts=PTS-STARTPTS,settb=1/24000[b1v2v];"
     "[b1v2v]format=yuva420p,fade=t=in:start_frame=0:nb_frames=12:alpha=1[f1v2v];"
-    "[a1v2v][f1v2v]overlay=format=yuv420:shortest=1,format=yuv420p[w1];"
+    "[a1v2v][f1v2v]overlay=format=yuv420:shortest=1,settb=1/24000,setpts=N*1000,format=yuv420p[w1];"
     "[3:v]trim=end_frame=12,setpts=PTS-STARTPTS,settb=1/24000[a3v4v];"
     "[4:v]trim=end_frame=12,setpts=PTS-STARTPTS,settb=1/24000[b3v4v];"
-    "[a3v4v][b3v4v]xfade=transition=wipeleft:duration=0.500000:offset=0.000000,format=yuv420p[w2];"
+    "[a3v4v][b3v4v]xfade=transition=wipeleft:duration=0.500000:offset=0.000000,settb=1/24000,"
+    "setpts=N*1000,format=yuv420p[w2];"
     "[w0][w1][w2]concat=n=3:v=1:a=0[v]"
 )
 OLD_WINDOWS_INPUTS = [  # each window's inputs decoded on one thread (windows run two at a time)
@@ -137,9 +138,7 @@ def test_canonical_form_tells_graphs_apart(tmp_path: Path) -> None:
     plan = _plan()
     windows = [p for p in plan_pieces(plan) if isinstance(p, WindowPiece)]
     new = canonical(windows_argv(plan, windows, tmp_path / "w.mp4"))
-    changed = OLD_WINDOWS.replace(
-        "offset=0.000000,format=yuv420p[w2]", "offset=0.1,format=yuv420p[w2]"
-    )
+    changed = OLD_WINDOWS.replace("offset=0.000000,settb", "offset=0.1,settb")
     assert new != canonical(_old(changed, OLD_WINDOWS_INPUTS, "[v]"))
     swapped = [OLD_WINDOWS_INPUTS[0], *OLD_WINDOWS_INPUTS[2:0:-1], *OLD_WINDOWS_INPUTS[3:]]
     assert new != canonical(_old(OLD_WINDOWS, swapped, "[v]"))
