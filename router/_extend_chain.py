@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from foundation.storyboard import Scene, Shot, Storyboard
+from foundation.storyboard import AudioNeed, Scene, Shot, Storyboard
 from registry import ModelKind, ModelSpec
 from router._filter import Fit, assess
 from router._route import Router, shot_need
@@ -65,6 +65,15 @@ def extension_parts(total: float, spec: ModelSpec) -> Iterator[tuple[Parts, floa
         yield ((RENDER, first), *([(EXTEND, step)] * count)), rest
 
 
+def without_line(shot: Shot) -> dict[str, object]:
+    """What a part after the first changes to leave the line to the first: no line, no speaker,
+    and ambient sound where the shot asked for dialogue (``audio: dialogue`` needs a line: a part
+    kept it, failed validation when the stored board was read, and every step of the job crashed
+    after its first parts were paid for)."""
+    audio = AudioNeed.AMBIENT if shot.audio is AudioNeed.DIALOGUE else shot.audio
+    return {"dialogue": None, "speaker": None, "audio": audio}
+
+
 def chain_shots(shot: Shot, model: str, parts: Parts, suffix: str) -> list[Shot]:
     """The parts as shots: the first keeps the shot's transition in, reference image and
     dialogue; each extension continues from and extends the part before it (a cut)."""
@@ -75,6 +84,6 @@ def chain_shots(shot: Shot, model: str, parts: Parts, suffix: str) -> list[Shot]
             update["model"] = model
         if index > 1:
             update |= {"continues": True, "reference_image": None, "transition": "cut",
-                       "dialogue": None, "speaker": None, "extends": operation == EXTEND}  # fmt: skip
+                       **without_line(shot), "extends": operation == EXTEND}  # fmt: skip
         out.append(shot.model_copy(update=update))
     return out

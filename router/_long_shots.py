@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 from foundation.storyboard import Scene, Shot, Storyboard, frame_problems
 from registry import ModelKind, Tier
-from router._extend_chain import CONTINUE, chain_shots, extend_models, extension_parts
+from router._extend_chain import (
+    CONTINUE,
+    chain_shots,
+    extend_models,
+    extension_parts,
+    without_line,
+)
 from router._route import Router, shot_need
 from router._types import LongShot
 
@@ -158,7 +164,7 @@ def _segments(shot: Shot, seconds: tuple[float, ...]) -> list[Shot]:
         update: dict[str, object] = {"id": f"{shot.id}{SEGMENT_SUFFIX}{index}", "duration": length}
         if index > 1:
             update |= {"continues": True, "reference_image": None, "transition": "cut",
-                       "dialogue": None, "speaker": None}  # fmt: skip
+                       **without_line(shot)}  # fmt: skip
         segments.append(shot.model_copy(update=update))
     return segments
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from foundation.storyboard import Mode, frame_problems
+from foundation.storyboard import Mode, Storyboard, frame_problems
 from tests.router.conftest import ALL, HOSTED, board, plan_for, shot
 
 
@@ -91,3 +91,15 @@ def test_the_shots_after_a_split_keep_the_paths_the_user_wrote(registry):
     result = plan_for(b, registry, Mode.FINAL, providers={"google"})
     assert result.decisions["shot1.part2"].path == "scenes[0].shots[0]"
     assert [(u.shot_id, u.path) for u in result.unroutable] == [("shot2", "scenes[0].shots[1]")]
+
+
+def test_the_parts_after_the_line_are_valid_shots_with_ambient_sound(registry):
+    """A 14 s dialogue shot's second part kept ``audio: dialogue`` without the line: the stored
+    board failed validation when a step read it, and the job crashed after its first parts were
+    paid for (found by ``benchmarks/explore_boards.py``, seed 8404)."""
+    b = board([shot("a long take", 14, audio="dialogue", dialogue="We leave at dawn.")])
+    result = plan_for(b, registry, Mode.FINAL, providers={"google"})
+    first, second = (s for _, s in result.board.shots())
+    assert (first.audio, first.dialogue) == ("dialogue", "We leave at dawn.")
+    assert (second.audio, second.dialogue) == ("ambient", None)
+    Storyboard.model_validate(result.board.model_dump(mode="json"))  # as a step reads it
