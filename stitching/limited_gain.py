@@ -22,6 +22,7 @@ SECANT_TRIES = 4
 SCAN_STEP_DB = 6.0
 SCAN_STEPS = 8
 HALVINGS = 6
+PLATEAU_LU = 0.05  # a scan step that moves the loudness less than this ends the scan
 
 
 class _Search:
@@ -85,6 +86,8 @@ def _bracketed(search: _Search) -> None:
             low, high = high, high + step
             if (search.error(high) > 0) != sign:
                 break
+            if abs(search.errors[high] - search.errors[low]) < PLATEAU_LU:
+                return  # the limiter holds the loudness: no gain reaches the target
         else:
             return
     for _ in range(HALVINGS):

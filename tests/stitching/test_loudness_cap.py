@@ -17,7 +17,7 @@ from foundation.limits import MAX_LOUDNESS_LUFS
 from media.speechlike import speechlike
 from stitching import OutputProfile
 from stitching.audio import normalise_loudness
-from stitching.loudness import measure_pcm
+from stitching.loudness import Loudness, measure_pcm
 from stitching.verify import LOUDNESS_TOLERANCE_LU
 
 RATE = 48_000
@@ -87,3 +87,24 @@ def test_a_short_line_over_a_quiet_bed_reaches_a_loud_target(monkeypatch, second
     measured = measure_pcm(out, RATE)
     assert abs(measured.integrated - target) <= LOUDNESS_TOLERANCE_LU
     assert measured.true_peak <= profile.true_peak_db
+
+
+def test_a_target_the_limiter_holds_off_ends_the_search_early(monkeypatch):
+    """A 1 s programme whose only sound is its last 0.26 s cannot reach -10 LUFS under the
+    ceiling: its limited loudness stands still however much gain; the scan stopped only after
+    eight more measurements of the whole programme (found by explore_boards, seed 9505)."""
+    from stitching import limited_gain
+
+    calls: list[int] = []
+
+    def counted(pcm: npt.NDArray[np.float32], rate: int) -> Loudness:
+        calls.append(rate)
+        return measure_pcm(pcm, rate)
+
+    monkeypatch.setattr(limited_gain, "measure_pcm", counted)
+    mono = np.zeros(RATE, np.float32)
+    mono[-RATE * 26 // 100 :] = speechlike(0.26, RATE, peak=0.01)[: RATE * 26 // 100]
+    profile = OutputProfile(160, 90, 24, loudness_lufs=MAX_LOUDNESS_LUFS)
+    out, _ = normalise_loudness(_stereo(mono), profile)
+    assert measure_pcm(out, RATE).integrated < MAX_LOUDNESS_LUFS - LOUDNESS_TOLERANCE_LU
+    assert len(calls) <= 8
