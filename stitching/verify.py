@@ -175,11 +175,22 @@ def _mixed_frozen(previous: ShotPlan, shot: ShotPlan, timeline: range, plan: Edi
     return run_stats(mixed).frozen if mixed is not None else 0
 
 
-def _clean(
-    plan: EditPlan, previous: ShotPlan, shot: ShotPlan, margin: int, frames: dict[int, Gray]
-) -> Check:
+def _clean_window(plan: EditPlan, index: int, margin: int) -> range:
+    """The timeline frames judged for the join into ``plan.shots[index]``: ``margin`` either side
+    of it and its transition, not reaching into the previous join's transition or the next one's
+    (a short shot's neighbouring fade dips to black where the plan says so)."""
+    shot, previous = plan.shots[index], plan.shots[index - 1]
+    start = max(shot.timeline_in - margin, previous.timeline_in + previous.transition_frames)
+    stop = shot.timeline_in + shot.transition_frames + margin
+    if index + 1 < len(plan.shots):
+        stop = min(stop, plan.shots[index + 1].timeline_in)
+    return range(start, stop)
+
+
+def _clean(plan: EditPlan, index: int, margin: int, frames: dict[int, Gray]) -> Check:
+    previous, shot = plan.shots[index - 1], plan.shots[index]
     j = shot.timeline_in
-    timeline = range(j - margin, j + shot.transition_frames + margin)
+    timeline = _clean_window(plan, index, margin)
     out = run_stats([frames[k] for k in timeline if k in frames])
     seg, prev = shot.segment, previous.segment
     source_black = max(prev.tail_black, seg.head_black)
@@ -296,7 +307,7 @@ def join_checks(plan: EditPlan, frames: dict[int, Gray], margin: int) -> tuple[C
     cuts = [
         _cut(shot, frames, margin, planned) for _, shot in pairs if shot.transition.kind == "cut"
     ]
-    clean = [_clean(plan, prev, shot, margin, frames) for prev, shot in pairs]
+    clean = [_clean(plan, index, margin, frames) for index in range(1, len(plan.shots))]
     return (
         {"joins": cuts, "passed": not any(c["misplaced"] for c in cuts)},
         {"joins": clean, "passed": all(c["clean"] for c in clean)},

@@ -1,6 +1,7 @@
-"""A faint cut a frame or two from another join's planned change (a crossfade's last step into a
-short shot, the first step of the crossfade out of it) is where the plan put it, not misplaced;
-a cut that really moved is still caught. Real 96x54 renders of flat greys."""
+"""Joins beside another join's planned change: a faint cut a frame or two from a crossfade's last
+step into a short shot (or the first step of the crossfade out of it) is where the plan put it,
+not misplaced; a short shot under most of the next shot's fade is not black introduced at its
+cut. A cut that really moved is still caught. Real 96x54 renders of flat greys."""
 
 from __future__ import annotations
 
@@ -19,21 +20,23 @@ SMALL = OutputProfile(96, 54, 24)
 DARK, LIGHT, FAINT = "202020", "a0a0a0", "a8a8a8"  # LIGHT -> FAINT: a cut scoring 8, just over 6
 
 
-def _plan(media: Path, work: Path, shots: list[tuple[str, int, str]]) -> EditPlan:
+def _plan(
+    media: Path, work: Path, shots: list[tuple[str, int, str]], profile: OutputProfile = SMALL
+) -> EditPlan:
     """Flat grey shots ``(shade, frames, transition into it)`` normalised and planned."""
     parsed = [Transition.parse(t) for _, _, t in shots]
     counts = [n for _, n, _ in shots]
-    edges = keyframe_hints(parsed, counts, SMALL)
-    offsets = sample_offsets(parsed, counts, SMALL)
+    edges = keyframe_hints(parsed, counts, profile)
+    offsets = sample_offsets(parsed, counts, profile)
     items = []
     for i, (shade, frames, _) in enumerate(shots):
         clip = make_clip(media / f"grey{shade}.mp4", f"color=c=0x{shade}:s=96x54:r=24",
                          "anullsrc=r=48000:cl=stereo", seconds=0.5)  # fmt: skip
         head, tail = edges[i]
-        segment = normalise(clip, SMALL, frames, work / f"s{i}.mp4", head_frames=head,
+        segment = normalise(clip, profile, frames, work / f"s{i}.mp4", head_frames=head,
                             tail_frames=tail, sample_offset=offsets[i])  # fmt: skip
         items.append((f"s{i}", segment, parsed[i]))
-    return plan_edit(items, SMALL)
+    return plan_edit(items, profile)
 
 
 CASES = {
@@ -69,3 +72,16 @@ def test_a_cut_moved_a_frame_beside_a_planned_change_is_misplaced(media, tmp_pat
     cuts, _ = check_joins(plan, moved)
     assert not cuts["passed"], cuts
     assert cuts["joins"][0]["misplaced"], cuts
+
+
+def test_a_short_shot_under_the_next_fade_is_not_black_at_its_cut(media, tmp_path):
+    """A 14-frame shot at 48 fps whose next shot fades in over 0.25 s (12 frames, from its third
+    frame): the dip to black is the fade's, inside the cut's margin of 6 frames."""
+    fast = OutputProfile(96, 54, 48)
+    shots = [("808080", 16, "cut"), (LIGHT, 14, "cut"), ("606060", 16, "fade:0.25")]
+    plan = _plan(media, tmp_path, shots, fast)
+    assert plan.shots[2].timeline_in - plan.shots[1].timeline_in < fast.verify_margin
+    result = assemble(plan, tmp_path / "out.mp4")  # raised VerificationError: black run at s1
+    clean = result.verification["checks"]["joins_clean"]
+    assert clean["passed"], clean
+    assert clean["joins"][0]["black_run"] == 0, clean  # the fade's black is the fade's join's
