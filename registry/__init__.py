@@ -35,6 +35,7 @@ from registry._spec import (
     Limits,
     ModelSpec,
     Priors,
+    PromptUnits,
     ProviderSpec,
     SizeOption,
     SizeSpec,
@@ -43,6 +44,7 @@ from registry._spec import (
     SubmissionMechanism,
     Tier,
     TypePrior,
+    prompt_length,
 )
 from registry.errors import (
     PriceUnavailableError,
@@ -77,6 +79,7 @@ __all__ = [
     "PriceUnit",
     "Pricing",
     "Priors",
+    "PromptUnits",
     "ProviderSpec",
     "Registry",
     "RegistryError",
@@ -97,5 +100,6 @@ __all__ = [
     "image_target",
     "load_registry",
     "price_gaps",
+    "prompt_length",
     "resolution_label",
 ]

@@ -102,6 +102,7 @@ def build_spec(raw: ModelIn) -> ModelSpec:
         ),
         seed=raw.seed,
         max_prompt_chars=raw.max_prompt_chars,
+        prompt_units=raw.prompt_units,
         limits=Limits(raw.limits.concurrency, raw.limits.rpm, raw.limits.window_s),
         price=raw.price.build(),
         lifecycle=Lifecycle(**raw.lifecycle.model_dump()),

@@ -26,6 +26,7 @@ from registry._spec import (
     AudioSupport,
     DurationSpec,
     Extend,
+    PromptUnits,
     ProviderSpec,
     Speed,
     Submission,
@@ -239,6 +240,8 @@ class ModelIn(_Raw):
     extend: ExtendIn | None = None  # the provider's extend operation (video models)
     seed: bool = False
     max_prompt_chars: int | None = Field(default=None, ge=1)
+    # what max_prompt_chars counts: characters, or UTF-16 code units (Runway's promptText)
+    prompt_units: PromptUnits = "chars"
     limits: LimitsIn
     price: PriceIn | None = None
     usage_price: UsagePriceIn | None = None  # non-video kinds: priced by usage (registry._kinds)

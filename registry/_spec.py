@@ -221,6 +221,13 @@ class Lifecycle:
 
 
 SubmissionMechanism = Literal["client_reference", "reconcile", "resubmit", "none"]
+PromptUnits = Literal["chars", "utf16"]
+
+
+def prompt_length(text: str, units: PromptUnits) -> int:
+    """``text``'s length as a provider counts it against its prompt limit: characters (code
+    points), or UTF-16 code units (an emoji or other astral character counts two)."""
+    return len(text.encode("utf-16-le")) // 2 if units == "utf16" else len(text)
 
 
 @dataclass(frozen=True)
@@ -293,6 +300,7 @@ class ModelSpec:
     usage_price: UsagePricing | None = None  # non-video kinds (registry._kinds)
     caps: Mapping[str, Any] = field(default_factory=dict)  # the kind's capabilities
     extend: Extend | None = None  # the provider's extend operation, where it offers one
+    prompt_units: PromptUnits = "chars"  # what max_prompt_chars counts
 
     def durations_for(self, resolution: str) -> DurationSpec:
         return self.sizes.durations_by_resolution.get(resolution, self.durations)
@@ -368,6 +376,7 @@ class ModelSpec:
             "extend": self.extend.to_dict() if self.extend is not None else None,
             "seed": self.seed,
             "max_prompt_chars": self.max_prompt_chars,
+            "prompt_units": self.prompt_units,
             "limits": {
                 "concurrency": self.limits.concurrency,
                 "rpm": self.limits.rpm,

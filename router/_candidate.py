@@ -10,6 +10,7 @@ from typing import Any
 from foundation import money
 from foundation.spoken import spoken_prompt
 from foundation.storyboard import AudioNeed
+from registry import PromptUnits, prompt_length
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,12 @@ class ShotNeed:
     extends: bool = False  # extends the previous shot's clip (the model's extend operation)
     speaker: str | None = None  # who says ``dialogue`` (the prompt names them)
 
-    @property
-    def prompt_chars(self) -> int:
-        """The length of the prompt a model is sent: with the line, as ``spoken_prompt`` writes it
-        (counting the line alone, a prompt near a model's limit was routed there and cut short
-        by its adapter, the line with it: missing_speech on every paid clip)."""
-        return len(spoken_prompt(self.prompt, self.dialogue, self.speaker))
+    def prompt_length(self, units: PromptUnits) -> int:
+        """The length of the prompt a model is sent, as the model counts it (``units``): with the
+        line, as ``spoken_prompt`` writes it (counting the line alone, or characters where Runway
+        counts UTF-16 code units, a prompt near a model's limit was routed there and cut short by
+        its adapter, the line with it: missing_speech on every paid clip)."""
+        return prompt_length(spoken_prompt(self.prompt, self.dialogue, self.speaker), units)
 
 
 @dataclass(frozen=True)

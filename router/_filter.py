@@ -130,8 +130,10 @@ def _static_gate(spec: ModelSpec, ctx: FilterContext) -> list[str]:
 
 def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
     reasons: list[str] = []
-    if need.prompt_chars > spec.max_prompt_chars:
-        reasons.append(f"prompt is {need.prompt_chars} chars, max {spec.max_prompt_chars}")
+    length = need.prompt_length(spec.prompt_units)
+    if length > spec.max_prompt_chars:
+        unit = "UTF-16 code units" if spec.prompt_units == "utf16" else "chars"
+        reasons.append(f"prompt is {length} {unit}, max {spec.max_prompt_chars}")
     if need.has_image and not spec.inputs.image:
         why = "animates its generated keyframe" if need.keyframe else "has a reference image"
         reasons.append(f"takes no image input (the shot {why})")

@@ -72,7 +72,7 @@ class TestHardFilter:
 
     def test_prompt_length(self, registry):
         _, rejected = evaluate(registry, prompt="slow pan " * 150)
-        assert "prompt is 1349 chars, max 1000" in rejected["runway/gen4.5"]
+        assert "prompt is 1349 UTF-16 code units, max 1000" in rejected["runway/gen4.5"]
 
     def test_prompt_length_counts_the_line_as_the_model_is_sent_it(self, registry):
         """The prompt plus the line fit Kling's 2500 characters, the prompt as sent (the line in
@@ -88,6 +88,16 @@ class TestHardFilter:
         assert "kling/v3-pro" not in feasible
         assert "prompt is 2519 chars, max 2500" in rejected["kling/v3-pro"]
         assert "google/veo-3.1" in feasible  # 4000 characters
+
+    def test_runways_limit_counts_utf16_code_units(self, registry):
+        """Runway counts promptText in UTF-16 code units (runwayml 5.24.0): 600 emoji are 600
+        characters but 1200 units, over its 1000, which the adapter would cut to fit; Kling counts
+        characters and takes them."""
+        feasible, rejected = evaluate(registry, prompt="\U0001f30a" * 600)
+        assert "prompt is 1200 UTF-16 code units, max 1000" in rejected["runway/gen4.5"]
+        assert "kling/v3-pro" in feasible
+        feasible, _ = evaluate(registry, prompt="w" * 600)
+        assert "runway/gen4.5" in feasible
 
     def test_retired_model_is_never_routed(self, registry):
         _, rejected = evaluate(registry)
