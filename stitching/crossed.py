@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from media.frames import Gray, gray_frames
-from stitching.edges import load_edges
+from media.frames import Gray
+from stitching.edges import frame_proxies
 from stitching.plan import ShotPlan
 from stitching.profile import OutputProfile
 
 
 def _segment_frames(shot: ShotPlan, indices: list[int], profile: OutputProfile) -> dict[int, Gray]:
     """Proxies of a segment's frames: saved edge proxies, the rest decoded (none if it is gone)."""
-    saved = load_edges(shot.segment.path, shot.segment.video_sha) if shot.segment.video_sha else {}
-    missing = [i for i in indices if i not in saved]
-    if missing and shot.segment.path.is_file():
-        saved = {**saved, **gray_frames(shot.segment.path, missing, profile.rate)}
-    return {i: saved[i] for i in indices if i in saved}
+    segment = shot.segment
+    return frame_proxies(
+        segment.path, segment.video_sha, indices, profile.rate, decode=segment.path.is_file()
+    )
 
 
 def crossfade_stretch(

@@ -82,6 +82,17 @@ def save_edges(
     return head, tail
 
 
+def frame_proxies(
+    path: Path, digest: str | None, indices: list[int], rate: Fraction, decode: bool = True
+) -> dict[int, Gray]:
+    """Proxies of frames ``indices`` of ``path``: those saved beside it while its video digest is
+    ``digest`` (``load_edges``), the rest decoded (``decode``: else left out)."""
+    saved = load_edges(path, digest) if indices and digest else {}
+    missing = [i for i in indices if i not in saved]
+    decoded = gray_frames(path, missing, rate) if missing and decode else {}
+    return {i: frame for i in indices if (frame := saved.get(i, decoded.get(i))) is not None}
+
+
 def load_edges(segment_path: Path, digest: str) -> dict[int, Gray]:
     """The edge proxies saved beside a segment whose video digest is ``digest`` (else empty)."""
     try:

@@ -14,7 +14,7 @@ from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
 from stitching.crossed import crossfade_stretch
 from stitching.digest import QUICK_PROBE, file_digest
-from stitching.edges import edges_path, load_edges, mad, run_stats
+from stitching.edges import edges_path, frame_proxies, mad, run_stats
 from stitching.loudness import SILENT_LUFS, measure_file
 from stitching.plan import EditPlan, ShotPlan
 from stitching.video import PacketKey, Source, packet_key
@@ -222,14 +222,10 @@ def timeline_frames(plan: EditPlan, files: list[Source], wanted: list[int]) -> d
     position = 0
     for path, first, last in files:
         here = [t for t in wanted if position <= t < position + last - first]
-        saved = load_edges(path, digests[path]) if here and digests.get(path) else {}
-        missing = [t for t in here if t - position + first not in saved]
-        decoded = _gray_frames(path, [t - position + first for t in missing], plan.profile.rate)
-        for t in here:
-            local = t - position + first
-            frame = saved.get(local, decoded.get(local))
-            if frame is not None:
-                found[t] = frame
+        local = frame_proxies(
+            path, digests.get(path), [t - position + first for t in here], plan.profile.rate
+        )
+        found |= {position - first + k: frame for k, frame in local.items()}
         position += last - first
     return found
 
