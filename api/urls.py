@@ -25,7 +25,8 @@ import httpx
 from api.errors import RateLimitedError
 from foundation.errors import InvalidInputError, Problem
 from foundation.tls import tls_context
-from media.images import EMPTY, pixels_problem, sniff_image
+from media.files import EMPTY
+from media.images import pixels_problem, sniff_image
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}

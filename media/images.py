@@ -14,8 +14,9 @@ from pathlib import Path
 
 import imagesize
 
+from media.files import EMPTY, is_empty
+
 MAX_IMAGE_PIXELS = 120_000_000  # a 108 MP phone photo is 12,000 x 9,000; an 8K frame 33 MP
-EMPTY = "is empty (0 bytes)"
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -44,7 +45,7 @@ def decode_problem(source: bytes | Path) -> str | None:
     """Why the image must not be decoded: no header gives its size (OpenCV also decodes formats,
     such as Radiance HDR or OpenEXR, that no header reader here measures), or ``pixels_problem``;
     first, that it is empty. None: it may be decoded."""
-    if (len(source) if isinstance(source, bytes) else _size(source)) == 0:
+    if source == b"" or (isinstance(source, Path) and is_empty(source)):
         return EMPTY
     size = header_size(source)
     if size is None:
@@ -52,13 +53,6 @@ def decode_problem(source: bytes | Path) -> str | None:
             "is not a readable image (no PNG, JPEG, WebP, BMP, TIFF or GIF header gives its size)"
         )
     return _too_many(size)
-
-
-def _size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None
 
 
 def pixels_problem(source: bytes | Path) -> str | None:

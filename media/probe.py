@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import stat
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -12,8 +11,10 @@ import av.error
 
 from foundation.limits import MAX_PIXELS
 from media.colour import SourceColour, colour_of, hdr_transfer
+from media.files import EMPTY as _EMPTY
+from media.files import is_empty
 
-EMPTY = "it is empty (0 bytes)"
+EMPTY = f"it {_EMPTY}"
 """A 0-byte file's ``MediaInfo.error`` (FFmpeg's own is "Invalid data found when processing
 input"): ``shotline stitch`` says ``CLIP[i]: PATH: it is empty (0 bytes)``."""
 
@@ -91,16 +92,6 @@ def _unreadable(path: Path, error: str) -> MediaInfo:
     )
 
 
-def _empty(path: Path) -> bool:
-    """A regular file of 0 bytes (a pipe or device has no size to read; a missing file is left to
-    the opener's error)."""
-    try:
-        status = Path(path).stat()
-    except OSError:
-        return False
-    return stat.S_ISREG(status.st_mode) and status.st_size == 0
-
-
 def _rotation(container: av.container.InputContainer, stream: av.VideoStream) -> int | None:
     """Rotation in degrees (0, 90, 180, 270) from the display matrix of the first decoded frame;
     None when the stream ends without one (a declared video stream holding no frame)."""
@@ -130,7 +121,7 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
     """Read container and stream headers; an unreadable file yields ``error``, not an exception.
     ``read_rotation`` decodes the first frame for its display matrix (the gate reads it in its own
     decode pass instead); a video stream without any frame is then an ``error``."""
-    if _empty(path):
+    if is_empty(path):
         return _unreadable(path, EMPTY)
     try:
         container = av.open(str(path))
