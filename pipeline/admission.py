@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from pipeline.context import RunContext
 from pipeline.limits import slot_lease_s
+from registry import Limits
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
 
@@ -32,9 +33,7 @@ class _Seat:
     model_id: str
     holder: str
     tenant: str
-    concurrency: int
-    rpm: int
-    window_s: float
+    limits: Limits  # the model's, from the registry
     submitted: bool
 
 
@@ -56,16 +55,7 @@ def _seat(ctx: RunContext, attempt_id: int) -> _Seat | None:
     if model_id not in ctx.registry:
         return None
     limits = ctx.registry.get(model_id).limits
-    holder = holder_of(attempt_id)
-    return _Seat(
-        model_id,
-        holder,
-        tenant or "local",
-        limits.concurrency,
-        limits.rpm,
-        limits.window_s,
-        submitted,
-    )
+    return _Seat(model_id, holder_of(attempt_id), tenant or "local", limits, submitted)
 
 
 def admit(ctx: RunContext, attempt_id: int) -> float:
@@ -77,10 +67,11 @@ def admit(ctx: RunContext, attempt_id: int) -> float:
     lease, retry = slot_lease_s(ctx.settings), max(0.5, ctx.settings.poll_interval_s)
     waiting = WAITING_RETRIES * retry
     if not ctx.limits.try_acquire(
-        seat.model_id, seat.holder, seat.concurrency, lease, seat.tenant, waiting
+        seat.model_id, seat.holder, seat.limits.concurrency, lease, seat.tenant, waiting
     ):
         return retry
-    wait = ctx.limits.try_take(seat.model_id, seat.rpm, seat.holder, seat.window_s)
+    limits = seat.limits
+    wait = ctx.limits.try_take(seat.model_id, limits.rpm, seat.holder, limits.window_s)
     if wait > 0:
         ctx.limits.release(seat.model_id, seat.holder)
     return wait

@@ -65,13 +65,15 @@ def extension_parts(total: float, spec: ModelSpec) -> Iterator[tuple[Parts, floa
         yield ((RENDER, first), *([(EXTEND, step)] * count)), rest
 
 
-def without_line(shot: Shot) -> dict[str, object]:
-    """What a part after the first changes to leave the line to the first: no line, no speaker,
-    and ambient sound where the shot asked for dialogue (``audio: dialogue`` needs a line: a part
-    kept it, failed validation when the stored board was read, and every step of the job crashed
-    after its first parts were paid for)."""
+def later_part(shot: Shot) -> dict[str, object]:
+    """What a part after the first changes: it continues the part before it through a cut, with
+    no reference image, and leaves the line to the first part: no line, no speaker, and ambient
+    sound where the shot asked for dialogue (``audio: dialogue`` needs a line: a part kept it,
+    failed validation when the stored board was read, and every step of the job crashed after its
+    first parts were paid for)."""
     audio = AudioNeed.AMBIENT if shot.audio is AudioNeed.DIALOGUE else shot.audio
-    return {"dialogue": None, "speaker": None, "audio": audio}
+    return {"continues": True, "reference_image": None, "transition": "cut",
+            "dialogue": None, "speaker": None, "audio": audio}  # fmt: skip
 
 
 def chain_shots(shot: Shot, model: str, parts: Parts, suffix: str) -> list[Shot]:
@@ -83,7 +85,6 @@ def chain_shots(shot: Shot, model: str, parts: Parts, suffix: str) -> list[Shot]
         if operation in (RENDER, EXTEND):
             update["model"] = model
         if index > 1:
-            update |= {"continues": True, "reference_image": None, "transition": "cut",
-                       **without_line(shot), "extends": operation == EXTEND}  # fmt: skip
+            update |= later_part(shot) | {"extends": operation == EXTEND}
         out.append(shot.model_copy(update=update))
     return out

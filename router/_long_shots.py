@@ -28,7 +28,7 @@ from router._extend_chain import (
     chain_shots,
     extend_models,
     extension_parts,
-    without_line,
+    later_part,
 )
 from router._route import Router, shot_need
 from router._types import LongShot
@@ -163,8 +163,7 @@ def _segments(shot: Shot, seconds: tuple[float, ...]) -> list[Shot]:
     for index, length in enumerate(seconds, start=1):
         update: dict[str, object] = {"id": f"{shot.id}{SEGMENT_SUFFIX}{index}", "duration": length}
         if index > 1:
-            update |= {"continues": True, "reference_image": None, "transition": "cut",
-                       **without_line(shot)}  # fmt: skip
+            update |= later_part(shot)
         segments.append(shot.model_copy(update=update))
     return segments
 
