@@ -24,10 +24,10 @@ from registry._pricing import (
     Pricing,
     resolution_label,
 )
+from registry._shapes import DurationSpec, SizeOption, SizeSpec
 from registry._spec import (
     TIER_RANK,
     AudioSupport,
-    DurationSpec,
     Extend,
     Inputs,
     Lifecycle,
@@ -37,8 +37,6 @@ from registry._spec import (
     Priors,
     PromptUnits,
     ProviderSpec,
-    SizeOption,
-    SizeSpec,
     Speed,
     Submission,
     SubmissionMechanism,

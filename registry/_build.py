@@ -7,14 +7,13 @@ from registry._kind_spec import non_video_spec
 from registry._kinds import ModelKind
 from registry._pricing import RESOLUTIONS
 from registry._schema import DEFAULT_ACCEPTANCE, DEFAULT_P50, RATIO_RE, ModelIn
+from registry._shapes import SizeOption, SizeSpec
 from registry._spec import (
     Inputs,
     Lifecycle,
     Limits,
     ModelSpec,
     Priors,
-    SizeOption,
-    SizeSpec,
     TypePrior,
 )
 

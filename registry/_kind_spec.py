@@ -6,7 +6,14 @@ from typing import Any
 
 from registry._kinds import CAPS_BY_KIND
 from registry._pricing import PriceUnit, Pricing
-from registry._spec import DurationSpec, Inputs, Lifecycle, Limits, ModelSpec, Priors, SizeSpec
+from registry._shapes import DurationSpec, SizeSpec
+from registry._spec import (
+    Inputs,
+    Lifecycle,
+    Limits,
+    ModelSpec,
+    Priors,
+)
 
 
 def non_video_spec(raw: Any, priors: Priors) -> ModelSpec:

@@ -22,9 +22,9 @@ from registry._pricing import (
     Pricing,
     check_rates_sourced,
 )
+from registry._shapes import DurationSpec
 from registry._spec import (
     AudioSupport,
-    DurationSpec,
     Extend,
     PromptUnits,
     ProviderSpec,
