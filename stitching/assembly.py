@@ -19,23 +19,20 @@ from foundation.storyboard import Transition
 from media.runner import run_ffmpeg
 from stitching import audio as audio_mod
 from stitching import measured
-from stitching.burn import burn
 from stitching.captions import Captions, Cue, caption_paths, check_sidecars, cues_for
 from stitching.captions import write_sidecars as write_captions
-from stitching.digest import probe_params
 from stitching.errors import PlanError, VerificationError
 from stitching.interchange import export as export_edit
 from stitching.interchange import interchange_paths
 from stitching.measured import Assembled, Prepared
-from stitching.pieces import WindowPiece
+from stitching.picture import copy_mismatches, programme_picture
 from stitching.plan import EditPlan, MusicBed, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, normalise
+from stitching.segment import normalise
 from stitching.sheet import write_thumbs
 from stitching.sound import AudioParts, Demuxed, audio_track, demux_all
 from stitching.verify import Reference, check_loudness, failures, picture_checks, summarise
-from stitching.video import Source, full_argv, mux, plan_pieces, sources
-from stitching.windows import render_windows
+from stitching.video import mux
 from stitching.written import verify_written
 
 __all__ = [
@@ -71,69 +68,12 @@ def output_files(out: Path) -> dict[str, Path]:
     return {"video": out, **named, **interchange_paths(out), **caption_paths(out)}
 
 
-def copy_mismatches(segments: list[Segment]) -> list[str]:
-    """Parameters on which a segment's file differs from the first one's or from its record.
-
-    Probes the files now (headers only), so a segment replaced since it was normalised is caught.
-    Empty: stream copy is safe.
-    """
-    probed = [probe_params(segment.path, quick=True) for segment in segments]
-    problems = []
-    for segment, params in zip(segments, probed, strict=True):
-        recorded = segment.copy_params()
-        for key, value in params.items():
-            if value != probed[0][key]:
-                problems.append(f"{segment.path.name}: {key}={value} vs {probed[0][key]}")
-            if key in recorded and value != recorded[key]:
-                problems.append(f"{segment.path.name}: {key}={value}, recorded {recorded[key]}")
-    return problems
-
-
 def _timed(timings: dict[str, float], name: str, job: Callable[[], T]) -> T:
     start = time.perf_counter()
     try:
         return job()
     finally:
         timings[name] = round(time.perf_counter() - start, 3)
-
-
-def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:
-    """Stream-copy sources when safe (windows from the cache or rendered), else a full re-encode."""
-    segments = [shot.segment for shot in plan.shots]
-    problems = copy_mismatches(segments)
-    if not problems:
-        try:
-            pieces = plan_pieces(plan)
-            windows = render_windows(plan, [p for p in pieces if isinstance(p, WindowPiece)], work)
-            return sources(plan, pieces, windows), "copy"
-        except PlanError as exc:
-            problems.append(str(exc))
-    log.warning("stitching: stream copy refused, re-encoding: %s", "; ".join(problems))
-    full = work / "full.mp4"
-    run_ffmpeg(full_argv(plan, full))
-    return [(full, 0, plan.total_frames)], "reencode"
-
-
-class Picture(NamedTuple):
-    """The programme's video sources, how they were made, and (captions burned in) the sources
-    of the picture the captions were drawn over."""
-
-    files: list[Source]
-    video_path: str
-    under: list[Source] | None = None
-
-
-def _picture(plan: EditPlan, work: Path, cues: list[Cue], burn_in: bool) -> Picture:
-    """The programme's video sources; with ``burn_in`` and cues, one file with them drawn in."""
-    files, video_path = _video_sources(plan, work)
-    if not (burn_in and cues):
-        return Picture(files, video_path)
-    picture = files[0][0]
-    if video_path != "reencode":
-        picture = work / "picture.mp4"
-        mux(plan, files, None, picture)
-    burned, how = burn(plan, picture, cues, work)
-    return Picture([(burned, 0, plan.total_frames)], f"{video_path}+captions:{how}", files)
 
 
 def _hls(video: Path, out_dir: Path) -> Path:
@@ -288,7 +228,9 @@ def _render(
         segments = [shot.segment.path for shot in plan.shots]
         reading = pool.submit(_timed, timings, "demux", lambda: demux_all(segments, stack))
         sound = pool.submit(_timed, timings, "audio", lambda: _sound(plan, encode_audio, options))
-        picture = _timed(timings, "video", lambda: _picture(plan, work, cues, captions.burn_in))
+        picture = _timed(
+            timings, "video", lambda: programme_picture(plan, work, cues, captions.burn_in)
+        )
         files, video_path = picture.files, picture.video_path
         joins = pool.submit(
             _timed, timings, "verify_joins",
