@@ -174,7 +174,8 @@ ELEVENLABS_VOICE_NAMES = {
     "21m00Tcm4TlvDq8ikWAM": "Rachel", "pNInz6obpgDQGcFmaJgB": "Adam",
     "EXAVITQu4vr4xnSDxMaL": "Sarah", "TxGEqnHWrfWFTfGW9XjX": "Josh",
     "onwK4e9ZLuTAKqWW03F9": "Daniel", "pqHfZKP75CvOlQylNhV4": "Bill",
-}  # fmt: skip  # the premade voices shotline maps descriptions to (adapters.voices)
+}  # fmt: skip  # the emulated account: the premade voices shotline maps descriptions to
+# (``adapters.voices.ELEVENLABS_TRAITS``), answered by the lookup and by text-to-speech
 
 
 def elevenlabs_voice(voice_id: str) -> tuple[int, dict[str, Any]]:

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from adapters.music import bed_samples
-from adapters.voices import ELEVENLABS_TRAITS
 from emulators.routes import _flow as flow
 from emulators.routes import _music_rules as music_rules
 from emulators.routes import _speech_rules as rules
@@ -45,7 +44,7 @@ async def text_to_speech(voice_id: str, request: Request) -> Response:
     refused = rules.elevenlabs_refusal(body, dict(request.query_params))
     if refused is not None:
         return JSONResponse(refused[1], status_code=refused[0])
-    if voice_id not in ELEVENLABS_TRAITS:
+    if voice_id not in rules.ELEVENLABS_VOICE_NAMES:
         return JSONResponse(rules.elevenlabs_voice_missing(voice_id), status_code=404)
     faulted = await _scenario_fault(request, raw, body, "eleven_multilingual_v2", "text")
     if faulted is not None:

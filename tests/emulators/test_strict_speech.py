@@ -221,3 +221,12 @@ def test_elevenlabs_voice_lookup_answers_like_the_provider(emulator):
         }
     }
     assert web.get(url + ADAM, timeout=30).status_code == 401
+
+
+def test_the_emulated_account_has_every_voice_the_adapter_chooses_from():
+    """Text-to-speech and the voice lookup answer from one list of the account's voices; a
+    premade voice the adapter may pick that the emulator lacked would fail every emulated line."""
+    from adapters.voices import ELEVENLABS_TRAITS
+    from emulators.routes._speech_rules import ELEVENLABS_VOICE_NAMES
+
+    assert set(ELEVENLABS_VOICE_NAMES) == set(ELEVENLABS_TRAITS)
