@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 
 from foundation import clock
-from foundation.settings import Settings
 from pipeline import voice_check
 from pipeline.context import RunContext
-from shotline.emulated import use_emulator
 from tests import web
 from tests.api.conftest import tiny_board
+from tests.contexts import emulated_context
 
 ADAM = "pNInz6obpgDQGcFmaJgB"
 
@@ -33,10 +32,8 @@ def _fresh_answers(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[RunContext]:
     """The app on emulated providers, with an emulator running."""
-    context = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
     with ExitStack() as stack:
-        use_emulator(context, stack, None)
-        yield context
+        yield emulated_context(tmp_path, stack)
 
 
 def voiced(voice: str) -> dict[str, Any]:

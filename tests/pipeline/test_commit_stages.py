@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from foundation import money
 from foundation.errors import BudgetExceededError
-from foundation.settings import Settings
 from foundation.storyboard import Mode, Storyboard
 from pipeline import (
     commit,
@@ -30,9 +29,9 @@ from pipeline import (
     voices,
 )
 from pipeline.context import RunContext
-from shotline.emulated import use_emulator
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
+from tests.contexts import emulated_context
 from tests.pipeline.conftest import shot, tiny_board
 
 MARA = {"id": "mara", "description": "woman, red raincoat", "voice": "calm, low"}
@@ -53,10 +52,8 @@ def board() -> Storyboard:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[RunContext]:
-    context = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
     with ExitStack() as stack:
-        use_emulator(context, stack, None)
-        yield context
+        yield emulated_context(tmp_path, stack)
 
 
 def _shot_pk(ctx: RunContext, job_id: str, key: str) -> int:

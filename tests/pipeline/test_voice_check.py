@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -21,10 +20,10 @@ from foundation.settings import Settings
 from pipeline import voice_check, voices
 from pipeline.context import RunContext
 from pipeline.planning import create_job
-from shotline.emulated import use_emulator
 from store.db import session_scope
 from store.models import Job
 from tests import web
+from tests.contexts import emulated_context
 from tests.pipeline.conftest import shot, tiny_board
 
 ADAM = "pNInz6obpgDQGcFmaJgB"
@@ -53,12 +52,6 @@ def jobs_in(ctx: RunContext) -> int:
         return int(session.scalar(select(func.count()).select_from(Job)) or 0)
 
 
-def emulated(tmp_path: Path, stack: ExitStack) -> RunContext:
-    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
-    use_emulator(ctx, stack, None)
-    return ctx
-
-
 def submissions(ctx: RunContext) -> dict[str, int]:
     stats = web.get(ctx.base_urls["elevenlabs"].rsplit("/", 1)[0] + "/_emulator/stats").json()
     return dict(stats["submissions"])
@@ -66,7 +59,7 @@ def submissions(ctx: RunContext) -> dict[str, int]:
 
 def test_an_unknown_elevenlabs_voice_is_refused_at_planning_and_nothing_is_spent(tmp_path):
     with ExitStack() as stack:
-        ctx = emulated(tmp_path, stack)
+        ctx = emulated_context(tmp_path, stack)
         with pytest.raises(InvalidInputError) as info:
             create_job(ctx, voiced("elevenlabs:abc123"), output=tmp_path / "out.mp4")
         assert submissions(ctx) == {}  # no tts, no video: nothing was sent to be paid for
@@ -80,7 +73,7 @@ def test_an_unknown_elevenlabs_voice_is_refused_at_planning_and_nothing_is_spent
 
 def test_a_known_elevenlabs_voice_plans(tmp_path):
     with ExitStack() as stack:
-        ctx = emulated(tmp_path, stack)
+        ctx = emulated_context(tmp_path, stack)
         create_job(ctx, voiced(f"elevenlabs:{ADAM}"), output=tmp_path / "out.mp4")
     assert jobs_in(ctx) == 1
 
