@@ -92,6 +92,9 @@ def _output_note(report: dict[str, Any]) -> str:
     ]
     if native:
         note += f" (rendered natively: {', '.join(native)})"
+    loudness = ((report.get("verification") or {}).get("checks") or {}).get("loudness") or {}
+    if loudness.get("passed") and loudness.get("reachable_lufs") is not None:
+        note += f"  quieter than asked: {loudness['note']}"
     return note
 
 

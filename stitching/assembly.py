@@ -24,6 +24,7 @@ from stitching.captions import write_sidecars as write_captions
 from stitching.errors import PlanError, VerificationError
 from stitching.interchange import export as export_edit
 from stitching.interchange import interchange_paths
+from stitching.loudness_check import Reference, check_loudness, within_reach
 from stitching.measured import Assembled, Prepared
 from stitching.picture import copy_mismatches, programme_picture
 from stitching.plan import EditPlan, MusicBed, plan_edit
@@ -31,7 +32,7 @@ from stitching.profile import OutputProfile
 from stitching.segment import normalise
 from stitching.sheet import write_thumbs
 from stitching.sound import AudioParts, Demuxed, audio_track, demux_all
-from stitching.verify import Reference, check_loudness, failures, picture_checks, summarise
+from stitching.verify import failures, picture_checks, summarise
 from stitching.video import mux
 from stitching.written import verify_written
 
@@ -114,7 +115,7 @@ def assemble(
     without dialogue; burned into the picture too with ``captions.burn_in``) beside it (and
     ``OUT_hls/index.m3u8`` with ``hls``). ``audio_of``, an output of the same edit already
     verified (the main output, for a variant), lends its loudness measurement when the file's
-    audio track is proven the same packets (``verify.check_loudness``). Raises ``VerificationError`` carrying the measured numbers
+    audio track is proven the same packets (``loudness_check.check_loudness``). Raises ``VerificationError`` carrying the measured numbers
     when the output does not match the plan; the files are kept for inspection.
 
     The picture checks (cuts and clean joins) decode the video track while the audio is still
@@ -248,6 +249,11 @@ def _render(
         checks = _timed(
             timings, "verify_file", lambda: verify_written(plan, out, written, loudness)
         )
+        checks["loudness"] = within_reach(
+            plan, checks["loudness"], audio_report.get("reachable_lufs")
+        )
+        if "reachable_lufs" in checks["loudness"]:
+            log.warning("stitching: %s", checks["loudness"].get("note", "loudness out of reach"))
         checks |= joins.result()
         edit_files = finished()
         checks["captions"] = check_sidecars(cues, subtitles) | {"burn_in": captions.burn_in}

@@ -182,18 +182,23 @@ def music_bed(music: MusicBed, foreground: Pcm, sample_rate: int) -> Pcm:
 
 
 def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str, float | bool]]:
-    """Gain to the target; if that overshoots the true-peak ceiling, limit and re-measure."""
+    """Gain to the target; if that overshoots the true-peak ceiling, limit and re-measure. The
+    report's ``reachable_lufs``, present when the limiter holds the programme short of the target,
+    is what ``loudness_check.within_reach`` accepts instead."""
     first = measure_pcm(pcm, profile.sample_rate)
     gain, needs_limiter = gain_for(first, profile)
     result = (pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
+    reachable = None
     if needs_limiter:
-        result, gain = limited_to_target(pcm, gain, profile)
+        result, gain, reachable = limited_to_target(pcm, gain, profile)
     report: dict[str, float | bool] = {
         "mix_lufs": first.integrated,
         "mix_true_peak_db": first.true_peak,
         "gain_db": round(gain, 2),
         "limited": needs_limiter,
     }
+    if reachable is not None:
+        report["reachable_lufs"] = round(reachable, 2)
     return result, report
 
 

@@ -11,6 +11,7 @@ one too loud is found (among the tries, else scanning on from them) and the brac
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,13 +34,18 @@ class _Search:
         self.errors: dict[float, float] = {}  # gain -> target minus the loudness reached
         self.best: tuple[float, Pcm, float] | None = None
 
+    def limited(self, gain: float) -> Pcm:
+        gained = (self.pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
+        ceiling = self.profile.true_peak_db - PEAK_HEADROOM_DB
+        return limit(gained, ceiling, self.profile.sample_rate)
+
     def error(self, gain: float) -> float:
         if gain not in self.errors:
-            rate = self.profile.sample_rate
-            gained = (self.pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
-            ceiling = self.profile.true_peak_db - PEAK_HEADROOM_DB
-            limited = limit(gained, ceiling, rate)
-            error = self.profile.loudness_lufs - measure_pcm(limited, rate).integrated
+            limited = self.limited(gain)
+            error = (
+                self.profile.loudness_lufs
+                - measure_pcm(limited, self.profile.sample_rate).integrated
+            )
             self.errors[gain] = error
             if self.best is None or abs(error) < self.best[0]:
                 self.best = (abs(error), limited, gain)
@@ -50,7 +56,15 @@ class _Search:
         return self.best is not None and self.best[0] < CLOSE_LU
 
 
-def limited_to_target(pcm: Pcm, gain: float, profile: OutputProfile) -> tuple[Pcm, float]:
+class Limited(NamedTuple):
+    pcm: Pcm
+    gain: float
+    reachable_lufs: float | None
+    """The loudest the limiter let the programme be, when that stays short of the target however
+    much gain (None: the target is within reach)."""
+
+
+def limited_to_target(pcm: Pcm, gain: float, profile: OutputProfile) -> Limited:
     """``pcm`` gained and limited under the true-peak ceiling, and the gain, closest to the
     target of the tries: secant steps from ``gain`` (each divides the error by the loudness gained
     per dB in the last step: limiting makes it less than one), then a halved bracket."""
@@ -64,16 +78,26 @@ def limited_to_target(pcm: Pcm, gain: float, profile: OutputProfile) -> tuple[Pc
             slope = min(1.0, max(0.25, (before[1] - error) / (gain - before[0])))
         before = (gain, error)
         gain += error / slope
-    if not search.close:
-        _bracketed(search)
+    if not search.close and _bracketed(search):
+        return _least_limited(search)
     assert search.best is not None
-    return search.best[1], search.best[2]
+    return Limited(search.best[1], search.best[2], None)
 
 
-def _bracketed(search: _Search) -> None:
+def _least_limited(search: _Search) -> Limited:
+    """Out of reach: the least gain that comes within ``CLOSE_LU`` of the loudest try (more gain
+    would only squash the programme harder for a fraction of a LU)."""
+    loudest = min(search.errors.values())
+    gain = min(g for g, error in search.errors.items() if error <= loudest + CLOSE_LU)
+    reached = search.profile.loudness_lufs - search.errors[gain]
+    return Limited(search.limited(gain), gain, reached)
+
+
+def _bracketed(search: _Search) -> bool:
     """Halve a bracket of gains whose errors differ in sign: two neighbouring tries, else the
     highest try and one ``SCAN_STEP_DB`` steps above it (still too quiet at the top), or the
-    lowest and one below (already too loud at the bottom)."""
+    lowest and one below (already too loud at the bottom). True when the scan up found no gain
+    loud enough: the limiter holds the programme under the target."""
     gains = sorted(search.errors)
     pairs = [(a, b) for a, b in pairwise(gains) if (search.errors[a] > 0) != (search.errors[b] > 0)]
     if pairs:
@@ -87,14 +111,15 @@ def _bracketed(search: _Search) -> None:
             if (search.error(high) > 0) != sign:
                 break
             if abs(search.errors[high] - search.errors[low]) < PLATEAU_LU:
-                return  # the limiter holds the loudness: no gain reaches the target
+                return step > 0  # the limiter holds the loudness: no gain reaches the target
         else:
-            return
+            return step > 0
     for _ in range(HALVINGS):
         if search.close:
-            return
+            break
         middle = (low + high) / 2
         if (search.error(middle) > 0) == (search.error(low) > 0):
             low = middle
         else:
             high = middle
+    return False

@@ -165,7 +165,7 @@ def programme_sound(
 def audio_track(plan: EditPlan, audio: AudioParts, out: Path) -> None:
     """The programme's audio alone in ``out``: the AAC packets ``mux`` writes beside the video,
     so it can be measured while the video is muxed and shown to be the output's audio
-    (``verify.audio_identity``)."""
+    (``loudness_check.audio_identity``)."""
     with (
         programme_sound(plan, audio) as (template, sound),
         av.open(str(out), "w", format="mp4") as output,

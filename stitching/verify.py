@@ -13,9 +13,9 @@ import numpy as np
 from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
 from stitching.crossed import crossfade_stretch
-from stitching.digest import QUICK_PROBE, file_digest
+from stitching.digest import file_digest
 from stitching.edges import edges_path, frame_proxies, mad, run_stats
-from stitching.loudness import SILENT_LUFS, measure_file
+from stitching.loudness_check import Check, Reference, check_loudness
 from stitching.plan import EditPlan, ShotPlan
 from stitching.video import PacketKey, Source, packet_key
 
@@ -23,10 +23,7 @@ CUT_MIN_SCORE = 6.0
 CUT_CONTRAST = 2.0
 DRAWN_NOISE = 8  # grey levels a proxy may move by when its frame is re-encoded (``check_drawn``)
 DRAWN_SLACK = 0.05  # share of pixels a neighbour may agree on beyond the frame itself
-LOUDNESS_TOLERANCE_LU = 1.0
 AAC_FRAME = 1024
-
-Check = dict[str, Any]
 
 
 def _streams(path: Path) -> Check:
@@ -74,52 +71,6 @@ def timing(plan: EditPlan, measured: Check) -> tuple[Check, Check]:
         "passed": abs(diff) <= aac_s + 1e-6,
     }
     return duration, sync
-
-
-def audio_identity(path: Path) -> tuple[Any, ...]:
-    """The audio track of ``path`` as stream parameters plus every packet's timestamps and bytes:
-    two files equal here decode to the same samples. (The channel layout is in the extradata,
-    AAC's AudioSpecificConfig; the decoder's own layout is unknown until a packet is decoded.)"""
-    with av.open(str(path), stream_options=QUICK_PROBE) as container:
-        if not container.streams.audio:
-            return ()
-        stream = container.streams.audio[0]
-        ctx = stream.codec_context
-        params = (ctx.name, ctx.sample_rate, bytes(ctx.extradata or b""), str(stream.time_base))
-        return (params, *(packet_key(p) for p in container.demux(stream) if p.size))
-
-
-Reference = tuple[Path, Check, str]
-"""A file whose audio was measured already (its path, its loudness check, what it is): see
-``check_loudness``."""
-
-
-def check_loudness(plan: EditPlan, path: Path, reference: Reference | None = None) -> Check:
-    """The file's integrated loudness and true peak against the profile's. With ``reference``,
-    a file whose audio track is proven the same (parameters, timestamps and bytes of every
-    packet: ``audio_identity``) gives its measurement instead of a second decode; otherwise,
-    or when they differ, ``path`` is measured."""
-    if reference is not None and audio_identity(path) == audio_identity(reference[0]):
-        numbers = reference[1]
-        return judge(plan, numbers["integrated_lufs"], numbers["true_peak_db"]) | {
-            "measured_on": f"{reference[2]}: the same audio packets"
-        }
-    measured = measure_file(path)
-    return judge(plan, measured.integrated, measured.true_peak)
-
-
-def judge(plan: EditPlan, integrated: float, true_peak: float) -> Check:
-    profile = plan.profile
-    check: Check = {
-        "integrated_lufs": integrated,
-        "target_lufs": profile.loudness_lufs,
-        "true_peak_db": true_peak,
-        "true_peak_limit_db": profile.true_peak_db,
-    }
-    if integrated <= SILENT_LUFS:
-        return {**check, "passed": True, "note": "programme is silent; nothing to normalise"}
-    within = abs(integrated - profile.loudness_lufs) <= LOUDNESS_TOLERANCE_LU
-    return {**check, "passed": within and true_peak <= profile.true_peak_db}
 
 
 def _join_frames(plan: EditPlan) -> tuple[int, list[int]]:

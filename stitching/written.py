@@ -15,9 +15,10 @@ from pathlib import Path
 import av
 
 from stitching.digest import QUICK_PROBE
+from stitching.loudness_check import Check, Reference, check_loudness, judge
 from stitching.measured import Assembled
 from stitching.plan import EditPlan
-from stitching.verify import Check, Reference, check_loudness, judge, moov_first, timing
+from stitching.verify import moov_first, timing
 from stitching.video import PacketKey, Written, packet_key
 
 MEASURED_ON = "the output's audio: copied stretches as measured when their segments were normalised"
@@ -84,7 +85,7 @@ def verify_written(
 ) -> dict[str, Check]:
     """Duration, A/V sync, loudness, faststart and the video packets of ``path`` against what
     ``mux`` wrote (``written``). Loudness: ``Assembled`` when the file's audio is proven the
-    packets it was measured on; else ``verify.check_loudness``, with the ``Reference``."""
+    packets it was measured on; else ``loudness_check.check_loudness``, with the ``Reference``."""
     found = scan(path)
     duration, sync = timing(plan, found.streams)
     check = _loudness(plan, found, written, loudness) if isinstance(loudness, Assembled) else None

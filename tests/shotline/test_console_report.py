@@ -78,3 +78,13 @@ def test_the_plan_table_prints_a_title_with_markup_as_written(tmp_path):
     done = CliRunner().invoke(app, ["plan", str(board)], env={"COLUMNS": "200"})
     assert done.exit_code == 0, done.output
     assert "bad [/red] title" in done.output
+
+
+def test_a_programme_the_ceiling_held_short_of_its_target_says_so():
+    note = "the -1 dBTP ceiling holds this programme at -11.2 LUFS: -10 LUFS is out of its reach"
+    loudness = {"passed": True, "integrated_lufs": -11.2, "reachable_lufs": -11.2, "note": note}
+    report = _report(verification={"passed": True, "checks": {"loudness": loudness}})
+    assert f"quieter than asked: {note}" in str(report_table(report).caption)
+    loudness = {"passed": True, "integrated_lufs": -14.1}
+    report = _report(verification={"passed": True, "checks": {"loudness": loudness}})
+    assert "quieter" not in str(report_table(report).caption)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,14 @@ import pytest
 
 from foundation.variants import resolve
 from media.runner import run_ffmpeg
+from stitching import loudness_check
 from stitching.assembly import assemble
+from stitching.loudness import measure_file
 from stitching.plan import plan_edit
 from stitching.reframe import deliver_variants, variant_path
 from stitching.track import MAX_PAN_PER_SECOND, crop_path, measure, step_expression, track_path
 from tests.stitching.conftest import PROFILE, X264, normalise_all
 
-verify_mod = importlib.import_module("stitching.verify")  # `stitching.verify` is also a function
 SQUARE = 16
 START_X, SPEED = 8, 60  # pixels, pixels per second: crosses the 160 px frame in 2 s
 
@@ -129,13 +129,12 @@ def test_a_variant_with_the_same_audio_takes_the_main_outputs_loudness(
     plan = plan_edit(segments, PROFILE)
     main = assemble(plan, tmp_path / "out.mp4")
     measured: list[Path] = []
-    real = verify_mod.measure_file
 
     def counted(path: Path) -> Any:
         measured.append(path)
-        return real(path)
+        return measure_file(path)
 
-    monkeypatch.setattr(verify_mod, "measure_file", counted)
+    monkeypatch.setattr(loudness_check, "measure_file", counted)
     variants = [resolve("9:16", 160, 90)]
     results = deliver_variants(plan, main.path, variants, tmp_path / "work", main=main)
     loudness = results["9x16"].verification["checks"]["loudness"]
@@ -145,7 +144,7 @@ def test_a_variant_with_the_same_audio_takes_the_main_outputs_loudness(
     quieter = tmp_path / "quieter.mp4"
     run_ffmpeg(["-i", str(main.path), "-c:v", "copy", "-af", "volume=-6dB", "-c:a", "aac",
                 str(quieter)])  # fmt: skip
-    check = verify_mod.check_loudness(plan, quieter, (main.path, loudness, "main"))
+    check = loudness_check.check_loudness(plan, quieter, (main.path, loudness, "main"))
     assert measured == [quieter]
     assert "measured_on" not in check
     assert not check["passed"]
