@@ -1,13 +1,15 @@
 """What a caption may hold. Every ``dialogue`` line is written to ``OUT.srt`` and ``OUT.vtt`` (and
 to the ASS script of burned-in captions) by ``stitching.captions``; those formats read some text as
 markup, so such a line would be changed or lost in the files and the stitch verification would fail
-after every shot was paid for. Validation refuses it with its path instead."""
+after every shot was paid for. Validation refuses it with its path instead, and, when captions are
+burned in, a line holding a character the caption font cannot draw (``caption_font``)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from foundation.caption_font import FAMILY, undrawable
 from foundation.errors import Problem
 
 _MARKUP = (
@@ -28,10 +30,28 @@ def caption_problem(text: str) -> str | None:
     return None
 
 
-def dialogue_problems(shots: list[tuple[str, Any]]) -> list[Problem]:
-    """The shots (``(path, shot)``) whose ``dialogue`` cannot be captioned as written."""
-    return [
-        Problem(f"{path}.dialogue", why)
-        for path, shot in shots
-        if shot.dialogue and (why := caption_problem(shot.dialogue))
-    ]
+def burn_in_problem(text: str) -> str | None:
+    """Why ``text`` cannot be burned into the picture, or None."""
+    missing = undrawable(text)
+    if not missing:
+        return None
+    shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:8])
+    more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+    return (
+        f"{shown}{more} cannot be burned in: the caption font ({FAMILY}) has no glyph for "
+        "them; reword the line, or keep the captions to OUT.srt and OUT.vtt "
+        "(captions.burn_in: false)"
+    )
+
+
+def dialogue_problems(shots: list[tuple[str, Any]], burn_in: bool = False) -> list[Problem]:
+    """The shots (``(path, shot)``) whose ``dialogue`` cannot be captioned as written (with
+    ``burn_in``: nor drawn into the picture)."""
+    problems = []
+    for path, shot in shots:
+        why = shot.dialogue and caption_problem(shot.dialogue)
+        if shot.dialogue and not why and burn_in:
+            why = burn_in_problem(shot.dialogue)
+        if why:
+            problems.append(Problem(f"{path}.dialogue", why))
+    return problems

@@ -268,7 +268,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems += frame_problems(board)
     problems += character_problems(board.characters, _shot_paths(board))
     problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
-    problems += dialogue_problems(_shot_paths(board))
+    problems += dialogue_problems(_shot_paths(board), board.captions.burn_in)
     out = board.output
     problems += variant_problems(out.variant_texts(), out.width, out.height)
     problems += shots_problems(out.variants, [shot.id for _, shot in board.shots()])

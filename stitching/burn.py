@@ -4,12 +4,13 @@ The FFmpeg in use (``media.ffmpeg``: the imageio-ffmpeg wheel's unless ``SHOTLIN
 another) decides how: the ``ass`` filter (libass) when it has it, with an ASS file written by
 ``pysubs2`` whose style scales with the frame (bottom centre, white on a black outline); else
 ``drawtext`` (libfreetype), one filter per cue enabled while the cue shows (``showing``: from its
-start up to its end, as libass draws it). Both find their font through fontconfig: when libass
-reports it found none (it then draws nothing and still exits 0) or ``drawtext`` fails, each cue is
-drawn with OpenCV's built-in Hershey font (``media.caption``) on a transparent PNG laid over the
-picture with ``overlay`` while the cue shows. The wheel's FFmpeg 9.0.2 has libass and libfreetype.
-The burned file has the segments' encoder settings, so it is copied into the output like a full
-re-encode.
+start up to its end, as libass draws it). Both draw with the font shotline ships
+(``foundation.caption_font``: libass is given its folder, ``drawtext`` its file), whatever fonts
+the machine has. When libass reports it found no font (it then draws nothing and still exits 0) or
+``drawtext`` fails, each cue is drawn with OpenCV's built-in Hershey font (``media.caption``) on a
+transparent PNG laid over the picture with ``overlay`` while the cue shows. The wheel's FFmpeg
+9.0.2 has libass and libfreetype. The burned file has the segments' encoder settings, so it is
+copied into the output like a full re-encode.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from foundation.caption_font import FAMILY, font_file, fonts_dir
 from media.caption import PANEL_ALPHA, WHITE, Frame, draw_text, fit_block
 from media.errors import FFmpegError
 from media.ffmpeg import has_filter
@@ -32,15 +34,14 @@ from stitching.segment import x264_args
 
 log = logging.getLogger(__name__)
 Renderer = Literal["ass", "drawtext", "opencv"]
-# libass (FFmpeg 9.0.2's) with no usable font: fontconfig failed, or no font for the font itself
-# (glyph 0x0; older libass: "...fallback for font:"). A character no font has is reported
-# "with glyph 0x6F22": the rest is drawn, and no other renderer has that glyph either.
+# libass (FFmpeg 9.0.2's) with no usable font: none for the font itself (glyph 0x0; older libass:
+# "...fallback for font:"). "Failed to load fontconfig fonts" alone is not one: the shipped font
+# is loaded from its folder. A character no font has is reported "with glyph 0x6F22": the rest is
+# drawn, and no other renderer has that glyph either (validation refuses such a line).
 NO_FONT = (
-    "Failed to load fontconfig fonts",
     "failed to find any fallback with glyph 0x0 ",
     "failed to find any fallback for font:",
 )
-FONT = "DejaVu Sans"
 FONT_SHARE = 0.07  # font size as a share of the frame height
 MIN_FONT_PX = 10
 
@@ -63,7 +64,7 @@ def ass_text(cues: list[Cue], width: int, height: int) -> str:
     subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "0"})
     size = font_px(height)
     subs.styles["Default"] = pysubs2.SSAStyle(
-        fontname=FONT, fontsize=size, primarycolor=pysubs2.Color(255, 255, 255),
+        fontname=FAMILY, fontsize=size, primarycolor=pysubs2.Color(255, 255, 255),
         outlinecolor=pysubs2.Color(0, 0, 0), backcolor=pysubs2.Color(0, 0, 0, 128),
         outline=max(1, size / 12), shadow=0, alignment=pysubs2.Alignment.BOTTOM_CENTER,
         marginl=round(width * 0.04), marginr=round(width * 0.04), marginv=round(height * 0.05),
@@ -84,7 +85,8 @@ def _drawtext(picture: Stream, cues: list[Cue], height: int, work: Path) -> Stre
         text = work / f"cue-{index:04d}.txt"
         text.write_text("\n".join(cue.lines), encoding="utf-8")
         picture = picture.filter(
-            "drawtext", textfile=str(text), fontsize=size, fontcolor="white", borderw=2,
+            "drawtext", textfile=str(text), fontfile=str(font_file()), fontsize=size,
+            fontcolor="white", borderw=2,
             bordercolor="black", x="(w-text_w)/2", y=f"h-text_h-{round(height * 0.05)}",
             enable=showing(cue),
         )  # fmt: skip
@@ -129,7 +131,7 @@ def burn_argv(
     if how == "ass":
         script = work / "captions.ass"
         script.write_text(ass_text(cues, profile.width, profile.height), encoding="utf-8")
-        picture = picture.filter("ass", filename=str(script))
+        picture = picture.filter("ass", filename=str(script), fontsdir=str(fonts_dir()))
     elif how == "drawtext":
         picture = _drawtext(picture, cues, profile.height, work)
     else:

@@ -16,6 +16,7 @@ import pytest
 
 from foundation.storyboard import StoryboardError, parse_storyboard
 from stitching import Captions, assemble, plan_edit
+from stitching import burn as burn_mod
 from stitching.burn import burn
 from stitching.captions import (
     MAX_CHARS,
@@ -200,13 +201,46 @@ class TestBurnIn:
         assert used == "ass"
         _check_burned(out, rendered)
 
-    def test_no_font_for_ffmpeg_falls_back_to_opencv(self, rendered, plan, tmp_path, monkeypatch):
-        empty = tmp_path / "fonts.conf"
-        empty.write_text(f"<fontconfig><cachedir>{tmp_path}/fc</cachedir></fontconfig>")
-        monkeypatch.setenv("FONTCONFIG_FILE", str(empty))
+    @pytest.mark.parametrize("how", ["ass", "drawtext"])
+    def test_a_machine_without_fonts_burns_the_same_picture(
+        self, rendered, plan, tmp_path, monkeypatch, how
+    ):
+        """Both filters draw with the font shotline ships: with no font on the machine (an empty
+        fontconfig), libass drew nothing and the captions fell back to the ASCII-only Hershey
+        font; now the picture is the one drawn where the machine has fonts, frame for frame."""
+        cues = cues_for(plan, Captions({**DIALOGUE, "s1": "Café, señor: déjà vu!"}))
+        with_fonts, _ = burn(plan, rendered.path, cues, _folder(tmp_path / "fonts"), only=how)
+        _no_system_fonts(tmp_path, monkeypatch)
+        out, used = burn(plan, rendered.path, cues, _folder(tmp_path / "none"))
+        assert used == "ass"
+        if how == "drawtext":
+            out, used = burn(plan, rendered.path, cues, _folder(tmp_path / "dt"), only=how)
+        assert _frames(out) == _frames(with_fonts)
+        _check_burned(out, rendered)
+
+    def test_no_font_at_all_falls_back_to_opencv(self, rendered, plan, tmp_path, monkeypatch):
+        _no_system_fonts(tmp_path, monkeypatch)
+        monkeypatch.setattr(burn_mod, "fonts_dir", lambda: _folder(tmp_path / "no-fonts"))
+        monkeypatch.setattr(burn_mod, "font_file", lambda: tmp_path / "no-fonts" / "none.ttf")
         out, used = burn(plan, rendered.path, cues_for(plan, Captions(DIALOGUE)), tmp_path)
         assert used == "opencv"  # libass drew nothing and said so; drawtext found no font
         _check_burned(out, rendered)
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _no_system_fonts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "fonts.conf"
+    empty.write_text(f"<fontconfig><cachedir>{tmp_path}/fc</cachedir></fontconfig>")
+    monkeypatch.setenv("FONTCONFIG_FILE", str(empty))
+
+
+def _frames(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="gray").tobytes() for frame in container.decode(video=0)]
 
 
 def _check_burned(path: Path, rendered) -> None:
@@ -290,6 +324,23 @@ def test_a_line_the_caption_files_would_change_is_refused_with_its_path(line):
     (problem,) = caught.value.problems
     assert problem.path == "scenes[0].shots[0].dialogue"
     assert "cannot be captioned" in problem.message
+
+
+def test_a_line_the_caption_font_cannot_draw_is_refused_only_when_burned_in():
+    """DejaVu Sans has Latin, Greek and Cyrillic but no CJK nor emoji: burned in, such a line was
+    drawn from whatever font the machine had, or not at all."""
+    line = "Café, Привет, Ωμέγα: 漢字 🙂"
+    board = _spoken(line)
+    assert parse_storyboard(board).scenes[0].shots[0].dialogue == line
+    with pytest.raises(StoryboardError) as caught:
+        parse_storyboard({**board, "captions": {"burn_in": True}})
+    (problem,) = caught.value.problems
+    assert problem.path == "scenes[0].shots[0].dialogue"
+    assert problem.message.startswith(
+        "'漢' (U+6F22), '字' (U+5B57), '🙂' (U+1F642) cannot be burned in: the caption font "
+        "(DejaVu Sans) has no glyph for them"
+    )
+    parse_storyboard({**_spoken("Café, Привет, Ωμέγα"), "captions": {"burn_in": True}})
 
 
 @pytest.mark.parametrize("line", CAPTIONABLE)
