@@ -22,7 +22,7 @@ from api.schemas import (
     RerenderRequest,
     ResolveRequest,
 )
-from api.submit import JobRequest, fetch_inputs, parse_job_request, plan_job, prepare_job, start_job
+from api.submit import fetch_inputs, parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError
 from foundation.money import MAX_BUDGET_USD
 from foundation.states import JobStatus
@@ -111,8 +111,7 @@ async def plan(
 ) -> dict[str, Any]:
     job_request = await _job_request(request, mode, budget_usd, webhook_url)
     # checked as a job's would be (else a tenant could probe another tenant's stored files)
-    board = await fetch_inputs(state, job_request.board, tenant)
-    job_request = JobRequest(board, job_request.mode, job_request.webhook_url)
+    job_request = await fetch_inputs(state, job_request, tenant)
     return await run_in_threadpool(plan_job, state, job_request, tenant)
 
 

@@ -4,7 +4,9 @@ fetch reference images safely, create the job, start it."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,13 +41,30 @@ class JobRequest:
     board: Storyboard
     mode: Mode | None
     webhook_url: str | None
+    where: str = ""
+    """Where the storyboard is in the request body: ``storyboard`` in a JSON envelope, ``""`` for
+    a YAML body (the storyboard itself). Every refusal's path is relative to the body."""
+
+
+def _at(where: str, path: str) -> str:
+    return f"{where}.{path}" if where and path else where or path
 
 
 def _prefixed(exc: InvalidInputError, prefix: str) -> InvalidInputError:
-    problems = [
-        Problem(f"{prefix}.{p.path}" if p.path else prefix, p.message) for p in exc.problems
-    ]
-    return StoryboardError(exc.summary, problems)
+    return StoryboardError(
+        exc.summary, [Problem(_at(prefix, p.path), p.message) for p in exc.problems]
+    )
+
+
+@contextmanager
+def paths_in_body(where: str) -> Iterator[None]:
+    """Refusals raised by planning name paths in the storyboard: moved under ``where`` (the
+    storyboard's place in the request body), as validation's are."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        exc.problems = [Problem(_at(where, p.path), p.message) for p in exc.problems]
+        raise
 
 
 def _envelope(data: Any) -> JobCreate:
@@ -75,6 +94,7 @@ def parse_job_request(
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInputError("the body is not UTF-8", [Problem("", "not UTF-8")]) from None
+    where = ""
     if media in YAML_TYPES:
         board = parse_storyboard_text(text, "storyboard")
     elif media in ("application/json", ""):
@@ -88,6 +108,7 @@ def parse_job_request(
             )
         except StoryboardError as exc:
             raise _prefixed(exc, "storyboard") from None
+        where = "storyboard"
         mode = envelope.mode or mode
         budget_usd = envelope.budget_usd if envelope.budget_usd is not None else budget_usd
         webhook_url = envelope.webhook_url or webhook_url
@@ -98,7 +119,7 @@ def parse_job_request(
         )
     if budget_usd is not None:
         board = board.model_copy(update={"budget_usd": budget_usd})
-    return JobRequest(board, mode, webhook_url)
+    return JobRequest(board, mode, webhook_url, where)
 
 
 def inputs_dir(state: ApiState, tenant: str, kind: str) -> Path:
@@ -108,7 +129,7 @@ def inputs_dir(state: ApiState, tenant: str, kind: str) -> Path:
 
 
 async def fetch_references(
-    state: ApiState, board: Storyboard, tenant: str, prefix: str = "storyboard"
+    state: ApiState, board: Storyboard, tenant: str, prefix: str
 ) -> Storyboard:
     """Replace every image URL of the storyboard (the shots' ``reference_image``, the characters'
     ``reference_images``) with the fetched, checked local file. The downloads run on the event
@@ -135,7 +156,7 @@ async def fetch_references(
     with state.outbound.slot():
         async with anyio.create_task_group() as group:
             for url, paths in urls.items():
-                group.start_soon(fetch, url, f"{prefix}.{paths[0]}")
+                group.start_soon(fetch, url, _at(prefix, paths[0]))
     return _with_references(board, urls, got, prefix)
 
 
@@ -151,7 +172,7 @@ def _with_references(
         result = got[url]
         for path in paths:
             if isinstance(result, UnsafeUrlError):
-                problems += [Problem(f"{prefix}.{path}", p.message) for p in result.problems]
+                problems += [Problem(_at(prefix, path), p.message) for p in result.problems]
             else:
                 set_path(data, path, str(result))
                 if path.endswith(".keyframe"):  # a keyframe path is the shot's reference_image too
@@ -162,15 +183,13 @@ def _with_references(
     return parse_storyboard(data, "storyboard")
 
 
-async def fetch_music(
-    state: ApiState, board: Storyboard, tenant: str, prefix: str = "storyboard"
-) -> Storyboard:
+async def fetch_music(state: ApiState, board: Storyboard, tenant: str, prefix: str) -> Storyboard:
     """Replace the music bed's URL with the fetched local file. The API never reads a path on
     its own disk for a tenant: a ``music.file`` that is not an http(s) URL is refused."""
     music = board.music
     if music is None or music.file is None:
         return board
-    where = f"{prefix}.music.file"
+    where = _at(prefix, "music.file")
     if not music.file.lower().startswith(("http://", "https://")):
         message = "must be an http(s) URL: the API does not read files on its own disk"
         raise InvalidInputError("the music bed cannot be used", [Problem(where, message)])
@@ -186,11 +205,12 @@ def _natural(path: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
 
-async def fetch_inputs(state: ApiState, board: Storyboard, tenant: str) -> Storyboard:
+async def fetch_inputs(state: ApiState, request: JobRequest, tenant: str) -> JobRequest:
     """The reference images and the music bed fetched and checked (``fetch_references``,
     ``fetch_music``): a path on the server's disk is refused, never read."""
-    board = await fetch_references(state, board, tenant)
-    return await fetch_music(state, board, tenant)
+    board = await fetch_references(state, request.board, tenant, request.where)
+    board = await fetch_music(state, board, tenant, request.where)
+    return replace(request, board=board)
 
 
 async def prepare_job(state: ApiState, request: JobRequest, tenant: str) -> JobRequest:
@@ -199,8 +219,7 @@ async def prepare_job(state: ApiState, request: JobRequest, tenant: str) -> JobR
     routes."""
     if request.webhook_url is not None:
         await state.outbound.acheck(request.webhook_url, "webhook_url")
-    board = await fetch_inputs(state, request.board, tenant)
-    return JobRequest(board, request.mode, request.webhook_url)
+    return await fetch_inputs(state, request, tenant)
 
 
 def start_job(
@@ -213,7 +232,8 @@ def start_job(
 ) -> str:
     """Create, record and start a job; returns its id. The storyboard's reference images are
     local files already (``prepare_job``, or files the API stored itself)."""
-    job_id = create_job(state.ctx, request.board, mode=request.mode, tenant=tenant)
+    with paths_in_body(request.where):
+        job_id = create_job(state.ctx, request.board, mode=request.mode, tenant=tenant)
     with session_scope(state.db_url) as session:
         jobs.add_api_record(
             session, job_id, tenant, source=source, webhook_url=request.webhook_url, video=video
@@ -227,7 +247,8 @@ def plan_job(state: ApiState, request: JobRequest, tenant: str) -> dict[str, Any
     would answer (402) when the budget cannot pay the cheapest routing; nothing is written or
     spent. ``ok``: the job would be created."""
     mode = request.mode or request.board.mode
-    plan = route(state.ctx, request.board, mode, tenant)
+    with paths_in_body(request.where):
+        plan = route(state.ctx, request.board, mode, tenant)
     refusal = budget_refusal(state.ctx, request.board, plan, mode)
     return {
         "ok": plan.ok and refusal is None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from sqlalchemy import func, select
 
 from pipeline.context import RunContext
@@ -34,13 +35,20 @@ def _counts(ctx: RunContext) -> list[int]:
 
 
 def test_submit_and_plan_answer_422_naming_the_shot_field_and_rule(client, headers, ctx):
+    """The path is where the line is in the request body, as validation's are: under
+    ``storyboard`` in a JSON envelope (it was the storyboard's own path there), at the top of a
+    YAML body."""
+    yaml_headers = {**headers, "content-type": "application/yaml"}
     for path in ("/v1/jobs", "/v1/jobs:plan"):
         answer = client.post(path, json={"storyboard": _refused_board()}, headers=headers)
         assert answer.status_code == 422, answer.text
         body = answer.json()
         assert body["error"] == "screening_refused"
         assert "nothing was reserved or sent" in body["detail"]
-        assert body["problems"] == [REFUSED]
+        assert body["problems"] == [REFUSED | {"path": f"storyboard.{REFUSED['path']}"}]
+        answer = client.post(path, content=yaml.safe_dump(_refused_board()), headers=yaml_headers)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["problems"] == [REFUSED]
     assert _counts(ctx) == [0, 0, 0]
 
 

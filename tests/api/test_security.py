@@ -9,6 +9,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+import yaml
 
 from api import auth
 from api.ratelimit import RateLimiter
@@ -257,6 +258,11 @@ def test_a_fetched_image_declaring_too_many_pixels_is_refused_and_not_kept(
     [problem] = refused.json()["problems"]
     assert problem["path"] == "storyboard.scenes[0].shots[0].reference_image"
     assert "declares 32000x32000 pixels" in problem["message"]
+    # a YAML body is the storyboard itself: its paths start at the top, as validation's do
+    as_yaml = {**headers, "content-type": "application/yaml"}
+    refused = client.post("/v1/jobs", content=yaml.safe_dump(board), headers=as_yaml)
+    assert refused.status_code == 422
+    assert [p["path"] for p in refused.json()["problems"]] == ["scenes[0].shots[0].reference_image"]
     assert not list((ctx.settings.assets / "references").rglob("*.png"))
     assert client.get("/v1/jobs", headers=headers).json()["data"] == []
 

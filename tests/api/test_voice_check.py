@@ -55,7 +55,7 @@ def test_an_unknown_voice_is_refused_with_its_path_before_any_spend(client, head
         refused = client.post(route, json={"storyboard": board}, headers=headers)
         assert refused.status_code == 422, refused.text
         (problem,) = refused.json()["problems"]
-        assert problem["path"] == "characters[0].voice"  # as every planning refusal names it
+        assert problem["path"] == "storyboard.characters[0].voice"  # where it is in the body
         assert "ElevenLabs has no voice 'abc123'" in problem["message"]
     assert client.get("/v1/jobs", headers=headers).json()["data"] == []
     assert submissions(ctx) == {}
