@@ -10,10 +10,11 @@ from pathlib import Path
 import router
 import stitching
 from adapters.image_port import image_problem
+from foundation.captions import hershey_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.previews import keyframes_preview
-from foundation.storyboard import Mode, Storyboard
+from foundation.storyboard import Mode, Storyboard, StoryboardError
 from pipeline import (
     assets,
     history,
@@ -96,6 +97,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local")
     check_images(ctx, board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
     check_music(ctx, board)
+    check_burn_in(board)
     music.plan_music(ctx, board, mode)  # a bed no music model can compose is refused here
     spoken = voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
     sheets.plan_sheets(ctx, board, mode)  # and a character sheet no image model can draw
@@ -143,6 +145,25 @@ def check_music(ctx: RunContext, board: Storyboard) -> None:
         raise InvalidInputError(
             "the music bed cannot be used; nothing was reserved or sent to a provider",
             [Problem("music.file", problem)],
+        )
+
+
+def check_burn_in(board: Storyboard) -> None:
+    """Refuse, before any spend, a burned-in line the FFmpeg in use cannot draw: with neither
+    libass nor libfreetype (an ``SHOTLINE_FFMPEG`` build), captions are drawn with OpenCV's
+    Hershey font, which has printable ASCII only (``stitching.burn``)."""
+    if not board.captions.burn_in or stitching.caption_renderers() != ["opencv"]:
+        return
+    problems = [
+        Problem(f"scenes[{s}].shots[{k}].dialogue", why)
+        for s, scene in enumerate(board.scenes)
+        for k, shot in enumerate(scene.shots)
+        if shot.dialogue and (why := hershey_problem(shot.dialogue))
+    ]
+    if problems:
+        raise StoryboardError(
+            "burned-in captions cannot be drawn; nothing was reserved or sent to a provider",
+            problems,
         )
 
 

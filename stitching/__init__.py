@@ -10,6 +10,7 @@ from stitching.assembly import (
     stitch,
 )
 from stitching.audio import music_problem
+from stitching.burn import renderers as caption_renderers
 from stitching.captions import Captions, Cue
 from stitching.errors import ClipError, PlanError, StitchError, VerificationError
 from stitching.fanout import VariantJob, normalise_fanout
@@ -44,6 +45,7 @@ __all__ = [
     "VariantJob",
     "VerificationError",
     "assemble",
+    "caption_renderers",
     "copy_mismatches",
     "deliver_variants",
     "keyframe_hints",
