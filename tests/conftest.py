@@ -76,6 +76,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     group (``serial("cluster")`` names another group), so at most one test of a group runs at a
     time while the other workers take the independent tests.
 
+    The tests of a module that share a module- or class-scoped fixture (a render made once, then
+    measured by each test) go to one worker too: spread over four, each worker made the render
+    again (``tests/e2e/test_native_variants.py``'s three tests paid 3.5-3.9 s of setup each).
+
     Tests marked ``slow`` or ``serial`` are handed out first: started last, the minute-long ones
     left the other workers idle at the end of the run (xdist hands units out in collection order).
     """
@@ -84,8 +88,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if marker is not None:
             group = marker.args[0] if marker.args else "serial"
             item.add_marker(pytest.mark.xdist_group(group))
+        elif _shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     items.sort(
         key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("serial"))
+    )
+
+
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture made once per module or class of its own module."""
+    info = getattr(item, "_fixtureinfo", None)  # pytest's, on every test function
+    if info is None:
+        return False
+    module = item.nodeid.split("::")[0]
+    return any(
+        definition.scope in ("module", "class") and definition.baseid.startswith(module)
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions[-1:]
     )
 
 

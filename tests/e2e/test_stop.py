@@ -37,11 +37,13 @@ unfinished, however late a loaded machine lets the test send it (without it, a t
 starved for a few seconds signalled a render already stitching, and the job ended delivered)."""
 
 
-def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _query(db: Path, sql: str, errors: list[str] | None = None) -> list[tuple[object, ...]]:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
             return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # not made yet, or locked
+    except sqlite3.OperationalError as exc:  # not made yet, or locked
+        if errors is not None:
+            errors.append(str(exc))
         return []
 
 
@@ -56,14 +58,18 @@ def _render(board: Path, env: dict[str, str], log: Path, *options: str) -> subpr
 
 def _signal_when(
     process: subprocess.Popen[bytes], db: Path, sql: str, send: Callable[[], None]
-) -> None:
-    """Send the signal once ``sql`` finds a row (within 120 s); the render must still run."""
-    deadline = time.monotonic() + 120
-    while not _query(db, sql):
+) -> str:
+    """Send the signal once ``sql`` finds a row (within 120 s); the render must still run.
+    Returns when it was sent and the queries that failed before, for a failing test to say."""
+    started = time.monotonic()
+    errors: list[str] = []
+    deadline = started + 120
+    while not _query(db, sql, errors):
         assert process.poll() is None, "the render ended before the moment to stop it"
         assert time.monotonic() < deadline, f"never reached: {sql}"
         time.sleep(0.05)
     send()
+    return f"signalled {time.monotonic() - started:.1f} s in; failed queries: {errors[-3:]}"
 
 
 def _left_in_session(sid: int) -> list[str]:
@@ -119,9 +125,9 @@ def test_sigterm_while_gating_exits_143_and_the_rerun_pays_nothing_twice(tmp_pat
         env = dict(os.environ, COLUMNS="100", SHOTLINE_EMULATOR_URL=emulator.base_url)
         process = _render(board, env, log)
         gated = "select 1 from event where kind in ('attempt.gating', 'shot.accepted')"
-        _signal_when(process, db, gated, lambda: os.kill(process.pid, signal.SIGTERM))
-        _assert_stopped(process, log, "SIGTERM", 143)
-        assert not (board.parent / "out" / "teaser.mp4").exists()
+        sent = _signal_when(process, db, gated, lambda: os.kill(process.pid, signal.SIGTERM))
+        text = _assert_stopped(process, log, "SIGTERM", 143)
+        assert not (board.parent / "out" / "teaser.mp4").exists(), f"{sent}\n{text[-2000:]}"
         again = _render(board, env, log)
         assert again.wait(120) == 0, log.read_text()[-3000:]
     attempts = _query(db, "select status, provider_job_id, settled_usd from attempt")
