@@ -115,8 +115,9 @@ def assemble(
     without dialogue; burned into the picture too with ``captions.burn_in``) beside it (and
     ``OUT_hls/index.m3u8`` with ``hls``). ``audio_of``, an output of the same edit already
     verified (the main output, for a variant), lends its loudness measurement when the file's
-    audio track is proven the same packets (``loudness_check.check_loudness``). Raises ``VerificationError`` carrying the measured numbers
-    when the output does not match the plan; the files are kept for inspection.
+    audio track is proven the same packets (``loudness_check.check_loudness``). Raises
+    ``VerificationError`` carrying the measured numbers when the output does not match the plan;
+    the files are kept for inspection.
 
     The picture checks (cuts and clean joins) decode the video track while the audio is still
     being encoded; the final file is then proven to carry exactly those video packets.
@@ -252,8 +253,8 @@ def _render(
         checks["loudness"] = within_reach(
             plan, checks["loudness"], audio_report.get("reachable_lufs")
         )
-        if "reachable_lufs" in checks["loudness"]:
-            log.warning("stitching: %s", checks["loudness"].get("note", "loudness out of reach"))
+        if checks["loudness"]["passed"] and "reachable_lufs" in checks["loudness"]:
+            log.warning("stitching: %s", checks["loudness"]["note"])
         checks |= joins.result()
         edit_files = finished()
         checks["captions"] = check_sidecars(cues, subtitles) | {"burn_in": captions.burn_in}
