@@ -84,8 +84,20 @@ def check_safety(thumbs: Sequence[Thumb], safety: FrameSafety, cfg: DetectorConf
     return out
 
 
-def measure_quality(thumbs: Sequence[Thumb], cfg: DetectorConfig) -> FrameSignals:
+UPSCALED_SIDE = MIN_SIDE // 2
+"""A source shorter than this is upscaled more than twice into even one of NIQE's 96 px patches:
+its NIQE measures the upscaling (a 120x34 animatic's thumbnails, 512x146: 84, where its 160x90
+render scores 14), so neither NIQE nor the noise level is measured on it."""
+
+
+def measure_quality(
+    thumbs: Sequence[Thumb], cfg: DetectorConfig, source_side: int | None = None
+) -> FrameSignals:
+    """NIQE and the noise level on the sampled thumbnails at least ``MIN_SIDE`` on each side,
+    from a source whose shorter side (``source_side``) is at least ``UPSCALED_SIDE``."""
     out = FrameSignals()
+    if source_side is not None and source_side < UPSCALED_SIDE:
+        return out
     picked = [
         t for t in sample_thumbs(list(thumbs), cfg.iqa_frames) if min(t.rgb.shape[:2]) >= MIN_SIDE
     ]

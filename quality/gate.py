@@ -113,7 +113,7 @@ def frame_signals(
         return out
     for part in (
         check_safety(clip.thumbs, safety, policy.detectors) if safety is not None else None,
-        measure_quality(clip.thumbs, policy.detectors),
+        measure_quality(clip.thumbs, policy.detectors, min(clip.video.width, clip.video.height)),
     ):
         if part is not None:
             out.findings += part.findings

@@ -197,3 +197,24 @@ def test_niqe_is_the_per_patch_computation_it_was_fitted_with():
     loop that follows scikit-video gave (48.50629235948902 before the vectorisation)."""
     noise = np.random.default_rng(0).integers(0, 256, (180, 320), dtype=np.uint8)
     assert niqe(noise) == pytest.approx(48.50629235948902, abs=1e-9)
+
+
+@pytest.mark.parametrize(("size", "niqe_measured"), [((120, 34), False), ((160, 90), True)])
+def test_a_source_too_short_for_a_niqe_patch_is_scored_without_niqe(tmp_path, size, niqe_measured):
+    """Found by explore_boards (seed 7311): a 120x34 output's animatic, read as 512x146
+    thumbnails, measured NIQE 84 (its 160x90 render: 14), scored 0.06 and was given up on: a
+    job of free renders failed at its first shot. NIQE is not measured on such a source."""
+    from adapters.animatic import render_animatic
+    from adapters.base import GenerationRequest
+    from quality.expectation import ClipExpectation
+
+    width, height = size
+    prompt = "\U0006c4a1@\x01\U000fc51dM\x1e\u00a7"
+    request = GenerationRequest(shot_id="k0", prompt=prompt, duration_s=2.427, width=width,
+                                height=height, fps=82.24, model="local/animatic", audio=False,
+                                seed=180617560)  # fmt: skip
+    clip = render_animatic(request, tmp_path / "clip.mp4")
+    verdict = evaluate(clip, ClipExpectation(2.427, width, height, 82.24, "none", prompt=prompt))
+    assert ("niqe" in verdict.metrics) is niqe_measured
+    assert verdict.action == "accept", verdict.to_dict()
+    assert verdict.score > 0.6
