@@ -1,7 +1,8 @@
 """The font burned-in captions are drawn with, shipped with shotline: DejaVu Sans 2.37 (the TTF of
 Debian's fonts-dejavu-core 2.37-6, its licence in ``fonts/LICENSE``). libass is given its folder
 and ``drawtext`` its file, so the picture does not depend on the fonts a machine happens to have
-(with none, libass drew nothing and the captions fell back to OpenCV's ASCII-only Hershey font).
+(with none, libass drew nothing and the captions fell back to OpenCV's own font, which shows
+Greek and CJK as ``?``).
 
 A character the font lacks would be drawn from whatever font the machine has, or not at all, so
 validation refuses a burned-in caption holding one (``undrawable``)."""

@@ -44,20 +44,6 @@ def burn_in_problem(text: str) -> str | None:
     )
 
 
-def hershey_problem(text: str) -> str | None:
-    """Why OpenCV's Hershey font (printable ASCII only) cannot draw ``text``, or None."""
-    missing = list(dict.fromkeys(c for c in text if not c.isspace() and not " " <= c <= "~"))
-    if not missing:
-        return None
-    shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:8])
-    return (
-        f"{shown} cannot be burned in by this FFmpeg: it has neither libass nor libfreetype, "
-        "and the font drawn instead has ASCII only; use an FFmpeg with either (unset "
-        "SHOTLINE_FFMPEG for the wheel's), or keep the captions to OUT.srt and OUT.vtt "
-        "(captions.burn_in: false)"
-    )
-
-
 def dialogue_problems(shots: list[tuple[str, Any]], burn_in: bool = False) -> list[Problem]:
     """The shots (``(path, shot)``) whose ``dialogue`` cannot be captioned as written (with
     ``burn_in``: nor drawn into the picture)."""

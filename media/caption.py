@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -43,6 +43,24 @@ def panel_and_ink(background: npt.ArrayLike) -> tuple[Colour, Colour]:
     luminance = float(np.mean(relative_luminance(np.reshape(background, (-1, 3)))))
     light = contrast_ratio(luminance, 0.0) >= contrast_ratio(luminance, 1.0)
     return (WHITE, BLACK) if light else (BLACK, WHITE)
+
+
+def undrawable(text: str) -> list[str]:
+    """The characters of ``text`` (spaces aside) OpenCV's built-in font draws as its replacement
+    mark, the same picture as ``?`` (OpenCV 5.1's: Latin and Cyrillic are drawn, Greek and CJK
+    are not), each once, in the order they first appear."""
+    return list(dict.fromkeys(c for c in text if not c.isspace() and _replaced(c)))
+
+
+@cache
+def _replaced(char: str) -> bool:
+    return char != "?" and np.array_equal(_drawn(char), _drawn("?"))
+
+
+def _drawn(char: str) -> Frame:
+    canvas = np.zeros((48, 48), np.uint8)
+    cv2.putText(canvas, char, (8, 32), FONT, 1.0, 255, 1)
+    return canvas
 
 
 def thickness_for(scale: float) -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 import router
 import stitching
 from adapters.image_port import image_problem
-from foundation.captions import hershey_problem
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.previews import keyframes_preview
 from foundation.storyboard import Mode, Storyboard, StoryboardError
+from media.caption import undrawable
 from pipeline import (
     assets,
     history,
@@ -151,20 +151,30 @@ def check_music(ctx: RunContext, board: Storyboard) -> None:
 def check_burn_in(board: Storyboard) -> None:
     """Refuse, before any spend, a burned-in line the FFmpeg in use cannot draw: with neither
     libass nor libfreetype (an ``SHOTLINE_FFMPEG`` build), captions are drawn with OpenCV's
-    Hershey font, which has printable ASCII only (``stitching.burn``)."""
+    built-in font (``stitching.burn``), which draws some characters (Greek, CJK) as ``?``."""
     if not board.captions.burn_in or stitching.caption_renderers() != ["opencv"]:
         return
     problems = [
-        Problem(f"scenes[{s}].shots[{k}].dialogue", why)
+        Problem(f"scenes[{s}].shots[{k}].dialogue", _opencv_problem(missing))
         for s, scene in enumerate(board.scenes)
         for k, shot in enumerate(scene.shots)
-        if shot.dialogue and (why := hershey_problem(shot.dialogue))
+        if shot.dialogue and (missing := undrawable(shot.dialogue))
     ]
     if problems:
         raise StoryboardError(
             "burned-in captions cannot be drawn; nothing was reserved or sent to a provider",
             problems,
         )
+
+
+def _opencv_problem(missing: list[str]) -> str:
+    shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:8])
+    return (
+        f"{shown} cannot be burned in by this FFmpeg: it has neither libass nor libfreetype, "
+        "and OpenCV's font, drawn instead, shows them as '?'; use an FFmpeg with either (unset "
+        "SHOTLINE_FFMPEG for the wheel's), or keep the captions to OUT.srt and OUT.vtt "
+        "(captions.burn_in: false)"
+    )
 
 
 def check_images(ctx: RunContext, board: Storyboard) -> None:

@@ -206,8 +206,8 @@ class TestBurnIn:
         self, rendered, plan, tmp_path, monkeypatch, how
     ):
         """Both filters draw with the font shotline ships: with no font on the machine (an empty
-        fontconfig), libass drew nothing and the captions fell back to the ASCII-only Hershey
-        font; now the picture is the one drawn where the machine has fonts, frame for frame."""
+        fontconfig), libass drew nothing and the captions fell back to OpenCV's own font; now
+        the picture is the one drawn where the machine has fonts, frame for frame."""
         cues = cues_for(plan, Captions({**DIALOGUE, "s1": "Café, señor: déjà vu!"}))
         with_fonts, _ = burn(plan, rendered.path, cues, _folder(tmp_path / "fonts"), only=how)
         _no_system_fonts(tmp_path, monkeypatch)
