@@ -7,7 +7,7 @@ another) decides how: the ``ass`` filter (libass) when it has it, with an ASS fi
 start up to its end, as libass draws it). Both draw with the font shotline ships
 (``foundation.caption_font``: libass is given its folder, ``drawtext`` its file), whatever fonts
 the machine has. When libass reports it found no font (it then draws nothing and still exits 0) or
-``drawtext`` fails, each cue is drawn with OpenCV's built-in Hershey font (``media.caption``) on a
+``drawtext`` fails, each cue is drawn with OpenCV's built-in font (``media.caption``) on a
 transparent PNG laid over the picture with ``overlay`` while the cue shows. The wheel's FFmpeg
 9.0.2 has libass and libfreetype. The burned file has the segments' encoder settings, so it is
 copied into the output like a full re-encode.
@@ -94,8 +94,8 @@ def _drawtext(picture: Stream, cues: list[Cue], height: int, work: Path) -> Stre
 
 
 def cue_overlay(cue: Cue, width: int, height: int) -> Frame:
-    """One cue as a BGRA picture of the frame's size: white Hershey text on a translucent black
-    panel at the bottom centre, transparent elsewhere."""
+    """One cue as a BGRA picture of the frame's size: white text in OpenCV's font on a
+    translucent black panel at the bottom centre, transparent elsewhere."""
     margin = round(height * 0.05)
     groups = [(line, 1.0) for line in cue.lines]
     room = (width - 2 * margin, height // 3)
