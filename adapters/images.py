@@ -31,6 +31,7 @@ import numpy as np
 
 from adapters.errors import ProviderFailureError, RejectedInputError
 from adapters.image_port import ImagePort, reference
+from media.files import EMPTY
 from media.images import decode_problem, sniff_image
 
 MB = 1024 * 1024
@@ -125,11 +126,13 @@ def measured(data: bytes, provider: str, raw: Any = None) -> tuple[int, int, str
     """``(width, height, mime)`` of encoded image bytes; ``ProviderFailureError`` when they are
     empty, not a PNG, JPEG or WebP image (a provider answered a truncated or other file: OpenCV
     would decode many more formats, unmeasured) or declare too many pixels."""
+    if not data:
+        raise ProviderFailureError(f"the answer's image {EMPTY}", provider, raw)
     mime = sniff_image(data)
-    if (undecodable := decode_problem(data)) is not None and (mime or not data):
-        raise ProviderFailureError(f"the answer's image {undecodable}", provider, raw)
     if mime is None:
         raise ProviderFailureError("the answer is not a PNG, JPEG or WebP image", provider, raw)
+    if (undecodable := decode_problem(data)) is not None:
+        raise ProviderFailureError(f"the answer's image {undecodable}", provider, raw)
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
         raise ProviderFailureError("the answer's image is not a readable image", provider, raw)

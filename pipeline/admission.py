@@ -66,11 +66,11 @@ def admit(ctx: RunContext, attempt_id: int) -> float:
         return 0.0
     lease, retry = slot_lease_s(ctx.settings), max(0.5, ctx.settings.poll_interval_s)
     waiting = WAITING_RETRIES * retry
+    limits = seat.limits
     if not ctx.limits.try_acquire(
-        seat.model_id, seat.holder, seat.limits.concurrency, lease, seat.tenant, waiting
+        seat.model_id, seat.holder, limits.concurrency, lease, seat.tenant, waiting
     ):
         return retry
-    limits = seat.limits
     wait = ctx.limits.try_take(seat.model_id, limits.rpm, seat.holder, limits.window_s)
     if wait > 0:
         ctx.limits.release(seat.model_id, seat.holder)

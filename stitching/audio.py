@@ -187,10 +187,11 @@ def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str,
     is what ``loudness_check.within_reach`` accepts instead."""
     first = measure_pcm(pcm, profile.sample_rate)
     gain, needs_limiter = gain_for(first, profile)
-    result = (pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
     reachable = None
     if needs_limiter:
         result, gain, reachable = limited_to_target(pcm, gain, profile)
+    else:
+        result = (pcm * np.float32(10 ** (gain / 20))).astype(np.float32)
     report: dict[str, float | bool] = {
         "mix_lufs": first.integrated,
         "mix_true_peak_db": first.true_peak,

@@ -249,10 +249,11 @@ def check_drawn(under: dict[int, Gray], drawn: dict[int, Gray]) -> Check:
 
 def join_checks(plan: EditPlan, frames: dict[int, Gray], margin: int) -> tuple[Check, Check]:
     """The cut and clean-join checks on proxies of the timeline's join windows."""
-    pairs = list(zip(plan.shots, plan.shots[1:], strict=False))
     planned = planned_changes(plan)
     cuts = [
-        _cut(shot, frames, margin, planned) for _, shot in pairs if shot.transition.kind == "cut"
+        _cut(shot, frames, margin, planned)
+        for shot in plan.shots[1:]
+        if shot.transition.kind == "cut"
     ]
     clean = [_clean(plan, index, margin, frames) for index in range(1, len(plan.shots))]
     return (
