@@ -352,3 +352,43 @@ def test_a_line_validation_accepts_reads_back_from_the_sidecars(line, tmp_path):
     assert check_sidecars(cues, paths)["passed"]
     for fmt, path in paths.items():
         assert [c[2] for c in parse_strict(path.read_text(), fmt)] == [list(c.lines) for c in cues]
+
+
+def _another_dejavu(folder: Path) -> Path:
+    """A font that calls itself DejaVu Sans Book, as another release would, with other advances
+    (every glyph 30 % wider): a machine's own copy that is not the one shotline ships."""
+    from fontTools.ttLib import TTFont
+
+    from foundation.caption_font import font_file
+
+    folder.mkdir()
+    with TTFont(font_file()) as font:
+        metrics = font["hmtx"].metrics
+        for name, (advance, lsb) in metrics.items():
+            metrics[name] = (round(advance * 1.3), lsb)
+        font["name"].setName("Version 2.35", 5, 3, 1, 0x409)
+        font.save(str(folder / "DejaVuSans.ttf"))
+    return folder
+
+
+@pytest.mark.parametrize("how", ["ass", "drawtext"])
+def test_the_machines_own_dejavu_sans_is_not_used(rendered, plan, tmp_path, monkeypatch, how):
+    """A machine whose fontconfig knows another "DejaVu Sans" burns the same picture as one with
+    no fonts at all: the captions are drawn with the copy shotline ships, nowhere else."""
+    cues = cues_for(plan, Captions({**DIALOGUE, "s1": "Café, señor: déjà vu!"}))
+    _no_system_fonts(tmp_path, monkeypatch)
+    shipped, _ = burn(plan, rendered.path, cues, _folder(tmp_path / "shipped"), only=how)
+    other = _another_dejavu(tmp_path / "other")
+    conf = tmp_path / "other.conf"
+    conf.write_text(
+        f"<fontconfig><dir>{other}</dir><cachedir>{tmp_path}/fc2</cachedir></fontconfig>"
+    )
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    out, used = burn(plan, rendered.path, cues, _folder(tmp_path / "machine"), only=how)
+    assert used == how
+    assert _frames(out) == _frames(shipped)
+    if how == "ass":  # the other font is found and draws differently when ours is not offered
+        monkeypatch.setattr(burn_mod, "fonts_dir", lambda: _folder(tmp_path / "no-fonts"))
+        theirs, _ = burn(plan, rendered.path, cues, _folder(tmp_path / "theirs"), only=how)
+        assert _frames(theirs) != _frames(shipped)
+        _check_burned(theirs, rendered)
