@@ -30,6 +30,7 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
         "provider": attempt.provider,
         "status": attempt.status,
         "provider_job_id": attempt.provider_job_id,
+        "seed": (attempt.request or {}).get("seed"),
         "quoted_usd": money.to_json(attempt.quoted_usd),
         "settled_usd": money.to_json(attempt.settled_usd),
         "error_kind": attempt.error_kind,

@@ -229,6 +229,19 @@ def judge(ctx: RunContext, attempt_id: int) -> str:
     return verdict.action
 
 
+RETAKE_STRIDE = 0x9E3779B1
+"""Odd and large: a shot's successive takes' seeds stay apart from the consistency re-render's
+``seed + 1`` (``consistency.reset_for_rerender``)."""
+
+
+def retake_seed(seed: int) -> int:
+    """The seed of the take after one the gate rejected and retries on the same model: another
+    picture, as a retry is meant to be (a seeded model renders the same request much the same, the
+    animatic byte for byte, and the retry repeated the rejected clip). The shot's route keeps it,
+    so a fallback, a resumed attempt and a commit of the preview use the seed of the take."""
+    return (seed + RETAKE_STRIDE) % 2**31
+
+
 def _record_verdict(
     ctx: RunContext, attempt_id: int, verdict: gate.Verdict, kept: str, spec: dict[str, Any]
 ) -> None:
@@ -250,6 +263,9 @@ def _record_verdict(
         )
         if verdict.judge_cost_usd:
             ledger.book(session, shot.job_id, attempt, "judge", verdict.judge_cost_usd)
+        route = ShotRoute.from_json(shot.route)
+        if verdict.action == "retry" and route.seed is not None:
+            shot.route = route.with_seed(retake_seed(route.seed)).to_json()
         if accepted and shot.status == ShotStatus.RENDERING:
             shot.asset_path, shot.model_id = kept, attempt.model_id
             shot.verdict = verdict.to_dict()
