@@ -1,8 +1,9 @@
-"""What a caption may hold. Every ``dialogue`` line is written to ``OUT.srt`` and ``OUT.vtt`` (and
+"""What a dialogue line may hold. Every ``dialogue`` line is written to ``OUT.srt`` and ``OUT.vtt`` (and
 to the ASS script of burned-in captions) by ``stitching.captions``; those formats read some text as
 markup, so such a line would be changed or lost in the files and the stitch verification would fail
 after every shot was paid for. Validation refuses it with its path instead, and, when captions are
-burned in, a line holding a character the caption font cannot draw (``caption_font``)."""
+burned in, a line holding a character the caption font cannot draw (``caption_font``). A line the
+video model speaks must also fit its shot at the fastest pace anyone speaks (``pace_problem``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ def caption_problem(text: str) -> str | None:
         if found:
             return f"{found[0][:40]!r} cannot be captioned: {why}; reword the line"
     return None
+
+
+FASTEST_WORD_S = 0.2
+"""The least a spoken word lasts (5 words a second, twice a normal rate): a line whose words at
+that pace overrun its shot cannot be said in it (a tts line may be sped up on top of that:
+``stitching.voiceover.room_problem``)."""
+
+
+def pace_problem(text: str, seconds: float) -> str | None:
+    """Why no video model can say ``text`` in a ``seconds`` shot, or None."""
+    words = len(text.split())
+    least = words * FASTEST_WORD_S
+    if least <= seconds + 1e-9:  # 17 words take 3.4000000000000004 s in binary
+        return None
+    return (
+        f"the {words}-word line takes at least {least:.2f}s even at {1 / FASTEST_WORD_S:g} "
+        f"words a second; the shot lasts {seconds:g}s: shorten the line or lengthen the shot"
+    )
 
 
 def burn_in_problem(text: str) -> str | None:

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from foundation import limits as lim
-from foundation.captions import dialogue_problems
+from foundation.captions import dialogue_problems, pace_problem
 from foundation.characters import (
     Character,
     character_problems,
@@ -252,6 +252,19 @@ def frame_problems(board: Storyboard) -> list[Problem]:
     return problems
 
 
+def _unsayable_lines(board: Storyboard) -> list[Problem]:
+    """The lines the video model is to speak (``audio: dialogue``, no speaker's voice) that no
+    model can say within their shot; a voiced line's fit is planning's (``pipeline.voices``)."""
+    problems = []
+    for path, shot in _shot_paths(board):
+        if shot.audio is not AudioNeed.DIALOGUE or board.voice_for(shot) is not None:
+            continue
+        why = pace_problem(shot.dialogue or "", shot.duration)
+        if why:
+            problems.append(Problem(f"{path}.dialogue", why))
+    return problems
+
+
 def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
@@ -269,6 +282,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems += character_problems(board.characters, _shot_paths(board))
     problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
     problems += dialogue_problems(_shot_paths(board), board.captions.burn_in)
+    problems += _unsayable_lines(board)
     out = board.output
     problems += variant_problems(out.variant_texts(), out.width, out.height)
     problems += shots_problems(out.variants, [shot.id for _, shot in board.shots()])

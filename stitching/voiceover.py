@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from foundation.captions import FASTEST_WORD_S
+
 LEAD_S = 0.25
 TAIL_S = 0.15
 MAX_TEMPO = 1.25
@@ -42,14 +44,10 @@ def room_s(shot_s: float) -> float:
     return max(0.0, shot_s - LEAD_S - TAIL_S)
 
 
-FASTEST_WORD_S = 0.2
-"""The least a spoken word lasts (5 words a second, twice a normal rate): a line whose words at
-that pace, sped up by ``MAX_TEMPO``, still overrun its shot's room cannot fit (``room_problem``)."""
-
-
 def room_problem(words: int, shot_s: float) -> str | None:
     """Why no voice can fit a ``words``-word line in a ``shot_s`` shot, known before it is spoken
-    (None when one may): the shot has no room, or less than the words take at the fastest pace."""
+    (None when one may): the shot has no room, or less than the words take at the fastest pace
+    (``FASTEST_WORD_S``) sped up by ``MAX_TEMPO``."""
     room, least = room_s(shot_s), words * FASTEST_WORD_S / MAX_TEMPO
     if room > 0 and room >= least:
         return None

@@ -293,9 +293,37 @@ def test_captions_default_and_burn_in():
     assert parse_storyboard({**BOARD, "captions": {"burn_in": True}}).captions.burn_in is True
 
 
-def _spoken(line: str) -> dict[str, Any]:
-    shot = {"id": "a", "prompt": "p", "duration": 1, "audio": "dialogue", "dialogue": line}
-    return {**BOARD, "scenes": [{"id": "s", "shots": [shot]}]}
+def _spoken(line: str, seconds: float = 4, **more: Any) -> dict[str, Any]:
+    shot = {"id": "a", "prompt": "p", "duration": seconds, "audio": "dialogue", "dialogue": line}
+    return {**BOARD, "scenes": [{"id": "s", "shots": [shot | more]}]}
+
+
+LONG_LINE = "We leave at dawn and we do not come back to this harbour again, not ever, never."
+
+
+def test_a_line_no_model_can_say_in_its_shot_is_refused_with_its_path():
+    """17 words in a third of a second: before, the shot was rendered (and paid for) and either
+    given up on by the gate or delivered with a fragment of the line under its whole caption."""
+    with pytest.raises(StoryboardError) as caught:
+        parse_storyboard(_spoken(LONG_LINE, 1 / 3))
+    (problem,) = caught.value.problems
+    assert problem.path == "scenes[0].shots[0].dialogue"
+    assert problem.message == (
+        "the 17-word line takes at least 3.40s even at 5 words a second; the shot lasts "
+        "0.333333s: shorten the line or lengthen the shot"
+    )
+    parse_storyboard(_spoken(LONG_LINE, 3.4))  # the fastest pace fits exactly
+    parse_storyboard(_spoken(LONG_LINE, 1 / 3, audio="ambient"))  # not spoken by the model
+    parse_storyboard(_spoken("Hi.", 0.25))
+    with pytest.raises(StoryboardError):
+        parse_storyboard(_spoken("Hi there.", 0.39))
+
+
+def test_a_voiced_line_is_left_to_the_tts_stage_rule():
+    """A speaker's voice says it (sped up if needed): planning's ``room_problem`` decides."""
+    voiced = _spoken(LONG_LINE, 3.0, speaker="mara", characters=["mara"])
+    voiced["characters"] = [{"id": "mara", "description": "a woman", "voice": "calm"}]
+    parse_storyboard(voiced)
 
 
 # Lines the caption files change (markup, line breaks, a cue's timing): before, each was accepted,
