@@ -87,7 +87,8 @@ def check_safety(thumbs: Sequence[Thumb], safety: FrameSafety, cfg: DetectorConf
 UPSCALED_SIDE = MIN_SIDE // 2
 """A source shorter than this is upscaled more than twice into even one of NIQE's 96 px patches:
 its NIQE measures the upscaling (a 120x34 animatic's thumbnails, 512x146: 84, where its 160x90
-render scores 14), so neither NIQE nor the noise level is measured on it."""
+render scores 14), so neither NIQE nor the noise level is measured on it, and the local score does
+not read its sharpness either (``gate._sharpness``)."""
 
 
 def measure_quality(

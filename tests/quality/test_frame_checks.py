@@ -218,3 +218,25 @@ def test_a_source_too_short_for_a_niqe_patch_is_scored_without_niqe(tmp_path, si
     assert ("niqe" in verdict.metrics) is niqe_measured
     assert verdict.action == "accept", verdict.to_dict()
     assert verdict.score > 0.6
+
+
+@pytest.mark.parametrize("size", [(32, 256), (64, 512)])
+def test_a_source_too_narrow_for_the_sharpness_scale_is_scored_without_it(tmp_path, size):
+    """Found by explore_boards (seed 9127): a 32x256 output's animatic, its sharpness measured
+    with the short side scaled 8x to 270 px, read 2.9 (under every good clip of the corpus),
+    scored 0.24 and escalated to nowhere: a free preview failed at that shot. The local score
+    reads the sharpness of a source at least 48 px on its shorter side only."""
+    from adapters.animatic import render_animatic
+    from adapters.base import GenerationRequest
+    from quality.expectation import ClipExpectation
+
+    width, height = size
+    request = GenerationRequest(shot_id="a..", prompt="ÎêÂß", duration_s=0.5, width=width,
+                                height=height, fps=100.0, model="local/animatic", audio=True,
+                                dialogue="tab", seed=12345, shot_type="dialogue")  # fmt: skip
+    clip = render_animatic(request, tmp_path / "clip.mp4")
+    expect = ClipExpectation(0.5, width, height, 100.0, "required", tier="draft", prompt="ÎêÂß",
+                             dialogue="tab", speech="required")  # fmt: skip
+    verdict = evaluate(clip, expect)
+    assert verdict.action == "accept", verdict.to_dict()
+    assert verdict.score > 0.6
