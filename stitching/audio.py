@@ -9,7 +9,7 @@ target loudness and encoded, in parallel chunks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -274,10 +274,11 @@ def _window_pcm(plan: EditPlan, lo: int, hi: int) -> Pcm:
 
 
 def render(
-    plan: EditPlan, encode: bool = False
+    plan: EditPlan, encode: bool = False, headroom_db: float = 0.0
 ) -> tuple[list[Interior], list[Packet], dict[str, Any]]:
     """Interiors to copy, encoded packets for the rest (programme pts), and a report; with
-    ``encode``, the whole programme mixed, normalised and encoded (no copy)."""
+    ``encode``, the whole programme mixed, normalised and encoded (no copy), its true peak held
+    ``headroom_db`` more under the ceiling (room for what the AAC encode added the last time)."""
     total = plan.total_samples
     problem = "asked to mix the whole programme again" if encode else fast_path_problem(plan)
     if problem is None:
@@ -289,7 +290,9 @@ def render(
         report = {"audio_path": "copy", "copied_shots": len(copied), "encoded_samples": encoded,
                   "programme_lufs_estimate": estimate_lufs(plan)}  # fmt: skip
         return copied, packets, report
-    pcm, loudness = normalise_loudness(mix(plan), plan.profile)
+    lowered = replace(plan.profile, true_peak_db=plan.profile.true_peak_db - headroom_db)
+    pcm, loudness = normalise_loudness(mix(plan), lowered)
     packets = aac.encode_stretches(lambda lo, hi: pcm[lo:hi], [Stretch(None, None)], total,
                                    plan.profile)  # fmt: skip
-    return [], packets, {"audio_path": "encode", "reason": problem, **loudness}
+    more = {"extra_headroom_db": round(headroom_db, 2)} if headroom_db else {}
+    return [], packets, {"audio_path": "encode", "reason": problem, **loudness, **more}
