@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from media.runner import run_ffmpeg
-from tests.router.test_cli_plan import app_with, run
 
 TONE_HZ = 3137.0  # no harmonic of the animatic's ambient bed (110-220 Hz) lies near it
 RATE = 48000
@@ -78,15 +77,6 @@ def tone_prominence_db(samples: np.ndarray) -> float:
 def tone_power_db(samples: np.ndarray) -> float:
     power, off = spectrum(samples)
     return float(10 * np.log10(power[off < 15].max() + 1e-12))
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(tmp_path / "data"))
-    app = app_with(render)
-    return lambda *args: run(*args, app=app)
 
 
 def test_a_bed_shorter_than_the_programme_loops_under_every_shot(tmp_path, cli):

@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from stitching.voiceover import RATE, read_mono
-from tests.router.test_cli_plan import app_with, run
 
 BOARD = {
     "title": "scored",
@@ -32,15 +31,6 @@ BOARD = {
     ],
     "music": {"prompt": "slow synth pulse", "gain_db": -12},
 }
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(tmp_path / "data"))
-    app = app_with(render)
-    return lambda *args: run(*args, app=app)
 
 
 def render(cli: Any, tmp_path: Path, name: str) -> tuple[Path, dict[str, Any], str]:

@@ -10,11 +10,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from pipeline.verdicts import retake_seed
-from tests.router.test_cli_plan import app_with, run
 
 # the route's seed of shot b of this title (``router._route``) makes an animatic whose speech,
 # its first 0.3 s after a 0.2 s lead-in, the gate does not hear (found by ``explore_boards.py``)
@@ -36,15 +34,6 @@ def board() -> dict[str, Any]:
             }
         ],
     }  # fmt: skip
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(tmp_path / "data"))
-    app = app_with(render)
-    return lambda *args: run(*args, app=app)
 
 
 def test_a_retry_after_a_rejected_take_renders_another_take(tmp_path: Path, cli) -> None:

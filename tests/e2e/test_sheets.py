@@ -13,14 +13,12 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pytest
 import yaml
 from sqlalchemy import select
 
 from foundation.settings import Settings
 from store.db import session_scope
 from store.models import Attempt, Event, Shot
-from tests.router.test_cli_plan import app_with, run
 
 
 def board(mara: str) -> dict[str, object]:
@@ -43,15 +41,6 @@ def board(mara: str) -> dict[str, object]:
             }
         ],
     }  # fmt: skip
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(tmp_path / "data"))
-    app = app_with(render)
-    return lambda *args: run(*args, app=app)
 
 
 def render(cli, tmp_path: Path, mara: str, name: str) -> dict[str, Any]:

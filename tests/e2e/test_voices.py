@@ -24,7 +24,6 @@ from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
 from stitching.voiceover import LEAD_S, read_mono
 from tests.quality.test_model_pool import ROOT, SLOW_LOAD
-from tests.router.test_cli_plan import app_with, run
 
 FIRST_S = 1.0  # shot a's length: shot b, the voiced one, starts here
 TOO_LONG_SPOKEN = "We leave now."  # 1.2 s at the emulated voice's pace: a 1 s shot holds 0.6 s
@@ -50,15 +49,6 @@ def board(line: str, voiced_s: float) -> dict[str, object]:
             }
         ],
     }  # fmt: skip
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    from shotline.commands import render
-
-    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(tmp_path / "data"))
-    app = app_with(render)
-    return lambda *args: run(*args, app=app)
 
 
 def render(
