@@ -181,12 +181,25 @@ def music_bed(music: MusicBed, foreground: Pcm, sample_rate: int) -> Pcm:
     return (bed * (10 ** (gain_db / 20))[:, None]).astype(np.float32)
 
 
+GATED_BELOW_LUFS = -60.0
+"""BS.1770 leaves out 400 ms blocks under -70 LUFS, then those 10 LU under the rest. A mix under
+-60 LUFS can have blocks the first gate left out and the second would keep: raised, they count,
+and the gain its first measurement gives falls short (a 0.55 s programme whose only sound was a
+music bed at -40 dB measured -68.5 LUFS, was raised 52.5 dB and came out at -17.6 for -16). Such
+a mix is raised first and measured again."""
+
+
 def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str, float | bool]]:
     """Gain to the target; if that overshoots the true-peak ceiling, limit and re-measure. The
     report's ``reachable_lufs``, present when the limiter holds the programme short of the target,
     is what ``loudness_check.within_reach`` accepts instead."""
     first = measure_pcm(pcm, profile.sample_rate)
-    gain, needs_limiter = gain_for(first, profile)
+    lift, measured = 0.0, first
+    if not first.silent and first.integrated < GATED_BELOW_LUFS:
+        lift = profile.loudness_lufs - first.integrated
+        pcm = (pcm * np.float32(10 ** (lift / 20))).astype(np.float32)
+        measured = measure_pcm(pcm, profile.sample_rate)
+    gain, needs_limiter = gain_for(measured, profile)
     reachable = None
     if needs_limiter:
         result, gain, reachable = limited_to_target(pcm, gain, profile)
@@ -195,7 +208,7 @@ def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str,
     report: dict[str, float | bool] = {
         "mix_lufs": first.integrated,
         "mix_true_peak_db": first.true_peak,
-        "gain_db": round(gain, 2),
+        "gain_db": round(lift + gain, 2),
         "limited": needs_limiter,
     }
     if reachable is not None:

@@ -214,3 +214,17 @@ def test_a_true_peak_the_aac_encode_raises_over_the_ceiling_is_mixed_again_lower
     measured = measure_file(result.path)
     assert measured.true_peak <= profile.true_peak_db
     assert abs(measured.integrated - MAX_LOUDNESS_LUFS) <= LOUDNESS_TOLERANCE_LU
+
+
+@pytest.mark.parametrize(("seconds", "fade"), [(0.55, 0.5), (1.0, 0.8), (2.0, 1.5)])
+def test_a_mix_the_absolute_gate_partly_leaves_out_is_raised_to_the_target(seconds, fade):
+    """Found by explore_boards (seed 4242): a 0.55 s programme whose only sound was a music bed
+    at -40 dB measured -68.5 LUFS, its first blocks under BS.1770's -70 LUFS gate; raised by the
+    52.5 dB that measurement gave, those blocks counted and it came out at -17.6 for -16 (the
+    stitch failed its loudness check after spend). A fade-in at -60 dB does the same."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    quiet = np.sin(2 * np.pi * 220 * t) * np.minimum(1, t / fade) ** 3 * 10 ** (-60 / 20)
+    profile = OutputProfile(160, 90, 24, loudness_lufs=-16.0)
+    out, report = normalise_loudness(_stereo(quiet), profile)
+    assert report["mix_lufs"] < -60
+    assert abs(measure_pcm(out, RATE).integrated - profile.loudness_lufs) <= 0.1
