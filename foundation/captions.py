@@ -1,7 +1,7 @@
-"""What a dialogue line may hold. Every ``dialogue`` line is written to ``OUT.srt`` and ``OUT.vtt`` (and
-to the ASS script of burned-in captions) by ``stitching.captions``; those formats read some text as
-markup, so such a line would be changed or lost in the files and the stitch verification would fail
-after every shot was paid for. Validation refuses it with its path instead, and, when captions are
+"""What a dialogue line may hold. Every ``dialogue`` line is written to ``OUT.srt`` and
+``OUT.vtt`` (and to the ASS script of burned-in captions) by ``stitching.captions``; those formats
+read some text as markup, so such a line would be changed or lost in the files and the stitch
+verification would fail after every shot was paid for. Validation refuses it with its path instead, and, when captions are
 burned in, a line holding a character the caption font cannot draw (``caption_font``). A line the
 video model speaks must also fit its shot at the fastest pace anyone speaks (``pace_problem``)."""
 

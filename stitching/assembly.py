@@ -134,19 +134,7 @@ def assemble(
         reference = (audio_of.path, loudness, f"{audio_of.path.name} (verified)")
     options = _Options(hls, captions or Captions(), reference)
     try:
-        result = _render(plan, out, work, options, timings)
-        if _copied_audio_missed_loudness(result.verification):
-            log.warning("stitching: copied audio missed the loudness target, mixing it again")
-            result = _render(plan, out, work, options, timings, encode_audio=True)
-        for _ in range(PEAK_RETRIES):
-            over = _encoded_peak_over(result.verification)
-            if over is None:
-                break
-            headroom = options.headroom_db + over + PEAK_MARGIN_DB
-            log.warning("stitching: the AAC encode put the true peak %.2f dB over the ceiling; "
-                        "mixing it again %.2f dB lower", over, headroom)  # fmt: skip
-            options = options._replace(headroom_db=headroom)
-            result = _render(plan, out, work, options, timings, encode_audio=True)
+        result = _rendered(plan, out, work, options, timings)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     timings["total"] = round(time.perf_counter() - start, 3)
@@ -155,6 +143,28 @@ def assemble(
         raise VerificationError(
             f"{out}: output does not match its plan:\n  {lines}", result.verification
         )
+    return result
+
+
+def _rendered(
+    plan: EditPlan, out: Path, work: Path, options: _Options, timings: dict[str, float]
+) -> StitchResult:
+    """``_render``, then again with the programme mixed and encoded whole where only its loudness
+    failed: the copied audio's (``_copied_audio_missed_loudness``), then an encoded programme's
+    true peak (``_encoded_peak_over``)."""
+    result = _render(plan, out, work, options, timings)
+    if _copied_audio_missed_loudness(result.verification):
+        log.warning("stitching: copied audio missed the loudness target, mixing it again")
+        result = _render(plan, out, work, options, timings, encode_audio=True)
+    for _ in range(PEAK_RETRIES):
+        over = _encoded_peak_over(result.verification)
+        if over is None:
+            break
+        headroom = options.headroom_db + over + PEAK_MARGIN_DB
+        log.warning("stitching: the AAC encode put the true peak %.2f dB over the ceiling; "
+                    "mixing it again %.2f dB lower", over, headroom)  # fmt: skip
+        options = options._replace(headroom_db=headroom)
+        result = _render(plan, out, work, options, timings, encode_audio=True)
     return result
 
 
