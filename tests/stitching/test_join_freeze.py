@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ from stitching import OutputProfile, StitchResult, stitch
 from stitching.captions import Captions
 from stitching.crossed import crossfade_stretch
 from stitching.edges import FREEZE_MAD, longest_still, mad
-from stitching.verify import check_joins
+from stitching.verify import MIX_NOISE, check_joins
 from tests.stitching.conftest import make_clip
 
 RATE = 120
@@ -198,3 +199,32 @@ def test_a_hold_inserted_across_a_cut_between_moving_shots_is_refused(
     join = clean["joins"][0]
     assert join["frozen_run"] >= 30, join
     assert not join["clean"], join
+
+
+def test_a_crossfade_between_two_holds_of_one_picture_verifies(tmp_path: Path) -> None:
+    """Found by explore_boards (seed 6262): a keyframes preview crossfades two stills of the same
+    keyframe (a 1.5 s and a 16 s push-in) over 21 frames; the mix moves by a fraction of a grey
+    level a frame and x264 holds it, so the window stood still for 21 frames against the mix's
+    11 and the stitch failed after spend. The window stays within 0.8 levels of the exact mix,
+    which is what the join check asks of a crossfade that stands still (``MIX_NOISE``)."""
+    from adapters.base import GenerationRequest
+    from adapters.still import render_still
+
+    ys, xs = np.mgrid[0:90, 0:160]
+    picture = np.stack([xs * 1.5, ys * 2.5, (xs + ys) * 0.9], axis=2)  # smooth ramps
+    image = tmp_path / "keyframe.png"
+    cv2.imwrite(str(image), picture.astype(np.uint8))
+    clips = []
+    for name, seconds, transition in (("a", 1.5, "cut"), ("b", 16.0, "crossfade:0.8633")):
+        request = GenerationRequest(shot_id=name, prompt="p", duration_s=seconds, width=160,
+                                    height=90, fps=24.0, model="local/still",
+                                    reference_image=image)  # fmt: skip
+        clip = render_still(request, tmp_path / f"{name}.mp4")
+        clips.append((name, clip, Transition.parse(transition), seconds))
+    result = stitch(clips, OutputProfile(160, 90, 24), tmp_path / "out.mp4", tmp_path / "work")
+    join = _join(result)
+    held_beyond = max(join["source_frozen_run"], join["mixed_frozen_run"]) + 1
+    assert join["frozen_run"] > held_beyond, join  # what failed the check before
+    assert join["mix_stray"] < MIX_NOISE, join
+    assert join["clean"], join
+    assert result.verification["passed"], result.verification
