@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from media.frames import Gray, gray_frames
+from stitching.saved import read_npz
 
 BLACK_LUMA = 32
 BLACK_SHARE = 0.98
@@ -96,9 +97,9 @@ def frame_proxies(
 def load_edges(segment_path: Path, digest: str) -> dict[int, Gray]:
     """The edge proxies saved beside a segment whose video digest is ``digest`` (else empty)."""
     try:
-        with np.load(edges_path(segment_path)) as data:
-            if str(data["digest"]) != digest:
-                return {}
-            return {int(i): f for i, f in zip(data["indices"], data["frames"], strict=True)}
+        data = read_npz(edges_path(segment_path))
+        if str(data["digest"]) != digest:
+            return {}
+        return {int(i): f for i, f in zip(data["indices"], data["frames"], strict=True)}
     except (OSError, KeyError, ValueError):
         return {}

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from stitching.digest import QUICK_PROBE, video_digest
 from stitching.loudness import true_peaks
+from stitching.saved import read_npz
 
 Energy = npt.NDArray[np.float64]
 Pcm = npt.NDArray[np.float32]
@@ -194,12 +195,12 @@ def load(path: Path, sample_rate: int, offset: int) -> tuple[SubBlocks, str] | N
     and the digest of the audio they were measured on; None when missing, of another rate, or
     when the move is not a whole number of sub-blocks."""
     try:
-        with np.load(path) as data:
-            shift = offset - int(data["offset"])
-            if int(data["rate"]) != sample_rate or shift % hop(sample_rate):
-                return None
-            first = int(data["first"]) + shift // hop(sample_rate)
-            return SubBlocks(first, data["energy"], data["peak"]), str(data["digest"])
+        data = read_npz(path)
+        shift = offset - int(data["offset"])
+        if int(data["rate"]) != sample_rate or shift % hop(sample_rate):
+            return None
+        first = int(data["first"]) + shift // hop(sample_rate)
+        return SubBlocks(first, data["energy"], data["peak"]), str(data["digest"])
     except (OSError, KeyError, ValueError):
         return None
 
