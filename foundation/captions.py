@@ -1,9 +1,10 @@
 """What a dialogue line may hold. Every ``dialogue`` line is written to ``OUT.srt`` and
 ``OUT.vtt`` (and to the ASS script of burned-in captions) by ``stitching.captions``; those formats
 read some text as markup, so such a line would be changed or lost in the files and the stitch
-verification would fail after every shot was paid for. Validation refuses it with its path instead, and, when captions are
-burned in, a line holding a character the caption font cannot draw (``caption_font``). A line the
-video model speaks must also fit its shot at the fastest pace anyone speaks (``pace_problem``)."""
+verification would fail after every shot was paid for. Validation refuses it with its path
+instead, and, when captions are burned in, a line holding a character the caption font cannot
+draw (``caption_font``). A line the video model speaks must also fit its shot at the fastest pace
+anyone speaks (``pace_problem``)."""
 
 from __future__ import annotations
 
@@ -49,15 +50,19 @@ def pace_problem(text: str, seconds: float) -> str | None:
     )
 
 
+def listed(chars: list[str]) -> str:
+    """The first eight of ``chars`` as a refusal names them: ``'漢' (U+6F22), '字' (U+5B57)``."""
+    return ", ".join(f"{c!r} (U+{ord(c):04X})" for c in chars[:8])
+
+
 def burn_in_problem(text: str) -> str | None:
     """Why ``text`` cannot be burned into the picture, or None."""
     missing = undrawable(text)
     if not missing:
         return None
-    shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:8])
     more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
     return (
-        f"{shown}{more} cannot be burned in: the caption font ({FAMILY}) has no glyph for "
+        f"{listed(missing)}{more} cannot be burned in: the caption font ({FAMILY}) has no glyph for "
         "them; reword the line, or keep the captions to OUT.srt and OUT.vtt "
         "(captions.burn_in: false)"
     )

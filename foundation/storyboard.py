@@ -171,6 +171,14 @@ class Storyboard(_Strict):
     def shots(self) -> list[tuple[Scene, Shot]]:
         return [(scene, shot) for scene in self.scenes for shot in scene.shots]
 
+    def shot_paths(self) -> list[tuple[str, Shot]]:
+        """Every shot with its path in the document (``scenes[0].shots[1]``)."""
+        return [
+            (f"scenes[{s_index}].shots[{k_index}]", shot)
+            for s_index, scene in enumerate(self.scenes)
+            for k_index, shot in enumerate(scene.shots)
+        ]
+
     @property
     def shots_s(self) -> float:
         """The shots' seconds added up (transitions' overlaps not taken off)."""
@@ -203,14 +211,6 @@ class Storyboard(_Strict):
         return total
 
 
-def _shot_paths(board: Storyboard) -> list[tuple[str, Shot]]:
-    return [
-        (f"scenes[{s_index}].shots[{k_index}]", shot)
-        for s_index, scene in enumerate(board.scenes)
-        for k_index, shot in enumerate(scene.shots)
-    ]
-
-
 def _continue_problem(path: str, shot: Shot, previous: Shot | None) -> Problem | None:
     first = previous is None
     if shot.extends and not shot.continues:
@@ -230,7 +230,7 @@ def frame_problems(board: Storyboard) -> list[Problem]:
     problems: list[Problem] = []
     rate = exact_rate(board.output.fps)
     previous_frames = head = 0
-    for index, (path, shot) in enumerate(_shot_paths(board)):
+    for index, (path, shot) in enumerate(board.shot_paths()):
         frames = frames_for(shot.duration, rate)
         if frames < lim.MIN_SHOT_FRAMES:
             problems.append(
@@ -256,7 +256,7 @@ def _unsayable_lines(board: Storyboard) -> list[Problem]:
     """The lines the video model is to speak (``audio: dialogue``, no speaker's voice) that no
     model can say within their shot; a voiced line's fit is planning's (``pipeline.voices``)."""
     problems = []
-    for path, shot in _shot_paths(board):
+    for path, shot in board.shot_paths():
         if shot.audio is not AudioNeed.DIALOGUE or board.voice_for(shot) is not None:
             continue
         why = pace_problem(shot.dialogue or "", shot.duration)
@@ -269,7 +269,7 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     previous: Shot | None = None
-    for path, shot in _shot_paths(board):
+    for path, shot in board.shot_paths():
         if shot.id in seen:
             message = f"duplicate shot id {shot.id!r} (also at {seen[shot.id]})"
             problems.append(Problem(f"{path}.id", message))
@@ -279,9 +279,9 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
             problems.append(problem)
         previous = shot
     problems += frame_problems(board)
-    problems += character_problems(board.characters, _shot_paths(board))
-    problems += [p for path, shot in _shot_paths(board) if (p := keyframe_problem(path, shot))]
-    problems += dialogue_problems(_shot_paths(board), board.captions.burn_in)
+    problems += character_problems(board.characters, board.shot_paths())
+    problems += [p for path, shot in board.shot_paths() if (p := keyframe_problem(path, shot))]
+    problems += dialogue_problems(board.shot_paths(), board.captions.burn_in)
     problems += _unsayable_lines(board)
     out = board.output
     problems += variant_problems(out.variant_texts(), out.width, out.height)

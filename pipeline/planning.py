@@ -10,6 +10,7 @@ from pathlib import Path
 import router
 import stitching
 from adapters.image_port import image_problem
+from foundation.captions import listed
 from foundation.documents import set_path
 from foundation.errors import BudgetExceededError, InvalidInputError, Problem
 from foundation.previews import keyframes_preview
@@ -155,9 +156,8 @@ def check_burn_in(board: Storyboard) -> None:
     if not board.captions.burn_in or stitching.caption_renderers() != ["opencv"]:
         return
     problems = [
-        Problem(f"scenes[{s}].shots[{k}].dialogue", _opencv_problem(missing))
-        for s, scene in enumerate(board.scenes)
-        for k, shot in enumerate(scene.shots)
+        Problem(f"{path}.dialogue", _opencv_problem(missing))
+        for path, shot in board.shot_paths()
         if shot.dialogue and (missing := undrawable(shot.dialogue))
     ]
     if problems:
@@ -168,9 +168,8 @@ def check_burn_in(board: Storyboard) -> None:
 
 
 def _opencv_problem(missing: list[str]) -> str:
-    shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:8])
     return (
-        f"{shown} cannot be burned in by this FFmpeg: it has neither libass nor libfreetype, "
+        f"{listed(missing)} cannot be burned in by this FFmpeg: it has neither libass nor libfreetype, "
         "and OpenCV's font, drawn instead, shows them as '?'; use an FFmpeg with either (unset "
         "SHOTLINE_FFMPEG for the wheel's), or keep the captions to OUT.srt and OUT.vtt "
         "(captions.burn_in: false)"

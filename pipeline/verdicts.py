@@ -263,9 +263,10 @@ def _record_verdict(
         )
         if verdict.judge_cost_usd:
             ledger.book(session, shot.job_id, attempt, "judge", verdict.judge_cost_usd)
-        route = ShotRoute.from_json(shot.route)
-        if verdict.action == "retry" and route.seed is not None:
-            shot.route = route.with_seed(retake_seed(route.seed)).to_json()
+        if verdict.action == "retry":
+            route = ShotRoute.from_json(shot.route)
+            if route.seed is not None:
+                shot.route = route.with_seed(retake_seed(route.seed)).to_json()
         if accepted and shot.status == ShotStatus.RENDERING:
             shot.asset_path, shot.model_id = kept, attempt.model_id
             shot.verdict = verdict.to_dict()

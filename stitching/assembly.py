@@ -168,11 +168,16 @@ def _rendered(
     return result
 
 
+def _only_loudness_failed(verification: dict[str, Any], audio_path: str) -> bool:
+    """The loudness check alone failed, on audio made by ``audio_path`` (``copy``, ``encode``)."""
+    failed = {name for name, check in verification["checks"].items() if not check["passed"]}
+    return failed == {"loudness"} and verification["render"].get("audio_path") == audio_path
+
+
 def _copied_audio_missed_loudness(verification: dict[str, Any]) -> bool:
     """The copy path's loudness is an estimate from the shots' own (``estimate_lufs``); where the
     file misses the target with only that check failing, a full mix and normalise fixes it."""
-    failed = {name for name, check in verification["checks"].items() if not check["passed"]}
-    return failed == {"loudness"} and verification["render"].get("audio_path") == "copy"
+    return _only_loudness_failed(verification, "copy")
 
 
 PEAK_RETRIES = 2
@@ -185,10 +190,9 @@ mixed again, held lower by the excess and this margin, at most ``PEAK_RETRIES`` 
 def _encoded_peak_over(verification: dict[str, Any]) -> float | None:
     """How far the true peak of a mixed and encoded programme passed the ceiling, when that is
     all that failed (None otherwise)."""
-    failed = {name for name, check in verification["checks"].items() if not check["passed"]}
-    loudness = verification["checks"]["loudness"]
-    if failed != {"loudness"} or verification["render"].get("audio_path") != "encode":
+    if not _only_loudness_failed(verification, "encode"):
         return None
+    loudness = verification["checks"]["loudness"]
     over = float(loudness["true_peak_db"]) - float(loudness["true_peak_limit_db"])
     return over if over > 0 else None
 
