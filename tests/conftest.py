@@ -48,6 +48,32 @@ def isolated_data_dir(
     get_settings.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def databases_from_template(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite file a test's code opens outside its data directory (a ``RunContext`` on
+    ``tmp_path``, a second tenant's database) starts as a copy of ``migrated_database`` too, where
+    it does not exist yet: ``get_engine`` then finds it at the newest revision. Tests of the
+    migrations call ``store.db.migrate`` by their own name and are untouched, as are tests marked
+    ``empty_data_dir`` and every other process."""
+    if request.node.get_closest_marker("empty_data_dir"):
+        return
+    from store import db
+
+    template = request.getfixturevalue("migrated_database")
+    migrate = db.migrate
+
+    def from_template(url: str) -> None:
+        path = Path(url.removeprefix("sqlite:///"))
+        if url.startswith("sqlite:///") and "?" not in url and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, path)
+        migrate(url)
+
+    monkeypatch.setattr(db, "migrate", from_template)
+
+
 SMALL_MEDIA_SIDE = 160
 
 
