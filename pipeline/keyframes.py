@@ -65,17 +65,16 @@ def keyframes_of(board: Storyboard, drawn: Mapping[str, str] | None = None) -> l
     for cid in needing_sheets(board):
         images[cid] = [(drawn or {}).get(cid) or f"{PLACEHOLDER}{cid}"]
     found: list[Keyframe] = []
-    for s_i, scene in enumerate(board.scenes):
-        for k_i, shot in enumerate(scene.shots):
-            if not shot.draws_keyframe:
-                continue
-            found.append(
-                Keyframe(
-                    shot.id, f"scenes[{s_i}].shots[{k_i}]", board.prompt_for(shot),
-                    tuple(featured_references(images, shot.characters)),
-                    board.output.width, board.output.height,
-                )
-            )  # fmt: skip
+    for path, shot in board.shot_paths():
+        if not shot.draws_keyframe:
+            continue
+        found.append(
+            Keyframe(
+                shot.id, path, board.prompt_for(shot),
+                tuple(featured_references(images, shot.characters)),
+                board.output.width, board.output.height,
+            )
+        )  # fmt: skip
     return found
 
 

@@ -49,14 +49,12 @@ class Line:
 def lines_of(board: Storyboard) -> list[Line]:
     where = {c.id: f"characters[{i}].voice" for i, c in enumerate(board.characters)}
     found: list[Line] = []
-    for s_i, scene in enumerate(board.scenes):
-        for k_i, shot in enumerate(scene.shots):
-            voice = board.voice_for(shot)
-            if voice is None:
-                continue
-            path = f"scenes[{s_i}].shots[{k_i}]"
-            text = " ".join((shot.dialogue or "").split())
-            found.append(Line(shot.id, path, text, voice, where[str(shot.speaker)], shot.duration))
+    for path, shot in board.shot_paths():
+        voice = board.voice_for(shot)
+        if voice is None:
+            continue
+        text = " ".join((shot.dialogue or "").split())
+        found.append(Line(shot.id, path, text, voice, where[str(shot.speaker)], shot.duration))
     return found
 
 

@@ -69,11 +69,7 @@ def plan(
 
 
 def _paths(board: Storyboard) -> dict[str, str]:
-    return {
-        shot.id: f"scenes[{s_index}].shots[{k}]"
-        for s_index, scene in enumerate(board.scenes)
-        for k, shot in enumerate(scene.shots)
-    }
+    return {shot.id: path for path, shot in board.shot_paths()}
 
 
 def _route_all(
