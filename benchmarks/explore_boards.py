@@ -2,9 +2,15 @@
 space (``board_strategies``) are validated and planned (the calls ``shotline plan`` and
 ``create_job`` make); a refused one must name a path and a reason, an accepted one is rendered
 under emulated providers (tiny clips; final renders at the models' resolution) and must be
-delivered or end in a documented way (budget stop, a voiced line too long for its shot).
+delivered or end in a documented way (budget stop, a voiced line too long for its shot). Every
+ended job must also balance: its spend equal to its attempts' costs, within its budget, nothing
+left reserved, no attempt left open, and a failure must say why.
 
-    .venv/bin/python benchmarks/explore_boards.py --minutes 10 [--seed N] [--out DIR]
+With ``--faults RATE`` the emulators fail each call with every injected fault kind and write
+every media defect at that seeded probability (``emulators.scenario``): the retries, fallbacks
+and the gate then run on random boards, and a job given up on is an outcome to read, not a defect.
+
+    .venv/bin/python benchmarks/explore_boards.py --minutes 10 [--seed N] [--out DIR] [--faults R]
     .venv/bin/python benchmarks/explore_boards.py --board FILE.yaml ...   # replay boards
 
 Not a benchmark and not part of the suite (its validation half is, as properties:
@@ -56,21 +62,53 @@ def refusal_defects(exc: Exception) -> list[str]:
     return [f"problem without path or reason: {m[:120]}" for m in missing]
 
 
+FAULT_KINDS = (
+    "rate_limit", "server_error", "bad_request", "malformed_json", "truncated_json",
+    "safety_refusal", "job_failure", "result_error", "expired_url", "lost_job",
+)  # fmt: skip
+POLL_FAULTS = ("rate_limit", "server_error", "malformed_json", "truncated_json")
+
+
+def fault_scenario(rate: float, max_side: int | None) -> Any:
+    """Every fault kind (HTTP ones at submit and at the first poll) and every media defect, each at
+    ``rate``; rate limits ask for a short wait."""
+    from typing import get_args
+
+    from emulators.scenario import DefectKind, Scenario
+
+    faults = [{"kind": kind, "rate": rate, "retry_after_s": 0.05} for kind in FAULT_KINDS]
+    faults += [
+        {"kind": k, "rate": rate, "stage": "poll", "retry_after_s": 0.05} for k in POLL_FAULTS
+    ]
+    defects = [{"kind": kind, "rate": rate} for kind in get_args(DefectKind)]
+    return Scenario.model_validate(
+        {
+            "seed": 1,
+            "defaults": {"faults": faults, "defects": defects},
+            "media": {"max_side": max_side},
+        }
+    )
+
+
 class Explorer:
-    def __init__(self, out: Path, timeout_s: float) -> None:
+    def __init__(self, out: Path, timeout_s: float, faults: float = 0.0) -> None:
         from emulators import start_emulator
         from emulators.scenario import Scenario
 
         self.out = out
         self.timeout_s = timeout_s
+        self.faults = faults
         self.tally: dict[str, int] = {}
         self.seen: dict[str, int] = {}
         self.tried = 0
         self.scratch = Path(tempfile.mkdtemp(prefix="explore-"))
         self.assets = make_assets(self.scratch / "assets")
         small = Scenario.model_validate({"media": {"max_side": 160}})
+        full = None  # final renders: the gate checks the model's resolution
+        if faults:
+            small, full = fault_scenario(faults, 160), fault_scenario(faults, None)
         self.emulator = start_emulator(small)
-        self.full = start_emulator(None)  # final renders: the gate checks the model's resolution
+        self.full = start_emulator(full)
         self.template = self._migrated()
 
     def stop(self) -> None:
@@ -206,6 +244,10 @@ class Explorer:
             traceback.print_exc()
             return
         report = job_report(ctx.db_url, job_id)
+        unbalanced = ledger_problem(ctx.db_url, job_id, report)
+        if unbalanced:
+            self.record("DEFECT ledger", unbalanced, board, report)
+            return
         if status == "delivered":
             problem = check_output(report, parsed)
             if problem:
@@ -233,8 +275,41 @@ class Explorer:
             self.record("budget stop", detail, board)
         elif "1.25x allowed" in detail:  # a voiced line too long for its shot (tts stage, README)
             self.record("tts line too long", detail, board)
+        elif report["status"] not in ("delivered", "failed", "cancelled"):
+            self.record("waits for an operator", detail, board)
+        elif not error.strip():
+            self.record("DEFECT failed without a reason", detail, board, report)
+        elif self.faults:
+            self.record("review: given up under faults", detail, board, report)
         else:
             self.record("review failed" + (" after spend" if spent else ""), detail, board, report)
+
+
+OPEN_ATTEMPTS = ("reserved", "submitting", "submitted", "rendering", "fetched", "gating")
+
+
+def ledger_problem(db_url: str, job_id: str, report: dict[str, Any]) -> str | None:
+    """An ended job's money and attempts balance: spent = its attempts' costs, within its budget,
+    nothing reserved but for creates waiting on an operator (``submission_unknown``), none open."""
+    from store.db import session_scope
+    from store.models import Job
+
+    with session_scope(db_url) as session:
+        reserved = session.get_one(Job, job_id).reserved_usd
+    attempts = [a for s in report["shots"] for a in s["attempt_log"]]
+    held = any(a["status"] == "submission_unknown" for a in attempts)
+    spent, costs = float(report["spent_usd"] or 0), float(report["settled_usd"] or 0)
+    budget = report.get("budget_usd")
+    if abs(spent - costs) > 0.005:
+        return f"spent {spent:.4f} but the attempts cost {costs:.4f}"
+    if budget is not None and spent > float(budget) + 0.005:
+        return f"spent {spent:.4f} over the budget of {float(budget):.4f}"
+    if reserved > 0.005 and not held:
+        return f"{reserved:.4f} still reserved after the job ended ({report['status']})"
+    still = sorted({a["status"] for a in attempts if a["status"] in OPEN_ATTEMPTS})
+    if report["status"] in ("delivered", "failed", "cancelled") and still:
+        return f"attempts left {', '.join(still)} after the job ended ({report['status']})"
+    return None
 
 
 def check_output(report: dict[str, Any], parsed: Any) -> str | None:
@@ -263,9 +338,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=90)
     parser.add_argument("--out", type=Path, default=Path("explore-out"))
     parser.add_argument("--board", type=Path, nargs="*", help="run these boards (YAML) only")
+    parser.add_argument("--faults", type=float, default=0.0, help="each fault's probability")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    explorer = Explorer(args.out, args.timeout)
+    explorer = Explorer(args.out, args.timeout, args.faults)
     if args.board:
         for path in args.board:
             explorer.run(yaml.safe_load(path.read_text()))
