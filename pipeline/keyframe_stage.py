@@ -113,7 +113,7 @@ def _try(
     candidate: StageCandidate,
     reserved: int | None,
     approved: str | None = None,
-) -> tuple[str, bool] | float | None:
+) -> stage_tries.Outcome:
     """One model's try: None when the keyframe is drawn, the seconds to wait for the model's
     slot, or (reason, whether to stop trying). With ``approved`` (a cache key), only that cached
     keyframe is taken: nothing is drawn or paid for when it is gone."""

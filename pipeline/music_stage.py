@@ -213,7 +213,7 @@ def _try(
     need: music.Need,
     candidate: StageCandidate,
     reserved: int | None,
-) -> tuple[str, bool] | float | None:
+) -> stage_tries.Outcome:
     """One model's try: None when the bed is accepted, the seconds to wait for the model's
     slot, or (reason, whether to stop trying)."""
     spec = ctx.registry.get(candidate.model_id)

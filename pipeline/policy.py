@@ -51,7 +51,9 @@ def _index_of(candidates: Sequence[RouteCandidate], model_id: str) -> int:
     return -1
 
 
-def _backoff(settings: PolicySettings, same_model_tries: int, hint: float | None) -> float:
+def backoff_s(settings: PolicySettings, same_model_tries: int, hint: float | None) -> float:
+    """The wait before another try of a model that failed ``same_model_tries`` times: exponential
+    with jitter, at least the provider's ``hint``."""
     delay = min(settings.backoff_max_s, settings.backoff_base_s * 2 ** max(0, same_model_tries - 1))
     delay = random.uniform(delay / 2, delay)
     return max(delay, hint or 0.0)
@@ -91,7 +93,7 @@ def next_step(
         hint = (
             (last.verdict or {}).get("retry_after") if last.status == AttemptStatus.FAILED else None
         )
-        delay = _backoff(settings, same_tries, hint)
+        delay = backoff_s(settings, same_tries, hint)
         return NextStep(candidates[index], f"retry {last.model_id} after {outcome}", delay)
     if index + 1 < len(candidates):
         nxt = candidates[index + 1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from ledger import service as ledger
 from pipeline import admission
 from pipeline.attempts import fail_shot_in
 from pipeline.context import RunContext
+from pipeline.policy import MAX_SAME_MODEL, RETRY_SAME, backoff_s
 from pipeline.transitions import attempt_opened, attempt_to
 from router import StageCandidate, StageDecision
 from store.db import session_scope
@@ -35,9 +36,18 @@ JOB_FLOOR = -1_000_000
 down, so they never race that shot's own stages (above it, from -1 down) for a number."""
 JOB_STAGES = frozenset({Stage.MUSIC})
 
-Outcome = tuple[str, bool] | float | None
-"""One model's try: None when the stage is done, the seconds to wait for the model's slot, or
-(reason, whether to stop trying)."""
+
+class Retry(NamedTuple):
+    """A try failed in a way another try of the same model may not meet (``policy.RETRY_SAME``:
+    a 503, a 429, a job the provider lost), with the provider's hint of how long to wait."""
+
+    reason: str
+    hint_s: float | None
+
+
+Outcome = tuple[str, bool] | Retry | float | None
+"""One model's try: None when the stage is done, the seconds to wait for the model's slot,
+``Retry``, or (reason, whether to stop trying)."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +70,31 @@ def spec_entry(storyboard: dict[str, Any], key: str) -> dict[str, Any]:
     return next((s for sc in storyboard["scenes"] for s in sc["shots"] if s["id"] == key), {})
 
 
-def ended_on(tries: list[Attempt]) -> dict[str, str | None]:
-    """The models a need's tries ended on (failed or rejected), each with its error."""
-    return {a.model_id: a.error for a in tries if a.status in NO_MORE}
+class Tried(dict[str, str | None]):
+    """The models a need's tries ended on, each with its last error; ``failures`` counts the
+    ``Retry`` failures of the models that may still be tried again."""
+
+    def __init__(self, ended: dict[str, str | None], failures: dict[str, int]) -> None:
+        super().__init__(ended)
+        self.failures = failures
+
+
+def ended_on(tries: list[Attempt]) -> Tried:
+    """The models a need's tries ended on (failed or rejected): at once on a refusal or a
+    rejected output, after ``MAX_SAME_MODEL`` failures a later try may not meet (a 503, a 429),
+    as the video stage retries its model (``policy.next_step``)."""
+    ended: dict[str, str | None] = {}
+    failures: dict[str, int] = {}
+    for attempt in tries:
+        if attempt.status not in NO_MORE:
+            continue
+        model = attempt.model_id
+        if attempt.status == AttemptStatus.FAILED and attempt.error_kind in RETRY_SAME:
+            failures[model] = failures.get(model, 0) + 1
+            if failures[model] < MAX_SAME_MODEL:
+                continue
+        ended[model] = attempt.error
+    return Tried(ended, {m: n for m, n in failures.items() if m not in ended})
 
 
 def reserved_by_model(tries: list[Attempt]) -> dict[str, int]:
@@ -174,15 +206,17 @@ def call(
     model_id: str,
     stage: Stage,
     send: Callable[[], T],
-) -> T | tuple[str, bool]:
+) -> T | tuple[str, bool] | Retry:
     """An admitted try's provider call: ``send``'s answer, or, when the provider refuses or fails,
-    the try failed and (reason, False) so the next model may take it. The model's slot is
-    released either way."""
+    the try failed and (reason, False) so the next model may take it, or ``Retry`` when another
+    try of this model may well succeed. The model's slot is released either way."""
     try:
         admission.sent(ctx, attempt_id, model_id)
         return send()
     except ProviderError as exc:
         failed(ctx, attempt_id, owner, exc, stage)
+        if exc.kind in RETRY_SAME:
+            return Retry(f"{model_id}: {exc}", getattr(exc, "retry_after", None))
         return f"{model_id}: {exc}", False
     finally:
         admission.release(ctx, attempt_id, model_id)
@@ -246,17 +280,17 @@ def walk_chain(
     ctx: RunContext,
     shot_pk: int,
     decision: StageDecision,
-    tried: dict[str, str | None],
+    tried: Tried,
     waiting: dict[str, int],
     attempt_one: Callable[[StageCandidate, int | None], Outcome],
     stage: Stage,
     give_up: Callable[[str], None] | None = None,
 ) -> float:
     """Try the decision's models not ``tried`` yet, in order (each with its try ``waiting`` for
-    its slot, if any), until one delivers (0), one has to wait for its slot (the seconds), or a
-    failure ends the stage; with none left the shot fails with the last reason (stage
-    ``stage``), before its video is paid for (``give_up``, when given, is told the reason
-    instead)."""
+    its slot, if any), until one delivers (0), one has to wait for its slot or for another try
+    after a ``Retry`` failure (the seconds), or a failure ends the stage; with none left the shot
+    fails with the last reason (stage ``stage``), before its video is paid for (``give_up``,
+    when given, is told the reason instead)."""
     reason = last_reason(tried, decision.explain())
     chain = decision.chain
     for candidate in chain:
@@ -267,6 +301,12 @@ def walk_chain(
             return outcome
         if outcome is None:
             return 0.0
+        if isinstance(outcome, Retry):
+            failures = tried.failures.get(candidate.model_id, 0) + 1
+            if failures < MAX_SAME_MODEL:
+                return backoff_s(ctx.settings, failures, outcome.hint_s)
+            reason = outcome.reason
+            continue
         reason, final = outcome
         if final:
             break

@@ -106,7 +106,7 @@ def _try(
     line: voices.Line,
     candidate: StageCandidate,
     reserved: int | None,
-) -> tuple[str, bool] | float | None:
+) -> stage_tries.Outcome:
     """One model's try: None when the line is voiced, the seconds to wait for the model's slot,
     or (reason, whether to stop trying). ``reserved``: this model's try waiting for its slot."""
     choice, key = voices.keyed(ctx.registry, line, candidate)

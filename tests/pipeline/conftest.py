@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,16 @@ def tiny_board(*shots: dict[str, Any], **top: Any):
 
 
 LOOKS = ["forest", "ocean", "sunset", "snow", "fire", "desert"]
+
+
+def stage_to_end(draw: Callable[[RunContext, int], float], ctx: RunContext, shot_pk: int) -> int:
+    """Run a stage before the video (``sheet_stage.draw``, ``keyframe_stage.draw``...) again after
+    every wait it asks for (a model's slot, the backoff before another try of a model: not slept
+    here) until it ends; how many runs it took."""
+    for runs in range(1, 13):
+        if draw(ctx, shot_pk) == 0.0:
+            return runs
+    raise AssertionError(f"{draw.__module__} still waits after 12 runs")
 
 
 def shot(key: str, **extra: Any) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from foundation.settings import Settings, get_settings
 from pipeline import keyframes, sheet_stage, sheets
 from pipeline.context import RunContext
 from pipeline.planning import create_job, route
+from pipeline.policy import MAX_SAME_MODEL
 from quality.consistency import ColourProfile, Look, check_references, still_palette
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
-from tests.pipeline.conftest import shot, tiny_board
+from tests.pipeline.conftest import shot, stage_to_end, tiny_board
 
 MARA = {"id": "mara", "description": "woman, red raincoat"}
 JOE = {"id": "joe", "description": "man, green coat", "reference_images": ["joe.png"]}
@@ -143,16 +144,16 @@ def test_when_the_owner_fails_the_next_shot_owns_the_sheet_and_fails_with_its_re
     job_id = create_job(ctx, two_shots(), output=tmp_path / "out.mp4")
     with session_scope(ctx.db_url) as session:
         pks = dict(session.execute(select(Shot.key, Shot.id).where(Shot.job_id == job_id)).all())
-    sheet_stage.draw(ctx, pks["a"])
+    assert stage_to_end(sheet_stage.draw, ctx, pks["a"]) == MAX_SAME_MODEL  # 2 waits, then over
     assert _status(ctx, job_id, "b") == "sheet"  # a has failed: b owns the sheet now
-    sheet_stage.draw(ctx, pks["b"])  # every model was tried on this prompt: no second call
+    sheet_stage.draw(ctx, pks["b"])  # every model was tried on this prompt: no further call
     with session_scope(ctx.db_url) as session:
         rows = session.execute(
             select(Shot.key, Shot.status, Shot.error).where(Shot.job_id == job_id)
         ).all()
         tries = session.scalars(select(Attempt.id).where(Attempt.stage == "sheet")).all()
     ended = {key: (status, error) for key, status, error in rows}
-    assert len(tries) == 1
+    assert len(tries) == MAX_SAME_MODEL
     for key in "ab":
         assert ended[key][0] == "failed"
         assert (ended[key][1] or "").startswith("sheet: local/keyframe: local: the drawing failed")

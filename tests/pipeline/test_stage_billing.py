@@ -2,7 +2,9 @@
 attempt is (``ledger.service.settle_failure``): a request the provider refused costs nothing, a
 fal request the client gave up on is cancelled at fal and settled as a cancellation at the stage
 it had reached, a fal request that completed with an error and a synchronous 200 whose answer
-could not be used are provider jobs that ran. Driven against the emulator."""
+could not be used are provider jobs that ran. A failure another try may not meet (a 503) is tried
+again on the same model, at most ``MAX_SAME_MODEL`` times, as a video attempt's is; a refusal moves
+on at once. Driven against the emulator."""
 
 from __future__ import annotations
 
@@ -20,11 +22,12 @@ from foundation.settings import Settings
 from pipeline import keyframe_stage, sheet_stage
 from pipeline.context import RunContext
 from pipeline.planning import create_job
+from pipeline.policy import MAX_SAME_MODEL
 from shotline.emulated import use_emulator
 from store.db import session_scope
 from store.models import Attempt, AttemptCost, Job, Shot
 from tests import web
-from tests.pipeline.conftest import shot, tiny_board
+from tests.pipeline.conftest import shot, stage_to_end, tiny_board
 
 MARA = {"id": "mara", "description": "woman, red raincoat"}
 SCHNELL = "fal-ai/flux/schnell"  # the sheet's first model (fal/flux-schnell)
@@ -54,8 +57,8 @@ def stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             with session_scope(ctx.db_url) as session:
                 where = (Shot.job_id == job_id, Shot.key == "b")
                 shot_pk = session.scalars(select(Shot.id).where(*where)).one()
-            assert sheet_stage.draw(ctx, shot_pk) == 0.0
-            assert keyframe_stage.draw(ctx, shot_pk) == 0.0
+            stage_to_end(sheet_stage.draw, ctx, shot_pk)
+            stage_to_end(keyframe_stage.draw, ctx, shot_pk)
             return ctx, shot_pk
 
         yield run
@@ -155,3 +158,40 @@ def test_a_synchronous_error_status_made_nothing_and_costs_nothing(stages):
     )  # fmt: skip
     assert attempt.settled_usd == 0.0
     assert (cost.billing_outcome, cost.billing_basis) == (None, "no_job")
+
+
+def keyframe_tries(ctx: RunContext, shot_pk: int) -> list[tuple[str, str, str | None]]:
+    with session_scope(ctx.db_url) as session:
+        rows = session.execute(
+            select(Attempt.model_id, Attempt.status, Attempt.error_kind)
+            .where(Attempt.shot_id == shot_pk, Attempt.stage == "keyframe")
+            .order_by(Attempt.number.desc())
+        ).all()
+    return [(model, status, kind) for model, status, kind in rows]
+
+
+def test_a_503_is_tried_again_on_the_same_model(stages):
+    ctx, shot_pk = stages(
+        {"models": {GEMINI: {"faults": [{"kind": "server_error", "calls": [1]}]}}}
+    )
+    gemini = "gemini/gemini-2.5-flash-image"
+    assert keyframe_tries(ctx, shot_pk) == [
+        (gemini, "failed", "transient"), (gemini, "accepted", None),
+    ]  # fmt: skip
+
+
+def test_a_model_failing_every_try_is_left_after_max_same_model_and_a_refusal_at_once(stages):
+    calls = list(range(1, MAX_SAME_MODEL + 1))
+    ctx, shot_pk = stages(
+        {"models": {GEMINI: {"faults": [{"kind": "server_error", "calls": calls}]}}}
+    )
+    tries = keyframe_tries(ctx, shot_pk)
+    assert tries[:-1] == [("gemini/gemini-2.5-flash-image", "failed", "transient")] * len(calls)
+    assert tries[-1][0] != "gemini/gemini-2.5-flash-image"
+    assert tries[-1][1:] == ("accepted", None)
+
+    ctx, shot_pk = stages({"models": {GEMINI: {"faults": [{"kind": "bad_request", "calls": [1]}]}}})
+    refused, drawn = keyframe_tries(ctx, shot_pk)
+    assert refused == ("gemini/gemini-2.5-flash-image", "failed", "rejected_input")
+    assert drawn[0] != refused[0]
+    assert drawn[1] == "accepted"
