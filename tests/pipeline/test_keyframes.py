@@ -253,7 +253,7 @@ def test_a_keyframe_no_model_draws_fails_the_shot_before_its_video_is_paid_for(
         raise ProviderFailureError("the drawing failed", "local")
 
     monkeypatch.setattr(LocalImageClient, "generate", fail)
-    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data", backoff_base_s=0.01))
     job_id = create_job(ctx, featuring(), output=tmp_path / "out.mp4")
     EmbeddedEngine(ctx).run(job_id)
     with session_scope(ctx.db_url) as session:
