@@ -252,11 +252,11 @@ def frame_problems(board: Storyboard) -> list[Problem]:
     return problems
 
 
-def _unsayable_lines(board: Storyboard) -> list[Problem]:
+def _unsayable_lines(board: Storyboard, paths: list[tuple[str, Shot]]) -> list[Problem]:
     """The lines the video model is to speak (``audio: dialogue``, no speaker's voice) that no
     model can say within their shot; a voiced line's fit is planning's (``pipeline.voices``)."""
     problems = []
-    for path, shot in board.shot_paths():
+    for path, shot in paths:
         if shot.audio is not AudioNeed.DIALOGUE or board.voice_for(shot) is not None:
             continue
         why = pace_problem(shot.dialogue or "", shot.duration)
@@ -269,7 +269,8 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     previous: Shot | None = None
-    for path, shot in board.shot_paths():
+    paths = board.shot_paths()
+    for path, shot in paths:
         if shot.id in seen:
             message = f"duplicate shot id {shot.id!r} (also at {seen[shot.id]})"
             problems.append(Problem(f"{path}.id", message))
@@ -279,10 +280,10 @@ def _timeline_problems(board: Storyboard, limits: Limits) -> list[Problem]:
             problems.append(problem)
         previous = shot
     problems += frame_problems(board)
-    problems += character_problems(board.characters, board.shot_paths())
-    problems += [p for path, shot in board.shot_paths() if (p := keyframe_problem(path, shot))]
-    problems += dialogue_problems(board.shot_paths(), board.captions.burn_in)
-    problems += _unsayable_lines(board)
+    problems += character_problems(board.characters, paths)
+    problems += [p for path, shot in paths if (p := keyframe_problem(path, shot))]
+    problems += dialogue_problems(paths, board.captions.burn_in)
+    problems += _unsayable_lines(board, paths)
     out = board.output
     problems += variant_problems(out.variant_texts(), out.width, out.height)
     problems += shots_problems(out.variants, [shot.id for _, shot in board.shots()])
