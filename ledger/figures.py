@@ -18,9 +18,22 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
+from sqlalchemy import ColumnElement, Numeric, cast, func
+
 from foundation.money import ZERO, total, usd
 from foundation.states import ATTEMPT_ACCEPTED, AttemptStatus
 from store.models import AttemptCost, JobCommit
+
+MICRO_PLACES = 6
+
+
+def in_micro(column_sum: ColumnElement[float]) -> ColumnElement[float]:
+    """A running total's new value (a job's or a tenant's ``reserved_usd``, ``spent_usd``) kept
+    in whole micro-dollars, as every amount booked is (``money.usd``): float additions in the
+    database otherwise leave residues (``1.4e-17`` still reserved once every reservation of a job
+    was released)."""
+    return func.round(cast(column_sum, Numeric), MICRO_PLACES)
+
 
 WASTED = frozenset({AttemptStatus.REJECTED, AttemptStatus.FAILED, AttemptStatus.CANCELLED})
 """Verdicts of attempts that ended without a kept clip."""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from adapters.errors import ProviderError
 from foundation import money
 from ledger import billing, records, tenants
+from ledger.figures import in_micro
 from ledger.finals import finals_use
 from registry import BillingOutcome, BillingRules
 from store.models import Attempt, Job, LedgerEntry
@@ -33,7 +34,7 @@ def reserve(session: Session, job_id: str, attempt: Attempt) -> bool:
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, fits)
-        .values(reserved_usd=Job.reserved_usd + amount)
+        .values(reserved_usd=in_micro(Job.reserved_usd + amount))
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
@@ -59,7 +60,7 @@ def _unreserve_job(session: Session, job_id: str, amount: float) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(reserved_usd=Job.reserved_usd - amount)
+        .values(reserved_usd=in_micro(Job.reserved_usd - amount))
         .execution_options(synchronize_session=False)
     )
 
@@ -80,10 +81,12 @@ def settle(
         update(Job)
         .where(Job.id == job_id)
         .values(
-            reserved_usd=func.max(Job.reserved_usd - attempt.quoted_usd, 0.0)
-            if session.get_bind().dialect.name == "sqlite"
-            else func.greatest(Job.reserved_usd - attempt.quoted_usd, 0.0),
-            spent_usd=Job.spent_usd + cost_usd,
+            reserved_usd=in_micro(
+                func.max(Job.reserved_usd - attempt.quoted_usd, 0.0)
+                if session.get_bind().dialect.name == "sqlite"
+                else func.greatest(Job.reserved_usd - attempt.quoted_usd, 0.0)
+            ),
+            spent_usd=in_micro(Job.spent_usd + cost_usd),
         )
         .execution_options(synchronize_session=False)
     )
@@ -165,7 +168,7 @@ def book(session: Session, job_id: str, attempt: Attempt, kind: str, amount: flo
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(spent_usd=Job.spent_usd + amount)
+        .values(spent_usd=in_micro(Job.spent_usd + amount))
         .execution_options(synchronize_session=False)
     )
     tenant, emulated = _owner(session, job_id)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from foundation.money import to_json, usd
 from ledger import figures
+from ledger.figures import in_micro
 from store.drafts import DraftCost
 from store.models import AttemptCost
 from store.tenants import TenantBudget
@@ -117,7 +118,7 @@ def reserve(session: Session, tenant: str, amount: float) -> bool:
     result = session.execute(
         update(TenantBudget)
         .where(TenantBudget.tenant == tenant, _fits(amount))
-        .values(reserved_usd=TenantBudget.reserved_usd + amount)
+        .values(reserved_usd=in_micro(TenantBudget.reserved_usd + amount))
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
@@ -129,8 +130,8 @@ def settle(session: Session, tenant: str, reserved: float, cost: float) -> None:
         update(TenantBudget)
         .where(TenantBudget.tenant == tenant)
         .values(
-            reserved_usd=TenantBudget.reserved_usd - reserved,
-            spent_usd=TenantBudget.spent_usd + cost,
+            reserved_usd=in_micro(TenantBudget.reserved_usd - reserved),
+            spent_usd=in_micro(TenantBudget.spent_usd + cost),
         )
         .execution_options(synchronize_session=False)
     )

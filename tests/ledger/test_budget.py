@@ -82,6 +82,32 @@ class TestSettle:
             assert (job.reserved_usd, job.spent_usd) == (0.0, 0.0)
 
 
+def _released_exactly(url: str) -> None:
+    """Quotes of 0.1 and 0.2 reserved then released: float sums leave 0.1 + 0.2 - 0.1 - 0.2 =
+    2.8e-17; the totals are kept in micro-dollars, so nothing is left reserved."""
+    first, second = _seed(url, 2)
+    with session_scope(url) as session:
+        for attempt_id, quote in ((first, 0.1), (second, 0.2)):
+            session.get_one(Attempt, attempt_id).quoted_usd = quote
+    assert _reserve(url, first)
+    assert _reserve(url, second)
+    with session_scope(url) as session:
+        for attempt_id, cost in ((first, 0.1), (second, 0.2)):
+            ledger.settle(session, "job1", session.get_one(Attempt, attempt_id), cost)
+    with session_scope(url) as session:
+        job = session.get_one(Job, "job1")
+        assert (job.reserved_usd, job.spent_usd) == (0.0, 0.3)
+
+
+class TestTotalsInMicroDollars:
+    def test_sqlite(self, tmp_path):
+        _released_exactly(f"sqlite:///{tmp_path / 'exact.db'}")
+
+    @pytest.mark.services
+    def test_postgres(self, fresh_postgres_url):
+        _released_exactly(fresh_postgres_url)
+
+
 def _seed_tenant_jobs(url: str, jobs: int, per_job: int, tenant_fits: int) -> list[tuple[str, int]]:
     from ledger import tenants
 
