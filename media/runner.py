@@ -52,12 +52,16 @@ def run_ffmpeg_stdout(
 def _run(args: list[str], timeout: float, stdin: bytes | None, loglevel: str) -> tuple[bytes, str]:
     base = BASE_ARGS if stdin is None else [a for a in BASE_ARGS if a != "-nostdin"]
     argv = [ffmpeg_exe(), *base[:-1], loglevel, *args]
+    if stopping.requested():
+        raise stopping.Stopped("ffmpeg not started: this process is stopping")
     pipe = subprocess.PIPE
     with subprocess.Popen(
         argv, stdin=None if stdin is None else pipe, stdout=pipe, stderr=pipe
     ) as proc:
         with _live_lock:
             _live.add(proc)
+            if stopping.requested():  # stop_all took its list before this run was in it
+                proc.terminate()
         try:
             _yield_cpu(proc.pid)
             stdout, raw = proc.communicate(stdin, timeout=timeout)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,19 +43,27 @@ def _run_in_thread(args: list[str]) -> tuple[threading.Thread, list[BaseExceptio
     return thread, raised
 
 
-def _started() -> list[int]:
+def _started(before: set[int]) -> list[int]:
+    """The pids of the runs started since ``before`` (a run another test's thread left going in
+    this worker is not this test's)."""
     deadline = time.monotonic() + 10
-    while not runner._live:
+    while not (started := [proc.pid for proc in list(runner._live) if proc.pid not in before]):
         assert time.monotonic() < deadline, "ffmpeg never started"
         time.sleep(0.02)
-    return [proc.pid for proc in runner._live]
+    return started
 
 
-def _stop_and_join(stop: Callable[[], None]) -> list[BaseException]:
+def _live_pids() -> set[int]:
+    return {proc.pid for proc in list(runner._live)}
+
+
+def _stop_and_join(stop: Callable[[int], None]) -> list[BaseException]:
+    before = _live_pids()
     thread, raised = _run_in_thread(LONG)
-    pids = _started()
+    pids = _started(before)
     started = time.monotonic()
-    stop()
+    for pid in pids:
+        stop(pid)
     thread.join(10)
     assert not thread.is_alive()
     assert time.monotonic() - started < 5
@@ -64,14 +74,13 @@ def _stop_and_join(stop: Callable[[], None]) -> list[BaseException]:
 
 
 def test_stop_all_ends_a_run_as_stopped() -> None:
-    raised = _stop_and_join(runner.stop_all)
+    raised = _stop_and_join(lambda _pid: runner.stop_all())
     assert [type(exc) for exc in raised] == [stopping.Stopped]
 
 
 def test_ctrl_c_reaching_ffmpeg_first_is_a_stop_not_a_failure() -> None:
-    def terminal_then_stop() -> None:
-        for proc in list(runner._live):
-            os.kill(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C, to the whole group
+    def terminal_then_stop(pid: int) -> None:
+        os.kill(pid, signal.SIGINT)  # the terminal's Ctrl-C, to the whole group
         time.sleep(0.3)  # Python's handler runs a moment later
         stopping.request()
 
@@ -83,9 +92,35 @@ def test_a_failure_without_a_stop_is_still_a_failure(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(FFmpegError):
         runner.run_ffmpeg(["-i", str(tmp_path / "missing.mp4"), "-f", "null", "-"])
+    before = _live_pids()
     thread, raised = _run_in_thread(LONG)  # SIGINT with no stop: a failure, after the wait
-    for pid in _started():
+    for pid in _started(before):
         os.kill(pid, signal.SIGINT)
     thread.join(10)
     assert [type(exc) for exc in raised] == [FFmpegError]
     assert time.monotonic() - started < runner.TTY_SIGNAL_WAIT_S + 5
+
+
+def test_a_run_asked_for_once_the_stop_is_requested_is_not_started() -> None:
+    stopping.request()
+    started = time.monotonic()
+    with pytest.raises(stopping.Stopped, match="not started"):
+        runner.run_ffmpeg(LONG)
+    assert time.monotonic() - started < 1
+
+
+def test_a_run_starting_while_stop_all_runs_is_ended_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stop_all`` lists the live runs; one whose process was being made then (not in the list
+    yet) ends as soon as it is, instead of running to its end."""
+    popen = subprocess.Popen
+
+    def stop_all_while_starting(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = popen(*args, **kwargs)
+        runner.stop_all()  # before the run is in runner._live
+        return proc
+
+    monkeypatch.setattr(runner.subprocess, "Popen", stop_all_while_starting)
+    started = time.monotonic()
+    with pytest.raises(stopping.Stopped):
+        runner.run_ffmpeg(LONG)
+    assert time.monotonic() - started < 5
