@@ -119,7 +119,7 @@ def test_a_run_starting_while_stop_all_runs_is_ended_too(monkeypatch: pytest.Mon
         runner.stop_all()  # before the run is in runner._live
         return proc
 
-    monkeypatch.setattr(runner.subprocess, "Popen", stop_all_while_starting)
+    monkeypatch.setattr(subprocess, "Popen", stop_all_while_starting)
     started = time.monotonic()
     with pytest.raises(stopping.Stopped):
         runner.run_ffmpeg(LONG)
