@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,19 @@ LONG = ["-f", "lavfi", "-re", "-i", "testsrc=s=64x36:r=10:d=60", "-f", "null", "
 def fresh_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stop flag is the process's: each test gets its own, and leaves the suite's unset."""
     monkeypatch.setattr(stopping, "_requested", threading.Event())
+
+
+@pytest.fixture(autouse=True)
+def foreground_sigint() -> Iterator[None]:
+    """Ctrl-C reaches a process in the terminal's foreground. One started in the background by a
+    shell without job control (``pytest ... &`` in a script) ignores SIGINT, and so does the
+    FFmpeg it starts until FFmpeg installs its own handler: a SIGINT sent in that moment was lost
+    and the run went on for its minute. These tests are of the foreground process."""
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_in_thread(args: list[str]) -> tuple[threading.Thread, list[BaseException]]:
@@ -53,6 +66,12 @@ def _started(before: set[int]) -> list[int]:
     return started
 
 
+def _signal_masks(pid: int) -> str:
+    """What ``/proc`` says of the process's blocked, ignored and caught signals."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return " ".join(line for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn")))
+
+
 def _live_pids() -> set[int]:
     return {proc.pid for proc in list(runner._live)}
 
@@ -62,10 +81,11 @@ def _stop_and_join(stop: Callable[[int], None]) -> list[BaseException]:
     thread, raised = _run_in_thread(LONG)
     pids = _started(before)
     started = time.monotonic()
+    signals = {pid: _signal_masks(pid) for pid in pids}
     for pid in pids:
         stop(pid)
     thread.join(10)
-    assert not thread.is_alive()
+    assert not thread.is_alive(), f"ffmpeg's signal masks when it was stopped: {signals}"
     assert time.monotonic() - started < 5
     for pid in pids:  # reaped: nothing left running
         with pytest.raises(ProcessLookupError):
