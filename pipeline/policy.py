@@ -1,6 +1,8 @@
 """Retry and fallback policy: given a shot's chain and its attempts so far, what comes next.
 
-One attempt budget per shot covers retries and fallbacks alike. Random failures (transient errors,
+One attempt budget per shot covers retries and fallbacks alike, except a create the provider
+throttled (429, nothing created, nothing billed), which waits and tries again without using it.
+Random failures (transient errors,
 a job the provider lost, a defect the gate calls random) retry the same model with exponential backoff and jitter, honouring
 the provider's retry hint; systematic ones (rejected input, low score) move down the chain; a safety
 refusal is never retried on the same model, and falls back only when the policy allows it.
@@ -26,6 +28,7 @@ MAX_SAME_MODEL = 3
 class AttemptLike(Protocol):
     model_id: str
     status: str
+    provider_job_id: str | None
     error_kind: str | None
     verdict: dict[str, Any] | None
 
@@ -59,6 +62,16 @@ def backoff_s(settings: PolicySettings, same_model_tries: int, hint: float | Non
     return max(delay, hint or 0.0)
 
 
+def _throttled(attempt: AttemptLike) -> bool:
+    """A create the provider refused with 429: it made no job and cost nothing, so it does not use
+    the shot's attempt budget (it still counts as a try of its model: three in a row move on)."""
+    return (
+        attempt.status == AttemptStatus.FAILED
+        and attempt.error_kind == "rate_limited"
+        and not attempt.provider_job_id
+    )
+
+
 def _outcome(last: AttemptLike) -> str:
     if last.status == AttemptStatus.FAILED:
         return last.error_kind or "provider_failure"
@@ -77,7 +90,7 @@ def next_step(
     if last.status in ATTEMPT_ACCEPTED:
         index = max(0, _index_of(candidates, last.model_id))
         return NextStep(candidates[index], f"re-render of an accepted clip from {last.model_id}")
-    if len(attempts) >= settings.max_attempts_per_shot:
+    if sum(not _throttled(a) for a in attempts) >= settings.max_attempts_per_shot:
         return NextStep(None, f"attempt budget of {settings.max_attempts_per_shot} used up")
     last = attempts[-1]
     outcome = _outcome(last)

@@ -98,6 +98,21 @@ class TestRetriesAndFallbacks:
         assert status == "delivered"
         assert time.monotonic() - started >= 0.3
 
+    def test_throttled_creates_do_not_use_the_attempt_budget(self, ctx, tmp_path, scripted):
+        ctx.settings.max_attempts_per_shot = 1
+        throttled = [RateLimitedError("429", "local", retry_after=0.01) for _ in range(2)]
+        adapter = scripted(failures={"a": throttled})
+        job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path)
+        job, _, tries, _ = _rows(ctx, job_id)
+        assert status == "delivered", job.error
+        assert [(t.status, t.error_kind) for t in tries["a"]] == [
+            ("failed", "rate_limited"),
+            ("failed", "rate_limited"),
+            ("accepted", None),
+        ]
+        assert len(adapter.submitted) == 3
+        assert sum(t.settled_usd or 0.0 for t in tries["a"][:2]) == 0.0
+
     def test_safety_refusal_falls_back_to_next_model(self, ctx, tmp_path, scripted):
         models = yaml.safe_load((Path(registry.__file__).parent / "models.yaml").read_text())[
             "models"

@@ -13,6 +13,7 @@ class FakeAttempt:
     status: str = "failed"
     error_kind: str | None = None
     verdict: dict[str, Any] | None = None
+    provider_job_id: str | None = None
 
 
 @dataclass
@@ -87,6 +88,29 @@ class TestNextStep:
             FakeAttempt("b", error_kind="rejected_input"),
         ]
         assert _next(tries, max_attempts_per_shot=2).candidate is None
+
+    def test_a_throttled_create_does_not_use_the_attempt_budget(self):
+        throttled = FakeAttempt("a", error_kind="rate_limited", verdict={"retry_after": 2.0})
+        tries = [throttled, throttled, throttled, FakeAttempt("b", error_kind="transient")]
+        step = _next(tries, max_attempts_per_shot=2)
+        assert step.candidate is not None
+        assert step.candidate.model_id == "b"
+        assert (
+            _next(
+                [*tries, FakeAttempt("b", error_kind="transient")], max_attempts_per_shot=2
+            ).candidate
+            is None
+        )
+
+    def test_three_throttled_creates_move_to_the_next_model(self):
+        throttled = FakeAttempt("a", error_kind="rate_limited", verdict={"retry_after": 2.0})
+        step = _next([throttled] * 3)
+        assert step.candidate is not None
+        assert step.candidate.model_id == "b"
+
+    def test_a_429_after_the_provider_made_the_job_uses_the_budget(self):
+        made = FakeAttempt("a", error_kind="rate_limited", provider_job_id="job-1")
+        assert _next([made, made], max_attempts_per_shot=2).candidate is None
 
     def test_chain_exhausted(self):
         step = _next([FakeAttempt("c", error_kind="rejected_input")])
