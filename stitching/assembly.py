@@ -175,8 +175,8 @@ def _only_loudness_failed(verification: dict[str, Any], audio_path: str) -> bool
 
 
 def _copied_audio_missed_loudness(verification: dict[str, Any]) -> bool:
-    """The copy path's loudness is an estimate from the shots' own (``estimate_lufs``); where the
-    file misses the target with only that check failing, a full mix and normalise fixes it."""
+    """The copy path's loudness is an estimate (``estimate_lufs``); where the file misses the
+    target with only that check failing, a full mix and normalise fixes it."""
     return _only_loudness_failed(verification, "copy")
 
 

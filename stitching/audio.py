@@ -17,7 +17,7 @@ import numpy as np
 
 from media.probe import probe
 from media.runner import run_ffmpeg_stdout
-from stitching import aac
+from stitching import aac, meter
 from stitching.aac import FRAME, Stretch
 from stitching.errors import StitchError
 from stitching.limited_gain import limited_to_target
@@ -250,6 +250,52 @@ def gaps(copied: list[Interior]) -> list[Stretch]:
 
 
 def estimate_lufs(plan: EditPlan) -> float | None:
+    """The programme's loudness before anything is mixed: from the segments' saved sub-blocks
+    (``laid_out_lufs``), else from the shots' own loudness (``shot_level_lufs``)."""
+    laid_out = laid_out_lufs(plan)
+    return laid_out if laid_out is not None else shot_level_lufs(plan)
+
+
+def laid_out_lufs(plan: EditPlan) -> float | None:
+    """Each segment's 100 ms sub-blocks (``meter.save_segment``) laid at its place, overlaps
+    added, then the meter's gating run over the whole programme (a sub-block no segment covers
+    whole, at a join off the 100 ms grid, takes its neighbours' level). None when a segment's
+    sub-blocks are not saved or not on this grid, or when the programme is silent."""
+    rate = plan.profile.sample_rate
+    if rate % 10:
+        return None
+    count = plan.total_samples // meter.hop(rate)
+    energy, covered = np.zeros(count), np.zeros(count, dtype=bool)
+    for index in range(len(plan.shots)):
+        laid = _laid_blocks(plan, index, count)
+        if laid is None:
+            return None
+        first, shot_energy = laid
+        energy[first : first + len(shot_energy)] += shot_energy
+        covered[first : first + len(shot_energy)] = True
+    if not covered.any():
+        return None
+    holes = np.flatnonzero(~covered)
+    energy[holes] = np.interp(holes, np.flatnonzero(covered), energy[covered])
+    loudness = meter.integrated(energy, rate)
+    return None if loudness == meter.SILENCE else loudness
+
+
+def _laid_blocks(plan: EditPlan, index: int, count: int) -> tuple[int, meter.Energy] | None:
+    """Shot ``index``'s saved sub-blocks that lie wholly inside it: the first one's programme
+    index and their energies, scaled by the mean power of its transitions' gain over each."""
+    shot, rate = plan.shots[index], plan.profile.sample_rate
+    step = meter.hop(rate)
+    found = meter.load(meter.blocks_path(shot.segment.path), rate, shot.sample_in)
+    if found is None:
+        return None
+    blocks = found[0].between(-(-shot.sample_in // step), min(shot.sample_out // step, count))
+    lo = blocks.first * step - shot.sample_in
+    gain = _envelope(plan, index, lo, lo + len(blocks.energy) * step)
+    return blocks.first, blocks.energy * np.square(gain).reshape(-1, step).mean(axis=1)
+
+
+def shot_level_lufs(plan: EditPlan) -> float | None:
     """Programme loudness from the shots' own final loudness (energy-weighted, relative gate)."""
     parts = [(s.segment.final_lufs, s.segment.samples) for s in plan.shots]
     heard = [(lufs, n) for lufs, n in parts if lufs is not None]
