@@ -308,13 +308,13 @@ def shot_level_lufs(plan: EditPlan) -> float | None:
     return float(mean)
 
 
-def fast_path_problem(plan: EditPlan) -> str | None:
-    """Why the copy path cannot be used for this plan (None: it can)."""
+def fast_path_problem(plan: EditPlan, estimate: float | None) -> str | None:
+    """Why the copy path cannot be used for this plan whose programme loudness is estimated at
+    ``estimate`` (None: it can)."""
     if plan.music is not None:
         return "a music bed is mixed under the whole programme"
     if any(shot.segment.audio_offset is None for shot in plan.shots):
         return "a segment was normalised without its audio made final"
-    estimate = estimate_lufs(plan)
     if estimate is not None and abs(estimate - plan.profile.loudness_lufs) > ON_TARGET_LU:
         return f"the shots add up to {estimate:.1f} LUFS, not {plan.profile.loudness_lufs:g}"
     return None
@@ -339,7 +339,10 @@ def render(
     ``encode``, the whole programme mixed, normalised and encoded (no copy), its true peak held
     ``headroom_db`` more under the ceiling (room for what the AAC encode added the last time)."""
     total = plan.total_samples
-    problem = "asked to mix the whole programme again" if encode else fast_path_problem(plan)
+    estimate = None if encode else estimate_lufs(plan)
+    problem = (
+        "asked to mix the whole programme again" if encode else fast_path_problem(plan, estimate)
+    )
     if problem is None:
         copied = interiors(plan)
         stretches = gaps(copied)
@@ -347,7 +350,7 @@ def render(
                                        plan.profile)  # fmt: skip
         encoded = sum(p.duration or FRAME for p in packets)
         report = {"audio_path": "copy", "copied_shots": len(copied), "encoded_samples": encoded,
-                  "programme_lufs_estimate": estimate_lufs(plan)}  # fmt: skip
+                  "programme_lufs_estimate": estimate}  # fmt: skip
         return copied, packets, report
     lowered = replace(plan.profile, true_peak_db=plan.profile.true_peak_db - headroom_db)
     pcm, loudness = normalise_loudness(mix(plan), lowered)
