@@ -2,10 +2,10 @@
 
 One attempt budget per shot covers retries and fallbacks alike, except a create the provider
 throttled (429, nothing created, nothing billed), which waits and tries again without using it.
-Random failures (transient errors,
-a job the provider lost, a defect the gate calls random) retry the same model with exponential backoff and jitter, honouring
-the provider's retry hint; systematic ones (rejected input, low score) move down the chain; a safety
-refusal is never retried on the same model, and falls back only when the policy allows it.
+Random failures (transient errors, a job the provider lost, a defect the gate calls random) retry
+the same model with exponential backoff and jitter, honouring the provider's retry hint; systematic
+ones (rejected input, low score) move down the chain; a safety refusal is never retried on the same
+model, and falls back only when the policy allows it.
 """
 
 from __future__ import annotations
