@@ -18,12 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from foundation.storyboard import Transition
 from media.graph import Stream, open_input
 from media.runner import run_ffmpeg
 from stitching.arrival import SideOutputs, combine
 from stitching.blend import transition_chain
-from stitching.digest import file_digest, probe_params
+from stitching.digest import QUICK_PROBE, file_digest, probe_params
 from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
 from stitching.pieces import WindowPiece
@@ -73,11 +75,15 @@ def _save_proxies(window: Path, frames: int, profile: OutputProfile) -> None:
     save_edges(window, frames, profile.rate, frames, edges_path(window), file_digest(window))
 
 
-def _usable(path: Path, plan: EditPlan) -> bool:
+def _usable(path: Path, plan: EditPlan, frames: int) -> bool:
+    """Whether a window file can go between the plan's segments: their encoder parameters and
+    the window's ``frames`` (a crossfade made ahead, beside a normalise, came out one frame
+    short at 112.686 fps, and the programme two frames short of its plan)."""
     try:
-        return bool(
-            probe_params(path, quick=True)["extradata_sha"] == plan.shots[0].segment.extradata_sha
-        )
+        if probe_params(path, quick=True)["extradata_sha"] != plan.shots[0].segment.extradata_sha:
+            return False
+        with av.open(str(path), stream_options=QUICK_PROBE) as container:
+            return sum(1 for packet in container.demux(video=0) if packet.size) == frames
     except Exception:
         return False
 
@@ -92,7 +98,7 @@ def render_windows(plan: EditPlan, windows: list[WindowPiece], work: Path) -> di
     missing: list[tuple[WindowPiece, Path]] = []
     for window in windows:
         cached = window_path(plan, window)
-        if cached is not None and cached.is_file() and _usable(cached, plan):
+        if cached is not None and cached.is_file() and _usable(cached, plan, window.frames):
             found[window.shot] = cached
         else:
             missing.append((window, cached or work / f"window-{window.shot}.mp4"))
@@ -100,8 +106,8 @@ def render_windows(plan: EditPlan, windows: list[WindowPiece], work: Path) -> di
         rendered = pool.map(lambda job: _render(plan, *job), missing)
         found |= {window.shot: path for (window, _), path in zip(missing, rendered, strict=True)}
     for window, _ in missing:
-        if not _usable(found[window.shot], plan):
-            raise PlanError(f"window into shot {window.shot}: encoder parameters differ")
+        if not _usable(found[window.shot], plan, window.frames):
+            raise PlanError(f"window into shot {window.shot}: encoder parameters or frames differ")
     return found
 
 
