@@ -308,16 +308,20 @@ def shot_level_lufs(plan: EditPlan) -> float | None:
     return float(mean)
 
 
-def fast_path_problem(plan: EditPlan, estimate: float | None) -> str | None:
-    """Why the copy path cannot be used for this plan whose programme loudness is estimated at
-    ``estimate`` (None: it can)."""
+def fast_path_problem(plan: EditPlan) -> tuple[str | None, float | None]:
+    """Why the copy path cannot be used for this plan (None: it can), and the programme's
+    estimated loudness when it was needed to tell."""
     if plan.music is not None:
-        return "a music bed is mixed under the whole programme"
+        return "a music bed is mixed under the whole programme", None
     if any(shot.segment.audio_offset is None for shot in plan.shots):
-        return "a segment was normalised without its audio made final"
+        return "a segment was normalised without its audio made final", None
+    estimate = estimate_lufs(plan)
     if estimate is not None and abs(estimate - plan.profile.loudness_lufs) > ON_TARGET_LU:
-        return f"the shots add up to {estimate:.1f} LUFS, not {plan.profile.loudness_lufs:g}"
-    return None
+        return (
+            f"the shots add up to {estimate:.1f} LUFS, not {plan.profile.loudness_lufs:g}",
+            estimate,
+        )
+    return None, estimate
 
 
 def _window_pcm(plan: EditPlan, lo: int, hi: int) -> Pcm:
@@ -339,9 +343,8 @@ def render(
     ``encode``, the whole programme mixed, normalised and encoded (no copy), its true peak held
     ``headroom_db`` more under the ceiling (room for what the AAC encode added the last time)."""
     total = plan.total_samples
-    estimate = None if encode else estimate_lufs(plan)
-    problem = (
-        "asked to mix the whole programme again" if encode else fast_path_problem(plan, estimate)
+    problem, estimate = (
+        ("asked to mix the whole programme again", None) if encode else fast_path_problem(plan)
     )
     if problem is None:
         copied = interiors(plan)

@@ -41,6 +41,11 @@ def probe_params(path: Path, *, quick: bool = False) -> dict[str, Any]:
         return params
 
 
+def extradata_sha(video: av.VideoStream) -> str:
+    """Digest of a video stream's codec extradata (its SPS/PPS: equal for stream copy)."""
+    return hashlib.sha256(video.codec_context.extradata or b"").hexdigest()[:16]
+
+
 def _params(container: av.container.InputContainer) -> dict[str, Any]:
     video = container.streams.video[0]
     ctx = video.codec_context
@@ -53,7 +58,7 @@ def _params(container: av.container.InputContainer) -> dict[str, Any]:
         "pix_fmt": str(ctx.pix_fmt),
         "sar": str(Fraction(video.sample_aspect_ratio or 1)),
         "time_base": str(video.time_base),
-        "extradata_sha": hashlib.sha256(ctx.extradata or b"").hexdigest()[:16],
+        "extradata_sha": extradata_sha(video),
     }
     if container.streams.audio:
         audio = container.streams.audio[0].codec_context

@@ -25,7 +25,7 @@ from media.graph import Stream, open_input
 from media.runner import run_ffmpeg
 from stitching.arrival import SideOutputs, combine
 from stitching.blend import transition_chain
-from stitching.digest import QUICK_PROBE, file_digest, probe_params
+from stitching.digest import QUICK_PROBE, extradata_sha, file_digest
 from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
 from stitching.pieces import WindowPiece
@@ -80,10 +80,11 @@ def _usable(path: Path, plan: EditPlan, frames: int) -> bool:
     the window's ``frames`` (a crossfade made ahead, beside a normalise, came out one frame
     short at 112.686 fps, and the programme two frames short of its plan)."""
     try:
-        if probe_params(path, quick=True)["extradata_sha"] != plan.shots[0].segment.extradata_sha:
-            return False
         with av.open(str(path), stream_options=QUICK_PROBE) as container:
-            return sum(1 for packet in container.demux(video=0) if packet.size) == frames
+            video = container.streams.video[0]
+            if extradata_sha(video) != plan.shots[0].segment.extradata_sha:
+                return False
+            return sum(1 for packet in container.demux(video) if packet.size) == frames
     except Exception:
         return False
 
