@@ -21,6 +21,9 @@ from pipeline.steps import ABSENT, WAITING, Dispatch, Move, job_key
 from store.db import session_scope
 from store.models import Job, PipelineStep
 
+WAIT_SLICE_S = 0.25
+"""The longest a signal waits for ``EmbeddedEngine.run``'s caller to handle it."""
+
 
 class EmbeddedEngine:
     def __init__(self, ctx: RunContext, nice: int = 0) -> None:
@@ -41,8 +44,17 @@ class EmbeddedEngine:
         )
 
     def run(self, job_id: str) -> str:
-        """Run (or resume) a job to its end; returns the final status."""
-        return self.start(job_id).result()
+        """Run (or resume) a job to its end; returns the final status. The caller waits in slices
+        of ``WAIT_SLICE_S``: a signal the kernel handed to another thread of the process (any
+        thread not blocking it may get it) runs its Python handler only once the main thread
+        runs Python again, and a wait with no end would hold a Ctrl-C or SIGTERM until the job
+        ended."""
+        future = self.start(job_id)
+        while True:
+            try:
+                return future.result(timeout=WAIT_SLICE_S)
+            except TimeoutError:
+                continue
 
     def cancel(self, job_id: str) -> None:
         """Cancel the job's rows (as the API does under either engine), then run its queued steps
