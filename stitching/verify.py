@@ -59,7 +59,7 @@ def timing(plan: EditPlan, measured: Check) -> tuple[Check, Check]:
         "tolerance_s": round(frame_s, 6),
     }
     duration["passed"] = (
-        abs(measured["frames"] - plan.total_frames) <= 1
+        measured["frames"] == plan.total_frames
         and abs(measured["video_s"] - plan.total_seconds) <= frame_s + 1e-6
     )
     aac_s = AAC_FRAME / plan.profile.sample_rate

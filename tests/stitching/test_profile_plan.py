@@ -10,6 +10,7 @@ from foundation.storyboard import Transition, parse_storyboard
 from foundation.timeline import exact_rate
 from stitching import EditPlan, OutputProfile, PlanError, Segment, plan_edit
 from stitching.pieces import CopyPiece, WindowPiece
+from stitching.verify import timing
 from stitching.video import full_argv, plan_pieces, windows_argv
 
 PROFILE = OutputProfile(160, 90, 24)
@@ -175,3 +176,26 @@ class TestArgv:
         assert argv[argv.index("-frames:v") + 1] == "120"
         seeks = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-ss"]
         assert seeks == ["0.229167", "1.479167", "0.479167", "1.479167", "0.479167"]
+
+
+class TestDurationCheck:
+    """The output's frame count must be the plan's: the verification tolerated one frame either
+    way, so a programme a frame short (a transition window rendered one frame short, say) was
+    delivered as verified."""
+
+    def _measured(self, plan: EditPlan, frames: int) -> dict[str, float]:
+        seconds = frames / float(plan.profile.rate)
+        return {"frames": frames, "video_s": seconds, "audio_s": seconds}
+
+    def test_the_planned_frames_pass_and_one_more_or_less_fails(self):
+        plan = plan_edit(
+            [("a", fake_segment(24), Transition.parse("cut")),
+             ("b", fake_segment(36), Transition.parse("crossfade:0.5"))],
+            PROFILE,
+        )  # fmt: skip
+        assert plan.total_frames == 48
+        assert timing(plan, self._measured(plan, 48))[0]["passed"]
+        for frames in (47, 49):
+            duration, _ = timing(plan, self._measured(plan, frames))
+            assert not duration["passed"], frames
+            assert (duration["video_frames"], duration["planned_frames"]) == (frames, 48)
