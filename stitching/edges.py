@@ -41,6 +41,17 @@ class RunStats:
     frozen: int
 
 
+def still_reference(frames: list[Gray]) -> Gray | None:
+    """The frame that the still run holding the last of ``frames`` is measured from, by
+    ``longest_still``'s rule (None for no frames): a frame after them continues that run when it
+    is within ``FREEZE_MAD`` of this one, whatever it differs from the last."""
+    start = 0
+    for k in range(1, len(frames)):
+        if mad(frames[k], frames[start]) >= FREEZE_MAD:
+            start = k
+    return frames[start] if frames else None
+
+
 def longest_still(frames: list[Gray]) -> int:
     """Frames in the longest run that stays within ``FREEZE_MAD`` of its first frame (0 for none
     of two or more), as FFmpeg's ``freezedetect`` compares each frame with the one its candidate

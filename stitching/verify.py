@@ -14,7 +14,15 @@ from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
 from stitching.crossed import crossfade_stretch
 from stitching.digest import file_digest
-from stitching.edges import FREEZE_MAD, edges_path, frame_proxies, is_black, mad, run_stats
+from stitching.edges import (
+    FREEZE_MAD,
+    edges_path,
+    frame_proxies,
+    is_black,
+    mad,
+    run_stats,
+    still_reference,
+)
 from stitching.loudness_check import Check, Reference, check_loudness
 from stitching.plan import EditPlan, ShotPlan
 from stitching.segment import Segment
@@ -154,19 +162,28 @@ def _clean_window(plan: EditPlan, index: int, margin: int) -> range:
     return range(start, stop)
 
 
-def _source_runs(prev: Segment, seg: Segment, frames: dict[int, Gray], j: int) -> tuple[int, int]:
+def _source_runs(
+    prev: Segment, seg: Segment, frames: dict[int, Gray], j: int, since: int
+) -> tuple[int, int]:
     """The longest black and frozen runs the two segments' own edges explain at the join ``j``:
     the longer of the two, or their sum where the join does not change the picture (a shot ending
     on the still its successor starts on, as a ``continues`` shot may; two black edges). Before,
     such a join at 120 fps, a 30-frame still across it, failed against its sources' 17
-    (``tests/stitching/test_join_freeze.py``)."""
+    (``tests/stitching/test_join_freeze.py``).
+
+    The still goes on across the join when frame ``j`` is within ``FREEZE_MAD`` of the frame the
+    run is measured from (``still_reference`` of the frames from ``since``), as ``longest_still``
+    measures the output. Compared with frame ``j - 1`` alone, two frames each within it of the
+    run's first frame but 0.5 or more apart broke the sum: a cut between two near-alike stills at
+    34x34 failed (the output's run of 6 against the larger edge's 4) after every shot was paid."""
     black = max(prev.tail_black, seg.head_black)
     frozen = max(prev.tail_frozen, seg.head_frozen)
     before, after = frames.get(j - 1), frames.get(j)
     if before is not None and after is not None:
         if is_black(before) and is_black(after):
             black = prev.tail_black + seg.head_black
-        if mad(before, after) < FREEZE_MAD:
+        reference = still_reference([frames[k] for k in range(since, j) if k in frames])
+        if reference is not None and mad(reference, after) < FREEZE_MAD:
             frozen = prev.tail_frozen + seg.head_frozen
     return black, frozen
 
@@ -176,7 +193,9 @@ def _clean(plan: EditPlan, index: int, margin: int, frames: dict[int, Gray]) -> 
     j = shot.timeline_in
     timeline = _clean_window(plan, index, margin)
     out = run_stats([frames[k] for k in timeline if k in frames])
-    source_black, source_frozen = _source_runs(previous.segment, shot.segment, frames, j)
+    source_black, source_frozen = _source_runs(
+        previous.segment, shot.segment, frames, j, timeline.start
+    )
     # a long crossfade at a high rate holds still where the sources barely do (``crossed``), and
     # its encode holds still longer where the mix barely moves: a crossfade that stays within
     # ``MIX_NOISE`` of the mix shows the mix, however long it holds
