@@ -180,8 +180,9 @@ def _request_of(
         data["extend_video"], data["reference_image"] = ctx.assets.local(clip), None
         data["extend_job"] = continuity.extended_job(session, shot, attempt.model_id)
     elif clip is not None:
-        out = ctx.work_dir(job.id) / f"lastframe-{shot.key}.png"
-        data["reference_image"] = continuity.last_frame(ctx.assets.local(clip), out)
+        data["reference_image"] = continuity.last_frame(
+            ctx.assets.local(clip), ctx.work_dir(job.id) / continuity.frame_name(shot.key, clip)
+        )
     return GenerationRequest(**data)
 
 

@@ -27,6 +27,13 @@ from store import jobs
 from store.models import Shot
 
 
+def frame_name(key: str, clip: str) -> str:
+    """The file of the last frame of ``clip`` (an asset reference) that shot ``key`` starts from:
+    one per clip, so a shot rendered again after its predecessor was (a consistency re-render)
+    starts from the new clip's frame, not the one written for the old clip."""
+    return f"lastframe-{key}-{hashlib.sha256(clip.encode()).hexdigest()[:12]}.png"
+
+
 def last_frame(clip: Path, out: Path) -> Path:
     """Write the clip's last decodable frame as a PNG (once) and return its path."""
     if out.exists():
@@ -84,6 +91,19 @@ def dependencies(storyboard: dict[str, Any], shots: Sequence[Placed]) -> dict[in
         for index, shot in enumerate(ordered)
         if index > 0 and shot.key in continues
     }
+
+
+def with_followers(waits_for: dict[int, int], shot_pks: Sequence[int]) -> list[int]:
+    """``shot_pks`` and every shot continuing from one of them, directly or through another
+    (``waits_for``: ``dependencies``), sorted: a shot rendered again changes the frame or
+    the clip its follower started from, so the follower no longer continues it."""
+    chosen = set(shot_pks)
+    grown = True
+    while grown:
+        followers = {pk for pk, after in waits_for.items() if after in chosen} - chosen
+        chosen |= followers
+        grown = bool(followers)
+    return sorted(chosen)
 
 
 def previous_clip(session: Session, shot: Shot) -> str | None:

@@ -41,6 +41,7 @@ from pipeline.shot_steps import (
     keyframe,
     native_renders,
     normalise,
+    placed_shots,
     poll,
     sheet,
     shot_of,
@@ -125,15 +126,17 @@ def finish(ctx: RunContext, cur: Cursor) -> list[Move]:
         return [Move(cur.key, job_id, "finish", job_id, FINISH_RECHECK_S)]
     unfinished = _unfinished_shots(ctx, job_id)
     if unfinished:  # shots reset for a re-render before a crash: drive them again
-        return _redrive(cur, unfinished)
+        return _redrive(cur, unfinished, _waits_for(ctx, job_id))
     offending = consistency.check(ctx, job_id)
     if (
         offending
         and consistency.wants_rerender(ctx, job_id)
         and not consistency.already_rerendered(ctx, job_id)
     ):
-        consistency.reset_for_rerender(ctx, offending)
-        return _redrive(cur, offending)
+        waits_for = _waits_for(ctx, job_id)
+        again = continuity.with_followers(waits_for, offending)
+        consistency.reset_for_rerender(ctx, again)
+        return _redrive(cur, again, waits_for)
     waiting = music_stage.before_finish(ctx, cur)  # the job's bed: composing, or failed
     if isinstance(waiting, str):
         assembly.fail_job(ctx, job_id, "music", waiting)
@@ -171,9 +174,23 @@ def _unfinished_shots(ctx: RunContext, job_id: str) -> list[int]:
         )
 
 
-def _redrive(cur: Cursor, shot_pks: list[int]) -> list[Move]:
+def _waits_for(ctx: RunContext, job_id: str) -> dict[int, int]:
+    with session_scope(ctx.db_url) as session:
+        board, shots = placed_shots(session, job_id)
+    return continuity.dependencies(board, shots)
+
+
+def _redrive(cur: Cursor, shot_pks: list[int], waits_for: dict[int, int]) -> list[Move]:
+    """Drive ``shot_pks`` (sent back to ``planned``) again, as ``start`` drives a job's shots: one
+    that continues from another of them waits for its new clip (begun by that shot's ``done``).
+    Begun at once, an ``extends`` part was sent without the clip it extends, as a plain render of
+    the extension's length (a 7 s Veo render, which Veo refuses), after its job had paid."""
+    again = set(shot_pks)
     moves = [Move(cur.key, cur.job_id, "shots", cur.job_id)]
-    return moves + [Move(shot_key(pk), cur.job_id, "begin", str(pk), when=FRESH) for pk in shot_pks]
+    for pk in shot_pks:
+        name = "wait" if waits_for.get(pk) in again else "begin"
+        moves.append(Move(shot_key(pk), cur.job_id, name, str(pk), when=FRESH))
+    return moves
 
 
 def start_job(ctx: RunContext, cur: Cursor) -> list[Move]:

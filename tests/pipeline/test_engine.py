@@ -155,7 +155,7 @@ class TestContinuity:
         assert status == "delivered"
         by_shot = {r.shot_id: r for r in adapter.submitted}
         assert by_shot["b"].reference_image is not None
-        assert by_shot["b"].reference_image.name == "lastframe-b.png"
+        assert by_shot["b"].reference_image.name.startswith("lastframe-b-")
         assert by_shot["a"].reference_image is None
         with session_scope(ctx.db_url) as session:
             events = [
@@ -459,6 +459,38 @@ class TestConsistency:
         _, _, _, kinds = _rows(ctx, job_id)
         assert kinds.count("shot.consistency_rerender") == 1
         assert [r.shot_id for r in adapter.submitted].count(adapter.submitted[-1].shot_id) == 2
+
+    def test_a_rerender_takes_the_shots_continuing_from_it_along_after_it(
+        self, ctx, tmp_path, scripted, monkeypatch
+    ):
+        """Only a is found out of keeping; b continues from a's last frame, so b is rendered again
+        too, once a's new clip exists, from that clip's last frame. Found by the explorer (seed
+        12062) on a long take split into a Veo render and its extension: every re-rendered shot
+        began at once, so the extension went out without the clip it extends, as a plain 7 s
+        render, which Veo refuses, after the job had paid; the part after it, not found out of
+        keeping, kept its clip continuing the old one; and a continuing shot's frame file was
+        written once per shot, so a re-render would have started from the old clip's frame."""
+        from pipeline import consistency
+
+        adapter = scripted()
+
+        def only_a(run_ctx, job_id):
+            with session_scope(run_ctx.db_url) as session:
+                shots = select(Shot.id).where(Shot.job_id == job_id, Shot.key == "a")
+                return list(session.scalars(shots))
+
+        monkeypatch.setattr(consistency, "check", only_a)
+        board = tiny_board(shot("a"), shot("b", continues=True), consistency="rerender")
+        job_id, status = _run(ctx, board, tmp_path)
+        assert status == "delivered"
+        assert [r.shot_id for r in adapter.submitted] == ["a", "b", "a", "b"]
+        first, again = (r.reference_image for r in adapter.submitted if r.shot_id == "b")
+        assert first is not None
+        assert again is not None
+        assert again.read_bytes() != first.read_bytes(), "b starts from a's new last frame"
+        _, _, tries, kinds = _rows(ctx, job_id)
+        assert kinds.count("shot.consistency_rerender") == 2
+        assert [t.status for t in tries["b"]] == ["accepted", "accepted"]
 
 
 class TestResumeMidGate:

@@ -6,7 +6,6 @@ the cut goes on with the still, and that was judged on the cut's two frames, not
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
