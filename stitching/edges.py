@@ -41,15 +41,14 @@ class RunStats:
     frozen: int
 
 
-def still_reference(frames: list[Gray]) -> Gray | None:
-    """The frame that the still run holding the last of ``frames`` is measured from, by
-    ``longest_still``'s rule (None for no frames): a frame after them continues that run when it
-    is within ``FREEZE_MAD`` of this one, whatever it differs from the last."""
-    start = 0
-    for k in range(1, len(frames)):
-        if mad(frames[k], frames[start]) >= FREEZE_MAD:
+def _run_starts(frames: list[Gray]) -> list[int]:
+    """For each frame, the index of the frame its still run is measured from (``longest_still``)."""
+    starts, start = [], 0
+    for k, frame in enumerate(frames):
+        if k and mad(frame, frames[start]) >= FREEZE_MAD:
             start = k
-    return frames[start] if frames else None
+        starts.append(start)
+    return starts
 
 
 def longest_still(frames: list[Gray]) -> int:
@@ -58,12 +57,16 @@ def longest_still(frames: list[Gray]) -> int:
     freeze started on, not with the previous frame (``libavfilter/vf_freezedetect.c``,
     ``activate``: the reference frame is replaced only by a frame that is not frozen): a picture
     that moves by a little every frame is not frozen."""
-    best, start = 0, 0
-    for k in range(1, len(frames)):
-        if mad(frames[k], frames[start]) >= FREEZE_MAD:
-            start = k
-        best = max(best, k - start + 1 if k > start else 0)
-    return best
+    return max(
+        (k - start + 1 for k, start in enumerate(_run_starts(frames)) if k > start), default=0
+    )
+
+
+def still_reference(frames: list[Gray]) -> Gray | None:
+    """The frame that the still run holding the last of ``frames`` is measured from, by
+    ``longest_still``'s rule (None for no frames): a frame after them continues that run when it
+    is within ``FREEZE_MAD`` of this one, whatever it differs from the last."""
+    return frames[_run_starts(frames)[-1]] if frames else None
 
 
 def run_stats(frames: list[Gray]) -> RunStats:
