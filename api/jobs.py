@@ -167,7 +167,8 @@ def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any
     status_code=202,
     response_model=JobRead,
     responses=responses(*AUTH, 400, 402, 404, 409, 413, 422),
-    summary="Re-render one shot (optionally a new prompt or a pinned model), then re-stitch",
+    summary="Re-render one shot (optionally a new prompt or a pinned model) and the shots "
+    "continuing from it, then re-stitch",
 )
 def rerender(
     job_id: str,

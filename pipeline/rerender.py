@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import router
@@ -27,8 +28,10 @@ from foundation.errors import (
 from foundation.states import JOB_RERENDERABLE, JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, parse_storyboard
 from ledger import service as ledger
+from pipeline import continuity
 from pipeline.context import RunContext
 from pipeline.planning import route, route_record
+from pipeline.refusals import shot_path
 from pipeline.requests import build_request, shot_spec
 from pipeline.transitions import attempt_opened, job_to, shot_to
 from store import jobs
@@ -57,19 +60,34 @@ def _edited_storyboard(
     return parse_storyboard(data, "storyboard"), path
 
 
-def _route_one(
-    ctx: RunContext, board: Storyboard, mode: Mode, shot_key: str, path: str, tenant: str
-) -> tuple[router.ShotDecision, tuple[router.VariantChoice, ...]]:
-    """The shot's new decision, and the plan's variant choices (its native renders)."""
+def _route_keys(
+    ctx: RunContext, board: Storyboard, mode: Mode, keys: list[str], tenant: str
+) -> tuple[dict[str, router.ShotDecision], tuple[router.VariantChoice, ...]]:
+    """The shots' new decisions, and the plan's variant choices (their native renders)."""
     plan = route(ctx, board, mode, tenant)
-    decision = plan.decisions[shot_key]
-    if not decision.candidates:
-        problems = [
-            Problem(f"{path}.model", f"{model}: {'; '.join(reasons)}")
-            for model, reasons in sorted(decision.rejected.items())
-        ]
-        raise InvalidInputError(f"no model can re-render shot {shot_key!r}", problems[:20])
-    return decision, plan.variants
+    stored = board.model_dump(mode="json")
+    for key in keys:
+        decision = plan.decisions[key]
+        if not decision.candidates:
+            path = shot_path(stored, key)
+            problems = [
+                Problem(f"{path}.model", f"{model}: {'; '.join(reasons)}")
+                for model, reasons in sorted(decision.rejected.items())
+            ]
+            raise InvalidInputError(f"no model can re-render shot {key!r}", problems[:20])
+    return {key: plan.decisions[key] for key in keys}, plan.variants
+
+
+def _with_followers(session: Session, job: Job, shot_key: str) -> list[str]:
+    """``shot_key`` and the shots continuing from it, directly or through another, in order: each
+    started from the frame (or extends the clip) of the shot before it, which the re-render
+    replaces, so it is rendered again after it."""
+    shots = list(session.scalars(select(Shot).where(Shot.job_id == job.id)))
+    waits_for = continuity.dependencies(job.storyboard, shots)
+    by_pk = {shot.id: shot for shot in shots}
+    asked = next(shot.id for shot in shots if shot.key == shot_key)
+    chosen = continuity.with_followers(waits_for, [asked])
+    return [by_pk[pk].key for pk in sorted(chosen, key=lambda pk: by_pk[pk].position)]
 
 
 def _open_attempt(
@@ -102,19 +120,21 @@ def _open_attempt(
     return attempt
 
 
-def _reset(
-    session: Session,
-    job: Job,
-    shot: Shot,
-    board: Storyboard,
-    routed: tuple[router.ShotDecision, tuple[router.VariantChoice, ...]],
-    edit: dict[str, Any],
-) -> None:
-    """The job back to ``planned`` with the edited storyboard; the shot back to a fresh route."""
+def _reset_job(session: Session, job: Job, board: Storyboard, shot_key: str) -> None:
+    """The job back to ``planned`` with the edited storyboard."""
     job.storyboard = board.model_dump(mode="json")
     job.stage, job.error, job.error_shot = "planned", None, None
     job.verification = None
-    job_to(session, job, JobStatus.PLANNED, shot=shot.key)
+    job_to(session, job, JobStatus.PLANNED, shot=shot_key)
+
+
+def _reset(
+    session: Session,
+    shot: Shot,
+    routed: tuple[router.ShotDecision, tuple[router.VariantChoice, ...]],
+    edit: dict[str, Any],
+) -> None:
+    """The shot back to a fresh route."""
     shot.asset_path, shot.segment = None, None
     shot.verdict, shot.error, shot.cache_key = None, None, None
     decision, variants = routed
@@ -138,11 +158,13 @@ def rerender_shot(
     prompt: str | None = None,
     model: str | None = None,
 ) -> int:
-    """Reset one shot of a delivered or failed job for a new render; returns the new attempt's id.
+    """Reset one shot of a delivered or failed job for a new render, with the shots continuing
+    from it (``continues``: each is rendered again after it, from its new clip); returns the new
+    attempt's id of the shot asked for.
 
     Raises ``NotFoundError`` (no such job or shot), ``ConflictError`` (the job is not finished, or
     was cancelled), ``StoryboardError``/``InvalidInputError`` (the edit is invalid or unroutable)
-    and ``BudgetExceededError`` (the new attempt does not fit the job's budget); nothing changes then.
+    and ``BudgetExceededError`` (the new attempts do not fit the job's budget); nothing changes then.
     """
     with session_scope(ctx.db_url) as session:
         job = jobs.find_job(session, job_id)
@@ -150,16 +172,22 @@ def rerender_shot(
             raise NotFoundError(f"no job {job_id}")
         if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
-        board, path = _edited_storyboard(job, shot_key, prompt, model)
+        board, _ = _edited_storyboard(job, shot_key, prompt, model)
         mode, tenant = Mode(job.mode), job.tenant
-    decision, variants = _route_one(ctx, board, mode, shot_key, path, tenant)
+        keys = _with_followers(session, job, shot_key)
+    decisions, variants = _route_keys(ctx, board, mode, keys, tenant)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
-        shot = jobs.shot_by_key(session, job_id, shot_key)
-        assert shot is not None  # the storyboard has the shot
-        number = jobs.last_attempt_number(session, shot.id) + 1
-        edit = {"prompt_changed": prompt is not None, "attempt": number}
-        _reset(session, job, shot, board, (decision, variants), edit)
-        return _open_attempt(session, job, shot, shot_spec(job, shot_key), number).id
+        _reset_job(session, job, board, shot_key)
+        opened = []
+        for key in keys:
+            shot = jobs.shot_by_key(session, job_id, key)
+            assert shot is not None  # the storyboard has the shot
+            number = jobs.last_attempt_number(session, shot.id) + 1
+            edit: dict[str, Any] = {"prompt_changed": key == shot_key and prompt is not None}
+            edit |= {"attempt": number} | ({} if key == shot_key else {"follows": shot_key})
+            _reset(session, shot, (decisions[key], variants), edit)
+            opened.append(_open_attempt(session, job, shot, shot_spec(job, key), number).id)
+        return opened[0]

@@ -81,6 +81,47 @@ class TestRerenderService:
         runner.submit(job_id)
         assert runner.wait(job_id, timeout=60) == "delivered"
 
+    def test_the_shots_continuing_from_it_are_rendered_again_after_it(self, ctx):
+        """shot2 continues from shot1's last frame and shot3 from shot2's: re-rendering shot1
+        renders both again, each after the shot before it and from its new clip's last frame
+        (before, they kept clips continuing shot1's old one)."""
+        board = tiny_board(3)
+        for spec in board["scenes"][0]["shots"][1:]:
+            spec["continues"] = True
+        job_id = create_job(ctx, parse_storyboard(board), tenant="t")
+        runner = JobRunner(ctx)
+        try:
+            runner.submit(job_id)
+            assert runner.wait(job_id, timeout=60) == "delivered"
+            asked = rerender_shot(ctx, job_id, "shot1", prompt="a lighthouse in a storm")
+            with session_scope(ctx.db_url) as session:
+                opened = session.execute(
+                    select(Shot.key, Attempt.id, Attempt.status)
+                    .join(Attempt, Attempt.shot_id == Shot.id)
+                    .where(Shot.job_id == job_id, Attempt.number == 2)
+                    .order_by(Shot.position)
+                ).all()
+            assert [(key, status) for key, _, status in opened] == [
+                ("shot1", "reserved"), ("shot2", "reserved"), ("shot3", "reserved")
+            ]  # fmt: skip
+            assert opened[0][1] == asked
+            runner.submit(job_id)
+            assert runner.wait(job_id, timeout=60) == "delivered"
+        finally:
+            runner.shutdown()
+        with session_scope(ctx.db_url) as session:
+            rows = session.execute(
+                select(Shot.key, Attempt.status)
+                .join(Attempt, Attempt.shot_id == Shot.id)
+                .where(Shot.job_id == job_id, Attempt.number == 2)
+                .order_by(Shot.position)
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            ("shot1", "accepted"), ("shot2", "accepted"), ("shot3", "accepted")
+        ]  # fmt: skip
+        frames = sorted(ctx.work_dir(job_id).glob("lastframe-shot2-*.png"))
+        assert len(frames) == 2, "shot2 started from shot1's new clip, not the old frame file"
+
     def test_refusals(self, ctx, delivered):
         job_id, _ = delivered
         with pytest.raises(NotFoundError):
