@@ -194,13 +194,21 @@ def crop_path(raw: tuple[float, ...], frame: int, crop: int, rate: Fraction) -> 
 
 
 def step_expression(offsets: list[int]) -> str:
-    """An FFmpeg expression of the frame number ``n`` worth ``offsets[n]`` on every frame: the
-    first offset plus each later change from its frame on (``gte(n,k)`` is 1 from frame k)."""
-    if not offsets:
-        return "0"
-    terms = [str(offsets[0])]
-    for index in range(1, len(offsets)):
-        change = offsets[index] - offsets[index - 1]
-        if change:
-            terms.append(f"{change:+d}*gte(n,{index})")
-    return "".join(terms)
+    """An FFmpeg expression of the frame number ``n`` worth ``offsets[n]`` on every frame (the
+    last offset after them): a balanced tree of ``if(lt(n,k),...)`` over the runs of equal
+    offsets. FFmpeg's expression parser refuses an expression nested past a fixed depth
+    (``libavutil/eval.c``); the sum of one ``gte(n,k)`` per change it had before passed it on a
+    12 s shot whose crop moved about 100 times (``Failed to configure input pad on Parsed_crop``:
+    a 34x60 variant of a 320x180 board failed after its shots were made, explorer seed 12065;
+    80 changes passed, 100 did not). The tree nests about log2 of the changes deep."""
+    runs = [(0, offsets[0])] if offsets else [(0, 0)]
+    runs += [(k, offsets[k]) for k in range(1, len(offsets)) if offsets[k] != offsets[k - 1]]
+    return _step_tree(runs)
+
+
+def _step_tree(runs: list[tuple[int, int]]) -> str:
+    if len(runs) == 1:
+        return str(runs[0][1])
+    middle = len(runs) // 2
+    first, rest = _step_tree(runs[:middle]), _step_tree(runs[middle:])
+    return f"if(lt(n,{runs[middle][0]}),{first},{rest})"
