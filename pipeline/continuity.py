@@ -10,10 +10,11 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import av
 import cv2
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import Asset
@@ -24,7 +25,7 @@ from quality.image_safety import UnreadableImageError
 from quality.repair import trim
 from quality.screening import screener_for
 from store import jobs
-from store.models import Shot
+from store.models import Job, Shot
 
 
 def frame_name(key: str, clip: str) -> str:
@@ -73,6 +74,28 @@ class Placed(Protocol):
     def key(self) -> str: ...
     @property
     def position(self) -> int: ...
+
+
+class PlacedShot(NamedTuple):
+    id: int
+    key: str
+    position: int
+    status: str
+
+
+def placed_shots(session: Session, job_id: str) -> tuple[dict[str, Any], list[PlacedShot]]:
+    """The job's storyboard and its shots' ids, keys, positions and statuses (not whole rows:
+    a step that asks where every shot is reads no routes, verdicts or segments)."""
+    board = session.scalar(select(Job.storyboard).where(Job.id == job_id))
+    shots = session.execute(
+        select(Shot.id, Shot.key, Shot.position, Shot.status).where(Shot.job_id == job_id)
+    ).all()
+    return board or {"scenes": []}, [PlacedShot(*row) for row in shots]
+
+
+def waits_for(session: Session, job_id: str) -> dict[int, int]:
+    """``dependencies`` of the job as stored."""
+    return dependencies(*placed_shots(session, job_id))
 
 
 def dependencies(storyboard: dict[str, Any], shots: Sequence[Placed]) -> dict[int, int]:

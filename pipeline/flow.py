@@ -41,7 +41,6 @@ from pipeline.shot_steps import (
     keyframe,
     native_renders,
     normalise,
-    placed_shots,
     poll,
     sheet,
     shot_of,
@@ -176,8 +175,7 @@ def _unfinished_shots(ctx: RunContext, job_id: str) -> list[int]:
 
 def _waits_for(ctx: RunContext, job_id: str) -> dict[int, int]:
     with session_scope(ctx.db_url) as session:
-        board, shots = placed_shots(session, job_id)
-    return continuity.dependencies(board, shots)
+        return continuity.waits_for(session, job_id)
 
 
 def _redrive(cur: Cursor, shot_pks: list[int], waits_for: dict[int, int]) -> list[Move]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import router
@@ -82,11 +81,10 @@ def _with_followers(session: Session, job: Job, shot_key: str) -> list[str]:
     """``shot_key`` and the shots continuing from it, directly or through another, in order: each
     started from the frame (or extends the clip) of the shot before it, which the re-render
     replaces, so it is rendered again after it."""
-    shots = list(session.scalars(select(Shot).where(Shot.job_id == job.id)))
-    waits_for = continuity.dependencies(job.storyboard, shots)
+    board, shots = continuity.placed_shots(session, job.id)
     by_pk = {shot.id: shot for shot in shots}
     asked = next(shot.id for shot in shots if shot.key == shot_key)
-    chosen = continuity.with_followers(waits_for, [asked])
+    chosen = continuity.with_followers(continuity.dependencies(board, shots), [asked])
     return [by_pk[pk].key for pk in sorted(chosen, key=lambda pk: by_pk[pk].position)]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -112,26 +111,9 @@ def _orphaned(session: Session, shot: Shot) -> bool:
     """A planned shot whose ``continues`` predecessor ended without a clip."""
     if shot.status != ShotStatus.PLANNED:
         return False
-    board, shots = placed_shots(session, shot.job_id)
+    board, shots = continuity.placed_shots(session, shot.job_id)
     after = continuity.dependencies(board, shots).get(shot.id)
     return after is not None and next(s.status for s in shots if s.id == after) in SHOT_LOST
-
-
-class _Placed(NamedTuple):
-    id: int
-    key: str
-    position: int
-    status: str
-
-
-def placed_shots(session: Session, job_id: str) -> tuple[dict[str, Any], list[_Placed]]:
-    """The job's storyboard and its shots' ids, keys, positions and statuses (not whole rows:
-    a step that asks where every shot is reads no routes, verdicts or segments)."""
-    board = session.scalar(select(Job.storyboard).where(Job.id == job_id))
-    shots = session.execute(
-        select(Shot.id, Shot.key, Shot.position, Shot.status).where(Shot.job_id == job_id)
-    ).all()
-    return board or {"scenes": []}, [_Placed(*row) for row in shots]
 
 
 def voice(ctx: RunContext, cur: Cursor) -> list[Move]:
@@ -273,7 +255,7 @@ def shot_over(ctx: RunContext, cur: Cursor, shot_pk: int) -> list[Move]:
     ``finish``."""
     job_id = cur.job_id
     with session_scope(ctx.db_url) as session:
-        board, shots = placed_shots(session, job_id)
+        board, shots = continuity.placed_shots(session, job_id)
         all_done = all(shot.status in SHOT_ENDED for shot in shots)
         # the job's bed, read after this shot's commit as the music step reads the shots after its
         all_done = all_done and music_stage.outcome(session, job_id, board) != "pending"
