@@ -9,7 +9,7 @@ stitcher), so a programme longer than every model's maximum is not refused; a pr
 every model's ``max_prompt_chars`` is, at ``music.prompt``, and so is a bed no enabled model can
 compose (``--providers live`` without an ElevenLabs key in a final render). Hosted models are
 routed first; the free local bed (``local/music``) composes when the run is local or, in a
-preview, when no hosted model can.
+preview, when no hosted model can (at planning, or at run time: it ends a preview's chain).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def route_bed(
     ctx: RunContext, need: Need, providers: Collection[str], mode: Mode | str
 ) -> StageDecision:
     """The music stage: hosted models first; the local bed when the run is local, or in a
-    preview when no hosted model can compose it."""
+    preview when no hosted model can compose it (it ends a preview's hosted chain)."""
 
     def route(among: Collection[str]) -> StageDecision:
         return route_stage(
@@ -98,7 +98,7 @@ def route_bed(
             allow_unverified=ctx.settings.allow_unverified,
         )
 
-    return hosted_first(route, providers, str(mode))
+    return hosted_first(route, providers, str(mode), stand_in=True)
 
 
 def plan_music(ctx: RunContext, board: Storyboard, mode: Mode | str) -> StageDecision | None:

@@ -5,7 +5,8 @@ any spend.
 
 A line is voiced when the shot has ``dialogue`` and a ``speaker`` whose character has a ``voice``.
 Hosted tts models are routed first; the free local voice (``local/voice``) speaks when the run is
-local (``--providers local``, a free preview) or, in a preview, when no hosted model can. A line
+local (``--providers local``, a free preview) or, in a preview, when no hosted model can (at
+planning, or at run time: it ends a preview's chain). A line
 longer than every tts model's ``max_input_chars`` is refused at its ``dialogue``; a voice no
 enabled model can honour (``openai:onyx`` with OpenAI disabled) at the character's ``voice``.
 """
@@ -100,7 +101,7 @@ def route_line(
     ctx: RunContext, line: Line, providers: Collection[str], mode: Mode | str
 ) -> StageDecision:
     """The tts stage of ``line``: hosted models first; the local voice when the run is local, or
-    in a preview when no hosted model can speak the line."""
+    in a preview when no hosted model can speak the line (it ends a preview's hosted chain)."""
     seconds = expected_seconds(line.text)
 
     def route(among: Collection[str]) -> StageDecision:
@@ -119,7 +120,7 @@ def route_line(
             allow_unverified=ctx.settings.allow_unverified,
         )
 
-    return hosted_first(route, providers, str(mode))
+    return hosted_first(route, providers, str(mode), stand_in=True)
 
 
 def plan_voices(ctx: RunContext, board: Storyboard, mode: Mode | str) -> dict[str, StageDecision]:

@@ -151,19 +151,27 @@ def stage_providers(choice: str, hosted: Mapping[str, str], settings: Any) -> fr
 
 
 def hosted_first(
-    route: Callable[[Collection[str]], StageDecision], providers: Collection[str], mode: str
+    route: Callable[[Collection[str]], StageDecision],
+    providers: Collection[str],
+    mode: str,
+    *,
+    stand_in: bool = False,
 ) -> StageDecision:
     """A stage routed among the hosted providers; the local model instead when the run is local,
     or in a preview when no hosted model can serve (the hosted models' reasons kept, and the local
-    models' own: the hosted route only says their provider was left out)."""
+    models' own: the hosted route only says their provider was left out). ``stand_in``: the
+    local model's output is a fair stand-in in a preview (nothing paid is made from it), so in a
+    preview it also ends the hosted chain, the fallback when every hosted model fails at run
+    time."""
     hosted = set(providers) - {"local"}
     decision = route(hosted)
-    if not decision.chain and "local" in providers and (not hosted or mode == "preview"):
-        local = route({"local"})
-        chosen = {c.model_id for c in local.chain}
-        hosted_why = {m: r for m, r in decision.rejected.items() if m not in chosen}
-        local_why = {m: r for m, r in local.rejected.items() if m.startswith("local/")}
-        return StageDecision(
-            decision.kind, local.chain, {**local.rejected, **hosted_why, **local_why}
-        )
-    return decision
+    if "local" not in providers or (hosted and mode != "preview"):
+        return decision
+    if decision.chain and not stand_in:
+        return decision
+    local = route({"local"})
+    chain = decision.chain + local.chain
+    chosen = {c.model_id for c in chain}
+    local_why = {m: r for m, r in local.rejected.items() if m.startswith("local/")}
+    why = {**local.rejected, **decision.rejected, **local_why}
+    return StageDecision(decision.kind, chain, {m: r for m, r in why.items() if m not in chosen})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from adapters.errors import RejectedInputError
+from adapters.errors import RateLimitedError, RejectedInputError
 from adapters.music import MusicClient
 from foundation.errors import InvalidInputError
 from foundation.settings import Settings, get_settings
@@ -153,6 +153,53 @@ def test_no_model_delivering_a_bed_fails_the_stage_with_its_reason(tmp_path, mon
     assert "bad_prompt" in why
     assert music_stage.compose(ctx, job_id) == 0.0  # idempotent: nothing asked again
     assert len(tries_of(ctx, job_id)) == 1
+
+
+def busy_elevenlabs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ElevenLabs answers every compose with a 429; the local bed composes as it does."""
+    compose = MusicClient.compose
+
+    def rate_limited(self, request):
+        if self.provider == "elevenlabs":
+            raise RateLimitedError("HTTP 429: system_busy", self.provider, retry_after=0.0)
+        return compose(self, request)
+
+    monkeypatch.setattr(MusicClient, "compose", rate_limited)
+
+
+def compose_until_over(ctx: RunContext, job_id: str) -> None:
+    for _ in range(10):
+        if music_stage.compose(ctx, job_id) == 0.0:
+            return
+    raise AssertionError("the music stage never ended")
+
+
+def test_a_preview_whose_hosted_models_all_fail_takes_the_free_local_bed(tmp_path, monkeypatch):
+    """In a preview the local bed ends the hosted chain: a hosted model that keeps answering 429
+    costs the preview its generated bed, not the job (before, the preview failed at stage
+    ``music`` after its shots were paid). A final render keeps failing instead."""
+    busy_elevenlabs(monkeypatch)
+    ctx = context("emulated", tmp_path)
+    preview = music.plan_music(ctx, scored(mode="preview"), "preview")
+    final = music.plan_music(ctx, scored(), "final")
+    assert preview is not None
+    assert final is not None
+    assert [c.model_id for c in preview.chain] == ["elevenlabs/music-v1", "local/music"]
+    assert [c.model_id for c in final.chain] == ["elevenlabs/music-v1"]
+    assert preview.quote_usd == final.quote_usd  # quoted at the hosted model all the same
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        previewed = job_of(ctx, tmp_path)
+        compose_until_over(ctx, previewed)
+        finished = create_job(ctx, scored(), output=tmp_path / "final.mp4")
+        compose_until_over(ctx, finished)
+    tries = [(t.model_id, t.status, t.error_kind) for t in tries_of(ctx, previewed)]
+    assert tries == [("elevenlabs/music-v1", "failed", "rate_limited")] * 3 + [
+        ("local/music", "accepted", None)
+    ]
+    assert music_stage.bed_of(ctx, previewed)[1] is None
+    assert [t.status for t in tries_of(ctx, finished)] == ["failed"] * 3
+    assert "system_busy" in (music_stage.failure(ctx, finished) or "")
 
 
 def test_a_job_whose_bed_no_model_delivers_fails_at_the_music_stage(tmp_path, monkeypatch):

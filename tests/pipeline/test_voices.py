@@ -37,9 +37,11 @@ def _openai_speech_still_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "today", lambda: BEFORE_OPENAI_SPEECH_SHUTDOWN)
 
 
-def voiced(line: str = "We leave at dawn.", voice: str = "calm, low", duration: float = 3):
+def voiced(
+    line: str = "We leave at dawn.", voice: str = "calm, low", duration: float = 3, **top: object
+):
     spoken = shot("a", duration=duration, characters=["mara"], dialogue=line, speaker="mara")
-    return tiny_board(spoken, shot("b"), characters=[MARA | {"voice": voice}])
+    return tiny_board(spoken, shot("b"), characters=[MARA | {"voice": voice}], **top)
 
 
 def context(providers: str) -> RunContext:
@@ -95,8 +97,10 @@ def test_emulated_routing_ranks_by_cost_and_keeps_a_fallback_chain():
     (decision,) = voices.plan_voices(ctx, voiced(), "preview").values()
     chain = [c.model_id for c in decision.chain]
     assert chain[0] == "openai/tts-1"  # $15/1M characters: the cheapest hosted voice
-    assert "local/voice" not in chain  # hosted models speak when they can
-    assert len(chain) == 3
+    assert chain[-1] == "local/voice"  # a preview's stand-in when every hosted voice fails
+    assert len(chain) == 4
+    (final,) = voices.plan_voices(ctx, voiced(), "final").values()
+    assert "local/voice" not in [c.model_id for c in final.chain]
 
 
 def test_an_open_breaker_moves_the_model_down_the_chain():
@@ -283,3 +287,42 @@ def test_a_short_line_that_may_fit_is_routed():
         context("emulated"), voiced("We leave now.", duration=1.0), "preview"
     ).values()
     assert decision.chain
+
+
+def test_a_preview_whose_hosted_voices_all_fail_speaks_with_the_local_voice(tmp_path, monkeypatch):
+    """In a preview the local voice ends the hosted chain: every hosted voice failing a line
+    costs the preview its hosted voice, not the shot; a final render's shot fails instead."""
+    from adapters.errors import ProviderFailureError
+    from adapters.speech import SpeechClient
+
+    real = SpeechClient.speak
+
+    def speak(self, request):
+        if self.provider == "local":
+            return real(self, request)
+        raise ProviderFailureError("HTTP 500: synthesis failed", self.provider)
+
+    monkeypatch.setattr(SpeechClient, "speak", speak)
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    spoken = {}
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        for mode in ("preview", "final"):
+            job_id = create_job(ctx, voiced(mode=mode), output=tmp_path / f"{mode}.mp4")
+            with session_scope(ctx.db_url) as session:
+                query = select(Shot.id).where(Shot.job_id == job_id, Shot.key == "a")
+                spoken[mode] = session.scalars(query).one()
+            for _ in range(20):
+                if voice_stage.speak(ctx, spoken[mode]) == 0.0:
+                    break
+    previewed = sorted(tries_of(ctx, spoken["preview"]), key=lambda a: -a.number)
+    hosted = [c.model_id for c in voices.plan_voices(ctx, voiced(), "final")["a"].chain]
+    assert [(a.model_id, a.status) for a in previewed] == [
+        *((model, "failed") for model in hosted for _ in range(3)),  # each tried three times
+        ("local/voice", "accepted"),
+    ]
+    finals = tries_of(ctx, spoken["final"])
+    assert {a.status for a in finals} == {"failed"}
+    assert "local/voice" not in {a.model_id for a in finals}
+    with session_scope(ctx.db_url) as session:
+        assert session.get_one(Shot, spoken["final"]).status == "failed"
