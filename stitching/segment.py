@@ -132,7 +132,11 @@ def video_chain(
     ``crop`` (a reframe) is cut out of the source picture first; an ``hdr`` (PQ or HLG) picture
     is tone-mapped to BT.709 SDR (``tone_map``). ``colour`` is how the source's Y'CbCr is read
     (``MediaInfo.colour``: its tags, else what players assume for its size); None leaves it to
-    FFmpeg, which takes an untagged picture as BT.601 whatever its size."""
+    FFmpeg, which takes an untagged picture as BT.601 whatever its size. The frames are stamped
+    0, 1, 2... on a time base of one frame: ``setpts=N/FRAME_RATE/TB`` is computed in floating
+    point and truncated, and after ``tpad`` it stamped frame 11 at 29.97 fps (and most frames at
+    112.686) one frame early; the segment's encoder re-timed them, but a transition window made
+    beside it from the same picture lost a frame where two shared a time."""
     w, h = profile.width, profile.height
     if crop is not None:
         video = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
@@ -149,7 +153,8 @@ def video_chain(
         .filter("format", profile.pix_fmt)
         .filter("tpad", stop_mode="clone", stop=hold)
         .filter("trim", end_frame=frames)
-        .filter("setpts", "N/FRAME_RATE/TB")
+        .filter("settb", f"{profile.rate.denominator}/{profile.rate.numerator}")
+        .filter("setpts", "N")
     )  # fmt: skip
 
 
@@ -176,7 +181,8 @@ def audio_chain(audio: Stream, profile: OutputProfile, frames: int) -> Stream:
         .filter("aformat", sample_fmts="fltp", sample_rates=sr, channel_layouts="stereo")
         .filter("apad")
         .filter("atrim", end_sample=profile.samples_for(frames))
-        .filter("asetpts", "N/SR/TB")
+        .filter("asettb", f"1/{sr}")
+        .filter("asetpts", "N")
         .filter("ebur128", **EBUR128_OPTIONS)
     )
 
