@@ -39,6 +39,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from board_strategies import boards, make_assets
+from explore_commit import commit_and_render
 
 # --- running one board ---------------------------------------------------------------------------
 
@@ -145,8 +146,8 @@ class Explorer:
         self.tally[outcome] = self.tally.get(outcome, 0) + 1
         key = f"{outcome}: {signature(detail)}"
         self.seen[key] = self.seen.get(key, 0) + 1
-        if self.seen[key] == 1 and outcome.startswith(("DEFECT", "review")):
-            name = f"{len(self.seen):04d}-{outcome.split(':')[0].replace(' ', '_')}"
+        if self.seen[key] == 1 and ("DEFECT" in outcome or "review" in outcome):
+            name = f"{len(self.seen):04d}-{re.sub(r'[^a-z]+', '_', outcome.split(' ')[0])}"
             (self.out / f"{name}.yaml").write_text(
                 "# "
                 + key.replace("\n", "\n# ")
@@ -177,7 +178,9 @@ class Explorer:
             job_id = self._create(ctx, parsed, board)
             if job_id is None:
                 return
-            self._render(ctx, job_id, parsed, board)
+            status = self.render_job(ctx, job_id, parsed, board)
+            if status == "delivered" and str(parsed.mode) == "preview":
+                commit_and_render(self, ctx, job_id, parsed, board)
         finally:
             shutil.rmtree(self.scratch / f"d{index}", ignore_errors=True)
 
@@ -225,7 +228,10 @@ class Explorer:
             traceback.print_exc()
         return None
 
-    def _render(self, ctx: Any, job_id: str, parsed: Any, board: dict[str, Any]) -> None:
+    def render_job(
+        self, ctx: Any, job_id: str, parsed: Any, board: dict[str, Any], prefix: str = ""
+    ) -> str:
+        """Render the job and record its outcome (``prefix``: a commit's final job); its status."""
         from concurrent.futures import TimeoutError as FutureTimeout
 
         from pipeline.engine import EmbeddedEngine
@@ -237,27 +243,28 @@ class Explorer:
             status = engine.start(job_id).result(timeout=limit)
         except FutureTimeout:
             engine.cancel(job_id)
-            self.record("DEFECT hang", f"no end after {limit:.0f}s", board)
-            return
+            self.record(f"{prefix}DEFECT hang", f"no end after {limit:.0f}s", board)
+            return "hang"
         except Exception as exc:
-            self.record("DEFECT crash in render", f"{type(exc).__name__}: {exc}", board)
+            self.record(f"{prefix}DEFECT crash in render", f"{type(exc).__name__}: {exc}", board)
             traceback.print_exc()
-            return
+            return "crash"
         report = job_report(ctx.db_url, job_id)
         unbalanced = ledger_problem(ctx.db_url, job_id, report)
         if unbalanced:
-            self.record("DEFECT ledger", unbalanced, board, report)
-            return
+            self.record(f"{prefix}DEFECT ledger", unbalanced, board, report)
+            return "unbalanced"
         if status == "delivered":
             problem = check_output(report, parsed)
             if problem:
-                self.record("DEFECT delivered wrong", problem, board, report)
-            else:
-                self.record("delivered", "", board)
-            return
-        self._failed(report, board)
+                self.record(f"{prefix}DEFECT delivered wrong", problem, board, report)
+                return "wrong"
+            self.record(f"{prefix}delivered", "", board)
+            return status
+        self._failed(report, board, prefix)
+        return str(status)
 
-    def _failed(self, report: dict[str, Any], board: dict[str, Any]) -> None:
+    def _failed(self, report: dict[str, Any], board: dict[str, Any], prefix: str) -> None:
         attempts = [a for s in report["shots"] for a in s["attempt_log"]]
         kinds = {a.get("error_kind") for a in attempts} - {None}
         error = str(report.get("error") or "")
@@ -272,17 +279,19 @@ class Explorer:
         detail = f"[{report.get('stage')}] {error[:200]} | {'; '.join(shot_errors)[:200]} | gate: {codes}"
         spent = float(report.get("spent_usd") or 0)
         if "over_budget" in kinds or "over the budget" in error.lower():
-            self.record("budget stop", detail, board)
+            self.record(prefix + "budget stop", detail, board)
         elif "1.25x allowed" in detail:  # a voiced line too long for its shot (tts stage, README)
-            self.record("tts line too long", detail, board)
+            self.record(prefix + "tts line too long", detail, board)
         elif report["status"] not in ("delivered", "failed", "cancelled"):
-            self.record("waits for an operator", detail, board)
+            self.record(prefix + "waits for an operator", detail, board)
         elif not error.strip():
-            self.record("DEFECT failed without a reason", detail, board, report)
+            self.record(prefix + "DEFECT failed without a reason", detail, board, report)
         elif self.faults:
-            self.record("review: given up under faults", detail, board, report)
+            self.record(prefix + "review: given up under faults", detail, board, report)
         else:
-            self.record("review failed" + (" after spend" if spent else ""), detail, board, report)
+            self.record(
+                prefix + "review failed" + (" after spend" if spent else ""), detail, board, report
+            )
 
 
 OPEN_ATTEMPTS = ("reserved", "submitting", "submitted", "rendering", "fetched", "gating")
