@@ -41,6 +41,7 @@ def commit_and_render(
     from foundation.errors import ShotlineError
     from foundation.storyboard import parse_storyboard
     from pipeline.commit import commit
+    from pipeline.context import RunContext
     from store.db import session_scope
     from store.models import Job
 
@@ -59,6 +60,7 @@ def commit_and_render(
         return
     with session_scope(ctx.db_url) as session:
         final_board = parse_storyboard(session.get_one(Job, result.final_job_id).storyboard)
-    ctx.base_urls = dict(explorer.full.base_urls)
-    ctx.judge_base_urls = dict(explorer.full.judge_base_urls)
-    explorer.render_job(ctx, result.final_job_id, final_board, board, "commit: ")
+    final = RunContext.create("emulated", ctx.settings)  # adapters built for the full-size one
+    final.base_urls = dict(explorer.full.base_urls)
+    final.judge_base_urls = dict(explorer.full.judge_base_urls)
+    explorer.render_job(final, result.final_job_id, final_board, board, "commit: ")
