@@ -6,6 +6,7 @@ that motion: the mix stands still (``edges.FREEZE_MAD``) for longer than either 
 join check therefore compares the output's frozen run with the one the mix of the two segments'
 own frames has, drawn as ``blend`` draws it: the next shot's head faded in as an alpha plane that
 is ``i / overlap`` on the window's frame ``i`` (FFmpeg ``fade`` with ``nb_frames=overlap``).
+A cut is the crossfade of no frames: the two segments' own frames back to back.
 """
 
 from __future__ import annotations

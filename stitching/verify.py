@@ -137,9 +137,10 @@ by more."""
 def _mix(
     previous: ShotPlan, shot: ShotPlan, timeline: range, plan: EditPlan, frames: dict[int, Gray]
 ) -> tuple[int, float | None]:
-    """The frozen run a correct crossfade of the two segments has over ``timeline``, and how far
-    ``frames`` stray from it at most ((0, None) for other kinds, or when the proxies are gone)."""
-    if shot.transition.kind != "crossfade":
+    """The frozen run a correct join of the two segments has over ``timeline`` (a cut: their own
+    frames back to back; a crossfade: their mix), and how far ``frames`` stray from it at most
+    ((0, None) for other kinds, or when the proxies are gone)."""
+    if shot.transition.kind not in ("cut", "crossfade"):
         return 0, None
     mixed = crossfade_stretch(previous, shot, timeline, plan.profile)
     if mixed is None:
@@ -205,7 +206,9 @@ def _clean(plan: EditPlan, index: int, margin: int, frames: dict[int, Gray]) -> 
     # a fade's dip to black is a run of identical (black) frames too: frozen only beyond it
     dip = out.black if fade else 0
     frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, mixed_frozen, dip) + 1
-    frozen_bad = frozen_bad and (stray is None or stray > MIX_NOISE)
+    # a cut copies the segments' packets: its frames are theirs exactly, or it went wrong
+    noise = MIX_NOISE if shot.transition.kind == "crossfade" else 0.0
+    frozen_bad = frozen_bad and (stray is None or stray > noise)
     return {"shot": shot.shot_id, "frame": j, "black_run": out.black, "frozen_run": out.frozen,
             "source_black_run": source_black, "source_frozen_run": source_frozen,
             "mixed_frozen_run": mixed_frozen, "mix_stray": None if stray is None else round(stray, 2),

@@ -6,13 +6,14 @@ the cut goes on with the still, and that was judged on the cut's two frames, not
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from foundation.storyboard import Transition
 from stitching import OutputProfile, Segment, plan_edit
-from stitching.edges import longest_still, mad
+from stitching.edges import edges_path, longest_still, mad
 from stitching.verify import join_checks
 
 PROFILE = OutputProfile(160, 90, 48)  # 6 frames judged either side of a join
@@ -75,4 +76,72 @@ def test_a_still_the_edges_do_not_hold_is_still_refused() -> None:
     across the cut is longer than its sources explain."""
     join = _join(_timeline(head_still=4), head_frozen=1)
     assert (join["frozen_run"], join["source_frozen_run"]) == (6, 3)
+    assert not join["clean"], join
+
+
+PIXELS = SIDE * SIDE
+
+
+def _levels(lifted: int) -> np.ndarray:
+    """A still picture with its first ``lifted`` pixels one level up (``mad`` between two such
+    pictures: the difference of their counts over ``PIXELS``)."""
+    frame = np.full((SIDE, SIDE), 100, np.uint8)
+    frame.flat[:lifted] += 1
+    return frame
+
+
+def _saved(tmp_path: Path, name: str, frames: dict[int, np.ndarray]) -> Segment:
+    """A segment whose edge proxies (``edges.save_edges``' file) are ``frames``."""
+    segment = replace(_segment(name, 0, 0), path=tmp_path / f"{name}.mp4", video_sha=name)
+    indices = sorted(frames)
+    with edges_path(segment.path).open("wb") as handle:
+        np.savez(handle, indices=np.array(indices), frames=np.stack([frames[i] for i in indices]),
+                 digest=np.array(name))  # fmt: skip
+    return segment
+
+
+def _flicker_across_the_cut(tmp_path: Path) -> tuple[Segment, Segment, dict[int, np.ndarray]]:
+    """The earlier shot moves until its last frame; the later one flickers for 6 frames between
+    two pictures 0.5 apart (neither edge holds still by itself), each 0.4 or less from the earlier
+    shot's last frame: across the cut they hold still together, measured from that frame, for 7
+    frames."""
+    tenth = PIXELS // 10
+    last = _levels(5 * tenth)
+    head = {k: _levels(6 * tenth if k % 2 else tenth) for k in range(FRAMES)}
+    tail = {k: _moving(k) for k in range(FRAMES)} | {FRAMES - 1: last}
+    timeline = {k: tail[k] for k in range(FRAMES)} | {FRAMES + k: head[k] for k in range(FRAMES)}
+    for k in range(FRAMES + 6, 2 * FRAMES):
+        timeline[k] = _moving(k)
+    head |= {k: timeline[FRAMES + k] for k in range(6, FRAMES)}
+    return _saved(tmp_path, "a", tail), _saved(tmp_path, "b", head), timeline
+
+
+def test_a_still_only_the_two_shots_together_hold_is_explained_by_their_frames(tmp_path):
+    """Found by ``benchmarks/explore_boards.py`` (seed 12069): a 32x32 commit at 119.88 fps
+    failed at stitching after its shots were paid, its cut holding still for 8 frames against
+    the 6 its edges explained: each edge's run is measured from its own first frame, the run
+    across the cut from the earlier shot's frame, so it can outlast their sum. A cut copies the
+    segments' frames: the run their own frames make back to back is the one expected."""
+    first, second, timeline = _flicker_across_the_cut(tmp_path)
+    assert longest_still([timeline[k] for k in range(FRAMES, FRAMES + 6)]) == 0
+    plan = plan_edit([("a", first, Transition.parse("cut")), ("b", second, Transition.parse("cut"))],
+                     PROFILE)  # fmt: skip
+    _, clean = join_checks(plan, timeline, PROFILE.verify_margin)
+    (join,) = clean["joins"]
+    assert (join["frozen_run"], join["source_frozen_run"], join["mixed_frozen_run"]) == (7, 0, 7)
+    assert join["mix_stray"] == 0.0
+    assert join["clean"], join
+
+
+def test_a_frame_the_cut_repeats_is_still_refused(tmp_path):
+    """The same cut, but the output shows the earlier shot's last picture three more times
+    before it: not the segments' frames, and a still longer than theirs."""
+    first, second, timeline = _flicker_across_the_cut(tmp_path)
+    for k in range(FRAMES - 4, FRAMES - 1):
+        timeline[k] = timeline[FRAMES - 1]
+    plan = plan_edit([("a", first, Transition.parse("cut")), ("b", second, Transition.parse("cut"))],
+                     PROFILE)  # fmt: skip
+    _, clean = join_checks(plan, timeline, PROFILE.verify_margin)
+    (join,) = clean["joins"]
+    assert (join["frozen_run"], join["mixed_frozen_run"]) == (10, 7)
     assert not join["clean"], join
