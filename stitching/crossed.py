@@ -6,7 +6,12 @@ that motion: the mix stands still (``edges.FREEZE_MAD``) for longer than either 
 join check therefore compares the output's frozen run with the one the mix of the two segments'
 own frames has, drawn as ``blend`` draws it: the next shot's head faded in as an alpha plane that
 is ``i / overlap`` on the window's frame ``i`` (FFmpeg ``fade`` with ``nb_frames=overlap``).
-A cut is the crossfade of no frames: the two segments' own frames back to back.
+A cut is the crossfade of no frames: the two segments' own frames back to back. A fade through
+black is FFmpeg's ``xfade=transition=fadeblack`` (``libavfilter/vf_xfade.c``, FADEBLACK_TRANSITION:
+with ``progress`` going from 1 to 0 over the overlap, ``p * mix(a, black, s(0.8, 1, p)) +
+(1 - p) * mix(black, b, s(0.2, 1, p))``, ``s`` its ``smoothstep``; black is luma 0), drawn on
+the proxies (the mix is linear, so it commutes with their downscale but for what their grey
+clips below 0: measured within 2 grey levels of a real fade's proxies).
 """
 
 from __future__ import annotations
@@ -27,11 +32,37 @@ def _segment_frames(shot: ShotPlan, indices: list[int], profile: OutputProfile) 
     )
 
 
+BLACK = -16 * 255 / 219
+"""What ``fadeblack`` dips to, as the proxies carry it: luma 0 (``xfade``'s black for a YUV
+picture, below the limited range's 16), where the proxies' grey, read from limited-range luma, is
+0 at luma 16; what falls below is clipped to 0, as the proxies' conversion clips it."""
+
+
+def _smoothstep(edge0: float, edge1: float, x: float) -> float:
+    t = min(max((x - edge0) / (edge1 - edge0), 0.0), 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def _blend(kind: str, tail: Gray, head: Gray, weight: float) -> Gray:
+    """Frame ``weight`` (the head's share, 0 to 1) of a crossfade or a fade through black."""
+    if kind == "crossfade":
+        frame = (1 - weight) * tail.astype(float) + weight * head
+    else:
+        progress = 1 - weight
+        out = _smoothstep(0.8, 1.0, progress)
+        into = _smoothstep(0.2, 1.0, progress)
+        faded = out * tail.astype(float) + (1 - out) * BLACK
+        rising = into * BLACK + (1 - into) * head.astype(float)
+        frame = progress * faded + (1 - progress) * rising
+    return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+
+
 def crossfade_stretch(
     previous: ShotPlan, shot: ShotPlan, timeline: range, profile: OutputProfile
 ) -> list[Gray] | None:
-    """The timeline frames ``timeline`` of a correct crossfade from ``previous`` into ``shot``,
-    mixed from the segments' proxies and rounded to 8 bits; None when a proxy is missing."""
+    """The timeline frames ``timeline`` of a correct join from ``previous`` into ``shot`` (a cut,
+    a crossfade or a fade through black), drawn from the segments' proxies and rounded to 8
+    bits; None when a proxy is missing."""
     j, overlap = shot.timeline_in, shot.transition_frames
     prev_at = [t - previous.timeline_in for t in timeline if t < j + overlap]
     head_at = [t - j for t in timeline if t >= j]
@@ -47,6 +78,7 @@ def crossfade_stretch(
             mixed.append(head[t - j])
         else:
             weight = (t - j) / overlap
-            frame = (1 - weight) * tail[t - previous.timeline_in] + weight * head[t - j]
-            mixed.append(np.rint(frame).astype(np.uint8))
+            mixed.append(
+                _blend(shot.transition.kind, tail[t - previous.timeline_in], head[t - j], weight)
+            )
     return mixed

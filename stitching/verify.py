@@ -134,13 +134,19 @@ stands still for 21); a window holding one picture for 40 frames where the mix m
 by more."""
 
 
+FADE_NOISE = 4.0
+"""Grey levels by which a fade through black's encoded frames may differ from the one drawn on
+the segments' proxies (``crossed``): up to 3.5 measured, where the head rises out of black and
+its darkest pixels are clipped one by one in the picture but as the proxies' averages there."""
+
+
 def _mix(
     previous: ShotPlan, shot: ShotPlan, timeline: range, plan: EditPlan, frames: dict[int, Gray]
 ) -> tuple[int, float | None]:
     """The frozen run a correct join of the two segments has over ``timeline`` (a cut: their own
     frames back to back; a crossfade: their mix), and how far ``frames`` stray from it at most
     ((0, None) for other kinds, or when the proxies are gone)."""
-    if shot.transition.kind not in ("cut", "crossfade"):
+    if shot.transition.kind not in ("cut", "crossfade", "fade"):
         return 0, None
     mixed = crossfade_stretch(previous, shot, timeline, plan.profile)
     if mixed is None:
@@ -207,7 +213,7 @@ def _clean(plan: EditPlan, index: int, margin: int, frames: dict[int, Gray]) -> 
     dip = out.black if fade else 0
     frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, mixed_frozen, dip) + 1
     # a cut copies the segments' packets: its frames are theirs exactly, or it went wrong
-    noise = MIX_NOISE if shot.transition.kind == "crossfade" else 0.0
+    noise = {"crossfade": MIX_NOISE, "fade": FADE_NOISE}.get(shot.transition.kind, 0.0)
     frozen_bad = frozen_bad and (stray is None or stray > noise)
     return {"shot": shot.shot_id, "frame": j, "black_run": out.black, "frozen_run": out.frozen,
             "source_black_run": source_black, "source_frozen_run": source_frozen,
