@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -169,24 +170,42 @@ def _price(plan: router.Plan, key: str) -> float:
     return float("inf") if primary is None else primary.quote_usd
 
 
+def _unroutable(plan: router.Plan, keys: Collection[str]) -> list[Problem]:
+    return [
+        Problem(u.path, router.unroutable_message(u)) for u in plan.unroutable if u.shot_id in keys
+    ]
+
+
+def _split(plan: router.Plan, keys: Collection[str]) -> list[Problem]:
+    return [
+        Problem(
+            f"shots.{s.shot_id}",
+            f"{s.explain()}; a commit keeps one final shot per preview shot, so render this "
+            "storyboard at final (`render --mode final`) for a shot the final splits",
+        )
+        for s in plan.long_shots
+        if s.shot_id in keys
+    ]
+
+
+def uncommittable(ctx: RunContext, board: Storyboard, tenant: str = "local") -> list[Problem]:
+    """The shots of a preview of ``board`` that a commit could not take to final (routed at final
+    as the commit routes them, without the preview's first frames), each with why: a preview of
+    them is spent for nothing a commit can use."""
+    plan = _route(ctx, board, tenant)
+    keys = [shot.id for _, shot in board.shots()]
+    return _unroutable(plan, keys) + _split(plan, keys)
+
+
 def _lines(
     plan: router.Plan, approved: list[str], framed: set[str]
 ) -> tuple[router.QuoteLine, ...]:
-    unroutable = [u for u in plan.unroutable if u.shot_id in approved]
+    unroutable = _unroutable(plan, approved)
     if unroutable:
-        problems = [Problem(u.path, router.unroutable_message(u)) for u in unroutable]
-        raise StoryboardError("some approved shots cannot be rendered at final", problems)
-    split = [s for s in plan.long_shots if s.shot_id in approved]
+        raise StoryboardError("some approved shots cannot be rendered at final", unroutable)
+    split = _split(plan, approved)
     if split:
-        problems = [
-            Problem(
-                f"shots.{s.shot_id}",
-                f"{s.explain()}; a commit keeps one final shot per preview shot, so render this "
-                "storyboard at final (`render --mode final`) for a shot the final splits",
-            )
-            for s in split
-        ]
-        raise StoryboardError("some approved shots are split into segments at final", problems)
+        raise StoryboardError("some approved shots are split into segments at final", split)
     lines = {line.shot_id: line for line in plan.forecast.shots}
     return tuple(replace(lines[key], first_frame=key in framed) for key in approved)
 

@@ -1,10 +1,11 @@
-"""Notes the CLI prints before a render: what the run will not do that the storyboard asks for."""
+"""Notes the CLI prints before a render: what the run will not do that the storyboard asks for,
+and the shots of a preview that a commit could not take to final."""
 
 from __future__ import annotations
 
 import router
 from foundation.storyboard import Mode, Storyboard
-from pipeline import planning
+from pipeline import commit, planning
 from pipeline.context import RunContext
 
 
@@ -36,3 +37,24 @@ def local_pin_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None
         keys = ", ".join(f"SHOTLINE_{router.CREDENTIALS[p].upper()}" for p in hosted)
         fix = f"set {keys} to use them, or try --providers emulated"
     return f"{why}; pins ignored: {ignored}. {fix[0].upper()}{fix[1:]}."
+
+
+def commit_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None:
+    """For a preview: the shots a commit could not take to final, and why (``commit.uncommittable``;
+    the commit would refuse them before any spend, after the preview was paid for)."""
+    if mode != Mode.PREVIEW:
+        return None
+    problems = commit.uncommittable(ctx, board)
+    if not problems:
+        return None
+    listed = "; ".join(f"{p.path}: {p.message}" for p in problems)
+    return (
+        f"a commit of this preview could not take {len(problems)} shot(s) to final: {listed}. "
+        "Change them before previewing, or render them with --mode final."
+    )
+
+
+def notes(ctx: RunContext, board: Storyboard, mode: Mode) -> list[str]:
+    """Every note for a render of ``board`` in ``mode``."""
+    found = (local_pin_note(ctx, board, mode), commit_note(ctx, board, mode))
+    return [note for note in found if note]

@@ -36,12 +36,13 @@ JOB_ROW = "(job)"  # the row of the stage the whole job has once (its music bed)
 
 
 class Planned(NamedTuple):
-    """What ``plan`` prints: the routing, a note on local pins, the variants, each stage's record
+    """What ``plan`` prints: the routing, its notes (local pins, shots a commit could not take to
+    final), the variants, each stage's record
     (by shot: tts, keyframes; by character: sheets; the job's bed) and, when the storyboard's
     budget cannot pay its cheapest routing, the refusal ``render`` would exit with."""
 
     plan: router.Plan
-    note: str | None
+    notes: list[str]
     variants: list[dict[str, Any]]
     stages: Stages
     drawn: Stages
@@ -56,7 +57,7 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     from pipeline import planning, previews, voices
     from pipeline.context import RunContext
     from shotline.emulated import use_running_emulator
-    from shotline.notes import local_pin_note
+    from shotline.notes import notes
 
     board = load_storyboard(storyboard)
     ctx = RunContext.create(providers, get_settings())
@@ -75,7 +76,7 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     from pipeline.variant_plan import variants_of
 
     return Planned(
-        plan, local_pin_note(ctx, board, mode), variants_of(board, plan), stages, drawn, bed,
+        plan, notes(ctx, board, mode), variants_of(board, plan), stages, drawn, bed,
         sheeted, refusal,
     )  # fmt: skip
 
@@ -230,7 +231,7 @@ def print_json(planned: Planned) -> None:
     data = result.to_dict() | {
         "variants": planned.variants, "stages": planned.stages, "sheets": planned.sheeted,
         "keyframes": planned.drawn, "music": planned.bed,
-        "budget_refused": refusal.message if refusal else None,
+        "budget_refused": refusal.message if refusal else None, "notes": planned.notes,
     }  # fmt: skip
     typer.echo(json.dumps(data, indent=2))
     if result.unroutable:
@@ -262,8 +263,8 @@ def print_text(planned: Planned, console: Console, *, explain: bool) -> None:
             chosen = result.decisions[part].primary if part in result.decisions else None
             quote = f"{chosen.model_id} ${chosen.quote_usd:.2f}" if chosen else "unroutable"
             console.print(f"  {part}: {operation} {seconds:g}s, {quote}", highlight=False)
-    if planned.note:
-        console.print(f"[yellow]note:[/] {escape(planned.note)}", highlight=False)
+    for note in planned.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if explain:
         print_explanations(result, console)
         owned = [

@@ -61,7 +61,7 @@ def run_render(
 
     from pipeline.planning import create_job
     from pipeline.report import job_report
-    from shotline.notes import local_pin_note
+    from shotline.notes import notes
 
     print_ = fingerprint(board, mode, ctx.providers, output)
     job_id = _unfinished_job(ctx, print_)
@@ -69,8 +69,7 @@ def run_render(
     if job_id is None:
         job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
     console.print(f"job {job_id}" + (" (resuming it: it was unfinished)" if resumed else ""))
-    note = local_pin_note(ctx, board, mode)
-    if note:
+    for note in notes(ctx, board, mode):
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     watch(ctx, job_id, [s.id for _, s in board.shots()], quiet=quiet, console=console)
     report = job_report(ctx.db_url, job_id)

@@ -166,6 +166,8 @@ def test_a_shot_the_final_splits_is_refused_before_any_spend(emulated):
     assert problem.path == "shots.k0"
     assert "20s in one clip" in problem.message
     assert "render --mode final" in problem.message
+    # what ``shotline plan`` of the preview notes before it is paid (``commit.uncommittable``)
+    assert commit.uncommittable(ctx, small_board(1, durations=(20,))) == [problem]
     with pytest.raises(StoryboardError):
         commit.commit(ctx, preview_id)
     with session_scope(ctx.db_url) as session:
