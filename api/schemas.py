@@ -160,6 +160,11 @@ class PlanRead(Schema):
         description="why creating the job would be refused with 402 (the budget cannot pay the "
         "cheapest routing with its stages' quotes); null when it fits",
     )
+    uncommittable: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="for a preview: the shots a commit could not take to final, each with the "
+        "path and the reason the commit would refuse it for (after the preview was paid)",
+    )
 
 
 class EventRead(Schema):

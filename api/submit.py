@@ -24,6 +24,7 @@ from foundation.storyboard import (
     parse_storyboard,
     parse_storyboard_text,
 )
+from pipeline.commit import uncommittable
 from pipeline.planning import budget_refusal, create_job, route
 from quality.screening import board_images
 from store import jobs
@@ -249,9 +250,11 @@ def plan_job(state: ApiState, request: JobRequest, tenant: str) -> dict[str, Any
     mode = request.mode or request.board.mode
     with paths_in_body(request.where):
         plan = route(state.ctx, request.board, mode, tenant)
+        later = uncommittable(state.ctx, request.board, tenant) if mode == Mode.PREVIEW else []
     refusal = budget_refusal(state.ctx, request.board, plan, mode)
     return {
         "ok": plan.ok and refusal is None,
         **plan.to_dict(),
         "budget_refused": refusal.message if refusal else None,
+        "uncommittable": [{"path": p.path, "message": p.message} for p in later],
     }

@@ -68,3 +68,26 @@ def test_the_dry_run_answers_what_creating_the_job_would_refuse(client, headers)
     roomy = client.post("/v1/jobs:plan", json=body | {"budget_usd": 100.0}, headers=headers)
     assert (roomy.json()["ok"], roomy.json()["budget_refused"]) == (True, None)
     assert client.get("/v1/jobs", headers=headers).json()["data"] == []
+
+
+def test_the_dry_run_of_a_preview_names_the_shots_a_commit_could_not_take(client, headers):
+    """A 20 s shot previews, but the final splits it and a commit refuses it: the preview's dry
+    run says so before it is paid; a final's dry run has nothing to say."""
+    board = {
+        "title": "long",
+        "output": {"size": "320x180"},
+        "scenes": [{"id": "s", "shots": [
+            {"id": "a", "prompt": "a quiet pier", "duration": 4},
+            {"id": "b", "prompt": "the tide comes in", "duration": 20},
+        ]}],
+    }  # fmt: skip
+    preview = client.post("/v1/jobs:plan", json={"storyboard": board, "mode": "preview"},
+                          headers=headers)  # fmt: skip
+    assert preview.status_code == 200, preview.text
+    (problem,) = preview.json()["uncommittable"]
+    assert problem["path"] == "shots.b"
+    assert "render --mode final" in problem["message"]
+    assert preview.json()["ok"] is True  # the preview itself would be created
+    final = client.post("/v1/jobs:plan", json={"storyboard": board, "mode": "final"},
+                        headers=headers)  # fmt: skip
+    assert final.json()["uncommittable"] == []
