@@ -24,7 +24,7 @@ from foundation.storyboard import (
     parse_storyboard,
     parse_storyboard_text,
 )
-from pipeline.commit import uncommittable
+from pipeline.commit_final import uncommittable
 from pipeline.planning import budget_refusal, create_job, route
 from quality.screening import board_images
 from store import jobs

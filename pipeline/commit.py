@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 import router
-from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
+from foundation.errors import (
+    BudgetExceededError,
+    ConflictError,
+    NotFoundError,
+    Problem,
+)
 from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_budget, commit_stages, commit_versions, events, previews
+from pipeline.commit_final import final_route, split, unroutable
 from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
-from pipeline.planning import create_job, planned_shot, route
+from pipeline.planning import create_job, planned_shot
 from pipeline.transitions import job_created, shot_created
 from store import jobs
 from store.db import session_scope
@@ -104,12 +109,6 @@ def _approved(preview: _Preview, shots: list[str] | None) -> list[str]:
     return [key for key in order if key in set(shots)]
 
 
-def _route(ctx: RunContext, board: Storyboard, tenant: str) -> router.Plan:
-    """Final-mode routing of ``board``; the budget is enforced by the quote, not by routing."""
-    final = previews.final_of(board).model_copy(update={"budget_usd": None})
-    return route(ctx, final, Mode.FINAL, tenant)
-
-
 def _takes_image(ctx: RunContext, plan: router.Plan, key: str) -> bool:
     decision = plan.decisions.get(key)  # None: the final splits the shot into segments
     primary = None if decision is None else decision.primary
@@ -144,7 +143,7 @@ def _final_board(
     """What the final renders and how it is routed, the routing of the unchanged storyboard, and
     the shots given their preview's first frame: those whose final model takes an image and whose
     quote does not rise with it (e.g. Veo 3.1 needs 8 s clips for a reference image)."""
-    plain = _route(ctx, _with_frames(ctx, preview, approved, set()), preview.tenant)
+    plain = final_route(ctx, _with_frames(ctx, preview, approved, set()), preview.tenant)
     frame = set()
     for key in approved:
         spec = next(s for _, s in preview.board.shots() if s.id == key)
@@ -157,10 +156,10 @@ def _final_board(
             frame.add(key)
     if not frame:
         return _with_frames(ctx, preview, approved, set()), plain, plain, frame
-    framed = _route(ctx, _with_frames(ctx, preview, approved, frame), preview.tenant)
+    framed = final_route(ctx, _with_frames(ctx, preview, approved, frame), preview.tenant)
     keep = {key for key in frame if _price(framed, key) <= _price(plain, key) + 1e-9}
     board = _with_frames(ctx, preview, approved, keep)
-    again = framed if keep == frame else _route(ctx, board, preview.tenant)
+    again = framed if keep == frame else final_route(ctx, board, preview.tenant)
     return board, again, plain, keep
 
 
@@ -170,42 +169,13 @@ def _price(plan: router.Plan, key: str) -> float:
     return float("inf") if primary is None else primary.quote_usd
 
 
-def _unroutable(plan: router.Plan, keys: Collection[str]) -> list[Problem]:
-    return [
-        Problem(u.path, router.unroutable_message(u)) for u in plan.unroutable if u.shot_id in keys
-    ]
-
-
-def _split(plan: router.Plan, keys: Collection[str]) -> list[Problem]:
-    return [
-        Problem(
-            f"shots.{s.shot_id}",
-            f"{s.explain()}; a commit keeps one final shot per preview shot, so render this "
-            "storyboard at final (`render --mode final`) for a shot the final splits",
-        )
-        for s in plan.long_shots
-        if s.shot_id in keys
-    ]
-
-
-def uncommittable(ctx: RunContext, board: Storyboard, tenant: str = "local") -> list[Problem]:
-    """The shots of a preview of ``board`` that a commit could not take to final (routed at final
-    as the commit routes them, without the preview's first frames), each with why: a preview of
-    them is spent for nothing a commit can use."""
-    plan = _route(ctx, board, tenant)
-    keys = [shot.id for _, shot in board.shots()]
-    return _unroutable(plan, keys) + _split(plan, keys)
-
-
 def _lines(
     plan: router.Plan, approved: list[str], framed: set[str]
 ) -> tuple[router.QuoteLine, ...]:
-    unroutable = _unroutable(plan, approved)
-    if unroutable:
-        raise StoryboardError("some approved shots cannot be rendered at final", unroutable)
-    split = _split(plan, approved)
-    if split:
-        raise StoryboardError("some approved shots are split into segments at final", split)
+    if found := unroutable(plan, approved):
+        raise StoryboardError("some approved shots cannot be rendered at final", found)
+    if found := split(plan, approved):
+        raise StoryboardError("some approved shots are split into segments at final", found)
     lines = {line.shot_id: line for line in plan.forecast.shots}
     return tuple(replace(lines[key], first_frame=key in framed) for key in approved)
 

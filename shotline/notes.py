@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import router
 from foundation.storyboard import Mode, Storyboard
-from pipeline import commit, planning
+from pipeline import commit_final, planning
 from pipeline.context import RunContext
 
 
@@ -40,17 +40,18 @@ def local_pin_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None
 
 
 def commit_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None:
-    """For a preview: the shots a commit could not take to final, and why (``commit.uncommittable``;
+    """For a preview: what a commit could not take to final, and why
+    (``commit_final.uncommittable``;
     the commit would refuse them before any spend, after the preview was paid for)."""
     if mode != Mode.PREVIEW:
         return None
-    problems = commit.uncommittable(ctx, board)
+    problems = commit_final.uncommittable(ctx, board)
     if not problems:
         return None
     listed = "; ".join(f"{p.path}: {p.message}" for p in problems)
     return (
-        f"a commit of this preview could not take {len(problems)} shot(s) to final: {listed}. "
-        "Change them before previewing, or render them with --mode final."
+        f"a commit of this preview would be refused, its final could not render: {listed}. "
+        "Change them before previewing, or render with --mode final."
     )
 
 

@@ -13,7 +13,7 @@ from foundation.errors import BudgetExceededError, ConflictError, NotFoundError
 from foundation.storyboard import StoryboardError
 from ledger import previews
 from ledger.aggregates import CostFilter
-from pipeline import commit, rerender
+from pipeline import commit, commit_final, rerender
 from pipeline.commit_versions import versions
 from pipeline.engine import EmbeddedEngine
 from store.db import session_scope
@@ -167,7 +167,7 @@ def test_a_shot_the_final_splits_is_refused_before_any_spend(emulated):
     assert "20s in one clip" in problem.message
     assert "render --mode final" in problem.message
     # what ``shotline plan`` of the preview notes before it is paid (``commit.uncommittable``)
-    assert commit.uncommittable(ctx, small_board(1, durations=(20,))) == [problem]
+    assert commit_final.uncommittable(ctx, small_board(1, durations=(20,))) == [problem]
     with pytest.raises(StoryboardError):
         commit.commit(ctx, preview_id)
     with session_scope(ctx.db_url) as session:

@@ -2,8 +2,7 @@
 final, with the reason the commit would refuse them for: the preview is paid before the commit
 says so (``benchmarks/explore_boards.py`` with its commit phase, seed 12069: 158 of 348
 commits of delivered previews were refused, for a shot longer than one final clip, an aspect or a
-prompt no final model takes, or a keyframe no final image model draws: the note does not cover
-that last one yet)."""
+prompt no final model takes, or a keyframe no final image model draws)."""
 
 from __future__ import annotations
 
@@ -44,7 +43,10 @@ def _plan(tmp_path: Path, board: dict[str, object], *extra: str) -> tuple[int, s
 def test_a_preview_plan_names_the_shot_a_commit_could_not_take_to_final(tmp_path):
     code, text = _plan(tmp_path, _board("preview"))
     assert code == 0, text
-    assert "note: a commit of this preview could not take 1 shot(s) to final: shots.long:" in text
+    assert (
+        "note: a commit of this preview would be refused, its final could not render: shots.long:"
+        in text
+    )
     assert "render --mode final" in text
     code, out = _plan(tmp_path, _board("preview"), "--json")
     (note,) = json.loads(out)["notes"]
@@ -57,3 +59,26 @@ def test_no_note_when_the_commit_can_take_every_shot(tmp_path, mode, long_s):
     code, out = _plan(tmp_path, _board(mode, long_s), "--json")
     assert code == 0, out
     assert json.loads(out)["notes"] == []
+
+
+def test_a_sheet_no_final_image_model_draws_is_named_too(monkeypatch):
+    """A free preview draws a character's sheet and keyframes with the local placeholder; with
+    no image provider's key (``--providers live``), a commit's final could not draw them: named
+    at the character, as the commit's quote refuses it."""
+    from foundation.settings import get_settings
+    from foundation.storyboard import parse_storyboard
+    from pipeline.commit_final import uncommittable
+    from pipeline.context import RunContext
+
+    monkeypatch.setenv("SHOTLINE_GOOGLE_API_KEY", "k")  # a video model, no image model
+    get_settings.cache_clear()
+    board = parse_storyboard(
+        _board("preview", 4)
+        | {"preview": {"free": True}, "characters": [{"id": "mara", "description": "a woman"}]}
+    )
+    data = board.model_dump(mode="json")
+    data["scenes"][0]["shots"][1]["characters"] = ["mara"]
+    problems = uncommittable(RunContext.create("live", get_settings()), parse_storyboard(data))
+    assert [p.path for p in problems] == ["characters[0]"]
+    assert "no image model can draw its reference sheet" in problems[0].message
+    get_settings.cache_clear()
