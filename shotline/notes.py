@@ -41,8 +41,8 @@ def local_pin_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None
 
 def commit_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None:
     """For a preview: what a commit could not take to final, and why
-    (``commit_final.uncommittable``;
-    the commit would refuse them before any spend, after the preview was paid for)."""
+    (``commit_final.uncommittable``; the commit would refuse it before any spend, but after the
+    preview was paid for)."""
     if mode != Mode.PREVIEW:
         return None
     problems = commit_final.uncommittable(ctx, board)
