@@ -22,12 +22,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 import router
-from foundation.errors import (
-    BudgetExceededError,
-    ConflictError,
-    NotFoundError,
-    Problem,
-)
+from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
 from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_budget, commit_stages, commit_versions, events, previews
