@@ -1,4 +1,5 @@
-"""The picture a correct crossfade of two segments shows at a join, predicted from their proxies.
+"""The picture a correct join of two segments shows (a cut, a crossfade, a fade through black),
+predicted from their proxies.
 
 At a high frame rate a long crossfade moves its weight by ``1/overlap`` a frame (1/203 for 1.69 s
 at 120 fps), and where one source moves while the other holds, the blend carries only part of
@@ -11,7 +12,7 @@ black is FFmpeg's ``xfade=transition=fadeblack`` (``libavfilter/vf_xfade.c``, FA
 with ``progress`` going from 1 to 0 over the overlap, ``p * mix(a, black, s(0.8, 1, p)) +
 (1 - p) * mix(black, b, s(0.2, 1, p))``, ``s`` its ``smoothstep``; black is luma 0), drawn on
 the proxies (the mix is linear, so it commutes with their downscale but for what their grey
-clips below 0: measured within 2 grey levels of a real fade's proxies).
+clips below 0: measured within 3.5 grey levels of a real fade's proxies, ``verify.FADE_NOISE``).
 """
 
 from __future__ import annotations

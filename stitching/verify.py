@@ -144,8 +144,8 @@ def _mix(
     previous: ShotPlan, shot: ShotPlan, timeline: range, plan: EditPlan, frames: dict[int, Gray]
 ) -> tuple[int, float | None]:
     """The frozen run a correct join of the two segments has over ``timeline`` (a cut: their own
-    frames back to back; a crossfade: their mix), and how far ``frames`` stray from it at most
-    ((0, None) for other kinds, or when the proxies are gone)."""
+    frames back to back; a crossfade: their mix; a fade: the dip drawn on them), and how far
+    ``frames`` stray from it at most ((0, None) for a wipe, or when the proxies are gone)."""
     if shot.transition.kind not in ("cut", "crossfade", "fade"):
         return 0, None
     mixed = crossfade_stretch(previous, shot, timeline, plan.profile)
