@@ -32,8 +32,8 @@ from stitching import (
     plan_edit,
 )
 from stitching.assembly import keyframe_hints, sample_offsets
+from stitching.chains import x264_args
 from stitching.pieces import WindowPiece
-from stitching.segment import x264_args
 from stitching.video import plan_pieces
 from stitching.windows import normalise_between, window_path
 

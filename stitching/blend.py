@@ -45,7 +45,7 @@ def transition_chain(
 
 def _on_grid(window: Stream, profile: OutputProfile) -> Stream:
     """The window's frames one frame apart on the segments' time base (the encoder keeps them:
-    ``segment.WINDOW_X264``): ``xfade`` times its frames from an offset and a duration in
+    ``chains.WINDOW_X264``): ``xfade`` times its frames from an offset and a duration in
     seconds, and at 59.94 fps a wipe's frames came out off the grid, so its first packet's
     decode time fell on the previous piece's and the copy could not be muxed."""
     on_base = window.filter("settb", f"1/{profile.timescale}")

@@ -28,9 +28,9 @@ from media.ffmpeg import has_filter
 from media.graph import Stream, compile_graph, join, open_input
 from media.runner import run_ffmpeg
 from stitching.captions import Cue, subtitle_file
+from stitching.chains import x264_args
 from stitching.errors import StitchError
 from stitching.plan import EditPlan
-from stitching.segment import x264_args
 
 log = logging.getLogger(__name__)
 Renderer = Literal["ass", "drawtext", "opencv"]

@@ -30,9 +30,10 @@ from media.graph import Stream, compile_graph
 from media.probe import probe
 from media.runner import run_ffmpeg_stdout
 from stitching.arrival import SideOutputs
+from stitching.chains import source_input, x264_args
 from stitching.profile import OutputProfile
 from stitching.reframe import crop_of, finish_reframe, record_made, variant_profile
-from stitching.segment import Segment, segment_keyframes, source_input, x264_args
+from stitching.segment import Segment, segment_keyframes
 from stitching.track import Crop, SubjectTrack, track_of, track_size
 from stitching.windows import (
     Neighbour,
@@ -62,7 +63,7 @@ class VariantJob:
 
 
 def measure_chain(video: Stream, profile: OutputProfile, frames: int) -> Stream:
-    """``segment.video_chain``'s geometry (rate, square pixels, letterbox, held last frame,
+    """``chains.video_chain``'s geometry (rate, square pixels, letterbox, held last frame,
     ``frames`` frames) at the grey proxy's size (``track.track_size``) straight away: no
     full-size picture is made."""
     small_w, small_h = track_size(profile.width, profile.height)
@@ -99,7 +100,7 @@ def measure_source(src: Path, profile: OutputProfile, frames: int) -> SubjectTra
 def variant_chain(video: Stream, target: OutputProfile, crop: Crop) -> Stream:
     """The normalised picture (square pixels, the profile's rate, range, matrix and pixel format,
     exactly its frames) through ``crop`` into ``target``: scaled only when the variant is a size
-    other than the crop's, as ``segment.video_chain`` scales it."""
+    other than the crop's, as ``chains.video_chain`` scales it."""
     cropped = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
     if (crop.width, crop.height) == (target.width, target.height):
         return cropped

@@ -18,9 +18,10 @@ from media.colour import SourceColour
 from media.graph import compile_graph
 from media.probe import probe
 from media.runner import run_ffmpeg
+from stitching.chains import source_input, video_chain, x264_args
 from stitching.profile import OutputProfile
 from stitching.reframe import finish_reframe, record_made, variant_profile
-from stitching.segment import Segment, segment_keyframes, source_input, video_chain, x264_args
+from stitching.segment import Segment, segment_keyframes
 
 __all__ = ["native_argv", "native_segment"]
 
@@ -38,7 +39,7 @@ def native_argv(
     """Argv: ``src``'s picture cut to ``target``'s aspect (centred), into ``target``, exactly
     ``frames`` frames (the last one held if the clip is short), video only, from its first
     picture (``segment.source_input``), tone-mapped when ``hdr``, its Y'CbCr read as ``colour``
-    says (``segment.video_chain``). Pure."""
+    says (``chains.video_chain``). Pure."""
     w, h = target.width, target.height
     cut = source_input(src, video_lead_s)["v:0"].filter(
         "crop", f"trunc(min(iw,ih*{w}/{h})/2)*2", f"trunc(min(ih,iw*{h}/{w})/2)*2",

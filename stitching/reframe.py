@@ -26,12 +26,13 @@ from media.graph import compile_graph, open_input
 from media.runner import run_ffmpeg
 from stitching.assembly import StitchResult, assemble
 from stitching.captions import Captions
+from stitching.chains import video_chain, x264_args
 from stitching.digest import scan_segment
 from stitching.edges import edges_path, save_edges
 from stitching.errors import ClipError
 from stitching.plan import EditPlan, ShotPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, segment_keyframes, video_chain, x264_args
+from stitching.segment import Segment, segment_keyframes
 from stitching.thumbs import thumb_path, write_thumb
 from stitching.track import Crop, SubjectTrack, crop_path, measure, step_expression
 

@@ -22,10 +22,10 @@ import av
 
 from media.graph import Stream, compile_graph, join, open_input
 from stitching.blend import transition_chain
+from stitching.chains import window_x264_args, x264_args
 from stitching.errors import PlanError
 from stitching.pieces import CopyPiece, Piece, WindowPiece
 from stitching.plan import EditPlan
-from stitching.segment import window_x264_args, x264_args
 from stitching.sound import (
     AudioParts,
     demux_all,

@@ -25,13 +25,14 @@ from media.graph import Stream, open_input
 from media.runner import run_ffmpeg
 from stitching.arrival import SideOutputs, combine
 from stitching.blend import transition_chain
+from stitching.chains import window_x264_args
 from stitching.digest import QUICK_PROBE, extradata_sha, file_digest
 from stitching.edges import edges_path, save_edges
 from stitching.errors import PlanError
 from stitching.pieces import WindowPiece
 from stitching.plan import EditPlan, plan_edit
 from stitching.profile import OutputProfile
-from stitching.segment import Segment, normalise, window_x264_args
+from stitching.segment import Segment, normalise
 from stitching.video import plan_pieces, seek_to, windows_argv
 
 CACHE_DIR = "windows"

@@ -13,10 +13,11 @@ import numpy as np
 
 from foundation.storyboard import Transition
 from media.runner import run_ffmpeg
+from stitching.chains import x264_args
 from stitching.loudness import parse_ebur128
 from stitching.pieces import WindowPiece
 from stitching.plan import plan_edit
-from stitching.segment import normalise_argv, x264_args
+from stitching.segment import normalise_argv
 from stitching.video import plan_pieces, windows_argv
 from tests.stitching.conftest import PROFILE, make_clip
 from tests.stitching.test_profile_plan import fake_segment
