@@ -12,7 +12,7 @@ black is FFmpeg's ``xfade=transition=fadeblack`` (``libavfilter/vf_xfade.c``, FA
 with ``progress`` going from 1 to 0 over the overlap, ``p * mix(a, black, s(0.8, 1, p)) +
 (1 - p) * mix(black, b, s(0.2, 1, p))``, ``s`` its ``smoothstep``; black is luma 0), drawn on
 the proxies (the mix is linear, so it commutes with their downscale but for what their grey
-clips below 0: measured within 3.5 grey levels of a real fade's proxies, ``verify.FADE_NOISE``).
+clips below 0: measured within 3.5 grey levels of a real fade's proxies, ``FADE_NOISE``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from media.frames import Gray
-from stitching.edges import frame_proxies
+from stitching.edges import frame_proxies, mad, run_stats
 from stitching.plan import ShotPlan
 from stitching.profile import OutputProfile
 
@@ -83,3 +83,45 @@ def crossfade_stretch(
                 _blend(shot.transition.kind, tail[t - previous.timeline_in], head[t - j], weight)
             )
     return mixed
+
+
+MIX_NOISE = 2.0
+"""Grey levels (mean absolute) by which a crossfade's encoded frames may differ from the exact mix
+of its two segments' frames (``crossfade_stretch``): x264 lags a slow fade by under one level
+(0.8 over a 21-frame crossfade of two near-alike stills, whose mix stands still for 11 frames
+where the encode stands still for 21); a window holding one picture for 40 frames where the mix
+moves leaves it by more."""
+
+
+FADE_NOISE = 4.0
+"""Grey levels by which a fade through black's encoded frames may differ from the one drawn on
+the segments' proxies (``crossfade_stretch``): up to 3.5 measured, where the head rises out of
+black and its darkest pixels are clipped one by one in the picture but as the proxies' averages
+there."""
+
+
+NOISE = {"cut": 0.0, "crossfade": MIX_NOISE, "fade": FADE_NOISE}
+"""The joins drawn on the proxies, and the grey levels by which an output's frames may stray from
+the drawing (a cut copies the segments' packets: its frames are theirs exactly, or it went
+wrong)."""
+
+
+def drawn_still(
+    previous: ShotPlan,
+    shot: ShotPlan,
+    timeline: range,
+    profile: OutputProfile,
+    frames: dict[int, Gray],
+) -> tuple[int, float | None]:
+    """The frozen run a correct join of the two segments has over ``timeline`` (a cut: their own
+    frames back to back; a crossfade: their mix; a fade: the dip drawn on them), and how far
+    ``frames`` stray from it at most ((0, None) for a wipe, or when the proxies are gone)."""
+    if shot.transition.kind not in NOISE:
+        return 0, None
+    mixed = crossfade_stretch(previous, shot, timeline, profile)
+    if mixed is None:
+        return 0, None
+    strays = [
+        mad(frames[t], frame) for t, frame in zip(timeline, mixed, strict=True) if t in frames
+    ]
+    return run_stats(mixed).frozen, max(strays, default=0.0)

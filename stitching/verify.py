@@ -12,7 +12,7 @@ import numpy as np
 
 from media.frames import Gray
 from media.frames import gray_frames as _gray_frames
-from stitching.crossed import crossfade_stretch
+from stitching.crossed import NOISE, drawn_still
 from stitching.digest import file_digest
 from stitching.edges import (
     FREEZE_MAD,
@@ -126,37 +126,6 @@ def _cut(shot: ShotPlan, frames: dict[int, Gray], margin: int, planned: frozense
             "detected": detected, "misplaced": misplaced}  # fmt: skip
 
 
-MIX_NOISE = 2.0
-"""Grey levels (mean absolute) by which a crossfade's encoded frames may differ from the exact mix
-of its two segments' frames (``crossed``): x264 lags a slow fade by under one level (0.8 over a
-21-frame crossfade of two near-alike stills, whose mix stands still for 11 frames where the encode
-stands still for 21); a window holding one picture for 40 frames where the mix moves leaves it
-by more."""
-
-
-FADE_NOISE = 4.0
-"""Grey levels by which a fade through black's encoded frames may differ from the one drawn on
-the segments' proxies (``crossed``): up to 3.5 measured, where the head rises out of black and
-its darkest pixels are clipped one by one in the picture but as the proxies' averages there."""
-
-
-def _mix(
-    previous: ShotPlan, shot: ShotPlan, timeline: range, plan: EditPlan, frames: dict[int, Gray]
-) -> tuple[int, float | None]:
-    """The frozen run a correct join of the two segments has over ``timeline`` (a cut: their own
-    frames back to back; a crossfade: their mix; a fade: the dip drawn on them), and how far
-    ``frames`` stray from it at most ((0, None) for a wipe, or when the proxies are gone)."""
-    if shot.transition.kind not in ("cut", "crossfade", "fade"):
-        return 0, None
-    mixed = crossfade_stretch(previous, shot, timeline, plan.profile)
-    if mixed is None:
-        return 0, None
-    strays = [
-        mad(frames[t], frame) for t, frame in zip(timeline, mixed, strict=True) if t in frames
-    ]
-    return run_stats(mixed).frozen, max(strays, default=0.0)
-
-
 def _clean_window(plan: EditPlan, index: int, margin: int) -> range:
     """The timeline frames judged for the join into ``plan.shots[index]``: ``margin`` either side
     of it and its transition, not reaching into the previous join's transition or the next one's
@@ -205,16 +174,14 @@ def _clean(plan: EditPlan, index: int, margin: int, frames: dict[int, Gray]) -> 
     )
     # a long crossfade at a high rate holds still where the sources barely do (``crossed``), and
     # its encode holds still longer where the mix barely moves: a crossfade that stays within
-    # ``MIX_NOISE`` of the mix shows the mix, however long it holds
-    mixed_frozen, stray = _mix(previous, shot, timeline, plan, frames)
+    # ``crossed.MIX_NOISE`` of the mix shows the mix, however long it holds
+    mixed_frozen, stray = drawn_still(previous, shot, timeline, plan.profile, frames)
     fade = shot.transition.kind == "fade"
     black_bad = not fade and out.black >= 2 and out.black > source_black + 1
     # a fade's dip to black is a run of identical (black) frames too: frozen only beyond it
     dip = out.black if fade else 0
     frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, mixed_frozen, dip) + 1
-    # a cut copies the segments' packets: its frames are theirs exactly, or it went wrong
-    noise = {"crossfade": MIX_NOISE, "fade": FADE_NOISE}.get(shot.transition.kind, 0.0)
-    frozen_bad = frozen_bad and (stray is None or stray > noise)
+    frozen_bad = frozen_bad and (stray is None or stray > NOISE.get(shot.transition.kind, 0.0))
     return {"shot": shot.shot_id, "frame": j, "black_run": out.black, "frozen_run": out.frozen,
             "source_black_run": source_black, "source_frozen_run": source_frozen,
             "mixed_frozen_run": mixed_frozen, "mix_stray": None if stray is None else round(stray, 2),

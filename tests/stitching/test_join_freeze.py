@@ -17,9 +17,9 @@ from media.frames import gray_frames
 from media.runner import run_ffmpeg
 from stitching import OutputProfile, StitchResult, stitch
 from stitching.captions import Captions
-from stitching.crossed import crossfade_stretch
+from stitching.crossed import MIX_NOISE, crossfade_stretch
 from stitching.edges import FREEZE_MAD, longest_still, mad
-from stitching.verify import MIX_NOISE, check_joins
+from stitching.verify import check_joins
 from tests.stitching.conftest import make_clip
 
 RATE = 120

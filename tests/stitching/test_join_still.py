@@ -15,9 +15,9 @@ import pytest
 from foundation.storyboard import Transition
 from media.frames import gray_frames
 from stitching import OutputProfile, Segment, plan_edit, stitch
-from stitching.crossed import crossfade_stretch
+from stitching.crossed import FADE_NOISE, crossfade_stretch
 from stitching.edges import edges_path, longest_still, mad
-from stitching.verify import FADE_NOISE, join_checks
+from stitching.verify import join_checks
 from tests.stitching.conftest import make_clip
 
 PROFILE = OutputProfile(160, 90, 48)  # 6 frames judged either side of a join
