@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from foundation.storyboard import Transition
+from media.frames import gray_frames
 from media.runner import run_ffmpeg
 from stitching import OutputProfile, assemble, plan_edit, prerender
 from stitching.assembly import keyframe_hints
@@ -61,11 +62,6 @@ def test_a_cached_window_a_frame_short_is_rendered_again(shots: list[Path], tmp_
     assert _video_packets(cached) == window.frames, "rendered again into the cache"
 
 
-def _grey_levels(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="gray").astype(float) for f in container.decode(video=0)]
-
-
 @pytest.mark.parametrize("rate", [Fraction(30000, 1001), Fraction(56343, 500)])
 def test_a_crossfade_made_beside_a_normalise_is_the_one_made_from_the_files(
     rate: Fraction, tmp_path: Path
@@ -95,7 +91,9 @@ def test_a_crossfade_made_beside_a_normalise_is_the_one_made_from_the_files(
     assert cached.is_file(), "made beside the normalise and kept"
     assert _video_packets(cached) == window.frames == profile.transition_frames(fade)
     run_ffmpeg(windows_argv(plan, [window], tmp_path / "from-files.mp4"))
-    made, reference = _grey_levels(cached), _grey_levels(tmp_path / "from-files.mp4")
+    frames = range(window.frames)
+    made = list(gray_frames(cached, frames, profile.rate).values())
+    reference = list(gray_frames(tmp_path / "from-files.mp4", frames, profile.rate).values())
     off = [
         i
         for i, (a, b) in enumerate(zip(made, reference, strict=True))
