@@ -67,12 +67,14 @@ def extension_parts(total: float, spec: ModelSpec) -> Iterator[tuple[Parts, floa
 
 def later_part(shot: Shot) -> dict[str, object]:
     """What a part after the first changes: it continues the part before it through a cut, with
-    no reference image, and leaves the line to the first part: no line, no speaker, and ambient
-    sound where the shot asked for dialogue (``audio: dialogue`` needs a line: a part kept it,
-    failed validation when the stored board was read, and every step of the job crashed after its
-    first parts were paid for)."""
+    no reference image and no keyframe (a part that kept ``keyframe: generate`` was sent the
+    shot's keyframe, its opening picture, as its first frame instead of the part before it's
+    last), and leaves
+    the line to the first part: no line, no speaker, and ambient sound where the shot asked for
+    dialogue (``audio: dialogue`` needs a line: a part kept it, failed validation when the stored
+    board was read, and every step of the job crashed after its first parts were paid for)."""
     audio = AudioNeed.AMBIENT if shot.audio is AudioNeed.DIALOGUE else shot.audio
-    return {"continues": True, "reference_image": None, "transition": "cut",
+    return {"continues": True, "reference_image": None, "keyframe": None, "transition": "cut",
             "dialogue": None, "speaker": None, "audio": audio}  # fmt: skip
 
 

@@ -103,3 +103,19 @@ def test_the_parts_after_the_line_are_valid_shots_with_ambient_sound(registry):
     assert (first.audio, first.dialogue) == ("dialogue", "We leave at dawn.")
     assert (second.audio, second.dialogue) == ("ambient", None)
     Storyboard.model_validate(result.board.model_dump(mode="json"))  # as a step reads it
+
+
+@pytest.mark.parametrize("providers", [{"google"}, {"luma"}])
+def test_only_the_first_part_of_a_keyframed_shot_draws_its_keyframe(registry, providers):
+    """The parts after the first continue from the part before them: a part that kept
+    ``keyframe: generate`` was sent the shot's keyframe as its first frame (seen on a 20 s shot
+    rendered as ``luma/ray-3.2`` and two extensions: each part's request carried a keyframe)."""
+    from pipeline.keyframes import keyframes_of
+
+    b = board([shot("a long take", 20, keyframe="generate")])
+    result = plan_for(b, registry, Mode.FINAL, providers=providers)
+    first, *later = (s for _, s in result.board.shots())
+    assert later, "the shot is split"
+    assert [k.shot_id for k in keyframes_of(result.board)] == [first.id]
+    assert all(part.continues and not part.draws_keyframe for part in later)
+    Storyboard.model_validate(result.board.model_dump(mode="json"))  # as a step reads it
