@@ -34,7 +34,7 @@ class CommitCreate(Schema):
     )
 
 
-class QuoteLineRead(Schema):
+class QuoteSegmentRead(Schema):
     shot_id: str
     model: str
     provider: str
@@ -45,6 +45,14 @@ class QuoteLineRead(Schema):
     expected_usd: Usd
     high_usd: Usd
     first_frame: bool
+
+
+class QuoteLineRead(QuoteSegmentRead):
+    segments: list[QuoteSegmentRead] = Field(
+        default_factory=list,
+        description="for a shot no final model renders in one clip: the segments the final "
+        "renders it in, one after another (each from the one before); the line is their sum",
+    )
 
 
 class StageLineRead(Schema):

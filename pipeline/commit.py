@@ -6,6 +6,8 @@ it: the final's stage reuses the preview's approved keyframe from the cache, for
 (``keyframe_stage``), and the final model animates exactly that image. Where the final model takes
 an image and the shot has no first frame of its own, the preview clip's first frame becomes its
 reference image. The preview settings (``preview.kind``) are not the final's.
+An approved shot no final model renders in one clip is rendered in the segments a final render
+splits it into (``commit_final.committed_board``), quoted as their sum.
 Unapproved shots keep their preview clip (the final job starts them as accepted). The preview job
 is left as it was, so both versions stay, linked by a ``JobCommit`` row that also records the final
 quote of every shot (for the cost avoided) and, once the final is delivered, the preview/final
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,7 +29,13 @@ from foundation.errors import BudgetExceededError, ConflictError, NotFoundError,
 from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
 from pipeline import commit_budget, commit_stages, commit_versions, events, previews
-from pipeline.commit_final import final_route, split, unroutable
+from pipeline.commit_final import (
+    committed_board,
+    final_prices,
+    final_route,
+    parts_of,
+    quote_lines,
+)
 from pipeline.commit_types import CommitResult, Quote
 from pipeline.context import RunContext
 from pipeline.planning import create_job, planned_shot
@@ -164,30 +173,31 @@ def _price(plan: router.Plan, key: str) -> float:
     return float("inf") if primary is None else primary.quote_usd
 
 
-def _lines(
-    plan: router.Plan, approved: list[str], framed: set[str]
-) -> tuple[router.QuoteLine, ...]:
-    if found := unroutable(plan, approved):
-        raise StoryboardError("some approved shots cannot be rendered at final", found)
-    if found := split(plan, approved):
-        raise StoryboardError("some approved shots are split into segments at final", found)
-    lines = {line.shot_id: line for line in plan.forecast.shots}
-    return tuple(replace(lines[key], first_frame=key in framed) for key in approved)
-
-
 _Routing = tuple[Storyboard, router.Plan, router.Plan]
-"""What the final renders, how it is routed, and how the storyboard routes without first frames."""
+"""What the final job renders (``committed_board``), how it is routed, and how the storyboard
+routes without first frames."""
+
+
+def _renders(plan: router.Plan, approved: list[str]) -> dict[str, str]:
+    """The final job's shots that render, each with the preview shot it renders again: an
+    approved shot, or each segment of one the final splits."""
+    parts = parts_of(plan, approved)
+    return {part: key for key in approved for part in parts.get(key, (key,))}
 
 
 def _quote(ctx: RunContext, preview: _Preview, approved: list[str]) -> tuple[Quote, _Routing]:
-    board, plan, plain, framed = _final_board(ctx, preview, approved)
+    written, plan, plain, framed = _final_board(ctx, preview, approved)
+    board = committed_board(written, plan, approved)
+    stages = commit_stages.stage_lines(
+        ctx, board, _renders(plan, approved), preview.job_id, preview.tenant
+    )
     quote = Quote(
         job_id=preview.job_id,
-        lines=_lines(plan, approved, framed),
+        lines=quote_lines(plan, approved, framed),
         budget_usd=preview.budget_usd,
         spent_usd=preview.spent_usd,
         reserved_usd=preview.reserved_usd,
-        stages=commit_stages.stage_lines(ctx, board, approved, preview.job_id, preview.tenant),
+        stages=stages,
     )
     return quote, (board, plan, plain)
 
@@ -223,7 +233,7 @@ def commit(
     declined = _rejected(preview, approved, rejected or [])
     found, (board, plan, plain) = _quote(ctx, preview, approved)
     kept = tuple(key for key in preview.shots if key not in approved)
-    prices = {k: d.primary.expected_cost_usd for k, d in plain.decisions.items() if d.primary}
+    prices = final_prices(plain, list(preview.shots))
     with session_scope(ctx.db_url) as session:
         # one commit of a preview at a time (the row lock that serialises ``ledger.reserve``), so
         # that two commits quoted at once are not both given what the budget has left
@@ -236,7 +246,9 @@ def commit(
                 f"expected (${found.low_usd:.2f}-${found.high_usd:.2f}{_stages_note(found)}); the "
                 f"budget of ${preview.budget_usd or 0:.2f} has ${found.remaining_usd or 0:.2f} left"
             )
-        final_id = _create_final(ctx, session, preview, (board, plan), approved, found)
+        final_id = _create_final(
+            ctx, session, preview, (board, plan), _renders(plan, approved), found
+        )
         session.add(
             JobCommit(
                 preview_job_id=preview.job_id,
@@ -304,10 +316,11 @@ def _create_final(
     session: Session,
     preview: _Preview,
     routed: tuple[Storyboard, router.Plan],
-    approved: list[str],
+    renders: Collection[str],
     found: Quote,
 ) -> str:
-    """Add the final job, given what the budget has left, in the caller's transaction."""
+    """Add the final job, given what the budget has left, in the caller's transaction: the
+    shots in ``renders`` planned, the others accepted with their preview clips."""
     (board, plan), final_id, budget = routed, uuid.uuid4().hex, found.remaining_usd
     dirs = (ctx.asset_dir(preview.job_id), ctx.asset_dir(final_id))
     board = commit_versions.own_inputs(ctx.assets, board, dirs, f"{preview.tenant}/{final_id}")
@@ -323,14 +336,14 @@ def _create_final(
         budget_usd=budget,
     )
     shots = [
-        _final_shot((scene.id, shot.id, position), plan, approved, preview)
+        _final_shot((scene.id, shot.id, position), plan, renders, preview)
         for position, (scene, shot) in enumerate(board.shots())
     ]
     session.add(job)
     session.flush()
     for row in shots:
         row.job_id = final_id
-        to = ShotStatus.PLANNED if row.key in approved else ShotStatus.ACCEPTED
+        to = ShotStatus.PLANNED if row.key in renders else ShotStatus.ACCEPTED
         shot_created(session, row, to, model=row.model_id)
     info = jobs.api_record(session, preview.job_id)
     if info is not None:
@@ -344,13 +357,13 @@ def _create_final(
 def _final_shot(
     where: tuple[str, str, int],
     plan: router.Plan,
-    approved: list[str],
+    renders: Collection[str],
     preview: _Preview,
 ) -> Shot:
-    """An approved shot freshly routed at final, or an unapproved one keeping its preview clip
-    (created ``accepted`` by the caller)."""
+    """A shot that renders (approved, or a segment of one) freshly routed at final, or an
+    unapproved one keeping its preview clip (created ``accepted`` by the caller)."""
     scene_id, key, position = where
-    if key in approved:
+    if key in renders:
         return planned_shot(scene_id, key, position, plan.decisions[key], plan.variants)
     kept = preview.shots[key]
     return Shot(

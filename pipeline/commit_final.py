@@ -1,14 +1,16 @@
-"""What a commit's final could render: the final routing of a preview's storyboard and the shots
-it cannot take (no final model, split into segments, a keyframe no final image model draws),
-read by the commit, by its quote and by ``shotline plan`` of a preview before it is paid."""
+"""What a commit's final renders: the final routing of a preview's storyboard, the storyboard the
+final job keeps (an approved shot no final model renders in one clip replaced by its segments),
+its quote lines, and the shots it cannot take (no final model, a keyframe no final image model
+draws), read by the commit, by its quote and by ``shotline plan`` of a preview before it is paid."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 import router
 from foundation.errors import InvalidInputError, Problem
-from foundation.storyboard import Mode, Storyboard
+from foundation.storyboard import Mode, Storyboard, StoryboardError
 from pipeline import keyframes, previews
 from pipeline.context import RunContext
 from pipeline.planning import route
@@ -26,23 +28,75 @@ def unroutable(plan: router.Plan, keys: Collection[str]) -> list[Problem]:
     ]
 
 
-def split(plan: router.Plan, keys: Collection[str]) -> list[Problem]:
-    return [
-        Problem(
-            f"shots.{s.shot_id}",
-            f"{s.explain()}; a commit keeps one final shot per preview shot, so render this "
-            "storyboard at final (`render --mode final`) for a shot the final splits",
+def parts_of(plan: router.Plan, keys: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """The segments of each shot of ``keys`` the final splits (``router.LongShot``)."""
+    return {s.shot_id: s.segment_ids for s in plan.long_shots if s.shot_id in keys}
+
+
+def committed_board(
+    written: Storyboard, plan: router.Plan, approved: Collection[str]
+) -> Storyboard:
+    """The storyboard of a commit's final job: ``written`` (the preview's, at final) with each
+    approved shot the final splits replaced by its segments as ``plan`` routed them. Every other
+    shot stays as written: an unapproved one keeps its preview clip, however long."""
+    parts = parts_of(plan, approved)
+    if not parts:
+        return written
+    routed = {shot.id: shot for _, shot in plan.board.shots()}
+    scenes = [
+        scene.model_copy(
+            update={
+                "shots": [
+                    part
+                    for shot in scene.shots
+                    for part in (
+                        [routed[k] for k in parts[shot.id]] if shot.id in parts else [shot]
+                    )
+                ]
+            }
         )
-        for s in plan.long_shots
-        if s.shot_id in keys
+        for scene in written.scenes
     ]
+    return written.model_copy(update={"scenes": scenes})
+
+
+def quote_lines(
+    plan: router.Plan, approved: list[str], framed: Collection[str]
+) -> tuple[router.QuoteLine, ...]:
+    """One line per approved shot, in order: its final model's, or its segments' added up
+    (``QuoteLine.summed``); ``framed`` start from the preview's first frame. Raises
+    ``StoryboardError`` naming every approved shot no final model takes."""
+    if found := unroutable(plan, approved):
+        raise StoryboardError("some approved shots cannot be rendered at final", found)
+    lines = {line.shot_id: line for line in plan.forecast.shots}
+    parts = parts_of(plan, approved)
+    return tuple(
+        router.QuoteLine.summed(key, [lines[k] for k in parts[key]])
+        if key in parts
+        else replace(lines[key], first_frame=key in framed)
+        for key in approved
+    )
+
+
+def final_prices(plan: router.Plan, keys: Collection[str]) -> dict[str, float]:
+    """Each routable shot's expected final cost (its segments' added up for one the final
+    splits): what declining it at a commit avoids."""
+    lines = {line.shot_id: line for line in plan.forecast.shots}
+    parts = parts_of(plan, keys)
+    prices = {}
+    for key in keys:
+        found = [lines.get(part) for part in parts.get(key, (key,))]
+        if all(found):
+            prices[key] = router.QuoteLine.summed(key, [x for x in found if x]).expected_usd
+    return prices
 
 
 def uncommittable(ctx: RunContext, board: Storyboard, tenant: str = "local") -> list[Problem]:
     """What a commit of a preview of ``board`` could not take to final, each with its path and
     why: shots routed at final as the commit routes them (without the preview's first frames),
     sheets and keyframes planned at final as the commit and its quote plan them. A preview of
-    them is spent on nothing a commit can use."""
+    them is spent on nothing a commit can use. A shot the final splits is not one: the final
+    renders its segments (``committed_board``)."""
     try:
         plan = final_route(ctx, board, tenant)
     except InvalidInputError as exc:  # the final cannot be planned (a sheet no model draws)
@@ -53,4 +107,4 @@ def uncommittable(ctx: RunContext, board: Storyboard, tenant: str = "local") -> 
         undrawn: list[Problem] = []
     except InvalidInputError as exc:
         undrawn = list(exc.problems)
-    return unroutable(plan, keys) + split(plan, keys) + undrawn
+    return unroutable(plan, keys) + undrawn

@@ -21,7 +21,7 @@ Routing refusals are raised earlier by the commit's routing (``planning.route``)
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from foundation.states import Stage
 from foundation.storyboard import Mode, Storyboard
@@ -36,10 +36,15 @@ JOB_OWNER = "(job)"
 
 
 def stage_lines(
-    ctx: RunContext, board: Storyboard, approved: Collection[str], preview_id: str, tenant: str
+    ctx: RunContext,
+    board: Storyboard,
+    approved: Mapping[str, str],
+    preview_id: str,
+    tenant: str,
 ) -> tuple[StageLine, ...]:
     """The stage lines of a final job rendering ``board`` (the final's storyboard) in which the
-    ``approved`` shots of preview job ``preview_id`` render again, for ``tenant``."""
+    ``approved`` shots render again, for ``tenant``: each with the shot of preview job
+    ``preview_id`` it renders (itself, or the shot a segment is part of)."""
     drawn: dict[str, str] = {}
     found = [*_voice_lines(ctx, board, tenant), *_sheet_lines(ctx, board, approved, tenant, drawn)]
     found += _keyframe_lines(ctx, board, approved, (preview_id, tenant), drawn)
@@ -106,7 +111,7 @@ def _sheet_lines(
 def _keyframe_lines(
     ctx: RunContext,
     board: Storyboard,
-    approved: Collection[str],
+    approved: Mapping[str, str],
     where: tuple[str, str],
     drawn: dict[str, str],
 ) -> list[StageLine]:
@@ -120,7 +125,8 @@ def _keyframe_lines(
         decision = decisions[keyframe.shot_id]
         reused = None
         if not any(ref.startswith(sheets.PLACEHOLDER) for ref in keyframe.references):
-            reused = _reused_keyframe(ctx, keyframe, decision, preview_id, tenant)
+            shown = (preview_id, approved[keyframe.shot_id])
+            reused = _reused_keyframe(ctx, keyframe, decision, shown, tenant)
         found.append(_line(Stage.KEYFRAME, keyframe.shot_id, decision, reused))
     return found
 
@@ -129,13 +135,15 @@ def _reused_keyframe(
     ctx: RunContext,
     keyframe: keyframes.Keyframe,
     decision: StageDecision,
-    preview_id: str,
+    shown: tuple[str, str],
     tenant: str,
 ) -> str | None:
     """The model whose stored keyframe the final's stage takes (``keyframe_stage.draw``): the
-    preview's approved one, else the first model's; None when it draws one."""
+    preview's approved one (``shown``: the preview job and its shot), else the first model's;
+    None when it draws one."""
+    preview_id, preview_shot = shown
     with session_scope(ctx.db_url) as session:
-        found = keyframes.preview_keyframe(session, preview_id, keyframe.shot_id, keyframe.prompt)
+        found = keyframes.preview_keyframe(session, preview_id, preview_shot, keyframe.prompt)
         approved = keyframes.approved_candidate(ctx, found, ctx.providers)
     if approved is not None:
         model_id, key = approved[0].model_id, approved[1]

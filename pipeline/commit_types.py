@@ -129,3 +129,13 @@ class CommitResult:
             "rejected": list(self.rejected),
             "quote": self.quote.to_dict(),
         }
+
+
+def preview_shot(quote: dict[str, Any], key: str) -> str:
+    """The preview shot that shot ``key`` of a commit's final job renders again, read from the
+    commit's stored quote (``Quote.to_dict``): the shot whose segments include ``key``, else
+    ``key`` itself."""
+    for line in quote.get("shots", []):
+        if any(part.get("shot_id") == key for part in line.get("segments", [])):
+            return str(line["shot_id"])
+    return key

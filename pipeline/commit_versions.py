@@ -181,6 +181,38 @@ def _version(shot: Shot | None, cost: Decimal) -> dict[str, Any] | None:
     }
 
 
+_PROGRESS = ("failed", "cancelled", "planned", "rendering", "accepted", "normalised")
+"""A split shot's status is its least advanced segment's (a failed or cancelled one first)."""
+
+
+def _segments_of(quote: dict[str, Any], key: str) -> list[str]:
+    """The final's segments of shot ``key`` in the commit's stored quote (none unless split)."""
+    line: dict[str, Any] = next((x for x in quote.get("shots", []) if x["shot_id"] == key), {})
+    return [str(part["shot_id"]) for part in line.get("segments", [])]
+
+
+def _final_version(
+    finals: dict[str, Shot], costs: dict[str, Decimal], quote: dict[str, Any], key: str
+) -> dict[str, Any] | None:
+    """Shot ``key``'s final version; for a shot the final split, its segments' added up (models
+    named once each, seconds and cost summed) with their ids under ``segments``."""
+    parts = _segments_of(quote, key)
+    if not parts:
+        return _version(finals.get(key), costs.get(key, money.ZERO))
+    found = [_version(finals.get(part), costs.get(part, money.ZERO)) for part in parts]
+    versions = [v for v in found if v is not None]
+    if len(versions) != len(found):
+        return None
+    first = versions[0]
+    return first | {
+        "status": min((v["status"] for v in versions), key=_PROGRESS.index),
+        "model": " + ".join(dict.fromkeys(str(v["model"]) for v in versions)),
+        "seconds": round(sum(float(v["seconds"] or 0) for v in versions), 6),
+        "cost_usd": money.to_json(money.total(costs.get(part, money.ZERO) for part in parts)),
+        "segments": parts,
+    }
+
+
 def _changes(preview: dict[str, Any] | None, final: dict[str, Any] | None) -> list[str]:
     if preview is None or final is None:
         return []
@@ -206,7 +238,7 @@ def versions(db_url: str, job_id: str) -> dict[str, Any]:
         for key, shot in previews.items():
             before = _version(shot, p_cost.get(key, money.ZERO))
             approved = key in latest.shots
-            after = _version(finals.get(key), f_cost.get(key, money.ZERO)) if approved else None
+            after = _final_version(finals, f_cost, latest.quote, key) if approved else None
             rows.append(
                 {
                     "id": key,

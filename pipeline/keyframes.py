@@ -26,6 +26,7 @@ from foundation.errors import InvalidInputError, Problem
 from foundation.settings import Settings
 from foundation.states import AttemptStatus, Stage
 from foundation.storyboard import Mode, Storyboard
+from pipeline.commit_types import preview_shot
 from pipeline.context import RunContext
 from pipeline.sheets import PLACEHOLDER, image_stage_providers, needing_sheets, route_image
 from registry import ImageTarget, image_target
@@ -179,11 +180,15 @@ def keyframe_ref(session: Session, spec: Mapping[str, Any], shot_id: int) -> str
 
 def approved_keyframe(session: Session, job_id: str, shot_key: str, prompt: str) -> Attempt | None:
     """The keyframe the reviewer approved for shot ``shot_key`` of a commit's final job ``job_id``:
-    the preview shot's accepted keyframe drawn from the same ``prompt``; None for any other job."""
-    preview_id = session.scalar(
-        select(JobCommit.preview_job_id).where(JobCommit.final_job_id == job_id)
-    )
-    return None if preview_id is None else preview_keyframe(session, preview_id, shot_key, prompt)
+    the preview shot's accepted keyframe drawn from the same ``prompt`` (the first segment of a
+    shot the final splits draws the shot's); None for any other job."""
+    row = session.execute(
+        select(JobCommit.preview_job_id, JobCommit.quote).where(JobCommit.final_job_id == job_id)
+    ).first()
+    if row is None:
+        return None
+    preview_id, quote = row
+    return preview_keyframe(session, preview_id, preview_shot(quote, shot_key), prompt)
 
 
 def preview_keyframe(

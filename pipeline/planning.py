@@ -91,7 +91,10 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local")
     The storyboard is screened first (``quality.screening``): a refused text or reference image
     raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent. A
     keyframes preview (``previews.keyframed_board``) draws every shot's keyframe and routes every
-    video stage to the local still; the plan's board is the one with those keyframes."""
+    video stage to the local still; the plan's board is the one with those keyframes. A free
+    preview is routed on the local renderer it renders on (``stage_context``), whatever
+    providers ``ctx`` has."""
+    ctx = stage_context(ctx, board, mode)
     board = previews.keyframed_board(board, mode)
     stills = keyframes_preview(board.preview, mode)
     hosted = ctx.providers not in ("local", "emulated")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -84,6 +84,7 @@ class QuoteLine:
     """One shot's quote: the primary model, its price, the expected retakes (and what they cost at
     95% confidence), the render time, and whether the preview's first frame is its reference
     image (a commit's final quote). The dry run's forecast and a commit's quote are made of these.
+    A commit's line for a shot the final splits sums its ``segments``' lines (``summed``).
     """
 
     shot_id: str
@@ -98,6 +99,34 @@ class QuoteLine:
     tier: str = ""
     seconds: float = 0.0
     first_frame: bool = False
+    segments: tuple[QuoteLine, ...] = ()
+
+    @classmethod
+    def summed(cls, shot_id: str, parts: Sequence[QuoteLine]) -> QuoteLine:
+        """One line for a shot rendered as ``parts`` one after another (each continues from the
+        one before): their prices, retakes and render times added up, their models named once
+        each in order."""
+
+        def named(values: Iterable[str]) -> str:
+            return " + ".join(dict.fromkeys(values))
+
+        def added(values: Iterable[float]) -> float:
+            return money.stored(money.total(values))
+
+        return cls(
+            shot_id=shot_id,
+            model_id=named(p.model_id for p in parts),
+            quote_usd=added(p.quote_usd for p in parts),
+            expected_usd=added(p.expected_usd for p in parts),
+            high_usd=added(p.high_usd for p in parts),
+            expected_attempts=sum(p.expected_attempts for p in parts),
+            expected_render_s=sum(p.expected_render_s for p in parts),
+            high_render_s=sum(p.high_render_s for p in parts),
+            provider=named(p.provider for p in parts),
+            tier=named(p.tier for p in parts),
+            seconds=round(sum(p.seconds for p in parts), 6),
+            segments=tuple(parts),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The line as a commit's quote shows it."""
@@ -112,6 +141,7 @@ class QuoteLine:
             "high_usd": money.to_json(self.high_usd),
             "first_frame": self.first_frame,
             "model": self.model_id,
+            "segments": [part.to_dict() for part in self.segments],
         }
 
     def forecast_dict(self) -> dict[str, Any]:

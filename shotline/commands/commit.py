@@ -60,7 +60,9 @@ def quote_table(quote: Quote, width: int | None = None) -> Table:
     rows = [
         [
             line.shot_id,
-            line.model_id + (" (first frame)" if line.first_frame else ""),
+            line.model_id
+            + (f" ({len(line.segments)} segments)" if line.segments else "")
+            + (" (first frame)" if line.first_frame else ""),
             line.tier,
             f"{line.seconds:g}",
             cents(line.quote_usd),

@@ -64,6 +64,7 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     use_running_emulator(ctx)  # emulated: the free lookups go to a running emulator, if any
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
+    said = notes(ctx, board, mode)  # on the caller's providers, as ``render`` says them
     ctx = planning.stage_context(ctx, board, mode)
     keyframed = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
     routed = planning.plan_stages(ctx, keyframed, mode)
@@ -76,7 +77,7 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     from pipeline.variant_plan import variants_of
 
     return Planned(
-        plan, notes(ctx, board, mode), variants_of(board, plan), stages, drawn, bed,
+        plan, said, variants_of(board, plan), stages, drawn, bed,
         sheeted, refusal,
     )  # fmt: skip
 

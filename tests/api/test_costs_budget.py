@@ -4,6 +4,7 @@ so the final is priced at premium rates)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -71,23 +72,29 @@ def test_the_dry_run_answers_what_creating_the_job_would_refuse(client, headers)
 
 
 def test_the_dry_run_of_a_preview_names_the_shots_a_commit_could_not_take(client, headers):
-    """A 20 s shot previews, but the final splits it and a commit refuses it: the preview's dry
-    run says so before it is paid; a final's dry run has nothing to say."""
-    board = {
-        "title": "long",
-        "output": {"size": "320x180"},
+    """A free preview at 1:1 renders every shot locally (pins ignored), but its shot pinned to
+    Veo 3.1 (16:9 and 9:16 only) has no final: the preview's dry run says so before it is paid,
+    and is planned, as it renders, on the local renderer at $0. A 20 s shot the final splits is
+    not named: a commit renders its segments."""
+    board: dict[str, Any] = {
+        "title": "pinned",
+        "preview": {"free": True},
+        "output": {"size": "240x240"},
         "scenes": [{"id": "s", "shots": [
-            {"id": "a", "prompt": "a quiet pier", "duration": 4},
-            {"id": "b", "prompt": "the tide comes in", "duration": 20},
+            {"id": "a", "prompt": "a quiet pier", "duration": 20},
+            {"id": "b", "prompt": "the tide comes in", "duration": 4, "model": "google/veo-3.1"},
         ]}],
     }  # fmt: skip
     preview = client.post("/v1/jobs:plan", json={"storyboard": board, "mode": "preview"},
                           headers=headers)  # fmt: skip
     assert preview.status_code == 200, preview.text
     (problem,) = preview.json()["uncommittable"]
-    assert problem["path"] == "shots.b"
-    assert "render --mode final" in problem["message"]
+    assert problem["path"] == "scenes[0].shots[1]"
+    assert "aspect 1:1 not offered" in problem["message"]
     assert preview.json()["ok"] is True  # the preview itself would be created
+    assert preview.json()["forecast"]["cost_high_usd"] == 0
+    assert {line["model"] for line in preview.json()["forecast"]["shots"]} == {"local/animatic"}
+    del board["scenes"][0]["shots"][1]["model"]
     final = client.post("/v1/jobs:plan", json={"storyboard": board, "mode": "final"},
                         headers=headers)  # fmt: skip
     assert final.json()["uncommittable"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import pytest
 from sqlalchemy import select
 
@@ -155,23 +156,53 @@ def test_free_preview_renders_on_the_local_animatic(emulated):
     assert quote.lines[0].tier == "premium", "the final is quoted on the caller's providers"
 
 
-def test_a_shot_the_final_splits_is_refused_before_any_spend(emulated):
+def test_a_shot_the_final_splits_is_committed_and_rendered_in_its_segments(emulated):
     """A 20 s shot previews whole on the local animatic; at final no hosted model renders 20 s in
-    one clip, so the final would split it into segments: the commit says so and spends nothing."""
+    one clip. The commit quotes it as the segments a final render splits it into (one line, their
+    sum), renders them one after another, keeps the unapproved shot's preview clip, and both
+    versions show the shot with its segments. (It was refused before: explorer seed 12072.)"""
     ctx = emulated
-    preview_id = _preview(ctx, small_board(1, durations=(20,)))
-    with pytest.raises(StoryboardError) as info:
-        commit.quote(ctx, preview_id)
-    (problem,) = info.value.problems
-    assert problem.path == "shots.k0"
-    assert "20s in one clip" in problem.message
-    assert "render --mode final" in problem.message
-    # what ``shotline plan`` of the preview notes before it is paid (``commit.uncommittable``)
-    assert commit_final.uncommittable(ctx, small_board(1, durations=(20,))) == [problem]
-    with pytest.raises(StoryboardError):
-        commit.commit(ctx, preview_id)
+    board = small_board(2, durations=(20, 4))
+    preview_id = _preview(ctx, board)
+    assert commit_final.uncommittable(ctx, board) == []
+    quote = commit.quote(ctx, preview_id, ["k0"])
+    (line,) = quote.lines
+    parts = [part.shot_id for part in line.segments]
+    assert len(parts) >= 2
+    assert all(part.startswith("k0.part") for part in parts)
+    assert line.seconds == sum(part.seconds for part in line.segments) == 20
+    assert line.expected_usd == pytest.approx(sum(p.expected_usd for p in line.segments))
+    assert line.model_id == " + ".join(dict.fromkeys(p.model_id for p in line.segments))
+    assert quote.to_dict()["shots"][0]["segments"][0]["shot_id"] == parts[0]
+
+    result = commit.commit(ctx, preview_id, ["k0"], rejected=["k1"])
+    assert EmbeddedEngine(ctx).run(result.final_job_id) == "delivered"
+    assert set(_attempts(ctx.db_url, result.final_job_id)) == set(parts)
     with session_scope(ctx.db_url) as session:
-        assert session.scalars(select(JobCommit)).all() == []
+        final = session.get_one(Job, result.final_job_id)
+        keys = [s.key for s in session.scalars(
+            select(Shot).where(Shot.job_id == final.id).order_by(Shot.position))]  # fmt: skip
+        kept = session.scalars(select(Shot).where(Shot.job_id == final.id, Shot.key == "k1")).one()
+        preview_k1 = session.scalars(
+            select(Shot).where(Shot.job_id == preview_id, Shot.key == "k1")
+        ).one()
+        output, spent = Path(str(final.output_path)), final.spent_usd
+        committed = session.scalars(select(JobCommit)).one()
+    assert keys == [*parts, "k1"]
+    assert kept.asset_path == preview_k1.asset_path, "the unapproved shot keeps its preview clip"
+    with av.open(str(output)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+    assert frames == 24 * 24, "20 s in segments and the kept 4 s at 24 fps"
+    assert committed.final_usd_by_shot["k1"] > 0, "the declined shot's price is cost avoided"
+
+    shown = {row["id"]: row for row in versions(ctx.db_url, preview_id)["shots"]}
+    after = shown["k0"]["final"]
+    assert after["segments"] == parts
+    assert (after["seconds"], after["status"]) == (20, "normalised")
+    assert after["cost_usd"] == pytest.approx(spent)
+    assert "seconds" not in shown["k0"]["changes"]
+    assert shown["k1"]["final"] is None
 
 
 class TestEarlierCommitsShareTheBudget:

@@ -157,3 +157,44 @@ def test_a_local_placeholder_keyframe_is_reused_only_by_a_local_final(tmp_path):
     assert (found[0].model_id, found[0].estimate_usd) == ("local/keyframe", 0.0)
     assert hosted is None
     assert elsewhere is None  # the preview itself commits nothing
+
+
+def test_the_first_segment_of_a_shot_the_final_splits_animates_its_approved_keyframe(tmp_path):
+    """A 20 s shot's keyframe drawn and approved in its preview; no final model renders 20 s in
+    one clip, so the commit renders its segments: the first is drawn from the approved keyframe
+    (found through the commit's quote, which names the shot's segments), reused for nothing."""
+    from contextlib import ExitStack
+
+    from sqlalchemy import select
+
+    from foundation.settings import Settings
+    from pipeline import commit, keyframe_stage, keyframes, stage_tries
+    from shotline.emulated import use_emulator
+    from store.db import session_scope
+    from store.models import Job, Shot
+
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        preview = commit.start_preview(ctx, board(shot("a", duration=20)))
+        with session_scope(ctx.db_url) as session:  # only its keyframe is drawn: no clip is needed
+            drawn = session.scalars(select(Shot.id).where(Shot.job_id == preview)).one()
+            session.get_one(Job, preview).status = "delivered"
+        assert keyframe_stage.draw(ctx, drawn) == 0.0  # drawn, nothing to wait for
+        quote = commit.quote(ctx, preview)
+        (line,) = quote.lines
+        first = line.segments[0].shot_id
+        (stage,) = [s for s in quote.stages if s.stage == "keyframe"]
+        assert (stage.owner, stage.reused, stage.quote_usd) == (first, True, 0.0)
+        final = commit.commit(ctx, preview).final_job_id
+    with session_scope(ctx.db_url) as session:
+        job = session.get_one(Job, final)
+        row = session.scalars(select(Shot).where(Shot.job_id == final, Shot.key == first)).one()
+        keyframe = keyframes.keyframe_of(job.storyboard, first)
+        assert keyframe is not None
+        found = keyframe_stage.approved_try(ctx, session, stage_tries.Owner.of(job, row), keyframe)
+        approved = keyframes.accepted_for(session, drawn, keyframe.prompt)
+    assert found is not None
+    assert approved is not None
+    assert approved.provider != "local", "a hosted image model drew it"
+    assert (found[0].model_id, found[0].estimate_usd) == (approved.model_id, 0.0)
