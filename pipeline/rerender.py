@@ -65,6 +65,16 @@ def _route_keys(
     """The shots' new decisions, and the plan's variant choices (their native renders)."""
     plan = route(ctx, board, mode, tenant)
     stored = board.model_dump(mode="json")
+    for split in plan.long_shots:
+        if split.shot_id in keys:
+            problem = Problem(
+                shot_path(stored, split.shot_id),
+                f"{split.explain()}; a re-render keeps one clip per shot: pin a model that "
+                f"renders {sum(split.seconds):g}s in one clip, or render the storyboard again",
+            )
+            raise InvalidInputError(
+                f"shot {split.shot_id!r} cannot be re-rendered whole", [problem]
+            )
     for key in keys:
         decision = plan.decisions[key]
         if not decision.candidates:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from foundation import money
-from foundation.errors import BudgetExceededError, ConflictError, NotFoundError
+from foundation.errors import BudgetExceededError, ConflictError, InvalidInputError, NotFoundError
 from foundation.storyboard import StoryboardError
 from ledger import previews
 from ledger.aggregates import CostFilter
@@ -203,6 +203,23 @@ def test_a_shot_the_final_splits_is_committed_and_rendered_in_its_segments(emula
     assert after["cost_usd"] == pytest.approx(spent)
     assert "seconds" not in shown["k0"]["changes"]
     assert shown["k1"]["final"] is None
+
+
+def test_a_rerender_the_router_would_split_is_refused_with_its_path(emulated):
+    """A 20 s shot previewed whole on the local animatic, re-rendered pinned to ``luma/ray-3.2``
+    (10 s, then 5 s extensions): the re-render would need its parts, and a re-render keeps one
+    clip per shot. It raised a bare ``KeyError`` (HTTP 500) after the job was read; it is refused
+    with the shot's path and why, and nothing changes."""
+    ctx = emulated
+    preview_id = _preview(ctx, small_board(2, durations=(20, 4)))
+    with pytest.raises(InvalidInputError) as refused:
+        rerender.rerender_shot(ctx, preview_id, "k0", model="luma/ray-3.2")
+    (problem,) = refused.value.problems
+    assert problem.path == "scenes[0].shots[0]"
+    assert "extends it 2 time(s)" in problem.message
+    assert "a re-render keeps one clip per shot" in problem.message
+    with session_scope(ctx.db_url) as session:
+        assert session.get_one(Job, preview_id).status == "delivered"
 
 
 class TestEarlierCommitsShareTheBudget:
