@@ -141,23 +141,42 @@ def _bar_height(height: int) -> int:
     return max(3, height // 60)
 
 
+def _triangle(phase: float) -> float:
+    """A triangle wave in [-1, 1] of period 1: a constant speed that turns at once."""
+    return 4 * abs((phase % 1.0) - 0.5) - 1
+
+
+def disc_band(captions: list[tuple[Caption, bool]], height: int) -> tuple[float, float]:
+    """The heights (fractions of the frame) the disc's centre moves between: 0.30-0.80, but
+    never above the bottom of the title block, which is drawn over it (a long prompt's block
+    reaches 62% of the frame: the disc moved under it for seconds, and a clip started from an
+    image whose own disc stood still was rejected as frozen)."""
+    titles = [caption.block.box[3] for caption, is_stamp in captions if not is_stamp]
+    low = max([0.30, *(bottom / height for bottom in titles)])
+    return min(low, 0.80), 0.80
+
+
 def _draw_frame(
     base: npt.NDArray[np.uint8],
     index: int,
-    total: int,
     request: GenerationRequest,
-    rng_phase: float,
+    motion_of: tuple[float, tuple[float, float]],
     ink: tuple[int, int, int] = (255, 255, 255),
 ) -> npt.NDArray[np.uint8]:
+    """``motion_of``: the seed's phase and the band of heights the disc moves in."""
     height, width = base.shape[:2]
     frame = base.copy()
+    rng_phase, (top, bottom) = motion_of
+    total = frame_count(request.duration_s, request.fps)
     t = index / max(1, total - 1)
     motion = {"action": 2.5, "establishing": 0.6, "product": 1.0}.get(request.shot_type or "", 1.2)
     # cycles per 4 s of picture, not per clip: a 20 s shot's disc stood almost still for over a
-    # second at each turn, and the gate rejected the animatic's own clip as frozen
+    # second at each turn, and the gate rejected the animatic's own clip as frozen; across the
+    # frame at a constant speed, turning at once: a sine's slow turns read as frozen too
     cycles = motion * (index / request.fps) / 4.0
-    cx = int((0.5 + 0.4 * np.sin(2 * np.pi * (cycles + rng_phase))) * width)
-    cy = int((0.55 + 0.25 * np.cos(2 * np.pi * (cycles * 0.7 + rng_phase))) * height)
+    cx = int((0.5 + 0.4 * _triangle(cycles + rng_phase)) * width)
+    middle, reach = (top + bottom) / 2, (bottom - top) / 2
+    cy = int((middle + reach * np.cos(2 * np.pi * (cycles * 0.7 + rng_phase))) * height)
     radius = max(4, min(width, height) // 6)
     cv2.circle(frame, (cx, cy), radius, ink, -1, cv2.LINE_AA)
     cv2.circle(
@@ -275,6 +294,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
     if base is None:
         base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
     captions = _captions(request, base, total)
+    motion_of = ((seed % 1000) / 1000, disc_band(captions, request.height))
     # the moving disc must stand out on light palettes too, or the gate sees a frozen clip
     ink = (40, 40, 40) if float(base[::8, ::8].mean()) > 150 else (255, 255, 255)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -283,7 +303,7 @@ def render_animatic(request: GenerationRequest, out: Path) -> Path:
         video = video_stream(container, request)
         audio = audio_stream(container) if request.audio else None
         for index in range(total):
-            frame = _draw_frame(base, index, total, request, (seed % 1000) / 1000, ink)
+            frame = _draw_frame(base, index, request, motion_of, ink)
             for caption, is_stamp in captions:
                 caption.apply(
                     frame, f"{index:04d}  frame {index + 1}/{total}" if is_stamp else None

@@ -142,3 +142,27 @@ def test_a_long_take_moves_all_the_way_through(tmp_path):
     verdict = evaluate(out, ClipExpectation(20.0, 320, 180, 24.0, "any", tier="draft"))
     assert [f.code for f in verdict.findings if f.code.startswith("freeze")] == []
     assert verdict.action == "accept"
+
+
+@pytest.mark.parametrize("seed", [0, 7919])
+def test_the_disc_moves_below_a_long_prompts_title_block(tmp_path, seed):
+    """A long prompt's title block reaches 62% of the frame and is drawn over the disc. Started
+    from an image light where the block lies (a preview frame with its own caption panel) and
+    dark below it, the white disc moved under the block, nearly invisible, for over half a second:
+    the gate rejected the clip as frozen (explorer seed 12074, a commit's final on Veo: all four
+    attempts). The disc now moves below the block at a constant speed."""
+    import cv2
+
+    from quality.expectation import ClipExpectation
+    from quality.gate import evaluate
+
+    image = np.full((180, 320, 3), (10, 40, 10), np.uint8)
+    image[:108] = (215, 230, 215)
+    cv2.imwrite(str(tmp_path / "first.png"), image)
+    request = _request(
+        prompt=" ".join(["long prompt"] * 300), duration_s=4.0, shot_type="product", seed=seed,
+        reference_image=tmp_path / "first.png",
+    )  # fmt: skip
+    out = render_animatic(request, tmp_path / "clip.mp4")
+    verdict = evaluate(out, ClipExpectation(4.0, 320, 180, 24.0, "any"))
+    assert [f.message for f in verdict.findings if f.code == "freeze"] == []
