@@ -131,6 +131,13 @@ class CommitResult:
         }
 
 
+def segments_of(quote: dict[str, Any], key: str) -> list[str]:
+    """The final's segments of shot ``key`` in a commit's stored quote (``Quote.to_dict``): none
+    unless the final splits it."""
+    line: dict[str, Any] = next((x for x in quote.get("shots", []) if x["shot_id"] == key), {})
+    return [str(part["shot_id"]) for part in line.get("segments", [])]
+
+
 def preview_shot(quote: dict[str, Any], key: str) -> str:
     """The preview shot that shot ``key`` of a commit's final job renders again, read from the
     commit's stored quote (``Quote.to_dict``): the shot whose segments include ``key``, else

@@ -26,6 +26,7 @@ from media.colour import to_rgb
 from pipeline import assets
 from pipeline.assets import AssetStore, store_for
 from pipeline.cache import own_copy
+from pipeline.commit_types import segments_of
 from quality import screening
 from store import jobs
 from store.db import session_scope
@@ -185,18 +186,12 @@ _PROGRESS = ("failed", "cancelled", "planned", "rendering", "accepted", "normali
 """A split shot's status is its least advanced segment's (a failed or cancelled one first)."""
 
 
-def _segments_of(quote: dict[str, Any], key: str) -> list[str]:
-    """The final's segments of shot ``key`` in the commit's stored quote (none unless split)."""
-    line: dict[str, Any] = next((x for x in quote.get("shots", []) if x["shot_id"] == key), {})
-    return [str(part["shot_id"]) for part in line.get("segments", [])]
-
-
 def _final_version(
     finals: dict[str, Shot], costs: dict[str, Decimal], quote: dict[str, Any], key: str
 ) -> dict[str, Any] | None:
     """Shot ``key``'s final version; for a shot the final split, its segments' added up (models
     named once each, seconds and cost summed) with their ids under ``segments``."""
-    parts = _segments_of(quote, key)
+    parts = segments_of(quote, key)
     if not parts:
         return _version(finals.get(key), costs.get(key, money.ZERO))
     found = [_version(finals.get(part), costs.get(part, money.ZERO)) for part in parts]
