@@ -157,12 +157,12 @@ def test_free_preview_renders_on_the_local_animatic(emulated):
 
 
 def test_a_shot_the_final_splits_is_committed_and_rendered_in_its_segments(emulated):
-    """A 20 s shot previews whole on the local animatic; at final no hosted model renders 20 s in
+    """A 16 s shot previews whole on the local animatic; at final no hosted model renders 16 s in
     one clip. The commit quotes it as the segments a final render splits it into (one line, their
     sum), renders them one after another, keeps the unapproved shot's preview clip, and both
     versions show the shot with its segments. (It was refused before: explorer seed 12072.)"""
     ctx = emulated
-    board = small_board(2, durations=(20, 4))
+    board = small_board(2, durations=(16, 4), output={"size": "160x90"})
     preview_id = _preview(ctx, board)
     assert commit_final.uncommittable(ctx, board) == []
     quote = commit.quote(ctx, preview_id, ["k0"])
@@ -170,7 +170,8 @@ def test_a_shot_the_final_splits_is_committed_and_rendered_in_its_segments(emula
     parts = [part.shot_id for part in line.segments]
     assert len(parts) >= 2
     assert all(part.startswith("k0.part") for part in parts)
-    assert line.seconds == sum(part.seconds for part in line.segments) == 20
+    # the seconds each part renders (a model's shortest clip pads a short last part)
+    assert line.seconds == sum(part.seconds for part in line.segments) >= 16
     assert line.expected_usd == pytest.approx(sum(p.expected_usd for p in line.segments))
     assert line.model_id == " + ".join(dict.fromkeys(p.model_id for p in line.segments))
     assert quote.to_dict()["shots"][0]["segments"][0]["shot_id"] == parts[0]
@@ -193,15 +194,14 @@ def test_a_shot_the_final_splits_is_committed_and_rendered_in_its_segments(emula
     with av.open(str(output)) as container:
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(stream))
-    assert frames == 24 * 24, "20 s in segments and the kept 4 s at 24 fps"
+    assert frames == 20 * 24, "16 s in segments and the kept 4 s at 24 fps"
     assert committed.final_usd_by_shot["k1"] > 0, "the declined shot's price is cost avoided"
 
     shown = {row["id"]: row for row in versions(ctx.db_url, preview_id)["shots"]}
     after = shown["k0"]["final"]
     assert after["segments"] == parts
-    assert (after["seconds"], after["status"]) == (20, "normalised")
+    assert (after["seconds"], after["status"]) == (line.seconds, "normalised")
     assert after["cost_usd"] == pytest.approx(spent)
-    assert "seconds" not in shown["k0"]["changes"]
     assert shown["k1"]["final"] is None
 
 
