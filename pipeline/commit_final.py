@@ -43,52 +43,50 @@ def committed_board(
     if not parts:
         return written
     routed = {shot.id: shot for _, shot in plan.board.shots()}
+    placed = {key: [routed[part] for part in ids] for key, ids in parts.items()}
     scenes = [
         scene.model_copy(
-            update={
-                "shots": [
-                    part
-                    for shot in scene.shots
-                    for part in (
-                        [routed[k] for k in parts[shot.id]] if shot.id in parts else [shot]
-                    )
-                ]
-            }
+            update={"shots": [p for shot in scene.shots for p in placed.get(shot.id, [shot])]}
         )
         for scene in written.scenes
     ]
     return written.model_copy(update={"scenes": scenes})
 
 
+def _final_lines(plan: router.Plan, keys: Collection[str]) -> dict[str, router.QuoteLine]:
+    """Each routable shot of ``keys``'s final line: its model's, or its segments' added up
+    (``QuoteLine.summed``) for one the final splits."""
+    lines = {line.shot_id: line for line in plan.forecast.shots}
+    parts = parts_of(plan, keys)
+    found = {}
+    for key in keys:
+        mine = [lines[part] for part in parts.get(key, (key,)) if part in lines]
+        if key not in parts and mine:
+            found[key] = mine[0]
+        elif key in parts and len(mine) == len(parts[key]):
+            found[key] = router.QuoteLine.summed(key, mine)
+    return found
+
+
 def quote_lines(
     plan: router.Plan, approved: list[str], framed: Collection[str]
 ) -> tuple[router.QuoteLine, ...]:
-    """One line per approved shot, in order: its final model's, or its segments' added up
-    (``QuoteLine.summed``); ``framed`` start from the preview's first frame. Raises
-    ``StoryboardError`` naming every approved shot no final model takes."""
+    """One line per approved shot, in order (``_final_lines``); ``framed`` start from the
+    preview's first frame. Raises ``StoryboardError`` naming every approved shot no final model
+    takes."""
     if found := unroutable(plan, approved):
         raise StoryboardError("some approved shots cannot be rendered at final", found)
-    lines = {line.shot_id: line for line in plan.forecast.shots}
-    parts = parts_of(plan, approved)
+    lines = _final_lines(plan, approved)
     return tuple(
-        router.QuoteLine.summed(key, [lines[k] for k in parts[key]])
-        if key in parts
-        else replace(lines[key], first_frame=key in framed)
+        lines[key] if lines[key].segments else replace(lines[key], first_frame=key in framed)
         for key in approved
     )
 
 
 def final_prices(plan: router.Plan, keys: Collection[str]) -> dict[str, float]:
-    """Each routable shot's expected final cost (its segments' added up for one the final
-    splits): what declining it at a commit avoids."""
-    lines = {line.shot_id: line for line in plan.forecast.shots}
-    parts = parts_of(plan, keys)
-    prices = {}
-    for key in keys:
-        found = [lines.get(part) for part in parts.get(key, (key,))]
-        if all(found):
-            prices[key] = router.QuoteLine.summed(key, [x for x in found if x]).expected_usd
-    return prices
+    """Each routable shot's expected final cost (``_final_lines``): what declining it at a commit
+    avoids."""
+    return {key: line.expected_usd for key, line in _final_lines(plan, keys).items()}
 
 
 def uncommittable(ctx: RunContext, board: Storyboard, tenant: str = "local") -> list[Problem]:

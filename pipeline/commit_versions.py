@@ -19,7 +19,7 @@ from foundation import money
 from foundation.documents import set_path
 from foundation.errors import NotFoundError
 from foundation.settings import get_settings
-from foundation.states import SHOT_HAS_CLIP, JobStatus
+from foundation.states import SHOT_HAS_CLIP, JobStatus, ShotStatus
 from foundation.storyboard import Storyboard
 from ledger import figures
 from media.colour import to_rgb
@@ -182,7 +182,10 @@ def _version(shot: Shot | None, cost: Decimal) -> dict[str, Any] | None:
     }
 
 
-_PROGRESS = ("failed", "cancelled", "planned", "rendering", "accepted", "normalised")
+_PROGRESS = (
+    ShotStatus.FAILED, ShotStatus.CANCELLED, ShotStatus.PLANNED,
+    ShotStatus.RENDERING, ShotStatus.ACCEPTED, ShotStatus.NORMALISED,
+)  # fmt: skip
 """A split shot's status is its least advanced segment's (a failed or cancelled one first)."""
 
 
