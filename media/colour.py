@@ -16,12 +16,14 @@ FFmpeg's ``scale`` options, ``to_rgb`` for PyAV frames.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import numpy as np
 import numpy.typing as npt
-from av.video.reformatter import ColorRange, Colorspace
+from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 UNSPECIFIED_MATRICES = frozenset({2, 3})  # AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_RESERVED
 MATRIX_NAMES = {
@@ -127,5 +129,20 @@ def to_rgb(
         options["src_colorspace"] = _SWS_MATRIX[colour.matrix]
         if colour.range == "tv":  # full range (yuvj, tagged full) is swscale's own reading
             options["src_color_range"] = ColorRange.MPEG
-    converted = frame.reformat(width=width, height=height, format=fmt, **options)  # type: ignore[arg-type]
+    converted = reformat(frame, width=width, height=height, format=fmt, **options)
     return np.asarray(converted.to_ndarray(), dtype=np.uint8)
+
+
+_kept = threading.local()
+
+
+def reformat(frame: av.VideoFrame, **options: Any) -> av.VideoFrame:
+    """``frame.reformat(**options)`` through this thread's one ``VideoReformatter``. PyAV's
+    ``VideoFrame.reformat`` makes a new reformatter, so a new swscale context, for every frame:
+    ten times the conversion itself for 96 px proxies of 320x180 frames (22 ms against 2.1 ms for
+    48 frames, PyAV 18.1); a kept one builds its context again only when the sizes, formats
+    or options change (``sws_getCachedContext``). The frames it returns are new each time."""
+    reformatter = getattr(_kept, "reformatter", None)
+    if reformatter is None:
+        reformatter = _kept.reformatter = VideoReformatter()
+    return reformatter.reformat(frame, **options)

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from media.colour import to_rgb
+from media.colour import reformat, to_rgb
 
 Gray = npt.NDArray[np.uint8]
 PROXY_WIDTH = 96
@@ -45,7 +45,7 @@ def proxy_frames(
                     break
                 if index in group and index not in found:
                     if fmt == "gray":
-                        small = frame.reformat(width=width, height=height, format=fmt)
+                        small = reformat(frame, width=width, height=height, format=fmt)
                         found[index] = np.asarray(small.to_ndarray(), dtype=np.uint8)
                     else:
                         found[index] = to_rgb(frame, fmt, width, height)

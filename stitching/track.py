@@ -18,6 +18,7 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from media.colour import reformat
 from media.graph import Stream
 
 ANALYSIS_WIDTH = 64
@@ -105,7 +106,7 @@ def _decoded_frames(path: Path, width: int, height: int) -> list[Floats]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         return [
-            frame.reformat(width=small_w, height=small_h, format="gray")
+            reformat(frame, width=small_w, height=small_h, format="gray")
             .to_ndarray()
             .astype(np.float64)
             for frame in container.decode(stream)

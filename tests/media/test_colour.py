@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from media.colour import SourceColour, colour_of, guessed_matrix, to_rgb
+from media.colour import SourceColour, colour_of, guessed_matrix, reformat, to_rgb
 from media.frames import proxy_frames
 from tests.media.flat import RED, flat_clip, off_by
 
@@ -64,6 +64,22 @@ def test_proxy_frames_in_colour_read_an_untagged_hd_clip_as_bt709(tmp_path):
     bgr = proxy_frames(src, [0, 1], Fraction(24), 96, "bgr24")
     assert off_by(bgr[1][27, 48][::-1], RED) <= 6
     assert proxy_frames(src, [0], Fraction(24))[0].shape == (54, 96)  # grey: unchanged
+
+
+def test_the_kept_reformatter_converts_as_a_fresh_one_whatever_the_options_before(tmp_path):
+    """``reformat`` keeps one swscale context per thread: its frames are new ones, equal to what
+    PyAV's own per-frame reformatter makes, and a change of matrix between calls is honoured."""
+    src = flat_clip(tmp_path / "hd.mp4", (1280, 720), RED, "bt709", tag=False, frames=3)
+    with av.open(str(src)) as container:
+        frames = list(container.decode(video=0))
+    kept = [reformat(f, width=96, height=54, format="gray") for f in frames]
+    fresh = [f.reformat(width=96, height=54, format="gray").to_ndarray() for f in frames]
+    assert len({id(f) for f in kept}) == len(frames)
+    assert all(np.array_equal(k.to_ndarray(), f) for k, f in zip(kept, fresh, strict=True))
+    corrected = to_rgb(frames[0], "rgb24", 320, 180)[90, 160]  # BT.709 asked for
+    plain = reformat(frames[0], width=320, height=180, format="rgb24").to_ndarray()[90, 160]
+    assert off_by(corrected, RED) <= 6
+    assert off_by(plain, RED) > 15  # the same context, now without the matrix: BT.601 again
 
 
 def test_to_rgb_honours_a_full_range_tag_on_an_untagged_matrix():
