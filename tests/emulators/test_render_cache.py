@@ -3,11 +3,14 @@ without rendering again, bounded in bytes, and never shared with a forked child.
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 from pathlib import Path
 
 from emulators.media import ClipSpec, render_clip
 from emulators.render_cache import CLIPS, RenderCache, request_key
+
+ROOT = Path(__file__).parents[2]
 
 
 def _spec(**changes: object) -> ClipSpec:
@@ -58,19 +61,42 @@ def _writing(data: bytes):
     return write
 
 
-def test_a_forked_child_keeps_its_own_cache(tmp_path):
-    cache = RenderCache()
-    cache.render("k", tmp_path / "parent.mp4", _writing(b"p"))
-    pid = os.fork()
-    if pid == 0:  # the child: the parent's entry is not served, the parent's folder is not used
-        served = cache.render("k", tmp_path / "child.mp4", _writing(b"c"))
-        ok = served.read_bytes() == b"c" and cache.hits == 0
-        cache.clear()
-        os._exit(0 if ok else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert cache.render("k", tmp_path / "again.mp4", lambda out: out).read_bytes() == b"p"
+FORKED_CHILD = """
+import os, sys
+from pathlib import Path
+from emulators.render_cache import RenderCache
+
+def writing(data):
+    def write(out):
+        out.write_bytes(data)
+        return out
+    return write
+
+folder = Path(sys.argv[1])
+cache = RenderCache()
+cache.render("k", folder / "parent.mp4", writing(b"p"))
+pid = os.fork()
+if pid == 0:  # the child: the parent's entry is not served, the parent's folder is not used
+    served = cache.render("k", folder / "child.mp4", writing(b"c"))
+    ok = served.read_bytes() == b"c" and cache.hits == 0
     cache.clear()
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, "the child was served the parent's entry"
+assert cache.render("k", folder / "again.mp4", lambda out: out).read_bytes() == b"p"
+cache.clear()
+"""
+
+
+def test_a_forked_child_keeps_its_own_cache(tmp_path):
+    """Forked from a process of one thread: a fork of this test's worker, whose threads may hold
+    a lock at that moment, hung once in the child (600 s, the suite's timeout)."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_CHILD, str(tmp_path)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {p.name for p in tmp_path.glob("*.mp4")} == {"again.mp4", "child.mp4", "parent.mp4"}
 
 
 def test_bytes_are_keyed_by_content():
