@@ -2,12 +2,14 @@
 sharing one PostgreSQL database, one Redis broker (queues of their own) and one data directory
 (or, given settings of their own per process, e.g. ``SHOTLINE_DATA_DIR``, nothing on disk).
 
-The processes are forked from one fork server per cluster (``tests/e2e/forkserver.py``), preloaded
-with the stack they run: each is the real command in a session of its own, without the ~2 s of
-CPU a fresh interpreter spends importing it."""
+The processes are forked from one fork server (``tests/e2e/forkserver.py``) that every cluster of
+a test process shares, preloaded with the stack they run: each is the real command in a session
+of its own, without the ~2 s of CPU a fresh interpreter spends importing it (and the server's own
+~3 s are paid once, not once per test)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
@@ -23,6 +25,18 @@ from tests import web
 from tests.e2e.forkserver import Child, ForkServer
 
 ROOT = Path(__file__).parents[2]
+_servers: list[ForkServer] = []
+
+
+def shared_fork_server() -> ForkServer:
+    """This process's cluster fork server, started on first use (again if it died) and closed
+    when the process exits: it keeps nothing of one child for the next (each brings its
+    environment and reads its settings after the fork)."""
+    if not _servers or _servers[0].process.poll() is not None:
+        if not _servers:
+            atexit.register(lambda: _servers[0].close())
+        _servers[:] = [ForkServer("cluster")]
+    return _servers[0]
 
 
 class Cluster:
@@ -51,14 +65,11 @@ class Cluster:
             **env,
         }
         self.processes: dict[str, Child] = {}
-        self._server: ForkServer | None = None
 
     def _spawn(self, name: str, entry: str, *args: str, env: dict[str, str] | None = None) -> Child:
         """``shotline.commands.worker.main()`` or the ``serve`` command with ``args``, as
         ``python -c`` would run it from ``ROOT``; its output appends to ``{name}.log``."""
-        if self._server is None:
-            self._server = ForkServer("cluster")
-        process = self._server.start(
+        process = shared_fork_server().start(
             list(args),
             self.env | (env or {}),
             ROOT,
@@ -175,8 +186,6 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        if self._server is not None:
-            self._server.close()
         self._forget_queues()
 
     def _forget_queues(self) -> None:
