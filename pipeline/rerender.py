@@ -41,22 +41,40 @@ from store.records import ShotRoute, StoredRequest
 
 def _edited_storyboard(
     job: Job, shot_key: str, prompt: str | None, model: str | None
-) -> tuple[Storyboard, str]:
-    data: dict[str, Any] = {**job.storyboard, "scenes": []}
-    path = ""
-    for s_index, scene in enumerate(job.storyboard["scenes"]):
+) -> tuple[Storyboard, list[str]]:
+    """The job's storyboard with the shot edited, and the stored shots the edit changed:
+    ``shot_key``, or every part of a shot the job renders in parts (the stored board holds the
+    parts, ``k0.part1`` ..., not the shot the user wrote; the prompt is each part's)."""
+    stored = job.storyboard
+    ids = [spec["id"] for scene in stored["scenes"] for spec in scene["shots"]]
+    edited = router.stored_parts(ids, shot_key) or [shot_key]
+    if edited[0] not in ids:
+        raise NotFoundError(f"job {job.id} has no shot {shot_key!r}")
+    if len(edited) > 1 and model is not None:
+        raise InvalidInputError(
+            f"shot {shot_key!r} cannot be re-rendered pinned to {model}",
+            [Problem(shot_path(stored, edited[0]), _parts_refusal(shot_key, edited))],
+        )
+    data: dict[str, Any] = {**stored, "scenes": []}
+    for scene in stored["scenes"]:
         shots = []
-        for k_index, spec in enumerate(scene["shots"]):
-            spec = dict(spec)
-            if spec["id"] == shot_key:
-                path = f"scenes[{s_index}].shots[{k_index}]"
+        for spec in scene["shots"]:
+            if spec["id"] in edited:
+                spec = dict(spec)
                 spec["prompt"] = prompt if prompt is not None else spec["prompt"]
                 spec["model"] = model if model is not None else spec.get("model")
             shots.append(spec)
         data["scenes"].append({**scene, "shots": shots})
-    if not path:
-        raise NotFoundError(f"job {job.id} has no shot {shot_key!r}")
-    return parse_storyboard(data, "storyboard"), path
+    return parse_storyboard(data, "storyboard"), edited
+
+
+def _parts_refusal(shot_key: str, parts: list[str]) -> str:
+    return (
+        f"the job renders it in {len(parts)} parts ({', '.join(parts)}), each routed on its own: "
+        f"re-render it without a model (its parts keep their routes), pin a model on one part "
+        f"({parts[0]}: the parts after it are rendered again after it), or render the storyboard "
+        "again with the model pinned"
+    )
 
 
 def _route_keys(
@@ -168,7 +186,8 @@ def rerender_shot(
 ) -> int:
     """Reset one shot of a delivered or failed job for a new render, with the shots continuing
     from it (``continues``: each is rendered again after it, from its new clip); returns the new
-    attempt's id of the shot asked for.
+    attempt's id of the shot asked for. A shot the job renders in parts is asked for by the id
+    the storyboard gave it: its parts are reset (the later ones continue from the first).
 
     Raises ``NotFoundError`` (no such job or shot), ``ConflictError`` (the job is not finished, or
     was cancelled), ``StoryboardError``/``InvalidInputError`` (the edit is invalid or unroutable)
@@ -180,22 +199,23 @@ def rerender_shot(
             raise NotFoundError(f"no job {job_id}")
         if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
-        board, _ = _edited_storyboard(job, shot_key, prompt, model)
+        board, edited = _edited_storyboard(job, shot_key, prompt, model)
         mode, tenant = Mode(job.mode), job.tenant
-        keys = _with_followers(session, job, shot_key)
+        first = edited[0]
+        keys = _with_followers(session, job, first)
     decisions, variants = _route_keys(ctx, board, mode, keys, tenant)
     with session_scope(ctx.db_url) as session:
         job = session.get_one(Job, job_id)
         if job.status not in JOB_RERENDERABLE:
             raise ConflictError(f"job {job_id} is {job.status}; only a finished job re-renders")
-        _reset_job(session, job, board, shot_key)
+        _reset_job(session, job, board, first)
         opened = []
         for key in keys:
             shot = jobs.shot_by_key(session, job_id, key)
             assert shot is not None  # the storyboard has the shot
             number = jobs.last_attempt_number(session, shot.id) + 1
-            edit: dict[str, Any] = {"prompt_changed": key == shot_key and prompt is not None}
-            edit |= {"attempt": number} | ({} if key == shot_key else {"follows": shot_key})
+            edit: dict[str, Any] = {"prompt_changed": key in edited and prompt is not None}
+            edit |= {"attempt": number} | ({} if key == first else {"follows": first})
             _reset(session, shot, (decisions[key], variants), edit)
             opened.append(_open_attempt(session, job, shot, shot_spec(job, key), number).id)
         return opened[0]

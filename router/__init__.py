@@ -19,6 +19,7 @@ from router._health import (
     MemoryBreakerStore,
 )
 from router._image_stage import ImageNeeds, route_image_stage
+from router._long_shots import stored_parts
 from router._plan import (
     attempts_for_confidence,
     forecast,
@@ -105,6 +106,7 @@ __all__ = [
     "route_stage",
     "shot_need",
     "stage_providers",
+    "stored_parts",
     "unroutable_message",
     "why_lower",
     "with_variants",

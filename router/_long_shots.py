@@ -18,7 +18,7 @@ then the rest; when the rest is too short for any model, equal parts.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from foundation.storyboard import Scene, Shot, Storyboard, frame_problems
@@ -71,6 +71,17 @@ def split_long_shots(board: Storyboard, router: Router) -> tuple[Storyboard, lis
     if not splits:
         return board, []
     return board.model_copy(update={"scenes": scenes}), splits
+
+
+def stored_parts(shot_ids: Collection[str], shot_id: str) -> list[str]:
+    """The parts of the written shot ``shot_id`` in a split board's ``shot_ids``, in order: none
+    when the board holds the shot itself (a split never takes an id the storyboard has)."""
+    if shot_id in shot_ids:
+        return []
+    parts: list[str] = []
+    while (part := f"{shot_id}{SEGMENT_SUFFIX}{len(parts) + 1}") in shot_ids:
+        parts.append(part)
+    return parts if len(parts) > 1 else []
 
 
 def _longest_lengths(router: Router) -> list[float]:
