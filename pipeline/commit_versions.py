@@ -1,6 +1,7 @@
 """Both versions of a committed preview: the per-shot diff between preview and final, and the
-preview/final agreement (colour similarity of the two clips' middle frames), recorded on the commit
-once its final job is delivered."""
+preview/final agreement (colour similarity of the two clips' middle frames; for a shot the final
+split, of the preview's middle and the part showing it), recorded on the commit once its final
+job is delivered."""
 
 from __future__ import annotations
 
@@ -83,12 +84,17 @@ def own_inputs(
     return Storyboard.model_validate(data)
 
 
-def middle_frame(clip: Path) -> np.ndarray[Any, Any]:
+def middle_frame(clip: Path, at_s: float | None = None) -> np.ndarray[Any, Any]:
+    """The clip's middle frame, or with ``at_s`` the one shown ``at_s`` seconds in (its last
+    past the end)."""
     with av.open(str(clip)) as container:
         frames = list(container.decode(video=0))
     if not frames:
         raise ValueError(f"{clip} has no decodable video frame")
-    return to_rgb(frames[len(frames) // 2], "bgr24")  # only the frame used is converted
+    index = len(frames) // 2
+    if at_s is not None:
+        index = max([0, *(i for i, f in enumerate(frames) if (f.time or 0.0) <= at_s + 1e-6)])
+    return to_rgb(frames[index], "bgr24")  # only the frame used is converted
 
 
 def _histogram(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -98,10 +104,12 @@ def _histogram(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return cv2.normalize(hist, hist).flatten()
 
 
-def similarity(preview: Path, final: Path) -> float:
+def similarity(preview: Path, final: Path, final_at_s: float | None = None) -> float:
     """Colour agreement of two clips in [0, 1]: correlation of the hue/saturation histograms of
-    their middle frames (1 for the same look, about 0 for unrelated ones)."""
-    a, b = _histogram(middle_frame(preview)), _histogram(middle_frame(final))
+    their middle frames (1 for the same look, about 0 for unrelated ones); with ``final_at_s``,
+    the final's frame that many seconds in (a part of a shot holding the shot's middle)."""
+    a = _histogram(middle_frame(preview))
+    b = _histogram(middle_frame(final, final_at_s))
     return max(0.0, min(1.0, float(cv2.compareHist(a, b, cv2.HISTCMP_CORREL))))
 
 
@@ -123,7 +131,9 @@ def _shots(session: Session, job_id: str) -> dict[str, Shot]:
     return {row.key: row for row in jobs.shots_of(session, job_id)}
 
 
-def _score(preview: Shot | None, final: Shot | None) -> float | None:
+def _score(
+    preview: Shot | None, final: Shot | None, final_at_s: float | None = None
+) -> float | None:
     if preview is None or final is None or final.status not in SHOT_HAS_CLIP:
         return None
     store = store_for(get_settings())  # the clips may be in a bucket
@@ -132,20 +142,42 @@ def _score(preview: Shot | None, final: Shot | None) -> float | None:
         return None
     try:
         a, b = (store.local(ref) for ref in refs)
-        return round(similarity(a, b), 4)
+        return round(similarity(a, b, final_at_s), 4)
     except (ValueError, NotFoundError, av.FFmpegError):
         return None
 
 
+def _final_middle(
+    finals: dict[str, Shot], board: dict[str, Any], parts: list[str]
+) -> tuple[Shot | None, float | None]:
+    """For a shot the final split into ``parts``: the part showing the shot's middle moment and
+    how far into it that moment is (the parts' lengths as the final's storyboard wrote them)."""
+    seconds = {s["id"]: float(s["duration"]) for scene in board["scenes"] for s in scene["shots"]}
+    middle, start = sum(seconds.get(part, 0.0) for part in parts) / 2, 0.0
+    for part in parts:
+        length = seconds.get(part, 0.0)
+        if middle < start + length or part == parts[-1]:
+            return finals.get(part), max(0.0, middle - start)
+        start += length
+    return None, None
+
+
 def record_agreement(session: Session, row: JobCommit) -> bool:
-    """Score the committed shots of a delivered final job (once). True when it was recorded."""
+    """Score the committed shots of a delivered final job (once). True when it was recorded. A
+    shot the final split is scored on the part that shows its middle."""
     if row.agreement is not None:
         return False
     final = session.get(Job, row.final_job_id)
     if final is None or final.status != JobStatus.DELIVERED:
         return False
     previews, finals = _shots(session, row.preview_job_id), _shots(session, row.final_job_id)
-    scores = {key: _score(previews.get(key), finals.get(key)) for key in row.shots}
+    scores = {}
+    for key in row.shots:
+        parts = segments_of(row.quote, key)
+        shot, at_s = (
+            _final_middle(finals, final.storyboard, parts) if parts else (finals.get(key), None)
+        )
+        scores[key] = _score(previews.get(key), shot, at_s)
     row.agreement = {key: score for key, score in scores.items() if score is not None}
     return True
 

@@ -197,7 +197,10 @@ def test_a_shot_the_final_splits_is_committed_and_rendered_in_its_segments(emula
     assert frames == 20 * 24, "16 s in segments and the kept 4 s at 24 fps"
     assert committed.final_usd_by_shot["k1"] > 0, "the declined shot's price is cost avoided"
 
-    shown = {row["id"]: row for row in versions(ctx.db_url, preview_id)["shots"]}
+    both = versions(ctx.db_url, preview_id)
+    assert set(both["agreement"]) == {"k0"}, "scored on the part showing the shot's middle"
+    assert 0.0 <= both["agreement"]["k0"] <= 1.0
+    shown = {row["id"]: row for row in both["shots"]}
     after = shown["k0"]["final"]
     assert after["segments"] == parts
     assert (after["seconds"], after["status"]) == (line.seconds, "normalised")
