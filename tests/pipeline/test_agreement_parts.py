@@ -7,6 +7,7 @@ import av
 import numpy as np
 
 from pipeline.commit_versions import _final_middle, middle_frame
+from store.models import Shot
 
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
@@ -17,18 +18,14 @@ def _board(**seconds: float) -> dict[str, object]:
 
 
 def test_the_part_holding_the_middle_and_how_far_into_it():
-    finals = {"k.part1": "clip 1", "k.part2": "clip 2", "k.part3": "clip 3"}
+    finals = {key: Shot(key=key) for key in ("k.part1", "k.part2", "k.part3")}
     parts = list(finals)
-    assert _final_middle(finals, _board(**{"k.part1": 10, "k.part2": 2}), parts[:2]) == (
-        "clip 1",
-        6.0,
-    )
+    two = _board(**{"k.part1": 10, "k.part2": 2})
+    assert _final_middle(finals, two, parts[:2]) == (finals["k.part1"], 6.0)
     three = _board(**{"k.part1": 4, "k.part2": 4, "k.part3": 4})
-    assert _final_middle(finals, three, parts) == ("clip 2", 2.0)
-    assert _final_middle(finals, _board(**{"k.part1": 2, "k.part2": 8}), parts[:2]) == (
-        "clip 2",
-        3.0,
-    )
+    assert _final_middle(finals, three, parts) == (finals["k.part2"], 2.0)
+    late = _board(**{"k.part1": 2, "k.part2": 8})
+    assert _final_middle(finals, late, parts[:2]) == (finals["k.part2"], 3.0)
 
 
 def test_a_frame_is_read_that_far_into_the_clip(tmp_path):
