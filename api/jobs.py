@@ -168,7 +168,8 @@ def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> dict[str, Any
     response_model=JobRead,
     responses=responses(*AUTH, 400, 402, 404, 409, 413, 422),
     summary="Re-render one shot (optionally a new prompt or a pinned model) and the shots "
-    "continuing from it, then re-stitch",
+    "continuing from it, then re-stitch; a shot the job renders in parts is named by its own id "
+    "and re-rendered in all of them",
 )
 def rerender(
     job_id: str,
