@@ -18,11 +18,11 @@ from store.models import Attempt, Job, Shot
 
 
 def _final_job(ctx) -> str:
-    """A silent 12 s shot pinned to ``runway/gen4.5`` (10 s at most: rendered as 10 s and 2 s)
+    """A silent 10 s shot pinned to ``luma/ray-flash-2`` (9 s at most: rendered in two parts)
     and a 2 s one, at 160x90."""
     shots = [
-        {"id": "k0", "prompt": "a red kite over a beach", "duration": 12, "audio": "none",
-         "model": "runway/gen4.5"},
+        {"id": "k0", "prompt": "a red kite over a beach", "duration": 10, "audio": "none",
+         "model": "luma/ray-flash-2"},
         {"id": "k1", "prompt": "a lighthouse in a storm", "duration": 2, "audio": "none"},
     ]  # fmt: skip
     board = parse_storyboard(
@@ -81,4 +81,4 @@ def test_a_shot_rendered_in_parts_is_rerendered_whole_by_its_own_id(emulated):
         output = session.get_one(Job, job_id).output_path
     with av.open(str(output)) as container:
         frames = sum(1 for _ in container.decode(video=0))
-    assert frames == 14 * 24
+    assert frames == 12 * 24
