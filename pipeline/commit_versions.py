@@ -86,15 +86,22 @@ def own_inputs(
 
 def middle_frame(clip: Path, at_s: float | None = None) -> np.ndarray[Any, Any]:
     """The clip's middle frame, or with ``at_s`` the one shown ``at_s`` seconds in (its last
-    past the end)."""
+    past the end). Frames are decoded one at a time up to it, never held all at once."""
     with av.open(str(clip)) as container:
-        frames = list(container.decode(video=0))
-    if not frames:
+        stream = container.streams.video[0]
+        middle, until_s = None, (at_s or 0.0) + 1e-6
+        if at_s is None:
+            middle = sum(1 for packet in container.demux(stream) if packet.size) // 2
+            container.seek(0)
+        chosen = None
+        for index, frame in enumerate(container.decode(stream)):
+            past = index > middle if middle is not None else (frame.time or 0.0) > until_s
+            if chosen is not None and past:
+                break
+            chosen = frame
+    if chosen is None:
         raise ValueError(f"{clip} has no decodable video frame")
-    index = len(frames) // 2
-    if at_s is not None:
-        index = max([0, *(i for i, f in enumerate(frames) if (f.time or 0.0) <= at_s + 1e-6)])
-    return to_rgb(frames[index], "bgr24")  # only the frame used is converted
+    return to_rgb(chosen, "bgr24")  # only the frame used is converted
 
 
 def _histogram(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -149,17 +156,16 @@ def _score(
 
 def _final_middle(
     finals: dict[str, Shot], board: dict[str, Any], parts: list[str]
-) -> tuple[Shot | None, float | None]:
+) -> tuple[Shot | None, float]:
     """For a shot the final split into ``parts``: the part showing the shot's middle moment and
     how far into it that moment is (the parts' lengths as the final's storyboard wrote them)."""
     seconds = {s["id"]: float(s["duration"]) for scene in board["scenes"] for s in scene["shots"]}
     middle, start = sum(seconds.get(part, 0.0) for part in parts) / 2, 0.0
-    for part in parts:
-        length = seconds.get(part, 0.0)
-        if middle < start + length or part == parts[-1]:
-            return finals.get(part), max(0.0, middle - start)
-        start += length
-    return None, None
+    for part in parts[:-1]:
+        if middle < start + seconds.get(part, 0.0):
+            return finals.get(part), middle - start
+        start += seconds.get(part, 0.0)
+    return finals.get(parts[-1]), max(0.0, middle - start)
 
 
 def record_agreement(session: Session, row: JobCommit) -> bool:
