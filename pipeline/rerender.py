@@ -46,9 +46,9 @@ def _edited_storyboard(
     ``shot_key``, or every part of a shot the job renders in parts (the stored board holds the
     parts, ``k0.part1`` ..., not the shot the user wrote; the prompt is each part's)."""
     stored = job.storyboard
-    ids = [spec["id"] for scene in stored["scenes"] for spec in scene["shots"]]
-    edited = router.stored_parts(ids, shot_key) or [shot_key]
-    if edited[0] not in ids:
+    shots = [spec for scene in stored["scenes"] for spec in scene["shots"]]
+    edited = router.stored_parts(shots, shot_key) or [shot_key]
+    if edited[0] not in {spec["id"] for spec in shots}:
         raise NotFoundError(f"job {job.id} has no shot {shot_key!r}")
     if len(edited) > 1 and model is not None:
         raise InvalidInputError(

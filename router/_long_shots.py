@@ -18,8 +18,9 @@ then the rest; when the rest is too short for any model, equal parts.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from foundation.storyboard import Scene, Shot, Storyboard, frame_problems
 from registry import ModelKind, Tier
@@ -73,15 +74,25 @@ def split_long_shots(board: Storyboard, router: Router) -> tuple[Storyboard, lis
     return board.model_copy(update={"scenes": scenes}), splits
 
 
-def stored_parts(shot_ids: Collection[str], shot_id: str) -> list[str]:
-    """The parts of the written shot ``shot_id`` in a split board's ``shot_ids``, in order: none
-    when the board holds the shot itself (a split never takes an id the storyboard has)."""
-    if shot_id in shot_ids:
+def stored_parts(shots: Sequence[Mapping[str, Any]], shot_id: str) -> list[str]:
+    """The parts of the written shot ``shot_id`` among a split board's stored ``shots``, in order:
+    ``shot_id.part1`` and the parts that continue it (``continues``, its prompt), as
+    ``_segments`` and ``chain_shots`` make them. None when the board holds the shot itself (a
+    split never takes an id the storyboard has), or when the ``.partN`` shots are the user's own
+    (a later one that does not continue the first: the storyboard wrote them, not a split)."""
+    by_id = {str(spec["id"]): spec for spec in shots}
+    if shot_id in by_id:
         return []
     parts: list[str] = []
-    while (part := f"{shot_id}{SEGMENT_SUFFIX}{len(parts) + 1}") in shot_ids:
+    while (part := f"{shot_id}{SEGMENT_SUFFIX}{len(parts) + 1}") in by_id:
         parts.append(part)
-    return parts if len(parts) > 1 else []
+    if len(parts) < 2:
+        return []
+    prompt = by_id[parts[0]].get("prompt")
+    later = [by_id[part] for part in parts[1:]]
+    if not all(spec.get("continues") and spec.get("prompt") == prompt for spec in later):
+        return []
+    return parts
 
 
 def _longest_lengths(router: Router) -> list[float]:

@@ -8,7 +8,7 @@ import av
 import pytest
 from sqlalchemy import select
 
-from foundation.errors import InvalidInputError
+from foundation.errors import InvalidInputError, NotFoundError
 from foundation.storyboard import Mode, parse_storyboard
 from pipeline import rerender
 from pipeline.engine import EmbeddedEngine
@@ -82,3 +82,31 @@ def test_a_shot_rendered_in_parts_is_rerendered_whole_by_its_own_id(emulated):
     with av.open(str(output)) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == 12 * 24
+
+
+def test_shots_the_user_named_like_parts_are_rerendered_as_written(emulated):
+    """A storyboard's own ``x.part1`` and ``x.part2`` (the second does not continue the first)
+    are two shots: ``x``, which it never wrote, is not found (it re-rendered both), and
+    ``x.part1`` is re-rendered alone."""
+    ctx = emulated
+    shots = [{"id": f"x.part{n}", "prompt": f"a red kite over a beach, take {n}", "duration": 4,
+              "audio": "none"} for n in (1, 2)]  # fmt: skip
+    board = parse_storyboard(
+        {"title": "named parts", "budget_usd": 50, "output": {"size": "160x90"},
+         "scenes": [{"id": "s", "shots": shots}]}
+    )  # fmt: skip
+    job_id = create_job(ctx, board, mode=Mode.FINAL)
+    with session_scope(ctx.db_url) as session:
+        session.get_one(Job, job_id).status = "failed"
+    with pytest.raises(NotFoundError, match="has no shot 'x'"):
+        rerender.rerender_shot(ctx, job_id, "x", prompt="a paper boat")
+
+    rerender.rerender_shot(ctx, job_id, "x.part1", prompt="a paper boat")
+    with session_scope(ctx.db_url) as session:
+        stored = [
+            s["prompt"] for s in session.get_one(Job, job_id).storyboard["scenes"][0]["shots"]
+        ]
+    assert stored == ["a paper boat", "a red kite over a beach, take 2"]
+    assert {key: len(tries) for key, tries in _attempts(ctx.db_url, job_id).items()} == {
+        "x.part1": 1
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import router
 from foundation.storyboard import Mode, Storyboard, frame_problems
 from tests.router.conftest import ALL, HOSTED, board, plan_for, shot
 
@@ -63,6 +64,33 @@ def test_no_split_when_a_segment_name_is_taken(registry, taken):
     result = plan_for(parse_storyboard(data), registry, Mode.FINAL, providers={"google"})
     assert result.long_shots == ()
     assert [u.shot_id for u in result.unroutable] == ["shot1"]
+
+
+def test_a_split_boards_parts_are_named_by_the_shot_the_user_wrote(registry):
+    result = plan_for(board([shot("a long take", 14), shot(duration=4)]), registry,
+                      Mode.FINAL, providers={"google"})  # fmt: skip
+    shots = [spec for scene in result.board.model_dump(mode="json")["scenes"]
+             for spec in scene["shots"]]  # fmt: skip
+    assert router.stored_parts(shots, "shot1") == ["shot1.part1", "shot1.part2"]
+    assert router.stored_parts(shots, "shot2") == []  # the board holds it whole
+    assert router.stored_parts(shots, "shot3") == []
+
+
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [({"continues": False}, "does not continue the first"),
+     ({"continues": True, "prompt": "another take"}, "has a prompt of its own")],
+)  # fmt: skip
+def test_shots_the_user_named_like_parts_are_not_parts(registry, second, why):
+    """A storyboard's own ``x.part1`` and ``x.part2`` are two shots, not the parts of an ``x``
+    it never wrote: a re-render of ``x`` answered with both of them re-rendered."""
+    written = board([shot("a long take", 4), shot("a long take", 4) | second])
+    data = written.model_dump(mode="json")
+    shots = data["scenes"][0]["shots"]
+    shots[0]["id"], shots[1]["id"] = "x.part1", "x.part2"
+    assert router.stored_parts(shots, "x") == [], why
+    shots[1] |= {"continues": True, "prompt": shots[0]["prompt"]}
+    assert router.stored_parts(shots, "x") == ["x.part1", "x.part2"], "as a split writes them"
 
 
 def test_no_split_when_no_segment_can_be_rendered(registry):
