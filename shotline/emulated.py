@@ -15,29 +15,35 @@ if TYPE_CHECKING:
     from pipeline.context import RunContext
 
 
-def use_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
-    """Point ``ctx``'s adapters and judges at the emulator; one started here stops with
-    ``stack``. A scenario cannot be given to an emulator that is already running elsewhere."""
+def emulator_urls(
+    emulator_url: str | None, stack: ExitStack, scenario: Path | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The emulator's provider and judge base URLs: the one at ``emulator_url`` when set, else
+    one started here (it stops with ``stack``). A scenario cannot be given to an emulator that is
+    already running elsewhere."""
     from emulators import start_emulator, urls_for
 
-    url = ctx.settings.emulator_url
-    if url and scenario is not None:
+    if emulator_url and scenario is not None:
         raise InvalidInputError(
             "--scenario applies only to an emulator started by this command",
             [
                 Problem(
                     "--scenario",
-                    f"SHOTLINE_EMULATOR_URL={url} is already running with its own scenario: "
-                    f"start it with `shotline emulate --scenario {scenario}`, or unset the "
-                    "variable to start one here",
+                    f"SHOTLINE_EMULATOR_URL={emulator_url} is already running with its own "
+                    f"scenario: start it with `shotline emulate --scenario {scenario}`, or unset "
+                    "the variable to start one here",
                 )
             ],
         )
-    if url:
-        ctx.base_urls, ctx.judge_base_urls = urls_for(url)
-        return
+    if emulator_url:
+        return urls_for(emulator_url)
     handle = stack.enter_context(start_emulator(scenario))
-    ctx.base_urls, ctx.judge_base_urls = dict(handle.base_urls), dict(handle.judge_base_urls)
+    return dict(handle.base_urls), dict(handle.judge_base_urls)
+
+
+def use_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
+    """Point ``ctx``'s adapters and judges at the emulator (``emulator_urls``)."""
+    ctx.base_urls, ctx.judge_base_urls = emulator_urls(ctx.settings.emulator_url, stack, scenario)
 
 
 def use_running_emulator(ctx: RunContext) -> None:

@@ -75,11 +75,16 @@ def _draft(
     from pipeline.draft import DraftBrief, board_data
     from pipeline.draft_run import chat_clients, run_draft
     from registry import load_registry
+    from shotline.emulated import emulator_urls
 
     settings = get_settings()
     registry = load_registry(settings.registry)
     with ExitStack() as stack:
-        urls = _emulator_urls(stack, settings, scenario) if providers == "emulated" else None
+        urls = (
+            emulator_urls(settings.emulator_url, stack, scenario)[1]
+            if providers == "emulated"
+            else None
+        )
         clients = chat_clients(settings, urls)
         if not clients:
             problem = Problem("--providers", "no chat key: set SHOTLINE_OPENAI_API_KEY or "
@@ -97,16 +102,3 @@ def _draft(
     text = yaml.safe_dump(board_data(result.board), sort_keys=False, allow_unicode=True)
     out.write_text(text, encoding="utf-8")
     return result.to_dict()
-
-
-def _emulator_urls(stack: ExitStack, settings: object, scenario: Path | None) -> dict[str, str]:
-    from emulators import start_emulator, urls_for
-
-    url = getattr(settings, "emulator_url", None)
-    if url and scenario is not None:  # the rule of shotline.emulated.use_emulator
-        problem = Problem("--scenario", f"SHOTLINE_EMULATOR_URL={url} runs its own scenario")
-        raise InvalidInputError("--scenario applies only to an emulator started here", [problem])
-    if url:
-        return urls_for(url)[1]
-    handle = stack.enter_context(start_emulator(scenario))
-    return dict(handle.judge_base_urls)

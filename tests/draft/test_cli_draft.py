@@ -106,6 +106,24 @@ def test_a_draft_still_invalid_after_two_repairs_exits_2_and_is_still_booked(tmp
         assert row.amount_usd > 0
 
 
+def test_a_scenario_for_an_emulator_running_elsewhere_is_refused(tmp_path, monkeypatch):
+    """``--scenario`` only shapes an emulator the command starts (the rule ``render`` and
+    ``serve`` follow, ``shotline.emulated.emulator_urls``): one at ``SHOTLINE_EMULATOR_URL``
+    runs its own."""
+    from foundation.settings import get_settings
+
+    monkeypatch.setenv("SHOTLINE_EMULATOR_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("seed: 1\n")
+    done = run("draft", "a storm", "-o", str(tmp_path / "d.yaml"), "--providers", "emulated",
+               "--scenario", str(scenario))  # fmt: skip
+    assert done.exit_code != 0
+    assert "--scenario" in done.output
+    assert "SHOTLINE_EMULATOR_URL=http://127.0.0.1:9 is already running" in done.output
+    assert not (tmp_path / "d.yaml").exists()
+
+
 def test_models_json_names_each_kind():
     done = run("models", "--json")
     by_id = {m["id"]: m for m in json.loads(done.stdout)["models"]}
