@@ -81,15 +81,18 @@ def normalise_shot(ctx: RunContext, shot_pk: int) -> None:
         job = session.get_one(Job, shot.job_id)
         board = _board(json.dumps(job.storyboard, sort_keys=True))
         asset, key, job_id, scope = shot.asset_path, shot.key, job.id, f"{job.tenant}/{job.id}"
-        segments = _segments_of(session, job_id)
+        shots = [s for _, s in board.shots()]
+        index = next(i for i, s in enumerate(shots) if s.id == key)
+        # its neighbours' segments only: the windows joining them are all this normalise makes
+        segments = _segments_of(
+            session, job_id, [s.id for s in shots[max(index - 1, 0) : index + 2]]
+        )
     source = voiced_clip(ctx, job_id, key, ctx.assets.local(asset))
     profile = profile_of(board)
-    shots = [s for _, s in board.shots()]
     counts = [profile.frames_for(s.duration) for s in shots]
     transitions = [s.transition_in for s in shots]
     hints = stitching.keyframe_hints(transitions, counts, profile)
     offsets = stitching.sample_offsets(transitions, counts, profile)
-    index = next(i for i, s in enumerate(shots) if s.id == key)
     before, after = _neighbours(ctx, shots, index, segments)
     out = ctx.work_dir(job_id) / f"segment-{key}.mp4"
     natives = native.accepted_clips(ctx, shot_pk)  # these variants are not cropped
@@ -220,9 +223,14 @@ def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any
         return _segments_of(session, job_id)
 
 
-def _segments_of(session: Session, job_id: str) -> dict[str, dict[str, Any]]:
-    rows = session.execute(select(Shot.key, Shot.segment).where(Shot.job_id == job_id))
-    return {key: dict(segment) for key, segment in rows if segment}
+def _segments_of(
+    session: Session, job_id: str, keys: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The job's stored segments by shot key (only those of ``keys`` when given)."""
+    query = select(Shot.key, Shot.segment).where(Shot.job_id == job_id)
+    if keys is not None:
+        query = query.where(Shot.key.in_(keys))
+    return {key: dict(segment) for key, segment in session.execute(query) if segment}
 
 
 Neighbour = tuple[stitching.Segment, Transition]
