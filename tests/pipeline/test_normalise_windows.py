@@ -7,6 +7,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+import stitching
 from pipeline import assembly
 from pipeline.engine import EmbeddedEngine
 from pipeline.planning import create_job
@@ -19,7 +20,7 @@ def test_every_join_is_rendered_beside_the_normalise_of_its_later_shot(ctx, monk
     board = tiny_board(shot(SHOTS[0]), *(shot(k, transition="crossfade:0.25") for k in SHOTS[1:]))
     made: dict[str, tuple[bool, bool]] = {}
     read: list[list[str] | None] = []
-    fanout, segments_of = assembly.stitching.normalise_fanout, assembly._segments_of
+    fanout, segments_of = stitching.normalise_fanout, assembly._segments_of
 
     def recording_fanout(source: Any, profile: Any, frames: int, out: Any, **kw: Any) -> Any:
         made[out.stem.removeprefix("segment-")] = (
@@ -32,7 +33,7 @@ def test_every_join_is_rendered_beside_the_normalise_of_its_later_shot(ctx, monk
         read.append(keys)
         return segments_of(session, job_id, keys)
 
-    monkeypatch.setattr(assembly.stitching, "normalise_fanout", recording_fanout)
+    monkeypatch.setattr(stitching, "normalise_fanout", recording_fanout)
     monkeypatch.setattr(assembly, "_segments_of", recording_segments_of)
     ctx.settings.cpu_workers = 1  # one normalise at a time: two side by side may miss each other
     job_id = create_job(ctx, board)
