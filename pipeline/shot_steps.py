@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,7 +79,7 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     with session_scope(ctx.db_url) as session:
         shot = session.get_one(Shot, shot_pk)
         board = session.get_one(Job, shot.job_id).storyboard  # begin_in reads the same row
-        orphaned = _orphaned(session, shot)
+        orphaned = _orphaned(session, shot, board)
         if not orphaned and voice_stage.pending(session, shot, board):
             return [Move(cur.key, cur.job_id, "voice", str(shot_pk))]
         if not orphaned and keyframe_stage.pending(session, shot, board):
@@ -107,11 +108,16 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
     return [Move(cur.key, cur.job_id, "submit", ref, delay)]
 
 
-def _orphaned(session: Session, shot: Shot) -> bool:
-    """A planned shot whose ``continues`` predecessor ended without a clip."""
-    if shot.status != ShotStatus.PLANNED:
+def _orphaned(session: Session, shot: Shot, board: dict[str, Any]) -> bool:
+    """A planned shot whose ``continues`` predecessor ended without a clip (``board``: the job's
+    storyboard; the other shots are read only for a shot that continues one)."""
+    if shot.status != ShotStatus.PLANNED or not any(
+        spec["id"] == shot.key and spec.get("continues")
+        for scene in board["scenes"]
+        for spec in scene["shots"]
+    ):
         return False
-    board, shots = continuity.placed_shots(session, shot.job_id)
+    shots = continuity.placed_shots(session, shot.job_id)[1]
     after = continuity.dependencies(board, shots).get(shot.id)
     return after is not None and next(s.status for s in shots if s.id == after) in SHOT_LOST
 
