@@ -133,6 +133,11 @@ class TestTrickleDoesNotStallTheServer:
             httpx.Client(base_url=live_url, timeout=5, verify=web.TLS) as probe,
             ThreadPoolExecutor(40) as pool,
         ):
+            # connections opened first: forty TLS handshakes at once held the first probe 0.57 s
+            # on a loaded machine (CI, 2026-12-06), which is not what the trickle is tested for
+            warm = [pool.submit(posts.get, "/healthz") for _ in range(40)]
+            assert all(f.result(timeout=10).status_code == 200 for f in warm)
+            assert probe.get("/healthz").status_code == 200
             started = time.monotonic()
             futures = [
                 pool.submit(posts.post, "/v1/jobs", json={"storyboard": board}, headers=headers)
@@ -151,7 +156,8 @@ class TestTrickleDoesNotStallTheServer:
             elapsed = time.monotonic() - started
         assert trickle.hits == 40, "every POST downloaded its reference"
         assert len(probes) >= 5
-        assert max(probes) < 0.5, probes
+        slowest = max(probes)
+        assert slowest < 0.5, f"{slowest:.3f} s at probe {probes.index(slowest)} of {len(probes)}"
         assert elapsed < 6, "each download ends at the 2 s total deadline, not per read"
         for answer in answers:
             assert answer.status_code == 422, answer.text
