@@ -98,14 +98,19 @@ def waits_for(session: Session, job_id: str) -> dict[int, int]:
     return dependencies(*placed_shots(session, job_id))
 
 
-def dependencies(storyboard: dict[str, Any], shots: Sequence[Placed]) -> dict[int, int]:
-    """shot pk -> pk of the shot it must wait for (``storyboard``: the job's)."""
-    continues = {
+def continuing(storyboard: dict[str, Any]) -> set[str]:
+    """The ids of the shots marked ``continues`` in a stored storyboard."""
+    return {
         spec["id"]
         for scene in storyboard["scenes"]
         for spec in scene["shots"]
         if spec.get("continues")
     }
+
+
+def dependencies(storyboard: dict[str, Any], shots: Sequence[Placed]) -> dict[int, int]:
+    """shot pk -> pk of the shot it must wait for (``storyboard``: the job's)."""
+    continues = continuing(storyboard)
     if not continues:
         return {}
     ordered = sorted(shots, key=lambda s: s.position)

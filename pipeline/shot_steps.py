@@ -111,11 +111,7 @@ def begin(ctx: RunContext, cur: Cursor) -> list[Move]:
 def _orphaned(session: Session, shot: Shot, board: dict[str, Any]) -> bool:
     """A planned shot whose ``continues`` predecessor ended without a clip (``board``: the job's
     storyboard; the other shots are read only for a shot that continues one)."""
-    if shot.status != ShotStatus.PLANNED or not any(
-        spec["id"] == shot.key and spec.get("continues")
-        for scene in board["scenes"]
-        for spec in scene["shots"]
-    ):
+    if shot.status != ShotStatus.PLANNED or shot.key not in continuity.continuing(board):
         return False
     shots = continuity.placed_shots(session, shot.job_id)[1]
     after = continuity.dependencies(board, shots).get(shot.id)
