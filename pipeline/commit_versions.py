@@ -160,11 +160,12 @@ def _final_middle(
     """For a shot the final split into ``parts``: the part showing the shot's middle moment and
     how far into it that moment is (the parts' lengths as the final's storyboard wrote them)."""
     seconds = {s["id"]: float(s["duration"]) for scene in board["scenes"] for s in scene["shots"]}
-    middle, start = sum(seconds.get(part, 0.0) for part in parts) / 2, 0.0
-    for part in parts[:-1]:
-        if middle < start + seconds.get(part, 0.0):
+    lengths = [seconds.get(part, 0.0) for part in parts]
+    middle, start = sum(lengths) / 2, 0.0
+    for part, length in zip(parts[:-1], lengths, strict=False):
+        if middle < start + length:
             return finals.get(part), middle - start
-        start += seconds.get(part, 0.0)
+        start += length
     return finals.get(parts[-1]), max(0.0, middle - start)
 
 
