@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.base import GenerationRequest
+from foundation.spoken import shown_texts
 from media.caption import Block, Caption, fit_block
 from media.speechlike import speechlike, spoken_length_s
 
@@ -107,12 +108,15 @@ PLACEHOLDER_NOTICE = "[dialogue: placeholder voice, espeak-ng not installed]"
 
 
 def _captions(
-    request: GenerationRequest, base: npt.NDArray[np.uint8], total: int
+    request: GenerationRequest, base: npt.NDArray[np.uint8], total: int, annotate: bool = True
 ) -> list[tuple[Caption, bool]]:
     """The title block (shot id, prompt, dialogue, placeholder notice) at the top and the frame
     stamp at the bottom, both inside a margin and above the progress bar, in every aspect ratio;
     each paired with whether it is the per-frame stamp. A frame too small to hold a block at the
-    smallest legible size (a 64x36 test render) goes without it."""
+    smallest legible size (a 64x36 test render) goes without it. Not ``annotate``: only the
+    texts the prompt asks to be shown, as a title (``shown_texts``), and no stamp."""
+    if not annotate:
+        return _shown(request, base)
     height, width = base.shape[:2]
     unit = min(width, height) / 720
     margin = max(4, round(0.04 * min(width, height)))
@@ -129,6 +133,19 @@ def _captions(
     title = fit_block(groups, (margin, margin), (inner, max(0, room)), 0.9 * unit)
     blocks = [(title, False), (stamp, True)]
     return [(Caption.build(b, base), is_stamp) for b, is_stamp in blocks if _fits(b, base)]
+
+
+def _shown(request: GenerationRequest, base: npt.NDArray[np.uint8]) -> list[tuple[Caption, bool]]:
+    texts = shown_texts(request.prompt)
+    if not texts:
+        return []
+    height, width = base.shape[:2]
+    margin = max(4, round(0.04 * min(width, height)))
+    room = (width - 2 * margin, round(0.62 * height) - margin)
+    block = fit_block(
+        [(text, 1.45) for text in texts], (margin, margin), room, min(width, height) / 720
+    )
+    return [(Caption.build(block, base), False)] if _fits(block, base) else []
 
 
 def _fits(block: Block, frame: npt.NDArray[np.uint8]) -> bool:
@@ -287,13 +304,15 @@ def audio_stream(container: av.container.OutputContainer) -> Any:
     return audio
 
 
-def render_animatic(request: GenerationRequest, out: Path) -> Path:
-    """Render ``request`` to ``out`` (written atomically) and return ``out``."""
+def render_animatic(request: GenerationRequest, out: Path, *, annotate: bool = True) -> Path:
+    """Render ``request`` to ``out`` (written atomically) and return ``out``. ``annotate``: the
+    storyboard animatic's shot id, prompt and frame stamp; without it the clip shows only the
+    text its prompt asks for, as a hosted model's does (what the emulators serve)."""
     total, seed = frame_count(request.duration_s, request.fps), request_seed(request)
     base = first_frame(request)
     if base is None:
         base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
-    captions = _captions(request, base, total)
+    captions = _captions(request, base, total, annotate)
     motion_of = ((seed % 1000) / 1000, disc_band(captions, request.height))
     # the moving disc must stand out on light palettes too, or the gate sees a frozen clip
     ink = (40, 40, 40) if float(base[::8, ::8].mean()) > 150 else (255, 255, 255)

@@ -6,14 +6,13 @@ failure into ``adapters.errors``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from adapters.errors import ProviderError
-from foundation.spoken import SAYS, spoken_prompt
+from foundation.spoken import spoken_prompt
 
 
 class JobState(StrEnum):
@@ -70,15 +69,6 @@ class GenerationRequest:
 
         divisor = gcd(self.width, self.height)
         return f"{self.width // divisor}:{self.height // divisor}"
-
-
-_SPOKEN = re.compile(SAYS + r'"([^"]+)"')
-
-
-def spoken_line(prompt: str) -> str | None:
-    """The line a prompt asks to be spoken, in ``GenerationRequest.spoken_prompt``'s form."""
-    found = _SPOKEN.findall(prompt)
-    return found[-1] if found else None
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from adapters.base import GenerationRequest, spoken_line
+from adapters.base import GenerationRequest
 from adapters.local import render_animatic
 from emulators.render_cache import CLIPS, request_key
 from emulators.scenario import Defect
+from foundation.spoken import spoken_line
 from media.probe import probe
 from media.runner import run_ffmpeg
 
@@ -87,7 +88,9 @@ def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     if spec.extend_video:
         return _extended(spec, out, defects)
-    key = request_key(replace(spec, first_frame=None), spec.first_frame or b"", request.shot_id)
+    # the job id shapes the picture only as the seed of a request that sends none
+    named = request.shot_id if spec.seed is None else ""
+    key = request_key(replace(spec, first_frame=None), spec.first_frame or b"", named)
     CLIPS.render(key, out, lambda path: _animatic(request, spec.first_frame, path))
     for defect in defects:
         apply_defect(out, defect, spec)
@@ -99,7 +102,7 @@ def _animatic(request: GenerationRequest, first_frame: bytes | None, out: Path) 
         frame = out.with_suffix(".first.png")
         frame.write_bytes(first_frame)
         request = replace(request, reference_image=frame)
-    return render_animatic(request, out)
+    return render_animatic(request, out, annotate=False)
 
 
 def _extended(spec: ClipSpec, out: Path, defects: tuple[Defect, ...]) -> Path:

@@ -5,7 +5,11 @@ function, so the adapters send what the router measured against each model's pro
 
 from __future__ import annotations
 
+import re
+
 SAYS = "says: "
+_SPOKEN = re.compile(SAYS + r'"([^"]+)"')
+_QUOTED = re.compile(r'"([^"]{1,120})"|\u201c([^\u201d]{1,120})\u201d')
 
 
 def spoken_prompt(prompt: str, dialogue: str | None, speaker: str | None) -> str:
@@ -17,3 +21,21 @@ def spoken_prompt(prompt: str, dialogue: str | None, speaker: str | None) -> str
     if not line:
         return prompt
     return f'{prompt.rstrip()} {speaker or "The speaker"} {SAYS}"{line}"'
+
+
+def spoken_line(prompt: str) -> str | None:
+    """The line a prompt asks to be spoken, in ``spoken_prompt``'s form."""
+    found = _SPOKEN.findall(prompt)
+    return found[-1] if found else None
+
+
+def quoted_texts(prompt: str) -> list[str]:
+    """The texts the prompt quotes (straight or curly double quotes): what a picture that obeys
+    it shows written (``a title card that reads "NEON HARBOUR"``)."""
+    return [a or b for a, b in _QUOTED.findall(prompt) if (a or b).strip()]
+
+
+def shown_texts(prompt: str) -> list[str]:
+    """The quoted texts of a prompt sent to a model, less its spoken lines: a line after
+    ``says:`` is heard, not written."""
+    return quoted_texts(_SPOKEN.sub("", prompt))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from foundation.limits import MAX_PIXELS
+from foundation.spoken import quoted_texts
 from media.colour import hdr_transfer
 from media.probe import MediaInfo, probe
 from quality.analysis import ClipAnalysis, analyse
@@ -23,7 +24,7 @@ from quality.expectation import ClipExpectation
 from quality.frame_checks import UPSCALED_SIDE, FrameSignals, check_safety, measure_quality
 from quality.image_safety import FrameSafety
 from quality.local_score import default_model, signals
-from quality.onscreen_text import check_text, shared_reader, wanted_texts
+from quality.onscreen_text import check_text, shared_reader
 from quality.policy import GatePolicy, default_policy
 from quality.scoring import Scorer, ScoreResult, TechnicalScorer
 from quality.speech import check_speech
@@ -101,7 +102,7 @@ def _reads_text(expect: ClipExpectation, policy: GatePolicy) -> bool:
     """OCR runs when the prompt quotes text, or on every prompt when the tier watches for text."""
     if expect.prompt is None or policy.detectors.ocr_frames <= 0:
         return False
-    return bool(wanted_texts(expect.prompt)) or policy.tier(expect.tier).watch_text
+    return bool(quoted_texts(expect.prompt)) or policy.tier(expect.tier).watch_text
 
 
 def _sharpness(clip: ClipAnalysis, components: dict[str, float]) -> dict[str, float]:
@@ -153,7 +154,7 @@ def reads_text(tiers: set[str], prompts: list[str], policy: GatePolicy | None = 
         return False
     if any(policy.tier(tier).watch_text for tier in tiers):
         return True
-    return any(wanted_texts(prompt) for prompt in prompts)
+    return any(quoted_texts(prompt) for prompt in prompts)
 
 
 def warm(

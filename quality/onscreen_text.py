@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from foundation.spoken import quoted_texts
 from quality.errors import QualityError
 from quality.events import Finding
 from quality.policy import DetectorConfig
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from quality.analysis import Thumb
 
 MODEL_NAME = "rapidocr PP-OCRv6 small"
-_QUOTED = re.compile(r'"([^"]{1,120})"|\u201c([^\u201d]{1,120})\u201d')
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
 
 
@@ -142,11 +142,6 @@ def shared_reader() -> RapidTextReader:
     return _shared.setdefault(MODEL_NAME, RapidTextReader())
 
 
-def wanted_texts(prompt: str) -> list[str]:
-    """The texts the prompt quotes (straight or curly double quotes)."""
-    return [a or b for a, b in _QUOTED.findall(prompt) if (a or b).strip()]
-
-
 def normalise(text: str) -> str:
     """Upper case, letters and digits only, single spaces: what OCR and a prompt agree on."""
     return _NOT_ALNUM.sub(" ", text.upper()).strip()
@@ -222,7 +217,7 @@ def check_text(
     if prompt is None or cfg.ocr_frames <= 0 or not thumbs:
         return []
     frames = read_frames(thumbs, reader or shared_reader(), cfg, source_width)
-    wanted = wanted_texts(prompt)
+    wanted = quoted_texts(prompt)
     if not wanted:
         return _unexpected(frames)
     return [_match(text, frames, cfg) for text in wanted]

@@ -10,9 +10,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from adapters.base import GenerationRequest, spoken_line
+from adapters.base import GenerationRequest
 from adapters.google import VeoAdapter
 from emulators.media import ClipSpec, render_clip
+from foundation.spoken import spoken_line
 from pipeline.verdicts import _speech
 from quality.expectation import ClipExpectation
 from quality.policy import DetectorConfig

@@ -51,7 +51,10 @@ def seconds_of(path: Path) -> float:
 
 
 def corner(frame: av.VideoFrame) -> np.ndarray:
-    pixels: np.ndarray = frame.to_ndarray(format="bgr24")[-10:, -40:].reshape(-1, 3)
+    """The right end of the frame's last row: the emulated clip's progress bar, which fills as
+    the clip plays and which its moving disc never reaches, so a clip that starts from the
+    previous one's last frame starts with it full."""
+    pixels: np.ndarray = frame.to_ndarray(format="bgr24")[-1:, -40:].reshape(-1, 3)
     return np.asarray(pixels.mean(axis=0))
 
 

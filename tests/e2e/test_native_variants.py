@@ -68,12 +68,17 @@ def size_of(path: Path | str) -> tuple[int, int, int]:
         return stream.codec_context.width, stream.codec_context.height, frames
 
 
+def error(picture: np.ndarray, other: np.ndarray) -> float:
+    """The 99th percentile of the per-pixel mean |diff|: a disc of another size or place shows,
+    where a mean lets the gradient both pictures share average it away."""
+    return float(np.percentile(np.abs(picture - other).mean(axis=2), 99))
+
+
 def best_crop_error(picture: np.ndarray, main: np.ndarray) -> float:
-    """How far ``picture`` is from the closest same-size window of ``main`` (mean |diff|)."""
+    """How far ``picture`` is from the closest same-size window of ``main``."""
     width = picture.shape[1]
     return min(
-        float(np.abs(picture - main[:, x : x + width]).mean())
-        for x in range(0, main.shape[1] - width + 1, 2)
+        error(picture, main[:, x : x + width]) for x in range(0, main.shape[1] - width + 1, 2)
     )
 
 
@@ -101,10 +106,9 @@ def test_shot_a_is_its_9x16_render_not_a_crop_of_its_16x9_clip(delivered):
     assert clip_w * 16 == clip_h * 9  # and the emulator rendered 9:16
     picture = frame(out.with_name("film.9x16.mp4"))
     rendered = cv2.resize(frame(native["clip"]), (100, 180), interpolation=cv2.INTER_AREA)
-    from_native = float(np.abs(picture - rendered).mean())
-    assert from_native < best_crop_error(picture, frame(out)) / 2
+    assert error(picture, rendered) < best_crop_error(picture, frame(out)) / 4
     later = frame(out.with_name("film.9x16.mp4"), 1.0)  # shot b: a crop of its 16:9 clip
-    assert best_crop_error(later, frame(out, 1.0)) < 3
+    assert best_crop_error(later, frame(out, 1.0)) < 6
 
 
 def test_the_ledger_books_the_native_render_and_nothing_for_the_reframe(delivered):

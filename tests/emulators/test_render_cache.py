@@ -27,8 +27,14 @@ def test_a_repeated_request_is_the_same_file_without_a_new_render(tmp_path):
     assert again.read_bytes() == first.read_bytes()
     other = render_clip(_spec(seed=8), tmp_path / "c" / "job1.mp4")
     assert other.read_bytes() != first.read_bytes(), "another seed is another clip"
+    hits = CLIPS.hits
     named = render_clip(_spec(), tmp_path / "d" / "job2.mp4")
-    assert named.read_bytes() != first.read_bytes(), "the job id is drawn into the frames"
+    assert CLIPS.hits == hits + 1, "the same request with its seed, in another job"
+    assert named.read_bytes() == first.read_bytes(), "a provider draws no job id into the frames"
+    unseeded = [
+        render_clip(_spec(seed=None), tmp_path / "e" / f"{job}.mp4") for job in ("j1", "j2")
+    ]
+    assert unseeded[0].read_bytes() != unseeded[1].read_bytes(), "unseeded, each job is its own"
 
 
 def test_the_cache_drops_the_least_recently_used_past_its_bytes(tmp_path):

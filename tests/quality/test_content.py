@@ -11,11 +11,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from foundation.spoken import quoted_texts, shown_texts
 from media.probe import probe
 from quality.analysis import analyse
 from quality.expectation import ClipExpectation
 from quality.gate import evaluate
-from quality.onscreen_text import normalise, similarity, wanted_texts
+from quality.onscreen_text import normalise, similarity
 from quality.policy import default_policy
 from shotline.commands import check
 from tests.quality.content_media import silence, speech_audio, write_clip
@@ -45,11 +46,13 @@ def codes(path: Path, expect: ClipExpectation) -> dict[str, str]:
 
 
 def test_quoted_text_and_normalised_fuzzy_match() -> None:
-    assert wanted_texts('a title card that reads "NEON HARBOUR", then \u201cthe end\u201d') == [
+    assert quoted_texts('a title card that reads "NEON HARBOUR", then \u201cthe end\u201d') == [
         "NEON HARBOUR",
         "the end",
     ]
-    assert wanted_texts("a harbour at night, no titles") == []
+    assert quoted_texts("a harbour at night, no titles") == []
+    spoken = 'a sign that reads "OPEN" Mara says: "We leave at dawn"'
+    assert shown_texts(spoken) == ["OPEN"], "a spoken line is heard, not shown"
     assert normalise(" Neon-harbour! ") == "NEON HARBOUR"
     assert similarity("NEON HARBOUR", "SHOT 3 neon harbor at dusk") > 0.9
     assert similarity("NEON HARBOUR", "SUNSET BAY") < 0.5
