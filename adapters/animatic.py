@@ -107,19 +107,20 @@ def first_frame(request: GenerationRequest) -> npt.NDArray[np.uint8] | None:
 PLACEHOLDER_NOTICE = "[dialogue: placeholder voice, espeak-ng not installed]"
 
 
+def _margin(width: int, height: int) -> int:
+    return max(4, round(0.04 * min(width, height)))
+
+
 def _captions(
-    request: GenerationRequest, base: npt.NDArray[np.uint8], total: int, annotate: bool = True
+    request: GenerationRequest, base: npt.NDArray[np.uint8], total: int
 ) -> list[tuple[Caption, bool]]:
     """The title block (shot id, prompt, dialogue, placeholder notice) at the top and the frame
     stamp at the bottom, both inside a margin and above the progress bar, in every aspect ratio;
     each paired with whether it is the per-frame stamp. A frame too small to hold a block at the
-    smallest legible size (a 64x36 test render) goes without it. Not ``annotate``: only the
-    texts the prompt asks to be shown, as a title (``shown_texts``), and no stamp."""
-    if not annotate:
-        return _shown(request, base)
+    smallest legible size (a 64x36 test render) goes without it."""
     height, width = base.shape[:2]
     unit = min(width, height) / 720
-    margin = max(4, round(0.04 * min(width, height)))
+    margin = _margin(width, height)
     inner = width - 2 * margin
     widest = f"{total - 1:04d}  frame {total}/{total}"
     stamp = fit_block([(widest, 1.0)], (0, 0), (inner, height), 0.6 * unit)
@@ -136,11 +137,12 @@ def _captions(
 
 
 def _shown(request: GenerationRequest, base: npt.NDArray[np.uint8]) -> list[tuple[Caption, bool]]:
+    """Only the texts the prompt asks to be shown (``shown_texts``), as a title; no stamp."""
     texts = shown_texts(request.prompt)
     if not texts:
         return []
     height, width = base.shape[:2]
-    margin = max(4, round(0.04 * min(width, height)))
+    margin = _margin(width, height)
     room = (width - 2 * margin, round(0.62 * height) - margin)
     block = fit_block(
         [(text, 1.45) for text in texts], (margin, margin), room, min(width, height) / 720
@@ -312,7 +314,7 @@ def render_animatic(request: GenerationRequest, out: Path, *, annotate: bool = T
     base = first_frame(request)
     if base is None:
         base = _gradient(request.width, request.height, *_palette(request.prompt, seed))
-    captions = _captions(request, base, total, annotate)
+    captions = _captions(request, base, total) if annotate else _shown(request, base)
     motion_of = ((seed % 1000) / 1000, disc_band(captions, request.height))
     # the moving disc must stand out on light palettes too, or the gate sees a frozen clip
     ink = (40, 40, 40) if float(base[::8, ::8].mean()) > 150 else (255, 255, 255)

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from adapters.animatic import request_seed
 from adapters.base import GenerationRequest
 from adapters.local import render_animatic
 from emulators.render_cache import CLIPS, request_key
@@ -88,9 +89,9 @@ def render_clip(spec: ClipSpec, out: Path, defects: tuple[Defect, ...] = ()) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     if spec.extend_video:
         return _extended(spec, out, defects)
-    # the job id shapes the picture only as the seed of a request that sends none
-    named = request.shot_id if spec.seed is None else ""
-    key = request_key(replace(spec, first_frame=None), spec.first_frame or b"", named)
+    # the job id shapes the picture only through the seed (``request_seed``)
+    seeded = replace(spec, first_frame=None, seed=request_seed(request))
+    key = request_key(seeded, spec.first_frame or b"")
     CLIPS.render(key, out, lambda path: _animatic(request, spec.first_frame, path))
     for defect in defects:
         apply_defect(out, defect, spec)

@@ -87,10 +87,15 @@ def placed_shots(session: Session, job_id: str) -> tuple[dict[str, Any], list[Pl
     """The job's storyboard and its shots' ids, keys, positions and statuses (not whole rows:
     a step that asks where every shot is reads no routes, verdicts or segments)."""
     board = session.scalar(select(Job.storyboard).where(Job.id == job_id))
+    return board or {"scenes": []}, shot_places(session, job_id)
+
+
+def shot_places(session: Session, job_id: str) -> list[PlacedShot]:
+    """``placed_shots`` without the storyboard, for a caller that holds it already."""
     shots = session.execute(
         select(Shot.id, Shot.key, Shot.position, Shot.status).where(Shot.job_id == job_id)
     ).all()
-    return board or {"scenes": []}, [PlacedShot(*row) for row in shots]
+    return [PlacedShot(*row) for row in shots]
 
 
 def waits_for(session: Session, job_id: str) -> dict[int, int]:

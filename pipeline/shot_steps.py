@@ -113,7 +113,7 @@ def _orphaned(session: Session, shot: Shot, board: dict[str, Any]) -> bool:
     storyboard; the other shots are read only for a shot that continues one)."""
     if shot.status != ShotStatus.PLANNED or shot.key not in continuity.continuing(board):
         return False
-    shots = continuity.placed_shots(session, shot.job_id)[1]
+    shots = continuity.shot_places(session, shot.job_id)
     after = continuity.dependencies(board, shots).get(shot.id)
     return after is not None and next(s.status for s in shots if s.id == after) in SHOT_LOST
 

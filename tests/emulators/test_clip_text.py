@@ -12,17 +12,18 @@ import numpy as np
 from adapters.animatic import render_animatic
 from adapters.base import GenerationRequest
 from emulators.media import ClipSpec, render_clip
-from quality.onscreen_text import normalise, shared_reader
+from quality.analysis import Thumb
+from quality.onscreen_text import normalise, read_frames, shared_reader
 from quality.policy import DetectorConfig
 
 
 def middle_frame_text(path: Path) -> str:
+    """What the gate reads on the clip's middle frame (its confidence and length filter)."""
     with av.open(str(path)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    lines = shared_reader().read(np.ascontiguousarray(frames[len(frames) // 2]))
-    cfg = DetectorConfig()  # what the gate counts as text: confident, and a few characters long
-    kept = [line.text for line in lines if line.confidence >= cfg.text_min_confidence]
-    return normalise(" ".join(t for t in kept if len(normalise(t)) >= cfg.text_min_chars))
+    middle = Thumb(0.0, np.ascontiguousarray(frames[len(frames) // 2]))
+    (read,) = read_frames([middle], shared_reader(), DetectorConfig())
+    return normalise(read.joined)
 
 
 def spec(prompt: str) -> ClipSpec:
