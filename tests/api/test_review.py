@@ -154,7 +154,11 @@ def _drill(page: Chromium, url: str, detail: dict[str, Any]) -> None:
         ]
         for shot in detail["shots"]
     }
-    assert shown == expected
+    assert shown == expected, [
+        (a["id"], a.get("error_kind"), a.get("error"))
+        for s in detail["shots"]
+        for a in s["attempts"]
+    ]
     assert [row[1:] for row in shown["wide"]] == [
         ["rejected", "retry", "black_middle"],
         ["accepted", "accept", ""],
