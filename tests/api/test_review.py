@@ -149,20 +149,19 @@ def _drill(page: Chromium, url: str, detail: dict[str, Any]) -> None:
     )
     expected = {
         shot["id"]: [
-            [a["id"], a["status"], a["action"], ",".join(d["code"] for d in a["drivers"])]
+            [a["id"], a["status"], a["action"] or "-", ",".join(d["code"] for d in a["drivers"])]
             for a in shot["attempts"]
         ]
         for shot in detail["shots"]
     }
-    assert shown == expected, [
-        (a["id"], a.get("error_kind"), a.get("error"))
-        for s in detail["shots"]
-        for a in s["attempts"]
+    assert shown == expected
+    errors = [
+        (a["id"], a["error_kind"], a["error"]) for s in detail["shots"] for a in s["attempts"]
     ]
     assert [row[1:] for row in shown["wide"]] == [
         ["rejected", "retry", "black_middle"],
         ["accepted", "accept", ""],
-    ]
+    ], errors
     page.wait_for(
         "[...document.querySelectorAll('#drill img[data-thumb]')].every((i) =>"
         " i.dataset.loaded === '1' && i.complete && i.naturalWidth === 320)",
