@@ -38,27 +38,29 @@ class RenderCache:
     def render(self, key: str, out: Path, make: Callable[[Path], Path]) -> Path:
         """``out`` holding what ``make(out)`` writes for ``key``: copied from an earlier render of
         the same key when one is kept, else made and kept."""
-        kept = self._lookup(key)
-        if kept is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            partial = out.with_name(f".{out.name}.{os.getpid()}.copy")
-            shutil.copyfile(kept, partial)
-            partial.replace(out)
+        if self._copy_kept(key, out):
             return out
         made = make(out)
         self._keep(key, made)
         return made
 
-    def _lookup(self, key: str) -> Path | None:
+    def _copy_kept(self, key: str, out: Path) -> bool:
+        """Copy the kept render of ``key`` to ``out``; False when none is kept. The copy is made
+        under the lock: a render on another thread may drop this entry past the bound or
+        ``clear`` the folder, and the file would vanish mid-copy (the job: ``render failed``)."""
         with self._lock:
             self._own()
             entry = self._files.get(key)
             if entry is None or not entry[0].exists():
                 self.misses += 1
-                return None
+                return False
             self._files.move_to_end(key)
             self.hits += 1
-            return entry[0]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            partial = out.with_name(f".{out.name}.{os.getpid()}.copy")
+            shutil.copyfile(entry[0], partial)
+        partial.replace(out)
+        return True
 
     def _keep(self, key: str, made: Path) -> None:
         size = made.stat().st_size

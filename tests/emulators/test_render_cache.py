@@ -3,8 +3,10 @@ without rendering again, bounded in bytes, and never shared with a forked child.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from emulators.media import ClipSpec, render_clip
@@ -92,6 +94,35 @@ assert os.waitstatus_to_exitcode(status) == 0, "the child was served the parent'
 assert cache.render("k", folder / "again.mp4", lambda out: out).read_bytes() == b"p"
 cache.clear()
 """
+
+
+def test_a_kept_render_dropped_by_another_thread_is_still_copied_whole(tmp_path, monkeypatch):
+    """Two jobs render at once: while one copies a kept clip, the other's new render pushes that
+    clip past the bound. The copy is made first and the other thread waits for it (it unlinked
+    the kept file mid-copy: ``FileNotFoundError``, a ``render failed`` job)."""
+    cache = RenderCache(max_bytes=150)
+    cache.render("a", tmp_path / "a.mp4", lambda out: _written(out, b"a" * 100))
+    copy, other = shutil.copyfile, list[threading.Thread]()
+
+    def copy_while_another_render_lands(src, dst):
+        if not other:  # the first copy: the kept "a" for the second job
+            other.append(threading.Thread(target=cache.render, args=(
+                "b", tmp_path / "b.mp4", lambda out: _written(out, b"b" * 100))))  # fmt: skip
+            other[0].start()
+            other[0].join(0.5)  # it renders and keeps "b" (dropping "a") unless it must wait
+        return copy(src, dst)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_while_another_render_lands)
+    again = cache.render("a", tmp_path / "a2.mp4", lambda out: _written(out, b"new"))
+    other[0].join()
+    assert again.read_bytes() == b"a" * 100
+    assert (tmp_path / "b.mp4").read_bytes() == b"b" * 100
+    assert cache.hits == 1
+
+
+def _written(out: Path, data: bytes) -> Path:
+    out.write_bytes(data)
+    return out
 
 
 def test_a_forked_child_keeps_its_own_cache(tmp_path):
