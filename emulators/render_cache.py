@@ -45,9 +45,10 @@ class RenderCache:
         return made
 
     def _copy_kept(self, key: str, out: Path) -> bool:
-        """Copy the kept render of ``key`` to ``out``; False when none is kept. The copy is made
-        under the lock: a render on another thread may drop this entry past the bound or
-        ``clear`` the folder, and the file would vanish mid-copy (the job: ``render failed``)."""
+        """Copy the kept render of ``key`` to ``out``; False when none is kept. The copy and its
+        rename are made under the lock: a render on another thread may drop this entry past the
+        bound or ``clear`` the folder, and the file would vanish mid-copy (the job: ``render
+        failed``); a second copy to the same ``out`` would share the partial file."""
         with self._lock:
             self._own()
             entry = self._files.get(key)
@@ -59,7 +60,7 @@ class RenderCache:
             out.parent.mkdir(parents=True, exist_ok=True)
             partial = out.with_name(f".{out.name}.{os.getpid()}.copy")
             shutil.copyfile(entry[0], partial)
-        partial.replace(out)
+            partial.replace(out)
         return True
 
     def _keep(self, key: str, made: Path) -> None:

@@ -20,8 +20,8 @@ from quality.policy import DetectorConfig
 def middle_frame_text(path: Path) -> str:
     """What the gate reads on the clip's middle frame (its confidence and length filter)."""
     with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    middle = Thumb(0.0, np.ascontiguousarray(frames[len(frames) // 2]))
+        frames = list(container.decode(video=0))
+    middle = Thumb(0.0, np.ascontiguousarray(frames[len(frames) // 2].to_ndarray(format="rgb24")))
     (read,) = read_frames([middle], shared_reader(), DetectorConfig())
     return normalise(read.joined)
 
