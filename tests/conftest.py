@@ -159,10 +159,13 @@ def postgres_url() -> str:
     )
 
 
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
 @pytest.fixture
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
-    return os.environ.get("SHOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    return os.environ.get("SHOTLINE_TEST_REDIS_URL", TEST_REDIS_URL)
 
 
 @pytest.fixture

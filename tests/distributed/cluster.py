@@ -39,6 +39,20 @@ def shared_fork_server() -> ForkServer:
     return _servers[0]
 
 
+def forget_queues(broker_url: str, prefix: str) -> None:
+    """Drop a test's queues, kombu's bindings for them and its shared limits' keys (every key
+    holding ``prefix``) from the broker, which keeps no expiry on them."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        keys = list(client.scan_iter(match=f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 class Cluster:
     def __init__(self, data: Path, db_url: str, broker_url: str, prefix: str, **env: str) -> None:
         self.data = data
@@ -189,16 +203,7 @@ class Cluster:
         self._forget_queues()
 
     def _forget_queues(self) -> None:
-        """Drop this deployment's queues and kombu's bindings for them from the broker."""
-        import redis
-
-        client = redis.Redis.from_url(self.broker_url)
-        try:
-            keys = list(client.scan_iter(match=f"*{self.prefix}*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        forget_queues(self.broker_url, self.prefix)
 
     def __enter__(self) -> Cluster:
         return self

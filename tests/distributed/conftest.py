@@ -4,13 +4,15 @@ tested without a broker. Celery itself is tested in ``test_celery.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from foundation.settings import get_settings
@@ -21,6 +23,8 @@ from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
+from tests.conftest import TEST_REDIS_URL
+from tests.distributed.cluster import forget_queues
 from tests.pipeline.conftest import ScriptedAdapter
 
 HOLDER = f"local|{os.getpid()}"
@@ -131,9 +135,12 @@ def rows(url: str, job_id: str) -> tuple[Job, list[Shot], dict[str, list[Attempt
 
 
 @pytest.fixture
-def isolated_queues(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A queue prefix of its own, so parallel or repeated runs never share messages."""
+def isolated_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A queue prefix of its own, so parallel or repeated runs never share messages; its keys are
+    dropped from the test broker afterwards (when one is reachable)."""
     prefix = f"t{os.getpid()}-{time.monotonic_ns()}."
     monkeypatch.setenv("SHOTLINE_QUEUE_PREFIX", prefix)
     get_settings.cache_clear()
-    return prefix
+    yield prefix
+    with contextlib.suppress(OSError, RedisError):
+        forget_queues(os.environ.get("SHOTLINE_TEST_REDIS_URL", TEST_REDIS_URL), prefix)

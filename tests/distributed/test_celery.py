@@ -19,7 +19,7 @@ from shotline.commands.serve import _celery_runner
 from shotline.commands.worker import parse_queues, worker_argv
 from store.db import session_scope
 from store.models import PipelineStep
-from tests.distributed.cluster import Cluster
+from tests.distributed.cluster import Cluster, forget_queues
 from tests.pipeline.conftest import shot, tiny_board
 
 STEP_TASKS = tuple(flow.STEP_QUEUE)  # every step of the graph has its task
@@ -72,12 +72,15 @@ class TestApp:
         for step, ref in (("gate", "1"), ("gate", "2"), ("normalise", "3"), ("finish", "4")):
             send(app, settings, Dispatch(step, ref, 1))
         taken = []
-        with app.connection_for_read() as conn:
-            queue = conn.SimpleQueue(queue_name(settings, "cpu"), no_ack=True)
-            for _ in range(4):
-                message = queue.get(timeout=5)
-                taken.append((message.headers["task"], message.headers["argsrepr"]))
-            queue.close()
+        try:
+            with app.connection_for_read() as conn:
+                queue = conn.SimpleQueue(queue_name(settings, "cpu"), no_ack=True)
+                for _ in range(4):
+                    message = queue.get(timeout=5)
+                    taken.append((message.headers["task"], message.headers["argsrepr"]))
+                queue.close()
+        finally:
+            forget_queues(redis_url, settings.queue_prefix)
         assert taken == [
             ("pipeline.finish", "['4', 1]"),
             ("pipeline.normalise", "['3', 1]"),

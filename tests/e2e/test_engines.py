@@ -32,6 +32,7 @@ from pipeline.runner import JobRunner
 from quality import gate
 from store.db import session_scope
 from store.models import Event, Job, Shot
+from tests.distributed.cluster import forget_queues
 from tests.pipeline.conftest import ScriptedAdapter, shot, tiny_board
 
 Runner = JobRunner
@@ -59,11 +60,14 @@ def celery_runner(ctx: RunContext, redis_url: str) -> Iterator[CeleryRunner]:
     tasks.install_context(ctx)
     app = create_celery(ctx.settings)
     queues = ",".join(queue_name(ctx.settings, queue) for queue in QUEUES)
-    with start_worker(
-        app, pool="threads", concurrency=4, perform_ping_check=False, queues=queues,
-        loglevel="WARNING", shutdown_timeout=30,
-    ):  # fmt: skip
-        yield CeleryRunner(ctx, app)
+    try:
+        with start_worker(
+            app, pool="threads", concurrency=4, perform_ping_check=False, queues=queues,
+            loglevel="WARNING", shutdown_timeout=30,
+        ):  # fmt: skip
+            yield CeleryRunner(ctx, app)
+    finally:
+        forget_queues(redis_url, ctx.settings.queue_prefix)
 
 
 def outcome(ctx: RunContext, job_id: str) -> Outcome:
