@@ -159,13 +159,15 @@ def postgres_url() -> str:
     )
 
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+def redis_test_url() -> str:
+    """The Redis database the tests use (``SHOTLINE_TEST_REDIS_URL``, else db 15 on loopback)."""
+    return os.environ.get("SHOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
-    return os.environ.get("SHOTLINE_TEST_REDIS_URL", TEST_REDIS_URL)
+    return redis_test_url()
 
 
 @pytest.fixture

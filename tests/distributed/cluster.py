@@ -200,9 +200,6 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        self._forget_queues()
-
-    def _forget_queues(self) -> None:
         forget_queues(self.broker_url, self.prefix)
 
     def __enter__(self) -> Cluster:

@@ -23,7 +23,7 @@ from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import redis_test_url
 from tests.distributed.cluster import forget_queues
 from tests.pipeline.conftest import ScriptedAdapter
 
@@ -143,4 +143,4 @@ def isolated_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
     yield prefix
     with contextlib.suppress(OSError, RedisError):
-        forget_queues(os.environ.get("SHOTLINE_TEST_REDIS_URL", TEST_REDIS_URL), prefix)
+        forget_queues(redis_test_url(), prefix)
