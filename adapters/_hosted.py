@@ -25,6 +25,7 @@ from adapters.errors import (
     ProviderFailureError,
     RejectedInputError,
     TransientError,
+    answer_shape,
 )
 
 Classifier = Callable[[str, httpx.Response], ProviderError]
@@ -133,8 +134,9 @@ class HostedAdapter(ABC):
 
     def _job_status(self, job_id: str) -> JobStatus:
         """``_status`` of a job this adapter created: an answer that the provider no longer knows
-        it (its status or its result) raises ``JobLostError`` (``adapters._http.about_job``)."""
-        with about_job(job_id):
+        it (its status or its result) raises ``JobLostError`` (``adapters._http.about_job``); an
+        answer ``_status`` cannot read, a ``ProviderFailureError`` (``answer_shape``)."""
+        with about_job(job_id), answer_shape(self.provider, None):
             return self._status(job_id)
 
     def poll(self, job_id: str) -> PollResult:

@@ -243,11 +243,14 @@ _CAP_ANSWER = cap_answers()
 
 @contextmanager
 def edge(provider: str) -> Iterator[None]:
-    """Turn transport failures inside the block into the taxonomy."""
+    """Turn transport failures (and a URL that cannot be sent) inside the block into the
+    taxonomy."""
     try:
         yield
     except AnswerTooLargeError as exc:
         raise ProviderFailureError(str(exc), provider) from exc
+    except httpx.InvalidURL as exc:  # a job id or link from the provider that no URL can hold
+        raise ProviderFailureError(f"unusable URL: {exc}", provider) from exc
     except httpx.TimeoutException as exc:
         raise ProviderTimeoutError(f"timed out: {exc}", provider) from exc
     except httpx.TransportError as exc:

@@ -34,6 +34,7 @@ from adapters.errors import (
     RejectedInputError,
     SafetyRefusalError,
     TransientError,
+    answer_shape,
 )
 from adapters.fal import queue_root
 from adapters.images import ImageRequest, ImageResult, Reference, measured, refuse_unsupported
@@ -152,7 +153,8 @@ class FalImageClient:
                 raise SafetyRefusalError(str(exc), self.provider, exc.raw) from exc
             raise
         try:
-            return self._image(result, request)
+            with answer_shape(self.provider, result):
+                return self._image(result, request)
         except ProviderError as exc:
             exc.generated()
             raise

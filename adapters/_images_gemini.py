@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from adapters._http import HttpClient, decode_object, synchronous_generation
-from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError
+from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError, answer_shape
 from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
 BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
@@ -99,7 +99,9 @@ class GeminiImageClient:
         with synchronous_generation():
             answer = self._http.call("POST", path, json=gemini_body(request))
         try:  # the API answered 200: it billed the call, whatever the answer holds
-            return self._answer(decode_object(self.provider, answer), request)
+            data = decode_object(self.provider, answer)
+            with answer_shape(self.provider, data):
+                return self._answer(data, request)
         except ProviderError as exc:
             exc.generated()
             raise

@@ -26,7 +26,7 @@ from adapters._http import (
     error_message,
     synchronous_generation,
 )
-from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError
+from adapters.errors import ProviderError, ProviderFailureError, SafetyRefusalError, answer_shape
 from adapters.images import ImageRequest, ImageResult, measured, refuse_unsupported
 
 BASE_URL = "https://api.openai.com/v1"
@@ -82,7 +82,9 @@ class OpenAIImageClient:
                 ]
                 answer = self._http.call("POST", "/images/edits", data=fields, files=files)
         try:  # the API answered 200: it generated (and billed) the image, usable or not
-            return self._result(decode_object(self.provider, answer), request)
+            data = decode_object(self.provider, answer)
+            with answer_shape(self.provider, data):
+                return self._result(data, request)
         except ProviderError as exc:
             exc.generated()
             raise

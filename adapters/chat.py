@@ -20,6 +20,7 @@ from adapters.errors import (
     ProviderTimeoutError,
     SafetyRefusalError,
     TransientError,
+    answer_shape,
 )
 from foundation.tls import tls_context
 
@@ -112,7 +113,8 @@ class ChatClient:
             data = response.json()
         except ValueError as exc:
             raise ProviderFailureError("chat answered non-JSON", self.provider) from exc
-        return self._answer(data, str(body.get("model", "")))
+        with answer_shape(self.provider, data):
+            return self._answer(data, str(body.get("model", "")))
 
     def _answer(self, data: Any, model: str) -> ChatAnswer:
         message = chat_message(data, self.provider, "chat", "the model")

@@ -7,7 +7,6 @@ bytes as soon as a job succeeds: size limit, content type, container probe, sha2
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
 import re
@@ -122,7 +121,7 @@ def _inline_to(provider: str, fetched: Fetched, part: Path, limits: DownloadLimi
         raise AssetError(f"{_named(fetched)} is larger than {limits.max_bytes} bytes", provider)
     try:
         data = base64.b64decode(payload, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a character outside ASCII
         raise AssetError(f"{_named(fetched)} is not valid base64", provider) from exc
     part.write_bytes(data)
     return hashlib.sha256(data).hexdigest()

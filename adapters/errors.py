@@ -3,6 +3,8 @@ only the pipeline decides whether to retry."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Self
 
 from foundation.errors import ShotlineError
@@ -134,6 +136,26 @@ class AssetError(ProviderFailureError):
 
     kind = "asset_error"
     billing_hint = "success"
+
+
+SHAPE_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError, OverflowError)
+"""What reading a decoded answer raises when a value in it has another type than the provider
+documents: a list where an object is, text where a number is, an object where a list is."""
+
+
+@contextmanager
+def answer_shape(provider: str, raw: object) -> Iterator[None]:
+    """Read ``raw``, a provider's decoded answer, inside this block (and nothing else: an error
+    of our own would be blamed on the provider). An answer of an unexpected shape raises
+    ``ProviderFailureError`` with the answer kept, as a failed job does, so the pipeline retries
+    or falls back instead of ending the shot on an internal error."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except SHAPE_ERRORS as exc:
+        message = f"an answer of an unexpected shape ({type(exc).__name__}: {exc})"
+        raise ProviderFailureError(message, provider, raw) from exc
 
 
 ERROR_KINDS: dict[str, type[ProviderError]] = {

@@ -36,6 +36,7 @@ from adapters.errors import (
     RejectedInputError,
     SafetyRefusalError,
     TransientError,
+    answer_shape,
 )
 from adapters.image_port import ImagePort, first_frame
 
@@ -183,13 +184,14 @@ class FalAdapter(HostedAdapter):
             page = self._http.json(
                 "GET", self._platform("/models/requests/by-endpoint"), params=params
             )
-            for item in page.get("items") or []:
-                if (
-                    isinstance(item, dict)
+            with answer_shape(self.provider, page):
+                found += [
+                    f"{queue_root(app_id)}/requests/{item['request_id']}"
+                    for item in page.get("items") or []
+                    if isinstance(item, dict)
                     and item.get("request_id")
                     and item.get("json_input") == body
-                ):
-                    found.append(f"{queue_root(app_id)}/requests/{item['request_id']}")
+                ]
             if not page.get("has_more") or not page.get("next_cursor"):
                 break
             params["cursor"] = str(page["next_cursor"])

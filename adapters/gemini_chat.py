@@ -41,7 +41,7 @@ import httpx
 
 from adapters._images_gemini import SAFETY_REASONS, gemini_http
 from adapters.chat import ChatAnswer
-from adapters.errors import ProviderFailureError, SafetyRefusalError
+from adapters.errors import ProviderFailureError, SafetyRefusalError, answer_shape
 
 JSON_SCHEMA_KEYWORDS = frozenset(
     {
@@ -137,6 +137,11 @@ class GeminiChatClient:
         data = self._http.json(
             "POST", f"/models/{model}:generateContent", json=generate_content_body(body)
         )
+        with answer_shape(self.provider, data):
+            return self._checked(data, model)
+
+    def _checked(self, data: dict[str, Any], model: str) -> ChatAnswer:
+        """The answer's text, or the refusal or failure the answer holds."""
         answer = _answer(data, model)
         blocked = (data.get("promptFeedback") or {}).get("blockReason")
         if blocked:

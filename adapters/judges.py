@@ -22,6 +22,7 @@ from adapters.errors import (
     RejectedInputError,
     SafetyRefusalError,
     TransientError,
+    answer_shape,
 )
 from foundation.tls import tls_context
 
@@ -287,6 +288,10 @@ class GeminiJudge(_HttpJudge):
         url = f"{self.base_url}/models/{self.model}:generateContent"
         headers = {"x-goog-api-key": self.api_key}
         data = _post(self.client, url, self.name, json=self.body(request), headers=headers)
+        with answer_shape(self.name, data):
+            return self._result(data)
+
+    def _result(self, data: dict[str, Any]) -> JudgeResult:
         block = (data.get("promptFeedback") or {}).get("blockReason")
         if block:
             raise SafetyRefusalError(f"judge prompt blocked: {block}", self.name, raw=data)
@@ -360,6 +365,10 @@ class OpenAICompatibleJudge(_HttpJudge):
         headers = {"Authorization": f"Bearer {self.api_key}"}
         url = f"{self.base_url}/chat/completions"
         data = _post(self.client, url, self.name, json=self.body(request), headers=headers)
+        with answer_shape(self.name, data):
+            return self._result(data)
+
+    def _result(self, data: dict[str, Any]) -> JudgeResult:
         message = chat_message(data, self.name, "judge", "judge")
         scores, issues = parse_verdict(message.get("content") or "", self.name, data)
         tokens_in = _tokens(data, "usage", ("prompt_tokens",), self.name)

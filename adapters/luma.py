@@ -27,6 +27,7 @@ from adapters.errors import (
     ProviderFailureError,
     RejectedInputError,
     SafetyRefusalError,
+    answer_shape,
 )
 from adapters.image_port import Frame, ImagePort, first_frame
 
@@ -167,12 +168,13 @@ class LumaAdapter(HostedAdapter):
         for page in range(RECONCILE_PAGES):
             query = {"limit": RECONCILE_PAGE_SIZE, "offset": page * RECONCILE_PAGE_SIZE}
             data = self._http.json("GET", "/dream-machine/v1/generations", params=query)
-            generations = [g for g in data.get("generations") or [] if isinstance(g, dict)]
-            for gen in generations:
-                if _created(gen) < since - RECONCILE_SKEW_S:
-                    return found
-                if gen.get("id") and _matchable(gen.get("request") or {}) == expected:
-                    found.append(f"dm/{gen['id']}")
+            with answer_shape(self.provider, data):
+                generations = [g for g in data.get("generations") or [] if isinstance(g, dict)]
+                for gen in generations:
+                    if _created(gen) < since - RECONCILE_SKEW_S:
+                        return found
+                    if gen.get("id") and _matchable(gen.get("request") or {}) == expected:
+                        found.append(f"dm/{gen['id']}")
             if not data.get("has_more") or not generations:
                 break
         return found

@@ -22,7 +22,12 @@ from adapters._hosted import (
 )
 from adapters._http import looks_like_safety
 from adapters.base import GenerationRequest
-from adapters.errors import ProviderFailureError, RejectedInputError, SafetyRefusalError
+from adapters.errors import (
+    ProviderFailureError,
+    RejectedInputError,
+    SafetyRefusalError,
+    answer_shape,
+)
 from adapters.image_port import ImagePort, first_frame
 
 RECONCILE_SKEW_S = 60.0
@@ -80,15 +85,16 @@ class ReplicateAdapter(HostedAdapter):
         url = "/v1/predictions"
         for _ in range(RECONCILE_PAGES):
             page = self._http.json("GET", url)
-            for pred in page.get("results") or []:
-                if not isinstance(pred, dict) or _created(pred) < since - RECONCILE_SKEW_S:
-                    return found
-                same_model = pred.get("model") in (None, model.split(":", 1)[0])
-                if pred.get("id") and same_model and pred.get("input") == expected:
-                    found.append(str(pred["id"]))
-            if not page.get("next"):
-                break
-            url = str(page["next"])
+            with answer_shape(self.provider, page):
+                for pred in page.get("results") or []:
+                    if not isinstance(pred, dict) or _created(pred) < since - RECONCILE_SKEW_S:
+                        return found
+                    same_model = pred.get("model") in (None, model.split(":", 1)[0])
+                    if pred.get("id") and same_model and pred.get("input") == expected:
+                        found.append(str(pred["id"]))
+                if not page.get("next"):
+                    break
+                url = str(page["next"])
         return found
 
     def _status(self, job_id: str) -> JobStatus:
