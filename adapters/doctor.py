@@ -19,7 +19,7 @@ import httpx
 
 from adapters._hosted import HostedAdapter
 from adapters._http import body_of, error_message
-from adapters.errors import ProviderError
+from adapters.errors import SHAPE_ERRORS, ProviderError
 
 FAL_PLATFORM = "https://api.fal.ai"  # docs.fal.ai/platform-apis (servers: https://api.fal.ai/v1)
 KLING_PROBE_ID = "shotline-doctor-probe"
@@ -220,7 +220,7 @@ def check(adapter: HostedAdapter, models: Collection[str]) -> ProviderCheck:
         result = _checker(adapter)(probe, wanted)
     except KeyRefused as exc:
         return ProviderCheck(adapter.provider, False, calls=tuple(probe.calls), error=str(exc))
-    except (_Failed, ProviderError, ValueError, AttributeError) as exc:
+    except (_Failed, ProviderError, *SHAPE_ERRORS) as exc:  # an answer of another shape
         return ProviderCheck(adapter.provider, None, calls=tuple(probe.calls), error=str(exc))
     return ProviderCheck(
         result.provider,

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from adapters import doctor
@@ -182,3 +184,32 @@ def test_the_beat_schedules_the_check_only_with_a_key_and_an_interval(monkeypatc
     assert entry["task"] == tasks.check_providers.name
     off = Settings(fal_key="id:secret", provider_check_interval_s=0)
     assert "pipeline.check_providers" not in beat_schedule(off)
+
+
+_READ = ["tier", "models", "usage", "creditBalance", "maxMonthlyCreditSpend", "data", "id",
+         "launchStage", "username", "type", "credit_balance", "credit_balance_usd_cents",
+         "endpoint_id", "metadata", "prices", "status", "gen4.5", "veo3.1"]  # fmt: skip
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_READ), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@pytest.mark.parametrize("provider", sorted(HOSTED))
+@settings(max_examples=40, derandomize=True, deadline=None, database=None)
+@given(answer=st.dictionaries(st.sampled_from(_READ), _ANY_JSON, max_size=5))
+def test_an_answer_of_any_shape_is_reported_not_raised(provider: str, answer: Any) -> None:
+    """``check`` never raises for what a provider answers: a value of another type than
+    documented is the check's error (before, a list where Runway's tier lists a model's limits
+    raised ``TypeError`` out of ``shotline doctor``)."""
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
+    extra = {"project": "p"} if provider == "google" else {}
+    adapter = HOSTED[provider](
+        api_key="k", base_url="https://api.provider.test", transport=transport, **extra
+    )
+    result = doctor.check(adapter, ["gen4.5", "veo3.1"])
+    assert result.provider == provider
+    assert result.key_valid is True or result.error, result
