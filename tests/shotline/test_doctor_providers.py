@@ -206,7 +206,7 @@ def test_an_answer_of_any_shape_is_reported_not_raised(provider: str, answer: An
     documented is the check's error (before, a list where Runway's tier lists a model's limits
     raised ``TypeError`` out of ``shotline doctor``)."""
     transport = httpx.MockTransport(lambda _: httpx.Response(200, json=answer))
-    extra = {"project": "p"} if provider == "google" else {}
+    extra: dict[str, Any] = {"project": "p"} if provider == "google" else {}
     adapter = HOSTED[provider](
         api_key="k", base_url="https://api.provider.test", transport=transport, **extra
     )
