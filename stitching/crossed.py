@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from media.frames import Gray
-from stitching.edges import frame_proxies, mad, run_stats
+from stitching.edges import RunStats, frame_proxies, mad, run_stats
 from stitching.plan import ShotPlan
 from stitching.profile import OutputProfile
 
@@ -136,23 +136,23 @@ the drawing (a cut copies the segments' packets: its frames are theirs exactly, 
 wrong)."""
 
 
-def drawn_still(
+def drawn_runs(
     previous: ShotPlan,
     shot: ShotPlan,
     timeline: range,
     profile: OutputProfile,
     frames: dict[int, Gray],
-) -> tuple[int, float | None]:
-    """The frozen run a correct join of the two segments has over ``timeline`` (a cut: their own
-    frames back to back; a crossfade: their mix; a fade: the dip drawn on them; a wipe: its edge
-    drawn across them), and how far
-    ``frames`` stray from it at most ((0, None) when the proxies are gone)."""
+) -> tuple[RunStats, float | None]:
+    """The black and frozen runs a correct join of the two segments has over ``timeline`` (a cut:
+    their own frames back to back; a crossfade: their mix; a fade: the dip drawn on them; a wipe:
+    its edge drawn across them), and how far ``frames`` stray from it at most (no runs and None
+    when the proxies are gone)."""
     if shot.transition.kind not in NOISE:
-        return 0, None
+        return RunStats(0, 0), None
     mixed = crossfade_stretch(previous, shot, timeline, profile)
     if mixed is None:
-        return 0, None
+        return RunStats(0, 0), None
     strays = [
         mad(frames[t], frame) for t, frame in zip(timeline, mixed, strict=True) if t in frames
     ]
-    return run_stats(mixed).frozen, max(strays, default=0.0)
+    return run_stats(mixed), max(strays, default=0.0)

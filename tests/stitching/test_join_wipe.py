@@ -101,3 +101,30 @@ def test_the_wipe_drawn_on_the_proxies_is_the_one_ffmpeg_renders(rate: int, tmp_
     rendered = gray_frames(result.path, timeline, profile.rate)
     strays = [mad(rendered[t], frame) for t, frame in zip(timeline, drawn, strict=True)]
     assert max(strays) <= WIPE_NOISE, strays
+
+
+def test_a_wipe_that_hides_both_shots_bright_parts_draws_its_own_black(tmp_path: Path) -> None:
+    """Two dark shots, each lit only by its bar: mid-wipe both bars are wiped out of sight and
+    the frames are black, as the wipe draws them. Before, a run of black the sources did not have
+    (explorer seed 12092: a 0.2 s wipe out of a dark first frame, 2 black frames; here 50)."""
+    result = _wiped(tmp_path, (8, 10))
+    join = result.verification["checks"]["joins_clean"]["joins"][0]
+    assert join["source_black_run"] == 0
+    assert join["black_run"] >= 2
+    assert join["mixed_black_run"] == join["black_run"], join
+    assert join["clean"], join
+
+
+def test_black_beyond_the_drawn_wipe_is_refused(tmp_path: Path) -> None:
+    """The same wipe with every judged frame blacked out: black the drawing does not have."""
+    result = _wiped(tmp_path, (8, 10))
+    shot = result.plan.shots[1]
+    timeline = range(result.plan.total_frames)
+    frames = gray_frames(result.path, timeline, PROFILE.rate)
+    black = np.zeros_like(frames[0])
+    window = range(shot.timeline_in - 6, shot.timeline_in + shot.transition_frames + 6)
+    frames |= dict.fromkeys(window, black)
+    _, clean = join_checks(result.plan, frames, PROFILE.verify_margin)
+    join = clean["joins"][0]
+    assert join["black_run"] > join["mixed_black_run"] + 1
+    assert not join["clean"], join
