@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 
 from foundation.storyboard import Transition
+from media.frames import Gray, gray_frames
 from media.runner import run_ffmpeg
-from stitching import OutputProfile, Segment, normalise
+from stitching import OutputProfile, Segment, normalise, stitch
 from stitching.assembly import keyframe_hints, sample_offsets
+from stitching.crossed import crossfade_stretch
+from stitching.edges import mad
 
 PROFILE = OutputProfile(160, 90, 24)
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -68,3 +71,25 @@ def normalise_all(
                             sample_offset=offsets[i])  # fmt: skip
         items.append((f"s{i}", segment, tr))
     return items
+
+
+def drawn_and_rendered(
+    tmp_path: Path, transition: str, rate: int
+) -> tuple[list[float], dict[int, Gray]]:
+    """A real ``transition`` from a test pattern into colour bars at 160x90 and ``rate``: how far
+    each frame around it strays from the one ``crossfade_stretch`` draws on the segments'
+    proxies, and the rendered frames' proxies."""
+    profile = OutputProfile(160, 90, rate)
+    first = make_clip(tmp_path / "a.mp4", "testsrc2=s=160x90:r=30", None, seconds=2)
+    second = make_clip(tmp_path / "b.mp4", "smptebars=s=160x90:r=30", None, seconds=2)
+    clips = [
+        ("a", first, Transition.parse("cut"), 1.5),
+        ("b", second, Transition.parse(transition), 1.5),
+    ]
+    result = stitch(clips, profile, tmp_path / "out.mp4", tmp_path / "work")
+    previous, shot = result.plan.shots
+    timeline = range(shot.timeline_in - 3, shot.timeline_in + shot.transition_frames + 3)
+    drawn = crossfade_stretch(previous, shot, timeline, profile)
+    assert drawn is not None
+    rendered = gray_frames(result.path, timeline, profile.rate)
+    return [mad(rendered[t], frame) for t, frame in zip(timeline, drawn, strict=True)], rendered

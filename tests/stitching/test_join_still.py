@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 
 from foundation.storyboard import Transition
-from media.frames import gray_frames
-from stitching import OutputProfile, Segment, plan_edit, stitch
+from stitching import OutputProfile, Segment, plan_edit
 from stitching.crossed import FADE_NOISE, crossfade_stretch
 from stitching.edges import edges_path, longest_still, mad
 from stitching.verify import join_checks
-from tests.stitching.conftest import make_clip
+from tests.stitching.conftest import drawn_and_rendered
 
 PROFILE = OutputProfile(160, 90, 48)  # 6 frames judged either side of a join
 FRAMES = 48
@@ -207,19 +206,6 @@ def test_the_fade_drawn_on_the_proxies_is_the_one_ffmpeg_renders(rate: int, tmp_
     """``crossfade_stretch`` of a fade through black against the frames of a real one: within
     ``FADE_NOISE`` grey levels (3.5 measured on these pictures), and dipping to the proxies' 0
     (``xfade`` fades luma to 0, below limited range's 16)."""
-    profile = OutputProfile(160, 90, rate)
-    first = make_clip(tmp_path / "a.mp4", "testsrc2=s=160x90:r=30", None, seconds=2)
-    second = make_clip(tmp_path / "b.mp4", "smptebars=s=160x90:r=30", None, seconds=2)
-    clips = [
-        ("a", first, Transition.parse("cut"), 1.5),
-        ("b", second, Transition.parse("fade:0.5"), 1.5),
-    ]
-    result = stitch(clips, profile, tmp_path / "out.mp4", tmp_path / "work")
-    previous, shot = result.plan.shots
-    timeline = range(shot.timeline_in - 3, shot.timeline_in + shot.transition_frames + 3)
-    drawn = crossfade_stretch(previous, shot, timeline, profile)
-    assert drawn is not None
-    rendered = gray_frames(result.path, timeline, profile.rate)
-    strays = [mad(rendered[t], frame) for t, frame in zip(timeline, drawn, strict=True)]
+    strays, rendered = drawn_and_rendered(tmp_path, "fade:0.5", rate)
     assert max(strays) <= FADE_NOISE, strays
-    assert min(float(rendered[t].mean()) for t in timeline) < 1.0
+    assert min(float(frame.mean()) for frame in rendered.values()) < 1.0

@@ -17,10 +17,9 @@ import pytest
 from foundation.storyboard import Transition
 from media.frames import gray_frames
 from stitching import OutputProfile, StitchResult, stitch
-from stitching.crossed import WIPE_NOISE, crossfade_stretch
-from stitching.edges import mad
+from stitching.crossed import WIPE_NOISE
 from stitching.verify import join_checks
-from tests.stitching.conftest import make_clip
+from tests.stitching.conftest import drawn_and_rendered
 
 PROFILE = OutputProfile(160, 90, 48)  # 24 fps sources: every picture shown twice
 
@@ -86,20 +85,7 @@ def test_a_wipe_window_that_holds_one_picture_is_refused(tmp_path: Path) -> None
 def test_the_wipe_drawn_on_the_proxies_is_the_one_ffmpeg_renders(rate: int, tmp_path: Path) -> None:
     """``crossfade_stretch`` of a wipe against a real one's frames (``xfade``'s ``wipeleft``):
     within ``WIPE_NOISE`` grey levels on every frame."""
-    profile = OutputProfile(160, 90, rate)
-    first = make_clip(tmp_path / "a.mp4", "testsrc2=s=160x90:r=30", None, seconds=2)
-    second = make_clip(tmp_path / "b.mp4", "smptebars=s=160x90:r=30", None, seconds=2)
-    clips = [
-        ("a", first, Transition.parse("cut"), 1.5),
-        ("b", second, Transition.parse("wipe:0.5"), 1.5),
-    ]
-    result = stitch(clips, profile, tmp_path / "out.mp4", tmp_path / "work")
-    previous, shot = result.plan.shots
-    timeline = range(shot.timeline_in - 3, shot.timeline_in + shot.transition_frames + 3)
-    drawn = crossfade_stretch(previous, shot, timeline, profile)
-    assert drawn is not None
-    rendered = gray_frames(result.path, timeline, profile.rate)
-    strays = [mad(rendered[t], frame) for t, frame in zip(timeline, drawn, strict=True)]
+    strays, _ = drawn_and_rendered(tmp_path, "wipe:0.5", rate)
     assert max(strays) <= WIPE_NOISE, strays
 
 
