@@ -59,10 +59,8 @@ def _wipe_shares(columns: int, width: int, weight: float) -> npt.NDArray[np.floa
 def _blend(kind: str, tail: Gray, head: Gray, weight: float, width: int) -> Gray:
     """Frame ``weight`` (the head's share, 0 to 1) of a crossfade, a fade through black or a
     wipe of a ``width``-pixel-wide frame."""
-    if kind == "crossfade":
-        frame = (1 - weight) * tail.astype(float) + weight * head
-    elif kind == "wipe":
-        share = _wipe_shares(tail.shape[1], width, weight)
+    if kind in ("crossfade", "wipe"):  # the head's share: the whole frame's, or each column's
+        share = weight if kind == "crossfade" else _wipe_shares(tail.shape[1], width, weight)
         frame = (1 - share) * tail.astype(float) + share * head
     else:
         progress = 1 - weight

@@ -178,17 +178,17 @@ def _clean(plan: EditPlan, index: int, margin: int, frames: dict[int, Gray]) -> 
     # that hides both shots' bright parts (a wipe between dark shots) draws black frames itself
     # (a cut draws the segments' own frames, whose black their measured edges already say)
     drawn, stray = drawn_runs(previous, shot, timeline, plan.profile, frames)
-    mixed_frozen = drawn.frozen
     drawn_black = 0 if shot.transition.kind == "cut" else drawn.black
     fade = shot.transition.kind == "fade"
     black_bad = not fade and out.black >= 2 and out.black > max(source_black, drawn_black) + 1
     # a fade's dip to black is a run of identical (black) frames too: frozen only beyond it
     dip = out.black if fade else 0
-    frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, mixed_frozen, dip) + 1
+    frozen_bad = out.frozen >= 3 and out.frozen > max(source_frozen, drawn.frozen, dip) + 1
     frozen_bad = frozen_bad and (stray is None or stray > NOISE.get(shot.transition.kind, 0.0))
     return {"shot": shot.shot_id, "frame": j, "black_run": out.black, "frozen_run": out.frozen,
             "source_black_run": source_black, "source_frozen_run": source_frozen,
-            "mixed_black_run": drawn_black, "mixed_frozen_run": mixed_frozen, "mix_stray": None if stray is None else round(stray, 2),
+            "mixed_black_run": drawn_black, "mixed_frozen_run": drawn.frozen,
+            "mix_stray": None if stray is None else round(stray, 2),
             "clean": not (black_bad or frozen_bad)}  # fmt: skip
 
 

@@ -38,8 +38,9 @@ from adapters._images_openai import OpenAIImageClient
 from adapters.base import FindsLostSubmissions
 from adapters.chat import ChatClient
 from adapters.errors import ProviderError, ProviderFailureError
-from adapters.factory import HOSTED
+from adapters.factory import EMULATOR_KEY, HOSTED
 from adapters.gemini_chat import GeminiChatClient
+from adapters.google import EMULATOR_PROJECT
 from adapters.images import ImageRequest
 from adapters.judges import GeminiJudge, JudgeFrame, JudgeRequest, OpenAICompatibleJudge
 from adapters.runway import RunwayAdapter
@@ -154,9 +155,9 @@ def video_calls(case: Case) -> Client:
 
 
 def video_adapter(case: Case, base: str, transport: httpx.BaseTransport) -> HostedAdapter:
-    kwargs: dict[str, Any] = {"api_key": "emulator-key", "base_url": base, "transport": transport}
+    kwargs: dict[str, Any] = {"api_key": EMULATOR_KEY, "base_url": base, "transport": transport}
     if case.provider == "google":
-        kwargs["project"] = "emulated-project"
+        kwargs["project"] = EMULATOR_PROJECT
     return HOSTED[case.provider](**kwargs)
 
 
