@@ -9,13 +9,15 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from foundation.limits import MAX_DOCUMENT_BYTES
+
 
 class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SHOTLINE_API_", env_file=".env", extra="ignore", frozen=True
     )
 
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = MAX_DOCUMENT_BYTES
     max_upload_bytes: int = 10 * 1024 * 1024
     rate_per_minute: float = 120.0
     rate_burst: int = 60

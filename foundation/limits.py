@@ -27,6 +27,10 @@ MAX_LOUDNESS_LUFS = -10.0
 -1 dBTP true-peak ceiling: its limiter cannot raise a programme past about -7.5 LUFS (a noise
 bed, measured) or -8.5 LUFS (speech); a louder target failed the delivery's loudness check after
 every shot was paid for (``stitching.audio.normalise_loudness``)."""
+MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+"""The largest storyboard file read, and the API's default body limit: a 200-shot storyboard at
+every field's longest is well under it, and ``/dev/zero`` given as a storyboard is refused
+instead of read until memory runs out."""
 _DEFAULTS = Settings.model_fields  # the configurable caps have their defaults in one place
 
 

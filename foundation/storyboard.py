@@ -349,9 +349,15 @@ def parse_storyboard_text(
 
 
 def load_storyboard(path: Path) -> Storyboard:
-    """Read a storyboard file (YAML or JSON)."""
+    """Read a storyboard file (YAML or JSON) of at most ``MAX_DOCUMENT_BYTES``."""
+    most = lim.MAX_DOCUMENT_BYTES
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(most + 1)
+        if len(data) > most:
+            why = f"{path} is larger than {most:,} bytes, the most a storyboard may be"
+            raise StoryboardError(f"{path}: too large", [Problem("", why)])
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise StoryboardError(
             f"{path}: no such file", [Problem("", f"{path} does not exist")]

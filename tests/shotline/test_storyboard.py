@@ -8,7 +8,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from foundation.limits import Limits
+from foundation.limits import MAX_DOCUMENT_BYTES, Limits
 from foundation.settings import get_settings
 from foundation.storyboard import (
     StoryboardError,
@@ -109,6 +109,31 @@ class TestBadStoryboards:
     def test_missing_file(self, tmp_path):
         with pytest.raises(StoryboardError, match="no such file"):
             load_storyboard(tmp_path / "nope.yaml")
+
+    def test_an_endless_file_is_refused_after_the_cap_not_read_until_memory_runs_out(self):
+        with pytest.raises(StoryboardError, match="too large") as caught:
+            load_storyboard(Path("/dev/zero"))
+        [problem] = caught.value.problems
+        assert f"larger than {MAX_DOCUMENT_BYTES:,} bytes" in problem.message
+
+    def test_a_file_at_the_cap_is_read_and_validated(self, tmp_path):
+        board = tmp_path / "padded.yaml"
+        text = "title: t\nscenes: [{id: s, shots: [{id: a, prompt: p, duration: 1}]}]\n"
+        board.write_text(text + "#" * (MAX_DOCUMENT_BYTES - len(text) - 1) + "\n")
+        assert board.stat().st_size == MAX_DOCUMENT_BYTES
+        assert [s.id for _, s in load_storyboard(board).shots()] == ["a"]
+        with board.open("a") as more:
+            more.write("#")
+        with pytest.raises(StoryboardError, match="too large"):
+            load_storyboard(board)
+
+    def test_a_directory_or_a_file_not_utf8_cannot_be_read(self, tmp_path):
+        with pytest.raises(StoryboardError, match="cannot be read"):
+            load_storyboard(tmp_path)
+        latin = tmp_path / "latin.yaml"
+        latin.write_bytes("title: caf\xe9".encode("latin-1"))
+        with pytest.raises(StoryboardError, match="cannot be read"):
+            load_storyboard(latin)
 
     def test_missing_required(self):
         assert "scenes[0].shots[0].prompt: is required" in _problems(
