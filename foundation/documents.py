@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,7 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from foundation.errors import InvalidInputError, Problem
-from foundation.limits import Limits
+from foundation.limits import MAX_DOCUMENT_BYTES, Limits
 
 
 class DocumentTooLargeError(yaml.YAMLError):
@@ -263,3 +264,24 @@ def set_path(data: dict[str, Any], path: str, value: str) -> None:
                 target[name][int(index)] = value
         else:
             target = target[name] if index is None else target[name][int(index)]
+
+
+def read_document_file(
+    path: Path, where: str = "", error: type[InvalidInputError] = InvalidInputError
+) -> str:
+    """The UTF-8 text of a document file a user names (a storyboard, an edit plan), read up to
+    ``MAX_DOCUMENT_BYTES``: a missing, unreadable, larger or not UTF-8 file is an ``error`` with
+    one problem at ``where`` (``/dev/zero`` is refused after the cap, not read until memory
+    runs out)."""
+    most = MAX_DOCUMENT_BYTES
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(most + 1)
+        if len(data) > most:
+            why = f"{path} is larger than {most:,} bytes, the most a document may be"
+            raise error(f"{path}: too large", [Problem(where, why)])
+        return data.decode("utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: no such file", [Problem(where, f"{path} does not exist")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot be read", [Problem(where, str(exc))]) from None

@@ -25,7 +25,7 @@ from foundation.characters import (
     compose_prompt,
     featured_references,
 )
-from foundation.documents import parse_document
+from foundation.documents import parse_document, read_document_file
 from foundation.errors import InvalidInputError, Problem
 from foundation.keyframes import (
     KEYFRAME_FIELDS,
@@ -349,19 +349,5 @@ def parse_storyboard_text(
 
 
 def load_storyboard(path: Path) -> Storyboard:
-    """Read a storyboard file (YAML or JSON) of at most ``MAX_DOCUMENT_BYTES``."""
-    most = lim.MAX_DOCUMENT_BYTES
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(most + 1)
-        if len(data) > most:
-            why = f"{path} is larger than {most:,} bytes, the most a storyboard may be"
-            raise StoryboardError(f"{path}: too large", [Problem("", why)])
-        text = data.decode("utf-8")
-    except FileNotFoundError:
-        raise StoryboardError(
-            f"{path}: no such file", [Problem("", f"{path} does not exist")]
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoryboardError(f"{path}: cannot be read", [Problem("", str(exc))]) from None
-    return parse_storyboard_text(text, str(path))
+    """Read a storyboard file (YAML or JSON; ``read_document_file``'s bounds)."""
+    return parse_storyboard_text(read_document_file(path, error=StoryboardError), str(path))

@@ -67,6 +67,8 @@ class Captions:
     def from_plan(cls, data: Mapping[str, Any]) -> Captions:
         """The captions a stored plan carries (none in a plan written before they were kept)."""
         found = data.get("captions") or {}
+        if not isinstance(found, dict):
+            raise PlanError("edit plan: captions must be an object")
         lines = found.get("dialogue") or {}
         if not isinstance(lines, dict) or not all(isinstance(v, str) for v in lines.values()):
             raise PlanError("edit plan: captions.dialogue must map shot ids to lines")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from foundation.storyboard import Transition
 from foundation.timeline import join_problem
+from foundation.validation import problems_from
 from stitching.errors import PlanError
 from stitching.profile import OutputProfile
 from stitching.segment import Segment
@@ -22,8 +25,8 @@ class MusicBed:
     """Optional music under the whole timeline, ducked by ``duck_db`` wherever shots have sound."""
 
     path: Path
-    gain_db: float = -18.0
-    duck_db: float = -12.0
+    gain_db: Annotated[float, Field(ge=-60.0, le=0.0)] = -18.0
+    duck_db: Annotated[float, Field(ge=-60.0, le=0.0)] = -12.0
 
 
 @dataclass(frozen=True)
@@ -107,27 +110,46 @@ class EditPlan:
 
     @classmethod
     def from_json(cls, text: str) -> EditPlan:
-        """Rebuild a plan; the timeline is recomputed and must match the stored numbers."""
+        """Rebuild a plan; the timeline is recomputed and must match the stored numbers. A file
+        of another shape, or with a value out of its field's bounds, is a ``PlanError`` naming
+        the path of each problem (``shots[1].segment.keyframes[0]: ...``)."""
         try:
-            data = json.loads(text)
-            profile = OutputProfile.from_dict(data["profile"])
-            items = [
-                (s["shot_id"], Segment.from_dict(s["segment"]), Transition.parse(s["transition"]))
-                for s in data["shots"]
-            ]
-            music_data = data.get("music")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PlanError(f"edit plan is not valid: {exc}") from exc
-        music = None
-        if music_data:
-            music = MusicBed(Path(music_data["path"]), music_data["gain_db"], music_data["duck_db"])
-        plan = plan_edit(items, profile, music=music)
-        if plan.total_frames != data.get("total_frames", plan.total_frames):
+            stored = _StoredPlan.model_validate_json(text)
+            items = [(s.shot_id, s.segment, Transition.parse(s.transition)) for s in stored.shots]
+        except ValidationError as exc:
+            problems = problems_from(exc, _StoredPlan)
+            said = "; ".join(f"{p.path}: {p.message}" for p in problems[:3])
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise PlanError(f"edit plan is not valid: {said}{more}") from None
+        except ValueError as exc:  # a transition that does not parse
+            raise PlanError(f"edit plan is not valid: {exc}") from None
+        plan = plan_edit(items, stored.profile, music=stored.music)
+        if plan.total_frames != (stored.total_frames or plan.total_frames):
             raise PlanError(
-                f"edit plan says {data['total_frames']} frames, its shots add up to "
+                f"edit plan says {stored.total_frames} frames, its shots add up to "
                 f"{plan.total_frames}"
             )
         return plan
+
+
+class _StoredShot(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    shot_id: Annotated[str, Field(min_length=1)]
+    transition: str
+    segment: Segment
+
+
+class _StoredPlan(BaseModel):
+    """The shape of a stored plan (``EditPlan.to_dict``); the profile's, segments' and bed's
+    bounds are their dataclasses' annotations. Keys it does not name are ignored."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    profile: OutputProfile
+    shots: Annotated[list[_StoredShot], Field(min_length=1)]
+    music: MusicBed | None = None
+    total_frames: int | None = None
 
 
 def _check_segment(shot_id: str, segment: Segment, profile: OutputProfile) -> None:

@@ -4,34 +4,44 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
+
+from foundation.limits import MAX_LOUDNESS_LUFS, MAX_SIDE, MIN_LOUDNESS_LUFS
 from foundation.storyboard import OutputSpec, Transition
 from foundation.timeline import exact_rate, frames_for, transition_frames
+
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
 
 
 @dataclass(frozen=True)
 class OutputProfile:
     """What the deliverable looks like; every normalised segment shares it exactly.
 
-    ``fps`` accepts a float or a ``Fraction`` and is stored as an exact ``Fraction``.
+    ``fps`` accepts a float or a ``Fraction`` and is stored as an exact ``Fraction``. The
+    annotations' bounds are what a stored plan may hold (``plan.EditPlan.from_json``): the
+    values the stitcher was measured with: x264 (with an alpha overlay format for ``yuv420p``
+    only), 48 kHz sound (the loudness meter's and the AAC grid's), FFmpeg's stable AAC coders.
     """
 
-    width: int
-    height: int
+    width: Annotated[int, Field(ge=16, le=MAX_SIDE)]
+    height: Annotated[int, Field(ge=16, le=MAX_SIDE)]
     fps: Fraction | float
-    loudness_lufs: float = -16.0
-    true_peak_db: float = -1.0
-    sample_rate: int = 48000
-    video_codec: str = "libx264"
-    preset: str = "veryfast"
-    crf: int = 20
-    pix_fmt: str = "yuv420p"
-    gop_seconds: float = 2.0
-    audio_bitrate: int = 192_000
-    aac_coder: str = "fast"
-    max_hold_frames: int = 3
-    max_shot_gain_db: float = 12.0
+    loudness_lufs: Annotated[float, Field(ge=MIN_LOUDNESS_LUFS, le=MAX_LOUDNESS_LUFS)] = -16.0
+    true_peak_db: Annotated[float, Field(ge=-9.0, le=0.0)] = -1.0
+    sample_rate: Literal[48000] = 48000
+    video_codec: Literal["libx264"] = "libx264"
+    preset: X264Preset = "veryfast"
+    crf: Annotated[int, Field(ge=0, le=51)] = 20
+    pix_fmt: Literal["yuv420p"] = "yuv420p"
+    gop_seconds: Annotated[float, Field(gt=0.0, le=60.0)] = 2.0
+    audio_bitrate: Annotated[int, Field(ge=32_000, le=512_000)] = 192_000
+    aac_coder: Literal["fast", "twoloop"] = "fast"
+    max_hold_frames: Annotated[int, Field(ge=0, le=1000)] = 3
+    max_shot_gain_db: Annotated[float, Field(ge=0.0, le=60.0)] = 12.0
     channels: int = field(default=2, init=False)
 
     def __post_init__(self) -> None:

@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from media.colour import SourceColour
 from media.ffmpeg import has_filter
@@ -39,12 +41,13 @@ PCM_SUFFIX = ".f32"
 
 @dataclass(frozen=True)
 class Segment:
-    """A normalised clip: what was written, measured after writing."""
+    """A normalised clip: what was written, measured after writing. The annotations' bounds are
+    what a stored plan may hold (``plan.EditPlan.from_json``)."""
 
     path: Path
     audio_path: Path
-    frames: int
-    samples: int
+    frames: Annotated[int, Field(ge=1)]
+    samples: Annotated[int, Field(ge=1)]
     width: int
     height: int
     fps: str
@@ -57,18 +60,18 @@ class Segment:
     audio_codec: str
     audio_rate: int
     audio_layout: str
-    keyframes: tuple[int, ...]
+    keyframes: Annotated[tuple[Annotated[int, Field(ge=0)], ...], Field(min_length=1)]
     source: str = ""
     source_had_audio: bool = True
-    held_frames: int = 0
-    edge_frames: int = 0
-    head_black: int = 0
-    head_frozen: int = 0
-    tail_black: int = 0
-    tail_frozen: int = 0
-    thumb_frame: int = 0
+    held_frames: Annotated[int, Field(ge=0)] = 0
+    edge_frames: Annotated[int, Field(ge=0)] = 0
+    head_black: Annotated[int, Field(ge=0)] = 0
+    head_frozen: Annotated[int, Field(ge=0)] = 0
+    tail_black: Annotated[int, Field(ge=0)] = 0
+    tail_frozen: Annotated[int, Field(ge=0)] = 0
+    thumb_frame: Annotated[int, Field(ge=0)] = 0
     video_sha: str = ""
-    audio_offset: int | None = None
+    audio_offset: Annotated[int, Field(ge=0)] | None = None
     source_lufs: float | None = None
     gain_db: float = 0.0
     final_lufs: float | None = None

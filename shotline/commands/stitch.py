@@ -120,6 +120,7 @@ def _with_variants(
 def _run(
     clips: list[Path], plan: Path | None, output: Path, settings: dict[str, Any]
 ) -> tuple[StitchResult, dict[str, StitchResult]]:
+    from foundation.documents import read_document_file
     from foundation.storyboard import Transition
     from stitching import Captions, EditPlan, assemble, stitch
 
@@ -129,12 +130,7 @@ def _run(
             raise InvalidInputError(
                 "give either CLIP... or --plan", [Problem("--plan", "not both")]
             )
-        try:
-            text = plan.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidInputError(
-                f"{plan}: cannot be read", [Problem("--plan", str(exc))]
-            ) from None
+        text = read_document_file(plan, "--plan")
         captions = Captions.from_plan(_plan_data(text, plan))
         edit = EditPlan.from_json(text)
         variants = _variants(texts, edit.profile.width, edit.profile.height)  # before any work
