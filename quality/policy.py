@@ -141,8 +141,8 @@ def load_policy(path: Path | None = None) -> GatePolicy:
     """Read and validate a policy file; raise ``InvalidInputError`` listing every problem."""
     source = path or DEFAULT_POLICY
     try:
-        data = yaml.safe_load(source.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise QualityError(f"cannot read gate policy {source}: {exc}") from exc
     try:
         policy = GatePolicy.model_validate(data)
