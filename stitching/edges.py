@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from media.frames import Gray, gray_frames
-from stitching.saved import read_npz
+from stitching.saved import read_npz, write_npz
 
 BLACK_LUMA = 32
 BLACK_SHARE = 0.98
@@ -90,8 +90,7 @@ def save_edges(
     got = gray_frames(path, head_idx + tail_idx, rate)
     indices = np.array(sorted(got), dtype=np.int64)
     stack = np.stack([got[i] for i in indices]) if len(indices) else np.zeros((0, 1, 1), np.uint8)
-    with out.open("wb") as handle:
-        np.savez(handle, indices=indices, frames=stack, digest=np.array(digest))
+    write_npz(out, indices=indices, frames=stack, digest=np.array(digest))
     head = run_stats([got[i] for i in head_idx if i in got])
     tail = run_stats([got[i] for i in tail_idx if i in got])
     return head, tail

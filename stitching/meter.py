@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from stitching.digest import QUICK_PROBE, video_digest
 from stitching.loudness import true_peaks
-from stitching.saved import read_npz
+from stitching.saved import read_npz, write_npz
 
 Energy = npt.NDArray[np.float64]
 Pcm = npt.NDArray[np.float32]
@@ -185,9 +185,8 @@ def peak_db(peak: npt.NDArray[np.float32]) -> float:
 def save(blocks: SubBlocks, out: Path, digest: str, sample_rate: int, offset: int) -> None:
     """Keep ``blocks`` of audio whose packet digest is ``digest``, measured as if it started at
     programme sample ``offset``."""
-    with out.open("wb") as handle:
-        np.savez(handle, first=np.array(blocks.first), energy=blocks.energy, peak=blocks.peak,
-                 digest=np.array(digest), rate=np.array(sample_rate), offset=np.array(offset))  # fmt: skip
+    write_npz(out, first=np.array(blocks.first), energy=blocks.energy, peak=blocks.peak,
+              digest=np.array(digest), rate=np.array(sample_rate), offset=np.array(offset))  # fmt: skip
 
 
 def load(path: Path, sample_rate: int, offset: int) -> tuple[SubBlocks, str] | None:

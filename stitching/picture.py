@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import av
 
 from media.runner import run_ffmpeg
 from stitching.burn import burn
@@ -16,7 +18,7 @@ from stitching.errors import PlanError
 from stitching.pieces import WindowPiece
 from stitching.plan import EditPlan
 from stitching.segment import Segment
-from stitching.video import Source, full_argv, mux, plan_pieces, sources
+from stitching.video import SegmentChanged, Source, full_argv, mux, plan_pieces, sources
 from stitching.windows import render_windows
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ def copy_mismatches(segments: list[Segment]) -> list[str]:
     Probes the files now (headers only), so a segment replaced since it was normalised is caught.
     Empty: stream copy is safe.
     """
-    probed = [probe_params(segment.path, quick=True) for segment in segments]
+    probed = [_probed(segment) for segment in segments]
     problems = []
     for segment, params in zip(segments, probed, strict=True):
         recorded = segment.copy_params()
@@ -38,6 +40,17 @@ def copy_mismatches(segments: list[Segment]) -> list[str]:
             if key in recorded and value != recorded[key]:
                 problems.append(f"{segment.path.name}: {key}={value}, recorded {recorded[key]}")
     return problems
+
+
+def _probed(segment: Segment) -> dict[str, Any]:
+    """The segment file's stream parameters; ``SegmentChanged`` when it no longer reads as a
+    video (cut short or overwritten since it was normalised)."""
+    try:
+        return probe_params(segment.path, quick=True)
+    except (av.FFmpegError, OSError, IndexError) as exc:  # IndexError: no video stream left
+        raise SegmentChanged(
+            f"{segment.path}: not the segment that was normalised: {exc}"
+        ) from None
 
 
 def _video_sources(plan: EditPlan, work: Path) -> tuple[list[Source], str]:

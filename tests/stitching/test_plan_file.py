@@ -2,15 +2,20 @@
 --plan`` with the path of what is wrong, never a traceback: ``EditPlan.from_json`` checks the file
 against the plan's, profile's and segments' shapes and bounds before any of it is used. Before,
 one value of another type (None, text, a list, NaN) in 193 of 1,279 single-value edits of a real
-plan raised ``TypeError``, ``AttributeError`` or ``KeyError`` out of the stitcher."""
+plan raised ``TypeError``, ``AttributeError`` or ``KeyError`` out of the stitcher. The files a
+plan names fare alike: a segment cut short is refused by its name, its saved arrays (a cache) cut
+short are measured again, and they are written whole or not at all."""
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import av
+import numpy as np
 import pytest
 import typer
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from shotline.commands import stitch as stitch_cmd
+from stitching.saved import read_npz, write_npz
 
 app = typer.Typer()
 stitch_cmd.register(app)
@@ -131,3 +137,57 @@ def test_a_plan_that_is_not_text_or_never_ends_is_refused_at_the_option(tmp_path
     endless = _stitch(Path("/dev/zero"), tmp_path / "b.mp4")
     assert endless.exit_code == 2, endless.output
     assert "--plan: /dev/zero is larger than 8,388,608 bytes" in endless.output
+
+
+def _copied(stored: Path, where: Path) -> Path:
+    """The stored plan and its kept segments copied to ``where``, the plan naming the copies."""
+    shutil.copytree(stored.parent, where)
+    plan = where / stored.name
+    plan.write_text(plan.read_text().replace(str(stored.parent), str(where)))
+    return plan
+
+
+def _cut_short(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:37])
+
+
+def test_saved_arrays_cut_short_are_measured_again(stored: Path, tmp_path: Path) -> None:
+    """A segment's edge proxies and loudness sub-blocks are a cache: cut short (a disk error, a
+    copy stopped halfway), they are measured again from the segment (numpy's ``BadZipFile``
+    escaped the stitcher before)."""
+    plan = _copied(stored, tmp_path / "copy")
+    shutil.rmtree(plan.with_name("first.segments") / "windows")
+    for saved in plan.with_name("first.segments").glob("*.npz"):
+        _cut_short(saved)
+    result = _stitch(plan, tmp_path / "again.mp4")
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "again.mp4")) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == json.loads(plan.read_text())["total_frames"]
+
+
+def test_a_segment_cut_short_is_refused_by_name(stored: Path, tmp_path: Path) -> None:
+    plan = _copied(stored, tmp_path / "copy")
+    [second] = plan.with_name("first.segments").glob("001-*.mp4")
+    _cut_short(second)
+    result = _stitch(plan, tmp_path / "again.mp4")
+    assert result.exit_code == 2, result.output
+    assert f"{second.name}: not the segment that was normalised" in result.output.replace("\n", "")
+
+
+def test_saved_arrays_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "saved" / "a.npz"
+    path.parent.mkdir()
+    write_npz(path, values=np.arange(4))
+    before = path.read_bytes()
+
+    def stopped(handle: BinaryIO, **arrays: object) -> None:
+        handle.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write_npz(path, values=np.arange(8))
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["a.npz"]
+    assert list(read_npz(path)["values"]) == [0, 1, 2, 3]
