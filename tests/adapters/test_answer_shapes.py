@@ -16,10 +16,9 @@ jobs of fal, Luma and Replicate (``find_submission``).
 
 from __future__ import annotations
 
-import copy
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from adapters.judges import GeminiJudge, JudgeFrame, JudgeRequest, OpenAICompati
 from adapters.runway import RunwayAdapter
 from emulators import EmulatorHandle
 from tests.adapters.conftest import CASES, Case, request_for, wait
+from tests.shapes import OTHER_VALUES, REMOVED, swapped_at
 
 Key = tuple[str, str]  # (method, path) of a request
 
@@ -255,51 +255,11 @@ def dest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("replayed")
 
 
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """The path of every value inside ``value`` (not ``value`` itself)."""
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, inner in items:
-        yield (*prefix, key)
-        yield from paths(inner, (*prefix, key))
-
-
-REMOVED = object()
-OTHER_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**70), 2**70),
-    st.floats(),  # NaN and infinities too: Python's json module reads them
-    st.text(max_size=6),
-    st.sampled_from(["", "\x00", "https://[", "data:,", "0", "COMPLETED", "succeeded"]),
-    st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
-)
-
-
 def swapped(answers: dict[Key, Any], which: int, where: int, value: object) -> tuple[Key, Any]:
-    """One recorded JSON answer (the ``which``-th) with the ``where``-th value inside it swapped for
-    ``value`` (or removed). The draws are plain numbers, whatever was recorded, so an example
-    replays the same on the same recording."""
+    """One recorded JSON answer (the ``which``-th) with its ``where``-th value swapped for
+    ``value`` (or removed): ``tests.shapes.swapped_at``."""
     key = sorted(answers)[which % len(answers)]
-    body = copy.deepcopy(answers[key])
-    places = list(paths(body))
-    if not places:
-        return key, None if value is REMOVED else value
-    *parents, last = places[where % len(places)]
-    holder = body
-    for step in parents:
-        holder = holder[step]
-    if value is REMOVED:
-        del holder[last]
-    else:
-        holder[last] = value
-    return key, body
+    return key, swapped_at(answers[key], where, value)
 
 
 def test_the_replayed_answers_read_as_they_did(recorded: dict[str, Recording], dest: Path) -> None:

@@ -8,7 +8,6 @@ short are measured again, and they are written whole or not at all."""
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 from pathlib import Path
@@ -24,12 +23,10 @@ from typer.testing import CliRunner, Result
 
 from shotline.commands import stitch as stitch_cmd
 from stitching.saved import read_npz, write_npz
+from tests.shapes import OTHER_VALUES, REMOVED, paths, swapped_at
 
 app = typer.Typer()
 stitch_cmd.register(app)
-
-DROP = "<the key removed>"
-OTHERS: list[Any] = [None, "x", -1, 0, 10**12, 1.5, [], {}, True, float("nan"), DROP]
 
 
 @app.callback()
@@ -46,33 +43,6 @@ def stored(shots: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return where / "first.plan.json"
-
-
-def _leaves(data: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    """Every key and item path of ``data``, containers included."""
-    found = [path] if path else []
-    items = (
-        data.items()
-        if isinstance(data, dict)
-        else enumerate(data)
-        if isinstance(data, list)
-        else ()
-    )
-    for key, value in items:
-        found += _leaves(value, (*path, key))
-    return found
-
-
-def _edited(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
-    edited = copy.deepcopy(data)
-    parent: Any = edited
-    for key in path[:-1]:
-        parent = parent[key]
-    if value is DROP and isinstance(parent, dict):
-        del parent[path[-1]]
-    elif value is not DROP:
-        parent[path[-1]] = value
-    return edited
 
 
 def _stitch(plan: Path, out: Path) -> Result:
@@ -92,15 +62,12 @@ def _refused_cleanly(result: Result) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(which=st.integers(min_value=0), value=st.sampled_from(OTHERS))
-def test_one_value_of_another_type_or_bounds_is_refused_with_its_path(
-    stored: Path, tmp_path: Path, which: int, value: Any
+@given(where=st.integers(min_value=0), value=st.one_of(st.just(REMOVED), OTHER_VALUES))
+def test_one_value_of_another_type_or_removed_is_refused_with_its_path(
+    stored: Path, tmp_path: Path, where: int, value: Any
 ) -> None:
-    data = json.loads(stored.read_text())
-    paths = _leaves(data)
-    path = paths[which % len(paths)]
     edited = stored.with_name("edited.plan.json")
-    edited.write_text(json.dumps(_edited(data, path, value)))
+    edited.write_text(json.dumps(swapped_at(json.loads(stored.read_text()), where, value)))
     _refused_cleanly(_stitch(edited, tmp_path / "again.mp4"))
 
 
@@ -118,8 +85,9 @@ def test_one_value_of_another_type_or_bounds_is_refused_with_its_path(
 def test_a_value_the_stitcher_cannot_use_is_named(
     stored: Path, tmp_path: Path, path: tuple[str | int, ...], value: Any, said: str
 ) -> None:
+    data = json.loads(stored.read_text())
     edited = tmp_path / "edited.plan.json"
-    edited.write_text(json.dumps(_edited(json.loads(stored.read_text()), path, value)))
+    edited.write_text(json.dumps(swapped_at(data, list(paths(data)).index(path), value)))
     result = _stitch(edited, tmp_path / "again.mp4")
     assert result.exit_code == 2, result.output
     assert said in result.output
