@@ -156,12 +156,12 @@ def _short(rate: UsageRate) -> str:
 
 
 class _Raw(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class UsageRateIn(_Raw):
     meter: Meter
-    usd: float = Field(ge=0)
+    usd: float = Field(ge=0, le=100_000.0)  # _schema.MAX_RATE: an amount money can hold
     per: int = Field(default=1, ge=1)
     variant: str = ""
     source: str | None = Field(default=None, min_length=3)

@@ -50,14 +50,22 @@ def labels(value: str | list[str] | None) -> list[str]:
 
 
 class _Raw(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_CLIP_S = 3600.0
+"""The longest clip a registry entry may name: an hour, far past any model's (the built-in
+catalog's longest hosted clip is 15 s); a longer one only overflowed its price's arithmetic."""
+MAX_RATE = 100_000.0
+"""The largest price rate an entry may name (the built-in catalog's largest is 40): a rate
+times a clip's seconds stays an amount ``foundation.money`` can hold."""
 
 
 class DurationsIn(_Raw):
-    grid: list[float] | None = None
-    min: float | None = Field(default=None, gt=0)
-    max: float | None = Field(default=None, gt=0)
-    step: float = Field(default=0, ge=0)
+    grid: list[Annotated[float, Field(le=MAX_CLIP_S)]] | None = None
+    min: float | None = Field(default=None, gt=0, le=MAX_CLIP_S)
+    max: float | None = Field(default=None, gt=0, le=MAX_CLIP_S)
+    step: float = Field(default=0, ge=0, le=MAX_CLIP_S)
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
@@ -156,10 +164,10 @@ class LifecycleIn(_Raw):
 
 
 class RateIn(_Raw):
-    rate: float = Field(ge=0)
+    rate: float = Field(ge=0, le=MAX_RATE)
     resolution: str | list[str] | None = None
     audio: bool | None = None
-    seconds: float | None = Field(default=None, gt=0)
+    seconds: float | None = Field(default=None, gt=0, le=MAX_CLIP_S)
     source: str | None = Field(default=None, min_length=3)
     effective: date | None = None
     certainty: Certainty | None = None
@@ -175,7 +183,7 @@ class RateIn(_Raw):
 
 class PriceIn(_Raw):
     unit: PriceUnit
-    usd_per_credit: float | None = Field(default=None, gt=0)
+    usd_per_credit: float | None = Field(default=None, gt=0, le=MAX_RATE)
     source: str | None = Field(default=None, min_length=3)
     effective: date | None = None
     certainty: Certainty = "documented"

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import registry
 from foundation.settings import get_settings
@@ -16,6 +21,7 @@ from registry import (
     UnknownModelError,
     load_registry,
 )
+from tests.shapes import OTHER_VALUES, REMOVED, swapped_at
 
 TODAY = date(2026, 11, 21)
 REQUIRED = {
@@ -284,6 +290,43 @@ class TestMalformed:
         assert any("(luma/ray-2).lifecycle" in p for p in problems), problems
         problems = self._problems(tmp_path, "fallback_chains:\n  high: [nobody/none]\n")
         assert problems == ["fallback_chains.high[0]: unknown model 'nobody/none'"]
+
+    @pytest.mark.parametrize(
+        ("entry", "field", "said"),
+        [
+            ("durations: {grid: [4, 1.0e+30]}", "durations.grid[1]", "less than or equal to 3600"),
+            ("durations: {min: 1, max: .inf}", "durations.max", "finite number"),
+            ("price: {rates: [{rate: 1.0e+30}]}", "price.rates[0].rate", "less than or equal"),
+            ("price: {rates: [{rate: .inf}]}", "price.rates[0].rate", "finite number"),
+            ("price: {rates: [{rate: 0.1, seconds: .nan}]}", "price.rates[0].seconds", "finite"),
+        ],
+    )
+    def test_a_length_or_price_past_what_money_can_hold_is_named(
+        self, tmp_path, entry, field, said
+    ):
+        """A clip of 10**30 s or an infinite rate raised ``decimal.InvalidOperation`` out of the
+        registry's price check (found by swapping values of built-in entries)."""
+        problems = self._problems(tmp_path, f"models:\n  - id: runway/veo3.1\n    {entry}\n")
+        assert any(f"(runway/veo3.1).{field}" in p and said in p for p in problems), problems
+
+    @settings(max_examples=12, derandomize=True, deadline=None)  # a registry builds in ~0.15 s
+    @given(
+        which=st.integers(min_value=0),
+        where=st.integers(min_value=0),
+        value=st.one_of(st.just(REMOVED), OTHER_VALUES),
+    )
+    def test_a_built_in_entry_with_one_value_swapped_loads_or_is_refused(
+        self, which: int, where: int, value: object
+    ):
+        """A user file that copies a built-in entry and changes one value to another type (or
+        removes it) gives a registry or a ``RegistryFileError``, nothing else."""
+        entries = yaml.safe_load(registry.BUILTIN.read_text(encoding="utf-8"))["models"]
+        edited = swapped_at({"models": [entries[which % len(entries)]]}, where, value)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "models.yaml"
+            path.write_text(yaml.safe_dump(edited, allow_unicode=True), encoding="utf-8")
+            with contextlib.suppress(RegistryFileError):
+                load_registry(path)
 
     def test_not_yaml_and_missing_file(self, tmp_path):
         assert "cannot be read as YAML" in self._problems(tmp_path, "models: [\n")[0]
