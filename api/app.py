@@ -30,7 +30,7 @@ from api import (
     system,
     videos,
 )
-from api.config import ApiSettings
+from api.config import ApiSettings, load_api_settings
 from api.deps import ApiState, known_tenant, refuse_nul
 from api.errors import ErrorBody
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
@@ -116,7 +116,7 @@ def create_app(
     """The API over ``ctx`` (default: settings' database, local providers). A runner passed in
     belongs to the caller; one created here is shut down with the app."""
     ctx = ctx or RunContext.create()
-    state = build_state(ctx, runner, settings or ApiSettings())
+    state = build_state(ctx, runner, settings or load_api_settings())
     owns_runner = runner is None
 
     @asynccontextmanager

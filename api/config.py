@@ -6,10 +6,11 @@ per app (``create_app``).
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from foundation.limits import MAX_DOCUMENT_BYTES
+from foundation.settings import SettingsError, env_problems
 
 
 class ApiSettings(BaseSettings):
@@ -52,3 +53,14 @@ class ApiSettings(BaseSettings):
     works, and fewer of them leave the event loop (``/healthz``, parsing, SSE) more of it."""
     metrics_token: SecretStr | None = None
     """The operator's bearer token for ``/metrics`` (every tenant's spend); unset, it is a 404."""
+
+
+def load_api_settings() -> ApiSettings:
+    """The API's settings from the environment; ``SettingsError`` naming each ``SHOTLINE_API_*``
+    variable that holds a value its setting cannot take."""
+    try:
+        return ApiSettings()
+    except ValidationError as exc:
+        raise SettingsError(
+            "the API settings are invalid", env_problems(exc, "SHOTLINE_API_")
+        ) from None

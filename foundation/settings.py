@@ -6,8 +6,10 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from foundation.errors import InvalidInputError, Problem
 
 
 class Settings(BaseSettings):
@@ -123,9 +125,26 @@ def _sqlite_url(data_dir: Path, cwd: Path | None) -> str:
     return f"sqlite:///{(base / 'shotline.db').resolve()}"
 
 
+class SettingsError(InvalidInputError):
+    """An environment variable (or a ``.env`` line) holds a value its setting cannot take."""
+
+
+def env_problems(error: ValidationError, prefix: str) -> list[Problem]:
+    """Each error of validating settings as a problem at its variable (``SHOTLINE_MAX_SHOTS``)."""
+    return [
+        Problem(prefix + "__".join(str(part) for part in item["loc"]).upper(), item["msg"])
+        for item in error.errors()
+    ]
+
+
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; ``SettingsError`` naming each variable that holds a value its
+    setting cannot take (not pydantic's traceback out of whichever command read them first)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError("the settings are invalid", env_problems(exc, "SHOTLINE_")) from None
 
 
 #: Hosted provider id -> the settings field holding its credential (Google's is the Vertex AI

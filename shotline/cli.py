@@ -81,12 +81,20 @@ def _startup(
         ),
     ] = False,
 ) -> None:
-    """Check a configured FFmpeg (``SHOTLINE_FFMPEG``) before any command that would run it."""
-    if ctx.meta.get(COMMAND) not in USES_FFMPEG or ctx.meta.get(HELP_ONLY):
+    """Read the settings before any command (a variable holding a value its setting cannot take
+    ends the command naming the variable), and check a configured FFmpeg (``SHOTLINE_FFMPEG``)
+    before any command that would run it."""
+    if ctx.meta.get(HELP_ONLY):
         return
-    from foundation.settings import get_settings
+    from foundation.settings import SettingsError, get_settings
 
-    if get_settings().ffmpeg is None:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        from rich.console import Console
+
+        fail_with(exc, Console(stderr=True), as_json=False)
+    if ctx.meta.get(COMMAND) not in USES_FFMPEG or settings.ffmpeg is None:
         return
     from media.errors import FFmpegUnsupportedError
     from media.ffmpeg import ffmpeg_binary

@@ -16,6 +16,9 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from foundation.errors import Problem
+from foundation.settings import SettingsError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
 _migrated: set[str] = set()
@@ -43,9 +46,21 @@ def migrate(url: str) -> None:
         if url in _migrated:
             return
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(Path(url.removeprefix("sqlite:///")).parent)
         command.upgrade(alembic_config(url), "heads")
         _migrated.add(url)
+
+
+def _make_folder(folder: Path) -> None:
+    """The embedded database's folder, made if missing; ``SettingsError`` when it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = (
+            f"{folder} cannot be made ({exc.strerror or exc}): the embedded database's folder, "
+            "from SHOTLINE_DATA_DIR or the path in SHOTLINE_DATABASE_URL"
+        )
+        raise SettingsError("the settings are invalid", [Problem("database", why)]) from None
 
 
 @cache

@@ -94,9 +94,9 @@ def server_options(host: str, port: int) -> dict[str, Any]:
     (``X-Forwarded-For``, read by uvicorn's ``ProxyHeadersMiddleware``), so the failed-key
     lockout and the logs see each client, not the proxy; unset, uvicorn's own
     ``FORWARDED_ALLOW_IPS``, else loopback only."""
-    from api.config import ApiSettings
+    from api.config import load_api_settings
 
-    allowed = ApiSettings().forwarded_allow_ips
+    allowed = load_api_settings().forwarded_allow_ips
     return {
         "host": host,
         "port": port,
