@@ -76,7 +76,9 @@ def _draft(
     from pipeline.draft_run import chat_clients, run_draft
     from registry import load_registry
     from shotline.emulated import emulator_urls
+    from shotline.paths import writable_output
 
+    writable_output(out, "--out")
     settings = get_settings()
     registry = load_registry(settings.registry)
     with ExitStack() as stack:

@@ -18,6 +18,7 @@ from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatu
 from shotline.console import fail_with, report_table
 from shotline.emulated import use_emulator
 from shotline.options import Providers
+from shotline.paths import writable_output
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -269,6 +270,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=as_json)
         try:
             board = load_storyboard(storyboard)
+            writable_output(output, "--output")
             ctx = RunContext.create(providers)
             if not force:
                 refuse_overwrite(ctx, board, mode or board.mode, output)

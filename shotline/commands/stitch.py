@@ -11,6 +11,7 @@ import typer
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
+from shotline.paths import writable_output
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -205,8 +206,9 @@ def register(app: typer.Typer) -> None:
         console = Console()
         settings = {"size": size, "fps": fps, "transition": transition, "loudness": loudness}
         settings |= {"hls": hls, "keep": keep, "variants": list(variant or [])}
-        output.parent.mkdir(parents=True, exist_ok=True)
         try:
+            writable_output(output, "--output")
+            output.parent.mkdir(parents=True, exist_ok=True)
             result, variants = _run(list(clips or []), plan, output, settings)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)

@@ -1,0 +1,29 @@
+"""Output paths the commands write, checked before any work or spend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from foundation.errors import InvalidInputError, Problem
+
+
+def writable_output(path: Path, option: str) -> None:
+    """Refuse (``InvalidInputError`` at ``option``, exit 2) an output file no run could write: an
+    existing folder, a path below a file, or one below a folder this process may not write in.
+    Checked before anything is rendered, drafted or paid for (a render to ``/etc/passwd/o.mp4``
+    paid for every shot, then failed on the last step)."""
+    if path.is_dir():
+        raise InvalidInputError(
+            f"{path} is a folder; nothing was done", [Problem(option, "name a file to write")]
+        )
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        why = f"{folder} is a file, not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"{folder} is not writable by this process"
+    else:
+        return
+    raise InvalidInputError(f"{path} cannot be written; nothing was done", [Problem(option, why)])

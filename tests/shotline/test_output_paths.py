@@ -1,0 +1,71 @@
+"""An output path no run could write (a folder, a path below a file) is refused before any work or
+spend, naming the option (``shotline.paths.writable_output``). Before, ``render -o
+/etc/passwd/o.mp4`` rendered and paid for every shot, then failed on its last step with
+``FileExistsError``; ``stitch`` and ``draft`` (after the language model was paid) raised
+``IsADirectoryError`` or ``FileNotFoundError`` out of the command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from foundation.settings import get_settings
+from shotline.cli import app
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
+
+
+@pytest.fixture
+def blocker(tmp_path: Path) -> Path:
+    """A file where a folder would have to be."""
+    path = tmp_path / "a-file"
+    path.write_text("not a folder")
+    return path
+
+
+def _refused(args: list[str], option: str, why: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "nothing was done" in result.output.splitlines()[0]
+    assert f"{option}: {why}" in result.output.replace("\n", "")
+
+
+@pytest.mark.empty_data_dir
+def test_render_to_a_path_below_a_file_renders_nothing(blocker: Path, tmp_path: Path) -> None:
+    out = blocker / "o.mp4"
+    _refused(["render", str(EXAMPLE), "-o", str(out), "--providers", "local"],
+             "--output", f"{blocker} is a file, not a folder")  # fmt: skip
+    assert not get_settings().data_dir.exists(), "no database was made: no job, no spend"
+
+
+@pytest.mark.empty_data_dir
+def test_render_to_a_folder_is_refused_even_with_force(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    args = ["render", str(EXAMPLE), "-o", str(folder), "--providers", "local", "--force"]
+    _refused(args, "--output", "name a file to write")
+    assert not get_settings().data_dir.exists()
+
+
+def test_stitch_to_a_folder_or_below_a_file_stitches_nothing(
+    shot_clip: Path, blocker: Path, tmp_path: Path
+) -> None:
+    _refused(["stitch", str(shot_clip), "-o", str(tmp_path)], "--output", "name a file to write")
+    _refused(["stitch", str(shot_clip), "-o", str(blocker / "x.mp4")],
+             "--output", f"{blocker} is a file, not a folder")  # fmt: skip
+
+
+def test_draft_below_a_file_asks_no_language_model(blocker: Path) -> None:
+    args = ["draft", "a ferry at dawn", "-o", str(blocker / "b.yaml"), "--providers", "emulated"]
+    _refused(args, "--out", f"{blocker} is a file, not a folder")
+
+
+@pytest.fixture
+def shot_clip(tmp_path: Path) -> Path:
+    """Any file: the output is refused before the clip is read."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00")
+    return clip
