@@ -6,6 +6,7 @@ spend, naming the option (``shotline.paths.writable_output``). Before, ``render 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from foundation.settings import get_settings
 from shotline.cli import app
+from shotline.paths import NAME_ROOM
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
 
@@ -69,3 +71,13 @@ def shot_clip(tmp_path: Path) -> Path:
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\x00")
     return clip
+
+
+@pytest.mark.empty_data_dir
+def test_a_name_with_no_room_for_what_is_written_beside_it_is_refused(tmp_path: Path) -> None:
+    """A 250-byte name rendered every shot, then failed: ``.NAME.TOKEN.work`` was too long."""
+    longest = os.pathconf(tmp_path, "PC_NAME_MAX") - NAME_ROOM
+    out = tmp_path / ("a" * (longest - 3) + ".mp4")
+    _refused(["render", str(EXAMPLE), "-o", str(out), "--providers", "local"],
+             "--output", f"the file name is {longest + 1} bytes; at most {longest} leave room")  # fmt: skip
+    assert not get_settings().data_dir.exists()
