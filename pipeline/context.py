@@ -4,6 +4,7 @@ per provider (pointed at the emulators when the providers are emulated)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 from adapters.base import ProviderAdapter
 from adapters.judges import GeminiJudge
 from adapters.local import LocalAnimaticAdapter
-from foundation.settings import Settings, get_settings
+from foundation.errors import Problem
+from foundation.settings import Settings, SettingsError, get_settings
 from pipeline.assets import AssetStore, store_for
 from pipeline.limits import LocalLimits, ProviderLimits
 from pipeline.shared_limits import build_health, build_limits
@@ -36,6 +38,7 @@ class RunContext:
     @classmethod
     def create(cls, providers: str = "local", settings: Settings | None = None) -> RunContext:
         settings = settings or get_settings()
+        writable_folders(settings)
         registry = load_registry(settings.registry)
         health, limits = build_health(settings, registry), build_limits(settings)
         return cls(settings, registry, providers, health=health, limits=limits)
@@ -89,3 +92,19 @@ class RunContext:
             asset_dir=self.settings.assets,
             api_origins=self.registry.api_origins(provider),
         )
+
+
+def writable_folders(settings: Settings) -> None:
+    """Make the asset and work folders now; ``SettingsError`` naming the variable when one cannot
+    be made or written (a job that found out at its first download had paid for its render)."""
+    assets = "SHOTLINE_ASSET_DIR" if settings.asset_dir else "SHOTLINE_DATA_DIR"
+    for folder, variable in ((settings.assets, assets), (settings.work_dir, "SHOTLINE_DATA_DIR")):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = f"{folder} cannot be made ({exc.strerror or exc})"
+        else:
+            if os.access(folder, os.W_OK | os.X_OK):
+                continue
+            why = f"{folder} is not writable by this process"
+        raise SettingsError("the settings are invalid", [Problem(variable, why)])

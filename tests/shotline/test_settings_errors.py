@@ -71,8 +71,31 @@ def test_a_data_folder_that_cannot_be_made_is_named(
     blocker.write_text("not a folder")
     monkeypatch.setenv("SHOTLINE_DATA_DIR", str(blocker / "data"))
     monkeypatch.delenv("SHOTLINE_DATABASE_URL", raising=False)
-    result = CliRunner().invoke(app, ["plan", str(EXAMPLE)])
-    assert result.exit_code == 2, result.output
+    listed = CliRunner().invoke(app, ["jobs", "list"])  # opens the database first
+    assert listed.exit_code == 2, listed.output
     assert f"database: {blocker / 'data'} cannot be made (Not a directory)" in (
+        listed.output.replace("\n", "")
+    )
+    planned = CliRunner().invoke(app, ["plan", str(EXAMPLE)])  # makes its folders first
+    assert planned.exit_code == 2, planned.output
+    assert f"SHOTLINE_DATA_DIR: {blocker / 'data'}/assets cannot be made (Not a directory)" in (
+        planned.output.replace("\n", "")
+    )
+
+
+def test_an_asset_folder_that_cannot_be_made_is_named_before_any_render(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: object, tmp_path: Path
+) -> None:
+    """Before, the job submitted its first shot, paid for it, and failed at the download."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SHOTLINE_ASSET_DIR", str(blocker / "assets"))
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(
+        app, ["render", str(EXAMPLE), "-o", str(out), "--providers", "local"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"SHOTLINE_ASSET_DIR: {blocker / 'assets'} cannot be made (Not a directory)" in (
         result.output.replace("\n", "")
     )
+    assert "job " not in result.output, "no job was created"
