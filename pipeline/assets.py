@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from foundation.errors import InvalidInputError, NotFoundError, ShotlineError
-from foundation.settings import Settings
+from foundation.errors import InvalidInputError, NotFoundError, Problem, ShotlineError
+from foundation.settings import Settings, SettingsError
 
 SCHEME = "s3://"
+_STORE = "SHOTLINE_ASSET_STORE"
 TRANSIENT_CODES = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"})
 
 
@@ -102,6 +103,11 @@ class AssetStore(Protocol):
         """Delete what was put for ``scope`` (the local store leaves files to their owner)."""
         ...
 
+    def check(self) -> None:
+        """Raise unless this process can use the store: before a job is made, so that a store
+        that will never answer is named instead of the job waiting on it."""
+        ...
+
 
 class LocalStore:
     remote = False
@@ -121,6 +127,9 @@ class LocalStore:
     def forget(self, scope: str) -> None:
         return None
 
+    def check(self) -> None:
+        return None
+
 
 class S3Store:
     """An S3-compatible bucket through boto3 (``upload_file``, ``download_file``,
@@ -132,6 +141,19 @@ class S3Store:
     def __init__(self, bucket: str, prefix: str, cache: Path, client: Any, ttl_s: int) -> None:
         self.bucket, self.prefix, self.cache = bucket, prefix.strip("/"), cache
         self.client, self.ttl_s = client, ttl_s
+
+    def check(self) -> None:
+        """``head_bucket``: ``AssetStoreUnavailableError`` when the bucket cannot be reached (after
+        boto3's retries), ``SettingsError`` when it answers that it is missing or not ours."""
+        from botocore.exceptions import ClientError
+
+        try:
+            with _reachable(f"reach bucket {self.bucket}"):
+                self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code") or "an error"
+            why = f"bucket {self.bucket} answers {code} to HEAD (missing, or not this key's)"
+            raise SettingsError("the asset store cannot be used", [Problem(_STORE, why)]) from None
 
     def _key(self, scope: str, name: str) -> str:
         return "/".join(

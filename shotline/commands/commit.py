@@ -191,6 +191,7 @@ def register(app: typer.Typer) -> None:
         approved = _split(shots)
         try:
             ctx = RunContext.create(providers)
+            ctx.assets.check()
             job = job_info.find_id(ctx.db_url, job)
             with ExitStack() as stack:
                 if providers == "emulated":

@@ -272,6 +272,7 @@ def register(app: typer.Typer) -> None:
             board = load_storyboard(storyboard)
             writable_output(output, "--output")
             ctx = RunContext.create(providers)
+            ctx.assets.check()
             if not force:
                 refuse_overwrite(ctx, board, mode or board.mode, output)
             with ExitStack() as stack:

@@ -55,6 +55,7 @@ def build_server(
 
     _check(providers, scenario)
     ctx = RunContext.create(providers)
+    ctx.assets.check()
     runner: JobRunner
     if ctx.settings.engine == "celery":
         if scenario is not None:
