@@ -19,14 +19,6 @@ from shotline.paths import NAME_ROOM
 EXAMPLE = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
 
 
-@pytest.fixture
-def blocker(tmp_path: Path) -> Path:
-    """A file where a folder would have to be."""
-    path = tmp_path / "a-file"
-    path.write_text("not a folder")
-    return path
-
-
 def _refused(args: list[str], option: str, why: str) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output

@@ -65,10 +65,8 @@ def test_an_api_setting_out_of_its_range_is_named(
 
 @pytest.mark.empty_data_dir
 def test_a_data_folder_that_cannot_be_made_is_named(
-    monkeypatch: pytest.MonkeyPatch, fresh_settings: object, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: object, blocker: Path
 ) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
     monkeypatch.setenv("SHOTLINE_DATA_DIR", str(blocker / "data"))
     monkeypatch.delenv("SHOTLINE_DATABASE_URL", raising=False)
     listed = CliRunner().invoke(app, ["jobs", "list"])  # opens the database first
@@ -84,11 +82,9 @@ def test_a_data_folder_that_cannot_be_made_is_named(
 
 
 def test_an_asset_folder_that_cannot_be_made_is_named_before_any_render(
-    monkeypatch: pytest.MonkeyPatch, fresh_settings: object, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: object, blocker: Path, tmp_path: Path
 ) -> None:
     """Before, the job submitted its first shot, paid for it, and failed at the download."""
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
     monkeypatch.setenv("SHOTLINE_ASSET_DIR", str(blocker / "assets"))
     out = tmp_path / "out.mp4"
     result = CliRunner().invoke(
