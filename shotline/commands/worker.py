@@ -95,6 +95,7 @@ def run_worker(
     from pipeline.context import RunContext
 
     ctx = RunContext.create("emulated" if settings.emulator_url else "auto", settings)
+    ctx.assets.check()
     if settings.emulator_url:
         from emulators import urls_for
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from foundation.settings import get_settings
 from media.probe import count_frames
-from shotline.commands import jobs, render
+from shotline.commands import jobs, render, worker
 
 BOARD = {
     "title": "bucket cli",
@@ -70,3 +70,14 @@ def test_a_missing_bucket_is_named_before_any_job(tmp_path, monkeypatch, s3_buck
         done.output.replace("\n", "")
     )
     assert not done.output.startswith("job ")
+
+
+def test_a_worker_names_a_bucket_that_cannot_be_reached_before_it_starts(monkeypatch, s3_bucket):
+    monkeypatch.setenv("SHOTLINE_S3_ENDPOINT_URL", "http://127.0.0.1:1")
+    get_settings.cache_clear()
+    app = typer.Typer()
+    for module in (jobs, worker):
+        module.register(app)
+    done = CliRunner().invoke(app, ["worker", "--queues", "io"])
+    assert done.exit_code == 1, done.output
+    assert f"the asset store could not reach bucket {s3_bucket.name}" in done.output
