@@ -19,7 +19,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from foundation import clock, money
-from registry._pricing import Certainty, check_rates_sourced
+from registry._pricing import MAX_RATE, Certainty, check_rates_sourced
 
 
 class ModelKind(StrEnum):
@@ -161,7 +161,7 @@ class _Raw(BaseModel):
 
 class UsageRateIn(_Raw):
     meter: Meter
-    usd: float = Field(ge=0, le=100_000.0)  # _schema.MAX_RATE: an amount money can hold
+    usd: float = Field(ge=0, le=MAX_RATE)
     per: int = Field(default=1, ge=1)
     variant: str = ""
     source: str | None = Field(default=None, min_length=3)

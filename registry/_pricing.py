@@ -15,6 +15,13 @@ from typing import Any, Literal, Protocol
 from foundation import clock, money
 from registry.errors import PriceUnavailableError
 
+MAX_CLIP_S = 3600.0
+"""The longest clip a registry entry may name: an hour, far past any model's (the built-in
+catalog's longest hosted clip is 15 s); a longer one only overflowed its price's arithmetic."""
+MAX_RATE = 100_000.0
+"""The largest price rate an entry may name (the built-in catalog's largest is 40): a rate
+times a clip's seconds stays an amount ``foundation.money`` can hold."""
+
 Certainty = Literal["documented", "third_party", "estimate", "uncertain"]
 
 

@@ -15,6 +15,8 @@ from registry._kinds import (
     check_non_video,
 )
 from registry._pricing import (
+    MAX_CLIP_S,
+    MAX_RATE,
     RESOLUTIONS,
     Certainty,
     PricePoint,
@@ -51,14 +53,6 @@ def labels(value: str | list[str] | None) -> list[str]:
 
 class _Raw(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-MAX_CLIP_S = 3600.0
-"""The longest clip a registry entry may name: an hour, far past any model's (the built-in
-catalog's longest hosted clip is 15 s); a longer one only overflowed its price's arithmetic."""
-MAX_RATE = 100_000.0
-"""The largest price rate an entry may name (the built-in catalog's largest is 40): a rate
-times a clip's seconds stays an amount ``foundation.money`` can hold."""
 
 
 class DurationsIn(_Raw):
