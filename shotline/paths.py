@@ -7,6 +7,10 @@ from pathlib import Path
 
 from foundation.errors import InvalidInputError, Problem
 
+NAME_ROOM = 64
+"""Bytes of a file name kept for what is written beside an output under names made from its own
+(``.NAME.TOKEN.work``, ``STEM.1080x1920.plan.json``): a 250-byte name failed on the last step."""
+
 
 def writable_output(path: Path, option: str) -> None:
     """Refuse (``InvalidInputError`` at ``option``, exit 2) an output file no run could write: an
@@ -20,21 +24,16 @@ def writable_output(path: Path, option: str) -> None:
     folder = path.parent
     while not folder.exists():
         folder = folder.parent
-    longest = os.pathconf(folder, "PC_NAME_MAX") - NAME_ROOM if folder.is_dir() else 0
+    name = len(path.name.encode())
     if not folder.is_dir():
         why = f"{folder} is a file, not a folder"
     elif not os.access(folder, os.W_OK | os.X_OK):
         why = f"{folder} is not writable by this process"
-    elif len(path.name.encode()) > longest:
+    elif name > (longest := os.pathconf(folder, "PC_NAME_MAX") - NAME_ROOM):
         why = (
-            f"the file name is {len(path.name.encode())} bytes; at most {longest} leave room for "
-            "the files written beside it (temporary files, sidecars, variants)"
+            f"the file name is {name} bytes; at most {longest} leave room for the files written "
+            "beside it (temporary files, sidecars, variants)"
         )
     else:
         return
     raise InvalidInputError(f"{path} cannot be written; nothing was done", [Problem(option, why)])
-
-
-NAME_ROOM = 64
-"""Bytes of a file name kept for what is written beside an output under names made from its own
-(``.NAME.TOKEN.work``, ``STEM.1080x1920.plan.json``): a 250-byte name failed on the last step."""
