@@ -137,6 +137,16 @@ def env_problems(error: ValidationError, prefix: str) -> list[Problem]:
     ]
 
 
+def make_folder(folder: Path, where: str, role: str = "") -> None:
+    """Make ``folder`` and its parents if missing; ``SettingsError`` at ``where`` (the setting
+    that names it) when it cannot be, saying what it is for (``role``)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = f"{folder} cannot be made ({exc.strerror or exc})" + (f": {role}" if role else "")
+        raise SettingsError("the settings are invalid", [Problem(where, why)]) from None
+
+
 @cache
 def get_settings() -> Settings:
     """The process's settings; ``SettingsError`` naming each variable that holds a value its

@@ -13,7 +13,7 @@ from adapters.base import ProviderAdapter
 from adapters.judges import GeminiJudge
 from adapters.local import LocalAnimaticAdapter
 from foundation.errors import Problem
-from foundation.settings import Settings, SettingsError, get_settings
+from foundation.settings import Settings, SettingsError, get_settings, make_folder
 from pipeline.assets import AssetStore, store_for
 from pipeline.limits import LocalLimits, ProviderLimits
 from pipeline.shared_limits import build_health, build_limits
@@ -99,12 +99,7 @@ def writable_folders(settings: Settings) -> None:
     be made or written (a job that found out at its first download had paid for its render)."""
     assets = "SHOTLINE_ASSET_DIR" if settings.asset_dir else "SHOTLINE_DATA_DIR"
     for folder, variable in ((settings.assets, assets), (settings.work_dir, "SHOTLINE_DATA_DIR")):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            why = f"{folder} cannot be made ({exc.strerror or exc})"
-        else:
-            if os.access(folder, os.W_OK | os.X_OK):
-                continue
+        make_folder(folder, variable)
+        if not os.access(folder, os.W_OK | os.X_OK):
             why = f"{folder} is not writable by this process"
-        raise SettingsError("the settings are invalid", [Problem(variable, why)])
+            raise SettingsError("the settings are invalid", [Problem(variable, why)])

@@ -16,10 +16,12 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from foundation.errors import Problem
-from foundation.settings import SettingsError
+from foundation.settings import make_folder
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DATABASE_FOLDER = (
+    "the embedded database's folder, from SHOTLINE_DATA_DIR or the path in SHOTLINE_DATABASE_URL"
+)
 _migrate_lock = threading.Lock()
 _migrated: set[str] = set()
 
@@ -46,21 +48,10 @@ def migrate(url: str) -> None:
         if url in _migrated:
             return
         if url.startswith("sqlite:///"):
-            _make_folder(Path(url.removeprefix("sqlite:///")).parent)
+            folder = Path(url.removeprefix("sqlite:///")).parent
+            make_folder(folder, "database", DATABASE_FOLDER)
         command.upgrade(alembic_config(url), "heads")
         _migrated.add(url)
-
-
-def _make_folder(folder: Path) -> None:
-    """The embedded database's folder, made if missing; ``SettingsError`` when it cannot be."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        why = (
-            f"{folder} cannot be made ({exc.strerror or exc}): the embedded database's folder, "
-            "from SHOTLINE_DATA_DIR or the path in SHOTLINE_DATABASE_URL"
-        )
-        raise SettingsError("the settings are invalid", [Problem("database", why)]) from None
 
 
 @cache
