@@ -6,10 +6,14 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from foundation.errors import InvalidInputError, Problem
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+"""The URL schemes of the databases shotline installs drivers for (SQLAlchemy 2.1's plain
+``postgresql`` is psycopg 3)."""
 
 
 class Settings(BaseSettings):
@@ -101,6 +105,28 @@ class Settings(BaseSettings):
     step_lease_s: float = Field(default=90.0, gt=0)
     max_reaps: int = 8
     broker_visibility_timeout_s: float = 3600.0
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str | None) -> str | None:
+        """Only the databases and drivers shotline installs (another driver failed at its first
+        use with ``ModuleNotFoundError``; an in-memory SQLite is a new empty database on every
+        connection)."""
+        if url is None:
+            return url
+        scheme, _, rest = url.partition("://")
+        path = rest.removeprefix("/").partition("?")[0]
+        if scheme == "sqlite" and (not rest.startswith("/") or path in ("", ":memory:")):
+            raise ValueError(
+                "an embedded database is a file: sqlite:///PATH (an in-memory one would be a new "
+                "empty database on every connection)"
+            )
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                "shotline runs on SQLite (sqlite:///PATH) or PostgreSQL through psycopg "
+                f"(postgresql+psycopg://USER@HOST/DB), not {scheme or url!r}"
+            )
+        return url
 
     @property
     def db_url(self) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from typer.core import TyperGroup
 
+from foundation.errors import ShotlineError
+
 HELP_ONLY = "shotline.help_only"
 COMMAND = "shotline.command"
 
@@ -25,6 +27,20 @@ class ShotlineGroup(TyperGroup):
         if command is not None and not isinstance(command, ShotlineGroup):
             _help_defaults_false(command.get_help_option(ctx))
         return name, command, rest
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a ``ShotlineError`` its own handling let through (a database that
+        cannot be opened, met before a command's ``try``) ends it as every command's errors do,
+        not as a traceback (as JSON when the command line asks for ``--json``)."""
+        words = [*ctx._protected_args, *ctx.args]  # private in typer 0.29's own click
+        try:
+            return super().invoke(ctx)
+        except ShotlineError as exc:
+            from rich.console import Console
+
+            from shotline.console import fail_with
+
+            fail_with(exc, Console(stderr=True), as_json="--json" in words)
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)

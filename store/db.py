@@ -13,10 +13,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from foundation.settings import make_folder
+from store.errors import DatabaseUnusableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DATABASE_FOLDER = (
@@ -50,8 +56,60 @@ def migrate(url: str) -> None:
         if url.startswith("sqlite:///"):
             folder = Path(url.removeprefix("sqlite:///")).parent
             make_folder(folder, "database", DATABASE_FOLDER)
-        command.upgrade(alembic_config(url), "heads")
+        try:
+            command.upgrade(alembic_config(url), "heads")
+        except DBAPIError as exc:
+            raise unusable(url, exc) from None
+        except CommandError:
+            unknown = revisions(url)[0] - known_revisions()
+            if not unknown:
+                raise
+            raise DatabaseUnusableError(
+                f"the database {shown(url)} was upgraded by a newer shotline: its revision "
+                f"{', '.join(sorted(unknown))} is unknown to this one (newest: "
+                f"{', '.join(sorted(head_revisions()))}); run that version, or point "
+                "SHOTLINE_DATABASE_URL (or SHOTLINE_DATA_DIR) at another database"
+            ) from None
         _migrated.add(url)
+
+
+def shown(url: str) -> str:
+    """``url`` as it may be printed: its password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def unusable(url: str, exc: DBAPIError) -> DatabaseUnusableError:
+    """The error naming the database and the driver's own words (psycopg's span several lines,
+    here joined on one)."""
+    said = " ".join(line.strip() for line in str(exc.orig).splitlines() if line.strip())
+    return DatabaseUnusableError(f"the database {shown(url)} cannot be used: {said}")
+
+
+def known_revisions() -> set[str]:
+    """Every revision of this shotline's migrations."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {revision.revision for revision in script.walk_revisions()}
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def revisions(url: str) -> tuple[set[str], bool]:
+    """The revisions the database at ``url`` carries, and whether it exists yet (an embedded
+    database's file that is missing is not made here). ``DatabaseUnusableError`` when it cannot
+    be read."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        return set(), False
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads()), True
+    except DBAPIError as exc:
+        raise unusable(url, exc) from None
+    finally:
+        engine.dispose()
 
 
 @cache

@@ -73,8 +73,48 @@ def collect() -> dict[str, Any]:
             if voice
             else "espeak-ng absent: the local voice speaks lines with a marked placeholder voice",
         },
-        "database": {"ok": True, "engine": settings.engine, "url": settings.db_url.split("://")[0]},
+        "database": _database(settings),
+        "asset_store": _asset_store(settings),
     }
+
+
+def _database(settings: Settings) -> dict[str, Any]:
+    """Whether the database opens and which revision it is at; read only (a missing embedded
+    database is not made, nothing is migrated)."""
+    from store.db import head_revisions, known_revisions, revisions, shown
+    from store.errors import DatabaseUnusableError
+
+    found: dict[str, Any] = {"engine": settings.engine, "url": shown(settings.db_url)}
+    try:
+        current, exists = revisions(settings.db_url)
+    except DatabaseUnusableError as exc:
+        return found | {"ok": False, "error": exc.message}
+    unknown = current - known_revisions()
+    if unknown:
+        why = f"at revision {', '.join(sorted(unknown))}, which a newer shotline wrote"
+        return found | {"ok": False, "error": f"the database is {why}"}
+    if not exists:
+        state = "not made yet: made at the newest revision on first use"
+    elif current == head_revisions():
+        state = "at the newest revision"
+    else:
+        state = "at an older revision: upgraded on first use"
+    return found | {"ok": True, "revision": state}
+
+
+def _asset_store(settings: Settings) -> dict[str, Any]:
+    """The asset store, and for a bucket whether it answers (one ``HeadBucket``)."""
+    from pipeline.assets import store_for
+
+    where = settings.asset_store or str(settings.assets)
+    try:
+        store = store_for(settings)
+        store.check()
+    except ShotlineError as exc:
+        said = [exc.message, *(str(problem) for problem in getattr(exc, "problems", []))]
+        return {"ok": False, "store": where, "error": "; ".join(said)}
+    kind = "S3-compatible bucket, answering" if store.remote else "local directory"
+    return {"ok": True, "store": where, "kind": kind}
 
 
 def _provider_urls(stack: ExitStack, settings: Settings, scenario: Path | None) -> dict[str, str]:

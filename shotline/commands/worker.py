@@ -93,9 +93,13 @@ def run_worker(
     from pipeline import tasks
     from pipeline.celery_app import celery_for
     from pipeline.context import RunContext
+    from store.db import migrate
 
     ctx = RunContext.create("emulated" if settings.emulator_url else "auto", settings)
     ctx.assets.check()
+    # a database it cannot open is named now, not met by every step it is sent (no connection is
+    # left open for the worker's forked processes to share)
+    migrate(settings.db_url)
     if settings.emulator_url:
         from emulators import urls_for
 

@@ -1,0 +1,13 @@
+"""Errors of the database layer."""
+
+from __future__ import annotations
+
+from foundation.errors import ShotlineError
+
+
+class DatabaseUnusableError(ShotlineError):
+    """The database cannot be used at all: its server cannot be reached or refuses the connection,
+    the file is not a database, or a newer shotline upgraded it past every revision this one
+    knows. Raised where a process first opens the database, before any job is made."""
+
+    status_code = 503
