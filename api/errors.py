@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foundation.errors import InvalidInputError, JobFailedError, Problem, ShotlineError
+from store.errors import DATABASE_UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,17 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, body, dict(exc.headers or {}))
 
 
+DATABASE_RETRY_AFTER_S = 5
+
+
+async def _on_database_unreachable(_: Request, exc: Exception) -> JSONResponse:
+    """The database dropped or refused the connection, or stayed locked (the errors the engines
+    retry later, ``flow.RETRY_LATER``): a 503 the client may retry, not an internal error."""
+    log.error("the database is unavailable: %s", type(exc).__name__)
+    body = error_body("database_unavailable", "the database is unavailable", retriable=True)
+    return error_response(503, body, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled %s in a request", type(exc).__name__, exc_info=exc)
     body = error_body("internal", "an internal error occurred", retriable=True)
@@ -182,6 +194,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ShotlineError, _on_shotline)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    for unreachable in DATABASE_UNREACHABLE:
+        app.add_exception_handler(unreachable, _on_database_unreachable)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from contextlib import nullcontext
 
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from foundation.states import JOB_ENDED, SHOT_ENDED, JobStatus
 from foundation.stopping import Stopped
@@ -51,6 +50,7 @@ from pipeline.shot_steps import (
 from pipeline.steps import ABSENT, Cursor, Dispatch, Move, shot_key
 from pipeline.transitions import job_to
 from store.db import session_scope
+from store.errors import DATABASE_UNREACHABLE
 from store.models import Job, Shot
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ steps of kombu's Redis priorities (``kombu/transport/redis.py`` 5.7.0: ``PRIORIT
 6, 9]``, one list per step, BRPOP reading the lowest first), so Celery keeps them apart too."""
 FRESH = frozenset({ABSENT, "done", "wait"})
 Step = Callable[[RunContext, Cursor], list[Move]]
-RETRY_LATER = (OperationalError, InterfaceError, AssetStoreUnavailableError)
+RETRY_LATER = (*DATABASE_UNREACHABLE, AssetStoreUnavailableError)
 FINISH_RECHECK_S = 0.1  # how soon ``finish`` looks again while a shot's last step completes
 STALE_RERUNS = 3  # a step that keeps meeting moved rows after this many runs is a bug
 

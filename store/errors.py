@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from foundation.errors import ShotlineError
+
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+"""What a database that dropped or refused a connection, or stayed locked, raises: transient. The
+engines retry the step later (``pipeline.flow.RETRY_LATER``); the API answers 503."""
 
 
 class DatabaseUnusableError(ShotlineError):

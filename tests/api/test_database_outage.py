@@ -1,0 +1,114 @@
+"""While the API's PostgreSQL is unreachable (a restart, a failover, a cut network) requests are
+answered 503 ``database_unavailable`` with ``Retry-After``, a status clients and load balancers
+retry, not 500 ``internal``; ``/readyz`` says so; and once the database is back the same process
+answers again with nothing lost (the pool's pre-ping replaces the dead connections)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import auth
+from api.app import create_app
+from api.config import ApiSettings
+from foundation.settings import Settings
+from pipeline.context import RunContext
+
+POSTGRES = ("127.0.0.1", 5432)
+
+
+class CuttableLink:
+    """A TCP relay to PostgreSQL on loopback that can be cut (every connection closed, new ones
+    refused) and mended on the same port."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def mend(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port, self._listener = listener.getsockname()[1], listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            sockets, self._open = [*self._open, self._listener], []
+        for sock in sockets:
+            if sock is not None:
+                _close(sock)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(POSTGRES)
+            with self._lock:
+                self._open += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    for sock in (source, target):
+        _close(sock)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@pytest.fixture
+def link(postgres_url: str) -> Iterator[CuttableLink]:
+    relay = CuttableLink()
+    relay.mend()
+    yield relay
+    relay.cut()
+
+
+def test_requests_while_the_database_is_unreachable_are_503_and_recover(
+    fresh_postgres_url: str, link: CuttableLink, tmp_path: Path
+) -> None:
+    relayed = fresh_postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{link.port}")
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data", database_url=relayed))
+    key = auth.create_key(ctx.db_url, "acme")
+    headers = {"Authorization": f"Bearer {key}"}
+    app = create_app(ctx, settings=ApiSettings())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/v1/jobs", headers=headers).status_code == 200
+
+        link.cut()
+        for path in ("/v1/jobs", "/v1/costs"):
+            answer = client.get(path, headers=headers)
+            assert answer.status_code == 503, (path, answer.text)
+            assert answer.headers["Retry-After"] == "5"
+            body = answer.json()
+            assert (body["error"], body["retriable"]) == ("database_unavailable", True)
+            assert "127.0.0.1" not in answer.text, "no connection detail reaches a client"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"].startswith("unavailable")
+
+        link.mend()
+        answer = client.get("/v1/jobs", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert client.get("/readyz").status_code == 200
