@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import subprocess
 import threading
@@ -23,6 +24,10 @@ TTY_SIGNAL_WAIT_S = 2.0
 """Ctrl-C in a terminal reaches FFmpeg (same process group) as it reaches Python, so FFmpeg may end
 before the stop is requested: a run that ended as a signalled one waits this long for the stop
 before it counts as a failure."""
+DISK_FULL_EXIT = 256 - errno.ENOSPC
+"""FFmpeg's exit status after a write failed with ENOSPC (it exits with AVERROR(ENOSPC), -28, as
+an unsigned byte; seen with the bundled FFmpeg 9.0 on a full tmpfs); ``DISK_FULL_SAID`` is its message."""
+DISK_FULL_SAID = "No space left on device"
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
 
@@ -76,6 +81,8 @@ def _run(args: list[str], timeout: float, stdin: bytes | None, loglevel: str) ->
     signalled = proc.returncode in STOP_EXITS or "received signal" in stderr
     if stopping.requested(TTY_SIGNAL_WAIT_S if signalled else 0.0):
         raise stopping.Stopped(f"ffmpeg stopped ({proc.returncode}): this process is stopping")
+    if proc.returncode == DISK_FULL_EXIT or (proc.returncode != 0 and DISK_FULL_SAID in stderr):
+        raise stopping.disk_full(f"FFmpeg could not write its output ({argv[-1]})")
     if proc.returncode != 0:
         raise FFmpegError(proc.returncode, stderr[-4000:], argv)
     return stdout, stderr

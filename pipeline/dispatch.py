@@ -25,10 +25,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from foundation import stopping
 from media import runner as ffmpeg_runner
 from media.priority import make_nicer
 from pipeline import flow, wakeups
 from pipeline.context import RunContext
+from pipeline.errors import disk_full_in
 from pipeline.steps import Dispatch
 
 log = logging.getLogger(__name__)
@@ -228,8 +230,8 @@ class Scheduler:
     def _run_counted(self, entry: _Entry, job: _Job) -> None:
         try:
             follow = self._step(entry, job)
-        except Exception:  # the database is unreachable, or a bug outside any step
-            log.exception("step %s of job %s failed", entry.message, entry.job_id)
+        except (Exception, stopping.DiskFull) as exc:  # the database is unreachable, the disk
+            _log_failure(entry, exc)  # is full, or a bug outside any step
             delay = min(RETRY_CAP_S, 0.5 * 2**entry.tries)
             retry = replace(entry, due=time.time() + delay, tries=entry.tries + 1)
             follow = [retry] if retry.tries <= MAX_TRIES else []
@@ -274,6 +276,18 @@ class Scheduler:
             job.future.set_exception(error)
         else:
             job.future.set_result(status or "")
+
+
+def _log_failure(entry: _Entry, exc: BaseException) -> None:
+    """Log a step that failed outside its own handling; a full disk in one line (a process that
+    watches its job stops on it: ``stopping.disk_full``)."""
+    full = str(exc) if isinstance(exc, stopping.DiskFull) else disk_full_in(exc)
+    if full is None:
+        log.exception("step %s of job %s failed", entry.message, entry.job_id, exc_info=exc)
+        return
+    if not isinstance(exc, stopping.DiskFull):
+        stopping.disk_full(full)
+    log.error("step %s of job %s: %s", entry.message, entry.job_id, full)
 
 
 def background_priority(nice: int) -> None:

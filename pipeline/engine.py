@@ -12,6 +12,7 @@ from functools import partial
 
 from sqlalchemy import select
 
+from foundation import stopping
 from foundation.states import JOB_ENDED, JobStatus
 from pipeline import assembly, closing, dispatch, reaper
 from pipeline import steps as cursors
@@ -48,13 +49,14 @@ class EmbeddedEngine:
         of ``WAIT_SLICE_S``: a signal the kernel handed to another thread of the process (any
         thread not blocking it may get it) runs its Python handler only once the main thread
         runs Python again, and a wait with no end would hold a Ctrl-C or SIGTERM until the job
-        ended."""
+        ended. ``stopping.DiskFull`` when a step met a full disk (the job is left resumable)."""
         future = self.start(job_id)
         while True:
             try:
                 return future.result(timeout=WAIT_SLICE_S)
             except TimeoutError:
-                continue
+                if (why := stopping.halted_by()) is not None:  # a step met a full disk
+                    raise stopping.DiskFull(why) from None
 
     def cancel(self, job_id: str) -> None:
         """Cancel the job's rows (as the API does under either engine), then run its queued steps

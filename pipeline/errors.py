@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from pathlib import PurePosixPath
@@ -58,3 +59,20 @@ def public_message(exc: BaseException) -> str:
         return redact_paths(exc.message)
     first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     return redact_paths(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+SQLITE_FULL = "database or disk is full"  # SQLITE_FULL's message (sqlite3.c, sqlite3ErrStr)
+
+
+def disk_full_in(exc: BaseException) -> str | None:
+    """What could not be written, when ``exc`` (or an error it was raised from) is a write that
+    found no space: an ``OSError`` ENOSPC or EDQUOT (PyAV's included), or SQLite's SQLITE_FULL."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in DISK_FULL_ERRNOS:
+            return f"{seen.filename or 'a file'} could not be written"
+        if SQLITE_FULL in str(getattr(seen, "orig", "")):
+            return "the database could not be written"
+        seen = seen.__cause__ or seen.__context__
+    return None

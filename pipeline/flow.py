@@ -17,6 +17,7 @@ from contextlib import nullcontext
 
 from sqlalchemy import select
 
+from foundation import stopping
 from foundation.states import JOB_ENDED, SHOT_ENDED, JobStatus
 from foundation.stopping import Stopped
 from pipeline import (
@@ -32,7 +33,7 @@ from pipeline import (
 from pipeline import steps as cursors
 from pipeline.assets import AssetStoreUnavailableError
 from pipeline.context import RunContext
-from pipeline.errors import StaleStatusError, public_message
+from pipeline.errors import StaleStatusError, disk_full_in, public_message
 from pipeline.shot_steps import (
     begin,
     done_move,
@@ -255,10 +256,15 @@ def run_step(
     try:
         with cursors.kept_alive(ctx.db_url, cur, holder, lease_s) if renewed else nullcontext():
             moves = _run_fresh(ctx, step, cur)
-    except (*RETRY_LATER, Stopped):  # the database is unreachable, or this process is stopping
-        _release_quietly(ctx, cur)  # (``foundation.stopping``): the step runs again later
+    except (*RETRY_LATER, Stopped) as exc:  # the database is unreachable, or this process is
+        _release_quietly(ctx, cur)  # stopping (``foundation.stopping``): the step runs again later
+        if (full := disk_full_in(exc)) is not None:
+            raise stopping.disk_full(full) from exc
         raise
     except Exception as exc:  # a bug must end the shot, not leave the job hanging
+        if (full := disk_full_in(exc)) is not None:  # nor does a full disk: no work can go on
+            _release_quietly(ctx, cur)
+            raise stopping.disk_full(full) from exc
         log.exception("step %s(%s) of job %s crashed", step, ref, cur.job_id)
         moves = abandon(ctx, cur, f"internal error: {public_message(exc)}")
     return cursors.apply(ctx.db_url, cur, moves, ctx.settings.reap_after_s)

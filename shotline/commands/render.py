@@ -15,6 +15,7 @@ import typer
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from foundation.modes import Mode
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus
+from foundation.stopping import DiskFull
 from shotline.console import fail_with, report_table
 from shotline.emulated import use_emulator
 from shotline.options import Providers
@@ -109,9 +110,11 @@ def watch(
     command exits 130 or 143 saying so and how it is ``resume``d."""
     from rich.live import Live
 
+    from foundation.stopping import stop_on_disk_full
     from shotline.progress import JobProgress
     from shotline.stopping import stop_signals
 
+    stop_on_disk_full()
     try:
         with stop_signals():
             if quiet:
@@ -124,7 +127,28 @@ def watch(
         if not quiet:
             console.print()  # below the live table
         stopped(ctx, job_id, stop, console, resume)
+    except DiskFull as full:
+        if not quiet:
+            console.print()
+        out_of_space(ctx, job_id, full, console, resume)
     console.print()
+
+
+def out_of_space(
+    ctx: RunContext, job_id: str, full: DiskFull, console: Console, resume: str
+) -> NoReturn:
+    """A step met a full disk: stop the engine, say where space is wanted, exit 1."""
+    from shotline.stopping import stop_engine
+
+    stop_engine()
+    folders = ", ".join(sorted({str(ctx.settings.data_dir.resolve()), str(ctx.settings.assets)}))
+    console.print(
+        f"[red]error:[/] {full} (shotline writes under {folders}): job {job_id} is unfinished "
+        f"and keeps what it paid for; free space, then {resume}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
 
 
 def stopped(
