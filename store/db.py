@@ -102,7 +102,7 @@ def revisions(url: str) -> tuple[set[str], bool]:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
         return set(), False
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args(url))
     try:
         with engine.connect() as connection:
             return set(MigrationContext.configure(connection).get_current_heads()), True
@@ -127,8 +127,28 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json_dumps
+        url,
+        connect_args=connect_args(url),
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        json_serializer=_json_dumps,
     )
+
+
+CONNECT_TIMEOUT_S = 10
+"""How long a PostgreSQL connection may take to be made, unless the URL says
+(``?connect_timeout=``): psycopg's own default is 130 s (``psycopg/conninfo.py`` 3.3,
+``_DEFAULT_CONNECT_TIMEOUT``), which a server that accepts but never answers held every command
+for, silently."""
+
+
+def connect_args(url: str) -> dict[str, Any]:
+    """The driver's connection arguments for ``url``: SQLite's busy wait, PostgreSQL's timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return {"timeout": 30}
+    return {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_S}
 
 
 def _finite(value: Any) -> Any:

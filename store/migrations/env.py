@@ -5,12 +5,13 @@ from sqlalchemy import Connection, create_engine, event, pool
 
 import store.drafts
 import store.tenants  # noqa: F401  (registers the table on Base.metadata)
+from store.db import connect_args
 from store.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or ""
 sqlite = url.startswith("sqlite")
-engine = create_engine(url, poolclass=pool.NullPool, connect_args={"timeout": 30} if sqlite else {})
+engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args(url))
 if sqlite:
     # pysqlite commits before DDL on its own; take over so the whole upgrade is one transaction
     # (a process killed mid-migration leaves nothing half-created), and take the write lock first

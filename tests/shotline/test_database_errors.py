@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 
 from foundation.settings import get_settings
 from shotline.cli import app
+from store import db
 from store.db import alembic_config
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
@@ -185,3 +187,23 @@ def test_doctor_asks_the_bucket(s3_bucket, monkeypatch: pytest.MonkeyPatch) -> N
     store = _doctor()["asset_store"]
     assert not store["ok"]
     assert "-never-made answers" in store["error"]
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_never_answers_is_given_up_on(
+    database_url: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port that accepts and then says nothing (a half-open proxy, another service) held every
+    command for psycopg's own 130 s; shotline gives a connection ``CONNECT_TIMEOUT_S``."""
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT_S", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        database_url(f"postgresql+psycopg://shot@127.0.0.1:{port}/shotline")
+        started = time.monotonic()
+        said = _refused(["jobs", "list"])
+        waited = time.monotonic() - started
+    assert "cannot be used" in said
+    assert "timeout expired" in said
+    assert waited < 10, f"gave up after {waited:.1f} s"
