@@ -75,7 +75,32 @@ def collect() -> dict[str, Any]:
         },
         "database": _database(settings),
         "asset_store": _asset_store(settings),
+        "disk": _disk(settings),
     }
+
+
+LOW_DISK_BYTES = 1 << 30
+"""Under this much free space doctor warns: a render stops when its disk fills (it resumes once
+space is freed), and one final 1080p shot with its segment and sidecars takes tens of MB."""
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
+
+
+def _disk(settings: Settings) -> dict[str, Any]:
+    """Free space where shotline writes (the data folder, the asset folder); read only."""
+    free: dict[str, str] = {}
+    low = []
+    for folder in dict.fromkeys([settings.data_dir.resolve(), settings.assets]):
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        left = shutil.disk_usage(existing).free
+        free[str(folder)] = _size(left) + " free"
+        if left < LOW_DISK_BYTES:
+            low.append(str(folder))
+    where = ", ".join(low)
+    note = f"under {_size(LOW_DISK_BYTES)} free at {where}: a render stops when its disk fills"
+    return {"ok": True, **free, "note": note if low else ""}
 
 
 def _database(settings: Settings) -> dict[str, Any]:

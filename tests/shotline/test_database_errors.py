@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from foundation.settings import get_settings
 from shotline.cli import app
+from shotline.commands import doctor
 from store import db
 from store.db import alembic_config
 
@@ -207,3 +208,23 @@ def test_a_server_that_never_answers_is_given_up_on(
     assert "cannot be used" in said
     assert "timeout expired" in said
     assert waited < 10, f"gave up after {waited:.1f} s"
+
+
+def test_doctor_tells_the_free_space_where_shotline_writes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A render stops when its disk fills (``tests/e2e/test_disk_full.py``): doctor says how much
+    is free under the data and asset folders, and warns below ``LOW_DISK_BYTES``."""
+    monkeypatch.setenv("SHOTLINE_ASSET_DIR", str(tmp_path / "not" / "made" / "yet"))
+    get_settings.cache_clear()
+    disk = _doctor()["disk"]
+    settings = get_settings()
+    for folder in (settings.data_dir.resolve(), settings.assets):
+        amount, unit, free = disk[str(folder)].split()
+        assert (float(amount) > 0, unit in ("GiB", "MiB"), free) == (True, True, "free")
+    assert not (tmp_path / "not").exists(), "doctor makes no folder"
+    monkeypatch.setattr(doctor, "LOW_DISK_BYTES", 1 << 60)
+    note = _doctor()["disk"]["note"]
+    assert note.startswith("under ")
+    assert note.endswith(": a render stops when its disk fills")
+    assert str(settings.assets) in note
