@@ -8,6 +8,7 @@ late; the beat schedule runs the reaper and the provider check (``pipeline.provi
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy import select
 
+from foundation.errors import ShotlineError
 from foundation.settings import Settings, get_settings
 from pipeline import assembly, provider_check, reaper, wakeups
 from pipeline import steps as cursors
@@ -25,6 +27,8 @@ from pipeline.runner import JobRunner
 from pipeline.steps import ABSENT, Dispatch, Move, job_key
 from store.db import session_scope
 from store.models import Job
+
+log = logging.getLogger(__name__)
 
 QUEUES = ("io", "cpu")
 WAKE_PATIENCE_S = 5.0
@@ -101,6 +105,31 @@ def __getattr__(name: str) -> Celery:  # ``celery -A pipeline.celery_app`` finds
     raise AttributeError(name)
 
 
+BROKER_CHECK_TIMEOUT_S = 5
+
+
+class BrokerUnavailableError(ShotlineError):
+    """The Celery engine's broker cannot be reached: nothing can be queued."""
+
+    status_code = 503
+    retriable = True
+
+
+def check_broker(settings: Settings) -> None:
+    """Connect to the broker once (``kombu.Connection.ensure_connection``, one retry):
+    ``BrokerUnavailableError`` naming it, its password hidden, before a job is made. Before, a
+    render under the Celery engine made its job, then ended in kombu's traceback."""
+    from kombu.exceptions import OperationalError
+
+    with celery_for(settings).connection_for_write() as connection:
+        try:
+            connection.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_S)
+        except (OperationalError, OSError) as exc:
+            raise BrokerUnavailableError(
+                f"the broker {connection.as_uri()} (SHOTLINE_BROKER_URL) cannot be reached: {exc}"
+            ) from None
+
+
 def send(app: Celery, settings: Settings, message: Dispatch) -> None:
     """Enqueue one step message (call only after the moves that produced it are committed)."""
     app.send_task(
@@ -122,8 +151,18 @@ class CeleryRunner(JobRunner):
         self.app = app or celery_for(ctx.settings)
 
     def _send_all(self, messages: list[Dispatch]) -> None:
-        for message in messages:
-            send(self.app, self.ctx.settings, message)
+        """``BrokerUnavailableError`` when the broker cannot take them (the API's 503; the
+        cursors are committed, so the reaper sends them again once the broker is back)."""
+        from kombu.exceptions import OperationalError
+
+        try:
+            for message in messages:
+                send(self.app, self.ctx.settings, message)
+        except OperationalError as exc:  # the broker's address is for the log, not a client
+            log.error("the broker cannot be reached: %s", exc)
+            raise BrokerUnavailableError(
+                "the broker cannot be reached; the job is sent again once it is back"
+            ) from None
 
     def submit(self, job_id: str) -> None:
         """Enqueue a committed job (no-op when its cursor shows it is already being driven)."""

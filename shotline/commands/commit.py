@@ -17,6 +17,7 @@ from foundation.money import cents, rounding_note
 from shotline.commands.render import _start_emulator, exit_for, watch
 from shotline.console import fail_with, report_table
 from shotline.options import Providers
+from shotline.services import check_shared
 from shotline.tables import Column, fit_table
 
 QUOTE_COLUMNS = (
@@ -191,7 +192,7 @@ def register(app: typer.Typer) -> None:
         approved = _split(shots)
         try:
             ctx = RunContext.create(providers)
-            ctx.assets.check()
+            check_shared(ctx)
             job = job_info.find_id(ctx.db_url, job)
             with ExitStack() as stack:
                 if providers == "emulated":

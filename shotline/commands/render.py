@@ -20,6 +20,7 @@ from shotline.console import fail_with, report_table
 from shotline.emulated import use_emulator
 from shotline.options import Providers
 from shotline.paths import writable_output
+from shotline.services import check_shared
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -296,7 +297,7 @@ def register(app: typer.Typer) -> None:
             board = load_storyboard(storyboard)
             writable_output(output, "--output")
             ctx = RunContext.create(providers)
-            ctx.assets.check()
+            check_shared(ctx)
             if not force:
                 refuse_overwrite(ctx, board, mode or board.mode, output)
             with ExitStack() as stack:

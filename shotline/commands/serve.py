@@ -14,6 +14,7 @@ from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
 from shotline.emulated import use_emulator
 from shotline.options import Providers
+from shotline.services import check_shared
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -55,7 +56,7 @@ def build_server(
 
     _check(providers, scenario)
     ctx = RunContext.create(providers)
-    ctx.assets.check()
+    check_shared(ctx)
     runner: JobRunner
     if ctx.settings.engine == "celery":
         if scenario is not None:
