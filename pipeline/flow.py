@@ -12,6 +12,7 @@ The job steps (``start``, ``finish``) and the dispatch of a message are here; th
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -249,6 +250,8 @@ def run_step(
     """Run one message: lease its cursor (stale and duplicate messages stop here), run the step,
     write the moves. Returns the messages to send now that the moves are committed. ``renewed``:
     the lease is renewed while the step runs (``steps.kept_alive``), so it can be short."""
+    if _stranded:
+        _release_stranded(ctx)  # the database is back: first the leases it could not take back
     cur = cursors.claim(ctx.db_url, step, ref, version, lease_s, holder)
     if cur is None:
         log.debug("%s(%s) v%s is stale or taken", step, ref, version)
@@ -281,8 +284,30 @@ def _run_fresh(ctx: RunContext, step: str, cur: Cursor) -> list[Move]:
     return STEPS[step](ctx, cur)
 
 
+_stranded: dict[tuple[str, str], Cursor] = {}
+"""The leases this process could not give back (the database was away when its step ended), by
+database and cursor key. No claim could take one before its lease expired (a normalise's: 30
+minutes), this process's own retry included, so a database back after a 20 s restart left a
+render waiting on those shots with no end; each is given back once the database answers."""
+_stranded_lock = threading.Lock()
+
+
 def _release_quietly(ctx: RunContext, cur: Cursor) -> None:
     try:
         cursors.release(ctx.db_url, cur, ctx.settings.reap_after_s)
     except RETRY_LATER:
-        log.warning("could not release %s; its lease expires instead", cur.key)
+        log.warning("could not release %s; it is released when the database answers", cur.key)
+        with _stranded_lock:
+            _stranded[(ctx.db_url, cur.key)] = cur
+
+
+def _release_stranded(ctx: RunContext) -> None:
+    """Give back this process's stranded leases on ``ctx``'s database (their steps ended here,
+    so nothing runs them); those it still cannot give back stay for the next step."""
+    with _stranded_lock:
+        held = [cur for (url, _), cur in _stranded.items() if url == ctx.db_url]
+    for cur in held:
+        cursors.release(ctx.db_url, cur, ctx.settings.reap_after_s)
+        with _stranded_lock:
+            if _stranded.get((ctx.db_url, cur.key)) is cur:
+                del _stranded[(ctx.db_url, cur.key)]
