@@ -14,6 +14,7 @@ import pytest
 from foundation.settings import get_settings
 
 if TYPE_CHECKING:
+    from tests.relay import CuttableLink
     from tests.s3 import Bucket
 
 
@@ -168,6 +169,17 @@ def redis_test_url() -> str:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return redis_test_url()
+
+
+@pytest.fixture
+def link(postgres_url: str) -> Iterator[CuttableLink]:
+    """A relay to the test PostgreSQL that the test can cut and mend (``tests/relay.py``)."""
+    from tests.relay import CuttableLink
+
+    relay = CuttableLink()
+    relay.mend()
+    yield relay
+    relay.cut()
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ answers again with nothing lost (the pool's pre-ping replaces the dead connectio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api import auth
@@ -17,14 +15,6 @@ from api.config import ApiSettings
 from foundation.settings import Settings
 from pipeline.context import RunContext
 from tests.relay import CuttableLink
-
-
-@pytest.fixture
-def link(postgres_url: str) -> Iterator[CuttableLink]:
-    relay = CuttableLink()
-    relay.mend()
-    yield relay
-    relay.cut()
 
 
 def test_requests_while_the_database_is_unreachable_are_503_and_recover(

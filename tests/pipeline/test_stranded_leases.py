@@ -7,7 +7,6 @@ step meanwhile, this process's retry included: a render on PostgreSQL whose serv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,6 @@ from tests.relay import CuttableLink
 
 HOLDER = "embedded@test|1"
 LEASE_S = 1800.0
-
-
-@pytest.fixture
-def link(postgres_url: str) -> Iterator[CuttableLink]:
-    relay = CuttableLink()
-    relay.mend()
-    yield relay
-    relay.cut()
 
 
 def test_a_lease_the_database_could_not_take_back_is_given_back_when_it_answers(
