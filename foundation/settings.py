@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         return (self.asset_dir or self.data_dir / "assets").resolve()
 
     @property
+    def written_folders(self) -> list[Path]:
+        """Where shotline writes: the data folder (database, work files) and the asset folder."""
+        return list(dict.fromkeys([self.data_dir.resolve(), self.assets]))
+
+    @property
     def work_dir(self) -> Path:
         return (self.data_dir / "work").resolve()
 

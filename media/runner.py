@@ -26,7 +26,8 @@ before the stop is requested: a run that ended as a signalled one waits this lon
 before it counts as a failure."""
 DISK_FULL_EXIT = 256 - errno.ENOSPC
 """FFmpeg's exit status after a write failed with ENOSPC (it exits with AVERROR(ENOSPC), -28, as
-an unsigned byte; seen with the bundled FFmpeg 9.0 on a full tmpfs); ``DISK_FULL_SAID`` is its message."""
+an unsigned byte; seen with the bundled FFmpeg 9.0 on a full tmpfs); ``DISK_FULL_SAID`` is its
+message."""
 DISK_FULL_SAID = "No space left on device"
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()

@@ -85,14 +85,19 @@ def unusable(url: str, exc: DBAPIError) -> DatabaseUnusableError:
     return DatabaseUnusableError(f"the database {shown(url)} cannot be used: {said}")
 
 
+@cache
+def _scripts() -> ScriptDirectory:
+    """This shotline's migrations, read once per process."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def known_revisions() -> set[str]:
     """Every revision of this shotline's migrations."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return {revision.revision for revision in script.walk_revisions()}
+    return {revision.revision for revision in _scripts().walk_revisions()}
 
 
 def head_revisions() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    return set(_scripts().get_heads())
 
 
 def revisions(url: str) -> tuple[set[str], bool]:

@@ -49,11 +49,9 @@ class CuttableLink:
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # either side closed: the relay ends both
         while data := source.recv(65536):
             target.sendall(data)
-    except OSError:
-        pass
     for sock in (source, target):
         _close(sock)
 

@@ -92,7 +92,7 @@ def _disk(settings: Settings) -> dict[str, Any]:
     """Free space where shotline writes (the data folder, the asset folder); read only."""
     free: dict[str, str] = {}
     low = []
-    for folder in dict.fromkeys([settings.data_dir.resolve(), settings.assets]):
+    for folder in settings.written_folders:
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         left = shutil.disk_usage(existing).free
         free[str(folder)] = _size(left) + " free"

@@ -15,7 +15,7 @@ import typer
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from foundation.modes import Mode
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus
-from foundation.stopping import DiskFull
+from foundation.stopping import DiskFull, stop_on_disk_full
 from shotline.console import fail_with, report_table
 from shotline.emulated import use_emulator
 from shotline.options import Providers
@@ -111,7 +111,6 @@ def watch(
     command exits 130 or 143 saying so and how it is ``resume``d."""
     from rich.live import Live
 
-    from foundation.stopping import stop_on_disk_full
     from shotline.progress import JobProgress
     from shotline.stopping import stop_signals
 
@@ -142,7 +141,7 @@ def out_of_space(
     from shotline.stopping import stop_engine
 
     stop_engine()
-    folders = ", ".join(sorted({str(ctx.settings.data_dir.resolve()), str(ctx.settings.assets)}))
+    folders = ", ".join(str(folder) for folder in ctx.settings.written_folders)
     console.print(
         f"[red]error:[/] {full} (shotline writes under {folders}): job {job_id} is unfinished "
         f"and keeps what it paid for; free space, then {resume}",

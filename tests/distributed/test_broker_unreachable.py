@@ -5,7 +5,6 @@ kombu's ``OperationalError`` traceback, and the API answered 500."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,14 @@ from pipeline.context import RunContext
 from shotline.cli import app
 from store.db import session_scope
 from store.models import Job
-from tests.api.conftest import tiny_board
+from tests.api.conftest import free_port, tiny_board
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def dead_broker(monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"redis://shot:hunter2@127.0.0.1:{_closed_port()}/0"
+    url = f"redis://shot:hunter2@127.0.0.1:{free_port()}/0"
     monkeypatch.setenv("SHOTLINE_ENGINE", "celery")
     monkeypatch.setenv("SHOTLINE_BROKER_URL", url)
     get_settings.cache_clear()

@@ -26,6 +26,7 @@ from shotline.cli import app
 from shotline.commands import doctor
 from store import db
 from store.db import alembic_config
+from tests.api.conftest import free_port
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
 
@@ -53,12 +54,6 @@ def _newer_database(template: Path, target: Path) -> Path:
         )  # fmt: skip
     engine.dispose()
     return target
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _refused(args: list[str]) -> str:
@@ -96,7 +91,7 @@ def test_a_render_on_a_file_that_is_not_a_database_makes_nothing(
 
 
 def test_a_postgresql_server_that_refuses_is_named_without_its_password(database_url) -> None:
-    port = _closed_port()
+    port = free_port()
     database_url(f"postgresql+psycopg://shot:hunter2@127.0.0.1:{port}/shotline")
     said = _refused(["jobs", "list", "--json"])
     assert '"error": "DatabaseUnusableError"' in said
@@ -171,7 +166,7 @@ def test_doctor_reads_the_database_without_changing_it(
     assert not report["ok"]
     assert "0099_from_the_future, which a newer shotline wrote" in report["error"]
 
-    database_url(f"postgresql+psycopg://shot:hunter2@127.0.0.1:{_closed_port()}/x")
+    database_url(f"postgresql+psycopg://shot:hunter2@127.0.0.1:{free_port()}/x")
     report = _doctor()["database"]
     assert not report["ok"]
     assert "Connection refused" in report["error"]
