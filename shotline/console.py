@@ -72,18 +72,21 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
 
 
 def _output_note(report: dict[str, Any]) -> str:
-    """The delivered file and the files beside it, for the closing table's caption."""
+    """The delivered file and the files beside it, for the closing table's caption (markup: the
+    paths are escaped, a folder named ``[x]`` being a path, not a style)."""
+    from rich.markup import escape
+
     if not report.get("output"):
         return ""
     files = report.get("files", {})
-    note = f"  output: {report['output']}"
+    note = f"  output: {escape(str(report['output']))}"
     for label, names in (
         ("edit", [n for n in files if n in EDIT]),
         ("captions", [n for n in files if n in CAPTIONS]),
         ("variants", [n for n in files if n.startswith("variant_")]),
     ):
         if names:
-            note += f"  {label}: {', '.join(Path(files[n]).name for n in names)}"
+            note += f"  {label}: {escape(', '.join(Path(files[n]).name for n in names))}"
     native = [
         f"{shot['id']} {label}"
         for shot in report["shots"]
@@ -115,9 +118,10 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
         typer.echo(json.dumps(payload, indent=2))
     else:
         from rich.console import Console
+        from rich.markup import escape
 
         err = Console(stderr=True)
-        err.print(f"[red]error:[/] {headline}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(headline)}", highlight=False, soft_wrap=True)
         if problems:  # an invalid input's, or e.g. a bad prompt policy's rules
             for line in problems:
                 err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)

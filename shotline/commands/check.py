@@ -101,6 +101,7 @@ def build_expectation(
 
 
 def verdict_table(verdict: Verdict, clip: Path) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     colour = _COLOURS[verdict.action]
@@ -110,7 +111,7 @@ def verdict_table(verdict: Verdict, clip: Path) -> Table:
     caption += ")" if judge is None else f", judge {judge:.2f})"
     if verdict.repair:
         caption += f"  keep {verdict.repair[0]:.3f}-{verdict.repair[1]:.3f}s"
-    table = Table(title=str(clip), caption=caption)
+    table = Table(title=escape(str(clip)), caption=caption)
     for column in ("code", "severity", "start", "end", "message"):
         table.add_column(column, justify="right" if column in ("start", "end") else "left")
     drivers = set(map(id, verdict.drivers))

@@ -93,6 +93,8 @@ def _drafts_line(drafts: dict[str, Any] | None, where: str) -> str:
 
 
 def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
+    from rich.markup import escape
+
     from shotline.tables import Column, fit_table
 
     preview = data["preview"]
@@ -116,11 +118,11 @@ def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
     rows = []
     real = [*data["groups"], data["totals"]]
     for row in real if data["totals"]["attempts"] or not emulated["totals"]["attempts"] else []:
-        cells = [row["key"], str(row["attempts"])]
+        cells = [escape(str(row["key"])), str(row["attempts"])]
         cells += [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
         rows.append([f"[bold]{c}[/]" for c in cells] if row is data["totals"] else cells)
     for row in [*emulated["groups"], emulated["totals"]] if emulated["totals"]["attempts"] else []:
-        cells = [f"{row['key']} (emulated)", str(row["attempts"])]
+        cells = [f"{escape(str(row['key']))} (emulated)", str(row["attempts"])]
         cells += [_cell(row[field], pattern) for _, field, pattern in COLUMNS]
         rows.append([f"[dim]{c}[/]" for c in cells])
     return fit_table(columns, rows, width, title=f"costs by {data['group_by']}", caption=caption)

@@ -54,15 +54,17 @@ def emulate(
 
 def _started(scenario: Path | None, host: str, port: int, console: Console) -> EmulatorHandle:
     """The emulator, serving; a scenario or an address it cannot use exits (its code, or 1)."""
+    from rich.markup import escape
+
     from emulators import start_emulator
 
     try:
         return start_emulator(scenario, host=host, port=port)
     except InvalidInputError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(exc.exit_code) from exc
     except (OSError, RuntimeError) as exc:
-        console.print(f"[red]cannot serve on {host}:{port}: {exc}[/red]")
+        console.print(f"[red]{escape(f'cannot serve on {host}:{port}: {exc}')}[/red]")
         raise typer.Exit(1) from exc
 
 

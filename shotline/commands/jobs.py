@@ -128,9 +128,13 @@ def _print_detail(data: dict[str, Any], console: Console, wide: bool) -> None:
     else:
         console.print(fitted.table)
     for name, path in data["outputs"].items():
-        console.print(f"{name.replace('_', ' ')}: {path}", highlight=False, soft_wrap=True)
+        console.print(
+            f"{name.replace('_', ' ')}: {path}", highlight=False, markup=False, soft_wrap=True
+        )
     if not data["outputs"] and data["output_path"]:
-        console.print(f"output (when delivered): {data['output_path']}", soft_wrap=True)
+        console.print(
+            f"output (when delivered): {data['output_path']}", markup=False, soft_wrap=True
+        )
 
 
 def _cancel(ref: str) -> str:

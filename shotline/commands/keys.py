@@ -21,6 +21,7 @@ def create(
 ) -> None:
     """Create an API key for TENANT (new tenants are created); the key is shown only now."""
     from rich.console import Console
+    from rich.markup import escape
 
     from api import auth
     from foundation.settings import get_settings
@@ -30,7 +31,7 @@ def create(
         key = auth.create_key(get_settings().db_url, tenant)
     except ShotlineError as exc:
         fail_with(exc, console, False)
-    console.print(f"API key for tenant [bold]{tenant}[/] (stored hashed; shown only once):")
+    console.print(f"API key for tenant [bold]{escape(tenant)}[/] (stored hashed; shown only once):")
     typer.echo(key)
 
 

@@ -64,13 +64,14 @@ def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
 
 
 def _table(result: StitchResult) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     checks = result.verification["checks"]
     edit = ", ".join(path.name for path in result.edit_files.values())
     table = Table(
-        title=f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})",
-        caption=f"edit: {edit}" if edit else None,
+        title=escape(f"{result.path}  ({result.plan.total_frames} frames, {result.video_path})"),
+        caption=escape(f"edit: {edit}") if edit else None,
     )
     for column in ("check", "result", "measured"):
         table.add_column(column)

@@ -88,3 +88,29 @@ def test_a_programme_the_ceiling_held_short_of_its_target_says_so():
     loudness = {"passed": True, "integrated_lufs": -14.1}
     report = _report(verification={"passed": True, "checks": {"loudness": loudness}})
     assert "quieter" not in str(report_table(report).caption)
+
+
+def test_paths_with_brackets_print_as_written():
+    """A folder named ``[x]`` vanished from the closing table's output path (rich read it as a
+    style), and one named ``[/]`` crashed ``render`` after the paid render had delivered."""
+    from rich.console import Console
+
+    folder = "/out/[x] [/] [/red]"
+    files = {"video": f"{folder}/film.mp4", "srt": f"{folder}/[b]film.srt"}
+    console = Console(width=400, record=True)
+    console.print(report_table(_report(output=f"{folder}/film.mp4", files=files)))
+    text = console.export_text()
+    assert f"output: {folder}/film.mp4  captions:" in text  # the caption wraps after it
+    assert "[b]film.srt" in text
+
+
+def test_an_error_naming_a_path_with_brackets_prints_it_as_written(tmp_path):
+    """``shotline plan "[x]/nope.yaml"`` said ``error: /nope.yaml: no such file``."""
+    from typer.testing import CliRunner
+
+    from shotline.cli import app
+
+    missing = tmp_path / "[x] [/]" / "nope.yaml"
+    result = CliRunner().invoke(app, ["plan", str(missing), "--providers", "emulated"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {missing}: no such file" in result.output
