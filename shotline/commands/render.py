@@ -106,9 +106,10 @@ def watch(
     console: Console,
     resume: str = RESUME,
 ) -> None:
-    """``drive`` the job, with its live progress on ``console`` unless ``quiet``. SIGINT (Ctrl-C)
-    and SIGTERM stop it politely (``shotline.stopping``): the job is left unfinished, and the
-    command exits 130 or 143 saying so and how it is ``resume``d."""
+    """``drive`` the job, with its live progress on ``console`` unless ``quiet`` (``--json``: a
+    stop is then also a JSON object on stdout). SIGINT (Ctrl-C) and SIGTERM stop it politely
+    (``shotline.stopping``): the job is left unfinished, and the command exits 130 or 143 saying
+    so and how it is ``resume``d."""
     from rich.live import Live
 
     from shotline.progress import JobProgress
@@ -126,33 +127,38 @@ def watch(
     except KeyboardInterrupt as stop:
         if not quiet:
             console.print()  # below the live table
-        stopped(ctx, job_id, stop, console, resume)
+        stopped(ctx, job_id, stop, console, resume, as_json=quiet)
     except DiskFull as full:
         if not quiet:
             console.print()
-        out_of_space(ctx, job_id, full, console, resume)
+        out_of_space(ctx, job_id, full, console, resume, as_json=quiet)
     console.print()
 
 
 def out_of_space(
-    ctx: RunContext, job_id: str, full: DiskFull, console: Console, resume: str
+    ctx: RunContext, job_id: str, full: DiskFull, console: Console, resume: str, *, as_json: bool
 ) -> NoReturn:
     """A step met a full disk: stop the engine, say where space is wanted, exit 1."""
     from shotline.stopping import stop_engine
 
     stop_engine()
     folders = ", ".join(str(folder) for folder in ctx.settings.written_folders)
-    console.print(
-        f"[red]error:[/] {full} (shotline writes under {folders}): job {job_id} is unfinished "
-        f"and keeps what it paid for; free space, then {resume}",
-        highlight=False,
-        soft_wrap=True,
+    said = (
+        f"{full} (shotline writes under {folders}): job {job_id} is unfinished and keeps what it "
+        f"paid for; free space, then {resume}"
     )
+    _say_stopped(console, said, as_json, error="DiskFull", job_id=job_id, status="unfinished")
     raise typer.Exit(1)
 
 
 def stopped(
-    ctx: RunContext, job_id: str, stop: KeyboardInterrupt, console: Console, resume: str
+    ctx: RunContext,
+    job_id: str,
+    stop: KeyboardInterrupt,
+    console: Console,
+    resume: str,
+    *,
+    as_json: bool = False,
 ) -> NoReturn:
     """The render was stopped by a signal: stop the engine, say what is left, exit 128 + it."""
     from pipeline.engine import ended
@@ -163,19 +169,27 @@ def stopped(
     idle = celery or stop_engine()
     status = ended(ctx, job_id)
     if status in JOB_ENDED:  # its last step ended during the stop
-        left = f"ended ({status}) as it stopped"
+        left, state = f"ended ({status}) as it stopped", str(status)
     elif celery:
-        left = f"goes on on the workers (`shotline jobs show {job_id}`)"
+        left, state = f"goes on on the workers (`shotline jobs show {job_id}`)", "running"
     else:
-        left = f"is unfinished and keeps what it paid for; {resume}"
-    console.print(
-        f"stopped ({signal.Signals(signum).name}): job {job_id} {left}",
-        highlight=False,
-        soft_wrap=True,
-    )
+        left, state = f"is unfinished and keeps what it paid for; {resume}", "unfinished"
+    said = f"stopped ({signal.Signals(signum).name}): job {job_id} {left}"
+    _say_stopped(console, said, as_json, error="Stopped", job_id=job_id, status=state)
     if not idle:
         end_by_signal(signum)
     raise typer.Exit(exit_code(signum))
+
+
+def _say_stopped(
+    console: Console, said: str, as_json: bool, *, error: str, job_id: str, status: str
+) -> None:
+    """The line saying why a render stopped, on ``console`` as written (paths are not markup);
+    with ``--json`` also the object a script reads on stdout, shaped as ``fail_with``'s."""
+    line = f"error: {said}" if error == "DiskFull" else said
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        typer.echo(json.dumps({"error": error, "detail": said, "job": job_id, "status": status}))
 
 
 def refuse_overwrite(ctx: RunContext, board: Storyboard, mode: Mode, output: Path) -> None:

@@ -10,6 +10,7 @@ elsewhere it is skipped), sized so that the first write to fail is a segment FFm
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -110,6 +111,9 @@ def test_a_full_disk_stops_the_render_and_the_same_command_resumes_it(
     assert any(f"error: no space left on device: {met}" in said for met in MET), said[-2000:]
     assert f"shotline writes under {data}" in said
     assert "is unfinished and keeps what it paid for; free space, then run the same command" in said
+    reported = json.loads(stopped.stdout)  # --json: the stop as an object on stdout
+    assert (reported["error"], reported["status"]) == ("DiskFull", "unfinished"), reported
+    assert reported["detail"].startswith("no space left on device: "), reported
     before = _shots(data)
     assert before.pop("job")[0] == "running"
     assert all(status != "failed" for status, _ in before.values()), before

@@ -10,6 +10,7 @@ wanted (provider jobs in flight, clips being gated or normalised)."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import platform
 import signal
@@ -109,20 +110,28 @@ def test_ctrl_c_while_polling_leaves_the_provider_jobs_in_flight(tmp_path: Path)
     """Ctrl-C (SIGINT to the terminal's process group) while provider jobs render: nothing is
     failed nor settled by the stop. Before the fix the polls queued at that moment ran on during
     the interpreter's exit, after the in-process emulator had stopped: their attempts failed and
-    were settled as paid, and the next run paid for those shots again."""
+    were settled as paid, and the next run paid for those shots again.
+
+    With ``--json`` the stop is also a JSON object naming the job (stdout was empty before)."""
     board = small_teaser(tmp_path)
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO))
     db = Path(os.environ["SHOTLINE_DATA_DIR"]) / "shotline.db"
     log = tmp_path / "render.log"
-    process = _render(board, dict(os.environ, COLUMNS="100"), log, "--scenario", str(scenario))
+    env = dict(os.environ, COLUMNS="100")
+    process = _render(board, env, log, "--scenario", str(scenario), "--json")
     rendering = "select 1 from attempt where status = 'rendering' group by 1 having count(*) >= 3"
     _signal_when(process, db, rendering, lambda: os.killpg(process.pid, signal.SIGINT))
     process.wait(90)
     failed = _query(db, "select status, error from attempt where status in "
                         "('failed', 'rejected', 'cancelled')")  # fmt: skip
     assert failed == [], failed
-    _assert_stopped(process, log, "SIGINT", 130)
+    text = _assert_stopped(process, log, "SIGINT", 130)
+    said = [json.loads(line) for line in text.splitlines() if line.startswith('{"error"')]
+    (job,) = _query(db, "select id from job")
+    assert said == [{"error": "Stopped", "detail": said[0]["detail"], "job": job[0],
+                     "status": "unfinished"}], text  # fmt: skip
+    assert said[0]["detail"].startswith(f"stopped (SIGINT): job {job[0]} is unfinished")
 
 
 @pytest.mark.slow
