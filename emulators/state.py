@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import secrets
 import threading
 import time
 import uuid
@@ -28,6 +29,9 @@ Outcome = Literal["ok", "safety_refusal", "job_failure", "result_error", "lost_j
 @dataclass
 class Job:
     id: str
+    draw: str
+    """The job's seeded draw (hex): its picture derives from it, so the same scenario renders the
+    same clips; ``id`` is the draw mixed with the emulator's own nonce (``Emulator.nonce``)."""
     provider: str
     model: str
     spec: ClipSpec
@@ -95,6 +99,10 @@ class Emulator:
     def __init__(self, scenario: Scenario, media_dir: Path) -> None:
         self.scenario = scenario
         self.media_dir = media_dir
+        self.nonce = secrets.randbits(128)
+        """A provider never hands out a job id twice: each emulator mixes its own nonce into the
+        seeded draws, so a restarted emulator, or another process's, names new jobs anew (a
+        second process resuming a job once got ids its first emulator had given other shots)."""
         self.jobs: dict[str, Job] = {}
         self.stats = Stats()
         self._lock = threading.RLock()
@@ -209,8 +217,10 @@ class Emulator:
         """Register an accepted job: draw its latency, outcome and defects from the scenario."""
         with self._lock:
             profile = self.profile(provider, spec.model)
+            draw = self._rng(spec.model).getrandbits(128)
             job = Job(
-                id=f"{prefix}{uuid.UUID(int=self._rng(spec.model).getrandbits(128)).hex}",
+                id=f"{prefix}{uuid.UUID(int=draw ^ self.nonce).hex}",
+                draw=uuid.UUID(int=draw).hex,
                 provider=provider,
                 model=spec.model,
                 spec=capped(spec, self.scenario.media.max_side),
@@ -263,7 +273,7 @@ class Emulator:
             job.started_at = time.monotonic()
             active.append(job)
             if job.outcome in ("ok", "result_error"):
-                out = self.media_dir / f"{job.id}.mp4"
+                out = self.media_dir / f"{job.draw}.mp4"
                 job.render = self._pool.submit(render_clip, job.spec, out, job.defects)
 
     def _finished(self, job: Job) -> bool:
