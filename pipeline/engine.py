@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from foundation import stopping
 from foundation.states import JOB_ENDED, JobStatus
-from pipeline import assembly, closing, dispatch, reaper
+from pipeline import assembly, closing, dispatch, driver, reaper
 from pipeline import steps as cursors
 from pipeline.context import RunContext
 from pipeline.recovery import HELD_STEP
@@ -33,16 +33,20 @@ class EmbeddedEngine:
         self.scheduler = dispatch.scheduler(settings.io_workers, settings.cpu_workers, nice)
 
     def start(self, job_id: str) -> Future[str]:
-        """Start (or resume) driving a job; the future holds its final status."""
+        """Start (or resume) driving a job; the future holds its final status.
+        ``driver.DrivenElsewhereError`` when another process on this machine drives it."""
         with session_scope(self.ctx.db_url) as session:
             status = session.get_one(Job, job_id).status
         if status in JOB_ENDED:
             done: Future[str] = Future()
             done.set_result(status)
             return done
-        return self.scheduler.drive(
+        held = driver.claim(self.ctx.settings, job_id)  # one process drives a job
+        future = self.scheduler.drive(
             self.ctx, job_id, partial(resume, self.ctx, job_id), partial(ended, self.ctx, job_id)
         )
+        future.add_done_callback(lambda _: held.release())
+        return future
 
     def run(self, job_id: str) -> str:
         """Run (or resume) a job to its end; returns the final status. The caller waits in slices

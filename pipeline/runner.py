@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from sqlalchemy import select
 
 from foundation.states import JOB_UNFINISHED
-from pipeline import wakeups
+from pipeline import driver, wakeups
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from store.db import session_scope
@@ -35,13 +35,16 @@ class JobRunner:
             self._running[job_id] = self._start(job_id)
 
     def _start(self, job_id: str) -> Future[str]:
+        failed: Future[str] = Future()
         try:
             return self.engine.start(job_id)
+        except driver.DrivenElsewhereError as exc:
+            log.warning("%s; this process leaves it", exc)
+            failed.set_exception(exc)
         except Exception as exc:
             log.exception("job %s could not start; it stays resumable", job_id)
-            failed: Future[str] = Future()
             failed.set_exception(exc)
-            return failed
+        return failed
 
     def is_running(self, job_id: str) -> bool:
         with self._lock:
@@ -57,12 +60,17 @@ class JobRunner:
         wakeups.notify(attempt_id)
 
     def resume_unfinished(self) -> list[str]:
-        """Submit every job a previous process left unfinished; returns their ids."""
+        """Submit every job a previous process left unfinished (not those another process on
+        this machine runs now, ``pipeline.driver``); returns their ids."""
         with session_scope(self.ctx.db_url) as session:
             ids = list(session.scalars(select(Job.id).where(Job.status.in_(JOB_UNFINISHED))))
-        for job_id in ids:
+        busy = {job_id for job_id in ids if driver.holder_elsewhere(self.ctx.settings, job_id)}
+        if busy:
+            log.info("not resumed, other processes run them: %s", ", ".join(sorted(busy)))
+        resumed = [job_id for job_id in ids if job_id not in busy]
+        for job_id in resumed:
             self.submit(job_id)
-        return ids
+        return resumed
 
     def wait(self, job_id: str, timeout: float | None = None) -> str:
         with self._lock:

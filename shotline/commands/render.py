@@ -69,6 +69,8 @@ def run_render(
     print_ = fingerprint(board, mode, ctx.providers, output)
     job_id = _unfinished_job(ctx, print_)
     resumed = job_id is not None
+    if job_id is not None:
+        refuse_driven_elsewhere(ctx, job_id)
     if job_id is None:
         job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
     console.print(f"job {job_id}" + (" (resuming it: it was unfinished)" if resumed else ""))
@@ -79,6 +81,15 @@ def run_render(
     if report.get("output") and ctx.assets.remote:
         copy_delivered(ctx, str(report["output"]), output)
     return report
+
+
+def refuse_driven_elsewhere(ctx: RunContext, job_id: str) -> None:
+    """Refuse to resume a job another process on this machine runs now (``pipeline.driver``);
+    the Celery engine's commands only follow their jobs, so any number may."""
+    from pipeline.driver import DrivenElsewhereError, holder_elsewhere
+
+    if ctx.settings.engine != "celery" and (holder := holder_elsewhere(ctx.settings, job_id)):
+        raise DrivenElsewhereError(job_id, holder)
 
 
 def copy_delivered(ctx: RunContext, ref: str, output: Path) -> None:

@@ -39,13 +39,20 @@ def run_resume(ref: str, scenario: Path | None, *, as_json: bool) -> None:
     from foundation.settings import get_settings
     from pipeline.context import RunContext
     from pipeline.report import job_report
-    from shotline.commands.render import _start_emulator, conclude, copy_delivered, watch
+    from shotline.commands.render import (
+        _start_emulator,
+        conclude,
+        copy_delivered,
+        refuse_driven_elsewhere,
+        watch,
+    )
 
     console = Console(stderr=as_json)
     try:
         settings = get_settings()
         job_id, providers, keys, output = unfinished(settings.db_url, ref)
         ctx = RunContext.create(providers, settings)
+        refuse_driven_elsewhere(ctx, job_id)
         with ExitStack() as stack:
             if ctx.emulated:
                 _start_emulator(ctx, stack, scenario)
