@@ -4,6 +4,7 @@ enqueues at start the API jobs a previous run committed but never enqueued."""
 
 from __future__ import annotations
 
+import socket
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -117,6 +118,8 @@ def serve_api(
     from shotline.stopping import stop_signals
 
     with ExitStack() as stack:
+        listener = stack.enter_context(listen(host, port))  # before any job is resumed
+        port = listener.getsockname()[1]  # the one the system chose for port 0
         ctx, runner = build_server(providers, scenario, stack)
         app = create_app(ctx, runner)
         resumed = runner.resume_unfinished()
@@ -132,11 +135,27 @@ def serve_api(
         with stop_signals() as caught:
             server = _server_class()(uvicorn.Config(app, **server_options(host, port)))
             with suppress(KeyboardInterrupt):  # as ``uvicorn.run``
-                server.run()
+                server.run(sockets=[listener])
         if caught:
             stop_embedded(ctx, caught[0], console)
         if not server.started:
-            raise typer.Exit(3)  # uvicorn's STARTUP_FAILURE (the port is taken...)
+            raise typer.Exit(3)  # uvicorn's STARTUP_FAILURE
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before the engine resumes any job: a port another
+    server holds ends ``serve`` here (exit 1, naming it). Before, the second server resumed the
+    unfinished jobs, said it served, then failed to bind and stopped them (uvicorn's exit 3)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).split(" (while attempting", 1)[0]  # create_server's
+        raise AddressUnusableError(f"cannot serve on {host}:{port}: {why}") from exc
+
+
+class AddressUnusableError(ShotlineError):
+    """``--host``/``--port`` cannot be listened on (taken, or not an address of this machine)."""
 
 
 def _server_class() -> type[Any]:

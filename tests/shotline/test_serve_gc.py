@@ -25,5 +25,5 @@ def test_the_server_starts_serving_with_its_startup_objects_frozen(monkeypatch):
         serve_api("127.0.0.1", 0, "local", Console(quiet=True))
     finally:
         gc.unfreeze()
-    assert seen["options"]["port"] == 0
+    assert seen["options"]["port"] > 0  # the port the system chose for 0, bound before
     assert seen["frozen"] > max(before, 10_000)

@@ -1,0 +1,55 @@
+"""``shotline serve`` on a port another server holds ends before it touches any job."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from foundation.settings import get_settings
+from pipeline.context import RunContext
+from pipeline.planning import create_job
+from store.db import migrate, session_scope
+from store.models import Event, Job
+from tests.pipeline.conftest import shot, tiny_board
+
+
+def _state(db_url: str, job_id: str) -> tuple[str, int]:
+    with session_scope(db_url) as session:
+        status = session.get_one(Job, job_id).status
+        events = session.scalar(
+            select(func.count()).select_from(Event).where(Event.job_id == job_id)
+        )
+    return status, int(events or 0)
+
+
+def test_a_taken_port_is_named_and_no_job_is_resumed(tmp_path: Path) -> None:
+    """Before, the second server resumed the unfinished jobs, said it served, then failed to
+    bind (uvicorn's exit 3) and stopped the jobs it had started."""
+    ctx = RunContext.create("local", get_settings())
+    migrate(ctx.db_url)
+    job_id = create_job(ctx, tiny_board(shot("a")), output=tmp_path / "o.mp4")
+    before = _state(ctx.db_url, job_id)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        argv = [
+            sys.executable,
+            "-m",
+            "shotline",
+            "serve",
+            "--port",
+            str(port),
+            "--providers",
+            "local",
+        ]
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, env=dict(os.environ)
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"error: cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "shotline API on" not in done.stdout + done.stderr
+    assert _state(ctx.db_url, job_id) == before
