@@ -71,7 +71,7 @@ def begin_in(ctx: RunContext, session: Session, shot: Shot) -> tuple[Attempt | N
         return None, 0.0
     step: NextStep = next_step(ShotRoute.from_json(shot.route), attempts, ctx.settings)
     if step.candidate is None:
-        _fail_shot(session, job, shot, step.reason)
+        _fail_shot(session, job, shot, _with_last_error(step.reason, attempts))
         return None, 0.0
     reason = refusals.opening_reason(step.reason, attempts)
     opened = (step.candidate, reason, len(attempts) + 1)
@@ -155,6 +155,15 @@ def fail_shot(ctx: RunContext, shot_pk: int, reason: str, stage: str = "attempts
 def fail_shot_in(session: Session, shot: Shot, reason: str, stage: str = "attempts") -> None:
     """``fail_shot`` in the caller's transaction, on the shot row it holds."""
     _fail_shot(session, None, shot, reason, stage)
+
+
+def _with_last_error(reason: str, attempts: list[Attempt]) -> str:
+    """Why the shot has no next attempt, with the last attempt's error when it failed: "attempt
+    budget of 4 used up" alone hid a provider no request reached (``connection refused``)."""
+    last = attempts[-1] if attempts else None
+    if last is None or last.status != AttemptStatus.FAILED or not last.error:
+        return reason
+    return f"{reason}; the last attempt: {last.error}"
 
 
 def _fail_shot(

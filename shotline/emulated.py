@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from foundation.errors import InvalidInputError, Problem
+from foundation.errors import InvalidInputError, Problem, ShotlineError
 
 if TYPE_CHECKING:
     from pipeline.context import RunContext
@@ -36,9 +36,34 @@ def emulator_urls(
             ],
         )
     if emulator_url:
+        check_answers(emulator_url)
         return urls_for(emulator_url)
     handle = stack.enter_context(start_emulator(scenario))
     return dict(handle.base_urls), dict(handle.judge_base_urls)
+
+
+class EmulatorUnavailableError(ShotlineError):
+    """No emulator answers at ``SHOTLINE_EMULATOR_URL``: nothing was made."""
+
+
+HEALTH_TIMEOUT_S = 5.0
+
+
+def check_answers(emulator_url: str) -> None:
+    """Ask the emulator at ``emulator_url`` for its health before any job is made. Before, a
+    render against a mistyped or stopped one spent every shot's attempts on ``connection
+    refused`` and failed as "attempt budget of 4 used up"."""
+    import httpx
+
+    health = f"{emulator_url.rstrip('/')}/_emulator/health"
+    try:
+        answer = httpx.get(health, timeout=HEALTH_TIMEOUT_S)
+        answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise EmulatorUnavailableError(
+            f"no emulator answers at SHOTLINE_EMULATOR_URL={emulator_url} ({exc}): start one "
+            "with `shotline emulate`, or unset the variable to start one in this process"
+        ) from None
 
 
 def use_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:

@@ -140,11 +140,18 @@ class TestRetriesAndFallbacks:
 
     def test_attempt_budget_bounds_retries(self, ctx, tmp_path, scripted):
         ctx.settings.max_attempts_per_shot = 2
-        scripted(failures={"a": [TransientError("x", "local") for _ in range(5)]})
+        refused = "connection failed: [Errno 111] Connection refused"
+        scripted(failures={"a": [TransientError(refused, "local") for _ in range(5)]})
         job_id, status = _run(ctx, tiny_board(shot("a")), tmp_path)
-        _, _, tries, _ = _rows(ctx, job_id)
+        job, _, tries, _ = _rows(ctx, job_id)
         assert status == "failed"
         assert len(tries["a"]) == 2
+        # the cause is named, not only the budget (it was "attempt budget of 2 used up")
+        assert (
+            job.error
+            == f"shot a: attempt budget of 2 used up; the last attempt: {tries['a'][1].error}"
+        )
+        assert refused in job.error
 
 
 class TestContinuity:

@@ -135,3 +135,34 @@ def test_scenario_file_must_exist(monkeypatch, tmp_path: Path):
     get_settings.cache_clear()
     with ExitStack() as stack, pytest.raises(InvalidInputError, match="cannot read scenario"):
         build_server("emulated", tmp_path / "missing.yaml", stack)
+
+
+@pytest.mark.parametrize("command", ["render", "serve"])
+def test_an_emulator_url_nothing_answers_is_named_before_any_job(monkeypatch, tmp_path, command):
+    """Before, a render against a stopped emulator spent every shot's attempts on ``connection
+    refused`` and failed as "attempt budget of 4 used up"; ``serve`` started and did the same to
+    each job it was given."""
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("SHOTLINE_EMULATOR_URL", url)
+    get_settings.cache_clear()
+    board = tmp_path / "board.yaml"
+    board.write_text(
+        "title: t\nscenes: [{id: s, shots: [{id: a, prompt: a calm sea, duration: 1}]}]\n"
+    )
+    args = {
+        "render": ["render", str(board), "-o", str(tmp_path / "o.mp4")],
+        "serve": ["serve", "--port", "0"],
+    }
+    result = CliRunner().invoke(cli, [*args[command], "--providers", "emulated"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert f"error: no emulator answers at SHOTLINE_EMULATOR_URL={url} (" in output
+    assert "Connection refused" in output
+    assert not (tmp_path / "o.mp4").exists()
+    jobs = CliRunner().invoke(cli, ["jobs", "list", "--json"])
+    assert jobs.exit_code == 0, jobs.output
+    assert jobs.stdout.strip() == "[]", "no job was made"
