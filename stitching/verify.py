@@ -113,15 +113,23 @@ def _cut(shot: ShotPlan, frames: dict[int, Gray], margin: int, planned: frozense
             return 0.0
         return mad(frames[k], frames[k - 1]) if k in frames and k - 1 in frames else 0.0
 
+    def cut_like(k: int) -> bool:
+        """A change that stands out from the frames around it, as a cut does from a shot's own
+        motion."""
+        around = max(score(n) for n in (k - 2, k - 1, k + 1, k + 2))
+        return score(k) >= CUT_MIN_SCORE and score(k) >= CUT_CONTRAST * around
+
     at = score(j)
     around = max(score(k) for k in (j - 2, j - 1, j + 1, j + 2))
-    detected = at >= CUT_MIN_SCORE and at >= CUT_CONTRAST * around
+    detected = cut_like(j)
     # Frames j-1 and j are the two shots' own frames (stream copy), so a low score at j means the
     # shots look alike there: no visible cut is expected. The join is misplaced only when a cut-like
-    # change shows up elsewhere in the decoded window and is stronger than the one at j.
+    # change shows up elsewhere in the decoded window and is stronger than the one at j. A shot's
+    # own motion is not one: a ``continues`` shot out of a busy one (every frame 9 grey levels from
+    # the last) joins it at 6, and its join was failed as misplaced after every shot was paid.
     window = range(j - margin, j + shot.transition_frames + margin + 1)
-    elsewhere = max((score(k) for k in window if k != j), default=0.0)
-    misplaced = not detected and elsewhere >= CUT_MIN_SCORE and elsewhere > at
+    elsewhere = max((score(k) for k in window if k != j and cut_like(k)), default=0.0)
+    misplaced = not detected and elsewhere > at
     return {"shot": shot.shot_id, "frame": j, "score": round(at, 2), "neighbours": round(around, 2),
             "detected": detected, "misplaced": misplaced}  # fmt: skip
 

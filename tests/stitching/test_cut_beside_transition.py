@@ -85,3 +85,26 @@ def test_a_short_shot_under_the_next_fade_is_not_black_at_its_cut(media, tmp_pat
     clean = result.verification["checks"]["joins_clean"]
     assert clean["passed"], clean
     assert clean["joins"][0]["black_run"] == 0, clean  # the fade's black is the fade's join's
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_join_inside_busy_motion_is_not_misplaced(media, tmp_path, seed):
+    """Two shots whose every frame moves far from the last (grain over grey, as a busy animatic or
+    a ``continues`` shot out of one): the join changes the picture no more than the shots' own
+    motion, so no cut is seen and none is misplaced. Before, any frame of that motion in the
+    window scoring over the join's made it misplaced: an explorer board failed so at its stitch,
+    after every shot was paid."""
+    profile = OutputProfile(96, 54, 12.5)
+    items = []
+    for i in range(2):
+        grain = f"noise=alls=40:allf=t:all_seed={seed * 10 + i}"
+        clip = make_clip(media / f"grain-{seed}-{i}.mp4", "color=c=0x808080:s=96x54:r=12.5",
+                         "anullsrc=r=48000:cl=stereo", 1.0, vf=grain)  # fmt: skip
+        segment = normalise(clip, profile, 12, tmp_path / f"s{i}.mp4")
+        items.append((f"s{i}", segment, Transition.parse("cut")))
+    plan = plan_edit(items, profile)
+    result = assemble(plan, tmp_path / "out.mp4")  # raised VerificationError: cut misplaced
+    (join,) = result.verification["checks"]["cuts"]["joins"]
+    assert join["score"] >= 6.0, join  # the join changes the picture as much as a faint cut
+    assert not join["detected"], join  # but no more than the grain does around it
+    assert not join["misplaced"], join
