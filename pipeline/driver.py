@@ -8,9 +8,9 @@ rendered again. The lock is a POSIX record lock (``fcntl.lockf``): the kernel dr
 process ends, however it ends, so a killed render leaves nothing to clean up, and a child forked
 by the process does not inherit it.
 
-The lock is per machine (the data folder's): embedded engines on two machines that share one
-PostgreSQL do not see each other's locks; the Celery engine does not use them (its workers share
-every job, and its commands only follow jobs).
+The lock lives in the data folder: embedded engines with different data folders (on two
+machines) that share one PostgreSQL do not see each other's locks; the Celery engine does not use
+them (its workers share every job, and its commands only follow jobs).
 """
 
 from __future__ import annotations
@@ -30,6 +30,17 @@ _held: dict[Path, int] = {}
 """This process's locks: the lock file's path -> its descriptor (closing it drops the lock)."""
 _guard = threading.Lock()
 RETRIES = 5  # a lock file replaced between our open and our lock: take the new one
+
+
+def _forget_in_child() -> None:
+    """A forked child holds none of its parent's record locks (the kernel keeps them per
+    process): it must not believe it does."""
+    for fd in _held.values():
+        os.close(fd)  # the parent's locks stay: closing a copy ends only this process's own
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class DrivenElsewhereError(ConflictError):

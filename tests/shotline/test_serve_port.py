@@ -36,16 +36,8 @@ def test_a_taken_port_is_named_and_no_job_is_resumed(tmp_path: Path) -> None:
     before = _state(ctx.db_url, job_id)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        argv = [
-            sys.executable,
-            "-m",
-            "shotline",
-            "serve",
-            "--port",
-            str(port),
-            "--providers",
-            "local",
-        ]
+        argv = [sys.executable, "-m", "shotline", "serve", "--port", str(port),
+                "--providers", "local"]  # fmt: skip
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=60, env=dict(os.environ)
         )
