@@ -6,7 +6,7 @@ import hashlib
 import json
 import signal
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -128,7 +128,7 @@ def watch(
 
     stop_on_disk_full()
     try:
-        with stop_signals():
+        with stop_signals(hangup=True):
             if quiet:
                 drive(ctx, job_id, None)
                 return
@@ -198,9 +198,12 @@ def _say_stopped(
     """The line saying why a render stopped, on ``console`` as written (paths are not markup);
     with ``--json`` also the object a script reads on stdout, shaped as ``fail_with``'s."""
     line = f"error: {said}" if error == "DiskFull" else said
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if as_json:
-        typer.echo(json.dumps({"error": error, "detail": said, "job": job_id, "status": status}))
+    with suppress(OSError):  # after a hangup the terminal may be gone: the stop goes on
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if as_json:
+            typer.echo(
+                json.dumps({"error": error, "detail": said, "job": job_id, "status": status})
+            )
 
 
 def refuse_overwrite(ctx: RunContext, board: Storyboard, mode: Mode, output: Path) -> None:
