@@ -21,8 +21,8 @@ from foundation import stopping
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 HANGUP = signal.SIGHUP
 """A hangup ended a render at once (Python's default): a create in flight then had no stored job
-id, and the next run asked for ``shotline resolve``. ``serve`` keeps the default: uvicorn handles
-only SIGINT and SIGTERM, and a service manager's SIGHUP asks for no stop."""
+id, and the next run asked for ``shotline resolve``. ``serve`` keeps the default (it ends at once,
+as after a kill): uvicorn handles only SIGINT and SIGTERM."""
 STOP_GRACE_S = 30.0
 """How long the steps running at a stop may take to end (a gate decoding its clip, a provider
 request); past it the process ends by its signal, which loses nothing either (as a kill)."""
