@@ -7,7 +7,9 @@ SQLAlchemy, PyAV, OpenCV...) inside its function. ``tests/shotline/test_startup.
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
 from typing import Annotated
 
 import typer
@@ -109,4 +111,13 @@ def _startup(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _printable_output()
     app()
+
+
+def _printable_output() -> None:
+    """Standard output that cannot encode a character (a terminal in Latin-1, or
+    ``PYTHONIOENCODING=ascii``) escapes it, as standard error already does: a storyboard titled
+    with an emoji ended ``plan``, and ``render`` after its paid render, in UnicodeEncodeError."""
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")

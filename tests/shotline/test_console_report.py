@@ -114,3 +114,23 @@ def test_an_error_naming_a_path_with_brackets_prints_it_as_written(tmp_path):
     result = CliRunner().invoke(app, ["plan", str(missing), "--providers", "emulated"])
     assert result.exit_code == 2, result.output
     assert f"error: {missing}: no such file" in result.output
+
+
+def test_a_title_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path):
+    """Standard output in Latin-1 (a legacy locale, or ``PYTHONIOENCODING``): a storyboard titled
+    with an emoji ended ``plan`` in UnicodeEncodeError, and ``render`` after its paid render."""
+    import os
+    import subprocess
+    import sys
+
+    board = tmp_path / "board.yaml"
+    board.write_text(
+        'title: "harbour \\U0001F3AC night"\n'
+        "scenes: [{id: s, shots: [{id: a, prompt: a calm sea, duration: 1}]}]\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, PYTHONIOENCODING="latin-1", COLUMNS="200")
+    done = subprocess.run([sys.executable, "-m", "shotline", "plan", str(board), "--providers",
+                           "local"], capture_output=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode("latin-1")[-2000:]
+    assert "harbour \\U0001f3ac night: preview plan (1 shots)" in done.stdout.decode("latin-1")
