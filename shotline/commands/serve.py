@@ -124,7 +124,7 @@ def serve_api(
         app = create_app(ctx, runner)
         resumed = runner.resume_unfinished()
         console.print(
-            f"shotline API on http://{host}:{port}  (engine {ctx.settings.engine}, providers "
+            f"shotline API on http://{f'[{host}]' if ':' in host else host}:{port}  (engine {ctx.settings.engine}, providers "
             f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
         )
         freeze_startup_objects()
