@@ -25,6 +25,8 @@ class JobRunner:
         self.ctx = ctx
         self.engine = EmbeddedEngine(ctx, nice=ctx.settings.pipeline_nice)
         self._running: dict[str, Future[str]] = {}
+        self.left_to_others: list[str] = []
+        """The unfinished jobs ``resume_unfinished`` left to the processes running them."""
         self._lock = threading.Lock()
 
     def submit(self, job_id: str) -> None:
@@ -65,8 +67,7 @@ class JobRunner:
         with session_scope(self.ctx.db_url) as session:
             ids = list(session.scalars(select(Job.id).where(Job.status.in_(JOB_UNFINISHED))))
         busy = {job_id for job_id in ids if driver.holder_elsewhere(self.ctx.settings, job_id)}
-        if busy:
-            log.info("not resumed, other processes run them: %s", ", ".join(sorted(busy)))
+        self.left_to_others = sorted(busy)
         resumed = [job_id for job_id in ids if job_id not in busy]
         for job_id in resumed:
             self.submit(job_id)

@@ -126,6 +126,7 @@ def serve_api(
         console.print(
             f"shotline API on http://{f'[{host}]' if ':' in host else host}:{port}  (engine {ctx.settings.engine}, providers "
             f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
+            + _left_note(runner)
         )
         freeze_startup_objects()
         # uvicorn stops serving on SIGINT/SIGTERM, restores the handlers it found and raises the
@@ -140,6 +141,12 @@ def serve_api(
             stop_embedded(ctx, caught[0], console)
         if not server.started:
             raise typer.Exit(3)  # uvicorn's STARTUP_FAILURE
+
+
+def _left_note(runner: JobRunner) -> str:
+    """The unfinished jobs another process runs now (``pipeline.driver``), which this one left."""
+    left = getattr(runner, "left_to_others", [])
+    return f" (left {len(left)} to the processes running them: {', '.join(left)})" if left else ""
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -63,6 +63,7 @@ def test_a_running_job_is_left_to_the_process_that_runs_it(tmp_path: Path) -> No
         settings = Settings()
         runner = JobRunner(RunContext.create("emulated", settings))
         assert runner.resume_unfinished() == []
+        assert runner.left_to_others == [str(job)]  # serve's banner names them
         assert not runner.is_running(str(job))
         holder = holder_elsewhere(settings, str(job))
     finally:
