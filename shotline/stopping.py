@@ -1,6 +1,6 @@
 """How a command that runs jobs in this process (``render``, ``commit``, ``serve``) stops on SIGINT
-(Ctrl-C) or SIGTERM (systemd, docker, Kubernetes); a command watching its job (``render``,
-``commit``, ``jobs resume``) also on SIGHUP (its terminal closed, an SSH session dropped).
+(Ctrl-C), SIGTERM (systemd, docker, Kubernetes) or SIGHUP (its terminal closed, an SSH session
+dropped).
 
 The first signal stops the engine politely (``pipeline.dispatch.stop``): nothing more starts, the
 FFmpeg runs in hand end, the steps running now end (a provider request in flight completes, so its
@@ -18,11 +18,11 @@ from types import FrameType
 
 from foundation import stopping
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 HANGUP = signal.SIGHUP
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, HANGUP)
 """A hangup ended a render at once (Python's default): a create in flight then had no stored job
-id, and the next run asked for ``shotline resolve``. ``serve`` keeps the default (it ends at once,
-as after a kill): uvicorn handles only SIGINT and SIGTERM."""
+id, and the next run asked for ``shotline resolve``. ``serve`` has uvicorn handle it as it
+handles SIGINT and SIGTERM (``serve._server_class``)."""
 STOP_GRACE_S = 30.0
 """How long the steps running at a stop may take to end (a gate decoding its clip, a provider
 request); past it the process ends by its signal, which loses nothing either (as a kill)."""
@@ -48,27 +48,26 @@ def exit_code(signum: int) -> int:
 
 
 @contextmanager
-def stop_signals(*, hangup: bool = False) -> Iterator[list[int]]:
-    """Within: SIGTERM (and SIGHUP with ``hangup``) stops like Ctrl-C, each raising
-    ``Interrupted`` in the main thread (as ``KeyboardInterrupt``); the list yielded holds the
-    signal caught, for code that swallows KeyboardInterrupt (``uvicorn.run`` does). Off the main
-    thread (a test calling the command), nothing changes."""
+def stop_signals() -> Iterator[list[int]]:
+    """Within: SIGTERM and SIGHUP stop like Ctrl-C, each raising ``Interrupted`` in the main
+    thread (as ``KeyboardInterrupt``); the list yielded holds the signal caught, for code that
+    swallows KeyboardInterrupt (``uvicorn.run`` does). Off the main thread (a test calling the
+    command), nothing changes."""
     caught: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield caught
         return
-    signals = (*STOP_SIGNALS, HANGUP) if hangup else STOP_SIGNALS
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         stopping.request()  # at once: an FFmpeg run the same Ctrl-C ended is a stop
-        for stop in signals:  # the second signal acts at once
+        for stop in STOP_SIGNALS:  # the second signal acts at once
             signal.signal(stop, signal.SIG_DFL)
         if signum == HANGUP:
-            _leave_terminal()
+            leave_terminal()
         caught.append(signum)
         raise Interrupted(signum)
 
-    previous = {stop: signal.signal(stop, interrupt) for stop in signals}
+    previous = {stop: signal.signal(stop, interrupt) for stop in STOP_SIGNALS}
     try:
         yield caught
     finally:
@@ -76,7 +75,7 @@ def stop_signals(*, hangup: bool = False) -> Iterator[list[int]]:
             signal.signal(stop, handler)
 
 
-def _leave_terminal() -> None:
+def leave_terminal() -> None:
     """After a hangup the terminal is gone, and a write to it fails (EIO): the live table's last
     refresh would end the command before its steps end. Standard output and error that are the
     terminal go to ``/dev/null``, as under ``nohup``; a file or pipe keeps the stop line. (A

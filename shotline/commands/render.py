@@ -128,7 +128,7 @@ def watch(
 
     stop_on_disk_full()
     try:
-        with stop_signals(hangup=True):
+        with stop_signals():
             if quiet:
                 drive(ctx, job_id, None)
                 return

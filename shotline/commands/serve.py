@@ -4,8 +4,11 @@ enqueues at start the API jobs a previous run committed but never enqueued."""
 
 from __future__ import annotations
 
+import signal
 import socket
-from contextlib import ExitStack, suppress
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -169,15 +172,34 @@ def _server_class() -> type[Any]:
     import uvicorn
 
     from foundation import stopping
+    from shotline.stopping import HANGUP, leave_terminal
 
     class StoppingServer(uvicorn.Server):
         """uvicorn's server, marking the stop as the signal arrives (``foundation.stopping``):
         its graceful shutdown can wait for open connections, and an FFmpeg run that the same
-        Ctrl-C ended meanwhile is a stop, not a failed shot."""
+        Ctrl-C ended meanwhile is a stop, not a failed shot. A hangup (its terminal closed)
+        stops it the same way: uvicorn handles only SIGINT and SIGTERM, and SIGHUP's default
+        ended the process at once, mid-request and mid-step."""
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             stopping.request()
+            if sig == HANGUP:
+                leave_terminal()
             super().handle_exit(sig, frame)
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """uvicorn's, with SIGHUP too; it is handed back before uvicorn raises the signals
+            it caught again (to ``stop_signals``' handler, which stops the engine after)."""
+            with super().capture_signals():
+                if threading.current_thread() is not threading.main_thread():
+                    yield
+                    return
+                previous = signal.signal(HANGUP, self.handle_exit)
+                try:
+                    yield
+                finally:
+                    signal.signal(HANGUP, previous)
 
     return StoppingServer
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
+import signal
+import socket
 import subprocess
 import sys
 import termios
@@ -19,9 +22,11 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
+from tests import web
 from tests.e2e.crash import small_teaser
 from tests.e2e.test_stop import SCENARIO, _left_in_session, _query
 
@@ -33,13 +38,31 @@ def _on_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def _drain(master: int, into: bytearray) -> None:
-    """Read what the render draws, as a terminal does (a full terminal buffer would block it)."""
-    try:
-        while chunk := os.read(master, 65536):
-            into.extend(chunk)
-    except OSError:  # EIO once the terminal is closed
-        pass
+class Terminal:
+    """The terminal's side of a pseudo-terminal: it reads what the program draws (a full buffer
+    would block the program) until it is closed, which hangs it up. Reads wait in ``select``
+    slices: a ``close`` while another thread sits in ``read`` does not release the master, and a
+    program that draws nothing more (``serve``) would never see the hangup."""
+
+    def __init__(self, master: int) -> None:
+        self.master, self.drawn = master, bytearray()
+        self._closing = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closing.is_set():
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # EIO: the program closed its side
+                    return
+                self.drawn.extend(chunk)
+
+    def hang_up(self) -> None:
+        self._closing.set()
+        self._reader.join(5)
+        os.close(self.master)  # SIGHUP to the session's controlling process and foreground group
 
 
 @pytest.mark.slow
@@ -58,21 +81,56 @@ def test_a_terminal_hangup_stops_the_render_as_ctrl_c_does(tmp_path: Path) -> No
             argv, cwd=tmp_path, stdin=slave, stdout=slave, stderr=err, preexec_fn=_on_terminal
         )
     os.close(slave)
-    drawn = bytearray()
-    threading.Thread(target=_drain, args=(master, drawn), daemon=True).start()
+    terminal = Terminal(master)
     deadline = time.monotonic() + 120
     while not _query(db, "select 1 from attempt where status = 'rendering'"):
         assert process.poll() is None, errors.read_text()[-3000:]
         assert time.monotonic() < deadline, "the render never began"
         time.sleep(0.05)
-    os.close(master)  # the terminal hangs up: SIGHUP to its session's foreground group
+    terminal.hang_up()
 
     assert process.wait(90) == 129, errors.read_text()[-3000:]
     assert "Traceback" not in errors.read_text()
-    assert b"rendering" in drawn  # the live table was on the terminal until it went
+    assert b"rendering" in terminal.drawn  # the live table was on the terminal until it went
     failed = _query(db, "select status, error from attempt where status in "
                         "('failed', 'rejected', 'cancelled')")  # fmt: skip
     assert failed == [], failed
     assert _query(db, "select status from job") == [("running",)]
     time.sleep(0.3)
     assert _left_in_session(process.pid) == []
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_a_terminal_hangup_stops_serve_as_ctrl_c_does(tmp_path: Path) -> None:
+    """uvicorn handles only SIGINT and SIGTERM: a hangup ended ``serve`` at once, mid-request
+    and mid-step. It now shuts down as on Ctrl-C, stops its engine, and ends by the signal."""
+    errors = tmp_path / "stderr.log"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    master, slave = os.openpty()
+    argv = [sys.executable, "-m", "shotline", "serve", "--port", str(port), "--providers", "local"]
+    with errors.open("wb") as err:
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, stdin=slave, stdout=slave, stderr=err, preexec_fn=_on_terminal
+        )
+    os.close(slave)
+    terminal = Terminal(master)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if web.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, errors.read_text()[-3000:]
+        assert time.monotonic() < deadline, "serve never answered"
+        time.sleep(0.2)
+    terminal.hang_up()
+
+    assert process.wait(60) == -signal.SIGHUP, errors.read_text()[-3000:]  # a shell sees 129
+    said = errors.read_text()
+    assert "Application shutdown complete" in said, said[-3000:]  # uvicorn's graceful stop
+    assert "engine stopped: unfinished jobs resume when `shotline serve` starts again" in said
+    assert "Traceback" not in said
