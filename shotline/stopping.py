@@ -60,19 +60,26 @@ def stop_signals() -> Iterator[list[int]]:
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         stopping.request()  # at once: an FFmpeg run the same Ctrl-C ended is a stop
-        for stop in STOP_SIGNALS:  # the second signal acts at once
+        for stop in previous:  # the second signal acts at once
             signal.signal(stop, signal.SIG_DFL)
         if signum == HANGUP:
             leave_terminal()
         caught.append(signum)
         raise Interrupted(signum)
 
-    previous = {stop: signal.signal(stop, interrupt) for stop in STOP_SIGNALS}
+    previous = {stop: signal.signal(stop, interrupt) for stop in handled()}
     try:
         yield caught
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
+
+
+def handled() -> tuple[int, ...]:
+    """The stop signals this process acts on: not those it was started ignoring, as ``nohup``
+    starts a command that must outlive its terminal (SIGHUP) and a shell a background job
+    (SIGINT)."""
+    return tuple(stop for stop in STOP_SIGNALS if signal.getsignal(stop) != signal.SIG_IGN)
 
 
 def leave_terminal() -> None:

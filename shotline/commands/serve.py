@@ -172,7 +172,7 @@ def _server_class() -> type[Any]:
     import uvicorn
 
     from foundation import stopping
-    from shotline.stopping import HANGUP, leave_terminal
+    from shotline.stopping import HANGUP, handled, leave_terminal
 
     class StoppingServer(uvicorn.Server):
         """uvicorn's server, marking the stop as the signal arrives (``foundation.stopping``):
@@ -192,7 +192,9 @@ def _server_class() -> type[Any]:
             """uvicorn's, with SIGHUP too; it is handed back before uvicorn raises the signals
             it caught again (to ``stop_signals``' handler, which stops the engine after)."""
             with super().capture_signals():
-                if threading.current_thread() is not threading.main_thread():
+                if threading.current_thread() is not threading.main_thread() or (
+                    HANGUP not in handled()  # ignored, as under ``nohup``
+                ):
                     yield
                     return
                 previous = signal.signal(HANGUP, self.handle_exit)

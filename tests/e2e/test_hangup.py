@@ -134,3 +134,40 @@ def test_a_terminal_hangup_stops_serve_as_ctrl_c_does(tmp_path: Path) -> None:
     assert "Application shutdown complete" in said, said[-3000:]  # uvicorn's graceful stop
     assert "engine stopped: unfinished jobs resume when `shotline serve` starts again" in said
     assert "Traceback" not in said
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_under_nohup_the_render_outlives_its_terminal(tmp_path: Path) -> None:
+    """A command started as ``nohup`` starts it (SIGHUP ignored, its output in a file, the
+    terminal still its session's) must outlive the terminal: the stop signals leave an ignored
+    signal ignored."""
+    board = small_teaser(tmp_path)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO))
+    db = Path(os.environ["SHOTLINE_DATA_DIR"]) / "shotline.db"
+    output = tmp_path / "nohup.out"
+    master, slave = os.openpty()
+
+    def under_nohup() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    argv = [sys.executable, "-m", "shotline", "render", str(board), "-o", "out/teaser.mp4",
+            "--providers", "emulated", "--scenario", str(scenario)]  # fmt: skip
+    with output.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, preexec_fn=under_nohup)  # fmt: skip
+    os.close(slave)
+    terminal = Terminal(master)
+    deadline = time.monotonic() + 120
+    while not _query(db, "select 1 from attempt where status = 'rendering'"):
+        assert process.poll() is None, output.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the render never began"
+        time.sleep(0.05)
+    terminal.hang_up()
+
+    assert process.wait(120) == 0, output.read_text()[-3000:]
+    assert _query(db, "select status from job") == [("delivered",)]
+    assert (tmp_path / "out" / "teaser.mp4").stat().st_size > 0
