@@ -126,8 +126,9 @@ def serve_api(
         ctx, runner = build_server(providers, scenario, stack)
         app = create_app(ctx, runner)
         resumed = runner.resume_unfinished()
+        shown = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL writes it
         console.print(
-            f"shotline API on http://{f'[{host}]' if ':' in host else host}:{port}  (engine {ctx.settings.engine}, providers "
+            f"shotline API on http://{shown}:{port}  (engine {ctx.settings.engine}, providers "
             f"{providers}, database {ctx.db_url.split('://', 1)[0]}); resumed {len(resumed)} jobs"
             + _left_note(runner)
         )
