@@ -20,6 +20,7 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,11 +32,17 @@ from tests.e2e.crash import small_teaser
 from tests.e2e.test_stop import SCENARIO, _left_in_session, _query
 
 
-def _on_terminal() -> None:
-    """The child's own session, with the pseudo-terminal on its standard input as its
-    controlling terminal (a shell's job in a terminal window)."""
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def _on_terminal(slave: int, ignoring_hangup: bool = False) -> Callable[[], None]:
+    """The child's own session, with the pseudo-terminal ``slave`` as its controlling terminal (a
+    shell's job in a terminal window); ``ignoring_hangup`` as ``nohup`` starts its command."""
+
+    def in_child() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        if ignoring_hangup:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    return in_child
 
 
 class Terminal:
@@ -65,28 +72,39 @@ class Terminal:
         os.close(self.master)  # SIGHUP to the session's controlling process and foreground group
 
 
-@pytest.mark.slow
-@pytest.mark.serial
-def test_a_terminal_hangup_stops_the_render_as_ctrl_c_does(tmp_path: Path) -> None:
+def _render_on_terminal(
+    tmp_path: Path, log: Path, under_nohup: bool
+) -> tuple[subprocess.Popen[bytes], Terminal, Path]:
+    """The teaser's render on a pseudo-terminal (its output on it, or under ``nohup`` in
+    ``log``), returned once provider jobs render: the process, its terminal, its database."""
     board = small_teaser(tmp_path)
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO))
     db = Path(os.environ["SHOTLINE_DATA_DIR"]) / "shotline.db"
-    errors = tmp_path / "stderr.log"
     master, slave = os.openpty()
     argv = [sys.executable, "-m", "shotline", "render", str(board), "-o", "out/teaser.mp4",
             "--providers", "emulated", "--scenario", str(scenario)]  # fmt: skip
-    with errors.open("wb") as err:
-        process = subprocess.Popen(
-            argv, cwd=tmp_path, stdin=slave, stdout=slave, stderr=err, preexec_fn=_on_terminal
+    with log.open("wb") as out:
+        streams = (
+            (subprocess.DEVNULL, out, subprocess.STDOUT) if under_nohup else (slave, slave, out)
         )
+        process = subprocess.Popen(argv, cwd=tmp_path, stdin=streams[0], stdout=streams[1],
+                                   stderr=streams[2], preexec_fn=_on_terminal(slave, under_nohup))  # fmt: skip
     os.close(slave)
     terminal = Terminal(master)
     deadline = time.monotonic() + 120
     while not _query(db, "select 1 from attempt where status = 'rendering'"):
-        assert process.poll() is None, errors.read_text()[-3000:]
+        assert process.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "the render never began"
         time.sleep(0.05)
+    return process, terminal, db
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_a_terminal_hangup_stops_the_render_as_ctrl_c_does(tmp_path: Path) -> None:
+    errors = tmp_path / "stderr.log"
+    process, terminal, db = _render_on_terminal(tmp_path, errors, under_nohup=False)
     terminal.hang_up()
 
     assert process.wait(90) == 129, errors.read_text()[-3000:]
@@ -113,7 +131,12 @@ def test_a_terminal_hangup_stops_serve_as_ctrl_c_does(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "shotline", "serve", "--port", str(port), "--providers", "local"]
     with errors.open("wb") as err:
         process = subprocess.Popen(
-            argv, cwd=tmp_path, stdin=slave, stdout=slave, stderr=err, preexec_fn=_on_terminal
+            argv,
+            cwd=tmp_path,
+            stdin=slave,
+            stdout=slave,
+            stderr=err,
+            preexec_fn=_on_terminal(slave),
         )
     os.close(slave)
     terminal = Terminal(master)
@@ -142,30 +165,8 @@ def test_under_nohup_the_render_outlives_its_terminal(tmp_path: Path) -> None:
     """A command started as ``nohup`` starts it (SIGHUP ignored, its output in a file, the
     terminal still its session's) must outlive the terminal: the stop signals leave an ignored
     signal ignored."""
-    board = small_teaser(tmp_path)
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump(SCENARIO))
-    db = Path(os.environ["SHOTLINE_DATA_DIR"]) / "shotline.db"
     output = tmp_path / "nohup.out"
-    master, slave = os.openpty()
-
-    def under_nohup() -> None:
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    argv = [sys.executable, "-m", "shotline", "render", str(board), "-o", "out/teaser.mp4",
-            "--providers", "emulated", "--scenario", str(scenario)]  # fmt: skip
-    with output.open("wb") as out:
-        process = subprocess.Popen(argv, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, preexec_fn=under_nohup)  # fmt: skip
-    os.close(slave)
-    terminal = Terminal(master)
-    deadline = time.monotonic() + 120
-    while not _query(db, "select 1 from attempt where status = 'rendering'"):
-        assert process.poll() is None, output.read_text()[-3000:]
-        assert time.monotonic() < deadline, "the render never began"
-        time.sleep(0.05)
+    process, terminal, db = _render_on_terminal(tmp_path, output, under_nohup=True)
     terminal.hang_up()
 
     assert process.wait(120) == 0, output.read_text()[-3000:]
