@@ -10,17 +10,15 @@ does."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
 import signal
 import socket
 import subprocess
 import sys
-import termios
+import textwrap
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,18 +29,27 @@ from tests import web
 from tests.e2e.crash import small_teaser
 from tests.e2e.test_stop import SCENARIO, _left_in_session, _query
 
+ON_TERMINAL = textwrap.dedent(
+    """
+    import fcntl, os, signal, sys, termios
+    tty, nohup, argv = sys.argv[1], sys.argv[2] == "nohup", sys.argv[3:]
+    os.setsid()
+    terminal = os.open(tty, os.O_RDWR)
+    fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+    os.close(terminal)
+    if nohup:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # kept across exec, as nohup relies on
+    os.execv(sys.executable, [sys.executable, *argv])
+    """
+)
+"""Start ``argv`` in its own session whose controlling terminal is ``tty`` (a shell's job in a
+terminal window), ``nohup`` as ``nohup`` starts a command. A fresh interpreter does it before its
+``exec``: a ``preexec_fn`` in the suite's multithreaded worker hung in the child, stalling CI."""
 
-def _on_terminal(slave: int, ignoring_hangup: bool = False) -> Callable[[], None]:
-    """The child's own session, with the pseudo-terminal ``slave`` as its controlling terminal (a
-    shell's job in a terminal window); ``ignoring_hangup`` as ``nohup`` starts its command."""
 
-    def in_child() -> None:
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-        if ignoring_hangup:
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    return in_child
+def _on_terminal(slave: int, nohup: bool, *argv: str) -> list[str]:
+    mode = "nohup" if nohup else "plain"
+    return [sys.executable, "-c", ON_TERMINAL, os.ttyname(slave), mode, *argv]
 
 
 class Terminal:
@@ -82,14 +89,14 @@ def _render_on_terminal(
     scenario.write_text(yaml.safe_dump(SCENARIO))
     db = Path(os.environ["SHOTLINE_DATA_DIR"]) / "shotline.db"
     master, slave = os.openpty()
-    argv = [sys.executable, "-m", "shotline", "render", str(board), "-o", "out/teaser.mp4",
+    argv = ["-m", "shotline", "render", str(board), "-o", "out/teaser.mp4",
             "--providers", "emulated", "--scenario", str(scenario)]  # fmt: skip
     with log.open("wb") as out:
         streams = (
             (subprocess.DEVNULL, out, subprocess.STDOUT) if under_nohup else (slave, slave, out)
         )
-        process = subprocess.Popen(argv, cwd=tmp_path, stdin=streams[0], stdout=streams[1],
-                                   stderr=streams[2], preexec_fn=_on_terminal(slave, under_nohup))  # fmt: skip
+        process = subprocess.Popen(_on_terminal(slave, under_nohup, *argv), cwd=tmp_path,
+                                   stdin=streams[0], stdout=streams[1], stderr=streams[2])  # fmt: skip
     os.close(slave)
     terminal = Terminal(master)
     deadline = time.monotonic() + 120
@@ -128,16 +135,10 @@ def test_a_terminal_hangup_stops_serve_as_ctrl_c_does(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     master, slave = os.openpty()
-    argv = [sys.executable, "-m", "shotline", "serve", "--port", str(port), "--providers", "local"]
+    argv = _on_terminal(slave, False, "-m", "shotline", "serve", "--port", str(port),
+                        "--providers", "local")  # fmt: skip
     with errors.open("wb") as err:
-        process = subprocess.Popen(
-            argv,
-            cwd=tmp_path,
-            stdin=slave,
-            stdout=slave,
-            stderr=err,
-            preexec_fn=_on_terminal(slave),
-        )
+        process = subprocess.Popen(argv, cwd=tmp_path, stdin=slave, stdout=slave, stderr=err)
     os.close(slave)
     terminal = Terminal(master)
     deadline = time.monotonic() + 120
