@@ -80,7 +80,15 @@ def _choose(columns: Sequence[Column], needs: list[_Need], width: int) -> list[i
     return sorted(chosen)
 
 
-def _widths(needs: list[_Need], chosen: list[int], width: int) -> dict[int, int]:
+NARROWEST_FOLD = 4
+"""The fewest characters a line of a folding column keeps when even the columns always shown do
+not fit at their narrowest (a terminal under 60 columns): text folds further, money and ids
+stay whole."""
+
+
+def _widths(
+    columns: Sequence[Column], needs: list[_Need], chosen: list[int], width: int
+) -> dict[int, int]:
     """The widths of the shown columns when their natural widths do not fit (else none): each
     starts at its narrowest, and the room left goes to the ones that lack the least first, so a
     column that is nearly whole (a model id, a header) is made whole before a long message."""
@@ -88,6 +96,12 @@ def _widths(needs: list[_Need], chosen: list[int], width: int) -> dict[int, int]
     if sum(needs[i].natural for i in chosen) + 1 + BORDER * len(chosen) <= width:
         return {}
     given = {i: needs[i].narrowest for i in chosen}
+    for index in (i for i in chosen if columns[i].fold_to is not None):
+        if room >= 0:
+            break
+        freed = min(-room, max(0, given[index] - NARROWEST_FOLD))
+        given[index] -= freed
+        room += freed
     for index in sorted(chosen, key=lambda i: needs[i].natural - needs[i].narrowest):
         extra = max(0, min(room, needs[index].natural - given[index]))
         given[index] += extra
@@ -107,7 +121,7 @@ def fit_table(
     ``None`` keeps every column at its natural width (``--wide``)."""
     needs = _needs(columns, rows)
     chosen = list(range(len(columns))) if width is None else _choose(columns, needs, width)
-    given = {} if width is None else _widths(needs, chosen, width)
+    given = {} if width is None else _widths(columns, needs, chosen, width)
     from rich.table import Table
 
     table = Table(title=title, caption=caption)

@@ -295,3 +295,25 @@ def test_progress_counts_a_stages_tries_from_one():
     text = printed(progress, 100)
     assert _try_cell(text, "line") == "2"  # the video's second attempt, as numbered
     assert "-1" not in text
+
+
+@pytest.mark.parametrize("width", [46, 50, 56])
+def test_under_60_columns_text_folds_further_and_money_stays_whole(width):
+    """``jobs show`` at 50 columns: the columns always shown (shot, status, model folded to 14,
+    cost) did not fit, and the right side, costs included, was cut off. Folding text now gives
+    way first (``tables.NARROWEST_FOLD``)."""
+    from shotline.commands.jobs import SHOT_COLUMNS
+    from shotline.tables import fit_table
+
+    rows = [
+        [key, "normalised", "1", model, "1", cost, ""]
+        for key, model, cost in [
+            ("s1-detective", "google/veo-3.1-lite", "$0.20"),
+            ("s2-rooftop", "runway/gen4.5", "$0.36"),
+        ]
+    ]
+    text = printed(fit_table(SHOT_COLUMNS, rows, width, title="shots").table, width)
+    assert all(len(line) <= width for line in table_lines(text)), text
+    assert {"$0.20", "$0.36"} <= set(MONEY.findall(text)), text
+    assert "s1-detective" in text
+    assert "s2-rooftop" in text
