@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 from sqlalchemy import select
@@ -21,12 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class JobRunner:
+    left_to_others: Sequence[str] = ()
+    """The unfinished jobs ``resume_unfinished`` left to the processes running them."""
+
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.engine = EmbeddedEngine(ctx, nice=ctx.settings.pipeline_nice)
         self._running: dict[str, Future[str]] = {}
-        self.left_to_others: list[str] = []
-        """The unfinished jobs ``resume_unfinished`` left to the processes running them."""
         self._lock = threading.Lock()
 
     def submit(self, job_id: str) -> None:

@@ -10,7 +10,9 @@ steps and pays nothing twice. A second signal acts at once (its default action).
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,9 +89,6 @@ def leave_terminal() -> None:
     refresh would end the command before its steps end. Standard output and error that are the
     terminal go to ``/dev/null``, as under ``nohup``; a file or pipe keeps the stop line. (A
     terminal is told by its file type: ``isatty`` is False once it has hung up.)"""
-    import os
-    import stat
-
     for fd in (1, 2):
         if stat.S_ISCHR(os.fstat(fd).st_mode):
             null = os.open(os.devnull, os.O_WRONLY)
@@ -108,7 +107,6 @@ def stop_engine() -> bool:
 def end_by_signal(signum: int) -> None:
     """End the process by ``signum``'s default action (a step still runs, and finalising the
     interpreter under it could abort; or a server's convention, as uvicorn's)."""
-    import os
     import sys
 
     sys.stdout.flush()

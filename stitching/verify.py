@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,7 @@ def planned_changes(plan: EditPlan) -> frozenset[int]:
 def _cut(shot: ShotPlan, frames: dict[int, Gray], margin: int, planned: frozenset[int]) -> Check:
     j = shot.timeline_in
 
+    @cache  # ``cut_like`` asks for each frame's neighbours: every difference is taken once
     def score(k: int) -> float:
         # another join's change a frame or two away (a short shot after a crossfade) is planned:
         # neither a neighbour the cut must stand out from nor a cut that went astray
@@ -121,7 +123,7 @@ def _cut(shot: ShotPlan, frames: dict[int, Gray], margin: int, planned: frozense
 
     at = score(j)
     around = max(score(k) for k in (j - 2, j - 1, j + 1, j + 2))
-    detected = cut_like(j)
+    detected = at >= CUT_MIN_SCORE and at >= CUT_CONTRAST * around  # ``cut_like(j)``
     # Frames j-1 and j are the two shots' own frames (stream copy), so a low score at j means the
     # shots look alike there: no visible cut is expected. The join is misplaced only when a cut-like
     # change shows up elsewhere in the decoded window and is stronger than the one at j. A shot's

@@ -69,10 +69,10 @@ def run_render(
     print_ = fingerprint(board, mode, ctx.providers, output)
     job_id = _unfinished_job(ctx, print_)
     resumed = job_id is not None
-    if job_id is not None:
-        refuse_driven_elsewhere(ctx, job_id)
     if job_id is None:
         job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
+    else:
+        refuse_driven_elsewhere(ctx, job_id)
     console.print(f"job {job_id}" + (" (resuming it: it was unfinished)" if resumed else ""))
     for note in notes(ctx, board, mode):
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

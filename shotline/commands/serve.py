@@ -149,7 +149,7 @@ def serve_api(
 
 def _left_note(runner: JobRunner) -> str:
     """The unfinished jobs another process runs now (``pipeline.driver``), which this one left."""
-    left = getattr(runner, "left_to_others", [])
+    left = runner.left_to_others
     return f" (left {len(left)} to the processes running them: {', '.join(left)})" if left else ""
 
 

@@ -21,13 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
-from tests import web
 from tests.e2e.crash import small_teaser
-from tests.e2e.test_stop import SCENARIO, _left_in_session, _query
+from tests.e2e.test_stop import SCENARIO, _left_in_session, _query, wait_serving
 
 ON_TERMINAL = textwrap.dedent(
     """
@@ -141,16 +139,7 @@ def test_a_terminal_hangup_stops_serve_as_ctrl_c_does(tmp_path: Path) -> None:
         process = subprocess.Popen(argv, cwd=tmp_path, stdin=slave, stdout=slave, stderr=err)
     os.close(slave)
     terminal = Terminal(master)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if web.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, errors.read_text()[-3000:]
-        assert time.monotonic() < deadline, "serve never answered"
-        time.sleep(0.2)
+    wait_serving(process, port, errors)
     terminal.hang_up()
 
     assert process.wait(60) == -signal.SIGHUP, errors.read_text()[-3000:]  # a shell sees 129

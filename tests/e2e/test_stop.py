@@ -9,6 +9,7 @@ wanted (provider jobs in flight, clips being gated or normalised)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -182,13 +183,17 @@ def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
     ]
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=out, start_new_session=True)
+    wait_serving(process, port, log)
+    return process
+
+
+def wait_serving(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until ``serve`` on ``port`` answers ``/healthz`` (within 120 s; it must not end first)."""
     deadline = time.monotonic() + 120
     while True:
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             if web.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
+                return
         assert process.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "serve never answered"
         time.sleep(0.2)
