@@ -50,7 +50,8 @@ JOB_BODY: dict[str, Any] = {
 }
 ModeQuery = Annotated[Mode | None, Query(description="preview or final (YAML bodies)")]
 BudgetQuery = Annotated[
-    float | None, Query(ge=0, le=MAX_BUDGET_USD, description="budget in USD (YAML bodies)")
+    float | None,
+    Query(ge=0, le=MAX_BUDGET_USD, allow_inf_nan=False, description="budget in USD (YAML bodies)"),
 ]
 WebhookQuery = Annotated[str | None, Query(max_length=2000, description="(YAML bodies)")]
 

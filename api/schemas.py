@@ -36,7 +36,9 @@ class JobCreate(Schema):
         description="the storyboard: an object, or YAML / JSON text"
     )
     mode: Mode | None = None
-    budget_usd: float | None = Field(default=None, ge=0, le=money.MAX_BUDGET_USD)
+    budget_usd: float | None = Field(
+        default=None, ge=0, le=money.MAX_BUDGET_USD, allow_inf_nan=False
+    )
     webhook_url: str | None = Field(default=None, max_length=2000)
 
 

@@ -2,8 +2,8 @@
 tools built for that API work unchanged: create (multipart or JSON), retrieve, list, download the
 content (``variant`` video, thumbnail or spritesheet) and delete.
 
-``model`` may name a registry model (pinned) or an OpenAI model (``*-pro`` renders in final mode,
-anything else in preview mode); ``size`` and ``seconds`` accept OpenAI's values and any other valid
+``model`` may name a registry model (pinned; a name with a ``/`` that is not one is refused) or an
+OpenAI model (``*-pro`` renders in final mode, anything else in preview mode); ``size`` and ``seconds`` accept OpenAI's values and any other valid
 size and duration.
 """
 
@@ -186,7 +186,8 @@ def _board(params: VideoCreate, reference: Path | None, pinned: str | None) -> A
     except StoryboardError as exc:
         paths = {"output.size": "size", "scenes[0].shots[0].duration": "seconds"}
         problems = [Problem(paths.get(p.path, "prompt"), p.message) for p in exc.problems]
-        raise InvalidInputError("the request is invalid", problems) from None
+        # the title is made of the prompt: one problem in it is reported at ``prompt`` once
+        raise InvalidInputError("the request is invalid", list(dict.fromkeys(problems))) from None
 
 
 def create(
@@ -205,6 +206,9 @@ def create(
     if image is not None:
         reference = store_image(image, "input_reference", refs)
     pinned = params.model if params.model in state.ctx.registry else None
+    if pinned is None and "/" in params.model:
+        why = f"no model {params.model!r} in the registry (GET /v1/models lists them)"
+        raise InvalidInputError("unknown model", [Problem("model", why)])
     mode = Mode.FINAL if params.model.endswith("-pro") else Mode.PREVIEW
     board = _board(params, reference, pinned)
     video = {**params.model_dump(), "size": board.output.size}

@@ -10,7 +10,7 @@ from foundation import limits as lim
 from foundation.strict import Strict
 from foundation.variants import MAX_VARIANTS, Variant, VariantItem, VariantSpec, resolve, spec_of
 
-_SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 
 
 def parse_size(value: str) -> tuple[int, int]:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from foundation.errors import InvalidInputError, Problem
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+"""What an output MP4 (H.264 and AAC in the ISO base media format) may be called: a file named
+``.mkv`` or ``.webm`` held MP4 bytes, which tools that trust the name misread."""
+
+_FILE_TYPE = re.compile(r"\.[a-z][a-z0-9]{1,4}")
 
 NAME_ROOM = 64
 """Bytes of a file name kept for what is written beside an output under names made from its own
@@ -37,3 +44,15 @@ def writable_output(path: Path, option: str) -> None:
     else:
         return
     raise InvalidInputError(f"{path} cannot be written; nothing was done", [Problem(option, why)])
+
+
+def writable_video(path: Path, option: str) -> None:
+    """``writable_output``, and a name an MP4 may carry: one of ``VIDEO_SUFFIXES``, or none (a
+    stem's last dot followed by something that is no file type, ``take.2026-12-07``)."""
+    writable_output(path, option)
+    suffix = path.suffix.lower()
+    if _FILE_TYPE.fullmatch(suffix) and suffix not in VIDEO_SUFFIXES:
+        why = f"shotline writes MP4 (H.264, AAC): name the file {', '.join(VIDEO_SUFFIXES)}"
+        raise InvalidInputError(
+            f"{path} would hold MP4 under a {suffix} name; nothing was done", [Problem(option, why)]
+        )

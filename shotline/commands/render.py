@@ -19,7 +19,7 @@ from foundation.stopping import DiskFull, stop_on_disk_full
 from shotline.console import fail_with, report_table
 from shotline.emulated import use_emulator
 from shotline.options import Providers
-from shotline.paths import writable_output
+from shotline.paths import writable_video
 from shotline.services import check_shared
 
 if TYPE_CHECKING:
@@ -322,7 +322,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=as_json)
         try:
             board = load_storyboard(storyboard)
-            writable_output(output, "--output")
+            writable_video(output, "--output")
             ctx = RunContext.create(providers)
             check_shared(ctx)
             if not force:

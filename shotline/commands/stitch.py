@@ -11,7 +11,7 @@ import typer
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
-from shotline.paths import writable_output
+from shotline.paths import writable_video
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -208,7 +208,7 @@ def register(app: typer.Typer) -> None:
         settings = {"size": size, "fps": fps, "transition": transition, "loudness": loudness}
         settings |= {"hls": hls, "keep": keep, "variants": list(variant or [])}
         try:
-            writable_output(output, "--output")
+            writable_video(output, "--output")
             output.parent.mkdir(parents=True, exist_ok=True)
             result, variants = _run(list(clips or []), plan, output, settings)
         except ShotlineError as exc:

@@ -107,6 +107,7 @@ VIDEO_HOSTILE = [
     ("seconds-0.01", {"prompt": "a sea", "seconds": "0.01"}, "seconds", "at least 0.25 seconds"),
     ("size-99998", {"prompt": "a sea", "size": "99998x99998"}, "size", "each side"),
     ("size-3840x16", {"prompt": "a sea", "size": "3840x16"}, "size", "each side"),
+    ("size-8x8", {"prompt": "a sea", "size": "8x8"}, "size", "each side"),
 ]
 
 
@@ -221,12 +222,32 @@ def test_alias_bombs_are_refused_while_healthz_answers(live_url, headers):
 
 
 @pytest.mark.parametrize("endpoint", ["/v1/jobs", "/v1/jobs:plan"])
-def test_a_budget_query_money_cannot_hold_is_a_422(client, headers, endpoint):
+@pytest.mark.parametrize(
+    ("budget", "why"),
+    [
+        ("1e30", "less than or equal to 1000000000"),
+        # NaN was refused as "less than or equal to 1000000000", which it is not
+        ("nan", "finite number"),
+        ("inf", "finite number"),
+    ],
+)
+def test_a_budget_query_money_cannot_hold_is_a_422(client, headers, endpoint, budget, why):
     response = client.post(
-        f"{endpoint}?budget_usd=1e30",
+        f"{endpoint}?budget_usd={budget}",
         content=_shots(_shot()),
         headers={**headers, "content-type": YAML},
     )
     assert response.status_code == 422, response.text[:300]
-    assert [p["path"] for p in response.json()["problems"]] == ["budget_usd"]
+    (problem,) = response.json()["problems"]
+    assert problem["path"] == "budget_usd"
+    assert why in problem["message"], problem
     assert client.get("/v1/jobs", headers=headers).json()["data"] == []
+
+
+def test_a_nul_in_a_video_prompt_is_one_problem(client, headers):
+    """The title is made of the prompt, so its NUL was reported twice at ``prompt``."""
+    response = client.post("/v1/videos", json={"prompt": "a\x00sea"}, headers=headers)
+    assert response.status_code == 422, response.text[:300]
+    (problem,) = response.json()["problems"]
+    assert problem["path"] == "prompt"
+    assert "NUL character" in problem["message"]

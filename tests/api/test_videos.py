@@ -76,6 +76,20 @@ class TestOpenAIFacade:
         assert caught.value.body == "invalid_input"  # the SDK keeps the body's "error" field
         assert caught.value.response.json()["problems"][0]["path"] == "seconds"
 
+    def test_a_pinned_model_not_in_the_registry_is_refused(self, live_url, headers):
+        """``local/animatc`` (a typo) was taken for an OpenAI model name and routed freely."""
+        with httpx.Client(base_url=live_url, verify=web.TLS) as client:
+            body = {"prompt": "a lamp", "seconds": "1", "size": "160x90", "model": "local/animatc"}
+            refused = client.post("/v1/videos", json=body, headers=headers)
+            listed = client.get("/v1/videos", headers=headers).json()["data"]
+        assert refused.status_code == 422, refused.text
+        (problem,) = refused.json()["problems"]
+        assert problem == {
+            "path": "model",
+            "message": "no model 'local/animatc' in the registry (GET /v1/models lists them)",
+        }
+        assert listed == []
+
     def test_uploaded_reference_image_is_checked(self, live_url, headers):
         with httpx.Client(base_url=live_url, verify=web.TLS) as client:
             refused = client.post(

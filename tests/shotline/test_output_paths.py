@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from foundation.settings import get_settings
 from shotline.cli import app
-from shotline.paths import NAME_ROOM
+from shotline.paths import NAME_ROOM, writable_video
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
 
@@ -73,3 +73,26 @@ def test_a_name_with_no_room_for_what_is_written_beside_it_is_refused(tmp_path: 
     _refused(["render", str(EXAMPLE), "-o", str(out), "--providers", "local"],
              "--output", f"the file name is {longest + 1} bytes; at most {longest} leave room")  # fmt: skip
     assert not get_settings().data_dir.exists()
+
+
+@pytest.mark.empty_data_dir
+@pytest.mark.parametrize("name", ["film.mkv", "film.WEBM", "film.gif", "film.yaml"])
+def test_an_output_named_as_another_format_is_refused(tmp_path: Path, name: str) -> None:
+    """``-o film.mkv`` wrote MP4 bytes (``ftypisom``) under a Matroska name."""
+    out = tmp_path / name
+    _refused(["render", str(EXAMPLE), "-o", str(out), "--providers", "local"],
+             "--output", "shotline writes MP4 (H.264, AAC): name the file .mp4, .m4v, .mov")  # fmt: skip
+    assert not get_settings().data_dir.exists()
+    assert not out.exists()
+
+
+def test_stitch_to_another_format_stitches_nothing(shot_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "joined.avi"
+    _refused(["stitch", str(shot_clip), "-o", str(out)], "--output", "shotline writes MP4")
+    assert not out.exists()
+
+
+@pytest.mark.empty_data_dir
+@pytest.mark.parametrize("name", ["film.MOV", "take.2026-12-07", "film"])
+def test_mp4_names_and_dotted_stems_pass_the_check(tmp_path: Path, name: str) -> None:
+    writable_video(tmp_path / name, "--output")

@@ -319,6 +319,8 @@ class TestNeverRenders:
             ("7680x7680", "is over 33177600 pixels (7680x4320)"),
             ("3840x320", "is more elongated than 8:1"),
             ("1281x720", "needs even sides"),
+            ("8x8", "each side must be 32-7680 pixels"),  # was "is not WIDTHxHEIGHT"
+            ("1x1", "needs even sides"),
         ],
     )
     def test_sizes_no_pipeline_can_render(self, size, why):
