@@ -157,23 +157,53 @@ def _video_packets(
     """Packets of every source range in order, moved to the timeline; segments' digests checked."""
     rate, ticks = plan.profile.rate, plan.profile.frame_ticks
     recorded = {shot.segment.path: shot.segment.video_sha for shot in plan.shots}
+    ranges = [_in_range(demuxed[path], first, last, rate) for path, first, last in files]
+    leads = [_decode_lead(packets) for packets in ranges]
+    lead = max(leads, default=0)
     position = 0
-    for path, first, last in files:
+    for (path, first, last), packets, own_lead in zip(files, ranges, leads, strict=True):
         found = demuxed[path]
         if recorded.get(path) and found.video_sha != recorded[path]:
             raise SegmentChanged(f"{path}: video differs from the segment that was normalised")
-        base = found.container.streams.video[0].time_base
-        assert base is not None
-        frames, seconds = scale(base, rate), scale(base, 1)
+        seconds = scale(_time_base(found), 1)
         shift = (position - first) * ticks
-        for packet, digest in zip(found.video, found.video_hashes, strict=True):
-            assert packet.pts is not None
-            assert packet.dts is not None
-            if first <= units(packet.pts, frames) < last:
-                packet.pts += shift
-                packet.dts += shift
-                yield packet.dts * seconds[0] / seconds[1], packet, True, digest
+        for packet, digest in packets:
+            packet.pts = _stamp(packet.pts) + shift
+            packet.dts = dts = _stamp(packet.dts) + shift - (lead - own_lead)
+            yield dts * seconds[0] / seconds[1], packet, True, digest
         position += last - first
+
+
+def _time_base(found: Demuxed) -> Fraction:
+    base = found.container.streams.video[0].time_base
+    assert base is not None
+    return base
+
+
+def _in_range(
+    found: Demuxed, first: int, last: int, rate: Fraction
+) -> list[tuple[av.Packet[Any], str]]:
+    """The packets (and digests) of frames ``[first, last)``, in decoding order."""
+    frames = scale(_time_base(found), rate)
+    return [
+        (packet, digest)
+        for packet, digest in zip(found.video, found.video_hashes, strict=True)
+        if first <= units(_stamp(packet.pts), frames) < last
+    ]
+
+
+def _decode_lead(packets: list[tuple[av.Packet[Any], str]]) -> int:
+    """Ticks by which the first packet is decoded before the first picture is shown: x264's
+    reordering delay, which it leaves out of a clip too short to reorder (two frames). Packets of
+    ranges with less lead are decoded that much earlier, or the next range's would not follow."""
+    if not packets:
+        return 0
+    return min(_stamp(p.pts) for p, _ in packets) - _stamp(packets[0][0].dts)
+
+
+def _stamp(stamp: int | None) -> int:
+    assert stamp is not None
+    return stamp
 
 
 def _copy_stream(plan: EditPlan, piece: CopyPiece) -> Stream:
