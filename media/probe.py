@@ -117,6 +117,20 @@ def _is_vfr(stream: av.VideoStream) -> bool:
     return abs(float(average) - float(base)) > 0.01 * float(base)
 
 
+def picture_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    """The first video stream that is not a cover picture (an audio file's artwork is a video
+    stream of one frame with the ``attached_pic`` disposition; stitching one failed inside
+    FFmpeg and the gate judged it a truncated video)."""
+    return next(
+        (
+            s
+            for s in container.streams.video
+            if not s.disposition & av.stream.Disposition.attached_pic
+        ),
+        None,
+    )
+
+
 def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
     """Read container and stream headers; an unreadable file yields ``error``, not an exception.
     ``read_rotation`` decodes the first frame for its display matrix (the gate reads it in its own
@@ -128,7 +142,7 @@ def probe(path: Path, *, read_rotation: bool = True) -> MediaInfo:
     except (av.error.FFmpegError, OSError) as exc:
         return _unreadable(path, f"cannot open: {exc}")
     with container:
-        video = container.streams.video[0] if container.streams.video else None
+        video = picture_stream(container)
         audio = container.streams.audio[0] if container.streams.audio else None
         duration = float(container.duration / av.time_base) if container.duration else 0.0
         rate = video.average_rate if video is not None else None

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from media.probe import MediaInfo
+from media.probe import MediaInfo, picture_stream
 from quality.accumulate import AudioAccumulator, ColourSample, VideoAccumulator, VideoSeries
 from quality.audio import AudioSeries, summarise_audio
 from quality.policy import DetectorConfig
@@ -119,7 +119,7 @@ def _open_streams(
     keep_thumbs: bool,
     keep_speech: bool,
 ) -> _Pass:
-    vstream = container.streams.video[0] if container.streams.video else None
+    vstream = picture_stream(container)
     astream = container.streams.audio[0] if container.streams.audio else None
     video = None
     if vstream is not None:

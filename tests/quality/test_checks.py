@@ -12,6 +12,7 @@ from media.probe import probe
 from media.runner import run_ffmpeg
 from quality.checks import expected_duration
 from quality.gate import evaluate
+from tests.media.cover_art import with_cover_art
 from tests.media.rotation import rotated_copy
 from tests.quality.conftest import CLIPS
 
@@ -103,6 +104,14 @@ def test_audio_only_file_has_no_video(tmp_path: Path) -> None:
     verdict, found = _found(path)
     assert "no_video" in found
     assert verdict.action == "escalate"
+
+
+def test_audio_with_cover_art_has_no_video(tmp_path: Path) -> None:
+    """Its artwork was taken for the video: ``truncated`` and ``av_mismatch`` (a retry)."""
+    verdict, found = _found(with_cover_art(tmp_path))
+    assert set(found) == {"no_video"}
+    assert verdict.action == "escalate"
+    assert not probe(tmp_path / "song.m4a").has_video
 
 
 def test_ten_bit_video_and_packed_pcm_audio(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from media.runner import run_ffmpeg
 from shotline.commands import stitch as stitch_cmd
+from tests.media.cover_art import with_cover_art
 from tests.media.oversized import REFUSAL, write_over_8k
 
 app = typer.Typer()
@@ -72,3 +73,10 @@ def test_a_truncated_clip_is_named_truncated(tmp_path: Path):
         r"the 2\.00 s its header declares \(\d+ of 48 frames\)",
         problem,
     ), problem
+
+
+def test_a_song_with_cover_art_has_no_video_stream(tmp_path: Path):
+    """Its artwork (a one-frame ``attached_pic`` stream) failed inside FFmpeg: ``error: ffmpeg
+    exited 234: ... Summary:``, exit 1."""
+    clip = with_cover_art(tmp_path)
+    assert _refused(clip, tmp_path) == f"CLIP[0]: {clip}: no video stream"
