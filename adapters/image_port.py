@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.errors import RejectedInputError
+from media.files import not_a_file
 from media.images import decode_problem, sniff_image
 
 Image = npt.NDArray[np.uint8]
@@ -75,8 +76,8 @@ class Frame:
 
 def image_problem(path: Path) -> str | None:
     """Why ``path`` cannot be sent to a model as an image (None when it can)."""
-    if not path.is_file():
-        return f"{path} is not a file"
+    if (missing := not_a_file(path)) is not None:
+        return missing
     if (undecodable := decode_problem(path)) is not None:
         return f"{path} {undecodable}"
     if cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is None:

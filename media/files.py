@@ -18,3 +18,19 @@ def is_empty(path: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(status.st_mode) and status.st_size == 0
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` is no regular file to read (None when it is): it does not exist, it is a folder,
+    or it is a device, a pipe or a socket. Each used to be "PATH is not a file"."""
+    try:
+        status = Path(path).stat()
+    except FileNotFoundError:
+        return f"{path} does not exist"
+    except OSError as exc:
+        return f"{path} cannot be read: {exc.strerror or exc}"
+    if stat.S_ISDIR(status.st_mode):
+        return f"{path} is a folder, not a file"
+    if not stat.S_ISREG(status.st_mode):
+        return f"{path} is not a regular file (a device, a pipe or a socket)"
+    return None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from media.files import not_a_file
 from media.probe import probe
 from media.runner import run_ffmpeg_stdout
 from stitching import aac, meter
@@ -131,8 +132,8 @@ def music_problem(path: Path, heard_s: float | None = None) -> str | None:
     """Why the stitcher cannot lay ``path`` under a programme (None when it can): checked before
     any spend, since the bed is only read once every shot has been paid for. With ``heard_s``
     (the programme's length) the part of the bed it would hear is decoded: silence is refused."""
-    if not path.is_file():
-        return f"{path} is not a file"
+    if (missing := not_a_file(path)) is not None:
+        return missing
     info = probe(path)
     if info.error:
         return f"{path} cannot be read as media: {info.error}"

@@ -59,12 +59,13 @@ def build_expectation(
     content: ContentAsk | None = None,
 ) -> ClipExpectation:
     from foundation.output import parse_size
+    from media.files import not_a_file
     from media.probe import probe_guarded
     from quality.expectation import ClipExpectation
 
     problems = []
-    if not clip.is_file():
-        problems.append(Problem("CLIP", f"{clip} is not a file"))
+    if (missing := not_a_file(clip)) is not None:
+        problems.append(Problem("CLIP", missing))
     if audio not in AUDIO_CHOICES:
         problems.append(Problem("--audio", f"{audio!r} is not one of {', '.join(AUDIO_CHOICES)}"))
     content = content or ContentAsk()

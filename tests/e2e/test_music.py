@@ -119,7 +119,7 @@ def test_a_relative_bed_is_kept_as_an_absolute_path(tmp_path, cli, monkeypatch):
 @pytest.mark.parametrize(
     ("make", "why"),
     [
-        (lambda d: d / "missing.wav", "is not a file"),
+        (lambda d: d / "missing.wav", "missing.wav does not exist"),
         (lambda d: d / "notes.txt", "cannot be read as media"),
         (lambda d: d / "still.png", "has no audio stream"),
         # an hour of digital silence: the two seconds the programme hears are decoded, no more

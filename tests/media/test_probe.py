@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+from media.files import not_a_file
 from media.probe import EMPTY, probe, probe_guarded, truncation
 from media.runner import run_ffmpeg
 
@@ -70,3 +72,17 @@ def test_a_video_shorter_than_its_audio_is_not_truncated_a_cut_one_is(tmp_path: 
     said = truncation(probe(cut)) or ""
     assert re.fullmatch(r"it is truncated: its video stops at 0\.\d\d s of the 1\.0\d s its "
                         r"header declares", said), said  # fmt: skip
+
+
+def test_why_a_path_is_no_file_to_read(tmp_path: Path) -> None:
+    """Each of these was "PATH is not a file"; a missing file now says so."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "real").write_bytes(b"x")
+    assert not_a_file(tmp_path / "real") is None
+    assert not_a_file(tmp_path / "gone") == f"{tmp_path / 'gone'} does not exist"
+    assert not_a_file(tmp_path) == f"{tmp_path} is a folder, not a file"
+    assert not_a_file(fifo) == f"{fifo} is not a regular file (a device, a pipe or a socket)"
+    assert not_a_file(Path("/dev/zero")).endswith(
+        "is not a regular file (a device, a pipe or a socket)"
+    )

@@ -102,7 +102,7 @@ def test_an_unreadable_reference_image_is_refused_before_any_spend(ctx, tmp_path
         "characters[0].reference_images[1]",
         "characters[0].reference_images[2]",
     ]
-    assert "is not a file" in info.value.problems[0].message
+    assert "does not exist" in info.value.problems[0].message
     assert "is not a readable image" in info.value.problems[1].message
     assert "declares 32000x32000 pixels" in info.value.problems[2].message
     assert adapter.submitted == []

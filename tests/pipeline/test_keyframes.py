@@ -50,7 +50,7 @@ def test_a_keyframe_path_is_the_shots_first_frame_and_a_missing_one_is_named(tmp
     with pytest.raises(InvalidInputError) as caught:
         check_images(context("local"), featuring(keyframe=frame))
     ((path, message),) = [(p.path, p.message) for p in caught.value.problems]
-    assert (path, message) == ("scenes[0].shots[1].keyframe", f"{frame} is not a file")
+    assert (path, message) == ("scenes[0].shots[1].keyframe", f"{frame} does not exist")
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def test_unusable_arguments_exit_two(
 def test_missing_file_exits_two(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", str(tmp_path / "none.mp4"), "--json"])
     assert result.exit_code == 2
-    assert "is not a file" in result.stdout
+    assert "none.mp4 does not exist" in result.stdout
 
 
 def test_a_clip_declaring_more_pixels_than_any_output_is_refused_undecoded(
