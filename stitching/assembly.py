@@ -27,7 +27,7 @@ from stitching.interchange import interchange_paths
 from stitching.loudness_check import Reference, check_loudness, within_reach
 from stitching.measured import Assembled, Prepared
 from stitching.picture import copy_mismatches, programme_picture
-from stitching.plan import EditPlan, MusicBed, plan_edit
+from stitching.plan import EditPlan, MusicBed, check_joins, plan_edit
 from stitching.profile import OutputProfile
 from stitching.segment import normalise
 from stitching.sheet import write_thumbs
@@ -373,6 +373,7 @@ def stitch(
     """Normalise every clip (shot id, source, transition into it, planned seconds), then assemble."""
     frames = [profile.frames_for(seconds) for _, _, _, seconds in clips]
     transitions = [t for _, _, t, _ in clips]
+    check_joins([(c[0], c[2], n) for c, n in zip(clips, frames, strict=True)], profile)
     hints = keyframe_hints(transitions, frames, profile)
     offsets = sample_offsets(transitions, frames, profile)
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -170,6 +171,21 @@ def _transition_problem(index: int, transition: Transition) -> str | None:
     return None
 
 
+def check_joins(shots: Sequence[tuple[str, Transition, int]], profile: OutputProfile) -> None:
+    """Raise ``PlanError`` naming the first shot (id, transition into it, frames) whose
+    transition cannot be stitched: ``stitch`` asks before normalising any clip (a clip too short
+    for its crossfade was refused once every clip was normalised), ``plan_edit`` again."""
+    head = previous = 0
+    for index, (shot_id, transition, frames) in enumerate(shots):
+        overlap = profile.transition_frames(transition)
+        problem = _transition_problem(index, transition) or join_problem(
+            index, str(transition), overlap, head, previous, frames
+        )
+        if problem:
+            raise PlanError(f"shot {shot_id}: {problem}")
+        head, previous = overlap, frames
+
+
 def plan_edit(
     segments: list[tuple[str, Segment, Transition]],
     profile: OutputProfile,
@@ -183,19 +199,13 @@ def plan_edit(
     """
     if not segments:
         raise PlanError("an edit needs at least one shot")
-    shots: list[ShotPlan] = []
-    head = 0
-    for index, (shot_id, segment, transition) in enumerate(segments):
+    for shot_id, segment, _ in segments:
         _check_segment(shot_id, segment, profile)
+    check_joins([(shot_id, t, segment.frames) for shot_id, segment, t in segments], profile)
+    shots: list[ShotPlan] = []
+    for index, (shot_id, segment, transition) in enumerate(segments):
         overlap = profile.transition_frames(transition)
-        previous = shots[-1].frames if shots else 0
-        problem = _transition_problem(index, transition) or join_problem(
-            index, str(transition), overlap, head, previous, segment.frames
-        )
-        if problem:
-            raise PlanError(f"shot {shot_id}: {problem}")
         start = 0 if index == 0 else shots[-1].timeline_out - overlap
         sample_in = profile.samples_for(start)
         shots.append(ShotPlan(shot_id, segment, transition, overlap, start, sample_in))
-        head = overlap
     return EditPlan(profile, tuple(shots), music)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -150,7 +151,12 @@ def _run(
     items = _clips(clips, transition)
     if settings["keep"]:
         work = output.with_name(f"{output.stem}.segments")
-        made = stitch(items, profile, output, work, hls=settings["hls"])
+        try:
+            made = stitch(items, profile, output, work, hls=settings["hls"])
+        except ShotlineError:
+            with contextlib.suppress(OSError):
+                work.rmdir()  # a refusal leaves no empty folder; made segments stay
+            raise
         return _with_variants(made, variants, work)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.stem}.") as scratch:
         made = stitch(items, profile, output, Path(scratch), hls=settings["hls"])

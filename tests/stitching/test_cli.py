@@ -8,6 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from shotline.commands import stitch as stitch_cmd
+from tests.stitching.conftest import make_clip
 
 app = typer.Typer()
 stitch_cmd.register(app)
@@ -145,3 +146,29 @@ def test_a_variant_the_output_cannot_give_is_refused_before_any_work(shots, tmp_
     assert result.exit_code == 2, result.output
     assert json.loads(result.output)["problems"][0].startswith("--variant")
     assert not out.exists()
+
+
+def test_a_clip_too_short_for_its_crossfade_is_refused_before_any_clip_is_normalised(
+    shots, tmp_path, monkeypatch
+):
+    """It was refused by the edit plan once every clip had been normalised (three segments
+    left in ``out.segments``)."""
+    from stitching import assembly
+
+    short = make_clip(tmp_path / "short.mp4", seconds=3 / 24)
+    normalised: list[Path] = []
+    real = assembly.normalise
+    monkeypatch.setattr(
+        assembly, "normalise", lambda src, *a, **k: normalised.append(src) or real(src, *a, **k)
+    )
+    out = tmp_path / "out.mp4"
+    args = ["stitch", str(shots[0]), str(short), str(shots[1]), "-o", str(out), "--size", "160x90",
+            "--transition", "crossfade:0.25", "--keep-segments", "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.output)["detail"] == (
+        "shot 02-short: crossfade:0.25 overlap (6 frames) is not shorter than the shot (3 frames)"
+    )
+    assert normalised == []
+    assert not out.exists()
+    assert not (tmp_path / "out.segments").exists()
