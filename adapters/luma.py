@@ -110,7 +110,11 @@ class LumaAdapter(HostedAdapter):
             "loop": False,
         }
         if request.reference_image is not None:
-            body["keyframes"] = {"frame0": {"type": "image", "url": _frame(request).data_uri()}}
+            # the registry gives these models no image (docs.lumalabs.ai/docs/video-generation:
+            # an image only as a URL Luma fetches, which shotline does not host)
+            raise RejectedInputError(
+                f"{model} takes a first frame only as a public image URL", "luma", None
+            )
         return body
 
     def _agents_body(self, request: GenerationRequest, model: str) -> dict[str, Any]:

@@ -135,7 +135,13 @@ def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
         unit = "UTF-16 code units" if spec.prompt_units == "utf16" else "chars"
         reasons.append(f"prompt is {length} {unit}, max {spec.max_prompt_chars}")
     if need.has_image and not spec.inputs.image:
-        why = "animates its generated keyframe" if need.keyframe else "has a reference image"
+        why = (
+            "animates its generated keyframe"
+            if need.keyframe
+            else "has a reference image"
+            if need.reference_image
+            else "starts from the previous shot's last frame"
+        )
         reasons.append(f"takes no image input (the shot {why})")
     if not need.has_image and spec.inputs.image_required:
         reasons.append("image-to-video only: the shot has no reference image")

@@ -62,10 +62,15 @@ def check_legacy(model: str, body: dict[str, Any]) -> None:
     if not isinstance(keyframes, dict) or not set(keyframes) <= {"frame0", "frame1"}:
         raise Refused("keyframes takes frame0 and frame1")
     for name, frame in keyframes.items():
-        # [LEGACY] KeyframesFrame0: {type: "image", url} or {type: "generation", id}; whether a
-        # data: URI is accepted as ``url`` is UNCERTAIN (kept lenient)
+        # [LEGACY] KeyframesFrame0: {type: "image", url} or {type: "generation", id}; [DOC-I2V]
+        # docs.lumalabs.ai/docs/video-generation (seen 2026-12-07): "You should upload and use
+        # your own cdn image urls, currently this is the only way to pass an image", so a data:
+        # URI is refused (the status of that refusal is UNCERTAIN; 400 as for other bad values)
         kind = frame.get("type") if isinstance(frame, dict) else None
-        if kind == "image" and isinstance(frame.get("url"), str):
+        url = frame.get("url") if isinstance(frame, dict) else None
+        if kind == "image" and isinstance(url, str):
+            if not url.startswith(("https://", "http://")):
+                raise Refused(f"keyframes.{name}.url must be an image URL, got {url[:16]!r}...")
             continue
         if kind == "generation" and isinstance(frame.get("id"), str):
             continue

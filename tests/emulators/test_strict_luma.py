@@ -16,6 +16,7 @@ import pytest
 from lumaai import AuthenticationError, BadRequestError, LumaAI
 
 from adapters.base import GenerationRequest, JobState
+from adapters.errors import RejectedInputError
 from adapters.luma import LumaAdapter
 from emulators import EmulatorHandle, start_emulator
 from tests import web
@@ -64,6 +65,19 @@ class TestLegacyRefusedThroughTheSdk:
                 keyframes={"frame0": {"url": "https://example.com/a.png"}},  # type: ignore[arg-type]
             )
         assert caught.value.status_code == 400
+
+    def test_an_inline_image_is_no_keyframe_url(self, client: LumaAI):
+        """docs.lumalabs.ai/docs/video-generation: an image only as a URL Luma fetches."""
+        with pytest.raises(BadRequestError) as caught:
+            client.generations.video.create(
+                model="ray-2",
+                prompt="a kite",
+                keyframes={"frame0": {"type": "image", "url": f"data:image/png;base64,{DATA}"}},
+            )
+        assert caught.value.status_code == 400
+        assert caught.value.body == {
+            "detail": "keyframes.frame0.url must be an image URL, got 'data:image/png;b'..."
+        }
 
     def test_bad_key_scheme_is_401(self, emulator: EmulatorHandle):
         base = emulator.base_urls["luma"] + "/dream-machine/v1"
@@ -196,6 +210,27 @@ def test_agents_body_sends_inline_images_as_data_and_media_type(tmp_path: Path):
     assert seen[1]["video"]["keyframes"] == [ref]
     assert seen[1]["video"]["keyframe_indexes"] == [0]
     assert "start_frame" not in seen[1]["video"]
+
+
+@pytest.mark.parametrize("model", ["ray-2", "ray-flash-2"])
+def test_dream_machine_is_sent_no_first_frame(tmp_path: Path, model: str):
+    """The registry gives these models no image; a request with one is refused unsent."""
+    image = tmp_path / "ref.png"
+    image.write_bytes(PNG)
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(201, json={})
+
+    transport = httpx.MockTransport(answer)
+    adapter = LumaAdapter(api_key="k", base_url="https://luma.test", transport=transport)
+    request = GenerationRequest(shot_id="s", prompt="p", duration_s=5.0, width=1280, height=720,
+                                fps=24, model=f"luma/{model}", provider_model=model,
+                                reference_image=image)  # fmt: skip
+    with pytest.raises(RejectedInputError, match="takes a first frame only as a public image URL"):
+        adapter.submit(request)
+    assert sent == []
 
 
 def mock_adapter(generation: dict[str, Any]) -> LumaAdapter:

@@ -83,6 +83,5 @@ def test_why_a_path_is_no_file_to_read(tmp_path: Path) -> None:
     assert not_a_file(tmp_path / "gone") == f"{tmp_path / 'gone'} does not exist"
     assert not_a_file(tmp_path) == f"{tmp_path} is a folder, not a file"
     assert not_a_file(fifo) == f"{fifo} is not a regular file (a device, a pipe or a socket)"
-    assert not_a_file(Path("/dev/zero")).endswith(
-        "is not a regular file (a device, a pipe or a socket)"
-    )
+    device = not_a_file(Path("/dev/zero"))
+    assert device == "/dev/zero is not a regular file (a device, a pipe or a socket)"

@@ -61,8 +61,12 @@ def test_only_ray_3_2_extends_among_luma_and_kling(registry):
     assert spec.audio is AudioSupport.NONE
 
 
-def test_a_dream_machine_take_is_split_into_segments(registry):
+def test_a_dream_machine_take_is_not_split(registry):
+    """Segments after the first start from the last frame, which ray-2 cannot be given (an image
+    only by a public URL: docs.lumalabs.ai/docs/video-generation), so the take stays whole and
+    unroutable, refused before any spend; it was split and every later segment sent a data: URI."""
     result = plan_for(board([shot("a take", 20, model="luma/ray-2")]), registry, Mode.FINAL,
                       providers={"luma"})  # fmt: skip
-    assert result.ok
-    assert [op for _, op, _ in parts(result)] == ["render", "continue", "continue"]
+    assert not result.ok
+    assert result.long_shots == ()
+    assert [s.id for _, s in result.board.shots()] == ["shot1"]

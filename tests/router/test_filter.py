@@ -62,6 +62,15 @@ class TestHardFilter:
             "takes no image input (the shot has a reference image)" in rejected["fal/kling-v3-pro"]
         )
 
+    def test_a_continuing_shot_needs_image_input(self, registry):
+        """It was said to have "a reference image"; and Luma's Dream Machine takes none
+        (docs.lumalabs.ai/docs/video-generation: an image only as a URL Luma fetches)."""
+        b = board([shot(duration=5), shot(duration=5, continues=True)])
+        decision = plan_for(b, registry, providers=ALL, policy=policy()).decisions["shot2"]
+        why = "takes no image input (the shot starts from the previous shot's last frame)"
+        assert why in reasons(decision, "luma/ray-2")
+        assert why in reasons(decision, "luma/ray-flash-2")
+
     def test_image_to_video_only_model_needs_an_image(self, registry):
         feasible, rejected = evaluate(registry)
         assert rejected["runway/gen4_turbo"] == [

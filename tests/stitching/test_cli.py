@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -157,10 +158,13 @@ def test_a_clip_too_short_for_its_crossfade_is_refused_before_any_clip_is_normal
 
     short = make_clip(tmp_path / "short.mp4", seconds=3 / 24)
     normalised: list[Path] = []
-    real = assembly.normalise
-    monkeypatch.setattr(
-        assembly, "normalise", lambda src, *a, **k: normalised.append(src) or real(src, *a, **k)
-    )
+    real = assembly.normalise  # type: ignore[attr-defined]
+
+    def counted(src: Path, *args: Any, **kwargs: Any) -> Any:
+        normalised.append(src)
+        return real(src, *args, **kwargs)
+
+    monkeypatch.setattr(assembly, "normalise", counted)
     out = tmp_path / "out.mp4"
     args = ["stitch", str(shots[0]), str(short), str(shots[1]), "-o", str(out), "--size", "160x90",
             "--transition", "crossfade:0.25", "--keep-segments", "--json"]  # fmt: skip
