@@ -119,7 +119,8 @@ class VeoAdapter(HostedAdapter):
         elif request.reference_image is not None:
             frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
             instance["image"] = {"bytesBase64Encoded": frame.base64(), "mimeType": frame.mime}
-        if request.reference_images and request.extend_video is None:  # "asset" refs, with 8 s
+        if request.reference_images and "image" not in instance and "video" not in instance:
+            # "asset" refs, 8 s at 16:9, never beside a first frame (registry references_with_image)
             instance["referenceImages"] = [_asset(path) for path in request.reference_images]
         parameters: dict[str, Any] = {
             "sampleCount": 1,

@@ -97,7 +97,11 @@ def build_spec(raw: ModelIn) -> ModelSpec:
         audio=raw.audio,
         dialogue=raw.dialogue,
         inputs=Inputs(
-            **raw.inputs.model_dump() | {"reference_seconds": tuple(raw.inputs.reference_seconds)}
+            **raw.inputs.model_dump()
+            | {
+                "reference_seconds": tuple(raw.inputs.reference_seconds),
+                "reference_aspects": tuple(raw.inputs.reference_aspects),
+            }
         ),
         seed=raw.seed,
         max_prompt_chars=raw.max_prompt_chars,

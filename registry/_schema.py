@@ -86,6 +86,8 @@ class InputsIn(_Raw):
     first_last: bool = False
     reference_images: int = Field(default=0, ge=0, le=16)
     reference_seconds: list[float] = []  # the only durations it renders with reference images
+    reference_aspects: list[str] = []  # the only aspects it renders with reference images
+    references_with_image: bool = True  # False: reference images only without a first frame
     image_required: bool = False
     image_ignored: bool = False
     holds_frame: bool = False  # the clip is its first frame held (local/still: keyframes previews)

@@ -50,6 +50,9 @@ class Inputs:
     first_last: bool = False
     reference_images: int = 0
     reference_seconds: tuple[float, ...] = ()  # durations allowed with reference images (): any
+    reference_aspects: tuple[str, ...] = ()  # aspects allowed with reference images (): any
+    # False: reference images are sent only without a first frame (Veo 3.1: one or the other)
+    references_with_image: bool = True
     image_required: bool = False
     image_ignored: bool = False
     # the clip is the first frame held for the shot (``local/still``): routed only by a keyframes

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from foundation.storyboard import AudioNeed
+from foundation.variants import aspect_of
 from registry import (
     TIER_RANK,
     AudioSupport,
@@ -147,12 +148,37 @@ def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
         reasons.append("image-to-video only: the shot has no reference image")
     if need.extends and spec.extend is None:
         reasons.append("has no extend operation (the shot extends the previous shot's clip)")
-    if need.reference_images > spec.inputs.reference_images:
+    references = sent_references(spec, need)
+    if references > spec.inputs.reference_images:
         reasons.append(
             f"takes {spec.inputs.reference_images} character reference images, the shot's "
-            f"characters have {need.reference_images}"
+            f"characters have {references}"
         )
+    aspect = _nearest_aspect(spec, need)
+    if references and spec.inputs.reference_aspects and aspect not in spec.inputs.reference_aspects:
+        allowed = ", ".join(spec.inputs.reference_aspects)
+        reasons.append(f"takes character reference images only at {allowed}, not {aspect}")
     return reasons
+
+
+def sent_references(spec: ModelSpec, need: ShotNeed) -> int:
+    """The character reference images ``spec`` is sent for the shot. A shot with a first frame
+    (its keyframe, drawn from the references; its reference image; the last frame it continues)
+    needs none: a model takes them beside it when it can (``inputs.references_with_image`` and
+    room for them), and Veo 3.1, which takes a first frame or references, never both (google-genai
+    ``GenerateVideosConfig.reference_images``: "The image, video, or last_frame field are not
+    supported"), is sent only the frame."""
+    if not need.has_image:
+        return need.reference_images
+    takes = spec.inputs.references_with_image and spec.inputs.reference_images > 0
+    return need.reference_images if takes else 0
+
+
+def _nearest_aspect(spec: ModelSpec, need: ShotNeed) -> str:
+    """The model's aspect closest to the shot's (what its adapter asks for)."""
+    ratio = need.width / need.height
+    offered = spec.aspect_ratios or (_ratio(need.width, need.height),)
+    return min(offered, key=lambda a: abs(float(aspect_of(a)) - ratio))
 
 
 def _audio(spec: ModelSpec, need: ShotNeed) -> tuple[bool, str | None]:
@@ -203,7 +229,7 @@ def _durations(spec: ModelSpec, need: ShotNeed, resolution: str) -> DurationSpec
     sends reference images and the model restricts them (Veo 3.1: 8 s)."""
     if need.extends and spec.extend is not None:  # each call adds the operation's own length
         return DurationSpec(grid=(spec.extend.seconds,))
-    if need.reference_images and spec.inputs.reference_seconds:
+    if sent_references(spec, need) and spec.inputs.reference_seconds:
         return DurationSpec(grid=spec.inputs.reference_seconds)
     return spec.durations_for(resolution)
 

@@ -165,6 +165,13 @@ def _check_values(instance: dict[str, Any], params: dict[str, Any], rules: VeoMo
         raise Refused(400, f"At most {rules.reference_images} reference images are supported.")
     if references and _number(duration) != 8:
         raise Refused(400, "Reference images are only supported with durationSeconds 8.")
+    # [DOC-VEO31] "9:16, except for reference image to video"; [SDK] types.py
+    # GenerateVideosConfig.reference_images: "The image, video, or last_frame field are not
+    # supported" (the wording and the 400 of both refusals are UNCERTAIN)
+    if references and aspect != "16:9":
+        raise Refused(400, "Reference images are only supported with aspectRatio 16:9.")
+    if references and (instance.get("image") or instance.get("lastFrame")):
+        raise Refused(400, "Reference images are not supported with image or lastFrame.")
 
 
 def _check_image(image: dict[str, Any], field: str) -> None:

@@ -168,6 +168,29 @@ def test_veo_is_sent_character_references_whole_and_the_strict_emulator_takes_th
     assert sent.shape[:2] == (120, 90)  # whole: the sheet's own aspect
 
 
+def test_veo_is_sent_a_keyframe_without_the_references_it_was_drawn_from(tmp_path):
+    """Veo takes a first frame or reference images, never both (google-genai 3.6.1
+    ``GenerateVideosConfig.reference_images``); a keyframed character shot sent both."""
+    from adapters.factory import build_adapter
+    from foundation.settings import Settings
+
+    sheets = (write(tmp_path / "front.png", banded(90, 120)),)
+    keyframe = write(tmp_path / "key.png", banded(1280, 720))
+    scenario = Scenario.model_validate({"seed": 3, "defaults": {"latency": {"seconds": 600}}})
+    with start_emulator(scenario) as emulator:
+        adapter = build_adapter(
+            "google", settings=Settings(_env_file=None), base_url=emulator.base_urls["google"]
+        )
+        request = GenerationRequest(
+            "s", "Mara at the dock", 6, 720, 1280, 24, "google/veo-3.1",
+            "veo-3.1-generate-001", reference_image=keyframe, reference_images=sheets,
+        )  # fmt: skip
+        instance = adapter.build_body(request)["instances"][0]  # type: ignore[attr-defined]
+        assert adapter.submit(request)  # 6 s at 9:16: allowed without references
+    assert "image" in instance
+    assert "referenceImages" not in instance
+
+
 def test_a_frame_is_typed_by_its_bytes_not_its_name(tmp_path):
     """A JPEG named .png went out as ``data:image/png`` with JPEG bytes."""
     jpeg = write(tmp_path / "f.jpg", banded(320, 180)).rename(tmp_path / "named.png")

@@ -140,6 +140,35 @@ def test_reference_images_beyond_the_model_limit_are_refused(emulator: EmulatorH
     assert "At most 3" in many.message
 
 
+def test_reference_images_only_at_16_9_and_without_a_first_frame(emulator: EmulatorHandle):
+    """[DOC-VEO31] "9:16, except for reference image to video"; google-genai 3.6.1
+    ``GenerateVideosConfig.reference_images``: "The image, video, or last_frame field are not
+    supported" (the emulator took both; the adapter sent both for every keyframed character)."""
+    from google.genai import types
+
+    image = types.Image(image_bytes=PNG, mime_type="image/png")
+    ref = types.VideoGenerationReferenceImage(image=image, reference_type="asset")
+    portrait = sdk_refusal(
+        emulator, "veo-3.1-generate-001", duration_seconds=8, aspect_ratio="9:16",
+        reference_images=[ref],
+    )  # fmt: skip
+    assert (portrait.code, portrait.status) == (400, "INVALID_ARGUMENT")
+    assert "aspectRatio 16:9" in portrait.message
+    framed = body()
+    framed["instances"][0] |= {
+        "image": {"bytesBase64Encoded": base64.b64encode(PNG).decode(), "mimeType": "image/png"},
+        "referenceImages": [{"image": framed_ref(), "referenceType": "asset"}],
+    }
+    answer = web.post(vertex_url(emulator, "veo-3.1-fast-generate-001"), json=framed,
+                      headers=BEARER)  # fmt: skip
+    assert_google_error(answer, 400, "INVALID_ARGUMENT")
+    assert "not supported with image" in answer.json()["error"]["message"]
+
+
+def framed_ref() -> dict[str, str]:
+    return {"bytesBase64Encoded": base64.b64encode(PNG).decode(), "mimeType": "image/png"}
+
+
 def test_inline_image_over_20_mb_is_refused(emulator: EmulatorHandle):
     big = "A" * (20 * 1024 * 1024 * 4 // 3 + 8)
     payload = body()
