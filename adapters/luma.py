@@ -25,6 +25,7 @@ from adapters.download import DownloadLimits
 from adapters.errors import (
     ProviderError,
     ProviderFailureError,
+    RateLimitedError,
     RejectedInputError,
     SafetyRefusalError,
     answer_shape,
@@ -244,13 +245,29 @@ def _output_url(gen: dict[str, Any]) -> str | None:
     return None
 
 
+# luma-agents 0.5.0 types/generation_failure_code.py: what a failed generation's input did wrong
+# (retrying the same input cannot help) apart from the provider's own failures
+# (generation_failed, output_not_found)
+REFUSED_INPUT_CODES = frozenset(
+    {
+        "budget_exhausted",
+        "image_too_large",
+        "unsupported_format",
+        "corrupt_input",
+        "invalid_request",
+    }
+)
+
+
 def _failure(provider: str, gen: dict[str, Any]) -> ProviderError:
     code = str(gen.get("failure_code") or "")
-    reason = str(gen.get("failure_reason") or "generation failed")
+    reason = str(gen.get("failure_reason") or code or "generation failed")
     if code == "content_moderated" or "moderat" in reason.lower():
         return SafetyRefusalError(reason, provider, gen)
-    if code == "budget_exhausted":
+    if code in REFUSED_INPUT_CODES:
         return RejectedInputError(reason, provider, gen)
+    if code == "rate_limited":
+        return RateLimitedError(reason, provider, raw=gen)
     return ProviderFailureError(reason, provider, gen)
 
 

@@ -245,6 +245,26 @@ class TestStateMapping:
         assert result.state is JobState.RUNNING
         assert result.error is None
 
+    @pytest.mark.parametrize(
+        ("code", "kind"),
+        [
+            ("image_too_large", "rejected_input"),
+            ("unsupported_format", "rejected_input"),
+            ("corrupt_input", "rejected_input"),
+            ("invalid_request", "rejected_input"),
+            ("budget_exhausted", "rejected_input"),
+            ("rate_limited", "rate_limited"),  # these five were provider failures, retried
+            ("output_not_found", "provider_failure"),
+            ("generation_failed", "provider_failure"),
+        ],
+    )
+    def test_each_failure_code_of_luma_agents_0_5_0(self, code: str, kind: str):
+        """luma-agents 0.5.0 ``types/generation_failure_code.py``."""
+        result = mock_adapter({"id": "g", "state": "failed", "failure_code": code}).poll("agents/g")
+        assert result.state is JobState.FAILED
+        assert result.error is not None
+        assert (result.error.kind, str(result.error)) == (kind, f"luma: {code}")
+
     def test_failed_is_failed(self):
         generation = {"id": "g", "state": "failed", "failure_code": "content_moderated"}
         result = mock_adapter(generation).poll("agents/g")
