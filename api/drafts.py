@@ -20,6 +20,7 @@ from api.deps import ApiState, StateDep, TenantDep
 from api.errors import AUTH, responses
 from api.schemas import Schema
 from foundation.errors import InvalidInputError, Problem
+from foundation.limits import BRIEF_MAX_CHARS, STYLE_MAX_CHARS
 
 router = APIRouter(prefix="/v1", tags=["storyboards"])
 
@@ -27,10 +28,12 @@ router = APIRouter(prefix="/v1", tags=["storyboards"])
 class DraftCreate(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    brief: str = Field(min_length=1, max_length=4000, description="what the video is about")
+    brief: str = Field(
+        min_length=1, max_length=BRIEF_MAX_CHARS, description="what the video is about"
+    )
     shots: int | None = Field(default=None, ge=1, le=50, description="number of shots")
     duration: float | None = Field(default=None, ge=1, le=60, description="seconds per shot")
-    style: str | None = Field(default=None, max_length=500, description="visual style")
+    style: str | None = Field(default=None, max_length=STYLE_MAX_CHARS, description="visual style")
     model: str | None = Field(
         default=None, max_length=200, description="llm model id (registry) to try first"
     )

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from foundation.settings import Settings, get_settings
 
+BRIEF_MAX_CHARS = 4000  # a draft's brief (``shotline draft``, ``POST /v1/storyboards:draft``)
+STYLE_MAX_CHARS = 500  # a draft's ``--style``
+
 MIN_FPS = 10.0
 MAX_FPS = 120.0
 MIN_SIDE = 32

@@ -19,6 +19,7 @@ from typing import Any
 from adapters.chat import ChatAnswer, ChatPort, chat_body
 from adapters.errors import ProviderError
 from foundation.errors import InvalidInputError, Problem
+from foundation.limits import BRIEF_MAX_CHARS, STYLE_MAX_CHARS
 from foundation.storyboard import Storyboard, StoryboardError, parse_storyboard
 from registry import ModelKind, Registry
 from router import HealthSource, StageCandidate, StageDecision, route_stage
@@ -35,10 +36,21 @@ _SYSTEM = (
 
 @dataclass(frozen=True)
 class DraftBrief:
+    """What to draft; a brief no model can draft from is refused on creation (``InvalidInputError``
+    at ``brief`` or ``style``), before any model is asked: ``shotline draft ""`` paid for a
+    storyboard titled "Write exactly shots", and a brief of any length went out from the CLI."""
+
     brief: str
     shots: int | None = None
     duration_s: float | None = None
     style: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = _text_problems("brief", self.brief, BRIEF_MAX_CHARS)
+        if self.style is not None:
+            problems += _text_problems("style", self.style, STYLE_MAX_CHARS)
+        if problems:
+            raise InvalidInputError("nothing was drafted", problems)
 
     def user_text(self) -> str:
         parts = [self.brief.strip()]
@@ -49,6 +61,18 @@ class DraftBrief:
         if self.style:
             parts.append(f"Visual style for every prompt: {self.style.strip()}")
         return "\n".join(parts)
+
+
+def _text_problems(path: str, text: str, longest: int) -> list[Problem]:
+    if not text.strip():
+        return [
+            Problem(path, "is empty" + (": say what the video is about" if path == "brief" else ""))
+        ]
+    if len(text) > longest:
+        return [Problem(path, f"is {len(text)} characters, at most {longest}")]
+    if "\x00" in text:
+        return [Problem(path, "contains a NUL character (U+0000)")]
+    return []
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
 from shotline.options import DraftProviders
+
+if TYPE_CHECKING:
+    from pipeline.draft import DraftBrief
 
 DRAFT_PROVIDERS = ("emulated", "auto", "live")
 
@@ -38,13 +41,15 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="llm model id (registry) to try first, e.g. gemini/...")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+        force: Annotated[bool, typer.Option(help="write over an existing --out file")] = False,
     ) -> None:
         """Draft a storyboard from a brief with a language model; write it as YAML."""
         from rich.console import Console
 
         console = Console()
         try:
-            summary = _draft(brief, out, shots, duration, style, providers, scenario, model)
+            request = _brief(brief, out, shots, duration, style, force=force)
+            summary = _draft(request, out, providers, scenario, model)
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
         if as_json:
@@ -59,12 +64,34 @@ def register(app: typer.Typer) -> None:
         console.print(f"route: {summary['route']}")
 
 
-def _draft(
+def _brief(
     brief: str,
     out: Path,
     shots: int | None,
     duration: float | None,
     style: str | None,
+    *,
+    force: bool,
+) -> DraftBrief:
+    """What to draft, refused before any model is asked: a brief none can draft from, an output
+    no run could write, or one that exists (without ``--force``: it replaced a hand-edited
+    storyboard)."""
+    from pipeline.draft import DraftBrief
+    from shotline.paths import writable_output
+
+    writable_output(out, "--out")
+    request = DraftBrief(brief, shots, duration, style)
+    if out.exists() and not force:
+        raise InvalidInputError(
+            f"{out} already exists; nothing was drafted",
+            [Problem("--out", "pass --force to overwrite it, or choose another -o path")],
+        )
+    return request
+
+
+def _draft(
+    request: DraftBrief,
+    out: Path,
     providers: str,
     scenario: Path | None,
     model: str | None = None,
@@ -72,13 +99,11 @@ def _draft(
     import yaml
 
     from foundation.settings import get_settings
-    from pipeline.draft import DraftBrief, board_data
+    from pipeline.draft import board_data
     from pipeline.draft_run import chat_clients, run_draft
     from registry import load_registry
     from shotline.emulated import emulator_urls
-    from shotline.paths import writable_output
 
-    writable_output(out, "--out")
     settings = get_settings()
     registry = load_registry(settings.registry)
     with ExitStack() as stack:
@@ -92,7 +117,6 @@ def _draft(
             problem = Problem("--providers", "no chat key: set SHOTLINE_OPENAI_API_KEY or "
                               "SHOTLINE_GEMINI_API_KEY, or use --providers emulated")  # fmt: skip
             raise InvalidInputError("no language model provider is configured", [problem])
-        request = DraftBrief(brief, shots, duration, style)
         if model is not None and model not in registry:
             raise InvalidInputError(
                 "unknown model", [Problem("--model", f"{model!r} is not in the registry")]

@@ -32,6 +32,8 @@ def test_draft_200(client, headers):
     assert data["model"] == "openai/gpt-4.1-mini"
     assert data["cost_usd"] > 0
     assert len(data["rounds"]) == 1
+    costs = client.get("/v1/costs", headers=headers).json()
+    assert costs["drafts"]["drafts"] + costs["emulated"]["drafts"]["drafts"] == 1
 
 
 def test_draft_routed_to_gemini_generate_content(client, headers):
@@ -60,6 +62,23 @@ def test_draft_401_without_a_key(client):
 def test_draft_422_for_a_body_that_is_no_brief(client, headers, body):
     answer = client.post("/v1/storyboards:draft", json=body, headers=headers)
     assert answer.status_code == 422, answer.text
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "message"),
+    [
+        ({"brief": "   \n "}, "brief", "is empty: say what the video is about"),
+        ({"brief": "a sea", "style": " "}, "style", "is empty"),
+        ({"brief": "a\x00sea"}, "brief", "contains a NUL character (U+0000)"),
+    ],
+)
+def test_a_blank_brief_asks_no_language_model(client, headers, body, path, message):
+    """A blank brief passed ``min_length=1`` and was drafted and paid for."""
+    answer = client.post("/v1/storyboards:draft", json=body, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["problems"] == [{"path": path, "message": message}]
+    costs = client.get("/v1/costs", headers=headers).json()
+    assert (costs["drafts"]["drafts"], costs["emulated"]["drafts"]["drafts"]) == (0, 0)
 
 
 def test_draft_422_when_no_language_model_is_configured(app, client, headers):

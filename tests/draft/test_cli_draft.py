@@ -137,3 +137,18 @@ def test_models_json_names_each_kind():
     rates = by_id["openai/tts-1"]["usage_price"]
     assert rates[0]["meter"] == "characters"
     assert rates[0]["source"].startswith("developers.openai.com")
+
+
+def test_an_existing_storyboard_is_kept_unless_forced(tmp_path):
+    """``draft -o`` replaced a hand-edited storyboard without a word (``render`` refuses)."""
+    out = tmp_path / "mine.yaml"
+    out.write_text("title: edited by hand\n")
+    refused = run("draft", "a fox", "-o", str(out), "--providers", "emulated", "--json")
+    assert refused.exit_code == 2, refused.output
+    assert json.loads(refused.stdout)["problems"] == [
+        "--out: pass --force to overwrite it, or choose another -o path"
+    ]
+    assert out.read_text() == "title: edited by hand\n"
+    forced = run("draft", "a fox", "-o", str(out), "--providers", "emulated", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert yaml.safe_load(out.read_text())["title"] != "edited by hand"

@@ -96,3 +96,21 @@ def test_stitch_to_another_format_stitches_nothing(shot_clip: Path, tmp_path: Pa
 @pytest.mark.parametrize("name", ["film.MOV", "take.2026-12-07", "film"])
 def test_mp4_names_and_dotted_stems_pass_the_check(tmp_path: Path, name: str) -> None:
     writable_video(tmp_path / name, "--output")
+
+
+@pytest.mark.empty_data_dir
+@pytest.mark.parametrize(
+    ("brief", "why"),
+    [("", "brief: is empty: say what the video is about"),
+     ("x" * 4001, "brief: is 4001 characters, at most 4000")],
+    ids=["empty", "4001-characters"],
+)  # fmt: skip
+def test_a_brief_no_model_can_draft_from_asks_none(tmp_path: Path, brief: str, why: str) -> None:
+    """``draft ""`` paid for a storyboard titled "Write exactly shots"; the CLI had no length
+    limit where the API has 4000 characters."""
+    out = tmp_path / "b.yaml"
+    result = CliRunner().invoke(app, ["draft", brief, "-o", str(out), "--providers", "emulated"])
+    assert result.exit_code == 2, result.output
+    assert why in result.output.replace("\n", "")
+    assert not out.exists()
+    assert not get_settings().data_dir.exists(), "no database: nothing was booked"
