@@ -243,10 +243,7 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
     cached = list(
         session.scalars(select(Event).where(Event.job_id == job_id, Event.kind == "shot.cached"))
     )
-    records = {
-        r.attempt_id: r
-        for r in session.scalars(select(AttemptCost).where(AttemptCost.job_id == job_id))
-    }
+    records = _records(session, job_id)
     bed, attempts = _bed_apart(jobs.attempts_by_shot(session, job_id))
     rows, costs = [], [_spend(bed, records)]
     for shot in shots:
@@ -267,6 +264,29 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "music": music,
         "shots": rows,
     }
+
+
+MUSIC_KEY = "(music)"
+
+
+def spend_so_far(db_url: str, job_id: str) -> dict[str, float]:
+    """What each of the job's shots (by key) and its music bed (``MUSIC_KEY``) cost so far,
+    counted as the closing report counts them: the live progress's costs, which added up only
+    the videos fetched in this process (no voice, keyframe, sheet or bed; nothing before a
+    resume)."""
+    with session_scope(db_url) as session:
+        records = _records(session, job_id)
+        bed, attempts = _bed_apart(jobs.attempts_by_shot(session, job_id))
+        spend = {
+            shot.key: float(_spend(attempts.get(shot.id, []), records))
+            for shot in jobs.shots_of(session, job_id)
+        }
+    return spend | {MUSIC_KEY: float(_spend(bed, records))}
+
+
+def _records(session: Session, job_id: str) -> dict[int, AttemptCost]:
+    query = select(AttemptCost).where(AttemptCost.job_id == job_id)
+    return {r.attempt_id: r for r in session.scalars(query)}
 
 
 def _bed_apart(

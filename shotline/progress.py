@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rich.console import Console
@@ -64,7 +64,15 @@ class JobProgress:
     """The rich renderable of a running job; ``on_event`` is the pipeline listener (called from
     the engine's threads), and every redraw reads the clock, so times advance between events."""
 
-    def __init__(self, job_id: str, shots: Iterable[str], console: Console) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        shots: Iterable[str],
+        console: Console,
+        spend: Callable[[], dict[str, float]] | None = None,
+    ) -> None:
+        """``spend``: each row's cost so far from the ledger (``pipeline.report.spend_so_far``),
+        read at most once a second; without it, the fetched videos' costs as events report them."""
         self.job_id = job_id
         self.console = console
         self.started = time.monotonic()
@@ -72,6 +80,8 @@ class JobProgress:
         self.ended: float | None = None
         self.shots: dict[str, dict[str, Any]] = {key: {"status": "planned"} for key in shots}
         self._lock = threading.Lock()
+        self._spend = spend
+        self._spent: tuple[float, dict[str, float]] | None = None  # (read at, costs)
 
     def on_event(self, event: events.PipelineEvent) -> None:
         if event.job_id != self.job_id:
@@ -98,8 +108,10 @@ class JobProgress:
             _count_try(row, stage, event.data.get("attempt"))
             if event.kind.startswith("attempt.") or status == ShotStatus.RENDERING:
                 row.setdefault("started", now)
-            if status in _SHOT_ENDS:
-                row.setdefault("ended", now)
+            if event.kind.startswith("shot.") and status in _SHOT_ENDS:
+                row["ended"] = now
+            elif event.kind.startswith("attempt.") and status != "failed":
+                row.pop("ended", None)  # a shot tried again after it ended (resumed, re-rendered)
             if event.kind == "attempt.fetched":
                 row["spent"] = row.get("spent", 0.0) + float(event.data.get("cost_usd") or 0.0)
 
@@ -120,9 +132,27 @@ class JobProgress:
             f"${spent:.2f}" if spent is not None else "",
         ]
 
+    def _ledger(self, now: float) -> dict[str, float] | None:
+        """The ledger's costs, read again when a second old (a read that fails keeps the last)."""
+        if self._spend is None:
+            return None
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if self._spent is None or now - self._spent[0] >= 1.0:
+            try:
+                self._spent = (now, self._spend())
+            except SQLAlchemyError:  # a locked or busy database: a later redraw reads again
+                return self._spent[1] if self._spent else None
+        return self._spent[1]
+
     def __rich__(self) -> Table:
         now = time.monotonic()
+        ledger = self._ledger(now)
         with self._lock:
+            if ledger is not None:
+                for key, cost in ledger.items():
+                    if key in self.shots or cost:
+                        self.shots.setdefault(key, {"status": "planned"})["spent"] = cost
             rows = [self._row(key, row, now) for key, row in self.shots.items()]
             spent = sum(row.get("spent", 0.0) for row in self.shots.values())
             took = (self.ended or now) - self.started

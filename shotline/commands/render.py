@@ -76,11 +76,20 @@ def run_render(
     console.print(f"job {job_id}" + (" (resuming it: it was unfinished)" if resumed else ""))
     for note in notes(ctx, board, mode):
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    watch(ctx, job_id, [s.id for _, s in board.shots()], quiet=quiet, console=console)
+    watch(ctx, job_id, shot_keys(ctx, job_id), quiet=quiet, console=console)
     report = job_report(ctx.db_url, job_id)
     if report.get("output") and ctx.assets.remote:
         copy_delivered(ctx, str(report["output"]), output)
     return report
+
+
+def shot_keys(ctx: RunContext, job_id: str) -> list[str]:
+    """The job's shots as it renders them: a long take's parts (``take.part1``...) included."""
+    from store import jobs
+    from store.db import session_scope
+
+    with session_scope(ctx.db_url) as session:
+        return [shot.key for shot in jobs.shots_of(session, job_id)]
 
 
 def refuse_driven_elsewhere(ctx: RunContext, job_id: str) -> None:
@@ -121,8 +130,11 @@ def watch(
     stop is then also a JSON object on stdout). SIGINT (Ctrl-C) and SIGTERM stop it politely
     (``shotline.stopping``): the job is left unfinished, and the command exits 130 or 143 saying
     so and how it is ``resume``d."""
+    from functools import partial
+
     from rich.live import Live
 
+    from pipeline.report import spend_so_far
     from shotline.progress import JobProgress
     from shotline.stopping import stop_signals
 
@@ -132,7 +144,9 @@ def watch(
             if quiet:
                 drive(ctx, job_id, None)
                 return
-            progress = JobProgress(job_id, shots, console)
+            progress = JobProgress(
+                job_id, shots, console, partial(spend_so_far, ctx.db_url, job_id)
+            )
             with Live(progress, console=console, refresh_per_second=4):
                 drive(ctx, job_id, progress.on_event)
     except KeyboardInterrupt as stop:

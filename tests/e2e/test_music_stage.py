@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
+from foundation.settings import get_settings
+from pipeline.report import MUSIC_KEY, spend_so_far
 from stitching.voiceover import RATE, read_mono
 
 BOARD = {
@@ -63,6 +65,9 @@ def test_the_composed_bed_plays_under_silent_shots_and_is_reused_for_nothing(tmp
         False,
     )
     assert bed["cost_usd"] == pytest.approx(3 * 0.30 / 60)  # the API's 3 s minimum, cut to 2 s
+    live = spend_so_far(get_settings().db_url, report["job"])  # what the live progress shows
+    assert live[MUSIC_KEY] == pytest.approx(bed["cost_usd"])
+    assert sum(live.values()) == pytest.approx(report["settled_usd"])
     samples = read_mono(out)
     assert len(samples) == pytest.approx(2 * RATE, abs=RATE * 0.05)
     for half in np.array_split(samples[int(0.1 * RATE) : int(1.9 * RATE)], 2):

@@ -226,6 +226,30 @@ def test_progress_shows_stage_reason_time_and_cost():
     assert "$0.36 so far" in text
 
 
+def test_progress_clock_runs_past_a_failed_attempt(monkeypatch):
+    """The time froze at a shot's first failed attempt (``failed`` ended the row)."""
+    clock = iter([0.0, 0.0, 5.0, 9.0, 12.0, 20.0])
+    monkeypatch.setattr("shotline.progress.time.monotonic", lambda: next(clock))
+    progress = JobProgress("j" * 32, ["a"], Console(width=100))  # started at 0
+    for kind in ("attempt.failed", "attempt.reserved"):  # at 0 and 5
+        progress.on_event(PipelineEvent("j" * 32, kind, "a", {"attempt": 1, "model": "m/x"}))
+    assert "9s" in printed(progress, 100)
+    progress.on_event(PipelineEvent("j" * 32, "shot.failed", "a", {}))  # the shot ends at 12
+    assert "12s" in printed(progress, 100)
+
+
+def test_progress_costs_come_from_the_ledger():
+    """The caption said "$0.40 so far" where the job had spent $0.52: only the fetched videos
+    this process saw were added up (no voice, keyframe, sheet or bed; nothing before a resume)."""
+    ledger = {"a": 0.4, "a.part2": 0.1, "(music)": 0.02}
+    progress = JobProgress("j" * 32, ["a", "a.part2"], Console(width=100), lambda: ledger)
+    progress.on_event(PipelineEvent("j" * 32, "attempt.fetched", "a", {"cost_usd": 0.3}))
+    text = printed(progress, 100)
+    assert "$0.52 so far" in text
+    assert "(music)" in text
+    assert "$0.10" in text
+
+
 PINNED = {
     "title": "pins",
     "output": {"size": "160x90"},
