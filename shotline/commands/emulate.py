@@ -24,7 +24,9 @@ def emulate(
     host: Annotated[str, typer.Option(help="address to listen on (keep it on loopback)")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="port; 0 picks a free one")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="port; 0 picks a free one")
+    ] = DEFAULT_PORT,
     scenario: Annotated[
         Path | None, typer.Option(help="scenario YAML: latency, faults, defects (seeded)")
     ] = None,

@@ -223,7 +223,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+        port: Annotated[
+            int, typer.Option(min=0, max=65535, help="port to listen on (0: a free one)")
+        ] = 8000,
         providers: Providers = "auto",
         scenario: Annotated[
             Path | None, typer.Option(help="emulator scenario YAML (with --providers emulated)")

@@ -8,6 +8,7 @@ Run as many as needed, on as many machines as needed; every worker needs the sam
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
     from foundation.settings import Settings
 
 QUEUES = ("io", "cpu")
+
+
+class LogLevel(StrEnum):
+    """Celery's log levels (``celery worker --loglevel``): another was a traceback at start."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
 
 
 def parse_queues(text: str) -> list[str]:
@@ -116,7 +127,7 @@ def run_worker(
 def worker(
     queues: Annotated[str, typer.Option(help="comma-separated: io, cpu")] = "io,cpu",
     concurrency: Annotated[
-        int | None, typer.Option(help="processes (default: by queue, from settings)")
+        int | None, typer.Option(min=1, help="processes (default: by queue, from settings)")
     ] = None,
     name: Annotated[
         str, typer.Option(help="node name, unique per machine (%h: the host name)")
@@ -124,14 +135,16 @@ def worker(
     beat: Annotated[
         bool, typer.Option(help="also run the reaper's schedule (one worker per deployment)")
     ] = False,
-    loglevel: Annotated[str, typer.Option(help="celery log level")] = "info",
+    loglevel: Annotated[
+        LogLevel, typer.Option(case_sensitive=False, help="celery log level")
+    ] = LogLevel.INFO,
 ) -> None:
     """Run a distributed-engine worker (Celery) on the io and/or cpu queues."""
     from rich.console import Console
 
     console = Console(stderr=True)
     try:
-        run_worker(queues, concurrency, name, beat, loglevel, console)
+        run_worker(queues, concurrency, name, beat, loglevel.value, console)
     except ShotlineError as exc:
         fail_with(exc, console, False)
 

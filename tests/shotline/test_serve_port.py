@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from foundation.settings import get_settings
@@ -45,3 +46,26 @@ def test_a_taken_port_is_named_and_no_job_is_resumed(tmp_path: Path) -> None:
     assert f"error: cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr
     assert "shotline API on" not in done.stdout + done.stderr
     assert _state(ctx.db_url, job_id) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "why"),
+    [
+        (["serve", "--port", "99999"], "--port", "less than or equal to 65535"),
+        (["emulate", "--port", "-1"], "--port", "greater than or equal to 0"),
+        (["worker", "--loglevel", "verbose"], "--loglevel", "'verbose' is not one of 'debug'"),
+        (["worker", "--concurrency", "0"], "--concurrency", "greater than or equal to 1"),
+    ],
+)
+def test_option_values_no_server_can_use_are_usage_errors(args, option, why):
+    """Each was a traceback, exit 1 (``OverflowError: bind(): port must be 0-65535``; Celery's
+    ``BadParameter`` after the worker printed its start), or a worker of no processes."""
+    from typer.testing import CliRunner
+
+    from shotline.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"Invalid value for '{option}'" in result.output
+    assert why in result.output
