@@ -93,9 +93,9 @@ def _startup(
     try:
         settings = get_settings()
     except SettingsError as exc:
-        from rich.console import Console
+        from shotline.terminal import terminal
 
-        fail_with(exc, Console(stderr=True), as_json=False)
+        fail_with(exc, terminal(stderr=True), as_json=False)
     if ctx.meta.get(COMMAND) not in USES_FFMPEG or settings.ffmpeg is None:
         return
     from media.errors import FFmpegUnsupportedError
@@ -104,9 +104,9 @@ def _startup(
     try:
         ffmpeg_binary()
     except FFmpegUnsupportedError as exc:
-        from rich.console import Console
+        from shotline.terminal import terminal
 
-        fail_with(exc, Console(stderr=True), as_json=False)
+        fail_with(exc, terminal(stderr=True), as_json=False)
 
 
 def main() -> None:

@@ -10,12 +10,15 @@ import typer
 
 from foundation.errors import JobFailedError, ShotlineError
 from foundation.money import cents, rounding_note
+from shotline.terminal import terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
 EDIT = ("otio", "fcpxml", "edl")
+
+
 CAPTIONS = ("srt", "vtt")
 
 
@@ -117,10 +120,9 @@ def fail_with(exc: ShotlineError, console: Console, as_json: bool) -> NoReturn:
             payload |= {"stage": exc.stage, "shot": exc.shot_id}
         typer.echo(json.dumps(payload, indent=2))
     else:
-        from rich.console import Console
         from rich.markup import escape
 
-        err = Console(stderr=True)
+        err = terminal(stderr=True)
         err.print(f"[red]error:[/] {escape(headline)}", highlight=False, soft_wrap=True)
         if problems:  # an invalid input's, or e.g. a bad prompt policy's rules
             for line in problems:

@@ -36,11 +36,10 @@ class ShotlineGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ShotlineError as exc:
-            from rich.console import Console
-
             from shotline.console import fail_with
+            from shotline.terminal import terminal
 
-            fail_with(exc, Console(stderr=True), as_json="--json" in words)
+            fail_with(exc, terminal(stderr=True), as_json="--json" in words)
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)

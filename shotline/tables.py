@@ -150,9 +150,11 @@ def left_out_note(fitted: Fitted, width: int) -> str | None:
 
 
 def print_wide(table: Table, *, stderr: bool = False) -> None:
+    """Print ``table`` at its natural width, however narrow the terminal (``--wide``)."""
     from rich.console import Console
 
-    """Print ``table`` at its natural width, however narrow the terminal (``--wide``)."""
+    from shotline.terminal import terminal
+
     measuring = Console(width=10_000)
     natural = measuring.measure(table).maximum
-    Console(stderr=stderr, width=max(natural, Console(stderr=stderr).width)).print(table)
+    terminal(stderr=stderr, width=max(natural, terminal(stderr=stderr).width)).print(table)

@@ -43,11 +43,11 @@ def register(app: typer.Typer) -> None:
     @budget.command("show")
     def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Every tenant budget with its reservations and spend."""
-        from rich.console import Console
         from rich.table import Table
 
         from foundation.settings import get_settings
         from ledger import tenants
+        from shotline.terminal import terminal
         from store.db import session_scope
 
         with session_scope(get_settings().db_url) as session:
@@ -65,4 +65,4 @@ def register(app: typer.Typer) -> None:
             table.add_row(row["tenant"], *(cents(row[k]) for k in
                           ("budget_usd", "reserved_usd", "spent_usd", "headroom_usd",
                            "emulated_usd")))  # fmt: skip
-        Console().print(table)
+        terminal().print(table)

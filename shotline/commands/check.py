@@ -159,15 +159,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the quality gate on CLIP: events, scores and verdict (exit 0 accept/repair, 1 else,
         2 bad arguments)."""
-        from rich.console import Console
-
         from foundation.settings import get_settings
         from quality import scoring
         from quality.gate import evaluate
         from quality.image_safety import frame_safety_from
         from quality.policy import default_policy, load_policy
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         try:
             content = ContentAsk(prompt, dialogue)
             expect = build_expectation(clip, duration, size, fps, audio, tier, content)

@@ -182,13 +182,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Render the approved shots of a preview at final; the rest keep their preview."""
-        from rich.console import Console
-
         from pipeline import commit as commit_service
         from pipeline.context import RunContext
         from shotline import job_info
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         approved = _split(shots)
         try:
             ctx = RunContext.create(providers)

@@ -141,11 +141,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Spend, accepted seconds, cost per accepted second, rates and render times."""
-        from rich.console import Console
-
         from foundation.settings import get_settings
         from ledger.aggregates import CostFilter
         from shotline.tables import left_out_note, print_wide
+        from shotline.terminal import terminal
 
         if by not in GROUPS:
             typer.echo(f"--by must be one of {', '.join(GROUPS)}", err=True)
@@ -161,7 +160,7 @@ def register(app: typer.Typer) -> None:
         elif wide:
             print_wide(costs_table(data).table)
         else:
-            console = Console()
+            console = terminal()
             fitted = costs_table(data, console.width)
             console.print(fitted.table)
             note = left_out_note(fitted, console.width)

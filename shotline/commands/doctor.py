@@ -209,8 +209,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show which FFmpeg, PyAV and database this installation uses, and whether the providers
         whose keys are set still accept them and still serve the models shotline routes to."""
-        from rich.console import Console
         from rich.table import Table
+
+        from shotline.terminal import terminal
 
         report = collect() | {"providers": providers_check(providers, scenario)}
         healthy = all(check["ok"] for check in report.values())
@@ -225,5 +226,5 @@ def register(app: typer.Typer) -> None:
                 mark = "[green]ok[/]" if check["ok"] else "[red]FAIL[/]"
                 detail = _provider_lines(check) if name == "providers" else _summary(check)
                 table.add_row(name, mark, detail)
-            Console().print(table)
+            terminal().print(table)
         raise typer.Exit(0 if healthy else 1)

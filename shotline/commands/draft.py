@@ -44,9 +44,9 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option(help="write over an existing --out file")] = False,
     ) -> None:
         """Draft a storyboard from a brief with a language model; write it as YAML."""
-        from rich.console import Console
+        from shotline.terminal import terminal
 
-        console = Console()
+        console = terminal()
         try:
             request = _brief(brief, out, shots, duration, style, force=force)
             summary = _draft(request, out, providers, scenario, model)

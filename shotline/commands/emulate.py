@@ -32,9 +32,9 @@ def emulate(
     ] = None,
 ) -> None:
     """Serve emulated provider APIs until interrupted. No request ever leaves this machine."""
-    from rich.console import Console
+    from shotline.terminal import terminal
 
-    console = Console()
+    console = terminal()
     # `kill` stops it like Ctrl-C, from the start: a SIGTERM before the handler (a supervisor that
     # stops it as soon as it says it is ready) killed it with its media directory left behind
     previous = signal.signal(signal.SIGTERM, _interrupt)

@@ -239,12 +239,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """The latest jobs, newest first: id, tenant, status, stage, shots done, cost, age."""
-        from rich.console import Console
-
         from foundation.settings import get_settings
         from shotline import job_info
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         try:
             start = job_info.parse_since(since, datetime.now(UTC)) if since else None
             found = job_info.list_jobs(
@@ -277,12 +276,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """One job: status, money, its shots with their attempts, and its files."""
-        from rich.console import Console
-
         from foundation.settings import get_settings
         from shotline import job_info
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         try:
             db_url = get_settings().db_url
             data = job_info.detail(db_url, job_info.find_id(db_url, job))
@@ -313,12 +311,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the job as JSON")] = False,
     ) -> None:
         """Cancel a planned or running job as the API does; exit 1 when it has already ended."""
-        from rich.console import Console
-
         from foundation.settings import get_settings
         from shotline import job_info
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         try:
             said = _cancel(job)
         except ShotlineError as exc:
@@ -338,12 +335,12 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """Print a delivered job's video path; open it too when there is a display."""
-        from rich.console import Console
+        from shotline.terminal import terminal
 
         try:
             path = _video(job)
         except ShotlineError as exc:
-            fail_with(exc, Console(stderr=True), as_json=False)
+            fail_with(exc, terminal(stderr=True), as_json=False)
         typer.echo(path)
         if launch and has_display():
             typer.launch(path)

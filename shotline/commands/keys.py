@@ -20,13 +20,13 @@ def create(
     tenant: Annotated[str, typer.Option(help="the tenant the key belongs to")],
 ) -> None:
     """Create an API key for TENANT (new tenants are created); the key is shown only now."""
-    from rich.console import Console
     from rich.markup import escape
 
     from api import auth
     from foundation.settings import get_settings
+    from shotline.terminal import terminal
 
-    console = Console(stderr=True)
+    console = terminal(stderr=True)
     try:
         key = auth.create_key(get_settings().db_url, tenant)
     except ShotlineError as exc:
@@ -38,13 +38,12 @@ def create(
 @keys_app.command("revoke")
 def revoke(key: Annotated[str, typer.Argument(help="the key to revoke")]) -> None:
     """Revoke a key; requests with it are refused from now on."""
-    from rich.console import Console
-
     from api import auth
     from foundation.settings import get_settings
+    from shotline.terminal import terminal
 
     if not auth.revoke_key(get_settings().db_url, key):
-        Console(stderr=True).print("[red]error:[/] no such active key")
+        terminal(stderr=True).print("[red]error:[/] no such active key")
         raise typer.Exit(2)
     typer.echo("revoked")
 

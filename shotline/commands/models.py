@@ -152,11 +152,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the catalog as JSON")] = False,
     ) -> None:
         """List the model catalog: capabilities, prices with sources, lifecycle and limits."""
-        from rich.console import Console
-
         from registry import load_registry
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         try:
             registry = load_registry()
         except ShotlineError as exc:

@@ -293,11 +293,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
     ) -> None:
         """Dry-run routing: model and fallbacks per shot, cost range, wall time, budget."""
-        from rich.console import Console
-
         import router
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         try:
             planned = _plan_and_note(storyboard, mode, providers)
         except ShotlineError as exc:

@@ -328,12 +328,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print a JSON report")] = False,
     ) -> None:
         """Render a storyboard end to end into one stitched MP4."""
-        from rich.console import Console
-
         from foundation.storyboard import load_storyboard
         from pipeline.context import RunContext
+        from shotline.terminal import terminal
 
-        console = Console(stderr=as_json)
+        console = terminal(stderr=as_json)
         try:
             board = load_storyboard(storyboard)
             writable_video(output, "--output")

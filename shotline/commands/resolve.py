@@ -32,12 +32,11 @@ def register(app: typer.Typer) -> None:
         """Resolve a submission_unknown attempt: with --provider-job its job is polled; with
         --not-submitted its reservation is released and the shot takes its next attempt. Run the
         same `shotline render` again (or let `shotline serve` resume it) to continue the job."""
-        from rich.console import Console
-
         from pipeline import recovery
         from pipeline.context import RunContext
+        from shotline.terminal import terminal
 
-        console = Console(stderr=True)
+        console = terminal(stderr=True)
         try:
             if (provider_job is None) == (not not_submitted):
                 raise InvalidInputError("give exactly one of --provider-job ID and --not-submitted")

@@ -34,8 +34,6 @@ def unfinished(db_url: str, ref: str) -> tuple[str, str, list[str], str | None]:
 
 def run_resume(ref: str, scenario: Path | None, *, as_json: bool) -> None:
     """Resume the job, print its table (or JSON) and exit as ``render`` does."""
-    from rich.console import Console
-
     from foundation.settings import get_settings
     from pipeline.context import RunContext
     from pipeline.report import job_report
@@ -46,8 +44,9 @@ def run_resume(ref: str, scenario: Path | None, *, as_json: bool) -> None:
         refuse_driven_elsewhere,
         watch,
     )
+    from shotline.terminal import terminal
 
-    console = Console(stderr=as_json)
+    console = terminal(stderr=as_json)
     try:
         settings = get_settings()
         job_id, providers, keys, output = unfinished(settings.db_url, ref)

@@ -232,9 +232,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run the HTTP API (OpenAPI at /docs) with the engine chosen by settings."""
-        from rich.console import Console
+        from shotline.terminal import terminal
 
-        console = Console(stderr=True)
+        console = terminal(stderr=True)
         try:
             serve_api(host, port, providers, console, scenario)
         except ShotlineError as exc:

@@ -208,9 +208,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Stitch clips into one verified MP4 (frame-exact, loudness-normalised, stream-copied)."""
-        from rich.console import Console
+        from shotline.terminal import terminal
 
-        console = Console()
+        console = terminal()
         settings = {"size": size, "fps": fps, "transition": transition, "loudness": loudness}
         settings |= {"hls": hls, "keep": keep, "variants": list(variant or [])}
         try:

@@ -140,9 +140,9 @@ def worker(
     ] = LogLevel.INFO,
 ) -> None:
     """Run a distributed-engine worker (Celery) on the io and/or cpu queues."""
-    from rich.console import Console
+    from shotline.terminal import terminal
 
-    console = Console(stderr=True)
+    console = terminal(stderr=True)
     try:
         run_worker(queues, concurrency, name, beat, loglevel.value, console)
     except ShotlineError as exc:

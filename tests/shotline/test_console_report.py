@@ -134,3 +134,28 @@ def test_a_title_the_terminal_cannot_encode_is_escaped_not_a_crash(tmp_path):
                            "local"], capture_output=True, env=env, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr.decode("latin-1")[-2000:]
     assert "harbour \\U0001f3ac night: preview plan (1 shots)" in done.stdout.decode("latin-1")
+
+
+def test_emoji_codes_in_paths_and_titles_print_as_written(tmp_path):
+    """Rich turned ``:name:`` into emoji: ``-o "o:thumbs_up:.mp4"`` printed ``o👍.mp4`` in the
+    closing table, a title ``Launch :rocket:`` printed 🚀, ``--port -1`` an error with 👎."""
+    from typer.testing import CliRunner
+
+    from shotline.cli import app
+
+    board = tmp_path / "board.yaml"
+    board.write_text(
+        'title: "Launch :rocket: day"\noutput: {size: 160x90}\n'
+        "scenes: [{id: s, shots: [{id: a, prompt: a calm sea, duration: 1}]}]\n"
+    )
+    out = tmp_path / "emo:-1:dir" / "o:thumbs_up:.mp4"
+    env = {"COLUMNS": "300"}
+    planned = CliRunner().invoke(app, ["plan", str(board), "--providers", "local"], env=env)
+    assert planned.exit_code == 0, planned.output
+    assert "Launch :rocket: day" in planned.output
+    args = ["render", str(board), "-o", str(out), "--providers", "local"]
+    rendered = CliRunner().invoke(app, args, env=env)
+    assert rendered.exit_code == 0, rendered.output
+    assert "o:thumbs_up:.otio" in rendered.output
+    assert "\U0001f44d" not in rendered.output
+    assert "\U0001f680" not in rendered.output
