@@ -18,11 +18,11 @@ from store.models import Attempt, Job, Shot
 
 
 def _final_job(ctx) -> str:
-    """A silent 10 s shot pinned to ``luma/ray-flash-2`` (9 s at most: rendered in two parts)
-    and a 2 s one, at 160x90."""
+    """A silent 10 s shot pinned to ``google/veo-3.1-lite`` (8 s at most, no extend operation:
+    rendered in two parts) and a 2 s one, at 160x90."""
     shots = [
         {"id": "k0", "prompt": "a red kite over a beach", "duration": 10, "audio": "none",
-         "model": "luma/ray-flash-2"},
+         "model": "google/veo-3.1-lite"},
         {"id": "k1", "prompt": "a lighthouse in a storm", "duration": 2, "audio": "none"},
     ]  # fmt: skip
     board = parse_storyboard(
