@@ -26,7 +26,8 @@ def not_a_file(path: Path) -> str | None:
     try:
         status = Path(path).stat()
     except FileNotFoundError:
-        return f"{path} does not exist"
+        where = "" if Path(path).is_absolute() else f" (a relative path, read from {Path.cwd()})"
+        return f"{path} does not exist{where}"
     except OSError as exc:
         return f"{path} cannot be read: {exc.strerror or exc}"
     if stat.S_ISDIR(status.st_mode):

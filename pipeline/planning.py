@@ -98,9 +98,8 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local")
     board = previews.keyframed_board(board, mode)
     stills = keyframes_preview(board.preview, mode)
     hosted = ctx.providers not in ("local", "emulated")
-    check_images(ctx, board)
+    check_files(ctx, board)
     screening.screen_storyboard(board, ctx.settings, hosted=hosted)
-    check_music(ctx, board)
     check_burn_in(board)
     music.plan_music(ctx, board, mode)  # a bed no music model can compose is refused here
     spoken = voices.plan_voices(ctx, board, mode)  # a line no tts model can voice is refused here
@@ -135,21 +134,41 @@ def route_storyboard(
     return plan
 
 
-def check_music(ctx: RunContext, board: Storyboard) -> None:
-    """Refuse a music bed the stitcher cannot lay under the programme, before any spend. A bed
-    already in a remote asset store (a stored job's board: a commit, a re-render) was probed when
-    it was put there; it must still be there."""
-    if board.music is None or board.music.file is None:
+def check_files(ctx: RunContext, board: Storyboard) -> None:
+    """Refuse, before any spend and in one round, every file the storyboard names that cannot be
+    used: a reference image (a shot's, a keyframe, a character's) that cannot be read, and a
+    music bed the stitcher cannot lay under the programme (a missing image was named first and the
+    missing bed only on the next run). URLs are the API's to fetch and check; a file already in a
+    remote asset store (a stored job's board: a commit, a re-render) was checked when it was put
+    there, and must still be there."""
+    problems = [*_image_problems(ctx, board), *_music_problems(ctx, board)]
+    if not problems:
         return
+    kinds = {"music.file" if p.path == "music.file" else "image" for p in problems}
+    what = {
+        frozenset({"image"}): "reference images cannot be used",
+        frozenset({"music.file"}): "the music bed cannot be used",
+    }.get(frozenset(kinds), "files the storyboard names cannot be used")
+    raise InvalidInputError(f"{what}; nothing was reserved or sent to a provider", problems)
+
+
+def _music_problems(ctx: RunContext, board: Storyboard) -> list[Problem]:
+    if board.music is None or board.music.file is None:
+        return []
     heard_s = board.shots_s  # the most the programme can hear of the bed
     problem = _input_problem(
         ctx, board.music.file, lambda path: stitching.music_problem(path, heard_s)
     )
-    if problem is not None:
-        raise InvalidInputError(
-            "the music bed cannot be used; nothing was reserved or sent to a provider",
-            [Problem("music.file", problem)],
-        )
+    return [] if problem is None else [Problem("music.file", problem)]
+
+
+def _image_problems(ctx: RunContext, board: Storyboard) -> list[Problem]:
+    return [
+        Problem(path, problem)
+        for path, image in screening.board_images(board)
+        if not image.startswith(("http://", "https://"))
+        and (problem := _input_problem(ctx, image, image_problem)) is not None
+    ]
 
 
 def check_burn_in(board: Storyboard) -> None:
@@ -177,23 +196,6 @@ def _opencv_problem(missing: list[str]) -> str:
         "SHOTLINE_FFMPEG for the wheel's), or keep the captions to OUT.srt and OUT.vtt "
         "(captions.burn_in: false)"
     )
-
-
-def check_images(ctx: RunContext, board: Storyboard) -> None:
-    """Refuse a reference image (a shot's or a character's) that cannot be read, before any
-    spend; URLs are the API's to fetch and check, and an image already in a remote asset store
-    (a stored job's board) was checked when it was put there: it must still be there."""
-    problems = [
-        Problem(path, problem)
-        for path, image in screening.board_images(board)
-        if not image.startswith(("http://", "https://"))
-        and (problem := _input_problem(ctx, image, image_problem)) is not None
-    ]
-    if problems:
-        raise InvalidInputError(
-            "reference images cannot be used; nothing was reserved or sent to a provider",
-            problems,
-        )
 
 
 def _input_problem(ctx: RunContext, ref: str, local: Callable[[Path], str | None]) -> str | None:

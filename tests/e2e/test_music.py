@@ -144,6 +144,28 @@ def test_a_bed_the_stitcher_cannot_read_is_refused_before_any_spend(tmp_path, cl
     assert not list((tmp_path / "data").rglob("*.mp4"))  # nothing was rendered
 
 
+def test_a_missing_image_and_a_missing_bed_are_named_in_one_round(tmp_path, cli, monkeypatch):
+    """The image was named first and the bed only on the next run; a relative path now says
+    where it was read from."""
+    monkeypatch.chdir(tmp_path)
+    data = board({"file": "bed-missing.wav"})
+    data["scenes"][0]["shots"][0]["reference_image"] = "ref-missing.jpg"
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(data))
+    done = cli("plan", str(path), "--providers", "local")
+    assert done.exit_code == 2, done.output
+    text = " ".join(done.output.split())
+    assert "files the storyboard names cannot be used" in text
+    assert (
+        "scenes[0].shots[0].reference_image: ref-missing.jpg does not exist (a relative path, "
+        f"read from {tmp_path})"
+    ) in text
+    assert (
+        f"music.file: bed-missing.wav does not exist (a relative path, read from {tmp_path})"
+        in text
+    )
+
+
 def test_a_commit_keeps_the_previews_bed(tmp_path, monkeypatch):
     """The final render of approved shots is stitched over the same bed as its preview."""
     from foundation.settings import Settings

@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from media.files import not_a_file
 from media.probe import EMPTY, probe, probe_guarded, truncation
 from media.runner import run_ffmpeg
@@ -74,13 +76,17 @@ def test_a_video_shorter_than_its_audio_is_not_truncated_a_cut_one_is(tmp_path: 
                         r"header declares", said), said  # fmt: skip
 
 
-def test_why_a_path_is_no_file_to_read(tmp_path: Path) -> None:
+def test_why_a_path_is_no_file_to_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each of these was "PATH is not a file"; a missing file now says so."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     (tmp_path / "real").write_bytes(b"x")
     assert not_a_file(tmp_path / "real") is None
     assert not_a_file(tmp_path / "gone") == f"{tmp_path / 'gone'} does not exist"
+    monkeypatch.chdir(tmp_path)
+    assert not_a_file(Path("gone.png")) == (
+        f"gone.png does not exist (a relative path, read from {tmp_path})"
+    )
     assert not_a_file(tmp_path) == f"{tmp_path} is a folder, not a file"
     assert not_a_file(fifo) == f"{fifo} is not a regular file (a device, a pipe or a socket)"
     device = not_a_file(Path("/dev/zero"))

@@ -42,13 +42,13 @@ def test_a_shot_with_characters_is_keyframed_by_default_and_others_are_not():
 
 
 def test_a_keyframe_path_is_the_shots_first_frame_and_a_missing_one_is_named(tmp_path):
-    from pipeline.planning import check_images
+    from pipeline.planning import check_files
 
     frame = str(tmp_path / "frame.png")
     spec = featuring(keyframe=frame).shots()[1][1]
     assert (spec.reference_image, spec.keyframe, spec.draws_keyframe) == (frame, frame, False)
     with pytest.raises(InvalidInputError) as caught:
-        check_images(context("local"), featuring(keyframe=frame))
+        check_files(context("local"), featuring(keyframe=frame))
     ((path, message),) = [(p.path, p.message) for p in caught.value.problems]
     assert (path, message) == ("scenes[0].shots[1].keyframe", f"{frame} does not exist")
 
