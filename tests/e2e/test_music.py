@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -148,7 +149,7 @@ def test_a_missing_image_and_a_missing_bed_are_named_in_one_round(tmp_path, cli,
     """The image was named first and the bed only on the next run; a relative path now says
     where it was read from."""
     monkeypatch.chdir(tmp_path)
-    data = board({"file": "bed-missing.wav"})
+    data: dict[str, Any] = board({"file": "bed-missing.wav"})
     data["scenes"][0]["shots"][0]["reference_image"] = "ref-missing.jpg"
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(data))
