@@ -283,5 +283,11 @@ def read_document_file(
         return data.decode("utf-8")
     except FileNotFoundError:
         raise error(f"{path}: no such file", [Problem(where, f"{path} does not exist")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        why = f"{path} is a folder: name a YAML or JSON file in it"
+        raise error(f"{path}: cannot be read", [Problem(where, why)]) from None
+    except UnicodeDecodeError as exc:  # a video or an image named by mistake
+        why = f"{path} is not a text file (YAML or JSON): byte {exc.start} is not UTF-8"
+        raise error(f"{path}: cannot be read", [Problem(where, why)]) from None
+    except OSError as exc:
         raise error(f"{path}: cannot be read", [Problem(where, str(exc))]) from None

@@ -315,6 +315,9 @@ def parse_storyboard(
 
     ``limits`` defaults to the settings (``SHOTLINE_MAX_SHOTS``, ``SHOTLINE_MAX_TOTAL_DURATION_S``).
     """
+    if data is None:  # an empty file, or one of comments only
+        why = "the document is empty: a storyboard has a title and scenes"
+        raise StoryboardError(f"{source}: is empty", [Problem("", why)])
     if not isinstance(data, dict):
         raise StoryboardError(
             f"{source}: must be a mapping", [Problem("", "top level must be a mapping")]

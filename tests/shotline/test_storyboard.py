@@ -128,12 +128,31 @@ class TestBadStoryboards:
             load_storyboard(board)
 
     def test_a_directory_or_a_file_not_utf8_cannot_be_read(self, tmp_path):
-        with pytest.raises(StoryboardError, match="cannot be read"):
+        """Each said so with Python's words: ``[Errno 21] Is a directory``, ``'utf-8' codec
+        can't decode byte 0xe9 in position 9``."""
+        with pytest.raises(StoryboardError, match="cannot be read") as folder:
             load_storyboard(tmp_path)
+        assert folder.value.problems[0].message == (
+            f"{tmp_path} is a folder: name a YAML or JSON file in it"
+        )
         latin = tmp_path / "latin.yaml"
         latin.write_bytes("title: caf\xe9".encode("latin-1"))
-        with pytest.raises(StoryboardError, match="cannot be read"):
+        with pytest.raises(StoryboardError, match="cannot be read") as binary:
             load_storyboard(latin)
+        assert binary.value.problems[0].message == (
+            f"{latin} is not a text file (YAML or JSON): byte 10 is not UTF-8"
+        )
+
+    @pytest.mark.parametrize("text", ["", "# a comment only\n"])
+    def test_an_empty_document_is_named_empty(self, tmp_path, text):
+        """It was "top level must be a mapping"."""
+        board = tmp_path / "empty.yaml"
+        board.write_text(text)
+        with pytest.raises(StoryboardError, match="is empty") as empty:
+            load_storyboard(board)
+        assert empty.value.problems[0].message == (
+            "the document is empty: a storyboard has a title and scenes"
+        )
 
     def test_missing_required(self):
         assert "scenes[0].shots[0].prompt: is required" in _problems(
