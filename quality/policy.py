@@ -15,7 +15,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from foundation.errors import InvalidInputError, Problem
-from quality.errors import QualityError
 
 Action = Literal["repair", "retry", "escalate", "give_up", "ignore"]
 SeverityName = Literal["info", "warning", "error"]
@@ -143,7 +142,10 @@ def load_policy(path: Path | None = None) -> GatePolicy:
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise QualityError(f"cannot read gate policy {source}: {exc}") from exc
+        # a bad argument (exit 2), as a policy that does not validate is
+        raise InvalidInputError(
+            f"cannot read gate policy {source}", [Problem("--policy", str(exc))]
+        ) from exc
     try:
         policy = GatePolicy.model_validate(data)
     except ValidationError as exc:

@@ -169,8 +169,12 @@ def register(app: typer.Typer) -> None:
         console = terminal(stderr=as_json)
         try:
             content = ContentAsk(prompt, dialogue)
-            expect = build_expectation(clip, duration, size, fps, audio, tier, content)
             gate_policy: GatePolicy = load_policy(policy) if policy else default_policy()
+            if tier not in gate_policy.tiers:  # was a note, and the default tier's verdict
+                known = ", ".join(gate_policy.tiers)
+                why = f"{tier!r} is not a tier of the policy ({known})"
+                raise InvalidInputError("unusable arguments", [Problem("--tier", why)])
+            expect = build_expectation(clip, duration, size, fps, audio, tier, content)
             scorer = scoring.judge_from_settings(get_settings()) if judge else None
             if judge and scorer is None:
                 why = "set SHOTLINE_GEMINI_API_KEY or SHOTLINE_OPENAI_API_KEY"

@@ -75,6 +75,26 @@ def test_unusable_arguments_exit_two(
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (
+            ["--tier", "premum"],
+            "--tier: 'premum' is not a tier of the policy (draft, still, standard, premium)",
+        ),
+        (["--policy", "nope.yaml"], "--policy: [Errno 2] No such file or directory: 'nope.yaml'"),
+    ],
+)
+def test_a_tier_or_policy_the_gate_cannot_use_exits_two(
+    app: typer.Typer, corpus_clip: Callable[[str], Path], args: list[str], why: str
+) -> None:
+    """An unknown tier was a note and the default tier's verdict (exit 0); an unreadable policy
+    exited 1, a rejected clip's code."""
+    result = CliRunner().invoke(app, ["check", str(corpus_clip("clean")), *args, "--json"])
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["problems"] == [why]
+
+
 def test_missing_file_exits_two(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", str(tmp_path / "none.mp4"), "--json"])
     assert result.exit_code == 2

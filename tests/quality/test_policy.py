@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from foundation.errors import InvalidInputError
-from quality.errors import QualityError
 from quality.policy import DEFAULT_POLICY, default_policy, load_policy
 
 
@@ -49,8 +48,9 @@ def test_no_tier_may_let_unsafe_content_through(tmp_path: Path, override: str) -
     assert "unsafe_content must stay an error" in caught.value.problems[0].message
 
 
-def test_a_policy_file_that_is_not_utf8_is_a_quality_error_naming_it(tmp_path: Path) -> None:
+def test_a_policy_file_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
     binary = tmp_path / "policy.yaml"
     binary.write_bytes(b"actions: {black_head: \xff}\n")
-    with pytest.raises(QualityError, match=f"cannot read gate policy {binary}"):
+    with pytest.raises(InvalidInputError, match=f"cannot read gate policy {binary}") as caught:
         load_policy(binary)
+    assert caught.value.problems[0].path == "--policy"
