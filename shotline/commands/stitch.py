@@ -206,6 +206,7 @@ def register(app: typer.Typer) -> None:
                 help="also deliver this aspect (9:16) or size (1080x1920), reframed; repeatable",
             ),
         ] = None,
+        force: Annotated[bool, typer.Option(help="write over an existing -o file")] = False,
     ) -> None:
         """Stitch clips into one verified MP4 (frame-exact, loudness-normalised, stream-copied)."""
         from shotline.terminal import terminal
@@ -215,6 +216,15 @@ def register(app: typer.Typer) -> None:
         settings |= {"hls": hls, "keep": keep, "variants": list(variant or [])}
         try:
             writable_video(output, "--output")
+            if output.exists() and not force:  # its variants and segments would stay, stale
+                raise InvalidInputError(
+                    f"{output} already exists; nothing was stitched",
+                    [
+                        Problem(
+                            "--output", "pass --force to overwrite it, or choose another -o path"
+                        )
+                    ],
+                )
             output.parent.mkdir(parents=True, exist_ok=True)
             result, variants = _run(list(clips or []), plan, output, settings)
         except ShotlineError as exc:

@@ -176,3 +176,19 @@ def test_a_clip_too_short_for_its_crossfade_is_refused_before_any_clip_is_normal
     assert normalised == []
     assert not out.exists()
     assert not (tmp_path / "out.segments").exists()
+
+
+def test_an_existing_output_is_kept_unless_forced(shots, tmp_path):
+    """``stitch -o`` wrote over an earlier stitch whose variants and segments stayed beside it."""
+    out = tmp_path / "st.mp4"
+    out.write_bytes(b"an earlier edit")
+    args = ["stitch", str(shots[0]), "-o", str(out), "--size", "160x90", "--json"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    assert json.loads(refused.output)["problems"] == [
+        "--output: pass --force to overwrite it, or choose another -o path"
+    ]
+    assert out.read_bytes() == b"an earlier edit"
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert out.read_bytes()[4:8] == b"ftyp"
