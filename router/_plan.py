@@ -205,8 +205,16 @@ def raise_if_unroutable(plan: Plan) -> None:
 
 def unroutable_message(item: Unroutable) -> str:
     groups = group_reasons(item.reasons)
-    parts = [f"{reason} ({', '.join(models)})" for reason, models in groups.items()]
+    parts = [f"{reason} ({_named(reason, models)})" for reason, models in groups.items()]
     return f"shot {item.shot_id!r}: no model can take it: " + "; ".join(parts)
+
+
+def _named(reason: str, models: list[str]) -> str:
+    """The models a reason holds for; those a pin leaves out are counted, not listed (the 24 ids
+    buried the pin's own reason)."""
+    if reason.startswith("the shot pins model"):
+        return f"the other {len(models)} models"
+    return ", ".join(models)
 
 
 def primary_candidates(plan: Plan) -> dict[str, Candidate]:

@@ -71,6 +71,19 @@ class TestHardFilter:
         assert why in reasons(decision, "luma/ray-2")
         assert why in reasons(decision, "luma/ray-flash-2")
 
+    def test_a_mistyped_pin_is_the_refusal_not_a_list_of_every_model(self, registry):
+        """The message listed the 24 other model ids before the pin's own reason."""
+        from router._plan import unroutable_message
+
+        b = board([shot(duration=5, model="luma/ray-flash-3")])
+        (unroutable,) = plan_for(b, registry, providers=ALL, policy=policy()).unroutable
+        others = len(unroutable.reasons) - 1  # every video model the router weighed
+        assert unroutable_message(unroutable) == (
+            "shot 'shot1': no model can take it: the shot pins model luma/ray-flash-3 (the other "
+            f"{others} models); pinned by the shot but not in the registry; did you mean "
+            "luma/ray-flash-2? (luma/ray-flash-3)"
+        )
+
     def test_image_to_video_only_model_needs_an_image(self, registry):
         feasible, rejected = evaluate(registry)
         assert rejected["runway/gen4_turbo"] == [
