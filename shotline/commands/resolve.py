@@ -53,8 +53,15 @@ def register(app: typer.Typer) -> None:
         """Attempts waiting for `shotline resolve` (their create's outcome is unknown)."""
         from pipeline import recovery
         from pipeline.context import RunContext
+        from shotline.job_info import find_id
+        from shotline.terminal import terminal
 
-        rows = recovery.unknown_attempts(RunContext.create("local"), job)
+        ctx = RunContext.create("local")
+        try:  # a job that is not there said "no attempt waits" (exit 0)
+            job = find_id(ctx.db_url, job) if job is not None else None
+        except ShotlineError as exc:
+            fail_with(exc, terminal(stderr=True), as_json)
+        rows = recovery.unknown_attempts(ctx, job)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return

@@ -69,3 +69,11 @@ def test_every_command_refuses_an_unknown_providers_choice_alike(
     assert (
         f"Invalid value for '--providers': Value error, 'cloud' is not one of {choices}." in words
     )
+
+
+def test_unknowns_of_a_job_that_is_not_there_says_so(tmp_path: Path) -> None:
+    """It said "no attempt waits" and exited 0 for any id."""
+    env = {"SHOTLINE_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(app, ["unknowns", "--job", "zzz"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "no job zzz (shotline jobs list shows the jobs)" in result.output
