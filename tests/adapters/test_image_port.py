@@ -5,7 +5,10 @@ the attempt is opened; an image that fits is sent byte for byte."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -137,27 +140,33 @@ def test_kling_takes_a_frame_it_would_refuse_as_sent(tmp_path):
     assert sent.shape[1] / sent.shape[0] == pytest.approx(16 / 9, rel=0.02)
 
 
+@contextmanager
+def strict_vertex() -> Iterator[Any]:
+    """The Google adapter against the strict Vertex emulator (jobs render for 10 minutes)."""
+    from adapters.factory import build_adapter
+    from foundation.settings import Settings
+
+    scenario = Scenario.model_validate({"seed": 3, "defaults": {"latency": {"seconds": 600}}})
+    with start_emulator(scenario) as emulator:
+        yield build_adapter(
+            "google", settings=Settings(_env_file=None), base_url=emulator.base_urls["google"]
+        )
+
+
 def test_veo_is_sent_character_references_whole_and_the_strict_emulator_takes_them(tmp_path):
     """Veo 3.1's ``referenceImages`` (``referenceType: asset``): a portrait reference sheet is
     sent whole, not cropped to the video's frame; the strict Vertex emulator, which refuses more
     than 3 or a length other than 8 s, accepts the request."""
-    from adapters.factory import build_adapter
-    from foundation.settings import Settings
-
     sheets = (
         write(tmp_path / "front.png", banded(90, 120)),
         write(tmp_path / "side.png", banded(90, 120)),
     )
-    scenario = Scenario.model_validate({"seed": 3, "defaults": {"latency": {"seconds": 600}}})
-    with start_emulator(scenario) as emulator:
-        adapter = build_adapter(
-            "google", settings=Settings(_env_file=None), base_url=emulator.base_urls["google"]
-        )
+    with strict_vertex() as adapter:
         request = GenerationRequest(
             "s", "Mara at the dock", 8, 1280, 720, 24, "google/veo-3.1-fast",
             "veo-3.1-fast-generate-001", reference_images=sheets,
         )  # fmt: skip
-        body = adapter.build_body(request)  # type: ignore[attr-defined]
+        body = adapter.build_body(request)
         assert adapter.submit(request)
         short = GenerationRequest(**{**request.__dict__, "duration_s": 4})
         with pytest.raises(RejectedInputError, match="only supported with durationSeconds 8"):
@@ -171,21 +180,14 @@ def test_veo_is_sent_character_references_whole_and_the_strict_emulator_takes_th
 def test_veo_is_sent_a_keyframe_without_the_references_it_was_drawn_from(tmp_path):
     """Veo takes a first frame or reference images, never both (google-genai 3.6.1
     ``GenerateVideosConfig.reference_images``); a keyframed character shot sent both."""
-    from adapters.factory import build_adapter
-    from foundation.settings import Settings
-
     sheets = (write(tmp_path / "front.png", banded(90, 120)),)
     keyframe = write(tmp_path / "key.png", banded(1280, 720))
-    scenario = Scenario.model_validate({"seed": 3, "defaults": {"latency": {"seconds": 600}}})
-    with start_emulator(scenario) as emulator:
-        adapter = build_adapter(
-            "google", settings=Settings(_env_file=None), base_url=emulator.base_urls["google"]
-        )
+    with strict_vertex() as adapter:
         request = GenerationRequest(
             "s", "Mara at the dock", 6, 720, 1280, 24, "google/veo-3.1",
             "veo-3.1-generate-001", reference_image=keyframe, reference_images=sheets,
         )  # fmt: skip
-        instance = adapter.build_body(request)["instances"][0]  # type: ignore[attr-defined]
+        instance = adapter.build_body(request)["instances"][0]
         assert adapter.submit(request)  # 6 s at 9:16: allowed without references
     assert "image" in instance
     assert "referenceImages" not in instance
