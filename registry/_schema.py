@@ -88,6 +88,9 @@ class InputsIn(_Raw):
     reference_seconds: list[float] = []  # the only durations it renders with reference images
     reference_aspects: list[str] = []  # the only aspects it renders with reference images
     references_with_image: bool = True  # False: reference images only without a first frame
+    # how a shot's negative prompt reaches the model: its own field, appended to the prompt
+    # ("Avoid: ..."), or not at all (the plan says so)
+    negative_prompt: Literal["native", "in_prompt", "none"] = "none"
     image_required: bool = False
     image_ignored: bool = False
     holds_frame: bool = False  # the clip is its first frame held (local/still: keyframes previews)

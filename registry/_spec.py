@@ -53,6 +53,7 @@ class Inputs:
     reference_aspects: tuple[str, ...] = ()  # aspects allowed with reference images (): any
     # False: reference images are sent only without a first frame (Veo 3.1: one or the other)
     references_with_image: bool = True
+    negative_prompt: str = "none"  # "native", "in_prompt" (Kling: "Avoid: ...") or "none"
     image_required: bool = False
     image_ignored: bool = False
     # the clip is the first frame held for the shot (``local/still``): routed only by a keyframes

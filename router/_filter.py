@@ -101,12 +101,22 @@ def assess(spec: ModelSpec, need: ShotNeed, ctx: FilterContext) -> Fit | list[st
     if reasons or isinstance(shape, str) or isinstance(fps, str):
         return reasons
     option, duration, shape_adapt, shape_penalty = shape
-    adaptations = [*shape_adapt, *adaptations]
+    adaptations = [*shape_adapt, *adaptations, *_negative_prompt(spec, need)]
     penalty += shape_penalty
     if abs(fps - need.fps) > EPS:
         adaptations.append(f"fps {need.fps:g} -> {fps:g}")
         penalty += _PENALTY["fps"]
     return _priced(spec, need, ctx, option, duration, fps, audio, adaptations, penalty)
+
+
+def _negative_prompt(spec: ModelSpec, need: ShotNeed) -> list[str]:
+    """What becomes of the shot's negative prompt on ``spec`` when the model has no field for it:
+    said in the plan (it was dropped unsaid), not scored (a preview's animatic has none either)."""
+    if not need.negative_prompt or spec.inputs.negative_prompt == "native":
+        return []
+    if spec.inputs.negative_prompt == "in_prompt":
+        return ["negative_prompt -> the prompt's 'Avoid: ...' (the model has no field for it)"]
+    return ["negative_prompt not sent (the model takes none)"]
 
 
 def _static_gate(spec: ModelSpec, ctx: FilterContext) -> list[str]:

@@ -71,6 +71,19 @@ class TestHardFilter:
         assert why in reasons(decision, "luma/ray-2")
         assert why in reasons(decision, "luma/ray-flash-2")
 
+    def test_a_negative_prompt_a_model_cannot_take_is_said(self, registry):
+        """Luma, OpenAI-shaped gateways and Runway's gen4 models have no negative prompt and it
+        was dropped unsaid; Kling 3.0's new API has none and it went into the prompt unsaid."""
+        feasible, _ = evaluate(registry, mode=Mode.FINAL, duration=5, negative_prompt="text")
+        notes = {model: fit.adaptations for model, fit in feasible.items()}
+        dropped = "negative_prompt not sent (the model takes none)"
+        assert dropped in notes["luma/ray-3.2"]
+        assert dropped in notes["runway/gen4.5"]
+        assert any("'Avoid: ...'" in note for note in notes["kling/v3-std"])
+        assert not any("negative_prompt" in note for note in notes["google/veo-3.1-fast"])
+        plain, _ = evaluate(registry, mode=Mode.FINAL, duration=5)
+        assert not any("negative_prompt" in n for fit in plain.values() for n in fit.adaptations)
+
     def test_a_mistyped_pin_is_the_refusal_not_a_list_of_every_model(self, registry):
         """The message listed the 24 other model ids before the pin's own reason."""
         from router._plan import unroutable_message
