@@ -92,26 +92,30 @@ def _drafts_line(drafts: dict[str, Any] | None, where: str) -> str:
     )
 
 
-def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
-    from rich.markup import escape
-
-    from shotline.tables import Column, fit_table
-
-    preview = data["preview"]
-    caption = (
+def _preview_line(preview: dict[str, Any]) -> str:
+    """How previews became finals (the emulated line said only the cost avoided: its commits and
+    declined shots were left out)."""
+    return (
         f"previews committed: {preview['previews']}, conversion "
         f"{_cell(preview['conversion_rate'], '{:.1%}')}, cost avoided "
         f"{cents(preview['cost_avoided_usd'])} ({preview['declined_shots']} shots declined on "
         f"review), agreement {_cell(preview['agreement_rate'], '{:.1%}')}"
     )
+
+
+def costs_table(data: dict[str, Any], width: int | None = None) -> Fitted:
+    from rich.markup import escape
+
+    from shotline.tables import Column, fit_table
+
+    caption = _preview_line(data["preview"])
     caption += _drafts_line(data.get("drafts"), "")
     emulated = data["emulated"]
     caption += _drafts_line(emulated.get("drafts"), " on emulated providers (no money spent)")
     if emulated["totals"]["attempts"]:
         caption += (
             f"\nemulated: {cents(data['emulated_usd'])} on emulated providers (no money spent, "
-            f"not counted against budgets), cost avoided "
-            f"{cents(emulated['preview']['cost_avoided_usd'])}"
+            f"not counted against budgets); {_preview_line(emulated['preview'])}"
         )
     columns = [Column(data["group_by"]), Column("attempts", priority=5, justify="right")]
     columns += [Column(title, priority=PRIORITY[title], justify="right") for title, _, _ in COLUMNS]

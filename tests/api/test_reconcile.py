@@ -162,6 +162,8 @@ def test_budget_counters_metrics_and_cli_text_agree(client, cli, history, operat
     # the tables print the same money in cents, emulated spend apart and marked
     table = CliRunner().invoke(cli, ["costs", "--tenant", "local"], env={"COLUMNS": "200"})
     assert "emulated: $2.34 on emulated providers" in table.stdout
+    emulated_line = next(line for line in table.stdout.splitlines() if "emulated: $2.34" in line)
+    assert "; previews committed: " in emulated_line  # its commits, not only the cost avoided
     assert "runway/gen4.5 (emulated)" in table.stdout
     shown = CliRunner().invoke(cli, ["budget", "show"], env={"COLUMNS": "200"})
     local = next(line for line in shown.stdout.splitlines() if "local" in line)
