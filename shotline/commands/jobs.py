@@ -244,10 +244,11 @@ def register(app: typer.Typer) -> None:
         from shotline.terminal import terminal
 
         console = terminal(stderr=as_json)
+        settings = get_settings()
         try:
             start = job_info.parse_since(since, datetime.now(UTC)) if since else None
             found = job_info.list_jobs(
-                get_settings().db_url, tenant=tenant, status=status, since=start, limit=limit
+                settings.db_url, tenant=tenant, status=status, since=start, limit=limit
             )
         except ShotlineError as exc:
             fail_with(exc, console, as_json)
@@ -255,7 +256,14 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(found, indent=2))
             return
         if not found:
-            console.print("no jobs" + (" match" if status or tenant or since else " yet"))
+            # where it looked: a new folder holds none (the data are read from the current one)
+            where = (
+                "SHOTLINE_DATABASE_URL"
+                if settings.database_url
+                else str(settings.data_dir.resolve())
+            )
+            said = "no jobs" + (" match" if status or tenant or since else " yet")
+            console.print(f"{said} in {where}", highlight=False, markup=False)
             return
         width = None if wide else console.width
         fitted = fit_table(LIST_COLUMNS, _list_rows(found, wide), width, title="jobs")

@@ -101,6 +101,14 @@ class TestList:
         assert ids("--since", "2999-01-01") == []
         assert "no jobs match" in cli("jobs", "list", "--status", "failed").stdout
 
+    def test_no_jobs_says_where_it_looked(self):
+        """A new folder has its own data folder: "no jobs yet" did not say which."""
+        from foundation.settings import get_settings
+
+        settings = get_settings()
+        where = "SHOTLINE_DATABASE_URL" if settings.database_url else settings.data_dir.resolve()
+        assert " ".join(cli("jobs").stdout.split()) == f"no jobs yet in {where}"
+
     def test_bad_filters_exit_2_naming_the_option(self):
         since = cli("jobs", "list", "--since", "yesterday")
         assert since.exit_code == 2
