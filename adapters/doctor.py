@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from adapters._hosted import HostedAdapter
-from adapters._http import body_of, error_message
+from adapters._http import HttpClient, body_of, error_message
 from adapters.errors import SHAPE_ERRORS, ProviderError
 
 FAL_PLATFORM = "https://api.fal.ai"  # docs.fal.ai/platform-apis (servers: https://api.fal.ai/v1)
@@ -46,10 +46,10 @@ class KeyRefused(Exception):
 
 
 class _Probe:
-    """The GETs of one check, on the adapter's client, with the calls made recorded."""
+    """The GETs of one check, on the provider's client, with the calls made recorded."""
 
-    def __init__(self, adapter: HostedAdapter) -> None:
-        self.http = adapter._http
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
         self.calls: list[str] = []
 
     def get(self, url: str, refuse: Collection[int] = (401, 403), **kwargs: Any) -> httpx.Response:
@@ -211,17 +211,60 @@ def _checker(adapter: HostedAdapter) -> Callable[[_Probe, list[str]], ProviderCh
     return plain[provider]
 
 
+def _gemini(probe: _Probe, models: list[str]) -> ProviderCheck:
+    """google-genai 3.6.1 ``models.list`` on the Gemini API: ``GET v1beta/models`` (``pageSize``
+    up to 1000, ``pageToken``) -> ``{models: [{name: "models/ID"}], nextPageToken}``; 400
+    API_KEY_INVALID or 403: the key is refused."""
+    names: set[str] = set()
+    token = None
+    for _ in range(10):  # pages
+        params = {"pageSize": 1000, **({"pageToken": token} if token else {})}
+        page = probe.json("/models", params=params, refuse=(400, 401, 403))
+        names |= {str(m.get("name", "")).removeprefix("models/") for m in page.get("models") or []}
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    return ProviderCheck("gemini", True, tuple(m for m in models if m not in names))
+
+
+def _elevenlabs(probe: _Probe, models: list[str]) -> ProviderCheck:
+    """elevenlabs-python ``models.list`` -> ``GET v1/models`` (its speech models; the music
+    models are not documented there: unchecked); 401 ``invalid_api_key``."""
+    listed = {str(m.get("model_id")) for m in probe.json("/v1/models")}
+    music = tuple(m for m in models if m.startswith("music_"))
+    speech = [m for m in models if m not in music]
+    return ProviderCheck("elevenlabs", True, tuple(m for m in speech if m not in listed), music)
+
+
+CLIENT_CHECKS = {"gemini": _gemini, "elevenlabs": _elevenlabs}
+"""Providers whose models are language, image, voice or music models only: their clients are not
+video adapters, so they are checked on an ``HttpClient`` of their own (``check_client``)."""
+
+
 def check(adapter: HostedAdapter, models: Collection[str]) -> ProviderCheck:
     """Check ``adapter``'s provider for ``models`` (vendor ids); never raises for what the provider
     answers: a refused key, an error or an unreachable host are in the result."""
-    probe = _Probe(adapter)
+    return _checked(adapter.provider, _Probe(adapter._http), _checker(adapter), models)
+
+
+def check_client(provider: str, http: HttpClient, models: Collection[str]) -> ProviderCheck:
+    """``check`` for a provider of ``CLIENT_CHECKS``, on ``http`` (its base URL and key)."""
+    return _checked(provider, _Probe(http), CLIENT_CHECKS[provider], models)
+
+
+def _checked(
+    provider: str,
+    probe: _Probe,
+    checker: Callable[[_Probe, list[str]], ProviderCheck],
+    models: Collection[str],
+) -> ProviderCheck:
     wanted = sorted(set(models))
     try:
-        result = _checker(adapter)(probe, wanted)
+        result = checker(probe, wanted)
     except KeyRefused as exc:
-        return ProviderCheck(adapter.provider, False, calls=tuple(probe.calls), error=str(exc))
+        return ProviderCheck(provider, False, calls=tuple(probe.calls), error=str(exc))
     except (_Failed, ProviderError, *SHAPE_ERRORS) as exc:  # an answer of another shape
-        return ProviderCheck(adapter.provider, None, calls=tuple(probe.calls), error=str(exc))
+        return ProviderCheck(provider, None, calls=tuple(probe.calls), error=str(exc))
     return ProviderCheck(
         result.provider,
         result.key_valid,

@@ -15,6 +15,8 @@ from typing import Any
 
 from adapters import doctor
 from adapters._hosted import HostedAdapter
+from adapters._http import HttpClient
+from adapters._images_gemini import BASE_URL as GEMINI_BASE_URL
 from adapters.errors import ProviderError
 from adapters.factory import HOSTED, build_adapter, has_credentials
 from foundation.errors import ShotlineError
@@ -53,11 +55,20 @@ class ProviderReport:
         return out
 
 
+CLIENT_KEYS = {"gemini": "gemini_api_key", "elevenlabs": "elevenlabs_api_key"}
+"""The providers of language, image, voice and music models only (``doctor.CLIENT_CHECKS``), and
+the setting holding each one's key."""
+CLIENT_BASE_URLS = {"gemini": GEMINI_BASE_URL, "elevenlabs": "https://api.elevenlabs.io"}
+
+
 def routed_models(registry: Registry, provider: str, today: date | None = None) -> dict[str, str]:
-    """Registry id -> vendor id of every model the router may send to ``provider``."""
+    """Registry id -> vendor id of every model the router may send to ``provider``: its video
+    models, or every kind for a provider of ``CLIENT_KEYS``."""
+    kinds = list(ModelKind) if provider in CLIENT_KEYS else [ModelKind.VIDEO]
     return {
         m.id: m.provider_model
-        for m in registry.of_kind(ModelKind.VIDEO, today)
+        for kind in kinds
+        for m in registry.of_kind(kind, today)
         if m.provider == provider
     }
 
@@ -74,12 +85,50 @@ def check_providers(
     (an emulator) it is checked with the emulator's placeholder key when none is set."""
     urls = dict(base_urls or {})
     reports = []
-    for provider in sorted(providers if providers is not None else HOSTED):
-        if provider not in urls and not has_credentials(provider, settings):
+    for provider in sorted(providers if providers is not None else {*HOSTED, *CLIENT_KEYS}):
+        if provider not in urls and not _keyed(provider, settings):
             reports.append(ProviderReport(provider, configured=False))
             continue
-        reports.append(_check_one(registry, settings, provider, urls.get(provider)))
+        check = _check_client if provider in CLIENT_KEYS else _check_one
+        reports.append(check(registry, settings, provider, urls.get(provider)))
     return reports
+
+
+def _keyed(provider: str, settings: Settings) -> bool:
+    if provider not in CLIENT_KEYS:
+        return has_credentials(provider, settings)
+    return bool(_client_key(provider, settings))
+
+
+def _client_key(provider: str, settings: Settings) -> str:
+    secret = getattr(settings, CLIENT_KEYS[provider])
+    return secret.get_secret_value() if secret is not None else ""
+
+
+def _check_client(
+    registry: Registry, settings: Settings, provider: str, base_url: str | None
+) -> ProviderReport:
+    """A provider of ``CLIENT_KEYS``, on a client of its own (an emulator's placeholder key when
+    none is set)."""
+    header = "x-goog-api-key" if provider == "gemini" else "xi-api-key"
+    key = _client_key(provider, settings) or "emulated"
+    http = HttpClient(
+        provider,
+        base_url or CLIENT_BASE_URLS[provider],
+        {header: key},
+        api_origins=registry.api_origins(provider),
+    )
+    return _reported(provider, routed_models(registry, provider), http)
+
+
+def _reported(provider: str, models: Mapping[str, str], http: HttpClient) -> ProviderReport:
+    try:
+        result = doctor.check_client(provider, http, models.values())
+    finally:
+        http.client.close()
+    gone = set(result.missing)
+    drift = {model_id: vendor for model_id, vendor in models.items() if vendor in gone}
+    return ProviderReport(provider, configured=True, check=result, drift=drift)
 
 
 def _check_one(
@@ -121,7 +170,7 @@ def trip_disappeared(
 def check_enabled(settings: Settings) -> bool:
     """The beat check runs when it has an interval and at least one provider key is set."""
     return settings.provider_check_interval_s > 0 and any(
-        has_credentials(provider, settings) for provider in HOSTED
+        _keyed(provider, settings) for provider in (*HOSTED, *CLIENT_KEYS)
     )
 
 

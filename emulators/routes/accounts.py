@@ -15,11 +15,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from emulators.routes import _flow as flow
+from emulators.routes import _gemini_text as gemini_text
 from emulators.routes import _kling_rules as kling_rules
 from emulators.routes import _kling_tasks as kling_tasks
 from emulators.routes import _openai_rules as openai_rules
 from emulators.routes import _replicate_rules as replicate_rules
-from emulators.routes import fal, luma, openai, replicate, runway, runway_rules, vertex
+from emulators.routes import _speech_rules as speech_rules
+from emulators.routes import (
+    elevenlabs,
+    fal,
+    images_gemini,
+    luma,
+    openai,
+    replicate,
+    runway,
+    runway_rules,
+    vertex,
+)
 from emulators.routes.fal_apps import APPS
 from emulators.wire import error_response, respond
 
@@ -233,3 +245,31 @@ async def vertex_publisher_model(version: str, model: str, request: Request) -> 
         "openSourceCategory": "PROPRIETARY",
     }
     return respond(body)
+
+
+# ---------------------------------------------------------------- ElevenLabs
+@router.get("/elevenlabs/v1/models")
+async def elevenlabs_models(request: Request) -> Response:
+    """[SDK-EL] elevenlabs-python ``models/raw_client.py`` (1a54f231) ``list`` -> ``GET v1/models``
+    -> ``List[Model]`` (``types/model.py``: ``model_id``, ``name``, ``can_do_text_to_speech``...).
+    Its speech models only: whether the music models are listed is not documented (UNCERTAIN; the
+    doctor reports them unchecked)."""
+    refused = elevenlabs._unauthorized(request)
+    if refused is not None:
+        return refused
+    models = listed(request, tuple(speech_rules.ELEVENLABS_MODELS))
+    return respond([{"model_id": m, "name": m, "can_do_text_to_speech": True} for m in models])
+
+
+# ---------------------------------------------------------------- Gemini API
+@router.get("/google/v1beta/models")
+async def gemini_models(request: Request) -> Response:
+    """[SDK] google-genai 3.6.1 ``models.py`` ``list`` (not Vertex): ``GET v1beta/models`` with
+    ``pageSize``/``pageToken`` -> ``types.py ListModelsResponse`` ``{models: [{name:
+    "models/ID"}], nextPageToken}``; the key as on ``generateContent``."""
+    refused = images_gemini.auth_refusal(request)
+    if refused is not None:
+        return refused
+    served = (*gemini_text.TEXT_MODELS, *images_gemini.IMAGE_MODELS)
+    models = [{"name": f"models/{m}", "displayName": m} for m in listed(request, served)]
+    return respond({"models": models})

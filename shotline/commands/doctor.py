@@ -147,8 +147,11 @@ def _provider_urls(stack: ExitStack, settings: Settings, scenario: Path | None) 
     from emulators import start_emulator, urls_for
 
     if settings.emulator_url:
-        return urls_for(settings.emulator_url)[0]
-    return dict(stack.enter_context(start_emulator(scenario)).base_urls)
+        providers, judges = urls_for(settings.emulator_url)
+    else:
+        handle = stack.enter_context(start_emulator(scenario))
+        providers, judges = dict(handle.base_urls), dict(handle.judge_base_urls)
+    return providers | {"gemini": judges["gemini"]}  # the Gemini API: its judge's base URL
 
 
 def providers_check(choice: str, scenario: Path | None = None) -> dict[str, Any]:
@@ -185,8 +188,8 @@ def _provider_lines(report: dict[str, Any]) -> str:
         parts = [key]
         if found.get("drift"):
             parts.append("DRIFT: " + ", ".join(f"{m} ({v})" for m, v in found["drift"].items()))
-        if found.get("unchecked"):
-            parts.append("no model list")
+        if found.get("unchecked"):  # the provider offers no way to look these up
+            parts.append("not listed, unchecked: " + ", ".join(found["unchecked"]))
         if found.get("error"):
             parts.append(str(found["error"]))
         lines.append(f"{name}: " + "; ".join(parts))

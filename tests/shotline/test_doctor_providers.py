@@ -58,7 +58,7 @@ def test_every_emulated_provider_answers_with_a_valid_key_and_no_drift(emulator)
     code, report = run_doctor("--providers", "emulated")
     assert code == 0, report
     found = report["providers"]["providers"]
-    assert set(found) == set(HOSTED)
+    assert set(found) == {*HOSTED, "gemini", "elevenlabs"}  # the last two were not checked
     for name, provider in found.items():
         assert provider["configured"], name
         assert provider["key_valid"] is True, (name, provider)
@@ -66,6 +66,8 @@ def test_every_emulated_provider_answers_with_a_valid_key_and_no_drift(emulator)
         assert provider["ok"], name
     assert found["runway"]["tier"]["models"]["veo3.1_fast"]["maxConcurrentGenerations"] == 2
     assert found["luma"]["unchecked"] == ["ray-2", "ray-3.2", "ray-flash-2"]
+    assert found["elevenlabs"]["unchecked"] == ["music_v1", "music_v2"]  # v1/models: speech only
+    assert found["gemini"]["calls"] == ["GET /google/v1beta/models"]
     assert_nothing_created(emulator, report)
 
 
@@ -83,7 +85,31 @@ def test_a_refused_key_is_reported_invalid_and_fails(emulator, monkeypatch):
     assert_nothing_created(emulator, report)
 
 
+@pytest.mark.parametrize(
+    ("emulator", "variable", "provider", "status"),
+    [
+        (Scenario(invalid_keys=["g-wrong"]), "SHOTLINE_GEMINI_API_KEY", "gemini", "400"),
+        (Scenario(invalid_keys=["el-wrong"]), "SHOTLINE_ELEVENLABS_API_KEY", "elevenlabs", "401"),
+    ],
+    indirect=["emulator"],
+)
+def test_a_refused_gemini_or_elevenlabs_key_fails(
+    emulator, monkeypatch, variable, provider, status
+):
+    """Gemini answers a bad key 400 API_KEY_INVALID, ElevenLabs 401 ``invalid_api_key``."""
+    monkeypatch.setenv(variable, "g-wrong" if provider == "gemini" else "el-wrong")
+    get_settings.cache_clear()
+    code, report = run_doctor("--providers", "emulated")
+    assert code == 1
+    found = report["providers"]["providers"][provider]
+    assert found["key_valid"] is False
+    assert status in found["error"]
+    assert_nothing_created(emulator, report)
+
+
 DROPPED = [
+    ("gemini", "gemini/gemini-3.5-flash-lite", "gemini-3.5-flash-lite"),
+    ("elevenlabs", "elevenlabs/flash-v2.5", "eleven_flash_v2_5"),
     ("runway", "runway/veo3.1_fast", "veo3.1_fast"),
     ("fal", "fal/veo3.1-fast", "fal-ai/veo3.1/fast"),
     ("google", "google/veo-3.1-fast", "veo-3.1-fast-generate-001"),
