@@ -85,9 +85,9 @@ def _download(client, url: str, headers, path: Path) -> Path:
     return path
 
 
-def _review(page: Chromium, quote: dict[str, Any]) -> tuple[str, float]:
+def _review(page: Chromium, quote: dict[str, Any]) -> tuple[str, float, dict[str, float]]:
     """On the open review page: approve ``APPROVED``, commit, wait for the delivered final; its
-    job id and the total the page quoted."""
+    job id, the total the page quoted and each shot's cost the page shows."""
     page.wait_for("document.body.dataset.state === 'ready'", what="the review page")
     page.wait_for(
         "[...document.querySelectorAll('video[data-shot]')].every((v) =>"
@@ -129,7 +129,12 @@ def _review(page: Chromium, quote: dict[str, Any]) -> tuple[str, float]:
     assert live_cost > 0, "the live cost of the two final renders"
     page.screenshot(artifact("review-delivered.png"))
     final_id: str = page.eval("document.body.dataset.final")
-    return final_id, total
+    live_costs: dict[str, float] = page.eval(
+        "Object.fromEntries([...document.querySelectorAll('tr[data-progress-shot]')]"
+        ".map((r) => [r.dataset.progressShot, Number(r.querySelector('td[data-col=cost]')"
+        ".dataset.value)]))"
+    )
+    return final_id, total, live_costs
 
 
 def _drill(page: Chromium, url: str, detail: dict[str, Any]) -> None:
@@ -204,7 +209,7 @@ def test_review_commit_two_of_three(client, ctx, headers, key, live_url, chromiu
         two = client.get(
             f"/v1/jobs/{preview_id}/quote", params={"shots": list(APPROVED)}, headers=headers
         ).json()
-        final_id, shown_total = _review(page, quote)
+        final_id, shown_total, live_costs = _review(page, quote)
         assert page.eval("document.body.dataset.waited") == "1", "it opened by itself"
         assert shown_total == two["expected_usd"]
         detail = client.get(f"/v1/dashboard/jobs/{final_id}", headers=headers).json()
@@ -213,6 +218,9 @@ def test_review_commit_two_of_three(client, ctx, headers, key, live_url, chromiu
     final = client.get(f"/v1/jobs/{final_id}", headers=headers).json()
     assert (final["status"], final["mode"]) == ("delivered", "final")
     shots = {s["id"]: s for s in final["shots"]}
+    # the page's costs are the ledger's (it added up the fetched clips: a retake's rejected clip
+    # and any voice or keyframe were left out)
+    assert live_costs == {key_: shot["cost_usd"] for key_, shot in shots.items()}
     lines = {line["shot_id"]: line for line in quote["shots"]}
     assert {key_: shots[key_]["attempts"] for key_ in APPROVED} == {"wide": 2, "end": 1}
     for key_ in APPROVED:
