@@ -174,7 +174,11 @@ def make_folder(folder: Path, where: str, role: str = "") -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        why = f"{folder} cannot be made ({exc.strerror or exc})" + (f": {role}" if role else "")
+        blocked = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None
+        )
+        cause = f"{blocked} is a file, not a folder" if blocked else exc.strerror or str(exc)
+        why = f"{folder} cannot be made ({cause})" + (f": {role}" if role else "")
         raise SettingsError("the settings are invalid", [Problem(where, why)]) from None
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from foundation.errors import InvalidInputError
+from shotline.console import fail_with
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,10 +64,9 @@ def _started(scenario: Path | None, host: str, port: int, console: Console) -> E
     try:
         return start_emulator(scenario, host=host, port=port)
     except InvalidInputError as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
-        raise typer.Exit(exc.exit_code) from exc
+        fail_with(exc, console, as_json=False)  # "error: ...", as every command says it
     except (OSError, RuntimeError) as exc:
-        console.print(f"[red]{escape(f'cannot serve on {host}:{port}: {exc}')}[/red]")
+        console.print(f"[red]error:[/] {escape(f'cannot serve on {host}:{port}: {exc}')}")
         raise typer.Exit(1) from exc
 
 

@@ -69,3 +69,15 @@ def test_option_values_no_server_can_use_are_usage_errors(args, option, why):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"Invalid value for '{option}'" in result.output
     assert why in result.output
+
+
+def test_emulate_says_error_as_every_command_does(tmp_path):
+    """Its refusals were printed bare, without the ``error:`` every other command starts with."""
+    from typer.testing import CliRunner
+
+    from shotline.cli import app
+
+    missing = tmp_path / "nope.yaml"
+    result = CliRunner().invoke(app, ["emulate", "--scenario", str(missing)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: cannot read scenario {missing}")

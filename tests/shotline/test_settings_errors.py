@@ -71,12 +71,12 @@ def test_a_data_folder_that_cannot_be_made_is_named(
     monkeypatch.delenv("SHOTLINE_DATABASE_URL", raising=False)
     listed = CliRunner().invoke(app, ["jobs", "list"])  # opens the database first
     assert listed.exit_code == 2, listed.output
-    assert f"database: {blocker / 'data'} cannot be made (Not a directory)" in (
+    assert f"database: {blocker / 'data'} cannot be made ({blocker} is a file, not a folder)" in (
         listed.output.replace("\n", "")
     )
     planned = CliRunner().invoke(app, ["plan", str(EXAMPLE)])  # makes its folders first
     assert planned.exit_code == 2, planned.output
-    assert f"SHOTLINE_DATA_DIR: {blocker / 'data'}/assets cannot be made (Not a directory)" in (
+    assert f"SHOTLINE_DATA_DIR: {blocker / 'data'}/assets cannot be made ({blocker} is a file" in (
         planned.output.replace("\n", "")
     )
 
@@ -91,7 +91,21 @@ def test_an_asset_folder_that_cannot_be_made_is_named_before_any_render(
         app, ["render", str(EXAMPLE), "-o", str(out), "--providers", "local"]
     )
     assert result.exit_code == 2, result.output
-    assert f"SHOTLINE_ASSET_DIR: {blocker / 'assets'} cannot be made (Not a directory)" in (
+    assert f"SHOTLINE_ASSET_DIR: {blocker / 'assets'} cannot be made ({blocker} is a file" in (
         result.output.replace("\n", "")
     )
     assert "job " not in result.output, "no job was created"
+
+
+@pytest.mark.empty_data_dir
+def test_a_data_folder_that_is_a_file_is_named_so(
+    monkeypatch: pytest.MonkeyPatch, fresh_settings: object, blocker: Path
+) -> None:
+    """``SHOTLINE_DATA_DIR=README.md`` said "cannot be made (File exists)"."""
+    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(blocker))
+    monkeypatch.delenv("SHOTLINE_DATABASE_URL", raising=False)
+    listed = CliRunner().invoke(app, ["jobs", "list"])
+    assert listed.exit_code == 2, listed.output
+    assert f"database: {blocker} cannot be made ({blocker} is a file, not a folder)" in (
+        listed.output.replace("\n", "")
+    )
