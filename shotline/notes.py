@@ -59,3 +59,21 @@ def notes(ctx: RunContext, board: Storyboard, mode: Mode) -> list[str]:
     """Every note for a render of ``board`` in ``mode``."""
     found = (local_pin_note(ctx, board, mode), commit_note(ctx, board, mode))
     return [note for note in found if note]
+
+
+def local_final_note(ctx: RunContext) -> str | None:
+    """For a commit: its final renders every shot on the local animatic ($0) when no hosted
+    provider is enabled (``auto`` with no key set, ``local``); the quote said only
+    ``local/animatic draft $0.00``."""
+    enabled = router.provider_availability(ctx.providers, ctx.settings).enabled
+    if ctx.emulated or enabled - {"local"}:
+        return None
+    why = (
+        "--providers local"
+        if ctx.providers == "local"
+        else f"no hosted provider key is set, so --providers {ctx.providers}"
+    )
+    return (
+        f"{why} renders the final on the local animatic at $0; set a provider's key, or commit "
+        "with --providers emulated to render it on the emulators"
+    )

@@ -185,6 +185,7 @@ def register(app: typer.Typer) -> None:
         from pipeline import commit as commit_service
         from pipeline.context import RunContext
         from shotline import job_info
+        from shotline.notes import local_final_note
         from shotline.terminal import terminal
 
         console = terminal(stderr=as_json)
@@ -193,6 +194,8 @@ def register(app: typer.Typer) -> None:
             ctx = RunContext.create(providers)
             check_shared(ctx)
             job = job_info.find_id(ctx.db_url, job)
+            if (note := local_final_note(ctx)) and not as_json:
+                console.print(f"[yellow]note:[/] {note}", highlight=False)
             with ExitStack() as stack:
                 if providers == "emulated":
                     _start_emulator(ctx, stack, scenario)

@@ -69,3 +69,22 @@ def test_exit_codes(cli, preview_id):
     missing = runner.invoke(cli, ["commit", "0" * 32, "--providers", "local", "--json"])
     assert missing.exit_code == 1
     assert json.loads(missing.stdout)["error"] == "NotFoundError"
+
+
+def test_a_quote_under_auto_without_keys_says_the_final_is_local(cli, preview_id, monkeypatch):
+    """The quote said only ``local/animatic draft $0.00`` for every shot, with no word why."""
+    from router import CREDENTIALS
+
+    for setting in CREDENTIALS.values():
+        monkeypatch.delenv(f"SHOTLINE_{setting.upper()}", raising=False)
+    get_settings.cache_clear()
+    quoted = CliRunner().invoke(cli, ["commit", preview_id, "--quote"], env={"COLUMNS": "300"})
+    assert quoted.exit_code == 0, quoted.output
+    assert (
+        "note: no hosted provider key is set, so --providers auto renders the final on the local "
+        "animatic at $0"
+    ) in quoted.output
+    local = CliRunner().invoke(cli, ["commit", preview_id, "--quote", "--providers", "local"])
+    assert "note: --providers local renders the final on the local animatic" in " ".join(
+        local.output.split()
+    )
