@@ -112,6 +112,8 @@ def verdict_table(verdict: Verdict, clip: Path) -> Table:
     caption += ")" if judge is None else f", judge {judge:.2f})"
     if verdict.repair:
         caption += f"  keep {verdict.repair[0]:.3f}-{verdict.repair[1]:.3f}s"
+    if verdict.drivers:
+        caption += "\n* the findings behind the verdict"  # the mark was not explained
     table = Table(title=escape(str(clip)), caption=caption)
     for column in ("code", "severity", "start", "end", "message"):
         table.add_column(column, justify="right" if column in ("start", "end") else "left")

@@ -95,6 +95,16 @@ def test_a_tier_or_policy_the_gate_cannot_use_exits_two(
     assert json.loads(result.stdout)["problems"] == [why]
 
 
+def test_the_mark_on_the_findings_behind_the_verdict_is_explained(
+    app: typer.Typer, corpus_clip: Callable[[str], Path]
+) -> None:
+    clip = corpus_clip("black_middle_0.5")
+    result = CliRunner().invoke(app, ["check", str(clip)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "black_middle *" in result.output
+    assert "* the findings behind the verdict" in result.output
+
+
 def test_missing_file_exits_two(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", str(tmp_path / "none.mp4"), "--json"])
     assert result.exit_code == 2
