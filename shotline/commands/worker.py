@@ -8,6 +8,7 @@ Run as many as needed, on as many machines as needed; every worker needs the sam
 
 from __future__ import annotations
 
+import socket
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -118,7 +119,12 @@ def run_worker(
     tasks.install_context(ctx)
 
     database = settings.db_url.split("://", 1)[0]
-    console.print(f"shotline worker {name}: queues {queues}, database {database}, beat {beat}")
+    node = name.replace("%h", socket.gethostname())  # as Celery names it (it printed "%h")
+    console.print(
+        f"shotline worker {node}: queues {queues}, database {database}, beat {beat}",
+        highlight=False,
+        markup=False,
+    )
     if database.startswith("sqlite"):
         console.print("[yellow]SQLite: only workers on this machine can share the database[/]")
     celery_for(settings).worker_main(argv)

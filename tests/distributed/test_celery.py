@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -169,6 +170,8 @@ class TestRealWorkers:
                 runner.submit(job_id)
             statuses = cluster.wait_jobs(jobs, timeout=90)
             assert set(statuses.values()) == {"delivered"}, cluster.log("w1")
+            # its first line names the node as Celery does: "w1@%h" printed the "%h"
+            assert f"shotline worker w1@{socket.gethostname()}: queues" in cluster.log("w1", None)
         with session_scope(fresh_postgres_url) as session:
             names = set(session.scalars(select(PipelineStep.name)))
         assert names == {"done"}
