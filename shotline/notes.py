@@ -3,6 +3,8 @@ and the shots of a preview that a commit could not take to final."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import router
 from foundation.storyboard import Mode, Storyboard
 from pipeline import commit_final, planning
@@ -39,13 +41,20 @@ def local_pin_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None
     return f"{why}; pins ignored: {ignored}. {fix[0].upper()}{fix[1:]}."
 
 
-def commit_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None:
+def commit_note(
+    ctx: RunContext, board: Storyboard, mode: Mode, said: Collection[str] = ()
+) -> str | None:
     """For a preview: what a commit could not take to final, and why
     (``commit_final.uncommittable``; the commit would refuse it before any spend, but after the
-    preview was paid for)."""
+    preview was paid for). ``said``: paths the preview itself is refused at, said by its error
+    (a mistyped pin was named twice, in the note and in the error)."""
     if mode != Mode.PREVIEW:
         return None
-    problems = commit_final.uncommittable(ctx, board)
+    problems = [
+        p
+        for p in commit_final.uncommittable(ctx, board)
+        if not any(p.path == path or p.path.startswith(f"{path}.") for path in said)
+    ]
     if not problems:
         return None
     listed = "; ".join(f"{p.path}: {p.message}" for p in problems)
@@ -55,9 +64,11 @@ def commit_note(ctx: RunContext, board: Storyboard, mode: Mode) -> str | None:
     )
 
 
-def notes(ctx: RunContext, board: Storyboard, mode: Mode) -> list[str]:
-    """Every note for a render of ``board`` in ``mode``."""
-    found = (local_pin_note(ctx, board, mode), commit_note(ctx, board, mode))
+def notes(
+    ctx: RunContext, board: Storyboard, mode: Mode, refused: Collection[str] = ()
+) -> list[str]:
+    """Every note for a render of ``board`` in ``mode`` (``refused``: paths its own error names)."""
+    found = (local_pin_note(ctx, board, mode), commit_note(ctx, board, mode, refused))
     return [note for note in found if note]
 
 

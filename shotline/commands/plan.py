@@ -64,7 +64,8 @@ def _plan_and_note(storyboard: Path, mode: Mode | None, providers: str) -> Plann
     use_running_emulator(ctx)  # emulated: the free lookups go to a running emulator, if any
     mode = mode or board.mode
     plan = planning.route(ctx, board, mode)
-    said = notes(ctx, board, mode)  # on the caller's providers, as ``render`` says them
+    # on the caller's providers, as ``render`` says them; not what the plan's own error says
+    said = notes(ctx, board, mode, [u.path for u in plan.unroutable])
     ctx = planning.stage_context(ctx, board, mode)
     keyframed = previews.keyframed_board(board, mode)  # a keyframes preview draws every keyframe
     routed = planning.plan_stages(ctx, keyframed, mode)

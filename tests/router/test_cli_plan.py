@@ -87,6 +87,19 @@ def test_unroutable_shot_exits_2_with_reasons(tmp_path):
     assert json.loads(as_json.stdout)["unroutable"][0]["shot_id"] == "one"
 
 
+def test_a_mistyped_pin_of_a_preview_is_named_once(tmp_path):
+    """It was named by the commit note (the final could not render it) and by the error."""
+    board = tmp_path / "pin.yaml"
+    board.write_text(
+        "title: pin\noutput: {size: 320x180}\nscenes:\n  - id: a\n    shots:\n"
+        "      - {id: one, prompt: sky, duration: 3, model: luma/ray-flash-3}\n"
+    )
+    done = run("plan", str(board), "--providers", "emulated")
+    assert done.exit_code == 2, done.output
+    assert done.output.count("luma/ray-flash-3 (") == 1
+    assert "a commit of this preview would be refused" not in done.output
+
+
 def test_invalid_storyboard_and_registry_exit_2(tmp_path, monkeypatch):
     bad = tmp_path / "bad.yaml"
     bad.write_text("title: x\nscenes: []\n")
