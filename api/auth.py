@@ -24,11 +24,11 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def check_tenant_name(name: str) -> str:
+def check_tenant_name(name: str, where: str = "--tenant") -> str:
     if not TENANT_RE.match(name):
         raise InvalidInputError(
             "invalid tenant name",
-            [Problem("--tenant", "1-64 letters, digits, '.', '_' or '-', starting alphanumeric")],
+            [Problem(where, "1-64 letters, digits, '.', '_' or '-', starting alphanumeric")],
         )
     return name
 

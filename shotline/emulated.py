@@ -15,6 +15,16 @@ if TYPE_CHECKING:
     from pipeline.context import RunContext
 
 
+def refuse_scenario_alone(providers: str, scenario: Path | None) -> None:
+    """A scenario shapes only an emulator: with other providers it was ignored without a word
+    (``render --providers local --scenario FILE`` rendered as if it were not given)."""
+    if scenario is not None and providers != "emulated":
+        raise InvalidInputError(
+            "--scenario needs emulated providers",
+            [Problem("--scenario", f"add --providers emulated (got --providers {providers})")],
+        )
+
+
 def emulator_urls(
     emulator_url: str | None, stack: ExitStack, scenario: Path | None
 ) -> tuple[dict[str, str], dict[str, str]]:

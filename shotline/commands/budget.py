@@ -28,10 +28,12 @@ def register(app: typer.Typer) -> None:
         ],
     ) -> None:
         """Set (or change) a tenant's budget."""
+        from api.auth import check_tenant_name
         from foundation.settings import get_settings
         from ledger import tenants
         from store.db import session_scope
 
+        check_tenant_name(tenant, "TENANT")  # an empty or spaced name was stored as a tenant
         with session_scope(get_settings().db_url) as session:
             tenants.set_budget(session, tenant, usd)
             row = next(r for r in tenants.budgets(session) if r["tenant"] == tenant)

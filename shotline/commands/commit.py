@@ -16,6 +16,7 @@ from foundation.errors import ShotlineError
 from foundation.money import cents, rounding_note
 from shotline.commands.render import _start_emulator, exit_for, watch
 from shotline.console import fail_with, report_table
+from shotline.emulated import refuse_scenario_alone
 from shotline.options import Providers
 from shotline.services import check_shared
 from shotline.tables import Column, fit_table
@@ -191,6 +192,7 @@ def register(app: typer.Typer) -> None:
         console = terminal(stderr=as_json)
         approved = _split(shots)
         try:
+            refuse_scenario_alone(providers, scenario)
             ctx = RunContext.create(providers)
             check_shared(ctx)
             job = job_info.find_id(ctx.db_url, job)

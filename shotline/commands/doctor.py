@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from foundation.errors import ShotlineError
+from shotline.console import fail_with
+from shotline.emulated import refuse_scenario_alone
 from shotline.options import Providers
 
 if TYPE_CHECKING:
@@ -216,6 +218,10 @@ def register(app: typer.Typer) -> None:
 
         from shotline.terminal import terminal
 
+        try:
+            refuse_scenario_alone(providers, scenario)
+        except ShotlineError as exc:
+            fail_with(exc, terminal(stderr=as_json), as_json)
         report = collect() | {"providers": providers_check(providers, scenario)}
         healthy = all(check["ok"] for check in report.values())
         if as_json:

@@ -15,6 +15,7 @@ import typer
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
+from shotline.emulated import refuse_scenario_alone
 from shotline.options import DraftProviders
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def register(app: typer.Typer) -> None:
 
         console = terminal()
         try:
+            refuse_scenario_alone(providers, scenario)
             request = _brief(brief, out, shots, duration, style, force=force)
             summary = _draft(request, out, providers, scenario, model)
         except ShotlineError as exc:

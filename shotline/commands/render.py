@@ -17,7 +17,7 @@ from foundation.modes import Mode
 from foundation.states import JOB_ENDED, JOB_UNFINISHED, AttemptStatus, JobStatus
 from foundation.stopping import DiskFull, stop_on_disk_full
 from shotline.console import fail_with, report_table
-from shotline.emulated import use_emulator
+from shotline.emulated import refuse_scenario_alone, use_emulator
 from shotline.options import Providers
 from shotline.paths import writable_video
 from shotline.services import check_shared
@@ -336,6 +336,7 @@ def register(app: typer.Typer) -> None:
         try:
             board = load_storyboard(storyboard)
             writable_video(output, "--output")
+            refuse_scenario_alone(providers, scenario)
             ctx = RunContext.create(providers)
             check_shared(ctx)
             if not force:

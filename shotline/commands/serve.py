@@ -16,7 +16,7 @@ import typer
 
 from foundation.errors import InvalidInputError, Problem, ShotlineError
 from shotline.console import fail_with
-from shotline.emulated import use_emulator
+from shotline.emulated import refuse_scenario_alone, use_emulator
 from shotline.options import Providers
 from shotline.services import check_shared
 
@@ -42,14 +42,6 @@ def _celery_runner(ctx: RunContext, providers: str) -> JobRunner:
     return CeleryRunner(ctx)
 
 
-def _check(providers: str, scenario: Path | None) -> None:
-    if scenario is not None and providers != "emulated":
-        raise InvalidInputError(
-            "--scenario needs emulated providers",
-            [Problem("--scenario", f"add --providers emulated (got --providers {providers})")],
-        )
-
-
 def build_server(
     providers: str, scenario: Path | None, stack: ExitStack
 ) -> tuple[RunContext, JobRunner]:
@@ -58,7 +50,7 @@ def build_server(
     from pipeline.context import RunContext
     from pipeline.runner import JobRunner
 
-    _check(providers, scenario)
+    refuse_scenario_alone(providers, scenario)
     ctx = RunContext.create(providers)
     check_shared(ctx)
     runner: JobRunner

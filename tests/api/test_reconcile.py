@@ -177,3 +177,13 @@ def test_a_budget_money_cannot_hold_is_refused_and_not_set(cli, ctx):
     assert done.exit_code == 2, done.output
     with session_scope(ctx.db_url) as session:
         assert session.get(TenantBudget, "acme") is None
+
+
+@pytest.mark.parametrize("tenant", ["", "a b", "-x"])
+def test_a_budget_for_a_name_no_tenant_can_have_is_refused(cli, ctx, tenant):
+    """``budget set "" 5`` stored a budget for a tenant named ""."""
+    done = CliRunner().invoke(cli, ["budget", "set", "--", tenant, "5"])
+    assert done.exit_code == 2, done.output
+    assert "TENANT: 1-64 letters, digits" in done.output
+    with session_scope(ctx.db_url) as session:
+        assert session.get(TenantBudget, tenant) is None

@@ -116,6 +116,32 @@ def test_a_scenario_without_emulated_providers_is_refused(tmp_path, providers):
     assert "--providers emulated" in caught.value.problems[0].message
 
 
+@pytest.mark.empty_data_dir
+@pytest.mark.parametrize(
+    ("args", "providers"),
+    [
+        (["render", "BOARD", "-o", "OUT"], "local"),
+        (["draft", "a ferry at dawn", "-o", "OUT.yaml"], "auto"),
+        (["commit", "0" * 32], "local"),
+        (["doctor"], "local"),
+    ],
+    ids=["render", "draft", "commit", "doctor"],
+)
+def test_every_command_refuses_a_scenario_without_emulated_providers(tmp_path, args, providers):
+    """Only ``serve`` refused it: ``render --providers local --scenario FILE`` rendered as if the
+    scenario was not given."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("seed: 1\n")
+    board = Path(__file__).parents[2] / "examples" / "one-shot.yaml"
+    words = [str(board) if a == "BOARD" else str(tmp_path / a) if a.startswith("OUT") else a
+             for a in args]  # fmt: skip
+    done = CliRunner().invoke(cli, [*words, "--providers", providers, "--scenario", str(scenario)])
+    assert done.exit_code == 2, done.output
+    assert f"--scenario: add --providers emulated (got --providers {providers})" in done.output
+    assert not list(tmp_path.glob("OUT*")), "nothing rendered or drafted"
+    assert not get_settings().data_dir.exists(), "no job, no spend"
+
+
 def test_a_bad_scenario_file_is_refused_by_the_cli(monkeypatch, tmp_path):
     monkeypatch.delenv("SHOTLINE_EMULATOR_URL", raising=False)
     get_settings.cache_clear()
