@@ -164,10 +164,11 @@ def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
             f"takes {spec.inputs.reference_images} character reference images, the shot's "
             f"characters have {references}"
         )
-    aspect = _nearest_aspect(spec, need)
-    if references and spec.inputs.reference_aspects and aspect not in spec.inputs.reference_aspects:
-        allowed = ", ".join(spec.inputs.reference_aspects)
-        reasons.append(f"takes character reference images only at {allowed}, not {aspect}")
+    if references and spec.inputs.reference_aspects:
+        aspect = _nearest_aspect(spec, need)
+        if aspect not in spec.inputs.reference_aspects:
+            allowed = ", ".join(spec.inputs.reference_aspects)
+            reasons.append(f"takes character reference images only at {allowed}, not {aspect}")
     return reasons
 
 
