@@ -143,6 +143,7 @@ def run_commit(
         soft_wrap=True,
     )
     if not quiet:
+        print_local_note(ctx, console)
         console.print(quote_table(result.quote, console.width))
     watch(ctx, final_id, keys, quiet=quiet, console=console, resume=resume_final(final_id))
     return {
@@ -150,6 +151,15 @@ def run_commit(
         "report": job_report(ctx.db_url, final_id),
         "versions": versions(ctx.db_url, final_id),
     }
+
+
+def print_local_note(ctx: RunContext, console: Console) -> None:
+    """The note that the final renders on the local animatic (``notes.local_final_note``), after
+    the final's ``job ID`` line, which comes first."""
+    from shotline.notes import local_final_note
+
+    if (note := local_final_note(ctx)) is not None:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -186,7 +196,6 @@ def register(app: typer.Typer) -> None:
         from pipeline import commit as commit_service
         from pipeline.context import RunContext
         from shotline import job_info
-        from shotline.notes import local_final_note
         from shotline.terminal import terminal
 
         console = terminal(stderr=as_json)
@@ -196,8 +205,6 @@ def register(app: typer.Typer) -> None:
             ctx = RunContext.create(providers)
             check_shared(ctx)
             job = job_info.find_id(ctx.db_url, job)
-            if (note := local_final_note(ctx)) and not as_json:
-                console.print(f"[yellow]note:[/] {note}", highlight=False)
             with ExitStack() as stack:
                 if providers == "emulated":
                     _start_emulator(ctx, stack, scenario)
@@ -205,6 +212,7 @@ def register(app: typer.Typer) -> None:
                     found = commit_service.quote(ctx, job, approved)
                     payload: dict[str, Any] = {"quote": found.to_dict()}
                     if not as_json:
+                        print_local_note(ctx, console)
                         console.print(quote_table(found, console.width))
                 else:
                     payload = run_commit(

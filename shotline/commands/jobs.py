@@ -263,7 +263,7 @@ def register(app: typer.Typer) -> None:
                 else str(settings.data_dir.resolve())
             )
             said = "no jobs" + (" match" if status or tenant or since else " yet")
-            console.print(f"{said} in {where}", highlight=False, markup=False)
+            console.print(f"{said} in {where}", highlight=False, markup=False, soft_wrap=True)
             return
         width = None if wide else console.width
         fitted = fit_table(LIST_COLUMNS, _list_rows(found, wide), width, title="jobs")
