@@ -23,9 +23,10 @@ def terminal(*, stderr: bool = False, width: int | None = None) -> Console:
 class HungUpSafe:
     """A text stream whose writes survive the terminal hanging up (a closed window, a dropped SSH
     session). A write then fails with EIO, and can come before the SIGHUP handler has run
-    (``stopping.leave_terminal``): the live table's refresh thread ended a render with
-    ``OSError: [Errno 5]`` on a loaded machine. Such a write leaves the terminal at once and is
-    dropped; every other error is raised."""
+    (``stopping.leave_terminal``), or without it when SIGHUP is ignored (a command started under
+    ``nohup`` whose output is still the terminal): the live table's refresh ended a render with
+    ``OSError: [Errno 5]``. Such a write leaves the terminal at once and is dropped; every other
+    error is raised."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream

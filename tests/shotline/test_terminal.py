@@ -1,6 +1,7 @@
-"""``shotline.terminal``: a terminal that hung up is left, not an error. On a loaded machine the
-live table's refresh wrote to a closed pseudo-terminal before the SIGHUP handler had run, and the
-render ended with ``OSError: [Errno 5] Input/output error`` (exit 1) instead of stopping (129)."""
+"""``shotline.terminal``: a terminal that hung up is left, not an error. The live table's refresh
+wrote to a closed pseudo-terminal before any SIGHUP handler had run (a render whose SIGHUP was
+ignored, in a fresh-clone run), and the render ended with ``OSError: [Errno 5] Input/output
+error`` (exit 1)."""
 
 from __future__ import annotations
 
