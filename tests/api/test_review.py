@@ -202,7 +202,9 @@ def test_review_commit_two_of_three(client, ctx, headers, key, live_url, chromiu
 
     with Chromium(chromium, tmp_path / "chromium", size=(1280, 1000)) as page:
         page.goto(f"{live_url}/jobs/{preview_id}/review#key={key}")
-        page.wait_for("document.body.dataset.state === 'waiting'", what="the rendering preview")
+        # the preview can be delivered before the page loads (a quiet machine): then it opens ready
+        page.wait_for("['waiting', 'ready'].includes(document.body.dataset.state)", what="the page")
+        opened_waiting = page.eval("document.body.dataset.state") == "waiting"
         preview = wait_for_job(client, preview_id, headers, timeout=300)
         assert (preview["status"], preview["mode"]) == ("delivered", "preview")
         quote = client.get(f"/v1/jobs/{preview_id}/quote", headers=headers).json()
@@ -210,7 +212,8 @@ def test_review_commit_two_of_three(client, ctx, headers, key, live_url, chromiu
             f"/v1/jobs/{preview_id}/quote", params={"shots": list(APPROVED)}, headers=headers
         ).json()
         final_id, shown_total, live_costs = _review(page, quote)
-        assert page.eval("document.body.dataset.waited") == "1", "it opened by itself"
+        if opened_waiting:
+            assert page.eval("document.body.dataset.waited") == "1", "it opened by itself"
         assert shown_total == two["expected_usd"]
         detail = client.get(f"/v1/dashboard/jobs/{final_id}", headers=headers).json()
         _drill(page, f"{live_url}/dashboard#job={final_id}", detail)
