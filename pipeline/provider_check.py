@@ -126,6 +126,13 @@ def _reported(provider: str, models: Mapping[str, str], http: HttpClient) -> Pro
         result = doctor.check_client(provider, http, models.values())
     finally:
         http.client.close()
+    return _report(provider, models, result)
+
+
+def _report(
+    provider: str, models: Mapping[str, str], result: doctor.ProviderCheck
+) -> ProviderReport:
+    """``result`` in registry terms: each routed model the provider no longer lists is drift."""
     gone = set(result.missing)
     drift = {model_id: vendor for model_id, vendor in models.items() if vendor in gone}
     return ProviderReport(provider, configured=True, check=result, drift=drift)
@@ -149,9 +156,7 @@ def _check_one(
         result = doctor.check(adapter, models.values())
     finally:
         adapter.close()
-    gone = set(result.missing)
-    drift = {model_id: vendor for model_id, vendor in models.items() if vendor in gone}
-    return ProviderReport(provider, configured=True, check=result, drift=drift)
+    return _report(provider, models, result)
 
 
 def trip_disappeared(
