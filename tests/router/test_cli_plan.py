@@ -39,6 +39,15 @@ def small_teaser(tmp_path: Path, keep: set[str] | None = None, **overrides) -> P
     return path
 
 
+def _one_shot(tmp_path: Path, size: str, **shot: str) -> Path:
+    """A storyboard of one 3 s shot, ``one``, at ``size``."""
+    path = tmp_path / "one.yaml"
+    one = {"id": "one", "prompt": "sky", "duration": 3, **shot}
+    path.write_text(yaml.safe_dump({"title": "one", "output": {"size": size},
+                                    "scenes": [{"id": "a", "shots": [one]}]}))  # fmt: skip
+    return path
+
+
 def test_table_with_forecast_and_explanations():
     done = run("plan", str(EXAMPLES / "teaser.yaml"), "--providers", "emulated", "--explain")
     assert done.exit_code == 0, done.output
@@ -72,11 +81,7 @@ def test_json_plan():
 
 
 def test_unroutable_shot_exits_2_with_reasons(tmp_path):
-    board = tmp_path / "huge.yaml"
-    board.write_text(
-        "title: huge\noutput: {size: 7680x4320}\nscenes:\n"
-        "  - id: a\n    shots:\n      - {id: one, prompt: sky, duration: 3}\n"
-    )
+    board = _one_shot(tmp_path, "7680x4320")
     done = run("plan", str(board), "--providers", "local")
     assert done.exit_code == 2
     assert "1 shot cannot be rendered by any enabled model" in done.output
@@ -89,11 +94,7 @@ def test_unroutable_shot_exits_2_with_reasons(tmp_path):
 
 def test_a_mistyped_pin_of_a_preview_is_named_once(tmp_path):
     """It was named by the commit note (the final could not render it) and by the error."""
-    board = tmp_path / "pin.yaml"
-    board.write_text(
-        "title: pin\noutput: {size: 320x180}\nscenes:\n  - id: a\n    shots:\n"
-        "      - {id: one, prompt: sky, duration: 3, model: luma/ray-flash-3}\n"
-    )
+    board = _one_shot(tmp_path, "320x180", model="luma/ray-flash-3")
     done = run("plan", str(board), "--providers", "emulated")
     assert done.exit_code == 2, done.output
     assert done.output.count("luma/ray-flash-3 (") == 1
