@@ -24,8 +24,11 @@ from adapters.errors import (
     SafetyRefusalError,
     TransientError,
 )
+from adapters.image_port import ImagePort, first_frame
 
 _MODES = {"720p": "std", "1080p": "pro", "4k": "4k"}
+IMAGE_PORT = ImagePort("kling", max_uri_chars=10 * 1024 * 1024, min_side=300)
+"""A first frame on either standard (adapters/image_port.py names the sources)."""
 _SOUND_MODELS = ("kling-v2-6", "kling-v3")  # "sound: only V2.6+ models"
 
 
@@ -108,7 +111,8 @@ def legacy_body(
     if request.reference_image is None:
         body["aspect_ratio"] = _aspect(request)
         return "text2video", body
-    body["image"] = base64.b64encode(request.reference_image.read_bytes()).decode()
+    frame = first_frame(request.reference_image, request.width, request.height, IMAGE_PORT)
+    body["image"] = frame.base64()  # raw Base64, no data: prefix, as the new standard's frame
     return "image2video", body
 
 

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from adapters._hosted import HostedAdapter, JobStatus, failed, running, succeeded
 from adapters._http import body_of, classify_status, error_message, job_lost, parse_retry_after
 from adapters._kling_legacy import (
+    IMAGE_PORT,
     KlingJWT,
     code_error,
     failure,
@@ -38,9 +39,9 @@ from adapters.errors import (
     RejectedInputError,
     TransientError,
 )
-from adapters.image_port import ImagePort, first_frame
+from adapters.image_port import first_frame
 
-__all__ = ["KlingAdapter", "KlingJWT", "code_error", "hs256_jwt"]
+__all__ = ["IMAGE_PORT", "KlingAdapter", "KlingJWT", "code_error", "hs256_jwt"]
 
 # Per path model: (has ``settings.audio``, has ``settings.multi_shot``). Turbo renders native audio
 # with no field for it; 2.5 Turbo has no audio; only kling-3.0 has multi_shot (default true).
@@ -58,10 +59,6 @@ LEGACY_NAMES = {
 }
 PATH_NAMES = {legacy: path for path, legacy in LEGACY_NAMES.items()}
 PROMPT_MAX = 2500  # the documented t2v cap is 3072, "recommended <= 2500"; turbo i2v is 2500
-
-IMAGE_PORT = ImagePort(
-    "kling", max_uri_chars=10 * 1024 * 1024, min_side=300
-)  # adapters/image_port.py
 
 
 class KlingAdapter(HostedAdapter):

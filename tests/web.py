@@ -1,4 +1,4 @@
-"""``httpx.get`` / ``httpx.post`` for tests, without building a TLS context per call.
+"""``httpx.get`` / ``httpx.post`` / ``httpx.delete`` for tests, without building a TLS context per call.
 
 Each module-level ``httpx`` call builds a throwaway ``Client``, and with it a fresh ``SSLContext``
 loading the CA bundle (~20 ms of CPU); the suite makes thousands against local servers. These make
@@ -28,6 +28,10 @@ def get(url: str, **kwargs: Any) -> httpx.Response:
 
 def post(url: str, **kwargs: Any) -> httpx.Response:
     return httpx.post(url, verify=TLS, **kwargs)
+
+
+def delete(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.delete(url, verify=TLS, **kwargs)
 
 
 def counting_tls_builds(monkeypatch: pytest.MonkeyPatch) -> list[object]:

@@ -102,7 +102,8 @@ async def create_task(kind: str, request: Request) -> Response:
         raw, body = await flow.json_body(request)
         spec = legacy_spec(body, kind)
         ref = rules.external_id(body.get("external_task_id"))
-        extra = {"kind": kind, "resolution": {720: "720p", 1080: "1080p"}.get(spec.height, "4k")}
+        short_side = min(spec.width, spec.height)  # a portrait 720p clip is 1280 px high
+        extra = {"kind": kind, "resolution": {720: "720p", 1080: "1080p"}.get(short_side, "4k")}
         return await tasks.create(request, spec, raw, ref, extra, created)
     except rules.KlingRefusal as exc:
         return tasks.refusal(exc)

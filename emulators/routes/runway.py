@@ -105,15 +105,23 @@ async def create_task(kind: str, request: Request) -> Response:
     if created.response is not None:
         return created.response
     assert created.job is not None
-    created.job.extra["credits"] = rules.credits(rule, spec.duration_s, spec.audio)
-    return respond({"id": _uuid(created.job.id)}, created.fault)
+    credits = rules.credits(rule, spec.duration_s, spec.audio)
+    created.job.extra["credits"] = credits
+    # runwayml 5.24.0 types/image_to_video_create_response.py (and text_to_video's): a required
+    # estimatedCost, "the maximum credits this task may charge"
+    body = {"id": _uuid(created.job.id), "estimatedCost": {"credits": credits}}
+    return respond(body, created.fault)
 
 
 def _charged(job: Job, view: View, credits: int) -> int:
     """[SDK] terminal tasks carry ``cost.credits`` ("fully refunded tasks report 0").
     docs.dev.runwayml.com/usage/moderation: "Moderated generations have the same credit cost as
-    successful generations". Refunds of other failures and of cancellations: UNCERTAIN (0 here)."""
+    successful generations". runwayml 5.24.0 ``resources/tasks.py`` ``delete``: "If that check
+    observes RUNNING, cancellation does not refund credits" (charged in full here). Refunds of
+    other failures and of a cancel seen pending or throttled: UNCERTAIN (0 here)."""
     if view.phase == "succeeded" or (view.phase == "failed" and job.outcome == "safety_refusal"):
+        return credits
+    if view.phase == "canceled" and job.extra.get("canceled_running"):
         return credits
     return 0
 
@@ -167,6 +175,7 @@ async def delete_task(task_id: str, request: Request) -> Response:
     job = emu.jobs.get(task_id.replace("-", ""))
     if job is None:
         return error_response(PROVIDER, 404, "Task not found")
+    job.extra["canceled_running"] = emu.view(job).phase == "running"
     if not emu.cancel(job):
         del emu.jobs[job.id]
     return Response(status_code=204)

@@ -322,3 +322,36 @@ def test_an_unknown_in_progress_status_is_waited_on():
     error = task_status("kling", refused_task).result.error
     assert error is not None
     assert error.kind == "safety_refusal"
+
+
+class TestLegacyBilling:
+    """An ``AK:SK`` key: the adapter speaks the legacy standard."""
+
+    def test_a_portrait_720p_task_is_billed_at_720p(self, emulator: EmulatorHandle):
+        """The resolution is the frame's short side (a 9:16 720p clip is 1280 px high: it was
+        billed as 4k)."""
+        token = hs256_jwt({"iss": "ak", "exp": int(time.time()) + 600, "nbf": 0}, "sk")
+        body = {"model_name": "kling-v3", "prompt": "p", "mode": "std", "duration": "5"}
+        response = web.post(
+            f"{emulator.base_urls['kling']}/v1/videos/text2video",
+            json=body | {"aspect_ratio": "9:16"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        job = emulator.emulator.jobs[response.json()["data"]["task_id"]]
+        assert job.spec.height > job.spec.width  # drawn small (the scenario's max_side)
+        assert job.extra["resolution"] == "720p"
+
+    def test_a_first_frame_goes_through_the_image_port(
+        self, emulator: EmulatorHandle, tmp_path: Path
+    ):
+        """A square reference under a 16:9 video is cropped to 16:9 (Kling takes the video's
+        aspect from the image), as on the new standard; it was sent as it was."""
+        spec = next(spec for spec in kling_models() if spec.id == "kling/v3-std")
+        variant = {"size": spec.sizes.options[0], "duration": 5.0, "audio": False, "image": True}
+        frame = tmp_path / "square.png"
+        frame.write_bytes(png(600, 600))
+        adapter = KlingAdapter(api_key="ak:sk", base_url=emulator.base_urls["kling"])
+        assert adapter.legacy
+        submitted = adapter.submit(pipeline_request(spec, variant, frame, 901))
+        job = emulator.emulator.jobs[submitted.rpartition("/")[2]]
+        assert job.spec.width / job.spec.height == pytest.approx(16 / 9, rel=0.01)

@@ -16,6 +16,7 @@ from runwayml import AuthenticationError, BadRequestError, RunwayML
 from adapters.base import JobState
 from adapters.runway import RunwayAdapter
 from emulators import EmulatorHandle, start_emulator
+from emulators.scenario import Scenario
 from tests import web
 from tests.emulators.strict_support import PNG, quiet_scenario
 
@@ -237,6 +238,42 @@ def test_tasks_report_their_estimated_and_charged_credits(emulator: EmulatorHand
     ).json()
     assert task["status"] in ("PENDING", "THROTTLED", "RUNNING")
     assert task["estimatedCost"] == {"credits": 4 * 40}, "veo3.1 with audio (the default)"
+
+
+def test_a_create_answers_its_estimated_cost(client: RunwayML):
+    """runwayml 5.24.0 ``types/text_to_video_create_response.py``: ``estimatedCost`` is required."""
+    created = client.text_to_video.create(
+        model="gen4.5", prompt_text="a kite", ratio="1280:720", duration=2
+    )
+    assert created.estimated_cost is not None
+    assert created.estimated_cost.credits == 2 * 12, "gen4.5: 12 credits a second"
+
+
+def test_a_cancel_seen_running_is_charged_and_one_seen_throttled_is_not():
+    """runwayml 5.24.0 ``resources/tasks.py`` ``delete``: "If that check observes RUNNING,
+    cancellation does not refund credits"."""
+    scenario = Scenario.model_validate(
+        {
+            "providers": {
+                "runway": {
+                    "concurrency": 1,
+                    "latency": {"seconds": 3600.0, "queued_fraction": 0.0},
+                }
+            },
+            "media": {"max_side": 32},
+        }
+    )
+    body = {"model": "gen4.5", "promptText": "a kite", "ratio": "1280:720", "duration": 2}
+    with start_emulator(scenario) as handle:
+        ids = [post(handle, "text_to_video", body).json()["id"] for _ in range(2)]
+        tasks_url = f"{handle.base_urls['runway']}/v1/tasks"
+        seen = [web.get(f"{tasks_url}/{i}", headers=HEADERS).json()["status"] for i in ids]
+        assert seen == ["RUNNING", "THROTTLED"]
+        for task_id in reversed(ids):  # the throttled first: the running one's end starts it
+            assert web.delete(f"{tasks_url}/{task_id}", headers=HEADERS).status_code == 204
+        ended = [web.get(f"{tasks_url}/{i}", headers=HEADERS).json() for i in ids]
+    assert [task["status"] for task in ended] == ["CANCELLED", "CANCELLED"]
+    assert [task["cost"]["credits"] for task in ended] == [2 * 12, 0]
 
 
 def mock_adapter(status: dict[str, Any]) -> RunwayAdapter:
