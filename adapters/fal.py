@@ -32,7 +32,6 @@ from adapters.base import GenerationRequest
 from adapters.errors import (
     ProviderError,
     ProviderFailureError,
-    RateLimitedError,
     RejectedInputError,
     SafetyRefusalError,
     TransientError,
@@ -68,6 +67,7 @@ class AppFamily:
     image_field: str = "image_url"
     image_app: Callable[[str], str] = lambda app_id: app_id
     aspect_with_image: bool = True
+    seed: bool = True
 
 
 _VEO31_IMAGE = AppFamily("s", ("720p", "1080p", "4k"), image_app=lambda a: f"{a}/image-to-video")
@@ -75,8 +75,8 @@ FAMILIES: tuple[tuple[str, AppFamily], ...] = (
     # Veo31LiteInput: resolution 720p|1080p; Veo31Input (and Fast): 720p|1080p|4k; "4s"|"6s"|"8s"
     ("fal-ai/veo3.1/lite", replace(_VEO31_IMAGE, resolutions=("720p", "1080p"))),
     ("fal-ai/veo3.1", _VEO31_IMAGE),
-    # KlingVideoV34k*Input: duration "3".."15", no resolution field, i2v takes start_image_url and
-    # no aspect_ratio (the image sets it)
+    # KlingVideoV34k*Input: duration "3".."15", no resolution or seed field, i2v takes
+    # start_image_url and no aspect_ratio (the image sets it)
     (
         "fal-ai/kling-video/",
         AppFamily(
@@ -84,6 +84,7 @@ FAMILIES: tuple[tuple[str, AppFamily], ...] = (
             image_field="start_image_url",
             image_app=lambda a: a.replace("/text-to-video", "/image-to-video"),
             aspect_with_image=False,
+            seed=False,
         ),
     ),
 )
@@ -147,7 +148,7 @@ class FalAdapter(HostedAdapter):
         resolution = resolution_for(fam, request.width, request.height)
         if resolution is not None:
             body["resolution"] = resolution
-        if request.seed is not None:
+        if request.seed is not None and fam.seed:
             body["seed"] = request.seed
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
@@ -216,18 +217,21 @@ class FalAdapter(HostedAdapter):
             if "cancel" in str(status.get("error_type") or status["error"]).lower():
                 return canceled(status, self.provider)
             return failed(self._completed_error(str(status["error"]), status))
-        return self._result(job_id)
+        return self._result(job_id, status)
 
-    def _result(self, job_id: str) -> JobStatus:
+    def _result(self, job_id: str, status: dict[str, Any]) -> JobStatus:
+        """A completed request's video. A read that fails in transit (a reset, a timeout, a
+        gateway's 502-504, a 429) is read again on the next poll, until the attempt's deadline, as
+        fal-client 1.0.3 retries it (``client.py`` ``_should_retry``): fal made and bills the
+        video, and a runner's own failure is on the status (``error``), read above. A 5xx from
+        fal's own servers on this read is read again too (fal-client gives it up: UNCERTAIN
+        whether the video is then billed; the deadline settles it as a lost job, billed)."""
         try:
             result = self._http.json("GET", f"/{job_id}")
         except (RejectedInputError, SafetyRefusalError) as exc:
             return failed(exc)
-        except TransientError as exc:
-            error = ProviderFailureError(f"result fetch failed: {exc}", self.provider, exc.raw)
-            if not isinstance(exc, RateLimitedError):  # docs.fal.ai/faq: 5xx are never charged
-                error.billing_hint = "provider_error_5xx"
-            return failed(error)
+        except TransientError:
+            return running(status)
         video = result.get("video")
         url = video.get("url") if isinstance(video, dict) else None
         if not url:

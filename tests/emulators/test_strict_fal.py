@@ -244,7 +244,9 @@ def request_for(spec: ModelSpec, cap: tuple[int, int, str, float, bool, bool], r
     shot = {"id": "s1", "prompt": "a lighthouse at dusk", "dialogue": "Hello there."}
     if image:
         shot["reference_image"] = str(ref)
-    return build_request(shot, candidate, ShotRoute((candidate,), seed=7 if spec.seed else None))
+    return build_request(
+        shot, candidate, ShotRoute((candidate,), seed=7)
+    )  # the router seeds every route
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +284,7 @@ def test_every_advertised_capability_is_accepted(spec: ModelSpec, parked, tmp_pa
         else:
             assert sent["duration"] == f"{seconds:g}"
         assert sent["generate_audio"] is audio
+        assert ("seed" in sent) is spec.seed, "a seed only where the app's input has one"
         assert ("image_url" in sent or "start_image_url" in sent) is image
         assert sent.get("aspect_ratio", "9:16" if height > width else "16:9") == (
             "9:16" if height > width else "16:9" if width > height else "1:1"
@@ -340,3 +343,37 @@ def test_a_completed_status_carrying_an_error_is_a_failure():
     result = adapter.poll("fal-ai/veo3.1/requests/r1")
     assert result.state is JobState.FAILED
     assert "Runner failed" in str(result.error)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        (502, "<html><center>nginx</center></html>"),  # a gateway's answer
+        (429, {"detail": "Too many requests"}),
+        httpx.ConnectError("connection reset"),
+    ],
+    ids=["gateway-502", "429", "reset"],
+)
+def test_a_completed_request_whose_result_read_fails_in_transit_is_read_again(failure):
+    """fal made and bills the video (fal-client 1.0.3 retries this read): the read fails, the
+    request stays running for the poll loop and its deadline, and the next read takes the video.
+    It was failed as fal's unbilled 5xx, and the shot rendered and paid for again."""
+    broken = {"result": True}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json={"status": "COMPLETED", "logs": []})
+        if not broken["result"]:
+            return httpx.Response(200, json={"video": {"url": "https://fal.media/v.mp4"}})
+        if isinstance(failure, Exception):
+            raise failure
+        status, body = failure
+        if isinstance(body, str):
+            return httpx.Response(status, text=body)
+        return httpx.Response(status, json=body)
+
+    adapter = FalAdapter(api_key=KEY, transport=httpx.MockTransport(answer))
+    assert adapter.poll("fal-ai/veo3.1/requests/r1").state is JobState.RUNNING
+    broken["result"] = False
+    result = adapter.poll("fal-ai/veo3.1/requests/r1")
+    assert result.state is JobState.SUCCEEDED, result.error

@@ -122,7 +122,7 @@ class TestSettlement:
         assert (record.settled_usd, record.billing_basis) == (0.0, "reported")
 
     def test_fal_5xx_settles_nothing(self, emulated):
-        error = ProviderFailureError("result fetch failed: 503", "fal")
+        error = ProviderFailureError("HTTP 503: runner unavailable", "fal")
         error.billing_hint = "provider_error_5xx"
         attempt_id = _attempt(emulated, "fal/veo3.1-fast")
         record_failure(emulated, attempt_id, error)
