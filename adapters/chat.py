@@ -8,6 +8,7 @@ and the token usage the answer reports (``usage.prompt_tokens`` / ``completion_t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,16 @@ from adapters.errors import (
     answer_shape,
 )
 from foundation.tls import tls_context
+
+# The GPT-5 family and the o-series reasoning models take only the default ``temperature`` (1):
+# 400 ``unsupported_value`` otherwise (the sources: ``emulators/routes/_chat_rules.py``)
+_DEFAULT_TEMPERATURE_ONLY = re.compile(r"^(gpt-5|o1|o3|o4)")
+
+
+def takes_temperature(model: str) -> bool:
+    """Whether ``model`` may be sent a ``temperature`` other than its default."""
+    return _DEFAULT_TEMPERATURE_ONLY.match(model) is None
+
 
 BASE_URLS = {
     "openai": "https://api.openai.com/v1",

@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import httpx
+
 from adapters._hosted import (
     HostedAdapter,
     JobStatus,
@@ -27,7 +29,7 @@ from adapters._hosted import (
     running,
     succeeded,
 )
-from adapters._http import looks_like_safety
+from adapters._http import classify_status, looks_like_safety
 from adapters.base import GenerationRequest
 from adapters.errors import (
     ProviderError,
@@ -120,12 +122,25 @@ def queue_root(app_id: str) -> str:
     return "/".join(parts[:keep])
 
 
+class FalServerError(TransientError):
+    """A 5xx that fal's own servers answered (``x-fal-request-id`` or ``x-fal-error-type`` on it),
+    not a gateway's: fal-client 1.0.3 ``_is_ingress_error`` retries only a 502-504 without
+    ``x-fal-request-id``. On a completed request's result read it is the request's own failure."""
+
+
 class FalAdapter(HostedAdapter):
     provider = "fal"
     default_base_url: ClassVar[str] = "https://queue.fal.run"
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Key {key}"}
+
+    def classify(self, provider: str, response: httpx.Response) -> ProviderError:
+        error = classify_status(provider, response)
+        fal_headers = {"x-fal-request-id", "x-fal-error-type"} & set(response.headers.keys())
+        if response.status_code >= 500 and type(error) is TransientError and fal_headers:
+            return FalServerError(str(error), provider, error.raw)
+        return error
 
     def app_for(self, request: GenerationRequest) -> str:
         """The endpoint id to submit to: the image-to-video app when there is a start image."""
@@ -223,13 +238,16 @@ class FalAdapter(HostedAdapter):
         """A completed request's video. A read that fails in transit (a reset, a timeout, a
         gateway's 502-504, a 429) is read again on the next poll, until the attempt's deadline, as
         fal-client 1.0.3 retries it (``client.py`` ``_should_retry``): fal made and bills the
-        video, and a runner's own failure is on the status (``error``), read above. A 5xx from
-        fal's own servers on this read is read again too (fal-client gives it up: UNCERTAIN
-        whether the video is then billed; the deadline settles it as a lost job, billed)."""
+        video. A 5xx fal's own servers answer (``FalServerError``) fails the request, unbilled
+        (fal-client does not retry it either)."""
         try:
             result = self._http.json("GET", f"/{job_id}")
         except (RejectedInputError, SafetyRefusalError) as exc:
             return failed(exc)
+        except FalServerError as exc:
+            error = ProviderFailureError(f"result fetch failed: {exc}", self.provider, exc.raw)
+            error.billing_hint = "provider_error_5xx"  # docs.fal.ai/faq: 5xx are never charged
+            return failed(error)
         except TransientError:
             return running(status)
         video = result.get("video")

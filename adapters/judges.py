@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import httpx
 
 from adapters._http import MAX_RETRY_AFTER_S, cap_answers, parse_retry_after
-from adapters.chat import chat_body, chat_message
+from adapters.chat import chat_body, chat_message, takes_temperature
 from adapters.errors import (
     ProviderFailureError,
     ProviderTimeoutError,
@@ -358,7 +358,7 @@ class OpenAICompatibleJudge(_HttpJudge):
             schema_name="clip_judgement",
             schema=JUDGE_SCHEMA,
             strict=True,
-            temperature=0,
+            temperature=0 if takes_temperature(self.model) else None,
         )
 
     def judge(self, request: JudgeRequest) -> JudgeResult:

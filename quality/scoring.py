@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -19,10 +20,12 @@ from adapters.judges import (
     JudgeRequest,
     OpenAICompatibleJudge,
 )
+from foundation import clock
 from foundation.settings import Settings
 from quality.analysis import ClipAnalysis
 from quality.events import Finding
 from quality.expectation import ClipExpectation
+from registry import LifecycleStatus, ModelSpec, Registry, load_registry
 
 SEVERITY_WEIGHT = {"error": 0.5, "warning": 0.12, "info": 0.0}
 
@@ -147,8 +150,33 @@ def judge_from_settings(settings: Settings, base_url: str | None = None) -> Judg
     if settings.openai_api_key is not None:
         key = settings.openai_api_key.get_secret_value()
         url = base_url or "https://api.openai.com/v1"
-        # gpt-4.1-mini left ChatGPT in 2026-02, but OpenAI's API deprecations page (entry of
-        # 2026-04-22, mirrored by spybara.com) still names it as the substitute for retired
-        # snapshots, and no API shutdown was found (checked 2026-12-04; UNCERTAIN after that)
-        return JudgeScorer(OpenAICompatibleJudge(key, "gpt-4.1-mini", base_url=url))
+        spec = openai_judge_model(load_registry(), clock.today())
+        price = spec.usage_price
+        assert price is not None, f"{spec.id} has no usage_price"
+        per_mtok = {
+            meter: rate.usd * 1_000_000 / rate.per
+            for meter in ("input_tokens", "output_tokens")
+            if (rate := price.rate(meter)) is not None
+        }
+        judge = OpenAICompatibleJudge(
+            key,
+            spec.provider_model,
+            base_url=url,
+            price_in_per_mtok=per_mtok["input_tokens"],
+            price_out_per_mtok=per_mtok["output_tokens"],
+        )
+        return JudgeScorer(judge)
     return None
+
+
+OPENAI_JUDGE = "openai/gpt-4.1-mini"
+"""It takes ``temperature`` 0; openai 3.60.0 announces its shutdown on 2027-01-14."""
+
+
+def openai_judge_model(registry: Registry, today: date) -> ModelSpec:
+    """The OpenAI judge's model ``today``: ``OPENAI_JUDGE`` until the registry retires it, then
+    its ``replacement`` (and that one's, while each is retired), priced from the registry."""
+    spec = registry.get(OPENAI_JUDGE)
+    while spec.lifecycle.status(today) is LifecycleStatus.RETIRED and spec.lifecycle.replacement:
+        spec = registry.get(spec.lifecycle.replacement)
+    return spec

@@ -377,3 +377,21 @@ def test_a_completed_request_whose_result_read_fails_in_transit_is_read_again(fa
     broken["result"] = False
     result = adapter.poll("fal-ai/veo3.1/requests/r1")
     assert result.state is JobState.SUCCEEDED, result.error
+
+
+def test_a_5xx_fal_itself_answers_on_the_result_fails_the_request_unbilled():
+    """fal's own server error (its headers on the answer), which fal-client does not retry: the
+    request failed, and fal charges no 5xx (docs.fal.ai/faq)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json={"status": "COMPLETED", "logs": []})
+        headers = {"x-fal-request-id": "r1", "x-fal-error-type": "server_error"}
+        return httpx.Response(500, json={"detail": "Internal error"}, headers=headers)
+
+    result = FalAdapter(api_key=KEY, transport=httpx.MockTransport(answer)).poll(
+        "fal-ai/veo3.1/requests/r1"
+    )
+    assert result.state is JobState.FAILED
+    assert result.error is not None
+    assert result.error.billing_hint == "provider_error_5xx"

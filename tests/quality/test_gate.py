@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from adapters.judges import (
     JudgeResult,
     OpenAICompatibleJudge,
 )
+from foundation import clock
 from foundation.settings import Settings
 from quality.gate import evaluate
 from quality.scoring import JudgeScorer, TechnicalScorer, judge_from_settings
@@ -147,3 +149,31 @@ def test_judge_from_settings_prefers_gemini() -> None:
     assert isinstance(second.client, OpenAICompatibleJudge)
     assert second.client.base_url == "http://127.0.0.1:9/v1"
     assert judge_from_settings(neither) is None
+
+
+@pytest.mark.parametrize(
+    ("today", "model", "prices", "temperature"),
+    [
+        (date(2026, 12, 7), "gpt-4.1-mini", (0.40, 1.60), 0),
+        # openai 3.60.0 chat_model.py: gpt-4.1-mini's announced shutdown; the registry's
+        # replacement takes only the default temperature, so none is sent
+        (date(2027, 1, 14), "gpt-5.4-mini", (0.75, 4.50), None),
+    ],
+)
+def test_the_openai_judge_moves_to_the_replacement_of_a_retired_model(
+    monkeypatch: pytest.MonkeyPatch,
+    today: date,
+    model: str,
+    prices: tuple[float, float],
+    temperature: int | None,
+) -> None:
+    monkeypatch.setattr(clock, "today", lambda: today)
+    scorer = judge_from_settings(Settings(gemini_api_key=None, openai_api_key=SecretStr("o")))
+    assert scorer is not None
+    judge = scorer.client
+    assert isinstance(judge, OpenAICompatibleJudge)
+    assert judge.model == model
+    assert (judge.price_in, judge.price_out) == pytest.approx(prices)
+    body = judge.body(JudgeRequest("a kite", 2.0, ()))
+    assert body.get("temperature") == temperature
+    assert ("temperature" in body) is (temperature is not None)

@@ -20,7 +20,7 @@ def run(*args: str):
 def test_table():
     done = run("models")
     assert done.exit_code == 0, done.output
-    assert "model registry (43 models: 24 video, 4 llm, 7 image, 5 tts, 3 music)" in done.output
+    assert "model registry (44 models: 24 video, 5 llm, 7 image, 5 tts, 3 music)" in done.output
     for text in ("google/veo-3.1-fast", "local/animatic", "retired 2026-09-24", "12 cr/s"):
         assert text in done.output
 

@@ -75,7 +75,8 @@ def test_stage_routing_puts_open_breakers_last_and_explains_rejections(registry)
         health=Health(),
         today=TODAY,
     )
-    assert [c.model_id for c in decision.chain] == ["openai/gpt-5-mini", "openai/gpt-4.1-mini"]
+    chain = [c.model_id for c in decision.chain]
+    assert chain == ["openai/gpt-5-mini", "openai/gpt-5.4-mini", "openai/gpt-4.1-mini"]
     assert decision.rejected["gemini/gemini-3.5-flash-lite"] == ["provider gemini is not enabled"]
 
 
