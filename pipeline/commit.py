@@ -238,6 +238,7 @@ def commit(
         # one commit of a preview at a time (the row lock that serialises ``ledger.reserve``), so
         # that two commits quoted at once are not both given what the budget has left
         jobs.lock_job(session, preview.job_id)
+        _refuse_a_second_final(session, preview.job_id, approved)
         spent, held = commit_budget.budget_use(session, session.get_one(Job, preview.job_id))
         found = replace(found, spent_usd=spent, reserved_usd=held)
         if not found.fits:
@@ -264,6 +265,18 @@ def commit(
         )
         events.emit(session, preview.job_id, "job.committed", final_job=final_id, shots=approved)
     return CommitResult(preview.job_id, final_id, tuple(approved), kept, found, declined)
+
+
+def _refuse_a_second_final(session: Session, preview_id: str, approved: list[str]) -> None:
+    """An approved shot that an unfinished final of the preview already renders would be paid
+    twice (a commit run again after its process was killed): refused, naming that final."""
+    for final_id, status, shots in jobs.unfinished_finals(session, preview_id):
+        if overlap := [key for key in approved if key in shots]:
+            raise ConflictError(
+                f"job {final_id}, a final of preview {preview_id}, is {status} and renders "
+                f"{', '.join(overlap)}: `shotline jobs resume {final_id}` finishes it, "
+                f"`shotline jobs cancel {final_id}` closes it before a new commit"
+            )
 
 
 def _stages_note(found: Quote) -> str:

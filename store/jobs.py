@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from foundation.states import Stage
-from store.models import Attempt, Job, JobApi, Shot, WebhookDelivery
+from foundation.states import JobStatus, Stage
+from store.models import Attempt, Job, JobApi, JobCommit, Shot, WebhookDelivery
 
 JOB_ID_MAX = 32
 
@@ -104,6 +104,20 @@ def shot_counts(
         finished, total = counts[job_id]
         counts[job_id] = (finished + (count if status in done else 0), total + count)
     return counts
+
+
+def unfinished_finals(session: Session, preview_id: str) -> list[tuple[str, str, list[str]]]:
+    """The preview's commits whose final job has not ended: (final id, its status, its shots)."""
+    rows = session.execute(
+        select(JobCommit.final_job_id, Job.status, JobCommit.shots)
+        .join(Job, Job.id == JobCommit.final_job_id)
+        .where(
+            JobCommit.preview_job_id == preview_id,
+            Job.status.in_((JobStatus.PLANNED, JobStatus.RUNNING)),
+        )
+        .order_by(Job.created_at)
+    ).all()
+    return [(final_id, str(status), list(shots)) for final_id, status, shots in rows]
 
 
 def output_claimed(session: Session, path: str) -> bool:

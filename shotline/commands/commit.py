@@ -110,7 +110,7 @@ def _split(values: list[str] | None) -> list[str] | None:
 def resume_final(job_id: str) -> str:
     return (
         f"`shotline jobs resume {job_id}` resumes it (`shotline serve` too, when it starts; "
-        "`shotline jobs cancel` closes it); a new commit would start another final"
+        "`shotline jobs cancel` closes it); a new commit of its shots is refused until it ends"
     )
 
 

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from foundation import money
-from foundation.errors import BudgetExceededError
+from foundation.errors import BudgetExceededError, ConflictError
 from foundation.settings import get_settings
+from foundation.states import JobStatus
 from pipeline import commit
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
@@ -69,3 +70,24 @@ class TestCommitsOfOnePreviewShareItsBudget:
     @pytest.mark.services
     def test_postgres(self, on_postgres, monkeypatch):
         _race(on_postgres, monkeypatch)
+
+
+def test_a_commit_run_again_while_its_final_is_unfinished_is_refused(emulated):
+    """A commit whose process was killed left its final ``planned`` or ``running``: committing
+    the same shots again would pay for them twice; it names that final instead. Other shots may
+    still be committed, and once the final is cancelled its shots may be committed again. (No
+    budget: a budget is all given to the first final, and refuses the second as over it.)"""
+    preview_id = commit.start_preview(emulated, small_board(2, budget=None))
+    assert EmbeddedEngine(emulated).run(preview_id) == "delivered"
+    first = commit.commit(emulated, preview_id, ["k0"]).final_job_id
+    with pytest.raises(ConflictError) as refused:
+        commit.commit(emulated, preview_id, ["k0", "k1"])
+    message = str(refused.value)
+    assert f"job {first}" in message
+    assert "renders k0:" in message
+    assert f"shotline jobs resume {first}" in message
+    other = commit.commit(emulated, preview_id, ["k1"]).final_job_id
+    with session_scope(emulated.db_url) as session:
+        session.get_one(Job, first).status = JobStatus.CANCELLED
+    again = commit.commit(emulated, preview_id, ["k0"]).final_job_id
+    assert len({first, other, again}) == 3
