@@ -3,7 +3,8 @@
 A POST with an ``Idempotency-Key`` is recorded (per tenant and key) before it runs; a retry with
 the same key and the same request gets the first response back (``Idempotent-Replayed: true``)
 and never runs again; the same key with a different request is a 422, and a retry while the first
-is still running a 409. Responses of 5xx, 401 and 429 are not kept, so those can be retried. The
+is still running a 409 (a first request unanswered for ``PENDING_LEASE_S``, whose server was
+killed, is taken over by the retry). Responses of 5xx, 401 and 429 are not kept, so those can be retried. The
 record is complete before the last chunk of the first response is sent, so a client that replays
 as soon as it has its answer never meets a 409.
 """
@@ -13,23 +14,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body, error_response
+from api.views import aware
 from store.db import session_scope
-from store.models import IdempotencyRecord
+from store.models import IdempotencyRecord, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 200
 NOT_KEPT = {401, 429}
+PENDING_LEASE_S = 900.0
+"""How long a key's first request may run unanswered before a retry takes the key over: longer
+than any request runs (a draft's rounds, a job's fetches and planning), so that only a request
+whose server died (no answer will ever be recorded) is run again."""
 
 
 class BodyLimitMiddleware:
@@ -115,13 +123,35 @@ def claim(db_url: str, tenant: str, key: str, digest: str) -> _Claim:
             body = error_body("idempotency_key_reused", "this key was used for another request")
             return _Claim(response=error_response(422, body))
         if found.status != "done" or found.status_code is None:
-            body = error_body(
-                "idempotency_key_in_use",
-                "the first request with this key still runs",
-                retriable=True,
-            )
-            return _Claim(response=error_response(409, body))
+            return _pending(session, found)
         return _Claim(response=_replay(found))
+
+
+def _pending(session: Session, found: IdempotencyRecord) -> _Claim:
+    """A key whose first request has no answer yet: still running (409, retriable, with the
+    seconds until its lease ends as ``Retry-After``), or, past ``PENDING_LEASE_S``, a request whose
+    server stopped without answering (``kill -9``): taken over, once, by this request."""
+    age = (utcnow() - aware(found.created_at)).total_seconds()
+    if age >= PENDING_LEASE_S:
+        taken = session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == found.id,
+                IdempotencyRecord.status == "pending",
+                IdempotencyRecord.created_at == found.created_at,
+            )
+            .values(created_at=utcnow())
+        )
+        if getattr(taken, "rowcount", 0) == 1:
+            return _Claim(record_id=found.id)
+    wait = max(1, math.ceil(PENDING_LEASE_S - age))
+    body = error_body(
+        "idempotency_key_in_use",
+        "the first request with this key still runs (if its server stopped, the key is free "
+        f"again in {wait} s)",
+        retriable=True,
+    )
+    return _Claim(response=error_response(409, body, headers={"Retry-After": str(wait)}))
 
 
 def _replay(found: IdempotencyRecord) -> Response:

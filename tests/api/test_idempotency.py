@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 from starlette.types import Message, Receive, Scope, Send
 
-from api.middleware import IdempotencyMiddleware
+from api.middleware import PENDING_LEASE_S, IdempotencyMiddleware, claim
 from pipeline.context import RunContext
-from store.db import session_scope
+from store.db import migrate, session_scope
 from store.models import IdempotencyRecord
 from tests import web
 from tests.api.conftest import tiny_board
@@ -90,3 +92,37 @@ def test_the_record_is_complete_before_the_last_chunk_is_sent(ctx: RunContext, k
     assert again[0][0]["status"] == 201
     assert (b"idempotent-replayed", b"true") in again[0][0]["headers"]
     assert b"".join(m.get("body", b"") for m, _ in again[1:]) == b"".join(parts)
+
+
+def test_a_key_whose_first_request_died_unanswered_is_taken_over_after_its_lease(
+    ctx: RunContext,
+):
+    """A server killed mid-request leaves its key ``pending`` with no answer to record: every
+    retry got 409 "still runs" (``retriable``) forever. Now the 409 says when the key is free
+    (``Retry-After``), and the first retry past the lease runs the request, once."""
+    _taken_over_after_its_lease(ctx.db_url)
+
+
+@pytest.mark.services
+def test_the_lease_on_postgres(fresh_postgres_url: str):
+    """The take-over matches the record by its ``created_at`` as the database returned it."""
+    migrate(fresh_postgres_url)
+    _taken_over_after_its_lease(fresh_postgres_url)
+
+
+def _taken_over_after_its_lease(db_url: str) -> None:
+    first = claim(db_url, "acme", "big-1", "digest")
+    assert first.record_id is not None
+    waiting = claim(db_url, "acme", "big-1", "digest").response
+    assert waiting is not None
+    assert waiting.status_code == 409
+    assert 0 < int(waiting.headers["retry-after"]) <= PENDING_LEASE_S
+    assert json.loads(bytes(waiting.body))["retriable"] is True
+    with session_scope(db_url) as session:
+        record = session.get_one(IdempotencyRecord, first.record_id)
+        record.created_at = record.created_at - timedelta(seconds=PENDING_LEASE_S + 1)
+    taken = claim(db_url, "acme", "big-1", "digest")
+    assert taken.record_id == first.record_id
+    again = claim(db_url, "acme", "big-1", "digest").response
+    assert again is not None
+    assert again.status_code == 409, "the retry that took the key over runs it alone"
