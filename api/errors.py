@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foundation.errors import InvalidInputError, JobFailedError, Problem, ShotlineError
+from pipeline.errors import redact_paths
 from store.errors import DATABASE_UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,12 @@ def error_response(
 
 
 def shotline_error_response(exc: ShotlineError) -> JSONResponse:
-    problems = exc.problems if isinstance(exc, InvalidInputError) else None
-    detail = exc.summary if isinstance(exc, InvalidInputError) else exc.message
+    """The error as the API answers it, with every server file path cut to its name (a fetched
+    reference or music file is checked where the server keeps it, under the data folder)."""
+    problems = None
+    if isinstance(exc, InvalidInputError):
+        problems = [Problem(p.path, redact_paths(p.message)) for p in exc.problems]
+    detail = redact_paths(exc.summary if isinstance(exc, InvalidInputError) else exc.message)
     where = {
         "job": getattr(exc, "job", None),
         "shot": getattr(exc, "shot", None) or getattr(exc, "shot_id", None),

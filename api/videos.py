@@ -184,8 +184,7 @@ def _board(params: VideoCreate, reference: Path | None, pinned: str | None) -> A
     try:
         return parse_storyboard(data, "video")
     except StoryboardError as exc:
-        paths = {"output.size": "size", "scenes[0].shots[0].duration": "seconds"}
-        problems = [Problem(paths.get(p.path, "prompt"), p.message) for p in exc.problems]
+        problems = [Problem(_FIELDS.get(p.path, "prompt"), p.message) for p in exc.problems]
         # the title is made of the prompt: one problem in it is reported at ``prompt`` once
         raise InvalidInputError("the request is invalid", list(dict.fromkeys(problems))) from None
 
@@ -212,8 +211,23 @@ def create(
     mode = Mode.FINAL if params.model.endswith("-pro") else Mode.PREVIEW
     board = _board(params, reference, pinned)
     video = {**params.model_dump(), "size": board.output.size}
-    job_id = start_job(state, tenant, JobRequest(board, mode, None), source="videos", video=video)
+    try:
+        job_id = start_job(
+            state, tenant, JobRequest(board, mode, None), source="videos", video=video
+        )
+    except InvalidInputError as exc:  # planning's refusals, at the request's own fields
+        exc.problems = [Problem(_FIELDS.get(p.path, p.path), p.message) for p in exc.problems]
+        raise
     return read_video(state.db_url, tenant, PREFIX + job_id)
+
+
+_FIELDS = {
+    "output.size": "size",
+    "scenes[0].shots[0].duration": "seconds",
+    "scenes[0].shots[0].reference_image": "input_reference",
+    "scenes[0].shots[0].prompt": "prompt",
+}
+"""The request's field for each path of the storyboard it is made into."""
 
 
 @router.post(

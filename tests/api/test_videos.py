@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 import warnings
 
@@ -89,6 +90,23 @@ class TestOpenAIFacade:
             "message": "no model 'local/animatc' in the registry (GET /v1/models lists them)",
         }
         assert listed == []
+
+    def test_a_refusal_names_no_server_path(self, live_url, headers):
+        """A truncated PNG passes the upload's sniff and is refused by planning's check of the
+        stored file, whose message named its absolute path under the data folder."""
+        with httpx.Client(base_url=live_url, verify=web.TLS) as client:
+            refused = client.post(
+                "/v1/videos",
+                data={"prompt": "a lamp", "seconds": "1", "size": "160x90"},
+                files={"input_reference": ("ref.png", _png()[:60], "image/png")},
+                headers=headers,
+            )
+        assert refused.status_code == 422, refused.text
+        body = refused.json()
+        said = [body["detail"], *(problem["message"] for problem in body["problems"])]
+        assert any("not a readable image" in text for text in said), said
+        assert [problem["path"] for problem in body["problems"]] == ["input_reference"]
+        assert not [text for text in said if re.search(r"(^|\s)/\w", text)], said
 
     def test_uploaded_reference_image_is_checked(self, live_url, headers):
         with httpx.Client(base_url=live_url, verify=web.TLS) as client:
