@@ -49,6 +49,35 @@ def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
         )
 
 
+def refuse_other_writer(ctx: RunContext, output: Path) -> None:
+    """Refuse (exit 2, before any spend) a new render into ``output`` while an unfinished job of
+    another storyboard or settings writes there: resumed later (``jobs resume``, ``serve``), it
+    would write over this render's file, and its shots in flight would be paid for twice."""
+    from sqlalchemy import select
+
+    from store.db import session_scope
+    from store.models import Job
+
+    with session_scope(ctx.db_url) as session:
+        other = session.scalar(
+            select(Job.id)
+            .where(Job.output_path == str(output.resolve()), Job.status.in_(JOB_UNFINISHED))
+            .order_by(Job.created_at.desc())
+        )
+    if other is not None:
+        raise InvalidInputError(
+            f"job {other}, unfinished, renders into {output} from another storyboard or "
+            "settings; nothing was rendered",
+            [
+                Problem(
+                    "--output",
+                    f"`shotline jobs resume {other}` finishes it, `shotline jobs cancel {other}` "
+                    "closes it (what it paid stays paid); or choose another -o path",
+                )
+            ],
+        )
+
+
 def _start_emulator(ctx: RunContext, stack: ExitStack, scenario: Path | None) -> None:
     """Point the adapters at an emulator (``use_emulator``) and poll it often: its renders are
     quick."""
@@ -70,6 +99,7 @@ def run_render(
     job_id = _unfinished_job(ctx, print_)
     resumed = job_id is not None
     if job_id is None:
+        refuse_other_writer(ctx, output)
         job_id = create_job(ctx, board, mode=mode, output=output, fingerprint=print_)
     else:
         refuse_driven_elsewhere(ctx, job_id)

@@ -317,6 +317,29 @@ class TestRenderAndCommit:
         assert (tmp_path / "cut.final.mp4").is_file()
 
 
+def test_a_render_into_the_output_of_an_unfinished_job_of_another_board_is_refused(
+    ctx: RunContext, tmp_path: Path
+):
+    """A render killed, its storyboard edited and rendered again to the same -o: the first job,
+    resumed later by ``serve``, wrote its old cut over the new one (and its shots in flight were
+    paid twice). The new render is refused before any spend, naming that job."""
+    out = tmp_path / "cut.mp4"
+    earlier = create_job(ctx, board(), output=out)  # unfinished: planned, never run
+    path = tmp_path / "board.yaml"
+    edited = BOARD | {"title": "jobs cli, edited"}
+    path.write_text(yaml.safe_dump(edited))
+    refused = cli("render", str(path), "-o", str(out), "--providers", "local")
+    assert refused.exit_code == 2, refused.output
+    assert f"job {earlier}, unfinished, renders into {out}" in refused.output
+    assert f"shotline jobs cancel {earlier}" in refused.output
+    assert not out.exists()
+    assert [j["id"] for j in json.loads(cli("jobs", "list", "--json").stdout)] == [earlier]
+    assert cli("jobs", "cancel", earlier).exit_code == 0
+    done = cli("render", str(path), "-o", str(out), "--providers", "local")
+    assert done.exit_code == 0, done.output
+    assert out.is_file()
+
+
 def test_the_list_marks_emulated_cost():
     from shotline.commands.jobs import _list_rows
 
