@@ -116,8 +116,23 @@ def error_message(body: Any) -> str:
         for key in ("detail", "message", "error", "failure", "title"):
             if body.get(key):
                 value = body[key]
-                return value if isinstance(value, str) else json.dumps(value)[:500]
+                text = value if isinstance(value, str) else json.dumps(value)[:500]
+                return text + _issues(body.get("issues"))
     return str(body)[:500]
+
+
+def _issues(issues: Any) -> str:
+    """Runway's 400 ``issues`` (zod's: ``path``, ``message``), after its bare "Validation of body
+    failed": ``: promptText: must be ...; ratio: ...``."""
+    if not isinstance(issues, list):
+        return ""
+    said = []
+    for issue in issues[:5]:
+        if isinstance(issue, dict) and isinstance(issue.get("message"), str):
+            path = issue.get("path")
+            where = ".".join(map(str, path)) if isinstance(path, list) and path else ""
+            said.append(f"{where}: {issue['message']}" if where else issue["message"])
+    return f": {'; '.join(said)}"[:500] if said else ""
 
 
 def looks_like_safety(text: str) -> bool:

@@ -126,8 +126,9 @@ def error_response(
 _UNKNOWN_JOB = {
     # [DOC] docs.dev.runwayml.com/api-details/errors: "a 404 when the referenced resource is not
     # available"; the SDK's tasks.delete: "deleted tasks will not be able to be fetched again"
-    # (runwayml sdk-python tasks.py); the body's wording is UNCERTAIN (``{"error": ...}`` as 400s)
-    "runway": "Task not found",
+    # (runwayml sdk-python tasks.py); the wording: a live GET after DELETE (2026-08-26, see
+    # routes/runway.py ``delete_task``)
+    "runway": "Could not find Task",
     # the wording of Luma's and OpenAI's 404 is UNCERTAIN; their error shapes are ``detail``
     # (docs.agents.lumalabs.ai/guides/error-handling) and ``error`` (openai 3.60.0 _exceptions.py)
     "luma": "Generation not found",

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from emulators.media import ClipSpec, data_uri_bytes
 from emulators.routes import _flow as flow
 from emulators.routes import runway_rules as rules
 from emulators.state import Job, View
-from emulators.wire import bearer, error_response, refused_key, respond
+from emulators.wire import bearer, error_response, refused_key, respond, unknown_job_response
 
 PROVIDER = "runway"
 VERSION = "2024-11-06"
@@ -100,7 +101,7 @@ async def create_task(kind: str, request: Request) -> Response:
         spec = runway_spec(request, body, image)
         rule = rules.RULES.get((rules_model(request, spec.model, image), image))
     except (flow.BadRequest, rules.Refused) as exc:
-        return error_response(PROVIDER, 400, str(exc))
+        return validation_failed(str(exc))
     created = await flow.create(request, PROVIDER, spec, raw)
     if created.response is not None:
         return created.response
@@ -113,15 +114,29 @@ async def create_task(kind: str, request: Request) -> Response:
     return respond(body, created.fault)
 
 
+_FIELDS = ("model", "ratio", "audio", "seed", "duration", "promptText", "promptImage")
+
+
+def validation_failed(message: str) -> Response:
+    """A body Runway refuses: 400 ``{"error": "Validation of body failed", "issues": [...],
+    "docUrl": ...}``, each issue with ``code``, ``path`` and ``message`` (docs.dev.runwayml.com
+    openapi.json's 400, and a live capture of 2026-08-26 in a public Runway research note: zod's
+    issues). The issue's ``code`` here is zod's ``custom`` for every check: UNCERTAIN."""
+    field = re.split(r"[\s\[]", message, maxsplit=1)[0]
+    issue = {"code": "custom", "message": message, "path": [field] if field in _FIELDS else []}
+    body = {"error": "Validation of body failed", "issues": [issue], "docUrl": DOC_URL}
+    return JSONResponse(body, status_code=400)
+
+
+DOC_URL = "https://docs.dev.runwayml.com/api"
+
+
 def _charged(job: Job, view: View, credits: int) -> int:
     """[SDK] terminal tasks carry ``cost.credits`` ("fully refunded tasks report 0").
     docs.dev.runwayml.com/usage/moderation: "Moderated generations have the same credit cost as
-    successful generations". runwayml 5.24.0 ``resources/tasks.py`` ``delete``: "If that check
-    observes RUNNING, cancellation does not refund credits" (charged in full here). Refunds of
-    other failures and of a cancel seen pending or throttled: UNCERTAIN (0 here)."""
+    successful generations". Refunds of other failures: UNCERTAIN (0 here). A cancelled task is
+    never read back (``delete_task``)."""
     if view.phase == "succeeded" or (view.phase == "failed" and job.outcome == "safety_refusal"):
-        return credits
-    if view.phase == "canceled" and job.extra.get("canceled_running"):
         return credits
     return 0
 
@@ -168,14 +183,19 @@ async def get_task(task_id: str, request: Request) -> Response:
 
 @router.delete("/tasks/{task_id}")
 async def delete_task(task_id: str, request: Request) -> Response:
+    """Cancel (pending, throttled, running) or delete (ended) a task; either way it cannot be read
+    again: "Aborted and deleted tasks will not be able to be fetched again" (runwayml 5.24.0
+    ``resources/tasks.py`` ``delete``), and a live capture (2026-08-26, a Runway upscale research
+    note in a public repository) saw ``DELETE`` 204 on a PENDING task, then ``GET`` 404
+    ``{"error": "Could not find Task"}``. What a cancel seen RUNNING costs is the registry's
+    ``cancel_running`` rule (billed: "does not refund credits", the same docstring)."""
     refused = _refused(request)
     if refused is not None:
         return refused
     emu = flow.emulator(request)
     job = emu.jobs.get(task_id.replace("-", ""))
     if job is None:
-        return error_response(PROVIDER, 404, "Task not found")
-    job.extra["canceled_running"] = emu.view(job).phase == "running"
-    if not emu.cancel(job):
-        del emu.jobs[job.id]
+        return unknown_job_response(PROVIDER, task_id)
+    emu.cancel(job)
+    del emu.jobs[job.id]
     return Response(status_code=204)

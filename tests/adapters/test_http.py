@@ -227,7 +227,7 @@ class TestLostJobs:
     that job (``about_job``): on a create it keeps meaning bad input."""
 
     NOT_FOUND = (
-        ("runway", 404, {"error": "Task not found"}),
+        ("runway", 404, {"error": "Could not find Task"}),
         ("replicate", 404, {"detail": "The requested resource could not be found.", "status": 404}),
         ("fal", 404, {"detail": "Request not found"}),
         ("luma", 404, {"detail": "Generation not found"}),

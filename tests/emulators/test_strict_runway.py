@@ -1,6 +1,6 @@
 """The Runway emulator refuses what Runway refuses (runwayml 5.24.0 params types, Runway's docs),
-with Runway's 400/401 and ``{"error": ...}`` body; and it accepts every request the adapter sends
-for what the registry advertises."""
+with Runway's 400 ``{"error": "Validation of body failed", "issues", "docUrl"}`` and 401
+``{"error"}``; and it accepts every request the adapter sends for what the registry advertises."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ import pytest
 from runwayml import AuthenticationError, BadRequestError, RunwayML
 
 from adapters.base import JobState
+from adapters.errors import RejectedInputError
 from adapters.runway import RunwayAdapter
 from emulators import EmulatorHandle, start_emulator
 from emulators.scenario import Scenario
+from registry import BillingOutcome, load_registry
 from tests import web
 from tests.emulators.strict_support import PNG, quiet_scenario
 
@@ -49,9 +51,12 @@ def refused_by_sdk(call: Any, **kwargs: Any) -> str:
     assert caught.value.status_code == 400
     body = caught.value.body
     assert isinstance(body, dict)
-    assert set(body) == {"error"}
-    assert isinstance(body["error"], str)
-    return body["error"]
+    assert set(body) == {"error", "issues", "docUrl"}
+    assert body["error"] == "Validation of body failed"
+    [issue] = body["issues"]
+    assert set(issue) == {"code", "message", "path"}
+    assert isinstance(issue["message"], str)
+    return str(issue["message"])
 
 
 class TestRefusedThroughTheSdk:
@@ -224,7 +229,8 @@ class TestRefusedOverHttp:
     ):
         answer = post(emulator, path, body)
         assert answer.status_code == 400
-        assert words in answer.json()["error"]
+        assert answer.json()["error"] == "Validation of body failed"
+        assert words in answer.json()["issues"][0]["message"]
 
 
 def test_tasks_report_their_estimated_and_charged_credits(emulator: EmulatorHandle):
@@ -250,9 +256,11 @@ def test_a_create_answers_its_estimated_cost(emulator: EmulatorHandle):
     assert created.estimated_cost.credits == 2 * 12, "gen4.5: 12 credits a second"
 
 
-def test_a_cancel_seen_running_is_charged_and_one_seen_throttled_is_not():
-    """runwayml 5.24.0 ``resources/tasks.py`` ``delete``: "If that check observes RUNNING,
-    cancellation does not refund credits"."""
+def test_a_cancelled_task_cannot_be_read_again():
+    """runwayml 5.24.0 ``tasks.delete``: "Aborted and deleted tasks will not be able to be fetched
+    again"; a live GET after DELETE (2026-08-26) answered 404 ``{"error": "Could not find
+    Task"}``. The charge of a cancel seen RUNNING is the registry's rule: billed ("cancellation
+    does not refund credits")."""
     scenario = Scenario.model_validate(
         {
             "providers": {
@@ -270,11 +278,29 @@ def test_a_cancel_seen_running_is_charged_and_one_seen_throttled_is_not():
         tasks_url = f"{handle.base_urls['runway']}/v1/tasks"
         seen = [web.get(f"{tasks_url}/{i}", headers=HEADERS).json()["status"] for i in ids]
         assert seen == ["RUNNING", "THROTTLED"]
-        for task_id in reversed(ids):  # the throttled first: the running one's end starts it
+        for task_id in ids:
             assert web.delete(f"{tasks_url}/{task_id}", headers=HEADERS).status_code == 204
-        ended = [web.get(f"{tasks_url}/{i}", headers=HEADERS).json() for i in ids]
-    assert [task["status"] for task in ended] == ["CANCELLED", "CANCELLED"]
-    assert [task["cost"]["credits"] for task in ended] == [2 * 12, 0]
+        ended = [web.get(f"{tasks_url}/{i}", headers=HEADERS) for i in ids]
+    assert [(r.status_code, r.json()) for r in ended] == [
+        (404, {"error": "Could not find Task"})
+    ] * 2
+    rules = load_registry().billing("runway")
+    assert rules.rule(BillingOutcome.CANCEL_RUNNING) == "billed"
+
+
+def test_a_refusal_reaches_the_adapter_with_its_issue():
+    """The bare "Validation of body failed" said nothing: the adapter's error carries the
+    issues' paths and messages."""
+    refusal = {
+        "error": "Validation of body failed",
+        "issues": [{"code": "too_big", "message": "at most 1000", "path": ["promptText"]}],
+        "docUrl": "https://docs.dev.runwayml.com/api",
+    }
+    transport = httpx.MockTransport(lambda request: httpx.Response(400, json=refusal))
+    adapter = RunwayAdapter(api_key="key", base_url="https://runway.test", transport=transport)
+    with pytest.raises(RejectedInputError) as refused:
+        adapter._http.json("POST", "/v1/text_to_video", json={})
+    assert "Validation of body failed: promptText: at most 1000" in str(refused.value)
 
 
 def mock_adapter(status: dict[str, Any]) -> RunwayAdapter:
