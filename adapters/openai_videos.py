@@ -21,7 +21,7 @@ from adapters._hosted import (
 )
 from adapters._http import looks_like_safety
 from adapters.base import GenerationRequest
-from adapters.errors import ProviderFailureError, RejectedInputError, SafetyRefusalError
+from adapters.errors import ProviderFailureError, SafetyRefusalError
 from adapters.image_port import ImagePort, first_frame
 
 IMAGE_PORT = ImagePort("openai", exact=True)  # the reference must have the video's size
@@ -71,8 +71,7 @@ class OpenAIVideosAdapter(HostedAdapter):
         return failed(ProviderFailureError(f"{message} ({code})", self.provider, video))
 
     def _cancel(self, job_id: str) -> bool:
-        try:
-            self._http.call("DELETE", f"/v1/videos/{job_id}")
-        except RejectedInputError:
-            return False
-        return True
+        """No cancel: the Videos API has none, and its ``DELETE`` is for "a completed or failed
+        video" (openai 3.60.0 ``resources/videos.py`` ``delete``), which would destroy a paid
+        output, not stop a render."""
+        return False

@@ -93,14 +93,21 @@ def poll_once(
 
 def _timed_out(adapter: ProviderAdapter, provider: str, job_id: str) -> ProviderTimeoutError:
     """Cancel a job past the attempt's timeout; the error to record. A cancel that fails (the
-    provider down, rate limited) does not keep the attempt open: it is given up all the same,
-    and since the job may still run and be billed, it settles as ``lost`` (uncertain)."""
+    provider down, rate limited) or that the provider cannot make does not keep the attempt open:
+    it is given up all the same, and since the job may still run and be billed, it settles as
+    ``lost`` (uncertain)."""
     try:
-        adapter.cancel(job_id)
+        stopped = adapter.cancel(job_id)
     except ProviderError as exc:
         log.warning("%s: the cancel of job %s past its timeout failed: %s", provider, job_id, exc)
         error = ProviderTimeoutError(
             f"job did not finish in time, and its cancel failed ({exc}): it may still run", provider
+        )
+        error.billing_hint = "lost"
+        return error
+    if not stopped:  # a provider without a cancel (Kling, OpenAI's videos), or it ended meanwhile
+        error = ProviderTimeoutError(
+            "job did not finish in time, and it cannot be cancelled: it may still run", provider
         )
         error.billing_hint = "lost"
         return error

@@ -155,11 +155,16 @@ async def get_content(video_id: str, request: Request) -> Response:
 async def delete_video(video_id: str, request: Request) -> Response:
     if not _authorized(request):
         return _unauthenticated(request)
+    """openai 3.60.0 ``resources/videos.py`` ``delete``: "Permanently delete a completed or failed
+    video and its stored assets"; one still queued or in progress is refused (400: the status and
+    wording are UNCERTAIN)."""
     emu = flow.emulator(request)
-    job = emu.jobs.pop(video_id, None)
+    job = emu.jobs.get(video_id)
     if job is None:
         return error_response(PROVIDER, 404, "Video not found")
-    emu.cancel(job)
+    if emu.view(job).phase not in ("succeeded", "failed"):
+        return error_response(PROVIDER, 400, "Only a completed or failed video can be deleted")
+    del emu.jobs[video_id]
     return respond({"id": video_id, "deleted": True, "object": "video.deleted"})
 
 

@@ -50,7 +50,7 @@ CASES = (
     Case("luma", "ray-3.2", 2.0, can_cancel=False),
     Case("fal", "fal-ai", 2.0),
     Case("replicate", "emu", 2.0),
-    Case("openai", "sora-2", 1.5),
+    Case("openai", "sora-2", 1.5, can_cancel=False),
 )
 KINDS: dict[str, dict[str, Any]] = {
     "ok": {},

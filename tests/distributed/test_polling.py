@@ -111,3 +111,22 @@ class TestPollOnce:
 
         monkeypatch.setattr(adapter, "poll", must_not_poll)
         assert poll_once(ctx, attempt_id) == "succeeded"
+
+    def test_a_timeout_on_a_provider_that_cannot_cancel_settles_as_lost(
+        self, ctx, tmp_path, scripted, monkeypatch
+    ):
+        """Kling and OpenAI's videos have no cancel: the job given up at its timeout goes on, and
+        may be billed; it settled as a cancelled job (free where a queued cancel is)."""
+        adapter = scripted(hold=True)
+        attempt_id = _submitted(ctx, tmp_path)
+        monkeypatch.setattr(adapter, "cancel", lambda _job: False)
+        started = time.time() - ctx.settings.attempt_timeout_s - 1
+        assert poll_once(ctx, attempt_id, started) == "failed"
+        row = _attempt(ctx, attempt_id)
+        assert (row.status, row.error_kind) == ("failed", "timeout")
+        assert "cannot be cancelled: it may still run" in (row.error or "")
+        with session_scope(ctx.db_url) as session:
+            cost = session.scalars(
+                select(AttemptCost).where(AttemptCost.attempt_id == attempt_id)
+            ).one()
+        assert (cost.billing_outcome, cost.billing_uncertain) == ("lost", True)

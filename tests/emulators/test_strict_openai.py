@@ -216,3 +216,23 @@ def test_unknown_status_is_still_running(
     assert isinstance(adapter, OpenAIVideosAdapter)
     monkeypatch.setattr(adapter._http, "json", lambda *a, **k: {"id": "v", "status": status})
     assert adapter.poll("v").state is JobState.RUNNING
+
+
+def test_a_video_in_progress_cannot_be_deleted_and_the_adapter_does_not_try():
+    """openai 3.60.0 ``videos.delete``: "Permanently delete a completed or failed video" (the API
+    has no cancel). The adapter cancelled with ``DELETE``, which the emulator honoured."""
+    scenario = Scenario.model_validate(
+        {"providers": {"openai": {"latency": {"seconds": 3600.0}}}, "media": {"max_side": 32}}
+    )
+    with start_emulator(scenario) as handle:
+        base = handle.base_urls["openai"] + "/v1"
+        with openai.OpenAI(api_key="key", base_url=base, max_retries=0) as sdk:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                video = sdk.videos.create(prompt="a kite", model="sora-2", seconds="4")
+            answer = refusal(sdk.videos.delete, video_id=video.id)
+        assert answer.status_code == 400
+        assert answer.json()["error"]["type"] == "invalid_request_error"
+        adapter = OpenAIVideosAdapter(api_key="key", base_url=handle.base_urls["openai"])
+        assert adapter.cancel(video.id) is False
+        assert video.id in handle.emulator.jobs, "still there, rendering"
