@@ -40,6 +40,7 @@ from adapters.errors import (
     TransientError,
 )
 from adapters.image_port import first_frame
+from foundation.spoken import with_negative
 
 __all__ = ["IMAGE_PORT", "KlingAdapter", "KlingJWT", "code_error", "hs256_jwt"]
 
@@ -236,7 +237,4 @@ def aspect(request: GenerationRequest) -> str:
 
 def prompt_text(request: GenerationRequest) -> str:
     """The prompt; the new standard has no ``negative_prompt``: negatives go in the prompt."""
-    text = request.spoken_prompt
-    if request.negative_prompt:
-        text = f"{text}\nAvoid: {request.negative_prompt}"
-    return text[:PROMPT_MAX]
+    return with_negative(request.spoken_prompt, request.negative_prompt)[:PROMPT_MAX]

@@ -1,7 +1,8 @@
 """How a dialogue line is written into the prompt of a model that voices it: in double quotes
 after a verb of speech, as Google's Veo prompt guide writes dialogue
 (ai.google.dev/gemini-api/docs/video, "Prompt guide": "use quotes for specific speech"). One
-function, so the adapters send what the router measured against each model's prompt limit."""
+function, so the adapters send what the router measured against each model's prompt limit (and
+``with_negative``, for the negatives of a model that takes them in its prompt)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def spoken_prompt(prompt: str, dialogue: str | None, speaker: str | None) -> str
     if not line:
         return prompt
     return f'{prompt.rstrip()} {speaker or "The speaker"} {SAYS}"{line}"'
+
+
+def with_negative(prompt: str, negative: str | None) -> str:
+    """The prompt of a model with no negative-prompt field (registry ``negative_prompt:
+    in_prompt``, Kling 3.0's new standard): the negatives after it as ``Avoid: ...``."""
+    return f"{prompt}\nAvoid: {negative}" if negative else prompt
 
 
 def spoken_line(prompt: str) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foundation import money
-from foundation.spoken import spoken_prompt
+from foundation.spoken import spoken_prompt, with_negative
 from foundation.storyboard import AudioNeed
 from registry import PromptUnits, prompt_length
 
@@ -40,12 +40,16 @@ class ShotNeed:
     extends: bool = False  # extends the previous shot's clip (the model's extend operation)
     speaker: str | None = None  # who says ``dialogue`` (the prompt names them)
 
-    def prompt_length(self, units: PromptUnits) -> int:
+    def prompt_length(self, units: PromptUnits, negative_in_prompt: bool = False) -> int:
         """The length of the prompt a model is sent, as the model counts it (``units``): with the
         line, as ``spoken_prompt`` writes it (counting the line alone, or characters where Runway
         counts UTF-16 code units, a prompt near a model's limit was routed there and cut short by
-        its adapter, the line with it: missing_speech on every paid clip)."""
-        return prompt_length(spoken_prompt(self.prompt, self.dialogue, self.speaker), units)
+        its adapter, the line with it: missing_speech on every paid clip), and with the negatives
+        where the model takes them in its prompt (``with_negative``)."""
+        sent = spoken_prompt(self.prompt, self.dialogue, self.speaker)
+        if negative_in_prompt:
+            sent = with_negative(sent, self.negative_prompt)
+        return prompt_length(sent, units)
 
 
 @dataclass(frozen=True)

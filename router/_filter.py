@@ -141,10 +141,12 @@ def _static_gate(spec: ModelSpec, ctx: FilterContext) -> list[str]:
 
 def _input_reasons(spec: ModelSpec, need: ShotNeed) -> list[str]:
     reasons: list[str] = []
-    length = need.prompt_length(spec.prompt_units)
+    in_prompt = spec.inputs.negative_prompt == "in_prompt" and bool(need.negative_prompt)
+    length = need.prompt_length(spec.prompt_units, in_prompt)
     if length > spec.max_prompt_chars:
         unit = "UTF-16 code units" if spec.prompt_units == "utf16" else "chars"
-        reasons.append(f"prompt is {length} {unit}, max {spec.max_prompt_chars}")
+        negatives = " with its negative prompt" if in_prompt else ""
+        reasons.append(f"prompt is {length} {unit}{negatives}, max {spec.max_prompt_chars}")
     if need.has_image and not spec.inputs.image:
         why = (
             "animates its generated keyframe"

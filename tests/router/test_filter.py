@@ -10,6 +10,7 @@ import pytest
 import router
 from adapters.base import GenerationRequest
 from foundation.settings import Settings
+from foundation.spoken import with_negative
 from foundation.storyboard import Mode
 from registry import Registry
 from tests.router.conftest import ALL, HOSTED, TODAY, board, plan_for, policy, shot, single
@@ -123,6 +124,22 @@ class TestHardFilter:
         assert "kling/v3-pro" not in feasible
         assert "prompt is 2519 chars, max 2500" in rejected["kling/v3-pro"]
         assert "google/veo-3.1" in feasible  # 4000 characters
+
+    def test_a_negative_written_into_the_prompt_counts_against_its_limit(self, registry):
+        """Kling 3.0 takes negatives in its prompt (``Avoid: ...``): a 2,400-character prompt
+        and a 200-character negative prompt were routed there and the adapter cut the negatives
+        short; a model with a field for them (Veo) is measured on the prompt alone."""
+        negative = "blur, " * 33 + "text"
+        feasible, rejected = evaluate(registry, prompt="x" * 2400, negative_prompt=negative)
+        sent = GenerationRequest(
+            "a", "x" * 2400, 5, 1280, 720, 24, "kling/v3-pro", negative_prompt=negative
+        )
+        assert len(with_negative(sent.spoken_prompt, negative)) == 2400 + 8 + len(negative)
+        assert "kling/v3-pro" not in feasible
+        assert "prompt is 2610 chars with its negative prompt, max 2500" in rejected["kling/v3-pro"]
+        assert "google/veo-3.1" in feasible
+        feasible, _ = evaluate(registry, prompt="x" * 2400)
+        assert "kling/v3-pro" in feasible
 
     def test_runways_limit_counts_utf16_code_units(self, registry):
         """Runway counts promptText in UTF-16 code units (runwayml 5.24.0): 600 emoji are 600
