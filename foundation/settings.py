@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     max_attempts_per_shot: int = 4
     fallback_on_safety: bool = True
     share_shot_cache: bool = False  # reuse accepted clips across tenants (default: per tenant)
+    share_routing_stats: bool = False  # learn acceptance and render times from every tenant's
+    #   attempts (default: each tenant's own, over the registry's priors)
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
 

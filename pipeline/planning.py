@@ -86,7 +86,8 @@ def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
 def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local") -> router.Plan:
     """The one call of the router for planning, quotes, re-renders and commits: the providers
     available to ``ctx``, the learned statistics and the breakers every process shares.
-    ``tenant`` scopes the answers of the providers' free lookups (``voice_check``).
+    ``tenant`` scopes the answers of the providers' free lookups (``voice_check``) and the
+    statistics (``history.stats_book``).
 
     The storyboard is screened first (``quality.screening``): a refused text or reference image
     raises ``ScreeningRefusedError`` (exit 2, HTTP 422) before anything is reserved or sent. A
@@ -117,7 +118,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local")
         mode=mode,  # the still is drawn on this machine whatever providers the stages use
         providers=availability.enabled | ({"local"} if stills else set()),
         unavailable=availability.unavailable,
-        stats=history.stats_book(ctx),
+        stats=history.stats_book(ctx, tenant),
         health=ctx.health,
         policy=policy,
     )
