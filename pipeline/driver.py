@@ -101,6 +101,14 @@ def holder_elsewhere(settings: Settings, job_id: str) -> str | None:
     return None
 
 
+def is_driven(settings: Settings, job_id: str) -> bool:
+    """Whether a process on this machine (this one included) drives the job now."""
+    with _guard:
+        if lock_path(settings, job_id) in _held:
+            return True
+    return holder_elsewhere(settings, job_id) is not None
+
+
 def _take(path: Path, job_id: str) -> int:
     """Lock ``path`` (made if absent) and write who holds it. A holder unlinks the file before
     it lets go, so a lock taken on a file no longer at ``path`` is dropped and taken again."""

@@ -90,6 +90,25 @@ def _times(data: dict[str, Any]) -> str:
     return text
 
 
+def orphan_note(data: dict[str, Any]) -> str | None:
+    """For an unfinished job no process on this machine drives (its render was killed, its
+    terminal closed): how to finish it. None under the Celery engine, whose workers drive jobs
+    on other machines."""
+    from foundation.settings import get_settings
+    from pipeline.driver import is_driven
+
+    settings = get_settings()
+    if data["status"] not in JOB_UNFINISHED or settings.engine == "celery":
+        return None
+    if is_driven(settings, data["id"]):
+        return None
+    return (
+        f"no process on this machine runs it (stopped by kill -9, a crash or a closed terminal?): "
+        f"`shotline jobs resume {data['id']}` finishes it, `shotline jobs cancel {data['id']}` "
+        "closes it"
+    )
+
+
 def _print_detail(data: dict[str, Any], console: Console, wide: bool) -> None:
     from rich.markup import escape
 
@@ -298,6 +317,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(data, indent=2, default=str))
         else:
             _print_detail(data, console, wide)
+            if (note := orphan_note(data)) is not None:
+                console.print(f"[yellow]note:[/] {note}", highlight=False)
 
     @jobs.command("resume")
     def resume(

@@ -134,6 +134,26 @@ class TestShow:
         assert [s["id"] for s in data["shots"]] == ["k0", "k1"]
         assert all(Path(s["clip"]).is_file() for s in data["shots"])
 
+    def test_an_unfinished_job_no_process_runs_says_how_to_finish_it(self, ctx, delivered):
+        """A render killed with ``kill -9`` left its job ``running`` for good, and nothing said
+        that no process ran it; one a process drives is not flagged."""
+        from pipeline import driver
+
+        job_id = create_job(ctx, board())  # created, never run: its process died
+        with session_scope(ctx.db_url) as session:
+            session.get_one(Job, job_id).status = "running"
+        shown = cli("jobs", "show", job_id)
+        assert shown.exit_code == 0, shown.output
+        said = " ".join(shown.stdout.split())
+        assert "no process on this machine runs it" in said
+        assert f"shotline jobs resume {job_id}" in said
+        held = driver.claim(ctx.settings, job_id)
+        try:
+            assert "no process" not in " ".join(cli("jobs", "show", job_id).stdout.split())
+        finally:
+            held.release()
+        assert "no process" not in cli("jobs", "show", delivered).stdout
+
     def test_unknown_and_ambiguous_ids(self, ctx):
         with session_scope(ctx.db_url) as session:
             for last in "12":
