@@ -195,3 +195,31 @@ def test_a_model_failing_every_try_is_left_after_max_same_model_and_a_refusal_at
     assert refused == ("gemini/gemini-2.5-flash-image", "failed", "rejected_input")
     assert drawn[0] != refused[0]
     assert drawn[1] == "accepted"
+
+
+def test_a_try_whose_job_is_cancelled_while_the_model_draws_ends_as_the_cancel_left_it(
+    stages, monkeypatch
+):
+    """The drawn sheet came back after the job was cancelled (its attempt closed and settled):
+    concluding it moved a cancelled attempt to submitted, and the step crashed (explorer seed
+    12104, faults 0.15). The try now ends as the cancel left it, and nothing is settled twice."""
+    from pipeline import assembly
+
+    check = sheet_stage._check
+
+    def cancelled_meanwhile(ctx, attempt_id, owner, raw, ref, cost):
+        assert assembly.cancel_job(ctx, owner.id)
+        return check(ctx, attempt_id, owner, raw, ref, cost)
+
+    monkeypatch.setattr(sheet_stage, "_check", cancelled_meanwhile)
+    ctx, shot_pk = stages({})
+    attempt, _ = first_try(ctx, shot_pk, "sheet")
+    assert attempt.status == "cancelled"
+    with session_scope(ctx.db_url) as session:
+        shot = session.get_one(Shot, shot_pk)
+        costs = session.scalars(
+            select(AttemptCost).where(AttemptCost.attempt_id == attempt.id)
+        ).all()
+        assert shot.status == "cancelled"
+        assert session.get_one(Job, shot.job_id).status == "cancelled"
+    assert len(costs) == 1
