@@ -70,9 +70,14 @@ class AppFamily:
     image_app: Callable[[str], str] = lambda app_id: app_id
     aspect_with_image: bool = True
     seed: bool = True
+    auto_fix: bool = False
+    """The app rewrites a prompt its checks refuse unless sent ``auto_fix: false`` (Veo31Input:
+    "Default value: `true`"): the rewritten prompt would be rendered and billed, not the shot's."""
 
 
-_VEO31_IMAGE = AppFamily("s", ("720p", "1080p", "4k"), image_app=lambda a: f"{a}/image-to-video")
+_VEO31_IMAGE = AppFamily(
+    "s", ("720p", "1080p", "4k"), image_app=lambda a: f"{a}/image-to-video", auto_fix=True
+)
 FAMILIES: tuple[tuple[str, AppFamily], ...] = (
     # Veo31LiteInput: resolution 720p|1080p; Veo31Input (and Fast): 720p|1080p|4k; "4s"|"6s"|"8s"
     ("fal-ai/veo3.1/lite", replace(_VEO31_IMAGE, resolutions=("720p", "1080p"))),
@@ -165,6 +170,8 @@ class FalAdapter(HostedAdapter):
             body["resolution"] = resolution
         if request.seed is not None and fam.seed:
             body["seed"] = request.seed
+        if fam.auto_fix:
+            body["auto_fix"] = False  # a refused prompt fails; it is never rewritten and billed
         if request.negative_prompt:
             body["negative_prompt"] = request.negative_prompt
         if request.reference_image is not None:

@@ -285,6 +285,9 @@ def test_every_advertised_capability_is_accepted(spec: ModelSpec, parked, tmp_pa
             assert sent["duration"] == f"{seconds:g}"
         assert sent["generate_audio"] is audio
         assert ("seed" in sent) is spec.seed, "a seed only where the app's input has one"
+        # Veo31Input's auto_fix defaults to true: fal would rewrite a refused prompt and bill
+        # the rewritten video; Kling's input has no such field
+        assert sent.get("auto_fix") is (False if "veo3.1" in spec.provider_model else None)
         assert ("image_url" in sent or "start_image_url" in sent) is image
         assert sent.get("aspect_ratio", "9:16" if height > width else "16:9") == (
             "9:16" if height > width else "16:9" if width > height else "1:1"
