@@ -172,6 +172,9 @@ async def submit(app_path: str, request: Request) -> Response:
 
 
 def _hook_payload(request: Request, job: Job, emu: Emulator) -> dict[str, Any]:
+    """docs.fal.ai/model-endpoints/webhooks: ``status`` OK with the result as ``payload``, or
+    ERROR with ``error`` "Invalid status code: N" and the error body as ``payload`` (null only
+    when it could not be serialised, with ``payload_error`` then)."""
     result = respond_result(request, job, emu.view(job))
     payload = json.loads(bytes(result.body))
     ok = result.status_code == 200
@@ -179,8 +182,8 @@ def _hook_payload(request: Request, job: Job, emu: Emulator) -> dict[str, Any]:
         "request_id": job.id,
         "gateway_request_id": job.id,
         "status": "OK" if ok else "ERROR",
-        "payload": payload if ok else None,
-        "error": None if ok else json.dumps(payload),
+        "payload": payload,
+        "error": None if ok else f"Invalid status code: {result.status_code}",
     }
 
 

@@ -103,3 +103,16 @@ def test_fal_ed25519_webhook(emulator: EmulatorHandle, receiver: Receiver):
     assert payload["status"] == "OK"
     assert job_id.endswith(payload["request_id"])
     assert payload["payload"]["video"]["url"].startswith("http://127.0.0.1")
+
+
+def test_a_fal_request_that_failed_is_delivered_with_its_error_body(receiver: Receiver):
+    """docs.fal.ai/model-endpoints/webhooks: ERROR carries "Invalid status code: N" as ``error``
+    and the error body as ``payload`` (the emulator sent a null payload and the body as text)."""
+    refusing = {"faults": [{"kind": "safety_refusal", "rate": 1.0}]}
+    scenario = {"seed": 5, "media": {"max_side": 160}, "providers": {"fal": refusing}}
+    with start_emulator(Scenario.model_validate(scenario)) as emulator:
+        submit(emulator, "fal", "fal-ai/veo3.1/fast", receiver.url)
+        [(_, body)] = receiver.wait()
+    payload = json.loads(body)
+    assert (payload["status"], payload["error"]) == ("ERROR", "Invalid status code: 422")
+    assert payload["payload"]["detail"][0]["type"] == "content_policy_violation"
