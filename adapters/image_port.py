@@ -19,8 +19,9 @@ sources:
 - OpenAI-shaped ``/v1/videos``: exactly the requested size ("Inpaint image must match the
   requested width and height", see ``adapters.openai_videos``).
 - Google Veo: 20 MB of image bytes (a third-party gateway's documented limit; UNCERTAIN for
-  Vertex); Luma: 50 MB (an earlier revision of its error docs; UNCERTAIN now); Replicate: no
-  documented inline limit was found (UNCERTAIN), so the crop only.
+  Vertex); Luma: 50 MB (an earlier revision of its error docs; UNCERTAIN now); Replicate: 1 MB,
+  the size under which its docs recommend a data URI (replicate.com/docs/topics/predictions/
+  input-files; whether a larger one is refused is UNCERTAIN).
 """
 
 from __future__ import annotations

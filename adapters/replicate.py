@@ -33,7 +33,12 @@ from adapters.image_port import ImagePort, first_frame
 RECONCILE_SKEW_S = 60.0
 RECONCILE_PAGES = 5
 
-IMAGE_PORT = ImagePort("replicate")  # no documented inline limit (adapters/image_port.py)
+# replicate.com/docs/topics/predictions/input-files (seen 2026-12-07): a data URI "is only
+# recommended if the file is less than 1MB" (a larger one is re-encoded within it; what Replicate
+# does with one over it is UNCERTAIN)
+IMAGE_PORT = ImagePort(
+    "replicate", max_uri_chars=len("data:image/jpeg;base64,") + 4 * 1_000_000 // 3
+)
 
 
 class ReplicateAdapter(HostedAdapter):

@@ -121,6 +121,17 @@ def test_every_hosted_video_adapter_names_its_port():
     assert kling.IMAGE_PORT.min_side == 300
 
 
+def test_a_replicate_first_frame_is_kept_under_the_recommended_megabyte(tmp_path):
+    """replicate.com's input-files page recommends a data URI only under 1 MB: a 1080p keyframe
+    of fine detail (a 3 MB PNG) was sent whole."""
+    noise = np.random.default_rng(1).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    path = write(tmp_path / "keyframe.png", noise)
+    assert path.stat().st_size > 3_000_000
+    frame = first_frame(path, 1920, 1080, replicate.IMAGE_PORT)
+    assert len(frame.data) < 1_000_000
+    assert decoded(frame.data).shape[:2] == (1080, 1920)
+
+
 def test_kling_takes_a_frame_it_would_refuse_as_sent(tmp_path):
     """The strict emulator refuses a first frame under 300 px or outside 1:2.5..2.5:1 (Kling's
     rules); through the port the same file is accepted, as the video's 16:9 aspect."""
