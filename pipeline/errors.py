@@ -38,13 +38,24 @@ class CircuitOpenError(ProviderError):
 
 def redact_paths(text: str) -> str:
     """``text`` with every absolute file path cut down to its file name (API paths, ``/v1/…``,
-    are kept)."""
+    are kept). The folders shotline writes in are cut first, whole: a path is otherwise taken to
+    end at a space, and a data folder such as ``/srv/my data`` left ``data/.shotline/…``."""
 
     def name(match: re.Match[str]) -> str:
         found = match[0]
         return found if found.startswith("/v1/") else PurePosixPath(found).name or "/"
 
+    for root in _spaced_roots():
+        text = text.replace(root, "")
     return _ABSOLUTE_PATH.sub(name, text)
+
+
+def _spaced_roots() -> list[str]:
+    """The folders shotline writes in whose path holds a space, the longest first."""
+    from foundation.settings import get_settings
+
+    roots = {str(folder) for folder in get_settings().written_folders}
+    return sorted((root for root in roots if " " in root), key=len, reverse=True)
 
 
 def public_message(exc: BaseException) -> str:

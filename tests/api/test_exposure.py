@@ -103,3 +103,19 @@ def test_redaction_keeps_urls_model_ids_ratios_and_api_paths():
         "cannot open clip.mp4 (from https://cdn.example/x/y.mp4) with "
         "google/veo-3.1 at 1/24000, see /v1/jobs/j1/output"
     )
+
+
+def test_a_data_folder_with_a_space_is_cut_whole(tmp_path, monkeypatch):
+    """A path is taken to end at a space: under ``/srv/my data`` the tail ``data/.shotline/
+    assets/references/bob/…`` (a tenant's name in it) was left in the message."""
+    from foundation.settings import get_settings
+
+    root = tmp_path / "my data"
+    monkeypatch.setenv("SHOTLINE_DATA_DIR", str(root / ".shotline"))
+    get_settings.cache_clear()
+    try:
+        stored = root / ".shotline" / "assets" / "references" / "bob" / "e31.png"
+        said = redact_paths(f"{stored} is not a readable image")
+    finally:
+        get_settings.cache_clear()
+    assert said == "e31.png is not a readable image"
