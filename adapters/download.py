@@ -7,9 +7,12 @@ bytes as soon as a job succeeds: size limit, content type, container probe, sha2
 from __future__ import annotations
 
 import base64
+import contextlib
+import glob
 import hashlib
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +72,7 @@ def download_asset(
     limits = limits or DownloadLimits()
     dest_dir.mkdir(parents=True, exist_ok=True)
     part = dest_dir / f".{_safe(fetched.job_id)}.{os.getpid()}.part"
+    _drop_stale_parts(dest_dir, fetched.job_id, part)
     try:
         if fetched.url.startswith("data:"):
             digest = _inline_to(http.provider, fetched, part, limits)
@@ -77,6 +81,20 @@ def download_asset(
         return _finish(http.provider, fetched, part, digest, dest_dir)
     finally:
         part.unlink(missing_ok=True)
+
+
+STALE_PART_S = 3600.0
+"""A partial download of the same job unwritten this long was left by a killed process."""
+
+
+def _drop_stale_parts(dest_dir: Path, job_id: str, mine: Path) -> None:
+    """Remove what earlier downloads of this job left (a process killed mid-download never
+    unlinks its ``.part``); one another process writes now is younger than ``STALE_PART_S``."""
+    now = time.time()
+    for left in dest_dir.glob(f".{glob.escape(_safe(job_id))}.*.part"):
+        with contextlib.suppress(OSError):
+            if left != mine and now - left.stat().st_mtime > STALE_PART_S:
+                left.unlink()
 
 
 def _stream_to(http: HttpClient, fetched: Fetched, part: Path, limits: DownloadLimits) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import httpx
@@ -42,6 +44,26 @@ def test_good_download_is_measured_and_atomic(clip: bytes, tmp_path: Path):
     assert (asset.width, asset.height) == (160, 90)
     assert asset.provider_cost_usd == 0.4
     assert [p.name for p in tmp_path.iterdir()] == [asset.path.name]
+
+
+def test_a_killed_downloads_part_file_is_removed_by_the_next_download_of_its_job(
+    clip: bytes, tmp_path: Path
+):
+    """A process killed mid-download never unlinks its ``.part``: they piled up. The next
+    download of the same job removes one unwritten for an hour; a fresh one (another process
+    writing now) and another job's are left."""
+    stale = tmp_path / ".job_1.999999.part"
+    fresh = tmp_path / ".job_1.999998.part"
+    other = tmp_path / ".job_2.999999.part"
+    for left in (stale, fresh, other):
+        left.write_bytes(b"half a clip")
+    hour_ago = time.time() - 3601
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    asset = download_asset(client(200, clip), FETCHED, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [asset.path.name, fresh.name, other.name]
+    )
 
 
 def test_size_limit(clip: bytes, tmp_path: Path):
