@@ -151,7 +151,25 @@ def settle_late_job(
     with a provider job (cancelled now, while queued): closing found no job and settled nothing,
     so the difference to what the provider charges for the cancelled job is booked on top."""
     outcome = billing.outcome_of_close(was_running=False)
-    charge = billing.charge_for(rules, outcome, attempt.quoted_usd, None)
+    return _settle_again(
+        session, job_id, attempt, billing.charge_for(rules, outcome, attempt.quoted_usd, None)
+    )
+
+
+def settle_answered_after_close(
+    session: Session, job_id: str, attempt: Attempt, rules: BillingRules, cost_usd: float
+) -> billing.Charge:
+    """Settle a stage try (a sheet, keyframe, voice or music) its job closed while the model
+    worked, once the model answers with its output: the model made it, so it costs what it costs
+    (``success`` at ``cost_usd``), not what the close settled for a job it took as unstarted."""
+    charge = billing.charge_for(rules, BillingOutcome.SUCCESS, cost_usd, None)
+    return _settle_again(session, job_id, attempt, charge)
+
+
+def _settle_again(
+    session: Session, job_id: str, attempt: Attempt, charge: billing.Charge
+) -> billing.Charge:
+    """Settle ``attempt`` at ``charge``; settled already, the difference is booked on top."""
     if attempt.settled_usd is None:
         settle(session, job_id, attempt, charge.usd, charge=charge)
         return charge

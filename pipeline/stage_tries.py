@@ -339,13 +339,16 @@ def conclude(
     submitted and fetched to gating, and is settled at the cost. Then it is rejected with ``why``
     (returned with ``stop``: whether to try no other model), or accepted with its asset (``asset``
     stored now, else the delivered key) and ``details`` on its verdict (and its event when
-    ``in_event``). A try its job closed while it was drawn ends there, as the close left it."""
+    ``in_event``). A try its job closed while it was drawn ends there, closed, settled at what
+    the drawing cost."""
     ref, cost = delivered
     details = details or {}
     with session_scope(ctx.db_url) as session:
         attempt = session.get_one(Attempt, attempt_id)
-        if attempt.status in ATTEMPT_ENDED:  # its job was cancelled while the model drew: the
-            return f"{stage} try closed by its job", True  # close settled it; that stands
+        if attempt.status in ATTEMPT_ENDED:  # its job was cancelled while the model drew
+            rules = ctx.registry.billing(attempt.provider)
+            ledger.settle_answered_after_close(session, owner.id, attempt, rules, cost)
+            return f"{stage} try closed by its job", True
         attempt.request = dict(attempt.request or {}) | {"source": ref}
         key = attempt.request["cache_key"]
         attempt.provider_job_id = attempt.provider_job_id or f"{stage}:{key}"

@@ -200,9 +200,10 @@ def test_a_model_failing_every_try_is_left_after_max_same_model_and_a_refusal_at
 def test_a_try_whose_job_is_cancelled_while_the_model_draws_ends_as_the_cancel_left_it(
     stages, monkeypatch
 ):
-    """The drawn sheet came back after the job was cancelled (its attempt closed and settled):
-    concluding it moved a cancelled attempt to submitted, and the step crashed (explorer seed
-    12104, faults 0.15). The try now ends as the cancel left it, and nothing is settled twice."""
+    """The drawn sheet came back after the job was cancelled (its attempt closed and settled as
+    an unstarted job, $0): concluding it moved a cancelled attempt to submitted, and the step
+    crashed (explorer seed 12104, faults 0.15). The try now ends closed, settled at what the
+    drawing cost, on the job's spend."""
     from pipeline import assembly
 
     check = sheet_stage._check
@@ -221,5 +222,11 @@ def test_a_try_whose_job_is_cancelled_while_the_model_draws_ends_as_the_cancel_l
             select(AttemptCost).where(AttemptCost.attempt_id == attempt.id)
         ).all()
         assert shot.status == "cancelled"
-        assert session.get_one(Job, shot.job_id).status == "cancelled"
+        job = session.get_one(Job, shot.job_id)
+        assert job.status == "cancelled"
+        settled = session.get_one(Attempt, attempt.id).settled_usd
     assert len(costs) == 1
+    assert settled is not None
+    assert settled > 0, "the sheet was drawn: it is paid for"
+    assert (costs[0].billing_outcome, costs[0].billing_basis) == ("success", "billed")
+    assert job.spent_usd == pytest.approx(settled)
