@@ -71,7 +71,7 @@ class RunContext:
             if self.emulated and url:
                 self._judge["judge"] = JudgeScorer(GeminiJudge("emulated-key", base_url=url))
             else:
-                self._judge["judge"] = judge_from_settings(self.settings)
+                self._judge["judge"] = judge_from_settings(self.settings, registry=self.registry)
         return self._judge["judge"]
 
     def adapter(self, provider: str) -> ProviderAdapter:

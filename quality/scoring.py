@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -13,19 +12,13 @@ import cv2
 import numpy as np
 
 from adapters.errors import ProviderError
-from adapters.judges import (
-    GeminiJudge,
-    JudgeClient,
-    JudgeFrame,
-    JudgeRequest,
-    OpenAICompatibleJudge,
-)
-from foundation import clock
+from adapters.judges import GeminiJudge, JudgeClient, JudgeFrame, JudgeRequest
 from foundation.settings import Settings
 from quality.analysis import ClipAnalysis
 from quality.events import Finding
 from quality.expectation import ClipExpectation
-from registry import LifecycleStatus, ModelSpec, Registry, load_registry
+from quality.openai_judge import DatedOpenAIJudge
+from registry import Registry, load_registry
 
 SEVERITY_WEIGHT = {"error": 0.5, "warning": 0.12, "info": 0.0}
 
@@ -140,9 +133,13 @@ class JudgeScorer:
         )
 
 
-def judge_from_settings(settings: Settings, base_url: str | None = None) -> JudgeScorer | None:
+def judge_from_settings(
+    settings: Settings, base_url: str | None = None, registry: Registry | None = None
+) -> JudgeScorer | None:
     """A Gemini judge when ``SHOTLINE_GEMINI_API_KEY`` is set, else an OpenAI-compatible one when
-    ``SHOTLINE_OPENAI_API_KEY`` is set, else None (the gate then uses the technical score)."""
+    ``SHOTLINE_OPENAI_API_KEY`` is set, on the model of ``registry`` (default: the settings' own)
+    for the day of each call (``DatedOpenAIJudge``), else None (the gate then uses the technical
+    score)."""
     if settings.gemini_api_key is not None:
         key = settings.gemini_api_key.get_secret_value()
         gemini = GeminiJudge(key, base_url=base_url) if base_url else GeminiJudge(key)
@@ -150,33 +147,6 @@ def judge_from_settings(settings: Settings, base_url: str | None = None) -> Judg
     if settings.openai_api_key is not None:
         key = settings.openai_api_key.get_secret_value()
         url = base_url or "https://api.openai.com/v1"
-        spec = openai_judge_model(load_registry(), clock.today())
-        price = spec.usage_price
-        assert price is not None, f"{spec.id} has no usage_price"
-        per_mtok = {
-            meter: rate.usd * 1_000_000 / rate.per
-            for meter in ("input_tokens", "output_tokens")
-            if (rate := price.rate(meter)) is not None
-        }
-        judge = OpenAICompatibleJudge(
-            key,
-            spec.provider_model,
-            base_url=url,
-            price_in_per_mtok=per_mtok["input_tokens"],
-            price_out_per_mtok=per_mtok["output_tokens"],
-        )
-        return JudgeScorer(judge)
+        catalog = registry if registry is not None else load_registry(settings.registry)
+        return JudgeScorer(DatedOpenAIJudge(key, url, catalog))
     return None
-
-
-OPENAI_JUDGE = "openai/gpt-4.1-mini"
-"""It takes ``temperature`` 0; openai 3.60.0 announces its shutdown on 2027-01-14."""
-
-
-def openai_judge_model(registry: Registry, today: date) -> ModelSpec:
-    """The OpenAI judge's model ``today``: ``OPENAI_JUDGE`` until the registry retires it, then
-    its ``replacement`` (and that one's, while each is retired), priced from the registry."""
-    spec = registry.get(OPENAI_JUDGE)
-    while spec.lifecycle.status(today) is LifecycleStatus.RETIRED and spec.lifecycle.replacement:
-        spec = registry.get(spec.lifecycle.replacement)
-    return spec

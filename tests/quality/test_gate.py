@@ -9,9 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
-from adapters.errors import RateLimitedError
+from adapters.errors import ProviderFailureError, RateLimitedError
 from adapters.judges import (
     GeminiJudge,
     JudgeIssue,
@@ -22,7 +23,9 @@ from adapters.judges import (
 from foundation import clock
 from foundation.settings import Settings
 from quality.gate import evaluate
+from quality.openai_judge import DatedOpenAIJudge, openai_judge_model
 from quality.scoring import JudgeScorer, TechnicalScorer, judge_from_settings
+from registry import Registry, load_registry
 from tests.quality.conftest import CLIPS
 
 # testsrc2 draws a running clock: the prompt asks for it, so the on-screen text check passes
@@ -146,7 +149,7 @@ def test_judge_from_settings_prefers_gemini() -> None:
     assert first is not None
     assert isinstance(first.client, GeminiJudge)
     assert second is not None
-    assert isinstance(second.client, OpenAICompatibleJudge)
+    assert isinstance(second.client, DatedOpenAIJudge)
     assert second.client.base_url == "http://127.0.0.1:9/v1"
     assert judge_from_settings(neither) is None
 
@@ -167,13 +170,57 @@ def test_the_openai_judge_moves_to_the_replacement_of_a_retired_model(
     prices: tuple[float, float],
     temperature: int | None,
 ) -> None:
-    monkeypatch.setattr(clock, "today", lambda: today)
+    """On the day of each call: a server started before the shutdown moves on that day."""
     scorer = judge_from_settings(Settings(gemini_api_key=None, openai_api_key=SecretStr("o")))
     assert scorer is not None
-    judge = scorer.client
-    assert isinstance(judge, OpenAICompatibleJudge)
+    dated = scorer.client
+    assert isinstance(dated, DatedOpenAIJudge)
+    seen: list[OpenAICompatibleJudge] = []
+    monkeypatch.setattr(OpenAICompatibleJudge, "judge", lambda self, request: seen.append(self))
+    monkeypatch.setattr(clock, "today", lambda: today)
+    dated.judge(JudgeRequest("a kite", 2.0, ()))
+    [judge] = seen
     assert judge.model == model
     assert (judge.price_in, judge.price_out) == pytest.approx(prices)
     body = judge.body(JudgeRequest("a kite", 2.0, ()))
     assert body.get("temperature") == temperature
     assert ("temperature" in body) is (temperature is not None)
+
+
+def test_a_judge_model_the_registry_cannot_price_leaves_the_local_score(tmp_path: Path) -> None:
+    """A user's registry file replaces lists whole: an override of the judge's model with an
+    input price only raised KeyError from the gate of a clip already paid for. The judge is now
+    unavailable, naming why, and the local score stands; a replacement chain that loops ends."""
+    override = {
+        "models": [
+            {
+                "id": "openai/gpt-4.1-mini",
+                "usage_price": {
+                    "effective": "2025-04-14",
+                    "certainty": "third_party",
+                    "source": "an operator's own figure",
+                    "rates": [{"meter": "input_tokens", "usd": 0.4, "per": 1000000}],
+                },
+            }
+        ]
+    }
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(override))
+    registry = load_registry(path)
+    settings = Settings(gemini_api_key=None, openai_api_key=SecretStr("o"))
+    scorer = judge_from_settings(settings, registry=registry)
+    assert scorer is not None
+    with pytest.raises(ProviderFailureError, match="has no output_tokens price"):
+        scorer.client.judge(JudgeRequest("a kite", 2.0, ()))
+    both_retired = {
+        "openai/gpt-4.1-mini": "openai/gpt-5.4-mini",
+        "openai/gpt-5.4-mini": "openai/gpt-4.1-mini",
+    }
+    models = [
+        replace(m, lifecycle=replace(m.lifecycle, retired_on=date(2027, 1, 1), replacement=to))
+        if (to := both_retired.get(m.id))
+        else m
+        for m in registry.models
+    ]
+    circular = Registry(models, registry.fallback_chains, registry.sources, registry.provider_specs)
+    assert openai_judge_model(circular, date(2027, 2, 1)).id in both_retired
