@@ -143,7 +143,7 @@ class FalAdapter(HostedAdapter):
     def classify(self, provider: str, response: httpx.Response) -> ProviderError:
         error = classify_status(provider, response)
         fal_headers = {"x-fal-request-id", "x-fal-error-type"} & set(response.headers.keys())
-        if response.status_code >= 500 and type(error) is TransientError and fal_headers:
+        if response.status_code >= 500 and fal_headers:  # 504 included (a ProviderTimeoutError)
             return FalServerError(str(error), provider, error.raw)
         return error
 

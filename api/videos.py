@@ -215,13 +215,15 @@ def create(
         job_id = start_job(
             state, tenant, JobRequest(board, mode, None), source="videos", video=video
         )
-    except InvalidInputError as exc:  # planning's refusals, at the request's own fields
-        exc.problems = [Problem(_FIELDS.get(p.path, p.path), p.message) for p in exc.problems]
+    except InvalidInputError as exc:  # planning's refusals, at the request's own fields, once
+        problems = [Problem(_FIELDS.get(p.path, p.path), p.message) for p in exc.problems]
+        exc.problems = list(dict.fromkeys(problems))
         raise
     return read_video(state.db_url, tenant, PREFIX + job_id)
 
 
 _FIELDS = {
+    "title": "prompt",  # the title is made of the prompt
     "output.size": "size",
     "scenes[0].shots[0].duration": "seconds",
     "scenes[0].shots[0].reference_image": "input_reference",

@@ -67,3 +67,18 @@ def test_a_rerender_with_a_refused_prompt_is_422_and_the_job_keeps_its_clip(clie
     assert "refused by rule gore" in answer.json()["problems"][0]["message"]
     assert _counts(ctx) == before
     assert client.get(f"/v1/jobs/{created['id']}", headers=headers).json()["status"] == "delivered"
+
+
+def test_a_refused_videos_prompt_is_reported_once_at_prompt(client, headers, ctx):
+    """/v1/videos makes its title of the prompt: screening refused both, and the answer named a
+    ``title`` field the request does not have, then ``prompt``, with the same message."""
+    answer = client.post(
+        "/v1/videos",
+        json={"prompt": "I will kill myself", "seconds": "1", "size": "160x90"},
+        headers=headers,
+    )
+    assert answer.status_code == 422, answer.text
+    problems = answer.json()["problems"]
+    assert [problem["path"] for problem in problems] == ["prompt"]
+    assert "self-harm" in problems[0]["message"]
+    assert _counts(ctx) == [0, 0, 0]

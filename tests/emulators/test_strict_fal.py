@@ -382,15 +382,17 @@ def test_a_completed_request_whose_result_read_fails_in_transit_is_read_again(fa
     assert result.state is JobState.SUCCEEDED, result.error
 
 
-def test_a_5xx_fal_itself_answers_on_the_result_fails_the_request_unbilled():
+@pytest.mark.parametrize("status", [500, 503, 504])
+def test_a_5xx_fal_itself_answers_on_the_result_fails_the_request_unbilled(status: int):
     """fal's own server error (its headers on the answer), which fal-client does not retry: the
-    request failed, and fal charges no 5xx (docs.fal.ai/faq)."""
+    request failed, and fal charges no 5xx (docs.fal.ai/faq). A 504 was read again until the
+    deadline and settled as lost, at its quote."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/status"):
             return httpx.Response(200, json={"status": "COMPLETED", "logs": []})
         headers = {"x-fal-request-id": "r1", "x-fal-error-type": "server_error"}
-        return httpx.Response(500, json={"detail": "Internal error"}, headers=headers)
+        return httpx.Response(status, json={"detail": "Internal error"}, headers=headers)
 
     result = FalAdapter(api_key=KEY, transport=httpx.MockTransport(answer)).poll(
         "fal-ai/veo3.1/requests/r1"
