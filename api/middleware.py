@@ -3,14 +3,15 @@
 A POST with an ``Idempotency-Key`` is recorded (per tenant and key) before it runs; a retry with
 the same key and the same request gets the first response back (``Idempotent-Replayed: true``)
 and never runs again; the same key with a different request is a 422, and a retry while the first
-is still running a 409 (a first request unanswered for ``PENDING_LEASE_S``, whose server was
-killed, is taken over by the retry). Responses of 5xx, 401 and 429 are not kept, so those can be retried. The
+is still running a 409 (a first request whose record went unrenewed for ``PENDING_LEASE_S``,
+its server killed, is taken over by the retry). Responses of 5xx, 401 and 429 are not kept, so those can be retried. The
 record is complete before the last chunk of the first response is sent, so a client that replays
 as soon as it has its answer never meets a 409.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -34,10 +35,11 @@ log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 200
 NOT_KEPT = {401, 429}
-PENDING_LEASE_S = 900.0
-"""How long a key's first request may run unanswered before a retry takes the key over: longer
-than any request runs (a draft's rounds, a job's fetches and planning), so that only a request
-whose server died (no answer will ever be recorded) is run again."""
+PENDING_LEASE_S = 120.0
+"""How long a key's first request may go without renewing its record before a retry takes the key
+over: a running request renews it every ``RENEW_S`` (a draft's rounds can run past fifteen
+minutes), so only one whose server died (no answer will ever be recorded) is run again."""
+RENEW_S = 30.0
 
 
 class BodyLimitMiddleware:
@@ -129,8 +131,9 @@ def claim(db_url: str, tenant: str, key: str, digest: str) -> _Claim:
 
 def _pending(session: Session, found: IdempotencyRecord) -> _Claim:
     """A key whose first request has no answer yet: still running (409, retriable, with the
-    seconds until its lease ends as ``Retry-After``), or, past ``PENDING_LEASE_S``, a request whose
-    server stopped without answering (``kill -9``): taken over, once, by this request."""
+    seconds until its lease ends as ``Retry-After``), or, its lease unrenewed for
+    ``PENDING_LEASE_S``, a request whose server stopped without answering (``kill -9``): taken
+    over, once, by this request."""
     age = (utcnow() - aware(found.created_at)).total_seconds()
     if age >= PENDING_LEASE_S:
         taken = session.execute(
@@ -247,10 +250,32 @@ class IdempotencyMiddleware:
                     await record()  # complete before the last byte leaves: a replay finds it
             await send(message)
 
+        renewing = asyncio.create_task(_renew_while_running(db_url, record_id))
         try:
             await self.app(scope, replay, capture)
         finally:
+            renewing.cancel()
             await record()
+
+
+async def _renew_while_running(db_url: str, record_id: int) -> None:
+    """Renew the record's lease every ``RENEW_S`` until cancelled (a failed renewal is logged:
+    the lease then ends ``PENDING_LEASE_S`` after the last one)."""
+    while True:
+        await asyncio.sleep(RENEW_S)
+        try:
+            await run_in_threadpool(renew, db_url, record_id)
+        except Exception:
+            log.warning("idempotency record %s: its lease could not be renewed", record_id)
+
+
+def renew(db_url: str, record_id: int) -> None:
+    with session_scope(db_url) as session:
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id, IdempotencyRecord.status == "pending")
+            .values(created_at=utcnow())
+        )
 
 
 def _replayer(messages: list[Message], receive: Receive) -> Receive:

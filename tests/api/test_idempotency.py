@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from starlette.types import Message, Receive, Scope, Send
 
+from api import middleware as middleware_module
 from api.middleware import PENDING_LEASE_S, IdempotencyMiddleware, claim
 from pipeline.context import RunContext
 from store.db import migrate, session_scope
@@ -126,3 +127,35 @@ def _taken_over_after_its_lease(db_url: str) -> None:
     again = claim(db_url, "acme", "big-1", "digest").response
     assert again is not None
     assert again.status_code == 409, "the retry that took the key over runs it alone"
+
+
+def test_a_request_running_past_the_lease_keeps_its_key(ctx: RunContext, monkeypatch):
+    """A running request renews its record: a draft's rounds can outlast any fixed lease, and a
+    retry that took the key over would have run (and paid for) it twice."""
+    monkeypatch.setattr(middleware_module, "RENEW_S", 0.05)
+    monkeypatch.setattr(middleware_module, "PENDING_LEASE_S", 0.3)
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await asyncio.sleep(1.0)
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}", "more_body": False})
+
+    middleware = IdempotencyMiddleware(
+        slow, db_url=lambda: ctx.db_url, tenant_of=lambda scope, token: "acme"
+    )
+
+    async def first_and_a_retry() -> int:
+        running = asyncio.create_task(_post(middleware, ctx.db_url))
+        await asyncio.sleep(0.7)  # past the lease, which the running request renewed
+        retry = await asyncio.to_thread(claim, ctx.db_url, "acme", "k1", _stored_digest(ctx))
+        await running
+        assert retry.response is not None, "the retry took over a running request's key"
+        return retry.response.status_code
+
+    assert asyncio.run(first_and_a_retry()) == 409
+
+
+def _stored_digest(ctx: RunContext) -> str:
+    with session_scope(ctx.db_url) as session:
+        return session.scalars(select(IdempotencyRecord.request_hash)).one()
