@@ -102,6 +102,14 @@ def orphan_note(data: dict[str, Any]) -> str | None:
         return None
     if is_driven(settings, data["id"]):
         return None
+    held = [
+        a for s in data["shots"] for a in s["attempt_log"] if a["status"] == "submission_unknown"
+    ]
+    if held:  # the engine let it go until an operator says whether its create landed
+        return (
+            f"it waits for `shotline resolve` ({len(held)} attempt(s) whose create may have "
+            f"reached the provider: `shotline unknowns --job {data['id']}` lists them)"
+        )
     return (
         f"no process on this machine runs it (stopped by kill -9, a crash or a closed terminal?): "
         f"`shotline jobs resume {data['id']}` finishes it, `shotline jobs cancel {data['id']}` "

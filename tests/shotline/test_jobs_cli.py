@@ -153,6 +153,17 @@ class TestShow:
         finally:
             held.release()
         assert "no process" not in cli("jobs", "show", delivered).stdout
+        with session_scope(ctx.db_url) as session:  # held: the engine let it go on purpose
+            shot = session.scalars(select(Shot).where(Shot.job_id == job_id)).first()
+            assert shot is not None
+            session.add(
+                Attempt(shot_id=shot.id, number=1, model_id="runway/gen4.5", provider="runway",
+                        status="submission_unknown")
+            )  # fmt: skip
+        said = " ".join(cli("jobs", "show", job_id).stdout.split())
+        assert "it waits for `shotline resolve`" in said
+        assert f"shotline unknowns --job {job_id}" in said
+        assert "no process" not in said
 
     def test_unknown_and_ambiguous_ids(self, ctx):
         with session_scope(ctx.db_url) as session:
