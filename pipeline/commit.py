@@ -274,8 +274,9 @@ def _refuse_a_second_final(session: Session, preview_id: str, approved: list[str
         if overlap := [key for key in approved if key in shots]:
             raise ConflictError(
                 f"job {final_id}, a final of preview {preview_id}, is {status} and renders "
-                f"{', '.join(overlap)}: `shotline jobs resume {final_id}` finishes it, "
-                f"`shotline jobs cancel {final_id}` closes it before a new commit"
+                f"{', '.join(overlap)}: let it finish (`shotline jobs resume {final_id}`; the "
+                f"API's server resumes its own), or cancel it (`shotline jobs cancel {final_id}`, "
+                f"POST /v1/jobs/{final_id}/cancel) before a new commit"
             )
 
 
