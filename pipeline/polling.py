@@ -86,8 +86,10 @@ def poll_once(
     if time.time() - started > ctx.settings.attempt_timeout_s:
         record_failure(ctx, attempt_id, _timed_out(adapter, provider, job_id))
         return "failed"
-    if state == AttemptStatus.SUBMITTED:
-        mark_rendering(ctx, attempt_id, result.progress if result else None)
+    if state == AttemptStatus.SUBMITTED and result is not None and result.state is JobState.RUNNING:
+        # only a job seen under way: one still queued (Runway PENDING, fal IN_QUEUE) stays
+        # submitted, so a cancel settles it by the provider's cancel_queued rule (fal: free)
+        mark_rendering(ctx, attempt_id, result.progress)
     return "pending"
 
 

@@ -130,3 +130,18 @@ class TestPollOnce:
                 select(AttemptCost).where(AttemptCost.attempt_id == attempt_id)
             ).one()
         assert (cost.billing_outcome, cost.billing_uncertain) == ("lost", True)
+
+    def test_a_job_still_queued_stays_submitted_until_a_poll_sees_it_run(
+        self, ctx, tmp_path, scripted, monkeypatch
+    ):
+        """A poll that found the job queued (Runway PENDING, fal IN_QUEUE) marked the attempt
+        rendering, so a cancel settled it by the cancel_running rule (fal: billed, uncertain)
+        where the provider's cancel_queued rule applies (fal: free)."""
+        adapter = scripted(hold=True)
+        monkeypatch.setattr(adapter, "poll", lambda _job: PollResult(JobState.QUEUED))
+        attempt_id = _submitted(ctx, tmp_path)
+        assert poll_once(ctx, attempt_id) == "pending"
+        assert _attempt(ctx, attempt_id).status == "submitted"
+        monkeypatch.setattr(adapter, "poll", lambda _job: PollResult(JobState.RUNNING, 0.2))
+        assert poll_once(ctx, attempt_id) == "pending"
+        assert _attempt(ctx, attempt_id).status == "rendering"
