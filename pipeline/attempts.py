@@ -331,9 +331,9 @@ def _store_job_id(
 def record_failure(ctx: RunContext, attempt_id: int, exc: ProviderError) -> None:
     with session_scope(ctx.db_url) as session:
         attempt, shot = attempt_and_shot(session, attempt_id)
+        if attempt.status in ATTEMPT_ENDED:  # closed by its job meanwhile: that stands, and the
+            return  # failure (a cancelled job's 404, say) is not held against the model
         ctx.health.record_failure(attempt.model_id, exc.kind)
-        if attempt.status in ATTEMPT_ENDED:  # closed by its job meanwhile: that stands
-            return
         was_running = attempt.status == AttemptStatus.RENDERING
         attempt.error_kind = exc.kind
         attempt.error = redact_paths(exc.message)[:2000]

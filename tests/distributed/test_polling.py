@@ -145,3 +145,21 @@ class TestPollOnce:
         monkeypatch.setattr(adapter, "poll", lambda _job: PollResult(JobState.RUNNING, 0.2))
         assert poll_once(ctx, attempt_id) == "pending"
         assert _attempt(ctx, attempt_id).status == "rendering"
+
+    def test_a_failure_of_an_attempt_its_job_closed_is_not_held_against_the_model(
+        self, ctx, tmp_path, scripted, monkeypatch
+    ):
+        """A poll racing the job's cancel meets the cancelled job's 404 (Runway deletes it): the
+        attempt is closed already, and the model's breaker counted a ``job_lost`` all the same."""
+        from adapters.errors import JobLostError
+        from pipeline.attempts import record_failure
+
+        scripted(hold=True)
+        attempt_id = _submitted(ctx, tmp_path)
+        with session_scope(ctx.db_url) as session:
+            session.get_one(Attempt, attempt_id).status = "cancelled"
+        counted: list[str] = []
+        monkeypatch.setattr(ctx.health, "record_failure", lambda model, kind: counted.append(kind))
+        record_failure(ctx, attempt_id, JobLostError("gone", "local"))
+        assert counted == []
+        assert _attempt(ctx, attempt_id).status == "cancelled"
