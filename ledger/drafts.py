@@ -46,26 +46,28 @@ def book_draft(
     provider: str,
     emulated: bool,
     valid: bool,
+    row_id: int | None = None,
 ) -> DraftCost:
-    """Record ``summary`` (``DraftResult.to_dict()``) and book its cost on ``tenant``."""
+    """Record ``summary`` (``DraftResult.to_dict()``) and book its cost on ``tenant``: a new row,
+    or ``row_id``'s, booked as the draft's earlier rounds came in (its spend grows by the
+    difference), so that a process killed between rounds has booked the answers it paid for."""
     rounds = summary.get("rounds") or []
     amount = float(money.stored(summary.get("cost_usd") or 0.0))
-    row = DraftCost(
-        tenant=tenant,
-        model_id=str(summary.get("model") or ""),
-        provider=provider,
-        rounds=len(rounds),
-        input_tokens=sum(int(r.get("input_tokens") or 0) for r in rounds),
-        output_tokens=sum(int(r.get("output_tokens") or 0) for r in rounds),
-        amount_usd=amount,
-        uncertain=bool(summary.get("cost_uncertain")),
-        emulated=emulated,
-        valid=valid,
-        detail=summary,
-    )
-    session.add(row)
-    if not emulated and amount:
-        tenants.settle(session, tenant, 0.0, amount)
+    row = session.get_one(DraftCost, row_id) if row_id is not None else None
+    before = row.amount_usd if row is not None else 0.0
+    if row is None:
+        row = DraftCost(tenant=tenant, provider=provider, emulated=emulated)
+        session.add(row)
+    row.model_id = str(summary.get("model") or "")
+    row.provider = provider or row.provider
+    row.rounds = len(rounds)
+    row.input_tokens = sum(int(r.get("input_tokens") or 0) for r in rounds)
+    row.output_tokens = sum(int(r.get("output_tokens") or 0) for r in rounds)
+    row.amount_usd, row.valid, row.detail = amount, valid, summary
+    row.uncertain = bool(summary.get("cost_uncertain"))
+    grown = float(money.stored(money.usd(amount) - money.usd(before)))
+    if not emulated and grown:
+        tenants.settle(session, tenant, 0.0, grown)
     session.flush()
     return row
 

@@ -169,11 +169,13 @@ def draft_storyboard(
     today: date | None = None,
     validate: Callable[[Any], Storyboard] | None = None,
     admit: Callable[[StageDecision], None] | None = None,
+    on_round: Callable[[DraftResult], None] | None = None,
 ) -> DraftResult:
     """Route an ``llm`` model among the providers with a client whose ``api`` is the model's
     (``pin``: a model id to try first), and draft. Raises ``DraftError`` when every model in the
     chain failed or the last answer is still invalid after the repairs. ``admit`` is given the
-    routing before the first request and raises to refuse the draft (e.g. over a budget)."""
+    routing before the first request and raises to refuse the draft (e.g. over a budget);
+    ``on_round`` is given the result after each answer (or failed request), to book it then."""
     enabled = set(clients) & set(providers if providers is not None else clients)
     decision = route_stage(
         registry,
@@ -192,14 +194,16 @@ def draft_storyboard(
     if admit is not None:
         admit(decision)
     check = validate or (lambda data: _checked(data, brief))
+    booked = on_round or (lambda _: None)
     last: list[Problem] = []
     for candidate in decision.chain:
         try:
             board, last = _converse(brief, candidate, clients[candidate.provider], result, check,
-                                    registry, max_repairs, today)  # fmt: skip
+                                    (registry, today), max_repairs, booked)  # fmt: skip
         except ProviderError as exc:
             last = [Problem("model", f"{candidate.model_id}: {exc}")]
             result.rounds.append(DraftRound(candidate.model_id, 0, 0, 0.0, (), str(exc)))
+            booked(result)
             continue
         if board is not None:
             result.board = board
@@ -228,9 +232,9 @@ def _converse(
     client: ChatPort,
     result: DraftResult,
     check: Callable[[Any], Storyboard],
-    registry: Registry,
+    priced: tuple[Registry, date | None],
     max_repairs: int,
-    today: date | None,
+    booked: Callable[[DraftResult], None],
 ) -> tuple[Storyboard | None, list[Problem]]:
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": _SYSTEM},
@@ -243,7 +247,8 @@ def _converse(
         )
         answer = client.complete(body)
         board, problems = _validated(answer.text, check)
-        result.rounds.append(_priced(answer, candidate, registry, problems, result, today))
+        result.rounds.append(_priced(answer, candidate, priced[0], problems, result, priced[1]))
+        booked(result)
         if board is not None:
             return board, []
         messages.append({"role": "assistant", "content": answer.text})

@@ -48,14 +48,16 @@ def run_draft(
     On real providers a draft the tenant's budget cannot pay for is refused before its first
     request (``BudgetExceededError``, nothing booked)."""
     admit = None if emulated else partial(_admit, settings, tenant)
+    booking = _Booking(settings, tenant, registry, emulated)
     try:
         result = draft_storyboard(
-            brief, registry, clients, max_repairs=max_repairs, pin=pin, admit=admit
-        )
+            brief, registry, clients, max_repairs=max_repairs, pin=pin, admit=admit,
+            on_round=partial(booking.book, valid=False),
+        )  # fmt: skip
     except DraftError as exc:
-        _book(settings, tenant, exc.result, registry, emulated, valid=False)
+        booking.book(exc.result, valid=False)
         raise
-    _book(settings, tenant, result, registry, emulated, valid=True)
+    booking.book(result, valid=True)
     return result
 
 
@@ -67,23 +69,27 @@ def _admit(settings: Settings, tenant: str, decision: StageDecision) -> None:
         admit_draft(session, tenant, decision.quote_usd, decision.chain[0].model_id)
 
 
-def _book(
-    settings: Settings,
-    tenant: str,
-    result: DraftResult,
-    registry: Registry,
-    emulated: bool,
-    *,
-    valid: bool,
-) -> None:
-    if not result.rounds:
-        return
-    from ledger.drafts import book_draft
-    from store.db import session_scope
+class _Booking:
+    """One draft's row in the ledger (``ledger.drafts.book_draft``), booked after every round
+    and once more at the end."""
 
-    model = result.model_id or ""
-    provider = registry.get(model).provider if model in registry else ""
-    with session_scope(settings.db_url) as session:
-        book_draft(
-            session, tenant, result.to_dict(), provider=provider, emulated=emulated, valid=valid
-        )
+    def __init__(self, settings: Settings, tenant: str, registry: Registry, emulated: bool):
+        self.settings, self.tenant, self.registry, self.emulated = (
+            settings, tenant, registry, emulated,
+        )  # fmt: skip
+        self.row_id: int | None = None
+
+    def book(self, result: DraftResult, *, valid: bool) -> None:
+        if not result.rounds:
+            return
+        from ledger.drafts import book_draft
+        from store.db import session_scope
+
+        model = result.model_id or ""
+        provider = self.registry.get(model).provider if model in self.registry else ""
+        with session_scope(self.settings.db_url) as session:
+            row = book_draft(
+                session, self.tenant, result.to_dict(), provider=provider,
+                emulated=self.emulated, valid=valid, row_id=self.row_id,
+            )  # fmt: skip
+            self.row_id = row.id

@@ -72,3 +72,41 @@ def test_an_emulated_draft_spends_no_money_and_is_not_refused(emulator):
     client, result = _draft(emulator, 0.0, emulated=True)
     assert client.calls == 1
     assert result.board is not None
+
+
+class StoppedOnSecond(Counting):
+    """The process is stopped (SIGINT here; ``kill -9`` alike) while the second request runs."""
+
+    def complete(self, body: Mapping[str, Any]) -> ChatAnswer:
+        if self.calls == 1:
+            raise KeyboardInterrupt
+        return super().complete(body)
+
+
+def test_a_draft_stopped_between_rounds_has_booked_the_answers_it_paid_for(repairing_emulator):
+    """The cost was booked when every round had ended: a draft stopped after its first, invalid,
+    answer (paid) left no record of it, and the tenant's spend did not count it."""
+    settings = get_settings()
+    with session_scope(settings.db_url) as session:
+        tenants.set_budget(session, "acme", 1.0)
+    inner = ChatClient("openai", "k", repairing_emulator.judge_base_urls["openai"])
+    with pytest.raises(KeyboardInterrupt):
+        run_draft(BRIEF, settings, load_registry(), {"openai": StoppedOnSecond(inner)},
+                  emulated=False, tenant="acme")  # fmt: skip
+    with session_scope(settings.db_url) as session:
+        (row,) = session.scalars(select(DraftCost)).all()
+        (budget,) = tenants.budgets(session)
+    assert (row.rounds, row.valid) == (1, False)
+    assert row.amount_usd > 0
+    assert budget["spent_usd"] == pytest.approx(row.amount_usd)
+
+
+def test_a_repaired_draft_is_one_row_whose_spend_counts_each_round_once(repairing_emulator):
+    client, result = _draft(repairing_emulator, 1.0)
+    assert client.calls == 2
+    with session_scope(get_settings().db_url) as session:
+        (row,) = session.scalars(select(DraftCost)).all()
+        (budget,) = tenants.budgets(session)
+    assert (row.rounds, row.valid) == (2, True)
+    assert row.amount_usd == pytest.approx(result.cost_usd)
+    assert budget["spent_usd"] == pytest.approx(result.cost_usd)
