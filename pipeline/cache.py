@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import func, select
@@ -126,6 +126,13 @@ def find_cached(
             )
             return shot, money.stored(cost)
     return None
+
+
+def reused_path(job_assets: Path, ref: str) -> Path:
+    """Where a job keeps its own file of the cached output ``ref``: one name per reference, so two
+    outputs with the same file name never take each other's place."""
+    tag = hashlib.sha256(ref.encode()).hexdigest()[:12]
+    return job_assets / "reused" / f"{tag}-{PurePosixPath(ref).name}"
 
 
 def own_copy(assets: AssetStore, ref: str, dest: Path, scope: str) -> str | None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -49,7 +50,7 @@ from foundation.states import (
 from foundation.storyboard import Storyboard
 from ledger import service as ledger
 from pipeline import admission, attempts, polling, requests, verdicts
-from pipeline.cache import shot_cache_key
+from pipeline.cache import own_copy, reused_path, shot_cache_key
 from pipeline.context import RunContext
 from pipeline.render_times import next_poll_s
 from pipeline.transitions import attempt_opened, attempt_to
@@ -168,6 +169,9 @@ def _open(ctx: RunContext, shot_pk: int, label: str, candidate: RouteCandidate) 
         key = shot_cache_key(session, spec, shot, candidate, ctx.assets.local)
         request["extra"] = dict(request.get("extra") or {}) | {"variant": label, "cache_key": key}
         reused = _cached(ctx, session, key, job.tenant)
+        mine = own_copy(ctx.assets, reused.asset_path or "", _reused_at(ctx, job.id, reused),
+                        f"{job.tenant}/{job.id}") if reused is not None else None  # fmt: skip
+        reused = reused if mine is not None else None  # the clip went meanwhile: render it
         attempt = Attempt(
             shot_id=shot_pk, number=number, stage=STAGE, model_id=candidate.model_id,
             provider=candidate.provider, quoted_usd=0.0 if reused else candidate.quote_usd,
@@ -179,9 +183,15 @@ def _open(ctx: RunContext, shot_pk: int, label: str, candidate: RouteCandidate) 
             attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
             attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=STAGE)
             return False
-        if reused is not None:
-            _reuse(session, job.id, attempt, shot, reused)
+        if reused is not None and mine is not None:
+            _reuse(session, job.id, attempt, shot, reused, mine)
         return True
+
+
+def _reused_at(ctx: RunContext, job_id: str, cached: Attempt) -> Path:
+    """Where the reusing job keeps its own file of a cached clip (deleting the job that made it
+    leaves this one)."""
+    return reused_path(ctx.asset_dir(job_id), cached.asset_path or "clip")
 
 
 def _cached(ctx: RunContext, session: Any, key: str, tenant: str) -> Attempt | None:
@@ -201,8 +211,10 @@ def _cached(ctx: RunContext, session: Any, key: str, tenant: str) -> Attempt | N
     return None
 
 
-def _reuse(session: Any, job_id: str, attempt: Attempt, shot: Shot, cached: Attempt) -> None:
-    attempt.asset_path, attempt.verdict = cached.asset_path, cached.verdict
+def _reuse(
+    session: Any, job_id: str, attempt: Attempt, shot: Shot, cached: Attempt, own: str
+) -> None:
+    attempt.asset_path, attempt.verdict = own, cached.verdict
     attempt.provider_job_id = cached.provider_job_id
     attempt.request = dict(attempt.request or {}) | {"reused_from": cached.id}
     for status in (AttemptStatus.SUBMITTING, AttemptStatus.SUBMITTED, AttemptStatus.FETCHED):

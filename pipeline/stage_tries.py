@@ -19,6 +19,7 @@ from foundation.states import ATTEMPT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from pipeline import admission
 from pipeline.attempts import fail_shot_in
+from pipeline.cache import own_copy, reused_path
 from pipeline.context import RunContext
 from pipeline.policy import MAX_SAME_MODEL, RETRY_SAME, backoff_s
 from pipeline.transitions import attempt_opened, attempt_to
@@ -171,14 +172,22 @@ def admit_try(
     attempt_id = reserved or open_try(ctx, shot_pk, owner, candidate, request, stage)
     if attempt_id is None:
         return f"the {stage} quote does not fit the budget", True
-    if cached is not None:
+    mine = _own_copy(ctx, owner, cached[1]) if cached is not None else None
+    if mine is not None:
         sending(ctx, attempt_id, request, stage)
-        return reuse(attempt_id, cached[1])
+        return reuse(attempt_id, mine)
     wait = admission.admit(ctx, attempt_id)
     if wait > 0:
         return wait
     sending(ctx, attempt_id, request, stage)
     return Admitted(attempt_id)
+
+
+def _own_copy(ctx: RunContext, owner: Owner, ref: str) -> str | None:
+    """A cached output made a file of the reusing job (``cache.own_copy``: deleting the job that
+    made it leaves this one's sheet, keyframe, line or bed); None when it went meanwhile."""
+    at = reused_path(ctx.asset_dir(owner.id), ref)
+    return own_copy(ctx.assets, ref, at, f"{owner.tenant}/{owner.id}")
 
 
 def _next_number(session: Session, shot_pk: int, stage: Stage) -> int:

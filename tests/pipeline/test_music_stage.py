@@ -117,7 +117,12 @@ def test_an_unchanged_bed_is_reused_for_nothing_and_an_edited_one_composed(tmp_p
         assert music_stage.outcome(session, jobs[1], job.storyboard) == "done"
     path, why = music_stage.bed_of(ctx, jobs[1])
     assert why is None
-    assert path == paid.asset_path
+    assert paid.asset_path is not None
+    source = Path(paid.asset_path)
+    assert Path(path) != source, "the reusing job's own file: it shared the first job's"
+    assert Path(path).read_bytes() == source.read_bytes()
+    source.unlink()  # the first job deleted (DELETE /v1/videos/{id} removes its files)
+    assert Path(path).is_file()
 
 
 def test_the_beds_tries_do_not_take_the_first_shots_stage_numbers(tmp_path):
