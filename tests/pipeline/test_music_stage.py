@@ -117,6 +117,7 @@ def test_an_unchanged_bed_is_reused_for_nothing_and_an_edited_one_composed(tmp_p
         assert music_stage.outcome(session, jobs[1], job.storyboard) == "done"
     path, why = music_stage.bed_of(ctx, jobs[1])
     assert why is None
+    assert path is not None
     assert paid.asset_path is not None
     source = Path(paid.asset_path)
     assert Path(path) != source, "the reusing job's own file: it shared the first job's"
