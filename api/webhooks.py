@@ -5,6 +5,11 @@ Pipeline events (heard in-process after their commit) become messages for jobs t
 ``job.failed``, ``job.cancelled``. Each message is a ``webhook_delivery`` row before it is sent, so
 a restarted process resumes pending deliveries. Retries keep the ``webhook-id`` and re-sign with a
 fresh timestamp; a 2xx ends it, a 410 stops it, anything else retries until the attempts run out.
+
+Under the Celery engine the events are rows that every API process tails: a row's message is
+``msg_evt_<row id>``, recorded once whichever process sees it first (the id is unique), each try
+is claimed by one process (``attempt``), and a process starting again tails from the newest row
+a message was made of, so events written while no API process ran are delivered then.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from adapters.webhooks import standard_headers
 from api import auth
@@ -44,6 +51,25 @@ EVENT_TYPES = {
     "job.cancelled": "job.cancelled",
 }
 MAX_RESPONSE_BYTES = 64 * 1024
+ROW_MESSAGE = "msg_evt_"
+TAIL_BACKLOG = 10_000
+"""At most this many event rows before the newest are read again when a process starts."""
+
+
+def _tail_from(session: Session) -> int:
+    """The event row after which a starting process tails: the newest one a message was made of
+    (so the events written while no API process ran are delivered now), at most
+    ``TAIL_BACKLOG`` rows back; the newest row when none was (history is not replayed)."""
+    newest = session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
+    last = session.scalar(
+        select(WebhookDelivery.msg_id)
+        .where(WebhookDelivery.msg_id.like(f"{ROW_MESSAGE}%"))
+        .order_by(WebhookDelivery.id.desc())
+        .limit(1)
+    )
+    if last is None or not last[len(ROW_MESSAGE) :].isdigit():
+        return int(newest)
+    return max(int(last[len(ROW_MESSAGE) :]), int(newest) - TAIL_BACKLOG)
 
 
 def public_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +90,7 @@ class WebhookDispatcher:
         self.db_url = db_url
         self.outbound = outbound
         self.settings = settings
-        self._inbox: queue.Queue[events.PipelineEvent | None] = queue.Queue()
+        self._inbox: queue.Queue[tuple[events.PipelineEvent, int | None] | None] = queue.Queue()
         self._due: list[tuple[float, int]] = []
         self._cond = threading.Condition()
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="webhook")
@@ -81,7 +107,7 @@ class WebhookDispatcher:
             # the starting point is read now, not when the thread first runs: rows written in
             # between would otherwise count as already seen and never be delivered
             with session_scope(self.db_url) as session:
-                seen = session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
+                seen = _tail_from(session)
             loops.append(partial(self._tail_loop, seen))
         else:
             self._unsubscribe = events.subscribe(self._hear)
@@ -105,7 +131,7 @@ class WebhookDispatcher:
 
     def _hear(self, event: events.PipelineEvent) -> None:
         if event.kind in EVENT_TYPES:
-            self._inbox.put(event)
+            self._inbox.put((event, None))
 
     def _tail_loop(self, seen: int, every_s: float = 1.0) -> None:
         """Feed event rows after id ``seen`` (written by workers) into the inbox."""
@@ -113,26 +139,29 @@ class WebhookDispatcher:
             try:
                 with session_scope(self.db_url) as session:
                     rows = events.rows_after(session, seen, kinds=EVENT_TYPES)
-                    fresh = [events.as_event(row) for row in rows]
+                    fresh = [(events.as_event(row), row.id) for row in rows]
                     seen = max([seen, *(r.id for r in rows)])
             except Exception:
                 log.exception("could not read new pipeline events")
                 fresh = []
-            for event in fresh:
-                self._inbox.put(event)
+            for heard in fresh:
+                self._inbox.put(heard)
             time.sleep(every_s)
 
     def _record_loop(self) -> None:
-        while (event := self._inbox.get()) is not None:
+        while (heard := self._inbox.get()) is not None:
+            event, row_id = heard
             try:
-                delivery_id = self._record(event)
+                delivery_id = self._record(event, row_id)
+            except IntegrityError:  # another API process recorded this row's message first
+                continue
             except Exception:
                 log.exception("could not record a webhook for job %s", event.job_id)
                 continue
             if delivery_id is not None:
                 self._schedule(delivery_id, time.monotonic())
 
-    def _record(self, event: events.PipelineEvent) -> int | None:
+    def _record(self, event: events.PipelineEvent, row_id: int | None = None) -> int | None:
         with session_scope(self.db_url) as session:
             info = session.get(JobApi, event.job_id)
             if info is None or not info.webhook_url:
@@ -140,7 +169,7 @@ class WebhookDispatcher:
             delivery = WebhookDelivery(
                 job_id=event.job_id,
                 tenant=info.tenant,
-                msg_id=f"msg_{uuid.uuid4().hex}",
+                msg_id=f"{ROW_MESSAGE}{row_id}" if row_id else f"msg_{uuid.uuid4().hex}",
                 event_type=EVENT_TYPES[event.kind],
                 url=info.webhook_url,
                 payload=message(event),
@@ -190,20 +219,27 @@ class WebhookDispatcher:
         return float(min(self.settings.webhook_backoff_max_s, base))
 
     def attempt(self, delivery_id: int) -> float | None:
-        """Send one delivery once; returns the seconds until its retry, or None when it is done."""
+        """Send one delivery once; returns the seconds until its retry, or None when it is done
+        (or another API process claimed this try: it sends it, and schedules its retry)."""
         with session_scope(self.db_url) as session:
             delivery = session.get_one(WebhookDelivery, delivery_id)
             if delivery.status != "pending":
                 return None
             url, msg_id, payload = delivery.url, delivery.msg_id, delivery.payload
-            tenant = delivery.tenant
+            tenant, tried = delivery.tenant, delivery.attempts
+            claimed = session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == tried)
+                .values(attempts=tried + 1)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = standard_headers(auth.webhook_secret(self.db_url, tenant), body, msg_id)
         headers["content-type"] = "application/json"
         code, error = self._send(url, body, headers)
         with session_scope(self.db_url) as session:
             delivery = session.get_one(WebhookDelivery, delivery_id)
-            delivery.attempts += 1
             delivery.last_status_code, delivery.last_error = code, error
             if code is not None and 200 <= code < 300:
                 delivery.status, delivery.next_attempt_at = "delivered", None

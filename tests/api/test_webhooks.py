@@ -132,3 +132,95 @@ def test_celery_engine_delivers_webhooks_for_events_written_by_workers(app, ctx,
     assert len(received) == 1
     verify(secret, received[0].headers, received[0].content)
     assert json.loads(received[0].content)["type"] == "job.completed"
+
+
+def _dispatchers(ctx, api_settings, network, count: int):
+    from api.urls import Outbound, UrlPolicy
+    from api.webhooks import WebhookDispatcher
+    from tests.api.conftest import fake_resolve
+
+    outbound = Outbound(
+        UrlPolicy(frozenset(api_settings.http_hosts), frozenset(), fake_resolve),
+        httpx.MockTransport(network),
+    )
+    return [WebhookDispatcher(ctx.db_url, outbound, api_settings) for _ in range(count)]
+
+
+def _job_with_a_webhook(ctx, job_id: str) -> None:
+    from store.db import session_scope
+    from store.models import Job, JobApi
+
+    with session_scope(ctx.db_url) as session:
+        session.add(Job(id=job_id, tenant="acme", title="t", mode="preview", storyboard={}))
+        session.flush()
+        session.add(JobApi(job_id=job_id, tenant="acme", webhook_url="http://hooks.test/in"))
+
+
+def _write_event(ctx, job_id: str, kind: str) -> None:
+    from store.db import session_scope
+    from store.models import Event
+
+    with session_scope(ctx.db_url) as session:  # what a worker in another process writes
+        session.add(Event(job_id=job_id, kind=kind, data={}))
+
+
+def _receiver(received: list[httpx.Request]) -> Any:
+    def receive(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(204)
+
+    return receive
+
+
+def _received_within(received: list[httpx.Request], count: int, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while len(received) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # any duplicate would come on the next tail (every second)
+
+
+def test_two_api_processes_deliver_each_event_once(ctx, api_settings, network, headers):
+    """Under Celery every API process tails the event rows: each recorded and sent its own
+    message of every event, each with its own webhook-id, so a receiver got every event twice
+    and could not tell."""
+    received: list[httpx.Request] = []
+    network.routes["hooks.test"] = _receiver(received)
+    _job_with_a_webhook(ctx, "w2")
+    first, second = _dispatchers(ctx, api_settings, network, 2)
+    for dispatcher in (first, second):
+        dispatcher.start(tail_rows=True)
+    try:
+        _write_event(ctx, "w2", "job.running")
+        _write_event(ctx, "w2", "job.delivered")
+        _received_within(received, 2)
+    finally:
+        for dispatcher in (first, second):
+            dispatcher.stop()
+    kinds = sorted(json.loads(r.content)["type"] for r in received)
+    assert kinds == ["job.completed", "job.started"]
+    assert len({r.headers["webhook-id"] for r in received}) == 2
+
+
+def test_events_written_while_no_api_process_ran_are_delivered_when_one_starts(
+    ctx, api_settings, network, headers
+):
+    """A restarted API process tailed from the newest event row: the events the workers wrote
+    while it was down were never delivered."""
+    received: list[httpx.Request] = []
+    network.routes["hooks.test"] = _receiver(received)
+    _job_with_a_webhook(ctx, "w3")
+    (before,) = _dispatchers(ctx, api_settings, network, 1)
+    before.start(tail_rows=True)
+    try:
+        _write_event(ctx, "w3", "job.running")
+        _received_within(received, 1)
+    finally:
+        before.stop()
+    _write_event(ctx, "w3", "job.delivered")  # no API process runs
+    (after,) = _dispatchers(ctx, api_settings, network, 1)
+    after.start(tail_rows=True)
+    try:
+        _received_within(received, 2)
+    finally:
+        after.stop()
+    assert [json.loads(r.content)["type"] for r in received] == ["job.started", "job.completed"]
