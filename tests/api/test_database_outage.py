@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api import auth
@@ -44,3 +45,27 @@ def test_requests_while_the_database_is_unreachable_are_503_and_recover(
         answer = client.get("/v1/jobs", headers=headers)
         assert answer.status_code == 200, answer.text
         assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_under_the_celery_engine_asks_the_broker(app, ctx):
+    """It answered 503 "this process runs the embedded engine, not celery" whatever the broker
+    did, so a load balancer never sent the API of a Celery deployment a request."""
+    ctx.settings.engine = "celery"
+    ctx.settings.broker_url = "redis://127.0.0.1:9/0"  # nothing listens there
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    engine = ready.json()["checks"]["engine"]
+    assert engine.startswith("unavailable: the broker redis://")
+    assert "127.0.0.1:9/0 (SHOTLINE_BROKER_URL) cannot be reached" in engine
+    assert "embedded" not in engine
+
+
+@pytest.mark.services
+def test_readyz_under_the_celery_engine_is_ready_with_its_broker(app, ctx, redis_url):
+    ctx.settings.engine = "celery"
+    ctx.settings.broker_url = redis_url
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "engine": "ok"}
