@@ -46,7 +46,9 @@ def score_fit(
     if stats.cost_per_accepted_s is not None and stats.attempts:
         observed = stats.cost_per_accepted_s * need.duration_s
         w, n = stats.prior_weight, stats.attempts
-        expected = (w * expected + n * observed) / (w + n)
+        # never below one render at this shot's quote: history at a cheaper size, without audio
+        # or reused for $0 put the expected cost under the plan's own "if every shot passes"
+        expected = max((w * expected + n * observed) / (w + n), fit.quote_usd)
     per_second = expected / max(need.duration_s, 0.1)
     components = {
         "quality": QUALITY[spec.tier],

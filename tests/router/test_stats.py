@@ -104,3 +104,26 @@ def test_learned_cost_per_accepted_second_raises_the_expected_cost(registry):
     learned = plan_for(b, registry, Mode.PREVIEW, stats=book).decisions["shot1"]
     entry = next((c for c in learned.candidates if c.model_id == base.model_id), None)
     assert entry is None or entry.expected_cost_usd > base.expected_cost_usd * 2
+
+
+def test_a_cheap_history_never_puts_the_expected_cost_under_one_render(registry):
+    """Clips rendered cheaper than this shot's quote (a smaller size, no audio, a reuse at $0)
+    put a shot's expected cost, and the plan's "expected with retakes", under its own "if every
+    shot passes first time" (distributed walkthrough: $0.25 expected under $0.30)."""
+    b = board([shot("leaves in the wind", 8)])
+    base = plan_for(b, registry, Mode.PREVIEW).decisions["shot1"].candidates[0]
+    book = StatsBook(registry)
+    book.ingest(
+        Outcome(
+            base.model_id,
+            "broll",
+            accepted=True,
+            render_seconds=30,
+            cost_usd=0.0,
+            accepted_seconds=8,
+        )
+        for _ in range(30)
+    )
+    learned = plan_for(b, registry, Mode.PREVIEW, stats=book).decisions["shot1"]
+    again = next(c for c in learned.candidates if c.model_id == base.model_id)
+    assert again.expected_cost_usd >= again.quote_usd > 0
