@@ -254,7 +254,11 @@ def run_step(
         _release_stranded(ctx)  # the database is back: first the leases it could not take back
     cur = cursors.claim(ctx.db_url, step, ref, version, lease_s, holder)
     if cur is None:
-        log.debug("%s(%s) v%s is stale or taken", step, ref, version)
+        if cursors.known(ctx.db_url, step, ref):
+            log.debug("%s(%s) v%s is stale or taken", step, ref, version)
+        else:  # its job was deleted, or this worker is on another database than its sender
+            log.warning("%s(%s) names no job or attempt in this database; is this worker on "
+                        "the SHOTLINE_DATABASE_URL of the process that queued it?", step, ref)  # fmt: skip
         return []
     try:
         with cursors.kept_alive(ctx.db_url, cur, holder, lease_s) if renewed else nullcontext():

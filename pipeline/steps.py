@@ -188,6 +188,21 @@ def claim(
     return Cursor(key, job_id, name, ref_, at, since, reaped, cancelled=cancelled, due_at=due_at)
 
 
+def known(url: str, step: str, ref: str) -> bool:
+    """Whether this database holds what a message names (its job's cursor, or its attempt): a
+    worker on another database than the process that sent it is given messages of jobs it has
+    never heard of."""
+    if step in ATTEMPT_STEPS and not ref.isdigit():
+        return False
+    query = (
+        select(literal(1)).where(Attempt.id == int(ref))
+        if step in ATTEMPT_STEPS
+        else select(literal(1)).where(PipelineStep.key == _own_key(step, ref))
+    )
+    with connection_scope(url) as conn:
+        return conn.execute(query).first() is not None
+
+
 def apply(url: str, held: Cursor | None, moves: Iterable[Move], grace_s: float) -> list[Dispatch]:
     """Write the moves in one transaction; return the messages to send after it committed."""
     out: list[Dispatch] = []

@@ -97,6 +97,26 @@ class TestDuplicatesAndStaleMessages:
         assert len(adapter.submitted) == 1
         assert driver.run(job_id) == "delivered"
 
+    def test_a_message_naming_nothing_in_this_database_is_warned_about(
+        self, ctx, driver, tmp_path, scripted, caplog
+    ):
+        """A worker on another database than the API acknowledged such messages in silence
+        ("succeeded: None") while the job waited (distributed walkthrough); a stale message of
+        a job it knows stays quiet."""
+        scripted()
+        job_id = _job(ctx, tmp_path, "a")
+        driver.submit(job_id)
+        message = _run_until(driver, "submit")
+        driver.step_next()
+        with caplog.at_level("DEBUG", logger="pipeline.flow"):
+            assert flow.run_step(ctx, "submit", message.ref, message.version, "w|1", 30) == []
+            assert flow.run_step(ctx, "submit", "987654", 1, "w|1", 30) == []
+            assert flow.run_step(ctx, "begin", "987654", 1, "w|1", 30) == []
+        warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warned) == 2
+        assert all("names no job or attempt in this database" in text for text in warned)
+        assert all("987654" in text for text in warned)
+
     def test_a_step_held_by_a_live_worker_is_not_run_again(self, ctx, driver, tmp_path):
         job_id = _job(ctx, tmp_path, "a")
         driver.submit(job_id)
