@@ -31,6 +31,19 @@ def _attempt(ctx, attempt_id) -> Attempt:
         return session.get_one(Attempt, attempt_id)
 
 
+def _timed_out_as_lost(ctx, attempt_id, started) -> Attempt:
+    """Poll past the timeout: the attempt failed as a timeout, settled as ``lost`` (uncertain)."""
+    assert poll_once(ctx, attempt_id, started) == "failed"
+    row = _attempt(ctx, attempt_id)
+    assert (row.status, row.error_kind) == ("failed", "timeout")
+    with session_scope(ctx.db_url) as session:
+        cost = session.scalars(
+            select(AttemptCost).where(AttemptCost.attempt_id == attempt_id)
+        ).one()
+    assert (cost.billing_outcome, cost.billing_uncertain) == ("lost", True)
+    return row
+
+
 class TestPollOnce:
     def test_finished_job_succeeds(self, ctx, tmp_path, scripted):
         scripted()
@@ -69,15 +82,8 @@ class TestPollOnce:
 
         monkeypatch.setattr(adapter, "cancel", down)
         started = time.time() - ctx.settings.attempt_timeout_s - 1
-        assert poll_once(ctx, attempt_id, started) == "failed"
-        row = _attempt(ctx, attempt_id)
-        assert (row.status, row.error_kind) == ("failed", "timeout")
+        row = _timed_out_as_lost(ctx, attempt_id, started)
         assert "its cancel failed (local: HTTP 503: unavailable)" in (row.error or "")
-        with session_scope(ctx.db_url) as session:
-            cost = session.scalars(
-                select(AttemptCost).where(AttemptCost.attempt_id == attempt_id)
-            ).one()
-        assert (cost.billing_outcome, cost.billing_uncertain) == ("lost", True)
         assert row.settled_usd == row.quoted_usd  # the local model quotes 0: the rule is the check
 
     def test_failed_provider_job_is_recorded(self, ctx, tmp_path, scripted, monkeypatch):
@@ -121,15 +127,8 @@ class TestPollOnce:
         attempt_id = _submitted(ctx, tmp_path)
         monkeypatch.setattr(adapter, "cancel", lambda _job: False)
         started = time.time() - ctx.settings.attempt_timeout_s - 1
-        assert poll_once(ctx, attempt_id, started) == "failed"
-        row = _attempt(ctx, attempt_id)
-        assert (row.status, row.error_kind) == ("failed", "timeout")
+        row = _timed_out_as_lost(ctx, attempt_id, started)
         assert "cannot be cancelled: it may still run" in (row.error or "")
-        with session_scope(ctx.db_url) as session:
-            cost = session.scalars(
-                select(AttemptCost).where(AttemptCost.attempt_id == attempt_id)
-            ).one()
-        assert (cost.billing_outcome, cost.billing_uncertain) == ("lost", True)
 
     def test_a_job_still_queued_stays_submitted_until_a_poll_sees_it_run(
         self, ctx, tmp_path, scripted, monkeypatch
