@@ -103,12 +103,15 @@ def run_worker(
         loglevel=loglevel,
     )
     from pipeline import tasks
-    from pipeline.celery_app import celery_for
+    from pipeline.celery_app import celery_for, check_broker
     from pipeline.context import RunContext
     from store.db import migrate
 
     ctx = RunContext.create("emulated" if settings.emulator_url else "auto", settings)
     ctx.assets.check()
+    # a broker it cannot reach at start is named now, as serve and render name it (Celery would
+    # retry it a hundred times); one lost later is Celery's to reconnect to
+    check_broker(settings)
     # a database it cannot open is named now, not met by every step it is sent (no connection is
     # left open for the worker's forked processes to share)
     migrate(settings.db_url)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+import typer
 from sqlalchemy import select
 
 from foundation.errors import InvalidInputError
@@ -116,6 +117,31 @@ class TestWorkerCommand:
         with pytest.raises(InvalidInputError) as caught:
             parse_queues(text)
         assert caught.value.exit_code == 2
+
+
+def test_a_worker_whose_broker_cannot_be_reached_says_so_and_ends(tmp_path):
+    """``serve`` and ``render`` name a broker they cannot reach; ``worker`` looped on Celery's
+    "Trying again (7/100)" (distributed walkthrough). It now exits 1 naming the broker."""
+    from typer.testing import CliRunner
+
+    from shotline.commands import worker
+
+    app = typer.Typer()
+    worker.register(app)
+    app.command("noop")(lambda: None)  # a second command keeps ``worker`` a subcommand
+    env = {
+        "SHOTLINE_DATA_DIR": str(tmp_path / "data"),
+        "SHOTLINE_BROKER_URL": "redis://127.0.0.1:9/0",
+        "SHOTLINE_ENGINE": "celery",
+    }
+    get_settings.cache_clear()
+    try:
+        done = CliRunner().invoke(app, ["worker"], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 1, done.output
+    assert "the broker redis://" in done.output
+    assert "127.0.0.1:9/0 (SHOTLINE_BROKER_URL) cannot be reached" in done.output
 
 
 class TestServe:
