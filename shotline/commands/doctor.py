@@ -77,6 +77,7 @@ def collect() -> dict[str, Any]:
         },
         "database": _database(settings),
         "asset_store": _asset_store(settings),
+        "engine": _engine(settings),
         "disk": _disk(settings),
     }
 
@@ -142,6 +143,30 @@ def _asset_store(settings: Settings) -> dict[str, Any]:
         return {"ok": False, "store": where, "error": "; ".join(said)}
     kind = "S3-compatible bucket, answering" if store.remote else "local directory"
     return {"ok": True, "store": where, "kind": kind}
+
+
+def _engine(settings: Settings) -> dict[str, Any]:
+    """The engine; under Celery whether its broker answers and which workers consume its queues
+    (a queue none consumes holds its jobs' steps: a note, as workers may not be started yet)."""
+    if settings.engine != "celery":
+        return {"ok": True, "engine": settings.engine}
+    from pipeline.celery_app import BrokerUnavailableError, celery_for, check_broker, queue_name
+
+    try:
+        check_broker(settings)
+    except BrokerUnavailableError as exc:
+        return {"ok": False, "engine": "celery", "error": exc.message}
+    seen = celery_for(settings).control.inspect(timeout=1.0).active_queues() or {}
+    consumed = {queue["name"] for queues in seen.values() for queue in queues}
+    idle = [
+        q for q in (queue_name(settings, "io"), queue_name(settings, "cpu")) if q not in consumed
+    ]
+    return {
+        "ok": True,
+        "engine": "celery",
+        "workers": ", ".join(sorted(seen)) or "none answering",
+        "note": f"no worker consumes {', '.join(idle)}: their jobs wait" if idle else "",
+    }
 
 
 def _provider_urls(stack: ExitStack, settings: Settings, scenario: Path | None) -> dict[str, str]:

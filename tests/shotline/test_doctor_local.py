@@ -31,3 +31,23 @@ def test_without_espeak_the_note_names_the_placeholder_voice(
     assert voice["path"] is None
     assert "placeholder voice" in voice["note"]
     assert "tones" not in voice["note"]
+
+
+def test_the_celery_engine_is_checked_for_its_broker():
+    """``doctor`` said nothing of the broker: a deployment whose broker was down passed."""
+    from foundation.settings import Settings
+
+    down = Settings(engine="celery", broker_url="redis://127.0.0.1:9/0")
+    engine = doctor._engine(down)
+    assert engine["ok"] is False
+    assert "127.0.0.1:9/0 (SHOTLINE_BROKER_URL) cannot be reached" in engine["error"]
+    assert doctor._engine(Settings(engine="embedded")) == {"ok": True, "engine": "embedded"}
+
+
+@pytest.mark.services
+def test_a_celery_queue_no_worker_consumes_is_noted(redis_url):
+    from foundation.settings import Settings
+
+    engine = doctor._engine(Settings(engine="celery", broker_url=redis_url, queue_prefix="dr-"))
+    assert engine["ok"] is True  # other tests' workers may answer: none consumes dr- queues
+    assert engine["note"] == "no worker consumes dr-io, dr-cpu: their jobs wait"
