@@ -3,7 +3,11 @@ the webhook delivery log."""
 
 from __future__ import annotations
 
+import glob
 import logging
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,6 +19,7 @@ from api.deps import ApiState, StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, responses
 from api.schemas import (
     DeliveryList,
+    JobDeleted,
     JobList,
     JobRead,
     JobSummary,
@@ -25,13 +30,14 @@ from api.schemas import (
 from api.submit import fetch_inputs, parse_job_request, plan_job, prepare_job, start_job
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError
 from foundation.money import MAX_BUDGET_USD
-from foundation.states import JobStatus
+from foundation.states import JOB_UNFINISHED, JobStatus
 from foundation.storyboard import Mode
 from pipeline import recovery
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
 from store import jobs
 from store.db import session_scope
+from store.models import Job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 log = logging.getLogger(__name__)
@@ -146,6 +152,38 @@ def cancel(state: ApiState, job_id: str) -> None:
 
 def _active(runner: JobRunner, job_id: str) -> bool:
     return runner.is_running(job_id)
+
+
+def delete(state: ApiState, job_id: str) -> None:
+    """Delete a job the caller owns (``views.owned_job`` checked): cancelled first when it runs,
+    then read as missing, and its stored files removed (its work and asset folders, its objects
+    in the store, and its output with the files named after it)."""
+    with session_scope(state.db_url) as session:
+        job = session.get_one(Job, job_id)
+        status, output, owner = job.status, job.output_path, job.tenant
+    if status in JOB_UNFINISHED:
+        cancel(state, job_id)
+    with session_scope(state.db_url) as session:
+        jobs.mark_deleted(session, job_id, datetime.now(UTC))
+    for folder in (state.ctx.asset_dir(job_id), state.ctx.settings.work_dir / job_id):
+        shutil.rmtree(folder, ignore_errors=True)
+    state.ctx.assets.forget(f"{owner}/{job_id}")
+    if output and not state.ctx.assets.remote:
+        out = Path(output)
+        for path in (out, *out.parent.glob(f"{glob.escape(out.stem)}.*")):
+            path.unlink(missing_ok=True)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=JobDeleted,
+    responses=responses(*AUTH, 404, 422),
+    summary="Delete a job and its stored files (a running one is cancelled first)",
+)
+def delete_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobDeleted:
+    views.check_owned(state.db_url, tenant, job_id)
+    delete(state, job_id)
+    return JobDeleted(id=job_id, deleted=True)
 
 
 @router.post(

@@ -255,6 +255,12 @@ class VideoList(Schema):
     has_more: bool
 
 
+class JobDeleted(Schema):
+    id: str
+    object: Literal["job.deleted"] = "job.deleted"
+    deleted: bool
+
+
 class VideoDeleted(Schema):
     id: str
     object: Literal["video.deleted"] = "video.deleted"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,13 +26,13 @@ from api import views
 from api.deps import ApiState, StateDep, TenantDep
 from api.errors import AUTH, JobConflictError, responses
 from api.files import RangeFileResponse, binary, stored_file
-from api.jobs import cancel
+from api.jobs import delete
 from api.schemas import Video, VideoCreate, VideoDeleted, VideoList
 from api.submit import JobRequest, inputs_dir, start_job
 from api.urls import store_image
 from foundation.documents import parse_json
 from foundation.errors import InvalidInputError, NotFoundError, Problem
-from foundation.states import JOB_UNFINISHED, JobStatus, ShotStatus
+from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, StoryboardError, parse_storyboard
 from pipeline.assets import sibling
 from store import jobs
@@ -315,17 +314,6 @@ def video_content(
     return stored_file(state.ctx.assets, ref, media)
 
 
-def _forget_files(state: ApiState, job: tuple[str, str], output: str | None) -> None:
-    job_id, tenant = job
-    for folder in (state.ctx.asset_dir(job_id), state.ctx.settings.work_dir / job_id):
-        shutil.rmtree(folder, ignore_errors=True)
-    state.ctx.assets.forget(f"{tenant}/{job_id}")
-    if output and not state.ctx.assets.remote:
-        out = Path(output)
-        for path in (out, *out.parent.glob(f"{out.stem}.*")):
-            path.unlink(missing_ok=True)
-
-
 @router.delete(
     "/videos/{video_id}",
     response_model=VideoDeleted,
@@ -335,10 +323,6 @@ def _forget_files(state: ApiState, job: tuple[str, str], output: str | None) -> 
 def delete_video(video_id: str, state: StateDep, tenant: TenantDep) -> VideoDeleted:
     with session_scope(state.db_url) as session:
         job, _ = _owned_video(session, tenant, video_id)
-        job_id, status, output, owner = job.id, job.status, job.output_path, job.tenant
-    if status in JOB_UNFINISHED:
-        cancel(state, job_id)
-    with session_scope(state.db_url) as session:
-        jobs.mark_deleted(session, job_id, datetime.now(UTC))
-    _forget_files(state, (job_id, owner), output)
+        job_id = job.id
+    delete(state, job_id)
     return VideoDeleted(id=video_id, deleted=True)

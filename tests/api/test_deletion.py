@@ -92,3 +92,25 @@ def test_on_s3_a_final_keeps_the_reference_image_its_preview_video_was_given(
     assert refs
     assert all(ref.startswith(f"s3://{s3_bucket.name}/deliveries/acme/{final}/") for ref in refs)
     assert all(ctx.assets.exists(ref) for ref in refs), refs
+
+
+def test_a_job_is_deleted_with_its_files_and_only_by_its_tenant(
+    client, ctx, headers, other_headers
+):
+    """Jobs made by ``POST /v1/jobs`` had no delete (only ``/v1/videos`` did): their files and
+    objects stayed for good."""
+    from tests.api.conftest import tiny_board
+
+    job_id = client.post("/v1/jobs", json={"storyboard": tiny_board(1)}, headers=headers).json()[
+        "id"
+    ]
+    assert wait_for_job(client, job_id, headers)["status"] == "delivered"
+    folders = [ctx.asset_dir(job_id), ctx.settings.work_dir / job_id]
+    assert any(folder.exists() for folder in folders)
+    assert client.delete(f"/v1/jobs/{job_id}", headers=other_headers).status_code == 404
+    deleted = client.delete(f"/v1/jobs/{job_id}", headers=headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"id": job_id, "object": "job.deleted", "deleted": True}
+    assert client.get(f"/v1/jobs/{job_id}", headers=headers).status_code == 404
+    assert client.delete(f"/v1/jobs/{job_id}", headers=headers).status_code == 404
+    assert not any(folder.exists() for folder in folders)
