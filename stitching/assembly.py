@@ -285,12 +285,13 @@ def _render(
         measure = _loudness(plan, (parts, prepared), demuxed, work, options)
         early = pool.submit(_timed, timings, "loudness", measure)
         written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp, demuxed))
-        os.replace(tmp, out)
-        finished, subtitles = _sidecars(plan, out, (cues, captions), pool, timings)
-        playlist = pool.submit(_hls, out, out.with_name(f"{out.stem}_hls")) if hls else None
+        # read from the work folder, put at ``out`` once checked (a kill -9 meanwhile leaves the
+        # earlier file there, not an unverified one)
+        finished, subtitles = _sidecars(plan, (out, tmp), (cues, captions), pool, timings)
+        playlist = pool.submit(_hls, tmp, out.with_name(f"{out.stem}_hls")) if hls else None
         loudness = early.result()
         checks = _timed(
-            timings, "verify_file", lambda: verify_written(plan, out, written, loudness)
+            timings, "verify_file", lambda: verify_written(plan, tmp, written, loudness)
         )
         checks["loudness"] = within_reach(
             plan, checks["loudness"], audio_report.get("reachable_lufs")
@@ -301,6 +302,7 @@ def _render(
         edit_files = finished()
         checks["captions"] = check_sidecars(cues, subtitles) | {"burn_in": captions.burn_in}
         hls_path = playlist.result() if playlist is not None else None
+    os.replace(tmp, out)
     verification = summarise(checks)
     verification["render"] = {"video_path": video_path, **audio_report}
     verification["captions"] = [cue.to_dict() for cue in cues]
@@ -312,14 +314,15 @@ def _render(
 
 def _sidecars(
     plan: EditPlan,
-    out: Path,
+    written: tuple[Path, Path],
     captioned: tuple[list[Cue], Captions],
     pool: ThreadPoolExecutor,
     timings: dict[str, float],
 ) -> tuple[Callable[[], dict[str, Path]], dict[str, Path]]:
     """Write ``OUT.plan.json`` and the captions, and start the edit files, the poster and the
-    contact sheet: (a call waiting for those that returns the edit files, the captions)."""
-    cues, captions = captioned
+    contact sheet (``written``: the output's path, and the file its frames are read from now):
+    (a call waiting for those that returns the edit files, the captions)."""
+    (out, video), (cues, captions) = written, captioned
     named = output_files(out)
     stored = plan.to_dict() | {"captions": captions.to_dict()}
     named["plan"].write_text(json.dumps(stored, indent=2), encoding="utf-8")
@@ -329,7 +332,7 @@ def _sidecars(
     subtitles = write_captions(cues, out)
     thumbs = pool.submit(
         _timed, timings, "thumbs",
-        lambda: write_thumbs(plan, out, named["poster"], named["contact_sheet"]),
+        lambda: write_thumbs(plan, video, named["poster"], named["contact_sheet"]),
     )  # fmt: skip
 
     def finished() -> dict[str, Path]:

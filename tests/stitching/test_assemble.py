@@ -433,3 +433,25 @@ def test_a_rate_with_a_small_numerator_verifies(fps, shots, tmp_path):
     result = assemble(plan_edit(items, profile), tmp_path / "out.mp4")
     assert result.verification["checks"]["video_packets"]["passed"], result.verification
     assert result.verification["passed"]
+
+
+def test_the_output_is_put_in_place_only_once_checked(shots, tmp_path, monkeypatch):
+    """The new file replaced ``OUT.mp4`` before the poster, the HLS copy and the checks read it:
+    a ``kill -9`` while they ran left an unverified file where the earlier one was."""
+    items = normalise_all(shots[:2], ["cut", "cut"], tmp_path / "seg")
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"the earlier cut")
+    verify_written = assemble_mod.verify_written
+    seen: list[tuple[Path, bytes]] = []
+
+    def checked(plan, path, written, loudness):
+        seen.append((path, out.read_bytes()))
+        return verify_written(plan, path, written, loudness)
+
+    monkeypatch.setattr(assemble_mod, "verify_written", checked)
+    result = assemble(plan_edit(items, PROFILE), out)
+    [(read, at_out_meanwhile)] = seen
+    assert read != out, "the checks read the new file where it was written"
+    assert at_out_meanwhile == b"the earlier cut"
+    assert result.verification["passed"]
+    assert _packets(out) == [p for _, seg, _ in items for p in _packets(seg.path)]
