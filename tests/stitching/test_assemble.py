@@ -441,7 +441,8 @@ def test_the_output_is_put_in_place_only_once_checked(shots, tmp_path, monkeypat
     items = normalise_all(shots[:2], ["cut", "cut"], tmp_path / "seg")
     out = tmp_path / "out.mp4"
     out.write_bytes(b"the earlier cut")
-    verify_written = assemble_mod.verify_written
+    from stitching.written import verify_written
+
     seen: list[tuple[Path, bytes]] = []
 
     def checked(plan, path, written, loudness):
