@@ -33,7 +33,7 @@ from api import (
 from api.config import ApiSettings, load_api_settings
 from api.deps import ApiState, known_tenant, refuse_nul
 from api.errors import ErrorBody
-from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
+from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, SecurityHeadersMiddleware
 from api.ratelimit import build_limiter
 from api.schemas import JobCreate, VideoCreate
 from api.urls import Outbound, UrlPolicy
@@ -150,6 +150,7 @@ def create_app(
         tenant_of=lambda scope, key: known_tenant(state, scope, key),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     for module in ROUTED:
         app.include_router(module.router)
     docs.install(app)

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -96,6 +96,35 @@ class BodyLimitMiddleware:
 def _bearer(headers: Headers) -> str | None:
     scheme, _, token = headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class SecurityHeadersMiddleware:
+    """``X-Content-Type-Options: nosniff`` on every answer (an error that echoes input is never
+    sniffed as HTML); on the API docs pages, where keys are pasted into Swagger UI's "Authorize",
+    no framing (clickjacking) and no Referer. The review and dashboard pages set their own."""
+
+    FRAMELESS = ("/docs", "/redoc")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        frameless = str(scope.get("path", "")).startswith(self.FRAMELESS)
+
+        async def headed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                if frameless:
+                    headers.setdefault("x-frame-options", "DENY")
+                    headers.setdefault("content-security-policy", "frame-ancestors 'none'")
+                    headers.setdefault("referrer-policy", "no-referrer")
+            await send(message)
+
+        await self.app(scope, receive, headed)
 
 
 class _Claim:

@@ -215,3 +215,30 @@ def test_filtered_view_and_drill_down_on_a_phone(client, ctx, key, headers, live
     assert shots == [s["id"] for s in jobB["shots"]] == ["a", "c"]
     refused = dom.find(tag="td", **{"data-findings": ""})
     assert any("safety_refusal" in n["text"] for n in refused), "the refusal is explained"
+
+
+def test_a_to_date_that_is_no_date_is_left_out(ctx, key, live_url, chromium):
+    """``?to=garbage`` put the page in its error state ("Invalid time value")."""
+    _seed(ctx.db_url)
+    dom = Dom()
+    dom.feed(browse(chromium, f"{live_url}/dashboard?to=garbage#key={key}", "--dump-dom"))
+    assert dom.find(tag="body")[0]["data-state"] == "ready"
+
+
+def test_a_link_with_another_key_shows_the_tenant_it_acts_for_at_once(
+    ctx, key, live_url, chromium, tmp_path
+):
+    """A ``#key=`` link followed in the same tab replaced the stored key in silence, the old
+    tenant still on screen until the next refresh: the page's next action (a commit, a resolve)
+    ran as the link's tenant. It now loads again under it."""
+    from api import auth
+    from tests.api.browser import Chromium
+
+    other = auth.create_key(ctx.db_url, "globex")
+    status = "document.getElementById('status').textContent"
+    with Chromium(chromium, tmp_path / "chromium") as page:
+        page.goto(f"{live_url}/dashboard#key={key}")
+        page.wait_for(f"{status}.startsWith('tenant acme')", what="acme's dashboard")
+        page.eval(f"location.hash = 'key={other}'")
+        page.wait_for(f"{status}.startsWith('tenant globex')", timeout=20, what="globex's")
+        assert page.eval("location.hash") == "", "the key is taken out of the address"

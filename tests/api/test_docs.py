@@ -86,3 +86,24 @@ def test_swagger_ui_renders_offline(live_url, chromium):
     redoc.feed(_browse(chromium, f"{live_url}/redoc", offline, "--dump-dom", size=(1280, 900)))
     text = " ".join(n["text"] for n in redoc.nodes if n["tag"] == "body")
     assert "Storyboard jobs" in text, text[:300]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_the_docs_pages_cannot_be_framed(client, page):
+    """Swagger UI takes a bearer key in "Authorize": its page could be framed (clickjacking) and
+    sent no security header at all (browser audit)."""
+    answer = client.get(page)
+    assert answer.status_code == 200
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_answer_is_nosniff_and_the_pages_keep_their_own_policy(client, headers):
+    """A JSON error echoing input is never sniffed as HTML; the review page's own strict CSP is
+    left as it is."""
+    missing = client.get("/v1/jobs/%3Cimg%3E", headers=headers)
+    assert missing.headers["x-content-type-options"] == "nosniff"
+    page = client.get("/dashboard")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
