@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -77,6 +77,11 @@ def sibling(ref: str, suffix: str) -> str:
     """The reference of ``ref``'s sibling ``<stem>.<suffix>`` (a path or a URL alike)."""
     head, _, name = ref.rpartition("/")
     return f"{head}/{Path(name).stem}.{suffix}"
+
+
+class ForeignAssetError(ShotlineError):
+    """A stored reference outside this process's asset store: the deployment's processes do not
+    share one store (a server's mistake, not the caller's: 500, not 422)."""
 
 
 class AssetStore(Protocol):
@@ -162,7 +167,11 @@ class S3Store:
 
     def _split(self, ref: str) -> str:
         if not ref.startswith(f"{SCHEME}{self.bucket}/"):
-            raise InvalidInputError(f"{ref} is not in the asset store s3://{self.bucket}")
+            raise ForeignAssetError(
+                f"{PurePosixPath(ref).name} is not in the asset store s3://{self.bucket}: it was "
+                "stored by a process with another SHOTLINE_ASSET_STORE (every API process and "
+                "worker of a deployment must name the same store)"
+            )
         return ref[len(SCHEME) + len(self.bucket) + 1 :]
 
     def put(self, path: Path, scope: str, *, alone: bool = False) -> str:
@@ -202,6 +211,8 @@ class S3Store:
     def exists(self, ref: str) -> bool:
         if not ref.startswith(SCHEME):
             return Path(ref).is_file()
+        if not ref.startswith(f"{SCHEME}{self.bucket}/"):  # another bucket's: not in this store
+            return False
         if (self.cache / self._split(ref)).is_file():
             return True
         from botocore.exceptions import ClientError

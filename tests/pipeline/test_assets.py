@@ -9,7 +9,7 @@ import pytest
 
 from foundation.errors import InvalidInputError, NotFoundError
 from foundation.settings import Settings, get_settings
-from pipeline.assets import LocalStore, S3Store, sibling, store_for
+from pipeline.assets import ForeignAssetError, LocalStore, S3Store, sibling, store_for
 from tests import web
 
 
@@ -100,6 +100,19 @@ class TestS3:
         store = store_for(get_settings())
         assert store.local(str(clip)) == clip
         assert store.exists(str(clip))
+
+    def test_an_object_of_another_store_is_named_a_deployment_mistake(self, tmp_path, s3_bucket):
+        """A worker with another SHOTLINE_ASSET_STORE delivered into its own store: downloads
+        were refused as the caller's 422 "not in the asset store", naming no cause."""
+        store = store_for(get_settings())
+        foreign = "s3://another-bucket/deliveries/acme/job1/abc/output.mp4"
+        assert store.exists(foreign) is False  # a storyboard naming it is refused at planning
+        with pytest.raises(ForeignAssetError) as caught:
+            store.url(foreign, "output.mp4")
+        assert caught.value.status_code == 500
+        assert "output.mp4 is not in the asset store s3://" in caught.value.message
+        assert "another SHOTLINE_ASSET_STORE" in caught.value.message
+        assert "another-bucket" not in caught.value.message
 
 
 def test_an_asset_store_that_is_not_s3_is_refused():
