@@ -82,7 +82,9 @@ def _output_note(report: dict[str, Any]) -> str:
     if not report.get("output"):
         return ""
     files = report.get("files", {})
-    note = f"  output: {escape(str(report['output']))}"
+    note = f"  output: {escape(str(report.get('copied_to') or report['output']))}"
+    if report.get("copied_to"):
+        note += f" (copied from {escape(str(report['output']))})"
     for label, names in (
         ("edit", [n for n in files if n in EDIT]),
         ("captions", [n for n in files if n in CAPTIONS]),

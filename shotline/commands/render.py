@@ -110,6 +110,7 @@ def run_render(
     report = job_report(ctx.db_url, job_id)
     if report.get("output") and ctx.assets.remote:
         copy_delivered(ctx, str(report["output"]), output)
+        report["copied_to"] = str(output)  # the closing table names the file here, not the URL
     return report
 
 

@@ -33,6 +33,9 @@ def test_render_copies_the_delivery_from_the_bucket(tmp_path, s3_bucket):
     assert count_frames(out) == 24
     assert {p.name for p in tmp_path.glob("cut.*")} >= {"cut.mp4", "cut.plan.json", "cut.otio"}
     assert any(key.endswith("/cut.mp4") for key in s3_bucket.object_keys())
+    said = "".join(done.output.split())  # the caption may wrap anywhere in a long path
+    copied = f"output:{out}(copiedfroms3://{s3_bucket.name}/"
+    assert copied in said, "it named the bucket's object, not the file it wrote"
     job_id = done.output.split()[1]
     shown = CliRunner().invoke(app, ["jobs", "show", job_id, "--json"])
     assert shown.exit_code == 0, shown.output
