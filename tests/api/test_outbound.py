@@ -167,7 +167,10 @@ class TestTrickleDoesNotStallTheServer:
         assert trickle.hits == 40, "every POST downloaded its reference"
         assert len(probes) >= 5
         slowest = max(probes)
-        assert slowest < 0.5, f"{slowest:.3f} s at probe {probes.index(slowest)} of {len(probes)}"
+        # a loop the downloads stalled answers after their 2 s deadline; one probe on a loaded
+        # 2-core CI run beside the other workers' renders took 0.63 s (2026-12-07), 0.57 s before
+        assert slowest < 1.0, f"{slowest:.3f} s at probe {probes.index(slowest)} of {len(probes)}"
+        assert sorted(probes)[len(probes) // 2] < 0.25, f"the median probe: {sorted(probes)}"
         assert elapsed < 6, "each download ends at the 2 s total deadline, not per read"
         for answer in answers:
             assert answer.status_code == 422, answer.text
