@@ -3,7 +3,6 @@ the webhook delivery log."""
 
 from __future__ import annotations
 
-import glob
 import logging
 import shutil
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from foundation.money import MAX_BUDGET_USD
 from foundation.states import JOB_UNFINISHED, JobStatus
 from foundation.storyboard import Mode
 from pipeline import recovery
+from pipeline.assets import siblings
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
 from store import jobs
@@ -169,8 +169,7 @@ def delete(state: ApiState, job_id: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     state.ctx.assets.forget(f"{owner}/{job_id}")
     if output and not state.ctx.assets.remote:
-        out = Path(output)
-        for path in (out, *out.parent.glob(f"{glob.escape(out.stem)}.*")):
+        for path in siblings(Path(output)):
             path.unlink(missing_ok=True)
 
 

@@ -17,6 +17,7 @@ audio, edges, track and thumbnail, an output's variants, captions, edit files an
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import uuid
@@ -69,7 +70,9 @@ def is_remote(ref: str) -> bool:
 
 def siblings(path: Path) -> list[Path]:
     """``path`` and the files beside it named ``<its stem>.*``."""
-    found = sorted(p for p in path.parent.glob(f"{path.stem}.*") if p.is_file() and p != path)
+    found = sorted(
+        p for p in path.parent.glob(f"{glob.escape(path.stem)}.*") if p.is_file() and p != path
+    )
     return [path, *found]
 
 

@@ -285,8 +285,7 @@ def _render(
         measure = _loudness(plan, (parts, prepared), demuxed, work, options)
         early = pool.submit(_timed, timings, "loudness", measure)
         written = _timed(timings, "mux", lambda: mux(plan, files, parts, tmp, demuxed))
-        # read from the work folder, put at ``out`` once checked (a kill -9 meanwhile leaves the
-        # earlier file there, not an unverified one)
+        # read in the work folder, put at ``out`` once checked (a kill -9 leaves the earlier one)
         finished, subtitles = _sidecars(plan, (out, tmp), (cues, captions), pool, timings)
         playlist = pool.submit(_hls, tmp, out.with_name(f"{out.stem}_hls")) if hls else None
         loudness = early.result()

@@ -35,35 +35,30 @@ def fingerprint(board: Storyboard, mode: Mode, providers: str, output: Path) -> 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _unfinished_job(ctx: RunContext, print_: str) -> str | None:
+def _unfinished_job(
+    ctx: RunContext, print_: str | None = None, output: Path | None = None
+) -> str | None:
+    """The newest unfinished job of this render (its fingerprint ``print_``), or of any render
+    into ``output``."""
     from sqlalchemy import select
 
     from store.db import session_scope
     from store.models import Job
 
+    query = select(Job.id).where(Job.status.in_(JOB_UNFINISHED))
+    if print_ is not None:
+        query = query.where(Job.fingerprint == print_)
+    if output is not None:
+        query = query.where(Job.output_path == str(output.resolve()))
     with session_scope(ctx.db_url) as session:
-        return session.scalar(
-            select(Job.id)
-            .where(Job.fingerprint == print_, Job.status.in_(JOB_UNFINISHED))
-            .order_by(Job.created_at.desc())
-        )
+        return session.scalar(query.order_by(Job.created_at.desc()))
 
 
 def refuse_other_writer(ctx: RunContext, output: Path) -> None:
     """Refuse (exit 2, before any spend) a new render into ``output`` while an unfinished job of
     another storyboard or settings writes there: resumed later (``jobs resume``, ``serve``), it
     would write over this render's file, and its shots in flight would be paid for twice."""
-    from sqlalchemy import select
-
-    from store.db import session_scope
-    from store.models import Job
-
-    with session_scope(ctx.db_url) as session:
-        other = session.scalar(
-            select(Job.id)
-            .where(Job.output_path == str(output.resolve()), Job.status.in_(JOB_UNFINISHED))
-            .order_by(Job.created_at.desc())
-        )
+    other = _unfinished_job(ctx, output=output)
     if other is not None:
         raise InvalidInputError(
             f"job {other}, unfinished, renders into {output} from another storyboard or "
