@@ -2,7 +2,8 @@
 ``POST {base}/v1/text-to-speech/{voice_id}`` and the local voice, behind one ``speak``.
 
 Every client returns a WAV file's bytes: OpenAI is asked for ``response_format: wav``; ElevenLabs
-for ``output_format=pcm_44100`` (raw 16-bit mono PCM, wrapped here); the local voice writes WAV.
+for ``output_format=pcm_24000`` (raw 16-bit mono PCM, wrapped here; 44.1 kHz PCM is refused below
+the Pro plan, 24 kHz is served on every plan and carries speech whole); the local voice writes WAV.
 Wire rules (with sources) are in ``emulators/routes/_speech_rules.py``. Never retries: the tts
 stage's fallback chain does.
 """
@@ -17,8 +18,8 @@ from adapters.errors import RejectedInputError
 from adapters.voices import local_speech, pcm_wav
 
 BASE_URLS = {"openai": "https://api.openai.com/v1", "elevenlabs": "https://api.elevenlabs.io"}
-ELEVENLABS_FORMAT = "pcm_44100"
-ELEVENLABS_RATE = 44_100
+ELEVENLABS_FORMAT = "pcm_24000"
+ELEVENLABS_RATE = 24_000
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,11 @@ class Costs(Schema):
     budget_usd: Usd | None
     quoted_usd: Usd
     reserved_usd: Usd
-    settled_usd: Usd
+    settled_usd: Usd = Field(description="what the providers charged (GET /v1/costs settled_usd)")
+    spent_usd: Usd = Field(
+        description="what the job's attempts cost: provider charges plus judge fees, the sum of "
+        "its shots' cost_usd (GET /v1/costs spent_usd)"
+    )
 
 
 class JobRead(Schema):

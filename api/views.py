@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from foundation import money
 from foundation.errors import NotFoundError
 from foundation.states import SHOT_HAS_CLIP, AttemptStatus, JobStatus
 from pipeline.errors import redact_paths
-from pipeline.report import report_of
+from pipeline.report import costs_of, report_of
 from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
@@ -151,12 +150,7 @@ def job_view(db_url: str, job_id: str, tenant: str | None = None) -> dict[str, A
         "error_shot": report["error_shot"],
         "created_at": created,
         "updated_at": updated,
-        "costs": {
-            "budget_usd": report["budget_usd"],
-            "quoted_usd": money.to_json(quoted),
-            "reserved_usd": money.to_json(reserved),
-            "settled_usd": report["settled_usd"],
-        },
+        "costs": costs_of(report, quoted, reserved),
         "timings": stage_times,
         "verification": without_paths(report["verification"]),
         "webhook_url": webhook_url,

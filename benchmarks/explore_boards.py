@@ -307,7 +307,7 @@ def ledger_problem(db_url: str, job_id: str, report: dict[str, Any]) -> str | No
         reserved = session.get_one(Job, job_id).reserved_usd
     attempts = [a for s in report["shots"] for a in s["attempt_log"]]
     held = any(a["status"] == "submission_unknown" for a in attempts)
-    spent, costs = float(report["spent_usd"] or 0), float(report["settled_usd"] or 0)
+    spent, costs = float(report["spent_usd"] or 0), float(report["cost_usd"] or 0)
     budget = report.get("budget_usd")
     if abs(spent - costs) > 0.005:
         return f"spent {spent:.4f} but the attempts cost {costs:.4f}"

@@ -79,6 +79,22 @@ def begin_in(ctx: RunContext, session: Session, shot: Shot) -> tuple[Attempt | N
     return attempt, step.delay_s if attempt is not None else 0.0
 
 
+def reserve_or_refuse(
+    session: Session, owner_id: str, attempt: Attempt, shot: Shot, refusal: str, **event: Any
+) -> bool:
+    """Reserve the opened ``attempt``'s quote against ``owner_id``'s budget (a job, or a draft's
+    owner); when it does not fit, the attempt fails ``over_budget`` with ``refusal``, the one
+    error kind by which ``render`` and ``commit`` exit 3 (every kind of try opens through here)."""
+    if ledger.reserve(session, owner_id, attempt):
+        return True
+    attempt.error_kind, attempt.error = "over_budget", refusal
+    attempt_to(
+        session, attempt, AttemptStatus.FAILED, shot=shot,
+        error_kind="over_budget", error=refusal, **event,
+    )  # fmt: skip
+    return False
+
+
 def _open_next(
     ctx: RunContext,
     session: Session,
@@ -106,19 +122,9 @@ def _open_next(
         quoted_usd=attempt.quoted_usd,
         reason=reason,
     )
-    if not ledger.reserve(session, job.id, attempt):
-        attempt.error_kind = "over_budget"
-        attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
-        attempt_to(
-            session,
-            attempt,
-            AttemptStatus.FAILED,
-            shot=shot,
-            model=attempt.model_id,
-            error_kind=attempt.error_kind,
-            error=attempt.error,
-        )
-        _fail_shot(session, job, shot, attempt.error, stage="reserve")
+    refusal = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
+    if not reserve_or_refuse(session, job.id, attempt, shot, refusal, model=attempt.model_id):
+        _fail_shot(session, job, shot, refusal, stage="reserve")
         return None
     if shot.status != ShotStatus.RENDERING:
         shot_to(session, shot, ShotStatus.RENDERING, attempt=attempt.number)

@@ -178,10 +178,8 @@ def _open(ctx: RunContext, shot_pk: int, label: str, candidate: RouteCandidate) 
             request=request,
         )  # fmt: skip
         attempt_opened(session, attempt, shot, stage=STAGE, variant=label, model=attempt.model_id)
-        if not ledger.reserve(session, job.id, attempt):
-            attempt.error_kind = "over_budget"
-            attempt.error = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
-            attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=STAGE)
+        refusal = f"reserving ${attempt.quoted_usd:.2f} would pass the job budget"
+        if not attempts.reserve_or_refuse(session, job.id, attempt, shot, refusal, stage=STAGE):
             return False
         if reused is not None and mine is not None:
             _reuse(session, job.id, attempt, shot, reused, mine)

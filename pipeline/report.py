@@ -1,8 +1,9 @@
 """The job report: one JSON-serialisable summary that the CLI prints and the API returns.
 
 A shot's ``cost_usd`` is ``ledger.figures.spent`` of its attempts (provider charges plus judge
-fees), and the job's ``settled_usd`` is the exact sum of its shots' costs. Money is in JSON numbers
-of at most six decimals (``foundation.money``)."""
+fees), and the job's ``cost_usd`` is the exact sum of its shots' costs (and the music bed's); its
+``settled_usd`` is ``figures.settled``, the provider charges alone, as ``GET /v1/costs`` counts them.
+Money is in JSON numbers of at most six decimals (``foundation.money``)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,14 @@ def _spend(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
     """What the attempts cost in all (``figures.spend_of`` of their cost records)."""
     return money.total(
         figures.spend_of(records[a.id]) if a.id in records else money.usd(a.settled_usd)
+        for a in attempts
+    )
+
+
+def _settled(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
+    """What the attempts' providers charged (``figures.settled``: no judge fees)."""
+    return money.total(
+        figures.settled([records[a.id]]) if a.id in records else money.usd(a.settled_usd)
         for a in attempts
     )
 
@@ -255,7 +264,10 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
     music = _pre_stage(bed, "music")
     reused = reused_of(rows, sheets, [e.shot_key or "" for e in cached], saved_videos, music)
     return _job_fields(job) | {
-        "settled_usd": money.to_json(money.total(costs)),
+        "cost_usd": money.to_json(money.total(costs)),
+        "settled_usd": money.to_json(
+            _settled([a for tried in (bed, *attempts.values()) for a in tried], records)
+        ),
         "cached_shots": [e.shot_key for e in cached],
         # what reusing stored outputs saved in all: videos, sheets, keyframes, tts lines, the bed
         "saved_usd": reused["saved_usd"],
@@ -263,6 +275,18 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
         "reused": reused,
         "music": music,
         "shots": rows,
+    }
+
+
+def costs_of(report: dict[str, Any], quoted: Any, reserved: Any) -> dict[str, Any]:
+    """A job's ``costs`` block, as ``GET /v1/jobs/{id}`` and ``jobs show --json`` give it:
+    ``spent_usd`` and ``settled_usd`` as ``GET /v1/costs`` defines them (``ledger.figures``)."""
+    return {
+        "budget_usd": report["budget_usd"],
+        "quoted_usd": money.to_json(quoted),
+        "reserved_usd": money.to_json(reserved),
+        "settled_usd": report["settled_usd"],
+        "spent_usd": report["cost_usd"],
     }
 
 

@@ -11,7 +11,6 @@ once (``BudgetExceededError``) instead of failing the job later.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -31,12 +30,12 @@ from pipeline import continuity
 from pipeline.context import RunContext
 from pipeline.planning import route, route_record
 from pipeline.refusals import shot_path
-from pipeline.requests import build_request, shot_spec
+from pipeline.requests import request_record
 from pipeline.transitions import attempt_opened, job_to, shot_to
 from store import jobs
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
-from store.records import ShotRoute, StoredRequest
+from store.records import ShotRoute
 
 
 def _edited_storyboard(
@@ -116,20 +115,16 @@ def _with_followers(session: Session, job: Job, shot_key: str) -> list[str]:
     return [by_pk[pk].key for pk in sorted(chosen, key=lambda pk: by_pk[pk].position)]
 
 
-def _open_attempt(
-    session: Session, job: Job, shot: Shot, spec: dict[str, Any], number: int
-) -> Attempt:
-    route = ShotRoute.from_json(shot.route)
-    candidate = route.primary
+def _open_attempt(ctx: RunContext, session: Session, job: Job, shot: Shot, number: int) -> Attempt:
+    candidate = ShotRoute.from_json(shot.route).primary
     assert candidate is not None  # the shot was just routed
-    request = build_request(spec, candidate, route)
     attempt = Attempt(
         shot_id=shot.id,
         number=number,
         model_id=candidate.model_id,
         provider=candidate.provider,
         quoted_usd=candidate.quote_usd,
-        request=StoredRequest.from_json(asdict(request)).to_json(),
+        request=request_record(ctx, session, job, shot, candidate, number),
     )
     attempt_opened(
         session,
@@ -217,5 +212,5 @@ def rerender_shot(
             edit: dict[str, Any] = {"prompt_changed": key in edited and prompt is not None}
             edit |= {"attempt": number} | ({} if key == first else {"follows": first})
             _reset(session, shot, (decisions[key], variants), edit)
-            opened.append(_open_attempt(session, job, shot, shot_spec(job, key), number).id)
+            opened.append(_open_attempt(ctx, session, job, shot, number).id)
         return opened[0]

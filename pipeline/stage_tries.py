@@ -18,7 +18,7 @@ from adapters.errors import NO_JOB_ID, ProviderError
 from foundation.states import ATTEMPT_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from pipeline import admission
-from pipeline.attempts import fail_shot_in
+from pipeline.attempts import fail_shot_in, reserve_or_refuse
 from pipeline.cache import own_copy, reused_path
 from pipeline.context import RunContext
 from pipeline.policy import MAX_SAME_MODEL, RETRY_SAME, backoff_s
@@ -141,9 +141,8 @@ def open_try(
             provider=candidate.provider, quoted_usd=quote, request=request,
         )  # fmt: skip
         attempt_opened(session, attempt, shot, stage=stage, model=candidate.model_id)
-        if not ledger.reserve(session, owner.id, attempt):
-            attempt.error = f"the {stage} quote does not fit the budget"
-            attempt_to(session, attempt, AttemptStatus.FAILED, shot=shot, stage=stage)
+        refusal = f"the {stage} quote does not fit the budget"
+        if not reserve_or_refuse(session, owner.id, attempt, shot, refusal, stage=stage):
             return None
         return attempt.id
 

@@ -50,7 +50,7 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         caption += f"  error: {escape(str(report['error']))}"
     bed = report.get("music")  # the job's music stage: one row of its own
     parts = [shot["cost_usd"] for shot in report["shots"]] + ([bed["cost_usd"]] if bed else [])
-    rounding = rounding_note(parts, report["settled_usd"])
+    rounding = rounding_note(parts, report["cost_usd"])
     if rounding:
         caption += f"  ({rounding})"
     rows = [
@@ -69,7 +69,7 @@ def report_table(report: dict[str, Any], width: int | None = None) -> Table:
         said = "reused from the cache" if bed["reused"] else (bed.get("note") or "")
         rows.append(["(music)", str(bed["model"]), str(bed["tries"]), str(bed["status"]), "",
                      cents(bed["cost_usd"]), said])  # fmt: skip
-    rows.append(["[bold]total[/]", "", "", "", "", f"[bold]{cents(report['settled_usd'])}[/]", ""])
+    rows.append(["[bold]total[/]", "", "", "", "", f"[bold]{cents(report['cost_usd'])}[/]", ""])
     title = escape(str(report["title"]))  # the storyboard's words, not markup
     return fit_table(_report_columns(), rows, width, title=title, caption=caption).table
 

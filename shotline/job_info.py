@@ -16,7 +16,7 @@ from foundation.errors import InvalidInputError, NotFoundError, Problem
 from foundation.states import SHOT_HAS_CLIP, JobStatus
 from ledger import aggregates
 from ledger.aggregates import CostFilter
-from pipeline.report import job_report
+from pipeline.report import costs_of, job_report
 from store import jobs
 from store.db import session_scope
 from store.models import Job
@@ -159,12 +159,7 @@ def detail(db_url: str, job_id: str) -> dict[str, Any]:
         **{key: report[key] for key in ("title", "status", "stage", "mode", "providers")},
         **{key: report[key] for key in ("emulated", "error", "error_shot", "verification")},
         **facts,
-        "costs": {
-            "budget_usd": report["budget_usd"],
-            "quoted_usd": money.to_json(quoted),
-            "reserved_usd": facts["reserved_usd"],
-            "settled_usd": report["settled_usd"],
-        },
+        "costs": costs_of(report, quoted, facts["reserved_usd"]),
         "outputs": outputs(report["output"]) if delivered else {},
         "shots": shots,
     }

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulators.routes._speech_rules import elevenlabs_plan_refusal
+
 FORMATS = (
     "auto", "mp3_48000_128", "mp3_48000_192", "mp3_48000_240", "mp3_48000_320", "mp3_22050_32",
     "mp3_24000_48", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128",
@@ -47,6 +49,8 @@ def refusal(body: dict[str, Any], query: dict[str, str]) -> tuple[int, dict[str,
     fmt = query.get("output_format", "auto")
     if fmt not in FORMATS:
         return 422, _invalid(("query", "output_format"), "Input should be one of the formats")
+    if (gated := elevenlabs_plan_refusal(fmt)) is not None:
+        return gated
     prompt, plan = body.get("prompt"), body.get("composition_plan")
     if prompt is not None and plan is not None:
         return 422, _invalid(

@@ -30,6 +30,16 @@ Sources (read 2026-12-04):
   FastAPI-shaped ``detail`` list for a bad query or body value, and the per-model character limits
   (hail-hq ``costs/tts.json``: 10,000 for eleven_multilingual_v2, 40,000 for eleven_flash_v2_5;
   5,000 for eleven_v3 from a 3P integrator's table): UNCERTAIN.
+- [EL-PLAN] 44.1 kHz PCM and WAV need the Pro plan: "PCM and WAV formats with 44.1kHz sample rate
+  requires you to be subscribed to Pro tier or above" (``output_format`` in [SDK-EL]
+  ``raw_client.py`` ``convert``, and elevenlabs.io/docs/api-reference/text-to-speech/convert as
+  quoted in maximhq/bifrost#7237, 2026). Below it the answer is 403 ``{"detail": {"type":
+  "authorization_error", "code": "subscription_required", "message": "Output format 'pcm_44100'
+  is only available on the Pro tier and above.", "status": "output_format_not_allowed"}}`` (live
+  Creator-plan captures quoted in public code, find_string 2026-12-07; ENTERPILOT/GoModel#787,
+  2026-08-27: ``pcm_24000`` and ``pcm_16000`` 200, ``pcm_44100`` 403). The emulated account is on
+  a plan below Pro (Creator), as most are; whether ``pcm_48000``/``wav_48000`` are gated too is
+  UNCERTAIN (the docs name 44.1 kHz only): they are served.
 - The answer's bytes per ``output_format`` (``elevenlabs_audio``): mp3 as MPEG audio
   (audio/mpeg), ``wav_*`` as a RIFF WAV file, ``opus_*`` as Ogg Opus, ``pcm_*`` raw 16-bit
   little-endian mono, ``ulaw_8000`` / ``alaw_8000`` raw G.711 bytes; the content types other than
@@ -126,6 +136,20 @@ def _stream_refusal(stream: Any, model: str) -> tuple[str, str, str | None] | No
     return None
 
 
+PRO_PLAN_FORMATS = ("pcm_44100", "wav_44100")  # [EL-PLAN]
+
+
+def elevenlabs_plan_refusal(fmt: str) -> tuple[int, dict[str, Any]] | None:
+    """The emulated (Creator) account's refusal of a format sold with the Pro plan ([EL-PLAN]);
+    text-to-speech and music answer it alike."""
+    if fmt not in PRO_PLAN_FORMATS:
+        return None
+    message = f"Output format '{fmt}' is only available on the Pro tier and above."
+    detail = {"type": "authorization_error", "code": "subscription_required",
+              "message": message, "status": "output_format_not_allowed"}  # fmt: skip
+    return 403, {"detail": detail}
+
+
 def elevenlabs_refusal(
     body: dict[str, Any], query: dict[str, str]
 ) -> tuple[int, dict[str, Any]] | None:
@@ -133,6 +157,8 @@ def elevenlabs_refusal(
     fmt = query.get("output_format", "mp3_44100_128")
     if fmt not in ELEVENLABS_FORMATS:
         return 422, _invalid(("query", "output_format"), fmt, "Input should be one of the formats")
+    if (gated := elevenlabs_plan_refusal(fmt)) is not None:
+        return gated
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         return 422, _invalid(("body", "text"), text, "Field required")

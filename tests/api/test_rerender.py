@@ -8,10 +8,12 @@ from sqlalchemy import select
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError
 from foundation.storyboard import parse_storyboard
 from pipeline.planning import create_job
+from pipeline.requests import request_record
 from pipeline.rerender import rerender_shot
 from pipeline.runner import JobRunner
 from store.db import session_scope
 from store.models import Attempt, Job, Shot
+from store.records import ShotRoute
 from tests.api.conftest import tiny_board, wait_for_job
 
 
@@ -78,6 +80,12 @@ class TestRerenderService:
             assert [(a.number, a.status) for a in attempts] == [(1, "accepted"), (2, "reserved")]
             assert attempts[-1].id == attempt_id
             assert (attempts[-1].request or {})["prompt"] == "a new prompt"
+            # the one builder of a shot's attempts: its client reference (Kling's
+            # external_task_id, so a lost create is not billed twice) as every attempt has
+            route = ShotRoute.from_json(shot.route).primary
+            assert route is not None
+            assert attempts[-1].request == request_record(ctx, session, job, shot, route, 2)
+            assert attempts[-1].request["extra"]["attempt_key"] == f"{job_id}-shot1-2"
         runner.submit(job_id)
         assert runner.wait(job_id, timeout=60) == "delivered"
 

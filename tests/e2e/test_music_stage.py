@@ -67,7 +67,7 @@ def test_the_composed_bed_plays_under_silent_shots_and_is_reused_for_nothing(tmp
     assert bed["cost_usd"] == pytest.approx(3 * 0.30 / 60)  # the API's 3 s minimum, cut to 2 s
     live = spend_so_far(get_settings().db_url, report["job"])  # what the live progress shows
     assert live[MUSIC_KEY] == pytest.approx(bed["cost_usd"])
-    assert sum(live.values()) == pytest.approx(report["settled_usd"])
+    assert sum(live.values()) == pytest.approx(report["cost_usd"])
     samples = read_mono(out)
     assert len(samples) == pytest.approx(2 * RATE, abs=RATE * 0.05)
     for half in np.array_split(samples[int(0.1 * RATE) : int(1.9 * RATE)], 2):
@@ -82,5 +82,5 @@ def test_the_composed_bed_plays_under_silent_shots_and_is_reused_for_nothing(tmp
     again, second, _ = render(cli, tmp_path, "second")
     assert second["status"] == "delivered", second.get("error")
     assert (second["music"]["reused"], second["music"]["cost_usd"]) == (True, 0.0)
-    assert second["settled_usd"] == pytest.approx(0.0)  # the shots are reused too
+    assert second["cost_usd"] == pytest.approx(0.0)  # the shots are reused too
     assert level_db(read_mono(again)[int(0.1 * RATE) : int(1.9 * RATE)]) > -30

@@ -39,6 +39,12 @@ def sdk_compose(
 GOOD = {"prompt": "slow synth pulse", "music_length_ms": 3000, "model_id": "music_v1"}
 
 
+def test_a_pro_plan_format_is_refused_to_the_emulated_account(emulator):
+    answer = sdk_compose(emulator, GOOD, output_format="pcm_44100")
+    assert answer.status_code == 403
+    assert answer.json()["detail"]["code"] == "subscription_required"
+
+
 @pytest.mark.parametrize(
     ("change", "query", "loc"),
     [

@@ -124,10 +124,30 @@ def test_elevenlabs_refusals_carry_its_status_and_body(emulator):
     assert (missing.status_code, missing.json()["detail"]["status"]) == (404, "voice_not_found")
 
 
+@pytest.mark.parametrize("output_format", ["pcm_44100", "wav_44100"])
+def test_elevenlabs_44k_pcm_is_refused_below_the_pro_plan(emulator, output_format):
+    """The emulated account is below Pro, as most are: shotline asked every line as pcm_44100,
+    which such an account refuses (403), so every ElevenLabs voice failed there."""
+    answer = eleven(emulator, {"text": "We leave at dawn."}, output_format=output_format)
+    assert answer.status_code == 403
+    detail = answer.json()["detail"]
+    assert (detail["code"], detail["status"]) == (
+        "subscription_required",
+        "output_format_not_allowed",
+    )
+    assert detail["message"] == (
+        f"Output format '{output_format}' is only available on the Pro tier and above."
+    )
+    assert (
+        eleven(emulator, {"text": "We leave at dawn."}, output_format="pcm_24000").status_code
+        == 200
+    )
+
+
 @pytest.mark.parametrize(
     ("output_format", "container", "codec", "rate"),
     [
-        ("wav_44100", "wav", "pcm_s16le", 44_100),  # the registry's wav_44100 (SDK 2.59.0)
+        ("wav_24000", "wav", "pcm_s16le", 24_000),  # wav_* since SDK 2.59.0
         ("mp3_24000_48", "mp3", "mp3", 24_000),
         ("opus_48000_64", "ogg", "opus", 48_000),
     ],

@@ -19,7 +19,7 @@ from pipeline.planning import create_job, route
 from pipeline.policy import MAX_SAME_MODEL
 from shotline.emulated import use_emulator
 from store.db import session_scope
-from store.models import Attempt, Shot
+from store.models import Attempt, Job, Shot
 from tests.pipeline.conftest import shot, tiny_board
 
 MARA = {"id": "mara", "description": "woman, red raincoat"}
@@ -263,3 +263,20 @@ def test_a_keyframe_no_model_draws_fails_the_shot_before_its_video_is_paid_for(
         # the only image model's MAX_SAME_MODEL tries (a provider failure may not come again)
         assert (b.status, stages) == ("failed", ["sheet"] * MAX_SAME_MODEL)
         assert (b.error or "").startswith("sheet: local/keyframe: local: the drawing failed")
+
+
+def test_a_stage_quote_past_the_budget_fails_its_try_over_budget(tmp_path):
+    """The kind ``render`` exits 3 on: a sheet's try refused by the budget said only its error,
+    so a job that failed there exited 4 as a failed render."""
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        shot_pk = keyframed_shot(ctx, tmp_path)
+        with session_scope(ctx.db_url) as session:
+            job = session.get_one(Job, session.get_one(Shot, shot_pk).job_id)
+            job.budget_usd, job.spent_usd = 1.0, 1.0
+        sheet_stage.draw(ctx, shot_pk)
+    with session_scope(ctx.db_url) as session:
+        tries = session.scalars(select(Attempt).where(Attempt.shot_id == shot_pk)).all()
+        seen = [(a.stage, a.status, a.error_kind, a.error) for a in tries]
+    assert seen[0] == ("sheet", "failed", "over_budget", "the sheet quote does not fit the budget")

@@ -11,6 +11,7 @@ def _report(**extra: object) -> dict[str, object]:
         "status": "delivered",
         "output": "/out/film.mp4",
         "shots": [],
+        "cost_usd": 0.0,
         "settled_usd": 0.0,
         **extra,
     }

@@ -68,6 +68,7 @@ def demo_report() -> dict[str, Any]:
         "status": "delivered",
         "output": "/x/teaser.mp4",
         "emulated": True,
+        "cost_usd": 1.54,
         "settled_usd": 1.54,
         "shots": shots,
     }
