@@ -1,4 +1,6 @@
-"""A named ElevenLabs voice (``elevenlabs:<voice_id>``), checked at planning before any spend.
+"""A line's ElevenLabs voice, checked at planning before any spend: a named one
+(``elevenlabs:<voice_id>``), and the stock voice a description maps to when ElevenLabs is the only
+model that could speak the line.
 
 Which voice ids an ElevenLabs account has is known only to ElevenLabs (custom and library voices
 belong to one account), so a plan that routes a line to ElevenLabs asks its free voice lookup
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderError
 from adapters.voice_lookup import BASE_URL, VoiceAnswer, lookup_elevenlabs_voice
-from adapters.voices import named_voice
+from adapters.voices import choose_voice, named_voice
 from foundation.errors import InvalidInputError, Problem
 from foundation.storyboard import Storyboard
 from pipeline.context import RunContext
@@ -119,21 +121,38 @@ def refuse_unknown_voices(
     account = account_of(ctx)
     problems: dict[str, Problem] = {}
     for line in lines_of(board):
-        named = named_voice(line.voice)
         decision = decisions.get(line.shot_id)
-        if account is None or named is None or named[0] != PROVIDER or decision is None:
+        voice_id = _voice_to_check(line.voice, decision)
+        if account is None or voice_id is None or line.voice_path in problems:
             continue
-        if line.voice_path in problems or all(c.provider != PROVIDER for c in decision.chain):
-            continue
-        found = lookups.answer(tenant, account, named[1])
+        found = lookups.answer(tenant, account, voice_id)
         if isinstance(found, VoiceAnswer) and not found.known:
+            mapped = "" if named_voice(line.voice) else f", the stock voice {line.voice!r} maps to,"
             message = (
-                f"ElevenLabs has no voice {named[1]!r} on this account (it answered: "
+                f"ElevenLabs has no voice {voice_id!r} on this account{mapped} (it answered: "
                 f"{found.message}); shot {line.shot_id} would be voiced by it"
-            )
+                + ("" if not mapped else "; name one of the account's voices as "
+                   "'elevenlabs:<voice_id>'")
+            )  # fmt: skip
             problems[line.voice_path] = Problem(line.voice_path, message)
     if problems:
         raise InvalidInputError(
             "some voices do not exist; nothing was reserved or sent to a provider",
             list(problems.values()),
         )
+
+
+def _voice_to_check(description: str, decision: StageDecision | None) -> str | None:
+    """The ElevenLabs voice id a line's chain would end on: a named ``elevenlabs:<voice_id>``
+    when ElevenLabs is in the chain, or the stock voice a description maps to when ElevenLabs is
+    the chain's only voice (no other model would speak it when the account lacks that voice:
+    ElevenLabs retires its legacy premade voices, UNCERTAIN, so an account may have none)."""
+    if decision is None or all(c.provider != PROVIDER for c in decision.chain):
+        return None
+    named = named_voice(description)
+    if named is not None:
+        return named[1] if named[0] == PROVIDER else None
+    if any(c.provider != PROVIDER for c in decision.chain):
+        return None
+    choice = choose_voice(PROVIDER, (), description, False)
+    return choice.voice if choice is not None else None

@@ -93,14 +93,20 @@ def _from_aspects(caps: Mapping[str, Any], frame_w: int, frame_h: int) -> ImageT
 
 
 def _from_any(caps: Mapping[str, Any], frame_w: int, frame_h: int) -> ImageTarget:
-    shrink = 1.0
+    """The frame's size, shrunk under ``max_side`` and ``max_megapixels`` or grown to
+    ``min_megapixels`` (gpt-image-2 refuses under 655,360 pixels: a 720x720 sheet is drawn at
+    816x816 and scaled down), each side then a multiple of ``size_multiple``."""
+    factor = 1.0
     if caps.get("max_side"):
-        shrink = min(shrink, caps["max_side"] / max(frame_w, frame_h))
+        factor = min(factor, caps["max_side"] / max(frame_w, frame_h))
     if caps.get("max_megapixels"):
-        shrink = min(shrink, math.sqrt(caps["max_megapixels"] * 1e6 / (frame_w * frame_h)))
+        factor = min(factor, math.sqrt(caps["max_megapixels"] * 1e6 / (frame_w * frame_h)))
+    if caps.get("min_megapixels"):
+        factor = max(factor, math.sqrt(caps["min_megapixels"] * 1e6 / (frame_w * frame_h)))
     step = int(caps.get("size_multiple") or 1)
-    w = max(step, math.floor(frame_w * shrink / step) * step)
-    h = max(step, math.floor(frame_h * shrink / step) * step)
+    rounded = math.ceil if factor > 1 else math.floor
+    w = max(step, rounded(frame_w * factor / step) * step)
+    h = max(step, rounded(frame_h * factor / step) * step)
     crop = crop_loss(w / h, frame_w / frame_h)
     return ImageTarget(w, h, size=f"{w}x{h}", crop=crop, scale=_scale(w, h, frame_w, frame_h))
 

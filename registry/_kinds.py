@@ -216,8 +216,8 @@ class ImageCaps(_Raw):
     """What an image model draws and reads. ``api``: the wire protocol its client speaks
     (``adapters.images``). A model names its output either by exact ``sizes`` (WIDTHxHEIGHT the
     API accepts), by ``aspect_ratios`` (the API picks the pixels: ``size_for_aspect`` says which),
-    or takes ``any_size`` up to ``max_side`` a side and ``max_megapixels``, both sides a multiple
-    of ``size_multiple``. ``reference_images``: how many conditioning
+    or takes ``any_size`` up to ``max_side`` a side, between ``min_megapixels`` and
+    ``max_megapixels``, both sides a multiple of ``size_multiple``. ``reference_images``: how many conditioning
     images one request takes (0: text-to-image only). ``tokens_per_image`` /
     ``tokens_per_reference``: the output and input tokens one ~1 MP image costs on a
     token-priced model, for quotes before the answer reports the real usage."""
@@ -229,6 +229,7 @@ class ImageCaps(_Raw):
     size_multiple: int = Field(default=1, ge=1)  # any_size: both sides divisible by this
     max_side: int | None = Field(default=None, ge=16)
     max_megapixels: float | None = Field(default=None, gt=0)
+    min_megapixels: float | None = Field(default=None, gt=0)  # any_size: a smaller frame is drawn up to it
     max_aspect: float | None = Field(default=None, ge=1)  # any_size: long side / short side
     reference_images: int = Field(default=0, ge=0)
     max_prompt_chars: int | None = Field(default=None, ge=1)

@@ -22,9 +22,14 @@ Rules and sources (checked 2026-12-05):
 - Error envelope and wording: as ``_openai_rules`` (``invalid_value``, "Missing required
   parameter"); the string/integer bound messages are the API's generic validation wording
   (``string_above_max_length``, ``integer_above_max_value``), UNCERTAIN for this endpoint.
-- [3P] a refused prompt: 400 ``{"error": {"message": "Your request was rejected as a result of our
-  safety system. ...", "type": "user_error", "code": "moderation_blocked"}}`` (an image gateway
-  mirroring OpenAI's body, found with find_string 2026-12-05; many clients match the message).
+- [GUIDE] OpenAI's image-generation guide (developers.openai.com/api/docs/guides/image-generation,
+  a stored copy read 2026-12-07), "Size and quality options": gpt-image-2's "Total pixels must be
+  at least 655,360 and no more than 8,294,400" (the SDK names no floor: "the model's current pixel
+  and edge limits"); "Handling blocked requests": ``error.type = "image_generation_user_error"``,
+  ``error.code = "moderation_blocked"`` and an optional ``error.moderation_details``
+  (``moderation_stage``: input | output | unknown, ``categories``). The message is [3P]'s "Your
+  request was rejected as a result of our safety system. ..." (an image gateway mirroring OpenAI's
+  body, find_string 2026-12-05); the wording of the too-few-pixels refusal is UNCERTAIN.
 - Output tokens (1024x1024 low 272, medium 1056, high 4160; 1536 sizes 1.5x): the OpenAI
   community pricing thread (see registry/models.yaml); reference images cost
   ``REFERENCE_TOKENS`` each here (UNCERTAIN: the API's image-token count is not published).
@@ -69,6 +74,7 @@ LEGACY_FIELDS = ("response_format", "style")  # "Unsupported for GPT image model
 SHUT_DOWN = ("gpt-image-1", "dall-e-2", "dall-e-3")
 SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 MAX_PIXELS = 3840 * 2160
+MIN_PIXELS = 655_360  # [GUIDE]
 QUALITIES = ("low", "medium", "high", "auto")
 FORMATS = ("png", "jpeg", "webp")
 MAX_PROMPT = 32_000
@@ -82,6 +88,14 @@ SAFETY = (
     "Your request was rejected as a result of our safety system. Your request may contain "
     "content that is not allowed by our safety system."
 )
+
+
+def _blocked() -> JSONResponse:
+    """A prompt the safety system refused ([GUIDE]): refused at its input."""
+    error = {"message": SAFETY, "type": "image_generation_user_error", "param": None,
+             "code": "moderation_blocked",
+             "moderation_details": {"moderation_stage": "input", "categories": ["violence"]}}  # fmt: skip
+    return JSONResponse({"error": error}, status_code=400)
 
 
 def _auth(request: Request) -> Response | None:
@@ -134,6 +148,8 @@ def _size(value: Any, any_size: bool) -> str:
         why = "the aspect ratio must be between 1:3 and 3:1"
     elif max(width, height) > 3840 or width * height > MAX_PIXELS:
         why = "the maximum supported resolution is 3840x2160"
+    elif width * height < MIN_PIXELS:
+        why = f"the total pixel count must be at least {MIN_PIXELS:,}"
     else:
         return value
     raise rules.Refused(f"Invalid size '{value}': {why}.", "size", "invalid_value")
@@ -193,7 +209,7 @@ async def _answer(
     if gated.response is not None:
         return gated.response
     if gated.refused:
-        return rules.invalid_request(400, SAFETY, code="moderation_blocked")
+        return _blocked()
     width, _, height = checked["size"].partition("x")
     mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[checked["format"]]
     images = [

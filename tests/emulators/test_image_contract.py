@@ -20,7 +20,9 @@ from registry import LifecycleStatus, ModelKind, image_target, load_registry
 TODAY = date(2026, 12, 5)
 REF = Reference(encode(np.full((16, 16, 3), 60, np.uint8)), "image/png")
 PATHS = {"openai": "/openai/v1", "fal": "/fal", "gemini": "/google/v1beta"}
-FRAMES = ((1280, 720), (720, 1280), (1920, 1080))
+# with a sheet's square at the default size and a small frame: gpt-image-2 refuses under 655,360
+# pixels, and both were asked below it
+FRAMES = ((1280, 720), (720, 1280), (1920, 1080), (720, 720), (854, 480))
 
 
 def _cases() -> list[tuple[str, tuple[int, int]]]:

@@ -42,7 +42,7 @@ def test_openai_images_generate_and_edit(emulator: EmulatorHandle):
     assert made.usage is not None
     assert made.usage.output_tokens > 0
     refs = [("a.png", io.BytesIO(RED), "image/png"), ("b.png", io.BytesIO(RED), "image/png")]
-    edited = client.images.edit(model="gpt-image-2", image=refs, prompt="mara", size="256x256")
+    edited = client.images.edit(model="gpt-image-2", image=refs, prompt="mara", size="816x816")
     assert edited.data
     assert edited.data[0].b64_json
     assert edited.usage is not None

@@ -61,6 +61,8 @@ class TestOpenAIImages:
             ({"size": "1000x700"}, "size", "invalid_value"),
             ({"size": "3840x1024"}, "size", "invalid_value"),
             ({"size": "4096x2304"}, "size", "invalid_value"),
+            ({"size": "800x800"}, "size", "invalid_value"),  # 640,000 pixels: under 655,360
+            ({"size": "720x720"}, "size", "invalid_value"),
             ({"n": 11}, "n", "integer_above_max_value"),
             ({"n": 0}, "n", "integer_below_min_value"),
             ({"prompt": "x" * 32_001}, "prompt", "string_above_max_length"),
@@ -140,11 +142,14 @@ class TestOpenAIImages:
         sent = {"model": "gpt-image-2", "prompt": "a forbidden thing"}
         answer = post(emu, "/openai/v1/images/generations", json=sent, headers=OPENAI)
         assert (answer.status_code, answer.json()["error"]["code"]) == (400, "moderation_blocked")
+        error = answer.json()["error"]
+        assert error["type"] == "image_generation_user_error"
+        assert error["moderation_details"]["moderation_stage"] in ("input", "output", "unknown")
         client = build_image_client(
             "openai_images", "openai", api_key="sk-test", base_url=f"{emu.base_url}/openai/v1"
         )
         with pytest.raises(SafetyRefusalError):
-            client.generate(ImageRequest("gpt-image-2", "a forbidden thing", size="256x256"))
+            client.generate(ImageRequest("gpt-image-2", "a forbidden thing", size="816x816"))
         with pytest.raises(RejectedInputError, match="1000x700"):
             client.generate(ImageRequest("gpt-image-2", "a fox", size="1000x700"))
 
@@ -312,7 +317,7 @@ API_CASES = [
         "openai",
         "/openai/v1",
         "sk-revoked",
-        ImageRequest("gpt-image-2", "{}", size="256x256"),
+        ImageRequest("gpt-image-2", "{}", size="816x816"),
     ),
     (
         "fal_queue",

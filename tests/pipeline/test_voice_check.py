@@ -155,3 +155,34 @@ def test_a_live_lookup_goes_to_elevenlabs_with_the_configured_key_only(tmp_path)
     assert (account.base_url, account.api_key) == ("https://api.elevenlabs.io", "xi-secret")
     assert "https://api.elevenlabs.io" in account.api_origins
     assert voice_check.account_of(RunContext.create("live", Settings(data_dir=tmp_path))) is None
+
+
+@pytest.mark.parametrize(
+    ("day", "looked_up"), [(date(2026, 12, 5), []), (date(2027, 1, 10), [ADAM])]
+)
+def test_a_described_voice_elevenlabs_alone_would_speak_is_looked_up(
+    tmp_path, monkeypatch, day, looked_up
+):
+    """From 2027-01-06 (OpenAI's speech models shut down) a described voice goes to the
+    ElevenLabs stock voice it maps to, which ElevenLabs is retiring from accounts (UNCERTAIN):
+    it is looked up, and refused at planning when the account lacks it. While another model
+    could speak the line, a missing voice only moves the chain on: no lookup."""
+    monkeypatch.setattr(clock, "today", lambda: day)
+    lookup = Counting(known=False)
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    ctx.base_urls = {"elevenlabs": "http://127.0.0.1:9/elevenlabs"}
+    board = voiced("low, deep")
+    decisions = voices.plan_voices(ctx, board, "final")
+    check = voice_check.VoiceLookups(lookup)
+    if not looked_up:
+        voice_check.refuse_unknown_voices(ctx, board, decisions, "acme", check)
+    else:
+        with pytest.raises(InvalidInputError) as info:
+            voice_check.refuse_unknown_voices(ctx, board, decisions, "acme", check)
+        (problem,) = info.value.problems
+        assert problem.path == "characters[0].voice"
+        assert f"no voice '{ADAM}' on this account, the stock voice 'low, deep' maps to," in (
+            problem.message
+        )
+        assert "'elevenlabs:<voice_id>'" in problem.message
+    assert [voice for voice, _ in lookup.calls] == looked_up

@@ -29,6 +29,10 @@ def test_targets_by_how_each_model_names_its_output(registry):
     assert (gpt.size, round(gpt.crop, 2)) == ("1536x1024", 0.16)  # 3:2, the closest to 16:9
     gpt2 = image_target(registry.get("openai/gpt-image-2").caps, 1920, 1080)
     assert (gpt2.size, gpt2.crop) == ("1920x1072", 0)  # sides divisible by 16, within 1%
+    sheet = image_target(registry.get("openai/gpt-image-2").caps, 720, 720)
+    assert (sheet.size, sheet.scale) == ("816x816", 1.0)  # drawn up to 655,360 pixels at least
+    small = image_target(registry.get("openai/gpt-image-2").caps, 854, 480)
+    assert (small.size, small.crop) == ("1088x608", 0)
     big = image_target(registry.get("openai/gpt-image-2").caps, 7680, 4320)
     assert (big.size, big.scale) == ("3840x2160", 2.0)
     kontext = image_target(registry.get("fal/flux-kontext-pro").caps, 720, 1280)
