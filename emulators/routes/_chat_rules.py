@@ -18,18 +18,42 @@ The GPT-5 family (and the o-series reasoning models) take only the default ``tem
 Only the default (1) value is supported." ([3P] the API's body quoted in diffbot/code-gpt-docs#445,
 2025-08-11, gpt-5; johny-b/llmcomp#69, 2026-04-20, gpt-5.4; chatboxai/chatbox#2564); which ids
 beyond ``gpt-5*`` and ``o1``/``o3``/``o4`` refuse it is UNCERTAIN.
+A model past its announced shutdown (openai 3.60.0 ``types/shared/chat_model.py``, "Deprecated
+values: ... Announced shutdown date") is 404 ``model_not_found``, "The model `X` does not exist or
+you do not have access to it." (OpenAI's answer for any model it does not serve, as the images
+emulator answers a shut-down image model); the table keeps the GPT-4.1/4o/5 families' dates.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
+from datetime import date
 from typing import Any
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _FORMATS = {"text", "json_object", "json_schema"}
 _DEFAULT_TEMPERATURE_ONLY = re.compile(r"^(gpt-5|o1|o3|o4)")
+_SHUTDOWNS = {
+    date(2026, 12, 11): ("gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07",
+                         "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "o3", "o3-2025-04-16"),
+    date(2027, 1, 14): ("gpt-4.1", "gpt-4.1-mini", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14",
+                        "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-mini",
+                        "gpt-4o-mini-2024-07-18"),
+    date(2026, 10, 23): ("gpt-4.1-nano", "gpt-4.1-nano-2025-04-14", "o4-mini", "o3-mini", "o1",
+                         "gpt-4-turbo", "gpt-4", "gpt-3.5-turbo"),
+    date(2027, 4, 1): ("gpt-5.4-nano", "gpt-5.4-nano-2026-03-17", "gpt-5.1", "gpt-5.1-2025-11-13"),
+}  # fmt: skip
+SHUTDOWN_ON = {model: day for day, models in _SHUTDOWNS.items() for model in models}
+
+
+def shut_down(model: Any, today: date) -> str | None:
+    """The 404 ``model_not_found`` message for a model past its announced shutdown, else None."""
+    day = SHUTDOWN_ON.get(model) if isinstance(model, str) else None
+    if day is None or today < day:
+        return None
+    return f"The model `{model}` does not exist or you do not have access to it."
 
 
 def refusal(body: dict[str, Any]) -> tuple[str, str] | tuple[str, str, str] | None:

@@ -19,6 +19,7 @@ from emulators.routes import _speech_rules as speech_rules
 from emulators.routes.judges import openai_chat
 from emulators.state import Job, View
 from emulators.wire import error_response, refused_key, respond
+from foundation import clock
 
 PROVIDER = "openai"
 _STATUS = {
@@ -181,6 +182,8 @@ async def chat_answer(request: Request) -> Response:
         raw, body = await flow.json_body(request)
     except flow.BadRequest as exc:
         return flow.bad_request(PROVIDER, exc)
+    if (gone := chat_rules.shut_down(body.get("model"), clock.today())) is not None:
+        return rules.invalid_request(404, gone, None, "model_not_found")
     refused = chat_rules.refusal(body)
     if refused is not None:
         code = refused[2] if len(refused) > 2 else None

@@ -229,3 +229,28 @@ def test_openai_chat_judge(emulator: EmulatorHandle):
     answer = json.loads(completion.choices[0].message.content or "")
     assert set(answer) == set(JUDGE_SCHEMA["properties"])
     assert all(0.0 <= answer[k] <= 1.0 for k in ("prompt_adherence", "visual_quality"))
+
+
+@pytest.mark.parametrize(("day", "gone"), [("2026-12-10", False), ("2026-12-11", True)])
+def test_openai_chat_refuses_a_model_past_its_shutdown(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, day: str, gone: bool
+):
+    """openai 3.60.0 chat_model.py: gpt-5-mini's announced shutdown is 2026-12-11; the emulator
+    answered it 200 for good."""
+    from datetime import date
+
+    from openai import NotFoundError, OpenAI
+
+    from foundation import clock
+
+    monkeypatch.setattr(clock, "today", lambda: date.fromisoformat(day))
+    client = OpenAI(api_key="key", base_url=emulator.judge_base_urls["openai"], max_retries=0)
+    ask: Any = [{"role": "user", "content": "hello"}]
+    if gone:
+        with pytest.raises(NotFoundError) as refused:
+            client.chat.completions.create(model="gpt-5-mini", messages=ask)
+        assert refused.value.code == "model_not_found"
+        assert "The model `gpt-5-mini` does not exist" in refused.value.message
+    else:
+        assert client.chat.completions.create(model="gpt-5-mini", messages=ask).choices
+    assert client.chat.completions.create(model="gpt-5.4-mini", messages=ask).choices
