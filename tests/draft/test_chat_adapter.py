@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
 from adapters.chat import ChatClient, chat_body
 from adapters.errors import ProviderError
+from foundation import clock
 from foundation.storyboard import parse_storyboard
 from pipeline.draft import storyboard_schema
 
@@ -99,7 +101,14 @@ def test_the_openai_sdk_reads_the_emulated_draft(emulator):
     assert completion.usage.completion_tokens > 0
 
 
-@pytest.mark.parametrize(("model", "temperature"), [("gpt-5-mini", 0.2), ("o4-mini", 0)])
+@pytest.fixture(autouse=True)
+def _before_the_shutdowns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The models below as the emulator serves them before their announced shutdowns (o4-mini
+    shut down on 2026-10-23, gpt-5-mini does on 2026-12-11, gpt-4.1-mini on 2027-01-14)."""
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 12, 5))
+
+
+@pytest.mark.parametrize(("model", "temperature"), [("gpt-5-mini", 0.2), ("gpt-5.4", 0)])
 def test_reasoning_models_refuse_a_temperature_other_than_1(emulator, model, temperature):
     """The API's 400 ``unsupported_value`` (sources: ``emulators/routes/_chat_rules.py``)."""
     with pytest.raises(ProviderError) as info:
