@@ -67,10 +67,6 @@ class RateLimitedError(ShotlineError):
         self.retry_after_s = retry_after_s
 
 
-class PayloadTooLargeError(ShotlineError):
-    status_code = 413
-
-
 class JobConflictError(ShotlineError):
     """The request conflicts with the job's current state (e.g. re-render of a running job)."""
 

@@ -173,15 +173,6 @@ class PlanRead(Schema):
     )
 
 
-class EventRead(Schema):
-    id: int
-    job: str
-    kind: str
-    shot: str | None
-    data: dict[str, Any]
-    created_at: UtcDatetime
-
-
 class DeliveryRead(Schema):
     msg_id: str
     event_type: str

@@ -211,12 +211,3 @@ def _entry(
             amount_usd=amount,
         )
     )
-
-
-def settled_total(session: Session, job_id: str) -> float:
-    total = session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount_usd), 0.0)).where(
-            LedgerEntry.job_id == job_id, LedgerEntry.kind.in_(("settle", "judge"))
-        )
-    )
-    return float(total or 0.0)

@@ -30,10 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def profile_of(board: Storyboard) -> stitching.OutputProfile:
-    out = board.output
-    return stitching.OutputProfile(
-        width=out.width, height=out.height, fps=out.fps, loudness_lufs=out.loudness_lufs
-    )
+    return stitching.OutputProfile.from_output_spec(board.output)
 
 
 def captions_of(
@@ -215,12 +212,6 @@ def variant_segments(
         for _, shot in board.shots()
     }
     return {key: segment.to_dict() for key, segment in made.items() if segment is not None}
-
-
-def normalised_segments(ctx: RunContext, job_id: str) -> dict[str, dict[str, Any]]:
-    """The job's segments so far, by shot key."""
-    with session_scope(ctx.db_url) as session:
-        return _segments_of(session, job_id)
 
 
 def _segments_of(

@@ -238,7 +238,7 @@ def check_budget(board: Storyboard, plan: router.Plan, stages_usd: float = 0.0) 
     its budget."""
     if board.budget_usd is None:
         return
-    cheapest = variant_plan.cheapest_usd(plan) + stages_usd + variant_plan.native_usd(plan)
+    cheapest = variant_plan.first_time_usd(plan, stages_usd)
     if cheapest > board.budget_usd + 1e-9:
         raise BudgetExceededError(
             f"the cheapest routing costs ${cheapest:.2f}, over the budget of ${board.budget_usd:.2f}"

@@ -27,7 +27,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from foundation.states import JobStatus
 from store.db import connection_scope, session_scope
@@ -92,14 +91,6 @@ def job_key(job_id: str) -> str:
 def music_key(job_id: str) -> str:
     """The cursor of the job's music stage (``pipeline.music_stage``), beside its shots'."""
     return f"music:{job_id}"
-
-
-def key_for(session: Session, step: str, ref: str) -> str | None:
-    """The cursor a message for ``step`` on ``ref`` belongs to (None: the row is gone)."""
-    if step in ATTEMPT_STEPS:
-        shot_pk = session.scalar(select(Attempt.shot_id).where(Attempt.id == int(ref)))
-        return None if shot_pk is None else shot_key(shot_pk)
-    return _own_key(step, ref)
 
 
 def _own_key(step: str, ref: str) -> str:

@@ -23,6 +23,13 @@ def native_usd(plan: router.Plan) -> float:
     return sum(float(c.quote_usd) for c in plan.variants if c.render == "native")
 
 
+def first_time_usd(plan: router.Plan, stages_usd: float) -> float:
+    """The plan's first-time quote, the figure admission holds against the budget and ``shotline
+    plan`` prints as its total: the shots' videos on their primaries, the other stages' quotes
+    (``stages_usd``) and the native variant renders."""
+    return cheapest_usd(plan) + stages_usd + native_usd(plan)
+
+
 def choose(
     ctx: RunContext,
     plan: router.Plan,

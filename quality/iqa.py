@@ -136,8 +136,3 @@ def niqe(gray: npt.NDArray[np.uint8]) -> float:
     sample_cov = np.cov(feats.T) if feats.shape[0] > 1 else np.zeros_like(pop_cov)
     distance = float(delta @ np.linalg.pinv((pop_cov + sample_cov) / 2.0) @ delta)
     return math.sqrt(max(distance, 0.0))
-
-
-def rgb_niqe(rgb: npt.NDArray[np.uint8]) -> float:
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return niqe(np.asarray(gray, np.uint8))

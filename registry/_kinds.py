@@ -229,7 +229,9 @@ class ImageCaps(_Raw):
     size_multiple: int = Field(default=1, ge=1)  # any_size: both sides divisible by this
     max_side: int | None = Field(default=None, ge=16)
     max_megapixels: float | None = Field(default=None, gt=0)
-    min_megapixels: float | None = Field(default=None, gt=0)  # any_size: a smaller frame is drawn up to it
+    min_megapixels: float | None = Field(
+        default=None, gt=0
+    )  # any_size: a smaller frame is drawn up to it
     max_aspect: float | None = Field(default=None, ge=1)  # any_size: long side / short side
     reference_images: int = Field(default=0, ge=0)
     max_prompt_chars: int | None = Field(default=None, ge=1)

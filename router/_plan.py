@@ -10,7 +10,6 @@ from foundation import money
 from foundation.errors import Problem
 from foundation.storyboard import Mode, Storyboard
 from registry import Registry
-from router._candidate import Candidate
 from router._explain import group_reasons
 from router._health import HealthBook, HealthSource
 from router._long_shots import split_long_shots
@@ -215,7 +214,3 @@ def _named(reason: str, models: list[str]) -> str:
     if reason.startswith("the shot pins model"):
         return f"the other {len(models)} models"
     return ", ".join(models)
-
-
-def primary_candidates(plan: Plan) -> dict[str, Candidate]:
-    return {k: d.primary for k, d in plan.decisions.items() if d.primary is not None}

@@ -65,10 +65,6 @@ class Cut:
     def frames(self) -> int:
         return self.source_out - self.source_in
 
-    @property
-    def record_out(self) -> int:
-        return self.record_in + self.frames
-
 
 def _join(shot: ShotPlan, index: int) -> Join | None:
     overlap = shot.transition_frames

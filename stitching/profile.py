@@ -109,4 +109,5 @@ class OutputProfile:
 
     @classmethod
     def from_output_spec(cls, spec: OutputSpec) -> OutputProfile:
+        """The stitcher's profile of a checked ``output`` (a storyboard's, or ``stitch``'s)."""
         return cls(spec.width, spec.height, spec.fps, loudness_lufs=spec.loudness_lufs)

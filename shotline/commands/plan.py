@@ -204,13 +204,17 @@ def print_forecast(result: router.Plan, console: Console) -> None:
 
 
 def print_total(result: router.Plan, stages: list[dict[str, Any]], console: Console) -> None:
-    """Every stage's first-time quote together: the videos' and the other stages' (keyframes,
-    voices, the music bed; a keyframes preview pays no video, only those)."""
-    videos = result.forecast.cost_low_usd
+    """Every stage's first-time quote together, as admission counts it against the budget
+    (``variant_plan.first_time_usd``): the videos', the other stages' (keyframes, voices, the music
+    bed; a keyframes preview pays no video, only those) and the native variant renders'."""
+    from pipeline import variant_plan
+
     before = sum(stage["quote_usd"] or 0.0 for stage in stages)
-    console.print(
-        f"total: ${videos + before:.4f} quoted (videos ${videos:.4f}, other stages ${before:.4f})"
-    )
+    total = variant_plan.first_time_usd(result, before)
+    videos, native = variant_plan.cheapest_usd(result), variant_plan.native_usd(result)
+    parts = f"videos ${videos:.4f}, other stages ${before:.4f}"
+    parts += f", native variants ${native:.4f}" if native else ""
+    console.print(f"total: ${total:.4f} quoted ({parts})")
 
 
 def print_explanations(result: router.Plan, console: Console) -> None:
@@ -255,8 +259,8 @@ def print_text(planned: Planned, console: Console, *, explain: bool) -> None:
     if bed is not None:
         console.print(stages_table({JOB_ROW: bed}, "music stage (one bed for the programme)"))
     print_forecast(result, console)
-    if stages or sheeted or drawn or bed:
-        extra = [*stages.values(), *sheeted.values(), *drawn.values(), *([bed] if bed else [])]
+    extra = [*stages.values(), *sheeted.values(), *drawn.values(), *([bed] if bed else [])]
+    if extra or any(choice.render == "native" for choice in result.variants):
         print_total(result, extra, console)
     print_variants(planned.variants, console)
     for split in result.long_shots:

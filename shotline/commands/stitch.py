@@ -61,7 +61,7 @@ def _profile(size: str, fps: float, loudness: float) -> OutputProfile:
             for error in exc.errors()
         ]
         raise InvalidInputError("bad output settings", problems) from None
-    return OutputProfile(out.width, out.height, out.fps, loudness_lufs=out.loudness_lufs)
+    return OutputProfile.from_output_spec(out)
 
 
 def _table(result: StitchResult) -> Table:

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from adapters.errors import SafetyRefusalError, TransientError
-from ledger import service as ledger
 from media.probe import count_frames
 from pipeline import attempts, closing, verdicts
 from pipeline.engine import EmbeddedEngine
@@ -17,6 +16,7 @@ from pipeline.planning import create_job
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
 from tests.distributed.conftest import rows
+from tests.journal import journal_total
 from tests.pipeline.conftest import shot, tiny_board
 
 
@@ -94,7 +94,7 @@ class TestSameAsEmbedded:
         driver.run(job_id)
         job, _, tries, _ = rows(ctx.db_url, job_id)
         with session_scope(ctx.db_url) as session:
-            total = ledger.settled_total(session, job_id)
+            total = journal_total(session, job_id)
         assert total == pytest.approx(sum(t.settled_usd or 0 for ts in tries.values() for t in ts))
         assert job.reserved_usd == pytest.approx(0.0)
 

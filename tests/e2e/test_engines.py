@@ -22,7 +22,6 @@ from sqlalchemy import select
 import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError
 from foundation.settings import get_settings
-from ledger import service as ledger
 from pipeline import commit, tasks
 from pipeline.celery_app import QUEUES, CeleryRunner, create_celery, queue_name
 from pipeline.context import RunContext
@@ -33,6 +32,7 @@ from quality import gate
 from store.db import session_scope
 from store.models import Event, Job, Shot
 from tests.distributed.cluster import forget_queues
+from tests.journal import journal_total
 from tests.pipeline.conftest import ScriptedAdapter, shot, tiny_board
 
 Runner = JobRunner
@@ -81,7 +81,7 @@ def outcome(ctx: RunContext, job_id: str) -> Outcome:
             if key is not None and kind not in TIMING:
                 per_shot.setdefault(key, []).append(kind)
         totals = (
-            round(ledger.settled_total(session, job_id), 6),
+            round(journal_total(session, job_id), 6),
             round(job.reserved_usd, 6),
             round(job.spent_usd, 6),
         )

@@ -7,6 +7,7 @@ delivered, verified ``OUT.9x16.mp4``; shot ``b`` is reframed for $0."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,22 @@ def test_the_render_table_names_the_native_render(delivered):
     console.print(report_table(report, 400))
     text = " ".join(console.export_text().split())
     assert "variants: film.9x16.mp4 (rendered natively: a 9x16)" in text
+
+
+def test_plans_total_counts_the_native_render_as_the_budget_does(tmp_path):
+    """``shotline plan``'s total left the native renders out: it printed less than admission
+    holds against the budget."""
+    from shotline.commands import plan
+
+    path = tmp_path / "board.yaml"
+    path.write_text(yaml.safe_dump(BOARD))
+    shown = run("plan", str(path), "--providers", "emulated", app=app_with(plan)).output
+    flat = " ".join(shown.split())  # the line wraps at the console's width
+    line = flat[flat.index("total: $") :].split(")")[0]
+    parts = dict(
+        (name.strip(), float(usd)) for name, usd in re.findall(r"([a-z ]+) \$([0-9.]+)", line)
+    )
+    assert parts["native variants"] > 0, line
+    videos, stages, native = parts["videos"], parts["other stages"], parts["native variants"]
+    total = float(line.removeprefix("total: $").split()[0])
+    assert total == pytest.approx(videos + stages + native, abs=1e-4)

@@ -7,6 +7,7 @@ import pytest
 from ledger import service as ledger
 from store.db import session_scope
 from store.models import Attempt, Job, LedgerEntry, Shot
+from tests.journal import journal_total
 from tests.migrations import round_trip
 
 QUOTE = 0.75
@@ -68,7 +69,7 @@ class TestSettle:
             job = session.get_one(Job, "job1")
             assert job.reserved_usd == pytest.approx(0.0)
             assert job.spent_usd == pytest.approx(0.5)
-            assert ledger.settled_total(session, "job1") == pytest.approx(0.5)
+            assert journal_total(session, "job1") == pytest.approx(0.5)
         assert _reserve(url, second)
 
     def test_unbilled_failure_releases_in_full(self, tmp_path):

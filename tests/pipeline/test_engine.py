@@ -15,7 +15,6 @@ from sqlalchemy import select
 import registry
 from adapters.errors import RateLimitedError, SafetyRefusalError, TransientError
 from foundation.states import Stage
-from ledger import service as ledger
 from media.probe import count_frames
 from pipeline import assembly, attempts, polling, verdicts
 from pipeline.engine import EmbeddedEngine
@@ -24,6 +23,7 @@ from pipeline.report import job_report
 from pipeline.runner import JobRunner
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
+from tests.journal import journal_total
 from tests.pipeline.conftest import shot, tiny_board
 
 
@@ -277,7 +277,7 @@ class TestBudget:
         job_id, _ = _run(ctx, tiny_board(shot("a"), shot("b")), tmp_path)
         _, _, tries, _ = _rows(ctx, job_id)
         with session_scope(ctx.db_url) as session:
-            total = ledger.settled_total(session, job_id)
+            total = journal_total(session, job_id)
         assert total == pytest.approx(sum(t.settled_usd or 0 for ts in tries.values() for t in ts))
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from foundation.errors import InvalidInputError
 from foundation.states import AttemptStatus, JobStatus
-from ledger import service as ledger
 from pipeline import assembly, attempts, recovery
 from pipeline.celery_app import CeleryRunner
 from pipeline.context import RunContext
@@ -22,6 +21,7 @@ from registry import BillingOutcome, BillingRules
 from shotline.commands.render import follow
 from store.db import session_scope
 from store.models import Attempt, AttemptCost, Job, Shot
+from tests.journal import journal_total
 from tests.pipeline.conftest import lost_create, shot, tiny_board
 
 
@@ -187,4 +187,4 @@ def _assert_settled_as_billed(ctx: RunContext, job_id: str, attempt_id: int) -> 
         assert job.reserved_usd == pytest.approx(0.0)
         assert cost.settled_usd == pytest.approx(0.5)
         assert (cost.billing_outcome, cost.billing_basis) == ("cancel_queued", "billed")
-        assert ledger.settled_total(session, job_id) == pytest.approx(0.5)
+        assert journal_total(session, job_id) == pytest.approx(0.5)
