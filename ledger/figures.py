@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Numeric, cast, func
+from sqlalchemy.orm import Session
 
 from foundation.money import ZERO, total, usd
 from foundation.states import ATTEMPT_ACCEPTED, AttemptStatus
@@ -33,6 +34,13 @@ def in_micro(column_sum: ColumnElement[float]) -> ColumnElement[float]:
     database otherwise leave residues (``1.4e-17`` still reserved once every reservation of a job
     was released)."""
     return func.round(cast(column_sum, Numeric), MICRO_PLACES)
+
+
+def released(session: Session, held: Any, amount: float) -> ColumnElement[float]:
+    """A running ``reserved_usd`` less ``amount``, never below 0 (a job's and a tenant's alike:
+    a reservation taken before the counter existed is released all the same)."""
+    floor = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
+    return in_micro(floor(held - amount, 0.0))
 
 
 WASTED = frozenset({AttemptStatus.REJECTED, AttemptStatus.FAILED, AttemptStatus.CANCELLED})

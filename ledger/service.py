@@ -10,13 +10,13 @@ providers keeps its own budget but does not touch its tenant's (``ledger.tenants
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from adapters.errors import ProviderError
 from foundation import money
 from ledger import billing, records, tenants
-from ledger.figures import in_micro
+from ledger.figures import in_micro, released
 from ledger.finals import finals_use
 from registry import BillingOutcome, BillingRules
 from store.models import Attempt, Job, LedgerEntry
@@ -81,11 +81,7 @@ def settle(
         update(Job)
         .where(Job.id == job_id)
         .values(
-            reserved_usd=in_micro(
-                func.max(Job.reserved_usd - attempt.quoted_usd, 0.0)
-                if session.get_bind().dialect.name == "sqlite"
-                else func.greatest(Job.reserved_usd - attempt.quoted_usd, 0.0)
-            ),
+            reserved_usd=released(session, Job.reserved_usd, attempt.quoted_usd),
             spent_usd=in_micro(Job.spent_usd + cost_usd),
         )
         .execution_options(synchronize_session=False)

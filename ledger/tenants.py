@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from foundation.money import to_json, usd
 from ledger import figures
-from ledger.figures import in_micro
+from ledger.figures import in_micro, released
 from store.drafts import DraftCost
 from store.models import AttemptCost
 from store.tenants import TenantBudget
@@ -130,7 +130,7 @@ def settle(session: Session, tenant: str, reserved: float, cost: float) -> None:
         update(TenantBudget)
         .where(TenantBudget.tenant == tenant)
         .values(
-            reserved_usd=in_micro(TenantBudget.reserved_usd - reserved),
+            reserved_usd=released(session, TenantBudget.reserved_usd, reserved),
             spent_usd=in_micro(TenantBudget.spent_usd + cost),
         )
         .execution_options(synchronize_session=False)

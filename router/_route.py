@@ -287,7 +287,3 @@ class Router:
         ]
         chosen = self.scene_model(evaluations)
         return [self.decide(ev, chosen) for ev in evaluations]
-
-    def route_shot(self, need: ShotNeed, budget_share: float | None = None) -> ShotDecision:
-        """One shot on its own (no scene continuity): filter, score, chain."""
-        return self.decide(self.evaluate(need, budget_share))

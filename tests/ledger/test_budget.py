@@ -184,6 +184,21 @@ class TestTenantBudget:
             assert row.spent_usd == pytest.approx(0.5)
 
 
+    def test_a_release_the_row_never_held_leaves_it_at_zero(self, tmp_path):
+        """As a job's counter does: the tenant's ``reserved_usd`` went below 0 when a
+        reservation taken before its row counted it was released."""
+        from ledger import tenants
+        from store.tenants import TenantBudget
+
+        url = f"sqlite:///{tmp_path / 'tenant-floor.db'}"
+        _seed_tenant_jobs(url, jobs=1, per_job=1, tenant_fits=1)
+        with session_scope(url) as session:
+            tenants.settle(session, "acme", 0.5, 0.2)
+        with session_scope(url) as session:
+            row = session.get_one(TenantBudget, "acme")
+            assert (row.reserved_usd, row.spent_usd) == (0.0, pytest.approx(0.2))
+
+
 class TestTenantBudgetMigration:
     def test_sqlite_round_trip(self, tmp_path):
         round_trip(f"sqlite:///{tmp_path / 'tb.db'}", {"tenant_budget"}, down_to="0002", kept="job")
