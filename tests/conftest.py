@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from tests.s3 import Bucket
 
 
+#: the day the suite evaluates lifecycles and prices on (``foundation.clock``), unless the run
+#: sets ``SHOTLINE_TODAY`` itself: the registry's announced shutdowns (gpt-5-mini on 2026-12-11,
+#: OpenAI's speech models on 2027-01-06...) would otherwise change what a later checkout's tests
+#: route. Tests of a lifecycle name their own day.
+SUITE_DAY = "2026-12-07"
+os.environ.setdefault("SHOTLINE_TODAY", SUITE_DAY)
+
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty embedded database that ``store.db.migrate`` brought to the newest revision, made
