@@ -29,7 +29,8 @@ Sources (read 2026-12-04):
   message is the 2023 wording of elevenlabs/elevenlabs-python#107: UNCERTAIN today). 422 with a
   FastAPI-shaped ``detail`` list for a bad query or body value, and the per-model character limits
   (hail-hq ``costs/tts.json``: 10,000 for eleven_multilingual_v2, 40,000 for eleven_flash_v2_5;
-  5,000 for eleven_v3 from a 3P integrator's table): UNCERTAIN.
+  3,000 for eleven_v3: elevenlabs/elevenlabs-docs#1458, 2025-08-25, "Update v3 character limits
+  from 10,000 to 3,000", ElevenLabs' own docs; a 3P integrator's table said 5,000): UNCERTAIN.
 - [EL-PLAN] 44.1 kHz PCM and WAV need the Pro plan: "PCM and WAV formats with 44.1kHz sample rate
   requires you to be subscribed to Pro tier or above" (``output_format`` in [SDK-EL]
   ``raw_client.py`` ``convert``, and elevenlabs.io/docs/api-reference/text-to-speech/convert as
@@ -75,7 +76,7 @@ ELEVENLABS_FORMATS = (
     "wav_24000", "wav_32000", "wav_44100", "wav_48000", "wav_8000",
 )  # fmt: skip  # [SDK-EL] @54e58995, in its order
 ELEVENLABS_MODELS = {"eleven_multilingual_v2": 10_000, "eleven_flash_v2_5": 40_000,
-                     "eleven_turbo_v2_5": 40_000, "eleven_v3": 5_000}  # fmt: skip
+                     "eleven_turbo_v2_5": 40_000, "eleven_v3": 3_000}  # fmt: skip
 _ELEVENLABS_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg",
                      "pcm": "audio/pcm", "ulaw": "audio/basic", "alaw": "audio/x-alaw-basic"}  # fmt: skip
 WORDS_PER_S = 2.5  # the emulated voice's speaking rate at speed 1.0
