@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.base import GenerationRequest
-from foundation.spoken import shown_texts
+from foundation.spoken import shown_texts, spoken_words
 from media.caption import Block, Caption, fit_block
 from media.speechlike import speechlike, spoken_length_s
 
@@ -235,7 +235,7 @@ def _placeholder_speech(text: str, rng: np.random.Generator) -> npt.NDArray[np.f
     """A voice-like placeholder when no TTS engine is installed: glottal pulses through vowel
     formants at four syllables a second (``media.speechlike``), as long as the line takes to say at
     a normal rate, so the gate's speech check hears speech where the shot has a line."""
-    words = max(1, len(text.split()))
+    words = max(1, spoken_words(text))
     seed = int(rng.integers(2**31))
     return speechlike(spoken_length_s(words), SAMPLE_RATE, seed=seed, peak=1.0)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from foundation.spoken import spoken_words
 from media.speechlike import speechlike, spoken_length_s
 
 LOCAL_RATE = 48_000
@@ -156,6 +157,6 @@ def local_speech(text: str, voice: str) -> tuple[bytes, str]:
             return spoken, "espeak-ng"
     seed = zlib.crc32(f"{voice}|{text}".encode())
     pitch = 100.0 + (seed % 5) * 15.0
-    words = max(1, len(text.split()))
+    words = max(1, spoken_words(text))
     samples = speechlike(spoken_length_s(words), LOCAL_RATE, pitch_hz=pitch, seed=seed, peak=0.8)
     return wav_bytes(samples, LOCAL_RATE), PLACEHOLDER

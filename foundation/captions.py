@@ -13,6 +13,7 @@ from typing import Any
 
 from foundation.caption_font import FAMILY, undrawable
 from foundation.errors import Problem
+from foundation.spoken import spoken_words
 
 _MARKUP = (
     (re.compile(r"\{[^}]*\}"), "a {...} block is a styling tag in subtitle files"),
@@ -40,7 +41,7 @@ that pace overrun its shot cannot be said in it (a tts line may be sped up on to
 
 def pace_problem(text: str, seconds: float) -> str | None:
     """Why no video model can say ``text`` in a ``seconds`` shot, or None."""
-    words = len(text.split())
+    words = spoken_words(text)
     least = words * FASTEST_WORD_S
     if least <= seconds + 1e-9:  # 17 words take 3.4000000000000004 s in binary
         return None

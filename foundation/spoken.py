@@ -7,6 +7,7 @@ function, so the adapters send what the router measured against each model's pro
 from __future__ import annotations
 
 import re
+import unicodedata
 
 SAYS = "says: "
 _SPOKEN = re.compile(SAYS + r'"([^"]+)"')
@@ -46,3 +47,27 @@ def shown_texts(prompt: str) -> list[str]:
     """The quoted texts of a prompt sent to a model, less its spoken lines: a line after
     ``says:`` is heard, not written."""
     return quoted_texts(_SPOKEN.sub("", prompt))
+
+
+_WORD = re.compile(r"[\w']+")
+# scripts written without spaces between words: a run of them is one "word" to ``\w+``; a
+# character is about half a word at the gate's 2.5 words a second (Mandarin is spoken at ~4-5
+# characters a second, Japanese kana faster)
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+
+
+def spoken_words(text: str) -> int:
+    """How many words a line is, as everything that times speech counts them: the gate's
+    ``speech_length``, planning's pace and room checks, and the placeholder voices. Combining
+    marks are part of their word (Arabic harakat, Hebrew niqqud and accents split every word in
+    two), a hyphen or a dot parts words as speech does (``state-of-the-art`` is four), and a run of
+    a script without spaces (Chinese, Japanese, Thai...) counts a word per two characters."""
+    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    count = 0
+    for token in _WORD.findall(bare):
+        unspaced = len(_UNSPACED.findall(token))
+        count += (unspaced + 1) // 2 + (1 if unspaced < len(token) else 0)
+    return count

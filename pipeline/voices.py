@@ -23,6 +23,7 @@ from typing import Any
 from adapters.voices import VoiceChoice, choose_voice
 from foundation.errors import InvalidInputError, Problem
 from foundation.settings import Settings
+from foundation.spoken import spoken_words
 from foundation.storyboard import Mode, Storyboard
 from pipeline.context import RunContext
 from registry import ModelKind, ModelSpec, Registry
@@ -83,7 +84,7 @@ def usage_for(spec: ModelSpec, text: str, seconds: float) -> dict[str, float]:
 
 
 def expected_seconds(text: str) -> float:
-    return max(0.5, len(text.split()) / WORDS_PER_S)
+    return max(0.5, spoken_words(text) / WORDS_PER_S)
 
 
 def voice_of(spec: ModelSpec, description: str) -> VoiceChoice | None:
@@ -135,7 +136,7 @@ def plan_voices(ctx: RunContext, board: Storyboard, mode: Mode | str) -> dict[st
         decisions[line.shot_id] = decision
         if not decision.chain:
             problems.append(_problem(ctx.registry, line, decision))
-        elif (why := room_problem(len(line.text.split()), line.shot_s)) is not None:
+        elif (why := room_problem(spoken_words(line.text), line.shot_s)) is not None:
             problems.append(Problem(f"{line.path}.dialogue", why))  # was paid for, then failed
     if problems:
         raise InvalidInputError(

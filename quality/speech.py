@@ -10,19 +10,18 @@ move like syllables but have none).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from foundation.spoken import spoken_words
 from quality.events import Finding, runs
 from quality.expectation import ClipExpectation
 from quality.policy import DetectorConfig
 
 VAD_RATE = 16_000
 VAD_FRAME_S = 0.03
-_WORD = re.compile(r"[\w']+")
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class SpeechSegment:
 
 
 def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+    return spoken_words(text)
 
 
 def voiced_frames(pcm: npt.NDArray[np.int16], mode: int) -> npt.NDArray[np.bool_]:

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from foundation.spoken import spoken_words
 from media.speechlike import speechlike
 
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
@@ -229,7 +230,7 @@ def _list(values: tuple[str, ...]) -> str:
 def voice_samples(text: str, voice: str, rate: int, speed: float = 1.0) -> np.ndarray:
     """The emulated voice: a speech-like signal (``media.speechlike``) as long as ``text`` takes
     to say at ``WORDS_PER_S`` over ``speed``, its pitch set by ``voice``."""
-    words = max(1, len(text.split()))
+    words = max(1, spoken_words(text))
     seconds = max(0.5, words / WORDS_PER_S / max(speed, 0.25))
     seed = zlib.crc32(f"{voice}|{text}".encode())
     pitch = 95.0 + (zlib.crc32(voice.encode()) % 6) * 20.0

@@ -187,7 +187,7 @@ CLIENTS: dict[str, Client] = {
     "openai images": one_call(
         "generate",
         lambda t, base: OpenAIImageClient("k", base_url=base, transport=t).generate(
-            ImageRequest("gpt-image-2", "a fox", size="640x368")
+            ImageRequest("gpt-image-2", "a fox", size="1088x608")
         ),
         "/openai/v1",
     ),

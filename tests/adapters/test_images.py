@@ -62,7 +62,7 @@ def centre(image: np.ndarray) -> np.ndarray:
 
 
 CASES = [
-    ("openai_images", ImageRequest("gpt-image-2", "a fox", size="640x368"), (640, 368)),
+    ("openai_images", ImageRequest("gpt-image-2", "a fox", size="1088x608"), (1088, 608)),
     ("fal_queue", ImageRequest("fal-ai/flux/schnell", "a fox", size="320x180", seed=1), (320, 180)),
     ("fal_queue", ImageRequest("fal-ai/flux-pro/kontext", "a fox", aspect="16:9"), (1392, 752)),
     ("gemini_image", ImageRequest("gemini-2.5-flash-image", "a fox", aspect="16:9"), (1344, 768)),
@@ -87,7 +87,7 @@ def test_round_trip_returns_a_measured_image_that_follows_the_prompt(emu, api, r
 @pytest.mark.parametrize(
     ("api", "model", "refs", "extra"),
     [
-        ("openai_images", "gpt-image-2", 2, {"size": "256x256"}),
+        ("openai_images", "gpt-image-2", 2, {"size": "816x816"}),
         ("fal_queue", "fal-ai/flux-pro/kontext", 1, {"aspect": "1:1"}),
         ("fal_queue", "fal-ai/flux-pro/kontext", 3, {"aspect": "1:1"}),
         ("gemini_image", "gemini-2.5-flash-image", 2, {"aspect": "1:1"}),

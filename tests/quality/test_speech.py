@@ -118,3 +118,25 @@ def test_a_short_line_in_a_long_voiced_bed_is_heard() -> None:
     audio[VAD_RATE : VAD_RATE + spoken.size] += spoken
     assert check_speech(pcm(audio), expect("required", line), CFG) == []
     assert speech_segments(pcm(bed), CFG) == []  # the bed alone is still no speech
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("مَرْحَبًا بِكُمْ يَا أَصْدِقَائِي", 4),  # harakat: each one split a word in two (16)
+        ("שָׁלוֹם חֲבֵרִים יְקָרִים", 3),  # niqqud (11)
+        ("he\u0301\u0302llo the\u0336re", 2),
+        ("A state-of-the-art, up-to-date plan.", 9),  # as spoken; the placeholder voices said 4
+        ("你好世界你好世界", 4),  # a run without spaces was one word
+        ("We leave at dawn.", 4),
+    ],
+)
+def test_a_line_counts_as_many_words_as_it_is_spoken(line: str, words: int) -> None:
+    """One count (``foundation.spoken.spoken_words``) for the gate, planning and the voices:
+    with marks split off, an Arabic line of 4 words was expected to last 16 words' time, and
+    every real take of it was rejected as too short."""
+    assert word_count(line) == words
+    said = speechlike(spoken_length_s(words))  # as a voice says it
+    padded = np.zeros(len(said) + VAD_RATE)
+    padded[VAD_RATE // 2 : VAD_RATE // 2 + len(said)] = said
+    assert check_speech(pcm(padded), expect("required", line), CFG) == []
