@@ -33,7 +33,7 @@ from pipeline.context import RunContext
 from pipeline.steps import ABSENT, Cursor, Move, job_key, music_key
 from router import StageCandidate
 from stitching import music_problem
-from stitching.audio import SILENT_RMS
+from stitching.audio import SILENT_RMS, not_finite
 from stitching.voiceover import RATE, longest_heard, read_mono
 from store.db import session_scope
 from store.models import Attempt, Event, Job, Shot
@@ -273,6 +273,8 @@ def problem(path: Path, asked_s: float) -> tuple[str | None, float]:
             f"the bed runs over {longest:g} s for {asked_s:g} s asked (not decoded further)",
             seconds,
         )
+    if (bad := not_finite(samples)) is not None:
+        return f"the bed {bad}", seconds
     rms = float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
     if rms < SILENT_RMS:
         return "the bed is silent", seconds

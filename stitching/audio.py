@@ -145,6 +145,14 @@ def music_problem(path: Path, heard_s: float | None = None) -> str | None:
     return None if heard_s is None else _silence_problem(path, heard_s)
 
 
+def not_finite(samples: Pcm) -> str | None:
+    """Why decoded samples cannot be mixed: some are not numbers (a float file's NaN or
+    infinity: one made the AAC encoder refuse the programme after every shot was paid)."""
+    if np.isfinite(samples).all():
+        return None
+    return "has samples that are not numbers (NaN or infinity): it cannot be mixed"
+
+
 def _silence_problem(path: Path, heard_s: float) -> str | None:
     import av.error
 
@@ -154,6 +162,8 @@ def _silence_problem(path: Path, heard_s: float) -> str | None:
         samples = read_mono(path, rate=SILENCE_RATE, max_s=heard_s)
     except (av.error.FFmpegError, ValueError) as exc:
         return f"{path} cannot be decoded: {exc}"
+    if (bad := not_finite(samples)) is not None:
+        return f"{path} {bad}"
     rms = float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
     if rms < SILENT_RMS:
         heard = min(heard_s, samples.size / SILENCE_RATE)
@@ -170,6 +180,9 @@ def music_bed(music: MusicBed, foreground: Pcm, sample_rate: int) -> Pcm:
     )  # fmt: skip
     bed = np.zeros_like(foreground)
     samples = np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)[: len(bed)]
+    # a sample that is not a number (past the part planning decoded, or a generated bed's) is
+    # silence: one NaN made the AAC encoder refuse the whole programme
+    samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
     bed[: len(samples)] = samples
     hop = sample_rate // 20
     blocks = len(foreground) // hop + 1
@@ -190,15 +203,27 @@ music bed at -40 dB measured -68.5 LUFS, was raised 52.5 dB and came out at -17.
 a mix is raised first and measured again."""
 
 
+HOT_FROM_LUFS = 0.0
+"""FFmpeg's ebur128 counts a 400 ms block's loudness up to +10 LUFS (``ABS_UP_THRES`` in
+libavfilter/f_ebur128.c): in a hotter mix those blocks read +10 (a float bed peaking at +40 dBFS
+under two shots measured +8.5, was lowered 24.5 dB and came out at -10 LUFS for -16, failing
+verification after every shot was paid). A mix reading 0 LUFS or more, louder than any
+programme, is lowered to the target first and measured again (the measure is linear: a mix
+whose blocks all read true comes out the same)."""
+
+
 def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str, float | bool]]:
     """Gain to the target; if that overshoots the true-peak ceiling, limit and re-measure. The
     report's ``reachable_lufs``, present when the limiter holds the programme short of the target,
     is what ``loudness_check.within_reach`` accepts instead."""
     first = measure_pcm(pcm, profile.sample_rate)
     lift, measured = 0.0, first
-    if not first.silent and first.integrated < GATED_BELOW_LUFS:
-        lift = profile.loudness_lufs - first.integrated
-        pcm = (pcm * np.float32(10 ** (lift / 20))).astype(np.float32)
+    for _ in range(8):  # a round lowers a mix reading 0 LUFS or more by at least 16 dB
+        if measured.silent or GATED_BELOW_LUFS <= measured.integrated < HOT_FROM_LUFS:
+            break
+        step = profile.loudness_lufs - measured.integrated
+        lift += step
+        pcm = (pcm * np.float32(10 ** (step / 20))).astype(np.float32)
         measured = measure_pcm(pcm, profile.sample_rate)
     gain, needs_limiter = gain_for(measured, profile)
     reachable = None

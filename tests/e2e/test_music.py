@@ -5,6 +5,7 @@ file; a bed the stitcher cannot read is refused with its path before anything is
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,15 @@ def test_a_relative_bed_is_kept_as_an_absolute_path(tmp_path, cli, monkeypatch):
     assert music == {"path": str(tmp_path / "bed.wav"), "gain_db": -18.0, "duck_db": 0.0}
 
 
+def float_wav(path: Path, samples: np.ndarray, rate: int = 48_000) -> Path:
+    """A mono 32-bit float WAV (format 3, as a DAW exports), whatever its samples are."""
+    data = samples.astype("<f4").tobytes()
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(data), b"WAVE", b"fmt ", 16, 3,
+                         1, rate, rate * 4, 4, 32, b"data", len(data))  # fmt: skip
+    path.write_bytes(header + data)
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "why"),
     [
@@ -125,12 +135,15 @@ def test_a_relative_bed_is_kept_as_an_absolute_path(tmp_path, cli, monkeypatch):
         (lambda d: d / "still.png", "has no audio stream"),
         # an hour of digital silence: the two seconds the programme hears are decoded, no more
         (lambda d: d / "silence.flac", "is silent (under -60 dBFS) over the 2.0 s"),
+        # a float WAV with one NaN: the AAC encoder refused the programme after every shot
+        (lambda d: d / "nan.wav", "has samples that are not numbers (NaN or infinity)"),
     ],
 )
 def test_a_bed_the_stitcher_cannot_read_is_refused_before_any_spend(tmp_path, cli, make, why):
     (tmp_path / "notes.txt").write_text("not audio")
     run_ffmpeg(["-f", "lavfi", "-i", "color=red:s=16x16:d=0.04", "-frames:v", "1",
                 str(tmp_path / "still.png")])  # fmt: skip
+    float_wav(tmp_path / "nan.wav", np.where(np.arange(48_000) == 1000, np.nan, 0.5))
     if why.startswith("is silent"):
         run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "3600",
                     str(tmp_path / "silence.flac")])  # fmt: skip

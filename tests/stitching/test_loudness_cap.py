@@ -65,6 +65,16 @@ def test_the_loudest_target_allowed_is_reached(sound):
     assert abs(reached - MAX_LOUDNESS_LUFS) <= LOUDNESS_TOLERANCE_LU
 
 
+@pytest.mark.parametrize("peak_db", [0.0, 20.0, 40.0])
+def test_a_mix_over_full_scale_is_brought_to_the_target(peak_db):
+    """FFmpeg's meter reads a block over +10 LUFS as +10: a float bed peaking at +40 dBFS was
+    lowered by what that reading gave and came out 6 LU over the target, after spend."""
+    hot = _music() / np.abs(_music()).max() * 10 ** (peak_db / 20)
+    profile = OutputProfile(160, 90, 24, loudness_lufs=-16.0)
+    out, _ = normalise_loudness(_stereo(hot), profile)
+    assert abs(measure_pcm(out, RATE).integrated + 16.0) <= LOUDNESS_TOLERANCE_LU
+
+
 @pytest.mark.parametrize("sound", ["noise", "speech"])
 def test_a_louder_target_is_out_of_reach(sound):
     assert _reached(sound, -5.0) < -5.0 - LOUDNESS_TOLERANCE_LU
