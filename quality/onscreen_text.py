@@ -213,7 +213,9 @@ def check_text(
     source_width: int = 0,
 ) -> list[Finding]:
     """``onscreen_text`` (info) when each quoted text is read, ``wrong_text`` when something else
-    is, ``missing_text`` when nothing is; ``unexpected_text`` when the prompt quotes none."""
+    is, ``missing_text`` when nothing is; ``unexpected_text`` when the prompt quotes none. A
+    quoted text the comparison cannot see (another script, under ``text_min_chars``) is not
+    checked: an ``onscreen_text`` info says so."""
     if prompt is None or cfg.ocr_frames <= 0 or not thumbs:
         return []
     frames = read_frames(thumbs, reader or shared_reader(), cfg, source_width)
@@ -224,6 +226,15 @@ def check_text(
 
 
 def _match(wanted: str, frames: list[FrameText], cfg: DetectorConfig) -> Finding:
+    if len(normalise(wanted).replace(" ", "")) < cfg.text_min_chars:
+        # what no reading could match: the comparison sees Latin letters and digits only, and
+        # lines shorter than text_min_chars are not kept (a sign reading "مرحبا" failed every take)
+        at = frames[0].time_s
+        message = (
+            f'"{wanted}" is not checked: it has fewer than {cfg.text_min_chars} Latin letters or '
+            "digits, all the on-screen text check compares"
+        )
+        return Finding("onscreen_text", message, at, at, "info", None)
     scored = [(similarity(wanted, frame.joined), frame) for frame in frames]
     score, frame = max(scored, key=lambda pair: pair[0])
     at = frame.time_s

@@ -90,6 +90,19 @@ def test_no_text_where_text_is_asked_for_is_missing_text(clips: dict[str, Path])
     assert [d.code for d in verdict.drivers] == ["missing_text"]
 
 
+@pytest.mark.parametrize("sign", ["مرحبا", "ΚΑΛΗΜΕΡΑ", "OK"])
+def test_text_the_check_cannot_compare_is_not_checked_and_says_so(
+    clips: dict[str, Path], sign: str
+) -> None:
+    """The comparison sees Latin letters and digits, and lines of 3 or more: a sign reading
+    "مرحبا" could never match, so every take was rejected as missing_text and paid for."""
+    verdict = evaluate(clips["plain"], ask(f'a neon sign that reads "{sign}"'))
+    assert verdict.action == "accept"
+    (note,) = [f for f in verdict.findings if f.code == "onscreen_text"]
+    assert note.severity == "info"
+    assert note.message.startswith(f'"{sign}" is not checked')
+
+
 def test_text_the_prompt_does_not_ask_for_is_flagged(clips: dict[str, Path]) -> None:
     assert codes(clips["silent_titled"], ask("a harbour at night")) == {
         "unexpected_text": "warning"
