@@ -28,6 +28,7 @@ from foundation.storyboard import Mode, Storyboard
 from pipeline import keyframes, music, sheets, stage_tries, voices
 from pipeline.commit_types import StageLine
 from pipeline.context import RunContext
+from pipeline.kept_voice import kept_speech
 from router import StageDecision
 from store.db import session_scope
 
@@ -46,7 +47,8 @@ def stage_lines(
     ``approved`` shots render again, for ``tenant``: each with the shot of preview job
     ``preview_id`` it renders (itself, or the shot a segment is part of)."""
     drawn: dict[str, str] = {}
-    found = [*_voice_lines(ctx, board, tenant), *_sheet_lines(ctx, board, approved, tenant, drawn)]
+    found = [*_voice_lines(ctx, board, approved, (preview_id, tenant))]
+    found += _sheet_lines(ctx, board, approved, tenant, drawn)
     found += _keyframe_lines(ctx, board, approved, (preview_id, tenant), drawn)
     found += _music_lines(ctx, board, tenant)
     return tuple(found)
@@ -67,11 +69,20 @@ def _cached(ctx: RunContext, key: str, tenant: str, stage: Stage) -> str | None:
     return None if hit is None else hit[1]
 
 
-def _voice_lines(ctx: RunContext, board: Storyboard, tenant: str) -> list[StageLine]:
+def _voice_lines(
+    ctx: RunContext, board: Storyboard, approved: Mapping[str, str], preview: tuple[str, str]
+) -> list[StageLine]:
+    """Each line at its quote, or reused: an unchanged line's stored speech, and a kept shot's
+    line in the voice its preview was approved with (``kept_voice``)."""
     decisions = voices.plan_voices(ctx, board, Mode.FINAL)
+    preview_id, tenant = preview
     found = []
     for line in voices.lines_of(board):
         decision = decisions[line.shot_id]
+        kept = None if line.shot_id in approved else kept_speech(ctx, line, preview_id, tenant)
+        if kept is not None:
+            found.append(_line(Stage.TTS, line.shot_id, decision, kept.model_id))
+            continue
         head = decision.chain[0]
         key = voices.keyed(ctx.registry, line, head)[1]
         hit = _cached(ctx, key, tenant, Stage.TTS)

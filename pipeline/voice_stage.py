@@ -28,7 +28,7 @@ from adapters.speech import SpeechClient, SpeechRequest
 from foundation.characters import spec_voice
 from foundation.states import SHOT_ENDED, AttemptStatus, Stage
 from media.runner import run_ffmpeg
-from pipeline import stage_tries, voices
+from pipeline import kept_voice, stage_tries, voices
 from pipeline.context import RunContext
 from quality.policy import DetectorConfig
 from quality.speech import VAD_RATE, speech_segments
@@ -92,6 +92,9 @@ def speak(ctx: RunContext, shot_pk: int) -> float:
         waiting = stage_tries.reserved_by_model(mine)
     providers = voices.tts_providers(owner.providers, ctx.settings)
     decision = voices.route_line(ctx, line, providers, owner.mode)
+    preview_id = kept_voice.preview_of_kept(owner.id, owner.shot_key, ctx.db_url)
+    if preview_id and (kept := kept_voice.kept_speech(ctx, line, preview_id, owner.tenant)):
+        decision = kept_voice.first(kept, decision)
 
     def attempt_one(candidate: StageCandidate, reserved: int | None) -> stage_tries.Outcome:
         return _try(ctx, shot_pk, owner, line, candidate, reserved)

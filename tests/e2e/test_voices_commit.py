@@ -36,3 +36,39 @@ def test_a_kept_shot_keeps_its_voice(tmp_path):
     (cue,) = pysubs2.load(str(tmp_path / "cut.final.srt")).events
     assert cue.plaintext == "Go now."
     assert cue.start / 1000 == pytest.approx(LEAD_S, abs=0.05)
+
+
+def test_a_kept_shot_keeps_the_voice_it_was_approved_with_after_its_model_retires(
+    tmp_path, monkeypatch
+):
+    """Previewed with OpenAI's tts-1 before its shutdown (2027-01-06), committed after: the kept
+    shot's line was routed anew to ElevenLabs, voiced in another voice and paid again."""
+    from contextlib import ExitStack
+
+    from shotline.emulated import use_emulator
+
+    ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
+    board = {
+        "title": "kept", "mode": "preview", "output": {"size": "160x90", "fps": 24},
+        "characters": [{"id": "mara", "description": "a woman", "voice": "calm, low"}],
+        "scenes": [{"id": "s", "shots": [
+            {"id": "a", "prompt": "a harbour", "duration": 2, "characters": ["mara"],
+             "keyframe": "none", "dialogue": "Go now.", "speaker": "mara"},
+            {"id": "b", "prompt": "a street", "duration": 1},
+        ]}],
+    }  # fmt: skip
+    with ExitStack() as stack:
+        use_emulator(ctx, stack, None)
+        monkeypatch.setenv("SHOTLINE_TODAY", "2027-01-05")
+        preview = commit.start_preview(ctx, parse_storyboard(board), output=tmp_path / "cut.mp4")
+        assert EmbeddedEngine(ctx).run(preview) == "delivered"
+        voiced = job_report(ctx.db_url, preview)["shots"][0]["stages"]["tts"]
+        assert voiced["model"] == "openai/tts-1"
+        monkeypatch.setenv("SHOTLINE_TODAY", "2027-02-01")
+        quoted = commit.quote(ctx, preview, ["b"])
+        (line,) = [s for s in quoted.stages if s.stage == "tts"]
+        assert (line.model_id, line.quote_usd, line.reused) == ("openai/tts-1", 0.0, True)
+        final = commit.commit(ctx, preview, ["b"]).final_job_id
+        assert EmbeddedEngine(ctx).run(final) == "delivered"
+    kept = job_report(ctx.db_url, final)["shots"][0]["stages"]["tts"]
+    assert (kept["model"], kept["reused"], kept["cost_usd"]) == ("openai/tts-1", True, 0.0)
