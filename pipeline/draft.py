@@ -188,6 +188,14 @@ def draft_storyboard(
         today=today,
     )
     result = DraftResult(None, decision)
+    if pin and pin not in {c.model_id for c in decision.chain}:
+        # a pin no route takes (retired, another provider's, no structured output) was passed over
+        # in silence: the draft went to another provider's model
+        reasons = "; ".join(decision.rejected.get(pin) or ["it cannot draft"])
+        raise InvalidInputError(
+            "the model asked for cannot draft; nothing was sent",
+            [Problem("model", f"{pin}: {reasons}")],
+        )
     if not decision.chain:
         problem = Problem("model", decision.explain())
         raise DraftError("no language model can draft the storyboard", [problem], result)

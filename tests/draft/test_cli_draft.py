@@ -54,6 +54,16 @@ def test_draft_refuses_an_unknown_model(tmp_path):
     assert "gemini/nope" in done.output
 
 
+def test_draft_refuses_a_model_that_cannot_draft_naming_why(tmp_path, monkeypatch):
+    """gpt-4.1-mini after its shutdown (2027-01-14): the draft went to Gemini without a word."""
+    monkeypatch.setenv("SHOTLINE_TODAY", "2027-02-01")
+    done = run("draft", "a lighthouse keeper", "-o", str(tmp_path / "x.yaml"), "--providers",
+               "emulated", "--model", "openai/gpt-4.1-mini")  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "openai/gpt-4.1-mini: lifecycle retired" in " ".join(done.output.split())
+    assert not (tmp_path / "x.yaml").exists()
+
+
 def test_draft_books_its_cost_outside_a_job(tmp_path):
     from foundation.settings import get_settings
     from ledger.drafts import drafts_spent
