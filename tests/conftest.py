@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -24,6 +25,29 @@ if TYPE_CHECKING:
 #: route. Tests of a lifecycle name their own day.
 SUITE_DAY = "2026-12-07"
 os.environ.setdefault("SHOTLINE_TODAY", SUITE_DAY)
+
+
+_RESOLVE = socket.getaddrinfo
+_HERE = {"localhost", "", socket.gethostname()}
+
+
+def _loopback_only(host: object, *args: object, **kwargs: object) -> object:
+    """``socket.getaddrinfo`` for this process's tests: loopback names and literal addresses
+    resolve; any other name is refused as a machine without DNS refuses it, so no test reaches a
+    real provider, even one whose fixture falls back to a provider's default URL."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is None or not isinstance(name, str) or name in _HERE or name.endswith(".localhost"):
+        return _RESOLVE(host, *args, **kwargs)  # type: ignore[arg-type]
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        raise socket.gaierror(
+            socket.EAI_NONAME, f"tests never resolve {name!r}: no test reaches a real provider"
+        ) from None
+    return _RESOLVE(host, *args, **kwargs)  # type: ignore[arg-type]
+
+
+socket.getaddrinfo = _loopback_only  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")
