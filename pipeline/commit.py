@@ -28,7 +28,7 @@ import router
 from foundation.errors import BudgetExceededError, ConflictError, NotFoundError, Problem
 from foundation.states import JobStatus, ShotStatus
 from foundation.storyboard import Mode, Storyboard, StoryboardError, parse_storyboard
-from pipeline import commit_budget, commit_stages, commit_versions, events, previews
+from pipeline import commit_budget, commit_stages, commit_versions, events, kept_voice, previews
 from pipeline.commit_final import (
     committed_board,
     final_prices,
@@ -147,7 +147,8 @@ def _final_board(
     """What the final renders and how it is routed, the routing of the unchanged storyboard, and
     the shots given their preview's first frame: those whose final model takes an image and whose
     quote does not rise with it (e.g. Veo 3.1 needs 8 s clips for a reference image)."""
-    plain = final_route(ctx, _with_frames(ctx, preview, approved, set()), preview.tenant)
+    kept = kept_voice.kept_lines(ctx, preview.board, preview.job_id, preview.tenant, approved)
+    plain = final_route(ctx, _with_frames(ctx, preview, approved, set()), preview.tenant, kept)
     frame = set()
     for key in approved:
         spec = next(s for _, s in preview.board.shots() if s.id == key)
@@ -160,10 +161,10 @@ def _final_board(
             frame.add(key)
     if not frame:
         return _with_frames(ctx, preview, approved, set()), plain, plain, frame
-    framed = final_route(ctx, _with_frames(ctx, preview, approved, frame), preview.tenant)
+    framed = final_route(ctx, _with_frames(ctx, preview, approved, frame), preview.tenant, kept)
     keep = {key for key in frame if _price(framed, key) <= _price(plain, key) + 1e-9}
     board = _with_frames(ctx, preview, approved, keep)
-    again = framed if keep == frame else final_route(ctx, board, preview.tenant)
+    again = framed if keep == frame else final_route(ctx, board, preview.tenant, kept)
     return board, again, plain, keep
 
 

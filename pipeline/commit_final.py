@@ -16,10 +16,13 @@ from pipeline.context import RunContext
 from pipeline.planning import route
 
 
-def final_route(ctx: RunContext, board: Storyboard, tenant: str) -> router.Plan:
-    """Final-mode routing of ``board``; the budget is enforced by the quote, not by routing."""
+def final_route(
+    ctx: RunContext, board: Storyboard, tenant: str, kept_voices: Collection[str] = ()
+) -> router.Plan:
+    """Final-mode routing of ``board``; the budget is enforced by the quote, not by routing
+    (``kept_voices``: the kept shots said in their preview's speech, ``kept_voice.kept_lines``)."""
     final = previews.final_of(board).model_copy(update={"budget_usd": None})
-    return route(ctx, final, Mode.FINAL, tenant)
+    return route(ctx, final, Mode.FINAL, tenant, kept_voices)
 
 
 def unroutable(plan: router.Plan, keys: Collection[str]) -> list[Problem]:

@@ -10,14 +10,33 @@ the stage reuses for nothing; the route's chain follows it, should that speech b
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 
 from foundation.states import AttemptStatus, Stage
+from foundation.storyboard import Storyboard
 from pipeline import stage_tries, voices
 from pipeline.context import RunContext
 from router import StageCandidate, StageDecision
 from store.db import session_scope
 from store.models import Attempt, JobCommit, Shot
+
+KEPT = "kept"
+"""The ``health`` of a kept candidate: its try only reuses the stored speech, never calls."""
+
+
+def kept_lines(
+    ctx: RunContext, board: Storyboard, preview_id: str, tenant: str, approved: Collection[str]
+) -> frozenset[str]:
+    """The shots of a commit's final (``board``) kept at preview whose line the final says in
+    the preview's stored speech: planning does not look their voice up again (after OpenAI's
+    speech shutdown their stock ElevenLabs voice, which an account may lack, refused the commit)."""
+    return frozenset(
+        line.shot_id
+        for line in voices.lines_of(board)
+        if line.shot_id not in approved and kept_speech(ctx, line, preview_id, tenant) is not None
+    )
 
 
 def preview_of_kept(final_id: str, shot_key: str, db_url: str) -> str | None:
@@ -50,7 +69,7 @@ def kept_speech(
             continue
         spec = ctx.registry.get(model_id)
         candidate = StageCandidate(
-            spec.id, spec.provider, spec.provider_model, 0.0, "closed", spec.caps
+            spec.id, spec.provider, spec.provider_model, 0.0, KEPT, spec.caps
         )
         key = voices.keyed(ctx.registry, line, candidate)[1]
         if stage_tries.cached_try(ctx, key, tenant, Stage.TTS) is not None:

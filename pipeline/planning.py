@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -83,7 +83,13 @@ def preview_providers(board: Storyboard, mode: Mode, providers: str) -> str:
     return "local" if mode is Mode.PREVIEW and board.preview.free else providers
 
 
-def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local") -> router.Plan:
+def route(
+    ctx: RunContext,
+    board: Storyboard,
+    mode: Mode,
+    tenant: str = "local",
+    kept_voices: Collection[str] = (),
+) -> router.Plan:
     """The one call of the router for planning, quotes, re-renders and commits: the providers
     available to ``ctx``, the learned statistics and the breakers every process shares.
     ``tenant`` scopes the answers of the providers' free lookups (``voice_check``) and the
@@ -107,7 +113,7 @@ def route(ctx: RunContext, board: Storyboard, mode: Mode, tenant: str = "local")
     sheets.plan_sheets(ctx, board, mode)  # and a character sheet no image model can draw
     keyframes.plan_keyframes(ctx, board, mode)  # and a keyframe no image model can draw
     # last, as it asks the provider (free): a voice id the ElevenLabs account does not have
-    voice_check.refuse_unknown_voices(ctx, board, spoken, tenant)
+    voice_check.refuse_unknown_voices(ctx, board, spoken, tenant, kept=kept_voices)
     availability = router.provider_availability(ctx.providers, ctx.settings)
     policy = router.RoutingPolicy.for_mode(
         mode, allow_unverified=ctx.settings.allow_unverified, stills=stills

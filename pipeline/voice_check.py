@@ -22,7 +22,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from adapters.errors import ProviderError
@@ -114,20 +114,27 @@ def refuse_unknown_voices(
     board: Storyboard,
     decisions: Mapping[str, StageDecision],
     tenant: str,
-    lookups: VoiceLookups = LOOKUPS,
+    lookups: VoiceLookups | None = None,
+    kept: Collection[str] = (),
 ) -> None:
     """Raise ``InvalidInputError`` naming each character's ``voice`` whose ElevenLabs voice id the
-    account does not have, when the plan routes one of its lines to ElevenLabs."""
-    account = account_of(ctx)
+    account does not have, when the plan routes one of its lines to ElevenLabs (``kept``: a
+    commit's kept shots, said in their preview's stored speech, are not looked up)."""
+    account, lookups = account_of(ctx), lookups or LOOKUPS  # LOOKUPS as it is when called
     problems: dict[str, Problem] = {}
     for line in lines_of(board):
         decision = decisions.get(line.shot_id)
         voice_id = _voice_to_check(line.voice, decision)
-        if account is None or voice_id is None or line.voice_path in problems:
+        if (
+            account is None
+            or voice_id is None
+            or line.voice_path in problems
+            or line.shot_id in kept
+        ):
             continue
         found = lookups.answer(tenant, account, voice_id)
         if isinstance(found, VoiceAnswer) and not found.known:
-            mapped = "" if named_voice(line.voice) else f", the stock voice {line.voice!r} maps to,"
+            mapped = "" if named_voice(line.voice) else f", the stock voice for {line.voice!r},"
             message = (
                 f"ElevenLabs has no voice {voice_id!r} on this account{mapped} (it answered: "
                 f"{found.message}); shot {line.shot_id} would be voiced by it"

@@ -114,6 +114,8 @@ def _try(
     or (reason, whether to stop trying). ``reserved``: this model's try waiting for its slot."""
     choice, key = voices.keyed(ctx.registry, line, candidate)
     cached = stage_tries.cached_try(ctx, key, owner.tenant, STAGE)
+    if cached is None and candidate.health == kept_voice.KEPT:
+        return "the preview's speech is no longer stored", False  # never a call at $0 reserved
     request = {
         "stage": STAGE, "text": line.text, "voice_description": line.voice,
         "voice": choice.voice, "instructions": choice.instructions, "cache_key": key,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pysubs2
 import pytest
 
+from adapters.voice_lookup import VoiceAnswer
 from foundation.settings import Settings
 from foundation.storyboard import parse_storyboard
-from pipeline import commit
+from pipeline import commit, voice_check
 from pipeline.context import RunContext
 from pipeline.engine import EmbeddedEngine
 from pipeline.report import job_report
@@ -65,6 +66,13 @@ def test_a_kept_shot_keeps_the_voice_it_was_approved_with_after_its_model_retire
         voiced = job_report(ctx.db_url, preview)["shots"][0]["stages"]["tts"]
         assert voiced["model"] == "openai/tts-1"
         monkeypatch.setenv("SHOTLINE_TODAY", "2027-02-01")
+        # the account lacks the stock voice ElevenLabs would now speak the line in: the kept
+        # line is not looked up (the commit was refused naming it)
+        gone = voice_check.VoiceLookups(
+            lambda voice_id, *_, **__: VoiceAnswer(voice_id, False, "gone")
+        )
+        monkeypatch.setattr(voice_check.LOOKUPS, "_lookup", gone._lookup)
+        monkeypatch.setattr(voice_check.LOOKUPS, "_kept", {})
         quoted = commit.quote(ctx, preview, ["b"])
         (line,) = [s for s in quoted.stages if s.stage == "tts"]
         assert (line.model_id, line.quote_usd, line.reused) == ("openai/tts-1", 0.0, True)

@@ -181,7 +181,7 @@ def test_a_described_voice_elevenlabs_alone_would_speak_is_looked_up(
             voice_check.refuse_unknown_voices(ctx, board, decisions, "acme", check)
         (problem,) = info.value.problems
         assert problem.path == "characters[0].voice"
-        assert f"no voice '{ADAM}' on this account, the stock voice 'low, deep' maps to," in (
+        assert f"no voice '{ADAM}' on this account, the stock voice for 'low, deep', (it" in (
             problem.message
         )
         assert "'elevenlabs:<voice_id>'" in problem.message
