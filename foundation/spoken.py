@@ -50,24 +50,28 @@ def shown_texts(prompt: str) -> list[str]:
 
 
 _WORD = re.compile(r"[\w']+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
 # scripts written without spaces between words: a run of them is one "word" to ``\w+``; a
 # character is about half a word at the gate's 2.5 words a second (Mandarin is spoken at ~4-5
 # characters a second, Japanese kana faster)
 _UNSPACED = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uf900-\ufaff\U00020000-\U0002fa1f]"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]"
 )
 
 
 def spoken_words(text: str) -> int:
     """How many words a line is, as everything that times speech counts them: the gate's
-    ``speech_length``, planning's pace and room checks, and the placeholder voices. Combining
-    marks are part of their word (Arabic harakat, Hebrew niqqud and accents split every word in
-    two), a hyphen or a dot parts words as speech does (``state-of-the-art`` is four), and a run of
+    ``speech_length``, planning's pace and room checks, and the placeholder voices. Marks are part
+    of their word (Arabic harakat, Hebrew niqqud, Devanagari and Tamil vowel signs and accents
+    split every word in two), a typographic apostrophe is one (``it’s``), a hyphen or a dot parts words as speech does (``state-of-the-art`` is four), and a run of
     a script without spaces (Chinese, Japanese, Thai...) counts a word per two characters."""
-    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    spelt = unicodedata.normalize("NFD", text).translate(_APOSTROPHES)
+    bare = "".join(c for c in spelt if not unicodedata.category(c).startswith("M"))
     count = 0
     for token in _WORD.findall(bare):
+        if not any(c.isalnum() for c in token):
+            continue  # a lone apostrophe
         unspaced = len(_UNSPACED.findall(token))
         count += (unspaced + 1) // 2 + (1 if unspaced < len(token) else 0)
     return count

@@ -60,7 +60,7 @@ def _unreserve_job(session: Session, job_id: str, amount: float) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(reserved_usd=in_micro(Job.reserved_usd - amount))
+        .values(reserved_usd=released(session, Job.reserved_usd, amount))
         .execution_options(synchronize_session=False)
     )
 

@@ -218,7 +218,7 @@ def normalise_loudness(pcm: Pcm, profile: OutputProfile) -> tuple[Pcm, dict[str,
     is what ``loudness_check.within_reach`` accepts instead."""
     first = measure_pcm(pcm, profile.sample_rate)
     lift, measured = 0.0, first
-    for _ in range(8):  # a round lowers a mix reading 0 LUFS or more by at least 16 dB
+    for _ in range(8):  # a round lowers a mix reading 0 LUFS or more by 10 dB at least
         if measured.silent or GATED_BELOW_LUFS <= measured.integrated < HOT_FROM_LUFS:
             break
         step = profile.loudness_lufs - measured.integrated

@@ -94,6 +94,8 @@ def _blocked() -> JSONResponse:
     """A prompt the safety system refused ([GUIDE]): refused at its input."""
     error = {"message": SAFETY, "type": "image_generation_user_error", "param": None,
              "code": "moderation_blocked",
+             # the stage and category are this emulator's choice (the guide's example names
+             # "harassment"; which category a refused prompt gets is UNCERTAIN)
              "moderation_details": {"moderation_stage": "input", "categories": ["violence"]}}  # fmt: skip
     return JSONResponse({"error": error}, status_code=400)
 

@@ -22,7 +22,7 @@ REF = Reference(encode(np.full((16, 16, 3), 60, np.uint8)), "image/png")
 PATHS = {"openai": "/openai/v1", "fal": "/fal", "gemini": "/google/v1beta"}
 # with a sheet's square at the default size and a small frame: gpt-image-2 refuses under 655,360
 # pixels, and both were asked below it
-FRAMES = ((1280, 720), (720, 1280), (1920, 1080), (720, 720), (854, 480))
+FRAMES = ((1280, 720), (720, 1280), (1920, 1080), (720, 720), (854, 480), (810, 810))
 
 
 def _cases() -> list[tuple[str, tuple[int, int]]]:

@@ -129,6 +129,9 @@ def test_a_short_line_in_a_long_voiced_bed_is_heard() -> None:
         ("A state-of-the-art, up-to-date plan.", 9),  # as spoken; the placeholder voices said 4
         ("你好世界你好世界", 4),  # a run without spaces was one word
         ("We leave at dawn.", 4),
+        ("नमस्ते दुनिया", 2),  # Devanagari vowel signs: marks of combining class 0 (4)
+        ("தமிழ் மொழி", 2),  # Tamil (4)
+        ("it\u2019s fine '", 2),  # a typographic apostrophe (3), a lone one (1 more)
     ],
 )
 def test_a_line_counts_as_many_words_as_it_is_spoken(line: str, words: int) -> None:

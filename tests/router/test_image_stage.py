@@ -31,6 +31,8 @@ def test_targets_by_how_each_model_names_its_output(registry):
     assert (gpt2.size, gpt2.crop) == ("1920x1072", 0)  # sides divisible by 16, within 1%
     sheet = image_target(registry.get("openai/gpt-image-2").caps, 720, 720)
     assert (sheet.size, sheet.scale) == ("816x816", 1.0)  # drawn up to 655,360 pixels at least
+    just_over = image_target(registry.get("openai/gpt-image-2").caps, 810, 810)
+    assert just_over.size == "816x816"  # rounded down to 800x800, under the floor
     small = image_target(registry.get("openai/gpt-image-2").caps, 854, 480)
     assert (small.size, small.crop) == ("1088x608", 0)
     big = image_target(registry.get("openai/gpt-image-2").caps, 7680, 4320)
