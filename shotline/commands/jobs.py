@@ -128,7 +128,8 @@ def _print_detail(data: dict[str, Any], console: Console, wide: bool) -> None:
         f"status {_styled(data['status'])}"
         + (f" (stage {data['stage']})" if data["stage"] != data["status"] else ""),
         _times(data),
-        f"cost ${costs['settled_usd']:.2f} settled, ${costs['quoted_usd']:.2f} quoted, "
+        f"cost ${costs['spent_usd']:.2f} spent (${costs['settled_usd']:.2f} settled by providers), "
+        f"${costs['quoted_usd']:.2f} quoted, "
         f"${costs['reserved_usd']:.2f} reserved"
         + (f", budget ${costs['budget_usd']:.2f}" if costs["budget_usd"] is not None else ""),
     ]

@@ -125,7 +125,13 @@ class TestShow:
         assert done.exit_code == 0, done.output
         assert lines_fit(done.stdout)
         assert done.stdout.splitlines()[0].startswith(f"job {delivered}")
-        for text in ("k0", "k1", "local/animatic", "normalised", "$0.00 settled"):
+        for text in (
+            "k0",
+            "k1",
+            "local/animatic",
+            "normalised",
+            "$0.00 spent ($0.00 settled by providers)",
+        ):
             assert text in done.stdout
         assert f"video: {tmp_path / 'out.mp4'}" in done.stdout
         assert f"poster: {tmp_path / 'out.poster.jpg'}" in done.stdout
