@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
@@ -107,6 +108,10 @@ class Settings(BaseSettings):
     step_lease_s: float = Field(default=90.0, gt=0)
     max_reaps: int = 8
     broker_visibility_timeout_s: float = 3600.0
+    # the day lifecycles and prices are evaluated on (``foundation.clock`` reads it from the
+    # environment, for this process and those it starts); here so that a value that is no date is
+    # refused at start-up, naming it, not by the first route
+    today: date | None = None
 
     @field_validator("database_url")
     @classmethod
