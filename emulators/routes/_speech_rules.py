@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,19 @@ from foundation.spoken import spoken_words
 from media.speechlike import speechlike
 
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
+OPENAI_SHUTDOWN = date(
+    2027, 1, 6
+)  # [SDK-OAI] speech_model.py, every model: "Announced shutdown date"
+
+
+def openai_shut_down(model: Any, today: date) -> str | None:
+    """The 404 ``model_not_found`` message for a speech model past its shutdown, as the chat and
+    image emulators answer theirs; None before it or for another id."""
+    if model not in OPENAI_MODELS or today < OPENAI_SHUTDOWN:
+        return None
+    return f"The model `{model}` does not exist or you do not have access to it."
+
+
 OPENAI_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
 OPENAI_NEWER_VOICES = ("ballad", "verse", "marin", "cedar")  # gpt-4o-mini-tts only: UNCERTAIN
 OPENAI_STREAM_FORMATS = ("sse", "audio")

@@ -231,6 +231,8 @@ async def speech(request: Request) -> Response:
         _, body = await flow.json_body(request)
     except flow.BadRequest as exc:
         return flow.bad_request(PROVIDER, exc)
+    if (gone := speech_rules.openai_shut_down(body.get("model"), clock.today())) is not None:
+        return rules.invalid_request(404, gone, None, "model_not_found")
     refused = speech_rules.openai_refusal(body)
     if refused is not None:
         param, message, code = refused

@@ -80,6 +80,16 @@ def test_openai_serves_what_sdk_3_60_lists(emulator, change):
     assert answer.headers["content-type"] == "audio/mpeg"
 
 
+@pytest.mark.parametrize(("day", "status"), [("2027-01-05", 200), ("2027-01-06", 404)])
+def test_openai_speech_models_are_gone_from_their_shutdown(emulator, monkeypatch, day, status):
+    """openai 3.60.0 ``speech_model.py``: every speech model's shutdown is 2027-01-06."""
+    monkeypatch.setenv("SHOTLINE_TODAY", day)
+    answer = speech(emulator, GOOD)
+    assert answer.status_code == status
+    if status == 404:
+        assert answer.json()["error"]["code"] == "model_not_found"
+
+
 def test_openai_needs_a_bearer_key(emulator):
     assert speech(emulator, GOOD, key=None).status_code == 401
 
