@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 from adapters.errors import ProviderError
 from adapters.voice_lookup import BASE_URL, VoiceAnswer, lookup_elevenlabs_voice
-from adapters.voices import choose_voice, named_voice
+from adapters.voices import named_voice
 from foundation.errors import InvalidInputError, Problem
 from foundation.storyboard import Storyboard
 from pipeline.context import RunContext
-from pipeline.voices import lines_of
+from pipeline.voices import lines_of, voice_of
 from router import StageDecision
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def refuse_unknown_voices(
     problems: dict[str, Problem] = {}
     for line in lines_of(board):
         decision = decisions.get(line.shot_id)
-        voice_id = _voice_to_check(line.voice, decision)
+        voice_id = _voice_to_check(ctx, line.voice, decision)
         if (
             account is None
             or voice_id is None
@@ -149,7 +149,9 @@ def refuse_unknown_voices(
         )
 
 
-def _voice_to_check(description: str, decision: StageDecision | None) -> str | None:
+def _voice_to_check(
+    ctx: RunContext, description: str, decision: StageDecision | None
+) -> str | None:
     """The ElevenLabs voice id a line's chain would end on: a named ``elevenlabs:<voice_id>``
     when ElevenLabs is in the chain, or the stock voice a description maps to when ElevenLabs is
     the chain's only voice (no other model would speak it when the account lacks that voice:
@@ -161,5 +163,5 @@ def _voice_to_check(description: str, decision: StageDecision | None) -> str | N
         return named[1] if named[0] == PROVIDER else None
     if any(c.provider != PROVIDER for c in decision.chain):
         return None
-    choice = choose_voice(PROVIDER, (), description, False)
+    choice = voice_of(ctx.registry.get(decision.chain[0].model_id), description)
     return choice.voice if choice is not None else None
