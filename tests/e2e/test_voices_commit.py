@@ -16,17 +16,22 @@ from pipeline.report import job_report
 from stitching.voiceover import LEAD_S
 
 
-def test_a_kept_shot_keeps_its_voice(tmp_path):
-    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
-    board = {
+def voiced_board(**spoken: str) -> dict[str, object]:
+    """A preview of two shots, the first with Mara's line (``spoken``: more of its fields)."""
+    return {
         "title": "kept", "mode": "preview", "output": {"size": "160x90", "fps": 24},
         "characters": [{"id": "mara", "description": "a woman", "voice": "calm, low"}],
         "scenes": [{"id": "s", "shots": [
             {"id": "a", "prompt": "a harbour", "duration": 2, "characters": ["mara"],
-             "dialogue": "Go now.", "speaker": "mara"},
+             "dialogue": "Go now.", "speaker": "mara", **spoken},
             {"id": "b", "prompt": "a street", "duration": 1},
         ]}],
     }  # fmt: skip
+
+
+def test_a_kept_shot_keeps_its_voice(tmp_path):
+    ctx = RunContext.create("local", Settings(data_dir=tmp_path / "data"))
+    board = voiced_board()
     preview = commit.start_preview(ctx, parse_storyboard(board), output=tmp_path / "cut.mp4")
     assert EmbeddedEngine(ctx).run(preview) == "delivered"
     final = commit.commit(ctx, preview, ["b"]).final_job_id
@@ -49,15 +54,7 @@ def test_a_kept_shot_keeps_the_voice_it_was_approved_with_after_its_model_retire
     from shotline.emulated import use_emulator
 
     ctx = RunContext.create("emulated", Settings(data_dir=tmp_path / "data"))
-    board = {
-        "title": "kept", "mode": "preview", "output": {"size": "160x90", "fps": 24},
-        "characters": [{"id": "mara", "description": "a woman", "voice": "calm, low"}],
-        "scenes": [{"id": "s", "shots": [
-            {"id": "a", "prompt": "a harbour", "duration": 2, "characters": ["mara"],
-             "keyframe": "none", "dialogue": "Go now.", "speaker": "mara"},
-            {"id": "b", "prompt": "a street", "duration": 1},
-        ]}],
-    }  # fmt: skip
+    board = voiced_board(keyframe="none")
     with ExitStack() as stack:
         use_emulator(ctx, stack, None)
         monkeypatch.setenv("SHOTLINE_TODAY", "2027-01-05")
