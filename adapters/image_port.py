@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from adapters.errors import RejectedInputError
 from media.files import not_a_file
-from media.images import decode_problem, sniff_image
+from media.images import decode_problem, header_size, sniff_image
 
 Image = npt.NDArray[np.uint8]
 ASPECT_TOLERANCE = 0.01  # a frame this close to the video's aspect is not cropped
@@ -82,7 +82,12 @@ def image_problem(path: Path) -> str | None:
     if (undecodable := decode_problem(path)) is not None:
         return f"{path} {undecodable}"
     if cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is None:
-        return f"{path} is not a readable image"
+        size = header_size(path)  # decode_problem found one
+        declared = f"its header declares {size[0]}x{size[1]}, " if size else ""
+        return (
+            f"{path} is not a readable image: {declared}but its pixels do not decode "
+            "(a truncated or corrupt file)"
+        )
     return None
 
 

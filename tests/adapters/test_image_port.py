@@ -99,6 +99,20 @@ def test_an_unreadable_image_is_refused_naming_the_provider(tmp_path):
         first_frame(path, 1280, 720, runway.IMAGE_PORT)
 
 
+def test_a_truncated_image_is_refused_saying_so(tmp_path):
+    """Planning's refusal said only "is not a readable image" for a PNG cut in half."""
+    noise = np.random.default_rng(1).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    whole = write(tmp_path / "whole.png", noise).read_bytes()
+    half = tmp_path / "half.png"
+    half.write_bytes(whole[: len(whole) // 2])
+    problem = image_problem(half)
+    assert problem is not None
+    assert problem.endswith(
+        "half.png is not a readable image: its header declares 96x64, but its pixels do not "
+        "decode (a truncated or corrupt file)"
+    )
+
+
 def test_an_image_declaring_too_many_pixels_is_refused_before_it_is_decoded(tmp_path):
     path = tmp_path / "bomb.png"
     path.write_bytes(png_declaring(32000, 32000))
