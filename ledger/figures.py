@@ -69,9 +69,14 @@ def spent(rows: Iterable[AttemptCost]) -> Decimal:
     return total(spend_of(r) for r in rows)
 
 
+def settled_of(row: AttemptCost) -> Decimal:
+    """What one attempt's provider charged (``spend_of`` without the judge fee)."""
+    return usd(row.settled_usd)
+
+
 def settled(rows: Iterable[AttemptCost]) -> Decimal:
     """The provider charges alone (``spent`` without judge fees)."""
-    return total(r.settled_usd for r in rows)
+    return total(settled_of(r) for r in rows)
 
 
 def held_of(row: AttemptCost) -> Decimal:

@@ -142,12 +142,11 @@ def _with_frames(
 
 
 def _final_board(
-    ctx: RunContext, preview: _Preview, approved: list[str]
+    ctx: RunContext, preview: _Preview, approved: list[str], kept: Collection[str] = ()
 ) -> tuple[Storyboard, router.Plan, router.Plan, set[str]]:
     """What the final renders and how it is routed, the routing of the unchanged storyboard, and
     the shots given their preview's first frame: those whose final model takes an image and whose
     quote does not rise with it (e.g. Veo 3.1 needs 8 s clips for a reference image)."""
-    kept = kept_voice.kept_lines(ctx, preview.board, preview.job_id, preview.tenant, approved)
     plain = final_route(ctx, _with_frames(ctx, preview, approved, set()), preview.tenant, kept)
     frame = set()
     for key in approved:
@@ -187,10 +186,11 @@ def _renders(plan: router.Plan, approved: list[str]) -> dict[str, str]:
 
 
 def _quote(ctx: RunContext, preview: _Preview, approved: list[str]) -> tuple[Quote, _Routing]:
-    written, plan, plain, framed = _final_board(ctx, preview, approved)
+    kept = kept_voice.kept_speeches(ctx, preview.board, preview.job_id, preview.tenant, approved)
+    written, plan, plain, framed = _final_board(ctx, preview, approved, kept)
     board = committed_board(written, plan, approved)
     stages = commit_stages.stage_lines(
-        ctx, board, _renders(plan, approved), preview.job_id, preview.tenant
+        ctx, board, _renders(plan, approved), (preview.job_id, preview.tenant), kept
     )
     quote = Quote(
         job_id=preview.job_id,

@@ -28,8 +28,7 @@ from foundation.storyboard import Mode, Storyboard
 from pipeline import keyframes, music, sheets, stage_tries, voices
 from pipeline.commit_types import StageLine
 from pipeline.context import RunContext
-from pipeline.kept_voice import kept_speech
-from router import StageDecision
+from router import StageCandidate, StageDecision
 from store.db import session_scope
 
 JOB_OWNER = "(job)"
@@ -40,14 +39,16 @@ def stage_lines(
     ctx: RunContext,
     board: Storyboard,
     approved: Mapping[str, str],
-    preview_id: str,
-    tenant: str,
+    preview: tuple[str, str],
+    kept: Mapping[str, StageCandidate],
 ) -> tuple[StageLine, ...]:
     """The stage lines of a final job rendering ``board`` (the final's storyboard) in which the
-    ``approved`` shots render again, for ``tenant``: each with the shot of preview job
-    ``preview_id`` it renders (itself, or the shot a segment is part of)."""
+    ``approved`` shots render again, for the tenant of ``preview`` (its job id, its tenant): each
+    with the shot of the preview it renders (itself, or the shot a segment is part of); ``kept``:
+    the kept shots said in the preview's speech (``kept_voice.kept_speeches``)."""
+    preview_id, tenant = preview
     drawn: dict[str, str] = {}
-    found = [*_voice_lines(ctx, board, approved, (preview_id, tenant))]
+    found = _voice_lines(ctx, board, kept, tenant)
     found += _sheet_lines(ctx, board, approved, tenant, drawn)
     found += _keyframe_lines(ctx, board, approved, (preview_id, tenant), drawn)
     found += _music_lines(ctx, board, tenant)
@@ -70,18 +71,16 @@ def _cached(ctx: RunContext, key: str, tenant: str, stage: Stage) -> str | None:
 
 
 def _voice_lines(
-    ctx: RunContext, board: Storyboard, approved: Mapping[str, str], preview: tuple[str, str]
+    ctx: RunContext, board: Storyboard, kept: Mapping[str, StageCandidate], tenant: str
 ) -> list[StageLine]:
     """Each line at its quote, or reused: an unchanged line's stored speech, and a kept shot's
-    line in the voice its preview was approved with (``kept_voice``)."""
+    line in the voice its preview was approved with (``kept``)."""
     decisions = voices.plan_voices(ctx, board, Mode.FINAL)
-    preview_id, tenant = preview
     found = []
     for line in voices.lines_of(board):
         decision = decisions[line.shot_id]
-        kept = None if line.shot_id in approved else kept_speech(ctx, line, preview_id, tenant)
-        if kept is not None:
-            found.append(_line(Stage.TTS, line.shot_id, decision, kept.model_id))
+        if line.shot_id in kept:
+            found.append(_line(Stage.TTS, line.shot_id, decision, kept[line.shot_id].model_id))
             continue
         head = decision.chain[0]
         key = voices.keyed(ctx.registry, line, head)[1]

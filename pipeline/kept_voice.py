@@ -26,17 +26,16 @@ KEPT = "kept"
 """The ``health`` of a kept candidate: its try only reuses the stored speech, never calls."""
 
 
-def kept_lines(
+def kept_speeches(
     ctx: RunContext, board: Storyboard, preview_id: str, tenant: str, approved: Collection[str]
-) -> frozenset[str]:
-    """The shots of a commit's final (``board``) kept at preview whose line the final says in
-    the preview's stored speech: planning does not look their voice up again (after OpenAI's
-    speech shutdown their stock ElevenLabs voice, which an account may lack, refused the commit)."""
-    return frozenset(
-        line.shot_id
-        for line in voices.lines_of(board)
-        if line.shot_id not in approved and kept_speech(ctx, line, preview_id, tenant) is not None
-    )
+) -> dict[str, StageCandidate]:
+    """The shots of ``board`` (a preview's) kept by a commit whose line the final says in the
+    preview's stored speech, each with its ``kept_speech``: planning does not look their voice
+    up again (after OpenAI's speech shutdown their stock ElevenLabs voice, which an account may
+    lack, refused the commit), and the quote books them reused."""
+    lines = [line for line in voices.lines_of(board) if line.shot_id not in approved]
+    found = {line.shot_id: kept_speech(ctx, line, preview_id, tenant) for line in lines}
+    return {key: kept for key, kept in found.items() if kept is not None}
 
 
 def preview_of_kept(final_id: str, shot_key: str, db_url: str) -> str | None:

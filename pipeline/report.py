@@ -7,6 +7,7 @@ Money is in JSON numbers of at most six decimals (``foundation.money``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -56,19 +57,15 @@ def _outcome(attempt: Attempt) -> str:
     return f"{attempt.model_id}: {action}" + (f" ({drivers})" if drivers else "")
 
 
-def _spend(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
-    """What the attempts cost in all (``figures.spend_of`` of their cost records)."""
+def _spend(
+    attempts: list[Attempt],
+    records: dict[int, AttemptCost],
+    of: Callable[[AttemptCost], Decimal] = figures.spend_of,
+) -> Decimal:
+    """What the attempts cost in all (``of`` each cost record: ``figures.spend_of``, or
+    ``figures.settled_of`` for the provider charges alone)."""
     return money.total(
-        figures.spend_of(records[a.id]) if a.id in records else money.usd(a.settled_usd)
-        for a in attempts
-    )
-
-
-def _settled(attempts: list[Attempt], records: dict[int, AttemptCost]) -> Decimal:
-    """What the attempts' providers charged (``figures.settled``: no judge fees)."""
-    return money.total(
-        figures.settled([records[a.id]]) if a.id in records else money.usd(a.settled_usd)
-        for a in attempts
+        of(records[a.id]) if a.id in records else money.usd(a.settled_usd) for a in attempts
     )
 
 
@@ -266,7 +263,11 @@ def report_of(session: Session, job: Job) -> dict[str, Any]:
     return _job_fields(job) | {
         "cost_usd": money.to_json(money.total(costs)),
         "settled_usd": money.to_json(
-            _settled([a for tried in (bed, *attempts.values()) for a in tried], records)
+            _spend(
+                [a for tried in (bed, *attempts.values()) for a in tried],
+                records,
+                figures.settled_of,
+            )
         ),
         "cached_shots": [e.shot_key for e in cached],
         # what reusing stored outputs saved in all: videos, sheets, keyframes, tts lines, the bed

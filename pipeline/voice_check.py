@@ -121,16 +121,14 @@ def refuse_unknown_voices(
     account does not have, when the plan routes one of its lines to ElevenLabs (``kept``: a
     commit's kept shots, said in their preview's stored speech, are not looked up)."""
     account, lookups = account_of(ctx), lookups or LOOKUPS  # LOOKUPS as it is when called
+    if account is None:
+        return
     problems: dict[str, Problem] = {}
     for line in lines_of(board):
-        decision = decisions.get(line.shot_id)
-        voice_id = _voice_to_check(ctx, line.voice, decision)
-        if (
-            account is None
-            or voice_id is None
-            or line.voice_path in problems
-            or line.shot_id in kept
-        ):
+        if line.shot_id in kept or line.voice_path in problems:
+            continue
+        voice_id = _voice_to_check(ctx, line.voice, decisions.get(line.shot_id))
+        if voice_id is None:
             continue
         found = lookups.answer(tenant, account, voice_id)
         if isinstance(found, VoiceAnswer) and not found.known:

@@ -11,7 +11,7 @@ the caller decides how much crop it accepts (``router.route_image_stage`` ``max_
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -104,13 +104,14 @@ def _from_any(caps: Mapping[str, Any], frame_w: int, frame_h: int) -> ImageTarge
     if caps.get("min_megapixels"):
         factor = max(factor, math.sqrt(caps["min_megapixels"] * 1e6 / (frame_w * frame_h)))
     step = int(caps.get("size_multiple") or 1)
-    floor = (caps.get("min_megapixels") or 0) * 1e6
-    rounded = math.ceil if factor > 1 else math.floor
-    w = max(step, rounded(frame_w * factor / step) * step)
-    h = max(step, rounded(frame_h * factor / step) * step)
-    if w * h < floor:  # a frame just over the floor, rounded down under it (810x810 to 800x800)
-        w = max(step, math.ceil(frame_w * factor / step) * step)
-        h = max(step, math.ceil(frame_h * factor / step) * step)
+
+    def sides(rounding: Callable[[float], int]) -> tuple[int, int]:
+        width, height = (max(step, rounding(n * factor / step) * step) for n in (frame_w, frame_h))
+        return width, height
+
+    w, h = sides(math.floor)
+    if w * h < (caps.get("min_megapixels") or 0) * 1e6:  # rounded down under the floor
+        w, h = sides(math.ceil)
     crop = crop_loss(w / h, frame_w / frame_h)
     return ImageTarget(w, h, size=f"{w}x{h}", crop=crop, scale=_scale(w, h, frame_w, frame_h))
 
