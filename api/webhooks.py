@@ -111,11 +111,14 @@ class WebhookDispatcher:
             loops.append(partial(self._tail_loop, seen))
         else:
             self._unsubscribe = events.subscribe(self._hear)
+        # the deliveries left pending before this start, scheduled before the loops record new
+        # ones: read after, a delivery just recorded was scheduled twice, and its second entry
+        # claimed the next try while the first was sending (one event delivered twice)
+        self._resume()
         for target in loops:
             thread = threading.Thread(target=target, daemon=True, name="webhooks")
             thread.start()
             self._threads.append(thread)
-        self._resume()
 
     def stop(self) -> None:
         if self._unsubscribe is not None:
