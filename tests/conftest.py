@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 #: route. Tests of a lifecycle name their own day.
 SUITE_DAY = "2026-12-07"
 os.environ.setdefault("SHOTLINE_TODAY", SUITE_DAY)
+
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    # a suite started in the background of a script (``make test &``) inherits SIGINT ignored and
+    # passes that on to every process it starts, which rightly leave an ignored signal ignored:
+    # the Ctrl-C tests need the disposition a terminal gives
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 _RESOLVE = socket.getaddrinfo

@@ -154,16 +154,19 @@ class TestDeadWorkers:
         driver.submit(job_id)
         message = _run_until(driver, "begin")
         driver.queue.clear()
-        held = cursors.claim(ctx.db_url, "begin", message.ref, message.version, 0.3, "w|1")
+        # renewed every third of the lease: a 0.3 s lease once lapsed between two renewals on a
+        # loaded machine (the suite's four workers on two cores)
+        lease = 1.0
+        held = cursors.claim(ctx.db_url, "begin", message.ref, message.version, lease, "w|1")
         assert held is not None
-        with cursors.kept_alive(ctx.db_url, held, "w|1", 0.3):
-            time.sleep(0.35 + ctx.settings.reap_after_s)  # past the lease it was claimed with
+        with cursors.kept_alive(ctx.db_url, held, "w|1", lease):
+            time.sleep(lease + 0.05 + ctx.settings.reap_after_s)  # past the lease claimed with
             assert reaper.reap(ctx) == []
-        time.sleep(0.35 + ctx.settings.reap_after_s)  # the worker died: nobody renews it
+        time.sleep(lease + 0.05 + ctx.settings.reap_after_s)  # the worker died: nobody renews it
         assert reaper.reap(ctx) == [message]
         moved = cursors.claim(ctx.db_url, "begin", message.ref, message.version, 30, "w|2")
         assert moved is not None
-        assert not cursors.renew(ctx.db_url, held, "w|1", 0.3)  # another holder has it now
+        assert not cursors.renew(ctx.db_url, held, "w|1", lease)  # another holder has it now
 
     def test_a_restarted_worker_frees_what_its_dead_run_held(self, ctx, driver, tmp_path):
         job_id = _job(ctx, tmp_path, "a")
