@@ -55,6 +55,7 @@ def build_state(ctx: RunContext, runner: JobRunner | None, settings: ApiSettings
         timeout_s=settings.fetch_timeout_s,
         deadline_s=settings.fetch_deadline_s,
         max_fetches=settings.max_fetches,
+        max_fetches_per_tenant=settings.max_fetches_per_tenant,
     )
     return ApiState(
         ctx=ctx,

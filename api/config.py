@@ -41,8 +41,12 @@ class ApiSettings(BaseSettings):
     """Each network step of an outgoing request (connect, one read, one write)."""
     fetch_deadline_s: float = 15.0
     """A whole outgoing request (webhook, reference image) with its redirects, however it trickles."""
-    max_fetches: int = 64
-    """Requests downloading reference images at once (per process); past it, 503 with Retry-After."""
+    max_fetches: int = Field(64, ge=1)
+    """Requests downloading reference images or music at once (per process); past it, 503 with
+    Retry-After."""
+    max_fetches_per_tenant: int = Field(16, ge=1)
+    """Of ``max_fetches``, the most one tenant's requests hold at once; past it, 429 with
+    Retry-After to that tenant only."""
     max_redirects: int = 3
     webhook_attempts: int = 6
     webhook_backoff_s: float = 2.0

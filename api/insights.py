@@ -213,7 +213,8 @@ def dashboard_job(job_id: str, state: StateDep, viewer: ViewerDep) -> dict[str, 
 
 
 JPEG = binary("image/jpeg")
-CACHE = {"Cache-Control": "private, max-age=300"}
+CACHE = {"Cache-Control": "private, max-age=300", "Vary": "Authorization"}
+"""A thumbnail is its tenant's: a browser that changes keys asks again, not its cache."""
 
 
 @router.get(

@@ -154,7 +154,7 @@ async def fetch_references(
             except UnsafeUrlError as exc:
                 got[url] = exc
 
-    with state.outbound.slot():
+    with state.outbound.slot(tenant):
         async with anyio.create_task_group() as group:
             for url, paths in urls.items():
                 group.start_soon(fetch, url, _at(prefix, paths[0]))
@@ -195,7 +195,7 @@ async def fetch_music(state: ApiState, board: Storyboard, tenant: str, prefix: s
         message = "must be an http(s) URL: the API does not read files on its own disk"
         raise InvalidInputError("the music bed cannot be used", [Problem(where, message)])
     dest = inputs_dir(state, tenant, "music")
-    with state.outbound.slot():
+    with state.outbound.slot(tenant):
         local = await state.outbound.afetch_audio(
             music.file, where, dest, state.settings.max_upload_bytes
         )

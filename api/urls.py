@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ class OutboundBusyError(RateLimitedError):
     """Every place for downloads is taken; the caller may retry after ``retry_after_s``."""
 
     status_code = 503
+
+
+class TenantFetchesError(RateLimitedError):
+    """The tenant holds its share of the places for downloads (429: its own requests wait, not
+    another tenant's)."""
 
 
 def system_resolve(host: str, port: int) -> list[str]:
@@ -186,25 +192,39 @@ class Outbound:
     timeout_s: float = 10.0
     deadline_s: float = 15.0
     max_fetches: int = 64
-    _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+    max_fetches_per_tenant: int = 16
+    _held: Counter[str] = field(init=False, repr=False, default_factory=Counter)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     _resolvers: anyio.CapacityLimiter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._slots = threading.BoundedSemaphore(self.max_fetches)
         self._resolvers = anyio.CapacityLimiter(RESOLVER_THREADS)
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """One of ``max_fetches`` places for a request's downloads; when all are taken,
-        ``OutboundBusyError`` (503 with Retry-After) at once instead of a queue."""
-        if not self._slots.acquire(blocking=False):
-            raise OutboundBusyError(
-                f"{self.max_fetches} downloads are in progress; retry shortly", retry_after_s=1
-            )
+    def slot(self, tenant: str) -> Iterator[None]:
+        """One of ``max_fetches`` places for a request's downloads, of which one tenant holds at
+        most ``max_fetches_per_tenant`` (a tenant whose URLs answer slowly cannot take every place
+        from the others). Refused at once instead of queued: ``TenantFetchesError`` (429) past the
+        tenant's share, ``OutboundBusyError`` (503) when all are taken; both with Retry-After."""
+        with self._lock:
+            if self._held[tenant] >= self.max_fetches_per_tenant:
+                raise TenantFetchesError(
+                    f"{self._held[tenant]} of your downloads are in progress (at most "
+                    f"{self.max_fetches_per_tenant} at once); retry shortly",
+                    retry_after_s=1,
+                )
+            if self._held.total() >= self.max_fetches:
+                raise OutboundBusyError(
+                    f"{self.max_fetches} downloads are in progress; retry shortly", retry_after_s=1
+                )
+            self._held[tenant] += 1
         try:
             yield
         finally:
-            self._slots.release()
+            with self._lock:
+                self._held[tenant] -= 1
+                if not self._held[tenant]:
+                    del self._held[tenant]
 
     async def arequest(
         self,

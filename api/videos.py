@@ -84,7 +84,7 @@ def video_object(session: Any, job: Job, info: JobApi) -> dict[str, Any]:
     error = None
     if status == "failed":
         code = "cancelled" if job.status == JobStatus.CANCELLED else "video_generation_failed"
-        error = {"code": code, "message": job.error or job.status}
+        error = {"code": code, "message": views.without_paths(job.error or job.status)}
     return {
         "id": PREFIX + job.id,
         "object": "video",
@@ -243,7 +243,7 @@ async def create_video(request: Request, state: StateDep, tenant: TenantDep) -> 
     params = _params(fields)
     reference = None
     if url and not url.startswith("data:"):  # fetched on the event loop, off the sync routes' pool
-        with state.outbound.slot():
+        with state.outbound.slot(tenant):
             reference = await state.outbound.afetch_image(
                 url, "input_reference", inputs_dir(state, tenant, "references"),
                 state.settings.max_upload_bytes,

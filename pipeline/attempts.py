@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import GenerationRequest
 from adapters.errors import ProviderError, RejectedInputError
+from foundation import money
 from foundation.states import (
     ATTEMPT_ENDED,
     ATTEMPT_SUBMITTABLE,
@@ -141,6 +142,10 @@ def _reuse_cached(ctx: RunContext, session: Any, job: Job, shot: Shot) -> bool:
         found = find_cached(session, key, shot.id, tenant, ctx.assets.exists)
         if found is not None:
             cached, saved = found
+            if session.get_one(Job, cached.job_id).tenant != job.tenant:
+                saved = money.stored(
+                    candidate.quote_usd
+                )  # what it shares is the clip, not its spend
             name = f"cached-{shot.id}{Path(str(cached.asset_path)).suffix}"
             scope = f"{job.tenant}/{job.id}"
             copy = own_copy(ctx.assets, str(cached.asset_path), ctx.asset_dir(job.id) / name, scope)

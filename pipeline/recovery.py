@@ -27,7 +27,7 @@ from adapters.base import FindsLostSubmissions, GenerationRequest
 from adapters.errors import ProviderError
 from foundation import money
 from foundation.errors import ConflictError, InvalidInputError, NotFoundError, Problem
-from foundation.states import JOB_ENDED, AttemptStatus
+from foundation.states import JOB_ENDED, AttemptStatus, Stage
 from ledger import service as ledger
 from pipeline import closing
 from pipeline import steps as cursors
@@ -144,10 +144,19 @@ def held_attempts(
 _JOB_ID = re.compile(r"[A-Za-z0-9_.:-]+(?:/[A-Za-z0-9_.:-]+)*")
 
 
+_CACHE_KEYED = tuple(f"{stage}:" for stage in (Stage.TTS, Stage.KEYFRAME, Stage.MUSIC, Stage.SHEET))
+"""The form a stage try answered at once stores in place of a provider job id (``stage:key``,
+``pipeline.stage_tries``): its key is a hash of its inputs, which another tenant could guess."""
+
+
 def provider_job_id_problem(provider_job_id: str) -> str | None:
     """Why a claimed provider job id is not one. It is polled in the provider's URL path with the
     operator's key (``/v1/tasks/{id}``; Veo's is an operation name with slashes), so only id
-    characters and ``/`` between parts, never a ``.`` or ``..`` part, ``?``, ``#`` or ``%``."""
+    characters and ``/`` between parts, never a ``.`` or ``..`` part, ``?``, ``#`` or ``%``; and
+    never a stage's cache key, which no provider job has (asked of ``resolve``, whether one is
+    held would tell a tenant that another drew that character or spoke that line)."""
+    if provider_job_id.startswith(_CACHE_KEYED):
+        return f"{provider_job_id[:60]!r} is a stage's cache key, not a provider job id"
     parts = provider_job_id.split("/")
     if _JOB_ID.fullmatch(provider_job_id) and not {".", ".."} & set(parts):
         return None

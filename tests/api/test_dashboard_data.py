@@ -185,6 +185,8 @@ class TestDrillDown:
         for url in (attempt["thumb_url"], shot["thumb_url"]):
             thumb = client.get(url, headers=headers)
             assert thumb.headers["content-type"] == "image/jpeg"
+            # cached by the browser for its key only: another key in the same browser asks again
+            assert thumb.headers["vary"] == "Authorization"
             image = cv2.imdecode(np.frombuffer(thumb.content, np.uint8), cv2.IMREAD_COLOR)
             assert image is not None
             assert image.shape == (180, 320, 3), "320 wide, the clip's 16:9"

@@ -14,7 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anyio
+import cv2
 import httpx
+import numpy as np
 import pytest
 from fastapi import FastAPI
 
@@ -26,6 +28,7 @@ from api.urls import (
     OutboundBusyError,
     PinnedTransport,
     Resolver,
+    TenantFetchesError,
     UnsafeUrlError,
     UrlPolicy,
 )
@@ -129,7 +132,9 @@ class TestTrickleDoesNotStallTheServer:
     @pytest.fixture
     def app(self, ctx: RunContext) -> FastAPI:
         """The real outbound network (loopback allowed) with a 2 s deadline per fetch."""
-        return create_app(ctx, settings=_loopback_settings(fetch_deadline_s=2.0))
+        # one tenant's forty downloads at once: its share is lifted to all of them
+        settings = _loopback_settings(fetch_deadline_s=2.0, max_fetches_per_tenant=40)
+        return create_app(ctx, settings=settings)
 
     def test_forty_trickling_references_end_at_the_deadline_while_healthz_stays_fast(
         self, live_url, headers, trickle
@@ -212,8 +217,22 @@ class TestDownloadSlots:
     def test_slots_refuse_at_once_when_all_are_taken(self):
         outbound = Outbound(UrlPolicy(), max_fetches=1)
         for _ in range(2):  # the second round proves the first released its slot
-            with outbound.slot(), pytest.raises(OutboundBusyError), outbound.slot():
+            with outbound.slot("acme"), pytest.raises(OutboundBusyError), outbound.slot("globex"):
                 pytest.fail("a second download slot was granted")
+
+    def test_one_tenant_holds_its_share_and_the_others_still_download(self):
+        """A tenant whose reference URLs answer slowly held all 64 places: every other tenant's
+        job with a reference image was refused 503 meanwhile."""
+        outbound = Outbound(UrlPolicy(), max_fetches=3, max_fetches_per_tenant=2)
+        with outbound.slot("acme"), outbound.slot("acme"):
+            third = pytest.raises(TenantFetchesError, match="2 of your downloads")
+            with third as refused, outbound.slot("acme"):
+                pytest.fail("a third slot went to the tenant holding its share")
+            assert refused.value.status_code == 429
+            with outbound.slot("globex"), pytest.raises(OutboundBusyError), outbound.slot("x"):
+                pytest.fail("a fourth slot was granted")
+        with outbound.slot("acme"), outbound.slot("acme"), outbound.slot("globex"):
+            pass  # every slot was given back
 
     def test_a_full_server_answers_503_with_retry_after(self, app, client, headers, network):
         state = app.state.api
@@ -226,6 +245,26 @@ class TestDownloadSlots:
         assert answer.headers["retry-after"] == "1"
         assert answer.json()["retriable"] is True
         assert network.requests == []
+
+    def test_a_tenant_at_its_share_is_answered_429_and_another_tenant_downloads(
+        self, app, client, headers, other_headers, network
+    ):
+        state = app.state.api
+        state.outbound = Outbound(
+            state.outbound.policy, state.outbound.transport, max_fetches=2, max_fetches_per_tenant=1
+        )
+        image = cv2.imencode(".png", np.full((90, 160, 3), 120, np.uint8))[1].tobytes()
+        network.routes["cdn.example.com"] = lambda r: httpx.Response(200, content=image)
+        board = tiny_board(1)
+        board["scenes"][0]["shots"][0]["reference_image"] = "https://cdn.example.com/r.png"
+        with state.outbound.slot("acme"):  # acme's slow download, still under way
+            refused = client.post("/v1/jobs", json={"storyboard": board}, headers=headers)
+            accepted = client.post("/v1/jobs", json={"storyboard": board}, headers=other_headers)
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert "1 of your downloads" in refused.json()["detail"]
+        assert accepted.status_code == 202, accepted.text
+        assert len(network.requests) == 1
 
 
 def _rebinding_resolver(first: str, later: str) -> Resolver:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from api.app import create_app
 from api.config import ApiSettings
 from pipeline.context import RunContext
+from pipeline.report import job_report
 from store.db import session_scope
 from store.models import Attempt, Shot
 from tests.api.conftest import tiny_board, wait_for_job
@@ -85,11 +86,18 @@ class TestShotCache:
         monkeypatch.setattr(ctx.settings, "share_shot_cache", True)
         board = tiny_board(tag=" (shared)")
         first = _render(client, headers, board)
-        _bill(ctx, first["id"], 0.24)
+        _bill(ctx, first["id"], 1.37)
         second = _render(client, other_headers, board)
         assert _events(client, second["id"], other_headers).count("event: shot.cached") == 2
         assert [shot["attempt_log"] for shot in second["shots"]] == [[], []]
         assert _assets(ctx, second["id"]) != _assets(ctx, first["id"])  # its own copies
+        # the platform shares the clips, not what the other tenant paid for them: its saving is
+        # its own quote for the shots (before, 1.37 a shot, the first tenant's bill)
+        report = job_report(ctx.db_url, second["id"])
+        quotes = [shot["route"]["candidates"][0]["quote_usd"] for shot in report["shots"]]
+        assert report["reused"]["videos"] == [shot["id"] for shot in report["shots"]]
+        assert report["reused"]["saved_usd"] == pytest.approx(sum(quotes))
+        assert report["reused"]["saved_usd"] != pytest.approx(2 * 1.37)
 
     @pytest.mark.parametrize("shared", [True, False], ids=["another-tenant", "same-tenant"])
     def test_a_reused_clip_outlives_the_video_it_was_made_for(

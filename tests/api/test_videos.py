@@ -11,6 +11,9 @@ import av
 import httpx
 import pytest
 
+from foundation.states import JobStatus
+from store.db import session_scope
+from store.models import Job
 from tests import web
 
 
@@ -66,6 +69,25 @@ class TestOpenAIFacade:
         assert thumbnail[:3] == b"\xff\xd8\xff"
         assert listed == [video.id]
         assert deleted.deleted is True
+
+    def test_a_failed_videos_error_names_no_server_path(self, openai_client, ctx):
+        """The job view cut server paths out of a job's error; the video object quoted it whole."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            video = openai_client.videos.create(
+                model="sora-2", prompt="a paper lamp", seconds="2", size="320x180"
+            )
+            openai_client.videos.poll(video.id, poll_interval_ms=100)
+            with session_scope(ctx.db_url) as session:
+                job = session.get_one(Job, video.id.removeprefix("video_"))
+                job.status = JobStatus.FAILED
+                job.error = (
+                    f"stitching failed: {ctx.settings.data_dir}/jobs/x/segments/s.mp4 is short"
+                )
+            failed = openai_client.videos.retrieve(video.id)
+        assert failed.status == "failed"
+        assert failed.error is not None
+        assert failed.error.message == "stitching failed: s.mp4 is short"
 
     def test_sdk_sees_errors_as_its_own_exceptions(self, openai_client):
         from openai import UnprocessableEntityError

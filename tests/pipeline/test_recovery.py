@@ -72,11 +72,15 @@ class TestNoMechanism:
         assert adapter.submitted == []
 
     @pytest.mark.parametrize(
-        "claimed", ["../../v1/organization", "abc?limit=1000", "a/../b", "/v1/tasks", "a b", "a#"]
-    )
+        "claimed",
+        ["../../v1/organization", "abc?limit=1000", "a/../b", "/v1/tasks", "a b", "a#",
+         f"sheet:{'5e' * 32}", f"tts:{'0a' * 32}", "keyframe:x", "music:y"],
+    )  # fmt: skip
     def test_a_claimed_job_id_that_is_not_an_id_is_refused(self, ctx, scripted, tmp_path, claimed):
         """The id is polled as ``GET {base}/v1/tasks/{id}`` with the operator's key: before, a
-        tenant's ``../../v1/organization`` made the server call that endpoint instead."""
+        tenant's ``../../v1/organization`` made the server call that endpoint instead. A stage's
+        cache key (``sheet:<hash of the description>``) is refused before any lookup: a 409
+        "belongs to another attempt" told a tenant that another had drawn a guessed character."""
         scripted()
         job_id, attempt_id = lost_create(ctx, tmp_path, "none")
         assert EmbeddedEngine(ctx).run(job_id) == HELD
