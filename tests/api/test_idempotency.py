@@ -132,12 +132,13 @@ def _taken_over_after_its_lease(db_url: str) -> None:
 def test_a_request_running_past_the_lease_keeps_its_key(ctx: RunContext, monkeypatch):
     """A running request renews its record: a draft's rounds can outlast any fixed lease, and a
     retry that took the key over would have run (and paid for) it twice."""
-    monkeypatch.setattr(middleware_module, "RENEW_S", 0.05)
-    monkeypatch.setattr(middleware_module, "PENDING_LEASE_S", 0.3)
+    # a 1 s lease renewed every 0.1 s: a 0.3 s one lapsed between two renewals under CPU load
+    monkeypatch.setattr(middleware_module, "RENEW_S", 0.1)
+    monkeypatch.setattr(middleware_module, "PENDING_LEASE_S", 1.0)
 
     async def slow(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(2.5)
         await send({"type": "http.response.start", "status": 201, "headers": []})
         await send({"type": "http.response.body", "body": b"{}", "more_body": False})
 
@@ -147,7 +148,7 @@ def test_a_request_running_past_the_lease_keeps_its_key(ctx: RunContext, monkeyp
 
     async def first_and_a_retry() -> int:
         running = asyncio.create_task(_post(middleware, ctx.db_url))
-        await asyncio.sleep(0.7)  # past the lease, which the running request renewed
+        await asyncio.sleep(1.5)  # past the lease, which the running request renewed
         retry = await asyncio.to_thread(claim, ctx.db_url, "acme", "k1", _stored_digest(ctx))
         await running
         assert retry.response is not None, "the retry took over a running request's key"
